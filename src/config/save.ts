@@ -1,0 +1,129 @@
+/**
+ * Writing config files: atomically (temp file in the same directory, fsync,
+ * rename, fsync of the directory) so a crash or a rejected value never leaves a
+ * half-written or invalid file behind. `setConfigKey` edits the one line it
+ * changes so the comments of the template survive.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { ConfigError } from '../common/errors.js';
+import { formatTomlValue, keySpec, parseValueText, unknownKeyError, type ConfigValue } from './keys.js';
+import { parseToml, readConfigFile, validateRaw } from './load.js';
+
+export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  let fileMode = mode;
+  try {
+    fileMode = statSync(path).mode & 0o777;
+  } catch {
+    // new file: use the default mode (0600, the file may hold secrets)
+  }
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', fileMode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  // The rename is durable only once the directory entry is on disk.
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // some filesystems refuse fsync on a directory; the rename itself is still atomic
+  }
+}
+
+const SECTION_RE = /^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$/;
+const ANY_TABLE_RE = /^\s*\[/;
+
+/** Replace or insert `name = value` inside `[section]` of a TOML text, keeping everything else. */
+export function editTomlLine(text: string, section: string, name: string, valueText: string): string {
+  const lines = text.split('\n');
+  const line = `${name} = ${valueText}`;
+  const keyRe = new RegExp(`^\\s*${name}\\s*=`);
+  let start = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const m = SECTION_RE.exec(lines[i] ?? '');
+    if (m && m[1] === section) {
+      start = i;
+      break;
+    }
+  }
+  if (start < 0) {
+    const sep = text === '' || text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+    return `${text}${sep}[${section}]\n${line}\n`;
+  }
+  let end = lines.length;
+  for (let i = start + 1; i < lines.length; i++) {
+    if (ANY_TABLE_RE.test(lines[i] ?? '')) {
+      end = i;
+      break;
+    }
+  }
+  for (let i = start + 1; i < end; i++) {
+    if (keyRe.test(lines[i] ?? '')) {
+      lines[i] = line;
+      return lines.join('\n');
+    }
+  }
+  let at = end;
+  while (at > start + 1 && (lines[at - 1] ?? '').trim() === '') at--;
+  lines.splice(at, 0, line);
+  return lines.join('\n');
+}
+
+export interface SetResult {
+  readonly key: string;
+  readonly value: ConfigValue;
+  readonly created: boolean;
+}
+
+/**
+ * `config set KEY VALUE`: parse the value for the key's type, validate the
+ * whole file with the change, then write atomically. Any error leaves the file
+ * untouched. Env overrides are not applied: only what is persisted is checked.
+ */
+export function setConfigKey(path: string, key: string, valueText: string): SetResult {
+  const spec = keySpec(key);
+  if (!spec) throw unknownKeyError(key, '');
+  const value = parseValueText(spec, valueText, '');
+  const { doc, text } = readConfigFile(path);
+  const next = structuredClone(doc) as Record<string, Record<string, unknown>>;
+  (next[spec.section] ??= {})[spec.name] = value;
+  const sources = new Map<string, string>();
+  validateRaw(next, sources);
+
+  let out = editTomlLine(text ?? '', spec.section, spec.name, formatTomlValue(spec, value));
+  // A line edit cannot handle every TOML layout (dotted keys, multi-line arrays);
+  // if it did not produce exactly the intended document, say so rather than guess.
+  const reparsed = parseToml(out, path) as Record<string, Record<string, unknown>>;
+  if (!isDeepStrictEqual(reparsed[spec.section]?.[spec.name], value)) {
+    throw new ConfigError(
+      `${path}: cannot update ${key} in place (unusual TOML layout); edit the file by hand`,
+      {
+        key,
+      },
+    );
+  }
+  if (!out.endsWith('\n')) out += '\n';
+  writeFileAtomic(path, out);
+  return { key, value, created: text === null };
+}

@@ -1,0 +1,277 @@
+/**
+ * The configuration schema: every section and key, its default, its rule and
+ * its one-line description. This file is the single source of truth; the
+ * template, the docs table, env-override typing and `config set` parsing are
+ * all derived from it by introspection (see `keys.ts`).
+ *
+ * Sections and keys up to `[adaptive_gossip]` keep iot-swarm 0.2.0's names and
+ * defaults so existing config files load unchanged.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): z.ZodNumber => {
+  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+  return z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(min, { error: `must be an integer ${range}` })
+    .max(max, { error: `must be an integer ${range}` });
+};
+
+const num = (min: number, max = Number.POSITIVE_INFINITY): z.ZodNumber => {
+  const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
+  return z
+    .number({ error: 'must be a number' })
+    .min(min, { error: `must be a number ${range}` })
+    .max(max, { error: `must be a number ${range}` });
+};
+
+/** Listening ports accept 0 ("let the OS pick"), which tests and the demo rely on. */
+const listenPort = (): z.ZodNumber => int(0, 65535);
+const port = (): z.ZodNumber => int(1, 65535);
+
+const str = (): z.ZodString => z.string({ error: 'must be a string' });
+const bool = (): z.ZodBoolean => z.boolean({ error: 'must be true or false' });
+
+const ipAddress = (): z.ZodString =>
+  str().refine((v) => isIP(v) !== 0, { error: 'must be an IPv4 or IPv6 address' });
+
+const multicastGroup = (): z.ZodString =>
+  str().refine(
+    (v) => {
+      if (isIP(v) !== 4) return false;
+      const first = Number(v.split('.')[0]);
+      return first >= 224 && first <= 239;
+    },
+    { error: 'must be an IPv4 multicast address (224.0.0.0-239.255.255.255)' },
+  );
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const hostPort = (): z.ZodString =>
+  str().refine(
+    (v) => {
+      const m = HOST_PORT.exec(v);
+      if (!m) return false;
+      const p = Number(m[2]);
+      return p >= 1 && p <= 65535;
+    },
+    { error: 'must be "host:port" with a port 1-65535' },
+  );
+
+/** A swarm key is 32 random bytes, base64-encoded (what `swarm keygen` prints). */
+export function isValidSwarmKey(v: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(v)) return false;
+  return Buffer.from(v, 'base64').length === 32;
+}
+
+export const DEVICE_CLASSES = ['full', 'standard', 'minimal'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+const network = z.strictObject({
+  gossip_port: listenPort().default(5555).describe('UDP port for gossip (0 = any free port)'),
+  multicast_group: multicastGroup()
+    .default('239.255.255.250')
+    .describe('IPv4 multicast group used to discover peers on the LAN'),
+  multicast_port: port().default(5556).describe('UDP port of the multicast discovery group'),
+  bind_address: ipAddress().default('0.0.0.0').describe('address the gossip socket binds to'),
+  join: z
+    .array(hostPort(), { error: 'must be a list of "host:port" strings' })
+    .default([])
+    .describe('peers to contact at start, as "host:port" gossip addresses'),
+  multicast_enabled: bool()
+    .default(true)
+    .describe('discover peers by multicast (turn off for tests and the demo)'),
+});
+
+const gossip = z.strictObject({
+  interval_ms: int(10).default(1000).describe('base gossip round interval'),
+  fanout: int(1, 100).default(3).describe('peers contacted per gossip round'),
+  ttl: int(1, 64).default(3).describe('hops a rumour travels before it is dropped'),
+  anti_entropy_interval_ms: int(100).default(10000).describe('interval of full state exchange with one peer'),
+  message_cache_size: int(1).default(1000).describe('entries in the duplicate-suppression cache'),
+});
+
+const consensus = z.strictObject({
+  heartbeat_interval_ms: int(1).default(500).describe('leader heartbeat interval'),
+  election_timeout_min_ms: int(1).default(1500).describe('lower bound of the randomized election timeout'),
+  election_timeout_max_ms: int(1).default(3000).describe('upper bound of the randomized election timeout'),
+  vote_timeout_ms: int(1).default(1000).describe('how long a candidate waits for votes'),
+});
+
+const node = z.strictObject({
+  name: str().default('').describe('node name (empty: hostname-based)'),
+  device_class: z
+    .enum(DEVICE_CLASSES, { error: 'must be one of full, standard, minimal' })
+    .default('standard')
+    .describe('hardware class: full (Pi 5), standard (Pi 4), minimal (Pi Zero, ESP32 observer)'),
+  data_dir: str()
+    .default('')
+    .describe('node state directory (empty: data/ next to the config file; relative: from the config file)'),
+});
+
+const metrics = z.strictObject({
+  enabled: bool().default(true).describe('collect node metrics'),
+  collection_interval_ms: int(100).default(5000).describe('metrics sampling interval'),
+  history_size: int(1).default(100).describe('samples kept in memory'),
+});
+
+const energy = z.strictObject({
+  enabled: bool().default(true).describe('measure energy use'),
+  collection_interval_ms: int(100).default(1000).describe('energy sampling interval'),
+  carbon_intensity_gco2_kwh: num(0).default(400.0).describe('grid carbon intensity in gCO2/kWh'),
+  low_power_threshold_percent: num(0, 100).default(30.0).describe('battery level that enters low-power mode'),
+  critical_threshold_percent: num(0, 100).default(10.0).describe('battery level that enters critical mode'),
+  power_budget_watts: z
+    .number({ error: 'must be a number' })
+    .gt(0, { error: 'must be a number > 0' })
+    .optional()
+    .describe('optional power budget of the device in watts'),
+});
+
+const adaptiveGossip = z.strictObject({
+  enabled: bool().default(true).describe('adapt gossip interval and fanout to measured conditions'),
+  adaptation_interval_ms: int(100).default(5000).describe('how often the controller re-evaluates'),
+  min_interval_ms: int(10).default(200).describe('fastest gossip interval the controller may choose'),
+  max_interval_ms: int(10).default(5000).describe('slowest gossip interval the controller may choose'),
+  max_fanout: int(1, 100).default(10).describe('largest fanout the controller may choose'),
+  energy_aware: bool().default(true).describe('slow down on battery and low power'),
+});
+
+const api = z.strictObject({
+  bind_address: ipAddress().default('127.0.0.1').describe('address of the REST control API'),
+  port: listenPort().default(5557).describe('TCP port of the REST control API (0 = any free port)'),
+});
+
+const raft = z.strictObject({
+  port: listenPort().default(5558).describe('TCP port for Raft traffic (0 = any free port)'),
+  voters: int(1, 15).default(5).describe('size of the voter set; other nodes are learners'),
+  bootstrap_expect: int(0, 15)
+    .default(0)
+    .describe('voters to wait for before the first election (0 = no wait)'),
+  snapshot_interval_entries: int(1).default(10000).describe('log entries between snapshots'),
+});
+
+const security = z.strictObject({
+  swarm_key: str()
+    .refine((v) => v === '' || isValidSwarmKey(v), {
+      error: 'must be base64 of 32 bytes (see `swarm keygen`)',
+    })
+    .default('')
+    .describe('base64 AES-256 key that encrypts gossip (empty: unencrypted)'),
+  api_token: str().default('').describe('bearer token required by mutating API requests (empty: none)'),
+});
+
+const logging = z.strictObject({
+  level: z
+    .enum(LOG_LEVELS, { error: 'must be one of debug, info, warn, error' })
+    .default('info')
+    .describe('lowest log level written'),
+});
+
+/** Default a whole section from its own key defaults so an absent [section] is fine. */
+function section<S extends z.ZodObject>(s: S): z.ZodDefault<S> {
+  return s.default(() => s.parse({}) as z.core.util.NoUndefined<z.output<S>>);
+}
+
+export const SECTIONS = {
+  network,
+  gossip,
+  consensus,
+  node,
+  metrics,
+  energy,
+  adaptive_gossip: adaptiveGossip,
+  api,
+  raft,
+  security,
+  logging,
+} as const;
+
+export type SectionName = keyof typeof SECTIONS;
+
+const baseSchema = z.strictObject({
+  network: section(network),
+  gossip: section(gossip),
+  consensus: section(consensus),
+  node: section(node),
+  metrics: section(metrics),
+  energy: section(energy),
+  adaptive_gossip: section(adaptiveGossip),
+  api: section(api),
+  raft: section(raft),
+  security: section(security),
+  logging: section(logging),
+});
+
+type Base = z.output<typeof baseSchema>;
+
+interface CrossRule {
+  key: string;
+  check(c: Base): string | null;
+}
+
+/** Rules that relate two keys; each names the key whose value it reports. */
+export const CROSS_RULES: readonly CrossRule[] = [
+  {
+    key: 'consensus.election_timeout_min_ms',
+    check: (c) =>
+      c.consensus.election_timeout_min_ms < c.consensus.election_timeout_max_ms
+        ? null
+        : `must be < consensus.election_timeout_max_ms (${c.consensus.election_timeout_max_ms})`,
+  },
+  {
+    key: 'consensus.heartbeat_interval_ms',
+    check: (c) =>
+      c.consensus.heartbeat_interval_ms < c.consensus.election_timeout_min_ms
+        ? null
+        : `must be < consensus.election_timeout_min_ms (${c.consensus.election_timeout_min_ms})`,
+  },
+  {
+    key: 'adaptive_gossip.min_interval_ms',
+    check: (c) =>
+      c.adaptive_gossip.min_interval_ms <= c.gossip.interval_ms
+        ? null
+        : `must be <= gossip.interval_ms (${c.gossip.interval_ms})`,
+  },
+  {
+    key: 'adaptive_gossip.max_interval_ms',
+    check: (c) =>
+      c.gossip.interval_ms <= c.adaptive_gossip.max_interval_ms
+        ? null
+        : `must be >= gossip.interval_ms (${c.gossip.interval_ms})`,
+  },
+  {
+    key: 'adaptive_gossip.max_fanout',
+    check: (c) =>
+      c.adaptive_gossip.max_fanout >= c.gossip.fanout
+        ? null
+        : `must be >= gossip.fanout (${c.gossip.fanout})`,
+  },
+  {
+    key: 'energy.critical_threshold_percent',
+    check: (c) =>
+      c.energy.critical_threshold_percent <= c.energy.low_power_threshold_percent
+        ? null
+        : `must be <= energy.low_power_threshold_percent (${c.energy.low_power_threshold_percent})`,
+  },
+  {
+    key: 'raft.port',
+    check: (c) => (c.raft.port !== 0 && c.raft.port === c.api.port ? `must differ from api.port` : null),
+  },
+];
+
+export const configSchema = baseSchema.superRefine((c, ctx) => {
+  for (const rule of CROSS_RULES) {
+    const msg = rule.check(c);
+    if (msg !== null) ctx.addIssue({ code: 'custom', path: rule.key.split('.'), message: msg });
+  }
+});
+
+/** The effective configuration. After `loadConfig`, `node.data_dir` is an absolute path. */
+export type SwarmConfig = z.output<typeof configSchema>;
+
+/** Every key at its default (`node.data_dir` is '' here: `loadConfig` resolves it). */
+export function defaultConfig(): SwarmConfig {
+  return configSchema.parse({});
+}
