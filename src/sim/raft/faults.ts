@@ -1,0 +1,164 @@
+/**
+ * Fault schedules for the Raft simulator. A run draws its whole fault profile
+ * (link quality, clock skew, how often and which faults strike) from its seed,
+ * so seeds explore different regions: some runs are calm, some lossy, some
+ * crash-heavy. Faults that depend on the cluster (isolate the current leader)
+ * are chosen when they strike, from the same RNG, so replay stays exact.
+ */
+import type { Rng } from '../../common/rng.js';
+import type { LinkModel } from '../network.js';
+import type { NodeId } from '../../raft/types.js';
+
+export interface FaultProfile {
+  readonly link: LinkModel;
+  /** Clock rate per node (1 = true time; 1.05 runs 5% fast). */
+  readonly clockRates: readonly number[];
+  /** Mean virtual time between fault actions, ms. */
+  readonly faultEveryMs: number;
+  /** Relative weights of the fault actions. */
+  readonly weights: Readonly<Record<FaultKind, number>>;
+  /** How long a crashed node stays down, ms. */
+  readonly downtimeMs: readonly [number, number];
+}
+
+export type FaultKind =
+  'partition-halves' | 'isolate-leader' | 'bridge' | 'heal' | 'crash' | 'crash-leader' | 'none';
+
+export type FaultAction =
+  | { readonly kind: 'partition'; readonly label: string; readonly groups: readonly (readonly NodeId[])[] }
+  | {
+      readonly kind: 'bridge';
+      readonly bridge: NodeId;
+      readonly left: readonly NodeId[];
+      readonly right: readonly NodeId[];
+    }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
+  | { readonly kind: 'none' };
+
+export interface ClusterView {
+  readonly nodes: readonly NodeId[];
+  readonly up: ReadonlySet<NodeId>;
+  readonly leader: NodeId | null;
+}
+
+/** `level` 0 = no faults at all (benchmarks), 1 = the default mix. */
+export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultProfile {
+  if (level === 0) {
+    return {
+      link: { latencyMs: 1, jitterMs: 0, loss: 0, duplicate: 0 },
+      clockRates: Array.from({ length: nodes }, () => 1),
+      faultEveryMs: Number.POSITIVE_INFINITY,
+      weights: {
+        'partition-halves': 0,
+        'isolate-leader': 0,
+        bridge: 0,
+        heal: 0,
+        crash: 0,
+        'crash-leader': 0,
+        none: 1,
+      },
+      downtimeMs: [0, 0],
+    };
+  }
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)]!;
+  const latencyMs = pick([1, 2, 5, 10, 20]);
+  return {
+    link: {
+      latencyMs,
+      jitterMs: pick([0, latencyMs, latencyMs * 4]),
+      loss: pick([0, 0, 0.01, 0.05, 0.15]),
+      duplicate: pick([0, 0, 0.01, 0.05]),
+    },
+    // Raft tolerates bounded drift; ±10% is far beyond real crystals and still inside the timeout margins.
+    clockRates: Array.from({ length: nodes }, () => 0.9 + rng.next() * 0.2),
+    faultEveryMs: pick([300, 800, 2000]),
+    weights: {
+      'partition-halves': pick([0, 1, 3]),
+      'isolate-leader': pick([0, 1, 3]),
+      bridge: pick([0, 1, 2]),
+      heal: 3,
+      crash: pick([0, 1, 3]),
+      'crash-leader': pick([0, 1, 2]),
+      none: 1,
+    },
+    downtimeMs: [50, pick([300, 1500, 4000])],
+  };
+}
+
+function shuffled<T>(rng: Rng, xs: readonly T[]): T[] {
+  const a = xs.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Chooses the next fault action for the current state of the cluster. */
+export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): FaultAction {
+  const kinds = Object.keys(profile.weights).sort() as FaultKind[];
+  const total = kinds.reduce((s, k) => s + profile.weights[k], 0);
+  let r = rng.next() * total;
+  let kind: FaultKind = 'none';
+  for (const k of kinds) {
+    r -= profile.weights[k];
+    if (r < 0) {
+      kind = k;
+      break;
+    }
+  }
+  const n = view.nodes.length;
+  switch (kind) {
+    case 'partition-halves': {
+      const s = shuffled(rng, view.nodes);
+      const cut = rng.int(1, n - 1);
+      return { kind: 'partition', label: 'random halves', groups: [s.slice(0, cut), s.slice(cut)] };
+    }
+    case 'isolate-leader': {
+      if (view.leader === null) return { kind: 'none' };
+      return {
+        kind: 'partition',
+        label: `isolate leader ${view.leader}`,
+        groups: [[view.leader], view.nodes.filter((x) => x !== view.leader)],
+      };
+    }
+    case 'bridge': {
+      if (n < 3) return { kind: 'none' };
+      const s = shuffled(rng, view.nodes);
+      const bridge = s[0]!;
+      const rest = s.slice(1);
+      const cut = rng.int(1, rest.length - 1);
+      return { kind: 'bridge', bridge, left: rest.slice(0, cut), right: rest.slice(cut) };
+    }
+    case 'heal':
+      return { kind: 'heal' };
+    case 'crash':
+    case 'crash-leader': {
+      // Crashing a majority is allowed: safety must hold while the cluster is unavailable.
+      const up = view.nodes.filter((x) => view.up.has(x));
+      const target =
+        kind === 'crash-leader' ? view.leader : up.length > 0 ? up[rng.int(0, up.length - 1)]! : null;
+      if (target === null || !view.up.has(target)) return { kind: 'none' };
+      const [lo, hi] = profile.downtimeMs;
+      return { kind: 'crash', node: target, downMs: lo + rng.next() * (hi - lo) };
+    }
+    case 'none':
+      return { kind: 'none' };
+  }
+}
+
+export function describeFault(a: FaultAction): string {
+  switch (a.kind) {
+    case 'partition':
+      return `partition (${a.label}): ${a.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`;
+    case 'bridge':
+      return `bridge ${a.bridge} between {${a.left.join(',')}} and {${a.right.join(',')}}`;
+    case 'heal':
+      return 'heal network';
+    case 'crash':
+      return `crash ${a.node} for ${Math.round(a.downMs)} ms`;
+    case 'none':
+      return 'no fault';
+  }
+}
