@@ -3,3 +3,15 @@ export { VERSION } from './version.js';
 export { SwarmError, ConfigError, UsageError } from './common/errors.js';
 export { createRng, type Rng } from './common/rng.js';
 export type * from './raft/types.js';
+export { RaftNode, RaftError, NotLeaderError, encodeConfChange, decodeConfChange } from './raft/index.js';
+export type {
+  RaftNodeOptions,
+  Ready,
+  ProposeResult,
+  ReadIndexResult,
+  TransferResult,
+  RaftStatus,
+  RaftMessage,
+  ConfChange,
+  ConfChangeEntry,
+} from './raft/index.js';

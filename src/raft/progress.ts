@@ -1,0 +1,119 @@
+/**
+ * What the leader knows about one follower's log (etcd's tracker/progress.go).
+ *
+ * - probe: we do not know where the logs match; one AppendEntries per
+ *   heartbeat interval until an answer arrives, so a rejected probe does not
+ *   flood the link.
+ * - replicate: the follower is keeping up; appends are pipelined with `next`
+ *   advanced optimistically, bounded by `maxInflight` unacknowledged messages.
+ * - snapshot: an InstallSnapshot is on its way; nothing else is sent until it
+ *   is answered or presumed lost.
+ */
+import type { NodeId } from './types.js';
+
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+export class Progress {
+  match = 0;
+  next: number;
+  state: ProgressState = 'probe';
+  /** In probe state: a message is out and unanswered. */
+  probeSent = false;
+  /** Last index of each unacknowledged pipelined append, ascending. */
+  inflight: number[] = [];
+  /** Heard from since the last check-quorum round. */
+  recentActive = false;
+  /** Snapshot index in flight (snapshot state) and when it was sent. */
+  pendingSnapshot = 0;
+  snapshotSentAt = 0;
+  readonly isLearner: boolean;
+
+  constructor(
+    readonly id: NodeId,
+    next: number,
+    isLearner: boolean,
+  ) {
+    this.next = next;
+    this.isLearner = isLearner;
+  }
+
+  becomeProbe(): void {
+    // After a snapshot the follower holds at least the snapshot's index.
+    if (this.state === 'snapshot') {
+      this.next = Math.max(this.match + 1, this.pendingSnapshot + 1);
+    } else {
+      this.next = this.match + 1;
+    }
+    this.state = 'probe';
+    this.probeSent = false;
+    this.inflight = [];
+    this.pendingSnapshot = 0;
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.next = this.match + 1;
+    this.probeSent = false;
+    this.inflight = [];
+  }
+
+  becomeSnapshot(index: number, now: number): void {
+    this.state = 'snapshot';
+    this.pendingSnapshot = index;
+    this.snapshotSentAt = now;
+    this.inflight = [];
+  }
+
+  /** Record a successful answer; returns true if `match` moved forward. */
+  maybeUpdate(match: number): boolean {
+    let updated = false;
+    if (match > this.match) {
+      this.match = match;
+      updated = true;
+      this.probeSent = false;
+    }
+    if (this.next < match + 1) this.next = match + 1;
+    while (this.inflight.length > 0 && (this.inflight[0] ?? 0) <= match) this.inflight.shift();
+    return updated;
+  }
+
+  /**
+   * Record a rejection of the append that had `prevLogIndex = rejected`;
+   * returns false when the rejection is stale (an older message's answer).
+   */
+  maybeDecrTo(rejected: number, hintNext: number): boolean {
+    if (this.state === 'replicate') {
+      if (rejected <= this.match) return false;
+      this.next = Math.max(this.match + 1, Math.min(hintNext, rejected));
+      return true;
+    }
+    if (this.next - 1 !== rejected) return false;
+    this.next = Math.max(this.match + 1, Math.min(hintNext, rejected));
+    this.probeSent = false;
+    return true;
+  }
+
+  /** Whether the leader should hold back further appends to this follower. */
+  isPaused(maxInflight: number): boolean {
+    switch (this.state) {
+      case 'probe':
+        return this.probeSent;
+      case 'replicate':
+        return this.inflight.length >= maxInflight;
+      case 'snapshot':
+        return true;
+    }
+  }
+
+  /** Account for an append just sent whose last entry is `last`. */
+  sentAppend(last: number, entryCount: number): void {
+    if (this.state === 'replicate') {
+      if (entryCount > 0) {
+        this.next = last + 1;
+        this.inflight.push(last);
+      }
+    } else if (this.state === 'probe') {
+      this.probeSent = true;
+    }
+  }
+}

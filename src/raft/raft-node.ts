@@ -1,0 +1,1088 @@
+/**
+ * RaftNode: the sans-I/O Raft state machine and its Ready/advance driver
+ * (etcd's raft.go + rawnode.go). No clock, socket, disk or Math.random:
+ * time arrives as `now` (ms, any monotonic origin), randomness from `opts.rng`.
+ *
+ * Driver loop (see also types.ts):
+ * ```
+ *   node.tick(now); node.step(msg, now); node.propose(data, now); ...
+ *   if (node.hasReady()) {
+ *     const rd = node.ready();
+ *     // 1. durable, in this order, one fsync for all three:
+ *     //    rd.snapshot (saveSnapshot), rd.entries (append; overwrites the stored
+ *     //    suffix from rd.entries[0].index), rd.hardState (setHardState); sync()
+ *     //    (only when rd.mustSync; a commit-only hardState may be written lazily)
+ *     // 2. send rd.messages (any order, any transport; losses are tolerated)
+ *     // 3. if rd.snapshot: restore the state machine from it
+ *     //    apply rd.committed in order (ConfChange entries are informational:
+ *     //    the core has already applied them to its configuration)
+ *     // 4. answer rd.readStates once the applied index >= their index
+ *     node.advance(rd);
+ *   }
+ * ```
+ * Durability contract: every message in a Ready may depend on that Ready's
+ * hardState (a vote), entries (a follower's acknowledgement, a leader's own
+ * copy counted in the quorum) or snapshot, so none may leave before step 1
+ * completes. `ready()` may not be called again before `advance()`; `step`,
+ * `tick` and `propose` may be called in between.
+ */
+import type { Rng } from '../common/rng.js';
+import {
+  applyConfChange,
+  decodeConfChange,
+  encodeConfChange,
+  validateConfChange,
+  type ConfChange,
+} from './confchange.js';
+import { RaftError } from './errors.js';
+import { RaftLog } from './log.js';
+import type {
+  AppendEntriesMsg,
+  AppendEntriesResponseMsg,
+  HeartbeatMsg,
+  InstallSnapshotMsg,
+  RaftMessage,
+  RequestVoteMsg,
+} from './messages.js';
+import { Progress, type ProgressState } from './progress.js';
+import { committedIndex, isMajority, voteResult } from './quorum.js';
+import { canGrantVote, findConflict, followerCommit, isUpToDate, logMatches } from './rules.js';
+import {
+  EntryType,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type NodeId,
+  type ReadState,
+  type RecoveredState,
+  type Snapshot,
+  type SoftState,
+} from './types.js';
+
+export interface RaftNodeOptions {
+  readonly id: NodeId;
+  /** Election timeouts are drawn uniformly from [min, max] on every reset (paper 5.2). */
+  readonly electionTimeoutMinMs: number;
+  readonly electionTimeoutMaxMs: number;
+  /** Must be well below electionTimeoutMinMs, or followers start elections under a live leader. */
+  readonly heartbeatIntervalMs: number;
+  readonly rng: Rng;
+  /** Thesis 9.6: a node campaigns only after a majority says it could win; default true. */
+  readonly preVote?: boolean;
+  /**
+   * Thesis 6.2: a leader steps down when it has not heard from a majority for
+   * electionTimeoutMinMs, and followers that heard a leader within that time
+   * ignore vote requests (the leader lease). Default true.
+   */
+  readonly checkQuorum?: boolean;
+  /** Pipelined, unacknowledged AppendEntries per follower. Default 64. */
+  readonly maxInflightMsgs?: number;
+  /** Entries per AppendEntries. Default 512. */
+  readonly maxEntriesPerMsg?: number;
+}
+
+/** What the runtime must persist, send and apply; see the module comment for the order. */
+export interface Ready {
+  /** Present only when role or leader changed since the previous Ready. */
+  readonly softState?: SoftState;
+  /** Present only when term, vote or commit changed. */
+  readonly hardState?: HardState;
+  /** Entries to append durably; the first one may overwrite a stored suffix. */
+  readonly entries: readonly Entry[];
+  /** A snapshot received from the leader: persist it, then restore the state machine from it. */
+  readonly snapshot?: Snapshot;
+  /** Send only after hardState, entries and snapshot are durable. */
+  readonly messages: readonly RaftMessage[];
+  /** Committed entries to apply, in index order, after the snapshot (if any). */
+  readonly committed: readonly Entry[];
+  /** ReadIndex answers: serve each read once the state machine has applied `index`. */
+  readonly readStates: readonly ReadState[];
+  /** Whether step 1 needs an fsync (false when only the commit index changed). */
+  readonly mustSync: boolean;
+}
+
+export type ProposeRejection = 'not_leader' | 'transferring' | 'conf_change_pending' | 'invalid_conf_change';
+
+export type ProposeResult =
+  | { readonly ok: true; readonly index: number; readonly term: number }
+  | {
+      readonly ok: false;
+      readonly reason: ProposeRejection;
+      readonly leader: NodeId | null;
+      readonly detail?: string;
+    };
+
+export type ReadIndexResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not_leader'; readonly leader: NodeId | null };
+
+export type TransferResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly reason: 'not_leader' | 'not_a_voter' | 'is_self';
+      readonly leader: NodeId | null;
+    };
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly recentActive: boolean;
+  readonly inflight: number;
+  readonly learner: boolean;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: SoftState['role'];
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly snapshotIndex: number;
+  readonly conf: ConfState;
+  readonly leadTransferee: NodeId | null;
+  readonly pendingReads: number;
+  /** Per-follower replication state; only on the leader. */
+  readonly progress: Readonly<Record<NodeId, ProgressStatus>> | null;
+}
+
+type InternalRole = 'follower' | 'precandidate' | 'candidate' | 'leader';
+
+interface PendingRead {
+  readonly requestId: string;
+  readonly index: number;
+  readonly ctx: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly opts: Required<RaftNodeOptions>;
+  private readonly rng: Rng;
+
+  private term: number;
+  private vote: NodeId | null;
+  private commit: number;
+  /** Highest index the runtime has reported applied (via advance). */
+  private applied: number;
+  /** Highest committed index handed out in a Ready. */
+  private handedOut: number;
+  private role: InternalRole = 'follower';
+  private leader: NodeId | null = null;
+  private conf: ConfState;
+  /** Committed ConfChange entries are folded into `conf` up to here. */
+  private confIndex: number;
+  private readonly log: RaftLog;
+  /** Latest snapshot held (local or received): what lagging followers are sent. */
+  private snapshot: Snapshot | null;
+  /** Received snapshot not yet handed out in a Ready. */
+  private unpersistedSnapshot: Snapshot | null = null;
+
+  private msgs: RaftMessage[] = [];
+  private readStates: ReadState[] = [];
+  private prevHard: HardState;
+  private prevSoft: SoftState | null = null;
+  private outstanding: Ready | null = null;
+  private needBcast = false;
+
+  private progress = new Map<NodeId, Progress>();
+  private votes = new Map<NodeId, boolean>();
+
+  private started = false;
+  /** Latest `now` seen, for work done outside an event (flushing batched appends in ready()). */
+  private now = 0;
+  private electionDeadline = 0;
+  private heartbeatDeadline = 0;
+  private checkQuorumDeadline = 0;
+  private lastLeaderContact = -Infinity;
+
+  private leadTransferee: NodeId | null = null;
+  private transferDeadline = 0;
+  /** Index of the latest ConfChange (or the leader's no-op) that must commit before another change. */
+  private pendingConfIndex = 0;
+
+  private readsAwaitingCommit: string[] = [];
+  private pendingReads: PendingRead[] = [];
+  private readSeq = 0;
+  private readAcks = new Map<NodeId, number>();
+
+  /**
+   * @param recovered what the runtime loaded from disk (empty for a new node).
+   * @param initialConf the bootstrap configuration, used when `recovered` has
+   *   no snapshot; give every founding member the same one, and a joining
+   *   node none (it learns the configuration from the leader).
+   */
+  constructor(opts: RaftNodeOptions, recovered: RecoveredState, initialConf?: ConfState) {
+    if (!(opts.electionTimeoutMinMs > 0 && opts.electionTimeoutMaxMs >= opts.electionTimeoutMinMs)) {
+      throw new RaftError('bad_options', 'need 0 < electionTimeoutMinMs <= electionTimeoutMaxMs', {
+        min: opts.electionTimeoutMinMs,
+        max: opts.electionTimeoutMaxMs,
+      });
+    }
+    if (!(opts.heartbeatIntervalMs > 0 && opts.heartbeatIntervalMs < opts.electionTimeoutMinMs)) {
+      throw new RaftError('bad_options', 'need 0 < heartbeatIntervalMs < electionTimeoutMinMs', {
+        heartbeat: opts.heartbeatIntervalMs,
+      });
+    }
+    this.id = opts.id;
+    this.opts = {
+      preVote: true,
+      checkQuorum: true,
+      maxInflightMsgs: 64,
+      maxEntriesPerMsg: 512,
+      ...opts,
+    };
+    this.rng = opts.rng;
+    const snap = recovered.snapshot;
+    this.snapshot = snap;
+    this.log = new RaftLog(snap?.meta.index ?? 0, snap?.meta.term ?? 0, recovered.entries);
+    this.term = recovered.hardState.term;
+    this.vote = recovered.hardState.vote;
+    const snapIndex = snap?.meta.index ?? 0;
+    this.commit = Math.min(Math.max(recovered.hardState.commit, snapIndex), this.log.lastIndex());
+    this.applied = snapIndex;
+    this.handedOut = snapIndex;
+    this.conf = snap ? snap.meta.conf : (initialConf ?? { voters: [], learners: [] });
+    this.confIndex = snapIndex;
+    this.foldConfChanges();
+    this.prevHard = { term: this.term, vote: this.vote, commit: this.commit };
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Advance timers: elections on followers, heartbeats and check-quorum on the leader. */
+  tick(now: number): void {
+    this.start(now);
+    if (this.role === 'leader') {
+      if (now >= this.heartbeatDeadline) {
+        this.heartbeatDeadline = now + this.opts.heartbeatIntervalMs;
+        this.bcastHeartbeat(this.pendingReads.length > 0 ? this.readSeq : 0);
+      }
+      if (this.opts.checkQuorum && now >= this.checkQuorumDeadline) {
+        this.checkQuorumDeadline = now + this.opts.electionTimeoutMinMs;
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, null, now);
+          return;
+        }
+      }
+      if (this.leadTransferee !== null && now >= this.transferDeadline) this.leadTransferee = null;
+      return;
+    }
+    if (now >= this.electionDeadline) {
+      if (this.isVoter()) this.campaign(now, this.opts.preVote ? 'pre' : 'real', false);
+      else this.resetElectionTimer(now);
+    }
+  }
+
+  /** Feed one message from a peer. Messages from older terms are dropped or answered so their sender catches up. */
+  step(m: RaftMessage, now: number): void {
+    this.start(now);
+    if (m.from === this.id || m.to !== this.id) return;
+
+    if (m.term > this.term) {
+      if (m.type === 'request_vote' && !m.transfer && this.inLease(now)) return;
+      const keepTerm =
+        (m.type === 'request_vote' && m.preVote) ||
+        (m.type === 'request_vote_response' && m.preVote && m.granted);
+      if (!keepTerm) {
+        const fromLeader =
+          m.type === 'append_entries' || m.type === 'heartbeat' || m.type === 'install_snapshot';
+        this.becomeFollower(m.term, fromLeader ? m.from : null, now);
+      }
+    } else if (m.term < this.term) {
+      if (m.type === 'append_entries' || m.type === 'heartbeat') {
+        // A stale leader (often one that was partitioned away) learns our term and steps down;
+        // without this, with pre-vote, a node stuck at a higher term could never rejoin.
+        this.send({
+          type: 'append_entries_response',
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          success: false,
+          matchIndex: 0,
+          rejectedIndex: 0,
+          conflictTerm: 0,
+          conflictIndex: 0,
+          lastLogIndex: this.log.lastIndex(),
+        });
+      } else if (m.type === 'request_vote' && m.preVote) {
+        this.send({
+          type: 'request_vote_response',
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          granted: false,
+          preVote: true,
+        });
+      }
+      return;
+    }
+
+    switch (m.type) {
+      case 'request_vote':
+        this.handleVoteRequest(m, now);
+        return;
+      case 'request_vote_response':
+        this.handleVoteResponse(m.from, m.granted, m.preVote, now);
+        return;
+      case 'append_entries':
+      case 'heartbeat':
+      case 'install_snapshot':
+        if (this.role === 'leader') return; // another leader in our term cannot exist; drop defensively
+        if (this.role !== 'follower' || this.leader !== m.from) this.becomeFollower(m.term, m.from, now);
+        this.lastLeaderContact = now;
+        this.resetElectionTimer(now);
+        if (m.type === 'append_entries') this.handleAppend(m);
+        else if (m.type === 'heartbeat') this.handleHeartbeat(m);
+        else this.handleSnapshot(m);
+        return;
+      case 'timeout_now':
+        if (this.role !== 'leader' && this.isVoter()) this.campaign(now, 'real', true);
+        return;
+      case 'append_entries_response':
+        if (this.role === 'leader') this.handleAppendResponse(m, now);
+        return;
+      case 'heartbeat_response':
+        if (this.role === 'leader') this.handleHeartbeatResponse(m.from, m.readCtx, now);
+        return;
+      case 'install_snapshot_response':
+        if (this.role === 'leader') this.handleSnapshotResponse(m.from, m.matchIndex, now);
+        return;
+    }
+  }
+
+  /**
+   * Append an application command to the leader's log. Success means the
+   * entry is in the log at `index` in `term`, not that it will commit: the
+   * caller learns that when an entry with this index AND term is applied
+   * (another leader may overwrite it). Proposals made between two Readys go
+   * out as one AppendEntries per follower.
+   */
+  propose(data: Uint8Array, now: number): ProposeResult {
+    this.start(now);
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader', leader: this.leader };
+    if (this.leadTransferee !== null) return { ok: false, reason: 'transferring', leader: this.leader };
+    const e = this.appendLocal(EntryType.Normal, data);
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /**
+   * Propose one membership change. Refused while an earlier change (or this
+   * leader's first no-op) is uncommitted. It takes effect on every node when
+   * its entry commits; a leader that removes itself steps down then.
+   */
+  proposeConfChange(change: ConfChange, now: number): ProposeResult {
+    this.start(now);
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader', leader: this.leader };
+    if (this.leadTransferee !== null) return { ok: false, reason: 'transferring', leader: this.leader };
+    if (this.pendingConfIndex > this.commit)
+      return { ok: false, reason: 'conf_change_pending', leader: this.leader };
+    const why = validateConfChange(this.conf, change);
+    if (why !== null) return { ok: false, reason: 'invalid_conf_change', leader: this.leader, detail: why };
+    const data = encodeConfChange({ change, conf: applyConfChange(this.conf, change) });
+    const e = this.appendLocal(EntryType.ConfChange, data);
+    this.pendingConfIndex = e.index;
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /**
+   * Start a linearizable read (thesis 6.4). A later Ready carries
+   * `{ requestId, index }` once a majority has confirmed this node is still
+   * leader; serve the read when applied >= index. Reads still pending when
+   * the node loses leadership are never answered: callers need a timeout.
+   */
+  readIndex(requestId: string, now: number): ReadIndexResult {
+    this.start(now);
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader', leader: this.leader };
+    // Until an entry of this term commits, our commit index may lag the previous leader's.
+    if (this.log.termAt(this.commit) !== this.term) this.readsAwaitingCommit.push(requestId);
+    else this.issueRead(requestId);
+    return { ok: true };
+  }
+
+  /**
+   * Hand leadership to `to` (thesis 3.10): new proposals are refused, `to`
+   * is brought up to date, then told to campaign at once. Abandoned after an
+   * election timeout if it has not happened.
+   */
+  transferLeadership(to: NodeId, now: number): TransferResult {
+    this.start(now);
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader', leader: this.leader };
+    if (to === this.id) return { ok: false, reason: 'is_self', leader: this.leader };
+    const pr = this.progress.get(to);
+    if (!pr || !this.conf.voters.includes(to))
+      return { ok: false, reason: 'not_a_voter', leader: this.leader };
+    this.leadTransferee = to;
+    this.transferDeadline = now + this.opts.electionTimeoutMinMs;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(pr, now);
+    return { ok: true };
+  }
+
+  /**
+   * The application has durably saved `snapshot`, taken at an index it has
+   * applied: drop the log up to it and keep the snapshot for followers that
+   * fall behind it.
+   */
+  compact(snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    if (index > this.applied) {
+      throw new RaftError('compact_unapplied', `cannot compact to ${index}: applied is ${this.applied}`);
+    }
+    if (index <= this.log.snapshotIndex()) return;
+    if (this.log.termAt(index) !== term) {
+      throw new RaftError('compact_term_mismatch', `snapshot at ${index} has term ${term}, log has another`);
+    }
+    this.log.compact(index);
+    this.snapshot = snapshot;
+  }
+
+  hasReady(): boolean {
+    this.flush();
+    if (this.outstanding !== null) return false;
+    return (
+      this.msgs.length > 0 ||
+      this.readStates.length > 0 ||
+      this.unpersistedSnapshot !== null ||
+      this.log.stableIndex() < this.log.lastIndex() ||
+      this.hardChanged() ||
+      this.softChanged() ||
+      this.committedAvailable() > this.handedOut
+    );
+  }
+
+  ready(): Ready {
+    if (this.outstanding !== null)
+      throw new RaftError('ready_twice', 'ready() called again before advance()');
+    this.flush();
+    const hs: HardState = { term: this.term, vote: this.vote, commit: this.commit };
+    const ss = this.softState();
+    const entries = this.log.unstableEntries();
+    const upTo = this.committedAvailable();
+    const committed = upTo > this.handedOut ? this.log.slice(this.handedOut + 1, upTo) : [];
+    const mustSync =
+      entries.length > 0 ||
+      this.unpersistedSnapshot !== null ||
+      hs.term !== this.prevHard.term ||
+      hs.vote !== this.prevHard.vote;
+    const rd: Ready = {
+      ...(this.softChanged() ? { softState: ss } : {}),
+      ...(this.hardChanged() ? { hardState: hs } : {}),
+      entries,
+      ...(this.unpersistedSnapshot ? { snapshot: this.unpersistedSnapshot } : {}),
+      messages: this.msgs,
+      committed,
+      readStates: this.readStates,
+      mustSync,
+    };
+    this.msgs = [];
+    this.readStates = [];
+    this.unpersistedSnapshot = null;
+    this.prevHard = hs;
+    this.prevSoft = ss;
+    this.handedOut = Math.max(this.handedOut, upTo);
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** The runtime has persisted, sent and applied `rd`. */
+  advance(rd: Ready): void {
+    if (this.outstanding !== rd)
+      throw new RaftError('advance_mismatch', 'advance() needs the Ready last returned by ready()');
+    this.outstanding = null;
+    if (rd.snapshot) this.applied = Math.max(this.applied, rd.snapshot.meta.index);
+    const lastApplied = rd.committed[rd.committed.length - 1];
+    if (lastApplied) this.applied = Math.max(this.applied, lastApplied.index);
+    const last = rd.entries[rd.entries.length - 1];
+    if (last) {
+      this.log.stableTo(last.index, last.term);
+      if (this.role === 'leader') {
+        this.progress.get(this.id)?.maybeUpdate(this.log.stableIndex());
+        this.maybeCommit();
+      }
+    }
+  }
+
+  status(): RaftStatus {
+    let progress: Record<NodeId, ProgressStatus> | null = null;
+    if (this.role === 'leader') {
+      progress = {};
+      for (const [id, pr] of this.progress) {
+        progress[id] = {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          recentActive: pr.recentActive,
+          inflight: pr.inflight.length,
+          learner: pr.isLearner,
+        };
+      }
+    }
+    return {
+      id: this.id,
+      role: this.softState().role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.leader,
+      commit: this.commit,
+      applied: this.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+      snapshotIndex: this.log.snapshotIndex(),
+      conf: { voters: [...this.conf.voters], learners: [...this.conf.learners] },
+      leadTransferee: this.leadTransferee,
+      pendingReads: this.pendingReads.length + this.readsAwaitingCommit.length,
+      progress,
+    };
+  }
+
+  /** Term at `index` if the log still holds it (the snapshot's own index included). */
+  termAt(index: number): number | undefined {
+    return this.log.termAt(index);
+  }
+
+  // ------------------------------------------------------------------ roles
+
+  private start(now: number): void {
+    if (now > this.now) this.now = now;
+    if (this.started) return;
+    this.started = true;
+    this.resetElectionTimer(now);
+  }
+
+  private resetElectionTimer(now: number): void {
+    this.electionDeadline =
+      now + this.rng.int(this.opts.electionTimeoutMinMs, this.opts.electionTimeoutMaxMs);
+  }
+
+  private isVoter(): boolean {
+    return this.conf.voters.includes(this.id);
+  }
+
+  /** A node that heard from a live leader within the minimum election timeout ignores vote requests. */
+  private inLease(now: number): boolean {
+    if (!this.opts.checkQuorum) return false;
+    if (this.role === 'leader') return true;
+    return this.leader !== null && now - this.lastLeaderContact < this.opts.electionTimeoutMinMs;
+  }
+
+  private becomeFollower(term: number, leader: NodeId | null, now: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.role = 'follower';
+    this.leader = leader;
+    this.resetElectionTimer(now);
+    this.progress = new Map();
+    this.votes = new Map();
+    this.leadTransferee = null;
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+    this.readAcks = new Map();
+    this.needBcast = false;
+  }
+
+  private campaign(now: number, kind: 'pre' | 'real', transfer: boolean): void {
+    this.resetElectionTimer(now);
+    this.leader = null;
+    this.votes = new Map([[this.id, true]]);
+    let term: number;
+    if (kind === 'pre') {
+      this.role = 'precandidate';
+      term = this.term + 1;
+    } else {
+      this.role = 'candidate';
+      this.term += 1;
+      this.vote = this.id;
+      term = this.term;
+    }
+    if (voteResult(this.conf.voters, this.votes) === 'won') {
+      if (kind === 'pre') this.campaign(now, 'real', transfer);
+      else this.becomeLeader(now);
+      return;
+    }
+    for (const v of this.conf.voters) {
+      if (v === this.id) continue;
+      this.send({
+        type: 'request_vote',
+        from: this.id,
+        to: v,
+        term,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        preVote: kind === 'pre',
+        transfer,
+      });
+    }
+  }
+
+  private becomeLeader(now: number): void {
+    this.role = 'leader';
+    this.leader = this.id;
+    this.votes = new Map();
+    this.progress = new Map();
+    const next = this.log.lastIndex() + 1;
+    for (const id of [...this.conf.voters, ...this.conf.learners]) {
+      const pr = new Progress(id, next, this.conf.learners.includes(id));
+      if (id === this.id) {
+        pr.match = this.log.stableIndex();
+        pr.recentActive = true;
+      }
+      this.progress.set(id, pr);
+    }
+    this.heartbeatDeadline = now + this.opts.heartbeatIntervalMs;
+    this.checkQuorumDeadline = now + this.opts.electionTimeoutMinMs;
+    this.readAcks = new Map();
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+    // The no-op commits everything of earlier terms (paper 5.4.2) and gates the
+    // first membership change (a change must wait for a commit in this term).
+    const noop = this.appendLocal(EntryType.Normal, EMPTY);
+    this.pendingConfIndex = noop.index;
+  }
+
+  // ------------------------------------------------------------------ votes
+
+  private handleVoteRequest(m: RequestVoteMsg, now: number): void {
+    const ourIndex = this.log.lastIndex();
+    const ourTerm = this.log.lastTerm();
+    let granted: boolean;
+    if (m.preVote) {
+      // Pre-vote does not bind us: grant whenever a real vote could later succeed.
+      granted = m.term > this.term && isUpToDate(m.lastLogIndex, m.lastLogTerm, ourIndex, ourTerm);
+    } else {
+      // Also refuse while we follow a leader of this term: voting for someone else then helps nobody.
+      const free = this.vote === m.from || (this.vote === null && this.leader === null);
+      granted = free && canGrantVote(this.vote, m.from, m.lastLogIndex, m.lastLogTerm, ourIndex, ourTerm);
+      if (granted) {
+        this.vote = m.from;
+        this.resetElectionTimer(now);
+      }
+    }
+    this.send({
+      type: 'request_vote_response',
+      from: this.id,
+      to: m.from,
+      term: granted && m.preVote ? m.term : this.term,
+      granted,
+      preVote: m.preVote,
+    });
+  }
+
+  private handleVoteResponse(from: NodeId, granted: boolean, preVote: boolean, now: number): void {
+    if (preVote ? this.role !== 'precandidate' : this.role !== 'candidate') return;
+    this.votes.set(from, granted);
+    const r = voteResult(this.conf.voters, this.votes);
+    if (r === 'won') {
+      if (preVote) this.campaign(now, 'real', false);
+      else this.becomeLeader(now);
+    } else if (r === 'lost') {
+      this.becomeFollower(this.term, null, now);
+    }
+  }
+
+  // --------------------------------------------------------------- follower
+
+  private handleAppend(m: AppendEntriesMsg): void {
+    let prev = m.prevLogIndex;
+    let prevTerm = m.prevLogTerm;
+    let entries = m.entries;
+    if (prev < this.commit) {
+      // Our log up to commit equals every later leader's (leader completeness): skip that part.
+      entries = entries.filter((e) => e.index > this.commit);
+      prev = this.commit;
+      prevTerm = this.log.termAt(prev) ?? 0;
+      if (m.prevLogIndex + m.entries.length <= this.commit) {
+        this.respondAppend(m.from, true, this.commit, m.prevLogIndex);
+        return;
+      }
+    }
+    if (logMatches(this.log, prev, prevTerm)) {
+      const conflict = findConflict(this.log, entries);
+      if (conflict > 0) {
+        if (conflict <= this.commit) {
+          throw new RaftError(
+            'overwrite_committed',
+            `leader ${m.from} would overwrite committed entry ${conflict}`,
+            {
+              commit: this.commit,
+            },
+          );
+        }
+        this.log.append(entries.slice(conflict - (entries[0]?.index ?? conflict)));
+      }
+      const lastNew = prev + entries.length;
+      this.setCommit(followerCommit(this.commit, m.commit, lastNew));
+      this.respondAppend(m.from, true, lastNew, m.prevLogIndex);
+      return;
+    }
+    const last = this.log.lastIndex();
+    let conflictTerm = 0;
+    let conflictIndex = last + 1;
+    if (prev <= last) {
+      conflictTerm = this.log.termAt(prev) ?? 0;
+      conflictIndex = Math.max(this.log.firstIndexOfTerm(prev), this.commit + 1);
+    }
+    this.send({
+      type: 'append_entries_response',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      success: false,
+      matchIndex: 0,
+      rejectedIndex: m.prevLogIndex,
+      conflictTerm,
+      conflictIndex,
+      lastLogIndex: last,
+    });
+  }
+
+  private respondAppend(to: NodeId, success: boolean, matchIndex: number, rejectedIndex: number): void {
+    this.send({
+      type: 'append_entries_response',
+      from: this.id,
+      to,
+      term: this.term,
+      success,
+      matchIndex,
+      rejectedIndex,
+      conflictTerm: 0,
+      conflictIndex: 0,
+      lastLogIndex: this.log.lastIndex(),
+    });
+  }
+
+  private handleHeartbeat(m: HeartbeatMsg): void {
+    // The leader caps `commit` at what it knows we match, so it is safe to adopt.
+    this.setCommit(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: 'heartbeat_response', from: this.id, to: m.from, term: this.term, readCtx: m.readCtx });
+  }
+
+  private handleSnapshot(m: InstallSnapshotMsg): void {
+    const { index, term, conf } = m.snapshot.meta;
+    if (index <= this.commit) {
+      this.send({
+        type: 'install_snapshot_response',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        matchIndex: this.commit,
+      });
+      return;
+    }
+    if (this.log.termAt(index) === term) {
+      // We already hold the entries; the snapshot only tells us they are committed.
+      this.setCommit(index);
+    } else {
+      this.log.restore(index, term);
+      this.commit = index;
+      this.conf = { voters: [...conf.voters], learners: [...conf.learners] };
+      this.confIndex = index;
+      this.snapshot = m.snapshot;
+      this.unpersistedSnapshot = m.snapshot;
+      this.handedOut = index;
+    }
+    this.send({
+      type: 'install_snapshot_response',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      matchIndex: index,
+    });
+  }
+
+  // ----------------------------------------------------------------- leader
+
+  private appendLocal(type: EntryType, data: Uint8Array): Entry {
+    const e: Entry = { index: this.log.lastIndex() + 1, term: this.term, type, data };
+    this.log.append([e]);
+    this.needBcast = true;
+    return e;
+  }
+
+  /** Send pending appends to every follower; called before a Ready is assembled. */
+  private flush(): void {
+    if (!this.needBcast || this.role !== 'leader') return;
+    this.needBcast = false;
+    for (const pr of this.progress.values()) {
+      if (pr.id === this.id) continue;
+      this.fillPipeline(pr, this.now);
+    }
+  }
+
+  /** Send appends to `pr` until its window is full or it has everything. */
+  private fillPipeline(pr: Progress, now: number): void {
+    for (let i = 0; i <= this.opts.maxInflightMsgs; i++) {
+      if (!this.sendAppend(pr, now)) return;
+      if (pr.state !== 'replicate') return;
+    }
+  }
+
+  /** Send `pr` its next batch; returns false when nothing was sent. */
+  private sendAppend(pr: Progress, now: number): boolean {
+    if (pr.isPaused(this.opts.maxInflightMsgs)) return false;
+    const last = this.log.lastIndex();
+    if (pr.state === 'replicate' && pr.next > last) return false;
+    const prev = pr.next - 1;
+    const prevTerm = this.log.termAt(prev);
+    if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
+      return this.sendSnapshot(pr, now);
+    }
+    const entries = this.log.slice(pr.next, last, this.opts.maxEntriesPerMsg);
+    this.send({
+      type: 'append_entries',
+      from: this.id,
+      to: pr.id,
+      term: this.term,
+      prevLogIndex: prev,
+      prevLogTerm: prevTerm,
+      entries,
+      commit: this.commit,
+    });
+    pr.sentAppend(prev + entries.length, entries.length);
+    return true;
+  }
+
+  private sendSnapshot(pr: Progress, now: number): boolean {
+    const snap = this.snapshot;
+    if (!snap) {
+      throw new RaftError('no_snapshot', `follower ${pr.id} needs compacted entries but no snapshot is held`);
+    }
+    this.send({ type: 'install_snapshot', from: this.id, to: pr.id, term: this.term, snapshot: snap });
+    pr.becomeSnapshot(snap.meta.index, now);
+    return true;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: 'timeout_now', from: this.id, to, term: this.term });
+  }
+
+  private bcastHeartbeat(readCtx: number): void {
+    for (const pr of this.progress.values()) {
+      if (pr.id === this.id) continue;
+      this.send({
+        type: 'heartbeat',
+        from: this.id,
+        to: pr.id,
+        term: this.term,
+        commit: Math.min(pr.match, this.commit),
+        readCtx,
+      });
+    }
+  }
+
+  private handleAppendResponse(m: AppendEntriesResponseMsg, now: number): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (!m.success) {
+      let hint = m.conflictIndex;
+      if (m.conflictTerm > 0) {
+        const li = this.log.lastIndexOfTerm(m.conflictTerm);
+        if (li > 0) hint = li + 1;
+      }
+      hint = Math.min(hint, m.lastLogIndex + 1);
+      if (pr.maybeDecrTo(m.rejectedIndex, Math.max(hint, 1))) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(pr, now);
+      }
+      return;
+    }
+    if (pr.state === 'probe') pr.probeSent = false;
+    if (pr.maybeUpdate(m.matchIndex)) {
+      if (pr.state === 'probe') pr.becomeReplicate();
+      else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+        pr.becomeProbe();
+        pr.becomeReplicate();
+      }
+      this.maybeCommit();
+      if (this.role !== 'leader') return;
+      if (this.leadTransferee === m.from && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+    }
+    this.fillPipeline(pr, now);
+  }
+
+  private handleHeartbeatResponse(from: NodeId, readCtx: number, now: number): void {
+    const pr = this.progress.get(from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (pr.state === 'probe') pr.probeSent = false;
+    // A snapshot that got no answer within an election timeout is presumed lost.
+    if (pr.state === 'snapshot' && now - pr.snapshotSentAt >= this.opts.electionTimeoutMaxMs)
+      pr.becomeProbe();
+    if (pr.match < this.log.lastIndex()) this.sendAppend(pr, now);
+    if (readCtx > 0 && readCtx > (this.readAcks.get(from) ?? 0)) {
+      this.readAcks.set(from, readCtx);
+      this.releaseReads();
+    }
+  }
+
+  private handleSnapshotResponse(from: NodeId, matchIndex: number, now: number): void {
+    const pr = this.progress.get(from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.maybeUpdate(matchIndex);
+    if (pr.state === 'snapshot') pr.becomeProbe();
+    this.maybeCommit();
+    if (this.role === 'leader') this.sendAppend(pr, now);
+  }
+
+  /** Leader: advance commit to what a majority of voters holds, but only via an entry of this term (paper 5.4.2). */
+  private maybeCommit(): boolean {
+    if (this.role !== 'leader') return false;
+    const ci = committedIndex(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    if (ci > this.commit && this.log.termAt(ci) === this.term) {
+      this.setCommit(ci);
+      return true;
+    }
+    return false;
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const v of this.conf.voters) {
+      const pr = this.progress.get(v);
+      if (v === this.id || pr?.recentActive) active++;
+    }
+    for (const pr of this.progress.values()) if (pr.id !== this.id) pr.recentActive = false;
+    return isMajority(active, this.conf.voters.length);
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  private issueRead(requestId: string): void {
+    if (this.conf.voters.length === 1 && this.isVoter()) {
+      this.readStates.push({ index: this.commit, requestId });
+      return;
+    }
+    this.readSeq += 1;
+    this.pendingReads.push({ requestId, index: this.commit, ctx: this.readSeq });
+    this.bcastHeartbeat(this.readSeq);
+  }
+
+  private releaseReads(): void {
+    const confirmed = committedIndex(this.conf.voters, (id) =>
+      id === this.id ? Number.MAX_SAFE_INTEGER : (this.readAcks.get(id) ?? 0),
+    );
+    while (this.pendingReads.length > 0) {
+      const r = this.pendingReads[0];
+      if (!r || r.ctx > confirmed) break;
+      this.pendingReads.shift();
+      this.readStates.push({ index: r.index, requestId: r.requestId });
+    }
+  }
+
+  // ------------------------------------------------------- commit and conf
+
+  private setCommit(index: number): void {
+    if (index <= this.commit) return;
+    this.commit = index;
+    this.foldConfChanges();
+    if (
+      this.role === 'leader' &&
+      this.readsAwaitingCommit.length > 0 &&
+      this.log.termAt(this.commit) === this.term
+    ) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const id of waiting) this.issueRead(id);
+    }
+  }
+
+  /** Apply committed ConfChange entries to the configuration, in order. */
+  private foldConfChanges(): void {
+    while (this.confIndex < this.commit) {
+      this.confIndex += 1;
+      const e = this.log.entry(this.confIndex);
+      if (!e || e.type !== EntryType.ConfChange) continue;
+      const { conf } = decodeConfChange(e.data);
+      this.conf = { voters: [...conf.voters], learners: [...conf.learners] };
+      if (this.role === 'leader') this.onLeaderConfChange();
+      if (this.role !== 'leader' && this.role !== 'follower' && !this.isVoter()) {
+        this.role = 'follower';
+      }
+    }
+  }
+
+  private onLeaderConfChange(): void {
+    const members = new Set([...this.conf.voters, ...this.conf.learners]);
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    for (const id of members) {
+      const learner = this.conf.learners.includes(id);
+      const old = this.progress.get(id);
+      if (old && old.isLearner === learner) continue;
+      const pr = new Progress(id, old?.next ?? this.log.lastIndex() + 1, learner);
+      if (old) {
+        pr.match = old.match;
+        pr.recentActive = old.recentActive;
+      } else {
+        // A new member is unknown: start in probe and back off from our end.
+        pr.recentActive = true;
+      }
+      this.progress.set(id, pr);
+      this.needBcast = true;
+    }
+    if (this.leadTransferee !== null && !this.conf.voters.includes(this.leadTransferee))
+      this.leadTransferee = null;
+    if (!this.isVoter()) {
+      // Removed (or demoted): tell the others the change committed, then stop leading.
+      for (const pr of this.progress.values()) {
+        if (pr.id !== this.id) {
+          this.send({
+            type: 'heartbeat',
+            from: this.id,
+            to: pr.id,
+            term: this.term,
+            commit: Math.min(pr.match, this.commit),
+            readCtx: 0,
+          });
+        }
+      }
+      this.role = 'follower';
+      this.leader = null;
+      this.progress = new Map();
+      this.pendingReads = [];
+      this.readsAwaitingCommit = [];
+      this.needBcast = false;
+      return;
+    }
+    this.maybeCommit();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private committedAvailable(): number {
+    return Math.min(this.commit, this.log.lastIndex());
+  }
+
+  private softState(): SoftState {
+    const role = this.role === 'follower' && this.conf.learners.includes(this.id) ? 'learner' : this.role;
+    return { role, leader: this.leader };
+  }
+
+  private softChanged(): boolean {
+    const s = this.softState();
+    return this.prevSoft === null || s.role !== this.prevSoft.role || s.leader !== this.prevSoft.leader;
+  }
+
+  private hardChanged(): boolean {
+    return (
+      this.term !== this.prevHard.term ||
+      this.vote !== this.prevHard.vote ||
+      this.commit !== this.prevHard.commit
+    );
+  }
+
+  private send(m: RaftMessage): void {
+    this.msgs.push(m);
+  }
+}
