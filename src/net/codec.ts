@@ -1,0 +1,188 @@
+/**
+ * The plaintext envelope: [version byte][message-type byte][MessagePack body].
+ *
+ * A codec owns one range of type numbers (gossip 0x01-0x3F, raft 0x40-0x7F)
+ * and maps each TypeScript message (discriminated by its `type` string) to a
+ * positional body described by a Shape. `decode` never throws: every failure
+ * comes back as a reason the transports count.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { EncodeError } from './errors.js';
+import { FieldError, decodeShape, encodeShape, type DocRow, type Field, type Shape } from './schema.js';
+
+/** First byte of every plaintext packet (and of the plaintext inside an encrypted one). */
+export const PROTOCOL_VERSION = 0x01;
+/** First byte of an encrypted packet; also the AES-GCM additional data. */
+export const ENCRYPTED_VERSION = 0x81;
+
+export const GOSSIP_TYPES = { min: 0x01, max: 0x3f } as const;
+export const RAFT_TYPES = { min: 0x40, max: 0x7f } as const;
+
+/** Why a packet was dropped. Stable strings: they are metric labels. */
+export const DROP_REASONS = [
+  'empty',
+  'bad_version',
+  'unknown_type',
+  'bad_msgpack',
+  'invalid_field',
+  'unauthenticated',
+  'plaintext_rejected',
+  'encrypted_rejected',
+  'oversize',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** Reasons that mean "not from a peer holding our key" rather than "garbled". */
+export const UNAUTHENTICATED_REASONS: ReadonlySet<DropReason> = new Set([
+  'unauthenticated',
+  'plaintext_rejected',
+  'encrypted_rejected',
+]);
+
+export type DecodeResult<M> = { ok: true; msg: M } | { ok: false; reason: DropReason; detail?: string };
+
+export interface WireMessage {
+  readonly type: string;
+}
+
+/** One message type: its number and its body layout (every property but `type`). */
+export interface MessageSpec<T extends WireMessage> {
+  readonly code: number;
+  readonly summary: string;
+  readonly shape: Shape<Omit<T, 'type'>>;
+}
+
+export function message<T extends WireMessage>(
+  code: number,
+  summary: string,
+  shape: Shape<Omit<T, 'type'>>,
+): MessageSpec<T> {
+  return { code, summary, shape };
+}
+
+/** Type-checked completeness: one spec per member of the union, keyed by its `type`. */
+export type SpecTable<M extends WireMessage> = {
+  readonly [K in M['type']]: MessageSpec<Extract<M, { type: K }>>;
+};
+
+interface ErasedSpec {
+  readonly type: string;
+  readonly code: number;
+  readonly summary: string;
+  readonly shape: Shape<unknown>;
+}
+
+/** What docs/protocol.md prints for each message type. */
+export interface MessageDoc {
+  readonly type: string;
+  readonly code: number;
+  readonly summary: string;
+  readonly rows: readonly DocRow[];
+}
+
+// Hard caps far above any legal body so hostile length prefixes cannot make the decoder allocate.
+const DECODER_LIMITS = {
+  maxStrLength: 1 << 16,
+  maxBinLength: 1 << 25,
+  maxArrayLength: 1 << 20,
+  maxMapLength: 256,
+  maxExtLength: 0,
+  // Numeric keys would silently become property names; a map key must be a str on the wire.
+  mapKeyConverter: (key: unknown): string => {
+    if (typeof key !== 'string') throw new FieldError('', 'map key is not a str');
+    return key;
+  },
+} as const;
+
+export class MessageCodec<M extends WireMessage> {
+  readonly name: string;
+  private readonly byType = new Map<string, ErasedSpec>();
+  private readonly byCode = new Map<number, ErasedSpec>();
+  private readonly encoder = new Encoder({ ignoreUndefined: false, sortKeys: true });
+  private readonly decoder = new Decoder(DECODER_LIMITS);
+
+  constructor(name: string, range: { readonly min: number; readonly max: number }, specs: SpecTable<M>) {
+    this.name = name;
+    const table = specs as Readonly<Record<string, MessageSpec<WireMessage>>>;
+    for (const [type, spec] of Object.entries(table)) {
+      if (spec.code < range.min || spec.code > range.max) {
+        throw new EncodeError(`${name}: type ${type} code ${spec.code} outside ${range.min}..${range.max}`);
+      }
+      if (this.byCode.has(spec.code)) throw new EncodeError(`${name}: duplicate type code ${spec.code}`);
+      const erased: ErasedSpec = {
+        type,
+        code: spec.code,
+        summary: spec.summary,
+        shape: spec.shape as Shape<unknown>,
+      };
+      this.byType.set(type, erased);
+      this.byCode.set(spec.code, erased);
+    }
+  }
+
+  /** Plaintext packet bytes. Throws EncodeError when `msg` breaks its own schema (a local bug). */
+  encode(msg: M): Uint8Array {
+    const spec = this.byType.get(msg.type);
+    if (!spec) throw new EncodeError(`${this.name}: no codec for message type ${msg.type}`);
+    let body: Uint8Array;
+    try {
+      body = this.encoder.encode(encodeShape(spec.shape, msg));
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e);
+      throw new EncodeError(`${this.name}: cannot encode ${msg.type}: ${detail}`, { type: msg.type });
+    }
+    const out = new Uint8Array(2 + body.length);
+    out[0] = PROTOCOL_VERSION;
+    out[1] = spec.code;
+    out.set(body, 2);
+    return out;
+  }
+
+  decode(bytes: Uint8Array): DecodeResult<M> {
+    if (bytes.length === 0) return { ok: false, reason: 'empty' };
+    if (bytes[0] !== PROTOCOL_VERSION) return { ok: false, reason: 'bad_version' };
+    if (bytes.length < 3) return { ok: false, reason: 'empty' };
+    const spec = this.byCode.get(bytes[1] as number);
+    if (!spec) return { ok: false, reason: 'unknown_type' };
+    let raw: unknown;
+    try {
+      raw = this.decoder.decode(bytes.subarray(2));
+    } catch (e) {
+      return { ok: false, reason: 'bad_msgpack', detail: e instanceof Error ? e.message : String(e) };
+    }
+    if (!Array.isArray(raw)) return { ok: false, reason: 'invalid_field', detail: 'body is not an array' };
+    try {
+      const body = decodeShape(spec.shape, raw, '') as Record<string, unknown>;
+      return { ok: true, msg: { type: spec.type, ...body } as unknown as M };
+    } catch (e) {
+      if (e instanceof FieldError) return { ok: false, reason: 'invalid_field', detail: e.message };
+      // A validator bug must not crash the receive loop either; it still counts.
+      return { ok: false, reason: 'invalid_field', detail: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** Type code of a message type name, for docs and tests. */
+  codeOf(type: M['type']): number {
+    const spec = this.byType.get(type);
+    if (!spec) throw new EncodeError(`${this.name}: unknown message type ${type}`);
+    return spec.code;
+  }
+
+  types(): readonly M['type'][] {
+    return [...this.byType.keys()] as M['type'][];
+  }
+
+  describe(): readonly MessageDoc[] {
+    return [...this.byCode.values()]
+      .sort((a, b) => a.code - b.code)
+      .map((s) => {
+        const rows: DocRow[] = [];
+        Object.entries(s.shape as Readonly<Record<string, Field<unknown>>>).forEach(([name, f], i) => {
+          rows.push({ pos: String(i), name, doc: f.doc });
+          for (const r of f.rows ?? [])
+            rows.push({ pos: `${i}.${r.pos}`, name: `${name}.${r.name}`, doc: r.doc });
+        });
+        return { type: s.type, code: s.code, summary: s.summary, rows };
+      });
+  }
+}

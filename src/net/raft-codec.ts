@@ -1,0 +1,121 @@
+/**
+ * Wire layout of every Raft message (src/raft/messages.ts), type codes
+ * 0x40-0x7F. Raft travels over TCP frames, so bodies may be large: a
+ * snapshot goes whole in one frame (up to the 16 MiB frame limit).
+ *
+ * The common header (from, to, term) is the first three positions of every
+ * body so a router can read it without knowing the type.
+ */
+import type {
+  AppendEntriesMsg,
+  AppendEntriesResponseMsg,
+  HeartbeatMsg,
+  HeartbeatResponseMsg,
+  InstallSnapshotMsg,
+  InstallSnapshotResponseMsg,
+  RaftMessage,
+  RequestVoteMsg,
+  RequestVoteResponseMsg,
+  TimeoutNowMsg,
+} from '../raft/messages.js';
+import { EntryType, type ConfState, type Entry, type Snapshot, type SnapshotMeta } from '../raft/types.js';
+import { MessageCodec, RAFT_TYPES, message } from './codec.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { arr, bin, bool, obj, oneOf, str, uint } from './schema.js';
+
+export const RAFT_LIMITS = {
+  nodeIdBytes: 128,
+  /** An entry or snapshot image must fit a frame with room for the envelope and encryption. */
+  dataBytes: DEFAULT_MAX_FRAME_BYTES - 4096,
+  entries: 1 << 20,
+  members: 1024,
+} as const;
+
+/** Raft's codes, in the order of RAFT_MESSAGE_TYPES; never reuse a retired one. */
+export const RAFT_TYPE_CODES = {
+  request_vote: 0x40,
+  request_vote_response: 0x41,
+  append_entries: 0x42,
+  append_entries_response: 0x43,
+  heartbeat: 0x44,
+  heartbeat_response: 0x45,
+  install_snapshot: 0x46,
+  install_snapshot_response: 0x47,
+  timeout_now: 0x48,
+} as const satisfies Readonly<Record<RaftMessage['type'], number>>;
+
+const nodeId = str(RAFT_LIMITS.nodeIdBytes);
+const index = uint();
+const term = uint();
+
+const entry = obj<Entry>({
+  index,
+  term,
+  type: oneOf([EntryType.Normal, EntryType.ConfChange]),
+  data: bin(RAFT_LIMITS.dataBytes),
+});
+
+const confState = obj<ConfState>({
+  voters: arr(nodeId, RAFT_LIMITS.members),
+  learners: arr(nodeId, RAFT_LIMITS.members),
+});
+
+const snapshotMeta = obj<SnapshotMeta>({ index, term, conf: confState });
+const snapshot = obj<Snapshot>({ meta: snapshotMeta, data: bin(RAFT_LIMITS.dataBytes) });
+
+const header = { from: nodeId, to: nodeId, term } as const;
+const C = RAFT_TYPE_CODES;
+
+export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>('raft', RAFT_TYPES, {
+  request_vote: message<RequestVoteMsg>(C.request_vote, 'RequestVote / PreVote', {
+    ...header,
+    lastLogIndex: index,
+    lastLogTerm: term,
+    preVote: bool(),
+    transfer: bool(),
+  }),
+  request_vote_response: message<RequestVoteResponseMsg>(C.request_vote_response, 'Vote answer', {
+    ...header,
+    granted: bool(),
+    preVote: bool(),
+  }),
+  append_entries: message<AppendEntriesMsg>(C.append_entries, 'AppendEntries', {
+    ...header,
+    prevLogIndex: index,
+    prevLogTerm: term,
+    entries: arr(entry, RAFT_LIMITS.entries),
+    commit: index,
+  }),
+  append_entries_response: message<AppendEntriesResponseMsg>(
+    C.append_entries_response,
+    'AppendEntries answer',
+    {
+      ...header,
+      success: bool(),
+      matchIndex: index,
+      rejectedIndex: index,
+      conflictTerm: term,
+      conflictIndex: index,
+      lastLogIndex: index,
+    },
+  ),
+  heartbeat: message<HeartbeatMsg>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
+    ...header,
+    commit: index,
+    readCtx: uint(),
+  }),
+  heartbeat_response: message<HeartbeatResponseMsg>(C.heartbeat_response, 'Heartbeat answer', {
+    ...header,
+    readCtx: uint(),
+  }),
+  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'Whole snapshot in one frame', {
+    ...header,
+    snapshot,
+  }),
+  install_snapshot_response: message<InstallSnapshotResponseMsg>(
+    C.install_snapshot_response,
+    'Snapshot installed',
+    { ...header, matchIndex: index },
+  ),
+  timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
+});
