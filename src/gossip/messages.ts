@@ -178,7 +178,10 @@ export interface PushPullDigestMsg extends Base {
   readonly rangeStart: MemberId;
   readonly rangeEnd: MemberId;
   readonly entries: readonly DigestEntry[];
-  /** Event high-water marks; sent in part 0 only. */
+  /**
+   * Event high-water marks. They travel in their own parts (at least one, even
+   * empty) whose rangeStart and rangeEnd are both "\uffff" and whose entries are empty.
+   */
   readonly events: readonly EventMark[];
 }
 

@@ -1,0 +1,1106 @@
+/**
+ * The gossip core: SWIM membership with Lifeguard, piggybacked dissemination,
+ * push-pull anti-entropy and Plumtree event broadcast, as a sans-I/O state
+ * machine. The driver feeds `receive`/`tick` with the current time, then
+ * sends `drain()` and handles `drainEvents()`; `nextDeadline()` says when the
+ * next `tick` is due so drivers need not poll.
+ */
+import type { Rng } from '../common/rng.js';
+import { SwarmError } from '../common/errors.js';
+import { Awareness } from './awareness.js';
+import type {
+  DigestEntry,
+  GossipMessage,
+  MemberId,
+  MemberMeta,
+  MemberRecord,
+  MemberUpdate,
+  PushPullDigestMsg,
+  UserEvent,
+} from './messages.js';
+import { MESSAGE_BUDGET_BYTES, MemberStatus } from './messages.js';
+import { chunkBySize, eventKey, Plumtree } from './plumtree.js';
+import { retransmitLimit, TransmitQueue } from './queue.js';
+import { estimateSize } from './size.js';
+import { Suspicion } from './suspicion.js';
+import type {
+  GossipConfig,
+  GossipEvent,
+  GossipParams,
+  GossipStats,
+  Outgoing,
+  PeerAddress,
+  SelfInfo,
+} from './types.js';
+import { DEFAULT_GOSSIP_CONFIG } from './types.js';
+
+export interface GossipNodeOptions {
+  readonly self: SelfInfo;
+  readonly config?: Partial<GossipConfig>;
+  readonly rng: Rng;
+}
+
+interface MemberState {
+  rec: MemberRecord;
+  changedAt: number;
+  lastAckAt: number;
+}
+
+interface ProbeState {
+  readonly seq: number;
+  readonly target: MemberId;
+  readonly incarnation: number;
+  readonly startedAt: number;
+  readonly directDeadline: number;
+  readonly endAt: number;
+  indirect: boolean;
+  acked: boolean;
+  expectedNacks: number;
+  nacks: number;
+}
+
+interface Relay {
+  readonly origin: MemberId;
+  readonly originHost: string;
+  readonly originPort: number;
+  readonly originSeq: number;
+  readonly target: MemberId;
+  readonly wantNack: boolean;
+  readonly nackAt: number;
+}
+
+interface JoinState {
+  readonly seeds: readonly PeerAddress[];
+  attempts: number;
+  nextAt: number;
+  backoff: number;
+}
+
+/** A timestamped sample in a sliding window. */
+interface Sample {
+  readonly at: number;
+  readonly value: number;
+}
+
+/** Most events handed to one anti-entropy partner per exchange. */
+const MAX_EVENTS_PER_EXCHANGE = 512;
+const MAX_ANNOUNCE_BACKOFF_MS = 30_000;
+/** rangeStart/rangeEnd of digest parts that carry event marks instead of member entries. */
+export const MARKS_RANGE = '\uffff';
+
+function isLiveStatus(s: MemberStatus): boolean {
+  return s === MemberStatus.Alive || s === MemberStatus.Suspect;
+}
+
+/** Is (inc, status) a's view newer than b's? Higher incarnation wins, then the graver status. */
+function newer(
+  a: { incarnation: number; status: MemberStatus },
+  b: { incarnation: number; status: MemberStatus },
+): boolean {
+  return a.incarnation > b.incarnation || (a.incarnation === b.incarnation && a.status > b.status);
+}
+
+export class GossipNode {
+  readonly id: MemberId;
+  private readonly cfg: GossipConfig;
+  private readonly rng: Rng;
+  private self: MemberRecord;
+  private readonly table = new Map<MemberId, MemberState>();
+  /** Every known member but self, for O(1) random sampling. */
+  private readonly ids: MemberId[] = [];
+  private readonly idIndex = new Map<MemberId, number>();
+  private liveCount = 0;
+  private probeOrder: MemberId[] = [];
+  private probeIdx = 0;
+  private probe: ProbeState | null = null;
+  private readonly relays = new Map<number, Relay>();
+  private readonly suspicions = new Map<MemberId, Suspicion>();
+  private readonly updates = new TransmitQueue<MemberUpdate>();
+  private readonly eventQueue = new TransmitQueue<UserEvent>();
+  private readonly tree: Plumtree;
+  private readonly awareness: Awareness;
+  private out: Outgoing[] = [];
+  private events: GossipEvent[] = [];
+  private seq = 0;
+  private exchange = 0;
+  private eventSeq = 0;
+  private started = false;
+  private nextProbeAt = 0;
+  private nextGossipAt = 0;
+  private nextPushPullAt = 0;
+  private nextAnnounceAt = Infinity;
+  private announceBackoff = 0;
+  private joinState: JoinState | null = null;
+  private leaving = false;
+  /** Dead/left members in the order they died, for expiry without scanning. */
+  private readonly graveyard: { id: MemberId; at: number }[] = [];
+  private lastNow = 0;
+  private intervalMs: number;
+  private fanout: number;
+  private readonly probeSamples: Sample[] = [];
+  private readonly rttSamples: Sample[] = [];
+  private readonly eventSamples: number[] = [];
+  private readonly counters = {
+    probesSent: 0,
+    probesFailed: 0,
+    suspicionsRaised: 0,
+    refutations: 0,
+    eventsDelivered: 0,
+  };
+
+  constructor(opts: GossipNodeOptions) {
+    this.cfg = { ...DEFAULT_GOSSIP_CONFIG, ...opts.config };
+    validate(this.cfg);
+    this.rng = opts.rng;
+    const s = opts.self;
+    if (s.id.length === 0) throw new SwarmError('gossip_config', 'gossip self id must not be empty');
+    this.id = s.id;
+    this.self = {
+      id: s.id,
+      name: s.name,
+      host: s.host,
+      port: s.port,
+      deviceClass: s.deviceClass ?? 'standard',
+      incarnation: s.incarnation ?? 0,
+      status: MemberStatus.Alive,
+      meta: s.meta ?? {},
+    };
+    if (estimateSize(this.self.meta) > 256)
+      throw new SwarmError('gossip_meta_too_large', 'member metadata exceeds 256 bytes');
+    this.intervalMs = this.cfg.gossipIntervalMs;
+    this.fanout = this.cfg.fanout;
+    this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier);
+    this.tree = new Plumtree(
+      {
+        selfId: this.id,
+        send: (to, msg) => this.sendTo(to, msg),
+        randomLive: (n, exclude) => this.sampleMembers(n, exclude, false),
+        isLive: (id) => {
+          const m = this.table.get(id);
+          return m !== undefined && isLiveStatus(m.rec.status);
+        },
+        deliver: (event, now) => this.deliver(event, now),
+      },
+      {
+        eagerPeers: this.cfg.fanout,
+        lazyPeers: this.cfg.lazyPeers,
+        eventBatchMs: this.cfg.eventBatchMs,
+        lazyIntervalMs: this.cfg.lazyIntervalMs,
+        graftTimeoutMs: this.cfg.graftTimeoutMs,
+        messageCacheSize: this.cfg.messageCacheSize,
+        eventStoreSize: this.cfg.eventStoreSize,
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Contact seeds (addresses only) with a join push-pull; retried with back-off until someone answers. */
+  join(seeds: readonly PeerAddress[], now: number): void {
+    this.start(now);
+    const others = seeds.filter((s) => !(s.host === this.self.host && s.port === this.self.port));
+    if (others.length === 0) return;
+    this.joinState = {
+      seeds: others,
+      attempts: 1,
+      nextAt: now + this.cfg.joinRetryMs,
+      backoff: this.cfg.joinRetryMs,
+    };
+    for (const s of others) this.sendDigest(null, s.host, s.port, true, now);
+  }
+
+  /** Announce a graceful leave: others mark this member `left` without waiting for failure detection. */
+  leave(now: number): void {
+    if (this.leaving) return;
+    this.lastNow = now;
+    this.leaving = true;
+    this.self = { ...this.self, incarnation: this.self.incarnation + 1, status: MemberStatus.Left };
+    this.updates.enqueue(this.id, { kind: 'left', id: this.id, incarnation: this.self.incarnation });
+    this.probe = null;
+    for (const to of this.sampleMembers(Math.max(this.fanout, this.cfg.indirectChecks), new Set(), false)) {
+      this.sendTo(to, { type: 'leave', from: this.id, incarnation: this.self.incarnation });
+    }
+    this.gossipRound(now);
+  }
+
+  get isLeaving(): boolean {
+    return this.leaving;
+  }
+
+  updateMeta(meta: MemberMeta, now: number): void {
+    if (estimateSize(meta) > 256)
+      throw new SwarmError('gossip_meta_too_large', 'member metadata exceeds 256 bytes');
+    this.lastNow = now;
+    this.self = { ...this.self, meta, incarnation: this.self.incarnation + 1 };
+    this.updates.enqueue(this.id, { kind: 'alive', member: this.self });
+  }
+
+  /** Disseminate an application event to every member; it is also delivered locally. */
+  broadcast(name: string, payload: Uint8Array, now: number): UserEvent {
+    this.start(now);
+    this.eventSeq = Math.max(this.eventSeq, this.tree.highWater(this.id)) + 1;
+    const event: UserEvent = { origin: this.id, seq: this.eventSeq, name, payload };
+    if (this.cfg.plumtree) this.tree.broadcast(event, now);
+    else if (this.tree.accept(event, 0)) {
+      this.deliver(event, now);
+      this.eventQueue.enqueue(eventKey(event.origin, event.seq), event);
+    }
+    return event;
+  }
+
+  /** The adaptive controller's levers; they apply from the next gossip round on. */
+  setParams(p: GossipParams): void {
+    if (p.intervalMs !== undefined && p.intervalMs > 0) {
+      const prev = this.nextGossipAt - this.intervalMs;
+      this.intervalMs = p.intervalMs;
+      this.nextGossipAt = prev + p.intervalMs;
+    }
+    if (p.fanout !== undefined && p.fanout >= 1) {
+      this.fanout = Math.floor(p.fanout);
+      this.tree.setEagerPeers(this.fanout);
+    }
+  }
+
+  members(): MemberRecord[] {
+    const out: MemberRecord[] = [this.self];
+    for (const m of this.table.values()) out.push(m.rec);
+    return out;
+  }
+
+  member(id: MemberId): MemberRecord | undefined {
+    return id === this.id ? this.self : this.table.get(id)?.rec;
+  }
+
+  get selfRecord(): MemberRecord {
+    return this.self;
+  }
+
+  /** Messages to send, oldest first; the caller owns them after this. */
+  drain(): Outgoing[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  drainEvents(): GossipEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  /** Earliest time `tick` has work to do. */
+  nextDeadline(): number {
+    if (!this.started) return Infinity;
+    let t = this.nextProbeAt;
+    if (this.probe !== null) {
+      if (!this.probe.indirect && !this.probe.acked) t = Math.min(t, this.probe.directDeadline);
+      t = Math.min(t, this.probe.endAt);
+    }
+    if (this.updates.size > 0 || this.eventQueue.size > 0) t = Math.min(t, this.nextGossipAt);
+    t = Math.min(t, this.nextPushPullAt, this.nextAnnounceAt);
+    for (const r of this.relays.values()) t = Math.min(t, r.nackAt);
+    for (const s of this.suspicions.values()) t = Math.min(t, s.deadline());
+    const grave = this.graveyard[0];
+    if (grave !== undefined) t = Math.min(t, grave.at + this.cfg.deadRetentionMs);
+    if (this.joinState !== null) t = Math.min(t, this.joinState.nextAt);
+    return Math.min(t, this.tree.nextDeadline());
+  }
+
+  tick(now: number): void {
+    this.start(now);
+    this.lastNow = now;
+    this.tickSuspicions(now);
+    this.tickRelays(now);
+    if (!this.leaving) this.tickProbe(now);
+    if (now >= this.nextGossipAt) {
+      this.nextGossipAt = now + this.intervalMs;
+      this.gossipRound(now);
+    }
+    if (now >= this.nextPushPullAt && !this.leaving) {
+      this.nextPushPullAt = now + this.pushPullInterval();
+      const [peer] = this.sampleMembers(1, new Set(), false);
+      if (peer !== undefined) {
+        const m = this.table.get(peer)!;
+        this.sendDigest(peer, m.rec.host, m.rec.port, false, now);
+      }
+    }
+    this.tickJoin(now);
+    this.tickAnnounce(now);
+    this.expireDead(now);
+    this.tree.tick(now);
+  }
+
+  receive(src: PeerAddress, msg: GossipMessage, now: number): void {
+    this.start(now);
+    this.lastNow = now;
+    if (msg.from === this.id) return;
+    switch (msg.type) {
+      case 'ping':
+        this.applyUpdates(msg.updates, now);
+        if (msg.target !== '' && msg.target !== this.id) return;
+        if (this.leaving) return;
+        this.reply(msg.from, src, { type: 'ack', from: this.id, seq: msg.seq, target: this.id, updates: [] });
+        return;
+      case 'ping-req': {
+        this.applyUpdates(msg.updates, now);
+        if (this.leaving) return;
+        const seq = this.nextSeq();
+        this.relays.set(seq, {
+          origin: msg.from,
+          originHost: src.host,
+          originPort: src.port,
+          originSeq: msg.seq,
+          target: msg.target,
+          wantNack: msg.wantNack,
+          nackAt: now + this.cfg.probeTimeoutMs,
+        });
+        this.out.push({
+          to: msg.target,
+          host: msg.targetHost,
+          port: msg.targetPort,
+          msg: this.withUpdates({ type: 'ping', from: this.id, seq, target: msg.target, updates: [] }),
+        });
+        return;
+      }
+      case 'ack':
+        this.applyUpdates(msg.updates, now);
+        this.onAck(msg.seq, msg.from, msg.target, now);
+        return;
+      case 'nack':
+        if (this.probe !== null && this.probe.seq === msg.seq) this.probe.nacks++;
+        return;
+      case 'gossip':
+        this.applyUpdates(msg.updates, now);
+        this.onPiggybackEvents(msg.events, now);
+        return;
+      case 'pp-digest':
+        this.onDigest(src, msg, now);
+        return;
+      case 'pp-request': {
+        const recs: MemberRecord[] = [];
+        for (const id of msg.ids) {
+          const r = this.member(id);
+          if (r !== undefined) recs.push(r);
+        }
+        this.sendRecords(msg.from, src, msg.exchange, recs, []);
+        return;
+      }
+      case 'pp-response':
+        for (const r of msg.members) this.mergeRemote(r, msg.from, now);
+        if (msg.events.length > 0) this.onPiggybackEvents(msg.events, now);
+        return;
+      case 'ev-push':
+        if (!this.table.has(msg.from)) return;
+        this.tree.onPush(msg.from, msg.events, msg.hops, now);
+        return;
+      case 'ihave':
+        if (this.table.has(msg.from)) this.tree.onIHave(msg.from, msg.ids, now);
+        return;
+      case 'prune':
+        this.tree.onPrune(msg.from);
+        return;
+      case 'graft':
+        if (this.table.has(msg.from)) this.tree.onGraft(msg.from, msg.ids);
+        return;
+      case 'announce':
+        if (msg.cluster !== this.cfg.cluster || this.leaving) return;
+        this.applyAlive(msg.member, now, true);
+        this.out.push({
+          to: msg.member.id,
+          host: msg.member.host,
+          port: msg.member.port,
+          msg: { type: 'announce-reply', from: this.id, member: this.self, cluster: this.cfg.cluster },
+        });
+        return;
+      case 'announce-reply':
+        if (msg.cluster !== this.cfg.cluster || this.liveCount > 0) return;
+        this.join([{ host: msg.member.host, port: msg.member.port }], now);
+        return;
+      case 'leave':
+        this.applyLeft(msg.from, msg.incarnation, now);
+        return;
+      case 'user-event':
+        this.onPiggybackEvents([msg.event], now);
+        return;
+    }
+  }
+
+  stats(): GossipStats {
+    const now = this.lastNow;
+    const since = now - this.cfg.statsWindowMs;
+    prune(this.probeSamples, since);
+    prune(this.rttSamples, since);
+    while (this.eventSamples.length > 0 && this.eventSamples[0]! < since) this.eventSamples.shift();
+    const failed = this.probeSamples.reduce((n, s) => n + s.value, 0);
+    const rtt = this.rttSamples.reduce((n, s) => n + s.value, 0);
+    let reachable = 0;
+    for (const m of this.table.values()) if (isLiveStatus(m.rec.status) && m.lastAckAt >= since) reachable++;
+    const windowS = Math.max(1, Math.min(this.cfg.statsWindowMs, now)) / 1000;
+    return {
+      probeLoss: this.probeSamples.length === 0 ? 0 : failed / this.probeSamples.length,
+      rttMs: this.rttSamples.length === 0 ? null : rtt / this.rttSamples.length,
+      reachablePeers: reachable,
+      eventRatePerS: this.eventSamples.length / windowS,
+      swarmSize: this.liveCount + (this.leaving ? 0 : 1),
+      healthScore: this.awareness.health,
+      intervalMs: this.intervalMs,
+      fanout: this.fanout,
+      ...this.counters,
+      duplicateEvents: this.tree.duplicates,
+      queuedUpdates: this.updates.size + this.eventQueue.size,
+      eagerPeers: this.tree.eager.size,
+      lazyPeers: this.tree.lazy.size,
+    };
+  }
+
+  /** Build a discovery announce (the runtime multicasts it); the core also schedules its own. */
+  announceMessage(): GossipMessage {
+    return { type: 'announce', from: this.id, member: this.self, cluster: this.cfg.cluster };
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    // Stagger first rounds so a swarm started at once does not probe in lockstep.
+    this.nextProbeAt = now + this.rng.next() * this.cfg.probeIntervalMs;
+    this.nextGossipAt = now + this.rng.next() * this.intervalMs;
+    this.nextPushPullAt = now + this.cfg.antiEntropyIntervalMs * (0.5 + this.rng.next());
+    if (this.cfg.announceIntervalMs > 0) {
+      this.announceBackoff = this.cfg.announceIntervalMs;
+      this.nextAnnounceAt = now;
+    }
+  }
+
+  private tickProbe(now: number): void {
+    const p = this.probe;
+    if (p !== null && !p.acked && !p.indirect && now >= p.directDeadline) {
+      p.indirect = true;
+      const target = this.table.get(p.target);
+      if (target !== undefined) {
+        const relays = this.sampleMembers(this.cfg.indirectChecks, new Set([p.target]), false);
+        p.expectedNacks = relays.length;
+        for (const r of relays) {
+          this.sendTo(
+            r,
+            this.withUpdates({
+              type: 'ping-req',
+              from: this.id,
+              seq: p.seq,
+              target: p.target,
+              targetHost: target.rec.host,
+              targetPort: target.rec.port,
+              wantNack: true,
+              updates: [],
+            }),
+          );
+        }
+      }
+    }
+    if (p !== null && now >= p.endAt) {
+      this.probe = null;
+      if (!p.acked) {
+        this.counters.probesFailed++;
+        // Lifeguard: missing nacks mean our own links are the likelier culprit.
+        this.awareness.applyDelta(p.expectedNacks > 0 ? Math.max(0, p.expectedNacks - p.nacks) : 1);
+        const m = this.table.get(p.target);
+        if (m !== undefined && m.rec.status === MemberStatus.Alive && m.rec.incarnation === p.incarnation) {
+          this.applySuspect(p.target, p.incarnation, this.id, now);
+        }
+      }
+    }
+    if (this.probe === null && now >= this.nextProbeAt) {
+      const interval = this.awareness.scale(this.cfg.probeIntervalMs);
+      this.nextProbeAt = now + interval;
+      const target = this.nextProbeTarget();
+      if (target === undefined) return;
+      const m = this.table.get(target)!;
+      const seq = this.nextSeq();
+      this.probe = {
+        seq,
+        target,
+        incarnation: m.rec.incarnation,
+        startedAt: now,
+        directDeadline: now + this.awareness.scale(this.cfg.probeTimeoutMs),
+        endAt: now + interval,
+        indirect: false,
+        acked: false,
+        expectedNacks: 0,
+        nacks: 0,
+      };
+      this.counters.probesSent++;
+      this.sendTo(target, this.withUpdates({ type: 'ping', from: this.id, seq, target, updates: [] }));
+    }
+  }
+
+  private onAck(seq: number, from: MemberId, target: MemberId, now: number): void {
+    const relay = this.relays.get(seq);
+    if (relay !== undefined) {
+      this.relays.delete(seq);
+      this.out.push({
+        to: relay.origin,
+        host: relay.originHost,
+        port: relay.originPort,
+        msg: { type: 'ack', from: this.id, seq: relay.originSeq, target: relay.target, updates: [] },
+      });
+      return;
+    }
+    const p = this.probe;
+    if (p === null || p.seq !== seq || p.acked || target !== p.target) return;
+    p.acked = true;
+    const m = this.table.get(p.target);
+    if (m !== undefined) m.lastAckAt = now;
+    const direct = from === p.target && now <= p.directDeadline;
+    this.probeSamples.push({ at: now, value: direct ? 0 : 1 });
+    if (direct) this.rttSamples.push({ at: now, value: now - p.startedAt });
+    this.awareness.applyDelta(-1);
+  }
+
+  private tickRelays(now: number): void {
+    for (const [seq, r] of this.relays) {
+      if (now < r.nackAt) continue;
+      this.relays.delete(seq);
+      if (r.wantNack) {
+        this.out.push({
+          to: r.origin,
+          host: r.originHost,
+          port: r.originPort,
+          msg: { type: 'nack', from: this.id, seq: r.originSeq, target: r.target },
+        });
+      }
+    }
+  }
+
+  private tickSuspicions(now: number): void {
+    for (const [id, s] of this.suspicions) {
+      if (now < s.deadline()) continue;
+      this.suspicions.delete(id);
+      const m = this.table.get(id);
+      if (m !== undefined && m.rec.status === MemberStatus.Suspect && m.rec.incarnation === s.incarnation) {
+        this.applyDead(id, s.incarnation, this.id, now);
+      }
+    }
+  }
+
+  private tickJoin(now: number): void {
+    const j = this.joinState;
+    if (j === null) return;
+    if (this.liveCount > 0 || j.attempts >= this.cfg.joinMaxAttempts) {
+      this.joinState = null;
+      return;
+    }
+    if (now < j.nextAt) return;
+    j.attempts++;
+    j.backoff *= 2;
+    j.nextAt = now + j.backoff;
+    for (const s of j.seeds) this.sendDigest(null, s.host, s.port, true, now);
+  }
+
+  private tickAnnounce(now: number): void {
+    if (now < this.nextAnnounceAt) return;
+    if (this.liveCount > 0 || this.leaving) {
+      // Found a swarm: stop announcing until alone again.
+      this.nextAnnounceAt = now + MAX_ANNOUNCE_BACKOFF_MS;
+      this.announceBackoff = this.cfg.announceIntervalMs;
+      return;
+    }
+    this.out.push({ to: null, host: '', port: 0, multicast: true, msg: this.announceMessage() });
+    this.nextAnnounceAt = now + this.announceBackoff;
+    this.announceBackoff = Math.min(MAX_ANNOUNCE_BACKOFF_MS, this.announceBackoff * 2);
+  }
+
+  private expireDead(now: number): void {
+    while (this.graveyard.length > 0 && this.graveyard[0]!.at + this.cfg.deadRetentionMs <= now) {
+      const g = this.graveyard.shift()!;
+      const m = this.table.get(g.id);
+      if (m === undefined || isLiveStatus(m.rec.status) || m.changedAt !== g.at) continue;
+      this.removeMember(g.id);
+    }
+  }
+
+  private gossipRound(now: number): void {
+    if (this.updates.size === 0 && this.eventQueue.size === 0) return;
+    const targets = this.sampleMembers(this.fanout, new Set(), true, now);
+    const limit = retransmitLimit(this.cfg.retransmitMult, this.liveCount + 1);
+    for (const to of targets) {
+      const base = 24 + estimateSize(this.id);
+      const updates = this.updates.take(MESSAGE_BUDGET_BYTES - base, limit);
+      let used = base + estimateSize(updates);
+      const events = this.eventQueue.take(MESSAGE_BUDGET_BYTES - used, limit);
+      used += estimateSize(events);
+      if (updates.length === 0 && events.length === 0) break;
+      this.sendTo(to, { type: 'gossip', from: this.id, updates, events });
+    }
+  }
+
+  private pushPullInterval(): number {
+    const n = this.liveCount + 1;
+    const scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1;
+    return this.cfg.antiEntropyIntervalMs * scale * (0.75 + 0.5 * this.rng.next());
+  }
+
+  // ---------------------------------------------------------------- push-pull
+
+  private digestEntries(): DigestEntry[] {
+    const all: DigestEntry[] = [
+      { id: this.id, incarnation: this.self.incarnation, status: this.self.status },
+    ];
+    for (const m of this.table.values()) {
+      all.push({ id: m.rec.id, incarnation: m.rec.incarnation, status: m.rec.status });
+    }
+    all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return all;
+  }
+
+  private sendDigest(to: MemberId | null, host: string, port: number, join: boolean, _now: number): void {
+    const exchange = ++this.exchange;
+    const entries = this.digestEntries();
+    const marks = this.tree.marksList();
+    const entryChunks = chunkBySize(entries, estimateSize(this.id) + 64);
+    // Always at least one marks part, so the partner knows to send events we lack even when we have none.
+    const markChunks = marks.length === 0 ? [[]] : chunkBySize(marks, estimateSize(this.id) + 64);
+    const parts = entryChunks.length + markChunks.length;
+    let part = 0;
+    entryChunks.forEach((chunk, i) => {
+      this.out.push({
+        to,
+        host,
+        port,
+        msg: {
+          type: 'pp-digest',
+          from: this.id,
+          exchange,
+          reply: false,
+          join,
+          part: part++,
+          parts,
+          rangeStart: i === 0 ? '' : chunk[0]!.id,
+          rangeEnd: i === entryChunks.length - 1 ? '' : chunk[chunk.length - 1]!.id,
+          entries: chunk,
+          events: [],
+        },
+      });
+    });
+    markChunks.forEach((chunk) => {
+      this.out.push({
+        to,
+        host,
+        port,
+        msg: {
+          type: 'pp-digest',
+          from: this.id,
+          exchange,
+          reply: false,
+          join,
+          part: part++,
+          parts,
+          rangeStart: MARKS_RANGE,
+          rangeEnd: MARKS_RANGE,
+          entries: [],
+          events: chunk,
+        },
+      });
+    });
+  }
+
+  private onDigest(src: PeerAddress, msg: PushPullDigestMsg, now: number): void {
+    const marksPart = msg.rangeStart === MARKS_RANGE;
+    const push: MemberRecord[] = [];
+    const want: MemberId[] = [];
+    const listed = new Set<MemberId>();
+    for (const e of msg.entries) {
+      listed.add(e.id);
+      if (e.id === this.id) {
+        if (newer(e, this.self) && !this.leaving) this.refute(e.incarnation);
+        else if (newer(this.self, e)) push.push(this.self);
+        continue;
+      }
+      const local = this.table.get(e.id);
+      if (local === undefined) {
+        if (isLiveStatus(e.status)) want.push(e.id);
+      } else if (newer(e, local.rec)) want.push(e.id);
+      else if (newer(local.rec, e)) push.push(local.rec);
+    }
+    const inRange = (id: MemberId): boolean =>
+      (msg.rangeStart === '' || id >= msg.rangeStart) && (msg.rangeEnd === '' || id <= msg.rangeEnd);
+    if (!marksPart) {
+      if (!listed.has(this.id) && inRange(this.id)) push.push(this.self);
+      for (const m of this.table.values()) {
+        if (!listed.has(m.rec.id) && isLiveStatus(m.rec.status) && inRange(m.rec.id)) push.push(m.rec);
+      }
+    }
+    const events = marksPart ? this.tree.eventsAfter(msg.events, MAX_EVENTS_PER_EXCHANGE) : [];
+    for (const mk of msg.events) if (mk.origin === this.id) this.eventSeq = Math.max(this.eventSeq, mk.seq);
+    this.sendRecords(msg.from, src, msg.exchange, push, events);
+    for (const chunk of chunkBySize(want, estimateSize(this.id) + 16)) {
+      this.reply(msg.from, src, { type: 'pp-request', from: this.id, exchange: msg.exchange, ids: chunk });
+    }
+    // Events flow both ways: answer a first digest's marks with ours (marks only, never answered again).
+    const marks = marksPart && !msg.reply ? this.tree.marksList() : [];
+    if (marks.length > 0) {
+      for (const chunk of chunkBySize(marks, estimateSize(this.id) + 64)) {
+        this.reply(msg.from, src, {
+          type: 'pp-digest',
+          from: this.id,
+          exchange: msg.exchange,
+          reply: true,
+          join: false,
+          part: 0,
+          parts: 1,
+          rangeStart: MARKS_RANGE,
+          rangeEnd: MARKS_RANGE,
+          entries: [],
+          events: chunk,
+        });
+      }
+    }
+    void now;
+  }
+
+  private sendRecords(
+    to: MemberId,
+    src: PeerAddress,
+    exchange: number,
+    recs: readonly MemberRecord[],
+    events: readonly UserEvent[],
+  ): void {
+    const overhead = estimateSize(this.id) + 32;
+    for (const chunk of chunkBySize(recs, overhead)) {
+      this.reply(to, src, { type: 'pp-response', from: this.id, exchange, members: chunk, events: [] });
+    }
+    for (const chunk of chunkBySize(events, overhead)) {
+      this.reply(to, src, { type: 'pp-response', from: this.id, exchange, members: [], events: chunk });
+    }
+  }
+
+  /** memberlist's mergeRemoteState: a remote "dead" is only a suspicion until we time it out ourselves. */
+  private mergeRemote(r: MemberRecord, from: MemberId, now: number): void {
+    switch (r.status) {
+      case MemberStatus.Alive:
+        this.applyAlive(r, now, true);
+        return;
+      case MemberStatus.Suspect:
+      case MemberStatus.Dead:
+        if (!this.table.has(r.id) && r.id !== this.id) return;
+        this.applyAlive({ ...r, status: MemberStatus.Alive }, now, true, true);
+        this.applySuspect(r.id, r.incarnation, from, now);
+        return;
+      case MemberStatus.Left:
+        this.applyLeft(r.id, r.incarnation, now);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- updates
+
+  private applyUpdates(us: readonly MemberUpdate[], now: number): void {
+    for (const u of us) {
+      switch (u.kind) {
+        case 'alive':
+          this.applyAlive(u.member, now, true);
+          break;
+        case 'suspect':
+          this.applySuspect(u.id, u.incarnation, u.from, now);
+          break;
+        case 'dead':
+          this.applyDead(u.id, u.incarnation, u.from, now);
+          break;
+        case 'left':
+          this.applyLeft(u.id, u.incarnation, now);
+          break;
+      }
+    }
+  }
+
+  private applyAlive(rec: MemberRecord, now: number, rebroadcast: boolean, onlyIfNewer = false): void {
+    if (rec.id === this.id) {
+      if (!this.leaving && rec.incarnation > this.self.incarnation) this.refute(rec.incarnation);
+      return;
+    }
+    const local = this.table.get(rec.id);
+    const fresh: MemberRecord = { ...rec, status: MemberStatus.Alive };
+    if (local === undefined) {
+      if (onlyIfNewer) return;
+      this.addMember(fresh, now);
+      this.events.push({ type: 'member-joined', member: fresh });
+      if (rebroadcast) this.updates.enqueue(rec.id, { kind: 'alive', member: fresh });
+      return;
+    }
+    if (rec.incarnation <= local.rec.incarnation) return;
+    const was = local.rec.status;
+    this.setRecord(local, fresh, now);
+    this.suspicions.delete(rec.id);
+    if (was === MemberStatus.Suspect) this.events.push({ type: 'member-alive', member: fresh });
+    else if (was === MemberStatus.Dead || was === MemberStatus.Left)
+      this.events.push({ type: 'member-joined', member: fresh });
+    else this.events.push({ type: 'member-updated', member: fresh });
+    if (rebroadcast) this.updates.enqueue(rec.id, { kind: 'alive', member: fresh });
+  }
+
+  private applySuspect(id: MemberId, inc: number, from: MemberId, now: number): void {
+    if (id === this.id) {
+      if (!this.leaving && inc >= this.self.incarnation) this.refute(inc);
+      return;
+    }
+    const local = this.table.get(id);
+    if (local === undefined || inc < local.rec.incarnation) return;
+    if (!isLiveStatus(local.rec.status)) return;
+    const existing = this.suspicions.get(id);
+    if (
+      local.rec.status === MemberStatus.Suspect &&
+      existing !== undefined &&
+      inc === local.rec.incarnation
+    ) {
+      if (existing.confirm(from)) this.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from });
+      return;
+    }
+    const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Suspect };
+    this.setRecord(local, rec, now);
+    const n = this.liveCount + 1;
+    const minMs = this.cfg.suspicionMult * Math.max(1, Math.log10(Math.max(1, n))) * this.cfg.probeIntervalMs;
+    const k = n - 2 < this.cfg.suspicionMult - 2 ? 0 : this.cfg.suspicionMult - 2;
+    this.suspicions.set(
+      id,
+      new Suspicion(inc, now, minMs, minMs * this.cfg.suspicionMaxTimeoutMult, k, from),
+    );
+    if (from === this.id) this.counters.suspicionsRaised++;
+    this.events.push({ type: 'member-suspect', member: rec, from });
+    this.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from });
+  }
+
+  private applyDead(id: MemberId, inc: number, from: MemberId, now: number): void {
+    if (id === this.id) {
+      if (!this.leaving) this.refute(inc);
+      return;
+    }
+    const local = this.table.get(id);
+    if (local === undefined || inc < local.rec.incarnation || !isLiveStatus(local.rec.status)) return;
+    const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Dead };
+    this.setRecord(local, rec, now);
+    this.suspicions.delete(id);
+    this.events.push({ type: 'member-dead', member: rec, from });
+    this.updates.enqueue(id, { kind: 'dead', id, incarnation: inc, from });
+  }
+
+  private applyLeft(id: MemberId, inc: number, now: number): void {
+    if (id === this.id) {
+      if (!this.leaving && inc >= this.self.incarnation) this.refute(inc);
+      return;
+    }
+    const local = this.table.get(id);
+    if (local === undefined || inc < local.rec.incarnation || local.rec.status === MemberStatus.Left) return;
+    const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Left };
+    this.setRecord(local, rec, now);
+    this.suspicions.delete(id);
+    this.events.push({ type: 'member-left', member: rec });
+    this.updates.enqueue(id, { kind: 'left', id, incarnation: inc });
+  }
+
+  private refute(inc: number): void {
+    this.self = {
+      ...this.self,
+      incarnation: Math.max(inc, this.self.incarnation) + 1,
+      status: MemberStatus.Alive,
+    };
+    this.counters.refutations++;
+    this.awareness.applyDelta(1);
+    this.updates.enqueue(this.id, { kind: 'alive', member: this.self });
+  }
+
+  // ---------------------------------------------------------------- member table
+
+  private addMember(rec: MemberRecord, now: number): void {
+    this.table.set(rec.id, { rec, changedAt: now, lastAckAt: -Infinity });
+    this.idIndex.set(rec.id, this.ids.length);
+    this.ids.push(rec.id);
+    if (isLiveStatus(rec.status)) this.becameLive(rec.id);
+  }
+
+  private removeMember(id: MemberId): void {
+    const m = this.table.get(id);
+    if (m === undefined) return;
+    if (isLiveStatus(m.rec.status)) this.liveCount--;
+    this.table.delete(id);
+    const i = this.idIndex.get(id)!;
+    const last = this.ids.pop()!;
+    if (last !== id) {
+      this.ids[i] = last;
+      this.idIndex.set(last, i);
+    }
+    this.idIndex.delete(id);
+  }
+
+  private setRecord(m: MemberState, rec: MemberRecord, now: number): void {
+    const wasLive = isLiveStatus(m.rec.status);
+    const isLive = isLiveStatus(rec.status);
+    m.rec = rec;
+    if (wasLive === isLive) return;
+    m.changedAt = now;
+    if (isLive) this.becameLive(rec.id);
+    else {
+      this.liveCount--;
+      this.graveyard.push({ id: rec.id, at: now });
+      this.tree.peerDown(rec.id);
+    }
+  }
+
+  private becameLive(id: MemberId): void {
+    this.liveCount++;
+    // Insert at a random place in the rest of this round so newcomers get probed soon but not first.
+    this.probeOrder.push(id);
+    const j = this.probeIdx + Math.floor(this.rng.next() * (this.probeOrder.length - this.probeIdx));
+    const last = this.probeOrder.length - 1;
+    [this.probeOrder[j], this.probeOrder[last]] = [this.probeOrder[last]!, this.probeOrder[j]!];
+    this.tree.peerUp(id);
+  }
+
+  private nextProbeTarget(): MemberId | undefined {
+    for (let pass = 0; pass < 2; pass++) {
+      while (this.probeIdx < this.probeOrder.length) {
+        const id = this.probeOrder[this.probeIdx++]!;
+        const m = this.table.get(id);
+        if (m !== undefined && isLiveStatus(m.rec.status)) return id;
+      }
+      // End of a round: reshuffle the live members (SWIM's bounded time to first detection).
+      const live: MemberId[] = [];
+      for (const m of this.table.values()) if (isLiveStatus(m.rec.status)) live.push(m.rec.id);
+      shuffle(live, this.rng);
+      this.probeOrder = live;
+      this.probeIdx = 0;
+    }
+    return undefined;
+  }
+
+  /**
+   * Up to n distinct random members, live ones (plus the recently dead when
+   * `includeDead`, so a wrongly declared member hears of it and refutes).
+   * Rejection sampling keeps this O(n) at 10,000 members; small tables scan.
+   */
+  private sampleMembers(
+    n: number,
+    exclude: ReadonlySet<MemberId>,
+    includeDead: boolean,
+    now = this.lastNow,
+  ): MemberId[] {
+    const ok = (id: MemberId): boolean => {
+      if (exclude.has(id)) return false;
+      const m = this.table.get(id)!;
+      if (isLiveStatus(m.rec.status)) return true;
+      return (
+        includeDead && m.rec.status === MemberStatus.Dead && now - m.changedAt < this.cfg.gossipToTheDeadMs
+      );
+    };
+    const out: MemberId[] = [];
+    if (n <= 0 || this.ids.length === 0) return out;
+    if (this.ids.length <= 64 || this.liveCount < this.ids.length / 4) {
+      const cands = this.ids.filter(ok);
+      shuffle(cands, this.rng);
+      return cands.slice(0, n);
+    }
+    const picked = new Set<MemberId>();
+    for (let tries = 0; tries < 8 * n + 16 && out.length < n; tries++) {
+      const id = this.ids[Math.floor(this.rng.next() * this.ids.length)]!;
+      if (picked.has(id) || !ok(id)) continue;
+      picked.add(id);
+      out.push(id);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private onPiggybackEvents(evs: readonly UserEvent[], now: number): void {
+    if (this.cfg.plumtree) {
+      this.tree.onRepair(evs, now);
+      return;
+    }
+    for (const ev of evs) {
+      if (!this.tree.accept(ev, 0)) continue;
+      this.deliver(ev, now);
+      this.eventQueue.enqueue(eventKey(ev.origin, ev.seq), ev);
+    }
+  }
+
+  private deliver(event: UserEvent, now: number): void {
+    if (event.origin === this.id) this.eventSeq = Math.max(this.eventSeq, event.seq);
+    this.counters.eventsDelivered++;
+    this.eventSamples.push(now);
+    if (this.eventSamples.length > 100_000) this.eventSamples.splice(0, 50_000);
+    this.events.push({ type: 'user-event', event });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+
+  private sendTo(to: MemberId, msg: GossipMessage): void {
+    const m = this.table.get(to);
+    if (m === undefined) return;
+    this.out.push({ to, host: m.rec.host, port: m.rec.port, msg });
+  }
+
+  /** Answer a member we may not know yet at the address its packet came from. */
+  private reply(to: MemberId, src: PeerAddress, msg: GossipMessage): void {
+    const m = this.table.get(to);
+    if (m !== undefined) this.out.push({ to, host: m.rec.host, port: m.rec.port, msg });
+    else this.out.push({ to, host: src.host, port: src.port, msg });
+  }
+
+  /** Fill a probe message's remaining room with piggybacked membership updates. */
+  private withUpdates<T extends GossipMessage & { updates: readonly MemberUpdate[] }>(msg: T): T {
+    const room = MESSAGE_BUDGET_BYTES - estimateSize(msg) - 8;
+    const limit = retransmitLimit(this.cfg.retransmitMult, this.liveCount + 1);
+    return { ...msg, updates: this.updates.take(room, limit) };
+  }
+}
+
+function prune(samples: Sample[], since: number): void {
+  let i = 0;
+  while (i < samples.length && samples[i]!.at < since) i++;
+  if (i > 0) samples.splice(0, i);
+}
+
+function shuffle<T>(a: T[], rng: Rng): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+}
+
+function validate(c: GossipConfig): void {
+  const positive: (keyof GossipConfig)[] = [
+    'probeIntervalMs',
+    'probeTimeoutMs',
+    'gossipIntervalMs',
+    'fanout',
+    'retransmitMult',
+    'suspicionMult',
+    'antiEntropyIntervalMs',
+    'messageCacheSize',
+    'eventStoreSize',
+    'awarenessMaxMultiplier',
+  ];
+  for (const k of positive) {
+    const v = c[k];
+    if (typeof v !== 'number' || !(v > 0)) {
+      throw new SwarmError(
+        'gossip_config',
+        `gossip config ${k} must be a positive number, got ${String(v)}`,
+        {
+          exitCode: 2,
+          fields: { key: k, value: v },
+        },
+      );
+    }
+  }
+  if (c.probeTimeoutMs >= c.probeIntervalMs) {
+    throw new SwarmError('gossip_config', 'gossip probeTimeoutMs must be below probeIntervalMs', {
+      exitCode: 2,
+      fields: { probeTimeoutMs: c.probeTimeoutMs, probeIntervalMs: c.probeIntervalMs },
+    });
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The piggyback queue (memberlist's TransmitLimitedQueue, re-derived): each
+ * update is handed out a bounded number of times, least-sent first, packed
+ * into whatever room a message has left. A newer update about the same key
+ * (member id or event id) replaces the older one, so stale news stops spreading.
+ */
+import { estimateSize } from './size.js';
+
+interface Item<T> {
+  readonly key: string;
+  readonly value: T;
+  readonly size: number;
+  readonly id: number;
+  transmits: number;
+}
+
+/** Above this depth the most-transmitted items are dropped (they have spread the most already). */
+const MAX_DEPTH = 1024;
+
+export class TransmitQueue<T> {
+  private readonly items = new Map<string, Item<T>>();
+  private nextId = 0;
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  enqueue(key: string, value: T): void {
+    this.items.delete(key);
+    this.items.set(key, { key, value, size: estimateSize(value), id: this.nextId++, transmits: 0 });
+    if (this.items.size > MAX_DEPTH) this.prune(MAX_DEPTH);
+  }
+
+  /**
+   * Take updates totalling at most `budget` bytes (each item's size plus
+   * nothing for the array header, which the caller's overhead covers).
+   */
+  take(budget: number, limit: number): T[] {
+    if (this.items.size === 0 || budget <= 0) return [];
+    const sorted = [...this.items.values()].sort((a, b) => a.transmits - b.transmits || b.id - a.id);
+    const out: T[] = [];
+    let used = 0;
+    for (const it of sorted) {
+      if (used + it.size > budget) continue;
+      used += it.size;
+      out.push(it.value);
+      it.transmits++;
+      if (it.transmits >= limit) this.items.delete(it.key);
+      if (budget - used < 8) break;
+    }
+    return out;
+  }
+
+  private prune(depth: number): void {
+    const sorted = [...this.items.values()].sort((a, b) => b.transmits - a.transmits || a.id - b.id);
+    for (const it of sorted) {
+      if (this.items.size <= depth) break;
+      this.items.delete(it.key);
+    }
+  }
+}
+
+/** memberlist's retransmit limit: mult * ceil(log10(n + 1)). */
+export function retransmitLimit(mult: number, n: number): number {
+  return mult * Math.max(1, Math.ceil(Math.log10(n + 1)));
+}
