@@ -24,3 +24,26 @@ export {
 export { RaftError, NotLeaderError } from './errors.js';
 export { quorumSize, isMajority, committedIndex, voteResult, type VoteResult } from './quorum.js';
 export type { ProgressState } from './progress.js';
+export {
+  KvStateMachine,
+  encodeCommand,
+  decodeCommand,
+  jsonEqual,
+  type KvCommand,
+  type KvOp,
+  type KvRecord,
+  type KvResult,
+  type KvErrorCode,
+  type JsonValue,
+} from './kv.js';
+export {
+  ConsensusProtocol,
+  type ConsensusState,
+  type ConsensusProtocolOptions,
+  type LogEntry,
+  type VoteRequest,
+  type VoteResponse,
+  type AppendEntriesRequest,
+  type AppendEntriesResponse,
+  type IncomingEntry,
+} from './consensus-protocol.js';

@@ -1,0 +1,317 @@
+/**
+ * The replicated key-value state machine that sits on top of the Raft log.
+ *
+ * Deterministic by construction: the result of `apply` depends only on the
+ * state and the entry, never on time or randomness, so every replica that
+ * applies the same log reaches the same state and returns the same results.
+ * A malformed command is answered with an error result, never thrown: it is
+ * committed, so every replica must treat it identically.
+ *
+ * Revisions follow etcd: a global `revision` counts every mutation; each key
+ * keeps the revision that created it, the one that last modified it, and a
+ * per-key `version` (writes since creation).
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { RaftError } from './errors.js';
+import { EntryType, type Entry } from './types.js';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** `requestId` is echoed in the result so a runtime can match answers to clients. */
+export type KvCommand =
+  | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly requestId?: string }
+  | { readonly op: 'get'; readonly key: string; readonly requestId?: string }
+  | { readonly op: 'delete'; readonly key: string; readonly requestId?: string }
+  /** Compare-and-set by value: succeeds when the current value deep-equals `expected`. */
+  | {
+      readonly op: 'cas';
+      readonly key: string;
+      readonly expected: JsonValue;
+      readonly value: JsonValue;
+      /** Treat a missing key as matching (create it) instead of failing with not_found. */
+      readonly createIfMissing?: boolean;
+      readonly requestId?: string;
+    }
+  /** Compare-and-set by revision: succeeds when the key's modRevision equals `expectedRevision` (0 = must not exist). */
+  | {
+      readonly op: 'cas_rev';
+      readonly key: string;
+      readonly expectedRevision: number;
+      readonly value: JsonValue;
+      readonly requestId?: string;
+    };
+
+export type KvOp = KvCommand['op'];
+
+export interface KvRecord {
+  readonly value: JsonValue;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+}
+
+export type KvErrorCode = 'not_found' | 'mismatch' | 'bad_command';
+
+/** `revision` is the store's global revision after the command. */
+export type KvResult =
+  | { readonly ok: true; readonly op: 'noop'; readonly index: number; readonly revision: number }
+  | {
+      readonly ok: true;
+      readonly op: 'put' | 'delete' | 'cas' | 'cas_rev' | 'get';
+      readonly index: number;
+      readonly revision: number;
+      /** The record after the command (null after a delete or a get of a missing key). */
+      readonly record: KvRecord | null;
+      /** The record before the command. */
+      readonly prev: KvRecord | null;
+      readonly requestId?: string;
+    }
+  | {
+      readonly ok: false;
+      readonly op: KvOp | 'unknown';
+      readonly index: number;
+      readonly revision: number;
+      readonly error: KvErrorCode;
+      readonly current: KvRecord | null;
+      readonly requestId?: string;
+      readonly message?: string;
+    };
+
+export function encodeCommand(cmd: KvCommand): Uint8Array {
+  return encode(cmd);
+}
+
+/** Decode a command, or explain why the bytes are not one. */
+export function decodeCommand(data: Uint8Array): KvCommand | { readonly error: string } {
+  let v: unknown;
+  try {
+    v = decode(data);
+  } catch (e) {
+    return { error: `not msgpack: ${(e as Error).message}` };
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'command is not a map' };
+  const o = v as Record<string, unknown>;
+  if (typeof o.key !== 'string') return { error: 'key must be a string' };
+  if (o.requestId !== undefined && typeof o.requestId !== 'string')
+    return { error: 'requestId must be a string' };
+  const base = { key: o.key, ...(typeof o.requestId === 'string' ? { requestId: o.requestId } : {}) };
+  switch (o.op) {
+    case 'get':
+      return { op: 'get', ...base };
+    case 'delete':
+      return { op: 'delete', ...base };
+    case 'put':
+      if (!isJson(o.value)) return { error: 'value must be JSON' };
+      return { op: 'put', ...base, value: o.value };
+    case 'cas':
+      if (!isJson(o.value) || !isJson(o.expected)) return { error: 'value and expected must be JSON' };
+      return {
+        op: 'cas',
+        ...base,
+        expected: o.expected,
+        value: o.value,
+        createIfMissing: o.createIfMissing === true,
+      };
+    case 'cas_rev':
+      if (!isJson(o.value)) return { error: 'value must be JSON' };
+      if (
+        typeof o.expectedRevision !== 'number' ||
+        !Number.isInteger(o.expectedRevision) ||
+        o.expectedRevision < 0
+      ) {
+        return { error: 'expectedRevision must be a non-negative integer' };
+      }
+      return { op: 'cas_rev', ...base, expectedRevision: o.expectedRevision, value: o.value };
+    default:
+      return { error: `unknown op ${String(o.op)}` };
+  }
+}
+
+function isJson(v: unknown): v is JsonValue {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJson);
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v) as unknown;
+    return (proto === Object.prototype || proto === null) && Object.values(v as object).every(isJson);
+  }
+  return false;
+}
+
+/** Structural equality of JSON values; object key order does not matter. */
+export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => jsonEqual(x, b[i] as JsonValue));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k] as JsonValue, b[k] as JsonValue));
+}
+
+interface SnapshotImage {
+  v: 1;
+  appliedIndex: number;
+  revision: number;
+  /** [key, value, createRevision, modRevision, version], sorted by key so images are byte-identical. */
+  kvs: [string, JsonValue, number, number, number][];
+}
+
+export class KvStateMachine {
+  private readonly data = new Map<string, KvRecord>();
+  private rev = 0;
+  private appliedIdx = 0;
+
+  /** Global revision: the number of mutations applied so far. */
+  get revision(): number {
+    return this.rev;
+  }
+
+  /** Index of the last log entry applied (or restored from a snapshot). */
+  get appliedIndex(): number {
+    return this.appliedIdx;
+  }
+
+  get size(): number {
+    return this.data.size;
+  }
+
+  /** Local read of the applied state; linearizable only behind a ReadIndex or a committed get. */
+  get(key: string): KvRecord | null {
+    return this.data.get(key) ?? null;
+  }
+
+  keys(): string[] {
+    return [...this.data.keys()].sort();
+  }
+
+  /** Apply one committed entry; entries must arrive in index order, each exactly once. */
+  apply(entry: Entry): KvResult {
+    if (entry.index <= this.appliedIdx) {
+      throw new RaftError(
+        'kv_reapply',
+        `entry ${entry.index} is at or below applied index ${this.appliedIdx}`,
+      );
+    }
+    this.appliedIdx = entry.index;
+    if (entry.type !== EntryType.Normal || entry.data.length === 0) {
+      return { ok: true, op: 'noop', index: entry.index, revision: this.rev };
+    }
+    const cmd = decodeCommand(entry.data);
+    if ('error' in cmd) {
+      return {
+        ok: false,
+        op: 'unknown',
+        index: entry.index,
+        revision: this.rev,
+        error: 'bad_command',
+        current: null,
+        message: cmd.error,
+      };
+    }
+    return this.execute(cmd, entry.index);
+  }
+
+  private execute(cmd: KvCommand, index: number): KvResult {
+    const prev = this.data.get(cmd.key) ?? null;
+    const rid = cmd.requestId === undefined ? {} : { requestId: cmd.requestId };
+    const fail = (error: KvErrorCode): KvResult => ({
+      ok: false,
+      op: cmd.op,
+      index,
+      revision: this.rev,
+      error,
+      current: prev,
+      ...rid,
+    });
+    const ok = (record: KvRecord | null): KvResult => ({
+      ok: true,
+      op: cmd.op,
+      index,
+      revision: this.rev,
+      record,
+      prev,
+      ...rid,
+    });
+    switch (cmd.op) {
+      case 'get':
+        return ok(prev);
+      case 'put':
+        return ok(this.write(cmd.key, cmd.value, prev));
+      case 'delete':
+        if (!prev) return ok(null);
+        this.rev += 1;
+        this.data.delete(cmd.key);
+        return ok(null);
+      case 'cas':
+        if (!prev) {
+          if (!cmd.createIfMissing) return fail('not_found');
+        } else if (!jsonEqual(prev.value, cmd.expected)) {
+          return fail('mismatch');
+        }
+        return ok(this.write(cmd.key, cmd.value, prev));
+      case 'cas_rev': {
+        const current = prev?.modRevision ?? 0;
+        if (current !== cmd.expectedRevision)
+          return fail(prev || cmd.expectedRevision === 0 ? 'mismatch' : 'not_found');
+        return ok(this.write(cmd.key, cmd.value, prev));
+      }
+    }
+  }
+
+  private write(key: string, value: JsonValue, prev: KvRecord | null): KvRecord {
+    this.rev += 1;
+    const rec: KvRecord = {
+      value,
+      createRevision: prev?.createRevision ?? this.rev,
+      modRevision: this.rev,
+      version: (prev?.version ?? 0) + 1,
+    };
+    this.data.set(key, rec);
+    return rec;
+  }
+
+  /** A self-contained image of the state at `appliedIndex`. */
+  snapshot(): Uint8Array {
+    const image: SnapshotImage = {
+      v: 1,
+      appliedIndex: this.appliedIdx,
+      revision: this.rev,
+      kvs: this.keys().map((k) => {
+        const r = this.data.get(k) as KvRecord;
+        return [k, r.value, r.createRevision, r.modRevision, r.version];
+      }),
+    };
+    return encode(image);
+  }
+
+  /** Replace the whole state with a snapshot image. */
+  restore(data: Uint8Array): void {
+    let v: unknown;
+    try {
+      v = decode(data);
+    } catch (e) {
+      throw new RaftError('kv_bad_snapshot', `snapshot is not msgpack: ${(e as Error).message}`);
+    }
+    const img = v as Partial<SnapshotImage> | null;
+    if (
+      !img ||
+      img.v !== 1 ||
+      !Array.isArray(img.kvs) ||
+      typeof img.revision !== 'number' ||
+      typeof img.appliedIndex !== 'number'
+    ) {
+      throw new RaftError('kv_bad_snapshot', 'snapshot image has an unknown shape');
+    }
+    this.data.clear();
+    for (const row of img.kvs) {
+      const [k, value, createRevision, modRevision, version] = row;
+      this.data.set(k, { value, createRevision, modRevision, version });
+    }
+    this.rev = img.revision;
+    this.appliedIdx = img.appliedIndex;
+  }
+}

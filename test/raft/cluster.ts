@@ -1,0 +1,246 @@
+/**
+ * A tiny deterministic network of RaftNodes for the paper-section tests.
+ * Messages are delivered instantly (in FIFO order) unless a link is cut;
+ * time advances in fixed steps. Every Ready is "persisted" to an in-memory
+ * disk before its messages are queued, exactly as the driver contract says.
+ * Safety invariants are checked after every processed Ready.
+ */
+import { createRng } from '../../src/common/rng.js';
+import { RaftNode, type RaftNodeOptions, type Ready } from '../../src/raft/raft-node.js';
+import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ConfState, Entry, HardState, NodeId, ReadState, Snapshot } from '../../src/raft/types.js';
+
+export interface Disk {
+  hardState: HardState;
+  entries: Entry[];
+  snapshot: Snapshot | null;
+}
+
+export type NodeOpts = Partial<Omit<RaftNodeOptions, 'id' | 'rng'>>;
+
+const DEFAULTS = {
+  electionTimeoutMinMs: 150,
+  electionTimeoutMaxMs: 300,
+  heartbeatIntervalMs: 50,
+};
+
+export class TestCluster {
+  now = 0;
+  readonly nodes = new Map<NodeId, RaftNode>();
+  readonly disks = new Map<NodeId, Disk>();
+  /** Applied entries per node, by index (kept across restarts so re-application is checked too). */
+  readonly applied = new Map<NodeId, Map<number, Entry>>();
+  readonly readStates = new Map<NodeId, ReadState[]>();
+  /** Every message ever sent, for tests that inspect traffic. */
+  readonly sent: RaftMessage[] = [];
+  /** Leaders seen per term: election safety. */
+  readonly leadersByTerm = new Map<number, NodeId>();
+  private queue: RaftMessage[] = [];
+  private readonly cut = new Set<string>();
+  private readonly rng;
+  /** Extra filter: return false to drop a message. */
+  filter: (m: RaftMessage) => boolean = () => true;
+
+  constructor(
+    private readonly seed: number,
+    private readonly nodeOpts: NodeOpts = {},
+  ) {
+    this.rng = createRng(seed);
+  }
+
+  /** Create (or re-create from its disk) a node. */
+  start(id: NodeId, initialConf?: ConfState, opts: NodeOpts = {}): RaftNode {
+    const disk = this.disks.get(id) ?? {
+      hardState: { term: 0, vote: null, commit: 0 },
+      entries: [],
+      snapshot: null,
+    };
+    this.disks.set(id, disk);
+    const node = new RaftNode(
+      { id, rng: this.rng.fork(), ...DEFAULTS, ...this.nodeOpts, ...opts },
+      { hardState: disk.hardState, snapshot: disk.snapshot, entries: [...disk.entries] },
+      initialConf,
+    );
+    this.nodes.set(id, node);
+    if (!this.applied.has(id)) this.applied.set(id, new Map());
+    return node;
+  }
+
+  /** Start every id with the same bootstrap configuration of voters (and learners). */
+  static boot(ids: NodeId[], seed = 1, opts: NodeOpts = {}, learners: NodeId[] = []): TestCluster {
+    const c = new TestCluster(seed, opts);
+    const conf = { voters: [...ids], learners: [...learners] };
+    for (const id of [...ids, ...learners]) c.start(id, conf);
+    return c;
+  }
+
+  crash(id: NodeId): void {
+    this.nodes.delete(id);
+    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+  }
+
+  node(id: NodeId): RaftNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no live node ${id}`);
+    return n;
+  }
+
+  isolate(id: NodeId): void {
+    for (const other of this.disks.keys()) {
+      if (other === id) continue;
+      this.cut.add(`${id}>${other}`);
+      this.cut.add(`${other}>${id}`);
+    }
+  }
+
+  cutLink(a: NodeId, b: NodeId): void {
+    this.cut.add(`${a}>${b}`);
+    this.cut.add(`${b}>${a}`);
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  /** Handle every pending Ready of every live node. */
+  processReadies(): void {
+    for (const [id, n] of this.nodes) {
+      for (let i = 0; i < 100 && n.hasReady(); i++) this.handleReady(id, n, n.ready());
+    }
+  }
+
+  private handleReady(id: NodeId, n: RaftNode, rd: Ready): void {
+    const disk = this.disks.get(id);
+    if (!disk) throw new Error('no disk');
+    if (rd.snapshot) {
+      disk.snapshot = rd.snapshot;
+      disk.entries = disk.entries.filter((e) => e.index > rd.snapshot!.meta.index);
+    }
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index;
+      disk.entries = disk.entries.filter((e) => e.index < first).concat(rd.entries);
+    }
+    if (rd.hardState) disk.hardState = rd.hardState;
+    if (rd.softState?.role === 'leader') {
+      const term = n.status().term;
+      const prev = this.leadersByTerm.get(term);
+      if (prev !== undefined && prev !== id)
+        throw new Error(`election safety: ${prev} and ${id} lead term ${term}`);
+      this.leadersByTerm.set(term, id);
+    }
+    for (const m of rd.messages) {
+      this.sent.push(m);
+      this.queue.push(m);
+    }
+    const applied = this.applied.get(id)!;
+    for (const e of rd.committed) {
+      this.checkApply(id, e);
+      applied.set(e.index, e);
+    }
+    if (rd.readStates.length > 0) {
+      const rs = this.readStates.get(id) ?? [];
+      rs.push(...rd.readStates);
+      this.readStates.set(id, rs);
+    }
+    n.advance(rd);
+  }
+
+  /** State machine safety: no two nodes apply different entries at one index. */
+  private checkApply(id: NodeId, e: Entry): void {
+    for (const [other, m] of this.applied) {
+      const o = m.get(e.index);
+      if (o && (o.term !== e.term || !sameBytes(o.data, e.data))) {
+        throw new Error(`state machine safety: ${id} and ${other} differ at ${e.index}`);
+      }
+    }
+  }
+
+  /** Deliver queued messages (and the ones they trigger) until quiet; bounded. */
+  deliver(maxMessages = 100_000): void {
+    let budget = maxMessages;
+    this.processReadies();
+    while (this.queue.length > 0) {
+      if (budget-- <= 0) throw new Error('message storm: delivery budget exhausted');
+      const m = this.queue.shift()!;
+      const to = this.nodes.get(m.to);
+      if (!to || this.cut.has(`${m.from}>${m.to}`) || !this.filter(m)) continue;
+      to.step(m, this.now);
+      this.processReadies();
+    }
+  }
+
+  /** Let `ms` of virtual time pass in `step`-ms ticks, delivering after each. */
+  advance(ms: number, step = 10): void {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now = Math.min(end, this.now + step);
+      for (const n of this.nodes.values()) n.tick(this.now);
+      this.deliver();
+    }
+  }
+
+  /** The live node that believes it leads in the highest term, if any. */
+  leader(): RaftNode | undefined {
+    let best: RaftNode | undefined;
+    for (const n of this.nodes.values()) {
+      const s = n.status();
+      if (s.role === 'leader' && (!best || s.term > best.status().term)) best = n;
+    }
+    return best;
+  }
+
+  /** Advance until some node leads; bounded. */
+  electLeader(maxMs = 5000): RaftNode {
+    for (let t = 0; t < maxMs; t += 10) {
+      const l = this.leader();
+      if (l) return l;
+      this.advance(10);
+    }
+    throw new Error('no leader elected');
+  }
+
+  propose(text: string): { index: number; term: number } {
+    const l = this.leader();
+    if (!l) throw new Error('no leader');
+    const r = l.propose(new TextEncoder().encode(text), this.now);
+    if (!r.ok) throw new Error(`proposal refused: ${r.reason}`);
+    this.deliver();
+    return { index: r.index, term: r.term };
+  }
+
+  /** Application payloads (non-empty Normal entries) applied by `id`, in index order. */
+  appliedTexts(id: NodeId): string[] {
+    const m = this.applied.get(id) ?? new Map<number, Entry>();
+    return [...m.values()]
+      .filter((e) => e.type === 0 && e.data.length > 0)
+      .sort((a, b) => a.index - b.index)
+      .map((e) => new TextDecoder().decode(e.data));
+  }
+
+  /** Log matching: if two logs hold an entry with the same index and term, they agree on everything before it. */
+  checkLogMatching(): void {
+    const logs = [...this.disks.entries()].map(
+      ([id, d]) => [id, new Map(d.entries.map((e) => [e.index, e]))] as const,
+    );
+    for (const [a, la] of logs) {
+      for (const [b, lb] of logs) {
+        if (a >= b) continue;
+        const maxCommon = Math.max(0, ...[...la.keys()].filter((i) => lb.get(i)?.term === la.get(i)?.term));
+        for (let i = 1; i <= maxCommon; i++) {
+          const ea = la.get(i);
+          const eb = lb.get(i);
+          if (ea && eb && ea.term !== eb.term)
+            throw new Error(`log matching: ${a} and ${b} differ at ${i} below ${maxCommon}`);
+        }
+      }
+    }
+  }
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
