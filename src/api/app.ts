@@ -1,0 +1,123 @@
+/**
+ * The REST API as a hono app, independent of any socket so tests can call
+ * `app.request(...)` directly. `createApi(node)` takes the narrow `ApiNode`
+ * view, so the API can be exercised against a fake node.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import { SwarmError } from '../common/errors.js';
+import type { NodeStatus } from '../node/node.js';
+import {
+  shutdownRequestSchema,
+  type ErrorResponse,
+  type HealthResponse,
+  type ShutdownResponse,
+  type StatusResponse,
+} from './types.js';
+
+/** What the API needs from a node. `SwarmNode` satisfies it. */
+export interface ApiNode {
+  readonly id: string;
+  readonly state: string;
+  status(): NodeStatus;
+  requestShutdown(reason: string): void;
+}
+
+export interface ApiOptions {
+  /** When non-empty, mutating requests need `Authorization: Bearer <token>`. */
+  apiToken?: string;
+  /** Extra route groups (Raft KV, swarm view, metrics...) mounted by later components. */
+  routes?: readonly ApiRoutes[];
+}
+
+export type ApiRoutes = (app: Hono, node: ApiNode) => void;
+
+/** An error the API turns into `{error:{code,message}}` with the given HTTP status. */
+export class ApiError extends SwarmError {
+  readonly status: ContentfulStatusCode;
+  constructor(status: ContentfulStatusCode, code: string, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+export function errorBody(code: string, message: string): ErrorResponse {
+  return { error: { code, message } };
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m?.[1]) return false;
+  const a = Buffer.from(m[1].trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function requireToken(token: string): MiddlewareHandler {
+  return async (c, next) => {
+    if (token !== '' && MUTATING.has(c.req.method) && !tokenMatches(c.req.header('authorization'), token)) {
+      return c.json(errorBody('unauthorized', 'this request needs Authorization: Bearer <api_token>'), 401, {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+    await next();
+  };
+}
+
+/** Parse an optional JSON body against a schema; bad JSON or bad shape is a 400. */
+export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const text = await c.req.text();
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
+    }
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new ApiError(400, 'bad_request', `${where}${issue?.message ?? 'invalid request body'}`);
+  }
+  return r.data;
+}
+
+export function createApi(node: ApiNode, opts: ApiOptions = {}): Hono {
+  const app = new Hono();
+  app.use('*', requireToken(opts.apiToken ?? ''));
+
+  app.get('/v1/health', (c) => {
+    const body: HealthResponse = { status: 'ok', id: node.id, state: node.state };
+    return c.json(body);
+  });
+
+  app.get('/v1/status', (c) => {
+    const body: StatusResponse = node.status();
+    return c.json(body);
+  });
+
+  app.post('/v1/shutdown', async (c) => {
+    const req = await readJson(c, shutdownRequestSchema);
+    const body: ShutdownResponse = { status: 'stopping', id: node.id };
+    // Reply first: the node closes this server while stopping.
+    setImmediate(() => node.requestShutdown(req.reason ?? 'api'));
+    return c.json(body, 202);
+  });
+
+  for (const mount of opts.routes ?? []) mount(app, node);
+
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status);
+    if (err instanceof SwarmError)
+      return c.json(errorBody(err.code, err.message), err.exitCode === 2 ? 400 : 500);
+    return c.json(errorBody('internal', err.message), 500);
+  });
+  return app;
+}

@@ -1,0 +1,48 @@
+/**
+ * Wire shapes of the REST API, as zod schemas. The server validates inputs with
+ * them; the client validates responses with them, so a version mismatch shows
+ * up as one clear error instead of undefined fields.
+ */
+import { z } from 'zod';
+
+export const addressesSchema = z.object({
+  gossip: z.string().nullable(),
+  api: z.string().nullable(),
+  raft: z.string().nullable(),
+});
+
+export const statusSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  device_class: z.string(),
+  role: z.string(),
+  term: z.number(),
+  leader: z.string().nullable(),
+  addresses: addressesSchema,
+  uptime_s: z.number(),
+  version: z.string(),
+  pid: z.number(),
+  data_dir: z.string(),
+  security: z.object({ gossip_encrypted: z.boolean(), note: z.string().optional() }),
+});
+export type StatusResponse = z.infer<typeof statusSchema>;
+
+export const healthSchema = z.object({
+  status: z.literal('ok'),
+  id: z.string(),
+  state: z.string(),
+});
+export type HealthResponse = z.infer<typeof healthSchema>;
+
+export const shutdownRequestSchema = z.strictObject({
+  reason: z.string().max(200).optional(),
+});
+export type ShutdownRequest = z.infer<typeof shutdownRequestSchema>;
+
+export const shutdownResponseSchema = z.object({ status: z.literal('stopping'), id: z.string() });
+export type ShutdownResponse = z.infer<typeof shutdownResponseSchema>;
+
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorResponse = z.infer<typeof errorSchema>;

@@ -1,0 +1,229 @@
+/**
+ * `swarm demo`: N real node daemons on loopback, in temp data dirs, multicast
+ * off, each joining the others; prints who is who, then stops them all on
+ * Ctrl+C, SIGTERM or after --duration. Rows come from each node's own
+ * /v1/status, so once gossip and Raft are plugged in the table shows roles and
+ * the leader without changes here.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../common/errors.js';
+import { SwarmClient } from '../../client/client.js';
+import type { StatusResponse } from '../../api/types.js';
+import type { RuntimeInfo } from '../../node/datadir.js';
+import type { Registrar } from '../context.js';
+import { spawnDaemon, stopDaemon, waitForExit } from '../daemon.js';
+import { formatTable } from '../output.js';
+
+const MAX_NODES = 25;
+const NON_TTY_DEFAULT_S = 10;
+
+interface DemoNode {
+  name: string;
+  dataDir: string;
+  gossipPort: number;
+  apiPort: number;
+  raftPort: number;
+  runtime?: RuntimeInfo;
+}
+
+interface DemoRow {
+  name: string;
+  id: string;
+  api_url: string;
+  role: string;
+  leader: string | null;
+  gossip: string | null;
+}
+
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port free for TCP and UDP on loopback right now (gossip uses UDP; a tiny race remains). */
+async function freePort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const p = await freeTcpPort();
+    if (!taken.has(p) && (await udpFree(p))) {
+      taken.add(p);
+      return p;
+    }
+  }
+  throw new Error('could not find a free loopback port');
+}
+
+function parseIntOption(
+  flag: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || n < min || n > max) {
+    throw new UsageError(`${flag} ${JSON.stringify(text)}: must be a number between ${min} and ${max}`);
+  }
+  return n;
+}
+
+export function demoRows(statuses: readonly StatusResponse[], nodes: readonly DemoNode[]): DemoRow[] {
+  return statuses.map((s, i) => ({
+    name: s.name,
+    id: s.id,
+    api_url: nodes[i]?.runtime?.api_url ?? '',
+    role: s.role,
+    leader: s.leader,
+    gossip: s.addresses.gossip,
+  }));
+}
+
+export const register: Registrar = (program, ctx) => {
+  program
+    .command('demo')
+    .description('run a local swarm of real nodes on loopback until Ctrl+C (or --duration)')
+    .option('--nodes <n>', 'number of nodes (1-25)', '3')
+    .option(
+      '--duration <seconds>',
+      'stop after this many seconds (default: until Ctrl+C; 10 s without a TTY)',
+    )
+    .option('--json', 'print the nodes as JSON')
+    .action(async (opts: { nodes: string; duration?: string; json?: boolean }) => {
+      const count = parseIntOption('--nodes', opts.nodes, 1, MAX_NODES) ?? 3;
+      if (!Number.isInteger(count)) throw new UsageError(`--nodes ${opts.nodes}: must be an integer`);
+      const interactive = Boolean((ctx.stdout as NodeJS.WriteStream).isTTY);
+      const durationS =
+        parseIntOption('--duration', opts.duration, 0.1, 86_400 * 365) ??
+        (interactive ? undefined : NON_TTY_DEFAULT_S);
+      const say = (s: string): void => {
+        (opts.json ? ctx.stderr : ctx.stdout).write(s);
+      };
+
+      const root = mkdtempSync(join(tmpdir(), 'swarm-demo-'));
+      const configPath = join(root, 'config.toml');
+      // The demo's own config: the user's file must not change ports or turn multicast on.
+      writeFileSync(
+        configPath,
+        '[network]\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nbind_address = "127.0.0.1"\n',
+      );
+      const env: NodeJS.ProcessEnv = { ...ctx.env };
+      for (const k of Object.keys(env)) if (k.startsWith('SWARM_')) delete env[k];
+
+      let stopping = false;
+      let wake: () => void = () => undefined;
+      const onSignal = (): void => {
+        stopping = true;
+        wake();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+
+      const taken = new Set<number>();
+      const nodes: DemoNode[] = [];
+      try {
+        for (let i = 1; i <= count; i++) {
+          nodes.push({
+            name: `node-${i}`,
+            dataDir: join(root, `node-${i}`),
+            gossipPort: await freePort(taken),
+            apiPort: await freePort(taken),
+            raftPort: await freePort(taken),
+          });
+        }
+        say(`Starting ${count} node${count > 1 ? 's' : ''} in ${root}\n`);
+        const results = await Promise.allSettled(
+          nodes.map(async (n) => {
+            const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
+            const args = ['--config', configPath, 'node', 'start', '--name', n.name, '--data-dir', n.dataDir];
+            args.push('--gossip-port', String(n.gossipPort), '--api-port', String(n.apiPort));
+            args.push('--raft-port', String(n.raftPort), '--no-multicast');
+            if (join.length > 0) args.push('--join', join.join(','));
+            n.runtime = await spawnDaemon({ dataDir: n.dataDir, args, env });
+          }),
+        );
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+
+        if (!stopping) {
+          const statuses = await Promise.all(
+            nodes.map((n) => new SwarmClient({ baseUrl: n.runtime?.api_url ?? '' }).status()),
+          );
+          const rows = demoRows(statuses, nodes);
+          if (opts.json) {
+            ctx.stdout.write(
+              `${JSON.stringify({ nodes: rows, data_root: root, duration_s: durationS ?? null })}\n`,
+            );
+          } else {
+            ctx.stdout.write(
+              formatTable(
+                ['NAME', 'ID', 'API', 'ROLE'],
+                rows.map((r) => [r.name, r.id, r.api_url, r.role]),
+              ),
+            );
+          }
+          say(
+            durationS === undefined
+              ? 'Swarm running. Press Ctrl+C to stop.\n'
+              : `Swarm running for ${durationS} s (Ctrl+C stops earlier).\n`,
+          );
+          // A ref'd timer keeps the process alive while waiting for a signal.
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            if (stopping) resolve();
+            timer = setTimeout(resolve, durationS === undefined ? 2 ** 31 - 1 : durationS * 1000);
+          });
+          clearTimeout(timer);
+        }
+      } finally {
+        await stopAll(nodes);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        rmSync(root, { recursive: true, force: true });
+      }
+      say(`Stopped ${nodes.filter((n) => n.runtime).length} node(s).\n`);
+    });
+};
+
+/** Stop every node that started; anything that does not exit in time is killed (our own children only). */
+async function stopAll(nodes: readonly DemoNode[]): Promise<void> {
+  await Promise.all(
+    nodes.map(async (n) => {
+      const rt = n.runtime;
+      if (!rt) return;
+      try {
+        await stopDaemon({ dataDir: n.dataDir, timeoutMs: 10_000 });
+      } catch {
+        const ref = { pid: rt.pid, start: rt.start };
+        if (!(await waitForExit(ref, 100))) {
+          try {
+            process.kill(rt.pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+      }
+    }),
+  );
+}

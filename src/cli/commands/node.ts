@@ -1,0 +1,185 @@
+/**
+ * `swarm node start | stop | status`. The CLI never holds node state: it finds
+ * the node through its data dir (lock + node.json) and talks to its API.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { SwarmError } from '../../common/errors.js';
+import { keySpec, parseValueText } from '../../config/keys.js';
+import { loadConfig, type ConfigOverride, type LoadedConfig } from '../../config/load.js';
+import { SwarmClient } from '../../client/client.js';
+import type { StatusResponse } from '../../api/types.js';
+import { FILES, inspectDataDir } from '../../node/datadir.js';
+import { createLogger } from '../../node/log.js';
+import type { CliContext, Registrar } from '../context.js';
+import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
+import { createNodeRuntime, runForeground } from '../node-runtime.js';
+import { formatDuration, formatPairs } from '../output.js';
+
+interface StartOptions {
+  name?: string;
+  foreground?: boolean;
+  dataDir?: string;
+  join?: string;
+  gossipPort?: string;
+  apiPort?: string;
+  raftPort?: string;
+  multicast?: boolean;
+  json?: boolean;
+}
+
+/** Flags become config overrides so they pass through the same validation as the file. */
+function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
+  const out: ConfigOverride[] = [];
+  const add = (key: string, flag: string, text: string | undefined): void => {
+    if (text === undefined) return;
+    const spec = keySpec(key);
+    if (!spec) return;
+    out.push({ key, value: parseValueText(spec, text, flag), source: flag });
+  };
+  add('node.name', '--name', opts.name);
+  if (opts.dataDir !== undefined)
+    out.push({ key: 'node.data_dir', value: resolve(cwd, opts.dataDir), source: '--data-dir' });
+  add('network.join', '--join', opts.join);
+  add('network.gossip_port', '--gossip-port', opts.gossipPort);
+  add('api.port', '--api-port', opts.apiPort);
+  add('raft.port', '--raft-port', opts.raftPort);
+  if (opts.multicast === false)
+    out.push({ key: 'network.multicast_enabled', value: false, source: '--no-multicast' });
+  return out;
+}
+
+/** The flags a detached start forwards to its foreground child (data dir made absolute). */
+function forwardedArgs(opts: StartOptions, dataDir: string): string[] {
+  const args = ['--data-dir', dataDir];
+  if (opts.name !== undefined) args.push('--name', opts.name);
+  if (opts.join !== undefined) args.push('--join', opts.join);
+  if (opts.gossipPort !== undefined) args.push('--gossip-port', opts.gossipPort);
+  if (opts.apiPort !== undefined) args.push('--api-port', opts.apiPort);
+  if (opts.raftPort !== undefined) args.push('--raft-port', opts.raftPort);
+  if (opts.multicast === false) args.push('--no-multicast');
+  return args;
+}
+
+function loadWith(ctx: CliContext, overrides: ConfigOverride[] = []): LoadedConfig {
+  return loadConfig({ path: ctx.configPath(), env: ctx.env, overrides });
+}
+
+function dataDirOption(cmd: Command): Command {
+  return cmd.option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)');
+}
+
+export function formatStatus(s: StatusResponse): string {
+  const addr = (v: string | null): string => v ?? '-';
+  return formatPairs([
+    ['id', s.id],
+    ['name', s.name],
+    ['device class', s.device_class],
+    ['role', s.role],
+    ['term', String(s.term)],
+    ['leader', s.leader ?? '-'],
+    ['api', addr(s.addresses.api)],
+    ['gossip', addr(s.addresses.gossip)],
+    ['raft', addr(s.addresses.raft)],
+    ['uptime', formatDuration(s.uptime_s)],
+    ['version', s.version],
+    ['pid', String(s.pid)],
+    ['data dir', s.data_dir],
+    [
+      'security',
+      s.security.gossip_encrypted ? 'gossip encrypted' : (s.security.note ?? 'gossip unencrypted'),
+    ],
+  ]);
+}
+
+export const register: Registrar = (program, ctx) => {
+  const node = program.command('node').description('start, stop and inspect the node of this machine');
+
+  dataDirOption(
+    node
+      .command('start')
+      .description('start a node (detached by default; returns once its API answers)')
+      .option('--name <name>', 'node name (default: node.name, else hostname-based)')
+      .option('--foreground', 'run attached; stop with Ctrl+C')
+      .option('--join <peers>', 'comma-separated "host:port" gossip addresses to join')
+      .option('--gossip-port <port>', 'UDP gossip port (0 = any free port)')
+      .option('--api-port <port>', 'REST API port (0 = any free port)')
+      .option('--raft-port <port>', 'Raft TCP port (0 = any free port)')
+      .option('--no-multicast', 'do not discover peers by multicast')
+      .option('--json', 'print the started node as JSON'),
+  ).action(async (opts: StartOptions) => {
+    const cwd = process.cwd();
+    const loaded = loadWith(ctx, overridesFrom(opts, cwd));
+    const { config } = loaded;
+    const dataDir = config.node.data_dir;
+
+    if (opts.foreground) {
+      const logger = createLogger({ sink: process.stderr, level: config.logging.level });
+      const n = createNodeRuntime(config, logger);
+      process.exitCode = await runForeground(n);
+      // Anything still holding the event loop (a lingering socket) must not keep a stopped node alive.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+      return;
+    }
+
+    const found = inspectDataDir(dataDir);
+    if (found.state === 'running') {
+      const where = found.runtime?.api_url ? ` at ${found.runtime.api_url}` : '';
+      throw new SwarmError(
+        'already_running',
+        `a node is already running in ${dataDir} (PID ${found.ref.pid}${where})`,
+      );
+    }
+    if (found.state === 'stale')
+      ctx.stderr.write(`removed stale pidfile and lock of dead PID ${found.pid}\n`);
+
+    const rt = await spawnDaemon({
+      dataDir,
+      args: ['--config', loaded.location.path, 'node', 'start', ...forwardedArgs(opts, dataDir)],
+      env: ctx.env,
+      token: config.security.api_token,
+    });
+    if (opts.json) {
+      ctx.stdout.write(`${JSON.stringify({ ...rt, data_dir: dataDir, log: `${dataDir}/${FILES.log}` })}\n`);
+      return;
+    }
+    ctx.stdout.write(
+      `Started node ${rt.name} (id ${rt.id})\n` +
+        formatPairs([
+          ['api', rt.api_url],
+          ['pid', String(rt.pid)],
+          ['log', `${dataDir}/${FILES.log}`],
+        ]),
+    );
+  });
+
+  dataDirOption(
+    node.command('stop').description('stop the node of this config/data dir and wait until it has exited'),
+  ).action(async (opts: { dataDir?: string }) => {
+    const { config } = loadWith(ctx, overridesFrom({ dataDir: opts.dataDir }, process.cwd()));
+    const stopped = await stopDaemon({ dataDir: config.node.data_dir, token: config.security.api_token });
+    ctx.stdout.write(`Stopped node ${stopped.name || '(unnamed)'} (PID ${stopped.pid})\n`);
+  });
+
+  dataDirOption(
+    node
+      .command('status')
+      .description('ask the running node for its status over its API')
+      .option('--json', 'machine-readable output'),
+  ).action(async (opts: { dataDir?: string; json?: boolean }) => {
+    const { config } = loadWith(ctx, overridesFrom({ dataDir: opts.dataDir }, process.cwd()));
+    const dataDir = config.node.data_dir;
+    const found = inspectDataDir(dataDir);
+    if (found.state === 'none') throw new NoNodeRunningError(dataDir);
+    if (found.state === 'stale') throw new NoNodeRunningError(dataDir, found.pid);
+    if (!found.runtime?.api_url) {
+      throw new SwarmError(
+        'starting',
+        `node PID ${found.ref.pid} in ${dataDir} is still starting; try again`,
+      );
+    }
+    const client = new SwarmClient({ baseUrl: found.runtime.api_url, token: config.security.api_token });
+    const status = await client.status();
+    ctx.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  });
+};

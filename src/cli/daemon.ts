@@ -1,0 +1,182 @@
+/**
+ * Starting and stopping node daemons from outside: used by `node start`,
+ * `node stop` and `demo`. A daemon is `swarm node start --foreground` spawned
+ * detached with stdout/stderr appended to <data_dir>/node.log; it is ready when
+ * it has published node.json and its API answers.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SwarmError } from '../common/errors.js';
+import { SwarmClient } from '../client/client.js';
+import {
+  FILES,
+  inspectDataDir,
+  isAlive,
+  readRuntime,
+  type ProcessRef,
+  type RuntimeInfo,
+} from '../node/datadir.js';
+
+export const SWARM_BIN = fileURLToPath(new URL('../../bin/swarm.js', import.meta.url));
+
+/** `node stop`/`status` found nothing to talk to. Exit 1. */
+export class NoNodeRunningError extends SwarmError {
+  constructor(dataDir: string, stalePid: number | null = null) {
+    const stale = stalePid === null ? '' : `; removed stale pidfile and lock of dead PID ${stalePid}`;
+    super('no_node', `No node is running (data dir ${dataDir}${stale})`, { fields: { dataDir, stalePid } });
+  }
+}
+
+export class StartFailedError extends SwarmError {
+  constructor(message: string) {
+    super('start_failed', message);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The reason a daemon gave for dying: the last `swarm: ...` line it wrote to node.log after `fromByte`. */
+function failureReason(logPath: string, fromByte: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(logPath).subarray(fromByte).toString('utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const cli = lines.filter((l) => l.startsWith('swarm: ')).pop();
+  if (cli) return cli.slice('swarm: '.length);
+  for (const l of lines.reverse()) {
+    try {
+      const rec = JSON.parse(l) as { level?: string; msg?: string; error?: { message?: string } };
+      if (rec.level === 'error') return rec.error?.message ?? rec.msg ?? null;
+    } catch {
+      return l.slice(0, 300);
+    }
+  }
+  return null;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export interface SpawnDaemonOptions {
+  dataDir: string;
+  /** Arguments after `swarm`, e.g. ['--config', f, 'node', 'start', '--data-dir', d]; `--foreground` is added. */
+  args: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  token?: string;
+  readyTimeoutMs?: number;
+}
+
+/** Start a detached node and wait until its API answers; on failure the daemon's own reason is reported. */
+export async function spawnDaemon(opts: SpawnDaemonOptions): Promise<RuntimeInfo> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const logPath = join(opts.dataDir, FILES.log);
+  const logStart = fileSize(logPath);
+  const fd = openSync(logPath, 'a', 0o644);
+  let child;
+  try {
+    child = spawn(process.execPath, [SWARM_BIN, ...opts.args, '--foreground'], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: opts.env ?? process.env,
+      cwd: opts.dataDir,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new StartFailedError('could not spawn the node process');
+  let exited: number | null | undefined;
+  child.once('exit', (code, signal) => {
+    exited = code ?? (signal ? 128 : 1);
+  });
+  child.unref();
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      const reason = failureReason(logPath, logStart) ?? `exited with code ${exited}`;
+      throw new StartFailedError(`node failed to start: ${reason} (log: ${logPath})`);
+    }
+    const rt = readRuntime(opts.dataDir);
+    if (rt && rt.pid === pid && rt.api_url) {
+      try {
+        await new SwarmClient({ baseUrl: rt.api_url, token: opts.token, timeoutMs: 1000 }).health();
+        return rt;
+      } catch {
+        // not answering yet
+      }
+    }
+    await sleep(50);
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  throw new StartFailedError(`node did not become ready in time (log: ${logPath})`);
+}
+
+/** Wait until a process is gone; false on timeout. */
+export async function waitForExit(ref: ProcessRef, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(ref)) return true;
+    await sleep(50);
+  }
+  return !isAlive(ref);
+}
+
+export interface StoppedNode {
+  pid: number;
+  id: string;
+  name: string;
+  /** How the stop was requested. */
+  via: 'api' | 'signal';
+}
+
+/**
+ * Stop the node of a data dir: ask it over the API, fall back to SIGTERM (only
+ * to the PID whose start time matches the lock, so a reused PID is never hit),
+ * and wait until the process has exited.
+ */
+export async function stopDaemon(opts: {
+  dataDir: string;
+  token?: string;
+  timeoutMs?: number;
+}): Promise<StoppedNode> {
+  const found = inspectDataDir(opts.dataDir);
+  if (found.state === 'none') throw new NoNodeRunningError(opts.dataDir);
+  if (found.state === 'stale') throw new NoNodeRunningError(opts.dataDir, found.pid);
+  const { ref, runtime } = found;
+  let via: StoppedNode['via'] = 'signal';
+  if (runtime?.api_url) {
+    try {
+      await new SwarmClient({ baseUrl: runtime.api_url, token: opts.token, timeoutMs: 3000 }).shutdown('cli');
+      via = 'api';
+    } catch {
+      // fall back to a signal below
+    }
+  }
+  if (via === 'signal') {
+    try {
+      process.kill(ref.pid, 'SIGTERM');
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  if (!(await waitForExit(ref, timeoutMs))) {
+    throw new SwarmError('stop_timeout', `node PID ${ref.pid} did not exit within ${timeoutMs / 1000} s`);
+  }
+  return { pid: ref.pid, id: runtime?.id ?? '', name: runtime?.name ?? '', via };
+}

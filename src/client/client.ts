@@ -1,0 +1,111 @@
+/**
+ * Typed client for a node's REST API, used by the CLI and by agents. Every call
+ * has a timeout; every failure is one of the typed errors in `errors.ts`.
+ */
+import type { z } from 'zod';
+import {
+  errorSchema,
+  healthSchema,
+  shutdownResponseSchema,
+  statusSchema,
+  type HealthResponse,
+  type ShutdownResponse,
+  type StatusResponse,
+} from '../api/types.js';
+import { ApiRequestError, BadResponseError, NodeUnreachableError, UnauthorizedError } from './errors.js';
+
+export interface SwarmClientOptions {
+  /** e.g. `http://127.0.0.1:5557` */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <token>` when non-empty. */
+  token?: string;
+  /** Per-request timeout; default 5000 ms. */
+  timeoutMs?: number;
+}
+
+export class SwarmClient {
+  readonly baseUrl: string;
+  private readonly token: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: SwarmClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.token = opts.token ?? '';
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+  }
+
+  status(): Promise<StatusResponse> {
+    return this.request('GET', '/v1/status', statusSchema);
+  }
+
+  health(): Promise<HealthResponse> {
+    return this.request('GET', '/v1/health', healthSchema);
+  }
+
+  /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */
+  shutdown(reason?: string): Promise<ShutdownResponse> {
+    return this.request(
+      'POST',
+      '/v1/shutdown',
+      shutdownResponseSchema,
+      reason === undefined ? {} : { reason },
+    );
+  }
+
+  /** Generic typed call for routes added by later modules. */
+  async request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    body?: unknown,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<z.output<S>> {
+    const url = `${this.baseUrl}${path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
+      });
+    } catch (err) {
+      throw new NodeUnreachableError(this.baseUrl, describeFetchError(err), err);
+    }
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      throw new BadResponseError(url, `HTTP ${res.status} without a JSON body`);
+    }
+    if (!res.ok) {
+      const e = errorSchema.safeParse(json);
+      const message = e.success ? e.data.error.message : `HTTP ${res.status}`;
+      if (res.status === 401) throw new UnauthorizedError(message);
+      throw new ApiRequestError(res.status, e.success ? e.data.error.code : `http_${res.status}`, message);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new BadResponseError(
+        url,
+        `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid shape'}`.trim(),
+      );
+    }
+    return parsed.data;
+  }
+}
+
+function describeFetchError(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
+    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code === 'ECONNREFUSED') return 'connection refused';
+    if (cause?.code) return cause.code;
+    return cause?.message ?? err.message;
+  }
+  return String(err);
+}

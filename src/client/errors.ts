@@ -1,0 +1,36 @@
+/** Typed failures of the REST client; each maps to CLI exit code 1. */
+import { SwarmError } from '../common/errors.js';
+
+/** Nothing answered at the URL (connection refused, timeout, DNS). */
+export class NodeUnreachableError extends SwarmError {
+  readonly url: string;
+  constructor(url: string, reason: string, cause?: unknown) {
+    super('node_unreachable', `no node answers at ${url} (${reason})`, { fields: { url }, cause });
+    this.url = url;
+  }
+}
+
+/** The node answered with an error body `{error:{code,message}}`. */
+export class ApiRequestError extends SwarmError {
+  readonly status: number;
+  readonly apiCode: string;
+  constructor(status: number, apiCode: string, message: string) {
+    super(apiCode, message, { fields: { status } });
+    this.status = status;
+    this.apiCode = apiCode;
+  }
+}
+
+/** 401: the node wants `Authorization: Bearer <api_token>` and got none or a wrong one. */
+export class UnauthorizedError extends ApiRequestError {
+  constructor(message: string) {
+    super(401, 'unauthorized', `${message} (set security.api_token or SWARM_SECURITY__API_TOKEN)`);
+  }
+}
+
+/** The node answered something that is not the documented shape (version mismatch, not a swarm node). */
+export class BadResponseError extends SwarmError {
+  constructor(url: string, reason: string) {
+    super('bad_response', `unexpected response from ${url}: ${reason}`, { fields: { url } });
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The files a node keeps in its data dir:
+ *   node.id    stable node id, generated once
+ *   node.lock  exclusive lock (O_EXCL) holding the owner's PID; one node per data dir
+ *   node.pid   PID of the running node (conventional pidfile for scripts)
+ *   node.json  runtime info (pid, id, name, API URL) so the CLI finds the node
+ *              even when its API port was picked by the OS
+ *   node.log   daemon output (structured JSON lines)
+ *
+ * A PID alone is not proof of ownership: after a SIGKILL the PID may be reused by
+ * an unrelated process. On Linux the process start time (/proc/<pid>/stat field 22)
+ * is stored next to the PID and must match too.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { SwarmError } from '../common/errors.js';
+import { writeFileAtomic } from '../config/save.js';
+
+export const FILES = {
+  id: 'node.id',
+  lock: 'node.lock',
+  pid: 'node.pid',
+  runtime: 'node.json',
+  log: 'node.log',
+} as const;
+
+/** The data dir is held by another live node. */
+export class DataDirLockedError extends SwarmError {
+  constructor(dataDir: string, pid: number) {
+    super('data_dir_locked', `data dir ${dataDir} is in use by another node (PID ${pid}); stop it first`, {
+      fields: { dataDir, pid },
+    });
+  }
+}
+
+export interface ProcessRef {
+  readonly pid: number;
+  /** Kernel start time of the process (Linux clock ticks since boot); null where unknown. */
+  readonly start: number | null;
+}
+
+/** Start time of a process from /proc, or null when /proc is unavailable or the PID is gone. */
+export function processStartTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parens; fields resume after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const v = Number(rest[19]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export function selfRef(): ProcessRef {
+  return { pid: process.pid, start: processStartTime(process.pid) };
+}
+
+/** True when the process exists and (where checkable) is the same process that wrote the ref. */
+export function isAlive(ref: ProcessRef): boolean {
+  if (!Number.isInteger(ref.pid) || ref.pid <= 0) return false;
+  try {
+    process.kill(ref.pid, 0);
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else; then it cannot be our node either.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    return ref.start === null ? true : processStartTime(ref.pid) === ref.start;
+  }
+  if (ref.start === null) return true;
+  const now = processStartTime(ref.pid);
+  return now === null || now === ref.start;
+}
+
+function parseRef(text: string): ProcessRef | null {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return { pid: Number(t), start: null };
+  try {
+    const v = JSON.parse(t) as { pid?: unknown; start?: unknown };
+    if (typeof v.pid !== 'number') return null;
+    return { pid: v.pid, start: typeof v.start === 'number' ? v.start : null };
+  } catch {
+    return null;
+  }
+}
+
+export function readLock(dataDir: string): ProcessRef | null {
+  try {
+    return parseRef(readFileSync(join(dataDir, FILES.lock), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+export interface LockHandle {
+  readonly path: string;
+  /** PID of a dead previous owner whose lock was reclaimed, if any. */
+  readonly reclaimedFrom: number | null;
+  release(): void;
+}
+
+/** Take the data dir's exclusive lock; a lock left by a dead process is reclaimed. */
+export function acquireLock(dataDir: string): LockHandle {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, FILES.lock);
+  const me = selfRef();
+  let reclaimedFrom: number | null = null;
+  // Two attempts: the second follows the removal of a stale lock.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    // Write the PID to a private file, then hard-link it into place: link() fails
+    // with EEXIST like O_EXCL, but the lock never exists half-written.
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      writeSync(fd, `${JSON.stringify(me)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = readLock(dataDir);
+      if (owner && owner.pid !== process.pid && isAlive(owner))
+        throw new DataDirLockedError(dataDir, owner.pid);
+      reclaimedFrom = owner?.pid ?? null;
+      rmSync(path, { force: true });
+      continue;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    return {
+      path,
+      reclaimedFrom,
+      release: () => {
+        const owner = readLock(dataDir);
+        if (owner?.pid === process.pid) rmSync(path, { force: true });
+      },
+    };
+  }
+  const owner = readLock(dataDir);
+  throw new DataDirLockedError(dataDir, owner?.pid ?? 0);
+}
+
+/** The node id kept in the data dir, generated on first use (64 random bits, hex). */
+export function loadOrCreateNodeId(dataDir: string): string {
+  const path = join(dataDir, FILES.id);
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (/^[0-9a-f]{16}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomBytes(8).toString('hex');
+  writeFileAtomic(path, `${id}\n`, 0o644);
+  return id;
+}
+
+/** What a running node publishes about itself for the CLI. */
+export interface RuntimeInfo {
+  readonly pid: number;
+  readonly start: number | null;
+  readonly id: string;
+  readonly name: string;
+  readonly api_url: string;
+  readonly started_at: string;
+}
+
+export function writeRuntime(dataDir: string, info: RuntimeInfo): void {
+  writeFileAtomic(join(dataDir, FILES.runtime), `${JSON.stringify(info)}\n`, 0o644);
+  writeFileAtomic(join(dataDir, FILES.pid), `${info.pid}\n`, 0o644);
+}
+
+export function readRuntime(dataDir: string): RuntimeInfo | null {
+  try {
+    const v = JSON.parse(readFileSync(join(dataDir, FILES.runtime), 'utf8')) as Partial<RuntimeInfo>;
+    if (typeof v.pid !== 'number' || typeof v.api_url !== 'string') return null;
+    return {
+      pid: v.pid,
+      start: typeof v.start === 'number' ? v.start : null,
+      id: String(v.id ?? ''),
+      name: String(v.name ?? ''),
+      api_url: v.api_url,
+      started_at: String(v.started_at ?? ''),
+    };
+  } catch {
+    return null;
+  }
+}
+
+export function readPidfile(dataDir: string): number | null {
+  try {
+    const t = readFileSync(join(dataDir, FILES.pid), 'utf8').trim();
+    return /^\d+$/.test(t) ? Number(t) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Remove the pidfile and runtime info (on clean exit, or when found stale). */
+export function clearRuntime(dataDir: string): void {
+  rmSync(join(dataDir, FILES.runtime), { force: true });
+  rmSync(join(dataDir, FILES.pid), { force: true });
+}
+
+export type NodeProcessState =
+  | { readonly state: 'running'; readonly ref: ProcessRef; readonly runtime: RuntimeInfo | null }
+  | { readonly state: 'stale'; readonly pid: number }
+  | { readonly state: 'none' };
+
+/**
+ * What the data dir says about its node: running (lock held by a live process),
+ * stale (files left by a dead process: cleaned here), or none.
+ */
+export function inspectDataDir(dataDir: string): NodeProcessState {
+  const lock = readLock(dataDir);
+  const runtime = readRuntime(dataDir);
+  if (lock && isAlive(lock)) {
+    return { state: 'running', ref: lock, runtime: runtime && runtime.pid === lock.pid ? runtime : null };
+  }
+  const stalePid = lock?.pid ?? runtime?.pid ?? readPidfile(dataDir);
+  if (stalePid !== null && stalePid !== undefined) {
+    clearRuntime(dataDir);
+    if (lock) rmSync(join(dataDir, FILES.lock), { force: true });
+    return { state: 'stale', pid: stalePid };
+  }
+  return { state: 'none' };
+}

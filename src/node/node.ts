@@ -1,0 +1,232 @@
+/**
+ * The node runtime: owns the data dir (lock, id, runtime files) and a list of
+ * components (API server now; gossip, Raft, energy later) started in order and
+ * stopped in reverse. Components contribute to the status snapshot, so the
+ * API never needs to know which protocols are plugged in.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { SwarmError } from '../common/errors.js';
+import type { SwarmConfig } from '../config/schema.js';
+import { VERSION } from '../version.js';
+import {
+  acquireLock,
+  clearRuntime,
+  loadOrCreateNodeId,
+  selfRef,
+  writeRuntime,
+  type LockHandle,
+} from './datadir.js';
+import { nullLogger, type Logger } from './log.js';
+
+export interface NodeAddresses {
+  /** "host:port" of each endpoint; null until the component that owns it is listening. */
+  gossip: string | null;
+  api: string | null;
+  raft: string | null;
+}
+
+/** What a component may report; merged into the node's status (later components win). */
+export interface ComponentStatus {
+  role?: string;
+  term?: number;
+  leader?: string | null;
+  addresses?: Partial<NodeAddresses>;
+  gossipEncrypted?: boolean;
+}
+
+export interface NodeComponent {
+  readonly name: string;
+  start(node: SwarmNode): Promise<void>;
+  stop(): Promise<void>;
+  status?(): ComponentStatus;
+}
+
+export interface NodeStatus {
+  id: string;
+  name: string;
+  device_class: string;
+  /** Raft role once Raft is plugged in; 'standalone' until then. */
+  role: string;
+  term: number;
+  leader: string | null;
+  addresses: NodeAddresses;
+  uptime_s: number;
+  version: string;
+  pid: number;
+  data_dir: string;
+  security: { gossip_encrypted: boolean; note?: string };
+}
+
+export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface SwarmNodeOptions {
+  logger?: Logger;
+  /** Injected for tests; the runtime uses the wall clock. */
+  clock?: () => number;
+}
+
+export function defaultNodeName(id: string): string {
+  const host = hostname().split('.')[0] || 'node';
+  return `${host}-${id.slice(0, 6)}`;
+}
+
+/**
+ * Lifecycle: new -> starting -> running -> stopping -> stopped.
+ * `shutdown` is emitted when someone (API, signal) asks the node to stop; the
+ * process that owns the node decides what to do with it (normally `stop()`).
+ */
+export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stopped: [] }> {
+  readonly config: SwarmConfig;
+  readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly components: NodeComponent[] = [];
+  private started: NodeComponent[] = [];
+  private lock: LockHandle | null = null;
+  private _id = '';
+  private _name = '';
+  private startedAt = 0;
+  private _state: NodeState = 'new';
+  private shutdownRequested = false;
+
+  constructor(config: SwarmConfig, opts: SwarmNodeOptions = {}) {
+    super();
+    this.config = config;
+    this.log = opts.logger ?? nullLogger;
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  get id(): string {
+    return this._id;
+  }
+  get name(): string {
+    return this._name;
+  }
+  get state(): NodeState {
+    return this._state;
+  }
+  get dataDir(): string {
+    return this.config.node.data_dir;
+  }
+
+  /** Add a component before `start()`; components start in registration order. */
+  register(component: NodeComponent): this {
+    if (this._state !== 'new')
+      throw new SwarmError('node_started', `cannot register ${component.name}: node already started`);
+    this.components.push(component);
+    return this;
+  }
+
+  component<T extends NodeComponent>(name: string): T | undefined {
+    return this.components.find((c) => c.name === name) as T | undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this._state !== 'new') throw new SwarmError('node_started', 'node already started');
+    this._state = 'starting';
+    this.lock = acquireLock(this.dataDir);
+    if (this.lock.reclaimedFrom !== null) {
+      this.log.warn('reclaimed stale lock', { previous_pid: this.lock.reclaimedFrom });
+    }
+    try {
+      clearRuntime(this.dataDir);
+      this._id = loadOrCreateNodeId(this.dataDir);
+      this._name = this.config.node.name || defaultNodeName(this._id);
+      this.startedAt = this.clock();
+      for (const c of this.components) {
+        await c.start(this);
+        this.started.push(c);
+        this.log.debug('component started', { component_name: c.name });
+      }
+      const me = selfRef();
+      writeRuntime(this.dataDir, {
+        pid: me.pid,
+        start: me.start,
+        id: this._id,
+        name: this._name,
+        api_url: this.apiUrl() ?? '',
+        started_at: new Date(this.startedAt).toISOString(),
+      });
+      this._state = 'running';
+      this.log.info('node started', { id: this._id, name: this._name, api: this.apiUrl(), pid: me.pid });
+    } catch (err) {
+      await this.stopComponents();
+      this.lock.release();
+      this.lock = null;
+      this._state = 'stopped';
+      throw err;
+    }
+  }
+
+  /** Ask the owner of this node to stop it (idempotent); used by the API and signal handlers. */
+  requestShutdown(reason: string): void {
+    if (this.shutdownRequested) return;
+    this.shutdownRequested = true;
+    this.log.info('shutdown requested', { reason });
+    this.emit('shutdown', reason);
+  }
+
+  async stop(): Promise<void> {
+    if (this._state === 'stopped' || this._state === 'stopping') return;
+    this._state = 'stopping';
+    this.log.info('node stopping');
+    await this.stopComponents();
+    clearRuntime(this.dataDir);
+    this.lock?.release();
+    this.lock = null;
+    this._state = 'stopped';
+    this.log.info('node stopped');
+    this.emit('stopped');
+  }
+
+  private async stopComponents(): Promise<void> {
+    for (const c of [...this.started].reverse()) {
+      try {
+        await c.stop();
+      } catch (err) {
+        this.log.error('component failed to stop', { component_name: c.name, error: err });
+      }
+    }
+    this.started = [];
+  }
+
+  /** A URL a local client can connect to: wildcard binds are reached over loopback. */
+  private apiUrl(): string | null {
+    const api = this.merged().addresses?.api;
+    if (!api) return null;
+    return `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+  }
+
+  private merged(): ComponentStatus {
+    const out: ComponentStatus = { addresses: {} };
+    for (const c of this.started) {
+      const s = c.status?.();
+      if (!s) continue;
+      const { addresses, ...rest } = s;
+      Object.assign(out, rest);
+      Object.assign(out.addresses ?? {}, addresses);
+    }
+    return out;
+  }
+
+  status(): NodeStatus {
+    const m = this.merged();
+    const encrypted = m.gossipEncrypted ?? this.config.security.swarm_key !== '';
+    return {
+      id: this._id,
+      name: this._name,
+      device_class: this.config.node.device_class,
+      role: m.role ?? 'standalone',
+      term: m.term ?? 0,
+      leader: m.leader ?? null,
+      addresses: { gossip: null, api: null, raft: null, ...m.addresses },
+      uptime_s: this.startedAt === 0 ? 0 : Math.max(0, Math.round((this.clock() - this.startedAt) / 1000)),
+      version: VERSION,
+      pid: process.pid,
+      data_dir: this.dataDir,
+      security: encrypted
+        ? { gossip_encrypted: true }
+        : { gossip_encrypted: false, note: 'gossip unencrypted' },
+    };
+  }
+}
