@@ -1,5 +1,9 @@
 /** Every command group of the `swarm` program, in help order. */
 import type { Registrar } from '../context.js';
 import { register as version } from './version.js';
+import { register as node } from './node.js';
+import { register as config } from './config.js';
+import { register as keygen } from './keygen.js';
+import { register as demo } from './demo.js';
 
-export const registrars: readonly Registrar[] = [version];
+export const registrars: readonly Registrar[] = [node, demo, config, keygen, version];
