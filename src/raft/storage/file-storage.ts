@@ -1,0 +1,536 @@
+/**
+ * RaftStorage on a real disk: a segmented write-ahead log plus one snapshot file.
+ * The format and the recovery rules are specified in docs/storage.md.
+ *
+ * Writes are buffered in memory by `append`/`setHardState` and reach the disk
+ * only in `sync`, as one write and one fdatasync for everything buffered
+ * (group commit). All disk work runs one operation at a time through `exclusive`,
+ * so a flush, a snapshot and a close never interleave.
+ */
+import { join } from 'node:path';
+import type { Entry, HardState, RaftStorage, RecoveredState, Snapshot } from '../types.js';
+import { encodeRecord, MAX_BODY_BYTES, BODY_FIXED_BYTES } from './codec.js';
+import { SnapshotCorruptionError, StorageError, WalCorruptionError } from './errors.js';
+import { nodeFs, type StorageFile, type StorageFs } from './fs.js';
+import { replay, EMPTY_HARD_STATE, type ScannedSegment } from './replay.js';
+import { scanSegment, type TornTail } from './scan.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+
+export const DEFAULT_MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+export const SNAPSHOT_FILE = 'snapshot.snap';
+const TMP_SUFFIX = '.tmp';
+const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+
+/** Something recovery repaired or noticed; never a loss of synced data. */
+export type StorageWarning =
+  | ({ readonly kind: 'torn-tail' } & TornTail)
+  /** The last segment held nothing valid (a roll that crashed before its first write landed) and was removed. */
+  | { readonly kind: 'removed-empty-segment'; readonly file: string }
+  /** A temp file of an unfinished snapshot write was removed. */
+  | { readonly kind: 'removed-temp'; readonly file: string }
+  /** The stored commit index pointed past the recovered log (its entries were in the torn tail) and was lowered. */
+  | { readonly kind: 'commit-clamped'; readonly from: number; readonly to: number };
+
+export interface FileStorageOptions {
+  /** A segment is closed and a new one started once it reaches this size (checked between batches). */
+  readonly maxSegmentBytes?: number;
+  readonly fs?: StorageFs;
+  readonly onWarning?: (w: StorageWarning) => void;
+}
+
+export interface StorageStats {
+  /** Calls to `sync()`. */
+  syncCalls: number;
+  /** Flushes that wrote something (each is one write + one fdatasync). */
+  flushes: number;
+  writes: number;
+  bytesWritten: number;
+  /** Every fdatasync/fsync of a file or directory. */
+  fsyncs: number;
+  segmentsCreated: number;
+  segmentsRemoved: number;
+  snapshotsSaved: number;
+}
+
+interface Segment {
+  readonly seq: number;
+  readonly firstIndex: number;
+  readonly name: string;
+}
+
+/** The log's state at a snapshot call: a flush must not write past it before the snapshot is durable. */
+interface Barrier {
+  chunks: number;
+  readonly hardState: HardState;
+  readonly lastIndex: number;
+}
+
+interface Taken {
+  readonly chunks: Uint8Array[];
+  readonly hardStateBefore: HardState;
+  readonly lastIndexBefore: number;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function hex16(n: number): string {
+  return n.toString(16).padStart(16, '0');
+}
+
+export function segmentName(seq: number, firstIndex: number): string {
+  return `${hex16(seq)}-${hex16(firstIndex)}.wal`;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+export class FileRaftStorage implements RaftStorage {
+  readonly dir: string;
+  readonly stats: StorageStats = {
+    syncCalls: 0,
+    flushes: 0,
+    writes: 0,
+    bytesWritten: 0,
+    fsyncs: 0,
+    segmentsCreated: 0,
+    segmentsRemoved: 0,
+    snapshotsSaved: 0,
+  };
+  /** What the last `load` repaired. */
+  readonly warnings: StorageWarning[] = [];
+
+  private readonly fs: StorageFs;
+  private readonly maxSegmentBytes: number;
+  private readonly onWarning: ((w: StorageWarning) => void) | undefined;
+
+  private loaded = false;
+  private closed = false;
+  private failed: unknown = null;
+
+  private segments: Segment[] = [];
+  private current: { file: StorageFile; size: number } | null = null;
+
+  // The log as the core sees it (including buffered, unsynced appends).
+  private snapIndex = 0;
+  private snapTerm = 0;
+  private lastIndex = 0;
+  /** terms[i] is the term of entry snapIndex + 1 + i; needed to judge a snapshot against the log. */
+  private terms: number[] = [];
+  private hardState: HardState = EMPTY_HARD_STATE;
+
+  // What the disk holds once every taken batch is written.
+  private hardStateTaken: HardState = EMPTY_HARD_STATE;
+  private lastIndexTaken = 0;
+
+  private chunks: Uint8Array[] = [];
+  private barriers: Barrier[] = [];
+  private lock: Promise<void> = Promise.resolve();
+  private busy = 0;
+  /** The flush that has been scheduled but has not started: later sync() callers share it. */
+  private queued: Deferred | null = null;
+
+  constructor(dir: string, opts: FileStorageOptions = {}) {
+    this.dir = dir;
+    this.fs = opts.fs ?? nodeFs;
+    this.maxSegmentBytes = opts.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
+    if (!(this.maxSegmentBytes >= 1)) throw new StorageError('config', 'maxSegmentBytes must be at least 1');
+    this.onWarning = opts.onWarning;
+  }
+
+  /** Index of the last entry, counting buffered appends and the snapshot. */
+  getLastIndex(): number {
+    return this.lastIndex;
+  }
+
+  /** Names of the segment files currently in use, oldest first. */
+  segmentFiles(): string[] {
+    return this.segments.map((s) => s.name);
+  }
+
+  // --- recovery --------------------------------------------------------------------------------
+
+  async load(): Promise<RecoveredState> {
+    if (this.loaded)
+      throw new StorageError('already_loaded', 'load() may run only once per storage instance');
+    await this.fs.mkdirp(this.dir);
+    const names = (await this.fs.list(this.dir)).sort();
+    for (const n of names) {
+      if (!n.endsWith(TMP_SUFFIX)) continue;
+      await this.fs.unlink(join(this.dir, n));
+      this.warn({ kind: 'removed-temp', file: n });
+    }
+
+    let snapshot: Snapshot | null = null;
+    if (names.includes(SNAPSHOT_FILE)) {
+      const s = decodeSnapshot(await this.fs.readFile(join(this.dir, SNAPSHOT_FILE)));
+      if (typeof s === 'string') throw new SnapshotCorruptionError(SNAPSHOT_FILE, s);
+      snapshot = s;
+    }
+    const snapIndex = snapshot?.meta.index ?? 0;
+
+    const segs: Segment[] = [];
+    for (const n of names) {
+      const m = SEGMENT_RE.exec(n);
+      if (m) segs.push({ seq: parseInt(m[1]!, 16), firstIndex: parseInt(m[2]!, 16), name: n });
+    }
+    segs.sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < segs.length; i++) {
+      if (segs[i]!.seq !== segs[i - 1]!.seq + 1) {
+        throw new WalCorruptionError(segs[i]!.name, 0, `segment sequence ${segs[i - 1]!.seq + 1} is missing`);
+      }
+    }
+
+    const scanned: ScannedSegment[] = [];
+    let tailBytes = 0;
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]!;
+      const isLast = i === segs.length - 1;
+      const scan = scanSegment(await this.fs.readFile(join(this.dir, seg.name)), seg.name, isLast);
+      scanned.push({ name: seg.name, scan });
+      if (isLast) tailBytes = scan.validBytes;
+      if (scan.torn) this.warn({ kind: 'torn-tail', ...scan.torn });
+    }
+    const { hardState: hsOnDisk, entries } = replay(scanned, snapIndex);
+
+    // Cut the torn tail before anything is appended after it.
+    const last = segs[segs.length - 1];
+    const lastScan = scanned[scanned.length - 1];
+    if (last && lastScan?.scan.torn) {
+      if (tailBytes === 0) {
+        await this.fs.unlink(join(this.dir, last.name));
+        await this.syncDir();
+        segs.pop();
+        this.warn({ kind: 'removed-empty-segment', file: last.name });
+      } else {
+        const f = await this.fs.openAppend(join(this.dir, last.name), 'existing');
+        try {
+          await f.truncate(tailBytes);
+          await f.datasync();
+          this.stats.fsyncs++;
+        } finally {
+          await f.close();
+        }
+      }
+    } else if (last && tailBytes === 0) {
+      // An empty file has no hard-state record to start it; drop it rather than append to it.
+      await this.fs.unlink(join(this.dir, last.name));
+      await this.syncDir();
+      segs.pop();
+      this.warn({ kind: 'removed-empty-segment', file: last.name });
+    }
+
+    const lastIndex = snapIndex + entries.length;
+    let commit = Math.max(hsOnDisk.commit, snapIndex);
+    if (commit > lastIndex) {
+      this.warn({ kind: 'commit-clamped', from: commit, to: lastIndex });
+      commit = lastIndex;
+    }
+    const hardState: HardState = { term: hsOnDisk.term, vote: hsOnDisk.vote, commit };
+
+    this.segments = segs;
+    const tail = segs[segs.length - 1];
+    if (tail) {
+      // After removing an empty last segment the tail is the one before it, whose scan was complete.
+      const size = scanned[segs.length - 1]!.scan.validBytes;
+      this.current = { file: await this.fs.openAppend(join(this.dir, tail.name), 'existing'), size };
+    }
+    this.snapIndex = snapIndex;
+    this.snapTerm = snapshot?.meta.term ?? 0;
+    this.lastIndex = lastIndex;
+    this.lastIndexTaken = lastIndex;
+    this.terms = entries.map((e) => e.term);
+    this.hardState = hardState;
+    this.hardStateTaken = hardState;
+    this.loaded = true;
+    return { hardState, snapshot, entries };
+  }
+
+  // --- buffered writes -------------------------------------------------------------------------
+
+  append(entries: readonly Entry[]): void {
+    this.assertUsable();
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    if (!Number.isSafeInteger(first) || first <= this.snapIndex) {
+      throw new StorageError(
+        'compacted',
+        `cannot append at index ${first}: the snapshot covers up to ${this.snapIndex}`,
+        {
+          fields: { index: first, snapshotIndex: this.snapIndex },
+        },
+      );
+    }
+    if (first > this.lastIndex + 1) {
+      throw new StorageError('gap', `cannot append at index ${first}: the log ends at ${this.lastIndex}`, {
+        fields: { index: first, lastIndex: this.lastIndex },
+      });
+    }
+    // Encode everything before touching state, so a bad entry leaves the storage unchanged.
+    const out: Uint8Array[] = [];
+    if (first <= this.lastIndex) out.push(encodeRecord({ kind: 'truncate', index: first }));
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.index !== first + i) {
+        throw new StorageError(
+          'not_contiguous',
+          `entries must be contiguous: ${e.index} at position ${i} after ${first}`,
+        );
+      }
+      if (BODY_FIXED_BYTES + 1 + e.data.byteLength > MAX_BODY_BYTES) {
+        throw new StorageError(
+          'too_large',
+          `entry ${e.index} of ${e.data.byteLength} bytes exceeds the record limit`,
+        );
+      }
+      out.push(encodeRecord({ kind: 'entry', entry: e }));
+    }
+    for (const b of out) this.chunks.push(b);
+    this.terms.length = first - this.snapIndex - 1;
+    for (const e of entries) this.terms.push(e.term);
+    this.lastIndex = entries[entries.length - 1]!.index;
+  }
+
+  setHardState(hs: HardState): void {
+    this.assertUsable();
+    if (sameHardState(hs, this.hardState)) return;
+    this.chunks.push(encodeRecord({ kind: 'hardState', hardState: hs }));
+    this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
+  }
+
+  // --- group commit ----------------------------------------------------------------------------
+
+  sync(): Promise<void> {
+    this.stats.syncCalls++;
+    try {
+      this.assertUsable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.chunks.length === 0 && this.busy === 0) return Promise.resolve();
+    if (this.queued) return this.queued.promise;
+    const d = deferred();
+    this.queued = d;
+    this.exclusive(async () => {
+      // From here on the buffer is taken; callers arriving now need the next flush.
+      if (this.queued === d) this.queued = null;
+      await this.writeBatch(this.take());
+    }).then(d.resolve, d.reject);
+    return d.promise;
+  }
+
+  private take(): Taken {
+    const b = this.barriers[0];
+    const n = b ? b.chunks : this.chunks.length;
+    const chunks = this.chunks.splice(0, n);
+    for (const x of this.barriers) x.chunks -= n;
+    const taken: Taken = {
+      chunks,
+      hardStateBefore: this.hardStateTaken,
+      lastIndexBefore: this.lastIndexTaken,
+    };
+    this.hardStateTaken = b ? b.hardState : this.hardState;
+    this.lastIndexTaken = b ? b.lastIndex : this.lastIndex;
+    return taken;
+  }
+
+  private async writeBatch(t: Taken): Promise<void> {
+    if (t.chunks.length === 0) return;
+    await this.io(async () => {
+      let created = false;
+      if (this.current === null || this.current.size >= this.maxSegmentBytes) {
+        await this.roll(t.lastIndexBefore + 1);
+        created = true;
+      }
+      const cur = this.current!;
+      // Every segment opens with the hard state, so dropping older segments never loses it.
+      const chunks =
+        cur.size === 0
+          ? [encodeRecord({ kind: 'hardState', hardState: t.hardStateBefore }), ...t.chunks]
+          : t.chunks;
+      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      await cur.file.append(buf);
+      cur.size += buf.byteLength;
+      this.stats.writes++;
+      this.stats.bytesWritten += buf.byteLength;
+      await cur.file.datasync();
+      this.stats.fsyncs++;
+      this.stats.flushes++;
+      if (created) await this.syncDir();
+    });
+  }
+
+  private async roll(firstIndex: number): Promise<void> {
+    const prev = this.segments[this.segments.length - 1];
+    const seg: Segment = {
+      seq: prev ? prev.seq + 1 : 0,
+      firstIndex,
+      name: segmentName(prev ? prev.seq + 1 : 0, firstIndex),
+    };
+    const file = await this.fs.openAppend(join(this.dir, seg.name), 'create');
+    // The previous segment was fully synced by the flush that wrote to it.
+    if (this.current) await this.current.file.close();
+    this.current = { file, size: 0 };
+    this.segments.push(seg);
+    this.stats.segmentsCreated++;
+  }
+
+  // --- snapshots -------------------------------------------------------------------------------
+
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    try {
+      this.assertUsable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { index, term } = snapshot.meta;
+    if (index <= this.snapIndex) return Promise.resolve();
+    // Raft §7: keep the log after the snapshot only if the log holds the snapshot's last entry with its term.
+    const t = this.termAt(index);
+    if (t !== undefined && t !== term) {
+      this.chunks.push(encodeRecord({ kind: 'truncate', index }));
+      this.lastIndex = index - 1;
+    }
+    const barrier: Barrier = {
+      chunks: this.chunks.length,
+      hardState: this.hardState,
+      lastIndex: this.lastIndex,
+    };
+    this.barriers.push(barrier);
+    // Later sync() calls must not join a flush scheduled before this snapshot: it stops at the barrier.
+    this.queued = null;
+    if (this.lastIndex <= index) {
+      this.terms = [];
+      this.lastIndex = index;
+    } else {
+      this.terms = this.terms.slice(index - this.snapIndex);
+    }
+    this.snapIndex = index;
+    this.snapTerm = term;
+    return this.exclusive(async () => {
+      await this.writeBatch(this.take());
+      await this.io(async () => {
+        const tmp = join(this.dir, SNAPSHOT_FILE + TMP_SUFFIX);
+        const f = await this.fs.openTruncate(tmp);
+        try {
+          await f.append(encodeSnapshot(snapshot));
+          await f.sync();
+          this.stats.fsyncs++;
+        } finally {
+          await f.close();
+        }
+        await this.fs.rename(tmp, join(this.dir, SNAPSHOT_FILE));
+        await this.syncDir();
+        this.stats.snapshotsSaved++;
+        this.barriers.shift();
+        this.lastIndexTaken = Math.max(this.lastIndexTaken, index);
+        await this.compact(index);
+      });
+    });
+  }
+
+  /**
+   * Removes the oldest segments whose every live entry the snapshot covers. Segment k's live
+   * entries all lie below segment k+1's first index, so k goes once that index - 1 <= snapshot.
+   * Only a prefix is removed: a later segment's truncate markers may depend on earlier ones.
+   */
+  private async compact(snapshotIndex: number): Promise<void> {
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1 <= snapshotIndex) {
+      const seg = this.segments[0]!;
+      await this.fs.unlink(join(this.dir, seg.name));
+      this.segments.shift();
+      this.stats.segmentsRemoved++;
+    }
+    // No directory fsync: a removal that does not survive a crash leaves a covered segment that replay skips.
+  }
+
+  private termAt(index: number): number | undefined {
+    if (index === this.snapIndex) return this.snapTerm;
+    if (index <= this.snapIndex || index > this.lastIndex) return undefined;
+    return this.terms[index - this.snapIndex - 1];
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+
+  /** Syncs what is buffered, then releases the open segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.loaded && this.failed === null) await this.sync();
+    this.closed = true;
+    await this.exclusive(async () => {
+      const cur = this.current;
+      this.current = null;
+      if (cur) await cur.file.close();
+    });
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  private assertUsable(): void {
+    if (this.failed !== null) {
+      throw new StorageError(
+        'failed',
+        'storage failed an earlier write or fsync; restart to recover from disk',
+        {
+          cause: this.failed,
+        },
+      );
+    }
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    if (!this.loaded) throw new StorageError('not_loaded', 'call load() before using the storage');
+  }
+
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    this.busy++;
+    const run = this.lock.then(fn).finally(() => {
+      this.busy--;
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * After a failed write or fsync the kernel may have dropped the dirty pages and cleared the
+   * error (the 2018 "fsyncgate" lesson), so a retry could report success for lost data. Fail stop.
+   */
+  private async io(fn: () => Promise<void>): Promise<void> {
+    if (this.failed !== null)
+      throw new StorageError('failed', 'storage failed an earlier write or fsync', { cause: this.failed });
+    try {
+      await fn();
+    } catch (err) {
+      this.failed = err;
+      throw new StorageError(
+        'io',
+        `storage I/O failed in ${this.dir}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private async syncDir(): Promise<void> {
+    await this.fs.syncDir(this.dir);
+    this.stats.fsyncs++;
+  }
+
+  private warn(w: StorageWarning): void {
+    this.warnings.push(w);
+    this.onWarning?.(w);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Splits one segment's bytes into records and decides what an invalid record
+ * means. Pure (bytes in, records out) so every torn/corrupt case is unit-testable.
+ *
+ * The rule: invalid bytes are a torn write only if they sit at the end of the
+ * LAST segment and nothing that decodes as a valid record follows them. A torn
+ * write can only ever affect the unsynced tail, and a tail that is torn leaves
+ * no intact record behind it; an intact record behind bad bytes means bytes in
+ * the middle of the log went bad, which is corruption and must stop the node.
+ */
+import { decodeRecord, HEADER_BYTES, type WalRecord } from './codec.js';
+import { WalCorruptionError } from './errors.js';
+
+/** A torn final write that recovery cut off. */
+export interface TornTail {
+  readonly file: string;
+  /** Byte offset where the valid prefix ends (the file is truncated here). */
+  readonly offset: number;
+  /** How many bytes were cut. */
+  readonly droppedBytes: number;
+  readonly reason: string;
+}
+
+export interface SegmentScan {
+  readonly records: WalRecord[];
+  /** Byte offset of each record, for error messages. */
+  readonly offsets: number[];
+  /** Length of the valid prefix. */
+  readonly validBytes: number;
+  readonly torn: TornTail | null;
+}
+
+function allZero(buf: Uint8Array, from: number): boolean {
+  for (let i = from; i < buf.byteLength; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+/** First offset at or after `from` where a complete valid record decodes, or -1. */
+export function findValidRecord(buf: Uint8Array, from: number): number {
+  // Filesystems may leave zero-filled blocks after a crash; skip the byte-by-byte scan for them.
+  if (allZero(buf, from)) return -1;
+  for (let off = from; off + HEADER_BYTES <= buf.byteLength; off++) {
+    if (decodeRecord(buf, off).ok) return off;
+  }
+  return -1;
+}
+
+export function scanSegment(buf: Uint8Array, file: string, isLast: boolean): SegmentScan {
+  const records: WalRecord[] = [];
+  const offsets: number[] = [];
+  let off = 0;
+  while (off < buf.byteLength) {
+    const r = decodeRecord(buf, off);
+    if (r.ok) {
+      records.push(r.record);
+      offsets.push(off);
+      off = r.end;
+      continue;
+    }
+    if (!isLast) throw new WalCorruptionError(file, off, `${r.reason} (in a segment that is not the last)`);
+    let resyncFrom: number;
+    switch (r.kind) {
+      case 'short-header':
+      case 'short-body':
+        // Everything from `off` to the end belongs to this one unfinished record.
+        resyncFrom = buf.byteLength;
+        break;
+      case 'bad-body':
+        // The header is trusted, so the record's extent is known; its own payload is not searched.
+        resyncFrom = r.end;
+        break;
+      case 'bad-header':
+        resyncFrom = off + 1;
+        break;
+    }
+    const next = findValidRecord(buf, resyncFrom);
+    if (next >= 0) {
+      throw new WalCorruptionError(file, off, `${r.reason}; a valid record follows at offset ${next}`);
+    }
+    return {
+      records,
+      offsets,
+      validBytes: off,
+      torn: { file, offset: off, droppedBytes: buf.byteLength - off, reason: r.reason },
+    };
+  }
+  return { records, offsets, validBytes: off, torn: null };
+}
