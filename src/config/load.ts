@@ -16,7 +16,7 @@ import {
   type ConfigValue,
 } from './keys.js';
 import { resolveConfigPath, resolveDataDir, type ConfigLocation } from './paths.js';
-import { configSchema, type SwarmConfig } from './schema.js';
+import { CROSS_RULES, configSchema, describeCrossRule, type CrossRule, type SwarmConfig } from './schema.js';
 
 /** A value set from outside the file, e.g. by a CLI flag; `source` names it in errors (`--api-port`). */
 export interface ConfigOverride {
@@ -130,6 +130,13 @@ function lookup(raw: RawConfig, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+function crossRuleOf(issue: z.core.$ZodIssue): { rule: CrossRule; va: number; vb: number } | null {
+  if (issue.code !== 'custom') return null;
+  const p = issue.params as { crossRule?: number; va?: number; vb?: number } | undefined;
+  const rule = p?.crossRule === undefined ? undefined : CROSS_RULES[p.crossRule];
+  return rule ? { rule, va: p?.va ?? 0, vb: p?.vb ?? 0 } : null;
+}
+
 /** One line for the first schema issue: `<source>: <key> = <value>: <rule>`. */
 function issueToError(
   issue: z.core.$ZodIssue,
@@ -145,8 +152,20 @@ function issueToError(
     const bad = issue.keys[0] ?? '';
     return unknownKeyError(key ? `${key}.${bad}` : bad, sources.values().next().value ?? '');
   }
+  const cross = crossRuleOf(issue);
+  if (cross && !sources.has(cross.rule.a) && sources.has(cross.rule.b)) {
+    // Blame the key the user actually set, not the default it collides with.
+    const msg = describeCrossRule(cross.rule, cross.va, true);
+    return new ConfigError(
+      `${sources.get(cross.rule.b)}: ${cross.rule.b} = ${show(cross.vb)}: ${msg}${more}`,
+      {
+        key: cross.rule.b,
+        value: cross.vb,
+      },
+    );
+  }
   const source = sources.get(key);
-  const value = lookup(raw, keyPath);
+  const value = cross ? cross.va : lookup(raw, keyPath);
   return new ConfigError(`${source ? `${source}: ` : ''}${key} = ${show(value)}: ${issue.message}${more}`, {
     key,
     value,

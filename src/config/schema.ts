@@ -204,68 +204,66 @@ const baseSchema = z.strictObject({
   logging: section(logging),
 });
 
-type Base = z.output<typeof baseSchema>;
-
-interface CrossRule {
-  key: string;
-  check(c: Base): string | null;
+/** A relation `a op b` between two keys that must hold. */
+export interface CrossRule {
+  readonly a: string;
+  readonly op: '<' | '<=' | '>=' | '!=';
+  readonly b: string;
+  /** Port-style rules: 0 means "any free port", which never collides. */
+  readonly zeroExempt?: boolean;
 }
 
-/** Rules that relate two keys; each names the key whose value it reports. */
 export const CROSS_RULES: readonly CrossRule[] = [
-  {
-    key: 'consensus.election_timeout_min_ms',
-    check: (c) =>
-      c.consensus.election_timeout_min_ms < c.consensus.election_timeout_max_ms
-        ? null
-        : `must be < consensus.election_timeout_max_ms (${c.consensus.election_timeout_max_ms})`,
-  },
-  {
-    key: 'consensus.heartbeat_interval_ms',
-    check: (c) =>
-      c.consensus.heartbeat_interval_ms < c.consensus.election_timeout_min_ms
-        ? null
-        : `must be < consensus.election_timeout_min_ms (${c.consensus.election_timeout_min_ms})`,
-  },
-  {
-    key: 'adaptive_gossip.min_interval_ms',
-    check: (c) =>
-      c.adaptive_gossip.min_interval_ms <= c.gossip.interval_ms
-        ? null
-        : `must be <= gossip.interval_ms (${c.gossip.interval_ms})`,
-  },
-  {
-    key: 'adaptive_gossip.max_interval_ms',
-    check: (c) =>
-      c.gossip.interval_ms <= c.adaptive_gossip.max_interval_ms
-        ? null
-        : `must be >= gossip.interval_ms (${c.gossip.interval_ms})`,
-  },
-  {
-    key: 'adaptive_gossip.max_fanout',
-    check: (c) =>
-      c.adaptive_gossip.max_fanout >= c.gossip.fanout
-        ? null
-        : `must be >= gossip.fanout (${c.gossip.fanout})`,
-  },
-  {
-    key: 'energy.critical_threshold_percent',
-    check: (c) =>
-      c.energy.critical_threshold_percent <= c.energy.low_power_threshold_percent
-        ? null
-        : `must be <= energy.low_power_threshold_percent (${c.energy.low_power_threshold_percent})`,
-  },
-  {
-    key: 'raft.port',
-    check: (c) => (c.raft.port !== 0 && c.raft.port === c.api.port ? `must differ from api.port` : null),
-  },
+  { a: 'consensus.election_timeout_min_ms', op: '<', b: 'consensus.election_timeout_max_ms' },
+  { a: 'consensus.heartbeat_interval_ms', op: '<', b: 'consensus.election_timeout_min_ms' },
+  { a: 'adaptive_gossip.min_interval_ms', op: '<=', b: 'gossip.interval_ms' },
+  { a: 'adaptive_gossip.max_interval_ms', op: '>=', b: 'gossip.interval_ms' },
+  { a: 'adaptive_gossip.max_fanout', op: '>=', b: 'gossip.fanout' },
+  { a: 'energy.critical_threshold_percent', op: '<=', b: 'energy.low_power_threshold_percent' },
+  { a: 'raft.port', op: '!=', b: 'api.port', zeroExempt: true },
 ];
 
-export const configSchema = baseSchema.superRefine((c, ctx) => {
-  for (const rule of CROSS_RULES) {
-    const msg = rule.check(c);
-    if (msg !== null) ctx.addIssue({ code: 'custom', path: rule.key.split('.'), message: msg });
+/** `a op b` read from b's side. */
+const REVERSED: Record<CrossRule['op'], string> = { '<': '>', '<=': '>=', '>=': '<=', '!=': '!=' };
+
+function holds(x: number, op: CrossRule['op'], y: number): boolean {
+  switch (op) {
+    case '<':
+      return x < y;
+    case '<=':
+      return x <= y;
+    case '>=':
+      return x >= y;
+    case '!=':
+      return x !== y;
   }
+}
+
+/** The rule as a requirement on `a` (or, with `fromB`, on `b`), e.g. "must be < consensus.x (3000)". */
+export function describeCrossRule(rule: CrossRule, other: number, fromB = false): string {
+  const op = fromB ? REVERSED[rule.op] : rule.op;
+  const key = fromB ? rule.a : rule.b;
+  return op === '!=' ? `must differ from ${key} (${other})` : `must be ${op} ${key} (${other})`;
+}
+
+function valueAt(c: Record<string, unknown>, key: string): number {
+  const [s, k] = key.split('.') as [string, string];
+  return (c[s] as Record<string, number>)[k] ?? 0;
+}
+
+export const configSchema = baseSchema.superRefine((c, ctx) => {
+  CROSS_RULES.forEach((rule, index) => {
+    const va = valueAt(c, rule.a);
+    const vb = valueAt(c, rule.b);
+    if (rule.zeroExempt && (va === 0 || vb === 0)) return;
+    if (holds(va, rule.op, vb)) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: rule.a.split('.'),
+      message: describeCrossRule(rule, vb),
+      params: { crossRule: index, va, vb },
+    });
+  });
 });
 
 /** The effective configuration. After `loadConfig`, `node.data_dir` is an absolute path. */
