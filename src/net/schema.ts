@@ -125,7 +125,8 @@ export function bin(maxBytes: number): Field<Uint8Array> {
     decode: (raw, path) => {
       if (!(raw instanceof Uint8Array)) throw new FieldError(path, 'expected bin');
       if (raw.length > maxBytes) throw new FieldError(path, `bin longer than ${maxBytes} bytes`);
-      return raw;
+      // A plain view even when the packet came in a Buffer, so values compare and serialise alike.
+      return raw.constructor === Uint8Array ? raw : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
     },
   };
 }

@@ -1,0 +1,199 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRng } from '../../src/common/rng.js';
+import { Keyring } from '../../src/net/crypto.js';
+import { frame } from '../../src/net/framing.js';
+import { raftCodec } from '../../src/net/raft-codec.js';
+import { TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
+import type { RaftMessage } from '../../src/raft/messages.js';
+import { waitFor } from './helpers.js';
+import { raftSamples } from './samples.js';
+
+const open: TcpTransport<RaftMessage>[] = [];
+const rawSockets: net.Socket[] = [];
+afterEach(async () => {
+  for (const s of rawSockets.splice(0)) s.destroy();
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+async function node(
+  opts: { keyring?: Keyring | null; port?: number; maxFrameBytes?: number; maxQueueBytes?: number } = {},
+) {
+  const inbox: RaftMessage[] = [];
+  const t = await TcpTransport.listen<RaftMessage>({
+    codec: raftCodec,
+    bindAddress: '127.0.0.1',
+    port: opts.port ?? 0,
+    keyring: opts.keyring ?? null,
+    backoff: { initialMs: 10, maxMs: 100 },
+    rng: createRng(5),
+    onMessage: (m) => inbox.push(m),
+    ...(opts.maxFrameBytes ? { maxFrameBytes: opts.maxFrameBytes } : {}),
+    ...(opts.maxQueueBytes ? { maxQueueBytes: opts.maxQueueBytes } : {}),
+  });
+  open.push(t);
+  return { t, inbox };
+}
+
+function raw(to: TcpAddress): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: to.host, port: to.port }, () => resolve(s));
+    s.on('error', reject);
+    rawSockets.push(s);
+  });
+}
+
+const hb = (commit: number): RaftMessage => ({
+  type: 'heartbeat',
+  from: 'n1',
+  to: 'n2',
+  term: 1,
+  commit,
+  readCtx: 0,
+});
+
+describe('TcpTransport on loopback', () => {
+  it('delivers every message type in order over one persistent connection', async () => {
+    const a = await node();
+    const b = await node();
+    for (const m of raftSamples) expect(a.t.send(b.t.address(), m)).toBe('queued');
+    for (let i = 0; i < 500; i++) a.t.send(peerKey(b.t.address()), hb(i));
+    await waitFor(() => b.inbox.length === raftSamples.length + 500, 'all frames');
+    expect(b.inbox.slice(0, raftSamples.length)).toEqual(raftSamples);
+    expect(b.inbox.slice(raftSamples.length).map((m) => (m.type === 'heartbeat' ? m.commit : -1))).toEqual(
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    expect(a.t.peers()).toMatchObject([{ peer: peerKey(b.t.address()), state: 'open' }]);
+    expect(b.t.stats().packetsIn).toBe(raftSamples.length + 500);
+    expect(b.t.stats().bytesIn).toBe(a.t.stats().bytesOut);
+  });
+
+  it('carries a multi-megabyte snapshot in one frame, encrypted', async () => {
+    const ring = (): Keyring => new Keyring(new Uint8Array(32).fill(4));
+    const a = await node({ keyring: ring() });
+    const b = await node({ keyring: ring() });
+    const data = Uint8Array.from(Buffer.alloc(3 * 1024 * 1024, 'swarm-snapshot'));
+    const snap: RaftMessage = {
+      type: 'install_snapshot',
+      from: 'n1',
+      to: 'n2',
+      term: 2,
+      snapshot: { meta: { index: 10, term: 2, conf: { voters: ['n1', 'n2'], learners: [] } }, data },
+    };
+    expect(a.t.send(b.t.address(), snap)).toBe('queued');
+    await waitFor(() => b.inbox.length === 1, 'snapshot', 15_000);
+    const got = b.inbox[0];
+    if (got?.type !== 'install_snapshot') throw new Error('expected install_snapshot');
+    // Compare the image bytewise: a deep equal over 3 M elements takes the test runner tens of seconds.
+    expect(Buffer.compare(got.snapshot.data, data)).toBe(0);
+    expect({ ...got, snapshot: { ...got.snapshot, data: null } }).toEqual({
+      ...snap,
+      snapshot: { ...snap.snapshot, data: null },
+    });
+  });
+
+  it('refuses to send a frame over the limit', async () => {
+    const a = await node({ maxFrameBytes: 1024 });
+    const b = await node();
+    const big: RaftMessage = {
+      type: 'append_entries',
+      from: 'n1',
+      to: 'n2',
+      term: 1,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [{ index: 1, term: 1, type: 0, data: new Uint8Array(2000) }],
+      commit: 0,
+    };
+    expect(a.t.send(b.t.address(), big)).toBe('oversize');
+    expect(a.t.stats()).toMatchObject({ droppedOversize: 1, packetsOut: 0 });
+  });
+
+  it('closes a connection that announces an oversize frame, and counts it', async () => {
+    const b = await node({ maxFrameBytes: 1024 });
+    const s = await raw(b.t.address());
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write(Uint8Array.of(0, 0, 0x10, 0));
+    await closed;
+    expect(b.t.stats()).toMatchObject({ droppedOversize: 1 });
+  });
+
+  it('counts garbage frames and keeps the connection', async () => {
+    const b = await node();
+    const s = await raw(b.t.address());
+    s.write(frame(Uint8Array.of(0x01, 0x44, 0xc1)));
+    s.write(frame(Uint8Array.of(0x01, 0x44, 0x90)));
+    s.write(frame(Uint8Array.of()));
+    s.write(frame(Uint8Array.of(0x99)));
+    s.write(frame(raftCodec.encode(hb(7))));
+    await waitFor(() => b.inbox.length === 1, 'valid frame after garbage');
+    expect(b.t.stats()).toMatchObject({ droppedMalformed: 4, packetsIn: 5 });
+    expect(b.t.stats().dropped).toMatchObject({ bad_msgpack: 1, invalid_field: 1, empty: 1, bad_version: 1 });
+  });
+
+  it('reconnects with back-off after the peer restarts on the same port', async () => {
+    const a = await node();
+    const b1 = await node();
+    const addr = b1.t.address();
+    a.t.send(addr, hb(1));
+    await waitFor(() => b1.inbox.length === 1, 'first delivery');
+    await b1.t.close();
+    open.splice(open.indexOf(b1.t), 1);
+    await waitFor(() => a.t.peers()[0]?.state !== 'open', 'a notices the close');
+    const b2 = await node({ port: addr.port });
+    // Messages sent while the link is down may be lost (Raft resends); keep sending until one arrives.
+    for (let i = 0; i < 400 && b2.inbox.length === 0; i++) {
+      a.t.send(addr, hb(100 + i));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor(() => b2.inbox.length > 0, 'delivery after restart');
+    expect(a.t.peers()[0]?.state).toBe('open');
+  });
+
+  it('drops frames whose encryption does not match, by reason', async () => {
+    const k = new Keyring(new Uint8Array(32).fill(9));
+    const keyed = await node({ keyring: k });
+    const plain = await node();
+    const wrong = await node({ keyring: new Keyring(new Uint8Array(32).fill(8)) });
+    plain.t.send(keyed.t.address(), hb(1));
+    wrong.t.send(keyed.t.address(), hb(2));
+    keyed.t.send(plain.t.address(), hb(3));
+    await waitFor(() => keyed.t.stats().droppedUnauthenticated === 2, 'keyed drops');
+    await waitFor(() => plain.t.stats().droppedUnauthenticated === 1, 'plain drop');
+    expect(keyed.t.stats().dropped).toMatchObject({ plaintext_rejected: 1, unauthenticated: 1 });
+    expect(plain.t.stats().dropped.encrypted_rejected).toBe(1);
+    expect([...keyed.inbox, ...plain.inbox]).toEqual([]);
+  });
+
+  it('refuses new messages once a peer queue is full (back-pressure)', async () => {
+    // A port with nothing listening: the link stays down and the queue only grows.
+    const probe = await node();
+    const dead = probe.t.address();
+    await probe.t.close();
+    open.splice(open.indexOf(probe.t), 1);
+    const a = await node({ maxQueueBytes: 2000 });
+    const results = Array.from({ length: 200 }, (_, i) => a.t.send(dead, hb(i)));
+    expect(results[0]).toBe('queued');
+    expect(results).toContain('backpressure');
+    expect(a.t.stats().droppedBackpressure).toBe(results.filter((r) => r === 'backpressure').length);
+    expect(a.t.peers()[0]?.queuedBytes).toBeLessThanOrEqual(2000);
+  });
+
+  it('closes cleanly: pending writes flushed, later sends refused', async () => {
+    const a = await node();
+    const b = await node();
+    for (let i = 0; i < 50; i++) a.t.send(b.t.address(), hb(i));
+    await waitFor(() => a.t.peers()[0]?.state === 'open', 'connected');
+    await a.t.close();
+    await waitFor(() => b.inbox.length === 50, 'flushed before close');
+    expect(a.t.send(b.t.address(), hb(99))).toBe('closed');
+  });
+
+  it('parses peer addresses', () => {
+    expect(parsePeer('10.0.0.1:7000')).toEqual({ host: '10.0.0.1', port: 7000 });
+    expect(parsePeer('[::1]:7000')).toEqual({ host: '::1', port: 7000 });
+    expect(peerKey({ host: '::1', port: 1 })).toBe('[::1]:1');
+    expect(() => parsePeer('nope')).toThrow();
+    expect(() => parsePeer('h:70000')).toThrow();
+  });
+});
