@@ -177,6 +177,8 @@ export class RaftNode {
   private role: InternalRole = 'follower';
   private leader: NodeId | null = null;
   private conf: ConfState;
+  /** Configuration at the log's snapshot index: the base for confAt(). */
+  private baseConf: ConfState;
   /** Committed ConfChange entries are folded into `conf` up to here. */
   private confIndex: number;
   private readonly log: RaftLog;
@@ -250,6 +252,7 @@ export class RaftNode {
     this.applied = snapIndex;
     this.handedOut = snapIndex;
     this.conf = snap ? snap.meta.conf : (initialConf ?? { voters: [], learners: [] });
+    this.baseConf = this.conf;
     this.confIndex = snapIndex;
     this.foldConfChanges();
     this.prevHard = { term: this.term, vote: this.vote, commit: this.commit };
@@ -427,6 +430,22 @@ export class RaftNode {
   }
 
   /**
+   * Build a snapshot of the state machine image `data`, taken at `index`
+   * (an index the application has applied): the core fills in the term and
+   * the configuration at that index. Does not compact; save it durably, then
+   * call compact() with it.
+   */
+  createSnapshot(index: number, data: Uint8Array): Snapshot {
+    if (index > this.applied || index > this.commit) {
+      throw new RaftError('snapshot_unapplied', `cannot snapshot at ${index}: applied is ${this.applied}`);
+    }
+    const term = this.log.termAt(index);
+    if (term === undefined)
+      throw new RaftError('snapshot_compacted', `entry ${index} is no longer in the log`);
+    return { meta: { index, term, conf: this.confAt(index) }, data };
+  }
+
+  /**
    * The application has durably saved `snapshot`, taken at an index it has
    * applied: drop the log up to it and keep the snapshot for followers that
    * fall behind it.
@@ -440,8 +459,19 @@ export class RaftNode {
     if (this.log.termAt(index) !== term) {
       throw new RaftError('compact_term_mismatch', `snapshot at ${index} has term ${term}, log has another`);
     }
+    this.baseConf = this.confAt(index);
     this.log.compact(index);
     this.snapshot = snapshot;
+  }
+
+  /** The configuration in force after applying entry `index` (index <= commit, >= snapshot index). */
+  private confAt(index: number): ConfState {
+    let conf = this.baseConf;
+    for (let i = this.log.snapshotIndex() + 1; i <= index; i++) {
+      const e = this.log.entry(i);
+      if (e && e.type === EntryType.ConfChange) conf = decodeConfChange(e.data).conf;
+    }
+    return { voters: [...conf.voters], learners: [...conf.learners] };
   }
 
   hasReady(): boolean {
@@ -786,6 +816,7 @@ export class RaftNode {
       this.log.restore(index, term);
       this.commit = index;
       this.conf = { voters: [...conf.voters], learners: [...conf.learners] };
+      this.baseConf = this.conf;
       this.confIndex = index;
       this.snapshot = m.snapshot;
       this.unpersistedSnapshot = m.snapshot;
@@ -898,12 +929,16 @@ export class RaftNode {
       return;
     }
     if (pr.state === 'probe') pr.probeSent = false;
-    if (pr.maybeUpdate(m.matchIndex)) {
+    const updated = pr.maybeUpdate(m.matchIndex);
+    if (updated || pr.match === m.matchIndex) {
+      // The answer proves where the logs match: stop probing and pipeline from there.
       if (pr.state === 'probe') pr.becomeReplicate();
       else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
         pr.becomeProbe();
         pr.becomeReplicate();
       }
+    }
+    if (updated) {
       this.maybeCommit();
       if (this.role !== 'leader') return;
       if (this.leadTransferee === m.from && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
@@ -916,6 +951,9 @@ export class RaftNode {
     if (!pr) return;
     pr.recentActive = true;
     if (pr.state === 'probe') pr.probeSent = false;
+    // A full window may be full of lost messages: free one slot so that the next append
+    // goes out and, if the follower lacks its predecessors, its rejection resets the pipeline.
+    if (pr.state === 'replicate' && pr.inflight.length >= this.opts.maxInflightMsgs) pr.inflight.shift();
     // A snapshot that got no answer within an election timeout is presumed lost.
     if (pr.state === 'snapshot' && now - pr.snapshotSentAt >= this.opts.electionTimeoutMaxMs)
       pr.becomeProbe();

@@ -35,9 +35,17 @@ export class TestCluster {
   readonly sent: RaftMessage[] = [];
   /** Leaders seen per term: election safety. */
   readonly leadersByTerm = new Map<number, NodeId>();
+  /** The replicated "state machine" of each node: payloads in apply order, restored from snapshots. */
+  readonly state = new Map<NodeId, string[]>();
+  /** Every entry any node has applied. */
+  readonly committedEver = new Map<number, Entry>();
   private queue: RaftMessage[] = [];
   private readonly cut = new Set<string>();
   private readonly rng;
+  /** Deliver one of the first `reorderWindow` queued messages at random (1 = FIFO). */
+  reorderWindow = 1;
+  /** Probability that a delivered message is delivered again later. */
+  duplicate = 0;
   /** Extra filter: return false to drop a message. */
   filter: (m: RaftMessage) => boolean = () => true;
 
@@ -63,6 +71,7 @@ export class TestCluster {
     );
     this.nodes.set(id, node);
     if (!this.applied.has(id)) this.applied.set(id, new Map());
+    this.state.set(id, disk.snapshot ? decodeImage(disk.snapshot.data) : []);
     return node;
   }
 
@@ -115,6 +124,7 @@ export class TestCluster {
     if (rd.snapshot) {
       disk.snapshot = rd.snapshot;
       disk.entries = disk.entries.filter((e) => e.index > rd.snapshot!.meta.index);
+      this.state.set(id, decodeImage(rd.snapshot.data));
     }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index;
@@ -127,6 +137,13 @@ export class TestCluster {
       if (prev !== undefined && prev !== id)
         throw new Error(`election safety: ${prev} and ${id} lead term ${term}`);
       this.leadersByTerm.set(term, id);
+      // Leader completeness: a new leader holds every entry anyone has applied.
+      const snapIndex = n.status().snapshotIndex;
+      for (const [i, e] of this.committedEver) {
+        if (i > snapIndex && n.termAt(i) !== e.term) {
+          throw new Error(`leader completeness: ${id} (term ${term}) lacks committed entry ${i}`);
+        }
+      }
     }
     for (const m of rd.messages) {
       this.sent.push(m);
@@ -136,6 +153,8 @@ export class TestCluster {
     for (const e of rd.committed) {
       this.checkApply(id, e);
       applied.set(e.index, e);
+      if (e.type === 0 && e.data.length > 0) this.state.get(id)!.push(new TextDecoder().decode(e.data));
+      this.committedEver.set(e.index, e);
     }
     if (rd.readStates.length > 0) {
       const rs = this.readStates.get(id) ?? [];
@@ -160,8 +179,16 @@ export class TestCluster {
     let budget = maxMessages;
     this.processReadies();
     while (this.queue.length > 0) {
-      if (budget-- <= 0) throw new Error('message storm: delivery budget exhausted');
-      const m = this.queue.shift()!;
+      if (budget-- <= 0) {
+        const tail = this.queue
+          .slice(0, 12)
+          .map((m) => JSON.stringify({ ...m, entries: undefined, snapshot: undefined }));
+        throw new Error(`message storm: delivery budget exhausted; queue head:\n${tail.join('\n')}`);
+      }
+      const pickAt =
+        this.reorderWindow > 1 ? this.rng.int(0, Math.min(this.reorderWindow, this.queue.length) - 1) : 0;
+      const m = this.queue.splice(pickAt, 1)[0]!;
+      if (this.duplicate > 0 && this.rng.next() < this.duplicate) this.queue.push(m);
       const to = this.nodes.get(m.to);
       if (!to || this.cut.has(`${m.from}>${m.to}`) || !this.filter(m)) continue;
       to.step(m, this.now);
@@ -208,13 +235,22 @@ export class TestCluster {
     return { index: r.index, term: r.term };
   }
 
-  /** Application payloads (non-empty Normal entries) applied by `id`, in index order. */
+  /** Application payloads applied by `id` (through snapshots too), in order. */
   appliedTexts(id: NodeId): string[] {
-    const m = this.applied.get(id) ?? new Map<number, Entry>();
-    return [...m.values()]
-      .filter((e) => e.type === 0 && e.data.length > 0)
-      .sort((a, b) => a.index - b.index)
-      .map((e) => new TextDecoder().decode(e.data));
+    return [...(this.state.get(id) ?? [])];
+  }
+
+  /** Take a snapshot at `id`'s applied index, save it to its disk and compact. */
+  compact(id: NodeId): boolean {
+    const n = this.node(id);
+    const s = n.status();
+    if (s.applied <= s.snapshotIndex) return false;
+    const snap = n.createSnapshot(s.applied, text(JSON.stringify(this.state.get(id))));
+    const disk = this.disks.get(id)!;
+    disk.snapshot = snap;
+    disk.entries = disk.entries.filter((e) => e.index > snap.meta.index);
+    n.compact(snap);
+    return true;
   }
 
   /** Log matching: if two logs hold an entry with the same index and term, they agree on everything before it. */
@@ -235,6 +271,10 @@ export class TestCluster {
       }
     }
   }
+}
+
+function decodeImage(data: Uint8Array): string[] {
+  return JSON.parse(new TextDecoder().decode(data)) as string[];
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
