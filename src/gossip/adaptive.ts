@@ -358,6 +358,12 @@ export function evaluateAdaptive(
 
 export interface AdaptiveParams {
   readonly mode: GossipMode;
+  /**
+   * The mode's interval multiplier, for a runtime that also stretches timers
+   * other than the gossip round (e.g. the probe period on a critical battery,
+   * where probes dominate idle traffic). 1 when disabled.
+   */
+  readonly intervalMultiplier: number;
   readonly intervalMs: number;
   readonly fanout: number;
   readonly reason: string;
@@ -373,6 +379,7 @@ export function adaptiveParams(c: AdaptiveConfig, s: AdaptiveState): AdaptivePar
   if (!c.enabled) {
     return {
       mode: 'normal',
+      intervalMultiplier: 1,
       intervalMs: c.baseIntervalMs,
       fanout: c.baseFanout,
       reason: s.reason,
@@ -388,7 +395,14 @@ export function adaptiveParams(c: AdaptiveConfig, s: AdaptiveState): AdaptivePar
   const rounded = m.fanout >= 1 ? Math.ceil(raw - 1e-9) : Math.floor(raw + 1e-9);
   const cap = s.swarmSize === null ? c.maxFanout : Math.min(c.maxFanout, Math.max(1, s.swarmSize - 1));
   const fanout = Math.max(1, Math.min(cap, rounded));
-  return { mode: s.mode, intervalMs, fanout, reason: s.reason, changedAt: s.changedAt };
+  return {
+    mode: s.mode,
+    intervalMultiplier: m.interval,
+    intervalMs,
+    fanout,
+    reason: s.reason,
+    changedAt: s.changedAt,
+  };
 }
 
 /** Stateful wrapper for the runtime: `evaluate` every adaptation_interval_ms, apply the result at once. */

@@ -23,6 +23,8 @@ import { chunkBySize, eventKey, Plumtree } from './plumtree.js';
 import { retransmitLimit, TransmitQueue } from './queue.js';
 import { estimateSize } from './size.js';
 import { Suspicion } from './suspicion.js';
+import type { MemberState, SharedView } from './table.js';
+import { MemberTable } from './table.js';
 import type {
   GossipConfig,
   GossipEvent,
@@ -38,12 +40,8 @@ export interface GossipNodeOptions {
   readonly self: SelfInfo;
   readonly config?: Partial<GossipConfig>;
   readonly rng: Rng;
-}
-
-interface MemberState {
-  rec: MemberRecord;
-  changedAt: number;
-  lastAckAt: number;
+  /** Members known at start, shared read-only (simulation snapshot or persisted list). */
+  readonly view?: SharedView;
 }
 
 interface ProbeState {
@@ -105,13 +103,10 @@ export class GossipNode {
   private readonly cfg: GossipConfig;
   private readonly rng: Rng;
   private self: MemberRecord;
-  private readonly table = new Map<MemberId, MemberState>();
-  /** Every known member but self, for O(1) random sampling. */
-  private readonly ids: MemberId[] = [];
-  private readonly idIndex = new Map<MemberId, number>();
+  private readonly table: MemberTable;
   private liveCount = 0;
-  private probeOrder: MemberId[] = [];
-  private probeIdx = 0;
+  /** Probe round: slot = (mul * i + add) mod size walks the id space in a fresh random order each round. */
+  private probeRound = { i: 0, size: 0, mul: 1, add: 0 };
   private probe: ProbeState | null = null;
   private readonly relays = new Map<number, Relay>();
   private readonly suspicions = new Map<MemberId, Suspicion>();
@@ -170,11 +165,18 @@ export class GossipNode {
     this.intervalMs = this.cfg.gossipIntervalMs;
     this.fanout = this.cfg.fanout;
     this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier);
+    this.table = new MemberTable(opts.view, this.id);
+    for (const r of this.table.baseRecords()) if (isLiveStatus(r.status)) this.liveCount++;
     this.tree = new Plumtree(
       {
         selfId: this.id,
         send: (to, msg) => this.sendTo(to, msg),
         randomLive: (n, exclude) => this.sampleMembers(n, exclude, false),
+        liveIds: () => {
+          const out: MemberId[] = [];
+          for (const r of this.table.records()) if (isLiveStatus(r.status)) out.push(r.id);
+          return out;
+        },
         isLive: (id) => {
           const m = this.table.get(id);
           return m !== undefined && isLiveStatus(m.rec.status);
@@ -182,7 +184,6 @@ export class GossipNode {
         deliver: (event, now) => this.deliver(event, now),
       },
       {
-        eagerPeers: this.cfg.fanout,
         lazyPeers: this.cfg.lazyPeers,
         eventBatchMs: this.cfg.eventBatchMs,
         lazyIntervalMs: this.cfg.lazyIntervalMs,
@@ -257,13 +258,12 @@ export class GossipNode {
     }
     if (p.fanout !== undefined && p.fanout >= 1) {
       this.fanout = Math.floor(p.fanout);
-      this.tree.setEagerPeers(this.fanout);
     }
   }
 
   members(): MemberRecord[] {
     const out: MemberRecord[] = [this.self];
-    for (const m of this.table.values()) out.push(m.rec);
+    for (const r of this.table.records()) out.push(r);
     return out;
   }
 
@@ -291,13 +291,13 @@ export class GossipNode {
   /** Earliest time `tick` has work to do. */
   nextDeadline(): number {
     if (!this.started) return Infinity;
-    let t = this.nextProbeAt;
+    let t = this.leaving ? Infinity : Math.min(this.nextProbeAt, this.nextPushPullAt);
     if (this.probe !== null) {
       if (!this.probe.indirect && !this.probe.acked) t = Math.min(t, this.probe.directDeadline);
       t = Math.min(t, this.probe.endAt);
     }
     if (this.updates.size > 0 || this.eventQueue.size > 0) t = Math.min(t, this.nextGossipAt);
-    t = Math.min(t, this.nextPushPullAt, this.nextAnnounceAt);
+    t = Math.min(t, this.nextAnnounceAt);
     for (const r of this.relays.values()) t = Math.min(t, r.nackAt);
     for (const s of this.suspicions.values()) t = Math.min(t, s.deadline());
     const grave = this.graveyard[0];
@@ -434,7 +434,8 @@ export class GossipNode {
     const failed = this.probeSamples.reduce((n, s) => n + s.value, 0);
     const rtt = this.rttSamples.reduce((n, s) => n + s.value, 0);
     let reachable = 0;
-    for (const m of this.table.values()) if (isLiveStatus(m.rec.status) && m.lastAckAt >= since) reachable++;
+    for (const m of this.table.materialized())
+      if (isLiveStatus(m.rec.status) && m.lastAckAt >= since) reachable++;
     const windowS = Math.max(1, Math.min(this.cfg.statsWindowMs, now)) / 1000;
     return {
       probeLoss: this.probeSamples.length === 0 ? 0 : failed / this.probeSamples.length,
@@ -448,8 +449,8 @@ export class GossipNode {
       ...this.counters,
       duplicateEvents: this.tree.duplicates,
       queuedUpdates: this.updates.size + this.eventQueue.size,
-      eagerPeers: this.tree.eager.size,
-      lazyPeers: this.tree.lazy.size,
+      eagerPeers: this.tree.eagerCount,
+      lazyPeers: this.tree.lazyCount,
     };
   }
 
@@ -502,6 +503,7 @@ export class GossipNode {
       this.probe = null;
       if (!p.acked) {
         this.counters.probesFailed++;
+        this.probeSamples.push({ at: now, value: 1 });
         // Lifeguard: missing nacks mean our own links are the likelier culprit.
         this.awareness.applyDelta(p.expectedNacks > 0 ? Math.max(0, p.expectedNacks - p.nacks) : 1);
         const m = this.table.get(p.target);
@@ -646,9 +648,8 @@ export class GossipNode {
     const all: DigestEntry[] = [
       { id: this.id, incarnation: this.self.incarnation, status: this.self.status },
     ];
-    for (const m of this.table.values()) {
-      all.push({ id: m.rec.id, incarnation: m.rec.incarnation, status: m.rec.status });
-    }
+    for (const r of this.table.records())
+      all.push({ id: r.id, incarnation: r.incarnation, status: r.status });
     all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return all;
   }
@@ -726,8 +727,8 @@ export class GossipNode {
       (msg.rangeStart === '' || id >= msg.rangeStart) && (msg.rangeEnd === '' || id <= msg.rangeEnd);
     if (!marksPart) {
       if (!listed.has(this.id) && inRange(this.id)) push.push(this.self);
-      for (const m of this.table.values()) {
-        if (!listed.has(m.rec.id) && isLiveStatus(m.rec.status) && inRange(m.rec.id)) push.push(m.rec);
+      for (const r of this.table.records()) {
+        if (!listed.has(r.id) && isLiveStatus(r.status) && inRange(r.id)) push.push(r);
       }
     }
     const events = marksPart ? this.tree.eventsAfter(msg.events, MAX_EVENTS_PER_EXCHANGE) : [];
@@ -911,9 +912,7 @@ export class GossipNode {
   // ---------------------------------------------------------------- member table
 
   private addMember(rec: MemberRecord, now: number): void {
-    this.table.set(rec.id, { rec, changedAt: now, lastAckAt: -Infinity });
-    this.idIndex.set(rec.id, this.ids.length);
-    this.ids.push(rec.id);
+    this.table.add(rec, now);
     if (isLiveStatus(rec.status)) this.becameLive(rec.id);
   }
 
@@ -921,14 +920,7 @@ export class GossipNode {
     const m = this.table.get(id);
     if (m === undefined) return;
     if (isLiveStatus(m.rec.status)) this.liveCount--;
-    this.table.delete(id);
-    const i = this.idIndex.get(id)!;
-    const last = this.ids.pop()!;
-    if (last !== id) {
-      this.ids[i] = last;
-      this.idIndex.set(last, i);
-    }
-    this.idIndex.delete(id);
+    this.table.remove(id);
   }
 
   private setRecord(m: MemberState, rec: MemberRecord, now: number): void {
@@ -947,27 +939,32 @@ export class GossipNode {
 
   private becameLive(id: MemberId): void {
     this.liveCount++;
-    // Insert at a random place in the rest of this round so newcomers get probed soon but not first.
-    this.probeOrder.push(id);
-    const j = this.probeIdx + Math.floor(this.rng.next() * (this.probeOrder.length - this.probeIdx));
-    const last = this.probeOrder.length - 1;
-    [this.probeOrder[j], this.probeOrder[last]] = [this.probeOrder[last]!, this.probeOrder[j]!];
     this.tree.peerUp(id);
   }
 
+  /**
+   * SWIM's round-robin over a fresh random order each round (bounded time to
+   * first detection). The order is an affine permutation of the id slots, so
+   * it costs no memory at 10,000 members; newcomers join from the next round.
+   */
   private nextProbeTarget(): MemberId | undefined {
     for (let pass = 0; pass < 2; pass++) {
-      while (this.probeIdx < this.probeOrder.length) {
-        const id = this.probeOrder[this.probeIdx++]!;
-        const m = this.table.get(id);
-        if (m !== undefined && isLiveStatus(m.rec.status)) return id;
+      const r = this.probeRound;
+      while (r.i < r.size) {
+        const slot = (r.mul * r.i + r.add) % r.size;
+        r.i++;
+        const id = this.table.idAt(slot);
+        if (id === undefined) continue;
+        const m = this.table.peek(id);
+        if (m !== undefined && isLiveStatus(m.status)) return id;
       }
-      // End of a round: reshuffle the live members (SWIM's bounded time to first detection).
-      const live: MemberId[] = [];
-      for (const m of this.table.values()) if (isLiveStatus(m.rec.status)) live.push(m.rec.id);
-      shuffle(live, this.rng);
-      this.probeOrder = live;
-      this.probeIdx = 0;
+      const size = this.table.slots;
+      if (size === 0) return undefined;
+      let mul = 1 + Math.floor(this.rng.next() * Math.max(1, size - 1));
+      for (let tries = 0; tries < 64 && gcd(mul, size) !== 1; tries++)
+        mul = 1 + Math.floor(this.rng.next() * (size - 1));
+      if (gcd(mul, size) !== 1) mul = 1;
+      this.probeRound = { i: 0, size, mul, add: Math.floor(this.rng.next() * size) };
     }
     return undefined;
   }
@@ -985,23 +982,28 @@ export class GossipNode {
   ): MemberId[] {
     const ok = (id: MemberId): boolean => {
       if (exclude.has(id)) return false;
-      const m = this.table.get(id)!;
-      if (isLiveStatus(m.rec.status)) return true;
-      return (
-        includeDead && m.rec.status === MemberStatus.Dead && now - m.changedAt < this.cfg.gossipToTheDeadMs
-      );
+      const m = this.table.peek(id);
+      if (m === undefined) return false;
+      if (isLiveStatus(m.status)) return true;
+      if (!includeDead || m.status !== MemberStatus.Dead) return false;
+      return now - (this.table.get(id)?.changedAt ?? 0) < this.cfg.gossipToTheDeadMs;
     };
     const out: MemberId[] = [];
-    if (n <= 0 || this.ids.length === 0) return out;
-    if (this.ids.length <= 64 || this.liveCount < this.ids.length / 4) {
-      const cands = this.ids.filter(ok);
+    const slots = this.table.slots;
+    if (n <= 0 || slots === 0) return out;
+    if (slots <= 64 || this.liveCount < slots / 4) {
+      const cands: MemberId[] = [];
+      for (let i = 0; i < slots; i++) {
+        const id = this.table.idAt(i);
+        if (id !== undefined && ok(id)) cands.push(id);
+      }
       shuffle(cands, this.rng);
       return cands.slice(0, n);
     }
     const picked = new Set<MemberId>();
     for (let tries = 0; tries < 8 * n + 16 && out.length < n; tries++) {
-      const id = this.ids[Math.floor(this.rng.next() * this.ids.length)]!;
-      if (picked.has(id) || !ok(id)) continue;
+      const id = this.table.idAt(Math.floor(this.rng.next() * slots));
+      if (id === undefined || picked.has(id) || !ok(id)) continue;
       picked.add(id);
       out.push(id);
     }
@@ -1062,6 +1064,11 @@ function prune(samples: Sample[], since: number): void {
   let i = 0;
   while (i < samples.length && samples[i]!.at < since) i++;
   if (i > 0) samples.splice(0, i);
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }
 
 function shuffle<T>(a: T[], rng: Rng): void {

@@ -1,16 +1,26 @@
 /**
- * Plumtree (Leitão, Pereira, Rodrigues 2007): epidemic broadcast trees.
+ * Event broadcast: Plumtree's eager/lazy split (Leitão, Pereira, Rodrigues
+ * 2007) laid over a two-level overlay instead of a tree grown by pruning.
  *
- * Full events travel only along "eager" links; every other neighbour gets a
- * cheap IHAVE later. A duplicate arrival means two paths exist, so the later
- * one is PRUNEd to lazy; the eager links shrink towards a spanning tree and
- * the cost per event towards N-1 messages. When a link or node fails, a lazy
- * neighbour's IHAVE arrives without the event, and after `graftTimeoutMs` a
- * GRAFT both fetches it and turns that link eager, repairing the tree.
+ * Why not plain pruning: with many concurrent sources and batched pushes, one
+ * shared tree grown by PRUNE on duplicates oscillates (a batch of duplicates
+ * prunes an edge another source still needs), and a first-arrival tree over a
+ * random graph is 4-6 hops deep, too slow at 100 ms per hop. So the eager
+ * links are chosen, not discovered: the ceil(sqrt(N)) live members with the
+ * highest hash of their id are hubs; every other member attaches to one hub
+ * by rendezvous hashing. An event goes origin -> its hub -> all hubs -> their
+ * leaves: at most 3 hops, N-1 deliveries, and every member computes the same
+ * overlay from the same membership, so it needs no messages to build and
+ * re-forms by itself when a hub dies. Hub-to-hub and first hops are sent at
+ * once; the hub-to-leaf fan-out, where most deliveries happen, is batched per
+ * `eventBatchMs` so one packet carries many events.
  *
- * Both eager pushes and IHAVEs are batched per peer (`eventBatchMs`,
- * `lazyIntervalMs`): at high event rates a packet carries many events, which
- * is what keeps messages per event below one per tree edge.
+ * Lazy half: every `lazyIntervalMs` a member sends IHAVE (event ids) to its
+ * overlay neighbours and one random member; an id still missing after
+ * `graftTimeoutMs` is fetched with GRAFT, and a member that obtains an event
+ * by repair re-spreads it as if it were the origin, so a lost packet or a dead
+ * hub costs one repair round, not the event. Push-pull anti-entropy (in the
+ * node) covers what survives neither, e.g. after a partition heals.
  */
 import { LruSet } from './lru.js';
 import type { EventMark, GossipMessage, MemberId, UserEvent } from './messages.js';
@@ -23,11 +33,12 @@ export interface PlumtreeHost {
   /** Up to `n` random live members outside `exclude`. */
   randomLive(n: number, exclude: ReadonlySet<MemberId>): MemberId[];
   isLive(id: MemberId): boolean;
+  /** Every live member but self. */
+  liveIds(): MemberId[];
   deliver(event: UserEvent, now: number): void;
 }
 
 export interface PlumtreeOptions {
-  eagerPeers: number;
   lazyPeers: number;
   eventBatchMs: number;
   lazyIntervalMs: number;
@@ -53,36 +64,68 @@ interface Stored {
   readonly hops: number;
 }
 
+interface Overlay {
+  readonly hubs: ReadonlySet<MemberId>;
+  readonly isHub: boolean;
+  /** Leaf: its hub. Hub: undefined. */
+  readonly hub: MemberId | undefined;
+  /** Hub: its leaves. */
+  readonly leaves: ReadonlySet<MemberId>;
+}
+
 const MAX_GRAFT_ATTEMPTS = 4;
 /** Gaps this far behind the newest seq of an origin are given up (anti-entropy no longer has them anyway). */
 const MAX_ABOVE = 4096;
+/** A member that pushed to us as its hub stays our leaf this long even if our views disagree. */
+const ADOPT_MS = 30_000;
 
 export function eventKey(origin: MemberId, seq: number): string {
   return `${origin}\u0000${seq}`;
 }
 
+/** FNV-1a, 32 bit: a stable hash every implementation (and firmware) can reproduce. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
 export class Plumtree {
-  readonly eager = new Set<MemberId>();
-  readonly lazy = new Set<MemberId>();
   private readonly seen: LruSet;
   private readonly marks = new Map<MemberId, Mark>();
   private readonly store = new Map<string, Stored>();
-  private readonly pendingEager = new Map<MemberId, Stored[]>();
-  private readonly pendingLazy = new Map<MemberId, EventMark[]>();
+  private readonly pending = new Map<MemberId, Stored[]>();
+  private readonly lazyQueue: EventMark[] = [];
   private readonly missing = new Map<string, Missing>();
-  private eagerFlushAt: number | null = null;
+  private readonly adopted = new Map<MemberId, number>();
+  private overlay: Overlay | null = null;
+  private flushAt: number | null = null;
   private lazyFlushAt: number | null = null;
   duplicates = 0;
 
   constructor(
     private readonly host: PlumtreeHost,
-    private opts: PlumtreeOptions,
+    private readonly opts: PlumtreeOptions,
   ) {
     this.seen = new LruSet(opts.messageCacheSize);
   }
 
-  setEagerPeers(n: number): void {
-    this.opts = { ...this.opts, eagerPeers: n };
+  /** Members this one pushes events to directly (for stats). */
+  get eagerCount(): number {
+    const o = this.overlay;
+    if (o === null) return 0;
+    return o.isHub ? o.hubs.size - 1 + o.leaves.size : o.hub === undefined ? 0 : 1;
+  }
+
+  get lazyCount(): number {
+    return this.opts.lazyPeers;
+  }
+
+  get isHub(): boolean {
+    return this.getOverlay().isHub;
   }
 
   hasSeen(origin: MemberId, seq: number): boolean {
@@ -144,54 +187,15 @@ export class Plumtree {
     return out;
   }
 
-  peerUp(id: MemberId): void {
-    if (id === this.host.selfId || this.eager.has(id) || this.lazy.has(id)) return;
-    if (this.eager.size < this.opts.eagerPeers) this.eager.add(id);
-    else if (this.lazy.size < this.opts.lazyPeers) this.lazy.add(id);
+  /** Membership changed: the overlay is recomputed on next use. */
+  peerUp(_id: MemberId): void {
+    this.overlay = null;
   }
 
   peerDown(id: MemberId): void {
-    this.eager.delete(id);
-    this.lazy.delete(id);
-    this.pendingEager.delete(id);
-    this.pendingLazy.delete(id);
-    this.replenish();
-  }
-
-  /** Keep eager + lazy at their targets from the live membership; new links start eager and prune themselves. */
-  replenish(): void {
-    for (const id of [...this.eager]) if (!this.host.isLive(id)) this.eager.delete(id);
-    for (const id of [...this.lazy]) if (!this.host.isLive(id)) this.lazy.delete(id);
-    const want = this.opts.eagerPeers + this.opts.lazyPeers - this.eager.size - this.lazy.size;
-    if (want <= 0) return;
-    const exclude = new Set<MemberId>([...this.eager, ...this.lazy, this.host.selfId]);
-    for (const id of this.host.randomLive(want, exclude)) {
-      if (this.eager.size < this.opts.eagerPeers) this.eager.add(id);
-      else this.lazy.add(id);
-    }
-  }
-
-  /** A new event from this node or from `from`: deliver, then queue eager and lazy pushes. */
-  spread(stored: Stored, from: MemberId | null, now: number): void {
-    this.host.deliver(stored.event, now);
-    const fwd: Stored = { event: stored.event, hops: stored.hops + (from === null ? 0 : 1) };
-    for (const p of this.eager) {
-      if (p === from) continue;
-      let q = this.pendingEager.get(p);
-      if (q === undefined) this.pendingEager.set(p, (q = []));
-      q.push(fwd);
-    }
-    const mark: EventMark = { origin: stored.event.origin, seq: stored.event.seq };
-    for (const p of this.lazy) {
-      if (p === from) continue;
-      let q = this.pendingLazy.get(p);
-      if (q === undefined) this.pendingLazy.set(p, (q = []));
-      q.push(mark);
-    }
-    if (this.eagerFlushAt === null && this.pendingEager.size > 0)
-      this.eagerFlushAt = now + this.opts.eventBatchMs;
-    if (this.lazyFlushAt === null && this.pendingLazy.size > 0)
-      this.lazyFlushAt = now + this.opts.lazyIntervalMs;
+    this.overlay = null;
+    this.pending.delete(id);
+    this.adopted.delete(id);
   }
 
   broadcast(event: UserEvent, now: number): void {
@@ -199,32 +203,23 @@ export class Plumtree {
   }
 
   onPush(from: MemberId, events: readonly UserEvent[], hops: readonly number[], now: number): void {
-    let fresh = 0;
+    const o = this.getOverlay();
+    if (o.isHub && !o.hubs.has(from) && !o.leaves.has(from)) this.adopted.set(from, now);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
-      const h = hops[i] ?? 0;
-      if (this.accept(ev, h)) {
-        fresh++;
-        this.spread({ event: ev, hops: h }, from, now);
-      } else this.duplicates++;
-    }
-    if (fresh === 0 && events.length > 0) {
-      // Every event came first by another path: this link is redundant.
-      if (this.eager.delete(from)) this.lazy.add(from);
-      this.host.send(from, { type: 'prune', from: this.host.selfId });
-    } else if (fresh > 0 && !this.eager.has(from)) {
-      this.lazy.delete(from);
-      this.eager.add(from);
+      const h = (hops[i] ?? 0) + 1;
+      if (this.accept(ev, h)) this.spread({ event: ev, hops: h }, from, now);
+      else this.duplicates++;
     }
   }
 
-  /** Events learned outside the tree (anti-entropy, piggyback): deliver and pass on along the tree. */
+  /** Events learned outside the overlay (anti-entropy, GRAFT, piggyback): deliver and re-spread as origin. */
   onRepair(events: readonly UserEvent[], now: number): void {
     for (const ev of events) if (this.accept(ev, 0)) this.spread({ event: ev, hops: 0 }, null, now);
   }
 
   onPrune(from: MemberId): void {
-    if (this.eager.delete(from)) this.lazy.add(from);
+    this.adopted.delete(from);
   }
 
   onIHave(from: MemberId, ids: readonly EventMark[], now: number): void {
@@ -244,40 +239,77 @@ export class Plumtree {
   }
 
   onGraft(from: MemberId, ids: readonly EventMark[]): void {
-    this.lazy.delete(from);
-    this.eager.add(from);
     const events: Stored[] = [];
     for (const mark of ids) {
       const s = this.store.get(eventKey(mark.origin, mark.seq));
       if (s !== undefined) events.push(s);
     }
-    this.sendEvents(from, events);
+    this.sendEvents(from, events, 'graft');
   }
 
   nextDeadline(): number {
     let t = Infinity;
-    if (this.eagerFlushAt !== null) t = Math.min(t, this.eagerFlushAt);
+    if (this.flushAt !== null) t = Math.min(t, this.flushAt);
     if (this.lazyFlushAt !== null) t = Math.min(t, this.lazyFlushAt);
     for (const m of this.missing.values()) t = Math.min(t, m.deadline);
     return t;
   }
 
   tick(now: number): void {
-    if (this.eagerFlushAt !== null && now >= this.eagerFlushAt) {
-      this.eagerFlushAt = null;
-      for (const [peer, q] of this.pendingEager) this.sendEvents(peer, q);
-      this.pendingEager.clear();
+    if (this.flushAt !== null && now >= this.flushAt) {
+      this.flushAt = null;
+      for (const [peer, q] of this.pending) this.sendEvents(peer, q, 'push');
+      this.pending.clear();
     }
     if (this.lazyFlushAt !== null && now >= this.lazyFlushAt) {
       this.lazyFlushAt = null;
-      for (const [peer, q] of this.pendingLazy) {
-        for (const chunk of chunkBySize(q, 8))
-          this.host.send(peer, { type: 'ihave', from: this.host.selfId, ids: chunk });
-      }
-      this.pendingLazy.clear();
-      this.replenish();
+      this.announce(now);
     }
     if (this.missing.size > 0) this.graftDue(now);
+  }
+
+  /** Deliver a new event and pass it along the overlay. `from` null: own or repaired event. */
+  private spread(s: Stored, from: MemberId | null, now: number): void {
+    this.host.deliver(s.event, now);
+    const o = this.getOverlay();
+    const fromHub = from !== null && o.hubs.has(from);
+    if (o.isHub) {
+      if (!fromHub)
+        for (const h of o.hubs) if (h !== this.host.selfId && h !== from) this.sendEvents(h, [s], 'push');
+      for (const l of o.leaves) if (l !== from) this.queue(l, s, now);
+      for (const [l, at] of this.adopted) {
+        if (now - at > ADOPT_MS || !this.host.isLive(l)) this.adopted.delete(l);
+        else if (l !== from && !o.leaves.has(l)) this.queue(l, s, now);
+      }
+    } else if (!fromHub && o.hub !== undefined && o.hub !== from) {
+      // Own event, a repair, or a member that takes us for its hub: hand it to our hub.
+      this.sendEvents(o.hub, [s], 'push');
+    }
+    this.lazyQueue.push({ origin: s.event.origin, seq: s.event.seq });
+    if (this.lazyFlushAt === null) this.lazyFlushAt = now + this.opts.lazyIntervalMs;
+  }
+
+  private queue(peer: MemberId, s: Stored, now: number): void {
+    let q = this.pending.get(peer);
+    if (q === undefined) this.pending.set(peer, (q = []));
+    q.push(s);
+    if (this.flushAt === null) this.flushAt = now + this.opts.eventBatchMs;
+  }
+
+  private announce(_now: number): void {
+    const ids = this.lazyQueue.splice(0);
+    if (ids.length === 0) return;
+    const o = this.getOverlay();
+    const targets = new Set<MemberId>();
+    if (o.isHub) {
+      for (const h of o.hubs) if (h !== this.host.selfId) targets.add(h);
+      for (const l of o.leaves) targets.add(l);
+    } else if (o.hub !== undefined) targets.add(o.hub);
+    for (const r of this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId])))
+      targets.add(r);
+    const chunks = chunkBySize(ids, estimateSize(this.host.selfId));
+    for (const t of targets)
+      for (const chunk of chunks) this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
   }
 
   private graftDue(now: number): void {
@@ -298,24 +330,54 @@ export class Plumtree {
       g.push(m.mark);
     }
     for (const [peer, marks] of grafts) {
-      this.lazy.delete(peer);
-      this.eager.add(peer);
-      for (const chunk of chunkBySize(marks, 8))
+      for (const chunk of chunkBySize(marks, estimateSize(this.host.selfId))) {
         this.host.send(peer, { type: 'graft', from: this.host.selfId, ids: chunk });
+      }
     }
   }
 
-  private sendEvents(peer: MemberId, q: readonly Stored[]): void {
+  private getOverlay(): Overlay {
+    if (this.overlay !== null) return this.overlay;
+    const self = this.host.selfId;
+    const live = this.host.liveIds();
+    live.push(self);
+    const n = live.length;
+    const h = Math.max(1, Math.ceil(Math.sqrt(n)));
+    const ranked = live
+      .map((id) => ({ id, score: fnv1a(id) }))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const hubs = new Set(ranked.slice(0, h).map((r) => r.id));
+    const hubList = [...hubs];
+    const hubOf = (id: MemberId): MemberId => {
+      let best = hubList[0]!;
+      let bestScore = -1;
+      for (const hub of hubList) {
+        const sc = fnv1a(`${id}|${hub}`);
+        if (sc > bestScore || (sc === bestScore && hub < best)) {
+          best = hub;
+          bestScore = sc;
+        }
+      }
+      return best;
+    };
+    const isHub = hubs.has(self);
+    const leaves = new Set<MemberId>();
+    if (isHub) for (const id of live) if (!hubs.has(id) && hubOf(id) === self) leaves.add(id);
+    this.overlay = { hubs, isHub, hub: isHub ? undefined : hubOf(self), leaves };
+    return this.overlay;
+  }
+
+  private sendEvents(peer: MemberId, q: readonly Stored[], _why: 'push' | 'graft'): void {
     let events: UserEvent[] = [];
     let hops: number[] = [];
-    let size = 16 + estimateSize(this.host.selfId);
+    let size = 100 + estimateSize(this.host.selfId);
     for (const s of q) {
       const sz = estimateSize(s.event) + 5;
       if (events.length > 0 && size + sz > MESSAGE_BUDGET_BYTES) {
         this.host.send(peer, { type: 'ev-push', from: this.host.selfId, events, hops });
         events = [];
         hops = [];
-        size = 16 + estimateSize(this.host.selfId);
+        size = 100 + estimateSize(this.host.selfId);
       }
       events.push(s.event);
       hops.push(s.hops);

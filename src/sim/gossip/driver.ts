@@ -1,0 +1,201 @@
+/**
+ * Runs many gossip cores on the deterministic simulator: one virtual clock,
+ * one seeded network, each node ticked only at its own `nextDeadline()`, so
+ * an idle 10,000-node swarm costs events per protocol period, not per node
+ * per millisecond. The driver does what src/node does with sockets: drain
+ * outgoing messages, hand them to the network, deliver them later.
+ */
+import { encode } from '@msgpack/msgpack';
+import { createRng, type Rng } from '../../common/rng.js';
+import type { GossipMessage, MemberId, MemberRecord } from '../../gossip/messages.js';
+import { MemberStatus } from '../../gossip/messages.js';
+import { GossipNode } from '../../gossip/node.js';
+import { estimateSize } from '../../gossip/size.js';
+import type { SharedView } from '../../gossip/table.js';
+import type { GossipConfig, GossipEvent } from '../../gossip/types.js';
+import { EventQueue } from '../event-queue.js';
+import { PERFECT_LINK, SimNetwork, type LinkModel } from '../network.js';
+
+export interface GossipSimOptions {
+  readonly seed: number;
+  readonly link?: LinkModel;
+  readonly config?: Partial<GossipConfig>;
+  /** Count bytes by really encoding with @msgpack/msgpack (slower) instead of the size estimate. */
+  readonly exactBytes?: boolean;
+}
+
+type SimEvent =
+  | { readonly k: 'tick'; readonly id: MemberId }
+  | { readonly k: 'msg'; readonly from: MemberId; readonly to: MemberId; readonly msg: GossipMessage };
+
+interface SimNode {
+  readonly core: GossipNode;
+  up: boolean;
+  tickAt: number;
+}
+
+export interface Traffic {
+  messages: number;
+  bytes: number;
+  byType: Record<string, number>;
+}
+
+export type SimListener = (id: MemberId, ev: GossipEvent, now: number) => void;
+
+/** What a simulated member looks like to others: its id doubles as its address. */
+export function simRecord(id: MemberId): MemberRecord {
+  return {
+    id,
+    name: id,
+    host: id,
+    port: 0,
+    deviceClass: 'standard',
+    incarnation: 0,
+    status: MemberStatus.Alive,
+    meta: {},
+  };
+}
+
+export function sharedView(ids: readonly MemberId[]): SharedView {
+  return { ids, records: new Map(ids.map((id) => [id, simRecord(id)])) };
+}
+
+export class GossipSim {
+  readonly clock = new EventQueue<SimEvent>();
+  readonly net: SimNetwork<MemberId>;
+  readonly traffic: Traffic = { messages: 0, bytes: 0, byType: {} };
+  private readonly rng: Rng;
+  private readonly nodes = new Map<MemberId, SimNode>();
+  private readonly listeners: SimListener[] = [];
+
+  constructor(private readonly opts: GossipSimOptions) {
+    this.rng = createRng(opts.seed);
+    this.net = new SimNetwork<MemberId>(this.rng.fork(), opts.link ?? PERFECT_LINK);
+  }
+
+  get now(): number {
+    return this.clock.now;
+  }
+
+  onEvent(l: SimListener): void {
+    this.listeners.push(l);
+  }
+
+  /** Start a node; with `view` it already knows those members, with `seeds` it joins through them. */
+  addNode(
+    id: MemberId,
+    opts: { view?: SharedView; seeds?: readonly MemberId[]; config?: Partial<GossipConfig> } = {},
+  ): GossipNode {
+    const core = new GossipNode({
+      self: { id, name: id, host: id, port: 0 },
+      config: { ...this.opts.config, ...opts.config },
+      rng: this.rng.fork(),
+      ...(opts.view === undefined ? {} : { view: opts.view }),
+    });
+    const n: SimNode = { core, up: true, tickAt: Infinity };
+    this.nodes.set(id, n);
+    if (opts.seeds !== undefined && opts.seeds.length > 0) {
+      core.join(
+        opts.seeds.map((s) => ({ host: s, port: 0 })),
+        this.now,
+      );
+    } else core.tick(this.now);
+    this.after(id, n);
+    return core;
+  }
+
+  /** n members that all know each other from the start (ids `${prefix}${i}`). */
+  bootstrap(n: number, prefix = 'n'): MemberId[] {
+    const ids = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const view = sharedView(ids);
+    for (const id of ids) this.addNode(id, { view });
+    return ids;
+  }
+
+  node(id: MemberId): GossipNode {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`no simulated node ${id}`);
+    return n.core;
+  }
+
+  ids(): MemberId[] {
+    return [...this.nodes.keys()];
+  }
+
+  isUp(id: MemberId): boolean {
+    return this.nodes.get(id)?.up ?? false;
+  }
+
+  /** Crash: the node stops sending and receiving at once, no leave. */
+  kill(id: MemberId): void {
+    const n = this.nodes.get(id);
+    if (n !== undefined) n.up = false;
+  }
+
+  leave(id: MemberId): void {
+    const n = this.nodes.get(id);
+    if (n === undefined || !n.up) return;
+    n.core.leave(this.now);
+    this.after(id, n);
+  }
+
+  broadcast(id: MemberId, payload: Uint8Array, name = 'ev'): void {
+    const n = this.nodes.get(id);
+    if (n === undefined || !n.up) return;
+    n.core.broadcast(name, payload, this.now);
+    this.after(id, n);
+  }
+
+  /** Let the caller poke a core (updateMeta, setParams) and have its output flushed. */
+  with(id: MemberId, f: (core: GossipNode, now: number) => void): void {
+    const n = this.nodes.get(id);
+    if (n === undefined || !n.up) return;
+    f(n.core, this.now);
+    this.after(id, n);
+  }
+
+  /** Process events up to virtual time `until` (ms); bounded by `maxEvents`. */
+  run(until: number, maxEvents = 50_000_000): void {
+    let count = 0;
+    for (;;) {
+      const t = this.clock.peekTime();
+      if (t === undefined || t > until) break;
+      if (++count > maxEvents) throw new Error(`gossip sim exceeded ${maxEvents} events before t=${until}`);
+      const ev = this.clock.pop()!;
+      const p = ev.payload;
+      if (p.k === 'tick') {
+        const n = this.nodes.get(p.id);
+        if (n === undefined || !n.up || ev.at !== n.tickAt) continue;
+        n.tickAt = Infinity;
+        n.core.tick(ev.at);
+        this.after(p.id, n);
+      } else {
+        const n = this.nodes.get(p.to);
+        if (n === undefined || !n.up || !this.net.canReach(p.from, p.to)) continue;
+        n.core.receive({ host: p.from, port: 0 }, p.msg, ev.at);
+        this.after(p.to, n);
+      }
+    }
+    this.clock.advanceTo(until);
+  }
+
+  private after(id: MemberId, n: SimNode): void {
+    const now = this.now;
+    for (const o of n.core.drain()) {
+      if (o.multicast === true) continue;
+      const to = o.to ?? o.host;
+      const bytes = this.opts.exactBytes === true ? encode(o.msg).byteLength : estimateSize(o.msg);
+      this.traffic.messages++;
+      this.traffic.bytes += bytes;
+      this.traffic.byType[o.msg.type] = (this.traffic.byType[o.msg.type] ?? 0) + 1;
+      for (const d of this.net.route(id, to, bytes))
+        this.clock.schedule(now + d, { k: 'msg', from: id, to, msg: o.msg });
+    }
+    for (const e of n.core.drainEvents()) for (const l of this.listeners) l(id, e, now);
+    const d = n.core.nextDeadline();
+    if (d < n.tickAt) {
+      n.tickAt = Math.max(d, now);
+      this.clock.schedule(n.tickAt, { k: 'tick', id });
+    }
+  }
+}
