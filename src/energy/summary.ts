@@ -49,3 +49,42 @@ export function fromWireSummary(w: unknown): EnergySummary | null {
     measured: ((flags as number) & 2) !== 0,
   };
 }
+
+/** The energy fields of a gossip member's metadata (src/gossip/messages.ts MemberMeta). */
+export interface EnergyMeta {
+  readonly powerW?: number;
+  /** Present only while running on battery: a member without it is mains-powered. */
+  readonly battery?: number;
+  readonly powerState?: string;
+  readonly rating?: string;
+}
+
+/** Summary -> metadata fields; power rounded to mW and battery to whole percent to keep packets small. */
+export function toEnergyMeta(s: EnergySummary): EnergyMeta {
+  return {
+    powerW: Math.round(s.powerW * 1000) / 1000,
+    ...(s.onBattery && s.batteryPercent !== null ? { battery: Math.round(s.batteryPercent) } : {}),
+    powerState: s.powerState,
+    ...(s.rating === null ? {} : { rating: s.rating }),
+  };
+}
+
+/** A peer's metadata -> summary; null when it carries no valid power figure. */
+export function fromEnergyMeta(m: EnergyMeta | undefined): EnergySummary | null {
+  if (m === undefined || typeof m.powerW !== 'number' || !Number.isFinite(m.powerW) || m.powerW < 0)
+    return null;
+  const powerState = STATES.find((x) => x === m.powerState) ?? 'idle';
+  const rating = RATINGS.find((x) => x === m.rating) ?? null;
+  const battery =
+    typeof m.battery === 'number' && Number.isFinite(m.battery) && m.battery >= 0 && m.battery <= 100
+      ? m.battery
+      : null;
+  return {
+    powerW: m.powerW,
+    batteryPercent: battery,
+    powerState,
+    rating,
+    onBattery: battery !== null,
+    measured: false,
+  };
+}

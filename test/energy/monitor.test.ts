@@ -5,7 +5,9 @@ import {
   EnergyMonitor,
   type EnergySections,
   energyConfigFromSections,
+  fromEnergyMeta,
   fromWireSummary,
+  toEnergyMeta,
   toWireSummary,
 } from '../../src/energy/index.js';
 
@@ -194,6 +196,34 @@ describe('gossip summary', () => {
     expect(wire).toEqual([123, 25, 2, -1, 3]);
     expect(encode(wire).byteLength).toBeLessThanOrEqual(12);
     expect(fromWireSummary(wire)).toEqual({ ...s, batteryPercent: 25 });
+  });
+  it('maps to the gossip MemberMeta energy fields; battery only while on battery', () => {
+    const onBattery = {
+      powerW: 0.12345,
+      batteryPercent: 25.4,
+      powerState: 'low_power' as const,
+      rating: 'B' as const,
+      onBattery: true,
+      measured: true,
+    };
+    const meta = toEnergyMeta(onBattery);
+    expect(meta).toEqual({ powerW: 0.123, battery: 25, powerState: 'low_power', rating: 'B' });
+    expect(encode(meta).byteLength).toBeLessThan(64);
+    expect(fromEnergyMeta(meta)).toEqual({
+      ...onBattery,
+      powerW: 0.123,
+      batteryPercent: 25,
+      measured: false,
+    });
+    const mains = toEnergyMeta({ ...onBattery, onBattery: false, rating: null, powerState: 'active' });
+    expect(mains).toEqual({ powerW: 0.123, powerState: 'active' });
+    expect(fromEnergyMeta(mains)?.onBattery).toBe(false);
+    expect(fromEnergyMeta({})).toBeNull();
+    expect(fromEnergyMeta({ powerW: -1 })).toBeNull();
+    expect(fromEnergyMeta({ powerW: 1, battery: 500, rating: 'Z' })).toMatchObject({
+      batteryPercent: null,
+      rating: null,
+    });
   });
   it('rejects malformed wire summaries', () => {
     for (const bad of [

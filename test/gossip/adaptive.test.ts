@@ -25,7 +25,7 @@ function controller(overrides: Partial<AdaptiveConfig> = {}): AdaptiveGossipCont
 
 /** Evaluates `n` times, one adaptation interval apart, starting after the last evaluation. */
 function drive(c: AdaptiveGossipController, inputs: AdaptiveInputs, n: number) {
-  let r = c.current();
+  let r = { ...c.current(), changed: false };
   for (let k = 0; k < n; k++) {
     const last = c.state().lastEvaluatedAt;
     r = c.evaluate(last === null ? 0 : last + STEP, inputs);
