@@ -39,9 +39,11 @@ export function replay(segments: readonly ScannedSegment[], snapshotIndex: numbe
           break;
         case 'entry': {
           const idx = rec.entry.index;
-          // The log may jump to just above a snapshot that covers the missing part (an installed snapshot).
+          // The log may jump forward where an installed snapshot covered the skipped indexes. Earlier
+          // snapshots are gone, so any forward jump that lands at or below the current one is accepted:
+          // whatever it skipped, the current snapshot covers.
           const ok =
-            rawNext === undefined ? idx <= floor : idx === rawNext || (rawNext < floor && idx === floor);
+            rawNext === undefined ? idx <= floor : idx === rawNext || (idx > rawNext && idx <= floor);
           if (!ok) {
             const want = rawNext === undefined ? `at most ${floor}` : String(rawNext);
             throw new WalCorruptionError(

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
@@ -6,8 +6,10 @@ import type { Entry } from '../../../src/raft/types.js';
 
 const dirs: string[] = [];
 
-export function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'swarm-wal-'));
+/** `memory`: prefer tmpfs, for tests that copy directories hundreds of times and model durability themselves. */
+export function tempDir(memory = false): string {
+  const root = memory && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const d = mkdtempSync(join(root, 'swarm-wal-'));
   dirs.push(d);
   return d;
 }
@@ -87,5 +89,32 @@ export function hookedFs(
       await base.syncDir(d);
       await hook('syncDir', d);
     },
+  };
+}
+
+/**
+ * nodeFs with fsyncs turned into no-ops: for tests that model durability themselves (the crash
+ * test tracks synced sizes) and would otherwise spend their time waiting on a shared disk.
+ */
+export const noSyncFs: StorageFs = {
+  ...nodeFs,
+  async openAppend(p, mode) {
+    const f = await nodeFs.openAppend(p, mode);
+    return { ...bind(f), datasync: async () => undefined, sync: async () => undefined };
+  },
+  async openTruncate(p) {
+    const f = await nodeFs.openTruncate(p);
+    return { ...bind(f), datasync: async () => undefined, sync: async () => undefined };
+  },
+  syncDir: async () => undefined,
+};
+
+function bind(f: StorageFile): StorageFile {
+  return {
+    append: (d) => f.append(d),
+    datasync: () => f.datasync(),
+    sync: () => f.sync(),
+    truncate: (n) => f.truncate(n),
+    close: () => f.close(),
   };
 }
