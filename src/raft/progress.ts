@@ -23,6 +23,8 @@ export class Progress {
   inflight: number[] = [];
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** When `match` last advanced (or replication started): detects a pipeline whose messages were lost or reordered away. */
+  lastProgressAt = 0;
   /** Snapshot index in flight (snapshot state) and when it was sent. */
   pendingSnapshot = 0;
   snapshotSentAt = 0;

@@ -315,14 +315,15 @@ export class RaftNode {
           conflictIndex: 0,
           lastLogIndex: this.log.lastIndex(),
         });
-      } else if (m.type === 'request_vote' && m.preVote) {
+      } else if (m.type === 'request_vote') {
+        // Paper figure 2: reply false with our term, so the candidate catches up.
         this.send({
           type: 'request_vote_response',
           from: this.id,
           to: m.from,
           term: this.term,
           granted: false,
-          preVote: true,
+          preVote: m.preVote,
         });
       }
       return;
@@ -930,10 +931,13 @@ export class RaftNode {
     }
     if (pr.state === 'probe') pr.probeSent = false;
     const updated = pr.maybeUpdate(m.matchIndex);
+    if (updated) pr.lastProgressAt = now;
     if (updated || pr.match === m.matchIndex) {
       // The answer proves where the logs match: stop probing and pipeline from there.
-      if (pr.state === 'probe') pr.becomeReplicate();
-      else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+      if (pr.state === 'probe') {
+        pr.becomeReplicate();
+        pr.lastProgressAt = now;
+      } else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
         pr.becomeProbe();
         pr.becomeReplicate();
       }
@@ -951,9 +955,15 @@ export class RaftNode {
     if (!pr) return;
     pr.recentActive = true;
     if (pr.state === 'probe') pr.probeSent = false;
-    // A full window may be full of lost messages: free one slot so that the next append
-    // goes out and, if the follower lacks its predecessors, its rejection resets the pipeline.
-    if (pr.state === 'replicate' && pr.inflight.length >= this.opts.maxInflightMsgs) pr.inflight.shift();
+    // Pipelined appends that were lost, or answered out of order so that the rejection looked
+    // stale, leave `match` stuck while `next` is past the end: restart from what is known.
+    if (
+      pr.state === 'replicate' &&
+      pr.match < this.log.lastIndex() &&
+      now - pr.lastProgressAt >= 2 * this.opts.heartbeatIntervalMs
+    ) {
+      pr.becomeProbe();
+    }
     // A snapshot that got no answer within an election timeout is presumed lost.
     if (pr.state === 'snapshot' && now - pr.snapshotSentAt >= this.opts.electionTimeoutMaxMs)
       pr.becomeProbe();

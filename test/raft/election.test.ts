@@ -1,0 +1,162 @@
+/** Paper section 5.2 (leader election) and 5.4.1 (election restriction). */
+import { describe, expect, it } from 'vitest';
+import type { RequestVoteMsg } from '../../src/raft/messages.js';
+import { TestCluster } from './cluster.js';
+import { drain, mkNode, ofType, withLog } from './manual.js';
+
+function voteReq(
+  from: string,
+  to: string,
+  term: number,
+  lastLogIndex: number,
+  lastLogTerm: number,
+): RequestVoteMsg {
+  return { type: 'request_vote', from, to, term, lastLogIndex, lastLogTerm, preVote: false, transfer: false };
+}
+
+describe('5.2 leader election', () => {
+  it('a follower starts an election after a randomized timeout within [min, max]', () => {
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) {
+      const n = mkNode(id, [id, 'x', 'y'], { preVote: false });
+      n.tick(0);
+      let firedAt = -1;
+      for (let t = 1; t <= 400 && firedAt < 0; t++) {
+        n.tick(t);
+        if (ofType(drain(n).msgs, 'request_vote').length > 0) firedAt = t;
+      }
+      expect(firedAt).toBeGreaterThanOrEqual(150);
+      expect(firedAt).toBeLessThanOrEqual(300);
+    }
+  });
+
+  it('timeouts differ between nodes (drawn from the injected rng)', () => {
+    const fired = new Set<number>();
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      const n = mkNode(id, ['a', 'b', 'c'], { preVote: false });
+      n.tick(0);
+      for (let t = 1; t <= 300; t++) {
+        n.tick(t);
+        if (ofType(drain(n).msgs, 'request_vote').length > 0) {
+          fired.add(t);
+          break;
+        }
+      }
+    }
+    expect(fired.size).toBeGreaterThan(1);
+  });
+
+  it('a candidate increments its term, votes for itself and asks every other voter', () => {
+    const n = mkNode('a', ['a', 'b', 'c'], { preVote: false });
+    n.tick(0);
+    n.tick(1000);
+    const { msgs, readies } = drain(n);
+    const reqs = ofType(msgs, 'request_vote');
+    expect(reqs.map((m) => m.to).sort()).toEqual(['b', 'c']);
+    expect(reqs.every((m) => m.term === 1 && !m.preVote)).toBe(true);
+    expect(readies[0]?.hardState).toEqual({ term: 1, vote: 'a', commit: 0 });
+    expect(readies[0]?.mustSync).toBe(true);
+  });
+
+  it('grants at most one vote per term, and the vote is in the same Ready as the answer', () => {
+    const n = mkNode('a', ['a', 'b', 'c']);
+    n.step(voteReq('b', 'a', 1, 0, 0), 0);
+    const first = drain(n).readies[0]!;
+    expect(first.hardState?.vote).toBe('b');
+    expect(first.mustSync).toBe(true);
+    expect(ofType([...first.messages], 'request_vote_response')[0]?.granted).toBe(true);
+
+    n.step(voteReq('c', 'a', 1, 0, 0), 1);
+    const second = ofType(drain(n).msgs, 'request_vote_response');
+    expect(second[0]?.granted).toBe(false);
+
+    // A retransmitted request from the same candidate gets the same answer.
+    n.step(voteReq('b', 'a', 1, 0, 0), 2);
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
+  });
+
+  it('a vote survives a restart (it is part of the recovered hard state)', () => {
+    const n = mkNode('a', ['a', 'b', 'c']);
+    n.step(voteReq('b', 'a', 3, 0, 0), 0);
+    const hs = drain(n).readies[0]!.hardState!;
+    const again = mkNode('a', ['a', 'b', 'c'], {}, { hardState: hs, snapshot: null, entries: [] });
+    again.step(voteReq('c', 'a', 3, 0, 0), 0);
+    expect(ofType(drain(again).msgs, 'request_vote_response')[0]?.granted).toBe(false);
+  });
+
+  it('rejects requests from older terms and adopts newer terms', () => {
+    const n = withLog('a', ['a', 'b', 'c'], [1], 5);
+    n.step(voteReq('b', 'a', 4, 1, 1), 0);
+    const r = ofType(drain(n).msgs, 'request_vote_response')[0]!;
+    expect(r.granted).toBe(false);
+    expect(r.term).toBe(5);
+    n.step(voteReq('b', 'a', 7, 1, 1), 0);
+    expect(n.status().term).toBe(7);
+  });
+
+  it('a candidate that hears from a leader of its term becomes a follower', () => {
+    const n = mkNode('a', ['a', 'b', 'c'], { preVote: false });
+    n.tick(0);
+    n.tick(1000);
+    drain(n);
+    expect(n.status().role).toBe('candidate');
+    n.step({ type: 'heartbeat', from: 'b', to: 'a', term: 1, commit: 0, readCtx: 0 }, 1001);
+    expect(n.status().role).toBe('follower');
+    expect(n.status().leader).toBe('b');
+  });
+
+  it('election safety: at most one leader per term across many seeds with split votes', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      // Equal timeouts force split votes; the harness throws on two leaders in one term.
+      const c = TestCluster.boot(['a', 'b', 'c', 'd', 'e'], seed, {
+        preVote: false,
+        electionTimeoutMinMs: 150,
+        electionTimeoutMaxMs: 160,
+      });
+      c.electLeader(20_000);
+      c.advance(500);
+      expect(c.leadersByTerm.size).toBeGreaterThan(0);
+    }
+  });
+
+  it('a single-voter cluster elects itself', () => {
+    const c = TestCluster.boot(['solo'], 3);
+    expect(c.electLeader().id).toBe('solo');
+    c.propose('x');
+    c.advance(10);
+    expect(c.appliedTexts('solo')).toEqual(['x']);
+  });
+});
+
+describe('5.4.1 election restriction', () => {
+  it('denies a vote to a candidate whose last term is lower', () => {
+    const n = withLog('a', ['a', 'b', 'c'], [1, 2], 2);
+    n.step(voteReq('b', 'a', 3, 5, 1), 0);
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(false);
+  });
+
+  it('denies a vote to a candidate with the same last term and a shorter log', () => {
+    const n = withLog('a', ['a', 'b', 'c'], [1, 1, 1], 1);
+    n.step(voteReq('b', 'a', 2, 2, 1), 0);
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(false);
+  });
+
+  it('grants to a candidate with a higher last term even if its log is shorter', () => {
+    const n = withLog('a', ['a', 'b', 'c'], [1, 1, 1], 2);
+    n.step(voteReq('b', 'a', 3, 1, 2), 0);
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
+  });
+
+  it('a node missing committed entries cannot become leader', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 11);
+    const l = c.electLeader();
+    const lagging = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.isolate(lagging);
+    c.propose('x');
+    c.advance(100);
+    c.heal();
+    c.crash(l.id);
+    c.advance(3000);
+    const newLeader = c.electLeader();
+    expect(newLeader.id).not.toBe(lagging);
+  });
+});
