@@ -8,7 +8,15 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { EncodeError } from './errors.js';
-import { FieldError, decodeShape, encodeShape, type DocRow, type Field, type Shape } from './schema.js';
+import {
+  FieldError,
+  decodeShape,
+  encodeShape,
+  nestRows,
+  type DocRow,
+  type Field,
+  type Shape,
+} from './schema.js';
 
 /** First byte of every plaintext packet (and of the plaintext inside an encrypted one). */
 export const PROTOCOL_VERSION = 0x01;
@@ -178,9 +186,7 @@ export class MessageCodec<M extends WireMessage> {
       .map((s) => {
         const rows: DocRow[] = [];
         Object.entries(s.shape as Readonly<Record<string, Field<unknown>>>).forEach(([name, f], i) => {
-          rows.push({ pos: String(i), name, doc: f.doc });
-          for (const r of f.rows ?? [])
-            rows.push({ pos: `${i}.${r.pos}`, name: `${name}.${r.name}`, doc: r.doc });
+          rows.push(...nestRows({ pos: String(i), name, doc: f.doc }, f.rows ?? []));
         });
         return { type: s.type, code: s.code, summary: s.summary, rows };
       });

@@ -227,8 +227,10 @@ export function nullable<V>(f: Field<V>): Field<V | null> {
 
 export function arr<V>(f: Field<V>, maxLen: number): Field<readonly V[]> {
   return {
-    doc: `array (<= ${maxLen}) of ${f.rows ? 'the array below' : f.doc}`,
-    ...(f.rows ? { rows: f.rows } : {}),
+    doc: `array (<= ${maxLen}) of ${f.rows ? `${f.doc}, element [i] below` : f.doc}`,
+    ...(f.rows
+      ? { rows: f.rows.map((r) => ({ pos: `[i].${r.pos}`, name: `[i].${r.name}`, doc: r.doc })) }
+      : {}),
     encode: (v) => {
       if (v.length > maxLen) throw new FieldError('', `array longer than ${maxLen}`);
       return v.map((x) => f.encode(x));
@@ -247,6 +249,18 @@ export function list<V>(f: Field<V>, maxLen: number): Field<V[]> {
   return { ...a, decode: (raw, path) => [...a.decode(raw, path)] };
 }
 
+function join(parent: string, child: string): string {
+  return child.startsWith('[') ? `${parent}${child}` : `${parent}.${child}`;
+}
+
+/** A row followed by its children, with positions and names made absolute. */
+export function nestRows(row: DocRow, children: readonly DocRow[]): DocRow[] {
+  return [
+    row,
+    ...children.map((r) => ({ pos: join(row.pos, r.pos), name: join(row.name, r.name), doc: r.doc })),
+  ];
+}
+
 /**
  * Every property of T (optional ones included) must have a field; the
  * positional order on the wire is the key order of the shape literal.
@@ -257,10 +271,7 @@ function shapeRows(shape: Readonly<Record<string, Field<unknown>>>, prefix: stri
   const rows: DocRow[] = [];
   Object.keys(shape).forEach((name, i) => {
     const f = shape[name] as Field<unknown>;
-    const pos = `${prefix}${i}`;
-    rows.push({ pos, name, doc: f.doc });
-    for (const r of f.rows ?? [])
-      rows.push({ pos: `${pos}.${r.pos}`, name: `${name}.${r.name}`, doc: r.doc });
+    rows.push(...nestRows({ pos: `${prefix}${i}`, name, doc: f.doc }, f.rows ?? []));
   });
   return rows;
 }
@@ -321,22 +332,23 @@ export function union<K extends string, U extends Record<K, string>>(
   variants: { readonly [V in U[K]]: readonly [number, Shape<Omit<Extract<U, Record<K, V>>, K>>] },
 ): Field<U> {
   const byTag = new Map<number, [string, Shape<unknown>]>();
-  const rows: DocRow[] = [];
   const entries = Object.entries(variants) as [string, readonly [number, Shape<unknown>]][];
+  const tags = entries.map(([n, [t]]) => `${t}=${n}`).join(', ');
+  const rows: DocRow[] = [{ pos: '0', name: key, doc: `uint tag (${tags})` }];
   for (const [name, [tag, shape]] of entries) {
     byTag.set(tag, [name, shape]);
-    rows.push({ pos: '0', name: `${key} = ${tag}`, doc: `variant ${name}` });
     for (const r of shapeRows(shape as Readonly<Record<string, Field<unknown>>>, '')) {
       const [head, ...rest] = r.pos.split('.');
+      const top = rest.length === 0;
       rows.push({
         pos: [String(Number(head) + 1), ...rest].join('.'),
-        name: `(${name}) ${r.name}`,
+        name: top ? `${r.name} (${key}=${tag} ${name})` : r.name,
         doc: r.doc,
       });
     }
   }
   return {
-    doc: `array: [uint tag, ...fields] (${entries.map(([n, [t]]) => `${t}=${n}`).join(', ')})`,
+    doc: `array: [uint tag, ...fields] (${tags})`,
     rows,
     encode: (v) => {
       const name = v[key];
