@@ -34,6 +34,7 @@ interface DemoRow {
   name: string;
   id: string;
   api_url: string;
+  pid: number;
   role: string;
   leader: string | null;
   gossip: string | null;
@@ -93,6 +94,7 @@ export function demoRows(statuses: readonly StatusResponse[], nodes: readonly De
     name: s.name,
     id: s.id,
     api_url: nodes[i]?.runtime?.api_url ?? '',
+    pid: s.pid,
     role: s.role,
     leader: s.leader,
     gossip: s.addresses.gossip,

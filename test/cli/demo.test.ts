@@ -1,0 +1,51 @@
+/** `swarm demo` starts real daemons and must leave nothing behind. */
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runSwarm } from '../helpers/run-swarm.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('swarm demo', () => {
+  it('--nodes 2 --duration 2 --json starts two distinct nodes on loopback, then stops them all', async () => {
+    const r = await runSwarm(['demo', '--nodes', '2', '--duration', '2', '--json'], {
+      env: { SWARM_CONFIG: '', SWARM_GOSSIP__FANOUT: 'ignored-by-demo' },
+      timeoutMs: 60_000,
+    });
+    expect(r.stderr).toMatch(/^Starting 2 nodes in .*\nSwarm running for 2 s.*\nStopped 2 node\(s\)\.\n$/);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      nodes: { name: string; id: string; api_url: string; pid: number; role: string }[];
+      data_root: string;
+    };
+    expect(out.nodes.map((n) => n.name)).toEqual(['node-1', 'node-2']);
+    expect(new Set(out.nodes.map((n) => n.id)).size).toBe(2);
+    for (const n of out.nodes) expect(n.api_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(existsSync(out.data_root)).toBe(false);
+    // The daemons have exited and their APIs are gone.
+    for (const n of out.nodes) {
+      expect(alive(n.pid)).toBe(false);
+      await expect(fetch(`${n.api_url}/v1/health`)).rejects.toThrow();
+    }
+  });
+
+  it('prints a table and exits 0 without --json', async () => {
+    const r = await runSwarm(['demo', '--nodes', '1', '--duration', '0.5'], { env: { SWARM_CONFIG: '' } });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[1]).toMatch(/^NAME +ID +API +ROLE$/);
+    expect(lines[2]).toMatch(/^node-1 +[0-9a-f]{16} +http:\/\/127\.0\.0\.1:\d+ +standalone$/);
+  });
+
+  it('rejects a bad --nodes with exit 2', async () => {
+    const r = await runSwarm(['demo', '--nodes', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('swarm: --nodes "0": must be a number between 1 and 25\n');
+  });
+});
