@@ -34,3 +34,30 @@ export type {
   AppendEntriesRequest,
   AppendEntriesResponse,
 } from './raft/index.js';
+export {
+  loadConfig,
+  defaultConfig,
+  configSchema,
+  KEY_SPECS,
+  resolveConfigPath,
+  setConfigKey,
+  configTemplate,
+} from './config/index.js';
+export type { SwarmConfig, LoadedConfig, LoadConfigOptions, ConfigOverride, KeySpec } from './config/index.js';
+export {
+  SwarmClient,
+  NodeUnreachableError,
+  ApiRequestError,
+  UnauthorizedError,
+  BadResponseError,
+} from './client/index.js';
+export type {
+  SwarmClientOptions,
+  StatusResponse,
+  HealthResponse,
+  ShutdownResponse,
+  ErrorResponse,
+} from './client/index.js';
+export { SwarmNode, type NodeComponent, type NodeStatus, type ComponentStatus } from './node/node.js';
+export { createLogger, type Logger, type LogLevel } from './node/log.js';
+export { createApi, ApiServer, type ApiNode, type ApiRoutes } from './api/index.js';
