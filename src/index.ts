@@ -35,6 +35,19 @@ export type {
   AppendEntriesResponse,
 } from './raft/index.js';
 export {
+  FileRaftStorage,
+  WalCorruptionError,
+  SnapshotCorruptionError,
+  StorageError,
+} from './raft/storage/index.js';
+export type {
+  FileStorageOptions,
+  StorageStats,
+  StorageWarning,
+  StorageFs,
+  StorageFile,
+} from './raft/storage/index.js';
+export {
   loadConfig,
   defaultConfig,
   configSchema,
