@@ -1,0 +1,191 @@
+/** Thesis chapter 4: single-server membership changes, and learners (non-voting members). */
+import { describe, expect, it } from 'vitest';
+import {
+  applyConfChange,
+  decodeConfChange,
+  encodeConfChange,
+  validateConfChange,
+} from '../../src/raft/confchange.js';
+import { EntryType } from '../../src/raft/types.js';
+import { TestCluster, text } from './cluster.js';
+import { drain, makeLeader, mkNode } from './manual.js';
+
+/** Propose a change on the leader and let it commit. */
+function change(c: TestCluster, type: 'add_voter' | 'add_learner' | 'remove', node: string): void {
+  const l = c.leader()!;
+  const r = l.proposeConfChange({ type, node }, c.now);
+  expect(r.ok, JSON.stringify(r)).toBe(true);
+  c.advance(300);
+}
+
+describe('conf change encoding', () => {
+  it('round-trips the change with the resulting configuration', () => {
+    const conf = applyConfChange({ voters: ['a', 'b'], learners: ['c'] }, { type: 'add_voter', node: 'c' });
+    expect(conf).toEqual({ voters: ['a', 'b', 'c'], learners: [] });
+    const e = { change: { type: 'add_voter' as const, node: 'c' }, conf };
+    expect(decodeConfChange(encodeConfChange(e))).toEqual(e);
+  });
+
+  it('validates changes against the configuration', () => {
+    const conf = { voters: ['a'], learners: ['l'] };
+    expect(validateConfChange(conf, { type: 'add_voter', node: 'a' })).toMatch(/already/);
+    expect(validateConfChange(conf, { type: 'remove', node: 'a' })).toMatch(/last voter/);
+    expect(validateConfChange(conf, { type: 'remove', node: 'zz' })).toMatch(/not a member/);
+    expect(validateConfChange(conf, { type: 'add_voter', node: 'l' })).toBeNull();
+  });
+});
+
+describe('single-server membership changes', () => {
+  it('adds a new voter that joined with no configuration; it then counts in the quorum', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 61);
+    c.electLeader();
+    c.propose('before');
+    c.start('d');
+    change(c, 'add_voter', 'd');
+    c.propose('after');
+    c.advance(300);
+    expect(c.node('d').status().conf.voters).toEqual(['a', 'b', 'c', 'd']);
+    expect(c.appliedTexts('d')).toEqual(['before', 'after']);
+    // With 4 voters, two crashed nodes block commits: d really counts.
+    const l = c.leader()!;
+    const others = ['a', 'b', 'c', 'd'].filter((id) => id !== l.id);
+    c.crash(others[0]!);
+    c.crash(others[1]!);
+    l.propose(text('blocked'), c.now);
+    c.advance(100);
+    expect(c.appliedTexts(l.id)).not.toContain('blocked');
+  });
+
+  it('refuses a second change while the first is uncommitted', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 62);
+    const l = c.electLeader();
+    c.advance(100);
+    const others = ['a', 'b', 'c'].filter((id) => id !== l.id);
+    for (const id of others) c.isolate(id);
+    expect(l.proposeConfChange({ type: 'add_learner', node: 'x' }, c.now).ok).toBe(true);
+    expect(l.proposeConfChange({ type: 'add_learner', node: 'y' }, c.now)).toMatchObject({
+      ok: false,
+      reason: 'conf_change_pending',
+    });
+    c.heal();
+    c.advance(300);
+    expect(c.leader()!.proposeConfChange({ type: 'add_learner', node: 'y' }, c.now).ok).toBe(true);
+  });
+
+  it('a new leader accepts no change before its first entry commits', () => {
+    const a = mkNode('a', ['a', 'b', 'c'], { preVote: false });
+    makeLeader(a);
+    expect(a.proposeConfChange({ type: 'add_learner', node: 'x' }, 1000)).toMatchObject({
+      ok: false,
+      reason: 'conf_change_pending',
+    });
+    const noop = a.status().lastIndex;
+    drain(a);
+    a.step(
+      {
+        type: 'append_entries_response',
+        from: 'b',
+        to: 'a',
+        term: a.status().term,
+        success: true,
+        matchIndex: noop,
+        rejectedIndex: 0,
+        conflictTerm: 0,
+        conflictIndex: 0,
+        lastLogIndex: noop,
+      },
+      1001,
+    );
+    expect(a.status().commit).toBe(noop);
+    expect(a.proposeConfChange({ type: 'add_learner', node: 'x' }, 1002).ok).toBe(true);
+  });
+
+  it('removes a follower; the rest keep committing with the smaller quorum', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 64);
+    const l = c.electLeader();
+    const gone = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    change(c, 'remove', gone);
+    c.crash(gone);
+    expect(l.status().conf.voters).toHaveLength(2);
+    c.propose('still works');
+    c.advance(100);
+    expect(c.appliedTexts(l.id)).toContain('still works');
+  });
+
+  it('a removed leader steps down and the others elect a new leader', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 65);
+    const l = c.electLeader();
+    l.proposeConfChange({ type: 'remove', node: l.id }, c.now);
+    c.advance(50);
+    expect(l.status().role).not.toBe('leader');
+    c.advance(1500);
+    const l2 = c.electLeader();
+    expect(l2.id).not.toBe(l.id);
+    expect(l2.status().conf.voters).not.toContain(l.id);
+    // The removed node never campaigns again.
+    const term = l.status().term;
+    c.isolate(l.id);
+    c.advance(2000);
+    expect(l.status().term).toBe(term);
+  });
+
+  it('conf change entries are applied by every node at the same index', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 66);
+    c.electLeader();
+    change(c, 'add_learner', 'z');
+    for (const id of ['a', 'b', 'c']) {
+      const cc = [...c.applied.get(id)!.values()].filter((e) => e.type === EntryType.ConfChange);
+      expect(cc).toHaveLength(1);
+      expect(decodeConfChange(cc[0]!.data).change).toEqual({ type: 'add_learner', node: 'z' });
+    }
+  });
+});
+
+describe('learners', () => {
+  it('a learner receives the log but never campaigns or leads', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 71, {}, ['l']);
+    c.electLeader();
+    c.propose('x');
+    c.advance(100);
+    expect(c.appliedTexts('l')).toEqual(['x']);
+    expect(c.node('l').status().role).toBe('learner');
+    // Every voter gone: the learner still never campaigns.
+    for (const id of ['a', 'b', 'c']) c.crash(id);
+    c.advance(3000);
+    expect(c.node('l').status().role).toBe('learner');
+    expect(c.sent.filter((m) => m.from === 'l' && m.type === 'request_vote')).toEqual([]);
+  });
+
+  it('no vote request is ever addressed to a learner, and a learner’s vote is never counted', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 72, {}, ['l']);
+    c.electLeader();
+    const l = c.leader()!;
+    c.crash(l.id);
+    c.advance(2000);
+    expect(c.sent.filter((m) => m.type === 'request_vote' && m.to === 'l')).toEqual([]);
+  });
+
+  it('a learner can be promoted and then votes and counts', () => {
+    const c = TestCluster.boot(['a', 'b'], 73, {}, ['l']);
+    c.electLeader();
+    change(c, 'add_voter', 'l');
+    expect(c.node('l').status().role).toBe('follower');
+    expect(c.node('l').status().conf.voters).toEqual(['a', 'b', 'l']);
+    // The old leader leaves; the two remaining voters (one the promoted learner) elect a leader.
+    c.crash(c.leader()!.id);
+    c.advance(3000);
+    expect(c.leader()).toBeDefined();
+  });
+
+  it('a voter can be demoted to a learner', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 74);
+    const l = c.electLeader();
+    const f = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    change(c, 'add_learner', f);
+    expect(c.node(f).status().role).toBe('learner');
+    expect(l.status().conf).toEqual({
+      voters: ['a', 'b', 'c'].filter((id) => id !== f),
+      learners: [f],
+    });
+  });
+});

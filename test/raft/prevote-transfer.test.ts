@@ -1,0 +1,195 @@
+/** Thesis 9.6 (pre-vote), 6.2 (check-quorum and the leader lease) and 3.10 (leadership transfer). */
+import { describe, expect, it } from 'vitest';
+import { TestCluster, text } from './cluster.js';
+import { drain, mkNode, ofType } from './manual.js';
+
+describe('pre-vote', () => {
+  it('a partitioned node does not raise its term, and does not disrupt the leader when it returns', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 31, { preVote: true, checkQuorum: true });
+    const l = c.electLeader();
+    const term = l.status().term;
+    const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.isolate(follower);
+    c.advance(3000);
+    expect(c.node(follower).status().term).toBe(term);
+    expect(c.node(follower).status().role).toBe('precandidate');
+    c.heal();
+    c.advance(1000);
+    expect(c.leader()?.id).toBe(l.id);
+    expect(l.status().term).toBe(term);
+  });
+
+  it('without pre-vote the same partition inflates the term and deposes the leader', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 31, { preVote: false, checkQuorum: false });
+    const l = c.electLeader();
+    const term = l.status().term;
+    const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.isolate(follower);
+    c.advance(3000);
+    expect(c.node(follower).status().term).toBeGreaterThan(term + 3);
+    c.heal();
+    c.advance(2000);
+    expect(c.leader()!.status().term).toBeGreaterThan(term);
+  });
+
+  it('pre-vote requests do not change the receiver’s term or vote', () => {
+    const n = mkNode('a', ['a', 'b', 'c']);
+    n.step(
+      {
+        type: 'request_vote',
+        from: 'b',
+        to: 'a',
+        term: 5,
+        lastLogIndex: 0,
+        lastLogTerm: 0,
+        preVote: true,
+        transfer: false,
+      },
+      0,
+    );
+    const { msgs, readies } = drain(n);
+    const r = ofType(msgs, 'request_vote_response')[0]!;
+    expect(r.granted).toBe(true);
+    expect(r.preVote).toBe(true);
+    expect(r.term).toBe(5);
+    expect(n.status().term).toBe(0);
+    expect(n.status().vote).toBeNull();
+    expect(readies.some((rd) => rd.hardState !== undefined)).toBe(false);
+  });
+
+  it('a pre-candidate becomes a candidate only after a majority of pre-votes', () => {
+    const n = mkNode('a', ['a', 'b', 'c'], { preVote: true });
+    n.tick(0);
+    n.tick(1000);
+    const pre = ofType(drain(n).msgs, 'request_vote');
+    expect(pre.every((m) => m.preVote && m.term === 1)).toBe(true);
+    expect(n.status()).toMatchObject({ role: 'precandidate', term: 0 });
+    n.step(
+      { type: 'request_vote_response', from: 'b', to: 'a', term: 1, granted: true, preVote: true },
+      1001,
+    );
+    expect(n.status()).toMatchObject({ role: 'candidate', term: 1, vote: 'a' });
+  });
+});
+
+describe('check-quorum and the leader lease', () => {
+  it('a leader cut off from the majority steps down within about an election timeout', () => {
+    const c = TestCluster.boot(['a', 'b', 'c', 'd', 'e'], 41, { checkQuorum: true });
+    const l = c.electLeader();
+    c.advance(100);
+    c.isolate(l.id);
+    let steppedAt = -1;
+    const start = c.now;
+    for (let t = 0; t < 2000 && steppedAt < 0; t += 10) {
+      c.advance(10);
+      if (l.status().role !== 'leader') steppedAt = c.now - start;
+    }
+    expect(steppedAt).toBeGreaterThan(0);
+    // Two check intervals at most: activity is judged over whole intervals.
+    expect(steppedAt).toBeLessThanOrEqual(2 * 150 + 10);
+  });
+
+  it('without check-quorum a minority leader stays leader', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 41, { checkQuorum: false, preVote: false });
+    const l = c.electLeader();
+    c.isolate(l.id);
+    c.advance(2000);
+    expect(l.status().role).toBe('leader');
+  });
+
+  it('followers that hear from a leader ignore vote requests of higher terms (lease)', () => {
+    const n = mkNode('a', ['a', 'b', 'c'], { checkQuorum: true });
+    n.step({ type: 'heartbeat', from: 'b', to: 'a', term: 1, commit: 0, readCtx: 0 }, 0);
+    drain(n);
+    n.step(
+      {
+        type: 'request_vote',
+        from: 'c',
+        to: 'a',
+        term: 2,
+        lastLogIndex: 9,
+        lastLogTerm: 9,
+        preVote: false,
+        transfer: false,
+      },
+      50,
+    );
+    expect(ofType(drain(n).msgs, 'request_vote_response')).toHaveLength(0);
+    expect(n.status().term).toBe(1);
+    // After the lease (min election timeout) it listens again.
+    n.step(
+      {
+        type: 'request_vote',
+        from: 'c',
+        to: 'a',
+        term: 2,
+        lastLogIndex: 9,
+        lastLogTerm: 9,
+        preVote: false,
+        transfer: false,
+      },
+      200,
+    );
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
+  });
+});
+
+describe('leadership transfer (TimeoutNow)', () => {
+  it('hands leadership to an up-to-date follower without waiting for an election timeout', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 51);
+    const l = c.electLeader();
+    c.propose('x');
+    c.advance(100);
+    const target = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    const term = l.status().term;
+    expect(l.transferLeadership(target, c.now)).toEqual({ ok: true });
+    c.deliver();
+    expect(c.node(target).status().role).toBe('leader');
+    expect(c.node(target).status().term).toBe(term + 1);
+    expect(l.status().role).toBe('follower');
+    c.propose('y');
+    c.advance(100);
+    for (const id of ['a', 'b', 'c']) expect(c.appliedTexts(id)).toEqual(['x', 'y']);
+  });
+
+  it('catches a lagging target up first and refuses proposals meanwhile', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 52);
+    const l = c.electLeader();
+    const target = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.isolate(target);
+    for (let i = 0; i < 20; i++) l.propose(text(`e${i}`), c.now);
+    c.advance(100);
+    expect(l.transferLeadership(target, c.now)).toEqual({ ok: true });
+    const r = l.propose(text('refused'), c.now);
+    expect(r).toMatchObject({ ok: false, reason: 'transferring' });
+    c.heal();
+    c.advance(100);
+    expect(c.node(target).status().role).toBe('leader');
+    expect(c.appliedTexts(target)).toHaveLength(20);
+  });
+
+  it('gives up after an election timeout when the target does not answer', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 53);
+    const l = c.electLeader();
+    const target = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.crash(target);
+    l.transferLeadership(target, c.now);
+    expect(l.status().leadTransferee).toBe(target);
+    c.advance(400);
+    expect(l.status().leadTransferee).toBeNull();
+    expect(l.propose(text('ok again'), c.now).ok).toBe(true);
+  });
+
+  it('refuses targets that are not voters, and non-leaders refuse to transfer', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 54, {}, ['l']);
+    const l = c.electLeader();
+    expect(l.transferLeadership('l', c.now)).toMatchObject({ ok: false, reason: 'not_a_voter' });
+    expect(l.transferLeadership('zz', c.now)).toMatchObject({ ok: false, reason: 'not_a_voter' });
+    const f = c.node(['a', 'b', 'c'].find((id) => id !== l.id)!);
+    expect(f.transferLeadership(l.id, c.now)).toMatchObject({
+      ok: false,
+      reason: 'not_leader',
+      leader: l.id,
+    });
+  });
+});
