@@ -74,3 +74,15 @@ export type {
 export { SwarmNode, type NodeComponent, type NodeStatus, type ComponentStatus } from './node/node.js';
 export { createLogger, type Logger, type LogLevel } from './node/log.js';
 export { createApi, ApiServer, type ApiNode, type ApiRoutes } from './api/index.js';
+export {
+  gossipCodec,
+  raftCodec,
+  Keyring,
+  generateKey,
+  parseKey,
+  UdpTransport,
+  TcpTransport,
+  KeyError,
+  TransportError,
+} from './net/index.js';
+export type { TransportStats, DropReason, DecodeResult, UdpAddress, TcpAddress } from './net/index.js';
