@@ -469,13 +469,17 @@ export class FileRaftStorage implements RaftStorage {
   /** Syncs what is buffered, then releases the open segment. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.loaded && this.failed === null) await this.sync();
-    this.closed = true;
-    await this.exclusive(async () => {
-      const cur = this.current;
-      this.current = null;
-      if (cur) await cur.file.close();
-    });
+    try {
+      if (this.loaded && this.failed === null) await this.sync();
+    } finally {
+      // Release the descriptor even when the final sync failed; the error still reaches the caller.
+      this.closed = true;
+      await this.exclusive(async () => {
+        const cur = this.current;
+        this.current = null;
+        if (cur) await cur.file.close();
+      });
+    }
   }
 
   // --- helpers ---------------------------------------------------------------------------------
