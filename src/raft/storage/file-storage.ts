@@ -7,7 +7,7 @@
  * (group commit). All disk work runs one operation at a time through `exclusive`,
  * so a flush, a snapshot and a close never interleave.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Entry, HardState, RaftStorage, RecoveredState, Snapshot } from '../types.js';
 import { encodeRecord, MAX_BODY_BYTES, BODY_FIXED_BYTES } from './codec.js';
 import { SnapshotCorruptionError, StorageError, WalCorruptionError } from './errors.js';
@@ -18,7 +18,7 @@ import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 
 export const DEFAULT_MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const SNAPSHOT_FILE = 'snapshot.snap';
-const TMP_SUFFIX = '.tmp';
+const SNAPSHOT_TMP = `${SNAPSHOT_FILE}.tmp`;
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
 /** Something recovery repaired or noticed; never a loss of synced data. */
@@ -168,11 +168,14 @@ export class FileRaftStorage implements RaftStorage {
     if (this.loaded)
       throw new StorageError('already_loaded', 'load() may run only once per storage instance');
     await this.fs.mkdirp(this.dir);
+    // A directory created just now is only durable once its parent's entry for it is.
+    await this.fs.syncDir(dirname(this.dir));
+    this.stats.fsyncs++;
     const names = (await this.fs.list(this.dir)).sort();
-    for (const n of names) {
-      if (!n.endsWith(TMP_SUFFIX)) continue;
-      await this.fs.unlink(join(this.dir, n));
-      this.warn({ kind: 'removed-temp', file: n });
+    // Only our own temp file: other files in the directory are not ours to delete.
+    if (names.includes(SNAPSHOT_TMP)) {
+      await this.fs.unlink(join(this.dir, SNAPSHOT_TMP));
+      this.warn({ kind: 'removed-temp', file: SNAPSHOT_TMP });
     }
 
     let snapshot: Snapshot | null = null;
@@ -424,7 +427,7 @@ export class FileRaftStorage implements RaftStorage {
     return this.exclusive(async () => {
       await this.writeBatch(this.take());
       await this.io(async () => {
-        const tmp = join(this.dir, SNAPSHOT_FILE + TMP_SUFFIX);
+        const tmp = join(this.dir, SNAPSHOT_TMP);
         const f = await this.fs.openTruncate(tmp);
         try {
           await f.append(encodeSnapshot(snapshot));

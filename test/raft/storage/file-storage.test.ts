@@ -473,13 +473,14 @@ describe('group commit', () => {
   it('counts exactly one fdatasync per sync when syncs are sequential', async () => {
     const dir = tempDir();
     const { s } = await open(dir);
+    const atLoad = s.stats.fsyncs;
     for (let i = 1; i <= 10; i++) {
       s.append([entry(i, 1)]);
       await s.sync();
     }
     // Ten flushes plus one directory fsync for creating the first segment.
     expect(s.stats.flushes).toBe(10);
-    expect(s.stats.fsyncs).toBe(11);
+    expect(s.stats.fsyncs - atLoad).toBe(11);
     await s.close();
   });
 });
