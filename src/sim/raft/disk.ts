@@ -15,7 +15,10 @@ export type DiskFault =
   /** `sync` reports success but nothing becomes durable (a lying fsync / disabled write cache flush). */
   'lying-sync' | 'none';
 
-type Pending = { kind: 'append'; entries: readonly Entry[] } | { kind: 'hard'; hs: HardState };
+type Pending =
+  | { kind: 'append'; entries: readonly Entry[] }
+  | { kind: 'hard'; hs: HardState }
+  | { kind: 'snapshot'; snapshot: Snapshot };
 
 interface Durable {
   hardState: HardState;
@@ -59,16 +62,9 @@ export class SimDisk implements RaftStorage {
   }
 
   saveSnapshotNow(snapshot: Snapshot): void {
-    // A snapshot write is its own fsync; flushing the WAL first keeps the log contiguous with it.
+    // A snapshot write is its own fsync, and it flushes the WAL writes before it too.
+    this.pending.push({ kind: 'snapshot', snapshot });
     this.syncNow();
-    if (this.fault === 'lying-sync') return;
-    const d = this.durable;
-    if (d.snapshot && d.snapshot.meta.index >= snapshot.meta.index) return;
-    d.snapshot = snapshot;
-    d.entries = d.entries.filter((e) => e.index > snapshot.meta.index);
-    if (d.entries.length > 0 && d.entries[0]!.index !== snapshot.meta.index + 1) d.entries = [];
-    if (d.hardState.commit < snapshot.meta.index)
-      d.hardState = { ...d.hardState, commit: snapshot.meta.index };
   }
 
   /** Power loss: every write since the last sync is gone. */
@@ -135,6 +131,16 @@ export class SimDisk implements RaftStorage {
 function applyTo(d: Durable, p: Pending): void {
   if (p.kind === 'hard') {
     d.hardState = p.hs;
+    return;
+  }
+  if (p.kind === 'snapshot') {
+    const snap = p.snapshot;
+    if (d.snapshot && d.snapshot.meta.index >= snap.meta.index) return;
+    // Figure 13, rule 6: keep the entries after the snapshot only if the log agrees with it at its index.
+    const agrees = termAt(d.snapshot, d.entries, snap.meta.index) === snap.meta.term;
+    d.snapshot = snap;
+    d.entries = agrees ? d.entries.filter((e) => e.index > snap.meta.index) : [];
+    if (d.hardState.commit < snap.meta.index) d.hardState = { ...d.hardState, commit: snap.meta.index };
     return;
   }
   const first = p.entries[0]!.index;

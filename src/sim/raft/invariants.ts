@@ -26,7 +26,9 @@ export type InvariantName =
   | 'acknowledged-write-lost'
   | 'replica-divergence'
   | 'liveness'
-  | 'linearizability';
+  | 'linearizability'
+  /** The core or the driver threw: a broken contract is a failure like any other. */
+  | 'exception';
 
 export class InvariantViolation extends SwarmError {
   constructor(
