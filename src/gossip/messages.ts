@@ -173,6 +173,7 @@ export interface PushPullDigestMsg extends Base {
   readonly reply: boolean;
   /** true when the sender is joining: the receiver should answer even if it knows nothing new. */
   readonly join: boolean;
+  /** Index and count within this digest's kind: entry parts and mark parts are numbered separately. */
   readonly part: number;
   readonly parts: number;
   readonly rangeStart: MemberId;

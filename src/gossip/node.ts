@@ -12,6 +12,7 @@ import type {
   DigestEntry,
   GossipMessage,
   MemberId,
+  EventMark,
   MemberMeta,
   MemberRecord,
   MemberUpdate,
@@ -21,7 +22,7 @@ import type {
 import { MESSAGE_BUDGET_BYTES, MemberStatus } from './messages.js';
 import { chunkBySize, eventKey, Plumtree } from './plumtree.js';
 import { retransmitLimit, TransmitQueue } from './queue.js';
-import { estimateSize } from './size.js';
+import { estimateSize, utf8Length } from './size.js';
 import { Suspicion } from './suspicion.js';
 import type { MemberState, SharedView } from './table.js';
 import { MemberTable } from './table.js';
@@ -83,6 +84,10 @@ interface Sample {
 /** Most events handed to one anti-entropy partner per exchange. */
 const MAX_EVENTS_PER_EXCHANGE = 512;
 const MAX_ANNOUNCE_BACKOFF_MS = 30_000;
+/** Longest member id accepted, UTF-8 bytes. */
+const MAX_ID_BYTES = 64;
+/** Digest mark collections in progress (lost parts leave them behind; the oldest are dropped). */
+const MAX_PENDING_MARKS = 32;
 /** rangeStart/rangeEnd of digest parts that carry event marks instead of member entries. */
 export const MARKS_RANGE = '\uffff';
 
@@ -130,6 +135,7 @@ export class GossipNode {
   /** Dead/left members in the order they died, for expiry without scanning. */
   private readonly graveyard: { id: MemberId; at: number }[] = [];
   private lastNow = 0;
+  private readonly markParts = new Map<string, { marks: EventMark[]; got: Set<number> }>();
   private intervalMs: number;
   private fanout: number;
   private readonly probeSamples: Sample[] = [];
@@ -148,7 +154,11 @@ export class GossipNode {
     validate(this.cfg);
     this.rng = opts.rng;
     const s = opts.self;
-    if (s.id.length === 0) throw new SwarmError('gossip_config', 'gossip self id must not be empty');
+    if (s.id.length === 0 || utf8Length(s.id) > MAX_ID_BYTES) {
+      throw new SwarmError('gossip_config', `gossip member id must be 1..${MAX_ID_BYTES} bytes`, {
+        exitCode: 2,
+      });
+    }
     this.id = s.id;
     this.self = {
       id: s.id,
@@ -467,7 +477,7 @@ export class GossipNode {
     // Stagger first rounds so a swarm started at once does not probe in lockstep.
     this.nextProbeAt = now + this.rng.next() * this.cfg.probeIntervalMs;
     this.nextGossipAt = now + this.rng.next() * this.intervalMs;
-    this.nextPushPullAt = now + this.cfg.antiEntropyIntervalMs * (0.5 + this.rng.next());
+    this.nextPushPullAt = now + this.pushPullInterval() * this.rng.next();
     if (this.cfg.announceIntervalMs > 0) {
       this.announceBackoff = this.cfg.announceIntervalMs;
       this.nextAnnounceAt = now;
@@ -626,11 +636,12 @@ export class GossipNode {
     const targets = this.sampleMembers(this.fanout, new Set(), true, now);
     const limit = retransmitLimit(this.cfg.retransmitMult, this.liveCount + 1);
     for (const to of targets) {
-      const base = 24 + estimateSize(this.id);
+      // +8: both arrays' headers may grow from 1 to 3 bytes, with margin.
+      const base = estimateSize({ type: 'gossip', from: this.id, updates: [], events: [] }) + 8;
       const updates = this.updates.take(MESSAGE_BUDGET_BYTES - base, limit);
-      let used = base + estimateSize(updates);
+      let used = base;
+      for (const u of updates) used += estimateSize(u);
       const events = this.eventQueue.take(MESSAGE_BUDGET_BYTES - used, limit);
-      used += estimateSize(events);
       if (updates.length === 0 && events.length === 0) break;
       this.sendTo(to, { type: 'gossip', from: this.id, updates, events });
     }
@@ -654,16 +665,34 @@ export class GossipNode {
     return all;
   }
 
+  /** Size of a digest part without its list, with room for the longest range ids. */
+  private digestBase(): number {
+    const longest = 'x'.repeat(MAX_ID_BYTES);
+    return estimateSize({
+      type: 'pp-digest',
+      from: this.id,
+      exchange: 2 ** 32 - 1,
+      reply: false,
+      join: false,
+      part: 65535,
+      parts: 65535,
+      rangeStart: longest,
+      rangeEnd: longest,
+      entries: [],
+      events: [],
+    });
+  }
+
+  /**
+   * Digest parts: member entries split into contiguous id ranges, then event
+   * marks in parts of their own (numbered separately, so the receiver knows
+   * when it holds all marks and can tell "unknown origin" from "not yet seen").
+   */
   private sendDigest(to: MemberId | null, host: string, port: number, join: boolean, _now: number): void {
-    const exchange = ++this.exchange;
-    const entries = this.digestEntries();
-    const marks = this.tree.marksList();
-    const entryChunks = chunkBySize(entries, estimateSize(this.id) + 64);
-    // Always at least one marks part, so the partner knows to send events we lack even when we have none.
-    const markChunks = marks.length === 0 ? [[]] : chunkBySize(marks, estimateSize(this.id) + 64);
-    const parts = entryChunks.length + markChunks.length;
-    let part = 0;
+    const exchange = (this.exchange = (this.exchange + 1) >>> 0);
+    const entryChunks = chunkBySize(this.digestEntries(), this.digestBase());
     entryChunks.forEach((chunk, i) => {
+      const prev = entryChunks[i - 1];
       this.out.push({
         to,
         host,
@@ -674,16 +703,31 @@ export class GossipNode {
           exchange,
           reply: false,
           join,
-          part: part++,
-          parts,
-          rangeStart: i === 0 ? '' : chunk[0]!.id,
+          part: i,
+          parts: entryChunks.length,
+          // Inclusive [just after the previous part's last id, this part's last id], so ranges tile the id space.
+          rangeStart: prev === undefined ? '' : `${prev[prev.length - 1]!.id}\u0000`,
           rangeEnd: i === entryChunks.length - 1 ? '' : chunk[chunk.length - 1]!.id,
           entries: chunk,
           events: [],
         },
       });
     });
-    markChunks.forEach((chunk) => {
+    this.sendMarks(to, host, port, exchange, false, join);
+  }
+
+  private sendMarks(
+    to: MemberId | null,
+    host: string,
+    port: number,
+    exchange: number,
+    reply: boolean,
+    join: boolean,
+  ): void {
+    const marks = this.tree.marksList();
+    // Always at least one marks part, so the partner sends events we lack even when we have none.
+    const chunks = marks.length === 0 ? [[]] : chunkBySize(marks, this.digestBase());
+    chunks.forEach((chunk, i) => {
       this.out.push({
         to,
         host,
@@ -692,10 +736,10 @@ export class GossipNode {
           type: 'pp-digest',
           from: this.id,
           exchange,
-          reply: false,
+          reply,
           join,
-          part: part++,
-          parts,
+          part: i,
+          parts: chunks.length,
           rangeStart: MARKS_RANGE,
           rangeEnd: MARKS_RANGE,
           entries: [],
@@ -706,7 +750,10 @@ export class GossipNode {
   }
 
   private onDigest(src: PeerAddress, msg: PushPullDigestMsg, now: number): void {
-    const marksPart = msg.rangeStart === MARKS_RANGE;
+    if (msg.rangeStart === MARKS_RANGE) {
+      this.onMarks(src, msg);
+      return;
+    }
     const push: MemberRecord[] = [];
     const want: MemberId[] = [];
     const listed = new Set<MemberId>();
@@ -717,46 +764,49 @@ export class GossipNode {
         else if (newer(this.self, e)) push.push(this.self);
         continue;
       }
-      const local = this.table.get(e.id);
+      const local = this.table.peek(e.id);
       if (local === undefined) {
         if (isLiveStatus(e.status)) want.push(e.id);
-      } else if (newer(e, local.rec)) want.push(e.id);
-      else if (newer(local.rec, e)) push.push(local.rec);
+      } else if (newer(e, local)) want.push(e.id);
+      else if (newer(local, e)) push.push(local);
     }
     const inRange = (id: MemberId): boolean =>
       (msg.rangeStart === '' || id >= msg.rangeStart) && (msg.rangeEnd === '' || id <= msg.rangeEnd);
-    if (!marksPart) {
-      if (!listed.has(this.id) && inRange(this.id)) push.push(this.self);
-      for (const r of this.table.records()) {
-        if (!listed.has(r.id) && isLiveStatus(r.status) && inRange(r.id)) push.push(r);
-      }
+    if (!listed.has(this.id) && inRange(this.id)) push.push(this.self);
+    for (const r of this.table.records()) {
+      if (!listed.has(r.id) && isLiveStatus(r.status) && inRange(r.id)) push.push(r);
     }
-    const events = marksPart ? this.tree.eventsAfter(msg.events, MAX_EVENTS_PER_EXCHANGE) : [];
-    for (const mk of msg.events) if (mk.origin === this.id) this.eventSeq = Math.max(this.eventSeq, mk.seq);
-    this.sendRecords(msg.from, src, msg.exchange, push, events);
-    for (const chunk of chunkBySize(want, estimateSize(this.id) + 16)) {
+    this.sendRecords(msg.from, src, msg.exchange, push, []);
+    const reqBase = estimateSize({ type: 'pp-request', from: this.id, exchange: msg.exchange, ids: [] });
+    for (const chunk of chunkBySize(want, reqBase)) {
       this.reply(msg.from, src, { type: 'pp-request', from: this.id, exchange: msg.exchange, ids: chunk });
     }
-    // Events flow both ways: answer a first digest's marks with ours (marks only, never answered again).
-    const marks = marksPart && !msg.reply ? this.tree.marksList() : [];
-    if (marks.length > 0) {
-      for (const chunk of chunkBySize(marks, estimateSize(this.id) + 64)) {
-        this.reply(msg.from, src, {
-          type: 'pp-digest',
-          from: this.id,
-          exchange: msg.exchange,
-          reply: true,
-          join: false,
-          part: 0,
-          parts: 1,
-          rangeStart: MARKS_RANGE,
-          rangeEnd: MARKS_RANGE,
-          entries: [],
-          events: chunk,
-        });
-      }
-    }
     void now;
+  }
+
+  /** Collect a digest's mark parts; with all of them, send the events the peer lacks and, once, our marks. */
+  private onMarks(src: PeerAddress, msg: PushPullDigestMsg): void {
+    const key = `${msg.from}\u0000${msg.exchange}\u0000${msg.reply ? 1 : 0}`;
+    let acc = this.markParts.get(key);
+    if (acc === undefined) {
+      acc = { marks: [], got: new Set() };
+      this.markParts.set(key, acc);
+      while (this.markParts.size > MAX_PENDING_MARKS)
+        this.markParts.delete(this.markParts.keys().next().value!);
+    }
+    if (acc.got.has(msg.part)) return;
+    acc.got.add(msg.part);
+    acc.marks.push(...msg.events);
+    if (acc.got.size < msg.parts) return;
+    this.markParts.delete(key);
+    for (const mk of acc.marks) if (mk.origin === this.id) this.eventSeq = Math.max(this.eventSeq, mk.seq);
+    const events = this.tree.eventsAfter(acc.marks, MAX_EVENTS_PER_EXCHANGE);
+    this.sendRecords(msg.from, src, msg.exchange, [], events);
+    // Events flow both ways: answer a first digest with our marks (a reply is never answered).
+    if (!msg.reply && this.tree.marksList().length > 0) {
+      const m = this.table.peek(msg.from);
+      this.sendMarks(msg.from, m?.host ?? src.host, m?.port ?? src.port, msg.exchange, true, false);
+    }
   }
 
   private sendRecords(
@@ -766,7 +816,7 @@ export class GossipNode {
     recs: readonly MemberRecord[],
     events: readonly UserEvent[],
   ): void {
-    const overhead = estimateSize(this.id) + 32;
+    const overhead = estimateSize({ type: 'pp-response', from: this.id, exchange, members: [], events: [] });
     for (const chunk of chunkBySize(recs, overhead)) {
       this.reply(to, src, { type: 'pp-response', from: this.id, exchange, members: chunk, events: [] });
     }

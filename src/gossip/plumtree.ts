@@ -307,7 +307,7 @@ export class Plumtree {
     } else if (o.hub !== undefined) targets.add(o.hub);
     for (const r of this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId])))
       targets.add(r);
-    const chunks = chunkBySize(ids, estimateSize(this.host.selfId));
+    const chunks = chunkBySize(ids, estimateSize({ type: 'ihave', from: this.host.selfId, ids: [] }));
     for (const t of targets)
       for (const chunk of chunks) this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
   }
@@ -330,7 +330,10 @@ export class Plumtree {
       g.push(m.mark);
     }
     for (const [peer, marks] of grafts) {
-      for (const chunk of chunkBySize(marks, estimateSize(this.host.selfId))) {
+      for (const chunk of chunkBySize(
+        marks,
+        estimateSize({ type: 'graft', from: this.host.selfId, ids: [] }),
+      )) {
         this.host.send(peer, { type: 'graft', from: this.host.selfId, ids: chunk });
       }
     }
@@ -387,17 +390,17 @@ export class Plumtree {
   }
 }
 
-/** Split items into chunks whose estimated size plus `overhead` fits one message. */
-export function chunkBySize<T>(items: readonly T[], overhead: number): T[][] {
+/** Split items into chunks that fit one message whose size without the items is `base` bytes. */
+export function chunkBySize<T>(items: readonly T[], base: number): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
-  let size = 100 + overhead;
+  let size = base + 8;
   for (const it of items) {
     const sz = estimateSize(it);
     if (cur.length > 0 && size + sz > MESSAGE_BUDGET_BYTES) {
       out.push(cur);
       cur = [];
-      size = 100 + overhead;
+      size = base + 8;
     }
     cur.push(it);
     size += sz;

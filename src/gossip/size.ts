@@ -55,7 +55,9 @@ export function estimateSize(v: unknown): number {
       }
       let n = 0;
       let count = 0;
-      for (const [k, x] of Object.entries(v)) {
+      const o = v as Record<string, unknown>;
+      for (const k in o) {
+        const x = o[k];
         if (x === undefined) continue;
         count++;
         n += strSize(k) + estimateSize(x);

@@ -37,6 +37,10 @@ interface SimNode {
 export interface Traffic {
   messages: number;
   bytes: number;
+  /** Largest single message seen, bytes. */
+  maxBytes: number;
+  /** Type of that message. */
+  maxType: string;
   byType: Record<string, number>;
 }
 
@@ -63,7 +67,7 @@ export function sharedView(ids: readonly MemberId[]): SharedView {
 export class GossipSim {
   readonly clock = new EventQueue<SimEvent>();
   readonly net: SimNetwork<MemberId>;
-  readonly traffic: Traffic = { messages: 0, bytes: 0, byType: {} };
+  readonly traffic: Traffic = { messages: 0, bytes: 0, maxBytes: 0, maxType: '', byType: {} };
   private readonly rng: Rng;
   private readonly nodes = new Map<MemberId, SimNode>();
   private readonly listeners: SimListener[] = [];
@@ -187,6 +191,10 @@ export class GossipSim {
       const bytes = this.opts.exactBytes === true ? encode(o.msg).byteLength : estimateSize(o.msg);
       this.traffic.messages++;
       this.traffic.bytes += bytes;
+      if (bytes > this.traffic.maxBytes) {
+        this.traffic.maxBytes = bytes;
+        this.traffic.maxType = o.msg.type;
+      }
       this.traffic.byType[o.msg.type] = (this.traffic.byType[o.msg.type] ?? 0) + 1;
       for (const d of this.net.route(id, to, bytes))
         this.clock.schedule(now + d, { k: 'msg', from: id, to, msg: o.msg });

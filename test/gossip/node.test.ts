@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/common/rng.js';
+import { SwarmError } from '../../src/common/errors.js';
+import { MESSAGE_BUDGET_BYTES, MemberStatus } from '../../src/gossip/messages.js';
+import { GossipNode } from '../../src/gossip/node.js';
+import { estimateSize } from '../../src/gossip/size.js';
+import type { GossipEvent } from '../../src/gossip/types.js';
+import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
+
+const LAN = { latencyMs: 2, jitterMs: 2, loss: 0, duplicate: 0 };
+
+function statusOf(sim: GossipSim, viewer: string, id: string): MemberStatus | undefined {
+  return sim.node(viewer).member(id)?.status;
+}
+
+describe('GossipNode', () => {
+  it('joins through a seed address and both sides learn each other', () => {
+    const sim = new GossipSim({ seed: 1, link: LAN });
+    sim.addNode('a');
+    sim.addNode('b', { seeds: ['a'] });
+    sim.addNode('c', { seeds: ['a'] });
+    sim.run(5000);
+    for (const v of ['a', 'b', 'c'])
+      for (const id of ['a', 'b', 'c']) expect(statusOf(sim, v, id)).toBe(MemberStatus.Alive);
+  });
+
+  it('retries the join until the seed answers', () => {
+    const sim = new GossipSim({ seed: 2, link: LAN });
+    sim.addNode('a');
+    sim.net.partition([['b']]);
+    sim.addNode('b', { seeds: ['a'] });
+    sim.run(2500);
+    expect(sim.node('b').member('a')).toBeUndefined();
+    sim.net.heal();
+    sim.run(12_000);
+    expect(statusOf(sim, 'b', 'a')).toBe(MemberStatus.Alive);
+    expect(statusOf(sim, 'a', 'b')).toBe(MemberStatus.Alive);
+  });
+
+  it('refutes a suspicion about itself by bumping its incarnation', () => {
+    const n = new GossipNode({
+      self: { id: 'x', name: 'x', host: 'x', port: 0 },
+      rng: createRng(1),
+      view: sharedView(['x', 'y']),
+    });
+    n.tick(0);
+    n.receive(
+      { host: 'y', port: 0 },
+      {
+        type: 'gossip',
+        from: 'y',
+        updates: [{ kind: 'suspect', id: 'x', incarnation: 0, from: 'y' }],
+        events: [],
+      },
+      10,
+    );
+    expect(n.selfRecord.incarnation).toBe(1);
+    expect(n.stats().refutations).toBe(1);
+    // The refutation rides on the next message out.
+    n.receive({ host: 'y', port: 0 }, { type: 'ping', from: 'y', seq: 5, target: 'x', updates: [] }, 20);
+    n.tick(n.nextDeadline());
+    const out = n.drain();
+    const carried = out.flatMap((o) => ('updates' in o.msg ? o.msg.updates : []));
+    expect(carried).toContainEqual(
+      expect.objectContaining({
+        kind: 'alive',
+        member: expect.objectContaining({ id: 'x', incarnation: 1 }),
+      }),
+    );
+  });
+
+  it('detects a crashed member and every live member marks it dead', () => {
+    const sim = new GossipSim({ seed: 3, link: LAN });
+    const ids = sim.bootstrap(8);
+    sim.run(3000);
+    sim.kill('n5');
+    sim.run(60_000);
+    for (const v of ids) if (v !== 'n5') expect(statusOf(sim, v, 'n5')).toBe(MemberStatus.Dead);
+    for (const v of ids)
+      for (const id of ids)
+        if (v !== 'n5' && id !== 'n5') expect(statusOf(sim, v, id)).toBe(MemberStatus.Alive);
+  });
+
+  it('disseminates a graceful leave well before failure detection could', () => {
+    const sim = new GossipSim({ seed: 4, link: LAN });
+    const ids = sim.bootstrap(10);
+    sim.run(2000);
+    sim.leave('n3');
+    sim.run(3000);
+    for (const v of ids) if (v !== 'n3') expect(statusOf(sim, v, 'n3')).toBe(MemberStatus.Left);
+  });
+
+  it('lets a dead member come back under the same id with a higher incarnation', () => {
+    const sim = new GossipSim({ seed: 5, link: LAN });
+    const ids = sim.bootstrap(6);
+    sim.run(2000);
+    sim.kill('n2');
+    sim.run(60_000);
+    expect(statusOf(sim, 'n0', 'n2')).toBe(MemberStatus.Dead);
+    const joined: string[] = [];
+    sim.onEvent((id, ev) => {
+      if (ev.type === 'member-joined' && ev.member.id === 'n2') joined.push(id);
+    });
+    sim.addNode('n2', { seeds: ['n0'] });
+    sim.run(75_000);
+    for (const v of ids) expect(statusOf(sim, v, 'n2')).toBe(MemberStatus.Alive);
+    expect(sim.node('n2').selfRecord.incarnation).toBeGreaterThan(0);
+    expect(joined.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('spreads metadata updates', () => {
+    const sim = new GossipSim({ seed: 6, link: LAN });
+    const ids = sim.bootstrap(12);
+    sim.run(1000);
+    sim.with('n4', (core, now) => core.updateMeta({ raft: 'leader', battery: 55 }, now));
+    sim.run(4000);
+    for (const v of ids) expect(sim.node(v).member('n4')?.meta).toEqual({ raft: 'leader', battery: 55 });
+  });
+
+  it('takes new interval and fanout at once', () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
+    const n = new GossipNode({
+      self: { id: 'm0', name: 'm0', host: 'm0', port: 0 },
+      rng: createRng(7),
+      view: sharedView(ids),
+      config: { gossipIntervalMs: 200, fanout: 3 },
+    });
+    n.tick(0);
+    n.drain();
+    n.setParams({ fanout: 6, intervalMs: 1000 });
+    n.updateMeta({ rating: 'A' }, 1);
+    // Run to the next gossip round and count gossip packets in it.
+    let gossips = 0;
+    let t = 1;
+    for (let i = 0; i < 50 && gossips === 0; i++) {
+      t = Math.max(t, n.nextDeadline());
+      n.tick(t);
+      gossips = n.drain().filter((o) => o.msg.type === 'gossip').length;
+    }
+    expect(gossips).toBe(6);
+    expect(n.stats()).toMatchObject({ intervalMs: 1000, fanout: 6 });
+  });
+
+  it('measures probe loss and round-trip time for the adaptive controller', () => {
+    const sim = new GossipSim({ seed: 8, link: { latencyMs: 40, jitterMs: 0, loss: 0, duplicate: 0 } });
+    sim.bootstrap(6);
+    sim.run(20_000);
+    const s = sim.node('n0').stats();
+    expect(s.rttMs).toBe(80);
+    expect(s.probeLoss).toBe(0);
+    expect(s.reachablePeers).toBe(5);
+    expect(s.swarmSize).toBe(6);
+    sim.net.setLink({ latencyMs: 40, jitterMs: 0, loss: 0.5, duplicate: 0 });
+    sim.run(50_000);
+    expect(sim.node('n0').stats().probeLoss).toBeGreaterThan(0.2);
+  });
+
+  it('counts delivered events per second over the window', () => {
+    const sim = new GossipSim({ seed: 9, link: LAN, config: { statsWindowMs: 10_000 } });
+    sim.bootstrap(5);
+    sim.run(10_000);
+    for (let i = 0; i < 50; i++) {
+      sim.broadcast(`n${i % 5}`, new Uint8Array([i]));
+      sim.run(10_000 + (i + 1) * 100);
+    }
+    sim.run(15_000);
+    const rate = sim.node('n3').stats().eventRatePerS;
+    expect(rate).toBeGreaterThan(4);
+    expect(rate).toBeLessThanOrEqual(5);
+  });
+
+  it('keeps every message within the datagram budget at 200 members', () => {
+    const sim = new GossipSim({ seed: 10, link: LAN, config: { antiEntropyIntervalMs: 2000 } });
+    const ids = sim.bootstrap(200);
+    sim.addNode('late', { seeds: ['n0'] });
+    sim.run(2000);
+    for (let i = 0; i < 40; i++)
+      sim.with(ids[i]!, (c, now) =>
+        c.updateMeta({ api: `10.0.0.${i}:8080`, tags: { zone: 'z'.repeat(40) } }, now),
+      );
+    for (let i = 0; i < 150; i++) sim.broadcast(ids[i]!, new Uint8Array(200));
+    sim.run(15_000);
+    expect(sim.traffic.maxBytes).toBeLessThanOrEqual(MESSAGE_BUDGET_BYTES);
+    expect(sim.traffic.byType['pp-digest']).toBeGreaterThan(0);
+    expect(sim.node('late').members().length).toBe(201);
+  });
+
+  it('rejects invalid configuration and oversized metadata with typed errors', () => {
+    const self = { id: 'a', name: 'a', host: 'a', port: 0 };
+    expect(() => new GossipNode({ self, rng: createRng(1), config: { fanout: 0 } })).toThrow(SwarmError);
+    expect(
+      () =>
+        new GossipNode({ self, rng: createRng(1), config: { probeTimeoutMs: 2000, probeIntervalMs: 1000 } }),
+    ).toThrow(SwarmError);
+    const n = new GossipNode({ self, rng: createRng(1) });
+    expect(() => n.updateMeta({ api: 'x'.repeat(300) }, 0)).toThrow(SwarmError);
+    expect(estimateSize({ api: 'x'.repeat(200) })).toBeLessThan(256);
+  });
+
+  it('reports member events in order: suspect then dead', () => {
+    const sim = new GossipSim({ seed: 11, link: LAN });
+    sim.bootstrap(5);
+    const seen: GossipEvent['type'][] = [];
+    sim.onEvent((id, ev) => {
+      if (id === 'n0' && 'member' in ev && ev.member.id === 'n1') seen.push(ev.type);
+    });
+    sim.run(1000);
+    sim.kill('n1');
+    sim.run(60_000);
+    expect(seen[0]).toBe('member-suspect');
+    expect(seen[seen.length - 1]).toBe('member-dead');
+  });
+});
