@@ -54,7 +54,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
 function reportError(err: unknown, ctx: CliContext): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    // Help shown because a subcommand is missing (`swarm node`) is a usage error, not success.
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
     // commander already printed the message.
     return 2;
   }
