@@ -52,6 +52,12 @@ export interface PersistentState {
    * restarted proposer must never reuse ballot (round, id) with another value.
    */
   led_round: number;
+  /**
+   * Highest run this agent left after doing anything in it (promise, accept,
+   * round, decision). It never enters a run at or below it again; above it,
+   * an agent that has done nothing yet may still join an older run (see step).
+   */
+  floor: RunId | null;
 }
 
 export type StepStatus =
@@ -83,6 +89,8 @@ interface ProposerState {
 
 /** Rounds of proposals kept for /state; older ones only cost memory and file size. */
 const KEPT_ROUNDS = 5;
+/** Times one /run restarts above a newer run it ran into (see step). */
+const MAX_TRIGGER_RETRIES = 3;
 
 export function freshState(id: string): PersistentState {
   return {
@@ -98,6 +106,7 @@ export function freshState(id: string): PersistentState {
     accepted: null,
     decision: null,
     led_round: 0,
+    floor: null,
   };
 }
 
@@ -108,6 +117,8 @@ export class AgentCore {
   private s: PersistentState;
   private proposer: ProposerState | null = null;
   private deadline: number | null = null;
+  /** The run this agent's last /run created and the round it asked for. */
+  private triggered: { run: RunId; round: number; retries: number } | null = null;
   private out: Output = emptyOutput();
 
   constructor(opts: CoreOptions, state: PersistentState | null, now: number) {
@@ -164,11 +175,16 @@ export class AgentCore {
   /** POST /run: a new run larger than any seen, reset on every peer, then round `round` everywhere. */
   trigger(round: number, now: number): Output {
     this.begin();
-    const run: RunId = { n: this.s.max_run_n + 1, by: this.id };
+    this.startRun(this.s.max_run_n + 1, round, now);
+    return this.end();
+  }
+
+  private startRun(n: number, round: number, now: number, retries = 0): void {
+    const run: RunId = { n, by: this.id };
     this.adopt(run);
+    this.triggered = { run, round, retries };
     this.out.send.push({ type: 'reset', run }, { type: 'new_round', run, round });
     this.startRound(round, now);
-    return this.end();
   }
 
   /** Bare POST /reset from a user: a private new run, so old promises are never forgotten in place. */
@@ -208,7 +224,29 @@ export class AgentCore {
   /** A protocol message from a peer (or a reply to one of ours). */
   step(msg: AgentMessage, now: number): Output {
     this.begin();
-    const cmp = compareRun(msg.run, this.s.run);
+    let cmp = compareRun(msg.run, this.s.run);
+    // This agent's /run picked a run number below one that exists elsewhere (it had missed
+    // it, maybe decided long ago): joining could only repeat an old decision, so the /run
+    // starts again above it. A few times per /run only, so two concurrent triggers cannot
+    // leapfrog each other for ever: after that the later run is simply joined.
+    const t = this.triggered;
+    if (
+      cmp > 0 &&
+      t !== null &&
+      t.retries < MAX_TRIGGER_RETRIES &&
+      this.s.decision === null &&
+      compareRun(this.s.run, t.run) === 0
+    ) {
+      this.startRun(Math.max(this.s.max_run_n, msg.run.n) + 1, t.round, now, t.retries + 1);
+      return this.end();
+    }
+    // An agent that only reset itself (a private run, nothing done in it) joins a
+    // run started elsewhere meanwhile, as long as it never took part in that run:
+    // runs above its floor were never entered with state, so nothing is forgotten.
+    if (cmp < 0 && this.idle() && compareRun(msg.run, this.s.floor) > 0) {
+      this.enter(msg.run);
+      cmp = 0;
+    }
     if (cmp < 0) {
       this.out.status = 'stale-run';
       // A peer left behind in an old run (its reset was lost) is pulled into this one.
@@ -222,7 +260,7 @@ export class AgentCore {
       }
       return this.end();
     }
-    if (cmp > 0) this.adopt(msg.run);
+    if (cmp > 0) this.enter(msg.run);
     switch (msg.type) {
       case 'reset':
         break;
@@ -232,12 +270,13 @@ export class AgentCore {
       case 'proposal':
         this.onProposal(msg.agent_id, msg.value, msg.round, now);
         break;
+      // A decided agent answers with the decision instead: its state stays frozen.
       case 'prepare':
-        this.out.reply.push(this.acceptPrepare(msg.ballot));
+        if (this.s.decision === null) this.out.reply.push(this.acceptPrepare(msg.ballot));
         this.replyFinalIfDecided();
         break;
       case 'accept':
-        this.out.reply.push(this.acceptAccept(msg.ballot, msg.decision));
+        if (this.s.decision === null) this.out.reply.push(this.acceptAccept(msg.ballot, msg.decision));
         this.replyFinalIfDecided();
         break;
       case 'promise':
@@ -392,6 +431,7 @@ export class AgentCore {
 
   private onPromise(msg: AgentMessage & { type: 'promise' }): void {
     const p = this.proposer;
+    if (this.s.decision !== null) return;
     if (p === null || p.phase !== 'prepare' || compareBallot(p.ballot, msg.ballot) !== 0 || !msg.ok) return;
     p.promises.set(msg.from, msg.accepted);
     if (p.promises.size < this.majority) return;
@@ -444,7 +484,14 @@ export class AgentCore {
     if (run === null) return;
     if (this.s.decision !== null) this.out.reply.push({ type: 'final', run, decision: this.s.decision });
     else if (this.s.round > 0) this.out.reply.push({ type: 'new_round', run, round: this.s.round });
-    else this.out.reply.push({ type: 'reset', run });
+    // An idle run (a bare reset) has nothing to offer: pulling the sender in would stall its run.
+  }
+
+  /** Nothing done in the current run yet: no round, no promise, no acceptance, no decision. */
+  private idle(): boolean {
+    return (
+      this.s.round === 0 && this.s.promised === null && this.s.accepted === null && this.s.decision === null
+    );
   }
 
   // ---- runs ---------------------------------------------------------------------------------
@@ -452,10 +499,17 @@ export class AgentCore {
   /** Enter a newer run: a new, empty Paxos instance. Older runs are never re-entered. */
   private adopt(run: RunId): void {
     if (compareRun(run, this.s.run) <= 0) return;
+    this.enter(run);
+  }
+
+  private enter(run: RunId): void {
+    const left = this.s.run;
+    const floor = left !== null && !this.idle() && compareRun(left, this.s.floor) > 0 ? left : this.s.floor;
     this.s = {
       ...freshState(this.id),
       max_run_n: Math.max(this.s.max_run_n, run.n),
       run: { ...run },
+      floor: floor === null ? null : { ...floor },
     };
     this.proposer = null;
     this.deadline = null;

@@ -30,6 +30,8 @@ export interface HarnessOptions {
   dupRate?: number;
   crashRate?: number;
   triggerRate?: number;
+  /** Bare /reset and /new_round on one agent, as a user of the original demo would send. */
+  userRate?: number;
   waitMs?: number;
 }
 
@@ -40,6 +42,8 @@ export interface HarnessResult {
   /** Agents of the newest run that had not decided after the fault-free drain. */
   undecidedAtEnd: number;
   messagesDelivered: number;
+  /** Every agent's state at the end, for replaying a failing seed by eye. */
+  finalStates: PersistentState[];
 }
 
 export function simulate(o: HarnessOptions): HarnessResult {
@@ -92,13 +96,19 @@ export function simulate(o: HarnessOptions): HarnessResult {
   const dupRate = o.dupRate ?? 0.1;
   const crashRate = o.crashRate ?? 0.01;
   const triggerRate = o.triggerRate ?? 0.01;
+  const userRate = o.userRate ?? 0.005;
   for (let s = 0; s < steps; s++) {
     const r = rng.next();
     if (s === 0 || r < triggerRate) {
       const i = rng.int(0, n - 1);
       runsTriggered++;
       emit(i, cores[i]!.trigger(rng.int(1, 3), now), null);
-    } else if (r < triggerRate + crashRate) {
+    } else if (r < triggerRate + userRate) {
+      // A user poking one agent through the bare compatible endpoints.
+      const i = rng.int(0, n - 1);
+      const out = rng.next() < 0.5 ? cores[i]!.localReset() : cores[i]!.newRound(rng.int(1, 6), now);
+      emit(i, out, null);
+    } else if (r < triggerRate + userRate + crashRate) {
       const i = rng.int(0, n - 1);
       cores[i] = mk(i, now);
       check();
@@ -114,15 +124,26 @@ export function simulate(o: HarnessOptions): HarnessResult {
     }
   }
 
-  // Fault-free drain: everything in flight arrives, timers keep firing, so every agent should decide.
+  // Fault-free drain after one more /run (a bare reset may have left an idle run on top):
+  // everything in flight arrives, timers keep firing, so every agent should decide.
+  {
+    const i = rng.int(0, n - 1);
+    runsTriggered++;
+    emit(i, cores[i]!.trigger(1, now), null);
+  }
   let newest: RunId | null = null;
-  for (const c of cores) if (compareRun(c.run, newest) > 0) newest = c.run;
+  const settled = (): boolean => {
+    newest = null;
+    for (const c of cores) if (compareRun(c.run, newest) > 0) newest = c.run;
+    return cores.every((c) => c.decision !== null && compareRun(c.run, newest) === 0);
+  };
   for (let round = 0; round < 200; round++) {
     while (pool.length > 0) deliver(pool.splice(rng.int(0, pool.length - 1), 1)[0]!);
-    if (cores.every((c) => c.decision !== null && compareRun(c.run, newest) === 0)) break;
+    if (settled()) break;
     now += waitMs * 2;
     for (let i = 0; i < n; i++) emit(i, cores[i]!.tick(now), null);
   }
+  settled();
   const undecidedAtEnd = cores.filter((c) => c.decision === null || compareRun(c.run, newest) !== 0).length;
   return {
     runsTriggered,
@@ -130,5 +151,6 @@ export function simulate(o: HarnessOptions): HarnessResult {
     violations,
     undecidedAtEnd,
     messagesDelivered: delivered,
+    finalStates: cores.map((c) => c.snapshot()),
   };
 }

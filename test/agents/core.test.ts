@@ -69,12 +69,35 @@ describe('acceptor', () => {
 
   it('ignores messages of an older run and pulls their sender into the current one', () => {
     const a = core('agent2');
-    a.step({ type: 'reset', run: { n: 3, by: 'agent1' } }, 0);
+    const run3 = { n: 3, by: 'agent1' };
+    a.step({ type: 'new_round', run: run3, round: 2 }, 0);
     const out = a.step({ type: 'prepare', run, from: 'agent3', ballot: { round: 9, by: 'agent3' } }, 0);
     expect(out.status).toBe('stale-run');
     expect(out.persist).toBe(false);
-    expect(out.reply).toEqual([{ type: 'reset', run: { n: 3, by: 'agent1' } }]);
+    expect(out.reply).toEqual([{ type: 'new_round', run: run3, round: 2 }]);
     expect(a.snapshot().promised).toBeNull();
+    expect(a.run).toEqual(run3);
+  });
+
+  it('after a bare reset, joins a run triggered elsewhere but never one it already took part in', () => {
+    const a = core('agent2');
+    a.step({ type: 'prepare', run, from: 'agent3', ballot: { round: 1, by: 'agent3' } }, 0);
+    a.localReset();
+    expect(a.run).toEqual({ n: 2, by: 'agent2' });
+    // Its old run is below the floor: ignored, promises there are not re-made from scratch.
+    expect(
+      a.step({ type: 'prepare', run, from: 'agent1', ballot: { round: 1, by: 'agent1' } }, 0).status,
+    ).toBe('stale-run');
+    // A run triggered by agent1 meanwhile sorts below the private one but above the floor: joined.
+    const other = { n: 2, by: 'agent1' };
+    const out = a.step(
+      { type: 'prepare', run: other, from: 'agent1', ballot: { round: 1, by: 'agent1' } },
+      0,
+    );
+    expect(out.status).toBe('ok');
+    expect(out.reply[0]).toMatchObject({ type: 'promise', ok: true });
+    expect(a.run).toEqual(other);
+    expect(a.snapshot().floor).toEqual(run);
   });
 
   it('a duplicated or late reset of the current run does not wipe its promises', () => {
@@ -147,26 +170,34 @@ describe('rounds and decisions between three cores (reliable, in order)', () => 
 
 describe('seeded message shuffling: drops, duplicates, reordering, restarts, overlapping runs', () => {
   const seeds = LONG ? 20_000 : 2_000;
-  it(`never decides two different values in one run (${seeds} seeds)`, () => {
-    let runs = 0;
-    let decidedRuns = 0;
-    for (let seed = 1; seed <= seeds; seed++) {
-      const r = simulate({ seed, steps: 300 });
-      if (r.violations.length > 0) throw new Error(`seed ${seed}: ${r.violations[0]}`);
-      expect(r.undecidedAtEnd, `seed ${seed}: agents undecided after a fault-free drain`).toBe(0);
-      runs += r.runsTriggered;
-      decidedRuns += r.runsDecided;
-    }
-    // The harness must exercise decisions under faults, not only in the final drain (one per seed).
-    expect(runs).toBeGreaterThan(seeds * 2);
-    expect(decidedRuns).toBeGreaterThan(seeds * 1.2);
-  });
+  it(
+    `never decides two different values in one run (${seeds} seeds)`,
+    () => {
+      let runs = 0;
+      let decidedRuns = 0;
+      for (let seed = 1; seed <= seeds; seed++) {
+        const r = simulate({ seed, steps: 300 });
+        if (r.violations.length > 0) throw new Error(`seed ${seed}: ${r.violations[0]}`);
+        expect(r.undecidedAtEnd, `seed ${seed}: agents undecided after a fault-free drain`).toBe(0);
+        runs += r.runsTriggered;
+        decidedRuns += r.runsDecided;
+      }
+      // The harness must exercise decisions under faults, not only in the final drain (one per seed).
+      expect(runs).toBeGreaterThan(seeds * 2);
+      expect(decidedRuns).toBeGreaterThan(seeds * 1.2);
+    },
+    LONG ? 600_000 : 60_000,
+  );
 
-  it('holds for five agents with heavy loss and frequent restarts', () => {
-    for (let seed = 1; seed <= (LONG ? 5_000 : 500); seed++) {
-      const r = simulate({ seed, agents: 5, steps: 400, dropRate: 0.3, dupRate: 0.2, crashRate: 0.05 });
-      if (r.violations.length > 0) throw new Error(`seed ${seed}: ${r.violations[0]}`);
-      expect(r.undecidedAtEnd).toBe(0);
-    }
-  });
+  it(
+    'holds for five agents with heavy loss and frequent restarts',
+    () => {
+      for (let seed = 1; seed <= (LONG ? 5_000 : 500); seed++) {
+        const r = simulate({ seed, agents: 5, steps: 400, dropRate: 0.3, dupRate: 0.2, crashRate: 0.05 });
+        if (r.violations.length > 0) throw new Error(`seed ${seed}: ${r.violations[0]}`);
+        expect(r.undecidedAtEnd).toBe(0);
+      }
+    },
+    LONG ? 600_000 : 60_000,
+  );
 });
