@@ -5,5 +5,6 @@ import { register as node } from './node.js';
 import { register as config } from './config.js';
 import { register as keygen } from './keygen.js';
 import { register as demo } from './demo.js';
+import { register as agent } from './agent.js';
 
-export const registrars: readonly Registrar[] = [node, demo, config, keygen, version];
+export const registrars: readonly Registrar[] = [node, demo, agent, config, keygen, version];
