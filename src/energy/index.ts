@@ -7,4 +7,5 @@ export * from './config.js';
 export * from './summary.js';
 export * from './monitor.js';
 export * from './readings.js';
+export * from './leadership.js';
 export * from './sensors/index.js';

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CpuSampler,
+  SensorCollector,
   parseLoadAvg,
   parseMeminfo,
   parseProcSelfStat,
@@ -187,5 +188,33 @@ describe('defensive parsing', () => {
     put('b2/sys/class/power_supply/battery/capacity', '??\n');
     const p = readPowerSupplies(join(tmp, 'b2'));
     expect(p.battery.ok).toBe(false);
+  });
+});
+
+describe('SensorCollector', () => {
+  it('first collection has no utilisation yet; a later one measures it', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'energy-collector-'));
+    try {
+      const copy = (rel: string, from = rel): void => {
+        mkdirSync(dirname(join(tmp, rel)), { recursive: true });
+        writeFileSync(join(tmp, rel), readFileSync(join(root('rpi4'), from)));
+      };
+      for (const f of ['proc/stat', 'proc/self/stat', 'proc/loadavg', 'proc/meminfo']) copy(f);
+      copy('sys/class/thermal/thermal_zone0/type');
+      copy('sys/class/thermal/thermal_zone0/temp');
+      const c = new SensorCollector(tmp);
+      const a = c.collect();
+      expect(a.cpu).toBeNull();
+      expect(a.readings.cpuUtilisation).toBeNull();
+      expect(a.readings.temperatureC).toBe(48.312);
+      copy('proc/stat', 'proc/stat.next');
+      copy('proc/self/stat', 'proc/self/stat.next');
+      const b = c.collect({ work: { raftEntriesCommitted: 1, kvOpsApplied: 0, gossipEventsDelivered: 0 } });
+      expect(b.readings.cpuUtilisation).toBe(0.375);
+      expect(b.readings.work?.raftEntriesCommitted).toBe(1);
+      expect(b.snapshot.battery).toBeNull();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

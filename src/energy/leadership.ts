@@ -1,0 +1,145 @@
+/**
+ * Energy-aware leadership advice, pure: the node asks `LeadershipAdvisor.check`
+ * on each energy sample while it leads, and starts a Raft leadership transfer
+ * when it returns a target. `electionTimeoutMultiplier` stretches a
+ * battery-powered node's election timeout so mains-powered voters tend to win.
+ *
+ * Rules (docs/energy.md, "Energy-aware leadership"):
+ *  - a leader on battery below the low-power threshold hands over to the
+ *    best-powered voter that is on mains, or on a battery at least
+ *    `marginPercent` fuller and itself above the threshold;
+ *  - a leader whose rating is `ratingGap` or more grades worse than a
+ *    mains-powered voter's hands over to the best such voter;
+ *  - a condition must hold for `confirmChecks` consecutive checks (critical
+ *    battery: at once), and after advising a transfer the advisor stays
+ *    silent for `cooldownMs`, so leadership does not bounce.
+ */
+import { RATINGS, type Rating } from './model.js';
+import type { EnergySummary } from './summary.js';
+
+export interface LeadershipConfig {
+  readonly lowPowerThresholdPercent: number;
+  readonly criticalThresholdPercent: number;
+  readonly confirmChecks: number;
+  readonly cooldownMs: number;
+  /** Rating grades (A+ -> A is one) a mains voter must be better by. */
+  readonly ratingGap: number;
+  /** Battery points a battery-powered target must be fuller by. */
+  readonly marginPercent: number;
+}
+
+export const LEADERSHIP_DEFAULTS: Omit<
+  LeadershipConfig,
+  'lowPowerThresholdPercent' | 'criticalThresholdPercent'
+> = {
+  confirmChecks: 3,
+  cooldownMs: 60_000,
+  ratingGap: 2,
+  marginPercent: 10,
+};
+
+export interface VoterEnergy {
+  readonly id: string;
+  /** The voter's last summary from gossip metadata; null when unknown. */
+  readonly summary: EnergySummary | null;
+}
+
+export interface TransferAdvice {
+  readonly target: string;
+  readonly reason: string;
+}
+
+const grade = (r: Rating | null): number => (r === null ? RATINGS.length : RATINGS.indexOf(r));
+
+/** Orders voters best-powered first: mains, then fuller battery, then better rating, then id. */
+export function compareVoters(a: VoterEnergy, b: VoterEnergy): number {
+  const key = (v: VoterEnergy): [number, number, number] => {
+    const s = v.summary;
+    if (s === null) return [2, 0, RATINGS.length];
+    return [s.onBattery ? 1 : 0, -(s.onBattery ? (s.batteryPercent ?? 0) : 100), grade(s.rating)];
+  };
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number);
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export class LeadershipAdvisor {
+  private streak = 0;
+  private quietUntil = -Infinity;
+
+  constructor(readonly config: LeadershipConfig) {}
+
+  /** `voters` excludes self. Returns a target when leadership should move now. */
+  check(now: number, self: EnergySummary | null, voters: readonly VoterEnergy[]): TransferAdvice | null {
+    const c = this.config;
+    if (now < this.quietUntil || self === null) {
+      this.streak = 0;
+      return null;
+    }
+    const found = this.indicated(self, voters);
+    if (found === null) {
+      this.streak = 0;
+      return null;
+    }
+    this.streak++;
+    if (!found.urgent && this.streak < c.confirmChecks) return null;
+    this.streak = 0;
+    this.quietUntil = now + c.cooldownMs;
+    return { target: found.target, reason: found.reason };
+  }
+
+  private indicated(
+    self: EnergySummary,
+    voters: readonly VoterEnergy[],
+  ): { target: string; reason: string; urgent: boolean } | null {
+    const c = this.config;
+    const ranked = [...voters].sort(compareVoters);
+    const pct = self.batteryPercent;
+    if (self.onBattery && pct !== null && pct < c.lowPowerThresholdPercent) {
+      const better = ranked.find((v) => {
+        const s = v.summary;
+        if (s === null) return false;
+        if (!s.onBattery) return true;
+        const p = s.batteryPercent;
+        return p !== null && p >= c.lowPowerThresholdPercent && p >= pct + c.marginPercent;
+      });
+      if (better === undefined) return null;
+      const critical = pct < c.criticalThresholdPercent;
+      const what = better.summary?.onBattery ? `battery ${better.summary.batteryPercent}%` : 'mains';
+      return {
+        target: better.id,
+        reason: `leader battery ${pct}% below ${critical ? 'critical' : 'low-power'} ${
+          critical ? c.criticalThresholdPercent : c.lowPowerThresholdPercent
+        }%: hand over to ${better.id} (${what})`,
+        urgent: critical,
+      };
+    }
+    const mine = grade(self.rating);
+    const best = ranked.find(
+      (v) => v.summary !== null && !v.summary.onBattery && grade(v.summary.rating) + c.ratingGap <= mine,
+    );
+    if (best === undefined || best.summary === null) return null;
+    return {
+      target: best.id,
+      reason: `leader rating ${self.rating ?? 'none'} is ${mine - grade(best.summary.rating)} grades below mains voter ${best.id} (${best.summary.rating})`,
+      urgent: false,
+    };
+  }
+}
+
+/**
+ * Election timeout multiplier: mains (or unknown) 1, on battery 1.5, below
+ * low power 2, below critical 3. A node that would soon drain leading waits
+ * longer before standing, so a mains-powered voter usually times out first.
+ */
+export function electionTimeoutMultiplier(
+  s: EnergySummary | null,
+  cfg: Pick<LeadershipConfig, 'lowPowerThresholdPercent' | 'criticalThresholdPercent'>,
+): number {
+  if (s === null || !s.onBattery) return 1;
+  const p = s.batteryPercent;
+  if (p !== null && p < cfg.criticalThresholdPercent) return 3;
+  if (p !== null && p < cfg.lowPowerThresholdPercent) return 2;
+  return 1.5;
+}
