@@ -93,22 +93,26 @@ export function bool(): Field<boolean> {
   };
 }
 
-const utf8 = new TextEncoder();
+/** UTF-8 length without allocating; short strings (3 bytes per UTF-16 unit at most) skip the count. */
+function utf8Within(v: string, maxBytes: number): boolean {
+  if (v.length > maxBytes) return false;
+  if (v.length * 3 <= maxBytes) return true;
+  return Buffer.byteLength(v, 'utf8') <= maxBytes;
+}
 
 /** UTF-8 string of at most `maxBytes` bytes. */
 export function str(maxBytes: number): Field<string> {
   return {
     doc: `str (<= ${maxBytes} bytes UTF-8)`,
     encode: (v) => {
-      if (utf8.encode(v).length > maxBytes) throw new FieldError('', `string longer than ${maxBytes} bytes`);
+      if (typeof v !== 'string' || !utf8Within(v, maxBytes))
+        throw new FieldError('', `string longer than ${maxBytes} bytes`);
       return v;
     },
     decode: (raw, path) => {
       if (typeof raw !== 'string') throw new FieldError(path, 'expected str');
-      // Length checked on the re-encoded form: the decoder has already replaced invalid UTF-8.
-      if (raw.length > maxBytes || utf8.encode(raw).length > maxBytes) {
-        throw new FieldError(path, `str longer than ${maxBytes} bytes`);
-      }
+      // Measured on the decoded form: the decoder has already replaced invalid UTF-8.
+      if (!utf8Within(raw, maxBytes)) throw new FieldError(path, `str longer than ${maxBytes} bytes`);
       return raw;
     },
   };
@@ -276,9 +280,16 @@ function shapeRows(shape: Readonly<Record<string, Field<unknown>>>, prefix: stri
   return rows;
 }
 
-/** Erase the value type so shape fields can be driven generically. */
-function fieldsOf<T>(shape: Shape<T>): [string, Field<unknown>][] {
-  return Object.entries(shape as Readonly<Record<string, Field<unknown>>>);
+const fieldCache = new WeakMap<object, readonly (readonly [string, Field<unknown>])[]>();
+
+/** Erase the value type so shape fields can be driven generically (cached: shapes are immutable). */
+function fieldsOf<T>(shape: Shape<T>): readonly (readonly [string, Field<unknown>])[] {
+  let f = fieldCache.get(shape);
+  if (!f) {
+    f = Object.entries(shape as Readonly<Record<string, Field<unknown>>>);
+    fieldCache.set(shape, f);
+  }
+  return f;
 }
 
 export function encodeShape<T>(shape: Shape<T>, v: T, extra: readonly unknown[] = []): unknown[] {
@@ -301,11 +312,12 @@ export function decodeShape<T>(shape: Shape<T>, raw: readonly unknown[], path: s
     throw new FieldError(path, `expected array of ${fields.length + skip}, got ${raw.length}`);
   }
   const out: Record<string, unknown> = {};
-  fields.forEach(([name, f], i) => {
+  for (let i = 0; i < fields.length; i++) {
+    const [name, f] = fields[i] as readonly [string, Field<unknown>];
     const value = f.decode(raw[i + skip], path ? `${path}.${name}` : name);
     // Absent optionals stay absent so decoded objects equal the ones that were encoded.
     if (value !== undefined) out[name] = value;
-  });
+  }
   return out as T;
 }
 
