@@ -517,7 +517,8 @@ export class GossipNode {
         // Lifeguard: missing nacks mean our own links are the likelier culprit.
         this.awareness.applyDelta(p.expectedNacks > 0 ? Math.max(0, p.expectedNacks - p.nacks) : 1);
         const m = this.table.get(p.target);
-        if (m !== undefined && m.rec.status === MemberStatus.Alive && m.rec.incarnation === p.incarnation) {
+        // A member already suspect gets our independent confirmation (Lifeguard shortens its timeout).
+        if (m !== undefined && isLiveStatus(m.rec.status) && m.rec.incarnation === p.incarnation) {
           this.applySuspect(p.target, p.incarnation, this.id, now);
         }
       }
