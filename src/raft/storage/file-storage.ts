@@ -8,7 +8,14 @@
  * so a flush, a snapshot and a close never interleave.
  */
 import { dirname, join } from 'node:path';
-import type { Entry, HardState, RaftStorage, RecoveredState, Snapshot } from '../types.js';
+import {
+  EntryType,
+  type Entry,
+  type HardState,
+  type RaftStorage,
+  type RecoveredState,
+  type Snapshot,
+} from '../types.js';
 import { encodeRecord, MAX_BODY_BYTES, BODY_FIXED_BYTES } from './codec.js';
 import { SnapshotCorruptionError, StorageError, WalCorruptionError } from './errors.js';
 import { nodeFs, type StorageFile, type StorageFs } from './fs.js';
@@ -300,6 +307,16 @@ export class FileRaftStorage implements RaftStorage {
           `entry ${e.index} of ${e.data.byteLength} bytes exceeds the record limit`,
         );
       }
+      // What recovery would reject must not be written in the first place.
+      if (
+        (e.type !== EntryType.Normal && e.type !== EntryType.ConfChange) ||
+        !Number.isSafeInteger(e.term) ||
+        e.term < 0
+      ) {
+        throw new StorageError('bad_entry', `entry ${e.index} has an invalid type or term`, {
+          fields: { type: e.type, term: e.term },
+        });
+      }
       out.push(encodeRecord({ kind: 'entry', entry: e }));
     }
     for (const b of out) this.chunks.push(b);
@@ -311,7 +328,20 @@ export class FileRaftStorage implements RaftStorage {
   setHardState(hs: HardState): void {
     this.assertUsable();
     if (sameHardState(hs, this.hardState)) return;
-    this.chunks.push(encodeRecord({ kind: 'hardState', hardState: hs }));
+    let rec: Uint8Array;
+    try {
+      rec = encodeRecord({ kind: 'hardState', hardState: hs });
+    } catch (err) {
+      throw new StorageError(
+        'bad_hard_state',
+        'hard state term and commit must be non-negative safe integers',
+        {
+          fields: { term: hs.term, commit: hs.commit },
+          cause: err,
+        },
+      );
+    }
+    this.chunks.push(rec);
     this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
   }
 

@@ -90,6 +90,10 @@ describe('FileRaftStorage basics', () => {
     const { s } = await open(dir);
     expect(() => s.append([entry(2, 1)])).toThrow(/gap|ends at/);
     expect(() => s.append([entry(1, 1), entry(3, 1)])).toThrow(StorageError);
+    expect(() => s.append([{ ...entry(1, 1), type: 7 as 0 }])).toThrow(/invalid type/);
+    expect(() => s.append([{ ...entry(1, 1), term: -1 }])).toThrow(/invalid type or term/);
+    expect(s.getLastIndex()).toBe(0);
+    expect(() => s.setHardState({ term: 1.5, vote: null, commit: 0 })).toThrow(/safe integers/);
     s.append(entries(1, 5, 1));
     await s.saveSnapshot(snap(3, 1));
     expect(() => s.append([entry(3, 2)])).toThrow(/snapshot covers/);
