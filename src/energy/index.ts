@@ -8,4 +8,5 @@ export * from './summary.js';
 export * from './monitor.js';
 export * from './readings.js';
 export * from './leadership.js';
+export * from './metrics.js';
 export * from './sensors/index.js';

@@ -80,7 +80,7 @@ export interface EnergySnapshot {
   };
   readonly carbon: { readonly grams: number; readonly intensityGPerKwh: number; readonly band: CarbonBand };
   readonly efficiency: {
-    /** Work units per joule over the efficiency window; null before any energy was spent. */
+    /** Work units per joule over the efficiency window; null before any energy was spent or without work counters. */
     readonly score: number | null;
     readonly rating: Rating | null;
     readonly windowS: number;
@@ -196,8 +196,10 @@ export class EnergyMonitor {
     const windowStart = this.windowStart(now);
     const windowJ = this.joules - windowStart.joules;
     const windowWork = this.work - windowStart.work;
-    const score = windowJ > 0 ? windowWork / windowJ : null;
-    const lifetimeScore = this.joules > 0 ? this.work / this.joules : null;
+    // Without work counters the score is unknown, not zero: no rating is better than a made-up F.
+    const counted = this.lastWork !== null;
+    const score = counted && windowJ > 0 ? windowWork / windowJ : null;
+    const lifetimeScore = counted && this.joules > 0 ? this.work / this.joules : null;
 
     const state = powerState({
       onBattery,

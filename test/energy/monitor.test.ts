@@ -5,6 +5,7 @@ import {
   EnergyMonitor,
   type EnergySections,
   energyConfigFromSections,
+  energyMetricSamples,
   fromEnergyMeta,
   fromWireSummary,
   toEnergyMeta,
@@ -267,5 +268,24 @@ describe('config', () => {
     expect(() => energyConfigFromSections({ energy: { power_budget_watts: 0 } })).toThrow(
       /power_budget_watts/,
     );
+  });
+});
+
+describe('prometheus samples', () => {
+  it('one sample per known reading, none for absent sensors', () => {
+    const m = full({ power_budget_watts: 5 });
+    m.sample(0, { cpuUtilisation: 0 });
+    const s = m.sample(10_000, { cpuUtilisation: 1, temperatureC: 51.5 });
+    const byName = new Map(
+      energyMetricSamples(s).map((x) => [`${x.name}${JSON.stringify(x.labels ?? {})}`, x]),
+    );
+    expect(byName.get('swarm_energy_power_watts{"source":"model"}')?.value).toBe(7.5);
+    expect(byName.get('swarm_energy_consumed_joules_total{}')).toMatchObject({ value: 51, type: 'counter' });
+    expect(byName.get('swarm_energy_cpu_temperature_celsius{}')?.value).toBe(51.5);
+    expect(byName.get('swarm_energy_over_budget{}')?.value).toBe(1);
+    expect(byName.get('swarm_energy_power_state{"state":"active"}')?.value).toBe(1);
+    expect(byName.get('swarm_energy_power_state{"state":"idle"}')?.value).toBe(0);
+    expect(byName.has('swarm_energy_battery_percent{}')).toBe(false);
+    expect(byName.has('swarm_energy_rating{}')).toBe(false);
   });
 });
