@@ -79,6 +79,8 @@ export interface RaftNodeOptions {
   readonly maxInflightMsgs?: number;
   /** Entries per AppendEntries. Default 512. */
   readonly maxEntriesPerMsg?: number;
+  /** Committed entries per Ready, so a restart replaying a long log does not build one huge batch. Default 4096. */
+  readonly maxCommittedPerReady?: number;
 }
 
 /** What the runtime must persist, send and apply; see the module comment for the order. */
@@ -213,6 +215,7 @@ export class RaftNode {
   private readsAwaitingCommit: string[] = [];
   private pendingReads: PendingRead[] = [];
   private readSeq = 0;
+  private needReadRound = false;
   private readAcks = new Map<NodeId, number>();
 
   /**
@@ -239,6 +242,7 @@ export class RaftNode {
       checkQuorum: true,
       maxInflightMsgs: 64,
       maxEntriesPerMsg: 512,
+      maxCommittedPerReady: 4096,
       ...opts,
     };
     this.rng = opts.rng;
@@ -496,7 +500,7 @@ export class RaftNode {
     const hs: HardState = { term: this.term, vote: this.vote, commit: this.commit };
     const ss = this.softState();
     const entries = this.log.unstableEntries();
-    const upTo = this.committedAvailable();
+    const upTo = Math.min(this.committedAvailable(), this.handedOut + this.opts.maxCommittedPerReady);
     const committed = upTo > this.handedOut ? this.log.slice(this.handedOut + 1, upTo) : [];
     const mustSync =
       entries.length > 0 ||
@@ -617,6 +621,7 @@ export class RaftNode {
     this.votes = new Map();
     this.leadTransferee = null;
     this.pendingReads = [];
+    this.needReadRound = false;
     this.readsAwaitingCommit = [];
     this.readAcks = new Map();
     this.needBcast = false;
@@ -674,6 +679,7 @@ export class RaftNode {
     this.checkQuorumDeadline = now + this.opts.electionTimeoutMinMs;
     this.readAcks = new Map();
     this.pendingReads = [];
+    this.needReadRound = false;
     this.readsAwaitingCommit = [];
     // The no-op commits everything of earlier terms (paper 5.4.2) and gates the
     // first membership change (a change must wait for a commit in this term).
@@ -843,7 +849,14 @@ export class RaftNode {
 
   /** Send pending appends to every follower; called before a Ready is assembled. */
   private flush(): void {
-    if (!this.needBcast || this.role !== 'leader') return;
+    if (this.role !== 'leader') return;
+    if (this.needReadRound) {
+      // One heartbeat round confirms every read that arrived since the last Ready.
+      this.needReadRound = false;
+      this.readSeq += 1;
+      this.bcastHeartbeat(this.readSeq);
+    }
+    if (!this.needBcast) return;
     this.needBcast = false;
     for (const pr of this.progress.values()) {
       if (pr.id === this.id) continue;
@@ -1012,9 +1025,8 @@ export class RaftNode {
       this.readStates.push({ index: this.commit, requestId });
       return;
     }
-    this.readSeq += 1;
-    this.pendingReads.push({ requestId, index: this.commit, ctx: this.readSeq });
-    this.bcastHeartbeat(this.readSeq);
+    this.pendingReads.push({ requestId, index: this.commit, ctx: this.readSeq + 1 });
+    this.needReadRound = true;
   }
 
   private releaseReads(): void {
@@ -1099,6 +1111,7 @@ export class RaftNode {
       this.leader = null;
       this.progress = new Map();
       this.pendingReads = [];
+      this.needReadRound = false;
       this.readsAwaitingCommit = [];
       this.needBcast = false;
       return;

@@ -170,3 +170,36 @@ describe('snapshots and log compaction', () => {
     expect(copy.snapshot()).toEqual(kv.snapshot());
   });
 });
+
+describe('ReadIndex batching', () => {
+  it('reads issued between two Readys share one heartbeat round', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 85);
+    const l = c.electLeader();
+    c.advance(100);
+    const before = c.sent.length;
+    for (let i = 0; i < 10; i++) l.readIndex(`r${i}`, c.now);
+    c.deliver();
+    const rounds = c.sent.slice(before).filter((m) => m.type === 'heartbeat' && m.readCtx > 0);
+    expect(rounds).toHaveLength(2);
+    expect(c.readStates.get(l.id)?.map((r) => r.requestId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `r${i}`),
+    );
+  });
+
+  it('a restart replays committed entries in bounded batches', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 86, { maxCommittedPerReady: 7 });
+    c.electLeader();
+    for (let i = 0; i < 40; i++) c.propose(`e${i}`);
+    c.advance(100);
+    c.crash('a');
+    const n = c.start('a', { voters: ['a', 'b', 'c'], learners: [] });
+    const sizes: number[] = [];
+    while (n.hasReady()) {
+      const rd = n.ready();
+      sizes.push(rd.committed.length);
+      n.advance(rd);
+    }
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(7);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(41);
+  });
+});
