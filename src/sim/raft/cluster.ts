@@ -13,7 +13,7 @@
 import { createRng, type Rng } from '../../common/rng.js';
 import { RaftNode, type Ready } from '../../raft/raft-node.js';
 import type { RaftMessage } from '../../raft/messages.js';
-import { EntryType, type ConfState, type Entry, type NodeId, type Snapshot } from '../../raft/types.js';
+import type { ConfState, Entry, NodeId, Snapshot } from '../../raft/types.js';
 import { EventQueue } from '../event-queue.js';
 import { checkLinearizable, describeLinearizability, type KvHistoryOp } from '../linearizability.js';
 import { SimNetwork, type LinkModel } from '../network.js';
@@ -420,7 +420,7 @@ export class RaftSimulation {
     n.applied = e.index;
     n.appliedTerm = e.term;
     this.stats.applied++;
-    const result = e.type === EntryType.Normal && e.data.length > 0 ? n.sm.apply(e) : null;
+    const result = n.sm.apply(e);
     const p = n.proposals.get(e.index);
     if (p === undefined) return;
     n.proposals.delete(e.index);

@@ -1,53 +1,44 @@
 /**
- * The simulator's command codec and register state machine: JSON commands
- * over a sorted map, so snapshots of equal states are byte-equal and replicas
- * can be compared directly.
+ * Binds the simulator's workload to the project's replicated KV state
+ * machine (src/raft/kv.ts): client ops become KV commands, KV results become
+ * the client-visible outcomes the linearizability checker reads.
  */
+import { KvStateMachine, encodeCommand } from '../../raft/kv.js';
 import type { Entry } from '../../raft/types.js';
 import type { OpResult, SimCodec, SimStateMachine } from './state-machine.js';
 
-type Command =
-  { op: 'write'; key: string; value: number } | { op: 'cas'; key: string; from: number; to: number };
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-class RegisterMap implements SimStateMachine {
-  private data = new Map<string, number>();
+class KvAdapter implements SimStateMachine {
+  private kv = new KvStateMachine();
 
   apply(entry: Entry): OpResult | null {
-    const cmd = JSON.parse(dec.decode(entry.data)) as Command;
-    if (cmd.op === 'write') {
-      this.data.set(cmd.key, cmd.value);
-      return { kind: 'write' };
-    }
-    const cur = this.data.get(cmd.key);
-    if (cur !== cmd.from) return { kind: 'cas', ok: false };
-    this.data.set(cmd.key, cmd.to);
-    return { kind: 'cas', ok: true };
+    const r = this.kv.apply(entry);
+    if (r.op === 'put') return { kind: 'write' };
+    if (r.op === 'cas') return { kind: 'cas', ok: r.ok };
+    return null;
   }
 
   read(key: string): number | null {
-    return this.data.get(key) ?? null;
+    const v = this.kv.get(key)?.value;
+    return typeof v === 'number' ? v : null;
   }
 
   snapshot(): Uint8Array {
-    const sorted = [...this.data.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return enc.encode(JSON.stringify(sorted));
+    return this.kv.snapshot();
   }
 
   restore(data: Uint8Array): void {
-    this.data = new Map(JSON.parse(dec.decode(data)) as [string, number][]);
+    this.kv = new KvStateMachine();
+    this.kv.restore(data);
   }
 }
 
 export const kvCodec: SimCodec = {
   encode(op) {
-    const cmd: Command =
+    return encodeCommand(
       op.kind === 'write'
-        ? { op: 'write', key: op.key, value: op.value }
-        : { op: 'cas', key: op.key, from: op.from, to: op.to };
-    return enc.encode(JSON.stringify(cmd));
+        ? { op: 'put', key: op.key, value: op.value }
+        : { op: 'cas', key: op.key, expected: op.from, value: op.to },
+    );
   },
-  create: () => new RegisterMap(),
+  create: () => new KvAdapter(),
 };

@@ -12,7 +12,7 @@ export type OpResult =
   | { readonly kind: 'cas'; readonly ok: boolean };
 
 export interface SimStateMachine {
-  /** Applies a committed Normal entry with data; returns the client-visible result. */
+  /** Applies every committed entry, in order (no-ops and conf changes included); returns the client-visible result. */
   apply(entry: Entry): OpResult | null;
   read(key: string): number | null;
   snapshot(): Uint8Array;
