@@ -153,7 +153,7 @@ describe('gossip simulation, 1,000 members', () => {
     sim.run(23_000);
     // The 999 live bootstrapped members learn of the newcomer; they and the newcomer learn of the crash.
     expect(knowJoin).toBe(999);
-    expect(knowDead).toBe(999);
+    expect(knowDead).toBe(1000);
     expect(falseDead).toBe(0);
     expect(sim.node('newcomer').members().length).toBe(1001);
     expect(ids.length).toBe(1000);
