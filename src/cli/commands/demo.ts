@@ -141,31 +141,23 @@ export const register: Registrar = (program, ctx) => {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
 
-      const taken = new Set<number>();
       const nodes: DemoNode[] = [];
       try {
-        for (let i = 1; i <= count; i++) {
-          nodes.push({
-            name: `node-${i}`,
-            dataDir: join(root, `node-${i}`),
-            gossipPort: await freePort(taken),
-            apiPort: await freePort(taken),
-            raftPort: await freePort(taken),
-          });
-        }
         say(`Starting ${count} node${count > 1 ? 's' : ''} in ${root}\n`);
-        const results = await Promise.allSettled(
-          nodes.map(async (n) => {
-            const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-            const args = ['--config', configPath, 'node', 'start', '--name', n.name, '--data-dir', n.dataDir];
-            args.push('--gossip-port', String(n.gossipPort), '--api-port', String(n.apiPort));
-            args.push('--raft-port', String(n.raftPort), '--no-multicast');
-            if (join.length > 0) args.push('--join', join.join(','));
-            n.runtime = await spawnDaemon({ dataDir: n.dataDir, args, env });
-          }),
-        );
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        // Free ports are probed, then bound by the nodes a moment later; another
+        // process on this machine may take one in between, so a lost race retries.
+        for (let round = 1; ; round++) {
+          nodes.splice(0, nodes.length, ...(await planNodes(root, count)));
+          try {
+            await startAll(nodes, configPath, env);
+            break;
+          } catch (err) {
+            await stopAll(nodes);
+            for (const n of nodes) n.runtime = undefined;
+            const portRace = err instanceof Error && err.message.includes('is in use');
+            if (!portRace || round >= 3 || stopping) throw err;
+          }
+        }
 
         if (!stopping) {
           const statuses = await Promise.all(
@@ -207,6 +199,37 @@ export const register: Registrar = (program, ctx) => {
       say(`Stopped ${nodes.filter((n) => n.runtime).length} node(s).\n`);
     });
 };
+
+async function planNodes(root: string, count: number): Promise<DemoNode[]> {
+  const taken = new Set<number>();
+  const nodes: DemoNode[] = [];
+  for (let i = 1; i <= count; i++) {
+    nodes.push({
+      name: `node-${i}`,
+      dataDir: join(root, `node-${i}`),
+      gossipPort: await freePort(taken),
+      apiPort: await freePort(taken),
+      raftPort: await freePort(taken),
+    });
+  }
+  return nodes;
+}
+
+/** Start every node in parallel, each with all the others in its join list. */
+async function startAll(nodes: DemoNode[], configPath: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const results = await Promise.allSettled(
+    nodes.map(async (n) => {
+      const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
+      const args = ['--config', configPath, 'node', 'start', '--name', n.name, '--data-dir', n.dataDir];
+      args.push('--gossip-port', String(n.gossipPort), '--api-port', String(n.apiPort));
+      args.push('--raft-port', String(n.raftPort), '--no-multicast');
+      if (join.length > 0) args.push('--join', join.join(','));
+      n.runtime = await spawnDaemon({ dataDir: n.dataDir, args, env });
+    }),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
 
 /** Stop every node that started; anything that does not exit in time is killed (our own children only). */
 async function stopAll(nodes: readonly DemoNode[]): Promise<void> {
