@@ -217,31 +217,24 @@ export class FileRaftStorage implements RaftStorage {
     }
     const { hardState: hsOnDisk, entries } = replay(scanned, snapIndex);
 
-    // Cut the torn tail before anything is appended after it.
     const last = segs[segs.length - 1];
-    const lastScan = scanned[scanned.length - 1];
-    if (last && lastScan?.scan.torn) {
-      if (tailBytes === 0) {
-        await this.fs.unlink(join(this.dir, last.name));
-        await this.syncDir();
-        segs.pop();
-        this.warn({ kind: 'removed-empty-segment', file: last.name });
-      } else {
-        const f = await this.fs.openAppend(join(this.dir, last.name), 'existing');
-        try {
-          await f.truncate(tailBytes);
-          await f.datasync();
-          this.stats.fsyncs++;
-        } finally {
-          await f.close();
-        }
-      }
-    } else if (last && tailBytes === 0) {
-      // An empty file has no hard-state record to start it; drop it rather than append to it.
+    if (last && tailBytes === 0) {
+      // Nothing valid, not even the opening hard-state record: a roll that crashed before its first
+      // write landed. Drop the file rather than append to a segment without a hard state.
       await this.fs.unlink(join(this.dir, last.name));
       await this.syncDir();
       segs.pop();
       this.warn({ kind: 'removed-empty-segment', file: last.name });
+    } else if (last && scanned[scanned.length - 1]!.scan.torn) {
+      // Cut the torn tail before anything is appended after it.
+      const f = await this.fs.openAppend(join(this.dir, last.name), 'existing');
+      try {
+        await f.truncate(tailBytes);
+        await f.datasync();
+        this.stats.fsyncs++;
+      } finally {
+        await f.close();
+      }
     }
 
     const lastIndex = snapIndex + entries.length;
