@@ -18,6 +18,7 @@ export function readingsFromSensors(
     temperatureC: s.thermal?.celsius ?? null,
     battery: s.battery,
     mainsOnline: s.mains?.online ?? null,
+    measuredPowerW: s.meter?.watts ?? null,
     work: counters.work ?? null,
     protocol: counters.protocol ?? null,
   };

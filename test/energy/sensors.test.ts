@@ -120,7 +120,7 @@ describe('fixture: bare VM', () => {
   it('an empty root reports every sensor missing', () => {
     const e = readSensors(join(FIX, 'does-not-exist'));
     expect(Object.keys(e.missing).sort()).toEqual(
-      ['battery', 'cpu', 'loadavg', 'mains', 'memory', 'process', 'thermal'].sort(),
+      ['battery', 'cpu', 'loadavg', 'mains', 'memory', 'meter', 'process', 'thermal'].sort(),
     );
   });
 });
@@ -182,6 +182,16 @@ describe('defensive parsing', () => {
     expect(p.battery.value.notes.join(' ')).toMatch(
       /capacity: out of range 250.*voltage_now|voltage_now.*capacity/,
     );
+  });
+  it('a hwmon power sensor is read as a meter and wins in the readings', () => {
+    put('m1/sys/class/hwmon/hwmon0/name', 'cpu_thermal\n');
+    put('m1/sys/class/hwmon/hwmon1/name', 'ina219\n');
+    put('m1/sys/class/hwmon/hwmon1/power1_input', '2450000\n');
+    const s = readSensors(join(tmp, 'm1'));
+    expect(s.meter).toEqual({ watts: 2.45, sensor: 'hwmon1/ina219' });
+    expect(readingsFromSensors(s, null).measuredPowerW).toBe(2.45);
+    put('m2/sys/class/hwmon/hwmon0/power1_input', '-5\n');
+    expect(readSensors(join(tmp, 'm2')).missing.meter).toMatch(/implausible/);
   });
   it('a battery with nothing readable is absent', () => {
     put('b2/sys/class/power_supply/battery/type', 'Battery\n');

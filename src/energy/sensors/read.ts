@@ -17,12 +17,14 @@ import type { Parsed } from './parse.js';
 import {
   type BatteryReading,
   type MainsReading,
+  type PowerMeterReading,
   type ThermalReading,
   readCpuTemperature,
+  readPowerMeter,
   readPowerSupplies,
 } from './sysfs.js';
 
-export type SensorName = 'cpu' | 'process' | 'loadavg' | 'memory' | 'thermal' | 'battery' | 'mains';
+export type SensorName = 'cpu' | 'process' | 'loadavg' | 'memory' | 'thermal' | 'battery' | 'mains' | 'meter';
 
 export interface SensorSnapshot {
   readonly cpu: CpuTimes | null;
@@ -32,6 +34,8 @@ export interface SensorSnapshot {
   readonly thermal: ThermalReading | null;
   readonly battery: BatteryReading | null;
   readonly mains: MainsReading | null;
+  /** A hwmon power sensor on the supply rail, when the board has one. */
+  readonly meter: PowerMeterReading | null;
   /** Why each null field is null. */
   readonly missing: Partial<Record<SensorName, string>>;
 }
@@ -52,6 +56,7 @@ export function readSensors(root = '/'): SensorSnapshot {
     thermal: take('thermal', readCpuTemperature(root)),
     battery: take('battery', supplies.battery),
     mains: take('mains', supplies.mains),
+    meter: take('meter', readPowerMeter(root)),
     missing,
   };
 }

@@ -224,3 +224,40 @@ function abs(x: number | null): number | null {
 function clampPercent(x: number): number {
   return Math.max(0, Math.min(100, x));
 }
+
+export interface PowerMeterReading {
+  readonly watts: number;
+  /** e.g. "hwmon2/ina219". */
+  readonly sensor: string;
+}
+
+/**
+ * A hwmon power sensor (`power1_input`, µW): an INA219/INA226 on a power HAT,
+ * an INA3221 on a Jetson. It is assumed to measure the device's supply rail;
+ * the first plausible one (0..1 kW) wins.
+ */
+export function readPowerMeter(root = '/'): Parsed<PowerMeterReading> {
+  const dir = 'sys/class/hwmon';
+  const entries = listDir(root, dir);
+  if (!entries.ok) return fail(`no power meter (${entries.reason})`);
+  const problems: string[] = [];
+  for (const hw of entries.value) {
+    const text = readText(root, `${dir}/${hw}/power1_input`);
+    if (!text.ok) continue;
+    const v = parseInteger(text.value, `${hw}/power1_input`);
+    if (!v.ok) {
+      problems.push(v.reason);
+      continue;
+    }
+    const watts = v.value / 1e6;
+    if (watts < 0 || watts > 1000) {
+      problems.push(`${hw}/power1_input: implausible ${watts} W`);
+      continue;
+    }
+    const name = readText(root, `${dir}/${hw}/name`);
+    return ok({ watts, sensor: `${hw}/${name.ok ? name.value.trim() : 'unknown'}` });
+  }
+  return fail(
+    problems.length > 0 ? `no usable power meter: ${problems.join('; ')}` : 'no hwmon power1_input',
+  );
+}
