@@ -35,3 +35,13 @@ export {
   type BackoffOptions,
   type PeerInfo,
 } from './tcp.js';
+export {
+  openGossipTransport,
+  openRaftTransport,
+  sendOutgoing,
+  keyringFromConfig,
+  type GossipTransportOptions,
+  type RaftTransportOptions,
+  type NetworkSection,
+  type SecuritySection,
+} from './runtime.js';
