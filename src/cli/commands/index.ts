@@ -6,5 +6,6 @@ import { register as config } from './config.js';
 import { register as keygen } from './keygen.js';
 import { register as demo } from './demo.js';
 import { register as agent } from './agent.js';
+import { register as maelstrom } from './maelstrom.js';
 
-export const registrars: readonly Registrar[] = [node, demo, agent, config, keygen, version];
+export const registrars: readonly Registrar[] = [node, demo, agent, config, keygen, maelstrom, version];
