@@ -200,6 +200,26 @@ describe('node lifecycle (real processes)', () => {
     }
   });
 
+  it('with an api_token, shutdown over HTTP needs it and `node stop` sends it', async () => {
+    const dataDir = join(root, 'tok');
+    const tokenEnv = { SWARM_SECURITY__API_TOKEN: 'tok-123' };
+    const r = await swarm(['node', 'start', '--json'], dataDir, tokenEnv);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout) as StartJson;
+    started.add(info.pid);
+    const denied = await fetch(`${info.api_url}/v1/shutdown`, { method: 'POST' });
+    expect(denied.status).toBe(401);
+    expect(alive(info.pid)).toBe(true);
+    const stop = await swarm(['node', 'stop'], dataDir, tokenEnv);
+    expect(stop.code).toBe(0);
+    const recs = readFileSync(join(dataDir, 'node.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; reason?: string });
+    // Stopped through the API (reason "cli"), not by the SIGTERM fallback.
+    expect(recs.find((x) => x.msg === 'shutdown requested')?.reason).toBe('cli');
+  });
+
   it('a port in use fails the start with one line and leaves no process behind', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
