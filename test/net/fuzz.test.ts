@@ -19,6 +19,7 @@ import {
 import { Keyring } from '../../src/net/crypto.js';
 import { gossipCodec } from '../../src/net/gossip-codec.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
+import { FrameDecoder, frame } from '../../src/net/framing.js';
 import { openMessage } from '../../src/net/wire.js';
 import { gossipSamples, raftSamples } from './samples.js';
 
@@ -224,5 +225,40 @@ describe('receive path fuzz', () => {
       }
       expect(t.ok).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('TCP stream fuzz', () => {
+  it('random streams through the frame decoder and receive path: no throw, bounded buffering', () => {
+    const rng = createRng(9);
+    const frames = raftSamples.map((m) => raftCodec.encode(m));
+    let delivered = 0;
+    let dropped = 0;
+    let oversize = 0;
+    for (let trial = 0; trial < 2000; trial++) {
+      const d = new FrameDecoder(4096);
+      const parts: Uint8Array[] = [];
+      for (let k = 0; k < 6; k++) {
+        const f = frames[rng.int(0, frames.length - 1)] as Uint8Array;
+        const r = rng.next();
+        if (r < 0.6) parts.push(frame(f));
+        else if (r < 0.8) parts.push(frame(mutate(rng, f, [0x40, 0x42, 0x46])));
+        else parts.push(randomBytes(rng, rng.int(0, 12)));
+      }
+      const stream = Buffer.concat(parts);
+      for (let i = 0; i < stream.length;) {
+        const n = rng.int(1, 64);
+        for (const ev of d.push(stream.subarray(i, i + n))) {
+          if (ev.kind === 'oversize') oversize++;
+          else if (openMessage(raftCodec, ev.payload, null).ok) delivered++;
+          else dropped++;
+        }
+        i += n;
+        expect(d.pending()).toBeLessThanOrEqual(4096 + 4 + 64);
+      }
+    }
+    expect(delivered).toBeGreaterThan(0);
+    expect(dropped).toBeGreaterThan(0);
+    expect(oversize).toBeGreaterThan(0);
   });
 });
