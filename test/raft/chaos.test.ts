@@ -10,6 +10,8 @@ import { createRng } from '../../src/common/rng.js';
 import { TestCluster } from './cluster.js';
 
 const SEEDS = Number(process.env.RAFT_CHAOS_SEEDS ?? 150);
+/** Long mode runs thousands of seeds: scale the per-test timeout with the count. */
+const TIMEOUT_MS = Math.max(60_000, SEEDS * 300);
 
 function runSeed(seed: number, size: number, preVote: boolean): void {
   const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, size);
@@ -71,13 +73,25 @@ function runSeed(seed: number, size: number, preVote: boolean): void {
 }
 
 describe('randomized faults (safety invariants checked every step)', () => {
-  it(`3 nodes, pre-vote + check-quorum, ${SEEDS} seeds`, () => {
-    for (let s = 1; s <= SEEDS; s++) runSeed(s, 3, true);
-  });
-  it(`5 nodes, pre-vote + check-quorum, ${SEEDS} seeds`, () => {
-    for (let s = 1; s <= SEEDS; s++) runSeed(1000 + s, 5, true);
-  });
-  it(`5 nodes, plain Raft, ${Math.ceil(SEEDS / 2)} seeds`, () => {
-    for (let s = 1; s <= Math.ceil(SEEDS / 2); s++) runSeed(2000 + s, 5, false);
-  });
+  it(
+    `3 nodes, pre-vote + check-quorum, ${SEEDS} seeds`,
+    () => {
+      for (let s = 1; s <= SEEDS; s++) runSeed(s, 3, true);
+    },
+    TIMEOUT_MS,
+  );
+  it(
+    `5 nodes, pre-vote + check-quorum, ${SEEDS} seeds`,
+    () => {
+      for (let s = 1; s <= SEEDS; s++) runSeed(1000 + s, 5, true);
+    },
+    TIMEOUT_MS,
+  );
+  it(
+    `5 nodes, plain Raft, ${Math.ceil(SEEDS / 2)} seeds`,
+    () => {
+      for (let s = 1; s <= Math.ceil(SEEDS / 2); s++) runSeed(2000 + s, 5, false);
+    },
+    TIMEOUT_MS,
+  );
 });
