@@ -42,6 +42,9 @@ function probeNetns(): string | null {
 }
 
 const skipReason = probeNetns();
+if (skipReason !== null) {
+  process.stderr.write(`multicast-netns: SKIPPED, \`ip netns add\` is not permitted here (${skipReason})\n`);
+}
 const children: number[] = [];
 
 function cleanup(): void {
