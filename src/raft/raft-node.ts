@@ -91,7 +91,12 @@ export interface Ready {
   readonly hardState?: HardState;
   /** Entries to append durably; the first one may overwrite a stored suffix. */
   readonly entries: readonly Entry[];
-  /** A snapshot received from the leader: persist it, then restore the state machine from it. */
+  /**
+   * A snapshot received from the leader: persist it, then restore the state
+   * machine from it. Stored entries after its index survive only if the stored
+   * log holds its index with its term (paper figure 13, rule 6); otherwise the
+   * whole log is replaced, as the core's own log already is.
+   */
   readonly snapshot?: Snapshot;
   /** Send only after hardState, entries and snapshot are durable. */
   readonly messages: readonly RaftMessage[];
