@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
 import { Keyring } from '../../src/net/crypto.js';
+import { TransportError } from '../../src/net/errors.js';
 import { frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
 import { TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
@@ -177,6 +178,14 @@ describe('TcpTransport on loopback', () => {
     expect(results).toContain('backpressure');
     expect(a.t.stats().droppedBackpressure).toBe(results.filter((r) => r === 'backpressure').length);
     expect(a.t.peers()[0]?.queuedBytes).toBeLessThanOrEqual(2000);
+    // It keeps redialling, one attempt after another (back-off between them).
+    await waitFor(() => (a.t.peers()[0]?.attempt ?? 0) >= 3, 'repeated redial attempts');
+    expect(a.t.peers()[0]?.state).not.toBe('open');
+  });
+
+  it('reports a taken port as a TransportError', async () => {
+    const a = await node();
+    await expect(node({ port: a.t.address().port })).rejects.toThrow(TransportError);
   });
 
   it('closes cleanly: pending writes flushed, later sends refused', async () => {
