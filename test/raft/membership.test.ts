@@ -189,3 +189,15 @@ describe('learners', () => {
     });
   });
 });
+
+describe('learners never lead', () => {
+  it('a learner ignores TimeoutNow', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 75, {}, ['l']);
+    const l = c.electLeader();
+    const term = l.status().term;
+    c.node('l').step({ type: 'timeout_now', from: l.id, to: 'l', term }, c.now);
+    c.deliver();
+    expect(c.node('l').status()).toMatchObject({ role: 'learner', term });
+    expect(c.leader()?.id).toBe(l.id);
+  });
+});
