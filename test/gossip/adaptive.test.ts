@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/common/errors.js';
+import { createRng } from '../../src/common/rng.js';
 import {
   type AdaptiveConfig,
   type AdaptiveInputs,
@@ -215,5 +216,61 @@ describe('energy override', () => {
       if (modes[modes.length - 1] !== r.mode) modes.push(r.mode);
     }
     expect(modes).toEqual(['normal', 'conservative', 'emergency']);
+  });
+});
+
+describe('properties over random inputs (300 seeds; SWARM_LONG=1 for 5,000)', () => {
+  const seeds = process.env.SWARM_LONG === '1' ? 5000 : 300;
+  it('parameters stay clamped, switches respect the dwell, critical battery is emergency at once', () => {
+    for (let seed = 1; seed <= seeds; seed++) {
+      const rng = createRng(seed);
+      const base = rng.int(200, 5000);
+      const cfg = adaptiveConfigFromSections(
+        {
+          gossip: { interval_ms: base, fanout: rng.int(1, 8) },
+          adaptive_gossip: { min_interval_ms: 200, max_interval_ms: 5000, max_fanout: rng.int(8, 12) },
+        },
+        {},
+      );
+      const c = new AdaptiveGossipController(cfg);
+      let now = 0;
+      let lastSwitchEval = -Infinity;
+      const violations: string[] = [];
+      for (let k = 0; k < 200; k++) {
+        now += rng.int(1000, 8000);
+        const size = rng.int(1, 40);
+        const inputs: AdaptiveInputs = {
+          probeLoss: rng.next() < 0.1 ? null : rng.next() * rng.next(),
+          rttMs: rng.next() < 0.1 ? null : rng.next() * 1200,
+          reachablePeers: rng.int(0, Math.max(0, size - 1)),
+          eventRatePerS: rng.next() < 0.5 ? rng.next() * 0.3 : rng.next() * 30,
+          swarmSize: size,
+          batteryPercent: rng.next() < 0.5 ? null : rng.int(0, 100),
+          onBattery: rng.next() < 0.8,
+          powerState: null,
+        };
+        const before = c.state();
+        const r = c.evaluate(now, inputs);
+        const ctx = `seed ${seed} step ${k}`;
+        // The cap uses the swarm size of the last full evaluation (calls between intervals change nothing).
+        const seen = c.state().swarmSize ?? size;
+        if (r.intervalMs < 200 || r.intervalMs > 5000) violations.push(`${ctx}: interval ${r.intervalMs}`);
+        if (r.fanout < 1 || r.fanout > Math.min(cfg.maxFanout, Math.max(1, seen - 1))) {
+          violations.push(`${ctx}: fanout ${r.fanout} with ${seen} members`);
+        }
+        const critical = inputs.onBattery === true && (inputs.batteryPercent ?? 100) < 10;
+        if (critical && r.mode !== 'emergency') violations.push(`${ctx}: critical battery but ${r.mode}`);
+        if (r.changed && r.mode !== 'emergency' && k - lastSwitchEval < cfg.minDwellEvaluations) {
+          violations.push(
+            `${ctx}: switched to ${r.mode} ${k - lastSwitchEval} evaluations after the last switch`,
+          );
+        }
+        if (r.changed && before.energyLevel === 'critical' && r.mode === 'normal') {
+          violations.push(`${ctx}: emergency -> normal skipped conservative`);
+        }
+        if (r.changed) lastSwitchEval = k;
+      }
+      expect(violations).toEqual([]);
+    }
   });
 });
