@@ -35,6 +35,11 @@ export interface LinKvOptions {
   readonly requestTimeoutMs: number;
   /** Compact the log after this many applied entries. */
   readonly snapshotEvery: number;
+  /**
+   * Deliberately broken mode for testing the test harness: every node answers
+   * reads from its local state without ReadIndex, so stale reads happen.
+   */
+  readonly unsafeLocalReads?: boolean;
 }
 
 export const DEFAULT_LIN_KV: LinKvOptions = {
@@ -155,6 +160,12 @@ export class LinKvServer {
     const now = this.node.now();
     const key = kvKey(req.key);
     if (req.type === 'read') {
+      if (this.opts.unsafeLocalReads === true) {
+        const rec = this.kv.get(key);
+        return rec === null
+          ? errorBody(ErrorCode.KeyDoesNotExist, 'key does not exist')
+          : { type: 'read_ok', value: rec.value };
+      }
       const id = `${this.node.id}.${++this.readSeq}`;
       const r = core.readIndex(id, now);
       if (!r.ok) return this.forward(req, r.leader, hops);
@@ -320,8 +331,8 @@ export class LinKvServer {
   }
 }
 
-function num(v: string | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt;
+function num(v: string | boolean | undefined, dflt: number, name: string): number {
+  if (v === undefined || typeof v === 'boolean') return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got ${v}`);
   return n;
@@ -362,6 +373,10 @@ export const linKvWorkload: MaelstromWorkload = {
       description: 'answer a client with a timeout error after this long',
       defaultValue: String(DEFAULT_LIN_KV.requestTimeoutMs),
     },
+    {
+      flags: '--unsafe-local-reads',
+      description: 'BROKEN on purpose: serve reads from local state (tests the checker)',
+    },
   ],
   run: (io, o) =>
     runLinKv(io, {
@@ -371,5 +386,6 @@ export const linKvWorkload: MaelstromWorkload = {
       electionMaxMs: num(o.electionMaxMs, DEFAULT_LIN_KV.electionMaxMs, 'election-max-ms'),
       requestTimeoutMs: num(o.requestTimeoutMs, DEFAULT_LIN_KV.requestTimeoutMs, 'request-timeout-ms'),
       snapshotEvery: DEFAULT_LIN_KV.snapshotEvery,
+      unsafeLocalReads: o.unsafeLocalReads === true,
     }),
 };

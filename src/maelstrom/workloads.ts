@@ -18,7 +18,7 @@ export interface MaelstromWorkload {
   readonly description: string;
   readonly options?: readonly WorkloadOption[];
   /** Serves the protocol on `io` until the input ends. `opts` holds the parsed options (camelCase keys). */
-  run(io: NodeIo, opts: Readonly<Record<string, string | undefined>>): Promise<void>;
+  run(io: NodeIo, opts: Readonly<Record<string, string | boolean | undefined>>): Promise<void>;
 }
 
 export const workloads: MaelstromWorkload[] = [linKvWorkload];

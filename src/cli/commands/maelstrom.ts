@@ -14,7 +14,7 @@ export const register: Registrar = (program, ctx) => {
   for (const w of workloads) {
     const cmd = group.command(w.name).description(w.description);
     for (const o of w.options ?? []) cmd.option(o.flags, o.description, o.defaultValue);
-    cmd.action(async (opts: Record<string, string | undefined>) => {
+    cmd.action(async (opts: Record<string, string | boolean | undefined>) => {
       await w.run({ input: process.stdin, output: ctx.stdout, log: ctx.stderr }, opts);
     });
   }
