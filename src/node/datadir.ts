@@ -12,7 +12,16 @@
  * is stored next to the PID and must match too.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
 import { writeFileAtomic } from '../config/save.js';
@@ -92,6 +101,36 @@ export function readLock(dataDir: string): ProcessRef | null {
   }
 }
 
+/**
+ * Move a stale lock aside rather than deleting it, so that two starters racing
+ * to reclaim the same stale lock cannot delete the fresh lock the winner just
+ * created: whoever moved a lock that is not the stale one puts it back.
+ */
+function reclaimStale(path: string, stale: ProcessRef | null): void {
+  const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  let moved: ProcessRef | null = null;
+  try {
+    moved = parseRef(readFileSync(aside, 'utf8'));
+  } catch {
+    // unreadable: treat as the stale one
+  }
+  const same = moved === null || stale === null || (moved.pid === stale.pid && moved.start === stale.start);
+  if (!same) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // the slot was taken again meanwhile; the retry will find that owner
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
 export interface LockHandle {
   readonly path: string;
   /** PID of a dead previous owner whose lock was reclaimed, if any. */
@@ -105,8 +144,8 @@ export function acquireLock(dataDir: string): LockHandle {
   const path = join(dataDir, FILES.lock);
   const me = selfRef();
   let reclaimedFrom: number | null = null;
-  // Two attempts: the second follows the removal of a stale lock.
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // A retry follows the removal of a stale lock (or losing a race for it).
+  for (let attempt = 0; attempt < 3; attempt++) {
     // Write the PID to a private file, then hard-link it into place: link() fails
     // with EEXIST like O_EXCL, but the lock never exists half-written.
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
@@ -124,7 +163,7 @@ export function acquireLock(dataDir: string): LockHandle {
       if (owner && owner.pid !== process.pid && isAlive(owner))
         throw new DataDirLockedError(dataDir, owner.pid);
       reclaimedFrom = owner?.pid ?? null;
-      rmSync(path, { force: true });
+      reclaimStale(path, owner);
       continue;
     } finally {
       rmSync(tmp, { force: true });
@@ -221,7 +260,7 @@ export function inspectDataDir(dataDir: string): NodeProcessState {
   const stalePid = lock?.pid ?? runtime?.pid ?? readPidfile(dataDir);
   if (stalePid !== null && stalePid !== undefined) {
     clearRuntime(dataDir);
-    if (lock) rmSync(join(dataDir, FILES.lock), { force: true });
+    if (lock) reclaimStale(join(dataDir, FILES.lock), lock);
     return { state: 'stale', pid: stalePid };
   }
   return { state: 'none' };
