@@ -22,6 +22,8 @@ export interface GossipSimOptions {
   readonly config?: Partial<GossipConfig>;
   /** Count bytes by really encoding with @msgpack/msgpack (slower) instead of the size estimate. */
   readonly exactBytes?: boolean;
+  /** Or count bytes with this function (e.g. the wire codec's encoded length). */
+  readonly sizeOf?: (msg: GossipMessage) => number;
 }
 
 type SimEvent =
@@ -188,7 +190,12 @@ export class GossipSim {
     for (const o of n.core.drain()) {
       if (o.multicast === true) continue;
       const to = o.to ?? o.host;
-      const bytes = this.opts.exactBytes === true ? encode(o.msg).byteLength : estimateSize(o.msg);
+      const bytes =
+        this.opts.sizeOf !== undefined
+          ? this.opts.sizeOf(o.msg)
+          : this.opts.exactBytes === true
+            ? encode(o.msg).byteLength
+            : estimateSize(o.msg);
       this.traffic.messages++;
       this.traffic.bytes += bytes;
       if (bytes > this.traffic.maxBytes) {

@@ -1,0 +1,308 @@
+/**
+ * Seeded gossip workloads shared by the benchmarks and the long-mode tests.
+ * Each returns plain numbers; timing of the host machine never enters them.
+ */
+import type { GossipMessage, MemberId } from '../../gossip/messages.js';
+import type { GossipConfig } from '../../gossip/types.js';
+import { GossipSim } from './driver.js';
+
+export interface BroadcastWorkloadOptions {
+  readonly seed: number;
+  readonly nodes?: number;
+  readonly latencyMs?: number;
+  readonly jitterMs?: number;
+  readonly loss?: number;
+  readonly opsPerS?: number;
+  readonly durationMs?: number;
+  /** Cut the swarm in two halves from `atMs` to `healMs` (relative to the workload start). */
+  readonly partition?: { readonly atMs: number; readonly healMs: number };
+  readonly config?: Partial<GossipConfig>;
+  readonly sizeOf?: (msg: GossipMessage) => number;
+}
+
+export interface BroadcastWorkloadResult {
+  ops: number;
+  /** Every message any node sent during the workload (probes included), per operation. */
+  msgsPerOp: number;
+  /** Only event traffic (ev-push, ihave, graft, event anti-entropy is in pp-*), per operation. */
+  eventMsgsPerOp: number;
+  /** Per op: time until the last node delivered it. */
+  medianMs: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Ops every node delivered by the end. */
+  completeOps: number;
+  /** After the partition healed: time until every node had every op, ms after the heal (null if never). */
+  convergedAfterHealMs: number | null;
+  bytesPerNodePerS: number;
+  byType: Record<string, number>;
+}
+
+/** The Maelstrom / Gossip Glomers broadcast workload on the gossip core. */
+export function broadcastWorkload(o: BroadcastWorkloadOptions): BroadcastWorkloadResult {
+  const n = o.nodes ?? 25;
+  const opsPerS = o.opsPerS ?? 100;
+  const duration = o.durationMs ?? 20_000;
+  const sim = new GossipSim({
+    seed: o.seed,
+    link: { latencyMs: o.latencyMs ?? 100, jitterMs: o.jitterMs ?? 0, loss: o.loss ?? 0, duplicate: 0 },
+    ...(o.config === undefined ? {} : { config: o.config }),
+    ...(o.sizeOf === undefined ? {} : { sizeOf: o.sizeOf }),
+  });
+  const ids = sim.bootstrap(n);
+  const sentAt = new Map<string, number>();
+  const count = new Map<string, number>();
+  const doneAt = new Map<string, number>();
+  sim.onEvent((_id, ev, now) => {
+    if (ev.type !== 'user-event') return;
+    const k = `${ev.event.origin}:${ev.event.seq}`;
+    const c = (count.get(k) ?? 0) + 1;
+    count.set(k, c);
+    if (c === n) doneAt.set(k, now);
+  });
+  const warm = 3000;
+  sim.run(warm);
+  const m0 = sim.traffic.messages;
+  const b0 = sim.traffic.bytes;
+  const t0 = { ...sim.traffic.byType };
+  const rng = { x: o.seed >>> 0 };
+  const nextRand = (): number => {
+    rng.x = (Math.imul(rng.x, 1664525) + 1013904223) >>> 0;
+    return rng.x / 4294967296;
+  };
+  const ops = Math.round((opsPerS * duration) / 1000);
+  let healAt = Infinity;
+  for (let i = 0; i < ops; i++) {
+    const at = warm + (i * 1000) / opsPerS + nextRand() * (1000 / opsPerS);
+    if (o.partition !== undefined) {
+      if (sim.now < warm + o.partition.atMs && at >= warm + o.partition.atMs) {
+        sim.run(warm + o.partition.atMs);
+        sim.net.partition([ids.slice(0, Math.floor(n / 2))]);
+      }
+      if (sim.now < warm + o.partition.healMs && at >= warm + o.partition.healMs) {
+        sim.run(warm + o.partition.healMs);
+        sim.net.heal();
+        healAt = sim.now;
+      }
+    }
+    sim.run(at);
+    const origin: MemberId = ids[Math.floor(nextRand() * n)]!;
+    sim.with(origin, (c, now) => {
+      const e = c.broadcast('b', new Uint8Array([i & 255, (i >> 8) & 255, 0, 0, 0, 0, 0, 1]), now);
+      sentAt.set(`${e.origin}:${e.seq}`, now);
+    });
+  }
+  const end = warm + duration;
+  sim.run(end);
+  const msgs = sim.traffic.messages - m0;
+  const bytes = sim.traffic.bytes - b0;
+  const byType: Record<string, number> = {};
+  for (const [k, v] of Object.entries(sim.traffic.byType)) byType[k] = v - (t0[k] ?? 0);
+  // Let stragglers (partition repairs) finish; their latency still counts from the send.
+  sim.run(end + 60_000);
+  const lat: number[] = [];
+  for (const [k, t] of sentAt) {
+    const d = doneAt.get(k);
+    if (d !== undefined) lat.push(d - t);
+  }
+  lat.sort((a, b) => a - b);
+  const eventTypes = ['ev-push', 'ihave', 'graft', 'prune'];
+  const eventMsgs = eventTypes.reduce((s, t) => s + (byType[t] ?? 0), 0);
+  let converged: number | null = null;
+  if (Number.isFinite(healAt) && lat.length === sentAt.size) {
+    converged = Math.max(0, Math.max(...[...doneAt.values()]) - healAt);
+  }
+  return {
+    ops,
+    msgsPerOp: msgs / ops,
+    eventMsgsPerOp: eventMsgs / ops,
+    medianMs: lat[Math.floor(lat.length / 2)] ?? NaN,
+    p99Ms: lat[Math.floor(lat.length * 0.99)] ?? NaN,
+    maxMs: lat[lat.length - 1] ?? NaN,
+    completeOps: lat.length,
+    convergedAfterHealMs: converged,
+    bytesPerNodePerS: bytes / n / (duration / 1000),
+    byType,
+  };
+}
+
+export interface MembershipRunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly latencyMs?: number;
+  readonly jitterMs?: number;
+  readonly loss?: number;
+  /** Fraction of members that must know, 0.9999 by default. */
+  readonly quorum?: number;
+  readonly config?: Partial<GossipConfig>;
+  readonly sizeOf?: (msg: GossipMessage) => number;
+  /** Simulated time after the join and the crash, ms. */
+  readonly observeMs?: number;
+}
+
+export interface MembershipRunResult {
+  /** Joiner contacts a seed -> known to `quorum` of live members. */
+  joinKnownMs: number | null;
+  /** Crash -> first member declares it dead. */
+  failureDetectMs: number | null;
+  /** First declaration -> known dead to `quorum` of live members (the dissemination part). */
+  failureSpreadMs: number | null;
+  /** Crash -> known dead to `quorum` of live members. */
+  failureKnownMs: number | null;
+  /** Idle steady state before the events, per member. */
+  idleBytesPerNodePerS: number;
+  idlePacketsPerNodePerS: number;
+  /** Over the observation window (join, crash, suspicion traffic). */
+  bytesPerNodePerS: number;
+  falseDead: number;
+}
+
+/** Join one member and crash another in a bootstrapped swarm; measure how fast everyone knows. */
+export function membershipRun(o: MembershipRunOptions): MembershipRunResult {
+  const sim = new GossipSim({
+    seed: o.seed,
+    link: { latencyMs: o.latencyMs ?? 10, jitterMs: o.jitterMs ?? 10, loss: o.loss ?? 0, duplicate: 0 },
+    ...(o.config === undefined ? {} : { config: o.config }),
+    ...(o.sizeOf === undefined ? {} : { sizeOf: o.sizeOf }),
+  });
+  const ids = sim.bootstrap(o.nodes);
+  const warm = 5000;
+  sim.run(2000);
+  const idle0 = { m: sim.traffic.messages, b: sim.traffic.bytes };
+  sim.run(warm);
+  const idleS = (warm - 2000) / 1000;
+  const idleBytes = (sim.traffic.bytes - idle0.b) / o.nodes / idleS;
+  const idlePkts = (sim.traffic.messages - idle0.m) / o.nodes / idleS;
+  const victim = ids[Math.floor(o.nodes / 2)]!;
+  const q = o.quorum ?? 0.9999;
+  const needJoin = Math.ceil(q * (o.nodes - 1));
+  const needDead = Math.ceil(q * o.nodes);
+  let joins = 0;
+  let deads = 0;
+  let firstDead: number | null = null;
+  let joinKnown: number | null = null;
+  let deadKnown: number | null = null;
+  let falseDead = 0;
+  sim.onEvent((_id, ev, now) => {
+    if (ev.type === 'member-joined' && ev.member.id === 'joiner') {
+      if (++joins >= needJoin && joinKnown === null) joinKnown = now;
+    } else if (ev.type === 'member-dead') {
+      if (ev.member.id !== victim) falseDead++;
+      else {
+        firstDead ??= now;
+        if (++deads >= needDead && deadKnown === null) deadKnown = now;
+      }
+    }
+  });
+  const b0 = sim.traffic.bytes;
+  const start = sim.now;
+  sim.addNode('joiner', { seeds: [ids[0]!] });
+  sim.kill(victim);
+  const observe = o.observeMs ?? 30_000;
+  sim.run(start + observe);
+  const sub = (a: number | null): number | null => (a === null ? null : Math.round(a - start));
+  return {
+    joinKnownMs: sub(joinKnown),
+    failureDetectMs: sub(firstDead),
+    failureSpreadMs: deadKnown === null || firstDead === null ? null : Math.round(deadKnown - firstDead),
+    failureKnownMs: sub(deadKnown),
+    idleBytesPerNodePerS: idleBytes,
+    idlePacketsPerNodePerS: idlePkts,
+    bytesPerNodePerS: (sim.traffic.bytes - b0) / o.nodes / (observe / 1000),
+    falseDead,
+  };
+}
+
+export interface FalsePositiveResult {
+  hours: number;
+  falseDead: number;
+  falseDeadPerHour: number;
+  suspicions: number;
+  refutations: number;
+}
+
+/** A healthy swarm on a lossy network: every `member-dead` is a false positive. */
+export function falsePositiveRun(o: {
+  seed: number;
+  nodes: number;
+  loss: number;
+  hours: number;
+  config?: Partial<GossipConfig>;
+}): FalsePositiveResult {
+  const sim = new GossipSim({
+    seed: o.seed,
+    link: { latencyMs: 10, jitterMs: 10, loss: o.loss, duplicate: 0 },
+    ...(o.config === undefined ? {} : { config: o.config }),
+  });
+  const ids = sim.bootstrap(o.nodes);
+  let dead = 0;
+  let suspicions = 0;
+  sim.onEvent((_id, ev) => {
+    if (ev.type === 'member-dead') dead++;
+    if (ev.type === 'member-suspect') suspicions++;
+  });
+  sim.run(o.hours * 3_600_000);
+  const refutations = ids.reduce((s, id) => s + sim.node(id).stats().refutations, 0);
+  return { hours: o.hours, falseDead: dead, falseDeadPerHour: dead / o.hours, suspicions, refutations };
+}
+
+/**
+ * The Python original's scheme: every `intervalMs`, the full member table as
+ * JSON to `fanout` peers. Its size comes from a realistic member record.
+ */
+export function pythonOriginalCost(
+  nodes: number,
+  fanout = 3,
+  intervalMs = 1000,
+): {
+  messageBytes: number;
+  bytesPerNodePerS: number;
+  datagramsPerNodePerS: number;
+  ipFragmentsPerNodePerS: number;
+} {
+  const record = {
+    node_id: 'node-3f9a2c1e',
+    name: 'raspberrypi-kitchen',
+    address: '192.168.1.23',
+    port: 5555,
+    device_class: 'standard',
+    status: 'alive',
+    last_seen: 1732233600.123456,
+    incarnation: 3,
+    metadata: {
+      api_port: 8080,
+      raft_role: 'follower',
+      power_watts: 3.42,
+      battery_percent: 87.5,
+      power_state: 'normal',
+      energy_rating: 'A',
+    },
+  };
+  const members: Record<string, unknown> = {};
+  for (let i = 0; i < nodes; i++) members[`node-3f9a2c${(i + 16).toString(16)}`] = record;
+  const msg = JSON.stringify({
+    type: 'gossip',
+    sender: 'node-3f9a2c1e',
+    timestamp: 1732233600.5,
+    ttl: 3,
+    members,
+  });
+  const bytes = Buffer.byteLength(msg);
+  const perS = (1000 / intervalMs) * fanout;
+  return {
+    messageBytes: bytes,
+    bytesPerNodePerS: bytes * perS,
+    datagramsPerNodePerS: perS,
+    ipFragmentsPerNodePerS: perS * Math.ceil(bytes / 1472),
+  };
+}
+
+/**
+ * memberlist's LAN defaults, estimated: a probe (ping + ack, ~60 bytes each)
+ * per second, plus a full-state push-pull (both directions, ~70 bytes per
+ * member) every 30 s scaled by ceil(log2(N/32)) + 1 past 32 members.
+ */
+export function memberlistLanCost(nodes: number): number {
+  const scale = nodes <= 32 ? 1 : Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1;
+  return 2 * 60 + (2 * 70 * nodes) / (30 * scale);
+}
