@@ -106,7 +106,7 @@ export function readLock(dataDir: string): ProcessRef | null {
  * to reclaim the same stale lock cannot delete the fresh lock the winner just
  * created: whoever moved a lock that is not the stale one puts it back.
  */
-function reclaimStale(path: string, stale: ProcessRef | null): void {
+export function reclaimStale(path: string, stale: ProcessRef | null): void {
   const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
     renameSync(path, aside);

@@ -11,6 +11,7 @@ import {
   isAlive,
   loadOrCreateNodeId,
   processStartTime,
+  reclaimStale,
   selfRef,
 } from '../../src/node/datadir.js';
 import { createLogger } from '../../src/node/log.js';
@@ -68,6 +69,17 @@ describe('data dir files', () => {
     if (me.start === null) return; // no /proc: nothing to distinguish, covered by the dead-PID case
     expect(isAlive(me)).toBe(true);
     expect(isAlive({ pid: process.pid, start: me.start + 1 })).toBe(false);
+  });
+
+  it('reclaiming a stale lock never removes a fresh lock that replaced it meanwhile', () => {
+    const path = join(dir, FILES.lock);
+    const fresh = JSON.stringify(selfRef());
+    writeFileSync(path, fresh);
+    // The caller read a stale owner earlier; by now a live node holds the lock.
+    reclaimStale(path, { pid: deadPid(), start: null });
+    expect(readFileSync(path, 'utf8')).toBe(fresh);
+    reclaimStale(path, selfRef());
+    expect(existsSync(path)).toBe(false);
   });
 
   it('inspectDataDir cleans stale files and reports the dead PID', () => {
