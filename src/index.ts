@@ -86,3 +86,27 @@ export {
   TransportError,
 } from './net/index.js';
 export type { TransportStats, DropReason, DecodeResult, UdpAddress, TcpAddress } from './net/index.js';
+export {
+  GossipNode,
+  DEFAULT_GOSSIP_CONFIG,
+  MemberStatus,
+  MESSAGE_TYPE_CODES,
+  MAX_PACKET_BYTES,
+  MESSAGE_BUDGET_BYTES,
+} from './gossip/index.js';
+export type {
+  GossipNodeOptions,
+  GossipConfig,
+  GossipEvent,
+  GossipParams,
+  GossipStats,
+  Outgoing,
+  PeerAddress,
+  SelfInfo,
+  GossipMessage,
+  MemberRecord,
+  MemberUpdate,
+  MemberMeta,
+  UserEvent,
+  SharedView,
+} from './gossip/index.js';
