@@ -21,7 +21,7 @@ import { SimDisk, type DiskFault } from './disk.js';
 import { describeFault, drawProfile, nextFault, type FaultAction, type FaultProfile } from './faults.js';
 import { InvariantChecker, InvariantViolation, type LogView } from './invariants.js';
 import type { SimCodec, SimStateMachine } from './state-machine.js';
-import { describeOp, nextOp, type ClientOp } from './workload.js';
+import { DEFAULT_MIX, describeOp, nextOp, type ClientOp, type WorkloadMix } from './workload.js';
 import { kvCodec } from './kv-codec.js';
 
 /** Deliberate bugs, to prove the checker catches what it claims to. */
@@ -58,6 +58,8 @@ export interface SimOptions {
   /** Pause between a client's operations, ms. */
   readonly thinkMs?: readonly [number, number];
   readonly bug?: SimBug;
+  /** Operation mix of the clients (default: reads, writes and cas over 3 keys). */
+  readonly mix?: WorkloadMix;
   readonly checkLinearizability?: boolean;
   /** Receives every trace line as it happens (replay with --trace). */
   readonly traceSink?: (line: string) => void;
@@ -171,7 +173,8 @@ export class RaftSimulation {
   private readonly profile: FaultProfile;
   private readonly conf: ConfState;
   private readonly codec: SimCodec;
-  private readonly o: Required<Omit<SimOptions, 'link' | 'profile' | 'traceSink' | 'codec'>>;
+  private readonly o: Required<Omit<SimOptions, 'link' | 'profile' | 'traceSink' | 'codec' | 'mix'>>;
+  private readonly mix: WorkloadMix;
   private readonly writeLatencies: number[] = [];
   private readonly stats: SimStats = {
     simMs: 0,
@@ -211,6 +214,7 @@ export class RaftSimulation {
       checkLinearizability: opts.checkLinearizability ?? true,
     };
     this.codec = opts.codec ?? kvCodec;
+    this.mix = opts.mix ?? DEFAULT_MIX;
     this.traceMessages = opts.traceSink !== undefined;
     this.trace = new TraceRing(40, opts.traceSink);
     this.rng = createRng(opts.seed);
@@ -574,7 +578,7 @@ export class RaftSimulation {
       c.stopped = true;
       return;
     }
-    const op = nextOp(this.clientRng);
+    const op = nextOp(this.clientRng, this.mix);
     const up = this.nodes.filter((n) => n.core !== null);
     let target = c.leaderHint !== null ? this.nodes[c.leaderHint]! : undefined;
     if (target === undefined || target.core === null || this.clientRng.next() < 0.1) {
