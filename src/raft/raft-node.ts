@@ -512,11 +512,12 @@ export class RaftNode {
       this.unpersistedSnapshot !== null ||
       hs.term !== this.prevHard.term ||
       hs.vote !== this.prevHard.vote;
+    // One fixed object shape (absent fields left undefined) keeps property access monomorphic.
     const rd: Ready = {
-      ...(this.softChanged() ? { softState: ss } : {}),
-      ...(this.hardChanged() ? { hardState: hs } : {}),
+      softState: this.softChanged() ? ss : undefined,
+      hardState: this.hardChanged() ? hs : undefined,
       entries,
-      ...(this.unpersistedSnapshot ? { snapshot: this.unpersistedSnapshot } : {}),
+      snapshot: this.unpersistedSnapshot ?? undefined,
       messages: this.msgs,
       committed,
       readStates: this.readStates,
