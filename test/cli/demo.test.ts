@@ -39,8 +39,8 @@ describe('swarm demo', () => {
     const r = await runSwarm(['demo', '--nodes', '1', '--duration', '0.5'], { env: { SWARM_CONFIG: '' } });
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[1]).toMatch(/^NAME +ID +API +ROLE$/);
-    expect(lines[2]).toMatch(/^node-1 +[0-9a-f]{16} +http:\/\/127\.0\.0\.1:\d+ +standalone$/);
+    expect(lines[1]).toMatch(/^NAME +ID +API +ROLE +LEADER$/);
+    expect(lines[2]).toMatch(/^node-1 +[0-9a-f]{16} +http:\/\/127\.0\.0\.1:\d+ +\w+ +\S+$/);
   });
 
   it('rejects a bad --nodes with exit 2', async () => {

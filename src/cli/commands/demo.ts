@@ -20,6 +20,8 @@ import { formatTable } from '../output.js';
 
 const MAX_NODES = 25;
 const NON_TTY_DEFAULT_S = 10;
+/** Bound on waiting for the swarm to agree on a leader before printing the table. */
+const LEADER_WAIT_MS = 5000;
 
 interface DemoNode {
   name: string;
@@ -87,6 +89,30 @@ function parseIntOption(
     throw new UsageError(`${flag} ${JSON.stringify(text)}: must be a number between ${min} and ${max}`);
   }
   return n;
+}
+
+/** The leader's name as its peers see it, or '-' (no leader yet, or no Raft in the node). */
+function leaderName(leader: string | null, rows: readonly DemoRow[]): string {
+  if (leader === null) return '-';
+  return rows.find((r) => r.id === leader)?.name ?? leader;
+}
+
+/**
+ * Statuses of all nodes. When the nodes run Raft (a role other than
+ * 'standalone'), wait, bounded, until they all name the same leader so the
+ * table shows a settled swarm rather than an election in progress.
+ */
+async function settledStatuses(nodes: readonly DemoNode[], waitMs: number): Promise<StatusResponse[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const statuses = await Promise.all(
+      nodes.map((n) => new SwarmClient({ baseUrl: n.runtime?.api_url ?? '' }).status()),
+    );
+    const consensus = statuses.some((s) => s.role !== 'standalone');
+    const leaders = new Set(statuses.map((s) => s.leader));
+    if (!consensus || (leaders.size === 1 && !leaders.has(null)) || Date.now() >= deadline) return statuses;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export function demoRows(statuses: readonly StatusResponse[], nodes: readonly DemoNode[]): DemoRow[] {
@@ -160,9 +186,7 @@ export const register: Registrar = (program, ctx) => {
         }
 
         if (!stopping) {
-          const statuses = await Promise.all(
-            nodes.map((n) => new SwarmClient({ baseUrl: n.runtime?.api_url ?? '' }).status()),
-          );
+          const statuses = await settledStatuses(nodes, LEADER_WAIT_MS);
           const rows = demoRows(statuses, nodes);
           if (opts.json) {
             ctx.stdout.write(
@@ -171,8 +195,8 @@ export const register: Registrar = (program, ctx) => {
           } else {
             ctx.stdout.write(
               formatTable(
-                ['NAME', 'ID', 'API', 'ROLE'],
-                rows.map((r) => [r.name, r.id, r.api_url, r.role]),
+                ['NAME', 'ID', 'API', 'ROLE', 'LEADER'],
+                rows.map((r) => [r.name, r.id, r.api_url, r.role, leaderName(r.leader, rows)]),
               ),
             );
           }
