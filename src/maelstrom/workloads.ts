@@ -5,6 +5,7 @@
  */
 import type { NodeIo } from './runtime.js';
 import { linKvWorkload } from './lin-kv.js';
+import { broadcastWorkload } from './broadcast.js';
 
 export interface WorkloadOption {
   /** commander flag spelling, e.g. '--heartbeat-ms <ms>'. */
@@ -21,4 +22,4 @@ export interface MaelstromWorkload {
   run(io: NodeIo, opts: Readonly<Record<string, string | boolean | undefined>>): Promise<void>;
 }
 
-export const workloads: MaelstromWorkload[] = [linKvWorkload];
+export const workloads: MaelstromWorkload[] = [linKvWorkload, broadcastWorkload];
