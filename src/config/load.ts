@@ -103,6 +103,8 @@ function mergeEnv(raw: RawConfig, env: NodeJS.ProcessEnv, sources: Map<string, s
     const dotted = `${sec}.${key}`;
     const spec = keySpec(dotted);
     if (!spec) throw unknownKeyError(dotted, name);
+    // `SWARM_API__PORT=` reads as "not set" (the usual way to blank a variable); strings keep ''.
+    if (text.trim() === '' && spec.kind !== 'string' && spec.kind !== 'string[]') continue;
     (raw[sec] ??= {})[key] = parseValueText(spec, text, name);
     sources.set(dotted, name);
   }

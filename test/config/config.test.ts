@@ -156,6 +156,17 @@ describe('env overrides', () => {
     expect(sources.get('gossip.fanout')).toBe('SWARM_GOSSIP__FANOUT');
   });
 
+  it('an empty value leaves a number or boolean key unset, but sets a string to empty', () => {
+    const path = cfgFile('[api]\nport = 6000\n\n[node]\nname = "x"\n');
+    const { config } = loadConfig({
+      path,
+      env: { SWARM_API__PORT: '', SWARM_METRICS__ENABLED: ' ', SWARM_NODE__NAME: '' },
+    });
+    expect(config.api.port).toBe(6000);
+    expect(config.metrics.enabled).toBe(true);
+    expect(config.node.name).toBe('');
+  });
+
   it('JSON lists are accepted for list keys', () => {
     const { config } = loadConfig({
       path: join(dir, 'x.toml'),
