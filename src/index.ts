@@ -110,3 +110,14 @@ export type {
   UserEvent,
   SharedView,
 } from './gossip/index.js';
+export { runSimulation, RaftSimulation, type SimOptions, type SimResult, type SimBug } from './sim/raft/cluster.js';
+export { SimDisk } from './sim/raft/disk.js';
+export {
+  checkLinearizable,
+  describeLinearizability,
+  type KvHistoryOp,
+  type KvOpBody,
+  type LinearizabilityResult,
+} from './sim/linearizability.js';
+export { MaelstromNode, type NodeIo } from './maelstrom/runtime.js';
+export { ErrorCode as MaelstromErrorCode, type MaelstromMessage, type MaelstromBody } from './maelstrom/protocol.js';
