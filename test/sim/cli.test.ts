@@ -1,0 +1,37 @@
+/** The long-mode runner: exit codes, the failure report and its replay command. */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function sim(args: string[]): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/sim/cli.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('npm run sim', () => {
+  it('sweeps seeds and exits 0 when all pass', () => {
+    const r = sim(['--seeds', '3', '--start-seed', '500']);
+    expect(r.out).toContain('3 seeds (500..502), 3 nodes: 0 failed');
+    expect(r.code).toBe(0);
+  });
+
+  it('reports a failing seed with its invariant and the one command that replays it', () => {
+    const r = sim(['--seed', '1', '--bug', 'lying-sync']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('FAIL seed 1: acknowledged-write-durability');
+    expect(r.out).toContain('trace tail:');
+    expect(r.out).toContain('replay: npm run sim -- --seed 1 --nodes 3 --bug lying-sync --trace');
+  });
+
+  it('rejects bad usage with exit 2', () => {
+    const r = sim(['--seed', '1', '--seeds', '2']);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('usage: npm run sim');
+  });
+});
