@@ -899,6 +899,8 @@ export class RaftNode {
       entries,
       commit: this.commit,
     });
+    // An idle pipeline starts waiting now, not at the last acknowledgement long ago.
+    if (pr.state === 'replicate' && pr.inflight.length === 0) pr.lastProgressAt = now;
     pr.sentAppend(prev + entries.length, entries.length);
     return true;
   }
