@@ -7,9 +7,11 @@
  * comes back as a reason the transports count.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import type { Rng } from '../common/rng.js';
 import { EncodeError } from './errors.js';
 import {
   FieldError,
+  arbitraryShape,
   decodeShape,
   encodeShape,
   nestRows,
@@ -167,6 +169,16 @@ export class MessageCodec<M extends WireMessage> {
       // A validator bug must not crash the receive loop either; it still counts.
       return { ok: false, reason: 'invalid_field', detail: e instanceof Error ? e.message : String(e) };
     }
+  }
+
+  /** A random valid message of any type (property tests). */
+  arbitrary(rng: Rng): M {
+    const specs = [...this.byType.values()];
+    const spec = specs[rng.int(0, specs.length - 1)] as ErasedSpec;
+    return {
+      type: spec.type,
+      ...(arbitraryShape(spec.shape, rng) as Record<string, unknown>),
+    } as unknown as M;
   }
 
   /** Type code of a message type name, for docs and tests. */

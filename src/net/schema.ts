@@ -9,6 +9,8 @@
  * the same rules (they are printed in the docs).
  */
 
+import type { Rng } from '../common/rng.js';
+
 /** Thrown only inside the decoder; the codec turns it into a counted drop reason. */
 export class FieldError extends Error {
   readonly path: string;
@@ -25,6 +27,8 @@ export interface Field<V> {
   readonly rows?: readonly DocRow[];
   readonly encode: (v: V) => unknown;
   readonly decode: (raw: unknown, path: string) => V;
+  /** A random valid value, edge cases favoured (property tests; small sizes to stay fast). */
+  readonly arbitrary: (rng: Rng) => V;
 }
 
 export interface DocRow {
@@ -37,9 +41,17 @@ export interface DocRow {
 /** Largest integer a double carries exactly; wire integers never exceed it. */
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
+function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(0, xs.length - 1)] as T;
+}
+
 function intField(min: number, max: number, doc: string): Field<number> {
   return {
     doc,
+    arbitrary: (rng) =>
+      rng.next() < 0.4
+        ? pick(rng, [min, max, min + 1, Math.min(max, 127), Math.min(max, 128), Math.min(max, 65536)])
+        : Math.min(max, min + Math.floor(rng.next() * Math.min(max - min + 1, 2 ** 32))),
     encode: (v) => {
       if (!Number.isSafeInteger(v) || v < min || v > max)
         throw new FieldError('', `integer ${v} outside ${min}..${max}`);
@@ -70,6 +82,7 @@ export function int(min: number, max: number): Field<number> {
 export function float(): Field<number> {
   return {
     doc: 'float 64 or int (finite)',
+    arbitrary: (rng) => pick(rng, [0, 1, -1.5, 3.25, 71.5, 1e300, -1e-300, 2 ** 53 - 1, rng.next() * 1000]),
     encode: (v) => {
       if (!Number.isFinite(v)) throw new FieldError('', 'non-finite number');
       return v;
@@ -85,6 +98,7 @@ export function float(): Field<number> {
 export function bool(): Field<boolean> {
   return {
     doc: 'bool',
+    arbitrary: (rng) => rng.next() < 0.5,
     encode: (v) => v,
     decode: (raw, path) => {
       if (typeof raw !== 'boolean') throw new FieldError(path, 'expected bool');
@@ -104,6 +118,20 @@ function utf8Within(v: string, maxBytes: number): boolean {
 export function str(maxBytes: number): Field<string> {
   return {
     doc: `str (<= ${maxBytes} bytes UTF-8)`,
+    arbitrary: (rng) => {
+      // Characters of 1, 2, 3 and 4 UTF-8 bytes, up to the limit exactly at times.
+      const target = rng.next() < 0.2 ? maxBytes : rng.int(0, Math.min(maxBytes, 40));
+      let out = '';
+      let bytes = 0;
+      for (;;) {
+        const c = pick(rng, ['a', 'Z', '-', '\u00e9', '\u20ac', '\ud83d\ude00']);
+        const n = Buffer.byteLength(c);
+        if (bytes + n > target) break;
+        out += c;
+        bytes += n;
+      }
+      return out;
+    },
     encode: (v) => {
       if (typeof v !== 'string' || !utf8Within(v, maxBytes))
         throw new FieldError('', `string longer than ${maxBytes} bytes`);
@@ -122,6 +150,8 @@ export function str(maxBytes: number): Field<string> {
 export function bin(maxBytes: number): Field<Uint8Array> {
   return {
     doc: `bin (<= ${maxBytes} bytes)`,
+    arbitrary: (rng) =>
+      Uint8Array.from({ length: rng.int(0, Math.min(maxBytes, 16)) }, () => rng.int(0, 255)),
     encode: (v) => {
       if (v.length > maxBytes) throw new FieldError('', `bin longer than ${maxBytes} bytes`);
       return v;
@@ -139,6 +169,7 @@ export function bin(maxBytes: number): Field<Uint8Array> {
 export function enumOf<const T extends string>(values: readonly T[]): Field<T> {
   return {
     doc: `uint enum (${values.map((v, i) => `${i}=${v}`).join(', ')})`,
+    arbitrary: (rng) => pick(rng, values),
     encode: (v) => {
       const i = values.indexOf(v);
       if (i < 0) throw new FieldError('', `unknown enum value ${String(v)}`);
@@ -158,6 +189,7 @@ export function oneOf<const T extends number>(values: readonly T[]): Field<T> {
   const allowed = new Set<number>(values);
   return {
     doc: `uint, one of ${values.join(', ')}`,
+    arbitrary: (rng) => pick(rng, values),
     encode: (v) => {
       if (!allowed.has(v)) throw new FieldError('', `value ${v} not one of ${values.join(', ')}`);
       return v;
@@ -183,6 +215,12 @@ export function strMap(
   const value = str(maxValueBytes);
   return {
     doc: `map (<= ${maxEntries}) of str (<= ${maxKeyBytes} bytes) -> str (<= ${maxValueBytes} bytes)`,
+    arbitrary: (rng) => {
+      const out: Record<string, string> = {};
+      const n = rng.int(0, Math.min(maxEntries, 3));
+      for (let i = 0; i < n; i++) out[key.arbitrary(rng)] = value.arbitrary(rng);
+      return out;
+    },
     encode: (v) => {
       const entries = Object.entries(v);
       if (entries.length > maxEntries) throw new FieldError('', `map larger than ${maxEntries}`);
@@ -214,6 +252,7 @@ export function opt<V>(f: Field<V>): Field<V | undefined> {
   return {
     doc: `nil | ${f.doc}`,
     ...(f.rows ? { rows: f.rows } : {}),
+    arbitrary: (rng) => (rng.next() < 0.5 ? undefined : f.arbitrary(rng)),
     encode: (v) => (v === undefined ? null : f.encode(v)),
     decode: (raw, path) => (raw === null ? undefined : f.decode(raw, path)),
   };
@@ -224,6 +263,7 @@ export function nullable<V>(f: Field<V>): Field<V | null> {
   return {
     doc: `nil | ${f.doc}`,
     ...(f.rows ? { rows: f.rows } : {}),
+    arbitrary: (rng) => (rng.next() < 0.5 ? null : f.arbitrary(rng)),
     encode: (v) => (v === null ? null : f.encode(v)),
     decode: (raw, path) => (raw === null ? null : f.decode(raw, path)),
   };
@@ -232,6 +272,7 @@ export function nullable<V>(f: Field<V>): Field<V | null> {
 export function arr<V>(f: Field<V>, maxLen: number): Field<readonly V[]> {
   return {
     doc: `array (<= ${maxLen}) of ${f.rows ? `${f.doc}, element [i] below` : f.doc}`,
+    arbitrary: (rng) => Array.from({ length: rng.int(0, Math.min(maxLen, 3)) }, () => f.arbitrary(rng)),
     ...(f.rows
       ? { rows: f.rows.map((r) => ({ pos: `[i].${r.pos}`, name: `[i].${r.name}`, doc: r.doc })) }
       : {}),
@@ -250,7 +291,7 @@ export function arr<V>(f: Field<V>, maxLen: number): Field<readonly V[]> {
 /** Mutable-array variant for message types that declare `T[]` rather than `readonly T[]`. */
 export function list<V>(f: Field<V>, maxLen: number): Field<V[]> {
   const a = arr(f, maxLen);
-  return { ...a, decode: (raw, path) => [...a.decode(raw, path)] };
+  return { ...a, decode: (raw, path) => [...a.decode(raw, path)], arbitrary: (rng) => [...a.arbitrary(rng)] };
 }
 
 function join(parent: string, child: string): string {
@@ -306,6 +347,16 @@ export function encodeShape<T>(shape: Shape<T>, v: T, extra: readonly unknown[] 
   return out;
 }
 
+/** A random valid record of the shape; absent optionals left out, as the decoder leaves them. */
+export function arbitraryShape<T>(shape: Shape<T>, rng: Rng): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of fieldsOf(shape)) {
+    const v = f.arbitrary(rng);
+    if (v !== undefined) out[name] = v;
+  }
+  return out as T;
+}
+
 export function decodeShape<T>(shape: Shape<T>, raw: readonly unknown[], path: string, skip = 0): T {
   const fields = fieldsOf(shape);
   if (raw.length !== fields.length + skip) {
@@ -326,6 +377,7 @@ export function obj<T>(shape: Shape<T>): Field<T> {
   const n = Object.keys(shape).length;
   return {
     doc: `array (${n})`,
+    arbitrary: (rng) => arbitraryShape(shape, rng),
     rows: shapeRows(shape as Readonly<Record<string, Field<unknown>>>, ''),
     encode: (v) => encodeShape(shape, v),
     decode: (raw, path) => {
@@ -361,6 +413,10 @@ export function union<K extends string, U extends Record<K, string>>(
   }
   return {
     doc: `array: [uint tag, ...fields] (${tags})`,
+    arbitrary: (rng) => {
+      const [name, [, shape]] = pick(rng, entries);
+      return { [key]: name, ...(arbitraryShape(shape, rng) as Record<string, unknown>) } as U;
+    },
     rows,
     encode: (v) => {
       const name = v[key];
