@@ -210,4 +210,58 @@ describe('GossipNode', () => {
     expect(seen[0]).toBe('member-suspect');
     expect(seen[seen.length - 1]).toBe('member-dead');
   });
+
+  it('discovers a swarm through a multicast announce and its reply', () => {
+    const mk = (id: string): GossipNode =>
+      new GossipNode({
+        self: { id, name: id, host: id, port: 5555 },
+        rng: createRng(id.charCodeAt(0)),
+        config: { announceIntervalMs: 500, cluster: 'home' },
+      });
+    const a = mk('a');
+    const b = mk('b');
+    a.tick(0);
+    b.tick(0);
+    b.drain();
+    const ann = a.drain().find((o) => o.multicast === true);
+    expect(ann?.msg.type).toBe('announce');
+    // Another cluster's member ignores it.
+    const stranger = new GossipNode({
+      self: { id: 's', name: 's', host: 's', port: 1 },
+      rng: createRng(3),
+      config: { cluster: 'other' },
+    });
+    stranger.receive({ host: 'a', port: 5555 }, ann!.msg, 1);
+    expect(stranger.drain()).toEqual([]);
+    b.receive({ host: 'a', port: 5555 }, ann!.msg, 1);
+    const reply = b.drain().find((o) => o.msg.type === 'announce-reply');
+    expect(reply).toMatchObject({ host: 'a', port: 5555 });
+    a.receive({ host: 'b', port: 5555 }, reply!.msg, 2);
+    // a joins through b: a digest goes to b's address; deliver the exchange both ways until quiet.
+    let t = 3;
+    for (let round = 0; round < 10; round++) {
+      for (const o of a.drain()) if (o.host === 'b') b.receive({ host: 'a', port: 5555 }, o.msg, t);
+      for (const o of b.drain()) if (o.host === 'a') a.receive({ host: 'b', port: 5555 }, o.msg, t);
+      t += 1;
+    }
+    expect(a.member('b')?.status).toBe(MemberStatus.Alive);
+    expect(b.member('a')?.status).toBe(MemberStatus.Alive);
+    // Not alone any more: no further announces.
+    a.tick(100_000);
+    expect(a.drain().some((o) => o.multicast === true)).toBe(false);
+  });
+
+  it('can carry events on the piggyback queue instead of the overlay', () => {
+    const sim = new GossipSim({ seed: 12, link: LAN, config: { plumtree: false } });
+    const ids = sim.bootstrap(15);
+    const got = new Map<string, number>();
+    sim.onEvent((id, ev) => {
+      if (ev.type === 'user-event') got.set(id, (got.get(id) ?? 0) + 1);
+    });
+    sim.run(1000);
+    for (let i = 0; i < 10; i++) sim.broadcast(ids[i]!, new Uint8Array([i]));
+    sim.run(6000);
+    for (const id of ids) expect(got.get(id)).toBe(10);
+    expect(sim.traffic.byType['ev-push'] ?? 0).toBe(0);
+  });
 });
