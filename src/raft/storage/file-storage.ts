@@ -59,7 +59,7 @@ export interface StorageStats {
   snapshotsSaved: number;
 }
 
-interface Segment {
+export interface Segment {
   readonly seq: number;
   readonly firstIndex: number;
   readonly name: string;
@@ -104,6 +104,61 @@ export function segmentName(seq: number, firstIndex: number): string {
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/** Everything `load` reads, before it repairs anything. */
+export interface DataDirImage {
+  readonly snapshot: Snapshot | null;
+  readonly segments: readonly Segment[];
+  readonly scanned: readonly ScannedSegment[];
+  /** The last hard-state record as written (before commit is raised to the snapshot or clamped). */
+  readonly hardState: HardState;
+  /** Entries above the snapshot index, contiguous. */
+  readonly entries: Entry[];
+  /** The torn tail recovery would cut, if any. */
+  readonly torn: readonly TornTail[];
+  /** A leftover snapshot temp file is present. */
+  readonly tempFile: boolean;
+}
+
+/**
+ * Reads and validates a data directory without changing it: the first half of `load`, and on its
+ * own an offline check (e.g. for an operator's `fsck`). Throws WalCorruptionError or
+ * SnapshotCorruptionError exactly where `load` would.
+ */
+export async function readDataDir(dir: string, fs: StorageFs = nodeFs): Promise<DataDirImage> {
+  const names = (await fs.list(dir)).sort();
+  let snapshot: Snapshot | null = null;
+  if (names.includes(SNAPSHOT_FILE)) {
+    const s = decodeSnapshot(await fs.readFile(join(dir, SNAPSHOT_FILE)));
+    if (typeof s === 'string') throw new SnapshotCorruptionError(SNAPSHOT_FILE, s);
+    snapshot = s;
+  }
+  const segments: Segment[] = [];
+  for (const n of names) {
+    const m = SEGMENT_RE.exec(n);
+    if (m) segments.push({ seq: parseInt(m[1]!, 16), firstIndex: parseInt(m[2]!, 16), name: n });
+  }
+  segments.sort((a, b) => a.seq - b.seq);
+  for (let i = 1; i < segments.length; i++) {
+    if (segments[i]!.seq !== segments[i - 1]!.seq + 1) {
+      throw new WalCorruptionError(
+        segments[i]!.name,
+        0,
+        `segment sequence ${segments[i - 1]!.seq + 1} is missing`,
+      );
+    }
+  }
+  const scanned: ScannedSegment[] = [];
+  const torn: TornTail[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const scan = scanSegment(await fs.readFile(join(dir, seg.name)), seg.name, i === segments.length - 1);
+    scanned.push({ name: seg.name, scan });
+    if (scan.torn) torn.push(scan.torn);
+  }
+  const { hardState, entries } = replay(scanned, snapshot?.meta.index ?? 0);
+  return { snapshot, segments, scanned, hardState, entries, torn, tempFile: names.includes(SNAPSHOT_TMP) };
 }
 
 export class FileRaftStorage implements RaftStorage {
@@ -178,44 +233,17 @@ export class FileRaftStorage implements RaftStorage {
     // A directory created just now is only durable once its parent's entry for it is.
     await this.fs.syncDir(dirname(this.dir));
     this.stats.fsyncs++;
-    const names = (await this.fs.list(this.dir)).sort();
+    const image = await readDataDir(this.dir, this.fs);
     // Only our own temp file: other files in the directory are not ours to delete.
-    if (names.includes(SNAPSHOT_TMP)) {
+    if (image.tempFile) {
       await this.fs.unlink(join(this.dir, SNAPSHOT_TMP));
       this.warn({ kind: 'removed-temp', file: SNAPSHOT_TMP });
     }
-
-    let snapshot: Snapshot | null = null;
-    if (names.includes(SNAPSHOT_FILE)) {
-      const s = decodeSnapshot(await this.fs.readFile(join(this.dir, SNAPSHOT_FILE)));
-      if (typeof s === 'string') throw new SnapshotCorruptionError(SNAPSHOT_FILE, s);
-      snapshot = s;
-    }
+    for (const t of image.torn) this.warn({ kind: 'torn-tail', ...t });
+    const { snapshot, scanned, hardState: hsOnDisk, entries } = image;
+    const segs = [...image.segments];
     const snapIndex = snapshot?.meta.index ?? 0;
-
-    const segs: Segment[] = [];
-    for (const n of names) {
-      const m = SEGMENT_RE.exec(n);
-      if (m) segs.push({ seq: parseInt(m[1]!, 16), firstIndex: parseInt(m[2]!, 16), name: n });
-    }
-    segs.sort((a, b) => a.seq - b.seq);
-    for (let i = 1; i < segs.length; i++) {
-      if (segs[i]!.seq !== segs[i - 1]!.seq + 1) {
-        throw new WalCorruptionError(segs[i]!.name, 0, `segment sequence ${segs[i - 1]!.seq + 1} is missing`);
-      }
-    }
-
-    const scanned: ScannedSegment[] = [];
-    let tailBytes = 0;
-    for (let i = 0; i < segs.length; i++) {
-      const seg = segs[i]!;
-      const isLast = i === segs.length - 1;
-      const scan = scanSegment(await this.fs.readFile(join(this.dir, seg.name)), seg.name, isLast);
-      scanned.push({ name: seg.name, scan });
-      if (isLast) tailBytes = scan.validBytes;
-      if (scan.torn) this.warn({ kind: 'torn-tail', ...scan.torn });
-    }
-    const { hardState: hsOnDisk, entries } = replay(scanned, snapIndex);
+    const tailBytes = scanned[scanned.length - 1]?.scan.validBytes ?? 0;
 
     const last = segs[segs.length - 1];
     if (last && tailBytes === 0) {

@@ -1,6 +1,8 @@
 /** On-disk Raft storage: segmented WAL + snapshot file. */
 export {
   FileRaftStorage,
+  readDataDir,
+  type DataDirImage,
   DEFAULT_MAX_SEGMENT_BYTES,
   SNAPSHOT_FILE,
   segmentName,

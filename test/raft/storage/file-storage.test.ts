@@ -9,6 +9,7 @@ import {
 } from '../../../src/raft/storage/errors.js';
 import {
   FileRaftStorage,
+  readDataDir,
   SNAPSHOT_FILE,
   type StorageWarning,
 } from '../../../src/raft/storage/file-storage.js';
@@ -304,6 +305,21 @@ describe('torn writes and corruption', () => {
     expect(walFiles(dir)).toHaveLength(2);
     const { rec: again } = await open(dir);
     expect(again.entries).toHaveLength(2);
+  });
+
+  it('inspects a directory read-only with readDataDir: reports the torn tail, changes nothing', async () => {
+    const dir = tempDir();
+    const { lastStart, file } = await buildLog(dir);
+    writeFileSync(`${file}.keep`, '');
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, lastStart + 5));
+    const image = await readDataDir(dir);
+    expect(image.torn).toEqual([
+      { file: walFiles(dir)[0], offset: lastStart, droppedBytes: 5, reason: expect.any(String) as string },
+    ]);
+    expect(image.entries).toHaveLength(4);
+    expect(statSync(file).size).toBe(lastStart + 5);
+    expect(readdirSync(dir)).toContain(`${walFiles(dir)[0]}.keep`);
   });
 
   it('lowers a commit index that points into a torn tail, with a warning', async () => {
