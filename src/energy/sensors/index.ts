@@ -1,4 +1,4 @@
-export * from './parse.js';
+export type { Parsed } from './parse.js';
 export * from './procfs.js';
 export * from './sysfs.js';
 export * from './read.js';
