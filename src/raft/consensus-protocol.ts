@@ -215,12 +215,14 @@ export class ConsensusProtocol<C = unknown> {
   /**
    * True when the accepting responses (voteGranted or success) are more than
    * half of all nodes. Count the leader's or candidate's own acceptance by
-   * including it among the responses.
+   * including it among the responses. Plain booleans are accepted too.
    */
   isConsensusReached(
-    responses: readonly (Partial<VoteResponse> & Partial<AppendEntriesResponse>)[],
+    responses: readonly (boolean | (Partial<VoteResponse> & Partial<AppendEntriesResponse>))[],
   ): boolean {
-    const accepted = responses.filter((r) => r.voteGranted === true || r.success === true).length;
+    const accepted = responses.filter((r) =>
+      typeof r === 'boolean' ? r : r.voteGranted === true || r.success === true,
+    ).length;
     return isMajority(accepted, this.peers.length);
   }
 

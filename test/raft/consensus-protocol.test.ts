@@ -61,6 +61,8 @@ describe('ConsensusProtocol (seed API)', () => {
         { term: 1, success: true },
       ]),
     ).toBe(true);
+    expect(p.isConsensusReached([true, true, false])).toBe(true);
+    expect(p.isConsensusReached([true, false, false])).toBe(false);
     const five = new ConsensusProtocol('a', ['a', 'b', 'c', 'd', 'e']);
     expect(
       five.isConsensusReached([
