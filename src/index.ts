@@ -121,3 +121,25 @@ export {
 } from './sim/linearizability.js';
 export { MaelstromNode, type NodeIo } from './maelstrom/runtime.js';
 export { ErrorCode as MaelstromErrorCode, type MaelstromMessage, type MaelstromBody } from './maelstrom/protocol.js';
+export {
+  EnergyMonitor,
+  energyConfigFromSections,
+  SensorCollector,
+  readSensors,
+  CpuSampler,
+  LeadershipAdvisor,
+  electionTimeoutMultiplier,
+  toEnergyMeta,
+  fromEnergyMeta,
+  energyMetricSamples,
+  DEVICE_PROFILES,
+  PROTOCOL_COSTS,
+} from './energy/index.js';
+export type { EnergySnapshot, EnergySummary, EnergyReadings, EnergyConfig, SensorSnapshot } from './energy/index.js';
+export {
+  AdaptiveGossipController,
+  adaptiveConfigFromSections,
+  evaluateAdaptive,
+  MODE_MULTIPLIERS,
+} from './gossip/adaptive.js';
+export type { AdaptiveInputs, AdaptiveParams, GossipMode } from './gossip/adaptive.js';
