@@ -135,6 +135,7 @@ export class GossipNode {
   /** Dead/left members in the order they died, for expiry without scanning. */
   private readonly graveyard: { id: MemberId; at: number }[] = [];
   private lastNow = 0;
+  private readonly joinExchanges = new Set<number>();
   private readonly markParts = new Map<string, { marks: EventMark[]; got: Set<number> }>();
   private intervalMs: number;
   private fanout: number;
@@ -395,10 +396,13 @@ export class GossipNode {
         this.sendRecords(msg.from, src, msg.exchange, recs, []);
         return;
       }
-      case 'pp-response':
-        for (const r of msg.members) this.mergeRemote(r, msg.from, now);
+      case 'pp-response': {
+        // A join's answer is the seed's whole table, which everyone else already has: learn it quietly.
+        const quiet = this.joinExchanges.has(msg.exchange);
+        for (const r of msg.members) this.mergeRemote(r, msg.from, now, !quiet);
         if (msg.events.length > 0) this.onPiggybackEvents(msg.events, now);
         return;
+      }
       case 'ev-push':
         if (!this.table.has(msg.from)) return;
         this.tree.onPush(msg.from, msg.events, msg.hops, now);
@@ -691,6 +695,10 @@ export class GossipNode {
    */
   private sendDigest(to: MemberId | null, host: string, port: number, join: boolean, _now: number): void {
     const exchange = (this.exchange = (this.exchange + 1) >>> 0);
+    if (join) {
+      this.joinExchanges.add(exchange);
+      if (this.joinExchanges.size > 16) this.joinExchanges.delete(this.joinExchanges.values().next().value!);
+    }
     const entryChunks = chunkBySize(this.digestEntries(), this.digestBase());
     entryChunks.forEach((chunk, i) => {
       const prev = entryChunks[i - 1];
@@ -706,8 +714,8 @@ export class GossipNode {
           join,
           part: i,
           parts: entryChunks.length,
-          // Inclusive [just after the previous part's last id, this part's last id], so ranges tile the id space.
-          rangeStart: prev === undefined ? '' : `${prev[prev.length - 1]!.id}\u0000`,
+          // (previous part's last id, this part's last id]: the ranges tile the id space.
+          rangeStart: prev === undefined ? '' : prev[prev.length - 1]!.id,
           rangeEnd: i === entryChunks.length - 1 ? '' : chunk[chunk.length - 1]!.id,
           entries: chunk,
           events: [],
@@ -772,7 +780,7 @@ export class GossipNode {
       else if (newer(local, e)) push.push(local);
     }
     const inRange = (id: MemberId): boolean =>
-      (msg.rangeStart === '' || id >= msg.rangeStart) && (msg.rangeEnd === '' || id <= msg.rangeEnd);
+      (msg.rangeStart === '' || id > msg.rangeStart) && (msg.rangeEnd === '' || id <= msg.rangeEnd);
     if (!listed.has(this.id) && inRange(this.id)) push.push(this.self);
     for (const r of this.table.records()) {
       if (!listed.has(r.id) && isLiveStatus(r.status) && inRange(r.id)) push.push(r);
@@ -827,10 +835,10 @@ export class GossipNode {
   }
 
   /** memberlist's mergeRemoteState: a remote "dead" is only a suspicion until we time it out ourselves. */
-  private mergeRemote(r: MemberRecord, from: MemberId, now: number): void {
+  private mergeRemote(r: MemberRecord, from: MemberId, now: number, rebroadcast: boolean): void {
     switch (r.status) {
       case MemberStatus.Alive:
-        this.applyAlive(r, now, true);
+        this.applyAlive(r, now, rebroadcast);
         return;
       case MemberStatus.Suspect:
       case MemberStatus.Dead:
