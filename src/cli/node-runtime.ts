@@ -21,17 +21,18 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
  * then stop it cleanly. Resolves with the exit code.
  */
 export async function runForeground(node: SwarmNode): Promise<number> {
-  let signals = 0;
+  let received = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
+    received++;
+    if (received > 1) {
       node.log.warn('second signal: exiting without a clean stop', { signal: sig });
       process.exit(1);
     }
     node.requestShutdown(sig);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal of a foreground node went away; stop rather than die uncleanly.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
   try {
     const stopRequested = new Promise<void>((resolve) => node.once('shutdown', () => resolve()));
     await node.start();
@@ -39,7 +40,6 @@ export async function runForeground(node: SwarmNode): Promise<number> {
     await node.stop();
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of signals) process.off(sig, onSignal);
   }
 }

@@ -1,7 +1,8 @@
 /** `swarm demo` starts real daemons and must leave nothing behind. */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { SWARM_BIN, runSwarm } from '../helpers/run-swarm.js';
 
 function alive(pid: number): boolean {
   try {
@@ -41,6 +42,32 @@ describe('swarm demo', () => {
     const lines = r.stdout.split('\n');
     expect(lines[1]).toMatch(/^NAME +ID +API +ROLE +LEADER$/);
     expect(lines[2]).toMatch(/^node-1 +[0-9a-f]{16} +http:\/\/127\.0\.0\.1:\d+ +\w+ +\S+$/);
+  });
+
+  it('SIGINT stops every node before --duration ends and exits 0', async () => {
+    const child = spawn(
+      process.execPath,
+      [SWARM_BIN, 'demo', '--nodes', '2', '--duration', '600', '--json'],
+      {
+        env: { ...process.env, SWARM_CONFIG: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const end = Date.now() + 30_000;
+    while (!stderr.includes('Swarm running') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    expect(await exited).toBe(0);
+    clearTimeout(killer);
+    expect(stderr).toContain('Stopped 2 node(s).');
+    const out = JSON.parse(stdout) as { nodes: { pid: number }[]; data_root: string };
+    for (const n of out.nodes) expect(alive(n.pid)).toBe(false);
+    expect(existsSync(out.data_root)).toBe(false);
   });
 
   it('rejects a bad --nodes with exit 2', async () => {

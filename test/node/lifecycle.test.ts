@@ -163,8 +163,8 @@ describe('node lifecycle (real processes)', () => {
     expect((await swarm(['node', 'stop'], dataDir)).code).toBe(0);
   });
 
-  it('foreground node logs JSON to stderr and stops cleanly on SIGTERM and SIGINT', async () => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  it('foreground node logs JSON to stderr and stops cleanly on SIGTERM, SIGINT and SIGHUP', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       const dataDir = join(root, `fg-${signal}`);
       const child = spawn(
         process.execPath,

@@ -164,8 +164,9 @@ export const register: Registrar = (program, ctx) => {
         stopping = true;
         wake();
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // SIGHUP too: a closed terminal must not leave the (detached) daemons running.
+      const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+      for (const sig of signals) process.on(sig, onSignal);
 
       const nodes: DemoNode[] = [];
       try {
@@ -216,8 +217,7 @@ export const register: Registrar = (program, ctx) => {
         }
       } finally {
         await stopAll(nodes);
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        for (const sig of signals) process.off(sig, onSignal);
         rmSync(root, { recursive: true, force: true });
       }
       say(`Stopped ${nodes.filter((n) => n.runtime).length} node(s).\n`);
