@@ -17,6 +17,7 @@ const crashy = {
     heal: 2,
     crash: 3,
     'crash-leader': 3,
+    'transfer-leader': 1,
     none: 0,
   },
   faultEveryMs: 300,

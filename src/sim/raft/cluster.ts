@@ -566,6 +566,13 @@ export class RaftSimulation {
       case 'crash':
         this.crash(this.byId.get(a.node)!, a.downMs, now);
         return;
+      case 'transfer': {
+        const n = this.byId.get(a.from)!;
+        if (n.core === null) return;
+        n.core.transferLeadership(a.to, this.localNow(n, now));
+        this.process(n, now);
+        return;
+      }
     }
   }
 

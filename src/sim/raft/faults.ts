@@ -22,7 +22,14 @@ export interface FaultProfile {
 }
 
 export type FaultKind =
-  'partition-halves' | 'isolate-leader' | 'bridge' | 'heal' | 'crash' | 'crash-leader' | 'none';
+  | 'partition-halves'
+  | 'isolate-leader'
+  | 'bridge'
+  | 'heal'
+  | 'crash'
+  | 'crash-leader'
+  | 'transfer-leader'
+  | 'none';
 
 export type FaultAction =
   | { readonly kind: 'partition'; readonly label: string; readonly groups: readonly (readonly NodeId[])[] }
@@ -34,6 +41,8 @@ export type FaultAction =
     }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
+  /** Graceful leadership transfer (TimeoutNow), as a node stopping for maintenance does. */
+  | { readonly kind: 'transfer'; readonly from: NodeId; readonly to: NodeId }
   | { readonly kind: 'none' };
 
 export interface ClusterView {
@@ -56,6 +65,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         heal: 0,
         crash: 0,
         'crash-leader': 0,
+        'transfer-leader': 0,
         none: 1,
       },
       downtimeMs: [0, 0],
@@ -80,6 +90,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       heal: 3,
       crash: pick([0, 1, 3]),
       'crash-leader': pick([0, 1, 2]),
+      'transfer-leader': pick([0, 1, 2]),
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
@@ -143,6 +154,11 @@ export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): F
       const [lo, hi] = profile.downtimeMs;
       return { kind: 'crash', node: target, downMs: lo + rng.next() * (hi - lo) };
     }
+    case 'transfer-leader': {
+      if (view.leader === null) return { kind: 'none' };
+      const others = view.nodes.filter((x) => x !== view.leader);
+      return { kind: 'transfer', from: view.leader, to: others[rng.int(0, others.length - 1)]! };
+    }
     case 'none':
       return { kind: 'none' };
   }
@@ -158,6 +174,8 @@ export function describeFault(a: FaultAction): string {
       return 'heal network';
     case 'crash':
       return `crash ${a.node} for ${Math.round(a.downMs)} ms`;
+    case 'transfer':
+      return `transfer leadership ${a.from} -> ${a.to}`;
     case 'none':
       return 'no fault';
   }
