@@ -5,6 +5,7 @@
  * short, zero-filled, or the never-synced new segment gone). Every copy must load without error and
  * hold a state the workload passed through, no older than the last acknowledged sync.
  *
+ * Segment bounds cycle from 1 byte (a segment per flush) to 1 MiB (one segment) across seeds.
  * WAL_CRASH_SEEDS=2000 npx vitest run test/raft/storage/crash.test.ts runs a long campaign;
  * WAL_CRASH_FIRST_SEED=<seed> WAL_CRASH_SEEDS=1 replays one seed.
  */
@@ -115,7 +116,7 @@ async function runSeed(seed: number): Promise<void> {
     if (rng.next() < 0.25) takeImage(`${ev} ${p.slice(dir.length + 1)} step ${step}`);
   }, noSyncFs);
 
-  const s = new FileRaftStorage(dir, { fs, maxSegmentBytes: 256 });
+  const s = new FileRaftStorage(dir, { fs, maxSegmentBytes: [1, 64, 256, 1024, 1 << 20][seed % 5]! });
   await s.load();
 
   const doAppend = (): void => {
