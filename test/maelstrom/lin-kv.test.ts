@@ -59,7 +59,7 @@ describe('maelstrom lin-kv', () => {
     await waitForLeader(harness, 8000);
     const r = await workload(harness, { durationMs: 3500, nemesis: true, seed: 7 });
     expect(harness.stats.dropped).toBeGreaterThan(0);
-    expect(r.okCount).toBeGreaterThan(50);
+    expect(r.okCount).toBeGreaterThan(20);
     expect(r.okAfterHeal).toBeGreaterThan(0);
     const res = checkLinearizable(r.history);
     expect(res.verdict, describeLinearizability(res)).toBe('ok');
@@ -75,7 +75,7 @@ describe('maelstrom lin-kv', () => {
     await harness.start();
     await waitForLeader(harness, 8000);
     const r = await workload(harness, { durationMs: 2500, nemesis: false, seed: 11 });
-    expect(r.okCount).toBeGreaterThan(50);
+    expect(r.okCount).toBeGreaterThan(20);
     expect(checkLinearizable(r.history).verdict).toBe('violation');
   });
 });
