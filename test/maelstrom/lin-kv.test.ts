@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MaelstromHarness } from './harness.js';
+import { runSwarm } from '../helpers/run-swarm.js';
 import {
   checkLinearizable,
   describeLinearizability,
@@ -33,6 +34,15 @@ async function waitForLeader(h: MaelstromHarness, deadlineMs: number): Promise<v
 }
 
 describe('maelstrom lin-kv', () => {
+  it('is listed under swarm maelstrom and rejects bad options', async () => {
+    const help = await runSwarm(['maelstrom', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('lin-kv');
+    const bad = await runSwarm(['maelstrom', 'lin-kv', '--tick-ms', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--tick-ms must be a positive number');
+  });
+
   it('answers the protocol on a single node', async () => {
     harness = new MaelstromHarness({ nodes: 1, args: ['maelstrom', 'lin-kv'] });
     const h = harness;
