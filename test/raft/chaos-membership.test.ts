@@ -24,6 +24,7 @@ function runSeed(seed: number): void {
   const loss = rng.next() * 0.1;
   c.filter = () => rng.next() >= loss;
   c.reorderWindow = rng.int(1, 3);
+  c.slowDisk = rng.next() < 0.5;
   const crashed = new Set<string>();
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)] as T;
   for (let step = 0; step < 150; step++) {

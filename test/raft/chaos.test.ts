@@ -26,6 +26,7 @@ function runSeed(seed: number, size: number, preVote: boolean): void {
   c.filter = () => rng.next() >= loss;
   c.reorderWindow = rng.int(1, 4);
   c.duplicate = rng.next() * 0.05;
+  c.slowDisk = rng.next() < 0.5;
   const crashed = new Set<string>();
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)] as T;
   for (let step = 0; step < 150; step++) {

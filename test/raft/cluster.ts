@@ -46,6 +46,9 @@ export class TestCluster {
   reorderWindow = 1;
   /** Probability that a delivered message is delivered again later. */
   duplicate = 0;
+  /** Hold each Ready until the next delivery round (see processReadies). */
+  slowDisk = false;
+  private readonly held = new Map<NodeId, Ready>();
   /** Extra filter: return false to drop a message. */
   filter: (m: RaftMessage) => boolean = () => true;
 
@@ -85,6 +88,8 @@ export class TestCluster {
 
   crash(id: NodeId): void {
     this.nodes.delete(id);
+    // A held Ready was written but its messages never left.
+    this.held.delete(id);
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
   }
 
@@ -114,17 +119,35 @@ export class TestCluster {
   /** Handle every pending Ready of every live node. */
   processReadies(): void {
     for (const [id, n] of this.nodes) {
-      for (let i = 0; i < 100 && n.hasReady(); i++) this.handleReady(id, n, n.ready());
+      const held = this.held.get(id);
+      if (held) {
+        this.held.delete(id);
+        this.finishReady(id, n, held);
+      }
+      for (let i = 0; i < 100 && n.hasReady(); i++) {
+        const rd = n.ready();
+        this.persistReady(id, n, rd);
+        // Slow disk: the write is issued now but completes only at the next round, so
+        // messages are stepped into the node between ready() and advance().
+        if (this.slowDisk) {
+          this.held.set(id, rd);
+          break;
+        }
+        this.finishReady(id, n, rd);
+      }
     }
   }
 
-  private handleReady(id: NodeId, n: RaftNode, rd: Ready): void {
+  /** Step 1 of the driver contract: make the Ready's state durable. */
+  private persistReady(id: NodeId, n: RaftNode, rd: Ready): void {
     const disk = this.disks.get(id);
     if (!disk) throw new Error('no disk');
     if (rd.snapshot) {
+      const { index, term } = rd.snapshot.meta;
+      // Figure 13, rule 6: keep later entries only if the log agrees at the snapshot's index.
+      const agrees = disk.entries.some((e) => e.index === index && e.term === term);
       disk.snapshot = rd.snapshot;
-      disk.entries = disk.entries.filter((e) => e.index > rd.snapshot!.meta.index);
-      this.state.set(id, decodeImage(rd.snapshot.data));
+      disk.entries = agrees ? disk.entries.filter((e) => e.index > index) : [];
     }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index;
@@ -145,6 +168,11 @@ export class TestCluster {
         }
       }
     }
+  }
+
+  /** Steps 2 to 5: send, restore, apply, answer reads, advance. */
+  private finishReady(id: NodeId, n: RaftNode, rd: Ready): void {
+    if (rd.snapshot) this.state.set(id, decodeImage(rd.snapshot.data));
     for (const m of rd.messages) {
       this.sent.push(m);
       this.queue.push(m);
@@ -178,12 +206,16 @@ export class TestCluster {
   deliver(maxMessages = 100_000): void {
     let budget = maxMessages;
     this.processReadies();
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.held.size > 0) {
       if (budget-- <= 0) {
         const tail = this.queue
           .slice(0, 12)
           .map((m) => JSON.stringify({ ...m, entries: undefined, snapshot: undefined }));
         throw new Error(`message storm: delivery budget exhausted; queue head:\n${tail.join('\n')}`);
+      }
+      if (this.queue.length === 0) {
+        this.processReadies();
+        continue;
       }
       const pickAt =
         this.reorderWindow > 1 ? this.rng.int(0, Math.min(this.reorderWindow, this.queue.length) - 1) : 0;
