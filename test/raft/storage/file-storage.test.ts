@@ -286,6 +286,33 @@ describe('torn writes and corruption', () => {
     }
   });
 
+  it('treats damage at the end of an earlier segment as corruption, never as a torn tail', async () => {
+    const dir = tempDir();
+    const { s } = await open(dir, { maxSegmentBytes: 100 });
+    for (let i = 1; i <= 6; i++) {
+      s.append([entry(i, 1, 64)]);
+      await s.sync();
+    }
+    await s.close();
+    const files = walFiles(dir);
+    expect(files.length).toBeGreaterThan(2);
+    const victim = join(dir, files[1]!);
+    const b = readFileSync(victim);
+    // Cut one byte off and, separately, flip the last byte: either would pass as torn in the last segment.
+    for (const damaged of [
+      b.subarray(0, b.byteLength - 1),
+      Buffer.concat([b.subarray(0, -1), Buffer.from([b[b.byteLength - 1]! ^ 1])]),
+    ]) {
+      writeFileSync(victim, damaged);
+      const err = await open(dir).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WalCorruptionError);
+      expect((err as WalCorruptionError).file).toBe(files[1]);
+    }
+  });
+
   it('removes a last segment that holds nothing valid and keeps the hard state of the one before', async () => {
     const dir = tempDir();
     const { s } = await open(dir, { maxSegmentBytes: 10 });
