@@ -8,7 +8,7 @@
  * no intact record behind it; an intact record behind bad bytes means bytes in
  * the middle of the log went bad, which is corruption and must stop the node.
  */
-import { decodeRecord, HEADER_BYTES, type WalRecord } from './codec.js';
+import { BODY_FIXED_BYTES, decodeRecord, HEADER_BYTES, RecordKind, type WalRecord } from './codec.js';
 import { WalCorruptionError } from './errors.js';
 
 /** A torn final write that recovery cut off. */
@@ -39,7 +39,13 @@ function allZero(buf: Uint8Array, from: number): boolean {
 export function findValidRecord(buf: Uint8Array, from: number): number {
   // Filesystems may leave zero-filled blocks after a crash; skip the byte-by-byte scan for them.
   if (allZero(buf, from)) return -1;
-  for (let off = from; off + HEADER_BYTES <= buf.byteLength; off++) {
+  const n = buf.byteLength;
+  for (let off = from; off + HEADER_BYTES <= n; off++) {
+    // Cheap filters first (plausible length, known kind) so that only rare candidates pay for CRCs.
+    const len = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+    if (len < BODY_FIXED_BYTES || off + HEADER_BYTES + len > n) continue;
+    const kind = buf[off + HEADER_BYTES]!;
+    if (kind < RecordKind.Entry || kind > RecordKind.HardState) continue;
     if (decodeRecord(buf, off).ok) return off;
   }
   return -1;
