@@ -547,7 +547,12 @@ export class GossipNode {
         nacks: 0,
       };
       this.counters.probesSent++;
-      this.sendTo(target, this.withUpdates({ type: 'ping', from: this.id, seq, target, updates: [] }));
+      // Lifeguard's buddy system: a suspect learns of the suspicion from the ping itself, so it can refute in time.
+      const buddy: MemberUpdate[] =
+        m.rec.status === MemberStatus.Suspect
+          ? [{ kind: 'suspect', id: target, incarnation: m.rec.incarnation, from: this.id }]
+          : [];
+      this.sendTo(target, this.withUpdates({ type: 'ping', from: this.id, seq, target, updates: buddy }));
     }
   }
 
@@ -1115,7 +1120,7 @@ export class GossipNode {
   private withUpdates<T extends GossipMessage & { updates: readonly MemberUpdate[] }>(msg: T): T {
     const room = MESSAGE_BUDGET_BYTES - estimateSize(msg) - 8;
     const limit = retransmitLimit(this.cfg.retransmitMult, this.liveCount + 1);
-    return { ...msg, updates: this.updates.take(room, limit) };
+    return { ...msg, updates: [...msg.updates, ...this.updates.take(room, limit)] };
   }
 }
 
