@@ -33,7 +33,11 @@ export interface CoreOptions {
   rng: Rng;
 }
 
-/** What survives a restart. Field names follow the JSON of the original demo where one exists. */
+/**
+ * What survives a restart. Field names follow the JSON of the original demo where one exists.
+ * Round, attempts and proposals only inform /state and never decide anything, so a change to
+ * them alone is not worth an fsync: they reach the disk with the next change that matters.
+ */
 export interface PersistentState {
   version: 1;
   agent_id: string;
@@ -91,6 +95,8 @@ interface ProposerState {
 const KEPT_ROUNDS = 5;
 /** Times one /run restarts above a newer run it ran into (see step). */
 const MAX_TRIGGER_RETRIES = 3;
+/** Largest multiple of the wait window a round may take. */
+const MAX_BACKOFF = 16;
 
 export function freshState(id: string): PersistentState {
   return {
@@ -326,9 +332,11 @@ export class AgentCore {
     for (const k of Object.keys(this.s.proposals)) {
       if (Number(k) <= round - KEPT_ROUNDS) delete this.s.proposals[k];
     }
-    // Jitter keeps agents that time out together from restarting rounds in lock step.
-    this.deadline = now + this.opts.waitMs + this.opts.rng.int(0, Math.floor(this.opts.waitMs / 2));
-    this.out.persist = true;
+    // The window doubles with every attempt of the run (up to 16x): when a round cannot finish
+    // its ballot within the window (slow disk, slow links), later rounds get the time to, instead
+    // of every agent pre-empting the last ballot for ever. Jitter keeps agents out of lock step.
+    const window = this.opts.waitMs * Math.min(2 ** Math.max(0, this.s.attempts - 1), MAX_BACKOFF);
+    this.deadline = now + window + this.opts.rng.int(0, Math.floor(window / 2));
     this.out.send.push({ type: 'proposal', run, agent_id: this.id, value: this.s.my_value, round });
     this.maybeStartPaxos();
   }
@@ -343,11 +351,7 @@ export class AgentCore {
       this.out.status = 'stale-round';
       return;
     }
-    const bucket = (this.s.proposals[String(round)] ??= {});
-    if (bucket[agentId] !== value) {
-      bucket[agentId] = value;
-      this.out.persist = true;
-    }
+    (this.s.proposals[String(round)] ??= {})[agentId] = value;
     this.maybeStartPaxos();
   }
 
@@ -365,6 +369,12 @@ export class AgentCore {
     for (const [v, c] of counts)
       if (c >= this.majority && (nominated === null || v < nominated)) nominated = v;
     if (nominated === null) return;
+    // One ballot per round: the highest id among the agents that proposed the nominated value
+    // leads it. Every agent that saw the majority names the same leader, so ballots of one
+    // round do not pre-empt each other; if the leader is slow or cut off, the round times out.
+    let leader = '';
+    for (const [agent, v] of Object.entries(bucket)) if (v === nominated && agent > leader) leader = agent;
+    if (leader !== this.id) return;
     this.s.led_round = this.s.round;
     this.out.persist = true;
     const ballot: Ballot = { round: this.s.round, by: this.id };

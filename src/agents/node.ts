@@ -41,7 +41,12 @@ export class AgentNode {
   private core: AgentCore | null = null;
   private server: Server | null = null;
   private ticker: NodeJS.Timeout | null = null;
-  private lock: Promise<unknown> = Promise.resolve();
+  private queue: {
+    fn: (core: AgentCore) => Output;
+    resolve: (o: Output) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private flushing = false;
   private readonly stopping = new AbortController();
   private peers: string[];
   private boundPort = 0;
@@ -129,39 +134,86 @@ export class AgentNode {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     // Let a write in progress finish so the file is never left half-renamed by us.
-    await this.lock.catch(() => undefined);
+    for (let i = 0; i < 100 && this.flushing; i++) await new Promise((r) => setTimeout(r, 10));
   }
 
   // ---- core under the lock ------------------------------------------------------------------
 
+  /**
+   * Runs `fn` on the core and resolves once its state is durable. Steps that
+   * arrive while a write is in progress are applied together and share the
+   * next fsync (group commit): under load one write serves many messages.
+   */
   private exec(fn: (core: AgentCore) => Output): Promise<Output> {
-    const run = async (): Promise<Output> => {
-      const core = this.core;
-      if (core === null) throw new SwarmError('agent_not_started', 'agent not started');
-      const before = core.decision;
-      const out = fn(core);
-      if (out.persist) await this.store.save(core.snapshot());
-      const d = core.decision;
-      if (before === null && d !== null) {
-        this.log(
-          `agent ${this.opts.id} decided value ${d.value} in round ${d.round} (attempts ${d.attempts})`,
-        );
+    return new Promise<Output>((resolve, reject) => {
+      this.queue.push({ fn, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.queue.length);
+        const core = this.core;
+        const done: { out: Output; job: (typeof batch)[number] }[] = [];
+        let persist = false;
+        const before = core?.decision ?? null;
+        for (const job of batch) {
+          if (core === null) {
+            job.reject(new SwarmError('agent_not_started', 'agent not started'));
+            continue;
+          }
+          try {
+            const out = job.fn(core);
+            persist ||= out.persist;
+            done.push({ out, job });
+          } catch (err) {
+            job.reject(err);
+          }
+        }
+        try {
+          if (persist && core !== null) await this.store.save(core.snapshot());
+        } catch (err) {
+          // Nothing of this batch may leave: its state is not on disk.
+          for (const d of done) d.job.reject(err);
+          continue;
+        }
+        const d = core?.decision ?? null;
+        if (before === null && d !== null) {
+          this.log(
+            `agent ${this.opts.id} decided value ${d.value} in round ${d.round} (attempts ${d.attempts})`,
+          );
+        }
+        for (const x of done) x.job.resolve(x.out);
       }
-      return out;
-    };
-    const p = this.lock.then(run, run);
-    this.lock = p.catch(() => undefined);
-    return p;
+    } finally {
+      this.flushing = false;
+    }
   }
 
   // ---- peers --------------------------------------------------------------------------------
 
-  /** Sends to every peer; per peer in order (reset before new_round), peers in parallel. */
+  /**
+   * Sends to every peer, all in parallel except that a peer hears /reset before
+   * /new_round, as the original /run did. Every message carries its run, so no
+   * other order matters.
+   */
   private fanOut(msgs: readonly AgentMessage[]): Promise<void> {
     if (msgs.length === 0 || this.stopping.signal.aborted) return Promise.resolve();
+    const resets = msgs.filter((m) => m.type === 'reset');
+    const rest = msgs.filter((m) => m.type !== 'reset');
     return Promise.all(
       this.peers.map(async (peer) => {
-        for (const m of msgs) await this.sendTo(peer, m);
+        const ordered = async (): Promise<void> => {
+          for (const m of resets) await this.sendTo(peer, m);
+          await Promise.all(rest.filter((m) => m.type === 'new_round').map((m) => this.sendTo(peer, m)));
+        };
+        await Promise.all([
+          ordered(),
+          ...rest.filter((m) => m.type !== 'new_round').map((m) => this.sendTo(peer, m)),
+        ]);
       }),
     ).then(() => undefined);
   }

@@ -2,14 +2,12 @@
  * Real agent processes (the compiled `swarm agent`) on loopback, reaching each
  * other through pass-through proxies so a restarted agent may take a new port.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSwarm } from '../helpers/run-swarm.js';
-import { Cluster, getJson, postJson } from './helpers.js';
+import { Cluster, getJson, postJson, testDataRoot } from './helpers.js';
 
-const root = mkdtempSync(join(tmpdir(), 'swarm-agents-test-'));
+const root = testDataRoot('swarm-agents-test-');
 const cluster = new Cluster(root, { AGENT_WAIT_MS: '200', AGENT_TIMEOUT_MS: '1000' });
 
 async function waitDecided(urls: readonly string[], run: unknown): Promise<Record<string, unknown>[]> {

@@ -5,10 +5,24 @@
  * requests and of answers) and records every decision announced through it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createRng, type Rng } from '../../src/common/rng.js';
 import { SWARM_BIN } from '../helpers/run-swarm.js';
+
+/**
+ * State directories for test agents. On tmpfs when there is one: these tests are about
+ * the protocol, and an fsync on a disk shared with seven other test suites can take
+ * 100 ms, which only makes runs slow. kill -9 keeps the page cache, so a restart still
+ * reads exactly what the agent wrote before it answered.
+ */
+export function testDataRoot(prefix: string): string {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  return mkdtempSync(join(base, prefix));
+}
 
 export interface AgentProc {
   id: string;
@@ -108,6 +122,8 @@ export class FaultProxy {
   faults: Faults = NO_FAULTS;
   readonly finals: SeenFinal[] = [];
   forwarded = 0;
+  /** Faults actually injected, so a test can show it was not run on a quiet network. */
+  readonly injected = { drops: 0, replyDrops: 0, dups: 0, longDelays: 0 };
   private rng: Rng = createRng(0);
   private server: Server | null = null;
   private url_ = '';
@@ -137,7 +153,10 @@ export class FaultProxy {
 
   private delay(): number {
     const f = this.faults;
-    if (this.rng.next() < f.longRate) return this.rng.int(0, f.longDelayMs);
+    if (this.rng.next() < f.longRate) {
+      this.injected.longDelays++;
+      return this.rng.int(0, f.longDelayMs);
+    }
     return this.rng.int(0, f.shortDelayMs);
   }
 
@@ -200,10 +219,12 @@ export class FaultProxy {
     try {
       await sleep(d1);
       if (dropReq) {
+        this.injected.drops++;
         res.destroy();
         return;
       }
       if (dup) {
+        this.injected.dups++;
         void sleep(d3)
           .then(() => this.forward(path, method, body))
           .then(
@@ -216,6 +237,7 @@ export class FaultProxy {
       this.record(path, r.text);
       await sleep(d2);
       if (dropReply) {
+        this.injected.replyDrops++;
         res.destroy();
         return;
       }
