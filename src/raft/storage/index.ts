@@ -15,3 +15,4 @@ export { nodeFs, type StorageFs, type StorageFile } from './fs.js';
 export { encodeRecord, decodeRecord, encodedSize, type WalRecord, type DecodeResult } from './codec.js';
 export { scanSegment, type SegmentScan, type TornTail } from './scan.js';
 export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
+export { persistReady, type PersistableReady } from './persist.js';
