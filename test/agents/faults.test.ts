@@ -92,10 +92,6 @@ describe('agents behind fault-injecting proxies', () => {
         await new Promise((res) => setTimeout(res, 30));
       }
     }
-    (await import('node:fs')).writeFileSync(
-      '/tmp/agent-durations.txt',
-      durations.map((d) => Math.round(d)).join(' '),
-    );
     // What crossed the wire must agree too: every /final and every decision sent back as an answer.
     for (const p of cluster.allProxies())
       for (const f of p.finals)
