@@ -36,6 +36,8 @@ export type {
 } from './raft/index.js';
 export {
   FileRaftStorage,
+  readDataDir,
+  persistReady,
   WalCorruptionError,
   SnapshotCorruptionError,
   StorageError,
@@ -46,6 +48,8 @@ export type {
   StorageWarning,
   StorageFs,
   StorageFile,
+  DataDirImage,
+  PersistableReady,
 } from './raft/storage/index.js';
 export {
   loadConfig,
