@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { runSimulation, type SimBug } from './raft/cluster.js';
 import { formatFailure } from './raft/report.js';
+import { PROFILES } from './raft/faults.js';
 
 const BUGS: readonly SimBug[] = ['none', 'send-before-sync', 'lying-sync', 'ack-before-commit'];
 
@@ -22,13 +23,14 @@ interface CliArgs {
   trace: boolean;
   chaosMs: number;
   bug: SimBug;
+  profile: string;
   maxFailures: number;
   timeLimitS: number;
 }
 
 function usage(msg: string): never {
   process.stderr.write(
-    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--max-failures N] [--time-limit-s S]\n`,
+    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--max-failures N] [--time-limit-s S]\n`,
   );
   process.exit(2);
 }
@@ -53,6 +55,7 @@ function parse(argv: string[]): CliArgs {
         'chaos-ms': { type: 'string' },
         trace: { type: 'boolean' },
         bug: { type: 'string' },
+        profile: { type: 'string' },
         'max-failures': { type: 'string' },
         'time-limit-s': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -70,6 +73,8 @@ function parse(argv: string[]): CliArgs {
     usage('--seed replays one seed; do not combine it with --seeds');
   const bug = (str('bug') ?? 'none') as SimBug;
   if (!BUGS.includes(bug)) usage(`--bug must be one of ${BUGS.join(', ')}`);
+  const profile = str('profile') ?? 'default';
+  if (!(profile in PROFILES)) usage(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`);
   return {
     seeds: single !== undefined ? 1 : int(str('seeds'), 'seeds', 100, 1),
     start: single !== undefined ? int(single, 'seed', 1, 0) : int(str('start-seed'), 'start-seed', 1, 0),
@@ -77,6 +82,7 @@ function parse(argv: string[]): CliArgs {
     chaosMs: int(str('chaos-ms'), 'chaos-ms', 6000, 0),
     trace: values.trace === true,
     bug,
+    profile,
     maxFailures: int(str('max-failures'), 'max-failures', 10, 1),
     timeLimitS: int(str('time-limit-s'), 'time-limit-s', 0, 0),
   };
@@ -96,6 +102,7 @@ function main(): void {
       nodes: a.nodes,
       chaosMs: a.chaosMs,
       bug: a.bug,
+      profile: PROFILES[a.profile] ?? {},
       ...(sink ? { traceSink: sink } : {}),
     });
     done++;

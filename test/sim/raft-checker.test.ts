@@ -6,22 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimBug } from '../../src/sim/raft/cluster.js';
 import { InvariantChecker, InvariantViolation } from '../../src/sim/raft/invariants.js';
+import { PROFILES } from '../../src/sim/raft/faults.js';
 import { formatFailure } from '../../src/sim/raft/report.js';
 import { EntryType, type Entry } from '../../src/raft/types.js';
 
-const crashy = {
-  weights: {
-    'partition-halves': 1,
-    'isolate-leader': 2,
-    bridge: 0,
-    heal: 2,
-    crash: 3,
-    'crash-leader': 3,
-    'transfer-leader': 1,
-    none: 0,
-  },
-  faultEveryMs: 300,
-};
+const crashy = PROFILES.crashy!;
 
 function firstFailure(
   bug: SimBug,

@@ -180,3 +180,22 @@ export function describeFault(a: FaultAction): string {
       return 'no fault';
   }
 }
+
+/** Named overrides for the long mode (`npm run sim -- --profile crashy`). */
+export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
+  default: {},
+  /** A fault every ~300 ms, mostly crashes of the leader or a random node. */
+  crashy: {
+    weights: {
+      'partition-halves': 1,
+      'isolate-leader': 2,
+      bridge: 0,
+      heal: 2,
+      crash: 3,
+      'crash-leader': 3,
+      'transfer-leader': 1,
+      none: 0,
+    },
+    faultEveryMs: 300,
+  },
+};

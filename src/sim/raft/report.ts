@@ -5,10 +5,13 @@ export interface ReplayArgs {
   readonly nodes: number;
   readonly chaosMs: number;
   readonly bug: SimBug;
+  readonly profile?: string;
 }
 
 export function replayCommand(r: { seed: number }, a: ReplayArgs): string {
-  const extra = `${a.chaosMs !== 6000 ? ` --chaos-ms ${a.chaosMs}` : ''}${a.bug !== 'none' ? ` --bug ${a.bug}` : ''}`;
+  const extra =
+    `${a.chaosMs !== 6000 ? ` --chaos-ms ${a.chaosMs}` : ''}${a.bug !== 'none' ? ` --bug ${a.bug}` : ''}` +
+    `${a.profile !== undefined && a.profile !== 'default' ? ` --profile ${a.profile}` : ''}`;
   return `npm run sim -- --seed ${r.seed} --nodes ${a.nodes}${extra} --trace`;
 }
 
