@@ -293,19 +293,22 @@ export class FileRaftStorage implements RaftStorage {
 
   // --- buffered writes -------------------------------------------------------------------------
 
-  append(entries: readonly Entry[]): void {
+  append(input: readonly Entry[]): void {
     this.assertUsable();
+    if (input.length === 0) return;
+    const head = input[0]!.index;
+    for (let i = 0; i < input.length; i++) {
+      if (input[i]!.index !== head + i || !Number.isSafeInteger(head) || head < 1) {
+        throw new StorageError(
+          'not_contiguous',
+          `entries must be contiguous from a positive index: ${input[i]!.index} at position ${i} after ${head}`,
+        );
+      }
+    }
+    // Entries the snapshot covers are committed and already in it; drop them, as the simulator's disk does.
+    const entries = head <= this.snapIndex ? input.slice(this.snapIndex - head + 1) : input;
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    if (!Number.isSafeInteger(first) || first <= this.snapIndex) {
-      throw new StorageError(
-        'compacted',
-        `cannot append at index ${first}: the snapshot covers up to ${this.snapIndex}`,
-        {
-          fields: { index: first, snapshotIndex: this.snapIndex },
-        },
-      );
-    }
     if (first > this.lastIndex + 1) {
       throw new StorageError('gap', `cannot append at index ${first}: the log ends at ${this.lastIndex}`, {
         fields: { index: first, lastIndex: this.lastIndex },
@@ -316,12 +319,6 @@ export class FileRaftStorage implements RaftStorage {
     if (first <= this.lastIndex) out.push(encodeRecord({ kind: 'truncate', index: first }));
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      if (e.index !== first + i) {
-        throw new StorageError(
-          'not_contiguous',
-          `entries must be contiguous: ${e.index} at position ${i} after ${first}`,
-        );
-      }
       if (BODY_FIXED_BYTES + 1 + e.data.byteLength > MAX_BODY_BYTES) {
         throw new StorageError(
           'too_large',

@@ -84,7 +84,7 @@ describe('FileRaftStorage basics', () => {
     await s.close();
   });
 
-  it('refuses gaps, overwriting the snapshot, discontiguous batches, and use before load', async () => {
+  it('refuses gaps, discontiguous batches, invalid values, and use before load', async () => {
     const dir = tempDir();
     const fresh = new FileRaftStorage(dir);
     expect(() => fresh.append([entry(1, 1)])).toThrow(StorageError);
@@ -97,9 +97,23 @@ describe('FileRaftStorage basics', () => {
     expect(() => s.setHardState({ term: 1.5, vote: null, commit: 0 })).toThrow(/safe integers/);
     s.append(entries(1, 5, 1));
     await s.saveSnapshot(snap(3, 1));
-    expect(() => s.append([entry(3, 2)])).toThrow(/snapshot covers/);
     await s.close();
     expect(() => s.append([entry(6, 1)])).toThrow(/closed/);
+  });
+
+  it('drops entries the snapshot already covers and keeps the ones above it', async () => {
+    const dir = tempDir();
+    const { s } = await open(dir);
+    s.append(entries(1, 5, 1));
+    await s.saveSnapshot(snap(3, 1));
+    s.append(entries(2, 3, 1));
+    expect(s.getLastIndex()).toBe(5);
+    // Overlaps the snapshot and overwrites 5 onwards: only 4.. reach the log.
+    s.append([entry(2, 1), entry(3, 1), entry(4, 1), entry(5, 2), entry(6, 2)]);
+    await s.sync();
+    await s.close();
+    const { rec } = await open(dir);
+    expect(plain(rec.entries)).toEqual(plain([entry(4, 1), entry(5, 2), entry(6, 2)]));
   });
 });
 
