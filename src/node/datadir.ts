@@ -50,35 +50,49 @@ export interface ProcessRef {
 }
 
 /** Start time of a process from /proc, or null when /proc is unavailable or the PID is gone. */
-export function processStartTime(pid: number): number | null {
+interface ProcStat {
+  readonly state: string;
+  readonly start: number | null;
+}
+
+/** State and start time from /proc/<pid>/stat; null when /proc is unavailable or the PID is gone. */
+function procStat(pid: number): ProcStat | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parens; fields resume after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const v = Number(rest[19]);
-    return Number.isFinite(v) ? v : null;
+    return { state: rest[0] ?? '', start: Number.isFinite(v) ? v : null };
   } catch {
     return null;
   }
+}
+
+export function processStartTime(pid: number): number | null {
+  return procStat(pid)?.start ?? null;
 }
 
 export function selfRef(): ProcessRef {
   return { pid: process.pid, start: processStartTime(process.pid) };
 }
 
-/** True when the process exists and (where checkable) is the same process that wrote the ref. */
+/**
+ * True when the process exists and (where checkable) is the same process that
+ * wrote the ref. A zombie counts as gone: a daemon whose parent has exited is
+ * reaped by PID 1, which in containers may take its time.
+ */
 export function isAlive(ref: ProcessRef): boolean {
   if (!Number.isInteger(ref.pid) || ref.pid <= 0) return false;
   try {
     process.kill(ref.pid, 0);
   } catch (err) {
-    // EPERM: it exists but belongs to someone else; then it cannot be our node either.
+    // ESRCH: gone. EPERM: exists but belongs to someone else; check it is still the same process.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-    return ref.start === null ? true : processStartTime(ref.pid) === ref.start;
   }
-  if (ref.start === null) return true;
-  const now = processStartTime(ref.pid);
-  return now === null || now === ref.start;
+  const st = procStat(ref.pid);
+  if (st === null) return true; // no /proc: kill(0) is all we can know
+  if (st.state === 'Z' || st.state === 'X') return false;
+  return ref.start === null || st.start === null || st.start === ref.start;
 }
 
 function parseRef(text: string): ProcessRef | null {

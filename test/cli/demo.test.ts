@@ -3,15 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SWARM_BIN, runSwarm } from '../helpers/run-swarm.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../node/proc.js';
 
 describe('swarm demo', () => {
   it('--nodes 2 --duration 2 --json starts two distinct nodes on loopback, then stops them all', async () => {

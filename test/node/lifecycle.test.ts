@@ -10,19 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SWARM_BIN, runSwarm, type RunResult } from '../helpers/run-swarm.js';
+import { alive } from './proc.js';
 
 let root: string;
 let env: NodeJS.ProcessEnv;
 const started = new Set<number>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitDead(pid: number, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
