@@ -147,3 +147,21 @@ export {
   MODE_MULTIPLIERS,
 } from './gossip/adaptive.js';
 export type { AdaptiveInputs, AdaptiveParams, GossipMode } from './gossip/adaptive.js';
+export { AgentCore, type CoreOptions as AgentCoreOptions, type PersistentState as AgentState } from './agents/core.js';
+export { AgentNode, type AgentNodeOptions } from './agents/node.js';
+export { resolveSettings as resolveAgentSettings, type AgentSettings, type AgentFlags } from './agents/settings.js';
+export {
+  triggerRun,
+  formatTrigger,
+  readConsensus,
+  type TriggerResult,
+  type TriggerOptions,
+  type AgentAnswer,
+} from './agents/client.js';
+export { runAgentsDemo, type AgentsDemoOptions } from './agents/demo.js';
+export type {
+  AgentMessage,
+  RunId as AgentRunId,
+  Ballot as AgentBallot,
+  Decision as AgentDecision,
+} from './agents/types.js';
