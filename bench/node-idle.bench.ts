@@ -1,5 +1,6 @@
 /**
- * A node at idle: time from `swarm node start --foreground` to the API
+ * A node at idle: time from spawning the node daemon (what `swarm node start`
+ * runs detached: dist/cli/daemon-main.js node start --foreground) to the API
  * answering, resident memory and CPU use while idle. Loopback only, port 0,
  * multicast off; every process started here is stopped here.
  * Target (design notes): ready < 500 ms, RSS < 60 MB, < 1% of one core.
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchReport } from './types.js';
 
-const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
+// What `swarm node start` spawns for a detached node.
+const BIN = fileURLToPath(new URL('../dist/cli/daemon-main.js', import.meta.url));
 const TRIALS = 5;
 const IDLE_S = 5;
 const TICKS_PER_S = 100; // USER_HZ on Linux

@@ -19,7 +19,8 @@ import {
   type RuntimeInfo,
 } from '../node/datadir.js';
 
-export const SWARM_BIN = fileURLToPath(new URL('../../bin/swarm.js', import.meta.url));
+/** Compiled daemon entry (also right when this module runs from src/ under tsx). */
+export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
 
 /** `node stop`/`status` found nothing to talk to. Exit 1. */
 export class NoNodeRunningError extends SwarmError {
@@ -84,7 +85,7 @@ export async function spawnDaemon(opts: SpawnDaemonOptions): Promise<RuntimeInfo
   const fd = openSync(logPath, 'a', 0o644);
   let child;
   try {
-    child = spawn(process.execPath, [SWARM_BIN, ...opts.args, '--foreground'], {
+    child = spawn(process.execPath, [DAEMON_ENTRY, ...opts.args, '--foreground'], {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: opts.env ?? process.env,

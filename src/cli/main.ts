@@ -1,69 +1,13 @@
-/**
- * Entry point of the `swarm` CLI. Returns the exit code instead of calling
- * process.exit so that tests can run it in-process and the daemon can flush.
- */
-import { Command, CommanderError } from 'commander';
-import { SwarmError } from '../common/errors.js';
-import type { CliContext } from './context.js';
+/** Entry point of the `swarm` CLI: the program with every command group. */
+import type { Command } from 'commander';
 import { registrars } from './commands/index.js';
-import { VERSION } from '../version.js';
+import type { CliContext } from './context.js';
+import { buildProgram as build, runProgram } from './program.js';
 
 export function buildProgram(ctx: CliContext): Command {
-  const program = new Command('swarm')
-    .description('Swarm Orchestrator: gossip, Raft and energy accounting for swarms of edge devices')
-    .version(VERSION, '-V, --version')
-    .option('-c, --config <file>', 'config file (default: $SWARM_CONFIG, else $XDG_CONFIG_HOME/swarm_orchestrator/config.toml)')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => ctx.stdout.write(s),
-      writeErr: (s) => ctx.stderr.write(s),
-    });
-  for (const register of registrars) register(program, ctx);
-  // Subcommands inherit exit override and output so usage errors map to exit 2 everywhere.
-  const propagate = (cmd: Command): void => {
-    for (const sub of cmd.commands) {
-      sub.exitOverride().configureOutput({
-        writeOut: (s) => ctx.stdout.write(s),
-        writeErr: (s) => ctx.stderr.write(s),
-      });
-      propagate(sub);
-    }
-  };
-  propagate(program);
-  return program;
+  return build(ctx, registrars);
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const holder: { program?: Command } = {};
-  const ctx: CliContext = {
-    configPath: () => holder.program?.opts<{ config?: string }>().config,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env,
-  };
-  const program = buildProgram(ctx);
-  holder.program = program;
-  try {
-    await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    return reportError(err, ctx);
-  }
-}
-
-function reportError(err: unknown, ctx: CliContext): number {
-  if (err instanceof CommanderError) {
-    // Help shown because a subcommand is missing (`swarm node`) is a usage error, not success.
-    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-    // commander already printed the message.
-    return 2;
-  }
-  if (err instanceof SwarmError) {
-    if (err.message) ctx.stderr.write(`swarm: ${err.message}\n`);
-    return err.exitCode;
-  }
-  ctx.stderr.write(`swarm: ${err instanceof Error ? err.message : String(err)}\n`);
-  return 1;
+export function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return runProgram(argv, env, registrars);
 }
