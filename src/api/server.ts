@@ -31,6 +31,10 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
+}
+
 export class ApiServer implements NodeComponent {
   readonly name = 'api';
   private server: Server | null = null;
@@ -61,6 +65,11 @@ export class ApiServer implements NodeComponent {
     const a = server.address() as AddressInfo;
     this.address = formatHostPort(host, a.port);
     node.log.info('api listening', { address: this.address });
+    if (!isLoopback(host) && node.config.security.api_token === '') {
+      node.log.warn('api reachable from the network without security.api_token: anyone can stop this node', {
+        address: this.address,
+      });
+    }
   }
 
   async stop(): Promise<void> {
