@@ -123,6 +123,8 @@ export class AgentCore {
   private s: PersistentState;
   private proposer: ProposerState | null = null;
   private deadline: number | null = null;
+  /** Multiple of the wait window for the next round; grows when ballots run out of time. */
+  private backoff = 1;
   /** The run this agent's last /run created and the round it asked for. */
   private triggered: { run: RunId; round: number; retries: number } | null = null;
   private out: Output = emptyOutput();
@@ -149,8 +151,12 @@ export class AgentCore {
     return this.s.decision;
   }
 
-  consensus(): ConsensusView {
-    const d = this.s.decision;
+  /**
+   * The /consensus view. The runtime passes the state last written to disk: a decision is
+   * only reported once it is durable, so a restart can never take back a `reached: true`.
+   */
+  consensus(durable: PersistentState | null = this.s): ConsensusView {
+    const d = this.durableDecision(durable);
     return {
       reached: d !== null,
       value: d ? d.value : null,
@@ -160,20 +166,26 @@ export class AgentCore {
     };
   }
 
-  /** The /state body of the original demo, plus the run id. */
-  stateView(): Record<string, unknown> {
+  /** The /state body of the original demo, plus the run id; the decision as in consensus(). */
+  stateView(durable: PersistentState | null = this.s): Record<string, unknown> {
+    const d = this.durableDecision(durable);
     return {
       agent_id: this.id,
       round: this.s.round,
       my_value: this.s.my_value,
       proposals: this.s.proposals,
       attempts: this.s.attempts,
-      consensus_value: this.s.decision ? this.s.decision.value : null,
-      consensus_round: this.s.decision ? this.s.decision.round : null,
+      consensus_value: d ? d.value : null,
+      consensus_round: d ? d.round : null,
       run: this.s.run,
       promised: this.s.promised,
       accepted: this.s.accepted,
     };
+  }
+
+  private durableDecision(durable: PersistentState | null): Decision | null {
+    if (durable === null || compareRun(durable.run, this.s.run) !== 0) return null;
+    return durable.decision;
   }
 
   // ---- entry points used by the HTTP surface ------------------------------------------------
@@ -302,6 +314,9 @@ export class AgentCore {
   tick(now: number): Output {
     this.begin();
     if (this.deadline !== null && now >= this.deadline && this.s.decision === null && this.s.run !== null) {
+      // A round that had a majority yet did not decide ran out of time for its ballot: give the
+      // next ones longer. A round without a majority was just unlucky and keeps the window.
+      if (this.nominate() !== null) this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
       this.startRound(this.s.round + 1, now);
     }
     return this.end();
@@ -332,10 +347,9 @@ export class AgentCore {
     for (const k of Object.keys(this.s.proposals)) {
       if (Number(k) <= round - KEPT_ROUNDS) delete this.s.proposals[k];
     }
-    // The window doubles with every attempt of the run (up to 16x): when a round cannot finish
-    // its ballot within the window (slow disk, slow links), later rounds get the time to, instead
-    // of every agent pre-empting the last ballot for ever. Jitter keeps agents out of lock step.
-    const window = this.opts.waitMs * Math.min(2 ** Math.max(0, this.s.attempts - 1), MAX_BACKOFF);
+    // The window grows when ballots do not finish in time (see tick), so slow disks or links
+    // cannot keep every round too short for its ballot. Jitter keeps agents out of lock step.
+    const window = this.opts.waitMs * this.backoff;
     this.deadline = now + window + this.opts.rng.int(0, Math.floor(window / 2));
     this.out.send.push({ type: 'proposal', run, agent_id: this.id, value: this.s.my_value, round });
     this.maybeStartPaxos();
@@ -363,11 +377,7 @@ export class AgentCore {
     const run = this.s.run;
     if (run === null || this.s.decision !== null || this.s.led_round >= this.s.round) return;
     const bucket = this.s.proposals[String(this.s.round)] ?? {};
-    const counts = new Map<number, number>();
-    for (const v of Object.values(bucket)) counts.set(v, (counts.get(v) ?? 0) + 1);
-    let nominated: number | null = null;
-    for (const [v, c] of counts)
-      if (c >= this.majority && (nominated === null || v < nominated)) nominated = v;
+    const nominated = this.nominate();
     if (nominated === null) return;
     // One ballot per round: the highest id among the agents that proposed the nominated value
     // leads it. Every agent that saw the majority names the same leader, so ballots of one
@@ -389,6 +399,17 @@ export class AgentCore {
     const own = this.acceptPrepare(ballot);
     this.out.send.push({ type: 'prepare', run, from: this.id, ballot });
     this.onPromise(own);
+  }
+
+  /** The value a majority proposed in the current round, if any. */
+  private nominate(): number | null {
+    const counts = new Map<number, number>();
+    for (const v of Object.values(this.s.proposals[String(this.s.round)] ?? {}))
+      counts.set(v, (counts.get(v) ?? 0) + 1);
+    let nominated: number | null = null;
+    for (const [v, c] of counts)
+      if (c >= this.majority && (nominated === null || v < nominated)) nominated = v;
+    return nominated;
   }
 
   // ---- Paxos acceptor -----------------------------------------------------------------------
@@ -523,6 +544,7 @@ export class AgentCore {
     };
     this.proposer = null;
     this.deadline = null;
+    this.backoff = 1;
     this.out.persist = true;
   }
 

@@ -12,7 +12,7 @@ import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { SwarmError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
-import { AgentCore, type Output, type StepStatus } from './core.js';
+import { AgentCore, type Output, type PersistentState, type StepStatus } from './core.js';
 import { StateStore } from './store.js';
 import type { AgentSettings } from './settings.js';
 import type { AgentMessage } from './types.js';
@@ -47,6 +47,8 @@ export class AgentNode {
     reject: (e: unknown) => void;
   }[] = [];
   private flushing = false;
+  /** The state as last written to disk: what /consensus may report. */
+  private durable: PersistentState | null = null;
   private readonly stopping = new AbortController();
   private peers: string[];
   private boundPort = 0;
@@ -76,6 +78,7 @@ export class AgentNode {
 
   async start(): Promise<void> {
     const state = this.store.load(this.opts.id);
+    this.durable = state;
     this.core = new AgentCore(
       {
         id: this.opts.id,
@@ -174,7 +177,11 @@ export class AgentNode {
           }
         }
         try {
-          if (persist && core !== null) await this.store.save(core.snapshot());
+          if (persist && core !== null) {
+            const snap = core.snapshot();
+            await this.store.save(snap);
+            this.durable = snap;
+          }
         } catch (err) {
           // Nothing of this batch may leave: its state is not on disk.
           for (const d of done) d.job.reject(err);
@@ -340,7 +347,7 @@ export class AgentNode {
     });
 
     app.get('/consensus', (c) => {
-      const v = (this.core as AgentCore).consensus();
+      const v = (this.core as AgentCore).consensus(this.durable);
       if (v.reached)
         return c.json(
           { reached: true, value: v.value, round: v.round, attempts: v.attempts, run: v.run },
@@ -349,7 +356,7 @@ export class AgentNode {
       return c.json({ reached: false, round: v.round, run: v.run }, 202);
     });
 
-    app.get('/state', (c) => c.json((this.core as AgentCore).stateView()));
+    app.get('/state', (c) => c.json((this.core as AgentCore).stateView(this.durable)));
 
     app.notFound((c) =>
       c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404),
