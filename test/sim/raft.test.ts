@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimResult } from '../../src/sim/raft/cluster.js';
 import { formatFailure } from '../../src/sim/raft/report.js';
+import { PROFILES } from '../../src/sim/raft/faults.js';
 
 function sweep(nodes: number, from: number, count: number): { failures: string[]; runs: SimResult[] } {
   const failures: string[] = [];
@@ -35,6 +36,26 @@ describe('raft simulation: seeded faults', () => {
   it('100 seeds of 5 nodes keep every invariant', () => {
     const { failures } = sweep(5, 1001, 100);
     expect(failures.join('\n\n')).toBe('');
+  });
+
+  it('100 seeds each of 3 and 5 nodes with membership changes keep every invariant', () => {
+    const failures: string[] = [];
+    for (const nodes of [3, 5]) {
+      for (let seed = 2001; seed <= 2100; seed++) {
+        const r = runSimulation({ seed, nodes, profile: PROFILES.membership! });
+        if (!r.ok)
+          failures.push(formatFailure(r, { nodes, chaosMs: 6000, bug: 'none', profile: 'membership' }));
+      }
+    }
+    expect(failures.join('\n\n')).toBe('');
+    // Membership changes must actually commit in this profile.
+    let withConf = 0;
+    for (let seed = 1; seed <= 5; seed++) {
+      const lines: string[] = [];
+      runSimulation({ seed, nodes: 5, profile: PROFILES.membership!, traceSink: (l) => lines.push(l) });
+      if (lines.some((l) => l.includes('applies conf'))) withConf++;
+    }
+    expect(withConf).toBeGreaterThanOrEqual(2);
   });
 
   it('a seed replays exactly', () => {

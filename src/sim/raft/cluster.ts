@@ -13,7 +13,8 @@
 import { createRng, type Rng } from '../../common/rng.js';
 import { RaftNode, type Ready } from '../../raft/raft-node.js';
 import type { RaftMessage } from '../../raft/messages.js';
-import type { ConfState, Entry, NodeId, Snapshot } from '../../raft/types.js';
+import { EntryType, type ConfState, type Entry, type NodeId, type Snapshot } from '../../raft/types.js';
+import { decodeConfChange } from '../../raft/confchange.js';
 import { EventQueue } from '../event-queue.js';
 import { checkLinearizable, describeLinearizability, type KvHistoryOp } from '../linearizability.js';
 import { SimNetwork, type LinkModel } from '../network.js';
@@ -120,6 +121,8 @@ interface SimNode {
   readonly rate: number;
   core: RaftNode | null;
   sm: SimStateMachine;
+  /** Configuration as of the applied index (what a snapshot taken now must record). */
+  conf: ConfState;
   inc: number;
   applied: number;
   appliedTerm: number;
@@ -235,6 +238,7 @@ export class RaftSimulation {
         rate: this.profile.clockRates[idx] ?? 1,
         core: null,
         sm: this.codec.create(),
+        conf: this.conf,
         inc: 0,
         applied: 0,
         appliedTerm: 0,
@@ -424,6 +428,12 @@ export class RaftSimulation {
     n.applied = e.index;
     n.appliedTerm = e.term;
     this.stats.applied++;
+    if (e.type === EntryType.ConfChange) {
+      n.conf = decodeConfChange(e.data).conf;
+      this.log(
+        `t=${fmt(now)} ${n.id} applies conf ${e.index}: voters ${n.conf.voters.join(',')} learners ${n.conf.learners.join(',') || '-'}`,
+      );
+    }
     const result = n.sm.apply(e);
     const p = n.proposals.get(e.index);
     if (p === undefined) return;
@@ -454,6 +464,7 @@ export class RaftSimulation {
 
   private restoreSnapshot(n: SimNode, s: Snapshot): void {
     n.sm.restore(s.data);
+    n.conf = s.meta.conf;
     n.applied = s.meta.index;
     n.appliedTerm = s.meta.term;
     n.lastSnapshot = s.meta.index;
@@ -462,7 +473,7 @@ export class RaftSimulation {
   private maybeSnapshot(n: SimNode): void {
     if (this.o.snapshotEvery <= 0 || n.applied - n.lastSnapshot < this.o.snapshotEvery) return;
     const snap: Snapshot = {
-      meta: { index: n.applied, term: n.appliedTerm, conf: this.conf },
+      meta: { index: n.applied, term: n.appliedTerm, conf: n.conf },
       data: n.sm.snapshot(),
     };
     n.disk.saveSnapshotNow(snap);
@@ -487,6 +498,7 @@ export class RaftSimulation {
       this.conf,
     );
     n.sm = this.codec.create();
+    n.conf = this.conf;
     n.applied = 0;
     n.appliedTerm = 0;
     n.lastSnapshot = 0;
@@ -520,13 +532,23 @@ export class RaftSimulation {
     this.log(`t=${fmt(now)} CRASH ${n.id} (${lost} unsynced writes lost), down ${Math.round(downMs)} ms`);
     const images = new Map<NodeId, LogView>();
     for (const x of this.nodes) images.set(x.id, x.disk.durableLog());
-    this.checker.checkDurable(images, Math.floor(this.nodes.length / 2) + 1);
+    // No majority of the committed voter set may lack an acknowledged entry: count copies among those voters.
+    const voters = this.committedConf().voters;
+    const voterImages = new Map([...images].filter(([id]) => voters.includes(id)));
+    this.checker.checkDurable(voterImages, voters.length - Math.floor(voters.length / 2));
     this.q.schedule(now + downMs, { k: 'restart', node: n.idx });
   }
 
   // ------------------------------------------------------------------------ faults
 
-  private view(): { nodes: NodeId[]; up: Set<NodeId>; leader: NodeId | null } {
+  /** The configuration of the node that has applied the most: the latest committed one. */
+  private committedConf(): ConfState {
+    let best = this.nodes[0]!;
+    for (const n of this.nodes) if (n.applied > best.applied) best = n;
+    return best.conf;
+  }
+
+  private view(): { nodes: NodeId[]; up: Set<NodeId>; leader: NodeId | null; voters: readonly NodeId[] } {
     let leader: NodeId | null = null;
     let best = -1;
     for (const n of this.nodes) {
@@ -539,6 +561,7 @@ export class RaftSimulation {
       nodes: this.nodes.map((n) => n.id),
       up: new Set(this.nodes.filter((n) => n.core).map((n) => n.id)),
       leader,
+      voters: this.committedConf().voters,
     };
   }
 
@@ -566,6 +589,14 @@ export class RaftSimulation {
       case 'crash':
         this.crash(this.byId.get(a.node)!, a.downMs, now);
         return;
+      case 'conf': {
+        const n = this.byId.get(a.leader)!;
+        if (n.core === null) return;
+        const r = n.core.proposeConfChange({ type: a.change, node: a.node }, this.localNow(n, now));
+        if (!r.ok) this.log(`t=${fmt(now)} conf change refused: ${r.reason}`);
+        this.process(n, now);
+        return;
+      }
       case 'transfer': {
         const n = this.byId.get(a.from)!;
         if (n.core === null) return;

@@ -29,6 +29,8 @@ export type FaultKind =
   | 'crash'
   | 'crash-leader'
   | 'transfer-leader'
+  | 'demote-voter'
+  | 'promote-learner'
   | 'none';
 
 export type FaultAction =
@@ -43,12 +45,21 @@ export type FaultAction =
   | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
   /** Graceful leadership transfer (TimeoutNow), as a node stopping for maintenance does. */
   | { readonly kind: 'transfer'; readonly from: NodeId; readonly to: NodeId }
+  /** A single-server membership change proposed by the leader (thesis 4.1). */
+  | {
+      readonly kind: 'conf';
+      readonly leader: NodeId;
+      readonly change: 'add_learner' | 'add_voter';
+      readonly node: NodeId;
+    }
   | { readonly kind: 'none' };
 
 export interface ClusterView {
   readonly nodes: readonly NodeId[];
   readonly up: ReadonlySet<NodeId>;
   readonly leader: NodeId | null;
+  /** Voters of the latest committed configuration. */
+  readonly voters: readonly NodeId[];
 }
 
 /** `level` 0 = no faults at all (benchmarks), 1 = the default mix. */
@@ -66,6 +77,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         crash: 0,
         'crash-leader': 0,
         'transfer-leader': 0,
+        'demote-voter': 0,
+        'promote-learner': 0,
         none: 1,
       },
       downtimeMs: [0, 0],
@@ -91,6 +104,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       crash: pick([0, 1, 3]),
       'crash-leader': pick([0, 1, 2]),
       'transfer-leader': pick([0, 1, 2]),
+      'demote-voter': 0,
+      'promote-learner': 0,
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
@@ -159,6 +174,27 @@ export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): F
       const others = view.nodes.filter((x) => x !== view.leader);
       return { kind: 'transfer', from: view.leader, to: others[rng.int(0, others.length - 1)]! };
     }
+    case 'demote-voter': {
+      // Keep a voter majority of the nodes so the cluster stays meaningful.
+      if (view.leader === null || view.voters.length <= Math.ceil(n / 2)) return { kind: 'none' };
+      const others = view.voters.filter((x) => x !== view.leader);
+      return {
+        kind: 'conf',
+        leader: view.leader,
+        change: 'add_learner',
+        node: others[rng.int(0, others.length - 1)]!,
+      };
+    }
+    case 'promote-learner': {
+      const learners = view.nodes.filter((x) => !view.voters.includes(x));
+      if (view.leader === null || learners.length === 0) return { kind: 'none' };
+      return {
+        kind: 'conf',
+        leader: view.leader,
+        change: 'add_voter',
+        node: learners[rng.int(0, learners.length - 1)]!,
+      };
+    }
     case 'none':
       return { kind: 'none' };
   }
@@ -176,10 +212,29 @@ export function describeFault(a: FaultAction): string {
       return `crash ${a.node} for ${Math.round(a.downMs)} ms`;
     case 'transfer':
       return `transfer leadership ${a.from} -> ${a.to}`;
+    case 'conf':
+      return `${a.leader} proposes ${a.change} ${a.node}`;
     case 'none':
       return 'no fault';
   }
 }
+
+/** The crashy mix plus membership changes (demote a voter to learner, promote it back). */
+export const MEMBERSHIP_PROFILE: Partial<FaultProfile> = {
+  weights: {
+    'partition-halves': 1,
+    'isolate-leader': 1,
+    bridge: 1,
+    heal: 2,
+    crash: 2,
+    'crash-leader': 2,
+    'transfer-leader': 1,
+    'demote-voter': 3,
+    'promote-learner': 3,
+    none: 0,
+  },
+  faultEveryMs: 300,
+};
 
 /** Named overrides for the long mode (`npm run sim -- --profile crashy`). */
 export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
@@ -194,8 +249,11 @@ export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
       crash: 3,
       'crash-leader': 3,
       'transfer-leader': 1,
+      'demote-voter': 0,
+      'promote-learner': 0,
       none: 0,
     },
     faultEveryMs: 300,
   },
+  membership: MEMBERSHIP_PROFILE,
 };
