@@ -31,6 +31,9 @@ const num = (min: number, max = Number.POSITIVE_INFINITY): z.ZodNumber => {
 const listenPort = (): z.ZodNumber => int(0, 65535);
 const port = (): z.ZodNumber => int(1, 65535);
 
+/** An optional physical quantity: any number > 0. */
+const positive = (): z.ZodNumber => z.number({ error: 'must be a number' }).gt(0, { error: 'must be a number > 0' });
+
 const str = (): z.ZodString => z.string({ error: 'must be a string' });
 const bool = (): z.ZodBoolean => z.boolean({ error: 'must be true or false' });
 
@@ -104,7 +107,7 @@ const node = z.strictObject({
   device_class: z
     .enum(DEVICE_CLASSES, { error: 'must be one of full, standard, minimal' })
     .default('standard')
-    .describe('hardware class: full (Pi 5), standard (Pi 4), minimal (Pi Zero, ESP32 observer)'),
+    .describe('hardware class: full (Pi 4/5), standard (Pi Zero 2 W, ESP32-S3), minimal (ESP32 observer, never leader)'),
   data_dir: str()
     .default('')
     .describe('node state directory (empty: data/ next to the config file; relative: from the config file)'),
@@ -127,6 +130,12 @@ const energy = z.strictObject({
     .gt(0, { error: 'must be a number > 0' })
     .optional()
     .describe('optional power budget of the device in watts'),
+  // Device-profile overrides: unset means the device class's profile (docs/energy.md).
+  tdp_watts: positive().optional().describe('override: power at full CPU load, watts'),
+  idle_watts: positive().optional().describe('override: power at idle, watts'),
+  min_watts: positive().optional().describe('override: lowest power the model reports, watts'),
+  max_watts: positive().optional().describe('override: highest power the model reports, watts'),
+  battery_capacity_wh: positive().optional().describe('override: battery capacity, watt-hours'),
 });
 
 const adaptiveGossip = z.strictObject({
