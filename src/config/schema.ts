@@ -32,7 +32,8 @@ const listenPort = (): z.ZodNumber => int(0, 65535);
 const port = (): z.ZodNumber => int(1, 65535);
 
 /** An optional physical quantity: any number > 0. */
-const positive = (): z.ZodNumber => z.number({ error: 'must be a number' }).gt(0, { error: 'must be a number > 0' });
+const positive = (): z.ZodNumber =>
+  z.number({ error: 'must be a number' }).gt(0, { error: 'must be a number > 0' });
 
 const str = (): z.ZodString => z.string({ error: 'must be a string' });
 const bool = (): z.ZodBoolean => z.boolean({ error: 'must be true or false' });
@@ -107,7 +108,9 @@ const node = z.strictObject({
   device_class: z
     .enum(DEVICE_CLASSES, { error: 'must be one of full, standard, minimal' })
     .default('standard')
-    .describe('hardware class: full (Pi 4/5), standard (Pi Zero 2 W, ESP32-S3), minimal (ESP32 observer, never leader)'),
+    .describe(
+      'hardware class: full (Pi 4/5), standard (Pi Zero 2 W, ESP32-S3), minimal (ESP32 observer, never leader)',
+    ),
   data_dir: str()
     .default('')
     .describe('node state directory (empty: data/ next to the config file; relative: from the config file)'),

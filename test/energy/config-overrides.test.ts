@@ -23,9 +23,12 @@ describe('[energy] profile overrides from the config file', () => {
   });
 
   it('lets the file and the environment replace each figure', () => {
-    const c = load('[node]\ndevice_class = "standard"\n[energy]\ntdp_watts = 2.5\nbattery_capacity_wh = 10.0\n', {
-      SWARM_ENERGY__IDLE_WATTS: '0.6',
-    });
+    const c = load(
+      '[node]\ndevice_class = "standard"\n[energy]\ntdp_watts = 2.5\nbattery_capacity_wh = 10.0\n',
+      {
+        SWARM_ENERGY__IDLE_WATTS: '0.6',
+      },
+    );
     const cfg = energyConfigFromSections(c);
     expect(cfg.profile.tdpW).toBe(2.5);
     expect(cfg.profile.idleW).toBe(0.6);
