@@ -64,8 +64,10 @@ export class AgentNode {
   }
 
   get url(): string {
-    const h = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${this.boundPort}`;
+    // A wildcard address is not somewhere to send requests to; its loopback is.
+    const host =
+      this.opts.host === '0.0.0.0' ? '127.0.0.1' : this.opts.host === '::' ? '::1' : this.opts.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.boundPort}`;
   }
 
   /** For groups whose ports are only known once every member listens (port 0). */
