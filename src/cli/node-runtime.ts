@@ -4,14 +4,20 @@
  * the API goes last so "the API answers" means every component is up.
  */
 import { ApiServer } from '../api/server.js';
+import { membersRoutes } from '../api/members.js';
 import type { ApiRoutes } from '../api/app.js';
 import type { SwarmConfig } from '../config/schema.js';
 import type { Logger } from '../node/log.js';
 import { SwarmNode } from '../node/node.js';
+import { GossipComponent } from '../node/gossip-component.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
   const routes: ApiRoutes[] = [];
+  // Gossip first: it is the PeerDirectory later components (Raft) read peers from.
+  const gossip = new GossipComponent();
+  node.register(gossip);
+  routes.push(membersRoutes(gossip));
   node.register(new ApiServer({ routes }));
   return node;
 }

@@ -1,0 +1,455 @@
+/**
+ * The gossip core inside the daemon: a UDP transport, one timer armed at the
+ * core's next deadline, the adaptive controller, and the membership published
+ * to the rest of the node as a `PeerDirectory`.
+ *
+ * Why one timer at the core's deadline instead of a fixed poll: every wake-up
+ * costs energy on a battery device, and the core knows exactly when it next has
+ * work (probe period, probe timeouts, queued gossip, suspicion expiry).
+ */
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { SwarmError } from '../common/errors.js';
+import { createRng } from '../common/rng.js';
+import {
+  AdaptiveGossipController,
+  adaptiveConfigFromSections,
+  type AdaptiveInputs,
+  type AdaptiveParams,
+} from '../gossip/adaptive.js';
+import { MemberStatus, type MemberMeta, type MemberRecord } from '../gossip/messages.js';
+import { GossipNode } from '../gossip/node.js';
+import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
+import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
+import type { UdpTransport } from '../net/udp.js';
+import type { TransportStats } from '../net/wire.js';
+import type { GossipMessage } from '../gossip/messages.js';
+import type { Logger } from './log.js';
+import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
+import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.js';
+
+/** How long a graceful leave keeps the socket open so the `left` update spreads. */
+const LEAVE_LINGER_MS = 300;
+/** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
+const MIN_WAKE_MS = 1;
+
+export const STATUS_NAMES: Readonly<Record<MemberStatus, PeerStatus>> = {
+  [MemberStatus.Alive]: 'alive',
+  [MemberStatus.Suspect]: 'suspect',
+  [MemberStatus.Dead]: 'dead',
+  [MemberStatus.Left]: 'left',
+};
+
+/** Local metadata other components may set; merged into what this node advertises. */
+export type LocalMeta = Omit<MemberMeta, 'tags'> & { readonly tags?: Readonly<Record<string, string>> };
+
+/** One member as the runtime sees it: the core's record plus when this node saw it change. */
+export interface MemberSnapshot {
+  readonly record: MemberRecord;
+  readonly status: PeerStatus;
+  /** Wall-clock ms of the last change this node observed (join, update, suspicion...). */
+  readonly lastChangeMs: number;
+  readonly self: boolean;
+}
+
+export interface GossipView {
+  readonly selfId: string;
+  readonly encrypted: boolean;
+  readonly multicast: boolean;
+  readonly adaptiveEnabled: boolean;
+  readonly adaptive: AdaptiveParams;
+  /** Wall-clock ms of the adaptive mode's last change, null before any. */
+  readonly adaptiveChangedAtMs: number | null;
+  readonly transport: TransportStats;
+  readonly core: GossipStats;
+  readonly wakeups: number;
+  readonly members: readonly MemberSnapshot[];
+}
+
+export interface GossipComponentOptions {
+  /** Seed of the core's Rng; default: from crypto, so nodes started together do not probe in lockstep. */
+  seed?: number;
+  /** Extra core configuration (tests shorten the probe period). */
+  core?: Partial<GossipConfig>;
+}
+
+/** `[gossip]` keys of the seed config mapped onto the core's knobs (docs/gossip.md). */
+export function coreConfigFromSections(config: SwarmNode['config']): Partial<GossipConfig> {
+  return {
+    gossipIntervalMs: config.gossip.interval_ms,
+    fanout: config.gossip.fanout,
+    retransmitMult: config.gossip.ttl,
+    antiEntropyIntervalMs: config.gossip.anti_entropy_interval_ms,
+    messageCacheSize: config.gossip.message_cache_size,
+    // Announce only when discovery is on; the core backs off to 30 s by itself.
+    announceIntervalMs: config.network.multicast_enabled ? 1000 : 0,
+  };
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/** The address other members should use: the bind address, or this host's first external IPv4. */
+export function advertiseHost(bind: string): string {
+  if (!isWildcard(bind)) return bind;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** "host:port" with IPv6 brackets; wildcard hosts replaced by the advertised host. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function advertiseAddr(addr: string | null | undefined, host: string): string | null {
+  if (!addr) return null;
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(addr);
+  if (!m) return addr;
+  const h = m[1]!.replace(/^\[|\]$/g, '');
+  return isWildcard(h) ? hostPort(host, Number(m[2])) : addr;
+}
+
+export function parseHostPort(s: string): PeerAddress {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.trim());
+  if (!m) throw new SwarmError('bad_address', `not a "host:port" address: ${s}`, { exitCode: 2 });
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function deviceClassOf(s: string): DeviceClass {
+  return s === 'full' || s === 'minimal' ? s : 'standard';
+}
+
+export function toPeerInfo(r: MemberRecord): PeerInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    deviceClass: deviceClassOf(r.deviceClass),
+    status: STATUS_NAMES[r.status],
+    apiAddr: r.meta.api ?? null,
+    raftAddr: r.meta.tags?.raft_addr ?? null,
+    raftRole: r.meta.raft ?? null,
+  };
+}
+
+function metaEqual(a: MemberMeta, b: MemberMeta): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class GossipComponent implements NodeComponent, PeerDirectory {
+  readonly name = 'gossip';
+  private readonly opts: GossipComponentOptions;
+  private node: SwarmNode | null = null;
+  private log: Logger | null = null;
+  private core: GossipNode | null = null;
+  private transport: UdpTransport<GossipMessage> | null = null;
+  private adaptive: AdaptiveGossipController | null = null;
+  private adaptiveChangedAtMs: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private wakeups = 0;
+  private stopped = false;
+  private advertised = '127.0.0.1';
+  private gossipAddr: string | null = null;
+  /** Set by other components (energy figures, extra tags); overrides what is read from node status. */
+  private extraMeta: LocalMeta = {};
+  private readonly lastChange = new Map<string, number>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(opts: GossipComponentOptions = {}) {
+    this.opts = opts;
+  }
+
+  // ------------------------------------------------------------ NodeComponent
+
+  async start(node: SwarmNode): Promise<void> {
+    this.node = node;
+    this.log = node.log.child('gossip');
+    const cfg = node.config;
+    this.transport = await openGossipTransport({
+      network: cfg.network,
+      security: cfg.security,
+      onMessage: (msg, from) => this.onPacket(msg, { host: from.address, port: from.port }),
+      onError: (err) => this.log?.warn('gossip transport', { error: err.message }),
+    });
+    const bound = this.transport.address();
+    this.advertised = advertiseHost(cfg.network.bind_address);
+    this.gossipAddr = hostPort(this.advertised, bound.port);
+    const seed = this.opts.seed ?? randomBytes(4).readUInt32LE(0);
+    this.core = new GossipNode({
+      self: {
+        id: node.id,
+        name: node.name,
+        host: this.advertised,
+        port: bound.port,
+        deviceClass: cfg.node.device_class,
+        meta: this.composeMeta(),
+        // Wall-clock seconds: a restarted node starts above its previous life without persisting anything.
+        incarnation: Math.floor(Date.now() / 1000),
+      },
+      config: { ...coreConfigFromSections(cfg), ...this.opts.core },
+      rng: createRng(seed),
+    });
+    this.adaptive = new AdaptiveGossipController(adaptiveConfigFromSections(cfg));
+    const seeds = cfg.network.join.map(parseHostPort);
+    const now = this.now();
+    this.lastChange.set(node.id, Date.now());
+    // join() with no seeds still starts the core's timers (a first node waits to be joined).
+    this.core.join(seeds, now);
+    this.log.info('gossip started', {
+      gossip: this.gossipAddr,
+      seeds: cfg.network.join,
+      multicast: cfg.network.multicast_enabled,
+      encrypted: this.transport.encrypted(),
+    });
+    this.flush();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const core = this.core;
+    const t = this.transport;
+    if (core && t) {
+      core.leave(this.now());
+      this.flushOutput();
+      // Keep answering and gossiping briefly so the `left` update spreads before the socket closes.
+      await new Promise<void>((resolve) => setTimeout(resolve, LEAVE_LINGER_MS));
+      this.clearTimer();
+      this.flushOutput();
+    }
+    this.clearTimer();
+    await t?.close();
+    this.transport = null;
+  }
+
+  status(): ComponentStatus {
+    return {
+      addresses: { gossip: this.gossipAddr },
+      ...(this.transport ? { gossipEncrypted: this.transport.encrypted() } : {}),
+    };
+  }
+
+  // ------------------------------------------------------------ PeerDirectory
+
+  peers(): readonly PeerInfo[] {
+    const core = this.core;
+    if (!core) return [];
+    return core
+      .members()
+      .filter((r) => r.id !== core.id)
+      .map(toPeerInfo);
+  }
+
+  get(id: string): PeerInfo | undefined {
+    const core = this.core;
+    if (!core || id === core.id) return undefined;
+    const r = core.member(id);
+    return r ? toPeerInfo(r) : undefined;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ------------------------------------------------------------ for other components and the API
+
+  /**
+   * Merge metadata into what this node advertises (energy figures, tags such as
+   * raft_addr). Disseminated at once; a no-op when nothing changed.
+   */
+  setLocalMeta(partial: LocalMeta): void {
+    const tags = partial.tags ? { ...this.extraMeta.tags, ...partial.tags } : this.extraMeta.tags;
+    this.extraMeta = { ...this.extraMeta, ...partial, ...(tags ? { tags } : {}) };
+    this.refreshMeta();
+  }
+
+  /** Re-read API address, Raft address and Raft role from the node status and advertise changes. */
+  refreshMeta(): void {
+    const core = this.core;
+    if (!core || this.stopped || core.isLeaving) return;
+    const meta = this.composeMeta();
+    if (metaEqual(meta, core.selfRecord.meta)) return;
+    try {
+      core.updateMeta(meta, this.now());
+    } catch (err) {
+      this.log?.warn('metadata not advertised', { error: (err as Error).message });
+      return;
+    }
+    this.lastChange.set(core.id, Date.now());
+    this.flush();
+  }
+
+  view(): GossipView {
+    const core = this.core;
+    const adaptive = this.adaptive;
+    if (!core || !adaptive || !this.transport)
+      throw new SwarmError('gossip_not_running', 'gossip is not running');
+    const members = core.members().map((r): MemberSnapshot => ({
+      record: r,
+      status: STATUS_NAMES[r.status],
+      lastChangeMs: this.lastChange.get(r.id) ?? Date.now(),
+      self: r.id === core.id,
+    }));
+    return {
+      selfId: core.id,
+      encrypted: this.transport.encrypted(),
+      multicast: this.node?.config.network.multicast_enabled ?? false,
+      adaptiveEnabled: adaptive.config.enabled,
+      adaptive: adaptive.current(),
+      adaptiveChangedAtMs: this.adaptiveChangedAtMs,
+      transport: this.transport.stats(),
+      core: core.stats(),
+      wakeups: this.wakeups,
+      members,
+    };
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** Monotonic ms: the core's timers must not jump with wall-clock adjustments. */
+  private now(): number {
+    return performance.now();
+  }
+
+  private composeMeta(): MemberMeta {
+    const node = this.node;
+    if (!node) return {};
+    const st = node.status();
+    const api = advertiseAddr(st.addresses.api, this.advertised);
+    const raftAddr = advertiseAddr(st.addresses.raft, this.advertised);
+    const role = st.role === 'standalone' ? undefined : st.role;
+    const tags: Record<string, string> = { ...this.extraMeta.tags };
+    if (raftAddr && tags.raft_addr === undefined) tags.raft_addr = raftAddr;
+    const { tags: _ignored, ...extra } = this.extraMeta;
+    const meta: MemberMeta = {
+      ...(api ? { api } : {}),
+      ...(role ? { raft: role } : {}),
+      ...extra,
+      ...(Object.keys(tags).length > 0 ? { tags } : {}),
+    };
+    return meta;
+  }
+
+  private onPacket(msg: GossipMessage, from: PeerAddress): void {
+    const core = this.core;
+    if (!core || this.transport === null) return;
+    core.receive(from, msg, this.now());
+    this.flush();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const core = this.core;
+    if (!core || this.transport === null) return;
+    this.wakeups++;
+    const now = this.now();
+    if (now >= core.nextDeadline()) core.tick(now);
+    // Cheap (a status merge); catches the API address once it listens and every Raft role change.
+    this.refreshMeta();
+    this.adapt(now);
+    this.flush();
+  }
+
+  private adapt(now: number): void {
+    const core = this.core;
+    const ctl = this.adaptive;
+    if (!core || !ctl || !ctl.config.enabled || !ctl.due(now)) return;
+    const s = core.stats();
+    const inputs: AdaptiveInputs = {
+      probeLoss: s.probeLoss,
+      rttMs: s.rttMs,
+      reachablePeers: s.reachablePeers,
+      eventRatePerS: s.eventRatePerS,
+      swarmSize: s.swarmSize,
+    };
+    const p = ctl.evaluate(now, inputs);
+    if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout) {
+      core.setParams({ intervalMs: p.intervalMs, fanout: p.fanout });
+    }
+    if (p.changed) {
+      this.adaptiveChangedAtMs = Date.now();
+      this.log?.info('adaptive gossip mode', {
+        mode: p.mode,
+        interval_ms: p.intervalMs,
+        fanout: p.fanout,
+        reason: p.reason,
+      });
+    }
+  }
+
+  /** Send output, publish events, and re-arm the timer. */
+  private flush(): void {
+    this.flushOutput();
+    this.arm();
+  }
+
+  private flushOutput(): void {
+    const core = this.core;
+    const t = this.transport;
+    if (!core || !t) return;
+    for (const o of core.drain()) {
+      const r = sendOutgoing(t, o);
+      if (r === 'invalid' || r === 'oversize')
+        this.log?.warn('gossip message not sent', { result: r, type: o.msg.type });
+    }
+    const events = core.drainEvents();
+    if (events.length > 0) this.publish(events);
+  }
+
+  private publish(events: readonly GossipEvent[]): void {
+    let membership = false;
+    for (const e of events) {
+      if (e.type === 'user-event') continue;
+      membership = true;
+      this.lastChange.set(e.member.id, Date.now());
+      const fields = { member: e.member.id, member_name: e.member.name, incarnation: e.member.incarnation };
+      if (e.type === 'member-joined' || e.type === 'member-dead' || e.type === 'member-left') {
+        this.log?.info(e.type.replace('-', ' '), fields);
+      } else {
+        this.log?.debug(e.type.replace('-', ' '), fields);
+      }
+    }
+    if (!membership) return;
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.log?.error('peer directory listener failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  private nextWake(now: number): number {
+    const core = this.core;
+    if (!core) return Infinity;
+    let t = core.nextDeadline();
+    const ctl = this.adaptive;
+    if (ctl?.config.enabled) {
+      const last = ctl.state().lastEvaluatedAt;
+      t = Math.min(t, last === null ? now : last + ctl.config.adaptationIntervalMs);
+    }
+    return t;
+  }
+
+  private arm(): void {
+    if (this.transport === null) return;
+    const now = this.now();
+    const at = Math.max(this.nextWake(now), now + MIN_WAKE_MS);
+    if (at === Infinity || at >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.onTimer(), Math.ceil(at - now));
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+  }
+}
