@@ -12,6 +12,7 @@ import {
   type ShutdownResponse,
   type StatusResponse,
 } from '../api/types.js';
+import { membersResponseSchema, type MembersResponse } from '../api/members-types.js';
 import { ApiRequestError, BadResponseError, NodeUnreachableError, UnauthorizedError } from './errors.js';
 
 export interface SwarmClientOptions {
@@ -40,6 +41,11 @@ export class SwarmClient {
 
   health(): Promise<HealthResponse> {
     return this.request('GET', '/v1/health', healthSchema);
+  }
+
+  /** The swarm as the node's gossip sees it (members, leader, adaptive mode, encryption). */
+  members(): Promise<MembersResponse> {
+    return this.request('GET', '/v1/members', membersResponseSchema);
   }
 
   /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */
