@@ -74,6 +74,19 @@ describe('swarm agent (three processes)', () => {
     expect(again.body).toMatchObject({ status: 'ignored', reason: 'already-decided' });
   });
 
+  it('/run resets each peer before starting the round there, as the original did', async () => {
+    for (const p of cluster.allProxies()) p.seen.length = 0;
+    const run = await postJson(`${urls()[0]}/run`, { round: 1 });
+    expect(run.status).toBe(200);
+    await waitDecided(urls(), run.body.run);
+    for (const j of [1, 2]) {
+      const seen = cluster.proxies[0]![j]!.seen;
+      expect(seen.indexOf('/reset')).toBeGreaterThanOrEqual(0);
+      expect(seen.indexOf('/new_round')).toBeGreaterThan(seen.indexOf('/reset'));
+      expect(seen).toContain('/proposal');
+    }
+  });
+
   it('/run after a decision starts a fresh run that decides again', async () => {
     const first = await postJson(`${urls()[0]}/run`, { round: 1 });
     const d1 = await waitDecided(urls(), first.body.run);

@@ -122,6 +122,8 @@ export class FaultProxy {
   faults: Faults = NO_FAULTS;
   readonly finals: SeenFinal[] = [];
   forwarded = 0;
+  /** Paths of the requests that reached the proxy, in arrival order (last 200). */
+  readonly seen: string[] = [];
   /** Faults actually injected, so a test can show it was not run on a quiet network. */
   readonly injected = { drops: 0, replyDrops: 0, dups: 0, longDelays: 0 };
   private rng: Rng = createRng(0);
@@ -207,6 +209,8 @@ export class FaultProxy {
     const body = Buffer.concat(chunks).toString();
     const path = req.url ?? '/';
     const method = req.method ?? 'POST';
+    this.seen.push(path);
+    if (this.seen.length > 200) this.seen.shift();
     const f = this.faults;
     // Decide every fate up front so one seed gives one schedule of faults per message.
     const dropReq = this.rng.next() < f.dropRate;
