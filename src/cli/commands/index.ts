@@ -2,10 +2,11 @@
 import type { Registrar } from '../context.js';
 import { register as version } from './version.js';
 import { register as node } from './node.js';
+import { register as swarm } from './swarm.js';
 import { register as config } from './config.js';
 import { register as keygen } from './keygen.js';
 import { register as demo } from './demo.js';
 import { register as agent } from './agent.js';
 import { register as maelstrom } from './maelstrom.js';
 
-export const registrars: readonly Registrar[] = [node, demo, agent, config, keygen, maelstrom, version];
+export const registrars: readonly Registrar[] = [node, swarm, demo, agent, config, keygen, maelstrom, version];
