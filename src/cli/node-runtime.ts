@@ -10,6 +10,8 @@ import type { SwarmConfig } from '../config/schema.js';
 import type { Logger } from '../node/log.js';
 import { SwarmNode } from '../node/node.js';
 import { GossipComponent } from '../node/gossip-component.js';
+import { RaftComponent } from '../node/raft-component.js';
+import { kvRoutes } from '../api/routes/kv.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -18,6 +20,10 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const gossip = new GossipComponent();
   node.register(gossip);
   routes.push(membersRoutes(gossip));
+  // Raft reads its peers' Raft and API addresses from the gossip membership.
+  const raft = new RaftComponent({ peers: gossip });
+  node.register(raft);
+  routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
   node.register(new ApiServer({ routes }));
   return node;
 }

@@ -25,6 +25,8 @@ interface StartOptions {
   apiPort?: string;
   raftPort?: string;
   multicast?: boolean;
+  /** `--bootstrap` alone is true; `--bootstrap 3` is "3". */
+  bootstrap?: string | true;
   json?: boolean;
 }
 
@@ -46,6 +48,8 @@ function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
   add('raft.port', '--raft-port', opts.raftPort);
   if (opts.multicast === false)
     out.push({ key: 'network.multicast_enabled', value: false, source: '--no-multicast' });
+  if (opts.bootstrap !== undefined)
+    add('raft.bootstrap_expect', '--bootstrap', opts.bootstrap === true ? '1' : opts.bootstrap);
   return out;
 }
 
@@ -58,6 +62,8 @@ function forwardedArgs(opts: StartOptions, dataDir: string): string[] {
   if (opts.apiPort !== undefined) args.push('--api-port', opts.apiPort);
   if (opts.raftPort !== undefined) args.push('--raft-port', opts.raftPort);
   if (opts.multicast === false) args.push('--no-multicast');
+  if (opts.bootstrap !== undefined)
+    args.push(`--bootstrap=${opts.bootstrap === true ? '1' : opts.bootstrap}`);
   return args;
 }
 
@@ -106,6 +112,10 @@ export const register: Registrar = (program, ctx) => {
       .option('--api-port <port>', 'REST API port (0 = any free port)')
       .option('--raft-port <port>', 'Raft TCP port (0 = any free port)')
       .option('--no-multicast', 'do not discover peers by multicast')
+      .option(
+        '--bootstrap [n]',
+        'form a new Raft cluster once n voters are seen (default 1; sets raft.bootstrap_expect)',
+      )
       .option('--json', 'print the started node as JSON'),
   ).action(async (opts: StartOptions) => {
     const cwd = process.cwd();

@@ -1,0 +1,193 @@
+/**
+ * Replicated KV and leader routes. Any node accepts any request: the leader
+ * serves it, a follower relays it once to the leader's API (bounded timeout),
+ * and without a leader the answer is 503 no_quorum after a bounded wait.
+ */
+import type { Context, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import type { JsonValue, KvResult } from '../../raft/kv.js';
+import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
+import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
+import { ApiError, errorBody, type ApiRoutes } from '../app.js';
+
+/** Keys are UTF-8 strings of 1..512 bytes. */
+export const MAX_KEY_BYTES = 512;
+/** A value's JSON encoding may take at most 64 KiB. */
+export const MAX_VALUE_BYTES = 64 * 1024;
+/** Marks a relayed request, so a node that is not leader either does not relay it again. */
+export const FORWARDED_HEADER = 'x-swarm-forwarded';
+
+export interface KvItem {
+  key: string;
+  value: JsonValue;
+  revision: number;
+}
+export interface KvDeleteResponse {
+  key: string;
+  deleted: boolean;
+  revision: number;
+}
+export interface KvListResponse {
+  items: KvItem[];
+  revision: number;
+}
+export interface LeaderResponse extends LeaderInfo {
+  leader_api: string | null;
+}
+
+const putSchema = z.strictObject({
+  value: z.json(),
+  prev_revision: z.number().int().nonnegative().optional(),
+});
+
+function checkKey(key: string): void {
+  const n = Buffer.byteLength(key, 'utf8');
+  if (n === 0) throw new ApiError(400, 'bad_request', 'key must not be empty');
+  if (n > MAX_KEY_BYTES) throw new ApiError(413, 'too_large', `key of ${n} bytes exceeds ${MAX_KEY_BYTES}`);
+}
+
+export interface KvRoutesOptions {
+  /** Token sent to the leader when relaying (the swarm shares one api_token). */
+  readonly apiToken?: string;
+  /** How long to wait for a leader to appear before 503 (default: the raft request timeout). */
+  readonly leaderWaitMs?: number;
+}
+
+export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRoutes {
+  const waitMs = (): number => opts.leaderWaitMs ?? raft.requestTimeoutMs;
+
+  /** Run `local` here if leader, else relay to the leader; map Raft errors to HTTP. */
+  async function serve(c: Context, body: string | null, local: () => Promise<Response>): Promise<Response> {
+    const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
+    const deadline = Date.now() + waitMs();
+    for (;;) {
+      try {
+        return await local();
+      } catch (err) {
+        if (err instanceof NoQuorumError) throw new ApiError(503, 'no_quorum', err.message);
+        if (!(err instanceof NotLeaderError)) throw err;
+        const leader = err.leader ?? (await raft.awaitLeader(Math.max(0, deadline - Date.now())));
+        if (leader !== null && leader !== raft.info().self) {
+          if (forwarded) throw new ApiError(503, 'no_quorum', `not the leader (leader is ${leader})`);
+          return relay(c, leader, body);
+        }
+        if (Date.now() >= deadline) throw new ApiError(503, 'no_quorum', 'no leader elected');
+        if (leader === null) continue;
+        // We are being told we lead, but not yet ready: give the core a moment.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  async function relay(c: Context, leader: string, body: string | null): Promise<Response> {
+    const api = raft.peers.get(leader)?.apiAddr;
+    if (!api) throw new ApiError(503, 'no_quorum', `leader ${leader} has no known API address`);
+    const url = new URL(c.req.url);
+    const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
+    if (body !== null) headers['content-type'] = 'application/json';
+    const auth = c.req.header('authorization') ?? (opts.apiToken ? `Bearer ${opts.apiToken}` : undefined);
+    if (auth) headers.authorization = auth;
+    try {
+      const res = await fetch(
+        `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}${url.pathname}${url.search}`,
+        {
+          method: c.req.method,
+          headers,
+          ...(body !== null ? { body } : {}),
+          signal: AbortSignal.timeout(raft.requestTimeoutMs + 1000),
+        },
+      );
+      const text = await res.text();
+      return c.newResponse(text, res.status as ContentfulStatusCode, {
+        'content-type': res.headers.get('content-type') ?? 'application/json',
+      });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new ApiError(503, 'no_quorum', `relay to leader ${leader} failed: ${msg}`);
+    }
+  }
+
+  function writeResponse(c: Context, key: string, r: KvResult): Response {
+    if (r.ok && r.op !== 'noop') {
+      if (r.op === 'delete') {
+        const out: KvDeleteResponse = { key, deleted: r.prev !== null, revision: r.revision };
+        return c.json(out);
+      }
+      if (r.record) {
+        const out: KvItem = { key, value: r.record.value, revision: r.record.modRevision };
+        return c.json(out);
+      }
+    }
+    if (!r.ok && (r.error === 'mismatch' || r.error === 'not_found')) {
+      return c.json(
+        {
+          ...errorBody('revision_mismatch', 'prev_revision does not match the key'),
+          current_revision: r.current?.modRevision ?? 0,
+        },
+        409,
+      );
+    }
+    return c.json(errorBody('internal', `unexpected KV result ${r.op}`), 500);
+  }
+
+  return (app: Hono) => {
+    app.get('/v1/leader', (c) => {
+      const info = raft.info();
+      const body: LeaderResponse = {
+        ...info,
+        leader_api: info.leader === null ? null : (raft.peers.get(info.leader)?.apiAddr ?? null),
+      };
+      return c.json(body);
+    });
+
+    app.get('/v1/kv', async (c) => {
+      const prefix = c.req.query('prefix') ?? '';
+      const stale = c.req.query('consistency') === 'stale';
+      if (stale) return c.json((await raft.list(prefix, true)) satisfies KvListResponse);
+      return serve(c, null, async () => c.json((await raft.list(prefix)) satisfies KvListResponse));
+    });
+
+    app.get('/v1/kv/:key{.+}', async (c) => {
+      const key = c.req.param('key');
+      checkKey(key);
+      const stale = c.req.query('consistency') === 'stale';
+      const found = (e: KvItem | null): Response =>
+        e === null ? c.json(errorBody('not_found', `no key ${key}`), 404) : c.json(e);
+      if (stale) return found(await raft.get(key, true));
+      return serve(c, null, async () => found(await raft.get(key)));
+    });
+
+    app.put('/v1/kv/:key{.+}', async (c) => {
+      const key = c.req.param('key');
+      checkKey(key);
+      const text = await c.req.text();
+      if (Buffer.byteLength(text) > MAX_VALUE_BYTES + 1024)
+        throw new ApiError(413, 'too_large', `request body exceeds ${MAX_VALUE_BYTES} bytes`);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
+      }
+      const parsed = putSchema.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+        throw new ApiError(400, 'bad_request', `${where}${issue?.message ?? 'invalid body'}`);
+      }
+      const value = parsed.data.value as JsonValue;
+      const size = Buffer.byteLength(JSON.stringify(value));
+      if (size > MAX_VALUE_BYTES)
+        throw new ApiError(413, 'too_large', `value of ${size} bytes exceeds ${MAX_VALUE_BYTES}`);
+      const prev = parsed.data.prev_revision;
+      return serve(c, text, async () => writeResponse(c, key, await raft.put(key, value, prev)));
+    });
+
+    app.delete('/v1/kv/:key{.+}', async (c) => {
+      const key = c.req.param('key');
+      checkKey(key);
+      return serve(c, null, async () => writeResponse(c, key, await raft.delete(key)));
+    });
+  };
+}

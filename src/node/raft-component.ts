@@ -1,0 +1,647 @@
+/**
+ * The Raft core inside the node daemon: durable log in <data_dir>/raft,
+ * encrypted TCP to peers whose addresses come from the PeerDirectory, the KV
+ * state machine, and the leader's automatic membership management.
+ *
+ * The Ready loop runs one Ready at a time, in the only safe order:
+ * persist (fsync) -> send -> apply committed -> answer reads -> advance ->
+ * maybe snapshot. Steps, ticks and proposals may arrive while a Ready is being
+ * persisted; the core holds them for the next one.
+ */
+import { randomInt } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { SwarmError } from '../common/errors.js';
+import { createRng } from '../common/rng.js';
+import { openRaftTransport } from '../net/runtime.js';
+import type { TcpTransport } from '../net/tcp.js';
+import {
+  KvStateMachine,
+  encodeCommand,
+  type JsonValue,
+  type KvCommand,
+  type KvRecord,
+  type KvResult,
+} from '../raft/kv.js';
+import type { RaftMessage } from '../raft/messages.js';
+import { RaftNode, type Ready } from '../raft/raft-node.js';
+import { FileRaftStorage } from '../raft/storage/file-storage.js';
+import { persistReady } from '../raft/storage/persist.js';
+import type { ConfState, RecoveredState } from '../raft/types.js';
+import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
+import type { PeerDirectory, PeerInfo } from './peers.js';
+import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
+
+/** A request the cluster could not decide in time (no leader, no quorum, leadership lost). */
+export class NoQuorumError extends SwarmError {
+  constructor(message: string) {
+    super('no_quorum', message, { exitCode: 1 });
+  }
+}
+
+/** This node is not the leader; `leader` is who it believes leads (null when unknown). */
+export class NotLeaderError extends SwarmError {
+  readonly leader: string | null;
+  constructor(leader: string | null) {
+    super('not_leader', leader === null ? 'no leader known' : `leader is ${leader}`, { exitCode: 1 });
+    this.leader = leader;
+  }
+}
+
+export interface RaftComponentOptions {
+  readonly peers: PeerDirectory;
+  /** `--bootstrap`: form a cluster even when [raft] bootstrap_expect is 0 (then it means 1). */
+  readonly bootstrap?: boolean;
+  /** Seed of the core's Rng; default a cryptographically random one (election timeouts must differ). */
+  readonly seed?: number;
+  /** How long a write or linearizable read may wait for commit before no_quorum. */
+  readonly requestTimeoutMs?: number;
+  /** How long a leader stop waits for the transfer to complete. */
+  readonly transferWaitMs?: number;
+  /** A voter dead this long is replaced by a caught-up learner. */
+  readonly deadVoterMs?: number;
+}
+
+export interface KvEntry {
+  readonly key: string;
+  readonly value: JsonValue;
+  readonly revision: number;
+}
+
+export interface LeaderInfo {
+  readonly self: string;
+  readonly leader: string | null;
+  readonly role: string;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+}
+
+interface PendingWrite {
+  readonly term: number;
+  resolve(r: KvResult): void;
+  reject(e: Error): void;
+}
+
+interface PendingRead {
+  resolve(): void;
+}
+
+const BOOTSTRAP_FILE = 'raft-bootstrap.json';
+const MANAGE_EVERY_MS = 500;
+
+function entryOf(key: string, rec: KvRecord): KvEntry {
+  return { key, value: rec.value, revision: rec.modRevision };
+}
+
+function parsePeerAddr(s: string): { host: string; port: number } | null {
+  const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(s);
+  if (!m) return null;
+  return { host: m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!, port: Number(m[2]) };
+}
+
+export class RaftComponent implements NodeComponent {
+  readonly name = 'raft';
+  private readonly opts: RaftComponentOptions;
+  private node: SwarmNode | null = null;
+  private storage: FileRaftStorage | null = null;
+  private transport: TcpTransport<RaftMessage> | null = null;
+  private core: RaftNode | null = null;
+  private kv = new KvStateMachine();
+  private conf: ConfState = { voters: [], learners: [] };
+  private founders: string[] = [];
+  private fresh = false;
+  private raftAddr: string | null = null;
+
+  private processing = false;
+  private again = false;
+  private idle: Promise<void> = Promise.resolve();
+  private tickTimer: NodeJS.Timeout | null = null;
+  private tickMs = 100;
+  private lastManage = 0;
+  private stopping = false;
+  private unsubscribe: (() => void) | null = null;
+  private readonly deadSince = new Map<string, number>();
+  private lastSnapshotIndex = 0;
+  private appliedTerm = 0;
+  private readSeq = 0;
+
+  private readonly writes = new Map<number, PendingWrite>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readyReads: { index: number; read: PendingRead }[] = [];
+  private readonly leaderWaiters = new Set<() => void>();
+  /** Ticks since start, reported so the idle cost is visible. */
+  ticks = 0;
+
+  constructor(opts: RaftComponentOptions) {
+    this.opts = opts;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(node: SwarmNode): Promise<void> {
+    this.node = node;
+    const cfg = node.config;
+    const dir = join(node.dataDir, 'raft');
+    const storage = new FileRaftStorage(dir, {
+      onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
+    });
+    // Corruption throws a StorageError naming the file and offset: the node must not start.
+    const recovered = await storage.load();
+    this.storage = storage;
+    this.fresh =
+      recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
+    const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
+    const initial = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
+    if (initial) this.fresh = false;
+    this.core = this.newCore(recovered, initial);
+    if (recovered.snapshot) {
+      this.kv.restore(recovered.snapshot.data);
+      this.lastSnapshotIndex = recovered.snapshot.meta.index;
+      this.appliedTerm = recovered.snapshot.meta.term;
+    }
+    const c = cfg.consensus;
+    // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
+    this.tickMs = Math.max(10, Math.min(c.heartbeat_interval_ms, Math.floor(c.election_timeout_min_ms / 10)));
+
+    this.transport = await openRaftTransport({
+      bindAddress: cfg.network.bind_address,
+      port: cfg.raft.port,
+      security: cfg.security,
+      onMessage: (m) => this.onMessage(m),
+      onError: (err) => node.log.debug('raft transport', { error: err }),
+    });
+    const a = this.transport.address();
+    this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+    node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
+    this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
+    this.conf = this.core.status().conf;
+    this.onPeersChanged();
+    this.updateTimer();
+  }
+
+  async stop(): Promise<void> {
+    if (this.core === null) return;
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await this.handOverLeadership();
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    await this.idle;
+    await this.transport?.close();
+    this.transport = null;
+    for (const w of this.writes.values()) w.reject(new NoQuorumError('node stopping'));
+    this.writes.clear();
+    await this.storage?.close();
+    this.storage = null;
+    this.core = null;
+  }
+
+  status(): ComponentStatus {
+    const core = this.core;
+    if (!core) return {};
+    const s = core.status();
+    return { role: s.role, term: s.term, leader: s.leader, addresses: { raft: this.raftAddr } };
+  }
+
+  /** Role, term, leader, commit index and membership, for /v1/leader and status views. */
+  info(): LeaderInfo {
+    const s = this.requireCore().status();
+    return {
+      self: s.id,
+      leader: s.leader,
+      role: s.role,
+      term: s.term,
+      commit: s.commit,
+      applied: this.kv.appliedIndex,
+      voters: [...s.conf.voters],
+      learners: [...s.conf.learners],
+    };
+  }
+
+  get peers(): PeerDirectory {
+    return this.opts.peers;
+  }
+
+  // ------------------------------------------------------------------ KV operations (leader side)
+
+  /** Put (or compare-and-set by revision); resolves once committed and applied. */
+  async put(key: string, value: JsonValue, prevRevision?: number): Promise<KvResult> {
+    const cmd: KvCommand =
+      prevRevision === undefined
+        ? { op: 'put', key, value }
+        : { op: 'cas_rev', key, expectedRevision: prevRevision, value };
+    return this.propose(cmd);
+  }
+
+  async delete(key: string): Promise<KvResult> {
+    return this.propose({ op: 'delete', key });
+  }
+
+  /** Linearizable (ReadIndex) unless `stale`; throws NotLeaderError on a follower for linearizable reads. */
+  async get(key: string, stale = false): Promise<KvEntry | null> {
+    if (!stale) await this.readBarrier();
+    const rec = this.kv.get(key);
+    return rec === null ? null : entryOf(key, rec);
+  }
+
+  async list(prefix: string, stale = false): Promise<{ items: KvEntry[]; revision: number }> {
+    if (!stale) await this.readBarrier();
+    const items: KvEntry[] = [];
+    for (const k of this.kv.keys()) {
+      if (!k.startsWith(prefix)) continue;
+      const rec = this.kv.get(k);
+      if (rec) items.push(entryOf(k, rec));
+    }
+    return { items, revision: this.kv.revision };
+  }
+
+  /**
+   * Wait (bounded) until some leader is known; returns it or null. Callers
+   * use it to decide between serving, forwarding and answering no_quorum.
+   */
+  async awaitLeader(timeoutMs: number): Promise<string | null> {
+    const now = this.requireCore().status().leader;
+    if (now !== null) return now;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.leaderWaiters.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, timeoutMs);
+      this.leaderWaiters.add(done);
+    });
+    return this.core?.status().leader ?? null;
+  }
+
+  get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? 3000;
+  }
+
+  private async propose(cmd: KvCommand): Promise<KvResult> {
+    const core = this.requireCore();
+    if (this.stopping) throw new NoQuorumError('node stopping');
+    const r = core.propose(encodeCommand(cmd), Date.now());
+    if (!r.ok) {
+      if (r.reason === 'not_leader') throw new NotLeaderError(r.leader);
+      throw new NoQuorumError(`proposal refused: ${r.reason}`);
+    }
+    const p = new Promise<KvResult>((resolve, reject) =>
+      this.writes.set(r.index, { term: r.term, resolve, reject }),
+    );
+    this.kick();
+    return this.bounded(p, () => {
+      this.writes.delete(r.index);
+      return new NoQuorumError(
+        `entry ${r.index} not committed within ${this.requestTimeoutMs} ms (outcome unknown)`,
+      );
+    });
+  }
+
+  private async readBarrier(): Promise<void> {
+    const core = this.requireCore();
+    const id = `r${++this.readSeq}`;
+    const r = core.readIndex(id, Date.now());
+    if (!r.ok) throw new NotLeaderError(r.leader);
+    const p = new Promise<void>((resolve) => this.reads.set(id, { resolve }));
+    this.kick();
+    await this.bounded(p, () => {
+      this.reads.delete(id);
+      return new NoQuorumError(`read not confirmed by a quorum within ${this.requestTimeoutMs} ms`);
+    });
+  }
+
+  private bounded<T>(p: Promise<T>, onTimeout: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(onTimeout()), this.requestTimeoutMs);
+      p.then(
+        (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
+  // ------------------------------------------------------------------ core driving
+
+  private newCore(recovered: RecoveredState, initialConf?: ConfState): RaftNode {
+    const node = this.node!;
+    const c = node.config.consensus;
+    return new RaftNode(
+      {
+        id: node.id,
+        electionTimeoutMinMs: c.election_timeout_min_ms,
+        electionTimeoutMaxMs: c.election_timeout_max_ms,
+        heartbeatIntervalMs: c.heartbeat_interval_ms,
+        // Nodes need different election timeouts; a crypto seed keeps restarted nodes from repeating one.
+        rng: createRng(this.opts.seed ?? randomInt(0, 2 ** 32)),
+      },
+      recovered,
+      initialConf,
+    );
+  }
+
+  private requireCore(): RaftNode {
+    if (this.core === null) throw new NoQuorumError('raft is not running');
+    return this.core;
+  }
+
+  private onMessage(m: RaftMessage): void {
+    const core = this.core;
+    if (core === null) return;
+    core.step(m, Date.now());
+    this.kick();
+  }
+
+  private onTick(): void {
+    const core = this.core;
+    if (core === null) return;
+    this.ticks++;
+    const now = Date.now();
+    core.tick(now);
+    if (now - this.lastManage >= MANAGE_EVERY_MS) {
+      this.lastManage = now;
+      this.manageMembership(now);
+    }
+    this.kick();
+  }
+
+  /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
+  private updateTimer(): void {
+    const core = this.core;
+    const needed = core !== null && !this.stopping && this.conf.voters.includes(core.id);
+    if (needed && this.tickTimer === null) {
+      this.tickTimer = setInterval(() => this.onTick(), this.tickMs);
+    } else if (!needed && this.tickTimer !== null) {
+      clearInterval(this.tickTimer);
+      this.tickTimer = null;
+    }
+  }
+
+  /** Run the Ready loop unless it already runs; a run in progress picks up new work itself. */
+  private kick(): void {
+    if (this.processing) {
+      this.again = true;
+      return;
+    }
+    this.processing = true;
+    this.idle = this.loop().catch((err: unknown) => {
+      // A failed fsync leaves the log in an unknown state: stop the node rather than continue.
+      this.node?.log.error('raft ready loop failed; stopping node', { error: err });
+      this.node?.requestShutdown('raft storage failure');
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const core = this.core;
+        const storage = this.storage;
+        if (core === null || storage === null) return;
+        while (core.hasReady()) {
+          const rd = core.ready();
+          await persistReady(storage, rd);
+          this.send(rd);
+          this.apply(rd);
+          core.advance(rd);
+          this.afterReady(core, rd);
+          await this.maybeSnapshot(core, storage);
+        }
+      } while (this.again);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private send(rd: Ready): void {
+    const t = this.transport;
+    if (t === null) return;
+    for (const m of rd.messages) {
+      const addr = this.opts.peers.get(m.to)?.raftAddr;
+      const hp = addr ? parsePeerAddr(addr) : null;
+      if (hp) t.send(hp, m);
+    }
+  }
+
+  private apply(rd: Ready): void {
+    if (rd.snapshot) {
+      this.kv = new KvStateMachine();
+      this.kv.restore(rd.snapshot.data);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.appliedTerm = rd.snapshot.meta.term;
+    }
+    for (const e of rd.committed) {
+      if (e.index <= this.kv.appliedIndex) continue;
+      const result = this.kv.apply(e);
+      this.appliedTerm = e.term;
+      const w = this.writes.get(e.index);
+      if (w === undefined) continue;
+      this.writes.delete(e.index);
+      if (w.term === e.term) w.resolve(result);
+      else w.reject(new NoQuorumError(`leadership changed: entry ${e.index} was replaced (not applied)`));
+    }
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.requestId);
+      if (r === undefined) continue;
+      this.reads.delete(rs.requestId);
+      this.readyReads.push({ index: rs.index, read: r });
+    }
+    if (this.readyReads.length > 0) {
+      const applied = this.kv.appliedIndex;
+      const still: { index: number; read: PendingRead }[] = [];
+      for (const r of this.readyReads) {
+        if (r.index > applied) still.push(r);
+        else r.read.resolve();
+      }
+      this.readyReads = still;
+    }
+  }
+
+  private afterReady(core: RaftNode, rd: Ready): void {
+    const s = core.status();
+    this.conf = s.conf;
+    if (rd.softState) {
+      this.node?.log.info('raft role', {
+        role: rd.softState.role,
+        leader: rd.softState.leader,
+        term: s.term,
+      });
+      if (rd.softState.leader !== null) for (const w of [...this.leaderWaiters]) w();
+    }
+    this.updateTimer();
+  }
+
+  private async maybeSnapshot(core: RaftNode, storage: FileRaftStorage): Promise<void> {
+    const applied = this.kv.appliedIndex;
+    if (applied - this.lastSnapshotIndex < this.node!.config.raft.snapshot_interval_entries) return;
+    const snap = core.createSnapshot(applied, this.kv.snapshot());
+    await storage.saveSnapshot(snap);
+    core.compact(snap);
+    this.lastSnapshotIndex = applied;
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  private readBootstrap(file: string): ConfState {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { voters?: unknown };
+    if (!Array.isArray(v.voters) || !v.voters.every((x) => typeof x === 'string')) {
+      throw new SwarmError('raft_bootstrap_file', `${file} is malformed: expected {"voters": [ids]}`);
+    }
+    return { voters: v.voters as string[], learners: [] };
+  }
+
+  /** Durable before the core uses it: a restarted single-node cluster must still know it is a voter. */
+  private writeBootstrap(conf: ConfState): void {
+    const dir = this.node!.dataDir;
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, BOOTSTRAP_FILE);
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ voters: conf.voters }));
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+
+  private onPeersChanged(): void {
+    if (this.core === null || this.stopping) return;
+    this.maybeBootstrap();
+    this.manageMembership(Date.now());
+    this.kick();
+  }
+
+  /**
+   * Forms a new cluster by starting as its only voter and becoming leader;
+   * the other founders are added as learners and promoted first. Only a node
+   * with an empty log that has heard from no cluster may do this.
+   */
+  private maybeBootstrap(): void {
+    const core = this.core;
+    const node = this.node;
+    if (!core || !node || !this.fresh) return;
+    if (this.processing) {
+      // The core must not be replaced under a running Ready loop; look again shortly.
+      setTimeout(() => this.onPeersChanged(), 20);
+      return;
+    }
+    const st = core.status();
+    if (st.term > 0 || st.lastIndex > 0 || st.conf.voters.length > 0) {
+      this.fresh = false;
+      return;
+    }
+    const expect = node.config.raft.bootstrap_expect || (this.opts.bootstrap === true ? 1 : 0);
+    const founders = bootstrapVoters({
+      selfId: node.id,
+      selfClass: node.config.node.device_class,
+      peers: this.opts.peers.peers(),
+      expect,
+    });
+    if (founders === null) return;
+    const conf: ConfState = { voters: [node.id], learners: [] };
+    this.writeBootstrap(conf);
+    this.fresh = false;
+    this.founders = founders.filter((id) => id !== node.id);
+    this.core = this.newCore(
+      { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
+      conf,
+    );
+    this.conf = conf;
+    node.log.info('raft bootstrap', { founders });
+    this.updateTimer();
+  }
+
+  private manageMembership(now: number): void {
+    const core = this.core;
+    const node = this.node;
+    if (!core || !node || this.stopping) return;
+    const s = core.status();
+    if (s.role !== 'leader' || s.progress === null) return;
+    const peers = this.opts.peers.peers();
+    for (const p of peers) {
+      if (p.status === 'dead') {
+        if (!this.deadSince.has(p.id)) this.deadSince.set(p.id, now);
+      } else this.deadSince.delete(p.id);
+    }
+    const deadMs = this.opts.deadVoterMs ?? 30_000;
+    const dead = new Set([...this.deadSince].filter(([, t]) => now - t >= deadMs).map(([id]) => id));
+    const match = new Map(Object.entries(s.progress).map(([id, pr]) => [id, pr.match]));
+    this.founders = this.founders.filter((id) => !s.conf.voters.includes(id));
+    const change = planMembershipChange({
+      selfId: s.id,
+      conf: s.conf,
+      match,
+      lastIndex: s.lastIndex,
+      peers: peers.filter((p) => p.id !== s.id),
+      maxVoters: node.config.raft.voters,
+      founders: this.founders,
+      deadLongEnough: dead,
+    });
+    if (change === null) return;
+    const r = core.proposeConfChange(change, now);
+    if (r.ok) node.log.info('raft membership change', { type: change.type, peer: change.node });
+  }
+
+  /** Leader stop: hand leadership to the most caught-up live voter and wait (bounded) for it to take over. */
+  private async handOverLeadership(): Promise<void> {
+    const core = this.core;
+    if (!core) return;
+    const s = core.status();
+    if (s.role !== 'leader' || s.progress === null) return;
+    let best: string | null = null;
+    let bestMatch = -1;
+    for (const v of s.conf.voters) {
+      if (v === s.id) continue;
+      const info: PeerInfo | undefined = this.opts.peers.get(v);
+      if (info && (info.status === 'dead' || info.status === 'left')) continue;
+      const m = s.progress[v]?.match ?? 0;
+      if (m > bestMatch) {
+        best = v;
+        bestMatch = m;
+      }
+    }
+    if (best === null) return;
+    const r = core.transferLeadership(best, Date.now());
+    if (!r.ok) return;
+    this.kick();
+    const deadline =
+      Date.now() +
+      (this.opts.transferWaitMs ?? Math.min(2000, this.node!.config.consensus.election_timeout_min_ms));
+    while (Date.now() < deadline && this.core?.status().role === 'leader') {
+      await new Promise((res) => setTimeout(res, 5));
+      this.core?.tick(Date.now());
+      this.kick();
+    }
+    this.node?.log.info('raft leadership handed over', {
+      to: best,
+      done: this.core?.status().role !== 'leader',
+    });
+  }
+}

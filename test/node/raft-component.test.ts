@@ -1,0 +1,300 @@
+/**
+ * Three RaftComponents in one process on loopback, peers from StaticPeerDirectory:
+ * bootstrap forms one cluster, writes replicate and are served through any node,
+ * a restart keeps the data, and the membership policy holds its rules.
+ */
+import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ApiServer } from '../../src/api/server.js';
+import { kvRoutes } from '../../src/api/routes/kv.js';
+import { configSchema, type SwarmConfig } from '../../src/config/schema.js';
+import { SwarmNode } from '../../src/node/node.js';
+import { StaticPeerDirectory, type PeerInfo } from '../../src/node/peers.js';
+import { RaftComponent } from '../../src/node/raft-component.js';
+import { bootstrapVoters, planMembershipChange } from '../../src/node/raft-membership.js';
+
+const root = mkdtempSync(join(tmpdir(), 'raft-comp-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function config(dir: string, expect: number): SwarmConfig {
+  return configSchema.parse({
+    node: { data_dir: dir },
+    network: { bind_address: '127.0.0.1', multicast_enabled: false, gossip_port: 0 },
+    api: { port: 0 },
+    raft: { port: 0, bootstrap_expect: expect, snapshot_interval_entries: 50 },
+    consensus: { heartbeat_interval_ms: 50, election_timeout_min_ms: 300, election_timeout_max_ms: 600 },
+  });
+}
+
+interface Member {
+  node: SwarmNode;
+  raft: RaftComponent;
+  dir: StaticPeerDirectory;
+  api: () => string;
+}
+
+async function startMember(dataDir: string, expect: number): Promise<Member> {
+  const dir = new StaticPeerDirectory();
+  const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000 });
+  const node = new SwarmNode(config(dataDir, expect));
+  node.register(raft);
+  node.register(new ApiServer({ routes: [kvRoutes(raft)] }));
+  await node.start();
+  return { node, raft, dir, api: () => `http://${node.status().addresses.api ?? ''}` };
+}
+
+function info(m: Member): PeerInfo {
+  const a = m.node.status().addresses;
+  return {
+    id: m.node.id,
+    name: m.node.name,
+    deviceClass: 'standard',
+    status: 'alive',
+    apiAddr: a.api,
+    raftAddr: a.raft,
+    raftRole: null,
+  };
+}
+
+function connect(ms: Member[]): void {
+  for (const a of ms) for (const b of ms) if (a !== b) a.dir.set(info(b));
+}
+
+async function until<T>(what: string, f: () => T | null | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function json(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(8000) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const put = (base: string, key: string, body: unknown): ReturnType<typeof json> =>
+  json(`${base}/v1/kv/${encodeURIComponent(key)}`, {
+    method: 'PUT',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+
+describe('RaftComponent, 3 in-process nodes on loopback', () => {
+  it('bootstraps one cluster, replicates writes, serves any node, survives a restart', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `n${i}`));
+    let ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    try {
+      connect(ms);
+      const leader = await until('a leader with 3 voters', () =>
+        ms.find((m) => {
+          const i = m.raft.info();
+          return i.role === 'leader' && i.voters.length === 3 ? m : null;
+        }),
+      );
+      // The smallest id founds the cluster.
+      const smallest = [...ms].sort((a, b) => (a.node.id < b.node.id ? -1 : 1))[0]!;
+      expect(readdirSync(join(dirs[ms.indexOf(smallest)]!)).includes('raft-bootstrap.json')).toBe(true);
+      expect(ms.filter((m) => m.raft.info().role === 'leader')).toHaveLength(1);
+      const follower = ms.find((m) => m !== leader)!;
+
+      // Writes through a follower are relayed to the leader and acknowledged once applied.
+      const w = await put(follower.api(), 'a/b', { value: { x: 1 } });
+      expect(w.status).toBe(200);
+      expect(w.body).toMatchObject({ key: 'a/b', value: { x: 1 } });
+      const rev = w.body.revision as number;
+      expect(rev).toBeGreaterThan(0);
+
+      // CAS: the right revision wins, a stale one gets 409.
+      expect((await put(follower.api(), 'a/b', { value: 2, prev_revision: rev })).status).toBe(200);
+      const stale = await put(leader.api(), 'a/b', { value: 3, prev_revision: rev });
+      expect(stale.status).toBe(409);
+      expect((stale.body.error as { code: string }).code).toBe('revision_mismatch');
+
+      // Linearizable read from any node; stale local reads eventually agree.
+      for (const m of ms) {
+        const r = await json(`${m.api()}/v1/kv/a%2Fb`);
+        expect(r.status).toBe(200);
+        expect(r.body.value).toBe(2);
+      }
+      expect((await json(`${follower.api()}/v1/kv/missing`)).status).toBe(404);
+      for (let i = 0; i < 120; i++)
+        expect((await put(ms[i % 3]!.api(), `k${i}`, { value: i })).status).toBe(200);
+      const list = await json(`${follower.api()}/v1/kv?prefix=k1`);
+      expect((list.body.items as unknown[]).length).toBe(31); // k1, k10..k19, k100..k119
+      const del = await json(`${follower.api()}/v1/kv/k0`, { method: 'DELETE' });
+      expect(del.body).toMatchObject({ key: 'k0', deleted: true });
+      await until('replication to every node', () =>
+        ms.every((m) => m.raft.info().applied >= leader.raft.info().commit),
+      );
+      for (const m of ms) {
+        const r = await json(`${m.api()}/v1/kv/k119?consistency=stale`);
+        expect(r.body.value).toBe(119);
+      }
+      // Size limits.
+      expect((await put(leader.api(), 'x'.repeat(513), { value: 1 })).status).toBe(413);
+      expect((await put(leader.api(), 'big', { value: 'y'.repeat(70_000) })).status).toBe(413);
+      const l = await json(`${follower.api()}/v1/leader`);
+      expect(l.body.leader).toBe(leader.node.id);
+      expect(l.body.leader_api).toBe(leader.node.status().addresses.api);
+
+      // Stop everything (the leader hands over on the way), restart: data is still there.
+      await Promise.all(ms.map((m) => m.node.stop()));
+      ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+      connect(ms);
+      await until('a leader after restart', () => ms.find((m) => m.raft.info().role === 'leader'));
+      for (const m of ms) {
+        const r = await json(`${m.api()}/v1/kv/k7`);
+        expect(r.body.value).toBe(7);
+      }
+      expect((await json(`${ms[0]!.api()}/v1/kv/k0`)).status).toBe(404);
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 60_000);
+
+  it('a leader stop hands leadership to another voter', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `t${i}`));
+    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    try {
+      connect(ms);
+      const leader = await until('a leader with 3 voters', () =>
+        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+      );
+      const term = leader.raft.info().term;
+      await leader.node.stop();
+      const rest = ms.filter((m) => m !== leader);
+      // Immediately after the stop returns, another node leads (no election timeout waited).
+      const next = rest.find((m) => m.raft.info().role === 'leader');
+      expect(next).toBeDefined();
+      expect(next!.raft.info().term).toBe(term + 1);
+      expect((await put(next!.api(), 'after', { value: true })).status).toBe(200);
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('without a quorum a write answers 503 no_quorum within a bounded time', async () => {
+    const m = await startMember(join(root, 'alone'), 0);
+    try {
+      // A node that was never bootstrapped knows no leader.
+      const r = await put(m.api(), 'k', { value: 1 });
+      expect(r.status).toBe(503);
+      expect((r.body.error as { code: string }).code).toBe('no_quorum');
+    } finally {
+      await m.node.stop();
+    }
+  }, 20_000);
+
+  it('refuses to start on a corrupted log, naming the file', async () => {
+    const d = join(root, 'corrupt');
+    const m = await startMember(d, 1);
+    await until('single-node leader', () => m.raft.info().role === 'leader');
+    for (let i = 0; i < 20; i++) expect((await put(m.api(), `k${i}`, { value: i })).status).toBe(200);
+    await m.node.stop();
+    const seg = readdirSync(join(d, 'raft')).find((f) => f.endsWith('.wal'));
+    expect(seg).toBeDefined();
+    // Garbage followed by valid records is corruption in the middle of the log, not a torn tail.
+    writeFileSync(join(d, 'raft', seg!), Buffer.alloc(16, 0xab), { flag: 'r+' });
+    await expect(startMember(d, 1)).rejects.toThrow(seg!);
+  }, 20_000);
+});
+
+describe('membership policy', () => {
+  const peer = (
+    id: string,
+    deviceClass: PeerInfo['deviceClass'],
+    status: PeerInfo['status'] = 'alive',
+  ): PeerInfo => ({
+    id,
+    name: id,
+    deviceClass,
+    status,
+    apiAddr: null,
+    raftAddr: '127.0.0.1:1',
+    raftRole: null,
+  });
+
+  it('only the smallest id founds, once enough voter-capable members are seen', () => {
+    const peers = [peer('b', 'standard'), peer('c', 'minimal'), peer('d', 'full')];
+    expect(bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers, expect: 3 })).toEqual([
+      'a',
+      'b',
+      'd',
+    ]);
+    expect(
+      bootstrapVoters({
+        selfId: 'b',
+        selfClass: 'standard',
+        peers: [peer('a', 'full'), peer('d', 'full')],
+        expect: 3,
+      }),
+    ).toBeNull();
+    expect(
+      bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers: peers.slice(0, 2), expect: 3 }),
+    ).toBeNull();
+    expect(bootstrapVoters({ selfId: 'a', selfClass: 'minimal', peers, expect: 1 })).toBeNull();
+  });
+
+  it('adds learners, promotes full before standard, never promotes minimal, caps voters', () => {
+    const base = { selfId: 'a', lastIndex: 100, maxVoters: 3 };
+    const peers = [peer('b', 'standard'), peer('c', 'full'), peer('m', 'minimal')];
+    expect(
+      planMembershipChange({ ...base, conf: { voters: ['a'], learners: [] }, match: new Map(), peers }),
+    ).toEqual({ type: 'add_learner', node: 'b' });
+    const caught = new Map([
+      ['b', 100],
+      ['c', 100],
+      ['m', 100],
+    ]);
+    expect(
+      planMembershipChange({
+        ...base,
+        conf: { voters: ['a'], learners: ['b', 'c', 'm'] },
+        match: caught,
+        peers,
+      }),
+    ).toEqual({ type: 'add_voter', node: 'c' });
+    expect(
+      planMembershipChange({
+        ...base,
+        conf: { voters: ['a', 'b', 'c'], learners: ['m'] },
+        match: caught,
+        peers,
+      }),
+    ).toBeNull();
+    expect(
+      planMembershipChange({ ...base, conf: { voters: ['a', 'm'], learners: [] }, match: caught, peers }),
+    ).toEqual({ type: 'add_learner', node: 'm' });
+    // A lagging learner is not promoted.
+    expect(
+      planMembershipChange({
+        ...base,
+        conf: { voters: ['a'], learners: ['b', 'c'] },
+        match: new Map([
+          ['b', 3],
+          ['c', 2],
+        ]),
+        peers: peers.slice(0, 2),
+      }),
+    ).toBeNull();
+    // A voter dead long enough makes room for a caught-up learner.
+    const dead = [peer('b', 'standard', 'dead'), peer('c', 'full'), peer('d', 'full')];
+    expect(
+      planMembershipChange({
+        ...base,
+        conf: { voters: ['a', 'b', 'c'], learners: ['d'] },
+        match: caught.set('d', 100),
+        peers: dead,
+        deadLongEnough: new Set(['b']),
+      }),
+    ).toEqual({ type: 'remove', node: 'b' });
+  });
+});
