@@ -787,8 +787,8 @@ export class GossipNode {
     const inRange = (id: MemberId): boolean =>
       (msg.rangeStart === '' || id > msg.rangeStart) && (msg.rangeEnd === '' || id <= msg.rangeEnd);
     if (!listed.has(this.id) && inRange(this.id)) push.push(this.self);
-    for (const r of this.table.records()) {
-      if (!listed.has(r.id) && isLiveStatus(r.status) && inRange(r.id)) push.push(r);
+    for (const r of this.table.recordsInRange(msg.rangeStart, msg.rangeEnd)) {
+      if (!listed.has(r.id) && isLiveStatus(r.status)) push.push(r);
     }
     this.sendRecords(msg.from, src, msg.exchange, push, []);
     const reqBase = estimateSize({ type: 'pp-request', from: this.id, exchange: msg.exchange, ids: [] });

@@ -25,6 +25,35 @@ export interface MemberState {
 
 const EMPTY: SharedView = { ids: [], records: new Map() };
 
+/** Sorted ids of a shared view, computed once per view for all the nodes that share it. */
+const sortedViews = new WeakMap<SharedView, readonly MemberId[]>();
+
+function sortedIds(view: SharedView): readonly MemberId[] {
+  let s = sortedViews.get(view);
+  if (s === undefined) {
+    s = [...view.ids].sort(compareIds);
+    sortedViews.set(view, s);
+  }
+  return s;
+}
+
+export function compareIds(a: MemberId, b: MemberId): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** First index in sorted `ids` whose id is > `after` ('' = from the start). */
+function firstAfter(ids: readonly MemberId[], after: MemberId): number {
+  if (after === '') return 0;
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ids[mid]! <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class MemberTable {
   private readonly base: SharedView;
   private readonly own = new Map<MemberId, MemberState>();
@@ -32,6 +61,7 @@ export class MemberTable {
   private readonly removed = new Set<MemberId>();
   private readonly extra: MemberId[] = [];
   private readonly extraIndex = new Map<MemberId, number>();
+  private sortedExtra: MemberId[] | null = null;
 
   constructor(view: SharedView | undefined, selfId: MemberId) {
     this.base = view ?? EMPTY;
@@ -79,6 +109,7 @@ export class MemberTable {
     else if (!this.extraIndex.has(rec.id)) {
       this.extraIndex.set(rec.id, this.extra.length);
       this.extra.push(rec.id);
+      this.sortedExtra = null;
     }
     return st;
   }
@@ -91,6 +122,7 @@ export class MemberTable {
     }
     const i = this.extraIndex.get(id);
     if (i === undefined) return;
+    this.sortedExtra = null;
     const last = this.extra.pop()!;
     if (last !== id) {
       this.extra[i] = last;
@@ -119,6 +151,23 @@ export class MemberTable {
       if (id === undefined) continue;
       const r = this.peek(id);
       if (r !== undefined) yield r;
+    }
+  }
+
+  /**
+   * Records with ids in (after, upTo] ('' = unbounded), via binary search in
+   * the shared sorted view plus the node's own additions: answering one digest
+   * part costs the size of its range, not of the whole table.
+   */
+  *recordsInRange(after: MemberId, upTo: MemberId): Iterable<MemberRecord> {
+    const extra = (this.sortedExtra ??= [...this.extra].sort(compareIds));
+    for (const ids of [sortedIds(this.base), extra]) {
+      for (let i = firstAfter(ids, after); i < ids.length; i++) {
+        const id = ids[i]!;
+        if (upTo !== '' && id > upTo) break;
+        const r = this.peek(id);
+        if (r !== undefined) yield r;
+      }
     }
   }
 
