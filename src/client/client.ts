@@ -13,6 +13,16 @@ import {
   type StatusResponse,
 } from '../api/types.js';
 import { membersResponseSchema, type MembersResponse } from '../api/members-types.js';
+import {
+  kvDeleteSchema,
+  kvItemSchema,
+  kvListSchema,
+  leaderSchema,
+  type KvDeleteResponseBody,
+  type KvItemResponse,
+  type KvListResponseBody,
+  type LeaderResponseBody,
+} from '../api/routes/kv-types.js';
 import { ApiRequestError, BadResponseError, NodeUnreachableError, UnauthorizedError } from './errors.js';
 
 export interface SwarmClientOptions {
@@ -46,6 +56,32 @@ export class SwarmClient {
   /** The swarm as the node's gossip sees it (members, leader, adaptive mode, encryption). */
   members(): Promise<MembersResponse> {
     return this.request('GET', '/v1/members', membersResponseSchema);
+  }
+
+  /** Raft leader, term, commit index and membership as this node sees them. */
+  leader(): Promise<LeaderResponseBody> {
+    return this.request('GET', '/v1/leader', leaderSchema);
+  }
+
+  /** Linearizable read by default; `stale` reads the node's local state. 404 -> ApiRequestError not_found. */
+  kvGet(key: string, opts: { stale?: boolean } = {}): Promise<KvItemResponse> {
+    const q = opts.stale === true ? '?consistency=stale' : '';
+    return this.request('GET', `/v1/kv/${encodeURIComponent(key)}${q}`, kvItemSchema);
+  }
+
+  /** Resolves once the write is committed and applied; `prevRevision` makes it a compare-and-set (409 on mismatch). */
+  kvPut(key: string, value: unknown, opts: { prevRevision?: number } = {}): Promise<KvItemResponse> {
+    const body = opts.prevRevision === undefined ? { value } : { value, prev_revision: opts.prevRevision };
+    return this.request('PUT', `/v1/kv/${encodeURIComponent(key)}`, kvItemSchema, body);
+  }
+
+  kvDelete(key: string): Promise<KvDeleteResponseBody> {
+    return this.request('DELETE', `/v1/kv/${encodeURIComponent(key)}`, kvDeleteSchema);
+  }
+
+  kvList(prefix = '', opts: { stale?: boolean } = {}): Promise<KvListResponseBody> {
+    const q = new URLSearchParams({ prefix, ...(opts.stale === true ? { consistency: 'stale' } : {}) });
+    return this.request('GET', `/v1/kv?${q.toString()}`, kvListSchema);
   }
 
   /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */

@@ -8,5 +8,16 @@ import { register as keygen } from './keygen.js';
 import { register as demo } from './demo.js';
 import { register as agent } from './agent.js';
 import { register as maelstrom } from './maelstrom.js';
+import { register as kv } from './kv.js';
 
-export const registrars: readonly Registrar[] = [node, swarm, demo, agent, config, keygen, maelstrom, version];
+export const registrars: readonly Registrar[] = [
+  node,
+  swarm,
+  kv,
+  demo,
+  agent,
+  config,
+  keygen,
+  maelstrom,
+  version,
+];

@@ -1,0 +1,95 @@
+/**
+ * `swarm kv get|put|del|list`: the replicated key-value store through the
+ * local node's API (any node relays to the leader). Values are JSON; a
+ * `put` value that does not parse as JSON is stored as a string.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../../common/errors.js';
+import { SwarmClient } from '../../client/client.js';
+import { loadConfig } from '../../config/load.js';
+import type { CliContext, Registrar } from '../context.js';
+import { formatTable } from '../output.js';
+import { localClient } from './swarm.js';
+
+interface CommonOptions {
+  dataDir?: string;
+  api?: string;
+  json?: boolean;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'data dir of the local node (default: node.data_dir)')
+    .option('--api <url>', 'API URL of any node instead of the local one, e.g. http://127.0.0.1:5557')
+    .option('--json', 'machine-readable output');
+}
+
+function client(ctx: CliContext, o: CommonOptions): SwarmClient {
+  if (o.api !== undefined) {
+    const { config } = loadConfig({ path: ctx.configPath(), env: ctx.env });
+    return new SwarmClient({ baseUrl: o.api, token: config.security.api_token });
+  }
+  return localClient(ctx, o.dataDir);
+}
+
+export function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export const register: Registrar = (program, ctx) => {
+  const kv = program.command('kv').description('read and write the replicated key-value store');
+  const out = (s: string): void => void ctx.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+
+  common(kv.command('get <key>').description('read a key (linearizable unless --stale)'))
+    .option('--stale', 'read the local node state without asking the leader')
+    .action(async (key: string, o: CommonOptions & { stale?: boolean }) => {
+      const r = await client(ctx, o).kvGet(key, { stale: o.stale === true });
+      out(o.json ? JSON.stringify(r) : show(r.value));
+    });
+
+  common(kv.command('put <key> <value>').description('write a key; the value is JSON, else a string'))
+    .option('--prev-revision <n>', 'compare-and-set: write only if the key is at this revision (0 = absent)')
+    .action(async (key: string, value: string, o: CommonOptions & { prevRevision?: string }) => {
+      let prev: number | undefined;
+      if (o.prevRevision !== undefined) {
+        prev = Number(o.prevRevision);
+        if (!Number.isInteger(prev) || prev < 0)
+          throw new UsageError(`--prev-revision must be a non-negative integer, got ${o.prevRevision}`);
+      }
+      const r = await client(ctx, o).kvPut(
+        key,
+        parseValue(value),
+        prev === undefined ? {} : { prevRevision: prev },
+      );
+      out(o.json ? JSON.stringify(r) : `${r.key} = ${show(r.value)} (revision ${r.revision})`);
+    });
+
+  common(kv.command('del <key>').description('delete a key')).action(
+    async (key: string, o: CommonOptions) => {
+      const r = await client(ctx, o).kvDelete(key);
+      out(o.json ? JSON.stringify(r) : r.deleted ? `deleted ${r.key}` : `${r.key} did not exist`);
+    },
+  );
+
+  common(kv.command('list [prefix]').description('list keys with a prefix (all keys without one)'))
+    .option('--stale', 'read the local node state without asking the leader')
+    .action(async (prefix: string | undefined, o: CommonOptions & { stale?: boolean }) => {
+      const r = await client(ctx, o).kvList(prefix ?? '', { stale: o.stale === true });
+      if (o.json) return out(JSON.stringify(r));
+      if (r.items.length === 0) return out('(no keys)');
+      out(
+        formatTable(
+          ['KEY', 'VALUE', 'REVISION'],
+          r.items.map((i) => [i.key, show(i.value), String(i.revision)]),
+        ),
+      );
+    });
+};
