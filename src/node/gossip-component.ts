@@ -17,6 +17,7 @@ import {
   adaptiveConfigFromSections,
   type AdaptiveInputs,
   type AdaptiveParams,
+  type AdaptivePowerState,
 } from '../gossip/adaptive.js';
 import { MemberStatus, type MemberMeta, type MemberRecord } from '../gossip/messages.js';
 import { GossipNode } from '../gossip/node.js';
@@ -367,6 +368,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       reachablePeers: s.reachablePeers,
       eventRatePerS: s.eventRatePerS,
       swarmSize: s.swarmSize,
+      ...this.energyInputs(),
     };
     const p = ctl.evaluate(now, inputs);
     if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout) {
@@ -381,6 +383,23 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
         reason: p.reason,
       });
     }
+  }
+
+  /**
+   * Energy inputs from what the energy side advertised through setLocalMeta
+   * (same vocabulary as toEnergyMeta): a battery figure means on battery, a
+   * power figure without one means mains.
+   */
+  private energyInputs(): Pick<AdaptiveInputs, 'batteryPercent' | 'onBattery' | 'powerState'> {
+    const m = this.extraMeta;
+    const ps = m.powerState;
+    const powerState: AdaptivePowerState | null =
+      ps === 'critical' || ps === 'low_power' || ps === 'idle' || ps === 'active' ? ps : null;
+    return {
+      batteryPercent: m.battery ?? null,
+      onBattery: m.battery !== undefined ? true : m.powerW !== undefined ? false : null,
+      powerState,
+    };
   }
 
   /** Send output, publish events, and re-arm the timer. */
