@@ -1,0 +1,186 @@
+/**
+ * Multicast discovery between real daemons in three network namespaces, with
+ * no join list: each node announces on the discovery group until someone
+ * answers, then the swarm forms by gossip. The test creates a hub namespace
+ * holding a bridge, one namespace per node with a veth into the bridge, routes
+ * 224.0.0.0/4 to that veth, and removes everything afterwards. Nothing is sent
+ * outside these namespaces: every veth end is created inside one of them.
+ * Skipped, with the reason in the title, where `ip netns add` is not permitted.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MembersResponse } from '../../src/api/members-types.js';
+import { SWARM_BIN, type RunResult } from '../helpers/run-swarm.js';
+import { alive } from '../node/proc.js';
+
+const pid = process.pid;
+const HUB = `swgh${pid}`;
+const NS = [0, 1, 2].map((i) => `swg${pid}n${i}`);
+const VNODE = [0, 1, 2].map((i) => `vg${pid}n${i}`);
+const VHUB = [0, 1, 2].map((i) => `vg${pid}h${i}`);
+const SUBNET = `10.${150 + (pid % 50)}.${pid % 250}`;
+const ADDR = [0, 1, 2].map((i) => `${SUBNET}.${i + 1}`);
+// A group and port of our own, so concurrent runs (and other tests) never hear each other.
+const GROUP = `239.255.${100 + (pid % 100)}.${1 + (pid % 250)}`;
+const MCAST_PORT = 20_000 + (pid % 20_000);
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+}
+
+function probeNetns(): string | null {
+  const probe = `swgprobe${pid}`;
+  try {
+    ip('netns', 'add', probe);
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    return stderr || (e instanceof Error ? e.message : String(e));
+  }
+  try {
+    ip('netns', 'del', probe);
+  } catch {
+    // Best effort: the probe namespace holds nothing.
+  }
+  return null;
+}
+
+const skipReason = probeNetns();
+if (skipReason !== null) {
+  process.stderr.write(`gossip-netns: SKIPPED, \`ip netns add\` is not permitted here (${skipReason})\n`);
+}
+
+let root = '';
+const pids = new Set<number>();
+
+function cleanup(): void {
+  for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+  pids.clear();
+  for (const ns of [...NS, HUB]) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      // Not created (setup failed early) or already gone.
+    }
+  }
+  if (root !== '') rmSync(root, { recursive: true, force: true });
+  root = '';
+}
+
+afterAll(cleanup);
+
+function setup(): void {
+  ip('netns', 'add', HUB);
+  ip('-n', HUB, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+  ip('-n', HUB, 'link', 'set', 'br0', 'up');
+  NS.forEach((ns, i) => {
+    ip('netns', 'add', ns);
+    ip('link', 'add', VNODE[i]!, 'netns', ns, 'type', 'veth', 'peer', 'name', VHUB[i]!, 'netns', HUB);
+    ip('-n', HUB, 'link', 'set', VHUB[i]!, 'master', 'br0');
+    ip('-n', HUB, 'link', 'set', VHUB[i]!, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'addr', 'add', `${ADDR[i]}/24`, 'dev', VNODE[i]!);
+    ip('-n', ns, 'link', 'set', VNODE[i]!, 'up');
+    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', VNODE[i]!);
+  });
+}
+
+/** The `swarm` binary inside a namespace (its API listens on the namespace's own loopback). */
+function swarmIn(ns: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, SWARM_BIN, ...args], {
+      env: { ...process.env, HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function nodeArgs(i: number): string[] {
+  return ['--config', join(root, `n${i}.toml`)];
+}
+
+async function members(i: number): Promise<MembersResponse> {
+  const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'swarm', 'status', '--json']);
+  if (r.code !== 0) throw new Error(`swarm status in ${NS[i]} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as MembersResponse;
+}
+
+const title = 'three daemons in three namespaces discover each other by multicast alone';
+
+describe('multicast discovery of real daemons between network namespaces', () => {
+  it.skipIf(skipReason !== null)(
+    skipReason === null ? title : `${title} [SKIPPED: ip netns add not permitted: ${skipReason}]`,
+    async () => {
+      try {
+        root = mkdtempSync(join(tmpdir(), 'swarm-gossip-netns-'));
+        setup();
+        for (let i = 0; i < 3; i++) {
+          writeFileSync(
+            join(root, `n${i}.toml`),
+            [
+              '[network]',
+              'gossip_port = 0',
+              `bind_address = "${ADDR[i]}"`,
+              'multicast_enabled = true',
+              `multicast_group = "${GROUP}"`,
+              `multicast_port = ${MCAST_PORT}`,
+              'join = []',
+              '[node]',
+              `name = "ns${i}"`,
+              `data_dir = "${join(root, `d${i}`)}"`,
+              '[api]',
+              'port = 0',
+              '[raft]',
+              'port = 0',
+              '',
+            ].join('\n'),
+          );
+        }
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'start', '--json']);
+          expect(r.stderr).toBe('');
+          expect(r.code).toBe(0);
+          const info = JSON.parse(r.stdout) as { pid: number; id: string };
+          pids.add(info.pid);
+          ids.push(info.id);
+        }
+        // Announces back off from 1 s (doubling); three nodes find each other within a few rounds.
+        for (let i = 0; i < 3; i++) {
+          const end = Date.now() + 25_000;
+          let m = await members(i);
+          for (let k = 0; k < 100 && Date.now() < end; k++) {
+            if (m.members.filter((x) => x.status === 'alive').length === 3) break;
+            await new Promise((r) => setTimeout(r, 500));
+            m = await members(i);
+          }
+          expect(m.multicast).toBe(true);
+          expect(m.members.map((x) => x.id).sort()).toEqual([...ids].sort());
+          expect(m.members.every((x) => x.status === 'alive')).toBe(true);
+          // Each member is known under its own namespace's address, not a loopback one.
+          for (const x of m.members) expect(x.addresses.gossip.startsWith(`${SUBNET}.`)).toBe(true);
+        }
+        for (let i = 0; i < 3; i++) {
+          const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'stop']);
+          expect(r.code).toBe(0);
+        }
+        pids.clear();
+      } finally {
+        cleanup();
+      }
+    },
+    90_000,
+  );
+});
