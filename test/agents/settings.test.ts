@@ -42,6 +42,17 @@ describe('agent settings', () => {
   });
 });
 
+describe('swarm agent trigger', () => {
+  it('exits 1 and says why when the first agent cannot be reached', async () => {
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    const r = await runSwarm(['agent', 'trigger', '--agents', 'http://127.0.0.1:1', '--timeout', '2000']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('trigger failed');
+    expect(r.stdout).toContain('http://127.0.0.1:1: unreachable');
+    expect(r.stdout).toContain('no consensus');
+  });
+});
+
 describe('swarm agent demo', () => {
   it('starts five agents, triggers a run and all agree (majority 3 of 5)', async () => {
     const r = await runSwarm(['agent', 'demo', '--count', '5', '--base-port', '0', '--json']);
