@@ -77,6 +77,15 @@ export type {
 } from './client/index.js';
 export { SwarmNode, type NodeComponent, type NodeStatus, type ComponentStatus } from './node/node.js';
 export { createLogger, type Logger, type LogLevel } from './node/log.js';
+export {
+  GossipComponent,
+  type GossipComponentOptions,
+  type GossipView,
+  type LocalMeta,
+  type MemberSnapshot,
+} from './node/gossip-component.js';
+export { membersRoutes, membersResponse, type MembersSource } from './api/members.js';
+export type { MembersResponse, MemberView, MemberEnergy } from './api/members-types.js';
 export { createApi, ApiServer, type ApiNode, type ApiRoutes } from './api/index.js';
 export {
   gossipCodec,
