@@ -32,6 +32,12 @@ import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.j
 
 /** How long a graceful leave keeps the socket open so the `left` update spreads. */
 const LEAVE_LINGER_MS = 300;
+/**
+ * While alone with a join list, contact the seeds again this often: the core's
+ * own retries give up after a few minutes, and a node started before its
+ * seeds (or the last survivor of an outage) must still find the swarm later.
+ */
+const REJOIN_INTERVAL_MS = 60_000;
 /** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
 const MIN_WAKE_MS = 1;
 
@@ -73,6 +79,8 @@ export interface GossipComponentOptions {
   seed?: number;
   /** Extra core configuration (tests shorten the probe period). */
   core?: Partial<GossipConfig>;
+  /** How often a lone node with a join list contacts it again; default 60 s. */
+  rejoinIntervalMs?: number;
 }
 
 /** `[gossip]` keys of the seed config mapped onto the core's knobs (docs/gossip.md). */
@@ -153,6 +161,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private timerAt = Infinity;
   private wakeups = 0;
   private stopped = false;
+  private seeds: readonly PeerAddress[] = [];
+  private nextRejoinAt = Infinity;
   private advertised = '127.0.0.1';
   private gossipAddr: string | null = null;
   /** Set by other components (energy figures, extra tags); overrides what is read from node status. */
@@ -196,7 +206,9 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     });
     this.adaptive = new AdaptiveGossipController(adaptiveConfigFromSections(cfg));
     const seeds = cfg.network.join.map(parseHostPort);
+    this.seeds = seeds;
     const now = this.now();
+    this.nextRejoinAt = seeds.length > 0 ? now + this.rejoinMs() : Infinity;
     this.lastChange.set(node.id, Date.now());
     // join() with no seeds still starts the core's timers (a first node waits to be joined).
     this.core.join(seeds, now);
@@ -312,6 +324,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
 
   // ------------------------------------------------------------ internals
 
+  private rejoinMs(): number {
+    return this.opts.rejoinIntervalMs ?? REJOIN_INTERVAL_MS;
+  }
+
   /** Monotonic ms: the core's timers must not jump with wall-clock adjustments. */
   private now(): number {
     return performance.now();
@@ -351,6 +367,13 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     this.wakeups++;
     const now = this.now();
     if (now >= core.nextDeadline()) core.tick(now);
+    if (now >= this.nextRejoinAt) {
+      this.nextRejoinAt = now + this.rejoinMs();
+      if (core.stats().swarmSize <= 1) {
+        this.log?.info('alone: contacting the join list again', { seeds: this.seeds.length });
+        core.join(this.seeds, now);
+      }
+    }
     // Cheap (a status merge); catches the API address once it listens and every Raft role change.
     this.refreshMeta();
     this.adapt(now);
@@ -447,7 +470,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private nextWake(now: number): number {
     const core = this.core;
     if (!core) return Infinity;
-    let t = core.nextDeadline();
+    let t = Math.min(core.nextDeadline(), this.nextRejoinAt);
     const ctl = this.adaptive;
     if (ctl?.config.enabled) {
       const last = ctl.state().lastEvaluatedAt;

@@ -135,6 +135,35 @@ describe('GossipComponent', () => {
     off();
   });
 
+  it('a lone node contacts its join list again after the core gave up, and finds a late seed', async () => {
+    // Learn a free port, then free it: the seed will come up there later.
+    const probe = await startNode('probe');
+    const seedAddr = probe.node.status().addresses.gossip!;
+    await probe.node.stop();
+    running.splice(running.indexOf(probe.node), 1);
+
+    const lateCfg = config('late', [seedAddr]);
+    const late = new SwarmNode(lateCfg);
+    const lg = new GossipComponent({
+      core: { probeIntervalMs: 200, probeTimeoutMs: 100, joinRetryMs: 50, joinMaxAttempts: 1 },
+      rejoinIntervalMs: 300,
+    });
+    late.register(lg);
+    await late.start();
+    running.push(late);
+    // Past the core's only attempt: without the runtime's rejoin this node would stay alone.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(lg.peers()).toEqual([]);
+
+    const seedCfg = config('seed');
+    seedCfg.network.gossip_port = parseHostPort(seedAddr).port;
+    const seed = new SwarmNode(seedCfg);
+    seed.register(new GossipComponent({ core: { probeIntervalMs: 200, probeTimeoutMs: 100 } }));
+    await seed.start();
+    running.push(seed);
+    await until(() => lg.get(seed.id)?.status === 'alive', 5000, 'late node found the seed');
+  });
+
   it('serves /v1/members through the API routes', async () => {
     const a = await startNode('m1');
     const b = await startNode('m2', [a.node.status().addresses.gossip!]);
