@@ -174,3 +174,19 @@ export type {
   Ballot as AgentBallot,
   Decision as AgentDecision,
 } from './agents/types.js';
+export {
+  RaftComponent,
+  NoQuorumError,
+  NotLeaderError as RaftNotLeaderError,
+  type RaftComponentOptions,
+  type KvEntry,
+  type LeaderInfo,
+} from './node/raft-component.js';
+export { bootstrapVoters, planMembershipChange, canVote } from './node/raft-membership.js';
+export { kvRoutes, MAX_KEY_BYTES, MAX_VALUE_BYTES, type KvRoutesOptions } from './api/routes/kv.js';
+export type {
+  KvItemResponse,
+  KvDeleteResponseBody,
+  KvListResponseBody,
+  LeaderResponseBody,
+} from './api/routes/kv-types.js';
