@@ -83,15 +83,28 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
     .option('--base-port <port>', 'port of the first agent (0: any free ports)', '5001')
     .option('--round <n>', 'round to start', '1')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { count: string; basePort: string; round: string; json?: boolean }) => {
-      const code = await runAgentsDemo({
-        count: int(opts.count, '--count', 3, 1),
-        basePort: int(opts.basePort, '--base-port', 5001, 0),
-        round: int(opts.round, '--round', 1, 1),
-        json: opts.json === true,
-        stdout: ctx.stdout,
-        stderr: ctx.stderr,
-      });
-      if (code !== 0) throw new CliExit(1);
-    });
+    .action((opts: AgentsDemoFlags) => agentsDemo(opts, ctx));
 };
+
+export interface AgentsDemoFlags {
+  count: string;
+  basePort: string;
+  round: string;
+  json?: boolean;
+}
+
+/**
+ * The local stand-in for the original demo's docker compose file, behind both
+ * `swarm agent demo` and `swarm demo agents`.
+ */
+export async function agentsDemo(opts: AgentsDemoFlags, ctx: CliContext): Promise<void> {
+  const code = await runAgentsDemo({
+    count: int(opts.count, '--count', 3, 1),
+    basePort: int(opts.basePort, '--base-port', 5001, 0),
+    round: int(opts.round, '--round', 1, 1),
+    json: opts.json === true,
+    stdout: ctx.stdout,
+    stderr: ctx.stderr,
+  });
+  if (code !== 0) throw new CliExit(1);
+}

@@ -14,6 +14,7 @@ import { UsageError } from '../../common/errors.js';
 import { SwarmClient } from '../../client/client.js';
 import type { StatusResponse } from '../../api/types.js';
 import type { RuntimeInfo } from '../../node/datadir.js';
+import { agentsDemo, type AgentsDemoFlags } from './agent.js';
 import type { Registrar } from '../context.js';
 import { spawnDaemon, stopDaemon, waitForExit } from '../daemon.js';
 import { formatTable } from '../output.js';
@@ -127,17 +128,27 @@ export function demoRows(statuses: readonly StatusResponse[], nodes: readonly De
   }));
 }
 
+type DemoFlags = AgentsDemoFlags & { nodes: string; duration?: string };
+
 export const register: Registrar = (program, ctx) => {
   program
     .command('demo')
-    .description('run a local swarm of real nodes on loopback until Ctrl+C (or --duration)')
+    .description(
+      'run a local swarm of real nodes on loopback until Ctrl+C (or --duration); `demo agents`: the three-agent consensus demo',
+    )
+    .argument('[kind]', 'what to run: "nodes" (default) or "agents"', 'nodes')
     .option('--nodes <n>', 'number of nodes (1-25)', '3')
+    .option('--count <n>', 'agents: number of agents', '3')
+    .option('--base-port <port>', 'agents: port of the first agent (0: any free ports)', '5001')
+    .option('--round <n>', 'agents: round to start', '1')
     .option(
       '--duration <seconds>',
       'stop after this many seconds (default: until Ctrl+C; 10 s without a TTY)',
     )
     .option('--json', 'print the nodes as JSON')
-    .action(async (opts: { nodes: string; duration?: string; json?: boolean }) => {
+    .action(async (kind: string, opts: DemoFlags) => {
+      if (kind === 'agents') return agentsDemo(opts, ctx);
+      if (kind !== 'nodes') throw new UsageError(`demo ${kind}: unknown demo, expected "nodes" or "agents"`);
       const count = parseIntOption('--nodes', opts.nodes, 1, MAX_NODES) ?? 3;
       if (!Number.isInteger(count)) throw new UsageError(`--nodes ${opts.nodes}: must be an integer`);
       const interactive = Boolean((ctx.stdout as NodeJS.WriteStream).isTTY);
