@@ -297,6 +297,8 @@ export class RaftComponent implements NodeComponent {
     const r = core.propose(encodeCommand(cmd), Date.now());
     if (!r.ok) {
       if (r.reason === 'not_leader') throw new NotLeaderError(r.leader);
+      // During a hand-over the caller waits for the successor rather than failing: the write gap stays short.
+      if (r.reason === 'transferring') throw new NotLeaderError(null);
       throw new NoQuorumError(`proposal refused: ${r.reason}`);
     }
     const p = new Promise<KvResult>((resolve, reject) =>

@@ -237,6 +237,21 @@ describe('raft cluster of 3 daemons', () => {
     const lin = checkLinearizable(history);
     expect(lin.verdict, describeLinearizability(lin)).toBe('ok');
 
+    // --- the CLI reaches the store through the local node of a data dir
+    const cli = (args: string[]): ReturnType<typeof runSwarm> =>
+      runSwarm(['--config', join(root, 'config.toml'), 'kv', ...args, '--data-dir', ds[1]!.dir], {
+        env: env(),
+      });
+    const p = await cli(['put', 'cli/k', '{"a":1}']);
+    expect(p.stderr).toBe('');
+    expect(p.stdout).toMatch(/^cli\/k = \{"a":1\} \(revision \d+\)\n$/);
+    const g = await cli(['get', 'cli/k', '--json']);
+    expect(JSON.parse(g.stdout)).toMatchObject({ key: 'cli/k', value: { a: 1 } });
+    expect((await cli(['list', 'cli/'])).stdout).toMatch(/cli\/k\s+\{"a":1\}/);
+    expect((await cli(['del', 'cli/k'])).stdout).toBe('deleted cli/k\n');
+    const missing = await cli(['get', 'cli/k']);
+    expect(missing.code).toBe(1);
+
     // --- graceful stop of the leader hands over leadership
     const cur = await until('a leader', () => leaderOf(ds));
     const stopped = await runSwarm(

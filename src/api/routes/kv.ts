@@ -15,8 +15,10 @@ import { ApiError, errorBody, type ApiRoutes } from '../app.js';
 export const MAX_KEY_BYTES = 512;
 /** A value's JSON encoding may take at most 64 KiB. */
 export const MAX_VALUE_BYTES = 64 * 1024;
-/** Marks a relayed request, so a node that is not leader either does not relay it again. */
+/** Marks a relayed request with its hop count. */
 export const FORWARDED_HEADER = 'x-swarm-forwarded';
+/** A request is relayed at most this many times (a stale view of the leader costs one extra hop). */
+const MAX_HOPS = 2;
 
 export interface KvItem {
   key: string;
@@ -59,7 +61,8 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
 
   /** Run `local` here if leader, else relay to the leader; map Raft errors to HTTP. */
   async function serve(c: Context, body: string | null, local: () => Promise<Response>): Promise<Response> {
-    const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
+    // Hop count, so a relay through a node whose view of the leader is stale cannot loop.
+    const hops = Number(c.req.header(FORWARDED_HEADER) ?? 0) || 0;
     const deadline = Date.now() + waitMs();
     for (;;) {
       try {
@@ -69,22 +72,22 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         if (!(err instanceof NotLeaderError)) throw err;
         const leader = err.leader ?? (await raft.awaitLeader(Math.max(0, deadline - Date.now())));
         if (leader !== null && leader !== raft.info().self) {
-          if (forwarded) throw new ApiError(503, 'no_quorum', `not the leader (leader is ${leader})`);
-          return relay(c, leader, body);
+          if (hops >= MAX_HOPS) throw new ApiError(503, 'no_quorum', `not the leader (leader is ${leader})`);
+          return relay(c, leader, body, hops + 1);
         }
         if (Date.now() >= deadline) throw new ApiError(503, 'no_quorum', 'no leader elected');
         if (leader === null) continue;
-        // We are being told we lead, but not yet ready: give the core a moment.
-        await new Promise((r) => setTimeout(r, 20));
+        // Still leader but refusing proposals (hand-over in progress): poll until the successor is known.
+        await new Promise((r) => setTimeout(r, 5));
       }
     }
   }
 
-  async function relay(c: Context, leader: string, body: string | null): Promise<Response> {
+  async function relay(c: Context, leader: string, body: string | null, hops: number): Promise<Response> {
     const api = raft.peers.get(leader)?.apiAddr;
     if (!api) throw new ApiError(503, 'no_quorum', `leader ${leader} has no known API address`);
     const url = new URL(c.req.url);
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
+    const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops) };
     if (body !== null) headers['content-type'] = 'application/json';
     const auth = c.req.header('authorization') ?? (opts.apiToken ? `Bearer ${opts.apiToken}` : undefined);
     if (auth) headers.authorization = auth;
