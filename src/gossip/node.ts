@@ -1120,7 +1120,11 @@ export class GossipNode {
   private withUpdates<T extends GossipMessage & { updates: readonly MemberUpdate[] }>(msg: T): T {
     const room = MESSAGE_BUDGET_BYTES - estimateSize(msg) - 8;
     const limit = retransmitLimit(this.cfg.retransmitMult, this.liveCount + 1);
-    return { ...msg, updates: [...msg.updates, ...this.updates.take(room, limit)] };
+    const taken = this.updates.take(room, limit);
+    if (msg.updates.length === 0) return { ...msg, updates: taken };
+    const dup = (u: MemberUpdate): boolean =>
+      u.kind !== 'alive' && msg.updates.some((m) => m.kind === u.kind && 'id' in m && m.id === u.id);
+    return { ...msg, updates: [...msg.updates, ...taken.filter((u) => !dup(u))] };
   }
 }
 
