@@ -161,7 +161,8 @@ export interface GossipMsg extends Base {
 
 /**
  * Push-pull anti-entropy, step 1: the sender's view of the member ids in
- * [rangeStart, rangeEnd] (inclusive, sorted by id; '' = unbounded). A view
+ * (rangeStart, rangeEnd]: ids sorted by UTF-16 code units, rangeStart
+ * exclusive, rangeEnd inclusive, '' = unbounded on that side. A view
  * larger than one datagram is split into ranges, so "absent from this part"
  * reliably means "unknown to the sender".
  */
