@@ -38,6 +38,8 @@ const LEAVE_LINGER_MS = 300;
  * seeds (or the last survivor of an outage) must still find the swarm later.
  */
 const REJOIN_INTERVAL_MS = 60_000;
+/** How late the runtime's own chores may run so that they share the core's wake-ups. */
+const RUNTIME_SLACK_MS = 1500;
 /** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
 const MIN_WAKE_MS = 1;
 
@@ -467,24 +469,34 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     }
   }
 
+  /**
+   * The core's deadline; the runtime's own chores (adaptive evaluation, rejoin)
+   * are not exact and ride on the core's wake-ups, which come at least every
+   * probe period, getting a timer of their own only when the core is quiet
+   * for longer than RUNTIME_SLACK_MS past their due time.
+   */
   private nextWake(now: number): number {
     const core = this.core;
     if (!core) return Infinity;
-    let t = Math.min(core.nextDeadline(), this.nextRejoinAt);
+    const t = core.nextDeadline();
+    let chores = this.nextRejoinAt;
     const ctl = this.adaptive;
     if (ctl?.config.enabled) {
       const last = ctl.state().lastEvaluatedAt;
-      t = Math.min(t, last === null ? now : last + ctl.config.adaptationIntervalMs);
+      chores = Math.min(chores, last === null ? now : last + ctl.config.adaptationIntervalMs);
     }
-    return t;
+    return Math.min(t, chores + RUNTIME_SLACK_MS);
   }
 
   private arm(): void {
     if (this.transport === null) return;
     const now = this.now();
     const at = Math.max(this.nextWake(now), now + MIN_WAKE_MS);
-    if (at === Infinity || at >= this.timerAt) return;
+    // Re-arm later too, not only earlier: an ack that arrives before the probe timeout
+    // moves the deadline out, and a stale timer would be a wake-up with nothing to do.
+    if (at === this.timerAt) return;
     this.clearTimer();
+    if (at === Infinity) return;
     this.timerAt = at;
     this.timer = setTimeout(() => this.onTimer(), Math.ceil(at - now));
   }
