@@ -22,6 +22,7 @@ import {
 } from '../../src/node/gossip-component.js';
 import { SwarmNode, type ComponentStatus, type NodeComponent } from '../../src/node/node.js';
 import { MemberStatus } from '../../src/gossip/messages.js';
+import { gossipMetricSamples } from '../../src/node/gossip-metrics.js';
 
 let root: string;
 const running: SwarmNode[] = [];
@@ -162,6 +163,22 @@ describe('GossipComponent', () => {
     await seed.start();
     running.push(seed);
     await until(() => lg.get(seed.id)?.status === 'alive', 5000, 'late node found the seed');
+  });
+
+  it('exports Prometheus samples of the live view', async () => {
+    const a = await startNode('p1');
+    const b = await startNode('p2', [a.node.status().addresses.gossip!]);
+    await until(() => a.gossip.get(b.node.id)?.status === 'alive', 5000, 'b alive');
+    const samples = gossipMetricSamples(a.gossip.view());
+    const one = (name: string, labels?: Record<string, string>): number | undefined =>
+      samples.find((s) => s.name === name && (!labels || JSON.stringify(s.labels) === JSON.stringify(labels)))
+        ?.value;
+    expect(one('swarm_gossip_members', { status: 'alive' })).toBe(2);
+    expect(one('swarm_gossip_members', { status: 'dead' })).toBe(0);
+    expect(one('swarm_gossip_packets_in_total')).toBeGreaterThan(0);
+    expect(one('swarm_gossip_encrypted')).toBe(0);
+    expect(samples.filter((s) => s.name === 'swarm_gossip_adaptive_mode' && s.value === 1)).toHaveLength(1);
+    for (const s of samples) expect(Number.isFinite(s.value)).toBe(true);
   });
 
   it('serves /v1/members through the API routes', async () => {
