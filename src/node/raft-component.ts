@@ -36,7 +36,7 @@ import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import { persistReady } from '../raft/storage/persist.js';
-import type { ConfState, RecoveredState } from '../raft/types.js';
+import type { ConfState, HardState, RecoveredState } from '../raft/types.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
@@ -99,6 +99,9 @@ interface PendingRead {
 }
 
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
+const EARLY_TYPES = new Set<string>(['append_entries', 'heartbeat', 'install_snapshot']);
+const LEADER_EARLY = (m: RaftMessage): boolean => EARLY_TYPES.has(m.type);
+const NOT_EARLY = (m: RaftMessage): boolean => !EARLY_TYPES.has(m.type);
 const MANAGE_EVERY_MS = 500;
 
 function entryOf(key: string, rec: KvRecord): KvEntry {
@@ -136,6 +139,8 @@ export class RaftComponent implements NodeComponent {
   private lastSnapshotIndex = 0;
   private appliedTerm = 0;
   private readSeq = 0;
+  /** Term and vote known durable: a leader's early sends are only safe when a Ready does not change them. */
+  private persistedHard: HardState = { term: 0, vote: null, commit: 0 };
 
   private readonly writes = new Map<number, PendingWrite>();
   private readonly reads = new Map<string, PendingRead>();
@@ -160,6 +165,7 @@ export class RaftComponent implements NodeComponent {
     // Corruption throws a StorageError naming the file and offset: the node must not start.
     const recovered = await storage.load();
     this.storage = storage;
+    this.persistedHard = recovered.hardState;
     this.fresh =
       recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
@@ -186,6 +192,9 @@ export class RaftComponent implements NodeComponent {
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
+    // Hand over as soon as a stop is requested, while the API still serves: writes then wait for the
+    // successor instead of meeting a closed port. stop() awaits the same hand-over.
+    node.once('shutdown', () => void this.handOver());
     this.conf = this.core.status().conf;
     this.onPeersChanged();
     this.updateTimer();
@@ -196,7 +205,7 @@ export class RaftComponent implements NodeComponent {
     this.stopping = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
-    await this.handOverLeadership();
+    await this.handOver();
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     await this.idle;
@@ -275,6 +284,22 @@ export class RaftComponent implements NodeComponent {
   async awaitLeader(timeoutMs: number): Promise<string | null> {
     const now = this.requireCore().status().leader;
     if (now !== null) return now;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.leaderWaiters.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, timeoutMs);
+      this.leaderWaiters.add(done);
+    });
+    return this.core?.status().leader ?? null;
+  }
+
+  /** Resolve once the known leader differs from `from` (or after `timeoutMs`); returns the leader then. */
+  async awaitLeaderChange(from: string | null, timeoutMs: number): Promise<string | null> {
+    const cur = this.core?.status().leader ?? null;
+    if (cur !== from) return cur;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(t);
@@ -421,8 +446,14 @@ export class RaftComponent implements NodeComponent {
         if (core === null || storage === null) return;
         while (core.hasReady()) {
           const rd = core.ready();
+          // Thesis 10.2.1: a leader may replicate while its own write is in flight, since it counts
+          // itself toward a commit only after advance(). Its term and vote are already durable
+          // (persisted when it campaigned); anything else waits for the fsync.
+          const early = core.status().role === 'leader' && this.termUnchanged(rd);
+          if (early) this.send(rd, LEADER_EARLY);
           await persistReady(storage, rd);
-          this.send(rd);
+          if (rd.hardState) this.persistedHard = rd.hardState;
+          this.send(rd, early ? NOT_EARLY : undefined);
           this.apply(rd);
           core.advance(rd);
           this.afterReady(core, rd);
@@ -434,10 +465,16 @@ export class RaftComponent implements NodeComponent {
     }
   }
 
-  private send(rd: Ready): void {
+  private termUnchanged(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return hs === undefined || (hs.term === this.persistedHard.term && hs.vote === this.persistedHard.vote);
+  }
+
+  private send(rd: Ready, only?: (m: RaftMessage) => boolean): void {
     const t = this.transport;
     if (t === null) return;
     for (const m of rd.messages) {
+      if (only && !only(m)) continue;
       const addr = this.opts.peers.get(m.to)?.raftAddr;
       const hp = addr ? parsePeerAddr(addr) : null;
       if (hp) t.send(hp, m);
@@ -487,7 +524,7 @@ export class RaftComponent implements NodeComponent {
         leader: rd.softState.leader,
         term: s.term,
       });
-      if (rd.softState.leader !== null) for (const w of [...this.leaderWaiters]) w();
+      for (const w of [...this.leaderWaiters]) w();
     }
     this.updateTimer();
   }
@@ -609,6 +646,15 @@ export class RaftComponent implements NodeComponent {
     if (change === null) return;
     const r = core.proposeConfChange(change, now);
     if (r.ok) node.log.info('raft membership change', { type: change.type, peer: change.node });
+  }
+
+  private handingOver: Promise<void> | null = null;
+
+  private handOver(): Promise<void> {
+    this.handingOver ??= this.handOverLeadership().catch((err: unknown) => {
+      this.node?.log.warn('raft leadership hand-over failed', { error: err });
+    });
+    return this.handingOver;
   }
 
   /** Leader stop: hand leadership to the most caught-up live voter and wait (bounded) for it to take over. */

@@ -73,17 +73,30 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         const leader = err.leader ?? (await raft.awaitLeader(Math.max(0, deadline - Date.now())));
         if (leader !== null && leader !== raft.info().self) {
           if (hops >= MAX_HOPS) throw new ApiError(503, 'no_quorum', `not the leader (leader is ${leader})`);
-          return relay(c, leader, body, hops + 1);
+          const res = await relay(c, leader, body, hops + 1);
+          if (res !== null) return res;
+          // Refused: the request never reached the leader (it is gone or stopping); wait for its successor.
+          if (Date.now() >= deadline)
+            throw new ApiError(503, 'no_quorum', `leader ${leader} unreachable and no successor in time`);
+          // Woken by the next leader change; the short cap re-reads the peer directory for a new API address.
+          await raft.awaitLeaderChange(leader, Math.min(50, Math.max(0, deadline - Date.now())));
+          continue;
         }
         if (Date.now() >= deadline) throw new ApiError(503, 'no_quorum', 'no leader elected');
         if (leader === null) continue;
         // Still leader but refusing proposals (hand-over in progress): poll until the successor is known.
-        await new Promise((r) => setTimeout(r, 5));
+        await raft.awaitLeaderChange(leader, Math.min(50, Math.max(0, deadline - Date.now())));
       }
     }
   }
 
-  async function relay(c: Context, leader: string, body: string | null, hops: number): Promise<Response> {
+  /** The leader's answer, or null when its API refused the connection (nothing was sent). */
+  async function relay(
+    c: Context,
+    leader: string,
+    body: string | null,
+    hops: number,
+  ): Promise<Response | null> {
     const api = raft.peers.get(leader)?.apiAddr;
     if (!api) throw new ApiError(503, 'no_quorum', `leader ${leader} has no known API address`);
     const url = new URL(c.req.url);
@@ -106,6 +119,8 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         'content-type': res.headers.get('content-type') ?? 'application/json',
       });
     } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      if (cause?.code === 'ECONNREFUSED') return null;
       const msg = err instanceof Error ? err.message : String(err);
       throw new ApiError(503, 'no_quorum', `relay to leader ${leader} failed: ${msg}`);
     }
