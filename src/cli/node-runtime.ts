@@ -12,6 +12,7 @@ import { SwarmNode } from '../node/node.js';
 import { GossipComponent } from '../node/gossip-component.js';
 import { RaftComponent } from '../node/raft-component.js';
 import { kvRoutes } from '../api/routes/kv.js';
+import { metricsRoutes } from '../api/routes/metrics.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -24,6 +25,7 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
   routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
+  routes.push(metricsRoutes([raft.metrics.registry]));
   node.register(new ApiServer({ routes }));
   return node;
 }

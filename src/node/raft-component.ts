@@ -40,6 +40,7 @@ import type { ConfState, HardState, RecoveredState } from '../raft/types.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
+import { RaftMetrics } from './raft-metrics.js';
 
 /** A request the cluster could not decide in time (no leader, no quorum, leadership lost). */
 export class NoQuorumError extends SwarmError {
@@ -149,8 +150,26 @@ export class RaftComponent implements NodeComponent {
   /** Ticks since start, reported so the idle cost is visible. */
   ticks = 0;
 
+  /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
+  readonly metrics: RaftMetrics;
+
   constructor(opts: RaftComponentOptions) {
     this.opts = opts;
+    this.metrics = new RaftMetrics({
+      snapshot: () => {
+        const core = this.core;
+        if (!core) return null;
+        const st = core.status();
+        return {
+          term: st.term,
+          role: st.role,
+          commit: st.commit,
+          applied: this.kv.appliedIndex,
+          voters: st.conf.voters.length,
+          learners: st.conf.learners.length,
+        };
+      },
+    });
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -321,6 +340,7 @@ export class RaftComponent implements NodeComponent {
     if (this.stopping) throw new NoQuorumError('node stopping');
     const r = core.propose(encodeCommand(cmd), Date.now());
     if (!r.ok) {
+      this.metrics.proposals.inc({ result: 'rejected' });
       if (r.reason === 'not_leader') throw new NotLeaderError(r.leader);
       // During a hand-over the caller waits for the successor rather than failing: the write gap stays short.
       if (r.reason === 'transferring') throw new NotLeaderError(null);
@@ -332,6 +352,7 @@ export class RaftComponent implements NodeComponent {
     this.kick();
     return this.bounded(p, () => {
       this.writes.delete(r.index);
+      this.metrics.proposals.inc({ result: 'failed' });
       return new NoQuorumError(
         `entry ${r.index} not committed within ${this.requestTimeoutMs} ms (outcome unknown)`,
       );
@@ -451,7 +472,10 @@ export class RaftComponent implements NodeComponent {
           // (persisted when it campaigned); anything else waits for the fsync.
           const early = core.status().role === 'leader' && this.termUnchanged(rd);
           if (early) this.send(rd, LEADER_EARLY);
+          const t0 = performance.now();
           await persistReady(storage, rd);
+          if (rd.mustSync || rd.entries.length > 0)
+            this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
           if (rd.hardState) this.persistedHard = rd.hardState;
           this.send(rd, early ? NOT_EARLY : undefined);
           this.apply(rd);
@@ -495,6 +519,7 @@ export class RaftComponent implements NodeComponent {
       const w = this.writes.get(e.index);
       if (w === undefined) continue;
       this.writes.delete(e.index);
+      this.metrics.proposals.inc({ result: w.term === e.term ? 'applied' : 'failed' });
       if (w.term === e.term) w.resolve(result);
       else w.reject(new NoQuorumError(`leadership changed: entry ${e.index} was replaced (not applied)`));
     }

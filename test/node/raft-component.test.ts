@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../src/api/server.js';
 import { kvRoutes } from '../../src/api/routes/kv.js';
+import { metricsRoutes } from '../../src/api/routes/metrics.js';
 import { configSchema, type SwarmConfig } from '../../src/config/schema.js';
 import { SwarmNode } from '../../src/node/node.js';
 import { StaticPeerDirectory, type PeerInfo } from '../../src/node/peers.js';
@@ -40,7 +41,7 @@ async function startMember(dataDir: string, expect: number): Promise<Member> {
   const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000 });
   const node = new SwarmNode(config(dataDir, expect));
   node.register(raft);
-  node.register(new ApiServer({ routes: [kvRoutes(raft)] }));
+  node.register(new ApiServer({ routes: [kvRoutes(raft), metricsRoutes([raft.metrics.registry])] }));
   await node.start();
   return { node, raft, dir, api: () => `http://${node.status().addresses.api ?? ''}` };
 }
@@ -138,6 +139,15 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
         const r = await json(`${m.api()}/v1/kv/k119?consistency=stale`);
         expect(r.body.value).toBe(119);
       }
+      // Prometheus metrics of the leader.
+      const prom = await (await fetch(`${leader.api()}/metrics`)).text();
+      expect(prom).toMatch(/^swarm_raft_role\{role="leader"\} 1$/m);
+      expect(prom).toMatch(new RegExp(`^swarm_raft_term ${leader.raft.info().term}$`, 'm'));
+      expect(prom).toMatch(/^swarm_raft_voters 3$/m);
+      const applied = /^swarm_raft_proposals_total\{result="applied"\} (\d+)$/m.exec(prom);
+      expect(Number(applied?.[1])).toBeGreaterThanOrEqual(122);
+      const fsyncs = /^swarm_raft_fsync_seconds_count (\d+)$/m.exec(prom);
+      expect(Number(fsyncs?.[1])).toBeGreaterThan(0);
       // Size limits.
       expect((await put(leader.api(), 'x'.repeat(513), { value: 1 })).status).toBe(413);
       expect((await put(leader.api(), 'big', { value: 'y'.repeat(70_000) })).status).toBe(413);

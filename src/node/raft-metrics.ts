@@ -1,0 +1,73 @@
+/**
+ * Prometheus metrics of the Raft component, in a registry of their own so the
+ * `/metrics` route can merge it with other components' registries. Gauges are
+ * read from the component when scraped; counters and the fsync histogram are
+ * fed by the Ready loop.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface RaftMetricsSource {
+  snapshot(): {
+    readonly term: number;
+    readonly role: string;
+    readonly commit: number;
+    readonly applied: number;
+    readonly voters: number;
+    readonly learners: number;
+  } | null;
+}
+
+const ROLES = ['follower', 'candidate', 'precandidate', 'leader', 'learner'] as const;
+
+export class RaftMetrics {
+  readonly registry = new Registry();
+  readonly proposals: Counter<'result'>;
+  readonly fsyncSeconds: Histogram;
+
+  constructor(source: RaftMetricsSource) {
+    const r = [this.registry];
+    const gauge = (
+      name: string,
+      help: string,
+      pick: (s: NonNullable<ReturnType<RaftMetricsSource['snapshot']>>) => number,
+    ): void => {
+      new Gauge({
+        name,
+        help,
+        registers: r,
+        collect() {
+          const s = source.snapshot();
+          if (s) this.set(pick(s));
+        },
+      });
+    };
+    gauge('swarm_raft_term', 'Current Raft term.', (s) => s.term);
+    gauge('swarm_raft_commit_index', 'Highest log index known committed.', (s) => s.commit);
+    gauge('swarm_raft_applied_index', 'Highest log index applied to the KV state machine.', (s) => s.applied);
+    gauge('swarm_raft_voters', 'Voters in the current configuration.', (s) => s.voters);
+    gauge('swarm_raft_learners', 'Learners in the current configuration.', (s) => s.learners);
+    new Gauge({
+      name: 'swarm_raft_role',
+      help: 'Raft role of this node: 1 for the current role, 0 for the others.',
+      labelNames: ['role'],
+      registers: r,
+      collect() {
+        const s = source.snapshot();
+        if (!s) return;
+        for (const role of ROLES) this.set({ role }, s.role === role ? 1 : 0);
+      },
+    });
+    this.proposals = new Counter({
+      name: 'swarm_raft_proposals_total',
+      help: 'KV proposals by outcome: applied, rejected (not leader / hand-over), failed (timeout or superseded).',
+      labelNames: ['result'],
+      registers: r,
+    });
+    this.fsyncSeconds = new Histogram({
+      name: 'swarm_raft_fsync_seconds',
+      help: 'Duration of the persist step of one Ready (log append + fsync).',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: r,
+    });
+  }
+}
