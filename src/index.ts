@@ -85,7 +85,7 @@ export {
   type MemberSnapshot,
 } from './node/gossip-component.js';
 export { membersRoutes, membersResponse, type MembersSource } from './api/members.js';
-export { gossipMetricSamples } from './node/gossip-metrics.js';
+export { gossipMetricSamples, gossipMetricsRegistry } from './node/gossip-metrics.js';
 export type { MembersResponse, MemberView, MemberEnergy } from './api/members-types.js';
 export { createApi, ApiServer, type ApiNode, type ApiRoutes } from './api/index.js';
 export {

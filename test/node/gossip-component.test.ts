@@ -22,7 +22,7 @@ import {
 } from '../../src/node/gossip-component.js';
 import { SwarmNode, type ComponentStatus, type NodeComponent } from '../../src/node/node.js';
 import { MemberStatus } from '../../src/gossip/messages.js';
-import { gossipMetricSamples } from '../../src/node/gossip-metrics.js';
+import { gossipMetricSamples, gossipMetricsRegistry } from '../../src/node/gossip-metrics.js';
 
 let root: string;
 const running: SwarmNode[] = [];
@@ -179,6 +179,14 @@ describe('GossipComponent', () => {
     expect(one('swarm_gossip_encrypted')).toBe(0);
     expect(samples.filter((s) => s.name === 'swarm_gossip_adaptive_mode' && s.value === 1)).toHaveLength(1);
     for (const s of samples) expect(Number.isFinite(s.value)).toBe(true);
+
+    const text = await gossipMetricsRegistry(a.gossip).metrics();
+    expect(text).toContain('# TYPE swarm_gossip_packets_in_total counter');
+    expect(text).toContain('swarm_gossip_members{status="alive"} 2');
+    expect(text).toMatch(/swarm_gossip_adaptive_mode\{mode="\w+"\} 1/);
+    // Before gossip runs (or after it stopped) a scrape still succeeds, just without gossip samples.
+    const idle = await gossipMetricsRegistry(new GossipComponent()).metrics();
+    expect(idle).not.toContain('swarm_gossip_members{');
   });
 
   it('serves /v1/members through the API routes', async () => {
