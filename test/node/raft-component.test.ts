@@ -19,9 +19,9 @@ import { bootstrapVoters, planMembershipChange } from '../../src/node/raft-membe
 const root = mkdtempSync(join(tmpdir(), 'raft-comp-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function config(dir: string, expect: number): SwarmConfig {
+function config(dir: string, expect: number, deviceClass = 'standard'): SwarmConfig {
   return configSchema.parse({
-    node: { data_dir: dir },
+    node: { data_dir: dir, device_class: deviceClass },
     network: { bind_address: '127.0.0.1', multicast_enabled: false, gossip_port: 0 },
     api: { port: 0 },
     raft: { port: 0, bootstrap_expect: expect, snapshot_interval_entries: 50 },
@@ -36,10 +36,10 @@ interface Member {
   api: () => string;
 }
 
-async function startMember(dataDir: string, expect: number): Promise<Member> {
+async function startMember(dataDir: string, expect: number, deviceClass = 'standard'): Promise<Member> {
   const dir = new StaticPeerDirectory();
   const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000 });
-  const node = new SwarmNode(config(dataDir, expect));
+  const node = new SwarmNode(config(dataDir, expect, deviceClass));
   node.register(raft);
   node.register(new ApiServer({ routes: [kvRoutes(raft), metricsRoutes([raft.metrics.registry])] }));
   await node.start();
@@ -51,7 +51,7 @@ function info(m: Member): PeerInfo {
   return {
     id: m.node.id,
     name: m.node.name,
-    deviceClass: 'standard',
+    deviceClass: m.node.config.node.device_class,
     status: 'alive',
     apiAddr: a.api,
     raftAddr: a.raft,
@@ -186,6 +186,37 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       expect(next).toBeDefined();
       expect(next!.raft.info().term).toBe(term + 1);
       expect((await put(next!.api(), 'after', { value: true })).status).toBe(200);
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('a minimal device joins as a learner, receives the state, never votes nor leads', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `m${i}`));
+    const ms = await Promise.all(dirs.map((d, i) => startMember(d, 2, i === 2 ? 'minimal' : 'standard')));
+    try {
+      connect(ms);
+      const small = ms[2]!;
+      const leader = await until('a leader with the minimal node as learner', () =>
+        ms.find((m) => {
+          const i = m.raft.info();
+          return i.role === 'leader' && i.voters.length === 2 && i.learners.includes(small.node.id)
+            ? m
+            : null;
+        }),
+      );
+      expect(leader).not.toBe(small);
+      expect((await put(small.api(), 'seen', { value: 'by all' })).status).toBe(200);
+      await until(
+        'the learner applies the write',
+        () => small.raft.info().applied >= leader.raft.info().commit,
+      );
+      expect((await json(`${small.api()}/v1/kv/seen?consistency=stale`)).body.value).toBe('by all');
+      // Alone, a learner never campaigns: it stays without a leader.
+      await Promise.all(ms.filter((m) => m !== small).map((m) => m.node.stop()));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(small.raft.info().role).toBe('learner');
+      expect(small.raft.info().voters).not.toContain(small.node.id);
     } finally {
       await Promise.all(ms.map((m) => m.node.stop()));
     }
