@@ -10,6 +10,7 @@ import type { SwarmConfig } from '../config/schema.js';
 import type { Logger } from '../node/log.js';
 import { SwarmNode } from '../node/node.js';
 import { GossipComponent } from '../node/gossip-component.js';
+import { gossipMetricsRegistry } from '../node/gossip-metrics.js';
 import { RaftComponent } from '../node/raft-component.js';
 import { kvRoutes } from '../api/routes/kv.js';
 import { metricsRoutes } from '../api/routes/metrics.js';
@@ -25,7 +26,7 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
   routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
-  routes.push(metricsRoutes([raft.metrics.registry]));
+  routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip)]));
   node.register(new ApiServer({ routes }));
   return node;
 }
