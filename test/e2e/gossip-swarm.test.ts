@@ -167,6 +167,12 @@ describe('gossip in real daemons on loopback', () => {
     expect(statusOf(parsed, leaver.id)).toBe('left');
     expect(statusOf(parsed, victim.id)).toBe('dead');
 
+    // Prometheus: the gossip registry is merged into /metrics.
+    const metrics = await (await fetch(`${first.api_url}/metrics`)).text();
+    expect(metrics).toContain('swarm_gossip_members{status="dead"} 1');
+    expect(metrics).toContain('swarm_gossip_members{status="left"} 1');
+    expect(metrics).toContain('swarm_gossip_encrypted 0');
+
     for (const n of others) await stop(n);
   });
 
