@@ -160,7 +160,9 @@ const raft = z.strictObject({
   voters: int(1, 15).default(5).describe('size of the voter set; other nodes are learners'),
   bootstrap_expect: int(0, 15)
     .default(0)
-    .describe('voters to wait for before the first election (0 = no wait)'),
+    .describe(
+      'voter-capable members to see before forming a new cluster (0 = only join one; see --bootstrap)',
+    ),
   snapshot_interval_entries: int(1).default(10000).describe('log entries between snapshots'),
 });
 
