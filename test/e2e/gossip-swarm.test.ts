@@ -5,13 +5,14 @@
  * swarm key, nodes sharing it form a swarm that reports "encrypted" and a node
  * with another key is never admitted. Multicast is off; every port is 0.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { SwarmClient } from '../../src/client/client.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { SWARM_BIN, runSwarm } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 interface Started {
@@ -212,7 +213,35 @@ describe('gossip in real daemons on loopback', () => {
     );
     expect(txt.stdout).toContain('gossip encrypted');
 
+    // --watch refreshes until Ctrl+C, then exits 0.
+    const watch = spawn(
+      process.execPath,
+      [SWARM_BIN, '--config', join(root, 'config.toml'), 'swarm', 'status', '--watch', '0.2', '--json'],
+      {
+        env: { ...process.env, ...env(key), SWARM_NODE__DATA_DIR: a.dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    watch.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => watch.on('close', (code) => resolve(code)));
+    const killer = setTimeout(() => watch.kill('SIGKILL'), 15_000);
+    for (let i = 0; i < 100 && (out.match(/"self":/g) ?? []).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    watch.kill('SIGINT');
+    expect(await exited).toBe(0);
+    clearTimeout(killer);
+    expect((out.match(/"self":/g) ?? []).length).toBeGreaterThanOrEqual(2);
+
     await stop(intruder, other);
     for (const n of trio) await stop(n, key);
+
+    const none = await runSwarm(
+      ['--config', join(root, 'config.toml'), 'swarm', 'status', '--data-dir', a.dataDir],
+      { env: env(key) },
+    );
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('No node is running');
   });
 });
