@@ -200,13 +200,21 @@ export class RaftComponent implements NodeComponent {
     // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
     this.tickMs = Math.max(10, Math.min(c.heartbeat_interval_ms, Math.floor(c.election_timeout_min_ms / 10)));
 
-    this.transport = await openRaftTransport({
-      bindAddress: cfg.network.bind_address,
-      port: cfg.raft.port,
-      security: cfg.security,
-      onMessage: (m) => this.onMessage(m),
-      onError: (err) => node.log.debug('raft transport', { error: err }),
-    });
+    try {
+      this.transport = await openRaftTransport({
+        bindAddress: cfg.network.bind_address,
+        port: cfg.raft.port,
+        security: cfg.security,
+        onMessage: (m) => this.onMessage(m),
+        onError: (err) => node.log.debug('raft transport', { error: err }),
+      });
+    } catch (err) {
+      // The node only stops components that started: release the log here.
+      this.core = null;
+      this.storage = null;
+      await storage.close();
+      throw err;
+    }
     const a = this.transport.address();
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });

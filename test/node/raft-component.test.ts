@@ -4,6 +4,7 @@
  * a restart keeps the data, and the membership policy holds its rules.
  */
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -232,6 +233,22 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
     } finally {
       await m.node.stop();
     }
+  }, 20_000);
+
+  it('a Raft port in use fails the start with the address, and the data dir stays usable', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as AddressInfo).port;
+    const d = join(root, 'busy');
+    const dir = new StaticPeerDirectory();
+    const node = new SwarmNode(configSchema.parse({ ...config(d, 1), raft: { port, bootstrap_expect: 1 } }));
+    node.register(new RaftComponent({ peers: dir }));
+    await expect(node.start()).rejects.toThrow(String(port));
+    blocker.close();
+    // The log was closed on the failed start: a new node opens it.
+    const m = await startMember(d, 1);
+    await until('single-node leader', () => m.raft.info().role === 'leader');
+    await m.node.stop();
   }, 20_000);
 
   it('refuses to start on a corrupted log, naming the file', async () => {
