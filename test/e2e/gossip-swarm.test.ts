@@ -38,13 +38,19 @@ function env(key = ''): NodeJS.ProcessEnv {
   };
 }
 
-async function start(name: string, joinList: readonly string[], key = ''): Promise<Started> {
+async function start(
+  name: string,
+  joinList: readonly string[],
+  key = '',
+  extra: readonly string[] = [],
+): Promise<Started> {
   const dataDir = join(root, name);
-  const args = ['--config', join(root, 'config.toml'), 'node', 'start', '--json', '--name', name];
+  const args = ['--config', join(root, 'config.toml'), 'node', 'start', '--json', '--name', name, ...extra];
   args.push('--data-dir', dataDir, '--no-multicast');
   if (joinList.length > 0) args.push('--join', joinList.join(','));
   const r = await runSwarm(args, { env: env(key) });
-  expect(r.stderr).toBe('');
+  // A restart after SIGKILL says it removed the dead PID's lock; nothing else may be printed.
+  expect(r.stderr).toMatch(/^(removed stale pidfile and lock of dead PID \d+\n)?$/);
   expect(r.code).toBe(0);
   const info = JSON.parse(r.stdout) as Omit<Started, 'client' | 'dataDir' | 'gossip'>;
   pids.add(info.pid);
@@ -173,6 +179,20 @@ describe('gossip in real daemons on loopback', () => {
     expect(metrics).toContain('swarm_gossip_members{status="dead"} 1');
     expect(metrics).toContain('swarm_gossip_members{status="left"} 1');
     expect(metrics).toContain('swarm_gossip_encrypted 0');
+
+    // The killed node restarts from its data dir on its gossip port (as with the default
+    // fixed port): same id and an incarnation above its previous life's, so the others take
+    // it back as alive long before they forget the dead record.
+    const deadInc = parsed.members.find((x) => x.id === victim.id)!.incarnation;
+    const oldPort = victim.gossip.split(':')[1]!;
+    const back = await start(victim.name, [first.gossip], '', ['--gossip-port', oldPort]);
+    expect(back.id).toBe(victim.id);
+    expect(back.gossip).toBe(victim.gossip);
+    for (const n of others) {
+      const v = await waitMembers(n, (m) => statusOf(m, victim.id) === 'alive', 10_000);
+      expect(v.members.find((x) => x.id === victim.id)!.incarnation).toBeGreaterThan(deadInc);
+    }
+    others.push(back);
 
     for (const n of others) await stop(n);
   });
