@@ -182,13 +182,27 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     this.node = node;
     this.log = node.log.child('gossip');
     const cfg = node.config;
+    const seeds = cfg.network.join.map(parseHostPort);
     this.transport = await openGossipTransport({
       network: cfg.network,
       security: cfg.security,
       onMessage: (msg, from) => this.onPacket(msg, { host: from.address, port: from.port }),
       onError: (err) => this.log?.warn('gossip transport', { error: err.message }),
     });
-    const bound = this.transport.address();
+    try {
+      this.startCore(node, seeds);
+    } catch (err) {
+      // The node only stops components that started: close the socket here or it holds the process.
+      await this.transport.close();
+      this.transport = null;
+      throw err;
+    }
+  }
+
+  private startCore(node: SwarmNode, seeds: readonly PeerAddress[]): void {
+    const cfg = node.config;
+    const t = this.transport!;
+    const bound = t.address();
     this.advertised = advertiseHost(cfg.network.bind_address);
     this.gossipAddr = hostPort(this.advertised, bound.port);
     const seed = this.opts.seed ?? randomBytes(4).readUInt32LE(0);
@@ -207,18 +221,17 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       rng: createRng(seed),
     });
     this.adaptive = new AdaptiveGossipController(adaptiveConfigFromSections(cfg));
-    const seeds = cfg.network.join.map(parseHostPort);
     this.seeds = seeds;
     const now = this.now();
     this.nextRejoinAt = seeds.length > 0 ? now + this.rejoinMs() : Infinity;
     this.lastChange.set(node.id, Date.now());
     // join() with no seeds still starts the core's timers (a first node waits to be joined).
     this.core.join(seeds, now);
-    this.log.info('gossip started', {
+    this.log?.info('gossip started', {
       gossip: this.gossipAddr,
       seeds: cfg.network.join,
       multicast: cfg.network.multicast_enabled,
-      encrypted: this.transport.encrypted(),
+      encrypted: t.encrypted(),
     });
     this.flush();
   }

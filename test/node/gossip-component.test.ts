@@ -100,6 +100,16 @@ describe('GossipComponent', () => {
     expect(st.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted' });
   });
 
+  it('a gossip port in use fails the start with a typed error and leaves nothing open', async () => {
+    const a = await startNode('busy');
+    const c = config('second');
+    c.network.gossip_port = parseHostPort(a.node.status().addresses.gossip!).port;
+    const b = new SwarmNode(c);
+    b.register(new GossipComponent());
+    await expect(b.start()).rejects.toThrow(/cannot bind UDP 127\.0\.0\.1:\d+/);
+    expect(b.state).toBe('stopped');
+  });
+
   it('is a PeerDirectory: peers carry the Raft address and role; changes are notified', async () => {
     const a = await startNode('a');
     let changes = 0;
