@@ -40,6 +40,8 @@ const LEAVE_LINGER_MS = 300;
 const REJOIN_INTERVAL_MS = 60_000;
 /** How late the runtime's own chores may run so that they share the core's wake-ups. */
 const RUNTIME_SLACK_MS = 1500;
+/** Longest member name the gossip codec carries, bytes. */
+const MAX_NAME_BYTES = 64;
 /** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
 const MIN_WAKE_MS = 1;
 
@@ -205,6 +207,14 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     const bound = t.address();
     this.advertised = advertiseHost(cfg.network.bind_address);
     this.gossipAddr = hostPort(this.advertised, bound.port);
+    // The wire format caps names (docs/protocol.md); a longer one would make every packet unsendable.
+    if (Buffer.byteLength(node.name) > MAX_NAME_BYTES) {
+      throw new SwarmError(
+        'gossip_config',
+        `node.name "${node.name}" is longer than ${MAX_NAME_BYTES} bytes, the most gossip can carry`,
+        { exitCode: 2 },
+      );
+    }
     const seed = this.opts.seed ?? randomBytes(4).readUInt32LE(0);
     this.core = new GossipNode({
       self: {

@@ -108,6 +108,13 @@ describe('GossipComponent', () => {
     b.register(new GossipComponent());
     await expect(b.start()).rejects.toThrow(/cannot bind UDP 127\.0\.0\.1:\d+/);
     expect(b.state).toBe('stopped');
+
+    // A name gossip cannot carry fails the start too, and releases the socket it had bound.
+    const long = config('x'.repeat(65));
+    const d = new SwarmNode(long);
+    d.register(new GossipComponent());
+    await expect(d.start()).rejects.toThrow(/longer than 64 bytes/);
+    expect(d.state).toBe('stopped');
   });
 
   it('is a PeerDirectory: peers carry the Raft address and role; changes are notified', async () => {
