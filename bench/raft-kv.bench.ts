@@ -6,7 +6,7 @@
  *   the three nodes (followers relay): writes/s, p50, p99;
  * - failover: SIGKILL the leader, time until a write through a surviving node
  *   is acknowledged, RAFT_KV_TRIALS (default 5) trials, with etcd's timing
- *   (heartbeat 100 ms, election 1000..2000 ms);
+ *   (heartbeat 100 ms, election 1000..2000 ms), and again with the defaults (500, 1500..3000 ms);
  * - graceful stop of the leader: the longest gap between acknowledged writes
  *   of a client writing continuously through a surviving follower.
  * etcd is not started when its binary is absent (figures then null).
@@ -268,6 +268,19 @@ export default async function bench(): Promise<BenchReport> {
     metrics.graceful_stop_write_gap_ms = round(await gracefulGap(c), 1);
   } finally {
     await c.stopAll();
+  }
+
+  // The same failover with the default timing (heartbeat 500 ms, election 1500..3000 ms).
+  const d = new Cluster({ hb: 500, min: 1500, max: 3000 });
+  try {
+    await d.start();
+    const fo: number[] = [];
+    for (let i = 0; i < TRIALS; i++) fo.push(await failover(d));
+    details.failover_default_timing_ms = fo.map((x) => round(x, 0));
+    metrics.failover_default_timing_median_ms = round(pct(fo, 50), 0);
+    metrics.failover_default_timing_max_ms = round(Math.max(...fo), 0);
+  } finally {
+    await d.stopAll();
     agent.destroy();
   }
   metrics.etcd_writes_per_s = null;
