@@ -151,6 +151,9 @@ describe('multicast discovery of real daemons between network namespaces', () =>
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) {
           const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'start', '--json']);
+          // Track the daemon before any assertion can fail, so cleanup still kills it.
+          const pidMatch = /"pid":(\d+)/.exec(r.stdout);
+          if (pidMatch) pids.add(Number(pidMatch[1]));
           expect(r.stderr).toBe('');
           expect(r.code).toBe(0);
           const info = JSON.parse(r.stdout) as { pid: number; id: string };

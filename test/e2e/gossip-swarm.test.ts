@@ -49,6 +49,9 @@ async function start(
   args.push('--data-dir', dataDir, '--no-multicast');
   if (joinList.length > 0) args.push('--join', joinList.join(','));
   const r = await runSwarm(args, { env: env(key) });
+  // Track the daemon before any assertion can fail, so afterAll still kills it.
+  const pidMatch = /"pid":(\d+)/.exec(r.stdout);
+  if (pidMatch) pids.add(Number(pidMatch[1]));
   // A restart after SIGKILL says it removed the dead PID's lock; nothing else may be printed.
   expect(r.stderr).toMatch(/^(removed stale pidfile and lock of dead PID \d+\n)?$/);
   expect(r.code).toBe(0);
