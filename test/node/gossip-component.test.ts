@@ -206,6 +206,24 @@ describe('GossipComponent', () => {
     expect(idle).not.toContain('swarm_gossip_members{');
   });
 
+  it('a critical battery advertised through setLocalMeta puts the adaptive controller in emergency at once', async () => {
+    const c = config('battery');
+    c.adaptive_gossip.adaptation_interval_ms = 100;
+    const node = new SwarmNode(c);
+    const g = new GossipComponent({ core: { probeIntervalMs: 200, probeTimeoutMs: 100 } });
+    node.register(g);
+    await node.start();
+    running.push(node);
+    expect(g.view().adaptive.mode).not.toBe('emergency');
+    g.setLocalMeta({ powerW: 0.8, battery: 5, powerState: 'critical' });
+    await until(() => g.view().adaptive.mode === 'emergency', 5000, 'emergency mode');
+    const v = g.view();
+    // The new interval is applied to the core at once (the Python original computed it and never used it).
+    expect(v.core.intervalMs).toBe(v.adaptive.intervalMs);
+    expect(v.adaptive.intervalMs).toBe(Math.min(c.adaptive_gossip.max_interval_ms, c.gossip.interval_ms * 4));
+    expect(v.adaptive.reason).toMatch(/emergency/);
+  });
+
   it('serves /v1/members through the API routes', async () => {
     const a = await startNode('m1');
     const b = await startNode('m2', [a.node.status().addresses.gossip!]);
