@@ -1109,11 +1109,13 @@ export class GossipNode {
     this.out.push({ to, host: m.rec.host, port: m.rec.port, msg });
   }
 
-  /** Answer a member we may not know yet at the address its packet came from. */
+  /**
+   * Answer at the address the request came from, not the one on record: a
+   * member that restarted on another port or address (while we still hold its
+   * old, dead record) must hear the answer to its join.
+   */
   private reply(to: MemberId, src: PeerAddress, msg: GossipMessage): void {
-    const m = this.table.get(to);
-    if (m !== undefined) this.out.push({ to, host: m.rec.host, port: m.rec.port, msg });
-    else this.out.push({ to, host: src.host, port: src.port, msg });
+    this.out.push({ to, host: src.host, port: src.port, msg });
   }
 
   /** Fill a probe message's remaining room with piggybacked membership updates. */

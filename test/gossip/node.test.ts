@@ -69,6 +69,22 @@ describe('GossipNode', () => {
     );
   });
 
+  it('answers a ping at the address it came from, not the one on record (a member back on a new port)', () => {
+    const n = new GossipNode({
+      self: { id: 'x', name: 'x', host: 'x', port: 0 },
+      rng: createRng(4),
+      view: sharedView(['x', 'y']),
+    });
+    n.tick(0);
+    n.drain();
+    const recorded = n.member('y');
+    expect(recorded).toBeDefined();
+    const src = { host: '10.9.9.9', port: (recorded?.port ?? 0) + 1000 };
+    n.receive(src, { type: 'ping', from: 'y', seq: 9, target: 'x', updates: [] }, 10);
+    const ack = n.drain().find((o) => o.msg.type === 'ack');
+    expect(ack).toMatchObject({ to: 'y', host: src.host, port: src.port });
+  });
+
   it('detects a crashed member and every live member marks it dead', () => {
     const sim = new GossipSim({ seed: 3, link: LAN });
     const ids = sim.bootstrap(8);
