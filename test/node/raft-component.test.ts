@@ -20,12 +20,12 @@ import { bootstrapVoters, planMembershipChange } from '../../src/node/raft-membe
 const root = mkdtempSync(join(tmpdir(), 'raft-comp-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function config(dir: string, expect: number, deviceClass = 'standard'): SwarmConfig {
+function config(dir: string, expect: number, deviceClass = 'standard', voters = 5): SwarmConfig {
   return configSchema.parse({
     node: { data_dir: dir, device_class: deviceClass },
     network: { bind_address: '127.0.0.1', multicast_enabled: false, gossip_port: 0 },
     api: { port: 0 },
-    raft: { port: 0, bootstrap_expect: expect, snapshot_interval_entries: 50 },
+    raft: { port: 0, bootstrap_expect: expect, snapshot_interval_entries: 50, voters },
     consensus: { heartbeat_interval_ms: 50, election_timeout_min_ms: 300, election_timeout_max_ms: 600 },
   });
 }
@@ -37,10 +37,15 @@ interface Member {
   api: () => string;
 }
 
-async function startMember(dataDir: string, expect: number, deviceClass = 'standard'): Promise<Member> {
+async function startMember(
+  dataDir: string,
+  expect: number,
+  deviceClass = 'standard',
+  voters = 5,
+): Promise<Member> {
   const dir = new StaticPeerDirectory();
   const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000 });
-  const node = new SwarmNode(config(dataDir, expect, deviceClass));
+  const node = new SwarmNode(config(dataDir, expect, deviceClass, voters));
   node.register(raft);
   node.register(new ApiServer({ routes: [kvRoutes(raft), metricsRoutes([raft.metrics.registry])] }));
   await node.start();
@@ -187,6 +192,29 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       expect(next).toBeDefined();
       expect(next!.raft.info().term).toBe(term + 1);
       expect((await put(next!.api(), 'after', { value: true })).status).toBe(200);
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('5 nodes with [raft] voters = 3: one leader, 3 voters, 2 learners that still get every write', async () => {
+    const ms = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) => startMember(join(root, `f${i}`), 3, 'standard', 3)),
+    );
+    try {
+      connect(ms);
+      const leader = await until('3 voters and 2 learners', () =>
+        ms.find((m) => {
+          const i = m.raft.info();
+          return i.role === 'leader' && i.voters.length === 3 && i.learners.length === 2 ? m : null;
+        }),
+      );
+      expect(ms.filter((m) => m.raft.info().role === 'leader')).toHaveLength(1);
+      expect((await put(ms[4]!.api(), 'five', { value: 5 })).status).toBe(200);
+      await until('every node applied the write', () =>
+        ms.every((m) => m.raft.info().applied >= leader.raft.info().commit),
+      );
+      for (const m of ms) expect((await json(`${m.api()}/v1/kv/five?consistency=stale`)).body.value).toBe(5);
     } finally {
       await Promise.all(ms.map((m) => m.node.stop()));
     }
