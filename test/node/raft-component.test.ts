@@ -44,7 +44,7 @@ async function startMember(
   voters = 5,
 ): Promise<Member> {
   const dir = new StaticPeerDirectory();
-  const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000 });
+  const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000, deadVoterMs: 300 });
   const node = new SwarmNode(config(dataDir, expect, deviceClass, voters));
   node.register(raft);
   node.register(new ApiServer({ routes: [kvRoutes(raft), metricsRoutes([raft.metrics.registry])] }));
@@ -215,6 +215,32 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
         ms.every((m) => m.raft.info().applied >= leader.raft.info().commit),
       );
       for (const m of ms) expect((await json(`${m.api()}/v1/kv/five?consistency=stale`)).body.value).toBe(5);
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('a voter dead for longer than the replacement delay gives its seat to a caught-up learner', async () => {
+    const ms = await Promise.all([0, 1, 2, 3].map((i) => startMember(join(root, `r${i}`), 3, 'standard', 3)));
+    try {
+      connect(ms);
+      const leader = await until('3 voters and a learner', () =>
+        ms.find((m) => {
+          const i = m.raft.info();
+          return i.role === 'leader' && i.voters.length === 3 && i.learners.length === 1 ? m : null;
+        }),
+      );
+      const learner = ms.find((m) => m.node.id === leader.raft.info().learners[0])!;
+      const victim = ms.find((m) => m !== leader && m !== learner)!;
+      await victim.node.stop();
+      for (const m of ms) if (m !== victim) m.dir.set({ ...info(victim), status: 'dead' });
+      await until('the learner promoted in place of the dead voter', () => {
+        const i = leader.raft.info();
+        return (
+          !i.voters.includes(victim.node.id) && i.voters.includes(learner.node.id) && i.voters.length === 3
+        );
+      });
+      expect((await put(learner.api(), 'after-replace', { value: 1 })).status).toBe(200);
     } finally {
       await Promise.all(ms.map((m) => m.node.stop()));
     }
