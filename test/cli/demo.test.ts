@@ -6,19 +6,33 @@ import { SWARM_BIN, runSwarm } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 describe('swarm demo', () => {
-  it('--nodes 2 --duration 2 --json starts two distinct nodes on loopback, then stops them all', async () => {
-    const r = await runSwarm(['demo', '--nodes', '2', '--duration', '2', '--json'], {
+  it('--nodes 3 --duration 2 --json starts a swarm with one leader, commits writes, then stops them all', async () => {
+    const r = await runSwarm(['demo', '--nodes', '3', '--duration', '2', '--json'], {
       env: { SWARM_CONFIG: '', SWARM_GOSSIP__FANOUT: 'ignored-by-demo' },
       timeoutMs: 60_000,
     });
-    expect(r.stderr).toMatch(/^Starting 2 nodes in .*\nSwarm running for 2 s.*\nStopped 2 node\(s\)\.\n$/);
+    expect(r.stderr).toMatch(/^Starting 3 nodes in .*\nSwarm running for 2 s.*\nStopped 3 node\(s\)\.\n$/);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as {
-      nodes: { name: string; id: string; api_url: string; pid: number; role: string }[];
+      nodes: {
+        name: string;
+        id: string;
+        api_url: string;
+        pid: number;
+        role: string;
+        leader: string | null;
+      }[];
+      writes: { key: string; value?: unknown; revision?: number; error?: string }[];
       data_root: string;
     };
-    expect(out.nodes.map((n) => n.name)).toEqual(['node-1', 'node-2']);
-    expect(new Set(out.nodes.map((n) => n.id)).size).toBe(2);
+    expect(out.nodes.map((n) => n.name)).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(new Set(out.nodes.map((n) => n.id)).size).toBe(3);
+    // One leader, named by every node; the writes went through the log and read back.
+    expect(out.nodes.filter((n) => n.role === 'leader')).toHaveLength(1);
+    expect(new Set(out.nodes.map((n) => n.leader)).size).toBe(1);
+    expect(out.writes.map((w) => w.error)).toEqual([undefined, undefined, undefined]);
+    expect(out.writes.map((w) => w.revision)).toEqual([1, 2, 3]);
+    expect(out.writes[2]?.value).toBe(3);
     for (const n of out.nodes) expect(n.api_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(existsSync(out.data_root)).toBe(false);
     // The daemons have exited and their APIs are gone.

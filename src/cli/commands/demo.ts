@@ -116,6 +116,50 @@ async function settledStatuses(nodes: readonly DemoNode[], waitMs: number): Prom
   }
 }
 
+/** The config's default `[raft] voters`: the demo forms up to this many voters. */
+const DEFAULT_VOTERS = 5;
+
+/** Wait, bounded, until the leader reports `want` voters (learners are promoted one at a time). */
+async function votersJoined(nodes: readonly DemoNode[], want: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  const client = new SwarmClient({ baseUrl: nodes[0]?.runtime?.api_url ?? '' });
+  while (Date.now() < deadline) {
+    const info = await client.leader().catch(() => null);
+    if (info !== null && info.voters.length >= want) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface DemoWrite {
+  key: string;
+  value?: unknown;
+  revision?: number;
+  via: string;
+  error?: string;
+}
+
+/** A few writes, each sent to a different node (followers forward to the leader), then read back. */
+async function demoWrites(nodes: readonly DemoNode[]): Promise<DemoWrite[]> {
+  const samples: [string, unknown][] = [
+    ['demo/greeting', 'hello from the swarm'],
+    ['demo/started_at', new Date().toISOString()],
+    ['demo/nodes', nodes.length],
+  ];
+  const out: DemoWrite[] = [];
+  for (const [i, [key, value]] of samples.entries()) {
+    const via = nodes[i % nodes.length]!;
+    const client = new SwarmClient({ baseUrl: via.runtime?.api_url ?? '' });
+    try {
+      await client.kvPut(key, value);
+      const read = await client.kvGet(key);
+      out.push({ key, value: read.value, revision: read.revision, via: via.name });
+    } catch (err) {
+      out.push({ key, via: via.name, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return out;
+}
+
 export function demoRows(statuses: readonly StatusResponse[], nodes: readonly DemoNode[]): DemoRow[] {
   return statuses.map((s, i) => ({
     name: s.name,
@@ -198,11 +242,13 @@ export const register: Registrar = (program, ctx) => {
         }
 
         if (!stopping) {
-          const statuses = await settledStatuses(nodes, LEADER_WAIT_MS);
-          const rows = demoRows(statuses, nodes);
+          await settledStatuses(nodes, LEADER_WAIT_MS);
+          await votersJoined(nodes, Math.min(count, DEFAULT_VOTERS), LEADER_WAIT_MS);
+          const writes = await demoWrites(nodes);
+          const rows = demoRows(await settledStatuses(nodes, LEADER_WAIT_MS), nodes);
           if (opts.json) {
             ctx.stdout.write(
-              `${JSON.stringify({ nodes: rows, data_root: root, duration_s: durationS ?? null })}\n`,
+              `${JSON.stringify({ nodes: rows, writes, data_root: root, duration_s: durationS ?? null })}\n`,
             );
           } else {
             ctx.stdout.write(
@@ -211,6 +257,13 @@ export const register: Registrar = (program, ctx) => {
                 rows.map((r) => [r.name, r.id, r.api_url, r.role, leaderName(r.leader, rows)]),
               ),
             );
+            ctx.stdout.write('\nCommitted writes (through the Raft log, read back linearizably):\n');
+            for (const w of writes)
+              ctx.stdout.write(
+                w.error === undefined
+                  ? `  ${w.key} = ${JSON.stringify(w.value)}  (revision ${w.revision}, written via ${w.via})\n`
+                  : `  ${w.key}: ${w.error}\n`,
+              );
           }
           say(
             durationS === undefined
@@ -257,7 +310,8 @@ async function startAll(nodes: DemoNode[], configPath: string, env: NodeJS.Proce
       const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
       const args = ['--config', configPath, 'node', 'start', '--name', n.name, '--data-dir', n.dataDir];
       args.push('--gossip-port', String(n.gossipPort), '--api-port', String(n.apiPort));
-      args.push('--raft-port', String(n.raftPort), '--no-multicast');
+      // Every demo node is a founder: the cluster forms once all of them are seen.
+      args.push('--raft-port', String(n.raftPort), '--no-multicast', `--bootstrap=${nodes.length}`);
       if (join.length > 0) args.push('--join', join.join(','));
       n.runtime = await spawnDaemon({ dataDir: n.dataDir, args, env });
     }),
