@@ -83,7 +83,8 @@ describe('node lifecycle (real processes)', () => {
       id: info.id,
       name: 'lc',
       device_class: 'standard',
-      role: 'standalone',
+      // Without --bootstrap a node waits to be added to a cluster: a follower of no leader at term 0.
+      role: 'follower',
       term: 0,
       leader: null,
       pid: info.pid,
