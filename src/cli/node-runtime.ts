@@ -14,6 +14,8 @@ import { gossipMetricsRegistry } from '../node/gossip-metrics.js';
 import { RaftComponent } from '../node/raft-component.js';
 import { kvRoutes } from '../api/routes/kv.js';
 import { metricsRoutes } from '../api/routes/metrics.js';
+import { energyRoutes } from '../api/energy.js';
+import { EnergyComponent } from '../node/energy-component.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -26,7 +28,11 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
   routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
-  routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip)]));
+  // Energy after Raft and gossip: it reads their counters and publishes its summary through gossip.
+  const energy = new EnergyComponent({ gossip, raft });
+  node.register(energy);
+  routes.push(energyRoutes(energy, gossip));
+  routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
   node.register(new ApiServer({ routes }));
   return node;
 }

@@ -14,6 +14,12 @@ import {
 } from '../api/types.js';
 import { membersResponseSchema, type MembersResponse } from '../api/members-types.js';
 import {
+  energyResponseSchema,
+  swarmEnergyResponseSchema,
+  type EnergyResponse,
+  type SwarmEnergyResponse,
+} from '../api/energy-types.js';
+import {
   kvDeleteSchema,
   kvItemSchema,
   kvListSchema,
@@ -56,6 +62,31 @@ export class SwarmClient {
   /** The swarm as the node's gossip sees it (members, leader, adaptive mode, encryption). */
   members(): Promise<MembersResponse> {
     return this.request('GET', '/v1/members', membersResponseSchema);
+  }
+
+  /** This node's energy snapshot (power, energy, carbon, rating, battery). 503 when [energy] is off. */
+  energy(): Promise<EnergyResponse> {
+    return this.request('GET', '/v1/energy', energyResponseSchema);
+  }
+
+  /** Every member's gossiped energy summary plus swarm totals. */
+  energySwarm(): Promise<SwarmEnergyResponse> {
+    return this.request('GET', '/v1/energy/swarm', swarmEnergyResponseSchema);
+  }
+
+  /** The node's `/metrics` in Prometheus text format (not JSON, so outside `request`). */
+  async metricsText(): Promise<string> {
+    const url = `${this.baseUrl}/metrics`;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new NodeUnreachableError(this.baseUrl, describeFetchError(err), err);
+    }
+    const text = await res.text();
+    if (!res.ok)
+      throw new ApiRequestError(res.status, `http_${res.status}`, `GET /metrics: HTTP ${res.status}`);
+    return text;
   }
 
   /** Raft leader, term, commit index and membership as this node sees them. */

@@ -1,0 +1,262 @@
+/**
+ * EnergyComponent: the node's energy loop. Every `[energy] collection_interval_ms`
+ * it reads the sensors (procfs/sysfs under an injectable root), counts the
+ * work and protocol traffic the other components report, feeds the pure
+ * `EnergyMonitor`, and advertises a compact summary in gossip metadata.
+ *
+ * Gossip metadata changes bump the incarnation and are disseminated to every
+ * member, so the summary is republished only when it moved meaningfully
+ * (power state, rating, battery percent or mains/battery, or power by more
+ * than a threshold), never on every sample. The adaptive gossip controller
+ * reads its energy inputs from that same metadata (GossipComponent.energyInputs).
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import {
+  type EnergyMeta,
+  type EnergySnapshot,
+  type EnergySummary,
+  type MetricSample,
+  type ProtocolCounters,
+  type SensorSnapshot,
+  type WorkCounters,
+  EnergyMonitor,
+  SensorCollector,
+  energyConfigFromSections,
+  energyMetricSamples,
+  toEnergyMeta,
+} from '../energy/index.js';
+import type { GossipView, LocalMeta } from './gossip-component.js';
+import type { Logger } from './log.js';
+import type { NodeComponent, SwarmNode } from './node.js';
+
+/** What the energy loop needs from gossip: its counters, and a way to publish metadata. */
+export interface EnergyGossipSource {
+  view(): GossipView;
+  setLocalMeta(partial: LocalMeta): void;
+}
+
+/** What the energy loop needs from Raft: commit/apply progress and the fsync histogram. */
+export interface EnergyRaftSource {
+  info(): { readonly commit: number; readonly applied: number };
+  readonly metrics: {
+    readonly fsyncSeconds: { get(): Promise<{ values: { metricName?: string; value: number }[] }> };
+  };
+}
+
+export interface EnergyComponentOptions {
+  gossip?: EnergyGossipSource;
+  raft?: EnergyRaftSource;
+  /** Root of the procfs/sysfs tree; default env SWARM_SYSFS_ROOT, else "/". Tests point it at a fixture. */
+  sysfsRoot?: string;
+  /** Wall-clock ms; injected for tests. */
+  clock?: () => number;
+}
+
+/** Republish when power moved by at least this much AND by this fraction of the last published value. */
+export const REPUBLISH_MIN_DELTA_W = 0.05;
+export const REPUBLISH_MIN_DELTA_RATIO = 0.1;
+
+export class EnergyComponent implements NodeComponent {
+  readonly name = 'energy';
+  /** Energy gauges and counters, refreshed after each sample (merged into /metrics). */
+  readonly registry = new Registry();
+  private readonly opts: EnergyComponentOptions;
+  private readonly metrics = new Map<string, Gauge<string> | Counter<string>>();
+  private monitor: EnergyMonitor | null = null;
+  private collector: SensorCollector | null = null;
+  private log: Logger | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private published: EnergyMeta | null = null;
+  private lastSensors: SensorSnapshot | null = null;
+  /** Counters at the first sample: work done before this process started (a restart) is not this run's. */
+  private baseline: WorkCounters | null = null;
+  private collecting = false;
+  private _enabled = false;
+
+  constructor(opts: EnergyComponentOptions = {}) {
+    this.opts = opts;
+  }
+
+  get enabled(): boolean {
+    return this._enabled;
+  }
+
+  async start(node: SwarmNode): Promise<void> {
+    const cfg = node.config;
+    this.log = node.log.child('energy');
+    this._enabled = cfg.energy.enabled;
+    if (!this._enabled) return;
+    this.monitor = new EnergyMonitor(
+      energyConfigFromSections({ node: cfg.node, energy: cfg.energy, metrics: cfg.metrics }),
+    );
+    const root = this.opts.sysfsRoot ?? (process.env.SWARM_SYSFS_ROOT || '/');
+    this.collector = new SensorCollector(root);
+    // A first sample at once, so /v1/energy and the gossip summary exist as soon as the node is up.
+    await this.collect();
+    this.timer = setInterval(() => void this.collect(), cfg.energy.collection_interval_ms);
+    this.log.info('energy monitor started', {
+      root,
+      interval_ms: cfg.energy.collection_interval_ms,
+      device_class: cfg.node.device_class,
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** The last full snapshot; null when disabled or before the first sample. */
+  snapshot(): EnergySnapshot | null {
+    return this.monitor?.snapshot() ?? null;
+  }
+
+  summary(): EnergySummary | null {
+    return this.monitor?.summary() ?? null;
+  }
+
+  /** Raw sensor readings of the last sample (what was actually found under the root). */
+  sensors(): SensorSnapshot | null {
+    return this.lastSensors;
+  }
+
+  /** One collection step; public so tests can drive it without waiting for the timer. */
+  async collect(): Promise<EnergySnapshot | null> {
+    const monitor = this.monitor;
+    const collector = this.collector;
+    if (!monitor || !collector || this.collecting) return this.snapshot();
+    this.collecting = true;
+    try {
+      const fsyncs = await this.fsyncCount();
+      const c = collector.collect({ work: this.work(), protocol: this.protocol(fsyncs) });
+      this.lastSensors = c.snapshot;
+      const snap = monitor.sample((this.opts.clock ?? Date.now)(), c.readings);
+      this.refreshMetrics(energyMetricSamples(snap));
+      this.publish();
+      return snap;
+    } catch (err) {
+      // A sensor that vanished or a half-written sysfs file must not take the node down.
+      this.log?.warn('energy sample failed', { error: (err as Error).message });
+      return this.snapshot();
+    } finally {
+      this.collecting = false;
+    }
+  }
+
+  private work(): WorkCounters | null {
+    const raft = this.opts.raft;
+    const gossip = this.opts.gossip;
+    if (!raft && !gossip) return null;
+    let committed = 0;
+    let applied = 0;
+    let events = 0;
+    try {
+      if (raft) {
+        const i = raft.info();
+        committed = i.commit;
+        applied = i.applied;
+      }
+    } catch {
+      // Raft not running (yet): no work counted from it.
+    }
+    try {
+      if (gossip) events = gossip.view().core.eventsDelivered;
+    } catch {
+      // Gossip not running: no events.
+    }
+    const now: WorkCounters = {
+      raftEntriesCommitted: committed,
+      kvOpsApplied: applied,
+      gossipEventsDelivered: events,
+    };
+    this.baseline ??= now;
+    const b = this.baseline;
+    return {
+      raftEntriesCommitted: Math.max(0, now.raftEntriesCommitted - b.raftEntriesCommitted),
+      kvOpsApplied: Math.max(0, now.kvOpsApplied - b.kvOpsApplied),
+      gossipEventsDelivered: Math.max(0, now.gossipEventsDelivered - b.gossipEventsDelivered),
+    };
+  }
+
+  /** Gossip UDP traffic plus Raft fsyncs; Raft's TCP traffic is not exposed by its component, so not counted. */
+  private protocol(fsyncs: number): ProtocolCounters | null {
+    let t: GossipView['transport'] | null = null;
+    try {
+      t = this.opts.gossip?.view().transport ?? null;
+    } catch {
+      t = null;
+    }
+    if (t === null && this.opts.raft === undefined) return null;
+    return {
+      packetsSent: t?.packetsOut ?? 0,
+      packetsReceived: t?.packetsIn ?? 0,
+      bytesSent: t?.bytesOut ?? 0,
+      bytesReceived: t?.bytesIn ?? 0,
+      fsyncs,
+    };
+  }
+
+  private async fsyncCount(): Promise<number> {
+    const raft = this.opts.raft;
+    if (!raft) return 0;
+    const h = await raft.metrics.fsyncSeconds.get();
+    return h.values.find((v) => v.metricName?.endsWith('_count') === true)?.value ?? 0;
+  }
+
+  private publish(): void {
+    const gossip = this.opts.gossip;
+    const s = this.monitor?.summary();
+    if (!gossip || !s) return;
+    const next = toEnergyMeta(s);
+    if (!changedMeaningfully(this.published, next)) return;
+    try {
+      // battery: undefined clears a figure published while on battery (metadata is merged, not replaced).
+      gossip.setLocalMeta({ battery: undefined, rating: undefined, ...next });
+      this.published = next;
+    } catch (err) {
+      this.log?.warn('energy summary not published', { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * Samples -> prom-client metrics. Names are created on first sight; one whose
+   * reading is absent this round (battery unplugged) is reset so it reports
+   * nothing rather than a stale value. A counter is reset and re-incremented to
+   * the monitor's cumulative total, which keeps its TYPE line honest.
+   */
+  private refreshMetrics(samples: readonly MetricSample[]): void {
+    const seen = new Set<string>();
+    for (const s of samples) {
+      let m = this.metrics.get(s.name);
+      if (!m) {
+        const def = {
+          name: s.name,
+          help: s.help,
+          labelNames: s.labels ? Object.keys(s.labels) : [],
+          registers: [this.registry],
+        };
+        m = s.type === 'counter' ? new Counter(def) : new Gauge(def);
+        this.metrics.set(s.name, m);
+      }
+      if (!seen.has(s.name)) {
+        m.reset();
+        seen.add(s.name);
+      }
+      const labels = s.labels ?? {};
+      if (m instanceof Counter) m.inc(labels, Math.max(0, s.value));
+      else m.set(labels, s.value);
+    }
+    for (const [name, m] of this.metrics) if (!seen.has(name)) m.reset();
+  }
+}
+
+/** Whether a new summary is worth an incarnation bump and a dissemination round. */
+export function changedMeaningfully(prev: EnergyMeta | null, next: EnergyMeta): boolean {
+  if (prev === null) return true;
+  if (prev.powerState !== next.powerState || prev.rating !== next.rating || prev.battery !== next.battery)
+    return true;
+  const a = prev.powerW ?? 0;
+  const b = next.powerW ?? 0;
+  const d = Math.abs(b - a);
+  return d >= REPUBLISH_MIN_DELTA_W && d >= REPUBLISH_MIN_DELTA_RATIO * Math.max(a, 1e-9);
+}
