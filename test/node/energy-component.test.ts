@@ -1,0 +1,320 @@
+/**
+ * EnergyComponent in-process against the fixture sysfs trees (test/fixtures):
+ * /v1/energy carries the model's numbers for the fixture, the summary reaches
+ * gossip only when it moved, work counters start at this run's baseline, the
+ * Prometheus samples follow the sensors, and two real gossiping nodes see
+ * each other's power in /v1/members and /v1/energy/swarm.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../../src/api/app.js';
+import { energyRoutes, swarmEnergyResponse } from '../../src/api/energy.js';
+import { energyResponseSchema, swarmEnergyResponseSchema } from '../../src/api/energy-types.js';
+import { membersRoutes } from '../../src/api/members.js';
+import { membersResponseSchema } from '../../src/api/members-types.js';
+import { defaultConfig, type SwarmConfig } from '../../src/config/index.js';
+import { toEnergyMeta } from '../../src/energy/index.js';
+import {
+  EnergyComponent,
+  changedMeaningfully,
+  type EnergyGossipSource,
+  type EnergyRaftSource,
+} from '../../src/node/energy-component.js';
+import { GossipComponent, type GossipView, type LocalMeta } from '../../src/node/gossip-component.js';
+import { SwarmNode } from '../../src/node/node.js';
+
+const SYSROOT = fileURLToPath(new URL('../fixtures/sysroot/', import.meta.url));
+let root: string;
+const running: SwarmNode[] = [];
+
+function config(name: string, deviceClass = 'full'): SwarmConfig {
+  const c = defaultConfig();
+  c.node.name = name;
+  c.node.device_class = deviceClass as SwarmConfig['node']['device_class'];
+  c.node.data_dir = mkdtempSync(join(root, `${name}-`));
+  c.network.bind_address = '127.0.0.1';
+  c.network.gossip_port = 0;
+  c.network.multicast_enabled = false;
+  // The tests drive collect() themselves; a long interval keeps the timer out of the way.
+  c.energy.collection_interval_ms = 3_600_000;
+  return c;
+}
+
+/** Records what would be advertised; its view carries settable counters. */
+class FakeGossip implements EnergyGossipSource {
+  readonly published: LocalMeta[] = [];
+  events = 0;
+  packets = 0;
+  setLocalMeta(partial: LocalMeta): void {
+    this.published.push(partial);
+  }
+  view(): GossipView {
+    return {
+      core: { eventsDelivered: this.events },
+      transport: {
+        packetsIn: this.packets,
+        packetsOut: this.packets,
+        bytesIn: 100 * this.packets,
+        bytesOut: 0,
+      },
+    } as unknown as GossipView;
+  }
+}
+
+class FakeRaft implements EnergyRaftSource {
+  commit = 0;
+  fsyncs = 0;
+  info(): { commit: number; applied: number } {
+    return { commit: this.commit, applied: this.commit };
+  }
+  readonly metrics = {
+    fsyncSeconds: {
+      get: (): Promise<{ values: { metricName?: string; value: number }[] }> =>
+        Promise.resolve({ values: [{ metricName: 'swarm_raft_fsync_seconds_count', value: this.fsyncs }] }),
+    },
+  };
+}
+
+async function startEnergy(
+  device: string,
+  deviceClass = 'full',
+  opts: { gossip?: EnergyGossipSource; raft?: EnergyRaftSource; enabled?: boolean } = {},
+): Promise<{ node: SwarmNode; energy: EnergyComponent; clock: { t: number } }> {
+  const clock = { t: 1_000_000 };
+  const c = config(device, deviceClass);
+  c.energy.enabled = opts.enabled ?? true;
+  const node = new SwarmNode(c);
+  const energy = new EnergyComponent({
+    sysfsRoot: join(SYSROOT, device),
+    clock: () => clock.t,
+    ...(opts.gossip ? { gossip: opts.gossip } : {}),
+    ...(opts.raft ? { raft: opts.raft } : {}),
+  });
+  node.register(energy);
+  await node.start();
+  running.push(node);
+  return { node, energy, clock };
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'swarm-energy-comp-'));
+});
+
+afterEach(async () => {
+  for (const n of running.splice(0)) await n.stop();
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('EnergyComponent', () => {
+  it('/v1/energy returns the model numbers for the rpi4 fixture (full class, mains, no battery)', async () => {
+    const gossip = new FakeGossip();
+    const { node, energy, clock } = await startEnergy('rpi4', 'full', { gossip });
+    // The fixture's /proc/stat does not move between reads, so CPU load stays unknown: idle power.
+    clock.t += 10_000;
+    await energy.collect();
+    const app = createApi(node, { routes: [energyRoutes(energy, gossip)] });
+    const res = await app.request('/v1/energy');
+    expect(res.status).toBe(200);
+    const e = energyResponseSchema.parse(await res.json());
+    expect(e.device_class).toBe('full');
+    expect(e.power).toMatchObject({ watts: 2.7, source: 'model_no_cpu', measured: false, model_watts: 2.7 });
+    expect(e.temperature_c).toBe(48.312);
+    expect(e.mains_online).toBe(true);
+    expect(e.battery).toBeNull();
+    expect(e.missing_sensors.battery).toMatch(/no battery/);
+    expect(e.energy.joules).toBeCloseTo(27, 9);
+    expect(e.energy.watt_hours).toBeCloseTo(27 / 3600, 12);
+    expect(e.energy.average_watts).toBeCloseTo(2.7, 9);
+    expect(e.energy.peak_watts).toBe(2.7);
+    expect(e.energy.samples).toBe(2);
+    // 27 J = 7.5e-6 kWh, x 400 g/kWh.
+    expect(e.carbon).toEqual({
+      grams: expect.closeTo(0.003, 12) as number,
+      intensity_g_per_kwh: 400,
+      band: 'high',
+    });
+    expect(e.at).toBe(new Date(clock.t).toISOString());
+  });
+
+  it('pi-zero on a battery HAT: measured power from the battery, battery in the summary sent to gossip', async () => {
+    const gossip = new FakeGossip();
+    const { energy } = await startEnergy('pi-zero-2w-hat', 'minimal', { gossip });
+    const s = energy.snapshot()!;
+    expect(s.power.source).toBe('battery');
+    expect(s.power.watts).toBeCloseTo(1.2012, 12);
+    expect(s.battery).toMatchObject({ percent: 64, status: 'discharging', onBattery: true });
+    expect(gossip.published).toHaveLength(1);
+    expect(gossip.published[0]).toMatchObject(toEnergyMeta(energy.summary()!));
+    expect(gossip.published[0]).toMatchObject({ battery: 64, powerW: 1.201 });
+  });
+
+  it('republishes only on a meaningful change', async () => {
+    const gossip = new FakeGossip();
+    const { energy, clock } = await startEnergy('rpi4', 'full', { gossip });
+    for (let i = 0; i < 5; i++) {
+      clock.t += 1000;
+      await energy.collect();
+    }
+    // The first sample has no rating yet (no energy spent); the second rates the idle node (no work: F).
+    // After that, same power, state and rating every time: no further incarnation bumps.
+    expect(gossip.published).toHaveLength(2);
+    expect(gossip.published[0]!.rating).toBeUndefined();
+    expect(gossip.published[1]).toMatchObject({ powerW: 2.7, rating: 'F' });
+
+    const base = { powerW: 2.7, powerState: 'idle' };
+    expect(changedMeaningfully(base, { ...base, powerW: 2.72 })).toBe(false);
+    expect(changedMeaningfully(base, { ...base, powerW: 3.1 })).toBe(true);
+    expect(changedMeaningfully(base, { ...base, powerState: 'active' })).toBe(true);
+    expect(changedMeaningfully(base, { ...base, rating: 'B' })).toBe(true);
+    expect(changedMeaningfully({ ...base, battery: 50 }, base)).toBe(true);
+    expect(changedMeaningfully(null, base)).toBe(true);
+  });
+
+  it('clears a published battery figure when the node is back on mains', async () => {
+    const gossip = new FakeGossip();
+    await startEnergy('rpi4', 'full', { gossip });
+    // Metadata is merged by the gossip component, so the absent battery must be an explicit undefined.
+    expect('battery' in gossip.published[0]!).toBe(true);
+    expect(gossip.published[0]!.battery).toBeUndefined();
+  });
+
+  it('counts work from this run only, and the efficiency score follows it', async () => {
+    const gossip = new FakeGossip();
+    const raft = new FakeRaft();
+    raft.commit = 500; // committed in an earlier life of the node
+    const { energy, clock } = await startEnergy('rpi4', 'full', { gossip, raft });
+    clock.t += 10_000;
+    let s = (await energy.collect())!;
+    expect(s.efficiency.windowWorkUnits).toBe(0);
+    expect(s.efficiency.score).toBe(0);
+
+    raft.commit = 600;
+    raft.fsyncs = 40;
+    gossip.events = 10;
+    gossip.packets = 50;
+    clock.t += 10_000;
+    s = (await energy.collect())!;
+    expect(s.efficiency.windowWorkUnits).toBeGreaterThan(0);
+    expect(s.efficiency.score).toBeGreaterThan(0);
+    expect(s.protocol.packetsSentPerS).toBe(5);
+    expect(s.protocol.packetsReceivedPerS).toBe(5);
+    expect(s.protocol.bytesPerS).toBe(500);
+    expect(s.protocol.fsyncsPerS).toBe(4);
+    expect(s.protocol.joules).toBeGreaterThan(0);
+  });
+
+  it('registers Prometheus samples that follow the sensors', async () => {
+    const { energy, clock } = await startEnergy('rpi4', 'full');
+    clock.t += 10_000;
+    await energy.collect();
+    const text = await energy.registry.metrics();
+    expect(text).toContain('swarm_energy_power_watts{source="model_no_cpu"} 2.7');
+    expect(text).toMatch(/# TYPE swarm_energy_consumed_joules_total counter\n/);
+    expect(text).toMatch(/swarm_energy_consumed_joules_total 27(\.0*\d*)?\n/);
+    expect(text).toContain('swarm_energy_cpu_temperature_celsius 48.312');
+    expect(text).toContain('swarm_energy_power_state{state="idle"} 1');
+    // No battery in this tree: no battery sample at all, rather than a zero.
+    expect(text).not.toMatch(/^swarm_energy_battery_percent /m);
+
+    const bat = await startEnergy('pi-zero-2w-hat', 'minimal');
+    expect(await bat.energy.registry.metrics()).toMatch(/^swarm_energy_battery_percent 64$/m);
+  });
+
+  it('with [energy] enabled = false: no sampling, /v1/energy answers 503 energy_disabled', async () => {
+    const gossip = new FakeGossip();
+    const { node, energy } = await startEnergy('rpi4', 'full', { gossip, enabled: false });
+    expect(energy.snapshot()).toBeNull();
+    expect(gossip.published).toHaveLength(0);
+    const app = createApi(node, { routes: [energyRoutes(energy, gossip)] });
+    const res = await app.request('/v1/energy');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: 'energy_disabled' } });
+  });
+
+  it('swarm totals skip dead members and average the ratings', () => {
+    const member = (id: string, status: number, meta: Record<string, unknown>): unknown => ({
+      record: {
+        id,
+        name: id,
+        host: '127.0.0.1',
+        port: 1,
+        deviceClass: 'standard',
+        incarnation: 1,
+        status,
+        meta,
+      },
+      status: ['alive', 'suspect', 'dead', 'left'][status],
+      lastChangeMs: 0,
+      self: id === 'a',
+    });
+    const view = {
+      selfId: 'a',
+      members: [
+        member('a', 0, { powerW: 1.5, powerState: 'idle', rating: 'A+' }),
+        member('b', 1, { powerW: 0.5, battery: 40, powerState: 'active', rating: 'C' }),
+        member('c', 2, { powerW: 9, rating: 'F' }),
+        member('d', 0, {}),
+      ],
+    } as unknown as GossipView;
+    const r = swarmEnergyResponseSchema.parse(swarmEnergyResponse(view));
+    expect(r.members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd']);
+    // (6 + 3) / 2 = 4.5 rounds to 5 = A; the dead member's F does not count.
+    expect(r.totals).toEqual({
+      power_w: 2,
+      members: 3,
+      members_reporting: 2,
+      on_battery: 1,
+      average_rating: 'A',
+    });
+  });
+
+  it("two gossiping nodes: one node's energy summary shows in the other's /v1/members and /v1/energy/swarm", async () => {
+    const start = async (
+      name: string,
+      device: string,
+      cls: string,
+      seeds: string[],
+    ): Promise<{ node: SwarmNode; gossip: GossipComponent }> => {
+      const c = config(name, cls);
+      c.network.join = seeds;
+      const node = new SwarmNode(c);
+      const gossip = new GossipComponent({ core: { probeIntervalMs: 200, probeTimeoutMs: 100 } });
+      node.register(gossip).register(new EnergyComponent({ gossip, sysfsRoot: join(SYSROOT, device) }));
+      await node.start();
+      running.push(node);
+      return { node, gossip };
+    };
+    const a = await start('bat', 'pi-zero-2w-hat', 'minimal', []);
+    const b = await start('mains', 'rpi4', 'full', [a.node.status().addresses.gossip!]);
+    const app = createApi(b.node, {
+      routes: [membersRoutes(b.gossip), energyRoutes(b.node.component<EnergyComponent>('energy')!, b.gossip)],
+    });
+    const end = Date.now() + 8000;
+    let seen = false;
+    for (let i = 0; i < 400 && Date.now() < end && !seen; i++) {
+      const m = membersResponseSchema.parse(await (await app.request('/v1/members')).json());
+      seen = m.members.some((x) => x.id === a.node.id && x.energy?.battery_percent === 64);
+      if (!seen) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen).toBe(true);
+    const m = membersResponseSchema.parse(await (await app.request('/v1/members')).json());
+    expect(m.members.find((x) => x.id === a.node.id)?.energy).toEqual({
+      power_w: 1.201,
+      battery_percent: 64,
+      power_state: expect.any(String) as string,
+      rating: null,
+    });
+    const sw = swarmEnergyResponseSchema.parse(await (await app.request('/v1/energy/swarm')).json());
+    expect(sw.self).toBe(b.node.id);
+    expect(sw.totals.members).toBe(2);
+    expect(sw.totals.members_reporting).toBe(2);
+    expect(sw.totals.on_battery).toBe(1);
+    expect(sw.totals.power_w).toBeCloseTo(1.201 + 2.7, 9);
+  });
+});
