@@ -151,6 +151,20 @@ export {
 } from './energy/index.js';
 export type { EnergySnapshot, EnergySummary, EnergyReadings, EnergyConfig, SensorSnapshot } from './energy/index.js';
 export {
+  EnergyComponent,
+  changedMeaningfully as energySummaryChanged,
+  type EnergyComponentOptions,
+  type EnergyGossipSource,
+  type EnergyRaftSource,
+} from './node/energy-component.js';
+export { energyRoutes, energyResponse, swarmEnergyResponse, type EnergySource } from './api/energy.js';
+export {
+  energyResponseSchema,
+  swarmEnergyResponseSchema,
+  type EnergyResponse,
+  type SwarmEnergyResponse,
+} from './api/energy-types.js';
+export {
   AdaptiveGossipController,
   adaptiveConfigFromSections,
   evaluateAdaptive,
