@@ -105,7 +105,7 @@ export async function snapshotText(
   width: number,
 ): Promise<string> {
   const sample = await pollOnce(source, () => Date.now());
-  if (sample.members === null) throw new DashboardUnreachableError(label, sample.error ?? 'no answer');
+  if (sample.members === null) throw new DashboardUnreachableError(label, sample.error);
   const model = applyPoll(emptyModel(), sample);
   return linesToText(
     layoutDashboard(model, { width, height: Infinity, now: sample.at, intervalMs, source: label }),
@@ -114,8 +114,9 @@ export async function snapshotText(
 
 /** The one snapshot of a non-TTY run could not be taken; exit 1 with the reason. */
 export class DashboardUnreachableError extends SwarmError {
-  constructor(label: string, reason: string) {
-    super('node_unreachable', `no node answers at ${label} (${reason})`, { fields: { url: label } });
+  /** `reason` is the client's own message (it already names the URL) when there is one. */
+  constructor(label: string, reason: string | null) {
+    super('node_unreachable', reason ?? `no node answers at ${label}`, { fields: { url: label } });
   }
 }
 
