@@ -23,6 +23,7 @@ import {
   type EnergyGossipSource,
   type EnergyRaftSource,
 } from '../../src/node/energy-component.js';
+import { formatMetrics, parsePrometheus } from '../../src/cli/commands/swarm.js';
 import { GossipComponent, type GossipView, type LocalMeta } from '../../src/node/gossip-component.js';
 import { SwarmNode } from '../../src/node/node.js';
 
@@ -316,5 +317,39 @@ describe('EnergyComponent', () => {
     expect(sw.totals.members_reporting).toBe(2);
     expect(sw.totals.on_battery).toBe(1);
     expect(sw.totals.power_w).toBeCloseTo(1.201 + 2.7, 9);
+  });
+
+  it('swarm metrics parses the Prometheus text: labels, escapes, histogram series under their family', () => {
+    const text = [
+      '# HELP swarm_x_total Things.',
+      '# TYPE swarm_x_total counter',
+      'swarm_x_total{kind="a \\"quoted\\" b",zone="lab"} 3',
+      '# HELP swarm_lat_seconds Latency.',
+      '# TYPE swarm_lat_seconds histogram',
+      'swarm_lat_seconds_bucket{le="0.1"} 1',
+      'swarm_lat_seconds_bucket{le="+Inf"} 2',
+      'swarm_lat_seconds_sum 0.25',
+      'swarm_lat_seconds_count 2',
+      '# HELP swarm_empty Nothing sampled.',
+      '# TYPE swarm_empty gauge',
+      '',
+    ].join('\n');
+    const f = parsePrometheus(text);
+    expect(f.map((x) => x.name)).toEqual(['swarm_x_total', 'swarm_lat_seconds']);
+    expect(f[0]).toEqual({
+      name: 'swarm_x_total',
+      type: 'counter',
+      help: 'Things.',
+      samples: [{ name: 'swarm_x_total', labels: { kind: 'a "quoted" b', zone: 'lab' }, value: 3 }],
+    });
+    expect(f[1]!.samples.map((x) => x.name)).toEqual([
+      'swarm_lat_seconds_bucket',
+      'swarm_lat_seconds_bucket',
+      'swarm_lat_seconds_sum',
+      'swarm_lat_seconds_count',
+    ]);
+    const table = formatMetrics(f);
+    expect(table).not.toContain('_bucket');
+    expect(table).toMatch(/^swarm_lat_seconds_count +- +histogram +2$/m);
   });
 });
