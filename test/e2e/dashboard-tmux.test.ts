@@ -1,0 +1,94 @@
+/**
+ * `swarm swarm dashboard` live, as a person sees it: the compiled binary in a
+ * tmux pane (160x50, CI unset so ink redraws) against a real 3-node swarm
+ * started by `swarm demo` (loopback, multicast off, temp dirs). A private tmux
+ * socket keeps this test's server apart from anyone else's.
+ * Set DASHBOARD_CAPTURE_FILE to keep the captured pane (the README's picture).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SWARM_BIN } from '../helpers/run-swarm.js';
+import { alive } from '../node/proc.js';
+
+const hasTmux = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, SWARM_CONFIG: '' };
+  delete env.CI;
+  delete env.TMUX;
+  delete env.NO_COLOR;
+  return env;
+}
+
+describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
+  it('shows the leader, members, sparklines and ratings of a live 3-node swarm, then quits on q with exit 0', async () => {
+    const env = cleanEnv();
+    const demo = spawn(process.execPath, [SWARM_BIN, 'demo', '--nodes', '3', '--duration', '120', '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const demoExit = new Promise<number | null>((r) => demo.on('close', (c) => r(c)));
+    const sock = `swarm-dash-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+    const tmux = (...args: string[]): string =>
+      spawnSync('tmux', ['-L', sock, ...args], { env, encoding: 'utf8' }).stdout ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'swarm-dash-'));
+    const codeFile = join(dir, 'code');
+    let nodes: { name: string; pid: number; api_url: string; role: string }[] = [];
+    try {
+      const until = Date.now() + 45_000;
+      while (!err.includes('Swarm running') && demo.exitCode === null && Date.now() < until) await sleep(100);
+      expect(err).toContain('Swarm running');
+      nodes = (JSON.parse(out) as { nodes: typeof nodes }).nodes;
+      const leader = nodes.find((n) => n.role === 'leader') ?? nodes[0]!;
+
+      const cmd = `env -u CI ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} swarm dashboard --api ${leader.api_url} --interval 500; echo $? > ${JSON.stringify(codeFile)}; sleep 30`;
+      tmux('new-session', '-d', '-s', 'dash', '-x', '160', '-y', '50', cmd);
+
+      // Sparklines need two polls with traffic between them; wait for bars on both rate lines, bounded.
+      let pane = '';
+      const seen = Date.now() + 20_000;
+      while (Date.now() < seen) {
+        pane = tmux('capture-pane', '-p', '-t', 'dash');
+        if (/In .*pkt\/s [▁▂▃▄▅▆▇█]{2,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{2,}/.test(pane)) break;
+        await sleep(250);
+      }
+      if (process.env.DASHBOARD_CAPTURE_FILE) writeFileSync(process.env.DASHBOARD_CAPTURE_FILE, pane);
+      expect(pane).toMatch(/^Swarm dashboard {2}http:\/\/127\.0\.0\.1:\d+ {2}every 500ms/);
+      expect(pane).toMatch(
+        new RegExp(`Members 3 \\(3 alive\\) +Leader ${leader.name} +Term \\d+ +Commit \\d+`),
+      );
+      expect(pane).toMatch(/In .*pkt\/s [▁▂▃▄▅▆▇█]{2,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{2,}/);
+      expect(pane).toMatch(/NAME +CLASS +STATUS +ROLE +ADDRESS +LAST HEARD +POWER +BATTERY +RATING/);
+      for (const n of nodes)
+        expect(pane).toMatch(
+          new RegExp(
+            `[ *]${n.name} +standard +alive +(leader|follower) +127\\.0\\.0\\.1:\\d+ +\\S+ ago +[\\d.]+ W +\\S+ +(A\\+|[A-F])\\s*$`,
+            'm',
+          ),
+        );
+      expect(pane).toMatch(new RegExp(`\\*${leader.name} +standard +alive +leader `));
+
+      tmux('send-keys', '-t', 'dash', 'q');
+      const quit = Date.now() + 10_000;
+      while (!existsSync(codeFile) && Date.now() < quit) await sleep(100);
+      expect(readFileSync(codeFile, 'utf8').trim()).toBe('0');
+    } finally {
+      tmux('kill-server');
+      if (demo.exitCode === null) demo.kill('SIGINT');
+      const killer = setTimeout(() => demo.kill('SIGKILL'), 30_000);
+      await demoExit;
+      clearTimeout(killer);
+      // The demo stops its nodes; if it could not, stop those it started (by PID) so nothing leaks.
+      for (const n of nodes) if (alive(n.pid)) process.kill(n.pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
