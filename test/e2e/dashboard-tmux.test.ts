@@ -25,7 +25,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
-  it('shows the leader, members, sparklines and ratings of a live 3-node swarm, then quits on q with exit 0', async () => {
+  it('shows the leader, members, sparklines and ratings of a live 3-node swarm, then quits on q (and Ctrl+C) with exit 0', async () => {
     const env = cleanEnv();
     const demo = spawn(process.execPath, [SWARM_BIN, 'demo', '--nodes', '3', '--duration', '120', '--json'], {
       env,
@@ -52,12 +52,12 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       const cmd = `env -u CI ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} swarm dashboard --api ${leader.api_url} --interval 500; echo $? > ${JSON.stringify(codeFile)}; sleep 30`;
       tmux('new-session', '-d', '-s', 'dash', '-x', '160', '-y', '50', cmd);
 
-      // Sparklines need two polls with traffic between them; wait for bars on both rate lines, bounded.
+      // A sparkline needs two polls per bar; wait for a few bars on both rate lines (bounded), require two.
       let pane = '';
       const seen = Date.now() + 20_000;
       while (Date.now() < seen) {
         pane = tmux('capture-pane', '-p', '-t', 'dash');
-        if (/In .*pkt\/s [▁▂▃▄▅▆▇█]{2,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{2,}/.test(pane)) break;
+        if (/In .*pkt\/s [▁▂▃▄▅▆▇█]{6,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{6,}/.test(pane)) break;
         await sleep(250);
       }
       if (process.env.DASHBOARD_CAPTURE_FILE) writeFileSync(process.env.DASHBOARD_CAPTURE_FILE, pane);
@@ -80,6 +80,18 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       const quit = Date.now() + 10_000;
       while (!existsSync(codeFile) && Date.now() < quit) await sleep(100);
       expect(readFileSync(codeFile, 'utf8').trim()).toBe('0');
+
+      // Ctrl+C quits just as cleanly.
+      const codeFile2 = join(dir, 'code2');
+      const cmd2 = cmd.replace(JSON.stringify(codeFile), JSON.stringify(codeFile2));
+      tmux('new-session', '-d', '-s', 'dash2', '-x', '100', '-y', '30', cmd2);
+      const drawn = Date.now() + 10_000;
+      while (!tmux('capture-pane', '-p', '-t', 'dash2').includes('NAME') && Date.now() < drawn)
+        await sleep(100);
+      tmux('send-keys', '-t', 'dash2', 'C-c');
+      const quit2 = Date.now() + 10_000;
+      while (!existsSync(codeFile2) && Date.now() < quit2) await sleep(100);
+      expect(readFileSync(codeFile2, 'utf8').trim()).toBe('0');
     } finally {
       tmux('kill-server');
       if (demo.exitCode === null) demo.kill('SIGINT');

@@ -165,7 +165,8 @@ function headerLines(model: DashboardModel, o: LayoutOptions): Line[] {
     },
     { text: a.enabled && a.reason ? `  (${a.reason})` : '', color: 'gray' },
   ];
-  const sparkW = Math.max(4, Math.min(60, Math.floor((o.width - 34) / 2)));
+  // Wide enough to see a trend, short enough that In and Out sit side by side on 80 columns.
+  const sparkW = Math.max(4, Math.min(30, Math.floor((o.width - 34) / 2)));
   const last = (xs: readonly number[]): number | null => (xs.length > 0 ? xs[xs.length - 1]! : null);
   const rates: Line = [
     { text: 'In  ', bold: true },
