@@ -7,13 +7,17 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SWARM_BIN } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
+import { leaderResponse, membersResponse, three, withCounters } from '../cli/dashboard/fixtures.js';
 
 const hasTmux = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
+const ESC = String.fromCharCode(27);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -100,6 +104,90 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       clearTimeout(killer);
       // The demo stops its nodes; if it could not, stop those it started (by PID) so nothing leaks.
       for (const n of nodes) if (alive(n.pid)) process.kill(n.pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node going away shows "reconnecting…" over the last data and recovers; NO_COLOR drops colours', async () => {
+    // A fake node on 127.0.0.1 whose counters move with every request, closed and reopened on the same port.
+    let packets = 0;
+    const serve = (port: number): Promise<Server> =>
+      new Promise((resolve, reject) => {
+        const srv = createServer((req, res) => {
+          packets += 7;
+          const body =
+            req.url === '/v1/members'
+              ? withCounters(membersResponse(three()), packets, packets / 7)
+              : leaderResponse();
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        });
+        srv.once('error', reject);
+        srv.listen(port, '127.0.0.1', () => resolve(srv));
+      });
+    const stop = (srv: Server): Promise<void> =>
+      new Promise((r) => {
+        srv.close(() => r());
+        srv.closeAllConnections();
+      });
+    let server = await serve(0);
+    const port = (server.address() as AddressInfo).port;
+    const env = cleanEnv();
+    const sock = `swarm-dash-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+    const tmux = (...args: string[]): string =>
+      spawnSync('tmux', ['-L', sock, ...args], { env, encoding: 'utf8' }).stdout ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'swarm-dash-'));
+    const waitPane = async (
+      session: string,
+      ok: (pane: string) => boolean,
+      flags: string[] = [],
+    ): Promise<string> => {
+      let pane = '';
+      const until = Date.now() + 15_000;
+      while (Date.now() < until) {
+        pane = tmux('capture-pane', '-p', ...flags, '-t', session);
+        if (ok(pane)) break;
+        await sleep(100);
+      }
+      return pane;
+    };
+    const start = (session: string, code: string, extraEnv: string): void => {
+      const cmd = `env -u CI ${extraEnv} ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} swarm dashboard --api http://127.0.0.1:${port} --interval 200; echo $? > ${JSON.stringify(code)}; sleep 30`;
+      tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
+    };
+    const quit = async (session: string, code: string): Promise<string> => {
+      tmux('send-keys', '-t', session, 'q');
+      const until = Date.now() + 10_000;
+      while (!existsSync(code) && Date.now() < until) await sleep(100);
+      return existsSync(code) ? readFileSync(code, 'utf8').trim() : 'no exit';
+    };
+    try {
+      const code = join(dir, 'code');
+      start('live', code, '');
+      const coloured = await waitPane('live', (p) => p.includes('node-3'), ['-e']);
+      expect(coloured).toMatch(new RegExp(`${ESC}\\[[0-9;]*3[1-6]m`));
+
+      await stop(server);
+      const away = await waitPane('live', (p) => p.includes('reconnecting…'));
+      expect(away.split('\n')[0]).toMatch(/reconnecting… \(connection refused\)$/);
+      expect(away).toMatch(/\*node-1 +standard +alive +leader/);
+      expect(away).toContain('lost the node');
+
+      server = await serve(port);
+      const back = await waitPane('live', (p) => p.includes('node answers again'));
+      expect(back).toContain('node answers again');
+      expect(back.split('\n')[0]).not.toContain('reconnecting');
+      expect(await quit('live', code)).toBe('0');
+
+      const plainCode = join(dir, 'plain');
+      start('plain', plainCode, 'NO_COLOR=1');
+      const plain = await waitPane('plain', (p) => p.includes('node-3'), ['-e']);
+      expect(plain).toContain('node-3');
+      expect(plain).not.toMatch(new RegExp(`${ESC}\\[[0-9;]*3[0-7]m`));
+      expect(await quit('plain', plainCode)).toBe('0');
+    } finally {
+      tmux('kill-server');
+      await stop(server);
       rmSync(dir, { recursive: true, force: true });
     }
   });

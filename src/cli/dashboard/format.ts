@@ -9,7 +9,7 @@ const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
  */
 export function sparkline(values: readonly number[], width: number): string {
   const shown = width > 0 ? values.slice(-width) : [];
-  const max = Math.max(0, ...shown);
+  const max = Math.max(0, ...shown.filter((v) => Number.isFinite(v)));
   return shown
     .map((v) => {
       if (!(max > 0) || !(v > 0)) return BARS[0];

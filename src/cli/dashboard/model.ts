@@ -7,6 +7,7 @@
  */
 import type { MembersResponse, MemberView } from '../../api/members-types.js';
 import type { LeaderResponseBody } from '../../api/routes/kv-types.js';
+import { NodeUnreachableError } from '../../client/errors.js';
 
 /** What one poll returned; `leader` may fail alone (e.g. Raft disabled) without the poll failing. */
 export interface PollSample {
@@ -194,6 +195,16 @@ export interface DashboardSource {
   leader(): Promise<LeaderResponseBody>;
 }
 
+/** The reason alone ("connection refused"): the banner already names the node's URL. */
+function shortError(err: unknown): string {
+  if (err instanceof NodeUnreachableError) {
+    const prefix = `no node answers at ${err.url} (`;
+    if (err.message.startsWith(prefix) && err.message.endsWith(')'))
+      return err.message.slice(prefix.length, -1);
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
 export async function pollOnce(source: DashboardSource, now: () => number): Promise<PollSample> {
   const [m, l] = await Promise.allSettled([source.members(), source.leader()]);
   const at = now();
@@ -202,7 +213,7 @@ export async function pollOnce(source: DashboardSource, now: () => number): Prom
       at,
       members: null,
       leader: null,
-      error: m.reason instanceof Error ? m.reason.message : String(m.reason),
+      error: shortError(m.reason),
     };
   return { at, members: m.value, leader: l.status === 'fulfilled' ? l.value : null, error: null };
 }

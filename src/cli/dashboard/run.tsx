@@ -114,9 +114,10 @@ export async function snapshotText(
 
 /** The one snapshot of a non-TTY run could not be taken; exit 1 with the reason. */
 export class DashboardUnreachableError extends SwarmError {
-  /** `reason` is the client's own message (it already names the URL) when there is one. */
   constructor(label: string, reason: string | null) {
-    super('node_unreachable', reason ?? `no node answers at ${label}`, { fields: { url: label } });
+    super('node_unreachable', `no node answers at ${label} (${reason ?? 'no answer'})`, {
+      fields: { url: label },
+    });
   }
 }
 
