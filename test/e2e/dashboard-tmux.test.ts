@@ -177,6 +177,15 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       const back = await waitPane('live', (p) => p.includes('node answers again'));
       expect(back).toContain('node answers again');
       expect(back.split('\n')[0]).not.toContain('reconnecting');
+
+      // Narrower terminal: the least useful columns go, nothing wraps.
+      tmux('resize-window', '-t', 'live', '-x', '60', '-y', '40');
+      const narrow = await waitPane('live', (p) => /NAME +CLASS +STATUS/.test(p) && !p.includes('ADDRESS'));
+      expect(narrow).not.toContain('ADDRESS');
+      expect(narrow).toMatch(/\*node-1 +standard +alive +leader/);
+      // One frame, no fragments of the wider one left above or wrapped.
+      expect(narrow.match(/Swarm dashboard/g)).toHaveLength(1);
+      for (const l of narrow.split('\n')) expect(Array.from(l).length).toBeLessThanOrEqual(60);
       expect(await quit('live', code)).toBe('0');
 
       const plainCode = join(dir, 'plain');

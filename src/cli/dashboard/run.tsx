@@ -39,7 +39,12 @@ function useTerminalSize(): { width: number; height: number } {
   });
   const [size, setSize] = useState(read);
   useEffect(() => {
-    const onResize = (): void => setSize(read());
+    const onResize = (): void => {
+      // The terminal reflows the previous frame on resize, so ink's erase-by-line-count leaves
+      // fragments behind; a full clear makes the next frame start clean.
+      stdout.write('\u001b[2J\u001b[H');
+      setSize(read());
+    };
     stdout.on('resize', onResize);
     return () => {
       stdout.off('resize', onResize);

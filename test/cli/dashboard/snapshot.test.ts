@@ -2,8 +2,11 @@
  * The real binary with stdout not a TTY: one plain snapshot, exit 0. The node is
  * a fake HTTP server on 127.0.0.1 (port from the OS) serving recorded JSON.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSwarm } from '../../helpers/run-swarm.js';
 import { leaderResponse, member, membersResponse, three } from './fixtures.js';
@@ -43,7 +46,7 @@ describe('swarm swarm dashboard (stdout not a TTY)', () => {
     for (const l of lines) expect(Array.from(l).length).toBeLessThanOrEqual(120);
   });
 
-  it('exits 1 with one line when nothing answers, 2 on a bad --interval', async () => {
+  it('exits 1 with one line when nothing answers or no node runs on the data dir, 2 on a bad --interval', async () => {
     const dead = await runSwarm(['swarm', 'dashboard', '--api', 'http://127.0.0.1:1'], {
       env: { SWARM_CONFIG: '' },
     });
@@ -54,5 +57,13 @@ describe('swarm swarm dashboard (stdout not a TTY)', () => {
     });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--interval');
+    const dir = mkdtempSync(join(tmpdir(), 'swarm-dash-none-'));
+    try {
+      const none = await runSwarm(['swarm', 'dashboard', '--data-dir', dir], { env: { SWARM_CONFIG: '' } });
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(/^swarm: No node is running/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
