@@ -100,6 +100,8 @@ interface PendingRead {
 }
 
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
+/** How long the founders computed from the membership view must stay the same before a node bootstraps. */
+const BOOTSTRAP_SETTLE_MS = 1500;
 const EARLY_TYPES = new Set<string>(['append_entries', 'heartbeat', 'install_snapshot']);
 const LEADER_EARLY = (m: RaftMessage): boolean => EARLY_TYPES.has(m.type);
 const NOT_EARLY = (m: RaftMessage): boolean => !EARLY_TYPES.has(m.type);
@@ -126,6 +128,8 @@ export class RaftComponent implements NodeComponent {
   private conf: ConfState = { voters: [], learners: [] };
   private founders: string[] = [];
   private fresh = false;
+  private bootstrapView: { key: string; since: number } | null = null;
+  private bootstrapTimer: NodeJS.Timeout | undefined;
   private raftAddr: string | null = null;
 
   private processing = false;
@@ -232,6 +236,7 @@ export class RaftComponent implements NodeComponent {
     this.stopping = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    clearTimeout(this.bootstrapTimer);
     await this.handOver();
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
@@ -648,7 +653,22 @@ export class RaftComponent implements NodeComponent {
       peers: this.opts.peers.peers(),
       expect,
     });
-    if (founders === null) return;
+    if (founders === null) {
+      this.bootstrapView = null;
+      return;
+    }
+    // Views converge over gossip: act only once the same founders have been
+    // computed for a settle window, so a node that has seen only part of the
+    // swarm does not found a cluster that a smaller id would found too.
+    const key = founders.join(',');
+    const now = Date.now();
+    if (this.bootstrapView?.key !== key) this.bootstrapView = { key, since: now };
+    const wait = this.bootstrapView.since + BOOTSTRAP_SETTLE_MS - now;
+    if (wait > 0) {
+      clearTimeout(this.bootstrapTimer);
+      this.bootstrapTimer = setTimeout(() => this.onPeersChanged(), wait + 5);
+      return;
+    }
     const conf: ConfState = { voters: [node.id], learners: [] };
     this.writeBootstrap(conf);
     this.fresh = false;

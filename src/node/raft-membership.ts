@@ -28,6 +28,8 @@ export interface BootstrapInput {
  */
 export function bootstrapVoters(input: BootstrapInput): string[] | null {
   if (input.expect < 1 || !canVote(input.selfClass)) return null;
+  // A cluster already exists: wait to be added by its leader instead of founding a second one.
+  if (input.peers.some((p) => p.status === 'alive' && p.raftRole === 'leader')) return null;
   const ids = [input.selfId];
   for (const p of input.peers) {
     if (p.status === 'alive' && p.raftAddr !== null && canVote(p.deviceClass)) ids.push(p.id);

@@ -355,6 +355,17 @@ describe('membership policy', () => {
     expect(bootstrapVoters({ selfId: 'a', selfClass: 'minimal', peers, expect: 1 })).toBeNull();
   });
 
+  it('never founds a second cluster when a live member already advertises a leader', () => {
+    const peers = [peer('b', 'standard'), { ...peer('c', 'full'), raftRole: 'leader' }];
+    expect(bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers, expect: 2 })).toBeNull();
+    // A dead leader's old advertisement does not block a fresh cluster.
+    const stale = [peer('b', 'standard'), { ...peer('c', 'full', 'dead'), raftRole: 'leader' }];
+    expect(bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers: stale, expect: 2 })).toEqual([
+      'a',
+      'b',
+    ]);
+  });
+
   it('adds learners, promotes full before standard, never promotes minimal, caps voters', () => {
     const base = { selfId: 'a', lastIndex: 100, maxVoters: 3 };
     const peers = [peer('b', 'standard'), peer('c', 'full'), peer('m', 'minimal')];
