@@ -151,8 +151,8 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       }
       return pane;
     };
-    const start = (session: string, code: string, extraEnv: string): void => {
-      const cmd = `env -u CI ${extraEnv} ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} swarm dashboard --api http://127.0.0.1:${port} --interval 200; echo $? > ${JSON.stringify(code)}; sleep 30`;
+    const start = (session: string, code: string, extraEnv: string, stdin = ''): void => {
+      const cmd = `env -u CI ${extraEnv} ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} swarm dashboard --api http://127.0.0.1:${port} --interval 200 ${stdin}; echo $? > ${JSON.stringify(code)}; sleep 30`;
       tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
     };
     const quit = async (session: string, code: string): Promise<string> => {
@@ -194,6 +194,15 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       expect(plain).toContain('node-3');
       expect(plain).not.toMatch(new RegExp(`${ESC}\\[[0-9;]*3[0-7]m`));
       expect(await quit('plain', plainCode)).toBe('0');
+
+      // stdin redirected (no raw mode, so no keys): the view still runs and Ctrl+C (SIGINT) exits 0.
+      const noKeysCode = join(dir, 'nokeys');
+      start('nokeys', noKeysCode, '', '< /dev/null');
+      expect(await waitPane('nokeys', (p) => p.includes('node-3'))).not.toContain('Raw mode');
+      tmux('send-keys', '-t', 'nokeys', 'C-c');
+      const until = Date.now() + 10_000;
+      while (!existsSync(noKeysCode) && Date.now() < until) await sleep(100);
+      expect(readFileSync(noKeysCode, 'utf8').trim()).toBe('0');
     } finally {
       tmux('kill-server');
       await stop(server);

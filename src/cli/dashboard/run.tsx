@@ -2,7 +2,7 @@
  * `swarm swarm dashboard`: the live loop around the pure model and view. Loaded
  * lazily by the command so that ink and react cost nothing to other commands.
  */
-import { render, useApp, useInput, useStdout } from 'ink';
+import { render, useApp, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useState, type ReactElement } from 'react';
 import { SwarmError } from '../../common/errors.js';
 import { layoutDashboard, linesToText } from './layout.js';
@@ -85,9 +85,14 @@ function App({ source, label, intervalMs, color }: AppProps): ReactElement {
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, []);
-  useInput((input) => {
-    if (input === 'q' || input === 'Q') exit();
-  });
+  // Keys need raw mode; with stdin redirected the dashboard still runs and SIGINT ends it.
+  const { isRawModeSupported } = useStdin();
+  useInput(
+    (input) => {
+      if (input === 'q' || input === 'Q') exit();
+    },
+    { isActive: isRawModeSupported === true },
+  );
   // One row short of the terminal: ink clears the whole screen on every frame when output fills it.
   return (
     <DashboardView
@@ -137,10 +142,17 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   const instance = render(<App source={o.source} label={o.label} intervalMs={o.intervalMs} color={color} />, {
     stdout: o.stdout,
     stdin: o.stdin,
-    exitOnCtrlC: true,
+    exitOnCtrlC: o.stdin.isTTY === true,
     patchConsole: false,
   });
-  await instance.waitUntilExit();
-  instance.cleanup();
+  // Without raw mode Ctrl+C arrives as SIGINT rather than as a key: quit the same way, exit 0.
+  const onSigint = (): void => instance.unmount();
+  process.once('SIGINT', onSigint);
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    process.off('SIGINT', onSigint);
+    instance.cleanup();
+  }
   return 0;
 }
