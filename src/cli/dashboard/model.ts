@@ -112,6 +112,10 @@ export function diffEvents(
       if (e) out.push(e);
     }
   }
+  // Dead and left members are eventually dropped from the view; say so rather than let them vanish.
+  const present = new Set(after.members.map((m) => m.id));
+  for (const o of before.members)
+    if (!present.has(o.id)) out.push({ at, kind: 'leave', text: `${o.name} removed from the member list` });
   if (before.leader !== after.leader)
     out.push({
       at,

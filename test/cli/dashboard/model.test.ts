@@ -96,6 +96,13 @@ describe('dashboard model', () => {
     expect(m.events[0]?.at).toBe(T0 + 2000);
   });
 
+  it('a member dropped from the list is reported once', () => {
+    const a = membersResponse([member(1), member(2), member(3, { status: 'dead' })]);
+    const b = membersResponse([member(1), member(2)]);
+    const m = run([ok(T0, a), ok(T0 + 1000, b), ok(T0 + 2000, b)]);
+    expect(m.events.map((e) => e.text)).toEqual(['node-3 removed from the member list']);
+  });
+
   it('a node going away keeps the last data, flags reconnecting once, and recovers without a bogus rate', () => {
     const base = membersResponse(three());
     const before = run([ok(T0, withCounters(base, 100, 100)), ok(T0 + 1000, withCounters(base, 120, 110))]);
