@@ -139,6 +139,7 @@ export class GossipNode {
   private readonly markParts = new Map<string, { marks: EventMark[]; got: Set<number> }>();
   private intervalMs: number;
   private fanout: number;
+  private probeScale = 1;
   private readonly probeSamples: Sample[] = [];
   private readonly rttSamples: Sample[] = [];
   private readonly eventSamples: number[] = [];
@@ -269,6 +270,9 @@ export class GossipNode {
     }
     if (p.fanout !== undefined && p.fanout >= 1) {
       this.fanout = Math.floor(p.fanout);
+    }
+    if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) {
+      this.probeScale = Math.max(1, p.probeScale);
     }
   }
 
@@ -528,7 +532,7 @@ export class GossipNode {
       }
     }
     if (this.probe === null && now >= this.nextProbeAt) {
-      const interval = this.awareness.scale(this.cfg.probeIntervalMs);
+      const interval = this.awareness.scale(this.cfg.probeIntervalMs * this.probeScale);
       this.nextProbeAt = now + interval;
       const target = this.nextProbeTarget();
       if (target === undefined) return;

@@ -170,6 +170,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private transport: UdpTransport<GossipMessage> | null = null;
   private adaptive: AdaptiveGossipController | null = null;
   private adaptiveChangedAtMs: number | null = null;
+  /** Probe-period stretch last handed to the core (the controller's interval multiplier). */
+  private probeScale = 1;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private wakeups = 0;
@@ -428,8 +430,9 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       ...this.energyInputs(),
     };
     const p = ctl.evaluate(now, inputs);
-    if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout) {
-      core.setParams({ intervalMs: p.intervalMs, fanout: p.fanout });
+    if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout || p.intervalMultiplier !== this.probeScale) {
+      this.probeScale = p.intervalMultiplier;
+      core.setParams({ intervalMs: p.intervalMs, fanout: p.fanout, probeScale: p.intervalMultiplier });
     }
     if (p.changed) {
       this.adaptiveChangedAtMs = Date.now();

@@ -85,6 +85,38 @@ describe('GossipNode', () => {
     expect(ack).toMatchObject({ to: 'y', host: src.host, port: src.port });
   });
 
+  it("probeScale stretches the probe period (the battery modes' main saving) and never shortens it", () => {
+    const pings = (scale: number | undefined): number => {
+      const n = new GossipNode({
+        self: { id: 'x', name: 'x', host: 'x', port: 0 },
+        rng: createRng(7),
+        view: sharedView(['x', 'y', 'z']),
+      });
+      if (scale !== undefined) n.setParams({ probeScale: scale });
+      let count = 0;
+      for (let t = 0; t <= 60_000; t += 50) {
+        n.tick(t);
+        for (const o of n.drain()) {
+          if (o.msg.type === 'ping' && o.to !== null) {
+            count++;
+            // Every probe is answered, so only the period decides how many there are.
+            n.receive(
+              { host: o.host, port: o.port },
+              { type: 'ack', from: o.to, seq: o.msg.seq, target: o.to, updates: [] },
+              t,
+            );
+          }
+        }
+      }
+      return count;
+    };
+    const base = pings(undefined);
+    expect(base).toBeGreaterThan(20);
+    expect(pings(4)).toBeLessThanOrEqual(Math.ceil(base / 4) + 1);
+    expect(pings(4)).toBeGreaterThanOrEqual(Math.floor(base / 4) - 1);
+    expect(pings(0.5)).toBe(base);
+  });
+
   it('detects a crashed member and every live member marks it dead', () => {
     const sim = new GossipSim({ seed: 3, link: LAN });
     const ids = sim.bootstrap(8);
