@@ -29,7 +29,7 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   node.register(raft);
   routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
   // Energy after Raft and gossip: it reads their counters and publishes its summary through gossip.
-  const energy = new EnergyComponent({ gossip, raft });
+  const energy = new EnergyComponent({ gossip, raft, leadership: raft });
   node.register(energy);
   routes.push(energyRoutes(energy, gossip));
   routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));

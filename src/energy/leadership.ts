@@ -115,6 +115,8 @@ export class LeadershipAdvisor {
         urgent: critical,
       };
     }
+    // No rating yet (no work measured) is unknown, not bad: it never moves leadership.
+    if (self.rating === null) return null;
     const mine = grade(self.rating);
     const best = ranked.find(
       (v) => v.summary !== null && !v.summary.onBattery && grade(v.summary.rating) + c.ratingGap <= mine,

@@ -18,11 +18,16 @@ import {
   type MetricSample,
   type ProtocolCounters,
   type SensorSnapshot,
+  type VoterEnergy,
   type WorkCounters,
   EnergyMonitor,
+  LEADERSHIP_DEFAULTS,
+  LeadershipAdvisor,
   SensorCollector,
+  electionTimeoutMultiplier,
   energyConfigFromSections,
   energyMetricSamples,
+  fromEnergyMeta,
   toEnergyMeta,
 } from '../energy/index.js';
 import type { GossipView, LocalMeta } from './gossip-component.js';
@@ -43,9 +48,18 @@ export interface EnergyRaftSource {
   };
 }
 
+/** What energy-aware leadership needs from Raft: the voter set, and the two levers. */
+export interface EnergyLeadershipTarget {
+  info(): { readonly self: string; readonly role: string; readonly voters: readonly string[] };
+  transferLeadershipTo(target: string): boolean;
+  setElectionTimeoutScale(scale: number): void;
+}
+
 export interface EnergyComponentOptions {
   gossip?: EnergyGossipSource;
   raft?: EnergyRaftSource;
+  /** Energy-aware leadership (usually the same Raft component as `raft`). */
+  leadership?: EnergyLeadershipTarget;
   /** Root of the procfs/sysfs tree; default env SWARM_SYSFS_ROOT, else "/". Tests point it at a fixture. */
   sysfsRoot?: string;
   /** Wall-clock ms; injected for tests. */
@@ -71,6 +85,8 @@ export class EnergyComponent implements NodeComponent {
   /** Counters at the first sample: work done before this process started (a restart) is not this run's. */
   private baseline: WorkCounters | null = null;
   private collecting = false;
+  private advisor: LeadershipAdvisor | null = null;
+  private electionScale = 1;
   private _enabled = false;
 
   constructor(opts: EnergyComponentOptions = {}) {
@@ -91,6 +107,11 @@ export class EnergyComponent implements NodeComponent {
     );
     const root = this.opts.sysfsRoot ?? (process.env.SWARM_SYSFS_ROOT || '/');
     this.collector = new SensorCollector(root);
+    this.advisor = new LeadershipAdvisor({
+      ...LEADERSHIP_DEFAULTS,
+      lowPowerThresholdPercent: cfg.energy.low_power_threshold_percent,
+      criticalThresholdPercent: cfg.energy.critical_threshold_percent,
+    });
     // A first sample at once, so /v1/energy and the gossip summary exist as soon as the node is up.
     await this.collect();
     this.timer = setInterval(() => void this.collect(), cfg.energy.collection_interval_ms);
@@ -133,6 +154,7 @@ export class EnergyComponent implements NodeComponent {
       const snap = monitor.sample((this.opts.clock ?? Date.now)(), c.readings);
       this.refreshMetrics(energyMetricSamples(snap));
       this.publish();
+      this.actOnLeadership((this.opts.clock ?? Date.now)());
       return snap;
     } catch (err) {
       // A sensor that vanished or a half-written sysfs file must not take the node down.
@@ -201,6 +223,45 @@ export class EnergyComponent implements NodeComponent {
     if (!raft) return 0;
     const h = await raft.metrics.fsyncSeconds.get();
     return h.values.find((v) => v.metricName?.endsWith('_count') === true)?.value ?? 0;
+  }
+
+  /**
+   * Energy-aware leadership: stretch this node's election timeout by its power
+   * (battery nodes stand later), and, while leading, hand over to the
+   * best-powered live voter when the advisor says so (with its hysteresis).
+   */
+  private actOnLeadership(now: number): void {
+    const target = this.opts.leadership;
+    const advisor = this.advisor;
+    const self = this.monitor?.summary() ?? null;
+    if (!target || !advisor) return;
+    let info: ReturnType<EnergyLeadershipTarget['info']>;
+    try {
+      info = target.info();
+    } catch {
+      return; // Raft not running yet.
+    }
+    const scale = electionTimeoutMultiplier(self, advisor.config);
+    if (scale !== this.electionScale) {
+      this.electionScale = scale;
+      target.setElectionTimeoutScale(scale);
+    }
+    if (info.role !== 'leader') return;
+    const members = new Map((this.opts.gossip?.view().members ?? []).map((m) => [m.record.id, m]));
+    const voters: VoterEnergy[] = [];
+    for (const id of info.voters) {
+      const m = members.get(id);
+      if (id === info.self || m === undefined || m.status !== 'alive') continue;
+      voters.push({ id, summary: fromEnergyMeta(m.record.meta) });
+    }
+    const advice = advisor.check(now, self, voters);
+    if (advice === null) return;
+    const ok = target.transferLeadershipTo(advice.target);
+    this.log?.info('energy-aware leadership transfer', {
+      to: advice.target,
+      reason: advice.reason,
+      started: ok,
+    });
   }
 
   private publish(): void {

@@ -128,6 +128,7 @@ export class RaftComponent implements NodeComponent {
   private conf: ConfState = { voters: [], learners: [] };
   private founders: string[] = [];
   private fresh = false;
+  private electionScale = 1;
   private bootstrapView: { key: string; since: number } | null = null;
   private bootstrapTimer: NodeJS.Timeout | undefined;
   private raftAddr: string | null = null;
@@ -406,7 +407,7 @@ export class RaftComponent implements NodeComponent {
   private newCore(recovered: RecoveredState, initialConf?: ConfState): RaftNode {
     const node = this.node!;
     const c = node.config.consensus;
-    return new RaftNode(
+    const core = new RaftNode(
       {
         id: node.id,
         electionTimeoutMinMs: c.election_timeout_min_ms,
@@ -418,6 +419,27 @@ export class RaftComponent implements NodeComponent {
       recovered,
       initialConf,
     );
+    core.setElectionTimeoutScale(this.electionScale);
+    return core;
+  }
+
+  /** Energy-aware elections: a battery node stretches its own election timeout (see RaftNode). */
+  setElectionTimeoutScale(scale: number): void {
+    this.electionScale = scale;
+    this.core?.setElectionTimeoutScale(scale);
+  }
+
+  /**
+   * Energy-aware leadership: hand leadership to `target` (a voter) now. Returns
+   * false when this node is not the leader or the core refuses (a transfer or
+   * membership change in progress). Does not wait for the new leader.
+   */
+  transferLeadershipTo(target: string): boolean {
+    const core = this.core;
+    if (!core || this.stopping || core.status().role !== 'leader') return false;
+    const r = core.transferLeadership(target, Date.now());
+    if (r.ok) this.kick();
+    return r.ok;
   }
 
   private requireCore(): RaftNode {

@@ -208,6 +208,7 @@ export class RaftNode {
   /** Latest `now` seen, for work done outside an event (flushing batched appends in ready()). */
   private now = 0;
   private electionDeadline = 0;
+  private electionScale = 1;
   private heartbeatDeadline = 0;
   private checkQuorumDeadline = 0;
   private lastLeaderContact = -Infinity;
@@ -421,6 +422,17 @@ export class RaftNode {
   }
 
   /**
+   * Stretch this node's own election timeout by `scale` (>= 1) from the next
+   * reset on: a battery-powered voter waits longer before standing, so a
+   * mains-powered one usually times out and wins first. Only this node's
+   * campaign timer changes; the leader lease and check-quorum keep the
+   * configured minimum, so safety and other nodes' timing are untouched.
+   */
+  setElectionTimeoutScale(scale: number): void {
+    this.electionScale = Number.isFinite(scale) ? Math.max(1, scale) : 1;
+  }
+
+  /**
    * Hand leadership to `to` (thesis 3.10): new proposals are refused, `to`
    * is brought up to date, then told to campaign at once. Abandoned after an
    * election timeout if it has not happened.
@@ -600,8 +612,9 @@ export class RaftNode {
   }
 
   private resetElectionTimer(now: number): void {
-    this.electionDeadline =
-      now + this.rng.int(this.opts.electionTimeoutMinMs, this.opts.electionTimeoutMaxMs);
+    const min = this.opts.electionTimeoutMinMs * this.electionScale;
+    const max = this.opts.electionTimeoutMaxMs * this.electionScale;
+    this.electionDeadline = now + this.rng.int(Math.round(min), Math.round(max));
   }
 
   private isVoter(): boolean {

@@ -57,6 +57,12 @@ describe('energy-aware leadership', () => {
     expect(advisor().check(0, battery(5), [{ id: 'n2', summary: battery(12) }])).toBeNull();
     expect(advisor().check(0, battery(5), [{ id: 'n2', summary: null }])).toBeNull();
   });
+  it('a leader with no rating yet (no work measured) is not moved by the rating rule', () => {
+    const a = advisor();
+    const voters: VoterEnergy[] = [{ id: 'n2', summary: mains('A+') }];
+    for (let t = 0; t < 10_000; t += 1000) expect(a.check(t, mains(null), voters)).toBeNull();
+  });
+
   it('a leader two grades worse than a mains voter hands over; one grade is not enough', () => {
     const a = advisor();
     const voters: VoterEnergy[] = [{ id: 'n2', summary: mains('A') }];

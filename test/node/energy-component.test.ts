@@ -5,7 +5,7 @@
  * Prometheus samples follow the sensors, and two real gossiping nodes see
  * each other's power in /v1/members and /v1/energy/swarm.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import {
   EnergyComponent,
   changedMeaningfully,
   type EnergyGossipSource,
+  type EnergyLeadershipTarget,
   type EnergyRaftSource,
 } from '../../src/node/energy-component.js';
 import { formatMetrics, parsePrometheus } from '../../src/cli/commands/swarm.js';
@@ -351,5 +352,109 @@ describe('EnergyComponent', () => {
     const table = formatMetrics(f);
     expect(table).not.toContain('_bucket');
     expect(table).toMatch(/^swarm_lat_seconds_count +- +histogram +2$/m);
+  });
+});
+
+describe('EnergyComponent: energy-aware leadership', () => {
+  /** The Pi Zero battery fixture, with the charge set to `percent`. */
+  function batteryRoot(percent: number): string {
+    const dir = mkdtempSync(join(root, 'sysroot-'));
+    cpSync(join(SYSROOT, 'pi-zero-2w-hat'), dir, { recursive: true });
+    const bat = join(dir, 'sys/class/power_supply/bq27441-0');
+    writeFileSync(join(bat, 'capacity'), `${percent}\n`);
+    writeFileSync(join(bat, 'charge_now'), `${Math.round(1_900_000 * (percent / 100))}\n`);
+    return dir;
+  }
+
+  class Leader implements EnergyLeadershipTarget {
+    role = 'leader';
+    transfers: string[] = [];
+    scales: number[] = [];
+    info(): { self: string; role: string; voters: string[] } {
+      return { self: 'me', role: this.role, voters: ['me', 'mains-1', 'dead-1'] };
+    }
+    transferLeadershipTo(target: string): boolean {
+      this.transfers.push(target);
+      return true;
+    }
+    setElectionTimeoutScale(scale: number): void {
+      this.scales.push(scale);
+    }
+  }
+
+  /** Gossip whose view lists a live mains voter and a dead voter. */
+  class SwarmGossip extends FakeGossip {
+    constructor(private readonly mainsRating: string) {
+      super();
+    }
+    override view(): GossipView {
+      const member = (id: string, status: string, meta: Record<string, unknown>) => ({
+        record: { id, meta },
+        status,
+        self: false,
+        lastChangeMs: 0,
+      });
+      return {
+        ...super.view(),
+        members: [
+          member('mains-1', 'alive', { powerW: 2.7, powerState: 'idle', rating: this.mainsRating }),
+          member('dead-1', 'dead', { powerW: 2.7, powerState: 'idle', rating: 'A' }),
+        ],
+      } as unknown as GossipView;
+    }
+  }
+
+  async function start(percent: number, leadership: Leader, mainsRating = 'B') {
+    const clock = { t: 1_000_000 };
+    const node = new SwarmNode(config(`bat${percent}`, 'standard'));
+    const energy = new EnergyComponent({
+      sysfsRoot: batteryRoot(percent),
+      clock: () => clock.t,
+      gossip: new SwarmGossip(mainsRating),
+      leadership,
+    });
+    node.register(energy);
+    await node.start();
+    running.push(node);
+    return { energy, clock };
+  }
+
+  it('a leader on a low battery hands over to the live mains voter after the confirming checks', async () => {
+    const leader = new Leader();
+    const { energy, clock } = await start(20, leader);
+    // start() took the first sample; two more confirm the condition (3 in all).
+    expect(leader.transfers).toEqual([]);
+    for (let i = 0; i < 2; i++) {
+      clock.t += 1000;
+      await energy.collect();
+    }
+    expect(leader.transfers).toEqual(['mains-1']);
+    // Below the low-power threshold the node also waits twice as long before standing for election.
+    expect(leader.scales).toEqual([2]);
+    // The cooldown keeps leadership from bouncing.
+    for (let i = 0; i < 5; i++) {
+      clock.t += 1000;
+      await energy.collect();
+    }
+    expect(leader.transfers).toEqual(['mains-1']);
+  });
+
+  it('a leader on a healthy battery keeps leading; a follower never transfers', async () => {
+    // An idle node does no useful work and rates F; so does the mains voter here: no rating gap.
+    const healthy = new Leader();
+    const a = await start(64, healthy, 'F');
+    const follower = new Leader();
+    follower.role = 'follower';
+    const b = await start(20, follower);
+    for (let i = 0; i < 5; i++) {
+      a.clock.t += 1000;
+      b.clock.t += 1000;
+      await a.energy.collect();
+      await b.energy.collect();
+    }
+    expect(healthy.transfers).toEqual([]);
+    expect(healthy.scales).toEqual([1.5]);
+    expect(follower.transfers).toEqual([]);
+    expect(follower.scales).toEqual([2]);
   });
 });

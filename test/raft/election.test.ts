@@ -29,6 +29,29 @@ describe('5.2 leader election', () => {
     }
   });
 
+  it('a battery node with an election-timeout scale waits proportionally longer before standing', () => {
+    for (const id of ['a', 'b', 'c', 'd']) {
+      const n = mkNode(id, [id, 'x', 'y'], { preVote: false });
+      n.setElectionTimeoutScale(2);
+      n.tick(0);
+      let firedAt = -1;
+      for (let t = 1; t <= 800 && firedAt < 0; t++) {
+        n.tick(t);
+        if (ofType(drain(n).msgs, 'request_vote').length > 0) firedAt = t;
+      }
+      expect(firedAt).toBeGreaterThanOrEqual(300);
+      expect(firedAt).toBeLessThanOrEqual(600);
+    }
+    // A scale below 1 never makes a node stand sooner than configured.
+    const fast = mkNode('z', ['z', 'x', 'y'], { preVote: false });
+    fast.setElectionTimeoutScale(0.1);
+    fast.tick(0);
+    for (let t = 1; t < 150; t++) {
+      fast.tick(t);
+      expect(ofType(drain(fast).msgs, 'request_vote')).toHaveLength(0);
+    }
+  });
+
   it('timeouts differ between nodes (drawn from the injected rng)', () => {
     const fired = new Set<number>();
     for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
