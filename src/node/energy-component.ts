@@ -43,6 +43,8 @@ export interface EnergyGossipSource {
 /** What the energy loop needs from Raft: commit/apply progress and the fsync histogram. */
 export interface EnergyRaftSource {
   info(): { readonly commit: number; readonly applied: number };
+  /** Raft's TCP frames and bytes, counted with gossip's packets; absent in tests that do not care. */
+  transportStats?(): { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number } | null;
   readonly metrics: {
     readonly fsyncSeconds: { get(): Promise<{ values: { metricName?: string; value: number }[] }> };
   };
@@ -209,11 +211,12 @@ export class EnergyComponent implements NodeComponent {
       t = null;
     }
     if (t === null && this.opts.raft === undefined) return null;
+    const r = this.opts.raft?.transportStats?.() ?? null;
     return {
-      packetsSent: t?.packetsOut ?? 0,
-      packetsReceived: t?.packetsIn ?? 0,
-      bytesSent: t?.bytesOut ?? 0,
-      bytesReceived: t?.bytesIn ?? 0,
+      packetsSent: (t?.packetsOut ?? 0) + (r?.packetsOut ?? 0),
+      packetsReceived: (t?.packetsIn ?? 0) + (r?.packetsIn ?? 0),
+      bytesSent: (t?.bytesOut ?? 0) + (r?.bytesOut ?? 0),
+      bytesReceived: (t?.bytesIn ?? 0) + (r?.bytesIn ?? 0),
       fsyncs,
     };
   }

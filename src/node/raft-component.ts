@@ -24,6 +24,7 @@ import { SwarmError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
 import { openRaftTransport } from '../net/runtime.js';
 import type { TcpTransport } from '../net/tcp.js';
+import type { TransportStats } from '../net/wire.js';
 import {
   KvStateMachine,
   encodeCommand,
@@ -421,6 +422,11 @@ export class RaftComponent implements NodeComponent {
     );
     core.setElectionTimeoutScale(this.electionScale);
     return core;
+  }
+
+  /** Raft's TCP traffic counters (frames in/out count as packets); null before start. */
+  transportStats(): TransportStats | null {
+    return this.transport?.stats() ?? null;
   }
 
   /** Energy-aware elections: a battery node stretches its own election timeout (see RaftNode). */

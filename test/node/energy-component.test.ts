@@ -69,6 +69,11 @@ class FakeGossip implements EnergyGossipSource {
 class FakeRaft implements EnergyRaftSource {
   commit = 0;
   fsyncs = 0;
+  /** Raft TCP frames each way, 64 bytes each out. */
+  frames = 0;
+  transportStats(): { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number } {
+    return { packetsIn: this.frames, packetsOut: this.frames, bytesIn: 0, bytesOut: 64 * this.frames };
+  }
   info(): { commit: number; applied: number } {
     return { commit: this.commit, applied: this.commit };
   }
@@ -200,13 +205,16 @@ describe('EnergyComponent', () => {
     raft.fsyncs = 40;
     gossip.events = 10;
     gossip.packets = 50;
+    raft.frames = 30;
     clock.t += 10_000;
     s = (await energy.collect())!;
     expect(s.efficiency.windowWorkUnits).toBeGreaterThan(0);
     expect(s.efficiency.score).toBeGreaterThan(0);
-    expect(s.protocol.packetsSentPerS).toBe(5);
-    expect(s.protocol.packetsReceivedPerS).toBe(5);
-    expect(s.protocol.bytesPerS).toBe(500);
+    // Gossip's 50 UDP packets and Raft's 30 TCP frames each way over 10 s.
+    expect(s.protocol.packetsSentPerS).toBe(8);
+    expect(s.protocol.packetsReceivedPerS).toBe(8);
+    // 50 x 100 B gossip in, 30 x 64 B Raft out.
+    expect(s.protocol.bytesPerS).toBe(692);
     expect(s.protocol.fsyncsPerS).toBe(4);
     expect(s.protocol.joules).toBeGreaterThan(0);
   });
