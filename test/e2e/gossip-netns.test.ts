@@ -7,7 +7,7 @@
  * outside these namespaces: every veth end is created inside one of them.
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { SWARM_BIN, type RunResult } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
+import { ip, probeNetns } from '../helpers/netns.js';
 
 const pid = process.pid;
 const HUB = `swgh${pid}`;
@@ -27,27 +28,7 @@ const ADDR = [0, 1, 2].map((i) => `${SUBNET}.${i + 1}`);
 const GROUP = `239.255.${100 + (pid % 100)}.${1 + (pid % 250)}`;
 const MCAST_PORT = 20_000 + (pid % 20_000);
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-}
-
-function probeNetns(): string | null {
-  const probe = `swgprobe${pid}`;
-  try {
-    ip('netns', 'add', probe);
-  } catch (e) {
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    return stderr || (e instanceof Error ? e.message : String(e));
-  }
-  try {
-    ip('netns', 'del', probe);
-  } catch {
-    // Best effort: the probe namespace holds nothing.
-  }
-  return null;
-}
-
-const skipReason = probeNetns();
+const skipReason = probeNetns(`swgprobe${pid}`);
 if (skipReason !== null) {
   process.stderr.write(`gossip-netns: SKIPPED, \`ip netns add\` is not permitted here (${skipReason})\n`);
 }

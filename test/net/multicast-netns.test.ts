@@ -7,9 +7,10 @@
  * veth pair is created directly inside the namespaces.
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ip, probeNetns } from '../helpers/netns.js';
 
 const pid = process.pid;
 const NS = [`swnet${pid}a`, `swnet${pid}b`] as const;
@@ -21,27 +22,7 @@ const MCAST_PORT = 25556;
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const PEER = fileURLToPath(new URL('./fixtures/mcast-peer.ts', import.meta.url));
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-}
-
-function probeNetns(): string | null {
-  const probe = `swnetprobe${pid}`;
-  try {
-    ip('netns', 'add', probe);
-  } catch (e) {
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    return stderr || (e instanceof Error ? e.message : String(e));
-  }
-  try {
-    ip('netns', 'del', probe);
-  } catch {
-    // Best effort: the probe namespace holds nothing.
-  }
-  return null;
-}
-
-const skipReason = probeNetns();
+const skipReason = probeNetns(`swnetprobe${pid}`);
 if (skipReason !== null) {
   process.stderr.write(`multicast-netns: SKIPPED, \`ip netns add\` is not permitted here (${skipReason})\n`);
 }
