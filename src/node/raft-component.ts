@@ -316,18 +316,8 @@ export class RaftComponent implements NodeComponent {
    * use it to decide between serving, forwarding and answering no_quorum.
    */
   async awaitLeader(timeoutMs: number): Promise<string | null> {
-    const now = this.requireCore().status().leader;
-    if (now !== null) return now;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.leaderWaiters.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, timeoutMs);
-      this.leaderWaiters.add(done);
-    });
-    return this.core?.status().leader ?? null;
+    this.requireCore();
+    return this.awaitLeaderChange(null, timeoutMs);
   }
 
   /** Resolve once the known leader differs from `from` (or after `timeoutMs`); returns the leader then. */

@@ -22,6 +22,7 @@ import {
 } from '../../src/node/gossip-component.js';
 import { SwarmNode, type ComponentStatus, type NodeComponent } from '../../src/node/node.js';
 import { MemberStatus } from '../../src/gossip/messages.js';
+import { newStats } from '../../src/net/wire.js';
 import { gossipMetricSamples, gossipMetricsRegistry } from '../../src/node/gossip-metrics.js';
 
 let root: string;
@@ -334,18 +335,7 @@ describe('gossip component helpers', () => {
         changedAt: null,
       },
       adaptiveChangedAtMs: null,
-      transport: {
-        packetsIn: 0,
-        bytesIn: 0,
-        packetsOut: 0,
-        bytesOut: 0,
-        droppedMalformed: 0,
-        droppedUnauthenticated: 0,
-        droppedOversize: 0,
-        droppedBackpressure: 0,
-        sendErrors: 0,
-        dropped: {},
-      },
+      transport: newStats(),
       core: { probeLoss: 0, rttMs: null, suspicionsRaised: 0, refutations: 0 },
       wakeups: 0,
       members: [rec('a', MemberStatus.Alive, 'follower'), rec('b', MemberStatus.Dead, 'leader')],
