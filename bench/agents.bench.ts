@@ -6,27 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeTcpPort } from '../src/cli/ports.js';
 import type { BenchReport } from './types.js';
 
 const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 const RUNS = Number(process.env.AGENTS_BENCH_RUNS ?? 100);
 const WAIT_MS = 500;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function start(id: string, port: number, peers: string[], dataDir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
@@ -72,7 +60,7 @@ function quantile(sorted: number[], q: number): number {
 
 export default async function bench(): Promise<BenchReport> {
   const root = mkdtempSync(join(tmpdir(), 'swarm-agents-bench-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const procs: ChildProcess[] = [];
   const times: number[] = [];

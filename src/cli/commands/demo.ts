@@ -6,8 +6,6 @@
  * the leader without changes here.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../common/errors.js';
@@ -18,6 +16,7 @@ import { agentsDemo, type AgentsDemoFlags } from './agent.js';
 import type { Registrar } from '../context.js';
 import { spawnDaemon, stopDaemon, waitForExit } from '../daemon.js';
 import { formatTable } from '../output.js';
+import { freePort } from '../ports.js';
 
 const MAX_NODES = 25;
 const NON_TTY_DEFAULT_S = 10;
@@ -41,41 +40,6 @@ interface DemoRow {
   role: string;
   leader: string | null;
   gossip: string | null;
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port free for TCP and UDP on loopback right now (gossip uses UDP; a tiny race remains). */
-async function freePort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const p = await freeTcpPort();
-    if (!taken.has(p) && (await udpFree(p))) {
-      taken.add(p);
-      return p;
-    }
-  }
-  throw new Error('could not find a free loopback port');
 }
 
 function parseIntOption(
