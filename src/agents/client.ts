@@ -106,17 +106,17 @@ export async function triggerRun(opts: TriggerOptions): Promise<TriggerResult> {
   const timeout = opts.requestTimeoutMs ?? 5000;
   const deadline = t0 + (opts.deadlineMs ?? 30_000);
   const first = opts.agents[0];
-  if (first === undefined) {
-    return {
-      triggered: false,
-      run: null,
-      round,
-      answers: [],
-      agreed: false,
-      elapsedMs: 0,
-      error: 'no agents given',
-    };
-  }
+  /** The run never started: say why, with whatever each agent reports now. */
+  const notTriggered = async (error: string): Promise<TriggerResult> => ({
+    triggered: false,
+    run: null,
+    round,
+    answers: await Promise.all(opts.agents.map((a) => readConsensus(a, timeout))),
+    agreed: false,
+    elapsedMs: performance.now() - t0,
+    error,
+  });
+  if (first === undefined) return notTriggered('no agents given');
   let run: RunId | null = null;
   try {
     const { status, body } = await callJson(
@@ -125,30 +125,11 @@ export async function triggerRun(opts: TriggerOptions): Promise<TriggerResult> {
       timeout,
     );
     if (status !== 200 || body.status !== 'triggered') {
-      const answers = await Promise.all(opts.agents.map((a) => readConsensus(a, timeout)));
-      return {
-        triggered: false,
-        run: null,
-        round,
-        answers,
-        agreed: false,
-        elapsedMs: performance.now() - t0,
-        error: `POST ${first}/run answered ${status}: ${JSON.stringify(body)}`,
-      };
+      return await notTriggered(`POST ${first}/run answered ${status}: ${JSON.stringify(body)}`);
     }
     run = asRun(body.run);
   } catch (err) {
-    const answers = await Promise.all(opts.agents.map((a) => readConsensus(a, timeout)));
-    const msg = err instanceof Error ? err.message : String(err);
-    return {
-      triggered: false,
-      run: null,
-      round,
-      answers,
-      agreed: false,
-      elapsedMs: performance.now() - t0,
-      error: msg,
-    };
+    return await notTriggered(err instanceof Error ? err.message : String(err));
   }
   const pollMs = opts.pollMs ?? 100;
   let answers: AgentAnswer[] = [];

@@ -20,7 +20,7 @@ import { MESSAGE_TYPE_CODES } from '../gossip/messages.js';
 import { GossipNode } from '../gossip/node.js';
 import type { SharedView } from '../gossip/table.js';
 import type { GossipConfig } from '../gossip/types.js';
-import { MemberStatus } from '../gossip/messages.js';
+import { simRecord } from '../sim/gossip/driver.js';
 import { ErrorCode, MaelstromRpcError, type MaelstromMessage } from './protocol.js';
 import { MaelstromNode, type NodeIo } from './runtime.js';
 import type { MaelstromWorkload } from './workloads.js';
@@ -59,21 +59,8 @@ export function createBroadcastNode(io: NodeIo, opts: BroadcastOptions = DEFAULT
     }
   };
   node.onInit((n) => {
-    const records = new Map(
-      n.nodeIds.map((id) => [
-        id,
-        {
-          id,
-          name: id,
-          host: id,
-          port: 0,
-          deviceClass: 'standard',
-          incarnation: 0,
-          status: MemberStatus.Alive,
-          meta: {},
-        },
-      ]),
-    );
+    // Maelstrom node ids double as addresses, exactly as in the gossip simulator.
+    const records = new Map(n.nodeIds.map((id) => [id, simRecord(id)]));
     const view: SharedView = { ids: n.nodeIds, records };
     const core = new GossipNode({
       self: { id: n.id, name: n.id, host: n.id, port: 0 },
