@@ -433,6 +433,26 @@ export class RaftNode {
   }
 
   /**
+   * The runtime's evidence that `peer`'s process is gone (its Raft port
+   * refuses connections). A follower whose leader that is stops honouring the
+   * leader lease and campaigns after a short random delay instead of a whole
+   * election timeout: failover then costs about a round trip rather than a
+   * timeout. Only timing changes, so a false report costs at most a needless
+   * (pre-)election, never safety; the random delay (up to a quarter of the
+   * minimum election timeout) keeps followers told at the same moment from
+   * splitting the vote. Returns whether the report changed anything.
+   */
+  peerUnreachable(peer: NodeId, now: number): boolean {
+    this.start(now);
+    if (this.role === 'leader' || this.leader !== peer || !this.isVoter()) return false;
+    this.leader = null;
+    this.lastLeaderContact = -Infinity;
+    const spread = Math.max(1, Math.round((this.opts.electionTimeoutMinMs * this.electionScale) / 4));
+    this.electionDeadline = Math.min(this.electionDeadline, now + this.rng.int(0, spread));
+    return true;
+  }
+
+  /**
    * Hand leadership to `to` (thesis 3.10): new proposals are refused, `to`
    * is brought up to date, then told to campaign at once. Abandoned after an
    * election timeout if it has not happened.

@@ -193,3 +193,53 @@ describe('leadership transfer (TimeoutNow)', () => {
     });
   });
 });
+
+describe('peer unreachable (the runtime’s crash hint)', () => {
+  const opts = { preVote: true, checkQuorum: true, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 };
+
+  /** Virtual ms from the crash of the leader until another node leads (bounded). */
+  function failover(seed: number, hint: boolean): number {
+    const c = TestCluster.boot(['a', 'b', 'c'], seed, opts);
+    const l = c.electLeader();
+    c.advance(500);
+    const t0 = c.now;
+    c.crash(l.id);
+    if (hint) for (const n of c.nodes.values()) n.peerUnreachable(l.id, c.now);
+    for (let t = 0; t < 10_000; t += 10) {
+      const nl = c.leader();
+      if (nl && nl.id !== l.id) return c.now - t0;
+      c.advance(10);
+    }
+    throw new Error('no new leader');
+  }
+
+  it('a follower told its leader is gone campaigns within a quarter of the election timeout', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      // The spread is min/4 = 250 ms; one tick and a vote round on top.
+      expect(failover(seed, true)).toBeLessThanOrEqual(250 + 30);
+      expect(failover(seed, false)).toBeGreaterThanOrEqual(1000);
+    }
+  });
+
+  it('a false report about a live leader does not depose it', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 7, opts);
+    const l = c.electLeader();
+    const term = l.status().term;
+    const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    expect(c.node(follower).peerUnreachable(l.id, c.now)).toBe(true);
+    c.advance(3000);
+    // The other follower still holds the lease, so the pre-vote fails and the leader's next append restores it.
+    expect(c.leader()?.id).toBe(l.id);
+    expect(l.status().term).toBe(term);
+    expect(c.node(follower).status().leader).toBe(l.id);
+  });
+
+  it('is ignored for a peer that is not the leader, and by the leader itself', () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 9, opts);
+    const l = c.electLeader();
+    const [f1, f2] = ['a', 'b', 'c'].filter((id) => id !== l.id) as [string, string];
+    expect(c.node(f1).peerUnreachable(f2, c.now)).toBe(false);
+    expect(l.peerUnreachable(f1, c.now)).toBe(false);
+    expect(c.node(f1).status().leader).toBe(l.id);
+  });
+});

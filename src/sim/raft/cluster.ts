@@ -102,7 +102,8 @@ type Ev =
   | { readonly k: 'fault' }
   | { readonly k: 'restart'; readonly node: number }
   | { readonly k: 'sync'; readonly node: number; readonly inc: number }
-  | { readonly k: 'heal' };
+  | { readonly k: 'heal' }
+  | { readonly k: 'unreachable'; readonly node: number; readonly peer: NodeId };
 
 interface PendingOp {
   readonly client: number;
@@ -350,6 +351,14 @@ export class RaftSimulation {
         if (n.inc === ev.inc && n.core !== null) n.disk.syncNow();
         return;
       }
+      case 'unreachable': {
+        const n = this.nodes[ev.node]!;
+        if (n.core === null) return;
+        if (n.core.peerUnreachable(ev.peer, this.localNow(n, now)))
+          this.log(`t=${fmt(now)} ${n.id} hears ${ev.peer} is unreachable`);
+        this.process(n, now);
+        return;
+      }
       case 'heal':
         this.chaos = false;
         this.healedAt = now;
@@ -537,6 +546,11 @@ export class RaftSimulation {
     const voterImages = new Map([...images].filter(([id]) => voters.includes(id)));
     this.checker.checkDurable(voterImages, voters.length - Math.floor(voters.length / 2));
     this.q.schedule(now + downMs, { k: 'restart', node: n.idx });
+    // The runtime's crash hint: a dead process's Raft port refuses the peers that can reach it.
+    for (const x of this.nodes) {
+      if (x === n || x.core === null || !this.net.canReach(x.id, n.id)) continue;
+      this.q.schedule(now + 2 * this.profile.link.latencyMs, { k: 'unreachable', node: x.idx, peer: n.id });
+    }
   }
 
   // ------------------------------------------------------------------------ faults
@@ -597,6 +611,9 @@ export class RaftSimulation {
         this.process(n, now);
         return;
       }
+      case 'unreachable':
+        this.q.schedule(now, { k: 'unreachable', node: this.byId.get(a.node)!.idx, peer: a.peer });
+        return;
       case 'transfer': {
         const n = this.byId.get(a.from)!;
         if (n.core === null) return;

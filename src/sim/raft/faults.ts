@@ -31,6 +31,8 @@ export type FaultKind =
   | 'transfer-leader'
   | 'demote-voter'
   | 'promote-learner'
+  /** A node is told its (live) leader is unreachable: the runtime's crash hint, sent in error. */
+  | 'false-unreachable'
   | 'none';
 
 export type FaultAction =
@@ -45,6 +47,7 @@ export type FaultAction =
   | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
   /** Graceful leadership transfer (TimeoutNow), as a node stopping for maintenance does. */
   | { readonly kind: 'transfer'; readonly from: NodeId; readonly to: NodeId }
+  | { readonly kind: 'unreachable'; readonly node: NodeId; readonly peer: NodeId }
   /** A single-server membership change proposed by the leader (thesis 4.1). */
   | {
       readonly kind: 'conf';
@@ -79,6 +82,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         'transfer-leader': 0,
         'demote-voter': 0,
         'promote-learner': 0,
+        'false-unreachable': 0,
         none: 1,
       },
       downtimeMs: [0, 0],
@@ -106,6 +110,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       'transfer-leader': pick([0, 1, 2]),
       'demote-voter': 0,
       'promote-learner': 0,
+      'false-unreachable': pick([0, 1, 2]),
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
@@ -195,6 +200,11 @@ export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): F
         node: learners[rng.int(0, learners.length - 1)]!,
       };
     }
+    case 'false-unreachable': {
+      const others = view.nodes.filter((x) => x !== view.leader && view.up.has(x));
+      if (view.leader === null || others.length === 0) return { kind: 'none' };
+      return { kind: 'unreachable', node: others[rng.int(0, others.length - 1)]!, peer: view.leader };
+    }
     case 'none':
       return { kind: 'none' };
   }
@@ -214,6 +224,8 @@ export function describeFault(a: FaultAction): string {
       return `transfer leadership ${a.from} -> ${a.to}`;
     case 'conf':
       return `${a.leader} proposes ${a.change} ${a.node}`;
+    case 'unreachable':
+      return `tell ${a.node} that ${a.peer} is unreachable`;
     case 'none':
       return 'no fault';
   }
@@ -231,6 +243,7 @@ export const MEMBERSHIP_PROFILE: Partial<FaultProfile> = {
     'transfer-leader': 1,
     'demote-voter': 3,
     'promote-learner': 3,
+    'false-unreachable': 1,
     none: 0,
   },
   faultEveryMs: 300,
@@ -251,6 +264,7 @@ export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
       'transfer-leader': 1,
       'demote-voter': 0,
       'promote-learner': 0,
+      'false-unreachable': 1,
       none: 0,
     },
     faultEveryMs: 300,
