@@ -18,6 +18,11 @@ export const statusSchema = z.object({
   role: z.string(),
   term: z.number(),
   leader: z.string().nullable(),
+  // Defaults: a CLI must still read the status of a node from before these fields.
+  commit_index: z.number().default(0),
+  applied_index: z.number().default(0),
+  voters: z.array(z.string()).default([]),
+  learners: z.array(z.string()).default([]),
   addresses: addressesSchema,
   uptime_s: z.number(),
   version: z.string(),

@@ -48,7 +48,11 @@ export interface TcpTransportOptions<M extends WireMessage> {
   readonly rng?: Rng;
   readonly onMessage: (msg: M, remote: TcpAddress) => void;
   readonly onError?: (err: Error) => void;
-  readonly onPeerState?: (peer: string, state: 'connected' | 'disconnected') => void;
+  /**
+   * Link changes to a peer ("host:port"). 'refused' means a dial met
+   * ECONNREFUSED: nothing listens there, the strongest sign a process is gone.
+   */
+  readonly onPeerState?: (peer: string, state: 'connected' | 'disconnected' | 'refused') => void;
 }
 
 export type TcpSendResult = 'queued' | 'oversize' | 'backpressure' | 'invalid' | 'closed';
@@ -237,8 +241,9 @@ export class TcpTransport<M extends WireMessage> {
     });
     const decoder = new FrameDecoder(this.maxFrameBytes);
     s.on('data', (chunk: Buffer) => this.onData(s, decoder, chunk));
-    s.on('error', () => {
+    s.on('error', (err: NodeJS.ErrnoException) => {
       // 'close' follows and schedules the redial; connection errors are routine.
+      if (err.code === 'ECONNREFUSED') this.opts.onPeerState?.(link.key, 'refused');
     });
     s.once('close', () => {
       if (link.socket !== s) return;

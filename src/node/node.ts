@@ -33,12 +33,22 @@ export interface ComponentStatus {
   leader?: string | null;
   addresses?: Partial<NodeAddresses>;
   gossipEncrypted?: boolean;
+  commitIndex?: number;
+  appliedIndex?: number;
+  voters?: readonly string[];
+  learners?: readonly string[];
 }
 
 export interface NodeComponent {
   readonly name: string;
   start(node: SwarmNode): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * First phase of a graceful stop, run on every component (in reverse start
+   * order) before any stop(): work that needs the others still up, such as a
+   * Raft leader handing over while the API keeps relaying clients to the successor.
+   */
+  beforeStop?(): Promise<void>;
   status?(): ComponentStatus;
 }
 
@@ -50,6 +60,11 @@ export interface NodeStatus {
   role: string;
   term: number;
   leader: string | null;
+  /** Raft commit and apply index; 0 before Raft runs. */
+  commit_index: number;
+  applied_index: number;
+  voters: string[];
+  learners: string[];
   addresses: NodeAddresses;
   uptime_s: number;
   version: string;
@@ -182,6 +197,13 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
   private async stopComponents(): Promise<void> {
     for (const c of [...this.started].reverse()) {
       try {
+        await c.beforeStop?.();
+      } catch (err) {
+        this.log.error('component failed to prepare its stop', { component_name: c.name, error: err });
+      }
+    }
+    for (const c of [...this.started].reverse()) {
+      try {
         await c.stop();
       } catch (err) {
         this.log.error('component failed to stop', { component_name: c.name, error: err });
@@ -219,6 +241,10 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
       role: m.role ?? 'standalone',
       term: m.term ?? 0,
       leader: m.leader ?? null,
+      commit_index: m.commitIndex ?? 0,
+      applied_index: m.appliedIndex ?? 0,
+      voters: [...(m.voters ?? [])],
+      learners: [...(m.learners ?? [])],
       addresses: { gossip: null, api: null, raft: null, ...m.addresses },
       uptime_s: this.startedAt === 0 ? 0 : Math.max(0, Math.round((this.clock() - this.startedAt) / 1000)),
       version: VERSION,

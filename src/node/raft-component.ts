@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
 import { openRaftTransport } from '../net/runtime.js';
-import type { TcpTransport } from '../net/tcp.js';
+import { peerKey, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import {
   KvStateMachine,
@@ -212,6 +212,9 @@ export class RaftComponent implements NodeComponent {
         port: cfg.raft.port,
         security: cfg.security,
         onMessage: (m) => this.onMessage(m),
+        onPeerState: (peer, state) => {
+          if (state === 'refused') this.onPeerRefused(peer);
+        },
         onError: (err) => node.log.debug('raft transport', { error: err }),
       });
     } catch (err) {
@@ -231,6 +234,13 @@ export class RaftComponent implements NodeComponent {
     this.conf = this.core.status().conf;
     this.onPeersChanged();
     this.updateTimer();
+  }
+
+  /** A leader hands over while the API still runs, so clients in flight are relayed to the successor. */
+  async beforeStop(): Promise<void> {
+    if (this.core === null) return;
+    clearTimeout(this.bootstrapTimer);
+    await this.handOver();
   }
 
   async stop(): Promise<void> {
@@ -256,7 +266,16 @@ export class RaftComponent implements NodeComponent {
     const core = this.core;
     if (!core) return {};
     const s = core.status();
-    return { role: s.role, term: s.term, leader: s.leader, addresses: { raft: this.raftAddr } };
+    return {
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commitIndex: s.commit,
+      appliedIndex: this.kv.appliedIndex,
+      voters: s.conf.voters,
+      learners: s.conf.learners,
+      addresses: { raft: this.raftAddr },
+    };
   }
 
   /** Role, term, leader, commit index and membership, for /v1/leader and status views. */
@@ -448,6 +467,25 @@ export class RaftComponent implements NodeComponent {
     if (core === null) return;
     core.step(m, Date.now());
     this.kick();
+  }
+
+  /**
+   * A dial to `addr` was refused: if that is the leader's Raft port, its
+   * process is gone (a SIGKILL, a crash), so stand for election now rather
+   * than after a whole election timeout. See RaftNode.peerUnreachable.
+   */
+  private onPeerRefused(addr: string): void {
+    const core = this.core;
+    if (core === null || this.stopping) return;
+    const leader = core.status().leader;
+    if (leader === null) return;
+    const raftAddr = this.opts.peers.get(leader)?.raftAddr;
+    const hp = raftAddr ? parsePeerAddr(raftAddr) : null;
+    if (hp === null || peerKey(hp) !== addr) return;
+    if (core.peerUnreachable(leader, Date.now())) {
+      this.node?.log.info('raft leader unreachable: its port refuses connections', { leader });
+      this.kick();
+    }
   }
 
   private onTick(): void {

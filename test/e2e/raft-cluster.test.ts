@@ -237,6 +237,22 @@ describe('raft cluster of 3 daemons', () => {
     const lin = checkLinearizable(history);
     expect(lin.verdict, describeLinearizability(lin)).toBe('ok');
 
+    // --- /v1/status carries the Raft view: every node agrees on the voters, commit covers the writes
+    const statuses = await Promise.all(
+      ds.map((d) =>
+        get<{ commit_index: number; applied_index: number; voters: string[]; learners: string[] }>(
+          `${d.info.api_url}/v1/status`,
+        ),
+      ),
+    );
+    for (const s of statuses) {
+      expect(s!.voters.length).toBe(3);
+      expect([...s!.voters].sort()).toEqual([...statuses[0]!.voters].sort());
+      expect(s!.learners).toEqual([]);
+      expect(s!.commit_index).toBeGreaterThanOrEqual(acked.size);
+      expect(s!.applied_index).toBeLessThanOrEqual(s!.commit_index);
+    }
+
     // --- the CLI reaches the store through the local node of a data dir
     const cli = (args: string[]): ReturnType<typeof runSwarm> =>
       runSwarm(['--config', join(root, 'config.toml'), 'kv', ...args, '--data-dir', ds[1]!.dir], {
