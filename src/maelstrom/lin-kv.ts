@@ -19,7 +19,8 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { UsageError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
-import { KvStateMachine, encodeCommand, type JsonValue, type KvCommand, type KvResult } from '../raft/kv.js';
+import { encodeCommand, type JsonValue, type KvCommand, type KvResult } from '../raft/kv.js';
+import { KvApplier } from '../raft/kv-applier.js';
 import { RAFT_MESSAGE_TYPES, type RaftMessage } from '../raft/messages.js';
 import { RaftNode } from '../raft/raft-node.js';
 import { ErrorCode, MaelstromRpcError, type MaelstromBody, type MaelstromMessage } from './protocol.js';
@@ -51,16 +52,6 @@ export const DEFAULT_LIN_KV: LinKvOptions = {
   snapshotEvery: 1000,
 };
 
-interface PendingWrite {
-  readonly term: number;
-  resolve(body: MaelstromBody): void;
-}
-
-interface PendingRead {
-  readonly key: string;
-  resolve(body: MaelstromBody): void;
-}
-
 const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
 
 export function encodeRaftMessage(m: RaftMessage): string {
@@ -89,13 +80,8 @@ function errorBody(code: number, text: string): MaelstromBody {
 
 export class LinKvServer {
   private core: RaftNode | null = null;
-  private kv = new KvStateMachine();
-  private readonly writes = new Map<number, PendingWrite>();
-  private readonly reads = new Map<string, PendingRead>();
-  private readyReads: { index: number; read: PendingRead }[] = [];
+  private readonly applier = new KvApplier();
   private readSeq = 0;
-  private lastSnapshot = 0;
-  private appliedTerm = 0;
 
   constructor(
     private readonly node: MaelstromNode,
@@ -161,7 +147,7 @@ export class LinKvServer {
     const key = kvKey(req.key);
     if (req.type === 'read') {
       if (this.opts.unsafeLocalReads === true) {
-        const rec = this.kv.get(key);
+        const rec = this.applier.kv.get(key);
         return rec === null
           ? errorBody(ErrorCode.KeyDoesNotExist, 'key does not exist')
           : { type: 'read_ok', value: rec.value };
@@ -169,10 +155,21 @@ export class LinKvServer {
       const id = `${this.node.id}.${++this.readSeq}`;
       const r = core.readIndex(id, now);
       if (!r.ok) return this.forward(req, r.leader, hops);
-      const p = new Promise<MaelstromBody>((resolve) => this.reads.set(id, { key, resolve }));
+      const p = new Promise<MaelstromBody>((resolve) =>
+        this.applier.awaitRead(id, {
+          ready: (kv) => {
+            const rec = kv.get(key);
+            resolve(
+              rec === null
+                ? errorBody(ErrorCode.KeyDoesNotExist, 'key does not exist')
+                : { type: 'read_ok', value: rec.value },
+            );
+          },
+        }),
+      );
       this.process();
       return this.withTimeout(p, () => {
-        this.reads.delete(id);
+        this.applier.cancelRead(id);
         // A read has no effect, so giving up on it is a definite failure.
         return errorBody(ErrorCode.TemporarilyUnavailable, 'read not confirmed in time (leadership lost?)');
       });
@@ -193,10 +190,23 @@ export class LinKvServer {
     }
     const r = core.propose(encodeCommand(cmd), now);
     if (!r.ok) return this.forward(req, r.leader, hops);
-    const p = new Promise<MaelstromBody>((resolve) => this.writes.set(r.index, { term: r.term, resolve }));
+    const p = new Promise<MaelstromBody>((resolve) =>
+      this.applier.awaitApply(r.index, {
+        term: r.term,
+        applied: (result) => resolve(this.resultBody(result)),
+        superseded: (index, term) =>
+          resolve(
+            errorBody(
+              ErrorCode.TemporarilyUnavailable,
+              `proposal at ${index} was superseded by term ${term}`,
+            ),
+          ),
+        abandoned: (reason) => resolve(errorBody(ErrorCode.Timeout, reason)),
+      }),
+    );
     this.process();
     return this.withTimeout(p, () => {
-      this.writes.delete(r.index);
+      this.applier.cancelApply(r.index);
       return errorBody(
         ErrorCode.Timeout,
         `entry ${r.index} not committed within ${this.opts.requestTimeoutMs} ms`,
@@ -254,58 +264,10 @@ export class LinKvServer {
     while (core.hasReady()) {
       const rd = core.ready();
       for (const m of rd.messages) this.node.sendOneWay(m.to, { type: 'raft', m: encodeRaftMessage(m) });
-      if (rd.snapshot) {
-        this.kv = new KvStateMachine();
-        this.kv.restore(rd.snapshot.data);
-        this.lastSnapshot = rd.snapshot.meta.index;
-        this.appliedTerm = rd.snapshot.meta.term;
-        // Proposals below the snapshot can no longer be matched to a result: let them time out (indefinite).
-      }
-      for (const e of rd.committed) {
-        if (e.index <= this.kv.appliedIndex) continue;
-        const result = this.kv.apply(e);
-        this.appliedTerm = e.term;
-        const w = this.writes.get(e.index);
-        if (w === undefined) continue;
-        this.writes.delete(e.index);
-        w.resolve(
-          w.term === e.term
-            ? this.resultBody(result)
-            : errorBody(
-                ErrorCode.TemporarilyUnavailable,
-                `proposal at ${e.index} was superseded by term ${e.term}`,
-              ),
-        );
-      }
-      for (const rs of rd.readStates) {
-        const r = this.reads.get(rs.requestId);
-        if (r === undefined) continue;
-        this.reads.delete(rs.requestId);
-        this.readyReads.push({ index: rs.index, read: r });
-      }
-      this.serveReads();
+      this.applier.apply(rd);
       core.advance(rd);
       this.maybeCompact(core);
     }
-  }
-
-  private serveReads(): void {
-    if (this.readyReads.length === 0) return;
-    const applied = this.kv.appliedIndex;
-    const still: { index: number; read: PendingRead }[] = [];
-    for (const r of this.readyReads) {
-      if (r.index > applied) {
-        still.push(r);
-        continue;
-      }
-      const rec = this.kv.get(r.read.key);
-      r.read.resolve(
-        rec === null
-          ? errorBody(ErrorCode.KeyDoesNotExist, 'key does not exist')
-          : { type: 'read_ok', value: rec.value },
-      );
-    }
-    this.readyReads = still;
   }
 
   private resultBody(r: KvResult): MaelstromBody {
@@ -321,13 +283,11 @@ export class LinKvServer {
   }
 
   private maybeCompact(core: RaftNode): void {
-    const applied = this.kv.appliedIndex;
-    if (applied - this.lastSnapshot < this.opts.snapshotEvery) return;
-    core.compact({
-      meta: { index: applied, term: this.appliedTerm, conf: core.status().conf },
-      data: this.kv.snapshot(),
-    });
-    this.lastSnapshot = applied;
+    const applied = this.applier.appliedIndex;
+    if (applied - this.applier.snapshotIndex < this.opts.snapshotEvery) return;
+    // createSnapshot records the configuration as of `applied`, not the latest (possibly uncommitted) one.
+    core.compact(core.createSnapshot(applied, this.applier.kv.snapshot()));
+    this.applier.snapshotTaken(applied);
   }
 }
 

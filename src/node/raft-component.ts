@@ -25,14 +25,8 @@ import { createRng } from '../common/rng.js';
 import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
-import {
-  KvStateMachine,
-  encodeCommand,
-  type JsonValue,
-  type KvCommand,
-  type KvRecord,
-  type KvResult,
-} from '../raft/kv.js';
+import { KvApplier } from '../raft/kv-applier.js';
+import { encodeCommand, type JsonValue, type KvCommand, type KvRecord, type KvResult } from '../raft/kv.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
@@ -90,16 +84,6 @@ export interface LeaderInfo {
   readonly learners: readonly string[];
 }
 
-interface PendingWrite {
-  readonly term: number;
-  resolve(r: KvResult): void;
-  reject(e: Error): void;
-}
-
-interface PendingRead {
-  resolve(): void;
-}
-
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
 /** How long the founders computed from the membership view must stay the same before a node bootstraps. */
 const BOOTSTRAP_SETTLE_MS = 1500;
@@ -125,7 +109,7 @@ export class RaftComponent implements NodeComponent {
   private storage: FileRaftStorage | null = null;
   private transport: TcpTransport<RaftMessage> | null = null;
   private core: RaftNode | null = null;
-  private kv = new KvStateMachine();
+  private readonly applier = new KvApplier();
   private conf: ConfState = { voters: [], learners: [] };
   private founders: string[] = [];
   private fresh = false;
@@ -143,15 +127,10 @@ export class RaftComponent implements NodeComponent {
   private stopping = false;
   private unsubscribe: (() => void) | null = null;
   private readonly deadSince = new Map<string, number>();
-  private lastSnapshotIndex = 0;
-  private appliedTerm = 0;
   private readSeq = 0;
   /** Term and vote known durable: a leader's early sends are only safe when a Ready does not change them. */
   private persistedHard: HardState = { term: 0, vote: null, commit: 0 };
 
-  private readonly writes = new Map<number, PendingWrite>();
-  private readonly reads = new Map<string, PendingRead>();
-  private readyReads: { index: number; read: PendingRead }[] = [];
   private readonly leaderWaiters = new Set<() => void>();
   /** Ticks since start, reported so the idle cost is visible. */
   ticks = 0;
@@ -170,7 +149,7 @@ export class RaftComponent implements NodeComponent {
           term: st.term,
           role: st.role,
           commit: st.commit,
-          applied: this.kv.appliedIndex,
+          applied: this.applier.appliedIndex,
           voters: st.conf.voters.length,
           learners: st.conf.learners.length,
         };
@@ -198,9 +177,7 @@ export class RaftComponent implements NodeComponent {
     if (initial) this.fresh = false;
     this.core = this.newCore(recovered, initial);
     if (recovered.snapshot) {
-      this.kv.restore(recovered.snapshot.data);
-      this.lastSnapshotIndex = recovered.snapshot.meta.index;
-      this.appliedTerm = recovered.snapshot.meta.term;
+      this.applier.restore(recovered.snapshot);
     }
     const c = cfg.consensus;
     // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
@@ -255,8 +232,7 @@ export class RaftComponent implements NodeComponent {
     await this.idle;
     await this.transport?.close();
     this.transport = null;
-    for (const w of this.writes.values()) w.reject(new NoQuorumError('node stopping'));
-    this.writes.clear();
+    this.applier.abandonAll('node stopping');
     await this.storage?.close();
     this.storage = null;
     this.core = null;
@@ -271,7 +247,7 @@ export class RaftComponent implements NodeComponent {
       term: s.term,
       leader: s.leader,
       commitIndex: s.commit,
-      appliedIndex: this.kv.appliedIndex,
+      appliedIndex: this.applier.appliedIndex,
       voters: s.conf.voters,
       learners: s.conf.learners,
       addresses: { raft: this.raftAddr },
@@ -287,7 +263,7 @@ export class RaftComponent implements NodeComponent {
       role: s.role,
       term: s.term,
       commit: s.commit,
-      applied: this.kv.appliedIndex,
+      applied: this.applier.appliedIndex,
       voters: [...s.conf.voters],
       learners: [...s.conf.learners],
     };
@@ -315,19 +291,19 @@ export class RaftComponent implements NodeComponent {
   /** Linearizable (ReadIndex) unless `stale`; throws NotLeaderError on a follower for linearizable reads. */
   async get(key: string, stale = false): Promise<KvEntry | null> {
     if (!stale) await this.readBarrier();
-    const rec = this.kv.get(key);
+    const rec = this.applier.kv.get(key);
     return rec === null ? null : entryOf(key, rec);
   }
 
   async list(prefix: string, stale = false): Promise<{ items: KvEntry[]; revision: number }> {
     if (!stale) await this.readBarrier();
     const items: KvEntry[] = [];
-    for (const k of this.kv.keys()) {
+    for (const k of this.applier.kv.keys()) {
       if (!k.startsWith(prefix)) continue;
-      const rec = this.kv.get(k);
+      const rec = this.applier.kv.get(k);
       if (rec) items.push(entryOf(k, rec));
     }
-    return { items, revision: this.kv.revision };
+    return { items, revision: this.applier.kv.revision };
   }
 
   /**
@@ -371,11 +347,26 @@ export class RaftComponent implements NodeComponent {
       throw new NoQuorumError(`proposal refused: ${r.reason}`);
     }
     const p = new Promise<KvResult>((resolve, reject) =>
-      this.writes.set(r.index, { term: r.term, resolve, reject }),
+      this.applier.awaitApply(r.index, {
+        term: r.term,
+        applied: (result) => {
+          this.metrics.proposals.inc({ result: 'applied' });
+          resolve(result);
+        },
+        superseded: (index, term) => {
+          this.metrics.proposals.inc({ result: 'failed' });
+          reject(
+            new NoQuorumError(
+              `leadership changed: entry ${index} was replaced in term ${term} (not applied)`,
+            ),
+          );
+        },
+        abandoned: (reason) => reject(new NoQuorumError(reason)),
+      }),
     );
     this.kick();
     return this.bounded(p, () => {
-      this.writes.delete(r.index);
+      this.applier.cancelApply(r.index);
       this.metrics.proposals.inc({ result: 'failed' });
       return new NoQuorumError(
         `entry ${r.index} not committed within ${this.requestTimeoutMs} ms (outcome unknown)`,
@@ -388,10 +379,10 @@ export class RaftComponent implements NodeComponent {
     const id = `r${++this.readSeq}`;
     const r = core.readIndex(id, Date.now());
     if (!r.ok) throw new NotLeaderError(r.leader);
-    const p = new Promise<void>((resolve) => this.reads.set(id, { resolve }));
+    const p = new Promise<void>((resolve) => this.applier.awaitRead(id, { ready: () => resolve() }));
     this.kick();
     await this.bounded(p, () => {
-      this.reads.delete(id);
+      this.applier.cancelRead(id);
       return new NoQuorumError(`read not confirmed by a quorum within ${this.requestTimeoutMs} ms`);
     });
   }
@@ -587,38 +578,7 @@ export class RaftComponent implements NodeComponent {
   }
 
   private apply(rd: Ready): void {
-    if (rd.snapshot) {
-      this.kv = new KvStateMachine();
-      this.kv.restore(rd.snapshot.data);
-      this.lastSnapshotIndex = rd.snapshot.meta.index;
-      this.appliedTerm = rd.snapshot.meta.term;
-    }
-    for (const e of rd.committed) {
-      if (e.index <= this.kv.appliedIndex) continue;
-      const result = this.kv.apply(e);
-      this.appliedTerm = e.term;
-      const w = this.writes.get(e.index);
-      if (w === undefined) continue;
-      this.writes.delete(e.index);
-      this.metrics.proposals.inc({ result: w.term === e.term ? 'applied' : 'failed' });
-      if (w.term === e.term) w.resolve(result);
-      else w.reject(new NoQuorumError(`leadership changed: entry ${e.index} was replaced (not applied)`));
-    }
-    for (const rs of rd.readStates) {
-      const r = this.reads.get(rs.requestId);
-      if (r === undefined) continue;
-      this.reads.delete(rs.requestId);
-      this.readyReads.push({ index: rs.index, read: r });
-    }
-    if (this.readyReads.length > 0) {
-      const applied = this.kv.appliedIndex;
-      const still: { index: number; read: PendingRead }[] = [];
-      for (const r of this.readyReads) {
-        if (r.index > applied) still.push(r);
-        else r.read.resolve();
-      }
-      this.readyReads = still;
-    }
+    this.applier.apply(rd);
   }
 
   private afterReady(core: RaftNode, rd: Ready): void {
@@ -636,12 +596,12 @@ export class RaftComponent implements NodeComponent {
   }
 
   private async maybeSnapshot(core: RaftNode, storage: FileRaftStorage): Promise<void> {
-    const applied = this.kv.appliedIndex;
-    if (applied - this.lastSnapshotIndex < this.node!.config.raft.snapshot_interval_entries) return;
-    const snap = core.createSnapshot(applied, this.kv.snapshot());
+    const applied = this.applier.appliedIndex;
+    if (applied - this.applier.snapshotIndex < this.node!.config.raft.snapshot_interval_entries) return;
+    const snap = core.createSnapshot(applied, this.applier.kv.snapshot());
     await storage.saveSnapshot(snap);
     core.compact(snap);
-    this.lastSnapshotIndex = applied;
+    this.applier.snapshotTaken(applied);
   }
 
   // ------------------------------------------------------------------ membership
