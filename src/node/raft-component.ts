@@ -44,12 +44,26 @@ export class NoQuorumError extends SwarmError {
   }
 }
 
-/** This node is not the leader; `leader` is who it believes leads (null when unknown). */
+/**
+ * This node does not take the request: `leader` is who it believes leads
+ * (null when unknown; itself while handing over), `successor` the node it is
+ * handing leadership to, if any.
+ */
 export class NotLeaderError extends SwarmError {
   readonly leader: string | null;
-  constructor(leader: string | null) {
-    super('not_leader', leader === null ? 'no leader known' : `leader is ${leader}`, { exitCode: 1 });
+  readonly successor: string | null;
+  constructor(leader: string | null, successor: string | null = null) {
+    super(
+      'not_leader',
+      successor !== null
+        ? `handing leadership to ${successor}`
+        : leader === null
+          ? 'no leader known'
+          : `leader is ${leader}`,
+      { exitCode: 1 },
+    );
     this.leader = leader;
+    this.successor = successor;
   }
 }
 
@@ -331,6 +345,24 @@ export class RaftComponent implements NodeComponent {
     return this.core?.status().leader ?? null;
   }
 
+  /** Resolve once this node leads, or after `timeoutMs`; returns whether it leads. */
+  async awaitLeadership(timeoutMs: number): Promise<boolean> {
+    const self = this.requireCore().id;
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const cur = this.core?.status().leader ?? null;
+      if (cur === self) return true;
+      const rest = end - Date.now();
+      if (rest <= 0) return false;
+      await this.awaitLeaderChange(cur, rest);
+    }
+  }
+
+  /** The configured minimum election timeout: how long a successor may take to win. */
+  get electionTimeoutMs(): number {
+    return this.node?.config.consensus.election_timeout_min_ms ?? 1000;
+  }
+
   get requestTimeoutMs(): number {
     return this.opts.requestTimeoutMs ?? 3000;
   }
@@ -342,8 +374,8 @@ export class RaftComponent implements NodeComponent {
     if (!r.ok) {
       this.metrics.proposals.inc({ result: 'rejected' });
       if (r.reason === 'not_leader') throw new NotLeaderError(r.leader);
-      // During a hand-over the caller waits for the successor rather than failing: the write gap stays short.
-      if (r.reason === 'transferring') throw new NotLeaderError(null);
+      // During a hand-over the caller takes the request to the successor: the write gap stays short.
+      if (r.reason === 'transferring') throw new NotLeaderError(r.leader, core.status().leadTransferee);
       throw new NoQuorumError(`proposal refused: ${r.reason}`);
     }
     const p = new Promise<KvResult>((resolve, reject) =>
@@ -378,7 +410,7 @@ export class RaftComponent implements NodeComponent {
     const core = this.requireCore();
     const id = `r${++this.readSeq}`;
     const r = core.readIndex(id, Date.now());
-    if (!r.ok) throw new NotLeaderError(r.leader);
+    if (!r.ok) throw new NotLeaderError(r.leader, core.status().leadTransferee);
     const p = new Promise<void>((resolve) => this.applier.awaitRead(id, { ready: () => resolve() }));
     this.kick();
     await this.bounded(p, () => {

@@ -17,6 +17,8 @@ export const MAX_KEY_BYTES = 512;
 export const MAX_VALUE_BYTES = 64 * 1024;
 /** Marks a relayed request with its hop count. */
 export const FORWARDED_HEADER = 'x-swarm-forwarded';
+/** Names the node a relayed request was sent to as the successor of a leader handing over. */
+export const SUCCESSOR_HEADER = 'x-swarm-successor';
 /** A request is relayed at most this many times (a stale view of the leader costs one extra hop). */
 const MAX_HOPS = 2;
 
@@ -63,29 +65,45 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
   async function serve(c: Context, body: string | null, local: () => Promise<Response>): Promise<Response> {
     // Hop count, so a relay through a node whose view of the leader is stale cannot loop.
     const hops = Number(c.req.header(FORWARDED_HEADER) ?? 0) || 0;
+    const self = raft.info().self;
+    // Sent by a leader handing over to this node: wait to lead rather than relay the request back.
+    let heir = c.req.header(SUCCESSOR_HEADER) === self;
     const deadline = Date.now() + waitMs();
+    const left = (): number => Math.max(0, deadline - Date.now());
     for (;;) {
       try {
         return await local();
       } catch (err) {
         if (err instanceof NoQuorumError) throw new ApiError(503, 'no_quorum', err.message);
         if (!(err instanceof NotLeaderError)) throw err;
-        const leader = err.leader ?? (await raft.awaitLeader(Math.max(0, deadline - Date.now())));
-        if (leader !== null && leader !== raft.info().self) {
+        if (heir && err.leader !== self) {
+          heir = false;
+          await raft.awaitLeadership(Math.min(left(), raft.electionTimeoutMs));
+          continue;
+        }
+        // A leader handing over sends the request to its successor at once, which serves it as soon as
+        // it leads: the hand-over costs the client one election, not also a round of learning the leader.
+        if (err.successor !== null && err.successor !== self && hops < MAX_HOPS) {
+          const res = await relay(c, err.successor, body, hops + 1, true);
+          if (res !== null) return res;
+        }
+        const leader = err.leader ?? (await raft.awaitLeader(left()));
+        if (leader !== null && leader !== self) {
           if (hops >= MAX_HOPS) throw new ApiError(503, 'no_quorum', `not the leader (leader is ${leader})`);
-          const res = await relay(c, leader, body, hops + 1);
+          const res = await relay(c, leader, body, hops + 1, false);
           if (res !== null) return res;
           // Refused: the request never reached the leader (it is gone or stopping); wait for its successor.
           if (Date.now() >= deadline)
             throw new ApiError(503, 'no_quorum', `leader ${leader} unreachable and no successor in time`);
           // Woken by the next leader change; the short cap re-reads the peer directory for a new API address.
-          await raft.awaitLeaderChange(leader, Math.min(50, Math.max(0, deadline - Date.now())));
+          await raft.awaitLeaderChange(leader, Math.min(50, left()));
           continue;
         }
         if (Date.now() >= deadline) throw new ApiError(503, 'no_quorum', 'no leader elected');
-        if (leader === null) continue;
-        // Still leader but refusing proposals (hand-over in progress): poll until the successor is known.
-        await raft.awaitLeaderChange(leader, Math.min(50, Math.max(0, deadline - Date.now())));
+        // No leader was known and this node has just become it: serve at once.
+        if (leader === null || err.leader === null) continue;
+        // Still leader but refusing proposals (hand-over in progress): wait until the successor is known.
+        await raft.awaitLeaderChange(leader, Math.min(50, left()));
       }
     }
   }
@@ -96,11 +114,17 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
     leader: string,
     body: string | null,
     hops: number,
+    successor: boolean,
   ): Promise<Response | null> {
     const api = raft.peers.get(leader)?.apiAddr;
-    if (!api) throw new ApiError(503, 'no_quorum', `leader ${leader} has no known API address`);
+    if (!api) {
+      // A successor without a known API is skipped: the caller falls back to the leader it knows.
+      if (successor) return null;
+      throw new ApiError(503, 'no_quorum', `leader ${leader} has no known API address`);
+    }
     const url = new URL(c.req.url);
     const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops) };
+    if (successor) headers[SUCCESSOR_HEADER] = leader;
     if (body !== null) headers['content-type'] = 'application/json';
     const auth = c.req.header('authorization') ?? (opts.apiToken ? `Bearer ${opts.apiToken}` : undefined);
     if (auth) headers.authorization = auth;
