@@ -8,6 +8,7 @@
 import type { MembersResponse, MemberView } from '../../api/members-types.js';
 import type { LeaderResponseBody } from '../../api/routes/kv-types.js';
 import { NodeUnreachableError } from '../../client/errors.js';
+import { pushCapped } from './format.js';
 
 /** What one poll returned; `leader` may fail alone (e.g. Raft disabled) without the poll failing. */
 export interface PollSample {
@@ -133,11 +134,6 @@ export function diffEvents(
   return out;
 }
 
-function pushCapped(values: readonly number[], v: number, cap: number): number[] {
-  const next = [...values, v];
-  return next.length > cap ? next.slice(next.length - cap) : next;
-}
-
 export function applyPoll(
   prev: DashboardModel,
   s: PollSample,
@@ -200,7 +196,7 @@ export interface DashboardSource {
 }
 
 /** The reason alone ("connection refused"): the banner already names the node's URL. */
-function shortError(err: unknown): string {
+export function shortError(err: unknown): string {
   if (err instanceof NodeUnreachableError) {
     const prefix = `no node answers at ${err.url} (`;
     if (err.message.startsWith(prefix) && err.message.endsWith(')'))
