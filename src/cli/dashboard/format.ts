@@ -19,6 +19,23 @@ export function sparkline(values: readonly number[], width: number): string {
     .join('');
 }
 
+/**
+ * Like `sparkline`, scaled between the lowest and highest value shown: for levels
+ * that never approach zero (a node's power), where the variation is the story.
+ * A flat series sits mid-height.
+ */
+export function rangeSparkline(values: readonly number[], width: number): string {
+  const shown = (width > 0 ? values.slice(-width) : []).filter((v) => Number.isFinite(v));
+  if (shown.length === 0) return '';
+  const lo = Math.min(...shown);
+  const hi = Math.max(...shown);
+  if (!(hi > lo)) return BARS[3].repeat(shown.length);
+  return sparkline(
+    shown.map((v) => v - lo),
+    width,
+  );
+}
+
 /** `3s ago`, `4m ago`, `2h ago`, `5d ago`; `-` for an unparseable time. */
 export function relativeTime(iso: string | null, now: number): string {
   if (iso === null) return '-';

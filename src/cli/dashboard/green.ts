@@ -9,7 +9,7 @@ import type { EnergyResponse, SwarmEnergyResponse } from '../../api/energy-types
 import type { MembersResponse } from '../../api/members-types.js';
 import { NodeUnreachableError } from '../../client/errors.js';
 import { formatDuration } from '../output.js';
-import { adaptiveText, padEnd, pushCapped, relativeTime, sparkline } from './format.js';
+import { adaptiveText, padEnd, pushCapped, rangeSparkline, relativeTime } from './format.js';
 import {
   fitScreen,
   ratingColor,
@@ -176,7 +176,7 @@ const MEMBER_COLUMNS: readonly Column<SwarmMember>[] = [
   },
 ];
 
-const label = (text: string): { text: string; bold: true } => ({ text: padEnd(text, 10), bold: true });
+const label = (text: string): { text: string; bold: true } => ({ text: padEnd(text, 11), bold: true });
 
 function modeColor(mode: string): SegColor | undefined {
   return mode === 'emergency' ? 'red' : mode === 'normal' ? undefined : 'yellow';
@@ -189,7 +189,7 @@ function nodeLines(model: GreenModel, e: EnergyResponse, sparkW: number, now: nu
   const power: Line = [
     label('Power'),
     { text: `${formatWatts(e.power.watts)}  `, bold: true },
-    { text: padEnd(sparkline(model.power, sparkW), sparkW), color: 'green' },
+    { text: padEnd(rangeSparkline(model.power, sparkW), sparkW), color: 'green' },
     { text: `  ${POWER_SOURCE_TEXT[e.power.source]}`, color: 'gray' },
   ];
   const budget =
@@ -301,7 +301,7 @@ export function layoutGreen(model: GreenModel, o: LayoutOptions): Line[] {
   lines.push([
     label('Swarm'),
     { text: `${formatWatts(t.power_w)}  `, bold: true },
-    { text: padEnd(sparkline(model.swarmPower, sparkW), sparkW), color: 'green' },
+    { text: padEnd(rangeSparkline(model.swarmPower, sparkW), sparkW), color: 'green' },
     {
       text: `  ${t.members_reporting}/${t.members} reporting, ${t.on_battery} on battery, average rating `,
     },
