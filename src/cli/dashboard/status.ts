@@ -25,7 +25,7 @@ export function statusPairs(m: MembersResponse, st: StatusResponse): [string, st
   const a = m.adaptive;
   return [
     ['this node', `${st.name} (${st.id})`],
-    ['members', `${m.members.length} (${statusSummary(m.members)})`],
+    ['members', `${m.members.length}${m.members.length > 0 ? ` (${statusSummary(m.members)})` : ''}`],
     ['leader', leader ? `${leader.name} (${leader.id})` : (st.leader ?? '-')],
     ['term', String(st.term)],
     ['adaptive', a.enabled ? adaptiveText(a) : 'disabled'],
