@@ -125,12 +125,16 @@ export function diffEvents(
     });
   const a = before.adaptive;
   const b = after.adaptive;
-  if (a.mode !== b.mode)
+  if (a.mode !== b.mode) {
+    // The node's reason usually starts with the same transition; say it once.
+    const transition = `${a.mode} -> ${b.mode}`;
+    const why = b.reason.startsWith(`${transition}: `) ? b.reason.slice(transition.length + 2) : b.reason;
     out.push({
       at,
       kind: 'mode',
-      text: `gossip mode ${a.mode} -> ${b.mode} (interval ${b.interval_ms} ms, fanout ${b.fanout}): ${b.reason}`,
+      text: `gossip mode ${transition} (interval ${b.interval_ms} ms, fanout ${b.fanout}): ${why}`,
     });
+  }
   return out;
 }
 
