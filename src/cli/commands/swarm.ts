@@ -1,8 +1,8 @@
 /**
- * `swarm swarm status [--json] [--watch]`: the swarm as the local node's gossip
- * sees it. Like `node status`, the CLI holds no state: it finds the running
- * node through its data dir and asks its API. Room for `metrics`, `energy`,
- * `dashboard` and `green`, which read the same node.
+ * `swarm swarm status | energy | metrics | dashboard | green`: the swarm as the
+ * local node sees it. Like `node status`, the CLI holds no state: it finds the
+ * running node through its data dir (or takes `--api URL`) and asks its API.
+ * The live views (dashboard, green, status --watch) import ink lazily.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
