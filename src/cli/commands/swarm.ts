@@ -242,33 +242,33 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
       await runStatusWatch(liveOptions(ctx, client, intervalMs));
     });
 
-  swarm
-    .command('dashboard')
-    .description('live view of the swarm (q or Ctrl+C quits); one plain snapshot when stdout is not a TTY')
-    .option('--interval <ms>', 'refresh period in milliseconds', '1000')
-    .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
-    .option('--api <url>', "a node's API URL instead of the local node's")
-    .action(async (opts: LiveCommandOptions) => {
-      const intervalMs = parseInterval(opts.interval);
-      const client = nodeClient(ctx, opts, intervalMs);
-      const { runDashboard } = await import('../dashboard/run.js');
-      await runDashboard(liveOptions(ctx, client, intervalMs));
-    });
-
-  swarm
-    .command('green')
-    .description(
-      "live energy view: this node's power, energy, carbon, rating, battery and gossip mode, every member's power (q quits)",
-    )
-    .option('--interval <ms>', 'refresh period in milliseconds', '1000')
-    .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
-    .option('--api <url>', "a node's API URL instead of the local node's")
-    .action(async (opts: LiveCommandOptions) => {
-      const intervalMs = parseInterval(opts.interval);
-      const client = nodeClient(ctx, opts, intervalMs);
-      const { runGreen } = await import('../dashboard/run.js');
-      await runGreen(liveOptions(ctx, client, intervalMs));
-    });
+  const liveViews = [
+    {
+      name: 'dashboard',
+      description: 'live view of the swarm (q or Ctrl+C quits); one plain snapshot when stdout is not a TTY',
+      run: 'runDashboard',
+    },
+    {
+      name: 'green',
+      description:
+        "live energy view: this node's power, energy, carbon, rating, battery and gossip mode, every member's power (q quits)",
+      run: 'runGreen',
+    },
+  ] as const;
+  for (const view of liveViews)
+    swarm
+      .command(view.name)
+      .description(view.description)
+      .option('--interval <ms>', 'refresh period in milliseconds', '1000')
+      .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
+      .option('--api <url>', "a node's API URL instead of the local node's")
+      .action(async (opts: LiveCommandOptions) => {
+        const intervalMs = parseInterval(opts.interval);
+        const client = nodeClient(ctx, opts, intervalMs);
+        // Lazy: ink and react load only for the live views.
+        const run = (await import('../dashboard/run.js'))[view.run];
+        await run(liveOptions(ctx, client, intervalMs));
+      });
 
   swarm
     .command('energy')

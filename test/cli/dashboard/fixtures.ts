@@ -1,7 +1,11 @@
 /** Recorded-shape API responses for the dashboard tests, built as typed objects. */
 import type { MembersResponse, MemberView } from '../../../src/api/members-types.js';
 import type { LeaderResponseBody } from '../../../src/api/routes/kv-types.js';
-import type { EnergyResponse, SwarmEnergyResponse } from '../../../src/api/energy-types.js';
+import {
+  swarmEnergyMemberSchema,
+  type EnergyResponse,
+  type SwarmEnergyResponse,
+} from '../../../src/api/energy-types.js';
 import type { StatusResponse } from '../../../src/api/types.js';
 
 export const T0 = Date.parse('2026-01-01T12:00:00.000Z');
@@ -151,14 +155,8 @@ export function swarmEnergyResponse(members: MemberView[]): SwarmEnergyResponse 
   const reporting = live.filter((m) => m.energy?.power_w != null);
   return {
     self: members.find((m) => m.self)?.id ?? 'self',
-    members: members.map((m) => ({
-      id: m.id,
-      name: m.name,
-      status: m.status,
-      device_class: m.device_class,
-      self: m.self,
-      energy: m.energy,
-    })),
+    // The schema strips what /v1/members has and the swarm view has not (addresses, timings).
+    members: members.map((m) => swarmEnergyMemberSchema.parse(m)),
     totals: {
       power_w: reporting.reduce((a, m) => a + (m.energy?.power_w ?? 0), 0),
       members: members.length,

@@ -1,6 +1,6 @@
 /** `swarm swarm green`: the model over recorded polls and the ink view (ink-testing-library). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, render } from 'ink-testing-library';
+import { cleanup } from 'ink-testing-library';
 import {
   adaptiveReason,
   applyGreenPoll,
@@ -14,6 +14,7 @@ import { ApiRequestError, NodeUnreachableError } from '../../../src/client/error
 import type { EnergyResponse } from '../../../src/api/energy-types.js';
 import type { MemberView } from '../../../src/api/members-types.js';
 import { T0, energyResponse, member, membersResponse, swarmEnergyResponse, three } from './fixtures.js';
+import { frameOf } from './frame.js';
 
 afterEach(() => cleanup());
 
@@ -48,24 +49,22 @@ const down = (at: number): GreenSample => ({
   error: 'connection refused',
 });
 
+const onBattery = (percent: number): EnergyResponse['battery'] => ({
+  percent,
+  status: 'discharging',
+  on_battery: true,
+  power_w: 2.1,
+  time_to_empty_s: 7380,
+  time_to_full_s: null,
+  forecast_basis: 'discharge rate',
+});
+
 function run(samples: GreenSample[]): GreenModel {
   return samples.reduce((m, s) => applyGreenPoll(m, s), emptyGreenModel());
 }
 
-function frame(model: GreenModel, width = 120, height = 40): string {
-  const { lastFrame } = render(
-    <GreenView
-      model={model}
-      color={false}
-      width={width}
-      height={height}
-      now={T0 + 10_000}
-      intervalMs={1000}
-      source="http://127.0.0.1:7001"
-    />,
-  );
-  return lastFrame() ?? '';
-}
+const frame = (model: GreenModel, width = 120, height = 40): string =>
+  frameOf(GreenView, model, width, height);
 
 const rising = (): GreenModel => run([1.2, 1.3, 1.4, 1.5].map((w, i) => ok(T0 + i * 1000, w)));
 
@@ -126,15 +125,7 @@ describe('green model', () => {
     const m = ok(T0).members!;
     expect(adaptiveReason(m, energyResponse())).toMatch(/^normal -> conservative: event rate/);
     const silent = { ...m, adaptive: { ...m.adaptive, reason: '' } };
-    const battery: EnergyResponse['battery'] = {
-      percent: 23.4,
-      status: 'discharging',
-      on_battery: true,
-      power_w: 2.1,
-      time_to_empty_s: 7380,
-      time_to_full_s: null,
-      forecast_basis: 'discharge rate',
-    };
+    const battery = onBattery(23.4);
     expect(adaptiveReason(silent, energyResponse({ battery, alarms: ['battery low'] }))).toBe(
       'on battery at 23%; battery low',
     );
@@ -171,15 +162,7 @@ describe('GreenView', () => {
   });
 
   it('a battery node shows its charge and time to empty', () => {
-    const battery: EnergyResponse['battery'] = {
-      percent: 54.2,
-      status: 'discharging',
-      on_battery: true,
-      power_w: 2.1,
-      time_to_empty_s: 7380,
-      time_to_full_s: null,
-      forecast_basis: 'discharge rate',
-    };
+    const battery = onBattery(54.2);
     const f = frame(
       run([
         ok(

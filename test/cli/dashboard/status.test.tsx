@@ -1,6 +1,6 @@
 /** `swarm swarm status --watch`: the model over recorded polls and the ink view (ink-testing-library). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, render } from 'ink-testing-library';
+import { cleanup } from 'ink-testing-library';
 import type { MemberView } from '../../../src/api/members-types.js';
 import {
   applyStatusPoll,
@@ -13,6 +13,7 @@ import {
 import { StatusView } from '../../../src/cli/dashboard/view.js';
 import { NodeUnreachableError } from '../../../src/client/errors.js';
 import { T0, member, membersResponse, statusResponse, three } from './fixtures.js';
+import { frameOf } from './frame.js';
 
 afterEach(() => cleanup());
 
@@ -27,20 +28,8 @@ const model = (...samples: StatusSample[]): StatusModel =>
   samples.reduce((m, s) => applyStatusPoll(m, s), emptyStatusModel());
 const NOW = T0 + 10_000;
 
-function frame(m: StatusModel, width = 140, height = 40): string {
-  const { lastFrame } = render(
-    <StatusView
-      model={m}
-      color={false}
-      width={width}
-      height={height}
-      now={NOW}
-      intervalMs={1000}
-      source="http://127.0.0.1:7001"
-    />,
-  );
-  return lastFrame() ?? '';
-}
+const frame = (model: StatusModel, width = 140, height = 40): string =>
+  frameOf(StatusView, model, width, height);
 
 describe('StatusView', () => {
   it('before the first answer says it is connecting', () => {
