@@ -200,10 +200,26 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       expect(status.match(/Swarm status/g)).toHaveLength(1);
       expect(await quitWith('status', statusCode)).toBe('0');
 
+      // On a terminal, a foreground start that fails (a demo node holds that data dir) is one line and exit 1.
+      const dataRoot = (JSON.parse(out) as { data_root: string }).data_root;
+      // The demo's config: loopback binds, multicast off.
+      const demoConfig = join(dataRoot, 'config.toml');
+      const lockedCode = join(dir, 'locked');
+      live(
+        'locked',
+        `--config ${JSON.stringify(demoConfig)} node start --foreground --data-dir ${JSON.stringify(join(dataRoot, nodes[0]!.name))}`,
+        lockedCode,
+      );
+      const lockedUntil = Date.now() + 15_000;
+      while (!existsSync(lockedCode) && Date.now() < lockedUntil) await sleep(100);
+      expect(readFileSync(lockedCode, 'utf8').trim()).toBe('1');
+      expect(tmux('capture-pane', '-p', '-t', 'locked').trim()).toMatch(
+        /^swarm: data dir \S+ is in use by another node \(PID \d+\); stop it first$/,
+      );
+
       // A fourth node in the foreground on a terminal: its dashboard, its logs in its data dir, q stops it.
       const fgDir = join(dir, 'fg');
       const fgCode = join(dir, 'fgcode');
-      const demoConfig = join((JSON.parse(out) as { data_root: string }).data_root, 'config.toml');
       live(
         'fg',
         `--config ${JSON.stringify(demoConfig)} node start --foreground --name fg-4 --data-dir ${JSON.stringify(fgDir)} --join ${nodes[0]!.gossip} --gossip-port 0 --api-port 0 --raft-port 0`,

@@ -101,9 +101,10 @@ export function formatStatus(s: StatusResponse): string {
   ]);
 }
 
-/** Resolves once the node runs, false if it stopped first (its start error surfaces through `runForeground`). */
-async function untilRunning(node: SwarmNode): Promise<boolean> {
-  while (node.state === 'new' || node.state === 'starting') await new Promise((r) => setTimeout(r, 50));
+/** Resolves true once the node runs, false if `gaveUp` says its start has ended otherwise. */
+async function untilRunning(node: SwarmNode, gaveUp: () => boolean): Promise<boolean> {
+  while (!gaveUp() && (node.state === 'new' || node.state === 'starting'))
+    await new Promise((r) => setTimeout(r, 50));
   return node.state === 'running';
 }
 
@@ -125,8 +126,15 @@ async function runForegroundDashboard(config: SwarmConfig, ctx: CliContext): Pro
       level: config.logging.level,
     });
     const node = createNodeRuntime(config, logger);
+    let ended = false;
     const done = runForeground(node);
-    if (!(await Promise.race([done.then(() => false), untilRunning(node)]))) return await done;
+    const end = (): void => {
+      ended = true;
+    };
+    // Handled here so a failed start is not an unhandled rejection while we wait; awaited below.
+    done.then(end, end);
+    // A failed start (e.g. the data dir is locked) rejects `done`; the error reaches the user from here.
+    if (!(await untilRunning(node, () => ended))) return await done;
     const apiUrl = readRuntime(dataDir)?.api_url ?? '';
     const client = new SwarmClient({ baseUrl: apiUrl, token: config.security.api_token, timeoutMs: 2000 });
     const viewEnded = new AbortController();
