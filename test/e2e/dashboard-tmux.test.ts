@@ -179,8 +179,12 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       );
       for (const n of nodes)
         expect(green).toMatch(
-          new RegExp(`^[ *]${n.name} +alive +standard +[\\d.]+ W +\\S+ +mains +(A\\+|[A-F])$`, 'm'),
+          new RegExp(
+            `^[ *]${n.name} +alive +${n.role} +standard +[\\d.]+ W +\\S+ +mains +(A\\+|[A-F])$`,
+            'm',
+          ),
         );
+      expect(green).toMatch(new RegExp(`^\\*${leader.name} +alive +leader `, 'm'));
       expect(await quitWith('green', greenCode)).toBe('0');
 
       // status --watch: the status table redrawn in place.

@@ -149,32 +149,43 @@ export function adaptiveReason(m: MembersResponse | null, e: EnergyResponse | nu
 
 type SwarmMember = SwarmEnergyResponse['members'][number];
 
-const MEMBER_COLUMNS: readonly Column<SwarmMember>[] = [
-  { title: 'NAME', priority: 10, max: 24, cell: (m) => `${m.self ? '*' : ' '}${m.name}` },
-  { title: 'STATUS', priority: 7, max: 7, cell: (m) => m.status, color: (m) => statusColor(m.status) },
-  { title: 'CLASS', priority: 3, max: 12, cell: (m) => m.device_class },
-  { title: 'POWER', priority: 9, max: 10, cell: (m) => formatWatts(m.energy?.power_w) },
-  { title: 'STATE', priority: 4, max: 12, cell: (m) => m.energy?.power_state ?? '-' },
-  {
-    title: 'BATTERY',
-    priority: 6,
-    max: 7,
-    cell: (m) =>
-      m.energy === null
-        ? '-'
-        : m.energy.battery_percent !== null
-          ? `${Math.round(m.energy.battery_percent)}%`
-          : 'mains',
-  },
-  {
-    title: 'RATING',
-    priority: 8,
-    max: 6,
-    cell: (m) => m.energy?.rating ?? '-',
-    color: (m) => ratingColor(m.energy?.rating),
-    bold: () => true,
-  },
-];
+/** The swarm energy view has no Raft roles; they come from the members poll, by id. */
+function memberColumns(members: MembersResponse | null): Column<SwarmMember>[] {
+  const roles = new Map((members?.members ?? []).map((x) => [x.id, x.raft_role]));
+  return [
+    { title: 'NAME', priority: 10, max: 24, cell: (m) => `${m.self ? '*' : ' '}${m.name}` },
+    { title: 'STATUS', priority: 7, max: 7, cell: (m) => m.status, color: (m) => statusColor(m.status) },
+    {
+      title: 'ROLE',
+      priority: 5,
+      max: 10,
+      cell: (m) => roles.get(m.id) ?? '-',
+      color: (m) => (roles.get(m.id) === 'leader' ? 'cyan' : undefined),
+    },
+    { title: 'CLASS', priority: 3, max: 12, cell: (m) => m.device_class },
+    { title: 'POWER', priority: 9, max: 10, cell: (m) => formatWatts(m.energy?.power_w) },
+    { title: 'STATE', priority: 4, max: 12, cell: (m) => m.energy?.power_state ?? '-' },
+    {
+      title: 'BATTERY',
+      priority: 6,
+      max: 7,
+      cell: (m) =>
+        m.energy === null
+          ? '-'
+          : m.energy.battery_percent !== null
+            ? `${Math.round(m.energy.battery_percent)}%`
+            : 'mains',
+    },
+    {
+      title: 'RATING',
+      priority: 8,
+      max: 6,
+      cell: (m) => m.energy?.rating ?? '-',
+      color: (m) => ratingColor(m.energy?.rating),
+      bold: () => true,
+    },
+  ];
+}
 
 const label = (text: string): { text: string; bold: true } => ({ text: padEnd(text, 11), bold: true });
 
@@ -309,6 +320,13 @@ export function layoutGreen(model: GreenModel, o: LayoutOptions): Line[] {
   ]);
   lines.push([]);
   const room = o.height - lines.length - 1;
-  lines.push(...tableLines(MEMBER_COLUMNS, sw.members, { width, now: o.now, room, empty: '(no members)' }));
+  lines.push(
+    ...tableLines(memberColumns(model.members), sw.members, {
+      width,
+      now: o.now,
+      room,
+      empty: '(no members)',
+    }),
+  );
   return fitScreen(lines, o);
 }

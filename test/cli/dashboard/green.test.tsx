@@ -156,9 +156,9 @@ describe('GreenView', () => {
     expect(f).toMatch(/^Protocol +6\.0 pkt\/s out, 6\.0 pkt\/s in, 504 B\/s, 0\.001 W \(0\.1% of power\)$/m);
     expect(f).toMatch(/^No sensor +thermal \(no thermal zones\); battery/m);
     expect(f).toMatch(/^Swarm +3\.810 W +\S+ +3\/3 reporting, 0 on battery, average rating B$/m);
-    expect(f).toMatch(/NAME +STATUS +CLASS +POWER +STATE +BATTERY +RATING/);
-    expect(f).toMatch(/^\*node-1 +alive +standard +1\.260 W +ac +mains +B$/m);
-    expect(f).toMatch(/^ node-3 +alive +standard +1\.280 W +ac +mains +B$/m);
+    expect(f).toMatch(/NAME +STATUS +ROLE +CLASS +POWER +STATE +BATTERY +RATING/);
+    expect(f).toMatch(/^\*node-1 +alive +leader +standard +1\.260 W +ac +mains +B$/m);
+    expect(f).toMatch(/^ node-3 +alive +follower +standard +1\.280 W +ac +mains +B$/m);
   });
 
   it('a battery node shows its charge and time to empty', () => {
@@ -178,7 +178,7 @@ describe('GreenView', () => {
       ]),
     );
     expect(f).toMatch(/^Battery +54% discharging, empty in 2h03m$/m);
-    expect(f).toMatch(/^\*node-1 +alive +standard +2\.100 W +battery +54% +A$/m);
+    expect(f).toMatch(/^\*node-1 +alive +leader +standard +2\.100 W +battery +54% +A$/m);
   });
 
   it('an empty swarm shows "(no members)" and zero totals', () => {
@@ -196,7 +196,7 @@ describe('GreenView', () => {
     expect(f).toMatch(/cpu - +temp no sensor/);
     expect(f).toContain('modelled (idle power, CPU load not known yet)');
     expect(f).toMatch(/^Rating +not rated yet/m);
-    expect(f).toMatch(/^\*node-1 +alive +standard +- +- +- +-$/m);
+    expect(f).toMatch(/^\*node-1 +alive +leader +standard +- +- +- +-$/m);
     expect(f).toMatch(/1\/2 reporting/);
   });
 

@@ -98,7 +98,7 @@ describe('swarm swarm dashboard (stdout not a TTY)', () => {
     expect(r.stdout).toMatch(/^Power +1\.494 W +▄ +modelled from CPU load$/m);
     expect(r.stdout).toMatch(/^Rating +C {2}score 0\.972 work\/J/m);
     expect(r.stdout).toMatch(/^Swarm +3\.810 W .* 3\/4 reporting, 0 on battery, average rating B$/m);
-    expect(r.stdout).toMatch(/^ node-4 +dead +standard +- +- +- +-$/m);
+    expect(r.stdout).toMatch(/^ node-4 +dead +follower +standard +- +- +- +-$/m);
   });
 
   it('swarm swarm status --watch, piped: a hint on stderr, plain tables until SIGINT, exit 0', async () => {
