@@ -1,9 +1,12 @@
 /**
- * `swarm swarm dashboard` live, as a person sees it: the compiled binary in a
- * tmux pane (160x50, CI unset so ink redraws) against a real 3-node swarm
- * started by `swarm demo` (loopback, multicast off, temp dirs). A private tmux
- * socket keeps this test's server apart from anyone else's.
- * Set DASHBOARD_CAPTURE_FILE to keep the captured pane (the README's picture).
+ * The live views as a person sees them: the compiled binary in tmux panes
+ * (CI unset so ink redraws) against one real 3-node swarm started by
+ * `swarm demo` (loopback, multicast off, temp dirs): `swarm swarm dashboard`,
+ * `swarm swarm green`, `swarm swarm status --watch`, and a fourth node joining
+ * with `swarm node start --foreground`. A private tmux socket keeps this
+ * test's server apart from anyone else's.
+ * DASHBOARD_CAPTURE_DIR=dir keeps the captured panes (dashboard.txt, green.txt,
+ * status.txt); DASHBOARD_UPDATE_README=1 also puts them into README.md.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SWARM_BIN } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
@@ -19,6 +23,31 @@ import { leaderResponse, membersResponse, three, withCounters } from '../cli/das
 const hasTmux = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
 const ESC = String.fromCharCode(27);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+
+/** Keep a captured pane (trailing blanks dropped) for the README when asked to. */
+function keepPane(name: 'dashboard' | 'green' | 'status', pane: string): void {
+  const text = `${pane
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n')
+    .trimEnd()}\n`;
+  const dir = process.env.DASHBOARD_CAPTURE_DIR;
+  if (dir) writeFileSync(join(dir, `${name}.txt`), text);
+  if (process.env.DASHBOARD_UPDATE_README === '1') {
+    const readme = readFileSync(README, 'utf8');
+    const block = new RegExp(
+      `(<!-- pane:${name} -->\\s*\`\`\`text\n)[\\s\\S]*?(\`\`\`\\s*<!-- /pane:${name} -->)`,
+    );
+    if (!block.test(readme)) throw new Error(`README.md has no <!-- pane:${name} --> block`);
+    writeFileSync(
+      README,
+      readme.replace(block, (_m, a: string, b: string) => `${a}${text}${b}`),
+    );
+  }
+}
+
+const BAR = '[▁▂▃▄▅▆▇█]';
 
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, SWARM_CONFIG: '' };
@@ -28,8 +57,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
-  it('shows the leader, members, sparklines and ratings of a live 3-node swarm, then quits on q (and Ctrl+C) with exit 0', async () => {
+describe.skipIf(!hasTmux)('live views under tmux', () => {
+  it('dashboard, green, status --watch and a foreground node against a live 3-node swarm; q (and Ctrl+C) exit 0', async () => {
     const env = cleanEnv();
     const demo = spawn(process.execPath, [SWARM_BIN, 'demo', '--nodes', '3', '--duration', '120', '--json'], {
       env,
@@ -45,7 +74,8 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       spawnSync('tmux', ['-L', sock, ...args], { env, encoding: 'utf8' }).stdout ?? '';
     const dir = mkdtempSync(join(tmpdir(), 'swarm-dash-'));
     const codeFile = join(dir, 'code');
-    let nodes: { name: string; pid: number; api_url: string; role: string }[] = [];
+    let nodes: { name: string; id: string; pid: number; api_url: string; role: string; gossip: string }[] =
+      [];
     try {
       const until = Date.now() + 45_000;
       while (!err.includes('Swarm running') && demo.exitCode === null && Date.now() < until) await sleep(100);
@@ -64,7 +94,7 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
         if (/In .*pkt\/s [▁▂▃▄▅▆▇█]{6,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{6,}/.test(pane)) break;
         await sleep(250);
       }
-      if (process.env.DASHBOARD_CAPTURE_FILE) writeFileSync(process.env.DASHBOARD_CAPTURE_FILE, pane);
+      keepPane('dashboard', pane);
       expect(pane).toMatch(/^Swarm dashboard {2}http:\/\/127\.0\.0\.1:\d+ {2}every 500ms/);
       expect(pane).toMatch(
         new RegExp(`Members 3 \\(3 alive\\) +Leader ${leader.name} +Term \\d+ +Commit \\d+`),
@@ -96,6 +126,123 @@ describe.skipIf(!hasTmux)('swarm swarm dashboard under tmux', () => {
       const quit2 = Date.now() + 10_000;
       while (!existsSync(codeFile2) && Date.now() < quit2) await sleep(100);
       expect(readFileSync(codeFile2, 'utf8').trim()).toBe('0');
+
+      const waitPane = async (session: string, ok: (pane: string) => boolean): Promise<string> => {
+        let p = '';
+        const until = Date.now() + 15_000;
+        while (Date.now() < until) {
+          p = tmux('capture-pane', '-p', '-t', session);
+          if (ok(p)) break;
+          await sleep(200);
+        }
+        return p;
+      };
+      const quitWith = async (session: string, code: string): Promise<string> => {
+        tmux('send-keys', '-t', session, 'q');
+        const until = Date.now() + 15_000;
+        while (!existsSync(code) && Date.now() < until) await sleep(100);
+        return existsSync(code) ? readFileSync(code, 'utf8').trim() : 'no exit';
+      };
+      const live = (session: string, args: string, code: string, width = 160): void =>
+        void tmux(
+          'new-session',
+          '-d',
+          '-s',
+          session,
+          '-x',
+          String(width),
+          '-y',
+          '50',
+          `env -u CI ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} ${args}; echo $? > ${JSON.stringify(code)}; sleep 30`,
+        );
+
+      // Green: this node's power sparkline grows by one bar per energy sample (1 s); wait for three.
+      const greenCode = join(dir, 'green');
+      live('green', `swarm green --api ${leader.api_url} --interval 500`, greenCode);
+      const green = await waitPane('green', (p) => new RegExp(`^Power +[\\d.]+ W +${BAR}{3,}`, 'm').test(p));
+      keepPane('green', green);
+      expect(green).toMatch(/^Swarm green {2}http:\/\/127\.0\.0\.1:\d+ {2}every 500ms/);
+      expect(green).toMatch(new RegExp(`^This node +${leader.name} \\(standard\\)`, 'm'));
+      expect(green).toMatch(new RegExp(`^Power +[\\d.]+ W +${BAR}{3,} +(modelled|measured)`, 'm'));
+      expect(green).toMatch(/^Energy +[\d.]+ Wh/m);
+      expect(green).toMatch(/^Carbon +[\d.]+ g CO2 at [\d.]+ g\/kWh/m);
+      expect(green).toMatch(/^Rating +(A\+|[A-F]) {2}score [\d.]+ work\/J/m);
+      expect(green).toMatch(
+        /^Gossip +(normal|conservative|emergency|aggressive)\S*, interval \d+ ms, fanout \d+/m,
+      );
+      expect(green).toMatch(/^ {2}why +\S/m);
+      expect(green).toMatch(
+        new RegExp(
+          `^Swarm +[\\d.]+ W +${BAR}+ +3/3 reporting, 0 on battery, average rating (A\\+|[A-F])`,
+          'm',
+        ),
+      );
+      for (const n of nodes)
+        expect(green).toMatch(
+          new RegExp(
+            `^[ *]${n.name} +alive +${n.role} +standard +[\\d.]+ W +\\S+ +mains +(A\\+|[A-F])$`,
+            'm',
+          ),
+        );
+      expect(green).toMatch(new RegExp(`^\\*${leader.name} +alive +leader `, 'm'));
+      expect(await quitWith('green', greenCode)).toBe('0');
+
+      // status --watch: the status table redrawn in place.
+      const statusCode = join(dir, 'status');
+      live('status', `swarm status --watch 0.5 --api ${leader.api_url}`, statusCode);
+      const status = await waitPane('status', (p) => nodes.every((n) => p.includes(n.name)));
+      keepPane('status', status);
+      expect(status).toMatch(/^Swarm status {2}http:\/\/127\.0\.0\.1:\d+ {2}every 500ms/);
+      expect(status).toMatch(new RegExp(`^leader: +${leader.name} \\(${leader.id}\\)$`, 'm'));
+      expect(status).toMatch(/^members: +3 \(3 alive\)$/m);
+      expect(status).toMatch(/ NAME +ID +STATUS +CLASS +RAFT +GOSSIP +API +BATTERY +CHANGED/);
+      for (const n of nodes)
+        expect(status).toMatch(
+          new RegExp(`^[ *]${n.name} +${n.id} +alive +standard +(leader|follower) `, 'm'),
+        );
+      expect(status).toMatch(new RegExp(`^\\*${leader.name} +${leader.id} +alive +standard +leader `, 'm'));
+      expect(status.match(/Swarm status/g)).toHaveLength(1);
+      expect(await quitWith('status', statusCode)).toBe('0');
+
+      // On a terminal, a foreground start that fails (a demo node holds that data dir) is one line and exit 1.
+      const dataRoot = (JSON.parse(out) as { data_root: string }).data_root;
+      // The demo's config: loopback binds, multicast off.
+      const demoConfig = join(dataRoot, 'config.toml');
+      const lockedCode = join(dir, 'locked');
+      live(
+        'locked',
+        `--config ${JSON.stringify(demoConfig)} node start --foreground --data-dir ${JSON.stringify(join(dataRoot, nodes[0]!.name))}`,
+        lockedCode,
+      );
+      const lockedUntil = Date.now() + 15_000;
+      while (!existsSync(lockedCode) && Date.now() < lockedUntil) await sleep(100);
+      expect(readFileSync(lockedCode, 'utf8').trim()).toBe('1');
+      expect(tmux('capture-pane', '-p', '-t', 'locked').trim()).toMatch(
+        /^swarm: data dir \S+ is in use by another node \(PID \d+\); stop it first$/,
+      );
+
+      // A fourth node in the foreground on a terminal: its dashboard, its logs in its data dir, q stops it.
+      const fgDir = join(dir, 'fg');
+      const fgCode = join(dir, 'fgcode');
+      live(
+        'fg',
+        `--config ${JSON.stringify(demoConfig)} node start --foreground --name fg-4 --data-dir ${JSON.stringify(fgDir)} --join ${nodes[0]!.gossip} --gossip-port 0 --api-port 0 --raft-port 0`,
+        fgCode,
+      );
+      const fg = await waitPane(
+        'fg',
+        (p) => /Members 4 \(4 alive\)/.test(p) && nodes.every((n) => p.includes(n.name)),
+      );
+      expect(fg).toMatch(/^Swarm dashboard {2}http:\/\/127\.0\.0\.1:\d+ {2}every 1s/);
+      expect(fg).toMatch(new RegExp(`Members 4 \\(4 alive\\) +Leader ${leader.name} `));
+      expect(fg).toMatch(/^\*fg-4 +standard +alive /m);
+      expect(fg).not.toContain('"level"');
+      expect(await quitWith('fg', fgCode)).toBe('0');
+      const after = tmux('capture-pane', '-p', '-t', 'fg');
+      expect(after).toContain('Stopped node fg-4');
+      const log = readFileSync(join(fgDir, 'node.log'), 'utf8');
+      expect(log).toContain('"msg":"shutdown requested","reason":"dashboard"');
+      expect(log).toContain('"msg":"node stopped"');
     } finally {
       tmux('kill-server');
       if (demo.exitCode === null) demo.kill('SIGINT');

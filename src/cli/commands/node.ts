@@ -2,15 +2,18 @@
  * `swarm node start | stop | status`. The CLI never holds node state: it finds
  * the node through its data dir (lock + node.json) and talks to its API.
  */
-import { resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SwarmError } from '../../common/errors.js';
 import { keySpec, parseValueText } from '../../config/keys.js';
 import { loadConfig, type ConfigOverride, type LoadedConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
 import type { StatusResponse } from '../../api/types.js';
-import { FILES, inspectDataDir } from '../../node/datadir.js';
+import type { SwarmConfig } from '../../config/schema.js';
+import { FILES, inspectDataDir, readRuntime } from '../../node/datadir.js';
 import { createLogger } from '../../node/log.js';
+import type { SwarmNode } from '../../node/node.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
 import { createNodeRuntime, runForeground } from '../node-runtime.js';
@@ -98,6 +101,65 @@ export function formatStatus(s: StatusResponse): string {
   ]);
 }
 
+/** Resolves true once the node runs, false if `gaveUp` says its start has ended otherwise. */
+async function untilRunning(node: SwarmNode, gaveUp: () => boolean): Promise<boolean> {
+  while (!gaveUp() && (node.state === 'new' || node.state === 'starting'))
+    await new Promise((r) => setTimeout(r, 50));
+  return node.state === 'running';
+}
+
+/**
+ * `node start --foreground` on a terminal: the node runs in this process and the
+ * terminal shows its dashboard. Log lines would tear the frame, so they go to the
+ * data dir's node.log, as a daemon's do. `q`/Ctrl+C ends the view and stops the
+ * node through its usual path (graceful leave, leadership hand-over); a stop
+ * from elsewhere (API shutdown, SIGTERM) ends the view.
+ */
+async function runForegroundDashboard(config: SwarmConfig, ctx: CliContext): Promise<number> {
+  const dataDir = config.node.data_dir;
+  mkdirSync(dataDir, { recursive: true });
+  const logPath = join(dataDir, FILES.log);
+  const fd = openSync(logPath, 'a', 0o644);
+  try {
+    const logger = createLogger({
+      sink: { write: (line: string) => writeSync(fd, line) },
+      level: config.logging.level,
+    });
+    const node = createNodeRuntime(config, logger);
+    let ended = false;
+    const done = runForeground(node);
+    const end = (): void => {
+      ended = true;
+    };
+    // Handled here so a failed start is not an unhandled rejection while we wait; awaited below.
+    done.then(end, end);
+    // A failed start (e.g. the data dir is locked) rejects `done`; the error reaches the user from here.
+    if (!(await untilRunning(node, () => ended))) return await done;
+    const apiUrl = readRuntime(dataDir)?.api_url ?? '';
+    const client = new SwarmClient({ baseUrl: apiUrl, token: config.security.api_token, timeoutMs: 2000 });
+    const viewEnded = new AbortController();
+    node.once('shutdown', () => viewEnded.abort());
+    // Lazy: ink and react load only when there is a terminal to draw on.
+    const { runDashboard } = await import('../dashboard/run.js');
+    await runDashboard({
+      source: client,
+      label: apiUrl,
+      intervalMs: 1000,
+      stdout: process.stdout,
+      stdin: process.stdin,
+      env: ctx.env,
+      signal: viewEnded.signal,
+    });
+    node.requestShutdown('dashboard');
+    ctx.stdout.write(`Stopping node ${node.name}: leaving the swarm (log: ${logPath})\n`);
+    const code = await done;
+    ctx.stdout.write(`Stopped node ${node.name}\n`);
+    return code;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export const register: Registrar = (program, ctx) => {
   const node = program.command('node').description('start, stop and inspect the node of this machine');
 
@@ -106,7 +168,10 @@ export const register: Registrar = (program, ctx) => {
       .command('start')
       .description('start a node (detached by default; returns once its API answers)')
       .option('--name <name>', 'node name (default: node.name, else hostname-based)')
-      .option('--foreground', 'run attached; stop with Ctrl+C')
+      .option(
+        '--foreground',
+        'run attached: the dashboard on a terminal (logs to node.log), else JSON logs on stderr; q or Ctrl+C stops',
+      )
       .option('--join <peers>', 'comma-separated "host:port" gossip addresses to join')
       .option('--gossip-port <port>', 'UDP gossip port (0 = any free port)')
       .option('--api-port <port>', 'REST API port (0 = any free port)')
@@ -124,9 +189,12 @@ export const register: Registrar = (program, ctx) => {
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
-      const logger = createLogger({ sink: process.stderr, level: config.logging.level });
-      const n = createNodeRuntime(config, logger);
-      process.exitCode = await runForeground(n);
+      if (process.stdout.isTTY === true && opts.json !== true)
+        process.exitCode = await runForegroundDashboard(config, ctx);
+      else {
+        const logger = createLogger({ sink: process.stderr, level: config.logging.level });
+        process.exitCode = await runForeground(createNodeRuntime(config, logger));
+      }
       // Anything still holding the event loop (a lingering socket) must not keep a stopped node alive.
       setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
       return;

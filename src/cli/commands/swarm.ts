@@ -1,30 +1,42 @@
 /**
- * `swarm swarm status [--json] [--watch]`: the swarm as the local node's gossip
- * sees it. Like `node status`, the CLI holds no state: it finds the running
- * node through its data dir and asks its API. Room for `metrics`, `energy`,
- * `dashboard` and `green`, which read the same node.
+ * `swarm swarm status | energy | metrics | dashboard | green`: the swarm as the
+ * local node sees it. Like `node status`, the CLI holds no state: it finds the
+ * running node through its data dir (or takes `--api URL`) and asks its API.
+ * The live views (dashboard, green, status --watch) import ink lazily.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { EnergyResponse, SwarmEnergyResponse } from '../../api/energy-types.js';
-import type { MembersResponse } from '../../api/members-types.js';
-import type { StatusResponse } from '../../api/types.js';
 import { SwarmError } from '../../common/errors.js';
 import { loadConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
 import { inspectDataDir } from '../../node/datadir.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError } from '../daemon.js';
-import { formatDuration, formatPairs, formatTable } from '../output.js';
+import { forecastText, formatWatts, POWER_SOURCE_TEXT } from '../dashboard/green.js';
+import type { RunOptions as LiveRunOptions } from '../dashboard/run.js';
+import { formatSwarmStatus } from '../dashboard/status.js';
+import { formatPairs, formatTable } from '../output.js';
 
 interface StatusOptions {
   dataDir?: string;
+  api?: string;
   json?: boolean;
   watch?: string | boolean;
 }
 
+interface LiveCommandOptions {
+  interval: string;
+  dataDir?: string;
+  api?: string;
+}
+
 /** A client for the node running on this config/data dir, or a one-line error. */
-export function localClient(ctx: CliContext, dataDirFlag: string | undefined): SwarmClient {
+export function localClient(
+  ctx: CliContext,
+  dataDirFlag: string | undefined,
+  timeoutMs?: number,
+): SwarmClient {
   const overrides =
     dataDirFlag === undefined
       ? []
@@ -36,80 +48,70 @@ export function localClient(ctx: CliContext, dataDirFlag: string | undefined): S
   if (found.state === 'stale') throw new NoNodeRunningError(dataDir, found.pid);
   if (!found.runtime?.api_url)
     throw new SwarmError('starting', `node PID ${found.ref.pid} in ${dataDir} is still starting; try again`);
-  return new SwarmClient({ baseUrl: found.runtime.api_url, token: config.security.api_token });
+  return new SwarmClient({ baseUrl: found.runtime.api_url, token: config.security.api_token, timeoutMs });
 }
 
-function ago(iso: string, now: number): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  return `${Math.floor(s / 3600)}h ago`;
+/** The local node's client, or one for `--api URL`; a live view's calls time out before two periods pass. */
+function nodeClient(
+  ctx: CliContext,
+  opts: { dataDir?: string; api?: string },
+  intervalMs?: number,
+): SwarmClient {
+  const timeoutMs = intervalMs === undefined ? undefined : Math.max(1000, intervalMs * 2);
+  if (opts.api === undefined) return localClient(ctx, opts.dataDir, timeoutMs);
+  return new SwarmClient({
+    baseUrl: opts.api,
+    token: loadConfig({ path: ctx.configPath(), env: ctx.env }).config.security.api_token,
+    timeoutMs,
+  });
 }
 
-export function formatSwarmStatus(m: MembersResponse, st: StatusResponse, now = Date.now()): string {
-  const counts = new Map<string, number>();
-  for (const x of m.members) counts.set(x.status, (counts.get(x.status) ?? 0) + 1);
-  const summary = ['alive', 'suspect', 'dead', 'left']
-    .filter((k) => counts.has(k))
-    .map((k) => `${counts.get(k)} ${k}`)
-    .join(', ');
-  const leader = m.members.find((x) => x.id === m.leader);
-  const a = m.adaptive;
-  const head = formatPairs([
-    ['this node', `${st.name} (${st.id})`],
-    ['members', `${m.members.length} (${summary})`],
-    ['leader', leader ? `${leader.name} (${leader.id})` : (st.leader ?? '-')],
-    ['term', String(st.term)],
-    ['adaptive', a.enabled ? `${a.mode}, interval ${a.interval_ms} ms, fanout ${a.fanout}` : 'disabled'],
-    ['reason', a.reason],
-    ['security', m.encrypted ? 'gossip encrypted' : 'gossip unencrypted'],
-  ]);
-  const rows = m.members.map((x) => [
-    `${x.self ? '*' : ' '}${x.name}`,
-    x.id,
-    x.status,
-    x.device_class,
-    x.raft_role ?? '-',
-    x.addresses.gossip,
-    x.addresses.api ?? '-',
-    x.energy?.battery_percent != null ? `${Math.round(x.energy.battery_percent)}%` : '-',
-    ago(x.last_change, now),
-  ]);
-  const table = formatTable(
-    [' NAME', 'ID', 'STATUS', 'CLASS', 'RAFT', 'GOSSIP', 'API', 'BATTERY', 'CHANGED'],
-    rows,
-  );
-  return `${head}\n${table}`;
+function parseInterval(text: string): number {
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 100)
+    throw new SwarmError('usage', `--interval: not a whole number of ms >= 100: ${text}`, { exitCode: 2 });
+  return ms;
 }
 
-const SOURCE_TEXT: Readonly<Record<EnergyResponse['power']['source'], string>> = {
-  meter: 'measured (power meter)',
-  battery: 'measured (battery discharge)',
-  model: 'modelled from CPU load',
-  model_no_cpu: 'modelled (idle power, CPU load not known yet)',
-};
+function liveOptions(ctx: CliContext, client: SwarmClient, intervalMs: number): LiveRunOptions {
+  return {
+    source: client,
+    label: client.baseUrl,
+    intervalMs,
+    stdout: process.stdout,
+    stdin: process.stdin,
+    env: ctx.env,
+  };
+}
 
-function watts(w: number | null | undefined): string {
-  return w === null || w === undefined ? '-' : `${w.toFixed(3)} W`;
+/** `--watch --json`: one JSON document per period, for scripts; no terminal handling. */
+async function watchJson(client: SwarmClient, intervalMs: number, out: NodeJS.WritableStream): Promise<void> {
+  let stop = false;
+  const onSigint = (): void => {
+    stop = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    while (!stop) {
+      const [m, st] = await Promise.all([client.members(), client.status()]);
+      out.write(`${JSON.stringify({ status: st, ...m }, null, 2)}\n`);
+      const until = Date.now() + intervalMs;
+      while (!stop && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 export function formatEnergy(e: EnergyResponse, sw: SwarmEnergyResponse | null): string {
   const b = e.battery;
-  const forecast =
-    b === null
-      ? '-'
-      : b.time_to_empty_s !== null
-        ? `empty in ${formatDuration(b.time_to_empty_s)}`
-        : b.time_to_full_s !== null
-          ? `full in ${formatDuration(b.time_to_full_s)}`
-          : 'not enough data yet';
   const pairs: [string, string][] = [
-    ['power', `${watts(e.power.watts)}, ${SOURCE_TEXT[e.power.source]}`],
-    ['model power', watts(e.power.model_watts)],
+    ['power', `${formatWatts(e.power.watts)}, ${POWER_SOURCE_TEXT[e.power.source]}`],
+    ['model power', formatWatts(e.power.model_watts)],
     ['power state', e.state],
     ['cpu temperature', e.temperature_c === null ? 'no sensor' : `${e.temperature_c.toFixed(1)} °C`],
     ['energy', `${e.energy.watt_hours.toFixed(6)} Wh (${e.energy.joules.toFixed(2)} J)`],
-    ['average / peak', `${watts(e.energy.average_watts)} / ${watts(e.energy.peak_watts)}`],
+    ['average / peak', `${formatWatts(e.energy.average_watts)} / ${formatWatts(e.energy.peak_watts)}`],
     [
       'carbon',
       `${e.carbon.grams.toFixed(4)} g CO2 at ${e.carbon.intensity_g_per_kwh} g/kWh (${e.carbon.band.replace('_', ' ')})`,
@@ -121,7 +123,7 @@ export function formatEnergy(e: EnergyResponse, sw: SwarmEnergyResponse | null):
         : `${e.efficiency.score.toFixed(3)} work/J, rating ${e.efficiency.rating ?? '-'}`,
     ],
     ['battery', b === null ? 'none' : `${b.percent === null ? '?' : Math.round(b.percent)}% ${b.status}`],
-    ['forecast', forecast],
+    ['forecast', forecastText(b)],
   ];
   if (e.alarms.length > 0) pairs.push(['alarms', e.alarms.join('; ')]);
   let out = formatPairs(pairs);
@@ -130,14 +132,14 @@ export function formatEnergy(e: EnergyResponse, sw: SwarmEnergyResponse | null):
       `${m.self ? '*' : ' '}${m.name}`,
       m.status,
       m.device_class,
-      watts(m.energy?.power_w),
+      formatWatts(m.energy?.power_w),
       m.energy?.power_state ?? '-',
       m.energy?.battery_percent != null ? `${Math.round(m.energy.battery_percent)}%` : 'mains',
       m.energy?.rating ?? '-',
     ]);
     out += `\n${formatTable([' NAME', 'STATUS', 'CLASS', 'POWER', 'STATE', 'BATTERY', 'RATING'], rows)}`;
     const t = sw.totals;
-    out += `swarm: ${watts(t.power_w)} from ${t.members_reporting}/${t.members} members reporting, ${t.on_battery} on battery, average rating ${t.average_rating ?? '-'}\n`;
+    out += `swarm: ${formatWatts(t.power_w)} from ${t.members_reporting}/${t.members} members reporting, ${t.on_battery} on battery, average rating ${t.average_rating ?? '-'}\n`;
   }
   return out;
 }
@@ -208,71 +210,66 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
     .command('status')
     .description('members, leader and adaptive gossip mode, from the running node')
     .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
+    .option('--api <url>', "a node's API URL instead of the local node's")
     .option('--json', 'machine-readable output')
-    .option('--watch [seconds]', 'refresh every few seconds (default 2) until Ctrl+C')
+    .option('--watch [seconds]', 'redraw in place every few seconds (default 1) until q or Ctrl+C')
     .action(async (opts: StatusOptions) => {
-      const client = localClient(ctx, opts.dataDir);
-      const render = async (): Promise<string> => {
-        const [m, st] = await Promise.all([client.members(), client.status()]);
-        return opts.json ? `${JSON.stringify({ status: st, ...m }, null, 2)}\n` : formatSwarmStatus(m, st);
-      };
       if (opts.watch === undefined || opts.watch === false) {
-        ctx.stdout.write(await render());
+        const client = nodeClient(ctx, opts);
+        const [m, st] = await Promise.all([client.members(), client.status()]);
+        ctx.stdout.write(
+          opts.json ? `${JSON.stringify({ status: st, ...m }, null, 2)}\n` : formatSwarmStatus(m, st),
+        );
         return;
       }
-      const periodS = opts.watch === true ? 2 : Number(opts.watch);
-      if (!Number.isFinite(periodS) || periodS <= 0)
-        throw new SwarmError('usage', `--watch: not a positive number of seconds: ${String(opts.watch)}`, {
+      const periodS = opts.watch === true ? 1 : Number(opts.watch);
+      if (!Number.isFinite(periodS) || periodS < 0.1)
+        throw new SwarmError('usage', `--watch: not a number of seconds >= 0.1: ${String(opts.watch)}`, {
           exitCode: 2,
         });
-      let stop = false;
-      const onSigint = (): void => {
-        stop = true;
-      };
-      process.once('SIGINT', onSigint);
-      try {
-        while (!stop) {
-          const text = await render();
-          ctx.stdout.write(opts.json ? text : `\x1b[2J\x1b[H${text}`);
-          const until = Date.now() + periodS * 1000;
-          while (!stop && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-        }
-      } finally {
-        process.off('SIGINT', onSigint);
+      const intervalMs = Math.round(periodS * 1000);
+      const client = nodeClient(ctx, opts, intervalMs);
+      if (opts.json) {
+        await watchJson(client, intervalMs, ctx.stdout);
+        return;
       }
+      if (!process.stdout.isTTY)
+        ctx.stderr.write(
+          `stdout is not a terminal: a plain table every ${periodS}s until Ctrl+C (--json for machine-readable output)\n`,
+        );
+      // Lazy: ink and react load only for the live views.
+      const { runStatusWatch } = await import('../dashboard/run.js');
+      await runStatusWatch(liveOptions(ctx, client, intervalMs));
     });
 
-  swarm
-    .command('dashboard')
-    .description('live view of the swarm (q or Ctrl+C quits); one plain snapshot when stdout is not a TTY')
-    .option('--interval <ms>', 'refresh period in milliseconds', '1000')
-    .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
-    .option('--api <url>', "a node's API URL instead of the local node's")
-    .action(async (opts: { interval: string; dataDir?: string; api?: string }) => {
-      const intervalMs = Number(opts.interval);
-      if (!Number.isInteger(intervalMs) || intervalMs < 100)
-        throw new SwarmError('usage', `--interval: not a whole number of ms >= 100: ${opts.interval}`, {
-          exitCode: 2,
-        });
-      const client =
-        opts.api === undefined
-          ? localClient(ctx, opts.dataDir)
-          : new SwarmClient({
-              baseUrl: opts.api,
-              token: loadConfig({ path: ctx.configPath(), env: ctx.env }).config.security.api_token,
-              timeoutMs: Math.max(1000, intervalMs * 2),
-            });
-      // Lazy: ink and react load only for this command.
-      const { runDashboard } = await import('../dashboard/run.js');
-      await runDashboard({
-        source: client,
-        label: client.baseUrl,
-        intervalMs,
-        stdout: process.stdout,
-        stdin: process.stdin,
-        env: ctx.env,
+  const liveViews = [
+    {
+      name: 'dashboard',
+      description: 'live view of the swarm (q or Ctrl+C quits); one plain snapshot when stdout is not a TTY',
+      run: 'runDashboard',
+    },
+    {
+      name: 'green',
+      description:
+        "live energy view: this node's power, energy, carbon, rating, battery and gossip mode, every member's power (q quits)",
+      run: 'runGreen',
+    },
+  ] as const;
+  for (const view of liveViews)
+    swarm
+      .command(view.name)
+      .description(view.description)
+      .option('--interval <ms>', 'refresh period in milliseconds', '1000')
+      .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
+      .option('--api <url>', "a node's API URL instead of the local node's")
+      .action(async (opts: LiveCommandOptions) => {
+        const intervalMs = parseInterval(opts.interval);
+        const client = nodeClient(ctx, opts, intervalMs);
+        // Lazy: ink and react load only for the live views.
+        const run = (await import('../dashboard/run.js'))[view.run];
+        await run(liveOptions(ctx, client, intervalMs));
       });
-    });
+
   swarm
     .command('energy')
     .description("this node's power, energy, carbon and rating, and every member's power")

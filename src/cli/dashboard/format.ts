@@ -19,6 +19,23 @@ export function sparkline(values: readonly number[], width: number): string {
     .join('');
 }
 
+/**
+ * Like `sparkline`, scaled between the lowest and highest value shown: for levels
+ * that never approach zero (a node's power), where the variation is the story.
+ * A flat series sits mid-height.
+ */
+export function rangeSparkline(values: readonly number[], width: number): string {
+  const shown = (width > 0 ? values.slice(-width) : []).filter((v) => Number.isFinite(v));
+  if (shown.length === 0) return '';
+  const lo = Math.min(...shown);
+  const hi = Math.max(...shown);
+  if (!(hi > lo)) return BARS[3].repeat(shown.length);
+  return sparkline(
+    shown.map((v) => v - lo),
+    width,
+  );
+}
+
 /** `3s ago`, `4m ago`, `2h ago`, `5d ago`; `-` for an unparseable time. */
 export function relativeTime(iso: string | null, now: number): string {
   if (iso === null) return '-';
@@ -55,4 +72,30 @@ export function formatBytesRate(v: number | null): string {
   if (v < 1024) return `${Math.round(v)} B/s`;
   if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB/s`;
   return `${(v / (1024 * 1024)).toFixed(1)} MiB/s`;
+}
+
+/** `3 alive, 1 dead`: members counted by status in a fixed order, absent statuses left out. */
+export function statusSummary(members: readonly { status: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const x of members) counts.set(x.status, (counts.get(x.status) ?? 0) + 1);
+  return ['alive', 'suspect', 'dead', 'left']
+    .filter((k) => counts.has(k))
+    .map((k) => `${counts.get(k)} ${k}`)
+    .join(', ');
+}
+
+/** The adaptive gossip parameters in one phrase, as the status command and the live screens show them. */
+export function adaptiveText(a: {
+  enabled: boolean;
+  mode: string;
+  interval_ms: number;
+  fanout: number;
+}): string {
+  return a.enabled ? `${a.mode}, interval ${a.interval_ms} ms, fanout ${a.fanout}` : 'adaptive off';
+}
+
+/** `values` with `v` appended, keeping only the newest `cap`. */
+export function pushCapped(values: readonly number[], v: number, cap: number): number[] {
+  const next = [...values, v];
+  return next.length > cap ? next.slice(next.length - cap) : next;
 }

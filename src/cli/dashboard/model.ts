@@ -8,6 +8,7 @@
 import type { MembersResponse, MemberView } from '../../api/members-types.js';
 import type { LeaderResponseBody } from '../../api/routes/kv-types.js';
 import { NodeUnreachableError } from '../../client/errors.js';
+import { pushCapped } from './format.js';
 
 /** What one poll returned; `leader` may fail alone (e.g. Raft disabled) without the poll failing. */
 export interface PollSample {
@@ -124,18 +125,17 @@ export function diffEvents(
     });
   const a = before.adaptive;
   const b = after.adaptive;
-  if (a.mode !== b.mode)
+  if (a.mode !== b.mode) {
+    // The node's reason usually starts with the same transition; say it once.
+    const transition = `${a.mode} -> ${b.mode}`;
+    const why = b.reason.startsWith(`${transition}: `) ? b.reason.slice(transition.length + 2) : b.reason;
     out.push({
       at,
       kind: 'mode',
-      text: `gossip mode ${a.mode} -> ${b.mode} (interval ${b.interval_ms} ms, fanout ${b.fanout}): ${b.reason}`,
+      text: `gossip mode ${transition} (interval ${b.interval_ms} ms, fanout ${b.fanout}): ${why}`,
     });
+  }
   return out;
-}
-
-function pushCapped(values: readonly number[], v: number, cap: number): number[] {
-  const next = [...values, v];
-  return next.length > cap ? next.slice(next.length - cap) : next;
 }
 
 export function applyPoll(
@@ -200,7 +200,7 @@ export interface DashboardSource {
 }
 
 /** The reason alone ("connection refused"): the banner already names the node's URL. */
-function shortError(err: unknown): string {
+export function shortError(err: unknown): string {
   if (err instanceof NodeUnreachableError) {
     const prefix = `no node answers at ${err.url} (`;
     if (err.message.startsWith(prefix) && err.message.endsWith(')'))

@@ -1,6 +1,12 @@
 /** Recorded-shape API responses for the dashboard tests, built as typed objects. */
 import type { MembersResponse, MemberView } from '../../../src/api/members-types.js';
 import type { LeaderResponseBody } from '../../../src/api/routes/kv-types.js';
+import {
+  swarmEnergyMemberSchema,
+  type EnergyResponse,
+  type SwarmEnergyResponse,
+} from '../../../src/api/energy-types.js';
+import type { StatusResponse } from '../../../src/api/types.js';
 
 export const T0 = Date.parse('2026-01-01T12:00:00.000Z');
 
@@ -87,3 +93,95 @@ export function leaderResponse(over: Partial<LeaderResponseBody> = {}): LeaderRe
 }
 
 export const three = (): MemberView[] => [member(1), member(2), member(3)];
+
+/** GET /v1/energy of a demo node (recorded 2026-11-22, no sensors on that machine: modelled power). */
+export function energyResponse(over: Partial<EnergyResponse> = {}, at = T0): EnergyResponse {
+  return {
+    at: new Date(at).toISOString(),
+    device_class: 'standard',
+    power: {
+      watts: 1.4945,
+      source: 'model',
+      measured: false,
+      model_watts: 1.4945,
+      cpu_utilisation: 0.995,
+      budget_watts: null,
+      over_budget: false,
+    },
+    state: 'active',
+    temperature_c: null,
+    energy: {
+      joules: 157.9283659314045,
+      watt_hours: 0.04386899053650125,
+      average_watts: 1.40822639866786,
+      peak_watts: 1.5,
+      elapsed_s: 112.147,
+      samples: 100,
+    },
+    carbon: { grams: 0.0175475962146005, intensity_g_per_kwh: 400, band: 'high' },
+    efficiency: {
+      score: 0.972,
+      rating: 'C',
+      window_s: 60.048,
+      window_work_units: 82,
+      window_joules: 84.3830574685621,
+      lifetime_score: 0.10131175552686672,
+    },
+    battery: null,
+    mains_online: null,
+    protocol: {
+      packets_sent_per_s: 6,
+      packets_received_per_s: 6,
+      bytes_per_s: 504,
+      fsyncs_per_s: 0,
+      watts: 0.00142032,
+      joules: 0.15792064000000008,
+      share: 0.0009999510795203961,
+    },
+    alarms: [],
+    missing_sensors: {
+      thermal: 'no thermal zones',
+      battery: 'no battery among power supplies',
+      mains: 'no Mains/USB supply with an online file',
+      meter: 'no power meter (sys/class/hwmon: absent)',
+    },
+    ...over,
+  };
+}
+
+/** GET /v1/energy/swarm for `members` (their gossiped energy), totals computed as the node does. */
+export function swarmEnergyResponse(members: MemberView[]): SwarmEnergyResponse {
+  const live = members.filter((m) => m.status === 'alive' || m.status === 'suspect');
+  const reporting = live.filter((m) => m.energy?.power_w != null);
+  return {
+    self: members.find((m) => m.self)?.id ?? 'self',
+    // The schema strips what /v1/members has and the swarm view has not (addresses, timings).
+    members: members.map((m) => swarmEnergyMemberSchema.parse(m)),
+    totals: {
+      power_w: reporting.reduce((a, m) => a + (m.energy?.power_w ?? 0), 0),
+      members: members.length,
+      members_reporting: reporting.length,
+      on_battery: live.filter((m) => m.energy?.battery_percent != null).length,
+      average_rating: reporting.length > 0 ? 'B' : null,
+    },
+  };
+}
+
+/** GET /v1/status of node-1 in `three()`. */
+export function statusResponse(over: Partial<StatusResponse> = {}): StatusResponse {
+  return {
+    id: '0001aaaabbbbcccc',
+    name: 'node-1',
+    device_class: 'standard',
+    role: 'leader',
+    term: 4,
+    leader: '0001aaaabbbbcccc',
+    addresses: { gossip: '127.0.0.1:6001', api: '127.0.0.1:7001', raft: '127.0.0.1:8001' },
+    uptime_s: 114,
+    version: '0.3.0',
+    pid: 25402,
+    data_dir: '/tmp/swarm-demo/node-1',
+    security: { gossip_encrypted: false, note: 'gossip unencrypted' },
+    ...over,
+  };
+}

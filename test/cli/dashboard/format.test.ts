@@ -1,7 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { relativeTime, sparkline, truncate } from '../../../src/cli/dashboard/format.js';
+import {
+  rangeSparkline,
+  relativeTime,
+  sparkline,
+  statusSummary,
+  truncate,
+} from '../../../src/cli/dashboard/format.js';
 
 describe('dashboard format', () => {
+  it('rangeSparkline scales between the lowest and highest shown value; a flat series sits mid-height', () => {
+    expect(rangeSparkline([1.2, 1.3, 1.4, 1.5], 4)).toBe('▁▃▆█');
+    expect(rangeSparkline([9, 1.5, 1.4], 2)).toBe('█▁');
+    expect(rangeSparkline([1.4, 1.4, 1.4], 8)).toBe('▄▄▄');
+    expect(rangeSparkline([], 8)).toBe('');
+  });
+
+  it('statusSummary counts members by status in a fixed order', () => {
+    const s = (status: string): { status: string } => ({ status });
+    expect(statusSummary([s('dead'), s('alive'), s('alive'), s('left')])).toBe('2 alive, 1 dead, 1 left');
+    expect(statusSummary([])).toBe('');
+  });
+
   it('sparkline scales to the largest shown value and keeps the last `width` values', () => {
     expect(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8)).toBe('▁▂▃▄▅▆▇█');
     expect(sparkline([100, 0, 7], 2)).toBe('▁█');

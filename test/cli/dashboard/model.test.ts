@@ -93,6 +93,19 @@ describe('dashboard model', () => {
       ['join', 'node-4 joined (minimal)'],
       ['failure', 'node-3 failed'],
     ]);
+    // The node's own reason repeats the transition; the event says it once.
+    const d = membersResponse(three(), {
+      adaptive: {
+        ...c.adaptive,
+        mode: 'conservative',
+        reason: 'emergency -> conservative: battery 35% (3 evaluations)',
+      },
+    });
+    expect(
+      applyPoll(m, ok(T0 + 3000, d)).events.find((e) => e.kind === 'mode' && e.at === T0 + 3000)?.text,
+    ).toBe(
+      `gossip mode emergency -> conservative (interval ${c.adaptive.interval_ms} ms, fanout ${c.adaptive.fanout}): battery 35% (3 evaluations)`,
+    );
     expect(m.events[0]?.at).toBe(T0 + 2000);
   });
 

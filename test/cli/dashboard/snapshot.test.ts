@@ -1,24 +1,44 @@
 /**
- * The real binary with stdout not a TTY: one plain snapshot, exit 0. The node is
- * a fake HTTP server on 127.0.0.1 (port from the OS) serving recorded JSON.
+ * The real binary with stdout not a TTY: one plain snapshot (dashboard, green)
+ * or plain repeated tables (status --watch), exit 0. The node is a fake HTTP
+ * server on 127.0.0.1 (port from the OS) serving recorded JSON. Also: ink and
+ * react load only for these commands.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSwarm } from '../../helpers/run-swarm.js';
-import { leaderResponse, member, membersResponse, three } from './fixtures.js';
+import { SWARM_BIN, runSwarm } from '../../helpers/run-swarm.js';
+import {
+  energyResponse,
+  leaderResponse,
+  member,
+  membersResponse,
+  statusResponse,
+  swarmEnergyResponse,
+  three,
+} from './fixtures.js';
+
+const REPORT_REACT = fileURLToPath(new URL('./report-react.cjs', import.meta.url));
 
 let server: Server;
 let url = '';
 
 beforeAll(async () => {
-  const members = membersResponse([...three(), member(4, { status: 'dead', energy: null })]);
+  const all = [...three(), member(4, { status: 'dead', energy: null })];
+  const routes: Record<string, unknown> = {
+    '/v1/members': membersResponse(all),
+    '/v1/leader': leaderResponse(),
+    '/v1/status': statusResponse(),
+    '/v1/energy': energyResponse(),
+    '/v1/energy/swarm': swarmEnergyResponse(all),
+  };
   server = createServer((req, res) => {
-    const body =
-      req.url === '/v1/members' ? members : req.url === '/v1/leader' ? leaderResponse() : undefined;
+    const body = routes[req.url ?? ''];
     res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body ?? { error: { code: 'not_found', message: 'no route' } }));
   });
@@ -65,5 +85,60 @@ describe('swarm swarm dashboard (stdout not a TTY)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('swarm swarm green prints one plain snapshot: power, rating, every member', async () => {
+    const r = await runSwarm(['swarm', 'green', '--api', url], {
+      env: { SWARM_CONFIG: '', COLUMNS: '120', FORCE_COLOR: '1' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.includes('\u001b')).toBe(false);
+    expect(r.stdout.split('\n')[0]).toBe(`Swarm green  ${url}  every 1s`);
+    expect(r.stdout).toMatch(/^Power +1\.494 W +▄ +modelled from CPU load$/m);
+    expect(r.stdout).toMatch(/^Rating +C {2}score 0\.972 work\/J/m);
+    expect(r.stdout).toMatch(/^Swarm +3\.810 W .* 3\/4 reporting, 0 on battery, average rating B$/m);
+    expect(r.stdout).toMatch(/^ node-4 +dead +follower +standard +- +- +- +-$/m);
+  });
+
+  it('swarm swarm status --watch, piped: a hint on stderr, plain tables until SIGINT, exit 0', async () => {
+    const child = spawn(process.execPath, [SWARM_BIN, 'swarm', 'status', '--watch', '0.2', '--api', url], {
+      env: { ...process.env, SWARM_CONFIG: '', COLUMNS: '140' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const until = Date.now() + 15_000;
+    while ((out.match(/^Swarm status/gm) ?? []).length < 3 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    expect(await exited).toBe(0);
+    clearTimeout(killer);
+    expect(err).toBe(
+      'stdout is not a terminal: a plain table every 0.2s until Ctrl+C (--json for machine-readable output)\n',
+    );
+    expect(out.includes('\u001b')).toBe(false);
+    expect(
+      (out.match(/^Swarm status {2}http:\/\/127\.0\.0\.1:\d+ {2}every 200ms$/gm) ?? []).length,
+    ).toBeGreaterThanOrEqual(3);
+    expect(out).toMatch(/^ node-4 +0004aaaabbbbcccc +dead +standard +follower/m);
+  });
+
+  it('ink and react load for the live views only: not for `swarm version` or plain `swarm swarm status`', async () => {
+    const env = { SWARM_CONFIG: '', NODE_OPTIONS: `--require ${REPORT_REACT}` };
+    const version = await runSwarm(['version'], { env });
+    expect(version.code).toBe(0);
+    expect(version.stderr).toBe('react loaded: false\n');
+    const status = await runSwarm(['swarm', 'status', '--api', url], { env });
+    expect(status.code).toBe(0);
+    expect(status.stderr).toBe('react loaded: false\n');
+    // The probe does see react when a live view loads it.
+    const green = await runSwarm(['swarm', 'green', '--api', url], { env });
+    expect(green.code).toBe(0);
+    expect(green.stderr).toBe('react loaded: true\n');
   });
 });

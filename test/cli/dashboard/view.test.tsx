@@ -1,6 +1,6 @@
 /** The ink view rendered from recorded responses (ink-testing-library, 100 columns). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, render } from 'ink-testing-library';
+import { cleanup } from 'ink-testing-library';
 import {
   applyPoll,
   emptyModel,
@@ -9,6 +9,7 @@ import {
 } from '../../../src/cli/dashboard/model.js';
 import { DashboardView } from '../../../src/cli/dashboard/view.js';
 import { T0, leaderResponse, member, membersResponse, three, withCounters } from './fixtures.js';
+import { frameOf } from './frame.js';
 import type { MembersResponse } from '../../../src/api/members-types.js';
 
 afterEach(() => cleanup());
@@ -20,20 +21,8 @@ const sample = (at: number, m: MembersResponse): PollSample => ({
   error: null,
 });
 
-function frame(model: DashboardModel, width = 100, height = 40): string {
-  const { lastFrame } = render(
-    <DashboardView
-      model={model}
-      color={false}
-      width={width}
-      height={height}
-      now={T0 + 10_000}
-      intervalMs={1000}
-      source="http://127.0.0.1:7001"
-    />,
-  );
-  return lastFrame() ?? '';
-}
+const frame = (model: DashboardModel, width = 100, height = 40): string =>
+  frameOf(DashboardView, model, width, height);
 
 function live(): DashboardModel {
   const base = membersResponse(three());

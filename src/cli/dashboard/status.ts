@@ -1,0 +1,127 @@
+/**
+ * `swarm swarm status`: one definition of its key/value head and members table,
+ * printed once by the command (plain text, no ink) and redrawn in place by
+ * `--watch`. Pure: the command imports it without loading ink or react.
+ */
+import type { MembersResponse, MemberView } from '../../api/members-types.js';
+import type { StatusResponse } from '../../api/types.js';
+import { formatPairs, formatTable } from '../output.js';
+import { adaptiveText, relativeTime, statusSummary } from './format.js';
+import {
+  fitScreen,
+  statusColor,
+  tableLines,
+  titleLine,
+  waitingLine,
+  type Column,
+  type LayoutOptions,
+  type Line,
+  type LinkState,
+} from './lines.js';
+import { shortError } from './model.js';
+
+export function statusPairs(m: MembersResponse, st: StatusResponse): [string, string][] {
+  const leader = m.members.find((x) => x.id === m.leader);
+  const a = m.adaptive;
+  return [
+    ['this node', `${st.name} (${st.id})`],
+    ['members', `${m.members.length}${m.members.length > 0 ? ` (${statusSummary(m.members)})` : ''}`],
+    ['leader', leader ? `${leader.name} (${leader.id})` : (st.leader ?? '-')],
+    ['term', String(st.term)],
+    ['adaptive', a.enabled ? adaptiveText(a) : 'disabled'],
+    ['reason', a.reason],
+    ['security', m.encrypted ? 'gossip encrypted' : 'gossip unencrypted'],
+  ];
+}
+
+/** In display order; priorities say which go first on a narrow terminal. */
+export const STATUS_COLUMNS: readonly Column<MemberView>[] = [
+  { title: ' NAME', priority: 10, max: 25, cell: (x) => `${x.self ? '*' : ' '}${x.name}` },
+  { title: 'ID', priority: 1, max: 16, cell: (x) => x.id },
+  { title: 'STATUS', priority: 9, max: 7, cell: (x) => x.status, color: (x) => statusColor(x.status) },
+  { title: 'CLASS', priority: 5, max: 12, cell: (x) => x.device_class },
+  {
+    title: 'RAFT',
+    priority: 8,
+    max: 10,
+    cell: (x) => x.raft_role ?? '-',
+    color: (x) => (x.raft_role === 'leader' ? 'cyan' : undefined),
+  },
+  { title: 'GOSSIP', priority: 3, max: 22, cell: (x) => x.addresses.gossip },
+  { title: 'API', priority: 2, max: 28, cell: (x) => x.addresses.api ?? '-' },
+  {
+    title: 'BATTERY',
+    priority: 6,
+    max: 7,
+    cell: (x) => (x.energy?.battery_percent != null ? `${Math.round(x.energy.battery_percent)}%` : '-'),
+  },
+  { title: 'CHANGED', priority: 4, max: 10, cell: (x, now) => relativeTime(x.last_change, now) },
+];
+
+/** The plain output of `swarm swarm status`. */
+export function formatSwarmStatus(m: MembersResponse, st: StatusResponse, now = Date.now()): string {
+  const table = formatTable(
+    STATUS_COLUMNS.map((c) => c.title),
+    m.members.map((x) => STATUS_COLUMNS.map((c) => c.cell(x, now))),
+  );
+  return `${formatPairs(statusPairs(m, st))}\n${table}`;
+}
+
+export interface StatusSample {
+  at: number;
+  members: MembersResponse | null;
+  status: StatusResponse | null;
+  error: string | null;
+}
+
+export interface StatusModel extends LinkState {
+  members: MembersResponse | null;
+  status: StatusResponse | null;
+}
+
+export function emptyStatusModel(): StatusModel {
+  return { members: null, status: null, lastOkAt: null, reconnecting: false, error: null };
+}
+
+/** A failed poll keeps the last table under the reconnecting banner. */
+export function applyStatusPoll(prev: StatusModel, s: StatusSample): StatusModel {
+  if (s.members === null || s.status === null)
+    return { ...prev, reconnecting: true, error: s.error ?? 'no answer' };
+  return { members: s.members, status: s.status, lastOkAt: s.at, reconnecting: false, error: null };
+}
+
+export interface StatusSource {
+  members(): Promise<MembersResponse>;
+  status(): Promise<StatusResponse>;
+}
+
+export async function pollStatus(source: StatusSource, now: () => number): Promise<StatusSample> {
+  const [m, st] = await Promise.allSettled([source.members(), source.status()]);
+  const at = now();
+  if (m.status === 'rejected') return { at, members: null, status: null, error: shortError(m.reason) };
+  if (st.status === 'rejected') return { at, members: null, status: null, error: shortError(st.reason) };
+  return { at, members: m.value, status: st.value, error: null };
+}
+
+export function layoutStatus(model: StatusModel, o: LayoutOptions): Line[] {
+  const lines: Line[] = [titleLine('Swarm status', model, o)];
+  const { members: m, status: st } = model;
+  if (m === null || st === null) return fitScreen([...lines, waitingLine(model)], o);
+  const pairs = statusPairs(m, st);
+  formatPairs(pairs)
+    .trimEnd()
+    .split('\n')
+    .forEach((text, i) => lines.push([{ text, color: pairs[i]?.[0] === 'reason' ? 'gray' : undefined }]));
+  lines.push([]);
+  // The table's header takes one of the remaining rows.
+  const room = o.height - lines.length - 1;
+  lines.push(
+    ...tableLines(STATUS_COLUMNS, m.members, {
+      width: Math.max(20, o.width),
+      now: o.now,
+      room,
+      empty: '(no members)',
+    }),
+  );
+  return fitScreen(lines, o);
+}
