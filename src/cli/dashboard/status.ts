@@ -28,6 +28,10 @@ export function statusPairs(m: MembersResponse, st: StatusResponse): [string, st
     ['members', `${m.members.length}${m.members.length > 0 ? ` (${statusSummary(m.members)})` : ''}`],
     ['leader', leader ? `${leader.name} (${leader.id})` : (st.leader ?? '-')],
     ['term', String(st.term)],
+    [
+      'raft',
+      `commit ${st.commit_index}, applied ${st.applied_index}, ${st.voters.length} voters, ${st.learners.length} learners`,
+    ],
     ['adaptive', a.enabled ? adaptiveText(a) : 'disabled'],
     ['reason', a.reason],
     ['security', m.encrypted ? 'gossip encrypted' : 'gossip unencrypted'],

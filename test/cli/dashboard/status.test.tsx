@@ -43,6 +43,7 @@ describe('StatusView', () => {
     const plain = formatSwarmStatus(membersResponse(three()), statusResponse(), NOW);
     expect(rest.map((l) => l.trimEnd()).join('\n')).toBe(plain.trimEnd());
     expect(f).toMatch(/^leader: +node-1 \(0001aaaabbbbcccc\)$/m);
+    expect(f).toMatch(/^raft: +commit 57, applied 57, 3 voters, 0 learners$/m);
     expect(f).toMatch(
       /^\*node-1 +0001aaaabbbbcccc +alive +standard +leader +127\.0\.0\.1:6001 +http:\/\/127\.0\.0\.1:7001 +- +15s ago$/m,
     );
@@ -64,7 +65,7 @@ describe('StatusView', () => {
     expect(frame(model(ok(T0, fifty)), 140, 70)).toContain('node-50');
     const short = frame(model(ok(T0, fifty)), 140, 24);
     expect(short.split('\n').length).toBeLessThanOrEqual(24);
-    expect(short).toMatch(/^… 37 more$/m);
+    expect(short).toMatch(/^… 38 more$/m);
     expect(short).not.toContain('node-50');
   });
 
