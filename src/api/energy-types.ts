@@ -64,6 +64,8 @@ export const energyResponseSchema = z.object({
   alarms: z.array(z.string()),
   /** Sensors that were not found under the sysfs/procfs root, with the reason. */
   missing_sensors: z.record(z.string(), z.string()),
+  /** Power (W) of the last `[metrics] history_size` samples, oldest first (absent from older nodes). */
+  power_history: z.array(num).default([]),
 });
 export type EnergyResponse = z.infer<typeof energyResponseSchema>;
 

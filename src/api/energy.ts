@@ -13,7 +13,11 @@ import { ApiError } from './app.js';
 import { memberView } from './members.js';
 import type { EnergyResponse, SwarmEnergyResponse } from './energy-types.js';
 
-export function energyResponse(s: EnergySnapshot, missing: Readonly<Record<string, string>>): EnergyResponse {
+export function energyResponse(
+  s: EnergySnapshot,
+  missing: Readonly<Record<string, string>>,
+  history: readonly number[] = [],
+): EnergyResponse {
   return {
     at: new Date(s.at).toISOString(),
     device_class: s.deviceClass,
@@ -69,6 +73,8 @@ export function energyResponse(s: EnergySnapshot, missing: Readonly<Record<strin
     },
     alarms: [...s.alarms],
     missing_sensors: { ...missing },
+    // Rounded: the history is for sparklines, and 100 full-precision floats would triple the body.
+    power_history: history.map((w) => Math.round(w * 1000) / 1000),
   };
 }
 
@@ -113,6 +119,8 @@ export interface EnergySource {
   readonly enabled: boolean;
   snapshot(): EnergySnapshot | null;
   sensors(): { readonly missing: Readonly<Record<string, string>> } | null;
+  /** Power (W) of recent samples, oldest first. */
+  powerHistory?(): readonly number[];
 }
 
 export function energyRoutes(energy: EnergySource, gossip: { view(): GossipView }): ApiRoutes {
@@ -122,7 +130,7 @@ export function energyRoutes(energy: EnergySource, gossip: { view(): GossipView 
         throw new ApiError(503, 'energy_disabled', 'energy monitoring is off ([energy] enabled = false)');
       const s = energy.snapshot();
       if (s === null) throw new ApiError(503, 'energy_not_ready', 'no energy sample yet');
-      return c.json(energyResponse(s, energy.sensors()?.missing ?? {}));
+      return c.json(energyResponse(s, energy.sensors()?.missing ?? {}, energy.powerHistory?.() ?? []));
     });
     app.get('/v1/energy/swarm', (c) => {
       let view: GossipView;

@@ -130,6 +130,11 @@ export class EnergyComponent implements NodeComponent {
   }
 
   /** The last full snapshot; null when disabled or before the first sample. */
+  /** Power (W) of the kept history, oldest first; empty before the first sample. */
+  powerHistory(): number[] {
+    return (this.monitor?.powerHistory() ?? []).map((p) => p.watts);
+  }
+
   snapshot(): EnergySnapshot | null {
     return this.monitor?.snapshot() ?? null;
   }

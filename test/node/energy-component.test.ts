@@ -140,6 +140,8 @@ describe('EnergyComponent', () => {
     expect(e.energy.average_watts).toBeCloseTo(2.7, 9);
     expect(e.energy.peak_watts).toBe(2.7);
     expect(e.energy.samples).toBe(2);
+    // One power figure per sample, oldest first.
+    expect(e.power_history).toEqual([2.7, 2.7]);
     // 27 J = 7.5e-6 kWh, x 400 g/kWh.
     expect(e.carbon).toEqual({
       grams: expect.closeTo(0.003, 12) as number,

@@ -2,8 +2,9 @@
  * `swarm swarm green`: the energy view. Pure model and layout, like the
  * dashboard's: polls of GET /v1/energy (this node), /v1/energy/swarm (every
  * member, totals) and /v1/members (the adaptive gossip mode and its reason).
- * The node serves no power history, so the sparklines are built from the
- * samples this view has seen (one value per new energy sample of the node).
+ * This node's sparkline starts from the power history the node serves and
+ * grows by one value per new energy sample; the swarm total's is built from
+ * the samples this view has seen.
  */
 import type { EnergyResponse, SwarmEnergyResponse } from '../../api/energy-types.js';
 import type { MembersResponse } from '../../api/members-types.js';
@@ -91,7 +92,13 @@ export function applyGreenPoll(prev: GreenModel, s: GreenSample, cap = GREEN_HIS
     // A failing swarm or members call alone keeps the last answer: the node itself answered.
     swarm: s.swarm ?? prev.swarm,
     members: s.members ?? prev.members,
-    power: fresh && s.energy ? pushCapped(prev.power, s.energy.power.watts, cap) : prev.power,
+    power:
+      !fresh || !s.energy
+        ? prev.power
+        : prev.power.length === 0 && s.energy.power_history.length > 0
+          ? // The node's own history fills the sparkline at once (it ends with this sample).
+            s.energy.power_history.slice(-cap)
+          : pushCapped(prev.power, s.energy.power.watts, cap),
     swarmPower: fresh && s.swarm ? pushCapped(prev.swarmPower, s.swarm.totals.power_w, cap) : prev.swarmPower,
     lastOkAt: s.at,
     reconnecting: false,

@@ -145,6 +145,7 @@ export function energyResponse(over: Partial<EnergyResponse> = {}, at = T0): Ene
       mains: 'no Mains/USB supply with an online file',
       meter: 'no power meter (sys/class/hwmon: absent)',
     },
+    power_history: [],
     ...over,
   };
 }

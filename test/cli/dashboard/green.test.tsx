@@ -77,6 +77,17 @@ describe('green model', () => {
     expect(m.swarmPower).toHaveLength(2);
   });
 
+  it("starts the sparkline from the node's own power history, then extends it sample by sample", () => {
+    const first = ok(T0, 1.5);
+    const seeded = applyGreenPoll(emptyGreenModel(), {
+      ...first,
+      energy: { ...first.energy!, power_history: [1.1, 1.2, 1.4, 1.5] },
+    });
+    expect(seeded.power).toEqual([1.1, 1.2, 1.4, 1.5]);
+    const next = applyGreenPoll(seeded, ok(T0 + 1000, 1.6));
+    expect(next.power).toEqual([1.1, 1.2, 1.4, 1.5, 1.6]);
+  });
+
   it('a failed poll keeps the last data and history and flags reconnecting; the next answer clears it', () => {
     const lost = applyGreenPoll(rising(), down(T0 + 5000));
     expect(lost.reconnecting).toBe(true);
