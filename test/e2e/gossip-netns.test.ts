@@ -19,8 +19,6 @@ import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
 const skipReason = netnsSkipReason('gossip-netns');
 const lab = new NetnsLab({ tag: 'g', nodes: 3, control: false });
 const NS = lab.ns;
-const ADDR = lab.addr;
-const SUBNET = lab.subnet;
 
 let root = '';
 const pids = new Set<number>();
@@ -68,7 +66,7 @@ describe('multicast discovery of real daemons between network namespaces', () =>
             [
               '[network]',
               'gossip_port = 0',
-              `bind_address = "${ADDR[i]}"`,
+              `bind_address = "${lab.addr[i]}"`,
               'multicast_enabled = true',
               `multicast_group = "${lab.group}"`,
               `multicast_port = ${lab.mcastPort}`,
@@ -109,7 +107,7 @@ describe('multicast discovery of real daemons between network namespaces', () =>
           expect(m.members.map((x) => x.id).sort()).toEqual([...ids].sort());
           expect(m.members.every((x) => x.status === 'alive')).toBe(true);
           // Each member is known under its own namespace's address, not a loopback one.
-          for (const x of m.members) expect(x.addresses.gossip.startsWith(`${SUBNET}.`)).toBe(true);
+          for (const x of m.members) expect(x.addresses.gossip.startsWith(`${lab.subnet}.`)).toBe(true);
         }
         for (let i = 0; i < 3; i++) {
           const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'stop']);

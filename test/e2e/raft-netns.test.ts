@@ -29,7 +29,7 @@ const lab = new NetnsLab({ tag: 'r', nodes: 3, control: true });
 const GOSSIP_PORT = 7946;
 const RAFT_PORT = 7947;
 const API_PORT = 7948;
-const api = lab.control.map((a) => `http://${a}:${API_PORT}`);
+let api: string[] = [];
 
 let root = '';
 const pids: (number | null)[] = [null, null, null];
@@ -131,6 +131,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
       try {
         root = mkdtempSync(join(tmpdir(), 'swarm-raft-netns-'));
         lab.setup();
+        api = lab.control.map((a) => `http://${a}:${API_PORT}`);
         for (let i = 0; i < 3; i++) writeConfig(i);
         const ids = await Promise.all([0, 1, 2].map((i) => start(i)));
 

@@ -97,18 +97,13 @@ export interface NetnsLabOptions {
 export class NetnsLab {
   readonly hub: string;
   readonly ns: readonly string[];
-  /** `a.b.c`: cluster addresses are `.1..`, control links sit in `.128/25`. */
-  readonly subnet: string;
-  /** Each node's address on the cluster network. */
-  readonly addr: readonly string[];
-  /** Each node's control-link address, reachable from the test process (empty without control links). */
-  readonly control: readonly string[];
   /** A group and port of this process's own, so concurrent runs never hear each other. */
   readonly group: string;
   readonly mcastPort: number;
   private readonly vnode: readonly string[];
   private readonly vhub: readonly string[];
   private readonly vroot: readonly string[];
+  private picked: string | null = null;
 
   constructor(private readonly opts: NetnsLabOptions) {
     const pid = process.pid;
@@ -119,11 +114,27 @@ export class NetnsLab {
     this.vnode = idx.map((i) => `v${t}${pid}n${i}`);
     this.vhub = idx.map((i) => `v${t}${pid}h${i}`);
     this.vroot = opts.control ? idx.map((i) => `v${t}${pid}c${i}`) : [];
-    this.subnet = this.pickSubnet();
-    this.addr = idx.map((i) => `${this.subnet}.${i + 1}`);
-    this.control = opts.control ? idx.map((i) => `${this.subnet}.${128 + 4 * i + 2}`) : [];
     this.group = `239.255.${100 + (pid % 100)}.${1 + (pid % 250)}`;
     this.mcastPort = 20_000 + (pid % 20_000);
+  }
+
+  /**
+   * `a.b.c`: cluster addresses are `.1..`, control links sit in `.128/25`.
+   * Picked on first use, not at construction, so a file whose tests skip never runs `ip`.
+   */
+  get subnet(): string {
+    this.picked ??= this.pickSubnet();
+    return this.picked;
+  }
+
+  /** Each node's address on the cluster network. */
+  get addr(): readonly string[] {
+    return this.ns.map((_, i) => `${this.subnet}.${i + 1}`);
+  }
+
+  /** Each node's control-link address, reachable from the test process (empty without control links). */
+  get control(): readonly string[] {
+    return this.opts.control ? this.ns.map((_, i) => `${this.subnet}.${128 + 4 * i + 2}`) : [];
   }
 
   /** A 10.213.x.0/24 that nothing in the root namespace uses. */
