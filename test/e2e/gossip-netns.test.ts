@@ -64,13 +64,7 @@ describe('multicast discovery of real daemons between network namespaces', () =>
           writeFileSync(
             join(root, `n${i}.toml`),
             [
-              '[network]',
-              'gossip_port = 0',
-              `bind_address = "${lab.addr[i]}"`,
-              'multicast_enabled = true',
-              `multicast_group = "${lab.group}"`,
-              `multicast_port = ${lab.mcastPort}`,
-              'join = []',
+              ...lab.networkToml(i, 0),
               '[node]',
               `name = "ns${i}"`,
               `data_dir = "${join(root, `d${i}`)}"`,

@@ -19,6 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { checkLinearizable, describeLinearizability } from '../../src/sim/linearizability.js';
 import { converged, getJson, KvRecorder, startLoad, until, type LeaderView } from '../helpers/kv-history.js';
+import { consensusToml } from '../helpers/config-toml.js';
 import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
 import { runSwarm } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
@@ -49,13 +50,7 @@ function writeConfig(i: number): void {
   writeFileSync(
     join(root, `n${i}.toml`),
     [
-      '[network]',
-      `gossip_port = ${GOSSIP_PORT}`,
-      `bind_address = "${lab.addr[i]}"`,
-      'multicast_enabled = true',
-      `multicast_group = "${lab.group}"`,
-      `multicast_port = ${lab.mcastPort}`,
-      'join = []',
+      ...lab.networkToml(i, GOSSIP_PORT),
       '[node]',
       `name = "ns${i}"`,
       `data_dir = "${join(root, `d${i}`)}"`,
@@ -66,10 +61,7 @@ function writeConfig(i: number): void {
       '[raft]',
       `port = ${RAFT_PORT}`,
       'bootstrap_expect = 3',
-      '[consensus]',
-      'heartbeat_interval_ms = 100',
-      'election_timeout_min_ms = 1000',
-      'election_timeout_max_ms = 2000',
+      ...consensusToml(100, 1000, 2000),
       '',
     ].join('\n'),
   );
@@ -121,6 +113,19 @@ async function expectSameStoreWithAcked(rec: KvRecorder): Promise<void> {
   }
 }
 
+/** Four clients over every node (partitioned or not), bounded in count and time. */
+function load(rec: KvRecorder, name: string, seed: number): { stop(): Promise<void> } {
+  return startLoad(rec, {
+    name,
+    clients: 4,
+    seed,
+    contended: 4,
+    targets: () => api,
+    maxOpsPerClient: 5000,
+    maxMs: 60_000,
+  });
+}
+
 const title =
   'partition of the leader: majority elects, old leader steps down, heal converges; then a leader SIGKILL; linearizable';
 
@@ -143,15 +148,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
         expect([...first.v.voters].sort()).toEqual([...ids].sort());
 
         const rec = new KvRecorder();
-        const load1 = startLoad(rec, {
-          name: 'p',
-          clients: 4,
-          seed: 5000,
-          contended: 4,
-          targets: () => api,
-          maxOpsPerClient: 5000,
-          maxMs: 60_000,
-        });
+        const load1 = load(rec, 'p', 5000);
         try {
           await until('writes before the partition', async () => rec.ackedWritesSince(0) >= 20);
 
@@ -217,19 +214,12 @@ describe('raft across network namespaces (multicast discovery only)', () => {
         expect(lin1.verdict, describeLinearizability(lin1)).toBe('ok');
 
         // --- SIGKILL the leader under load, restart it
-        const load2 = startLoad(rec, {
-          name: 'k',
-          clients: 4,
-          seed: 6000,
-          contended: 4,
-          targets: () => api,
-          maxOpsPerClient: 5000,
-          maxMs: 60_000,
-        });
+        const load2 = load(rec, 'k', 6000);
         try {
           const before = rec.now();
           await until('writes before the kill', async () => rec.ackedWritesSince(before) >= 20);
-          const victim = healed.findIndex((v) => v.role === 'leader');
+          const cur = await until('the current leader', () => leaderAmong([0, 1, 2]));
+          const victim = cur.i;
           process.kill(pids[victim]!, 'SIGKILL');
           const tKill = rec.now();
           const others = [0, 1, 2].filter((i) => i !== victim);
@@ -237,7 +227,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
             'a new leader after the kill',
             async () => {
               const x = await leaderAmong(others);
-              return x && x.v.term > healed[0]!.term ? x : null;
+              return x && x.v.term > cur.v.term ? x : null;
             },
             20_000,
           );

@@ -137,6 +137,19 @@ export class NetnsLab {
     return this.opts.control ? this.ns.map((_, i) => `${this.subnet}.${128 + 4 * i + 2}`) : [];
   }
 
+  /** `[network]` of node i: its cluster address, multicast discovery on this lab's group, no join list. */
+  networkToml(i: number, gossipPort: number): string[] {
+    return [
+      '[network]',
+      `gossip_port = ${gossipPort}`,
+      `bind_address = "${this.addr[i]}"`,
+      'multicast_enabled = true',
+      `multicast_group = "${this.group}"`,
+      `multicast_port = ${this.mcastPort}`,
+      'join = []',
+    ];
+  }
+
   /** A 10.213.x.0/24 that nothing in the root namespace uses. */
   private pickSubnet(): string {
     const start = (process.pid + this.opts.tag.charCodeAt(0)) % 250;
