@@ -12,6 +12,7 @@
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  * Needs `npm run build`.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,44 @@ async function expectSameStoreWithAcked(rec: KvRecorder): Promise<void> {
   }
 }
 
+/** Namespaces, configs and 3 daemons; resolves once one of them leads 3 voters. */
+async function startSwarm(): Promise<{ ids: string[]; first: { i: number; v: LeaderView } }> {
+  root = mkdtempSync(join(tmpdir(), 'swarm-raft-netns-'));
+  lab.setup();
+  api = lab.control.map((a) => `http://${a}:${API_PORT}`);
+  for (let i = 0; i < 3; i++) writeConfig(i);
+  const ids = await Promise.all([0, 1, 2].map((i) => start(i)));
+  const first = await until('a leader with 3 voters', () => leaderAmong([0, 1, 2]), 40_000);
+  return { ids, first };
+}
+
+/** Down the leader's bridge port; resolves once the majority has a new leader and the old one stepped down. */
+async function partitionLeader(first: {
+  i: number;
+  v: LeaderView;
+}): Promise<{ next: { i: number; v: LeaderView }; down: LeaderView }> {
+  const old = first.i;
+  const majority = [0, 1, 2].filter((i) => i !== old);
+  lab.partition(old);
+  const next = await until(
+    'a new leader on the majority side',
+    async () => {
+      const x = await leaderAmong(majority);
+      return x && x.v.term > first.v.term ? x : null;
+    },
+    20_000,
+  );
+  const down = await until(
+    'the old leader to step down (check-quorum)',
+    async () => {
+      const v = await getJson<LeaderView>(`${api[old]}/v1/leader`);
+      return v && v.role !== 'leader' ? v : null;
+    },
+    20_000,
+  );
+  return { next, down };
+}
+
 /** Four clients over every node (partitioned or not), bounded in count and time. */
 function load(rec: KvRecorder, name: string, seed: number): { stop(): Promise<void> } {
   return startLoad(rec, {
@@ -134,13 +173,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
     netnsTitle(title, skipReason),
     async () => {
       try {
-        root = mkdtempSync(join(tmpdir(), 'swarm-raft-netns-'));
-        lab.setup();
-        api = lab.control.map((a) => `http://${a}:${API_PORT}`);
-        for (let i = 0; i < 3; i++) writeConfig(i);
-        const ids = await Promise.all([0, 1, 2].map((i) => start(i)));
-
-        const first = await until('a leader with 3 voters', () => leaderAmong([0, 1, 2]), 40_000);
+        const { ids, first } = await startSwarm();
         // No join list anywhere: the members can only have come from multicast discovery.
         const m = await getJson<MembersResponse>(`${api[first.i]}/v1/members`);
         expect(m?.multicast).toBe(true);
@@ -154,25 +187,8 @@ describe('raft across network namespaces (multicast discovery only)', () => {
 
           // --- partition the leader away
           const old = first.i;
-          const majority = [0, 1, 2].filter((i) => i !== old);
           const tPart = rec.now();
-          lab.partition(old);
-          const next = await until(
-            'a new leader on the majority side',
-            async () => {
-              const x = await leaderAmong(majority);
-              return x && x.v.term > first.v.term ? x : null;
-            },
-            20_000,
-          );
-          const down = await until(
-            'the old leader to step down (check-quorum)',
-            async () => {
-              const v = await getJson<LeaderView>(`${api[old]}/v1/leader`);
-              return v && v.role !== 'leader' ? v : null;
-            },
-            20_000,
-          );
+          const { next, down } = await partitionLeader(first);
           console.log(
             `raft-netns: new leader after ${Math.round(rec.now() - tPart)} ms of partition; old leader role ${down.role}`,
           );
@@ -261,5 +277,45 @@ describe('raft across network namespaces (multicast discovery only)', () => {
       }
     },
     150_000,
+  );
+  // KNOWN BUG (src/net/tcp.ts, TcpTransport): a link whose peer vanished mid-send stays "open" while the
+  // kernel retransmits with exponential back-off, and nothing in the transport notices the stall. After a
+  // partition of 30 s heals, the majority leader's connection to the old leader waits for the next
+  // retransmission (about 51 s after the first lost segment), so the old leader hears nothing for ~20 s;
+  // after 60 s, ~40 s; up to TCP_RTO_MAX (120 s) for longer partitions. Any other failure in that window
+  // (e.g. a leader SIGKILL) leaves the cluster without quorum although two connected nodes are up.
+  const bugTitle =
+    'KNOWN BUG stalled Raft TCP link after a heal: the old leader rejoins within 10 s of a 30 s partition healing';
+  it.skipIf(skipReason !== null || !process.env.SWARM_KNOWN_BUGS)(
+    netnsTitle(`${bugTitle} [skipped unless SWARM_KNOWN_BUGS=1]`, skipReason),
+    async () => {
+      try {
+        const { first } = await startSwarm();
+        const old = first.i;
+        const { next } = await partitionLeader(first);
+        // Long enough for the retransmission back-off of the new leader's heartbeats to exceed any redial delay.
+        await new Promise((r) => setTimeout(r, 30_000));
+        lab.heal(old);
+        const tHeal = Date.now();
+        await new Promise((r) => setTimeout(r, 1000));
+        // Evidence for the failure message: a stalled link shows unacknowledged bytes (Send-Q) and a retransmit timer.
+        const sockets = execFileSync('ip', ['netns', 'exec', lab.ns[next.i]!, 'ss', '-tnoi']).toString();
+        await until(
+          'the old leader to follow the new leader',
+          async () => {
+            const v = await getJson<LeaderView>(`${api[old]}/v1/leader`);
+            return v?.leader === next.v.self && v.role === 'follower';
+          },
+          90_000,
+        );
+        const rejoinMs = Date.now() - tHeal;
+        console.log(`raft-netns: old leader rejoined ${rejoinMs} ms after the heal`);
+        // Heartbeats every 100 ms and redials within 2 s: a working transport rejoins in a few seconds.
+        expect(rejoinMs, `the new leader's TCP sockets 1 s after the heal:\n${sockets}`).toBeLessThan(10_000);
+      } finally {
+        cleanup();
+      }
+    },
+    180_000,
   );
 });
