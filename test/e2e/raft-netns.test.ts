@@ -190,13 +190,17 @@ describe('raft across network namespaces (multicast discovery only)', () => {
           const tPart = rec.now();
           const { next, down } = await partitionLeader(first);
           console.log(
-            `raft-netns: new leader after ${Math.round(rec.now() - tPart)} ms of partition; old leader role ${down.role}`,
+            `raft-netns: new leader elected and old leader ${down.role} within ${Math.round(rec.now() - tPart)} ms of the partition`,
           );
           // Cut off, the old leader still sits in its old term: it cannot have heard of the new one.
           expect(down.term).toBeLessThan(next.v.term);
           const accepted = await rec.write('probe', api[next.i]!, 'u-probe-majority');
           expect(accepted.status).toBe(200);
+          const tRefused = rec.now();
           const refused = await rec.write('probe', api[old]!, 'u-probe-minority');
+          console.log(
+            `raft-netns: write to the old leader answered ${refused.status} in ${Math.round(rec.now() - tRefused)} ms`,
+          );
           expect(refused.status).toBe(503);
           expect(refused.code).toBe('no_quorum');
           // A linearizable read there must be refused too: it cannot confirm it is current.
