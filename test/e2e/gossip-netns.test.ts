@@ -7,31 +7,18 @@
  * outside these namespaces: every veth end is created inside one of them.
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
-import { SWARM_BIN, type RunResult } from '../helpers/run-swarm.js';
+import { runSwarm, type RunResult } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
-import { ip, probeNetns } from '../helpers/netns.js';
+import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
 
-const pid = process.pid;
-const HUB = `swgh${pid}`;
-const NS = [0, 1, 2].map((i) => `swg${pid}n${i}`);
-const VNODE = [0, 1, 2].map((i) => `vg${pid}n${i}`);
-const VHUB = [0, 1, 2].map((i) => `vg${pid}h${i}`);
-const SUBNET = `10.${150 + (pid % 50)}.${pid % 250}`;
-const ADDR = [0, 1, 2].map((i) => `${SUBNET}.${i + 1}`);
-// A group and port of our own, so concurrent runs (and other tests) never hear each other.
-const GROUP = `239.255.${100 + (pid % 100)}.${1 + (pid % 250)}`;
-const MCAST_PORT = 20_000 + (pid % 20_000);
-
-const skipReason = probeNetns(`swgprobe${pid}`);
-if (skipReason !== null) {
-  process.stderr.write(`gossip-netns: SKIPPED, \`ip netns add\` is not permitted here (${skipReason})\n`);
-}
+const skipReason = netnsSkipReason('gossip-netns');
+const lab = new NetnsLab({ tag: 'g', nodes: 3, control: false });
+const NS = lab.ns;
 
 let root = '';
 const pids = new Set<number>();
@@ -39,52 +26,18 @@ const pids = new Set<number>();
 function cleanup(): void {
   for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
   pids.clear();
-  for (const ns of [...NS, HUB]) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      // Not created (setup failed early) or already gone.
-    }
-  }
+  lab.cleanup();
   if (root !== '') rmSync(root, { recursive: true, force: true });
   root = '';
 }
 
 afterAll(cleanup);
 
-function setup(): void {
-  ip('netns', 'add', HUB);
-  ip('-n', HUB, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
-  ip('-n', HUB, 'link', 'set', 'br0', 'up');
-  NS.forEach((ns, i) => {
-    ip('netns', 'add', ns);
-    ip('link', 'add', VNODE[i]!, 'netns', ns, 'type', 'veth', 'peer', 'name', VHUB[i]!, 'netns', HUB);
-    ip('-n', HUB, 'link', 'set', VHUB[i]!, 'master', 'br0');
-    ip('-n', HUB, 'link', 'set', VHUB[i]!, 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'addr', 'add', `${ADDR[i]}/24`, 'dev', VNODE[i]!);
-    ip('-n', ns, 'link', 'set', VNODE[i]!, 'up');
-    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', VNODE[i]!);
-  });
-}
-
 /** The `swarm` binary inside a namespace (its API listens on the namespace's own loopback). */
-function swarmIn(ns: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, SWARM_BIN, ...args], {
-      env: { ...process.env, HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function swarmIn(ns: string, args: readonly string[]): Promise<RunResult> {
+  return runSwarm(args, {
+    netns: ns,
+    env: { HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' },
   });
 }
 
@@ -102,22 +55,16 @@ const title = 'three daemons in three namespaces discover each other by multicas
 
 describe('multicast discovery of real daemons between network namespaces', () => {
   it.skipIf(skipReason !== null)(
-    skipReason === null ? title : `${title} [SKIPPED: ip netns add not permitted: ${skipReason}]`,
+    netnsTitle(title, skipReason),
     async () => {
       try {
         root = mkdtempSync(join(tmpdir(), 'swarm-gossip-netns-'));
-        setup();
+        lab.setup();
         for (let i = 0; i < 3; i++) {
           writeFileSync(
             join(root, `n${i}.toml`),
             [
-              '[network]',
-              'gossip_port = 0',
-              `bind_address = "${ADDR[i]}"`,
-              'multicast_enabled = true',
-              `multicast_group = "${GROUP}"`,
-              `multicast_port = ${MCAST_PORT}`,
-              'join = []',
+              ...lab.networkToml(i, 0),
               '[node]',
               `name = "ns${i}"`,
               `data_dir = "${join(root, `d${i}`)}"`,
@@ -154,7 +101,7 @@ describe('multicast discovery of real daemons between network namespaces', () =>
           expect(m.members.map((x) => x.id).sort()).toEqual([...ids].sort());
           expect(m.members.every((x) => x.status === 'alive')).toBe(true);
           // Each member is known under its own namespace's address, not a loopback one.
-          for (const x of m.members) expect(x.addresses.gossip.startsWith(`${SUBNET}.`)).toBe(true);
+          for (const x of m.members) expect(x.addresses.gossip.startsWith(`${lab.subnet}.`)).toBe(true);
         }
         for (let i = 0; i < 3; i++) {
           const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'stop']);

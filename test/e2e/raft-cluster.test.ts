@@ -16,6 +16,8 @@ import {
   describeLinearizability,
   type KvHistoryOp,
 } from '../../src/sim/linearizability.js';
+import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
+import { getJson, until } from '../helpers/kv-history.js';
 import { runSwarm } from '../helpers/run-swarm.js';
 
 interface StartJson {
@@ -46,23 +48,7 @@ beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'swarm-raft-e2e-'));
   writeFileSync(
     join(root, 'config.toml'),
-    [
-      '[network]',
-      'gossip_port = 0',
-      'bind_address = "127.0.0.1"',
-      'multicast_enabled = false',
-      '[api]',
-      'port = 0',
-      '[raft]',
-      'port = 0',
-      'bootstrap_expect = 3',
-      'snapshot_interval_entries = 200',
-      '[consensus]',
-      'heartbeat_interval_ms = 100',
-      'election_timeout_min_ms = 600',
-      'election_timeout_max_ms = 1200',
-      '',
-    ].join('\n'),
+    loopbackToml(['bootstrap_expect = 3', 'snapshot_interval_entries = 200'], consensusToml(100, 600, 1200)),
   );
 });
 
@@ -87,16 +73,6 @@ async function start(
   return info;
 }
 
-async function get<T>(url: string): Promise<T | null> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    if (!res.ok) return null;
-    return (await res.json()) as T;
-  } catch {
-    return null;
-  }
-}
-
 interface Leader {
   self: string;
   leader: string | null;
@@ -105,23 +81,9 @@ interface Leader {
   voters: string[];
 }
 
-async function until<T>(
-  what: string,
-  f: () => Promise<T | null | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function leaderOf(ds: Daemon[], voters = 3): Promise<{ d: Daemon; l: Leader } | null> {
   for (const d of ds.filter((x) => x.alive)) {
-    const l = await get<Leader>(`${d.info.api_url}/v1/leader`);
+    const l = await getJson<Leader>(`${d.info.api_url}/v1/leader`);
     if (l && l.role === 'leader' && l.voters.length >= voters) return { d, l };
   }
   return null;
@@ -132,7 +94,7 @@ describe('raft cluster of 3 daemons', () => {
     const ds: Daemon[] = [];
     const first = join(root, 'n0');
     ds.push({ dir: first, info: await start(first, []), alive: true });
-    const st = await get<{ addresses: { gossip: string } }>(`${ds[0]!.info.api_url}/v1/status`);
+    const st = await getJson<{ addresses: { gossip: string } }>(`${ds[0]!.info.api_url}/v1/status`);
     const seed = st!.addresses.gossip;
     for (const i of [1, 2]) {
       const dir = join(root, `n${i}`);
@@ -193,7 +155,7 @@ describe('raft cluster of 3 daemons', () => {
       // --- SIGKILL the leader
       const victim = first_.d;
       // A real node keeps its configured ports across restarts; reuse them, as peers address it by them.
-      const vst = await get<{ addresses: { raft: string; gossip: string } }>(
+      const vst = await getJson<{ addresses: { raft: string; gossip: string } }>(
         `${victim.info.api_url}/v1/status`,
       );
       const ports = {
@@ -210,7 +172,7 @@ describe('raft cluster of 3 daemons', () => {
       expect(second.l.term).toBeGreaterThan(first_.l.term);
       await until('writes continue after the kill', async () => writesAfterKill >= 20);
       // --- restart the killed node: it catches up
-      const liveSt = await get<{ addresses: { gossip: string } }>(
+      const liveSt = await getJson<{ addresses: { gossip: string } }>(
         `${ds.find((d) => d.alive)!.info.api_url}/v1/status`,
       );
       victim.info = await start(victim.dir, [liveSt!.addresses.gossip], ports);
@@ -220,7 +182,9 @@ describe('raft cluster of 3 daemons', () => {
       await until('a write acknowledged after the restart', async () => acked.size > ackedBefore);
       const want = [...acked.entries()].slice(-1)[0]!;
       await until('the restarted node catches up', async () => {
-        const r = await get<{ value: number }>(`${victim.info.api_url}/v1/kv/${want[0]}?consistency=stale`);
+        const r = await getJson<{ value: number }>(
+          `${victim.info.api_url}/v1/kv/${want[0]}?consistency=stale`,
+        );
         return r?.value === want[1];
       });
     } finally {
@@ -230,7 +194,7 @@ describe('raft cluster of 3 daemons', () => {
 
     // --- every acknowledged write is present (linearizable reads through any node)
     for (const [key, value] of acked) {
-      const r = await get<{ value: number }>(`${ds[0]!.info.api_url}/v1/kv/${key}`);
+      const r = await getJson<{ value: number }>(`${ds[0]!.info.api_url}/v1/kv/${key}`);
       expect(r?.value, key).toBe(value);
     }
     expect(history.filter((h) => h.ret !== null && h.key.startsWith('lin')).length).toBeGreaterThan(50);

@@ -15,10 +15,22 @@ export interface RunResult {
 
 export function runSwarm(
   args: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    input?: string;
+    timeoutMs?: number;
+    cwd?: string;
+    /** Run inside this network namespace (`ip netns exec`); a daemon it starts stays there. */
+    netns?: string;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SWARM_BIN, ...args], {
+    const argv = [SWARM_BIN, ...args];
+    const [cmd, cmdArgs] =
+      opts.netns === undefined
+        ? [process.execPath, argv]
+        : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]];
+    const child = spawn(cmd, cmdArgs, {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
