@@ -204,7 +204,7 @@ describe('raft cluster of 3 daemons', () => {
     // --- /v1/status carries the Raft view: every node agrees on the voters, commit covers the writes
     const statuses = await Promise.all(
       ds.map((d) =>
-        get<{ commit_index: number; applied_index: number; voters: string[]; learners: string[] }>(
+        getJson<{ commit_index: number; applied_index: number; voters: string[]; learners: string[] }>(
           `${d.info.api_url}/v1/status`,
         ),
       ),
