@@ -188,6 +188,30 @@ export class TcpTransport<M extends WireMessage> {
     return 'queued';
   }
 
+  /**
+   * Drop the connection to a peer and dial it again now. For a link the
+   * caller has evidence is stalled: a connection whose peer vanished mid-send
+   * stays "open" while the kernel retransmits with exponential back-off (up
+   * to 2 min apart), so after a partition heals it can stay silent for tens
+   * of seconds; a new connection's SYN is answered at once. Returns whether
+   * there was a connection to drop.
+   */
+  reset(to: TcpAddress | string): boolean {
+    const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);
+    const link = this.links.get(key);
+    if (!link || link.socket === null) return false;
+    const s = link.socket;
+    link.socket = null;
+    link.blocked = false;
+    if (link.state === 'open') this.opts.onPeerState?.(link.key, 'disconnected');
+    link.state = 'waiting';
+    link.attempt = 0;
+    s.destroy();
+    if (link.timer) clearTimeout(link.timer);
+    this.dial(link);
+    return true;
+  }
+
   /** Forget a peer (it left the cluster): close its connection and stop redialling. */
   disconnect(to: TcpAddress | string): void {
     const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);

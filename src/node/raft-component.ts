@@ -141,6 +141,9 @@ export class RaftComponent implements NodeComponent {
   private stopping = false;
   private unsubscribe: (() => void) | null = null;
   private readonly deadSince = new Map<string, number>();
+  /** When each peer we send to was last heard from (first send counts as heard). */
+  private readonly heardAt = new Map<string, number>();
+  private readonly resetAt = new Map<string, number>();
   private readSeq = 0;
   /** Term and vote known durable: a leader's early sends are only safe when a Ready does not change them. */
   private persistedHard: HardState = { term: 0, vote: null, commit: 0 };
@@ -488,6 +491,7 @@ export class RaftComponent implements NodeComponent {
   private onMessage(m: RaftMessage): void {
     const core = this.core;
     if (core === null) return;
+    this.heardAt.set(m.from, Date.now());
     core.step(m, Date.now());
     this.kick();
   }
@@ -520,8 +524,36 @@ export class RaftComponent implements NodeComponent {
     if (now - this.lastManage >= MANAGE_EVERY_MS) {
       this.lastManage = now;
       this.manageMembership(now);
+      this.resetSilentLinks(now);
     }
     this.kick();
+  }
+
+  /**
+   * A peer we keep sending to but have not heard from for an election
+   * timeout may sit behind a stalled connection (see TcpTransport.reset):
+   * redial it, at most once per election timeout. On a real partition the new
+   * dial fails and back-off takes over (at most 2 s between tries), so a heal
+   * is noticed within seconds instead of at the kernel's next retransmission.
+   * Costs one connection attempt per silent peer per election timeout.
+   */
+  private resetSilentLinks(now: number): void {
+    const t = this.transport;
+    if (t === null) return;
+    const quiet = this.node!.config.consensus.election_timeout_min_ms;
+    for (const [id, heard] of this.heardAt) {
+      if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) {
+        this.heardAt.delete(id);
+        continue;
+      }
+      if (now - heard < quiet || now - (this.resetAt.get(id) ?? 0) < quiet) continue;
+      const addr = this.opts.peers.get(id)?.raftAddr;
+      const hp = addr ? parsePeerAddr(addr) : null;
+      if (hp === null) continue;
+      this.resetAt.set(id, now);
+      if (t.reset(hp))
+        this.node?.log.debug('raft link silent: redialling', { peer: id, silent_ms: now - heard });
+    }
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
@@ -605,7 +637,10 @@ export class RaftComponent implements NodeComponent {
       if (only && !only(m)) continue;
       const addr = this.opts.peers.get(m.to)?.raftAddr;
       const hp = addr ? parsePeerAddr(addr) : null;
-      if (hp) t.send(hp, m);
+      if (hp) {
+        t.send(hp, m);
+        if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, Date.now());
+      }
     }
   }
 

@@ -132,6 +132,44 @@ describe('TcpTransport on loopback', () => {
     expect(b.t.stats().dropped).toMatchObject({ bad_msgpack: 1, invalid_field: 1, empty: 1, bad_version: 1 });
   });
 
+  it('reset drops the connection and dials a new one at once; later messages use it', async () => {
+    const a = await node();
+    const b = await node();
+    const accepted: net.Socket[] = [];
+    const server = (b.t as unknown as { server: net.Server }).server;
+    server.on('connection', (c: net.Socket) => accepted.push(c));
+    a.t.send(b.t.address(), hb(1));
+    await waitFor(() => b.inbox.length === 1, 'first delivery');
+    expect(a.t.reset(b.t.address())).toBe(true);
+    a.t.send(b.t.address(), hb(2));
+    await waitFor(() => b.inbox.length === 2, 'delivery after the reset');
+    expect(accepted.length).toBe(2);
+    expect(accepted[0]!.destroyed || accepted[0]!.readableEnded).toBe(true);
+    expect(a.t.reset({ host: '127.0.0.1', port: 1 })).toBe(false);
+  });
+
+  it("reports 'refused' when nothing listens at a peer's port (the crash hint)", async () => {
+    const states: string[] = [];
+    const gone = await node();
+    const addr = gone.t.address();
+    await gone.t.close();
+    open.splice(open.indexOf(gone.t), 1);
+    const t = await TcpTransport.listen<RaftMessage>({
+      codec: raftCodec,
+      bindAddress: '127.0.0.1',
+      port: 0,
+      keyring: null,
+      backoff: { initialMs: 10, maxMs: 100 },
+      rng: createRng(6),
+      onMessage: () => undefined,
+      onPeerState: (peer, st) => states.push(`${peer} ${st}`),
+    });
+    open.push(t);
+    t.send(addr, hb(1));
+    await waitFor(() => states.length > 0, 'a refused dial');
+    expect(states[0]).toBe(`${peerKey(addr)} refused`);
+  });
+
   it('reconnects with back-off after the peer restarts on the same port', async () => {
     const a = await node();
     const b1 = await node();
