@@ -14,7 +14,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { freePort } from '../src/cli/ports.js';
 import { call, sleep, VALUE, type View, type Write } from './etcd-load.js';
 
@@ -130,7 +130,7 @@ export class EtcdCluster {
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-advertise-peer-urls=${m.peerUrl}`,
       `--initial-cluster=${this.initialCluster}`,
-      `--initial-cluster-token=${this.root}`,
+      `--initial-cluster-token=${basename(this.root)}`,
       '--initial-cluster-state=new',
       `--heartbeat-interval=${ETCD_HEARTBEAT_MS}`,
       `--election-timeout=${ETCD_ELECTION_MS}`,

@@ -252,31 +252,19 @@ async function throughput(
   e: EtcdCluster | null,
   metrics: Metrics,
   details: Record<string, unknown>,
-) {
+): Promise<void> {
   const errors: Record<string, number> = {};
   const measure = async (name: string, write: WriteFn): Promise<void> => {
     const r: LoadResult = await load(write, SECONDS);
     Object.assign(metrics, loadMetrics(`${name}_`, r, SECONDS));
     errors[name] = r.errors;
   };
+  const ours = c?.nodes.map((n) => n.api) ?? [];
+  const etcds = e?.members.map((m) => m.client) ?? [];
   if (c) await measure('leader', spreadOver([(await c.leader(20_000, 3)).api], ourPut));
   if (e) await measure('etcd_leader', spreadOver([(await e.leader()).client], etcdPut));
-  if (c)
-    await measure(
-      'spread',
-      spreadOver(
-        c.nodes.map((n) => n.api),
-        ourPut,
-      ),
-    );
-  if (e)
-    await measure(
-      'etcd_spread',
-      spreadOver(
-        e.members.map((m) => m.client),
-        etcdPut,
-      ),
-    );
+  if (c) await measure('spread', spreadOver(ours, ourPut));
+  if (e) await measure('etcd_spread', spreadOver(etcds, etcdPut));
   details.errors = errors;
 }
 
