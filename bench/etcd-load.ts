@@ -140,33 +140,41 @@ export async function firstAck(
 
 /**
  * Longest gap between acknowledged writes of one client writing continuously
- * with `write` while `disrupt` runs (measured from 500 ms before it until 1 s
- * after it returns).
+ * with `write` (5 s timeout per write) while `disrupt` runs, measured from
+ * 500 ms before it until the first write acknowledged at least 1 s after it
+ * returns: a write still in flight then (held, or lost and waiting for its
+ * timeout) counts in full. Also how many writes failed in that window.
  */
-export async function writeGap(write: (i: number) => Write, disrupt: () => Promise<void>): Promise<number> {
-  let stop = false;
-  let last = performance.now();
+export async function writeGap(
+  write: (i: number) => Write,
+  disrupt: () => Promise<void>,
+): Promise<{ gapMs: number; failed: number }> {
+  let measuring = false;
+  let stopAt = Number.POSITIVE_INFINITY;
+  let last = 0;
   let gap = 0;
+  let failed = 0;
   const writer = (async () => {
-    let i = 0;
-    while (!stop) {
-      const r = await send(write(++i));
-      if (r.status === 200) {
-        const now = performance.now();
-        gap = Math.max(gap, now - last);
-        last = now;
-      }
+    for (let i = 1; ; i++) {
+      const ok = (await send(write(i))).status === 200;
+      const now = performance.now();
+      if (measuring) gap = Math.max(gap, now - last);
+      if (ok) last = now;
+      else if (measuring) failed++;
+      if (ok && now >= stopAt) return;
+      if (now >= stopAt + 10_000) return;
+      if (!ok) await sleep(2);
     }
   })();
   try {
     await sleep(500);
-    gap = 0;
     last = performance.now();
+    measuring = true;
     await disrupt();
     await sleep(1000);
   } finally {
-    stop = true;
+    stopAt = performance.now();
     await writer;
   }
-  return gap;
+  return { gapMs: gap, failed };
 }
