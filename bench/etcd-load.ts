@@ -143,24 +143,31 @@ export async function firstAck(
  * with `write` (5 s timeout per write) while `disrupt` runs, measured from
  * 500 ms before it until the first write acknowledged at least 1 s after it
  * returns: a write still in flight then (held, or lost and waiting for its
- * timeout) counts in full. Also how many writes failed in that window.
+ * timeout) counts in full. Also how many writes failed in that window, and
+ * the first few (status and the start of the body; 0 is a timeout or a
+ * network error).
  */
 export async function writeGap(
   write: (i: number) => Write,
   disrupt: () => Promise<void>,
-): Promise<{ gapMs: number; failed: number }> {
+): Promise<{ gapMs: number; failed: number; firstFailures: string[] }> {
   let measuring = false;
   let stopAt = Number.POSITIVE_INFINITY;
   let last = 0;
   let gap = 0;
   let failed = 0;
+  const firstFailures: string[] = [];
   const writer = (async () => {
     for (let i = 1; ; i++) {
-      const ok = (await send(write(i))).status === 200;
+      const r = await send(write(i));
+      const ok = r.status === 200;
       const now = performance.now();
       if (measuring) gap = Math.max(gap, now - last);
       if (ok) last = now;
-      else if (measuring) failed++;
+      else if (measuring) {
+        failed++;
+        if (firstFailures.length < 5) firstFailures.push(`${r.status} ${r.text.slice(0, 160)}`.trim());
+      }
       if (ok && now >= stopAt) return;
       if (now >= stopAt + 10_000) return;
       if (!ok) await sleep(2);
@@ -176,5 +183,5 @@ export async function writeGap(
     stopAt = performance.now();
     await writer;
   }
-  return { gapMs: gap, failed };
+  return { gapMs: gap, failed, firstFailures };
 }

@@ -220,7 +220,7 @@ function failoverMetrics(prefix: string, fo: number[]): Record<string, number> {
 /**
  * Graceful stops of the leader, GAP_TRIALS times (the stopped member is
  * restarted between them): the largest and the median write gap seen by a
- * client writing through a survivor; failed writes and each gap in details.
+ * client writing through a survivor; each gap and the failed writes in details.
  */
 async function gracefulGaps<M>(
   t: Trial<M>,
@@ -229,6 +229,7 @@ async function gracefulGaps<M>(
 ): Promise<Record<string, number>> {
   const gaps: number[] = [];
   let failed = 0;
+  const firstFailures: string[] = [];
   for (let n = 0; n < GAP_TRIALS; n++) {
     const leader = await t.leader();
     const other = t.survivor(leader);
@@ -238,11 +239,13 @@ async function gracefulGaps<M>(
     );
     gaps.push(r.gapMs);
     failed += r.failed;
+    firstFailures.push(...r.firstFailures);
     await t.recover(leader);
     await sleep(1500);
   }
   details[`${prefix}write_gaps_ms`] = gaps.map((x) => round(x, 1));
   details[`${prefix}failed_writes`] = failed;
+  details[`${prefix}first_failures`] = firstFailures;
   return {
     [`${prefix}write_gap_ms`]: round(Math.max(...gaps), 1),
     [`${prefix}write_gap_median_ms`]: round(pct(gaps, 50), 1),
