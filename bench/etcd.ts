@@ -9,7 +9,8 @@
  * is tried (after `apt-get update` if the first try fails) unless
  * BENCH_INSTALL_ETCD=0; set BENCH_INSTALL_ETCD=0 on a machine where a new
  * system package (Debian enables its own etcd unit on 2379) is unwanted.
- * Every member process is started and SIGKILLed here, by PID.
+ * Every member process is started here and stopped here (SIGKILL, or SIGTERM
+ * for a graceful stop), by PID.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
@@ -94,9 +95,10 @@ const running = (p: ChildProcess): boolean => p.exitCode === null && p.signalCod
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const VALUE_B64 = b64(VALUE);
 
-/** A put through `member`'s JSON gateway (etcd wants key and value base64). */
-export function etcdPut(client: string, key: string, value = VALUE_B64): Write {
-  return { url: `${client}/v3/kv/put`, method: 'POST', body: JSON.stringify({ key: b64(key), value }) };
+/** A put through the JSON gateway at `client` (etcd wants key and value in base64). */
+export function etcdPut(client: string, key: string, value = VALUE): Write {
+  const v = value === VALUE ? VALUE_B64 : b64(value);
+  return { url: `${client}/v3/kv/put`, method: 'POST', body: JSON.stringify({ key: b64(key), value: v }) };
 }
 
 export class EtcdCluster {
@@ -152,7 +154,10 @@ export class EtcdCluster {
     });
   }
 
-  /** The member's id and the leader it follows (ids are decimal strings; no leader is 0, omitted), or null when it does not answer. */
+  /**
+   * The member's id and the leader it follows, or null when it does not
+   * answer. The gateway spells ids as decimal strings and omits a zero leader.
+   */
   async view(m: EtcdMember): Promise<View> {
     const r = await call(`${m.client}/v3/maintenance/status`, 'POST', '{}', 1000);
     if (r.status !== 200) return null;
@@ -181,11 +186,17 @@ export class EtcdCluster {
     m.alive = false;
   }
 
-  /** Resolves when the member's process has exited (bounded). */
-  async exited(m: EtcdMember, ms = 15_000): Promise<void> {
+  /** Resolves when the member's process has exited, or after `ms`. */
+  exited(m: EtcdMember, ms = 15_000): Promise<void> {
     const p = m.proc;
-    if (!p || !running(p)) return;
-    await Promise.race([new Promise((r) => p.once('exit', r)), sleep(ms)]);
+    if (!p || !running(p)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      p.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async restart(m: EtcdMember): Promise<void> {

@@ -275,7 +275,7 @@ function etcdTrial(e: EtcdCluster): Trial<EtcdCluster['members'][number]> {
     leader: () => e.leader(),
     survivor: (l) => e.members.find((m) => m.alive && m !== l)!,
     view: (m) => e.view(m),
-    write: (via, i) => etcdPut(via.client, 'probe', Buffer.from(String(i)).toString('base64')),
+    write: (via, i) => etcdPut(via.client, 'probe', String(i)),
     kill: (m) => e.kill(m),
     stop: async (m) => {
       e.kill(m, 'SIGTERM');
