@@ -1,30 +1,56 @@
 /**
  * Replicated KV on 3 local daemons (compiled binary, loopback, port 0,
- * multicast off, gossip join list):
+ * multicast off, gossip join list), side by side with a 3-member etcd 3.4
+ * cluster on loopback when etcd is installed (see etcd.ts), in the same run
+ * and with the same client code (etcd-load.ts):
  * - throughput: 16 concurrent keep-alive HTTP clients writing 64-byte values
  *   for RAFT_KV_SECONDS (default 10) s, all to the leader, then spread over
- *   the three nodes (followers relay): writes/s, p50, p99;
+ *   the three nodes (followers relay; etcd members forward): writes/s, p50,
+ *   p99; the two systems' runs alternate so machine noise hits both alike;
  * - failover: SIGKILL the leader, time until a write through a surviving node
- *   is acknowledged, RAFT_KV_TRIALS (default 5) trials, with etcd's timing
- *   (heartbeat 100 ms, election 1000..2000 ms), and again with the defaults (500, 1500..3000 ms);
- * - graceful stop of the leader: the longest gap between acknowledged writes
- *   of a client writing continuously through a surviving follower.
- * etcd is not started when its binary is absent (figures then null).
- * Every process started here is SIGKILLed or stopped here.
+ *   is acknowledged, RAFT_KV_TRIALS (default 10) trials: etcd with its
+ *   defaults (heartbeat 100 ms, election 1000 ms), ours with the same timing
+ *   (election 1000..2000 ms) and with our defaults (500, 1500..3000 ms);
+ * - graceful stop of the leader (ours: `swarm node stop`, etcd: SIGTERM, both
+ *   hand leadership over), RAFT_KV_GAP_TRIALS (default 5) times: the longest
+ *   gap between acknowledged writes of a client writing continuously through
+ *   a surviving member (largest and median over the trials).
+ * RAFT_KV_PARTS (default `ours,etcd,default`) runs a subset, for development.
+ * Every process started here is SIGKILLed or stopped here, also on error.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchReport } from './types.js';
+import { EtcdCluster, etcdPut, findEtcd, ETCD_ELECTION_MS, ETCD_HEARTBEAT_MS } from './etcd.js';
+import {
+  call,
+  closeAgents,
+  CLIENTS,
+  firstAck,
+  load,
+  loadMetrics,
+  pct,
+  round,
+  send,
+  sleep,
+  VALUE,
+  writeGap,
+  type LoadResult,
+  type View,
+  type Write,
+  type WriteFn,
+} from './etcd-load.js';
+import type { BenchGoal, BenchReport } from './types.js';
 
 const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 const SECONDS = Number(process.env.RAFT_KV_SECONDS ?? 10);
-const TRIALS = Number(process.env.RAFT_KV_TRIALS ?? 5);
-const CLIENTS = 16;
-const VALUE = 'x'.repeat(64);
+const TRIALS = Number(process.env.RAFT_KV_TRIALS ?? 10);
+const GAP_TRIALS = Number(process.env.RAFT_KV_GAP_TRIALS ?? 5);
+const PARTS = new Set((process.env.RAFT_KV_PARTS ?? 'ours,etcd,default').split(','));
+/** The failover goal when etcd is not measured: twice etcd's election timeout. */
+const FAILOVER_FALLBACK_MS = 2000;
 
 interface Daemon {
   dir: string;
@@ -34,13 +60,6 @@ interface Daemon {
   gossipPort: string;
   alive: boolean;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -55,31 +74,6 @@ function run(args: string[]): Promise<string> {
       if (code === 0) resolve(out);
       else reject(new Error(`swarm ${args.join(' ')}: ${err}`));
     });
-  });
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-/** One HTTP call on a keep-alive agent; resolves with the status (0 on a network error). */
-function call(
-  url: string,
-  method: string,
-  body?: string,
-  timeoutMs = 5000,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      { method, agent, headers: body ? { 'content-type': 'application/json' } : {}, timeout: timeoutMs },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, text: '' }));
-    req.end(body);
   });
 }
 
@@ -154,6 +148,12 @@ class Cluster {
     Object.assign(d, fresh);
   }
 
+  /** Graceful stop (`swarm node stop` waits until the process has exited). */
+  async stop(d: Daemon): Promise<void> {
+    d.alive = false;
+    await run(['--config', this.config, 'node', 'stop', '--data-dir', d.dir]);
+  }
+
   async stopAll(): Promise<void> {
     for (const d of this.nodes) if (d.alive) process.kill(d.pid, 'SIGKILL');
     await sleep(200);
@@ -161,139 +161,283 @@ class Cluster {
   }
 }
 
-async function load(
-  targets: string[],
-  seconds: number,
-): Promise<{ writes: number; lat: number[]; errors: number }> {
-  const lat: number[] = [];
-  let errors = 0;
-  const end = performance.now() + seconds * 1000;
-  let seq = 0;
-  const body = JSON.stringify({ value: VALUE });
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const r = await call(`${targets[c % targets.length]}/v1/kv/bench-${c}-${++seq % 1000}`, 'PUT', body);
-        if (r.status === 200) lat.push(performance.now() - t);
-        else errors++;
-      }
-    }),
-  );
-  return { writes: lat.length, lat, errors };
+const key = (c: number, seq: number): string => `bench-${c}-${seq % 1000}`;
+const BODY = JSON.stringify({ value: VALUE });
+const ourPut = (api: string, k: string, body = BODY): Write => ({
+  url: `${api}/v1/kv/${k}`,
+  method: 'PUT',
+  body,
+});
+const spreadOver = (targets: string[], put: (target: string, k: string) => Write): WriteFn => {
+  return (c, seq) => put(targets[c % targets.length]!, key(c, seq));
+};
+
+/** A member set as both systems' failover and graceful-stop trials see it. */
+interface Trial<M> {
+  leader(): Promise<M>;
+  survivor(leader: M): M;
+  view(m: M): Promise<View>;
+  write(via: M, i: number): Write;
+  kill(m: M): void;
+  /** Graceful stop (both systems hand leadership over first); resolves once the process has exited. */
+  stop(m: M): Promise<void>;
+  /** Brings the killed member back and waits until it has rejoined a cluster with a leader. */
+  recover(m: M): Promise<void>;
 }
 
 /** Time from SIGKILL of the leader until a write through a survivor is acknowledged. */
-async function failover(c: Cluster): Promise<number> {
-  const leader = await c.leader(20_000, 3);
-  const other = c.nodes.find((n) => n.alive && n !== leader)!;
+async function failover<M>(t: Trial<M>): Promise<number> {
+  const leader = await t.leader();
+  const old = (await t.view(leader))?.self;
+  if (!old) throw new Error('the leader does not report its id');
+  const other = t.survivor(leader);
   // Warm the path so connection setup does not count.
-  await call(`${other.api}/v1/kv/warm`, 'PUT', JSON.stringify({ value: 1 }));
+  await send(t.write(other, 0));
   const t0 = performance.now();
-  c.kill(leader);
-  for (let i = 0; i < 2000; i++) {
-    const r = await call(`${other.api}/v1/kv/fo`, 'PUT', JSON.stringify({ value: i }), 3000);
-    if (r.status === 200) break;
-    await sleep(2);
-  }
-  const ms = performance.now() - t0;
-  await c.restart(leader);
-  await c.leader(20_000, 3);
+  t.kill(leader);
+  const ms = await firstAck(
+    () => t.view(other),
+    old,
+    (i) => t.write(other, i),
+    t0,
+  );
+  await t.recover(leader);
   // Let the restarted node catch up before the next trial.
   await sleep(1500);
   return ms;
 }
 
-/** Longest gap between acknowledged writes through a follower while the leader is stopped gracefully. */
-async function gracefulGap(c: Cluster): Promise<number> {
-  const leader = await c.leader(20_000, 3);
-  const other = c.nodes.find((n) => n.alive && n !== leader)!;
-  let stop = false;
-  let last = performance.now();
-  let gap = 0;
-  const writer = (async () => {
-    let i = 0;
-    while (!stop) {
-      const r = await call(`${other.api}/v1/kv/gap`, 'PUT', JSON.stringify({ value: ++i }), 5000);
-      if (r.status === 200) {
-        const now = performance.now();
-        gap = Math.max(gap, now - last);
-        last = now;
-      }
+async function failovers<M>(t: Trial<M>): Promise<number[]> {
+  const fo: number[] = [];
+  for (let i = 0; i < TRIALS; i++) fo.push(await failover(t));
+  return fo;
+}
+
+function failoverMetrics(prefix: string, fo: number[]): Record<string, number> {
+  return { [`${prefix}median_ms`]: round(pct(fo, 50), 0), [`${prefix}max_ms`]: round(Math.max(...fo), 0) };
+}
+
+/**
+ * Graceful stops of the leader, GAP_TRIALS times (the stopped member is
+ * restarted between them): the largest and the median write gap seen by a
+ * client writing through a survivor; each gap and the failed writes in details.
+ */
+async function gracefulGaps<M>(
+  t: Trial<M>,
+  prefix: string,
+  details: Record<string, unknown>,
+): Promise<Record<string, number>> {
+  const gaps: number[] = [];
+  let failed = 0;
+  const firstFailures: string[] = [];
+  for (let n = 0; n < GAP_TRIALS; n++) {
+    const leader = await t.leader();
+    const other = t.survivor(leader);
+    const r = await writeGap(
+      (i) => t.write(other, i),
+      () => t.stop(leader),
+    );
+    gaps.push(r.gapMs);
+    failed += r.failed;
+    firstFailures.push(...r.firstFailures);
+    await t.recover(leader);
+    await sleep(1500);
+  }
+  details[`${prefix}write_gaps_ms`] = gaps.map((x) => round(x, 1));
+  details[`${prefix}failed_writes`] = failed;
+  details[`${prefix}first_failures`] = firstFailures;
+  return {
+    [`${prefix}write_gap_ms`]: round(Math.max(...gaps), 1),
+    [`${prefix}write_gap_median_ms`]: round(pct(gaps, 50), 1),
+  };
+}
+
+function ourTrial(c: Cluster): Trial<Daemon> {
+  return {
+    leader: () => c.leader(20_000, 3),
+    survivor: (l) => c.nodes.find((n) => n.alive && n !== l)!,
+    view: async (d) => {
+      const r = await call(`${d.api}/v1/leader`, 'GET', undefined, 1000);
+      return r.status === 200 ? (JSON.parse(r.text) as { self: string; leader: string | null }) : null;
+    },
+    write: (via, i) => ourPut(via.api, 'probe', JSON.stringify({ value: i })),
+    kill: (d) => c.kill(d),
+    stop: (d) => c.stop(d),
+    recover: async (d) => {
+      await c.restart(d);
+      await c.leader(20_000, 3);
+    },
+  };
+}
+
+function etcdTrial(e: EtcdCluster): Trial<EtcdCluster['members'][number]> {
+  return {
+    leader: () => e.leader(),
+    survivor: (l) => e.members.find((m) => m.alive && m !== l)!,
+    view: (m) => e.view(m),
+    write: (via, i) => etcdPut(via.client, 'probe', String(i)),
+    kill: (m) => e.kill(m),
+    stop: async (m) => {
+      e.kill(m, 'SIGTERM');
+      await e.exited(m);
+    },
+    recover: async (m) => {
+      await e.restart(m);
+      await e.leader();
+    },
+  };
+}
+
+type Metrics = BenchReport['metrics'];
+
+/** Our cluster and etcd's throughput runs, alternating: leader, etcd leader, spread, etcd spread. */
+async function throughput(
+  c: Cluster | null,
+  e: EtcdCluster | null,
+  metrics: Metrics,
+  details: Record<string, unknown>,
+): Promise<void> {
+  const errors: Record<string, number> = {};
+  const measure = async (name: string, write: WriteFn): Promise<void> => {
+    const r: LoadResult = await load(write, SECONDS);
+    Object.assign(metrics, loadMetrics(`${name}_`, r, SECONDS));
+    errors[name] = r.errors;
+  };
+  const ours = c?.nodes.map((n) => n.api) ?? [];
+  const etcds = e?.members.map((m) => m.client) ?? [];
+  if (c) await measure('leader', spreadOver([(await c.leader(20_000, 3)).api], ourPut));
+  if (e) await measure('etcd_leader', spreadOver([(await e.leader()).client], etcdPut));
+  if (c) await measure('spread', spreadOver(ours, ourPut));
+  if (e) await measure('etcd_spread', spreadOver(etcds, etcdPut));
+  details.errors = errors;
+}
+
+/** Our cluster with etcd's timing and the etcd cluster: throughput (alternating), failover, graceful stop. */
+async function sideBySide(
+  etcdBin: string | null,
+  metrics: Metrics,
+  details: Record<string, unknown>,
+): Promise<void> {
+  const timing = { hb: ETCD_HEARTBEAT_MS, min: ETCD_ELECTION_MS, max: 2 * ETCD_ELECTION_MS };
+  const c = PARTS.has('ours') ? new Cluster(timing) : null;
+  let e = etcdBin !== null ? new EtcdCluster(etcdBin) : null;
+  try {
+    await c?.start();
+    try {
+      await e?.start();
+    } catch (err) {
+      // etcd that cannot start is reported (figures null), not a failed benchmark.
+      details.etcd = `not measured: etcd did not start: ${err instanceof Error ? err.message : String(err)}`;
+      await e?.stopAll();
+      e = null;
     }
-  })();
-  await sleep(500);
-  gap = 0;
-  last = performance.now();
-  await run(['--config', join(c.root, 'config.toml'), 'node', 'stop', '--data-dir', leader.dir]);
-  leader.alive = false;
-  await sleep(1000);
-  stop = true;
-  await writer;
-  return gap;
+    await throughput(c, e, metrics, details);
+    if (c) {
+      const fo = await failovers(ourTrial(c));
+      details.failover_ms = fo.map((x) => round(x, 0));
+      Object.assign(metrics, failoverMetrics('failover_etcd_timing_', fo));
+      Object.assign(metrics, await gracefulGaps(ourTrial(c), 'graceful_stop_', details));
+    }
+    if (e) {
+      const fo = await failovers(etcdTrial(e));
+      details.etcd_failover_ms = fo.map((x) => round(x, 0));
+      Object.assign(metrics, failoverMetrics('etcd_failover_', fo));
+      Object.assign(metrics, await gracefulGaps(etcdTrial(e), 'etcd_graceful_stop_', details));
+    }
+  } finally {
+    await c?.stopAll();
+    await e?.stopAll();
+  }
+}
+
+/** The same failover with our default timing (heartbeat 500 ms, election 1500..3000 ms). */
+async function defaultTiming(metrics: Metrics, details: Record<string, unknown>): Promise<void> {
+  const d = new Cluster({ hb: 500, min: 1500, max: 3000 });
+  try {
+    await d.start();
+    const fo = await failovers(ourTrial(d));
+    details.failover_default_timing_ms = fo.map((x) => round(x, 0));
+    Object.assign(metrics, failoverMetrics('failover_default_timing_', fo));
+  } finally {
+    await d.stopAll();
+  }
 }
 
 export default async function bench(): Promise<BenchReport> {
-  const metrics: BenchReport['metrics'] = {};
+  const metrics: Metrics = {};
   const details: Record<string, unknown> = {
     seconds: SECONDS,
     clients: CLIENTS,
     value_bytes: 64,
     trials: TRIALS,
+    graceful_trials: GAP_TRIALS,
   };
 
-  const c = new Cluster({ hb: 100, min: 1000, max: 2000 });
+  const found = PARTS.has('etcd')
+    ? findEtcd()
+    : { bin: null, reason: 'not measured: RAFT_KV_PARTS has no etcd' };
+  details.etcd =
+    found.bin !== null
+      ? { version: found.version, heartbeat_ms: ETCD_HEARTBEAT_MS, election_ms: ETCD_ELECTION_MS }
+      : found.reason;
   try {
-    await c.start();
-    const leader = await c.leader(20_000, 3);
-    const toLeader = await load([leader.api], SECONDS);
-    metrics.leader_writes_per_s = round(toLeader.writes / SECONDS, 0);
-    metrics.leader_p50_ms = round(pct(toLeader.lat, 50));
-    metrics.leader_p99_ms = round(pct(toLeader.lat, 99));
-    const spread = await load(
-      c.nodes.map((n) => n.api),
-      SECONDS,
-    );
-    metrics.spread_writes_per_s = round(spread.writes / SECONDS, 0);
-    metrics.spread_p50_ms = round(pct(spread.lat, 50));
-    metrics.spread_p99_ms = round(pct(spread.lat, 99));
-    details.errors = { leader: toLeader.errors, spread: spread.errors };
-
-    const fo: number[] = [];
-    for (let i = 0; i < TRIALS; i++) fo.push(await failover(c));
-    details.failover_ms = fo.map((x) => round(x, 0));
-    metrics.failover_etcd_timing_median_ms = round(pct(fo, 50), 0);
-    metrics.failover_etcd_timing_max_ms = round(Math.max(...fo), 0);
-
-    metrics.graceful_stop_write_gap_ms = round(await gracefulGap(c), 1);
+    await sideBySide(found.bin, metrics, details);
+    if (PARTS.has('default')) await defaultTiming(metrics, details);
   } finally {
-    await c.stopAll();
+    closeAgents();
   }
 
-  // The same failover with the default timing (heartbeat 500 ms, election 1500..3000 ms).
-  const d = new Cluster({ hb: 500, min: 1500, max: 3000 });
-  try {
-    await d.start();
-    const fo: number[] = [];
-    for (let i = 0; i < TRIALS; i++) fo.push(await failover(d));
-    details.failover_default_timing_ms = fo.map((x) => round(x, 0));
-    metrics.failover_default_timing_median_ms = round(pct(fo, 50), 0);
-    metrics.failover_default_timing_max_ms = round(Math.max(...fo), 0);
-  } finally {
-    await d.stopAll();
-    agent.destroy();
-  }
-  metrics.etcd_writes_per_s = null;
-  details.etcd = 'not measured: etcd binary not installed on this machine';
   return {
     name: 'raft-kv',
     description:
-      '3 local daemons, 16 keep-alive clients, 64-byte values; failover after SIGKILL of the leader (etcd timing 100/1000 ms); write gap on a graceful leader stop',
-    metrics,
-    goals: [
-      { metric: 'failover_etcd_timing_median_ms', op: '<', target: 2000 },
-      { metric: 'graceful_stop_write_gap_ms', op: '<', target: 20 },
-    ],
+      '3 local daemons beside a 3-member etcd 3.4 cluster (same run, same client code): 16 keep-alive clients, 64-byte values, ' +
+      '10 s to the leader and spread; failover after SIGKILL of the leader (etcd timing 100/1000 ms, and our default timing); ' +
+      'write gap on a graceful leader stop (largest of 5)',
+    metrics: ordered(metrics),
+    goals: goals(metrics),
     details,
   };
+}
+
+/** Goals against etcd's figures of this same run; absolute stand-ins only where etcd was not measured. */
+function goals(m: Metrics): BenchGoal[] {
+  const num = (k: string): number | null => (typeof m[k] === 'number' ? (m[k] as number) : null);
+  const g: BenchGoal[] = [];
+  const etcdWrites = num('etcd_leader_writes_per_s');
+  const etcdP99 = num('etcd_leader_p99_ms');
+  const etcdFailover = num('etcd_failover_median_ms');
+  if (etcdWrites !== null) g.push({ metric: 'leader_writes_per_s', op: '>=', target: etcdWrites });
+  if (etcdP99 !== null) g.push({ metric: 'leader_p99_ms', op: '<=', target: etcdP99 });
+  g.push({ metric: 'failover_etcd_timing_median_ms', op: '<', target: etcdFailover ?? FAILOVER_FALLBACK_MS });
+  g.push({ metric: 'graceful_stop_write_gap_ms', op: '<', target: 20 });
+  return g;
+}
+
+/** Each of our figures next to etcd's, so the generated table reads as a comparison; null where not measured. */
+function ordered(m: Metrics): Metrics {
+  const keys = [
+    'leader_writes_per_s',
+    'etcd_leader_writes_per_s',
+    'leader_p50_ms',
+    'etcd_leader_p50_ms',
+    'leader_p99_ms',
+    'etcd_leader_p99_ms',
+    'spread_writes_per_s',
+    'etcd_spread_writes_per_s',
+    'spread_p50_ms',
+    'etcd_spread_p50_ms',
+    'spread_p99_ms',
+    'etcd_spread_p99_ms',
+    'failover_etcd_timing_median_ms',
+    'etcd_failover_median_ms',
+    'failover_default_timing_median_ms',
+    'failover_etcd_timing_max_ms',
+    'etcd_failover_max_ms',
+    'failover_default_timing_max_ms',
+    'graceful_stop_write_gap_ms',
+    'etcd_graceful_stop_write_gap_ms',
+    'graceful_stop_write_gap_median_ms',
+    'etcd_graceful_stop_write_gap_median_ms',
+  ];
+  return Object.fromEntries(keys.map((k) => [k, m[k] ?? null]));
 }
