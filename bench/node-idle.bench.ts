@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { daemonNodeFlags } from '../src/cli/daemon.js';
 import { freePort } from '../src/cli/ports.js';
 import type { BenchReport } from './types.js';
 
@@ -142,7 +143,7 @@ export default async function bench(): Promise<BenchReport> {
       args.push('--api-port', String(n.apiPort), '--raft-port', String(n.raftPort));
       args.push('--no-multicast', `--bootstrap=${NODES}`, '--join', peers.join(','));
       const started = performance.now();
-      const child = spawn(process.execPath, [BIN, ...args], {
+      const child = spawn(process.execPath, [...daemonNodeFlags(), BIN, ...args], {
         stdio: 'ignore',
         env: { ...process.env, SWARM_CONFIG: '' },
       });
