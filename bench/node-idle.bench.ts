@@ -15,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planNodes, type DemoNode } from '../src/cli/commands/demo.js';
 import { daemonNodeFlags } from '../src/cli/daemon.js';
-import { freePort } from '../src/cli/ports.js';
 import type { BenchReport } from './types.js';
 
 // What `swarm node start` spawns for a detached node.
@@ -40,12 +40,7 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-interface BenchNode {
-  name: string;
-  dataDir: string;
-  gossipPort: number;
-  apiPort: number;
-  raftPort: number;
+interface BenchNode extends DemoNode {
   child?: ChildProcess;
   pid?: number;
   apiUrl?: string;
@@ -117,17 +112,7 @@ export default async function bench(): Promise<BenchReport> {
     config,
     '[network]\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nbind_address = "127.0.0.1"\n',
   );
-  const taken = new Set<number>();
-  const nodes: BenchNode[] = [];
-  for (let i = 1; i <= NODES; i++) {
-    nodes.push({
-      name: `node-${i}`,
-      dataDir: join(root, `node-${i}`),
-      gossipPort: await freePort(taken),
-      apiPort: await freePort(taken),
-      raftPort: await freePort(taken),
-    });
-  }
+  const nodes: BenchNode[] = await planNodes(root, NODES);
   const readyMs: number[] = [];
   const readyCpuMs: number[] = [];
   const readyRss: number[] = [];
