@@ -2,12 +2,12 @@
  * The API as a node component: listens on api.bind_address:api.port and
  * reports its actual address (the port may be 0 = picked by the OS).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
 import { SwarmError } from '../common/errors.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
-import { createApi, type ApiRoutes } from './app.js';
+import { createApi, errorBody, type ApiRoutes } from './app.js';
+import { LightHeaders, LightResponse } from './light-fetch.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
 export class ListenError extends SwarmError {
@@ -31,6 +31,94 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The request as hono reads it (url, method, headers, body on demand); the body is read once and kept. */
+class NodeRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers = new LightHeaders();
+  private body: Promise<Buffer> | null = null;
+
+  constructor(private readonly incoming: IncomingMessage) {
+    this.method = incoming.method ?? 'GET';
+    this.url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
+    const raw = incoming.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) this.headers.append(raw[i] ?? '', raw[i + 1] ?? '');
+  }
+
+  get bodyUsed(): boolean {
+    return this.body !== null;
+  }
+
+  private bytes(): Promise<Buffer> {
+    this.body ??= new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      this.incoming.on('data', (c: Buffer) => chunks.push(c));
+      this.incoming.once('end', () => resolve(Buffer.concat(chunks)));
+      this.incoming.once('error', reject);
+    });
+    return this.body;
+  }
+
+  async text(): Promise<string> {
+    return (await this.bytes()).toString('utf8');
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = await this.bytes();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+}
+
+/** What a handler may return: the light response in a daemon, undici's elsewhere. */
+type AnyResponse = LightResponse | Response;
+
+async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
+  if (r instanceof LightResponse) return r.body;
+  return r.body === null ? null : new Uint8Array(await r.arrayBuffer());
+}
+
+async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyResponse): Promise<void> {
+  const body = await bodyOf(r);
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of r.headers.entries()) {
+    const prev = headers[k];
+    headers[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+  }
+  if (body !== null && headers['content-length'] === undefined)
+    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  res.writeHead(r.status, r.statusText || undefined, headers);
+  res.end(req.method === 'HEAD' || body === null ? undefined : body);
+}
+
+/**
+ * node:http -> hono without @hono/node-server, whose import alone touches the
+ * global Request and Response and so loads undici (see light-fetch.ts).
+ */
+export function requestListener(
+  fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const run = async (): Promise<void> => {
+      // hono reads only url, method, headers and the body methods NodeRequest has.
+      const r = await fetchFn(new NodeRequest(req) as unknown as Request);
+      await writeResponse(req, res, r);
+    };
+    run().catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const text = JSON.stringify(errorBody('internal', err instanceof Error ? err.message : String(err)));
+      res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+  };
+}
+
 function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.');
 }
@@ -48,7 +136,7 @@ export class ApiServer implements NodeComponent {
   async start(node: SwarmNode): Promise<void> {
     const { bind_address: host, port } = node.config.api;
     const app = createApi(node, { apiToken: node.config.security.api_token, routes: this.routes });
-    const server = createServer(getRequestListener(app.fetch));
+    const server = createServer(requestListener(app.fetch));
     // Clients (fetch, node:http) reuse a socket only while more than ~1 s of the
     // server's keep-alive hint remains; 5 s lets agents and followers' relays keep
     // one connection (measured: 592 -> 1213 KV writes/s in-process). Shutdown

@@ -3,6 +3,7 @@
  * start order. Later features (gossip, Raft, energy, metrics) register here;
  * the API goes last so "the API answers" means every component is up.
  */
+import { installLightFetchGlobals } from '../api/light-fetch.js';
 import { ApiServer } from '../api/server.js';
 import { membersRoutes } from '../api/members.js';
 import type { ApiRoutes } from '../api/app.js';
@@ -42,6 +43,8 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
  * then stop it cleanly. Resolves with the exit code.
  */
 export async function runForeground(node: SwarmNode): Promise<number> {
+  // This process is a node: its API answers with light responses, so undici is never loaded at idle.
+  installLightFetchGlobals();
   let received = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     received++;

@@ -23,7 +23,7 @@ const NON_TTY_DEFAULT_S = 10;
 /** Bound on waiting for the swarm to agree on a leader before printing the table. */
 const LEADER_WAIT_MS = 5000;
 
-interface DemoNode {
+export interface DemoNode {
   name: string;
   dataDir: string;
   gossipPort: number;
@@ -252,7 +252,8 @@ export const register: Registrar = (program, ctx) => {
     });
 };
 
-async function planNodes(root: string, count: number): Promise<DemoNode[]> {
+/** Names, data dirs and free loopback ports for `count` nodes under `root`. */
+export async function planNodes(root: string, count: number): Promise<DemoNode[]> {
   const taken = new Set<number>();
   const nodes: DemoNode[] = [];
   for (let i = 1; i <= count; i++) {
