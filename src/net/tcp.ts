@@ -104,6 +104,8 @@ export class TcpTransport<M extends WireMessage> {
   private readonly inbound = new Set<net.Socket>();
   private readonly counters: TransportStats = newStats();
   private closed = false;
+  private readonly dirty = new Set<Link>();
+  private flushQueued = false;
 
   private constructor(opts: TcpTransportOptions<M>) {
     this.opts = opts;
@@ -184,7 +186,7 @@ export class TcpTransport<M extends WireMessage> {
     }
     link.queue.push(f);
     link.queuedBytes += f.length;
-    this.flush(link);
+    this.scheduleFlush(link);
     return 'queued';
   }
 
@@ -290,23 +292,42 @@ export class TcpTransport<M extends WireMessage> {
     return base / 2 + this.rng.next() * (base / 2);
   }
 
+  /**
+   * Write a link's queue once the current task has sent everything it will:
+   * the messages of one Raft Ready then leave in one write (one syscall, one
+   * TCP segment when they fit) instead of one each. Measured on the raft-kv
+   * bench: writeBuffer was the leader's largest CPU cost.
+   */
+  private scheduleFlush(link: Link): void {
+    this.dirty.add(link);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flushDirty());
+  }
+
+  private flushDirty(): void {
+    this.flushQueued = false;
+    const links = [...this.dirty];
+    this.dirty.clear();
+    for (const l of links) this.flush(l);
+  }
+
   private flush(link: Link): void {
     const s = link.socket;
-    if (link.state !== 'open' || !s || link.blocked) return;
-    while (link.queue.length > 0) {
-      const f = link.queue.shift() as Buffer;
-      link.queuedBytes -= f.length;
-      this.counters.packetsOut += 1;
-      this.counters.bytesOut += f.length;
-      if (!s.write(f)) {
-        link.blocked = true;
-        s.once('drain', () => {
-          if (link.socket !== s) return;
-          link.blocked = false;
-          this.flush(link);
-        });
-        return;
-      }
+    if (link.state !== 'open' || !s || link.blocked || link.queue.length === 0) return;
+    const frames = link.queue;
+    link.queue = [];
+    link.queuedBytes = 0;
+    const batch = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
+    this.counters.packetsOut += frames.length;
+    this.counters.bytesOut += batch.length;
+    if (!s.write(batch)) {
+      link.blocked = true;
+      s.once('drain', () => {
+        if (link.socket !== s) return;
+        link.blocked = false;
+        this.flush(link);
+      });
     }
   }
 
@@ -355,6 +376,8 @@ export class TcpTransport<M extends WireMessage> {
    */
   async close(graceMs = 1000): Promise<void> {
     if (this.closed) return;
+    // What was sent in this task still goes out before the sockets end.
+    this.flushDirty();
     this.closed = true;
     const sockets: net.Socket[] = [...this.inbound];
     for (const link of this.links.values()) {
