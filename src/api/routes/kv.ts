@@ -10,6 +10,7 @@ import type { JsonValue, KvResult } from '../../raft/kv.js';
 import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
 import { ApiError, errorBody, type ApiRoutes } from '../app.js';
+import { RelayError, relayHttp } from '../relay-http.js';
 
 /** Keys are UTF-8 strings of 1..512 bytes. */
 export const MAX_KEY_BYTES = 512;
@@ -129,24 +130,22 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
     const auth = c.req.header('authorization') ?? (opts.apiToken ? `Bearer ${opts.apiToken}` : undefined);
     if (auth) headers.authorization = auth;
     try {
-      const res = await fetch(
-        `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}${url.pathname}${url.search}`,
-        {
-          method: c.req.method,
-          headers,
-          ...(body !== null ? { body } : {}),
-          signal: AbortSignal.timeout(raft.requestTimeoutMs + 1000),
-        },
-      );
-      const text = await res.text();
-      return c.newResponse(text, res.status as ContentfulStatusCode, {
-        'content-type': res.headers.get('content-type') ?? 'application/json',
+      const res = await relayHttp({
+        url: `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}${url.pathname}${url.search}`,
+        method: c.req.method,
+        headers,
+        body,
+        timeoutMs: raft.requestTimeoutMs + 1000,
+      });
+      return c.newResponse(res.text, res.status as ContentfulStatusCode, {
+        'content-type': res.contentType ?? 'application/json',
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause;
-      if (cause?.code === 'ECONNREFUSED') return null;
+      // Refused: nothing listens, so the request was never sent and may go to the successor.
+      if (err instanceof RelayError && err.code === 'ECONNREFUSED') return null;
       const msg = err instanceof Error ? err.message : String(err);
-      throw new ApiError(503, 'no_quorum', `relay to leader ${leader} failed: ${msg}`);
+      const code = err instanceof RelayError && err.code ? ` (${err.code})` : '';
+      throw new ApiError(503, 'no_quorum', `relay to leader ${leader} failed: ${msg}${code}`);
     }
   }
 
