@@ -14,13 +14,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { planNodes, type DemoNode } from '../src/cli/commands/demo.js';
-import { daemonNodeFlags } from '../src/cli/daemon.js';
+import { overridesFrom, type StartOptions } from '../src/cli/commands/node.js';
+import { daemonArgs } from '../src/cli/daemon.js';
+import { loadConfig } from '../src/config/load.js';
 import type { BenchReport } from './types.js';
 
-// What `swarm node start` spawns for a detached node.
-const BIN = fileURLToPath(new URL('../dist/cli/daemon-main.js', import.meta.url));
 const NODES = 5;
 /** Idle seconds before measuring, so start-up garbage and the first elections are behind. */
 const SETTLE_S = 5;
@@ -123,14 +122,22 @@ export default async function bench(): Promise<BenchReport> {
     const t0 = performance.now();
     for (const n of nodes) {
       const peers = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-      const args = ['--config', config, 'node', 'start', '--foreground', '--name', n.name];
-      args.push('--data-dir', n.dataDir, '--gossip-port', String(n.gossipPort));
-      args.push('--api-port', String(n.apiPort), '--raft-port', String(n.raftPort));
-      args.push('--no-multicast', `--bootstrap=${NODES}`, '--join', peers.join(','));
+      const flags: StartOptions = {
+        name: n.name,
+        dataDir: n.dataDir,
+        gossipPort: String(n.gossipPort),
+        apiPort: String(n.apiPort),
+        raftPort: String(n.raftPort),
+        multicast: false,
+        bootstrap: String(NODES),
+        join: peers.join(','),
+      };
+      const env = { ...process.env, SWARM_CONFIG: '' };
+      const loaded = loadConfig({ path: config, env, overrides: overridesFrom(flags, root) });
       const started = performance.now();
-      const child = spawn(process.execPath, [...daemonNodeFlags(), BIN, ...args], {
+      const child = spawn(process.execPath, daemonArgs(loaded.config, env), {
         stdio: 'ignore',
-        env: { ...process.env, SWARM_CONFIG: '' },
+        env,
       });
       n.child = child;
       n.pid = child.pid;

@@ -14,7 +14,9 @@ import type { StatusResponse } from '../../api/types.js';
 import type { RuntimeInfo } from '../../node/datadir.js';
 import { agentsDemo, type AgentsDemoFlags } from './agent.js';
 import type { Registrar } from '../context.js';
+import { loadConfig } from '../../config/load.js';
 import { spawnDaemon, stopDaemon, waitForExit } from '../daemon.js';
+import { overridesFrom, type StartOptions } from './node.js';
 import { formatTable } from '../output.js';
 import { freePort } from '../ports.js';
 
@@ -273,12 +275,20 @@ async function startAll(nodes: DemoNode[], configPath: string, env: NodeJS.Proce
   const results = await Promise.allSettled(
     nodes.map(async (n) => {
       const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-      const args = ['--config', configPath, 'node', 'start', '--name', n.name, '--data-dir', n.dataDir];
-      args.push('--gossip-port', String(n.gossipPort), '--api-port', String(n.apiPort));
-      // Every demo node is a founder: the cluster forms once all of them are seen.
-      args.push('--raft-port', String(n.raftPort), '--no-multicast', `--bootstrap=${nodes.length}`);
-      if (join.length > 0) args.push('--join', join.join(','));
-      n.runtime = await spawnDaemon({ dataDir: n.dataDir, args, env });
+      const flags: StartOptions = {
+        name: n.name,
+        dataDir: n.dataDir,
+        gossipPort: String(n.gossipPort),
+        apiPort: String(n.apiPort),
+        raftPort: String(n.raftPort),
+        multicast: false,
+        // Every demo node is a founder: the cluster forms once all of them are seen.
+        bootstrap: String(nodes.length),
+        ...(join.length > 0 ? { join: join.join(',') } : {}),
+      };
+      // Validated here as `swarm node start` with these flags would; the daemon gets the result.
+      const { config } = loadConfig({ path: configPath, env, overrides: overridesFrom(flags, n.dataDir) });
+      n.runtime = await spawnDaemon({ config, env });
     }),
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
