@@ -14,10 +14,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planNodes, type DemoNode } from '../src/cli/commands/demo.js';
-import { overridesFrom, type StartOptions } from '../src/cli/commands/node.js';
+import { demoNodeConfig, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
 import { daemonArgs } from '../src/cli/daemon.js';
-import { loadConfig } from '../src/config/load.js';
 import type { BenchReport } from './types.js';
 
 const NODES = 5;
@@ -121,21 +119,11 @@ export default async function bench(): Promise<BenchReport> {
   try {
     const t0 = performance.now();
     for (const n of nodes) {
-      const peers = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-      const flags: StartOptions = {
-        name: n.name,
-        dataDir: n.dataDir,
-        gossipPort: String(n.gossipPort),
-        apiPort: String(n.apiPort),
-        raftPort: String(n.raftPort),
-        multicast: false,
-        bootstrap: String(NODES),
-        join: peers.join(','),
-      };
+      // The config a `swarm demo` node gets (static join list on 127.0.0.1, multicast off).
       const env = { ...process.env, SWARM_CONFIG: '' };
-      const loaded = loadConfig({ path: config, env, overrides: overridesFrom(flags, root) });
+      const nodeConfig = demoNodeConfig(n, nodes, config, env);
       const started = performance.now();
-      const child = spawn(process.execPath, daemonArgs(loaded.config, env), {
+      const child = spawn(process.execPath, daemonArgs(nodeConfig, env), {
         stdio: 'ignore',
         env,
       });
