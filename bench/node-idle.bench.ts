@@ -14,13 +14,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { planNodes, type DemoNode } from '../src/cli/commands/demo.js';
-import { daemonNodeFlags } from '../src/cli/daemon.js';
+import { demoNodeConfig, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
+import { daemonArgs } from '../src/cli/daemon.js';
 import type { BenchReport } from './types.js';
 
-// What `swarm node start` spawns for a detached node.
-const BIN = fileURLToPath(new URL('../dist/cli/daemon-main.js', import.meta.url));
 const NODES = 5;
 /** Idle seconds before measuring, so start-up garbage and the first elections are behind. */
 const SETTLE_S = 5;
@@ -122,15 +119,13 @@ export default async function bench(): Promise<BenchReport> {
   try {
     const t0 = performance.now();
     for (const n of nodes) {
-      const peers = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-      const args = ['--config', config, 'node', 'start', '--foreground', '--name', n.name];
-      args.push('--data-dir', n.dataDir, '--gossip-port', String(n.gossipPort));
-      args.push('--api-port', String(n.apiPort), '--raft-port', String(n.raftPort));
-      args.push('--no-multicast', `--bootstrap=${NODES}`, '--join', peers.join(','));
+      // The config a `swarm demo` node gets (static join list on 127.0.0.1, multicast off).
+      const env = { ...process.env, SWARM_CONFIG: '' };
+      const nodeConfig = demoNodeConfig(n, nodes, config, env);
       const started = performance.now();
-      const child = spawn(process.execPath, [...daemonNodeFlags(), BIN, ...args], {
+      const child = spawn(process.execPath, daemonArgs(nodeConfig, env), {
         stdio: 'ignore',
-        env: { ...process.env, SWARM_CONFIG: '' },
+        env,
       });
       n.child = child;
       n.pid = child.pid;

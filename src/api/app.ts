@@ -6,16 +6,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { z } from 'zod';
 import { SwarmError } from '../common/errors.js';
+import { BodyShapeError, checkShutdownBody } from './body-checks.js';
 import type { NodeStatus } from '../node/node.js';
-import {
-  shutdownRequestSchema,
-  type ErrorResponse,
-  type HealthResponse,
-  type ShutdownResponse,
-  type StatusResponse,
-} from './types.js';
+import type { ErrorResponse, HealthResponse, ShutdownResponse, StatusResponse } from './types.js';
 
 /** What the API needs from a node. `SwarmNode` satisfies it. */
 export interface ApiNode {
@@ -68,8 +62,8 @@ function requireToken(token: string): MiddlewareHandler {
   };
 }
 
-/** Parse an optional JSON body against a schema; bad JSON or bad shape is a 400. */
-export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+/** Parse an optional JSON body and check its shape (body-checks.ts); bad JSON or bad shape is a 400. */
+export async function readJson<T>(c: Context, check: (body: unknown) => T): Promise<T> {
   const text = await c.req.text();
   let value: unknown = {};
   if (text.trim() !== '') {
@@ -79,13 +73,17 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
       throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
     }
   }
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new ApiError(400, 'bad_request', `${where}${issue?.message ?? 'invalid request body'}`);
+  return checkedBody(value, check);
+}
+
+/** A parsed body through its check (body-checks.ts); a bad shape is a 400 bad_request. */
+export function checkedBody<T>(value: unknown, check: (body: unknown) => T): T {
+  try {
+    return check(value);
+  } catch (err) {
+    if (err instanceof BodyShapeError) throw new ApiError(400, 'bad_request', err.message);
+    throw err;
   }
-  return r.data;
 }
 
 export function createApi(node: ApiNode, opts: ApiOptions = {}): Hono {
@@ -103,7 +101,7 @@ export function createApi(node: ApiNode, opts: ApiOptions = {}): Hono {
   });
 
   app.post('/v1/shutdown', async (c) => {
-    const req = await readJson(c, shutdownRequestSchema);
+    const req = await readJson(c, checkShutdownBody);
     const body: ShutdownResponse = { status: 'stopping', id: node.id };
     // Reply first: the node closes this server while stopping.
     setImmediate(() => node.requestShutdown(req.reason ?? 'api'));

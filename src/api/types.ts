@@ -1,7 +1,8 @@
 /**
- * Wire shapes of the REST API, as zod schemas. The server validates inputs with
- * them; the client validates responses with them, so a version mismatch shows
- * up as one clear error instead of undefined fields.
+ * Wire shapes of the REST API, as zod schemas. The client validates responses
+ * with them, so a version mismatch shows up as one clear error instead of
+ * undefined fields. The server checks request bodies with body-checks.ts (same
+ * messages, no zod) and imports this module for its types only.
  */
 import { z } from 'zod';
 

@@ -1,8 +1,10 @@
 /**
  * Starting and stopping node daemons from outside: used by `node start`,
- * `node stop` and `demo`. A daemon is `swarm node start --foreground` spawned
- * detached with stdout/stderr appended to <data_dir>/node.log; it is ready when
- * it has published node.json and its API answers.
+ * `node stop` and `demo`. A daemon is the lean entry `daemon-main.js` spawned
+ * detached with stdout/stderr appended to <data_dir>/node.log, given the
+ * config this process resolved (resolved-config.ts); it runs the node as
+ * `swarm node start --foreground` would, and is ready when it has published
+ * node.json and its API answers.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmError } from '../common/errors.js';
 import { SwarmClient } from '../client/client.js';
+import type { SwarmConfig } from '../config/schema.js';
 import {
   FILES,
   inspectDataDir,
@@ -18,6 +21,7 @@ import {
   type ProcessRef,
   type RuntimeInfo,
 } from '../node/datadir.js';
+import { writeResolvedConfig } from './resolved-config.js';
 
 /** Compiled daemon entry (also right when this module runs from src/ under tsx). */
 export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
@@ -83,29 +87,36 @@ function fileSize(path: string): number {
   }
 }
 
+/**
+ * Hand `config` over to a daemon (written into its data dir) and return the
+ * node arguments that start it: Node flags, the daemon entry, the file.
+ */
+export function daemonArgs(config: SwarmConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...daemonNodeFlags(env), DAEMON_ENTRY, writeResolvedConfig(config.node.data_dir, config)];
+}
+
 export interface SpawnDaemonOptions {
-  dataDir: string;
-  /** Arguments after `swarm`, e.g. ['--config', f, 'node', 'start', '--data-dir', d]; `--foreground` is added. */
-  args: readonly string[];
+  /** The validated, effective config (file, env and flags merged); its node.data_dir is the daemon's. */
+  config: SwarmConfig;
   env?: NodeJS.ProcessEnv;
-  token?: string;
   readyTimeoutMs?: number;
 }
 
 /** Start a detached node and wait until its API answers; on failure the daemon's own reason is reported. */
 export async function spawnDaemon(opts: SpawnDaemonOptions): Promise<RuntimeInfo> {
-  mkdirSync(opts.dataDir, { recursive: true });
-  const logPath = join(opts.dataDir, FILES.log);
+  const dataDir = opts.config.node.data_dir;
+  mkdirSync(dataDir, { recursive: true });
+  const logPath = join(dataDir, FILES.log);
   const logStart = fileSize(logPath);
   const fd = openSync(logPath, 'a', 0o644);
   let child;
   try {
     const env = opts.env ?? process.env;
-    child = spawn(process.execPath, [...daemonNodeFlags(env), DAEMON_ENTRY, ...opts.args, '--foreground'], {
+    child = spawn(process.execPath, daemonArgs(opts.config, env), {
       detached: true,
       stdio: ['ignore', fd, fd],
       env,
-      cwd: opts.dataDir,
+      cwd: dataDir,
     });
   } finally {
     closeSync(fd);
@@ -124,10 +135,11 @@ export async function spawnDaemon(opts: SpawnDaemonOptions): Promise<RuntimeInfo
       const reason = failureReason(logPath, logStart) ?? `exited with code ${exited}`;
       throw new StartFailedError(`node failed to start: ${reason} (log: ${logPath})`);
     }
-    const rt = readRuntime(opts.dataDir);
+    const rt = readRuntime(dataDir);
     if (rt && rt.pid === pid && rt.api_url) {
       try {
-        await new SwarmClient({ baseUrl: rt.api_url, token: opts.token, timeoutMs: 1000 }).health();
+        const token = opts.config.security.api_token;
+        await new SwarmClient({ baseUrl: rt.api_url, token, timeoutMs: 1000 }).health();
         return rt;
       } catch {
         // not answering yet

@@ -8,7 +8,7 @@ import { ApiServer } from '../api/server.js';
 import { membersRoutes } from '../api/members.js';
 import type { ApiRoutes } from '../api/app.js';
 import type { SwarmConfig } from '../config/schema.js';
-import type { Logger } from '../node/log.js';
+import { createLogger, type Logger } from '../node/log.js';
 import { SwarmNode } from '../node/node.js';
 import { GossipComponent } from '../node/gossip-component.js';
 import { gossipMetricsRegistry } from '../node/gossip-metrics.js';
@@ -66,4 +66,15 @@ export async function runForeground(node: SwarmNode): Promise<number> {
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
   }
+}
+
+/** A node that is this whole process: JSON logs on stderr, until stopped. Resolves with the exit code. */
+export function runNodeProcess(config: SwarmConfig): Promise<number> {
+  const logger = createLogger({ sink: process.stderr, level: config.logging.level });
+  return runForeground(createNodeRuntime(config, logger));
+}
+
+/** Anything still holding the event loop (a lingering socket) must not keep a stopped node alive. */
+export function exitSoonAfterStop(): void {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
 }

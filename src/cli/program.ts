@@ -6,7 +6,7 @@
  * daemon can flush.
  */
 import { Command, CommanderError } from 'commander';
-import { SwarmError } from '../common/errors.js';
+import { reportFailure } from '../common/errors.js';
 import type { CliContext, Registrar } from './context.js';
 import { VERSION } from '../version.js';
 
@@ -69,10 +69,5 @@ function reportError(err: unknown, ctx: CliContext): number {
     // commander already printed the message.
     return 2;
   }
-  if (err instanceof SwarmError) {
-    if (err.message) ctx.stderr.write(`swarm: ${err.message}\n`);
-    return err.exitCode;
-  }
-  ctx.stderr.write(`swarm: ${err instanceof Error ? err.message : String(err)}\n`);
-  return 1;
+  return reportFailure(err, ctx.stderr);
 }

@@ -10,7 +10,11 @@ export class SwarmError extends Error {
   readonly exitCode: ExitCode;
   readonly fields: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, opts: { exitCode?: ExitCode; fields?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { exitCode?: ExitCode; fields?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
@@ -38,4 +42,17 @@ export class CliExit extends SwarmError {
   constructor(exitCode: ExitCode, message = '') {
     super('exit', message, { exitCode });
   }
+}
+
+/**
+ * How a command-line process reports a failure: `swarm: <message>` on stderr
+ * (nothing for a SwarmError without a message) and the exit code to end with.
+ */
+export function reportFailure(err: unknown, stderr: { write(s: string): unknown }): ExitCode {
+  if (err instanceof SwarmError) {
+    if (err.message) stderr.write(`swarm: ${err.message}\n`);
+    return err.exitCode;
+  }
+  stderr.write(`swarm: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
 }

@@ -4,52 +4,13 @@
  * half-written or invalid file behind. `setConfigKey` edits the one line it
  * changes so the comments of the template survive.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import { formatTomlValue, keySpec, parseValueText, unknownKeyError, type ConfigValue } from './keys.js';
 import { parseToml, readConfigFile, validateRaw } from './load.js';
 
-export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  let fileMode = mode;
-  try {
-    fileMode = statSync(path).mode & 0o777;
-  } catch {
-    // new file: use the default mode (0600, the file may hold secrets)
-  }
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', fileMode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  // The rename is durable only once the directory entry is on disk.
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename itself is still atomic
-  }
-}
+export { writeFileAtomic };
 
 const SECTION_RE = /^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$/;
 const ANY_TABLE_RE = /^\s*\[/;

@@ -24,7 +24,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
-import { writeFileAtomic } from '../config/save.js';
+import { writeFileAtomic } from '../common/atomic-write.js';
 
 export const FILES = {
   id: 'node.id',

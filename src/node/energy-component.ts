@@ -10,7 +10,7 @@
  * than a threshold), never on every sample. The adaptive gossip controller
  * reads its energy inputs from that same metadata (GossipComponent.energyInputs).
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import {
   type EnergyMeta,
   type EnergySnapshot,
@@ -31,6 +31,7 @@ import {
   toEnergyMeta,
 } from '../energy/index.js';
 import type { GossipView, LocalMeta } from './gossip-component.js';
+import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { Logger } from './log.js';
 import type { NodeComponent, SwarmNode } from './node.js';
 
@@ -40,14 +41,12 @@ export interface EnergyGossipSource {
   setLocalMeta(partial: LocalMeta): void;
 }
 
-/** What the energy loop needs from Raft: commit/apply progress and the fsync histogram. */
+/** What the energy loop needs from Raft: commit/apply progress and its count of fsyncs. */
 export interface EnergyRaftSource {
   info(): { readonly commit: number; readonly applied: number };
   /** Raft's TCP frames and bytes, counted with gossip's packets; absent in tests that do not care. */
   transportStats?(): { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number } | null;
-  readonly metrics: {
-    readonly fsyncSeconds: { get(): Promise<{ values: { metricName?: string; value: number }[] }> };
-  };
+  readonly metrics: { readonly fsyncSeconds: { readonly count: number } };
 }
 
 /** What energy-aware leadership needs from Raft: the voter set, and the two levers. */
@@ -74,9 +73,12 @@ export const REPUBLISH_MIN_DELTA_RATIO = 0.1;
 
 export class EnergyComponent implements NodeComponent {
   readonly name = 'energy';
-  /** Energy gauges and counters, refreshed after each sample (merged into /metrics). */
-  readonly registry = new Registry();
+  /** Energy gauges and counters of the last sample (merged into /metrics). */
+  readonly registry = new LazyRegistry((prom, registry) => this.defineMetrics(prom, registry));
   private readonly opts: EnergyComponentOptions;
+  /** Every metric name sampled so far, in first-seen order, with the samples of the last round. */
+  private readonly seenMetrics = new Map<string, MetricSample>();
+  private lastSamples: readonly MetricSample[] = [];
   private readonly metrics = new Map<string, Gauge<string> | Counter<string>>();
   private monitor: EnergyMonitor | null = null;
   private collector: SensorCollector | null = null;
@@ -155,11 +157,11 @@ export class EnergyComponent implements NodeComponent {
     if (!monitor || !collector || this.collecting) return this.snapshot();
     this.collecting = true;
     try {
-      const fsyncs = await this.fsyncCount();
+      const fsyncs = this.opts.raft?.metrics.fsyncSeconds.count ?? 0;
       const c = collector.collect({ work: this.work(), protocol: this.protocol(fsyncs) });
       this.lastSensors = c.snapshot;
       const snap = monitor.sample((this.opts.clock ?? Date.now)(), c.readings);
-      this.refreshMetrics(energyMetricSamples(snap));
+      this.keepSamples(energyMetricSamples(snap));
       this.publish();
       this.actOnLeadership((this.opts.clock ?? Date.now)());
       return snap;
@@ -226,13 +228,6 @@ export class EnergyComponent implements NodeComponent {
     };
   }
 
-  private async fsyncCount(): Promise<number> {
-    const raft = this.opts.raft;
-    if (!raft) return 0;
-    const h = await raft.metrics.fsyncSeconds.get();
-    return h.values.find((v) => v.metricName?.endsWith('_count') === true)?.value ?? 0;
-  }
-
   /**
    * Energy-aware leadership: stretch this node's election timeout by its power
    * (battery nodes stand later), and, while leading, hand over to the
@@ -287,32 +282,40 @@ export class EnergyComponent implements NodeComponent {
     }
   }
 
+  /** prom-client waits for a scrape: a sample round only keeps its figures. */
+  private keepSamples(samples: readonly MetricSample[]): void {
+    for (const x of samples) if (!this.seenMetrics.has(x.name)) this.seenMetrics.set(x.name, x);
+    this.lastSamples = samples;
+  }
+
   /**
-   * Samples -> prom-client metrics. Names are created on first sight; one whose
-   * reading is absent this round (battery unplugged) is reset so it reports
-   * nothing rather than a stale value. A counter is reset and re-incremented to
-   * the monitor's cumulative total, which keeps its TYPE line honest.
+   * Samples -> prom-client metrics, at scrape time. Every name ever sampled has
+   * its metric (created in first-seen order); one whose reading is absent this
+   * round (battery unplugged) is reset so it reports no stale value. A counter
+   * is reset and re-incremented to the monitor's cumulative total, which keeps
+   * its TYPE line honest.
    */
-  private refreshMetrics(samples: readonly MetricSample[]): void {
+  private defineMetrics(prom: PromClient, registry: Registry): void {
+    for (const s of this.seenMetrics.values()) {
+      if (this.metrics.has(s.name)) continue;
+      const def = {
+        name: s.name,
+        help: s.help,
+        labelNames: s.labels ? Object.keys(s.labels) : [],
+        registers: [registry],
+      };
+      this.metrics.set(s.name, s.type === 'counter' ? new prom.Counter(def) : new prom.Gauge(def));
+    }
     const seen = new Set<string>();
-    for (const s of samples) {
-      let m = this.metrics.get(s.name);
-      if (!m) {
-        const def = {
-          name: s.name,
-          help: s.help,
-          labelNames: s.labels ? Object.keys(s.labels) : [],
-          registers: [this.registry],
-        };
-        m = s.type === 'counter' ? new Counter(def) : new Gauge(def);
-        this.metrics.set(s.name, m);
-      }
+    for (const s of this.lastSamples) {
+      const m = this.metrics.get(s.name);
+      if (!m) continue;
       if (!seen.has(s.name)) {
         m.reset();
         seen.add(s.name);
       }
       const labels = s.labels ?? {};
-      if (m instanceof Counter) m.inc(labels, Math.max(0, s.value));
+      if (m instanceof prom.Counter) m.inc(labels, Math.max(0, s.value));
       else m.set(labels, s.value);
     }
     for (const [name, m] of this.metrics) if (!seen.has(name)) m.reset();

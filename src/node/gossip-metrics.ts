@@ -1,14 +1,16 @@
 /**
  * Prometheus metrics of the gossip runtime. Names, types and help texts are
  * declared once in DEFS; `gossipMetricSamples` gives them as plain data (the
- * energy samples' shape) and `gossipMetricsRegistry` as a prom-client registry
- * read from the live view at scrape time, for the `/metrics` route to merge.
- * Absent measurements produce no sample.
+ * energy samples' shape) and `gossipMetricsRegistry` as a registry read from
+ * the live view at scrape time, for the `/metrics` route to merge; it loads
+ * prom-client only when first scraped (lazy-metrics.ts). Absent measurements
+ * produce no sample.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { MetricSample } from '../energy/metrics.js';
 import { MODE_MULTIPLIERS, type GossipMode } from '../gossip/adaptive.js';
 import type { GossipView } from './gossip-component.js';
+import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { PeerStatus } from './peers.js';
 
 const STATUSES: readonly PeerStatus[] = ['alive', 'suspect', 'dead', 'left'];
@@ -110,8 +112,12 @@ export function gossipMetricSamples(v: GossipView): MetricSample[] {
  * scrape: the metrics are collected one after another, so the samples are
  * kept for a moment instead of being rebuilt for each metric.
  */
-export function gossipMetricsRegistry(source: { view(): GossipView }): Registry {
-  const registry = new Registry();
+export function gossipMetricsRegistry(source: { view(): GossipView }): LazyRegistry {
+  return LazyRegistry.once((prom, registry) => defineGossipMetrics(prom, registry, source));
+}
+
+function defineGossipMetrics(prom: PromClient, registry: Registry, source: { view(): GossipView }): void {
+  const { Counter, Gauge } = prom;
   let cache: { at: number; samples: MetricSample[] } | null = null;
   const samples = (name: string): MetricSample[] => {
     const now = Date.now();
@@ -158,5 +164,4 @@ export function gossipMetricsRegistry(source: { view(): GossipView }): Registry 
       });
     }
   }
-  return registry;
 }

@@ -1,10 +1,19 @@
 /**
  * Prometheus metrics of the Raft component, in a registry of their own so the
  * `/metrics` route can merge it with other components' registries. Gauges are
- * read from the component when scraped; counters and the fsync histogram are
- * fed by the Ready loop.
+ * read from the component when scraped; the proposal counter and the fsync
+ * histogram are fed by the Ready loop as plain numbers, and become prom-client
+ * metrics only when scraped (lazy-metrics.ts), so a node that is never scraped
+ * does not load prom-client.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import {
+  BucketHistogram,
+  LabelledCounter,
+  LazyRegistry,
+  defineBucketHistogram,
+  type PromClient,
+} from './lazy-metrics.js';
 
 export interface RaftMetricsSource {
   snapshot(): {
@@ -19,13 +28,24 @@ export interface RaftMetricsSource {
 
 const ROLES = ['follower', 'candidate', 'precandidate', 'leader', 'learner'] as const;
 
+/** Seconds; the persist step of one Ready (log append + fsync). */
+export const FSYNC_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+];
+
 export class RaftMetrics {
-  readonly registry = new Registry();
-  readonly proposals: Counter<'result'>;
-  readonly fsyncSeconds: Histogram;
+  readonly registry: LazyRegistry;
+  /** KV proposals by `result`. */
+  readonly proposals = new LabelledCounter();
+  readonly fsyncSeconds = new BucketHistogram(FSYNC_BUCKETS);
 
   constructor(source: RaftMetricsSource) {
-    const r = [this.registry];
+    this.registry = LazyRegistry.once((prom, registry) => this.define(prom, registry, source));
+  }
+
+  private define(prom: PromClient, registry: Registry, source: RaftMetricsSource): void {
+    const { Counter, Gauge } = prom;
+    const r = [registry];
     const gauge = (
       name: string,
       help: string,
@@ -57,17 +77,21 @@ export class RaftMetrics {
         for (const role of ROLES) this.set({ role }, s.role === role ? 1 : 0);
       },
     });
-    this.proposals = new Counter({
+    const proposals = this.proposals;
+    new Counter({
       name: 'swarm_raft_proposals_total',
       help: 'KV proposals by outcome: applied, rejected (not leader / hand-over), failed (timeout or superseded).',
       labelNames: ['result'],
       registers: r,
+      collect() {
+        this.reset();
+        for (const [result, n] of proposals.counts) this.inc({ result }, n);
+      },
     });
-    this.fsyncSeconds = new Histogram({
+    defineBucketHistogram(prom, registry, {
       name: 'swarm_raft_fsync_seconds',
       help: 'Duration of the persist step of one Ready (log append + fsync).',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-      registers: r,
+      source: this.fsyncSeconds,
     });
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The API served without undici: the light Headers/Response a node daemon
  * installs, the node:http adapter, and a real daemon that answers its API
- * without ever loading undici.
+ * without ever loading undici; a detached daemon that does not load zod,
+ * prom-client nor commander until /metrics is scraped.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApi, type ApiNode } from '../../src/api/app.js';
 import { installLightFetchGlobals, LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
 import { requestListener } from '../../src/api/server.js';
-import { SWARM_BIN } from '../helpers/run-swarm.js';
+import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 
 describe('LightHeaders', () => {
   it('is case-insensitive, combines repeated names, keeps set-cookie apart, iterates sorted', () => {
@@ -254,6 +255,83 @@ describe('a node daemon', () => {
       expect(modules).toContain('NativeModule http');
       expect(modules.filter((m) => m.includes('undici'))).toEqual([]);
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a detached node daemon', () => {
+  it('runs without zod, prom-client or commander; the first /metrics scrape loads prom-client', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'swarm-lean-'));
+    const config = join(root, 'config.toml');
+    writeFileSync(
+      config,
+      '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n\n[security]\napi_token = "t0ken"\n',
+    );
+    // A resolve hook in every process of the test's tree: each appends the URLs it loads to modules.<pid>.
+    const hooks = `data:text/javascript,${encodeURIComponent(
+      `import { appendFileSync } from 'node:fs';
+       export async function resolve(spec, ctx, next) {
+         const r = await next(spec, ctx);
+         appendFileSync(${JSON.stringify(join(root, 'modules.'))} + process.pid, r.url + '\\n');
+         return r;
+       }`,
+    )}`;
+    const preload = `data:text/javascript,${encodeURIComponent(
+      `import { register } from 'node:module'; register(${JSON.stringify(hooks)});`,
+    )}`;
+    const dataDir = join(root, 'd');
+    const env = { SWARM_CONFIG: '', NODE_OPTIONS: `--import=${preload}` };
+    const packages = (pid: number): string[] => {
+      const urls = readFileSync(join(root, `modules.${pid}`), 'utf8').split('\n');
+      const names = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);
+      return [...new Set(names.filter((n): n is string => n !== undefined))].sort();
+    };
+    let pid = 0;
+    try {
+      const started = await runSwarm(['--config', config, 'node', 'start', '--json', '--data-dir', dataDir], {
+        env,
+      });
+      expect(started.stderr).toBe('');
+      expect(started.code).toBe(0);
+      const rt = JSON.parse(started.stdout) as { pid: number; api_url: string };
+      pid = rt.pid;
+      // The config the daemon runs with is handed over, secrets included, readable by its owner only.
+      const handed = join(dataDir, 'config.resolved.json');
+      expect(statSync(handed).mode & 0o777).toBe(0o600);
+      expect(readFileSync(handed, 'utf8')).toContain('"t0ken"');
+      const port = Number(new URL(rt.api_url).port);
+      expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
+      const put = await send(port, 'PUT', '/v1/kv/a', '{"value":1,"x":2}', { authorization: 'Bearer t0ken' });
+      expect(put.status).toBe(400);
+      expect(JSON.parse(put.body)).toEqual({
+        error: { code: 'bad_request', message: 'Unrecognized key: "x"' },
+      });
+
+      const idle = packages(pid);
+      expect(idle).toContain('hono');
+      expect(idle.filter((p) => ['zod', 'prom-client', 'commander', 'smol-toml'].includes(p))).toEqual([]);
+
+      const metrics = await send(port, 'GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(metrics.body).toMatch(/^swarm_raft_fsync_seconds_bucket\{le="\+Inf"\} \d+$/m);
+      expect(metrics.body).toContain('swarm_gossip_members');
+      expect(metrics.body).toContain('swarm_energy_');
+      expect(packages(pid)).toContain('prom-client');
+      expect(packages(pid)).not.toContain('zod');
+
+      const stopped = await runSwarm(['--config', config, 'node', 'stop', '--data-dir', dataDir], { env });
+      expect(stopped.code).toBe(0);
+      pid = 0;
+    } finally {
+      if (pid !== 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
       rmSync(root, { recursive: true, force: true });
     }
   });

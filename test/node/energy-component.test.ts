@@ -68,7 +68,6 @@ class FakeGossip implements EnergyGossipSource {
 
 class FakeRaft implements EnergyRaftSource {
   commit = 0;
-  fsyncs = 0;
   /** Raft TCP frames each way, 64 bytes each out. */
   frames = 0;
   transportStats(): { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number } {
@@ -79,8 +78,7 @@ class FakeRaft implements EnergyRaftSource {
   }
   readonly metrics = {
     fsyncSeconds: {
-      get: (): Promise<{ values: { metricName?: string; value: number }[] }> =>
-        Promise.resolve({ values: [{ metricName: 'swarm_raft_fsync_seconds_count', value: this.fsyncs }] }),
+      count: 0,
     },
   };
 }
@@ -204,7 +202,7 @@ describe('EnergyComponent', () => {
     expect(s.efficiency.score).toBe(0);
 
     raft.commit = 600;
-    raft.fsyncs = 40;
+    raft.metrics.fsyncSeconds.count = 40;
     gossip.events = 10;
     gossip.packets = 50;
     raft.frames = 30;

@@ -5,11 +5,11 @@
  */
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { z } from 'zod';
 import type { JsonValue, KvResult } from '../../raft/kv.js';
 import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
-import { ApiError, errorBody, type ApiRoutes } from '../app.js';
+import { ApiError, checkedBody, errorBody, type ApiRoutes } from '../app.js';
+import { checkPutBody } from '../body-checks.js';
 import { RelayError, relayHttp } from '../relay-http.js';
 
 /** Keys are UTF-8 strings of 1..512 bytes. */
@@ -40,11 +40,6 @@ export interface KvListResponse {
 export interface LeaderResponse extends LeaderInfo {
   leader_api: string | null;
 }
-
-const putSchema = z.strictObject({
-  value: z.json(),
-  prev_revision: z.number().int().nonnegative().optional(),
-});
 
 function checkKey(key: string): void {
   const n = Buffer.byteLength(key, 'utf8');
@@ -211,17 +206,12 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       } catch {
         throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
       }
-      const parsed = putSchema.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-        throw new ApiError(400, 'bad_request', `${where}${issue?.message ?? 'invalid body'}`);
-      }
-      const value = parsed.data.value as JsonValue;
+      const body = checkedBody(raw, checkPutBody);
+      const value = body.value as JsonValue;
       const size = Buffer.byteLength(JSON.stringify(value));
       if (size > MAX_VALUE_BYTES)
         throw new ApiError(413, 'too_large', `value of ${size} bytes exceeds ${MAX_VALUE_BYTES}`);
-      const prev = parsed.data.prev_revision;
+      const prev = body.prev_revision;
       return serve(c, text, async () => writeResponse(c, key, await raft.put(key, value, prev)));
     });
 

@@ -14,7 +14,10 @@ import type { StatusResponse } from '../../api/types.js';
 import type { RuntimeInfo } from '../../node/datadir.js';
 import { agentsDemo, type AgentsDemoFlags } from './agent.js';
 import type { Registrar } from '../context.js';
+import { loadConfig } from '../../config/load.js';
+import type { SwarmConfig } from '../../config/schema.js';
 import { spawnDaemon, stopDaemon, waitForExit } from '../daemon.js';
+import { overridesFrom, type StartOptions } from './node.js';
 import { formatTable } from '../output.js';
 import { freePort } from '../ports.js';
 
@@ -268,17 +271,36 @@ export async function planNodes(root: string, count: number): Promise<DemoNode[]
   return nodes;
 }
 
+/**
+ * The config of one node of a demo swarm, validated as `swarm node start` would
+ * with its flags: its ports, multicast off, all the others in its join list,
+ * and every node a founder (the cluster forms once all of them are seen).
+ */
+export function demoNodeConfig(
+  n: DemoNode,
+  nodes: readonly DemoNode[],
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+): SwarmConfig {
+  const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
+  const flags: StartOptions = {
+    name: n.name,
+    dataDir: n.dataDir,
+    gossipPort: String(n.gossipPort),
+    apiPort: String(n.apiPort),
+    raftPort: String(n.raftPort),
+    multicast: false,
+    bootstrap: String(nodes.length),
+    ...(join.length > 0 ? { join: join.join(',') } : {}),
+  };
+  return loadConfig({ path: configPath, env, overrides: overridesFrom(flags, n.dataDir) }).config;
+}
+
 /** Start every node in parallel, each with all the others in its join list. */
 async function startAll(nodes: DemoNode[], configPath: string, env: NodeJS.ProcessEnv): Promise<void> {
   const results = await Promise.allSettled(
     nodes.map(async (n) => {
-      const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-      const args = ['--config', configPath, 'node', 'start', '--name', n.name, '--data-dir', n.dataDir];
-      args.push('--gossip-port', String(n.gossipPort), '--api-port', String(n.apiPort));
-      // Every demo node is a founder: the cluster forms once all of them are seen.
-      args.push('--raft-port', String(n.raftPort), '--no-multicast', `--bootstrap=${nodes.length}`);
-      if (join.length > 0) args.push('--join', join.join(','));
-      n.runtime = await spawnDaemon({ dataDir: n.dataDir, args, env });
+      n.runtime = await spawnDaemon({ config: demoNodeConfig(n, nodes, configPath, env), env });
     }),
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -16,10 +16,10 @@ import { createLogger } from '../../node/log.js';
 import type { SwarmNode } from '../../node/node.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
-import { createNodeRuntime, runForeground } from '../node-runtime.js';
+import { createNodeRuntime, exitSoonAfterStop, runForeground, runNodeProcess } from '../node-runtime.js';
 import { formatDuration, formatPairs } from '../output.js';
 
-interface StartOptions {
+export interface StartOptions {
   name?: string;
   foreground?: boolean;
   dataDir?: string;
@@ -34,7 +34,7 @@ interface StartOptions {
 }
 
 /** Flags become config overrides so they pass through the same validation as the file. */
-function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
+export function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
   const out: ConfigOverride[] = [];
   const add = (key: string, flag: string, text: string | undefined): void => {
     if (text === undefined) return;
@@ -54,20 +54,6 @@ function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
   if (opts.bootstrap !== undefined)
     add('raft.bootstrap_expect', '--bootstrap', opts.bootstrap === true ? '1' : opts.bootstrap);
   return out;
-}
-
-/** The flags a detached start forwards to its foreground child (data dir made absolute). */
-function forwardedArgs(opts: StartOptions, dataDir: string): string[] {
-  const args = ['--data-dir', dataDir];
-  if (opts.name !== undefined) args.push('--name', opts.name);
-  if (opts.join !== undefined) args.push('--join', opts.join);
-  if (opts.gossipPort !== undefined) args.push('--gossip-port', opts.gossipPort);
-  if (opts.apiPort !== undefined) args.push('--api-port', opts.apiPort);
-  if (opts.raftPort !== undefined) args.push('--raft-port', opts.raftPort);
-  if (opts.multicast === false) args.push('--no-multicast');
-  if (opts.bootstrap !== undefined)
-    args.push(`--bootstrap=${opts.bootstrap === true ? '1' : opts.bootstrap}`);
-  return args;
 }
 
 function loadWith(ctx: CliContext, overrides: ConfigOverride[] = []): LoadedConfig {
@@ -191,12 +177,8 @@ export const register: Registrar = (program, ctx) => {
     if (opts.foreground) {
       if (process.stdout.isTTY === true && opts.json !== true)
         process.exitCode = await runForegroundDashboard(config, ctx);
-      else {
-        const logger = createLogger({ sink: process.stderr, level: config.logging.level });
-        process.exitCode = await runForeground(createNodeRuntime(config, logger));
-      }
-      // Anything still holding the event loop (a lingering socket) must not keep a stopped node alive.
-      setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+      else process.exitCode = await runNodeProcess(config);
+      exitSoonAfterStop();
       return;
     }
 
@@ -211,12 +193,7 @@ export const register: Registrar = (program, ctx) => {
     if (found.state === 'stale')
       ctx.stderr.write(`removed stale pidfile and lock of dead PID ${found.pid}\n`);
 
-    const rt = await spawnDaemon({
-      dataDir,
-      args: ['--config', loaded.location.path, 'node', 'start', ...forwardedArgs(opts, dataDir)],
-      env: ctx.env,
-      token: config.security.api_token,
-    });
+    const rt = await spawnDaemon({ config, env: ctx.env });
     if (opts.json) {
       ctx.stdout.write(`${JSON.stringify({ ...rt, data_dir: dataDir, log: `${dataDir}/${FILES.log}` })}\n`);
       return;
