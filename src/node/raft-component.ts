@@ -143,6 +143,8 @@ export class RaftComponent implements NodeComponent {
   private readonly deadSince = new Map<string, number>();
   /** When each peer we send to was last heard from (first send counts as heard). */
   private readonly heardAt = new Map<string, number>();
+  /** When each peer was last sent to: only a peer that owes us an answer can be stalled. */
+  private readonly sentAt = new Map<string, number>();
   private readonly resetAt = new Map<string, number>();
   private readSeq = 0;
   /** Term and vote known durable: a leader's early sends are only safe when a Ready does not change them. */
@@ -544,9 +546,13 @@ export class RaftComponent implements NodeComponent {
     for (const [id, heard] of this.heardAt) {
       if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) {
         this.heardAt.delete(id);
+        this.sentAt.delete(id);
         continue;
       }
-      if (now - heard < quiet || now - (this.resetAt.get(id) ?? 0) < quiet) continue;
+      // Sent to since we last heard, and silent for an election timeout: a link that merely went idle
+      // (two followers after an election) is left alone, so an idle swarm opens no connections.
+      if ((this.sentAt.get(id) ?? 0) <= heard || now - heard < quiet) continue;
+      if (now - (this.resetAt.get(id) ?? 0) < quiet) continue;
       const addr = this.opts.peers.get(id)?.raftAddr;
       const hp = addr ? parsePeerAddr(addr) : null;
       if (hp === null) continue;
@@ -639,7 +645,9 @@ export class RaftComponent implements NodeComponent {
       const hp = addr ? parsePeerAddr(addr) : null;
       if (hp) {
         t.send(hp, m);
-        if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, Date.now());
+        const now = Date.now();
+        this.sentAt.set(m.to, now);
+        if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
       }
     }
   }
