@@ -383,11 +383,13 @@ export class RaftComponent implements NodeComponent {
       if (r.reason === 'transferring') throw new NotLeaderError(r.leader, core.status().leadTransferee);
       throw new NoQuorumError(`proposal refused: ${r.reason}`);
     }
+    const t0 = performance.now();
     const p = new Promise<KvResult>((resolve, reject) =>
       this.applier.awaitApply(r.index, {
         term: r.term,
         applied: (result) => {
           this.metrics.proposals.inc({ result: 'applied' });
+          this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
           resolve(result);
         },
         superseded: (index, term) => {

@@ -33,11 +33,17 @@ export const FSYNC_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ];
 
+/** Seconds; from a KV proposal on the leader to its entry applied (the consensus part of a write). */
+export const COMMIT_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1,
+];
+
 export class RaftMetrics {
   readonly registry: LazyRegistry;
   /** KV proposals by `result`. */
   readonly proposals = new LabelledCounter();
   readonly fsyncSeconds = new BucketHistogram(FSYNC_BUCKETS);
+  readonly commitSeconds = new BucketHistogram(COMMIT_BUCKETS);
 
   constructor(source: RaftMetricsSource) {
     this.registry = LazyRegistry.once((prom, registry) => this.define(prom, registry, source));
@@ -92,6 +98,11 @@ export class RaftMetrics {
       name: 'swarm_raft_fsync_seconds',
       help: 'Duration of the persist step of one Ready (log append + fsync).',
       source: this.fsyncSeconds,
+    });
+    defineBucketHistogram(prom, registry, {
+      name: 'swarm_raft_proposal_commit_seconds',
+      help: 'From a KV proposal on the leader to its entry applied (replication, fsyncs and the Ready loop).',
+      source: this.commitSeconds,
     });
   }
 }

@@ -154,6 +154,9 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       expect(Number(applied?.[1])).toBeGreaterThanOrEqual(122);
       const fsyncs = /^swarm_raft_fsync_seconds_count (\d+)$/m.exec(prom);
       expect(Number(fsyncs?.[1])).toBeGreaterThan(0);
+      // One commit-latency sample per applied proposal of this leader.
+      const commits = /^swarm_raft_proposal_commit_seconds_count (\d+)$/m.exec(prom);
+      expect(Number(commits?.[1])).toBe(Number(applied?.[1]));
       // Size limits.
       expect((await put(leader.api(), 'x'.repeat(513), { value: 1 })).status).toBe(413);
       expect((await put(leader.api(), 'big', { value: 'y'.repeat(70_000) })).status).toBe(413);
