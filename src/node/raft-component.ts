@@ -124,7 +124,6 @@ export class RaftComponent implements NodeComponent {
   private transport: TcpTransport<RaftMessage> | null = null;
   private core: RaftNode | null = null;
   private readonly applier = new KvApplier();
-  private conf: ConfState = { voters: [], learners: [] };
   private founders: string[] = [];
   private fresh = false;
   private electionScale = 1;
@@ -227,7 +226,6 @@ export class RaftComponent implements NodeComponent {
     // Hand over as soon as a stop is requested, while the API still serves: writes then wait for the
     // successor instead of meeting a closed port. stop() awaits the same hand-over.
     node.once('shutdown', () => void this.handOver());
-    this.conf = this.core.status().conf;
     this.onPeersChanged();
     this.updateTimer();
   }
@@ -271,6 +269,11 @@ export class RaftComponent implements NodeComponent {
       learners: s.conf.learners,
       addresses: { raft: this.raftAddr },
     };
+  }
+
+  /** This node's Raft id (its node id). */
+  get selfId(): string {
+    return this.requireCore().id;
   }
 
   /** Role, term, leader, commit index and membership, for /v1/leader and status views. */
@@ -336,7 +339,7 @@ export class RaftComponent implements NodeComponent {
 
   /** Resolve once the known leader differs from `from` (or after `timeoutMs`); returns the leader then. */
   async awaitLeaderChange(from: string | null, timeoutMs: number): Promise<string | null> {
-    const cur = this.core?.status().leader ?? null;
+    const cur = this.core?.leaderId ?? null;
     if (cur !== from) return cur;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -347,7 +350,7 @@ export class RaftComponent implements NodeComponent {
       const t = setTimeout(done, timeoutMs);
       this.leaderWaiters.add(done);
     });
-    return this.core?.status().leader ?? null;
+    return this.core?.leaderId ?? null;
   }
 
   /** Resolve once this node leads, or after `timeoutMs`; returns whether it leads. */
@@ -355,7 +358,7 @@ export class RaftComponent implements NodeComponent {
     const self = this.requireCore().id;
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const cur = this.core?.status().leader ?? null;
+      const cur = this.core?.leaderId ?? null;
       if (cur === self) return true;
       const rest = end - Date.now();
       if (rest <= 0) return false;
@@ -481,7 +484,7 @@ export class RaftComponent implements NodeComponent {
    */
   transferLeadershipTo(target: string): boolean {
     const core = this.core;
-    if (!core || this.stopping || core.status().role !== 'leader') return false;
+    if (!core || this.stopping || !core.isLeader) return false;
     const r = core.transferLeadership(target, Date.now());
     if (r.ok) this.kick();
     return r.ok;
@@ -496,11 +499,11 @@ export class RaftComponent implements NodeComponent {
     const core = this.core;
     if (core === null) return;
     this.heardAt.set(m.from, Date.now());
-    const before = core.status().leader;
+    const before = core.leaderId;
     core.step(m, Date.now());
     // Wake requests waiting for a leader now, before the Ready loop runs: a node that has just won
     // proposes them in the same Ready as its first entry instead of one fsync round later.
-    if (core.status().leader !== before) for (const w of [...this.leaderWaiters]) w();
+    if (core.leaderId !== before) for (const w of [...this.leaderWaiters]) w();
     this.kick();
   }
 
@@ -512,7 +515,7 @@ export class RaftComponent implements NodeComponent {
   private onPeerRefused(addr: string): void {
     const core = this.core;
     if (core === null || this.stopping) return;
-    const leader = core.status().leader;
+    const leader = core.leaderId;
     if (leader === null) return;
     const raftAddr = this.opts.peers.get(leader)?.raftAddr;
     const hp = raftAddr ? parsePeerAddr(raftAddr) : null;
@@ -550,7 +553,8 @@ export class RaftComponent implements NodeComponent {
     if (t === null) return;
     const quiet = this.node!.config.consensus.election_timeout_min_ms;
     for (const [id, heard] of this.heardAt) {
-      if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) {
+      const conf = this.core!.confState;
+      if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
         this.heardAt.delete(id);
         this.sentAt.delete(id);
         continue;
@@ -571,7 +575,7 @@ export class RaftComponent implements NodeComponent {
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
   private updateTimer(): void {
     const core = this.core;
-    const needed = core !== null && !this.stopping && this.conf.voters.includes(core.id);
+    const needed = core !== null && !this.stopping && core.confState.voters.includes(core.id);
     if (needed && this.tickTimer === null) {
       this.tickTimer = setInterval(() => this.onTick(), this.tickMs);
     } else if (!needed && this.tickTimer !== null) {
@@ -610,7 +614,7 @@ export class RaftComponent implements NodeComponent {
           // Thesis 10.2.1: a leader may replicate while its own write is in flight, since it counts
           // itself toward a commit only after advance(). Its term and vote are already durable
           // (persisted when it campaigned); anything else waits for the fsync.
-          const early = core.status().role === 'leader' && this.termUnchanged(rd);
+          const early = core.isLeader && this.termUnchanged(rd);
           if (early) this.send(rd, LEADER_EARLY);
           // Committed entries written by an earlier Ready are already durable here and on a
           // majority: apply them (and answer their clients) without waiting for this Ready's fsync.
@@ -667,13 +671,11 @@ export class RaftComponent implements NodeComponent {
   }
 
   private afterReady(core: RaftNode, rd: Ready): void {
-    const s = core.status();
-    this.conf = s.conf;
     if (rd.softState) {
       this.node?.log.info('raft role', {
         role: rd.softState.role,
         leader: rd.softState.leader,
-        term: s.term,
+        term: core.status().term,
       });
       for (const w of [...this.leaderWaiters]) w();
     }
@@ -778,7 +780,6 @@ export class RaftComponent implements NodeComponent {
       { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
       conf,
     );
-    this.conf = conf;
     node.log.info('raft bootstrap', { founders });
     this.updateTimer();
   }
@@ -848,14 +849,14 @@ export class RaftComponent implements NodeComponent {
     const deadline =
       Date.now() +
       (this.opts.transferWaitMs ?? Math.min(2000, this.node!.config.consensus.election_timeout_min_ms));
-    while (Date.now() < deadline && this.core?.status().role === 'leader') {
+    while (Date.now() < deadline && this.core?.isLeader === true) {
       await new Promise((res) => setTimeout(res, 5));
       this.core?.tick(Date.now());
       this.kick();
     }
     this.node?.log.info('raft leadership handed over', {
       to: best,
-      done: this.core?.status().role !== 'leader',
+      done: this.core?.isLeader !== true,
     });
   }
 }

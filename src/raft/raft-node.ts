@@ -583,6 +583,20 @@ export class RaftNode {
     }
   }
 
+  /** Who this node believes leads; cheap, for runtime hot paths (status() copies everything). */
+  get leaderId(): NodeId | null {
+    return this.leader;
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  /** The current configuration (replaced on change, never mutated: safe to keep a reference). */
+  get confState(): Readonly<ConfState> {
+    return this.conf;
+  }
+
   status(): RaftStatus {
     let progress: Record<NodeId, ProgressStatus> | null = null;
     if (this.role === 'leader') {

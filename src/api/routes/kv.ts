@@ -61,7 +61,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
   async function serve(c: Context, body: string | null, local: () => Promise<Response>): Promise<Response> {
     // Hop count, so a relay through a node whose view of the leader is stale cannot loop.
     const hops = Number(c.req.header(FORWARDED_HEADER) ?? 0) || 0;
-    const self = raft.info().self;
+    const self = raft.selfId;
     // Sent by a leader handing over to this node: wait to lead rather than relay the request back.
     let heir = c.req.header(SUCCESSOR_HEADER) === self;
     const deadline = Date.now() + waitMs();
