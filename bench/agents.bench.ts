@@ -4,49 +4,15 @@
  * the time from POST /run until every agent reports the decision of that run,
  * and how many attempts (rounds) a decision took. Needs `npm run build`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freeTcpPort } from '../src/cli/ports.js';
+import { killAgent, spawnAgent, type AgentProc } from '../test/agents/helpers.js';
 import type { BenchReport } from './types.js';
 
-const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 const RUNS = Number(process.env.AGENTS_BENCH_RUNS ?? 100);
 const WAIT_MS = 500;
-
-function start(id: string, port: number, peers: string[], dataDir: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, 'agent'], {
-      env: {
-        ...process.env,
-        AGENT_ID: id,
-        PORT: String(port),
-        PEERS: peers.join(','),
-        AGENT_DATA_DIR: dataDir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`agent ${id} did not start: ${out}`));
-    }, 15_000);
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('listening on')) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent ${id} exited with ${String(code)}: ${out}`));
-    });
-  });
-}
 
 async function json(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
@@ -62,18 +28,21 @@ export default async function bench(): Promise<BenchReport> {
   const root = mkdtempSync(join(tmpdir(), 'swarm-agents-bench-'));
   const ports = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const procs: ChildProcess[] = [];
+  const procs: AgentProc[] = [];
   const times: number[] = [];
   const attempts: number[] = [];
   let undecided = 0;
   try {
     for (let i = 0; i < 3; i++) {
       procs.push(
-        await start(
+        // Fixed ports: every agent's peer list must be known before it starts.
+        await spawnAgent(
           `agent${i + 1}`,
-          ports[i] as number,
           urls.filter((_, k) => k !== i),
           join(root, `agent${i + 1}`),
+          {
+            PORT: String(ports[i]),
+          },
         ),
       );
     }
@@ -100,9 +69,8 @@ export default async function bench(): Promise<BenchReport> {
       attempts.push(done[0]?.attempts as number);
     }
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
-    await new Promise((res) => setTimeout(res, 300));
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await Promise.all(procs.map((p) => killAgent(p, 'SIGTERM')));
+    await Promise.all(procs.map((p) => killAgent(p)));
     rmSync(root, { recursive: true, force: true });
   }
   const sorted = [...times].sort((a, b) => a - b);
