@@ -12,6 +12,7 @@ import { GossipNode } from '../../src/gossip/node.js';
 import type { GossipEvent } from '../../src/gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../../src/net/runtime.js';
 import type { UdpTransport } from '../../src/net/udp.js';
+import { LOOPBACK_NETWORK } from './helpers.js';
 
 interface Member {
   id: string;
@@ -21,13 +22,7 @@ interface Member {
 }
 
 const key = Buffer.alloc(32, 11).toString('base64');
-const network = {
-  bind_address: '127.0.0.1',
-  gossip_port: 0,
-  multicast_group: '239.255.255.250',
-  multicast_port: 5556,
-  multicast_enabled: false,
-};
+const network = LOOPBACK_NETWORK;
 const members: Member[] = [];
 const errors: Error[] = [];
 

@@ -10,16 +10,9 @@ import {
 } from '../../src/net/runtime.js';
 import type { TcpTransport } from '../../src/net/tcp.js';
 import type { UdpTransport } from '../../src/net/udp.js';
-import { waitFor } from './helpers.js';
+import { LOOPBACK_NETWORK, waitFor } from './helpers.js';
 
-const network = {
-  bind_address: '127.0.0.1',
-  gossip_port: 0,
-  multicast_group: '239.255.255.250',
-  multicast_port: 5556,
-  // Multicast stays off outside network namespaces: joining would send IGMP on a real interface.
-  multicast_enabled: false,
-};
+const network = LOOPBACK_NETWORK;
 const key = Buffer.alloc(32, 5).toString('base64');
 const closers: (UdpTransport<GossipMessage> | TcpTransport<RaftMessage>)[] = [];
 afterEach(async () => {

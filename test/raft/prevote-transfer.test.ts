@@ -1,6 +1,7 @@
 /** Thesis 9.6 (pre-vote), 6.2 (check-quorum and the leader lease) and 3.10 (leadership transfer). */
 import { describe, expect, it } from 'vitest';
 import { TestCluster, text } from './cluster.js';
+import type { RaftMessage } from '../../src/raft/messages.js';
 import { drain, mkNode, ofType } from './manual.js';
 
 describe('pre-vote', () => {
@@ -101,35 +102,21 @@ describe('check-quorum and the leader lease', () => {
     const n = mkNode('a', ['a', 'b', 'c'], { checkQuorum: true });
     n.step({ type: 'heartbeat', from: 'b', to: 'a', term: 1, commit: 0, readCtx: 0 }, 0);
     drain(n);
-    n.step(
-      {
-        type: 'request_vote',
-        from: 'c',
-        to: 'a',
-        term: 2,
-        lastLogIndex: 9,
-        lastLogTerm: 9,
-        preVote: false,
-        transfer: false,
-      },
-      50,
-    );
+    const rv: RaftMessage = {
+      type: 'request_vote',
+      from: 'c',
+      to: 'a',
+      term: 2,
+      lastLogIndex: 9,
+      lastLogTerm: 9,
+      preVote: false,
+      transfer: false,
+    };
+    n.step(rv, 50);
     expect(ofType(drain(n).msgs, 'request_vote_response')).toHaveLength(0);
     expect(n.status().term).toBe(1);
     // After the lease (min election timeout) it listens again.
-    n.step(
-      {
-        type: 'request_vote',
-        from: 'c',
-        to: 'a',
-        term: 2,
-        lastLogIndex: 9,
-        lastLogTerm: 9,
-        preVote: false,
-        transfer: false,
-      },
-      200,
-    );
+    n.step(rv, 200);
     expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
   });
 });
