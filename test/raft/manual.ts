@@ -95,3 +95,19 @@ export function makeLeader(n: RaftNode, now = 1000): void {
   }
   expect(n.status().role).toBe('leader');
 }
+
+/** A follower's successful append acknowledgement up to `index` (its whole log). */
+export function ackAppend(from: string, to: string, term: number, index: number): RaftMessage {
+  return {
+    type: 'append_entries_response',
+    from,
+    to,
+    term,
+    success: true,
+    matchIndex: index,
+    rejectedIndex: 0,
+    conflictTerm: 0,
+    conflictIndex: 0,
+    lastLogIndex: index,
+  };
+}

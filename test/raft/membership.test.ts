@@ -8,7 +8,7 @@ import {
 } from '../../src/raft/confchange.js';
 import { EntryType } from '../../src/raft/types.js';
 import { TestCluster, text } from './cluster.js';
-import { drain, makeLeader, mkNode } from './manual.js';
+import { ackAppend, drain, makeLeader, mkNode } from './manual.js';
 
 /** Propose a change on the leader and let it commit. */
 function change(c: TestCluster, type: 'add_voter' | 'add_learner' | 'remove', node: string): void {
@@ -81,21 +81,7 @@ describe('single-server membership changes', () => {
     });
     const noop = a.status().lastIndex;
     drain(a);
-    a.step(
-      {
-        type: 'append_entries_response',
-        from: 'b',
-        to: 'a',
-        term: a.status().term,
-        success: true,
-        matchIndex: noop,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-        lastLogIndex: noop,
-      },
-      1001,
-    );
+    a.step(ackAppend('b', 'a', a.status().term, noop), 1001);
     expect(a.status().commit).toBe(noop);
     expect(a.proposeConfChange({ type: 'add_learner', node: 'x' }, 1002).ok).toBe(true);
   });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
 import { TestCluster, text } from './cluster.js';
-import { drain, makeLeader, mkNode, ofType } from './manual.js';
+import { ackAppend, drain, makeLeader, mkNode, ofType } from './manual.js';
 
 describe('ReadIndex', () => {
   it('answers after a majority confirms leadership, at the commit index', () => {
@@ -42,21 +42,7 @@ describe('ReadIndex', () => {
     expect(ofType(drain(a).msgs, 'heartbeat')).toHaveLength(0);
     const term = a.status().term;
     const noop = a.status().lastIndex;
-    a.step(
-      {
-        type: 'append_entries_response',
-        from: 'b',
-        to: 'a',
-        term,
-        success: true,
-        matchIndex: noop,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-        lastLogIndex: noop,
-      },
-      1001,
-    );
+    a.step(ackAppend('b', 'a', term, noop), 1001);
     const hb = ofType(drain(a).msgs, 'heartbeat');
     expect(hb.length).toBe(2);
     const ctx = hb[0]!.readCtx;

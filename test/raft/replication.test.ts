@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppendEntriesMsg } from '../../src/raft/messages.js';
 import { TestCluster, text } from './cluster.js';
-import { drain, ent, makeLeader, mkNode, ofType, withLog } from './manual.js';
+import { ackAppend, drain, ent, makeLeader, mkNode, ofType, withLog } from './manual.js';
 
 function append(
   from: string,
@@ -129,39 +129,11 @@ describe('5.4.2 committing entries from previous terms', () => {
     expect(term).toBe(3);
     drain(a);
     // b acknowledges index 2 only (not the no-op at 3).
-    a.step(
-      {
-        type: 'append_entries_response',
-        from: 'b',
-        to: 'a',
-        term,
-        success: true,
-        matchIndex: 2,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-        lastLogIndex: 2,
-      },
-      1001,
-    );
+    a.step(ackAppend('b', 'a', term, 2), 1001);
     drain(a);
     expect(a.status().commit).toBe(0);
     // Once the current-term no-op is on a majority, everything before it commits too.
-    a.step(
-      {
-        type: 'append_entries_response',
-        from: 'b',
-        to: 'a',
-        term,
-        success: true,
-        matchIndex: 3,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-        lastLogIndex: 3,
-      },
-      1002,
-    );
+    a.step(ackAppend('b', 'a', term, 3), 1002);
     const { readies } = drain(a);
     expect(a.status().commit).toBe(3);
     expect(readies.flatMap((r) => r.committed.map((e) => e.index))).toEqual([1, 2, 3]);
@@ -182,21 +154,7 @@ describe('5.4.2 committing entries from previous terms', () => {
     const rd = a.ready();
     const noop = rd.entries[0]!;
     // b acknowledges before the leader's own write is done: 1 of 2 voters is not a majority.
-    a.step(
-      {
-        type: 'append_entries_response',
-        from: 'b',
-        to: 'a',
-        term: a.status().term,
-        success: true,
-        matchIndex: noop.index,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-        lastLogIndex: noop.index,
-      },
-      1001,
-    );
+    a.step(ackAppend('b', 'a', a.status().term, noop.index), 1001);
     expect(a.status().commit).toBe(0);
     a.advance(rd);
     expect(a.status().commit).toBe(noop.index);
@@ -234,21 +192,7 @@ describe('flow control and batching', () => {
     makeLeader(a);
     drain(a);
     // Put b into replicate state.
-    a.step(
-      {
-        type: 'append_entries_response',
-        from: 'b',
-        to: 'a',
-        term: a.status().term,
-        success: true,
-        matchIndex: 1,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-        lastLogIndex: 1,
-      },
-      1001,
-    );
+    a.step(ackAppend('b', 'a', a.status().term, 1), 1001);
     drain(a);
     expect(a.status().progress?.b?.state).toBe('replicate');
     for (let i = 0; i < 20; i++) a.propose(text(`p${i}`), 1002);
