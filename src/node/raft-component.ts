@@ -223,9 +223,6 @@ export class RaftComponent implements NodeComponent {
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
-    // Hand over as soon as a stop is requested, while the API still serves: writes then wait for the
-    // successor instead of meeting a closed port. stop() awaits the same hand-over.
-    node.once('shutdown', () => void this.handOver());
     this.onPeersChanged();
     this.updateTimer();
   }
