@@ -31,7 +31,7 @@ import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import { persistReady } from '../raft/storage/persist.js';
-import type { ConfState, HardState, RecoveredState } from '../raft/types.js';
+import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
@@ -101,9 +101,6 @@ export interface LeaderInfo {
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
 /** How long the founders computed from the membership view must stay the same before a node bootstraps. */
 const BOOTSTRAP_SETTLE_MS = 1500;
-const EARLY_TYPES = new Set<string>(['append_entries', 'heartbeat', 'install_snapshot']);
-const LEADER_EARLY = (m: RaftMessage): boolean => EARLY_TYPES.has(m.type);
-const NOT_EARLY = (m: RaftMessage): boolean => !EARLY_TYPES.has(m.type);
 const MANAGE_EVERY_MS = 500;
 
 function entryOf(key: string, rec: KvRecord): KvEntry {
@@ -146,8 +143,6 @@ export class RaftComponent implements NodeComponent {
   private readonly sentAt = new Map<string, number>();
   private readonly resetAt = new Map<string, number>();
   private readSeq = 0;
-  /** Term and vote known durable: a leader's early sends are only safe when a Ready does not change them. */
-  private persistedHard: HardState = { term: 0, vote: null, commit: 0 };
 
   private readonly leaderWaiters = new Set<() => void>();
   /** Ticks since start, reported so the idle cost is visible. */
@@ -187,7 +182,6 @@ export class RaftComponent implements NodeComponent {
     // Corruption throws a StorageError naming the file and offset: the node must not start.
     const recovered = await storage.load();
     this.storage = storage;
-    this.persistedHard = recovered.hardState;
     this.fresh =
       recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
@@ -608,11 +602,10 @@ export class RaftComponent implements NodeComponent {
         if (core === null || storage === null) return;
         while (core.hasReady()) {
           const rd = core.ready();
-          // Thesis 10.2.1: a leader may replicate while its own write is in flight, since it counts
-          // itself toward a commit only after advance(). Its term and vote are already durable
-          // (persisted when it campaigned); anything else waits for the fsync.
-          const early = core.isLeader && this.termUnchanged(rd);
-          if (early) this.send(rd, LEADER_EARLY);
+          // Appends of a leader whose term is durable and a candidate's vote requests travel while
+          // this Ready is being written (see RaftNode's durability contract); the rest waits for it.
+          const early = rd.earlyCount;
+          if (early > 0) this.send(rd, 0, early);
           // Committed entries written by an earlier Ready are already durable here and on a
           // majority: apply them (and answer their clients) without waiting for this Ready's fsync.
           const applyFirst = this.committedAlreadyStable(rd);
@@ -621,8 +614,7 @@ export class RaftComponent implements NodeComponent {
           await persistReady(storage, rd);
           if (rd.mustSync || rd.entries.length > 0)
             this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
-          if (rd.hardState) this.persistedHard = rd.hardState;
-          this.send(rd, early ? NOT_EARLY : undefined);
+          this.send(rd, early, rd.messages.length);
           if (!applyFirst) this.apply(rd);
           core.advance(rd);
           this.afterReady(core, rd);
@@ -642,16 +634,12 @@ export class RaftComponent implements NodeComponent {
     return last === undefined || first === undefined || last.index < first.index;
   }
 
-  private termUnchanged(rd: Ready): boolean {
-    const hs = rd.hardState;
-    return hs === undefined || (hs.term === this.persistedHard.term && hs.vote === this.persistedHard.vote);
-  }
-
-  private send(rd: Ready, only?: (m: RaftMessage) => boolean): void {
+  /** Sends rd.messages[from, to). */
+  private send(rd: Ready, from: number, to: number): void {
     const t = this.transport;
     if (t === null) return;
-    for (const m of rd.messages) {
-      if (only && !only(m)) continue;
+    for (let i = from; i < to; i++) {
+      const m = rd.messages[i]!;
       const addr = this.opts.peers.get(m.to)?.raftAddr;
       const hp = addr ? parsePeerAddr(addr) : null;
       if (hp) {

@@ -12,6 +12,7 @@
  *     //    rd.snapshot (saveSnapshot), rd.entries (append; overwrites the stored
  *     //    suffix from rd.entries[0].index), rd.hardState (setHardState); sync()
  *     //    (only when rd.mustSync; a commit-only hardState may be written lazily)
+ *     //    the first rd.earlyCount of rd.messages may be sent before or during step 1
  *     // 2. send rd.messages (any order, any transport; losses are tolerated)
  *     // 3. if rd.snapshot: restore the state machine from it
  *     //    apply rd.committed in order (ConfChange entries are informational:
@@ -20,11 +21,17 @@
  *     node.advance(rd);
  *   }
  * ```
- * Durability contract: every message in a Ready may depend on that Ready's
- * hardState (a vote), entries (a follower's acknowledgement, a leader's own
- * copy counted in the quorum) or snapshot, so none may leave before step 1
- * completes. `ready()` may not be called again before `advance()`; `step`,
- * `tick` and `propose` may be called in between.
+ * Durability contract: a message in `rd.messages` may depend on that Ready's
+ * hardState (a vote), entries (a follower's acknowledgement) or snapshot, so
+ * it may not leave before step 1 completes, except for the first
+ * `rd.earlyCount`: they depend on nothing unsynced and may leave at once,
+ * overlapping the fsync
+ * with the network round trip: a leader's appends and heartbeats once its
+ * term is durable (it counts its own copy toward a commit only in advance(),
+ * thesis 10.2.1), and vote requests (a candidate counts its own vote only in
+ * the advance() that made it durable, as etcd's asynchronous storage does).
+ * `ready()` may not be called again before `advance()`; `step`, `tick` and
+ * `propose` may be called in between.
  */
 import type { Rng } from '../common/rng.js';
 import {
@@ -98,8 +105,13 @@ export interface Ready {
    * whole log is replaced, as the core's own log already is.
    */
   readonly snapshot?: Snapshot;
-  /** Send only after hardState, entries and snapshot are durable. */
+  /** Send only after hardState, entries and snapshot are durable, except for the first `earlyCount`. */
   readonly messages: readonly RaftMessage[];
+  /**
+   * How many messages at the start of `messages` may be sent before this Ready
+   * is durable (see the module comment). Sending them afterwards is also correct.
+   */
+  readonly earlyCount: number;
   /** Committed entries to apply, in index order, after the snapshot (if any). */
   readonly committed: readonly Entry[];
   /** ReadIndex answers: serve each read once the state machine has applied `index`. */
@@ -544,13 +556,20 @@ export class RaftNode {
       this.unpersistedSnapshot !== null ||
       hs.term !== this.prevHard.term ||
       hs.vote !== this.prevHard.vote;
+    // A leader's term and vote must already be durable for its appends to leave early: a leader
+    // elected in this Ready's term change (a single voter) sends them after the fsync instead.
+    const termDurable = hs.term === this.prevHard.term && hs.vote === this.prevHard.vote;
+    const early: RaftMessage[] = [];
+    const late: RaftMessage[] = [];
+    for (const m of this.msgs) (isEarly(m, termDurable) ? early : late).push(m);
     // One fixed object shape (absent fields left undefined) keeps property access monomorphic.
     const rd: Ready = {
       softState: this.softChanged() ? ss : undefined,
       hardState: this.hardChanged() ? hs : undefined,
       entries,
       snapshot: this.unpersistedSnapshot ?? undefined,
-      messages: this.msgs,
+      messages: early.length === 0 ? late : late.length === 0 ? early : [...early, ...late],
+      earlyCount: early.length,
       committed,
       readStates: this.readStates,
       mustSync,
@@ -573,6 +592,12 @@ export class RaftNode {
     if (rd.snapshot) this.applied = Math.max(this.applied, rd.snapshot.meta.index);
     const lastApplied = rd.committed[rd.committed.length - 1];
     if (lastApplied) this.applied = Math.max(this.applied, lastApplied.index);
+    // Our own vote counts from the moment it is durable: a candidate that crashed before that
+    // could, restarted with the older term, vote for another candidate in this same term.
+    const hs = rd.hardState;
+    if (this.role === 'candidate' && hs !== undefined && hs.term === this.term && hs.vote === this.id) {
+      this.handleVoteResponse(this.id, true, false, this.now);
+    }
     const last = rd.entries[rd.entries.length - 1];
     if (last) {
       this.log.stableTo(last.index, last.term);
@@ -683,13 +708,16 @@ export class RaftNode {
   private campaign(now: number, kind: 'pre' | 'real', transfer: boolean): void {
     this.resetElectionTimer(now);
     this.leader = null;
-    this.votes = new Map([[this.id, true]]);
     let term: number;
     if (kind === 'pre') {
+      // A pre-vote binds nothing, so our own counts at once.
       this.role = 'precandidate';
+      this.votes = new Map([[this.id, true]]);
       term = this.term + 1;
     } else {
+      // Our own real vote counts in advance(), once the Ready carrying it is durable.
       this.role = 'candidate';
+      this.votes = new Map();
       this.term += 1;
       this.vote = this.id;
       term = this.term;
@@ -1200,5 +1228,19 @@ export class RaftNode {
 
   private send(m: RaftMessage): void {
     this.msgs.push(m);
+  }
+}
+
+/** Whether `m` depends on nothing of the Ready it is part of being durable (see the module comment). */
+function isEarly(m: RaftMessage, termDurable: boolean): boolean {
+  switch (m.type) {
+    case 'request_vote':
+      return true;
+    case 'append_entries':
+    case 'heartbeat':
+    case 'install_snapshot':
+      return termDurable;
+    default:
+      return false;
   }
 }

@@ -10,7 +10,9 @@
  *      answer `rd.readStates` once the applied index reaches their index,
  *   5. `core.advance(rd)`.
  * Messages may only leave after the state they depend on is durable (step 3
- * before 4); the core never touches a clock, a socket, a disk or Math.random.
+ * before 4), except the first `rd.earlyCount`, which depend on nothing
+ * unsynced and may leave during step 3; the core never touches a clock, a
+ * socket, a disk or Math.random.
  */
 
 export type NodeId = string;

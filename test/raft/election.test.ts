@@ -1,8 +1,9 @@
 /** Paper section 5.2 (leader election) and 5.4.1 (election restriction). */
 import { describe, expect, it } from 'vitest';
 import type { RequestVoteMsg } from '../../src/raft/messages.js';
+import type { RaftNode, Ready } from '../../src/raft/raft-node.js';
 import { TestCluster } from './cluster.js';
-import { drain, mkNode, ofType, withLog } from './manual.js';
+import { drain, makeLeader, mkNode, ofType, withLog } from './manual.js';
 
 function voteReq(
   from: string,
@@ -147,6 +148,93 @@ describe('5.2 leader election', () => {
     c.propose('x');
     c.advance(10);
     expect(c.appliedTexts('solo')).toEqual(['x']);
+  });
+});
+
+describe('early messages (sent while the Ready is being persisted)', () => {
+  /** Time `n` out into a real campaign (no pre-vote) and return the Ready that carries it. */
+  function campaignReady(n: RaftNode): Ready {
+    n.tick(0);
+    n.tick(1000);
+    return n.ready();
+  }
+
+  it("a candidate's vote requests may leave before its vote is durable; its own vote counts only after", () => {
+    const a = mkNode('a', ['a', 'b', 'c', 'd', 'e'], { preVote: false });
+    const rd = campaignReady(a);
+    expect(rd.hardState).toMatchObject({ term: 1, vote: 'a' });
+    const early = rd.messages.slice(0, rd.earlyCount);
+    expect(ofType(early, 'request_vote').map((m) => m.to)).toEqual(['b', 'c', 'd', 'e']);
+    // Two grants while the fsync runs: 2 of 5 without our own vote, so no leader yet.
+    for (const from of ['b', 'c'])
+      a.step({ type: 'request_vote_response', from, to: 'a', term: 1, granted: true, preVote: false }, 1001);
+    expect(a.status().role).toBe('candidate');
+    a.advance(rd);
+    expect(a.status().role).toBe('leader');
+  });
+
+  it('a single voter leads only once the Ready with its vote is persisted', () => {
+    const solo = mkNode('solo', ['solo'], { preVote: false });
+    const rd = campaignReady(solo);
+    expect(solo.status().role).toBe('candidate');
+    solo.advance(rd);
+    expect(solo.status().role).toBe('leader');
+  });
+
+  it('a vote that never became durable is not counted: a newer campaign waits for its own Ready', () => {
+    const a = mkNode('a', ['a', 'b', 'c'], { preVote: false });
+    const first = campaignReady(a);
+    // Still campaigning when the first Ready is advanced? Only a Ready carrying the current term counts.
+    a.tick(5000);
+    expect(a.status().term).toBe(2);
+    a.advance(first);
+    expect(a.status().role).toBe('candidate');
+    const second = a.ready();
+    expect(second.hardState).toMatchObject({ term: 2, vote: 'a' });
+    a.step(
+      { type: 'request_vote_response', from: 'b', to: 'a', term: 2, granted: true, preVote: false },
+      5001,
+    );
+    // b's grant and our durable vote: 2 of 3, a majority once advanced.
+    expect(a.status().role).toBe('candidate');
+    a.advance(second);
+    expect(a.status().role).toBe('leader');
+  });
+
+  it("a leader's appends are early once its term is durable, and a vote answer never is", () => {
+    const a = mkNode('a', ['a', 'b', 'c'], { preVote: false });
+    makeLeader(a);
+    a.propose(new TextEncoder().encode('x'), 1001);
+    const rd = a.ready();
+    expect(rd.hardState?.term ?? a.status().term).toBe(a.status().term);
+    const early = rd.messages.slice(0, rd.earlyCount);
+    expect(
+      ofType(early, 'append_entries')
+        .map((m) => m.to)
+        .sort(),
+    ).toEqual(['b', 'c']);
+    a.advance(rd);
+    // A granted vote depends on the vote being durable: it waits for the fsync.
+    const b = mkNode('b', ['a', 'b', 'c'], { preVote: false });
+    b.step(voteReq('c', 'b', 9, 10, 9), 5000);
+    const rd2 = b.ready();
+    expect(ofType([...rd2.messages], 'request_vote_response')[0]?.granted).toBe(true);
+    expect(rd2.earlyCount).toBe(0);
+  });
+
+  it("a new leader's first appends wait when its term is in the same Ready", () => {
+    const a = mkNode('a', ['a', 'b', 'c', 'd', 'e'], { preVote: false });
+    a.tick(0);
+    a.tick(1000);
+    // Three grants before the runtime took the campaign's Ready: a majority without our own vote.
+    for (const from of ['b', 'c', 'd'])
+      a.step({ type: 'request_vote_response', from, to: 'a', term: 1, granted: true, preVote: false }, 1001);
+    expect(a.status().role).toBe('leader');
+    const rd = a.ready();
+    expect(rd.hardState).toMatchObject({ term: 1, vote: 'a' });
+    const late = rd.messages.slice(rd.earlyCount);
+    expect(ofType([...late], 'append_entries').length).toBe(4);
+    expect(ofType(rd.messages.slice(0, rd.earlyCount), 'append_entries')).toHaveLength(0);
   });
 });
 

@@ -102,6 +102,8 @@ type Ev =
   | { readonly k: 'fault' }
   | { readonly k: 'restart'; readonly node: number }
   | { readonly k: 'sync'; readonly node: number; readonly inc: number }
+  /** A Ready's fsync has completed: send the rest of it, apply, advance. */
+  | { readonly k: 'synced'; readonly node: number; readonly inc: number; readonly rd: Ready }
   | { readonly k: 'heal' }
   | { readonly k: 'unreachable'; readonly node: number; readonly peer: NodeId };
 
@@ -166,6 +168,8 @@ export class RaftSimulation {
   private readonly rng: Rng;
   private readonly faultRng: Rng;
   private readonly clientRng: Rng;
+  /** fsync durations; its own stream, so that drawing them leaves the other streams as they were. */
+  private readonly diskRng: Rng;
   private readonly q = new EventQueue<Ev>();
   private readonly net: SimNetwork<NodeId>;
   private readonly nodes: SimNode[] = [];
@@ -225,6 +229,7 @@ export class RaftSimulation {
     const profileRng = this.rng.fork();
     this.faultRng = this.rng.fork();
     this.clientRng = this.rng.fork();
+    this.diskRng = createRng((opts.seed ^ 0x5eed_d15c) >>> 0);
     const drawn = drawProfile(profileRng, opts.nodes, this.o.faults);
     this.profile = { ...drawn, ...opts.profile, ...(opts.link ? { link: opts.link } : {}) };
     this.net = new SimNetwork<NodeId>(this.rng.fork(), this.profile.link);
@@ -351,6 +356,15 @@ export class RaftSimulation {
         if (n.inc === ev.inc && n.core !== null) n.disk.syncNow();
         return;
       }
+      case 'synced': {
+        const n = this.nodes[ev.node]!;
+        // A crash meanwhile threw the unsynced writes away; the restarted core never saw this Ready.
+        if (n.inc !== ev.inc || n.core === null) return;
+        n.disk.syncNow();
+        this.finishReady(n, ev.rd, ev.rd.earlyCount, now);
+        this.process(n, now);
+        return;
+      }
       case 'unreachable': {
         const n = this.nodes[ev.node]!;
         if (n.core === null) return;
@@ -369,6 +383,24 @@ export class RaftSimulation {
     }
   }
 
+  /** After the Ready is durable: send messages[from..], restore, apply, answer reads, advance. */
+  private finishReady(n: SimNode, rd: Ready, from: number, now: number): void {
+    const core = n.core!;
+    for (let i = from; i < rd.messages.length; i++) this.send(rd.messages[i]!, now);
+    if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot);
+    for (const e of rd.committed) this.applyEntry(n, e, now);
+    for (const rs of rd.readStates) {
+      const op = n.reads.get(rs.requestId);
+      if (op === undefined) continue;
+      n.reads.delete(rs.requestId);
+      n.readyReads.push({ index: rs.index, op });
+    }
+    this.serveReads(n, now);
+    if (rd.softState) this.onSoftState(n, rd, now);
+    core.advance(rd);
+    this.maybeSnapshot(n);
+  }
+
   /** The runtime duties for every Ready the core has. */
   private process(n: SimNode, now: number): void {
     const core = n.core!;
@@ -378,24 +410,21 @@ export class RaftSimulation {
       if (rd.snapshot) n.disk.saveSnapshotNow(rd.snapshot);
       if (rd.entries.length > 0) n.disk.appendNow(rd.entries);
       if (rd.hardState) n.disk.setHardStateNow(rd.hardState);
-      if (rd.mustSync || rd.snapshot) {
+      if (rd.entries.length > 0) this.checker.observeStored(n.id, rd.entries, n.disk.viewLog());
+      const needsSync = rd.mustSync || rd.snapshot !== undefined;
+      const [lo, hi] = this.profile.syncMs;
+      if (needsSync && hi > 0 && !deferSync) {
+        // A slow fsync, as the daemon awaits it: early messages leave now, the rest when it completes.
+        for (let i = 0; i < rd.earlyCount; i++) this.send(rd.messages[i]!, now);
+        const at = now + lo + this.diskRng.next() * (hi - lo);
+        this.q.schedule(at, { k: 'synced', node: n.idx, inc: n.inc, rd });
+        break;
+      }
+      if (needsSync) {
         if (deferSync) this.q.schedule(now + 5, { k: 'sync', node: n.idx, inc: n.inc });
         else n.disk.syncNow();
       }
-      if (rd.entries.length > 0) this.checker.observeStored(n.id, rd.entries, n.disk.viewLog());
-      for (const m of rd.messages) this.send(m, now);
-      if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot);
-      for (const e of rd.committed) this.applyEntry(n, e, now);
-      for (const rs of rd.readStates) {
-        const op = n.reads.get(rs.requestId);
-        if (op === undefined) continue;
-        n.reads.delete(rs.requestId);
-        n.readyReads.push({ index: rs.index, op });
-      }
-      this.serveReads(n, now);
-      if (rd.softState) this.onSoftState(n, rd, now);
-      core.advance(rd);
-      this.maybeSnapshot(n);
+      this.finishReady(n, rd, 0, now);
     }
     const st = core.status();
     n.term = st.term;

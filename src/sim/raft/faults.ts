@@ -19,6 +19,12 @@ export interface FaultProfile {
   readonly weights: Readonly<Record<FaultKind, number>>;
   /** How long a crashed node stays down, ms. */
   readonly downtimeMs: readonly [number, number];
+  /**
+   * How long a Ready's fsync takes, ms ([0, 0]: at once). While it runs the
+   * node sends the Ready's early messages, keeps stepping, and loses the
+   * unsynced writes if it crashes.
+   */
+  readonly syncMs: readonly [number, number];
 }
 
 export type FaultKind =
@@ -86,6 +92,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         none: 1,
       },
       downtimeMs: [0, 0],
+      syncMs: [0, 0],
     };
   }
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length - 1)]!;
@@ -114,6 +121,11 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
+    syncMs: pick<readonly [number, number]>([
+      [0, 0],
+      [0.2, 2],
+      [1, 8],
+    ]),
   };
 }
 
