@@ -3,6 +3,7 @@
  * tests can count fsyncs, inject I/O failures and copy the directory at chosen
  * moments to simulate crashes. `nodeFs` is the real implementation.
  */
+import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 
 export interface StorageFile {
@@ -30,16 +31,26 @@ export interface StorageFs {
   syncDir(dir: string): Promise<void>;
 }
 
+/** Writes up to this size are copied into the page cache synchronously (see NodeFile.append). */
+const SYNC_WRITE_MAX_BYTES = 256 * 1024;
+
 class NodeFile implements StorageFile {
   constructor(private readonly fh: FileHandle) {}
 
   async append(data: Uint8Array): Promise<void> {
     let off = 0;
+    // A synchronous write: it only copies into the page cache (the fdatasync that follows is what
+    // waits for the disk, and that stays on the thread pool). Measured on this project's CI machine
+    // with 400-byte batches: 2.3 us per writeSync against 52 us wall and 43 us of CPU per
+    // FileHandle.write, whose thread-pool round trip sat on every commit's critical path twice
+    // (leader and follower).
+    // Large writes (a snapshot) go to the thread pool rather than hold the event loop for milliseconds.
+    const sync = data.byteLength <= SYNC_WRITE_MAX_BYTES;
     // Regular files practically never write short, but a partial write must not be mistaken for success.
     for (let tries = 0; off < data.byteLength; tries++) {
       if (tries > 1000) throw new Error('write made no progress');
-      const { bytesWritten } = await this.fh.write(data, off, data.byteLength - off);
-      off += bytesWritten;
+      const n = data.byteLength - off;
+      off += sync ? writeSync(this.fh.fd, data, off, n) : (await this.fh.write(data, off, n)).bytesWritten;
     }
   }
 
