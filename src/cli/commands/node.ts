@@ -1,6 +1,10 @@
 /**
  * `swarm node start | stop | status`. The CLI never holds node state: it finds
  * the node through its data dir (lock + node.json) and talks to its API.
+ * `stop` and `status` run in a short-lived process (benchmarks and service
+ * managers call them while nodes run), so the node runtime (gossip, Raft,
+ * energy, API server) and the dashboard are imported only by `start
+ * --foreground`, inside its action.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,11 +16,9 @@ import { SwarmClient } from '../../client/client.js';
 import type { StatusResponse } from '../../api/types.js';
 import type { SwarmConfig } from '../../config/schema.js';
 import { FILES, inspectDataDir, readRuntime } from '../../node/datadir.js';
-import { createLogger } from '../../node/log.js';
 import type { SwarmNode } from '../../node/node.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
-import { createNodeRuntime, exitSoonAfterStop, runForeground, runNodeProcess } from '../node-runtime.js';
 import { formatDuration, formatPairs } from '../output.js';
 
 export interface StartOptions {
@@ -107,6 +109,10 @@ async function runForegroundDashboard(config: SwarmConfig, ctx: CliContext): Pro
   const logPath = join(dataDir, FILES.log);
   const fd = openSync(logPath, 'a', 0o644);
   try {
+    const [{ createLogger }, { createNodeRuntime, runForeground }] = await Promise.all([
+      import('../../node/log.js'),
+      import('../node-runtime.js'),
+    ]);
     const logger = createLogger({
       sink: { write: (line: string) => writeSync(fd, line) },
       level: config.logging.level,
@@ -175,6 +181,7 @@ export const register: Registrar = (program, ctx) => {
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
+      const { exitSoonAfterStop, runNodeProcess } = await import('../node-runtime.js');
       if (process.stdout.isTTY === true && opts.json !== true)
         process.exitCode = await runForegroundDashboard(config, ctx);
       else process.exitCode = await runNodeProcess(config);
