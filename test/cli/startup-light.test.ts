@@ -1,9 +1,10 @@
 /**
  * What short-lived CLI processes load: `swarm version` no zod and no config,
- * `swarm node stop|status` not the node runtime (gossip, Raft, energy, API
- * server, hono) nor the dashboard, and the typed client no zod until a node
- * answers with a body to check. A resolve hook preloaded into the process
- * appends every module URL it resolves to a file, which the test reads.
+ * `swarm --help` no zod either, `swarm node stop|status` not the node runtime
+ * (gossip, Raft, energy, API server, hono) nor the dashboard, and the typed
+ * client no zod until a node answers with a body to check. A resolve hook
+ * preloaded into the process appends every module URL it resolves to a file,
+ * which the test reads.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -77,6 +78,15 @@ describe('swarm version', () => {
     expect(r.code).toBe(0);
     expect(r.packages).toEqual(['commander']);
     expect(r.own.filter((m) => /^(config|client|node)\//.test(m))).toEqual([]);
+  });
+});
+
+describe('swarm --help', () => {
+  it('lists every command group without loading zod, the config, hono or the dashboard', async () => {
+    const r = await swarmLoads(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.packages.filter((p) => ['zod', 'smol-toml', 'hono', 'ink', 'react'].includes(p))).toEqual([]);
+    expect(r.own.filter((m) => /^(config\/(load|schema|keys)|agents\/|api\/)/.test(m))).toEqual([]);
   });
 });
 
