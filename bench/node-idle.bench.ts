@@ -121,7 +121,7 @@ export default async function bench(): Promise<BenchReport> {
     for (const n of nodes) {
       // The config a `swarm demo` node gets (static join list on 127.0.0.1, multicast off).
       const env = { ...process.env, SWARM_CONFIG: '' };
-      const nodeConfig = demoNodeConfig(n, nodes, config, env);
+      const nodeConfig = await demoNodeConfig(n, nodes, config, env);
       const started = performance.now();
       const child = spawn(process.execPath, daemonArgs(nodeConfig, env), {
         stdio: 'ignore',

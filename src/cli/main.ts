@@ -1,9 +1,12 @@
 /**
- * Entry point of the `swarm` CLI: the program with every command group, except
- * for `swarm node ...`, which loads the `node` group alone. A node run in the
- * foreground (`swarm node start --foreground` under a service manager) then
- * holds what the detached daemon holds (daemon-main.ts), not the dashboard's
- * React and Ink nor the agents' HTTP stack (6 MB less RSS, measured).
+ * Entry point of the `swarm` CLI. `swarm <group> ...` builds the program with
+ * that command group alone (commands/index.ts); help, no command or an unknown
+ * one build it with every group. Each command then imports only what its own
+ * group needs: `swarm version` no zod, `swarm node stop` not the node runtime.
+ * A node run in the foreground (`swarm node start --foreground` under a
+ * service manager) holds what the detached daemon holds (daemon-main.ts), not
+ * the dashboard's React and Ink nor the agents' HTTP stack (6 MB less RSS,
+ * measured).
  */
 import type { Registrar } from './context.js';
 import { runProgram } from './program.js';
@@ -19,8 +22,7 @@ export function commandWord(argv: readonly string[]): string | undefined {
 }
 
 async function groupsFor(argv: readonly string[]): Promise<readonly Registrar[]> {
-  if (commandWord(argv) === 'node') return [(await import('./commands/node.js')).register];
-  return (await import('./commands/index.js')).registrars;
+  return (await import('./commands/index.js')).registrarsFor(commandWord(argv));
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -3,33 +3,34 @@
  * has a timeout; every failure is one of the typed errors in `errors.ts`.
  */
 import type { z } from 'zod';
-import {
-  errorSchema,
-  healthSchema,
-  shutdownResponseSchema,
-  statusSchema,
-  type HealthResponse,
-  type ShutdownResponse,
-  type StatusResponse,
-} from '../api/types.js';
-import { membersResponseSchema, type MembersResponse } from '../api/members-types.js';
-import {
-  energyResponseSchema,
-  swarmEnergyResponseSchema,
-  type EnergyResponse,
-  type SwarmEnergyResponse,
-} from '../api/energy-types.js';
-import {
-  kvDeleteSchema,
-  kvItemSchema,
-  kvListSchema,
-  leaderSchema,
-  type KvDeleteResponseBody,
-  type KvItemResponse,
-  type KvListResponseBody,
-  type LeaderResponseBody,
+import type { HealthResponse, ShutdownResponse, StatusResponse } from '../api/types.js';
+import type { MembersResponse } from '../api/members-types.js';
+import type { EnergyResponse, SwarmEnergyResponse } from '../api/energy-types.js';
+import type {
+  KvDeleteResponseBody,
+  KvItemResponse,
+  KvListResponseBody,
+  LeaderResponseBody,
 } from '../api/routes/kv-types.js';
+import type * as Schemas from './schemas.js';
 import { ApiRequestError, BadResponseError, NodeUnreachableError, UnauthorizedError } from './errors.js';
+
+type SchemaModule = typeof Schemas;
+let schemaModule: Promise<SchemaModule> | undefined;
+
+/** The response schemas (and zod with them), imported on the first answer that needs checking. */
+function loadSchemas(): Promise<SchemaModule> {
+  return (schemaModule ??= import('./schemas.js'));
+}
+
+/** The `{error:{code,message}}` body of a failed call, checked by hand so that an error needs no zod. */
+function errorBody(json: unknown): { code: string; message: string } | null {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
+  const error: unknown = (json as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null || Array.isArray(error)) return null;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
+}
 
 export interface SwarmClientOptions {
   /** e.g. `http://127.0.0.1:5557` */
@@ -52,26 +53,26 @@ export class SwarmClient {
   }
 
   status(): Promise<StatusResponse> {
-    return this.request('GET', '/v1/status', statusSchema);
+    return this.call('GET', '/v1/status', (m) => m.statusSchema);
   }
 
   health(): Promise<HealthResponse> {
-    return this.request('GET', '/v1/health', healthSchema);
+    return this.call('GET', '/v1/health', (m) => m.healthSchema);
   }
 
   /** The swarm as the node's gossip sees it (members, leader, adaptive mode, encryption). */
   members(): Promise<MembersResponse> {
-    return this.request('GET', '/v1/members', membersResponseSchema);
+    return this.call('GET', '/v1/members', (m) => m.membersResponseSchema);
   }
 
   /** This node's energy snapshot (power, energy, carbon, rating, battery). 503 when [energy] is off. */
   energy(): Promise<EnergyResponse> {
-    return this.request('GET', '/v1/energy', energyResponseSchema);
+    return this.call('GET', '/v1/energy', (m) => m.energyResponseSchema);
   }
 
   /** Every member's gossiped energy summary plus swarm totals. */
   energySwarm(): Promise<SwarmEnergyResponse> {
-    return this.request('GET', '/v1/energy/swarm', swarmEnergyResponseSchema);
+    return this.call('GET', '/v1/energy/swarm', (m) => m.swarmEnergyResponseSchema);
   }
 
   /** The node's `/metrics` in Prometheus text format (not JSON, so outside `request`). */
@@ -91,45 +92,56 @@ export class SwarmClient {
 
   /** Raft leader, term, commit index and membership as this node sees them. */
   leader(): Promise<LeaderResponseBody> {
-    return this.request('GET', '/v1/leader', leaderSchema);
+    return this.call('GET', '/v1/leader', (m) => m.leaderSchema);
   }
 
   /** Linearizable read by default; `stale` reads the node's local state. 404 -> ApiRequestError not_found. */
   kvGet(key: string, opts: { stale?: boolean } = {}): Promise<KvItemResponse> {
     const q = opts.stale === true ? '?consistency=stale' : '';
-    return this.request('GET', `/v1/kv/${encodeURIComponent(key)}${q}`, kvItemSchema);
+    return this.call('GET', `/v1/kv/${encodeURIComponent(key)}${q}`, (m) => m.kvItemSchema);
   }
 
   /** Resolves once the write is committed and applied; `prevRevision` makes it a compare-and-set (409 on mismatch). */
   kvPut(key: string, value: unknown, opts: { prevRevision?: number } = {}): Promise<KvItemResponse> {
     const body = opts.prevRevision === undefined ? { value } : { value, prev_revision: opts.prevRevision };
-    return this.request('PUT', `/v1/kv/${encodeURIComponent(key)}`, kvItemSchema, body);
+    return this.call('PUT', `/v1/kv/${encodeURIComponent(key)}`, (m) => m.kvItemSchema, body);
   }
 
   kvDelete(key: string): Promise<KvDeleteResponseBody> {
-    return this.request('DELETE', `/v1/kv/${encodeURIComponent(key)}`, kvDeleteSchema);
+    return this.call('DELETE', `/v1/kv/${encodeURIComponent(key)}`, (m) => m.kvDeleteSchema);
   }
 
   kvList(prefix = '', opts: { stale?: boolean } = {}): Promise<KvListResponseBody> {
     const q = new URLSearchParams({ prefix, ...(opts.stale === true ? { consistency: 'stale' } : {}) });
-    return this.request('GET', `/v1/kv?${q.toString()}`, kvListSchema);
+    return this.call('GET', `/v1/kv?${q.toString()}`, (m) => m.kvListSchema);
   }
 
   /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */
   shutdown(reason?: string): Promise<ShutdownResponse> {
-    return this.request(
+    return this.call(
       'POST',
       '/v1/shutdown',
-      shutdownResponseSchema,
+      (m) => m.shutdownResponseSchema,
       reason === undefined ? {} : { reason },
     );
   }
 
   /** Generic typed call for routes added by later modules. */
-  async request<S extends z.ZodType>(
+  request<S extends z.ZodType>(
     method: string,
     path: string,
     schema: S,
+    body?: unknown,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<z.output<S>> {
+    return this.call(method, path, () => schema, body, opts);
+  }
+
+  /** One call; `pick` names the schema of a successful answer (from the lazily loaded schema module). */
+  private async call<S extends z.ZodType>(
+    method: string,
+    path: string,
+    pick: (m: SchemaModule) => S,
     body?: unknown,
     opts: { timeoutMs?: number } = {},
   ): Promise<z.output<S>> {
@@ -155,12 +167,12 @@ export class SwarmClient {
       throw new BadResponseError(url, `HTTP ${res.status} without a JSON body`);
     }
     if (!res.ok) {
-      const e = errorSchema.safeParse(json);
-      const message = e.success ? e.data.error.message : `HTTP ${res.status}`;
+      const e = errorBody(json);
+      const message = e ? e.message : `HTTP ${res.status}`;
       if (res.status === 401) throw new UnauthorizedError(message);
-      throw new ApiRequestError(res.status, e.success ? e.data.error.code : `http_${res.status}`, message);
+      throw new ApiRequestError(res.status, e ? e.code : `http_${res.status}`, message);
     }
-    const parsed = schema.safeParse(json);
+    const parsed = pick(await loadSchemas()).safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new BadResponseError(

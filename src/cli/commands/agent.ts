@@ -2,14 +2,13 @@
  * `swarm agent`: run one REST consensus agent (settings from flags or the
  * demo's AGENT_ID/PORT/PEERS environment), `swarm agent trigger` (the demo's
  * trigger script) and `swarm agent demo` (N agents on loopback, one run).
+ * The agents' code (and hono with it) is imported inside the actions, so
+ * listing the commands (`swarm --help`) does not load it.
  */
 import type { Command } from 'commander';
 import { CliExit, UsageError } from '../../common/errors.js';
 import type { CliContext, Registrar } from '../context.js';
-import { formatTrigger, triggerRun } from '../../agents/client.js';
-import { runAgentsDemo } from '../../agents/demo.js';
-import { AgentNode } from '../../agents/node.js';
-import { resolveSettings, type AgentFlags } from '../../agents/settings.js';
+import type { AgentFlags } from '../../agents/settings.js';
 
 function int(raw: string | undefined, name: string, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
@@ -20,6 +19,10 @@ function int(raw: string | undefined, name: string, fallback: number, min: numbe
 }
 
 async function runAgent(flags: AgentFlags, ctx: CliContext): Promise<void> {
+  const [{ resolveSettings }, { AgentNode }] = await Promise.all([
+    import('../../agents/settings.js'),
+    import('../../agents/node.js'),
+  ]);
   const settings = resolveSettings(flags, ctx.env);
   const node = new AgentNode({ ...settings, log: (line) => ctx.stdout.write(`${line}\n`) });
   await node.start();
@@ -67,6 +70,7 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
         .map((s) => s.trim().replace(/\/+$/, ''))
         .filter((s) => s.length > 0);
       if (agents.length === 0) throw new UsageError('--agents needs at least one URL');
+      const { formatTrigger, triggerRun } = await import('../../agents/client.js');
       const result = await triggerRun({
         agents,
         round: int(opts.round, '--round', 1, 1),
@@ -98,10 +102,14 @@ export interface AgentsDemoFlags {
  * `swarm agent demo` and `swarm demo agents`.
  */
 export async function agentsDemo(opts: AgentsDemoFlags, ctx: CliContext): Promise<void> {
+  const count = int(opts.count, '--count', 3, 1);
+  const basePort = int(opts.basePort, '--base-port', 5001, 0);
+  const round = int(opts.round, '--round', 1, 1);
+  const { runAgentsDemo } = await import('../../agents/demo.js');
   const code = await runAgentsDemo({
-    count: int(opts.count, '--count', 3, 1),
-    basePort: int(opts.basePort, '--base-port', 5001, 0),
-    round: int(opts.round, '--round', 1, 1),
+    count,
+    basePort,
+    round,
     json: opts.json === true,
     stdout: ctx.stdout,
     stderr: ctx.stderr,

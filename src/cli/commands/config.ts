@@ -1,20 +1,17 @@
-/** `swarm config init | show | get | set | path`: the config file, never a running node. */
+/**
+ * `swarm config init | show | get | set | path`: the config file, never a
+ * running node. The config modules (zod, the schema, the TOML parser) are
+ * imported inside the actions, so listing these commands does not load them.
+ */
 import { existsSync } from 'node:fs';
-import { stringify } from 'smol-toml';
 import { CliExit } from '../../common/errors.js';
-import { getConfigValue, loadConfig, type LoadedConfig } from '../../config/load.js';
-import { keySpec, unknownKeyError, type ConfigValue } from '../../config/keys.js';
+import { writeFileAtomic } from '../../common/atomic-write.js';
+import type { ConfigValue } from '../../config/keys.js';
 import { resolveConfigPath } from '../../config/paths.js';
-import { setConfigKey, writeFileAtomic } from '../../config/save.js';
-import { configTemplate } from '../../config/template.js';
 import type { SwarmConfig } from '../../config/schema.js';
-import type { CliContext, Registrar } from '../context.js';
+import type { Registrar } from '../context.js';
 
 const SECRET_KEYS = ['security.swarm_key', 'security.api_token'] as const;
-
-function load(ctx: CliContext): LoadedConfig {
-  return loadConfig({ path: ctx.configPath(), env: ctx.env });
-}
 
 /** Secrets are shown as "(set)" unless asked for, so `config show` can be pasted into an issue. */
 function redact(config: SwarmConfig): SwarmConfig {
@@ -39,11 +36,12 @@ export const register: Registrar = (program, ctx) => {
     .command('init')
     .description('write a commented config file with every key at its default')
     .option('--force', 'overwrite an existing file')
-    .action((opts: { force?: boolean }) => {
+    .action(async (opts: { force?: boolean }) => {
       const { path } = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env });
       if (existsSync(path) && !opts.force) {
         throw new CliExit(1, `config file ${path} already exists (use --force to overwrite)`);
       }
+      const { configTemplate } = await import('../../config/template.js');
       writeFileAtomic(path, configTemplate());
       ctx.stdout.write(`Wrote ${path}\n`);
     });
@@ -53,8 +51,12 @@ export const register: Registrar = (program, ctx) => {
     .description('print the effective config (file + SWARM_* env overrides)')
     .option('--json', 'machine-readable output')
     .option('--show-secrets', 'print swarm_key and api_token instead of "(set)"')
-    .action((opts: { json?: boolean; showSecrets?: boolean }) => {
-      const loaded = load(ctx);
+    .action(async (opts: { json?: boolean; showSecrets?: boolean }) => {
+      const [{ loadCliConfig }, { stringify }] = await Promise.all([
+        import('../config-access.js'),
+        import('smol-toml'),
+      ]);
+      const loaded = loadCliConfig(ctx);
       const cfg = opts.showSecrets ? loaded.config : redact(loaded.config);
       if (opts.json) {
         ctx.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
@@ -70,9 +72,14 @@ export const register: Registrar = (program, ctx) => {
     .command('get')
     .description('print one effective value, e.g. `swarm config get gossip.fanout`')
     .argument('<key>', 'section.key')
-    .action((key: string) => {
+    .action(async (key: string) => {
+      const [{ keySpec, unknownKeyError }, { getConfigValue }, { loadCliConfig }] = await Promise.all([
+        import('../../config/keys.js'),
+        import('../../config/load.js'),
+        import('../config-access.js'),
+      ]);
       if (!keySpec(key)) throw unknownKeyError(key, '');
-      ctx.stdout.write(`${formatValue(getConfigValue(load(ctx).config, key))}\n`);
+      ctx.stdout.write(`${formatValue(getConfigValue(loadCliConfig(ctx).config, key))}\n`);
     });
 
   config
@@ -80,8 +87,9 @@ export const register: Registrar = (program, ctx) => {
     .description('set one key in the config file (validated; the file is untouched on error)')
     .argument('<key>', 'section.key')
     .argument('<value>', 'new value (lists: comma-separated or JSON)')
-    .action((key: string, value: string) => {
+    .action(async (key: string, value: string) => {
       const { path } = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env });
+      const { setConfigKey } = await import('../../config/save.js');
       const r = setConfigKey(path, key, value);
       ctx.stdout.write(`${r.key} = ${formatValue(r.value)}\n`);
       if (r.created) ctx.stderr.write(`created ${path}\n`);

@@ -14,10 +14,9 @@ import type { StatusResponse } from '../../api/types.js';
 import type { RuntimeInfo } from '../../node/datadir.js';
 import { agentsDemo, type AgentsDemoFlags } from './agent.js';
 import type { Registrar } from '../context.js';
-import { loadConfig } from '../../config/load.js';
 import type { SwarmConfig } from '../../config/schema.js';
 import { spawnDaemon, stopDaemon, waitForExit } from '../daemon.js';
-import { overridesFrom, type StartOptions } from './node.js';
+import type { StartOptions } from '../config-access.js';
 import { formatTable } from '../output.js';
 import { freePort } from '../ports.js';
 
@@ -276,12 +275,12 @@ export async function planNodes(root: string, count: number): Promise<DemoNode[]
  * with its flags: its ports, multicast off, all the others in its join list,
  * and every node a founder (the cluster forms once all of them are seen).
  */
-export function demoNodeConfig(
+export async function demoNodeConfig(
   n: DemoNode,
   nodes: readonly DemoNode[],
   configPath: string,
   env: NodeJS.ProcessEnv,
-): SwarmConfig {
+): Promise<SwarmConfig> {
   const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
   const flags: StartOptions = {
     name: n.name,
@@ -293,6 +292,11 @@ export function demoNodeConfig(
     bootstrap: String(nodes.length),
     ...(join.length > 0 ? { join: join.join(',') } : {}),
   };
+  // Imported here: zod and the config schema load only when a demo runs.
+  const [{ loadConfig }, { overridesFrom }] = await Promise.all([
+    import('../../config/load.js'),
+    import('../config-access.js'),
+  ]);
   return loadConfig({ path: configPath, env, overrides: overridesFrom(flags, n.dataDir) }).config;
 }
 
@@ -300,7 +304,7 @@ export function demoNodeConfig(
 async function startAll(nodes: DemoNode[], configPath: string, env: NodeJS.ProcessEnv): Promise<void> {
   const results = await Promise.allSettled(
     nodes.map(async (n) => {
-      n.runtime = await spawnDaemon({ config: demoNodeConfig(n, nodes, configPath, env), env });
+      n.runtime = await spawnDaemon({ config: await demoNodeConfig(n, nodes, configPath, env), env });
     }),
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../common/errors.js';
 import { SwarmClient } from '../../client/client.js';
-import { loadConfig } from '../../config/load.js';
 import type { CliContext, Registrar } from '../context.js';
 import { formatTable } from '../output.js';
 import { localClient } from './swarm.js';
@@ -24,9 +23,10 @@ function common(cmd: Command): Command {
     .option('--json', 'machine-readable output');
 }
 
-function client(ctx: CliContext, o: CommonOptions): SwarmClient {
+async function client(ctx: CliContext, o: CommonOptions): Promise<SwarmClient> {
   if (o.api !== undefined) {
-    const { config } = loadConfig({ path: ctx.configPath(), env: ctx.env });
+    const { loadCliConfig } = await import('../config-access.js');
+    const { config } = loadCliConfig(ctx);
     return new SwarmClient({ baseUrl: o.api, token: config.security.api_token });
   }
   return localClient(ctx, o.dataDir);
@@ -51,7 +51,7 @@ export const register: Registrar = (program, ctx) => {
   common(kv.command('get <key>').description('read a key (linearizable unless --stale)'))
     .option('--stale', 'read the local node state without asking the leader')
     .action(async (key: string, o: CommonOptions & { stale?: boolean }) => {
-      const r = await client(ctx, o).kvGet(key, { stale: o.stale === true });
+      const r = await (await client(ctx, o)).kvGet(key, { stale: o.stale === true });
       out(o.json ? JSON.stringify(r) : show(r.value));
     });
 
@@ -64,17 +64,15 @@ export const register: Registrar = (program, ctx) => {
         if (!Number.isInteger(prev) || prev < 0)
           throw new UsageError(`--prev-revision must be a non-negative integer, got ${o.prevRevision}`);
       }
-      const r = await client(ctx, o).kvPut(
-        key,
-        parseValue(value),
-        prev === undefined ? {} : { prevRevision: prev },
-      );
+      const r = await (
+        await client(ctx, o)
+      ).kvPut(key, parseValue(value), prev === undefined ? {} : { prevRevision: prev });
       out(o.json ? JSON.stringify(r) : `${r.key} = ${show(r.value)} (revision ${r.revision})`);
     });
 
   common(kv.command('del <key>').description('delete a key')).action(
     async (key: string, o: CommonOptions) => {
-      const r = await client(ctx, o).kvDelete(key);
+      const r = await (await client(ctx, o)).kvDelete(key);
       out(o.json ? JSON.stringify(r) : r.deleted ? `deleted ${r.key}` : `${r.key} did not exist`);
     },
   );
@@ -82,7 +80,7 @@ export const register: Registrar = (program, ctx) => {
   common(kv.command('list [prefix]').description('list keys with a prefix (all keys without one)'))
     .option('--stale', 'read the local node state without asking the leader')
     .action(async (prefix: string | undefined, o: CommonOptions & { stale?: boolean }) => {
-      const r = await client(ctx, o).kvList(prefix ?? '', { stale: o.stale === true });
+      const r = await (await client(ctx, o)).kvList(prefix ?? '', { stale: o.stale === true });
       if (o.json) return out(JSON.stringify(r));
       if (r.items.length === 0) return out('(no keys)');
       out(

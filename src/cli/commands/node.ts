@@ -1,63 +1,32 @@
 /**
  * `swarm node start | stop | status`. The CLI never holds node state: it finds
  * the node through its data dir (lock + node.json) and talks to its API.
+ * `stop` and `status` run in a short-lived process (benchmarks and service
+ * managers call them while nodes run), so the node runtime (gossip, Raft,
+ * energy, API server) and the dashboard are imported only by `start
+ * --foreground`, inside its action, and the config (zod) inside each action.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SwarmError } from '../../common/errors.js';
-import { keySpec, parseValueText } from '../../config/keys.js';
-import { loadConfig, type ConfigOverride, type LoadedConfig } from '../../config/load.js';
+import type { LoadedConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
 import type { StatusResponse } from '../../api/types.js';
 import type { SwarmConfig } from '../../config/schema.js';
 import { FILES, inspectDataDir, readRuntime } from '../../node/datadir.js';
-import { createLogger } from '../../node/log.js';
 import type { SwarmNode } from '../../node/node.js';
+import type { StartOptions } from '../config-access.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
-import { createNodeRuntime, exitSoonAfterStop, runForeground, runNodeProcess } from '../node-runtime.js';
 import { formatDuration, formatPairs } from '../output.js';
 
-export interface StartOptions {
-  name?: string;
-  foreground?: boolean;
-  dataDir?: string;
-  join?: string;
-  gossipPort?: string;
-  apiPort?: string;
-  raftPort?: string;
-  multicast?: boolean;
-  /** `--bootstrap` alone is true; `--bootstrap 3` is "3". */
-  bootstrap?: string | true;
-  json?: boolean;
-}
+export type { StartOptions } from '../config-access.js';
 
-/** Flags become config overrides so they pass through the same validation as the file. */
-export function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
-  const out: ConfigOverride[] = [];
-  const add = (key: string, flag: string, text: string | undefined): void => {
-    if (text === undefined) return;
-    const spec = keySpec(key);
-    if (!spec) return;
-    out.push({ key, value: parseValueText(spec, text, flag), source: flag });
-  };
-  add('node.name', '--name', opts.name);
-  if (opts.dataDir !== undefined)
-    out.push({ key: 'node.data_dir', value: resolve(cwd, opts.dataDir), source: '--data-dir' });
-  add('network.join', '--join', opts.join);
-  add('network.gossip_port', '--gossip-port', opts.gossipPort);
-  add('api.port', '--api-port', opts.apiPort);
-  add('raft.port', '--raft-port', opts.raftPort);
-  if (opts.multicast === false)
-    out.push({ key: 'network.multicast_enabled', value: false, source: '--no-multicast' });
-  if (opts.bootstrap !== undefined)
-    add('raft.bootstrap_expect', '--bootstrap', opts.bootstrap === true ? '1' : opts.bootstrap);
-  return out;
-}
-
-function loadWith(ctx: CliContext, overrides: ConfigOverride[] = []): LoadedConfig {
-  return loadConfig({ path: ctx.configPath(), env: ctx.env, overrides });
+/** The config of `node start|stop|status` with their flags as overrides. */
+async function loadWith(ctx: CliContext, opts: StartOptions): Promise<LoadedConfig> {
+  const { loadCliConfig, overridesFrom } = await import('../config-access.js');
+  return loadCliConfig(ctx, overridesFrom(opts, process.cwd()));
 }
 
 function dataDirOption(cmd: Command): Command {
@@ -107,6 +76,10 @@ async function runForegroundDashboard(config: SwarmConfig, ctx: CliContext): Pro
   const logPath = join(dataDir, FILES.log);
   const fd = openSync(logPath, 'a', 0o644);
   try {
+    const [{ createLogger }, { createNodeRuntime, runForeground }] = await Promise.all([
+      import('../../node/log.js'),
+      import('../node-runtime.js'),
+    ]);
     const logger = createLogger({
       sink: { write: (line: string) => writeSync(fd, line) },
       level: config.logging.level,
@@ -169,12 +142,11 @@ export const register: Registrar = (program, ctx) => {
       )
       .option('--json', 'print the started node as JSON'),
   ).action(async (opts: StartOptions) => {
-    const cwd = process.cwd();
-    const loaded = loadWith(ctx, overridesFrom(opts, cwd));
-    const { config } = loaded;
+    const { config } = await loadWith(ctx, opts);
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
+      const { exitSoonAfterStop, runNodeProcess } = await import('../node-runtime.js');
       if (process.stdout.isTTY === true && opts.json !== true)
         process.exitCode = await runForegroundDashboard(config, ctx);
       else process.exitCode = await runNodeProcess(config);
@@ -211,7 +183,7 @@ export const register: Registrar = (program, ctx) => {
   dataDirOption(
     node.command('stop').description('stop the node of this config/data dir and wait until it has exited'),
   ).action(async (opts: { dataDir?: string }) => {
-    const { config } = loadWith(ctx, overridesFrom({ dataDir: opts.dataDir }, process.cwd()));
+    const { config } = await loadWith(ctx, { dataDir: opts.dataDir });
     const stopped = await stopDaemon({ dataDir: config.node.data_dir, token: config.security.api_token });
     ctx.stdout.write(`Stopped node ${stopped.name || '(unnamed)'} (PID ${stopped.pid})\n`);
   });
@@ -222,7 +194,7 @@ export const register: Registrar = (program, ctx) => {
       .description('ask the running node for its status over its API')
       .option('--json', 'machine-readable output'),
   ).action(async (opts: { dataDir?: string; json?: boolean }) => {
-    const { config } = loadWith(ctx, overridesFrom({ dataDir: opts.dataDir }, process.cwd()));
+    const { config } = await loadWith(ctx, { dataDir: opts.dataDir });
     const dataDir = config.node.data_dir;
     const found = inspectDataDir(dataDir);
     if (found.state === 'none') throw new NoNodeRunningError(dataDir);

@@ -4,11 +4,9 @@
  * running node through its data dir (or takes `--api URL`) and asks its API.
  * The live views (dashboard, green, status --watch) import ink lazily.
  */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { EnergyResponse, SwarmEnergyResponse } from '../../api/energy-types.js';
 import { SwarmError } from '../../common/errors.js';
-import { loadConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
 import { inspectDataDir } from '../../node/datadir.js';
 import type { CliContext, Registrar } from '../context.js';
@@ -32,16 +30,13 @@ interface LiveCommandOptions {
 }
 
 /** A client for the node running on this config/data dir, or a one-line error. */
-export function localClient(
+export async function localClient(
   ctx: CliContext,
   dataDirFlag: string | undefined,
   timeoutMs?: number,
-): SwarmClient {
-  const overrides =
-    dataDirFlag === undefined
-      ? []
-      : [{ key: 'node.data_dir', value: resolve(process.cwd(), dataDirFlag), source: '--data-dir' }];
-  const { config } = loadConfig({ path: ctx.configPath(), env: ctx.env, overrides });
+): Promise<SwarmClient> {
+  const { loadCliConfig, overridesFrom } = await import('../config-access.js');
+  const { config } = loadCliConfig(ctx, overridesFrom({ dataDir: dataDirFlag }, process.cwd()));
   const dataDir = config.node.data_dir;
   const found = inspectDataDir(dataDir);
   if (found.state === 'none') throw new NoNodeRunningError(dataDir);
@@ -52,16 +47,17 @@ export function localClient(
 }
 
 /** The local node's client, or one for `--api URL`; a live view's calls time out before two periods pass. */
-function nodeClient(
+async function nodeClient(
   ctx: CliContext,
   opts: { dataDir?: string; api?: string },
   intervalMs?: number,
-): SwarmClient {
+): Promise<SwarmClient> {
   const timeoutMs = intervalMs === undefined ? undefined : Math.max(1000, intervalMs * 2);
   if (opts.api === undefined) return localClient(ctx, opts.dataDir, timeoutMs);
+  const { loadCliConfig } = await import('../config-access.js');
   return new SwarmClient({
     baseUrl: opts.api,
-    token: loadConfig({ path: ctx.configPath(), env: ctx.env }).config.security.api_token,
+    token: loadCliConfig(ctx).config.security.api_token,
     timeoutMs,
   });
 }
@@ -215,7 +211,7 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
     .option('--watch [seconds]', 'redraw in place every few seconds (default 1) until q or Ctrl+C')
     .action(async (opts: StatusOptions) => {
       if (opts.watch === undefined || opts.watch === false) {
-        const client = nodeClient(ctx, opts);
+        const client = await nodeClient(ctx, opts);
         const [m, st] = await Promise.all([client.members(), client.status()]);
         ctx.stdout.write(
           opts.json ? `${JSON.stringify({ status: st, ...m }, null, 2)}\n` : formatSwarmStatus(m, st),
@@ -228,7 +224,7 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
           exitCode: 2,
         });
       const intervalMs = Math.round(periodS * 1000);
-      const client = nodeClient(ctx, opts, intervalMs);
+      const client = await nodeClient(ctx, opts, intervalMs);
       if (opts.json) {
         await watchJson(client, intervalMs, ctx.stdout);
         return;
@@ -264,7 +260,7 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
       .option('--api <url>', "a node's API URL instead of the local node's")
       .action(async (opts: LiveCommandOptions) => {
         const intervalMs = parseInterval(opts.interval);
-        const client = nodeClient(ctx, opts, intervalMs);
+        const client = await nodeClient(ctx, opts, intervalMs);
         // Lazy: ink and react load only for the live views.
         const run = (await import('../dashboard/run.js'))[view.run];
         await run(liveOptions(ctx, client, intervalMs));
@@ -276,7 +272,7 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
     .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const client = localClient(ctx, opts.dataDir);
+      const client = await localClient(ctx, opts.dataDir);
       const [e, sw] = await Promise.all([client.energy(), client.energySwarm().catch(() => null)]);
       ctx.stdout.write(
         opts.json ? `${JSON.stringify({ node: e, swarm: sw }, null, 2)}\n` : formatEnergy(e, sw),
@@ -289,7 +285,7 @@ export const register: Registrar = (program: Command, ctx: CliContext) => {
     .option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const client = localClient(ctx, opts.dataDir);
+      const client = await localClient(ctx, opts.dataDir);
       const families = parsePrometheus(await client.metricsText());
       ctx.stdout.write(
         opts.json ? `${JSON.stringify({ metrics: families }, null, 2)}\n` : formatMetrics(families),

@@ -1,0 +1,53 @@
+/**
+ * The config as commands read it: `--config` or the default file, SWARM_* env
+ * and flag overrides, validated by the zod schema. This module imports zod and
+ * the schema (about 90 ms of CPU on x86, seconds on a Pi Zero), so command
+ * modules import it inside their actions (`await import('../config-access.js')`):
+ * registering commands (help, usage errors) and `swarm version` do not load it.
+ */
+import { resolve } from 'node:path';
+import { keySpec, parseValueText } from '../config/keys.js';
+import { loadConfig, type ConfigOverride, type LoadedConfig } from '../config/load.js';
+import type { CliContext } from './context.js';
+
+export interface StartOptions {
+  name?: string;
+  foreground?: boolean;
+  dataDir?: string;
+  join?: string;
+  gossipPort?: string;
+  apiPort?: string;
+  raftPort?: string;
+  multicast?: boolean;
+  /** `--bootstrap` alone is true; `--bootstrap 3` is "3". */
+  bootstrap?: string | true;
+  json?: boolean;
+}
+
+/** Flags become config overrides so they pass through the same validation as the file. */
+export function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[] {
+  const out: ConfigOverride[] = [];
+  const add = (key: string, flag: string, text: string | undefined): void => {
+    if (text === undefined) return;
+    const spec = keySpec(key);
+    if (!spec) return;
+    out.push({ key, value: parseValueText(spec, text, flag), source: flag });
+  };
+  add('node.name', '--name', opts.name);
+  if (opts.dataDir !== undefined)
+    out.push({ key: 'node.data_dir', value: resolve(cwd, opts.dataDir), source: '--data-dir' });
+  add('network.join', '--join', opts.join);
+  add('network.gossip_port', '--gossip-port', opts.gossipPort);
+  add('api.port', '--api-port', opts.apiPort);
+  add('raft.port', '--raft-port', opts.raftPort);
+  if (opts.multicast === false)
+    out.push({ key: 'network.multicast_enabled', value: false, source: '--no-multicast' });
+  if (opts.bootstrap !== undefined)
+    add('raft.bootstrap_expect', '--bootstrap', opts.bootstrap === true ? '1' : opts.bootstrap);
+  return out;
+}
+
+/** The effective config for a command: the global `--config`, the env, then `overrides`. */
+export function loadCliConfig(ctx: CliContext, overrides: readonly ConfigOverride[] = []): LoadedConfig {
+  return loadConfig({ path: ctx.configPath(), env: ctx.env, overrides });
+}

@@ -1,0 +1,161 @@
+/**
+ * What short-lived CLI processes load: `swarm version` no zod and no config,
+ * `swarm --help` no zod either, `swarm node stop|status` not the node runtime
+ * (gossip, Raft, energy, API server, hono) nor the dashboard, and the typed
+ * client no zod until a node answers with a body to check. A resolve hook
+ * preloaded into the process appends every module URL it resolves to a file,
+ * which the test reads.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSwarm } from '../helpers/run-swarm.js';
+
+const CLIENT = fileURLToPath(new URL('../../dist/client/index.js', import.meta.url));
+
+let root = '';
+let seq = 0;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'swarm-startup-'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** NODE_OPTIONS that make a process append each module URL it resolves to `log`. */
+function tracing(log: string): string {
+  const hooks = `data:text/javascript,${encodeURIComponent(
+    `import { appendFileSync } from 'node:fs';
+     export async function resolve(spec, ctx, next) {
+       const r = await next(spec, ctx);
+       appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
+       return r;
+     }`,
+  )}`;
+  const preload = `data:text/javascript,${encodeURIComponent(
+    `import { register } from 'node:module'; register(${JSON.stringify(hooks)});`,
+  )}`;
+  return `--import=${preload}`;
+}
+
+interface Loaded {
+  /** npm packages, e.g. `zod`, `@hono/node-server`. */
+  packages: string[];
+  /** Our own modules, relative to dist/, e.g. `cli/main.js`. */
+  own: string[];
+}
+
+function loaded(log: string): Loaded {
+  const urls = readFileSync(log, 'utf8').split('\n');
+  const packages = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);
+  const own = urls.map((u) => (u.includes('/node_modules/') ? undefined : /\/dist\/(.+)$/.exec(u)?.[1]));
+  const uniq = (xs: (string | undefined)[]): string[] =>
+    [...new Set(xs.filter((x): x is string => x !== undefined))].sort();
+  return { packages: uniq(packages), own: uniq(own) };
+}
+
+async function swarmLoads(args: string[]): Promise<Loaded & { code: number | null; stderr: string }> {
+  const log = join(root, `modules.${++seq}`);
+  const r = await runSwarm(args, {
+    env: { SWARM_CONFIG: '', XDG_CONFIG_HOME: join(root, 'xdg'), NODE_OPTIONS: tracing(log) },
+  });
+  return { ...loaded(log), code: r.code, stderr: r.stderr };
+}
+
+/** The node runtime and the live views: what `node start --foreground` needs and stop/status do not. */
+const RUNTIME_PACKAGES = ['hono', '@hono/node-server', '@msgpack/msgpack', 'prom-client', 'ink', 'react'];
+const RUNTIME_DIRS = /^(api|raft|gossip|energy|net|agents|maelstrom|sim|cli\/dashboard)\/|^node\/node\.js$/;
+
+describe('swarm version', () => {
+  it('loads commander and the version, no zod, no config, no client', async () => {
+    const r = await swarmLoads(['version']);
+    expect(r.code).toBe(0);
+    expect(r.packages).toEqual(['commander']);
+    expect(r.own.filter((m) => /^(config|client|node)\//.test(m))).toEqual([]);
+  });
+});
+
+describe('swarm --help', () => {
+  it('lists every command group without loading zod, the config, hono or the dashboard', async () => {
+    const r = await swarmLoads(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.packages.filter((p) => ['zod', 'smol-toml', 'hono', 'ink', 'react'].includes(p))).toEqual([]);
+    expect(r.own.filter((m) => /^(config\/(load|schema|keys)|agents\/|api\/)/.test(m))).toEqual([]);
+  });
+});
+
+describe('swarm node stop | status', () => {
+  it.each([['stop'], ['status']])('%s loads the config and the client, not the node runtime', async (cmd) => {
+    const r = await swarmLoads(['node', cmd, '--data-dir', join(root, `empty-${cmd}`)]);
+    expect(r.stderr).toMatch(/no node is running/i);
+    expect(r.code).toBe(1);
+    // The config is validated with zod (its error messages); the check can see zod load.
+    expect(r.packages).toContain('zod');
+    expect(r.own).toContain('config/load.js');
+    expect(r.packages.filter((p) => RUNTIME_PACKAGES.includes(p))).toEqual([]);
+    expect(r.own.filter((m) => RUNTIME_DIRS.test(m) || m === 'cli/node-runtime.js')).toEqual([]);
+  });
+});
+
+describe('the typed client', () => {
+  let server: Server;
+  let url = '';
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/v1/health') {
+        res.end(JSON.stringify({ status: 'ok', id: 'n1', state: 'running' }));
+        return;
+      }
+      res.statusCode = 404;
+      res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such key' } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  /** Runs `body` (an async function of `SwarmClient` and the client module) in a fresh node; the modules it loaded. */
+  async function clientLoads(body: string): Promise<Loaded & { out: string }> {
+    const log = join(root, `modules.${++seq}`);
+    const script = `const m = await import(${JSON.stringify(CLIENT)});
+      const c = new m.SwarmClient({ baseUrl: ${JSON.stringify(url)}, timeoutMs: 5000 });
+      process.stdout.write(String(await (${body})(c, m)));`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, NODE_OPTIONS: tracing(log) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}`))));
+    });
+    return { ...loaded(log), out };
+  }
+
+  it('loads no zod to import, nor for an error body; an answer to check loads it', async () => {
+    const imported = await clientLoads('async () => "ok"');
+    expect(imported.out).toBe('ok');
+    expect(imported.packages).toEqual([]);
+
+    const error = await clientLoads(
+      'async (c, m) => c.kvGet("k").catch((e) => e instanceof m.ApiRequestError && `${e.status} ${e.apiCode}: ${e.message}`)',
+    );
+    expect(error.out).toBe('404 not_found: no such key');
+    expect(error.packages).toEqual([]);
+
+    const answered = await clientLoads('async (c) => (await c.health()).state');
+    expect(answered.out).toBe('running');
+    expect(answered.packages).toEqual(['zod']);
+  });
+});
