@@ -616,8 +616,16 @@ export class RaftComponent implements NodeComponent {
             this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
           this.send(rd, early, rd.messages.length);
           if (!applyFirst) this.apply(rd);
+          const wasLeader = core.isLeader;
           core.advance(rd);
           this.afterReady(core, rd);
+          if (!wasLeader && core.isLeader) {
+            // Won in advance(), when our own vote became durable: requests waiting for a leader (a
+            // hand-over relays them here) propose during this turn and join the no-op's Ready, one
+            // replication round instead of two (a new leader probes each follower before pipelining).
+            for (const w of [...this.leaderWaiters]) w();
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
           await this.maybeSnapshot(core, storage);
         }
       } while (this.again);
