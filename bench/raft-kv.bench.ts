@@ -4,7 +4,8 @@
  * cluster on loopback when etcd is installed (see etcd.ts), in the same run
  * and with the same client code (etcd-load.ts):
  * - throughput: 16 concurrent keep-alive HTTP clients writing 64-byte values
- *   for RAFT_KV_SECONDS (default 10) s, all to the leader, then spread over
+ *   for RAFT_KV_SECONDS (default 10) s after RAFT_KV_WARMUP_SECONDS (default
+ *   2) s of the same load unmeasured, all to the leader, then spread over
  *   the three nodes (followers relay; etcd members forward): writes/s, p50,
  *   p99; the two systems' runs alternate so machine noise hits both alike;
  * - failover: SIGKILL the leader, time until a write through a surviving node
@@ -50,6 +51,7 @@ import type { BenchGoal, BenchReport } from './types.js';
 const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 const SECONDS = Number(process.env.RAFT_KV_SECONDS ?? 10);
 const TRIALS = Number(process.env.RAFT_KV_TRIALS ?? 10);
+const WARMUP_SECONDS = Number(process.env.RAFT_KV_WARMUP_SECONDS ?? 2);
 const GAP_TRIALS = Number(process.env.RAFT_KV_GAP_TRIALS ?? 5);
 const PARTS = new Set((process.env.RAFT_KV_PARTS ?? 'ours,etcd,default').split(','));
 /** The failover goal when etcd is not measured: twice etcd's election timeout. */
@@ -318,6 +320,9 @@ async function throughput(
 ): Promise<void> {
   const errors: Record<string, number> = {};
   const measure = async (name: string, write: WriteFn): Promise<void> => {
+    // Unmeasured first: our nodes run JavaScript, whose first second of load runs in V8's interpreter
+    // and baseline compilers (a node in service has long been warm); etcd gets the same warm-up.
+    if (WARMUP_SECONDS > 0) await load(write, WARMUP_SECONDS);
     const r: LoadResult = await load(write, SECONDS);
     Object.assign(metrics, loadMetrics(`${name}_`, r, SECONDS));
     errors[name] = r.errors;
@@ -387,6 +392,7 @@ export default async function bench(): Promise<BenchReport> {
   const metrics: Metrics = {};
   const details: Record<string, unknown> = {
     seconds: SECONDS,
+    warmup_seconds: WARMUP_SECONDS,
     clients: CLIENTS,
     value_bytes: 64,
     trials: TRIALS,
