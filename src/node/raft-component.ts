@@ -26,7 +26,14 @@ import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import { KvApplier } from '../raft/kv-applier.js';
-import { encodeCommand, type JsonValue, type KvCommand, type KvRecord, type KvResult } from '../raft/kv.js';
+import {
+  encodeCommand,
+  encodeSnapshotParts,
+  type JsonValue,
+  type KvCommand,
+  type KvRecord,
+  type KvResult,
+} from '../raft/kv.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
@@ -102,6 +109,9 @@ const BOOTSTRAP_FILE = 'raft-bootstrap.json';
 /** How long the founders computed from the membership view must stay the same before a node bootstraps. */
 const BOOTSTRAP_SETTLE_MS = 1500;
 const MANAGE_EVERY_MS = 500;
+/** Snapshot rows encoded per event-loop turn: about 1 ms of work, so commits are not held up. */
+const SNAPSHOT_ROWS_PER_TURN = 1000;
+const EMPTY_BYTES = new Uint8Array(0);
 
 function entryOf(key: string, rec: KvRecord): KvEntry {
   return { key, value: rec.value, revision: rec.modRevision };
@@ -131,6 +141,8 @@ export class RaftComponent implements NodeComponent {
   private processing = false;
   private again = false;
   private idle: Promise<void> = Promise.resolve();
+  /** The snapshot being encoded and written in the background, if any (see maybeSnapshot). */
+  private snapshotting: Promise<void> | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private tickMs = 100;
   private lastManage = 0;
@@ -238,6 +250,7 @@ export class RaftComponent implements NodeComponent {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     await this.idle;
+    await this.snapshotting;
     await this.transport?.close();
     this.transport = null;
     this.applier.abandonAll('node stopping');
@@ -626,7 +639,7 @@ export class RaftComponent implements NodeComponent {
             for (const w of [...this.leaderWaiters]) w();
             await new Promise<void>((resolve) => setImmediate(resolve));
           }
-          await this.maybeSnapshot(core, storage);
+          this.maybeSnapshot(core, storage);
         }
       } while (this.again);
     } finally {
@@ -675,13 +688,42 @@ export class RaftComponent implements NodeComponent {
     this.updateTimer();
   }
 
-  private async maybeSnapshot(core: RaftNode, storage: FileRaftStorage): Promise<void> {
+  /**
+   * Every snapshot_interval_entries applied entries, snapshot the KV state and compact the log,
+   * off the Ready loop: the state is captured now (cheap: immutable records), then encoded a part
+   * per event-loop turn, written and fsynced beside the WAL (prepareSnapshot), and only renamed into
+   * place under the storage's write lock. Done in one piece inside the loop, 16,000 keys stalled
+   * every commit of the swarm for 30-100 ms (all nodes snapshot at about the same index).
+   */
+  private maybeSnapshot(core: RaftNode, storage: FileRaftStorage): void {
+    if (this.snapshotting !== null) return;
     const applied = this.applier.appliedIndex;
     if (applied - this.applier.snapshotIndex < this.node!.config.raft.snapshot_interval_entries) return;
-    const snap = core.createSnapshot(applied, this.applier.kv.snapshot());
-    await storage.saveSnapshot(snap);
-    core.compact(snap);
-    this.applier.snapshotTaken(applied);
+    const view = this.applier.kv.capture();
+    const meta = core.createSnapshot(applied, EMPTY_BYTES).meta;
+    this.snapshotting = (async () => {
+      const parts: Uint8Array[] = [];
+      for (const part of encodeSnapshotParts(view, SNAPSHOT_ROWS_PER_TURN)) {
+        parts.push(part);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const snap = { meta, data: Buffer.concat(parts) };
+      const prepared = await storage.prepareSnapshot(snap);
+      // A snapshot from the leader may have been restored meanwhile; saveSnapshot then keeps the newer.
+      await storage.saveSnapshot(snap, prepared);
+      if (this.core === core && applied > this.applier.snapshotIndex) {
+        core.compact(snap);
+        this.applier.snapshotTaken(applied);
+      }
+    })()
+      .catch((err: unknown) => {
+        // The storage fails stop on an I/O error (see FileRaftStorage.io): stop the node as for a failed fsync.
+        this.node?.log.error('raft snapshot failed; stopping node', { error: err });
+        this.node?.requestShutdown('raft storage failure');
+      })
+      .finally(() => {
+        this.snapshotting = null;
+      });
   }
 
   // ------------------------------------------------------------------ membership

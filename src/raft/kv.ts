@@ -152,6 +152,45 @@ export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
   return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k] as JsonValue, b[k] as JsonValue));
 }
 
+/** A point-in-time view of the state (see KvStateMachine.capture). */
+export interface KvSnapshotView {
+  readonly appliedIndex: number;
+  readonly revision: number;
+  /** Sorted by key. */
+  readonly rows: readonly (readonly [string, KvRecord])[];
+}
+
+/** A msgpack array header for `n` elements, as @msgpack/msgpack writes it (fixarray, array16, array32). */
+function arrayHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff);
+  const b = new Uint8Array(5);
+  b[0] = 0xdd;
+  new DataView(b.buffer).setUint32(1, n);
+  return b;
+}
+
+/**
+ * The snapshot image of `view` in parts of at most `rowsPerPart` rows, whose
+ * concatenation is byte for byte the msgpack encoding of the SnapshotImage: a
+ * runtime encodes a part per event-loop turn instead of stalling for the whole
+ * state (16,000 keys took 20-40 ms in one piece).
+ */
+export function* encodeSnapshotParts(view: KvSnapshotView, rowsPerPart = 1000): Generator<Uint8Array> {
+  const empty: SnapshotImage = { v: 1, appliedIndex: view.appliedIndex, revision: view.revision, kvs: [] };
+  const head = encode(empty);
+  // The empty image ends with the empty kvs array (0x90); the real header takes its place.
+  yield Buffer.concat([head.subarray(0, head.byteLength - 1), arrayHeader(view.rows.length)]);
+  for (let i = 0; i < view.rows.length; i += rowsPerPart) {
+    const part = view.rows
+      .slice(i, i + rowsPerPart)
+      .map(([k, r]) => [k, r.value, r.createRevision, r.modRevision, r.version]);
+    // An array's encoding is its header followed by its elements': keep the elements.
+    const enc = encode(part);
+    yield enc.subarray(arrayHeader(part.length).byteLength);
+  }
+}
+
 interface SnapshotImage {
   v: 1;
   appliedIndex: number;
@@ -276,16 +315,20 @@ export class KvStateMachine {
 
   /** A self-contained image of the state at `appliedIndex`. */
   snapshot(): Uint8Array {
-    const image: SnapshotImage = {
-      v: 1,
+    return Buffer.concat([...encodeSnapshotParts(this.capture(), Number.POSITIVE_INFINITY)]);
+  }
+
+  /**
+   * The state as of now, for encodeSnapshotParts: cheap (records are immutable
+   * and replaced on write, so the rows are a point-in-time view while applying
+   * goes on), so a runtime can encode and write the image over later turns.
+   */
+  capture(): KvSnapshotView {
+    return {
       appliedIndex: this.appliedIdx,
       revision: this.rev,
-      kvs: this.keys().map((k) => {
-        const r = this.data.get(k) as KvRecord;
-        return [k, r.value, r.createRevision, r.modRevision, r.version];
-      }),
+      rows: this.keys().map((k) => [k, this.data.get(k) as KvRecord] as const),
     };
-    return encode(image);
   }
 
   /** Replace the whole state with a snapshot image. */

@@ -4,6 +4,7 @@ import {
   KvStateMachine,
   decodeCommand,
   encodeCommand,
+  encodeSnapshotParts,
   jsonEqual,
   type KvCommand,
   type KvResult,
@@ -176,5 +177,44 @@ describe('KvStateMachine', () => {
 
   it('rejects malformed snapshot images', () => {
     expect(() => new KvStateMachine().restore(encode({ v: 2 }))).toThrow();
+  });
+
+  it('a snapshot encoded in parts is byte for byte the one-piece msgpack image, across array header sizes', () => {
+    for (const n of [0, 1, 15, 16, 999, 70_000]) {
+      idx = 0;
+      const kv = new KvStateMachine();
+      for (let i = 0; i < n; i++)
+        run(kv, { op: 'put', key: `k${i}`, value: i % 3 === 0 ? { n: i, s: 'x' } : `v${i}` });
+      const view = kv.capture();
+      const whole = encode({
+        v: 1,
+        appliedIndex: view.appliedIndex,
+        revision: view.revision,
+        kvs: view.rows.map(([k, r]) => [k, r.value, r.createRevision, r.modRevision, r.version]),
+      });
+      for (const per of [1, 7, 1000]) {
+        if (n === 70_000 && per !== 1000) continue;
+        expect(Buffer.concat([...encodeSnapshotParts(view, per)]).equals(Buffer.from(whole))).toBe(true);
+      }
+      const copy = new KvStateMachine();
+      copy.restore(kv.snapshot());
+      expect(copy.snapshot()).toEqual(kv.snapshot());
+      expect(copy.keys()).toHaveLength(n);
+    }
+  });
+
+  it('a captured view does not change while applying goes on', () => {
+    idx = 0;
+    const kv = new KvStateMachine();
+    run(kv, { op: 'put', key: 'a', value: 1 });
+    const view = kv.capture();
+    const before = Buffer.concat([...encodeSnapshotParts(view)]);
+    run(kv, { op: 'put', key: 'a', value: 2 });
+    run(kv, { op: 'put', key: 'b', value: 3 });
+    expect(Buffer.concat([...encodeSnapshotParts(view)]).equals(before)).toBe(true);
+    const restored = new KvStateMachine();
+    restored.restore(before);
+    expect(restored.keys()).toEqual(['a']);
+    expect(restored.get('a')?.value).toBe(1);
   });
 });

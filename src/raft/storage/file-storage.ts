@@ -26,6 +26,9 @@ import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 export const DEFAULT_MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const SNAPSHOT_FILE = 'snapshot.snap';
 const SNAPSHOT_TMP = `${SNAPSHOT_FILE}.tmp`;
+/** Where prepareSnapshot writes, apart from SNAPSHOT_TMP: a snapshot from the leader may be saved meanwhile. */
+const SNAPSHOT_PREPARED_TMP = `${SNAPSHOT_FILE}.prepared.tmp`;
+const TEMP_FILES: readonly string[] = [SNAPSHOT_TMP, SNAPSHOT_PREPARED_TMP];
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
 /** Something recovery repaired or noticed; never a loss of synced data. */
@@ -117,8 +120,14 @@ export interface DataDirImage {
   readonly entries: Entry[];
   /** The torn tail recovery would cut, if any. */
   readonly torn: readonly TornTail[];
-  /** A leftover snapshot temp file is present. */
-  readonly tempFile: boolean;
+  /** Leftover snapshot temp files (of a write that crashed before its rename). */
+  readonly tempFiles: readonly string[];
+}
+
+/** A snapshot file written and synced by prepareSnapshot, waiting for saveSnapshot to rename it. */
+export interface PreparedSnapshot {
+  readonly index: number;
+  readonly file: string;
 }
 
 /**
@@ -158,7 +167,8 @@ export async function readDataDir(dir: string, fs: StorageFs = nodeFs): Promise<
     if (scan.torn) torn.push(scan.torn);
   }
   const { hardState, entries } = replay(scanned, snapshot?.meta.index ?? 0);
-  return { snapshot, segments, scanned, hardState, entries, torn, tempFile: names.includes(SNAPSHOT_TMP) };
+  const tempFiles = TEMP_FILES.filter((n) => names.includes(n));
+  return { snapshot, segments, scanned, hardState, entries, torn, tempFiles };
 }
 
 export class FileRaftStorage implements RaftStorage {
@@ -203,6 +213,7 @@ export class FileRaftStorage implements RaftStorage {
   private barriers: Barrier[] = [];
   private lock: Promise<void> = Promise.resolve();
   private busy = 0;
+  private preparing = false;
   /** The flush that has been scheduled but has not started: later sync() callers share it. */
   private queued: Deferred | null = null;
 
@@ -235,9 +246,9 @@ export class FileRaftStorage implements RaftStorage {
     this.stats.fsyncs++;
     const image = await readDataDir(this.dir, this.fs);
     // Only our own temp file: other files in the directory are not ours to delete.
-    if (image.tempFile) {
-      await this.fs.unlink(join(this.dir, SNAPSHOT_TMP));
-      this.warn({ kind: 'removed-temp', file: SNAPSHOT_TMP });
+    for (const file of image.tempFiles) {
+      await this.fs.unlink(join(this.dir, file));
+      this.warn({ kind: 'removed-temp', file });
     }
     for (const t of image.torn) this.warn({ kind: 'torn-tail', ...t });
     const { snapshot, scanned, hardState: hsOnDisk, entries } = image;
@@ -442,14 +453,50 @@ export class FileRaftStorage implements RaftStorage {
 
   // --- snapshots -------------------------------------------------------------------------------
 
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
+  /**
+   * Writes and fsyncs `snapshot`'s file under a temporary name, outside the write lock, so WAL
+   * flushes go on meanwhile; saveSnapshot(snapshot, prepared) then only renames it into place. For
+   * a node's own snapshots of applied state (a megabyte takes milliseconds to write and sync,
+   * during which every commit would otherwise wait). One preparation at a time.
+   */
+  async prepareSnapshot(snapshot: Snapshot): Promise<PreparedSnapshot> {
+    this.assertUsable();
+    if (this.preparing) throw new StorageError('busy', 'a snapshot is already being prepared');
+    this.preparing = true;
+    try {
+      await this.io(async () => {
+        const f = await this.fs.openTruncate(join(this.dir, SNAPSHOT_PREPARED_TMP));
+        try {
+          await f.append(encodeSnapshot(snapshot));
+          await f.sync();
+          this.stats.fsyncs++;
+        } finally {
+          await f.close();
+        }
+      });
+    } finally {
+      this.preparing = false;
+    }
+    return { index: snapshot.meta.index, file: SNAPSHOT_PREPARED_TMP };
+  }
+
+  saveSnapshot(snapshot: Snapshot, prepared?: PreparedSnapshot): Promise<void> {
     try {
       this.assertUsable();
+      if (prepared !== undefined && prepared.index !== snapshot.meta.index)
+        throw new StorageError(
+          'bad_snapshot',
+          `prepared file holds ${prepared.index}, not ${snapshot.meta.index}`,
+        );
     } catch (err) {
       return Promise.reject(err);
     }
     const { index, term } = snapshot.meta;
-    if (index <= this.snapIndex) return Promise.resolve();
+    if (index <= this.snapIndex) {
+      // A newer snapshot (the leader's) got here first; the prepared file is of no use.
+      if (prepared === undefined) return Promise.resolve();
+      return this.io(() => this.fs.unlink(join(this.dir, prepared.file)));
+    }
     // Raft §7: keep the log after the snapshot only if the log holds the snapshot's last entry with its term.
     const t = this.termAt(index);
     if (t !== undefined && t !== term) {
@@ -475,14 +522,16 @@ export class FileRaftStorage implements RaftStorage {
     return this.exclusive(async () => {
       await this.writeBatch(this.take());
       await this.io(async () => {
-        const tmp = join(this.dir, SNAPSHOT_TMP);
-        const f = await this.fs.openTruncate(tmp);
-        try {
-          await f.append(encodeSnapshot(snapshot));
-          await f.sync();
-          this.stats.fsyncs++;
-        } finally {
-          await f.close();
+        const tmp = join(this.dir, prepared?.file ?? SNAPSHOT_TMP);
+        if (prepared === undefined) {
+          const f = await this.fs.openTruncate(tmp);
+          try {
+            await f.append(encodeSnapshot(snapshot));
+            await f.sync();
+            this.stats.fsyncs++;
+          } finally {
+            await f.close();
+          }
         }
         await this.fs.rename(tmp, join(this.dir, SNAPSHOT_FILE));
         await this.syncDir();

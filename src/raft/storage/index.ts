@@ -3,6 +3,7 @@ export {
   FileRaftStorage,
   readDataDir,
   type DataDirImage,
+  type PreparedSnapshot,
   DEFAULT_MAX_SEGMENT_BYTES,
   SNAPSHOT_FILE,
   segmentName,

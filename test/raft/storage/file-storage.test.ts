@@ -459,6 +459,46 @@ describe('snapshots', () => {
     expect(rec.snapshot?.meta.index).toBe(8);
   });
 
+  it('a prepared snapshot is written beside the WAL while flushes go on, and renamed into place by saveSnapshot', async () => {
+    const dir = tempDir();
+    const { s } = await open(dir);
+    s.append(entries(1, 10, 1));
+    await s.sync();
+    const prepared = s.prepareSnapshot(snap(8, 1, [1, 2, 3]));
+    // A flush started while the snapshot file is being written does not wait for it.
+    s.append(entries(11, 12, 1));
+    await s.sync();
+    const p = await prepared;
+    expect(readdirSync(dir)).toContain(p.file);
+    expect(readdirSync(dir)).not.toContain(SNAPSHOT_FILE);
+    await s.saveSnapshot(snap(8, 1, [1, 2, 3]), p);
+    expect(readdirSync(dir)).not.toContain(p.file);
+    await s.close();
+    const { rec } = await open(dir);
+    expect(rec.snapshot?.meta.index).toBe(8);
+    expect([...rec.snapshot!.data]).toEqual([1, 2, 3]);
+    expect(rec.entries.map((e) => e.index)).toEqual([9, 10, 11, 12]);
+  });
+
+  it('a prepared snapshot older than one saved meanwhile is dropped, and a crashed preparation is cleaned up', async () => {
+    const dir = tempDir();
+    const { s } = await open(dir);
+    s.append(entries(1, 10, 1));
+    await s.sync();
+    const p = await s.prepareSnapshot(snap(5, 1));
+    await s.saveSnapshot(snap(9, 1));
+    await s.saveSnapshot(snap(5, 1), p);
+    expect(readdirSync(dir)).not.toContain(p.file);
+    // A preparation that is never saved (the process dies) leaves its file for recovery to remove.
+    const q = await s.prepareSnapshot(snap(10, 1));
+    await s.close();
+    const warnings: StorageWarning[] = [];
+    const { rec } = await open(dir, { onWarning: (w) => warnings.push(w) });
+    expect(rec.snapshot?.meta.index).toBe(9);
+    expect(warnings).toEqual([{ kind: 'removed-temp', file: q.file }]);
+    expect(readdirSync(dir)).not.toContain(q.file);
+  });
+
   it('removes a leftover temp file and rejects a corrupt snapshot', async () => {
     const dir = tempDir();
     const { s } = await open(dir);
