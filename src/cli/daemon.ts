@@ -27,13 +27,14 @@ import { writeResolvedConfig } from './resolved-config.js';
 export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
 
 /**
- * V8 flags of a daemon process. A young generation capped at 1 MB per
+ * V8 flags of a daemon process. A young generation capped at 4 MB per
  * semi-space keeps an idle node about 6 MB smaller (V8 otherwise grows it to
- * 8 MB per semi-space during start-up and keeps it); the cost is more, cheaper
- * scavenges under load, which at idle measured no CPU difference
- * (docs/operations.md, "Memory").
+ * 8 MB per semi-space during start-up and keeps it). A 1 MB cap measured the
+ * same at idle but, under write load, promoted short-lived request objects into
+ * the old generation, whose mark-compact pauses (8-27 ms) became the largest
+ * write gaps of a leader hand-over (docs/operations.md, "Memory").
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /** Node flags for a daemon: ours, except those the user already sets in NODE_OPTIONS (theirs win). */
 export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
