@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSwarm } from '../helpers/run-swarm.js';
+import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 
 const CLIENT = fileURLToPath(new URL('../../dist/client/index.js', import.meta.url));
 
@@ -30,18 +31,7 @@ afterAll(() => {
 
 /** NODE_OPTIONS that make a process append each module URL it resolves to `log`. */
 function tracing(log: string): string {
-  const hooks = `data:text/javascript,${encodeURIComponent(
-    `import { appendFileSync } from 'node:fs';
-     export async function resolve(spec, ctx, next) {
-       const r = await next(spec, ctx);
-       appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
-       return r;
-     }`,
-  )}`;
-  const preload = `data:text/javascript,${encodeURIComponent(
-    `import { register } from 'node:module'; register(${JSON.stringify(hooks)});`,
-  )}`;
-  return `--import=${preload}`;
+  return moduleTraceNodeOptions(JSON.stringify(log));
 }
 
 interface Loaded {

@@ -16,6 +16,7 @@ import { createApi, type ApiNode } from '../../src/api/app.js';
 import { installLightFetchGlobals, LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
 import { requestListener } from '../../src/api/server.js';
 import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
+import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 
 describe('LightHeaders', () => {
   it('is case-insensitive, combines repeated names, keeps set-cookie apart, iterates sorted', () => {
@@ -269,19 +270,11 @@ describe('a detached node daemon', () => {
       '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n\n[security]\napi_token = "t0ken"\n',
     );
     // A resolve hook in every process of the test's tree: each appends the URLs it loads to modules.<pid>.
-    const hooks = `data:text/javascript,${encodeURIComponent(
-      `import { appendFileSync } from 'node:fs';
-       export async function resolve(spec, ctx, next) {
-         const r = await next(spec, ctx);
-         appendFileSync(${JSON.stringify(join(root, 'modules.'))} + process.pid, r.url + '\\n');
-         return r;
-       }`,
-    )}`;
-    const preload = `data:text/javascript,${encodeURIComponent(
-      `import { register } from 'node:module'; register(${JSON.stringify(hooks)});`,
-    )}`;
     const dataDir = join(root, 'd');
-    const env = { SWARM_CONFIG: '', NODE_OPTIONS: `--import=${preload}` };
+    const env = {
+      SWARM_CONFIG: '',
+      NODE_OPTIONS: moduleTraceNodeOptions(`${JSON.stringify(join(root, 'modules.'))} + process.pid`),
+    };
     const packages = (pid: number): string[] => {
       const urls = readFileSync(join(root, `modules.${pid}`), 'utf8').split('\n');
       const names = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);

@@ -464,20 +464,23 @@ export class FileRaftStorage implements RaftStorage {
     if (this.preparing) throw new StorageError('busy', 'a snapshot is already being prepared');
     this.preparing = true;
     try {
-      await this.io(async () => {
-        const f = await this.fs.openTruncate(join(this.dir, SNAPSHOT_PREPARED_TMP));
-        try {
-          await f.append(encodeSnapshot(snapshot));
-          await f.sync();
-          this.stats.fsyncs++;
-        } finally {
-          await f.close();
-        }
-      });
+      await this.io(() => this.writeSnapshotFile(join(this.dir, SNAPSHOT_PREPARED_TMP), snapshot));
     } finally {
       this.preparing = false;
     }
     return { index: snapshot.meta.index, file: SNAPSHOT_PREPARED_TMP };
+  }
+
+  /** Writes the snapshot file at `path` and fsyncs it (not yet under its final name). */
+  private async writeSnapshotFile(path: string, snapshot: Snapshot): Promise<void> {
+    const f = await this.fs.openTruncate(path);
+    try {
+      await f.append(encodeSnapshot(snapshot));
+      await f.sync();
+      this.stats.fsyncs++;
+    } finally {
+      await f.close();
+    }
   }
 
   saveSnapshot(snapshot: Snapshot, prepared?: PreparedSnapshot): Promise<void> {
@@ -523,16 +526,7 @@ export class FileRaftStorage implements RaftStorage {
       await this.writeBatch(this.take());
       await this.io(async () => {
         const tmp = join(this.dir, prepared?.file ?? SNAPSHOT_TMP);
-        if (prepared === undefined) {
-          const f = await this.fs.openTruncate(tmp);
-          try {
-            await f.append(encodeSnapshot(snapshot));
-            await f.sync();
-            this.stats.fsyncs++;
-          } finally {
-            await f.close();
-          }
-        }
+        if (prepared === undefined) await this.writeSnapshotFile(tmp, snapshot);
         await this.fs.rename(tmp, join(this.dir, SNAPSHOT_FILE));
         await this.syncDir();
         this.stats.snapshotsSaved++;
