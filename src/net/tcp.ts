@@ -214,6 +214,23 @@ export class TcpTransport<M extends WireMessage> {
     return true;
   }
 
+  /**
+   * The peer is up (it has just sent us something over its own connection): a
+   * link waiting out its redial back-off dials now. After a peer restarts, the
+   * back-off can have grown to seconds, during which our answers to it would
+   * wait and, were it to crash again, the refused dial that signals the crash
+   * would come that much later. Returns whether a dial started.
+   */
+  peerAlive(to: TcpAddress | string): boolean {
+    const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);
+    const link = this.links.get(key);
+    if (!link || link.state !== 'waiting' || link.timer === null) return false;
+    clearTimeout(link.timer);
+    link.attempt = 0;
+    this.dial(link);
+    return true;
+  }
+
   /** Forget a peer (it left the cluster): close its connection and stop redialling. */
   disconnect(to: TcpAddress | string): void {
     const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);

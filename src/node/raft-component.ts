@@ -503,6 +503,10 @@ export class RaftComponent implements NodeComponent {
     const core = this.core;
     if (core === null) return;
     this.heardAt.set(m.from, Date.now());
+    // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
+    const addr = this.opts.peers.get(m.from)?.raftAddr;
+    const hp = addr ? parsePeerAddr(addr) : null;
+    if (hp) this.transport?.peerAlive(hp);
     const before = core.leaderId;
     core.step(m, Date.now());
     // Wake requests waiting for a leader now, before the Ready loop runs: a node that has just won

@@ -189,6 +189,36 @@ describe('TcpTransport on loopback', () => {
     expect(a.t.peers()[0]?.state).toBe('open');
   });
 
+  it('peerAlive cuts a grown redial back-off short: the link dials at once', async () => {
+    const gone = await node();
+    const addr = gone.t.address();
+    await gone.t.close();
+    open.splice(open.indexOf(gone.t), 1);
+    const a = await TcpTransport.listen<RaftMessage>({
+      codec: raftCodec,
+      bindAddress: '127.0.0.1',
+      port: 0,
+      keyring: null,
+      // Long back-off: without peerAlive the next dial would come seconds later.
+      backoff: { initialMs: 4000, maxMs: 8000 },
+      rng: createRng(7),
+      onMessage: () => undefined,
+    });
+    open.push(a);
+    a.send(addr, hb(1));
+    await waitFor(() => a.peers()[0]?.state === 'waiting', 'the first dial refused');
+    const back = await node({ port: addr.port });
+    const t0 = Date.now();
+    expect(a.peerAlive(`${addr.host}:${addr.port}`)).toBe(true);
+    a.send(addr, hb(2));
+    await waitFor(() => back.inbox.length > 0, 'delivery before the back-off ends', 1500);
+    // The back-off alone would have held the dial for at least 2 s (half of 4 s, then jitter).
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(back.inbox.map((m) => (m.type === 'heartbeat' ? m.commit : -1))).toContain(2);
+    // An open link is left alone.
+    expect(a.peerAlive(addr)).toBe(false);
+  });
+
   it('drops frames whose encryption does not match, by reason', async () => {
     const k = new Keyring(new Uint8Array(32).fill(9));
     const keyed = await node({ keyring: k });
