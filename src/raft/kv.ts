@@ -156,8 +156,10 @@ export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
 export interface KvSnapshotView {
   readonly appliedIndex: number;
   readonly revision: number;
-  /** Sorted by key. */
-  readonly rows: readonly (readonly [string, KvRecord])[];
+  /** Sorted. */
+  readonly keys: readonly string[];
+  /** records[i] is the record of keys[i] (two arrays: no object per row stays alive while encoding). */
+  readonly records: readonly KvRecord[];
 }
 
 /** A msgpack array header for `n` elements, as @msgpack/msgpack writes it (fixarray, array16, array32). */
@@ -180,11 +182,14 @@ export function* encodeSnapshotParts(view: KvSnapshotView, rowsPerPart = 1000): 
   const empty: SnapshotImage = { v: 1, appliedIndex: view.appliedIndex, revision: view.revision, kvs: [] };
   const head = encode(empty);
   // The empty image ends with the empty kvs array (0x90); the real header takes its place.
-  yield Buffer.concat([head.subarray(0, head.byteLength - 1), arrayHeader(view.rows.length)]);
-  for (let i = 0; i < view.rows.length; i += rowsPerPart) {
-    const part = view.rows
-      .slice(i, i + rowsPerPart)
-      .map(([k, r]) => [k, r.value, r.createRevision, r.modRevision, r.version]);
+  const n = view.keys.length;
+  yield Buffer.concat([head.subarray(0, head.byteLength - 1), arrayHeader(n)]);
+  for (let i = 0; i < n; i += rowsPerPart) {
+    const part: [string, JsonValue, number, number, number][] = [];
+    for (let j = i; j < Math.min(n, i + rowsPerPart); j++) {
+      const r = view.records[j]!;
+      part.push([view.keys[j]!, r.value, r.createRevision, r.modRevision, r.version]);
+    }
     // An array's encoding is its header followed by its elements': keep the elements.
     const enc = encode(part);
     yield enc.subarray(arrayHeader(part.length).byteLength);
@@ -324,10 +329,12 @@ export class KvStateMachine {
    * goes on), so a runtime can encode and write the image over later turns.
    */
   capture(): KvSnapshotView {
+    const keys = this.keys();
     return {
       appliedIndex: this.appliedIdx,
       revision: this.rev,
-      rows: this.keys().map((k) => [k, this.data.get(k) as KvRecord] as const),
+      keys,
+      records: keys.map((k) => this.data.get(k) as KvRecord),
     };
   }
 

@@ -190,7 +190,10 @@ describe('KvStateMachine', () => {
         v: 1,
         appliedIndex: view.appliedIndex,
         revision: view.revision,
-        kvs: view.rows.map(([k, r]) => [k, r.value, r.createRevision, r.modRevision, r.version]),
+        kvs: view.keys.map((k, i) => {
+          const r = view.records[i]!;
+          return [k, r.value, r.createRevision, r.modRevision, r.version];
+        }),
       });
       for (const per of [1, 7, 1000]) {
         if (n === 70_000 && per !== 1000) continue;
