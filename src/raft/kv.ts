@@ -184,15 +184,100 @@ export function* encodeSnapshotParts(view: KvSnapshotView, rowsPerPart = 1000): 
   // The empty image ends with the empty kvs array (0x90); the real header takes its place.
   const n = view.keys.length;
   yield Buffer.concat([head.subarray(0, head.byteLength - 1), arrayHeader(n)]);
-  for (let i = 0; i < n; i += rowsPerPart) {
-    const part: [string, JsonValue, number, number, number][] = [];
-    for (let j = i; j < Math.min(n, i + rowsPerPart); j++) {
-      const r = view.records[j]!;
-      part.push([view.keys[j]!, r.value, r.createRevision, r.modRevision, r.version]);
+  for (let i = 0; i < n; i += rowsPerPart) yield encodeRows(view, i, Math.min(n, i + rowsPerPart));
+}
+
+/**
+ * Rows [from, to) of a view, each a 5-element msgpack array, written the way
+ * @msgpack/msgpack writes them (same bytes) but without its general encoder:
+ * strings go through Buffer.write, and only values that are not strings,
+ * numbers, booleans or null are handed to encode(). 16,000 rows of 64-byte
+ * strings: 9-10 ms against 19-38 ms for encode() of the rows (this machine).
+ */
+function encodeRows(view: KvSnapshotView, from: number, to: number): Uint8Array {
+  const w = new RowWriter(64 * 1024);
+  for (let j = from; j < to; j++) {
+    const r = view.records[j]!;
+    w.byte(0x95);
+    w.string(view.keys[j]!);
+    w.value(r.value);
+    w.number(r.createRevision);
+    w.number(r.modRevision);
+    w.number(r.version);
+  }
+  return w.done();
+}
+
+class RowWriter {
+  private buf: Buffer;
+  private off = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private room(n: number): void {
+    if (this.off + n <= this.buf.byteLength) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.byteLength * 2, this.off + n));
+    this.buf.copy(next, 0, 0, this.off);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.off++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.byteLength);
+    this.buf.set(b, this.off);
+    this.off += b.byteLength;
+  }
+
+  string(str: string): void {
+    const len = Buffer.byteLength(str, 'utf8');
+    this.room(5 + len);
+    if (len < 32) this.buf[this.off++] = 0xa0 | len;
+    else if (len < 0x100) {
+      this.buf[this.off++] = 0xd9;
+      this.buf[this.off++] = len;
+    } else if (len < 0x10000) {
+      this.buf[this.off++] = 0xda;
+      this.off = this.buf.writeUInt16BE(len, this.off);
+    } else {
+      this.buf[this.off++] = 0xdb;
+      this.off = this.buf.writeUInt32BE(len, this.off);
     }
-    // An array's encoding is its header followed by its elements': keep the elements.
-    const enc = encode(part);
-    yield enc.subarray(arrayHeader(part.length).byteLength);
+    this.off += this.buf.write(str, this.off, len, 'utf8');
+  }
+
+  /** Non-negative integers below 2^32 as @msgpack/msgpack writes them; anything else through encode(). */
+  number(x: number): void {
+    if (!Number.isInteger(x) || x < 0 || x >= 0x100000000) return this.bytes(encode(x));
+    this.room(5);
+    if (x < 0x80) this.buf[this.off++] = x;
+    else if (x < 0x100) {
+      this.buf[this.off++] = 0xcc;
+      this.buf[this.off++] = x;
+    } else if (x < 0x10000) {
+      this.buf[this.off++] = 0xcd;
+      this.off = this.buf.writeUInt16BE(x, this.off);
+    } else {
+      this.buf[this.off++] = 0xce;
+      this.off = this.buf.writeUInt32BE(x, this.off);
+    }
+  }
+
+  value(v: JsonValue): void {
+    if (typeof v === 'string') this.string(v);
+    else if (typeof v === 'number') this.number(v);
+    else if (v === null) this.byte(0xc0);
+    else if (v === true) this.byte(0xc3);
+    else if (v === false) this.byte(0xc2);
+    else this.bytes(encode(v));
+  }
+
+  done(): Uint8Array {
+    return this.buf.subarray(0, this.off);
   }
 }
 

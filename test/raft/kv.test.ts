@@ -6,6 +6,7 @@ import {
   encodeCommand,
   encodeSnapshotParts,
   jsonEqual,
+  type JsonValue,
   type KvCommand,
   type KvResult,
 } from '../../src/raft/kv.js';
@@ -183,8 +184,39 @@ describe('KvStateMachine', () => {
     for (const n of [0, 1, 15, 16, 999, 70_000]) {
       idx = 0;
       const kv = new KvStateMachine();
-      for (let i = 0; i < n; i++)
-        run(kv, { op: 'put', key: `k${i}`, value: i % 3 === 0 ? { n: i, s: 'x' } : `v${i}` });
+      const odd: JsonValue[] = [
+        null,
+        true,
+        false,
+        -1,
+        -200,
+        1.5,
+        2 ** 40,
+        127,
+        128,
+        255,
+        256,
+        65_535,
+        65_536,
+        2 ** 32 - 1,
+        'é🙂',
+        'x'.repeat(31),
+        'x'.repeat(32),
+        'y'.repeat(255),
+        'y'.repeat(256),
+        [1, 'a', { b: null }],
+      ];
+      for (let i = 0; i < n; i++) {
+        const value: JsonValue =
+          i === 4
+            ? 'z'.repeat(70_000)
+            : i % 3 === 0
+              ? { n: i, s: 'x' }
+              : i % 3 === 1
+                ? odd[i % odd.length]!
+                : `v${i}`;
+        run(kv, { op: 'put', key: i % 7 === 0 ? `ключ-${i}-${'k'.repeat(i % 40)}` : `k${i}`, value });
+      }
       const view = kv.capture();
       const whole = encode({
         v: 1,
