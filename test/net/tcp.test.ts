@@ -18,7 +18,14 @@ afterEach(async () => {
 });
 
 async function node(
-  opts: { keyring?: Keyring | null; port?: number; maxFrameBytes?: number; maxQueueBytes?: number } = {},
+  opts: {
+    keyring?: Keyring | null;
+    port?: number;
+    maxFrameBytes?: number;
+    maxQueueBytes?: number;
+    backoff?: { initialMs: number; maxMs: number };
+    onPeerState?: (peer: string, state: string) => void;
+  } = {},
 ) {
   const inbox: RaftMessage[] = [];
   const t = await TcpTransport.listen<RaftMessage>({
@@ -26,14 +33,24 @@ async function node(
     bindAddress: '127.0.0.1',
     port: opts.port ?? 0,
     keyring: opts.keyring ?? null,
-    backoff: { initialMs: 10, maxMs: 100 },
+    backoff: opts.backoff ?? { initialMs: 10, maxMs: 100 },
     rng: createRng(5),
     onMessage: (m) => inbox.push(m),
+    ...(opts.onPeerState ? { onPeerState: opts.onPeerState } : {}),
     ...(opts.maxFrameBytes ? { maxFrameBytes: opts.maxFrameBytes } : {}),
     ...(opts.maxQueueBytes ? { maxQueueBytes: opts.maxQueueBytes } : {}),
   });
   open.push(t);
   return { t, inbox };
+}
+
+/** A loopback address where nothing listens any more (a node that was closed). */
+async function deadAddress(): Promise<TcpAddress> {
+  const gone = await node();
+  const addr = gone.t.address();
+  await gone.t.close();
+  open.splice(open.indexOf(gone.t), 1);
+  return addr;
 }
 
 function raw(to: TcpAddress): Promise<net.Socket> {
@@ -150,21 +167,8 @@ describe('TcpTransport on loopback', () => {
 
   it("reports 'refused' when nothing listens at a peer's port (the crash hint)", async () => {
     const states: string[] = [];
-    const gone = await node();
-    const addr = gone.t.address();
-    await gone.t.close();
-    open.splice(open.indexOf(gone.t), 1);
-    const t = await TcpTransport.listen<RaftMessage>({
-      codec: raftCodec,
-      bindAddress: '127.0.0.1',
-      port: 0,
-      keyring: null,
-      backoff: { initialMs: 10, maxMs: 100 },
-      rng: createRng(6),
-      onMessage: () => undefined,
-      onPeerState: (peer, st) => states.push(`${peer} ${st}`),
-    });
-    open.push(t);
+    const addr = await deadAddress();
+    const { t } = await node({ onPeerState: (peer, st) => states.push(`${peer} ${st}`) });
     t.send(addr, hb(1));
     await waitFor(() => states.length > 0, 'a refused dial');
     expect(states[0]).toBe(`${peerKey(addr)} refused`);
@@ -190,21 +194,9 @@ describe('TcpTransport on loopback', () => {
   });
 
   it('peerAlive cuts a grown redial back-off short: the link dials at once', async () => {
-    const gone = await node();
-    const addr = gone.t.address();
-    await gone.t.close();
-    open.splice(open.indexOf(gone.t), 1);
-    const a = await TcpTransport.listen<RaftMessage>({
-      codec: raftCodec,
-      bindAddress: '127.0.0.1',
-      port: 0,
-      keyring: null,
-      // Long back-off: without peerAlive the next dial would come seconds later.
-      backoff: { initialMs: 4000, maxMs: 8000 },
-      rng: createRng(7),
-      onMessage: () => undefined,
-    });
-    open.push(a);
+    const addr = await deadAddress();
+    // Long back-off: without peerAlive the next dial would come seconds later.
+    const { t: a } = await node({ backoff: { initialMs: 4000, maxMs: 8000 } });
     a.send(addr, hb(1));
     await waitFor(() => a.peers()[0]?.state === 'waiting', 'the first dial refused');
     const back = await node({ port: addr.port });
