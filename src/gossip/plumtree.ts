@@ -22,6 +22,7 @@
  * hub costs one repair round, not the event. Push-pull anti-entropy (in the
  * node) covers what survives neither, e.g. after a partition heals.
  */
+import { fnv1a } from '../common/hash.js';
 import { LruSet } from './lru.js';
 import type { EventMark, GossipMessage, MemberId, UserEvent } from './messages.js';
 import { MESSAGE_BUDGET_BYTES } from './messages.js';
@@ -81,16 +82,6 @@ const ADOPT_MS = 30_000;
 
 export function eventKey(origin: MemberId, seq: number): string {
   return `${origin}\u0000${seq}`;
-}
-
-/** FNV-1a, 32 bit: a stable hash every implementation (and firmware) can reproduce. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 export class Plumtree {

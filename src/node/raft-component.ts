@@ -21,9 +21,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
+import { fnv1a } from '../common/hash.js';
 import { createRng } from '../common/rng.js';
 import { openRaftTransport } from '../net/runtime.js';
-import { peerKey, type TcpTransport } from '../net/tcp.js';
+import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import { KvApplier } from '../raft/kv-applier.js';
 import {
@@ -117,7 +118,16 @@ function entryOf(key: string, rec: KvRecord): KvEntry {
   return { key, value: rec.value, revision: rec.modRevision };
 }
 
-function parsePeerAddr(s: string): { host: string; port: number } | null {
+/**
+ * snapshot_interval_entries plus up to half of it more, fixed by node id: replicas apply the same
+ * log, so with one interval they all snapshot at the same index and a commit then waits on two
+ * busy nodes (the leader and the follower it needs); staggered, mostly on one.
+ */
+function snapshotEveryFor(id: string, every: number): number {
+  return every + Math.floor(((fnv1a(id) % 1000) / 1000) * (every / 2));
+}
+
+function parsePeerAddr(s: string): TcpAddress | null {
   const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(s);
   if (!m) return null;
   return { host: m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!, port: Number(m[2]) };
@@ -154,6 +164,10 @@ export class RaftComponent implements NodeComponent {
   /** When each peer was last sent to: only a peer that owes us an answer can be stalled. */
   private readonly sentAt = new Map<string, number>();
   private readonly resetAt = new Map<string, number>();
+  /** Each peer's Raft address as parsed, keyed by its advertised string (parsed once, not per message). */
+  private readonly addrs = new Map<string, { readonly raw: string; readonly addr: TcpAddress | null }>();
+  /** Applied entries between snapshots on this node (see snapshotEveryFor). */
+  private snapshotEvery = 0;
   private readSeq = 0;
 
   private readonly leaderWaiters = new Set<() => void>();
@@ -194,6 +208,7 @@ export class RaftComponent implements NodeComponent {
     // Corruption throws a StorageError naming the file and offset: the node must not start.
     const recovered = await storage.load();
     this.storage = storage;
+    this.snapshotEvery = snapshotEveryFor(node.id, cfg.raft.snapshot_interval_entries);
     this.fresh =
       recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
@@ -504,14 +519,13 @@ export class RaftComponent implements NodeComponent {
     if (core === null) return;
     this.heardAt.set(m.from, Date.now());
     // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
-    const addr = this.opts.peers.get(m.from)?.raftAddr;
-    const hp = addr ? parsePeerAddr(addr) : null;
+    const hp = this.peerAddr(m.from);
     if (hp) this.transport?.peerAlive(hp);
     const before = core.leaderId;
     core.step(m, Date.now());
     // Wake requests waiting for a leader now, before the Ready loop runs: a node that has just won
     // proposes them in the same Ready as its first entry instead of one fsync round later.
-    if (core.leaderId !== before) for (const w of [...this.leaderWaiters]) w();
+    if (core.leaderId !== before) this.wakeLeaderWaiters();
     this.kick();
   }
 
@@ -525,8 +539,7 @@ export class RaftComponent implements NodeComponent {
     if (core === null || this.stopping) return;
     const leader = core.leaderId;
     if (leader === null) return;
-    const raftAddr = this.opts.peers.get(leader)?.raftAddr;
-    const hp = raftAddr ? parsePeerAddr(raftAddr) : null;
+    const hp = this.peerAddr(leader);
     if (hp === null || peerKey(hp) !== addr) return;
     if (core.peerUnreachable(leader, Date.now())) {
       this.node?.log.info('raft leader unreachable: its port refuses connections', { leader });
@@ -571,8 +584,7 @@ export class RaftComponent implements NodeComponent {
       // (two followers after an election) is left alone, so an idle swarm opens no connections.
       if ((this.sentAt.get(id) ?? 0) <= heard || now - heard < quiet) continue;
       if (now - (this.resetAt.get(id) ?? 0) < quiet) continue;
-      const addr = this.opts.peers.get(id)?.raftAddr;
-      const hp = addr ? parsePeerAddr(addr) : null;
+      const hp = this.peerAddr(id);
       if (hp === null) continue;
       this.resetAt.set(id, now);
       if (t.reset(hp))
@@ -626,13 +638,13 @@ export class RaftComponent implements NodeComponent {
           // Committed entries written by an earlier Ready are already durable here and on a
           // majority: apply them (and answer their clients) without waiting for this Ready's fsync.
           const applyFirst = this.committedAlreadyStable(rd);
-          if (applyFirst) this.apply(rd);
+          if (applyFirst) this.applier.apply(rd);
           const t0 = performance.now();
           await persistReady(storage, rd);
           if (rd.mustSync || rd.entries.length > 0)
             this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
           this.send(rd, early, rd.messages.length);
-          if (!applyFirst) this.apply(rd);
+          if (!applyFirst) this.applier.apply(rd);
           const wasLeader = core.isLeader;
           core.advance(rd);
           this.afterReady(core, rd);
@@ -640,7 +652,7 @@ export class RaftComponent implements NodeComponent {
             // Won in advance(), when our own vote became durable: requests waiting for a leader (a
             // hand-over relays them here) propose during this turn and join the no-op's Ready, one
             // replication round instead of two (a new leader probes each follower before pipelining).
-            for (const w of [...this.leaderWaiters]) w();
+            this.wakeLeaderWaiters();
             await new Promise<void>((resolve) => setImmediate(resolve));
           }
           this.maybeSnapshot(core, storage);
@@ -662,22 +674,32 @@ export class RaftComponent implements NodeComponent {
   /** Sends rd.messages[from, to). */
   private send(rd: Ready, from: number, to: number): void {
     const t = this.transport;
-    if (t === null) return;
+    if (t === null || from >= to) return;
+    const now = Date.now();
     for (let i = from; i < to; i++) {
       const m = rd.messages[i]!;
-      const addr = this.opts.peers.get(m.to)?.raftAddr;
-      const hp = addr ? parsePeerAddr(addr) : null;
+      const hp = this.peerAddr(m.to);
       if (hp) {
         t.send(hp, m);
-        const now = Date.now();
         this.sentAt.set(m.to, now);
         if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
       }
     }
   }
 
-  private apply(rd: Ready): void {
-    this.applier.apply(rd);
+  /** A peer's Raft address from the directory, or null when it advertises none (or a malformed one). */
+  private peerAddr(id: string): TcpAddress | null {
+    const raw = this.opts.peers.get(id)?.raftAddr;
+    if (!raw) return null;
+    const known = this.addrs.get(id);
+    if (known?.raw === raw) return known.addr;
+    const addr = parsePeerAddr(raw);
+    this.addrs.set(id, { raw, addr });
+    return addr;
+  }
+
+  private wakeLeaderWaiters(): void {
+    for (const w of [...this.leaderWaiters]) w();
   }
 
   private afterReady(core: RaftNode, rd: Ready): void {
@@ -687,25 +709,13 @@ export class RaftComponent implements NodeComponent {
         leader: rd.softState.leader,
         term: core.status().term,
       });
-      for (const w of [...this.leaderWaiters]) w();
+      this.wakeLeaderWaiters();
     }
     this.updateTimer();
   }
 
   /**
-   * snapshot_interval_entries, plus up to half of it more, by node: replicas apply the same log,
-   * so with one interval they all snapshot at the same index and a commit then waits on two busy
-   * nodes (the leader and the follower it needs); staggered, mostly on one.
-   */
-  private snapshotEvery(): number {
-    const every = this.node!.config.raft.snapshot_interval_entries;
-    let h = 0x811c9dc5;
-    for (const ch of this.node!.id) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-    return every + Math.floor(((h % 1000) / 1000) * (every / 2));
-  }
-
-  /**
-   * Every snapshotEvery() applied entries, snapshot the KV state and compact the log,
+   * Every snapshotEvery applied entries, snapshot the KV state and compact the log,
    * off the Ready loop: the state is captured now (cheap: immutable records), then encoded a part
    * per event-loop turn, written and fsynced beside the WAL (prepareSnapshot), and only renamed into
    * place under the storage's write lock. Done in one piece inside the loop, 16,000 keys stalled
@@ -714,7 +724,7 @@ export class RaftComponent implements NodeComponent {
   private maybeSnapshot(core: RaftNode, storage: FileRaftStorage): void {
     if (this.snapshotting !== null) return;
     const applied = this.applier.appliedIndex;
-    if (applied - this.applier.snapshotIndex < this.snapshotEvery()) return;
+    if (applied - this.applier.snapshotIndex < this.snapshotEvery) return;
     const view = this.applier.kv.capture();
     const meta = core.createSnapshot(applied, EMPTY_BYTES).meta;
     this.snapshotting = (async () => {
