@@ -199,18 +199,15 @@ export class TcpTransport<M extends WireMessage> {
    * there was a connection to drop.
    */
   reset(to: TcpAddress | string): boolean {
-    const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);
-    const link = this.links.get(key);
+    const link = this.existingLink(to);
     if (!link || link.socket === null) return false;
     const s = link.socket;
     link.socket = null;
     link.blocked = false;
     if (link.state === 'open') this.opts.onPeerState?.(link.key, 'disconnected');
     link.state = 'waiting';
-    link.attempt = 0;
     s.destroy();
-    if (link.timer) clearTimeout(link.timer);
-    this.dial(link);
+    this.redialNow(link);
     return true;
   }
 
@@ -222,23 +219,30 @@ export class TcpTransport<M extends WireMessage> {
    * would come that much later. Returns whether a dial started.
    */
   peerAlive(to: TcpAddress | string): boolean {
-    const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);
-    const link = this.links.get(key);
+    const link = this.existingLink(to);
     if (!link || link.state !== 'waiting' || link.timer === null) return false;
-    clearTimeout(link.timer);
-    link.attempt = 0;
-    this.dial(link);
+    this.redialNow(link);
     return true;
   }
 
   /** Forget a peer (it left the cluster): close its connection and stop redialling. */
   disconnect(to: TcpAddress | string): void {
-    const key = typeof to === 'string' ? peerKey(parsePeer(to)) : peerKey(to);
-    const link = this.links.get(key);
+    const link = this.existingLink(to);
     if (!link) return;
-    this.links.delete(key);
+    this.links.delete(link.key);
     if (link.timer) clearTimeout(link.timer);
     link.socket?.destroy();
+  }
+
+  private existingLink(to: TcpAddress | string): Link | undefined {
+    return this.links.get(peerKey(typeof to === 'string' ? parsePeer(to) : to));
+  }
+
+  /** Dial now, with a fresh back-off, instead of when the pending redial timer fires. */
+  private redialNow(link: Link): void {
+    if (link.timer) clearTimeout(link.timer);
+    link.attempt = 0;
+    this.dial(link);
   }
 
   private linkFor(addr: TcpAddress): Link {
