@@ -8,18 +8,11 @@
  * the dashboard's React and Ink nor the agents' HTTP stack (6 MB less RSS,
  * measured).
  */
+import { commandWord } from './argv.js';
 import type { Registrar } from './context.js';
 import { runProgram } from './program.js';
 
-/** The command word of argv (after node and the script), skipping global options and their values. */
-export function commandWord(argv: readonly string[]): string | undefined {
-  for (let i = 2; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '-c' || a === '--config') i++;
-    else if (!a.startsWith('-')) return a;
-  }
-  return undefined;
-}
+export { commandWord };
 
 async function groupsFor(argv: readonly string[]): Promise<readonly Registrar[]> {
   return (await import('./commands/index.js')).registrarsFor(commandWord(argv));
