@@ -25,11 +25,11 @@
  * hardState (a vote), entries (a follower's acknowledgement) or snapshot, so
  * it may not leave before step 1 completes, except for the first
  * `rd.earlyCount`: they depend on nothing unsynced and may leave at once,
- * overlapping the fsync
- * with the network round trip: a leader's appends and heartbeats once its
- * term is durable (it counts its own copy toward a commit only in advance(),
- * thesis 10.2.1), and vote requests (a candidate counts its own vote only in
- * the advance() that made it durable, as etcd's asynchronous storage does).
+ * overlapping the fsync with the network round trip: a leader's appends and
+ * heartbeats once its term is durable (it counts its own copy toward a commit
+ * only in advance(), thesis 10.2.1), and vote requests (a candidate counts its
+ * own vote only in the advance() that made it durable, as etcd's asynchronous
+ * storage does).
  * `ready()` may not be called again before `advance()`; `step`, `tick` and
  * `propose` may be called in between.
  */
