@@ -193,6 +193,7 @@ export class RaftComponent implements NodeComponent {
           learners: st.conf.learners.length,
         };
       },
+      refused: () => this.transport?.stats().refused ?? null,
     });
   }
 

@@ -24,6 +24,8 @@ export interface RaftMetricsSource {
     readonly voters: number;
     readonly learners: number;
   } | null;
+  /** The Raft port's refused unauthenticated connections by reason (net/tcp.ts); null before start. */
+  refused?(): Readonly<Record<string, number>> | null;
 }
 
 const ROLES = ['follower', 'candidate', 'precandidate', 'leader', 'learner'] as const;
@@ -92,6 +94,18 @@ export class RaftMetrics {
       collect() {
         this.reset();
         for (const [result, n] of proposals.counts) this.inc({ result }, n);
+      },
+    });
+    new Counter({
+      name: 'swarm_raft_unauthenticated_refused_total',
+      help: 'Raft port connections closed before authenticating: connection_cap (over the cap at accept), auth_timeout, oversize_unauthenticated (a frame over 64 KiB).',
+      labelNames: ['reason'],
+      registers: r,
+      collect() {
+        const counts = source.refused?.();
+        if (!counts) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(counts)) this.inc({ reason }, n);
       },
     });
     defineBucketHistogram(prom, registry, {

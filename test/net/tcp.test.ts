@@ -219,10 +219,11 @@ describe('TcpTransport on loopback', () => {
     plain.t.send(keyed.t.address(), hb(1));
     wrong.t.send(keyed.t.address(), hb(2));
     keyed.t.send(plain.t.address(), hb(3));
-    await waitFor(() => keyed.t.stats().droppedUnauthenticated === 2, 'keyed drops');
-    await waitFor(() => plain.t.stats().droppedUnauthenticated === 1, 'plain drop');
-    expect(keyed.t.stats().dropped).toMatchObject({ plaintext_rejected: 1, unauthenticated: 1 });
-    expect(plain.t.stats().dropped.encrypted_rejected).toBe(1);
+    // Each connection's hello fails as its message does: two drops per sender.
+    await waitFor(() => keyed.t.stats().droppedUnauthenticated === 4, 'keyed drops');
+    await waitFor(() => plain.t.stats().droppedUnauthenticated === 2, 'plain drop');
+    expect(keyed.t.stats().dropped).toMatchObject({ plaintext_rejected: 2, unauthenticated: 2 });
+    expect(plain.t.stats().dropped.encrypted_rejected).toBe(2);
     expect([...keyed.inbox, ...plain.inbox]).toEqual([]);
   });
 
