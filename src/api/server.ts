@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../common/errors.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
-import { createApi, errorBody, type ApiRoutes } from './app.js';
+import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
+import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
@@ -31,14 +32,27 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The request as hono reads it (url, method, headers, body on demand); the body is read once and kept. */
+function tooLarge(maxBodyBytes: number): ApiError {
+  return new ApiError(413, 'too_large', `request body exceeds ${maxBodyBytes} bytes`);
+}
+
+/**
+ * The request as hono reads it (url, method, headers, body on demand); the
+ * body is read once and kept, and only up to `maxBodyBytes`: a chunked body
+ * that passes it is refused then, not after it was all buffered.
+ */
 class NodeRequest {
   readonly url: string;
   readonly method: string;
   readonly headers = new LightHeaders();
   private body: Promise<Buffer> | null = null;
+  /** Set when the body was refused unread: the connection closes after the answer. */
+  refused = false;
 
-  constructor(private readonly incoming: IncomingMessage) {
+  constructor(
+    private readonly incoming: IncomingMessage,
+    private readonly maxBodyBytes: number,
+  ) {
     this.method = incoming.method ?? 'GET';
     this.url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
     const raw = incoming.rawHeaders;
@@ -52,7 +66,19 @@ class NodeRequest {
   private bytes(): Promise<Buffer> {
     this.body ??= new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
-      this.incoming.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      const onData = (c: Buffer): void => {
+        size += c.length;
+        if (size > this.maxBodyBytes) {
+          this.refused = true;
+          this.incoming.off('data', onData);
+          chunks.length = 0;
+          reject(tooLarge(this.maxBodyBytes));
+          return;
+        }
+        chunks.push(c);
+      };
+      this.incoming.on('data', onData);
       this.incoming.once('end', () => resolve(Buffer.concat(chunks)));
       this.incoming.once('error', reject);
     });
@@ -60,7 +86,9 @@ class NodeRequest {
   }
 
   async text(): Promise<string> {
-    return (await this.bytes()).toString('utf8');
+    const text = decodeUtf8(await this.bytes());
+    if (text === null) throw new ApiError(400, 'bad_utf8', 'request body is not valid UTF-8');
+    return text;
   }
 
   async json(): Promise<unknown> {
@@ -81,7 +109,12 @@ async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
   return r.body === null ? null : new Uint8Array(await r.arrayBuffer());
 }
 
-async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyResponse): Promise<void> {
+async function writeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  r: AnyResponse,
+  close = false,
+): Promise<void> {
   const body = await bodyOf(r);
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers.entries()) {
@@ -90,6 +123,8 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyRe
   }
   if (body !== null && headers['content-length'] === undefined)
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  // The rest of a refused body is never read: end the connection rather than drain it for keep-alive.
+  if (close) headers.connection = 'close';
   res.writeHead(r.status, r.statusText || undefined, headers);
   res.end(req.method === 'HEAD' || body === null ? undefined : body);
 }
@@ -100,12 +135,28 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyRe
  */
 export function requestListener(
   fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
+  opts: { maxBodyBytes?: number } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   return (req, res) => {
     const run = async (): Promise<void> => {
+      // A body announced larger than the limit is refused before a byte of it is read.
+      const announced = Number(req.headers['content-length'] ?? 0);
+      if (announced > maxBodyBytes) {
+        const e = tooLarge(maxBodyBytes);
+        const text = JSON.stringify(errorBody(e.code, e.message));
+        res.writeHead(413, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          connection: 'close',
+        });
+        res.end(text);
+        return;
+      }
       // hono reads only url, method, headers and the body methods NodeRequest has.
-      const r = await fetchFn(new NodeRequest(req) as unknown as Request);
-      await writeResponse(req, res, r);
+      const nreq = new NodeRequest(req, maxBodyBytes);
+      const r = await fetchFn(nreq as unknown as Request);
+      await writeResponse(req, res, r, nreq.refused);
     };
     run().catch((err: unknown) => {
       if (res.headersSent) {

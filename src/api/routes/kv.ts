@@ -8,8 +8,9 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { JsonValue, KvResult } from '../../raft/kv.js';
 import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
-import { ApiError, checkedBody, errorBody, type ApiRoutes } from '../app.js';
+import { ApiError, checkedBody, errorBody, parseJsonBody, type ApiRoutes } from '../app.js';
 import { checkPutBody } from '../body-checks.js';
+import { kvKeyParam } from '../kv-key.js';
 import { RelayError, relayHttp } from '../relay-http.js';
 
 /** Keys are UTF-8 strings of 1..512 bytes. */
@@ -185,7 +186,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
     });
 
     app.get('/v1/kv/:key{.+}', async (c) => {
-      const key = c.req.param('key');
+      const key = kvKeyParam(c);
       checkKey(key);
       const stale = c.req.query('consistency') === 'stale';
       const found = (e: KvItem | null): Response =>
@@ -195,18 +196,12 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
     });
 
     app.put('/v1/kv/:key{.+}', async (c) => {
-      const key = c.req.param('key');
+      const key = kvKeyParam(c);
       checkKey(key);
       const text = await c.req.text();
       if (Buffer.byteLength(text) > MAX_VALUE_BYTES + 1024)
         throw new ApiError(413, 'too_large', `request body exceeds ${MAX_VALUE_BYTES} bytes`);
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch {
-        throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
-      }
-      const body = checkedBody(raw, checkPutBody);
+      const body = checkedBody(parseJsonBody(text), checkPutBody);
       const value = body.value as JsonValue;
       const size = Buffer.byteLength(JSON.stringify(value));
       if (size > MAX_VALUE_BYTES)
@@ -216,7 +211,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
     });
 
     app.delete('/v1/kv/:key{.+}', async (c) => {
-      const key = c.req.param('key');
+      const key = kvKeyParam(c);
       checkKey(key);
       return serve(c, null, async () => writeResponse(c, key, await raft.delete(key)));
     });
