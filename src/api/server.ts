@@ -46,7 +46,7 @@ class NodeRequest {
   readonly method: string;
   readonly headers = new LightHeaders();
   private body: Promise<Buffer> | null = null;
-  /** Set when the body was refused unread: the connection closes after the answer. */
+  /** Set when the body was refused unread: see discardThenClose. */
   refused = false;
 
   constructor(
@@ -109,12 +109,7 @@ async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
   return r.body === null ? null : new Uint8Array(await r.arrayBuffer());
 }
 
-async function writeResponse(
-  req: IncomingMessage,
-  res: ServerResponse,
-  r: AnyResponse,
-  close = false,
-): Promise<void> {
+async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyResponse): Promise<void> {
   const body = await bodyOf(r);
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers.entries()) {
@@ -123,8 +118,6 @@ async function writeResponse(
   }
   if (body !== null && headers['content-length'] === undefined)
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-  // The rest of a refused body is never read: end the connection rather than drain it for keep-alive.
-  if (close) headers.connection = 'close';
   res.writeHead(r.status, r.statusText || undefined, headers);
   res.end(req.method === 'HEAD' || body === null ? undefined : body);
 }
@@ -145,18 +138,16 @@ export function requestListener(
       if (announced > maxBodyBytes) {
         const e = tooLarge(maxBodyBytes);
         const text = JSON.stringify(errorBody(e.code, e.message));
-        res.writeHead(413, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(text),
-          connection: 'close',
-        });
+        discardThenClose(req, res);
+        res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
       // hono reads only url, method, headers and the body methods NodeRequest has.
       const nreq = new NodeRequest(req, maxBodyBytes);
       const r = await fetchFn(nreq as unknown as Request);
-      await writeResponse(req, res, r, nreq.refused);
+      if (nreq.refused) discardThenClose(req, res);
+      await writeResponse(req, res, r);
     };
     run().catch((err: unknown) => {
       if (res.headersSent) {
@@ -168,6 +159,34 @@ export function requestListener(
       res.end(text);
     });
   };
+}
+
+/** How much of a refused body is still read, and for how long, before its connection is closed. */
+const DISCARD_BYTES = 16 * 1024 * 1024;
+const DISCARD_MS = 5000;
+
+/**
+ * After a body was refused: read and drop what the client still sends, up to
+ * DISCARD_BYTES or DISCARD_MS, then close. Closing at once would reset the
+ * connection under a client still writing, and a reset can destroy our 413
+ * in its receive buffer before it is read (nginx's lingering_close does the
+ * same); memory stays flat, since nothing is kept.
+ */
+function discardThenClose(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    let seen = 0;
+    const socket = req.socket;
+    const timer = setTimeout(() => socket.destroy(), DISCARD_MS);
+    timer.unref();
+    req.on('data', (c: Buffer) => {
+      seen += c.length;
+      if (seen > DISCARD_BYTES) socket.destroy();
+    });
+    req.resume();
+    socket.once('close', () => clearTimeout(timer));
+    req.once('end', () => clearTimeout(timer));
+  });
 }
 
 function isLoopback(host: string): boolean {

@@ -75,6 +75,12 @@ export interface NodeStatus {
 
 export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
+/** Why a node stopped on its own: `reason` names the part that failed, `message` the error. */
+export interface NodeFailure {
+  readonly reason: string;
+  readonly message: string;
+}
+
 export interface SwarmNodeOptions {
   logger?: Logger;
   /** Injected for tests; the runtime uses the wall clock. */
@@ -103,6 +109,7 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
   private startedAt = 0;
   private _state: NodeState = 'new';
   private shutdownRequested = false;
+  private _failure: NodeFailure | null = null;
 
   constructor(config: SwarmConfig, opts: SwarmNodeOptions = {}) {
     super();
@@ -173,8 +180,22 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
     }
   }
 
-  /** Ask the owner of this node to stop it (idempotent); used by the API and signal handlers. */
-  requestShutdown(reason: string): void {
+  /** The fatal failure that stopped (or is stopping) this node, if any: its process must exit 1. */
+  get failure(): NodeFailure | null {
+    return this._failure;
+  }
+
+  /**
+   * Ask the owner of this node to stop it (idempotent); used by the API and
+   * signal handlers. With `error`, the stop is a fatal failure (a full disk, a
+   * failed fsync): the process exits 1, so a supervisor (systemd's
+   * Restart=on-failure) sees a failure, not a requested stop.
+   */
+  requestShutdown(reason: string, error?: unknown): void {
+    if (error !== undefined && this._failure === null) {
+      this._failure = { reason, message: error instanceof Error ? error.message : String(error) };
+      this.log.error('fatal failure; stopping node', { reason, error });
+    }
     if (this.shutdownRequested) return;
     this.shutdownRequested = true;
     this.log.info('shutdown requested', { reason });

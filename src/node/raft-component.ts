@@ -619,7 +619,7 @@ export class RaftComponent implements NodeComponent {
       .catch((err: unknown) => {
         // A failed fsync leaves the log in an unknown state: stop the node rather than continue.
         this.node?.log.error('raft ready loop failed; stopping node', { error: err });
-        this.node?.requestShutdown('raft storage failure');
+        this.node?.requestShutdown('raft storage failure', err);
       });
   }
 
@@ -746,7 +746,7 @@ export class RaftComponent implements NodeComponent {
       .catch((err: unknown) => {
         // The storage fails stop on an I/O error (see FileRaftStorage.io): stop the node as for a failed fsync.
         this.node?.log.error('raft snapshot failed; stopping node', { error: err });
-        this.node?.requestShutdown('raft storage failure');
+        this.node?.requestShutdown('raft storage failure', err);
       })
       .finally(() => {
         this.snapshotting = null;

@@ -88,7 +88,13 @@ const node: ApiNode = {
 
 const servers: Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await Promise.all(
+    servers.splice(0).map((s) => {
+      const closed = new Promise((r) => s.close(r));
+      s.closeAllConnections();
+      return closed;
+    }),
+  );
 });
 
 async function serve(app: Hono): Promise<number> {
@@ -157,7 +163,6 @@ describe('the API refuses what it should not read, parse or store', () => {
     const r = await send(port, 'PUT', '/x', [], { 'content-length': String(20 * 1024 * 1024) });
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'too_large' } });
-    expect(r.headers.connection).toBe('close');
     expect(read).toBe(false);
   });
 
