@@ -238,8 +238,9 @@ export class RaftForwarder {
       if (target === null) throw new NoQuorumError('no leader elected');
       if (target === self) {
         if (left() === 0) throw new NoQuorumError('no leader elected');
-        // This node has just become the leader (or will once it applies its own win): serve here.
-        if (leader === self) await this.host.awaitLeaderChange(null, Math.min(50, left()));
+        // No leader was known and this node has just become it: serve at once. Still leader but refusing
+        // proposals (a hand-over whose successor is not chosen yet): wait for the change, capped, no spin.
+        if (leader === self) await this.host.awaitLeaderChange(self, Math.min(50, left()));
         continue;
       }
       if (sent >= MAX_FORWARDS) throw new NoQuorumError(`not the leader (leader is ${target})`);
@@ -262,8 +263,10 @@ export class RaftForwarder {
         case 'not_leader':
           // Not executed there: safe to send on, to whom it names.
           hint = { leader: r.leader, successor: r.successor, term: r.term };
-          if (r.leader === target && r.successor === null && left() > 0)
-            await this.host.awaitLeaderChange(null, Math.min(50, left()));
+          // The target says it leads yet refused in our term: it is handing over with no successor yet.
+          // (A refusal from another term is retried at once, in the term it named.)
+          if (r.leader === target && r.successor === null && r.term === term && left() > 0)
+            await this.host.awaitLeaderChange(target, Math.min(50, left()));
           continue;
         case 'no_quorum':
           throw new NoQuorumError(`${r.message} (at leader ${target})`);

@@ -31,6 +31,9 @@ interface FakeNode {
   /** Drop every frame this node would send (a dead link that still accepts writes). */
   blackhole: boolean;
   unsendable: boolean;
+  /** A leader handing over that has not chosen its successor yet: refuses, naming itself. */
+  refuseAsLeader?: boolean;
+  attempts: number;
   known: Set<string>;
   onLeadership?: () => boolean;
   fwd: RaftForwarder;
@@ -68,6 +71,7 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     puts: [],
     blackhole: false,
     unsendable: false,
+    attempts: 0,
     known: new Set(['a', 'b', 'c']),
     ...o,
   } as FakeNode;
@@ -92,6 +96,8 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     },
     knownPeer: (p) => n.known.has(p),
     put: async (key, value, prev) => {
+      n.attempts++;
+      if (n.refuseAsLeader) throw new NotLeaderError(n.id, null);
       if (!n.leads || n.successor !== null) throw notLeader();
       n.puts.push({ key, value, ...(prev === undefined ? {} : { prev }) });
       if (n.putImpl) return n.putImpl(key, value, prev);
@@ -222,6 +228,15 @@ describe('RaftForwarder: writes', () => {
     const req = a.sent.find((m) => m.type === 'fwd_req');
     expect(req).toMatchObject({ to: 'b', heir: true });
     expect(b.puts).toHaveLength(1);
+  });
+
+  it('a leader refusing while it picks a successor waits for the change instead of spinning', async () => {
+    const a = make('a', { leads: true, leader: 'a', refuseAsLeader: true });
+    const err = await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 200).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoQuorumError);
+    // One try per wake-up (capped at 50 ms here, 20 ms in the fake): a handful, not thousands.
+    expect(a.attempts).toBeLessThan(20);
+    expect(a.sent).toEqual([]);
   });
 
   it('bad requests are refused before execution', async () => {
