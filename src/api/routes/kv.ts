@@ -17,6 +17,7 @@ import { ForwardRefusedError, type WriteOp, type WriteOutcome } from '../../node
 export const MAX_KEY_BYTES = 512;
 /** A value's JSON encoding may take at most 64 KiB. */
 export const MAX_VALUE_BYTES = 64 * 1024;
+
 export interface KvItem {
   key: string;
   value: JsonValue;
