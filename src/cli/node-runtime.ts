@@ -28,7 +28,7 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   // Raft reads its peers' Raft and API addresses from the gossip membership.
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
-  routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
+  routes.push(kvRoutes(raft));
   // Energy after Raft and gossip: it reads their counters and publishes its summary through gossip.
   const energy = new EnergyComponent({ gossip, raft, leadership: raft });
   node.register(energy);

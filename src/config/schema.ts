@@ -86,6 +86,12 @@ const network = z.strictObject({
   multicast_enabled: bool()
     .default(true)
     .describe('discover peers by multicast (turn off for tests and the demo)'),
+  advertise_address: str()
+    .refine((v) => v === '' || isIP(v) !== 0, { error: 'must be "" or an IPv4 or IPv6 address' })
+    .default('')
+    .describe(
+      'address peers reach this node at, advertised for gossip, Raft and API ("" = the interface toward the first join peer, else the first external IPv4)',
+    ),
 });
 
 const gossip = z.strictObject({

@@ -19,7 +19,7 @@ import type {
   TimeoutNowMsg,
 } from '../raft/messages.js';
 import { EntryType, type ConfState, type Entry, type Snapshot, type SnapshotMeta } from '../raft/types.js';
-import { MessageCodec, RAFT_TYPES, message } from './codec.js';
+import { MessageCodec, RAFT_TYPES, message, type SpecTable } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { arr, bin, bool, obj, oneOf, str, uint } from './schema.js';
 
@@ -66,7 +66,8 @@ const snapshot = obj<Snapshot>({ meta: snapshotMeta, data: bin(RAFT_LIMITS.dataB
 const header = { from: nodeId, to: nodeId, term } as const;
 const C = RAFT_TYPE_CODES;
 
-export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>('raft', RAFT_TYPES, {
+/** Exported so the Raft transport's codec can add the forwarding frames (forward-codec.ts). */
+export const raftSpecs: SpecTable<RaftMessage> = {
   request_vote: message<RequestVoteMsg>(C.request_vote, 'RequestVote / PreVote', {
     ...header,
     lastLogIndex: index,
@@ -118,4 +119,10 @@ export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage
     { ...header, matchIndex: index },
   ),
   timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
-});
+};
+
+export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>(
+  'raft',
+  RAFT_TYPES,
+  raftSpecs,
+);

@@ -6,11 +6,10 @@
  */
 import type { GossipMessage } from '../gossip/messages.js';
 import type { Outgoing } from '../gossip/types.js';
-import type { RaftMessage } from '../raft/messages.js';
 import { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { gossipCodec } from './gossip-codec.js';
-import { raftCodec } from './raft-codec.js';
+import { raftWireCodec, type RaftWireMessage } from './forward-codec.js';
 import { TcpTransport, type TcpAddress, type TcpTransportOptions } from './tcp.js';
 import { UdpTransport, type SendResult, type UdpAddress } from './udp.js';
 
@@ -97,7 +96,7 @@ export function sendOutgoing(t: UdpTransport<GossipMessage>, out: Outgoing): Sen
 }
 
 export interface RaftTransportOptions extends Omit<
-  TcpTransportOptions<RaftMessage>,
+  TcpTransportOptions<RaftWireMessage>,
   'codec' | 'keyring' | 'bindAddress' | 'port'
 > {
   readonly bindAddress: string;
@@ -105,11 +104,12 @@ export interface RaftTransportOptions extends Omit<
   readonly security: SecuritySection;
 }
 
-export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftMessage>> {
+/** Raft messages and the request-forwarding frames share the transport (see forward-codec.ts). */
+export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftWireMessage>> {
   const { security, ...rest } = o;
-  return TcpTransport.listen<RaftMessage>({
+  return TcpTransport.listen<RaftWireMessage>({
     ...rest,
-    codec: raftCodec,
+    codec: raftWireCodec,
     keyring: keyringFromConfig(security),
   });
 }

@@ -35,6 +35,7 @@ import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
 import type { UdpTransport } from '../net/udp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { GossipMessage } from '../gossip/messages.js';
+import { resolveAdvertiseHost } from './advertise.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.js';
@@ -202,6 +203,11 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       onMessage: (msg, from) => this.onPacket(msg, { host: from.address, port: from.port }),
       onError: (err) => this.log?.warn('gossip transport', { error: err.message }),
     });
+    this.advertised = await resolveAdvertiseHost({
+      advertise: cfg.network.advertise_address,
+      bind: cfg.network.bind_address,
+      join: seeds,
+    });
     try {
       this.startCore(node, seeds);
     } catch (err) {
@@ -216,7 +222,6 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     const cfg = node.config;
     const t = this.transport!;
     const bound = t.address();
-    this.advertised = advertiseHost(cfg.network.bind_address);
     this.gossipAddr = hostPort(this.advertised, bound.port);
     // The wire format caps names (docs/protocol.md); a longer one would make every packet unsendable.
     if (Buffer.byteLength(node.name) > MAX_NAME_BYTES) {

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
 import { fnv1a } from '../common/hash.js';
 import { createRng } from '../common/rng.js';
+import { isForwardMessage, type RaftWireMessage } from '../net/forward-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
@@ -35,7 +36,6 @@ import {
   type KvRecord,
   type KvResult,
 } from '../raft/kv.js';
-import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import { persistReady } from '../raft/storage/persist.js';
@@ -43,6 +43,7 @@ import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
+import { RaftForwarder } from './raft-forward.js';
 import { RaftMetrics } from './raft-metrics.js';
 
 /** A request the cluster could not decide in time (no leader, no quorum, leadership lost). */
@@ -138,7 +139,7 @@ export class RaftComponent implements NodeComponent {
   private readonly opts: RaftComponentOptions;
   private node: SwarmNode | null = null;
   private storage: FileRaftStorage | null = null;
-  private transport: TcpTransport<RaftMessage> | null = null;
+  private transport: TcpTransport<RaftWireMessage> | null = null;
   private core: RaftNode | null = null;
   private readonly applier = new KvApplier();
   private founders: string[] = [];
@@ -176,9 +177,13 @@ export class RaftComponent implements NodeComponent {
 
   /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
   readonly metrics: RaftMetrics;
+  /** Serves KV requests on any node: forwards to the leader over the Raft transport (raft-forward.ts). */
+  readonly forward: RaftForwarder;
 
   constructor(opts: RaftComponentOptions) {
     this.opts = opts;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- getters below read the live component
+    const self = this;
     this.metrics = new RaftMetrics({
       snapshot: () => {
         const core = this.core;
@@ -194,6 +199,34 @@ export class RaftComponent implements NodeComponent {
         };
       },
       refused: () => this.transport?.stats().refused ?? null,
+    });
+    this.forward = new RaftForwarder({
+      get selfId() {
+        return self.selfId;
+      },
+      get requestTimeoutMs() {
+        return self.requestTimeoutMs;
+      },
+      get electionTimeoutMs() {
+        return self.electionTimeoutMs;
+      },
+      currentTerm: () => this.core?.status().term ?? 0,
+      leader: () => this.core?.leaderId ?? null,
+      appliedIndex: () => this.applier.appliedIndex,
+      sendForward: (to, msg) => {
+        const hp = this.peerAddr(to);
+        return hp !== null && this.transport?.send(hp, msg) === 'queued';
+      },
+      knownPeer: (id) => this.peerAddr(id) !== null,
+      put: (key, value, prev) => this.put(key, value, prev),
+      delete: (key) => this.delete(key),
+      readIndex: async () => {
+        await this.readBarrier();
+        return this.applier.appliedIndex;
+      },
+      awaitLeader: (ms) => this.awaitLeader(ms),
+      awaitLeaderChange: (from, ms) => this.awaitLeaderChange(from, ms),
+      awaitLeadership: (ms) => this.awaitLeadership(ms),
     });
   }
 
@@ -267,6 +300,7 @@ export class RaftComponent implements NodeComponent {
     this.tickTimer = null;
     await this.idle;
     await this.snapshotting;
+    this.forward.close();
     await this.transport?.close();
     this.transport = null;
     this.applier.abandonAll('node stopping');
@@ -515,9 +549,13 @@ export class RaftComponent implements NodeComponent {
     return this.core;
   }
 
-  private onMessage(m: RaftMessage): void {
+  private onMessage(m: RaftWireMessage): void {
     const core = this.core;
     if (core === null) return;
+    if (isForwardMessage(m)) {
+      this.forward.onMessage(m);
+      return;
+    }
     this.heardAt.set(m.from, Date.now());
     // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
     const hp = this.peerAddr(m.from);
@@ -712,6 +750,7 @@ export class RaftComponent implements NodeComponent {
       });
       this.wakeLeaderWaiters();
     }
+    this.forward.onApplied(this.applier.appliedIndex);
     this.updateTimer();
   }
 

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { RaftWireMessage } from '../../src/net/forward-codec.js';
+import { isForwardMessage } from '../../src/net/forward-codec.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { openRaftTransport } from '../../src/net/runtime.js';
 import type { TcpAddress, TcpTransport } from '../../src/net/tcp.js';
@@ -15,7 +16,7 @@ import type { TcpAddress, TcpTransport } from '../../src/net/tcp.js';
 interface Peer {
   id: string;
   core: RaftNode;
-  t: TcpTransport<RaftMessage>;
+  t: TcpTransport<RaftWireMessage>;
   applied: string[];
 }
 
@@ -47,7 +48,9 @@ async function startAll(ids: readonly string[]): Promise<void> {
       bindAddress: '127.0.0.1',
       port: 0,
       security: { swarm_key: key },
-      onMessage: (m) => core.step(m, Date.now()),
+      onMessage: (m) => {
+        if (!isForwardMessage(m)) core.step(m, Date.now());
+      },
       onError: (e) => errors.push(`${id}: ${e.message}`),
     });
     addresses.set(id, t.address());

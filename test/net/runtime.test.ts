@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GossipMessage } from '../../src/gossip/messages.js';
+import type { RaftWireMessage } from '../../src/net/forward-codec.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import { KeyError } from '../../src/net/errors.js';
 import {
@@ -14,7 +15,7 @@ import { LOOPBACK_NETWORK, waitFor } from './helpers.js';
 
 const network = LOOPBACK_NETWORK;
 const key = Buffer.alloc(32, 5).toString('base64');
-const closers: (UdpTransport<GossipMessage> | TcpTransport<RaftMessage>)[] = [];
+const closers: (UdpTransport<GossipMessage> | TcpTransport<RaftWireMessage>)[] = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((t) => t.close()));
 });
@@ -46,7 +47,7 @@ describe('runtime glue', () => {
   });
 
   it('opens the Raft transport with the same key', async () => {
-    const inbox: RaftMessage[] = [];
+    const inbox: RaftWireMessage[] = [];
     const a = await openRaftTransport({
       bindAddress: '127.0.0.1',
       port: 0,

@@ -4,6 +4,7 @@
  * seed corpus of the fuzz test. Small on purpose, so the hex stays readable.
  */
 import type { GossipMessage, MemberRecord } from '../../src/gossip/messages.js';
+import type { ForwardMessage } from '../../src/net/forward-codec.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
@@ -149,4 +150,32 @@ export const raftSamples: readonly RaftMessage[] = [
   },
   { type: 'install_snapshot_response', from: 'n3', to: 'n1', term: 5, matchIndex: 100 },
   { type: 'timeout_now', from: 'n1', to: 'n2', term: 5 },
+];
+
+export const forwardSamples: readonly ForwardMessage[] = [
+  {
+    type: 'fwd_req',
+    from: 'n2',
+    to: 'n1',
+    term: 5,
+    id: 9,
+    op: 'put',
+    key: 'k',
+    value: '{"t":21.5}',
+    prevRevision: 3,
+    heir: false,
+  },
+  {
+    type: 'fwd_resp',
+    from: 'n1',
+    to: 'n2',
+    term: 5,
+    id: 9,
+    code: 'ok',
+    message: '',
+    leader: null,
+    successor: null,
+    revision: 4,
+    deleted: false,
+  },
 ];

@@ -20,6 +20,7 @@ import {
 } from '../../src/api/body-checks.js';
 import { kvRoutes } from '../../src/api/routes/kv.js';
 import { requestListener } from '../../src/api/server.js';
+import type { WriteOp } from '../../src/node/raft-forward.js';
 import type { RaftComponent } from '../../src/node/raft-component.js';
 
 describe('body-checks limits', () => {
@@ -61,18 +62,17 @@ function fakeRaft(): { raft: RaftComponent; puts: unknown[][]; deletes: string[]
     requestTimeoutMs: 1000,
     electionTimeoutMs: 1000,
     peers: new Map(),
-    put: (key: string, value: unknown, prev?: number) => {
-      puts.push([key, value, prev]);
-      return Promise.resolve({
-        ok: true,
-        op: 'put',
-        revision: puts.length,
-        record: { value, modRevision: puts.length },
-      });
-    },
-    delete: (key: string) => {
-      deletes.push(key);
-      return Promise.resolve({ ok: true, op: 'delete', revision: 1, prev: null });
+    // Writes reach the cluster through the forwarder (src/node/raft-forward.ts): record what it is asked.
+    forward: {
+      write: (op: WriteOp) => {
+        if (op.op === 'delete') {
+          deletes.push(op.key);
+          return Promise.resolve({ kind: 'delete', deleted: true, revision: 1 });
+        }
+        puts.push([op.key, op.value, op.prevRevision]);
+        return Promise.resolve({ kind: 'put', revision: puts.length });
+      },
+      linearize: () => Promise.resolve(),
     },
     get: () => Promise.resolve(null),
   };

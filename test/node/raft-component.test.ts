@@ -112,7 +112,7 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       expect(ms.filter((m) => m.raft.info().role === 'leader')).toHaveLength(1);
       const follower = ms.find((m) => m !== leader)!;
 
-      // Writes through a follower are relayed to the leader and acknowledged once applied.
+      // Writes through a follower are forwarded to the leader (Raft channel) and acknowledged once applied.
       const w = await put(follower.api(), 'a/b', { value: { x: 1 } });
       expect(w.status).toBe(200);
       expect(w.body).toMatchObject({ key: 'a/b', value: { x: 1 } });
