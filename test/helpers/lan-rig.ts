@@ -13,9 +13,10 @@
  *   exactly what `swarm config init` writes), so every node uses the default
  *   ports (5555 gossip, 5556 multicast, 5557 API on the host's 127.0.0.1,
  *   5558 Raft) and the default multicast group; namespaces make that legal.
- * - Loss: `loss_percent` (default 1) of the packets each host sends on its
- *   veth is dropped by an nftables rule inside its namespace
- *   (`table inet lanrig`, `numgen random mod 100 < N drop`, with a counter).
+ * - Loss: `lossPercent` (default 1) of the packets each host receives on its
+ *   veth are dropped by an nftables rule inside its namespace (`table inet
+ *   lanrig`, input hook, `numgen random mod 100 < N counter drop`), so every
+ *   packet between two hosts crosses one 1% loss, silently for its sender.
  *   This kernel has no netem, so the rig adds NO delay: latency is modelled
  *   in the simulator (src/sim), not here.
  * - `split` puts groups of hosts on separate bridges (a LAN split in two, by
@@ -44,7 +45,7 @@ export interface LanRigOptions {
   /** Short tag, unique per test file (`lr` + a letter): names are `sw<tag>...<pid>`. */
   readonly tag: string;
   readonly hosts: number;
-  /** Percent of each host's outgoing packets on its veth to drop (0 = none). Default 1. */
+  /** Percent of the packets each host receives on its veth to drop (0 = none). Default 1. */
   readonly lossPercent?: number;
   /** `none` (default): no config file at all; `init`: exactly what `swarm config init` writes. */
   readonly config?: 'none' | 'init';
@@ -117,11 +118,26 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${why}`);
 }
 
+/**
+ * `LANRIG_ENV="SWARM_A__B=v,SWARM_C__D=w"`: settings added to every host, for
+ * developing the rig against a build that lacks a feature (e.g.
+ * SWARM_RAFT__BOOTSTRAP_EXPECT=3 to exercise the failover code before
+ * zero-config formation exists). Issue #13's tests are meant to run without it.
+ */
+function devEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of (process.env.LANRIG_ENV ?? '').split(',')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) out[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+  }
+  return out;
+}
+
 /** The environment of a host: the test's, minus any SWARM_* setting, plus the host's own dirs. */
 function hostEnv(home: string, extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWARM_')) env[k] = v;
-  return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...extra };
+  return { ...env, ...devEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...extra };
 }
 
 /** `ip netns exec NS node ...` with a timeout; never rejects on a non-zero exit. */
@@ -302,7 +318,7 @@ export class LanRig {
     });
   }
 
-  /** Packets the loss rule of host i dropped so far (its nft counter). */
+  /** Packets the loss rule of host i dropped so far (its nft counter: what it did not receive). */
   lossDrops(i: number): number {
     const out = execFileSync(
       'ip',
@@ -462,10 +478,13 @@ s.bind(0, tick);`;
     );
   }
 
-  /** `swarm kv put KEY VALUE` on host i: true when acknowledged (exit 0). */
-  async put(i: number, key: string, value: string): Promise<boolean> {
+  /** `swarm kv put KEY VALUE` on host i: acknowledged when the CLI exits 0, else the CLI's words. */
+  async put(i: number, key: string, value: string): Promise<{ ok: boolean; error: string }> {
     const r = await this.swarm(i, ['kv', 'put', key, value], 30_000);
-    return r.code === 0;
+    return {
+      ok: r.code === 0,
+      error: r.code === 0 ? '' : `exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`,
+    };
   }
 
   /** `swarm kv get KEY --json` on host i: its value, or an Error holding the CLI's words. */
@@ -638,13 +657,18 @@ export interface SwarmStatusJson {
   [k: string]: unknown;
 }
 
-/** The nftables ruleset of the loss rule: drop `percent`% of what the host sends on its veth. */
+/**
+ * The nftables ruleset of the loss rule: drop `percent`% of what the host
+ * receives on its veth. On input, not output: a packet dropped on output
+ * fails the sender's sendmsg with EPERM, which no real LAN does; dropped on
+ * input it is silently lost, as on the air or a busy switch.
+ */
 export function lossRuleset(dev: string, percent: number): string {
   return [
     'table inet lanrig {',
-    '  chain out {',
-    '    type filter hook output priority 0; policy accept;',
-    `    oifname "${dev}" numgen random mod 100 < ${percent} counter drop`,
+    '  chain in {',
+    '    type filter hook input priority 0; policy accept;',
+    `    iifname "${dev}" numgen random mod 100 < ${percent} counter drop`,
     '  }',
     '}',
     '',
