@@ -17,7 +17,8 @@
  * - failover after SIGKILL of the leader: kill -> first write acknowledged
  *   through a survivor's own API (every survivor tries at once).
  * - failover after a link cut (the leader's bridge port down): cut -> same.
- * - rejoin visibility: a SIGKILLed host, seen down by the others, restarted
+ * - rejoin visibility: a SIGKILLed host (the killed leader, or host 2 when
+ *   no leader formed: it is gossip only), seen down by the others, restarted
  *   (`swarm node start` issued) -> alive in every host's members view.
  * - merge: hosts {0,1} and {2} formed apart (two bridges), keys written on
  *   both sides (one on both), the LAN healed -> one cluster? keys lost (every
@@ -103,6 +104,39 @@ interface Trial3 {
   note?: string;
 }
 
+/**
+ * Rejoin visibility of host `h`: SIGKILL it (if running), wait until every
+ * other host sees it down, restart it, and time until every host sees it
+ * alive. Gossip only, so it is measured whether or not a leader exists.
+ */
+async function rejoin(
+  rig: LanRig,
+  probes: readonly Probe[],
+  h: number,
+): Promise<{ ms: number | null; note?: string }> {
+  const id = rig.id(h);
+  const others = probes.map((_, i) => i).filter((i) => i !== h);
+  await rig.kill(h);
+  const seenDown = await Promise.all(
+    others.map((i) => probes[i]!.next((s) => s.alive !== null && !s.alive.includes(id), REJOIN_TIMEOUT_MS)),
+  );
+  if (!seenDown.every((s) => s !== null)) {
+    await rig.start(h);
+    return { ms: null, note: 'the killed host was never seen down' };
+  }
+  // Listen before starting: the others may see it while the CLI is still returning.
+  const seenP = Promise.all(
+    probes.map((p) => p.next((s) => s.alive !== null && s.alive.includes(id), REJOIN_TIMEOUT_MS + 5000)),
+  );
+  // From the restart command (the user's action), so the node's own start-up counts.
+  const tStart = Date.now();
+  await rig.start(h);
+  const seen = await seenP;
+  return seen.every((s) => s !== null)
+    ? { ms: Math.max(0, Math.max(...seen.map((s) => s!.t)) - tStart) }
+    : { ms: null, note: 'not seen alive by every host' };
+}
+
 async function trial3(): Promise<Trial3> {
   const rig = new LanRig({ tag: nextTag(), hosts: 3 });
   try {
@@ -111,13 +145,17 @@ async function trial3(): Promise<Trial3> {
     await rig.startAll([0, 1, 2]);
     const tLast = Date.now();
     const f = await waitAgreed(probes, rig, FORM_TIMEOUT_MS);
-    if (!f) return { formation_ms: null, note: `no leader within ${FORM_TIMEOUT_MS / 1000} s` };
+    if (!f) {
+      const r = await rejoin(rig, probes, 2);
+      const note = [`no leader within ${FORM_TIMEOUT_MS / 1000} s`, r.note].filter(Boolean).join('; ');
+      return { formation_ms: null, rejoin_visible_ms: r.ms, note };
+    }
     const out: Trial3 = { formation_ms: Math.max(0, f.t - tLast) };
     // Failover needs a quorum of survivors: wait (bounded) until all three are voters.
     const full = await waitAgreed(probes, rig, FORM_TIMEOUT_MS, (l) => l.voters.length === 3);
     if (!full) {
-      out.note = 'never 3 voters';
-      return out;
+      const r = await rejoin(rig, probes, 2);
+      return { ...out, rejoin_visible_ms: r.ms, note: ['never 3 voters', r.note].filter(Boolean).join('; ') };
     }
     out.three_voters_ms = Math.max(0, full.t - tLast);
 
@@ -128,30 +166,10 @@ async function trial3(): Promise<Trial3> {
     await rig.kill(old);
     out.failover_sigkill_ms = await firstAck(rig, rest, 'bench/failover-kill', tKill);
 
-    // Rejoin: once the others see it down, restart it and time until all see it alive again.
-    const id = rig.id(old);
-    const seenDown = await Promise.all(
-      rest.map((i) => probes[i]!.next((s) => s.alive !== null && !s.alive.includes(id), REJOIN_TIMEOUT_MS)),
-    );
-    if (seenDown.every((s) => s !== null)) {
-      // From the restart command (the user's action), so the node's own start-up counts.
-      // Listen before starting: the others may see it while the CLI is still returning.
-      const seenP = Promise.all(
-        [0, 1, 2].map((i) =>
-          probes[i]!.next((s) => s.alive !== null && s.alive.includes(id), REJOIN_TIMEOUT_MS + 5000),
-        ),
-      );
-      const tStart = Date.now();
-      await rig.start(old);
-      const seen = await seenP;
-      out.rejoin_visible_ms = seen.every((s) => s !== null)
-        ? Math.max(0, Math.max(...seen.map((s) => s!.t)) - tStart)
-        : null;
-    } else {
-      out.rejoin_visible_ms = null;
-      out.note = 'the killed host was never seen down';
-      await rig.start(old);
-    }
+    // Rejoin of the killed leader (already down: `rejoin` waits until the others see it so).
+    const r = await rejoin(rig, probes, old);
+    out.rejoin_visible_ms = r.ms;
+    if (r.note) out.note = r.note;
 
     // Link cut of the (possibly new) leader, once all three agree again.
     const g = await waitAgreed(probes, rig, FORM_TIMEOUT_MS);
@@ -374,7 +392,7 @@ export default async function bench(): Promise<BenchReport> {
     ),
     ...summary(
       'rejoin_visible',
-      formed.map((x) => x.rejoin_visible_ms),
+      t3.map((x) => x.rejoin_visible_ms),
       'not seen alive by every host within 30 s',
     ),
     merge_outcome:
@@ -383,7 +401,7 @@ export default async function bench(): Promise<BenchReport> {
     merge_conflicts_reported: m.formed_apart ? m.conflicts_reported : null,
   };
   if (formed.length === 0) {
-    for (const k of ['failover_sigkill', 'failover_link_cut', 'rejoin_visible']) {
+    for (const k of ['failover_sigkill', 'failover_link_cut']) {
       metrics[`${k}_outcome`] = `not measured: ${noLeader}`;
     }
   }

@@ -11,6 +11,7 @@
  * Needs `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LanRig, rigSkipReason, waitFor } from '../helpers/lan-rig.js';
 import { netnsSkipReason, netnsTitle } from '../helpers/netns.js';
@@ -36,9 +37,13 @@ describe('LAN rig', () => {
     async () => {
       await rig.withLogs(async () => {
         await rig.setup();
-        // No config file on any host: the node runs on defaults, as a fresh install does.
+        // Hosts 0 and 1 have no config file (a fresh install); host 2 has exactly what
+        // `swarm config init` writes. Either way every key is at its default.
+        await rig.configInit(2);
         const paths = await Promise.all([0, 1, 2].map((i) => rig.swarm(i, ['config', 'path'])));
         for (const p of paths) expect(p.code).toBe(0);
+        for (const i of [0, 1]) expect(existsSync(paths[i]!.stdout.trim()), paths[i]!.stdout).toBe(false);
+        expect(existsSync(paths[2]!.stdout.trim()), paths[2]!.stdout).toBe(true);
 
         // The loss rule: of 3000 datagrams host 0 sends host 1, about 1% are dropped on
         // arrival (P(none) ~ 1e-13), and far from all.

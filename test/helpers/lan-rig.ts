@@ -303,11 +303,18 @@ export class LanRig {
       if (loss > 0) this.nft(i, lossRuleset(this.lab.vnode[i]!, loss));
     }
     if ((this.opts.config ?? 'none') === 'init') {
-      for (let i = 0; i < this.size; i++) {
-        const r = await this.swarm(i, ['config', 'init']);
-        if (r.code !== 0) throw new Error(`swarm config init on host ${i} failed: ${r.stderr}`);
-      }
+      for (let i = 0; i < this.size; i++) await this.configInit(i);
     }
+    // A test process that exits without its afterAll (killed worker, crash) still leaves nothing behind.
+    process.once('exit', this.onExit);
+  }
+
+  private readonly onExit = (): void => this.cleanup();
+
+  /** `swarm config init` on host i: the config file exactly as a user gets it (every key at its default). */
+  async configInit(i: number): Promise<void> {
+    const r = await this.swarm(i, ['config', 'init']);
+    if (r.code !== 0) throw new Error(`swarm config init on host ${i} failed: ${r.stderr}`);
   }
 
   private nft(i: number, script: string): void {
@@ -622,6 +629,7 @@ s.bind(0, tick);`;
 
   /** Kill every daemon, probe and writer by PID, drop the nft tables, delete the namespaces. */
   cleanup(): void {
+    process.removeListener('exit', this.onExit);
     for (const p of this.probes) p.stop();
     this.probes.clear();
     for (const w of this.writers) if (w.exitCode === null) w.kill('SIGKILL');
