@@ -24,6 +24,8 @@ export const statusSchema = z.object({
   applied_index: z.number().default(0),
   voters: z.array(z.string()).default([]),
   learners: z.array(z.string()).default([]),
+  cluster: z.string().nullable().default(null),
+  waiting: z.string().nullable().default(null),
   addresses: addressesSchema,
   uptime_s: z.number(),
   version: z.string(),

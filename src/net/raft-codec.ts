@@ -3,8 +3,11 @@
  * 0x40-0x7F. Raft travels over TCP frames, so bodies may be large: a
  * snapshot goes whole in one frame (up to the 16 MiB frame limit).
  *
- * The common header (from, to, term) is the first three positions of every
- * body so a router can read it without knowing the type.
+ * The common header (from, to, term, cluster) is the first four positions of
+ * every body so a router can read it without knowing the type. `cluster` is
+ * the sender's cluster id ("" before it belongs to one): a receiver that
+ * belongs to another cluster drops the message, so two clusters formed apart
+ * never disturb each other's terms or logs (see docs/formation.md).
  */
 import type {
   AppendEntriesMsg,
@@ -23,8 +26,12 @@ import { MessageCodec, RAFT_TYPES, message } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { arr, bin, bool, obj, oneOf, str, uint } from './schema.js';
 
+/** A Raft message as it travels: the core's message plus the sender's cluster id. */
+export type RaftWireMessage = RaftMessage & { readonly cluster: string };
+
 export const RAFT_LIMITS = {
   nodeIdBytes: 128,
+  clusterIdBytes: 32,
   /** An entry or snapshot image must fit a frame with room for the envelope and encryption. */
   dataBytes: DEFAULT_MAX_FRAME_BYTES - 4096,
   entries: 1 << 20,
@@ -63,30 +70,32 @@ const confState = obj<ConfState>({
 const snapshotMeta = obj<SnapshotMeta>({ index, term, conf: confState });
 const snapshot = obj<Snapshot>({ meta: snapshotMeta, data: bin(RAFT_LIMITS.dataBytes) });
 
-const header = { from: nodeId, to: nodeId, term } as const;
+const header = { from: nodeId, to: nodeId, term, cluster: str(RAFT_LIMITS.clusterIdBytes) } as const;
 const C = RAFT_TYPE_CODES;
 
-export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>('raft', RAFT_TYPES, {
-  request_vote: message<RequestVoteMsg>(C.request_vote, 'RequestVote / PreVote', {
+type W<T extends RaftMessage> = T & { readonly cluster: string };
+
+export const raftCodec: MessageCodec<RaftWireMessage> = new MessageCodec<RaftWireMessage>('raft', RAFT_TYPES, {
+  request_vote: message<W<RequestVoteMsg>>(C.request_vote, 'RequestVote / PreVote', {
     ...header,
     lastLogIndex: index,
     lastLogTerm: term,
     preVote: bool(),
     transfer: bool(),
   }),
-  request_vote_response: message<RequestVoteResponseMsg>(C.request_vote_response, 'Vote answer', {
+  request_vote_response: message<W<RequestVoteResponseMsg>>(C.request_vote_response, 'Vote answer', {
     ...header,
     granted: bool(),
     preVote: bool(),
   }),
-  append_entries: message<AppendEntriesMsg>(C.append_entries, 'AppendEntries', {
+  append_entries: message<W<AppendEntriesMsg>>(C.append_entries, 'AppendEntries', {
     ...header,
     prevLogIndex: index,
     prevLogTerm: term,
     entries: arr(entry, RAFT_LIMITS.entries),
     commit: index,
   }),
-  append_entries_response: message<AppendEntriesResponseMsg>(
+  append_entries_response: message<W<AppendEntriesResponseMsg>>(
     C.append_entries_response,
     'AppendEntries answer',
     {
@@ -99,23 +108,23 @@ export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage
       lastLogIndex: index,
     },
   ),
-  heartbeat: message<HeartbeatMsg>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
+  heartbeat: message<W<HeartbeatMsg>>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
     ...header,
     commit: index,
     readCtx: uint(),
   }),
-  heartbeat_response: message<HeartbeatResponseMsg>(C.heartbeat_response, 'Heartbeat answer', {
+  heartbeat_response: message<W<HeartbeatResponseMsg>>(C.heartbeat_response, 'Heartbeat answer', {
     ...header,
     readCtx: uint(),
   }),
-  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'Whole snapshot in one frame', {
+  install_snapshot: message<W<InstallSnapshotMsg>>(C.install_snapshot, 'Whole snapshot in one frame', {
     ...header,
     snapshot,
   }),
-  install_snapshot_response: message<InstallSnapshotResponseMsg>(
+  install_snapshot_response: message<W<InstallSnapshotResponseMsg>>(
     C.install_snapshot_response,
     'Snapshot installed',
     { ...header, matchIndex: index },
   ),
-  timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
+  timeout_now: message<W<TimeoutNowMsg>>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
 });

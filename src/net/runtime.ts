@@ -10,7 +10,7 @@ import type { RaftMessage } from '../raft/messages.js';
 import { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { gossipCodec } from './gossip-codec.js';
-import { raftCodec } from './raft-codec.js';
+import { raftCodec, type RaftWireMessage } from './raft-codec.js';
 import { TcpTransport, type TcpAddress, type TcpTransportOptions } from './tcp.js';
 import { UdpTransport, type SendResult, type UdpAddress } from './udp.js';
 
@@ -97,7 +97,7 @@ export function sendOutgoing(t: UdpTransport<GossipMessage>, out: Outgoing): Sen
 }
 
 export interface RaftTransportOptions extends Omit<
-  TcpTransportOptions<RaftMessage>,
+  TcpTransportOptions<RaftWireMessage>,
   'codec' | 'keyring' | 'bindAddress' | 'port'
 > {
   readonly bindAddress: string;
@@ -105,9 +105,9 @@ export interface RaftTransportOptions extends Omit<
   readonly security: SecuritySection;
 }
 
-export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftMessage>> {
+export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftWireMessage>> {
   const { security, ...rest } = o;
-  return TcpTransport.listen<RaftMessage>({
+  return TcpTransport.listen<RaftWireMessage>({
     ...rest,
     codec: raftCodec,
     keyring: keyringFromConfig(security),

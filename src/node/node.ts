@@ -37,6 +37,10 @@ export interface ComponentStatus {
   appliedIndex?: number;
   voters?: readonly string[];
   learners?: readonly string[];
+  /** Raft cluster id, null before the node belongs to a cluster (or for a cluster formed before ids). */
+  cluster?: string | null;
+  /** Why the node has no leader yet (formation, being added, no quorum); null when it has one. */
+  waiting?: string | null;
 }
 
 export interface NodeComponent {
@@ -65,6 +69,10 @@ export interface NodeStatus {
   applied_index: number;
   voters: string[];
   learners: string[];
+  /** Raft cluster id; null when none (yet). */
+  cluster: string | null;
+  /** What the node waits for when it has no leader (see docs/formation.md); null otherwise. */
+  waiting: string | null;
   addresses: NodeAddresses;
   uptime_s: number;
   version: string;
@@ -245,6 +253,8 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
       applied_index: m.appliedIndex ?? 0,
       voters: [...(m.voters ?? [])],
       learners: [...(m.learners ?? [])],
+      cluster: m.cluster ?? null,
+      waiting: m.waiting ?? null,
       addresses: { gossip: null, api: null, raft: null, ...m.addresses },
       uptime_s: this.startedAt === 0 ? 0 : Math.max(0, Math.round((this.clock() - this.startedAt) / 1000)),
       version: VERSION,

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
 import { fnv1a } from '../common/hash.js';
 import { createRng } from '../common/rng.js';
+import type { RaftWireMessage } from '../net/raft-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
@@ -41,8 +42,9 @@ import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import { persistReady } from '../raft/storage/persist.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
+import { CLUSTER_TAG, FORMATION_TAG, Formation, type FormationDecision } from './formation.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
-import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
+import { planMembershipChange } from './raft-membership.js';
 import { RaftMetrics } from './raft-metrics.js';
 
 /** A request the cluster could not decide in time (no leader, no quorum, leadership lost). */
@@ -87,6 +89,10 @@ export interface RaftComponentOptions {
   readonly transferWaitMs?: number;
   /** A voter dead this long is replaced by a caught-up learner. */
   readonly deadVoterMs?: number;
+  /** Formation: how long the view must stay the same before proposing founders (default 3 s). */
+  readonly formationWindowMs?: number;
+  /** Formation: time since start before proposing, so discovery ran (default 2 s). */
+  readonly formationMinUptimeMs?: number;
 }
 
 export interface KvEntry {
@@ -107,8 +113,10 @@ export interface LeaderInfo {
 }
 
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
-/** How long the founders computed from the membership view must stay the same before a node bootstraps. */
-const BOOTSTRAP_SETTLE_MS = 1500;
+/** While forming, the view is re-examined this often (agreement arrives through gossip tags). */
+const FORMATION_POLL_MS = 200;
+/** At most one log line per this interval for a repeated condition (waiting, foreign cluster). */
+const SAY_EVERY_MS = 5000;
 const MANAGE_EVERY_MS = 500;
 /** Snapshot rows encoded per event-loop turn: about 1 ms of work, so commits are not held up. */
 const SNAPSHOT_ROWS_PER_TURN = 1000;
@@ -138,14 +146,23 @@ export class RaftComponent implements NodeComponent {
   private readonly opts: RaftComponentOptions;
   private node: SwarmNode | null = null;
   private storage: FileRaftStorage | null = null;
-  private transport: TcpTransport<RaftMessage> | null = null;
+  private transport: TcpTransport<RaftWireMessage> | null = null;
   private core: RaftNode | null = null;
   private readonly applier = new KvApplier();
   private founders: string[] = [];
   private fresh = false;
   private electionScale = 1;
-  private bootstrapView: { key: string; since: number } | null = null;
   private bootstrapTimer: NodeJS.Timeout | undefined;
+  /** Cluster id this node belongs to; '' while fresh, or for a cluster formed before ids existed. */
+  private clusterId = '';
+  private formation: Formation | null = null;
+  private startedAt = 0;
+  /** Why there is no leader (formation, join, quorum), for status and the log; null with a leader. */
+  private waitingFor: string | null = null;
+  private lastSaid = { text: '', at: 0 };
+  /** Raft messages dropped because they came from another cluster. */
+  foreignDropped = 0;
+  private lastForeignLog = 0;
   private raftAddr: string | null = null;
 
   private processing = false;
@@ -212,8 +229,20 @@ export class RaftComponent implements NodeComponent {
     this.fresh =
       recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
-    const initial = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
-    if (initial) this.fresh = false;
+    const boot = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
+    let initial: ConfState | undefined;
+    if (boot) {
+      this.fresh = false;
+      this.clusterId = boot.cluster;
+      if (boot.voters.length > 0) initial = { voters: boot.voters, learners: [] };
+    }
+    this.startedAt = Date.now();
+    if (this.fresh) {
+      this.formation = new Formation({
+        ...(this.opts.formationWindowMs !== undefined ? { windowMs: this.opts.formationWindowMs } : {}),
+        ...(this.opts.formationMinUptimeMs !== undefined ? { minUptimeMs: this.opts.formationMinUptimeMs } : {}),
+      });
+    }
     this.core = this.newCore(recovered, initial);
     if (recovered.snapshot) {
       this.applier.restore(recovered.snapshot);
@@ -244,6 +273,7 @@ export class RaftComponent implements NodeComponent {
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
+    if (this.clusterId !== '') this.opts.peers.advertise?.({ [CLUSTER_TAG]: this.clusterId, [FORMATION_TAG]: null });
     this.onPeersChanged();
     this.updateTimer();
   }
@@ -286,8 +316,37 @@ export class RaftComponent implements NodeComponent {
       appliedIndex: this.applier.appliedIndex,
       voters: s.conf.voters,
       learners: s.conf.learners,
+      cluster: this.clusterId === '' ? null : this.clusterId,
+      waiting: this.waiting(),
       addresses: { raft: this.raftAddr },
     };
+  }
+
+  /**
+   * What this node waits for while it has no leader: the formation step it is
+   * in, being added by a leader, or a quorum of voters. Null once it has a leader.
+   */
+  waiting(): string | null {
+    const core = this.core;
+    if (core === null) return null;
+    if (this.fresh) return this.waitingFor ?? 'formation: starting';
+    const s = core.status();
+    if (s.leader !== null) return null;
+    if (!s.conf.voters.includes(s.id)) {
+      return s.conf.learners.includes(s.id)
+        ? 'learner: no leader heard from yet'
+        : 'waiting to be added by the leader';
+    }
+    if (s.conf.voters.length === 1) return 'electing itself (single voter)';
+    const others = s.conf.voters.filter((v) => v !== s.id);
+    const reachable = others.filter((v) => {
+      const st = this.opts.peers.get(v)?.status;
+      return st === 'alive' || st === 'suspect';
+    }).length;
+    const need = Math.floor(s.conf.voters.length / 2) + 1;
+    return reachable + 1 >= need
+      ? `electing a leader: ${reachable + 1} of ${s.conf.voters.length} voters reachable`
+      : `no quorum: ${reachable + 1} of ${s.conf.voters.length} voters reachable, ${need} needed`;
   }
 
   /** This node's Raft id (its node id). */
@@ -514,9 +573,16 @@ export class RaftComponent implements NodeComponent {
     return this.core;
   }
 
-  private onMessage(m: RaftMessage): void {
+  private onMessage(wire: RaftWireMessage): void {
     const core = this.core;
     if (core === null) return;
+    const { cluster, ...rest } = wire;
+    if (!this.acceptCluster(cluster, wire.from)) return;
+    const m = rest as RaftMessage;
+    if (this.core !== core) {
+      this.onMessage(wire);
+      return;
+    }
     this.heardAt.set(m.from, Date.now());
     // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
     const hp = this.peerAddr(m.from);
@@ -680,7 +746,7 @@ export class RaftComponent implements NodeComponent {
       const m = rd.messages[i]!;
       const hp = this.peerAddr(m.to);
       if (hp) {
-        t.send(hp, m);
+        t.send(hp, { ...m, cluster: this.clusterId });
         this.sentAt.set(m.to, now);
         if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
       }
@@ -754,21 +820,33 @@ export class RaftComponent implements NodeComponent {
 
   // ------------------------------------------------------------------ membership
 
-  private readBootstrap(file: string): ConfState {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as { voters?: unknown };
-    if (!Array.isArray(v.voters) || !v.voters.every((x) => typeof x === 'string')) {
-      throw new SwarmError('raft_bootstrap_file', `${file} is malformed: expected {"voters": [ids]}`);
+  /**
+   * raft-bootstrap.json: `{"voters": [ids]}` (before cluster ids) or
+   * `{"version": 2, "cluster": id, "voters": [ids], "founders": [ids]}`; a node
+   * that joined an existing cluster has `"voters": []` and only its cluster id.
+   */
+  private readBootstrap(file: string): { voters: string[]; cluster: string } {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { voters?: unknown; cluster?: unknown };
+    const okIds = Array.isArray(v.voters) && v.voters.every((x) => typeof x === 'string');
+    if (!okIds || (v.cluster !== undefined && typeof v.cluster !== 'string')) {
+      throw new SwarmError(
+        'raft_bootstrap_file',
+        `${file} is malformed: expected {"voters": [ids], "cluster": "<id>"}`,
+      );
     }
-    return { voters: v.voters as string[], learners: [] };
+    return { voters: v.voters as string[], cluster: (v.cluster as string | undefined) ?? '' };
   }
 
-  /** Durable before the core uses it: a restarted single-node cluster must still know it is a voter. */
-  private writeBootstrap(conf: ConfState): void {
+  /**
+   * Durable before the core uses it: a restarted founder must still know it is
+   * a voter, and every node must keep refusing other clusters' traffic.
+   */
+  private writeBootstrap(cluster: string, voters: readonly string[]): void {
     const dir = this.node!.dataDir;
     mkdirSync(dir, { recursive: true });
     const file = join(dir, BOOTSTRAP_FILE);
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ voters: conf.voters }));
+    writeFileSync(tmp, JSON.stringify({ version: 2, cluster, voters, founders: voters }));
     const fd = openSync(tmp, 'r');
     try {
       fsyncSync(fd);
@@ -792,57 +870,130 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
-   * Forms a new cluster by starting as its only voter and becoming leader;
-   * the other founders are added as learners and promoted first. Only a node
-   * with an empty log that has heard from no cluster may do this.
+   * Whether a message stamped with `cluster` may reach the core. Another
+   * cluster's traffic is dropped (counted, logged at most every few seconds):
+   * its terms and log would corrupt ours. A fresh node binds to the first
+   * cluster that talks to it: a founder's (it adopts the founders' conf, which
+   * it proposed itself) or a leader's that added it as a learner.
+   */
+  private acceptCluster(cluster: string, from: string): boolean {
+    if (cluster === this.clusterId || cluster === '') return true;
+    if (this.clusterId === '' && !this.fresh) return true; // a cluster from before ids: no check possible
+    if (this.fresh && this.formation !== null) {
+      if (this.processing) return false; // the core is replaced only between Ready loops; Raft resends
+      const founders = this.formation.foundersOf(cluster);
+      if (founders?.includes(this.node!.id)) this.startCluster('adopt', cluster, founders);
+      else this.bindCluster(cluster, from);
+      return true;
+    }
+    this.foreignDropped++;
+    const now = Date.now();
+    if (now - this.lastForeignLog >= SAY_EVERY_MS) {
+      this.lastForeignLog = now;
+      this.node?.log.warn('raft message from another cluster dropped', {
+        from,
+        their_cluster: cluster,
+        our_cluster: this.clusterId,
+        dropped_total: this.foreignDropped,
+      });
+    }
+    return false;
+  }
+
+  /** Founders all start from the same initial configuration (etcd's initial-cluster). */
+  private startCluster(kind: 'found' | 'adopt', cluster: string, founders: readonly string[]): void {
+    const node = this.node!;
+    this.writeBootstrap(cluster, founders);
+    this.fresh = false;
+    this.formation = null;
+    this.clusterId = cluster;
+    this.waitingFor = null;
+    clearTimeout(this.bootstrapTimer);
+    this.core = this.newCore(
+      { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
+      { voters: [...founders], learners: [] },
+    );
+    this.opts.peers.advertise?.({ [CLUSTER_TAG]: cluster, [FORMATION_TAG]: null });
+    node.log.info(kind === 'found' ? 'raft cluster founded' : 'raft cluster adopted', {
+      cluster,
+      voters: founders,
+    });
+    this.updateTimer();
+  }
+
+  /** A leader added this fresh node: it now belongs to that cluster, as a learner to be. */
+  private bindCluster(cluster: string, from: string): void {
+    this.writeBootstrap(cluster, []);
+    this.fresh = false;
+    this.formation = null;
+    this.clusterId = cluster;
+    this.waitingFor = null;
+    clearTimeout(this.bootstrapTimer);
+    this.opts.peers.advertise?.({ [CLUSTER_TAG]: cluster, [FORMATION_TAG]: null });
+    this.node?.log.info('raft cluster joined', { cluster, by: from });
+  }
+
+  /**
+   * Zero-config formation (src/node/formation.ts): wait for a stable view,
+   * advertise the founder proposal, found once every founder proposes the
+   * same set. Only a node with an empty log that belongs to no cluster does this.
    */
   private maybeBootstrap(): void {
     const core = this.core;
     const node = this.node;
-    if (!core || !node || !this.fresh) return;
-    if (this.processing) {
-      // The core must not be replaced under a running Ready loop; look again shortly.
-      setTimeout(() => this.onPeersChanged(), 20);
-      return;
-    }
+    const formation = this.formation;
+    if (!core || !node || !this.fresh || formation === null || this.stopping) return;
     const st = core.status();
     if (st.term > 0 || st.lastIndex > 0 || st.conf.voters.length > 0) {
       this.fresh = false;
+      this.formation = null;
       return;
     }
+    const now = Date.now();
     const expect = node.config.raft.bootstrap_expect || (this.opts.bootstrap === true ? 1 : 0);
-    const founders = bootstrapVoters({
+    const d: FormationDecision = formation.decide({
+      now,
       selfId: node.id,
       selfClass: node.config.node.device_class,
+      startedAt: this.startedAt,
       peers: this.opts.peers.peers(),
       expect,
+      maxVoters: node.config.raft.voters,
     });
-    if (founders === null) {
-      this.bootstrapView = null;
+    if (d.kind === 'found' || d.kind === 'adopt') {
+      if (this.processing) {
+        // The core must not be replaced under a running Ready loop; look again shortly.
+        this.scheduleFormation(20);
+        return;
+      }
+      this.startCluster(d.kind, d.cluster, d.founders);
       return;
     }
-    // Views converge over gossip: act only once the same founders have been
-    // computed for a settle window, so a node that has seen only part of the
-    // swarm does not found a cluster that a smaller id would found too.
-    const key = founders.join(',');
+    this.opts.peers.advertise?.({ [FORMATION_TAG]: d.kind === 'wait' ? d.proposal : null });
+    this.say(d.reason);
+    this.scheduleFormation(FORMATION_POLL_MS);
+  }
+
+  private scheduleFormation(ms: number): void {
+    clearTimeout(this.bootstrapTimer);
+    this.bootstrapTimer = setTimeout(() => {
+      if (this.core !== null && !this.stopping) {
+        this.maybeBootstrap();
+        this.kick();
+      }
+    }, ms);
+    this.bootstrapTimer.unref();
+  }
+
+  /** Record why there is no leader and log it when it changes, at most every few seconds. */
+  private say(reason: string): void {
+    this.waitingFor = reason;
     const now = Date.now();
-    if (this.bootstrapView?.key !== key) this.bootstrapView = { key, since: now };
-    const wait = this.bootstrapView.since + BOOTSTRAP_SETTLE_MS - now;
-    if (wait > 0) {
-      clearTimeout(this.bootstrapTimer);
-      this.bootstrapTimer = setTimeout(() => this.onPeersChanged(), wait + 5);
-      return;
-    }
-    const conf: ConfState = { voters: [node.id], learners: [] };
-    this.writeBootstrap(conf);
-    this.fresh = false;
-    this.founders = founders.filter((id) => id !== node.id);
-    this.core = this.newCore(
-      { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
-      conf,
-    );
-    node.log.info('raft bootstrap', { founders });
-    this.updateTimer();
+    const kind = reason.replace(/[\d.]+/g, '#');
+    if (kind === this.lastSaid.text && now - this.lastSaid.at < SAY_EVERY_MS) return;
+    if (now - this.lastSaid.at < 1000) return;
+    this.lastSaid = { text: kind, at: now };
+    this.node?.log.info('raft waiting', { for: reason });
   }
 
   private manageMembership(now: number): void {
@@ -861,12 +1012,17 @@ export class RaftComponent implements NodeComponent {
     const dead = new Set([...this.deadSince].filter(([, t]) => now - t >= deadMs).map(([id]) => id));
     const match = new Map(Object.entries(s.progress).map(([id, pr]) => [id, pr.match]));
     this.founders = this.founders.filter((id) => !s.conf.voters.includes(id));
+    // A peer that belongs to another cluster is not ours to add: its Raft traffic is refused both ways.
+    const ours = (p: PeerInfo): boolean => {
+      const c = p.tags?.[CLUSTER_TAG];
+      return c === undefined || c === '' || c === this.clusterId || this.clusterId === '';
+    };
     const change = planMembershipChange({
       selfId: s.id,
       conf: s.conf,
       match,
       lastIndex: s.lastIndex,
-      peers: peers.filter((p) => p.id !== s.id),
+      peers: peers.filter((p) => p.id !== s.id && ours(p)),
       maxVoters: node.config.raft.voters,
       founders: this.founders,
       deadLongEnough: dead,

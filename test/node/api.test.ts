@@ -22,6 +22,8 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
     applied_index: 0,
     voters: [],
     learners: [],
+    cluster: null,
+    waiting: null,
     addresses: { gossip: null, api: '127.0.0.1:1', raft: null },
     uptime_s: 3,
     version: '0.0.0',
