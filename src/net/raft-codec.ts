@@ -75,56 +75,60 @@ const C = RAFT_TYPE_CODES;
 
 type W<T extends RaftMessage> = T & { readonly cluster: string };
 
-export const raftCodec: MessageCodec<RaftWireMessage> = new MessageCodec<RaftWireMessage>('raft', RAFT_TYPES, {
-  request_vote: message<W<RequestVoteMsg>>(C.request_vote, 'RequestVote / PreVote', {
-    ...header,
-    lastLogIndex: index,
-    lastLogTerm: term,
-    preVote: bool(),
-    transfer: bool(),
-  }),
-  request_vote_response: message<W<RequestVoteResponseMsg>>(C.request_vote_response, 'Vote answer', {
-    ...header,
-    granted: bool(),
-    preVote: bool(),
-  }),
-  append_entries: message<W<AppendEntriesMsg>>(C.append_entries, 'AppendEntries', {
-    ...header,
-    prevLogIndex: index,
-    prevLogTerm: term,
-    entries: arr(entry, RAFT_LIMITS.entries),
-    commit: index,
-  }),
-  append_entries_response: message<W<AppendEntriesResponseMsg>>(
-    C.append_entries_response,
-    'AppendEntries answer',
-    {
+export const raftCodec: MessageCodec<RaftWireMessage> = new MessageCodec<RaftWireMessage>(
+  'raft',
+  RAFT_TYPES,
+  {
+    request_vote: message<W<RequestVoteMsg>>(C.request_vote, 'RequestVote / PreVote', {
       ...header,
-      success: bool(),
-      matchIndex: index,
-      rejectedIndex: index,
-      conflictTerm: term,
-      conflictIndex: index,
       lastLogIndex: index,
-    },
-  ),
-  heartbeat: message<W<HeartbeatMsg>>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
-    ...header,
-    commit: index,
-    readCtx: uint(),
-  }),
-  heartbeat_response: message<W<HeartbeatResponseMsg>>(C.heartbeat_response, 'Heartbeat answer', {
-    ...header,
-    readCtx: uint(),
-  }),
-  install_snapshot: message<W<InstallSnapshotMsg>>(C.install_snapshot, 'Whole snapshot in one frame', {
-    ...header,
-    snapshot,
-  }),
-  install_snapshot_response: message<W<InstallSnapshotResponseMsg>>(
-    C.install_snapshot_response,
-    'Snapshot installed',
-    { ...header, matchIndex: index },
-  ),
-  timeout_now: message<W<TimeoutNowMsg>>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
-});
+      lastLogTerm: term,
+      preVote: bool(),
+      transfer: bool(),
+    }),
+    request_vote_response: message<W<RequestVoteResponseMsg>>(C.request_vote_response, 'Vote answer', {
+      ...header,
+      granted: bool(),
+      preVote: bool(),
+    }),
+    append_entries: message<W<AppendEntriesMsg>>(C.append_entries, 'AppendEntries', {
+      ...header,
+      prevLogIndex: index,
+      prevLogTerm: term,
+      entries: arr(entry, RAFT_LIMITS.entries),
+      commit: index,
+    }),
+    append_entries_response: message<W<AppendEntriesResponseMsg>>(
+      C.append_entries_response,
+      'AppendEntries answer',
+      {
+        ...header,
+        success: bool(),
+        matchIndex: index,
+        rejectedIndex: index,
+        conflictTerm: term,
+        conflictIndex: index,
+        lastLogIndex: index,
+      },
+    ),
+    heartbeat: message<W<HeartbeatMsg>>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
+      ...header,
+      commit: index,
+      readCtx: uint(),
+    }),
+    heartbeat_response: message<W<HeartbeatResponseMsg>>(C.heartbeat_response, 'Heartbeat answer', {
+      ...header,
+      readCtx: uint(),
+    }),
+    install_snapshot: message<W<InstallSnapshotMsg>>(C.install_snapshot, 'Whole snapshot in one frame', {
+      ...header,
+      snapshot,
+    }),
+    install_snapshot_response: message<W<InstallSnapshotResponseMsg>>(
+      C.install_snapshot_response,
+      'Snapshot installed',
+      { ...header, matchIndex: index },
+    ),
+    timeout_now: message<W<TimeoutNowMsg>>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
+  },
+);

@@ -6,7 +6,6 @@
  */
 import type { GossipMessage } from '../gossip/messages.js';
 import type { Outgoing } from '../gossip/types.js';
-import type { RaftMessage } from '../raft/messages.js';
 import { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { gossipCodec } from './gossip-codec.js';

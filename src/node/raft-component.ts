@@ -160,8 +160,6 @@ export class RaftComponent implements NodeComponent {
   /** Why there is no leader (formation, join, quorum), for status and the log; null with a leader. */
   private waitingFor: string | null = null;
   private lastSaid = { text: '', at: 0 };
-  /** Raft messages dropped because they came from another cluster. */
-  foreignDropped = 0;
   private lastForeignLog = 0;
   private raftAddr: string | null = null;
 
@@ -240,7 +238,9 @@ export class RaftComponent implements NodeComponent {
     if (this.fresh) {
       this.formation = new Formation({
         ...(this.opts.formationWindowMs !== undefined ? { windowMs: this.opts.formationWindowMs } : {}),
-        ...(this.opts.formationMinUptimeMs !== undefined ? { minUptimeMs: this.opts.formationMinUptimeMs } : {}),
+        ...(this.opts.formationMinUptimeMs !== undefined
+          ? { minUptimeMs: this.opts.formationMinUptimeMs }
+          : {}),
       });
     }
     this.core = this.newCore(recovered, initial);
@@ -273,7 +273,8 @@ export class RaftComponent implements NodeComponent {
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
-    if (this.clusterId !== '') this.opts.peers.advertise?.({ [CLUSTER_TAG]: this.clusterId, [FORMATION_TAG]: null });
+    if (this.clusterId !== '')
+      this.opts.peers.advertise?.({ [CLUSTER_TAG]: this.clusterId, [FORMATION_TAG]: null });
     this.onPeersChanged();
     this.updateTimer();
   }
@@ -886,7 +887,7 @@ export class RaftComponent implements NodeComponent {
       else this.bindCluster(cluster, from);
       return true;
     }
-    this.foreignDropped++;
+    this.metrics.foreignDropped++;
     const now = Date.now();
     if (now - this.lastForeignLog >= SAY_EVERY_MS) {
       this.lastForeignLog = now;
@@ -894,7 +895,7 @@ export class RaftComponent implements NodeComponent {
         from,
         their_cluster: cluster,
         our_cluster: this.clusterId,
-        dropped_total: this.foreignDropped,
+        dropped_total: this.metrics.foreignDropped,
       });
     }
     return false;
