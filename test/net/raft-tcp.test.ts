@@ -8,7 +8,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
 import type { RaftWireMessage } from '../../src/net/raft-codec.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { openRaftTransport } from '../../src/net/runtime.js';
 import type { TcpAddress, TcpTransport } from '../../src/net/tcp.js';
