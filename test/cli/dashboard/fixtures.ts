@@ -177,7 +177,7 @@ export function statusResponse(over: Partial<StatusResponse> = {}): StatusRespon
     role: 'leader',
     term: 4,
     leader: '0001aaaabbbbcccc',
-    cluster: '3f2a9c0d1e4b5a67',
+    cluster: null,
     waiting: null,
     commit_index: 57,
     applied_index: 57,
