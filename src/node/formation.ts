@@ -199,3 +199,54 @@ export class Formation {
     };
   }
 }
+
+/** Gossip tag with the number of voters in this node's configuration (merge rule). */
+export const VOTERS_TAG = 'voters';
+/** Gossip tag a yielding leader sets once it has exported its keys: its followers then move aside. */
+export const MERGING_TAG = 'merging';
+
+export interface MergeInput {
+  /** This node's cluster id ('' = none: nothing to merge). */
+  readonly cluster: string;
+  /** Voters in this node's configuration. */
+  readonly voters: number;
+  readonly peers: readonly PeerInfo[];
+}
+
+export interface MergeVerdict {
+  /** The cluster this side yields to. */
+  readonly winner: string;
+  readonly winnerVoters: number;
+}
+
+/**
+ * Split formation: two clusters (different ids) that see each other through
+ * gossip. Deterministic, so every node of both sides reaches the same answer
+ * from the same tags: the side with fewer voters yields; on a tie, the larger
+ * cluster id yields. Returns the cluster to yield to, or null when this side
+ * keeps its cluster (or sees no other).
+ */
+export function mergeVerdict(input: MergeInput): MergeVerdict | null {
+  if (input.cluster === '') return null;
+  const others = new Map<string, number>();
+  for (const p of input.peers) {
+    if (p.status !== 'alive') continue;
+    const c = tag(p, CLUSTER_TAG);
+    if (c === undefined || c === input.cluster) continue;
+    const v = Number(tag(p, VOTERS_TAG) ?? '0');
+    others.set(c, Math.max(others.get(c) ?? 0, Number.isFinite(v) ? v : 0));
+  }
+  let best: MergeVerdict | null = null;
+  for (const [winner, winnerVoters] of others) {
+    if (winnerVoters < 1) continue; // not yet known: decide once its size is advertised
+    if (best === null || beats(winner, winnerVoters, best.winner, best.winnerVoters))
+      best = { winner, winnerVoters };
+  }
+  if (best === null) return null;
+  return beats(best.winner, best.winnerVoters, input.cluster, input.voters) ? best : null;
+}
+
+/** Whether cluster a (with av voters) wins against b: more voters, then the smaller id. */
+function beats(a: string, av: number, b: string, bv: number): boolean {
+  return av !== bv ? av > bv : a < b;
+}

@@ -7,8 +7,10 @@ import {
   CLUSTER_TAG,
   FORMATION_TAG,
   Formation,
+  VOTERS_TAG,
   chooseFounders,
   clusterIdOf,
+  mergeVerdict,
   type FormationInput,
 } from '../../src/node/formation.js';
 import type { PeerInfo } from '../../src/node/peers.js';
@@ -225,5 +227,29 @@ describe('Formation.decide', () => {
     expect(f.nextCheck(0)).toBeNull();
     f.decide(base({ now: 100 }));
     expect(f.nextCheck(100)).toBe(3100);
+  });
+});
+
+describe('mergeVerdict', () => {
+  const member = (id: string, cluster: string, voters: number, status: PeerInfo['status'] = 'alive') =>
+    peer(id, { status, tags: { [CLUSTER_TAG]: cluster, [VOTERS_TAG]: String(voters) } });
+  it.each([
+    ['fewer voters yields', 'a1', 1, [member('x', 'b2', 2)], 'b2'],
+    ['more voters keeps', 'b2', 2, [member('y', 'a1', 1)], null],
+    ['tie: the larger id yields', 'ff', 3, [member('x', '00', 3)], '00'],
+    ['tie: the smaller id keeps', '00', 3, [member('x', 'ff', 3)], null],
+    ['same cluster: nothing', 'a1', 1, [member('x', 'a1', 1)], null],
+    ['a dead peer does not count', 'a1', 1, [member('x', 'b2', 3, 'dead')], null],
+    ['size unknown yet: wait', 'a1', 1, [peer('x', { tags: { [CLUSTER_TAG]: 'b2' } })], null],
+    ['the best of several', 'c3', 1, [member('x', 'b2', 2), member('y', 'a1', 3)], 'a1'],
+    ['no cluster of its own', '', 0, [member('x', 'b2', 2)], null],
+  ] as const)('%s', (_label, cluster, voters, peers, want) => {
+    const v = mergeVerdict({ cluster, voters, peers });
+    expect(v?.winner ?? null).toBe(want);
+  });
+  it('both sides agree on who yields', () => {
+    const a = mergeVerdict({ cluster: 'aa', voters: 2, peers: [member('x', 'bb', 2)] });
+    const b = mergeVerdict({ cluster: 'bb', voters: 2, peers: [member('y', 'aa', 2)] });
+    expect([a?.winner ?? null, b?.winner ?? null]).toEqual([null, 'aa']);
   });
 });
