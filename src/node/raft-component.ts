@@ -41,8 +41,16 @@ import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import { persistReady } from '../raft/storage/persist.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
-import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
-import { CLUSTER_TAG, FORMATION_TAG, Formation, type FormationDecision } from './formation.js';
+import type { ComponentStatus, MergeStatus, NodeComponent, SwarmNode } from './node.js';
+import {
+  CLUSTER_TAG,
+  FORMATION_TAG,
+  Formation,
+  MERGING_TAG,
+  VOTERS_TAG,
+  mergeVerdict,
+  type FormationDecision,
+} from './formation.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { planMembershipChange } from './raft-membership.js';
 import { RaftMetrics } from './raft-metrics.js';
@@ -113,6 +121,17 @@ export interface LeaderInfo {
 }
 
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
+/** A merge verdict must hold this long before a cluster yields (gossip tags settle). */
+const MERGE_SETTLE_MS = 3000;
+/** A follower without a leader yields on its own after this long (its leader cannot export). */
+const MERGE_LEADERLESS_MS = 10_000;
+/** How long a yielding leader waits to be added to the winner before giving up (keys stay in the backup). */
+const MERGE_JOIN_WAIT_MS = 60_000;
+const MAX_REPORTED_CONFLICTS = 100;
+
+/** A merge in progress or done on this node (see docs/formation.md). */
+type MergeState = MergeStatus;
+export type MergeReport = MergeStatus;
 /** While forming, the view is re-examined this often (agreement arrives through gossip tags). */
 const FORMATION_POLL_MS = 200;
 /** At most one log line per this interval for a repeated condition (waiting, foreign cluster). */
@@ -148,7 +167,7 @@ export class RaftComponent implements NodeComponent {
   private storage: FileRaftStorage | null = null;
   private transport: TcpTransport<RaftWireMessage> | null = null;
   private core: RaftNode | null = null;
-  private readonly applier = new KvApplier();
+  private applier = new KvApplier();
   private founders: string[] = [];
   private fresh = false;
   private electionScale = 1;
@@ -160,6 +179,14 @@ export class RaftComponent implements NodeComponent {
   /** Why there is no leader (formation, join, quorum), for status and the log; null with a leader. */
   private waitingFor: string | null = null;
   private lastSaid = { text: '', at: 0 };
+  private merge: MergeState | null = null;
+  private mergeSeen: { winner: string; since: number } | null = null;
+  private mergeTimer: NodeJS.Timeout | undefined;
+  /** Clusters this node yielded: never bound to again (their old members may still send). */
+  private readonly yielded = new Set<string>();
+  /** Non-null while writes are refused (a yielding leader after its export). */
+  private frozen: string | null = null;
+  private advertisedVoters = -1;
   private lastForeignLog = 0;
   private raftAddr: string | null = null;
 
@@ -273,8 +300,10 @@ export class RaftComponent implements NodeComponent {
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
-    if (this.clusterId !== '')
+    if (this.clusterId !== '') {
       this.opts.peers.advertise?.({ [CLUSTER_TAG]: this.clusterId, [FORMATION_TAG]: null });
+      this.advertiseVoters();
+    }
     this.onPeersChanged();
     this.updateTimer();
   }
@@ -292,6 +321,7 @@ export class RaftComponent implements NodeComponent {
     this.unsubscribe?.();
     this.unsubscribe = null;
     clearTimeout(this.bootstrapTimer);
+    clearTimeout(this.mergeTimer);
     await this.handOver();
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
@@ -319,6 +349,7 @@ export class RaftComponent implements NodeComponent {
       learners: s.conf.learners,
       cluster: this.clusterId === '' ? null : this.clusterId,
       waiting: this.waiting(),
+      merge: this.mergeReport(),
       addresses: { raft: this.raftAddr },
     };
   }
@@ -330,6 +361,9 @@ export class RaftComponent implements NodeComponent {
   waiting(): string | null {
     const core = this.core;
     if (core === null) return null;
+    const m = this.merge;
+    if (m !== null && m.state !== 'done' && m.state !== 'failed')
+      return `merging cluster ${m.from} into ${m.to}: ${m.state}`;
     if (this.fresh) return this.waitingFor ?? 'formation: starting';
     const s = core.status();
     if (s.leader !== null) return null;
@@ -457,6 +491,7 @@ export class RaftComponent implements NodeComponent {
   private async propose(cmd: KvCommand): Promise<KvResult> {
     const core = this.requireCore();
     if (this.stopping) throw new NoQuorumError('node stopping');
+    if (this.frozen !== null) throw new NoQuorumError(this.frozen);
     const r = core.propose(encodeCommand(cmd), Date.now());
     if (!r.ok) {
       this.metrics.proposals.inc({ result: 'rejected' });
@@ -778,6 +813,7 @@ export class RaftComponent implements NodeComponent {
       });
       this.wakeLeaderWaiters();
     }
+    this.advertiseVoters();
     this.updateTimer();
   }
 
@@ -865,6 +901,7 @@ export class RaftComponent implements NodeComponent {
 
   private onPeersChanged(): void {
     if (this.core === null || this.stopping) return;
+    this.checkMerge(Date.now());
     this.maybeBootstrap();
     this.manageMembership(Date.now());
     this.kick();
@@ -880,7 +917,7 @@ export class RaftComponent implements NodeComponent {
   private acceptCluster(cluster: string, from: string): boolean {
     if (cluster === this.clusterId || cluster === '') return true;
     if (this.clusterId === '' && !this.fresh) return true; // a cluster from before ids: no check possible
-    if (this.fresh && this.formation !== null) {
+    if (this.fresh && this.formation !== null && !this.yielded.has(cluster)) {
       if (this.processing) return false; // the core is replaced only between Ready loops; Raft resends
       const founders = this.formation.foundersOf(cluster);
       if (founders?.includes(this.node!.id)) this.startCluster('adopt', cluster, founders);
@@ -915,6 +952,7 @@ export class RaftComponent implements NodeComponent {
       { voters: [...founders], learners: [] },
     );
     this.opts.peers.advertise?.({ [CLUSTER_TAG]: cluster, [FORMATION_TAG]: null });
+    this.advertiseVoters();
     node.log.info(kind === 'found' ? 'raft cluster founded' : 'raft cluster adopted', {
       cluster,
       voters: founders,
@@ -1031,6 +1069,216 @@ export class RaftComponent implements NodeComponent {
     if (change === null) return;
     const r = core.proposeConfChange(change, now);
     if (r.ok) node.log.info('raft membership change', { type: change.type, peer: change.node });
+  }
+
+  // ------------------------------------------------------------------ split formation: merge
+
+  /** The merge this node takes part in, if any: shown in /v1/status (`merge`) and the log. */
+  mergeReport(): MergeReport | null {
+    return this.merge === null ? null : { ...this.merge, conflicts: [...this.merge.conflicts] };
+  }
+
+  private advertiseVoters(): void {
+    const core = this.core;
+    if (core === null || this.clusterId === '') return;
+    const n = core.confState.voters.length;
+    if (n === this.advertisedVoters) return;
+    this.advertisedVoters = n;
+    this.opts.peers.advertise?.({ [VOTERS_TAG]: String(n) });
+  }
+
+  /**
+   * Two clusters that see each other: the one mergeVerdict says yields does,
+   * once the verdict has held for a settle period. Its leader exports its keys
+   * (linearizable read, writes refused from then on), tells its followers
+   * (tag `merging`), and every node moves its Raft state aside and joins the
+   * winner as a fresh node; the leader then re-proposes the exported keys.
+   */
+  private checkMerge(now: number): void {
+    const core = this.core;
+    if (core === null || this.stopping || this.clusterId === '') return;
+    if (this.merge !== null && this.merge.state !== 'done' && this.merge.state !== 'failed') return;
+    const s = core.status();
+    const peers = this.opts.peers.peers();
+    const v = mergeVerdict({ cluster: this.clusterId, voters: s.conf.voters.length, peers });
+    if (v === null) {
+      this.mergeSeen = null;
+      return;
+    }
+    if (this.mergeSeen?.winner !== v.winner) this.mergeSeen = { winner: v.winner, since: now };
+    // Look again without waiting for a gossip change: a learner has no tick to do it.
+    clearTimeout(this.mergeTimer);
+    this.mergeTimer = setTimeout(() => this.checkMerge(Date.now()), 500);
+    this.mergeTimer.unref();
+    if (now - this.mergeSeen.since < MERGE_SETTLE_MS) return;
+    const leader = s.leader === null ? undefined : this.opts.peers.get(s.leader);
+    const leaderMerging = leader?.tags?.[MERGING_TAG] === v.winner;
+    const leaderless = s.leader === null && now - this.mergeSeen.since >= MERGE_LEADERLESS_MS;
+    if (s.role === 'leader') void this.runMerge(v.winner, true);
+    else if (leaderMerging || leaderless) void this.runMerge(v.winner, false);
+  }
+
+  private async runMerge(winner: string, exporter: boolean): Promise<void> {
+    const node = this.node!;
+    const from = this.clusterId;
+    this.merge = {
+      from,
+      to: winner,
+      state: exporter ? 'exporting' : 'rejoining',
+      exported: 0,
+      put: 0,
+      conflicts: [],
+      conflictCount: 0,
+      backup: null,
+      error: null,
+    };
+    const m = this.merge;
+    node.log.warn('raft split formation: this cluster yields', { ours: from, winner, exporter });
+    node.emit('merge', this.mergeReport());
+    try {
+      let items: KvEntry[] = [];
+      if (exporter) {
+        this.frozen = `merging cluster ${from} into ${winner}`;
+        items = (await this.list('', false)).items;
+        m.exported = items.length;
+        this.opts.peers.advertise?.({ [MERGING_TAG]: winner });
+        // Followers move aside when they see the tag; give gossip a moment so they do not elect a successor.
+        await new Promise((r) => setTimeout(r, MERGE_SETTLE_MS / 2));
+      }
+      m.backup = await this.moveAside(from, items);
+      m.state = 'rejoining';
+      this.opts.peers.advertise?.({ [MERGING_TAG]: null });
+      if (!exporter) {
+        m.state = 'done';
+        return;
+      }
+      await this.untilJoined(winner);
+      m.state = 'reproposing';
+      await this.repropose(items, m);
+      m.state = 'done';
+      node.log.info('raft merge done', {
+        ours: from,
+        winner,
+        exported: m.exported,
+        put: m.put,
+        conflicts: m.conflictCount,
+        backup: m.backup,
+      });
+    } catch (err) {
+      m.state = 'failed';
+      m.error = err instanceof Error ? err.message : String(err);
+      node.log.error('raft merge failed; the yielded state is kept in the backup', {
+        error: err,
+        backup: m.backup,
+      });
+    } finally {
+      this.frozen = null;
+      node.emit('merge', this.mergeReport());
+    }
+  }
+
+  /**
+   * Moves <data>/raft and raft-bootstrap.json into <data>/raft.merged-<id>-<ms>
+   * (never deleted), with the exported keys beside them, and restarts the core
+   * fresh on the same transport: the node then waits to be added by the winner.
+   */
+  private async moveAside(from: string, items: readonly KvEntry[]): Promise<string> {
+    const node = this.node!;
+    this.core = null; // nothing steps, ticks or proposes while the state moves
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    await this.idle;
+    await this.snapshotting;
+    this.applier.abandonAll(`cluster ${from} merged into another`);
+    await this.storage?.close();
+    const dir = join(node.dataDir, 'raft');
+    const backup = join(node.dataDir, `raft.merged-${from}-${Date.now()}`);
+    mkdirSync(backup, { recursive: true });
+    renameSync(dir, join(backup, 'raft'));
+    const boot = join(node.dataDir, BOOTSTRAP_FILE);
+    if (existsSync(boot)) renameSync(boot, join(backup, BOOTSTRAP_FILE));
+    writeFileSync(join(backup, 'exported-keys.json'), JSON.stringify({ cluster: from, items }));
+    const dfd = openSync(node.dataDir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+    const storage = new FileRaftStorage(dir, {
+      onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
+    });
+    const recovered = await storage.load();
+    this.storage = storage;
+    this.applier = new KvApplier();
+    this.frozen = null; // the new core belongs to no cluster yet; writes go to the winner once joined
+    this.yielded.add(from);
+    this.clusterId = '';
+    this.advertisedVoters = -1;
+    this.fresh = true;
+    this.startedAt = Date.now();
+    this.formation = new Formation({
+      ...(this.opts.formationWindowMs !== undefined ? { windowMs: this.opts.formationWindowMs } : {}),
+      ...(this.opts.formationMinUptimeMs !== undefined
+        ? { minUptimeMs: this.opts.formationMinUptimeMs }
+        : {}),
+    });
+    this.core = this.newCore(recovered);
+    this.opts.peers.advertise?.({ [CLUSTER_TAG]: null, [VOTERS_TAG]: null, [FORMATION_TAG]: null });
+    node.log.info('raft state moved aside for the merge', { backup });
+    this.updateTimer();
+    this.onPeersChanged();
+    return backup;
+  }
+
+  private async untilJoined(winner: string): Promise<void> {
+    const end = Date.now() + MERGE_JOIN_WAIT_MS;
+    while (Date.now() < end && !this.stopping) {
+      if (this.clusterId === winner && this.core?.leaderId != null) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new NoQuorumError(`not added to cluster ${winner} within ${MERGE_JOIN_WAIT_MS} ms`);
+  }
+
+  /**
+   * The conflict rule: the winner's value wins where the winner has the key
+   * (reported), else the key is put. Each key is a create-only write through
+   * this node's own API (which relays to the winner's leader like any client's).
+   */
+  private async repropose(items: readonly KvEntry[], m: MergeState): Promise<void> {
+    const node = this.node!;
+    const api = node.status().addresses.api;
+    if (!api) throw new NoQuorumError('no local API to re-propose the yielded keys through');
+    const base = `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+    const token = node.config.security.api_token;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token !== '') headers.authorization = `Bearer ${token}`;
+    for (const it of items) {
+      const url = `${base}/v1/kv/${encodeURIComponent(it.key)}`;
+      for (let attempt = 0; ; attempt++) {
+        const res = await fetch(url, {
+          method: 'PUT',
+          headers,
+          body: JSON.stringify({ value: it.value, prev_revision: 0 }),
+          signal: AbortSignal.timeout(10_000),
+        }).catch((e: unknown) => e as Error);
+        if (!(res instanceof Error) && res.status === 200) {
+          m.put++;
+          break;
+        }
+        if (!(res instanceof Error) && res.status === 409) {
+          const cur = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+            .then((r) => r.json() as Promise<{ value?: JsonValue }>)
+            .catch(() => ({ value: undefined }));
+          m.conflictCount++;
+          const c = { key: it.key, yielded: it.value, kept: cur.value ?? null };
+          if (m.conflicts.length < MAX_REPORTED_CONFLICTS) m.conflicts.push(c);
+          node.log.warn('raft merge conflict: the winner keeps its value', { ...c });
+          break;
+        }
+        if (attempt >= 20) throw new NoQuorumError(`could not re-propose key ${it.key}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   private handingOver: Promise<void> | null = null;

@@ -24,6 +24,7 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
     learners: [],
     cluster: null,
     waiting: null,
+    merge: null,
     addresses: { gossip: null, api: '127.0.0.1:1', raft: null },
     uptime_s: 3,
     version: '0.0.0',

@@ -256,6 +256,60 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
     }
   }, 30_000);
 
+  it('split formation: the smaller cluster yields, its keys re-proposed, the conflict reported', async () => {
+    const big = await Promise.all([0, 1].map((i) => startMember(join(root, `ma${i}`), 2)));
+    const small = await startMember(join(root, 'mb0'), 1);
+    const all = [...big, small];
+    try {
+      connect(big);
+      const bigLeader = await until('big cluster leader', () =>
+        big.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 2),
+      );
+      await until('small cluster leader', () => small.raft.info().role === 'leader');
+      expect((await put(bigLeader.api(), 'shared', { value: 'big' })).status).toBe(200);
+      expect((await put(bigLeader.api(), 'only-big', { value: 1 })).status).toBe(200);
+      expect((await put(small.api(), 'shared', { value: 'small' })).status).toBe(200);
+      for (let i = 0; i < 5; i++)
+        expect((await put(small.api(), `only-small-${i}`, { value: i })).status).toBe(200);
+      const smallCluster = small.node.status().cluster;
+      // They meet.
+      connect(all);
+      const report = await until(
+        'the small side merged',
+        () => {
+          const m = small.node.status().merge;
+          return m?.state === 'done' ? m : null;
+        },
+        30_000,
+      );
+      expect(report).toMatchObject({
+        from: smallCluster,
+        to: bigLeader.node.status().cluster,
+        exported: 6,
+        put: 5,
+      });
+      expect(report.conflictCount).toBe(1);
+      expect(report.conflicts[0]).toEqual({ key: 'shared', yielded: 'small', kept: 'big' });
+      expect(readdirSync(report.backup!)).toEqual(
+        expect.arrayContaining(['raft', 'raft-bootstrap.json', 'exported-keys.json']),
+      );
+      expect(small.node.status().cluster).toBe(bigLeader.node.status().cluster);
+      // Every acknowledged key is in the merged cluster, read through any node; the winner's value kept.
+      for (const m of all) {
+        expect((await json(`${m.api()}/v1/kv/shared`)).body.value).toBe('big');
+        expect((await json(`${m.api()}/v1/kv/only-big`)).body.value).toBe(1);
+        for (let i = 0; i < 5; i++)
+          expect((await json(`${m.api()}/v1/kv/only-small-${i}`)).body.value).toBe(i);
+      }
+      await until('the yielded node promoted to voter', () =>
+        bigLeader.raft.info().voters.includes(small.node.id) ? true : null,
+      );
+    } finally {
+      meshes.length = 0;
+      await Promise.all(all.map((m) => m.node.stop()));
+    }
+  }, 60_000);
+
   it('a leader stop hands leadership to another voter', async () => {
     const dirs = [0, 1, 2].map((i) => join(root, `t${i}`));
     const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));

@@ -179,6 +179,7 @@ export function statusResponse(over: Partial<StatusResponse> = {}): StatusRespon
     leader: '0001aaaabbbbcccc',
     cluster: null,
     waiting: null,
+    merge: null,
     commit_index: 57,
     applied_index: 57,
     voters: ['0001aaaabbbbcccc', '0002aaaabbbbcccc', '0003aaaabbbbcccc'],
