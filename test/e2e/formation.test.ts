@@ -110,14 +110,14 @@ async function startSwarm(tag: string, n: number): Promise<{ ns: StartJson[]; la
  * Polls until every node names the same leader; asserts that the first leader
  * any node reported already had all `n` founders as voters.
  */
-async function agreedLeader(ns: StartJson[], n: number): Promise<Leader> {
+async function agreedLeader(ns: StartJson[], n: number | null): Promise<Leader> {
   let firstSeen: Leader | null = null;
   return until(
     `an agreed leader among ${ns.length}`,
     async () => {
       const ls = await leaders(ns);
       const lead = ls.find((l) => l?.role === 'leader') ?? null;
-      if (lead && firstSeen === null) {
+      if (lead && firstSeen === null && n !== null) {
         firstSeen = lead;
         expect(lead.voters).toHaveLength(n);
       }
@@ -197,4 +197,61 @@ describe('zero-config formation of real daemons', () => {
     expect(leader.voters).toContain('ffffffffffffffff');
     for (const x of ns) process.kill(x.pid, 'SIGKILL');
   }, 120_000);
+
+  it('two clusters formed apart (2 + 1) merge once they meet, with no acknowledged key lost', async () => {
+    const [pa, pb, pc] = await freeUdpPorts(3);
+    const a = await Promise.all([
+      start(join(root, 'ma0'), pa!, [`127.0.0.1:${pb}`]),
+      start(join(root, 'ma1'), pb!, [`127.0.0.1:${pa}`]),
+    ]);
+    const lone = join(root, 'mb0');
+    let b = await start(lone, pc!, []);
+    await agreedLeader(a, 2);
+    await agreedLeader([b], 1);
+    const putKv = async (api: string, key: string, value: unknown): Promise<number> =>
+      (
+        await fetch(`${api}/v1/kv/${key}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ value }),
+          signal: AbortSignal.timeout(10_000),
+        })
+      ).status;
+    expect(await putKv(a[0]!.api_url, 'shared', 'a')).toBe(200);
+    expect(await putKv(a[1]!.api_url, 'only-a', 1)).toBe(200);
+    expect(await putKv(b.api_url, 'shared', 'b')).toBe(200);
+    for (let i = 0; i < 20; i++) expect(await putKv(b.api_url, `only-b-${i}`, i)).toBe(200);
+    // The lone cluster's node restarts with a join list: the two clusters now see each other.
+    const stop = await runSwarm(['--config', join(root, 'config.toml'), 'node', 'stop', '--data-dir', lone], {
+      env: env(),
+    });
+    expect(stop.code).toBe(0);
+    b = await start(lone, pc!, [`127.0.0.1:${pa}`]);
+    type Merge = { state: string; conflictCount: number; put: number; exported: number; backup: string };
+    const merge = await until(
+      'the 1-voter cluster merged into the 2-voter one',
+      async () => {
+        const st = await getJson<{ merge: Merge | null }>(`${b.api_url}/v1/status`);
+        return st?.merge?.state === 'done' ? st.merge : null;
+      },
+      60_000,
+    );
+    expect(merge).toMatchObject({ exported: 21, put: 20, conflictCount: 1 });
+    const all = [...a, b];
+    await agreedLeader(all, null);
+    // The yielded node is promoted: 3 voters.
+    await until(
+      'three voters',
+      async () => (await leaders(all)).some((l) => l?.role === 'leader' && l.voters.length === 3),
+      30_000,
+    );
+    for (const x of all) {
+      const get = async (k: string): Promise<unknown> =>
+        (await getJson<{ value: unknown }>(`${x.api_url}/v1/kv/${k}`))?.value;
+      expect(await get('shared')).toBe('a');
+      expect(await get('only-a')).toBe(1);
+      for (let i = 0; i < 20; i++) expect(await get(`only-b-${i}`)).toBe(i);
+    }
+    for (const x of all) process.kill(x.pid, 'SIGKILL');
+  }, 180_000);
 });
