@@ -134,6 +134,8 @@ type MergeState = MergeStatus;
 export type MergeReport = MergeStatus;
 /** While forming, the view is re-examined this often (agreement arrives through gossip tags). */
 const FORMATION_POLL_MS = 200;
+/** While waiting to be added to a running cluster (an idle learner-to-be should barely wake up). */
+const JOIN_POLL_MS = 2000;
 /** At most one log line per this interval for a repeated condition (waiting, foreign cluster). */
 const SAY_EVERY_MS = 5000;
 const MANAGE_EVERY_MS = 500;
@@ -612,9 +614,9 @@ export class RaftComponent implements NodeComponent {
   private onMessage(wire: RaftWireMessage): void {
     const core = this.core;
     if (core === null) return;
-    const { cluster, ...rest } = wire;
-    if (!this.acceptCluster(cluster, wire.from)) return;
-    const m = rest as RaftMessage;
+    if (!this.acceptCluster(wire.cluster, wire.from)) return;
+    // The core ignores the extra `cluster` field: no copy per message.
+    const m: RaftMessage = wire;
     if (this.core !== core) {
       this.onMessage(wire);
       return;
@@ -1010,7 +1012,8 @@ export class RaftComponent implements NodeComponent {
     }
     this.opts.peers.advertise?.({ [FORMATION_TAG]: d.kind === 'wait' ? d.proposal : null });
     this.say(d.reason);
-    this.scheduleFormation(FORMATION_POLL_MS);
+    // Waiting to be added costs no polling to speak of: the leader's first message binds this node.
+    this.scheduleFormation(d.kind === 'join' ? JOIN_POLL_MS : FORMATION_POLL_MS);
   }
 
   private scheduleFormation(ms: number): void {
