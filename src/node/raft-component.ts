@@ -660,6 +660,11 @@ export class RaftComponent implements NodeComponent {
     if (now - this.lastManage >= MANAGE_EVERY_MS) {
       this.lastManage = now;
       this.manageMembership(now);
+      // A voter without a leader says why in the log (rate-limited), as a forming node does.
+      if (!this.fresh && core.leaderId === null) {
+        const why = this.waiting();
+        if (why !== null) this.say(why);
+      }
       this.resetSilentLinks(now);
     }
     this.kick();
