@@ -310,6 +310,27 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
     }
   }, 60_000);
 
+  it('a voter that lost its quorum says so in its status', async () => {
+    const ms = await Promise.all([0, 1, 2].map((i) => startMember(join(root, `q${i}`), 3)));
+    try {
+      connect(ms);
+      await until('a leader with 3 voters', () =>
+        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+      );
+      const [survivor, ...gone] = ms;
+      meshes.length = 0;
+      await Promise.all(gone.map((m) => m.node.stop()));
+      for (const m of gone) survivor!.dir.set({ ...info(m), status: 'dead' });
+      const why = await until(
+        'the survivor says why it has no leader',
+        () => survivor!.node.status().waiting,
+      );
+      expect(why).toBe('no quorum: 1 of 3 voters reachable, 2 needed');
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
   it('a leader stop hands leadership to another voter', async () => {
     const dirs = [0, 1, 2].map((i) => join(root, `t${i}`));
     const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
