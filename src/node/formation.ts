@@ -210,6 +210,8 @@ export interface MergeInput {
   readonly cluster: string;
   /** Voters in this node's configuration. */
   readonly voters: number;
+  /** Whether this node knows a leader of its cluster. */
+  readonly hasLeader: boolean;
   readonly peers: readonly PeerInfo[];
 }
 
@@ -219,34 +221,50 @@ export interface MergeVerdict {
   readonly winnerVoters: number;
 }
 
+interface Side {
+  readonly cluster: string;
+  readonly voters: number;
+  readonly led: boolean;
+}
+
 /**
  * Split formation: two clusters (different ids) that see each other through
  * gossip. Deterministic, so every node of both sides reaches the same answer
- * from the same tags: the side with fewer voters yields; on a tie, the larger
- * cluster id yields. Returns the cluster to yield to, or null when this side
- * keeps its cluster (or sees no other).
+ * from the same tags: a side without a leader yields to one with a leader
+ * (it could not add anyone: founders that raced into two sets can leave one
+ * without quorum); then the side with fewer voters yields; on a tie, the
+ * larger cluster id yields. Only a side with a leader can win. Returns the
+ * cluster to yield to, or null when this side keeps its cluster (or sees no
+ * other).
  */
 export function mergeVerdict(input: MergeInput): MergeVerdict | null {
   if (input.cluster === '') return null;
-  const others = new Map<string, number>();
+  const others = new Map<string, { voters: number; led: boolean }>();
   for (const p of input.peers) {
     if (p.status !== 'alive') continue;
     const c = tag(p, CLUSTER_TAG);
     if (c === undefined || c === input.cluster) continue;
     const v = Number(tag(p, VOTERS_TAG) ?? '0');
-    others.set(c, Math.max(others.get(c) ?? 0, Number.isFinite(v) ? v : 0));
+    const prev = others.get(c) ?? { voters: 0, led: false };
+    others.set(c, {
+      voters: Math.max(prev.voters, Number.isFinite(v) ? v : 0),
+      led: prev.led || p.raftRole === 'leader',
+    });
   }
-  let best: MergeVerdict | null = null;
-  for (const [winner, winnerVoters] of others) {
-    if (winnerVoters < 1) continue; // not yet known: decide once its size is advertised
-    if (best === null || beats(winner, winnerVoters, best.winner, best.winnerVoters))
-      best = { winner, winnerVoters };
+  let best: Side | null = null;
+  for (const [cluster, o] of others) {
+    // Not yet known, or nobody to add us: decide once its size is advertised and it has a leader.
+    if (o.voters < 1 || !o.led) continue;
+    const side = { cluster, ...o };
+    if (best === null || beats(side, best)) best = side;
   }
   if (best === null) return null;
-  return beats(best.winner, best.winnerVoters, input.cluster, input.voters) ? best : null;
+  const self: Side = { cluster: input.cluster, voters: input.voters, led: input.hasLeader };
+  return beats(best, self) ? { winner: best.cluster, winnerVoters: best.voters } : null;
 }
 
-/** Whether cluster a (with av voters) wins against b: more voters, then the smaller id. */
-function beats(a: string, av: number, b: string, bv: number): boolean {
-  return av !== bv ? av > bv : a < b;
+/** Whether side a wins against b: a leader, then more voters, then the smaller id. */
+function beats(a: Side, b: Side): boolean {
+  if (a.led !== b.led) return a.led;
+  return a.voters !== b.voters ? a.voters > b.voters : a.cluster < b.cluster;
 }

@@ -1108,7 +1108,12 @@ export class RaftComponent implements NodeComponent {
     if (this.merge !== null && this.merge.state !== 'done' && this.merge.state !== 'failed') return;
     const s = core.status();
     const peers = this.opts.peers.peers();
-    const v = mergeVerdict({ cluster: this.clusterId, voters: s.conf.voters.length, peers });
+    const v = mergeVerdict({
+      cluster: this.clusterId,
+      voters: s.conf.voters.length,
+      hasLeader: s.leader !== null,
+      peers,
+    });
     if (v === null) {
       this.mergeSeen = null;
       return;

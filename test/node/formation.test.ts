@@ -232,7 +232,7 @@ describe('Formation.decide', () => {
 
 describe('mergeVerdict', () => {
   const member = (id: string, cluster: string, voters: number, status: PeerInfo['status'] = 'alive') =>
-    peer(id, { status, tags: { [CLUSTER_TAG]: cluster, [VOTERS_TAG]: String(voters) } });
+    peer(id, { status, raftRole: 'leader', tags: { [CLUSTER_TAG]: cluster, [VOTERS_TAG]: String(voters) } });
   it.each([
     ['fewer voters yields', 'a1', 1, [member('x', 'b2', 2)], 'b2'],
     ['more voters keeps', 'b2', 2, [member('y', 'a1', 1)], null],
@@ -240,16 +240,35 @@ describe('mergeVerdict', () => {
     ['tie: the smaller id keeps', '00', 3, [member('x', 'ff', 3)], null],
     ['same cluster: nothing', 'a1', 1, [member('x', 'a1', 1)], null],
     ['a dead peer does not count', 'a1', 1, [member('x', 'b2', 3, 'dead')], null],
-    ['size unknown yet: wait', 'a1', 1, [peer('x', { tags: { [CLUSTER_TAG]: 'b2' } })], null],
+    [
+      'size unknown yet: wait',
+      'a1',
+      1,
+      [peer('x', { raftRole: 'leader', tags: { [CLUSTER_TAG]: 'b2' } })],
+      null,
+    ],
     ['the best of several', 'c3', 1, [member('x', 'b2', 2), member('y', 'a1', 3)], 'a1'],
     ['no cluster of its own', '', 0, [member('x', 'b2', 2)], null],
   ] as const)('%s', (_label, cluster, voters, peers, want) => {
-    const v = mergeVerdict({ cluster, voters, peers });
+    const v = mergeVerdict({ cluster, voters, hasLeader: true, peers });
     expect(v?.winner ?? null).toBe(want);
   });
+  it('a side without a leader yields whatever its size, and never wins', () => {
+    const follower = (id: string, cluster: string, voters: number) =>
+      peer(id, { raftRole: 'follower', tags: { [CLUSTER_TAG]: cluster, [VOTERS_TAG]: String(voters) } });
+    expect(
+      mergeVerdict({ cluster: 'aa', voters: 3, hasLeader: false, peers: [member('x', 'bb', 1)] })?.winner,
+    ).toBe('bb');
+    expect(
+      mergeVerdict({ cluster: 'bb', voters: 1, hasLeader: true, peers: [follower('y', 'aa', 3)] }),
+    ).toBeNull();
+    expect(
+      mergeVerdict({ cluster: 'bb', voters: 1, hasLeader: false, peers: [follower('y', 'aa', 3)] }),
+    ).toBeNull();
+  });
   it('both sides agree on who yields', () => {
-    const a = mergeVerdict({ cluster: 'aa', voters: 2, peers: [member('x', 'bb', 2)] });
-    const b = mergeVerdict({ cluster: 'bb', voters: 2, peers: [member('y', 'aa', 2)] });
+    const a = mergeVerdict({ cluster: 'aa', voters: 2, hasLeader: true, peers: [member('x', 'bb', 2)] });
+    const b = mergeVerdict({ cluster: 'bb', voters: 2, hasLeader: true, peers: [member('y', 'aa', 2)] });
     expect([a?.winner ?? null, b?.winner ?? null]).toEqual([null, 'aa']);
   });
 });
