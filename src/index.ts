@@ -60,13 +60,7 @@ export {
   setConfigKey,
   configTemplate,
 } from './config/index.js';
-export type {
-  SwarmConfig,
-  LoadedConfig,
-  LoadConfigOptions,
-  ConfigOverride,
-  KeySpec,
-} from './config/index.js';
+export type { SwarmConfig, LoadedConfig, LoadConfigOptions, ConfigOverride, KeySpec } from './config/index.js';
 export {
   SwarmClient,
   NodeUnreachableError,
@@ -130,13 +124,7 @@ export type {
   UserEvent,
   SharedView,
 } from './gossip/index.js';
-export {
-  runSimulation,
-  RaftSimulation,
-  type SimOptions,
-  type SimResult,
-  type SimBug,
-} from './sim/raft/cluster.js';
+export { runSimulation, RaftSimulation, type SimOptions, type SimResult, type SimBug } from './sim/raft/cluster.js';
 export { SimDisk } from './sim/raft/disk.js';
 export {
   checkLinearizable,
@@ -146,11 +134,7 @@ export {
   type LinearizabilityResult,
 } from './sim/linearizability.js';
 export { MaelstromNode, type NodeIo } from './maelstrom/runtime.js';
-export {
-  ErrorCode as MaelstromErrorCode,
-  type MaelstromMessage,
-  type MaelstromBody,
-} from './maelstrom/protocol.js';
+export { ErrorCode as MaelstromErrorCode, type MaelstromMessage, type MaelstromBody } from './maelstrom/protocol.js';
 export {
   EnergyMonitor,
   energyConfigFromSections,
@@ -165,13 +149,7 @@ export {
   DEVICE_PROFILES,
   PROTOCOL_COSTS,
 } from './energy/index.js';
-export type {
-  EnergySnapshot,
-  EnergySummary,
-  EnergyReadings,
-  EnergyConfig,
-  SensorSnapshot,
-} from './energy/index.js';
+export type { EnergySnapshot, EnergySummary, EnergyReadings, EnergyConfig, SensorSnapshot } from './energy/index.js';
 export {
   EnergyComponent,
   changedMeaningfully as energySummaryChanged,
@@ -193,17 +171,9 @@ export {
   MODE_MULTIPLIERS,
 } from './gossip/adaptive.js';
 export type { AdaptiveInputs, AdaptiveParams, GossipMode } from './gossip/adaptive.js';
-export {
-  AgentCore,
-  type CoreOptions as AgentCoreOptions,
-  type PersistentState as AgentState,
-} from './agents/core.js';
+export { AgentCore, type CoreOptions as AgentCoreOptions, type PersistentState as AgentState } from './agents/core.js';
 export { AgentNode, type AgentNodeOptions } from './agents/node.js';
-export {
-  resolveSettings as resolveAgentSettings,
-  type AgentSettings,
-  type AgentFlags,
-} from './agents/settings.js';
+export { resolveSettings as resolveAgentSettings, type AgentSettings, type AgentFlags } from './agents/settings.js';
 export {
   triggerRun,
   formatTrigger,
@@ -232,6 +202,7 @@ export {
   Formation,
   chooseFounders,
   clusterIdOf,
+  mergeVerdict,
   type FormationDecision,
   type FormationInput,
 } from './node/formation.js';

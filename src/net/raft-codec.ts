@@ -9,25 +9,27 @@
  * belongs to another cluster drops the message, so two clusters formed apart
  * never disturb each other's terms or logs (see docs/formation.md).
  */
-import type {
-  AppendEntriesMsg,
-  AppendEntriesResponseMsg,
-  HeartbeatMsg,
-  HeartbeatResponseMsg,
-  InstallSnapshotMsg,
-  InstallSnapshotResponseMsg,
-  RaftMessage,
-  RequestVoteMsg,
-  RequestVoteResponseMsg,
-  TimeoutNowMsg,
-} from '../raft/messages.js';
+import type * as core from '../raft/messages.js';
 import { EntryType, type ConfState, type Entry, type Snapshot, type SnapshotMeta } from '../raft/types.js';
 import { MessageCodec, RAFT_TYPES, message } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { arr, bin, bool, obj, oneOf, str, uint } from './schema.js';
 
 /** A Raft message as it travels: the core's message plus the sender's cluster id. */
-export type RaftWireMessage = RaftMessage & { readonly cluster: string };
+export type RaftWireMessage = core.RaftMessage & { readonly cluster: string };
+
+// The wire forms of the core's messages, under the core's names, so the table below reads as before.
+type W<T extends core.RaftMessage> = T & { readonly cluster: string };
+type RaftMessage = RaftWireMessage;
+type RequestVoteMsg = W<core.RequestVoteMsg>;
+type RequestVoteResponseMsg = W<core.RequestVoteResponseMsg>;
+type AppendEntriesMsg = W<core.AppendEntriesMsg>;
+type AppendEntriesResponseMsg = W<core.AppendEntriesResponseMsg>;
+type HeartbeatMsg = W<core.HeartbeatMsg>;
+type HeartbeatResponseMsg = W<core.HeartbeatResponseMsg>;
+type InstallSnapshotMsg = W<core.InstallSnapshotMsg>;
+type InstallSnapshotResponseMsg = W<core.InstallSnapshotResponseMsg>;
+type TimeoutNowMsg = W<core.TimeoutNowMsg>;
 
 export const RAFT_LIMITS = {
   nodeIdBytes: 128,
@@ -73,62 +75,56 @@ const snapshot = obj<Snapshot>({ meta: snapshotMeta, data: bin(RAFT_LIMITS.dataB
 const header = { from: nodeId, to: nodeId, term, cluster: str(RAFT_LIMITS.clusterIdBytes) } as const;
 const C = RAFT_TYPE_CODES;
 
-type W<T extends RaftMessage> = T & { readonly cluster: string };
-
-export const raftCodec: MessageCodec<RaftWireMessage> = new MessageCodec<RaftWireMessage>(
-  'raft',
-  RAFT_TYPES,
-  {
-    request_vote: message<W<RequestVoteMsg>>(C.request_vote, 'RequestVote / PreVote', {
+export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>('raft', RAFT_TYPES, {
+  request_vote: message<RequestVoteMsg>(C.request_vote, 'RequestVote / PreVote', {
+    ...header,
+    lastLogIndex: index,
+    lastLogTerm: term,
+    preVote: bool(),
+    transfer: bool(),
+  }),
+  request_vote_response: message<RequestVoteResponseMsg>(C.request_vote_response, 'Vote answer', {
+    ...header,
+    granted: bool(),
+    preVote: bool(),
+  }),
+  append_entries: message<AppendEntriesMsg>(C.append_entries, 'AppendEntries', {
+    ...header,
+    prevLogIndex: index,
+    prevLogTerm: term,
+    entries: arr(entry, RAFT_LIMITS.entries),
+    commit: index,
+  }),
+  append_entries_response: message<AppendEntriesResponseMsg>(
+    C.append_entries_response,
+    'AppendEntries answer',
+    {
       ...header,
+      success: bool(),
+      matchIndex: index,
+      rejectedIndex: index,
+      conflictTerm: term,
+      conflictIndex: index,
       lastLogIndex: index,
-      lastLogTerm: term,
-      preVote: bool(),
-      transfer: bool(),
-    }),
-    request_vote_response: message<W<RequestVoteResponseMsg>>(C.request_vote_response, 'Vote answer', {
-      ...header,
-      granted: bool(),
-      preVote: bool(),
-    }),
-    append_entries: message<W<AppendEntriesMsg>>(C.append_entries, 'AppendEntries', {
-      ...header,
-      prevLogIndex: index,
-      prevLogTerm: term,
-      entries: arr(entry, RAFT_LIMITS.entries),
-      commit: index,
-    }),
-    append_entries_response: message<W<AppendEntriesResponseMsg>>(
-      C.append_entries_response,
-      'AppendEntries answer',
-      {
-        ...header,
-        success: bool(),
-        matchIndex: index,
-        rejectedIndex: index,
-        conflictTerm: term,
-        conflictIndex: index,
-        lastLogIndex: index,
-      },
-    ),
-    heartbeat: message<W<HeartbeatMsg>>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
-      ...header,
-      commit: index,
-      readCtx: uint(),
-    }),
-    heartbeat_response: message<W<HeartbeatResponseMsg>>(C.heartbeat_response, 'Heartbeat answer', {
-      ...header,
-      readCtx: uint(),
-    }),
-    install_snapshot: message<W<InstallSnapshotMsg>>(C.install_snapshot, 'Whole snapshot in one frame', {
-      ...header,
-      snapshot,
-    }),
-    install_snapshot_response: message<W<InstallSnapshotResponseMsg>>(
-      C.install_snapshot_response,
-      'Snapshot installed',
-      { ...header, matchIndex: index },
-    ),
-    timeout_now: message<W<TimeoutNowMsg>>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
-  },
-);
+    },
+  ),
+  heartbeat: message<HeartbeatMsg>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
+    ...header,
+    commit: index,
+    readCtx: uint(),
+  }),
+  heartbeat_response: message<HeartbeatResponseMsg>(C.heartbeat_response, 'Heartbeat answer', {
+    ...header,
+    readCtx: uint(),
+  }),
+  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'Whole snapshot in one frame', {
+    ...header,
+    snapshot,
+  }),
+  install_snapshot_response: message<InstallSnapshotResponseMsg>(
+    C.install_snapshot_response,
+    'Snapshot installed',
+    { ...header, matchIndex: index },
+  ),
+  timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
+});
