@@ -24,6 +24,22 @@ export const statusSchema = z.object({
   applied_index: z.number().default(0),
   voters: z.array(z.string()).default([]),
   learners: z.array(z.string()).default([]),
+  cluster: z.string().nullable().default(null),
+  waiting: z.string().nullable().default(null),
+  merge: z
+    .object({
+      from: z.string(),
+      to: z.string(),
+      state: z.enum(['exporting', 'rejoining', 'reproposing', 'done', 'failed']),
+      exported: z.number(),
+      put: z.number(),
+      conflictCount: z.number(),
+      conflicts: z.array(z.object({ key: z.string(), yielded: z.unknown(), kept: z.unknown() })),
+      backup: z.string().nullable(),
+      error: z.string().nullable(),
+    })
+    .nullable()
+    .default(null),
   addresses: addressesSchema,
   uptime_s: z.number(),
   version: z.string(),

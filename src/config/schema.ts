@@ -167,7 +167,7 @@ const raft = z.strictObject({
   bootstrap_expect: int(0, 15)
     .default(0)
     .describe(
-      'voter-capable members to see before forming a new cluster (0 = only join one; see --bootstrap)',
+      'voter-capable members to see before forming a new cluster (0 = form with whoever is seen; see --bootstrap)',
     ),
   snapshot_interval_entries: int(1).default(10000).describe('log entries between snapshots'),
 });

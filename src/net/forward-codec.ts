@@ -9,7 +9,7 @@
  * client's API checked, and a MicroPython peer needs no MessagePack mapping of
  * arbitrary JSON.
  */
-import type { RaftMessage } from '../raft/messages.js';
+import type { ClusterRaftMessage as RaftMessage } from './raft-codec.js';
 import { MessageCodec, RAFT_TYPES, message, type SpecTable } from './codec.js';
 import { RAFT_LIMITS, raftSpecs } from './raft-codec.js';
 import { bool, enumOf, nullable, str, uint } from './schema.js';

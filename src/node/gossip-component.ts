@@ -155,6 +155,7 @@ export function toPeerInfo(r: MemberRecord): PeerInfo {
     apiAddr: r.meta.api ?? null,
     raftAddr: r.meta.tags?.raft_addr ?? null,
     raftRole: r.meta.raft ?? null,
+    ...(r.meta.tags ? { tags: r.meta.tags } : {}),
   };
 }
 
@@ -319,6 +320,17 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   setLocalMeta(partial: LocalMeta): void {
     const tags = partial.tags ? { ...this.extraMeta.tags, ...partial.tags } : this.extraMeta.tags;
     this.extraMeta = { ...this.extraMeta, ...partial, ...(tags ? { tags } : {}) };
+    this.refreshMeta();
+  }
+
+  /** PeerDirectory.advertise: set (or, with null, withdraw) tags this node advertises. */
+  advertise(tags: Readonly<Record<string, string | null>>): void {
+    const next: Record<string, string> = { ...this.extraMeta.tags };
+    for (const [k, v] of Object.entries(tags)) {
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    this.extraMeta = { ...this.extraMeta, tags: next };
     this.refreshMeta();
   }
 

@@ -26,6 +26,24 @@ export interface NodeAddresses {
   raft: string | null;
 }
 
+/** A split-formation merge this node takes part in (see docs/formation.md). */
+export interface MergeStatus {
+  /** The cluster that yields (this node's former cluster) and the one it joins. */
+  readonly from: string;
+  readonly to: string;
+  state: 'exporting' | 'rejoining' | 'reproposing' | 'done' | 'failed';
+  /** Keys read (linearizably) from the yielding cluster by its leader; 0 on its followers. */
+  exported: number;
+  /** Keys written into the winner (it did not have them). */
+  put: number;
+  /** Keys the winner already had: its value kept (first 100 listed). */
+  conflictCount: number;
+  conflicts: { key: string; yielded: unknown; kept: unknown }[];
+  /** Where the yielded Raft state and the exported keys are kept (never deleted). */
+  backup: string | null;
+  error: string | null;
+}
+
 /** What a component may report; merged into the node's status (later components win). */
 export interface ComponentStatus {
   role?: string;
@@ -37,6 +55,11 @@ export interface ComponentStatus {
   appliedIndex?: number;
   voters?: readonly string[];
   learners?: readonly string[];
+  /** Raft cluster id, null before the node belongs to a cluster (or for a cluster formed before ids). */
+  cluster?: string | null;
+  /** Why the node has no leader yet (formation, being added, no quorum); null when it has one. */
+  waiting?: string | null;
+  merge?: MergeStatus | null;
 }
 
 export interface NodeComponent {
@@ -65,6 +88,12 @@ export interface NodeStatus {
   applied_index: number;
   voters: string[];
   learners: string[];
+  /** Raft cluster id; null when none (yet). */
+  cluster: string | null;
+  /** What the node waits for when it has no leader (see docs/formation.md); null otherwise. */
+  waiting: string | null;
+  /** A split-formation merge on this node, null when none. */
+  merge: MergeStatus | null;
   addresses: NodeAddresses;
   uptime_s: number;
   version: string;
@@ -97,7 +126,12 @@ export function defaultNodeName(id: string): string {
  * `shutdown` is emitted when someone (API, signal) asks the node to stop; the
  * process that owns the node decides what to do with it (normally `stop()`).
  */
-export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stopped: [] }> {
+export class SwarmNode extends EventEmitter<{
+  shutdown: [reason: string];
+  stopped: [];
+  /** A split-formation merge started, or ended (done or failed): see MergeStatus. */
+  merge: [report: MergeStatus | null];
+}> {
   readonly config: SwarmConfig;
   readonly log: Logger;
   private readonly clock: () => number;
@@ -266,6 +300,9 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
       applied_index: m.appliedIndex ?? 0,
       voters: [...(m.voters ?? [])],
       learners: [...(m.learners ?? [])],
+      cluster: m.cluster ?? null,
+      waiting: m.waiting ?? null,
+      merge: m.merge ?? null,
       addresses: { gossip: null, api: null, raft: null, ...m.addresses },
       uptime_s: this.startedAt === 0 ? 0 : Math.max(0, Math.round((this.clock() - this.startedAt) / 1000)),
       version: VERSION,

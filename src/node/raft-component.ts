@@ -36,14 +36,24 @@ import {
   type KvRecord,
   type KvResult,
 } from '../raft/kv.js';
+import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import { persistReady } from '../raft/storage/persist.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
-import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
+import type { ComponentStatus, MergeStatus, NodeComponent, SwarmNode } from './node.js';
+import {
+  CLUSTER_TAG,
+  FORMATION_TAG,
+  Formation,
+  MERGING_TAG,
+  VOTERS_TAG,
+  mergeVerdict,
+  type FormationDecision,
+} from './formation.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
-import { bootstrapVoters, planMembershipChange } from './raft-membership.js';
 import { RaftForwarder } from './raft-forward.js';
+import { planMembershipChange } from './raft-membership.js';
 import { RaftMetrics } from './raft-metrics.js';
 
 /** A request the cluster could not decide in time (no leader, no quorum, leadership lost). */
@@ -88,6 +98,10 @@ export interface RaftComponentOptions {
   readonly transferWaitMs?: number;
   /** A voter dead this long is replaced by a caught-up learner. */
   readonly deadVoterMs?: number;
+  /** Formation: how long the view must stay the same before proposing founders (default 3 s). */
+  readonly formationWindowMs?: number;
+  /** Formation: time since start before proposing, so discovery ran (default 2 s). */
+  readonly formationMinUptimeMs?: number;
 }
 
 export interface KvEntry {
@@ -108,8 +122,23 @@ export interface LeaderInfo {
 }
 
 const BOOTSTRAP_FILE = 'raft-bootstrap.json';
-/** How long the founders computed from the membership view must stay the same before a node bootstraps. */
-const BOOTSTRAP_SETTLE_MS = 1500;
+/** A merge verdict must hold this long before a cluster yields (gossip tags settle). */
+const MERGE_SETTLE_MS = 3000;
+/** A follower without a leader yields on its own after this long (its leader cannot export). */
+const MERGE_LEADERLESS_MS = 10_000;
+/** How long a yielding leader waits to be added to the winner before giving up (keys stay in the backup). */
+const MERGE_JOIN_WAIT_MS = 60_000;
+const MAX_REPORTED_CONFLICTS = 100;
+
+/** A merge in progress or done on this node (see docs/formation.md). */
+type MergeState = MergeStatus;
+export type MergeReport = MergeStatus;
+/** While forming, the view is re-examined this often (agreement arrives through gossip tags). */
+const FORMATION_POLL_MS = 200;
+/** While waiting to be added to a running cluster (an idle learner-to-be should barely wake up). */
+const JOIN_POLL_MS = 2000;
+/** At most one log line per this interval for a repeated condition (waiting, foreign cluster). */
+const SAY_EVERY_MS = 5000;
 const MANAGE_EVERY_MS = 500;
 /** Snapshot rows encoded per event-loop turn: about 1 ms of work, so commits are not held up. */
 const SNAPSHOT_ROWS_PER_TURN = 1000;
@@ -141,12 +170,27 @@ export class RaftComponent implements NodeComponent {
   private storage: FileRaftStorage | null = null;
   private transport: TcpTransport<RaftWireMessage> | null = null;
   private core: RaftNode | null = null;
-  private readonly applier = new KvApplier();
+  private applier = new KvApplier();
   private founders: string[] = [];
   private fresh = false;
   private electionScale = 1;
-  private bootstrapView: { key: string; since: number } | null = null;
   private bootstrapTimer: NodeJS.Timeout | undefined;
+  /** Cluster id this node belongs to; '' while fresh, or for a cluster formed before ids existed. */
+  private clusterId = '';
+  private formation: Formation | null = null;
+  private startedAt = 0;
+  /** Why there is no leader (formation, join, quorum), for status and the log; null with a leader. */
+  private waitingFor: string | null = null;
+  private lastSaid = { text: '', at: 0 };
+  private merge: MergeState | null = null;
+  private mergeSeen: { winner: string; since: number } | null = null;
+  private mergeTimer: NodeJS.Timeout | undefined;
+  /** Clusters this node yielded: never bound to again (their old members may still send). */
+  private readonly yielded = new Set<string>();
+  /** Non-null while writes are refused (a yielding leader after its export). */
+  private frozen: string | null = null;
+  private advertisedVoters = -1;
+  private lastForeignLog = 0;
   private raftAddr: string | null = null;
 
   private processing = false;
@@ -246,8 +290,22 @@ export class RaftComponent implements NodeComponent {
     this.fresh =
       recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
-    const initial = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
-    if (initial) this.fresh = false;
+    const boot = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
+    let initial: ConfState | undefined;
+    if (boot) {
+      this.fresh = false;
+      this.clusterId = boot.cluster;
+      if (boot.voters.length > 0) initial = { voters: boot.voters, learners: [] };
+    }
+    this.startedAt = Date.now();
+    if (this.fresh) {
+      this.formation = new Formation({
+        ...(this.opts.formationWindowMs !== undefined ? { windowMs: this.opts.formationWindowMs } : {}),
+        ...(this.opts.formationMinUptimeMs !== undefined
+          ? { minUptimeMs: this.opts.formationMinUptimeMs }
+          : {}),
+      });
+    }
     this.core = this.newCore(recovered, initial);
     if (recovered.snapshot) {
       this.applier.restore(recovered.snapshot);
@@ -278,6 +336,10 @@ export class RaftComponent implements NodeComponent {
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
+    if (this.clusterId !== '') {
+      this.opts.peers.advertise?.({ [CLUSTER_TAG]: this.clusterId, [FORMATION_TAG]: null });
+      this.advertiseVoters();
+    }
     this.onPeersChanged();
     this.updateTimer();
   }
@@ -295,6 +357,7 @@ export class RaftComponent implements NodeComponent {
     this.unsubscribe?.();
     this.unsubscribe = null;
     clearTimeout(this.bootstrapTimer);
+    clearTimeout(this.mergeTimer);
     await this.handOver();
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
@@ -321,8 +384,41 @@ export class RaftComponent implements NodeComponent {
       appliedIndex: this.applier.appliedIndex,
       voters: s.conf.voters,
       learners: s.conf.learners,
+      cluster: this.clusterId === '' ? null : this.clusterId,
+      waiting: this.waiting(),
+      merge: this.mergeReport(),
       addresses: { raft: this.raftAddr },
     };
+  }
+
+  /**
+   * What this node waits for while it has no leader: the formation step it is
+   * in, being added by a leader, or a quorum of voters. Null once it has a leader.
+   */
+  waiting(): string | null {
+    const core = this.core;
+    if (core === null) return null;
+    const m = this.merge;
+    if (m !== null && m.state !== 'done' && m.state !== 'failed')
+      return `merging cluster ${m.from} into ${m.to}: ${m.state}`;
+    if (this.fresh) return this.waitingFor ?? 'formation: starting';
+    const s = core.status();
+    if (s.leader !== null) return null;
+    if (!s.conf.voters.includes(s.id)) {
+      return s.conf.learners.includes(s.id)
+        ? 'learner: no leader heard from yet'
+        : 'waiting to be added by the leader';
+    }
+    if (s.conf.voters.length === 1) return 'electing itself (single voter)';
+    const others = s.conf.voters.filter((v) => v !== s.id);
+    const reachable = others.filter((v) => {
+      const st = this.opts.peers.get(v)?.status;
+      return st === 'alive' || st === 'suspect';
+    }).length;
+    const need = Math.floor(s.conf.voters.length / 2) + 1;
+    return reachable + 1 >= need
+      ? `electing a leader: ${reachable + 1} of ${s.conf.voters.length} voters reachable`
+      : `no quorum: ${reachable + 1} of ${s.conf.voters.length} voters reachable, ${need} needed`;
   }
 
   /** This node's Raft id (its node id). */
@@ -432,6 +528,7 @@ export class RaftComponent implements NodeComponent {
   private async propose(cmd: KvCommand): Promise<KvResult> {
     const core = this.requireCore();
     if (this.stopping) throw new NoQuorumError('node stopping');
+    if (this.frozen !== null) throw new NoQuorumError(this.frozen);
     const r = core.propose(encodeCommand(cmd), Date.now());
     if (!r.ok) {
       this.metrics.proposals.inc({ result: 'rejected' });
@@ -549,11 +646,19 @@ export class RaftComponent implements NodeComponent {
     return this.core;
   }
 
-  private onMessage(m: RaftWireMessage): void {
+  private onMessage(wire: RaftWireMessage): void {
     const core = this.core;
     if (core === null) return;
-    if (isForwardMessage(m)) {
-      this.forward.onMessage(m);
+    // Forwarded client requests carry no cluster id: they are answered by whoever leads (raft-forward.ts).
+    if (isForwardMessage(wire)) {
+      this.forward.onMessage(wire);
+      return;
+    }
+    if (!this.acceptCluster(wire.cluster, wire.from)) return;
+    // The core ignores the extra `cluster` field: no copy per message.
+    const m: RaftMessage = wire;
+    if (this.core !== core) {
+      this.onMessage(wire);
       return;
     }
     this.heardAt.set(m.from, Date.now());
@@ -595,6 +700,11 @@ export class RaftComponent implements NodeComponent {
     if (now - this.lastManage >= MANAGE_EVERY_MS) {
       this.lastManage = now;
       this.manageMembership(now);
+      // A voter without a leader says why in the log (rate-limited), as a forming node does.
+      if (!this.fresh && core.leaderId === null) {
+        const why = this.waiting();
+        if (why !== null) this.say(why);
+      }
       this.resetSilentLinks(now);
     }
     this.kick();
@@ -719,7 +829,7 @@ export class RaftComponent implements NodeComponent {
       const m = rd.messages[i]!;
       const hp = this.peerAddr(m.to);
       if (hp) {
-        t.send(hp, m);
+        t.send(hp, { ...m, cluster: this.clusterId });
         this.sentAt.set(m.to, now);
         if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
       }
@@ -751,6 +861,7 @@ export class RaftComponent implements NodeComponent {
       this.wakeLeaderWaiters();
     }
     this.forward.onApplied(this.applier.appliedIndex);
+    this.advertiseVoters();
     this.updateTimer();
   }
 
@@ -794,21 +905,33 @@ export class RaftComponent implements NodeComponent {
 
   // ------------------------------------------------------------------ membership
 
-  private readBootstrap(file: string): ConfState {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as { voters?: unknown };
-    if (!Array.isArray(v.voters) || !v.voters.every((x) => typeof x === 'string')) {
-      throw new SwarmError('raft_bootstrap_file', `${file} is malformed: expected {"voters": [ids]}`);
+  /**
+   * raft-bootstrap.json: `{"voters": [ids]}` (before cluster ids) or
+   * `{"version": 2, "cluster": id, "voters": [ids], "founders": [ids]}`; a node
+   * that joined an existing cluster has `"voters": []` and only its cluster id.
+   */
+  private readBootstrap(file: string): { voters: string[]; cluster: string } {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { voters?: unknown; cluster?: unknown };
+    const okIds = Array.isArray(v.voters) && v.voters.every((x) => typeof x === 'string');
+    if (!okIds || (v.cluster !== undefined && typeof v.cluster !== 'string')) {
+      throw new SwarmError(
+        'raft_bootstrap_file',
+        `${file} is malformed: expected {"voters": [ids], "cluster": "<id>"}`,
+      );
     }
-    return { voters: v.voters as string[], learners: [] };
+    return { voters: v.voters as string[], cluster: (v.cluster as string | undefined) ?? '' };
   }
 
-  /** Durable before the core uses it: a restarted single-node cluster must still know it is a voter. */
-  private writeBootstrap(conf: ConfState): void {
+  /**
+   * Durable before the core uses it: a restarted founder must still know it is
+   * a voter, and every node must keep refusing other clusters' traffic.
+   */
+  private writeBootstrap(cluster: string, voters: readonly string[]): void {
     const dir = this.node!.dataDir;
     mkdirSync(dir, { recursive: true });
     const file = join(dir, BOOTSTRAP_FILE);
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ voters: conf.voters }));
+    writeFileSync(tmp, JSON.stringify({ version: 2, cluster, voters, founders: voters }));
     const fd = openSync(tmp, 'r');
     try {
       fsyncSync(fd);
@@ -826,63 +949,139 @@ export class RaftComponent implements NodeComponent {
 
   private onPeersChanged(): void {
     if (this.core === null || this.stopping) return;
+    this.checkMerge(Date.now());
     this.maybeBootstrap();
     this.manageMembership(Date.now());
     this.kick();
   }
 
   /**
-   * Forms a new cluster by starting as its only voter and becoming leader;
-   * the other founders are added as learners and promoted first. Only a node
-   * with an empty log that has heard from no cluster may do this.
+   * Whether a message stamped with `cluster` may reach the core. Another
+   * cluster's traffic is dropped (counted, logged at most every few seconds):
+   * its terms and log would corrupt ours. A fresh node binds to the first
+   * cluster that talks to it: a founder's (it adopts the founders' conf, which
+   * it proposed itself) or a leader's that added it as a learner.
+   */
+  private acceptCluster(cluster: string, from: string): boolean {
+    if (cluster === this.clusterId || cluster === '') return true;
+    if (this.clusterId === '' && !this.fresh) return true; // a cluster from before ids: no check possible
+    if (this.fresh && this.formation !== null && !this.yielded.has(cluster)) {
+      if (this.processing) return false; // the core is replaced only between Ready loops; Raft resends
+      const founders = this.formation.foundersOf(cluster);
+      if (founders?.includes(this.node!.id)) this.startCluster('adopt', cluster, founders);
+      else this.bindCluster(cluster, from);
+      return true;
+    }
+    this.metrics.foreignDropped++;
+    const now = Date.now();
+    if (now - this.lastForeignLog >= SAY_EVERY_MS) {
+      this.lastForeignLog = now;
+      this.node?.log.warn('raft message from another cluster dropped', {
+        from,
+        their_cluster: cluster,
+        our_cluster: this.clusterId,
+        dropped_total: this.metrics.foreignDropped,
+      });
+    }
+    return false;
+  }
+
+  /** Founders all start from the same initial configuration (etcd's initial-cluster). */
+  private startCluster(kind: 'found' | 'adopt', cluster: string, founders: readonly string[]): void {
+    const node = this.node!;
+    this.writeBootstrap(cluster, founders);
+    this.fresh = false;
+    this.formation = null;
+    this.clusterId = cluster;
+    this.waitingFor = null;
+    clearTimeout(this.bootstrapTimer);
+    this.core = this.newCore(
+      { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
+      { voters: [...founders], learners: [] },
+    );
+    this.opts.peers.advertise?.({ [CLUSTER_TAG]: cluster, [FORMATION_TAG]: null });
+    this.advertiseVoters();
+    node.log.info(kind === 'found' ? 'raft cluster founded' : 'raft cluster adopted', {
+      cluster,
+      voters: founders,
+    });
+    this.updateTimer();
+  }
+
+  /** A leader added this fresh node: it now belongs to that cluster, as a learner to be. */
+  private bindCluster(cluster: string, from: string): void {
+    this.writeBootstrap(cluster, []);
+    this.fresh = false;
+    this.formation = null;
+    this.clusterId = cluster;
+    this.waitingFor = null;
+    clearTimeout(this.bootstrapTimer);
+    this.opts.peers.advertise?.({ [CLUSTER_TAG]: cluster, [FORMATION_TAG]: null });
+    this.node?.log.info('raft cluster joined', { cluster, by: from });
+  }
+
+  /**
+   * Zero-config formation (src/node/formation.ts): wait for a stable view,
+   * advertise the founder proposal, found once every founder proposes the
+   * same set. Only a node with an empty log that belongs to no cluster does this.
    */
   private maybeBootstrap(): void {
     const core = this.core;
     const node = this.node;
-    if (!core || !node || !this.fresh) return;
-    if (this.processing) {
-      // The core must not be replaced under a running Ready loop; look again shortly.
-      setTimeout(() => this.onPeersChanged(), 20);
-      return;
-    }
+    const formation = this.formation;
+    if (!core || !node || !this.fresh || formation === null || this.stopping) return;
     const st = core.status();
     if (st.term > 0 || st.lastIndex > 0 || st.conf.voters.length > 0) {
       this.fresh = false;
+      this.formation = null;
       return;
     }
+    const now = Date.now();
     const expect = node.config.raft.bootstrap_expect || (this.opts.bootstrap === true ? 1 : 0);
-    const founders = bootstrapVoters({
+    const d: FormationDecision = formation.decide({
+      now,
       selfId: node.id,
       selfClass: node.config.node.device_class,
+      startedAt: this.startedAt,
       peers: this.opts.peers.peers(),
       expect,
+      maxVoters: node.config.raft.voters,
     });
-    if (founders === null) {
-      this.bootstrapView = null;
+    if (d.kind === 'found' || d.kind === 'adopt') {
+      if (this.processing) {
+        // The core must not be replaced under a running Ready loop; look again shortly.
+        this.scheduleFormation(20);
+        return;
+      }
+      this.startCluster(d.kind, d.cluster, d.founders);
       return;
     }
-    // Views converge over gossip: act only once the same founders have been
-    // computed for a settle window, so a node that has seen only part of the
-    // swarm does not found a cluster that a smaller id would found too.
-    const key = founders.join(',');
+    this.opts.peers.advertise?.({ [FORMATION_TAG]: d.kind === 'wait' ? d.proposal : null });
+    this.say(d.reason);
+    // Waiting to be added costs no polling to speak of: the leader's first message binds this node.
+    this.scheduleFormation(d.kind === 'join' ? JOIN_POLL_MS : FORMATION_POLL_MS);
+  }
+
+  private scheduleFormation(ms: number): void {
+    clearTimeout(this.bootstrapTimer);
+    this.bootstrapTimer = setTimeout(() => {
+      if (this.core !== null && !this.stopping) {
+        this.maybeBootstrap();
+        this.kick();
+      }
+    }, ms);
+    this.bootstrapTimer.unref();
+  }
+
+  /** Record why there is no leader and log it when it changes, at most every few seconds. */
+  private say(reason: string): void {
+    this.waitingFor = reason;
     const now = Date.now();
-    if (this.bootstrapView?.key !== key) this.bootstrapView = { key, since: now };
-    const wait = this.bootstrapView.since + BOOTSTRAP_SETTLE_MS - now;
-    if (wait > 0) {
-      clearTimeout(this.bootstrapTimer);
-      this.bootstrapTimer = setTimeout(() => this.onPeersChanged(), wait + 5);
-      return;
-    }
-    const conf: ConfState = { voters: [node.id], learners: [] };
-    this.writeBootstrap(conf);
-    this.fresh = false;
-    this.founders = founders.filter((id) => id !== node.id);
-    this.core = this.newCore(
-      { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
-      conf,
-    );
-    node.log.info('raft bootstrap', { founders });
-    this.updateTimer();
+    const kind = reason.replace(/[\d.]+/g, '#');
+    if (kind === this.lastSaid.text && now - this.lastSaid.at < SAY_EVERY_MS) return;
+    if (now - this.lastSaid.at < 1000) return;
+    this.lastSaid = { text: kind, at: now };
+    this.node?.log.info('raft waiting', { for: reason });
   }
 
   private manageMembership(now: number): void {
@@ -901,12 +1100,17 @@ export class RaftComponent implements NodeComponent {
     const dead = new Set([...this.deadSince].filter(([, t]) => now - t >= deadMs).map(([id]) => id));
     const match = new Map(Object.entries(s.progress).map(([id, pr]) => [id, pr.match]));
     this.founders = this.founders.filter((id) => !s.conf.voters.includes(id));
+    // A peer that belongs to another cluster is not ours to add: its Raft traffic is refused both ways.
+    const ours = (p: PeerInfo): boolean => {
+      const c = p.tags?.[CLUSTER_TAG];
+      return c === undefined || c === '' || c === this.clusterId || this.clusterId === '';
+    };
     const change = planMembershipChange({
       selfId: s.id,
       conf: s.conf,
       match,
       lastIndex: s.lastIndex,
-      peers: peers.filter((p) => p.id !== s.id),
+      peers: peers.filter((p) => p.id !== s.id && ours(p)),
       maxVoters: node.config.raft.voters,
       founders: this.founders,
       deadLongEnough: dead,
@@ -914,6 +1118,221 @@ export class RaftComponent implements NodeComponent {
     if (change === null) return;
     const r = core.proposeConfChange(change, now);
     if (r.ok) node.log.info('raft membership change', { type: change.type, peer: change.node });
+  }
+
+  // ------------------------------------------------------------------ split formation: merge
+
+  /** The merge this node takes part in, if any: shown in /v1/status (`merge`) and the log. */
+  mergeReport(): MergeReport | null {
+    return this.merge === null ? null : { ...this.merge, conflicts: [...this.merge.conflicts] };
+  }
+
+  private advertiseVoters(): void {
+    const core = this.core;
+    if (core === null || this.clusterId === '') return;
+    const n = core.confState.voters.length;
+    if (n === this.advertisedVoters) return;
+    this.advertisedVoters = n;
+    this.opts.peers.advertise?.({ [VOTERS_TAG]: String(n) });
+  }
+
+  /**
+   * Two clusters that see each other: the one mergeVerdict says yields does,
+   * once the verdict has held for a settle period. Its leader exports its keys
+   * (linearizable read, writes refused from then on), tells its followers
+   * (tag `merging`), and every node moves its Raft state aside and joins the
+   * winner as a fresh node; the leader then re-proposes the exported keys.
+   */
+  private checkMerge(now: number): void {
+    const core = this.core;
+    if (core === null || this.stopping || this.clusterId === '') return;
+    if (this.merge !== null && this.merge.state !== 'done' && this.merge.state !== 'failed') return;
+    const s = core.status();
+    const peers = this.opts.peers.peers();
+    const v = mergeVerdict({
+      cluster: this.clusterId,
+      voters: s.conf.voters.length,
+      hasLeader: s.leader !== null,
+      peers,
+    });
+    if (v === null) {
+      this.mergeSeen = null;
+      return;
+    }
+    if (this.mergeSeen?.winner !== v.winner) this.mergeSeen = { winner: v.winner, since: now };
+    // Look again without waiting for a gossip change: a learner has no tick to do it.
+    clearTimeout(this.mergeTimer);
+    this.mergeTimer = setTimeout(() => this.checkMerge(Date.now()), 500);
+    this.mergeTimer.unref();
+    if (now - this.mergeSeen.since < MERGE_SETTLE_MS) return;
+    const leader = s.leader === null ? undefined : this.opts.peers.get(s.leader);
+    const leaderMerging = leader?.tags?.[MERGING_TAG] === v.winner;
+    const leaderless = s.leader === null && now - this.mergeSeen.since >= MERGE_LEADERLESS_MS;
+    if (s.role === 'leader') void this.runMerge(v.winner, true);
+    else if (leaderMerging || leaderless) void this.runMerge(v.winner, false);
+  }
+
+  private async runMerge(winner: string, exporter: boolean): Promise<void> {
+    const node = this.node!;
+    const from = this.clusterId;
+    this.merge = {
+      from,
+      to: winner,
+      state: exporter ? 'exporting' : 'rejoining',
+      exported: 0,
+      put: 0,
+      conflicts: [],
+      conflictCount: 0,
+      backup: null,
+      error: null,
+    };
+    const m = this.merge;
+    node.log.warn('raft split formation: this cluster yields', { ours: from, winner, exporter });
+    node.emit('merge', this.mergeReport());
+    try {
+      let items: KvEntry[] = [];
+      if (exporter) {
+        this.frozen = `merging cluster ${from} into ${winner}`;
+        items = (await this.list('', false)).items;
+        m.exported = items.length;
+        this.opts.peers.advertise?.({ [MERGING_TAG]: winner });
+        // Followers move aside when they see the tag; give gossip a moment so they do not elect a successor.
+        await new Promise((r) => setTimeout(r, MERGE_SETTLE_MS / 2));
+      }
+      m.backup = await this.moveAside(from, items);
+      m.state = 'rejoining';
+      this.opts.peers.advertise?.({ [MERGING_TAG]: null });
+      if (!exporter) {
+        m.state = 'done';
+        return;
+      }
+      await this.untilJoined(winner);
+      m.state = 'reproposing';
+      await this.repropose(items, m);
+      m.state = 'done';
+      node.log.info('raft merge done', {
+        ours: from,
+        winner,
+        exported: m.exported,
+        put: m.put,
+        conflicts: m.conflictCount,
+        backup: m.backup,
+      });
+    } catch (err) {
+      m.state = 'failed';
+      m.error = err instanceof Error ? err.message : String(err);
+      node.log.error('raft merge failed; the yielded state is kept in the backup', {
+        error: err,
+        backup: m.backup,
+      });
+    } finally {
+      this.frozen = null;
+      node.emit('merge', this.mergeReport());
+    }
+  }
+
+  /**
+   * Moves <data>/raft and raft-bootstrap.json into <data>/raft.merged-<id>-<ms>
+   * (never deleted), with the exported keys beside them, and restarts the core
+   * fresh on the same transport: the node then waits to be added by the winner.
+   */
+  private async moveAside(from: string, items: readonly KvEntry[]): Promise<string> {
+    const node = this.node!;
+    this.core = null; // nothing steps, ticks or proposes while the state moves
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    await this.idle;
+    await this.snapshotting;
+    this.applier.abandonAll(`cluster ${from} merged into another`);
+    await this.storage?.close();
+    const dir = join(node.dataDir, 'raft');
+    const backup = join(node.dataDir, `raft.merged-${from}-${Date.now()}`);
+    mkdirSync(backup, { recursive: true });
+    renameSync(dir, join(backup, 'raft'));
+    const boot = join(node.dataDir, BOOTSTRAP_FILE);
+    if (existsSync(boot)) renameSync(boot, join(backup, BOOTSTRAP_FILE));
+    writeFileSync(join(backup, 'exported-keys.json'), JSON.stringify({ cluster: from, items }));
+    const dfd = openSync(node.dataDir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+    const storage = new FileRaftStorage(dir, {
+      onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
+    });
+    const recovered = await storage.load();
+    this.storage = storage;
+    this.applier = new KvApplier();
+    this.frozen = null; // the new core belongs to no cluster yet; writes go to the winner once joined
+    this.yielded.add(from);
+    this.clusterId = '';
+    this.advertisedVoters = -1;
+    this.fresh = true;
+    this.startedAt = Date.now();
+    this.formation = new Formation({
+      ...(this.opts.formationWindowMs !== undefined ? { windowMs: this.opts.formationWindowMs } : {}),
+      ...(this.opts.formationMinUptimeMs !== undefined
+        ? { minUptimeMs: this.opts.formationMinUptimeMs }
+        : {}),
+    });
+    this.core = this.newCore(recovered);
+    this.opts.peers.advertise?.({ [CLUSTER_TAG]: null, [VOTERS_TAG]: null, [FORMATION_TAG]: null });
+    node.log.info('raft state moved aside for the merge', { backup });
+    this.updateTimer();
+    this.onPeersChanged();
+    return backup;
+  }
+
+  private async untilJoined(winner: string): Promise<void> {
+    const end = Date.now() + MERGE_JOIN_WAIT_MS;
+    while (Date.now() < end && !this.stopping) {
+      if (this.clusterId === winner && this.core?.leaderId != null) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new NoQuorumError(`not added to cluster ${winner} within ${MERGE_JOIN_WAIT_MS} ms`);
+  }
+
+  /**
+   * The conflict rule: the winner's value wins where the winner has the key
+   * (reported), else the key is put. Each key is a create-only write through
+   * this node's own API (which relays to the winner's leader like any client's).
+   */
+  private async repropose(items: readonly KvEntry[], m: MergeState): Promise<void> {
+    const node = this.node!;
+    const api = node.status().addresses.api;
+    if (!api) throw new NoQuorumError('no local API to re-propose the yielded keys through');
+    const base = `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+    const token = node.config.security.api_token;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token !== '') headers.authorization = `Bearer ${token}`;
+    for (const it of items) {
+      const url = `${base}/v1/kv/${encodeURIComponent(it.key)}`;
+      for (let attempt = 0; ; attempt++) {
+        const res = await fetch(url, {
+          method: 'PUT',
+          headers,
+          body: JSON.stringify({ value: it.value, prev_revision: 0 }),
+          signal: AbortSignal.timeout(10_000),
+        }).catch((e: unknown) => e as Error);
+        if (!(res instanceof Error) && res.status === 200) {
+          m.put++;
+          break;
+        }
+        if (!(res instanceof Error) && res.status === 409) {
+          const cur = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+            .then((r) => r.json() as Promise<{ value?: JsonValue }>)
+            .catch(() => ({ value: undefined }));
+          m.conflictCount++;
+          const c = { key: it.key, yielded: it.value, kept: cur.value ?? null };
+          if (m.conflicts.length < MAX_REPORTED_CONFLICTS) m.conflicts.push(c);
+          node.log.warn('raft merge conflict: the winner keeps its value', { ...c });
+          break;
+        }
+        if (attempt >= 20) throw new NoQuorumError(`could not re-propose key ${it.key}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   private handingOver: Promise<void> | null = null;

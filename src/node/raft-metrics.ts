@@ -46,6 +46,8 @@ export class RaftMetrics {
   readonly proposals = new LabelledCounter();
   readonly fsyncSeconds = new BucketHistogram(FSYNC_BUCKETS);
   readonly commitSeconds = new BucketHistogram(COMMIT_BUCKETS);
+  /** Raft messages dropped because they carried another cluster's id. */
+  foreignDropped = 0;
 
   constructor(source: RaftMetricsSource) {
     this.registry = LazyRegistry.once((prom, registry) => this.define(prom, registry, source));
@@ -106,6 +108,16 @@ export class RaftMetrics {
         if (!counts) return;
         this.reset();
         for (const [reason, n] of Object.entries(counts)) this.inc({ reason }, n);
+      },
+    });
+    const foreign = (): number => this.foreignDropped;
+    new Counter({
+      name: 'swarm_raft_foreign_dropped_total',
+      help: 'Raft messages dropped because they came from another cluster (different cluster id).',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(foreign());
       },
     });
     defineBucketHistogram(prom, registry, {

@@ -67,7 +67,7 @@ function pump(): void {
       const rd = p.core.ready();
       for (const m of rd.messages) {
         const to = addresses.get(m.to);
-        const r = to ? p.t.send(to, m) : 'no-address';
+        const r = to ? p.t.send(to, { ...m, cluster: '' }) : 'no-address';
         if (r !== 'queued') errors.push(`${p.id}: send ${m.type} -> ${r}`);
       }
       for (const e of rd.committed) if (e.data.length > 0) p.applied.push(Buffer.from(e.data).toString());

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GossipMessage } from '../../src/gossip/messages.js';
 import type { RaftWireMessage } from '../../src/net/forward-codec.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { KeyError } from '../../src/net/errors.js';
 import {
   keyringFromConfig,
@@ -61,7 +61,7 @@ describe('runtime glue', () => {
       onMessage: (m) => inbox.push(m),
     });
     closers.push(a, b);
-    const msg: RaftMessage = { type: 'timeout_now', from: 'n1', to: 'n2', term: 3 };
+    const msg: RaftMessage = { type: 'timeout_now', from: 'n1', to: 'n2', term: 3, cluster: 'c1' };
     a.send(b.address(), msg);
     await waitFor(() => inbox.length === 1, 'raft delivery');
     expect(inbox).toEqual([msg]);

@@ -11,7 +11,7 @@ import { Keyring } from '../../src/net/crypto.js';
 import { FrameDecoder, frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
 import { TcpTransport, type TcpAddress, type TcpTransportOptions } from '../../src/net/tcp.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { waitFor } from './helpers.js';
 
 const open: TcpTransport<RaftMessage>[] = [];
@@ -53,6 +53,7 @@ const hb = (commit: number): RaftMessage => ({
   from: 'a',
   to: 'b',
   term: 1,
+  cluster: '',
   commit,
   readCtx: 0,
 });
@@ -63,6 +64,7 @@ function bigAppend(bytes: number): RaftMessage {
     from: 'a',
     to: 'b',
     term: 1,
+    cluster: '',
     prevLogIndex: 0,
     prevLogTerm: 0,
     entries: [{ index: 1, term: 1, type: 0, data: new Uint8Array(bytes).fill(7) }],

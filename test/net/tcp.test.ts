@@ -6,7 +6,7 @@ import { TransportError } from '../../src/net/errors.js';
 import { frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
 import { TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { waitFor } from './helpers.js';
 import { raftSamples } from './samples.js';
 
@@ -66,6 +66,7 @@ const hb = (commit: number): RaftMessage => ({
   from: 'n1',
   to: 'n2',
   term: 1,
+  cluster: '',
   commit,
   readCtx: 0,
 });
@@ -96,6 +97,7 @@ describe('TcpTransport on loopback', () => {
       from: 'n1',
       to: 'n2',
       term: 2,
+      cluster: '',
       snapshot: { meta: { index: 10, term: 2, conf: { voters: ['n1', 'n2'], learners: [] } }, data },
     };
     expect(a.t.send(b.t.address(), snap)).toBe('queued');
@@ -118,6 +120,7 @@ describe('TcpTransport on loopback', () => {
       from: 'n1',
       to: 'n2',
       term: 1,
+      cluster: '',
       prevLogIndex: 0,
       prevLogTerm: 0,
       entries: [{ index: 1, term: 1, type: 0, data: new Uint8Array(2000) }],

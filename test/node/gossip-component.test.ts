@@ -286,6 +286,7 @@ describe('gossip component helpers', () => {
       apiAddr: '10.0.0.1:5557',
       raftAddr: '10.0.0.1:5558',
       raftRole: 'candidate',
+      tags: { raft_addr: '10.0.0.1:5558' },
     });
     const c = defaultConfig();
     c.gossip.interval_ms = 700;

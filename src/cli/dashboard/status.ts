@@ -27,6 +27,7 @@ export function statusPairs(m: MembersResponse, st: StatusResponse): [string, st
     ['this node', `${st.name} (${st.id})`],
     ['members', `${m.members.length}${m.members.length > 0 ? ` (${statusSummary(m.members)})` : ''}`],
     ['leader', leader ? `${leader.name} (${leader.id})` : (st.leader ?? '-')],
+    ...(st.waiting !== null ? ([['waiting', st.waiting]] as [string, string][]) : []),
     ['term', String(st.term)],
     [
       'raft',
