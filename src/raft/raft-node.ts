@@ -42,7 +42,7 @@ import {
   type ConfChange,
 } from './confchange.js';
 import { RaftError } from './errors.js';
-import { RaftLog } from './log.js';
+import { entryBytes, RaftLog } from './log.js';
 import type {
   AppendEntriesMsg,
   AppendEntriesResponseMsg,
@@ -86,6 +86,17 @@ export interface RaftNodeOptions {
   readonly maxInflightMsgs?: number;
   /** Entries per AppendEntries. Default 512. */
   readonly maxEntriesPerMsg?: number;
+  /**
+   * Entry bytes per AppendEntries (etcd's MaxSizePerMsg); a single larger entry
+   * still goes alone. Keeps every append far below the transport's frame limit
+   * (16 MiB): a batch of 512 entries of 64 KiB would be 32 MiB and be dropped
+   * every time, stalling replication for good. Default 1 MiB.
+   */
+  readonly maxSizePerMsg?: number;
+  /** Unacknowledged entry bytes per follower (etcd's MaxInflightBytes). Default 8 MiB. */
+  readonly maxInflightBytes?: number;
+  /** Bytes of snapshot image per InstallSnapshot chunk. Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
   /** Committed entries per Ready, so a restart replaying a long log does not build one huge batch. Default 4096. */
   readonly maxCommittedPerReady?: number;
 }
@@ -260,6 +271,9 @@ export class RaftNode {
       checkQuorum: true,
       maxInflightMsgs: 64,
       maxEntriesPerMsg: 512,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightBytes: 8 * 1024 * 1024,
+      snapshotChunkBytes: 1024 * 1024,
       maxCommittedPerReady: 4096,
       ...opts,
     };
@@ -955,7 +969,7 @@ export class RaftNode {
 
   /** Send `pr` its next batch; returns false when nothing was sent. */
   private sendAppend(pr: Progress, now: number): boolean {
-    if (pr.isPaused(this.opts.maxInflightMsgs)) return false;
+    if (pr.isPaused(this.opts.maxInflightMsgs, this.opts.maxInflightBytes)) return false;
     const last = this.log.lastIndex();
     if (pr.state === 'replicate' && pr.next > last) return false;
     const prev = pr.next - 1;
@@ -963,7 +977,7 @@ export class RaftNode {
     if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
       return this.sendSnapshot(pr, now);
     }
-    const entries = this.log.slice(pr.next, last, this.opts.maxEntriesPerMsg);
+    const entries = this.log.slice(pr.next, last, this.opts.maxEntriesPerMsg, this.opts.maxSizePerMsg);
     this.send({
       type: 'append_entries',
       from: this.id,
@@ -976,7 +990,9 @@ export class RaftNode {
     });
     // An idle pipeline starts waiting now, not at the last acknowledgement long ago.
     if (pr.state === 'replicate' && pr.inflight.length === 0) pr.lastProgressAt = now;
-    pr.sentAppend(prev + entries.length, entries.length);
+    let bytes = 0;
+    for (const e of entries) bytes += entryBytes(e);
+    pr.sentAppend(prev + entries.length, entries.length, bytes);
     return true;
   }
 
@@ -1019,7 +1035,7 @@ export class RaftNode {
         if (li > 0) hint = li + 1;
       }
       hint = Math.min(hint, m.lastLogIndex + 1);
-      if (pr.maybeDecrTo(m.rejectedIndex, Math.max(hint, 1))) {
+      if (pr.maybeDecrTo(m.rejectedIndex, Math.max(hint, 1), m.lastLogIndex)) {
         if (pr.state === 'replicate') pr.becomeProbe();
         this.sendAppend(pr, now);
       }
