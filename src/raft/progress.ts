@@ -11,7 +11,7 @@
  * - snapshot: an InstallSnapshot is on its way; nothing else is sent until it
  *   is answered or presumed lost.
  */
-import type { NodeId } from './types.js';
+import type { NodeId, Snapshot } from './types.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
@@ -40,6 +40,9 @@ export class Progress {
   /** Snapshot index in flight (snapshot state) and when it was sent. */
   pendingSnapshot = 0;
   snapshotSentAt = 0;
+  /** The snapshot being streamed (kept even if the leader takes a newer one meanwhile) and the offset the follower asked for. */
+  snapshot: Snapshot | null = null;
+  snapshotOffset = 0;
   readonly isLearner: boolean;
 
   constructor(
@@ -62,6 +65,8 @@ export class Progress {
     this.probeSent = false;
     this.clearInflight();
     this.pendingSnapshot = 0;
+    this.snapshot = null;
+    this.snapshotOffset = 0;
   }
 
   private clearInflight(): void {
