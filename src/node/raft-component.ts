@@ -52,6 +52,13 @@ export class NoQuorumError extends SwarmError {
   }
 }
 
+/** A write that would grow the store past `raft.quota_bytes` (deletes always pass: they free space). */
+export class QuotaExceededError extends SwarmError {
+  constructor(message: string) {
+    super('quota_exceeded', message, { exitCode: 1 });
+  }
+}
+
 /**
  * This node does not take the request: `leader` is who it believes leads
  * (null when unknown; itself while handing over), `successor` the node it is
@@ -397,7 +404,20 @@ export class RaftComponent implements NodeComponent {
   private async propose(cmd: KvCommand): Promise<KvResult> {
     const core = this.requireCore();
     if (this.stopping) throw new NoQuorumError('node stopping');
-    const r = core.propose(encodeCommand(cmd), Date.now());
+    const data = encodeCommand(cmd);
+    const quota = this.node?.config.raft.quota_bytes ?? 0;
+    // Checked by the leader before proposing (etcd's quota): replicas never disagree on applying.
+    if (
+      quota > 0 &&
+      cmd.op !== 'delete' &&
+      core.isLeader &&
+      this.applier.kv.bytes + data.byteLength > quota
+    ) {
+      throw new QuotaExceededError(
+        `store holds ${this.applier.kv.bytes} bytes; this write of ${data.byteLength} would exceed raft.quota_bytes = ${quota}`,
+      );
+    }
+    const r = core.propose(data, Date.now());
     if (!r.ok) {
       this.metrics.proposals.inc({ result: 'rejected' });
       if (r.reason === 'not_leader') throw new NotLeaderError(r.leader);

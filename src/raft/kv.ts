@@ -289,8 +289,14 @@ interface SnapshotImage {
   kvs: [string, JsonValue, number, number, number][];
 }
 
+/** Bookkeeping a record costs beyond its key and value (revisions, map entry): counted by the quota. */
+const RECORD_OVERHEAD_BYTES = 32;
+
 export class KvStateMachine {
   private readonly data = new Map<string, KvRecord>();
+  /** Approximate stored bytes per key (its last write's command size): what the store quota counts. */
+  private readonly sizes = new Map<string, number>();
+  private totalBytes = 0;
   private rev = 0;
   private appliedIdx = 0;
 
@@ -306,6 +312,17 @@ export class KvStateMachine {
 
   get size(): number {
     return this.data.size;
+  }
+
+  /** Approximate bytes the store holds (keys, values, per-record overhead); for the store quota. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  private setSize(key: string, bytes: number): void {
+    this.totalBytes += bytes - (this.sizes.get(key) ?? 0);
+    if (bytes === 0) this.sizes.delete(key);
+    else this.sizes.set(key, bytes);
   }
 
   /** Local read of the applied state; linearizable only behind a ReadIndex or a committed get. */
@@ -341,7 +358,10 @@ export class KvStateMachine {
         message: cmd.error,
       };
     }
-    return this.execute(cmd, entry.index);
+    const r = this.execute(cmd, entry.index);
+    if (r.ok && r.op !== 'get' && r.op !== 'noop')
+      this.setSize(cmd.key, r.record === null ? 0 : entry.data.byteLength + RECORD_OVERHEAD_BYTES);
+    return r;
   }
 
   private execute(cmd: KvCommand, index: number): KvResult {
@@ -442,9 +462,12 @@ export class KvStateMachine {
       throw new RaftError('kv_bad_snapshot', 'snapshot image has an unknown shape');
     }
     this.data.clear();
+    this.sizes.clear();
+    this.totalBytes = 0;
     for (const row of img.kvs) {
       const [k, value, createRevision, modRevision, version] = row;
       this.data.set(k, { value, createRevision, modRevision, version });
+      this.setSize(k, Buffer.byteLength(k) + encode(value).byteLength + RECORD_OVERHEAD_BYTES);
     }
     this.rev = img.revision;
     this.appliedIdx = img.appliedIndex;

@@ -7,7 +7,7 @@ import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { JsonValue, KvResult } from '../../raft/kv.js';
 import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
-import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
+import { NoQuorumError, NotLeaderError, QuotaExceededError } from '../../node/raft-component.js';
 import { ApiError, checkedBody, errorBody, type ApiRoutes } from '../app.js';
 import { checkPutBody } from '../body-checks.js';
 import { RelayError, relayHttp } from '../relay-http.js';
@@ -71,6 +71,8 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         return await local();
       } catch (err) {
         if (err instanceof NoQuorumError) throw new ApiError(503, 'no_quorum', err.message);
+        // 507 Insufficient Storage: the request is fine, the store is full (docs/api.md).
+        if (err instanceof QuotaExceededError) throw new ApiError(507, 'quota_exceeded', err.message);
         if (!(err instanceof NotLeaderError)) throw err;
         if (heir && err.leader !== self) {
           heir = false;
