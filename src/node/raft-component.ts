@@ -661,6 +661,12 @@ export class RaftComponent implements NodeComponent {
           if (applyFirst) this.applier.apply(rd);
           const t0 = performance.now();
           await persistReady(storage, rd);
+          if (rd.snapshot)
+            this.node?.log.info('raft snapshot installed', {
+              index: rd.snapshot.meta.index,
+              bytes: rd.snapshot.data.byteLength,
+            });
+          if (rd.recovered) this.node?.log.info('raft caught up after a loss of acknowledged entries');
           if (rd.mustSync || rd.entries.length > 0)
             this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
           this.send(rd, early, rd.messages.length);
