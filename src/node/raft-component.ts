@@ -216,8 +216,12 @@ export class RaftComponent implements NodeComponent {
     const recovered = await storage.load();
     this.storage = storage;
     this.snapshotEvery = snapshotEveryFor(node.id, cfg.raft.snapshot_interval_entries);
+    // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
     this.fresh =
-      recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
+      recovered.snapshot === null &&
+      recovered.entries.length === 0 &&
+      recovered.hardState.term === 0 &&
+      recovered.recoveringUntil === undefined;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
     const initial = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
     if (initial) this.fresh = false;

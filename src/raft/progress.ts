@@ -125,6 +125,7 @@ export class Progress {
       this.probeSent = false;
       this.clearInflight();
       this.pendingSnapshot = 0;
+      this.snapshot = null;
       return true;
     }
     if (this.state === 'replicate') {

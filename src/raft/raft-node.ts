@@ -778,6 +778,8 @@ export class RaftNode {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      // A snapshot stream of an earlier term is never resumed: free its chunks.
+      this.incoming = null;
     }
     this.role = 'follower';
     this.leader = leader;
@@ -1273,10 +1275,17 @@ export class RaftNode {
     if (!pr) return;
     pr.recentActive = true;
     if (m.matchIndex === 0) {
-      // Mid-stream: the follower names the offset it needs next (a resend after loss, or the next chunk).
+      // Mid-stream: the follower names the offset it needs next. Only an answer that moves past the
+      // chunk last sent triggers the next one: answering duplicates (of chunks or answers) with a
+      // send each would multiply the messages in flight. An offset below it (a lost chunk, or 0
+      // after a damaged image) is where the resend timer picks the stream up again.
       if (pr.state === 'snapshot' && pr.snapshot?.meta.index === m.snapshotIndex) {
-        pr.snapshotOffset = m.nextOffset;
-        this.sendSnapshotChunk(pr, now);
+        if (m.nextOffset > pr.snapshotOffset) {
+          pr.snapshotOffset = m.nextOffset;
+          this.sendSnapshotChunk(pr, now);
+        } else if (m.nextOffset < pr.snapshotOffset) {
+          pr.snapshotOffset = m.nextOffset;
+        }
       }
       return;
     }
