@@ -292,10 +292,17 @@ interface SnapshotImage {
 /** Bookkeeping a record costs beyond its key and value (revisions, map entry): counted by the quota. */
 const RECORD_OVERHEAD_BYTES = 32;
 
+/** A value's approximate encoded size; cheap for the common scalar and string values. */
+function valueBytes(v: JsonValue): number {
+  if (typeof v === 'string') return v.length + 5;
+  if (typeof v === 'number') return 9;
+  if (v === null || typeof v === 'boolean') return 1;
+  return JSON.stringify(v).length;
+}
+
 export class KvStateMachine {
   private readonly data = new Map<string, KvRecord>();
-  /** Approximate stored bytes per key (its last write's command size): what the store quota counts. */
-  private readonly sizes = new Map<string, number>();
+  /** Approximate bytes the store holds (see `bytes`). */
   private totalBytes = 0;
   private rev = 0;
   private appliedIdx = 0;
@@ -319,10 +326,16 @@ export class KvStateMachine {
     return this.totalBytes;
   }
 
-  private setSize(key: string, bytes: number): void {
-    this.totalBytes += bytes - (this.sizes.get(key) ?? 0);
-    if (bytes === 0) this.sizes.delete(key);
-    else this.sizes.set(key, bytes);
+  /**
+   * Keeps `bytes` current across one mutation of `key`. Estimated from the values, not stored per
+   * key: a restart restores 100k keys without sizing each one (the quota only needs an estimate,
+   * and only the leader checks it).
+   */
+  private account(key: string, before: KvRecord | null, after: KvRecord | null): void {
+    if (before === after) return;
+    const size = (r: KvRecord | null): number =>
+      r === null ? 0 : Buffer.byteLength(key) + valueBytes(r.value) + RECORD_OVERHEAD_BYTES;
+    this.totalBytes += size(after) - size(before);
   }
 
   /** Local read of the applied state; linearizable only behind a ReadIndex or a committed get. */
@@ -359,8 +372,7 @@ export class KvStateMachine {
       };
     }
     const r = this.execute(cmd, entry.index);
-    if (r.ok && r.op !== 'get' && r.op !== 'noop')
-      this.setSize(cmd.key, r.record === null ? 0 : entry.data.byteLength + RECORD_OVERHEAD_BYTES);
+    if (r.ok && r.op !== 'get' && r.op !== 'noop') this.account(cmd.key, r.prev, r.record);
     return r;
   }
 
@@ -462,13 +474,12 @@ export class KvStateMachine {
       throw new RaftError('kv_bad_snapshot', 'snapshot image has an unknown shape');
     }
     this.data.clear();
-    this.sizes.clear();
-    this.totalBytes = 0;
     for (const row of img.kvs) {
       const [k, value, createRevision, modRevision, version] = row;
       this.data.set(k, { value, createRevision, modRevision, version });
-      this.setSize(k, Buffer.byteLength(k) + encode(value).byteLength + RECORD_OVERHEAD_BYTES);
     }
+    // The image is the store encoded: its size is the estimate, at no per-key cost.
+    this.totalBytes = data.byteLength + img.kvs.length * RECORD_OVERHEAD_BYTES;
     this.rev = img.revision;
     this.appliedIdx = img.appliedIndex;
   }
