@@ -120,7 +120,7 @@ export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage
   install_snapshot_response: message<InstallSnapshotResponseMsg>(
     C.install_snapshot_response,
     'Snapshot installed, or the offset wanted next',
-    { ...header, matchIndex: index, snapshotIndex: index, nextOffset: uint() },
+    { ...header, matchIndex: index, snapshotIndex: index, nextOffset: uint(), recovering: opt(bool()) },
   ),
   timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
 });

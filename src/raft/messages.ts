@@ -116,6 +116,8 @@ export interface InstallSnapshotResponseMsg extends MessageBase {
   readonly matchIndex: number;
   readonly snapshotIndex: number;
   readonly nextOffset: number;
+  /** As on AppendEntriesResponseMsg. Absent means false. */
+  readonly recovering?: boolean;
 }
 
 /** Leadership transfer: the receiver campaigns at once, skipping pre-vote and leases. */

@@ -1086,6 +1086,7 @@ export class RaftNode {
       matchIndex,
       snapshotIndex,
       nextOffset,
+      recovering: this.recoveringUntil > 0 ? true : undefined,
     });
   }
 
@@ -1274,6 +1275,7 @@ export class RaftNode {
     const pr = this.progress.get(m.from);
     if (!pr) return;
     pr.recentActive = true;
+    pr.recovering = m.recovering === true;
     if (m.matchIndex === 0) {
       // Mid-stream: the follower names the offset it needs next. Only an answer that moves past the
       // chunk last sent triggers the next one: answering duplicates (of chunks or answers) with a
