@@ -170,6 +170,9 @@ const raft = z.strictObject({
       'voter-capable members to see before forming a new cluster (0 = form with whoever is seen; see --bootstrap)',
     ),
   snapshot_interval_entries: int(1).default(10000).describe('log entries between snapshots'),
+  quota_bytes: int(0)
+    .default(256 * 1024 * 1024)
+    .describe('store size above which writes are refused with quota_exceeded (0 = no limit)'),
 });
 
 const security = z.strictObject({

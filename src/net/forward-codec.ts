@@ -32,7 +32,15 @@ export type ForwardOp = (typeof FORWARD_OPS)[number];
  * not match; busy: refused before execution (too many forwards in flight);
  * bad_request: refused before execution (a malformed value or key).
  */
-export const FORWARD_CODES = ['ok', 'not_leader', 'no_quorum', 'mismatch', 'busy', 'bad_request'] as const;
+export const FORWARD_CODES = [
+  'ok',
+  'not_leader',
+  'no_quorum',
+  'mismatch',
+  'busy',
+  'bad_request',
+  'quota_exceeded',
+] as const;
 export type ForwardCode = (typeof FORWARD_CODES)[number];
 
 export interface ForwardRequestMsg {

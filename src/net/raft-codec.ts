@@ -1,7 +1,7 @@
 /**
  * Wire layout of every Raft message (src/raft/messages.ts), type codes
- * 0x40-0x7F. Raft travels over TCP frames, so bodies may be large: a
- * snapshot goes whole in one frame (up to the 16 MiB frame limit).
+ * 0x40-0x7F. Raft travels over TCP frames (16 MiB at most): the core keeps an
+ * AppendEntries near 1 MiB and streams a snapshot of any size in chunks.
  *
  * The common header (from, to, term, cluster) is the first four positions of
  * every body so a router can read it without knowing the type. `cluster` is
@@ -10,10 +10,10 @@
  * never disturb each other's terms or logs (see docs/formation.md).
  */
 import type * as core from '../raft/messages.js';
-import { EntryType, type ConfState, type Entry, type Snapshot, type SnapshotMeta } from '../raft/types.js';
+import { EntryType, type ConfState, type Entry, type SnapshotMeta } from '../raft/types.js';
 import { MessageCodec, RAFT_TYPES, message, type SpecTable } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
-import { arr, bin, bool, obj, oneOf, str, uint } from './schema.js';
+import { arr, bin, bool, obj, oneOf, opt, str, uint } from './schema.js';
 
 /** A Raft message as it travels: the core's message plus the sender's cluster id. */
 export type ClusterRaftMessage = core.RaftMessage & { readonly cluster: string };
@@ -34,7 +34,7 @@ type TimeoutNowMsg = W<core.TimeoutNowMsg>;
 export const RAFT_LIMITS = {
   nodeIdBytes: 128,
   clusterIdBytes: 32,
-  /** An entry or snapshot image must fit a frame with room for the envelope and encryption. */
+  /** An entry or snapshot chunk must fit a frame with room for the envelope and encryption. */
   dataBytes: DEFAULT_MAX_FRAME_BYTES - 4096,
   entries: 1 << 20,
   members: 1024,
@@ -70,7 +70,6 @@ const confState = obj<ConfState>({
 });
 
 const snapshotMeta = obj<SnapshotMeta>({ index, term, conf: confState });
-const snapshot = obj<Snapshot>({ meta: snapshotMeta, data: bin(RAFT_LIMITS.dataBytes) });
 
 const header = { from: nodeId, to: nodeId, term, cluster: str(RAFT_LIMITS.clusterIdBytes) } as const;
 const C = RAFT_TYPE_CODES;
@@ -107,6 +106,7 @@ export const raftSpecs: SpecTable<RaftMessage> = {
       conflictTerm: term,
       conflictIndex: index,
       lastLogIndex: index,
+      recovering: opt(bool()),
     },
   ),
   heartbeat: message<HeartbeatMsg>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
@@ -117,15 +117,20 @@ export const raftSpecs: SpecTable<RaftMessage> = {
   heartbeat_response: message<HeartbeatResponseMsg>(C.heartbeat_response, 'Heartbeat answer', {
     ...header,
     readCtx: uint(),
+    recovering: opt(bool()),
   }),
-  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'Whole snapshot in one frame', {
+  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'One chunk of a snapshot stream', {
     ...header,
-    snapshot,
+    meta: snapshotMeta,
+    totalBytes: uint(),
+    offset: uint(),
+    crc: uint(0xffffffff),
+    data: bin(RAFT_LIMITS.dataBytes),
   }),
   install_snapshot_response: message<InstallSnapshotResponseMsg>(
     C.install_snapshot_response,
-    'Snapshot installed',
-    { ...header, matchIndex: index },
+    'Snapshot installed, or the offset wanted next',
+    { ...header, matchIndex: index, snapshotIndex: index, nextOffset: uint(), recovering: opt(bool()) },
   ),
   timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
 };

@@ -63,6 +63,13 @@ export class NoQuorumError extends SwarmError {
   }
 }
 
+/** A write that would grow the store past `raft.quota_bytes` (deletes always pass: they free space). */
+export class QuotaExceededError extends SwarmError {
+  constructor(message: string) {
+    super('quota_exceeded', message, { exitCode: 1 });
+  }
+}
+
 /**
  * This node does not take the request: `leader` is who it believes leads
  * (null when unknown; itself while handing over), `successor` the node it is
@@ -287,8 +294,12 @@ export class RaftComponent implements NodeComponent {
     const recovered = await storage.load();
     this.storage = storage;
     this.snapshotEvery = snapshotEveryFor(node.id, cfg.raft.snapshot_interval_entries);
+    // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
     this.fresh =
-      recovered.snapshot === null && recovered.entries.length === 0 && recovered.hardState.term === 0;
+      recovered.snapshot === null &&
+      recovered.entries.length === 0 &&
+      recovered.hardState.term === 0 &&
+      recovered.recoveringUntil === undefined;
     const bootFile = join(node.dataDir, BOOTSTRAP_FILE);
     const boot = existsSync(bootFile) ? this.readBootstrap(bootFile) : undefined;
     let initial: ConfState | undefined;
@@ -529,7 +540,20 @@ export class RaftComponent implements NodeComponent {
     const core = this.requireCore();
     if (this.stopping) throw new NoQuorumError('node stopping');
     if (this.frozen !== null) throw new NoQuorumError(this.frozen);
-    const r = core.propose(encodeCommand(cmd), Date.now());
+    const data = encodeCommand(cmd);
+    const quota = this.node?.config.raft.quota_bytes ?? 0;
+    // Checked by the leader before proposing (etcd's quota): replicas never disagree on applying.
+    if (
+      quota > 0 &&
+      cmd.op !== 'delete' &&
+      core.isLeader &&
+      this.applier.kv.bytes + data.byteLength > quota
+    ) {
+      throw new QuotaExceededError(
+        `store holds ${this.applier.kv.bytes} bytes; this write of ${data.byteLength} would exceed raft.quota_bytes = ${quota}`,
+      );
+    }
+    const r = core.propose(data, Date.now());
     if (!r.ok) {
       this.metrics.proposals.inc({ result: 'rejected' });
       if (r.reason === 'not_leader') throw new NotLeaderError(r.leader);
@@ -790,6 +814,12 @@ export class RaftComponent implements NodeComponent {
           if (applyFirst) this.applier.apply(rd);
           const t0 = performance.now();
           await persistReady(storage, rd);
+          if (rd.snapshot)
+            this.node?.log.info('raft snapshot installed', {
+              index: rd.snapshot.meta.index,
+              bytes: rd.snapshot.data.byteLength,
+            });
+          if (rd.recovered) this.node?.log.info('raft caught up after a loss of acknowledged entries');
           if (rd.mustSync || rd.entries.length > 0)
             this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
           this.send(rd, early, rd.messages.length);

@@ -33,7 +33,7 @@ import type {
 import { FORWARD_LIMITS } from '../net/forward-codec.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
 // A cycle with raft-component.ts, safe: the classes are used only once requests run, long after loading.
-import { NoQuorumError, NotLeaderError } from './raft-component.js';
+import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-component.js';
 
 /** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
 export const MAX_FORWARDS = 3;
@@ -274,6 +274,9 @@ export class RaftForwarder {
           throw new ForwardRefusedError(503, 'no_quorum', `leader ${target} busy: ${r.message}`);
         case 'bad_request':
           throw new ForwardRefusedError(400, 'bad_request', r.message);
+        case 'quota_exceeded':
+          // Refused before proposing (raft.quota_bytes): nothing was written.
+          throw new QuotaExceededError(r.message);
       }
     }
   }
@@ -400,6 +403,7 @@ export class RaftForwarder {
       if (err instanceof NotLeaderError)
         return body('not_leader', err.message, { leader: err.leader, successor: err.successor });
       if (err instanceof NoQuorumError) return body('no_quorum', err.message);
+      if (err instanceof QuotaExceededError) return body('quota_exceeded', err.message);
       return body(
         'no_quorum',
         `forwarded ${req.op} failed: ${err instanceof Error ? err.message : String(err)}`,

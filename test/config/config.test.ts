@@ -90,6 +90,7 @@ describe('defaults', () => {
     'raft.voters': 5,
     'raft.bootstrap_expect': 0,
     'raft.snapshot_interval_entries': 10000,
+    'raft.quota_bytes': 268435456,
     'security.swarm_key': '',
     'security.api_token': '',
     'logging.level': 'info',

@@ -172,6 +172,6 @@ describe('message codecs', () => {
     const docs = raftCodec.describe();
     expect(docs.map((d) => d.code)).toEqual([...docs.map((d) => d.code)].sort((a, b) => a - b));
     const snap = docs.find((d) => d.type === 'install_snapshot');
-    expect(snap?.rows.map((r) => r.pos)).toContain('4.0.2.0');
+    expect(snap?.rows.map((r) => r.pos)).toContain('4.2.0');
   });
 });

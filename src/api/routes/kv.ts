@@ -8,7 +8,7 @@
 import type { Context, Hono } from 'hono';
 import type { JsonValue } from '../../raft/kv.js';
 import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
-import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
+import { NoQuorumError, NotLeaderError, QuotaExceededError } from '../../node/raft-component.js';
 import { ApiError, checkedBody, errorBody, parseJsonBody, type ApiRoutes } from '../app.js';
 import { checkPutBody } from '../body-checks.js';
 import { kvKeyParam } from '../kv-key.js';
@@ -57,6 +57,8 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       return await run();
     } catch (err) {
       if (err instanceof NoQuorumError) throw new ApiError(503, 'no_quorum', err.message);
+      // 507 Insufficient Storage: the request is fine, the store is full (docs/api.md).
+      if (err instanceof QuotaExceededError) throw new ApiError(507, 'quota_exceeded', err.message);
       if (err instanceof ForwardRefusedError) throw new ApiError(err.status, err.code, err.message);
       if (err instanceof NotLeaderError) throw new ApiError(503, 'no_quorum', err.message);
       throw err;
