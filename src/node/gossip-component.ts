@@ -32,6 +32,7 @@ import { MemberStatus, type MemberMeta, type MemberRecord } from '../gossip/mess
 import { GossipNode } from '../gossip/node.js';
 import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
+import type { RefusalCause } from '../net/refusals.js';
 import type { UdpTransport } from '../net/udp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { GossipMessage } from '../gossip/messages.js';
@@ -85,6 +86,8 @@ export interface GossipView {
   readonly core: GossipStats;
   readonly wakeups: number;
   readonly members: readonly MemberSnapshot[];
+  /** Packets refused for authentication by cause, gossip and Raft together (the node's tracker). */
+  readonly refused: Readonly<Record<RefusalCause, number>>;
 }
 
 export interface GossipComponentOptions {
@@ -201,6 +204,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       security: cfg.security,
       onMessage: (msg, from) => this.onPacket(msg, { host: from.address, port: from.port }),
       onError: (err) => this.log?.warn('gossip transport', { error: err.message }),
+      onRefused: (from, reason) => node.refused(hostPort(from.address, from.port), 'gossip', reason),
     });
     try {
       this.startCore(node, seeds);
@@ -355,6 +359,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       core: core.stats(),
       wakeups: this.wakeups,
       members,
+      refused: this.node?.refusals.totals() ?? { different_key: 0, peer_has_no_key: 0, peer_has_key: 0 },
     };
   }
 

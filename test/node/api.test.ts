@@ -27,7 +27,7 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
     version: '0.0.0',
     pid: 1,
     data_dir: '/d',
-    security: { gossip_encrypted: false, note: 'gossip unencrypted' },
+    security: { gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] },
   };
   return {
     id: status.id,
