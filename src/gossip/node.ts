@@ -219,7 +219,28 @@ export class GossipNode {
       nextAt: now + this.cfg.joinRetryMs,
       backoff: this.cfg.joinRetryMs,
     };
-    for (const s of others) this.sendDigest(null, s.host, s.port, true, now);
+    this.contactSeeds(others, now);
+  }
+
+  /**
+   * A join's first packets: the push-pull digest (to learn the table), and our
+   * own alive record as a gossip update, so a seed that holds an older life of
+   * ours (dead, suspect or alive on another port) takes the new one at once
+   * instead of a round trip later (digest -> request -> response), and starts
+   * spreading it. Our alive is also queued (memberlist's bootstrap alive), so
+   * this node spreads it itself as soon as the join answer names members.
+   */
+  private contactSeeds(seeds: readonly PeerAddress[], now: number): void {
+    this.updates.enqueue(this.id, { kind: 'alive', member: this.self });
+    for (const s of seeds) {
+      this.out.push({
+        to: null,
+        host: s.host,
+        port: s.port,
+        msg: { type: 'gossip', from: this.id, updates: [{ kind: 'alive', member: this.self }], events: [] },
+      });
+      this.sendDigest(null, s.host, s.port, true, now);
+    }
   }
 
   /** Announce a graceful leave: others mark this member `left` without waiting for failure detection. */
@@ -349,6 +370,7 @@ export class GossipNode {
     this.start(now);
     this.lastNow = now;
     if (msg.from === this.id) return;
+    this.joinIfContactedAlone(src, msg, now);
     switch (msg.type) {
       case 'ping':
         this.applyUpdates(msg.updates, now);
@@ -403,8 +425,14 @@ export class GossipNode {
       case 'pp-response': {
         // A join's answer is the seed's whole table, which everyone else already has: learn it quietly.
         const quiet = this.joinExchanges.has(msg.exchange);
+        const wasAlone = this.liveCount === 0;
         for (const r of msg.members) this.mergeRemote(r, msg.from, now, !quiet);
         if (msg.events.length > 0) this.onPiggybackEvents(msg.events, now);
+        // Just joined: spread our alive (queued by the join) now rather than at the next round.
+        if (quiet && wasAlone && this.liveCount > 0) {
+          this.nextGossipAt = now + this.intervalMs;
+          this.gossipRound(now);
+        }
         return;
       }
       case 'ev-push':
@@ -441,6 +469,18 @@ export class GossipNode {
         this.onPiggybackEvents([msg.event], now);
         return;
     }
+  }
+
+  /**
+   * A node alone (restarted without a join list, or its seeds gone) that a
+   * member contacts (a probe of its previous life, gossip to the dead) joins
+   * through that member: otherwise the swarm would learn of the new life only
+   * from a random push-pull, or never once it stops gossiping to the dead.
+   */
+  private joinIfContactedAlone(src: PeerAddress, msg: GossipMessage, now: number): void {
+    if (this.liveCount > 0 || this.leaving || this.joinState !== null || this.table.has(msg.from)) return;
+    if (msg.type !== 'ping' && msg.type !== 'ping-req' && msg.type !== 'gossip') return;
+    this.join([src], now);
   }
 
   stats(): GossipStats {
@@ -620,7 +660,7 @@ export class GossipNode {
     j.attempts++;
     j.backoff *= 2;
     j.nextAt = now + j.backoff;
-    for (const s of j.seeds) this.sendDigest(null, s.host, s.port, true, now);
+    this.contactSeeds(j.seeds, now);
   }
 
   private tickAnnounce(now: number): void {
