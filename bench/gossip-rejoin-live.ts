@@ -3,7 +3,7 @@
  * binary: `npx tsc -p tsconfig.build.json` first). Not part of `bench/run.ts`:
  * it starts N processes and takes minutes.
  *
- *   npx tsx bench/gossip-rejoin-live.ts [nodes=5] [trials=3] [--quick]
+ *   npx tsx bench/gossip-rejoin-live.ts [nodes=5] [trials=3] [--quick] [--first] [--no-adaptive]
  *
  * Each trial SIGKILLs one member (never the first, the others' seed), times
  * kill -> "dead" in every survivor's /v1/members, restarts it with the same
@@ -11,7 +11,11 @@
  * restart -> "alive" with a higher incarnation in every other member's view,
  * both from the restart command and from the moment it returned (daemon
  * ready). `--quick` restarts at once after the kill, while the others still
- * hold the old life alive or suspect. Multicast is off; only loopback is used.
+ * hold the old life alive or suspect. `--first` kills the first member, the
+ * others' seed, and restarts it without a join list (it must be found by the
+ * others). `--no-adaptive` turns the adaptive controller off (its quiet and
+ * congestion modes stretch the probe period, which slows failure detection).
+ * Multicast is off; only loopback is used.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +41,8 @@ interface Node {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const first = args.includes('--first');
+const adaptive = !args.includes('--no-adaptive');
 const [nArg, tArg] = args.filter((a) => !a.startsWith('--'));
 const N = Number(nArg ?? 5);
 const TRIALS = Number(tArg ?? 3);
@@ -59,6 +65,7 @@ function run(argv: readonly string[]): Promise<{ code: number | null; stdout: st
         SWARM_CONFIG: '',
         SWARM_NETWORK__MULTICAST_ENABLED: 'false',
         SWARM_SECURITY__SWARM_KEY: '',
+        ...(adaptive ? {} : { SWARM_ADAPTIVE_GOSSIP__ENABLED: 'false' }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -137,7 +144,7 @@ async function main(): Promise<void> {
   const fromCmd: number[] = [];
   const fromReady: number[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
-    const vi = 1 + (trial % (N - 1));
+    const vi = first ? 0 : 1 + (trial % (N - 1));
     const victim = nodes[vi]!;
     const others = nodes.filter((n) => n !== victim);
     const before = (await members(others[0]!))?.find((m) => m.id === victim.id)?.incarnation ?? 0;
@@ -155,7 +162,7 @@ async function main(): Promise<void> {
       console.log(`trial ${trial}: kill -> dead everywhere ${(Math.max(...d) / 1000).toFixed(2)} s`);
     }
     const t1 = performance.now();
-    const back = await start(vi, [0]);
+    const back = await start(vi, first ? [] : [0]);
     const t2 = performance.now();
     nodes[vi] = back;
     const a = await until(
@@ -177,7 +184,9 @@ async function main(): Promise<void> {
     // Let the rejoin settle before the next kill.
     await new Promise((r) => setTimeout(r, 3000));
   }
-  console.log(`nodes=${N} trials=${TRIALS}${quick ? ' quick' : ''}`);
+  console.log(
+    `nodes=${N} trials=${TRIALS}${quick ? ' quick' : ''}${first ? ' first' : ''}${adaptive ? '' : ' no-adaptive'}`,
+  );
   if (deadTimes.length > 0) console.log(`kill -> dead everywhere: ${stat(deadTimes)}`);
   console.log(`restart -> alive everywhere (from command): ${stat(fromCmd)}`);
   console.log(`restart -> alive everywhere (from daemon ready): ${stat(fromReady)}`);

@@ -4,6 +4,12 @@ import { Keyring, generateKey } from '../../src/net/crypto.js';
 import { gossipCodec } from '../../src/net/gossip-codec.js';
 import { openMessage, sealMessage } from '../../src/net/wire.js';
 import type { GossipMessage } from '../../src/gossip/messages.js';
+import { raftCodec } from '../../src/net/raft-codec.js';
+import { TcpTransport } from '../../src/net/tcp.js';
+import { UdpTransport } from '../../src/net/udp.js';
+import type { RaftMessage } from '../../src/raft/messages.js';
+import { waitFor } from './helpers.js';
+import { raftSamples } from './samples.js';
 
 describe('refused peers', () => {
   it('names the likely cause of each authentication failure of the real receive path', () => {
@@ -69,5 +75,72 @@ describe('refused peers', () => {
     now += 60_000;
     t.record('192.168.1.1:7946', 'gossip', 'peer_has_key', now);
     expect(warned).toHaveLength(17);
+  });
+});
+
+describe('transports report refused packets through onRefused', () => {
+  const k1 = (): Keyring => new Keyring(new Uint8Array(32).fill(1));
+  const k2 = (): Keyring => new Keyring(new Uint8Array(32).fill(2));
+  const msg: GossipMessage = { type: 'nack', from: 'a', seq: 1, target: 'b' };
+
+  it('UDP: the sender address and the drop reason, for each key mismatch', async () => {
+    const cases: [Keyring | null, Keyring | null, string][] = [
+      [k2(), k1(), 'unauthenticated'],
+      [null, k1(), 'plaintext_rejected'],
+      [k1(), null, 'encrypted_rejected'],
+    ];
+    for (const [senderKey, receiverKey, reason] of cases) {
+      const seen: { from: string; reason: string }[] = [];
+      const rx = await UdpTransport.open<GossipMessage>({
+        codec: gossipCodec,
+        bindAddress: '127.0.0.1',
+        port: 0,
+        keyring: receiverKey,
+        onMessage: () => {},
+        onRefused: (from, r) => seen.push({ from: `${from.address}:${from.port}`, reason: r }),
+      });
+      const tx = await UdpTransport.open<GossipMessage>({
+        codec: gossipCodec,
+        bindAddress: '127.0.0.1',
+        port: 0,
+        keyring: senderKey,
+        onMessage: () => {},
+      });
+      try {
+        tx.send(msg, rx.address());
+        await waitFor(() => seen.length > 0, `refusal ${reason}`);
+        expect(seen[0]).toEqual({ from: `127.0.0.1:${tx.address().port}`, reason });
+      } finally {
+        await tx.close();
+        await rx.close();
+      }
+    }
+  });
+
+  it('TCP (the Raft channel): a frame under another key is reported with the remote address', async () => {
+    const seen: { host: string; reason: string }[] = [];
+    const rx = await TcpTransport.listen<RaftMessage>({
+      codec: raftCodec,
+      bindAddress: '127.0.0.1',
+      port: 0,
+      keyring: k1(),
+      onMessage: () => {},
+      onRefused: (remote, r) => seen.push({ host: remote.host, reason: r }),
+    });
+    const tx = await TcpTransport.listen<RaftMessage>({
+      codec: raftCodec,
+      bindAddress: '127.0.0.1',
+      port: 0,
+      keyring: k2(),
+      onMessage: () => {},
+    });
+    try {
+      tx.send(rx.address(), raftSamples[0]!);
+      await waitFor(() => seen.length > 0, 'tcp refusal');
+      expect(seen[0]).toEqual({ host: '127.0.0.1', reason: 'unauthenticated' });
+    } finally {
+      await tx.close();
+      await rx.close();
+    }
   });
 });
