@@ -207,7 +207,7 @@ describe('rejoin and refused peers, real daemons on loopback', () => {
     );
     expect(txt.code).toBe(0);
     expect(txt.stdout).toMatch(
-      new RegExp(`WARNING refused\\s+127\\.0\\.0\\.1:${pb} \\(gossip.*different swarm key\\?`),
+      new RegExp(`WARNING refused:\\s+127\\.0\\.0\\.1:${pb} \\(gossip.*different swarm key\\?`),
     );
     expect(txt.stdout).toContain('security.swarm_key unset there');
 
