@@ -11,7 +11,7 @@
  * Timeouts are generous (a loaded machine); timing goals are in bench/gossip-rejoin-live.ts.
  */
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -210,6 +210,13 @@ describe('rejoin and refused peers, real daemons on loopback', () => {
       new RegExp(`WARNING refused:\\s+127\\.0\\.0\\.1:${pb} \\(gossip.*different swarm key\\?`),
     );
     expect(txt.stdout).toContain('security.swarm_key unset there');
+
+    // One warning line per source and cause, although packets kept coming (rate limit: 1 per minute).
+    const log = readFileSync(join(a.dataDir, 'node.log'), 'utf8').split('\n');
+    const warnings = log.filter((l) => l.includes(`refused gossip packets from 127.0.0.1:${pb}`));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('different swarm key?');
+    expect(log.filter((l) => l.includes(`refused gossip packets from 127.0.0.1:${pc}`))).toHaveLength(1);
 
     await stop(a, k1);
     await stop(b, k2);
