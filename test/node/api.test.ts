@@ -46,7 +46,7 @@ describe('REST API (in-process)', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as NodeStatus;
     expect(body.id).toBe('abcdef0123456789');
-    expect(body.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted' });
+    expect(body.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] });
   });
 
   it('GET /v1/health answers ok', async () => {
