@@ -131,6 +131,7 @@ export class GossipNode {
   private nextAnnounceAt = Infinity;
   private announceBackoff = 0;
   private joinState: JoinState | null = null;
+  private nextContactJoinAt = -Infinity;
   private leaving = false;
   /** Dead/left members in the order they died, for expiry without scanning. */
   private readonly graveyard: { id: MemberId; at: number }[] = [];
@@ -478,9 +479,14 @@ export class GossipNode {
    * from a random push-pull, or never once it stops gossiping to the dead.
    */
   private joinIfContactedAlone(src: PeerAddress, msg: GossipMessage, now: number): void {
-    if (this.liveCount > 0 || this.leaving || this.joinState !== null || this.table.has(msg.from)) return;
+    if (this.liveCount > 0 || this.leaving || this.table.has(msg.from)) return;
     if (msg.type !== 'ping' && msg.type !== 'ping-req' && msg.type !== 'gossip') return;
-    this.join([src], now);
+    // Once per join retry period: every member may be probing us, one answer is enough.
+    if (now < this.nextContactJoinAt) return;
+    this.nextContactJoinAt = now + this.cfg.joinRetryMs;
+    // A join already retrying (its seeds may be stale) keeps its seeds; the contact is tried besides.
+    if (this.joinState !== null) this.contactSeeds([src], now);
+    else this.join([src], now);
   }
 
   stats(): GossipStats {

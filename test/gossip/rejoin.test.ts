@@ -82,6 +82,19 @@ describe('rejoin after a restart', () => {
     }
   });
 
+  it('a restarted member whose only seed is gone joins through a member that probes it', () => {
+    const sim = new GossipSim({ seed: 41, link: LAN });
+    const ids = sim.bootstrap(8);
+    sim.run(4000);
+    const old = sim.node('n1').member('n5')!.incarnation;
+    sim.kill('n5');
+    sim.run(sim.now + 500);
+    // Its join list names an address where nothing answers: the join keeps retrying it, in vain.
+    sim.addNode('n5', { seeds: ['gone'], incarnation: old + 1 });
+    const others = ids.filter((i) => i !== 'n5');
+    expect(untilAlive(sim, others, 'n5', old, 20_000)).toBeLessThan(5000);
+  });
+
   it('a join hands the seeds its own alive record at once, with the digest', () => {
     const n = new GossipNode({
       self: { id: 'x', name: 'x', host: 'hx', port: 1, incarnation: 7 },
