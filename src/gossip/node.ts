@@ -88,6 +88,11 @@ const MAX_ANNOUNCE_BACKOFF_MS = 30_000;
 const MAX_ID_BYTES = 64;
 /** Digest mark collections in progress (lost parts leave them behind; the oldest are dropped). */
 const MAX_PENDING_MARKS = 32;
+/**
+ * Members expected to probe a suspect at once on hearing of the suspicion: enough for
+ * Lifeguard's suspicionMult - 2 (default 2) confirmations with loss and slack to spare.
+ */
+const URGENT_PROBERS = 6;
 /** rangeStart/rangeEnd of digest parts that carry event marks instead of member entries. */
 export const MARKS_RANGE = '\uffff';
 
@@ -998,10 +1003,11 @@ export class GossipNode {
     );
     // Check it ourselves at once: our failed probe is the independent confirmation that
     // shortens everyone's timeout (Lifeguard), and our ping tells a live suspect to refute
-    // (buddy system). The round-robin would reach it only after up to N periods. Cost: one
-    // probe per member per suspicion; a real failure is declared sooner, so the failed
-    // probes of it stop sooner too (simulated, 25 members: no more packets per failure).
-    if (from !== this.id) this.urgentProbe = id;
+    // (buddy system). The round-robin would reach it only after up to N periods. Only about
+    // URGENT_PROBERS members do (each with probability URGENT_PROBERS/N), so a suspect in a
+    // swarm of 10,000 is not pinged 10,000 times; a real failure is declared sooner, so the
+    // failed probes of it stop sooner too (simulated, 25 members: no more packets per failure).
+    if (from !== this.id && this.rng.next() * n < URGENT_PROBERS) this.urgentProbe = id;
     if (from === this.id) this.counters.suspicionsRaised++;
     this.events.push({ type: 'member-suspect', member: rec, from });
     this.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from });

@@ -10,11 +10,11 @@ import { MemberStatus } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import { sharedView } from '../../src/sim/gossip/driver.js';
 
-function node(ids: string[]): GossipNode {
+function node(ids: string[], seed = 7, view = sharedView(ids)): GossipNode {
   const n = new GossipNode({
     self: { id: ids[0]!, name: ids[0]!, host: ids[0]!, port: 0 },
-    rng: createRng(7),
-    view: sharedView(ids),
+    rng: createRng(seed),
+    view,
   });
   n.tick(0);
   n.drain();
@@ -53,7 +53,8 @@ describe('failure detection timing', () => {
   });
 
   it('hearing a suspicion, a member probes the suspect at once (not in its round-robin turn)', () => {
-    const ids = ['x', ...Array.from({ length: 20 }, (_, i) => `m${i}`)];
+    // Six members: every one of them probes (about six do in any swarm).
+    const ids = ['x', ...Array.from({ length: 5 }, (_, i) => `m${i}`)];
     const n = node(ids);
     const now = 10;
     n.receive(
@@ -61,19 +62,19 @@ describe('failure detection timing', () => {
       {
         type: 'gossip',
         from: 'm1',
-        updates: [{ kind: 'suspect', id: 'm7', incarnation: 0, from: 'm1' }],
+        updates: [{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }],
         events: [],
       },
       now,
     );
-    expect(n.member('m7')?.status).toBe(MemberStatus.Suspect);
+    expect(n.member('m3')?.status).toBe(MemberStatus.Suspect);
     expect(n.nextDeadline()).toBe(now);
     n.tick(now);
     const pings = n.drain().filter((o) => o.msg.type === 'ping');
-    expect(pings.map((o) => o.to)).toEqual(['m7']);
-    // The buddy system: the ping tells m7 it is suspected, so a live m7 refutes at once.
+    expect(pings.map((o) => o.to)).toEqual(['m3']);
+    // The buddy system: the ping tells m3 it is suspected, so a live m3 refutes at once.
     expect(pings[0]!.msg).toMatchObject({
-      updates: expect.arrayContaining([{ kind: 'suspect', id: 'm7', incarnation: 0, from: 'x' }]),
+      updates: expect.arrayContaining([{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'x' }]),
     });
     // No busy loop: the next deadline lies ahead while that probe is in flight.
     expect(n.nextDeadline()).toBeGreaterThan(now);
@@ -84,5 +85,28 @@ describe('failure detection timing', () => {
       now + 1,
     );
     expect(runTimers(n, now + 5).filter((o) => o.msg.type === 'ping')).toEqual([]);
+  });
+
+  it('in a large swarm only a handful of members probe a suspect at once (no herd of pings)', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `m${i}`);
+    const view = sharedView(ids);
+    let urgent = 0;
+    const observers = 300;
+    for (let i = 0; i < observers; i++) {
+      const n = node([ids[i + 1]!, ...ids], i + 1, view);
+      n.receive(
+        { host: 'm999', port: 0 },
+        {
+          type: 'gossip',
+          from: 'm999',
+          updates: [{ kind: 'suspect', id: 'm0', incarnation: 0, from: 'm999' }],
+          events: [],
+        },
+        10,
+      );
+      if (n.nextDeadline() === 10) urgent++;
+    }
+    // Expected 300 * 6 / 1000 = 1.8 of 300.
+    expect(urgent).toBeLessThanOrEqual(10);
   });
 });
