@@ -484,13 +484,15 @@ export class GossipNode {
   }
 
   /**
-   * A node alone (restarted without a join list, or its seeds gone) that a
-   * member contacts (a probe of its previous life, gossip to the dead) joins
-   * through that member: otherwise the swarm would learn of the new life only
+   * A node alone (restarted without a join list, its seeds gone, or the last
+   * of its side of a partition) that a member contacts (a probe of its
+   * previous life, gossip to the dead) joins through that member: otherwise the swarm would learn of the new life only
    * from a random push-pull, or never once it stops gossiping to the dead.
    */
   private joinIfContactedAlone(src: PeerAddress, msg: GossipMessage, now: number): void {
-    if (this.liveCount > 0 || this.leaving || this.table.has(msg.from)) return;
+    // Alone, every member we know of is dead or left: whoever talks to us is news (a member we
+    // declared dead across a healed partition included).
+    if (this.liveCount > 0 || this.leaving) return;
     if (msg.type !== 'ping' && msg.type !== 'ping-req' && msg.type !== 'gossip') return;
     // Once per join retry period: every member may be probing us, one answer is enough.
     if (now < this.nextContactJoinAt) return;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
-import { MemberStatus } from '../../src/gossip/messages.js';
+import { MemberStatus, type MemberRecord } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
 
@@ -93,6 +93,39 @@ describe('rejoin after a restart', () => {
     sim.addNode('n5', { seeds: ['gone'], incarnation: old + 1 });
     const others = ids.filter((i) => i !== 'n5');
     expect(untilAlive(sim, others, 'n5', old, 20_000)).toBeLessThan(5000);
+  });
+
+  it('a member that holds everyone dead joins through whoever contacts it (a healed partition), once per retry period', () => {
+    const dead = (id: string): MemberRecord => ({
+      id,
+      name: id,
+      host: id,
+      port: 7,
+      deviceClass: 'standard',
+      incarnation: 3,
+      status: MemberStatus.Dead,
+      meta: {},
+    });
+    const n = new GossipNode({
+      self: { id: 'x', name: 'x', host: 'hx', port: 1 },
+      rng: createRng(5),
+      view: {
+        ids: ['x', 'y', 'z'],
+        records: new Map([
+          ['y', dead('y')],
+          ['z', dead('z')],
+        ]),
+      },
+    });
+    n.tick(0);
+    n.drain();
+    const ping = { type: 'ping', from: 'y', seq: 1, target: 'x', updates: [] } as const;
+    n.receive({ host: 'hy', port: 9 }, ping, 100);
+    const toY = n.drain().filter((o) => o.host === 'hy' && o.port === 9);
+    expect(toY.map((o) => o.msg.type)).toEqual(expect.arrayContaining(['ack', 'gossip', 'pp-digest']));
+    // Another contact within the retry period is only answered.
+    n.receive({ host: 'hz', port: 9 }, { ...ping, from: 'z' }, 200);
+    expect(n.drain().map((o) => o.msg.type)).toEqual(['ack']);
   });
 
   it('a join hands the seeds its own alive record at once, with the digest', () => {
