@@ -45,7 +45,23 @@ export const statusSchema = z.object({
   version: z.string(),
   pid: z.number(),
   data_dir: z.string(),
-  security: z.object({ gossip_encrypted: z.boolean(), note: z.string().optional() }),
+  security: z.object({
+    gossip_encrypted: z.boolean(),
+    note: z.string().optional(),
+    // Default: nodes from before refusal tracking do not report it.
+    refused_peers: z
+      .array(
+        z.object({
+          address: z.string(),
+          channel: z.enum(['gossip', 'raft']),
+          cause: z.enum(['different_key', 'peer_has_no_key', 'peer_has_key']),
+          hint: z.string(),
+          count: z.number(),
+          last_seen: z.string(),
+        }),
+      )
+      .default([]),
+  }),
 });
 export type StatusResponse = z.infer<typeof statusSchema>;
 

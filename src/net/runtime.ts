@@ -11,7 +11,7 @@ import { TransportError } from './errors.js';
 import { gossipCodec } from './gossip-codec.js';
 import { raftWireCodec, type RaftWireMessage } from './forward-codec.js';
 import { TcpTransport, type TcpAddress, type TcpTransportOptions } from './tcp.js';
-import { UdpTransport, type SendResult, type UdpAddress } from './udp.js';
+import { UdpTransport, type SendResult, type UdpAddress, type UdpTransportOptions } from './udp.js';
 
 export interface NetworkSection {
   readonly bind_address: string;
@@ -36,6 +36,8 @@ export interface GossipTransportOptions {
   readonly security: SecuritySection;
   readonly onMessage: (msg: GossipMessage, from: UdpAddress, via: 'unicast' | 'multicast') => void;
   readonly onError?: (err: Error) => void;
+  /** A datagram failed authentication (see UdpTransportOptions.onRefused). */
+  readonly onRefused?: UdpTransportOptions<GossipMessage>['onRefused'];
   /** Interface address for multicast; default: the bind address when it is a specific IPv4 address. */
   readonly multicastInterface?: string;
 }
@@ -58,6 +60,7 @@ export async function openGossipTransport(o: GossipTransportOptions): Promise<Ud
     keyring: keyringFromConfig(o.security),
     onMessage: o.onMessage,
     ...(o.onError ? { onError: o.onError } : {}),
+    ...(o.onRefused ? { onRefused: o.onRefused } : {}),
   };
   if (!n.multicast_enabled) return UdpTransport.open(base);
   const iface = o.multicastInterface ?? (isSpecificIpv4(n.bind_address) ? n.bind_address : undefined);

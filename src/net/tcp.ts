@@ -25,7 +25,7 @@
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { createRng, type Rng } from '../common/rng.js';
-import type { MessageCodec, WireMessage } from './codec.js';
+import { UNAUTHENTICATED_REASONS, type DropReason, type MessageCodec, type WireMessage } from './codec.js';
 import type { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { ENCRYPTED_VERSION, PROTOCOL_VERSION } from './codec.js';
@@ -70,6 +70,8 @@ export interface TcpTransportOptions<M extends WireMessage> {
    * ECONNREFUSED: nothing listens there, the strongest sign a process is gone.
    */
   readonly onPeerState?: (peer: string, state: 'connected' | 'disconnected' | 'refused') => void;
+  /** An inbound frame failed authentication (wrong key, or a key on one side only). */
+  readonly onRefused?: (remote: TcpAddress, reason: DropReason) => void;
 }
 
 export type TcpSendResult = 'queued' | 'oversize' | 'backpressure' | 'invalid' | 'closed';
@@ -490,6 +492,8 @@ export class TcpTransport<M extends WireMessage> {
       const res = openMessage(this.opts.codec, ev.payload, this.keyring);
       if (!res.ok) {
         countDrop(this.counters, res.reason);
+        if (UNAUTHENTICATED_REASONS.has(res.reason))
+          this.opts.onRefused?.({ host: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, res.reason);
         continue;
       }
       if (!rx.authenticated) this.authenticate(s, rx);

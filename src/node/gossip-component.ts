@@ -32,10 +32,12 @@ import { MemberStatus, type MemberMeta, type MemberRecord } from '../gossip/mess
 import { GossipNode } from '../gossip/node.js';
 import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
+import type { RefusalCause } from '../net/refusals.js';
 import type { UdpTransport } from '../net/udp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { GossipMessage } from '../gossip/messages.js';
 import { resolveAdvertiseHost } from './advertise.js';
+import { loadGossipPeers, saveGossipPeers } from './gossip-peers-file.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.js';
@@ -54,6 +56,9 @@ const RUNTIME_SLACK_MS = 1500;
 const MAX_NAME_BYTES = 64;
 /** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
 const MIN_WAKE_MS = 1;
+/** Least time between two writes of the remembered peers (flash wear); the first waits for the join to settle. */
+const PEERS_SAVE_INTERVAL_MS = 30_000;
+const PEERS_FIRST_SAVE_MS = 5000;
 
 export const STATUS_NAMES: Readonly<Record<MemberStatus, PeerStatus>> = {
   [MemberStatus.Alive]: 'alive',
@@ -86,6 +91,8 @@ export interface GossipView {
   readonly core: GossipStats;
   readonly wakeups: number;
   readonly members: readonly MemberSnapshot[];
+  /** Packets refused for authentication by cause, gossip and Raft together (the node's tracker). */
+  readonly refused: Readonly<Record<RefusalCause, number>>;
 }
 
 export interface GossipComponentOptions {
@@ -186,6 +193,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private extraMeta: LocalMeta = {};
   private readonly lastChange = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
+  /** Remembered peers (gossip-peers-file.ts): membership changed since the last write, and when to write next. */
+  private peersDirty = false;
+  private nextPeersSaveAt = Infinity;
+  private savedPeers = '';
 
   constructor(opts: GossipComponentOptions = {}) {
     this.opts = opts;
@@ -203,6 +214,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       security: cfg.security,
       onMessage: (msg, from) => this.onPacket(msg, { host: from.address, port: from.port }),
       onError: (err) => this.log?.warn('gossip transport', { error: err.message }),
+      onRefused: (from, reason) => node.refused(hostPort(from.address, from.port), 'gossip', reason),
     });
     this.advertised = await resolveAdvertiseHost({
       advertise: cfg.network.advertise_address,
@@ -219,7 +231,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     }
   }
 
-  private startCore(node: SwarmNode, seeds: readonly PeerAddress[]): void {
+  private startCore(node: SwarmNode, configSeeds: readonly PeerAddress[]): void {
+    let seeds = configSeeds;
     const cfg = node.config;
     const t = this.transport!;
     const bound = t.address();
@@ -248,15 +261,32 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       rng: createRng(seed),
     });
     this.adaptive = new AdaptiveGossipController(adaptiveConfigFromSections(cfg));
+    // Members alive before a restart are seeds too: a node with no join list of its own
+    // (the one the others name) is otherwise never found again once they hold it dead.
+    const remembered = loadGossipPeers(node.dataDir).filter((a) => a !== this.gossipAddr);
+    this.savedPeers = JSON.stringify([...remembered].sort());
+    const known = new Set(seeds.map((p) => hostPort(p.host, p.port)));
+    const extra: PeerAddress[] = [];
+    for (const a of remembered) {
+      if (known.has(a)) continue;
+      try {
+        extra.push(parseHostPort(a));
+      } catch {
+        // loadGossipPeers checked the shape; nothing else can fail here
+      }
+    }
+    seeds = [...seeds, ...extra];
     this.seeds = seeds;
     const now = this.now();
     this.nextRejoinAt = seeds.length > 0 ? now + this.rejoinMs() : Infinity;
     this.lastChange.set(node.id, Date.now());
     // join() with no seeds still starts the core's timers (a first node waits to be joined).
     this.core.join(seeds, now);
+    this.nextPeersSaveAt = now + PEERS_FIRST_SAVE_MS;
     this.log?.info('gossip started', {
       gossip: this.gossipAddr,
       seeds: cfg.network.join,
+      remembered_peers: extra.length,
       multicast: cfg.network.multicast_enabled,
       encrypted: t.encrypted(),
     });
@@ -372,6 +402,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       core: core.stats(),
       wakeups: this.wakeups,
       members,
+      refused: this.node?.refusals.totals() ?? { different_key: 0, peer_has_no_key: 0, peer_has_key: 0 },
     };
   }
 
@@ -482,7 +513,33 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   /** Send output, publish events, and re-arm the timer. */
   private flush(): void {
     this.flushOutput();
+    this.savePeers(this.now());
     this.arm();
+  }
+
+  /** Remember the live members' addresses for the next start; only when they changed, at most every 30 s. */
+  private savePeers(now: number): void {
+    const core = this.core;
+    const node = this.node;
+    if (!this.peersDirty || now < this.nextPeersSaveAt || !core || !node) return;
+    this.peersDirty = false;
+    const live = core
+      .members()
+      .filter(
+        (r) => r.id !== core.id && (r.status === MemberStatus.Alive || r.status === MemberStatus.Suspect),
+      )
+      .map((r) => hostPort(r.host, r.port))
+      .sort();
+    const text = JSON.stringify(live);
+    // Alone: keep the old list, those members may come back.
+    if (live.length === 0 || text === this.savedPeers) return;
+    this.nextPeersSaveAt = now + PEERS_SAVE_INTERVAL_MS;
+    try {
+      saveGossipPeers(node.dataDir, live);
+      this.savedPeers = text;
+    } catch (err) {
+      this.log?.warn('cannot remember gossip peers', { error: (err as Error).message });
+    }
   }
 
   private flushOutput(): void {
@@ -512,6 +569,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       }
     }
     if (!membership) return;
+    this.peersDirty = true;
     for (const l of this.listeners) {
       try {
         l();
@@ -531,7 +589,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     const core = this.core;
     if (!core) return Infinity;
     const t = core.nextDeadline();
-    let chores = this.nextRejoinAt;
+    let chores = this.peersDirty ? Math.min(this.nextRejoinAt, this.nextPeersSaveAt) : this.nextRejoinAt;
     const ctl = this.adaptive;
     if (ctl?.config.enabled) {
       const last = ctl.state().lastEvaluatedAt;

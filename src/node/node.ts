@@ -18,6 +18,14 @@ import {
   type LockHandle,
 } from './datadir.js';
 import { nullLogger, type Logger } from './log.js';
+import {
+  REFUSAL_HINTS,
+  RefusalTracker,
+  refusalCause,
+  type RefusalCause,
+  type RefusalChannel,
+} from '../net/refusals.js';
+import type { DropReason } from '../net/codec.js';
 
 export interface NodeAddresses {
   /** "host:port" of each endpoint; null until the component that owns it is listening. */
@@ -99,7 +107,21 @@ export interface NodeStatus {
   version: string;
   pid: number;
   data_dir: string;
-  security: { gossip_encrypted: boolean; note?: string };
+  security: {
+    gossip_encrypted: boolean;
+    note?: string;
+    /** Peers whose packets failed authentication (most recent first); empty when none. */
+    refused_peers: RefusedPeerStatus[];
+  };
+}
+
+export interface RefusedPeerStatus {
+  address: string;
+  channel: RefusalChannel;
+  cause: RefusalCause;
+  hint: string;
+  count: number;
+  last_seen: string;
 }
 
 export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -144,12 +166,30 @@ export class SwarmNode extends EventEmitter<{
   private _state: NodeState = 'new';
   private shutdownRequested = false;
   private _failure: NodeFailure | null = null;
+  /** Peers refused for authentication, fed by the gossip (UDP) and Raft (TCP) transports. */
+  readonly refusals: RefusalTracker;
 
   constructor(config: SwarmConfig, opts: SwarmNodeOptions = {}) {
     super();
     this.config = config;
     this.log = opts.logger ?? nullLogger;
     this.clock = opts.clock ?? Date.now;
+    const secLog = this.log.child('security');
+    this.refusals = new RefusalTracker({
+      warn: (w) =>
+        secLog.warn(`refused ${w.channel} packets from ${w.address}: ${w.hint}`, {
+          peer: w.address,
+          channel: w.channel,
+          cause: w.cause,
+          packets: w.count,
+        }),
+    });
+  }
+
+  /** Transports call this for a packet that failed authentication. */
+  refused(address: string, channel: RefusalChannel, reason: DropReason): void {
+    const cause = refusalCause(reason);
+    if (cause !== null) this.refusals.record(address, channel, cause, this.clock());
   }
 
   get id(): string {
@@ -308,9 +348,17 @@ export class SwarmNode extends EventEmitter<{
       version: VERSION,
       pid: process.pid,
       data_dir: this.dataDir,
-      security: encrypted
-        ? { gossip_encrypted: true }
-        : { gossip_encrypted: false, note: 'gossip unencrypted' },
+      security: {
+        ...(encrypted ? { gossip_encrypted: true } : { gossip_encrypted: false, note: 'gossip unencrypted' }),
+        refused_peers: this.refusals.list().map((p) => ({
+          address: p.address,
+          channel: p.channel,
+          cause: p.cause,
+          hint: REFUSAL_HINTS[p.cause],
+          count: p.count,
+          last_seen: new Date(p.lastSeenMs).toISOString(),
+        })),
+      },
     };
   }
 }

@@ -335,6 +335,8 @@ export class RaftComponent implements NodeComponent {
           if (state === 'refused') this.onPeerRefused(peer);
         },
         onError: (err) => node.log.debug('raft transport', { error: err }),
+        // By host only: inbound Raft connections come from ephemeral ports.
+        onRefused: (remote, reason) => node.refused(remote.host, 'raft', reason),
       });
     } catch (err) {
       // The node only stops components that started: release the log here.

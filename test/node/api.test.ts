@@ -30,7 +30,7 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
     version: '0.0.0',
     pid: 1,
     data_dir: '/d',
-    security: { gossip_encrypted: false, note: 'gossip unencrypted' },
+    security: { gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] },
   };
   return {
     id: status.id,
@@ -49,7 +49,7 @@ describe('REST API (in-process)', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as NodeStatus;
     expect(body.id).toBe('abcdef0123456789');
-    expect(body.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted' });
+    expect(body.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] });
   });
 
   it('GET /v1/health answers ok', async () => {

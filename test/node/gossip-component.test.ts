@@ -98,7 +98,7 @@ describe('GossipComponent', () => {
     const st = node.status();
     expect(st.addresses.gossip).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(st.addresses.gossip).not.toBe('127.0.0.1:0');
-    expect(st.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted' });
+    expect(st.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] });
   });
 
   it('a gossip port in use fails the start with a typed error and leaves nothing open', async () => {

@@ -189,7 +189,7 @@ export function statusResponse(over: Partial<StatusResponse> = {}): StatusRespon
     version: '0.3.0',
     pid: 25402,
     data_dir: '/tmp/swarm-demo/node-1',
-    security: { gossip_encrypted: false, note: 'gossip unencrypted' },
+    security: { gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] },
     ...over,
   };
 }
