@@ -1,0 +1,82 @@
+/**
+ * When a node's energy summary is worth republishing in gossip metadata.
+ *
+ * Every republish bumps the member's incarnation and is disseminated to every
+ * member (and its full record then rides along in gossip packets), so on an
+ * idle swarm the summary must stay put while the figures only jitter. Two
+ * kinds of change:
+ *
+ * - a state change (first publish, battery critical or low entered or left,
+ *   mains <-> battery) goes out at once: peers and the adaptive controller act
+ *   on it;
+ * - a figure change (power, battery percent, idle <-> active, rating) goes out
+ *   only when it is outside the hysteresis band AND at least `minIntervalMs`
+ *   after the previous publish. A figure that wandered out and back within the
+ *   interval is never published.
+ *
+ * Pure: time is an argument.
+ */
+import type { EnergyMeta } from './summary.js';
+
+export interface RepublishPolicy {
+  /** Power must move by at least this fraction of the published figure... */
+  readonly minPowerRatio: number;
+  /** ...and by at least this many watts. */
+  readonly minPowerDeltaW: number;
+  /** Battery percentage points that count as a figure change. */
+  readonly minBatteryDelta: number;
+  /** Figure changes go out at most this often (never more often than the probe period). */
+  readonly minIntervalMs: number;
+}
+
+export const REPUBLISH_DEFAULTS: RepublishPolicy = {
+  minPowerRatio: 0.2,
+  minPowerDeltaW: 0.2,
+  minBatteryDelta: 2,
+  minIntervalMs: 30_000,
+};
+
+export type RepublishDecision = 'now' | 'figures' | 'none';
+
+/** Energy levels peers act on: crossing one is a state change, idle <-> active is only a figure. */
+function level(m: EnergyMeta): string {
+  const onBattery = m.battery !== undefined;
+  const s = m.powerState === 'critical' || m.powerState === 'low_power' ? m.powerState : 'ok';
+  return `${onBattery ? 'battery' : 'mains'}/${s}`;
+}
+
+/** What kind of change `next` is against the last published summary (null: nothing published yet). */
+export function classifyChange(
+  prev: EnergyMeta | null,
+  next: EnergyMeta,
+  p: RepublishPolicy = REPUBLISH_DEFAULTS,
+): RepublishDecision {
+  if (prev === null) return 'now';
+  if (level(prev) !== level(next)) return 'now';
+  if (prev.powerState !== next.powerState || prev.rating !== next.rating) return 'figures';
+  if (prev.battery !== undefined && next.battery !== undefined) {
+    if (Math.abs(next.battery - prev.battery) >= p.minBatteryDelta) return 'figures';
+  }
+  const a = prev.powerW ?? 0;
+  const b = next.powerW ?? 0;
+  const d = Math.abs(b - a);
+  if (d >= p.minPowerDeltaW && d >= p.minPowerRatio * a) return 'figures';
+  return 'none';
+}
+
+/**
+ * Whether to publish `next` at `now`, given what was published last and when
+ * (`publishedAt`, ms; null before the first publish).
+ */
+export function shouldRepublish(
+  prev: EnergyMeta | null,
+  publishedAt: number | null,
+  next: EnergyMeta,
+  now: number,
+  p: RepublishPolicy = REPUBLISH_DEFAULTS,
+): boolean {
+  const kind = classifyChange(prev, next, p);
+  if (kind === 'now') return true;
+  if (kind === 'none') return false;
+  return publishedAt === null || now - publishedAt >= p.minIntervalMs;
+}
