@@ -396,6 +396,12 @@ export default async function bench(): Promise<BenchReport> {
     if (PARTS.has('normal')) windows.push(await measure(nodes, 'normal'));
     if (PARTS.has('cli')) {
       const dd = (nodes[1] as BenchNode).dataDir;
+      // A key to read (a linearizable read through the leader); one write, before the timed runs.
+      timeRuns(
+        process.execPath,
+        [SWARM_BIN, '-c', config, 'kv', 'put', 'bench-key', '1', '--data-dir', dd],
+        1,
+      );
       cli.node_e0 = timeRuns(process.execPath, ['-e', '0'], CLI_RUNS);
       cli.node_status = timeRuns(
         process.execPath,

@@ -80,3 +80,27 @@ export function shouldRepublish(
   if (kind === 'none') return false;
   return publishedAt === null || now - publishedAt >= p.minIntervalMs;
 }
+
+/** A smoothed power figure and when it was last updated. */
+export interface SmoothedPower {
+  readonly watts: number;
+  readonly at: number;
+}
+
+/**
+ * Time-aware EWMA (alpha = 1 - exp(-dt / tau)) of the sampled power, the
+ * figure peers see. On mains the modelled power follows the whole device's
+ * CPU, which on a busy board moves by more than the republish band from one
+ * second to the next; peers want the node's typical draw, not its last second.
+ */
+export function smoothPower(
+  prev: SmoothedPower | null,
+  watts: number,
+  now: number,
+  tauMs: number,
+): SmoothedPower {
+  if (prev === null) return { watts, at: now };
+  if (now <= prev.at) return prev;
+  const alpha = 1 - Math.exp(-(now - prev.at) / tauMs);
+  return { watts: prev.watts + alpha * (watts - prev.watts), at: now };
+}

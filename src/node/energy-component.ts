@@ -35,6 +35,8 @@ import {
   classifyChange,
   nextPowerMode,
   shouldRepublish,
+  type SmoothedPower,
+  smoothPower,
   electionTimeoutMultiplier,
   energyConfigFromSections,
   energyMetricSamples,
@@ -81,6 +83,8 @@ export interface EnergyComponentOptions {
 /** Republish when power moved by at least this much AND by this fraction of the last published value. */
 export const REPUBLISH_MIN_DELTA_W = REPUBLISH_DEFAULTS.minPowerDeltaW;
 export const REPUBLISH_MIN_DELTA_RATIO = REPUBLISH_DEFAULTS.minPowerRatio;
+/** Time constant of the published power figure's smoothing, ms (the figure interval). */
+export const PUBLISH_SMOOTHING_MS = REPUBLISH_DEFAULTS.minIntervalMs;
 
 export class EnergyComponent implements NodeComponent {
   readonly name = 'energy';
@@ -97,6 +101,8 @@ export class EnergyComponent implements NodeComponent {
   private timer: NodeJS.Timeout | null = null;
   private published: EnergyMeta | null = null;
   private publishedAt: number | null = null;
+  /** Power smoothed over PUBLISH_SMOOTHING_MS: the figure peers see (a sample follows every CPU blip). */
+  private smoothed: SmoothedPower | null = null;
   /** Summaries published to gossip since start (each one an incarnation bump). */
   private publishes = 0;
   private mode: PowerMode = 'normal';
@@ -349,7 +355,8 @@ export class EnergyComponent implements NodeComponent {
     const gossip = this.opts.gossip;
     const s = this.monitor?.summary();
     if (!gossip || !s) return;
-    const next = toEnergyMeta(s);
+    this.smoothed = smoothPower(this.smoothed, s.powerW, now, PUBLISH_SMOOTHING_MS);
+    const next = toEnergyMeta({ ...s, powerW: this.smoothed.watts });
     if (!shouldRepublish(this.published, this.publishedAt, next, now)) return;
     try {
       // battery: undefined clears a figure published while on battery (metadata is merged, not replaced).

@@ -9,6 +9,7 @@ import {
   classifyChange,
   nextPowerMode,
   shouldRepublish,
+  smoothPower,
   type EnergyMeta,
   type EnergySummary,
 } from '../../src/energy/index.js';
@@ -92,5 +93,25 @@ describe('nextPowerMode', () => {
   it('mains or unknown power is normal', () => {
     expect(nextPowerMode('emergency', { ...bat(5, 'idle'), onBattery: false }, t)).toBe('normal');
     expect(nextPowerMode('emergency', null, t)).toBe('normal');
+  });
+});
+
+describe('smoothPower', () => {
+  it('follows a step with the time constant and averages out second-to-second jitter', () => {
+    let s = smoothPower(null, 3, 0, 30_000);
+    expect(s.watts).toBe(3);
+    s = smoothPower(s, 6, 30_000, 30_000);
+    expect(s.watts).toBeCloseTo(3 + 3 * (1 - Math.exp(-1)), 9);
+    // A clock going backwards changes nothing.
+    expect(smoothPower(s, 100, 10_000, 30_000)).toBe(s);
+    // CPU jitter: 2.7 and 4.5 W alternating each second around 3.6 W; after a minute the figure stays
+    // within the 20 % band of 3.6 W, so nothing would be republished from it.
+    let j = smoothPower(null, 3.6, 0, 30_000);
+    const seen: number[] = [];
+    for (let t = 1; t <= 120; t++) {
+      j = smoothPower(j, t % 2 === 0 ? 2.7 : 4.5, t * 1000, 30_000);
+      if (t > 60) seen.push(j.watts);
+    }
+    expect(Math.max(...seen) - Math.min(...seen)).toBeLessThan(0.1);
   });
 });
