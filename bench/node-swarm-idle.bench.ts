@@ -196,6 +196,7 @@ interface MemberRow {
   status: string;
   incarnation: number;
   raft_role: string | null;
+  energy: Record<string, unknown> | null;
 }
 
 interface MembersBody {
@@ -259,6 +260,7 @@ interface Window {
   node1_udp_bytes_per_s_nft: number;
   node1_udp_bytes_per_s_daemon: number;
   gossip_modes: Record<string, number>;
+  reannouncement_changes: Record<string, number>;
 }
 
 async function measure(nodes: readonly BenchNode[], mode: string): Promise<Window> {
@@ -269,7 +271,29 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
   const w0 = pids.map(taskSwitches);
   const t0 = pids.map(cpuTicks);
   const start = performance.now();
-  await sleep(WINDOW_S * 1000);
+  // What each re-announcement changed, from node-1's view every 5 s (several in 5 s count as one).
+  const changed: Record<string, number> = {};
+  let prev = new Map(before.members.map((m) => [m.id, m]));
+  const end = performance.now() + WINDOW_S * 1000;
+  while (performance.now() < end) {
+    await sleep(Math.min(5000, Math.max(0, end - performance.now())));
+    try {
+      const now = (await membersBody(nodes[0] as BenchNode)).members;
+      for (const m of now) {
+        const p = prev.get(m.id);
+        if (p === undefined || m.incarnation === p.incarnation) continue;
+        const what: string[] = [];
+        for (const k of ['power_w', 'battery_percent', 'power_state', 'rating'])
+          if (JSON.stringify(p.energy?.[k]) !== JSON.stringify(m.energy?.[k])) what.push(k);
+        if (p.raft_role !== m.raft_role) what.push('raft_role');
+        const key = what.length === 0 ? 'nothing visible (refutation?)' : what.join('+');
+        changed[key] = (changed[key] ?? 0) + 1;
+      }
+      prev = new Map(now.map((m) => [m.id, m]));
+    } catch {
+      // a slow answer: the next poll covers it
+    }
+  }
   const secs = (performance.now() - start) / 1000;
   const c1 = USE_NETNS ? nftRead() : new Map<string, Counter>();
   const w1 = pids.map(taskSwitches);
@@ -324,6 +348,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
       (afterBody.counters.bytes_out - before.counters.bytes_out) / secs,
     ),
     gossip_modes: modes,
+    reannouncement_changes: changed,
   };
 }
 
