@@ -355,8 +355,11 @@ export class EnergyComponent implements NodeComponent {
     const gossip = this.opts.gossip;
     const s = this.monitor?.summary();
     if (!gossip || !s) return;
-    this.smoothed = smoothPower(this.smoothed, s.powerW, now, PUBLISH_SMOOTHING_MS);
-    const next = toEnergyMeta({ ...s, powerW: this.smoothed.watts });
+    // Before the first CPU delta the figure is the idle floor, not a measurement: do not let it weigh.
+    const guess = this.monitor?.snapshot()?.power.source === 'model_no_cpu';
+    this.smoothed = guess ? null : smoothPower(this.smoothed, s.powerW, now, PUBLISH_SMOOTHING_MS);
+    const watts = this.smoothed?.watts ?? s.powerW;
+    const next = toEnergyMeta({ ...s, powerW: watts });
     if (!shouldRepublish(this.published, this.publishedAt, next, now)) return;
     try {
       // battery: undefined clears a figure published while on battery (metadata is merged, not replaced).
