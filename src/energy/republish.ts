@@ -9,13 +9,15 @@
  * - a state change (first publish, battery critical or low entered or left,
  *   mains <-> battery) goes out at once: peers and the adaptive controller act
  *   on it;
- * - a figure change (power, battery percent, idle <-> active, rating) goes out
+ * - a figure change (power, battery percent, idle <-> active, rating by 2
+ *   grades or to/from idle) goes out
  *   only when it is outside the hysteresis band AND at least `minIntervalMs`
  *   after the previous publish. A figure that wandered out and back within the
  *   interval is never published.
  *
  * Pure: time is an argument.
  */
+import { RATINGS, type Rating } from './model.js';
 import type { EnergyMeta } from './summary.js';
 
 export interface RepublishPolicy {
@@ -27,6 +29,8 @@ export interface RepublishPolicy {
   readonly minBatteryDelta: number;
   /** Figure changes go out at most this often (never more often than the probe period). */
   readonly minIntervalMs: number;
+  /** Grades a rating must move by (A+ -> A is one); to or from idle or unrated always counts. */
+  readonly minRatingGrades: number;
 }
 
 export const REPUBLISH_DEFAULTS: RepublishPolicy = {
@@ -34,7 +38,18 @@ export const REPUBLISH_DEFAULTS: RepublishPolicy = {
   minPowerDeltaW: 0.2,
   minBatteryDelta: 2,
   minIntervalMs: 30_000,
+  // Peers only compare ratings 2 grades apart (energy-aware leadership), and after a burst of work
+  // the rating decays one grade at a time as the efficiency window slides.
+  minRatingGrades: 2,
 };
+
+function ratingMoved(a: string | undefined, b: string | undefined, minGrades: number): boolean {
+  if (a === b) return false;
+  const ia = RATINGS.indexOf(a as Rating);
+  const ib = RATINGS.indexOf(b as Rating);
+  if (ia < 0 || ib < 0) return true;
+  return Math.abs(ia - ib) >= minGrades;
+}
 
 export type RepublishDecision = 'now' | 'figures' | 'none';
 
@@ -53,7 +68,8 @@ export function classifyChange(
 ): RepublishDecision {
   if (prev === null) return 'now';
   if (level(prev) !== level(next)) return 'now';
-  if (prev.powerState !== next.powerState || prev.rating !== next.rating) return 'figures';
+  if (prev.powerState !== next.powerState) return 'figures';
+  if (ratingMoved(prev.rating, next.rating, p.minRatingGrades)) return 'figures';
   if (prev.battery !== undefined && next.battery !== undefined) {
     if (Math.abs(next.battery - prev.battery) >= p.minBatteryDelta) return 'figures';
   }

@@ -34,6 +34,11 @@ describe('classifyChange', () => {
   it('idle <-> active and a new rating are figures; low, critical and mains <-> battery are states', () => {
     expect(classifyChange(mains, { ...mains, powerState: 'active' })).toBe('figures');
     expect(classifyChange(mains, { ...mains, rating: 'F' })).toBe('figures');
+    // One grade is not worth a dissemination (peers compare ratings 2 grades apart); two are.
+    expect(classifyChange({ ...mains, rating: 'B' }, { ...mains, rating: 'C' })).toBe('none');
+    expect(classifyChange({ ...mains, rating: 'B' }, { ...mains, rating: 'D' })).toBe('figures');
+    expect(classifyChange({ ...mains, rating: 'F' }, { ...mains, rating: 'idle' })).toBe('figures');
+    expect(classifyChange({ powerW: 2.7 }, { ...mains, powerState: undefined, rating: 'C' })).toBe('figures');
     expect(classifyChange(onBattery, { ...onBattery, battery: 29, powerState: 'low_power' })).toBe('now');
     expect(classifyChange(onBattery, { ...onBattery, battery: 9, powerState: 'critical' })).toBe('now');
     expect(classifyChange(mains, onBattery)).toBe('now');
