@@ -350,6 +350,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   setLocalMeta(partial: LocalMeta): void {
     const tags = partial.tags ? { ...this.extraMeta.tags, ...partial.tags } : this.extraMeta.tags;
     this.extraMeta = { ...this.extraMeta, ...partial, ...(tags ? { tags } : {}) };
+    // Energy figures are the adaptive controller's input event: a critical battery applies now.
+    if ('powerState' in partial || 'battery' in partial) this.adapt(this.now(), true);
     this.refreshMeta();
   }
 
@@ -464,10 +466,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     this.flush();
   }
 
-  private adapt(now: number): void {
+  private adapt(now: number, energySample = false): void {
     const core = this.core;
     const ctl = this.adaptive;
-    if (!core || !ctl || !ctl.config.enabled || !ctl.due(now)) return;
+    if (!core || !ctl || !ctl.config.enabled || (!energySample && !ctl.due(now))) return;
     const s = core.stats();
     const inputs: AdaptiveInputs = {
       probeLoss: s.probeLoss,
@@ -477,7 +479,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       swarmSize: s.swarmSize,
       ...this.energyInputs(),
     };
-    const p = ctl.evaluate(now, inputs);
+    const p = energySample ? ctl.energySample(now, inputs) : ctl.evaluate(now, inputs);
     if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout || p.intervalMultiplier !== this.probeScale) {
       this.probeScale = p.intervalMultiplier;
       core.setParams({ intervalMs: p.intervalMs, fanout: p.fanout, probeScale: p.intervalMultiplier });
