@@ -460,8 +460,13 @@ export class GossipNode {
       case 'graft':
         if (this.table.has(msg.from)) this.tree.onGraft(msg.from, msg.ids);
         return;
-      case 'announce':
+      case 'announce': {
         if (msg.cluster !== this.cfg.cluster || this.leaving) return;
+        // A member we already hold alive (another group's beacon we merged with, or our own
+        // group's): no answer, so a converged swarm pays one multicast per beacon period, not N replies.
+        const known = this.table.get(msg.from)?.rec;
+        if (known !== undefined && isLiveStatus(known.status) && known.incarnation >= msg.member.incarnation)
+          return;
         this.applyAlive(msg.member, now, true);
         this.out.push({
           to: msg.member.id,
@@ -470,10 +475,22 @@ export class GossipNode {
           msg: { type: 'announce-reply', from: this.id, member: this.self, cluster: this.cfg.cluster },
         });
         return;
-      case 'announce-reply':
-        if (msg.cluster !== this.cfg.cluster || this.liveCount > 0) return;
-        this.join([{ host: msg.member.host, port: msg.member.port }], now);
+      }
+      case 'announce-reply': {
+        if (msg.cluster !== this.cfg.cluster) return;
+        if (this.liveCount === 0) {
+          this.join([{ host: msg.member.host, port: msg.member.port }], now);
+          return;
+        }
+        // We have members, yet someone we did not know answered our beacon: two groups that formed
+        // apart (multicast lost at start, a partition) meet. One push-pull merges both tables, and
+        // each side's gossip then spreads the other's members (see docs/gossip.md "Discovery").
+        const known = this.table.get(msg.from)?.rec;
+        if (known !== undefined && isLiveStatus(known.status)) return;
+        this.applyAlive(msg.member, now, true);
+        this.sendDigest(msg.from, msg.member.host, msg.member.port, false, now);
         return;
+      }
       case 'leave':
         this.applyLeft(msg.from, msg.incarnation, now);
         return;
@@ -695,15 +712,33 @@ export class GossipNode {
 
   private tickAnnounce(now: number): void {
     if (now < this.nextAnnounceAt) return;
-    if (this.liveCount > 0 || this.leaving) {
-      // Found a swarm: stop announcing until alone again.
+    if (this.leaving) {
+      this.nextAnnounceAt = now + MAX_ANNOUNCE_BACKOFF_MS;
+      return;
+    }
+    if (this.liveCount > 0) {
+      // Found a swarm. Its member with the smallest id keeps announcing at the slowest rate (the
+      // beacon): groups that formed apart on one LAN find each other within a beacon period once
+      // multicast reaches them, for one multicast packet per period swarm-wide (others ignore the
+      // beacon of a member they hold alive). The rest stay silent until alone again.
       this.nextAnnounceAt = now + MAX_ANNOUNCE_BACKOFF_MS;
       this.announceBackoff = this.cfg.announceIntervalMs;
+      if (this.isBeacon()) {
+        this.out.push({ to: null, host: '', port: 0, multicast: true, msg: this.announceMessage() });
+      }
       return;
     }
     this.out.push({ to: null, host: '', port: 0, multicast: true, msg: this.announceMessage() });
     this.nextAnnounceAt = now + this.announceBackoff;
     this.announceBackoff = Math.min(MAX_ANNOUNCE_BACKOFF_MS, this.announceBackoff * 2);
+  }
+
+  /** Whether this node has the smallest id among the live members it knows (itself included). */
+  private isBeacon(): boolean {
+    for (const r of this.table.records()) {
+      if (isLiveStatus(r.status) && r.id < this.id) return false;
+    }
+    return true;
   }
 
   private expireDead(now: number): void {

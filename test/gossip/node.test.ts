@@ -294,9 +294,68 @@ describe('GossipNode', () => {
     }
     expect(a.member('b')?.status).toBe(MemberStatus.Alive);
     expect(b.member('a')?.status).toBe(MemberStatus.Alive);
-    // Not alone any more: no further announces.
-    a.tick(100_000);
-    expect(a.drain().some((o) => o.multicast === true)).toBe(false);
+    // Not alone any more: only the beacon (smallest live id, a) announces, once per 30 s; b is silent.
+    let beacons = 0;
+    for (let at = 10_000; at <= 100_000; at += 1_000) {
+      a.tick(at);
+      b.tick(at);
+      for (const o of a.drain()) {
+        if (o.multicast === true) beacons++;
+        else if (o.host === 'b') b.receive({ host: 'a', port: 5555 }, o.msg, at);
+      }
+      for (const o of b.drain()) {
+        expect(o.multicast, 'b announces').not.toBe(true);
+        if (o.host === 'a') a.receive({ host: 'b', port: 5555 }, o.msg, at);
+      }
+    }
+    expect(beacons).toBeGreaterThanOrEqual(2);
+    expect(beacons).toBeLessThanOrEqual(4);
+    // A member we hold alive does not answer its beacon.
+    b.receive({ host: 'a', port: 5555 }, a.announceMessage(), 100_001);
+    expect(b.drain().some((o) => o.msg.type === 'announce-reply')).toBe(false);
+  });
+
+  it('merges two groups that formed apart through the beacon and its reply', () => {
+    const mk = (id: string): GossipNode =>
+      new GossipNode({
+        self: { id, name: id, host: id, port: 5555 },
+        rng: createRng(id.charCodeAt(0)),
+        config: { announceIntervalMs: 500, cluster: 'home' },
+      });
+    const nodes = new Map(['a', 'b', 'c', 'd'].map((id) => [id, mk(id)]));
+    const get = (id: string): GossipNode => nodes.get(id)!;
+    // Group {a,b} and group {c,d} each formed by a join; the groups never heard of each other.
+    get('b').join([{ host: 'a', port: 5555 }], 0);
+    get('d').join([{ host: 'c', port: 5555 }], 0);
+    get('a').tick(0);
+    get('c').tick(0);
+    const group = (id: string): string[] => (id === 'a' || id === 'b' ? ['a', 'b'] : ['c', 'd']);
+    let healed = false;
+    const pump = (t: number): void => {
+      for (const [id, n] of nodes) {
+        n.tick(t);
+        for (const o of n.drain()) {
+          if (o.multicast === true) {
+            // Multicast reaches every other node once the LAN has healed, else only its own group.
+            for (const other of healed ? [...nodes.keys()] : group(id))
+              if (other !== id) get(other).receive({ host: id, port: 5555 }, o.msg, t);
+            continue;
+          }
+          if (!healed && !group(id).includes(o.host)) continue;
+          get(o.host)?.receive({ host: id, port: 5555 }, o.msg, t);
+        }
+      }
+    };
+    for (let t = 1; t < 20_000; t += 100) pump(t);
+    expect(get('a').member('c')).toBeUndefined();
+    expect(get('b').member('a')?.status).toBe(MemberStatus.Alive);
+    expect(get('d').member('c')?.status).toBe(MemberStatus.Alive);
+    healed = true;
+    // Within two beacon periods every node holds every other alive.
+    for (let t = 20_000; t < 80_000; t += 100) pump(t);
+    for (const [id, n] of nodes)
+      for (const other of nodes.keys())
+        if (other !== id) expect(n.member(other)?.status, `${id} sees ${other}`).toBe(MemberStatus.Alive);
   });
 
   it('can carry events on the piggyback queue instead of the overlay', () => {
