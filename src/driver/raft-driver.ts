@@ -12,6 +12,7 @@
 import { encodeSnapshotParts } from '../raft/kv.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { RaftMessage } from '../raft/messages.js';
+import { mutations } from '../raft/mutations.js';
 import type { RaftNode, Ready } from '../raft/raft-node.js';
 import type { SoftState } from '../raft/types.js';
 import type { DriverClock, DriverStorage, DriverTransport } from './interfaces.js';
@@ -175,7 +176,7 @@ export class RaftDriver {
           const rd = core.ready();
           // Appends of a leader whose term is durable and a candidate's vote requests travel while
           // this Ready is being written (see RaftNode's durability contract); the rest waits for it.
-          const early = rd.earlyCount;
+          const early = mutations().driverSendBeforeSync ? rd.messages.length : rd.earlyCount;
           if (early > 0) this.send(rd, 0, early);
           // Committed entries written by an earlier Ready are already durable here and on a
           // majority: apply them (and answer their clients) without waiting for this Ready's fsync.

@@ -39,6 +39,8 @@ export type FaultKind =
   | 'promote-learner'
   /** A node is told its (live) leader is unreachable: the runtime's crash hint, sent in error. */
   | 'false-unreachable'
+  /** A node's disk fills up: its next write fails with ENOSPC and the node fails stop. */
+  | 'disk-full'
   | 'none';
 
 export type FaultAction =
@@ -51,6 +53,7 @@ export type FaultAction =
     }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
+  | { readonly kind: 'disk-full'; readonly node: NodeId; readonly spareBytes: number }
   /** Graceful leadership transfer (TimeoutNow), as a node stopping for maintenance does. */
   | { readonly kind: 'transfer'; readonly from: NodeId; readonly to: NodeId }
   | { readonly kind: 'unreachable'; readonly node: NodeId; readonly peer: NodeId }
@@ -89,6 +92,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         'demote-voter': 0,
         'promote-learner': 0,
         'false-unreachable': 0,
+        'disk-full': 0,
         none: 1,
       },
       downtimeMs: [0, 0],
@@ -116,8 +120,9 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       'crash-leader': pick([0, 1, 2]),
       'transfer-leader': pick([0, 1, 2]),
       'demote-voter': 0,
-      'promote-learner': 0,
+      'promote-learner': pick([0, 1]),
       'false-unreachable': pick([0, 1, 2]),
+      'disk-full': pick([0, 0, 1]),
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
@@ -217,6 +222,11 @@ export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): F
       if (view.leader === null || others.length === 0) return { kind: 'none' };
       return { kind: 'unreachable', node: others[rng.int(0, others.length - 1)]!, peer: view.leader };
     }
+    case 'disk-full': {
+      const up = view.nodes.filter((x) => view.up.has(x));
+      if (up.length === 0) return { kind: 'none' };
+      return { kind: 'disk-full', node: up[rng.int(0, up.length - 1)]!, spareBytes: rng.int(0, 64 * 1024) };
+    }
     case 'none':
       return { kind: 'none' };
   }
@@ -232,6 +242,8 @@ export function describeFault(a: FaultAction): string {
       return 'heal network';
     case 'crash':
       return `crash ${a.node} for ${Math.round(a.downMs)} ms`;
+    case 'disk-full':
+      return `disk of ${a.node} full (${a.spareBytes} bytes left)`;
     case 'transfer':
       return `transfer leadership ${a.from} -> ${a.to}`;
     case 'conf':
@@ -256,6 +268,7 @@ export const MEMBERSHIP_PROFILE: Partial<FaultProfile> = {
     'demote-voter': 3,
     'promote-learner': 3,
     'false-unreachable': 1,
+    'disk-full': 1,
     none: 0,
   },
   faultEveryMs: 300,
@@ -277,6 +290,7 @@ export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
       'demote-voter': 0,
       'promote-learner': 0,
       'false-unreachable': 1,
+      'disk-full': 1,
       none: 0,
     },
     faultEveryMs: 300,
