@@ -13,7 +13,7 @@ export interface Mutations {
   readonly voteNoUpToDateCheck: boolean;
   /** A vote reply leaves before the vote is durable (it may be forgotten by a crash and cast again). */
   readonly voteNotPersistedBeforeReply: boolean;
-  /** A follower adopts the leader's commit index beyond the entries it has verified. */
+  /** A follower adopts the leader's commit index as is, not capped by the last entry the append verified. */
   readonly commitNotCappedByLastIndex: boolean;
   /** A follower accepts AppendEntries from a leader of an older term. */
   readonly appendAcceptsStaleTerm: boolean;

@@ -850,11 +850,9 @@ export class RaftNode {
       }
       const lastNew = prev + entries.length;
       this.setCommit(
-        followerCommit(
-          this.commit,
-          m.commit,
-          mutations().commitNotCappedByLastIndex ? this.log.lastIndex() : lastNew,
-        ),
+        mutations().commitNotCappedByLastIndex
+          ? Math.max(this.commit, m.commit)
+          : followerCommit(this.commit, m.commit, lastNew),
       );
       this.respondAppend(m.from, true, lastNew, m.prevLogIndex);
       return;

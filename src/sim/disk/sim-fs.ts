@@ -177,10 +177,14 @@ export class SimFs {
     };
   }
 
+  private inFlight = 0;
+
   private afterSync(gen: number, commit: () => void): Promise<void> {
     this.stats.syncs++;
+    this.inFlight++;
     return new Promise<void>((resolve) => {
       const done = (): void => {
+        this.inFlight--;
         // The process crashed while the fsync ran: it never learns the outcome.
         if (gen !== this.gen) return;
         if (this.o.lyingSync !== true) commit();
@@ -204,6 +208,7 @@ export class SimFs {
    */
   crash(): number {
     this.gen++;
+    this.inFlight = 0;
     this.stats.crashes++;
     let lost = 0;
     const seen = new Set<Inode>();
@@ -224,7 +229,8 @@ export class SimFs {
     const before = ino.length;
     if (isAppend && ino.chunks.length > d.length) {
       const tail = concat(ino.chunks.slice(d.length));
-      const keep = this.o.rng.int(0, tail.byteLength);
+      // Half the time nothing of the unsynced tail reached the platter; else any prefix did.
+      const keep = this.o.rng.next() < 0.5 ? 0 : this.o.rng.int(0, tail.byteLength);
       this.stats.tornBytes += keep;
       ino.chunks = keep > 0 ? [...d, tail.slice(0, keep)] : d.slice();
     } else ino.chunks = d.slice();
@@ -247,6 +253,22 @@ export class SimFs {
     return true;
   }
 
+  /**
+   * The disk lost the last `bytes` of a file's synced content (a write cache that acknowledged an
+   * fsync it had not done, sectors that never reached the platter): recovery then finds a torn tail.
+   * Only while the process is down (call after crash()).
+   */
+  chop(path: string, bytes: number): boolean {
+    const ino = this.entries.get(path);
+    if (ino === undefined) return false;
+    const whole = concat(ino.durable);
+    const keep = Math.max(0, whole.byteLength - bytes);
+    ino.durable = [whole.slice(0, keep)];
+    ino.chunks = ino.durable.slice();
+    ino.length = keep;
+    return true;
+  }
+
   /** A copy holding only what is durable now (what a crash at this instant would leave, untorn). */
   cloneDurable(): SimFs {
     const c = new SimFs({ rng: this.o.rng });
@@ -257,6 +279,11 @@ export class SimFs {
       c.durableEntries.set(p, copy);
     }
     return c;
+  }
+
+  /** Fsyncs issued and not completed yet (a crash now loses or tears what they cover). */
+  get syncsInFlight(): number {
+    return this.inFlight;
   }
 
   /** Bytes in all current files. */

@@ -168,6 +168,8 @@ export class RaftSimulation {
       learners: ids.slice(c.nodes - c.learners),
       preVote: c.preVote,
       checkQuorum: c.checkQuorum,
+      maxEntriesPerMsg: c.maxEntriesPerMsg,
+      maxInflightMsgs: c.maxInflightMsgs,
       heartbeatMs: c.heartbeatMs,
       electionMinMs: c.electionMinMs,
       electionMaxMs: c.electionMaxMs,

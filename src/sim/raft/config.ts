@@ -25,6 +25,10 @@ export interface RunConfig {
   readonly snapshotEvery: number;
   /** Approximate size of each written value, bytes (0: small integers). */
   readonly valueBytes: number;
+  /** The core's entries per AppendEntries (the daemon's 512, or small: partial batches). */
+  readonly maxEntriesPerMsg: number;
+  /** The core's pipelined AppendEntries per follower. */
+  readonly maxInflightMsgs: number;
 }
 
 export function drawConfig(seed: number, pin: Partial<RunConfig> = {}): RunConfig {
@@ -47,6 +51,8 @@ export function drawConfig(seed: number, pin: Partial<RunConfig> = {}): RunConfi
     tickMs: pin.tickMs ?? Math.max(5, Math.min(heartbeatMs, Math.floor(electionMinMs / 10))),
     snapshotEvery: pin.snapshotEvery ?? pick([0, 25, 25, 100, 1000]),
     valueBytes: pin.valueBytes ?? pick([0, 0, 0, 100, 4096, API_MAX_VALUE_BYTES - 64]),
+    maxEntriesPerMsg: pin.maxEntriesPerMsg ?? pick([1, 2, 8, 512, 512]),
+    maxInflightMsgs: pin.maxInflightMsgs ?? pick([1, 4, 64, 64]),
   };
 }
 
@@ -54,6 +60,7 @@ export function describeConfig(c: RunConfig): string {
   return (
     `${c.nodes - c.learners} voters + ${c.learners} learners, pre-vote ${c.preVote ? 'on' : 'off'}, ` +
     `check-quorum ${c.checkQuorum ? 'on' : 'off'}, heartbeat ${c.heartbeatMs} ms, election ${c.electionMinMs}-${c.electionMaxMs} ms, ` +
-    `tick ${c.tickMs} ms, snapshot every ${c.snapshotEvery || 'never'}, values ${c.valueBytes} B`
+    `tick ${c.tickMs} ms, snapshot every ${c.snapshotEvery || 'never'}, values ${c.valueBytes} B, ` +
+    `${c.maxEntriesPerMsg} entries x ${c.maxInflightMsgs} in flight`
   );
 }

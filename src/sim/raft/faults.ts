@@ -107,6 +107,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       jitterMs: pick([0, latencyMs, latencyMs * 4]),
       loss: pick([0, 0, 0.01, 0.05, 0.15]),
       duplicate: pick([0, 0, 0.01, 0.05]),
+      straggle: pick([0, 0, 0.01, 0.05]),
+      straggleMs: pick([100, 500, 2000]),
     },
     // Raft tolerates bounded drift; ±10% is far beyond real crystals and still inside the timeout margins.
     clockRates: Array.from({ length: nodes }, () => 0.9 + rng.next() * 0.2),

@@ -23,6 +23,10 @@ export type InvariantName =
   | 'state-machine-safety'
   | 'acknowledged-write-durability'
   | 'acknowledged-write-lost'
+  /** A node forgot, across a crash, a vote it had granted on the wire. */
+  | 'vote-durability'
+  /** A node lost, across a crash, entries it had acknowledged on the wire. */
+  | 'ack-durability'
   | 'replica-divergence'
   | 'liveness'
   | 'linearizability'

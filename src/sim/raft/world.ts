@@ -16,7 +16,7 @@ import type { DriverClock, DriverTransport, SendOutcome } from '../../driver/int
 import { RaftDriver } from '../../driver/raft-driver.js';
 import { ENCRYPTION_OVERHEAD } from '../../net/crypto.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../net/framing.js';
-import { raftCodec } from '../../net/raft-codec.js';
+import { RAFT_LIMITS, raftCodec } from '../../net/raft-codec.js';
 import { decodeConfChange } from '../../raft/confchange.js';
 import { KvApplier } from '../../raft/kv-applier.js';
 import type { RaftMessage } from '../../raft/messages.js';
@@ -35,6 +35,8 @@ export interface WorldConfig {
   readonly learners: readonly NodeId[];
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  readonly maxEntriesPerMsg?: number;
+  readonly maxInflightMsgs?: number;
   readonly heartbeatMs: number;
   readonly electionMinMs: number;
   readonly electionMaxMs: number;
@@ -52,12 +54,18 @@ export interface WorldConfig {
   readonly maxFrameBytes?: number;
   /** Disks that acknowledge syncs they never perform. */
   readonly lyingSync?: boolean;
+  /**
+   * Check at each restart that the node kept every vote and acknowledgement it sent (default true).
+   * Off for scenarios that make a disk lose acknowledged data on purpose.
+   */
+  readonly checkPromises?: boolean;
   readonly traceSink?: (line: string) => void;
 }
 
 export interface WorldStats {
   events: number;
   messages: number;
+  /** Messages over the frame limit, or whose payload the codec refuses (RAFT_LIMITS): never sent. */
   oversize: number;
   bytesSent: number;
   elections: number;
@@ -81,6 +89,12 @@ export class SimNode {
   observed = 0;
   /** Configuration as of the applied index. */
   conf: ConfState;
+  /** The last vote this node cast on the wire: it must survive any crash. */
+  votedOnWire: { term: number; candidate: NodeId } | null = null;
+  /** The highest index this node acknowledged on the wire (lowered when it rewrites its log below). */
+  ackedOnWire = 0;
+  /** What this node's disk holds durably, as its driver reported it (see SimWorld.checkSend). */
+  durable = { term: 0, vote: null as NodeId | null, lastIndex: 0 };
   /** When the node last crashed or refused; boots are scheduled by the world's owner. */
   downSince = 0;
 
@@ -103,6 +117,12 @@ export class SimNode {
 }
 
 const NO_EVENT = (): void => undefined;
+const EMPTY = new Uint8Array(0);
+
+/** Size of msgpack's bin header for a payload of `n` bytes. */
+function binHeader(n: number): number {
+  return n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
 
 /** Lets every promise chain started by the last event run to completion (no real I/O is involved). */
 function drain(): Promise<void> {
@@ -188,6 +208,15 @@ export class SimWorld {
           );
   }
 
+  /** The live node that leads in the highest term, if any. */
+  leader(): SimNode | null {
+    let best: SimNode | null = null;
+    for (const n of this.nodes) {
+      if (n.core?.isLeader === true && (best === null || n.term > best.term)) best = n;
+    }
+    return best;
+  }
+
   /** Runs events until `until` (virtual ms) or until `stop` holds after an event. */
   async run(until: number, stop?: () => boolean): Promise<void> {
     for (;;) {
@@ -211,6 +240,16 @@ export class SimWorld {
   }
 
   // ------------------------------------------------------------------------ node lifecycle
+
+  /**
+   * Schedules a boot now. Booting reads and syncs the simulated disk, whose fsyncs complete as events:
+   * callers outside the run loop use this and then run(), never `await boot()` directly.
+   */
+  start(n: SimNode): void {
+    this.at(this.now, () => {
+      this.boot(n).catch((err: unknown) => this.fail(err));
+    });
+  }
 
   /** Starts a node from its disk, as the daemon does: load (repairing a torn tail), core, driver. */
   async boot(n: SimNode): Promise<void> {
@@ -236,6 +275,11 @@ export class SimWorld {
       throw err;
     }
     if (n.inc !== inc) return;
+    const lastIndex = (recovered.snapshot?.meta.index ?? 0) + recovered.entries.length;
+    if (this.cfg.checkPromises !== false)
+      this.checkPromises(n, recovered.hardState.term, recovered.hardState.vote, lastIndex);
+    else n.ackedOnWire = Math.min(n.ackedOnWire, lastIndex);
+    n.durable = { term: recovered.hardState.term, vote: recovered.hardState.vote, lastIndex };
     const cfg = this.cfg;
     const core = new RaftNode(
       {
@@ -246,6 +290,8 @@ export class SimWorld {
         rng: this.rng.fork(),
         preVote: cfg.preVote,
         checkQuorum: cfg.checkQuorum,
+        ...(cfg.maxEntriesPerMsg !== undefined ? { maxEntriesPerMsg: cfg.maxEntriesPerMsg } : {}),
+        ...(cfg.maxInflightMsgs !== undefined ? { maxInflightMsgs: cfg.maxInflightMsgs } : {}),
       },
       recovered,
       this.initialConf,
@@ -277,6 +323,27 @@ export class SimWorld {
       this.log(
         `t=${fmt(this.now)} ${n.id} starts: term ${recovered.hardState.term} vote ${recovered.hardState.vote ?? '-'} ` +
           `commit ${recovered.hardState.commit}, snapshot ${recovered.snapshot?.meta.index ?? 0}, ${recovered.entries.length} entries`,
+      );
+    }
+  }
+
+  /**
+   * What a node said on the wire must survive its crash: a vote it granted (else it may vote
+   * twice in one term) and the entries it acknowledged (else a leader counted a copy that is gone).
+   * Raft requires both to be durable before the reply leaves (paper figure 2, "persistent state").
+   */
+  private checkPromises(n: SimNode, term: number, vote: NodeId | null, lastIndex: number): void {
+    const v = n.votedOnWire;
+    if (v !== null && (term < v.term || (term === v.term && vote !== v.candidate))) {
+      throw new InvariantViolation(
+        'vote-durability',
+        `${n.id} granted its vote in term ${v.term} to ${v.candidate} but restarted with term ${term} vote ${vote ?? '-'}`,
+      );
+    }
+    if (lastIndex < n.ackedOnWire) {
+      throw new InvariantViolation(
+        'ack-durability',
+        `${n.id} acknowledged entries up to ${n.ackedOnWire} but restarted with its log ending at ${lastIndex}`,
       );
     }
   }
@@ -354,8 +421,16 @@ export class SimWorld {
       maxFrameBytes: this.maxFrameBytes,
       send: (m: RaftMessage): SendOutcome => {
         if (n.inc !== inc) return 'closed';
+        this.checkSend(n, m);
+        if (m.type === 'request_vote_response' && m.granted && !m.preVote)
+          n.votedOnWire = { term: m.term, candidate: m.to };
+        else if (m.type === 'append_entries_response' && m.success && m.matchIndex > n.ackedOnWire)
+          n.ackedOnWire = m.matchIndex;
         const size = this.frameBytes(m);
-        if (size < 0) return 'invalid';
+        if (size < 0) {
+          this.stats.oversize++;
+          return 'invalid';
+        }
         this.stats.messages++;
         this.stats.bytesSent += size;
         // The TCP transport drops a message whose sealed frame exceeds its limit (TcpTransport.send).
@@ -368,6 +443,35 @@ export class SimWorld {
         return 'queued';
       },
     };
+  }
+
+  /**
+   * The driver contract at the moment a reply leaves: a granted vote and an acknowledged entry must
+   * already be durable (a crash right now must not take them back). Checked against what the
+   * driver reported persisted, so a reply sent early fails here even when no crash follows.
+   */
+  private checkSend(n: SimNode, m: RaftMessage): void {
+    const d = n.durable;
+    if (
+      m.type === 'request_vote_response' &&
+      m.granted &&
+      !m.preVote &&
+      (d.term !== m.term || d.vote !== m.to)
+    ) {
+      this.fail(
+        new InvariantViolation(
+          'vote-durability',
+          `${n.id} grants its vote in term ${m.term} to ${m.to} while its disk holds term ${d.term} vote ${d.vote ?? '-'}`,
+        ),
+      );
+    } else if (m.type === 'append_entries_response' && m.success && m.matchIndex > d.lastIndex) {
+      this.fail(
+        new InvariantViolation(
+          'ack-durability',
+          `${n.id} acknowledges entries up to ${m.matchIndex} while its disk holds up to ${d.lastIndex}`,
+        ),
+      );
+    }
   }
 
   private deliver(m: RaftMessage): void {
@@ -383,12 +487,30 @@ export class SimWorld {
    * the real codec near the limit. -1 when the codec refuses the message (it would not be sent).
    */
   private frameBytes(m: RaftMessage): number {
+    // msgpack adds a few bytes per entry (index, term, type, bin header): the estimate is within a few
+    // percent, so only messages near the limit pay for an exact encoding.
     let est = 96;
     if (m.type === 'append_entries') for (const e of m.entries) est += e.data.byteLength + 24;
     else if (m.type === 'install_snapshot') est += m.snapshot.data.byteLength + 256;
     if (est < this.maxFrameBytes * 0.9) return est + ENCRYPTION_OVERHEAD;
+    // Exact without copying megabytes: encode the message with empty payloads, then add each payload
+    // and the growth of its msgpack bin header (2 bytes for an empty one).
+    let extra = 0;
+    const payload = (d: Uint8Array): boolean => {
+      if (d.byteLength > RAFT_LIMITS.dataBytes) return false;
+      extra += d.byteLength + binHeader(d.byteLength) - 2;
+      return true;
+    };
+    let skeleton: RaftMessage;
+    if (m.type === 'append_entries') {
+      if (!m.entries.every((e) => payload(e.data))) return -1;
+      skeleton = { ...m, entries: m.entries.map((e) => ({ ...e, data: EMPTY })) };
+    } else if (m.type === 'install_snapshot') {
+      if (!payload(m.snapshot.data)) return -1;
+      skeleton = { ...m, snapshot: { ...m.snapshot, data: EMPTY } };
+    } else skeleton = m;
     try {
-      return raftCodec.encode(m).byteLength + ENCRYPTION_OVERHEAD;
+      return raftCodec.encode(skeleton).byteLength + extra + ENCRYPTION_OVERHEAD;
     } catch {
       return -1;
     }
@@ -399,7 +521,19 @@ export class SimWorld {
     return {
       onPersisted: (rd: Ready) => {
         if (!live()) return;
-        if (rd.hardState) this.checker.observeTerm(rd.hardState.term);
+        if (rd.hardState) {
+          this.checker.observeTerm(rd.hardState.term);
+          n.durable.term = rd.hardState.term;
+          n.durable.vote = rd.hardState.vote;
+        }
+        const last = rd.entries[rd.entries.length - 1];
+        if (last !== undefined) n.durable.lastIndex = last.index;
+        if (rd.snapshot) n.durable.lastIndex = Math.max(n.durable.lastIndex, rd.snapshot.meta.index);
+        // A log rewritten below an acknowledged index (a new leader's suffix) or replaced by a snapshot
+        // takes back the acknowledgement, durably, from here on.
+        const first = rd.entries[0]?.index;
+        if (first !== undefined && first <= n.ackedOnWire) n.ackedOnWire = first - 1;
+        if (rd.snapshot) n.ackedOnWire = 0;
         if (rd.entries.length > 0) {
           const core = n.core!;
           this.guard(() => this.checker.observeStored(n.id, rd.entries, (i) => core.termAt(i)));
