@@ -7,3 +7,4 @@ export {
 export type { DriverClock, DriverStorage, DriverTransport, SendOutcome } from './interfaces.js';
 export { walStorage } from './file-storage.js';
 export { nodeClock } from './node-clock.js';
+export { memoryStorage } from './memory-storage.js';
