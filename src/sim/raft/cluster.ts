@@ -181,6 +181,20 @@ export class RaftSimulation {
       lyingSync: this.o.bug === 'lying-sync',
       ...(opts.traceSink ? { traceSink: opts.traceSink } : {}),
     });
+    this.world.onLeader = (n) => {
+      const p = this.profile.crashNewLeader ?? 0;
+      if (!this.chaos || p <= 0 || this.faultRng.next() >= p) return;
+      const w = this.world;
+      const within = 4 * (this.profile.link.latencyMs + this.profile.link.jitterMs) + 2;
+      const [lo, hi] = this.profile.downtimeMs;
+      const downMs = lo + this.faultRng.next() * (hi - lo);
+      w.at(w.now + this.faultRng.next() * within, () => {
+        if (!this.chaos || n.role !== 'leader') return;
+        w.log(`t=${fmt(w.now)} FAULT crash new leader ${n.id}`);
+        this.stats.faults++;
+        this.crash(n, downMs);
+      });
+    };
     this.world.onNodeStopped = (n) => {
       // A node that stopped on a storage error is restarted by its supervisor, with space freed.
       const [lo, hi] = this.profile.downtimeMs;

@@ -25,6 +25,12 @@ export interface FaultProfile {
    * unsynced writes if it crashes.
    */
   readonly syncMs: readonly [number, number];
+  /**
+   * Probability that a newly elected leader crashes within a few round trips of its election (a
+   * crash loop, a node killed by its supervisor): leaves entries of several terms half replicated,
+   * the raw material of the paper's figure 8.
+   */
+  readonly crashNewLeader?: number;
 }
 
 export type FaultKind =
@@ -133,6 +139,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       [0.2, 2],
       [1, 8],
     ]),
+    crashNewLeader: pick([0, 0, 0.2, 0.5]),
   };
 }
 

@@ -93,6 +93,8 @@ export class SimNode {
   votedOnWire: { term: number; candidate: NodeId } | null = null;
   /** The highest index this node acknowledged on the wire (lowered when it rewrites its log below). */
   ackedOnWire = 0;
+  /** The term of the leader those acknowledgements went to. */
+  ackedTerm = 0;
   /** What this node's disk holds durably, as its driver reported it (see SimWorld.checkSend). */
   durable = { term: 0, vote: null as NodeId | null, lastIndex: 0 };
   /** When the node last crashed or refused; boots are scheduled by the world's owner. */
@@ -152,6 +154,8 @@ export class SimWorld {
   private violation: InvariantViolation | null = null;
   /** Called when a node's storage fails (fail-stop): the owner decides when it restarts. */
   onNodeStopped: (n: SimNode, why: string) => void = NO_EVENT;
+  /** Called when a node has just become leader (after its election Ready). */
+  onLeader: (n: SimNode) => void = NO_EVENT;
 
   constructor(readonly cfg: WorldConfig) {
     this.rng = createRng(cfg.seed ^ 0x3c6e_f372);
@@ -424,8 +428,12 @@ export class SimWorld {
         this.checkSend(n, m);
         if (m.type === 'request_vote_response' && m.granted && !m.preVote)
           n.votedOnWire = { term: m.term, candidate: m.to };
-        else if (m.type === 'append_entries_response' && m.success && m.matchIndex > n.ackedOnWire)
-          n.ackedOnWire = m.matchIndex;
+        else if (m.type === 'append_entries_response' && m.success) {
+          if (m.term > n.ackedTerm) {
+            n.ackedTerm = m.term;
+            n.ackedOnWire = m.matchIndex;
+          } else if (m.term === n.ackedTerm && m.matchIndex > n.ackedOnWire) n.ackedOnWire = m.matchIndex;
+        }
         const size = this.frameBytes(m);
         if (size < 0) {
           this.stats.oversize++;
@@ -532,7 +540,19 @@ export class SimWorld {
         // A log rewritten below an acknowledged index (a new leader's suffix) or replaced by a snapshot
         // takes back the acknowledgement, durably, from here on.
         const first = rd.entries[0]?.index;
-        if (first !== undefined && first <= n.ackedOnWire) n.ackedOnWire = first - 1;
+        if (first !== undefined && first <= n.ackedOnWire) {
+          // Only a leader of a later term may make a follower drop what it acknowledged: the leader
+          // it acknowledged to counted those copies toward a commit and never takes them back.
+          if (n.durable.term <= n.ackedTerm) {
+            this.fail(
+              new InvariantViolation(
+                'ack-durability',
+                `${n.id} overwrites from ${first} entries it acknowledged up to ${n.ackedOnWire} in term ${n.ackedTerm}, still in that term`,
+              ),
+            );
+          }
+          n.ackedOnWire = first - 1;
+        }
         if (rd.snapshot) n.ackedOnWire = 0;
         if (rd.entries.length > 0) {
           const core = n.core!;
@@ -582,6 +602,7 @@ export class SimWorld {
               snapshotIndex: st.snapshotIndex,
             }),
           );
+          this.onLeader(n);
         }
       },
       onFailure: (err, stage) => {
