@@ -35,12 +35,21 @@ describe('the simulator catches broken runtimes', () => {
   it.each<[SimBug, string[]]>([
     [
       'lying-sync',
-      ['acknowledged-write-durability', 'election-safety', 'log-matching', 'state-machine-safety'],
+      [
+        'acknowledged-write-durability',
+        'vote-durability',
+        'ack-durability',
+        'election-safety',
+        'log-matching',
+        'state-machine-safety',
+      ],
     ],
     [
       'send-before-sync',
       [
         'acknowledged-write-durability',
+        'vote-durability',
+        'ack-durability',
         'election-safety',
         'log-matching',
         'state-machine-safety',
