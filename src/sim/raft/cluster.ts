@@ -179,6 +179,7 @@ export class RaftSimulation {
       syncMs: this.profile.syncMs,
       clockRates: this.profile.clockRates,
       lyingSync: this.o.bug === 'lying-sync',
+      holdAcrossPartitions: this.profile.holdAcrossPartitions ?? false,
       ...(opts.traceSink ? { traceSink: opts.traceSink } : {}),
     });
     this.world.onLeader = (n) => {
@@ -316,6 +317,7 @@ export class RaftSimulation {
       case 'partition':
         w.net.heal();
         w.net.partition(a.groups);
+        w.releaseHeld();
         return;
       case 'bridge':
         w.net.heal();
@@ -325,9 +327,11 @@ export class RaftSimulation {
             w.net.cutLink(r, l);
           }
         }
+        w.releaseHeld();
         return;
       case 'heal':
         w.net.heal();
+        w.releaseHeld();
         return;
       case 'crash':
         this.crash(w.node(a.node), a.downMs);
@@ -366,6 +370,7 @@ export class RaftSimulation {
     this.chaos = false;
     this.healedAt = w.now;
     w.net.heal();
+    w.releaseHeld();
     w.log(`t=${fmt(w.now)} chaos ends: network healed, crashed nodes restart`);
     for (const n of w.nodes) this.restart(n);
   }

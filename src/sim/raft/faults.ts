@@ -31,6 +31,8 @@ export interface FaultProfile {
    * the raw material of the paper's figure 8.
    */
   readonly crashNewLeader?: number;
+  /** Messages cut by a partition are delivered when it heals (see WorldConfig.holdAcrossPartitions). */
+  readonly holdAcrossPartitions?: boolean;
 }
 
 export type FaultKind =
@@ -140,6 +142,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       [1, 8],
     ]),
     crashNewLeader: pick([0, 0, 0.2, 0.5]),
+    holdAcrossPartitions: pick([false, true]),
   };
 }
 

@@ -27,6 +27,10 @@ export type InvariantName =
   | 'vote-durability'
   /** A node lost, across a crash, entries it had acknowledged on the wire. */
   | 'ack-durability'
+  /** A follower acknowledged entries to a node that never reached the acknowledgement's term. */
+  | 'stale-term-ack'
+  /** A leader counted an entry committed that a node lacking it could still be elected over. */
+  | 'commit-safety'
   | 'replica-divergence'
   | 'liveness'
   | 'linearizability'

@@ -59,6 +59,11 @@ export interface WorldConfig {
    * Off for scenarios that make a disk lose acknowledged data on purpose.
    */
   readonly checkPromises?: boolean;
+  /**
+   * Messages cut by a partition wait in the sender's queue and arrive once the link heals, as the TCP
+   * transport's per-peer queue does while it redials; a deposed leader's appends then land late.
+   */
+  readonly holdAcrossPartitions?: boolean;
   readonly traceSink?: (line: string) => void;
 }
 
@@ -96,7 +101,9 @@ export class SimNode {
   /** The term of the leader those acknowledgements went to. */
   ackedTerm = 0;
   /** What this node's disk holds durably, as its driver reported it (see SimWorld.checkSend). */
-  durable = { term: 0, vote: null as NodeId | null, lastIndex: 0 };
+  durable = { term: 0, vote: null as NodeId | null, lastIndex: 0, lastTerm: 0 };
+  /** A leader's commit index as last checked (see SimWorld.checkCommitSafe). */
+  checkedCommit = 0;
   /** When the node last crashed or refused; boots are scheduled by the world's owner. */
   downSince = 0;
 
@@ -149,6 +156,8 @@ export class SimWorld {
   };
   readonly initialConf: ConfState;
   readonly maxFrameBytes: number;
+  /** Messages waiting behind a partition (see WorldConfig.holdAcrossPartitions), oldest first. */
+  private held: RaftMessage[] = [];
   private readonly rng: Rng;
   private readonly diskRng: Rng;
   private violation: InvariantViolation | null = null;
@@ -283,7 +292,10 @@ export class SimWorld {
     if (this.cfg.checkPromises !== false)
       this.checkPromises(n, recovered.hardState.term, recovered.hardState.vote, lastIndex);
     else n.ackedOnWire = Math.min(n.ackedOnWire, lastIndex);
-    n.durable = { term: recovered.hardState.term, vote: recovered.hardState.vote, lastIndex };
+    const lastTerm =
+      recovered.entries[recovered.entries.length - 1]?.term ?? recovered.snapshot?.meta.term ?? 0;
+    n.durable = { term: recovered.hardState.term, vote: recovered.hardState.vote, lastIndex, lastTerm };
+    n.checkedCommit = 0;
     const cfg = this.cfg;
     const core = new RaftNode(
       {
@@ -352,6 +364,26 @@ export class SimWorld {
     }
   }
 
+  private hold(m: RaftMessage): void {
+    this.held.push(m);
+    // Bounded, as the transport's queue is (maxQueueBytes): the oldest go first.
+    if (this.held.length > 2000) this.held.splice(0, this.held.length - 2000);
+  }
+
+  /** After a change of the partitions: queued messages whose link works again are delivered. */
+  releaseHeld(): void {
+    if (this.held.length === 0) return;
+    const still: RaftMessage[] = [];
+    for (const m of this.held) {
+      if (!this.net.canReach(m.from, m.to)) {
+        still.push(m);
+        continue;
+      }
+      for (const d of this.net.route(m.from, m.to)) this.q.schedule(this.now + d, () => this.deliver(m));
+    }
+    this.held = still;
+  }
+
   /** Power loss: the process is gone, unsynced writes are lost or torn. */
   crash(n: SimNode, why = 'crash'): void {
     if (!n.up) return;
@@ -363,6 +395,8 @@ export class SimWorld {
     n.applier = null;
     n.role = 'down';
     n.downSince = this.now;
+    // Its transport's queues die with the process.
+    this.held = this.held.filter((m) => m.from !== n.id);
     this.log(`t=${fmt(this.now)} CRASH ${n.id} (${why}; ${lost} unsynced bytes lost or torn)`);
   }
 
@@ -426,8 +460,10 @@ export class SimWorld {
       send: (m: RaftMessage): SendOutcome => {
         if (n.inc !== inc) return 'closed';
         this.checkSend(n, m);
-        if (m.type === 'request_vote_response' && m.granted && !m.preVote)
-          n.votedOnWire = { term: m.term, candidate: m.to };
+        if (m.type === 'request_vote_response' && m.granted && !m.preVote) {
+          if (n.votedOnWire === null || m.term >= n.votedOnWire.term)
+            n.votedOnWire = { term: m.term, candidate: m.to };
+        }
         else if (m.type === 'append_entries_response' && m.success) {
           if (m.term > n.ackedTerm) {
             n.ackedTerm = m.term;
@@ -445,6 +481,10 @@ export class SimWorld {
         if (size > this.maxFrameBytes) {
           this.stats.oversize++;
           return 'oversize';
+        }
+        if (this.cfg.holdAcrossPartitions === true && !this.net.canReach(m.from, m.to)) {
+          this.hold(m);
+          return 'queued';
         }
         for (const d of this.net.route(m.from, m.to, size))
           this.q.schedule(this.now + d, () => this.deliver(m));
@@ -464,7 +504,8 @@ export class SimWorld {
       m.type === 'request_vote_response' &&
       m.granted &&
       !m.preVote &&
-      (d.term !== m.term || d.vote !== m.to)
+      // A disk already in a later term covers the vote: the node can never vote in that term again.
+      (d.term < m.term || (d.term === m.term && d.vote !== m.to))
     ) {
       this.fail(
         new InvariantViolation(
@@ -472,13 +513,26 @@ export class SimWorld {
           `${n.id} grants its vote in term ${m.term} to ${m.to} while its disk holds term ${d.term} vote ${d.vote ?? '-'}`,
         ),
       );
-    } else if (m.type === 'append_entries_response' && m.success && m.matchIndex > d.lastIndex) {
-      this.fail(
-        new InvariantViolation(
-          'ack-durability',
-          `${n.id} acknowledges entries up to ${m.matchIndex} while its disk holds up to ${d.lastIndex}`,
-        ),
-      );
+    } else if (m.type === 'append_entries_response' && m.success) {
+      if (m.matchIndex > d.lastIndex) {
+        this.fail(
+          new InvariantViolation(
+            'ack-durability',
+            `${n.id} acknowledges entries up to ${m.matchIndex} while its disk holds up to ${d.lastIndex}`,
+          ),
+        );
+      }
+      // A success answers an append of the same term, sent by that term's leader, whose term is durable
+      // before it leads: an acknowledgement to a node still below that term answered a stale leader.
+      const to = this.byId.get(m.to);
+      if (to !== undefined && to.durable.term < m.term) {
+        this.fail(
+          new InvariantViolation(
+            'stale-term-ack',
+            `${n.id} acknowledges entries up to ${m.matchIndex} in term ${m.term} to ${m.to}, whose term is ${to.durable.term}`,
+          ),
+        );
+      }
     }
   }
 
@@ -486,7 +540,10 @@ export class SimWorld {
     const to = this.byId.get(m.to);
     if (to === undefined || to.driver === null) return;
     // A partition that started while the message was in flight still cuts it.
-    if (!this.net.canReach(m.from, m.to)) return;
+    if (!this.net.canReach(m.from, m.to)) {
+      if (this.cfg.holdAcrossPartitions === true) this.hold(m);
+      return;
+    }
     to.driver.receive(m);
   }
 
@@ -535,8 +592,18 @@ export class SimWorld {
           n.durable.vote = rd.hardState.vote;
         }
         const last = rd.entries[rd.entries.length - 1];
-        if (last !== undefined) n.durable.lastIndex = last.index;
-        if (rd.snapshot) n.durable.lastIndex = Math.max(n.durable.lastIndex, rd.snapshot.meta.index);
+        if (last !== undefined) {
+          n.durable.lastIndex = last.index;
+          n.durable.lastTerm = last.term;
+        }
+        if (rd.snapshot && rd.snapshot.meta.index > n.durable.lastIndex) {
+          n.durable.lastIndex = rd.snapshot.meta.index;
+          n.durable.lastTerm = rd.snapshot.meta.term;
+        }
+        if (rd.hardState && n.core?.isLeader === true && rd.hardState.commit > n.checkedCommit) {
+          n.checkedCommit = rd.hardState.commit;
+          this.guard(() => this.checkCommitSafe(n, rd.hardState!.commit));
+        }
         // A log rewritten below an acknowledged index (a new leader's suffix) or replaced by a snapshot
         // takes back the acknowledgement, durably, from here on.
         const first = rd.entries[0]?.index;
@@ -617,6 +684,44 @@ export class SimWorld {
         this.fail(err);
       },
     };
+  }
+
+  /**
+   * An entry a leader counts committed must survive every future election: no voter that lacks it
+   * may be at least as up to date as a majority of the voters (it could win their votes and
+   * overwrite it). The commit rule of the paper (only entries of the leader's own term are
+   * committed by counting, figure 8) is what makes this hold.
+   */
+  private checkCommitSafe(leader: SimNode, commit: number): void {
+    const lc = leader.core;
+    if (lc === null) return;
+    const term = lc.termAt(commit);
+    if (term === undefined) return;
+    const voters = lc.confState.voters;
+    const logs = new Map<NodeId, { lastIndex: number; lastTerm: number }>();
+    for (const id of voters) {
+      const v = this.byId.get(id);
+      if (v === undefined || v.refused) continue;
+      const st = v.core?.status();
+      logs.set(id, st ? { lastIndex: st.lastIndex, lastTerm: st.lastTerm } : v.durable);
+    }
+    for (const id of voters) {
+      const v = this.byId.get(id);
+      const core = v?.core;
+      if (core === null || core === undefined) continue;
+      const st = core.status();
+      if (commit <= st.snapshotIndex || core.termAt(commit) === term) continue;
+      let votes = 0;
+      for (const w of logs.values()) {
+        if (st.lastTerm > w.lastTerm || (st.lastTerm === w.lastTerm && st.lastIndex >= w.lastIndex)) votes++;
+      }
+      if (votes > voters.length / 2) {
+        throw new InvariantViolation(
+          'commit-safety',
+          `${leader.id} commits ${commit}/${term} in term ${leader.term}, but ${id} lacks it and is at least as up to date as ${votes} of ${voters.length} voters (last ${st.lastIndex}/${st.lastTerm})`,
+        );
+      }
+    }
   }
 
   private guard(fn: () => void): void {
