@@ -104,6 +104,8 @@ export class SimNode {
   durable = { term: 0, vote: null as NodeId | null, lastIndex: 0, lastTerm: 0 };
   /** A leader's commit index as last checked (see SimWorld.checkCommitSafe). */
   checkedCommit = 0;
+  /** The terms of the durable log as the driver reported it: index base+1+k has term terms[k]. */
+  durableLog = { base: 0, baseTerm: 0, terms: [] as number[] };
   /** When the node last crashed or refused; boots are scheduled by the world's owner. */
   downSince = 0;
 
@@ -296,6 +298,11 @@ export class SimWorld {
       recovered.entries[recovered.entries.length - 1]?.term ?? recovered.snapshot?.meta.term ?? 0;
     n.durable = { term: recovered.hardState.term, vote: recovered.hardState.vote, lastIndex, lastTerm };
     n.checkedCommit = 0;
+    n.durableLog = {
+      base: recovered.snapshot?.meta.index ?? 0,
+      baseTerm: recovered.snapshot?.meta.term ?? 0,
+      terms: recovered.entries.map((e) => e.term),
+    };
     const cfg = this.cfg;
     const core = new RaftNode(
       {
@@ -463,8 +470,7 @@ export class SimWorld {
         if (m.type === 'request_vote_response' && m.granted && !m.preVote) {
           if (n.votedOnWire === null || m.term >= n.votedOnWire.term)
             n.votedOnWire = { term: m.term, candidate: m.to };
-        }
-        else if (m.type === 'append_entries_response' && m.success) {
+        } else if (m.type === 'append_entries_response' && m.success) {
           if (m.term > n.ackedTerm) {
             n.ackedTerm = m.term;
             n.ackedOnWire = m.matchIndex;
@@ -592,7 +598,16 @@ export class SimWorld {
           n.durable.vote = rd.hardState.vote;
         }
         const last = rd.entries[rd.entries.length - 1];
+        const dl = n.durableLog;
+        if (rd.snapshot) {
+          const { index, term } = rd.snapshot.meta;
+          const keep = dl.terms[index - dl.base - 1] === term ? dl.terms.slice(index - dl.base) : [];
+          n.durableLog = { base: index, baseTerm: term, terms: keep };
+        }
         if (last !== undefined) {
+          const log = n.durableLog;
+          log.terms.length = Math.max(0, rd.entries[0]!.index - log.base - 1);
+          for (const e of rd.entries) log.terms.push(e.term);
           n.durable.lastIndex = last.index;
           n.durable.lastTerm = last.term;
         }
@@ -707,10 +722,20 @@ export class SimWorld {
     }
     for (const id of voters) {
       const v = this.byId.get(id);
-      const core = v?.core;
-      if (core === null || core === undefined) continue;
-      const st = core.status();
-      if (commit <= st.snapshotIndex || core.termAt(commit) === term) continue;
+      if (v === undefined || v.refused) continue;
+      // A live node campaigns with its log as it is in memory; a crashed one with what its disk kept.
+      const core = v.core;
+      let st: { lastIndex: number; lastTerm: number; snapshotIndex: number };
+      let has: boolean;
+      if (core !== null) {
+        st = core.status();
+        has = core.termAt(commit) === term;
+      } else {
+        const dl = v.durableLog;
+        st = { lastIndex: v.durable.lastIndex, lastTerm: v.durable.lastTerm, snapshotIndex: dl.base };
+        has = commit === dl.base ? dl.baseTerm === term : dl.terms[commit - dl.base - 1] === term;
+      }
+      if (commit <= st.snapshotIndex || has) continue;
       let votes = 0;
       for (const w of logs.values()) {
         if (st.lastTerm > w.lastTerm || (st.lastTerm === w.lastTerm && st.lastIndex >= w.lastIndex)) votes++;
