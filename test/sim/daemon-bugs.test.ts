@@ -100,9 +100,12 @@ describe('daemon bugs, reproduced in the simulator', () => {
     // The scenario needs the same leader throughout: it is the leader's view of the follower that is stale.
     expect(w.leader()).toBe(leader);
     expect(leader.term).toBe(term);
-    expect(f.applier!.appliedIndex, `follower stuck at ${f.applier!.appliedIndex} after ${took} ms`).toBe(
-      leader.applier!.appliedIndex,
-    );
+    expect(
+      f.applier!.appliedIndex,
+      `follower stuck at ${f.applier!.appliedIndex} (log ${f.core!.status().lastIndex}) while the leader's ` +
+        `match for it is ${leader.core!.status().progress?.[f.id]?.match}, after ${took} ms and ` +
+        `${w.stats.messages - sent0} messages`,
+    ).toBe(leader.applier!.appliedIndex);
     // Repair costs a handful of round trips, not a storm of identical appends.
     expect(w.stats.messages - sent0).toBeLessThan(3000);
   }, 120_000);
