@@ -342,6 +342,25 @@ export class RaftSimulation {
         n.fs.capacityBytes = n.fs.used + a.spareBytes;
         return;
       }
+      case 'corrupt': {
+        const n = w.node(a.node);
+        if (w.nodes.some((x) => x.refused || x.corrupted)) return;
+        const seg = n.fs
+          .files()
+          .filter((f) => f.path.endsWith('.wal') && f.synced > 0)
+          .sort((x, y) => x.path.localeCompare(y.path))
+          .at(-1);
+        if (seg === undefined) return;
+        n.fs.flipBit(
+          seg.path,
+          Math.min(seg.synced - 1, Math.floor(a.at * seg.synced)),
+          this.faultRng.int(0, 7),
+        );
+        n.corrupted = true;
+        const [lo, hi] = this.profile.downtimeMs;
+        this.crash(n, lo + this.faultRng.next() * (hi - lo));
+        return;
+      }
       case 'conf': {
         const n = w.node(a.leader);
         const core = n.core;

@@ -49,6 +49,8 @@ export type FaultKind =
   | 'false-unreachable'
   /** A node's disk fills up: its next write fails with ENOSPC and the node fails stop. */
   | 'disk-full'
+  /** One bit of a node's synced WAL flips, then the node crashes and must read it back. */
+  | 'corrupt'
   | 'none';
 
 export type FaultAction =
@@ -62,6 +64,8 @@ export type FaultAction =
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
   | { readonly kind: 'disk-full'; readonly node: NodeId; readonly spareBytes: number }
+  /** `at`: where in the synced bytes of the node's last WAL segment, as a fraction (1 = its last byte). */
+  | { readonly kind: 'corrupt'; readonly node: NodeId; readonly at: number }
   /** Graceful leadership transfer (TimeoutNow), as a node stopping for maintenance does. */
   | { readonly kind: 'transfer'; readonly from: NodeId; readonly to: NodeId }
   | { readonly kind: 'unreachable'; readonly node: NodeId; readonly peer: NodeId }
@@ -101,6 +105,7 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         'promote-learner': 0,
         'false-unreachable': 0,
         'disk-full': 0,
+        corrupt: 0,
         none: 1,
       },
       downtimeMs: [0, 0],
@@ -133,6 +138,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       'promote-learner': pick([0, 1]),
       'false-unreachable': pick([0, 1, 2]),
       'disk-full': pick([0, 0, 1]),
+      // Off by default: see the `disk` profile.
+      corrupt: 0,
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
@@ -234,6 +241,15 @@ export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): F
       if (view.leader === null || others.length === 0) return { kind: 'none' };
       return { kind: 'unreachable', node: others[rng.int(0, others.length - 1)]!, peer: view.leader };
     }
+    case 'corrupt': {
+      const up = view.nodes.filter((x) => view.up.has(x));
+      if (up.length === 0 || view.voters.length < 3) return { kind: 'none' };
+      return {
+        kind: 'corrupt',
+        node: up[rng.int(0, up.length - 1)]!,
+        at: rng.next() < 0.7 ? 1 - rng.next() * 0.02 : rng.next(),
+      };
+    }
     case 'disk-full': {
       const up = view.nodes.filter((x) => view.up.has(x));
       if (up.length === 0) return { kind: 'none' };
@@ -256,6 +272,8 @@ export function describeFault(a: FaultAction): string {
       return `crash ${a.node} for ${Math.round(a.downMs)} ms`;
     case 'disk-full':
       return `disk of ${a.node} full (${a.spareBytes} bytes left)`;
+    case 'corrupt':
+      return `flip a synced bit of ${a.node}'s last WAL segment at ${(a.at * 100).toFixed(1)}%, then crash it`;
     case 'transfer':
       return `transfer leadership ${a.from} -> ${a.to}`;
     case 'conf':
@@ -281,6 +299,7 @@ export const MEMBERSHIP_PROFILE: Partial<FaultProfile> = {
     'promote-learner': 3,
     'false-unreachable': 1,
     'disk-full': 1,
+    corrupt: 0,
     none: 0,
   },
   faultEveryMs: 300,
@@ -303,9 +322,33 @@ export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
       'promote-learner': 0,
       'false-unreachable': 1,
       'disk-full': 1,
+      corrupt: 0,
       none: 0,
     },
     faultEveryMs: 300,
+  },
+  /**
+   * Disk faults: crashes, full disks and bit flips in synced WAL bytes (mostly near the tail, where
+   * recovery must tell a torn write from corruption). A node that finds corruption refuses to start
+   * and stays down; at most one node per run is corrupted.
+   */
+  disk: {
+    weights: {
+      'partition-halves': 1,
+      'isolate-leader': 1,
+      bridge: 0,
+      heal: 2,
+      crash: 2,
+      'crash-leader': 1,
+      'transfer-leader': 0,
+      'demote-voter': 0,
+      'promote-learner': 0,
+      'false-unreachable': 0,
+      'disk-full': 1,
+      corrupt: 1,
+      none: 1,
+    },
+    faultEveryMs: 500,
   },
   membership: MEMBERSHIP_PROFILE,
 };

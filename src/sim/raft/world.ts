@@ -86,6 +86,8 @@ export class SimNode {
   up = false;
   /** The node refused to start (corrupted synced data) and stays down. */
   refused = false;
+  /** A bit of its synced data was flipped (the `corrupt` fault). */
+  corrupted = false;
   driver: RaftDriver | null = null;
   applier: KvApplier | null = null;
   role = 'down';
@@ -413,13 +415,21 @@ export class SimWorld {
    */
   async checkDurable(voters: readonly NodeId[]): Promise<void> {
     const images = new Map<NodeId, LogView>();
+    // A disk whose recovery refuses (corruption detected) never votes again: it cannot help elect a
+    // leader that lacks an entry, so it counts as holding every entry.
+    let refusing = 0;
     for (const id of voters) {
       const n = this.byId.get(id);
-      if (n === undefined || n.refused) continue;
+      if (n === undefined) continue;
+      if (n.refused) {
+        refusing++;
+        continue;
+      }
       const img = await readDataDir(`/${n.id}/raft`, n.fs.cloneDurable().view()).catch(() => null);
       if (img) images.set(id, { snapshot: img.snapshot, entries: img.entries });
+      else refusing++;
     }
-    this.checker.checkDurable(images, voters.length - Math.floor(voters.length / 2));
+    this.checker.checkDurable(images, voters.length - Math.floor(voters.length / 2) - refusing);
   }
 
   // ------------------------------------------------------------------------ the driver's world
