@@ -80,12 +80,12 @@ export class RaftDriver {
     return this.coreRef;
   }
 
-  /** Replaces the core (bootstrap); only while no Ready is in flight (see `busy`). */
+  /**
+   * Replaces the core (bootstrap: only while no Ready is in flight, see `busy`; stop: null). The
+   * owner calls updateTimer() once the rest of its wiring is ready, so no tick fires before that.
+   */
   set core(core: RaftNode | null) {
-    if (this.processing && core !== this.coreRef)
-      throw new Error('raft driver: core replaced during a Ready');
     this.coreRef = core;
-    this.updateTimer();
   }
 
   /** A Ready loop is running (or about to): the core must not be replaced now. */
