@@ -198,7 +198,15 @@ export {
   type KvEntry,
   type LeaderInfo,
 } from './node/raft-component.js';
-export { bootstrapVoters, planMembershipChange, canVote } from './node/raft-membership.js';
+export { planMembershipChange, canVote } from './node/raft-membership.js';
+export {
+  Formation,
+  chooseFounders,
+  clusterIdOf,
+  mergeVerdict,
+  type FormationDecision,
+  type FormationInput,
+} from './node/formation.js';
 export { kvRoutes, MAX_KEY_BYTES, MAX_VALUE_BYTES, type KvRoutesOptions } from './api/routes/kv.js';
 export type {
   KvItemResponse,

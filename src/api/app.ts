@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { SwarmError } from '../common/errors.js';
-import { BodyShapeError, checkShutdownBody } from './body-checks.js';
+import { BodyShapeError, JsonLimitError, checkShutdownBody, parseBoundedJson } from './body-checks.js';
 import type { NodeStatus } from '../node/node.js';
 import type { ErrorResponse, HealthResponse, ShutdownResponse, StatusResponse } from './types.js';
 
@@ -65,15 +65,22 @@ function requireToken(token: string): MiddlewareHandler {
 /** Parse an optional JSON body and check its shape (body-checks.ts); bad JSON or bad shape is a 400. */
 export async function readJson<T>(c: Context, check: (body: unknown) => T): Promise<T> {
   const text = await c.req.text();
-  let value: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
-    }
-  }
+  const value: unknown = text.trim() === '' ? {} : parseJsonBody(text);
   return checkedBody(value, check);
+}
+
+/**
+ * A body's JSON within the API's limits (body-checks.ts parseBoundedJson):
+ * 400 bad_json when it does not parse, 400 bad_request when it nests deeper
+ * than MAX_VALUE_DEPTH or holds a number JSON cannot carry (1e999).
+ */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return parseBoundedJson(text);
+  } catch (err) {
+    if (err instanceof JsonLimitError) throw new ApiError(400, 'bad_request', err.message);
+    throw new ApiError(400, 'bad_json', 'request body is not valid JSON');
+  }
 }
 
 /** A parsed body through its check (body-checks.ts); a bad shape is a 400 bad_request. */

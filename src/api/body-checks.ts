@@ -83,3 +83,114 @@ export const checkPutBody = strictObject<{ value: unknown; prev_revision?: numbe
   value: { check: anyJson, optional: false },
   prev_revision: { check: nonNegativeInt, optional: true },
 });
+
+/**
+ * The largest request body the API reads: a KV value's 64 KiB plus 1 KiB of
+ * envelope (`{"value": ..., "prev_revision": n}`). A larger body is refused
+ * from its Content-Length before any of it is read, or, sent chunked, as soon
+ * as the bytes that arrived pass it: memory per request stays bounded.
+ */
+export const MAX_BODY_BYTES = 64 * 1024 + 1024;
+
+/**
+ * How deeply a value's arrays and objects may nest. Deeper values would be
+ * stored, then break a recursive encoder (MessagePack, JSON) on some node
+ * later; refused before anything is proposed.
+ */
+export const MAX_VALUE_DEPTH = 64;
+
+/** A JSON body the API refuses although it parses: too deep, or a number JSON cannot carry back. */
+export class JsonLimitError extends Error {}
+
+/**
+ * The deepest nesting of arrays and objects in JSON text, counted without
+ * parsing (so a hostile body cannot exhaust a recursive parser's stack), or
+ * Infinity as soon as it passes `limit`.
+ */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > max) max = depth;
+      if (max > limit) return Infinity;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/** Where the first non-finite number is ('value.a[2]'), or null. JSON.parse turns 1e999 into Infinity. */
+export function findNonFinite(value: unknown, path: string): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = findNonFinite(value[i], `${path}[${i}]`);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const p = findNonFinite(v, path === '' ? k : `${path}.${k}`);
+      if (p !== null) return p;
+    }
+  }
+  return null;
+}
+
+/**
+ * Parse a request body's JSON within the API's limits: a SyntaxError for bad
+ * JSON, a JsonLimitError for nesting deeper than MAX_VALUE_DEPTH below the
+ * body's own object, or a number out of range (1e999).
+ */
+export function parseBoundedJson(text: string): unknown {
+  // +1: the body's own envelope object holds the value.
+  if (jsonDepth(text, MAX_VALUE_DEPTH + 1) > MAX_VALUE_DEPTH + 1)
+    throw new JsonLimitError(`JSON nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  const value: unknown = JSON.parse(text);
+  const at = findNonFinite(value, '');
+  if (at !== null)
+    throw new JsonLimitError(`${at === '' ? 'body' : at}: number out of range (JSON numbers must be finite)`);
+  return value;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text, or null when it is not valid UTF-8 (stored as U+FFFD otherwise). */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A key from the raw request path after `prefix`, percent-decoded strictly:
+ * null for a malformed escape ('%zz') or escapes that are not UTF-8 ('%ff').
+ * Decoding leniently would store 'a%zz' literally, the same key as 'a%25zz'.
+ */
+export function strictPathKey(url: string, prefix: string): string | null | undefined {
+  const start = url.indexOf('/', url.indexOf('://') + 3);
+  if (start < 0) return undefined;
+  let end = url.length;
+  for (const ch of ['?', '#']) {
+    const i = url.indexOf(ch, start);
+    if (i >= 0 && i < end) end = i;
+  }
+  const path = url.slice(start, end);
+  if (!path.startsWith(prefix)) return undefined;
+  try {
+    return decodeURIComponent(path.slice(prefix.length));
+  } catch {
+    return null;
+  }
+}

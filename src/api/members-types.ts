@@ -41,6 +41,9 @@ export const adaptiveViewSchema = z.object({
   interval_ms: z.number(),
   fanout: z.number(),
   reason: z.string(),
+  /** The cause holding the mode now and its condition (absent from nodes before 0.3.x). */
+  cause: z.string().optional(),
+  why: z.string().optional(),
   changed_at: z.string().nullable(),
 });
 export type AdaptiveView = z.infer<typeof adaptiveViewSchema>;

@@ -77,6 +77,8 @@ export function membersResponse(v: GossipView): MembersResponse {
       interval_ms: v.adaptive.intervalMs,
       fanout: v.adaptive.fanout,
       reason: v.adaptive.reason,
+      cause: v.adaptive.cause,
+      why: v.adaptive.why,
       changed_at: iso(v.adaptiveChangedAtMs),
     },
     counters: {

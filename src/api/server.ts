@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../common/errors.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
-import { createApi, errorBody, type ApiRoutes } from './app.js';
+import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
+import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
@@ -31,14 +32,27 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The request as hono reads it (url, method, headers, body on demand); the body is read once and kept. */
+function tooLarge(maxBodyBytes: number): ApiError {
+  return new ApiError(413, 'too_large', `request body exceeds ${maxBodyBytes} bytes`);
+}
+
+/**
+ * The request as hono reads it (url, method, headers, body on demand); the
+ * body is read once and kept, and only up to `maxBodyBytes`: a chunked body
+ * that passes it is refused then, not after it was all buffered.
+ */
 class NodeRequest {
   readonly url: string;
   readonly method: string;
   readonly headers = new LightHeaders();
   private body: Promise<Buffer> | null = null;
+  /** Set when the body was refused unread: see discardThenClose. */
+  refused = false;
 
-  constructor(private readonly incoming: IncomingMessage) {
+  constructor(
+    private readonly incoming: IncomingMessage,
+    private readonly maxBodyBytes: number,
+  ) {
     this.method = incoming.method ?? 'GET';
     this.url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
     const raw = incoming.rawHeaders;
@@ -52,7 +66,19 @@ class NodeRequest {
   private bytes(): Promise<Buffer> {
     this.body ??= new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
-      this.incoming.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      const onData = (c: Buffer): void => {
+        size += c.length;
+        if (size > this.maxBodyBytes) {
+          this.refused = true;
+          this.incoming.off('data', onData);
+          chunks.length = 0;
+          reject(tooLarge(this.maxBodyBytes));
+          return;
+        }
+        chunks.push(c);
+      };
+      this.incoming.on('data', onData);
       this.incoming.once('end', () => resolve(Buffer.concat(chunks)));
       this.incoming.once('error', reject);
     });
@@ -60,7 +86,9 @@ class NodeRequest {
   }
 
   async text(): Promise<string> {
-    return (await this.bytes()).toString('utf8');
+    const text = decodeUtf8(await this.bytes());
+    if (text === null) throw new ApiError(400, 'bad_utf8', 'request body is not valid UTF-8');
+    return text;
   }
 
   async json(): Promise<unknown> {
@@ -100,11 +128,25 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyRe
  */
 export function requestListener(
   fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
+  opts: { maxBodyBytes?: number } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   return (req, res) => {
     const run = async (): Promise<void> => {
+      // A body announced larger than the limit is refused before a byte of it is read.
+      const announced = Number(req.headers['content-length'] ?? 0);
+      if (announced > maxBodyBytes) {
+        const e = tooLarge(maxBodyBytes);
+        const text = JSON.stringify(errorBody(e.code, e.message));
+        discardThenClose(req, res);
+        res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
       // hono reads only url, method, headers and the body methods NodeRequest has.
-      const r = await fetchFn(new NodeRequest(req) as unknown as Request);
+      const nreq = new NodeRequest(req, maxBodyBytes);
+      const r = await fetchFn(nreq as unknown as Request);
+      if (nreq.refused) discardThenClose(req, res);
       await writeResponse(req, res, r);
     };
     run().catch((err: unknown) => {
@@ -117,6 +159,34 @@ export function requestListener(
       res.end(text);
     });
   };
+}
+
+/** How much of a refused body is still read, and for how long, before its connection is closed. */
+const DISCARD_BYTES = 16 * 1024 * 1024;
+const DISCARD_MS = 5000;
+
+/**
+ * After a body was refused: read and drop what the client still sends, up to
+ * DISCARD_BYTES or DISCARD_MS, then close. Closing at once would reset the
+ * connection under a client still writing, and a reset can destroy our 413
+ * in its receive buffer before it is read (nginx's lingering_close does the
+ * same); memory stays flat, since nothing is kept.
+ */
+function discardThenClose(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    let seen = 0;
+    const socket = req.socket;
+    const timer = setTimeout(() => socket.destroy(), DISCARD_MS);
+    timer.unref();
+    req.on('data', (c: Buffer) => {
+      seen += c.length;
+      if (seen > DISCARD_BYTES) socket.destroy();
+    });
+    req.resume();
+    socket.once('close', () => clearTimeout(timer));
+    req.once('end', () => clearTimeout(timer));
+  });
 }
 
 function isLoopback(host: string): boolean {

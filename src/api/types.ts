@@ -24,12 +24,44 @@ export const statusSchema = z.object({
   applied_index: z.number().default(0),
   voters: z.array(z.string()).default([]),
   learners: z.array(z.string()).default([]),
+  cluster: z.string().nullable().default(null),
+  waiting: z.string().nullable().default(null),
+  merge: z
+    .object({
+      from: z.string(),
+      to: z.string(),
+      state: z.enum(['exporting', 'rejoining', 'reproposing', 'done', 'failed']),
+      exported: z.number(),
+      put: z.number(),
+      conflictCount: z.number(),
+      conflicts: z.array(z.object({ key: z.string(), yielded: z.unknown(), kept: z.unknown() })),
+      backup: z.string().nullable(),
+      error: z.string().nullable(),
+    })
+    .nullable()
+    .default(null),
   addresses: addressesSchema,
   uptime_s: z.number(),
   version: z.string(),
   pid: z.number(),
   data_dir: z.string(),
-  security: z.object({ gossip_encrypted: z.boolean(), note: z.string().optional() }),
+  security: z.object({
+    gossip_encrypted: z.boolean(),
+    note: z.string().optional(),
+    // Default: nodes from before refusal tracking do not report it.
+    refused_peers: z
+      .array(
+        z.object({
+          address: z.string(),
+          channel: z.enum(['gossip', 'raft']),
+          cause: z.enum(['different_key', 'peer_has_no_key', 'peer_has_key']),
+          hint: z.string(),
+          count: z.number(),
+          last_seen: z.string(),
+        }),
+      )
+      .default([]),
+  }),
 });
 export type StatusResponse = z.infer<typeof statusSchema>;
 

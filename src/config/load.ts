@@ -158,13 +158,11 @@ function issueToError(
   if (cross && !sources.has(cross.rule.a) && sources.has(cross.rule.b)) {
     // Blame the key the user actually set, not the default it collides with.
     const msg = describeCrossRule(cross.rule, cross.va, true);
-    return new ConfigError(
-      `${sources.get(cross.rule.b)}: ${cross.rule.b} = ${show(cross.vb)}: ${msg}${more}`,
-      {
-        key: cross.rule.b,
-        value: cross.vb,
-      },
-    );
+    const where = sources.get(cross.rule.b) ?? '';
+    return new ConfigError(`${where ? `${where}: ` : ''}${cross.rule.b} = ${show(cross.vb)}: ${msg}${more}`, {
+      key: cross.rule.b,
+      value: cross.vb,
+    });
   }
   const source = sources.get(key);
   const value = cross ? cross.va : lookup(raw, keyPath);

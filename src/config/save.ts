@@ -69,7 +69,9 @@ export function setConfigKey(path: string, key: string, valueText: string): SetR
   const { doc, text } = readConfigFile(path);
   const next = structuredClone(doc) as Record<string, Record<string, unknown>>;
   (next[spec.section] ??= {})[spec.name] = value;
-  const sources = new Map<string, string>();
+  // The key being set is the one to blame when it breaks a rule with another key (no file prefix:
+  // the message is about the value just typed).
+  const sources = new Map<string, string>([[key, '']]);
   validateRaw(next, sources);
 
   let out = editTomlLine(text ?? '', spec.section, spec.name, formatTomlValue(spec, value));

@@ -86,6 +86,12 @@ const network = z.strictObject({
   multicast_enabled: bool()
     .default(true)
     .describe('discover peers by multicast (turn off for tests and the demo)'),
+  advertise_address: str()
+    .refine((v) => v === '' || isIP(v) !== 0, { error: 'must be "" or an IPv4 or IPv6 address' })
+    .default('')
+    .describe(
+      'address peers reach this node at, advertised for gossip, Raft and API ("" = the interface toward the first join peer, else the first external IPv4)',
+    ),
 });
 
 const gossip = z.strictObject({
@@ -161,9 +167,12 @@ const raft = z.strictObject({
   bootstrap_expect: int(0, 15)
     .default(0)
     .describe(
-      'voter-capable members to see before forming a new cluster (0 = only join one; see --bootstrap)',
+      'voter-capable members to see before forming a new cluster (0 = form with whoever is seen; see --bootstrap)',
     ),
   snapshot_interval_entries: int(1).default(10000).describe('log entries between snapshots'),
+  quota_bytes: int(0)
+    .default(256 * 1024 * 1024)
+    .describe('store size above which writes are refused with quota_exceeded (0 = no limit)'),
 });
 
 const security = z.strictObject({

@@ -32,6 +32,8 @@ export interface DriverHooks {
   onFsync?(seconds: number): void;
   /** A Ready is durable (before its messages go out); the simulator checks log invariants here. */
   onPersisted?(rd: Ready): void;
+  /** A Ready was advanced (the daemon tells its forwarder what was applied, advertises voters). */
+  onAdvanced?(rd: Ready): void;
   /** A Ready's committed entries (and snapshot) were applied. */
   onApplied?(rd: Ready): void;
   /** The loop or a snapshot failed on storage: the log is in an unknown state, the node must stop. */
@@ -195,6 +197,7 @@ export class RaftDriver {
             this.hooks.onSoftState?.(rd.softState, core.status().term);
             this.hooks.onLeaderChange?.();
           }
+          this.hooks.onAdvanced?.(rd);
           this.updateTimer();
           if (!wasLeader && core.isLeader) {
             // Won in advance(), when our own vote became durable: requests waiting for a leader (a

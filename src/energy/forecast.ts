@@ -31,6 +31,18 @@ export interface BatteryForecast {
   readonly rate: number | null;
 }
 
+/**
+ * Whether a forecast means anything for this battery: it is draining or
+ * filling. A full battery on mains (or one held at a charge limit, status
+ * "Not charging", while mains is online) neither empties nor fills, so a
+ * forecast, or "not enough data yet", would be noise.
+ */
+export function forecastApplies(b: { readonly status: string; readonly on_battery?: boolean }): boolean {
+  if (b.status === 'discharging' || b.status === 'charging') return true;
+  if (b.status === 'full') return false;
+  return b.on_battery !== false;
+}
+
 const NONE: BatteryForecast = { timeToEmptyS: null, timeToFullS: null, basis: null, rate: null };
 
 type Direction = 'discharging' | 'charging';

@@ -9,4 +9,6 @@ export * from './monitor.js';
 export * from './readings.js';
 export * from './leadership.js';
 export * from './metrics.js';
+export * from './republish.js';
+export * from './power-mode.js';
 export * from './sensors/index.js';

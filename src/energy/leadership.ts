@@ -49,7 +49,9 @@ export interface TransferAdvice {
   readonly reason: string;
 }
 
-const grade = (r: Rating | null): number => (r === null ? RATINGS.length : RATINGS.indexOf(r));
+/** Grade index, best first; null and idle (no work to grade) rank after every grade. */
+const grade = (r: Rating | null): number =>
+  r === null || r === 'idle' ? RATINGS.length : RATINGS.indexOf(r);
 
 /** Orders voters best-powered first: mains, then fuller battery, then better rating, then id. */
 export function compareVoters(a: VoterEnergy, b: VoterEnergy): number {
@@ -116,7 +118,7 @@ export class LeadershipAdvisor {
       };
     }
     // No rating yet (no work measured) is unknown, not bad: it never moves leadership.
-    if (self.rating === null) return null;
+    if (self.rating === null || self.rating === 'idle') return null;
     const mine = grade(self.rating);
     const best = ranked.find(
       (v) => v.summary !== null && !v.summary.onBattery && grade(v.summary.rating) + c.ratingGap <= mine,

@@ -70,11 +70,12 @@ export function energyMetricSamples(s: EnergySnapshot): MetricSample[] {
     'Useful work units per joule over the efficiency window.',
     s.efficiency.score,
   );
-  // Rating as a number so it can be graphed and alerted on: A+ = 6 ... F = 1.
+  // Rating as a number so it can be graphed and alerted on: A+ = 6 ... F = 1, idle (no work) = 0.
+  const r = s.efficiency.rating;
   add(
     'swarm_energy_rating',
-    'Efficiency rating, A+ = 6, A = 5, B = 4, C = 3, D = 2, F = 1.',
-    s.efficiency.rating === null ? null : RATINGS.length - RATINGS.indexOf(s.efficiency.rating),
+    'Efficiency rating, A+ = 6, A = 5, B = 4, C = 3, D = 2, F = 1, idle (no work in the window) = 0.',
+    r === null ? null : r === 'idle' ? 0 : RATINGS.length - RATINGS.indexOf(r),
   );
   add(
     'swarm_energy_protocol_joules_total',

@@ -69,8 +69,13 @@ export function isOnBattery(status: string | null, mainsOnline: boolean | null):
   return mainsOnline !== true;
 }
 
-export type Rating = 'A+' | 'A' | 'B' | 'C' | 'D' | 'F';
+/**
+ * A grade, or `idle`: a node that did no work in the window spent its energy
+ * on being available, which is not inefficiency, so it is not graded F.
+ */
+export type Rating = 'A+' | 'A' | 'B' | 'C' | 'D' | 'F' | 'idle';
 
+/** The grades, best first (`idle` is not a grade). */
 export const RATINGS: readonly Rating[] = ['A+', 'A', 'B', 'C', 'D', 'F'];
 
 /** Lower bounds of each rating, in work units per joule (see docs/energy.md for the reasoning). */

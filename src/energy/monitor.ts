@@ -250,7 +250,8 @@ export class EnergyMonitor {
       },
       efficiency: {
         score,
-        rating: score === null ? null : ratingFor(score),
+        // No work at all in the window: idle, not F (F is work done at a poor energy cost).
+        rating: score === null ? null : windowWork === 0 ? 'idle' : ratingFor(score),
         windowS: (now - windowStart.t) / 1000,
         windowWorkUnits: windowWork,
         windowJoules: windowJ,

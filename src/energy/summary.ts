@@ -17,7 +17,7 @@ export interface EnergySummary {
   readonly measured: boolean;
 }
 
-/** [milliwatts, battery % or -1, power state index, rating index or -1, flags (1 onBattery, 2 measured)]. */
+/** [milliwatts, battery % or -1, power state index, rating index (RATINGS; 6 = idle) or -1, flags (1 onBattery, 2 measured)]. */
 export type WireEnergySummary = readonly [number, number, number, number, number];
 
 const STATES: readonly PowerState[] = ['active', 'idle', 'low_power', 'critical'];
@@ -27,7 +27,7 @@ export function toWireSummary(s: EnergySummary): WireEnergySummary {
     Math.max(0, Math.round(s.powerW * 1000)),
     s.batteryPercent === null ? -1 : Math.round(s.batteryPercent),
     STATES.indexOf(s.powerState),
-    s.rating === null ? -1 : RATINGS.indexOf(s.rating),
+    s.rating === null ? -1 : s.rating === 'idle' ? RATINGS.length : RATINGS.indexOf(s.rating),
     (s.onBattery ? 1 : 0) | (s.measured ? 2 : 0),
   ];
 }
@@ -39,12 +39,12 @@ export function fromWireSummary(w: unknown): EnergySummary | null {
   const powerState = STATES[st as number];
   if (powerState === undefined || (mw as number) < 0 || (pct as number) < -1 || (pct as number) > 100)
     return null;
-  if ((rt as number) < -1 || (rt as number) >= RATINGS.length) return null;
+  if ((rt as number) < -1 || (rt as number) > RATINGS.length) return null;
   return {
     powerW: (mw as number) / 1000,
     batteryPercent: pct === -1 ? null : (pct as number),
     powerState,
-    rating: rt === -1 ? null : (RATINGS[rt as number] as Rating),
+    rating: rt === -1 ? null : rt === RATINGS.length ? 'idle' : (RATINGS[rt as number] as Rating),
     onBattery: ((flags as number) & 1) !== 0,
     measured: ((flags as number) & 2) !== 0,
   };
@@ -74,7 +74,7 @@ export function fromEnergyMeta(m: EnergyMeta | undefined): EnergySummary | null 
   if (m === undefined || typeof m.powerW !== 'number' || !Number.isFinite(m.powerW) || m.powerW < 0)
     return null;
   const powerState = STATES.find((x) => x === m.powerState) ?? 'idle';
-  const rating = RATINGS.find((x) => x === m.rating) ?? null;
+  const rating = m.rating === 'idle' ? 'idle' : (RATINGS.find((x) => x === m.rating) ?? null);
   const battery =
     typeof m.battery === 'number' && Number.isFinite(m.battery) && m.battery >= 0 && m.battery <= 100
       ? m.battery

@@ -190,6 +190,8 @@ type EnergyLevel = 'ok' | 'low' | 'critical';
 export interface AdaptiveState {
   readonly mode: GossipMode;
   readonly cause: AdaptiveCause;
+  /** What holds the mode now (the current cause's condition), which may differ from the change's reason. */
+  readonly causeDetail: string;
   /** Human-readable reason of the last mode change. */
   readonly reason: string;
   readonly changedAt: number | null;
@@ -206,6 +208,7 @@ export function initialAdaptiveState(c: AdaptiveConfig): AdaptiveState {
   return {
     mode: 'normal',
     cause: c.enabled ? 'start' : 'disabled',
+    causeDetail: c.enabled ? 'start: normal until measurements say otherwise' : 'adaptive gossip disabled',
     reason: c.enabled ? 'start: normal until measurements say otherwise' : 'adaptive gossip disabled',
     changedAt: null,
     lastEvaluatedAt: null,
@@ -331,7 +334,7 @@ export function evaluateAdaptive(
   };
   if (ind.mode === s.mode) {
     // Same mode, maybe a new cause: follow it so the exit thresholds track what holds the mode now.
-    return { ...base, cause: ind.cause, pending: null };
+    return { ...base, cause: ind.cause, causeDetail: ind.detail, pending: null };
   }
   const count = s.pending?.mode === ind.mode ? s.pending.count + 1 : 1;
   const immediate = ind.cause === 'energy_critical' || ind.cause === 'disabled';
@@ -347,6 +350,7 @@ export function evaluateAdaptive(
       ...base,
       mode: ind.mode,
       cause: ind.cause,
+      causeDetail: ind.detail,
       reason: `${s.mode} -> ${ind.mode}: ${ind.detail} (${how})`,
       changedAt: now,
       evaluationsSinceChange: 0,
@@ -354,6 +358,43 @@ export function evaluateAdaptive(
     };
   }
   return { ...base, pending: { mode: ind.mode, count } };
+}
+
+/**
+ * An energy sample between evaluations (the input event): when the sample
+ * takes the battery into a lower energy level (critical, or low), the energy
+ * mode applies at once, without waiting for the next evaluation, its
+ * confirmations or the dwell; the battery is the limit and the node has
+ * already measured it. Leaving an energy level waits for the regular
+ * evaluation (with its margin and confirmations), and anything else is left
+ * to it too, so the evaluation schedule is unchanged.
+ */
+export function applyEnergySample(
+  c: AdaptiveConfig,
+  s: AdaptiveState,
+  i: AdaptiveInputs,
+  now: number,
+): AdaptiveState {
+  if (!c.enabled) return s;
+  const level = energyLevel(c, s.energyLevel, i);
+  const rank: Record<EnergyLevel, number> = { ok: 0, low: 1, critical: 2 };
+  if (rank[level] <= rank[s.energyLevel]) return s;
+  const ind = indicate(c, s, level, i);
+  const base: AdaptiveState = {
+    ...s,
+    energyLevel: level,
+    cause: ind.cause,
+    causeDetail: ind.detail,
+    pending: null,
+  };
+  if (ind.mode === s.mode) return base;
+  return {
+    ...base,
+    mode: ind.mode,
+    reason: `${s.mode} -> ${ind.mode}: ${ind.detail} (at once, at the energy sample)`,
+    changedAt: now,
+    evaluationsSinceChange: 0,
+  };
 }
 
 export interface AdaptiveParams {
@@ -367,6 +408,9 @@ export interface AdaptiveParams {
   readonly intervalMs: number;
   readonly fanout: number;
   readonly reason: string;
+  /** The cause that holds the mode now, and its condition in words (it may have changed since `reason`). */
+  readonly cause: AdaptiveCause;
+  readonly why: string;
   readonly changedAt: number | null;
 }
 
@@ -383,6 +427,8 @@ export function adaptiveParams(c: AdaptiveConfig, s: AdaptiveState): AdaptivePar
       intervalMs: c.baseIntervalMs,
       fanout: c.baseFanout,
       reason: s.reason,
+      cause: s.cause,
+      why: s.causeDetail,
       changedAt: s.changedAt,
     };
   }
@@ -401,6 +447,8 @@ export function adaptiveParams(c: AdaptiveConfig, s: AdaptiveState): AdaptivePar
     intervalMs,
     fanout,
     reason: s.reason,
+    cause: s.cause,
+    why: s.causeDetail,
     changedAt: s.changedAt,
   };
 }
@@ -417,6 +465,14 @@ export class AdaptiveGossipController {
     const before = this.s.mode;
     const beforeChangedAt = this.s.changedAt;
     this.s = evaluateAdaptive(this.config, this.s, inputs, now);
+    return { ...this.current(), changed: this.s.mode !== before || this.s.changedAt !== beforeChangedAt };
+  }
+
+  /** An energy sample arrived between evaluations: see `applyEnergySample`. */
+  energySample(now: number, inputs: AdaptiveInputs): AdaptiveParams & { readonly changed: boolean } {
+    const before = this.s.mode;
+    const beforeChangedAt = this.s.changedAt;
+    this.s = applyEnergySample(this.config, this.s, inputs, now);
     return { ...this.current(), changed: this.s.mode !== before || this.s.changedAt !== beforeChangedAt };
   }
 

@@ -88,6 +88,11 @@ const MAX_ANNOUNCE_BACKOFF_MS = 30_000;
 const MAX_ID_BYTES = 64;
 /** Digest mark collections in progress (lost parts leave them behind; the oldest are dropped). */
 const MAX_PENDING_MARKS = 32;
+/**
+ * Members expected to probe a suspect at once on hearing of the suspicion: enough for
+ * Lifeguard's suspicionMult - 2 (default 2) confirmations with loss and slack to spare.
+ */
+const URGENT_PROBERS = 6;
 /** rangeStart/rangeEnd of digest parts that carry event marks instead of member entries. */
 export const MARKS_RANGE = '\uffff';
 
@@ -113,6 +118,8 @@ export class GossipNode {
   /** Probe round: slot = (mul * i + add) mod size walks the id space in a fresh random order each round. */
   private probeRound = { i: 0, size: 0, mul: 1, add: 0 };
   private probe: ProbeState | null = null;
+  /** A member others suspect, to be probed by us as soon as no probe is in flight. */
+  private urgentProbe: MemberId | null = null;
   private readonly relays = new Map<number, Relay>();
   private readonly suspicions = new Map<MemberId, Suspicion>();
   private readonly updates = new TransmitQueue<MemberUpdate>();
@@ -131,6 +138,7 @@ export class GossipNode {
   private nextAnnounceAt = Infinity;
   private announceBackoff = 0;
   private joinState: JoinState | null = null;
+  private nextContactJoinAt = -Infinity;
   private leaving = false;
   /** Dead/left members in the order they died, for expiry without scanning. */
   private readonly graveyard: { id: MemberId; at: number }[] = [];
@@ -219,7 +227,28 @@ export class GossipNode {
       nextAt: now + this.cfg.joinRetryMs,
       backoff: this.cfg.joinRetryMs,
     };
-    for (const s of others) this.sendDigest(null, s.host, s.port, true, now);
+    this.contactSeeds(others, now);
+  }
+
+  /**
+   * A join's first packets: the push-pull digest (to learn the table), and our
+   * own alive record as a gossip update, so a seed that holds an older life of
+   * ours (dead, suspect or alive on another port) takes the new one at once
+   * instead of a round trip later (digest -> request -> response), and starts
+   * spreading it. Our alive is also queued (memberlist's bootstrap alive), so
+   * this node spreads it itself as soon as the join answer names members.
+   */
+  private contactSeeds(seeds: readonly PeerAddress[], now: number): void {
+    this.updates.enqueue(this.id, { kind: 'alive', member: this.self });
+    for (const s of seeds) {
+      this.out.push({
+        to: null,
+        host: s.host,
+        port: s.port,
+        msg: { type: 'gossip', from: this.id, updates: [{ kind: 'alive', member: this.self }], events: [] },
+      });
+      this.sendDigest(null, s.host, s.port, true, now);
+    }
   }
 
   /** Announce a graceful leave: others mark this member `left` without waiting for failure detection. */
@@ -306,11 +335,15 @@ export class GossipNode {
   /** Earliest time `tick` has work to do. */
   nextDeadline(): number {
     if (!this.started) return Infinity;
-    let t = this.leaving ? Infinity : Math.min(this.nextProbeAt, this.nextPushPullAt);
+    // A probe in flight defers the next one (an urgent probe may still run when it falls due).
+    let t = this.leaving
+      ? Infinity
+      : Math.min(this.probe === null ? this.nextProbeAt : Infinity, this.nextPushPullAt);
     if (this.probe !== null) {
       if (!this.probe.indirect && !this.probe.acked) t = Math.min(t, this.probe.directDeadline);
       t = Math.min(t, this.probe.endAt);
     }
+    if (this.urgentProbe !== null && this.probe === null && !this.leaving) t = Math.min(t, this.lastNow);
     if (this.updates.size > 0 || this.eventQueue.size > 0) t = Math.min(t, this.nextGossipAt);
     t = Math.min(t, this.nextAnnounceAt);
     for (const r of this.relays.values()) t = Math.min(t, r.nackAt);
@@ -349,6 +382,7 @@ export class GossipNode {
     this.start(now);
     this.lastNow = now;
     if (msg.from === this.id) return;
+    this.joinIfContactedAlone(src, msg, now);
     switch (msg.type) {
       case 'ping':
         this.applyUpdates(msg.updates, now);
@@ -403,8 +437,14 @@ export class GossipNode {
       case 'pp-response': {
         // A join's answer is the seed's whole table, which everyone else already has: learn it quietly.
         const quiet = this.joinExchanges.has(msg.exchange);
+        const wasAlone = this.liveCount === 0;
         for (const r of msg.members) this.mergeRemote(r, msg.from, now, !quiet);
         if (msg.events.length > 0) this.onPiggybackEvents(msg.events, now);
+        // Just joined: spread our alive (queued by the join) now rather than at the next round.
+        if (quiet && wasAlone && this.liveCount > 0) {
+          this.nextGossipAt = now + this.intervalMs;
+          this.gossipRound(now);
+        }
         return;
       }
       case 'ev-push':
@@ -441,6 +481,25 @@ export class GossipNode {
         this.onPiggybackEvents([msg.event], now);
         return;
     }
+  }
+
+  /**
+   * A node alone (restarted without a join list, its seeds gone, or the last
+   * of its side of a partition) that a member contacts (a probe of its
+   * previous life, gossip to the dead) joins through that member: otherwise the swarm would learn of the new life only
+   * from a random push-pull, or never once it stops gossiping to the dead.
+   */
+  private joinIfContactedAlone(src: PeerAddress, msg: GossipMessage, now: number): void {
+    // Alone, every member we know of is dead or left: whoever talks to us is news (a member we
+    // declared dead across a healed partition included).
+    if (this.liveCount > 0 || this.leaving) return;
+    if (msg.type !== 'ping' && msg.type !== 'ping-req' && msg.type !== 'gossip') return;
+    // Once per join retry period: every member may be probing us, one answer is enough.
+    if (now < this.nextContactJoinAt) return;
+    this.nextContactJoinAt = now + this.cfg.joinRetryMs;
+    // A join already retrying (its seeds may be stale) keeps its seeds; the contact is tried besides.
+    if (this.joinState !== null) this.contactSeeds([src], now);
+    else this.join([src], now);
   }
 
   stats(): GossipStats {
@@ -531,10 +590,12 @@ export class GossipNode {
         }
       }
     }
-    if (this.probe === null && now >= this.nextProbeAt) {
+    const urgent = this.probe === null ? this.takeUrgentProbe() : undefined;
+    if (this.probe === null && (now >= this.nextProbeAt || urgent !== undefined)) {
       const interval = this.awareness.scale(this.cfg.probeIntervalMs * this.probeScale);
-      this.nextProbeAt = now + interval;
-      const target = this.nextProbeTarget();
+      // An urgent probe is extra: the regular round-robin keeps its schedule.
+      if (urgent === undefined) this.nextProbeAt = now + interval;
+      const target = urgent ?? this.nextProbeTarget();
       if (target === undefined) return;
       const m = this.table.get(target)!;
       const seq = this.nextSeq();
@@ -544,7 +605,9 @@ export class GossipNode {
         incarnation: m.rec.incarnation,
         startedAt: now,
         directDeadline: now + this.awareness.scale(this.cfg.probeTimeoutMs),
-        endAt: now + interval,
+        // The energy modes' stretch (probeScale) spaces probes out; it must not also make us
+        // wait longer for an ack, which only network health (awareness) justifies.
+        endAt: now + Math.min(interval, this.awareness.scale(this.cfg.probeIntervalMs)),
         indirect: false,
         acked: false,
         expectedNacks: 0,
@@ -558,6 +621,13 @@ export class GossipNode {
           : [];
       this.sendTo(target, this.withUpdates({ type: 'ping', from: this.id, seq, target, updates: buddy }));
     }
+  }
+
+  private takeUrgentProbe(): MemberId | undefined {
+    const id = this.urgentProbe;
+    if (id === null) return undefined;
+    this.urgentProbe = null;
+    return this.table.peek(id)?.status === MemberStatus.Suspect ? id : undefined;
   }
 
   private onAck(seq: number, from: MemberId, target: MemberId, now: number): void {
@@ -620,7 +690,7 @@ export class GossipNode {
     j.attempts++;
     j.backoff *= 2;
     j.nextAt = now + j.backoff;
-    for (const s of j.seeds) this.sendDigest(null, s.host, s.port, true, now);
+    this.contactSeeds(j.seeds, now);
   }
 
   private tickAnnounce(now: number): void {
@@ -933,6 +1003,13 @@ export class GossipNode {
       id,
       new Suspicion(inc, now, minMs, minMs * this.cfg.suspicionMaxTimeoutMult, k, from),
     );
+    // Check it ourselves at once: our failed probe is the independent confirmation that
+    // shortens everyone's timeout (Lifeguard), and our ping tells a live suspect to refute
+    // (buddy system). The round-robin would reach it only after up to N periods. Only about
+    // URGENT_PROBERS members do (each with probability URGENT_PROBERS/N), so a suspect in a
+    // swarm of 10,000 is not pinged 10,000 times; a real failure is declared sooner, so the
+    // failed probes of it stop sooner too (simulated, 25 members: no more packets per failure).
+    if (from !== this.id && this.rng.next() * n < URGENT_PROBERS) this.urgentProbe = id;
     if (from === this.id) this.counters.suspicionsRaised++;
     this.events.push({ type: 'member-suspect', member: rec, from });
     this.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from });

@@ -13,6 +13,15 @@ export {
 } from './codec.js';
 export { gossipCodec } from './gossip-codec.js';
 export { raftCodec, RAFT_TYPE_CODES } from './raft-codec.js';
+export {
+  forwardCodec,
+  raftWireCodec,
+  FORWARD_TYPE_CODES,
+  type ForwardMessage,
+  type ForwardRequestMsg,
+  type ForwardResponseMsg,
+  type RaftWireMessage,
+} from './forward-codec.js';
 export { Keyring, parseKey, generateKey, ENCRYPTION_OVERHEAD } from './crypto.js';
 export { KeyError, EncodeError, TransportError } from './errors.js';
 export { openMessage, sealMessage, newStats, type TransportStats, type DropCounts } from './wire.js';

@@ -1,31 +1,40 @@
 /**
  * Wire layout of every Raft message (src/raft/messages.ts), type codes
- * 0x40-0x7F. Raft travels over TCP frames, so bodies may be large: a
- * snapshot goes whole in one frame (up to the 16 MiB frame limit).
+ * 0x40-0x7F. Raft travels over TCP frames (16 MiB at most): the core keeps an
+ * AppendEntries near 1 MiB and streams a snapshot of any size in chunks.
  *
- * The common header (from, to, term) is the first three positions of every
- * body so a router can read it without knowing the type.
+ * The common header (from, to, term, cluster) is the first four positions of
+ * every body so a router can read it without knowing the type. `cluster` is
+ * the sender's cluster id ("" before it belongs to one): a receiver that
+ * belongs to another cluster drops the message, so two clusters formed apart
+ * never disturb each other's terms or logs (see docs/formation.md).
  */
-import type {
-  AppendEntriesMsg,
-  AppendEntriesResponseMsg,
-  HeartbeatMsg,
-  HeartbeatResponseMsg,
-  InstallSnapshotMsg,
-  InstallSnapshotResponseMsg,
-  RaftMessage,
-  RequestVoteMsg,
-  RequestVoteResponseMsg,
-  TimeoutNowMsg,
-} from '../raft/messages.js';
-import { EntryType, type ConfState, type Entry, type Snapshot, type SnapshotMeta } from '../raft/types.js';
-import { MessageCodec, RAFT_TYPES, message } from './codec.js';
+import type * as core from '../raft/messages.js';
+import { EntryType, type ConfState, type Entry, type SnapshotMeta } from '../raft/types.js';
+import { MessageCodec, RAFT_TYPES, message, type SpecTable } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
-import { arr, bin, bool, obj, oneOf, str, uint } from './schema.js';
+import { arr, bin, bool, obj, oneOf, opt, str, uint } from './schema.js';
+
+/** A Raft message as it travels: the core's message plus the sender's cluster id. */
+export type ClusterRaftMessage = core.RaftMessage & { readonly cluster: string };
+
+// The wire forms of the core's messages, under the core's names, so the table below reads as before.
+type W<T extends core.RaftMessage> = T & { readonly cluster: string };
+type RaftMessage = ClusterRaftMessage;
+type RequestVoteMsg = W<core.RequestVoteMsg>;
+type RequestVoteResponseMsg = W<core.RequestVoteResponseMsg>;
+type AppendEntriesMsg = W<core.AppendEntriesMsg>;
+type AppendEntriesResponseMsg = W<core.AppendEntriesResponseMsg>;
+type HeartbeatMsg = W<core.HeartbeatMsg>;
+type HeartbeatResponseMsg = W<core.HeartbeatResponseMsg>;
+type InstallSnapshotMsg = W<core.InstallSnapshotMsg>;
+type InstallSnapshotResponseMsg = W<core.InstallSnapshotResponseMsg>;
+type TimeoutNowMsg = W<core.TimeoutNowMsg>;
 
 export const RAFT_LIMITS = {
   nodeIdBytes: 128,
-  /** An entry or snapshot image must fit a frame with room for the envelope and encryption. */
+  clusterIdBytes: 32,
+  /** An entry or snapshot chunk must fit a frame with room for the envelope and encryption. */
   dataBytes: DEFAULT_MAX_FRAME_BYTES - 4096,
   entries: 1 << 20,
   members: 1024,
@@ -61,12 +70,12 @@ const confState = obj<ConfState>({
 });
 
 const snapshotMeta = obj<SnapshotMeta>({ index, term, conf: confState });
-const snapshot = obj<Snapshot>({ meta: snapshotMeta, data: bin(RAFT_LIMITS.dataBytes) });
 
-const header = { from: nodeId, to: nodeId, term } as const;
+const header = { from: nodeId, to: nodeId, term, cluster: str(RAFT_LIMITS.clusterIdBytes) } as const;
 const C = RAFT_TYPE_CODES;
 
-export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>('raft', RAFT_TYPES, {
+/** Exported so the Raft transport's codec can add the forwarding frames (forward-codec.ts). */
+export const raftSpecs: SpecTable<RaftMessage> = {
   request_vote: message<RequestVoteMsg>(C.request_vote, 'RequestVote / PreVote', {
     ...header,
     lastLogIndex: index,
@@ -97,6 +106,7 @@ export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage
       conflictTerm: term,
       conflictIndex: index,
       lastLogIndex: index,
+      recovering: opt(bool()),
     },
   ),
   heartbeat: message<HeartbeatMsg>(C.heartbeat, 'Heartbeat (commit, ReadIndex context)', {
@@ -107,15 +117,26 @@ export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage
   heartbeat_response: message<HeartbeatResponseMsg>(C.heartbeat_response, 'Heartbeat answer', {
     ...header,
     readCtx: uint(),
+    recovering: opt(bool()),
   }),
-  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'Whole snapshot in one frame', {
+  install_snapshot: message<InstallSnapshotMsg>(C.install_snapshot, 'One chunk of a snapshot stream', {
     ...header,
-    snapshot,
+    meta: snapshotMeta,
+    totalBytes: uint(),
+    offset: uint(),
+    crc: uint(0xffffffff),
+    data: bin(RAFT_LIMITS.dataBytes),
   }),
   install_snapshot_response: message<InstallSnapshotResponseMsg>(
     C.install_snapshot_response,
-    'Snapshot installed',
-    { ...header, matchIndex: index },
+    'Snapshot installed, or the offset wanted next',
+    { ...header, matchIndex: index, snapshotIndex: index, nextOffset: uint(), recovering: opt(bool()) },
   ),
   timeout_now: message<TimeoutNowMsg>(C.timeout_now, 'Leadership transfer: campaign now', { ...header }),
-});
+};
+
+export const raftCodec: MessageCodec<RaftMessage> = new MessageCodec<RaftMessage>(
+  'raft',
+  RAFT_TYPES,
+  raftSpecs,
+);

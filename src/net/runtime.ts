@@ -6,13 +6,12 @@
  */
 import type { GossipMessage } from '../gossip/messages.js';
 import type { Outgoing } from '../gossip/types.js';
-import type { RaftMessage } from '../raft/messages.js';
 import { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { gossipCodec } from './gossip-codec.js';
-import { raftCodec } from './raft-codec.js';
+import { raftWireCodec, type RaftWireMessage } from './forward-codec.js';
 import { TcpTransport, type TcpAddress, type TcpTransportOptions } from './tcp.js';
-import { UdpTransport, type SendResult, type UdpAddress } from './udp.js';
+import { UdpTransport, type SendResult, type UdpAddress, type UdpTransportOptions } from './udp.js';
 
 export interface NetworkSection {
   readonly bind_address: string;
@@ -37,6 +36,8 @@ export interface GossipTransportOptions {
   readonly security: SecuritySection;
   readonly onMessage: (msg: GossipMessage, from: UdpAddress, via: 'unicast' | 'multicast') => void;
   readonly onError?: (err: Error) => void;
+  /** A datagram failed authentication (see UdpTransportOptions.onRefused). */
+  readonly onRefused?: UdpTransportOptions<GossipMessage>['onRefused'];
   /** Interface address for multicast; default: the bind address when it is a specific IPv4 address. */
   readonly multicastInterface?: string;
 }
@@ -59,6 +60,7 @@ export async function openGossipTransport(o: GossipTransportOptions): Promise<Ud
     keyring: keyringFromConfig(o.security),
     onMessage: o.onMessage,
     ...(o.onError ? { onError: o.onError } : {}),
+    ...(o.onRefused ? { onRefused: o.onRefused } : {}),
   };
   if (!n.multicast_enabled) return UdpTransport.open(base);
   const iface = o.multicastInterface ?? (isSpecificIpv4(n.bind_address) ? n.bind_address : undefined);
@@ -97,7 +99,7 @@ export function sendOutgoing(t: UdpTransport<GossipMessage>, out: Outgoing): Sen
 }
 
 export interface RaftTransportOptions extends Omit<
-  TcpTransportOptions<RaftMessage>,
+  TcpTransportOptions<RaftWireMessage>,
   'codec' | 'keyring' | 'bindAddress' | 'port'
 > {
   readonly bindAddress: string;
@@ -105,11 +107,12 @@ export interface RaftTransportOptions extends Omit<
   readonly security: SecuritySection;
 }
 
-export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftMessage>> {
+/** Raft messages and the request-forwarding frames share the transport (see forward-codec.ts). */
+export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftWireMessage>> {
   const { security, ...rest } = o;
-  return TcpTransport.listen<RaftMessage>({
+  return TcpTransport.listen<RaftWireMessage>({
     ...rest,
-    codec: raftCodec,
+    codec: raftWireCodec,
     keyring: keyringFromConfig(security),
   });
 }

@@ -11,14 +11,25 @@
  * connecting or its kernel buffer is full ('drain'); once the queue and the
  * socket's buffer hold `maxQueueBytes`, `send` refuses (Raft resends, so
  * refusing is better than buffering without bound for a dead peer).
+ *
+ * Unauthenticated input is bounded (the port binds 0.0.0.0 by default, so
+ * anyone may connect): a connection starts with a 64 KiB frame limit until
+ * its peer authenticates, that is until a frame from it opens (decrypts with
+ * the swarm key, or, without a key, decodes); only then may it send frames
+ * up to `maxFrameBytes`. At most `maxUnauthenticated` such connections are
+ * open at once (more are closed at accept), and one that has not
+ * authenticated within `authTimeoutMs` is closed. A dialler opens each
+ * connection with a small hello frame, so a peer whose first real message is
+ * a large snapshot is authenticated before that frame arrives.
  */
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { createRng, type Rng } from '../common/rng.js';
-import type { MessageCodec, WireMessage } from './codec.js';
+import { UNAUTHENTICATED_REASONS, type DropReason, type MessageCodec, type WireMessage } from './codec.js';
 import type { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, frame } from './framing.js';
+import { ENCRYPTED_VERSION, PROTOCOL_VERSION } from './codec.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, UNAUTHENTICATED_MAX_FRAME_BYTES, frame } from './framing.js';
 import { copyStats, countDrop, newStats, openMessage, sealMessage, type TransportStats } from './wire.js';
 
 export interface TcpAddress {
@@ -40,6 +51,12 @@ export interface TcpTransportOptions<M extends WireMessage> {
   readonly port: number;
   readonly keyring?: Keyring | null;
   readonly maxFrameBytes?: number;
+  /** Frame limit before a connection's peer authenticated. Default 64 KiB. */
+  readonly unauthenticatedMaxFrameBytes?: number;
+  /** Inbound connections not yet authenticated, at most; more are closed at accept. Default 16. */
+  readonly maxUnauthenticated?: number;
+  /** An inbound connection not authenticated within this many ms is closed. Default 10 s. */
+  readonly authTimeoutMs?: number;
   /** Per-peer cap on queued plus kernel-buffered bytes. Default 32 MiB. */
   readonly maxQueueBytes?: number;
   readonly backoff?: BackoffOptions;
@@ -53,6 +70,8 @@ export interface TcpTransportOptions<M extends WireMessage> {
    * ECONNREFUSED: nothing listens there, the strongest sign a process is gone.
    */
   readonly onPeerState?: (peer: string, state: 'connected' | 'disconnected' | 'refused') => void;
+  /** An inbound frame failed authentication (wrong key, or a key on one side only). */
+  readonly onRefused?: (remote: TcpAddress, reason: DropReason) => void;
 }
 
 export type TcpSendResult = 'queued' | 'oversize' | 'backpressure' | 'invalid' | 'closed';
@@ -74,6 +93,23 @@ interface Link {
   queuedBytes: number;
   blocked: boolean;
   attempt: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * Type code of the hello frame, the top of Raft's range (0x40-0x7F), reserved
+ * for the transport: `[PROTOCOL_VERSION][0x7F]`, sealed like any packet. It
+ * carries nothing but the proof that its sender holds the swarm key; a node
+ * that does not know it counts one `unknown_type` drop per connection.
+ */
+export const HELLO_TYPE = 0x7f;
+const HELLO_PLAINTEXT = Uint8Array.of(PROTOCOL_VERSION, HELLO_TYPE);
+
+/** Per-connection receive state. */
+interface Receiver {
+  readonly decoder: FrameDecoder;
+  authenticated: boolean;
+  /** Inbound only: closes the connection if it has not authenticated in time. */
   timer: NodeJS.Timeout | null;
 }
 
@@ -102,6 +138,10 @@ export class TcpTransport<M extends WireMessage> {
   private readonly rng: Rng;
   private readonly links = new Map<string, Link>();
   private readonly inbound = new Set<net.Socket>();
+  private readonly unauthenticated = new Set<net.Socket>();
+  private readonly preAuthMaxFrameBytes: number;
+  private readonly maxUnauthenticated: number;
+  private readonly authTimeoutMs: number;
   private readonly counters: TransportStats = newStats();
   private closed = false;
   private readonly dirty = new Set<Link>();
@@ -112,6 +152,12 @@ export class TcpTransport<M extends WireMessage> {
     this.keyring = opts.keyring ?? null;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxQueueBytes = opts.maxQueueBytes ?? 32 * 1024 * 1024;
+    this.preAuthMaxFrameBytes = Math.min(
+      this.maxFrameBytes,
+      opts.unauthenticatedMaxFrameBytes ?? UNAUTHENTICATED_MAX_FRAME_BYTES,
+    );
+    this.maxUnauthenticated = opts.maxUnauthenticated ?? 16;
+    this.authTimeoutMs = opts.authTimeoutMs ?? 10_000;
     this.initialMs = opts.backoff?.initialMs ?? 50;
     this.maxMs = opts.backoff?.maxMs ?? 2000;
     this.rng = opts.rng ?? createRng(randomInt(2 ** 31));
@@ -283,11 +329,17 @@ export class TcpTransport<M extends WireMessage> {
       s.setKeepAlive(true, 10_000);
       link.state = 'open';
       link.attempt = 0;
+      this.sendHello(s);
       this.opts.onPeerState?.(link.key, 'connected');
       this.flush(link);
     });
-    const decoder = new FrameDecoder(this.maxFrameBytes);
-    s.on('data', (chunk: Buffer) => this.onData(s, decoder, chunk));
+    // Peers do not send on the connections we dial; whatever arrives there is held to the same limits.
+    const rx: Receiver = {
+      decoder: new FrameDecoder(this.preAuthMaxFrameBytes),
+      authenticated: false,
+      timer: null,
+    };
+    s.on('data', (chunk: Buffer) => this.onData(s, rx, chunk));
     s.on('error', (err: NodeJS.ErrnoException) => {
       // 'close' follows and schedules the redial; connection errors are routine.
       if (err.code === 'ECONNREFUSED') this.opts.onPeerState?.(link.key, 'refused');
@@ -352,37 +404,99 @@ export class TcpTransport<M extends WireMessage> {
     }
   }
 
+  /** The hello goes first on a new connection, ahead of any queued frame (see HELLO_TYPE). */
+  private sendHello(s: net.Socket): void {
+    const packet = this.keyring ? this.keyring.seal(HELLO_PLAINTEXT) : HELLO_PLAINTEXT;
+    const f = frame(packet);
+    this.counters.bytesOut += f.length;
+    s.write(f);
+  }
+
+  private isHello(payload: Uint8Array): boolean {
+    const plain = this.keyring
+      ? payload[0] === ENCRYPTED_VERSION
+        ? this.keyring.open(payload)
+        : null
+      : payload;
+    return (
+      plain !== null &&
+      plain.length === HELLO_PLAINTEXT.length &&
+      plain[0] === HELLO_PLAINTEXT[0] &&
+      plain[1] === HELLO_PLAINTEXT[1]
+    );
+  }
+
   private accept(s: net.Socket): void {
     if (this.closed) {
       s.destroy();
       return;
     }
+    if (this.unauthenticated.size >= this.maxUnauthenticated) {
+      this.counters.refused.connection_cap += 1;
+      s.destroy();
+      return;
+    }
     this.inbound.add(s);
+    this.unauthenticated.add(s);
     s.setNoDelay(true);
     s.setKeepAlive(true, 10_000);
-    const decoder = new FrameDecoder(this.maxFrameBytes);
-    s.on('data', (chunk: Buffer) => this.onData(s, decoder, chunk));
+    const rx: Receiver = {
+      decoder: new FrameDecoder(this.preAuthMaxFrameBytes),
+      authenticated: false,
+      timer: null,
+    };
+    rx.timer = setTimeout(() => {
+      rx.timer = null;
+      if (rx.authenticated) return;
+      this.counters.refused.auth_timeout += 1;
+      s.destroy();
+    }, this.authTimeoutMs);
+    rx.timer.unref();
+    s.on('data', (chunk: Buffer) => this.onData(s, rx, chunk));
     s.on('error', () => {
       // A peer resetting its end is routine; 'close' cleans up.
     });
-    s.once('close', () => this.inbound.delete(s));
+    s.once('close', () => {
+      this.inbound.delete(s);
+      this.unauthenticated.delete(s);
+      if (rx.timer) clearTimeout(rx.timer);
+    });
   }
 
-  private onData(s: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
+  /** The peer proved itself (a frame from it opened): lift the small limit, stop its clock. */
+  private authenticate(s: net.Socket, rx: Receiver): void {
+    rx.authenticated = true;
+    rx.decoder.setMaxFrameBytes(this.maxFrameBytes);
+    this.unauthenticated.delete(s);
+    if (rx.timer) clearTimeout(rx.timer);
+    rx.timer = null;
+  }
+
+  private onData(s: net.Socket, rx: Receiver, chunk: Buffer): void {
     this.counters.bytesIn += chunk.length;
-    for (const ev of decoder.push(chunk)) {
+    rx.decoder.feed(chunk);
+    for (let ev = rx.decoder.next(); ev !== null; ev = rx.decoder.next()) {
       if (ev.kind === 'oversize') {
         // The stream cannot be resynchronised after a bogus length: drop the connection.
         countDrop(this.counters, 'oversize');
+        if (!rx.authenticated) this.counters.refused.oversize_unauthenticated += 1;
         s.destroy();
         return;
+      }
+      // The hello is the transport's own, not a packet: only its bytes are counted.
+      if (!rx.authenticated && this.isHello(ev.payload)) {
+        this.authenticate(s, rx);
+        continue;
       }
       this.counters.packetsIn += 1;
       const res = openMessage(this.opts.codec, ev.payload, this.keyring);
       if (!res.ok) {
         countDrop(this.counters, res.reason);
+        if (UNAUTHENTICATED_REASONS.has(res.reason))
+          this.opts.onRefused?.({ host: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, res.reason);
         continue;
       }
+      if (!rx.authenticated) this.authenticate(s, rx);
       try {
         this.opts.onMessage(res.msg, { host: s.remoteAddress ?? '', port: s.remotePort ?? 0 });
       } catch (e) {
@@ -401,6 +515,7 @@ export class TcpTransport<M extends WireMessage> {
     this.flushDirty();
     this.closed = true;
     const sockets: net.Socket[] = [...this.inbound];
+    for (const s of this.unauthenticated) s.destroy();
     for (const link of this.links.values()) {
       if (link.timer) clearTimeout(link.timer);
       link.timer = null;

@@ -9,7 +9,7 @@
  * interfaces otherwise sends on whichever the routing table picks.
  */
 import dgram from 'node:dgram';
-import type { MessageCodec, WireMessage } from './codec.js';
+import { UNAUTHENTICATED_REASONS, type DropReason, type MessageCodec, type WireMessage } from './codec.js';
 import type { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { copyStats, countDrop, newStats, openMessage, sealMessage, type TransportStats } from './wire.js';
@@ -44,6 +44,8 @@ export interface UdpTransportOptions<M extends WireMessage> {
   readonly onMessage: (msg: M, from: UdpAddress, via: 'unicast' | 'multicast') => void;
   /** Socket errors after startup (never input errors: those are counted). */
   readonly onError?: (err: Error) => void;
+  /** A datagram failed authentication (wrong key, or a key on one side only); for the refused-peers table. */
+  readonly onRefused?: (from: UdpAddress, reason: DropReason, via: 'unicast' | 'multicast') => void;
 }
 
 /** `invalid`: the message broke its own schema (a local bug, reported through onError). */
@@ -187,6 +189,8 @@ export class UdpTransport<M extends WireMessage> {
     const res = openMessage(this.opts.codec, buf, this.keyring);
     if (!res.ok) {
       countDrop(this.counters, res.reason);
+      if (UNAUTHENTICATED_REASONS.has(res.reason))
+        this.opts.onRefused?.({ address: rinfo.address, port: rinfo.port }, res.reason, via);
       return;
     }
     try {

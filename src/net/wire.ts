@@ -67,7 +67,18 @@ export interface TransportStats {
   sendErrors: number;
   /** Every drop by its exact reason. */
   dropped: DropCounts;
+  /** TCP: unauthenticated connections refused or closed, by reason (see tcp.ts). */
+  refused: RefusedCounts;
 }
+
+/**
+ * Why a connection that had not authenticated was closed: over the cap at
+ * accept, not authenticated in time, or a frame over the unauthenticated limit.
+ * Stable strings: they are metric labels.
+ */
+export const REFUSED_REASONS = ['connection_cap', 'auth_timeout', 'oversize_unauthenticated'] as const;
+export type RefusedReason = (typeof REFUSED_REASONS)[number];
+export type RefusedCounts = Record<RefusedReason, number>;
 
 export function newStats(): TransportStats {
   const dropped = {} as DropCounts;
@@ -83,6 +94,7 @@ export function newStats(): TransportStats {
     droppedBackpressure: 0,
     sendErrors: 0,
     dropped,
+    refused: { connection_cap: 0, auth_timeout: 0, oversize_unauthenticated: 0 },
   };
 }
 
@@ -94,5 +106,5 @@ export function countDrop(stats: TransportStats, reason: DropReason): void {
 }
 
 export function copyStats(s: TransportStats): TransportStats {
-  return { ...s, dropped: { ...s.dropped } };
+  return { ...s, dropped: { ...s.dropped }, refused: { ...s.refused } };
 }

@@ -6,9 +6,14 @@
  *
  * Gossip metadata changes bump the incarnation and are disseminated to every
  * member, so the summary is republished only when it moved meaningfully
- * (power state, rating, battery percent or mains/battery, or power by more
- * than a threshold), never on every sample. The adaptive gossip controller
- * reads its energy inputs from that same metadata (GossipComponent.energyInputs).
+ * (src/energy/republish.ts: a state change at once, figures outside a
+ * hysteresis band at most every 30 s), never on every sample. The adaptive
+ * gossip controller reads its energy inputs from that same metadata
+ * (GossipComponent.energyInputs), and is told at once when they change.
+ *
+ * The node's power mode (src/energy/power-mode.ts) stretches this loop's own
+ * sampling interval (x2 low power, x4 emergency); `powerMode()` and
+ * `onPowerMode()` expose it to other periodic jobs (the Raft loop).
  */
 import type { Counter, Gauge, Registry } from 'prom-client';
 import {
@@ -23,7 +28,15 @@ import {
   EnergyMonitor,
   LEADERSHIP_DEFAULTS,
   LeadershipAdvisor,
+  POWER_MODE_STRETCH,
+  type PowerMode,
+  REPUBLISH_DEFAULTS,
   SensorCollector,
+  classifyChange,
+  nextPowerMode,
+  shouldRepublish,
+  type SmoothedPower,
+  smoothPower,
   electionTimeoutMultiplier,
   energyConfigFromSections,
   energyMetricSamples,
@@ -68,8 +81,10 @@ export interface EnergyComponentOptions {
 }
 
 /** Republish when power moved by at least this much AND by this fraction of the last published value. */
-export const REPUBLISH_MIN_DELTA_W = 0.05;
-export const REPUBLISH_MIN_DELTA_RATIO = 0.1;
+export const REPUBLISH_MIN_DELTA_W = REPUBLISH_DEFAULTS.minPowerDeltaW;
+export const REPUBLISH_MIN_DELTA_RATIO = REPUBLISH_DEFAULTS.minPowerRatio;
+/** Time constant of the published power figure's smoothing, ms (the figure interval). */
+export const PUBLISH_SMOOTHING_MS = REPUBLISH_DEFAULTS.minIntervalMs;
 
 export class EnergyComponent implements NodeComponent {
   readonly name = 'energy';
@@ -85,6 +100,16 @@ export class EnergyComponent implements NodeComponent {
   private log: Logger | null = null;
   private timer: NodeJS.Timeout | null = null;
   private published: EnergyMeta | null = null;
+  private publishedAt: number | null = null;
+  /** Power smoothed over PUBLISH_SMOOTHING_MS: the figure peers see (a sample follows every CPU blip). */
+  private smoothed: SmoothedPower | null = null;
+  /** Summaries published to gossip since start (each one an incarnation bump). */
+  private publishes = 0;
+  private mode: PowerMode = 'normal';
+  private baseIntervalMs = 1000;
+  private intervalMs = 1000;
+  private readonly modeListeners = new Set<(mode: PowerMode) => void>();
+  private thresholds = { lowPowerThresholdPercent: 30, criticalThresholdPercent: 10, marginPercent: 5 };
   private lastSensors: SensorSnapshot | null = null;
   /** Counters at the first sample: work done before this process started (a restart) is not this run's. */
   private baseline: WorkCounters | null = null;
@@ -116,9 +141,16 @@ export class EnergyComponent implements NodeComponent {
       lowPowerThresholdPercent: cfg.energy.low_power_threshold_percent,
       criticalThresholdPercent: cfg.energy.critical_threshold_percent,
     });
+    this.thresholds = {
+      lowPowerThresholdPercent: cfg.energy.low_power_threshold_percent,
+      criticalThresholdPercent: cfg.energy.critical_threshold_percent,
+      marginPercent: 5,
+    };
+    this.baseIntervalMs = cfg.energy.collection_interval_ms;
+    this.intervalMs = this.baseIntervalMs;
     // A first sample at once, so /v1/energy and the gossip summary exist as soon as the node is up.
     await this.collect();
-    this.timer = setInterval(() => void this.collect(), cfg.energy.collection_interval_ms);
+    this.arm();
     this.log.info('energy monitor started', {
       root,
       interval_ms: cfg.energy.collection_interval_ms,
@@ -129,6 +161,40 @@ export class EnergyComponent implements NodeComponent {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this._enabled = false;
+  }
+
+  /** (Re)start the sampling timer at the current mode's interval. */
+  private arm(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (!this._enabled) return;
+    this.timer = setInterval(() => void this.collect(), this.intervalMs);
+  }
+
+  /**
+   * The node's power mode: 'normal', or 'low_power'/'emergency' while on a
+   * low/critical battery (with hysteresis). Periodic jobs stretch by
+   * POWER_MODE_STRETCH[mode]; this loop already does.
+   */
+  powerMode(): PowerMode {
+    return this.mode;
+  }
+
+  /** Called on every power-mode change (not at subscription); returns the unsubscribe. */
+  onPowerMode(listener: (mode: PowerMode) => void): () => void {
+    this.modeListeners.add(listener);
+    return () => this.modeListeners.delete(listener);
+  }
+
+  /** The sampling interval in force, ms (collection_interval_ms x the mode's stretch). */
+  samplingIntervalMs(): number {
+    return this.intervalMs;
+  }
+
+  /** Energy summaries published to gossip since start. */
+  publishCount(): number {
+    return this.publishes;
   }
 
   /** The last full snapshot; null when disabled or before the first sample. */
@@ -162,7 +228,8 @@ export class EnergyComponent implements NodeComponent {
       this.lastSensors = c.snapshot;
       const snap = monitor.sample((this.opts.clock ?? Date.now)(), c.readings);
       this.keepSamples(energyMetricSamples(snap));
-      this.publish();
+      this.publish((this.opts.clock ?? Date.now)());
+      this.updateMode();
       this.actOnLeadership((this.opts.clock ?? Date.now)());
       return snap;
     } catch (err) {
@@ -267,16 +334,39 @@ export class EnergyComponent implements NodeComponent {
     });
   }
 
-  private publish(): void {
+  private updateMode(): void {
+    const next = nextPowerMode(this.mode, this.monitor?.summary() ?? null, this.thresholds);
+    if (next === this.mode) return;
+    const from = this.mode;
+    this.mode = next;
+    this.intervalMs = this.baseIntervalMs * POWER_MODE_STRETCH[next];
+    this.arm();
+    this.log?.info('power mode', { from, to: next, sampling_interval_ms: this.intervalMs });
+    for (const l of this.modeListeners) {
+      try {
+        l(next);
+      } catch (err) {
+        this.log?.error('power mode listener failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  private publish(now: number): void {
     const gossip = this.opts.gossip;
     const s = this.monitor?.summary();
     if (!gossip || !s) return;
-    const next = toEnergyMeta(s);
-    if (!changedMeaningfully(this.published, next)) return;
+    // Before the first CPU delta the figure is the idle floor, not a measurement: do not let it weigh.
+    const guess = this.monitor?.snapshot()?.power.source === 'model_no_cpu';
+    this.smoothed = guess ? null : smoothPower(this.smoothed, s.powerW, now, PUBLISH_SMOOTHING_MS);
+    const watts = this.smoothed?.watts ?? s.powerW;
+    const next = toEnergyMeta({ ...s, powerW: watts });
+    if (!shouldRepublish(this.published, this.publishedAt, next, now)) return;
     try {
       // battery: undefined clears a figure published while on battery (metadata is merged, not replaced).
       gossip.setLocalMeta({ battery: undefined, rating: undefined, ...next });
       this.published = next;
+      this.publishedAt = now;
+      this.publishes++;
     } catch (err) {
       this.log?.warn('energy summary not published', { error: (err as Error).message });
     }
@@ -291,13 +381,16 @@ export class EnergyComponent implements NodeComponent {
   /**
    * Samples -> prom-client metrics, at scrape time. Every name ever sampled has
    * its metric (created in first-seen order); one whose reading is absent this
-   * round (battery unplugged) is reset so it reports no stale value. A counter
+   * round (battery unplugged) is taken out of the registry, so it is omitted
+   * rather than exported as 0 (prom-client's reset() sets a label-less gauge
+   * to 0), and is registered again when the reading returns. A counter
    * is reset and re-incremented to the monitor's cumulative total, which keeps
    * its TYPE line honest.
    */
   private defineMetrics(prom: PromClient, registry: Registry): void {
+    const present = new Set(this.lastSamples.map((s) => s.name));
     for (const s of this.seenMetrics.values()) {
-      if (this.metrics.has(s.name)) continue;
+      if (this.metrics.has(s.name) || !present.has(s.name)) continue;
       const def = {
         name: s.name,
         help: s.help,
@@ -318,17 +411,19 @@ export class EnergyComponent implements NodeComponent {
       if (m instanceof prom.Counter) m.inc(labels, Math.max(0, s.value));
       else m.set(labels, s.value);
     }
-    for (const [name, m] of this.metrics) if (!seen.has(name)) m.reset();
+    for (const name of [...this.metrics.keys()]) {
+      if (seen.has(name)) continue;
+      registry.removeSingleMetric(name);
+      this.metrics.delete(name);
+    }
   }
 }
 
-/** Whether a new summary is worth an incarnation bump and a dissemination round. */
+/**
+ * Whether a new summary differs enough from the published one to be worth an
+ * incarnation bump (a state change, or figures outside the hysteresis band);
+ * the component also rate-limits figure changes (src/energy/republish.ts).
+ */
 export function changedMeaningfully(prev: EnergyMeta | null, next: EnergyMeta): boolean {
-  if (prev === null) return true;
-  if (prev.powerState !== next.powerState || prev.rating !== next.rating || prev.battery !== next.battery)
-    return true;
-  const a = prev.powerW ?? 0;
-  const b = next.powerW ?? 0;
-  const d = Math.abs(b - a);
-  return d >= REPUBLISH_MIN_DELTA_W && d >= REPUBLISH_MIN_DELTA_RATIO * Math.max(a, 1e-9);
+  return classifyChange(prev, next) !== 'none';
 }

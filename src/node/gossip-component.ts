@@ -32,9 +32,12 @@ import { MemberStatus, type MemberMeta, type MemberRecord } from '../gossip/mess
 import { GossipNode } from '../gossip/node.js';
 import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
+import type { RefusalCause } from '../net/refusals.js';
 import type { UdpTransport } from '../net/udp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { GossipMessage } from '../gossip/messages.js';
+import { resolveAdvertiseHost } from './advertise.js';
+import { loadGossipPeers, saveGossipPeers } from './gossip-peers-file.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.js';
@@ -53,6 +56,9 @@ const RUNTIME_SLACK_MS = 1500;
 const MAX_NAME_BYTES = 64;
 /** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
 const MIN_WAKE_MS = 1;
+/** Least time between two writes of the remembered peers (flash wear); the first waits for the join to settle. */
+const PEERS_SAVE_INTERVAL_MS = 30_000;
+const PEERS_FIRST_SAVE_MS = 5000;
 
 export const STATUS_NAMES: Readonly<Record<MemberStatus, PeerStatus>> = {
   [MemberStatus.Alive]: 'alive',
@@ -85,6 +91,8 @@ export interface GossipView {
   readonly core: GossipStats;
   readonly wakeups: number;
   readonly members: readonly MemberSnapshot[];
+  /** Packets refused for authentication by cause, gossip and Raft together (the node's tracker). */
+  readonly refused: Readonly<Record<RefusalCause, number>>;
 }
 
 export interface GossipComponentOptions {
@@ -154,6 +162,7 @@ export function toPeerInfo(r: MemberRecord): PeerInfo {
     apiAddr: r.meta.api ?? null,
     raftAddr: r.meta.tags?.raft_addr ?? null,
     raftRole: r.meta.raft ?? null,
+    ...(r.meta.tags ? { tags: r.meta.tags } : {}),
   };
 }
 
@@ -184,6 +193,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private extraMeta: LocalMeta = {};
   private readonly lastChange = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
+  /** Remembered peers (gossip-peers-file.ts): membership changed since the last write, and when to write next. */
+  private peersDirty = false;
+  private nextPeersSaveAt = Infinity;
+  private savedPeers = '';
 
   constructor(opts: GossipComponentOptions = {}) {
     this.opts = opts;
@@ -201,6 +214,12 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       security: cfg.security,
       onMessage: (msg, from) => this.onPacket(msg, { host: from.address, port: from.port }),
       onError: (err) => this.log?.warn('gossip transport', { error: err.message }),
+      onRefused: (from, reason) => node.refused(hostPort(from.address, from.port), 'gossip', reason),
+    });
+    this.advertised = await resolveAdvertiseHost({
+      advertise: cfg.network.advertise_address,
+      bind: cfg.network.bind_address,
+      join: seeds,
     });
     try {
       this.startCore(node, seeds);
@@ -212,11 +231,11 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     }
   }
 
-  private startCore(node: SwarmNode, seeds: readonly PeerAddress[]): void {
+  private startCore(node: SwarmNode, configSeeds: readonly PeerAddress[]): void {
+    let seeds = configSeeds;
     const cfg = node.config;
     const t = this.transport!;
     const bound = t.address();
-    this.advertised = advertiseHost(cfg.network.bind_address);
     this.gossipAddr = hostPort(this.advertised, bound.port);
     // The wire format caps names (docs/protocol.md); a longer one would make every packet unsendable.
     if (Buffer.byteLength(node.name) > MAX_NAME_BYTES) {
@@ -242,15 +261,32 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       rng: createRng(seed),
     });
     this.adaptive = new AdaptiveGossipController(adaptiveConfigFromSections(cfg));
+    // Members alive before a restart are seeds too: a node with no join list of its own
+    // (the one the others name) is otherwise never found again once they hold it dead.
+    const remembered = loadGossipPeers(node.dataDir).filter((a) => a !== this.gossipAddr);
+    this.savedPeers = JSON.stringify([...remembered].sort());
+    const known = new Set(seeds.map((p) => hostPort(p.host, p.port)));
+    const extra: PeerAddress[] = [];
+    for (const a of remembered) {
+      if (known.has(a)) continue;
+      try {
+        extra.push(parseHostPort(a));
+      } catch {
+        // loadGossipPeers checked the shape; nothing else can fail here
+      }
+    }
+    seeds = [...seeds, ...extra];
     this.seeds = seeds;
     const now = this.now();
     this.nextRejoinAt = seeds.length > 0 ? now + this.rejoinMs() : Infinity;
     this.lastChange.set(node.id, Date.now());
     // join() with no seeds still starts the core's timers (a first node waits to be joined).
     this.core.join(seeds, now);
+    this.nextPeersSaveAt = now + PEERS_FIRST_SAVE_MS;
     this.log?.info('gossip started', {
       gossip: this.gossipAddr,
       seeds: cfg.network.join,
+      remembered_peers: extra.length,
       multicast: cfg.network.multicast_enabled,
       encrypted: t.encrypted(),
     });
@@ -314,6 +350,19 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   setLocalMeta(partial: LocalMeta): void {
     const tags = partial.tags ? { ...this.extraMeta.tags, ...partial.tags } : this.extraMeta.tags;
     this.extraMeta = { ...this.extraMeta, ...partial, ...(tags ? { tags } : {}) };
+    // Energy figures are the adaptive controller's input event: a critical battery applies now.
+    if ('powerState' in partial || 'battery' in partial) this.adapt(this.now(), true);
+    this.refreshMeta();
+  }
+
+  /** PeerDirectory.advertise: set (or, with null, withdraw) tags this node advertises. */
+  advertise(tags: Readonly<Record<string, string | null>>): void {
+    const next: Record<string, string> = { ...this.extraMeta.tags };
+    for (const [k, v] of Object.entries(tags)) {
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    this.extraMeta = { ...this.extraMeta, tags: next };
     this.refreshMeta();
   }
 
@@ -355,6 +404,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       core: core.stats(),
       wakeups: this.wakeups,
       members,
+      refused: this.node?.refusals.totals() ?? { different_key: 0, peer_has_no_key: 0, peer_has_key: 0 },
     };
   }
 
@@ -416,10 +466,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     this.flush();
   }
 
-  private adapt(now: number): void {
+  private adapt(now: number, energySample = false): void {
     const core = this.core;
     const ctl = this.adaptive;
-    if (!core || !ctl || !ctl.config.enabled || !ctl.due(now)) return;
+    if (!core || !ctl || !ctl.config.enabled || (!energySample && !ctl.due(now))) return;
     const s = core.stats();
     const inputs: AdaptiveInputs = {
       probeLoss: s.probeLoss,
@@ -429,7 +479,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       swarmSize: s.swarmSize,
       ...this.energyInputs(),
     };
-    const p = ctl.evaluate(now, inputs);
+    const p = energySample ? ctl.energySample(now, inputs) : ctl.evaluate(now, inputs);
     if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout || p.intervalMultiplier !== this.probeScale) {
       this.probeScale = p.intervalMultiplier;
       core.setParams({ intervalMs: p.intervalMs, fanout: p.fanout, probeScale: p.intervalMultiplier });
@@ -465,7 +515,33 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   /** Send output, publish events, and re-arm the timer. */
   private flush(): void {
     this.flushOutput();
+    this.savePeers(this.now());
     this.arm();
+  }
+
+  /** Remember the live members' addresses for the next start; only when they changed, at most every 30 s. */
+  private savePeers(now: number): void {
+    const core = this.core;
+    const node = this.node;
+    if (!this.peersDirty || now < this.nextPeersSaveAt || !core || !node) return;
+    this.peersDirty = false;
+    const live = core
+      .members()
+      .filter(
+        (r) => r.id !== core.id && (r.status === MemberStatus.Alive || r.status === MemberStatus.Suspect),
+      )
+      .map((r) => hostPort(r.host, r.port))
+      .sort();
+    const text = JSON.stringify(live);
+    // Alone: keep the old list, those members may come back.
+    if (live.length === 0 || text === this.savedPeers) return;
+    this.nextPeersSaveAt = now + PEERS_SAVE_INTERVAL_MS;
+    try {
+      saveGossipPeers(node.dataDir, live);
+      this.savedPeers = text;
+    } catch (err) {
+      this.log?.warn('cannot remember gossip peers', { error: (err as Error).message });
+    }
   }
 
   private flushOutput(): void {
@@ -495,6 +571,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       }
     }
     if (!membership) return;
+    this.peersDirty = true;
     for (const l of this.listeners) {
       try {
         l();
@@ -514,7 +591,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     const core = this.core;
     if (!core) return Infinity;
     const t = core.nextDeadline();
-    let chores = this.nextRejoinAt;
+    let chores = this.peersDirty ? Math.min(this.nextRejoinAt, this.nextPeersSaveAt) : this.nextRejoinAt;
     const ctl = this.adaptive;
     if (ctl?.config.enabled) {
       const last = ctl.state().lastEvaluatedAt;

@@ -66,6 +66,11 @@ const DEFS = {
     labelNames: ['mode'],
   },
   swarm_gossip_encrypted: { help: '1 when gossip is encrypted with a swarm key.', type: 'gauge' },
+  swarm_packets_refused_total: {
+    help: 'Packets (gossip datagrams and Raft frames) refused for failing authentication, by likely cause.',
+    type: 'counter',
+    labelNames: ['reason'],
+  },
 } as const satisfies Record<string, Def>;
 
 type MetricName = keyof typeof DEFS;
@@ -104,6 +109,7 @@ export function gossipMetricSamples(v: GossipView): MetricSample[] {
     add('swarm_gossip_adaptive_mode', v.adaptive.mode === mode ? 1 : 0, { mode });
   }
   add('swarm_gossip_encrypted', v.encrypted ? 1 : 0);
+  for (const [reason, n] of Object.entries(v.refused)) add('swarm_packets_refused_total', n, { reason });
   return out;
 }
 

@@ -18,12 +18,38 @@ import {
   type LockHandle,
 } from './datadir.js';
 import { nullLogger, type Logger } from './log.js';
+import {
+  REFUSAL_HINTS,
+  RefusalTracker,
+  refusalCause,
+  type RefusalCause,
+  type RefusalChannel,
+} from '../net/refusals.js';
+import type { DropReason } from '../net/codec.js';
 
 export interface NodeAddresses {
   /** "host:port" of each endpoint; null until the component that owns it is listening. */
   gossip: string | null;
   api: string | null;
   raft: string | null;
+}
+
+/** A split-formation merge this node takes part in (see docs/formation.md). */
+export interface MergeStatus {
+  /** The cluster that yields (this node's former cluster) and the one it joins. */
+  readonly from: string;
+  readonly to: string;
+  state: 'exporting' | 'rejoining' | 'reproposing' | 'done' | 'failed';
+  /** Keys read (linearizably) from the yielding cluster by its leader; 0 on its followers. */
+  exported: number;
+  /** Keys written into the winner (it did not have them). */
+  put: number;
+  /** Keys the winner already had: its value kept (first 100 listed). */
+  conflictCount: number;
+  conflicts: { key: string; yielded: unknown; kept: unknown }[];
+  /** Where the yielded Raft state and the exported keys are kept (never deleted). */
+  backup: string | null;
+  error: string | null;
 }
 
 /** What a component may report; merged into the node's status (later components win). */
@@ -37,6 +63,11 @@ export interface ComponentStatus {
   appliedIndex?: number;
   voters?: readonly string[];
   learners?: readonly string[];
+  /** Raft cluster id, null before the node belongs to a cluster (or for a cluster formed before ids). */
+  cluster?: string | null;
+  /** Why the node has no leader yet (formation, being added, no quorum); null when it has one. */
+  waiting?: string | null;
+  merge?: MergeStatus | null;
 }
 
 export interface NodeComponent {
@@ -65,15 +96,41 @@ export interface NodeStatus {
   applied_index: number;
   voters: string[];
   learners: string[];
+  /** Raft cluster id; null when none (yet). */
+  cluster: string | null;
+  /** What the node waits for when it has no leader (see docs/formation.md); null otherwise. */
+  waiting: string | null;
+  /** A split-formation merge on this node, null when none. */
+  merge: MergeStatus | null;
   addresses: NodeAddresses;
   uptime_s: number;
   version: string;
   pid: number;
   data_dir: string;
-  security: { gossip_encrypted: boolean; note?: string };
+  security: {
+    gossip_encrypted: boolean;
+    note?: string;
+    /** Peers whose packets failed authentication (most recent first); empty when none. */
+    refused_peers: RefusedPeerStatus[];
+  };
+}
+
+export interface RefusedPeerStatus {
+  address: string;
+  channel: RefusalChannel;
+  cause: RefusalCause;
+  hint: string;
+  count: number;
+  last_seen: string;
 }
 
 export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Why a node stopped on its own: `reason` names the part that failed, `message` the error. */
+export interface NodeFailure {
+  readonly reason: string;
+  readonly message: string;
+}
 
 export interface SwarmNodeOptions {
   logger?: Logger;
@@ -91,7 +148,12 @@ export function defaultNodeName(id: string): string {
  * `shutdown` is emitted when someone (API, signal) asks the node to stop; the
  * process that owns the node decides what to do with it (normally `stop()`).
  */
-export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stopped: [] }> {
+export class SwarmNode extends EventEmitter<{
+  shutdown: [reason: string];
+  stopped: [];
+  /** A split-formation merge started, or ended (done or failed): see MergeStatus. */
+  merge: [report: MergeStatus | null];
+}> {
   readonly config: SwarmConfig;
   readonly log: Logger;
   private readonly clock: () => number;
@@ -103,12 +165,31 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
   private startedAt = 0;
   private _state: NodeState = 'new';
   private shutdownRequested = false;
+  private _failure: NodeFailure | null = null;
+  /** Peers refused for authentication, fed by the gossip (UDP) and Raft (TCP) transports. */
+  readonly refusals: RefusalTracker;
 
   constructor(config: SwarmConfig, opts: SwarmNodeOptions = {}) {
     super();
     this.config = config;
     this.log = opts.logger ?? nullLogger;
     this.clock = opts.clock ?? Date.now;
+    const secLog = this.log.child('security');
+    this.refusals = new RefusalTracker({
+      warn: (w) =>
+        secLog.warn(`refused ${w.channel} packets from ${w.address}: ${w.hint}`, {
+          peer: w.address,
+          channel: w.channel,
+          cause: w.cause,
+          packets: w.count,
+        }),
+    });
+  }
+
+  /** Transports call this for a packet that failed authentication. */
+  refused(address: string, channel: RefusalChannel, reason: DropReason): void {
+    const cause = refusalCause(reason);
+    if (cause !== null) this.refusals.record(address, channel, cause, this.clock());
   }
 
   get id(): string {
@@ -173,8 +254,22 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
     }
   }
 
-  /** Ask the owner of this node to stop it (idempotent); used by the API and signal handlers. */
-  requestShutdown(reason: string): void {
+  /** The fatal failure that stopped (or is stopping) this node, if any: its process must exit 1. */
+  get failure(): NodeFailure | null {
+    return this._failure;
+  }
+
+  /**
+   * Ask the owner of this node to stop it (idempotent); used by the API and
+   * signal handlers. With `error`, the stop is a fatal failure (a full disk, a
+   * failed fsync): the process exits 1, so a supervisor (systemd's
+   * Restart=on-failure) sees a failure, not a requested stop.
+   */
+  requestShutdown(reason: string, error?: unknown): void {
+    if (error !== undefined && this._failure === null) {
+      this._failure = { reason, message: error instanceof Error ? error.message : String(error) };
+      this.log.error('fatal failure; stopping node', { reason, error });
+    }
     if (this.shutdownRequested) return;
     this.shutdownRequested = true;
     this.log.info('shutdown requested', { reason });
@@ -245,14 +340,25 @@ export class SwarmNode extends EventEmitter<{ shutdown: [reason: string]; stoppe
       applied_index: m.appliedIndex ?? 0,
       voters: [...(m.voters ?? [])],
       learners: [...(m.learners ?? [])],
+      cluster: m.cluster ?? null,
+      waiting: m.waiting ?? null,
+      merge: m.merge ?? null,
       addresses: { gossip: null, api: null, raft: null, ...m.addresses },
       uptime_s: this.startedAt === 0 ? 0 : Math.max(0, Math.round((this.clock() - this.startedAt) / 1000)),
       version: VERSION,
       pid: process.pid,
       data_dir: this.dataDir,
-      security: encrypted
-        ? { gossip_encrypted: true }
-        : { gossip_encrypted: false, note: 'gossip unencrypted' },
+      security: {
+        ...(encrypted ? { gossip_encrypted: true } : { gossip_encrypted: false, note: 'gossip unencrypted' }),
+        refused_peers: this.refusals.list().map((p) => ({
+          address: p.address,
+          channel: p.channel,
+          cause: p.cause,
+          hint: REFUSAL_HINTS[p.cause],
+          count: p.count,
+          last_seen: new Date(p.lastSeenMs).toISOString(),
+        })),
+      },
     };
   }
 }

@@ -17,6 +17,8 @@ export interface PeerInfo {
   readonly raftAddr: string | null;
   /** Raft role the peer last advertised ("leader", "follower", ...), null when unknown. */
   readonly raftRole: string | null;
+  /** Free-form gossip tags the peer advertises (formation and cluster ids among them). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface PeerDirectory {
@@ -25,12 +27,19 @@ export interface PeerDirectory {
   get(id: string): PeerInfo | undefined;
   /** Called after any membership or metadata change; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
+  /**
+   * Advertise tags of this node to the peers (a null value withdraws the tag).
+   * Optional: a directory without a way to advertise leaves formation to strict peers.
+   */
+  advertise?(tags: Readonly<Record<string, string | null>>): void;
 }
 
 /** A fixed directory, for tests and for setups without gossip. */
 export class StaticPeerDirectory implements PeerDirectory {
   private readonly byId = new Map<string, PeerInfo>();
   private readonly listeners = new Set<() => void>();
+  /** What this node advertised through advertise() (tests copy it into the other nodes' directories). */
+  readonly advertised: Record<string, string> = {};
 
   constructor(peers: readonly PeerInfo[] = []) {
     for (const p of peers) this.byId.set(p.id, p);
@@ -53,5 +62,12 @@ export class StaticPeerDirectory implements PeerDirectory {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  advertise(tags: Readonly<Record<string, string | null>>): void {
+    for (const [k, v] of Object.entries(tags)) {
+      if (v === null) delete this.advertised[k];
+      else this.advertised[k] = v;
+    }
   }
 }

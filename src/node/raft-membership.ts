@@ -1,6 +1,6 @@
 /**
- * Pure membership policy of the Raft component: who forms the cluster at
- * bootstrap and which single change the leader proposes next. Kept free of
+ * Pure membership policy of the Raft component: which single change the
+ * leader proposes next (who forms the cluster is src/node/formation.ts). Kept free of
  * I/O so the rules can be tested without sockets or disks.
  */
 import type { ConfChange } from '../raft/confchange.js';
@@ -10,33 +10,6 @@ import type { DeviceClass, PeerInfo } from './peers.js';
 /** Minimal devices observe (learners) and must never vote or lead. */
 export function canVote(deviceClass: DeviceClass): boolean {
   return deviceClass !== 'minimal';
-}
-
-export interface BootstrapInput {
-  readonly selfId: string;
-  readonly selfClass: DeviceClass;
-  readonly peers: readonly PeerInfo[];
-  /** How many voter-capable members must be seen, self included. */
-  readonly expect: number;
-}
-
-/**
- * The founding voters once `expect` alive voter-capable members (with a Raft
- * address) are visible: the `expect` smallest ids. Every node computes the
- * same set from the same view, and only its smallest id acts on it (returns
- * non-null only there), so two nodes never found two clusters from one view.
- */
-export function bootstrapVoters(input: BootstrapInput): string[] | null {
-  if (input.expect < 1 || !canVote(input.selfClass)) return null;
-  // A cluster already exists: wait to be added by its leader instead of founding a second one.
-  if (input.peers.some((p) => p.status === 'alive' && p.raftRole === 'leader')) return null;
-  const ids = [input.selfId];
-  for (const p of input.peers) {
-    if (p.status === 'alive' && p.raftAddr !== null && canVote(p.deviceClass)) ids.push(p.id);
-  }
-  if (ids.length < input.expect) return null;
-  const chosen = [...new Set(ids)].sort().slice(0, input.expect);
-  return chosen[0] === input.selfId ? chosen : null;
 }
 
 export interface PlanInput {

@@ -24,6 +24,8 @@ export interface RaftMetricsSource {
     readonly voters: number;
     readonly learners: number;
   } | null;
+  /** The Raft port's refused unauthenticated connections by reason (net/tcp.ts); null before start. */
+  refused?(): Readonly<Record<string, number>> | null;
 }
 
 const ROLES = ['follower', 'candidate', 'precandidate', 'leader', 'learner'] as const;
@@ -44,6 +46,8 @@ export class RaftMetrics {
   readonly proposals = new LabelledCounter();
   readonly fsyncSeconds = new BucketHistogram(FSYNC_BUCKETS);
   readonly commitSeconds = new BucketHistogram(COMMIT_BUCKETS);
+  /** Raft messages dropped because they carried another cluster's id. */
+  foreignDropped = 0;
 
   constructor(source: RaftMetricsSource) {
     this.registry = LazyRegistry.once((prom, registry) => this.define(prom, registry, source));
@@ -92,6 +96,28 @@ export class RaftMetrics {
       collect() {
         this.reset();
         for (const [result, n] of proposals.counts) this.inc({ result }, n);
+      },
+    });
+    new Counter({
+      name: 'swarm_raft_unauthenticated_refused_total',
+      help: 'Raft port connections closed before authenticating: connection_cap (over the cap at accept), auth_timeout, oversize_unauthenticated (a frame over 64 KiB).',
+      labelNames: ['reason'],
+      registers: r,
+      collect() {
+        const counts = source.refused?.();
+        if (!counts) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(counts)) this.inc({ reason }, n);
+      },
+    });
+    const foreign = (): number => this.foreignDropped;
+    new Counter({
+      name: 'swarm_raft_foreign_dropped_total',
+      help: 'Raft messages dropped because they came from another cluster (different cluster id).',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(foreign());
       },
     });
     defineBucketHistogram(prom, registry, {

@@ -289,8 +289,21 @@ interface SnapshotImage {
   kvs: [string, JsonValue, number, number, number][];
 }
 
+/** Bookkeeping a record costs beyond its key and value (revisions, map entry): counted by the quota. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+/** A value's approximate encoded size; cheap for the common scalar and string values. */
+function valueBytes(v: JsonValue): number {
+  if (typeof v === 'string') return v.length + 5;
+  if (typeof v === 'number') return 9;
+  if (v === null || typeof v === 'boolean') return 1;
+  return JSON.stringify(v).length;
+}
+
 export class KvStateMachine {
   private readonly data = new Map<string, KvRecord>();
+  /** Approximate bytes the store holds (see `bytes`). */
+  private totalBytes = 0;
   private rev = 0;
   private appliedIdx = 0;
 
@@ -306,6 +319,23 @@ export class KvStateMachine {
 
   get size(): number {
     return this.data.size;
+  }
+
+  /** Approximate bytes the store holds (keys, values, per-record overhead); for the store quota. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /**
+   * Keeps `bytes` current across one mutation of `key`. Estimated from the values, not stored per
+   * key: a restart restores 100k keys without sizing each one (the quota only needs an estimate,
+   * and only the leader checks it).
+   */
+  private account(key: string, before: KvRecord | null, after: KvRecord | null): void {
+    if (before === after) return;
+    const size = (r: KvRecord | null): number =>
+      r === null ? 0 : Buffer.byteLength(key) + valueBytes(r.value) + RECORD_OVERHEAD_BYTES;
+    this.totalBytes += size(after) - size(before);
   }
 
   /** Local read of the applied state; linearizable only behind a ReadIndex or a committed get. */
@@ -341,7 +371,9 @@ export class KvStateMachine {
         message: cmd.error,
       };
     }
-    return this.execute(cmd, entry.index);
+    const r = this.execute(cmd, entry.index);
+    if (r.ok && r.op !== 'get' && r.op !== 'noop') this.account(cmd.key, r.prev, r.record);
+    return r;
   }
 
   private execute(cmd: KvCommand, index: number): KvResult {
@@ -446,6 +478,8 @@ export class KvStateMachine {
       const [k, value, createRevision, modRevision, version] = row;
       this.data.set(k, { value, createRevision, modRevision, version });
     }
+    // The image is the store encoded: its size is the estimate, at no per-key cost.
+    this.totalBytes = data.byteLength + img.kvs.length * RECORD_OVERHEAD_BYTES;
     this.rev = img.revision;
     this.appliedIdx = img.appliedIndex;
   }

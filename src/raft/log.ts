@@ -75,13 +75,28 @@ export class RaftLog implements TermLookup {
     return this.entries[index - this.snapIndex - 1];
   }
 
-  /** Entries in [lo, hi] (inclusive), at most `max` of them; lo must be >= firstIndex(). */
-  slice(lo: number, hi: number, max = Infinity): Entry[] {
+  /**
+   * Entries in [lo, hi] (inclusive), at most `max` of them and, past the first,
+   * at most `maxBytes` of payload in all (etcd's MaxSizePerMsg: one entry always
+   * goes, so a single large entry still makes progress); lo must be >= firstIndex().
+   */
+  slice(lo: number, hi: number, max = Infinity, maxBytes = Infinity): Entry[] {
     if (lo < this.firstIndex())
       throw new RaftError('compacted', `entry ${lo} was compacted`, { first: this.firstIndex() });
-    const end = Math.min(hi, this.lastIndex(), lo + max - 1);
+    let end = Math.min(hi, this.lastIndex(), lo + max - 1);
     if (end < lo) return [];
-    return this.entries.slice(lo - this.snapIndex - 1, end - this.snapIndex);
+    const from = lo - this.snapIndex - 1;
+    if (maxBytes !== Infinity) {
+      let bytes = 0;
+      for (let i = from; i <= end - this.snapIndex - 1; i++) {
+        bytes += entryBytes(this.entries[i]!);
+        if (bytes > maxBytes && i > from) {
+          end = this.snapIndex + i;
+          break;
+        }
+      }
+    }
+    return this.entries.slice(from, end - this.snapIndex);
   }
 
   /** Entries not yet durable: what the next Ready must ask the runtime to write. */
@@ -154,4 +169,12 @@ export class RaftLog implements TermLookup {
     }
     return 0;
   }
+}
+
+/** Per-entry framing on the wire (index, term, type, length prefixes), counted with its data. */
+export const ENTRY_OVERHEAD_BYTES = 32;
+
+/** What an entry weighs in an AppendEntries, for byte limits. */
+export function entryBytes(e: Entry): number {
+  return e.data.byteLength + ENTRY_OVERHEAD_BYTES;
 }

@@ -6,7 +6,7 @@
  * A message is addressed node to node; the core never broadcasts at the
  * transport level, it emits one message per recipient.
  */
-import type { Entry, MessageBase, NodeId, Snapshot } from './types.js';
+import type { Entry, MessageBase, NodeId, SnapshotMeta } from './types.js';
 
 /**
  * RequestVote (and PreVote when `preVote` is true).
@@ -61,6 +61,12 @@ export interface AppendEntriesResponseMsg extends MessageBase {
   readonly conflictTerm: number;
   readonly conflictIndex: number;
   readonly lastLogIndex: number;
+  /**
+   * The follower may have lost entries it acknowledged (a damaged WAL tail) and
+   * has not caught up yet: the leader must not count it toward any quorum.
+   * Absent means false.
+   */
+  readonly recovering?: boolean;
 }
 
 /**
@@ -77,18 +83,41 @@ export interface HeartbeatMsg extends MessageBase {
 export interface HeartbeatResponseMsg extends MessageBase {
   readonly type: 'heartbeat_response';
   readonly readCtx: number;
+  /** As on AppendEntriesResponseMsg: this answer confirms nothing to a quorum. Absent means false. */
+  readonly recovering?: boolean;
 }
 
-/** The leader's latest snapshot, sent whole to a follower whose next entry was compacted away. */
+/**
+ * One chunk of the leader's snapshot, for a follower whose next entry was
+ * compacted away. A snapshot image has no size limit, so it travels as
+ * `data` slices of at most a chunk size each (1 MiB by default), one at a
+ * time: chunk [offset, offset + data.length) of an image of `totalBytes`
+ * whose CRC-32 is `crc`. The follower assembles them in order, checks the
+ * whole image against `crc`, and only then installs it.
+ */
 export interface InstallSnapshotMsg extends MessageBase {
   readonly type: 'install_snapshot';
-  readonly snapshot: Snapshot;
+  readonly meta: SnapshotMeta;
+  readonly totalBytes: number;
+  readonly offset: number;
+  readonly crc: number;
+  readonly data: Uint8Array;
 }
 
-/** `matchIndex` is what the follower now holds: the snapshot's index or its own higher commit. */
+/**
+ * `matchIndex` > 0: the follower now holds everything up to it (the snapshot's
+ * index or its own higher commit). Otherwise the follower holds the first
+ * `nextOffset` bytes of the snapshot at `snapshotIndex` and asks for the chunk
+ * there: the next one, or after a lost, duplicated or damaged chunk the one it
+ * is missing (0: start over).
+ */
 export interface InstallSnapshotResponseMsg extends MessageBase {
   readonly type: 'install_snapshot_response';
   readonly matchIndex: number;
+  readonly snapshotIndex: number;
+  readonly nextOffset: number;
+  /** As on AppendEntriesResponseMsg. Absent means false. */
+  readonly recovering?: boolean;
 }
 
 /** Leadership transfer: the receiver campaigns at once, skipping pre-vote and leases. */

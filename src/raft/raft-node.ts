@@ -42,12 +42,14 @@ import {
   type ConfChange,
 } from './confchange.js';
 import { RaftError } from './errors.js';
-import { RaftLog } from './log.js';
+import { entryBytes, RaftLog } from './log.js';
+import { crc32 } from '../common/crc32.js';
 import type {
   AppendEntriesMsg,
   AppendEntriesResponseMsg,
   HeartbeatMsg,
   InstallSnapshotMsg,
+  InstallSnapshotResponseMsg,
   RaftMessage,
   RequestVoteMsg,
 } from './messages.js';
@@ -64,6 +66,7 @@ import {
   type ReadState,
   type RecoveredState,
   type Snapshot,
+  type SnapshotMeta,
   type SoftState,
 } from './types.js';
 
@@ -87,6 +90,17 @@ export interface RaftNodeOptions {
   readonly maxInflightMsgs?: number;
   /** Entries per AppendEntries. Default 512. */
   readonly maxEntriesPerMsg?: number;
+  /**
+   * Entry bytes per AppendEntries (etcd's MaxSizePerMsg); a single larger entry
+   * still goes alone. Keeps every append far below the transport's frame limit
+   * (16 MiB): a batch of 512 entries of 64 KiB would be 32 MiB and be dropped
+   * every time, stalling replication for good. Default 1 MiB.
+   */
+  readonly maxSizePerMsg?: number;
+  /** Unacknowledged entry bytes per follower (etcd's MaxInflightBytes). Default 8 MiB. */
+  readonly maxInflightBytes?: number;
+  /** Bytes of snapshot image per InstallSnapshot chunk. Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
   /** Committed entries per Ready, so a restart replaying a long log does not build one huge batch. Default 4096. */
   readonly maxCommittedPerReady?: number;
 }
@@ -119,6 +133,12 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Whether step 1 needs an fsync (false when only the commit index changed). */
   readonly mustSync: boolean;
+  /**
+   * True once: a node that started recovering (RecoveredState.recoveringUntil)
+   * has caught up; the runtime clears the durable marker (storage.clearRecovering).
+   * Clearing it late is safe: the node only stays excluded from quorums longer.
+   */
+  readonly recovered: boolean;
 }
 
 export type ProposeRejection = 'not_leader' | 'transferring' | 'conf_change_pending' | 'invalid_conf_change';
@@ -150,7 +170,9 @@ export interface ProgressStatus {
   readonly state: ProgressState;
   readonly recentActive: boolean;
   readonly inflight: number;
+  readonly inflightBytes: number;
   readonly learner: boolean;
+  readonly recovering: boolean;
 }
 
 export interface RaftStatus {
@@ -168,6 +190,8 @@ export interface RaftStatus {
   readonly conf: ConfState;
   readonly leadTransferee: NodeId | null;
   readonly pendingReads: number;
+  /** > 0 while this node may lack entries it acknowledged (see recoveringUntil). */
+  readonly recoveringUntil: number;
   /** Per-follower replication state; only on the leader. */
   readonly progress: Readonly<Record<NodeId, ProgressStatus>> | null;
 }
@@ -181,6 +205,28 @@ interface PendingRead {
 }
 
 const EMPTY = new Uint8Array(0);
+
+interface IncomingSnapshot {
+  readonly from: NodeId;
+  readonly term: number;
+  readonly meta: SnapshotMeta;
+  readonly totalBytes: number;
+  readonly crc: number;
+  readonly chunks: Uint8Array[];
+  received: number;
+  runningCrc: number;
+}
+
+function concatChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1 && chunks[0]!.byteLength === total) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
 
 export class RaftNode {
   readonly id: NodeId;
@@ -231,6 +277,19 @@ export class RaftNode {
   /** Index of the latest ConfChange (or the leader's no-op) that must commit before another change. */
   private pendingConfIndex = 0;
 
+  /**
+   * > 0 while this node may lack entries it acknowledged before a damaged WAL
+   * tail was cut (docs/raft.md "Recovering nodes"): it does not campaign, grant
+   * votes, or let its answers count toward a leader's quorums until its commit
+   * index, learned from a leader that counted a quorum without it, reaches this.
+   */
+  private recoveringUntil = 0;
+  private recoveredPending = false;
+  /** A snapshot being received chunk by chunk (follower). */
+  private incoming: IncomingSnapshot | null = null;
+  /** CRC-32 of the held snapshot's image, computed once for every follower it is streamed to. */
+  private snapshotCrc: { snap: Snapshot; crc: number } | null = null;
+
   private readsAwaitingCommit: string[] = [];
   private pendingReads: PendingRead[] = [];
   private readSeq = 0;
@@ -261,6 +320,9 @@ export class RaftNode {
       checkQuorum: true,
       maxInflightMsgs: 64,
       maxEntriesPerMsg: 512,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightBytes: 8 * 1024 * 1024,
+      snapshotChunkBytes: 1024 * 1024,
       maxCommittedPerReady: 4096,
       ...opts,
     };
@@ -279,6 +341,20 @@ export class RaftNode {
     this.confIndex = snapIndex;
     this.foldConfChanges();
     this.prevHard = { term: this.term, vote: this.vote, commit: this.commit };
+    const until = recovered.recoveringUntil ?? 0;
+    if (until > this.commit) {
+      if (this.conf.voters.length === 1 && this.conf.voters[0] === this.id) {
+        // The only voter: no other copy exists to catch up from.
+        throw new RaftError(
+          'unrecoverable_loss',
+          `entries up to ${until} this single-voter node acknowledged were lost to a damaged WAL; restore the data directory from a backup`,
+          { commit: this.commit, recoveringUntil: until },
+        );
+      }
+      this.recoveringUntil = until;
+    } else if (until > 0) {
+      this.recoveredPending = true;
+    }
   }
 
   // ---------------------------------------------------------------- public API
@@ -302,7 +378,8 @@ export class RaftNode {
       return;
     }
     if (now >= this.electionDeadline) {
-      if (this.isVoter()) this.campaign(now, this.opts.preVote ? 'pre' : 'real', false);
+      if (this.isVoter() && this.recoveringUntil === 0)
+        this.campaign(now, this.opts.preVote ? 'pre' : 'real', false);
       else this.resetElectionTimer(now);
     }
   }
@@ -341,6 +418,7 @@ export class RaftNode {
           conflictTerm: 0,
           conflictIndex: 0,
           lastLogIndex: this.log.lastIndex(),
+          recovering: this.recoveringUntil > 0 ? true : undefined,
         });
       } else if (m.type === 'request_vote') {
         // Paper figure 2: reply false with our term, so the candidate catches up.
@@ -373,18 +451,21 @@ export class RaftNode {
         if (m.type === 'append_entries') this.handleAppend(m);
         else if (m.type === 'heartbeat') this.handleHeartbeat(m);
         else this.handleSnapshot(m);
+        this.checkRecovered();
         return;
       case 'timeout_now':
-        if (this.role !== 'leader' && this.isVoter()) this.campaign(now, 'real', true);
+        if (this.role !== 'leader' && this.isVoter() && this.recoveringUntil === 0)
+          this.campaign(now, 'real', true);
         return;
       case 'append_entries_response':
         if (this.role === 'leader') this.handleAppendResponse(m, now);
         return;
       case 'heartbeat_response':
-        if (this.role === 'leader') this.handleHeartbeatResponse(m.from, m.readCtx, now);
+        if (this.role === 'leader')
+          this.handleHeartbeatResponse(m.from, m.readCtx, m.recovering === true, now);
         return;
       case 'install_snapshot_response':
-        if (this.role === 'leader') this.handleSnapshotResponse(m.from, m.matchIndex, now);
+        if (this.role === 'leader') this.handleSnapshotResponse(m, now);
         return;
     }
   }
@@ -543,7 +624,8 @@ export class RaftNode {
       this.log.stableIndex() < this.log.lastIndex() ||
       this.hardChanged() ||
       this.softChanged() ||
-      this.committedAvailable() > this.handedOut
+      this.committedAvailable() > this.handedOut ||
+      this.recoveredPending
     );
   }
 
@@ -578,7 +660,9 @@ export class RaftNode {
       committed,
       readStates: this.readStates,
       mustSync,
+      recovered: this.recoveredPending,
     };
+    this.recoveredPending = false;
     this.msgs = [];
     this.readStates = [];
     this.unpersistedSnapshot = null;
@@ -638,7 +722,9 @@ export class RaftNode {
           state: pr.state,
           recentActive: pr.recentActive,
           inflight: pr.inflight.length,
+          inflightBytes: pr.inflightBytes,
           learner: pr.isLearner,
+          recovering: pr.recovering,
         };
       }
     }
@@ -657,6 +743,7 @@ export class RaftNode {
       conf: { voters: [...this.conf.voters], learners: [...this.conf.learners] },
       leadTransferee: this.leadTransferee,
       pendingReads: this.pendingReads.length + this.readsAwaitingCommit.length,
+      recoveringUntil: this.recoveringUntil,
       progress,
     };
   }
@@ -696,6 +783,8 @@ export class RaftNode {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      // A snapshot stream of an earlier term is never resumed: free its chunks.
+      this.incoming = null;
     }
     this.role = 'follower';
     this.leader = leader;
@@ -779,7 +868,10 @@ export class RaftNode {
     const ourIndex = this.log.lastIndex();
     const ourTerm = this.log.lastTerm();
     let granted: boolean;
-    if (m.preVote) {
+    if (this.recoveringUntil > 0) {
+      // A vote from a node that may have lost acknowledged entries could elect a leader without them.
+      granted = false;
+    } else if (m.preVote) {
       // Pre-vote does not bind us: grant whenever a real vote could later succeed.
       granted =
         m.term > this.term &&
@@ -875,6 +967,7 @@ export class RaftNode {
       conflictTerm,
       conflictIndex,
       lastLogIndex: last,
+      recovering: this.recoveringUntil > 0 ? true : undefined,
     });
   }
 
@@ -890,27 +983,94 @@ export class RaftNode {
       conflictTerm: 0,
       conflictIndex: 0,
       lastLogIndex: this.log.lastIndex(),
+      recovering: this.recoveringUntil > 0 ? true : undefined,
     });
   }
 
   private handleHeartbeat(m: HeartbeatMsg): void {
     // The leader caps `commit` at what it knows we match, so it is safe to adopt.
     this.setCommit(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: 'heartbeat_response', from: this.id, to: m.from, term: this.term, readCtx: m.readCtx });
+    this.checkRecovered();
+    this.send({
+      type: 'heartbeat_response',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      readCtx: m.readCtx,
+      recovering: this.recoveringUntil > 0 ? true : undefined,
+    });
+  }
+
+  /** Leave the recovering state once a leader's commit index, counted without us, covers what we may have lost. */
+  private checkRecovered(): void {
+    if (this.recoveringUntil > 0 && this.commit >= this.recoveringUntil) {
+      this.recoveringUntil = 0;
+      this.recoveredPending = true;
+    }
   }
 
   private handleSnapshot(m: InstallSnapshotMsg): void {
-    const { index, term, conf } = m.snapshot.meta;
+    const { index } = m.meta;
     if (index <= this.commit) {
-      this.send({
-        type: 'install_snapshot_response',
-        from: this.id,
-        to: m.from,
-        term: this.term,
-        matchIndex: this.commit,
-      });
+      this.incoming = null;
+      this.sendSnapshotResponse(m.from, this.commit, index, 0);
       return;
     }
+    let inc = this.incoming;
+    const same =
+      inc !== null &&
+      inc.from === m.from &&
+      inc.term === this.term &&
+      inc.meta.index === index &&
+      inc.meta.term === m.meta.term &&
+      inc.crc === m.crc &&
+      inc.totalBytes === m.totalBytes;
+    if (!same) {
+      // A new stream starts only at offset 0; anything else asks the leader to start over.
+      if (m.offset !== 0) {
+        this.incoming = null;
+        this.sendSnapshotResponse(m.from, 0, index, 0);
+        return;
+      }
+      inc = {
+        from: m.from,
+        term: this.term,
+        meta: m.meta,
+        totalBytes: m.totalBytes,
+        crc: m.crc,
+        chunks: [],
+        received: 0,
+        runningCrc: 0,
+      };
+      this.incoming = inc;
+    }
+    if (inc === null) return;
+    // Lost or duplicated chunks: keep what we have and name the offset we need.
+    if (m.offset !== inc.received || inc.received + m.data.byteLength > inc.totalBytes) {
+      this.sendSnapshotResponse(m.from, 0, index, inc.received);
+      return;
+    }
+    if (m.data.byteLength > 0) {
+      inc.chunks.push(m.data);
+      inc.received += m.data.byteLength;
+      inc.runningCrc = crc32(m.data, inc.runningCrc);
+    }
+    if (inc.received < inc.totalBytes) {
+      this.sendSnapshotResponse(m.from, 0, index, inc.received);
+      return;
+    }
+    this.incoming = null;
+    if (inc.runningCrc !== inc.crc) {
+      // Damaged on the way (or a buggy sender): never install it; fetch it again from the start.
+      this.sendSnapshotResponse(m.from, 0, index, 0);
+      return;
+    }
+    this.installSnapshot({ meta: inc.meta, data: concatChunks(inc.chunks, inc.totalBytes) });
+    this.sendSnapshotResponse(m.from, index, index, 0);
+  }
+
+  private installSnapshot(snap: Snapshot): void {
+    const { index, term, conf } = snap.meta;
     if (this.log.termAt(index) === term) {
       // We already hold the entries; the snapshot only tells us they are committed.
       this.setCommit(index);
@@ -920,16 +1080,27 @@ export class RaftNode {
       this.conf = { voters: [...conf.voters], learners: [...conf.learners] };
       this.baseConf = this.conf;
       this.confIndex = index;
-      this.snapshot = m.snapshot;
-      this.unpersistedSnapshot = m.snapshot;
+      this.snapshot = snap;
+      this.unpersistedSnapshot = snap;
       this.handedOut = index;
     }
+  }
+
+  private sendSnapshotResponse(
+    to: NodeId,
+    matchIndex: number,
+    snapshotIndex: number,
+    nextOffset: number,
+  ): void {
     this.send({
       type: 'install_snapshot_response',
       from: this.id,
-      to: m.from,
+      to,
       term: this.term,
-      matchIndex: index,
+      matchIndex,
+      snapshotIndex,
+      nextOffset,
+      recovering: this.recoveringUntil > 0 ? true : undefined,
     });
   }
 
@@ -969,7 +1140,7 @@ export class RaftNode {
 
   /** Send `pr` its next batch; returns false when nothing was sent. */
   private sendAppend(pr: Progress, now: number): boolean {
-    if (pr.isPaused(this.opts.maxInflightMsgs)) return false;
+    if (pr.isPaused(this.opts.maxInflightMsgs, this.opts.maxInflightBytes)) return false;
     const last = this.log.lastIndex();
     if (pr.state === 'replicate' && pr.next > last) return false;
     const prev = pr.next - 1;
@@ -977,7 +1148,7 @@ export class RaftNode {
     if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
       return this.sendSnapshot(pr, now);
     }
-    const entries = this.log.slice(pr.next, last, this.opts.maxEntriesPerMsg);
+    const entries = this.log.slice(pr.next, last, this.opts.maxEntriesPerMsg, this.opts.maxSizePerMsg);
     this.send({
       type: 'append_entries',
       from: this.id,
@@ -990,7 +1161,9 @@ export class RaftNode {
     });
     // An idle pipeline starts waiting now, not at the last acknowledgement long ago.
     if (pr.state === 'replicate' && pr.inflight.length === 0) pr.lastProgressAt = now;
-    pr.sentAppend(prev + entries.length, entries.length);
+    let bytes = 0;
+    for (const e of entries) bytes += entryBytes(e);
+    pr.sentAppend(prev + entries.length, entries.length, bytes);
     return true;
   }
 
@@ -999,9 +1172,33 @@ export class RaftNode {
     if (!snap) {
       throw new RaftError('no_snapshot', `follower ${pr.id} needs compacted entries but no snapshot is held`);
     }
-    this.send({ type: 'install_snapshot', from: this.id, to: pr.id, term: this.term, snapshot: snap });
     pr.becomeSnapshot(snap.meta.index, now);
+    pr.snapshot = snap;
+    pr.snapshotOffset = 0;
+    this.sendSnapshotChunk(pr, now);
     return true;
+  }
+
+  /** Send `pr` the chunk of its snapshot that starts at the offset it asked for (stop and wait). */
+  private sendSnapshotChunk(pr: Progress, now: number): void {
+    const snap = pr.snapshot;
+    if (!snap) return;
+    if (this.snapshotCrc?.snap !== snap) this.snapshotCrc = { snap, crc: crc32(snap.data) };
+    const total = snap.data.byteLength;
+    const offset = Math.min(pr.snapshotOffset, total);
+    const end = Math.min(total, offset + this.opts.snapshotChunkBytes);
+    this.send({
+      type: 'install_snapshot',
+      from: this.id,
+      to: pr.id,
+      term: this.term,
+      meta: snap.meta,
+      totalBytes: total,
+      offset,
+      crc: this.snapshotCrc.crc,
+      data: snap.data.subarray(offset, end),
+    });
+    pr.snapshotSentAt = now;
   }
 
   private sendTimeoutNow(to: NodeId): void {
@@ -1026,6 +1223,7 @@ export class RaftNode {
     const pr = this.progress.get(m.from);
     if (!pr) return;
     pr.recentActive = true;
+    pr.recovering = m.recovering === true;
     if (!m.success) {
       let hint = m.conflictIndex;
       if (m.conflictTerm > 0) {
@@ -1033,7 +1231,7 @@ export class RaftNode {
         if (li > 0) hint = li + 1;
       }
       hint = Math.min(hint, m.lastLogIndex + 1);
-      if (pr.maybeDecrTo(m.rejectedIndex, Math.max(hint, 1))) {
+      if (pr.maybeDecrTo(m.rejectedIndex, Math.max(hint, 1), m.lastLogIndex)) {
         if (pr.state === 'replicate') pr.becomeProbe();
         this.sendAppend(pr, now);
       }
@@ -1060,10 +1258,11 @@ export class RaftNode {
     this.fillPipeline(pr, now);
   }
 
-  private handleHeartbeatResponse(from: NodeId, readCtx: number, now: number): void {
+  private handleHeartbeatResponse(from: NodeId, readCtx: number, recovering: boolean, now: number): void {
     const pr = this.progress.get(from);
     if (!pr) return;
     pr.recentActive = true;
+    pr.recovering = recovering;
     if (pr.state === 'probe') pr.probeSent = false;
     // Pipelined appends that were lost, or answered out of order so that the rejection looked
     // stale, leave `match` stuck while `next` is past the end: restart from what is known.
@@ -1074,21 +1273,39 @@ export class RaftNode {
     ) {
       pr.becomeProbe();
     }
-    // A snapshot that got no answer within an election timeout is presumed lost.
+    // A snapshot chunk that got no answer within an election timeout is presumed lost:
+    // send it again; the follower keeps what it has and the stream resumes there.
     if (pr.state === 'snapshot' && now - pr.snapshotSentAt >= this.opts.electionTimeoutMaxMs)
-      pr.becomeProbe();
+      this.sendSnapshotChunk(pr, now);
     if (pr.match < this.log.lastIndex()) this.sendAppend(pr, now);
-    if (readCtx > 0 && readCtx > (this.readAcks.get(from) ?? 0)) {
+    // A recovering follower's acknowledgement confirms nothing: its term may have regressed.
+    if (!recovering && readCtx > 0 && readCtx > (this.readAcks.get(from) ?? 0)) {
       this.readAcks.set(from, readCtx);
       this.releaseReads();
     }
   }
 
-  private handleSnapshotResponse(from: NodeId, matchIndex: number, now: number): void {
-    const pr = this.progress.get(from);
+  private handleSnapshotResponse(m: InstallSnapshotResponseMsg, now: number): void {
+    const pr = this.progress.get(m.from);
     if (!pr) return;
     pr.recentActive = true;
-    pr.maybeUpdate(matchIndex);
+    pr.recovering = m.recovering === true;
+    if (m.matchIndex === 0) {
+      // Mid-stream: the follower names the offset it needs next. Only an answer that moves past the
+      // chunk last sent triggers the next one: answering duplicates (of chunks or answers) with a
+      // send each would multiply the messages in flight. An offset below it (a lost chunk, or 0
+      // after a damaged image) is where the resend timer picks the stream up again.
+      if (pr.state === 'snapshot' && pr.snapshot?.meta.index === m.snapshotIndex) {
+        if (m.nextOffset > pr.snapshotOffset) {
+          pr.snapshotOffset = m.nextOffset;
+          this.sendSnapshotChunk(pr, now);
+        } else if (m.nextOffset < pr.snapshotOffset) {
+          pr.snapshotOffset = m.nextOffset;
+        }
+      }
+      return;
+    }
+    pr.maybeUpdate(m.matchIndex);
     if (pr.state === 'snapshot') pr.becomeProbe();
     this.maybeCommit();
     if (this.role === 'leader') this.sendAppend(pr, now);
@@ -1097,7 +1314,11 @@ export class RaftNode {
   /** Leader: advance commit to what a majority of voters holds, but only via an entry of this term (paper 5.4.2). */
   private maybeCommit(): boolean {
     if (this.role !== 'leader') return false;
-    const ci = committedIndex(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    // A recovering follower may lack entries it acknowledged: its match counts for nothing.
+    const ci = committedIndex(this.conf.voters, (id) => {
+      const pr = this.progress.get(id);
+      return pr === undefined || pr.recovering ? 0 : pr.match;
+    });
     if (ci > this.commit && (this.log.termAt(ci) === this.term || mutations().commitNoCurrentTermCheck)) {
       this.setCommit(ci);
       return true;
@@ -1109,7 +1330,7 @@ export class RaftNode {
     let active = 0;
     for (const v of this.conf.voters) {
       const pr = this.progress.get(v);
-      if (v === this.id || pr?.recentActive) active++;
+      if (v === this.id || (pr?.recentActive === true && !pr.recovering)) active++;
     }
     for (const pr of this.progress.values()) if (pr.id !== this.id) pr.recentActive = false;
     return isMajority(active, this.conf.voters.length);

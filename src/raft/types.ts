@@ -63,6 +63,13 @@ export interface RecoveredState {
   readonly snapshot: Snapshot | null;
   /** Entries after the snapshot, contiguous, ascending. */
   readonly entries: readonly Entry[];
+  /**
+   * > 0: recovery found damage that may have destroyed entries this node
+   * acknowledged, up to this index (docs/storage.md). The node neither votes
+   * nor counts toward a quorum until its commit index, learned from a leader,
+   * reaches it (docs/raft.md "Recovering nodes").
+   */
+  readonly recoveringUntil?: number;
 }
 
 /**
@@ -78,6 +85,8 @@ export interface RaftStorage {
   sync(): Promise<void>;
   /** Write a snapshot durably (temp file, fsync, rename) and drop log entries up to its index. */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Durably forget the "recovering until" marker found by load(): the node caught up. */
+  clearRecovering?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -51,6 +51,7 @@ describe('defaults', () => {
     'network.bind_address': '0.0.0.0',
     'network.join': [],
     'network.multicast_enabled': true,
+    'network.advertise_address': '',
     'gossip.interval_ms': 1000,
     'gossip.fanout': 3,
     'gossip.ttl': 3,
@@ -89,6 +90,7 @@ describe('defaults', () => {
     'raft.voters': 5,
     'raft.bootstrap_expect': 0,
     'raft.snapshot_interval_entries': 10000,
+    'raft.quota_bytes': 268435456,
     'security.swarm_key': '',
     'security.api_token': '',
     'logging.level': 'info',
@@ -159,6 +161,16 @@ describe('env overrides', () => {
     expect(config.adaptive_gossip.max_fanout).toBe(6);
     expect(config.node.name).toBe('pi-kitchen');
     expect(sources.get('gossip.fanout')).toBe('SWARM_GOSSIP__FANOUT');
+  });
+
+  it('network.advertise_address: "" by default, an address from the env, anything else refused', () => {
+    const path = cfgFile('');
+    expect(loadConfig({ path, env: {} }).config.network.advertise_address).toBe('');
+    const env = { SWARM_NETWORK__ADVERTISE_ADDRESS: '192.168.1.20' };
+    expect(loadConfig({ path, env }).config.network.advertise_address).toBe('192.168.1.20');
+    expect(() => loadConfig({ path, env: { SWARM_NETWORK__ADVERTISE_ADDRESS: 'pi.local' } })).toThrow(
+      /advertise_address/,
+    );
   });
 
   it('an empty value leaves a number or boolean key unset, but sets a string to empty', () => {

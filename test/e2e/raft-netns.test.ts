@@ -56,7 +56,7 @@ function writeConfig(i: number): void {
       `name = "ns${i}"`,
       `data_dir = "${join(root, `d${i}`)}"`,
       '[api]',
-      // All addresses: the control link for the test, the cluster address for relays between nodes.
+      // All addresses, so the test reaches each API through its control link (nodes never call each other's API).
       'bind_address = "0.0.0.0"',
       `port = ${API_PORT}`,
       '[raft]',

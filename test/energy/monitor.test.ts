@@ -114,6 +114,21 @@ describe('power state, budget and alarms', () => {
   });
 });
 
+describe('efficiency rating of a node that did no work', () => {
+  it('is idle, not F, and its Prometheus rating is 0; the first work makes it a grade again', () => {
+    const m = new EnergyMonitor(energyConfigFromSections({ node: { device_class: 'full' } }));
+    const zero = { raftEntriesCommitted: 0, kvOpsApplied: 0, gossipEventsDelivered: 0 };
+    m.sample(0, { cpuUtilisation: 0, work: zero });
+    let s = m.sample(10_000, { cpuUtilisation: 0, work: zero });
+    expect(s.efficiency.score).toBe(0);
+    expect(s.efficiency.rating).toBe('idle');
+    expect(energyMetricSamples(s).find((x) => x.name === 'swarm_energy_rating')?.value).toBe(0);
+    // A few gossip events in the window: work, at a poor energy cost: F.
+    s = m.sample(20_000, { cpuUtilisation: 0, work: { ...zero, gossipEventsDelivered: 3 } });
+    expect(s.efficiency.rating).toBe('F');
+  });
+});
+
 describe('efficiency rating moves with work and with power', () => {
   it('both directions', () => {
     // standard: 0.4 W idle, 1.5 W at full CPU; 10 s window.
@@ -198,6 +213,19 @@ describe('gossip summary', () => {
     expect(encode(wire).byteLength).toBeLessThanOrEqual(12);
     expect(fromWireSummary(wire)).toEqual({ ...s, batteryPercent: 25 });
   });
+  it('an idle rating survives the wire and the metadata round trip', () => {
+    const idle = {
+      powerW: 2.7,
+      batteryPercent: null,
+      powerState: 'idle' as const,
+      rating: 'idle' as const,
+      onBattery: false,
+      measured: false,
+    };
+    expect(toWireSummary(idle)[3]).toBe(6);
+    expect(fromWireSummary(toWireSummary(idle))).toEqual(idle);
+    expect(fromEnergyMeta(toEnergyMeta(idle))?.rating).toBe('idle');
+  });
   it('maps to the gossip MemberMeta energy fields; battery only while on battery', () => {
     const onBattery = {
       powerW: 0.12345,
@@ -234,7 +262,7 @@ describe('gossip summary', () => {
       [1, 2, 9, 0, 0],
       [1, 200, 0, 0, 0],
       [1.5, 0, 0, 0, 0],
-      [1, 0, 0, 6, 0],
+      [1, 0, 0, 7, 0],
     ]) {
       expect(fromWireSummary(bad), JSON.stringify(bad)).toBeNull();
     }

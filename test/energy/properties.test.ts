@@ -56,8 +56,14 @@ describe('EnergyMonitor properties over random readings (300 seeds; SWARM_LONG=1
         if (s.efficiency.score !== null && (s.efficiency.score < 0 || s.efficiency.rating === null)) {
           violations.push(`${ctx}: score ${s.efficiency.score} rating ${s.efficiency.rating}`);
         }
-        if (s.efficiency.rating !== null && !RATINGS.includes(s.efficiency.rating))
+        if (s.efficiency.rating !== null && ![...RATINGS, 'idle'].includes(s.efficiency.rating))
           violations.push(`${ctx}: rating`);
+        // idle exactly when energy was spent in the window but no work was done.
+        if (
+          (s.efficiency.rating === 'idle') !==
+          (s.efficiency.score !== null && s.efficiency.windowWorkUnits === 0)
+        )
+          violations.push(`${ctx}: idle rating with ${s.efficiency.windowWorkUnits} work units`);
         if (meter === null && s.power.source !== 'battery' && (w < 0 || w > m.config.profile.maxW)) {
           violations.push(`${ctx}: modelled ${w} W outside the profile`);
         }

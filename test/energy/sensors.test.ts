@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { naturalCompare } from '../../src/energy/sensors/parse.js';
 import {
   CpuSampler,
   SensorCollector,
@@ -226,5 +227,30 @@ describe('SensorCollector', () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe('naturalCompare (sysfs directory order without ICU)', () => {
+  it('orders digit runs as numbers and the rest by code unit', () => {
+    const names = [
+      'thermal_zone10',
+      'thermal_zone2',
+      'BAT1',
+      'AC',
+      'thermal_zone1',
+      'BAT0',
+      'hwmon007',
+      'hwmon7',
+    ];
+    expect([...names].sort(naturalCompare)).toEqual([
+      'AC',
+      'BAT0',
+      'BAT1',
+      'hwmon7',
+      'hwmon007',
+      'thermal_zone1',
+      'thermal_zone2',
+      'thermal_zone10',
+    ]);
   });
 });

@@ -219,6 +219,48 @@ describe('energy override', () => {
   });
 });
 
+describe('energy sample (input event between evaluations)', () => {
+  const battery = (pct: number): AdaptiveInputs => ({ ...healthy, batteryPercent: pct, onBattery: true });
+  it('critical applies at the sample, not at the next evaluation', () => {
+    const c = controller();
+    drive(c, healthy, 1);
+    const at = (c.state().lastEvaluatedAt ?? 0) + 100;
+    expect(c.due(at)).toBe(false);
+    const r = c.energySample(at, { ...battery(5), powerState: 'critical' });
+    expect(r).toMatchObject({ mode: 'emergency', intervalMs: 4000, fanout: 1, changed: true });
+    expect(r.reason).toContain('(at once, at the energy sample)');
+    // The evaluation schedule is unchanged: the sample is not an evaluation.
+    expect(c.state().lastEvaluatedAt).toBe(at - 100);
+  });
+  it('low power applies at the sample too (no confirmations, no dwell)', () => {
+    const c = controller();
+    drive(c, healthy, 1);
+    const at = (c.state().lastEvaluatedAt ?? 0) + 100;
+    const r = c.energySample(at, battery(25));
+    expect(r).toMatchObject({ mode: 'conservative', changed: true });
+    expect(c.current().cause).toBe('energy_low');
+  });
+  it('a sample that leaves an energy level changes nothing until the evaluation', () => {
+    const c = controller();
+    drive(c, battery(5), 1);
+    const at = (c.state().lastEvaluatedAt ?? 0) + 100;
+    expect(c.energySample(at, battery(80))).toMatchObject({ mode: 'emergency', changed: false });
+    expect(c.energySample(at, battery(80 + 0 * 1))).toMatchObject({ mode: 'emergency', changed: false });
+  });
+  it('already conservative (quiet): low battery keeps the mode and becomes its cause', () => {
+    const c = controller();
+    const quiet = { ...healthy, eventRatePerS: 0 };
+    drive(c, quiet, 3);
+    expect(c.current()).toMatchObject({ mode: 'conservative', cause: 'quiet' });
+    const at = (c.state().lastEvaluatedAt ?? 0) + 100;
+    const r = c.energySample(at, { ...quiet, batteryPercent: 25, onBattery: true });
+    expect(r).toMatchObject({ mode: 'conservative', changed: false, cause: 'energy_low' });
+    // The change's reason still names the quiet network; `why` names the battery that holds the mode now.
+    expect(r.reason).toContain('event rate');
+    expect(r.why).toBe('battery 25% below low-power 30%');
+  });
+});
+
 describe('properties over random inputs (300 seeds; SWARM_LONG=1 for 5,000)', () => {
   const seeds = process.env.SWARM_LONG === '1' ? 5000 : 300;
   it('parameters stay clamped, switches respect the dwell, critical battery is emergency at once', () => {

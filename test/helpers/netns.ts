@@ -100,8 +100,10 @@ export class NetnsLab {
   /** A group and port of this process's own, so concurrent runs never hear each other. */
   readonly group: string;
   readonly mcastPort: number;
-  private readonly vnode: readonly string[];
-  private readonly vhub: readonly string[];
+  /** Each node's own end of its cluster veth (inside its namespace). */
+  readonly vnode: readonly string[];
+  /** Each node's port on the hub's bridge (inside the hub namespace). */
+  readonly vhub: readonly string[];
   private readonly vroot: readonly string[];
   private picked: string | null = null;
 

@@ -2,7 +2,7 @@ import { encode as mpEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import type { GossipMessage } from '../../src/gossip/messages.js';
 import { MESSAGE_TYPE_CODES } from '../../src/gossip/messages.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { RAFT_MESSAGE_TYPES } from '../../src/raft/messages.js';
 import { GOSSIP_TYPES, PROTOCOL_VERSION, RAFT_TYPES } from '../../src/net/codec.js';
 import { EncodeError } from '../../src/net/errors.js';
@@ -143,7 +143,7 @@ describe('message codecs', () => {
       expect(r.ok, label).toBe(false);
       expect(r.ok ? '' : r.reason, label).toBe('invalid_field');
     }
-    const r = raftCodec.decode(packet(0x42, ['n1', 'n2', 1, 0, 0, [[1, 1, 7, new Uint8Array()]], 0]));
+    const r = raftCodec.decode(packet(0x42, ['n1', 'n2', 1, 'c1', 0, 0, [[1, 1, 7, new Uint8Array()]], 0]));
     expect(r).toMatchObject({ ok: false, reason: 'invalid_field' });
     expect(r.ok ? '' : r.detail).toContain('entries[0].type');
   });
@@ -172,6 +172,6 @@ describe('message codecs', () => {
     const docs = raftCodec.describe();
     expect(docs.map((d) => d.code)).toEqual([...docs.map((d) => d.code)].sort((a, b) => a - b));
     const snap = docs.find((d) => d.type === 'install_snapshot');
-    expect(snap?.rows.map((r) => r.pos)).toContain('3.0.2.0');
+    expect(snap?.rows.map((r) => r.pos)).toContain('4.2.0');
   });
 });

@@ -19,9 +19,10 @@ import {
 import { Keyring } from '../../src/net/crypto.js';
 import { gossipCodec } from '../../src/net/gossip-codec.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
+import { raftWireCodec } from '../../src/net/forward-codec.js';
 import { FrameDecoder, frame } from '../../src/net/framing.js';
 import { openMessage } from '../../src/net/wire.js';
-import { gossipSamples, raftSamples } from './samples.js';
+import { forwardSamples, gossipSamples, raftSamples } from './samples.js';
 
 const SCALE = process.env.NET_FUZZ_LONG === '1' ? 10 : 1;
 const key = new Uint8Array(32).map((_, i) => i);
@@ -223,6 +224,18 @@ describe('receive path fuzz', () => {
       ] as const) {
         expect(t.dropped[reason], reason).toBeGreaterThan(0);
       }
+      expect(t.ok).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('forwarding frames on the raft transport', () => {
+  it('fwd_req / fwd_resp mutations, plaintext and keyed: no throw, malformed ones dropped', () => {
+    const samples = [...raftSamples, ...forwardSamples];
+    for (const keyed of [false, true]) {
+      const t = runFuzz(raftWireCodec, samples, 20_000 * SCALE, keyed ? 12 : 11, keyed);
+      expect(total(t)).toBe(20_000 * SCALE);
+      for (const r of ['invalid_field', 'bad_msgpack'] as const) expect(t.dropped[r], r).toBeGreaterThan(0);
       expect(t.ok).toBeGreaterThan(0);
     }
   });

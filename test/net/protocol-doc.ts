@@ -7,8 +7,8 @@
 import { Keyring } from '../../src/net/crypto.js';
 import type { MessageCodec, MessageDoc, WireMessage } from '../../src/net/codec.js';
 import { gossipCodec } from '../../src/net/gossip-codec.js';
-import { raftCodec } from '../../src/net/raft-codec.js';
-import { gossipSamples, raftSamples } from './samples.js';
+import { raftWireCodec } from '../../src/net/forward-codec.js';
+import { forwardSamples, gossipSamples, raftSamples } from './samples.js';
 
 export const BEGIN = '<!-- BEGIN GENERATED: npx tsx test/net/gen-protocol-doc.ts -->';
 export const END = '<!-- END GENERATED -->';
@@ -97,7 +97,7 @@ export function renderGenerated(): string {
     '',
     '## Raft messages (TCP, codes 0x40-0x7F)',
     '',
-    section(raftCodec, raftSamples),
+    section(raftWireCodec, [...raftSamples, ...forwardSamples]),
     '',
     '## Encrypted example',
     '',

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { RaftWireMessage } from '../../src/net/forward-codec.js';
+import { isForwardMessage } from '../../src/net/forward-codec.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
 import { openRaftTransport } from '../../src/net/runtime.js';
 import type { TcpAddress, TcpTransport } from '../../src/net/tcp.js';
@@ -15,7 +16,7 @@ import type { TcpAddress, TcpTransport } from '../../src/net/tcp.js';
 interface Peer {
   id: string;
   core: RaftNode;
-  t: TcpTransport<RaftMessage>;
+  t: TcpTransport<RaftWireMessage>;
   applied: string[];
 }
 
@@ -47,7 +48,9 @@ async function startAll(ids: readonly string[]): Promise<void> {
       bindAddress: '127.0.0.1',
       port: 0,
       security: { swarm_key: key },
-      onMessage: (m) => core.step(m, Date.now()),
+      onMessage: (m) => {
+        if (!isForwardMessage(m)) core.step(m, Date.now());
+      },
       onError: (e) => errors.push(`${id}: ${e.message}`),
     });
     addresses.set(id, t.address());
@@ -64,7 +67,7 @@ function pump(): void {
       const rd = p.core.ready();
       for (const m of rd.messages) {
         const to = addresses.get(m.to);
-        const r = to ? p.t.send(to, m) : 'no-address';
+        const r = to ? p.t.send(to, { ...m, cluster: '' }) : 'no-address';
         if (r !== 'queued') errors.push(`${p.id}: send ${m.type} -> ${r}`);
       }
       for (const e of rd.committed) if (e.data.length > 0) p.applied.push(Buffer.from(e.data).toString());

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GossipMessage } from '../../src/gossip/messages.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { RaftWireMessage } from '../../src/net/forward-codec.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { KeyError } from '../../src/net/errors.js';
 import {
   keyringFromConfig,
@@ -14,7 +15,7 @@ import { LOOPBACK_NETWORK, waitFor } from './helpers.js';
 
 const network = LOOPBACK_NETWORK;
 const key = Buffer.alloc(32, 5).toString('base64');
-const closers: (UdpTransport<GossipMessage> | TcpTransport<RaftMessage>)[] = [];
+const closers: (UdpTransport<GossipMessage> | TcpTransport<RaftWireMessage>)[] = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((t) => t.close()));
 });
@@ -46,7 +47,7 @@ describe('runtime glue', () => {
   });
 
   it('opens the Raft transport with the same key', async () => {
-    const inbox: RaftMessage[] = [];
+    const inbox: RaftWireMessage[] = [];
     const a = await openRaftTransport({
       bindAddress: '127.0.0.1',
       port: 0,
@@ -60,7 +61,7 @@ describe('runtime glue', () => {
       onMessage: (m) => inbox.push(m),
     });
     closers.push(a, b);
-    const msg: RaftMessage = { type: 'timeout_now', from: 'n1', to: 'n2', term: 3 };
+    const msg: RaftMessage = { type: 'timeout_now', from: 'n1', to: 'n2', term: 3, cluster: 'c1' };
     a.send(b.address(), msg);
     await waitFor(() => inbox.length === 1, 'raft delivery');
     expect(inbox).toEqual([msg]);

@@ -4,7 +4,8 @@
  * seed corpus of the fuzz test. Small on purpose, so the hex stays readable.
  */
 import type { GossipMessage, MemberRecord } from '../../src/gossip/messages.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ForwardMessage } from '../../src/net/forward-codec.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
 
@@ -104,17 +105,27 @@ export const raftSamples: readonly RaftMessage[] = [
     from: 'n1',
     to: 'n2',
     term: 5,
+    cluster: 'c1',
     lastLogIndex: 120,
     lastLogTerm: 4,
     preVote: true,
     transfer: false,
   },
-  { type: 'request_vote_response', from: 'n2', to: 'n1', term: 5, granted: true, preVote: true },
+  {
+    type: 'request_vote_response',
+    from: 'n2',
+    to: 'n1',
+    term: 5,
+    cluster: 'c1',
+    granted: true,
+    preVote: true,
+  },
   {
     type: 'append_entries',
     from: 'n1',
     to: 'n2',
     term: 5,
+    cluster: 'c1',
     prevLogIndex: 120,
     prevLogTerm: 4,
     entries: [
@@ -128,6 +139,7 @@ export const raftSamples: readonly RaftMessage[] = [
     from: 'n2',
     to: 'n1',
     term: 5,
+    cluster: 'c1',
     success: false,
     matchIndex: 0,
     rejectedIndex: 120,
@@ -135,18 +147,57 @@ export const raftSamples: readonly RaftMessage[] = [
     conflictIndex: 100,
     lastLogIndex: 110,
   },
-  { type: 'heartbeat', from: 'n1', to: 'n3', term: 5, commit: 122, readCtx: 17 },
-  { type: 'heartbeat_response', from: 'n3', to: 'n1', term: 5, readCtx: 17 },
+  { type: 'heartbeat', from: 'n1', to: 'n3', term: 5, cluster: 'c1', commit: 122, readCtx: 17 },
+  { type: 'heartbeat_response', from: 'n3', to: 'n1', term: 5, cluster: 'c1', readCtx: 17, recovering: true },
   {
     type: 'install_snapshot',
     from: 'n1',
     to: 'n3',
     term: 5,
-    snapshot: {
-      meta: { index: 100, term: 3, conf: { voters: ['n1', 'n2', 'n3'], learners: ['m1'] } },
-      data: bytes(0x81, 0xa1, 0x6b, 0x01),
-    },
+    cluster: 'c1',
+    meta: { index: 100, term: 3, conf: { voters: ['n1', 'n2', 'n3'], learners: ['m1'] } },
+    totalBytes: 6,
+    offset: 2,
+    crc: 0x1c291ca3,
+    data: bytes(0x6b, 0x01),
   },
-  { type: 'install_snapshot_response', from: 'n3', to: 'n1', term: 5, matchIndex: 100 },
-  { type: 'timeout_now', from: 'n1', to: 'n2', term: 5 },
+  {
+    type: 'install_snapshot_response',
+    from: 'n3',
+    to: 'n1',
+    term: 5,
+    cluster: 'c1',
+    matchIndex: 0,
+    snapshotIndex: 100,
+    nextOffset: 4,
+  },
+  { type: 'timeout_now', from: 'n1', to: 'n2', term: 5, cluster: 'c1' },
+];
+
+export const forwardSamples: readonly ForwardMessage[] = [
+  {
+    type: 'fwd_req',
+    from: 'n2',
+    to: 'n1',
+    term: 5,
+    id: 9,
+    op: 'put',
+    key: 'k',
+    value: '{"t":21.5}',
+    prevRevision: 3,
+    heir: false,
+  },
+  {
+    type: 'fwd_resp',
+    from: 'n1',
+    to: 'n2',
+    term: 5,
+    id: 9,
+    code: 'ok',
+    message: '',
+    leader: null,
+    successor: null,
+    revision: 4,
+    deleted: false,
+  },
 ];

@@ -6,7 +6,7 @@ import { TransportError } from '../../src/net/errors.js';
 import { frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
 import { TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
-import type { RaftMessage } from '../../src/raft/messages.js';
+import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { waitFor } from './helpers.js';
 import { raftSamples } from './samples.js';
 
@@ -66,6 +66,7 @@ const hb = (commit: number): RaftMessage => ({
   from: 'n1',
   to: 'n2',
   term: 1,
+  cluster: '',
   commit,
   readCtx: 0,
 });
@@ -96,18 +97,20 @@ describe('TcpTransport on loopback', () => {
       from: 'n1',
       to: 'n2',
       term: 2,
-      snapshot: { meta: { index: 10, term: 2, conf: { voters: ['n1', 'n2'], learners: [] } }, data },
+      cluster: '',
+      meta: { index: 10, term: 2, conf: { voters: ['n1', 'n2'], learners: [] } },
+      totalBytes: data.byteLength,
+      offset: 0,
+      crc: 0,
+      data,
     };
     expect(a.t.send(b.t.address(), snap)).toBe('queued');
     await waitFor(() => b.inbox.length === 1, 'snapshot', 15_000);
     const got = b.inbox[0];
     if (got?.type !== 'install_snapshot') throw new Error('expected install_snapshot');
     // Compare the image bytewise: a deep equal over 3 M elements takes the test runner tens of seconds.
-    expect(Buffer.compare(got.snapshot.data, data)).toBe(0);
-    expect({ ...got, snapshot: { ...got.snapshot, data: null } }).toEqual({
-      ...snap,
-      snapshot: { ...snap.snapshot, data: null },
-    });
+    expect(Buffer.compare(got.data, data)).toBe(0);
+    expect({ ...got, data: null }).toEqual({ ...snap, data: null });
   });
 
   it('refuses to send a frame over the limit', async () => {
@@ -118,6 +121,7 @@ describe('TcpTransport on loopback', () => {
       from: 'n1',
       to: 'n2',
       term: 1,
+      cluster: '',
       prevLogIndex: 0,
       prevLogTerm: 0,
       entries: [{ index: 1, term: 1, type: 0, data: new Uint8Array(2000) }],
@@ -219,10 +223,11 @@ describe('TcpTransport on loopback', () => {
     plain.t.send(keyed.t.address(), hb(1));
     wrong.t.send(keyed.t.address(), hb(2));
     keyed.t.send(plain.t.address(), hb(3));
-    await waitFor(() => keyed.t.stats().droppedUnauthenticated === 2, 'keyed drops');
-    await waitFor(() => plain.t.stats().droppedUnauthenticated === 1, 'plain drop');
-    expect(keyed.t.stats().dropped).toMatchObject({ plaintext_rejected: 1, unauthenticated: 1 });
-    expect(plain.t.stats().dropped.encrypted_rejected).toBe(1);
+    // Each connection's hello fails as its message does: two drops per sender.
+    await waitFor(() => keyed.t.stats().droppedUnauthenticated === 4, 'keyed drops');
+    await waitFor(() => plain.t.stats().droppedUnauthenticated === 2, 'plain drop');
+    expect(keyed.t.stats().dropped).toMatchObject({ plaintext_rejected: 2, unauthenticated: 2 });
+    expect(plain.t.stats().dropped.encrypted_rejected).toBe(2);
     expect([...keyed.inbox, ...plain.inbox]).toEqual([]);
   });
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { MessageCodec, WireMessage } from '../../src/net/codec.js';
 import { Keyring } from '../../src/net/crypto.js';
 import { gossipCodec } from '../../src/net/gossip-codec.js';
-import { raftCodec } from '../../src/net/raft-codec.js';
+import { raftWireCodec } from '../../src/net/forward-codec.js';
 import { openMessage } from '../../src/net/wire.js';
 import {
   generatedSection,
@@ -24,15 +24,15 @@ const vectors = parseVectors(doc);
 
 function codecFor(name: string): MessageCodec<WireMessage> {
   if (name.startsWith('gossip/')) return gossipCodec as unknown as MessageCodec<WireMessage>;
-  if (name.startsWith('raft/')) return raftCodec as unknown as MessageCodec<WireMessage>;
+  if (name.startsWith('raft/')) return raftWireCodec as unknown as MessageCodec<WireMessage>;
   throw new Error(`vector ${name}: unknown codec`);
 }
 
 describe('docs/protocol.md test vectors', () => {
-  it('has a vector for every gossip and raft message type, and an encrypted one', () => {
+  it('has a vector for every gossip and raft message type (forwarding frames included), and an encrypted one', () => {
     const names = new Set(vectors.map((v) => v.name));
     for (const t of gossipCodec.types()) expect(names, `gossip/${t}`).toContain(`gossip/${t}`);
-    for (const t of raftCodec.types()) expect(names, `raft/${t}`).toContain(`raft/${t}`);
+    for (const t of raftWireCodec.types()) expect(names, `raft/${t}`).toContain(`raft/${t}`);
     expect(vectors.filter((v) => v.key !== undefined).length).toBeGreaterThanOrEqual(1);
   });
 

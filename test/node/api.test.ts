@@ -22,12 +22,15 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
     applied_index: 0,
     voters: [],
     learners: [],
+    cluster: null,
+    waiting: null,
+    merge: null,
     addresses: { gossip: null, api: '127.0.0.1:1', raft: null },
     uptime_s: 3,
     version: '0.0.0',
     pid: 1,
     data_dir: '/d',
-    security: { gossip_encrypted: false, note: 'gossip unencrypted' },
+    security: { gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] },
   };
   return {
     id: status.id,
@@ -46,7 +49,7 @@ describe('REST API (in-process)', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as NodeStatus;
     expect(body.id).toBe('abcdef0123456789');
-    expect(body.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted' });
+    expect(body.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] });
   });
 
   it('GET /v1/health answers ok', async () => {

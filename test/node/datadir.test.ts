@@ -159,8 +159,9 @@ describe('SwarmNode lifecycle', () => {
     expect(new SwarmNode(c).status().security).toEqual({
       gossip_encrypted: false,
       note: 'gossip unencrypted',
+      refused_peers: [],
     });
     c.security.swarm_key = Buffer.alloc(32).toString('base64');
-    expect(new SwarmNode(c).status().security).toEqual({ gossip_encrypted: true });
+    expect(new SwarmNode(c).status().security).toEqual({ gossip_encrypted: true, refused_peers: [] });
   });
 });

@@ -161,26 +161,103 @@ describe('EnergyComponent', () => {
     expect(gossip.published[0]).toMatchObject({ battery: 64, powerW: 1.201 });
   });
 
-  it('republishes only on a meaningful change', async () => {
+  it('republishes only on a meaningful change: figures at most every 30 s, a state change at once', async () => {
     const gossip = new FakeGossip();
     const { energy, clock } = await startEnergy('rpi4', 'full', { gossip });
     for (let i = 0; i < 5; i++) {
       clock.t += 1000;
       await energy.collect();
     }
-    // The first sample has no rating yet (no energy spent); the second rates the idle node (no work: F).
-    // After that, same power, state and rating every time: no further incarnation bumps.
-    expect(gossip.published).toHaveLength(2);
+    // The first sample has no rating yet (no energy spent); the second rates the idle node (no work: idle),
+    // a figure change, held back until 30 s after the first publish.
+    expect(gossip.published).toHaveLength(1);
     expect(gossip.published[0]!.rating).toBeUndefined();
-    expect(gossip.published[1]).toMatchObject({ powerW: 2.7, rating: 'F' });
+    clock.t += 25_000;
+    await energy.collect();
+    expect(gossip.published).toHaveLength(2);
+    expect(gossip.published[1]).toMatchObject({ powerW: 2.7, rating: 'idle' });
+    // Same power, state and rating every time from then on: no further incarnation bumps.
+    for (let i = 0; i < 5; i++) {
+      clock.t += 40_000;
+      await energy.collect();
+    }
+    expect(gossip.published).toHaveLength(2);
+    expect(energy.publishCount()).toBe(2);
 
     const base = { powerW: 2.7, powerState: 'idle' };
     expect(changedMeaningfully(base, { ...base, powerW: 2.72 })).toBe(false);
-    expect(changedMeaningfully(base, { ...base, powerW: 3.1 })).toBe(true);
+    // 0.4 W is under 20 % of 2.7 W: CPU jitter on mains is not republished.
+    expect(changedMeaningfully(base, { ...base, powerW: 3.1 })).toBe(false);
+    expect(changedMeaningfully(base, { ...base, powerW: 3.3 })).toBe(true);
     expect(changedMeaningfully(base, { ...base, powerState: 'active' })).toBe(true);
     expect(changedMeaningfully(base, { ...base, rating: 'B' })).toBe(true);
     expect(changedMeaningfully({ ...base, battery: 50 }, base)).toBe(true);
     expect(changedMeaningfully(null, base)).toBe(true);
+  });
+
+  it('a battery turning critical is published at the sample, and stretches the sampler x4 (power mode)', async () => {
+    const tree = mkdtempSync(join(root, 'tree-'));
+    cpSync(join(SYSROOT, 'pi-zero-2w-hat'), tree, { recursive: true });
+    const gossip = new FakeGossip();
+    const clock = { t: 1_000_000 };
+    const c = config('crit', 'minimal');
+    c.energy.collection_interval_ms = 60_000;
+    const node = new SwarmNode(c);
+    const energy = new EnergyComponent({ sysfsRoot: tree, clock: () => clock.t, gossip });
+    node.register(energy);
+    await node.start();
+    running.push(node);
+    const modes: string[] = [];
+    energy.onPowerMode((m) => modes.push(m));
+    expect(energy.powerMode()).toBe('normal');
+    expect(energy.samplingIntervalMs()).toBe(60_000);
+    const published = gossip.published.length;
+    // One second later (well inside the 30 s figure interval), the battery is at 5 %: below critical (10 %).
+    writeFileSync(join(tree, 'sys/class/power_supply/bq27441-0/capacity'), '5\n');
+    clock.t += 1000;
+    await energy.collect();
+    expect(gossip.published).toHaveLength(published + 1);
+    expect(gossip.published.at(-1)).toMatchObject({ battery: 5, powerState: 'critical' });
+    expect(energy.powerMode()).toBe('emergency');
+    expect(modes).toEqual(['emergency']);
+    expect(energy.samplingIntervalMs()).toBe(240_000);
+    // 12 % is above critical but within its 5-point margin: still emergency; 20 % is low power (x2).
+    writeFileSync(join(tree, 'sys/class/power_supply/bq27441-0/capacity'), '12\n');
+    clock.t += 1000;
+    await energy.collect();
+    expect(energy.powerMode()).toBe('emergency');
+    writeFileSync(join(tree, 'sys/class/power_supply/bq27441-0/capacity'), '20\n');
+    clock.t += 1000;
+    await energy.collect();
+    expect(energy.powerMode()).toBe('low_power');
+    expect(energy.samplingIntervalMs()).toBe(120_000);
+    expect(modes).toEqual(['emergency', 'low_power']);
+  });
+
+  it('Prometheus omits a sensor that vanished (not 0) and shows it again when it returns', async () => {
+    const tree = mkdtempSync(join(root, 'tree-'));
+    cpSync(join(SYSROOT, 'pi-zero-2w-hat'), tree, { recursive: true });
+    const bat = join(tree, 'sys/class/power_supply/bq27441-0');
+    const saved = mkdtempSync(join(root, 'bat-'));
+    const clock = { t: 1_000_000 };
+    const node = new SwarmNode(config('vanish', 'minimal'));
+    const energy = new EnergyComponent({ sysfsRoot: tree, clock: () => clock.t });
+    node.register(energy);
+    await node.start();
+    running.push(node);
+    expect(await energy.registry.metrics()).toMatch(/^swarm_energy_battery_percent 64$/m);
+    // The battery is unplugged: its directory disappears from sysfs.
+    cpSync(bat, saved, { recursive: true });
+    rmSync(bat, { recursive: true, force: true });
+    clock.t += 1000;
+    await energy.collect();
+    const text = await energy.registry.metrics();
+    expect(text).not.toMatch(/swarm_energy_battery_percent/);
+    expect(text).toMatch(/^swarm_energy_power_watts\{/m);
+    cpSync(saved, bat, { recursive: true });
+    clock.t += 1000;
+    await energy.collect();
+    expect(await energy.registry.metrics()).toMatch(/^swarm_energy_battery_percent 64$/m);
   });
 
   it('clears a published battery figure when the node is back on mains', async () => {
@@ -200,6 +277,8 @@ describe('EnergyComponent', () => {
     let s = (await energy.collect())!;
     expect(s.efficiency.windowWorkUnits).toBe(0);
     expect(s.efficiency.score).toBe(0);
+    // Energy spent, no work done: idle, not F.
+    expect(s.efficiency.rating).toBe('idle');
 
     raft.commit = 600;
     raft.metrics.fsyncSeconds.count = 40;

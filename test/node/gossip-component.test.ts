@@ -98,7 +98,7 @@ describe('GossipComponent', () => {
     const st = node.status();
     expect(st.addresses.gossip).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(st.addresses.gossip).not.toBe('127.0.0.1:0');
-    expect(st.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted' });
+    expect(st.security).toEqual({ gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] });
   });
 
   it('a gossip port in use fails the start with a typed error and leaves nothing open', async () => {
@@ -286,6 +286,7 @@ describe('gossip component helpers', () => {
       apiAddr: '10.0.0.1:5557',
       raftAddr: '10.0.0.1:5558',
       raftRole: 'candidate',
+      tags: { raft_addr: '10.0.0.1:5558' },
     });
     const c = defaultConfig();
     c.gossip.interval_ms = 700;

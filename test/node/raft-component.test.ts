@@ -3,7 +3,7 @@
  * bootstrap forms one cluster, writes replicate and are served through any node,
  * a restart keeps the data, and the membership policy holds its rules.
  */
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { configSchema, type SwarmConfig } from '../../src/config/schema.js';
 import { SwarmNode } from '../../src/node/node.js';
 import { StaticPeerDirectory, type PeerInfo } from '../../src/node/peers.js';
 import { RaftComponent } from '../../src/node/raft-component.js';
-import { bootstrapVoters, planMembershipChange } from '../../src/node/raft-membership.js';
+import { planMembershipChange } from '../../src/node/raft-membership.js';
 
 const root = mkdtempSync(join(tmpdir(), 'raft-comp-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -44,7 +44,13 @@ async function startMember(
   voters = 5,
 ): Promise<Member> {
   const dir = new StaticPeerDirectory();
-  const raft = new RaftComponent({ peers: dir, requestTimeoutMs: 2000, deadVoterMs: 300 });
+  const raft = new RaftComponent({
+    peers: dir,
+    requestTimeoutMs: 2000,
+    deadVoterMs: 300,
+    formationWindowMs: 400,
+    formationMinUptimeMs: 200,
+  });
   const node = new SwarmNode(config(dataDir, expect, deviceClass, voters));
   node.register(raft);
   node.register(new ApiServer({ routes: [kvRoutes(raft), metricsRoutes([raft.metrics.registry])] }));
@@ -61,18 +67,35 @@ function info(m: Member): PeerInfo {
     status: 'alive',
     apiAddr: a.api,
     raftAddr: a.raft,
-    raftRole: null,
+    raftRole: m.node.status().role,
+    tags: { ...m.dir.advertised },
   };
 }
 
+/** Groups of members that see each other; a stand-in for gossip carries their tags every 50 ms. */
+const meshes: Member[][] = [];
+function sync(): void {
+  for (const ms of meshes)
+    for (const a of ms)
+      for (const b of ms) {
+        // A stopped member keeps whatever the test last said of it (dead, say).
+        if (a === b || b.node.status().addresses.raft === null) continue;
+        const next = info(b);
+        if (JSON.stringify(a.dir.get(next.id)) !== JSON.stringify(next)) a.dir.set(next);
+      }
+}
+setInterval(sync, 50).unref();
+
 function connect(ms: Member[]): void {
-  for (const a of ms) for (const b of ms) if (a !== b) a.dir.set(info(b));
+  meshes.push(ms);
+  sync();
 }
 
-async function until<T>(what: string, f: () => T | null | undefined | false, ms = 10_000): Promise<T> {
+type Maybe<T> = T | null | undefined | false;
+async function until<T>(what: string, f: () => Maybe<T> | Promise<Maybe<T>>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -106,13 +129,16 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
           return i.role === 'leader' && i.voters.length === 3 ? m : null;
         }),
       );
-      // The smallest id founds the cluster.
-      const smallest = [...ms].sort((a, b) => (a.node.id < b.node.id ? -1 : 1))[0]!;
-      expect(readdirSync(join(dirs[ms.indexOf(smallest)]!)).includes('raft-bootstrap.json')).toBe(true);
+      // Every founder recorded the same cluster id and initial voters.
+      const boots = dirs.map(
+        (d) => JSON.parse(readFileSync(join(d, 'raft-bootstrap.json'), 'utf8')) as { cluster: string },
+      );
+      expect(new Set(boots.map((b) => b.cluster)).size).toBe(1);
+      expect(ms.every((m) => m.node.status().cluster === boots[0]!.cluster)).toBe(true);
       expect(ms.filter((m) => m.raft.info().role === 'leader')).toHaveLength(1);
       const follower = ms.find((m) => m !== leader)!;
 
-      // Writes through a follower are relayed to the leader and acknowledged once applied.
+      // Writes through a follower are forwarded to the leader (Raft channel) and acknowledged once applied.
       const w = await put(follower.api(), 'a/b', { value: { x: 1 } });
       expect(w.status).toBe(200);
       expect(w.body).toMatchObject({ key: 'a/b', value: { x: 1 } });
@@ -178,6 +204,132 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       await Promise.all(ms.map((m) => m.node.stop()));
     }
   }, 60_000);
+
+  it('default config: 3 nodes found one cluster with 3 voters from the first leader; a lone node leads itself', async () => {
+    const ms = await Promise.all([0, 1, 2].map((i) => startMember(join(root, `z${i}`), 0)));
+    const lone = await startMember(join(root, 'lone'), 0);
+    try {
+      expect(ms[0]!.node.status().waiting).toMatch(/formation/);
+      connect(ms);
+      const leader = await until('a leader', () => ms.find((m) => m.raft.info().role === 'leader'));
+      // The first leader already has every founder as a voter: a failure is tolerated at once.
+      expect(leader.raft.info().voters).toHaveLength(3);
+      expect(leader.node.status().waiting).toBeNull();
+      await until('lone node leads', () => lone.raft.info().role === 'leader');
+      expect(lone.raft.info().voters).toEqual([lone.node.id]);
+      // Formed apart: different cluster ids. Once they see each other, Raft traffic between them is refused.
+      const cluster = leader.node.status().cluster!;
+      expect(lone.node.status().cluster).not.toBe(cluster);
+      expect(lone.node.status().cluster).toMatch(/^[0-9a-f]{16}$/);
+      connect([...ms, lone]);
+      await new Promise((r) => setTimeout(r, 1500));
+      // Neither leader adds the other cluster's node, and neither is disturbed.
+      expect(leader.raft.info().learners).not.toContain(lone.node.id);
+      expect(lone.raft.info().role).toBe('leader');
+      expect(lone.raft.info().voters).toEqual([lone.node.id]);
+    } finally {
+      meshes.length = 0;
+      await Promise.all([...ms, lone].map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('drops Raft messages stamped with another cluster id (counted)', async () => {
+    const a = await startMember(join(root, 'fa'), 1);
+    const b = await startMember(join(root, 'fb'), 1);
+    try {
+      await until(
+        'both lead alone',
+        () => a.raft.info().role === 'leader' && b.raft.info().role === 'leader',
+      );
+      const term = b.raft.info().term;
+      // a's directory shows b without its cluster tag, so a's leader adds b as a learner and sends to it.
+      a.dir.set({ ...info(b), tags: {} });
+      await until('b drops a foreign message', async () => {
+        const prom = await (await fetch(`${b.api()}/metrics`)).text();
+        return /^swarm_raft_foreign_dropped_total [1-9]/m.test(prom);
+      });
+      expect(b.raft.info().role).toBe('leader');
+      expect(b.raft.info().term).toBe(term);
+      expect(b.raft.info().voters).toEqual([b.node.id]);
+    } finally {
+      await Promise.all([a, b].map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('split formation: the smaller cluster yields, its keys re-proposed, the conflict reported', async () => {
+    const big = await Promise.all([0, 1].map((i) => startMember(join(root, `ma${i}`), 2)));
+    const small = await startMember(join(root, 'mb0'), 1);
+    const all = [...big, small];
+    try {
+      connect(big);
+      const bigLeader = await until('big cluster leader', () =>
+        big.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 2),
+      );
+      await until('small cluster leader', () => small.raft.info().role === 'leader');
+      expect((await put(bigLeader.api(), 'shared', { value: 'big' })).status).toBe(200);
+      expect((await put(bigLeader.api(), 'only-big', { value: 1 })).status).toBe(200);
+      expect((await put(small.api(), 'shared', { value: 'small' })).status).toBe(200);
+      for (let i = 0; i < 5; i++)
+        expect((await put(small.api(), `only-small-${i}`, { value: i })).status).toBe(200);
+      const smallCluster = small.node.status().cluster;
+      // They meet.
+      connect(all);
+      const report = await until(
+        'the small side merged',
+        () => {
+          const m = small.node.status().merge;
+          return m?.state === 'done' ? m : null;
+        },
+        30_000,
+      );
+      expect(report).toMatchObject({
+        from: smallCluster,
+        to: bigLeader.node.status().cluster,
+        exported: 6,
+        put: 5,
+      });
+      expect(report.conflictCount).toBe(1);
+      expect(report.conflicts[0]).toEqual({ key: 'shared', yielded: 'small', kept: 'big' });
+      expect(readdirSync(report.backup!)).toEqual(
+        expect.arrayContaining(['raft', 'raft-bootstrap.json', 'exported-keys.json']),
+      );
+      expect(small.node.status().cluster).toBe(bigLeader.node.status().cluster);
+      // Every acknowledged key is in the merged cluster, read through any node; the winner's value kept.
+      for (const m of all) {
+        expect((await json(`${m.api()}/v1/kv/shared`)).body.value).toBe('big');
+        expect((await json(`${m.api()}/v1/kv/only-big`)).body.value).toBe(1);
+        for (let i = 0; i < 5; i++)
+          expect((await json(`${m.api()}/v1/kv/only-small-${i}`)).body.value).toBe(i);
+      }
+      await until('the yielded node promoted to voter', () =>
+        bigLeader.raft.info().voters.includes(small.node.id) ? true : null,
+      );
+    } finally {
+      meshes.length = 0;
+      await Promise.all(all.map((m) => m.node.stop()));
+    }
+  }, 60_000);
+
+  it('a voter that lost its quorum says so in its status', async () => {
+    const ms = await Promise.all([0, 1, 2].map((i) => startMember(join(root, `q${i}`), 3)));
+    try {
+      connect(ms);
+      await until('a leader with 3 voters', () =>
+        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+      );
+      const [survivor, ...gone] = ms;
+      meshes.length = 0;
+      await Promise.all(gone.map((m) => m.node.stop()));
+      for (const m of gone) survivor!.dir.set({ ...info(m), status: 'dead' });
+      const why = await until(
+        'the survivor says why it has no leader',
+        () => survivor!.node.status().waiting,
+      );
+      expect(why).toBe('no quorum: 1 of 3 voters reachable, 2 needed');
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
 
   it('a leader stop hands leadership to another voter', async () => {
     const dirs = [0, 1, 2].map((i) => join(root, `t${i}`));
@@ -281,9 +433,10 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
   }, 30_000);
 
   it('without a quorum a write answers 503 no_quorum within a bounded time', async () => {
-    const m = await startMember(join(root, 'alone'), 0);
+    // Strict mode, 2 expected, alone: it never founds, and says why.
+    const m = await startMember(join(root, 'alone'), 2);
     try {
-      // A node that was never bootstrapped knows no leader.
+      expect(m.node.status().waiting).toMatch(/bootstrap_expect: 1 of 2/);
       const r = await put(m.api(), 'k', { value: 1 });
       expect(r.status).toBe(503);
       expect((r.body.error as { code: string }).code).toBe('no_quorum');
@@ -335,38 +488,6 @@ describe('membership policy', () => {
     apiAddr: null,
     raftAddr: '127.0.0.1:1',
     raftRole: null,
-  });
-
-  it('only the smallest id founds, once enough voter-capable members are seen', () => {
-    const peers = [peer('b', 'standard'), peer('c', 'minimal'), peer('d', 'full')];
-    expect(bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers, expect: 3 })).toEqual([
-      'a',
-      'b',
-      'd',
-    ]);
-    expect(
-      bootstrapVoters({
-        selfId: 'b',
-        selfClass: 'standard',
-        peers: [peer('a', 'full'), peer('d', 'full')],
-        expect: 3,
-      }),
-    ).toBeNull();
-    expect(
-      bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers: peers.slice(0, 2), expect: 3 }),
-    ).toBeNull();
-    expect(bootstrapVoters({ selfId: 'a', selfClass: 'minimal', peers, expect: 1 })).toBeNull();
-  });
-
-  it('never founds a second cluster when a live member already advertises a leader', () => {
-    const peers = [peer('b', 'standard'), { ...peer('c', 'full'), raftRole: 'leader' }];
-    expect(bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers, expect: 2 })).toBeNull();
-    // A dead leader's old advertisement does not block a fresh cluster.
-    const stale = [peer('b', 'standard'), { ...peer('c', 'full', 'dead'), raftRole: 'leader' }];
-    expect(bootstrapVoters({ selfId: 'a', selfClass: 'standard', peers: stale, expect: 2 })).toEqual([
-      'a',
-      'b',
-    ]);
   });
 
   it('adds learners, promotes full before standard, never promotes minimal, caps voters', () => {

@@ -14,6 +14,8 @@ export interface Disk {
   hardState: HardState;
   entries: Entry[];
   snapshot: Snapshot | null;
+  /** Set by loseTail (storage found damage in synced bytes); cleared when the node reports it caught up. */
+  recoveringUntil?: number;
 }
 
 export type NodeOpts = Partial<Omit<RaftNodeOptions, 'id' | 'rng'>>;
@@ -69,7 +71,12 @@ export class TestCluster {
     this.disks.set(id, disk);
     const node = new RaftNode(
       { id, rng: this.rng.fork(), ...DEFAULTS, ...this.nodeOpts, ...opts },
-      { hardState: disk.hardState, snapshot: disk.snapshot, entries: [...disk.entries] },
+      {
+        hardState: disk.hardState,
+        snapshot: disk.snapshot,
+        entries: [...disk.entries],
+        ...(disk.recoveringUntil ? { recoveringUntil: disk.recoveringUntil } : {}),
+      },
       initialConf,
     );
     this.nodes.set(id, node);
@@ -91,6 +98,22 @@ export class TestCluster {
     // A held Ready was written but its messages never left.
     this.held.delete(id);
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+  }
+
+  /**
+   * A crashed node's storage finds its last `k` synced entries damaged and cuts them (what a bit
+   * flip in the WAL tail does): they may have been acknowledged, so the node restarts recovering
+   * until the index it held (docs/storage.md "Torn or corrupt"). Returns whether anything was cut.
+   */
+  loseTail(id: NodeId, k: number): boolean {
+    const disk = this.disks.get(id);
+    if (!disk || this.nodes.has(id) || disk.entries.length === 0) return false;
+    const last = disk.entries[disk.entries.length - 1]!.index;
+    disk.entries = disk.entries.slice(0, Math.max(0, disk.entries.length - k));
+    const kept = disk.entries[disk.entries.length - 1]?.index ?? disk.snapshot?.meta.index ?? 0;
+    disk.hardState = { ...disk.hardState, commit: Math.min(disk.hardState.commit, kept) };
+    disk.recoveringUntil = Math.max(disk.recoveringUntil ?? 0, last);
+    return true;
   }
 
   node(id: NodeId): RaftNode {
@@ -154,6 +177,7 @@ export class TestCluster {
       disk.entries = disk.entries.filter((e) => e.index < first).concat(rd.entries);
     }
     if (rd.hardState) disk.hardState = rd.hardState;
+    if (rd.recovered) delete disk.recoveringUntil;
     if (rd.softState?.role === 'leader') {
       const term = n.status().term;
       const prev = this.leadersByTerm.get(term);

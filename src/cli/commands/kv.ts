@@ -1,7 +1,8 @@
 /**
  * `swarm kv get|put|del|list`: the replicated key-value store through the
- * local node's API (any node relays to the leader). Values are JSON; a
- * `put` value that does not parse as JSON is stored as a string.
+ * local node's API (any node serves it, forwarding to the leader over the
+ * Raft channel). Values are JSON; a `put` value that does not parse as JSON
+ * is stored as a string.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../common/errors.js';

@@ -42,6 +42,8 @@ export function formatStatus(s: StatusResponse): string {
     ['role', s.role],
     ['term', String(s.term)],
     ['leader', s.leader ?? '-'],
+    ...(s.waiting !== null ? ([['waiting', s.waiting]] as [string, string][]) : []),
+    ...(s.cluster !== null ? ([['cluster', s.cluster]] as [string, string][]) : []),
     ['api', addr(s.addresses.api)],
     ['gossip', addr(s.addresses.gossip)],
     ['raft', addr(s.addresses.raft)],
@@ -54,6 +56,30 @@ export function formatStatus(s: StatusResponse): string {
       s.security.gossip_encrypted ? 'gossip encrypted' : (s.security.note ?? 'gossip unencrypted'),
     ],
   ]);
+}
+
+/** How long a detached `node start` looks for a leader before saying what the node waits for. */
+const START_LEADER_WAIT_MS = 4000;
+
+/**
+ * Polls the node's status until it knows a leader (returns null) or `ms`
+ * passed (returns what it waits for: formation, being added, quorum). Never
+ * throws: the node has started either way.
+ */
+export async function leaderOrWaiting(client: SwarmClient, ms: number): Promise<string | null> {
+  const end = Date.now() + ms;
+  let last: string | null = null;
+  for (;;) {
+    try {
+      const st = await client.status();
+      if (st.leader !== null) return null;
+      last = st.waiting ?? 'no leader known';
+    } catch (e) {
+      last = `status unavailable: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (Date.now() >= end) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Resolves true once the node runs, false if `gaveUp` says its start has ended otherwise. */
@@ -178,6 +204,11 @@ export const register: Registrar = (program, ctx) => {
           ['log', `${dataDir}/${FILES.log}`],
         ]),
     );
+    const waiting = await leaderOrWaiting(
+      new SwarmClient({ baseUrl: rt.api_url, token: config.security.api_token }),
+      START_LEADER_WAIT_MS,
+    );
+    if (waiting !== null) ctx.stdout.write(`No leader yet: ${waiting}\n`);
   });
 
   dataDirOption(

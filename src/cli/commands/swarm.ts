@@ -119,8 +119,9 @@ export function formatEnergy(e: EnergyResponse, sw: SwarmEnergyResponse | null):
         : `${e.efficiency.score.toFixed(3)} work/J, rating ${e.efficiency.rating ?? '-'}`,
     ],
     ['battery', b === null ? 'none' : `${b.percent === null ? '?' : Math.round(b.percent)}% ${b.status}`],
-    ['forecast', forecastText(b)],
   ];
+  const forecast = forecastText(b);
+  if (forecast !== null) pairs.push(['forecast', forecast]);
   if (e.alarms.length > 0) pairs.push(['alarms', e.alarms.join('; ')]);
   let out = formatPairs(pairs);
   if (sw !== null) {

@@ -9,6 +9,7 @@
 import type { EnergyResponse, SwarmEnergyResponse } from '../../api/energy-types.js';
 import type { MembersResponse } from '../../api/members-types.js';
 import { NodeUnreachableError } from '../../client/errors.js';
+import { forecastApplies } from '../../energy/forecast.js';
 import { formatDuration } from '../output.js';
 import { adaptiveText, padEnd, pushCapped, rangeSparkline, relativeTime } from './format.js';
 import {
@@ -37,11 +38,17 @@ export function formatWatts(w: number | null | undefined): string {
   return w === null || w === undefined ? '-' : `${w.toFixed(3)} W`;
 }
 
-export function forecastText(b: EnergyResponse['battery']): string {
-  if (b === null) return '-';
+/** The battery forecast in words; null when none applies (no battery, or full on mains). */
+export function forecastText(b: EnergyResponse['battery']): string | null {
+  if (b === null || !forecastApplies(b)) return null;
   if (b.time_to_empty_s !== null) return `empty in ${formatDuration(b.time_to_empty_s)}`;
   if (b.time_to_full_s !== null) return `full in ${formatDuration(b.time_to_full_s)}`;
   return 'not enough data yet';
+}
+
+function withForecast(b: EnergyResponse['battery']): string {
+  const f = forecastText(b);
+  return f === null ? '' : `, ${f}`;
 }
 
 export interface GreenSample {
@@ -141,11 +148,16 @@ export async function pollGreen(source: GreenSource, now: () => number): Promise
 }
 
 /**
- * The node's own reason for its gossip mode when it gives one; otherwise one
- * derived from the energy inputs the adaptive controller reads.
+ * Why the node is in its gossip mode: the cause that holds the mode now (which
+ * may differ from the reason of the last change: a node gone conservative on a
+ * quiet network stays conservative when its battery runs low, and then it is
+ * the battery that holds it), else the last change's reason, else one derived
+ * from the energy inputs the adaptive controller reads.
  */
 export function adaptiveReason(m: MembersResponse | null, e: EnergyResponse | null): string {
-  const given = m?.adaptive.reason ?? '';
+  const a = m?.adaptive;
+  if (a?.why !== undefined && a.why !== '') return `${a.mode}: ${a.why}`;
+  const given = a?.reason ?? '';
   if (given !== '') return given;
   const b = e?.battery;
   if (b?.on_battery === true)
@@ -262,7 +274,7 @@ function nodeLines(model: GreenModel, e: EnergyResponse, sparkW: number, now: nu
       b === null
         ? { text: e.mains_online === false ? 'none found' : 'none (mains power)' }
         : {
-            text: `${b.percent === null ? '?' : Math.round(b.percent)}% ${b.status}, ${forecastText(b)}`,
+            text: `${b.percent === null ? '?' : Math.round(b.percent)}% ${b.status}${withForecast(b)}`,
             color: b.on_battery ? 'yellow' : undefined,
           },
     ],

@@ -169,6 +169,7 @@ export function linesToText(lines: readonly Line[]): string {
 /** Rating colour: good grades green, middling yellow, poor red. */
 export function ratingColor(rating: string | null | undefined): SegColor | undefined {
   if (rating === null || rating === undefined) return undefined;
+  if (rating === 'idle') return 'gray';
   if (rating === 'A+' || rating === 'A') return 'green';
   if (rating === 'B' || rating === 'C') return 'yellow';
   return 'red';

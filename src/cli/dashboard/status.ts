@@ -20,13 +20,31 @@ import {
 } from './lines.js';
 import { shortError } from './model.js';
 
-export function statusPairs(m: MembersResponse, st: StatusResponse): [string, string][] {
+/** Most refused peers listed; the rest are summed in one line (the API lists up to 64). */
+const MAX_REFUSED_LINES = 5;
+
+/** Warning lines for peers whose packets this node refused (wrong or missing swarm key). */
+export function refusedPairs(st: StatusResponse, now: number): [string, string][] {
+  const list = st.security.refused_peers;
+  const out: [string, string][] = list
+    .slice(0, MAX_REFUSED_LINES)
+    .map((p) => [
+      'WARNING refused',
+      `${p.address} (${p.channel}, ${p.count} packets, last ${relativeTime(p.last_seen, now)}): ${p.hint}`,
+    ]);
+  if (list.length > MAX_REFUSED_LINES)
+    out.push(['WARNING refused', `and ${list.length - MAX_REFUSED_LINES} more peers (see /v1/status)`]);
+  return out;
+}
+
+export function statusPairs(m: MembersResponse, st: StatusResponse, now = Date.now()): [string, string][] {
   const leader = m.members.find((x) => x.id === m.leader);
   const a = m.adaptive;
   return [
     ['this node', `${st.name} (${st.id})`],
     ['members', `${m.members.length}${m.members.length > 0 ? ` (${statusSummary(m.members)})` : ''}`],
     ['leader', leader ? `${leader.name} (${leader.id})` : (st.leader ?? '-')],
+    ...(st.waiting !== null ? ([['waiting', st.waiting]] as [string, string][]) : []),
     ['term', String(st.term)],
     [
       'raft',
@@ -35,6 +53,7 @@ export function statusPairs(m: MembersResponse, st: StatusResponse): [string, st
     ['adaptive', a.enabled ? adaptiveText(a) : 'disabled'],
     ['reason', a.reason],
     ['security', m.encrypted ? 'gossip encrypted' : 'gossip unencrypted'],
+    ...refusedPairs(st, now),
   ];
 }
 
@@ -68,7 +87,7 @@ export function formatSwarmStatus(m: MembersResponse, st: StatusResponse, now = 
     STATUS_COLUMNS.map((c) => c.title),
     m.members.map((x) => STATUS_COLUMNS.map((c) => c.cell(x, now))),
   );
-  return `${formatPairs(statusPairs(m, st))}\n${table}`;
+  return `${formatPairs(statusPairs(m, st, now))}\n${table}`;
 }
 
 export interface StatusSample {
@@ -111,11 +130,13 @@ export function layoutStatus(model: StatusModel, o: LayoutOptions): Line[] {
   const lines: Line[] = [titleLine('Swarm status', model, o)];
   const { members: m, status: st } = model;
   if (m === null || st === null) return fitScreen([...lines, waitingLine(model)], o);
-  const pairs = statusPairs(m, st);
+  const pairs = statusPairs(m, st, o.now);
+  const colorOf = (key: string | undefined): 'gray' | 'yellow' | undefined =>
+    key === 'reason' ? 'gray' : key?.startsWith('WARNING') ? 'yellow' : undefined;
   formatPairs(pairs)
     .trimEnd()
     .split('\n')
-    .forEach((text, i) => lines.push([{ text, color: pairs[i]?.[0] === 'reason' ? 'gray' : undefined }]));
+    .forEach((text, i) => lines.push([{ text, color: colorOf(pairs[i]?.[0]) }]));
   lines.push([]);
   // The table's header takes one of the remaining rows.
   const room = o.height - lines.length - 1;

@@ -56,7 +56,27 @@ export function listDir(root: string, rel: string): Parsed<string[]> {
   }
 }
 
-/** thermal_zone2 before thermal_zone10. */
-function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+/**
+ * thermal_zone2 before thermal_zone10: runs of digits compare as numbers,
+ * everything else by code unit (sysfs names are ASCII). Not localeCompare
+ * with options: that builds an ICU collator for every comparison, on every
+ * sample, for a handful of ASCII directory names.
+ */
+export function naturalCompare(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i] as string;
+    const y = rb[i] as string;
+    if (x === y) continue;
+    const dx = x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57;
+    const dy = y.charCodeAt(0) >= 48 && y.charCodeAt(0) <= 57;
+    if (dx && dy) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d;
+      return x.length - y.length; // 007 after 7
+    }
+    return x < y ? -1 : 1;
+  }
+  return ra.length - rb.length;
 }

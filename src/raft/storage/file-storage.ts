@@ -22,6 +22,7 @@ import { nodeFs, type StorageFile, type StorageFs } from './fs.js';
 import { replay, EMPTY_HARD_STATE, type ScannedSegment } from './replay.js';
 import { scanSegment, type TornTail } from './scan.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { decodeSyncedMarker, encodeSyncedMarker, SYNCED_FILE, type SyncedMarker } from './synced-marker.js';
 
 export const DEFAULT_MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const SNAPSHOT_FILE = 'snapshot.snap';
@@ -30,6 +31,20 @@ const SNAPSHOT_TMP = `${SNAPSHOT_FILE}.tmp`;
 const SNAPSHOT_PREPARED_TMP = `${SNAPSHOT_FILE}.prepared.tmp`;
 const TEMP_FILES: readonly string[] = [SNAPSHOT_TMP, SNAPSHOT_PREPARED_TMP];
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+/** The durable "recovering until index N" marker (docs/storage.md "Torn or corrupt"). */
+export const RECOVERING_FILE = 'wal.recovering';
+const RECOVERING_TMP = `${RECOVERING_FILE}.tmp`;
+/** The smallest entry record (header, fixed body, entry type): bounds how many entries a damaged region held. */
+const MIN_ENTRY_RECORD_BYTES = 12 + 17 + 1;
+
+/** Damage recovery found in bytes that were (or may have been) synced, and so possibly acknowledged. */
+export interface LostAcknowledged {
+  readonly file: string;
+  readonly offset: number;
+  readonly reason: string;
+  /** The node may lack entries it acknowledged up to this index. */
+  readonly recoveringUntil: number;
+}
 
 /** Something recovery repaired or noticed; never a loss of synced data. */
 export type StorageWarning =
@@ -39,7 +54,12 @@ export type StorageWarning =
   /** A temp file of an unfinished snapshot write was removed. */
   | { readonly kind: 'removed-temp'; readonly file: string }
   /** The stored commit index pointed past the recovered log (its entries were in the torn tail) and was lowered. */
-  | { readonly kind: 'commit-clamped'; readonly from: number; readonly to: number };
+  | { readonly kind: 'commit-clamped'; readonly from: number; readonly to: number }
+  /**
+   * Synced (or possibly synced) WAL bytes were damaged and cut: the node may have lost entries it
+   * acknowledged and stays out of every quorum until it caught up past `recoveringUntil`.
+   */
+  | ({ readonly kind: 'lost-acknowledged' } & LostAcknowledged);
 
 export interface FileStorageOptions {
   /** A segment is closed and a new one started once it reaches this size (checked between batches). */
@@ -79,6 +99,8 @@ interface Taken {
   readonly chunks: Uint8Array[];
   readonly hardStateBefore: HardState;
   readonly lastIndexBefore: number;
+  /** Last index once these chunks are written: what the synced-extent marker records. */
+  readonly lastIndexAfter: number;
 }
 
 interface Deferred {
@@ -122,6 +144,12 @@ export interface DataDirImage {
   readonly torn: readonly TornTail[];
   /** Leftover snapshot temp files (of a write that crashed before its rename). */
   readonly tempFiles: readonly string[];
+  /** The synced-extent marker as found (null: none or unreadable). */
+  readonly synced: SyncedMarker | null;
+  /** Damage in synced bytes found now (null: none; a torn tail alone is not). */
+  readonly lost: LostAcknowledged | null;
+  /** The "recovering until" index: the larger of a marker left by an earlier start and `lost`; 0 = none. */
+  readonly recoveringUntil: number;
 }
 
 /** A snapshot file written and synced by prepareSnapshot, waiting for saveSnapshot to rename it. */
@@ -167,8 +195,90 @@ export async function readDataDir(dir: string, fs: StorageFs = nodeFs): Promise<
     if (scan.torn) torn.push(scan.torn);
   }
   const { hardState, entries } = replay(scanned, snapshot?.meta.index ?? 0);
-  const tempFiles = TEMP_FILES.filter((n) => names.includes(n));
-  return { snapshot, segments, scanned, hardState, entries, torn, tempFiles };
+  const tempFiles = [...TEMP_FILES, RECOVERING_TMP].filter((n) => names.includes(n));
+  const synced = names.includes(SYNCED_FILE)
+    ? decodeSyncedMarker(await fs.readFile(join(dir, SYNCED_FILE)))
+    : null;
+  let prior = 0;
+  if (names.includes(RECOVERING_FILE)) prior = parseRecovering(await fs.readFile(join(dir, RECOVERING_FILE)));
+  const lastIndex = (snapshot?.meta.index ?? 0) + entries.length;
+  const lost = classifyTail(segments, scanned, synced, lastIndex);
+  const recoveringUntil = Math.max(prior, lost?.recoveringUntil ?? 0);
+  return {
+    snapshot,
+    segments,
+    scanned,
+    hardState,
+    entries,
+    torn,
+    tempFiles,
+    synced,
+    lost,
+    recoveringUntil,
+  };
+}
+
+function parseRecovering(buf: Uint8Array): number {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(buf).toString('utf8'));
+  } catch {
+    v = null;
+  }
+  const until = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['until'] : undefined;
+  if (typeof until !== 'number' || !Number.isSafeInteger(until) || until < 0) {
+    // Written by rename after an fsync, so unreadable means the medium went bad; guessing 0 could
+    // let a node that lost acknowledged entries vote.
+    throw new WalCorruptionError(RECOVERING_FILE, 0, 'unreadable recovering marker');
+  }
+  return until;
+}
+
+/**
+ * Whether the cut at the end of the WAL (or a missing tail) hit bytes that were synced. The rule
+ * (docs/storage.md "Torn or corrupt"): a torn write exists only past the last fsync. Damage below
+ * the synced extent, or a log shorter than it, is corruption: the entries up to the marker's last
+ * index (plus as many as the damaged bytes past the extent could hold) may have been acknowledged.
+ * Damage past the extent is a torn write when it looks like one (the file ends inside a record, or
+ * zero-filled blocks); a complete record failing its checksum there is treated as possibly
+ * acknowledged too, since the marker may lag the WAL after a power loss.
+ */
+function classifyTail(
+  segments: readonly Segment[],
+  scanned: readonly ScannedSegment[],
+  synced: SyncedMarker | null,
+  lastIndex: number,
+): LostAcknowledged | null {
+  const last = segments[segments.length - 1];
+  const scan = scanned[scanned.length - 1]?.scan;
+  if (synced !== null && (last === undefined || synced.seq > last.seq)) {
+    return {
+      file: last?.name ?? '(no segment)',
+      offset: 0,
+      reason: `segment ${synced.seq} holding synced entries up to ${synced.lastIndex} is missing`,
+      recoveringUntil: synced.lastIndex,
+    };
+  }
+  if (last === undefined || scan === undefined) return null;
+  const extent = synced !== null && synced.seq === last.seq ? synced.extent : 0;
+  const length = scan.validBytes + (scan.torn?.droppedBytes ?? 0);
+  const maxRecords = (bytes: number): number => Math.max(0, Math.floor(bytes / MIN_ENTRY_RECORD_BYTES));
+  if (scan.validBytes < extent) {
+    return {
+      file: last.name,
+      offset: scan.validBytes,
+      reason: `${scan.torn?.reason ?? 'file ends'} below the synced extent ${extent}`,
+      recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex) + maxRecords(length - extent),
+    };
+  }
+  const t = scan.torn;
+  if (t === null || t.damage !== 'checksum') return null;
+  return {
+    file: last.name,
+    offset: t.offset,
+    reason: `${t.reason} past the synced extent ${extent}: may be a synced record (the marker can lag after a power loss)`,
+    recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex + maxRecords(t.droppedBytes)),
+  };
 }
 
 export class FileRaftStorage implements RaftStorage {
@@ -196,6 +306,9 @@ export class FileRaftStorage implements RaftStorage {
 
   private segments: Segment[] = [];
   private current: { file: StorageFile; size: number } | null = null;
+  /** Open handle of the synced-extent marker file. */
+  private markerFile: StorageFile | null = null;
+  private recoveringUntil = 0;
 
   // The log as the core sees it (including buffered, unsynced appends).
   private snapIndex = 0;
@@ -250,7 +363,14 @@ export class FileRaftStorage implements RaftStorage {
       await this.fs.unlink(join(this.dir, file));
       this.warn({ kind: 'removed-temp', file });
     }
-    for (const t of image.torn) this.warn({ kind: 'torn-tail', ...t });
+    if (image.lost !== null && image.recoveringUntil > 0) {
+      // Durable before anything is cut: a crash during the repair must not forget the loss.
+      await this.writeRecovering(image.recoveringUntil, image.lost);
+      this.warn({ kind: 'lost-acknowledged', ...image.lost });
+    } else {
+      for (const t of image.torn) this.warn({ kind: 'torn-tail', ...t });
+    }
+    this.recoveringUntil = image.recoveringUntil;
     const { snapshot, scanned, hardState: hsOnDisk, entries } = image;
     const segs = [...image.segments];
     const snapIndex = snapshot?.meta.index ?? 0;
@@ -286,11 +406,18 @@ export class FileRaftStorage implements RaftStorage {
 
     this.segments = segs;
     const tail = segs[segs.length - 1];
+    let marker: SyncedMarker | null = null;
     if (tail) {
       // After removing an empty last segment the tail is the one before it, whose scan was complete.
       const size = scanned[segs.length - 1]!.scan.validBytes;
       this.current = { file: await this.fs.openAppend(join(this.dir, tail.name), 'existing'), size };
+      // What survived a process crash may never have been synced: sync it before marking it so.
+      await this.current.file.datasync();
+      this.stats.fsyncs++;
+      marker = { seq: tail.seq, extent: size, lastIndex: snapIndex + entries.length };
     }
+    this.markerFile = await this.fs.openTruncate(join(this.dir, SYNCED_FILE));
+    if (marker !== null) await this.writeMarker(marker);
     this.snapIndex = snapIndex;
     this.snapTerm = snapshot?.meta.term ?? 0;
     this.lastIndex = lastIndex;
@@ -299,7 +426,60 @@ export class FileRaftStorage implements RaftStorage {
     this.hardState = hardState;
     this.hardStateTaken = hardState;
     this.loaded = true;
-    return { hardState, snapshot, entries };
+    return this.recoveringUntil > 0
+      ? { hardState, snapshot, entries, recoveringUntil: this.recoveringUntil }
+      : { hardState, snapshot, entries };
+  }
+
+  /** The "recovering until" index this storage loaded (0 = none), until clearRecovering. */
+  getRecoveringUntil(): number {
+    return this.recoveringUntil;
+  }
+
+  private async writeRecovering(until: number, lost: LostAcknowledged): Promise<void> {
+    const tmp = join(this.dir, RECOVERING_TMP);
+    const f = await this.fs.openTruncate(tmp);
+    try {
+      await f.append(Buffer.from(JSON.stringify({ until, ...lost }), 'utf8'));
+      await f.sync();
+      this.stats.fsyncs++;
+    } finally {
+      await f.close();
+    }
+    await this.fs.rename(tmp, join(this.dir, RECOVERING_FILE));
+    await this.syncDir();
+  }
+
+  /** The core caught up past the loss (Ready.recovered): forget the marker durably. */
+  clearRecovering(): Promise<void> {
+    try {
+      this.assertUsable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.recoveringUntil === 0) return Promise.resolve();
+    this.recoveringUntil = 0;
+    return this.exclusive(() =>
+      this.io(async () => {
+        await this.fs.unlink(join(this.dir, RECOVERING_FILE));
+        await this.syncDir();
+      }),
+    );
+  }
+
+  /** Records the synced extent after an fdatasync; never synced itself (see synced-marker.ts). */
+  private async writeMarker(m: SyncedMarker): Promise<void> {
+    const buf = encodeSyncedMarker(m);
+    const f = this.markerFile;
+    if (f?.writeAt) {
+      await f.writeAt(buf, 0);
+      return;
+    }
+    if (f) await f.close();
+    this.markerFile = null;
+    const g = await this.fs.openTruncate(join(this.dir, SYNCED_FILE));
+    await g.append(buf);
+    this.markerFile = g;
   }
 
   // --- buffered writes -------------------------------------------------------------------------
@@ -400,14 +580,11 @@ export class FileRaftStorage implements RaftStorage {
     const n = b ? b.chunks : this.chunks.length;
     const chunks = this.chunks.splice(0, n);
     for (const x of this.barriers) x.chunks -= n;
-    const taken: Taken = {
-      chunks,
-      hardStateBefore: this.hardStateTaken,
-      lastIndexBefore: this.lastIndexTaken,
-    };
+    const hardStateBefore = this.hardStateTaken;
+    const lastIndexBefore = this.lastIndexTaken;
     this.hardStateTaken = b ? b.hardState : this.hardState;
     this.lastIndexTaken = b ? b.lastIndex : this.lastIndex;
-    return taken;
+    return { chunks, hardStateBefore, lastIndexBefore, lastIndexAfter: this.lastIndexTaken };
   }
 
   private async writeBatch(t: Taken): Promise<void> {
@@ -433,6 +610,8 @@ export class FileRaftStorage implements RaftStorage {
       this.stats.fsyncs++;
       this.stats.flushes++;
       if (created) await this.syncDir();
+      const seg = this.segments[this.segments.length - 1]!;
+      await this.writeMarker({ seq: seg.seq, extent: cur.size, lastIndex: t.lastIndexAfter });
     });
   }
 
@@ -572,6 +751,9 @@ export class FileRaftStorage implements RaftStorage {
         const cur = this.current;
         this.current = null;
         if (cur) await cur.file.close();
+        const m = this.markerFile;
+        this.markerFile = null;
+        if (m) await m.close();
       });
     }
   }

@@ -15,6 +15,8 @@ export interface StorageFile {
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
+  /** Overwrites `data` at `position` (no append mode); optional, the storage falls back to rewriting the file. */
+  writeAt?(data: Uint8Array, position: number): Promise<void>;
 }
 
 export interface StorageFs {
@@ -64,6 +66,13 @@ class NodeFile implements StorageFile {
 
   truncate(length: number): Promise<void> {
     return this.fh.truncate(length);
+  }
+
+  writeAt(data: Uint8Array, position: number): Promise<void> {
+    // A few dozen bytes into the page cache: synchronous, like small appends.
+    const n = writeSync(this.fh.fd, data, 0, data.byteLength, position);
+    if (n !== data.byteLength) return Promise.reject(new Error(`short write of ${n} bytes`));
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -11,6 +11,8 @@ export interface PersistableReady {
   readonly entries: readonly Entry[];
   /** False when only the commit index changed: the write may ride along with the next sync. */
   readonly mustSync?: boolean;
+  /** The core caught up after a loss of acknowledged entries: clear the durable marker. */
+  readonly recovered?: boolean;
 }
 
 /** Resolves once everything in `rd` that must be durable before sending its messages is durable. */
@@ -19,4 +21,5 @@ export async function persistReady(storage: RaftStorage, rd: PersistableReady): 
   if (rd.hardState) storage.setHardState(rd.hardState);
   if (rd.entries.length > 0) storage.append(rd.entries);
   if (rd.mustSync !== false || rd.entries.length > 0) await storage.sync();
+  if (rd.recovered === true) await storage.clearRecovering?.();
 }

@@ -19,6 +19,14 @@ export interface TornTail {
   /** How many bytes were cut. */
   readonly droppedBytes: number;
   readonly reason: string;
+  /**
+   * What the cut bytes look like: `short` (the file ends inside a record) and
+   * `zeros` (zero-filled blocks) are what an interrupted write leaves;
+   * `checksum` (a complete record, or a header, that fails its checksum) may
+   * as well be a synced record that went bad. docs/storage.md says which of
+   * them recovery may cut silently.
+   */
+  readonly damage: 'short' | 'zeros' | 'checksum';
 }
 
 export interface SegmentScan {
@@ -83,11 +91,16 @@ export function scanSegment(buf: Uint8Array, file: string, isLast: boolean): Seg
     if (next >= 0) {
       throw new WalCorruptionError(file, off, `${r.reason}; a valid record follows at offset ${next}`);
     }
+    const damage = allZero(buf, off)
+      ? 'zeros'
+      : r.kind === 'short-header' || r.kind === 'short-body'
+        ? 'short'
+        : 'checksum';
     return {
       records,
       offsets,
       validBytes: off,
-      torn: { file, offset: off, droppedBytes: buf.byteLength - off, reason: r.reason },
+      torn: { file, offset: off, droppedBytes: buf.byteLength - off, reason: r.reason, damage },
     };
   }
   return { records, offsets, validBytes: off, torn: null };

@@ -90,10 +90,16 @@ export class GossipSim {
   /** Start a node; with `view` it already knows those members, with `seeds` it joins through them. */
   addNode(
     id: MemberId,
-    opts: { view?: SharedView; seeds?: readonly MemberId[]; config?: Partial<GossipConfig> } = {},
+    opts: {
+      view?: SharedView;
+      seeds?: readonly MemberId[];
+      config?: Partial<GossipConfig>;
+      /** First incarnation (a restart that knows, or guesses, its previous life's). */
+      incarnation?: number;
+    } = {},
   ): GossipNode {
     const core = new GossipNode({
-      self: { id, name: id, host: id, port: 0 },
+      self: { id, name: id, host: id, port: 0, incarnation: opts.incarnation ?? 0 },
       config: { ...this.opts.config, ...opts.config },
       rng: this.rng.fork(),
       ...(opts.view === undefined ? {} : { view: opts.view }),

@@ -572,7 +572,7 @@ export class SimWorld {
     // percent, so only messages near the limit pay for an exact encoding.
     let est = 96;
     if (m.type === 'append_entries') for (const e of m.entries) est += e.data.byteLength + 24;
-    else if (m.type === 'install_snapshot') est += m.snapshot.data.byteLength + 256;
+    else if (m.type === 'install_snapshot') est += m.data.byteLength + 256;
     if (est < this.maxFrameBytes * 0.9) return est + ENCRYPTION_OVERHEAD;
     // Exact without copying megabytes: encode the message with empty payloads, then add each payload
     // and the growth of its msgpack bin header (2 bytes for an empty one).
@@ -587,11 +587,12 @@ export class SimWorld {
       if (!m.entries.every((e) => payload(e.data))) return -1;
       skeleton = { ...m, entries: m.entries.map((e) => ({ ...e, data: EMPTY })) };
     } else if (m.type === 'install_snapshot') {
-      if (!payload(m.snapshot.data)) return -1;
-      skeleton = { ...m, snapshot: { ...m.snapshot, data: EMPTY } };
+      if (!payload(m.data)) return -1;
+      skeleton = { ...m, data: EMPTY };
     } else skeleton = m;
     try {
-      return raftCodec.encode(skeleton).byteLength + extra + ENCRYPTION_OVERHEAD;
+      // The daemon stamps its cluster id on every Raft message (RaftComponent.sendTo).
+      return raftCodec.encode({ ...skeleton, cluster: 'c' }).byteLength + extra + ENCRYPTION_OVERHEAD;
     } catch {
       return -1;
     }

@@ -177,6 +177,9 @@ export function statusResponse(over: Partial<StatusResponse> = {}): StatusRespon
     role: 'leader',
     term: 4,
     leader: '0001aaaabbbbcccc',
+    cluster: null,
+    waiting: null,
+    merge: null,
     commit_index: 57,
     applied_index: 57,
     voters: ['0001aaaabbbbcccc', '0002aaaabbbbcccc', '0003aaaabbbbcccc'],
@@ -186,7 +189,7 @@ export function statusResponse(over: Partial<StatusResponse> = {}): StatusRespon
     version: '0.3.0',
     pid: 25402,
     data_dir: '/tmp/swarm-demo/node-1',
-    security: { gossip_encrypted: false, note: 'gossip unencrypted' },
+    security: { gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] },
     ...over,
   };
 }

@@ -4,6 +4,7 @@ import { cleanup } from 'ink-testing-library';
 import {
   adaptiveReason,
   applyGreenPoll,
+  forecastText,
   emptyGreenModel,
   pollGreen,
   type GreenModel,
@@ -143,6 +144,16 @@ describe('green model', () => {
     expect(adaptiveReason(silent, energyResponse())).toBe('on mains power');
     expect(adaptiveReason(null, null)).toBe('no energy figures');
   });
+
+  it('the why line follows the cause that holds the mode, not the reason of the last change', () => {
+    const m = ok(T0).members!;
+    // Conservative since the network went quiet; since then the battery ran low, which now holds the mode.
+    const held = {
+      ...m,
+      adaptive: { ...m.adaptive, cause: 'energy_low', why: 'battery 25% below low-power 30%' },
+    };
+    expect(adaptiveReason(held, energyResponse())).toBe('conservative: battery 25% below low-power 30%');
+  });
 });
 
 describe('GreenView', () => {
@@ -190,6 +201,23 @@ describe('GreenView', () => {
     );
     expect(f).toMatch(/^Battery +54% discharging, empty in 2h03m$/m);
     expect(f).toMatch(/^\*node-1 +alive +leader +standard +2\.100 W +battery +54% +A$/m);
+  });
+
+  it('a full battery on mains shows no forecast text (it neither empties nor fills)', () => {
+    const full: EnergyResponse['battery'] = {
+      percent: 100,
+      status: 'full',
+      on_battery: false,
+      power_w: null,
+      time_to_empty_s: null,
+      time_to_full_s: null,
+      forecast_basis: null,
+    };
+    expect(forecastText(full)).toBeNull();
+    expect(forecastText({ ...full, status: 'not_charging' })).toBeNull();
+    expect(forecastText({ ...full, status: 'charging', percent: 90 })).toBe('not enough data yet');
+    const f = frame(run([ok(T0, 2.1, three(), { battery: full })]));
+    expect(f).toMatch(/^Battery +100% full$/m);
   });
 
   it('an empty swarm shows "(no members)" and zero totals', () => {

@@ -49,6 +49,16 @@ describe('StatusView', () => {
     );
   });
 
+  it('a node without a leader says what it waits for', () => {
+    const st = statusResponse({
+      leader: null,
+      waiting: 'formation: 2 of 3 founders agree on cluster 9cc6901619600dd6',
+    });
+    const text = formatSwarmStatus(membersResponse(three()), st, NOW);
+    expect(text).toMatch(/^waiting: +formation: 2 of 3 founders agree on cluster 9cc6901619600dd6$/m);
+    expect(formatSwarmStatus(membersResponse(three()), statusResponse(), NOW)).not.toMatch(/^waiting:/m);
+  });
+
   it('an empty swarm shows the head and "(no members)"', () => {
     const f = frame(model(ok(T0, [])));
     expect(f).toMatch(/^members: +0$/m);

@@ -356,7 +356,13 @@ describe('torn writes and corruption', () => {
     writeFileSync(file, bytes.subarray(0, lastStart + 5));
     const image = await readDataDir(dir);
     expect(image.torn).toEqual([
-      { file: walFiles(dir)[0], offset: lastStart, droppedBytes: 5, reason: expect.any(String) as string },
+      {
+        file: walFiles(dir)[0],
+        offset: lastStart,
+        droppedBytes: 5,
+        reason: expect.any(String) as string,
+        damage: 'short',
+      },
     ]);
     expect(image.entries).toHaveLength(4);
     expect(statSync(file).size).toBe(lastStart + 5);

@@ -1,0 +1,463 @@
+/**
+ * Request forwarding over the Raft channel: any node serves any KV request.
+ * A follower sends a client's write (put, CAS put, delete) to the leader as a
+ * `fwd_req` frame on the authenticated Raft TCP transport and answers the
+ * client from the leader's `fwd_resp`; a linearizable read asks the leader for
+ * a confirmed read index (`read_index`, the leader's ReadIndex barrier), waits
+ * until its own state machine has applied that far, and reads locally. So no
+ * node needs another node's REST API, which can stay bound to 127.0.0.1.
+ *
+ * Safety rules (the same as the HTTP relay they replace):
+ * - A write is sent once. Only a `not_leader`, `busy` or `bad_request` answer
+ *   means it was not executed; only then may it go to another node. A write
+ *   without an answer in time has an unknown outcome and is reported as such
+ *   (503 no_quorum), never re-sent.
+ * - Bounded: at most MAX_FORWARDS hops per request, `maxPending` requests in
+ *   flight from this node, `maxServing` executing for others, each request
+ *   timed out (the request timeout plus a network margin).
+ * - Term fence: a request names the term in which its sender saw the target
+ *   lead; a leader of another term refuses it (not_leader, safe to retry), so a
+ *   frame that sat in a reconnect queue is not executed by a later leader.
+ * - Hand-over: a leader handing over names its successor; the request goes to
+ *   the successor marked `heir`, which waits (bounded) to lead instead of
+ *   refusing, so a hand-over costs a client one election.
+ */
+import { SwarmError } from '../common/errors.js';
+import type {
+  ForwardCode,
+  ForwardMessage,
+  ForwardOp,
+  ForwardRequestMsg,
+  ForwardResponseMsg,
+} from '../net/forward-codec.js';
+import { FORWARD_LIMITS } from '../net/forward-codec.js';
+import type { JsonValue, KvResult } from '../raft/kv.js';
+// A cycle with raft-component.ts, safe: the classes are used only once requests run, long after loading.
+import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-component.js';
+
+/** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
+export const MAX_FORWARDS = 3;
+/** Added to the request timeout when waiting for a forwarded answer: the leader's own bound plus the trip. */
+const NETWORK_MARGIN_MS = 1000;
+
+/** What the forwarder needs of the Raft component (an interface, so tests drive it without sockets). */
+export interface ForwardHost {
+  readonly selfId: string;
+  readonly requestTimeoutMs: number;
+  readonly electionTimeoutMs: number;
+  currentTerm(): number;
+  /** Who this node believes leads (null = unknown). */
+  leader(): string | null;
+  appliedIndex(): number;
+  /** Queue a frame to a peer's Raft address; false when it was not queued (no address, back-pressure). */
+  sendForward(to: string, msg: ForwardMessage): boolean;
+  /** Whether `id` is a member this node can answer (has a Raft address). */
+  knownPeer(id: string): boolean;
+  /** Leader-side execution; throw NotLeaderError / NoQuorumError like RaftComponent's methods. */
+  put(key: string, value: JsonValue, prevRevision?: number): Promise<KvResult>;
+  delete(key: string): Promise<KvResult>;
+  /** Run the ReadIndex barrier here (leader only); resolves with an index at or past the confirmed one. */
+  readIndex(): Promise<number>;
+  awaitLeader(timeoutMs: number): Promise<string | null>;
+  awaitLeaderChange(from: string | null, timeoutMs: number): Promise<string | null>;
+  awaitLeadership(timeoutMs: number): Promise<boolean>;
+}
+
+/** A forwarded request was refused before execution for a client-side reason (4xx). */
+export class ForwardRefusedError extends SwarmError {
+  readonly status: 400 | 503;
+  constructor(status: 400 | 503, code: string, message: string) {
+    super(code, message, { exitCode: 1 });
+    this.status = status;
+  }
+}
+
+/** The frame could not be queued: nothing was sent, so the request may go elsewhere. */
+class NotSentError extends Error {}
+
+export type WriteOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
+  | { readonly op: 'delete'; readonly key: string };
+
+export type WriteOutcome =
+  | { readonly kind: 'put'; readonly revision: number }
+  | { readonly kind: 'delete'; readonly deleted: boolean; readonly revision: number }
+  | { readonly kind: 'mismatch'; readonly current: number };
+
+export interface ForwarderOptions {
+  /** Requests this node may have in flight to others (default 1024). */
+  readonly maxPending?: number;
+  /** Forwarded requests this node executes at once for others (default 1024). */
+  readonly maxServing?: number;
+}
+
+interface Pending {
+  readonly to: string;
+  readonly resolve: (m: ForwardResponseMsg) => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface AppliedWaiter {
+  readonly index: number;
+  readonly done: (reached: boolean) => void;
+}
+
+type ResponseBody = Pick<
+  ForwardResponseMsg,
+  'code' | 'message' | 'leader' | 'successor' | 'revision' | 'deleted'
+>;
+
+function outcomeOf(r: KvResult): WriteOutcome {
+  if (r.ok && (r.op === 'delete' || r.op === 'put' || r.op === 'cas_rev')) {
+    if (r.op === 'delete') return { kind: 'delete', deleted: r.prev !== null, revision: r.revision };
+    if (r.record) return { kind: 'put', revision: r.record.modRevision };
+  }
+  if (!r.ok && (r.error === 'mismatch' || r.error === 'not_found'))
+    return { kind: 'mismatch', current: r.current?.modRevision ?? 0 };
+  throw new SwarmError('internal', `unexpected KV result ${r.op}${r.ok ? '' : ` (${r.error})`}`);
+}
+
+function body(code: ForwardCode, message: string, extra: Partial<ResponseBody> = {}): ResponseBody {
+  return { code, message, leader: null, successor: null, revision: 0, deleted: false, ...extra };
+}
+
+export class RaftForwarder {
+  private readonly host: ForwardHost;
+  private readonly maxPending: number;
+  private readonly maxServing: number;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private serving = 0;
+  private closed = false;
+  private waiters: AppliedWaiter[] = [];
+
+  constructor(host: ForwardHost, opts: ForwarderOptions = {}) {
+    this.host = host;
+    this.maxPending = opts.maxPending ?? 1024;
+    this.maxServing = opts.maxServing ?? 1024;
+  }
+
+  /** Requests awaiting an answer (metrics, tests). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  // ------------------------------------------------------------------ any node: the client's entry points
+
+  /**
+   * Execute a write on the leader, here or forwarded; resolves with its
+   * outcome, throws NoQuorumError (no leader in time, or outcome unknown) or
+   * ForwardRefusedError.
+   */
+  async write(op: WriteOp, waitMs: number): Promise<WriteOutcome> {
+    const local = async (): Promise<WriteOutcome> =>
+      outcomeOf(
+        op.op === 'put'
+          ? await this.host.put(op.key, op.value, op.prevRevision)
+          : await this.host.delete(op.key),
+      );
+    const wire = {
+      op: op.op,
+      key: op.key,
+      value: op.op === 'put' ? JSON.stringify(op.value) : null,
+      prevRevision: op.op === 'put' ? (op.prevRevision ?? null) : null,
+    } as const;
+    return this.route(waitMs, local, wire, (r) => {
+      if (r.code === 'mismatch') return { kind: 'mismatch', current: r.revision };
+      return op.op === 'put'
+        ? { kind: 'put', revision: r.revision }
+        : { kind: 'delete', deleted: r.deleted, revision: r.revision };
+    });
+  }
+
+  /**
+   * Resolve once this node's state machine reflects every write acknowledged
+   * before the call (a linearizable read may then read local state): the
+   * leader's ReadIndex barrier, confirmed by a quorum, then on a follower a
+   * wait until it has applied up to the leader's index.
+   */
+  async linearize(waitMs: number): Promise<void> {
+    const end = Date.now() + waitMs;
+    const index = await this.route(
+      waitMs,
+      () => this.host.readIndex(),
+      { op: 'read_index', key: '', value: null, prevRevision: null },
+      (r) => r.revision,
+    );
+    if (!(await this.awaitApplied(index, Math.max(0, end - Date.now()) + NETWORK_MARGIN_MS)))
+      throw new NoQuorumError(
+        `read index ${index} not applied here within the request timeout (applied ${this.host.appliedIndex()})`,
+      );
+  }
+
+  /**
+   * Try locally; on NotLeaderError send to the leader (or to the successor of a
+   * leader handing over), following not_leader hints at most MAX_FORWARDS times.
+   */
+  private async route<T>(
+    waitMs: number,
+    local: () => Promise<T>,
+    wire: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'>,
+    fromResponse: (r: ForwardResponseMsg) => T,
+  ): Promise<T> {
+    const self = this.host.selfId;
+    const deadline = Date.now() + waitMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    let hint: { leader: string | null; successor: string | null; term: number } | null = null;
+    let sent = 0;
+    for (;;) {
+      let leader: string | null;
+      let successor: string | null;
+      let term = this.host.currentTerm();
+      if (hint === null) {
+        try {
+          return await local();
+        } catch (err) {
+          if (!(err instanceof NotLeaderError)) throw err;
+          leader = err.leader;
+          successor = err.successor;
+        }
+      } else {
+        ({ leader, successor } = hint);
+        term = Math.max(term, hint.term);
+        hint = null;
+      }
+      if (successor === self) {
+        // Named heir by a leader handing over: serve as soon as this node leads.
+        await this.host.awaitLeadership(Math.min(left(), this.host.electionTimeoutMs));
+        if (left() === 0) throw new NoQuorumError('hand-over to this node did not complete in time');
+        continue;
+      }
+      const heir = successor !== null;
+      let target = successor ?? leader;
+      if (target === null) {
+        target = await this.host.awaitLeader(left());
+        term = this.host.currentTerm();
+      }
+      if (target === null) throw new NoQuorumError('no leader elected');
+      if (target === self) {
+        if (left() === 0) throw new NoQuorumError('no leader elected');
+        // No leader was known and this node has just become it: serve at once. Still leader but refusing
+        // proposals (a hand-over whose successor is not chosen yet): wait for the change, capped, no spin.
+        if (leader === self) await this.host.awaitLeaderChange(self, Math.min(50, left()));
+        continue;
+      }
+      if (sent >= MAX_FORWARDS) throw new NoQuorumError(`not the leader (leader is ${target})`);
+      sent++;
+      let r: ForwardResponseMsg;
+      try {
+        r = await this.request(target, { ...wire, term, heir });
+      } catch (err) {
+        if (!(err instanceof NotSentError)) throw err;
+        // Nothing left this node: wait for the next leader (woken by a change) and try again.
+        if (left() === 0) throw new NoQuorumError(`leader ${target} unreachable and no successor in time`);
+        sent--;
+        await this.host.awaitLeaderChange(target, Math.min(50, left()));
+        continue;
+      }
+      switch (r.code) {
+        case 'ok':
+        case 'mismatch':
+          return fromResponse(r);
+        case 'not_leader':
+          // Not executed there: safe to send on, to whom it names.
+          hint = { leader: r.leader, successor: r.successor, term: r.term };
+          // The target says it leads yet refused in our term: it is handing over with no successor yet.
+          // (A refusal from another term is retried at once, in the term it named.)
+          if (r.leader === target && r.successor === null && r.term === term && left() > 0)
+            await this.host.awaitLeaderChange(target, Math.min(50, left()));
+          continue;
+        case 'no_quorum':
+          throw new NoQuorumError(`${r.message} (at leader ${target})`);
+        case 'busy':
+          throw new ForwardRefusedError(503, 'no_quorum', `leader ${target} busy: ${r.message}`);
+        case 'bad_request':
+          throw new ForwardRefusedError(400, 'bad_request', r.message);
+        case 'quota_exceeded':
+          // Refused before proposing (raft.quota_bytes): nothing was written.
+          throw new QuotaExceededError(r.message);
+      }
+    }
+  }
+
+  /** Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent. */
+  request(
+    to: string,
+    req: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision' | 'term' | 'heir'>,
+  ): Promise<ForwardResponseMsg> {
+    if (this.closed) return Promise.reject(new NoQuorumError('node stopping'));
+    if (this.pending.size >= this.maxPending)
+      return Promise.reject(
+        new ForwardRefusedError(
+          503,
+          'no_quorum',
+          `too many forwarded requests in flight (${this.maxPending})`,
+        ),
+      );
+    const id = this.nextId;
+    this.nextId = this.nextId >= Number.MAX_SAFE_INTEGER ? 1 : this.nextId + 1;
+    const msg: ForwardRequestMsg = { type: 'fwd_req', from: this.host.selfId, to, id, ...req };
+    const timeoutMs =
+      this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (req.heir ? this.host.electionTimeoutMs : 0);
+    return new Promise<ForwardResponseMsg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new NoQuorumError(
+            req.op === 'read_index'
+              ? `no answer from leader ${to} within ${timeoutMs} ms`
+              : `no answer from leader ${to} within ${timeoutMs} ms (outcome unknown)`,
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(id, { to, resolve, reject, timer });
+      if (!this.host.sendForward(to, msg)) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new NotSentError(`cannot send to ${to}`));
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ frames from peers
+
+  onMessage(m: ForwardMessage): void {
+    if (this.closed || m.to !== this.host.selfId) return;
+    if (m.type === 'fwd_resp') {
+      const p = this.pending.get(m.id);
+      // An answer from a node the request was not sent to is ignored (ids are per sender, not global).
+      if (p === undefined || p.to !== m.from) return;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      p.resolve(m);
+      return;
+    }
+    // Only a member we can answer is served: an answer that cannot be sent would leave the outcome unknown.
+    if (!this.host.knownPeer(m.from)) return;
+    if (this.serving >= this.maxServing) {
+      this.answer(m, body('busy', `${this.maxServing} forwarded requests already executing`));
+      return;
+    }
+    this.serving++;
+    void this.execute(m)
+      .then((b) => this.answer(m, b))
+      .finally(() => {
+        this.serving--;
+      });
+  }
+
+  private answer(req: ForwardRequestMsg, b: ResponseBody): void {
+    const msg: ForwardResponseMsg = {
+      type: 'fwd_resp',
+      from: this.host.selfId,
+      to: req.from,
+      term: this.host.currentTerm(),
+      id: req.id,
+      ...b,
+      message: b.message.slice(0, 500),
+    };
+    this.host.sendForward(req.from, msg);
+  }
+
+  /** Leader side: run one forwarded request here; never throws. */
+  private async execute(req: ForwardRequestMsg): Promise<ResponseBody> {
+    if (req.op !== 'read_index' && req.key === '') return body('bad_request', 'key must not be empty');
+    let value: JsonValue = null;
+    if (req.op === 'put') {
+      if (req.value === null) return body('bad_request', 'put without a value');
+      try {
+        value = JSON.parse(req.value) as JsonValue;
+      } catch {
+        return body('bad_request', 'value is not valid JSON');
+      }
+      if (Buffer.byteLength(req.value) > FORWARD_LIMITS.valueBytes)
+        return body('bad_request', `value exceeds ${FORWARD_LIMITS.valueBytes} bytes`);
+    }
+    // A frame from another term (it waited in a reconnect queue, or the sender's view is stale) is not
+    // executed: the sender learns the current leader and term and may send it again.
+    if (!req.heir && req.term !== this.host.currentTerm())
+      return this.notLeader(`request for term ${req.term}, this node is in term ${this.host.currentTerm()}`);
+    const run = async (): Promise<ResponseBody> => {
+      if (req.op === 'read_index') return body('ok', '', { revision: await this.host.readIndex() });
+      const out = outcomeOf(
+        req.op === 'put'
+          ? await this.host.put(req.key, value, req.prevRevision ?? undefined)
+          : await this.host.delete(req.key),
+      );
+      if (out.kind === 'mismatch')
+        return body('mismatch', 'prev_revision does not match the key', { revision: out.current });
+      if (out.kind === 'put') return body('ok', '', { revision: out.revision });
+      return body('ok', '', { revision: out.revision, deleted: out.deleted });
+    };
+    try {
+      try {
+        return await run();
+      } catch (err) {
+        // Heir: the old leader is handing over to this node; wait to lead rather than refuse.
+        if (!(req.heir && err instanceof NotLeaderError && err.leader !== this.host.selfId)) throw err;
+        if (!(await this.host.awaitLeadership(this.host.electionTimeoutMs))) throw err;
+        return await run();
+      }
+    } catch (err) {
+      if (err instanceof NotLeaderError)
+        return body('not_leader', err.message, { leader: err.leader, successor: err.successor });
+      if (err instanceof NoQuorumError) return body('no_quorum', err.message);
+      if (err instanceof QuotaExceededError) return body('quota_exceeded', err.message);
+      return body(
+        'no_quorum',
+        `forwarded ${req.op} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
+  private notLeader(message: string): ResponseBody {
+    return body('not_leader', message, { leader: this.host.leader() });
+  }
+
+  // ------------------------------------------------------------------ applied index waiters
+
+  /** Called after each Ready is applied: wakes reads waiting for their index. */
+  onApplied(applied: number): void {
+    if (this.waiters.length === 0) return;
+    const still: AppliedWaiter[] = [];
+    for (const w of this.waiters) {
+      if (w.index <= applied) w.done(true);
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Resolve true once applied >= index, false after timeoutMs. */
+  awaitApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (this.host.appliedIndex() >= index) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const w: AppliedWaiter = {
+        index,
+        done: (reached) => {
+          clearTimeout(t);
+          resolve(reached);
+        },
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** Stop: answer every waiting request (its outcome is unknown to this node). */
+  close(): void {
+    this.closed = true;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new NoQuorumError('node stopping (outcome of the forwarded request unknown)'));
+    }
+    for (const w of this.waiters) w.done(false);
+    this.waiters = [];
+  }
+}
+
+export type { ForwardOp };

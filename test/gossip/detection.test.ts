@@ -1,0 +1,112 @@
+/**
+ * Failure detection timing pieces (issue #16: a failure known everywhere within
+ * memberlist's time): a probe's wait for an ack is not stretched by the energy
+ * modes' longer probe period, and a member that hears a suspicion probes the
+ * suspect itself at once (the independent confirmation Lifeguard's timeout needs).
+ */
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/common/rng.js';
+import { MemberStatus } from '../../src/gossip/messages.js';
+import { GossipNode } from '../../src/gossip/node.js';
+import { sharedView } from '../../src/sim/gossip/driver.js';
+
+function node(ids: string[], seed = 7, view = sharedView(ids)): GossipNode {
+  const n = new GossipNode({
+    self: { id: ids[0]!, name: ids[0]!, host: ids[0]!, port: 0 },
+    rng: createRng(seed),
+    view,
+  });
+  n.tick(0);
+  n.drain();
+  return n;
+}
+
+/** Run the node's own timers up to `until` (no messages arrive), returning what it sent. */
+function runTimers(n: GossipNode, until: number): ReturnType<GossipNode['drain']> {
+  const out: ReturnType<GossipNode['drain']> = [];
+  for (let i = 0; i < 10_000; i++) {
+    const t = n.nextDeadline();
+    if (t > until) break;
+    n.tick(t);
+    out.push(...n.drain());
+  }
+  return out;
+}
+
+describe('failure detection timing', () => {
+  it('a stretched probe period (probeScale) does not stretch the wait for an ack', () => {
+    const n = node(['x', 'y']);
+    n.setParams({ probeScale: 4 });
+    // Find the first probe of y (the period is 4 s now), then let it go unanswered.
+    let started = -1;
+    for (let i = 0; i < 100 && started < 0; i++) {
+      const t = n.nextDeadline();
+      n.tick(t);
+      if (n.drain().some((o) => o.msg.type === 'ping' && o.to === 'y')) started = t;
+    }
+    expect(started).toBeGreaterThanOrEqual(0);
+    runTimers(n, started + 1000);
+    // Suspect one base period (1 s) after the ping, not four.
+    expect(n.member('y')?.status).toBe(MemberStatus.Suspect);
+    // And the next regular probe still waits for the stretched period.
+    expect(n.nextDeadline()).toBeGreaterThan(started + 1000);
+  });
+
+  it('hearing a suspicion, a member probes the suspect at once (not in its round-robin turn)', () => {
+    // Six members: every one of them probes (about six do in any swarm).
+    const ids = ['x', ...Array.from({ length: 5 }, (_, i) => `m${i}`)];
+    const n = node(ids);
+    const now = 10;
+    n.receive(
+      { host: 'm1', port: 0 },
+      {
+        type: 'gossip',
+        from: 'm1',
+        updates: [{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }],
+        events: [],
+      },
+      now,
+    );
+    expect(n.member('m3')?.status).toBe(MemberStatus.Suspect);
+    expect(n.nextDeadline()).toBe(now);
+    n.tick(now);
+    const pings = n.drain().filter((o) => o.msg.type === 'ping');
+    expect(pings.map((o) => o.to)).toEqual(['m3']);
+    // The buddy system: the ping tells m3 it is suspected, so a live m3 refutes at once.
+    expect(pings[0]!.msg).toMatchObject({
+      updates: expect.arrayContaining([{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'x' }]),
+    });
+    // No busy loop: the next deadline lies ahead while that probe is in flight.
+    expect(n.nextDeadline()).toBeGreaterThan(now);
+    // A suspicion we raised ourselves needs no second probe of ours.
+    n.receive(
+      { host: 'm7', port: 0 },
+      { type: 'ack', from: 'm7', seq: 999, target: 'm7', updates: [] },
+      now + 1,
+    );
+    expect(runTimers(n, now + 5).filter((o) => o.msg.type === 'ping')).toEqual([]);
+  });
+
+  it('in a large swarm only a handful of members probe a suspect at once (no herd of pings)', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `m${i}`);
+    const view = sharedView(ids);
+    let urgent = 0;
+    const observers = 300;
+    for (let i = 0; i < observers; i++) {
+      const n = node([ids[i + 1]!, ...ids], i + 1, view);
+      n.receive(
+        { host: 'm999', port: 0 },
+        {
+          type: 'gossip',
+          from: 'm999',
+          updates: [{ kind: 'suspect', id: 'm0', incarnation: 0, from: 'm999' }],
+          events: [],
+        },
+        10,
+      );
+      if (n.nextDeadline() === 10) urgent++;
+    }
+    // Expected 300 * 6 / 1000 = 1.8 of 300.
+    expect(urgent).toBeLessThanOrEqual(10);
+  });
+});

@@ -1,0 +1,381 @@
+/**
+ * RaftForwarder between in-memory hosts: every frame goes through the Raft
+ * transport's codec (encode, then decode), as on the wire. Covers routing
+ * (leader hints, hand-over heirs), the never-resend rule for writes without an
+ * answer, the term fence, bounds (pending, serving), and ReadIndex reads.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { raftWireCodec, type ForwardMessage } from '../../src/net/forward-codec.js';
+import { NoQuorumError, NotLeaderError } from '../../src/node/raft-component.js';
+import {
+  ForwardRefusedError,
+  MAX_FORWARDS,
+  RaftForwarder,
+  type ForwardHost,
+} from '../../src/node/raft-forward.js';
+import type { JsonValue, KvResult } from '../../src/raft/kv.js';
+
+interface FakeNode {
+  id: string;
+  term: number;
+  leader: string | null;
+  applied: number;
+  /** Set: this node executes; else it throws NotLeaderError(leader, successor). */
+  leads: boolean;
+  successor: string | null;
+  /** Frames this node sent, decoded. */
+  sent: ForwardMessage[];
+  puts: { key: string; value: JsonValue; prev?: number }[];
+  putImpl?: (key: string, value: JsonValue, prev?: number) => Promise<KvResult>;
+  readIndexImpl?: () => Promise<number>;
+  /** Drop every frame this node would send (a dead link that still accepts writes). */
+  blackhole: boolean;
+  unsendable: boolean;
+  /** A leader handing over that has not chosen its successor yet: refuses, naming itself. */
+  refuseAsLeader?: boolean;
+  attempts: number;
+  known: Set<string>;
+  onLeadership?: () => boolean;
+  fwd: RaftForwarder;
+}
+
+const nodes = new Map<string, FakeNode>();
+const timers: NodeJS.Timeout[] = [];
+
+afterEach(() => {
+  for (const n of nodes.values()) n.fwd.close();
+  nodes.clear();
+  for (const t of timers) clearTimeout(t);
+});
+
+function putResult(key: string, value: JsonValue, rev: number): KvResult {
+  return {
+    ok: true,
+    op: 'put',
+    index: rev,
+    revision: rev,
+    record: { value, createRevision: rev, modRevision: rev, version: 1 } as never,
+    prev: null,
+  };
+}
+
+function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): FakeNode {
+  const n = {
+    id,
+    term: 1,
+    leader: null,
+    applied: 0,
+    leads: false,
+    successor: null,
+    sent: [],
+    puts: [],
+    blackhole: false,
+    unsendable: false,
+    attempts: 0,
+    known: new Set(['a', 'b', 'c']),
+    ...o,
+  } as FakeNode;
+  const notLeader = (): NotLeaderError => new NotLeaderError(n.leads ? n.id : n.leader, n.successor);
+  const host: ForwardHost = {
+    selfId: id,
+    requestTimeoutMs,
+    electionTimeoutMs: 100,
+    currentTerm: () => n.term,
+    leader: () => n.leader,
+    appliedIndex: () => n.applied,
+    sendForward: (to, msg) => {
+      if (n.unsendable) return false;
+      // Through the codec, as on the wire.
+      const d = raftWireCodec.decode(raftWireCodec.encode(msg));
+      if (!d.ok) throw new Error(`frame did not decode: ${d.reason} ${d.detail ?? ''}`);
+      n.sent.push(d.msg as ForwardMessage);
+      if (n.blackhole) return true;
+      const t = setTimeout(() => nodes.get(to)?.fwd.onMessage(d.msg as ForwardMessage), 1);
+      timers.push(t);
+      return true;
+    },
+    knownPeer: (p) => n.known.has(p),
+    put: async (key, value, prev) => {
+      n.attempts++;
+      if (n.refuseAsLeader) throw new NotLeaderError(n.id, null);
+      if (!n.leads || n.successor !== null) throw notLeader();
+      n.puts.push({ key, value, ...(prev === undefined ? {} : { prev }) });
+      if (n.putImpl) return n.putImpl(key, value, prev);
+      if (prev !== undefined && prev !== 7)
+        return {
+          ok: false,
+          op: 'cas_rev',
+          index: 9,
+          revision: 9,
+          error: 'mismatch',
+          current: { value: 1, createRevision: 2, modRevision: 7, version: 1 } as never,
+        };
+      return putResult(key, value, 10 + n.puts.length);
+    },
+    delete: async (key) => {
+      if (!n.leads) throw notLeader();
+      return {
+        ok: true,
+        op: 'delete',
+        index: 20,
+        revision: 20,
+        record: null,
+        prev: { value: key, createRevision: 1, modRevision: 1, version: 1 } as never,
+      };
+    },
+    readIndex: async () => {
+      if (!n.leads) throw notLeader();
+      return n.readIndexImpl ? n.readIndexImpl() : 42;
+    },
+    awaitLeader: async () => n.leader,
+    awaitLeaderChange: async (from, ms) => {
+      if (n.leader === from) await new Promise((r) => setTimeout(r, Math.min(ms, 20)));
+      return n.leader;
+    },
+    awaitLeadership: async () => {
+      if (n.onLeadership) return n.onLeadership();
+      return n.leads;
+    },
+  };
+  n.fwd = new RaftForwarder(host, { maxPending: 4, maxServing: 2 });
+  nodes.set(id, n);
+  return n;
+}
+
+describe('RaftForwarder: writes', () => {
+  it('a follower forwards a put to the leader and returns its revision', async () => {
+    const a = make('a', { leader: 'b' });
+    const b = make('b', { leads: true, leader: 'b' });
+    const out = await a.fwd.write({ op: 'put', key: 'k', value: { t: 1 } }, 1000);
+    expect(out).toEqual({ kind: 'put', revision: 11 });
+    expect(b.puts).toEqual([{ key: 'k', value: { t: 1 } }]);
+    expect(a.fwd.pendingCount).toBe(0);
+  });
+
+  it('CAS mismatch and delete come back with their results', async () => {
+    const a = make('a', { leader: 'b' });
+    make('b', { leads: true, leader: 'b' });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 1, prevRevision: 3 }, 1000)).toEqual({
+      kind: 'mismatch',
+      current: 7,
+    });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 1, prevRevision: 7 }, 1000)).toEqual({
+      kind: 'put',
+      revision: 12, // the fake counts the refused CAS too
+    });
+    expect(await a.fwd.write({ op: 'delete', key: 'k' }, 1000)).toEqual({
+      kind: 'delete',
+      deleted: true,
+      revision: 20,
+    });
+  });
+
+  it('follows a not_leader hint to the real leader (the first node executes nothing)', async () => {
+    const a = make('a', { leader: 'b' });
+    const b = make('b', { leader: 'c' });
+    const c = make('c', { leads: true, leader: 'c' });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 2 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    expect(b.puts).toEqual([]);
+    expect(c.puts).toHaveLength(1);
+    expect(a.sent.map((m) => m.to)).toEqual(['b', 'c']);
+  });
+
+  it('gives up after MAX_FORWARDS hops when hints loop', async () => {
+    const a = make('a', { leader: 'b' });
+    make('b', { leader: 'c' });
+    make('c', { leader: 'b' });
+    await expect(a.fwd.write({ op: 'put', key: 'k', value: 2 }, 1000)).rejects.toBeInstanceOf(NoQuorumError);
+    expect(a.sent.filter((m) => m.type === 'fwd_req')).toHaveLength(MAX_FORWARDS);
+  });
+
+  it('a write without an answer is reported unknown and never sent again', async () => {
+    const a = make('a', { leader: 'b', blackhole: true }, 50);
+    const b = make('b', { leads: true, leader: 'b' });
+    const err = await a.fwd.write({ op: 'put', key: 'k', value: 3 }, 5000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoQuorumError);
+    expect((err as Error).message).toMatch(/outcome unknown/);
+    expect(a.sent).toHaveLength(1);
+    expect(b.puts).toEqual([]);
+  });
+
+  it('a frame that could not be queued is retried until the deadline, then no_quorum', async () => {
+    const a = make('a', { leader: 'b', unsendable: true });
+    const t0 = Date.now();
+    const err = await a.fwd.write({ op: 'put', key: 'k', value: 3 }, 150).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoQuorumError);
+    expect((err as Error).message).toMatch(/unreachable/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+  });
+
+  it('term fence: a request from another term is refused unexecuted, then retried in the current term', async () => {
+    const a = make('a', { leader: 'b', term: 1 });
+    const b = make('b', { leads: true, leader: 'b', term: 2 });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 4 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    const reqs = a.sent.filter((m) => m.type === 'fwd_req');
+    expect(reqs.map((m) => m.term)).toEqual([1, 2]);
+    expect(b.puts).toHaveLength(1);
+  });
+
+  it('a leader handing over sends the request to its successor as heir, which waits to lead', async () => {
+    const a = make('a', { leads: true, leader: 'a', successor: 'b' });
+    const b = make('b', { leader: 'a' });
+    b.onLeadership = () => {
+      b.leads = true;
+      b.leader = 'b';
+      return true;
+    };
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 5 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    const req = a.sent.find((m) => m.type === 'fwd_req');
+    expect(req).toMatchObject({ to: 'b', heir: true });
+    expect(b.puts).toHaveLength(1);
+  });
+
+  it('a leader refusing while it picks a successor waits for the change instead of spinning', async () => {
+    const a = make('a', { leads: true, leader: 'a', refuseAsLeader: true });
+    const err = await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 200).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoQuorumError);
+    // One try per wake-up (capped at 50 ms here, 20 ms in the fake): a handful, not thousands.
+    expect(a.attempts).toBeLessThan(20);
+    expect(a.sent).toEqual([]);
+  });
+
+  it('bad requests are refused before execution', async () => {
+    const a = make('a', { leader: 'b' });
+    const b = make('b', { leads: true, leader: 'b' });
+    const r = await a.fwd.request('b', {
+      op: 'put',
+      key: 'k',
+      value: '{not json',
+      prevRevision: null,
+      term: 1,
+      heir: false,
+    });
+    expect(r).toMatchObject({ code: 'bad_request' });
+    const r2 = await a.fwd.request('b', {
+      op: 'delete',
+      key: '',
+      value: null,
+      prevRevision: null,
+      term: 1,
+      heir: false,
+    });
+    expect(r2).toMatchObject({ code: 'bad_request' });
+    expect(b.puts).toEqual([]);
+  });
+
+  it('a request from a node with no known address is not executed (it could not be answered)', async () => {
+    const a = make('a', { leader: 'b' }, 50);
+    const b = make('b', { leads: true, leader: 'b', known: new Set(['c']) });
+    await expect(a.fwd.write({ op: 'put', key: 'k', value: 6 }, 1000)).rejects.toBeInstanceOf(NoQuorumError);
+    expect(b.puts).toEqual([]);
+  });
+
+  it('an answer from a node the request was not sent to is ignored', async () => {
+    const a = make('a', { leader: 'b', blackhole: true }, 100);
+    const p = a.fwd.request('b', {
+      op: 'read_index',
+      key: '',
+      value: null,
+      prevRevision: null,
+      term: 1,
+      heir: false,
+    });
+    a.fwd.onMessage({
+      type: 'fwd_resp',
+      from: 'c',
+      to: 'a',
+      term: 1,
+      id: 1,
+      code: 'ok',
+      message: '',
+      leader: null,
+      successor: null,
+      revision: 5,
+      deleted: false,
+    });
+    await expect(p).rejects.toBeInstanceOf(NoQuorumError);
+  });
+});
+
+describe('RaftForwarder: bounds', () => {
+  it('at most maxPending requests in flight from one node', async () => {
+    const a = make('a', { leader: 'b', blackhole: true }, 100);
+    const req = { op: 'read_index', key: '', value: null, prevRevision: null, term: 1, heir: false } as const;
+    const inflight = [1, 2, 3, 4].map(() => a.fwd.request('b', req).catch((e: unknown) => e));
+    expect(a.fwd.pendingCount).toBe(4);
+    await expect(a.fwd.request('b', req)).rejects.toBeInstanceOf(ForwardRefusedError);
+    for (const e of await Promise.all(inflight)) expect(e).toBeInstanceOf(NoQuorumError);
+    expect(a.fwd.pendingCount).toBe(0);
+  });
+
+  it('at most maxServing forwarded requests execute at once; the rest are answered busy', async () => {
+    const a = make('a', { leader: 'b' }, 2000);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const b = make('b', {
+      leads: true,
+      leader: 'b',
+      putImpl: async (key, value) => {
+        await gate;
+        return putResult(key, value, 1);
+      },
+    });
+    const req = (k: string) =>
+      a.fwd.request('b', { op: 'put', key: k, value: '1', prevRevision: null, term: 1, heir: false });
+    const first = [req('k1'), req('k2')];
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await req('k3')).toMatchObject({ code: 'busy' });
+    release();
+    for (const r of await Promise.all(first)) expect(r.code).toBe('ok');
+    expect(b.puts.map((p) => p.key)).toEqual(['k1', 'k2']);
+  });
+
+  it('close answers every waiting request', async () => {
+    const a = make('a', { leader: 'b', blackhole: true }, 10_000);
+    const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 10_000);
+    await new Promise((r) => setTimeout(r, 5));
+    a.fwd.close();
+    await expect(p).rejects.toThrow(/stopping/);
+  });
+});
+
+describe('RaftForwarder: linearizable reads (ReadIndex through the leader)', () => {
+  it('a follower waits until it has applied the leader-confirmed index', async () => {
+    const a = make('a', { leader: 'b', applied: 30 });
+    make('b', { leads: true, leader: 'b', readIndexImpl: async () => 42 });
+    let done = false;
+    const p = a.fwd.linearize(1000).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(done).toBe(false);
+    a.applied = 41;
+    a.fwd.onApplied(41);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(done).toBe(false);
+    a.applied = 42;
+    a.fwd.onApplied(42);
+    await p;
+    expect(done).toBe(true);
+  });
+
+  it('the leader reads locally without forwarding', async () => {
+    const b = make('b', { leads: true, leader: 'b', applied: 42 });
+    await b.fwd.linearize(1000);
+    expect(b.sent).toEqual([]);
+  });
+
+  it('a follower that does not catch up in time answers no_quorum', async () => {
+    const a = make('a', { leader: 'b', applied: 1 }, 50);
+    make('b', { leads: true, leader: 'b' });
+    await expect(a.fwd.linearize(50)).rejects.toThrow(/not applied/);
+  });
+
+  it('the leader cannot confirm: no_quorum is passed on', async () => {
+    const a = make('a', { leader: 'b' });
+    make('b', {
+      leads: true,
+      leader: 'b',
+      readIndexImpl: () => Promise.reject(new NoQuorumError('read not confirmed by a quorum')),
+    });
+    await expect(a.fwd.linearize(1000)).rejects.toThrow(/not confirmed/);
+  });
+});
