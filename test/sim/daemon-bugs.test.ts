@@ -1,8 +1,8 @@
 /**
  * Three failures real daemons showed, reproduced in the simulator on the production driver, WAL
  * and KV applier (src/sim/raft/world.ts). Each test asserts the correct behaviour: the follower
- * catches up within a bounded virtual time and commits continue. They fail until the core and
- * storage are fixed (issue #15; the fixes are helper `durability`'s work):
+ * catches up within a bounded virtual time and commits continue. They failed, for these reasons,
+ * until the core and storage were fixed (issue #15; helper `durability`'s work):
  *
  * (a) a follower whose log got shorter (a torn WAL tail cut at restart) is never repaired while
  *     the same leader stays: Progress.maybeDecrTo never lets `next` go below match+1, so the

@@ -293,9 +293,15 @@ export class SimWorld {
     }
     if (n.inc !== inc) return;
     const lastIndex = (recovered.snapshot?.meta.index ?? 0) + recovered.entries.length;
-    if (this.cfg.checkPromises !== false)
+    // A node whose recovery found damage in synced data declares it (recoveringUntil): it neither votes
+    // nor counts toward a commit until caught up (Protocol-Aware Recovery), so what it lost is not a
+    // broken promise. Without that declaration every vote and acknowledgement must have survived.
+    if (this.cfg.checkPromises !== false && recovered.recoveringUntil === undefined)
       this.checkPromises(n, recovered.hardState.term, recovered.hardState.vote, lastIndex);
-    else n.ackedOnWire = Math.min(n.ackedOnWire, lastIndex);
+    else {
+      n.ackedOnWire = Math.min(n.ackedOnWire, lastIndex);
+      if (recovered.recoveringUntil !== undefined) n.votedOnWire = null;
+    }
     const lastTerm =
       recovered.entries[recovered.entries.length - 1]?.term ?? recovered.snapshot?.meta.term ?? 0;
     n.durable = { term: recovered.hardState.term, vote: recovered.hardState.vote, lastIndex, lastTerm };
@@ -426,7 +432,9 @@ export class SimWorld {
         continue;
       }
       const img = await readDataDir(`/${n.id}/raft`, n.fs.cloneDurable().view()).catch(() => null);
-      if (img) images.set(id, { snapshot: img.snapshot, entries: img.entries });
+      // A disk that recovery would mark as recovering (it lost acknowledged entries) does not vote
+      // until caught up: like a refusing one, it cannot help elect a leader without an entry.
+      if (img && img.recoveringUntil === 0) images.set(id, { snapshot: img.snapshot, entries: img.entries });
       else refusing++;
     }
     this.checker.checkDurable(images, voters.length - Math.floor(voters.length / 2) - refusing);
