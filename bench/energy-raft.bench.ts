@@ -2,7 +2,7 @@
  * Estimated energy per committed write on a 3-node Raft cluster (the
  * deterministic simulator, no faults, 16 clients, 64-byte values).
  *
- * Measured in the run: Raft messages, fsyncs (SimDisk.syncNow calls) and
+ * Measured in the run: Raft messages, fsyncs (file and directory syncs on the simulated disks) and
  * acknowledged writes. Estimated: each message's bytes (AVG_MESSAGE_BYTES)
  * and every cost from src/energy/protocol.ts. The device floor spreads the
  * three nodes' idle power over the writes at the simulated throughput, which
@@ -11,8 +11,7 @@
  */
 import { DEVICE_PROFILES, type DeviceClass } from '../src/energy/profiles.js';
 import { PROTOCOL_COSTS } from '../src/energy/protocol.js';
-import { SimDisk } from '../src/sim/raft/disk.js';
-import { runSimulation } from '../src/sim/raft/cluster.js';
+import { RaftSimulation } from '../src/sim/raft/cluster.js';
 import type { BenchReport } from './types.js';
 
 const NODES = 3;
@@ -20,29 +19,25 @@ const NODES = 3;
 const AVG_MESSAGE_BYTES = 100;
 
 export default async function bench(): Promise<BenchReport> {
-  let syncs = 0;
-  const original = SimDisk.prototype.syncNow;
-  SimDisk.prototype.syncNow = function (this: SimDisk): void {
-    syncs++;
-    original.call(this);
-  };
-  let result: ReturnType<typeof runSimulation>;
-  try {
-    result = runSimulation({
-      seed: 7,
-      nodes: NODES,
-      faults: 0,
-      clients: 16,
-      chaosMs: 10_000,
-      settleMs: 5_000,
-      checkLinearizability: false,
-      heartbeatMs: 100,
-      electionMinMs: 1000,
-      electionMaxMs: 2000,
-    });
-  } finally {
-    SimDisk.prototype.syncNow = original;
-  }
+  const sim = new RaftSimulation({
+    seed: 7,
+    nodes: NODES,
+    faults: 0,
+    clients: 16,
+    chaosMs: 10_000,
+    settleMs: 5_000,
+    checkLinearizability: false,
+    heartbeatMs: 100,
+    electionMinMs: 1000,
+    electionMaxMs: 2000,
+    valueBytes: 0,
+    snapshotEvery: 25,
+    learners: 0,
+    preVote: true,
+    checkQuorum: true,
+  });
+  const result = await sim.run();
+  const syncs = sim.world.nodes.reduce((s, n) => s + n.fs.stats.syncs, 0);
   if (!result.ok) throw new Error(`raft simulation failed: ${result.invariant}: ${result.message}`);
   const writes = result.writeLatencies.length;
   const msgs = result.stats.messages;

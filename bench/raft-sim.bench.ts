@@ -27,7 +27,7 @@ export default async function bench(): Promise<BenchReport> {
   for (const nodes of [3, 5]) {
     for (const latencyMs of [1, 20]) {
       const t0 = performance.now();
-      const r = runSimulation({
+      const r = await runSimulation({
         seed: 1,
         nodes,
         faults: 0,
@@ -38,6 +38,16 @@ export default async function bench(): Promise<BenchReport> {
         mix: { keys: 16, values: 1000, read: 0, write: 1 },
         clientTimeoutMs: 5000,
         checkLinearizability: false,
+        // The old fixed configuration, so the figures stay comparable across versions.
+        learners: 0,
+        preVote: true,
+        checkQuorum: true,
+        heartbeatMs: 50,
+        electionMinMs: 300,
+        electionMaxMs: 600,
+        tickMs: 10,
+        snapshotEvery: 25,
+        valueBytes: 0,
       });
       const wallMs = performance.now() - t0;
       if (!r.ok) throw new Error(`simulation failed: ${r.message}`);

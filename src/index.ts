@@ -126,6 +126,7 @@ export type {
 } from './gossip/index.js';
 export { runSimulation, RaftSimulation, type SimOptions, type SimResult, type SimBug } from './sim/raft/cluster.js';
 export { SimDisk } from './sim/raft/disk.js';
+export { SimFs } from './sim/disk/sim-fs.js';
 export {
   checkLinearizable,
   describeLinearizability,

@@ -13,12 +13,15 @@
  * - A node that is not the leader forwards the request to the leader it knows
  *   and relays the answer; with no known leader it answers 11 (nothing happened).
  *
- * State lives in memory only: Maelstrom's lin-kv runs never restart a node
- * process, and the durability path is exercised by the simulator and the WAL tests.
+ * The Ready loop is the shared driver (src/driver), the daemon's own, over an
+ * in-memory storage: Maelstrom's lin-kv runs never restart a node process, and
+ * the durability path is exercised by the simulator and the WAL tests.
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { UsageError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
+import { memoryStorage } from '../driver/memory-storage.js';
+import { RaftDriver } from '../driver/raft-driver.js';
 import { encodeCommand, type JsonValue, type KvCommand, type KvResult } from '../raft/kv.js';
 import { KvApplier } from '../raft/kv-applier.js';
 import { RAFT_MESSAGE_TYPES, type RaftMessage } from '../raft/messages.js';
@@ -79,7 +82,7 @@ function errorBody(code: number, text: string): MaelstromBody {
 }
 
 export class LinKvServer {
-  private core: RaftNode | null = null;
+  private driver: RaftDriver | null = null;
   private readonly applier = new KvApplier();
   private readSeq = 0;
 
@@ -99,7 +102,7 @@ export class LinKvServer {
     // Seeded from the node id and start time: nodes need different election timeouts, not secrecy.
     const seed =
       [...n.id].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261) ^ Math.floor(n.now());
-    this.core = new RaftNode(
+    const core = new RaftNode(
       {
         id: n.id,
         electionTimeoutMinMs: this.opts.electionMinMs,
@@ -110,10 +113,40 @@ export class LinKvServer {
       { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
       { voters: [...n.nodeIds], learners: [] },
     );
-    n.every(this.opts.tickMs, () => {
-      this.core!.tick(n.now());
-      this.process();
+    this.driver = new RaftDriver({
+      core,
+      storage: memoryStorage,
+      transport: {
+        maxFrameBytes: Number.POSITIVE_INFINITY,
+        send: (m) => {
+          n.sendOneWay(m.to, { type: 'raft', m: encodeRaftMessage(m) });
+          return 'queued';
+        },
+      },
+      clock: {
+        now: () => n.now(),
+        preciseNow: () => performance.now(),
+        nextTurn: () => new Promise<void>((resolve) => setImmediate(resolve)),
+        every: (ms, fn) => n.every(ms, fn),
+      },
+      applier: this.applier,
+      tickMs: this.opts.tickMs,
+      snapshotEvery: this.opts.snapshotEvery,
+      hooks: {
+        // Every node is a voter from init on.
+        shouldTick: () => true,
+        onFailure: (err) => {
+          process.stderr.write(
+            `lin-kv: raft driver failed: ${err instanceof Error ? err.message : String(err)}\n`,
+          );
+        },
+      },
     });
+    this.driver.updateTimer();
+  }
+
+  private get core(): RaftNode | null {
+    return this.driver?.core ?? null;
   }
 
   private onRaft(m: MaelstromMessage): void {
@@ -121,8 +154,7 @@ export class LinKvServer {
     if (typeof raw !== 'string') return;
     const msg = decodeRaftMessage(raw);
     if (msg.to !== this.node.id) return;
-    this.core!.step(msg, this.node.now());
-    this.process();
+    this.driver!.receive(msg);
   }
 
   private async onClient(m: MaelstromMessage): Promise<void> {
@@ -257,17 +289,9 @@ export class LinKvServer {
     });
   }
 
-  /** The runtime duties: (persist: memory only), send, apply, answer reads, advance, compact. */
+  /** The runtime duties (send, apply, answer reads, advance, compact) run in the shared driver. */
   private process(): void {
-    const core = this.core;
-    if (core === null) return;
-    while (core.hasReady()) {
-      const rd = core.ready();
-      for (const m of rd.messages) this.node.sendOneWay(m.to, { type: 'raft', m: encodeRaftMessage(m) });
-      this.applier.apply(rd);
-      core.advance(rd);
-      this.maybeCompact(core);
-    }
+    this.driver?.kick();
   }
 
   private resultBody(r: KvResult): MaelstromBody {
@@ -280,14 +304,6 @@ export class LinKvServer {
     if (r.error === 'mismatch')
       return errorBody(ErrorCode.PreconditionFailed, 'current value differs from `from`');
     return errorBody(ErrorCode.MalformedRequest, r.error);
-  }
-
-  private maybeCompact(core: RaftNode): void {
-    const applied = this.applier.appliedIndex;
-    if (applied - this.applier.snapshotIndex < this.opts.snapshotEvery) return;
-    // createSnapshot records the configuration as of `applied`, not the latest (possibly uncommitted) one.
-    core.compact(core.createSnapshot(applied, this.applier.kv.snapshot()));
-    this.applier.snapshotTaken(applied);
   }
 }
 

@@ -3,10 +3,8 @@
  * encrypted TCP to peers whose addresses come from the PeerDirectory, the KV
  * state machine, and the leader's automatic membership management.
  *
- * The Ready loop runs one Ready at a time, in the only safe order:
- * persist (fsync) -> send -> apply committed -> answer reads -> advance ->
- * maybe snapshot. Steps, ticks and proposals may arrive while a Ready is being
- * persisted; the core holds them for the next one.
+ * The Ready loop is the shared driver (src/driver/raft-driver.ts), run here
+ * over the file WAL, the TCP transport and Node's timers.
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -23,6 +21,11 @@ import { join } from 'node:path';
 import { SwarmError } from '../common/errors.js';
 import { fnv1a } from '../common/hash.js';
 import { createRng } from '../common/rng.js';
+import { walStorage } from '../driver/file-storage.js';
+import type { SendOutcome } from '../driver/interfaces.js';
+import { nodeClock } from '../driver/node-clock.js';
+import { RaftDriver } from '../driver/raft-driver.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
 import { isForwardMessage, type RaftWireMessage } from '../net/forward-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
@@ -30,16 +33,14 @@ import type { TransportStats } from '../net/wire.js';
 import { KvApplier } from '../raft/kv-applier.js';
 import {
   encodeCommand,
-  encodeSnapshotParts,
   type JsonValue,
   type KvCommand,
   type KvRecord,
   type KvResult,
 } from '../raft/kv.js';
 import type { RaftMessage } from '../raft/messages.js';
-import { RaftNode, type Ready } from '../raft/raft-node.js';
+import { RaftNode } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
-import { persistReady } from '../raft/storage/persist.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { ComponentStatus, MergeStatus, NodeComponent, SwarmNode } from './node.js';
 import {
@@ -147,9 +148,6 @@ const JOIN_POLL_MS = 2000;
 /** At most one log line per this interval for a repeated condition (waiting, foreign cluster). */
 const SAY_EVERY_MS = 5000;
 const MANAGE_EVERY_MS = 500;
-/** Snapshot rows encoded per event-loop turn: about 1 ms of work, so commits are not held up. */
-const SNAPSHOT_ROWS_PER_TURN = 1000;
-const EMPTY_BYTES = new Uint8Array(0);
 
 function entryOf(key: string, rec: KvRecord): KvEntry {
   return { key, value: rec.value, revision: rec.modRevision };
@@ -176,7 +174,8 @@ export class RaftComponent implements NodeComponent {
   private node: SwarmNode | null = null;
   private storage: FileRaftStorage | null = null;
   private transport: TcpTransport<RaftWireMessage> | null = null;
-  private core: RaftNode | null = null;
+  /** The one Ready loop (src/driver); it holds the core. */
+  private driver: RaftDriver | null = null;
   private applier = new KvApplier();
   private founders: string[] = [];
   private fresh = false;
@@ -200,12 +199,6 @@ export class RaftComponent implements NodeComponent {
   private lastForeignLog = 0;
   private raftAddr: string | null = null;
 
-  private processing = false;
-  private again = false;
-  private idle: Promise<void> = Promise.resolve();
-  /** The snapshot being encoded and written in the background, if any (see maybeSnapshot). */
-  private snapshotting: Promise<void> | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
   private tickMs = 100;
   private lastManage = 0;
   private stopping = false;
@@ -223,8 +216,24 @@ export class RaftComponent implements NodeComponent {
   private readSeq = 0;
 
   private readonly leaderWaiters = new Set<() => void>();
+
   /** Ticks since start, reported so the idle cost is visible. */
-  ticks = 0;
+  get ticks(): number {
+    return this.driver?.ticks ?? 0;
+  }
+
+  private get core(): RaftNode | null {
+    return this.driver?.core ?? null;
+  }
+
+  private set core(core: RaftNode | null) {
+    if (this.driver) this.driver.core = core;
+  }
+
+  /** A Ready loop is running: the core must not be replaced under it. */
+  private get processing(): boolean {
+    return this.driver?.busy ?? false;
+  }
 
   /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
   readonly metrics: RaftMetrics;
@@ -317,13 +326,14 @@ export class RaftComponent implements NodeComponent {
           : {}),
       });
     }
+    const c = cfg.consensus;
+    // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
+    this.tickMs = Math.max(10, Math.min(c.heartbeat_interval_ms, Math.floor(c.election_timeout_min_ms / 10)));
+    this.driver = this.newDriver(storage);
     this.core = this.newCore(recovered, initial);
     if (recovered.snapshot) {
       this.applier.restore(recovered.snapshot);
     }
-    const c = cfg.consensus;
-    // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
-    this.tickMs = Math.max(10, Math.min(c.heartbeat_interval_ms, Math.floor(c.election_timeout_min_ms / 10)));
 
     try {
       this.transport = await openRaftTransport({
@@ -341,6 +351,7 @@ export class RaftComponent implements NodeComponent {
     } catch (err) {
       // The node only stops components that started: release the log here.
       this.core = null;
+      this.driver = null;
       this.storage = null;
       await storage.close();
       throw err;
@@ -372,10 +383,7 @@ export class RaftComponent implements NodeComponent {
     clearTimeout(this.bootstrapTimer);
     clearTimeout(this.mergeTimer);
     await this.handOver();
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    this.tickTimer = null;
-    await this.idle;
-    await this.snapshotting;
+    await this.driver?.stop();
     this.forward.close();
     await this.transport?.close();
     this.transport = null;
@@ -383,6 +391,7 @@ export class RaftComponent implements NodeComponent {
     await this.storage?.close();
     this.storage = null;
     this.core = null;
+    this.driver = null;
   }
 
   status(): ComponentStatus {
@@ -691,12 +700,7 @@ export class RaftComponent implements NodeComponent {
     // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
     const hp = this.peerAddr(m.from);
     if (hp) this.transport?.peerAlive(hp);
-    const before = core.leaderId;
-    core.step(m, Date.now());
-    // Wake requests waiting for a leader now, before the Ready loop runs: a node that has just won
-    // proposes them in the same Ready as its first entry instead of one fsync round later.
-    if (core.leaderId !== before) this.wakeLeaderWaiters();
-    this.kick();
+    this.driver?.receive(m);
   }
 
   /**
@@ -717,12 +721,10 @@ export class RaftComponent implements NodeComponent {
     }
   }
 
-  private onTick(): void {
+  /** Runs after every tick of the core (see RaftDriver). */
+  private onTick(now: number): void {
     const core = this.core;
     if (core === null) return;
-    this.ticks++;
-    const now = Date.now();
-    core.tick(now);
     if (now - this.lastManage >= MANAGE_EVERY_MS) {
       this.lastManage = now;
       this.manageMembership(now);
@@ -733,7 +735,6 @@ export class RaftComponent implements NodeComponent {
       }
       this.resetSilentLinks(now);
     }
-    this.kick();
   }
 
   /**
@@ -769,103 +770,68 @@ export class RaftComponent implements NodeComponent {
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
   private updateTimer(): void {
-    const core = this.core;
-    const needed = core !== null && !this.stopping && core.confState.voters.includes(core.id);
-    if (needed && this.tickTimer === null) {
-      this.tickTimer = setInterval(() => this.onTick(), this.tickMs);
-    } else if (!needed && this.tickTimer !== null) {
-      clearInterval(this.tickTimer);
-      this.tickTimer = null;
-    }
+    this.driver?.updateTimer();
   }
 
-  /** Run the Ready loop unless it already runs; a run in progress picks up new work itself. */
   private kick(): void {
-    if (this.processing) {
-      this.again = true;
-      return;
-    }
-    this.processing = true;
-    // Start on the next turn of the event loop, not now: requests parsed in the same turn (a burst from
-    // many clients) then join one Ready, so one fsync and one append carry them all.
-    this.idle = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.loop())
-      .catch((err: unknown) => {
-        // A failed fsync leaves the log in an unknown state: stop the node rather than continue.
-        this.node?.log.error('raft ready loop failed; stopping node', { error: err });
-        this.node?.requestShutdown('raft storage failure', err);
-      });
+    this.driver?.kick();
   }
 
-  private async loop(): Promise<void> {
-    try {
-      do {
-        this.again = false;
-        const core = this.core;
-        const storage = this.storage;
-        if (core === null || storage === null) return;
-        while (core.hasReady()) {
-          const rd = core.ready();
-          // Appends of a leader whose term is durable and a candidate's vote requests travel while
-          // this Ready is being written (see RaftNode's durability contract); the rest waits for it.
-          const early = rd.earlyCount;
-          if (early > 0) this.send(rd, 0, early);
-          // Committed entries written by an earlier Ready are already durable here and on a
-          // majority: apply them (and answer their clients) without waiting for this Ready's fsync.
-          const applyFirst = this.committedAlreadyStable(rd);
-          if (applyFirst) this.applier.apply(rd);
-          const t0 = performance.now();
-          await persistReady(storage, rd);
+  /** The shared Ready loop over this node's WAL, TCP transport and Node's timers. */
+  private newDriver(storage: FileRaftStorage): RaftDriver {
+    return new RaftDriver({
+      core: null,
+      storage: walStorage(storage),
+      transport: {
+        maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+        send: (m) => this.sendTo(m),
+      },
+      clock: nodeClock,
+      applier: this.applier,
+      tickMs: this.tickMs,
+      snapshotEvery: this.snapshotEvery,
+      hooks: {
+        onTick: (now) => this.onTick(now),
+        onLeaderChange: () => this.wakeLeaderWaiters(),
+        onSoftState: (ss, term) =>
+          this.node?.log.info('raft role', { role: ss.role, leader: ss.leader, term }),
+        onFsync: (seconds) => this.metrics.fsyncSeconds.observe(seconds),
+        onPersisted: (rd) => {
           if (rd.snapshot)
             this.node?.log.info('raft snapshot installed', {
               index: rd.snapshot.meta.index,
               bytes: rd.snapshot.data.byteLength,
             });
           if (rd.recovered) this.node?.log.info('raft caught up after a loss of acknowledged entries');
-          if (rd.mustSync || rd.entries.length > 0)
-            this.metrics.fsyncSeconds.observe((performance.now() - t0) / 1000);
-          this.send(rd, early, rd.messages.length);
-          if (!applyFirst) this.applier.apply(rd);
-          const wasLeader = core.isLeader;
-          core.advance(rd);
-          this.afterReady(core, rd);
-          if (!wasLeader && core.isLeader) {
-            // Won in advance(), when our own vote became durable: requests waiting for a leader (a
-            // hand-over relays them here) propose during this turn and join the no-op's Ready, one
-            // replication round instead of two (a new leader probes each follower before pipelining).
-            this.wakeLeaderWaiters();
-            await new Promise<void>((resolve) => setImmediate(resolve));
-          }
-          this.maybeSnapshot(core, storage);
-        }
-      } while (this.again);
-    } finally {
-      this.processing = false;
-    }
+        },
+        onAdvanced: () => {
+          this.forward.onApplied(this.applier.appliedIndex);
+          this.advertiseVoters();
+        },
+        onFailure: (err, stage) => {
+          // The storage fails stop on an I/O error (see FileRaftStorage.io): stop rather than continue.
+          this.node?.log.error(
+            stage === 'ready'
+              ? 'raft ready loop failed; stopping node'
+              : 'raft snapshot failed; stopping node',
+            { error: err },
+          );
+          this.node?.requestShutdown('raft storage failure', err);
+        },
+      },
+    });
   }
 
-  /** No snapshot to restore and no committed entry among the entries this Ready still has to write. */
-  private committedAlreadyStable(rd: Ready): boolean {
-    if (rd.snapshot) return false;
-    const last = rd.committed[rd.committed.length - 1];
-    const first = rd.entries[0];
-    return last === undefined || first === undefined || last.index < first.index;
-  }
-
-  /** Sends rd.messages[from, to). */
-  private send(rd: Ready, from: number, to: number): void {
+  private sendTo(m: RaftMessage): SendOutcome {
     const t = this.transport;
-    if (t === null || from >= to) return;
+    if (t === null) return 'closed';
+    const hp = this.peerAddr(m.to);
+    if (hp === null) return 'unknown-peer';
     const now = Date.now();
-    for (let i = from; i < to; i++) {
-      const m = rd.messages[i]!;
-      const hp = this.peerAddr(m.to);
-      if (hp) {
-        t.send(hp, { ...m, cluster: this.clusterId });
-        this.sentAt.set(m.to, now);
-        if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
-      }
-    }
+    const r = t.send(hp, { ...m, cluster: this.clusterId });
+    this.sentAt.set(m.to, now);
+    if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
+    return r;
   }
 
   /** A peer's Raft address from the directory, or null when it advertises none (or a malformed one). */
@@ -881,58 +847,6 @@ export class RaftComponent implements NodeComponent {
 
   private wakeLeaderWaiters(): void {
     for (const w of [...this.leaderWaiters]) w();
-  }
-
-  private afterReady(core: RaftNode, rd: Ready): void {
-    if (rd.softState) {
-      this.node?.log.info('raft role', {
-        role: rd.softState.role,
-        leader: rd.softState.leader,
-        term: core.status().term,
-      });
-      this.wakeLeaderWaiters();
-    }
-    this.forward.onApplied(this.applier.appliedIndex);
-    this.advertiseVoters();
-    this.updateTimer();
-  }
-
-  /**
-   * Every snapshotEvery applied entries, snapshot the KV state and compact the log,
-   * off the Ready loop: the state is captured now (cheap: immutable records), then encoded a part
-   * per event-loop turn, written and fsynced beside the WAL (prepareSnapshot), and only renamed into
-   * place under the storage's write lock. Done in one piece inside the loop, 16,000 keys stalled
-   * every commit of the swarm for 30-100 ms (all nodes snapshot at about the same index).
-   */
-  private maybeSnapshot(core: RaftNode, storage: FileRaftStorage): void {
-    if (this.snapshotting !== null) return;
-    const applied = this.applier.appliedIndex;
-    if (applied - this.applier.snapshotIndex < this.snapshotEvery) return;
-    const view = this.applier.kv.capture();
-    const meta = core.createSnapshot(applied, EMPTY_BYTES).meta;
-    this.snapshotting = (async () => {
-      const parts: Uint8Array[] = [];
-      for (const part of encodeSnapshotParts(view, SNAPSHOT_ROWS_PER_TURN)) {
-        parts.push(part);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      const snap = { meta, data: Buffer.concat(parts) };
-      const prepared = await storage.prepareSnapshot(snap);
-      // A snapshot from the leader may have been restored meanwhile; saveSnapshot then keeps the newer.
-      await storage.saveSnapshot(snap, prepared);
-      if (this.core === core && applied > this.applier.snapshotIndex) {
-        core.compact(snap);
-        this.applier.snapshotTaken(applied);
-      }
-    })()
-      .catch((err: unknown) => {
-        // The storage fails stop on an I/O error (see FileRaftStorage.io): stop the node as for a failed fsync.
-        this.node?.log.error('raft snapshot failed; stopping node', { error: err });
-        this.node?.requestShutdown('raft storage failure', err);
-      })
-      .finally(() => {
-        this.snapshotting = null;
-      });
   }
 
   // ------------------------------------------------------------------ membership
@@ -1271,10 +1185,7 @@ export class RaftComponent implements NodeComponent {
   private async moveAside(from: string, items: readonly KvEntry[]): Promise<string> {
     const node = this.node!;
     this.core = null; // nothing steps, ticks or proposes while the state moves
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    this.tickTimer = null;
-    await this.idle;
-    await this.snapshotting;
+    await this.driver?.stop();
     this.applier.abandonAll(`cluster ${from} merged into another`);
     await this.storage?.close();
     const dir = join(node.dataDir, 'raft');
@@ -1308,6 +1219,8 @@ export class RaftComponent implements NodeComponent {
         ? { minUptimeMs: this.opts.formationMinUptimeMs }
         : {}),
     });
+    // A fresh driver over the new log and applier (the old one stopped above).
+    this.driver = this.newDriver(storage);
     this.core = this.newCore(recovered);
     this.opts.peers.advertise?.({ [CLUSTER_TAG]: null, [VOTERS_TAG]: null, [FORMATION_TAG]: null });
     node.log.info('raft state moved aside for the merge', { backup });

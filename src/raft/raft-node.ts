@@ -53,6 +53,7 @@ import type {
   RaftMessage,
   RequestVoteMsg,
 } from './messages.js';
+import { mutations } from './mutations.js';
 import { Progress, type ProgressState } from './progress.js';
 import { committedIndex, isMajority, voteResult } from './quorum.js';
 import { canGrantVote, findConflict, followerCommit, isUpToDate, logMatches } from './rules.js';
@@ -399,6 +400,10 @@ export class RaftNode {
         this.becomeFollower(m.term, fromLeader ? m.from : null, now);
       }
     } else if (m.term < this.term) {
+      if (m.type === 'append_entries' && mutations().appendAcceptsStaleTerm && this.role !== 'leader') {
+        this.handleAppend(m);
+        return;
+      }
       if (m.type === 'append_entries' || m.type === 'heartbeat') {
         // A stale leader (often one that was partitioned away) learns our term and steps down;
         // without this, with pre-vote, a node stuck at a higher term could never rejoin.
@@ -868,11 +873,16 @@ export class RaftNode {
       granted = false;
     } else if (m.preVote) {
       // Pre-vote does not bind us: grant whenever a real vote could later succeed.
-      granted = m.term > this.term && isUpToDate(m.lastLogIndex, m.lastLogTerm, ourIndex, ourTerm);
+      granted =
+        m.term > this.term &&
+        (mutations().voteNoUpToDateCheck || isUpToDate(m.lastLogIndex, m.lastLogTerm, ourIndex, ourTerm));
     } else {
       // Also refuse while we follow a leader of this term: voting for someone else then helps nobody.
       const free = this.vote === m.from || (this.vote === null && this.leader === null);
-      granted = free && canGrantVote(this.vote, m.from, m.lastLogIndex, m.lastLogTerm, ourIndex, ourTerm);
+      granted =
+        free &&
+        (mutations().voteNoUpToDateCheck ||
+          canGrantVote(this.vote, m.from, m.lastLogIndex, m.lastLogTerm, ourIndex, ourTerm));
       if (granted) {
         this.vote = m.from;
         this.resetElectionTimer(now);
@@ -931,7 +941,11 @@ export class RaftNode {
         this.log.append(entries.slice(conflict - (entries[0]?.index ?? conflict)));
       }
       const lastNew = prev + entries.length;
-      this.setCommit(followerCommit(this.commit, m.commit, lastNew));
+      this.setCommit(
+        mutations().commitNotCappedByLastIndex
+          ? Math.max(this.commit, m.commit)
+          : followerCommit(this.commit, m.commit, lastNew),
+      );
       this.respondAppend(m.from, true, lastNew, m.prevLogIndex);
       return;
     }
@@ -1305,7 +1319,7 @@ export class RaftNode {
       const pr = this.progress.get(id);
       return pr === undefined || pr.recovering ? 0 : pr.match;
     });
-    if (ci > this.commit && this.log.termAt(ci) === this.term) {
+    if (ci > this.commit && (this.log.termAt(ci) === this.term || mutations().commitNoCurrentTermCheck)) {
       this.setCommit(ci);
       return true;
     }
@@ -1457,6 +1471,8 @@ function isEarly(m: RaftMessage, termDurable: boolean): boolean {
   switch (m.type) {
     case 'request_vote':
       return true;
+    case 'request_vote_response':
+      return !m.preVote && m.granted && mutations().voteNotPersistedBeforeReply;
     case 'append_entries':
     case 'heartbeat':
     case 'install_snapshot':

@@ -1,36 +1,39 @@
 /**
  * Long-mode runner of the deterministic Raft simulator:
  *
- *   npm run sim -- --seeds 100000 [--nodes 5] [--start-seed S]   sweep seeds
- *   npm run sim -- --seed 1234 --nodes 5 --trace                   replay one
+ *   npm run sim -- --seeds 100000 [--start-seed S]      sweep seeds (each draws its own configuration)
+ *   npm run sim -- --seed 1234 --trace                    replay one
+ *   npm run sim -- --seeds 500 --mutant vote-no-up-to-date-check   hunt one core mutant
  *
- * Every failure prints its seed, the violated invariant, the tail of the
- * trace and the one command that replays it; the exit code is 1 if any seed
- * failed. Seeds are independent, so a sweep can be split across machines
- * with --start-seed.
+ * Every failure prints its seed, the violated invariant, the run's
+ * configuration, the tail of the trace and the one command that replays it;
+ * the exit code is 1 if any seed failed. Seeds are independent, so a sweep can
+ * be split across machines with --start-seed.
  */
 import { parseArgs } from 'node:util';
+import { MUTANT_NAMES } from '../raft/mutations.js';
 import { runSimulation, type SimBug } from './raft/cluster.js';
-import { formatFailure } from './raft/report.js';
 import { PROFILES } from './raft/faults.js';
+import { formatFailure } from './raft/report.js';
 
 const BUGS: readonly SimBug[] = ['none', 'send-before-sync', 'lying-sync', 'ack-before-commit'];
 
 interface CliArgs {
   seeds: number;
   start: number;
-  nodes: number;
+  nodes: number | undefined;
   trace: boolean;
   chaosMs: number;
   bug: SimBug;
   profile: string;
+  mutant: string | undefined;
   maxFailures: number;
   timeLimitS: number;
 }
 
 function usage(msg: string): never {
   process.stderr.write(
-    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--max-failures N] [--time-limit-s S]\n`,
+    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S]\n`,
   );
   process.exit(2);
 }
@@ -56,6 +59,7 @@ function parse(argv: string[]): CliArgs {
         trace: { type: 'boolean' },
         bug: { type: 'string' },
         profile: { type: 'string' },
+        mutant: { type: 'string' },
         'max-failures': { type: 'string' },
         'time-limit-s': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -75,20 +79,25 @@ function parse(argv: string[]): CliArgs {
   if (!BUGS.includes(bug)) usage(`--bug must be one of ${BUGS.join(', ')}`);
   const profile = str('profile') ?? 'default';
   if (!(profile in PROFILES)) usage(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`);
+  const mutant = str('mutant');
+  if (mutant !== undefined && !(mutant in MUTANT_NAMES))
+    usage(`--mutant must be one of ${Object.keys(MUTANT_NAMES).join(', ')}`);
+  const nodes = str('nodes');
   return {
     seeds: single !== undefined ? 1 : int(str('seeds'), 'seeds', 100, 1),
     start: single !== undefined ? int(single, 'seed', 1, 0) : int(str('start-seed'), 'start-seed', 1, 0),
-    nodes: int(str('nodes'), 'nodes', 3, 1),
+    nodes: nodes === undefined ? undefined : int(nodes, 'nodes', 3, 1),
     chaosMs: int(str('chaos-ms'), 'chaos-ms', 6000, 0),
     trace: values.trace === true,
     bug,
     profile,
+    mutant,
     maxFailures: int(str('max-failures'), 'max-failures', 10, 1),
     timeLimitS: int(str('time-limit-s'), 'time-limit-s', 0, 0),
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   const t0 = performance.now();
   let failures = 0;
@@ -96,13 +105,15 @@ function main(): void {
   let ops = 0;
   let checks = 0;
   const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
+  const mutations = a.mutant !== undefined ? { [MUTANT_NAMES[a.mutant]!]: true } : undefined;
   for (let seed = a.start; seed < a.start + a.seeds; seed++) {
-    const r = runSimulation({
+    const r = await runSimulation({
       seed,
-      nodes: a.nodes,
+      ...(a.nodes !== undefined ? { nodes: a.nodes } : {}),
       chaosMs: a.chaosMs,
       bug: a.bug,
       profile: PROFILES[a.profile] ?? {},
+      ...(mutations ? { mutations } : {}),
       ...(sink ? { traceSink: sink } : {}),
     });
     done++;
@@ -116,7 +127,7 @@ function main(): void {
         break;
       }
     }
-    if (a.seeds > 1 && done % 1000 === 0) {
+    if (a.seeds > 1 && done % 100 === 0) {
       process.stderr.write(
         `${done}/${a.seeds} seeds, ${failures} failed, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
       );
@@ -128,9 +139,10 @@ function main(): void {
   }
   const secs = (performance.now() - t0) / 1000;
   process.stdout.write(
-    `${done} seeds (${a.start}..${a.start + done - 1}), ${a.nodes} nodes: ${failures} failed; ${ops} client ops, ${checks} invariant checks, ${secs.toFixed(1)} s\n`,
+    `${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${ops} client ops, ${checks} invariant checks, ` +
+      `${secs.toFixed(1)} s (${(done / secs).toFixed(1)} runs/s)\n`,
   );
   process.exitCode = failures > 0 ? 1 : 0;
 }
 
-main();
+void main();

@@ -16,6 +16,12 @@ export interface LinkModel {
   loss: number;
   /** Probability a delivered message is delivered twice. */
   duplicate: number;
+  /**
+   * Probability a message is held back much longer (a connection stalled and redialled, a queue
+   * drained late), delayed by up to `straggleMs` more: old messages then arrive after newer terms.
+   */
+  straggle?: number;
+  straggleMs?: number;
 }
 
 export const PERFECT_LINK: LinkModel = { latencyMs: 1, jitterMs: 0, loss: 0, duplicate: 0 };
@@ -92,7 +98,11 @@ export class SimNetwork<Id extends string | number = string> {
       this.stats.dropped++;
       return [];
     }
-    const delay = () => link.latencyMs + (link.jitterMs > 0 ? this.rng.next() * link.jitterMs : 0);
+    const delay = (): number => {
+      const d = link.latencyMs + (link.jitterMs > 0 ? this.rng.next() * link.jitterMs : 0);
+      const s = link.straggle ?? 0;
+      return s > 0 && this.rng.next() < s ? d + this.rng.next() * (link.straggleMs ?? 0) : d;
+    };
     this.stats.delivered++;
     if (link.duplicate > 0 && this.rng.next() < link.duplicate) {
       this.stats.duplicated++;

@@ -17,16 +17,18 @@ function sim(args: string[]): { code: number | null; out: string } {
 describe('npm run sim', () => {
   it('sweeps seeds and exits 0 when all pass', () => {
     const r = sim(['--seeds', '3', '--start-seed', '500']);
-    expect(r.out).toContain('3 seeds (500..502), 3 nodes: 0 failed');
+    expect(r.out).toContain('3 seeds (500..502): 0 failed');
+    expect(r.out).toMatch(/runs\/s/);
     expect(r.code).toBe(0);
   });
 
   it('reports a failing seed with its invariant and the one command that replays it', () => {
-    const r = sim(['--seed', '1', '--bug', 'lying-sync']);
+    const r = sim(['--seed', '1', '--nodes', '3', '--mutant', 'driver-send-before-sync']);
     expect(r.code).toBe(1);
-    expect(r.out).toContain('FAIL seed 1: acknowledged-write-durability');
+    expect(r.out).toMatch(/FAIL seed 1: (vote|ack)-durability/);
+    expect(r.out).toContain('config: 3 voters');
     expect(r.out).toContain('trace tail:');
-    expect(r.out).toContain('replay: npm run sim -- --seed 1 --nodes 3 --bug lying-sync --trace');
+    expect(r.out).toContain('replay: npm run sim -- --seed 1 --nodes 3 --mutant driver-send-before-sync --trace');
   });
 
   it('rejects bad usage with exit 2', () => {

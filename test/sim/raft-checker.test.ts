@@ -5,19 +5,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimBug } from '../../src/sim/raft/cluster.js';
-import { InvariantChecker, InvariantViolation } from '../../src/sim/raft/invariants.js';
+import { InvariantChecker, InvariantViolation, readerOf, termAt } from '../../src/sim/raft/invariants.js';
 import { PROFILES } from '../../src/sim/raft/faults.js';
 import { formatFailure } from '../../src/sim/raft/report.js';
 import { EntryType, type Entry } from '../../src/raft/types.js';
 
 const crashy = PROFILES.crashy!;
 
-function firstFailure(
+async function firstFailure(
   bug: SimBug,
   maxSeeds: number,
-): { seed: number; invariant: string; text: string } | null {
+): Promise<{ seed: number; invariant: string; text: string } | null> {
   for (let seed = 1; seed <= maxSeeds; seed++) {
-    const r = runSimulation({ seed, nodes: 3, bug, profile: crashy });
+    const r = await runSimulation({ seed, nodes: 3, bug, profile: crashy });
     if (!r.ok)
       return { seed, invariant: r.invariant!, text: formatFailure(r, { nodes: 3, chaosMs: 6000, bug }) };
   }
@@ -25,22 +25,31 @@ function firstFailure(
 }
 
 describe('the simulator catches broken runtimes', () => {
-  it('passes the same crash-heavy profile without a bug', () => {
+  it('passes the same crash-heavy profile without a bug', async () => {
     for (let seed = 1; seed <= 15; seed++) {
-      const r = runSimulation({ seed, nodes: 3, profile: crashy });
+      const r = await runSimulation({ seed, nodes: 3, profile: crashy });
       expect(r.ok, r.message).toBe(true);
     }
-  });
+  }, 120_000);
 
   it.each<[SimBug, string[]]>([
     [
       'lying-sync',
-      ['acknowledged-write-durability', 'election-safety', 'log-matching', 'state-machine-safety'],
+      [
+        'acknowledged-write-durability',
+        'vote-durability',
+        'ack-durability',
+        'election-safety',
+        'log-matching',
+        'state-machine-safety',
+      ],
     ],
     [
       'send-before-sync',
       [
         'acknowledged-write-durability',
+        'vote-durability',
+        'ack-durability',
         'election-safety',
         'log-matching',
         'state-machine-safety',
@@ -48,12 +57,16 @@ describe('the simulator catches broken runtimes', () => {
       ],
     ],
     ['ack-before-commit', ['acknowledged-write-durability', 'acknowledged-write-lost', 'linearizability']],
-  ])('%s is caught', (bug, expected) => {
-    const f = firstFailure(bug, 60);
-    expect(f, `${bug} was never caught`).not.toBeNull();
-    expect(expected).toContain(f!.invariant);
-    expect(f!.text).toContain(`npm run sim -- --seed ${f!.seed} --nodes 3 --bug ${bug} --trace`);
-  });
+  ])(
+    '%s is caught',
+    async (bug, expected) => {
+      const f = await firstFailure(bug, 60);
+      expect(f, `${bug} was never caught`).not.toBeNull();
+      expect(expected).toContain(f!.invariant);
+      expect(f!.text).toContain(`npm run sim -- --seed ${f!.seed} --nodes 3 --bug ${bug} --trace`);
+    },
+    120_000,
+  );
 });
 
 const entry = (index: number, term: number, text = `${index}/${term}`): Entry => ({
@@ -76,9 +89,9 @@ function violation(fn: () => void): string {
 describe('invariant checker', () => {
   it('election safety: two leaders in one term', () => {
     const c = new InvariantChecker();
-    c.observeLeader('n1', 3, { snapshot: null, entries: [] });
-    c.observeLeader('n1', 3, { snapshot: null, entries: [] });
-    expect(violation(() => c.observeLeader('n2', 3, { snapshot: null, entries: [] }))).toBe(
+    c.observeLeader('n1', 3, readerOf({ snapshot: null, entries: [] }));
+    c.observeLeader('n1', 3, readerOf({ snapshot: null, entries: [] }));
+    expect(violation(() => c.observeLeader('n2', 3, readerOf({ snapshot: null, entries: [] })))).toBe(
       'election-safety',
     );
   });
@@ -86,19 +99,15 @@ describe('invariant checker', () => {
   it('log matching: same index and term with different data or history', () => {
     const c = new InvariantChecker();
     const log1 = [entry(1, 1), entry(2, 1)];
-    c.observeStored('n1', log1, { snapshot: null, entries: log1 });
+    const terms = (log: Entry[]) => (i: number) => termAt(null, log, i);
+    c.observeStored('n1', log1, terms(log1));
     expect(
       violation(() =>
-        c.observeStored('n2', [entry(2, 1, 'other')], {
-          snapshot: null,
-          entries: [entry(1, 1), entry(2, 1, 'other')],
-        }),
+        c.observeStored('n2', [entry(2, 1, 'other')], terms([entry(1, 1), entry(2, 1, 'other')])),
       ),
     ).toBe('log-matching');
     const log3 = [entry(1, 2), entry(2, 1)];
-    expect(violation(() => c.observeStored('n3', [entry(2, 1)], { snapshot: null, entries: log3 }))).toBe(
-      'log-matching',
-    );
+    expect(violation(() => c.observeStored('n3', [entry(2, 1)], terms(log3)))).toBe('log-matching');
   });
 
   it('state-machine safety: different entries applied at one index', () => {
@@ -113,11 +122,11 @@ describe('invariant checker', () => {
     c.observeTerm(2);
     c.observeApplied('n1', entry(1, 2));
     // A leader of term 2 may have been elected before the commit; one of term 3 may not.
-    c.observeLeader('n2', 2, { snapshot: null, entries: [] });
-    expect(violation(() => c.observeLeader('n3', 3, { snapshot: null, entries: [entry(1, 1)] }))).toBe(
-      'leader-completeness',
-    );
-    c.observeLeader('n1', 4, { snapshot: null, entries: [entry(1, 2)] });
+    c.observeLeader('n2', 2, readerOf({ snapshot: null, entries: [] }));
+    expect(
+      violation(() => c.observeLeader('n3', 3, readerOf({ snapshot: null, entries: [entry(1, 1)] }))),
+    ).toBe('leader-completeness');
+    c.observeLeader('n1', 4, readerOf({ snapshot: null, entries: [entry(1, 2)] }));
   });
 
   it('acknowledged writes: durable on a majority, and present at the end', () => {

@@ -25,6 +25,14 @@ export interface FaultProfile {
    * unsynced writes if it crashes.
    */
   readonly syncMs: readonly [number, number];
+  /**
+   * Probability that a newly elected leader crashes within a few round trips of its election (a
+   * crash loop, a node killed by its supervisor): leaves entries of several terms half replicated,
+   * the raw material of the paper's figure 8.
+   */
+  readonly crashNewLeader?: number;
+  /** Messages cut by a partition are delivered when it heals (see WorldConfig.holdAcrossPartitions). */
+  readonly holdAcrossPartitions?: boolean;
 }
 
 export type FaultKind =
@@ -39,6 +47,10 @@ export type FaultKind =
   | 'promote-learner'
   /** A node is told its (live) leader is unreachable: the runtime's crash hint, sent in error. */
   | 'false-unreachable'
+  /** A node's disk fills up: its next write fails with ENOSPC and the node fails stop. */
+  | 'disk-full'
+  /** One bit of a node's synced WAL flips, then the node crashes and must read it back. */
+  | 'corrupt'
   | 'none';
 
 export type FaultAction =
@@ -51,6 +63,9 @@ export type FaultAction =
     }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: NodeId; readonly downMs: number }
+  | { readonly kind: 'disk-full'; readonly node: NodeId; readonly spareBytes: number }
+  /** `at`: where in the synced bytes of the node's last WAL segment, as a fraction (1 = its last byte). */
+  | { readonly kind: 'corrupt'; readonly node: NodeId; readonly at: number }
   /** Graceful leadership transfer (TimeoutNow), as a node stopping for maintenance does. */
   | { readonly kind: 'transfer'; readonly from: NodeId; readonly to: NodeId }
   | { readonly kind: 'unreachable'; readonly node: NodeId; readonly peer: NodeId }
@@ -89,6 +104,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
         'demote-voter': 0,
         'promote-learner': 0,
         'false-unreachable': 0,
+        'disk-full': 0,
+        corrupt: 0,
         none: 1,
       },
       downtimeMs: [0, 0],
@@ -103,6 +120,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       jitterMs: pick([0, latencyMs, latencyMs * 4]),
       loss: pick([0, 0, 0.01, 0.05, 0.15]),
       duplicate: pick([0, 0, 0.01, 0.05]),
+      straggle: pick([0, 0, 0.01, 0.05]),
+      straggleMs: pick([100, 500, 2000]),
     },
     // Raft tolerates bounded drift; ±10% is far beyond real crystals and still inside the timeout margins.
     clockRates: Array.from({ length: nodes }, () => 0.9 + rng.next() * 0.2),
@@ -116,8 +135,11 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       'crash-leader': pick([0, 1, 2]),
       'transfer-leader': pick([0, 1, 2]),
       'demote-voter': 0,
-      'promote-learner': 0,
+      'promote-learner': pick([0, 1]),
       'false-unreachable': pick([0, 1, 2]),
+      'disk-full': pick([0, 0, 1]),
+      // Off by default: see the `disk` profile.
+      corrupt: 0,
       none: 1,
     },
     downtimeMs: [50, pick([300, 1500, 4000])],
@@ -126,6 +148,8 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
       [0.2, 2],
       [1, 8],
     ]),
+    crashNewLeader: pick([0, 0, 0.2, 0.5]),
+    holdAcrossPartitions: pick([false, true]),
   };
 }
 
@@ -217,6 +241,20 @@ export function nextFault(rng: Rng, profile: FaultProfile, view: ClusterView): F
       if (view.leader === null || others.length === 0) return { kind: 'none' };
       return { kind: 'unreachable', node: others[rng.int(0, others.length - 1)]!, peer: view.leader };
     }
+    case 'corrupt': {
+      const up = view.nodes.filter((x) => view.up.has(x));
+      if (up.length === 0 || view.voters.length < 3) return { kind: 'none' };
+      return {
+        kind: 'corrupt',
+        node: up[rng.int(0, up.length - 1)]!,
+        at: rng.next() < 0.7 ? 1 - rng.next() * 0.02 : rng.next(),
+      };
+    }
+    case 'disk-full': {
+      const up = view.nodes.filter((x) => view.up.has(x));
+      if (up.length === 0) return { kind: 'none' };
+      return { kind: 'disk-full', node: up[rng.int(0, up.length - 1)]!, spareBytes: rng.int(0, 64 * 1024) };
+    }
     case 'none':
       return { kind: 'none' };
   }
@@ -232,6 +270,10 @@ export function describeFault(a: FaultAction): string {
       return 'heal network';
     case 'crash':
       return `crash ${a.node} for ${Math.round(a.downMs)} ms`;
+    case 'disk-full':
+      return `disk of ${a.node} full (${a.spareBytes} bytes left)`;
+    case 'corrupt':
+      return `flip a synced bit of ${a.node}'s last WAL segment at ${(a.at * 100).toFixed(1)}%, then crash it`;
     case 'transfer':
       return `transfer leadership ${a.from} -> ${a.to}`;
     case 'conf':
@@ -256,6 +298,8 @@ export const MEMBERSHIP_PROFILE: Partial<FaultProfile> = {
     'demote-voter': 3,
     'promote-learner': 3,
     'false-unreachable': 1,
+    'disk-full': 1,
+    corrupt: 0,
     none: 0,
   },
   faultEveryMs: 300,
@@ -277,9 +321,34 @@ export const PROFILES: Readonly<Record<string, Partial<FaultProfile>>> = {
       'demote-voter': 0,
       'promote-learner': 0,
       'false-unreachable': 1,
+      'disk-full': 1,
+      corrupt: 0,
       none: 0,
     },
     faultEveryMs: 300,
+  },
+  /**
+   * Disk faults: crashes, full disks and bit flips in synced WAL bytes (mostly near the tail, where
+   * recovery must tell a torn write from corruption). A node that finds corruption refuses to start
+   * and stays down; at most one node per run is corrupted.
+   */
+  disk: {
+    weights: {
+      'partition-halves': 1,
+      'isolate-leader': 1,
+      bridge: 0,
+      heal: 2,
+      crash: 2,
+      'crash-leader': 1,
+      'transfer-leader': 0,
+      'demote-voter': 0,
+      'promote-learner': 0,
+      'false-unreachable': 0,
+      'disk-full': 1,
+      corrupt: 1,
+      none: 1,
+    },
+    faultEveryMs: 500,
   },
   membership: MEMBERSHIP_PROFILE,
 };
