@@ -43,7 +43,9 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   let failed = 0;
   for (const f of files) {
-    const mod = (await import(pathToFileURL(join(benchDir, f)).href)) as { default: () => Promise<BenchReport> };
+    const mod = (await import(pathToFileURL(join(benchDir, f)).href)) as {
+      default: () => Promise<BenchReport>;
+    };
     process.stderr.write(`bench ${f} ...\n`);
     const t0 = performance.now();
     const report = await mod.default();
@@ -63,7 +65,9 @@ async function main(): Promise<void> {
     writeFileSync(join(resultsDir, `${report.name}.json`), `${JSON.stringify(stored, null, 2)}\n`);
     for (const g of goals) {
       if (!g.pass) failed++;
-      process.stderr.write(`  ${g.pass ? 'PASS' : 'MISS'} ${g.metric} ${g.op} ${g.target} (got ${String(report.metrics[g.metric])})\n`);
+      process.stderr.write(
+        `  ${g.pass ? 'PASS' : 'MISS'} ${g.metric} ${g.op} ${g.target} (got ${String(report.metrics[g.metric])})\n`,
+      );
     }
   }
   writeDoc();
@@ -82,12 +86,21 @@ function writeDoc(): void {
     '',
   ];
   for (const r of results) {
-    lines.push(`## ${r.name}`, '', r.description, '', `Ran ${r.ran_at} on ${r.machine.cpus}x ${r.machine.cpu_model}, Node ${r.machine.node}.`, '');
+    lines.push(
+      `## ${r.name}`,
+      '',
+      r.description,
+      '',
+      `Ran ${r.ran_at} on ${r.machine.cpus}x ${r.machine.cpu_model}, Node ${r.machine.node}.`,
+      '',
+    );
     lines.push('| metric | value |', '| --- | --- |');
-    for (const [k, v] of Object.entries(r.metrics)) lines.push(`| ${k} | ${v === null ? 'n/a' : String(v)} |`);
+    for (const [k, v] of Object.entries(r.metrics))
+      lines.push(`| ${k} | ${v === null ? 'n/a' : String(v)} |`);
     if (r.goals && r.goals.length > 0) {
       lines.push('', '| goal | result |', '| --- | --- |');
-      for (const g of r.goals) lines.push(`| ${g.metric} ${g.op} ${g.target} | ${g.pass ? 'met' : 'missed'} |`);
+      for (const g of r.goals)
+        lines.push(`| ${g.metric} ${g.op} ${g.target} | ${g.pass ? 'met' : 'missed'} |`);
     }
     lines.push('');
   }
@@ -98,4 +111,3 @@ main().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
-

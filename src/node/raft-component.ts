@@ -31,13 +31,7 @@ import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import { KvApplier } from '../raft/kv-applier.js';
-import {
-  encodeCommand,
-  type JsonValue,
-  type KvCommand,
-  type KvRecord,
-  type KvResult,
-} from '../raft/kv.js';
+import { encodeCommand, type JsonValue, type KvCommand, type KvRecord, type KvResult } from '../raft/kv.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';

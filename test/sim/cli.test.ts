@@ -28,7 +28,9 @@ describe('npm run sim', () => {
     expect(r.out).toMatch(/FAIL seed 1: (vote|ack)-durability/);
     expect(r.out).toContain('config: 3 voters');
     expect(r.out).toContain('trace tail:');
-    expect(r.out).toContain('replay: npm run sim -- --seed 1 --nodes 3 --mutant driver-send-before-sync --trace');
+    expect(r.out).toContain(
+      'replay: npm run sim -- --seed 1 --nodes 3 --mutant driver-send-before-sync --trace',
+    );
   });
 
   it('rejects bad usage with exit 2', () => {
