@@ -151,6 +151,7 @@ export class GossipNode {
     if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) this.prober.setScale(p.probeScale);
   }
 
+  /** Our record first, then every member we hold, dead and left ones included until they expire. */
   members(): MemberRecord[] {
     const out: MemberRecord[] = [this.ctx.self];
     for (const r of this.ctx.table.records()) out.push(r);
@@ -213,7 +214,10 @@ export class GossipNode {
     this.start(now);
     const ctx = this.ctx;
     ctx.lastNow = now;
+    // Our own multicast looping back, or a packet of a previous life of ours: nothing to learn.
     if (msg.from === this.id) return;
+    // Checked before the message is applied: a gossip naming one member would end our
+    // loneliness without giving us the table, which only the join's push-pull brings.
     this.pushPull.joinIfContactedAlone(src, msg, now);
     switch (msg.type) {
       case 'ping':
@@ -223,6 +227,7 @@ export class GossipNode {
         this.prober.onPingReq(src, msg, now);
         return;
       case 'ack':
+        // The wire lets an ack carry updates (ours send none); they are news like any other.
         this.states.applyUpdates(msg.updates, now);
         this.prober.onAck(msg.seq, msg.from, msg.target, now);
         return;
@@ -264,19 +269,29 @@ export class GossipNode {
         this.discovery.onAnnounceReply(msg, now);
         return;
       case 'leave':
+        // Sent directly by the leaver (besides its gossiped update), so its neighbours stop
+        // probing it at once rather than suspecting a member that merely went away.
         this.states.applyLeft(msg.from, msg.incarnation, now);
         return;
       case 'user-event':
+        // A lone event outside a gossip round (no sender in this core; the wire allows it): as if piggybacked.
         this.diss.onPiggybackEvents([msg.event], now);
         return;
     }
   }
 
+  /**
+   * The adaptive controller's inputs and the operators' view, over the last
+   * `statsWindowMs`: probe loss and RTT say how healthy the network is,
+   * reachable peers and swarm size how big the swarm is, the queue depth how
+   * far dissemination lags.
+   */
   stats(): GossipStats {
     const ctx = this.ctx;
     const now = ctx.lastNow;
     const since = now - this.cfg.statsWindowMs;
     const { probeLoss, rttMs } = this.prober.windowStats(since);
+    // A node younger than the window divides by its age, or its first seconds would read as a lull.
     const windowS = Math.max(1, Math.min(this.cfg.statsWindowMs, now)) / 1000;
     const eventRatePerS = this.diss.eventRate(since, windowS);
     let reachable = 0;
@@ -320,6 +335,11 @@ function checkMeta(meta: MemberMeta): void {
     throw new SwarmError('gossip_meta_too_large', `member metadata exceeds ${MAX_META_SIZE} bytes`);
 }
 
+/**
+ * Reject configurations the protocol cannot run with, at construction: a
+ * zero interval would spin, and a probe timeout not below the probe interval
+ * leaves no time for the indirect probe before the next one starts.
+ */
 function validate(c: GossipConfig): void {
   const positive: (keyof GossipConfig)[] = [
     'probeIntervalMs',

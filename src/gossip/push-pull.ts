@@ -75,8 +75,10 @@ export class PushPull {
 
   tick(now: number): void {
     const ctx = this.ctx;
+    // A leaving member has nothing left to repair; its partners would only learn it is leaving.
     if (now >= this.nextPushPullAt && !ctx.leaving) {
       this.nextPushPullAt = now + this.interval();
+      // One random live partner: over a few periods every pair of sides of a healed split meets.
       const [peer] = ctx.sampleMembers(1, new Set(), false);
       if (peer !== undefined) {
         const m = ctx.table.get(peer)!;
@@ -98,6 +100,7 @@ export class PushPull {
   /** Contact seeds (addresses only) with a join push-pull; retried with back-off until someone answers. */
   join(seeds: readonly PeerAddress[], now: number): void {
     const self = this.ctx.self;
+    // A join list names every member, us included (one config for the whole swarm).
     const others = seeds.filter((s) => !(s.host === self.host && s.port === self.port));
     if (others.length === 0) return;
     this.joinState = {
@@ -169,6 +172,7 @@ export class PushPull {
 
   // ---------------------------------------------------------------- digests
 
+  /** (id, incarnation, status) of every member we hold and of ourselves, in id order so parts are ranges. */
   private digestEntries(): DigestEntry[] {
     const ctx = this.ctx;
     const all: DigestEntry[] = [{ id: ctx.id, incarnation: ctx.self.incarnation, status: ctx.self.status }];
@@ -337,6 +341,7 @@ export class PushPull {
     }
   }
 
+  /** The partner asks for the whole records behind digest entries it found newer on our side. */
   onRequest(src: PeerAddress, msg: PushPullRequestMsg): void {
     const ctx = this.ctx;
     const recs: MemberRecord[] = [];
@@ -347,6 +352,7 @@ export class PushPull {
     this.sendRecords(msg.from, src, msg.exchange, recs, []);
   }
 
+  /** Records and events from a partner: merged as remote state (its deaths are only suspicions to us). */
   onResponse(msg: PushPullResponseMsg, now: number): void {
     const ctx = this.ctx;
     // A join's answer is the seed's whole table, which everyone else already has: learn it quietly.
@@ -358,6 +364,7 @@ export class PushPull {
     if (quiet && wasAlone && ctx.liveCount > 0) this.diss.roundNow(now);
   }
 
+  /** Records and events in as many packets as they need, each under the datagram budget. */
   private sendRecords(
     to: MemberId,
     src: PeerAddress,
