@@ -25,6 +25,7 @@ export class TransmitQueue<T> {
     return this.items.size;
   }
 
+  /** A newer update about the same key replaces the older one and starts its transmit count afresh. */
   enqueue(key: string, value: T): void {
     this.items.delete(key);
     this.items.set(key, { key, value, size: estimateSize(value), id: this.nextId++, transmits: 0 });
@@ -37,10 +38,12 @@ export class TransmitQueue<T> {
    */
   take(budget: number, limit: number): T[] {
     if (this.items.size === 0 || budget <= 0) return [];
+    // Least-sent first (newest news has the furthest to spread), then newest first.
     const sorted = [...this.items.values()].sort((a, b) => a.transmits - b.transmits || b.id - a.id);
     const out: T[] = [];
     let used = 0;
     for (const it of sorted) {
+      // A big item that does not fit must not block the small ones behind it.
       if (used + it.size > budget) continue;
       used += it.size;
       out.push(it.value);
@@ -60,7 +63,12 @@ export class TransmitQueue<T> {
   }
 }
 
-/** memberlist's retransmit limit: mult * ceil(log10(n + 1)). */
+/**
+ * memberlist's retransmit limit: mult * ceil(log10(n + 1)). Epidemic spread
+ * reaches all N members with high probability after O(log N) transmissions,
+ * so the limit grows with log N: more would be wasted bandwidth, fewer would
+ * leave members that only push-pull can repair.
+ */
 export function retransmitLimit(mult: number, n: number): number {
   return mult * Math.max(1, Math.ceil(Math.log10(n + 1)));
 }
