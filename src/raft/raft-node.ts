@@ -1,7 +1,10 @@
 /**
- * RaftNode: the sans-I/O Raft state machine and its Ready/advance driver
- * (etcd's raft.go + rawnode.go). No clock, socket, disk or Math.random:
- * time arrives as `now` (ms, any monotonic origin), randomness from `opts.rng`.
+ * RaftNode: the public facade of the sans-I/O Raft core (etcd's rawnode.go).
+ * The protocol lives behind it, one concept per file after etcd-io/raft
+ * (docs/raft.md "Files"): raft.ts (shared state), step.ts, roles.ts,
+ * follower.ts, leader.ts, ready.ts, read-only.ts, tracker.ts, snapshot-stream.ts.
+ * No clock, socket, disk or Math.random: time arrives as `now` (ms, any
+ * monotonic origin), randomness from `opts.rng`.
  *
  * Driver loop (see also types.ts):
  * ```
