@@ -109,7 +109,13 @@ export function swarmEnergyResponse(v: GossipView): SwarmEnergyResponse {
       members: live.length,
       members_reporting: reporting.length,
       on_battery: live.filter((m) => m.energy?.battery_percent != null).length,
-      average_rating: avg === null ? null : (RATINGS[RATINGS.length - Math.round(avg)] ?? null),
+      // Idle nodes did no work to grade; a swarm where every rated node is idle is itself idle.
+      average_rating:
+        avg !== null
+          ? (RATINGS[RATINGS.length - Math.round(avg)] ?? null)
+          : live.some((m) => m.energy?.rating === 'idle')
+            ? 'idle'
+            : null,
     },
   };
 }

@@ -68,6 +68,9 @@ export function classifyChange(
 ): RepublishDecision {
   if (prev === null) return 'now';
   if (level(prev) !== level(next)) return 'now';
+  // A node's first rating goes out at once: until then every peer's view (and the swarm's average)
+  // shows it unrated. It happens once per life, a few seconds after start.
+  if (prev.rating === undefined && next.rating !== undefined) return 'now';
   if (prev.powerState !== next.powerState) return 'figures';
   if (ratingMoved(prev.rating, next.rating, p.minRatingGrades)) return 'figures';
   if (prev.battery !== undefined && next.battery !== undefined) {

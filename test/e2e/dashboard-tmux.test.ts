@@ -104,7 +104,7 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       for (const n of nodes)
         expect(pane).toMatch(
           new RegExp(
-            `[ *]${n.name} +standard +alive +(leader|follower) +127\\.0\\.0\\.1:\\d+ +\\S+ ago +[\\d.]+ W +\\S+ +(A\\+|[A-F])\\s*$`,
+            `[ *]${n.name} +standard +alive +(leader|follower) +127\\.0\\.0\\.1:\\d+ +\\S+ ago +[\\d.]+ W +\\S+ +(A\\+|[A-F]|idle)\\s*$`,
             'm',
           ),
         );
@@ -173,14 +173,14 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       expect(green).toMatch(/^ {2}why +\S/m);
       expect(green).toMatch(
         new RegExp(
-          `^Swarm +[\\d.]+ W +${BAR}+ +3/3 reporting, 0 on battery, average rating (A\\+|[A-F])`,
+          `^Swarm +[\\d.]+ W +${BAR}+ +3/3 reporting, 0 on battery, average rating (A\\+|[A-F]|idle)`,
           'm',
         ),
       );
       for (const n of nodes)
         expect(green).toMatch(
           new RegExp(
-            `^[ *]${n.name} +alive +${n.role} +standard +[\\d.]+ W +\\S+ +mains +(A\\+|[A-F])$`,
+            `^[ *]${n.name} +alive +${n.role} +standard +[\\d.]+ W +\\S+ +mains +(A\\+|[A-F]|idle)$`,
             'm',
           ),
         );

@@ -38,7 +38,8 @@ describe('classifyChange', () => {
     expect(classifyChange({ ...mains, rating: 'B' }, { ...mains, rating: 'C' })).toBe('none');
     expect(classifyChange({ ...mains, rating: 'B' }, { ...mains, rating: 'D' })).toBe('figures');
     expect(classifyChange({ ...mains, rating: 'F' }, { ...mains, rating: 'idle' })).toBe('figures');
-    expect(classifyChange({ powerW: 2.7 }, { ...mains, powerState: undefined, rating: 'C' })).toBe('figures');
+    // A first rating (unrated -> C) goes out at once: peers show the node unrated until then.
+    expect(classifyChange({ powerW: 2.7 }, { ...mains, powerState: undefined, rating: 'C' })).toBe('now');
     expect(classifyChange(onBattery, { ...onBattery, battery: 29, powerState: 'low_power' })).toBe('now');
     expect(classifyChange(onBattery, { ...onBattery, battery: 9, powerState: 'critical' })).toBe('now');
     expect(classifyChange(mains, onBattery)).toBe('now');
@@ -48,6 +49,11 @@ describe('classifyChange', () => {
 });
 
 describe('shouldRepublish', () => {
+  it("a node's first rating is not held back by the minimum interval", () => {
+    const unrated: EnergyMeta = { powerW: 0.4, powerState: 'active' };
+    expect(shouldRepublish(unrated, 1_000, { ...unrated, rating: 'B' }, 2_000)).toBe(true);
+  });
+
   it('figures wait for the minimum interval, a state change does not', () => {
     const t0 = 1_000_000;
     const moved = { ...mains, powerW: 4 };

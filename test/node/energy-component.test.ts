@@ -168,14 +168,14 @@ describe('EnergyComponent', () => {
       clock.t += 1000;
       await energy.collect();
     }
-    // The first sample has no rating yet (no energy spent); the second rates the idle node (no work: idle),
-    // a figure change, held back until 30 s after the first publish.
-    expect(gossip.published).toHaveLength(1);
+    // The first sample has no rating yet (no energy spent); the second rates the idle node (no work:
+    // idle). A first rating goes out at once (peers show the node unrated until then), once per life.
+    expect(gossip.published).toHaveLength(2);
     expect(gossip.published[0]!.rating).toBeUndefined();
+    expect(gossip.published[1]).toMatchObject({ powerW: 2.7, rating: 'idle' });
     clock.t += 25_000;
     await energy.collect();
     expect(gossip.published).toHaveLength(2);
-    expect(gossip.published[1]).toMatchObject({ powerW: 2.7, rating: 'idle' });
     // Same power, state and rating every time from then on: no further incarnation bumps.
     for (let i = 0; i < 5; i++) {
       clock.t += 40_000;
