@@ -6,8 +6,8 @@
  * This file is the lifecycle and the wiring; each concept lives in its own
  * collaborator, which reaches the live core through a narrow host object
  * (the core, applier and storage are replaced when a merge moves state aside):
- * - the Ready loop: src/driver/raft-driver.ts, over the file WAL, the TCP
- *   transport and Node's timers;
+ * - the core, its WAL, the KV applier and the Ready loop
+ *   (src/driver/raft-driver.ts): raft-core-runner.ts;
  * - KV requests and bounded waits: raft-kv-service.ts;
  * - cluster membership of this node (formation, bootstrap file, foreign
  *   traffic): raft-formation-runner.ts;
@@ -16,28 +16,19 @@
  * - peer addresses, silent links, refused dials: raft-peer-links.ts;
  * - forwarding to the leader: raft-forward.ts.
  */
-import { randomInt } from 'node:crypto';
-import { join } from 'node:path';
-import { fnv1a } from '../common/hash.js';
-import { createRng } from '../common/rng.js';
-import { walStorage } from '../driver/file-storage.js';
-import { nodeClock } from '../driver/node-clock.js';
-import { RaftDriver } from '../driver/raft-driver.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
 import { isForwardMessage, type RaftWireMessage } from '../net/forward-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
 import type { TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
-import { KvApplier } from '../raft/kv-applier.js';
+import type { KvApplier } from '../raft/kv-applier.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
 import type { RaftMessage } from '../raft/messages.js';
-import { RaftNode } from '../raft/raft-node.js';
-import { FileRaftStorage } from '../raft/storage/file-storage.js';
-import type { ConfState, RecoveredState } from '../raft/types.js';
+import type { RaftNode } from '../raft/raft-node.js';
 import { nullLogger, type Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { PeerDirectory } from './peers.js';
 import { RaftAutopilot } from './raft-autopilot.js';
+import { RaftCoreRunner } from './raft-core-runner.js';
 import { NoQuorumError } from './raft-errors.js';
 import { RaftForwarder } from './raft-forward.js';
 import { RaftFormationRunner } from './raft-formation-runner.js';
@@ -82,37 +73,21 @@ export interface LeaderInfo {
 
 const MANAGE_EVERY_MS = 500;
 
-/**
- * snapshot_interval_entries plus up to half of it more, fixed by node id: replicas apply the same
- * log, so with one interval they all snapshot at the same index and a commit then waits on two
- * busy nodes (the leader and the follower it needs); staggered, mostly on one.
- */
-function snapshotEveryFor(id: string, every: number): number {
-  return every + Math.floor(((fnv1a(id) % 1000) / 1000) * (every / 2));
-}
-
 export class RaftComponent implements NodeComponent {
   readonly name = 'raft';
   private readonly opts: RaftComponentOptions;
   private node: SwarmNode | null = null;
-  private storage: FileRaftStorage | null = null;
   private transport: TcpTransport<RaftWireMessage> | null = null;
-  /** The one Ready loop (src/driver); it holds the core. */
-  private driver: RaftDriver | null = null;
-  private applier = new KvApplier();
-  private electionScale = 1;
   private raftAddr: string | null = null;
-  private tickMs = 100;
   private lastManage = 0;
   private stopping = false;
   private unsubscribe: (() => void) | null = null;
-  /** Applied entries between snapshots on this node (see snapshotEveryFor). */
-  private snapshotEvery = 0;
 
   /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
   readonly metrics: RaftMetrics;
   /** Serves KV requests on any node: forwards to the leader over the Raft transport (raft-forward.ts). */
   readonly forward: RaftForwarder;
+  private readonly runner: RaftCoreRunner;
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
   private readonly formation: RaftFormationRunner;
@@ -121,20 +96,15 @@ export class RaftComponent implements NodeComponent {
 
   /** Ticks since start, reported so the idle cost is visible. */
   get ticks(): number {
-    return this.driver?.ticks ?? 0;
+    return this.runner.ticks;
   }
 
   private get core(): RaftNode | null {
-    return this.driver?.core ?? null;
+    return this.runner.core;
   }
 
-  private set core(core: RaftNode | null) {
-    if (this.driver) this.driver.core = core;
-  }
-
-  /** A Ready loop is running: the core must not be replaced under it. */
-  private get processing(): boolean {
-    return this.driver?.busy ?? false;
+  private get applier(): KvApplier {
+    return this.runner.applier;
   }
 
   /** Before start there is no node to log to; collaborators then log nowhere, as before the split. */
@@ -170,6 +140,17 @@ export class RaftComponent implements NodeComponent {
       },
       refused: () => this.transport?.stats().refused ?? null,
     });
+    this.runner = new RaftCoreRunner({
+      metrics: this.metrics,
+      seed: opts.seed,
+      send: (m) => this.links.send(m),
+      onTick: (now) => this.onTick(now),
+      onLeaderChange: () => this.kv.wakeLeaderWaiters(),
+      onAdvanced: () => {
+        this.forward.onApplied(this.applier.appliedIndex);
+        this.formation.advertiseVoters();
+      },
+    });
     this.kv = new RaftKvService({
       core,
       applier: () => this.applier,
@@ -204,14 +185,9 @@ export class RaftComponent implements NodeComponent {
       formationWindowMs: opts.formationWindowMs,
       formationMinUptimeMs: opts.formationMinUptimeMs,
       core,
-      processing: () => this.processing,
+      processing: () => this.runner.processing,
       stopping,
-      startCore: (voters) => {
-        this.core = this.newCore(
-          { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
-          { voters: [...voters], learners: [] },
-        );
-      },
+      startCore: (voters) => this.runner.startFounded(voters),
       kick,
       updateTimer: () => this.updateTimer(),
     });
@@ -239,7 +215,7 @@ export class RaftComponent implements NodeComponent {
       stopping,
       clusterId,
       listAll: async () => (await this.kv.list('', false)).items,
-      closeRaft: (reason) => this.closeRaft(reason),
+      closeRaft: (reason) => this.runner.close(reason),
       reopenFresh: (from) => this.reopenFresh(from),
     });
     this.forward = new RaftForwarder({
@@ -277,14 +253,7 @@ export class RaftComponent implements NodeComponent {
   async start(node: SwarmNode): Promise<void> {
     this.node = node;
     const cfg = node.config;
-    const dir = join(node.dataDir, 'raft');
-    const storage = new FileRaftStorage(dir, {
-      onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
-    });
-    // Corruption throws a StorageError naming the file and offset: the node must not start.
-    const recovered = await storage.load();
-    this.storage = storage;
-    this.snapshotEvery = snapshotEveryFor(node.id, cfg.raft.snapshot_interval_entries);
+    const recovered = await this.runner.open(node);
     // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
     const initial = this.formation.load(
       recovered.snapshot === null &&
@@ -292,15 +261,7 @@ export class RaftComponent implements NodeComponent {
         recovered.hardState.term === 0 &&
         recovered.recoveringUntil === undefined,
     );
-    const c = cfg.consensus;
-    // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
-    this.tickMs = Math.max(10, Math.min(c.heartbeat_interval_ms, Math.floor(c.election_timeout_min_ms / 10)));
-    this.driver = this.newDriver(storage);
-    this.core = this.newCore(recovered, initial);
-    if (recovered.snapshot) {
-      this.applier.restore(recovered.snapshot);
-    }
-
+    this.runner.run(recovered, initial);
     try {
       this.transport = await openRaftTransport({
         bindAddress: cfg.network.bind_address,
@@ -316,15 +277,12 @@ export class RaftComponent implements NodeComponent {
       });
     } catch (err) {
       // The node only stops components that started: release the log here.
-      this.core = null;
-      this.driver = null;
-      this.storage = null;
-      await storage.close();
+      await this.runner.close('raft transport failed to open');
       throw err;
     }
     const a = this.transport.address();
     this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-    node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.tickMs });
+    node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.runner.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
     this.formation.announce();
     this.onPeersChanged();
@@ -346,15 +304,11 @@ export class RaftComponent implements NodeComponent {
     this.formation.stop();
     this.merge.stop();
     await this.autopilot.handOver();
-    await this.driver?.stop();
+    await this.runner.stopLoop();
     this.forward.close();
     await this.transport?.close();
     this.transport = null;
-    this.applier.abandonAll('node stopping');
-    await this.storage?.close();
-    this.storage = null;
-    this.core = null;
-    this.driver = null;
+    await this.runner.close('node stopping');
   }
 
   status(): ComponentStatus {
@@ -384,26 +338,7 @@ export class RaftComponent implements NodeComponent {
   waiting(): string | null {
     const core = this.core;
     if (core === null) return null;
-    const merging = this.merge.waitingReason();
-    if (merging !== null) return merging;
-    if (this.formation.fresh) return this.formation.formationStep;
-    const s = core.status();
-    if (s.leader !== null) return null;
-    if (!s.conf.voters.includes(s.id)) {
-      return s.conf.learners.includes(s.id)
-        ? 'learner: no leader heard from yet'
-        : 'waiting to be added by the leader';
-    }
-    if (s.conf.voters.length === 1) return 'electing itself (single voter)';
-    const others = s.conf.voters.filter((v) => v !== s.id);
-    const reachable = others.filter((v) => {
-      const st = this.opts.peers.get(v)?.status;
-      return st === 'alive' || st === 'suspect';
-    }).length;
-    const need = Math.floor(s.conf.voters.length / 2) + 1;
-    return reachable + 1 >= need
-      ? `electing a leader: ${reachable + 1} of ${s.conf.voters.length} voters reachable`
-      : `no quorum: ${reachable + 1} of ${s.conf.voters.length} voters reachable, ${need} needed`;
+    return this.merge.waitingReason() ?? this.formation.waiting(core);
   }
 
   /** This node's Raft id (its node id). */
@@ -484,25 +419,6 @@ export class RaftComponent implements NodeComponent {
 
   // ------------------------------------------------------------------ core driving
 
-  private newCore(recovered: RecoveredState, initialConf?: ConfState): RaftNode {
-    const node = this.node!;
-    const c = node.config.consensus;
-    const core = new RaftNode(
-      {
-        id: node.id,
-        electionTimeoutMinMs: c.election_timeout_min_ms,
-        electionTimeoutMaxMs: c.election_timeout_max_ms,
-        heartbeatIntervalMs: c.heartbeat_interval_ms,
-        // Nodes need different election timeouts; a crypto seed keeps restarted nodes from repeating one.
-        rng: createRng(this.opts.seed ?? randomInt(0, 2 ** 32)),
-      },
-      recovered,
-      initialConf,
-    );
-    core.setElectionTimeoutScale(this.electionScale);
-    return core;
-  }
-
   /** Raft's TCP traffic counters (frames in/out count as packets); null before start. */
   transportStats(): TransportStats | null {
     return this.transport?.stats() ?? null;
@@ -510,8 +426,7 @@ export class RaftComponent implements NodeComponent {
 
   /** Energy-aware elections: a battery node stretches its own election timeout (see RaftNode). */
   setElectionTimeoutScale(scale: number): void {
-    this.electionScale = scale;
-    this.core?.setElectionTimeoutScale(scale);
+    this.runner.setElectionTimeoutScale(scale);
   }
 
   /**
@@ -549,7 +464,7 @@ export class RaftComponent implements NodeComponent {
       return;
     }
     this.links.heard(m.from);
-    this.driver?.receive(m);
+    this.runner.receive(m);
   }
 
   /** Runs after every tick of the core (see RaftDriver). */
@@ -570,56 +485,11 @@ export class RaftComponent implements NodeComponent {
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
   private updateTimer(): void {
-    this.driver?.updateTimer();
+    this.runner.updateTimer();
   }
 
   private kick(): void {
-    this.driver?.kick();
-  }
-
-  /** The shared Ready loop over this node's WAL, TCP transport and Node's timers. */
-  private newDriver(storage: FileRaftStorage): RaftDriver {
-    return new RaftDriver({
-      core: null,
-      storage: walStorage(storage),
-      transport: {
-        maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
-        send: (m) => this.links.send(m),
-      },
-      clock: nodeClock,
-      applier: this.applier,
-      tickMs: this.tickMs,
-      snapshotEvery: this.snapshotEvery,
-      hooks: {
-        onTick: (now) => this.onTick(now),
-        onLeaderChange: () => this.kv.wakeLeaderWaiters(),
-        onSoftState: (ss, term) =>
-          this.node?.log.info('raft role', { role: ss.role, leader: ss.leader, term }),
-        onFsync: (seconds) => this.metrics.fsyncSeconds.observe(seconds),
-        onPersisted: (rd) => {
-          if (rd.snapshot)
-            this.node?.log.info('raft snapshot installed', {
-              index: rd.snapshot.meta.index,
-              bytes: rd.snapshot.data.byteLength,
-            });
-          if (rd.recovered) this.node?.log.info('raft caught up after a loss of acknowledged entries');
-        },
-        onAdvanced: () => {
-          this.forward.onApplied(this.applier.appliedIndex);
-          this.formation.advertiseVoters();
-        },
-        onFailure: (err, stage) => {
-          // The storage fails stop on an I/O error (see FileRaftStorage.io): stop rather than continue.
-          this.node?.log.error(
-            stage === 'ready'
-              ? 'raft ready loop failed; stopping node'
-              : 'raft snapshot failed; stopping node',
-            { error: err },
-          );
-          this.node?.requestShutdown('raft storage failure', err);
-        },
-      },
-    });
+    this.runner.kick();
   }
 
   private onPeersChanged(): void {
@@ -630,28 +500,9 @@ export class RaftComponent implements NodeComponent {
     this.kick();
   }
 
-  // ------------------------------------------------------------------ merge: the state swap (raft-merge.ts)
-
-  /** Nothing steps, ticks or proposes while the merge moves the state: the core goes first. */
-  private async closeRaft(reason: string): Promise<void> {
-    this.core = null;
-    await this.driver?.stop();
-    this.applier.abandonAll(reason);
-    await this.storage?.close();
-  }
-
-  /** An empty log in <data>/raft, a new applier and a fresh driver and core on the same transport. */
+  /** After a merge moved the state aside: an empty core on the same transport, fresh for formation. */
   private async reopenFresh(from: string): Promise<void> {
-    const node = this.node!;
-    const storage = new FileRaftStorage(join(node.dataDir, 'raft'), {
-      onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
-    });
-    const recovered = await storage.load();
-    this.storage = storage;
-    this.applier = new KvApplier();
-    // A fresh driver over the new log and applier (the old one stopped in closeRaft).
-    this.driver = this.newDriver(storage);
-    this.core = this.newCore(recovered);
+    await this.runner.reopenEmpty();
     this.formation.restartFresh(from);
     this.updateTimer();
     this.onPeersChanged();

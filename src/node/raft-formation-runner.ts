@@ -82,9 +82,29 @@ export class RaftFormationRunner {
     return this._clusterId;
   }
 
-  /** The formation step this fresh node is in, for `waiting` in status. */
-  get formationStep(): string {
-    return this.waitingFor ?? 'formation: starting';
+  /**
+   * What this node waits for while it has no leader: the formation step it is
+   * in, being added by a leader, or a quorum of voters. Null once it has a leader.
+   */
+  waiting(core: RaftNode): string | null {
+    if (this._fresh) return this.waitingFor ?? 'formation: starting';
+    const s = core.status();
+    if (s.leader !== null) return null;
+    if (!s.conf.voters.includes(s.id)) {
+      return s.conf.learners.includes(s.id)
+        ? 'learner: no leader heard from yet'
+        : 'waiting to be added by the leader';
+    }
+    if (s.conf.voters.length === 1) return 'electing itself (single voter)';
+    const others = s.conf.voters.filter((v) => v !== s.id);
+    const reachable = others.filter((v) => {
+      const st = this.host.peers.get(v)?.status;
+      return st === 'alive' || st === 'suspect';
+    }).length;
+    const need = Math.floor(s.conf.voters.length / 2) + 1;
+    return reachable + 1 >= need
+      ? `electing a leader: ${reachable + 1} of ${s.conf.voters.length} voters reachable`
+      : `no quorum: ${reachable + 1} of ${s.conf.voters.length} voters reachable, ${need} needed`;
   }
 
   /**
