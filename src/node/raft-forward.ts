@@ -32,8 +32,7 @@ import type {
 } from '../net/forward-codec.js';
 import { FORWARD_LIMITS } from '../net/forward-codec.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
-// A cycle with raft-component.ts, safe: the classes are used only once requests run, long after loading.
-import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-component.js';
+import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-errors.js';
 
 /** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
 export const MAX_FORWARDS = 3;

@@ -1,0 +1,119 @@
+/**
+ * The leader's automatic membership management: applies the pure policy of
+ * raft-membership.ts to the live view (adds learners, promotes caught-up ones,
+ * replaces voters dead long enough), and hands leadership over when the
+ * leader stops, so the cluster does not wait out an election timeout.
+ */
+import type { RaftNode } from '../raft/raft-node.js';
+import { CLUSTER_TAG } from './formation.js';
+import type { Logger } from './log.js';
+import type { PeerDirectory, PeerInfo } from './peers.js';
+import { planMembershipChange } from './raft-membership.js';
+
+/** What the autopilot needs from the component that runs the core. */
+export interface AutopilotHost {
+  readonly peers: PeerDirectory;
+  core(): RaftNode | null;
+  stopping(): boolean;
+  /** This node's cluster id ('' for a cluster formed before ids existed). */
+  clusterId(): string;
+  /** `raft.voters`: voters at most, the others stay learners. */
+  readonly maxVoters: number;
+  /** A voter dead this long is replaced by a caught-up learner. */
+  readonly deadVoterMs: number;
+  /** How long a stopping leader waits for its successor to take over. */
+  readonly transferWaitMs: number;
+  readonly log: Logger;
+  kick(): void;
+}
+
+export class RaftAutopilot {
+  private readonly host: AutopilotHost;
+  /** Since when each peer has been seen dead (gossip), to tell a restart from a loss. */
+  private readonly deadSince = new Map<string, number>();
+  private founders: string[] = [];
+  private handingOver: Promise<void> | null = null;
+
+  constructor(host: AutopilotHost) {
+    this.host = host;
+  }
+
+  /** On the leader: propose at most one membership change the policy asks for now. */
+  manageMembership(now: number): void {
+    const core = this.host.core();
+    if (!core || this.host.stopping()) return;
+    const s = core.status();
+    if (s.role !== 'leader' || s.progress === null) return;
+    const peers = this.host.peers.peers();
+    for (const p of peers) {
+      if (p.status === 'dead') {
+        if (!this.deadSince.has(p.id)) this.deadSince.set(p.id, now);
+      } else this.deadSince.delete(p.id);
+    }
+    const deadMs = this.host.deadVoterMs;
+    const dead = new Set([...this.deadSince].filter(([, t]) => now - t >= deadMs).map(([id]) => id));
+    const match = new Map(Object.entries(s.progress).map(([id, pr]) => [id, pr.match]));
+    this.founders = this.founders.filter((id) => !s.conf.voters.includes(id));
+    const clusterId = this.host.clusterId();
+    // A peer that belongs to another cluster is not ours to add: its Raft traffic is refused both ways.
+    const ours = (p: PeerInfo): boolean => {
+      const c = p.tags?.[CLUSTER_TAG];
+      return c === undefined || c === '' || c === clusterId || clusterId === '';
+    };
+    const change = planMembershipChange({
+      selfId: s.id,
+      conf: s.conf,
+      match,
+      lastIndex: s.lastIndex,
+      peers: peers.filter((p) => p.id !== s.id && ours(p)),
+      maxVoters: this.host.maxVoters,
+      founders: this.founders,
+      deadLongEnough: dead,
+    });
+    if (change === null) return;
+    const r = core.proposeConfChange(change, now);
+    if (r.ok) this.host.log.info('raft membership change', { type: change.type, peer: change.node });
+  }
+
+  /** At most one hand-over per stop, shared by beforeStop and stop; failures are logged, not thrown. */
+  handOver(): Promise<void> {
+    this.handingOver ??= this.handOverLeadership().catch((err: unknown) => {
+      this.host.log.warn('raft leadership hand-over failed', { error: err });
+    });
+    return this.handingOver;
+  }
+
+  /** Leader stop: hand leadership to the most caught-up live voter and wait (bounded) for it to take over. */
+  private async handOverLeadership(): Promise<void> {
+    const core = this.host.core();
+    if (!core) return;
+    const s = core.status();
+    if (s.role !== 'leader' || s.progress === null) return;
+    let best: string | null = null;
+    let bestMatch = -1;
+    for (const v of s.conf.voters) {
+      if (v === s.id) continue;
+      const info: PeerInfo | undefined = this.host.peers.get(v);
+      if (info && (info.status === 'dead' || info.status === 'left')) continue;
+      const m = s.progress[v]?.match ?? 0;
+      if (m > bestMatch) {
+        best = v;
+        bestMatch = m;
+      }
+    }
+    if (best === null) return;
+    const r = core.transferLeadership(best, Date.now());
+    if (!r.ok) return;
+    this.host.kick();
+    const deadline = Date.now() + this.host.transferWaitMs;
+    while (Date.now() < deadline && this.host.core()?.isLeader === true) {
+      await new Promise((res) => setTimeout(res, 5));
+      this.host.core()?.tick(Date.now());
+      this.host.kick();
+    }
+    this.host.log.info('raft leadership handed over', {
+      to: best,
+      done: this.host.core()?.isLeader !== true,
+    });
+  }
+}

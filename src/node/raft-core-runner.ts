@@ -1,0 +1,232 @@
+/**
+ * The core and what runs it on this node: the file WAL in <data>/raft, the KV
+ * applier, and the shared Ready loop (src/driver/raft-driver.ts) over Node's
+ * timers. A merge replaces all of them (close, then reopen empty), so the
+ * collaborators read the core and the applier from here on every use.
+ */
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { fnv1a } from '../common/hash.js';
+import { createRng } from '../common/rng.js';
+import { walStorage } from '../driver/file-storage.js';
+import type { SendOutcome } from '../driver/interfaces.js';
+import { nodeClock } from '../driver/node-clock.js';
+import { RaftDriver } from '../driver/raft-driver.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
+import { KvApplier } from '../raft/kv-applier.js';
+import type { RaftMessage } from '../raft/messages.js';
+import { RaftNode } from '../raft/raft-node.js';
+import { FileRaftStorage } from '../raft/storage/file-storage.js';
+import type { ConfState, RecoveredState } from '../raft/types.js';
+import type { SwarmNode } from './node.js';
+import type { RaftMetrics } from './raft-metrics.js';
+
+/** What the Ready loop calls back into: the transport and the collaborators that react to progress. */
+export interface CoreRunnerHost {
+  readonly metrics: RaftMetrics;
+  /** Seed of the core's Rng; undefined for a cryptographically random one. */
+  readonly seed: number | undefined;
+  send(m: RaftMessage): SendOutcome;
+  onTick(now: number): void;
+  onLeaderChange(): void;
+  /** Entries were applied (forwarded reads wait on this; the voter count may have changed). */
+  onAdvanced(): void;
+}
+
+/**
+ * snapshot_interval_entries plus up to half of it more, fixed by node id: replicas apply the same
+ * log, so with one interval they all snapshot at the same index and a commit then waits on two
+ * busy nodes (the leader and the follower it needs); staggered, mostly on one.
+ */
+function snapshotEveryFor(id: string, every: number): number {
+  return every + Math.floor(((fnv1a(id) % 1000) / 1000) * (every / 2));
+}
+
+export class RaftCoreRunner {
+  private readonly host: CoreRunnerHost;
+  private node: SwarmNode | null = null;
+  private storage: FileRaftStorage | null = null;
+  /** The one Ready loop (src/driver); it holds the core. */
+  private driver: RaftDriver | null = null;
+  private _applier = new KvApplier();
+  private electionScale = 1;
+  private _tickMs = 100;
+  /** Applied entries between snapshots on this node (see snapshotEveryFor). */
+  private snapshotEvery = 0;
+
+  constructor(host: CoreRunnerHost) {
+    this.host = host;
+  }
+
+  get core(): RaftNode | null {
+    return this.driver?.core ?? null;
+  }
+
+  private set core(core: RaftNode | null) {
+    if (this.driver) this.driver.core = core;
+  }
+
+  get applier(): KvApplier {
+    return this._applier;
+  }
+
+  /** A Ready loop is running: the core must not be replaced under it. */
+  get processing(): boolean {
+    return this.driver?.busy ?? false;
+  }
+
+  /** Ticks since start, reported so the idle cost is visible. */
+  get ticks(): number {
+    return this.driver?.ticks ?? 0;
+  }
+
+  get tickMs(): number {
+    return this._tickMs;
+  }
+
+  /** Reads <data>/raft; corruption throws a StorageError naming the file and offset (the node must not start). */
+  async open(node: SwarmNode): Promise<RecoveredState> {
+    this.node = node;
+    const storage = this.newStorage();
+    const recovered = await storage.load();
+    this.storage = storage;
+    this.snapshotEvery = snapshotEveryFor(node.id, node.config.raft.snapshot_interval_entries);
+    const c = node.config.consensus;
+    // Fine enough that an election timeout fires within a tenth of its minimum; never above the heartbeat.
+    this._tickMs = Math.max(
+      10,
+      Math.min(c.heartbeat_interval_ms, Math.floor(c.election_timeout_min_ms / 10)),
+    );
+    return recovered;
+  }
+
+  /** The driver and the core over the opened log, `initialConf` for a founder (from raft-bootstrap.json). */
+  run(recovered: RecoveredState, initialConf?: ConfState): void {
+    this.driver = this.newDriver(this.storage!);
+    this.core = this.newCore(recovered, initialConf);
+    if (recovered.snapshot) {
+      this._applier.restore(recovered.snapshot);
+    }
+  }
+
+  /** Founding or adopting: an empty core whose initial configuration is `voters` (etcd's initial-cluster). */
+  startFounded(voters: readonly string[]): void {
+    this.core = this.newCore(
+      { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
+      { voters: [...voters], learners: [] },
+    );
+  }
+
+  /** Stop the Ready loop (waits for a running one), keeping the core for the last messages of a stop. */
+  async stopLoop(): Promise<void> {
+    await this.driver?.stop();
+  }
+
+  /** Nothing steps, ticks or proposes once this starts: the core goes first, then the loop and the log. */
+  async close(reason: string): Promise<void> {
+    this.core = null;
+    await this.driver?.stop();
+    this.applier.abandonAll(reason);
+    await this.storage?.close();
+    this.storage = null;
+    this.driver = null;
+  }
+
+  /** After a merge moved <data>/raft aside: an empty log there, a new applier, a fresh driver and core. */
+  async reopenEmpty(): Promise<void> {
+    const storage = this.newStorage();
+    const recovered = await storage.load();
+    this.storage = storage;
+    this._applier = new KvApplier();
+    this.driver = this.newDriver(storage);
+    this.core = this.newCore(recovered);
+  }
+
+  /** Energy-aware elections: a battery node stretches its own election timeout (see RaftNode). */
+  setElectionTimeoutScale(scale: number): void {
+    this.electionScale = scale;
+    this.core?.setElectionTimeoutScale(scale);
+  }
+
+  /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
+  updateTimer(): void {
+    this.driver?.updateTimer();
+  }
+
+  kick(): void {
+    this.driver?.kick();
+  }
+
+  receive(m: RaftMessage): void {
+    this.driver?.receive(m);
+  }
+
+  private newStorage(): FileRaftStorage {
+    const node = this.node!;
+    return new FileRaftStorage(join(node.dataDir, 'raft'), {
+      onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
+    });
+  }
+
+  private newCore(recovered: RecoveredState, initialConf?: ConfState): RaftNode {
+    const node = this.node!;
+    const c = node.config.consensus;
+    const core = new RaftNode(
+      {
+        id: node.id,
+        electionTimeoutMinMs: c.election_timeout_min_ms,
+        electionTimeoutMaxMs: c.election_timeout_max_ms,
+        heartbeatIntervalMs: c.heartbeat_interval_ms,
+        // Nodes need different election timeouts; a crypto seed keeps restarted nodes from repeating one.
+        rng: createRng(this.host.seed ?? randomInt(0, 2 ** 32)),
+      },
+      recovered,
+      initialConf,
+    );
+    core.setElectionTimeoutScale(this.electionScale);
+    return core;
+  }
+
+  /** The shared Ready loop over this node's WAL, TCP transport and Node's timers. */
+  private newDriver(storage: FileRaftStorage): RaftDriver {
+    const host = this.host;
+    const node = this.node!;
+    return new RaftDriver({
+      core: null,
+      storage: walStorage(storage),
+      transport: {
+        maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+        send: (m) => host.send(m),
+      },
+      clock: nodeClock,
+      applier: this._applier,
+      tickMs: this._tickMs,
+      snapshotEvery: this.snapshotEvery,
+      hooks: {
+        onTick: (now) => host.onTick(now),
+        onLeaderChange: () => host.onLeaderChange(),
+        onSoftState: (ss, term) => node.log.info('raft role', { role: ss.role, leader: ss.leader, term }),
+        onFsync: (seconds) => host.metrics.fsyncSeconds.observe(seconds),
+        onPersisted: (rd) => {
+          if (rd.snapshot)
+            node.log.info('raft snapshot installed', {
+              index: rd.snapshot.meta.index,
+              bytes: rd.snapshot.data.byteLength,
+            });
+          if (rd.recovered) node.log.info('raft caught up after a loss of acknowledged entries');
+        },
+        onAdvanced: () => host.onAdvanced(),
+        onFailure: (err, stage) => {
+          // The storage fails stop on an I/O error (see FileRaftStorage.io): stop rather than continue.
+          node.log.error(
+            stage === 'ready'
+              ? 'raft ready loop failed; stopping node'
+              : 'raft snapshot failed; stopping node',
+            { error: err },
+          );
+          node.requestShutdown('raft storage failure', err);
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The errors a Raft request can end with on this node. In their own file so the
+ * forwarder (raft-forward.ts), the KV service and the API share them without an
+ * import cycle through raft-component.ts.
+ */
+import { SwarmError } from '../common/errors.js';
+
+/** A request the cluster could not decide in time (no leader, no quorum, leadership lost). */
+export class NoQuorumError extends SwarmError {
+  constructor(message: string) {
+    super('no_quorum', message, { exitCode: 1 });
+  }
+}
+
+/** A write that would grow the store past `raft.quota_bytes` (deletes always pass: they free space). */
+export class QuotaExceededError extends SwarmError {
+  constructor(message: string) {
+    super('quota_exceeded', message, { exitCode: 1 });
+  }
+}
+
+/**
+ * This node does not take the request: `leader` is who it believes leads
+ * (null when unknown; itself while handing over), `successor` the node it is
+ * handing leadership to, if any.
+ */
+export class NotLeaderError extends SwarmError {
+  readonly leader: string | null;
+  readonly successor: string | null;
+  constructor(leader: string | null, successor: string | null = null) {
+    super(
+      'not_leader',
+      successor !== null
+        ? `handing leadership to ${successor}`
+        : leader === null
+          ? 'no leader known'
+          : `leader is ${leader}`,
+      { exitCode: 1 },
+    );
+    this.leader = leader;
+    this.successor = successor;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The node's Raft links to its peers: each peer's Raft address (from the
+ * PeerDirectory), who was last heard from and sent to, the redial of links
+ * that went silent, and the hint a refused dial gives about the leader.
+ */
+import type { SendOutcome } from '../driver/interfaces.js';
+import type { RaftWireMessage } from '../net/forward-codec.js';
+import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
+import type { RaftMessage } from '../raft/messages.js';
+import type { RaftNode } from '../raft/raft-node.js';
+import type { Logger } from './log.js';
+import type { PeerDirectory } from './peers.js';
+
+/** What the peer links need from the component that runs the core. */
+export interface PeerLinksHost {
+  readonly peers: PeerDirectory;
+  /** The running core, or null before start, after stop and while a merge swaps it. */
+  core(): RaftNode | null;
+  /** Null before the listener is open and after stop. */
+  transport(): TcpTransport<RaftWireMessage> | null;
+  /** Every outgoing message is stamped with it, so other clusters' nodes drop it. */
+  clusterId(): string;
+  stopping(): boolean;
+  /** The minimum election timeout: how long a link may stay silent before a redial. */
+  readonly electionTimeoutMs: number;
+  readonly log: Logger;
+  kick(): void;
+}
+
+/** `host:port` or `[v6]:port`; a wildcard bind address is reached over loopback. */
+export function parsePeerAddr(s: string): TcpAddress | null {
+  const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(s);
+  if (!m) return null;
+  return { host: m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!, port: Number(m[2]) };
+}
+
+export class RaftPeerLinks {
+  private readonly host: PeerLinksHost;
+  /** When each peer we send to was last heard from (first send counts as heard). */
+  private readonly heardAt = new Map<string, number>();
+  /** When each peer was last sent to: only a peer that owes us an answer can be stalled. */
+  private readonly sentAt = new Map<string, number>();
+  private readonly resetAt = new Map<string, number>();
+  /** Each peer's Raft address as parsed, keyed by its advertised string (parsed once, not per message). */
+  private readonly addrs = new Map<string, { readonly raw: string; readonly addr: TcpAddress | null }>();
+
+  constructor(host: PeerLinksHost) {
+    this.host = host;
+  }
+
+  /** A peer's Raft address from the directory, or null when it advertises none (or a malformed one). */
+  peerAddr(id: string): TcpAddress | null {
+    const raw = this.host.peers.get(id)?.raftAddr;
+    if (!raw) return null;
+    const known = this.addrs.get(id);
+    if (known?.raw === raw) return known.addr;
+    const addr = parsePeerAddr(raw);
+    this.addrs.set(id, { raw, addr });
+    return addr;
+  }
+
+  /** The driver's transport: stamps our cluster id and notes the send for silent-link detection. */
+  send(m: RaftMessage): SendOutcome {
+    const t = this.host.transport();
+    if (t === null) return 'closed';
+    const hp = this.peerAddr(m.to);
+    if (hp === null) return 'unknown-peer';
+    const now = Date.now();
+    const r = t.send(hp, { ...m, cluster: this.host.clusterId() });
+    this.sentAt.set(m.to, now);
+    if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
+    return r;
+  }
+
+  /** A Raft message from `from` arrived (and was accepted for the core). */
+  heard(from: string): void {
+    this.heardAt.set(from, Date.now());
+    // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
+    const hp = this.peerAddr(from);
+    if (hp) this.host.transport()?.peerAlive(hp);
+  }
+
+  /**
+   * A peer we keep sending to but have not heard from for an election
+   * timeout may sit behind a stalled connection (see TcpTransport.reset):
+   * redial it, at most once per election timeout. On a real partition the new
+   * dial fails and back-off takes over (at most 2 s between tries), so a heal
+   * is noticed within seconds instead of at the kernel's next retransmission.
+   * Costs one connection attempt per silent peer per election timeout.
+   */
+  resetSilentLinks(now: number): void {
+    const t = this.host.transport();
+    const core = this.host.core();
+    if (t === null || core === null) return;
+    const quiet = this.host.electionTimeoutMs;
+    for (const [id, heard] of this.heardAt) {
+      const conf = core.confState;
+      if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
+        this.heardAt.delete(id);
+        this.sentAt.delete(id);
+        continue;
+      }
+      // Sent to since we last heard, and silent for an election timeout: a link that merely went idle
+      // (two followers after an election) is left alone, so an idle swarm opens no connections.
+      if ((this.sentAt.get(id) ?? 0) <= heard || now - heard < quiet) continue;
+      if (now - (this.resetAt.get(id) ?? 0) < quiet) continue;
+      const hp = this.peerAddr(id);
+      if (hp === null) continue;
+      this.resetAt.set(id, now);
+      if (t.reset(hp))
+        this.host.log.debug('raft link silent: redialling', { peer: id, silent_ms: now - heard });
+    }
+  }
+
+  /**
+   * A dial to `addr` was refused: if that is the leader's Raft port, its
+   * process is gone (a SIGKILL, a crash), so stand for election now rather
+   * than after a whole election timeout. See RaftNode.peerUnreachable.
+   */
+  onPeerRefused(addr: string): void {
+    const core = this.host.core();
+    if (core === null || this.host.stopping()) return;
+    const leader = core.leaderId;
+    if (leader === null) return;
+    const hp = this.peerAddr(leader);
+    if (hp === null || peerKey(hp) !== addr) return;
+    if (core.peerUnreachable(leader, Date.now())) {
+      this.host.log.info('raft leader unreachable: its port refuses connections', { leader });
+      this.host.kick();
+    }
+  }
+}
