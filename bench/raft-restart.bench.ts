@@ -7,7 +7,8 @@
  *   RESTART_FILL_CLIENTS (default 32) clients, bounded by RESTART_FILL_S
  *   (default 150) s, then a wait until every member has applied all of them;
  * - follower restart: SIGKILL one follower, and from the restart command
- *   (ours: `swarm node start` on the same data dir and ports; etcd: the etcd
+ *   (ours: `swarm node start --foreground` on the same data dir and ports, as
+ *   its systemd unit runs it; etcd: the etcd
  *   process) until the first successful linearizable read served BY THAT
  *   member (ours: `GET /v1/kv/k` on its API; etcd: `POST /v3/kv/range` on its
  *   endpoint, serializable=false);
@@ -23,12 +24,17 @@
  * RESTART_PARTS (default `ours,etcd`) runs a subset. Every process started
  * here is killed here by PID, also on error.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EtcdCluster, etcdPut, findEtcd, ETCD_ELECTION_MS, ETCD_HEARTBEAT_MS } from './etcd.js';
 import { call, closeAgents, pct, round, send, sleep, VALUE, type Write } from './etcd-load.js';
 import { Cluster, type Daemon } from './raft-kv.bench.js';
 import type { BenchGoal, BenchReport } from './types.js';
+
+const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 
 const KEYS = Number(process.env.RESTART_KEYS ?? 100_000);
 const FILL_CLIENTS = Number(process.env.RESTART_FILL_CLIENTS ?? 32);
@@ -36,7 +42,8 @@ const FILL_S = Number(process.env.RESTART_FILL_S ?? 150);
 const TRIALS = Number(process.env.RESTART_TRIALS ?? 3);
 const PARTS = new Set((process.env.RESTART_PARTS ?? 'ours,etcd').split(','));
 const POLL_MS = 10;
-const MAX_IN_FLIGHT = 50;
+const MAX_IN_FLIGHT = 300;
+const PROBE_TIMEOUT_MS = 3000;
 const READ_DEADLINE_MS = 30_000;
 const PROBE_KEY = 'k';
 
@@ -124,8 +131,35 @@ async function timeReads(reads: (() => Promise<number>)[]): Promise<RestartTimin
 
 // ------------------------------------------------------------------ ours
 
+/**
+ * One probe on a connection of its own (no keep-alive agent): a probe the
+ * server holds must not queue the next ones behind it in an agent's socket pool.
+ */
+function probe(url: string, method: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const req = request(
+      url,
+      {
+        method,
+        agent: false,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        timeout: PROBE_TIMEOUT_MS,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', () => resolve({ status: 0, text: '' }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, text: '' }));
+    req.end(body);
+  });
+}
+
 const ourRead = (api: string): Promise<{ status: number; text: string }> =>
-  call(`${api}/v1/kv/${PROBE_KEY}`, 'GET', undefined, 5000);
+  probe(`${api}/v1/kv/${PROBE_KEY}`, 'GET');
 const ourOk = (r: { status: number; text: string }): boolean => r.status === 200 && r.text.includes(VALUE);
 const ourPutBody = JSON.stringify({ value: VALUE });
 const ourPut =
@@ -217,6 +251,42 @@ function phases(marks: LogMark[], readMs: number): Record<string, number | null>
   };
 }
 
+/**
+ * Restarts a killed node as its service does (docs/operations.md: systemd runs
+ * `swarm node start --foreground`), on its data dir and its ports, JSON logs
+ * appended to its node.log; the bench holds its PID and kills it.
+ */
+function startForeground(c: Cluster, d: Daemon, seeds: string): void {
+  const args = [
+    BIN,
+    '--config',
+    join(c.root, 'config.toml'),
+    'node',
+    'start',
+    '--foreground',
+    '--data-dir',
+    d.dir,
+    '--join',
+    seeds,
+    '--raft-port',
+    d.raftPort,
+    '--gossip-port',
+    d.gossipPort,
+    '--api-port',
+    apiPort(d),
+  ];
+  const log = openSync(join(d.dir, 'node.log'), 'a');
+  try {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', log] });
+    if (p.pid === undefined) throw new Error(`could not spawn a node on ${d.dir}`);
+    p.unref();
+    d.pid = p.pid;
+    d.alive = true;
+  } finally {
+    closeSync(log);
+  }
+}
+
 async function restartOurs(c: Cluster, ds: Daemon[]): Promise<{ timing: RestartTiming; phases: unknown[] }> {
   for (const d of ds) c.kill(d);
   await Promise.all(ds.map((d) => pidGone(d.pid)));
@@ -229,12 +299,8 @@ async function restartOurs(c: Cluster, ds: Daemon[]): Promise<{ timing: RestartT
   const apis = ds.map((d) => d.api);
   const t0Wall = Date.now();
   const t0 = performance.now();
-  const starts = ds.map((d) =>
-    c.startNode(d.dir, seeds(d), { raft: d.raftPort, gossip: d.gossipPort, api: apiPort(d) }),
-  );
+  for (const d of ds) startForeground(c, d, seeds(d));
   const timing = await timeReads(apis.map((api) => () => firstRead(() => ourRead(api), ourOk, t0)));
-  const fresh = await Promise.all(starts);
-  ds.forEach((d, i) => Object.assign(d, fresh[i]));
   const ph = ds.map((d, i) => phases(logMarks(d.dir, froms[i]!, t0Wall), timing.perMember[i]!));
   return { timing, phases: ph };
 }
@@ -289,7 +355,7 @@ async function ours(metrics: Metrics, details: Details): Promise<void> {
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const etcdRead = (client: string): Promise<{ status: number; text: string }> =>
-  call(`${client}/v3/kv/range`, 'POST', JSON.stringify({ key: b64(PROBE_KEY) }), 5000);
+  probe(`${client}/v3/kv/range`, 'POST', JSON.stringify({ key: b64(PROBE_KEY) }));
 const etcdOk = (r: { status: number; text: string }): boolean => {
   if (r.status !== 200) return false;
   try {
