@@ -89,26 +89,31 @@ function firstRead(
   read: () => Promise<{ status: number; text: string }>,
   ok: (r: { status: number; text: string }) => boolean,
   t0: number,
-): Promise<number> {
+): Promise<ReadTiming> {
   return new Promise((resolve, reject) => {
     let done = false;
     let inFlight = 0;
+    let answeredMs: number | null = null;
+    let lastFailure: string | null = null;
     const deadline = t0 + READ_DEADLINE_MS;
     const tick = (): void => {
       if (done) return;
       if (performance.now() > deadline) {
         done = true;
-        reject(new Error(`no linearizable read within ${READ_DEADLINE_MS} ms`));
+        reject(new Error(`no linearizable read within ${READ_DEADLINE_MS} ms (last: ${lastFailure})`));
         return;
       }
       if (inFlight < MAX_IN_FLIGHT) {
         inFlight++;
         void read().then((r) => {
           inFlight--;
-          if (!done && ok(r)) {
+          if (done) return;
+          const at = performance.now() - t0;
+          if (r.status !== 0) answeredMs ??= round(at, 0);
+          if (ok(r)) {
             done = true;
-            resolve(performance.now() - t0);
-          }
+            resolve({ ms: at, answeredMs, lastFailure });
+          } else if (r.status !== 0) lastFailure = `${round(at, 0)} ms: ${r.status} ${r.text.slice(0, 160)}`;
         });
       }
       setTimeout(tick, POLL_MS);
@@ -117,16 +122,25 @@ function firstRead(
   });
 }
 
+/** The first read's time, when the server first answered at all, and its last refusal before. */
+interface ReadTiming {
+  ms: number;
+  answeredMs: number | null;
+  lastFailure: string | null;
+}
+
 /** The restart of some members: the one first-read time per member, and the earliest. */
 interface RestartTiming {
   first: number;
   all: number;
   perMember: number[];
+  reads: ReadTiming[];
 }
 
-async function timeReads(reads: (() => Promise<number>)[]): Promise<RestartTiming> {
-  const perMember = await Promise.all(reads.map((r) => r()));
-  return { first: Math.min(...perMember), all: Math.max(...perMember), perMember };
+async function timeReads(reads: (() => Promise<ReadTiming>)[]): Promise<RestartTiming> {
+  const rs = await Promise.all(reads.map((r) => r()));
+  const perMember = rs.map((r) => r.ms);
+  return { first: Math.min(...perMember), all: Math.max(...perMember), perMember, reads: rs };
 }
 
 // ------------------------------------------------------------------ ours
@@ -238,7 +252,7 @@ const logSize = (dir: string): number => {
 };
 
 /** Phases of one restart from the node's log: ms from the restart command to each first mark. */
-function phases(marks: LogMark[], readMs: number): Record<string, number | null> {
+function phases(marks: LogMark[], read: ReadTiming): Record<string, number | string | null> {
   const at = (pred: (m: string) => boolean): number | null => marks.find((m) => pred(m.msg))?.ms ?? null;
   return {
     first_log_line: marks[0]?.ms ?? null,
@@ -247,7 +261,9 @@ function phases(marks: LogMark[], readMs: number): Record<string, number | null>
     api_listening: at((m) => m === 'api listening'),
     node_started: at((m) => m === 'node started'),
     leader_known: at((m) => m.startsWith('raft role') && m.endsWith('(leader known)')),
-    first_read: round(readMs, 0),
+    first_answer: read.answeredMs,
+    first_read: round(read.ms, 0),
+    last_refusal: read.lastFailure,
   };
 }
 
@@ -301,7 +317,7 @@ async function restartOurs(c: Cluster, ds: Daemon[]): Promise<{ timing: RestartT
   const t0 = performance.now();
   for (const d of ds) startForeground(c, d, seeds(d));
   const timing = await timeReads(apis.map((api) => () => firstRead(() => ourRead(api), ourOk, t0)));
-  const ph = ds.map((d, i) => phases(logMarks(d.dir, froms[i]!, t0Wall), timing.perMember[i]!));
+  const ph = ds.map((d, i) => phases(logMarks(d.dir, froms[i]!, t0Wall), timing.reads[i]!));
   return { timing, phases: ph };
 }
 
@@ -409,10 +425,13 @@ async function etcd(bin: string, metrics: Metrics, details: Details): Promise<vo
       throw new Error('etcd: probe key write failed');
     await etcdApplied(e);
     const follower: number[] = [];
+    const answers: unknown[] = [];
     for (let i = 0; i < TRIALS; i++) {
       const l = await e.leader();
       const f = e.members.find((m) => m !== l)!;
-      follower.push((await restartEtcd(e, [f])).first);
+      const r = await restartEtcd(e, [f]);
+      follower.push(r.first);
+      answers.push({ first_answer: r.reads[0]!.answeredMs, last_refusal: r.reads[0]!.lastFailure });
       await e.leader();
       await etcdApplied(e);
     }
@@ -431,6 +450,7 @@ async function etcd(bin: string, metrics: Metrics, details: Details): Promise<vo
       ),
     );
     details.etcd_follower_restart_read_ms = follower.map((x) => round(x, 0));
+    details.etcd_follower_restart_answers = answers;
     details.etcd_cluster_restart_read_ms = whole.map((w) => w.perMember.map((x) => round(x, 0)));
   } finally {
     await e.stopAll();
