@@ -57,7 +57,7 @@ const PARTS = new Set((process.env.RAFT_KV_PARTS ?? 'ours,etcd,default').split('
 /** The failover goal when etcd is not measured: twice etcd's election timeout. */
 const FAILOVER_FALLBACK_MS = 2000;
 
-interface Daemon {
+export interface Daemon {
   dir: string;
   pid: number;
   api: string;
@@ -87,11 +87,11 @@ export class Cluster {
   readonly nodes: Daemon[] = [];
   private readonly config = join(this.root, 'config.toml');
 
-  constructor(timing: { hb: number; min: number; max: number }) {
+  constructor(timing: { hb: number; min: number; max: number }, logLevel = 'warn') {
     writeFileSync(
       this.config,
       `[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n[api]\nport = 0\n` +
-        `[raft]\nport = 0\nbootstrap_expect = 3\n[logging]\nlevel = "warn"\n[consensus]\n` +
+        `[raft]\nport = 0\nbootstrap_expect = 3\n[logging]\nlevel = "${logLevel}"\n[consensus]\n` +
         `heartbeat_interval_ms = ${timing.hb}\nelection_timeout_min_ms = ${timing.min}\nelection_timeout_max_ms = ${timing.max}\n`,
     );
   }
@@ -99,11 +99,12 @@ export class Cluster {
   async startNode(
     dir: string,
     join_: string | null,
-    ports?: { raft: string; gossip: string },
+    ports?: { raft: string; gossip: string; api?: string },
   ): Promise<Daemon> {
     const args = ['--config', this.config, 'node', 'start', '--json', '--data-dir', dir];
     if (join_) args.push('--join', join_);
     if (ports) args.push('--raft-port', ports.raft, '--gossip-port', ports.gossip);
+    if (ports?.api) args.push('--api-port', ports.api);
     const info = JSON.parse(await run(args)) as { pid: number; api_url: string };
     const st = JSON.parse((await call(`${info.api_url}/v1/status`, 'GET')).text) as {
       addresses: { raft: string; gossip: string };

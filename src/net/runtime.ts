@@ -107,10 +107,24 @@ export interface RaftTransportOptions extends Omit<
   readonly security: SecuritySection;
 }
 
+/**
+ * The longest wait between redials of a Raft peer (unless the caller sets
+ * `backoff`). A restarted member hears nothing from the leader until the
+ * leader's connection to it is redialled: with the transport's 2 s cap that
+ * took up to 2 s after a restart (the follower's election timeout, whose
+ * pre-vote makes the leader redial at once, usually came first), which was
+ * most of a follower's restart to its first linearizable read
+ * (bench/raft-restart.bench.ts). 500 ms is the default heartbeat interval:
+ * a dead peer costs each node at most two connection attempts per second,
+ * the rate at which a leader sends heartbeats to a live one anyway.
+ */
+export const RAFT_REDIAL_MAX_MS = 500;
+
 /** Raft messages and the request-forwarding frames share the transport (see forward-codec.ts). */
 export function openRaftTransport(o: RaftTransportOptions): Promise<TcpTransport<RaftWireMessage>> {
   const { security, ...rest } = o;
   return TcpTransport.listen<RaftWireMessage>({
+    backoff: { maxMs: RAFT_REDIAL_MAX_MS },
     ...rest,
     codec: raftWireCodec,
     keyring: keyringFromConfig(security),

@@ -372,12 +372,19 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     if (!core || this.stopped || core.isLeaving) return;
     const meta = this.composeMeta();
     if (metaEqual(meta, core.selfRecord.meta)) return;
+    const hadRaftAddr = core.selfRecord.meta.tags?.raft_addr !== undefined;
+    const now = this.now();
     try {
-      core.updateMeta(meta, this.now());
+      core.updateMeta(meta, now);
     } catch (err) {
       this.log?.warn('metadata not advertised', { error: (err as Error).message });
       return;
     }
+    // The join went out before the Raft port listened, without raft_addr, and a seed that took it
+    // (the leader, after a restart) cannot answer our forwarded requests until the new record
+    // reaches it by gossip, a round or two later: contact the seeds again now, once per start.
+    if (!hadRaftAddr && meta.tags?.raft_addr !== undefined && this.seeds.length > 0)
+      core.join(this.seeds, now);
     this.lastChange.set(core.id, Date.now());
     this.flush();
   }

@@ -38,6 +38,9 @@ import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-errors
 export const MAX_FORWARDS = 3;
 /** Added to the request timeout when waiting for a forwarded answer: the leader's own bound plus the trip. */
 const NETWORK_MARGIN_MS = 1000;
+/** How long a forwarded write from a member not (yet) known here waits to become answerable (awaitKnown). */
+const UNKNOWN_PEER_WAIT_MS = NETWORK_MARGIN_MS / 2;
+const UNKNOWN_PEER_POLL_MS = 20;
 
 /** What the forwarder needs of the Raft component (an interface, so tests drive it without sockets). */
 export interface ForwardHost {
@@ -332,18 +335,40 @@ export class RaftForwarder {
       p.resolve(m);
       return;
     }
-    // Only a member we can answer is served: an answer that cannot be sent would leave the outcome unknown.
-    if (!this.host.knownPeer(m.from)) return;
     if (this.serving >= this.maxServing) {
-      this.answer(m, body('busy', `${this.maxServing} forwarded requests already executing`));
+      if (this.host.knownPeer(m.from))
+        this.answer(m, body('busy', `${this.maxServing} forwarded requests already executing`));
       return;
     }
     this.serving++;
-    void this.execute(m)
-      .then((b) => this.answer(m, b))
+    void this.awaitKnown(m.from, m.op === 'read_index' ? this.host.requestTimeoutMs : UNKNOWN_PEER_WAIT_MS)
+      .then(async (known) => {
+        // Only a member we can answer is served: an answer that cannot be sent would leave the outcome unknown.
+        if (known) this.answer(m, await this.execute(m));
+      })
       .finally(() => {
         this.serving--;
       });
+  }
+
+  /**
+   * Whether `id` can be answered, waiting up to `ms` for it. A member
+   * restarted after a crash sends its first requests as soon as it knows the
+   * leader, which can be before the leader's gossip has its Raft address again
+   * (the member gossips before its Raft port listens, so its first
+   * announcement has no raft_addr): its first linearizable read was dropped
+   * here and the client saw a 503 after the whole request timeout (4 s)
+   * instead of its answer (bench/raft-restart.bench.ts). A read has no effect,
+   * so it may wait the request timeout; a write waits within the sender's
+   * network margin, so that its answer still arrives before the sender gives up.
+   */
+  private async awaitKnown(id: string, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (!this.host.knownPeer(id)) {
+      if (this.closed || Date.now() >= end) return false;
+      await new Promise((r) => setTimeout(r, UNKNOWN_PEER_POLL_MS));
+    }
+    return !this.closed;
   }
 
   private answer(req: ForwardRequestMsg, b: ResponseBody): void {

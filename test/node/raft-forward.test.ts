@@ -357,6 +357,20 @@ describe('RaftForwarder: linearizable reads (ReadIndex through the leader)', () 
     expect(done).toBe(true);
   });
 
+  it('a read from a member the leader cannot address yet waits until it can (a restarted member)', async () => {
+    // The restarted member knows the leader before the leader's gossip has its Raft address again.
+    const a = make('a', { leader: 'b', applied: 42 }, 2000);
+    const b = make('b', { leads: true, leader: 'b', known: new Set(['c']) });
+    const read = a.fwd.linearize(2000);
+    await new Promise((r) => setTimeout(r, 60));
+    b.known.add('a');
+    const t0 = Date.now();
+    await read;
+    // Served once known, not after the sender's 3 s timeout.
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(b.sent.map((m) => m.type)).toEqual(['fwd_resp']);
+  });
+
   it('the leader reads locally without forwarding', async () => {
     const b = make('b', { leads: true, leader: 'b', applied: 42 });
     await b.fwd.linearize(1000);
