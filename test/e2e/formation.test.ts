@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until } from '../helpers/kv-history.js';
 import { runSwarm } from '../helpers/run-swarm.js';
+import { alive } from '../node/proc.js';
 
 interface StartJson {
   pid: number;
@@ -33,15 +34,6 @@ let root: string;
 const pids = new Set<number>();
 const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'swarm-formation-e2e-'));
   // Default [raft] and [consensus]: nothing about bootstrap.
@@ -49,7 +41,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   if (process.env.KEEP_E2E) console.log('kept', root);
   else rmSync(root, { recursive: true, force: true });
 });

@@ -19,6 +19,7 @@ import {
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until } from '../helpers/kv-history.js';
 import { runSwarm } from '../helpers/run-swarm.js';
+import { alive } from '../node/proc.js';
 
 interface StartJson {
   pid: number;
@@ -35,15 +36,6 @@ let root: string;
 const pids = new Set<number>();
 const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'swarm-raft-e2e-'));
   writeFileSync(
@@ -53,7 +45,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   if (process.env.KEEP_E2E) console.log('kept', root);
   else rmSync(root, { recursive: true, force: true });
 });

@@ -23,6 +23,7 @@ import { scanSegment } from '../../src/raft/storage/scan.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until, type LeaderView } from '../helpers/kv-history.js';
 import { runSwarm } from '../helpers/run-swarm.js';
+import { alive } from '../node/proc.js';
 
 interface StartJson {
   pid: number;
@@ -39,15 +40,6 @@ interface Daemon {
 let root: string;
 const pids = new Set<number>();
 const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'swarm-durability-e2e-'));
@@ -66,7 +58,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   if (process.env.KEEP_E2E) console.log('kept', root);
   else rmSync(root, { recursive: true, force: true });
 });
