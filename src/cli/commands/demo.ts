@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../common/errors.js';
 import { SwarmClient } from '../../client/client.js';
+import { ApiRequestError } from '../../client/errors.js';
 import type { StatusResponse } from '../../api/types.js';
 import type { RuntimeInfo } from '../../node/datadir.js';
 import { agentsDemo, type AgentsDemoFlags } from './agent.js';
@@ -104,6 +105,28 @@ export interface DemoWrite {
   error?: string;
 }
 
+/**
+ * A demo write, tried again (up to 3 times, 300 ms apart) while the answer is "no leader elected":
+ * on a loaded machine the freshly formed swarm may still re-elect, and that answer means nothing was
+ * sent. Any other error, including a write whose outcome is unknown, is reported as it is.
+ */
+async function putSettled(client: SwarmClient, key: string, value: unknown): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.kvPut(key, value);
+      return;
+    } catch (err) {
+      const retry =
+        attempt < 3 &&
+        err instanceof ApiRequestError &&
+        err.apiCode === 'no_quorum' &&
+        /no leader elected/.test(err.message);
+      if (!retry) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+}
+
 /** A few writes, each sent to a different node (followers forward to the leader), then read back. */
 async function demoWrites(nodes: readonly DemoNode[]): Promise<DemoWrite[]> {
   const samples: [string, unknown][] = [
@@ -116,7 +139,7 @@ async function demoWrites(nodes: readonly DemoNode[]): Promise<DemoWrite[]> {
     const via = nodes[i % nodes.length]!;
     const client = new SwarmClient({ baseUrl: via.runtime?.api_url ?? '' });
     try {
-      await client.kvPut(key, value);
+      await putSettled(client, key, value);
       const read = await client.kvGet(key);
       out.push({ key, value: read.value, revision: read.revision, via: via.name });
     } catch (err) {
