@@ -39,8 +39,8 @@ interface Live {
   readonly driver: RaftDriver;
   /** Tick callbacks the driver registered on the virtual clock. */
   readonly ticks: Set<() => void>;
-  /** False once crashed: an abandoned driver's late sends are dropped. */
-  alive: boolean;
+  /** alive is false once crashed: an abandoned driver's late writes, sends and applies are dropped. */
+  readonly link: { alive: boolean };
 }
 
 export class TestCluster {
@@ -117,10 +117,13 @@ export class TestCluster {
         return () => ticks.delete(fn);
       },
     };
-    const entry: Live = { driver: null as unknown as RaftDriver, ticks, alive: true };
+    // Shared by the closures below; crash() flips it, so an abandoned driver's late work is ignored.
+    const link = { alive: true };
     const storage: DriverStorage = {
       persist: (rd) => {
-        if (entry.alive) this.persistReady(id, node, rd);
+        // A crashed node's driver never gets past this write (its messages never leave).
+        if (!link.alive) return new Promise<void>(() => {});
+        this.persistReady(id, node, rd);
         if (!this.slowDisk) return Promise.resolve();
         return new Promise<void>((resolve) => this.held.set(id, resolve));
       },
@@ -130,7 +133,7 @@ export class TestCluster {
     const transport: DriverTransport = {
       maxFrameBytes: Number.MAX_SAFE_INTEGER,
       send: (m) => {
-        if (!entry.alive) return 'closed';
+        if (!link.alive) return 'closed';
         this.sent.push(m);
         this.queue.push(m);
         return 'queued';
@@ -138,7 +141,11 @@ export class TestCluster {
     };
     // The harness's state machine is the list of payloads; the driver only calls apply() while
     // snapshotEvery is 0 (compaction is the tests' own, see compact()).
-    const applier = { apply: (rd: Ready) => this.applyReady(id, rd) } as unknown as KvApplier;
+    const applier = {
+      apply: (rd: Ready) => {
+        if (link.alive) this.applyReady(id, rd);
+      },
+    } as unknown as KvApplier;
     const driver = new RaftDriver({
       core: node,
       storage,
@@ -155,8 +162,7 @@ export class TestCluster {
         },
       },
     });
-    (entry as { driver: RaftDriver }).driver = driver;
-    this.live.set(id, entry);
+    this.live.set(id, { driver, ticks, link });
     driver.updateTimer();
     return node;
   }
@@ -175,7 +181,7 @@ export class TestCluster {
     if (l) {
       // The driver is abandoned mid-loop if it was persisting: that write is on the disk, but the
       // rest of its Ready never happens.
-      l.alive = false;
+      l.link.alive = false;
       l.ticks.clear();
       l.driver.core = null;
       this.live.delete(id);
@@ -284,7 +290,6 @@ export class TestCluster {
 
   /** The applier's duties: restore, apply (checking state-machine safety), record reads. */
   private applyReady(id: NodeId, rd: Ready): void {
-    if (!this.live.get(id)?.alive) return;
     if (rd.snapshot) this.state.set(id, decodeImage(rd.snapshot.data));
     const applied = this.applied.get(id)!;
     for (const e of rd.committed) {
