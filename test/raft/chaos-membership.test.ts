@@ -15,7 +15,7 @@ const SEEDS = Math.ceil(Number(process.env.RAFT_CHAOS_SEEDS ?? 150) / 2);
 const UNIVERSE = ['a', 'b', 'c', 'd', 'e', 'f'];
 const FOUNDERS = ['a', 'b', 'c'];
 
-function runSeed(seed: number): void {
+async function runSeed(seed: number): Promise<void> {
   const boot: ConfState = { voters: FOUNDERS, learners: [] };
   const c = new TestCluster(seed, { maxInflightMsgs: 4, maxEntriesPerMsg: 4 });
   for (const id of FOUNDERS) c.start(id, boot);
@@ -56,16 +56,16 @@ function runSeed(seed: number): void {
       const live = [...c.nodes.keys()];
       if (live.length > 0) c.compact(pick(live));
     }
-    c.advance(rng.int(5, 60));
+    await c.advance(rng.int(5, 60));
   }
   c.heal();
   c.filter = () => true;
   for (const id of crashed) c.start(id, bootOf(id));
-  c.advance(3000);
+  await c.advance(3000);
   const l = c.leader();
   expect(l, `seed ${seed}: no leader after healing`).toBeDefined();
-  c.propose(`final-${seed}`);
-  c.advance(1000);
+  await c.propose(`final-${seed}`);
+  await c.advance(1000);
   const conf = l!.status().conf;
   const expected = c.appliedTexts(l!.id);
   expect(expected.at(-1)).toBe(`final-${seed}`);
@@ -79,8 +79,8 @@ function runSeed(seed: number): void {
 describe('randomized membership changes under faults', () => {
   it(
     `${SEEDS} seeds`,
-    () => {
-      for (let s = 1; s <= SEEDS; s++) runSeed(s);
+    async () => {
+      for (let s = 1; s <= SEEDS; s++) await runSeed(s);
     },
     Math.max(60_000, SEEDS * 600),
   );

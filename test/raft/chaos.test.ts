@@ -13,7 +13,7 @@ const SEEDS = Number(process.env.RAFT_CHAOS_SEEDS ?? 150);
 /** Long mode runs thousands of seeds: scale the per-test timeout with the count. */
 const TIMEOUT_MS = Math.max(60_000, SEEDS * 300);
 
-function runSeed(seed: number, size: number, preVote: boolean): void {
+async function runSeed(seed: number, size: number, preVote: boolean): Promise<void> {
   const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, size);
   const c = TestCluster.boot(ids, seed, {
     preVote,
@@ -64,18 +64,18 @@ function runSeed(seed: number, size: number, preVote: boolean): void {
       const l = c.leader();
       if (l) l.transferLeadership(pick(ids), c.now);
     }
-    c.advance(rng.int(5, 60));
+    await c.advance(rng.int(5, 60));
   }
   c.heal();
   c.filter = () => true;
   c.duplicate = 0;
   for (const id of crashed) c.start(id, { voters: ids, learners: [] });
-  c.advance(2000);
+  await c.advance(2000);
   const l = c.leader();
   expect(l, `seed ${seed}: no leader after healing`).toBeDefined();
   // Commit something in the final term so that every node applies everything.
-  c.propose(`final-${seed}`);
-  c.advance(500);
+  await c.propose(`final-${seed}`);
+  await c.advance(500);
   const expected = c.appliedTexts(l!.id);
   expect(expected.at(-1)).toBe(`final-${seed}`);
   for (const id of ids) expect(c.appliedTexts(id), `seed ${seed} node ${id}`).toEqual(expected);
@@ -85,22 +85,22 @@ function runSeed(seed: number, size: number, preVote: boolean): void {
 describe('randomized faults (safety invariants checked every step)', () => {
   it(
     `3 nodes, pre-vote + check-quorum, ${SEEDS} seeds`,
-    () => {
-      for (let s = 1; s <= SEEDS; s++) runSeed(s, 3, true);
+    async () => {
+      for (let s = 1; s <= SEEDS; s++) await runSeed(s, 3, true);
     },
     TIMEOUT_MS,
   );
   it(
     `5 nodes, pre-vote + check-quorum, ${SEEDS} seeds`,
-    () => {
-      for (let s = 1; s <= SEEDS; s++) runSeed(1000 + s, 5, true);
+    async () => {
+      for (let s = 1; s <= SEEDS; s++) await runSeed(1000 + s, 5, true);
     },
     TIMEOUT_MS,
   );
   it(
     `5 nodes, plain Raft, ${Math.ceil(SEEDS / 2)} seeds`,
-    () => {
-      for (let s = 1; s <= Math.ceil(SEEDS / 2); s++) runSeed(2000 + s, 5, false);
+    async () => {
+      for (let s = 1; s <= Math.ceil(SEEDS / 2); s++) await runSeed(2000 + s, 5, false);
     },
     TIMEOUT_MS,
   );

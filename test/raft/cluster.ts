@@ -1,11 +1,16 @@
 /**
- * A tiny deterministic network of RaftNodes for the paper-section tests.
- * Messages are delivered instantly (in FIFO order) unless a link is cut;
- * time advances in fixed steps. Every Ready is "persisted" to an in-memory
- * disk before its messages are queued, exactly as the driver contract says.
- * Safety invariants are checked after every processed Ready.
+ * A tiny deterministic network of RaftNodes for the paper-section tests, each
+ * run by the one Ready loop (src/driver/raft-driver.ts) over an in-memory
+ * Storage, a queueing Transport and a virtual Clock. Messages are delivered
+ * (in FIFO order) unless a link is cut; time advances in fixed steps. The
+ * Storage writes every Ready to an in-memory disk before the driver sends its
+ * (non-early) messages, and checks election safety and leader completeness
+ * there; state-machine safety is checked as each Ready is applied.
  */
 import { createRng } from '../../src/common/rng.js';
+import type { DriverClock, DriverStorage, DriverTransport } from '../../src/driver/interfaces.js';
+import { RaftDriver } from '../../src/driver/raft-driver.js';
+import type { KvApplier } from '../../src/raft/kv-applier.js';
 import { RaftNode, type RaftNodeOptions, type Ready } from '../../src/raft/raft-node.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import type { ConfState, Entry, HardState, NodeId, ReadState, Snapshot } from '../../src/raft/types.js';
@@ -25,6 +30,18 @@ const DEFAULTS = {
   electionTimeoutMaxMs: 300,
   heartbeatIntervalMs: 50,
 };
+
+/** The tick period the drivers ask for; the harness fires every tick callback at each `advance` step. */
+const TICK_MS = 10;
+
+/** One live node: its driver and what the harness needs to stop talking to it on a crash. */
+interface Live {
+  readonly driver: RaftDriver;
+  /** Tick callbacks the driver registered on the virtual clock. */
+  readonly ticks: Set<() => void>;
+  /** alive is false once crashed: an abandoned driver's late writes, sends and applies are dropped. */
+  readonly link: { alive: boolean };
+}
 
 export class TestCluster {
   now = 0;
@@ -48,9 +65,16 @@ export class TestCluster {
   reorderWindow = 1;
   /** Probability that a delivered message is delivered again later. */
   duplicate = 0;
-  /** Hold each Ready until the next delivery round (see processReadies). */
+  /**
+   * Complete each persist only at the next delivery round: the driver holds the Ready between
+   * ready() and advance() meanwhile, so messages are stepped into the node in between.
+   */
   slowDisk = false;
-  private readonly held = new Map<NodeId, Ready>();
+  /** Persists written to the disk whose completion is held back (slowDisk), per node. */
+  private readonly held = new Map<NodeId, () => void>();
+  private readonly live = new Map<NodeId, Live>();
+  /** The first error a driver's loop stopped on (a broken invariant): rethrown to the test. */
+  private failure: unknown = null;
   /** Extra filter: return false to drop a message. */
   filter: (m: RaftMessage) => boolean = () => true;
 
@@ -61,7 +85,7 @@ export class TestCluster {
     this.rng = createRng(seed);
   }
 
-  /** Create (or re-create from its disk) a node. */
+  /** Create (or re-create from its disk) a node, run by its own RaftDriver. */
   start(id: NodeId, initialConf?: ConfState, opts: NodeOpts = {}): RaftNode {
     const disk = this.disks.get(id) ?? {
       hardState: { term: 0, vote: null, commit: 0 },
@@ -82,6 +106,64 @@ export class TestCluster {
     this.nodes.set(id, node);
     if (!this.applied.has(id)) this.applied.set(id, new Map());
     this.state.set(id, disk.snapshot ? decodeImage(disk.snapshot.data) : []);
+
+    const ticks = new Set<() => void>();
+    const clock: DriverClock = {
+      now: () => this.now,
+      preciseNow: () => this.now,
+      nextTurn: () => Promise.resolve(),
+      every: (_ms, fn) => {
+        ticks.add(fn);
+        return () => ticks.delete(fn);
+      },
+    };
+    // Shared by the closures below; crash() flips it, so an abandoned driver's late work is ignored.
+    const link = { alive: true };
+    const storage: DriverStorage = {
+      persist: (rd) => {
+        // A crashed node's driver never gets past this write (its messages never leave).
+        if (!link.alive) return new Promise<void>(() => {});
+        this.persistReady(id, node, rd);
+        if (!this.slowDisk) return Promise.resolve();
+        return new Promise<void>((resolve) => this.held.set(id, resolve));
+      },
+      prepareSnapshot: () => Promise.resolve(null),
+      saveSnapshot: () => Promise.resolve(),
+    };
+    const transport: DriverTransport = {
+      maxFrameBytes: Number.MAX_SAFE_INTEGER,
+      send: (m) => {
+        if (!link.alive) return 'closed';
+        this.sent.push(m);
+        this.queue.push(m);
+        return 'queued';
+      },
+    };
+    // The harness's state machine is the list of payloads; the driver only calls apply() while
+    // snapshotEvery is 0 (compaction is the tests' own, see compact()).
+    const applier = {
+      apply: (rd: Ready) => {
+        if (link.alive) this.applyReady(id, rd);
+      },
+    } as unknown as KvApplier;
+    const driver = new RaftDriver({
+      core: node,
+      storage,
+      transport,
+      clock,
+      applier,
+      tickMs: TICK_MS,
+      snapshotEvery: 0,
+      // Learners tick too: the tests check they never start elections.
+      hooks: {
+        shouldTick: () => true,
+        onFailure: (err) => {
+          this.failure ??= err;
+        },
+      },
+    });
+    this.live.set(id, { driver, ticks, link });
+    driver.updateTimer();
     return node;
   }
 
@@ -95,7 +177,15 @@ export class TestCluster {
 
   crash(id: NodeId): void {
     this.nodes.delete(id);
-    // A held Ready was written but its messages never left.
+    const l = this.live.get(id);
+    if (l) {
+      // The driver is abandoned mid-loop if it was persisting: that write is on the disk, but the
+      // rest of its Ready never happens.
+      l.link.alive = false;
+      l.ticks.clear();
+      l.driver.core = null;
+      this.live.delete(id);
+    }
     this.held.delete(id);
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
   }
@@ -139,29 +229,33 @@ export class TestCluster {
     this.cut.clear();
   }
 
-  /** Handle every pending Ready of every live node. */
-  processReadies(): void {
-    for (const [id, n] of this.nodes) {
-      const held = this.held.get(id);
-      if (held) {
-        this.held.delete(id);
-        this.finishReady(id, n, held);
-      }
-      for (let i = 0; i < 100 && n.hasReady(); i++) {
-        const rd = n.ready();
-        this.persistReady(id, n, rd);
-        // Slow disk: the write is issued now but completes only at the next round, so
-        // messages are stepped into the node between ready() and advance().
-        if (this.slowDisk) {
-          this.held.set(id, rd);
-          break;
-        }
-        this.finishReady(id, n, rd);
-      }
+  /**
+   * Complete the held persists (slow disk), wake every driver (tests call the cores directly:
+   * propose, readIndex, transfers) and wait until each has run its Ready loop dry or is waiting
+   * on a held persist.
+   */
+  async processReadies(): Promise<void> {
+    const held = [...this.held.values()];
+    this.held.clear();
+    for (const resolve of held) resolve();
+    for (const l of this.live.values()) l.driver.kick();
+    await this.settle();
+  }
+
+  /** Every driver idle, or blocked on a persist the slow disk holds back. */
+  private async settle(): Promise<void> {
+    for (let i = 0; ; i++) {
+      if (this.failure !== null) throw this.failure;
+      let busy = false;
+      for (const [id, l] of this.live) if (l.driver.busy && !this.held.has(id)) busy = true;
+      if (!busy) return;
+      if (i > 10_000) throw new Error('driver loop did not settle');
+      // The virtual clock's turns and the memory disk are promise-based: one macrotask drains them.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
-  /** Step 1 of the driver contract: make the Ready's state durable. */
+  /** Step 1 of the driver contract: make the Ready's state durable (and check the leader invariants). */
   private persistReady(id: NodeId, n: RaftNode, rd: Ready): void {
     const disk = this.disks.get(id);
     if (!disk) throw new Error('no disk');
@@ -194,13 +288,9 @@ export class TestCluster {
     }
   }
 
-  /** Steps 2 to 5: send, restore, apply, answer reads, advance. */
-  private finishReady(id: NodeId, n: RaftNode, rd: Ready): void {
+  /** The applier's duties: restore, apply (checking state-machine safety), record reads. */
+  private applyReady(id: NodeId, rd: Ready): void {
     if (rd.snapshot) this.state.set(id, decodeImage(rd.snapshot.data));
-    for (const m of rd.messages) {
-      this.sent.push(m);
-      this.queue.push(m);
-    }
     const applied = this.applied.get(id)!;
     for (const e of rd.committed) {
       this.checkApply(id, e);
@@ -213,7 +303,6 @@ export class TestCluster {
       rs.push(...rd.readStates);
       this.readStates.set(id, rs);
     }
-    n.advance(rd);
   }
 
   /** State machine safety: no two nodes apply different entries at one index. */
@@ -227,9 +316,9 @@ export class TestCluster {
   }
 
   /** Deliver queued messages (and the ones they trigger) until quiet; bounded. */
-  deliver(maxMessages = 100_000): void {
+  async deliver(maxMessages = 100_000): Promise<void> {
     let budget = maxMessages;
-    this.processReadies();
+    await this.processReadies();
     while (this.queue.length > 0 || this.held.size > 0) {
       if (budget-- <= 0) {
         const tail = this.queue
@@ -238,27 +327,27 @@ export class TestCluster {
         throw new Error(`message storm: delivery budget exhausted; queue head:\n${tail.join('\n')}`);
       }
       if (this.queue.length === 0) {
-        this.processReadies();
+        await this.processReadies();
         continue;
       }
       const pickAt =
         this.reorderWindow > 1 ? this.rng.int(0, Math.min(this.reorderWindow, this.queue.length) - 1) : 0;
       const m = this.queue.splice(pickAt, 1)[0]!;
       if (this.duplicate > 0 && this.rng.next() < this.duplicate) this.queue.push(m);
-      const to = this.nodes.get(m.to);
+      const to = this.live.get(m.to);
       if (!to || this.cut.has(`${m.from}>${m.to}`) || !this.filter(m)) continue;
-      to.step(m, this.now);
-      this.processReadies();
+      to.driver.receive(m);
+      await this.processReadies();
     }
   }
 
-  /** Let `ms` of virtual time pass in `step`-ms ticks, delivering after each. */
-  advance(ms: number, step = 10): void {
+  /** Let `ms` of virtual time pass in `step`-ms ticks (every driver's tick fires), delivering after each. */
+  async advance(ms: number, step = TICK_MS): Promise<void> {
     const end = this.now + ms;
     while (this.now < end) {
       this.now = Math.min(end, this.now + step);
-      for (const n of this.nodes.values()) n.tick(this.now);
-      this.deliver();
+      for (const l of [...this.live.values()]) for (const fn of [...l.ticks]) fn();
+      await this.deliver();
     }
   }
 
@@ -273,21 +362,21 @@ export class TestCluster {
   }
 
   /** Advance until some node leads; bounded. */
-  electLeader(maxMs = 5000): RaftNode {
+  async electLeader(maxMs = 5000): Promise<RaftNode> {
     for (let t = 0; t < maxMs; t += 10) {
       const l = this.leader();
       if (l) return l;
-      this.advance(10);
+      await this.advance(10);
     }
     throw new Error('no leader elected');
   }
 
-  propose(text: string): { index: number; term: number } {
+  async propose(text: string): Promise<{ index: number; term: number }> {
     const l = this.leader();
     if (!l) throw new Error('no leader');
     const r = l.propose(new TextEncoder().encode(text), this.now);
     if (!r.ok) throw new Error(`proposal refused: ${r.reason}`);
-    this.deliver();
+    await this.deliver();
     return { index: r.index, term: r.term };
   }
 

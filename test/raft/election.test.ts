@@ -98,7 +98,7 @@ describe('5.2 leader election', () => {
     expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
   });
 
-  it('a vote survives a restart (it is part of the recovered hard state)', () => {
+  it('a vote survives a restart (it is part of the recovered hard state)', async () => {
     const n = mkNode('a', ['a', 'b', 'c']);
     n.step(voteReq('b', 'a', 3, 0, 0), 0);
     const hs = drain(n).readies[0]!.hardState!;
@@ -107,7 +107,7 @@ describe('5.2 leader election', () => {
     expect(ofType(drain(again).msgs, 'request_vote_response')[0]?.granted).toBe(false);
   });
 
-  it('rejects requests from older terms and adopts newer terms', () => {
+  it('rejects requests from older terms and adopts newer terms', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1], 5);
     n.step(voteReq('b', 'a', 4, 1, 1), 0);
     const r = ofType(drain(n).msgs, 'request_vote_response')[0]!;
@@ -117,7 +117,7 @@ describe('5.2 leader election', () => {
     expect(n.status().term).toBe(7);
   });
 
-  it('a candidate that hears from a leader of its term becomes a follower', () => {
+  it('a candidate that hears from a leader of its term becomes a follower', async () => {
     const n = mkNode('a', ['a', 'b', 'c'], { preVote: false });
     n.tick(0);
     n.tick(1000);
@@ -128,7 +128,7 @@ describe('5.2 leader election', () => {
     expect(n.status().leader).toBe('b');
   });
 
-  it('election safety: at most one leader per term across many seeds with split votes', () => {
+  it('election safety: at most one leader per term across many seeds with split votes', async () => {
     for (let seed = 1; seed <= 60; seed++) {
       // Equal timeouts force split votes; the harness throws on two leaders in one term.
       const c = TestCluster.boot(['a', 'b', 'c', 'd', 'e'], seed, {
@@ -136,17 +136,17 @@ describe('5.2 leader election', () => {
         electionTimeoutMinMs: 150,
         electionTimeoutMaxMs: 160,
       });
-      c.electLeader(20_000);
-      c.advance(500);
+      await c.electLeader(20_000);
+      await c.advance(500);
       expect(c.leadersByTerm.size).toBeGreaterThan(0);
     }
   });
 
-  it('a single-voter cluster elects itself', () => {
+  it('a single-voter cluster elects itself', async () => {
     const c = TestCluster.boot(['solo'], 3);
-    expect(c.electLeader().id).toBe('solo');
-    c.propose('x');
-    c.advance(10);
+    expect((await await c.electLeader()).id).toBe('solo');
+    await c.propose('x');
+    await c.advance(10);
     expect(c.appliedTexts('solo')).toEqual(['x']);
   });
 });
@@ -239,35 +239,35 @@ describe('early messages (sent while the Ready is being persisted)', () => {
 });
 
 describe('5.4.1 election restriction', () => {
-  it('denies a vote to a candidate whose last term is lower', () => {
+  it('denies a vote to a candidate whose last term is lower', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 2], 2);
     n.step(voteReq('b', 'a', 3, 5, 1), 0);
     expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(false);
   });
 
-  it('denies a vote to a candidate with the same last term and a shorter log', () => {
+  it('denies a vote to a candidate with the same last term and a shorter log', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1, 1], 1);
     n.step(voteReq('b', 'a', 2, 2, 1), 0);
     expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(false);
   });
 
-  it('grants to a candidate with a higher last term even if its log is shorter', () => {
+  it('grants to a candidate with a higher last term even if its log is shorter', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1, 1], 2);
     n.step(voteReq('b', 'a', 3, 1, 2), 0);
     expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
   });
 
-  it('a node missing committed entries cannot become leader', () => {
+  it('a node missing committed entries cannot become leader', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 11);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const lagging = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     c.isolate(lagging);
-    c.propose('x');
-    c.advance(100);
+    await c.propose('x');
+    await c.advance(100);
     c.heal();
     c.crash(l.id);
-    c.advance(3000);
-    const newLeader = c.electLeader();
+    await c.advance(3000);
+    const newLeader = await c.electLeader();
     expect(newLeader.id).not.toBe(lagging);
   });
 });

@@ -5,35 +5,35 @@ import type { RaftMessage } from '../../src/raft/messages.js';
 import { drain, mkNode, ofType } from './manual.js';
 
 describe('pre-vote', () => {
-  it('a partitioned node does not raise its term, and does not disrupt the leader when it returns', () => {
+  it('a partitioned node does not raise its term, and does not disrupt the leader when it returns', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 31, { preVote: true, checkQuorum: true });
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const term = l.status().term;
     const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     c.isolate(follower);
-    c.advance(3000);
+    await c.advance(3000);
     expect(c.node(follower).status().term).toBe(term);
     expect(c.node(follower).status().role).toBe('precandidate');
     c.heal();
-    c.advance(1000);
+    await c.advance(1000);
     expect(c.leader()?.id).toBe(l.id);
     expect(l.status().term).toBe(term);
   });
 
-  it('without pre-vote the same partition inflates the term and deposes the leader', () => {
+  it('without pre-vote the same partition inflates the term and deposes the leader', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 31, { preVote: false, checkQuorum: false });
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const term = l.status().term;
     const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     c.isolate(follower);
-    c.advance(3000);
+    await c.advance(3000);
     expect(c.node(follower).status().term).toBeGreaterThan(term + 3);
     c.heal();
-    c.advance(2000);
+    await c.advance(2000);
     expect(c.leader()!.status().term).toBeGreaterThan(term);
   });
 
-  it('pre-vote requests do not change the receiver’s term or vote', () => {
+  it('pre-vote requests do not change the receiver’s term or vote', async () => {
     const n = mkNode('a', ['a', 'b', 'c']);
     n.step(
       {
@@ -58,7 +58,7 @@ describe('pre-vote', () => {
     expect(readies.some((rd) => rd.hardState !== undefined)).toBe(false);
   });
 
-  it('a pre-candidate becomes a candidate only after a majority of pre-votes', () => {
+  it('a pre-candidate becomes a candidate only after a majority of pre-votes', async () => {
     const n = mkNode('a', ['a', 'b', 'c'], { preVote: true });
     n.tick(0);
     n.tick(1000);
@@ -74,15 +74,15 @@ describe('pre-vote', () => {
 });
 
 describe('check-quorum and the leader lease', () => {
-  it('a leader cut off from the majority steps down within about an election timeout', () => {
+  it('a leader cut off from the majority steps down within about an election timeout', async () => {
     const c = TestCluster.boot(['a', 'b', 'c', 'd', 'e'], 41, { checkQuorum: true });
-    const l = c.electLeader();
-    c.advance(100);
+    const l = await c.electLeader();
+    await c.advance(100);
     c.isolate(l.id);
     let steppedAt = -1;
     const start = c.now;
     for (let t = 0; t < 2000 && steppedAt < 0; t += 10) {
-      c.advance(10);
+      await c.advance(10);
       if (l.status().role !== 'leader') steppedAt = c.now - start;
     }
     expect(steppedAt).toBeGreaterThan(0);
@@ -90,15 +90,15 @@ describe('check-quorum and the leader lease', () => {
     expect(steppedAt).toBeLessThanOrEqual(2 * 150 + 10);
   });
 
-  it('without check-quorum a minority leader stays leader', () => {
+  it('without check-quorum a minority leader stays leader', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 41, { checkQuorum: false, preVote: false });
-    const l = c.electLeader();
+    const l = await c.electLeader();
     c.isolate(l.id);
-    c.advance(2000);
+    await c.advance(2000);
     expect(l.status().role).toBe('leader');
   });
 
-  it('followers that hear from a leader ignore vote requests of higher terms (lease)', () => {
+  it('followers that hear from a leader ignore vote requests of higher terms (lease)', async () => {
     const n = mkNode('a', ['a', 'b', 'c'], { checkQuorum: true });
     n.step({ type: 'heartbeat', from: 'b', to: 'a', term: 1, commit: 0, readCtx: 0 }, 0);
     drain(n);
@@ -122,54 +122,54 @@ describe('check-quorum and the leader lease', () => {
 });
 
 describe('leadership transfer (TimeoutNow)', () => {
-  it('hands leadership to an up-to-date follower without waiting for an election timeout', () => {
+  it('hands leadership to an up-to-date follower without waiting for an election timeout', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 51);
-    const l = c.electLeader();
-    c.propose('x');
-    c.advance(100);
+    const l = await c.electLeader();
+    await c.propose('x');
+    await c.advance(100);
     const target = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     const term = l.status().term;
     expect(l.transferLeadership(target, c.now)).toEqual({ ok: true });
-    c.deliver();
+    await c.deliver();
     expect(c.node(target).status().role).toBe('leader');
     expect(c.node(target).status().term).toBe(term + 1);
     expect(l.status().role).toBe('follower');
-    c.propose('y');
-    c.advance(100);
+    await c.propose('y');
+    await c.advance(100);
     for (const id of ['a', 'b', 'c']) expect(c.appliedTexts(id)).toEqual(['x', 'y']);
   });
 
-  it('catches a lagging target up first and refuses proposals meanwhile', () => {
+  it('catches a lagging target up first and refuses proposals meanwhile', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 52);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const target = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     c.isolate(target);
     for (let i = 0; i < 20; i++) l.propose(text(`e${i}`), c.now);
-    c.advance(100);
+    await c.advance(100);
     expect(l.transferLeadership(target, c.now)).toEqual({ ok: true });
     const r = l.propose(text('refused'), c.now);
     expect(r).toMatchObject({ ok: false, reason: 'transferring' });
     c.heal();
-    c.advance(100);
+    await c.advance(100);
     expect(c.node(target).status().role).toBe('leader');
     expect(c.appliedTexts(target)).toHaveLength(20);
   });
 
-  it('gives up after an election timeout when the target does not answer', () => {
+  it('gives up after an election timeout when the target does not answer', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 53);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const target = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     c.crash(target);
     l.transferLeadership(target, c.now);
     expect(l.status().leadTransferee).toBe(target);
-    c.advance(400);
+    await c.advance(400);
     expect(l.status().leadTransferee).toBeNull();
     expect(l.propose(text('ok again'), c.now).ok).toBe(true);
   });
 
-  it('refuses targets that are not voters, and non-leaders refuse to transfer', () => {
+  it('refuses targets that are not voters, and non-leaders refuse to transfer', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 54, {}, ['l']);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     expect(l.transferLeadership('l', c.now)).toMatchObject({ ok: false, reason: 'not_a_voter' });
     expect(l.transferLeadership('zz', c.now)).toMatchObject({ ok: false, reason: 'not_a_voter' });
     const f = c.node(['a', 'b', 'c'].find((id) => id !== l.id)!);
@@ -185,45 +185,45 @@ describe('peer unreachable (the runtime’s crash hint)', () => {
   const opts = { preVote: true, checkQuorum: true, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 };
 
   /** Virtual ms from the crash of the leader until another node leads (bounded). */
-  function failover(seed: number, hint: boolean): number {
+  async function failover(seed: number, hint: boolean): Promise<number> {
     const c = TestCluster.boot(['a', 'b', 'c'], seed, opts);
-    const l = c.electLeader();
-    c.advance(500);
+    const l = await c.electLeader();
+    await c.advance(500);
     const t0 = c.now;
     c.crash(l.id);
     if (hint) for (const n of c.nodes.values()) n.peerUnreachable(l.id, c.now);
     for (let t = 0; t < 10_000; t += 10) {
       const nl = c.leader();
       if (nl && nl.id !== l.id) return c.now - t0;
-      c.advance(10);
+      await c.advance(10);
     }
     throw new Error('no new leader');
   }
 
-  it('a follower told its leader is gone campaigns within a quarter of the election timeout', () => {
+  it('a follower told its leader is gone campaigns within a quarter of the election timeout', async () => {
     for (let seed = 1; seed <= 20; seed++) {
       // The spread is min/4 = 250 ms; one tick and a vote round on top.
-      expect(failover(seed, true)).toBeLessThanOrEqual(250 + 30);
-      expect(failover(seed, false)).toBeGreaterThanOrEqual(1000);
+      expect(await failover(seed, true)).toBeLessThanOrEqual(250 + 30);
+      expect(await failover(seed, false)).toBeGreaterThanOrEqual(1000);
     }
   });
 
-  it('a false report about a live leader does not depose it', () => {
+  it('a false report about a live leader does not depose it', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 7, opts);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const term = l.status().term;
     const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     expect(c.node(follower).peerUnreachable(l.id, c.now)).toBe(true);
-    c.advance(3000);
+    await c.advance(3000);
     // The other follower still holds the lease, so the pre-vote fails and the leader's next append restores it.
     expect(c.leader()?.id).toBe(l.id);
     expect(l.status().term).toBe(term);
     expect(c.node(follower).status().leader).toBe(l.id);
   });
 
-  it('is ignored for a peer that is not the leader, and by the leader itself', () => {
+  it('is ignored for a peer that is not the leader, and by the leader itself', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 9, opts);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const [f1, f2] = ['a', 'b', 'c'].filter((id) => id !== l.id) as [string, string];
     expect(c.node(f1).peerUnreachable(f2, c.now)).toBe(false);
     expect(l.peerUnreachable(f1, c.now)).toBe(false);

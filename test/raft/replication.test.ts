@@ -17,7 +17,7 @@ function append(
 }
 
 describe('5.3 log replication', () => {
-  it('log matching: rejects an append whose previous entry does not match, with a conflict hint', () => {
+  it('log matching: rejects an append whose previous entry does not match, with a conflict hint', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1, 2, 2, 2], 3);
     n.step(append('b', 'a', 3, 4, 3, [ent(5, 3)]), 0);
     const r = ofType(drain(n).msgs, 'append_entries_response')[0]!;
@@ -27,7 +27,7 @@ describe('5.3 log replication', () => {
     expect(r.conflictIndex).toBe(3);
   });
 
-  it('a follower whose log is too short answers with its length', () => {
+  it('a follower whose log is too short answers with its length', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1], 2);
     n.step(append('b', 'a', 2, 6, 2, [ent(7, 2)]), 0);
     const r = ofType(drain(n).msgs, 'append_entries_response')[0]!;
@@ -36,7 +36,7 @@ describe('5.3 log replication', () => {
     expect(r.conflictIndex).toBe(3);
   });
 
-  it('truncates a conflicting uncommitted suffix and appends the leader entries (persisted before the ack)', () => {
+  it('truncates a conflicting uncommitted suffix and appends the leader entries (persisted before the ack)', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1, 2, 2], 3);
     n.step(append('b', 'a', 3, 2, 1, [ent(3, 3, 'x'), ent(4, 3, 'y'), ent(5, 3, 'z')], 4), 0);
     const { readies } = drain(n);
@@ -53,7 +53,7 @@ describe('5.3 log replication', () => {
     expect(rd.committed.map((e) => e.index)).toEqual([1, 2, 3, 4]);
   });
 
-  it('an old, reordered append does not truncate entries a newer one added', () => {
+  it('an old, reordered append does not truncate entries a newer one added', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [], 1);
     n.step(append('b', 'a', 1, 0, 0, [ent(1, 1), ent(2, 1), ent(3, 1)]), 0);
     drain(n);
@@ -63,7 +63,7 @@ describe('5.3 log replication', () => {
     expect(n.status().lastIndex).toBe(3);
   });
 
-  it('commit index on a follower never passes the last entry the append proved', () => {
+  it('commit index on a follower never passes the last entry the append proved', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1, 1, 1], 1);
     // Leader commit 4, but the append only proves index 2.
     n.step(append('b', 'a', 1, 1, 1, [ent(2, 1)], 4), 0);
@@ -71,7 +71,7 @@ describe('5.3 log replication', () => {
     expect(n.status().commit).toBe(2);
   });
 
-  it('an append entirely below the commit index is acknowledged with the commit index', () => {
+  it('an append entirely below the commit index is acknowledged with the commit index', async () => {
     const n = withLog('a', ['a', 'b', 'c'], [1, 1], 1);
     n.step(append('b', 'a', 1, 2, 1, [], 2), 0);
     drain(n);
@@ -82,16 +82,16 @@ describe('5.3 log replication', () => {
     expect(n.status().lastIndex).toBe(2);
   });
 
-  it('fast back-off: a follower with a long divergent log is repaired in a few round trips', () => {
+  it('fast back-off: a follower with a long divergent log is repaired in a few round trips', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 5);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const follower = ['a', 'b', 'c'].find((id) => id !== l.id)!;
     c.isolate(follower);
     for (let i = 0; i < 200; i++) l.propose(text(`e${i}`), c.now);
-    c.advance(200);
+    await c.advance(200);
     const before = c.sent.length;
     c.heal();
-    c.advance(300);
+    await c.advance(300);
     const rejections = c.sent
       .slice(before)
       .filter((m) => m.type === 'append_entries_response' && m.from === follower && !m.success);
@@ -99,20 +99,20 @@ describe('5.3 log replication', () => {
     expect(c.appliedTexts(follower)).toHaveLength(200);
   });
 
-  it('a leader converges a follower that has many uncommitted entries from old terms', () => {
+  it('a leader converges a follower that has many uncommitted entries from old terms', async () => {
     const c = TestCluster.boot(['a', 'b', 'c', 'd', 'e'], 8);
-    const l1 = c.electLeader();
+    const l1 = await c.electLeader();
     // The old leader appends entries that never commit, then loses leadership.
     c.isolate(l1.id);
     for (let i = 0; i < 50; i++) l1.propose(text(`lost${i}`), c.now);
-    c.deliver();
-    c.advance(1500);
-    const l2 = c.electLeader();
+    await c.deliver();
+    await c.advance(1500);
+    const l2 = await c.electLeader();
     expect(l2.id).not.toBe(l1.id);
     for (let i = 0; i < 10; i++) l2.propose(text(`kept${i}`), c.now);
-    c.deliver();
+    await c.deliver();
     c.heal();
-    c.advance(1500);
+    await c.advance(1500);
     const texts = c.appliedTexts(l1.id);
     expect(texts.filter((t) => t.startsWith('lost'))).toEqual([]);
     expect(texts.filter((t) => t.startsWith('kept'))).toHaveLength(10);
@@ -139,7 +139,7 @@ describe('5.4.2 committing entries from previous terms', () => {
     expect(readies.flatMap((r) => r.committed.map((e) => e.index))).toEqual([1, 2, 3]);
   });
 
-  it('a new leader appends a no-op of its term first', () => {
+  it('a new leader appends a no-op of its term first', async () => {
     const a = mkNode('a', ['a', 'b', 'c'], { preVote: false });
     makeLeader(a);
     const { readies } = drain(a);
@@ -148,7 +148,7 @@ describe('5.4.2 committing entries from previous terms', () => {
     expect(e.data.length).toBe(0);
   });
 
-  it('the leader counts its own entry only once it is durable', () => {
+  it('the leader counts its own entry only once it is durable', async () => {
     const a = mkNode('a', ['a', 'b'], { preVote: false });
     makeLeader(a);
     const rd = a.ready();
@@ -160,13 +160,13 @@ describe('5.4.2 committing entries from previous terms', () => {
     expect(a.status().commit).toBe(noop.index);
   });
 
-  it('learners are replicated to but not counted in the quorum', () => {
+  it('learners are replicated to but not counted in the quorum', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 21, {}, ['l1', 'l2']);
-    const l = c.electLeader();
+    const l = await c.electLeader();
     const others = ['a', 'b', 'c'].filter((id) => id !== l.id);
     for (const id of others) c.crash(id);
     l.propose(text('x'), c.now);
-    c.advance(200);
+    await c.advance(200);
     // Two learners hold the entry but the leader alone is not a majority of voters.
     expect(c.appliedTexts('l1')).toEqual([]);
     expect(l.status().progress?.l1?.match).toBe(l.status().lastIndex);
@@ -175,13 +175,13 @@ describe('5.4.2 committing entries from previous terms', () => {
 });
 
 describe('flow control and batching', () => {
-  it('proposals between two Readys go out as one append per follower', () => {
+  it('proposals between two Readys go out as one append per follower', async () => {
     const c = TestCluster.boot(['a', 'b', 'c'], 2);
-    const l = c.electLeader();
-    c.advance(100);
+    const l = await c.electLeader();
+    await c.advance(100);
     const before = c.sent.length;
     for (let i = 0; i < 10; i++) l.propose(text(`p${i}`), c.now);
-    c.deliver();
+    await c.deliver();
     const appends = c.sent.slice(before).filter((m) => m.type === 'append_entries' && m.from === l.id);
     expect(appends).toHaveLength(2);
     expect(appends.every((m) => m.type === 'append_entries' && m.entries.length === 10)).toBe(true);
