@@ -32,6 +32,8 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   // Energy after Raft and gossip: it reads their counters and publishes its summary through gossip.
   const energy = new EnergyComponent({ gossip, raft, leadership: raft });
   node.register(energy);
+  // Power modes reach Raft too: an emergency leader heartbeats learners less often (docs/energy.md).
+  energy.onPowerMode((mode) => raft.setPowerMode(mode));
   routes.push(energyRoutes(energy, gossip));
   routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
   node.register(new ApiServer({ routes }));

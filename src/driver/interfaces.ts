@@ -42,4 +42,9 @@ export interface DriverClock {
   nextTurn(): Promise<void>;
   /** Calls `fn` every `ms` until the returned function is called. */
   every(ms: number, fn: () => void): () => void;
+  /**
+   * Calls `fn` once after `ms` unless the returned function is called first. With it the driver
+   * wakes only at the core's next deadline (RaftNode.nextDeadline) instead of every tickMs.
+   */
+  after?(ms: number, fn: () => void): () => void;
 }

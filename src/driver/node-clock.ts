@@ -1,4 +1,4 @@
-/** The daemon's clock: wall time for the core, setImmediate for the next turn, setInterval for ticks. */
+/** The daemon's clock: wall time for the core, setImmediate for the next turn, setTimeout for the core's deadlines. */
 import type { DriverClock } from './interfaces.js';
 
 export const nodeClock: DriverClock = {
@@ -8,5 +8,9 @@ export const nodeClock: DriverClock = {
   every(ms, fn) {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);
+  },
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
   },
 };

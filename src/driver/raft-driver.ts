@@ -40,6 +40,8 @@ export interface DriverHooks {
   onFailure?(err: unknown, stage: 'ready' | 'snapshot'): void;
   /** Whether the core needs ticks (default: while it is a voter; learners have no timers to run). */
   shouldTick?(core: RaftNode): boolean;
+  /** When onTick next has periodic work of its own (absolute, the clock's ms; default: never). */
+  nextWork?(core: RaftNode): number;
 }
 
 export interface RaftDriverOptions {
@@ -65,6 +67,8 @@ export class RaftDriver {
   /** The snapshot being encoded and written in the background, if any (see maybeSnapshot). */
   private snapshotting: Promise<void> | null = null;
   private cancelTick: (() => void) | null = null;
+  /** The deadline the one-shot timer is armed for (deadline mode, see DriverClock.after). */
+  private armedAt = Number.NaN;
   private stopping = false;
   private failed = false;
   /** Ticks since start, reported so the idle cost is visible. */
@@ -111,7 +115,12 @@ export class RaftDriver {
     this.kick();
   }
 
-  /** Tick only while the core needs it (see DriverHooks.shouldTick). */
+  /**
+   * Tick only while the core needs it (see DriverHooks.shouldTick). With a one-shot timer
+   * (DriverClock.after) the driver wakes only at the core's next deadline, re-armed after every step,
+   * tick, kick and Ready: an idle follower then wakes for the leader's heartbeats alone. Without
+   * one it ticks every tickMs (the core's timers are absolute deadlines, so both behave the same).
+   */
   updateTimer(): void {
     const core = this.coreRef;
     const needed =
@@ -119,12 +128,32 @@ export class RaftDriver {
       !this.stopping &&
       !this.failed &&
       (this.hooks.shouldTick ? this.hooks.shouldTick(core) : core.confState.voters.includes(core.id));
-    if (needed && this.cancelTick === null) {
-      this.cancelTick = this.o.clock.every(this.o.tickMs, () => this.onTick());
-    } else if (!needed && this.cancelTick !== null) {
-      this.cancelTick();
-      this.cancelTick = null;
+    const after = this.o.clock.after;
+    if (!needed || after === undefined) {
+      if (needed && this.cancelTick === null) {
+        this.cancelTick = this.o.clock.every(this.o.tickMs, () => this.onTick());
+      } else if (!needed) this.disarm();
+      return;
     }
+    const at = Math.min(core.nextDeadline(), this.hooks.nextWork?.(core) ?? Infinity);
+    if (at === this.armedAt && this.cancelTick !== null) return;
+    this.disarm();
+    if (!Number.isFinite(at)) return;
+    this.armedAt = at;
+    // At least 1 ms: a deadline already due fires on the next timer phase, never in a busy loop.
+    const delay = Math.max(1, Math.ceil(at - this.o.clock.now()));
+    this.cancelTick = after.call(this.o.clock, delay, () => {
+      this.cancelTick = null;
+      this.armedAt = Number.NaN;
+      this.onTick();
+    });
+  }
+
+  private disarm(): void {
+    if (this.cancelTick === null) return;
+    this.cancelTick();
+    this.cancelTick = null;
+    this.armedAt = Number.NaN;
   }
 
   private onTick(): void {
@@ -140,6 +169,8 @@ export class RaftDriver {
   /** Run the Ready loop unless it already runs; a run in progress picks up new work itself. */
   kick(): void {
     if (this.failed) return;
+    // A step, a proposal or a tick may have moved the core's next deadline (deadline mode).
+    if (this.o.clock.after !== undefined) this.updateTimer();
     if (this.processing) {
       this.again = true;
       return;

@@ -24,11 +24,12 @@ import type { KvApplier } from '../raft/kv-applier.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
 import type { RaftMessage } from '../raft/messages.js';
 import type { RaftNode } from '../raft/raft-node.js';
+import type { PowerMode } from '../energy/power-mode.js';
 import { nullLogger, type Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { PeerDirectory } from './peers.js';
 import { RaftAutopilot } from './raft-autopilot.js';
-import { RaftCoreRunner } from './raft-core-runner.js';
+import { LEARNER_HEARTBEAT_ROUNDS, RaftCoreRunner } from './raft-core-runner.js';
 import { NoQuorumError } from './raft-errors.js';
 import { RaftForwarder } from './raft-forward.js';
 import { RaftFormationRunner } from './raft-formation-runner.js';
@@ -72,6 +73,12 @@ export interface LeaderInfo {
 }
 
 const MANAGE_EVERY_MS = 500;
+/**
+ * A follower that knows its leader manages nothing (membership is the leader's) and its election
+ * deadline wakes it when the leader falls silent; this slower pass only redials a silent link it sent
+ * forwarded requests over while heartbeats still arrive.
+ */
+const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
 
 export class RaftComponent implements NodeComponent {
   readonly name = 'raft';
@@ -145,6 +152,7 @@ export class RaftComponent implements NodeComponent {
       seed: opts.seed,
       send: (m) => this.links.send(m),
       onTick: (now) => this.onTick(now),
+      nextWork: (core) => this.nextWork(core),
       onLeaderChange: () => this.kv.wakeLeaderWaiters(),
       onAdvanced: () => {
         this.forward.onApplied(this.applier.appliedIndex);
@@ -171,6 +179,9 @@ export class RaftComponent implements NodeComponent {
       stopping,
       get electionTimeoutMs() {
         return self.electionTimeoutMs;
+      },
+      get learnerHeartbeatMs() {
+        return self.runner.learnerHeartbeatMs;
       },
       get log() {
         return self.log;
@@ -471,7 +482,8 @@ export class RaftComponent implements NodeComponent {
   private onTick(now: number): void {
     const core = this.core;
     if (core === null) return;
-    if (now - this.lastManage >= MANAGE_EVERY_MS) {
+    const every = core.isLeader || core.leaderId === null ? MANAGE_EVERY_MS : FOLLOWER_MANAGE_EVERY_MS;
+    if (now - this.lastManage >= every) {
       this.lastManage = now;
       this.autopilot.manageMembership(now);
       // A voter without a leader says why in the log (rate-limited), as a forming node does.
@@ -481,6 +493,21 @@ export class RaftComponent implements NodeComponent {
       }
       this.links.resetSilentLinks(now);
     }
+  }
+
+  /** When onTick next has work: every MANAGE_EVERY_MS on a leader or while no leader is known. */
+  private nextWork(core: RaftNode): number {
+    if (core.isLeader || core.leaderId === null) return this.lastManage + MANAGE_EVERY_MS;
+    return this.lastManage + FOLLOWER_MANAGE_EVERY_MS;
+  }
+
+  /**
+   * Energy (EnergyComponent.onPowerMode): a leader heartbeats learners less often in emergency
+   * (LEARNER_HEARTBEAT_ROUNDS). Voters' timers are left alone: stretching them would slow failover
+   * for the whole cluster; a battery node stretches its own election timeout (setElectionTimeoutScale).
+   */
+  setPowerMode(mode: PowerMode): void {
+    this.runner.setLearnerHeartbeatRounds(LEARNER_HEARTBEAT_ROUNDS[mode]);
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */

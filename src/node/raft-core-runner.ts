@@ -14,6 +14,7 @@ import { nodeClock } from '../driver/node-clock.js';
 import { RaftDriver } from '../driver/raft-driver.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
 import { KvApplier } from '../raft/kv-applier.js';
+import type { PowerMode } from '../energy/power-mode.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
@@ -28,6 +29,8 @@ export interface CoreRunnerHost {
   readonly seed: number | undefined;
   send(m: RaftMessage): SendOutcome;
   onTick(now: number): void;
+  /** When onTick next has periodic work of its own (absolute ms; see DriverHooks.nextWork). */
+  nextWork(core: RaftNode): number;
   onLeaderChange(): void;
   /** Entries were applied (forwarded reads wait on this; the voter count may have changed). */
   onAdvanced(): void;
@@ -42,6 +45,17 @@ function snapshotEveryFor(id: string, every: number): number {
   return every + Math.floor(((fnv1a(id) % 1000) / 1000) * (every / 2));
 }
 
+/**
+ * Heartbeat rounds between two heartbeats to a learner, by power mode: learners vote in nothing, so
+ * only their commit index (idle) and a stalled resend to them wait for it. Emergency stretches it
+ * further on the leader; a follower's and a voter's timers are never stretched by a power mode.
+ */
+export const LEARNER_HEARTBEAT_ROUNDS: Readonly<Record<PowerMode, number>> = {
+  normal: 4,
+  low_power: 4,
+  emergency: 8,
+};
+
 export class RaftCoreRunner {
   private readonly host: CoreRunnerHost;
   private node: SwarmNode | null = null;
@@ -50,6 +64,7 @@ export class RaftCoreRunner {
   private driver: RaftDriver | null = null;
   private _applier = new KvApplier();
   private electionScale = 1;
+  private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
   /** Applied entries between snapshots on this node (see snapshotEveryFor). */
   private snapshotEvery = 0;
@@ -148,6 +163,20 @@ export class RaftCoreRunner {
     this.core?.setElectionTimeoutScale(scale);
   }
 
+  /**
+   * Energy: heartbeat learners every `rounds` heartbeat rounds when leading (see
+   * RaftNode.setLearnerHeartbeatRounds and LEARNER_HEARTBEAT_ROUNDS).
+   */
+  setLearnerHeartbeatRounds(rounds: number): void {
+    this.learnerRounds = rounds;
+    this.core?.setLearnerHeartbeatRounds(rounds);
+  }
+
+  /** How long a leader may leave a learner without a heartbeat, ms. */
+  get learnerHeartbeatMs(): number {
+    return this.learnerRounds * (this.node?.config.consensus.heartbeat_interval_ms ?? 0);
+  }
+
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
   updateTimer(): void {
     this.driver?.updateTimer();
@@ -184,6 +213,7 @@ export class RaftCoreRunner {
       initialConf,
     );
     core.setElectionTimeoutScale(this.electionScale);
+    core.setLearnerHeartbeatRounds(this.learnerRounds);
     return core;
   }
 
@@ -204,6 +234,7 @@ export class RaftCoreRunner {
       snapshotEvery: this.snapshotEvery,
       hooks: {
         onTick: (now) => host.onTick(now),
+        nextWork: (core) => host.nextWork(core),
         onLeaderChange: () => host.onLeaderChange(),
         onSoftState: (ss, term) => node.log.info('raft role', { role: ss.role, leader: ss.leader, term }),
         onFsync: (seconds) => host.metrics.fsyncSeconds.observe(seconds),

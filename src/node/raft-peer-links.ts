@@ -23,6 +23,8 @@ export interface PeerLinksHost {
   stopping(): boolean;
   /** The minimum election timeout: how long a link may stay silent before a redial. */
   readonly electionTimeoutMs: number;
+  /** How long a leader may leave a learner without a heartbeat (it skips rounds to learners). */
+  readonly learnerHeartbeatMs?: number;
   readonly log: Logger;
   kick(): void;
 }
@@ -101,9 +103,11 @@ export class RaftPeerLinks {
         continue;
       }
       // Sent to since we last heard, and silent for an election timeout: a link that merely went idle
-      // (two followers after an election) is left alone, so an idle swarm opens no connections.
-      if ((this.sentAt.get(id) ?? 0) <= heard || now - heard < quiet) continue;
-      if (now - (this.resetAt.get(id) ?? 0) < quiet) continue;
+      // (two followers after an election) is left alone, so an idle swarm opens no connections. A
+      // learner answers only the heartbeat rounds it gets: the gap between two of them does not count.
+      const q = conf.learners.includes(id) ? quiet + (this.host.learnerHeartbeatMs ?? 0) : quiet;
+      if ((this.sentAt.get(id) ?? 0) <= heard || now - heard < q) continue;
+      if (now - (this.resetAt.get(id) ?? 0) < q) continue;
       const hp = this.peerAddr(id);
       if (hp === null) continue;
       this.resetAt.set(id, now);

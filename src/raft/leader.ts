@@ -100,10 +100,14 @@ export function sendTimeoutNow(r: Raft, to: NodeId): void {
   r.send({ type: 'timeout_now', from: r.id, to, term: r.term });
 }
 
-/** Heartbeat every follower; `readCtx` > 0 makes the round a ReadIndex confirmation. */
-export function sendHeartbeats(r: Raft, readCtx: number): void {
+/**
+ * Heartbeat every follower (voters only unless `learners`); `readCtx` > 0 makes the round a ReadIndex
+ * confirmation, which counts voters only.
+ */
+export function sendHeartbeats(r: Raft, readCtx: number, learners = true): void {
   for (const pr of r.tracker.values()) {
     if (pr.id === r.id) continue;
+    if (!learners && pr.isLearner) continue;
     r.send({
       type: 'heartbeat',
       from: r.id,

@@ -124,9 +124,43 @@ export class RaftNode {
     this.id = this.r.id;
   }
 
-  /** Advance timers: elections on followers, heartbeats and check-quorum on the leader. */
+  /**
+   * Advance timers: elections on followers, heartbeats and check-quorum on the leader. Every timer is
+   * an absolute deadline compared with `now`, so ticking at arbitrary times (only at nextDeadline(),
+   * or late) is the same as ticking often: nothing counts ticks.
+   */
   tick(now: number): void {
     tick(this.r, now);
+  }
+
+  /**
+   * The earliest `now` at which tick() has work (Infinity: none until a message or a proposal
+   * arrives), from state alone. A runtime arms one timer for it instead of ticking periodically, so
+   * an idle follower wakes for heartbeats only and a learner not at all. Changes after every step,
+   * tick, proposal and Ready; ticking earlier is harmless (nothing is due, nothing happens).
+   */
+  nextDeadline(): number {
+    const r = this.r;
+    if (r.role === 'leader') {
+      let d = r.heartbeatDeadline;
+      if (r.opts.checkQuorum) d = Math.min(d, r.checkQuorumDeadline);
+      if (r.leadTransferee !== null) d = Math.min(d, r.transferDeadline);
+      return d;
+    }
+    // A learner never campaigns: at its election deadline tick() would only re-arm the timer. A voter
+    // not started yet has deadline 0: its first tick arms the election timer.
+    if (!r.isVoter()) return Infinity;
+    return r.electionDeadline;
+  }
+
+  /**
+   * Heartbeat learners every `rounds` heartbeat rounds only (energy: a learner's process then wakes
+   * that much less). Safe: learners count in no quorum (commit, check-quorum, ReadIndex) and never
+   * campaign, so their only timer is ours; what it costs is a learner's commit index (sent capped
+   * by heartbeats when idle) and a stalled snapshot or probe resend to it advancing that much later.
+   */
+  setLearnerHeartbeatRounds(rounds: number): void {
+    this.r.learnerHeartbeatRounds = Number.isInteger(rounds) && rounds >= 1 ? rounds : 1;
   }
 
   /** Feed one message from a peer. Messages from older terms are dropped or answered so their sender catches up. */

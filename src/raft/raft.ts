@@ -77,6 +77,9 @@ export class Raft {
   electionDeadline = 0;
   electionScale = 1;
   heartbeatDeadline = 0;
+  /** Heartbeat rounds sent as leader (see RaftNode.setLearnerHeartbeatRounds). */
+  heartbeatRound = 0;
+  learnerHeartbeatRounds = 1;
   checkQuorumDeadline = 0;
   lastLeaderContact = -Infinity;
 

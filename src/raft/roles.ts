@@ -19,7 +19,9 @@ export function tick(r: Raft, now: number): void {
   if (r.role === 'leader') {
     if (now >= r.heartbeatDeadline) {
       r.heartbeatDeadline = now + r.opts.heartbeatIntervalMs;
-      sendHeartbeats(r, r.reads.heartbeatCtx());
+      // Learners are in no quorum and never campaign: they may skip rounds (setLearnerHeartbeatRounds).
+      r.heartbeatRound++;
+      sendHeartbeats(r, r.reads.heartbeatCtx(), r.heartbeatRound % r.learnerHeartbeatRounds === 0);
     }
     if (r.opts.checkQuorum && now >= r.checkQuorumDeadline) {
       r.checkQuorumDeadline = now + r.opts.electionTimeoutMinMs;

@@ -476,6 +476,15 @@ export class SimWorld {
           live = false;
         };
       },
+      after: (ms, fn) => {
+        let live = true;
+        this.q.schedule(this.q.now + ms / n.rate, () => {
+          if (live && n.inc === inc) fn();
+        });
+        return () => {
+          live = false;
+        };
+      },
     };
   }
 

@@ -1,0 +1,164 @@
+/**
+ * RaftNode.nextDeadline: a runtime that ticks the core only at the deadline it names (one timer, no
+ * periodic tick) behaves as one that ticks every millisecond. Self-contained (no cluster helpers).
+ */
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/common/rng.js';
+import type { RaftMessage } from '../../src/raft/messages.js';
+import { RaftNode } from '../../src/raft/raft-node.js';
+import type { NodeId } from '../../src/raft/types.js';
+
+const EMPTY = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
+
+function node(id: NodeId, voters: NodeId[], learners: NodeId[] = [], seed = 7): RaftNode {
+  return new RaftNode(
+    {
+      id,
+      electionTimeoutMinMs: 150,
+      electionTimeoutMaxMs: 300,
+      heartbeatIntervalMs: 50,
+      rng: createRng(seed),
+    },
+    EMPTY,
+    { voters, learners },
+  );
+}
+
+function drain(n: RaftNode): RaftMessage[] {
+  const out: RaftMessage[] = [];
+  for (let i = 0; i < 100 && n.hasReady(); i++) {
+    const rd = n.ready();
+    out.push(...rd.messages);
+    n.advance(rd);
+  }
+  return out;
+}
+
+/** `a` wins against voter b (pre-vote then vote) at time `now`; returns what it sent since. */
+function lead(a: RaftNode, now: number): void {
+  a.tick(now);
+  a.tick(a.nextDeadline());
+  drain(a);
+  const t = a.nextDeadline();
+  const st = a.status();
+  a.step(
+    { type: 'request_vote_response', from: 'b', to: 'a', term: st.term + 1, granted: true, preVote: true },
+    t - 1,
+  );
+  drain(a);
+  a.step(
+    {
+      type: 'request_vote_response',
+      from: 'b',
+      to: 'a',
+      term: a.status().term,
+      granted: true,
+      preVote: false,
+    },
+    t - 1,
+  );
+  drain(a);
+  expect(a.isLeader).toBe(true);
+}
+
+describe('RaftNode.nextDeadline', () => {
+  it('a follower campaigns at its deadline, not a millisecond before', () => {
+    const n = node('a', ['a', 'b', 'c']);
+    n.tick(1000);
+    const d = n.nextDeadline();
+    expect(d).toBeGreaterThanOrEqual(1150);
+    expect(d).toBeLessThanOrEqual(1300);
+    n.tick(d - 1);
+    expect(drain(n).filter((m) => m.type === 'request_vote')).toHaveLength(0);
+    n.tick(d);
+    expect(drain(n).filter((m) => m.type === 'request_vote')).toHaveLength(2);
+    // Campaigning re-armed the timer.
+    expect(n.nextDeadline()).toBeGreaterThan(d);
+  });
+
+  it('ticking only at the deadline equals ticking every millisecond', () => {
+    const fine = node('a', ['a', 'b', 'c'], [], 3);
+    const sparse = node('a', ['a', 'b', 'c'], [], 3);
+    fine.tick(0);
+    sparse.tick(0);
+    const campaigns = (n: RaftNode, times: number[]): number[] => {
+      const at: number[] = [];
+      for (const t of times) {
+        n.tick(t);
+        if (drain(n).some((m) => m.type === 'request_vote')) at.push(t);
+      }
+      return at;
+    };
+    const every = campaigns(
+      fine,
+      Array.from({ length: 2000 }, (_, i) => i + 1),
+    );
+    const deadlines: number[] = [];
+    while (sparse.nextDeadline() <= 2000) {
+      const d = sparse.nextDeadline();
+      deadlines.push(d);
+      expect(campaigns(sparse, [d])).toEqual([d]);
+    }
+    expect(every.length).toBeGreaterThan(3);
+    expect(deadlines).toEqual(every);
+  });
+
+  it('a learner has nothing to wake for', () => {
+    const n = node('c', ['a', 'b'], ['c']);
+    n.tick(1000);
+    expect(n.nextDeadline()).toBe(Infinity);
+  });
+
+  it('a leader wakes for heartbeats; learners get every Nth round only', () => {
+    const a = node('a', ['a', 'b'], ['c']);
+    lead(a, 1000);
+    a.setLearnerHeartbeatRounds(4);
+    const toB: number[] = [];
+    const toC: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const d = a.nextDeadline();
+      a.tick(d);
+      for (const m of drain(a)) {
+        if (m.type !== 'heartbeat') continue;
+        if (m.to === 'b') toB.push(i);
+        if (m.to === 'c') toC.push(i);
+      }
+      // Keep the leader's quorum active so check-quorum does not depose it.
+      a.step(
+        {
+          type: 'heartbeat_response',
+          from: 'b',
+          to: 'a',
+          term: a.status().term,
+          readCtx: 0,
+        } as RaftMessage,
+        d,
+      );
+      drain(a);
+    }
+    expect(toB).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(toC).toHaveLength(2);
+  });
+
+  it('check-quorum deposes a silent leader ticked only at its deadlines', () => {
+    const a = node('a', ['a', 'b', 'c']);
+    a.tick(1000);
+    a.tick(a.nextDeadline());
+    drain(a);
+    const term = a.status().term + 1;
+    a.step({ type: 'request_vote_response', from: 'b', to: 'a', term, granted: true, preVote: true }, 1200);
+    drain(a);
+    a.step({ type: 'request_vote_response', from: 'b', to: 'a', term, granted: true, preVote: false }, 1200);
+    drain(a);
+    expect(a.isLeader).toBe(true);
+    let wakes = 0;
+    while (a.isLeader && wakes < 100) {
+      a.tick(a.nextDeadline());
+      drain(a);
+      wakes++;
+    }
+    expect(a.isLeader).toBe(false);
+    // Heartbeats every 50 ms over two check-quorum periods (150 ms each): a handful of wakes, no more.
+    expect(wakes).toBeLessThanOrEqual(8);
+  });
+});
