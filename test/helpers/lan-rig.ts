@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ip, NetnsLab } from './netns.js';
 import { SWARM_BIN, type RunResult } from './run-swarm.js';
+import { alive } from '../node/proc.js';
 
 /** The default ports every host uses (its own namespace gives each its own port space). */
 export const DEFAULT_API = 'http://127.0.0.1:5557';
@@ -163,21 +164,6 @@ function runIn(
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true;
-  }
 }
 
 /** One sample of a probe: the host's own status and gossip view, read from its API. */
@@ -421,15 +407,15 @@ s.bind(0, tick);`;
 
   running(i: number): boolean {
     const p = this.hosts[i]!.pid;
-    return p !== null && pidAlive(p);
+    return p !== null && alive(p);
   }
 
   /** SIGKILL host i's daemon (a power cut); resolves once it is gone. */
   async kill(i: number): Promise<void> {
     const p = this.hosts[i]!.pid;
     if (p === null) return;
-    if (pidAlive(p)) process.kill(p, 'SIGKILL');
-    for (let k = 0; k < 200 && pidAlive(p); k++) await sleep(10);
+    if (alive(p)) process.kill(p, 'SIGKILL');
+    for (let k = 0; k < 200 && alive(p); k++) await sleep(10);
   }
 
   /** `swarm node stop` on host i (graceful). */
@@ -634,7 +620,7 @@ s.bind(0, tick);`;
     this.probes.clear();
     for (const w of this.writers) if (w.exitCode === null) w.kill('SIGKILL');
     this.writers.clear();
-    for (const p of this.pids) if (pidAlive(p)) process.kill(p, 'SIGKILL');
+    for (const p of this.pids) if (alive(p)) process.kill(p, 'SIGKILL');
     this.pids.clear();
     if (this.built) {
       for (const h of this.hosts) {
