@@ -17,7 +17,6 @@
  * outranks its previous life without persisting a counter.
  */
 import { randomBytes } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { SwarmError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
@@ -36,7 +35,7 @@ import type { RefusalCause } from '../net/refusals.js';
 import type { UdpTransport } from '../net/udp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { GossipMessage } from '../gossip/messages.js';
-import { resolveAdvertiseHost } from './advertise.js';
+import { isWildcardHost, resolveAdvertiseHost } from './advertise.js';
 import { loadGossipPeers, saveGossipPeers } from './gossip-peers-file.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
@@ -117,19 +116,6 @@ export function coreConfigFromSections(config: SwarmNode['config']): Partial<Gos
   };
 }
 
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '';
-}
-
-/** The address other members should use: the bind address, or this host's first external IPv4. */
-export function advertiseHost(bind: string): string {
-  if (!isWildcard(bind)) return bind;
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
-}
-
 /** "host:port" with IPv6 brackets; wildcard hosts replaced by the advertised host. */
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -140,7 +126,7 @@ function advertiseAddr(addr: string | null | undefined, host: string): string | 
   const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(addr);
   if (!m) return addr;
   const h = m[1]!.replace(/^\[|\]$/g, '');
-  return isWildcard(h) ? hostPort(host, Number(m[2])) : addr;
+  return isWildcardHost(h) ? hostPort(host, Number(m[2])) : addr;
 }
 
 export function parseHostPort(s: string): PeerAddress {
