@@ -14,14 +14,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until } from '../helpers/kv-history.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
-interface StartJson {
-  pid: number;
-  id: string;
-  api_url: string;
-}
 interface Leader {
   self: string;
   leader: string | null;
@@ -69,14 +64,14 @@ async function start(
   join_: string[],
   extra: string[] = [],
 ): Promise<StartJson> {
-  const args = ['--config', join(root, 'config.toml'), 'node', 'start', '--json', '--data-dir', dir];
-  args.push('--gossip-port', String(gossipPort), ...extra);
-  if (join_.length > 0) args.push('--join', join_.join(','));
-  const r = await runSwarm(args, { env: env() });
-  if (r.code !== 0) throw new Error(`node start failed: ${r.stderr}`);
-  const info = JSON.parse(r.stdout) as StartJson;
-  pids.add(info.pid);
-  return info;
+  return startNode({
+    config: join(root, 'config.toml'),
+    dir,
+    extra: ['--gossip-port', String(gossipPort), ...extra],
+    join: join_,
+    env: env(),
+    pids,
+  });
 }
 
 async function leaders(ns: StartJson[]): Promise<(Leader | null)[]> {

@@ -18,14 +18,9 @@ import {
 } from '../../src/sim/linearizability.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until } from '../helpers/kv-history.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
-interface StartJson {
-  pid: number;
-  id: string;
-  api_url: string;
-}
 interface Daemon {
   dir: string;
   info: StartJson;
@@ -55,14 +50,8 @@ async function start(
   join_: string[],
   ports?: { raft: string; gossip: string },
 ): Promise<StartJson> {
-  const args = ['--config', join(root, 'config.toml'), 'node', 'start', '--json', '--data-dir', dir];
-  if (ports !== undefined) args.push('--raft-port', ports.raft, '--gossip-port', ports.gossip);
-  if (join_.length > 0) args.push('--join', join_.join(','));
-  const r = await runSwarm(args, { env: env() });
-  if (r.code !== 0) throw new Error(`node start failed: ${r.stderr}`);
-  const info = JSON.parse(r.stdout) as StartJson;
-  pids.add(info.pid);
-  return info;
+  const extra = ports === undefined ? [] : ['--raft-port', ports.raft, '--gossip-port', ports.gossip];
+  return startNode({ config: join(root, 'config.toml'), dir, extra, join: join_, env: env(), pids });
 }
 
 interface Leader {

@@ -22,14 +22,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanSegment } from '../../src/raft/storage/scan.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until, type LeaderView } from '../helpers/kv-history.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { startNode, type StartJson } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
-interface StartJson {
-  pid: number;
-  id: string;
-  api_url: string;
-}
 interface Daemon {
   dir: string;
   info: StartJson;
@@ -69,14 +64,16 @@ async function start(
   ports?: { raft: string; gossip: string },
   config = 'config.toml',
 ): Promise<StartJson> {
-  const args = ['--config', join(root, config), 'node', 'start', '--json', '--data-dir', dir];
-  if (ports !== undefined) args.push('--raft-port', ports.raft, '--gossip-port', ports.gossip);
-  if (join_.length > 0) args.push('--join', join_.join(','));
-  const r = await runSwarm(args, { env: env(), timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`node start failed: ${r.stderr}`);
-  const info = JSON.parse(r.stdout) as StartJson;
-  pids.add(info.pid);
-  return info;
+  const extra = ports === undefined ? [] : ['--raft-port', ports.raft, '--gossip-port', ports.gossip];
+  return startNode({
+    config: join(root, config),
+    dir,
+    extra,
+    join: join_,
+    env: env(),
+    pids,
+    timeoutMs: 60_000,
+  });
 }
 
 async function cluster(name: string, config = 'config.toml'): Promise<Daemon[]> {

@@ -48,3 +48,45 @@ export function runSwarm(
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** What `swarm node start --json` prints. */
+export interface StartJson {
+  pid: number;
+  id: string;
+  api_url: string;
+}
+
+/**
+ * `swarm node start --json --data-dir DIR` with `--config FILE` and `extra` flags; throws with the
+ * CLI's stderr on failure and records the daemon's PID in `pids` (before anything else can fail),
+ * so the test's cleanup can SIGKILL it.
+ */
+export async function startNode(opts: {
+  config: string;
+  dir: string;
+  extra?: readonly string[];
+  join?: readonly string[];
+  env: NodeJS.ProcessEnv;
+  pids: Set<number>;
+  timeoutMs?: number;
+}): Promise<StartJson> {
+  const args = [
+    '--config',
+    opts.config,
+    'node',
+    'start',
+    '--json',
+    '--data-dir',
+    opts.dir,
+    ...(opts.extra ?? []),
+  ];
+  if (opts.join !== undefined && opts.join.length > 0) args.push('--join', opts.join.join(','));
+  const r = await runSwarm(args, {
+    env: opts.env,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  });
+  if (r.code !== 0) throw new Error(`node start failed: ${r.stderr}`);
+  const info = JSON.parse(r.stdout) as StartJson;
+  opts.pids.add(info.pid);
+  return info;
+}
