@@ -36,19 +36,24 @@ export const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 
 /** The load's 16 clients and the status polls never queue inside the agent. */
 export const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One HTTP call on the keep-alive agent; resolves with the status (0 on a network error or a timeout). */
+/**
+ * One HTTP call, on the keep-alive agent unless `via` is false (a connection of its own, so a request
+ * the server holds cannot queue the next ones behind it); resolves with the status (0 on a network
+ * error or a timeout).
+ */
 export function call(
   url: string,
   method: string,
   body?: string,
   timeoutMs = 5000,
+  via: Agent | false = agent,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve) => {
     const req = request(
       url,
       {
         method,
-        agent,
+        agent: via,
         headers: body ? { 'content-type': 'application/json' } : {},
         timeout: timeoutMs,
       },

@@ -26,7 +26,6 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EtcdCluster, etcdPut, findEtcd, ETCD_ELECTION_MS, ETCD_HEARTBEAT_MS } from './etcd.js';
@@ -150,26 +149,7 @@ async function timeReads(reads: (() => Promise<ReadTiming>)[]): Promise<RestartT
  * server holds must not queue the next ones behind it in an agent's socket pool.
  */
 function probe(url: string, method: string, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method,
-        agent: false,
-        headers: body ? { 'content-type': 'application/json' } : {},
-        timeout: PROBE_TIMEOUT_MS,
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', () => resolve({ status: 0, text: '' }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, text: '' }));
-    req.end(body);
-  });
+  return call(url, method, body, PROBE_TIMEOUT_MS, false);
 }
 
 const ourRead = (api: string): Promise<{ status: number; text: string }> =>

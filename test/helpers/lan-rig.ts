@@ -518,25 +518,24 @@ s.bind(0, tick);`;
       ip('-n', this.lab.hub, 'link', 'set', this.lab.vhub[i]!, 'master', 'br0');
   }
 
+  /** Runs an inline ES module script with Node inside host i's namespace; its last argument is the host's API. */
+  private nodeScript(
+    i: number,
+    script: string,
+    args: readonly string[],
+    stdin: 'pipe' | 'ignore',
+  ): ChildProcess {
+    const ns = this.hosts[i]!.ns;
+    return spawn(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script, ...args, DEFAULT_API],
+      { stdio: [stdin, 'pipe', 'ignore'] },
+    );
+  }
+
   /** A poller of host i's API inside its namespace (see `Probe`); stopped by `cleanup`. */
   probe(i: number, everyMs = 50, maxMs = 15 * 60_000): Probe {
-    const h = this.hosts[i]!;
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        h.ns,
-        process.execPath,
-        '--input-type=module',
-        '-e',
-        PROBE_SCRIPT,
-        String(everyMs),
-        String(maxMs),
-        DEFAULT_API,
-      ],
-      { stdio: ['pipe', 'pipe', 'ignore'] },
-    );
+    const child = this.nodeScript(i, PROBE_SCRIPT, [String(everyMs), String(maxMs)], 'pipe');
     const p = new Probe(child);
     this.probes.add(p);
     return p;
@@ -553,28 +552,11 @@ s.bind(0, tick);`;
     value: string,
     maxMs: number,
   ): Promise<{ t: number | null; last?: string }> {
-    const h = this.hosts[i]!;
     return new Promise((resolve) => {
-      const child = spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          h.ns,
-          process.execPath,
-          '--input-type=module',
-          '-e',
-          WRITE_SCRIPT,
-          key,
-          value,
-          String(maxMs),
-          DEFAULT_API,
-        ],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      );
+      const child = this.nodeScript(i, WRITE_SCRIPT, [key, value, String(maxMs)], 'ignore');
       this.writers.add(child);
       let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), maxMs + 10_000);
       child.on('close', () => {
         clearTimeout(timer);
