@@ -18,7 +18,7 @@
  */
 import { isForwardMessage, type RaftWireMessage } from '../net/forward-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
-import type { TcpTransport } from '../net/tcp.js';
+import { peerKey, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
@@ -291,8 +291,7 @@ export class RaftComponent implements NodeComponent {
       await this.runner.close('raft transport failed to open');
       throw err;
     }
-    const a = this.transport.address();
-    this.raftAddr = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+    this.raftAddr = peerKey(this.transport.address());
     node.log.info('raft listening', { address: this.raftAddr, tick_ms: this.runner.tickMs });
     this.unsubscribe = this.opts.peers.onChange(() => this.onPeersChanged());
     this.formation.announce();
