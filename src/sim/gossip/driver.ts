@@ -24,6 +24,12 @@ export interface GossipSimOptions {
   readonly exactBytes?: boolean;
   /** Or count bytes with this function (e.g. the wire codec's encoded length). */
   readonly sizeOf?: (msg: GossipMessage) => number;
+  /**
+   * Deliver multicast output (discovery announces, the beacon) to every other node, each copy
+   * through the link model and partitions like a unicast message. Off by default, as before:
+   * scenarios without discovery stay bit-identical.
+   */
+  readonly multicast?: boolean;
 }
 
 type SimEvent =
@@ -194,8 +200,7 @@ export class GossipSim {
   private after(id: MemberId, n: SimNode): void {
     const now = this.now;
     for (const o of n.core.drain()) {
-      if (o.multicast === true) continue;
-      const to = o.to ?? o.host;
+      if (o.multicast === true && this.opts.multicast !== true) continue;
       const bytes =
         this.opts.sizeOf !== undefined
           ? this.opts.sizeOf(o.msg)
@@ -209,8 +214,11 @@ export class GossipSim {
         this.traffic.maxType = o.msg.type;
       }
       this.traffic.byType[o.msg.type] = (this.traffic.byType[o.msg.type] ?? 0) + 1;
-      for (const d of this.net.route(id, to, bytes))
-        this.clock.schedule(now + d, { k: 'msg', from: id, to, msg: o.msg });
+      const targets =
+        o.multicast === true ? [...this.nodes.keys()].filter((x) => x !== id) : [o.to ?? o.host];
+      for (const to of targets)
+        for (const d of this.net.route(id, to, bytes))
+          this.clock.schedule(now + d, { k: 'msg', from: id, to, msg: o.msg });
     }
     for (const e of n.core.drainEvents()) for (const l of this.listeners) l(id, e, now);
     const d = n.core.nextDeadline();
