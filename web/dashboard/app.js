@@ -105,10 +105,12 @@ function drawChart(canvas, pts, color) {
   g.scale(dpr, dpr);
   g.clearRect(0, 0, w, h);
   const now = Date.now();
-  const x0 = now - HOUR_MS;
+  // Up to the last hour; a node up for less shows what it has over at least 5 minutes, not a sliver.
+  const span = Math.min(HOUR_MS, Math.max(5 * 60 * 1000, pts.length > 0 ? now - pts[0][0] : 0));
+  const x0 = now - span;
   const max = Math.max(0.1, ...pts.map((p) => p[1])) * 1.15;
   const pad = { l: 4, r: 4, t: 14, b: 14 };
-  const X = (/** @type {number} */ t) => pad.l + ((t - x0) / HOUR_MS) * (w - pad.l - pad.r);
+  const X = (/** @type {number} */ t) => pad.l + ((t - x0) / span) * (w - pad.l - pad.r);
   const Y = (/** @type {number} */ v) => h - pad.b - (v / max) * (h - pad.t - pad.b);
   g.strokeStyle = '#26313d';
   g.lineWidth = 1;
@@ -121,7 +123,7 @@ function drawChart(canvas, pts, color) {
   g.fillStyle = '#8593a1';
   g.font = '10px system-ui, sans-serif';
   g.fillText(watts(max / 1.15), pad.l, 10);
-  g.fillText('−60 min', pad.l, h - 2);
+  g.fillText(`−${Math.round(span / 60000)} min`, pad.l, h - 2);
   g.fillText('now', w - pad.r - 20, h - 2);
   if (pts.length === 0) return;
   g.strokeStyle = color;
