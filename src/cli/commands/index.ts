@@ -19,6 +19,7 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['keygen', async () => (await import('./keygen.js')).register],
   ['maelstrom', async () => (await import('./maelstrom.js')).register],
   ['service', async () => (await import('./service.js')).register],
+  ['logs', async () => (await import('./logs.js')).register],
   ['version', async () => (await import('./version.js')).register],
 ]);
 
