@@ -28,6 +28,8 @@ const TOKEN = 'dashboard-e2e-token';
 let root: string;
 const pids = new Set<number>();
 let browser: Browser | null = null;
+/** The API URL of the first node, for the page tests after the swarm test. */
+let pageUrl = '';
 
 function env(device: string): NodeJS.ProcessEnv {
   return {
@@ -98,6 +100,7 @@ describe.skipIf(!HAVE_CHROMIUM)(
           pids,
         });
       const n1 = await start('alpha', 'rpi4', []);
+      pageUrl = n1.api_url;
       const st1 = await get<{ addresses: { gossip: string } }>(`${n1.api_url}/v1/status`);
       const seed = [st1.addresses.gossip];
       const [n2, n3] = await Promise.all([
@@ -192,5 +195,59 @@ describe.skipIf(!HAVE_CHROMIUM)(
       expect(existsSync(shot)).toBe(true);
       expect(pageErrors).toEqual([]);
     }, 180_000);
+
+    it('shows tasks per node while /v1/tasks answers, and hides the section when it does not', async () => {
+      expect(pageUrl, 'the swarm test runs first').not.toBe('');
+      const page = await browser!.newPage({ bypassCSP: true });
+      const member = (id: string, name: string) => ({
+        id,
+        name,
+        device_class: 'standard',
+        status: 'alive',
+        raft_role: id === 'n1' ? 'leader' : 'follower',
+        self: id === 'n1',
+        last_change: new Date().toISOString(),
+        addresses: { api: null },
+        energy: null,
+      });
+      const snapshot = (tasks: unknown) => ({
+        at: new Date().toISOString(),
+        status: { name: 'alpha', term: 2, leader: 'n1', commit_index: 9 },
+        members: {
+          leader: 'n1',
+          adaptive: { mode: 'normal', interval_ms: 1000, fanout: 3, reason: 'start' },
+          members: [member('n1', 'alpha'), member('n2', 'bravo')],
+        },
+        energy: null,
+        tasks,
+        unavailable: tasks === null ? { tasks: 'not_found' } : {},
+        history: [],
+      });
+      // The stream as a node with tasks, then (after the page reconnects) as one without the route.
+      const bodies = [
+        snapshot({
+          tasks: [
+            { name: 'camera', allocations: [{ n: 0, node: 'n2', node_name: 'bravo', state: 'running' }] },
+            { name: 'sensor', allocations: [] },
+          ],
+        }),
+        snapshot(null),
+      ];
+      let served = 0;
+      await page.route('**/v1/dashboard/stream*', (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: 'text/event-stream',
+          body: `event: snapshot\ndata: ${JSON.stringify(bodies[Math.min(served++, 1)])}\n\n`,
+        }),
+      );
+      await page.goto(`${pageUrl}/`);
+      await page.locator('#tasks-section').waitFor({ state: 'visible', timeout: 15_000 });
+      expect(await page.textContent('#tasks [data-node="n2"]')).toBe('bravocamera.0 running');
+      expect(await page.textContent('#tasks [data-node=""]')).toBe('not placedsensor');
+      await page.locator('#tasks-section').waitFor({ state: 'hidden', timeout: 15_000 });
+      expect(served).toBeGreaterThanOrEqual(2);
+      await page.close();
+    }, 60_000);
   },
 );

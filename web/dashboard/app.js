@@ -247,25 +247,67 @@ function render(snap) {
   $('updated').textContent = `Updated ${new Date(snap.at).toLocaleTimeString()}.`;
 }
 
+/** A state field that may be a string or an object holding one. @param {any} v */
+function stateOf(v) {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof v.state === 'string') return v.state;
+  return '';
+}
+
 /**
- * Tasks grouped by the node they run on, when this node serves /v1/tasks.
+ * Tasks grouped by the node they run on, when this node serves /v1/tasks:
+ * a task's allocations (`allocations`/`allocs`, each with its node) or, for a
+ * flat list, the task's own node field.
  * @param {any} tasks
  * @param {Map<string, string>} names
  */
 function renderTasks(tasks, names) {
   const section = $('tasks-section');
-  const list = Array.isArray(tasks) ? tasks : Array.isArray(tasks?.tasks) ? tasks.tasks : null;
+  const list = Array.isArray(tasks)
+    ? tasks
+    : Array.isArray(tasks?.tasks)
+      ? tasks.tasks
+      : Array.isArray(tasks?.items)
+        ? tasks.items
+        : null;
   if (list === null) {
     section.hidden = true;
     return;
   }
   section.hidden = false;
-  /** @type {Map<string, any[]>} */
+  /** @type {Map<string, {name: string, items: {label: string, state: string}[]}>} */
   const byNode = new Map();
+  const add = (
+    /** @type {any} */ node,
+    /** @type {any} */ nodeName,
+    /** @type {string} */ label,
+    /** @type {string} */ state,
+  ) => {
+    const key = node == null ? '' : String(node);
+    const name = key === '' ? 'not placed' : (nodeName ?? names.get(key) ?? key);
+    const entry = byNode.get(key) ?? { name, items: [] };
+    entry.items.push({ label, state });
+    byNode.set(key, entry);
+  };
   for (const t of list) {
-    const node = t.node ?? t.node_id ?? t.assigned_node ?? t.placement?.node ?? null;
-    const key = node === null ? 'unplaced' : String(node);
-    byNode.set(key, [...(byNode.get(key) ?? []), t]);
+    const name = String(t.name ?? t.id ?? t.task ?? t.spec?.name ?? '?');
+    const allocs = Array.isArray(t.allocations) ? t.allocations : Array.isArray(t.allocs) ? t.allocs : null;
+    if (allocs === null || allocs.length === 0) {
+      add(
+        t.node ?? t.node_id ?? t.placement?.node ?? null,
+        t.node_name,
+        name,
+        stateOf(t.state ?? t.status ?? t.desired),
+      );
+      continue;
+    }
+    for (const a of allocs)
+      add(
+        a.node ?? a.node_id ?? null,
+        a.node_name,
+        a.n === undefined ? name : `${name}.${a.n}`,
+        stateOf(a.state ?? a.status ?? a.desired),
+      );
   }
   const box = $('tasks');
   if (list.length === 0) {
@@ -273,17 +315,14 @@ function renderTasks(tasks, names) {
     return;
   }
   box.replaceChildren(
-    ...[...byNode.entries()].map(([node, ts]) =>
+    ...[...byNode.entries()].map(([node, entry]) =>
       el('div', { class: 'node', 'data-node': node }, [
-        el('strong', {}, [node === 'unplaced' ? 'not placed' : (names.get(node) ?? node)]),
+        el('strong', {}, [entry.name]),
         el(
           'ul',
           {},
-          ts.map((t) =>
-            el('li', {}, [
-              `${t.name ?? t.id ?? '?'}`,
-              el('span', { class: 'muted' }, [` ${t.state ?? t.status ?? ''}`]),
-            ]),
+          entry.items.map((i) =>
+            el('li', {}, [i.label, el('span', { class: 'muted' }, [i.state ? ` ${i.state}` : ''])]),
           ),
         ),
       ]),
