@@ -141,7 +141,7 @@ describe('GET /v1/dashboard/stream over node:http (light globals, as in a daemon
 
   async function serve(app: Hono): Promise<number> {
     open = new Set();
-    const s = createServer(requestListener(app.fetch, { openStreams: open }));
+    const s = createServer(requestListener(app.fetch, { streams: open }));
     server = s;
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
     return (s.address() as AddressInfo).port;
