@@ -172,8 +172,12 @@ describe.skipIf(!HAVE_CHROMIUM)(
       );
       expect(await page.textContent('#leader')).toBe(leaderName);
       expect(await page.textContent('#gossip-mode')).toMatch(/^\w+, \d+ ms, fanout \d+$/);
-      // The battery node's figures come through gossip: 64% on the Pi Zero fixture.
-      expect(await page.textContent('#members tbody tr[data-name="bravo"] td:nth-child(6)')).toBe('64%');
+      // The battery node's figures come through gossip (they may arrive after its record): 64% on the Pi Zero fixture.
+      await page.waitForFunction(
+        `document.querySelector('#members tbody tr[data-name="bravo"] td:nth-child(6)')?.textContent === '64%'`,
+        undefined,
+        { timeout: 30_000, polling: 250 },
+      );
       await page.locator('#charts .chart').first().waitFor({ timeout: 15_000 });
 
       // Kill a node that is not the page's own; it must turn dead on the page, with no reload.
