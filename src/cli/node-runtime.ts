@@ -17,6 +17,8 @@ import { kvRoutes } from '../api/routes/kv.js';
 import { metricsRoutes } from '../api/routes/metrics.js';
 import { energyRoutes } from '../api/energy.js';
 import { EnergyComponent } from '../node/energy-component.js';
+import { PowerHistoryComponent } from '../node/power-history-component.js';
+import { dashboardRoutes } from '../api/dashboard/routes.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -36,6 +38,10 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   energy.onPowerMode((mode) => raft.setPowerMode(mode));
   routes.push(energyRoutes(energy, gossip));
   routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
+  // The web dashboard (GET /): the last hour of every member's power is kept whether or not a page watches.
+  const powerHistory = new PowerHistoryComponent({ gossip, energy });
+  node.register(powerHistory);
+  routes.push(dashboardRoutes({ history: powerHistory }));
   node.register(new ApiServer({ routes }));
   return node;
 }

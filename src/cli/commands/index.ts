@@ -18,6 +18,9 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['config', async () => (await import('./config.js')).register],
   ['keygen', async () => (await import('./keygen.js')).register],
   ['maelstrom', async () => (await import('./maelstrom.js')).register],
+  ['service', async () => (await import('./service.js')).register],
+  ['logs', async () => (await import('./logs.js')).register],
+  ['completion', async () => (await import('./completion.js')).register],
   ['version', async () => (await import('./version.js')).register],
 ]);
 
