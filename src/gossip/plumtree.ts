@@ -36,6 +36,12 @@ export interface PlumtreeHost {
   isLive(id: MemberId): boolean;
   /** Every live member but self. */
   liveIds(): MemberId[];
+  /**
+   * May this member forward events (be a hub, answer IHAVE with a GRAFT-able
+   * store)? False for `minimal` observers: they only receive (docs/protocol.md
+   * section 7), so a hub there would be a hole its leaves fall through.
+   */
+  canRelay(id: MemberId): boolean;
   deliver(event: UserEvent, now: number): void;
 }
 
@@ -296,8 +302,9 @@ export class Plumtree {
       for (const h of o.hubs) if (h !== this.host.selfId) targets.add(h);
       for (const l of o.leaves) targets.add(l);
     } else if (o.hub !== undefined) targets.add(o.hub);
-    for (const r of this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId])))
-      targets.add(r);
+    // Lazy peers are repair paths: an observer cannot serve a GRAFT, and IHAVEs would cost its battery.
+    const lazy = this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId]));
+    for (const r of lazy) if (this.host.canRelay(r)) targets.add(r);
     const chunks = chunkBySize(ids, estimateSize({ type: 'ihave', from: this.host.selfId, ids: [] }));
     for (const t of targets)
       for (const chunk of chunks) this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
@@ -337,7 +344,9 @@ export class Plumtree {
     live.push(self);
     const n = live.length;
     const h = Math.max(1, Math.ceil(Math.sqrt(n)));
-    const ranked = live
+    // Observers never relay; every member excludes them alike, from the same records.
+    const relays = live.filter((id) => this.host.canRelay(id));
+    const ranked = (relays.length > 0 ? relays : live)
       .map((id) => ({ id, score: fnv1a(id) }))
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const hubs = new Set(ranked.slice(0, h).map((r) => r.id));
