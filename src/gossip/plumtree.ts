@@ -159,6 +159,23 @@ export class Plumtree {
     return true;
   }
 
+  /**
+   * Everything of `origin` up to `seq` counts as seen, without being stored
+   * or delivered: a restarted node's marks of its previous life, so the join's
+   * anti-entropy brings only what it missed while down, not what it delivered.
+   */
+  prime(origin: MemberId, seq: number): void {
+    let m = this.marks.get(origin);
+    if (m === undefined) {
+      m = { hi: 0, above: new Set() };
+      this.marks.set(origin, m);
+    }
+    if (seq <= m.hi) return;
+    m.hi = seq;
+    for (const s of m.above) if (s <= seq) m.above.delete(s);
+    while (m.above.delete(m.hi + 1)) m.hi++;
+  }
+
   /** Highest contiguous seq seen from `origin` (0 if none). */
   highWater(origin: MemberId): number {
     return this.marks.get(origin)?.hi ?? 0;
