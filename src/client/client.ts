@@ -190,6 +190,8 @@ export class SwarmClient {
             const parsed = schemas.eventJsonSchema.safeParse(JSON.parse(m.data));
             if (!parsed.success) throw new BadResponseError(url, 'event of an unexpected shape');
             yield { type: 'event', event: parsed.data };
+          } else if (m.event === 'ready') {
+            yield { type: 'ready', cursor: m.id ?? '' };
           } else if (m.event === 'lost') {
             const v = JSON.parse(m.data) as { missed?: number | null; restarted?: boolean };
             yield { type: 'lost', missed: v.missed ?? null, restarted: v.restarted === true };
@@ -272,9 +274,11 @@ export class SwarmClient {
   }
 }
 
-/** What `watchEvents` yields: an event, or word that some could not be replayed. */
+/** What `watchEvents` yields: an event, the stream (re)opened, or word that some could not be replayed. */
 export type EventWatchItem =
   | { readonly type: 'event'; readonly event: EventJson }
+  /** The stream is open (after any replay): events delivered from here on will follow. */
+  | { readonly type: 'ready'; readonly cursor: string }
   | { readonly type: 'lost'; readonly missed: number | null; readonly restarted: boolean };
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

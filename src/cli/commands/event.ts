@@ -47,7 +47,8 @@ export function formatEvent(e: EventJson): string {
   return `${t} ${e.name} from ${who} (${e.id}): ${payload}`;
 }
 
-function formatItem(item: EventWatchItem, json: boolean): string {
+function formatItem(item: EventWatchItem, json: boolean): string | null {
+  if (item.type === 'ready') return null;
   if (item.type === 'event') return json ? JSON.stringify(item.event) : formatEvent(item.event);
   if (json) return JSON.stringify({ lost: item.missed, restarted: item.restarted });
   return item.restarted
@@ -87,7 +88,8 @@ export const register: Registrar = (program, ctx) => {
         ...(o.since !== undefined ? { since: o.since } : {}),
         signal: abort.signal,
       })) {
-        out(formatItem(item, o.json === true));
+        const line = formatItem(item, o.json === true);
+        if (line !== null) out(line);
       }
     } finally {
       process.off('SIGINT', onSignal);
