@@ -95,7 +95,8 @@ export class Plumtree {
   private readonly marks = new Map<MemberId, Mark>();
   private readonly store = new Map<string, Stored>();
   private readonly pending = new Map<MemberId, Stored[]>();
-  private readonly lazyQueue: EventMark[] = [];
+  /** Ids to announce, with the member each came from (null: own or repaired). */
+  private readonly lazyQueue: { readonly mark: EventMark; readonly from: MemberId | null }[] = [];
   private readonly missing = new Map<string, Missing>();
   private readonly adopted = new Map<MemberId, number>();
   private overlay: Overlay | null = null;
@@ -299,7 +300,7 @@ export class Plumtree {
       // Own event, a repair, or a member that takes us for its hub: hand it to our hub.
       this.sendEvents(o.hub, [s], 'push');
     }
-    this.lazyQueue.push({ origin: s.event.origin, seq: s.event.seq });
+    this.lazyQueue.push({ mark: { origin: s.event.origin, seq: s.event.seq }, from });
     if (this.lazyFlushAt === null) this.lazyFlushAt = now + this.opts.lazyIntervalMs;
   }
 
@@ -311,8 +312,8 @@ export class Plumtree {
   }
 
   private announce(_now: number): void {
-    const ids = this.lazyQueue.splice(0);
-    if (ids.length === 0) return;
+    const queued = this.lazyQueue.splice(0);
+    if (queued.length === 0) return;
     const o = this.getOverlay();
     const targets = new Set<MemberId>();
     if (o.isHub) {
@@ -322,9 +323,18 @@ export class Plumtree {
     // Lazy peers are repair paths: an observer cannot serve a GRAFT, and IHAVEs would cost its battery.
     const lazy = this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId]));
     for (const r of lazy) if (this.host.canRelay(r)) targets.add(r);
-    const chunks = chunkBySize(ids, estimateSize({ type: 'ihave', from: this.host.selfId, ids: [] }));
-    for (const t of targets)
-      for (const chunk of chunks) this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
+    const base = estimateSize({ type: 'ihave', from: this.host.selfId, ids: [] });
+    const all = queued.map((q) => q.mark);
+    for (const t of targets) {
+      // Never announce an event to the member we got it from: it has it (a leaf's IHAVE to the
+      // hub that fed it was a sixth of an isolated event's packets, and pure waste).
+      const ids = queued.some((q) => q.from === t)
+        ? queued.filter((q) => q.from !== t).map((q) => q.mark)
+        : all;
+      if (ids.length === 0) continue;
+      for (const chunk of chunkBySize(ids, base))
+        this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
+    }
   }
 
   private graftDue(now: number): void {
