@@ -9,7 +9,7 @@ import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js'
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
-import type { RawHttp } from './sse.js';
+import { takeStream, runStream } from './stream.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
 export class ListenError extends SwarmError {
@@ -111,6 +111,9 @@ async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
 }
 
 async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyResponse): Promise<void> {
+  // A streamed answer (Server-Sent Events, src/api/stream.ts): headers now, the body as it comes.
+  const stream = takeStream(r);
+  if (stream !== undefined) return runStream(req, res, r.status, r.headers.entries(), stream);
   const body = await bodyOf(r);
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers.entries()) {
@@ -128,11 +131,10 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyRe
  * global Request and Response and so loads undici (see light-fetch.ts).
  */
 export function requestListener(
-  fetchFn: (req: Request, env: RawHttp) => AnyResponse | Promise<AnyResponse>,
-  opts: { maxBodyBytes?: number; streams?: Set<() => void> } = {},
+  fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
+  opts: { maxBodyBytes?: number } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
-  const streams = opts.streams ?? new Set<() => void>();
   return (req, res) => {
     const run = async (): Promise<void> => {
       // A body announced larger than the limit is refused before a byte of it is read.
@@ -147,9 +149,7 @@ export function requestListener(
       }
       // hono reads only url, method, headers and the body methods NodeRequest has.
       const nreq = new NodeRequest(req, maxBodyBytes);
-      const r = await fetchFn(nreq as unknown as Request, { incoming: req, outgoing: res, streams });
-      // A streaming route (sse.ts) wrote its own response.
-      if (res.headersSent) return;
+      const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
       await writeResponse(req, res, r);
     };
@@ -202,8 +202,6 @@ export class ApiServer implements NodeComponent {
   private server: Server | null = null;
   private address: string | null = null;
   private readonly routes: readonly ApiRoutes[];
-  /** Open streaming responses (sse.ts), closed first when the server stops. */
-  private readonly streams = new Set<() => void>();
 
   constructor(opts: { routes?: readonly ApiRoutes[] } = {}) {
     this.routes = opts.routes ?? [];
@@ -212,7 +210,7 @@ export class ApiServer implements NodeComponent {
   async start(node: SwarmNode): Promise<void> {
     const { bind_address: host, port } = node.config.api;
     const app = createApi(node, { apiToken: node.config.security.api_token, routes: this.routes });
-    const server = createServer(requestListener(app.fetch, { streams: this.streams }));
+    const server = createServer(requestListener(app.fetch));
     // Clients (fetch, node:http) reuse a socket only while more than ~1 s of the
     // server's keep-alive hint remains; 5 s lets agents and followers' relays keep
     // one connection (measured: 592 -> 1213 KV writes/s in-process). Shutdown
@@ -243,7 +241,6 @@ export class ApiServer implements NodeComponent {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    for (const close of [...this.streams]) close();
     await new Promise<void>((resolve) => {
       // A keep-alive connection whose last response is still being written is not idle yet: sweep again
       // until none is left, so a stop does not wait out the keep-alive timeout (it used to take 2 s).

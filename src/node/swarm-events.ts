@@ -68,6 +68,7 @@ export class SwarmEvents implements NodeComponent {
   private readonly ring: (DeliveredEvent | undefined)[];
   private next = 1;
   private readonly listeners = new Set<EventListener>();
+  private readonly stopping = new Set<() => void>();
   private unsubscribe: (() => void) | null = null;
   private dataDir: string | null = null;
   private dirty = false;
@@ -93,6 +94,12 @@ export class SwarmEvents implements NodeComponent {
     const marks = readMarks(node.dataDir);
     if (marks.length > 0) this.bus.primeEventMarks(marks);
     this.unsubscribe = this.bus.onUserEvent((e) => this.onDelivered(e));
+  }
+
+  /** Before the API stops: end the streams, so a connected watcher does not hold the server's close. */
+  async beforeStop(): Promise<void> {
+    for (const cb of [...this.stopping]) cb();
+    this.stopping.clear();
   }
 
   async stop(): Promise<void> {
@@ -125,6 +132,12 @@ export class SwarmEvents implements NodeComponent {
     const e = this.bus.broadcastEvent(name, payload);
     this.originated++;
     return e;
+  }
+
+  /** Called when the node begins to stop (streams end then). */
+  onStopping(cb: () => void): () => void {
+    this.stopping.add(cb);
+    return () => this.stopping.delete(cb);
   }
 
   subscribe(listener: EventListener): () => void {

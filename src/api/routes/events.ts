@@ -8,7 +8,7 @@ import type { Context, Hono } from 'hono';
 import type { DeliveredEvent, SwarmEvents } from '../../node/swarm-events.js';
 import { EVENT_NAME_RE, MAX_EVENT_NAME_CHARS, MAX_EVENT_PAYLOAD_BYTES } from '../../node/swarm-events.js';
 import { ApiError, parseJsonBody, type ApiRoutes } from '../app.js';
-import { openSse, streamed } from '../sse.js';
+import { sseResponse, type StreamSink } from '../stream.js';
 import type { EventJson, EventSendResponse, EventsRecentResponse } from './events-types.js';
 
 export interface EventsRoutesOptions {
@@ -141,23 +141,86 @@ export function eventsRoutes(events: SwarmEvents, opts: EventsRoutesOptions = {}
     app.get('/v1/events', (c) => {
       const name = nameFilter(c);
       const { after, restarted } = startOf(c, events);
-      const stream = openSse(c);
-      const emit = (d: DeliveredEvent): void => {
-        if (name !== null && d.event.name !== name) return;
-        stream.send(JSON.stringify(eventJson(d, nameOf)), { id: d.cursor });
-      };
-      if (after !== null) {
-        const { events: list, missed } = events.replay(after);
-        if (missed > 0 || restarted)
-          stream.send(JSON.stringify({ missed: restarted ? null : missed, restarted }), { event: 'lost' });
-        for (const d of list) emit(d);
-      }
-      // An id after the replay, so that a client reconnecting before any new event resumes from here, not "now".
-      stream.send(JSON.stringify({ cursor: events.lastCursor }), { event: 'ready', id: events.lastCursor });
-      // Synchronous since the replay: no delivery can fall between the two.
-      const unsubscribe = events.subscribe(emit);
-      stream.onClose(unsubscribe);
-      return streamed(c);
+      return sseResponse(c, (sink) => streamEvents(events, sink, { name, after, restarted, nameOf }));
     });
   };
+}
+
+/** A client that stops reading is cut off past this much unsent output (it reconnects and replays). */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
+/** A comment this often keeps proxies and NAT entries from timing an idle stream out. */
+export const KEEPALIVE_MS = 15_000;
+
+/** One SSE message; `data` is one line of JSON. No `event:` line for events, so EventSource's onmessage gets them. */
+function sseMessage(data: string, opts: { id?: string; event?: string } = {}): string {
+  return `${opts.event === undefined ? '' : `event: ${opts.event}\n`}${opts.id === undefined ? '' : `id: ${opts.id}\n`}data: ${data}\n\n`;
+}
+
+/**
+ * The body of one stream: the replay, `ready`, then live deliveries until the
+ * client goes, the node stops, or the client falls MAX_QUEUED_BYTES behind.
+ * Deliveries arrive synchronously from gossip and are queued; the loop writes
+ * them as the socket drains, so a slow client never blocks the node.
+ */
+async function streamEvents(
+  events: SwarmEvents,
+  sink: StreamSink,
+  o: { name: string | null; after: number | null; restarted: boolean; nameOf: (id: string) => string | null },
+): Promise<void> {
+  const queue: string[] = [];
+  let queuedBytes = 0;
+  let done = false;
+  let wake: (() => void) | null = null;
+  const push = (text: string): void => {
+    if (done) return;
+    queue.push(text);
+    queuedBytes += text.length;
+    if (queuedBytes > MAX_QUEUED_BYTES) done = true;
+    wake?.();
+  };
+  const emit = (d: DeliveredEvent): void => {
+    if (o.name === null || d.event.name === o.name)
+      push(sseMessage(JSON.stringify(eventJson(d, o.nameOf)), { id: d.cursor }));
+  };
+  push('retry: 2000\n\n');
+  if (o.after !== null) {
+    const { events: list, missed } = events.replay(o.after);
+    if (missed > 0 || o.restarted)
+      push(
+        sseMessage(JSON.stringify({ missed: o.restarted ? null : missed, restarted: o.restarted }), {
+          event: 'lost',
+        }),
+      );
+    for (const d of list) emit(d);
+  }
+  // An id after the replay, so a client reconnecting before any new event resumes from here, not "now".
+  push(sseMessage(JSON.stringify({ cursor: events.lastCursor }), { event: 'ready', id: events.lastCursor }));
+  // Synchronous since the replay: no delivery can fall between the two.
+  const unsubscribe = events.subscribe(emit);
+  const stop = (): void => {
+    done = true;
+    wake?.();
+  };
+  const unStop = events.onStopping(stop);
+  sink.signal.addEventListener('abort', stop, { once: true });
+  const keepalive = setInterval(() => push(': keepalive\n\n'), KEEPALIVE_MS);
+  keepalive.unref();
+  try {
+    for (;;) {
+      if (queue.length > 0 && queuedBytes <= MAX_QUEUED_BYTES) {
+        const chunk = queue.splice(0).join('');
+        queuedBytes = 0;
+        await sink.write(chunk);
+        continue;
+      }
+      if (done || sink.signal.aborted) return;
+      await new Promise<void>((r) => (wake = r));
+      wake = null;
+    }
+  } finally {
+    unsubscribe();
+    unStop();
+    clearInterval(keepalive);
+    sink.signal.removeEventListener('abort', stop);
+  }
 }
