@@ -9,6 +9,7 @@ import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js'
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { LightHeaders, LightResponse, isStream } from './light-fetch.js';
+import { takeStream, runStream } from './stream.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
 export class ListenError extends SwarmError {
@@ -189,6 +190,20 @@ async function writeResponse(
   r: AnyResponse,
   open: OpenStreams,
 ): Promise<void> {
+  // A route that writes its own event stream (src/api/stream.ts): headers now, the body as it comes;
+  // a stopping server ends it like a piped one.
+  const starter = takeStream(r);
+  if (starter !== undefined) {
+    const end = (): void => {
+      if (!res.writableEnded) res.end();
+    };
+    open.add(end);
+    try {
+      return await runStream(req, res, r.status, r.headers.entries(), starter);
+    } finally {
+      open.delete(end);
+    }
+  }
   const headers = headersOf(r);
   const stream = req.method === 'HEAD' ? null : streamOf(r);
   if (stream !== null) return pipeStream(res, r.status, headers, stream, open);

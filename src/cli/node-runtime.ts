@@ -19,6 +19,8 @@ import { energyRoutes } from '../api/energy.js';
 import { EnergyComponent } from '../node/energy-component.js';
 import { PowerHistoryComponent } from '../node/power-history-component.js';
 import { dashboardRoutes } from '../api/dashboard/routes.js';
+import { SwarmEvents } from '../node/swarm-events.js';
+import { eventsRoutes } from '../api/routes/events.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -27,6 +29,12 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const gossip = new GossipComponent();
   node.register(gossip);
   routes.push(membersRoutes(gossip));
+  // Swarm events ride the gossip broadcast (docs/protocol.md section 7).
+  const events = new SwarmEvents(gossip);
+  node.register(events);
+  routes.push(
+    eventsRoutes(events, { nameOf: (id) => (id === node.id ? node.name : (gossip.get(id)?.name ?? null)) }),
+  );
   // Raft reads its peers' Raft and API addresses from the gossip membership.
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);

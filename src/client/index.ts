@@ -1,4 +1,5 @@
 /** Public surface of the REST client. */
-export { SwarmClient, type SwarmClientOptions } from './client.js';
+export { SwarmClient, type SwarmClientOptions, type EventWatchItem } from './client.js';
 export { NodeUnreachableError, ApiRequestError, UnauthorizedError, BadResponseError } from './errors.js';
 export type { StatusResponse, HealthResponse, ShutdownResponse, ErrorResponse } from '../api/types.js';
+export type { EventJson, EventSendResponse, EventsRecentResponse } from '../api/routes/events-types.js';

@@ -8,3 +8,8 @@ export { healthSchema, shutdownResponseSchema, statusSchema } from '../api/types
 export { membersResponseSchema } from '../api/members-types.js';
 export { energyResponseSchema, swarmEnergyResponseSchema } from '../api/energy-types.js';
 export { kvDeleteSchema, kvItemSchema, kvListSchema, leaderSchema } from '../api/routes/kv-types.js';
+export {
+  eventJsonSchema,
+  eventSendResponseSchema,
+  eventsRecentResponseSchema,
+} from '../api/routes/events-types.js';
