@@ -1,0 +1,66 @@
+"""Runs one swarm_lite observer for the real-daemon tests (test/python/observer.test.ts).
+
+argv: SEED NAME [--key K] [--battery B] [--power W] [--labels k=v,...]
+stdout: one JSON line per fact ("ready", "joined", "event", "member", "stats"); stdin: "leave",
+"stats" or "publish B W" lines. Runs until told to leave, or until killed."""
+import json
+import os
+import select
+import sys
+import time
+import tracemalloc
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+def say(**kw):
+    sys.stdout.write(json.dumps(kw) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    args = sys.argv[1:]
+    opts = {}
+    while len(args) > 2 and args[-2].startswith("--"):
+        opts[args[-2][2:]] = args[-1]
+        args = args[:-2]
+    seed, name = args[0], args[1]
+    trace = "trace" in opts
+    if trace:
+        tracemalloc.start()
+    t0 = time.monotonic()
+    import swarm_lite
+
+    labels = dict(kv.split("=", 1) for kv in opts["labels"].split(",")) if "labels" in opts else None
+    sw = swarm_lite.Swarm(seed, name, key=opts.get("key"), labels=labels, bind="127.0.0.1")
+    sw.on_event("*", lambda n, p, o: say(kind="event", name=n, payload=p.decode("utf-8", "replace"), origin=o))
+    sw.on_member(lambda m: say(kind="member", id=m["id"], status=m["status"]))
+    if "battery" in opts or "power" in opts:
+        sw.publish(battery=float(opts.get("battery", 0)), power_w=float(opts.get("power", 0)))
+    say(kind="ready", id=sw.id, port=sw.port)
+    joined = False
+    while True:
+        sw.poll(100)
+        if not joined and sw.joined:
+            joined = True
+            say(kind="joined", ms=int((time.monotonic() - t0) * 1000))
+        r, _, _ = select.select([sys.stdin], [], [], 0)
+        if not r:
+            continue
+        line = sys.stdin.readline()
+        if not line:
+            return  # the test runner went away
+        cmd = line.split()
+        if cmd and cmd[0] == "leave":
+            sw.leave()
+            say(kind="left")
+            return
+        if cmd and cmd[0] == "publish":
+            sw.publish(battery=float(cmd[1]), power_w=float(cmd[2]))
+        if cmd and cmd[0] == "stats":
+            peak = tracemalloc.get_traced_memory()[1] if trace else None
+            say(kind="stats", stats=sw.stats, members=len(sw.members()), tracemalloc_peak=peak)
+
+
+if __name__ == "__main__":
+    main()
