@@ -1,23 +1,11 @@
-"""swarm_lite: a minimal-class observer of a Swarm Orchestrator swarm.
+"""swarm_lite: a minimal-class observer of a Swarm Orchestrator swarm (clients/python/README.md).
 
-One file that runs unchanged on CPython 3.9+ and on MicroPython (ESP32). It
-speaks the gossip wire protocol of docs/protocol.md as an observer: it joins
-through a seed, answers probes (ping, ping-req) so the swarm sees it alive,
-publishes its metadata (device class `minimal`, labels, battery, power),
-receives member updates and swarm events, and leaves gracefully. It never
-probes anyone and never relays events: a battery device's radio is its
-budget, so it only answers.
-
-Modules: socket, struct, time, json, hashlib, select, and on MicroPython
-ucryptolib/cryptolib (its AES block function). CPython has no AES in its
-standard library, so an AES-256 block function is built in below; AES-GCM is
-built on whichever block function exists.
-
-    sw = Swarm("192.168.1.20:5555", "greenhouse-1", labels={"room": "lab"})
-    sw.on_event("water", lambda name, payload, origin: print(payload))
-    while True:
-        sw.poll(200)            # answer probes, deliver events
-        sw.publish(battery=87.5, power_w=0.12)   # only when figures change
+Runs unchanged on CPython 3.9+ and MicroPython (ESP32). Speaks the gossip wire protocol of
+docs/protocol.md as an observer: joins through a seed, answers probes (ping, ping-req) so the swarm
+sees it alive, publishes its metadata, receives member updates and swarm events, leaves gracefully.
+It never probes and never relays: a battery device's radio is its budget, so it only answers.
+Modules: socket, struct, time, json, hashlib, select, and ucryptolib/cryptolib on MicroPython (its
+AES block function; CPython has none, so AES-256 is built in below). GCM is built on either.
 """
 
 import hashlib
@@ -46,7 +34,6 @@ STATUS_NAMES = ("alive", "suspect", "dead", "left")
 PING, PING_REQ, ACK, NACK, GOSSIP, PP_DIGEST, PP_REQUEST, PP_RESPONSE = 1, 2, 3, 4, 5, 6, 7, 8
 EV_PUSH, IHAVE, PRUNE, GRAFT, ANNOUNCE, ANNOUNCE_REPLY, LEAVE, USER_EVENT = 9, 10, 11, 12, 13, 14, 15, 16
 
-
 # ---------------------------------------------------------------- clocks
 
 if hasattr(time, "ticks_ms"):
@@ -64,7 +51,6 @@ else:
     def now_ms():
         return int(time.monotonic() * 1000)
 
-
 def unix_time():
     """Seconds since 1970 (MicroPython ports whose epoch is 2000 are shifted)."""
     t = int(time.time())
@@ -75,13 +61,24 @@ def unix_time():
         pass
     return t
 
-
 def hexstr(b):
     return "".join("%02x" % x for x in b)
 
-
 # ---------------------------------------------------------------- MessagePack subset
 
+def _head(out, n, fix, fixmax, codes):
+    """A length header: the fix form below fixmax, else the 8/16/32-bit form that holds n."""
+    if n < fixmax and fix is not None:
+        out.append(fix | n)
+    elif n < 256 and codes[0]:
+        out.append(codes[0])
+        out.append(n)
+    elif n < 65536:
+        out.append(codes[1])
+        out.extend(struct.pack(">H", n))
+    else:
+        out.append(codes[2])
+        out.extend(struct.pack(">I", n))
 
 def pack(v, out=None):
     """Encode into bytearray `out` with the smallest encodings (docs/protocol.md "Encoders write")."""
@@ -89,62 +86,29 @@ def pack(v, out=None):
         out = bytearray()
     if v is None:
         out.append(0xC0)
-    elif v is True:
-        out.append(0xC3)
-    elif v is False:
-        out.append(0xC2)
+    elif v is True or v is False:
+        out.append(0xC3 if v else 0xC2)
     elif isinstance(v, int):
         _pack_int(v, out)
     elif isinstance(v, float):
-        if v == v and v not in (float("inf"), float("-inf")) and v == int(v) and abs(v) < 2**53:
+        if v - v == 0 and v == int(v) and abs(v) < 2**53:  # finite and integral
             _pack_int(int(v), out)
         else:
             out.append(0xCB)
             out.extend(struct.pack(">d", v))
     elif isinstance(v, str):
         b = v.encode("utf-8")
-        n = len(b)
-        if n < 32:
-            out.append(0xA0 | n)
-        elif n < 256:
-            out.extend(bytes((0xD9, n)))
-        elif n < 65536:
-            out.append(0xDA)
-            out.extend(struct.pack(">H", n))
-        else:
-            out.append(0xDB)
-            out.extend(struct.pack(">I", n))
+        _head(out, len(b), 0xA0, 32, (0xD9, 0xDA, 0xDB))
         out.extend(b)
     elif isinstance(v, (bytes, bytearray, memoryview)):
-        n = len(v)
-        if n < 256:
-            out.extend(bytes((0xC4, n)))
-        elif n < 65536:
-            out.append(0xC5)
-            out.extend(struct.pack(">H", n))
-        else:
-            out.append(0xC6)
-            out.extend(struct.pack(">I", n))
+        _head(out, len(v), None, 0, (0xC4, 0xC5, 0xC6))
         out.extend(v)
     elif isinstance(v, (list, tuple)):
-        n = len(v)
-        if n < 16:
-            out.append(0x90 | n)
-        elif n < 65536:
-            out.append(0xDC)
-            out.extend(struct.pack(">H", n))
-        else:
-            out.append(0xDD)
-            out.extend(struct.pack(">I", n))
+        _head(out, len(v), 0x90, 16, (0, 0xDC, 0xDD))
         for x in v:
             pack(x, out)
     elif isinstance(v, dict):
-        n = len(v)
-        if n < 16:
-            out.append(0x80 | n)
-        else:
-            out.append(0xDE)
-            out.extend(struct.pack(">H", n))
+        _head(out, len(v), 0x80, 16, (0, 0xDE, 0xDF))
         for k in sorted(v):
             pack(k, out)
             pack(v[k], out)
@@ -152,48 +116,35 @@ def pack(v, out=None):
         raise TypeError("cannot pack %r" % (v,))
     return out
 
+_INTS = ((0, 128, None, ""), (0, 256, 0xCC, ">B"), (0, 65536, 0xCD, ">H"), (0, 1 << 32, 0xCE, ">I"),
+         (0, 1 << 64, 0xCF, ">Q"), (-32, 0, None, ""), (-128, 0, 0xD0, ">b"), (-32768, 0, 0xD1, ">h"),
+         (-(1 << 31), 0, 0xD2, ">i"), (-(1 << 63), 0, 0xD3, ">q"))
 
 def _pack_int(v, out):
-    if v >= 0:
-        if v < 128:
-            out.append(v)
-        elif v < 256:
-            out.extend(bytes((0xCC, v)))
-        elif v < 65536:
-            out.append(0xCD)
-            out.extend(struct.pack(">H", v))
-        elif v < 4294967296:
-            out.append(0xCE)
-            out.extend(struct.pack(">I", v))
-        else:
-            out.append(0xCF)
-            out.extend(struct.pack(">Q", v))
-    elif v >= -32:
-        out.append(v & 0xFF)
-    elif v >= -128:
-        out.extend(struct.pack(">Bb", 0xD0, v))
-    elif v >= -32768:
-        out.extend(struct.pack(">Bh", 0xD1, v))
-    elif v >= -2147483648:
-        out.extend(struct.pack(">Bi", 0xD2, v))
-    else:
-        out.extend(struct.pack(">Bq", 0xD3, v))
-
+    for lo, hi, code, fmt in _INTS:
+        if lo <= v < hi:
+            if code is None:
+                out.append(v & 0xFF)  # positive or negative fixint
+            else:
+                out.append(code)
+                out.extend(struct.pack(fmt, v))
+            return
+    raise ValueError("int out of range")
 
 class DecodeError(ValueError):
     pass
 
-
-_FIXED = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
-_FIXED_SIZE = {">B": 1, ">H": 2, ">I": 4, ">Q": 8, ">b": 1, ">h": 2, ">i": 4, ">q": 8}
-
+# type byte -> (kind, struct format of the value or of the length that follows)
+_CODES = {0xCC: ("i", ">B"), 0xCD: ("i", ">H"), 0xCE: ("i", ">I"), 0xCF: ("i", ">Q"), 0xD0: ("i", ">b"),
+          0xD1: ("i", ">h"), 0xD2: ("i", ">i"), 0xD3: ("i", ">q"), 0xCA: ("i", ">f"), 0xCB: ("i", ">d"),
+          0xD9: ("s", ">B"), 0xDA: ("s", ">H"), 0xDB: ("s", ">I"), 0xC4: ("b", ">B"), 0xC5: ("b", ">H"),
+          0xC6: ("b", ">I"), 0xDC: ("a", ">H"), 0xDD: ("a", ">I"), 0xDE: ("m", ">H"), 0xDF: ("m", ">I")}
 
 def unpack(buf, i=0, depth=0):
     """Decode one value at buf[i]; returns (value, next index). Raises DecodeError on anything outside the subset."""
-    try:
-        b = buf[i]
-    except IndexError:
+    if i >= len(buf):
         raise DecodeError("truncated")
+    b = buf[i]
     i += 1
     if b < 0x80:
         return b, i
@@ -201,91 +152,54 @@ def unpack(buf, i=0, depth=0):
         return b - 256, i
     if depth > 16:
         raise DecodeError("too deep")
-    if 0xA0 <= b <= 0xBF:
-        return _str(buf, i, b & 0x1F)
-    if 0x90 <= b <= 0x9F:
-        return _array(buf, i, b & 0x0F, depth)
-    if 0x80 <= b <= 0x8F:
-        return _map(buf, i, b & 0x0F, depth)
-    if b == 0xC0:
-        return None, i
-    if b == 0xC2:
-        return False, i
-    if b == 0xC3:
-        return True, i
-    fmt = _FIXED.get(b)
-    if fmt is not None:
-        n = _FIXED_SIZE[fmt]
-        _need(buf, i, n)
-        return struct.unpack(fmt, bytes(buf[i : i + n]))[0], i + n
-    if b == 0xCA or b == 0xCB:
-        n = 4 if b == 0xCA else 8
-        _need(buf, i, n)
-        return struct.unpack(">f" if n == 4 else ">d", bytes(buf[i : i + n]))[0], i + n
-    if b in (0xD9, 0xDA, 0xDB, 0xC4, 0xC5, 0xC6, 0xDC, 0xDD, 0xDE, 0xDF):
-        w = (1, 2, 4)[(b - 0xD9) % 3] if b >= 0xD9 and b <= 0xDB else None
-        if b in (0xC4, 0xC5, 0xC6):
-            w = (1, 2, 4)[b - 0xC4]
-        elif b in (0xDC, 0xDE):
-            w = 2
-        elif b in (0xDD, 0xDF):
-            w = 4
+    if b <= 0x8F:
+        kind, n = "m", b & 0x0F
+    elif b <= 0x9F:
+        kind, n = "a", b & 0x0F
+    elif b <= 0xBF:
+        kind, n = "s", b & 0x1F
+    elif b <= 0xC3 and b != 0xC1:
+        return (None, None, False, True)[b - 0xC0], i
+    else:
+        c = _CODES.get(b)
+        if c is None:
+            raise DecodeError("unsupported type byte 0x%02x" % b)
+        w = struct.calcsize(c[1])
         _need(buf, i, w)
-        n = int.from_bytes(bytes(buf[i : i + w]), "big")
+        n = struct.unpack(c[1], bytes(buf[i : i + w]))[0]
         i += w
-        if b >= 0xD9 and b <= 0xDB:
-            return _str(buf, i, n)
-        if b <= 0xC6:
-            _need(buf, i, n)
+        kind = c[0]
+        if kind == "i":
+            return n, i
+    if kind == "s" or kind == "b":
+        _need(buf, i, n)
+        if kind == "b":
             return bytes(buf[i : i + n]), i + n
-        if b in (0xDC, 0xDD):
-            return _array(buf, i, n, depth)
-        return _map(buf, i, n, depth)
-    raise DecodeError("unsupported type byte 0x%02x" % b)
-
+        try:
+            return bytes(buf[i : i + n]).decode("utf-8"), i + n
+        except UnicodeError:
+            raise DecodeError("invalid utf-8")
+    _need(buf, i, n)  # every element takes at least one byte
+    out = [] if kind == "a" else {}
+    for _ in range(n):
+        v, i = unpack(buf, i, depth + 1)
+        if kind == "a":
+            out.append(v)
+            continue
+        if not isinstance(v, str):
+            raise DecodeError("non-str map key")
+        out[v], i = unpack(buf, i, depth + 1)
+    return out, i
 
 def _need(buf, i, n):
     if i + n > len(buf):
         raise DecodeError("truncated")
 
-
-def _str(buf, i, n):
-    _need(buf, i, n)
-    try:
-        return bytes(buf[i : i + n]).decode("utf-8"), i + n
-    except UnicodeError:
-        raise DecodeError("invalid utf-8")
-
-
-def _array(buf, i, n, depth):
-    if n > len(buf) - i:  # every element takes at least one byte
-        raise DecodeError("truncated")
-    out = []
-    for _ in range(n):
-        v, i = unpack(buf, i, depth + 1)
-        out.append(v)
-    return out, i
-
-
-def _map(buf, i, n, depth):
-    if 2 * n > len(buf) - i:
-        raise DecodeError("truncated")
-    out = {}
-    for _ in range(n):
-        k, i = unpack(buf, i, depth + 1)
-        if not isinstance(k, str):
-            raise DecodeError("non-str map key")
-        out[k], i = unpack(buf, i, depth + 1)
-    return out, i
-
-
 # ---------------------------------------------------------------- AES-256 (CPython) and GCM
-
 
 def _xtime(a):
     a <<= 1
     return (a ^ 0x11B) if a & 0x100 else a
-
 
 def _make_sbox():
     s = bytearray(256)
@@ -307,9 +221,7 @@ def _make_sbox():
     s[0] = 0x63
     return s
 
-
 _AES_TABLES = []
-
 
 class AES256:
     """The AES-256 encryption block function (FIPS-197), for platforms without one."""
@@ -366,13 +278,11 @@ class AES256:
             ((sb[s3 >> 24] << 24) | (sb[(s0 >> 16) & 255] << 16) | (sb[(s1 >> 8) & 255] << 8) | sb[s2 & 255]) ^ rk[59],
         )
 
-
 def block_cipher(key):
     """The platform's AES-256 ECB encryptor if it has one (ucryptolib mode 1), else the one above."""
     if _hw_aes is not None:
         return _hw_aes(bytes(key), 1)
     return AES256(key)
-
 
 _R = 0xE1 << 120
 # Reduction of the 4 bits shifted out when a GHASH value is multiplied by x^4.
@@ -381,7 +291,6 @@ for _b in range(16):
     for _j in range(4):
         if _b >> _j & 1:
             _RED[_b] ^= _R >> (3 - _j)
-
 
 class GCM:
     """AES-256-GCM (NIST SP 800-38D) with 96-bit nonces, GHASH by Shoup's 4-bit tables."""
@@ -445,25 +354,16 @@ class GCM:
             return None
         return self._ctr(nonce, ct)
 
-
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-
 def b64decode(s):
-    s = s.strip().rstrip("=")
-    acc = bits = 0
-    out = bytearray()
+    s, n = s.strip().rstrip("="), 0
     for ch in s:
-        v = _B64.find(ch)
-        if v < 0:
+        if _B64.find(ch) < 0:
             raise ValueError("swarm key is not base64")
-        acc = (acc << 6) | v
-        bits += 6
-        if bits >= 8:
-            bits -= 8
-            out.append((acc >> bits) & 0xFF)
-    return bytes(out)
-
+        n = n << 6 | _B64.find(ch)
+    size = len(s) * 6 // 8
+    return (n >> (len(s) * 6 - size * 8)).to_bytes(size, "big")
 
 def parse_key(key):
     """A swarm key (base64 of 32 bytes, like [security] swarm_key) or the 32 raw bytes."""
@@ -472,37 +372,26 @@ def parse_key(key):
         raise ValueError("swarm key must be 32 bytes (base64), got %d" % len(k))
     return k
 
-
 # ---------------------------------------------------------------- the observer
 
-
 def _addr(hp, default_port=5555):
-    hp = hp.strip()
-    if hp.startswith("["):
-        host, _, rest = hp[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else default_port
-    elif hp.count(":") == 1:
-        host, port = hp.split(":")
-        port = int(port)
-    else:
-        host, port = hp, default_port
-    return host, port
-
+    """"host:port" (IPv4 or a name; the observer speaks IPv4) -> (host, port)."""
+    host, _, port = hp.strip().partition(":")
+    return host, int(port) if port else default_port
 
 def _resolve(host, port):
     return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
 
-
 def _utf8_len(s):
     return len(s.encode("utf-8"))
-
 
 class Swarm:
     """An observer member. Call poll() often (at least every ~500 ms: a probe unanswered past
     the probe timeout makes the swarm ask others, then suspect this member)."""
 
     def __init__(self, seed, name, key=None, labels=None, id=None, host=None, port=0, api=None,
-                 token="", multicast=False, cluster="swarm", group="239.255.255.250:5556", bind="0.0.0.0"):
+                 token="", multicast=False, cluster="swarm", group="239.255.255.250:5556", bind="0.0.0.0",
+                 seq_file=None):
         if not name or _utf8_len(name) > 64:
             raise ValueError("name must be 1..64 bytes")
         self.name = name
@@ -512,9 +401,12 @@ class Swarm:
         seeds = seed if isinstance(seed, (list, tuple)) else [seed] if seed else []
         self._seeds = [_addr(s) for s in seeds]
         self._gcm = GCM(parse_key(key)) if key else None
-        self._api = api
-        self._token = token
-        self._cluster = cluster
+        self._api, self._token, self._cluster, self._seq_file, self._ev_seq = api, token, cluster, seq_file, 0
+        try:
+            with open(seq_file) as f:
+                self._ev_seq = int(f.read())
+        except (OSError, TypeError, ValueError):
+            pass
         self._group = _addr(group) if multicast else None
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(_resolve(bind, port))
@@ -529,29 +421,19 @@ class Swarm:
         self.host = host or self._local_host()
         self._poller = select.poll()
         self._poller.register(s, select.POLLIN)
-        self.inc = unix_time()
-        self.status = ALIVE
-        self._meta = [None, None, None, None, None, None, None]
+        self.inc, self.status, self._meta = unix_time(), ALIVE, [None] * 7
         if labels:
             self._meta[6] = self._tags(labels)
         self._members = {}  # id -> [name, host, port, class, inc, status, meta, changed_ms, addr]
-        self._live = 0
-        self._handlers = {}
-        self._member_fns = []
+        self._live, self._handlers, self._member_fns = 0, {}, []
         self._relays = {}  # our seq -> [origin addr, origin seq, target, want nack, nack at]
         self._missing = {}  # (origin, seq) -> [announcer id, graft at, attempts]
         self._marks = {}  # origin -> [highest contiguous seq, set of seqs above it]
-        self._seq = 0
-        self._exchange = 0
-        self._announce_left = 0  # acks that still carry our alive record
-        self._leaving = False
-        self._heard_at = 0
-        self._join_at = 0
-        self._join_backoff = 1000
-        self._announce_at = 0
+        # _announce_left: acks that still carry our alive record
+        self._seq = self._exchange = self._announce_left = self._heard_at = self._join_at = self._nonce_n = 0
+        self._leaving, self._join_backoff = False, 1000
         self._nonce_seed = hashlib.sha256(
             (self.id + ":%d:%d:%d" % (self.inc, now_ms(), port)).encode("utf-8")).digest()
-        self._nonce_n = 0
         self.stats = {"packets_in": 0, "packets_out": 0, "bytes_in": 0, "bytes_out": 0, "dropped": 0,
                       "events": 0, "joined_ms": None}
         self._started = now_ms()
@@ -567,7 +449,7 @@ class Swarm:
         wait = min(timeout_ms, max(0, self._next_deadline() - now))
         n = 0
         if self._sock is None:
-            return 0
+            return n
         if self._poller.poll(int(wait)):
             while n < 64:
                 try:
@@ -615,6 +497,21 @@ class Swarm:
         self._rebuild_self()
         self._spread_self()
 
+    def emit(self, name, payload=b""):
+        """Originate a swarm event through one full member (docs/protocol.md section 7; best effort).
+        Its seq must stay above every earlier one, across restarts too: pass seq_file= to keep it."""
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        live = self._live_members(1)
+        if not live:
+            raise OSError("not joined")
+        self._ev_seq += 1
+        if self._seq_file:
+            with open(self._seq_file, "w") as f:
+                f.write(str(self._ev_seq))
+        self._send(live[0][8], USER_EVENT, [self.id, [self.id, self._ev_seq, name, bytes(payload)]])
+        return self._ev_seq
+
     def leave(self):
         """Graceful leave: members mark this one `left` at once instead of suspecting it."""
         if self._leaving or self._sock is None:
@@ -642,17 +539,12 @@ class Swarm:
     def kv_get(self, key, stale=False):
         """A key's value from a full node's REST API (None when absent)."""
         st, body = self._http("GET", "/v1/kv/" + _quote(key) + ("?consistency=stale" if stale else ""))
-        if st == 404:
-            return None
-        return body["value"]
+        return None if st == 404 else body["value"]
 
     def kv_put(self, key, value, prev_revision=None):
         """Write through a full node's REST API; returns the key's new revision."""
-        req = {"value": value}
-        if prev_revision is not None:
-            req["prev_revision"] = prev_revision
-        st, body = self._http("PUT", "/v1/kv/" + _quote(key), req)
-        return body["revision"]
+        req = {"value": value} if prev_revision is None else {"value": value, "prev_revision": prev_revision}
+        return self._http("PUT", "/v1/kv/" + _quote(key), req)[1]["revision"]
 
     # ------------------------------------------------------------ membership
 
@@ -664,13 +556,8 @@ class Swarm:
                 "tags": meta[6] or {}}
 
     def _tags(self, labels):
-        if isinstance(labels, dict):
-            tags = dict(labels)
-        else:  # ["camera", "zone=kitchen"] as in [node] labels
-            tags = {}
-            for lab in labels:
-                k, _, v = lab.partition("=")
-                tags[k] = v
+        # A dict, or ["camera", "zone=kitchen"] as in [node] labels.
+        tags = dict(labels) if isinstance(labels, dict) else dict(lab.partition("=")[::2] for lab in labels)
         if len(tags) > 16:
             raise ValueError("at most 16 labels")
         for k, v in tags.items():
@@ -695,13 +582,7 @@ class Swarm:
             self._send(m[8], GOSSIP, upd)
 
     def _live_members(self, n):
-        out = []
-        for m in self._members.values():
-            if m[5] <= SUSPECT:
-                out.append(m)
-                if len(out) >= n:
-                    break
-        return out
+        return [m for m in self._members.values() if m[5] <= SUSPECT][:n]
 
     def _refute(self, inc):
         if self._leaving:
@@ -794,19 +675,16 @@ class Swarm:
         return hashlib.sha256(self._nonce_seed + struct.pack(">I", self._nonce_n)).digest()[:12]
 
     def _send(self, addr, mtype, body):
-        if addr is None or self._sock is None:
-            return
-        pkt = pack(body, bytearray((VERSION, mtype)))
-        self._send_raw(addr, pkt)
+        if addr is not None and self._sock is not None:
+            self._send_raw(addr, pack(body, bytearray((VERSION, mtype))))
 
     def _send_raw(self, addr, pkt):
         if self._gcm is not None:
             nonce = self._next_nonce()
             pkt = bytes((ENCRYPTED,)) + nonce + self._gcm.seal(nonce, pkt, b"\x81")
-        if len(pkt) > MAX_PACKET:
-            self.stats["dropped"] += 1
-            return
         try:
+            if len(pkt) > MAX_PACKET:  # refused rather than left to IP fragmentation
+                raise OSError("oversize")
             self._sock.sendto(pkt, addr)
         except OSError:
             self.stats["dropped"] += 1
@@ -818,24 +696,15 @@ class Swarm:
         st = self.stats
         st["packets_in"] += 1
         st["bytes_in"] += len(data)
-        if len(data) < 3 or len(data) > MAX_PACKET:
-            st["dropped"] += 1
-            return
-        if self._gcm is not None:
-            if data[0] != ENCRYPTED or len(data) < 32:
-                st["dropped"] += 1
-                return
+        pt = data if self._gcm is None else None
+        if self._gcm is not None and data[:1] == b"\x81" and 32 <= len(data) <= MAX_PACKET:
             nonce = bytes(data[1:13])
             pt = self._gcm.open(nonce, data[13:], b"\x81")
-            if pt is None:
-                st["dropped"] += 1
-                return
-            if self._nonce_n < 64:
+            if pt is not None and self._nonce_n < 64:
                 # Peers' nonces are random: fold a few into ours, for boards whose clock restarts at 0.
                 self._nonce_seed = hashlib.sha256(self._nonce_seed + nonce).digest()
-        else:
-            pt = data
-        if pt[0] != VERSION:
+        # Unauthenticated (or plaintext at a keyed observer), oversize, or not version 1: dropped.
+        if pt is None or len(pt) < 3 or len(pt) > MAX_PACKET or pt[0] != VERSION:
             st["dropped"] += 1
             return
         try:
@@ -851,8 +720,9 @@ class Swarm:
             return
         self._heard_at = now
         if t == PING or t == PING_REQ or t == GOSSIP:
-            if not self.joined and not self._leaving:
-                # Contacted while alone (docs/protocol.md "Joining"): join through the sender.
+            if not self.joined and not self._leaving and now >= self._join_at:
+                # Contacted while alone (docs/protocol.md "Joining"): join through the sender, once a period.
+                self._join_at = now + 1000
                 self._send_join(src)
         if t == PING:
             for u in b[3]:
@@ -896,8 +766,8 @@ class Swarm:
             for mark in b[1]:
                 key = (mark[0], mark[1])
                 if mark[0] != self.id and key not in self._missing and not self._seen(mark[0], mark[1], False):
-                    if len(self._missing) < 64:
-                        self._missing[key] = [b[0], now + 600, 0]
+                    if len(self._missing) < 64:  # grafted at once: the hub's push came 400 ms before
+                        self._missing[key] = [b[0], now, 0]
         elif t == ANNOUNCE_REPLY:
             if b[2] == self._cluster and not self.joined:
                 self._apply([ALIVE, b[1]], now)
@@ -917,7 +787,11 @@ class Swarm:
 
     def _on_digest(self, b, src):
         if b[6] == MARKS_RANGE:
-            return  # event marks: this observer keeps no events to offer or compare
+            # Event marks: we keep no events to compare; ours tell where our own seq stands.
+            for mk in b[9]:
+                if mk[0] == self.id and mk[1] > self._ev_seq:
+                    self._ev_seq = mk[1]
+            return
         lo, hi, push, want, listed = b[6], b[7], False, [], False
         for e in b[8]:
             mid, inc, st = e[0], e[1], e[2]
@@ -967,7 +841,7 @@ class Swarm:
 
     def _next_deadline(self):
         t = self._join_at if not self.joined else self._heard_at + 15000
-        for r in self._relays.values():
+        for r in self._relays.values():  # no list built: poll() is the hot path
             t = min(t, r[4])
         for m in self._missing.values():
             t = min(t, m[1])
@@ -1079,12 +953,10 @@ class Swarm:
             raise HttpError(status, err.get("code", "http_%d" % status), err.get("message", ""))
         return status, doc
 
-
 class HttpError(OSError):
     def __init__(self, status, code, message):
         OSError.__init__(self, "%d %s: %s" % (status, code, message))
         self.status, self.code, self.message = status, code, message
-
 
 def _dechunk(b):
     out = bytearray()
@@ -1096,7 +968,6 @@ def _dechunk(b):
         out.extend(b[:n])
         b = b[n + 2 :]
     return bytes(out)
-
 
 def _quote(key):
     out = []
