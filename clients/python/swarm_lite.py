@@ -753,12 +753,16 @@ class Swarm:
             if self.id in b[2]:
                 self._send(src, PP_RESPONSE, [self.id, b[1], [self._record()], []])
         elif t == PP_RESPONSE:
+            alone = not self.joined
             for r in b[2]:
                 self._merge_record(r, now)
             for ev in b[3]:
                 self._deliver(ev)
-            if self.stats["joined_ms"] is None and self.joined:
-                self.stats["joined_ms"] = now - self._started
+            if alone and self.joined:
+                # Just joined: spread our newest record (published while alone, or refuted) at once.
+                self._spread_self()
+                if self.stats["joined_ms"] is None:
+                    self.stats["joined_ms"] = now - self._started
         elif t == EV_PUSH:
             for ev in b[1]:
                 self._deliver(ev)
