@@ -556,8 +556,8 @@ class Swarm:
                 "tags": meta[6] or {}}
 
     def _tags(self, labels):
-        # A dict, or ["camera", "zone=kitchen"] as in [node] labels.
-        tags = dict(labels) if isinstance(labels, dict) else dict(lab.partition("=")[::2] for lab in labels)
+        # Raw gossip tags (a dict), or ["camera", "zone=kitchen"] as [node] labels: one comma-joined tag.
+        tags = dict(labels) if isinstance(labels, dict) else {"labels": ",".join(labels)}
         if len(tags) > 16:
             raise ValueError("at most 16 labels")
         for k, v in tags.items():
