@@ -36,7 +36,12 @@ describe('swarm_agent.py against 3 real daemons', () => {
       env: { SWARM_TEST_APIS: swarm.nodes.map((n) => n.api_url).join(',') },
       timeoutMs: 240_000,
     });
-    console.log(r.stderr.split('\n').filter((l) => / \.\.\. /.test(l)).join('\n'));
+    console.log(
+      r.stderr
+        .split('\n')
+        .filter((l) => / \.\.\. /.test(l))
+        .join('\n'),
+    );
     if (r.code !== 0) console.log(r.stderr);
     expect(r.stderr).toMatch(/\nOK( \(skipped=\d+\))?\n?$/);
     expect(r.code).toBe(0);

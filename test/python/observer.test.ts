@@ -4,8 +4,9 @@
  * - listed alive with class `minimal` by every node within 3 s of starting, its battery and power
  *   in `swarm swarm energy --json`, never a Raft voter (nor learner: it has no Raft address);
  * - marked dead after a SIGKILL, `left` after `.leave()`;
- * - receives a swarm event sent from another node (needs branch `events`: skipped while
- *   `POST /v1/events` answers 404, i.e. before that branch is merged);
+ * - receives a swarm event sent from another node, exactly once, and originates one that every
+ *   node delivers (needs branch `events`: skipped while `POST /v1/events` answers 404, i.e. before
+ *   that branch is merged; checked by hand against that branch's build on 2026-12-07);
  * - with the swarm's key it joins; with a wrong key it is refused, and the node reports it in
  *   `/v1/status` `security.refused_peers`.
  * Timeouts are generous (a loaded machine); the 3 s listing bound is the issue's requirement.
@@ -130,6 +131,21 @@ describe('swarm_lite observer, 3 real daemons, no swarm key', () => {
     // Delivered once, even though the hub's ihave names it again.
     await new Promise((r) => setTimeout(r, 1500));
     expect(obs.lines.filter((l) => l.kind === 'event' && l.name === 'water')).toHaveLength(1);
+
+    // And it originates one (user-event to one member), which every node delivers.
+    obs.send('emit button 1');
+    await obs.waitFor('emitted', 5000);
+    for (const n of nodes) {
+      await poll(
+        async () =>
+          (await (await fetch(`${n.api_url}/v1/events/recent?name=button`)).json()) as {
+            events: { id: string }[];
+          },
+        (r) => r.events.some((e) => e.id === `${id}:1`),
+        15_000,
+        `${n.name} delivered the observer's event`,
+      );
+    }
   });
 });
 

@@ -2,7 +2,7 @@
 
 argv: SEED NAME [--key K] [--battery B] [--power W] [--labels k=v,...]
 stdout: one JSON line per fact ("ready", "joined", "event", "member", "stats"); stdin: "leave",
-"stats" or "publish B W" lines. Runs until told to leave, or until killed."""
+"stats", "publish B W" or "emit NAME PAYLOAD" lines. Runs until told to leave, or until killed."""
 import json
 import os
 import select
@@ -57,6 +57,8 @@ def main():
             return
         if cmd and cmd[0] == "publish":
             sw.publish(battery=float(cmd[1]), power_w=float(cmd[2]))
+        if cmd and cmd[0] == "emit":
+            say(kind="emitted", seq=sw.emit(cmd[1], cmd[2] if len(cmd) > 2 else ""))
         if cmd and cmd[0] == "stats":
             peak = tracemalloc.get_traced_memory()[1] if trace else None
             say(kind="stats", stats=sw.stats, members=len(sw.members()), tracemalloc_peak=peak)
