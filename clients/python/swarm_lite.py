@@ -409,14 +409,13 @@ class Swarm:
             pass
         self._group = _addr(group) if multicast else None
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if port == 0 and not hasattr(s, "getsockname"):
+            port = 5555  # MicroPython cannot say which port the OS chose: take the gossip default
         s.bind(_resolve(bind, port))
         s.setblocking(False)
         self._sock = s
         if port == 0:
-            try:
-                port = s.getsockname()[1]
-            except (AttributeError, OSError):
-                raise ValueError("this platform cannot report its UDP port: pass port=")
+            port = s.getsockname()[1]
         self.port = port
         self.host = host or self._local_host()
         self._poller = select.poll()
