@@ -380,6 +380,8 @@ def _addr(hp, default_port=5555):
     return host, int(port) if port else default_port
 
 def _resolve(host, port):
+    if host.replace(".", "").isdigit() and host.count(".") == 3:
+        return (host, port)  # an IPv4 literal: no resolver call (CPython's costs an idna codec)
     return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
 
 def _utf8_len(s):

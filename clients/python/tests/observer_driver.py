@@ -31,6 +31,12 @@ def main():
     t0 = time.monotonic()
     import swarm_lite
 
+    base = import_peak = 0
+    if trace:
+        # The import's peak is the compiler's (a board runs precompiled .mpy), and what the import
+        # keeps is code: both apart, so the figures below are the observer's own heap.
+        base, import_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
     labels = dict(kv.split("=", 1) for kv in opts["labels"].split(",")) if "labels" in opts else None
     sw = swarm_lite.Swarm(seed, name, key=opts.get("key"), labels=labels, bind="127.0.0.1")
     sw.on_event("*", lambda n, p, o: say(kind="event", name=n, payload=p.decode("utf-8", "replace"), origin=o))
@@ -60,8 +66,9 @@ def main():
         if cmd and cmd[0] == "emit":
             say(kind="emitted", seq=sw.emit(cmd[1], cmd[2] if len(cmd) > 2 else ""))
         if cmd and cmd[0] == "stats":
-            peak = tracemalloc.get_traced_memory()[1] if trace else None
-            say(kind="stats", stats=sw.stats, members=len(sw.members()), tracemalloc_peak=peak)
+            cur, peak = tracemalloc.get_traced_memory() if trace else (0, 0)
+            say(kind="stats", stats=sw.stats, members=len(sw.members()), tracemalloc_peak=peak - base,
+                tracemalloc_current=cur - base, tracemalloc_import_peak=import_peak, tracemalloc_module=base)
 
 
 if __name__ == "__main__":
