@@ -432,6 +432,7 @@ class Swarm:
         self._marks = {}  # origin -> [highest contiguous seq, set of seqs above it]
         # _announce_left: acks that still carry our alive record
         self._seq = self._exchange = self._announce_left = self._heard_at = self._join_at = self._nonce_n = 0
+        self._expire_at = 0
         self._leaving, self._join_backoff = False, 1000
         self._nonce_seed = hashlib.sha256(
             (self.id + ":%d:%d:%d" % (self.inc, now_ms(), port)).encode("utf-8")).digest()
@@ -855,12 +856,13 @@ class Swarm:
     def _tick(self, now):
         if self._sock is None or self._leaving:
             return
-        for seq in [s for s, r in self._relays.items() if now >= r[4]]:
+        # The empty cases build nothing: this runs on every poll.
+        for seq in [s for s, r in self._relays.items() if now >= r[4]] if self._relays else ():
             r = self._relays.pop(seq)
             if r[3]:  # Lifeguard: tell the requester we heard it, the target stayed silent
                 self._send(r[0], NACK, [self.id, r[1], r[2]])
-        grafts = {}
-        for key in [k for k, m in self._missing.items() if now >= m[1]]:
+        grafts = {} if self._missing else None
+        for key in [k for k, m in self._missing.items() if now >= m[1]] if self._missing else ():
             m = self._missing[key]
             ann = self._members.get(m[0])
             if m[2] >= 2 or ann is None:
@@ -868,7 +870,7 @@ class Swarm:
                 continue
             m[1], m[2] = now + 600, m[2] + 1
             grafts.setdefault(m[0], []).append([key[0], key[1]])
-        for aid, ids in grafts.items():
+        for aid, ids in grafts.items() if grafts else ():
             self._send(self._members[aid][8], GRAFT, [self.id, ids[:32]])
         if not self.joined:
             if now >= self._join_at:
@@ -880,8 +882,10 @@ class Swarm:
             self._join(now)
         else:
             self._join_backoff = 1000
-        for mid in [k for k, m in self._members.items() if m[5] >= DEAD and now - m[7] > 60000]:
-            del self._members[mid]
+        if now >= self._expire_at:  # forget the dead after 60 s, checked once a second
+            self._expire_at = now + 1000
+            for mid in [k for k, m in self._members.items() if m[5] >= DEAD and now - m[7] > 60000]:
+                del self._members[mid]
 
     def _announce(self):
         try:
