@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmClient } from '../../src/client/client.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 export const PY_DIR = fileURLToPath(new URL('../../clients/python/', import.meta.url));
@@ -79,8 +79,30 @@ export class TestSwarm {
     };
   }
 
+  /**
+   * The `swarm` CLI; SWARM_PY_TEST_BIN may name another build's bin/swarm.js (to run these tests
+   * against a branch that is not merged yet, e.g. `events`).
+   */
   swarm(args: readonly string[]): ReturnType<typeof runSwarm> {
-    return runSwarm(['--config', join(this.root, 'config.toml'), ...args], { env: this.env() });
+    const argv = ['--config', join(this.root, 'config.toml'), ...args];
+    const bin = process.env.SWARM_PY_TEST_BIN;
+    if (bin === undefined || bin === '' || bin === SWARM_BIN) return runSwarm(argv, { env: this.env() });
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, ...argv], {
+        env: { ...process.env, ...this.env() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
   }
 
   async start(count = 3): Promise<Daemon[]> {
