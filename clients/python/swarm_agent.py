@@ -390,22 +390,42 @@ class SwarmClient:
     # ------------------------------------------------------------ tasks (issue #18)
 
     def task_run(self, spec):
-        """Submit a task spec (``{name, command: [argv], count, constraints, restart, energy, ...}``)."""
+        """Submit a task spec (``{name, command: [argv], count, constraints: {labels, device_classes},
+        restart, energy, ...}``, the JSON form of a task file): the task's status. 409 if it runs."""
         return self.request("POST", "/v1/tasks", spec)
 
     def task_list(self):
+        """``{tasks: [status, ...]}``."""
         return self.request("GET", "/v1/tasks")
 
     def task_status(self, name):
-        """The task, its allocations and why each node was or was not chosen."""
+        """``{name, desired, spec, running, allocations: [{id, node, state, ...}], explanation}``: the
+        allocations and why each node was or was not chosen. 404 -> ApiRequestError not_found."""
         return self.request("GET", "/v1/tasks/" + _q(name))
 
     def task_stop(self, name):
-        return self.request("DELETE", "/v1/tasks/" + _q(name))
+        """Stop every replica (SIGTERM, then SIGKILL after kill_timeout_s)."""
+        return self.request("POST", "/v1/tasks/%s/stop" % _q(name), {})
 
-    def task_logs(self, name, alloc=None):
-        q = "?" + urllib.parse.urlencode({"alloc": alloc}) if alloc is not None else ""
-        return self.request("GET", "/v1/tasks/%s/logs%s" % (_q(name), q))
+    def task_logs(self, name, alloc=None, offset=None, max=None):
+        """A chunk of an allocation's output, read through whichever node runs it:
+        ``{task, alloc, node, node_name, data, next_offset, size}``."""
+        q = {}
+        for k, v in (("alloc", alloc), ("offset", offset), ("max", max)):
+            if v is not None:
+                q[k] = v
+        return self.request("GET", "/v1/tasks/%s/logs%s" % (_q(name), "?" + urllib.parse.urlencode(q) if q else ""))
+
+    def task_logs_follow(self, name, alloc=None, poll_s=1.0, stop=None):
+        """Yield the output as it grows (``swarm task logs --follow``), until ``stop`` is set."""
+        offset = None
+        while stop is None or not stop.is_set():
+            chunk = self.task_logs(name, alloc=alloc, offset=offset)
+            alloc, offset = chunk["alloc"], chunk["next_offset"]
+            if chunk["data"]:
+                yield chunk["data"]
+            else:
+                time.sleep(poll_s)
 
 
 class Lease:

@@ -266,17 +266,25 @@ class EventsTest(unittest.TestCase):
 class TasksTest(unittest.TestCase):
     """[tasks] tasks (issue #18): run, list, status, stop."""
 
-    def test_run_list_status_stop(self):
+    def test_run_list_status_logs_stop(self):
         c = clients()
         needs(lambda: c[0].task_list(), "tasks")
-        name = "py-sleep-%s" % RUN
-        c[0].task_run({"name": name, "command": ["sleep", "60"], "count": 1})
-        self.assertIn(name, str(c[1].task_list()))
+        name = "py-echo-%s" % RUN
+        c[0].task_run({"name": name, "command": ["sh", "-c", "echo hello-from-task; sleep 60"], "count": 1})
+        self.assertIn(name, [t["name"] for t in c[1].task_list()["tasks"]])
         deadline = time.time() + 30
-        while time.time() < deadline and "running" not in str(c[2].task_status(name)):
+        st = c[2].task_status(name)
+        while time.time() < deadline and st["running"] < 1:
             time.sleep(0.5)
-        self.assertIn("running", str(c[2].task_status(name)))
-        c[0].task_stop(name)
+            st = c[2].task_status(name)
+        self.assertEqual(st["running"], 1)
+        logs = ""
+        while time.time() < deadline and "hello-from-task" not in logs:
+            logs = c[1].task_logs(name)["data"]  # read through any node
+            time.sleep(0.3)
+        self.assertIn("hello-from-task", logs)
+        stopped = c[0].task_stop(name)
+        self.assertEqual(stopped["desired"], "stop")
 
 
 if __name__ == "__main__":
