@@ -3,7 +3,8 @@
  * binary: build first; multicast off, the observer joins through a seed address), issue #19:
  * - listed alive with class `minimal` by every node within 3 s of starting, its battery and power
  *   in `swarm swarm energy --json`, never a Raft voter (nor learner: it has no Raft address);
- * - marked dead after a SIGKILL, `left` after `.leave()`;
+ * - marked dead after a SIGKILL, `left` after `.leave()`; alive again after a sleep (SIGSTOP) that
+ *   got it declared dead;
  * - receives a swarm event sent from another node, exactly once, and originates one that every
  *   node delivers (needs branch `events`: skipped while `POST /v1/events` answers 404, i.e. before
  *   that branch is merged; checked by hand against that branch's build on 2026-12-07);
@@ -97,6 +98,29 @@ describe('swarm_lite observer, 3 real daemons, no swarm key', () => {
 
     obs.kill();
     await everyNodeSees(nodes, id, 'dead', 40_000);
+  });
+
+  it('a device that slept (SIGSTOP) until declared dead is alive again after it wakes', async () => {
+    const obs = new Observer(`127.0.0.1:${nodes[2]!.port}`, 'esp-sleeper');
+    observers.push(obs);
+    const id = (await obs.waitFor('ready', 20_000)).id as string;
+    await everyNodeSees(nodes, id, 'alive', 15_000);
+    const before = (await nodes[0]!.client.members()).members.find((x) => x.id === id)!.incarnation;
+    obs.proc.kill('SIGSTOP');
+    try {
+      await poll(
+        () => nodes[0]!.client.members(),
+        (m) => statusOf(m, id) === 'dead',
+        30_000,
+        'the sleeping observer declared dead',
+      );
+    } finally {
+      obs.proc.kill('SIGCONT');
+    }
+    // Gossip to the dead tells it, and it refutes (or it rejoins after 15 s of silence): alive, higher incarnation.
+    await everyNodeSees(nodes, id, 'alive', 30_000);
+    const after = (await nodes[1]!.client.members()).members.find((x) => x.id === id)!.incarnation;
+    expect(after).toBeGreaterThan(before);
   });
 
   it('is marked left by every node after leave()', async () => {
