@@ -4,7 +4,7 @@
  * - listed alive with class `minimal` by every node within 3 s of starting, its battery and power
  *   in `swarm swarm energy --json`, never a Raft voter (nor learner: it has no Raft address);
  * - marked dead after a SIGKILL, `left` after `.leave()`; alive again after a sleep (SIGSTOP) that
- *   got it declared dead;
+ *   got it declared dead; reads and writes the KV through a node's API over raw HTTP/1.1;
  * - receives a swarm event sent from another node, exactly once, and originates one that every
  *   node delivers (needs branch `events`: skipped while `POST /v1/events` answers 404, i.e. before
  *   that branch is merged; checked by hand against that branch's build on 2026-12-07);
@@ -121,6 +121,37 @@ describe('swarm_lite observer, 3 real daemons, no swarm key', () => {
     await everyNodeSees(nodes, id, 'alive', 30_000);
     const after = (await nodes[1]!.client.members()).members.find((x) => x.id === id)!.incarnation;
     expect(after).toBeGreaterThan(before);
+  });
+
+  it("reads and writes the replicated KV through a node's API (raw HTTP/1.1)", async () => {
+    const obs = new Observer(`127.0.0.1:${nodes[1]!.port}`, 'esp-kv');
+    observers.push(obs);
+    await obs.waitFor('joined', 20_000);
+    // The observer picks a live member advertising an API (all on 127.0.0.1 here).
+    await poll(
+      async () => obs.lines.filter((l) => l.kind === 'member').length,
+      (n) => n >= 3,
+      10_000,
+      'observer holds the members with their API addresses',
+    );
+    // The KV needs the Raft cluster formed (a few seconds after the nodes started).
+    await poll(
+      () => nodes[0]!.client.leader(),
+      (l) => l.leader !== null,
+      30_000,
+      'a Raft leader',
+    );
+    obs.send('kv_put sensors/esp-kv {"t":21.5}');
+    const put = await obs.waitFor('kv_put', 15_000);
+    expect(put.revision as number).toBeGreaterThan(0);
+    const item = await nodes[2]!.client.kvGet('sensors/esp-kv');
+    expect(item.value).toEqual({ t: 21.5 });
+    expect(item.revision).toBe(put.revision);
+    await nodes[0]!.client.kvPut('config/esp-kv', { interval_s: 30 });
+    obs.send('kv_get config/esp-kv');
+    expect((await obs.waitFor('kv_get', 15_000)).value).toEqual({ interval_s: 30 });
+    obs.send('kv_get config/absent');
+    expect((await obs.waitFor('kv_get', 15_000, (l) => l.value === null)).value).toBeNull();
   });
 
   it('is marked left by every node after leave()', async () => {

@@ -2,7 +2,7 @@
 
 argv: SEED NAME [--key K] [--battery B] [--power W] [--labels k=v,...]
 stdout: one JSON line per fact ("ready", "joined", "event", "member", "stats"); stdin: "leave",
-"stats", "publish B W" or "emit NAME PAYLOAD" lines. Runs until told to leave, or until killed."""
+"stats", "publish B W", "emit NAME PAYLOAD", "kv_put KEY JSON" or "kv_get KEY" lines. Runs until told to leave, or until killed."""
 import json
 import os
 import select
@@ -63,6 +63,13 @@ def main():
             return
         if cmd and cmd[0] == "publish":
             sw.publish(battery=float(cmd[1]), power_w=float(cmd[2]))
+        try:
+            if cmd and cmd[0] == "kv_put":
+                say(kind="kv_put", revision=sw.kv_put(cmd[1], json.loads(cmd[2])))
+            if cmd and cmd[0] == "kv_get":
+                say(kind="kv_get", value=sw.kv_get(cmd[1]))
+        except OSError as e:  # HttpError included: the test sees it as a line
+            say(kind="error", error=str(e))
         if cmd and cmd[0] == "emit":
             say(kind="emitted", seq=sw.emit(cmd[1], cmd[2] if len(cmd) > 2 else ""))
         if cmd and cmd[0] == "stats":
