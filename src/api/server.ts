@@ -9,6 +9,7 @@ import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js'
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
+import { takeStream, runStream } from './stream.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
 export class ListenError extends SwarmError {
@@ -110,6 +111,9 @@ async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
 }
 
 async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyResponse): Promise<void> {
+  // A streamed answer (Server-Sent Events, src/api/stream.ts): headers now, the body as it comes.
+  const stream = takeStream(r);
+  if (stream !== undefined) return runStream(req, res, r.status, r.headers.entries(), stream);
   const body = await bodyOf(r);
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers.entries()) {
