@@ -1,4 +1,11 @@
 /** Public surface of the REST client. */
-export { SwarmClient, type SwarmClientOptions } from './client.js';
-export { NodeUnreachableError, ApiRequestError, UnauthorizedError, BadResponseError } from './errors.js';
+export { SwarmClient, type SwarmClientOptions, type WatchTarget } from './client.js';
+export {
+  NodeUnreachableError,
+  ApiRequestError,
+  UnauthorizedError,
+  BadResponseError,
+  CompactedRevisionError,
+} from './errors.js';
+export type * from '../api/routes/coord-types.js';
 export type { StatusResponse, HealthResponse, ShutdownResponse, ErrorResponse } from '../api/types.js';
