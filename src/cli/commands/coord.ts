@@ -41,9 +41,13 @@ async function releaseAll(steps: (() => Promise<unknown>)[]): Promise<void> {
   for (const s of steps) await s().catch(() => undefined);
 }
 
-export const register: Registrar = (program, ctx) => {
-  const err = (s: string): void => void ctx.stderr.write(`${s}\n`);
-  const out = (s: string): void => void ctx.stdout.write(`${s}\n`);
+const printers = (ctx: CliContext): { err: (s: string) => void; out: (s: string) => void } => ({
+  err: (s) => void ctx.stderr.write(`${s}\n`),
+  out: (s) => void ctx.stdout.write(`${s}\n`),
+});
+
+export const registerLock: Registrar = (program, ctx) => {
+  const { err } = printers(ctx);
 
   common(
     program
@@ -109,7 +113,10 @@ export const register: Registrar = (program, ctx) => {
       await release();
       process.exitCode = lostReason !== null ? LOCK_LOST_EXIT : code;
     });
+};
 
+export const registerElect: Registrar = (program, ctx) => {
+  const { err, out } = printers(ctx);
   common(
     program
       .command('elect <name> <value>')
@@ -175,7 +182,10 @@ export const register: Registrar = (program, ctx) => {
       } else if (o.json) out(JSON.stringify({ event: 'resigned', name, lease: lease.id }));
       else err(`swarm: resigned from ${name}`);
     });
+};
 
+export const registerLease: Registrar = (program, ctx) => {
+  const { out } = printers(ctx);
   const lease = program.command('lease').description('grant, keep alive and revoke leases');
   const leaseCmd = (c: Command): Command =>
     c

@@ -13,9 +13,9 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['node', async () => (await import('./node.js')).register],
   ['swarm', async () => (await import('./swarm.js')).register],
   ['kv', async () => (await import('./kv.js')).register],
-  ['lock', async () => (await import('./coord.js')).register],
-  ['elect', async () => (await import('./coord.js')).register],
-  ['lease', async () => (await import('./coord.js')).register],
+  ['lock', async () => (await import('./coord.js')).registerLock],
+  ['elect', async () => (await import('./coord.js')).registerElect],
+  ['lease', async () => (await import('./coord.js')).registerLease],
   ['demo', async () => (await import('./demo.js')).register],
   ['agent', async () => (await import('./agent.js')).register],
   ['config', async () => (await import('./config.js')).register],
@@ -28,6 +28,5 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
 export async function registrarsFor(word: string | undefined): Promise<Registrar[]> {
   const one = word === undefined ? undefined : GROUPS.get(word);
   if (one) return [await one()];
-  // Several words may share a module (lock, elect, lease): register each module once.
-  return [...new Set(await Promise.all([...GROUPS.values()].map((load) => load())))];
+  return Promise.all([...GROUPS.values()].map((load) => load()));
 }
