@@ -32,19 +32,23 @@ export class CoordCluster {
   readonly ds: Daemon[] = [];
   private readonly config: string;
 
-  private constructor(root: string, config: string) {
+  private constructor(
+    root: string,
+    config: string,
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+  ) {
     this.root = root;
     this.config = config;
   }
 
   env(): NodeJS.ProcessEnv {
-    return { HOME: this.root, XDG_CONFIG_HOME: join(this.root, 'xdg'), SWARM_CONFIG: '' };
+    return { HOME: this.root, XDG_CONFIG_HOME: join(this.root, 'xdg'), SWARM_CONFIG: '', ...this.extraEnv };
   }
 
   /** `n` daemons founding one cluster (bootstrap_expect = n), `more` extra TOML sections. */
   static async start(
     n: number,
-    opts: { raft?: string[]; more?: string[]; tag?: string } = {},
+    opts: { raft?: string[]; more?: string[]; tag?: string; env?: NodeJS.ProcessEnv } = {},
   ): Promise<CoordCluster> {
     const root = mkdtempSync(join(tmpdir(), `swarm-${opts.tag ?? 'coord'}-`));
     const config = join(root, 'config.toml');
@@ -55,7 +59,7 @@ export class CoordCluster {
         [...consensusToml(100, 600, 1200), ...(opts.more ?? [])],
       ),
     );
-    const c = new CoordCluster(root, config);
+    const c = new CoordCluster(root, config, opts.env);
     try {
       let seed: string | null = null;
       for (let i = 0; i < n; i++) {
