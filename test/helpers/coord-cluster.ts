@@ -132,15 +132,17 @@ export class CoordCluster {
 
   async restart(d: Daemon): Promise<void> {
     if (alive(d.info.pid)) throw new Error(`${d.name} still runs`);
-    const seed = await getJson<{ addresses: { gossip: string } }>(
-      `${this.live()[0]!.info.api_url}/v1/status`,
-    );
+    const other = this.live()[0];
+    const seed =
+      other === undefined
+        ? null
+        : await getJson<{ addresses: { gossip: string } }>(`${other.info.api_url}/v1/status`);
     const extra = d.ports === null ? [] : ['--raft-port', d.ports.raft, '--gossip-port', d.ports.gossip];
     d.info = await startNode({
       config: this.config,
       dir: d.dir,
       extra,
-      join: [seed!.addresses.gossip],
+      join: seed === null ? [] : [seed.addresses.gossip],
       env: this.env(),
       pids: this.pids,
     });
