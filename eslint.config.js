@@ -17,4 +17,19 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+  {
+    // The web dashboard's page script runs in the browser.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        TextDecoder: 'readonly',
+        CSS: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
 );

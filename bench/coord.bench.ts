@@ -47,7 +47,7 @@ function stream(
   const c = new SwarmClient({ baseUrl: base });
   void (async () => {
     try {
-      for await (const ev of c.watchEvents({ prefix }, { signal: ac.signal }))
+      for await (const ev of c.watchKv({ prefix }, { signal: ac.signal }))
         on(ev.key, ev.revision, performance.now());
     } catch {
       /* aborted */
@@ -127,7 +127,7 @@ export default async function bench(): Promise<BenchReport> {
     const tc = performance.now();
     let caught = 0;
     const ac = new AbortController();
-    for await (const ev of cl.watchEvents(
+    for await (const ev of cl.watchKv(
       { prefix: 'burst/' },
       { fromRevision: firstRev, signal: ac.signal },
     )) {

@@ -74,6 +74,10 @@ export type {
   HealthResponse,
   ShutdownResponse,
   ErrorResponse,
+  EventWatchItem,
+  EventJson,
+  EventSendResponse,
+  EventsRecentResponse,
 } from './client/index.js';
 export { SwarmNode, type NodeComponent, type NodeStatus, type ComponentStatus } from './node/node.js';
 export { createLogger, type Logger, type LogLevel } from './node/log.js';

@@ -93,8 +93,11 @@ export class LightHeaders {
   }
 }
 
-/** A body the light response holds as is: the API only ever answers with text or bytes. */
-export type LightBody = string | Uint8Array | null;
+/**
+ * A body the light response holds as is: text or bytes, or a stream for the
+ * few long-lived responses (server-sent events), which the server pipes.
+ */
+export type LightBody = string | Uint8Array | ReadableStream<Uint8Array> | null;
 
 export interface LightResponseInit {
   status?: number;
@@ -102,12 +105,26 @@ export interface LightResponseInit {
   headers?: LightHeadersInit | LightHeaders;
 }
 
+/**
+ * Duck-typed, so that a process answering only with text never touches the
+ * global `ReadableStream` (a lazily loaded module).
+ */
+export function isStream(body: unknown): body is ReadableStream<Uint8Array> {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as { getReader?: unknown }).getReader === 'function'
+  );
+}
+
 function toBody(body: unknown): LightBody {
   if (body === null || body === undefined) return null;
   if (typeof body === 'string' || body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  // Streams, blobs and forms would need undici; no API route produces them.
+  // An SSE route may answer with a web stream (node's own, not undici's).
+  if (isStream(body)) return body;
+  // Blobs and forms would need undici; no API route produces them.
   throw new TypeError(`unsupported response body (${Object.prototype.toString.call(body)})`);
 }
 
@@ -143,9 +160,10 @@ export class LightResponse {
     return this.status >= 200 && this.status < 300;
   }
 
-  private consume(): LightBody {
+  private consume(): string | Uint8Array | null {
     if (this.bodyUsed) throw new TypeError('body already used');
     this.bodyUsed = true;
+    if (isStream(this.body)) throw new TypeError('a streamed body can only be piped');
     return this.body;
   }
 

@@ -8,8 +8,8 @@ import { SwarmError } from '../common/errors.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
-import { LightHeaders, LightResponse } from './light-fetch.js';
-import { abortAllStreams, runStream, takeStream } from './stream.js';
+import { LightHeaders, LightResponse, isStream } from './light-fetch.js';
+import { takeStream, runStream } from './stream.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
 export class ListenError extends SwarmError {
@@ -106,20 +106,108 @@ class NodeRequest {
 type AnyResponse = LightResponse | Response;
 
 async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
-  if (r instanceof LightResponse) return r.body;
+  if (r instanceof LightResponse) {
+    if (isStream(r.body)) throw new TypeError('streamed body: pipe it');
+    return r.body;
+  }
   return r.body === null ? null : new Uint8Array(await r.arrayBuffer());
 }
 
-async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyResponse): Promise<void> {
-  // A streamed answer (Server-Sent Events, src/api/stream.ts): headers now, the body as it comes.
-  const stream = takeStream(r);
-  if (stream !== undefined) return runStream(req, res, r.status, r.headers.entries(), stream);
-  const body = await bodyOf(r);
+/** A body to pipe as it comes rather than buffer: a light stream, or undici's for an event stream. */
+function streamOf(r: AnyResponse): ReadableStream<Uint8Array> | null {
+  if (r instanceof LightResponse) return isStream(r.body) ? r.body : null;
+  const type = r.headers.get('content-type') ?? '';
+  return r.body !== null && type.startsWith('text/event-stream') ? r.body : null;
+}
+
+function headersOf(r: AnyResponse): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers.entries()) {
     const prev = headers[k];
     headers[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
   }
+  return headers;
+}
+
+/**
+ * Long-lived responses being piped, each with the function that ends it:
+ * a stopping server ends them rather than waiting for their clients to leave.
+ */
+export type OpenStreams = Set<() => void>;
+
+/**
+ * Pipe a streamed body (server-sent events) with back-pressure: the next chunk
+ * is read only once the socket took the last one, so a slow client holds at
+ * most one chunk in memory; the stream is cancelled when the client leaves.
+ */
+async function pipeStream(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+  stream: ReadableStream<Uint8Array>,
+  open: OpenStreams,
+): Promise<void> {
+  const reader = stream.getReader();
+  let done = false;
+  const end = (): void => {
+    if (done) return;
+    done = true;
+    open.delete(end);
+    reader.cancel().catch(() => {});
+    res.end();
+  };
+  open.add(end);
+  res.once('close', end);
+  delete headers['content-length'];
+  res.writeHead(status, headers);
+  // Headers go out at once: an event stream's client must see them before the first event.
+  res.flushHeaders();
+  try {
+    while (!done) {
+      const { value, done: finished } = await reader.read();
+      if (finished) break;
+      if (!res.write(value))
+        await new Promise<void>((resolve) => {
+          const go = (): void => {
+            res.off('drain', go);
+            res.off('close', go);
+            resolve();
+          };
+          res.once('drain', go);
+          res.once('close', go);
+        });
+    }
+  } catch {
+    // The source failed or was cancelled: end the response below.
+  } finally {
+    end();
+  }
+}
+
+async function writeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  r: AnyResponse,
+  open: OpenStreams,
+): Promise<void> {
+  // A route that writes its own event stream (src/api/stream.ts): headers now, the body as it comes;
+  // a stopping server ends it like a piped one.
+  const starter = takeStream(r);
+  if (starter !== undefined) {
+    const end = (): void => {
+      if (!res.writableEnded) res.end();
+    };
+    open.add(end);
+    try {
+      return await runStream(req, res, r.status, r.headers.entries(), starter);
+    } finally {
+      open.delete(end);
+    }
+  }
+  const headers = headersOf(r);
+  const stream = req.method === 'HEAD' ? null : streamOf(r);
+  if (stream !== null) return pipeStream(res, r.status, headers, stream, open);
+  const body = await bodyOf(r);
   if (body !== null && headers['content-length'] === undefined)
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
   res.writeHead(r.status, r.statusText || undefined, headers);
@@ -132,9 +220,10 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, r: AnyRe
  */
 export function requestListener(
   fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
-  opts: { maxBodyBytes?: number } = {},
+  opts: { maxBodyBytes?: number; streams?: OpenStreams } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const open = opts.streams ?? new Set<() => void>();
   return (req, res) => {
     const run = async (): Promise<void> => {
       // A body announced larger than the limit is refused before a byte of it is read.
@@ -151,7 +240,7 @@ export function requestListener(
       const nreq = new NodeRequest(req, maxBodyBytes);
       const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
-      await writeResponse(req, res, r);
+      await writeResponse(req, res, r, open);
     };
     run().catch((err: unknown) => {
       if (res.headersSent) {
@@ -202,6 +291,8 @@ export class ApiServer implements NodeComponent {
   private server: Server | null = null;
   private address: string | null = null;
   private readonly routes: readonly ApiRoutes[];
+  /** Open streaming responses, ended first when the server stops. */
+  private readonly streams: OpenStreams = new Set();
 
   constructor(opts: { routes?: readonly ApiRoutes[] } = {}) {
     this.routes = opts.routes ?? [];
@@ -210,7 +301,7 @@ export class ApiServer implements NodeComponent {
   async start(node: SwarmNode): Promise<void> {
     const { bind_address: host, port } = node.config.api;
     const app = createApi(node, { apiToken: node.config.security.api_token, routes: this.routes });
-    const server = createServer(requestListener(app.fetch));
+    const server = createServer(requestListener(app.fetch, { streams: this.streams }));
     // Clients (fetch, node:http) reuse a socket only while more than ~1 s of the
     // server's keep-alive hint remains; 5 s lets agents and followers' relays keep
     // one connection (measured: 592 -> 1213 KV writes/s in-process). Shutdown
@@ -241,8 +332,8 @@ export class ApiServer implements NodeComponent {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    // Watch streams never go idle by themselves: end them, or closing would wait out the 2 s below.
-    abortAllStreams();
+    // Event streams never go idle: end them, or the close below would wait out the 2 s cut-off.
+    for (const end of [...this.streams]) end();
     await new Promise<void>((resolve) => {
       // A keep-alive connection whose last response is still being written is not idle yet: sweep again
       // until none is left, so a stop does not wait out the keep-alive timeout (it used to take 2 s).

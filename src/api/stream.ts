@@ -18,13 +18,6 @@ export interface StreamSink {
 export type StreamStarter = (sink: StreamSink) => Promise<void>;
 
 const starters = new WeakMap<object, StreamStarter>();
-/** Streams running now: a stopping server ends them rather than wait for their clients. */
-const running = new Set<AbortController>();
-
-/** End every open stream (the API server is stopping). */
-export function abortAllStreams(): void {
-  for (const ac of [...running]) ac.abort();
-}
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -60,7 +53,6 @@ export async function runStream(
   const ac = new AbortController();
   const abort = (): void => ac.abort();
   res.once('close', abort);
-  running.add(ac);
   req.socket.setTimeout(0);
   res.writeHead(status, Object.fromEntries(headers));
   res.flushHeaders();
@@ -82,7 +74,6 @@ export async function runStream(
   try {
     await start(sink);
   } finally {
-    running.delete(ac);
     res.off('close', abort);
     if (!res.writableEnded) res.end();
   }

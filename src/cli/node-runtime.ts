@@ -19,6 +19,10 @@ import { energyRoutes } from '../api/energy.js';
 import { EnergyComponent } from '../node/energy-component.js';
 import { CoordinationComponent } from '../node/coordination.js';
 import { coordRoutes } from '../api/routes/coord.js';
+import { PowerHistoryComponent } from '../node/power-history-component.js';
+import { dashboardRoutes } from '../api/dashboard/routes.js';
+import { SwarmEvents } from '../node/swarm-events.js';
+import { eventsRoutes } from '../api/routes/events.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -27,6 +31,12 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const gossip = new GossipComponent();
   node.register(gossip);
   routes.push(membersRoutes(gossip));
+  // Swarm events ride the gossip broadcast (docs/protocol.md section 7).
+  const events = new SwarmEvents(gossip);
+  node.register(events);
+  routes.push(
+    eventsRoutes(events, { nameOf: (id) => (id === node.id ? node.name : (gossip.get(id)?.name ?? null)) }),
+  );
   // Raft reads its peers' Raft and API addresses from the gossip membership.
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
@@ -44,6 +54,10 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   energy.onPowerMode((mode) => coord.onPowerMode(mode));
   routes.push(energyRoutes(energy, gossip));
   routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
+  // The web dashboard (GET /): the last hour of every member's power is kept whether or not a page watches.
+  const powerHistory = new PowerHistoryComponent({ gossip, energy });
+  node.register(powerHistory);
+  routes.push(dashboardRoutes({ history: powerHistory }));
   node.register(new ApiServer({ routes }));
   return node;
 }

@@ -12,6 +12,7 @@ import type {
   KvListResponseBody,
   LeaderResponseBody,
 } from '../api/routes/kv-types.js';
+import type { EventJson, EventSendResponse, EventsRecentResponse } from '../api/routes/events-types.js';
 import type {
   ElectionResponse,
   LeaseInfoResponse,
@@ -25,6 +26,7 @@ import type {
   WatchPollResponse,
 } from '../api/routes/coord-types.js';
 import type * as Schemas from './schemas.js';
+import { parseSse } from './sse.js';
 import {
   ApiRequestError,
   BadResponseError,
@@ -32,7 +34,6 @@ import {
   NodeUnreachableError,
   UnauthorizedError,
 } from './errors.js';
-import { readSse } from './sse.js';
 
 /** Which keys a watch follows. */
 export type WatchTarget = { readonly key: string } | { readonly prefix: string };
@@ -189,7 +190,7 @@ export class SwarmClient {
    * last event yielded: no gap, no duplicate) until `reconnectForMs` passes
    * without success. 410 -> CompactedRevisionError.
    */
-  async *watchEvents(
+  async *watchKv(
     target: WatchTarget,
     opts: { fromRevision?: number; consistent?: boolean; signal?: AbortSignal; reconnectForMs?: number } = {},
   ): AsyncGenerator<WatchEvent> {
@@ -250,7 +251,7 @@ export class SwarmClient {
       throw this.errorOf(res.status, json);
     }
     try {
-      yield* readSse(res.body);
+      yield* parseSse(res.body);
     } catch (err) {
       if (signal?.aborted === true) return;
       throw new NodeUnreachableError(this.baseUrl, `stream broke: ${describeFetchError(err)}`, err);
@@ -334,6 +335,94 @@ export class SwarmClient {
     }
   }
 
+  /**
+   * Send a swarm event to every node (best effort; 202 once this node
+   * originated it). `payload` is text (JSON as its text); `{ binary }` sends bytes.
+   */
+  sendEvent(name: string, payload: string | { binary: Uint8Array } = ''): Promise<EventSendResponse> {
+    const body =
+      typeof payload === 'string'
+        ? { name, payload }
+        : { name, payload_base64: Buffer.from(payload.binary).toString('base64') };
+    return this.call('POST', '/v1/events', (m) => m.eventSendResponseSchema, body);
+  }
+
+  /** The events this node still holds in its ring (after `since`, a cursor; all with "0"), as one list. */
+  recentEvents(opts: { name?: string; since?: string } = {}): Promise<EventsRecentResponse> {
+    const q = new URLSearchParams({ since: opts.since ?? '0', ...(opts.name ? { name: opts.name } : {}) });
+    return this.call('GET', `/v1/events/recent?${q.toString()}`, (m) => m.eventsRecentResponseSchema);
+  }
+
+  /**
+   * The events this node delivers from now on (or after `since`), until
+   * `signal` aborts. A dropped connection is re-opened after `retryMs` with
+   * the last cursor, so nothing the node's ring still holds is missed or
+   * repeated; a `lost` item says when the ring no longer had some (or the
+   * node restarted). The first connection failing throws, as any call.
+   */
+  async *watchEvents(
+    opts: { name?: string; since?: string; signal?: AbortSignal; retryMs?: number } = {},
+  ): AsyncGenerator<EventWatchItem> {
+    let since = opts.since;
+    let connected = false;
+    const schemas = await loadSchemas();
+    const aborted = (): boolean => opts.signal?.aborted === true;
+    while (!aborted()) {
+      const q = new URLSearchParams({
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(since !== undefined ? { since } : {}),
+      });
+      const url = `${this.baseUrl}/v1/events${q.size > 0 ? `?${q.toString()}` : ''}`;
+      const headers: Record<string, string> = { accept: 'text/event-stream' };
+      if (this.token) headers.authorization = `Bearer ${this.token}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+      } catch (err) {
+        if (aborted()) return;
+        if (!connected) throw new NodeUnreachableError(this.baseUrl, describeFetchError(err), err);
+        await sleep(opts.retryMs ?? 1000, opts.signal);
+        continue;
+      }
+      if (!res.ok || res.body === null) {
+        let json: unknown = null;
+        try {
+          json = await res.json();
+        } catch {
+          // no JSON body: reported by status alone
+        }
+        const e = errorBody(json);
+        if (res.status === 401) throw new UnauthorizedError(e?.message ?? 'HTTP 401');
+        throw new ApiRequestError(
+          res.status,
+          e ? e.code : `http_${res.status}`,
+          e?.message ?? `HTTP ${res.status}`,
+        );
+      }
+      connected = true;
+      try {
+        for await (const m of parseSse(res.body)) {
+          if (m.id !== null && m.id !== '') since = m.id;
+          if (m.event === 'message') {
+            const parsed = schemas.eventJsonSchema.safeParse(JSON.parse(m.data));
+            if (!parsed.success) throw new BadResponseError(url, 'event of an unexpected shape');
+            yield { type: 'event', event: parsed.data };
+          } else if (m.event === 'ready') {
+            yield { type: 'ready', cursor: m.id ?? '' };
+          } else if (m.event === 'lost') {
+            const v = JSON.parse(m.data) as { missed?: number | null; restarted?: boolean };
+            yield { type: 'lost', missed: v.missed ?? null, restarted: v.restarted === true };
+          }
+        }
+      } catch (err) {
+        if (aborted()) return;
+        if (err instanceof BadResponseError || err instanceof SyntaxError) throw err;
+        // the connection broke: reconnect below from the last cursor
+      }
+      await sleep(opts.retryMs ?? 1000, opts.signal);
+    }
+  }
+
   /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */
   shutdown(reason?: string): Promise<ShutdownResponse> {
     return this.call(
@@ -409,6 +498,26 @@ export class SwarmClient {
 /** A function, so that TypeScript does not narrow `aborted` across the awaits that change it. */
 function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
+}
+
+/** What `watchEvents` yields: an event, the stream (re)opened, or word that some could not be replayed. */
+export type EventWatchItem =
+  | { readonly type: 'event'; readonly event: EventJson }
+  /** The stream is open (after any replay): events delivered from here on will follow. */
+  | { readonly type: 'ready'; readonly cursor: string }
+  | { readonly type: 'lost'; readonly missed: number | null; readonly restarted: boolean };
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function describeFetchError(err: unknown): string {

@@ -19,3 +19,8 @@ export {
   unlockSchema,
   watchPollSchema,
 } from '../api/routes/coord-types.js';
+export {
+  eventJsonSchema,
+  eventSendResponseSchema,
+  eventsRecentResponseSchema,
+} from '../api/routes/events-types.js';

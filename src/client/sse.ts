@@ -1,21 +1,22 @@
 /**
- * Server-Sent Events over fetch for the client: parses `id:`, `event:`,
- * `data:` fields (one-line JSON data, as the node sends) and yields each
- * event. A reader that reconnects sends `Last-Event-ID` itself (see
- * SwarmClient.watchEvents), so no event is lost or repeated across a drop.
+ * A Server-Sent Events parser over a fetch body (the WHATWG event-stream
+ * format): `data:` lines joined by "\n", `event:`, `id:`, comments and
+ * `retry:` ignored. Used by the client's streams (events, and any later one).
  */
+
 export interface SseMessage {
-  readonly id: string | null;
   readonly event: string;
   readonly data: string;
+  readonly id: string | null;
 }
 
-export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
+/** Messages of one stream, in order, until it ends or `signal` aborts. */
+export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
   const decoder = new TextDecoder();
   let buf = '';
-  let id: string | null = null;
-  let event = 'message';
+  let event = '';
   let data: string[] = [];
+  let id: string | null = null;
   const reader = body.getReader();
   try {
     for (;;) {
@@ -23,23 +24,23 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
       if (done) return;
       buf += decoder.decode(value, { stream: true });
       let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).replace(/\r$/, '');
-        buf = buf.slice(nl + 1);
+      while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
         if (line === '') {
-          if (data.length > 0) yield { id, event, data: data.join('\n') };
-          id = null;
-          event = 'message';
+          if (data.length > 0) yield { event: event || 'message', data: data.join('\n'), id };
+          event = '';
           data = [];
           continue;
         }
         if (line.startsWith(':')) continue;
         const colon = line.indexOf(':');
         const field = colon < 0 ? line : line.slice(0, colon);
-        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'id') id = val;
-        else if (field === 'event') event = val;
-        else if (field === 'data') data.push(val);
+        let v = colon < 0 ? '' : line.slice(colon + 1);
+        if (v.startsWith(' ')) v = v.slice(1);
+        if (field === 'data') data.push(v);
+        else if (field === 'event') event = v;
+        else if (field === 'id') id = v;
       }
     }
   } finally {

@@ -20,6 +20,9 @@ import type { MemberState, SharedView } from './table.js';
 import { MemberTable } from './table.js';
 import type { GossipConfig, GossipEvent, Outgoing, PeerAddress } from './types.js';
 
+/** Device class of members that only receive events, never relay them (ESP32 observers). */
+export const OBSERVER_CLASS = 'minimal';
+
 /** Alive and suspect members are still in the swarm: probed, gossiped to, counted. */
 export function isLiveStatus(s: MemberStatus): boolean {
   return s === MemberStatus.Alive || s === MemberStatus.Suspect;
@@ -88,6 +91,7 @@ export class GossipContext {
           const m = this.table.get(id);
           return m !== undefined && isLiveStatus(m.rec.status);
         },
+        canRelay: (id) => (id === this.id ? this.self : this.table.peek(id))?.deviceClass !== OBSERVER_CLASS,
         deliver,
       },
       {

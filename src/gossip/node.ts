@@ -16,7 +16,7 @@
  */
 import type { Rng } from '../common/rng.js';
 import { SwarmError } from '../common/errors.js';
-import type { GossipMessage, MemberId, MemberMeta, MemberRecord, UserEvent } from './messages.js';
+import type { EventMark, GossipMessage, MemberId, MemberMeta, MemberRecord, UserEvent } from './messages.js';
 import { MemberStatus } from './messages.js';
 import { GossipContext, isLiveStatus } from './context.js';
 import { Discovery } from './discovery.js';
@@ -142,6 +142,23 @@ export class GossipNode {
   broadcast(name: string, payload: Uint8Array, now: number): UserEvent {
     this.start(now);
     return this.diss.broadcast(name, payload, now);
+  }
+
+  /**
+   * Event high-water marks of an earlier life (the embedding program kept
+   * them): those events count as delivered, and our own new ones are numbered
+   * above ours, even before a join exchange tells us.
+   */
+  primeEventMarks(marks: readonly EventMark[]): void {
+    for (const m of marks) {
+      this.ctx.tree.prime(m.origin, m.seq);
+      this.diss.noteOwnSeq(m.origin, m.seq);
+    }
+  }
+
+  /** Per origin, the seq up to which every event was delivered here (for the embedding program to keep). */
+  eventMarks(): EventMark[] {
+    return this.ctx.tree.marksList();
   }
 
   /** The adaptive controller's levers; they apply from the next gossip round on. */

@@ -36,6 +36,12 @@ export interface PlumtreeHost {
   isLive(id: MemberId): boolean;
   /** Every live member but self. */
   liveIds(): MemberId[];
+  /**
+   * May this member forward events (be a hub, answer IHAVE with a GRAFT-able
+   * store)? False for `minimal` observers: they only receive (docs/protocol.md
+   * section 7), so a hub there would be a hole its leaves fall through.
+   */
+  canRelay(id: MemberId): boolean;
   deliver(event: UserEvent, now: number): void;
 }
 
@@ -89,7 +95,8 @@ export class Plumtree {
   private readonly marks = new Map<MemberId, Mark>();
   private readonly store = new Map<string, Stored>();
   private readonly pending = new Map<MemberId, Stored[]>();
-  private readonly lazyQueue: EventMark[] = [];
+  /** Ids to announce, with the member each came from (null: own or repaired). */
+  private readonly lazyQueue: { readonly mark: EventMark; readonly from: MemberId | null }[] = [];
   private readonly missing = new Map<string, Missing>();
   private readonly adopted = new Map<MemberId, number>();
   private overlay: Overlay | null = null;
@@ -151,6 +158,23 @@ export class Plumtree {
     }
     this.missing.delete(key);
     return true;
+  }
+
+  /**
+   * Everything of `origin` up to `seq` counts as seen, without being stored
+   * or delivered: a restarted node's marks of its previous life, so the join's
+   * anti-entropy brings only what it missed while down, not what it delivered.
+   */
+  prime(origin: MemberId, seq: number): void {
+    let m = this.marks.get(origin);
+    if (m === undefined) {
+      m = { hi: 0, above: new Set() };
+      this.marks.set(origin, m);
+    }
+    if (seq <= m.hi) return;
+    m.hi = seq;
+    for (const s of m.above) if (s <= seq) m.above.delete(s);
+    while (m.above.delete(m.hi + 1)) m.hi++;
   }
 
   /** Highest contiguous seq seen from `origin` (0 if none). */
@@ -276,7 +300,7 @@ export class Plumtree {
       // Own event, a repair, or a member that takes us for its hub: hand it to our hub.
       this.sendEvents(o.hub, [s], 'push');
     }
-    this.lazyQueue.push({ origin: s.event.origin, seq: s.event.seq });
+    this.lazyQueue.push({ mark: { origin: s.event.origin, seq: s.event.seq }, from });
     if (this.lazyFlushAt === null) this.lazyFlushAt = now + this.opts.lazyIntervalMs;
   }
 
@@ -288,19 +312,29 @@ export class Plumtree {
   }
 
   private announce(_now: number): void {
-    const ids = this.lazyQueue.splice(0);
-    if (ids.length === 0) return;
+    const queued = this.lazyQueue.splice(0);
+    if (queued.length === 0) return;
     const o = this.getOverlay();
     const targets = new Set<MemberId>();
     if (o.isHub) {
       for (const h of o.hubs) if (h !== this.host.selfId) targets.add(h);
       for (const l of o.leaves) targets.add(l);
     } else if (o.hub !== undefined) targets.add(o.hub);
-    for (const r of this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId])))
-      targets.add(r);
-    const chunks = chunkBySize(ids, estimateSize({ type: 'ihave', from: this.host.selfId, ids: [] }));
-    for (const t of targets)
-      for (const chunk of chunks) this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
+    // Lazy peers are repair paths: an observer cannot serve a GRAFT, and IHAVEs would cost its battery.
+    const lazy = this.host.randomLive(this.opts.lazyPeers, new Set([...targets, this.host.selfId]));
+    for (const r of lazy) if (this.host.canRelay(r)) targets.add(r);
+    const base = estimateSize({ type: 'ihave', from: this.host.selfId, ids: [] });
+    const all = queued.map((q) => q.mark);
+    for (const t of targets) {
+      // Never announce an event to the member we got it from: it has it (a leaf's IHAVE to the
+      // hub that fed it was a sixth of an isolated event's packets, and pure waste).
+      const ids = queued.some((q) => q.from === t)
+        ? queued.filter((q) => q.from !== t).map((q) => q.mark)
+        : all;
+      if (ids.length === 0) continue;
+      for (const chunk of chunkBySize(ids, base))
+        this.host.send(t, { type: 'ihave', from: this.host.selfId, ids: chunk });
+    }
   }
 
   private graftDue(now: number): void {
@@ -337,7 +371,9 @@ export class Plumtree {
     live.push(self);
     const n = live.length;
     const h = Math.max(1, Math.ceil(Math.sqrt(n)));
-    const ranked = live
+    // Observers never relay; every member excludes them alike, from the same records.
+    const relays = live.filter((id) => this.host.canRelay(id));
+    const ranked = (relays.length > 0 ? relays : live)
       .map((id) => ({ id, score: fnv1a(id) }))
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const hubs = new Set(ranked.slice(0, h).map((r) => r.id));

@@ -27,7 +27,13 @@ import {
   type AdaptiveParams,
   type AdaptivePowerState,
 } from '../gossip/adaptive.js';
-import { MemberStatus, type MemberMeta, type MemberRecord } from '../gossip/messages.js';
+import {
+  MemberStatus,
+  type EventMark,
+  type MemberMeta,
+  type MemberRecord,
+  type UserEvent,
+} from '../gossip/messages.js';
 import { GossipNode } from '../gossip/node.js';
 import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
@@ -179,6 +185,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private extraMeta: LocalMeta = {};
   private readonly lastChange = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
+  /** Swarm events delivered by the core (src/node/swarm-events.ts subscribes). */
+  private readonly eventListeners = new Set<(event: UserEvent) => void>();
   /** Remembered peers (gossip-peers-file.ts): membership changed since the last write, and when to write next. */
   private peersDirty = false;
   private nextPeersSaveAt = Infinity;
@@ -350,6 +358,29 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     }
     this.extraMeta = { ...this.extraMeta, tags: next };
     this.refreshMeta();
+  }
+
+  /** Originate a swarm event (docs/protocol.md section 7); it is delivered here too, through onUserEvent. */
+  broadcastEvent(name: string, payload: Uint8Array): UserEvent {
+    const core = this.core;
+    if (!core || this.stopped || this.transport === null)
+      throw new SwarmError('gossip_not_running', 'gossip is not running');
+    const event = core.broadcast(name, payload, this.now());
+    this.flush();
+    return event;
+  }
+
+  onUserEvent(listener: (event: UserEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  primeEventMarks(marks: readonly EventMark[]): void {
+    this.core?.primeEventMarks(marks);
+  }
+
+  eventMarks(): EventMark[] {
+    return this.core?.eventMarks() ?? [];
   }
 
   /** Re-read API address, Raft address and Raft role from the node status and advertise changes. */
@@ -553,7 +584,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private publish(events: readonly GossipEvent[]): void {
     let membership = false;
     for (const e of events) {
-      if (e.type === 'user-event') continue;
+      if (e.type === 'user-event') {
+        for (const l of this.eventListeners) l(e.event);
+        continue;
+      }
       membership = true;
       this.lastChange.set(e.member.id, Date.now());
       const fields = { member: e.member.id, member_name: e.member.name, incarnation: e.member.incarnation };

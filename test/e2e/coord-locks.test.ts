@@ -84,7 +84,7 @@ await keep(l.id);`,
     const killedAt = Date.now();
     const lastSent = Math.max(...a.lines.filter((l) => 'sent' in l).map((l) => l.sent as number));
     let deletedAt = 0;
-    for await (const ev of client(watcher).watchEvents({ key: 'agent/k' }, { fromRevision: from })) {
+    for await (const ev of client(watcher).watchKv({ key: 'agent/k' }, { fromRevision: from })) {
       if (ev.type === 'delete') {
         deletedAt = Date.now();
         break;

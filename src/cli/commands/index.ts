@@ -16,11 +16,15 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['lock', async () => (await import('./coord.js')).registerLock],
   ['elect', async () => (await import('./coord.js')).registerElect],
   ['lease', async () => (await import('./coord.js')).registerLease],
+  ['event', async () => (await import('./event.js')).register],
   ['demo', async () => (await import('./demo.js')).register],
   ['agent', async () => (await import('./agent.js')).register],
   ['config', async () => (await import('./config.js')).register],
   ['keygen', async () => (await import('./keygen.js')).register],
   ['maelstrom', async () => (await import('./maelstrom.js')).register],
+  ['service', async () => (await import('./service.js')).register],
+  ['logs', async () => (await import('./logs.js')).register],
+  ['completion', async () => (await import('./completion.js')).register],
   ['version', async () => (await import('./version.js')).register],
 ]);
 

@@ -119,7 +119,7 @@ export const register: Registrar = (program, ctx) => {
         process.once('SIGTERM', onSig);
         try {
           const target = key !== undefined ? { key } : { prefix: o.prefix ?? '' };
-          for await (const ev of c.watchEvents(target, {
+          for await (const ev of c.watchKv(target, {
             ...(from === undefined ? {} : { fromRevision: from }),
             signal: stop.signal,
           })) {

@@ -55,21 +55,24 @@ export interface Traffic {
 export type SimListener = (id: MemberId, ev: GossipEvent, now: number) => void;
 
 /** What a simulated member looks like to others: its id doubles as its address. */
-export function simRecord(id: MemberId): MemberRecord {
+export function simRecord(id: MemberId, deviceClass = 'standard'): MemberRecord {
   return {
     id,
     name: id,
     host: id,
     port: 0,
-    deviceClass: 'standard',
+    deviceClass,
     incarnation: 0,
     status: MemberStatus.Alive,
     meta: {},
   };
 }
 
-export function sharedView(ids: readonly MemberId[]): SharedView {
-  return { ids, records: new Map(ids.map((id) => [id, simRecord(id)])) };
+export function sharedView(
+  ids: readonly MemberId[],
+  classOf: (id: MemberId) => string = () => 'standard',
+): SharedView {
+  return { ids, records: new Map(ids.map((id) => [id, simRecord(id, classOf(id))])) };
 }
 
 export class GossipSim {
@@ -79,6 +82,7 @@ export class GossipSim {
   private readonly rng: Rng;
   private readonly nodes = new Map<MemberId, SimNode>();
   private readonly listeners: SimListener[] = [];
+  private readonly sendListeners: ((from: MemberId, msg: GossipMessage) => void)[] = [];
 
   constructor(private readonly opts: GossipSimOptions) {
     this.rng = createRng(opts.seed);
@@ -93,6 +97,11 @@ export class GossipSim {
     this.listeners.push(l);
   }
 
+  /** Every message a node hands to the network (before loss), e.g. to check who relays what. */
+  onSend(l: (from: MemberId, msg: GossipMessage) => void): void {
+    this.sendListeners.push(l);
+  }
+
   /** Start a node; with `view` it already knows those members, with `seeds` it joins through them. */
   addNode(
     id: MemberId,
@@ -102,10 +111,19 @@ export class GossipSim {
       config?: Partial<GossipConfig>;
       /** First incarnation (a restart that knows, or guesses, its previous life's). */
       incarnation?: number;
+      /** `minimal` makes an observer that never relays events. */
+      deviceClass?: string;
     } = {},
   ): GossipNode {
     const core = new GossipNode({
-      self: { id, name: id, host: id, port: 0, incarnation: opts.incarnation ?? 0 },
+      self: {
+        id,
+        name: id,
+        host: id,
+        port: 0,
+        incarnation: opts.incarnation ?? 0,
+        ...(opts.deviceClass === undefined ? {} : { deviceClass: opts.deviceClass }),
+      },
       config: { ...this.opts.config, ...opts.config },
       rng: this.rng.fork(),
       ...(opts.view === undefined ? {} : { view: opts.view }),
@@ -123,10 +141,11 @@ export class GossipSim {
   }
 
   /** n members that all know each other from the start (ids `${prefix}${i}`). */
-  bootstrap(n: number, prefix = 'n'): MemberId[] {
+  bootstrap(n: number, prefix = 'n', classOf?: (id: MemberId) => string): MemberId[] {
     const ids = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-    const view = sharedView(ids);
-    for (const id of ids) this.addNode(id, { view });
+    const view = sharedView(ids, classOf);
+    for (const id of ids)
+      this.addNode(id, { view, ...(classOf === undefined ? {} : { deviceClass: classOf(id) }) });
     return ids;
   }
 
@@ -207,6 +226,7 @@ export class GossipSim {
           : this.opts.exactBytes === true
             ? encode(o.msg).byteLength
             : estimateSize(o.msg);
+      for (const l of this.sendListeners) l(id, o.msg);
       this.traffic.messages++;
       this.traffic.bytes += bytes;
       if (bytes > this.traffic.maxBytes) {
