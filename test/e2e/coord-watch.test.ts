@@ -40,6 +40,10 @@ async function collect(
   const client = new SwarmClient({ baseUrl: url(d) });
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), ms);
+  // The condition may become true without a new event (the writer finished after the last one).
+  const poll = setInterval(() => {
+    if (stop(out)) ac.abort();
+  }, 200);
   try {
     for await (const m of client.sse(`/v1/watch?prefix=${encodeURIComponent(prefix)}`, lastId, ac.signal)) {
       if (m.event !== 'put' && m.event !== 'delete') continue;
@@ -58,6 +62,7 @@ async function collect(
     return 'broken';
   } finally {
     clearTimeout(timer);
+    clearInterval(poll);
   }
 }
 
