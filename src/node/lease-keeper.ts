@@ -42,7 +42,7 @@ export class LeaseKeeper {
   start(): void {
     this.unsub.push(this.raft.onLeaderChanged(() => this.onLeaderChanged()));
     this.unsub.push(
-      this.raft.onApplied(() => {
+      this.raft.afterApply(() => {
         // A grant (the count changes) may be due before the armed check; keep-alives only move deadlines later.
         const n = this.raft.state.leaseCount;
         if (this.leading && n !== this.lastCount) this.schedule();

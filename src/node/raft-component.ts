@@ -444,7 +444,7 @@ export class RaftComponent implements NodeComponent {
   }
 
   /** Called after each applied batch; returns an unsubscribe. */
-  onApplied(fn: () => void): () => void {
+  afterApply(fn: () => void): () => void {
     this.appliedListeners.add(fn);
     return () => this.appliedListeners.delete(fn);
   }
