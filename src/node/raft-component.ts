@@ -99,7 +99,7 @@ export class RaftComponent implements NodeComponent {
   /** This node's applied-event history and its waiters (watch, locks, elections). */
   readonly watch = new WatchHub();
   private readonly leaderListeners = new Set<() => void>();
-  private readonly appliedListeners = new Set<() => void>();
+  private readonly afterApplyListeners = new Set<() => void>();
   private readonly runner: RaftCoreRunner;
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
@@ -167,7 +167,7 @@ export class RaftComponent implements NodeComponent {
       onAdvanced: () => {
         this.forward.onApplied(this.applier.appliedIndex);
         this.watch.wakeAll();
-        for (const l of this.appliedListeners) l();
+        for (const l of this.afterApplyListeners) l();
         this.formation.advertiseVoters();
       },
     });
@@ -445,8 +445,8 @@ export class RaftComponent implements NodeComponent {
 
   /** Called after each applied batch; returns an unsubscribe. */
   afterApply(fn: () => void): () => void {
-    this.appliedListeners.add(fn);
-    return () => this.appliedListeners.delete(fn);
+    this.afterApplyListeners.add(fn);
+    return () => this.afterApplyListeners.delete(fn);
   }
 
   /**
