@@ -244,6 +244,20 @@ await keep(l.id);`,
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     // The timed-out candidate left no key behind: releasing the holder frees the lock for a newcomer.
     expect((await cl.lockState('busy')).waiting).toBe(0);
+    // A waiter whose client goes away withdraws at once rather than at the end of its wait_s.
+    await expect(
+      fetch(`${url(d)}/v1/lock/busy`, {
+        method: 'POST',
+        body: JSON.stringify({ lease: b.id, wait_s: 60 }),
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(1000),
+      }),
+    ).rejects.toThrow();
+    await until(
+      'the abandoned candidacy withdrawn',
+      async () => (await cl.lockState('busy')).waiting === 0 || null,
+      5000,
+    );
     for (const [m, p, body, status] of [
       ['POST', '/v1/lock/busy', { lease: 999999 }, 404],
       ['POST', '/v1/lock/busy', { wait_s: 1 }, 400],
