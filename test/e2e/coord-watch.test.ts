@@ -121,6 +121,22 @@ describe('watch on real daemons', () => {
     expect(mid).toBeGreaterThanOrEqual(300);
   }, 180_000);
 
+  it('consistent=true on a follower starts after every write acknowledged before the request', async () => {
+    const leader = await c.leader();
+    const [f] = await c.followers();
+    for (let i = 0; i < 5; i++) {
+      const put1 = await api<{ revision: number }>(url(leader), 'PUT', '/v1/kv/cons/k', { value: i });
+      const w = await api<{ revision: number; next_revision: number }>(
+        url(f!),
+        'GET',
+        '/v1/watch?key=cons/k&consistent=true&wait=100ms',
+      );
+      expect(w.status).toBe(200);
+      expect(w.body.revision).toBeGreaterThanOrEqual(put1.body.revision);
+      expect(w.body.next_revision).toBeGreaterThan(put1.body.revision);
+    }
+  }, 60_000);
+
   it('keeps order with no gap across a leader SIGKILL (watching a surviving follower)', async () => {
     const leader = await c.leader();
     const [w] = await c.followers();
