@@ -129,7 +129,7 @@ describe('watch on real daemons', () => {
       const w = await api<{ revision: number; next_revision: number }>(
         url(f!),
         'GET',
-        '/v1/watch?key=cons/k&consistent=true&wait=100ms',
+        '/v1/watch?key=cons/k&consistent=true&wait=0s',
       );
       expect(w.status).toBe(200);
       expect(w.body.revision).toBeGreaterThanOrEqual(put1.body.revision);
