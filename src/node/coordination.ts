@@ -139,8 +139,7 @@ export class CoordinationComponent implements NodeComponent, CoordinationApi {
     if (opts.consistent !== false) await this.raft.forward.linearize(this.waitMs);
     const st = this.raft.state;
     const items: CoordItem[] = [];
-    for (const k of st.keys()) {
-      if (!k.startsWith(prefix)) continue;
+    for (const k of st.keysWithPrefix(prefix)) {
       const it = this.item(k);
       if (it) items.push(it);
     }

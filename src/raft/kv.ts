@@ -479,6 +479,14 @@ export class KvStateMachine {
     return [...this.data.keys()].sort();
   }
 
+  /** Keys starting with `prefix`, sorted: only the matches are sorted (a lock's queue in a large store). */
+  keysWithPrefix(prefix: string): string[] {
+    if (prefix === '') return this.keys();
+    const out: string[] = [];
+    for (const k of this.data.keys()) if (k.startsWith(prefix)) out.push(k);
+    return out.sort();
+  }
+
   /** The lease `key` is bound to (0 = none). */
   leaseOf(key: string): number {
     return this.keyLease.get(key) ?? 0;
