@@ -39,16 +39,24 @@ export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { maxEvents: 10_000, maxByt
  */
 export class WatchCursor {
   private closed = false;
+  /** The hub's epoch when this cursor was opened (see WatchHub.restored). */
+  private readonly epoch: number;
   constructor(
     private readonly hub: WatchHub,
     readonly filter: WatchFilter,
     /** The next revision this cursor reads. */
     public position: number,
     private readonly release: () => void,
-  ) {}
+  ) {
+    this.epoch = hub.epoch;
+  }
 
   /** Events already in the history, without waiting. */
   poll(limit = 1000): KvEvent[] {
+    // The store was replaced by an older one (a split-formation merge): revisions restart, and a
+    // position from before means nothing now.
+    if (this.epoch !== this.hub.epoch)
+      throw new CompactedError(this.position, this.hub.history.oldestRevision);
     const r: ReadResult = this.hub.history.read(this.position, this.filter, limit);
     if (!r.ok) throw new CompactedError(this.position, r.oldest);
     this.position = r.next;
@@ -77,6 +85,8 @@ export class WatchCursor {
 
 export class WatchHub implements KvApplyListener {
   history: WatchHistory;
+  /** Bumped when the state goes back in revisions (a fresh store after a merge). */
+  epoch = 0;
   private waiters = new Set<() => void>();
   private open = 0;
   private maxWatchers = 256;
@@ -108,6 +118,7 @@ export class WatchHub implements KvApplyListener {
   }
 
   restored(revision: number): void {
+    if (revision < this.history.lastRevision) this.epoch++;
     this.history.reset(revision);
     this.wakeAll();
   }
