@@ -127,10 +127,7 @@ export default async function bench(): Promise<BenchReport> {
     const tc = performance.now();
     let caught = 0;
     const ac = new AbortController();
-    for await (const ev of cl.watchKv(
-      { prefix: 'burst/' },
-      { fromRevision: firstRev, signal: ac.signal },
-    )) {
+    for await (const ev of cl.watchKv({ prefix: 'burst/' }, { fromRevision: firstRev, signal: ac.signal })) {
       caught++;
       if (ev.revision >= maxAck) break;
     }
