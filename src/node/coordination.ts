@@ -87,8 +87,6 @@ export interface CoordinationApi {
   lease(id: number): LeaseInfo | null;
 }
 
-const PAUSE_MS = 50;
-
 export class CoordinationComponent implements NodeComponent, CoordinationApi {
   readonly name = 'coordination';
   private node: SwarmNode | null = null;
@@ -353,10 +351,5 @@ export class CoordinationComponent implements NodeComponent, CoordinationApi {
   /** Local campaigns (status, tests). */
   localCampaigns(): { name: string; lease: number }[] {
     return [...this.campaigns].flatMap(([name, s]) => [...s].map((lease) => ({ name, lease })));
-  }
-
-  /** Sleep helper for retries that must not spin. */
-  static pause(): Promise<void> {
-    return new Promise((r) => setTimeout(r, PAUSE_MS));
   }
 }

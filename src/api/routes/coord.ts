@@ -9,6 +9,7 @@ import type { KvEvent, WatchFilter } from '../../kv/types.js';
 import {
   CandidacyLostError,
   ELECTION_PREFIX,
+  LOCK_PREFIX,
   LeaseNotFoundError,
   WaitTimeoutError,
   type CoordinationComponent,
@@ -216,7 +217,7 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
     app.get('/v1/lock/:name', async (c) => {
       const name = checkName(c.req.param('name'));
       const r = await mapped(() =>
-        coord.holder(`__lock/${name}/`, { consistent: c.req.query('consistency') !== 'stale' }),
+        coord.holder(`${LOCK_PREFIX}${name}/`, { consistent: c.req.query('consistency') !== 'stale' }),
       );
       return c.json({ name, holder: holderBody(r.holder), waiting: r.waiting, revision: r.revision });
     });

@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { UsageError } from '../../common/errors.js';
-import type { SwarmClient } from '../../client/client.js';
 import { ApiRequestError } from '../../client/errors.js';
 import { keepLeaseAlive } from '../../client/keepalive.js';
 import type { CliContext, Registrar } from '../context.js';
@@ -220,5 +219,3 @@ function leaseIdArg(text: string): number {
     throw new UsageError(`lease id must be a positive integer, got ${text}`);
   return n;
 }
-
-export type { SwarmClient, CliContext };
