@@ -29,6 +29,7 @@ const DEFAULT_LOCK_WAIT_S = 30;
 /** SSE comment sent when nothing else was, so proxies and clients see the stream alive. */
 const HEARTBEAT_MS = 15_000;
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+const WRITE_CHUNK_BYTES = 64 * 1024;
 
 export interface WatchEventBody {
   type: 'put' | 'delete';
@@ -120,7 +121,17 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
           await sink.write(': ping\n\n');
           continue;
         }
-        await sink.write(evs.map((e) => sseEvent(e.type, eventBody(e), e.revision)).join(''));
+        // Written in pieces of about WRITE_CHUNK_BYTES, each after the socket took the last: a watcher
+        // holds one piece in memory, not a batch of 256 values of 64 KiB.
+        let piece = '';
+        for (const e of evs) {
+          piece += sseEvent(e.type, eventBody(e), e.revision);
+          if (piece.length >= WRITE_CHUNK_BYTES) {
+            await sink.write(piece);
+            piece = '';
+          }
+        }
+        if (piece !== '') await sink.write(piece);
       }
     } finally {
       cur.close();
