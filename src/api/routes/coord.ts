@@ -6,6 +6,7 @@
 import type { Context, Hono } from 'hono';
 import type { JsonValue } from '../../raft/kv.js';
 import type { KvEvent, WatchFilter } from '../../kv/types.js';
+import { eventBytes } from '../../kv/history.js';
 import {
   CandidacyLostError,
   ELECTION_PREFIX,
@@ -30,6 +31,7 @@ const DEFAULT_LOCK_WAIT_S = 30;
 const HEARTBEAT_MS = 15_000;
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const WRITE_CHUNK_BYTES = 64 * 1024;
+const POLL_MAX_BYTES = 1024 * 1024;
 
 export interface WatchEventBody {
   type: 'put' | 'delete';
@@ -166,10 +168,21 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
       if (waitMs === null) return sseResponse(c, (sink) => pump(sink, cur));
       try {
         const events = await cur.next(waitMs, limit);
+        // One answer holds at most about POLL_MAX_BYTES of events (at least one): the next poll goes on.
+        let bytes = 0;
+        let kept = events.length;
+        for (let i = 0; i < events.length; i++) {
+          bytes += eventBytes(events[i]!);
+          if (bytes > POLL_MAX_BYTES && i > 0) {
+            kept = i;
+            break;
+          }
+        }
+        const next = kept < events.length ? events[kept]!.revision : cur.position;
         return c.json({
-          events: events.map(eventBody),
+          events: events.slice(0, kept).map(eventBody),
           revision: coord.revision,
-          next_revision: cur.position,
+          next_revision: next,
         });
       } catch (err) {
         if (err instanceof CompactedError) return compacted(c, err);
