@@ -79,9 +79,42 @@ export const checkShutdownBody = strictObject<{ reason?: string }>({
 });
 
 /** PUT /v1/kv/<key>: `{ value: <any JSON>, prev_revision?: non-negative integer }`. */
-export const checkPutBody = strictObject<{ value: unknown; prev_revision?: number }>({
+export const checkPutBody = strictObject<{ value: unknown; prev_revision?: number; lease?: number }>({
   value: { check: anyJson, optional: false },
   prev_revision: { check: nonNegativeInt, optional: true },
+  lease: { check: nonNegativeInt, optional: true },
+});
+
+/** A number of seconds in [min, max] (fractions allowed). */
+function secondsIn(min: number, max: number): FieldCheck {
+  return (v) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return expected('number', v);
+    return v < min || v > max ? `Invalid input: expected seconds between ${min} and ${max}` : null;
+  };
+}
+
+/** POST /v1/lease: `{ ttl_s }`, 1 s .. 1 day. */
+export const checkLeaseBody = strictObject<{ ttl_s: number }>({
+  ttl_s: { check: secondsIn(1, 86_400), optional: false },
+});
+
+/** POST /v1/lock/{name}: `{ lease, wait_s?, owner? }`. */
+export const checkLockBody = strictObject<{ lease: number; wait_s?: number; owner?: unknown }>({
+  lease: { check: nonNegativeInt, optional: false },
+  wait_s: { check: secondsIn(0, 3600), optional: true },
+  owner: { check: anyJson, optional: true },
+});
+
+/** POST /v1/election/{name}/campaign: `{ lease, value, wait_s? }`. */
+export const checkCampaignBody = strictObject<{ lease: number; value: unknown; wait_s?: number }>({
+  lease: { check: nonNegativeInt, optional: false },
+  value: { check: anyJson, optional: false },
+  wait_s: { check: secondsIn(0, 3600), optional: true },
+});
+
+/** POST /v1/election/{name}/resign: `{ lease }`. */
+export const checkResignBody = strictObject<{ lease: number }>({
+  lease: { check: nonNegativeInt, optional: false },
 });
 
 /**

@@ -49,11 +49,19 @@ class NodeRequest {
   private body: Promise<Buffer> | null = null;
   /** Set when the body was refused unread: see discardThenClose. */
   refused = false;
+  /**
+   * Aborted when the client goes away before its answer was written: a
+   * request that waits (a lock, a campaign) withdraws instead of waiting on
+   * for nobody (etcd cancels with the client's context).
+   */
+  readonly signal: AbortSignal;
 
   constructor(
     private readonly incoming: IncomingMessage,
     private readonly maxBodyBytes: number,
+    signal: AbortSignal = new AbortController().signal,
   ) {
+    this.signal = signal;
     this.method = incoming.method ?? 'GET';
     this.url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
     const raw = incoming.rawHeaders;
@@ -237,7 +245,11 @@ export function requestListener(
         return;
       }
       // hono reads only url, method, headers and the body methods NodeRequest has.
-      const nreq = new NodeRequest(req, maxBodyBytes);
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
+      const nreq = new NodeRequest(req, maxBodyBytes, gone.signal);
       const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
       await writeResponse(req, res, r, open);

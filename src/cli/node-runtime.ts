@@ -17,6 +17,8 @@ import { kvRoutes } from '../api/routes/kv.js';
 import { metricsRoutes } from '../api/routes/metrics.js';
 import { energyRoutes } from '../api/energy.js';
 import { EnergyComponent } from '../node/energy-component.js';
+import { CoordinationComponent } from '../node/coordination.js';
+import { coordRoutes } from '../api/routes/coord.js';
 import { PowerHistoryComponent } from '../node/power-history-component.js';
 import { dashboardRoutes } from '../api/dashboard/routes.js';
 import { SwarmEvents } from '../node/swarm-events.js';
@@ -39,11 +41,17 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const raft = new RaftComponent({ peers: gossip });
   node.register(raft);
   routes.push(kvRoutes(raft));
+  // Watch, leases, locks, elections over the replicated KV (src/node/coordination.ts).
+  const coord = new CoordinationComponent(raft);
+  node.register(coord);
+  routes.push(coordRoutes(raft, coord));
   // Energy after Raft and gossip: it reads their counters and publishes its summary through gossip.
   const energy = new EnergyComponent({ gossip, raft, leadership: raft });
   node.register(energy);
   // Power modes reach Raft too: an emergency leader heartbeats learners less often (docs/energy.md).
   energy.onPowerMode((mode) => raft.setPowerMode(mode));
+  // An emergency node resigns the elections campaigned through it (coordination.resign_on_emergency).
+  energy.onPowerMode((mode) => coord.onPowerMode(mode));
   routes.push(energyRoutes(energy, gossip));
   routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
   // The web dashboard (GET /): the last hour of every member's power is kept whether or not a page watches.

@@ -13,9 +13,33 @@ import type {
   LeaderResponseBody,
 } from '../api/routes/kv-types.js';
 import type { EventJson, EventSendResponse, EventsRecentResponse } from '../api/routes/events-types.js';
+import type {
+  ElectionResponse,
+  LeaseInfoResponse,
+  LeaseResponse,
+  LeaseRevokeResponse,
+  LockResponse,
+  LockStateResponse,
+  ResignResponse,
+  UnlockResponse,
+  WatchEvent,
+  WatchPollResponse,
+} from '../api/routes/coord-types.js';
 import type * as Schemas from './schemas.js';
 import { parseSse } from './sse.js';
-import { ApiRequestError, BadResponseError, NodeUnreachableError, UnauthorizedError } from './errors.js';
+import {
+  ApiRequestError,
+  BadResponseError,
+  CompactedRevisionError,
+  NodeUnreachableError,
+  UnauthorizedError,
+} from './errors.js';
+
+/** Which keys a watch follows. */
+export type WatchTarget = { readonly key: string } | { readonly prefix: string };
+
+/** Seconds added to a server-side wait for the client's own timeout. */
+const WAIT_MARGIN_MS = 5000;
 
 type SchemaModule = typeof Schemas;
 let schemaModule: Promise<SchemaModule> | undefined;
@@ -103,9 +127,20 @@ export class SwarmClient {
     return this.call('GET', `/v1/kv/${encodeURIComponent(key)}${q}`, (m) => m.kvItemSchema);
   }
 
-  /** Resolves once the write is committed and applied; `prevRevision` makes it a compare-and-set (409 on mismatch). */
-  kvPut(key: string, value: unknown, opts: { prevRevision?: number } = {}): Promise<KvItemResponse> {
-    const body = opts.prevRevision === undefined ? { value } : { value, prev_revision: opts.prevRevision };
+  /**
+   * Resolves once the write is committed and applied; `prevRevision` makes it a compare-and-set (409 on
+   * mismatch); `lease` binds the key to a lease (deleted when it ends; 404 lease_not_found).
+   */
+  kvPut(
+    key: string,
+    value: unknown,
+    opts: { prevRevision?: number; lease?: number } = {},
+  ): Promise<KvItemResponse> {
+    const body = {
+      value,
+      ...(opts.prevRevision === undefined ? {} : { prev_revision: opts.prevRevision }),
+      ...(opts.lease === undefined ? {} : { lease: opts.lease }),
+    };
     return this.call('PUT', `/v1/kv/${encodeURIComponent(key)}`, (m) => m.kvItemSchema, body);
   }
 
@@ -116,6 +151,188 @@ export class SwarmClient {
   kvList(prefix = '', opts: { stale?: boolean } = {}): Promise<KvListResponseBody> {
     const q = new URLSearchParams({ prefix, ...(opts.stale === true ? { consistency: 'stale' } : {}) });
     return this.call('GET', `/v1/kv?${q.toString()}`, (m) => m.kvListSchema);
+  }
+
+  // ---------------------------------------------------------------- watch
+
+  /**
+   * One long poll: the events from `fromRevision` (default: after now) matching
+   * `target`, or [] after `waitS`. Continue from `next_revision`. 410 ->
+   * CompactedRevisionError.
+   */
+  watchPoll(
+    target: WatchTarget,
+    opts: { fromRevision?: number; waitS?: number; consistent?: boolean; limit?: number } = {},
+  ): Promise<WatchPollResponse> {
+    const waitS = opts.waitS ?? 30;
+    const q = this.watchQuery(target, opts);
+    q.set('wait', `${waitS}s`);
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    return this.call('GET', `/v1/watch?${q.toString()}`, (m) => m.watchPollSchema, undefined, {
+      timeoutMs: waitS * 1000 + WAIT_MARGIN_MS,
+    });
+  }
+
+  private watchQuery(
+    target: WatchTarget,
+    opts: { fromRevision?: number; consistent?: boolean },
+  ): URLSearchParams {
+    const q = new URLSearchParams('key' in target ? { key: target.key } : { prefix: target.prefix });
+    if (opts.fromRevision !== undefined) q.set('from_revision', String(opts.fromRevision));
+    if (opts.consistent === true) q.set('consistent', 'true');
+    return q;
+  }
+
+  /**
+   * Every event matching `target` from `fromRevision` (default: after now), as
+   * a Server-Sent Events stream, until `signal` aborts. A dropped connection
+   * is re-opened (with `Last-Event-ID`, so the stream resumes right after the
+   * last event yielded: no gap, no duplicate) until `reconnectForMs` passes
+   * without success. 410 -> CompactedRevisionError.
+   */
+  async *watchKv(
+    target: WatchTarget,
+    opts: { fromRevision?: number; consistent?: boolean; signal?: AbortSignal; reconnectForMs?: number } = {},
+  ): AsyncGenerator<WatchEvent> {
+    let last: number | null = opts.fromRevision === undefined ? null : opts.fromRevision - 1;
+    let failingSince: number | null = null;
+    const reconnectForMs = opts.reconnectForMs ?? 30_000;
+    while (opts.signal?.aborted !== true) {
+      const q = this.watchQuery(target, {
+        ...(last === null ? {} : { fromRevision: last + 1 }),
+        ...(opts.consistent === true ? { consistent: true } : {}),
+      });
+      try {
+        for await (const m of this.sse(`/v1/watch?${q.toString()}`, last, opts.signal)) {
+          failingSince = null;
+          if (m.event === 'compacted') {
+            const oldest = (JSON.parse(m.data) as { oldest_revision: number }).oldest_revision;
+            throw new CompactedRevisionError(
+              `watch fell behind the node's history (oldest ${oldest})`,
+              oldest,
+            );
+          }
+          if (m.event !== 'put' && m.event !== 'delete') continue;
+          const ev = JSON.parse(m.data) as WatchEvent;
+          last = ev.revision;
+          yield ev;
+        }
+      } catch (err) {
+        if (isAborted(opts.signal)) return;
+        if (!(err instanceof NodeUnreachableError)) throw err;
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > reconnectForMs) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Raw SSE messages of `path` (Last-Event-ID when `lastId` is set). */
+  async *sse(path: string, lastId: number | null, signal?: AbortSignal) {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (lastId !== null) headers['last-event-id'] = String(lastId);
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        headers,
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (err) {
+      throw new NodeUnreachableError(this.baseUrl, describeFetchError(err), err);
+    }
+    if (!res.ok || res.body === null) {
+      let json: unknown = null;
+      try {
+        json = await res.json();
+      } catch {
+        /* not JSON */
+      }
+      throw this.errorOf(res.status, json);
+    }
+    try {
+      yield* parseSse(res.body);
+    } catch (err) {
+      if (signal?.aborted === true) return;
+      throw new NodeUnreachableError(this.baseUrl, `stream broke: ${describeFetchError(err)}`, err);
+    }
+    // The server ended the stream (stopping): like a drop, the caller reconnects.
+    throw new NodeUnreachableError(this.baseUrl, 'stream ended');
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  leaseGrant(ttlS: number): Promise<LeaseResponse> {
+    return this.call('POST', '/v1/lease', (m) => m.leaseSchema, { ttl_s: ttlS });
+  }
+
+  /** 404 lease_not_found once the lease expired or was revoked. */
+  leaseKeepAlive(id: number): Promise<LeaseResponse> {
+    return this.call('POST', `/v1/lease/${id}/keepalive`, (m) => m.leaseSchema, {});
+  }
+
+  leaseRevoke(id: number): Promise<LeaseRevokeResponse> {
+    return this.call('DELETE', `/v1/lease/${id}`, (m) => m.leaseRevokeSchema);
+  }
+
+  leaseInfo(id: number): Promise<LeaseInfoResponse> {
+    return this.call('GET', `/v1/lease/${id}`, (m) => m.leaseInfoSchema);
+  }
+
+  // ---------------------------------------------------------------- locks and elections
+
+  /** Blocks until held (200, `revision` = fencing token) or `waitS` passed (408 timeout). */
+  lock(name: string, opts: { lease: number; waitS?: number; owner?: unknown }): Promise<LockResponse> {
+    const waitS = opts.waitS ?? 30;
+    const body = {
+      lease: opts.lease,
+      wait_s: waitS,
+      ...(opts.owner === undefined ? {} : { owner: opts.owner }),
+    };
+    return this.call('POST', `/v1/lock/${encodeURIComponent(name)}`, (m) => m.lockSchema, body, {
+      timeoutMs: waitS * 1000 + WAIT_MARGIN_MS,
+    });
+  }
+
+  unlock(name: string, lease: number): Promise<UnlockResponse> {
+    return this.call('DELETE', `/v1/lock/${encodeURIComponent(name)}?lease=${lease}`, (m) => m.unlockSchema);
+  }
+
+  lockState(name: string): Promise<LockStateResponse> {
+    return this.call('GET', `/v1/lock/${encodeURIComponent(name)}`, (m) => m.lockStateSchema);
+  }
+
+  /** Blocks until this candidate leads (or 408 after `waitS`). */
+  campaign(name: string, opts: { lease: number; value: unknown; waitS?: number }): Promise<ElectionResponse> {
+    const waitS = opts.waitS ?? 300;
+    return this.call(
+      'POST',
+      `/v1/election/${encodeURIComponent(name)}/campaign`,
+      (m) => m.electionSchema,
+      { lease: opts.lease, value: opts.value, wait_s: waitS },
+      { timeoutMs: waitS * 1000 + WAIT_MARGIN_MS },
+    );
+  }
+
+  resign(name: string, lease: number): Promise<ResignResponse> {
+    return this.call('POST', `/v1/election/${encodeURIComponent(name)}/resign`, (m) => m.resignSchema, {
+      lease,
+    });
+  }
+
+  electionLeader(name: string): Promise<ElectionResponse> {
+    return this.call('GET', `/v1/election/${encodeURIComponent(name)}`, (m) => m.electionSchema);
+  }
+
+  /** Leader changes of an election (the current one first), until `signal` aborts. */
+  async *electionWatch(
+    name: string,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ElectionResponse & { revision: number }> {
+    for await (const m of this.sse(`/v1/election/${encodeURIComponent(name)}?watch=true`, null, signal)) {
+      if (m.event === 'leader')
+        yield { ...(JSON.parse(m.data) as ElectionResponse), revision: Number(m.id ?? 0) };
+    }
   }
 
   /**
@@ -227,6 +444,15 @@ export class SwarmClient {
     return this.call(method, path, () => schema, body, opts);
   }
 
+  private errorOf(status: number, json: unknown): Error {
+    const e = errorBody(json);
+    const message = e ? e.message : `HTTP ${status}`;
+    if (status === 401) return new UnauthorizedError(message);
+    const oldest = (json as { oldest_revision?: unknown } | null)?.oldest_revision;
+    if (status === 410 && typeof oldest === 'number') return new CompactedRevisionError(message, oldest);
+    return new ApiRequestError(status, e ? e.code : `http_${status}`, message);
+  }
+
   /** One call; `pick` names the schema of a successful answer (from the lazily loaded schema module). */
   private async call<S extends z.ZodType>(
     method: string,
@@ -256,12 +482,7 @@ export class SwarmClient {
     } catch {
       throw new BadResponseError(url, `HTTP ${res.status} without a JSON body`);
     }
-    if (!res.ok) {
-      const e = errorBody(json);
-      const message = e ? e.message : `HTTP ${res.status}`;
-      if (res.status === 401) throw new UnauthorizedError(message);
-      throw new ApiRequestError(res.status, e ? e.code : `http_${res.status}`, message);
-    }
+    if (!res.ok) throw this.errorOf(res.status, json);
     const parsed = pick(await loadSchemas()).safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -272,6 +493,11 @@ export class SwarmClient {
     }
     return parsed.data;
   }
+}
+
+/** A function, so that TypeScript does not narrow `aborted` across the awaits that change it. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 /** What `watchEvents` yields: an event, the stream (re)opened, or word that some could not be replayed. */

@@ -34,3 +34,12 @@ export class BadResponseError extends SwarmError {
     super('bad_response', `unexpected response from ${url}: ${reason}`, { fields: { url } });
   }
 }
+
+/** 410: the start revision of a watch is older than the node's history; re-read, then watch from `oldestRevision` or later. */
+export class CompactedRevisionError extends ApiRequestError {
+  readonly oldestRevision: number;
+  constructor(message: string, oldestRevision: number) {
+    super(410, 'compacted', message);
+    this.oldestRevision = oldestRevision;
+  }
+}

@@ -9,6 +9,17 @@ export { membersResponseSchema } from '../api/members-types.js';
 export { energyResponseSchema, swarmEnergyResponseSchema } from '../api/energy-types.js';
 export { kvDeleteSchema, kvItemSchema, kvListSchema, leaderSchema } from '../api/routes/kv-types.js';
 export {
+  electionSchema,
+  leaseInfoSchema,
+  leaseRevokeSchema,
+  leaseSchema,
+  lockSchema,
+  lockStateSchema,
+  resignSchema,
+  unlockSchema,
+  watchPollSchema,
+} from '../api/routes/coord-types.js';
+export {
   eventJsonSchema,
   eventSendResponseSchema,
   eventsRecentResponseSchema,

@@ -197,6 +197,21 @@ function section<S extends z.ZodObject>(s: S): z.ZodDefault<S> {
   return s.default(() => s.parse({}) as z.core.util.NoUndefined<z.output<S>>);
 }
 
+const coordination = z.strictObject({
+  watch_history_events: int(16)
+    .default(10000)
+    .describe('applied KV events each node keeps for watchers; older starts answer 410'),
+  watch_history_bytes: int(65536)
+    .default(16 * 1024 * 1024)
+    .describe('bytes of keys and values the watch history may hold'),
+  max_watchers: int(1)
+    .default(256)
+    .describe('watch streams, long polls, lock and campaign waits one node serves at once'),
+  resign_on_emergency: bool()
+    .default(true)
+    .describe('when the node enters the emergency power mode, resign elections campaigned through it'),
+});
+
 export const SECTIONS = {
   network,
   gossip,
@@ -209,6 +224,7 @@ export const SECTIONS = {
   raft,
   security,
   logging,
+  coordination,
 } as const;
 
 export type SectionName = keyof typeof SECTIONS;
@@ -225,6 +241,7 @@ const baseSchema = z.strictObject({
   raft: section(raft),
   security: section(security),
   logging: section(logging),
+  coordination: section(coordination),
 });
 
 /** A relation `a op b` between two keys that must hold. */

@@ -13,6 +13,7 @@ const SECTION_NOTES: Record<string, string> = {
   raft: 'Raft replication.',
   security: 'Secrets. Keep this file private (it is written with mode 0600).',
   logging: 'Structured JSON logs (stderr in the foreground, node.log as a daemon).',
+  coordination: 'Watch history, watcher cap and elections (leases, locks and elections: docs/api.md).',
 };
 
 export function configTemplate(): string {

@@ -19,10 +19,17 @@ export const FORWARD_LIMITS = {
   keyBytes: 512,
   /** A value's JSON text, as the API measures it (JSON.stringify of the parsed value). */
   valueBytes: 64 * 1024,
+  /** The `value` field: a value, or a coord command holding one and its key (1 KiB of envelope). */
+  valueFieldBytes: 65 * 1024,
   messageBytes: 1024,
 } as const;
 
-export const FORWARD_OPS = ['put', 'delete', 'read_index'] as const;
+/**
+ * coord: a coordination command (leased put, lease grant / keep-alive /
+ * revoke) whose JSON travels in `value` (src/node/coord-ops.ts); its outcome
+ * comes back as JSON in the response's `message`.
+ */
+export const FORWARD_OPS = ['put', 'delete', 'read_index', 'coord'] as const;
 export type ForwardOp = (typeof FORWARD_OPS)[number];
 
 /**
@@ -109,7 +116,7 @@ export const forwardSpecs: SpecTable<ForwardMessage> = {
       id: uint(),
       op: enumOf(FORWARD_OPS),
       key: str(FORWARD_LIMITS.keyBytes),
-      value: nullable(str(FORWARD_LIMITS.valueBytes)),
+      value: nullable(str(FORWARD_LIMITS.valueFieldBytes)),
       prevRevision: nullable(uint()),
       heir: bool(),
     },

@@ -21,7 +21,9 @@ import { openRaftTransport } from '../net/runtime.js';
 import { peerKey, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { KvApplier } from '../raft/kv-applier.js';
-import type { JsonValue, KvResult } from '../raft/kv.js';
+import type { JsonValue, KvCommand, KvResult, KvStateMachine } from '../raft/kv.js';
+import { commandOf, outcomeOf, type CoordOp, type CoordOutcome } from './coord-ops.js';
+import { WatchHub } from './watch-hub.js';
 import type { RaftMessage } from '../raft/messages.js';
 import type { RaftNode } from '../raft/raft-node.js';
 import type { PowerMode } from '../energy/power-mode.js';
@@ -94,6 +96,10 @@ export class RaftComponent implements NodeComponent {
   readonly metrics: RaftMetrics;
   /** Serves KV requests on any node: forwards to the leader over the Raft transport (raft-forward.ts). */
   readonly forward: RaftForwarder;
+  /** This node's applied-event history and its waiters (watch, locks, elections). */
+  readonly watch = new WatchHub();
+  private readonly leaderListeners = new Set<() => void>();
+  private readonly afterApplyListeners = new Set<() => void>();
   private readonly runner: RaftCoreRunner;
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
@@ -153,9 +159,15 @@ export class RaftComponent implements NodeComponent {
       send: (m) => this.links.send(m),
       onTick: (now) => this.onTick(now),
       nextWork: (core) => this.nextWork(core),
-      onLeaderChange: () => this.kv.wakeLeaderWaiters(),
+      onLeaderChange: () => {
+        this.kv.wakeLeaderWaiters();
+        for (const l of [...this.leaderListeners]) l();
+      },
+      applyListener: this.watch,
       onAdvanced: () => {
         this.forward.onApplied(this.applier.appliedIndex);
+        this.watch.wakeAll();
+        for (const l of this.afterApplyListeners) l();
         this.formation.advertiseVoters();
       },
     });
@@ -249,6 +261,7 @@ export class RaftComponent implements NodeComponent {
       knownPeer: (id) => this.links.peerAddr(id) !== null,
       put: (key, value, prev) => this.put(key, value, prev),
       delete: (key) => this.delete(key),
+      coord: (op) => this.coord(op),
       readIndex: async () => {
         await this.kv.readBarrier();
         return this.applier.appliedIndex;
@@ -264,6 +277,11 @@ export class RaftComponent implements NodeComponent {
   async start(node: SwarmNode): Promise<void> {
     this.node = node;
     const cfg = node.config;
+    const co = cfg.coordination;
+    this.watch.configure(
+      { maxEvents: co.watch_history_events, maxBytes: co.watch_history_bytes },
+      co.max_watchers,
+    );
     const recovered = await this.runner.open(node);
     // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
     const initial = this.formation.load(
@@ -398,6 +416,37 @@ export class RaftComponent implements NodeComponent {
 
   list(prefix: string, stale = false): Promise<{ items: KvEntry[]; revision: number }> {
     return this.kv.list(prefix, stale);
+  }
+
+  /** Leader only: propose any command (the coordination component's lease expiries). */
+  command(cmd: KvCommand): Promise<KvResult> {
+    return this.kv.command(cmd);
+  }
+
+  /** Leader only: a coordination command, lease times stamped with this leader's clock. */
+  async coord(op: CoordOp): Promise<CoordOutcome> {
+    return outcomeOf(await this.kv.command(commandOf(op, Date.now())));
+  }
+
+  /** The applied state (read-only use: local, possibly stale reads; the lease table). */
+  get state(): KvStateMachine {
+    return this.applier.kv;
+  }
+
+  get isLeader(): boolean {
+    return this.core?.isLeader ?? false;
+  }
+
+  /** Called whenever the known leader changes (this node's role included); returns an unsubscribe. */
+  onLeaderChanged(fn: () => void): () => void {
+    this.leaderListeners.add(fn);
+    return () => this.leaderListeners.delete(fn);
+  }
+
+  /** Called after each applied batch; returns an unsubscribe. */
+  afterApply(fn: () => void): () => void {
+    this.afterApplyListeners.add(fn);
+    return () => this.afterApplyListeners.delete(fn);
   }
 
   /**

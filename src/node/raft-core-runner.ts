@@ -13,7 +13,7 @@ import type { SendOutcome } from '../driver/interfaces.js';
 import { nodeClock } from '../driver/node-clock.js';
 import { RaftDriver } from '../driver/raft-driver.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
-import { KvApplier } from '../raft/kv-applier.js';
+import { KvApplier, type KvApplyListener } from '../raft/kv-applier.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { RaftNode } from '../raft/raft-node.js';
@@ -34,6 +34,8 @@ export interface CoreRunnerHost {
   onLeaderChange(): void;
   /** Entries were applied (forwarded reads wait on this; the voter count may have changed). */
   onAdvanced(): void;
+  /** Hears every applied KV mutation (the watch history, src/kv/history.ts). */
+  readonly applyListener?: KvApplyListener;
 }
 
 /**
@@ -62,7 +64,7 @@ export class RaftCoreRunner {
   private storage: FileRaftStorage | null = null;
   /** The one Ready loop (src/driver); it holds the core. */
   private driver: RaftDriver | null = null;
-  private _applier = new KvApplier();
+  private _applier: KvApplier;
   private electionScale = 1;
   private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
@@ -71,6 +73,7 @@ export class RaftCoreRunner {
 
   constructor(host: CoreRunnerHost) {
     this.host = host;
+    this._applier = new KvApplier(host.applyListener ?? null);
   }
 
   get core(): RaftNode | null {
@@ -152,7 +155,7 @@ export class RaftCoreRunner {
     const storage = this.newStorage();
     const recovered = await storage.load();
     this.storage = storage;
-    this._applier = new KvApplier();
+    this._applier = new KvApplier(this.host.applyListener ?? null);
     this.driver = this.newDriver(storage);
     this.core = this.newCore(recovered);
   }

@@ -33,6 +33,7 @@ import type {
 import { FORWARD_LIMITS } from '../net/forward-codec.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
 import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-errors.js';
+import { parseCoordOp, type CoordOp, type CoordOutcome } from './coord-ops.js';
 
 /** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
 export const MAX_FORWARDS = 3;
@@ -58,6 +59,8 @@ export interface ForwardHost {
   /** Leader-side execution; throw NotLeaderError / NoQuorumError like RaftComponent's methods. */
   put(key: string, value: JsonValue, prevRevision?: number): Promise<KvResult>;
   delete(key: string): Promise<KvResult>;
+  /** Leader-side execution of a coordination command (leased put, lease ops). */
+  coord?(op: CoordOp): Promise<CoordOutcome>;
   /** Run the ReadIndex barrier here (leader only); resolves with an index at or past the confirmed one. */
   readIndex(): Promise<number>;
   awaitLeader(timeoutMs: number): Promise<string | null>;
@@ -171,6 +174,27 @@ export class RaftForwarder {
         ? { kind: 'put', revision: r.revision }
         : { kind: 'delete', deleted: r.deleted, revision: r.revision };
     });
+  }
+
+  /** A coordination command on the leader, here or forwarded (a `coord` frame; outcome as JSON). */
+  async coord(op: CoordOp, waitMs: number): Promise<CoordOutcome> {
+    return this.route(
+      waitMs,
+      () => this.runCoord(op),
+      { op: 'coord', key: '', value: JSON.stringify(op), prevRevision: null },
+      (r) => {
+        try {
+          return JSON.parse(r.message) as CoordOutcome;
+        } catch {
+          throw new NoQuorumError(`leader answered a coord command with a bad outcome (outcome unknown)`);
+        }
+      },
+    );
+  }
+
+  private runCoord(op: CoordOp): Promise<CoordOutcome> {
+    if (this.host.coord === undefined) throw new NoQuorumError('this node runs no coordination');
+    return this.host.coord(op);
   }
 
   /**
@@ -386,7 +410,12 @@ export class RaftForwarder {
 
   /** Leader side: run one forwarded request here; never throws. */
   private async execute(req: ForwardRequestMsg): Promise<ResponseBody> {
-    if (req.op !== 'read_index' && req.key === '') return body('bad_request', 'key must not be empty');
+    let coordOp: CoordOp | null = null;
+    if (req.op === 'coord') {
+      const parsed = parseCoordOp(req.value ?? '');
+      if (typeof parsed === 'string') return body('bad_request', parsed);
+      coordOp = parsed;
+    } else if (req.op !== 'read_index' && req.key === '') return body('bad_request', 'key must not be empty');
     let value: JsonValue = null;
     if (req.op === 'put') {
       if (req.value === null) return body('bad_request', 'put without a value');
@@ -404,6 +433,7 @@ export class RaftForwarder {
       return this.notLeader(`request for term ${req.term}, this node is in term ${this.host.currentTerm()}`);
     const run = async (): Promise<ResponseBody> => {
       if (req.op === 'read_index') return body('ok', '', { revision: await this.host.readIndex() });
+      if (coordOp !== null) return body('ok', JSON.stringify(await this.runCoord(coordOp)));
       const out = outcomeOf(
         req.op === 'put'
           ? await this.host.put(req.key, value, req.prevRevision ?? undefined)

@@ -60,6 +60,11 @@ export class RaftKvService {
     return this.propose({ op: 'delete', key });
   }
 
+  /** Any command (coordination: leased puts, lease ops, the leader's expiries); leader only. */
+  async command(cmd: KvCommand): Promise<KvResult> {
+    return this.propose(cmd);
+  }
+
   /** Linearizable (ReadIndex) unless `stale`; throws NotLeaderError on a follower for linearizable reads. */
   async get(key: string, stale = false): Promise<KvEntry | null> {
     if (!stale) await this.readBarrier();
@@ -147,7 +152,12 @@ export class RaftKvService {
     const data = encodeCommand(cmd);
     const quota = this.host.quotaBytes();
     // Checked by the leader before proposing (etcd's quota): replicas never disagree on applying.
-    if (quota > 0 && cmd.op !== 'delete' && core.isLeader && applier.kv.bytes + data.byteLength > quota) {
+    if (
+      quota > 0 &&
+      (cmd.op === 'put' || cmd.op === 'cas' || cmd.op === 'cas_rev') &&
+      core.isLeader &&
+      applier.kv.bytes + data.byteLength > quota
+    ) {
       throw new QuotaExceededError(
         `store holds ${applier.kv.bytes} bytes; this write of ${data.byteLength} would exceed raft.quota_bytes = ${quota}`,
       );

@@ -9,6 +9,7 @@
  * index from a later term means a new leader replaced the proposal, which was
  * therefore not applied.
  */
+import type { KvEvent } from '../kv/types.js';
 import { KvStateMachine, type KvResult } from './kv.js';
 import type { Ready } from './raft-node.js';
 import type { Snapshot } from './types.js';
@@ -29,12 +30,26 @@ export interface PendingRead {
   ready(kv: KvStateMachine): void;
 }
 
+/** Who hears of every applied mutation (the node's watch history). */
+export interface KvApplyListener {
+  event(ev: KvEvent): void;
+  /** The state was replaced (snapshot installed, or a fresh store): it now stands at `revision`. */
+  restored(revision: number): void;
+}
+
 export class KvApplier {
   private machine = new KvStateMachine();
+  private readonly listener: KvApplyListener | null;
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
   private confirmed: { index: number; read: PendingRead }[] = [];
   private lastSnapshot = 0;
+
+  constructor(listener: KvApplyListener | null = null) {
+    this.listener = listener;
+    this.machine.setEventSink(listener === null ? null : (ev) => listener.event(ev));
+    listener?.restored(0);
+  }
 
   get kv(): KvStateMachine {
     return this.machine;
@@ -50,9 +65,13 @@ export class KvApplier {
   }
 
   restore(snapshot: Snapshot): void {
-    this.machine = new KvStateMachine();
-    this.machine.restore(snapshot.data);
+    const machine = new KvStateMachine();
+    machine.restore(snapshot.data);
+    const listener = this.listener;
+    machine.setEventSink(listener === null ? null : (ev) => listener.event(ev));
+    this.machine = machine;
     this.lastSnapshot = snapshot.meta.index;
+    listener?.restored(machine.revision);
   }
 
   snapshotTaken(index: number): void {

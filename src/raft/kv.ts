@@ -15,12 +15,20 @@ import { decode, encode } from '@msgpack/msgpack';
 import { RaftError } from './errors.js';
 import { readSnapshotImage } from './kv-snapshot-reader.js';
 import { EntryType, type Entry } from './types.js';
+import type { KvEvent, LeaseRecord } from '../kv/types.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** `requestId` is echoed in the result so a runtime can match answers to clients. */
 export type KvCommand =
-  | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly requestId?: string }
+  | {
+      readonly op: 'put';
+      readonly key: string;
+      readonly value: JsonValue;
+      /** Bind the key to this lease (0 or absent: no lease; a put without one unbinds the key). */
+      readonly lease?: number;
+      readonly requestId?: string;
+    }
   | { readonly op: 'get'; readonly key: string; readonly requestId?: string }
   | { readonly op: 'delete'; readonly key: string; readonly requestId?: string }
   /** Compare-and-set by value: succeeds when the current value deep-equals `expected`. */
@@ -39,8 +47,48 @@ export type KvCommand =
       readonly key: string;
       readonly expectedRevision: number;
       readonly value: JsonValue;
+      readonly lease?: number;
+      readonly requestId?: string;
+    }
+  | LeaseCommand;
+
+/**
+ * Lease commands (etcd's lessor, through the log). Time is never read while
+ * applying: `now` is the proposing leader's clock, stamped when it proposed,
+ * so every replica records the same `refreshedAt`. A lease's id is the index
+ * of the entry that granted it: unique, and the same on every replica.
+ */
+export type LeaseCommand =
+  | { readonly op: 'lease_grant'; readonly ttlMs: number; readonly now: number; readonly requestId?: string }
+  | { readonly op: 'lease_keepalive'; readonly id: number; readonly now: number; readonly requestId?: string }
+  | { readonly op: 'lease_revoke'; readonly id: number; readonly requestId?: string }
+  /**
+   * The leader found the lease expired as of its keep-alive at `refreshedAt`:
+   * applies only if no keep-alive was applied since (the leader's decision
+   * raced with one), so a live lease is never expired by a stale decision.
+   */
+  | {
+      readonly op: 'lease_expire';
+      readonly id: number;
+      readonly refreshedAt: number;
       readonly requestId?: string;
     };
+
+export type LeaseOp = LeaseCommand['op'];
+const LEASE_OPS: ReadonlySet<string> = new Set<LeaseOp>([
+  'lease_grant',
+  'lease_keepalive',
+  'lease_revoke',
+  'lease_expire',
+]);
+
+export function isLeaseCommand(cmd: KvCommand): cmd is LeaseCommand {
+  return LEASE_OPS.has(cmd.op);
+}
+
+/** Longest lease: a day. Shortest: 1 s (shorter would expire between two keep-alives of a busy node). */
+export const MAX_LEASE_TTL_MS = 86_400_000;
+export const MIN_LEASE_TTL_MS = 1000;
 
 export type KvOp = KvCommand['op'];
 
@@ -51,7 +99,15 @@ export interface KvRecord {
   readonly version: number;
 }
 
-export type KvErrorCode = 'not_found' | 'mismatch' | 'bad_command';
+export type KvErrorCode = 'not_found' | 'mismatch' | 'bad_command' | 'lease_not_found';
+
+/** A lease as a result reports it. */
+export interface LeaseView {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly refreshedAt: number;
+  readonly keys: readonly string[];
+}
 
 /** `revision` is the store's global revision after the command. */
 export type KvResult =
@@ -65,6 +121,17 @@ export type KvResult =
       readonly record: KvRecord | null;
       /** The record before the command. */
       readonly prev: KvRecord | null;
+      readonly requestId?: string;
+    }
+  | {
+      readonly ok: true;
+      readonly op: LeaseOp;
+      readonly index: number;
+      readonly revision: number;
+      /** The lease after the command (null once revoked or expired). */
+      readonly lease: LeaseView | null;
+      /** Keys deleted because the lease ended, in the order their deletes took revisions. */
+      readonly deleted: readonly string[];
       readonly requestId?: string;
     }
   | {
@@ -92,9 +159,12 @@ export function decodeCommand(data: Uint8Array): KvCommand | { readonly error: s
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'command is not a map' };
   const o = v as Record<string, unknown>;
-  if (typeof o.key !== 'string') return { error: 'key must be a string' };
   if (o.requestId !== undefined && typeof o.requestId !== 'string')
     return { error: 'requestId must be a string' };
+  if (typeof o.op === 'string' && LEASE_OPS.has(o.op)) return decodeLeaseCommand(o);
+  if (typeof o.key !== 'string') return { error: 'key must be a string' };
+  if (o.lease !== undefined && !isUint(o.lease)) return { error: 'lease must be a non-negative integer' };
+  const lease = isUint(o.lease) && o.lease > 0 ? { lease: o.lease } : {};
   const base = { key: o.key, ...(typeof o.requestId === 'string' ? { requestId: o.requestId } : {}) };
   switch (o.op) {
     case 'get':
@@ -103,7 +173,7 @@ export function decodeCommand(data: Uint8Array): KvCommand | { readonly error: s
       return { op: 'delete', ...base };
     case 'put':
       if (!isJson(o.value)) return { error: 'value must be JSON' };
-      return { op: 'put', ...base, value: o.value };
+      return { op: 'put', ...base, value: o.value, ...lease };
     case 'cas':
       if (!isJson(o.value) || !isJson(o.expected)) return { error: 'value and expected must be JSON' };
       return {
@@ -122,9 +192,34 @@ export function decodeCommand(data: Uint8Array): KvCommand | { readonly error: s
       ) {
         return { error: 'expectedRevision must be a non-negative integer' };
       }
-      return { op: 'cas_rev', ...base, expectedRevision: o.expectedRevision, value: o.value };
+      return { op: 'cas_rev', ...base, expectedRevision: o.expectedRevision, value: o.value, ...lease };
     default:
       return { error: `unknown op ${String(o.op)}` };
+  }
+}
+
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function decodeLeaseCommand(o: Record<string, unknown>): LeaseCommand | { readonly error: string } {
+  const rid = typeof o.requestId === 'string' ? { requestId: o.requestId } : {};
+  switch (o.op) {
+    case 'lease_grant':
+      if (!isUint(o.ttlMs) || o.ttlMs < MIN_LEASE_TTL_MS || o.ttlMs > MAX_LEASE_TTL_MS)
+        return { error: `ttlMs must be an integer in ${MIN_LEASE_TTL_MS}..${MAX_LEASE_TTL_MS}` };
+      if (!isUint(o.now)) return { error: 'now must be a non-negative integer' };
+      return { op: 'lease_grant', ttlMs: o.ttlMs, now: o.now, ...rid };
+    case 'lease_keepalive':
+      if (!isUint(o.id) || !isUint(o.now)) return { error: 'id and now must be non-negative integers' };
+      return { op: 'lease_keepalive', id: o.id, now: o.now, ...rid };
+    case 'lease_revoke':
+      if (!isUint(o.id)) return { error: 'id must be a non-negative integer' };
+      return { op: 'lease_revoke', id: o.id, ...rid };
+    default:
+      if (!isUint(o.id) || !isUint(o.refreshedAt))
+        return { error: 'id and refreshedAt must be non-negative integers' };
+      return { op: 'lease_expire', id: o.id, refreshedAt: o.refreshedAt, ...rid };
   }
 }
 
@@ -161,7 +256,12 @@ export interface KvSnapshotView {
   readonly keys: readonly string[];
   /** records[i] is the record of keys[i] (two arrays: no object per row stays alive while encoding). */
   readonly records: readonly KvRecord[];
+  /** Live leases, by id; none (or empty) writes the version 1 image, byte for byte as before leases. */
+  readonly leases?: readonly LeaseRow[];
 }
+
+/** A lease in a snapshot image: [id, ttlMs, refreshedAt, keys (sorted)]. */
+export type LeaseRow = [number, number, number, string[]];
 
 /** A msgpack array header for `n` elements, as @msgpack/msgpack writes it (fixarray, array16, array32). */
 function arrayHeader(n: number): Uint8Array {
@@ -180,7 +280,13 @@ function arrayHeader(n: number): Uint8Array {
  * state (16,000 keys took 20-40 ms in one piece).
  */
 export function* encodeSnapshotParts(view: KvSnapshotView, rowsPerPart = 1000): Generator<Uint8Array> {
-  const empty: SnapshotImage = { v: 1, appliedIndex: view.appliedIndex, revision: view.revision, kvs: [] };
+  const leases = view.leases ?? [];
+  // Version 2 only when there is something version 1 cannot say: images without leases stay what
+  // older nodes (and the fast reader, kv-snapshot-reader.ts) read. `kvs` stays last (see below).
+  const empty: SnapshotImage =
+    leases.length === 0
+      ? { v: 1, appliedIndex: view.appliedIndex, revision: view.revision, kvs: [] }
+      : { v: 2, appliedIndex: view.appliedIndex, revision: view.revision, leases: [...leases], kvs: [] };
   const head = encode(empty);
   // The empty image ends with the empty kvs array (0x90); the real header takes its place.
   const n = view.keys.length;
@@ -283,9 +389,12 @@ class RowWriter {
 }
 
 interface SnapshotImage {
-  v: 1;
+  /** 1: keys only; 2: keys and leases (written only when leases exist). */
+  v: 1 | 2;
   appliedIndex: number;
   revision: number;
+  /** Version 2: the live leases, by id. */
+  leases?: LeaseRow[];
   /** [key, value, createRevision, modRevision, version], sorted by key so images are byte-identical. */
   kvs: [string, JsonValue, number, number, number][];
 }
@@ -301,12 +410,29 @@ function valueBytes(v: JsonValue): number {
   return JSON.stringify(v).length;
 }
 
+/** A lease as the state machine holds it (LeaseRecord with a mutable key set). */
+interface Lease {
+  readonly id: number;
+  readonly ttlMs: number;
+  refreshedAt: number;
+  readonly keys: Set<string>;
+}
+
+function leaseView(l: Lease): LeaseView {
+  return { id: l.id, ttlMs: l.ttlMs, refreshedAt: l.refreshedAt, keys: [...l.keys].sort() };
+}
+
 export class KvStateMachine {
   private data = new Map<string, KvRecord>();
   /** Approximate bytes the store holds (see `bytes`). */
   private totalBytes = 0;
   private rev = 0;
   private appliedIdx = 0;
+  private leaseTable = new Map<number, Lease>();
+  /** key -> lease it is bound to (keys without a lease are absent). */
+  private keyLease = new Map<string, number>();
+  /** Receives every mutation as it is applied (the node's watch history); set by the applier. */
+  private sink: ((ev: KvEvent) => void) | null = null;
 
   /** Global revision: the number of mutations applied so far. */
   get revision(): number {
@@ -325,6 +451,11 @@ export class KvStateMachine {
   /** Approximate bytes the store holds (keys, values, per-record overhead); for the store quota. */
   get bytes(): number {
     return this.totalBytes;
+  }
+
+  /** Where mutation events go (one call per revision, in order); null for none. */
+  setEventSink(sink: ((ev: KvEvent) => void) | null): void {
+    this.sink = sink;
   }
 
   /**
@@ -346,6 +477,32 @@ export class KvStateMachine {
 
   keys(): string[] {
     return [...this.data.keys()].sort();
+  }
+
+  /** Keys starting with `prefix`, sorted: only the matches are sorted (a lock's queue in a large store). */
+  keysWithPrefix(prefix: string): string[] {
+    if (prefix === '') return this.keys();
+    const out: string[] = [];
+    for (const k of this.data.keys()) if (k.startsWith(prefix)) out.push(k);
+    return out.sort();
+  }
+
+  /** The lease `key` is bound to (0 = none). */
+  leaseOf(key: string): number {
+    return this.keyLease.get(key) ?? 0;
+  }
+
+  lease(id: number): LeaseRecord | null {
+    return this.leaseTable.get(id) ?? null;
+  }
+
+  /** Every live lease (the leader's expiry bookkeeping walks them). */
+  leases(): IterableIterator<LeaseRecord> {
+    return this.leaseTable.values();
+  }
+
+  get leaseCount(): number {
+    return this.leaseTable.size;
   }
 
   /** Apply one committed entry; entries must arrive in index order, each exactly once. */
@@ -372,12 +529,11 @@ export class KvStateMachine {
         message: cmd.error,
       };
     }
-    const r = this.execute(cmd, entry.index);
-    if (r.ok && r.op !== 'get' && r.op !== 'noop') this.account(cmd.key, r.prev, r.record);
-    return r;
+    if (isLeaseCommand(cmd)) return this.executeLease(cmd, entry.index);
+    return this.execute(cmd, entry.index);
   }
 
-  private execute(cmd: KvCommand, index: number): KvResult {
+  private execute(cmd: Exclude<KvCommand, LeaseCommand>, index: number): KvResult {
     const prev = this.data.get(cmd.key) ?? null;
     const rid = cmd.requestId === undefined ? {} : { requestId: cmd.requestId };
     const fail = (error: KvErrorCode): KvResult => ({
@@ -402,11 +558,11 @@ export class KvStateMachine {
       case 'get':
         return ok(prev);
       case 'put':
-        return ok(this.write(cmd.key, cmd.value, prev));
+        if (cmd.lease !== undefined && !this.leaseTable.has(cmd.lease)) return fail('lease_not_found');
+        return ok(this.write(cmd.key, cmd.value, prev, cmd.lease ?? 0));
       case 'delete':
         if (!prev) return ok(null);
-        this.rev += 1;
-        this.data.delete(cmd.key);
+        this.remove(cmd.key, prev);
         return ok(null);
       case 'cas':
         if (!prev) {
@@ -414,17 +570,96 @@ export class KvStateMachine {
         } else if (!jsonEqual(prev.value, cmd.expected)) {
           return fail('mismatch');
         }
-        return ok(this.write(cmd.key, cmd.value, prev));
+        return ok(this.write(cmd.key, cmd.value, prev, 0));
       case 'cas_rev': {
         const current = prev?.modRevision ?? 0;
         if (current !== cmd.expectedRevision)
           return fail(prev || cmd.expectedRevision === 0 ? 'mismatch' : 'not_found');
-        return ok(this.write(cmd.key, cmd.value, prev));
+        if (cmd.lease !== undefined && !this.leaseTable.has(cmd.lease)) return fail('lease_not_found');
+        return ok(this.write(cmd.key, cmd.value, prev, cmd.lease ?? 0));
       }
     }
   }
 
-  private write(key: string, value: JsonValue, prev: KvRecord | null): KvRecord {
+  private executeLease(cmd: LeaseCommand, index: number): KvResult {
+    const rid = cmd.requestId === undefined ? {} : { requestId: cmd.requestId };
+    const ok = (lease: Lease | null, deleted: readonly string[] = []): KvResult => ({
+      ok: true,
+      op: cmd.op,
+      index,
+      revision: this.rev,
+      lease: lease === null ? null : leaseView(lease),
+      deleted,
+      ...rid,
+    });
+    if (cmd.op === 'lease_grant') {
+      const lease: Lease = { id: index, ttlMs: cmd.ttlMs, refreshedAt: cmd.now, keys: new Set() };
+      this.leaseTable.set(index, lease);
+      return ok(lease);
+    }
+    const lease = this.leaseTable.get(cmd.id);
+    if (lease === undefined) {
+      return {
+        ok: false,
+        op: cmd.op,
+        index,
+        revision: this.rev,
+        error: 'lease_not_found',
+        current: null,
+        ...rid,
+      };
+    }
+    switch (cmd.op) {
+      case 'lease_keepalive':
+        // Never backwards: a keep-alive stamped by a leader whose clock is behind keeps the later time.
+        lease.refreshedAt = Math.max(lease.refreshedAt, cmd.now);
+        return ok(lease);
+      case 'lease_expire':
+        if (lease.refreshedAt !== cmd.refreshedAt) return ok(lease);
+        return ok(null, this.endLease(lease));
+      case 'lease_revoke':
+        return ok(null, this.endLease(lease));
+    }
+  }
+
+  /** Delete every key of the lease, each at its own revision, in key order; then forget the lease. */
+  private endLease(lease: Lease): string[] {
+    const keys = [...lease.keys].sort();
+    for (const k of keys) {
+      const prev = this.data.get(k);
+      if (prev) this.remove(k, prev);
+    }
+    this.leaseTable.delete(lease.id);
+    return keys;
+  }
+
+  private bind(key: string, lease: number): void {
+    const old = this.keyLease.get(key) ?? 0;
+    if (old === lease) return;
+    if (old !== 0) this.leaseTable.get(old)?.keys.delete(key);
+    if (lease === 0) this.keyLease.delete(key);
+    else {
+      this.keyLease.set(key, lease);
+      this.leaseTable.get(lease)?.keys.add(key);
+    }
+  }
+
+  private remove(key: string, prev: KvRecord): void {
+    this.rev += 1;
+    this.data.delete(key);
+    this.account(key, prev, null);
+    this.bind(key, 0);
+    this.sink?.({
+      type: 'delete',
+      key,
+      value: null,
+      revision: this.rev,
+      createRevision: prev.createRevision,
+      lease: 0,
+    });
+  }
+
+  private write(key: string, value: JsonValue, prev: KvRecord | null, lease: number): KvRecord {
     this.rev += 1;
     const rec: KvRecord = {
       value,
@@ -433,6 +668,9 @@ export class KvStateMachine {
       version: (prev?.version ?? 0) + 1,
     };
     this.data.set(key, rec);
+    this.account(key, prev, rec);
+    this.bind(key, lease);
+    this.sink?.({ type: 'put', key, value, revision: this.rev, createRevision: rec.createRevision, lease });
     return rec;
   }
 
@@ -445,18 +683,23 @@ export class KvStateMachine {
    * The state as of now, for encodeSnapshotParts: cheap (records are immutable
    * and replaced on write, so the rows are a point-in-time view while applying
    * goes on), so a runtime can encode and write the image over later turns.
+   * Leases are copied (they are few and mutable).
    */
   capture(): KvSnapshotView {
     const keys = this.keys();
+    const leases: LeaseRow[] = [...this.leaseTable.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((l) => [l.id, l.ttlMs, l.refreshedAt, [...l.keys].sort()]);
     return {
       appliedIndex: this.appliedIdx,
       revision: this.rev,
       keys,
       records: keys.map((k) => this.data.get(k) as KvRecord),
+      ...(leases.length > 0 ? { leases } : {}),
     };
   }
 
-  /** Replace the whole state with a snapshot image. */
+  /** Replace the whole state with a snapshot image (version 1 or 2). */
   restore(data: Uint8Array): void {
     if (this.restoreFast(data)) return;
     let v: unknown;
@@ -468,10 +711,11 @@ export class KvStateMachine {
     const img = v as Partial<SnapshotImage> | null;
     if (
       !img ||
-      img.v !== 1 ||
+      (img.v !== 1 && img.v !== 2) ||
       !Array.isArray(img.kvs) ||
       typeof img.revision !== 'number' ||
-      typeof img.appliedIndex !== 'number'
+      typeof img.appliedIndex !== 'number' ||
+      (img.v === 2 && !Array.isArray(img.leases))
     ) {
       throw new RaftError('kv_bad_snapshot', 'snapshot image has an unknown shape');
     }
@@ -480,17 +724,31 @@ export class KvStateMachine {
       const [k, value, createRevision, modRevision, version] = row;
       this.data.set(k, { value, createRevision, modRevision, version });
     }
+    this.restoreLeases(img.leases ?? []);
     // The image is the store encoded: its size is the estimate, at no per-key cost.
     this.totalBytes = data.byteLength + img.kvs.length * RECORD_OVERHEAD_BYTES;
     this.rev = img.revision;
     this.appliedIdx = img.appliedIndex;
   }
 
+  private restoreLeases(rows: readonly LeaseRow[]): void {
+    this.leaseTable = new Map();
+    this.keyLease = new Map();
+    for (const row of rows) {
+      if (!Array.isArray(row) || row.length !== 4 || !Array.isArray(row[3]))
+        throw new RaftError('kv_bad_snapshot', 'snapshot lease row has an unknown shape');
+      const [id, ttlMs, refreshedAt, keys] = row;
+      this.leaseTable.set(id, { id, ttlMs, refreshedAt, keys: new Set(keys) });
+      for (const k of keys) this.keyLease.set(k, id);
+    }
+  }
+
   /**
    * restore() on the common image (JSON values in msgpack's usual types),
    * without the general decoder: on a restart it is on the path to the first
    * read (kv-snapshot-reader.ts). False, the state untouched, when the image
-   * is anything else: restore() then decodes it in full and reports a bad one.
+   * is anything else (a version 2 image with leases included): restore() then
+   * decodes it in full and reports a bad one.
    */
   private restoreFast(data: Uint8Array): boolean {
     const rows = new Map<string, KvRecord>();
@@ -506,6 +764,7 @@ export class KvStateMachine {
     )
       return false;
     this.data = rows;
+    this.restoreLeases([]);
     this.totalBytes = data.byteLength + head.rows * RECORD_OVERHEAD_BYTES;
     this.rev = head.revision;
     this.appliedIdx = head.appliedIndex;

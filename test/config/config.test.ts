@@ -94,6 +94,10 @@ describe('defaults', () => {
     'security.swarm_key': '',
     'security.api_token': '',
     'logging.level': 'info',
+    'coordination.watch_history_events': 10000,
+    'coordination.watch_history_bytes': 16777216,
+    'coordination.max_watchers': 256,
+    'coordination.resign_on_emergency': true,
   };
 
   it('match the table for every key, and the schema has no other key', () => {

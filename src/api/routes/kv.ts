@@ -130,6 +130,21 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       if (size > MAX_VALUE_BYTES)
         throw new ApiError(413, 'too_large', `value of ${size} bytes exceeds ${MAX_VALUE_BYTES}`);
       const prev = body.prev_revision;
+      if (body.lease !== undefined && body.lease > 0) {
+        // A key bound to a lease: deleted through the log when the lease ends (src/node/coord-ops.ts).
+        const lease = body.lease;
+        const out = await mapped(() =>
+          raft.forward.coord(
+            { op: 'put', key, value, lease, ...(prev === undefined ? {} : { prev_revision: prev }) },
+            waitMs(),
+          ),
+        );
+        if (out.code === 'lease_not_found')
+          throw new ApiError(404, 'lease_not_found', `no lease ${lease} (expired, revoked or never granted)`);
+        if (out.code === 'mismatch')
+          return writeResponse(c, key, value, { kind: 'mismatch', current: out.current });
+        return writeResponse(c, key, value, { kind: 'put', revision: out.revision });
+      }
       const op: WriteOp =
         prev === undefined ? { op: 'put', key, value } : { op: 'put', key, value, prevRevision: prev };
       return writeResponse(c, key, value, await mapped(() => raft.forward.write(op, waitMs())));

@@ -25,12 +25,21 @@ function common(cmd: Command): Command {
 }
 
 async function client(ctx: CliContext, o: CommonOptions): Promise<SwarmClient> {
+  return clientFor(ctx, o);
+}
+
+/** The client of `--api URL`, else of the local node (`--data-dir`). */
+export async function clientFor(
+  ctx: CliContext,
+  o: { api?: string; dataDir?: string },
+  timeoutMs?: number,
+): Promise<SwarmClient> {
   if (o.api !== undefined) {
     const { loadCliConfig } = await import('../config-access.js');
     const { config } = loadCliConfig(ctx);
-    return new SwarmClient({ baseUrl: o.api, token: config.security.api_token });
+    return new SwarmClient({ baseUrl: o.api, token: config.security.api_token, timeoutMs });
   }
-  return localClient(ctx, o.dataDir);
+  return localClient(ctx, o.dataDir, timeoutMs);
 }
 
 export function parseValue(text: string): unknown {
@@ -58,18 +67,30 @@ export const register: Registrar = (program, ctx) => {
 
   common(kv.command('put <key> <value>').description('write a key; the value is JSON, else a string'))
     .option('--prev-revision <n>', 'compare-and-set: write only if the key is at this revision (0 = absent)')
-    .action(async (key: string, value: string, o: CommonOptions & { prevRevision?: string }) => {
-      let prev: number | undefined;
-      if (o.prevRevision !== undefined) {
-        prev = Number(o.prevRevision);
-        if (!Number.isInteger(prev) || prev < 0)
-          throw new UsageError(`--prev-revision must be a non-negative integer, got ${o.prevRevision}`);
-      }
-      const r = await (
-        await client(ctx, o)
-      ).kvPut(key, parseValue(value), prev === undefined ? {} : { prevRevision: prev });
-      out(o.json ? JSON.stringify(r) : `${r.key} = ${show(r.value)} (revision ${r.revision})`);
-    });
+    .option('--lease <id>', 'bind the key to a lease (deleted when the lease ends)')
+    .action(
+      async (key: string, value: string, o: CommonOptions & { prevRevision?: string; lease?: string }) => {
+        let lease: number | undefined;
+        if (o.lease !== undefined) {
+          lease = Number(o.lease);
+          if (!Number.isSafeInteger(lease) || lease <= 0)
+            throw new UsageError(`--lease must be a positive integer, got ${o.lease}`);
+        }
+        let prev: number | undefined;
+        if (o.prevRevision !== undefined) {
+          prev = Number(o.prevRevision);
+          if (!Number.isInteger(prev) || prev < 0)
+            throw new UsageError(`--prev-revision must be a non-negative integer, got ${o.prevRevision}`);
+        }
+        const r = await (
+          await client(ctx, o)
+        ).kvPut(key, parseValue(value), {
+          ...(prev === undefined ? {} : { prevRevision: prev }),
+          ...(lease === undefined ? {} : { lease }),
+        });
+        out(o.json ? JSON.stringify(r) : `${r.key} = ${show(r.value)} (revision ${r.revision})`);
+      },
+    );
 
   common(kv.command('del <key>').description('delete a key')).action(
     async (key: string, o: CommonOptions) => {
@@ -77,6 +98,45 @@ export const register: Registrar = (program, ctx) => {
       out(o.json ? JSON.stringify(r) : r.deleted ? `deleted ${r.key}` : `${r.key} did not exist`);
     },
   );
+
+  common(kv.command('watch [key]').description('print each change of KEY (or of --prefix P) until Ctrl+C'))
+    .option('--prefix <p>', 'watch every key starting with P instead of one key')
+    .option('--from-revision <r>', 'start at revision R (default: changes after now)')
+    .action(
+      async (key: string | undefined, o: CommonOptions & { prefix?: string; fromRevision?: string }) => {
+        if ((key === undefined) === (o.prefix === undefined))
+          throw new UsageError('give a KEY or --prefix P (not both)');
+        let from: number | undefined;
+        if (o.fromRevision !== undefined) {
+          from = Number(o.fromRevision);
+          if (!Number.isSafeInteger(from) || from < 1)
+            throw new UsageError(`--from-revision must be a positive integer, got ${o.fromRevision}`);
+        }
+        const c = await client(ctx, o);
+        const stop = new AbortController();
+        const onSig = (): void => stop.abort();
+        process.once('SIGINT', onSig);
+        process.once('SIGTERM', onSig);
+        try {
+          const target = key !== undefined ? { key } : { prefix: o.prefix ?? '' };
+          for await (const ev of c.watchKv(target, {
+            ...(from === undefined ? {} : { fromRevision: from }),
+            signal: stop.signal,
+          })) {
+            out(
+              o.json
+                ? JSON.stringify(ev)
+                : ev.type === 'put'
+                  ? `${ev.revision} PUT ${ev.key} = ${show(ev.value)}`
+                  : `${ev.revision} DELETE ${ev.key}`,
+            );
+          }
+        } finally {
+          process.off('SIGINT', onSig);
+          process.off('SIGTERM', onSig);
+        }
+      },
+    );
 
   common(kv.command('list [prefix]').description('list keys with a prefix (all keys without one)'))
     .option('--stale', 'read the local node state without asking the leader')
