@@ -17,6 +17,8 @@ import { kvRoutes } from '../api/routes/kv.js';
 import { metricsRoutes } from '../api/routes/metrics.js';
 import { energyRoutes } from '../api/energy.js';
 import { EnergyComponent } from '../node/energy-component.js';
+import { TasksComponent } from '../node/tasks-component.js';
+import { tasksRoutes } from '../api/routes/tasks.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -35,7 +37,13 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   // Power modes reach Raft too: an emergency leader heartbeats learners less often (docs/energy.md).
   energy.onPowerMode((mode) => raft.setPowerMode(mode));
   routes.push(energyRoutes(energy, gossip));
-  routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
+  // Tasks after Raft, gossip and energy: the scheduler reads members and power modes, the supervisor the KV.
+  const tasks = new TasksComponent({ raft, members: gossip, powerMode: energy });
+  node.register(tasks);
+  routes.push(tasksRoutes(tasks, raft));
+  routes.push(
+    metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry, tasks.registry]),
+  );
   node.register(new ApiServer({ routes }));
   return node;
 }

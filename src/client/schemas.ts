@@ -8,3 +8,4 @@ export { healthSchema, shutdownResponseSchema, statusSchema } from '../api/types
 export { membersResponseSchema } from '../api/members-types.js';
 export { energyResponseSchema, swarmEnergyResponseSchema } from '../api/energy-types.js';
 export { kvDeleteSchema, kvItemSchema, kvListSchema, leaderSchema } from '../api/routes/kv-types.js';
+export { taskListSchema, taskLogsSchema, taskStatusSchema } from '../api/routes/tasks-types.js';

@@ -16,7 +16,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
 import { KvApplier } from '../raft/kv-applier.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import type { RaftMessage } from '../raft/messages.js';
-import { RaftNode } from '../raft/raft-node.js';
+import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { SwarmNode } from './node.js';
@@ -34,6 +34,8 @@ export interface CoreRunnerHost {
   onLeaderChange(): void;
   /** Entries were applied (forwarded reads wait on this; the voter count may have changed). */
   onAdvanced(): void;
+  /** The state machine applied this Ready's snapshot and committed entries (task supervisors watch tasks/ keys). */
+  onApplied?(rd: Pick<Ready, 'snapshot' | 'committed'>): void;
 }
 
 /**
@@ -247,6 +249,7 @@ export class RaftCoreRunner {
           if (rd.recovered) node.log.info('raft caught up after a loss of acknowledged entries');
         },
         onAdvanced: () => host.onAdvanced(),
+        onApplied: (rd) => host.onApplied?.(rd),
         onFailure: (err, stage) => {
           // The storage fails stop on an I/O error (see FileRaftStorage.io): stop rather than continue.
           node.log.error(

@@ -13,6 +13,7 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['node', async () => (await import('./node.js')).register],
   ['swarm', async () => (await import('./swarm.js')).register],
   ['kv', async () => (await import('./kv.js')).register],
+  ['task', async () => (await import('./task.js')).register],
   ['demo', async () => (await import('./demo.js')).register],
   ['agent', async () => (await import('./agent.js')).register],
   ['config', async () => (await import('./config.js')).register],
