@@ -459,7 +459,8 @@ export class TasksComponent implements NodeComponent {
     }
     const record: TaskRecord = { spec, desired: 'run', submitted_ms: Date.now() };
     await this.store.put(specKey(spec.name), record as unknown as JsonValue, existing?.revision ?? 0);
-    return this.taskStatus(spec.name);
+    // Committed, but a follower may not have applied it yet: answer from what was written.
+    return this.viewOf({ record, allocs: [], explanation: null });
   }
 
   async stopTask(name: string): Promise<TaskStatusView> {
@@ -467,9 +468,10 @@ export class TasksComponent implements NodeComponent {
     const e = this.store.get(specKey(name));
     const r = asRecord<TaskRecord>(e?.value);
     if (e === null || r === null) throw new TaskNotFoundError(name);
-    if (r.desired !== 'stop')
-      await this.store.put(specKey(name), { ...r, desired: 'stop' } as unknown as JsonValue, e.revision);
-    return this.taskStatus(name);
+    const stopped: TaskRecord = { ...r, desired: 'stop' };
+    if (r.desired !== 'stop') await this.store.put(specKey(name), stopped as unknown as JsonValue, e.revision);
+    const tv = this.taskViews().find((t) => t.record.spec.name === name);
+    return this.viewOf({ record: stopped, allocs: tv?.allocs ?? [], explanation: tv?.explanation ?? null });
   }
 
   list(): TaskStatusView[] {

@@ -175,7 +175,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       const g = gone(a);
       if (g !== null) {
         if (now >= g.graceEnd) {
-          actions.push(stopAlloc(a, `lost: ${g.why}`), lostStatus(a, g.why));
+          actions.push(stopAlloc(a, 'lost'), lostStatus(a, g.why));
           const l = load.get(a.alloc.node);
           if (l) load.set(a.alloc.node, { tasks: l.tasks - 1, watts: l.watts - spec.power_w });
           continue;
