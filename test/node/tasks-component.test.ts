@@ -197,3 +197,41 @@ describe('TasksComponent', () => {
     expect(groupAlive(a.pid!)).toBe(false);
   });
 });
+
+describe('/v1/tasks routes', () => {
+  const api = async (): Promise<import('hono').Hono> => {
+    const { createApi } = await import('../../src/api/app.js');
+    const { tasksRoutes } = await import('../../src/api/routes/tasks.js');
+    const fakeNode = { id: 'n1', state: 'running', status: () => ({}), requestShutdown: () => {} };
+    const linearize = { forward: { linearize: async () => {} }, requestTimeoutMs: 1000 };
+    return createApi(fakeNode as never, { routes: [tasksRoutes(comp, linearize)] });
+  };
+
+  it('bad specs are 400 naming the field; duplicates 409; unknown 404; nothing stored', async () => {
+    const app = await api();
+    const post = (body: string): Promise<Response> =>
+      Promise.resolve(
+        app.request('/v1/tasks', { method: 'POST', body, headers: { 'content-type': 'application/json' } }),
+      );
+    let r = await post(JSON.stringify({ name: 'x', command: [] }));
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({
+      error: { code: 'bad_task_spec', message: 'command: must be a non-empty list of strings (argv)' },
+    });
+    r = await post('{not json');
+    expect(r.status).toBe(400);
+    r = await post(JSON.stringify({ name: 'x', command: ['true'], energy: 'solar' }));
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(
+      /^energy: must be one of/,
+    );
+    expect(raft.kv.size).toBe(0);
+    r = await post(JSON.stringify({ name: 'x', command: ['sleep', '5'] }));
+    expect(r.status).toBe(201);
+    r = await post(JSON.stringify({ name: 'x', command: ['sleep', '5'] }));
+    expect(r.status).toBe(409);
+    r = await Promise.resolve(app.request('/v1/tasks/nope'));
+    expect(r.status).toBe(404);
+    r = await Promise.resolve(app.request('/v1/tasks/x/logs?max=-1'));
+    expect(r.status).toBe(400);
+  });
+});
