@@ -15,8 +15,12 @@ export const BUDGET_TAG = 'budget_w';
 /** Gossip tag a node sets while it drains before a graceful stop: the leader moves its tasks away. */
 export const DRAIN_TAG = 'drain';
 
-/** A gossip tag value holds at most 64 bytes (docs/protocol.md): the joined labels must fit. */
-export const MAX_LABELS_BYTES = 64;
+/**
+ * The joined labels travel in one gossip tag, and a member's whole metadata must stay within 256 bytes
+ * (docs/protocol.md) next to its addresses, energy figures and cluster tags: 32 bytes leaves room for
+ * those (measured: 232 bytes with IPv4 addresses, a battery, a budget and 32 bytes of labels).
+ */
+export const MAX_LABELS_BYTES = 32;
 const LABEL = /^[A-Za-z0-9_.-]{1,32}(=[A-Za-z0-9_.:/-]{1,32})?$/;
 
 /** The label names the swarm derives itself; configured labels may not use them. */

@@ -424,8 +424,8 @@ describe('node.labels', () => {
     const path = join(dir, 'c.toml');
     writeFileSync(path, '[node]\nlabels = ["camera", "class=full"]\n');
     expect(() => loadConfig({ path, env: {} })).toThrow(/node\.labels.*built-in name "class"/);
-    writeFileSync(path, `[node]\nlabels = ["${'x'.repeat(30)}", "${'y'.repeat(30)}", "zzz"]\n`);
-    expect(() => loadConfig({ path, env: {} })).toThrow(/node\.labels.*at most 64 fit in gossip/);
+    writeFileSync(path, `[node]\nlabels = ["${'x'.repeat(20)}", "${'y'.repeat(20)}"]\n`);
+    expect(() => loadConfig({ path, env: {} })).toThrow(/node\.labels.*at most 32 fit in gossip/);
     writeFileSync(path, '[node]\nlabels = ["camera", "zone=kitchen"]\n');
     expect(loadConfig({ path, env: {} }).config.node.labels).toEqual(['camera', 'zone=kitchen']);
     rmSync(dir, { recursive: true, force: true });
