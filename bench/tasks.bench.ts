@@ -223,17 +223,17 @@ export default async function tasksBench(): Promise<BenchReport> {
       await s.formed(3);
     }
 
-    // --- drain on a critical battery
+    // --- drain on a critical battery (the clients are re-read: a node restarted on a new API port)
     const bat = await s.start('bat', 'pi-zero-2w-hat', ['solar-only']);
     await s.formed(4);
-    await c0.taskRun({
+    await s.nodes[0]!.client.taskRun({
       name: 'sun',
       command: ['sleep', '3600'],
       energy: 'prefer-mains',
       constraints: { labels: ['solar-only'] },
       kill_timeout_s: 1,
     });
-    await until(async () => (await c0.taskStatus('sun')).running === 1, 30_000);
+    await until(async () => (await s.nodes[0]!.client.taskStatus('sun')).running === 1, 30_000);
     // A mains node with the label arrives; the healthy battery keeps the task.
     await s.start('d', 'rpi4', ['solar-only']);
     await s.formed(5);
@@ -243,10 +243,12 @@ export default async function tasksBench(): Promise<BenchReport> {
       '5\n',
     );
     const drained = await until(async () => {
-      const st = await c0.taskStatus('sun');
+      const st = await s.nodes[0]!.client.taskStatus('sun');
       return st.allocations.find((a) => a.node === bat.info.id)?.state === 'stopped';
     }, 60_000);
     if (drained) drainMs = Date.now() - t0;
+  } catch (err) {
+    details.error = err instanceof Error ? err.message : String(err);
   } finally {
     s.stop();
   }

@@ -112,6 +112,9 @@ export class TaskExistsError extends SwarmError {
   }
 }
 
+/** How long a draining node waits for the leader to place a replacement before it gives up moving. */
+const DRAIN_PLACE_MS = 3000;
+
 function asRecord<T>(v: JsonValue | undefined): T | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as unknown as T) : null;
 }
@@ -176,14 +179,16 @@ export class TasksComponent implements NodeComponent {
   /** A graceful stop drains first: the leader starts this node's tasks elsewhere, then they stop here. */
   async beforeStop(): Promise<void> {
     if (this.supervisor === null || this.stopped) return;
-    if (this.localAllocations().some((l) => l.alloc.desired === 'run')) {
+    if (this.localAllocations().some((l) => l.alloc.desired === 'run' && this.isActive(l))) {
       this.draining = true;
       this.opts.members.advertise?.({ [DRAIN_TAG]: '1' });
-      const end = Date.now() + (this.opts.drainWaitMs ?? 15_000);
-      while (
-        Date.now() < end &&
-        this.localAllocations().some((l) => l.alloc.desired === 'run' && this.isActive(l))
-      ) {
+      const t0 = Date.now();
+      const end = t0 + (this.opts.drainWaitMs ?? 15_000);
+      for (;;) {
+        const staying = this.localAllocations().filter((l) => l.alloc.desired === 'run' && this.isActive(l));
+        if (staying.length === 0 || Date.now() >= end) break;
+        // Nowhere to go (no replacement placed after a few seconds): stop here rather than wait it out.
+        if (Date.now() - t0 > DRAIN_PLACE_MS && !staying.some((l) => this.hasReplacement(l.alloc))) break;
         // The scheduler pass may run here (a leader draining itself).
         this.changed();
         await new Promise((r) => setTimeout(r, 100));
@@ -213,6 +218,12 @@ export class TasksComponent implements NodeComponent {
       this.syncSupervisor();
       void this.schedulePass();
     });
+  }
+
+  private hasReplacement(a: Allocation): boolean {
+    return this.store
+      .list(`${ALLOC_PREFIX}${a.task}/`)
+      .some((e) => asRecord<Allocation>(e.value)?.replaces === a.n);
   }
 
   private isActive(l: LocalAllocation): boolean {
@@ -469,7 +480,8 @@ export class TasksComponent implements NodeComponent {
     const r = asRecord<TaskRecord>(e?.value);
     if (e === null || r === null) throw new TaskNotFoundError(name);
     const stopped: TaskRecord = { ...r, desired: 'stop' };
-    if (r.desired !== 'stop') await this.store.put(specKey(name), stopped as unknown as JsonValue, e.revision);
+    if (r.desired !== 'stop')
+      await this.store.put(specKey(name), stopped as unknown as JsonValue, e.revision);
     const tv = this.taskViews().find((t) => t.record.spec.name === name);
     return this.viewOf({ record: stopped, allocs: tv?.allocs ?? [], explanation: tv?.explanation ?? null });
   }
