@@ -204,7 +204,10 @@ export default async function tasksBench(): Promise<BenchReport> {
         const st = await any.client.taskStatus('solo');
         return st.allocations.find((a) => a.state === 'running');
       }, 30_000);
-      if (!run) break;
+      if (!run) {
+        details.trial_break = `trial ${t}: no running replica within 30 s`;
+        break;
+      }
       const victim = s.nodes.find((d) => d.info.id === run.node)!;
       const watcher = s.nodes.find((d) => d !== victim)!;
       // It comes back on the same ports: peers address it by them (as the raft-cluster e2e test does).
@@ -215,9 +218,19 @@ export default async function tasksBench(): Promise<BenchReport> {
       process.kill(victim.info.pid, 'SIGKILL');
       const moved = await until(async () => {
         const st = await watcher.client.taskStatus('solo');
-        return st.allocations.find((a) => a.state === 'running' && a.node !== run.node);
+        // A replica started after the kill (not a stale view of an earlier one).
+        return st.allocations.find(
+          (a) =>
+            a.state === 'running' &&
+            a.id !== run.id &&
+            a.node !== run.node &&
+            Date.parse(a.since ?? '') >= t0,
+        );
       }, 90_000);
-      if (!moved) break;
+      if (!moved) {
+        details.trial_break = `trial ${t}: not running elsewhere within 90 s of the SIGKILL`;
+        break;
+      }
       replace.push(Date.now() - t0);
       await s.start(victim.name, 'rpi4', ['mains'], ports);
       await s.formed(3);

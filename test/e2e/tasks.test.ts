@@ -154,6 +154,29 @@ afterAll(() => {
 });
 
 describe('tasks on real daemons', () => {
+  it('a spec file is checked before any node is asked: the bad field is named, exit 2', async () => {
+    const file = join(root, 'bad.toml');
+    writeFileSync(file, 'name = "x"\ncommand = ["true"]\ncount = 0\n');
+    const r = await swarm(node('a'), ['task', 'run', file]);
+    expect(r.stderr).toBe('swarm: count: must be an integer between 1 and 64, got 0\n');
+    expect(r.code).toBe(2);
+    writeFileSync(file, 'name = "x"\ncommand = ["true"]\n[constraints]\ndevice_classes = ["minimal"]\n');
+    const m = await swarm(node('a'), ['task', 'run', file]);
+    expect(m.stderr).toBe('swarm: constraints.device_classes[0]: minimal devices never run tasks\n');
+    const good = join(root, 'good.toml');
+    writeFileSync(
+      good,
+      'name = "from-file"\ncommand = ["sleep", "30"]\nkill_timeout_s = 1\n[env]\nA = "1"\n',
+    );
+    const ok = await swarm(node('a'), ['task', 'run', good]);
+    expect(ok.code).toBe(0);
+    expect((await node('b').client.taskStatus('from-file')).spec).toMatchObject({
+      env: { A: '1' },
+      count: 1,
+    });
+    expect((await swarm(node('a'), ['task', 'stop', 'from-file'])).code).toBe(0);
+  }, 60_000);
+
   it('labels: built-in and configured ones are in /v1/members', async () => {
     const m = await node('b').client.members();
     const bat = m.members.find((x) => x.name === 'bat');

@@ -205,6 +205,9 @@ export const register: Registrar = (program, ctx) => {
       .option('--env <NAME=VALUE>', 'environment variable (repeatable)', collect, []),
   ).action(async (args: string[], o: RunOptions) => {
     const spec = await specFrom(args, o);
+    // Checked here first (exit 2, naming the field) without a node; the node checks it again.
+    const { parseTaskSpec } = await import('../../tasks/spec.js');
+    parseTaskSpec(spec);
     const r = await (await client(ctx, o)).taskRun(spec);
     out(
       o.json
