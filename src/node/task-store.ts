@@ -19,7 +19,11 @@ import { SwarmError } from '../common/errors.js';
 export interface TaskStoreRaft {
   localKv(): KvStateMachine | null;
   onApplied(listener: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void;
-  readonly forward: { write(op: WriteOp, waitMs: number): Promise<WriteOutcome> };
+  readonly forward: {
+    write(op: WriteOp, waitMs: number): Promise<WriteOutcome>;
+    /** Resolves once this node applied everything committed before the call (ReadIndex). */
+    linearize(waitMs: number): Promise<void>;
+  };
   readonly requestTimeoutMs: number;
 }
 

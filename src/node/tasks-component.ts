@@ -402,8 +402,13 @@ export class TasksComponent implements NodeComponent {
       return;
     }
     if (!this.isLeader() || this.node === null) return;
+    // Nothing to schedule (a new spec wakes us through the applied hook): no read barrier, no traffic.
+    if (this.store.list(SPEC_PREFIX).length === 0) return;
     this.passRunning = true;
     try {
+      // A new leader may not have applied what its predecessor wrote (allocations among it) until it
+      // committed in its own term: deciding on that state could place a count = 1 task twice.
+      await this.opts.raft.forward.linearize(this.opts.raft.requestTimeoutMs);
       for (let round = 0; round < 10; round++) {
         this.passAgain = false;
         const cfg = this.node.config;

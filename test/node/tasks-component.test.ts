@@ -51,6 +51,7 @@ class FakeRaft implements TasksRaft {
   private readonly listeners = new Set<(rd: Pick<Ready, 'snapshot' | 'committed'>) => void>();
   readonly requestTimeoutMs = 1000;
   readonly forward = {
+    linearize: async (): Promise<void> => {},
     write: async (op: WriteOp): Promise<WriteOutcome> => {
       const cmd =
         op.op === 'delete'
