@@ -61,7 +61,7 @@ export interface TasksMembers {
 
 export interface TasksRaft extends TaskStoreRaft {
   leaderContactAgeMs(now?: number): number;
-  info(): { readonly role: string; readonly leader: string | null };
+  info(): { readonly role: string; readonly leader: string | null; readonly term: number };
 }
 
 export interface TasksComponentOptions {
@@ -135,6 +135,8 @@ export class TasksComponent implements NodeComponent {
   private draining = false;
   private stopped = false;
   private readonly deadSince = new Map<string, number>();
+  /** The term in which this leader last passed a read barrier (see schedulePass). */
+  private barrierTerm = -1;
   private readonly pending = new Map<string, { task: string; n: number; status: AllocStatus }>();
   private flushing = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -408,7 +410,12 @@ export class TasksComponent implements NodeComponent {
     try {
       // A new leader may not have applied what its predecessor wrote (allocations among it) until it
       // committed in its own term: deciding on that state could place a count = 1 task twice.
-      await this.opts.raft.forward.linearize(this.opts.raft.requestTimeoutMs);
+      // Once per term is enough: later entries of this term are applied here before they are answered.
+      const term = this.opts.raft.info().term;
+      if (this.barrierTerm !== term) {
+        await this.opts.raft.forward.linearize(this.opts.raft.requestTimeoutMs);
+        this.barrierTerm = term;
+      }
       for (let round = 0; round < 10; round++) {
         this.passAgain = false;
         const cfg = this.node.config;
@@ -430,7 +437,7 @@ export class TasksComponent implements NodeComponent {
         if (out.actions.length === 0 && !this.passAgain) break;
         for (const a of out.actions) {
           if (a.kind === 'alloc') {
-            this.node.log.info('task allocation', {
+            this.node.log.child('tasks').info('task allocation', {
               alloc: allocId(a.alloc.task, a.alloc.n),
               node: a.alloc.node_name,
               desired: a.alloc.desired,

@@ -78,8 +78,8 @@ class FakeRaft implements TasksRaft {
   leaderContactAgeMs(): number {
     return this.contactAge;
   }
-  info(): { role: string; leader: string | null } {
-    return { role: 'leader', leader: 'n1' };
+  info(): { role: string; leader: string | null; term: number } {
+    return { role: 'leader', leader: 'n1', term: 1 };
   }
 }
 
