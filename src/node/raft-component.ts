@@ -25,7 +25,7 @@ import type { JsonValue, KvCommand, KvResult, KvStateMachine } from '../raft/kv.
 import { commandOf, outcomeOf, type CoordOp, type CoordOutcome } from './coord-ops.js';
 import { WatchHub } from './watch-hub.js';
 import type { RaftMessage } from '../raft/messages.js';
-import type { RaftNode } from '../raft/raft-node.js';
+import type { RaftNode, Ready } from '../raft/raft-node.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import { nullLogger, type Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
@@ -91,6 +91,9 @@ export class RaftComponent implements NodeComponent {
   private lastManage = 0;
   private stopping = false;
   private unsubscribe: (() => void) | null = null;
+  private readonly appliedListeners = new Set<(rd: Pick<Ready, 'snapshot' | 'committed'>) => void>();
+  /** When a message from the leader this node knows last arrived (Date.now() ms); 0 = never. */
+  private leaderHeardAt = 0;
 
   /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
   readonly metrics: RaftMetrics;
@@ -169,6 +172,9 @@ export class RaftComponent implements NodeComponent {
         this.watch.wakeAll();
         for (const l of this.afterApplyListeners) l();
         this.formation.advertiseVoters();
+      },
+      onApplied: (rd) => {
+        for (const l of this.appliedListeners) l(rd);
       },
     });
     this.kv = new RaftKvService({
@@ -398,6 +404,32 @@ export class RaftComponent implements NodeComponent {
     return this.merge.report();
   }
 
+  /**
+   * Listen to what the state machine applies (entries and restored snapshots), after it applied them;
+   * the task supervisor reacts to tasks/ keys this way until the KV has a watch API. Returns unsubscribe.
+   */
+  onApplied(listener: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
+  /** The applied state machine of this node (local, possibly stale reads). */
+  localKv(): KvApplier['kv'] | null {
+    return this.core === null ? null : this.applier.kv;
+  }
+
+  /**
+   * How long ago this node last heard from its leader: 0 on the leader itself (check-quorum steps
+   * a cut-off leader down within an election timeout), Infinity when it never heard one. Task
+   * supervisors stop their tasks when this passes [tasks] lease_ms.
+   */
+  leaderContactAgeMs(now = Date.now()): number {
+    const core = this.core;
+    if (core === null) return Number.POSITIVE_INFINITY;
+    if (core.isLeader) return 0;
+    return this.leaderHeardAt === 0 ? Number.POSITIVE_INFINITY : Math.max(0, now - this.leaderHeardAt);
+  }
+
   // ------------------------------------------------------------------ KV operations (raft-kv-service.ts)
 
   /** Put (or compare-and-set by revision); resolves once committed and applied. */
@@ -524,6 +556,7 @@ export class RaftComponent implements NodeComponent {
     }
     this.links.heard(m.from);
     this.runner.receive(m);
+    if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
   }
 
   /** Runs after every tick of the core (see RaftDriver). */

@@ -17,6 +17,7 @@ export function member(i: number, over: Partial<MemberView> = {}): MemberView {
     name: `node-${i}`,
     addresses: { gossip: `127.0.0.1:${6000 + i}`, api: `http://127.0.0.1:${7000 + i}`, raft: null },
     device_class: 'standard',
+    labels: ['class=standard', 'arch=x64', 'power=mains'],
     status: 'alive',
     incarnation: 1,
     raft_role: i === 1 ? 'leader' : 'follower',
