@@ -135,6 +135,24 @@ function taskSwitches(pid: number): number {
   return sum;
 }
 
+/** Voluntary context switches by thread name (main thread, libuv workers, V8 platform threads). */
+function taskSwitchesByName(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(st);
+      // Node names its threads "node" alike: tell the main (event loop) thread from the others by tid.
+      const name =
+        t === String(pid) ? 'main' : (/^Name:\s+(.*)$/m.exec(st)?.[1] ?? '?').replace(/[0-9]+$/, '#');
+      if (m) out.set(name, (out.get(name) ?? 0) + Number(m[1]));
+    } catch {
+      // a thread that ended between readdir and read
+    }
+  }
+  return out;
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -264,6 +282,8 @@ interface Window {
   node1_udp_bytes_per_s_daemon: number;
   gossip_modes: Record<string, number>;
   reannouncement_changes: Record<string, number>;
+  /** Wake-ups per second per node by role and thread name (which thread wakes, and how often). */
+  wakeups_by_thread: Record<string, Record<string, number>>;
 }
 
 async function measure(nodes: readonly BenchNode[], mode: string): Promise<Window> {
@@ -272,6 +292,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
   const inc0 = new Map(before.members.map((m) => [m.id, m.incarnation]));
   const c0 = USE_NETNS ? nftRead() : new Map<string, Counter>();
   const w0 = pids.map(taskSwitches);
+  const n0 = pids.map(taskSwitchesByName);
   const t0 = pids.map(cpuTicks);
   const start = performance.now();
   // What each re-announcement changed, from node-1's view every 5 s (several in 5 s count as one).
@@ -300,6 +321,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
   const secs = (performance.now() - start) / 1000;
   const c1 = USE_NETNS ? nftRead() : new Map<string, Counter>();
   const w1 = pids.map(taskSwitches);
+  const n1 = pids.map(taskSwitchesByName);
   const t1 = pids.map(cpuTicks);
   const rss = pids.map(rssMb);
   const afterBody = await membersBody(nodes[0] as BenchNode);
@@ -328,6 +350,16 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
       modes.error = (modes.error ?? 0) + 1;
     }
   }
+  const byThread: Record<string, Record<string, number>> = {};
+  for (const role of ['leader', 'follower', 'learner']) {
+    const idx = nodes.flatMap((n, i) => (roles.get(n.name) === role ? [i] : []));
+    if (idx.length === 0) continue;
+    const sums: Record<string, number> = {};
+    for (const i of idx)
+      for (const [name, v] of n1[i]!) sums[name] = (sums[name] ?? 0) + v - (n0[i]!.get(name) ?? 0);
+    for (const k of Object.keys(sums)) sums[k] = r2((sums[k] as number) / idx.length / secs);
+    byThread[role] = sums;
+  }
   const leader = wake('leader');
   const follower = wake('follower');
   const learner = wake('learner');
@@ -352,6 +384,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     ),
     gossip_modes: modes,
     reannouncement_changes: changed,
+    wakeups_by_thread: byThread,
   };
 }
 
