@@ -46,14 +46,15 @@ function snapshotEveryFor(id: string, every: number): number {
 }
 
 /**
- * Heartbeat rounds between two heartbeats to a learner, by power mode: learners vote in nothing, so
- * only their commit index (idle) and a stalled resend to them wait for it. Emergency stretches it
- * further on the leader; a follower's and a voter's timers are never stretched by a power mode.
+ * Heartbeat rounds between two heartbeats to a learner, by power mode: learners vote in nothing, and
+ * a commit reaches them at the next round anyway (sendHeartbeats), so only a stalled resend to them
+ * waits for it (10 s at the default 500 ms). Emergency stretches it further on the leader; a
+ * follower's and a voter's timers are never stretched by a power mode.
  */
 export const LEARNER_HEARTBEAT_ROUNDS: Readonly<Record<PowerMode, number>> = {
-  normal: 4,
-  low_power: 4,
-  emergency: 8,
+  normal: 20,
+  low_power: 20,
+  emergency: 40,
 };
 
 export class RaftCoreRunner {

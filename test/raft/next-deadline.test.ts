@@ -140,6 +140,48 @@ describe('RaftNode.nextDeadline', () => {
     expect(toC).toHaveLength(2);
   });
 
+  it('a learner skipping rounds still gets a new commit index at the next round, then is left alone', () => {
+    const a = node('a', ['a', 'b'], ['c']);
+    lead(a, 1000);
+    a.setLearnerHeartbeatRounds(20);
+    drain(a);
+    const term = a.status().term;
+    // The leader's no-op, on an empty log (lead() already sent it to b and c).
+    const last = 1;
+    const ack = (from: NodeId, at: number): void => {
+      a.step(
+        {
+          type: 'append_entries_response',
+          from,
+          to: 'a',
+          term,
+          success: true,
+          matchIndex: last,
+          rejectedIndex: 0,
+          conflictTerm: 0,
+          conflictIndex: 0,
+          lastLogIndex: last,
+        } as RaftMessage,
+        at,
+      );
+    };
+    // The learner holds the entry before it commits: the append it got carried the old commit.
+    ack('c', 1001);
+    ack('b', 1002);
+    expect(a.status().commit).toBe(last);
+    drain(a);
+    const commitsToC: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const d = a.nextDeadline();
+      a.tick(d);
+      for (const m of drain(a)) if (m.type === 'heartbeat' && m.to === 'c') commitsToC.push(m.commit);
+      a.step({ type: 'heartbeat_response', from: 'b', to: 'a', term, readCtx: 0 } as RaftMessage, d);
+      drain(a);
+    }
+    // Without the rule the learner would wait for round 20 to learn the commit.
+    expect(commitsToC).toEqual([last]);
+  });
+
   it('check-quorum deposes a silent leader ticked only at its deadlines', () => {
     const a = node('a', ['a', 'b', 'c']);
     a.tick(1000);
