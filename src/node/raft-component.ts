@@ -474,6 +474,10 @@ export class RaftComponent implements NodeComponent {
       return;
     }
     this.links.heard(m.from);
+    // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
+    // the leader is heard (an idle follower wakes for heartbeats alone).
+    const now = Date.now();
+    if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.runner.receive(m);
   }
 
