@@ -46,6 +46,11 @@ const WINDOW_S = Number(process.env.SWARM_IDLE_WINDOW_S ?? 60);
 const SETTLE_S = Number(process.env.SWARM_IDLE_SETTLE_S ?? 8);
 /** `normal,emergency,cli` or a subset. */
 const PARTS = new Set((process.env.SWARM_IDLE_PARTS ?? 'normal,emergency,cli').split(','));
+/**
+ * Percent of gossip datagrams dropped at random (nftables `numgen random`, after the counters, so
+ * the counters still show what the daemons sent): false positives of failure detection under loss.
+ */
+const LOSS_PCT = Number(process.env.SWARM_IDLE_LOSS_PCT ?? 0);
 /** `0`: run on the host's loopback instead of a namespace (no nftables counters then). */
 const USE_NETNS = process.env.SWARM_IDLE_NETNS !== '0';
 const CLI_RUNS = 20;
@@ -190,6 +195,8 @@ function nftSetup(nodes: readonly BenchNode[]): void {
   for (const n of nodes) lines.push(`    udp sport ${n.gossipPort} counter comment "udp ${n.name}"`);
   lines.push(`    tcp sport { ${raft} } counter comment "tcp raft-sport"`);
   lines.push(`    tcp dport { ${raft} } counter comment "tcp raft-dport"`);
+  if (LOSS_PCT > 0)
+    lines.push(`    meta l4proto udp numgen random mod 10000 < ${Math.round(LOSS_PCT * 100)} drop`);
   lines.push('  }', '}');
   sh('nft', ['-f', '-'], lines.join('\n'));
 }
@@ -223,7 +230,7 @@ interface MemberRow {
 interface MembersBody {
   members: MemberRow[];
   adaptive: { mode: string };
-  counters: { packets_out: number; bytes_out: number };
+  counters: { packets_out: number; bytes_out: number; suspicions_raised: number; refutations: number };
 }
 
 async function membersBody(n: BenchNode): Promise<MembersBody> {
@@ -282,6 +289,10 @@ interface Window {
   node1_udp_bytes_per_s_daemon: number;
   gossip_modes: Record<string, number>;
   reannouncement_changes: Record<string, number>;
+  /** Failure-detection false positives (nobody is killed): node-1's suspicions and refutations, and the most members it showed not alive at one poll. */
+  node1_suspicions_raised: number;
+  node1_refutations: number;
+  node1_max_not_alive_seen: number;
   /** Wake-ups per second per node by role and thread name (which thread wakes, and how often). */
   wakeups_by_thread: Record<string, Record<string, number>>;
 }
@@ -298,11 +309,13 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
   // What each re-announcement changed, from node-1's view every 5 s (several in 5 s count as one).
   const changed: Record<string, number> = {};
   let prev = new Map(before.members.map((m) => [m.id, m]));
+  let notAlive = 0;
   const end = performance.now() + WINDOW_S * 1000;
   while (performance.now() < end) {
     await sleep(Math.min(5000, Math.max(0, end - performance.now())));
     try {
       const now = (await membersBody(nodes[0] as BenchNode)).members;
+      notAlive = Math.max(notAlive, now.filter((m) => m.status !== 'alive').length);
       for (const m of now) {
         const p = prev.get(m.id);
         if (p === undefined || m.incarnation === p.incarnation) continue;
@@ -384,6 +397,9 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     ),
     gossip_modes: modes,
     reannouncement_changes: changed,
+    node1_suspicions_raised: afterBody.counters.suspicions_raised - before.counters.suspicions_raised,
+    node1_refutations: afterBody.counters.refutations - before.counters.refutations,
+    node1_max_not_alive_seen: notAlive,
     wakeups_by_thread: byThread,
   };
 }
@@ -572,6 +588,7 @@ export default async function bench(): Promise<BenchReport> {
       window_seconds: WINDOW_S,
       settle_seconds: SETTLE_S,
       netns: USE_NETNS,
+      gossip_loss_percent: LOSS_PCT,
       windows,
       cli_runs: CLI_RUNS,
       cli,
