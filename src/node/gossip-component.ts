@@ -150,6 +150,7 @@ export function toPeerInfo(r: MemberRecord): PeerInfo {
     raftAddr: r.meta.tags?.raft_addr ?? null,
     raftRole: r.meta.raft ?? null,
     ...(r.meta.tags ? { tags: r.meta.tags } : {}),
+    ...(r.meta.powerState !== undefined ? { powerState: r.meta.powerState } : {}),
   };
 }
 

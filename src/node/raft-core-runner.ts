@@ -65,6 +65,7 @@ export class RaftCoreRunner {
   private driver: RaftDriver | null = null;
   private _applier = new KvApplier();
   private electionScale = 1;
+  private heartbeatScale = 1;
   private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
   /** Applied entries between snapshots on this node (see snapshotEveryFor). */
@@ -173,9 +174,22 @@ export class RaftCoreRunner {
     this.core?.setLearnerHeartbeatRounds(rounds);
   }
 
+  get heartbeatScaleInForce(): number {
+    return this.heartbeatScale;
+  }
+
+  /** Energy: the leader's heartbeat and check-quorum stretch (RaftNode.setHeartbeatScale). */
+  setHeartbeatScale(scale: number): void {
+    this.heartbeatScale = scale;
+    this.core?.setHeartbeatScale(scale);
+    this.driver?.updateTimer();
+  }
+
   /** How long a leader may leave a learner without a heartbeat, ms. */
   get learnerHeartbeatMs(): number {
-    return this.learnerRounds * (this.node?.config.consensus.heartbeat_interval_ms ?? 0);
+    return (
+      this.learnerRounds * this.heartbeatScale * (this.node?.config.consensus.heartbeat_interval_ms ?? 0)
+    );
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
@@ -214,6 +228,7 @@ export class RaftCoreRunner {
       initialConf,
     );
     core.setElectionTimeoutScale(this.electionScale);
+    core.setHeartbeatScale(this.heartbeatScale);
     core.setLearnerHeartbeatRounds(this.learnerRounds);
     return core;
   }

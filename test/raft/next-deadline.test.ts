@@ -182,6 +182,30 @@ describe('RaftNode.nextDeadline', () => {
     expect(commitsToC).toEqual([last]);
   });
 
+  it('a stretched heartbeat (energy emergency): rounds and check-quorum x3, back at the base period at once', () => {
+    const a = node('a', ['a', 'b']);
+    lead(a, 1000);
+    drain(a);
+    const term = a.status().term;
+    a.setHeartbeatScale(3);
+    const rounds: number[] = [];
+    let t = a.nextDeadline();
+    for (let i = 0; i < 6 && a.isLeader; i++) {
+      t = a.nextDeadline();
+      a.tick(t);
+      if (drain(a).some((m) => m.type === 'heartbeat' && m.to === 'b')) rounds.push(t);
+      a.step({ type: 'heartbeat_response', from: 'b', to: 'a', term, readCtx: 0 } as RaftMessage, t);
+      drain(a);
+    }
+    // Still leading: check-quorum runs over 3 x 150 ms while b answers every 150 ms.
+    expect(a.isLeader).toBe(true);
+    const gaps = rounds.slice(1).map((x, i) => x - rounds[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    for (const g of gaps) expect(g).toBe(150);
+    a.setHeartbeatScale(1);
+    expect(a.nextDeadline()).toBeLessThanOrEqual(t + 50);
+  });
+
   it('check-quorum deposes a silent leader ticked only at its deadlines', () => {
     const a = node('a', ['a', 'b', 'c']);
     a.tick(1000);
