@@ -202,6 +202,12 @@ function nftSetup(nodes: readonly BenchNode[]): void {
   for (const n of nodes) lines.push(`    udp sport ${n.gossipPort} counter comment "udp ${n.name}"`);
   lines.push(`    tcp sport { ${raft} } counter comment "tcp raft-sport"`);
   lines.push(`    tcp dport { ${raft} } counter comment "tcp raft-dport"`);
+  // Diagnostics of the Raft TCP: connections opened, and segments without payload (ACKs, keepalives).
+  lines.push(`    tcp dport { ${raft} } tcp flags syn / syn,ack counter comment "tcp raft-syn"`);
+  lines.push(
+    `    tcp sport { ${raft} } meta length <= 66 counter comment "tcp raft-bare-s"`,
+    `    tcp dport { ${raft} } meta length <= 66 counter comment "tcp raft-bare-d"`,
+  );
   if (LOSS_PCT > 0)
     lines.push(`    meta l4proto udp numgen random mod 10000 < ${Math.round(LOSS_PCT * 100)} drop`);
   lines.push('  }', '}');
@@ -285,6 +291,9 @@ interface Window {
   udp_avg_packet_bytes: number;
   tcp_bytes_per_s_per_node: number;
   tcp_packets_per_s_per_node: number;
+  /** Raft TCP connections opened (SYNs) per second, whole swarm; segments without payload per node per second. */
+  tcp_syns_per_s: number;
+  tcp_bare_packets_per_s_per_node: number;
   rss_median_mb: number;
   cpu_median_percent: number;
   wakeups_per_s_follower_median: number | null;
@@ -392,6 +401,10 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     udp_avg_packet_bytes: udpPkts === 0 ? 0 : Math.round(udp.reduce((s, u) => s + u.bytes, 0) / udpPkts),
     tcp_bytes_per_s_per_node: Math.round((tcpS.bytes + tcpD.bytes) / secs / nodes.length),
     tcp_packets_per_s_per_node: r2((tcpS.packets + tcpD.packets) / secs / nodes.length),
+    tcp_syns_per_s: r2(delta('tcp raft-syn').packets / secs),
+    tcp_bare_packets_per_s_per_node: r2(
+      (delta('tcp raft-bare-s').packets + delta('tcp raft-bare-d').packets) / secs / nodes.length,
+    ),
     rss_median_mb: r1(median(rss)),
     cpu_median_percent: r2(median(pids.map((_, i) => ((t1[i]! - t0[i]!) / 100 / secs) * 100))),
     wakeups_per_s_follower_median: follower.length ? r1(median(follower)) : null,
