@@ -187,9 +187,11 @@ export class RaftComponent implements NodeComponent {
       transport: () => this.transport,
       clusterId,
       stopping,
-      // A stretched heartbeat (emergency) answers that much later: not a silent link.
+      // Silence is measured against this node's own election timeout, stretched as it is (a battery
+      // node's x1.5-x3; all voters critical: the leader's heartbeat x3 too), or a stretched heartbeat
+      // would look like a silent link and be redialled every round.
       get electionTimeoutMs() {
-        return self.electionTimeoutMs * self.runner.heartbeatScaleInForce;
+        return self.electionTimeoutMs * self.runner.timeoutScaleInForce;
       },
       get learnerHeartbeatMs() {
         return self.runner.learnerHeartbeatMs;

@@ -174,8 +174,9 @@ export class RaftCoreRunner {
     this.core?.setLearnerHeartbeatRounds(rounds);
   }
 
-  get heartbeatScaleInForce(): number {
-    return this.heartbeatScale;
+  /** The larger of this node's election timeout stretch and its heartbeat stretch as leader. */
+  get timeoutScaleInForce(): number {
+    return Math.max(this.electionScale, this.heartbeatScale);
   }
 
   /** Energy: the leader's heartbeat and check-quorum stretch (RaftNode.setHeartbeatScale). */
