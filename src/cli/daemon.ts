@@ -33,8 +33,13 @@ export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js
  * same at idle but, under write load, promoted short-lived request objects into
  * the old generation, whose mark-compact pauses (8-27 ms) became the largest
  * write gaps of a leader hand-over (docs/operations.md, "Memory").
+ *
+ * One V8 platform worker thread instead of one per core (4 on most boards):
+ * every garbage collection and background compile task wakes the workers, and
+ * on an idle node that was 1.5-2 of its ~8 wake-ups a second (voluntary context
+ * switches of non-main threads, `node-swarm-idle`: 1.9 -> 0.6-1.0 per second).
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1'];
 
 /** Node flags for a daemon: ours, except those the user already sets in NODE_OPTIONS (theirs win). */
 export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {

@@ -258,6 +258,9 @@ export class GossipNode {
       case 'pp-digest':
         this.pushPull.onDigest(src, msg);
         return;
+      case 'pp-sum':
+        this.pushPull.onSummary(src, msg);
+        return;
       case 'pp-request':
         this.pushPull.onRequest(src, msg);
         return;

@@ -81,6 +81,14 @@ const MANAGE_EVERY_MS = 500;
  * forwarded requests over while heartbeats still arrive.
  */
 const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
+/**
+ * Heartbeat and check-quorum stretch of a leader whose voters are all on a
+ * critical battery (each of them then stretches its own election timeout x3,
+ * electionTimeoutMultiplier): x3 keeps the configured ratio of election
+ * timeout to heartbeat (1,500 / 500 ms by default), so a follower still
+ * hears three heartbeats per minimum timeout.
+ */
+export const EMERGENCY_HEARTBEAT_SCALE = 3;
 
 export class RaftComponent implements NodeComponent {
   readonly name = 'raft';
@@ -104,6 +112,8 @@ export class RaftComponent implements NodeComponent {
   private readonly leaderListeners = new Set<() => void>();
   private readonly afterApplyListeners = new Set<() => void>();
   private readonly runner: RaftCoreRunner;
+  /** The energy component's power mode (setPowerMode). */
+  private powerMode: PowerMode = 'normal';
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
   private readonly formation: RaftFormationRunner;
@@ -195,8 +205,11 @@ export class RaftComponent implements NodeComponent {
       transport: () => this.transport,
       clusterId,
       stopping,
+      // Silence is measured against this node's own election timeout, stretched as it is (a battery
+      // node's x1.5-x3; all voters critical: the leader's heartbeat x3 too), or a stretched heartbeat
+      // would look like a silent link and be redialled every round.
       get electionTimeoutMs() {
-        return self.electionTimeoutMs;
+        return self.electionTimeoutMs * self.runner.timeoutScaleInForce;
       },
       get learnerHeartbeatMs() {
         return self.runner.learnerHeartbeatMs;
@@ -555,6 +568,10 @@ export class RaftComponent implements NodeComponent {
       return;
     }
     this.links.heard(m.from);
+    // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
+    // the leader is heard (an idle follower wakes for heartbeats alone).
+    const now = Date.now();
+    if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.runner.receive(m);
     if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
   }
@@ -566,6 +583,8 @@ export class RaftComponent implements NodeComponent {
     const every = core.isLeader || core.leaderId === null ? MANAGE_EVERY_MS : FOLLOWER_MANAGE_EVERY_MS;
     if (now - this.lastManage >= every) {
       this.lastManage = now;
+      // Leadership may have moved since the last look: only a leader stretches its heartbeat.
+      this.updateHeartbeatScale();
       this.autopilot.manageMembership(now);
       // A voter without a leader says why in the log (rate-limited), as a forming node does.
       if (!this.formation.fresh && core.leaderId === null) {
@@ -588,7 +607,30 @@ export class RaftComponent implements NodeComponent {
    * for the whole cluster; a battery node stretches its own election timeout (setElectionTimeoutScale).
    */
   setPowerMode(mode: PowerMode): void {
+    this.powerMode = mode;
     this.runner.setLearnerHeartbeatRounds(LEARNER_HEARTBEAT_ROUNDS[mode]);
+    this.updateHeartbeatScale();
+  }
+
+  /**
+   * Energy: a leader in emergency whose voters all advertise a critical
+   * battery heartbeats them EMERGENCY_HEARTBEAT_SCALE times less often (and
+   * runs check-quorum over as much longer). Each of them has stretched its own
+   * election timeout x3 already (the energy component, at the sample that saw
+   * the battery critical), so the timing stays consistent; one voter off that
+   * state (on mains, recharged, unknown) and the leader heartbeats at the base
+   * period again, from its next round.
+   */
+  private updateHeartbeatScale(): void {
+    const core = this.core;
+    if (core === null) return;
+    let scale = 1;
+    if (this.powerMode === 'emergency' && core.isLeader) {
+      const others = core.confState.voters.filter((v) => v !== core.id);
+      if (others.every((v) => this.opts.peers.get(v)?.powerState === 'critical'))
+        scale = EMERGENCY_HEARTBEAT_SCALE;
+    }
+    this.runner.setHeartbeatScale(scale);
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
@@ -602,6 +644,7 @@ export class RaftComponent implements NodeComponent {
 
   private onPeersChanged(): void {
     if (this.core === null || this.stopping) return;
+    this.updateHeartbeatScale();
     this.merge.check(Date.now());
     this.formation.maybeBootstrap();
     this.autopilot.manageMembership(Date.now());

@@ -57,6 +57,7 @@ export function sendAppend(r: Raft, pr: Progress, now: number): boolean {
     entries,
     commit: r.commit,
   });
+  pr.commitSent = Math.max(pr.commitSent, Math.min(r.commit, prev + entries.length));
   // An idle pipeline starts waiting now, not at the last acknowledgement long ago.
   if (pr.state === 'replicate' && pr.inflight.length === 0) pr.lastProgressAt = now;
   let bytes = 0;
@@ -102,19 +103,23 @@ export function sendTimeoutNow(r: Raft, to: NodeId): void {
 
 /**
  * Heartbeat every follower (voters only unless `learners`); `readCtx` > 0 makes the round a ReadIndex
- * confirmation, which counts voters only.
+ * confirmation, which counts voters only. A learner left out of the round still gets it when the
+ * commit index it can adopt moved past what it was last sent: commits reach learners within one
+ * heartbeat interval (a read on a learner waits for them) while an idle learner is left alone.
  */
 export function sendHeartbeats(r: Raft, readCtx: number, learners = true): void {
   for (const pr of r.tracker.values()) {
     if (pr.id === r.id) continue;
-    if (!learners && pr.isLearner) continue;
+    // Capped at what the follower is known to hold: it may adopt it without checking its log.
+    const commit = Math.min(pr.match, r.commit);
+    if (!learners && pr.isLearner && commit <= pr.commitSent) continue;
+    pr.commitSent = Math.max(pr.commitSent, commit);
     r.send({
       type: 'heartbeat',
       from: r.id,
       to: pr.id,
       term: r.term,
-      // Capped at what the follower is known to hold: it may adopt it without checking its log.
-      commit: Math.min(pr.match, r.commit),
+      commit,
       readCtx,
     });
   }

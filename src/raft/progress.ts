@@ -43,6 +43,11 @@ export class Progress {
   /** The snapshot being streamed (kept even if the leader takes a newer one meanwhile) and the offset the follower asked for. */
   snapshot: Snapshot | null = null;
   snapshotOffset = 0;
+  /**
+   * The highest commit index sent to this follower (by a heartbeat, or an append it can adopt up to
+   * its last entry): a learner skipping heartbeat rounds still gets the next one after a commit.
+   */
+  commitSent = 0;
   readonly isLearner: boolean;
 
   constructor(

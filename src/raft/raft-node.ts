@@ -231,6 +231,28 @@ export class RaftNode {
   }
 
   /**
+   * Leader: heartbeat every `scale` x heartbeatIntervalMs and run check-quorum
+   * over `scale` x the minimum election timeout (energy: every voter on a
+   * critical battery). Only safe while every voter's own election timeout is
+   * stretched at least as much relative to the heartbeat (the runtime stretches
+   * only when all voters say they run at election scale >= `scale`):
+   * otherwise a follower would campaign between two heartbeats. Safety does
+   * not depend on it (terms and votes do); a wrong setting costs elections.
+   * ReadIndex rounds still go out at once. Back to 1, the next heartbeat is
+   * due within one base interval.
+   */
+  setHeartbeatScale(scale: number): void {
+    const r = this.r;
+    const k = Number.isFinite(scale) ? Math.max(1, scale) : 1;
+    if (k === r.heartbeatScale) return;
+    r.heartbeatScale = k;
+    if (r.role === 'leader') {
+      r.heartbeatDeadline = Math.min(r.heartbeatDeadline, r.now + r.opts.heartbeatIntervalMs * k);
+      r.checkQuorumDeadline = Math.min(r.checkQuorumDeadline, r.now + r.opts.electionTimeoutMinMs * k);
+    }
+  }
+
+  /**
    * The runtime's evidence that `peer`'s process is gone (its Raft port
    * refuses connections). A follower whose leader that is stops honouring the
    * leader lease and campaigns after a short random delay instead of a whole
