@@ -4,7 +4,8 @@
  */
 import type { GossipMessage, MemberId } from '../../gossip/messages.js';
 import type { GossipConfig } from '../../gossip/types.js';
-import { GossipSim } from './driver.js';
+import { MemberStatus } from '../../gossip/messages.js';
+import { GossipSim, sharedView } from './driver.js';
 
 export interface BroadcastWorkloadOptions {
   readonly seed: number;
@@ -305,4 +306,75 @@ export function pythonOriginalCost(
 export function memberlistLanCost(nodes: number): number {
   const scale = nodes <= 32 ? 1 : Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1;
   return 2 * 60 + (2 * 70 * nodes) / (30 * scale);
+}
+
+export interface LeaveRunOptions {
+  readonly seed: number;
+  /** Full members (they relay updates), besides the observers. */
+  readonly fullNodes?: number;
+  /** Observers (`minimal`) that stay, besides the one that leaves. */
+  readonly observers?: number;
+  /** Message loss on every link: the "lossy probes" that put the adaptive controller in aggressive mode. */
+  readonly loss?: number;
+  /** How long after the leave every member must hold it `left`, ms. */
+  readonly withinMs?: number;
+  readonly config?: Partial<GossipConfig>;
+}
+
+export interface LeaveRunResult {
+  /** Per remaining member, the leaver's status it holds `withinMs` after the leave ("forgotten" if none). */
+  readonly views: Record<MemberId, string>;
+  /** Members that ever reported the leaver dead (an operator would have been paged for a planned leave). */
+  readonly everDead: MemberId[];
+  /** Members holding it `left` at the end. */
+  readonly left: number;
+}
+
+const STATUS_NAMES = ['alive', 'suspect', 'dead', 'left'] as const;
+
+/**
+ * An observer-like member (`minimal`, it sends its leave once and closes its socket at once, as
+ * clients/python/swarm_lite.py does) leaves a small swarm whose probes are lossy, with the full
+ * members' adaptive controller in aggressive mode (interval x0.5, fanout x1.5) as the daemons'
+ * would be at that loss. Daemon defaults: gossip round 1 s, retransmit mult 3 (`[gossip] ttl`).
+ */
+export function leaveRun(o: LeaveRunOptions): LeaveRunResult {
+  const full = o.fullNodes ?? 3;
+  const obs = o.observers ?? 2;
+  const sim = new GossipSim({
+    seed: o.seed,
+    link: { latencyMs: 1, jitterMs: 2, loss: o.loss ?? 0.2, duplicate: 0 },
+    config: { gossipIntervalMs: 1000, retransmitMult: 3, ...o.config },
+  });
+  const ids = [
+    ...Array.from({ length: full }, (_, i) => `py${i}`),
+    ...Array.from({ length: obs }, (_, i) => `esp${i}`),
+    'leaver',
+  ];
+  const view = sharedView(ids, (id) => (id.startsWith('py') ? 'standard' : 'minimal'));
+  for (const id of ids) sim.addNode(id, { view, deviceClass: id.startsWith('py') ? 'standard' : 'minimal' });
+  const everDead = new Set<MemberId>();
+  let leftAt = Infinity;
+  sim.onEvent((id, ev, now) => {
+    // A lossy network may declare it dead before it leaves (it then refutes): not the leave's fault.
+    if (ev.type === 'member-dead' && ev.member.id === 'leaver' && now >= leftAt) everDead.add(id);
+  });
+  sim.run(5000);
+  // The daemons' adaptive controller at 20 % probe loss: aggressive (base interval 1 s, fanout 3).
+  for (const id of ids)
+    if (id.startsWith('py')) sim.with(id, (c) => c.setParams({ intervalMs: 500, fanout: 5 }));
+  sim.run(15_000);
+  leftAt = sim.now;
+  sim.leave('leaver');
+  sim.kill('leaver');
+  sim.run(15_000 + (o.withinMs ?? 15_000));
+  const views: Record<MemberId, string> = {};
+  let left = 0;
+  for (const id of ids) {
+    if (id === 'leaver') continue;
+    const st = sim.node(id).member('leaver')?.status;
+    views[id] = st === undefined ? 'forgotten' : STATUS_NAMES[st];
+    if (st === MemberStatus.Left) left++;
+  }
+  return { views, everDead: [...everDead], left };
 }
