@@ -113,11 +113,11 @@ export class MemberStates {
     }
     const local = ctx.table.get(id);
     if (local === undefined || inc < local.rec.incarnation) {
-      this.answerStale(id, from);
+      this.answerStale(id, from, inc);
       return;
     }
     if (!isLiveStatus(local.rec.status)) {
-      this.answerStale(id, from);
+      this.answerStale(id, from, inc);
       return;
     }
     const existing = this.suspicions.get(id);
@@ -167,7 +167,7 @@ export class MemberStates {
     }
     const local = ctx.table.get(id);
     if (local === undefined || inc < local.rec.incarnation || !isLiveStatus(local.rec.status)) {
-      this.answerStale(id, from);
+      this.answerStale(id, from, inc);
       return;
     }
     const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Dead };
@@ -207,10 +207,12 @@ export class MemberStates {
    * hold `left`, not `dead`, for a member that shut down on purpose. One
    * packet per stale claim heard; a claimant that got it stops claiming.
    */
-  answerStale(id: MemberId, to: MemberId, src?: PeerAddress): void {
+  answerStale(id: MemberId, to: MemberId, claimInc: number, src?: PeerAddress): void {
     const ctx = this.ctx;
     const local = ctx.table.peek(id);
     if (local === undefined || local.status !== MemberStatus.Left || to === ctx.id || to === id) return;
+    // A claim about a later life (it came back after the leave) is not answered with the old leave.
+    if (claimInc > local.incarnation) return;
     const msg: GossipMessage = {
       type: 'gossip',
       from: ctx.id,
