@@ -378,3 +378,21 @@ export function leaveRun(o: LeaveRunOptions): LeaveRunResult {
   }
   return { views, everDead: [...everDead], left };
 }
+
+/**
+ * The promise of a graceful leave, checked on one seed of `leaveRun`: 15 s after the leave no
+ * member holds the leaver suspect, dead or forgotten (`alive` is allowed: a member the leave missed
+ * has not noticed anything yet), 40 s after it every member holds it `left`, and none ever called
+ * it dead. Returns what broke the promise (empty when kept).
+ */
+export function leaveCheck(seed: number, o: Omit<LeaveRunOptions, 'seed' | 'withinMs'> = {}): string[] {
+  const wrong: string[] = [];
+  const early = leaveRun({ ...o, seed, withinMs: 15_000 });
+  for (const [id, st] of Object.entries(early.views))
+    if (st !== 'left' && st !== 'alive') wrong.push(`${id} holds it ${st} 15 s after the leave`);
+  const late = leaveRun({ ...o, seed, withinMs: 40_000 });
+  for (const [id, st] of Object.entries(late.views))
+    if (st !== 'left') wrong.push(`${id} holds it ${st} 40 s after the leave`);
+  for (const id of late.everDead) wrong.push(`${id} declared it dead`);
+  return wrong;
+}
