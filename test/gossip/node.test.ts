@@ -184,6 +184,25 @@ describe('GossipNode', () => {
     expect(a.member('b')?.status).toBe(MemberStatus.Left);
   });
 
+  it('sends its leave to full members first (observers pass no update on)', () => {
+    const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
+    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    for (let seed = 1; seed <= 20; seed++) {
+      const me = new GossipNode({
+        self: { id: 'me', name: 'me', host: 'me', port: 0 },
+        rng: createRng(seed),
+        view,
+      });
+      me.leave(10);
+      const to = me
+        .drain()
+        .filter((o) => o.msg.type === 'leave')
+        .map((o) => o.to);
+      expect(to).toHaveLength(3);
+      expect(to).toContain('full');
+    }
+  });
+
   it('lets a dead member come back under the same id with a higher incarnation', () => {
     const sim = new GossipSim({ seed: 5, link: LAN });
     const ids = sim.bootstrap(6);
