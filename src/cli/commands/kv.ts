@@ -26,8 +26,8 @@ function common(cmd: Command): Command {
 
 async function client(ctx: CliContext, o: CommonOptions): Promise<SwarmClient> {
   if (o.api !== undefined) {
-    const { loadCliConfig } = await import('../config-access.js');
-    const { config } = loadCliConfig(ctx);
+    const { loadCliConfigRemembered } = await import('../config-access.js');
+    const { config } = loadCliConfigRemembered(ctx, undefined);
     return new SwarmClient({ baseUrl: o.api, token: config.security.api_token });
   }
   return localClient(ctx, o.dataDir);

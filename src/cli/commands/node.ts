@@ -12,14 +12,14 @@ import type { Command } from 'commander';
 import { SwarmError } from '../../common/errors.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
-import type { StatusResponse } from '../../api/types.js';
 import type { SwarmConfig } from '../../config/schema.js';
 import { FILES, inspectDataDir, readRuntime } from '../../node/datadir.js';
 import type { SwarmNode } from '../../node/node.js';
 import type { StartOptions } from '../config-access.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
-import { formatDuration, formatPairs } from '../output.js';
+import { formatPairs } from '../output.js';
+import { formatStatus } from '../status-format.js';
 
 export type { StartOptions } from '../config-access.js';
 
@@ -33,30 +33,7 @@ function dataDirOption(cmd: Command): Command {
   return cmd.option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)');
 }
 
-export function formatStatus(s: StatusResponse): string {
-  const addr = (v: string | null): string => v ?? '-';
-  return formatPairs([
-    ['id', s.id],
-    ['name', s.name],
-    ['device class', s.device_class],
-    ['role', s.role],
-    ['term', String(s.term)],
-    ['leader', s.leader ?? '-'],
-    ...(s.waiting !== null ? ([['waiting', s.waiting]] as [string, string][]) : []),
-    ...(s.cluster !== null ? ([['cluster', s.cluster]] as [string, string][]) : []),
-    ['api', addr(s.addresses.api)],
-    ['gossip', addr(s.addresses.gossip)],
-    ['raft', addr(s.addresses.raft)],
-    ['uptime', formatDuration(s.uptime_s)],
-    ['version', s.version],
-    ['pid', String(s.pid)],
-    ['data dir', s.data_dir],
-    [
-      'security',
-      s.security.gossip_encrypted ? 'gossip encrypted' : (s.security.note ?? 'gossip unencrypted'),
-    ],
-  ]);
-}
+export { formatStatus };
 
 /** How long a detached `node start` looks for a leader before saying what the node waits for. */
 const START_LEADER_WAIT_MS = 4000;
@@ -225,7 +202,8 @@ export const register: Registrar = (program, ctx) => {
       .description('ask the running node for its status over its API')
       .option('--json', 'machine-readable output'),
   ).action(async (opts: { dataDir?: string; json?: boolean }) => {
-    const { config } = await loadWith(ctx, { dataDir: opts.dataDir });
+    const { loadCliConfigRemembered } = await import('../config-access.js');
+    const { config } = loadCliConfigRemembered(ctx, opts.dataDir);
     const dataDir = config.node.data_dir;
     const found = inspectDataDir(dataDir);
     if (found.state === 'none') throw new NoNodeRunningError(dataDir);
