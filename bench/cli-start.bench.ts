@@ -19,7 +19,8 @@ import { moduleTraceNodeOptions } from '../test/helpers/module-trace.js';
 import { median, r1, startLocalSwarm, waitLeader } from './local-swarm.js';
 import type { BenchReport } from './types.js';
 
-const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
+/** CLI_BIN: another entry to time (e.g. an older bin/swarm.js copied beside it, for a before/after). */
+const BIN = process.env.CLI_BIN ?? fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 const RUNS = Number(process.env.CLI_RUNS ?? 20);
 const GOAL_RATIO = 1.6;
 
