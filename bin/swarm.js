@@ -16,9 +16,14 @@ if (group === 'node' && command === 'stop') {
 }
 
 // Agents script `kv get` and `node status`: their plain forms have a fast path that loads node
-// built-ins only (dist/cli/fast.js); null means it cannot answer exactly as the full program would.
+// built-ins only (dist/cli/fast.js); a service manager's `node start --foreground` runs the node
+// from the config validated at its last start. null: the full program must run.
 let code = null;
-if ((group === 'kv' && command === 'get') || (group === 'node' && command === 'status')) {
+const fast =
+  (group === 'kv' && command === 'get') ||
+  (group === 'node' && command === 'status') ||
+  (group === 'node' && command === 'start' && process.argv.includes('--foreground'));
+if (fast) {
   try {
     const { fastMain } = await import('../dist/cli/fast.js');
     code = await fastMain(process.argv, process.env);

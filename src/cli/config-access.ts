@@ -10,7 +10,7 @@ import { keySpec, parseValueText } from '../config/keys.js';
 import { loadConfig, type ConfigOverride, type LoadedConfig } from '../config/load.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { VERSION } from '../version.js';
-import { memoKey, readConfigBytes, rememberConfig } from './config-memo.js';
+import { memoKey, readConfigBytes, rememberConfig, startFlagsKey } from './config-memo.js';
 import type { CliContext } from './context.js';
 
 export interface StartOptions {
@@ -70,6 +70,31 @@ export function loadCliConfigRemembered(ctx: CliContext, dataDirFlag: string | u
   if (memoKey(inputs, readConfigBytes(location.path)) === before) {
     const { config } = loaded;
     rememberConfig(ctx.env, before, { dataDir: config.node.data_dir, token: config.security.api_token });
+  }
+  return loaded;
+}
+
+/** loadCliConfig for `node start --foreground`: a config that validates is remembered whole for the fast path. */
+export function loadStartConfigRemembered(ctx: CliContext, opts: StartOptions): LoadedConfig {
+  const cwd = process.cwd();
+  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
+  const inputs = {
+    configPath: location.path,
+    dataDirFlag: undefined,
+    env: ctx.env,
+    cwd,
+    version: VERSION,
+    extra: startFlagsKey(opts),
+  };
+  const before = memoKey(inputs, readConfigBytes(location.path));
+  const loaded = loadCliConfig(ctx, overridesFrom(opts, cwd));
+  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
+    const { config } = loaded;
+    rememberConfig(ctx.env, before, {
+      dataDir: config.node.data_dir,
+      token: config.security.api_token,
+      config,
+    });
   }
   return loaded;
 }

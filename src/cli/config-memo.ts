@@ -6,7 +6,9 @@
  * directory and the CLI's version). Validating the config takes zod and the
  * schema (about 90 ms of CPU on x86, seconds on a Pi Zero); a remembered
  * answer for the same inputs is the same answer, so `swarm kv get` and
- * `swarm node status` skip it from their second run on. A config that fails
+ * `swarm node status` skip it from their second run on, and so does a
+ * restarted `swarm node start --foreground` (what a service manager runs),
+ * which keeps the whole config here. A config that fails
  * validation is never remembered: its error comes from the full path, as before.
  *
  * The memo holds the API token, so it lives where the user's private runtime
@@ -19,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { StartOptions } from './config-access.js';
 
 const MAX_ENTRIES = 16;
 const MEMO_FILE = 'cli-config.json';
@@ -28,6 +31,8 @@ export interface ConfigMemo {
   readonly dataDir: string;
   /** security.api_token ('' for none). */
   readonly token: string;
+  /** The whole effective config, for `node start --foreground` (the node runs from it). */
+  readonly config?: unknown;
 }
 
 /** The inputs of one config load, as both paths see them. */
@@ -39,6 +44,8 @@ export interface MemoInputs {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   readonly version: string;
+  /** The command and its other flags, normalized, when they change the answer (`node start`). */
+  readonly extra?: string;
 }
 
 /** The config file's bytes, or null when there is none (or it cannot be read: the full path reports that). */
@@ -58,6 +65,7 @@ export function memoKey(i: MemoInputs, bytes: Buffer | null): string {
     h.update(s);
   };
   part(i.version);
+  part(i.extra ?? '');
   part(i.cwd);
   part(i.configPath);
   part(i.dataDirFlag === undefined ? '\0' : resolve(i.cwd, i.dataDirFlag));
@@ -93,7 +101,7 @@ export function memoDir(env: NodeJS.ProcessEnv): string | null {
   return home ? join(home, '.cache', 'swarm_orchestrator') : null;
 }
 
-type MemoFile = Record<string, { d: string; t: string; at: number }>;
+type MemoFile = Record<string, { d: string; t: string; c?: unknown; at: number }>;
 
 function readMemoFile(dir: string): MemoFile {
   try {
@@ -109,7 +117,7 @@ export function recallConfig(env: NodeJS.ProcessEnv, key: string): ConfigMemo | 
   if (dir === null) return null;
   const e = readMemoFile(dir)[key];
   if (!e || typeof e.d !== 'string' || typeof e.t !== 'string' || !isAbsolute(e.d)) return null;
-  return { dataDir: e.d, token: e.t };
+  return e.c === undefined ? { dataDir: e.d, token: e.t } : { dataDir: e.d, token: e.t, config: e.c };
 }
 
 /**
@@ -124,8 +132,14 @@ export function rememberConfig(env: NodeJS.ProcessEnv, key: string, memo: Config
     chmodSync(dir, 0o700);
     const all = readMemoFile(dir);
     const old = all[key];
-    if (old && old.d === memo.dataDir && old.t === memo.token) return;
-    all[key] = { d: memo.dataDir, t: memo.token, at: Date.now() };
+    const c = memo.config === undefined ? undefined : JSON.stringify(memo.config);
+    if (old && old.d === memo.dataDir && old.t === memo.token && JSON.stringify(old.c) === c) return;
+    all[key] = {
+      d: memo.dataDir,
+      t: memo.token,
+      ...(memo.config !== undefined ? { c: memo.config } : {}),
+      at: Date.now(),
+    };
     const keep = Object.entries(all)
       .sort((a, b) => b[1].at - a[1].at)
       .slice(0, MAX_ENTRIES);
@@ -135,4 +149,22 @@ export function rememberConfig(env: NodeJS.ProcessEnv, key: string, memo: Config
   } catch {
     // not writable here: no memo
   }
+}
+
+/**
+ * The flags of `node start` that shape its config, normalized, so the fast
+ * path (from argv) and commander (from its parsed options) name them alike.
+ */
+export function startFlagsKey(o: StartOptions): string {
+  return JSON.stringify([
+    'node start',
+    o.name ?? null,
+    o.dataDir ?? null,
+    o.join ?? null,
+    o.gossipPort ?? null,
+    o.apiPort ?? null,
+    o.raftPort ?? null,
+    o.multicast === false,
+    o.bootstrap ?? null,
+  ]);
 }

@@ -29,7 +29,9 @@ import {
 import type { StatusResponse } from '../api/types.js';
 import { isAlive, readLock, readRuntime } from '../node/datadir.js';
 import { VERSION } from '../version.js';
-import { memoKey, readConfigBytes, recallConfig } from './config-memo.js';
+import type { SwarmConfig } from '../config/schema.js';
+import type { StartOptions } from './config-access.js';
+import { memoKey, readConfigBytes, recallConfig, startFlagsKey } from './config-memo.js';
 import { formatStatus } from './status-format.js';
 
 /** The client's default per-request timeout (client.ts). */
@@ -95,6 +97,60 @@ export function parseFast(args: readonly string[]): Parsed | null {
 interface Answer {
   status: number;
   body: string;
+}
+
+const START_VALUE_OPTIONS: Readonly<Record<string, keyof StartOptions>> = {
+  '--name': 'name',
+  '--data-dir': 'dataDir',
+  '--join': 'join',
+  '--gossip-port': 'gossipPort',
+  '--api-port': 'apiPort',
+  '--raft-port': 'raftPort',
+};
+
+/**
+ * `[-c|--config FILE] node start --foreground [--name N] [--data-dir D]
+ * [--join PEERS] [--gossip-port P] [--api-port P] [--raft-port P]
+ * [--no-multicast] [--bootstrap [N]]`, each at most once, no empty values,
+ * no `=` forms: the config file and the options as commander would parse them.
+ */
+export function parseFastStart(
+  args: readonly string[],
+): { config: string | undefined; opts: StartOptions } | null {
+  const words: string[] = [];
+  let config: string | undefined;
+  const opts: StartOptions = {};
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    const isValue = next !== undefined && next !== '' && !next.startsWith('-');
+    if (a === '-c' || a === '--config') {
+      if (words.length > 0 || config !== undefined || !isValue) return null;
+      config = next;
+      i++;
+      continue;
+    }
+    if (a.startsWith('-') && seen.has(a)) return null;
+    seen.add(a);
+    const key = START_VALUE_OPTIONS[a];
+    if (key !== undefined) {
+      if (!isValue) return null;
+      (opts as Record<string, string>)[key] = next;
+      i++;
+    } else if (a === '--foreground') opts.foreground = true;
+    else if (a === '--no-multicast') opts.multicast = false;
+    else if (a === '--bootstrap') {
+      if (isValue && words.length >= 2) {
+        opts.bootstrap = next;
+        i++;
+      } else opts.bootstrap = true;
+    } else if (a.startsWith('-') || a === '') return null;
+    else words.push(a);
+  }
+  if (words.length !== 2 || words[0] !== 'node' || words[1] !== 'start' || opts.foreground !== true)
+    return null;
+  return { config, opts };
 }
 
 /** One GET; a failure the full program words the same way is thrown as its error, any other is null. */
@@ -189,9 +245,30 @@ export async function fastMain(
   out: { write(s: string): unknown } = process.stdout,
   err: { write(s: string): unknown } = process.stderr,
 ): Promise<number | null> {
+  const cwd = process.cwd();
+  const start = parseFastStart(argv.slice(2));
+  // On a terminal the foreground node draws its dashboard: the full program's.
+  if (start !== null && process.stdout.isTTY !== true) {
+    const configPath = resolveConfigPath({ flag: start.config, env, cwd }).path;
+    const key = memoKey(
+      { configPath, dataDirFlag: undefined, env, cwd, version: VERSION, extra: startFlagsKey(start.opts) },
+      readConfigBytes(configPath),
+    );
+    const config = recallConfig(env, key)?.config;
+    if (config === undefined) return null;
+    // What the full program's `node start --foreground` runs, from the config it validated last time.
+    // From here on this process is the node: a failure is reported, never handed to the full program.
+    try {
+      const { exitSoonAfterStop, runNodeProcess } = await import('./node-runtime.js');
+      const code = await runNodeProcess(config as SwarmConfig);
+      exitSoonAfterStop();
+      return code;
+    } catch (e) {
+      return reportFailure(e, err);
+    }
+  }
   const p = parseFast(argv.slice(2));
   if (p === null) return null;
-  const cwd = process.cwd();
   const configPath = resolveConfigPath({ flag: p.config, env, cwd }).path;
   // `kv get --api URL` reads the config without the --data-dir override (commands/kv.ts).
   const dataDirFlag = p.api !== undefined ? undefined : p.dataDir;

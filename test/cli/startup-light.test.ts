@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 import { processStartTime } from '../../src/node/datadir.js';
 
@@ -281,4 +281,114 @@ describe('swarm kv get | node status (the fast path)', () => {
     expect([fast.code, fast.err]).toEqual([full.code, full.err]);
     expect(fast.packages).toEqual([]);
   });
+});
+
+describe('swarm node start --foreground (the fast path of a restart)', () => {
+  /** Starts a foreground node, waits for its node.json, stops it with SIGTERM; what it loaded and printed. */
+  async function runNode(
+    args: string[],
+    dataDir: string,
+    memo: string,
+  ): Promise<Loaded & { code: number | null; err: string }> {
+    const log = join(root, `modules.${++seq}`);
+    const child = spawn(process.execPath, [SWARM_BIN, ...args], {
+      env: {
+        ...process.env,
+        SWARM_CONFIG: '',
+        XDG_CONFIG_HOME: join(root, 'xdg'),
+        XDG_RUNTIME_DIR: join(root, memo),
+        NODE_OPTIONS: tracing(log),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    let exited = false;
+    void closed.then(() => (exited = true));
+    while (!exited && Date.now() < deadline) {
+      try {
+        if (JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8')).pid === child.pid) break;
+      } catch {
+        // not yet written
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!exited) child.kill('SIGTERM');
+    const code = await closed;
+    return { ...loaded(log), code, err };
+  }
+
+  it('runs the node from the config validated at its last start: no zod, no commander', async () => {
+    const dataDir = join(root, 'fg-node');
+    const config = join(root, 'fg.toml');
+    writeFileSync(
+      config,
+      '[network]\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nbind_address = "127.0.0.1"\n',
+    );
+    const args = [
+      '-c',
+      config,
+      'node',
+      'start',
+      '--foreground',
+      '--data-dir',
+      dataDir,
+      '--bootstrap',
+      '1',
+      '--gossip-port',
+      '0',
+      '--api-port',
+      '0',
+      '--raft-port',
+      '0',
+      '--no-multicast',
+    ];
+    const first = await runNode(args, dataDir, 'memo-fg');
+    expect(first.code).toBe(0);
+    expect(first.packages).toContain('zod');
+    expect(first.packages).toContain('commander');
+    const second = await runNode(args, dataDir, 'memo-fg');
+    expect(second.code).toBe(0);
+    expect(second.err).toMatch(/"msg":"node started"/);
+    expect(second.packages.filter((p) => ['zod', 'commander', 'smol-toml'].includes(p))).toEqual([]);
+    expect(second.own).toContain('cli/node-runtime.js');
+    expect(second.own.filter((m) => /^(cli\/(main|program)|config\/(load|schema))\.js$/.test(m))).toEqual([]);
+  }, 90_000);
+
+  it('a start that fails fails once, with the full program’s line and exit code', async () => {
+    // The data dir is held by a live process (this test's): the node must refuse to start.
+    const dataDir = join(root, 'fg-locked');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(
+      join(dataDir, 'node.lock'),
+      JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) }),
+    );
+    const config = join(root, 'fg-locked.toml');
+    writeFileSync(config, '[network]\nmulticast_enabled = false\n');
+    const args = [
+      '-c',
+      config,
+      'node',
+      'start',
+      '--foreground',
+      '--data-dir',
+      dataDir,
+      '--no-multicast',
+      '--gossip-port',
+      '0',
+      '--api-port',
+      '0',
+      '--raft-port',
+      '0',
+    ];
+    const full = await runNode(args, dataDir, 'memo-fg-locked');
+    const fast = await runNode(args, dataDir, 'memo-fg-locked');
+    expect(full.code).not.toBe(0);
+    const lines = (s: string): string[] => s.split('\n').filter((l) => l.startsWith('swarm: '));
+    expect(lines(full.err)).toHaveLength(1);
+    expect(fast.packages).not.toContain('zod');
+    expect([fast.code, lines(fast.err)]).toEqual([full.code, lines(full.err)]);
+  }, 90_000);
 });

@@ -145,7 +145,10 @@ export const register: Registrar = (program, ctx) => {
       )
       .option('--json', 'print the started node as JSON'),
   ).action(async (opts: StartOptions) => {
-    const { config } = await loadWith(ctx, opts);
+    // In the foreground (a service manager's restart), remembered for the fast path (bin/swarm.js).
+    const { config } = opts.foreground
+      ? (await import('../config-access.js')).loadStartConfigRemembered(ctx, opts)
+      : await loadWith(ctx, opts);
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
