@@ -12,20 +12,15 @@
  * plain forms of the two commands (see parse()), a config remembered from a
  * full validation, a running node that publishes its API URL, and an answer
  * of the documented shape, or one of the failures whose one line it prints
- * with the same error classes (an error body, a refused connection, a
- * timeout). Anything else returns null before anything is written, and
+ * with the same error classes (an error status with a JSON body, a refused
+ * connection, a timeout). Anything else returns null before anything is written, and
  * bin/swarm.js runs the full program, which does it all again (both
  * commands only read) and prints what it always printed.
  */
 import { request } from 'node:http';
 import { reportFailure } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
-import {
-  ApiRequestError,
-  BadResponseError,
-  NodeUnreachableError,
-  UnauthorizedError,
-} from '../client/errors.js';
+import { ApiRequestError, NodeUnreachableError, UnauthorizedError } from '../client/errors.js';
 import type { StatusResponse } from '../api/types.js';
 import { isAlive, readLock, readRuntime } from '../node/datadir.js';
 import { VERSION } from '../version.js';
@@ -194,14 +189,19 @@ function errorBody(json: unknown): { code: string; message: string } | null {
   return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
 }
 
-/** The JSON of a 2xx answer; the client's errors for the others (thrown). */
-function answerJson(a: Answer, url: string): unknown {
+/**
+ * The JSON of a 2xx answer; the client's errors for a 4xx or 5xx with a JSON
+ * body (thrown); undefined for anything else (a body that is not JSON, a
+ * redirect fetch would follow): the full program's.
+ */
+function answerJson(a: Answer): unknown {
   let json: unknown;
   try {
     json = JSON.parse(a.body) as unknown;
   } catch {
-    throw new BadResponseError(url, `HTTP ${a.status} without a JSON body`);
+    return undefined;
   }
+  if (a.status >= 300 && a.status < 400) return undefined;
   if (a.status < 200 || a.status > 299) {
     const e = errorBody(json);
     const message = e ? e.message : `HTTP ${a.status}`;
@@ -293,10 +293,12 @@ export async function fastMain(
   try {
     const a = await get(baseUrl, path, memo.token);
     if (a === null) return null;
-    const json = answerJson(a, `${baseUrl}${path}`);
+    const json = answerJson(a);
+    if (json === undefined) return null;
     if (p.command === 'node status') {
       if (!printableStatus(json)) return null;
-      out.write(formatStatus(json));
+      // The schema's defaults for fields older nodes do not send.
+      out.write(formatStatus({ ...json, waiting: json.waiting ?? null, cluster: json.cluster ?? null }));
       return 0;
     }
     if (

@@ -164,6 +164,28 @@ describe('swarm kv get | node status (the fast path)', () => {
         res.end(JSON.stringify({ revision: 7, key: 'k', value: { b: [1, 'x'] }, extra: true }));
         return;
       }
+      if (path === '/v1/status' || path === '/old/v1/status') {
+        // A current node, or one from before `waiting` and `cluster` (the schema's defaults fill them).
+        const now = path === '/v1/status' ? { waiting: 'a quorum', cluster: 'c1' } : {};
+        res.end(
+          JSON.stringify({
+            id: 'n1',
+            name: 'node-one',
+            device_class: 'standard',
+            role: 'follower',
+            term: 3,
+            leader: null,
+            ...now,
+            addresses: { gossip: '127.0.0.1:1', api: null, raft: '127.0.0.1:3' },
+            uptime_s: 75,
+            version: '9.9.9',
+            pid: 42,
+            data_dir: '/d',
+            security: { gossip_encrypted: false, note: 'no key' },
+          }),
+        );
+        return;
+      }
       if (path === '/v1/kv/text') {
         res.end(JSON.stringify({ key: 'text', value: 'plain', revision: 3 }));
         return;
@@ -272,14 +294,26 @@ describe('swarm kv get | node status (the fast path)', () => {
     expect(second.packages).toContain('zod');
   });
 
-  it('node status prints the full program’s text', async () => {
+  it('node status prints the full program’s text, for current and older nodes', async () => {
     const status = ['-c', configFile, 'node', 'status', '--data-dir', dataDir];
-    // The server has no /v1/status: both answer its 404 the same way, the second without the full CLI.
-    const full = await run(status, 'memo-e');
-    const fast = await run(status, 'memo-e');
-    expect(full.code).toBe(1);
-    expect([fast.code, fast.err]).toEqual([full.code, full.err]);
-    expect(fast.packages).toEqual([]);
+    const runtime = join(dataDir, 'node.json');
+    const saved = readFileSync(runtime, 'utf8');
+    const rt = JSON.parse(saved) as { api_url: string };
+    try {
+      for (const [i, prefix] of ['', '/old'].entries()) {
+        writeFileSync(runtime, JSON.stringify({ ...rt, api_url: `${rt.api_url}${prefix}` }));
+        const full = await run(status, `memo-e${i}`);
+        const fast = await run(status, `memo-e${i}`);
+        expect(full.code).toBe(0);
+        expect(full.packages).toContain('zod');
+        expect(fast.packages).toEqual([]);
+        expect([fast.code, fast.out, fast.err]).toEqual([full.code, full.out, full.err]);
+        expect(fast.out).toContain('node-one');
+        expect(fast.out.includes('waiting')).toBe(i === 0);
+      }
+    } finally {
+      writeFileSync(runtime, saved);
+    }
   });
 });
 
