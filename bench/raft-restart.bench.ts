@@ -20,7 +20,8 @@
  * 3) trials each: median and max. Where our time goes comes from the restarted
  * node's log (info level): process and module start until `gossip started`,
  * WAL and snapshot load plus applier restore until `raft listening`, the API
- * until `api listening`, then the election/catch-up until the first read.
+ * until `api listening`, the restart hint (a quorum of voters seen up, so the
+ * node campaigns soon), then the election/catch-up until the first read.
  * RESTART_PARTS (default `ours,etcd`) runs a subset. Every process started
  * here is killed here by PID, also on error.
  */
@@ -240,6 +241,7 @@ function phases(marks: LogMark[], read: ReadTiming): Record<string, number | str
     raft_listening: at((m) => m === 'raft listening'),
     api_listening: at((m) => m === 'api listening'),
     node_started: at((m) => m === 'node started'),
+    restart_hint: at((m) => m.startsWith('raft restarted with a quorum up')),
     leader_known: at((m) => m.startsWith('raft role') && m.endsWith('(leader known)')),
     first_answer: read.answeredMs,
     first_read: round(read.ms, 0),
