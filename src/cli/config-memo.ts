@@ -3,7 +3,7 @@
  * a full validation: the node's data dir and the API token, keyed by
  * everything loadConfig's answer for them depends on (the config file's path
  * and bytes, every SWARM_* variable, the --data-dir flag, the working
- * directory and the CLI's version). Validating the config takes zod and the
+ * directory, the CLI's version and the build of its config modules). Validating the config takes zod and the
  * schema (about 90 ms of CPU on x86, seconds on a Pi Zero); a remembered
  * answer for the same inputs is the same answer, so `swarm kv get` and
  * `swarm node status` skip it from their second run on, and so does a
@@ -18,7 +18,7 @@
  * fast path loads it before anything else.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { StartOptions } from './config-access.js';
@@ -57,6 +57,25 @@ export function readConfigBytes(path: string): Buffer | null {
   }
 }
 
+/**
+ * Size and mtime of the modules that decide what a config means (schema,
+ * loader): a rebuild that changes them (a new key, a new default) is a miss
+ * even where the version string stayed the same, as between two builds of
+ * one development version.
+ */
+function buildStamp(): string {
+  return ['../config/schema.js', '../config/load.js']
+    .map((rel) => {
+      try {
+        const st = statSync(new URL(rel, import.meta.url));
+        return `${st.size}:${st.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join(',');
+}
+
 export function memoKey(i: MemoInputs, bytes: Buffer | null): string {
   const h = createHash('sha256');
   const part = (s: string): void => {
@@ -65,6 +84,7 @@ export function memoKey(i: MemoInputs, bytes: Buffer | null): string {
     h.update(s);
   };
   part(i.version);
+  part(buildStamp());
   part(i.extra ?? '');
   part(i.cwd);
   part(i.configPath);
