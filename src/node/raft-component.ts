@@ -303,13 +303,14 @@ export class RaftComponent implements NodeComponent {
     );
     const recovered = await this.runner.open(node);
     // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
-    const initial = this.formation.load(
+    const fresh =
       recovered.snapshot === null &&
-        recovered.entries.length === 0 &&
-        recovered.hardState.term === 0 &&
-        recovered.recoveringUntil === undefined,
-    );
+      recovered.entries.length === 0 &&
+      recovered.hardState.term === 0 &&
+      recovered.recoveringUntil === undefined;
+    const initial = this.formation.load(fresh);
     this.runner.run(recovered, initial);
+    if (!fresh) this.links.armRestartHint();
     try {
       this.transport = await openRaftTransport({
         bindAddress: cfg.network.bind_address,
@@ -645,6 +646,8 @@ export class RaftComponent implements NodeComponent {
   private onPeersChanged(): void {
     if (this.core === null || this.stopping) return;
     this.updateHeartbeatScale();
+    this.links.redialAlivePeers();
+    this.links.restartHint(Date.now());
     this.merge.check(Date.now());
     this.formation.maybeBootstrap();
     this.autopilot.manageMembership(Date.now());

@@ -274,6 +274,29 @@ export class RaftNode {
   }
 
   /**
+   * The runtime's evidence, after this process restarted on existing state,
+   * that a quorum of the voters is up (etcd's advanceTicksForElection): a
+   * follower that knows no leader then campaigns within `withinMs` (a random
+   * point, so members told at about the same time do not split the vote)
+   * instead of a whole randomized election timeout. A cluster restarted at
+   * once elects in about a round trip, and a lone voter (`withinMs` 0) at its
+   * next tick. Needs pre-vote: a restarted follower of a live cluster then
+   * only asks, and the members in the leader's lease refuse, so it cannot
+   * depose a leader it has not heard from yet; without pre-vote nothing
+   * changes. Only timing changes, never safety. Returns whether the deadline moved.
+   */
+  campaignSoon(now: number, withinMs: number): boolean {
+    const r = this.r;
+    r.start(now);
+    if (!r.opts.preVote || r.role !== 'follower' || r.leader !== null) return false;
+    if (!r.isVoter() || r.recoveringUntil > 0) return false;
+    const at = now + r.rng.int(0, Math.max(0, Math.round(withinMs)));
+    if (at >= r.electionDeadline) return false;
+    r.electionDeadline = at;
+    return true;
+  }
+
+  /**
    * Hand leadership to `to` (thesis 3.10): new proposals are refused, `to`
    * is brought up to date, then told to campaign at once. Abandoned after an
    * election timeout if it has not happened.
