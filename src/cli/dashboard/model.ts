@@ -7,14 +7,38 @@
  */
 import type { MembersResponse, MemberView } from '../../api/members-types.js';
 import type { LeaderResponseBody } from '../../api/routes/kv-types.js';
-import { NodeUnreachableError } from '../../client/errors.js';
+import type { TaskListResponse } from '../../api/routes/tasks-types.js';
+import { ApiRequestError, NodeUnreachableError } from '../../client/errors.js';
 import { pushCapped } from './format.js';
 
-/** What one poll returned; `leader` may fail alone (e.g. Raft disabled) without the poll failing. */
+/**
+ * What the node said to `GET /v1/tasks`. Tasks are optional on a node, so the
+ * answer is sorted by what the screen does with it: `absent` (an older node with
+ * no such route: nothing to show), `disabled` (503 tasks_disabled: say so once),
+ * `failed` (503 no_quorum, no answer in time: keep the last list, say why).
+ */
+export type TasksAnswer =
+  | { kind: 'list'; list: TaskListResponse }
+  | { kind: 'absent' }
+  | { kind: 'disabled'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** What the dashboard shows of the tasks. */
+export type TasksState =
+  /** Not asked yet, or the node has no tasks route: no tasks section, no TASKS column. */
+  | { kind: 'none' }
+  /** A list; `note` set when it is the last one seen and why no newer one came (e.g. no quorum). */
+  | { kind: 'list'; list: TaskListResponse; note: string | null }
+  /** No list to show, and why (tasks disabled on this node, no quorum before any list). */
+  | { kind: 'unavailable'; reason: string };
+
+/** What one poll returned; `leader` and `tasks` may fail alone (e.g. Raft disabled) without the poll failing. */
 export interface PollSample {
   at: number;
   members: MembersResponse | null;
   leader: LeaderResponseBody | null;
+  /** Undefined or null: not asked in this poll (the previous tasks state stays). */
+  tasks?: TasksAnswer | null;
   /** Set when the members call failed: the node is unreachable or answered badly. */
   error: string | null;
 }
@@ -39,6 +63,7 @@ interface CounterMark {
 export interface DashboardModel {
   members: MembersResponse | null;
   leader: LeaderResponseBody | null;
+  tasks: TasksState;
   /** Time of the last successful poll, null before the first. */
   lastOkAt: number | null;
   reconnecting: boolean;
@@ -64,6 +89,7 @@ export function emptyModel(): DashboardModel {
   return {
     members: null,
     leader: null,
+    tasks: { kind: 'none' },
     lastOkAt: null,
     reconnecting: false,
     error: null,
@@ -138,6 +164,23 @@ export function diffEvents(
   return out;
 }
 
+/** The tasks state after one answer: a failed read keeps the last list (marked) rather than blanking it. */
+export function applyTasks(prev: TasksState, answer: TasksAnswer | null | undefined): TasksState {
+  if (answer === null || answer === undefined) return prev;
+  switch (answer.kind) {
+    case 'list':
+      return { kind: 'list', list: answer.list, note: null };
+    case 'absent':
+      return { kind: 'none' };
+    case 'disabled':
+      return { kind: 'unavailable', reason: answer.reason };
+    case 'failed':
+      return prev.kind === 'list'
+        ? { kind: 'list', list: prev.list, note: `last known; ${answer.reason}` }
+        : { kind: 'unavailable', reason: answer.reason };
+  }
+}
+
 export function applyPoll(
   prev: DashboardModel,
   s: PollSample,
@@ -181,6 +224,7 @@ export function applyPoll(
   return {
     members: s.members,
     leader: s.leader,
+    tasks: applyTasks(prev.tasks, s.tasks),
     lastOkAt: s.at,
     reconnecting: false,
     error: null,
@@ -193,10 +237,11 @@ export function applyPoll(
   };
 }
 
-/** The two calls one refresh makes; the leader call may fail on its own (no Raft) without failing the poll. */
+/** The calls one refresh makes; the leader and tasks calls may fail on their own (no Raft, no tasks) without failing the poll. */
 export interface DashboardSource {
   members(): Promise<MembersResponse>;
   leader(): Promise<LeaderResponseBody>;
+  taskList(): Promise<TaskListResponse>;
 }
 
 /** The reason alone ("connection refused"): the banner already names the node's URL. */
@@ -209,15 +254,34 @@ export function shortError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Sorts a failed `GET /v1/tasks`: which failures mean "no tasks here" and which "try again". */
+export function tasksFailure(err: unknown): TasksAnswer {
+  if (err instanceof ApiRequestError) {
+    // An older node has no route; a node with tasks never answers 404 on the list.
+    if (err.status === 404) return { kind: 'absent' };
+    if (err.apiCode === 'tasks_disabled')
+      return { kind: 'disabled', reason: 'disabled on this node ([tasks] enabled = false)' };
+    if (err.apiCode === 'no_quorum') return { kind: 'failed', reason: 'no quorum' };
+  }
+  return { kind: 'failed', reason: shortError(err) };
+}
+
 export async function pollOnce(source: DashboardSource, now: () => number): Promise<PollSample> {
-  const [m, l] = await Promise.allSettled([source.members(), source.leader()]);
+  const [m, l, t] = await Promise.allSettled([source.members(), source.leader(), source.taskList()]);
   const at = now();
   if (m.status === 'rejected')
     return {
       at,
       members: null,
       leader: null,
+      tasks: null,
       error: shortError(m.reason),
     };
-  return { at, members: m.value, leader: l.status === 'fulfilled' ? l.value : null, error: null };
+  return {
+    at,
+    members: m.value,
+    leader: l.status === 'fulfilled' ? l.value : null,
+    tasks: t.status === 'fulfilled' ? { kind: 'list', list: t.value } : tasksFailure(t.reason),
+    error: null,
+  };
 }
