@@ -108,6 +108,10 @@ function eventColor(kind: EventKind): SegColor | undefined {
       return 'cyan';
     case 'connection':
       return 'magenta';
+    case 'task':
+      return undefined;
+    case 'task-failure':
+      return 'red';
   }
 }
 

@@ -44,7 +44,16 @@ export interface PollSample {
 }
 
 export type EventKind =
-  'join' | 'suspect' | 'failure' | 'leave' | 'recover' | 'leader' | 'mode' | 'connection';
+  | 'join'
+  | 'suspect'
+  | 'failure'
+  | 'leave'
+  | 'recover'
+  | 'leader'
+  | 'mode'
+  | 'connection'
+  | 'task'
+  | 'task-failure';
 
 export interface DashboardEvent {
   at: number;
@@ -164,6 +173,45 @@ export function diffEvents(
   return out;
 }
 
+/**
+ * Task events between two lists: tasks added and removed, replicas whose state
+ * changed (`web.1 on node-2: pending -> running`). The first list yields none.
+ */
+export function diffTaskEvents(before: TasksState, after: TasksState, at: number): DashboardEvent[] {
+  if (before.kind !== 'list' || after.kind !== 'list') return [];
+  const out: DashboardEvent[] = [];
+  const oldTasks = new Map(before.list.tasks.map((t) => [t.name, t]));
+  for (const t of after.list.tasks) {
+    const o = oldTasks.get(t.name);
+    if (o === undefined) {
+      out.push({
+        at,
+        kind: 'task',
+        text: `task ${t.name} submitted (${t.spec.count} replica${t.spec.count === 1 ? '' : 's'})`,
+      });
+      continue;
+    }
+    if (o.desired !== t.desired && t.desired === 'stop')
+      out.push({ at, kind: 'task', text: `task ${t.name} stopping` });
+    const oldAllocs = new Map(o.allocations.map((a) => [a.id, a]));
+    for (const a of t.allocations) {
+      const p = oldAllocs.get(a.id);
+      if (p !== undefined && p.state === a.state && p.node === a.node) continue;
+      const change =
+        p === undefined || p.node !== a.node ? `placed (${a.state})` : `${p.state} -> ${a.state}`;
+      out.push({
+        at,
+        kind: a.state === 'failed' || a.state === 'lost' ? 'task-failure' : 'task',
+        text: `${a.id} on ${a.node_name}: ${change}`,
+      });
+    }
+  }
+  const present = new Set(after.list.tasks.map((t) => t.name));
+  for (const o of before.list.tasks)
+    if (!present.has(o.name)) out.push({ at, kind: 'task', text: `task ${o.name} removed` });
+  return out;
+}
+
 /** The tasks state after one answer: a failed read keeps the last list (marked) rather than blanking it. */
 export function applyTasks(prev: TasksState, answer: TasksAnswer | null | undefined): TasksState {
   if (answer === null || answer === undefined) return prev;
@@ -219,12 +267,13 @@ export function applyPoll(
     bytesInRate = (mark.bytesIn - p.bytesIn) / dt;
     bytesOutRate = (mark.bytesOut - p.bytesOut) / dt;
   }
-  const events = diffEvents(prev.members, s.members, s.at);
+  const tasks = applyTasks(prev.tasks, s.tasks);
+  const events = [...diffEvents(prev.members, s.members, s.at), ...diffTaskEvents(prev.tasks, tasks, s.at)];
   if (prev.reconnecting) events.unshift({ at: s.at, kind: 'connection', text: 'node answers again' });
   return {
     members: s.members,
     leader: s.leader,
-    tasks: applyTasks(prev.tasks, s.tasks),
+    tasks,
     lastOkAt: s.at,
     reconnecting: false,
     error: null,

@@ -176,6 +176,29 @@ describe('dashboard tasks per node', () => {
     expect(plain).toContain('job-11');
   });
 
+  it('replica state changes, new and removed tasks become events; the first list yields none', () => {
+    const first = tasksResponse();
+    expect(withTasks(list(first)).events).toEqual([]);
+    const second: TaskListResponse = {
+      tasks: [
+        task('web', 2, [alloc('web', 0, 1, { state: 'failed' }), alloc('web', 1, 2)]),
+        task('sensor-logger', 2, [alloc('sensor-logger', 0, 3), alloc('sensor-logger', 1, 2)]),
+        task('camera', 1, [alloc('camera', 0, 3, { state: 'pending' })]),
+      ],
+    };
+    const third: TaskListResponse = { tasks: second.tasks.filter((t) => t.name !== 'camera') };
+    const m = withTasks(list(first), list(second), list(third));
+    expect(m.events.map((e) => [e.kind, e.text])).toEqual([
+      ['task', 'task camera removed'],
+      ['task', 'task camera submitted (1 replica)'],
+      ['task', 'sensor-logger.1 on node-2: pending -> running'],
+      ['task-failure', 'web.0 on node-1: running -> failed'],
+    ]);
+    const f = frame(m);
+    expect(f).toMatch(/Recent events\n.*task camera removed\n/);
+    expect(f).toContain('web.0 on node-1: running -> failed');
+  });
+
   it('without colour (NO_COLOR) the frame with tasks has no escape codes', () => {
     expect(frame(withTasks(list())).includes('\u001b[')).toBe(false);
   });
