@@ -24,7 +24,7 @@ import type {
 import { fnv1a } from '../common/hash.js';
 import type { DigestEntry } from './messages.js';
 import type { GossipContext } from './context.js';
-import { isLiveStatus } from './context.js';
+import { isLiveStatus, OBSERVER_CLASS } from './context.js';
 import type { Dissemination } from './dissemination.js';
 import { chunkBySize } from './plumtree.js';
 import { estimateSize } from './size.js';
@@ -110,7 +110,10 @@ export class PushPull {
     if (now >= this.nextPushPullAt && !ctx.leaving) {
       this.nextPushPullAt = now + this.interval();
       // One random live partner: over a few periods every pair of sides of a healed split meets.
-      const [peer] = ctx.sampleMembers(1, new Set(), false);
+      // The better of two draws is a full member: an observer answers a digest with its own record
+      // only and ignores pp-sum (swarm_lite.py), so an exchange with it repairs nothing on our side.
+      const drawn = ctx.sampleMembers(2, new Set(), false);
+      const peer = drawn.find((id) => ctx.table.peek(id)?.deviceClass !== OBSERVER_CLASS) ?? drawn[0];
       if (peer !== undefined) {
         const m = ctx.table.get(peer)!;
         // A converged pair (the usual case) then costs one small packet instead of two digests.

@@ -203,6 +203,32 @@ describe('GossipNode', () => {
     }
   });
 
+  it('sends each leave target the `left` update as a gossip too (two chances against loss)', () => {
+    // Seed 189 of the gossip-leave scenario: the `leave` to each full member was lost and the
+    // round's gossip went to observers, which pass nothing on; every full member called it dead.
+    const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
+    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    for (let seed = 1; seed <= 20; seed++) {
+      const me = new GossipNode({
+        self: { id: 'me', name: 'me', host: 'me', port: 0 },
+        rng: createRng(seed),
+        view,
+      });
+      me.leave(10);
+      const out = me.drain();
+      const leaveTo = out.filter((o) => o.msg.type === 'leave').map((o) => o.to);
+      const leftTo = out
+        .filter(
+          (o) =>
+            o.msg.type === 'gossip' &&
+            o.msg.updates.some((u) => u.kind === 'left' && u.id === 'me' && u.incarnation === 1),
+        )
+        .map((o) => o.to);
+      for (const to of leaveTo) expect(leftTo).toContain(to);
+      expect(leftTo.filter((to) => to === 'full').length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('lets a dead member come back under the same id with a higher incarnation', () => {
     const sim = new GossipSim({ seed: 5, link: LAN });
     const ids = sim.bootstrap(6);

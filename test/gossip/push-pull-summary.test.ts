@@ -63,6 +63,30 @@ describe('push-pull summary (pp-sum)', () => {
     expect(pp()).toContain('pp-digest');
   });
 
+  it('picks a full member as its anti-entropy partner more often than a uniform draw would', () => {
+    // An observer answers a digest with its own record only and ignores pp-sum (swarm_lite.py):
+    // an exchange with it repairs nothing on our side. 1 full partner among 6: a uniform draw
+    // finds it 1/6 of the time, the better of two draws 1/3.
+    const sim = new GossipSim({ seed: 12, link: LAN });
+    const ids = ['me', 'full', 'o1', 'o2', 'o3', 'o4', 'o5'];
+    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    for (const id of ids) sim.addNode(id, { view, deviceClass: id.startsWith('o') ? 'minimal' : 'standard' });
+    let sent = 0;
+    sim.onSend((from, msg) => {
+      if (from === 'me' && msg.type === 'pp-sum') sent++;
+    });
+    let toFull = 0;
+    const full = sim.node('full');
+    const receive = full.receive.bind(full);
+    full.receive = (src, msg, now) => {
+      if (msg.type === 'pp-sum' && msg.from === 'me') toFull++;
+      receive(src, msg, now);
+    };
+    sim.run(3_600_000);
+    expect(sent).toBeGreaterThan(250);
+    expect(toFull / sent).toBeGreaterThan(0.25);
+  });
+
   it('hashes the documented example (docs/protocol.md, pp-sum) in any input order', () => {
     const entries = [
       { id: 'b', incarnation: 0, status: MemberStatus.Suspect },

@@ -452,6 +452,9 @@ export function swarmLiteOutgoing(
         return { ...msg, updates: own(from, msg.updates) };
       case 'pp-digest':
         return msg.join ? msg : null;
+      // Periodic anti-entropy only (swarm_lite.py sends no pp-sum).
+      case 'pp-sum':
+        return null;
       case 'pp-response':
         return { ...msg, members: msg.members.filter((r) => r.id === from) };
       default:
