@@ -359,7 +359,8 @@ describe('tasks on real daemons', () => {
       20_000,
     );
     expect(once.allocations[0]).toMatchObject({ exit_code: 7, restarts: 0 });
-    const metrics = await a.client.metricsText();
+    // The counters live on the node that ran it (placement chose it, not necessarily `a`).
+    const metrics = await node(flaky.allocations[0]!.node_name).client.metricsText();
     expect(metrics).toMatch(/^swarm_tasks_restarts_total\{task="flaky"\} 3$/m);
     expect(metrics).toMatch(/^swarm_tasks_allocations\{state="failed"\} [1-9]/m);
   }, 60_000);
