@@ -611,6 +611,31 @@ export class RaftForwarder {
   }
 }
 
+/**
+ * Up to `max` bytes of a log read in chunks (each answer carries at most
+ * TASK_LOG_CHUNK_BYTES): later chunks continue where the previous ended. One
+ * that does not start there means the log rotated meanwhile: stop, and the
+ * caller's next read (from next_offset) sees the rotation itself.
+ */
+export async function collectTaskLog(
+  read: (offset: number | null, max: number) => Promise<TaskLogChunk>,
+  offset: number | null,
+  max: number,
+): Promise<TaskLogChunk> {
+  const first = await read(offset, max);
+  const parts = [first.bytes];
+  let got = first.bytes.length;
+  let last = first;
+  while (got < max && last.bytes.length > 0 && last.next_offset < last.size) {
+    const c = await read(last.next_offset, max - got);
+    if (c.from !== last.next_offset || c.bytes.length === 0) break;
+    parts.push(c.bytes);
+    got += c.bytes.length;
+    last = c;
+  }
+  return { from: first.from, bytes: Buffer.concat(parts), next_offset: last.next_offset, size: last.size };
+}
+
 /** The `message` of an ok `task_logs` answer; null when malformed. */
 export function parseTaskLogChunk(text: string): TaskLogChunk | null {
   let v: unknown;

@@ -47,7 +47,7 @@ import type { TaskSpec } from '../tasks/spec.js';
 import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { NodeComponent, SwarmNode } from './node.js';
 import type { PeerStatus } from './peers.js';
-import type { TaskLogChunk, TaskLogReader } from './raft-forward.js';
+import { collectTaskLog, type TaskLogChunk, type TaskLogReader } from './raft-forward.js';
 import { allocDir, readLogBytes } from './task-log.js';
 import { RaftTaskStore, type TaskStoreRaft } from './task-store.js';
 import { TaskSupervisor, type LocalAllocation } from './task-supervisor.js';
@@ -558,21 +558,7 @@ export class TasksComponent implements NodeComponent {
         'node_unreachable',
         `this node cannot reach node ${node} for the logs of ${alloc}`,
       );
-    const read = fwd.taskLogs.bind(fwd);
-    const first = await read(node, alloc, offset, max);
-    const parts = [first.bytes];
-    let got = first.bytes.length;
-    let last = first;
-    // Chunks after the first continue where it ended; one that does not start there means the log rotated
-    // meanwhile: stop, the caller's next read (from next_offset) sees the rotation itself.
-    while (got < max && last.bytes.length > 0 && last.next_offset < last.size) {
-      const c = await read(node, alloc, last.next_offset, max - got);
-      if (c.from !== last.next_offset || c.bytes.length === 0) break;
-      parts.push(c.bytes);
-      got += c.bytes.length;
-      last = c;
-    }
-    return { from: first.from, bytes: Buffer.concat(parts), next_offset: last.next_offset, size: last.size };
+    return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
   }
 
   get dataDir(): string {
