@@ -213,6 +213,12 @@ describe('/v1/tasks routes', () => {
     return createApi(fakeNode as never, { routes: [tasksRoutes(comp, linearize)] });
   };
 
+  it('log reads for other nodes: only allocation ids, one path component under tasks/', () => {
+    for (const bad of ['../../etc/passwd', 'a/b.1', '.x.1', 'cam', ''])
+      expect(comp.readLocalLog(bad, 0, 10), bad).toMatch(/not an allocation id/);
+    expect(comp.readLocalLog('cam.0', null, 10)).toMatchObject({ from: 0, size: 0, next_offset: 0 });
+  });
+
   it('bad specs are 400 naming the field; duplicates 409; unknown 404; nothing stored', async () => {
     const app = await api();
     const post = (body: string): Promise<Response> =>
