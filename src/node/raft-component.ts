@@ -419,8 +419,8 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
-   * Listen to what the state machine applies (entries and restored snapshots), after it applied them;
-   * the task supervisor reacts to tasks/ keys this way until the KV has a watch API. Returns unsubscribe.
+   * Listen to what the state machine applies (entries and restored snapshots), after it applied them.
+   * Returns unsubscribe. To follow keys, prefer `watch` (it also sees lease-driven deletes).
    */
   onApplied(listener: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void {
     this.appliedListeners.add(listener);

@@ -72,24 +72,38 @@ export interface LogChunk {
   readonly size: number;
 }
 
+/** A chunk as raw bytes: `from` is where it starts (0 after a rotation moved the offset). */
+export interface LogBytes {
+  readonly from: number;
+  readonly bytes: Buffer;
+  readonly next_offset: number;
+  readonly size: number;
+}
+
 /**
  * Read the current log from `offset` (at most `max` bytes); without an offset, its last `max`
  * bytes. An offset past the end means the log rotated: read from its start.
  */
-export function readLog(dir: string, offset: number | null, max: number): LogChunk {
+export function readLogBytes(dir: string, offset: number | null, max: number): LogBytes {
   const path = join(dir, LOG_FILE);
-  if (!existsSync(path)) return { data: '', next_offset: 0, size: 0 };
+  if (!existsSync(path)) return { from: 0, bytes: Buffer.alloc(0), next_offset: 0, size: 0 };
   const size = statSync(path).size;
   let from = offset === null ? Math.max(0, size - max) : offset;
   if (from > size) from = 0;
   const len = Math.min(max, size - from);
-  if (len <= 0) return { data: '', next_offset: from, size };
+  if (len <= 0) return { from, bytes: Buffer.alloc(0), next_offset: from, size };
   const buf = Buffer.alloc(len);
   const fd = openSync(path, 'r');
   try {
     const n = readSync(fd, buf, 0, len, from);
-    return { data: buf.subarray(0, n).toString('utf8'), next_offset: from + n, size };
+    return { from, bytes: buf.subarray(0, n), next_offset: from + n, size };
   } finally {
     closeSync(fd);
   }
+}
+
+/** readLogBytes as text (a multi-byte character cut at the edge shows as U+FFFD). */
+export function readLog(dir: string, offset: number | null, max: number): LogChunk {
+  const r = readLogBytes(dir, offset, max);
+  return { data: r.bytes.toString('utf8'), next_offset: r.next_offset, size: r.size };
 }

@@ -1,24 +1,28 @@
 /**
- * TaskStore (src/tasks/store.ts) over what the Raft component offers today:
- * reads of the locally applied state machine, an applied-entry hook, and
- * writes through the forwarder (to the leader from any node). An index of the
- * tasks/ keys is kept so that a read never sorts the whole store: it is
- * rebuilt when a snapshot replaces the state and updated from each applied
- * entry that mentions "tasks/" (a byte search; only those are decoded). A KV
- * watch on the prefix can replace the hook without changing the scheduler or
- * the supervisor.
+ * TaskStore (src/tasks/store.ts) over what the Raft component offers: reads
+ * of the locally applied state machine, the node's watch hub (every mutation
+ * the state machine applies, lease-driven deletes included, as KV events),
+ * and writes through the forwarder (to the leader from any node). An index of
+ * the tasks/ keys is kept so that a read never sorts the whole store: it is
+ * rebuilt when the state is replaced (a snapshot, a merge) and updated from
+ * the tasks/ events an internal cursor reads after each applied batch.
  */
-import { decodeCommand, type JsonValue, type KvStateMachine } from '../raft/kv.js';
-import type { Entry } from '../raft/types.js';
-import type { Ready } from '../raft/raft-node.js';
+import type { JsonValue, KvStateMachine } from '../raft/kv.js';
+import type { WatchFilter } from '../kv/types.js';
 import { TASKS_PREFIX } from '../tasks/model.js';
 import type { TaskStore, TaskStoreEntry } from '../tasks/store.js';
 import type { WriteOp, WriteOutcome } from './raft-forward.js';
+import { CompactedError, type WatchCursor } from './watch-hub.js';
 import { SwarmError } from '../common/errors.js';
 
 export interface TaskStoreRaft {
   localKv(): KvStateMachine | null;
-  onApplied(listener: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void;
+  /** The node's watch hub (raft-component.ts `watch`). */
+  readonly watch: {
+    cursor(filter: WatchFilter, from?: number, opts?: { internal?: boolean }): WatchCursor;
+  };
+  /** Called after each applied batch (entries or a restored snapshot); returns an unsubscribe. */
+  afterApply(fn: () => void): () => void;
   readonly forward: {
     write(op: WriteOp, waitMs: number): Promise<WriteOutcome>;
     /** Resolves once this node applied everything committed before the call (ReadIndex). */
@@ -34,23 +38,28 @@ export class TaskStoreConflict extends SwarmError {
   }
 }
 
-const NEEDLE = Buffer.from(TASKS_PREFIX);
+const FILTER: WatchFilter = { prefix: TASKS_PREFIX };
 
 export class RaftTaskStore implements TaskStore {
   private index: Set<string> | null = null;
   private indexedKv: KvStateMachine | null = null;
   private readonly listeners = new Set<() => void>();
   private unsubscribe: (() => void) | null = null;
+  private cursor: WatchCursor | null = null;
 
   constructor(private readonly raft: TaskStoreRaft) {}
 
   open(): void {
-    this.unsubscribe = this.raft.onApplied((rd) => this.onApplied(rd));
+    // Internal: not counted against coordination.max_watchers.
+    this.cursor = this.raft.watch.cursor(FILTER, undefined, { internal: true });
+    this.unsubscribe = this.raft.afterApply(() => this.drain());
   }
 
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.cursor?.close();
+    this.cursor = null;
   }
 
   private keys(): Set<string> {
@@ -64,32 +73,33 @@ export class RaftTaskStore implements TaskStore {
     return this.index;
   }
 
-  private onApplied(rd: Pick<Ready, 'snapshot' | 'committed'>): void {
+  /** After an applied batch: the tasks/ events since the last one update the index and wake listeners. */
+  private drain(): void {
+    if (this.cursor === null) return;
     let touched = false;
-    if (rd.snapshot) {
+    try {
+      for (;;) {
+        const evs = this.cursor.poll();
+        if (evs.length === 0) break;
+        touched = true;
+        if (this.index === null) continue;
+        for (const ev of evs) {
+          if (ev.type === 'put') this.index.add(ev.key);
+          else this.index.delete(ev.key);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof CompactedError)) throw err;
+      // The state was replaced (snapshot, merge) or the history moved past us: index it again, read on
+      // from now.
       this.index = null;
+      this.cursor.close();
+      this.cursor = this.raft.watch.cursor(FILTER, undefined, { internal: true });
       touched = true;
     }
-    for (const e of rd.committed) if (this.mentionsTasks(e)) touched = true;
     if (!touched) return;
     for (const l of this.listeners) l();
   }
-
-  private mentionsTasks(e: Entry): boolean {
-    if (e.data.byteLength === 0) return false;
-    const b = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-    if (b.indexOf(NEEDLE) < 0) return false;
-    const cmd = decodeCommand(e.data);
-    // Lease commands name no key; task keys are never bound to a lease, so none of them touches tasks/.
-    if ('error' in cmd || !('key' in cmd) || !cmd.key.startsWith(TASKS_PREFIX)) return false;
-    if (this.index !== null) {
-      // Applied already: the state machine says whether the key exists now.
-      if (this.raft.localKv()?.get(cmd.key)) this.index.add(cmd.key);
-      else this.index.delete(cmd.key);
-    }
-    return true;
-  }
-
   list(prefix: string): TaskStoreEntry[] {
     const kv = this.raft.localKv();
     if (kv === null) return [];

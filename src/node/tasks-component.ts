@@ -47,6 +47,8 @@ import type { TaskSpec } from '../tasks/spec.js';
 import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { NodeComponent, SwarmNode } from './node.js';
 import type { PeerStatus } from './peers.js';
+import { collectTaskLog, type TaskLogChunk, type TaskLogReader } from './raft-forward.js';
+import { allocDir, readLogBytes } from './task-log.js';
 import { RaftTaskStore, type TaskStoreRaft } from './task-store.js';
 import { TaskSupervisor, type LocalAllocation } from './task-supervisor.js';
 
@@ -59,7 +61,15 @@ export interface TasksMembers {
   advertise?(tags: Readonly<Record<string, string | null>>): void;
 }
 
+/** Log reads between nodes over the Raft channel (raft-forward.ts, op task_logs). */
+export interface TaskLogsChannel {
+  serveTaskLogs(reader: TaskLogReader | null): void;
+  taskLogs(to: string, alloc: string, offset: number | null, max: number): Promise<TaskLogChunk>;
+}
+
 export interface TasksRaft extends TaskStoreRaft {
+  /** Without the log methods, logs of tasks on other nodes cannot be read from here (503), nor this node's from others. */
+  readonly forward: TaskStoreRaft['forward'] & Partial<TaskLogsChannel>;
   leaderContactAgeMs(now?: number): number;
   info(): { readonly role: string; readonly leader: string | null; readonly term: number };
 }
@@ -111,6 +121,9 @@ export class TaskExistsError extends SwarmError {
     });
   }
 }
+
+/** An allocation id (`<task name>.<n>`, see spec.ts NAME): one path component under <data_dir>/tasks. */
+const ALLOC_ID = /^[a-z0-9][a-z0-9_.-]{0,62}\.\d{1,15}$/;
 
 /** How long a draining node waits for the leader to place a replacement before it gives up moving. */
 const DRAIN_PLACE_MS = 3000;
@@ -172,6 +185,11 @@ export class TasksComponent implements NodeComponent {
       [DRAIN_TAG]: null,
     });
     this.store.open();
+    const fwd = this.opts.raft.forward;
+    if (fwd.serveTaskLogs) {
+      fwd.serveTaskLogs((alloc, offset, max) => this.readLocalLog(alloc, offset, max));
+      this.unsubs.push(() => fwd.serveTaskLogs?.(null));
+    }
     this.unsubs.push(this.store.subscribe(() => this.changed()));
     this.unsubs.push(this.opts.members.onChange(() => this.changed()));
     if (this.opts.powerMode) this.unsubs.push(this.opts.powerMode.onPowerMode(() => this.changed()));
@@ -510,15 +528,37 @@ export class TasksComponent implements NodeComponent {
     return this.viewOf(tv);
   }
 
-  /** Where an allocation runs: this node, or the API address a peer advertises (null when unknown). */
-  locate(node: string): { self: true } | { self: false; api: string | null; name: string } {
-    if (node === this.node?.id) return { self: true };
+  /** Whether an allocation runs here, and the name of the node it runs on. */
+  locate(node: string): { self: boolean; name: string } {
+    if (node === this.node?.id) return { self: true, name: this.node.name };
     try {
       const m = this.opts.members.view().members.find((x) => x.record.id === node);
-      return { self: false, api: m?.record.meta.api ?? null, name: m?.record.name ?? node };
+      return { self: false, name: m?.record.name ?? node };
     } catch {
-      return { self: false, api: null, name: node };
+      return { self: false, name: node };
     }
+  }
+
+  /** A chunk of a local allocation's log; a string says why the id is refused. */
+  readLocalLog(alloc: string, offset: number | null, max: number): TaskLogChunk | string {
+    if (!ALLOC_ID.test(alloc)) return `not an allocation id: ${alloc.slice(0, 80)}`;
+    return readLogBytes(allocDir(this.requireStarted().dataDir, alloc), offset, max);
+  }
+
+  /**
+   * Up to `max` bytes of an allocation's log on node `node`, read over the
+   * Raft channel in chunks of at most TASK_LOG_CHUNK_BYTES (never through
+   * that node's API, which may listen on 127.0.0.1 only).
+   */
+  async remoteLog(node: string, alloc: string, offset: number | null, max: number): Promise<TaskLogChunk> {
+    this.requireStarted();
+    const fwd = this.opts.raft.forward;
+    if (fwd.taskLogs === undefined)
+      throw new SwarmError(
+        'node_unreachable',
+        `this node cannot reach node ${node} for the logs of ${alloc}`,
+      );
+    return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
   }
 
   get dataDir(): string {

@@ -297,6 +297,15 @@ describe('tasks on real daemons', () => {
     );
     expect(logs.node_name).toBe(alloc.node_name);
     expect(logs.data).toContain(`agent ${alloc.id} of cam on ${alloc.node} api http://127.0.0.1:`);
+    // Every API listens on 127.0.0.1: c read it over the Raft channel (op task_logs), byte for byte.
+    const direct = await node(alloc.node_name).client.taskLogs('cam', { alloc: alloc.id, offset: 0 });
+    const via = await node('c').client.taskLogs('cam', {
+      alloc: alloc.id,
+      offset: 0,
+      max: direct.next_offset,
+    });
+    expect(via.data).toBe(direct.data);
+    expect(via.next_offset).toBe(direct.next_offset);
     const cli = await swarm(node('m'), ['task', 'logs', 'cam', '--alloc', s.allocations[1]!.id]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain(`agent ${s.allocations[1]!.id} of cam`);

@@ -15,8 +15,8 @@ import { nullLogger } from '../../src/node/log.js';
 import type { SwarmNode } from '../../src/node/node.js';
 import type { WriteOp, WriteOutcome } from '../../src/node/raft-forward.js';
 import { TasksComponent, type TasksMembers, type TasksRaft } from '../../src/node/tasks-component.js';
+import { WatchHub } from '../../src/node/watch-hub.js';
 import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
-import type { Ready } from '../../src/raft/raft-node.js';
 import { EntryType } from '../../src/raft/types.js';
 import { parseTaskSpec } from '../../src/tasks/spec.js';
 
@@ -46,9 +46,14 @@ async function until<T>(what: string, f: () => T | null | undefined | false, ms 
 
 class FakeRaft implements TasksRaft {
   readonly kv = new KvStateMachine();
+  /** Fed by the state machine's event sink, as KvApplier feeds the node's hub. */
+  readonly watch = new WatchHub();
   contactAge = 0;
   private index = 0;
-  private readonly listeners = new Set<(rd: Pick<Ready, 'snapshot' | 'committed'>) => void>();
+  private readonly listeners = new Set<() => void>();
+  constructor() {
+    this.kv.setEventSink((ev) => this.watch.event(ev));
+  }
   readonly requestTimeoutMs = 1000;
   readonly forward = {
     linearize: async (): Promise<void> => {},
@@ -61,7 +66,7 @@ class FakeRaft implements TasksRaft {
             : { op: 'cas_rev' as const, key: op.key, value: op.value, expectedRevision: op.prevRevision };
       const entry = { index: ++this.index, term: 1, type: EntryType.Normal, data: encodeCommand(cmd) };
       const r = this.kv.apply(entry);
-      for (const l of this.listeners) l({ committed: [entry], snapshot: undefined } as unknown as Ready);
+      for (const l of this.listeners) l();
       if (!r.ok) return { kind: 'mismatch', current: r.current?.modRevision ?? 0 };
       return op.op === 'delete'
         ? { kind: 'delete', deleted: true, revision: r.revision }
@@ -71,7 +76,7 @@ class FakeRaft implements TasksRaft {
   localKv(): KvStateMachine {
     return this.kv;
   }
-  onApplied(l: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void {
+  afterApply(l: () => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
@@ -207,6 +212,12 @@ describe('/v1/tasks routes', () => {
     const linearize = { forward: { linearize: async () => {} }, requestTimeoutMs: 1000 };
     return createApi(fakeNode as never, { routes: [tasksRoutes(comp, linearize)] });
   };
+
+  it('log reads for other nodes: only allocation ids, one path component under tasks/', () => {
+    for (const bad of ['../../etc/passwd', 'a/b.1', '.x.1', 'cam', ''])
+      expect(comp.readLocalLog(bad, 0, 10), bad).toMatch(/not an allocation id/);
+    expect(comp.readLocalLog('cam.0', null, 10)).toMatchObject({ from: 0, size: 0, next_offset: 0 });
+  });
 
   it('bad specs are 400 naming the field; duplicates 409; unknown 404; nothing stored', async () => {
     const app = await api();

@@ -3,14 +3,13 @@
  * any node. Specs, allocations and states live in the replicated KV
  * (src/tasks/model.ts); reads are linearizable (the leader's ReadIndex, as
  * for GET /v1/kv). Logs live on the node that runs the allocation: another
- * node fetches them from that node's advertised API address (the one
- * exception to "nodes never call each other's API", see docs/tasks.md), with
- * a header that stops a second hop.
+ * node reads them from it over the authenticated Raft channel (op task_logs,
+ * src/node/raft-forward.ts), never through its API, which may listen on
+ * 127.0.0.1 only.
  */
 import type { Hono } from 'hono';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
 import { ForwardRefusedError } from '../../node/raft-forward.js';
-import { allocDir, readLog } from '../../node/task-log.js';
 import { TaskStoreConflict } from '../../node/task-store.js';
 import {
   TaskExistsError,
@@ -22,7 +21,6 @@ import { TaskSpecError, parseTaskSpec } from '../../tasks/spec.js';
 import { ApiError, parseJsonBody, type ApiRoutes } from '../app.js';
 import type { TaskLogsResponse } from './tasks-types.js';
 
-const FORWARDED = 'x-swarm-logs-forwarded';
 const MAX_LOG_READ = 256 * 1024;
 const DEFAULT_LOG_READ = 64 * 1024;
 
@@ -52,8 +50,12 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
       if (err instanceof NoQuorumError || err instanceof NotLeaderError)
         throw new ApiError(503, 'no_quorum', err.message);
       if (err instanceof ForwardRefusedError) throw new ApiError(err.status, err.code, err.message);
-      if (err instanceof Error && 'code' in err && err.code === 'tasks_disabled')
-        throw new ApiError(503, 'tasks_disabled', err.message);
+      if (
+        err instanceof Error &&
+        'code' in err &&
+        (err.code === 'tasks_disabled' || err.code === 'node_unreachable')
+      )
+        throw new ApiError(503, err.code, err.message);
       throw err;
     }
   }
@@ -83,10 +85,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
       const name = c.req.param('name');
       const offset = intQuery(c.req.query('offset'), 'offset', null, Number.MAX_SAFE_INTEGER);
       const max = intQuery(c.req.query('max'), 'max', DEFAULT_LOG_READ, MAX_LOG_READ) as number;
-      const forwarded = c.req.header(FORWARDED) !== undefined;
-      const st = forwarded
-        ? await mapped(() => tasks.taskStatus(name))
-        : await fresh(() => tasks.taskStatus(name));
+      const st = await fresh(() => tasks.taskStatus(name));
       const wanted = c.req.query('alloc');
       const alloc =
         wanted !== undefined
@@ -99,46 +98,22 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
           wanted ? `task ${name} has no allocation ${wanted}` : `task ${name} has no allocation yet`,
         );
       const where = tasks.locate(alloc.node);
-      if (where.self) {
-        const chunk = readLog(allocDir(tasks.dataDir, alloc.id), offset, max);
-        const out: TaskLogsResponse = {
-          task: name,
-          alloc: alloc.id,
-          node: alloc.node,
-          node_name: alloc.node_name,
-          ...chunk,
-        };
-        return c.json(out);
-      }
-      if (forwarded)
-        throw new ApiError(409, 'wrong_node', `allocation ${alloc.id} does not run on this node`);
-      if (where.api === null)
-        throw new ApiError(
-          503,
-          'node_unreachable',
-          `node ${where.name} advertises no API address; its logs cannot be read from here`,
-        );
-      const q = new URLSearchParams({
-        alloc: alloc.id,
-        max: String(max),
-        ...(offset === null ? {} : { offset: String(offset) }),
+      const chunk = await mapped(async () => {
+        if (!where.self) return tasks.remoteLog(alloc.node, alloc.id, offset, max);
+        const local = tasks.readLocalLog(alloc.id, offset, max);
+        if (typeof local === 'string') throw new ApiError(400, 'bad_request', local);
+        return local;
       });
-      const url = `http://${where.api}/v1/tasks/${encodeURIComponent(name)}/logs?${q.toString()}`;
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          headers: { [FORWARDED]: '1', accept: 'application/json' },
-          signal: AbortSignal.timeout(raft.requestTimeoutMs),
-        });
-      } catch (err) {
-        throw new ApiError(
-          503,
-          'node_unreachable',
-          `node ${where.name} (${where.api}) runs ${alloc.id} but its API did not answer (${err instanceof Error ? err.message : String(err)}); its api.bind_address must be reachable from this node`,
-        );
-      }
-      const text = await res.text();
-      return c.body(text, res.status as 200, { 'content-type': 'application/json' });
+      const out: TaskLogsResponse = {
+        task: name,
+        alloc: alloc.id,
+        node: alloc.node,
+        node_name: alloc.node_name,
+        data: chunk.bytes.toString('utf8'),
+        next_offset: chunk.next_offset,
+        size: chunk.size,
+      };
+      return c.json(out);
     });
   };
 }
