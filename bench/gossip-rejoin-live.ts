@@ -125,6 +125,24 @@ async function until(
   );
 }
 
+/** The adaptive gossip mode of each node ("?" when it did not answer), counted. */
+async function modes(nodes: readonly Node[]): Promise<string> {
+  const got = await Promise.all(
+    nodes.map(async (n) => {
+      try {
+        const r = await fetch(`${n.api}/v1/members`, { signal: AbortSignal.timeout(2000) });
+        const b = (await r.json()) as { adaptive?: { mode?: string; cause?: string } };
+        return `${b.adaptive?.mode ?? '?'}${b.adaptive?.cause ? `(${b.adaptive.cause})` : ''}`;
+      } catch {
+        return '?';
+      }
+    }),
+  );
+  const c = new Map<string, number>();
+  for (const g of got) c.set(g, (c.get(g) ?? 0) + 1);
+  return [...c].map(([k, v]) => `${k} x${v}`).join(', ');
+}
+
 const stat = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   const med = s[Math.floor(s.length / 2)]!;
@@ -148,6 +166,9 @@ async function main(): Promise<void> {
     const victim = nodes[vi]!;
     const others = nodes.filter((n) => n !== victim);
     const before = (await members(others[0]!))?.find((m) => m.id === victim.id)?.incarnation ?? 0;
+    // Detection time depends on the probe period, which the adaptive controller stretches when it goes
+    // conservative (congestion: probe RTT >= 400 ms, which this bench's own polling can cause).
+    console.log(`trial ${trial}: adaptive modes before the kill: ${await modes(others)}`);
     const tk = performance.now();
     process.kill(victim.pid, 'SIGKILL');
     pids.delete(victim.pid);

@@ -44,8 +44,20 @@ const NODES = Number(process.env.SWARM_IDLE_NODES ?? 25);
 const WINDOW_S = Number(process.env.SWARM_IDLE_WINDOW_S ?? 60);
 /** Idle seconds after formation (and after the switch to emergency) before a window opens. */
 const SETTLE_S = Number(process.env.SWARM_IDLE_SETTLE_S ?? 8);
+/**
+ * Idle seconds after the switch to emergency. Every member republishes its
+ * energy state at the switch (a state change goes out at once), and in
+ * emergency (gossip every 800 ms, fanout 1) spreading 25 new records takes
+ * about a minute and a half: a longer settle measures the steady state.
+ */
+const EMERGENCY_SETTLE_S = Number(process.env.SWARM_IDLE_EMERGENCY_SETTLE_S ?? SETTLE_S);
 /** `normal,emergency,cli` or a subset. */
 const PARTS = new Set((process.env.SWARM_IDLE_PARTS ?? 'normal,emergency,cli').split(','));
+/**
+ * Percent of gossip datagrams dropped at random (nftables `numgen random`, after the counters, so
+ * the counters still show what the daemons sent): false positives of failure detection under loss.
+ */
+const LOSS_PCT = Number(process.env.SWARM_IDLE_LOSS_PCT ?? 0);
 /** `0`: run on the host's loopback instead of a namespace (no nftables counters then). */
 const USE_NETNS = process.env.SWARM_IDLE_NETNS !== '0';
 const CLI_RUNS = 20;
@@ -135,6 +147,24 @@ function taskSwitches(pid: number): number {
   return sum;
 }
 
+/** Voluntary context switches by thread name (main thread, libuv workers, V8 platform threads). */
+function taskSwitchesByName(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(st);
+      // Node names its threads "node" alike: tell the main (event loop) thread from the others by tid.
+      const name =
+        t === String(pid) ? 'main' : (/^Name:\s+(.*)$/m.exec(st)?.[1] ?? '?').replace(/[0-9]+$/, '#');
+      if (m) out.set(name, (out.get(name) ?? 0) + Number(m[1]));
+    } catch {
+      // a thread that ended between readdir and read
+    }
+  }
+  return out;
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -172,6 +202,14 @@ function nftSetup(nodes: readonly BenchNode[]): void {
   for (const n of nodes) lines.push(`    udp sport ${n.gossipPort} counter comment "udp ${n.name}"`);
   lines.push(`    tcp sport { ${raft} } counter comment "tcp raft-sport"`);
   lines.push(`    tcp dport { ${raft} } counter comment "tcp raft-dport"`);
+  // Diagnostics of the Raft TCP: connections opened, and segments without payload (ACKs, keepalives).
+  lines.push(`    tcp dport { ${raft} } tcp flags syn / syn,ack counter comment "tcp raft-syn"`);
+  lines.push(
+    `    tcp sport { ${raft} } meta length <= 66 counter comment "tcp raft-bare-s"`,
+    `    tcp dport { ${raft} } meta length <= 66 counter comment "tcp raft-bare-d"`,
+  );
+  if (LOSS_PCT > 0)
+    lines.push(`    meta l4proto udp numgen random mod 10000 < ${Math.round(LOSS_PCT * 100)} drop`);
   lines.push('  }', '}');
   sh('nft', ['-f', '-'], lines.join('\n'));
 }
@@ -205,7 +243,7 @@ interface MemberRow {
 interface MembersBody {
   members: MemberRow[];
   adaptive: { mode: string };
-  counters: { packets_out: number; bytes_out: number };
+  counters: { packets_out: number; bytes_out: number; suspicions_raised: number; refutations: number };
 }
 
 async function membersBody(n: BenchNode): Promise<MembersBody> {
@@ -253,6 +291,9 @@ interface Window {
   udp_avg_packet_bytes: number;
   tcp_bytes_per_s_per_node: number;
   tcp_packets_per_s_per_node: number;
+  /** Raft TCP connections opened (SYNs) per second, whole swarm; segments without payload per node per second. */
+  tcp_syns_per_s: number;
+  tcp_bare_packets_per_s_per_node: number;
   rss_median_mb: number;
   cpu_median_percent: number;
   wakeups_per_s_follower_median: number | null;
@@ -264,6 +305,12 @@ interface Window {
   node1_udp_bytes_per_s_daemon: number;
   gossip_modes: Record<string, number>;
   reannouncement_changes: Record<string, number>;
+  /** Failure-detection false positives (nobody is killed): node-1's suspicions and refutations, and the most members it showed not alive at one poll. */
+  node1_suspicions_raised: number;
+  node1_refutations: number;
+  node1_max_not_alive_seen: number;
+  /** Wake-ups per second per node by role and thread name (which thread wakes, and how often). */
+  wakeups_by_thread: Record<string, Record<string, number>>;
 }
 
 async function measure(nodes: readonly BenchNode[], mode: string): Promise<Window> {
@@ -272,16 +319,19 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
   const inc0 = new Map(before.members.map((m) => [m.id, m.incarnation]));
   const c0 = USE_NETNS ? nftRead() : new Map<string, Counter>();
   const w0 = pids.map(taskSwitches);
+  const n0 = pids.map(taskSwitchesByName);
   const t0 = pids.map(cpuTicks);
   const start = performance.now();
   // What each re-announcement changed, from node-1's view every 5 s (several in 5 s count as one).
   const changed: Record<string, number> = {};
   let prev = new Map(before.members.map((m) => [m.id, m]));
+  let notAlive = 0;
   const end = performance.now() + WINDOW_S * 1000;
   while (performance.now() < end) {
     await sleep(Math.min(5000, Math.max(0, end - performance.now())));
     try {
       const now = (await membersBody(nodes[0] as BenchNode)).members;
+      notAlive = Math.max(notAlive, now.filter((m) => m.status !== 'alive').length);
       for (const m of now) {
         const p = prev.get(m.id);
         if (p === undefined || m.incarnation === p.incarnation) continue;
@@ -300,6 +350,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
   const secs = (performance.now() - start) / 1000;
   const c1 = USE_NETNS ? nftRead() : new Map<string, Counter>();
   const w1 = pids.map(taskSwitches);
+  const n1 = pids.map(taskSwitchesByName);
   const t1 = pids.map(cpuTicks);
   const rss = pids.map(rssMb);
   const afterBody = await membersBody(nodes[0] as BenchNode);
@@ -328,6 +379,16 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
       modes.error = (modes.error ?? 0) + 1;
     }
   }
+  const byThread: Record<string, Record<string, number>> = {};
+  for (const role of ['leader', 'follower', 'learner']) {
+    const idx = nodes.flatMap((n, i) => (roles.get(n.name) === role ? [i] : []));
+    if (idx.length === 0) continue;
+    const sums: Record<string, number> = {};
+    for (const i of idx)
+      for (const [name, v] of n1[i]!) sums[name] = (sums[name] ?? 0) + v - (n0[i]!.get(name) ?? 0);
+    for (const k of Object.keys(sums)) sums[k] = r2((sums[k] as number) / idx.length / secs);
+    byThread[role] = sums;
+  }
   const leader = wake('leader');
   const follower = wake('follower');
   const learner = wake('learner');
@@ -340,6 +401,10 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     udp_avg_packet_bytes: udpPkts === 0 ? 0 : Math.round(udp.reduce((s, u) => s + u.bytes, 0) / udpPkts),
     tcp_bytes_per_s_per_node: Math.round((tcpS.bytes + tcpD.bytes) / secs / nodes.length),
     tcp_packets_per_s_per_node: r2((tcpS.packets + tcpD.packets) / secs / nodes.length),
+    tcp_syns_per_s: r2(delta('tcp raft-syn').packets / secs),
+    tcp_bare_packets_per_s_per_node: r2(
+      (delta('tcp raft-bare-s').packets + delta('tcp raft-bare-d').packets) / secs / nodes.length,
+    ),
     rss_median_mb: r1(median(rss)),
     cpu_median_percent: r2(median(pids.map((_, i) => ((t1[i]! - t0[i]!) / 100 / secs) * 100))),
     wakeups_per_s_follower_median: follower.length ? r1(median(follower)) : null,
@@ -352,6 +417,10 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     ),
     gossip_modes: modes,
     reannouncement_changes: changed,
+    node1_suspicions_raised: afterBody.counters.suspicions_raised - before.counters.suspicions_raised,
+    node1_refutations: afterBody.counters.refutations - before.counters.refutations,
+    node1_max_not_alive_seen: notAlive,
+    wakeups_by_thread: byThread,
   };
 }
 
@@ -486,7 +555,7 @@ export default async function bench(): Promise<BenchReport> {
         }
         await sleep(100);
       }
-      await sleep(SETTLE_S * 1000);
+      await sleep(EMERGENCY_SETTLE_S * 1000);
       windows.push(await measure(nodes, 'emergency'));
     }
   } finally {
@@ -538,7 +607,9 @@ export default async function bench(): Promise<BenchReport> {
       nodes: NODES,
       window_seconds: WINDOW_S,
       settle_seconds: SETTLE_S,
+      emergency_settle_seconds: EMERGENCY_SETTLE_S,
       netns: USE_NETNS,
+      gossip_loss_percent: LOSS_PCT,
       windows,
       cli_runs: CLI_RUNS,
       cli,

@@ -20,9 +20,12 @@
  * 3) trials each: median and max. Where our time goes comes from the restarted
  * node's log (info level): process and module start until `gossip started`,
  * WAL and snapshot load plus applier restore until `raft listening`, the API
- * until `api listening`, then the election/catch-up until the first read.
- * RESTART_PARTS (default `ours,etcd`) runs a subset. Every process started
- * here is killed here by PID, also on error.
+ * until `api listening`, the restart hint (a quorum of voters seen up, so the
+ * node campaigns soon), then the election/catch-up until the first read.
+ * Both systems are set up first (filled, idle side by side), then their
+ * trials alternate, ours then etcd, so that load from elsewhere on a shared
+ * machine falls on both alike. RESTART_PARTS (default `ours,etcd`) runs a
+ * subset. Every process started here is killed here by PID, also on error.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -240,6 +243,7 @@ function phases(marks: LogMark[], read: ReadTiming): Record<string, number | str
     raft_listening: at((m) => m === 'raft listening'),
     api_listening: at((m) => m === 'api listening'),
     node_started: at((m) => m === 'node started'),
+    restart_hint: at((m) => m.startsWith('raft restarted with a quorum up')),
     leader_known: at((m) => m.startsWith('raft role') && m.endsWith('(leader known)')),
     first_answer: read.answeredMs,
     first_read: round(read.ms, 0),
@@ -301,7 +305,14 @@ async function restartOurs(c: Cluster, ds: Daemon[]): Promise<{ timing: RestartT
   return { timing, phases: ph };
 }
 
-async function ours(metrics: Metrics, details: Details): Promise<void> {
+/** One system under test: set up (started, filled, applied), one restart trial of each kind, stop. */
+interface System {
+  followerTrial(): Promise<{ ms: number; detail: unknown }>;
+  clusterTrial(): Promise<{ first: number; perMember: number[]; detail: unknown }>;
+  stop(): Promise<void>;
+}
+
+async function ours(details: Details): Promise<System> {
   const c = new Cluster({ hb: ETCD_HEARTBEAT_MS, min: ETCD_ELECTION_MS, max: 2 * ETCD_ELECTION_MS }, 'info');
   try {
     await c.start();
@@ -310,41 +321,27 @@ async function ours(metrics: Metrics, details: Details): Promise<void> {
     if ((await send(ourPut(leader.api)(PROBE_KEY))).status !== 200)
       throw new Error('ours: probe key write failed');
     await ourApplied(c);
-    const follower: number[] = [];
-    const followerPhases: unknown[] = [];
-    for (let i = 0; i < TRIALS; i++) {
+  } catch (err) {
+    await c.stopAll();
+    throw err;
+  }
+  return {
+    async followerTrial() {
       const l = await c.leader(20_000, 3);
       const f = c.nodes.find((n) => n !== l)!;
       const r = await restartOurs(c, [f]);
-      follower.push(r.timing.first);
-      followerPhases.push(r.phases[0]);
       await c.leader(20_000, 3);
       await ourApplied(c);
-    }
-    const whole: RestartTiming[] = [];
-    const wholePhases: unknown[] = [];
-    for (let i = 0; i < TRIALS; i++) {
+      return { ms: r.timing.first, detail: r.phases[0] };
+    },
+    async clusterTrial() {
       const r = await restartOurs(c, [...c.nodes]);
-      whole.push(r.timing);
-      wholePhases.push(r.phases);
       await c.leader(20_000, 3);
       await ourApplied(c);
-    }
-    Object.assign(metrics, trialMetrics('follower_restart_read_', follower));
-    Object.assign(
-      metrics,
-      trialMetrics(
-        'cluster_restart_read_',
-        whole.map((w) => w.first),
-      ),
-    );
-    details.follower_restart_read_ms = follower.map((x) => round(x, 0));
-    details.follower_restart_phases_ms = followerPhases;
-    details.cluster_restart_read_ms = whole.map((w) => w.perMember.map((x) => round(x, 0)));
-    details.cluster_restart_phases_ms = wholePhases;
-  } finally {
-    await c.stopAll();
-  }
+      return { first: r.timing.first, perMember: r.timing.perMember, detail: r.phases };
+    },
+    stop: () => c.stopAll(),
+  };
 }
 
 // ------------------------------------------------------------------ etcd
@@ -395,7 +392,7 @@ async function restartEtcd(e: EtcdCluster, ms: EtcdMember[]): Promise<RestartTim
   return timeReads(ms.map((m) => () => firstRead(() => etcdRead(m.client), etcdOk, t0)));
 }
 
-async function etcd(bin: string, metrics: Metrics, details: Details): Promise<void> {
+async function etcd(bin: string, details: Details): Promise<System> {
   const e = new EtcdCluster(bin);
   try {
     await e.start();
@@ -404,36 +401,79 @@ async function etcd(bin: string, metrics: Metrics, details: Details): Promise<vo
     if ((await send(etcdPut(leader.client, PROBE_KEY))).status !== 200)
       throw new Error('etcd: probe key write failed');
     await etcdApplied(e);
-    const follower: number[] = [];
-    const answers: unknown[] = [];
-    for (let i = 0; i < TRIALS; i++) {
+  } catch (err) {
+    await e.stopAll();
+    throw err;
+  }
+  return {
+    async followerTrial() {
       const l = await e.leader();
       const f = e.members.find((m) => m !== l)!;
       const r = await restartEtcd(e, [f]);
-      follower.push(r.first);
-      answers.push({ first_answer: r.reads[0]!.answeredMs, last_refusal: r.reads[0]!.lastFailure });
       await e.leader();
       await etcdApplied(e);
-    }
-    const whole: RestartTiming[] = [];
-    for (let i = 0; i < TRIALS; i++) {
-      whole.push(await restartEtcd(e, [...e.members]));
+      return {
+        ms: r.first,
+        detail: { first_answer: r.reads[0]!.answeredMs, last_refusal: r.reads[0]!.lastFailure },
+      };
+    },
+    async clusterTrial() {
+      const r = await restartEtcd(e, [...e.members]);
       await e.leader();
       await etcdApplied(e);
+      return { first: r.first, perMember: r.perMember, detail: null };
+    },
+    stop: () => e.stopAll(),
+  };
+}
+
+/**
+ * Both systems filled and idle side by side, then their trials interleaved
+ * (ours, etcd, ours, ...), so that load from elsewhere on the machine drifts
+ * through both alike instead of favouring whichever ran in a quiet minute.
+ */
+async function runTrials(
+  systems: { prefix: string; sys: System }[],
+  metrics: Metrics,
+  details: Details,
+): Promise<void> {
+  const follower = new Map(systems.map((x) => [x.prefix, [] as number[]]));
+  const followerDetail = new Map(systems.map((x) => [x.prefix, [] as unknown[]]));
+  const whole = new Map(systems.map((x) => [x.prefix, [] as { first: number; perMember: number[] }[]]));
+  const wholeDetail = new Map(systems.map((x) => [x.prefix, [] as unknown[]]));
+  for (let i = 0; i < TRIALS; i++) {
+    for (const { prefix, sys } of systems) {
+      const r = await sys.followerTrial();
+      follower.get(prefix)!.push(r.ms);
+      followerDetail.get(prefix)!.push(r.detail);
     }
-    Object.assign(metrics, trialMetrics('etcd_follower_restart_read_', follower));
+  }
+  for (let i = 0; i < TRIALS; i++) {
+    for (const { prefix, sys } of systems) {
+      const r = await sys.clusterTrial();
+      whole.get(prefix)!.push(r);
+      wholeDetail.get(prefix)!.push(r.detail);
+    }
+  }
+  for (const { prefix } of systems) {
+    const f = follower.get(prefix)!;
+    const w = whole.get(prefix)!;
+    Object.assign(metrics, trialMetrics(`${prefix}follower_restart_read_`, f));
     Object.assign(
       metrics,
       trialMetrics(
-        'etcd_cluster_restart_read_',
-        whole.map((w) => w.first),
+        `${prefix}cluster_restart_read_`,
+        w.map((x) => x.first),
       ),
     );
-    details.etcd_follower_restart_read_ms = follower.map((x) => round(x, 0));
-    details.etcd_follower_restart_answers = answers;
-    details.etcd_cluster_restart_read_ms = whole.map((w) => w.perMember.map((x) => round(x, 0)));
-  } finally {
-    await e.stopAll();
+    details[`${prefix}follower_restart_read_ms`] = f.map((x) => round(x, 0));
+    details[`${prefix}cluster_restart_read_ms`] = w.map((x) => x.perMember.map((y) => round(y, 0)));
+    if (prefix === '') {
+      details.follower_restart_phases_ms = followerDetail.get(prefix);
+      details.cluster_restart_phases_ms = wholeDetail.get(prefix);
+    } else {
+      details[`${prefix}follower_restart_answers`] = followerDetail.get(prefix);
+    }
   }
 }
 
@@ -457,10 +497,13 @@ export default async function bench(): Promise<BenchReport> {
     ? findEtcd()
     : { bin: null, reason: 'not measured: RESTART_PARTS has no etcd' };
   details.etcd = found.bin !== null ? { version: found.version } : found.reason;
+  const systems: { prefix: string; sys: System }[] = [];
   try {
-    if (PARTS.has('ours')) await ours(metrics, details);
-    if (found.bin !== null) await etcd(found.bin, metrics, details);
+    if (PARTS.has('ours')) systems.push({ prefix: '', sys: await ours(details) });
+    if (found.bin !== null) systems.push({ prefix: 'etcd_', sys: await etcd(found.bin, details) });
+    await runTrials(systems, metrics, details);
   } finally {
+    for (const { sys } of systems) await sys.stop();
     closeAgents();
   }
   return {

@@ -3,9 +3,10 @@
 import { getPriority, setPriority } from 'node:os';
 import { commandWords } from '../dist/cli/argv.js';
 
+const [group, command] = commandWords(process.argv);
+
 // `swarm node stop` runs beside the node it stops, whose leadership hand-over is latency-critical:
 // on a small device the CLI's own start-up would otherwise take the CPU from it, so yield it first.
-const [group, command] = commandWords(process.argv);
 if (group === 'node' && command === 'stop') {
   try {
     setPriority(Math.max(getPriority(), 10));
@@ -14,13 +15,34 @@ if (group === 'node' && command === 'stop') {
   }
 }
 
-const { main } = await import('../dist/cli/main.js');
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`swarm: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+// Agents script `kv get` and `node status`: their plain forms have a fast path that loads node
+// built-ins only (dist/cli/fast.js); a service manager's `node start --foreground` runs the node
+// from the config validated at its last start. null: the full program must run.
+let code = null;
+const fast =
+  (group === 'kv' && command === 'get') ||
+  (group === 'node' && command === 'status') ||
+  (group === 'node' && command === 'start' && process.argv.includes('--foreground'));
+if (fast) {
+  try {
+    const { fastMain } = await import('../dist/cli/fast.js');
+    code = await fastMain(process.argv, process.env);
+  } catch {
+    code = null; // a surprise on the fast path: the full program decides
+  }
+}
+
+if (code !== null) {
+  process.exitCode = code;
+} else {
+  const { main } = await import('../dist/cli/main.js');
+  main(process.argv).then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (err) => {
+      process.stderr.write(`swarm: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

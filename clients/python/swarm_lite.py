@@ -522,7 +522,10 @@ class Swarm:
         self.inc += 1
         self.status = LEFT
         body = [self.id, [[LEFT, self.id, self.inc]], []]
-        for m in self._live_members(4):
+        # Sent once, so to full members first: they pass the leave on, observers do not.
+        live = [m for m in self._members.values() if m[5] <= SUSPECT]
+        live.sort(key=lambda m: m[3] == "minimal")
+        for m in live[:4]:
             self._send(m[8], LEAVE, [self.id, self.inc])
             self._send(m[8], GOSSIP, body)
         self.close()

@@ -24,6 +24,8 @@ export const memberSchema = z.object({
     raft: z.string().nullable(),
   }),
   device_class: z.string(),
+  /** Built-in (class=, arch=, power=) then configured `[node] labels`; [] from nodes before tasks. */
+  labels: z.array(z.string()).default([]),
   status: z.enum(MEMBER_STATUSES),
   incarnation: z.number(),
   raft_role: z.string().nullable(),

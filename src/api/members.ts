@@ -7,6 +7,7 @@ import type { Hono } from 'hono';
 import type { GossipView, MemberSnapshot } from '../node/gossip-component.js';
 import type { ApiRoutes } from './app.js';
 import { ApiError } from './app.js';
+import { memberLabels } from '../tasks/labels.js';
 import type { MemberEnergy, MemberView, MembersResponse } from './members-types.js';
 
 export interface MembersSource {
@@ -49,6 +50,7 @@ export function memberView(s: MemberSnapshot): MemberView {
       raft: r.meta.tags?.raft_addr ?? null,
     },
     device_class: r.deviceClass,
+    labels: memberLabels({ deviceClass: r.deviceClass, tags: r.meta.tags, battery: r.meta.battery }),
     status: s.status,
     incarnation: r.incarnation,
     raft_role: r.meta.raft ?? null,

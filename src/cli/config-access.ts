@@ -8,6 +8,9 @@
 import { resolve } from 'node:path';
 import { keySpec, parseValueText } from '../config/keys.js';
 import { loadConfig, type ConfigOverride, type LoadedConfig } from '../config/load.js';
+import { resolveConfigPath } from '../config/paths.js';
+import { VERSION } from '../version.js';
+import { memoKey, readConfigBytes, rememberConfig, startFlagsKey } from './config-memo.js';
 import type { CliContext } from './context.js';
 
 export interface StartOptions {
@@ -50,4 +53,48 @@ export function overridesFrom(opts: StartOptions, cwd: string): ConfigOverride[]
 /** The effective config for a command: the global `--config`, the env, then `overrides`. */
 export function loadCliConfig(ctx: CliContext, overrides: readonly ConfigOverride[] = []): LoadedConfig {
   return loadConfig({ path: ctx.configPath(), env: ctx.env, overrides });
+}
+
+/**
+ * loadCliConfig for the commands the fast path serves (`kv get`, `node
+ * status`; config-memo.ts): `dataDirFlag` becomes the --data-dir override,
+ * and a config that validates is remembered for the fast path, unless the
+ * file changed while it was read.
+ */
+export function loadCliConfigRemembered(ctx: CliContext, dataDirFlag: string | undefined): LoadedConfig {
+  const cwd = process.cwd();
+  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
+  const inputs = { configPath: location.path, dataDirFlag, env: ctx.env, cwd, version: VERSION };
+  const before = memoKey(inputs, readConfigBytes(location.path));
+  const loaded = loadCliConfig(ctx, overridesFrom({ dataDir: dataDirFlag }, cwd));
+  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
+    const { config } = loaded;
+    rememberConfig(ctx.env, before, { dataDir: config.node.data_dir, token: config.security.api_token });
+  }
+  return loaded;
+}
+
+/** loadCliConfig for `node start --foreground`: a config that validates is remembered whole for the fast path. */
+export function loadStartConfigRemembered(ctx: CliContext, opts: StartOptions): LoadedConfig {
+  const cwd = process.cwd();
+  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
+  const inputs = {
+    configPath: location.path,
+    dataDirFlag: undefined,
+    env: ctx.env,
+    cwd,
+    version: VERSION,
+    extra: startFlagsKey(opts),
+  };
+  const before = memoKey(inputs, readConfigBytes(location.path));
+  const loaded = loadCliConfig(ctx, overridesFrom(opts, cwd));
+  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
+    const { config } = loaded;
+    rememberConfig(ctx.env, before, {
+      dataDir: config.node.data_dir,
+      token: config.security.api_token,
+      config,
+    });
+  }
+  return loaded;
 }

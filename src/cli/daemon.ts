@@ -33,13 +33,33 @@ export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js
  * same at idle but, under write load, promoted short-lived request objects into
  * the old generation, whose mark-compact pauses (8-27 ms) became the largest
  * write gaps of a leader hand-over (docs/operations.md, "Memory").
+ *
+ * One V8 platform worker thread instead of one per core (4 on most boards):
+ * every garbage collection and background compile task wakes the workers, and
+ * on an idle node that was 1.5-2 of its ~8 wake-ups a second (voluntary context
+ * switches of non-main threads, `node-swarm-idle`: 1.9 -> 0.6-1.0 per second).
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1'];
 
-/** Node flags for a daemon: ours, except those the user already sets in NODE_OPTIONS (theirs win). */
-export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+/**
+ * Extra V8 flags by `node.device_class`. A `minimal` device (an observer,
+ * never leader; a few hundred MB of RAM at most) runs V8's lite mode: no
+ * optimizing compiler and feedback vectors allocated lazily, 5-8 MB less
+ * idle RSS (bench/daemon-rss-flags.ts: 48.6-50.3 MB against 55-56 MB). It
+ * costs CPU per applied entry (10-20% per KV write on a follower, measured
+ * with --no-opt, docs/operations.md "Memory"), which a node that never leads
+ * and serves few requests can spend; `standard` and `full` keep the
+ * optimizing compiler, since a leader's writes would pay 35-40% more.
+ */
+export const DEVICE_CLASS_V8_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  minimal: ['--lite-mode'],
+};
+
+/** Node flags for a daemon: ours (and its device class's), except those the user already sets in NODE_OPTIONS (theirs win). */
+export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClass?: string): string[] {
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
-  return DAEMON_V8_FLAGS.filter((f) => !user.includes(f.split('=')[0] ?? f));
+  const ours = [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])];
+  return ours.filter((f) => !user.includes(f.split('=')[0] ?? f));
 }
 
 /** `node stop`/`status` found nothing to talk to. Exit 1. */
@@ -93,7 +113,11 @@ function fileSize(path: string): number {
  * node arguments that start it: Node flags, the daemon entry, the file.
  */
 export function daemonArgs(config: SwarmConfig, env: NodeJS.ProcessEnv = process.env): string[] {
-  return [...daemonNodeFlags(env), DAEMON_ENTRY, writeResolvedConfig(config.node.data_dir, config)];
+  return [
+    ...daemonNodeFlags(env, config.node.device_class),
+    DAEMON_ENTRY,
+    writeResolvedConfig(config.node.data_dir, config),
+  ];
 }
 
 export interface SpawnDaemonOptions {

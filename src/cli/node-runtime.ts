@@ -23,6 +23,8 @@ import { PowerHistoryComponent } from '../node/power-history-component.js';
 import { dashboardRoutes } from '../api/dashboard/routes.js';
 import { SwarmEvents } from '../node/swarm-events.js';
 import { eventsRoutes } from '../api/routes/events.js';
+import { TasksComponent } from '../node/tasks-component.js';
+import { tasksRoutes } from '../api/routes/tasks.js';
 
 export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNode {
   const node = new SwarmNode(config, { logger });
@@ -53,7 +55,13 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   // An emergency node resigns the elections campaigned through it (coordination.resign_on_emergency).
   energy.onPowerMode((mode) => coord.onPowerMode(mode));
   routes.push(energyRoutes(energy, gossip));
-  routes.push(metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry]));
+  // Tasks after Raft, gossip and energy: the scheduler reads members and power modes, the supervisor the KV.
+  const tasks = new TasksComponent({ raft, members: gossip, powerMode: energy });
+  node.register(tasks);
+  routes.push(tasksRoutes(tasks, raft));
+  routes.push(
+    metricsRoutes([raft.metrics.registry, gossipMetricsRegistry(gossip), energy.registry, tasks.registry]),
+  );
   // The web dashboard (GET /): the last hour of every member's power is kept whether or not a page watches.
   const powerHistory = new PowerHistoryComponent({ gossip, energy });
   node.register(powerHistory);

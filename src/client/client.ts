@@ -25,6 +25,8 @@ import type {
   WatchEvent,
   WatchPollResponse,
 } from '../api/routes/coord-types.js';
+
+import type { TaskListResponse, TaskLogsResponse, TaskStatusResponse } from '../api/routes/tasks-types.js';
 import type * as Schemas from './schemas.js';
 import { parseSse } from './sse.js';
 import {
@@ -421,6 +423,42 @@ export class SwarmClient {
       }
       await sleep(opts.retryMs ?? 1000, opts.signal);
     }
+  }
+
+  /** Submit a task spec (JSON form of the TOML file; docs/tasks.md). 400 names the bad field, 409 if it runs. */
+  taskRun(spec: unknown): Promise<TaskStatusResponse> {
+    return this.call('POST', '/v1/tasks', (m) => m.taskStatusSchema, spec);
+  }
+
+  taskList(): Promise<TaskListResponse> {
+    return this.call('GET', '/v1/tasks', (m) => m.taskListSchema);
+  }
+
+  /** Allocations, their states and the last placement explanation. 404 -> ApiRequestError not_found. */
+  taskStatus(name: string): Promise<TaskStatusResponse> {
+    return this.call('GET', `/v1/tasks/${encodeURIComponent(name)}`, (m) => m.taskStatusSchema);
+  }
+
+  /** Stop every replica (SIGTERM, then SIGKILL after kill_timeout_s); resolves once the stop is recorded. */
+  taskStop(name: string): Promise<TaskStatusResponse> {
+    return this.call('POST', `/v1/tasks/${encodeURIComponent(name)}/stop`, (m) => m.taskStatusSchema, {});
+  }
+
+  /** A chunk of an allocation's output log, read through whichever node runs it; pass next_offset back to follow. */
+  taskLogs(
+    name: string,
+    opts: { alloc?: string; offset?: number; max?: number } = {},
+  ): Promise<TaskLogsResponse> {
+    const q = new URLSearchParams();
+    if (opts.alloc !== undefined) q.set('alloc', opts.alloc);
+    if (opts.offset !== undefined) q.set('offset', String(opts.offset));
+    if (opts.max !== undefined) q.set('max', String(opts.max));
+    const qs = q.toString();
+    return this.call(
+      'GET',
+      `/v1/tasks/${encodeURIComponent(name)}/logs${qs ? `?${qs}` : ''}`,
+      (m) => m.taskLogsSchema,
+    );
   }
 
   /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */

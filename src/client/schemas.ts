@@ -24,3 +24,4 @@ export {
   eventSendResponseSchema,
   eventsRecentResponseSchema,
 } from '../api/routes/events-types.js';
+export { taskListSchema, taskLogsSchema, taskStatusSchema } from '../api/routes/tasks-types.js';

@@ -9,6 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { labelListProblem } from '../tasks/labels.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): z.ZodNumber => {
   const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
@@ -120,6 +121,16 @@ const node = z.strictObject({
   data_dir: str()
     .default('')
     .describe('node state directory (empty: data/ next to the config file; relative: from the config file)'),
+  labels: z
+    .array(str(), { error: 'must be a list of strings' })
+    .superRefine((v, ctx) => {
+      const problem = labelListProblem(v);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default([])
+    .describe(
+      'capabilities tasks can require, e.g. ["camera", "zone=kitchen"] (class, arch and power are built in)',
+    ),
 });
 
 const metrics = z.strictObject({
@@ -185,6 +196,18 @@ const security = z.strictObject({
   api_token: str().default('').describe('bearer token required by mutating API requests (empty: none)'),
 });
 
+const tasks = z.strictObject({
+  enabled: bool().default(true).describe('run the task scheduler (on the leader) and supervisor'),
+  lease_ms: int(500)
+    .default(10000)
+    .describe(
+      "a node out of contact with the Raft leader this long stops its tasks; the leader re-places a dead node's tasks this long plus kill_timeout_s after detecting it",
+    ),
+  log_max_bytes: int(4096)
+    .default(1024 * 1024)
+    .describe("size at which a task's output log rotates (one older file kept)"),
+});
+
 const logging = z.strictObject({
   level: z
     .enum(LOG_LEVELS, { error: 'must be one of debug, info, warn, error' })
@@ -223,6 +246,7 @@ export const SECTIONS = {
   api,
   raft,
   security,
+  tasks,
   logging,
   coordination,
 } as const;
@@ -240,6 +264,7 @@ const baseSchema = z.strictObject({
   api: section(api),
   raft: section(raft),
   security: section(security),
+  tasks: section(tasks),
   logging: section(logging),
   coordination: section(coordination),
 });

@@ -12,6 +12,7 @@ const SECTION_NOTES: Record<string, string> = {
   api: 'Local REST control API (the CLI talks to the node through it).',
   raft: 'Raft replication.',
   security: 'Secrets. Keep this file private (it is written with mode 0600).',
+  tasks: 'Tasks: placement by the Raft leader, supervision on every node (docs/tasks.md).',
   logging: 'Structured JSON logs (stderr in the foreground, node.log as a daemon).',
   coordination: 'Watch history, watcher cap and elections (leases, locks and elections: docs/api.md).',
 };

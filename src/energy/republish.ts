@@ -37,7 +37,12 @@ export const REPUBLISH_DEFAULTS: RepublishPolicy = {
   minPowerRatio: 0.2,
   minPowerDeltaW: 0.2,
   minBatteryDelta: 2,
-  minIntervalMs: 30_000,
+  // One republish costs the swarm about N x retransmits x record bytes (25 nodes: 25 x 8 x ~200 B =
+  // 40 KB), whoever publishes, so each node's figure republishes cost every member N times what
+  // they cost the publisher: at 30 s, 25 nodes re-announcing once each (a rating going to idle after
+  // formation, CPU jitter on a shared board) cost ~1,300 B/s per node, ten times the probes. Peers
+  // act on states (published at once); figures are for ranking and display, where minutes are fine.
+  minIntervalMs: 600_000,
   // Peers only compare ratings 2 grades apart (energy-aware leadership), and after a burst of work
   // the rating decays one grade at a time as the efficiency window slides.
   minRatingGrades: 2,

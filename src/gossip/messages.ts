@@ -187,6 +187,25 @@ export interface PushPullDigestMsg extends Base {
   readonly events: readonly EventMark[];
 }
 
+/**
+ * Periodic anti-entropy's first step (not joins): a 4-byte summary of the
+ * sender's view in place of the whole digest. A receiver whose own summary
+ * differs answers with its full digest (a normal exchange, which repairs
+ * both sides); an equal one answers nothing. Converged members, the usual
+ * case, so pay one small packet per period instead of ~25 bytes per member.
+ * Every `PP_FULL_EVERY`-th periodic exchange still sends the full digest, so
+ * a peer that does not implement this message (or a hash collision) is
+ * repaired within a bounded number of periods.
+ */
+export interface PushPullSummaryMsg extends Base {
+  readonly type: 'pp-sum';
+  readonly exchange: number;
+  /** Digest entries the sender holds (members of any status, itself included). */
+  readonly members: number;
+  /** FNV-1a 32 of the digest entries and event marks (docs/protocol.md, `pp-sum`). */
+  readonly hash: number;
+}
+
 /** Push-pull step 2: records the digest showed the requester to be missing or behind on. */
 export interface PushPullRequestMsg extends Base {
   readonly type: 'pp-request';
@@ -261,6 +280,7 @@ export type GossipMessage =
   | NackMsg
   | GossipMsg
   | PushPullDigestMsg
+  | PushPullSummaryMsg
   | PushPullRequestMsg
   | PushPullResponseMsg
   | EventPushMsg
@@ -292,6 +312,7 @@ export const MESSAGE_TYPE_CODES: Readonly<Record<GossipMessageType, number>> = {
   'announce-reply': 14,
   leave: 15,
   'user-event': 16,
+  'pp-sum': 17,
 };
 
 /** Largest datagram payload any message may need (before encryption overhead is added by the transport). */

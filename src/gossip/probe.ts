@@ -134,6 +134,9 @@ export class Prober {
     const ctx = this.ctx;
     this.states.applyUpdates(msg.updates, now);
     if (ctx.leaving) return;
+    // The requester's probe of a member that left got no answer: it missed the leave. Tell it,
+    // or it would suspect the member and, with nobody to refute, call it dead.
+    this.states.answerStale(msg.target, msg.from, 0, src);
     const seq = ctx.nextSeq();
     this.relays.set(seq, {
       origin: msg.from,

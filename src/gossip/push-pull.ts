@@ -18,11 +18,13 @@ import type {
   PushPullDigestMsg,
   PushPullRequestMsg,
   PushPullResponseMsg,
+  PushPullSummaryMsg,
   UserEvent,
 } from './messages.js';
+import { fnv1a } from '../common/hash.js';
 import type { DigestEntry } from './messages.js';
 import type { GossipContext } from './context.js';
-import { isLiveStatus } from './context.js';
+import { isLiveStatus, OBSERVER_CLASS } from './context.js';
 import type { Dissemination } from './dissemination.js';
 import { chunkBySize } from './plumtree.js';
 import { estimateSize } from './size.js';
@@ -36,6 +38,33 @@ export const MARKS_RANGE = '\uffff';
 export const MAX_ID_BYTES = 64;
 /** Most events handed to one anti-entropy partner per exchange. */
 const MAX_EVENTS_PER_EXCHANGE = 512;
+/**
+ * Every this many periodic exchanges a member sends its full digest instead of
+ * a summary (`pp-sum`): a peer that does not implement the summary, or two
+ * different views that hash alike, still converge within this many periods.
+ */
+export const PP_FULL_EVERY = 6;
+/**
+ * A view's summary for `pp-sum`: how many digest entries, and FNV-1a 32 over,
+ * for each entry in id order, `id NUL incarnation NUL status LF` (numbers in
+ * decimal), then `LF`, then for each event mark in origin order
+ * `origin NUL seq LF` (docs/protocol.md). Equal digests and marks give equal
+ * summaries.
+ */
+export function viewSummary(
+  entries: readonly DigestEntry[],
+  marks: readonly EventMark[],
+): { members: number; hash: number } {
+  const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  const sorted = [...entries].sort((a, b) => byId(a.id, b.id));
+  const parts: string[] = [];
+  for (const e of sorted) parts.push(`${e.id}\u0000${e.incarnation}\u0000${e.status}\n`);
+  parts.push('\n');
+  for (const m of [...marks].sort((a, b) => byId(a.origin, b.origin)))
+    parts.push(`${m.origin}\u0000${m.seq}\n`);
+  return { members: entries.length, hash: fnv1a(parts.join('')) };
+}
+
 /** Digest mark collections in progress (lost parts leave them behind; the oldest are dropped). */
 const MAX_PENDING_MARKS = 32;
 /** Join exchanges remembered, to learn their answers quietly. */
@@ -50,6 +79,8 @@ interface JoinState {
 
 export class PushPull {
   private exchange = 0;
+  /** Periodic exchanges started: every PP_FULL_EVERY-th sends the full digest. */
+  private periodic = 0;
   private nextPushPullAt = 0;
   private joinState: JoinState | null = null;
   private nextContactJoinAt = -Infinity;
@@ -79,10 +110,16 @@ export class PushPull {
     if (now >= this.nextPushPullAt && !ctx.leaving) {
       this.nextPushPullAt = now + this.interval();
       // One random live partner: over a few periods every pair of sides of a healed split meets.
-      const [peer] = ctx.sampleMembers(1, new Set(), false);
+      // The better of two draws is a full member: an observer answers a digest with its own record
+      // only and ignores pp-sum (swarm_lite.py), so an exchange with it repairs nothing on our side.
+      const drawn = ctx.sampleMembers(2, new Set(), false);
+      const peer = drawn.find((id) => ctx.table.peek(id)?.deviceClass !== OBSERVER_CLASS) ?? drawn[0];
       if (peer !== undefined) {
         const m = ctx.table.get(peer)!;
-        this.sendDigest(peer, m.rec.host, m.rec.port, false);
+        // A converged pair (the usual case) then costs one small packet instead of two digests.
+        if (this.periodic++ % PP_FULL_EVERY === PP_FULL_EVERY - 1)
+          this.sendDigest(peer, m.rec.host, m.rec.port, false);
+        else this.sendSummary(peer, m.rec.host, m.rec.port);
       }
     }
     this.tickJoin(now);
@@ -179,6 +216,30 @@ export class PushPull {
     for (const r of ctx.table.records()) all.push({ id: r.id, incarnation: r.incarnation, status: r.status });
     all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return all;
+  }
+
+  /** The view's summary (`viewSummary`) over our digest entries and event marks. */
+  summary(): { members: number; hash: number } {
+    return viewSummary(this.digestEntries(), this.ctx.tree.marksList());
+  }
+
+  private sendSummary(to: MemberId, host: string, port: number): void {
+    const ctx = this.ctx;
+    const exchange = (this.exchange = (this.exchange + 1) >>> 0);
+    const { members, hash } = this.summary();
+    ctx.out.push({ to, host, port, msg: { type: 'pp-sum', from: ctx.id, exchange, members, hash } });
+  }
+
+  /**
+   * A partner's summary: equal to ours, nothing to repair; different, start a
+   * full exchange towards it (our digest; it answers the differences both
+   * ways, as for any digest).
+   */
+  onSummary(src: PeerAddress, msg: PushPullSummaryMsg): void {
+    const mine = this.summary();
+    if (mine.members === msg.members && mine.hash === msg.hash) return;
+    const m = this.ctx.table.peek(msg.from);
+    this.sendDigest(msg.from, m?.host ?? src.host, m?.port ?? src.port, false);
   }
 
   /** Size of a digest part without its list, with room for the longest range ids. */

@@ -9,7 +9,8 @@
  * suspicion, and it does so by re-announcing itself alive one higher: every
  * member then holds a newer alive than the suspicion it heard.
  */
-import type { MemberId, MemberRecord, MemberUpdate } from './messages.js';
+import type { GossipMessage, MemberId, MemberRecord, MemberUpdate } from './messages.js';
+import type { PeerAddress } from './types.js';
 import { MemberStatus } from './messages.js';
 import type { GossipContext } from './context.js';
 import { isLiveStatus } from './context.js';
@@ -111,8 +112,14 @@ export class MemberStates {
       return;
     }
     const local = ctx.table.get(id);
-    if (local === undefined || inc < local.rec.incarnation) return;
-    if (!isLiveStatus(local.rec.status)) return;
+    if (local === undefined || inc < local.rec.incarnation) {
+      this.answerStale(id, from, inc);
+      return;
+    }
+    if (!isLiveStatus(local.rec.status)) {
+      this.answerStale(id, from, inc);
+      return;
+    }
     const existing = this.suspicions.get(id);
     if (
       local.rec.status === MemberStatus.Suspect &&
@@ -159,7 +166,10 @@ export class MemberStates {
       return;
     }
     const local = ctx.table.get(id);
-    if (local === undefined || inc < local.rec.incarnation || !isLiveStatus(local.rec.status)) return;
+    if (local === undefined || inc < local.rec.incarnation || !isLiveStatus(local.rec.status)) {
+      this.answerStale(id, from, inc);
+      return;
+    }
     const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Dead };
     ctx.setRecord(local, rec, now);
     this.suspicions.delete(id);
@@ -186,6 +196,31 @@ export class MemberStates {
     this.suspicions.delete(id);
     ctx.events.push({ type: 'member-left', member: rec });
     ctx.updates.enqueue(id, { kind: 'left', id, incarnation: inc });
+  }
+
+  /**
+   * Someone still takes a member we hold `left` for live: it suspects it or
+   * declares it dead (its own probe failed, or it relays such a claim), so it
+   * missed the leave, which went out once and only to a few members (an
+   * observer closes its socket right after). Tell the claimant directly: a
+   * leave is the member's own word, never a guess, so the claimant should
+   * hold `left`, not `dead`, for a member that shut down on purpose. One
+   * packet per stale claim heard; a claimant that got it stops claiming.
+   */
+  answerStale(id: MemberId, to: MemberId, claimInc: number, src?: PeerAddress): void {
+    const ctx = this.ctx;
+    const local = ctx.table.peek(id);
+    if (local === undefined || local.status !== MemberStatus.Left || to === ctx.id || to === id) return;
+    // A claim about a later life (it came back after the leave) is not answered with the old leave.
+    if (claimInc > local.incarnation) return;
+    const msg: GossipMessage = {
+      type: 'gossip',
+      from: ctx.id,
+      updates: [{ kind: 'left', id, incarnation: local.incarnation }],
+      events: [],
+    };
+    if (src !== undefined) ctx.reply(to, src, msg);
+    else ctx.sendTo(to, msg);
   }
 
   /**

@@ -21,15 +21,32 @@ export const FORWARD_LIMITS = {
   valueBytes: 64 * 1024,
   /** The `value` field: a value, or a coord command holding one and its key (1 KiB of envelope). */
   valueFieldBytes: 65 * 1024,
-  messageBytes: 1024,
+  /**
+   * A refusal's detail is short (cut to 500 characters); a `task_logs` answer
+   * carries a log chunk as JSON here: TASK_LOG_CHUNK_BYTES base64-encoded
+   * (4/3) plus a small envelope, well inside this bound.
+   */
+  messageBytes: 48 * 1024,
 } as const;
 
 /**
+ * Bytes of a task's log one `task_logs` answer carries at most: a follower's
+ * log read never costs the serving node more than one bounded read and one
+ * frame under the 64 KiB limit of an unauthenticated connection.
+ */
+export const TASK_LOG_CHUNK_BYTES = 32 * 1024;
+
+/**
+ * task_logs: a chunk of a task allocation's output log, read from the node
+ * that runs it (not the leader): `key` = the allocation id, `value` =
+ * `{"offset":n|null,"max":n}`; the `ok` answer's `message` is
+ * `{"from","next_offset","size","data"}` with `data` base64.
+ *
  * coord: a coordination command (leased put, lease grant / keep-alive /
  * revoke) whose JSON travels in `value` (src/node/coord-ops.ts); its outcome
  * comes back as JSON in the response's `message`.
  */
-export const FORWARD_OPS = ['put', 'delete', 'read_index', 'coord'] as const;
+export const FORWARD_OPS = ['put', 'delete', 'read_index', 'coord', 'task_logs'] as const;
 export type ForwardOp = (typeof FORWARD_OPS)[number];
 
 /**
@@ -59,9 +76,9 @@ export interface ForwardRequestMsg {
   /** Chosen by the sender, unique among its requests in flight. */
   readonly id: number;
   readonly op: ForwardOp;
-  /** '' for read_index. */
+  /** '' for read_index and coord; the allocation id for task_logs. */
   readonly key: string;
-  /** JSON text of the value (put only). */
+  /** JSON text of the value (put), of the command (coord), of the read (task_logs). */
   readonly value: string | null;
   /** Compare-and-set: the key's expected mod revision (put only; 0 = must not exist). */
   readonly prevRevision: number | null;

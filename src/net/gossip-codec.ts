@@ -30,6 +30,7 @@ import {
   type PushPullDigestMsg,
   type PushPullRequestMsg,
   type PushPullResponseMsg,
+  type PushPullSummaryMsg,
   type UserEvent,
   type UserEventMsg,
 } from '../gossip/messages.js';
@@ -176,6 +177,12 @@ export const gossipCodec: MessageCodec<GossipMessage> = new MessageCodec<GossipM
     'user-event': message<UserEventMsg>(C['user-event'], 'One application event', {
       from: memberId,
       event: userEvent,
+    }),
+    'pp-sum': message<PushPullSummaryMsg>(C['pp-sum'], 'Push-pull anti-entropy summary (hash of the view)', {
+      from: memberId,
+      exchange: uint(U32),
+      members: uint(U32),
+      hash: uint(U32),
     }),
   },
 );

@@ -43,6 +43,7 @@ import {
   fromEnergyMeta,
   toEnergyMeta,
 } from '../energy/index.js';
+import type { Chore } from './chores.js';
 import type { GossipView, LocalMeta } from './gossip-component.js';
 import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { Logger } from './log.js';
@@ -52,6 +53,8 @@ import type { NodeComponent, SwarmNode } from './node.js';
 export interface EnergyGossipSource {
   view(): GossipView;
   setLocalMeta(partial: LocalMeta): void;
+  /** When present, sampling rides gossip's wake-ups instead of a timer of its own (chores.ts). */
+  addChore?(chore: Chore): () => void;
 }
 
 /** What the energy loop needs from Raft: commit/apply progress and its count of fsyncs. */
@@ -99,6 +102,9 @@ export class EnergyComponent implements NodeComponent {
   private collector: SensorCollector | null = null;
   private log: Logger | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Sampling as a chore on gossip's wake-ups: its removal, and when the next sample is due (performance.now). */
+  private removeChore: (() => void) | null = null;
+  private nextSampleAt = Infinity;
   private published: EnergyMeta | null = null;
   private publishedAt: number | null = null;
   /** Power smoothed over PUBLISH_SMOOTHING_MS: the figure peers see (a sample follows every CPU blip). */
@@ -161,14 +167,35 @@ export class EnergyComponent implements NodeComponent {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.removeChore?.();
+    this.removeChore = null;
     this._enabled = false;
   }
 
-  /** (Re)start the sampling timer at the current mode's interval. */
+  /**
+   * (Re)start sampling at the current mode's interval: as a chore on gossip's
+   * wake-ups when gossip runs (up to half an interval late, so an idle node
+   * wakes for gossip only), else on a timer of its own.
+   */
   private arm(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (!this._enabled) return;
+    const gossip = this.opts.gossip;
+    if (gossip?.addChore) {
+      this.nextSampleAt = performance.now() + this.intervalMs;
+      if (this.removeChore) return;
+      this.removeChore = gossip.addChore({
+        name: 'energy sample',
+        due: () => this.nextSampleAt,
+        slackMs: () => this.intervalMs / 2,
+        run: (now) => {
+          this.nextSampleAt = now + this.intervalMs;
+          void this.collect();
+        },
+      });
+      return;
+    }
     this.timer = setInterval(() => void this.collect(), this.intervalMs);
   }
 

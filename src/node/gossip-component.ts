@@ -42,6 +42,7 @@ import type { UdpTransport } from '../net/udp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { GossipMessage } from '../gossip/messages.js';
 import { isWildcardHost, resolveAdvertiseHost } from './advertise.js';
+import { ChoreSet, type Chore, type ChoreHost } from './chores.js';
 import { loadGossipPeers, saveGossipPeers } from './gossip-peers-file.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
@@ -155,6 +156,7 @@ export function toPeerInfo(r: MemberRecord): PeerInfo {
     raftAddr: r.meta.tags?.raft_addr ?? null,
     raftRole: r.meta.raft ?? null,
     ...(r.meta.tags ? { tags: r.meta.tags } : {}),
+    ...(r.meta.powerState !== undefined ? { powerState: r.meta.powerState } : {}),
   };
 }
 
@@ -162,7 +164,7 @@ function metaEqual(a: MemberMeta, b: MemberMeta): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export class GossipComponent implements NodeComponent, PeerDirectory {
+export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost {
   readonly name = 'gossip';
   private readonly opts: GossipComponentOptions;
   private node: SwarmNode | null = null;
@@ -187,6 +189,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private readonly listeners = new Set<() => void>();
   /** Swarm events delivered by the core (src/node/swarm-events.ts subscribes). */
   private readonly eventListeners = new Set<(event: UserEvent) => void>();
+  /** Other components' periodic work, run on this component's wake-ups (chores.ts). */
+  private readonly chores = new ChoreSet();
   /** Remembered peers (gossip-peers-file.ts): membership changed since the last write, and when to write next. */
   private peersDirty = false;
   private nextPeersSaveAt = Infinity;
@@ -383,6 +387,20 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
     return this.core?.eventMarks() ?? [];
   }
 
+  /**
+   * ChoreHost: run `chore` on this component's wake-ups (probes, acks, probes
+   * answered: about three a second when idle), waking for it only when none
+   * comes within its slack. The clock is performance.now().
+   */
+  addChore(chore: Chore): () => void {
+    const remove = this.chores.add(chore);
+    this.arm();
+    return () => {
+      remove();
+      this.arm();
+    };
+  }
+
   /** Re-read API address, Raft address and Raft role from the node status and advertise changes. */
   refreshMeta(): void {
     const core = this.core;
@@ -465,8 +483,16 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
   private onPacket(msg: GossipMessage, from: PeerAddress): void {
     const core = this.core;
     if (!core || this.transport === null) return;
-    core.receive(from, msg, this.now());
+    const now = this.now();
+    core.receive(from, msg, now);
+    this.runChores(now);
     this.flush();
+  }
+
+  private runChores(now: number): void {
+    this.chores.runDue(now, (c, err) =>
+      this.log?.warn('chore failed', { chore: c.name, error: (err as Error).message }),
+    );
   }
 
   private onTimer(): void {
@@ -484,6 +510,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
         core.join(this.seeds, now);
       }
     }
+    this.runChores(now);
     // Cheap (a status merge); catches the API address once it listens and every Raft role change.
     this.refreshMeta();
     this.adapt(now);
@@ -624,7 +651,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory {
       const last = ctl.state().lastEvaluatedAt;
       chores = Math.min(chores, last === null ? now : last + ctl.config.adaptationIntervalMs);
     }
-    return Math.min(t, chores + RUNTIME_SLACK_MS);
+    return Math.min(t, chores + RUNTIME_SLACK_MS, this.chores.deadline());
   }
 
   private arm(): void {

@@ -19,6 +19,8 @@ export interface PeerInfo {
   readonly raftRole: string | null;
   /** Free-form gossip tags the peer advertises (formation and cluster ids among them). */
   readonly tags?: Readonly<Record<string, string>>;
+  /** The peer's advertised energy power state ("critical", "low_power", "idle", "active"), if any. */
+  readonly powerState?: string;
 }
 
 export interface PeerDirectory {

@@ -25,7 +25,7 @@ import type { JsonValue, KvCommand, KvResult, KvStateMachine } from '../raft/kv.
 import { commandOf, outcomeOf, type CoordOp, type CoordOutcome } from './coord-ops.js';
 import { WatchHub } from './watch-hub.js';
 import type { RaftMessage } from '../raft/messages.js';
-import type { RaftNode } from '../raft/raft-node.js';
+import type { RaftNode, Ready } from '../raft/raft-node.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import { nullLogger, type Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
@@ -81,6 +81,14 @@ const MANAGE_EVERY_MS = 500;
  * forwarded requests over while heartbeats still arrive.
  */
 const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
+/**
+ * Heartbeat and check-quorum stretch of a leader whose voters are all on a
+ * critical battery (each of them then stretches its own election timeout x3,
+ * electionTimeoutMultiplier): x3 keeps the configured ratio of election
+ * timeout to heartbeat (1,500 / 500 ms by default), so a follower still
+ * hears three heartbeats per minimum timeout.
+ */
+export const EMERGENCY_HEARTBEAT_SCALE = 3;
 
 export class RaftComponent implements NodeComponent {
   readonly name = 'raft';
@@ -91,6 +99,9 @@ export class RaftComponent implements NodeComponent {
   private lastManage = 0;
   private stopping = false;
   private unsubscribe: (() => void) | null = null;
+  private readonly appliedListeners = new Set<(rd: Pick<Ready, 'snapshot' | 'committed'>) => void>();
+  /** When a message from the leader this node knows last arrived (Date.now() ms); 0 = never. */
+  private leaderHeardAt = 0;
 
   /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
   readonly metrics: RaftMetrics;
@@ -101,6 +112,8 @@ export class RaftComponent implements NodeComponent {
   private readonly leaderListeners = new Set<() => void>();
   private readonly afterApplyListeners = new Set<() => void>();
   private readonly runner: RaftCoreRunner;
+  /** The energy component's power mode (setPowerMode). */
+  private powerMode: PowerMode = 'normal';
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
   private readonly formation: RaftFormationRunner;
@@ -170,6 +183,9 @@ export class RaftComponent implements NodeComponent {
         for (const l of this.afterApplyListeners) l();
         this.formation.advertiseVoters();
       },
+      onApplied: (rd) => {
+        for (const l of this.appliedListeners) l(rd);
+      },
     });
     this.kv = new RaftKvService({
       core,
@@ -189,8 +205,11 @@ export class RaftComponent implements NodeComponent {
       transport: () => this.transport,
       clusterId,
       stopping,
+      // Silence is measured against this node's own election timeout, stretched as it is (a battery
+      // node's x1.5-x3; all voters critical: the leader's heartbeat x3 too), or a stretched heartbeat
+      // would look like a silent link and be redialled every round.
       get electionTimeoutMs() {
-        return self.electionTimeoutMs;
+        return self.electionTimeoutMs * self.runner.timeoutScaleInForce;
       },
       get learnerHeartbeatMs() {
         return self.runner.learnerHeartbeatMs;
@@ -284,13 +303,14 @@ export class RaftComponent implements NodeComponent {
     );
     const recovered = await this.runner.open(node);
     // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
-    const initial = this.formation.load(
+    const fresh =
       recovered.snapshot === null &&
-        recovered.entries.length === 0 &&
-        recovered.hardState.term === 0 &&
-        recovered.recoveringUntil === undefined,
-    );
+      recovered.entries.length === 0 &&
+      recovered.hardState.term === 0 &&
+      recovered.recoveringUntil === undefined;
+    const initial = this.formation.load(fresh);
     this.runner.run(recovered, initial);
+    if (!fresh) this.links.armRestartHint();
     try {
       this.transport = await openRaftTransport({
         bindAddress: cfg.network.bind_address,
@@ -396,6 +416,32 @@ export class RaftComponent implements NodeComponent {
   /** The merge this node takes part in, if any: shown in /v1/status (`merge`) and the log. */
   mergeReport(): MergeReport | null {
     return this.merge.report();
+  }
+
+  /**
+   * Listen to what the state machine applies (entries and restored snapshots), after it applied them.
+   * Returns unsubscribe. To follow keys, prefer `watch` (it also sees lease-driven deletes).
+   */
+  onApplied(listener: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
+  /** The applied state machine of this node (local, possibly stale reads). */
+  localKv(): KvApplier['kv'] | null {
+    return this.core === null ? null : this.applier.kv;
+  }
+
+  /**
+   * How long ago this node last heard from its leader: 0 on the leader itself (check-quorum steps
+   * a cut-off leader down within an election timeout), Infinity when it never heard one. Task
+   * supervisors stop their tasks when this passes [tasks] lease_ms.
+   */
+  leaderContactAgeMs(now = Date.now()): number {
+    const core = this.core;
+    if (core === null) return Number.POSITIVE_INFINITY;
+    if (core.isLeader) return 0;
+    return this.leaderHeardAt === 0 ? Number.POSITIVE_INFINITY : Math.max(0, now - this.leaderHeardAt);
   }
 
   // ------------------------------------------------------------------ KV operations (raft-kv-service.ts)
@@ -523,7 +569,12 @@ export class RaftComponent implements NodeComponent {
       return;
     }
     this.links.heard(m.from);
+    // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
+    // the leader is heard (an idle follower wakes for heartbeats alone).
+    const now = Date.now();
+    if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.runner.receive(m);
+    if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
   }
 
   /** Runs after every tick of the core (see RaftDriver). */
@@ -533,6 +584,8 @@ export class RaftComponent implements NodeComponent {
     const every = core.isLeader || core.leaderId === null ? MANAGE_EVERY_MS : FOLLOWER_MANAGE_EVERY_MS;
     if (now - this.lastManage >= every) {
       this.lastManage = now;
+      // Leadership may have moved since the last look: only a leader stretches its heartbeat.
+      this.updateHeartbeatScale();
       this.autopilot.manageMembership(now);
       // A voter without a leader says why in the log (rate-limited), as a forming node does.
       if (!this.formation.fresh && core.leaderId === null) {
@@ -555,7 +608,30 @@ export class RaftComponent implements NodeComponent {
    * for the whole cluster; a battery node stretches its own election timeout (setElectionTimeoutScale).
    */
   setPowerMode(mode: PowerMode): void {
+    this.powerMode = mode;
     this.runner.setLearnerHeartbeatRounds(LEARNER_HEARTBEAT_ROUNDS[mode]);
+    this.updateHeartbeatScale();
+  }
+
+  /**
+   * Energy: a leader in emergency whose voters all advertise a critical
+   * battery heartbeats them EMERGENCY_HEARTBEAT_SCALE times less often (and
+   * runs check-quorum over as much longer). Each of them has stretched its own
+   * election timeout x3 already (the energy component, at the sample that saw
+   * the battery critical), so the timing stays consistent; one voter off that
+   * state (on mains, recharged, unknown) and the leader heartbeats at the base
+   * period again, from its next round.
+   */
+  private updateHeartbeatScale(): void {
+    const core = this.core;
+    if (core === null) return;
+    let scale = 1;
+    if (this.powerMode === 'emergency' && core.isLeader) {
+      const others = core.confState.voters.filter((v) => v !== core.id);
+      if (others.every((v) => this.opts.peers.get(v)?.powerState === 'critical'))
+        scale = EMERGENCY_HEARTBEAT_SCALE;
+    }
+    this.runner.setHeartbeatScale(scale);
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
@@ -569,6 +645,9 @@ export class RaftComponent implements NodeComponent {
 
   private onPeersChanged(): void {
     if (this.core === null || this.stopping) return;
+    this.updateHeartbeatScale();
+    this.links.redialAlivePeers();
+    this.links.restartHint(Date.now());
     this.merge.check(Date.now());
     this.formation.maybeBootstrap();
     this.autopilot.manageMembership(Date.now());

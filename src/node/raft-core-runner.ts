@@ -16,7 +16,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
 import { KvApplier, type KvApplyListener } from '../raft/kv-applier.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import type { RaftMessage } from '../raft/messages.js';
-import { RaftNode } from '../raft/raft-node.js';
+import { RaftNode, type Ready } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { SwarmNode } from './node.js';
@@ -36,6 +36,8 @@ export interface CoreRunnerHost {
   onAdvanced(): void;
   /** Hears every applied KV mutation (the watch history, src/kv/history.ts). */
   readonly applyListener?: KvApplyListener;
+  /** The state machine applied this Ready's snapshot and committed entries (task supervisors watch tasks/ keys). */
+  onApplied?(rd: Pick<Ready, 'snapshot' | 'committed'>): void;
 }
 
 /**
@@ -48,14 +50,15 @@ function snapshotEveryFor(id: string, every: number): number {
 }
 
 /**
- * Heartbeat rounds between two heartbeats to a learner, by power mode: learners vote in nothing, so
- * only their commit index (idle) and a stalled resend to them wait for it. Emergency stretches it
- * further on the leader; a follower's and a voter's timers are never stretched by a power mode.
+ * Heartbeat rounds between two heartbeats to a learner, by power mode: learners vote in nothing, and
+ * a commit reaches them at the next round anyway (sendHeartbeats), so only a stalled resend to them
+ * waits for it (10 s at the default 500 ms). Emergency stretches it further on the leader; a
+ * follower's and a voter's timers are never stretched by a power mode.
  */
 export const LEARNER_HEARTBEAT_ROUNDS: Readonly<Record<PowerMode, number>> = {
-  normal: 4,
-  low_power: 4,
-  emergency: 8,
+  normal: 20,
+  low_power: 20,
+  emergency: 40,
 };
 
 export class RaftCoreRunner {
@@ -66,6 +69,7 @@ export class RaftCoreRunner {
   private driver: RaftDriver | null = null;
   private _applier: KvApplier;
   private electionScale = 1;
+  private heartbeatScale = 1;
   private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
   /** Applied entries between snapshots on this node (see snapshotEveryFor). */
@@ -175,9 +179,23 @@ export class RaftCoreRunner {
     this.core?.setLearnerHeartbeatRounds(rounds);
   }
 
+  /** The larger of this node's election timeout stretch and its heartbeat stretch as leader. */
+  get timeoutScaleInForce(): number {
+    return Math.max(this.electionScale, this.heartbeatScale);
+  }
+
+  /** Energy: the leader's heartbeat and check-quorum stretch (RaftNode.setHeartbeatScale). */
+  setHeartbeatScale(scale: number): void {
+    this.heartbeatScale = scale;
+    this.core?.setHeartbeatScale(scale);
+    this.driver?.updateTimer();
+  }
+
   /** How long a leader may leave a learner without a heartbeat, ms. */
   get learnerHeartbeatMs(): number {
-    return this.learnerRounds * (this.node?.config.consensus.heartbeat_interval_ms ?? 0);
+    return (
+      this.learnerRounds * this.heartbeatScale * (this.node?.config.consensus.heartbeat_interval_ms ?? 0)
+    );
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
@@ -216,6 +234,7 @@ export class RaftCoreRunner {
       initialConf,
     );
     core.setElectionTimeoutScale(this.electionScale);
+    core.setHeartbeatScale(this.heartbeatScale);
     core.setLearnerHeartbeatRounds(this.learnerRounds);
     return core;
   }
@@ -250,6 +269,7 @@ export class RaftCoreRunner {
           if (rd.recovered) node.log.info('raft caught up after a loss of acknowledged entries');
         },
         onAdvanced: () => host.onAdvanced(),
+        onApplied: (rd) => host.onApplied?.(rd),
         onFailure: (err, stage) => {
           // The storage fails stop on an I/O error (see FileRaftStorage.io): stop rather than continue.
           node.log.error(

@@ -21,6 +21,11 @@
  * - Hand-over: a leader handing over names its successor; the request goes to
  *   the successor marked `heir`, which waits (bounded) to lead instead of
  *   refusing, so a hand-over costs a client one election.
+ *
+ * One op is not for the leader: `task_logs` reads a chunk of a task's output
+ * log from the node that runs it (any member with a Raft address), so reading
+ * a task's logs through any node needs no API of another node either. It has
+ * no effect, so it is neither term-fenced nor routed: the named node answers.
  */
 import { SwarmError } from '../common/errors.js';
 import type {
@@ -30,7 +35,7 @@ import type {
   ForwardRequestMsg,
   ForwardResponseMsg,
 } from '../net/forward-codec.js';
-import { FORWARD_LIMITS } from '../net/forward-codec.js';
+import { FORWARD_LIMITS, TASK_LOG_CHUNK_BYTES } from '../net/forward-codec.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
 import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-errors.js';
 import { parseCoordOp, type CoordOp, type CoordOutcome } from './coord-ops.js';
@@ -67,6 +72,18 @@ export interface ForwardHost {
   awaitLeaderChange(from: string | null, timeoutMs: number): Promise<string | null>;
   awaitLeadership(timeoutMs: number): Promise<boolean>;
 }
+
+/** A chunk of a task's log as a `task_logs` answer carries it (bytes decoded from base64). */
+export interface TaskLogChunk {
+  /** Where the chunk starts: the requested offset, or 0 when the log rotated below it. */
+  readonly from: number;
+  readonly bytes: Buffer;
+  readonly next_offset: number;
+  readonly size: number;
+}
+
+/** Serves `task_logs` on this node: at most `max` bytes, or why the allocation id is refused. */
+export type TaskLogReader = (alloc: string, offset: number | null, max: number) => TaskLogChunk | string;
 
 /** A forwarded request was refused before execution for a client-side reason (4xx). */
 export class ForwardRefusedError extends SwarmError {
@@ -136,6 +153,7 @@ export class RaftForwarder {
   private serving = 0;
   private closed = false;
   private waiters: AppliedWaiter[] = [];
+  private taskLogReader: TaskLogReader | null = null;
 
   constructor(host: ForwardHost, opts: ForwarderOptions = {}) {
     this.host = host;
@@ -215,6 +233,46 @@ export class RaftForwarder {
       throw new NoQuorumError(
         `read index ${index} not applied here within the request timeout (applied ${this.host.appliedIndex()})`,
       );
+  }
+
+  /** Serve `task_logs` requests with this reader (null: this node runs no tasks). */
+  serveTaskLogs(reader: TaskLogReader | null): void {
+    this.taskLogReader = reader;
+  }
+
+  /**
+   * Read at most TASK_LOG_CHUNK_BYTES of allocation `alloc`'s log from node
+   * `to` over the Raft channel (see readLogBytes for `offset` null and past
+   * the end). Throws ForwardRefusedError: 503 node_unreachable when `to` has
+   * no Raft address here, did not answer or runs no tasks; 400 for a refused id.
+   */
+  async taskLogs(to: string, alloc: string, offset: number | null, max: number): Promise<TaskLogChunk> {
+    const unreachable = (why: string): ForwardRefusedError =>
+      new ForwardRefusedError(
+        503,
+        'node_unreachable',
+        `logs of ${alloc} cannot be read from node ${to}: ${why}`,
+      );
+    if (!this.host.knownPeer(to)) throw unreachable('this node has no Raft address for it (no raft_addr)');
+    let r: ForwardResponseMsg;
+    try {
+      r = await this.request(to, {
+        op: 'task_logs',
+        key: alloc,
+        value: JSON.stringify({ offset, max }),
+        prevRevision: null,
+        term: this.host.currentTerm(),
+        heir: false,
+      });
+    } catch (err) {
+      if (err instanceof ForwardRefusedError) throw err;
+      throw unreachable(err instanceof Error ? err.message : String(err));
+    }
+    if (r.code === 'bad_request') throw new ForwardRefusedError(400, 'bad_request', r.message);
+    if (r.code !== 'ok') throw unreachable(r.message);
+    const chunk = parseTaskLogChunk(r.message);
+    if (chunk === null) throw unreachable('malformed answer');
+    return chunk;
   }
 
   /**
@@ -331,9 +389,11 @@ export class RaftForwarder {
         this.pending.delete(id);
         reject(
           new NoQuorumError(
-            req.op === 'read_index'
-              ? `no answer from leader ${to} within ${timeoutMs} ms`
-              : `no answer from leader ${to} within ${timeoutMs} ms (outcome unknown)`,
+            req.op === 'task_logs'
+              ? `no answer from ${to} within ${timeoutMs} ms`
+              : req.op === 'read_index'
+                ? `no answer from leader ${to} within ${timeoutMs} ms`
+                : `no answer from leader ${to} within ${timeoutMs} ms (outcome unknown)`,
           ),
         );
       }, timeoutMs);
@@ -365,7 +425,8 @@ export class RaftForwarder {
       return;
     }
     this.serving++;
-    void this.awaitKnown(m.from, m.op === 'read_index' ? this.host.requestTimeoutMs : UNKNOWN_PEER_WAIT_MS)
+    const readOnly = m.op === 'read_index' || m.op === 'task_logs';
+    void this.awaitKnown(m.from, readOnly ? this.host.requestTimeoutMs : UNKNOWN_PEER_WAIT_MS)
       .then(async (known) => {
         // Only a member we can answer is served: an answer that cannot be sent would leave the outcome unknown.
         if (known) this.answer(m, await this.execute(m));
@@ -403,13 +464,15 @@ export class RaftForwarder {
       term: this.host.currentTerm(),
       id: req.id,
       ...b,
-      message: b.message.slice(0, 500),
+      // An ok answer's message is data (a coord outcome, a log chunk), bounded where it is made.
+      message: b.code === 'ok' ? b.message : b.message.slice(0, 500),
     };
     this.host.sendForward(req.from, msg);
   }
 
   /** Leader side: run one forwarded request here; never throws. */
   private async execute(req: ForwardRequestMsg): Promise<ResponseBody> {
+    if (req.op === 'task_logs') return this.serveLogs(req);
     let coordOp: CoordOp | null = null;
     if (req.op === 'coord') {
       const parsed = parseCoordOp(req.value ?? '');
@@ -465,6 +528,40 @@ export class RaftForwarder {
     }
   }
 
+  /** Any node: a chunk of a local allocation's log (no term fence: a read of local files). */
+  private serveLogs(req: ForwardRequestMsg): ResponseBody {
+    const reader = this.taskLogReader;
+    if (reader === null) return body('busy', `node ${this.host.selfId} runs no tasks`);
+    let q: unknown;
+    try {
+      q = JSON.parse(req.value ?? '');
+    } catch {
+      return body('bad_request', 'task_logs value is not valid JSON');
+    }
+    const { offset, max } = (typeof q === 'object' && q !== null ? q : {}) as Record<string, unknown>;
+    const okInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!(offset === null || okInt(offset)) || !okInt(max))
+      return body(
+        'bad_request',
+        'task_logs value must be {"offset": integer >= 0 | null, "max": integer >= 0}',
+      );
+    try {
+      const c = reader(req.key, offset, Math.min(max, TASK_LOG_CHUNK_BYTES));
+      if (typeof c === 'string') return body('bad_request', c);
+      return body(
+        'ok',
+        JSON.stringify({
+          from: c.from,
+          next_offset: c.next_offset,
+          size: c.size,
+          data: c.bytes.subarray(0, TASK_LOG_CHUNK_BYTES).toString('base64'),
+        }),
+      );
+    } catch (err) {
+      return body('no_quorum', `reading the log failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   private notLeader(message: string): ResponseBody {
     return body('not_leader', message, { leader: this.host.leader() });
   }
@@ -512,6 +609,49 @@ export class RaftForwarder {
     for (const w of this.waiters) w.done(false);
     this.waiters = [];
   }
+}
+
+/**
+ * Up to `max` bytes of a log read in chunks (each answer carries at most
+ * TASK_LOG_CHUNK_BYTES): later chunks continue where the previous ended. One
+ * that does not start there means the log rotated meanwhile: stop, and the
+ * caller's next read (from next_offset) sees the rotation itself.
+ */
+export async function collectTaskLog(
+  read: (offset: number | null, max: number) => Promise<TaskLogChunk>,
+  offset: number | null,
+  max: number,
+): Promise<TaskLogChunk> {
+  const first = await read(offset, max);
+  const parts = [first.bytes];
+  let got = first.bytes.length;
+  let last = first;
+  while (got < max && last.bytes.length > 0 && last.next_offset < last.size) {
+    const c = await read(last.next_offset, max - got);
+    if (c.from !== last.next_offset || c.bytes.length === 0) break;
+    parts.push(c.bytes);
+    got += c.bytes.length;
+    last = c;
+  }
+  return { from: first.from, bytes: Buffer.concat(parts), next_offset: last.next_offset, size: last.size };
+}
+
+/** The `message` of an ok `task_logs` answer; null when malformed. */
+export function parseTaskLogChunk(text: string): TaskLogChunk | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const n = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (!n(o.from) || !n(o.next_offset) || !n(o.size) || typeof o.data !== 'string') return null;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.data)) return null;
+  const bytes = Buffer.from(o.data, 'base64');
+  if (bytes.length > TASK_LOG_CHUNK_BYTES || o.next_offset !== o.from + bytes.length) return null;
+  return { from: o.from, bytes, next_offset: o.next_offset, size: o.size };
 }
 
 export type { ForwardOp };

@@ -74,6 +74,77 @@ export class RaftPeerLinks {
     return r;
   }
 
+  /**
+   * Gossip changed: a peer of the configuration that gossip sees alive, whose
+   * link waits out a redial back-off, is dialled now. A member restarted after
+   * a crash is heard of by gossip (its record, with its Raft address once its
+   * port listens) well before the back-off ends; the leader's next heartbeat
+   * then reaches it at once, which is what a restarted follower waits for
+   * before it can serve a read. Only waiting links dial: a live link, or a
+   * peer gossip does not see alive, costs nothing.
+   */
+  redialAlivePeers(): void {
+    const t = this.host.transport();
+    const core = this.host.core();
+    if (t === null || core === null) return;
+    const conf = core.confState;
+    for (const id of [...conf.voters, ...conf.learners]) {
+      if (id === core.id || this.host.peers.get(id)?.status !== 'alive') continue;
+      const hp = this.peerAddr(id);
+      if (hp !== null) t.peerAlive(hp);
+    }
+  }
+
+  /** Set when the node restarted on existing state, until restartHint() has used it. */
+  private restartHintPending = false;
+
+  /** This process restarted on a log of its own: see restartHint(). */
+  armRestartHint(): void {
+    this.restartHintPending = true;
+  }
+
+  /**
+   * After a restart on existing state, once gossip sees a quorum of the
+   * voters alive with their Raft ports listening (a peer advertises its Raft
+   * address only then) and none of them advertises itself leader, tell the
+   * core to campaign soon (RaftNode.campaignSoon): within a tenth of the
+   * minimum election timeout, or at once for a lone voter, instead of a
+   * whole randomized timeout. Like etcd's election-tick advance on restart
+   * once its peers are connected. Used once; returns whether the core's
+   * deadline moved (the caller kicks the loop).
+   */
+  restartHint(now: number): boolean {
+    if (!this.restartHintPending) return false;
+    const core = this.host.core();
+    if (core === null || this.host.stopping()) return false;
+    if (core.leaderId !== null) {
+      this.restartHintPending = false;
+      return false;
+    }
+    const voters = core.confState.voters;
+    if (!voters.includes(core.id)) return false;
+    let up = 0;
+    for (const id of voters) {
+      if (id === core.id) {
+        up++;
+        continue;
+      }
+      const p = this.host.peers.get(id);
+      if (p?.status !== 'alive' || this.peerAddr(id) === null) continue;
+      // A live leader's heartbeat is on its way: nothing to hurry.
+      if (p.raftRole === 'leader') return false;
+      up++;
+    }
+    if (up * 2 <= voters.length) return false;
+    this.restartHintPending = false;
+    // A tenth of the minimum timeout (etcd's tick is a tenth of its election timeout): a vote splits
+    // only if every voter campaigns within one message delay, and pre-vote makes that cheaper still.
+    const within = voters.length === 1 ? 0 : this.host.electionTimeoutMs / 10;
+    const moved = core.campaignSoon(now, within);
+    if (moved) this.host.log.info('raft restarted with a quorum up: campaigning soon', { within_ms: within });
+    return moved;
+  }
+
   /** A Raft message from `from` arrived (and was accepted for the core). */
   heard(from: string): void {
     this.heardAt.set(from, Date.now());

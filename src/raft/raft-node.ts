@@ -231,6 +231,28 @@ export class RaftNode {
   }
 
   /**
+   * Leader: heartbeat every `scale` x heartbeatIntervalMs and run check-quorum
+   * over `scale` x the minimum election timeout (energy: every voter on a
+   * critical battery). Only safe while every voter's own election timeout is
+   * stretched at least as much relative to the heartbeat (the runtime stretches
+   * only when all voters say they run at election scale >= `scale`):
+   * otherwise a follower would campaign between two heartbeats. Safety does
+   * not depend on it (terms and votes do); a wrong setting costs elections.
+   * ReadIndex rounds still go out at once. Back to 1, the next heartbeat is
+   * due within one base interval.
+   */
+  setHeartbeatScale(scale: number): void {
+    const r = this.r;
+    const k = Number.isFinite(scale) ? Math.max(1, scale) : 1;
+    if (k === r.heartbeatScale) return;
+    r.heartbeatScale = k;
+    if (r.role === 'leader') {
+      r.heartbeatDeadline = Math.min(r.heartbeatDeadline, r.now + r.opts.heartbeatIntervalMs * k);
+      r.checkQuorumDeadline = Math.min(r.checkQuorumDeadline, r.now + r.opts.electionTimeoutMinMs * k);
+    }
+  }
+
+  /**
    * The runtime's evidence that `peer`'s process is gone (its Raft port
    * refuses connections). A follower whose leader that is stops honouring the
    * leader lease and campaigns after a short random delay instead of a whole
@@ -248,6 +270,29 @@ export class RaftNode {
     r.lastLeaderContact = -Infinity;
     const spread = Math.max(1, Math.round((r.opts.electionTimeoutMinMs * r.electionScale) / 4));
     r.electionDeadline = Math.min(r.electionDeadline, now + r.rng.int(0, spread));
+    return true;
+  }
+
+  /**
+   * The runtime's evidence, after this process restarted on existing state,
+   * that a quorum of the voters is up (etcd's advanceTicksForElection): a
+   * follower that knows no leader then campaigns within `withinMs` (a random
+   * point, so members told at about the same time do not split the vote)
+   * instead of a whole randomized election timeout. A cluster restarted at
+   * once elects in about a round trip, and a lone voter (`withinMs` 0) at its
+   * next tick. Needs pre-vote: a restarted follower of a live cluster then
+   * only asks, and the members in the leader's lease refuse, so it cannot
+   * depose a leader it has not heard from yet; without pre-vote nothing
+   * changes. Only timing changes, never safety. Returns whether the deadline moved.
+   */
+  campaignSoon(now: number, withinMs: number): boolean {
+    const r = this.r;
+    r.start(now);
+    if (!r.opts.preVote || r.role !== 'follower' || r.leader !== null) return false;
+    if (!r.isVoter() || r.recoveringUntil > 0) return false;
+    const at = now + r.rng.int(0, Math.max(0, Math.round(withinMs)));
+    if (at >= r.electionDeadline) return false;
+    r.electionDeadline = at;
     return true;
   }
 

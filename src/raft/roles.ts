@@ -18,13 +18,13 @@ export function tick(r: Raft, now: number): void {
   r.start(now);
   if (r.role === 'leader') {
     if (now >= r.heartbeatDeadline) {
-      r.heartbeatDeadline = now + r.opts.heartbeatIntervalMs;
+      r.heartbeatDeadline = now + r.opts.heartbeatIntervalMs * r.heartbeatScale;
       // Learners are in no quorum and never campaign: they may skip rounds (setLearnerHeartbeatRounds).
       r.heartbeatRound++;
       sendHeartbeats(r, r.reads.heartbeatCtx(), r.heartbeatRound % r.learnerHeartbeatRounds === 0);
     }
     if (r.opts.checkQuorum && now >= r.checkQuorumDeadline) {
-      r.checkQuorumDeadline = now + r.opts.electionTimeoutMinMs;
+      r.checkQuorumDeadline = now + r.opts.electionTimeoutMinMs * r.heartbeatScale;
       if (!r.tracker.quorumActive(r.conf.voters)) {
         becomeFollower(r, r.term, null, now);
         return;
@@ -106,8 +106,8 @@ function becomeLeader(r: Raft, now: number): void {
   r.leader = r.id;
   r.votes = new Map();
   r.tracker.init(r.conf, r.log.lastIndex() + 1, r.log.stableIndex());
-  r.heartbeatDeadline = now + r.opts.heartbeatIntervalMs;
-  r.checkQuorumDeadline = now + r.opts.electionTimeoutMinMs;
+  r.heartbeatDeadline = now + r.opts.heartbeatIntervalMs * r.heartbeatScale;
+  r.checkQuorumDeadline = now + r.opts.electionTimeoutMinMs * r.heartbeatScale;
   r.reads.reset();
   // The no-op commits everything of earlier terms (paper 5.4.2) and gates the
   // first membership change (a change must wait for a commit in this term).

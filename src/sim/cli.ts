@@ -4,6 +4,7 @@
  *   npm run sim -- --seeds 100000 [--start-seed S]      sweep seeds (each draws its own configuration)
  *   npm run sim -- --seed 1234 --trace                    replay one
  *   npm run sim -- --seeds 500 --mutant vote-no-up-to-date-check   hunt one core mutant
+ *   npm run sim -- --scenario gossip-leave --seeds 1000   the gossip core: an observer's leave under loss
  *
  * Every failure prints its seed, the violated invariant, the run's
  * configuration, the tail of the trace and the one command that replays it;
@@ -15,6 +16,7 @@ import { MUTANT_NAMES } from '../raft/mutations.js';
 import { runSimulation, type SimBug } from './raft/cluster.js';
 import { PROFILES } from './raft/faults.js';
 import { formatFailure } from './raft/report.js';
+import { leaveCheck } from './gossip/workloads.js';
 
 const BUGS: readonly SimBug[] = ['none', 'send-before-sync', 'lying-sync', 'ack-before-commit'];
 
@@ -29,11 +31,15 @@ interface CliArgs {
   mutant: string | undefined;
   maxFailures: number;
   timeLimitS: number;
+  scenario: string;
 }
+
+/** Seeded gossip scenarios besides the Raft simulator (the default, `raft`). */
+const SCENARIOS = ['raft', 'gossip-leave'];
 
 function usage(msg: string): never {
   process.stderr.write(
-    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S]\n`,
+    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S] [--scenario ${SCENARIOS.join('|')}]\n`,
   );
   process.exit(2);
 }
@@ -62,6 +68,7 @@ function parse(argv: string[]): CliArgs {
         mutant: { type: 'string' },
         'max-failures': { type: 'string' },
         'time-limit-s': { type: 'string' },
+        scenario: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -83,6 +90,8 @@ function parse(argv: string[]): CliArgs {
   if (mutant !== undefined && !(mutant in MUTANT_NAMES))
     usage(`--mutant must be one of ${Object.keys(MUTANT_NAMES).join(', ')}`);
   const nodes = str('nodes');
+  const scenario = str('scenario') ?? 'raft';
+  if (!SCENARIOS.includes(scenario)) usage(`--scenario must be one of ${SCENARIOS.join(', ')}`);
   return {
     seeds: single !== undefined ? 1 : int(str('seeds'), 'seeds', 100, 1),
     start: single !== undefined ? int(single, 'seed', 1, 0) : int(str('start-seed'), 'start-seed', 1, 0),
@@ -94,11 +103,42 @@ function parse(argv: string[]): CliArgs {
     mutant,
     maxFailures: int(str('max-failures'), 'max-failures', 10, 1),
     timeLimitS: int(str('time-limit-s'), 'time-limit-s', 0, 0),
+    scenario,
   };
+}
+
+/**
+ * `leaveCheck` per seed (src/sim/gossip/workloads.ts): a broken promise fails the seed and prints
+ * its replay; transient wrong views are counted (and listed with --trace).
+ */
+function gossipLeave(a: CliArgs): void {
+  let failures = 0;
+  let transient = 0;
+  let done = 0;
+  for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
+    const v = leaveCheck(seed);
+    if (v.transient.length > 0) {
+      transient++;
+      if (a.trace) process.stdout.write(`seed ${seed} (transient): ${v.transient.join('; ')}\n`);
+    }
+    if (v.broken.length === 0) continue;
+    failures++;
+    process.stdout.write(
+      `FAIL seed ${seed}: ${v.broken.join('; ')}\n  replay: npm run sim -- --scenario gossip-leave --seed ${seed} --trace\n`,
+    );
+  }
+  process.stdout.write(
+    `gossip-leave: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed, ${transient} with a transient wrong view\n`,
+  );
+  process.exitCode = failures > 0 ? 1 : 0;
 }
 
 async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
+  if (a.scenario === 'gossip-leave') {
+    gossipLeave(a);
+    return;
+  }
   const t0 = performance.now();
   let failures = 0;
   let done = 0;

@@ -14,3 +14,13 @@ describe('daemonNodeFlags (V8 flags of a spawned node daemon)', () => {
     );
   });
 });
+
+describe('daemon flags by device class', () => {
+  it('a minimal device runs in lite mode, standard and full keep the optimizing compiler', () => {
+    expect(daemonNodeFlags({}, 'minimal')).toEqual([...DAEMON_V8_FLAGS, '--lite-mode']);
+    expect(daemonNodeFlags({}, 'standard')).toEqual([...DAEMON_V8_FLAGS]);
+    expect(daemonNodeFlags({}, 'full')).toEqual([...DAEMON_V8_FLAGS]);
+    // The user's NODE_OPTIONS still win.
+    expect(daemonNodeFlags({ NODE_OPTIONS: '--lite_mode' }, 'minimal')).toEqual([...DAEMON_V8_FLAGS]);
+  });
+});

@@ -7,15 +7,16 @@
  * which the test reads.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
+import { processStartTime } from '../../src/node/datadir.js';
 
 const CLIENT = fileURLToPath(new URL('../../dist/client/index.js', import.meta.url));
 
@@ -148,4 +149,280 @@ describe('the typed client', () => {
     expect(answered.out).toBe('running');
     expect(answered.packages).toEqual(['zod']);
   });
+});
+
+describe('swarm kv get | node status (the fast path)', () => {
+  let server: Server;
+  let dataDir = '';
+  let configFile = '';
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/v1/kv/k') {
+        res.end(JSON.stringify({ revision: 7, key: 'k', value: { b: [1, 'x'] }, extra: true }));
+        return;
+      }
+      if (path === '/v1/status' || path === '/old/v1/status') {
+        // A current node, or one from before `waiting` and `cluster` (the schema's defaults fill them).
+        const now = path === '/v1/status' ? { waiting: 'a quorum', cluster: 'c1' } : {};
+        res.end(
+          JSON.stringify({
+            id: 'n1',
+            name: 'node-one',
+            device_class: 'standard',
+            role: 'follower',
+            term: 3,
+            leader: null,
+            ...now,
+            addresses: { gossip: '127.0.0.1:1', api: null, raft: '127.0.0.1:3' },
+            uptime_s: 75,
+            version: '9.9.9',
+            pid: 42,
+            data_dir: '/d',
+            security: { gossip_encrypted: false, note: 'no key' },
+          }),
+        );
+        return;
+      }
+      if (path === '/v1/kv/text') {
+        res.end(JSON.stringify({ key: 'text', value: 'plain', revision: 3 }));
+        return;
+      }
+      if (path === '/v1/kv/odd') {
+        // Not the documented shape: only the full program words the complaint.
+        res.end(JSON.stringify({ key: 'odd', revision: 'seven', value: 1 }));
+        return;
+      }
+      res.statusCode = 404;
+      res.end(JSON.stringify({ error: { code: 'not_found', message: 'key missing not found' } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // A data dir whose "node" is this test process (alive, same start time), its API the server above.
+    dataDir = join(root, 'fast-node');
+    mkdirSync(dataDir, { recursive: true });
+    const ref = { pid: process.pid, start: processStartTime(process.pid) };
+    writeFileSync(join(dataDir, 'node.lock'), JSON.stringify(ref));
+    writeFileSync(
+      join(dataDir, 'node.json'),
+      JSON.stringify({ ...ref, id: 'n1', name: 'n1', api_url: url, started_at: new Date().toISOString() }),
+    );
+    configFile = join(root, 'fast.toml');
+    writeFileSync(configFile, '[network]\nmulticast_enabled = false\n');
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  /** Runs swarm with the memo kept under `memo` (XDG_RUNTIME_DIR); what it printed and loaded. */
+  async function run(
+    args: string[],
+    memo: string,
+  ): Promise<Loaded & { code: number | null; out: string; err: string }> {
+    const log = join(root, `modules.${++seq}`);
+    const r = await runSwarm(args, {
+      env: {
+        SWARM_CONFIG: '',
+        XDG_CONFIG_HOME: join(root, 'xdg'),
+        XDG_RUNTIME_DIR: join(root, memo),
+        NODE_OPTIONS: tracing(log),
+      },
+    });
+    return { ...loaded(log), code: r.code, out: r.stdout, err: r.stderr };
+  }
+
+  it('answers from built-ins once the config was validated, printing what the full program printed', async () => {
+    const get = ['-c', configFile, 'kv', 'get', 'k', '--data-dir', dataDir];
+    const full = await run(get, 'memo-a');
+    expect(full.code).toBe(0);
+    expect(full.packages).toContain('zod');
+    expect(full.own).toContain('cli/main.js');
+    const fast = await run(get, 'memo-a');
+    expect(fast.code).toBe(0);
+    expect(fast.out).toBe(full.out);
+    expect(fast.out).toBe('{"b":[1,"x"]}\n');
+    // No npm package at all (no commander, zod, smol-toml, hono, ink, react, prom-client), none of the full CLI.
+    expect(fast.packages).toEqual([]);
+    expect(
+      fast.own.filter((m) =>
+        /^(cli\/(main|program|commands\/)|config\/(load|schema)|client\/client|api\/)/.test(m),
+      ),
+    ).toEqual([]);
+    expect(fast.own).toContain('cli/fast.js');
+
+    for (const [i, extra] of [['--json'], ['--stale', '--json']].entries()) {
+      const a = await run([...get, ...extra], `memo-b${i}`);
+      const b = await run([...get, ...extra], `memo-b${i}`);
+      expect(a.packages).toContain('zod');
+      expect(b.packages).toEqual([]);
+      expect(b.out).toBe(a.out);
+      expect(JSON.parse(b.out)).toEqual({ key: 'k', value: { b: [1, 'x'] }, revision: 7 });
+    }
+    const text = await run(['-c', configFile, 'kv', 'get', 'text', '--data-dir', dataDir], 'memo-a');
+    expect(text.packages).toEqual([]);
+    expect(text.out).toBe('plain\n');
+  });
+
+  it('fails with the full program’s line and exit code', async () => {
+    const missing = ['-c', configFile, 'kv', 'get', 'missing', '--data-dir', dataDir];
+    const full = await run(missing, 'memo-c');
+    const fast = await run(missing, 'memo-c');
+    expect(full.code).toBe(1);
+    expect(full.err).toBe('swarm: key missing not found\n');
+    expect(fast.packages).toEqual([]);
+    expect([fast.code, fast.out, fast.err]).toEqual([full.code, full.out, full.err]);
+
+    // An answer of another shape: the fast path steps aside and the full program reports it.
+    const odd = await run(['-c', configFile, 'kv', 'get', 'odd', '--data-dir', dataDir], 'memo-c');
+    expect(odd.code).toBe(1);
+    expect(odd.err).toMatch(/^swarm: unexpected response from .*\/v1\/kv\/odd: revision /);
+    expect(odd.packages).toContain('zod');
+  });
+
+  it('never remembers a config that does not validate', async () => {
+    const bad = join(root, 'bad.toml');
+    writeFileSync(bad, '[gossip]\nfanout = "many"\n');
+    const args = ['-c', bad, 'kv', 'get', 'k', '--data-dir', dataDir];
+    const first = await run(args, 'memo-d');
+    const second = await run(args, 'memo-d');
+    // A config error: exit 2, one line naming the key.
+    expect(first.code).toBe(2);
+    expect(first.err).toMatch(/^swarm: .*fanout/);
+    expect([second.code, second.err]).toEqual([first.code, first.err]);
+    expect(second.packages).toContain('zod');
+  });
+
+  it('node status prints the full program’s text, for current and older nodes', async () => {
+    const status = ['-c', configFile, 'node', 'status', '--data-dir', dataDir];
+    const runtime = join(dataDir, 'node.json');
+    const saved = readFileSync(runtime, 'utf8');
+    const rt = JSON.parse(saved) as { api_url: string };
+    try {
+      for (const [i, prefix] of ['', '/old'].entries()) {
+        writeFileSync(runtime, JSON.stringify({ ...rt, api_url: `${rt.api_url}${prefix}` }));
+        const full = await run(status, `memo-e${i}`);
+        const fast = await run(status, `memo-e${i}`);
+        expect(full.code).toBe(0);
+        expect(full.packages).toContain('zod');
+        expect(fast.packages).toEqual([]);
+        expect([fast.code, fast.out, fast.err]).toEqual([full.code, full.out, full.err]);
+        expect(fast.out).toContain('node-one');
+        expect(fast.out.includes('waiting')).toBe(i === 0);
+      }
+    } finally {
+      writeFileSync(runtime, saved);
+    }
+  });
+});
+
+describe('swarm node start --foreground (the fast path of a restart)', () => {
+  /** Starts a foreground node, waits for its node.json, stops it with SIGTERM; what it loaded and printed. */
+  async function runNode(
+    args: string[],
+    dataDir: string,
+    memo: string,
+  ): Promise<Loaded & { code: number | null; err: string }> {
+    const log = join(root, `modules.${++seq}`);
+    const child = spawn(process.execPath, [SWARM_BIN, ...args], {
+      env: {
+        ...process.env,
+        SWARM_CONFIG: '',
+        XDG_CONFIG_HOME: join(root, 'xdg'),
+        XDG_RUNTIME_DIR: join(root, memo),
+        NODE_OPTIONS: tracing(log),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    let exited = false;
+    void closed.then(() => (exited = true));
+    while (!exited && Date.now() < deadline) {
+      try {
+        if (JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8')).pid === child.pid) break;
+      } catch {
+        // not yet written
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!exited) child.kill('SIGTERM');
+    const code = await closed;
+    return { ...loaded(log), code, err };
+  }
+
+  it('runs the node from the config validated at its last start: no zod, no commander', async () => {
+    const dataDir = join(root, 'fg-node');
+    const config = join(root, 'fg.toml');
+    writeFileSync(
+      config,
+      '[network]\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nbind_address = "127.0.0.1"\n',
+    );
+    const args = [
+      '-c',
+      config,
+      'node',
+      'start',
+      '--foreground',
+      '--data-dir',
+      dataDir,
+      '--bootstrap',
+      '1',
+      '--gossip-port',
+      '0',
+      '--api-port',
+      '0',
+      '--raft-port',
+      '0',
+      '--no-multicast',
+    ];
+    const first = await runNode(args, dataDir, 'memo-fg');
+    expect(first.code).toBe(0);
+    expect(first.packages).toContain('zod');
+    expect(first.packages).toContain('commander');
+    const second = await runNode(args, dataDir, 'memo-fg');
+    expect(second.code).toBe(0);
+    expect(second.err).toMatch(/"msg":"node started"/);
+    expect(second.packages.filter((p) => ['zod', 'commander', 'smol-toml'].includes(p))).toEqual([]);
+    expect(second.own).toContain('cli/node-runtime.js');
+    expect(second.own.filter((m) => /^(cli\/(main|program)|config\/(load|schema))\.js$/.test(m))).toEqual([]);
+  }, 90_000);
+
+  it('a start that fails fails once, with the full program’s line and exit code', async () => {
+    // The data dir is held by a live process (this test's): the node must refuse to start.
+    const dataDir = join(root, 'fg-locked');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(
+      join(dataDir, 'node.lock'),
+      JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) }),
+    );
+    const config = join(root, 'fg-locked.toml');
+    writeFileSync(config, '[network]\nmulticast_enabled = false\n');
+    const args = [
+      '-c',
+      config,
+      'node',
+      'start',
+      '--foreground',
+      '--data-dir',
+      dataDir,
+      '--no-multicast',
+      '--gossip-port',
+      '0',
+      '--api-port',
+      '0',
+      '--raft-port',
+      '0',
+    ];
+    const full = await runNode(args, dataDir, 'memo-fg-locked');
+    const fast = await runNode(args, dataDir, 'memo-fg-locked');
+    expect(full.code).not.toBe(0);
+    const lines = (s: string): string[] => s.split('\n').filter((l) => l.startsWith('swarm: '));
+    expect(lines(full.err)).toHaveLength(1);
+    expect(fast.packages).not.toContain('zod');
+    expect([fast.code, lines(fast.err)]).toEqual([full.code, lines(full.err)]);
+  }, 90_000);
 });

@@ -64,6 +64,7 @@ describe('defaults', () => {
     'node.name': '',
     'node.device_class': 'standard',
     'node.data_dir': '',
+    'node.labels': [],
     'metrics.enabled': true,
     'metrics.collection_interval_ms': 5000,
     'metrics.history_size': 100,
@@ -93,6 +94,9 @@ describe('defaults', () => {
     'raft.quota_bytes': 268435456,
     'security.swarm_key': '',
     'security.api_token': '',
+    'tasks.enabled': true,
+    'tasks.lease_ms': 10000,
+    'tasks.log_max_bytes': 1048576,
     'logging.level': 'info',
     'coordination.watch_history_events': 10000,
     'coordination.watch_history_bytes': 16777216,
@@ -415,5 +419,19 @@ describe('config set (atomic)', () => {
     expect(editTomlLine('[gossip]\nttl = 3\n', 'api', 'port', '9')).toBe(
       '[gossip]\nttl = 3\n\n[api]\nport = 9\n',
     );
+  });
+});
+
+describe('node.labels', () => {
+  it('refuses a label that does not fit the gossip tag, naming the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swarm-labels-'));
+    const path = join(dir, 'c.toml');
+    writeFileSync(path, '[node]\nlabels = ["camera", "class=full"]\n');
+    expect(() => loadConfig({ path, env: {} })).toThrow(/node\.labels.*built-in name "class"/);
+    writeFileSync(path, `[node]\nlabels = ["${'x'.repeat(20)}", "${'y'.repeat(20)}"]\n`);
+    expect(() => loadConfig({ path, env: {} })).toThrow(/node\.labels.*at most 32 fit in gossip/);
+    writeFileSync(path, '[node]\nlabels = ["camera", "zone=kitchen"]\n');
+    expect(loadConfig({ path, env: {} }).config.node.labels).toEqual(['camera', 'zone=kitchen']);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

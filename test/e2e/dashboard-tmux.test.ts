@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SWARM_BIN } from '../helpers/run-swarm.js';
+import { SwarmClient } from '../../src/client/client.js';
 import { alive } from '../node/proc.js';
 import { leaderResponse, membersResponse, three, withCounters } from '../cli/dashboard/fixtures.js';
 
@@ -82,6 +83,12 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       expect(err).toContain('Swarm running');
       nodes = (JSON.parse(out) as { nodes: typeof nodes }).nodes;
       const leader = nodes.find((n) => n.role === 'leader') ?? nodes[0]!;
+      // A task with two replicas, so the dashboard has tasks per node to show (the demo ends them with its nodes).
+      await new SwarmClient({ baseUrl: leader.api_url, timeoutMs: 8000 }).taskRun({
+        name: 'idler',
+        command: ['sleep', '300'],
+        count: 2,
+      });
 
       const cmd = `env -u CI ${JSON.stringify(process.execPath)} ${JSON.stringify(SWARM_BIN)} swarm dashboard --api ${leader.api_url} --interval 500; echo $? > ${JSON.stringify(codeFile)}; sleep 30`;
       tmux('new-session', '-d', '-s', 'dash', '-x', '160', '-y', '50', cmd);
@@ -91,7 +98,11 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       const seen = Date.now() + 20_000;
       while (Date.now() < seen) {
         pane = tmux('capture-pane', '-p', '-t', 'dash');
-        if (/In .*pkt\/s [▁▂▃▄▅▆▇█]{6,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{6,}/.test(pane)) break;
+        if (
+          /In .*pkt\/s [▁▂▃▄▅▆▇█]{6,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{6,}/.test(pane) &&
+          /^idler +2\/2 /m.test(pane)
+        )
+          break;
         await sleep(250);
       }
       keepPane('dashboard', pane);
@@ -100,14 +111,20 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
         new RegExp(`Members 3 \\(3 alive\\) +Leader ${leader.name} +Term \\d+ +Commit \\d+`),
       );
       expect(pane).toMatch(/In .*pkt\/s [▁▂▃▄▅▆▇█]{2,}.*Out .*pkt\/s [▁▂▃▄▅▆▇█]{2,}/);
-      expect(pane).toMatch(/NAME +CLASS +STATUS +ROLE +ADDRESS +LAST HEARD +POWER +BATTERY +RATING/);
-      for (const n of nodes)
-        expect(pane).toMatch(
-          new RegExp(
-            `[ *]${n.name} +standard +alive +(leader|follower) +127\\.0\\.0\\.1:\\d+ +\\S+ ago +[\\d.]+ W +\\S+ +(A\\+|[A-F]|idle)\\s*$`,
-            'm',
-          ),
+      expect(pane).toMatch(/NAME +CLASS +STATUS +ROLE +TASKS +ADDRESS +LAST HEARD +POWER +BATTERY +RATING/);
+      let replicas = 0;
+      for (const n of nodes) {
+        const row = new RegExp(
+          `[ *]${n.name} +standard +alive +(leader|follower) +([01]) +127\\.0\\.0\\.1:\\d+ +\\S+ ago +[\\d.]+ W +\\S+ +(A\\+|[A-F]|idle)\\s*$`,
+          'm',
         );
+        expect(pane).toMatch(row);
+        replicas += Number(row.exec(pane)?.[2]);
+      }
+      // Tasks per node: the two replicas on two of the three members, and the panel naming them.
+      expect(replicas).toBe(2);
+      expect(pane).toMatch(/^Tasks 1 \(2 of 2 replicas running\)/m);
+      expect(pane).toMatch(/^idler +2\/2 +node-\d\(running\) node-\d\(running\)/m);
       expect(pane).toMatch(new RegExp(`\\*${leader.name} +standard +alive +leader `));
 
       tmux('send-keys', '-t', 'dash', 'q');
@@ -195,7 +212,7 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       expect(status).toMatch(/^Swarm status {2}http:\/\/127\.0\.0\.1:\d+ {2}every 500ms/);
       expect(status).toMatch(new RegExp(`^leader: +${leader.name} \\(${leader.id}\\)$`, 'm'));
       expect(status).toMatch(/^members: +3 \(3 alive\)$/m);
-      expect(status).toMatch(/ NAME +ID +STATUS +CLASS +RAFT +GOSSIP +API +BATTERY +CHANGED/);
+      expect(status).toMatch(/ NAME +ID +STATUS +CLASS +RAFT +LABELS +GOSSIP +API +BATTERY +CHANGED/);
       for (const n of nodes)
         expect(status).toMatch(
           new RegExp(`^[ *]${n.name} +${n.id} +alive +standard +(leader|follower) `, 'm'),
@@ -262,6 +279,12 @@ describe.skipIf(!hasTmux)('live views under tmux', () => {
       new Promise((resolve, reject) => {
         const srv = createServer((req, res) => {
           packets += 7;
+          // No /v1/tasks here, as on a node older than tasks: the dashboard shows no tasks section.
+          if (req.url === '/v1/tasks') {
+            res.writeHead(404, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: { code: 'not_found', message: 'no route GET /v1/tasks' } }));
+            return;
+          }
           const body =
             req.url === '/v1/members'
               ? withCounters(membersResponse(three()), packets, packets / 7)

@@ -63,6 +63,17 @@ describe('modes and parameters', () => {
     const off = controller({ conservativeWhenQuiet: false });
     expect(drive(off, { ...healthy, eventRatePerS: 0 }, 5).mode).toBe('normal');
   });
+  it('quiet on mains stays normal: failure detection keeps the base probe period', () => {
+    const mains = controller();
+    expect(drive(mains, { ...healthy, eventRatePerS: 0, onBattery: false }, 5).mode).toBe('normal');
+    const battery = controller();
+    const quietOnBattery = { ...healthy, eventRatePerS: 0, onBattery: true, batteryPercent: 80 };
+    expect(drive(battery, quietOnBattery, 3)).toMatchObject({ mode: 'conservative', cause: 'quiet' });
+    // Plugged in while quiet: back to normal probing.
+    expect(drive(battery, { ...quietOnBattery, onBattery: false, batteryPercent: null }, 3).mode).toBe(
+      'normal',
+    );
+  });
   it('isolated: no peer answered, back off', () => {
     const r = drive(controller(), { ...healthy, probeLoss: 1, reachablePeers: 0 }, 3);
     expect(r.mode).toBe('conservative');

@@ -138,6 +138,97 @@ describe('GossipNode', () => {
     for (const v of ids) if (v !== 'n3') expect(statusOf(sim, v, 'n3')).toBe(MemberStatus.Left);
   });
 
+  it('answers a ping-req, a suspect and a dead claim about a member it holds left with the leave', () => {
+    const view = sharedView(['a', 'b', 'c']);
+    const a = new GossipNode({ self: { id: 'a', name: 'a', host: 'a', port: 0 }, rng: createRng(7), view });
+    a.receive({ host: 'b', port: 0 }, { type: 'leave', from: 'b', incarnation: 1 }, 10);
+    a.drain();
+    const leftTo = (to: string): boolean =>
+      a
+        .drain()
+        .some(
+          (o) =>
+            o.host === to &&
+            o.msg.type === 'gossip' &&
+            o.msg.updates.some((u) => u.kind === 'left' && u.id === 'b' && u.incarnation === 1),
+        );
+    // c missed the leave: its probe of b failed and it asks a to try.
+    a.receive(
+      { host: 'c', port: 0 },
+      {
+        type: 'ping-req',
+        from: 'c',
+        seq: 1,
+        target: 'b',
+        targetHost: 'b',
+        targetPort: 0,
+        wantNack: true,
+        updates: [],
+      },
+      20,
+    );
+    expect(leftTo('c')).toBe(true);
+    const claim = (kind: 'suspect' | 'dead', inc: number) =>
+      a.receive(
+        { host: 'c', port: 0 },
+        { type: 'gossip', from: 'c', updates: [{ kind, id: 'b', incarnation: inc, from: 'c' }], events: [] },
+        30,
+      );
+    claim('suspect', 0);
+    expect(leftTo('c')).toBe(true);
+    claim('dead', 1);
+    expect(leftTo('c')).toBe(true);
+    // A claim about a later life (b came back) is not answered with the old leave.
+    claim('suspect', 2);
+    expect(leftTo('c')).toBe(false);
+    expect(a.member('b')?.status).toBe(MemberStatus.Left);
+  });
+
+  it('sends its leave to full members first (observers pass no update on)', () => {
+    const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
+    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    for (let seed = 1; seed <= 20; seed++) {
+      const me = new GossipNode({
+        self: { id: 'me', name: 'me', host: 'me', port: 0 },
+        rng: createRng(seed),
+        view,
+      });
+      me.leave(10);
+      const to = me
+        .drain()
+        .filter((o) => o.msg.type === 'leave')
+        .map((o) => o.to);
+      expect(to).toHaveLength(3);
+      expect(to).toContain('full');
+    }
+  });
+
+  it('sends each leave target the `left` update as a gossip too (two chances against loss)', () => {
+    // Seed 189 of the gossip-leave scenario: the `leave` to each full member was lost and the
+    // round's gossip went to observers, which pass nothing on; every full member called it dead.
+    const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
+    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    for (let seed = 1; seed <= 20; seed++) {
+      const me = new GossipNode({
+        self: { id: 'me', name: 'me', host: 'me', port: 0 },
+        rng: createRng(seed),
+        view,
+      });
+      me.leave(10);
+      const out = me.drain();
+      const leaveTo = out.filter((o) => o.msg.type === 'leave').map((o) => o.to);
+      const leftTo = out
+        .filter(
+          (o) =>
+            o.msg.type === 'gossip' &&
+            o.msg.updates.some((u) => u.kind === 'left' && u.id === 'me' && u.incarnation === 1),
+        )
+        .map((o) => o.to);
+      for (const to of leaveTo) expect(leftTo).toContain(to);
+      expect(leftTo.filter((to) => to === 'full').length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('lets a dead member come back under the same id with a higher incarnation', () => {
     const sim = new GossipSim({ seed: 5, link: LAN });
     const ids = sim.bootstrap(6);

@@ -97,6 +97,7 @@ export const gossipSamples: readonly GossipMessage[] = [
   { type: 'announce-reply', from: 'a', member: memberA, cluster: 'swarm' },
   { type: 'leave', from: 'b', incarnation: 4 },
   { type: 'user-event', from: 'b', event: { origin: 'b', seq: 1, name: 'temp', payload: bytes(0x15) } },
+  { type: 'pp-sum', from: 'a', exchange: 43, members: 2, hash: 0xad8bf0f0 },
 ];
 
 export const raftSamples: readonly RaftMessage[] = [

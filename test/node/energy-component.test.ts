@@ -161,7 +161,7 @@ describe('EnergyComponent', () => {
     expect(gossip.published[0]).toMatchObject({ battery: 64, powerW: 1.201 });
   });
 
-  it('republishes only on a meaningful change: figures at most every 30 s, a state change at once', async () => {
+  it('republishes only on a meaningful change: figures at most every 10 min, a state change at once', async () => {
     const gossip = new FakeGossip();
     const { energy, clock } = await startEnergy('rpi4', 'full', { gossip });
     for (let i = 0; i < 5; i++) {
@@ -212,7 +212,7 @@ describe('EnergyComponent', () => {
     expect(energy.powerMode()).toBe('normal');
     expect(energy.samplingIntervalMs()).toBe(60_000);
     const published = gossip.published.length;
-    // One second later (well inside the 30 s figure interval), the battery is at 5 %: below critical (10 %).
+    // One second later (well inside the 10 min figure interval), the battery is at 5 %: below critical (10 %).
     writeFileSync(join(tree, 'sys/class/power_supply/bq27441-0/capacity'), '5\n');
     clock.t += 1000;
     await energy.collect();

@@ -140,6 +140,72 @@ describe('RaftNode.nextDeadline', () => {
     expect(toC).toHaveLength(2);
   });
 
+  it('a learner skipping rounds still gets a new commit index at the next round, then is left alone', () => {
+    const a = node('a', ['a', 'b'], ['c']);
+    lead(a, 1000);
+    a.setLearnerHeartbeatRounds(20);
+    drain(a);
+    const term = a.status().term;
+    // The leader's no-op, on an empty log (lead() already sent it to b and c).
+    const last = 1;
+    const ack = (from: NodeId, at: number): void => {
+      a.step(
+        {
+          type: 'append_entries_response',
+          from,
+          to: 'a',
+          term,
+          success: true,
+          matchIndex: last,
+          rejectedIndex: 0,
+          conflictTerm: 0,
+          conflictIndex: 0,
+          lastLogIndex: last,
+        } as RaftMessage,
+        at,
+      );
+    };
+    // The learner holds the entry before it commits: the append it got carried the old commit.
+    ack('c', 1001);
+    ack('b', 1002);
+    expect(a.status().commit).toBe(last);
+    drain(a);
+    const commitsToC: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const d = a.nextDeadline();
+      a.tick(d);
+      for (const m of drain(a)) if (m.type === 'heartbeat' && m.to === 'c') commitsToC.push(m.commit);
+      a.step({ type: 'heartbeat_response', from: 'b', to: 'a', term, readCtx: 0 } as RaftMessage, d);
+      drain(a);
+    }
+    // Without the rule the learner would wait for round 20 to learn the commit.
+    expect(commitsToC).toEqual([last]);
+  });
+
+  it('a stretched heartbeat (energy emergency): rounds and check-quorum x3, back at the base period at once', () => {
+    const a = node('a', ['a', 'b']);
+    lead(a, 1000);
+    drain(a);
+    const term = a.status().term;
+    a.setHeartbeatScale(3);
+    const rounds: number[] = [];
+    let t = a.nextDeadline();
+    for (let i = 0; i < 6 && a.isLeader; i++) {
+      t = a.nextDeadline();
+      a.tick(t);
+      if (drain(a).some((m) => m.type === 'heartbeat' && m.to === 'b')) rounds.push(t);
+      a.step({ type: 'heartbeat_response', from: 'b', to: 'a', term, readCtx: 0 } as RaftMessage, t);
+      drain(a);
+    }
+    // Still leading: check-quorum runs over 3 x 150 ms while b answers every 150 ms.
+    expect(a.isLeader).toBe(true);
+    const gaps = rounds.slice(1).map((x, i) => x - rounds[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    for (const g of gaps) expect(g).toBe(150);
+    a.setHeartbeatScale(1);
+    expect(a.nextDeadline()).toBeLessThanOrEqual(t + 50);
+  });
+
   it('check-quorum deposes a silent leader ticked only at its deadlines', () => {
     const a = node('a', ['a', 'b', 'c']);
     a.tick(1000);

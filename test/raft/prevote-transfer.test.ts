@@ -236,3 +236,73 @@ describe('peer unreachable (the runtime’s crash hint)', () => {
     expect(c.node(f1).status().leader).toBe(l.id);
   });
 });
+
+describe('campaign soon (the runtime’s restart hint)', () => {
+  // The harness's boot configuration is not in the log: a restart passes it again, as raft-bootstrap.json does.
+  const CONF3 = { voters: ['a', 'b', 'c'], learners: [] };
+  const opts = { preVote: true, checkQuorum: true, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 };
+
+  /** Virtual ms from restarting all three (on their disks) until one leads; `hint`: told a quorum is up. */
+  async function wholeRestart(seed: number, hint: boolean): Promise<number> {
+    const c = TestCluster.boot(['a', 'b', 'c'], seed, opts);
+    await c.electLeader();
+    await c.propose('x');
+    await c.advance(300);
+    for (const id of ['a', 'b', 'c']) c.crash(id);
+    const t0 = c.now;
+    for (const id of ['a', 'b', 'c']) c.start(id, CONF3);
+    if (hint) for (const n of c.nodes.values()) n.campaignSoon(c.now, 250);
+    for (let t = 0; t < 10_000; t += 10) {
+      if (c.leader()) return c.now - t0;
+      await c.advance(10);
+    }
+    throw new Error('no leader after the restart');
+  }
+
+  it('a cluster restarted at once elects within the hint’s window, not an election timeout', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      // The window is 250 ms; a tick, a pre-vote and a vote round on top.
+      expect(await wholeRestart(seed, true)).toBeLessThanOrEqual(250 + 40);
+      expect(await wholeRestart(seed, false)).toBeGreaterThanOrEqual(1000);
+    }
+  });
+
+  it('a lone voter told so leads at its next tick', async () => {
+    const c = TestCluster.boot(['a'], 3, opts);
+    await c.electLeader();
+    c.crash('a');
+    const t0 = c.now;
+    const a = c.start('a', { voters: ['a'], learners: [] });
+    expect(a.campaignSoon(c.now, 0)).toBe(true);
+    await c.advance(20);
+    expect(c.leader()?.id).toBe('a');
+    expect(c.now - t0).toBeLessThanOrEqual(20);
+  });
+
+  it('a restarted follower of a live cluster does not depose its leader', async () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 11, opts);
+    const l = await c.electLeader();
+    const term = l.status().term;
+    const f = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    c.crash(f);
+    await c.advance(200);
+    const n = c.start(f, CONF3);
+    expect(n.campaignSoon(c.now, 0)).toBe(true);
+    await c.advance(3000);
+    expect(c.leader()?.id).toBe(l.id);
+    expect(l.status().term).toBe(term);
+    expect(c.node(f).status().leader).toBe(l.id);
+  });
+
+  it('changes nothing without pre-vote, for a leader, or once a leader is known', async () => {
+    const c = TestCluster.boot(['a', 'b', 'c'], 13, { ...opts, preVote: false });
+    const l = await c.electLeader();
+    const f = ['a', 'b', 'c'].find((id) => id !== l.id)!;
+    expect(c.node(f).campaignSoon(c.now, 0)).toBe(false);
+    expect(l.campaignSoon(c.now, 0)).toBe(false);
+    const d = TestCluster.boot(['a', 'b', 'c'], 13, opts);
+    const dl = await d.electLeader();
+    const df = ['a', 'b', 'c'].find((id) => id !== dl.id)!;
+    expect(d.node(df).campaignSoon(d.now, 0)).toBe(false);
+  });
+});

@@ -258,8 +258,15 @@ class EventsTest(unittest.TestCase):
         t.join(15)
         stop.set()
         self.assertEqual([(e["id"], e["payload"]) for e in got], [(sent["id"], '{"n":1}')])
-        recent = c[2].events_recent(name="py-ev")["events"]
-        self.assertIn(sent["id"], [e["id"] for e in recent])
+        # The third node hears it by gossip too, a few rounds later: wait for it, do not race it.
+        deadline = time.time() + 10
+        ids = []
+        while time.time() < deadline:
+            ids = [e["id"] for e in c[2].events_recent(name="py-ev")["events"]]
+            if sent["id"] in ids:
+                break
+            time.sleep(0.1)
+        self.assertIn(sent["id"], ids)
 
 
 @unittest.skipUnless(len(APIS) >= 3, "SWARM_TEST_APIS not set")

@@ -180,6 +180,30 @@ class ObserverTest(unittest.TestCase):
         self.assertIn((sl.GOSSIP, [self.obs.id, [[sl.LEFT, self.obs.id, self.obs.inc]], []]), msgs)
         self.assertEqual(self.obs.status, sl.LEFT)
 
+    def test_leave_goes_to_full_members_first(self):
+        # Four observers learned before the full node: observers pass no update on, so the one
+        # leave the observer sends must reach the full node (the test/python leave flake).
+        self.node.recv_all(self.obs, 200)
+        sinks = [Peer() for _ in range(4)]
+        try:
+            obs_recs = [["esp%d" % i, "esp%d" % i, "127.0.0.1", s.port, "minimal", 3, 0, [None] * 7]
+                        for i, s in enumerate(sinks)]
+            self.node.send(self.obs, sl.PP_RESPONSE, [NODE, 1, obs_recs + [rec(NODE, self.node.port)], []])
+            self.node.recv_all(self.obs, 100)
+            self.obs.leave()
+            got = []
+            try:
+                while True:
+                    p = self.node.s.recvfrom(2000)[0]
+                    got.append(p[1])
+            except socket.timeout:
+                pass
+            self.assertIn(sl.LEAVE, got)
+            self.assertIn(sl.GOSSIP, got)
+        finally:
+            for s in sinks:
+                s.close()
+
 
 class KeyedTest(unittest.TestCase):
     def test_plaintext_and_wrong_key_dropped(self):

@@ -17,6 +17,7 @@ export const GROUPS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['elect', async () => (await import('./coord.js')).registerElect],
   ['lease', async () => (await import('./coord.js')).registerLease],
   ['event', async () => (await import('./event.js')).register],
+  ['task', async () => (await import('./task.js')).register],
   ['demo', async () => (await import('./demo.js')).register],
   ['agent', async () => (await import('./agent.js')).register],
   ['config', async () => (await import('./config.js')).register],

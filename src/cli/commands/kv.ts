@@ -35,8 +35,8 @@ export async function clientFor(
   timeoutMs?: number,
 ): Promise<SwarmClient> {
   if (o.api !== undefined) {
-    const { loadCliConfig } = await import('../config-access.js');
-    const { config } = loadCliConfig(ctx);
+    const { loadCliConfigRemembered } = await import('../config-access.js');
+    const { config } = loadCliConfigRemembered(ctx, undefined);
     return new SwarmClient({ baseUrl: o.api, token: config.security.api_token, timeoutMs });
   }
   return localClient(ctx, o.dataDir, timeoutMs);

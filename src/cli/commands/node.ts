@@ -12,14 +12,14 @@ import type { Command } from 'commander';
 import { SwarmError } from '../../common/errors.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
-import type { StatusResponse } from '../../api/types.js';
 import type { SwarmConfig } from '../../config/schema.js';
 import { FILES, inspectDataDir, readRuntime } from '../../node/datadir.js';
 import type { SwarmNode } from '../../node/node.js';
 import type { StartOptions } from '../config-access.js';
 import type { CliContext, Registrar } from '../context.js';
 import { NoNodeRunningError, spawnDaemon, stopDaemon } from '../daemon.js';
-import { formatDuration, formatPairs } from '../output.js';
+import { formatPairs } from '../output.js';
+import { formatStatus } from '../status-format.js';
 
 export type { StartOptions } from '../config-access.js';
 
@@ -33,30 +33,7 @@ function dataDirOption(cmd: Command): Command {
   return cmd.option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)');
 }
 
-export function formatStatus(s: StatusResponse): string {
-  const addr = (v: string | null): string => v ?? '-';
-  return formatPairs([
-    ['id', s.id],
-    ['name', s.name],
-    ['device class', s.device_class],
-    ['role', s.role],
-    ['term', String(s.term)],
-    ['leader', s.leader ?? '-'],
-    ...(s.waiting !== null ? ([['waiting', s.waiting]] as [string, string][]) : []),
-    ...(s.cluster !== null ? ([['cluster', s.cluster]] as [string, string][]) : []),
-    ['api', addr(s.addresses.api)],
-    ['gossip', addr(s.addresses.gossip)],
-    ['raft', addr(s.addresses.raft)],
-    ['uptime', formatDuration(s.uptime_s)],
-    ['version', s.version],
-    ['pid', String(s.pid)],
-    ['data dir', s.data_dir],
-    [
-      'security',
-      s.security.gossip_encrypted ? 'gossip encrypted' : (s.security.note ?? 'gossip unencrypted'),
-    ],
-  ]);
-}
+export { formatStatus };
 
 /** How long a detached `node start` looks for a leader before saying what the node waits for. */
 const START_LEADER_WAIT_MS = 4000;
@@ -168,7 +145,10 @@ export const register: Registrar = (program, ctx) => {
       )
       .option('--json', 'print the started node as JSON'),
   ).action(async (opts: StartOptions) => {
-    const { config } = await loadWith(ctx, opts);
+    // In the foreground (a service manager's restart), remembered for the fast path (bin/swarm.js).
+    const { config } = opts.foreground
+      ? (await import('../config-access.js')).loadStartConfigRemembered(ctx, opts)
+      : await loadWith(ctx, opts);
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
@@ -225,7 +205,8 @@ export const register: Registrar = (program, ctx) => {
       .description('ask the running node for its status over its API')
       .option('--json', 'machine-readable output'),
   ).action(async (opts: { dataDir?: string; json?: boolean }) => {
-    const { config } = await loadWith(ctx, { dataDir: opts.dataDir });
+    const { loadCliConfigRemembered } = await import('../config-access.js');
+    const { config } = loadCliConfigRemembered(ctx, opts.dataDir);
     const dataDir = config.node.data_dir;
     const found = inspectDataDir(dataDir);
     if (found.state === 'none') throw new NoNodeRunningError(dataDir);

@@ -35,8 +35,8 @@ export async function localClient(
   dataDirFlag: string | undefined,
   timeoutMs?: number,
 ): Promise<SwarmClient> {
-  const { loadCliConfig, overridesFrom } = await import('../config-access.js');
-  const { config } = loadCliConfig(ctx, overridesFrom({ dataDir: dataDirFlag }, process.cwd()));
+  const { loadCliConfigRemembered } = await import('../config-access.js');
+  const { config } = loadCliConfigRemembered(ctx, dataDirFlag);
   const dataDir = config.node.data_dir;
   const found = inspectDataDir(dataDir);
   if (found.state === 'none') throw new NoNodeRunningError(dataDir);

@@ -5,6 +5,7 @@
  * many rows fit) are tested as plain strings.
  */
 import type { MemberView } from '../../api/members-types.js';
+import type { AllocationResponse, TaskStatusResponse } from '../../api/routes/tasks-types.js';
 import {
   adaptiveText,
   formatBytesRate,
@@ -13,6 +14,7 @@ import {
   relativeTime,
   sparkline,
   statusSummary,
+  truncate,
 } from './format.js';
 import {
   fitScreen,
@@ -26,14 +28,33 @@ import {
   type Line,
   type SegColor,
 } from './lines.js';
-import type { DashboardEvent, DashboardModel, EventKind } from './model.js';
+import type { DashboardEvent, DashboardModel, EventKind, TasksState } from './model.js';
 
 export type { LayoutOptions, Line } from './lines.js';
 export { linesToText } from './lines.js';
 
 const dash = (v: string | null | undefined): string => (v === null || v === undefined || v === '' ? '-' : v);
 
-function columns(leaderId: string | null): Column<MemberView>[] {
+/** Most task lines in a live frame; the rest are summed as `… N more` (the snapshot lists all). */
+const MAX_TASK_LINES = 5;
+const TASK_NAME_WIDTH = 16;
+
+/** Running allocations per node id, over every task of the list. */
+function runningPerNode(tasks: TasksState): Map<string, number> | null {
+  if (tasks.kind !== 'list') return null;
+  const out = new Map<string, number>();
+  for (const t of tasks.list.tasks)
+    for (const a of t.allocations) if (a.state === 'running') out.set(a.node, (out.get(a.node) ?? 0) + 1);
+  return out;
+}
+
+function columns(leaderId: string | null, tasks: TasksState): Column<MemberView>[] {
+  const running = runningPerNode(tasks);
+  // Without a task list (older node, tasks disabled) the column would only say "-": leave it out.
+  const tasksColumn: Column<MemberView>[] =
+    running === null
+      ? []
+      : [{ title: 'TASKS', priority: 7.5, max: 5, cell: (m) => String(running.get(m.id) ?? 0) }];
   return [
     { title: 'NAME', priority: 10, max: 24, cell: (m) => `${m.self ? '*' : ' '}${m.name}` },
     { title: 'CLASS', priority: 4, max: 12, cell: (m) => m.device_class },
@@ -46,6 +67,7 @@ function columns(leaderId: string | null): Column<MemberView>[] {
       color: (m) => (m.id === leaderId ? 'cyan' : undefined),
       bold: (m) => m.id === leaderId,
     },
+    ...tasksColumn,
     { title: 'ADDRESS', priority: 1, max: 22, cell: (m) => m.addresses.gossip },
     { title: 'LAST HEARD', priority: 3, max: 10, cell: (m, now) => relativeTime(m.last_change, now) },
     {
@@ -86,6 +108,10 @@ function eventColor(kind: EventKind): SegColor | undefined {
       return 'cyan';
     case 'connection':
       return 'magenta';
+    case 'task':
+      return undefined;
+    case 'task-failure':
+      return 'red';
   }
 }
 
@@ -137,6 +163,71 @@ function headerLines(model: DashboardModel, o: LayoutOptions): Line[] {
   return [title, size, mode, rates, bytes];
 }
 
+function allocColor(state: AllocationResponse['state']): SegColor | undefined {
+  switch (state) {
+    case 'running':
+      return 'green';
+    case 'pending':
+      return 'yellow';
+    case 'failed':
+    case 'lost':
+      return 'red';
+    case 'exited':
+    case 'stopped':
+      return 'gray';
+  }
+}
+
+/** `web              2/2  node-1(running) node-2(pending)`: one task, where its replicas are. */
+function taskLine(t: TaskStatusResponse): Line {
+  const line: Line = [{ text: `${padEnd(truncate(t.name, TASK_NAME_WIDTH), TASK_NAME_WIDTH)} ` }];
+  if (t.desired === 'stop') return [...line, { text: 'stopped', color: 'gray' }];
+  line.push({
+    text: padEnd(`${t.running}/${t.spec.count}`, 6),
+    color: t.running >= t.spec.count ? undefined : 'yellow',
+  });
+  if (t.allocations.length === 0) line.push({ text: '(not placed)', color: 'yellow' });
+  t.allocations.forEach((a, i) => {
+    line.push({ text: `${i === 0 ? '' : ' '}${a.node_name}(` });
+    line.push({ text: a.state, color: allocColor(a.state) });
+    line.push({ text: ')' });
+  });
+  return line;
+}
+
+/**
+ * The tasks panel: a title with the totals and one line per task, at most `room`
+ * lines (at least one), or one line saying why there is no list.
+ */
+function tasksLines(tasks: TasksState, room: number): Line[] {
+  if (tasks.kind === 'none') return [];
+  if (tasks.kind === 'unavailable')
+    return [
+      [
+        { text: 'Tasks ', bold: true },
+        { text: tasks.reason, color: 'yellow' },
+      ],
+    ];
+  const list = tasks.list.tasks;
+  const live = list.filter((t) => t.desired === 'run');
+  const running = live.reduce((a, t) => a + t.running, 0);
+  const wanted = live.reduce((a, t) => a + t.spec.count, 0);
+  const title: Line = [
+    { text: 'Tasks ', bold: true },
+    { text: `${list.length}${list.length > 0 ? ` (${running} of ${wanted} replicas running)` : ''}` },
+  ];
+  if (tasks.note !== null) title.push({ text: `  (${tasks.note})`, color: 'yellow' });
+  const out: Line[] = [title];
+  if (list.length === 0) out.push([{ text: '(no tasks)', color: 'gray' }]);
+  else if (list.length <= room || !Number.isFinite(room)) out.push(...list.map(taskLine));
+  else {
+    const shown = Math.max(1, room - 1);
+    out.push(...list.slice(0, shown).map(taskLine));
+    out.push([{ text: `… ${list.length - shown} more`, color: 'gray' }]);
+  }
+  return out;
+}
+
 function eventLine(e: DashboardEvent, now: number): Line {
   return [
     { text: `${padEnd(relativeTime(new Date(e.at).toISOString(), now), 8)} ` },
@@ -153,10 +244,26 @@ export function layoutDashboard(model: DashboardModel, o: LayoutOptions): Line[]
     const events = model.events;
     // Space left once the header, the table's title and the events block (title + up to 5 events) are placed.
     const eventRows = Math.min(5, events.length === 0 ? 1 : events.length);
-    const room = o.height - lines.length - 1 - (eventRows + 2);
+    // The tasks panel: blank line, title and up to MAX_TASK_LINES lines (one when the list is empty).
+    const t = model.tasks;
+    const taskRows =
+      t.kind === 'none'
+        ? 0
+        : t.kind === 'unavailable'
+          ? 2
+          : 2 + Math.min(MAX_TASK_LINES, Math.max(1, t.list.tasks.length));
+    const room = o.height - lines.length - 1 - (eventRows + 2) - taskRows;
     lines.push(
-      ...tableLines(columns(m.leader), m.members, { width, now: o.now, room, empty: '(no members)' }),
+      ...tableLines(columns(m.leader, t), m.members, { width, now: o.now, room, empty: '(no members)' }),
     );
+    if (t.kind !== 'none') {
+      lines.push([]);
+      // Whatever the member table left, keeping the events' title and one event below.
+      const taskRoom = Number.isFinite(o.height)
+        ? Math.max(1, Math.min(MAX_TASK_LINES, o.height - lines.length - 1 - 3))
+        : Infinity;
+      lines.push(...tasksLines(t, taskRoom));
+    }
     lines.push([]);
     lines.push([{ text: 'Recent events', bold: true }]);
     if (events.length === 0) lines.push([{ text: '(none yet)', color: 'gray' }]);

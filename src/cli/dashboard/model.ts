@@ -7,20 +7,53 @@
  */
 import type { MembersResponse, MemberView } from '../../api/members-types.js';
 import type { LeaderResponseBody } from '../../api/routes/kv-types.js';
-import { NodeUnreachableError } from '../../client/errors.js';
+import type { TaskListResponse } from '../../api/routes/tasks-types.js';
+import { ApiRequestError, NodeUnreachableError } from '../../client/errors.js';
 import { pushCapped } from './format.js';
 
-/** What one poll returned; `leader` may fail alone (e.g. Raft disabled) without the poll failing. */
+/**
+ * What the node said to `GET /v1/tasks`. Tasks are optional on a node, so the
+ * answer is sorted by what the screen does with it: `absent` (an older node with
+ * no such route: nothing to show), `disabled` (503 tasks_disabled: say so once),
+ * `failed` (503 no_quorum, no answer in time: keep the last list, say why).
+ */
+export type TasksAnswer =
+  | { kind: 'list'; list: TaskListResponse }
+  | { kind: 'absent' }
+  | { kind: 'disabled'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** What the dashboard shows of the tasks. */
+export type TasksState =
+  /** Not asked yet, or the node has no tasks route: no tasks section, no TASKS column. */
+  | { kind: 'none' }
+  /** A list; `note` set when it is the last one seen and why no newer one came (e.g. no quorum). */
+  | { kind: 'list'; list: TaskListResponse; note: string | null }
+  /** No list to show, and why (tasks disabled on this node, no quorum before any list). */
+  | { kind: 'unavailable'; reason: string };
+
+/** What one poll returned; `leader` and `tasks` may fail alone (e.g. Raft disabled) without the poll failing. */
 export interface PollSample {
   at: number;
   members: MembersResponse | null;
   leader: LeaderResponseBody | null;
+  /** Undefined or null: not asked in this poll (the previous tasks state stays). */
+  tasks?: TasksAnswer | null;
   /** Set when the members call failed: the node is unreachable or answered badly. */
   error: string | null;
 }
 
 export type EventKind =
-  'join' | 'suspect' | 'failure' | 'leave' | 'recover' | 'leader' | 'mode' | 'connection';
+  | 'join'
+  | 'suspect'
+  | 'failure'
+  | 'leave'
+  | 'recover'
+  | 'leader'
+  | 'mode'
+  | 'connection'
+  | 'task'
+  | 'task-failure';
 
 export interface DashboardEvent {
   at: number;
@@ -39,6 +72,7 @@ interface CounterMark {
 export interface DashboardModel {
   members: MembersResponse | null;
   leader: LeaderResponseBody | null;
+  tasks: TasksState;
   /** Time of the last successful poll, null before the first. */
   lastOkAt: number | null;
   reconnecting: boolean;
@@ -64,6 +98,7 @@ export function emptyModel(): DashboardModel {
   return {
     members: null,
     leader: null,
+    tasks: { kind: 'none' },
     lastOkAt: null,
     reconnecting: false,
     error: null,
@@ -138,6 +173,62 @@ export function diffEvents(
   return out;
 }
 
+/**
+ * Task events between two lists: tasks added and removed, replicas whose state
+ * changed (`web.1 on node-2: pending -> running`). The first list yields none.
+ */
+export function diffTaskEvents(before: TasksState, after: TasksState, at: number): DashboardEvent[] {
+  if (before.kind !== 'list' || after.kind !== 'list') return [];
+  const out: DashboardEvent[] = [];
+  const oldTasks = new Map(before.list.tasks.map((t) => [t.name, t]));
+  for (const t of after.list.tasks) {
+    const o = oldTasks.get(t.name);
+    if (o === undefined) {
+      out.push({
+        at,
+        kind: 'task',
+        text: `task ${t.name} submitted (${t.spec.count} replica${t.spec.count === 1 ? '' : 's'})`,
+      });
+      continue;
+    }
+    if (o.desired !== t.desired && t.desired === 'stop')
+      out.push({ at, kind: 'task', text: `task ${t.name} stopping` });
+    const oldAllocs = new Map(o.allocations.map((a) => [a.id, a]));
+    for (const a of t.allocations) {
+      const p = oldAllocs.get(a.id);
+      if (p !== undefined && p.state === a.state && p.node === a.node) continue;
+      const change =
+        p === undefined || p.node !== a.node ? `placed (${a.state})` : `${p.state} -> ${a.state}`;
+      out.push({
+        at,
+        kind: a.state === 'failed' || a.state === 'lost' ? 'task-failure' : 'task',
+        text: `${a.id} on ${a.node_name}: ${change}`,
+      });
+    }
+  }
+  const present = new Set(after.list.tasks.map((t) => t.name));
+  for (const o of before.list.tasks)
+    if (!present.has(o.name)) out.push({ at, kind: 'task', text: `task ${o.name} removed` });
+  return out;
+}
+
+/** The tasks state after one answer: a failed read keeps the last list (marked) rather than blanking it. */
+export function applyTasks(prev: TasksState, answer: TasksAnswer | null | undefined): TasksState {
+  if (answer === null || answer === undefined) return prev;
+  switch (answer.kind) {
+    case 'list':
+      return { kind: 'list', list: answer.list, note: null };
+    case 'absent':
+      return { kind: 'none' };
+    case 'disabled':
+      return { kind: 'unavailable', reason: answer.reason };
+    case 'failed':
+      return prev.kind === 'list'
+        ? { kind: 'list', list: prev.list, note: `last known; ${answer.reason}` }
+        : { kind: 'unavailable', reason: answer.reason };
+  }
+}
+
 export function applyPoll(
   prev: DashboardModel,
   s: PollSample,
@@ -176,11 +267,13 @@ export function applyPoll(
     bytesInRate = (mark.bytesIn - p.bytesIn) / dt;
     bytesOutRate = (mark.bytesOut - p.bytesOut) / dt;
   }
-  const events = diffEvents(prev.members, s.members, s.at);
+  const tasks = applyTasks(prev.tasks, s.tasks);
+  const events = [...diffEvents(prev.members, s.members, s.at), ...diffTaskEvents(prev.tasks, tasks, s.at)];
   if (prev.reconnecting) events.unshift({ at: s.at, kind: 'connection', text: 'node answers again' });
   return {
     members: s.members,
     leader: s.leader,
+    tasks,
     lastOkAt: s.at,
     reconnecting: false,
     error: null,
@@ -193,10 +286,11 @@ export function applyPoll(
   };
 }
 
-/** The two calls one refresh makes; the leader call may fail on its own (no Raft) without failing the poll. */
+/** The calls one refresh makes; the leader and tasks calls may fail on their own (no Raft, no tasks) without failing the poll. */
 export interface DashboardSource {
   members(): Promise<MembersResponse>;
   leader(): Promise<LeaderResponseBody>;
+  taskList(): Promise<TaskListResponse>;
 }
 
 /** The reason alone ("connection refused"): the banner already names the node's URL. */
@@ -209,15 +303,34 @@ export function shortError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Sorts a failed `GET /v1/tasks`: which failures mean "no tasks here" and which "try again". */
+export function tasksFailure(err: unknown): TasksAnswer {
+  if (err instanceof ApiRequestError) {
+    // An older node has no route; a node with tasks never answers 404 on the list.
+    if (err.status === 404) return { kind: 'absent' };
+    if (err.apiCode === 'tasks_disabled')
+      return { kind: 'disabled', reason: 'disabled on this node ([tasks] enabled = false)' };
+    if (err.apiCode === 'no_quorum') return { kind: 'failed', reason: 'no quorum' };
+  }
+  return { kind: 'failed', reason: shortError(err) };
+}
+
 export async function pollOnce(source: DashboardSource, now: () => number): Promise<PollSample> {
-  const [m, l] = await Promise.allSettled([source.members(), source.leader()]);
+  const [m, l, t] = await Promise.allSettled([source.members(), source.leader(), source.taskList()]);
   const at = now();
   if (m.status === 'rejected')
     return {
       at,
       members: null,
       leader: null,
+      tasks: null,
       error: shortError(m.reason),
     };
-  return { at, members: m.value, leader: l.status === 'fulfilled' ? l.value : null, error: null };
+  return {
+    at,
+    members: m.value,
+    leader: l.status === 'fulfilled' ? l.value : null,
+    tasks: t.status === 'fulfilled' ? { kind: 'list', list: t.value } : tasksFailure(t.reason),
+    error: null,
+  };
 }

@@ -70,6 +70,13 @@ export const STATUS_COLUMNS: readonly Column<MemberView>[] = [
     cell: (x) => x.raft_role ?? '-',
     color: (x) => (x.raft_role === 'leader' ? 'cyan' : undefined),
   },
+  {
+    title: 'LABELS',
+    priority: 4,
+    max: 40,
+    // Built-in class= is the CLASS column already.
+    cell: (x) => x.labels.filter((l) => !l.startsWith('class=')).join(',') || '-',
+  },
   { title: 'GOSSIP', priority: 3, max: 22, cell: (x) => x.addresses.gossip },
   { title: 'API', priority: 2, max: 28, cell: (x) => x.addresses.api ?? '-' },
   {

@@ -120,7 +120,10 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   return buf;
 }
 
-function decodeBody(body: Uint8Array): WalRecord | string {
+/** The data of an entry a recovery does not keep (below the snapshot): checksummed, never copied. */
+const SKIPPED_DATA = new Uint8Array(0);
+
+function decodeBody(body: Uint8Array, keepFrom: number): WalRecord | string {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const kind = body[0];
   const index = readU64(view, 1);
@@ -133,8 +136,10 @@ function decodeBody(body: Uint8Array): WalRecord | string {
       if (type !== EntryType.Normal && type !== EntryType.ConfChange)
         return `unknown entry type ${String(type)}`;
       if (index < 1) return 'entry index 0';
-      // slice copies: recovered entries must not pin whole segment buffers in memory.
-      return { kind: 'entry', entry: { index, term, type, data: body.slice(BODY_FIXED_BYTES + 1) } };
+      // slice copies: recovered entries must not pin whole segment buffers in memory. Entries below
+      // `keepFrom` (covered by the snapshot) are dropped by the replay: their copies would be garbage.
+      const data = index < keepFrom ? SKIPPED_DATA : body.slice(BODY_FIXED_BYTES + 1);
+      return { kind: 'entry', entry: { index, term, type, data } };
     }
     case RecordKind.Truncate:
       if (body.byteLength !== BODY_FIXED_BYTES) return 'truncate record with payload';
@@ -157,8 +162,11 @@ function decodeBody(body: Uint8Array): WalRecord | string {
   }
 }
 
-/** Decode the record that starts at `off`; never throws, the caller decides what a failure means. */
-export function decodeRecord(buf: Uint8Array, off: number): DecodeResult {
+/**
+ * Decode the record that starts at `off`; never throws, the caller decides what a failure means.
+ * An entry whose index is below `keepFrom` is checked in full but comes back with empty data.
+ */
+export function decodeRecord(buf: Uint8Array, off: number, keepFrom = 0): DecodeResult {
   const left = buf.byteLength - off;
   if (left < HEADER_BYTES)
     return { ok: false, kind: 'short-header', reason: `${left} bytes left, header needs ${HEADER_BYTES}` };
@@ -177,7 +185,7 @@ export function decodeRecord(buf: Uint8Array, off: number): DecodeResult {
   }
   const body = buf.subarray(off + HEADER_BYTES, end);
   if (crc32(body) !== bodyCrc) return { ok: false, kind: 'bad-body', end, reason: 'body checksum mismatch' };
-  const rec = decodeBody(body);
+  const rec = decodeBody(body, keepFrom);
   if (typeof rec === 'string') return { ok: false, kind: 'bad-body', end, reason: rec };
   return { ok: true, record: rec, end };
 }

@@ -190,7 +190,12 @@ export async function readDataDir(dir: string, fs: StorageFs = nodeFs): Promise<
   const torn: TornTail[] = [];
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]!;
-    const scan = scanSegment(await fs.readFile(join(dir, seg.name)), seg.name, i === segments.length - 1);
+    const scan = scanSegment(
+      await fs.readFile(join(dir, seg.name)),
+      seg.name,
+      i === segments.length - 1,
+      (snapshot?.meta.index ?? 0) + 1,
+    );
     scanned.push({ name: seg.name, scan });
     if (scan.torn) torn.push(scan.torn);
   }

@@ -59,12 +59,16 @@ export function findValidRecord(buf: Uint8Array, from: number): number {
   return -1;
 }
 
-export function scanSegment(buf: Uint8Array, file: string, isLast: boolean): SegmentScan {
+/**
+ * `keepFrom`: entries below this index (the snapshot covers them) come back with empty data, still
+ * checked against their checksums: a restart then copies only the log it keeps.
+ */
+export function scanSegment(buf: Uint8Array, file: string, isLast: boolean, keepFrom = 0): SegmentScan {
   const records: WalRecord[] = [];
   const offsets: number[] = [];
   let off = 0;
   while (off < buf.byteLength) {
-    const r = decodeRecord(buf, off);
+    const r = decodeRecord(buf, off, keepFrom);
     if (r.ok) {
       records.push(r.record);
       offsets.push(off);

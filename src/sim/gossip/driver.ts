@@ -30,6 +30,11 @@ export interface GossipSimOptions {
    * scenarios without discovery stay bit-identical.
    */
   readonly multicast?: boolean;
+  /**
+   * Rewrite (or drop, with null) what a node sends before it reaches the network: models members
+   * that are not `GossipNode`s, e.g. clients/python/swarm_lite.py observers that pass no update on.
+   */
+  readonly outgoing?: (from: MemberId, msg: GossipMessage) => GossipMessage | null;
 }
 
 type SimEvent =
@@ -218,8 +223,11 @@ export class GossipSim {
 
   private after(id: MemberId, n: SimNode): void {
     const now = this.now;
-    for (const o of n.core.drain()) {
-      if (o.multicast === true && this.opts.multicast !== true) continue;
+    for (const out of n.core.drain()) {
+      if (out.multicast === true && this.opts.multicast !== true) continue;
+      const rewritten = this.opts.outgoing === undefined ? out.msg : this.opts.outgoing(id, out.msg);
+      if (rewritten === null) continue;
+      const o = rewritten === out.msg ? out : { ...out, msg: rewritten };
       const bytes =
         this.opts.sizeOf !== undefined
           ? this.opts.sizeOf(o.msg)

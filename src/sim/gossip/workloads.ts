@@ -2,9 +2,10 @@
  * Seeded gossip workloads shared by the benchmarks and the long-mode tests.
  * Each returns plain numbers; timing of the host machine never enters them.
  */
-import type { GossipMessage, MemberId } from '../../gossip/messages.js';
+import type { GossipMessage, MemberId, MemberUpdate } from '../../gossip/messages.js';
 import type { GossipConfig } from '../../gossip/types.js';
-import { GossipSim } from './driver.js';
+import { MemberStatus } from '../../gossip/messages.js';
+import { GossipSim, sharedView } from './driver.js';
 
 export interface BroadcastWorkloadOptions {
   readonly seed: number;
@@ -305,4 +306,159 @@ export function pythonOriginalCost(
 export function memberlistLanCost(nodes: number): number {
   const scale = nodes <= 32 ? 1 : Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1;
   return 2 * 60 + (2 * 70 * nodes) / (30 * scale);
+}
+
+export interface LeaveRunOptions {
+  readonly seed: number;
+  /** Full members (they relay updates), besides the observers. */
+  readonly fullNodes?: number;
+  /** Observers (`minimal`) that stay, besides the one that leaves. */
+  readonly observers?: number;
+  /** Message loss on every link: the "lossy probes" that put the adaptive controller in aggressive mode. */
+  readonly loss?: number;
+  /** How long after the leave every member must hold it `left`, ms. */
+  readonly withinMs?: number;
+  readonly config?: Partial<GossipConfig>;
+  /** The staying observers pass no update on, as swarm_lite's do (default true). */
+  readonly sinkObservers?: boolean;
+}
+
+export interface LeaveRunResult {
+  /** Per remaining member, the leaver's status it holds `withinMs` after the leave ("forgotten" if none). */
+  readonly views: Record<MemberId, string>;
+  /** Members that ever reported the leaver dead (an operator would have been paged for a planned leave). */
+  readonly everDead: MemberId[];
+  /** Members holding it `left` at the end. */
+  readonly left: number;
+  /**
+   * Members that held it suspect or dead when it left (a false suspicion under loss that it had
+   * not refuted yet): the leave reaches them like anyone, but they may call it dead before.
+   */
+  readonly suspectedBefore: MemberId[];
+}
+
+const STATUS_NAMES = ['alive', 'suspect', 'dead', 'left'] as const;
+
+/**
+ * An observer-like member (`minimal`, it sends its leave once and closes its socket at once, as
+ * clients/python/swarm_lite.py does) leaves a small swarm whose probes are lossy, with the full
+ * members' adaptive controller in aggressive mode (interval x0.5, fanout x1.5) as the daemons'
+ * would be at that loss. Daemon defaults: gossip round 1 s, retransmit mult 3 (`[gossip] ttl`).
+ */
+export function leaveRun(o: LeaveRunOptions): LeaveRunResult {
+  const full = o.fullNodes ?? 3;
+  const obs = o.observers ?? 2;
+  const sim = new GossipSim({
+    seed: o.seed,
+    link: { latencyMs: 1, jitterMs: 2, loss: o.loss ?? 0.2, duplicate: 0 },
+    config: { gossipIntervalMs: 1000, retransmitMult: 3, ...o.config },
+    ...(o.sinkObservers === false ? {} : { outgoing: swarmLiteOutgoing((id) => id.startsWith('esp')) }),
+  });
+  const ids = [
+    ...Array.from({ length: full }, (_, i) => `py${i}`),
+    ...Array.from({ length: obs }, (_, i) => `esp${i}`),
+    'leaver',
+  ];
+  const view = sharedView(ids, (id) => (id.startsWith('py') ? 'standard' : 'minimal'));
+  for (const id of ids) sim.addNode(id, { view, deviceClass: id.startsWith('py') ? 'standard' : 'minimal' });
+  const everDead = new Set<MemberId>();
+  let leftAt = Infinity;
+  sim.onEvent((id, ev, now) => {
+    // A lossy network may declare it dead before it leaves (it then refutes): not the leave's fault.
+    if (ev.type === 'member-dead' && ev.member.id === 'leaver' && now >= leftAt) everDead.add(id);
+  });
+  sim.run(5000);
+  // The daemons' adaptive controller at 20 % probe loss: aggressive (base interval 1 s, fanout 3).
+  for (const id of ids)
+    if (id.startsWith('py')) sim.with(id, (c) => c.setParams({ intervalMs: 500, fanout: 5 }));
+  sim.run(15_000);
+  leftAt = sim.now;
+  const suspectedBefore = ids.filter((id) => {
+    const st = id === 'leaver' ? undefined : sim.node(id).member('leaver')?.status;
+    return st === MemberStatus.Suspect || st === MemberStatus.Dead;
+  });
+  sim.leave('leaver');
+  sim.kill('leaver');
+  sim.run(15_000 + (o.withinMs ?? 15_000));
+  const views: Record<MemberId, string> = {};
+  let left = 0;
+  for (const id of ids) {
+    if (id === 'leaver') continue;
+    const st = sim.node(id).member('leaver')?.status;
+    views[id] = st === undefined ? 'forgotten' : STATUS_NAMES[st];
+    if (st === MemberStatus.Left) left++;
+  }
+  return { views, everDead: [...everDead], left, suspectedBefore };
+}
+
+/** What one seed of `leaveRun` says about the promise of a graceful leave. */
+export interface LeaveVerdict {
+  /**
+   * The promise broken: a full member that held the leaver live when it left does not hold it
+   * `left` 40 s later (a suspicion timeout with slack).
+   */
+  readonly broken: string[];
+  /**
+   * Wrong for a while, then right (or wrong before the leave already): a member held it suspect or
+   * dead 15 s after the leave or declared it dead, because every leave, relay and answer to it was
+   * lost, or it had suspected the leaver before it left (a false suspicion under loss).
+   */
+  readonly transient: string[];
+}
+
+/**
+ * Checks one seed of `leaveRun`. A swarm_lite observer never suspects anyone (it does not probe):
+ * only the full members' views are judged unless the observers are whole gossip cores.
+ */
+export function leaveCheck(seed: number, o: Omit<LeaveRunOptions, 'seed' | 'withinMs'> = {}): LeaveVerdict {
+  const broken: string[] = [];
+  const transient: string[] = [];
+  const judged = (id: MemberId): boolean => o.sinkObservers === false || id.startsWith('py');
+  const early = leaveRun({ ...o, seed, withinMs: 15_000 });
+  for (const [id, st] of Object.entries(early.views))
+    if (judged(id) && st !== 'left' && st !== 'alive')
+      transient.push(`${id} holds it ${st} 15 s after the leave`);
+  const late = leaveRun({ ...o, seed, withinMs: 40_000 });
+  for (const [id, st] of Object.entries(late.views)) {
+    if (!judged(id) || st === 'left') continue;
+    if (late.suspectedBefore.includes(id))
+      transient.push(`${id} suspected it before it left, holds it ${st} 40 s after`);
+    else broken.push(`${id} holds it ${st} 40 s after the leave`);
+  }
+  for (const id of late.everDead) if (judged(id)) transient.push(`${id} declared it dead`);
+  return { broken, transient };
+}
+
+/**
+ * What a clients/python/swarm_lite.py observer sends, from what a `GossipNode` would: only news
+ * about itself (its alive, its leave), its own record in push-pull answers, no anti-entropy of its
+ * own. It still probes here (swarm_lite does not), which only adds ping-reqs the others answer.
+ */
+export function swarmLiteOutgoing(
+  isObserver: (id: MemberId) => boolean,
+): (from: MemberId, msg: GossipMessage) => GossipMessage | null {
+  const own = (from: MemberId, us: readonly MemberUpdate[]): MemberUpdate[] =>
+    us.filter((u) => (u.kind === 'alive' ? u.member.id : u.id) === from);
+  return (from, msg) => {
+    if (!isObserver(from)) return msg;
+    switch (msg.type) {
+      case 'gossip': {
+        const updates = own(from, msg.updates);
+        return updates.length === 0 ? null : { ...msg, updates, events: [] };
+      }
+      case 'ping':
+      case 'ping-req':
+      case 'ack':
+        return { ...msg, updates: own(from, msg.updates) };
+      case 'pp-digest':
+        return msg.join ? msg : null;
+      // Periodic anti-entropy only (swarm_lite.py sends no pp-sum).
+      case 'pp-sum':
+        return null;
+      case 'pp-response':
+        return { ...msg, members: msg.members.filter((r) => r.id === from) };
+      default:
+        return msg;
+    }
+  };
 }

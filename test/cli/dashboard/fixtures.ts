@@ -7,6 +7,7 @@ import {
   type SwarmEnergyResponse,
 } from '../../../src/api/energy-types.js';
 import type { StatusResponse } from '../../../src/api/types.js';
+import { taskListSchema, type TaskListResponse } from '../../../src/api/routes/tasks-types.js';
 
 export const T0 = Date.parse('2026-01-01T12:00:00.000Z');
 
@@ -17,6 +18,7 @@ export function member(i: number, over: Partial<MemberView> = {}): MemberView {
     name: `node-${i}`,
     addresses: { gossip: `127.0.0.1:${6000 + i}`, api: `http://127.0.0.1:${7000 + i}`, raft: null },
     device_class: 'standard',
+    labels: ['class=standard', 'arch=x64', 'power=mains'],
     status: 'alive',
     incarnation: 1,
     raft_role: i === 1 ? 'leader' : 'follower',
@@ -192,4 +194,76 @@ export function statusResponse(over: Partial<StatusResponse> = {}): StatusRespon
     security: { gossip_encrypted: false, note: 'gossip unencrypted', refused_peers: [] },
     ...over,
   };
+}
+
+type Alloc = TaskListResponse['tasks'][number]['allocations'][number];
+
+/** One allocation of `task` on `member(i)`, as GET /v1/tasks lists it. */
+export function alloc(task: string, n: number, i: number, over: Partial<Alloc> = {}): Alloc {
+  const state = over.state ?? 'running';
+  return {
+    id: `${task}.${n}`,
+    node: member(i).id,
+    node_name: `node-${i}`,
+    desired: 'run',
+    reason: 'placed: rank 1 of 3 (labels ok, load 0)',
+    replaces: null,
+    state,
+    pid: state === 'running' ? 41000 + n : null,
+    exit_code: null,
+    signal: null,
+    restarts: 0,
+    message: state === 'running' ? 'started' : '',
+    since: state === 'pending' ? null : new Date(T0 - 20_000).toISOString(),
+    ...over,
+  };
+}
+
+/** One task as GET /v1/tasks lists it; `running` counted as the node does. */
+export function task(
+  name: string,
+  count: number,
+  allocations: Alloc[],
+  over: Partial<TaskListResponse['tasks'][number]> = {},
+): TaskListResponse['tasks'][number] {
+  return {
+    name,
+    desired: 'run',
+    spec: {
+      name,
+      command: ['/usr/bin/python3', `${name}.py`],
+      env: {},
+      count,
+      constraints: { labels: [], device_classes: [] },
+      restart: 'on-failure',
+      backoff_ms: 1000,
+      backoff_max_ms: 60_000,
+      max_restarts: 10,
+      energy: 'any',
+      power_w: 0,
+      kill_timeout_s: 10,
+    },
+    submitted: new Date(T0 - 60_000).toISOString(),
+    running: allocations.filter((a) => a.state === 'running').length,
+    allocations,
+    explanation: null,
+    ...over,
+  };
+}
+
+/**
+ * GET /v1/tasks of the `three()` swarm with two tasks: `web` 2/2 on node-1 and
+ * node-2, `sensor-logger` 1/2 (node-3 running, node-2 still pending). Parsed with
+ * the client's schema, so the fixture cannot drift from the route's shape.
+ */
+export function tasksResponse(): TaskListResponse {
+  return taskListSchema.parse({
+    tasks: [
+      task('web', 2, [alloc('web', 0, 1), alloc('web', 1, 2)]),
+      task('sensor-logger', 2, [
+        alloc('sensor-logger', 0, 3),
+        alloc('sensor-logger', 1, 2, { state: 'pending' }),
+      ]),
+    ],
+  });
 }

@@ -143,6 +143,7 @@ describe('dashboard model', () => {
       {
         members: () => Promise.resolve(membersResponse(three())),
         leader: () => Promise.reject(new Error('raft disabled')),
+        taskList: () => Promise.resolve({ tasks: [] }),
       },
       () => T0,
     );
@@ -152,9 +153,10 @@ describe('dashboard model', () => {
       {
         members: () => Promise.reject(new Error('no node answers')),
         leader: () => Promise.resolve(leaderResponse()),
+        taskList: () => Promise.resolve({ tasks: [] }),
       },
       () => T0,
     );
-    expect(bad).toEqual({ at: T0, members: null, leader: null, error: 'no node answers' });
+    expect(bad).toEqual({ at: T0, members: null, leader: null, tasks: null, error: 'no node answers' });
   });
 });

@@ -20,6 +20,7 @@ import {
   membersResponse,
   statusResponse,
   swarmEnergyResponse,
+  tasksResponse,
   three,
 } from './fixtures.js';
 
@@ -36,6 +37,7 @@ beforeAll(async () => {
     '/v1/status': statusResponse(),
     '/v1/energy': energyResponse(),
     '/v1/energy/swarm': swarmEnergyResponse(all),
+    '/v1/tasks': tasksResponse(),
   };
   server = createServer((req, res) => {
     const body = routes[req.url ?? ''];
@@ -61,8 +63,13 @@ describe('swarm swarm dashboard (stdout not a TTY)', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`Swarm dashboard  ${url}  every 1s`);
     expect(lines[1]).toBe('Members 4 (3 alive, 1 dead)   Leader node-1   Term 4   Commit 42');
-    expect(r.stdout).toMatch(/\*node-1 +standard +alive +leader +127\.0\.0\.1:6001/);
-    expect(r.stdout).toMatch(/ node-4 +standard +dead +follower +127\.0\.0\.1:6004 +\S+ ago +- +- +-\n/);
+    expect(r.stdout).toMatch(/NAME +CLASS +STATUS +ROLE +TASKS +ADDRESS/);
+    expect(r.stdout).toMatch(/\*node-1 +standard +alive +leader +1 +127\.0\.0\.1:6001/);
+    expect(r.stdout).toMatch(/ node-4 +standard +dead +follower +0 +127\.0\.0\.1:6004 +\S+ ago +- +- +-\n/);
+    // Tasks per node (GET /v1/tasks), as in the live view.
+    expect(r.stdout).toContain('\nTasks 2 (3 of 4 replicas running)\n');
+    expect(r.stdout).toMatch(/\nweb +2\/2 +node-1\(running\) node-2\(running\)\n/);
+    expect(r.stdout).toMatch(/\nsensor-logger +1\/2 +node-3\(running\) node-2\(pending\)\n/);
     for (const l of lines) expect(Array.from(l).length).toBeLessThanOrEqual(120);
   });
 

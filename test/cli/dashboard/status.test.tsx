@@ -45,7 +45,7 @@ describe('StatusView', () => {
     expect(f).toMatch(/^leader: +node-1 \(0001aaaabbbbcccc\)$/m);
     expect(f).toMatch(/^raft: +commit 57, applied 57, 3 voters, 0 learners$/m);
     expect(f).toMatch(
-      /^\*node-1 +0001aaaabbbbcccc +alive +standard +leader +127\.0\.0\.1:6001 +http:\/\/127\.0\.0\.1:7001 +- +15s ago$/m,
+      /^\*node-1 +0001aaaabbbbcccc +alive +standard +leader +arch=x64,power=mains +127\.0\.0\.1:6001 +http:\/\/127\.0\.0\.1:7001 +- +15s ago$/m,
     );
   });
 
@@ -67,7 +67,9 @@ describe('StatusView', () => {
 
   it('missing sensors and roles show "-"', () => {
     const f = frame(model(ok(T0, [member(1, { energy: null, raft_role: null }), member(2)])));
-    expect(f).toMatch(/^\*node-1 +0001aaaabbbbcccc +alive +standard +- +127\.0\.0\.1:6001 .* - +15s ago$/m);
+    expect(f).toMatch(
+      /^\*node-1 +0001aaaabbbbcccc +alive +standard +- +arch=x64,power=mains +127\.0\.0\.1:6001 .* - +15s ago$/m,
+    );
   });
 
   it('50 members fit a tall terminal and are cut with "… N more" in a short one', () => {

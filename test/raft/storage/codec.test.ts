@@ -101,6 +101,17 @@ describe('segment scan', () => {
   const whole = concat(recs);
   const lastStart = whole.byteLength - recs[4]!.byteLength;
 
+  it('copies only the data of entries a recovery keeps, and still checks the others', () => {
+    const s = scanSegment(whole, 'seg', false, 4);
+    const data = s.records.map((r) => (r.kind === 'entry' ? r.entry.data.byteLength : -1));
+    expect(data).toEqual([0, 0, 0, 20, 20]);
+    expect(s.records.map((r) => (r.kind === 'entry' ? r.entry.index : -1))).toEqual([1, 2, 3, 4, 5]);
+    // A flipped bit in a skipped entry is still corruption in the middle of the log.
+    const b = Uint8Array.from(whole);
+    b[HEADER_BYTES + 30] = b[HEADER_BYTES + 30]! ^ 1;
+    expect(() => scanSegment(b, 'seg', true, 4)).toThrow(WalCorruptionError);
+  });
+
   it('reads a clean segment with no torn tail', () => {
     const s = scanSegment(whole, 'seg', true);
     expect(s.records).toHaveLength(5);

@@ -1,0 +1,72 @@
+/**
+ * Idle daemon memory (issue #16: median RSS of an idle daemon <= 45 MB): 3
+ * real daemons on loopback started as `swarm node start` starts them (the
+ * launcher's V8 flags, multicast off, join lists), a cluster formed, one key
+ * written, then RSS_IDLE_S (default 30) s idle; VmRSS, RssAnon and RssFile of
+ * each daemon sampled every second over the last 10 s. Reports the median
+ * over all samples of all daemons, and the leader's and a follower's own.
+ * The 25-node figure is node-swarm-idle's (a bigger membership table); this
+ * one is small enough to run beside other work.
+ */
+import { readFileSync } from 'node:fs';
+import { median, r1, startLocalSwarm, waitLeader } from './local-swarm.js';
+import type { BenchReport } from './types.js';
+
+const IDLE_S = Number(process.env.RSS_IDLE_S ?? 30);
+const SAMPLE_S = 10;
+const GOAL_MB = 45;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function memMb(pid: number): { rss: number; anon: number; file: number } {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+export default async function bench(): Promise<BenchReport> {
+  const swarm = await startLocalSwarm(3);
+  try {
+    await waitLeader(swarm.nodes[0]!);
+    const api = `http://127.0.0.1:${swarm.nodes[0]!.apiPort}`;
+    const put = await fetch(`${api}/v1/kv/rss-key`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: 1 }),
+    });
+    if (!put.ok) throw new Error(`write failed: HTTP ${put.status}`);
+    const leader = ((await (await fetch(`${api}/v1/leader`)).json()) as { leader: string | null }).leader;
+    await sleep(Math.max(0, IDLE_S - SAMPLE_S) * 1000);
+    const pids = swarm.nodes.map((n) => n.runtime!.pid);
+    const ids = swarm.nodes.map((n) => n.runtime!.id);
+    const samples: { rss: number; anon: number; file: number }[][] = pids.map(() => []);
+    for (let s = 0; s < SAMPLE_S; s++) {
+      pids.forEach((pid, i) => samples[i]!.push(memMb(pid)));
+      await sleep(1000);
+    }
+    const all = samples.flat();
+    const li = ids.indexOf(leader ?? '');
+    const fi = li === 0 ? 1 : 0;
+    const med = (xs: { rss: number }[]): number => r1(median(xs.map((x) => x.rss)));
+    return {
+      name: 'daemon-rss',
+      description: `Idle daemon RSS: 3 daemons on loopback (launcher flags, multicast off), ${IDLE_S} s idle after forming and one write; VmRSS sampled every second over the last ${SAMPLE_S} s`,
+      metrics: {
+        rss_median_mb: med(all),
+        rss_max_mb: r1(Math.max(...all.map((x) => x.rss))),
+        anon_median_mb: r1(median(all.map((x) => x.anon))),
+        file_median_mb: r1(median(all.map((x) => x.file))),
+        leader_rss_median_mb: li >= 0 ? med(samples[li]!) : null,
+        follower_rss_median_mb: med(samples[fi]!),
+      },
+      goals: [{ metric: 'rss_median_mb', op: '<=', target: GOAL_MB }],
+      details: {
+        idle_s: IDLE_S,
+        node_flags: process.env.NODE_OPTIONS ?? '',
+        per_daemon_rss_mb: samples.map((xs) => xs.map((x) => r1(x.rss))),
+      },
+    };
+  } finally {
+    await swarm.stop();
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * The fast path of the hottest short-lived commands, `swarm kv get KEY` and
+ * `swarm node status` (agents script them; issue #16 wants them within 1.6x
+ * of `node -e 0`). The full program costs commander, the command modules,
+ * zod with the config schema and the response schemas, and fetch's HTTP
+ * stack (undici): most of 500 ms on this machine, seconds on a Pi Zero. Here:
+ * node built-ins, the config as last validated for the same inputs
+ * (config-memo.ts), the data dir's lock and node.json, one request over
+ * node:http.
+ *
+ * It answers only what it can answer exactly as the full program would: the
+ * plain forms of the two commands (see parse()), a config remembered from a
+ * full validation, a running node that publishes its API URL, and an answer
+ * of the documented shape, or one of the failures whose one line it prints
+ * with the same error classes (an error status with a JSON body, a refused
+ * connection, a timeout). Anything else returns null before anything is written, and
+ * bin/swarm.js runs the full program, which does it all again (both
+ * commands only read) and prints what it always printed.
+ */
+import { request } from 'node:http';
+import { reportFailure } from '../common/errors.js';
+import { resolveConfigPath } from '../config/paths.js';
+import { ApiRequestError, NodeUnreachableError, UnauthorizedError } from '../client/errors.js';
+import type { StatusResponse } from '../api/types.js';
+import { isAlive, readLock, readRuntime } from '../node/datadir.js';
+import { VERSION } from '../version.js';
+import type { SwarmConfig } from '../config/schema.js';
+import type { StartOptions } from './config-access.js';
+import { memoKey, readConfigBytes, recallConfig, startFlagsKey } from './config-memo.js';
+import { formatStatus } from './status-format.js';
+
+/** The client's default per-request timeout (client.ts). */
+const TIMEOUT_MS = 5000;
+
+interface Parsed {
+  readonly command: 'kv get' | 'node status';
+  readonly config: string | undefined;
+  readonly dataDir: string | undefined;
+  readonly api: string | undefined;
+  readonly json: boolean;
+  readonly stale: boolean;
+  readonly key: string;
+}
+
+/**
+ * The plain forms only: `[-c|--config FILE] kv get KEY [--stale] [--json]
+ * [--data-dir DIR] [--api URL]` and `[-c|--config FILE] node status
+ * [--data-dir DIR]`, each option at most once, no empty values, no `=`
+ * forms. Anything else (help, a typo, an option the full program would
+ * reject or read differently) is for the full program.
+ */
+export function parseFast(args: readonly string[]): Parsed | null {
+  const words: string[] = [];
+  const opts = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c' || a === '--config' || a === '--data-dir' || a === '--api') {
+      const name = a === '-c' ? '--config' : a;
+      const v = args[i + 1];
+      // The global option is the program's: before the command words only.
+      if (name === '--config' && words.length > 0) return null;
+      if (v === undefined || v === '' || v.startsWith('-') || opts.has(name)) return null;
+      opts.set(name, v);
+      i++;
+    } else if (a === '--json' || a === '--stale') {
+      if (flags.has(a)) return null;
+      flags.add(a);
+    } else if (a.startsWith('-') || a === '') {
+      return null;
+    } else {
+      words.push(a);
+    }
+  }
+  const common = {
+    config: opts.get('--config'),
+    dataDir: opts.get('--data-dir'),
+    api: opts.get('--api'),
+    json: flags.has('--json'),
+    stale: flags.has('--stale'),
+  };
+  if (words.length === 3 && words[0] === 'kv' && words[1] === 'get')
+    return { command: 'kv get', key: words[2]!, ...common };
+  if (words.length === 2 && words[0] === 'node' && words[1] === 'status') {
+    // `--json` prints the schema-checked object (defaults filled, unknown fields dropped): full program.
+    if (common.api !== undefined || common.json || common.stale) return null;
+    return { command: 'node status', key: '', ...common };
+  }
+  return null;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+const START_VALUE_OPTIONS: Readonly<Record<string, keyof StartOptions>> = {
+  '--name': 'name',
+  '--data-dir': 'dataDir',
+  '--join': 'join',
+  '--gossip-port': 'gossipPort',
+  '--api-port': 'apiPort',
+  '--raft-port': 'raftPort',
+};
+
+/**
+ * `[-c|--config FILE] node start --foreground [--name N] [--data-dir D]
+ * [--join PEERS] [--gossip-port P] [--api-port P] [--raft-port P]
+ * [--no-multicast] [--bootstrap [N]]`, each at most once, no empty values,
+ * no `=` forms: the config file and the options as commander would parse them.
+ */
+export function parseFastStart(
+  args: readonly string[],
+): { config: string | undefined; opts: StartOptions } | null {
+  const words: string[] = [];
+  let config: string | undefined;
+  const opts: StartOptions = {};
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    const isValue = next !== undefined && next !== '' && !next.startsWith('-');
+    if (a === '-c' || a === '--config') {
+      if (words.length > 0 || config !== undefined || !isValue) return null;
+      config = next;
+      i++;
+      continue;
+    }
+    if (a.startsWith('-') && seen.has(a)) return null;
+    seen.add(a);
+    const key = START_VALUE_OPTIONS[a];
+    if (key !== undefined) {
+      if (!isValue) return null;
+      (opts as Record<string, string>)[key] = next;
+      i++;
+    } else if (a === '--foreground') opts.foreground = true;
+    else if (a === '--no-multicast') opts.multicast = false;
+    else if (a === '--bootstrap') {
+      if (isValue && words.length >= 2) {
+        opts.bootstrap = next;
+        i++;
+      } else opts.bootstrap = true;
+    } else if (a.startsWith('-') || a === '') return null;
+    else words.push(a);
+  }
+  if (words.length !== 2 || words[0] !== 'node' || words[1] !== 'start' || opts.foreground !== true)
+    return null;
+  return { config, opts };
+}
+
+/** One GET; a failure the full program words the same way is thrown as its error, any other is null. */
+function get(baseUrl: string, path: string, token: string): Promise<Answer | null> {
+  let url: URL;
+  try {
+    url = new URL(`${baseUrl}${path}`);
+  } catch {
+    return Promise.resolve(null);
+  }
+  if (url.protocol !== 'http:') return Promise.resolve(null);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', () => resolve(null));
+    });
+    req.setTimeout(TIMEOUT_MS, () => {
+      req.destroy();
+      reject(new NodeUnreachableError(baseUrl, 'timed out'));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') reject(new NodeUnreachableError(baseUrl, 'connection refused', err));
+      else resolve(null);
+    });
+    req.end();
+  });
+}
+
+/** client.ts's error body check. */
+function errorBody(json: unknown): { code: string; message: string } | null {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
+  const error: unknown = (json as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null || Array.isArray(error)) return null;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
+}
+
+/**
+ * The JSON of a 2xx answer; the client's errors for a 4xx or 5xx with a JSON
+ * body (thrown); undefined for anything else (a body that is not JSON, a
+ * redirect fetch would follow): the full program's.
+ */
+function answerJson(a: Answer): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(a.body) as unknown;
+  } catch {
+    return undefined;
+  }
+  if (a.status >= 300 && a.status < 400) return undefined;
+  if (a.status < 200 || a.status > 299) {
+    const e = errorBody(json);
+    const message = e ? e.message : `HTTP ${a.status}`;
+    if (a.status === 401) throw new UnauthorizedError(message);
+    throw new ApiRequestError(a.status, e ? e.code : `http_${a.status}`, message);
+  }
+  return json;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const strOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
+
+/** The fields formatStatus prints, with the types the status schema gives them. */
+function printableStatus(v: unknown): v is StatusResponse {
+  if (!isObj(v)) return false;
+  const { addresses: ad, security: sec } = v;
+  return (
+    ['id', 'name', 'device_class', 'role', 'version', 'data_dir'].every((k) => typeof v[k] === 'string') &&
+    ['term', 'uptime_s', 'pid'].every((k) => typeof v[k] === 'number') &&
+    strOrNull(v.leader) &&
+    (v.waiting === undefined || strOrNull(v.waiting)) &&
+    (v.cluster === undefined || strOrNull(v.cluster)) &&
+    isObj(ad) &&
+    strOrNull(ad.api) &&
+    strOrNull(ad.gossip) &&
+    strOrNull(ad.raft) &&
+    isObj(sec) &&
+    typeof sec.gossip_encrypted === 'boolean' &&
+    (sec.note === undefined || typeof sec.note === 'string')
+  );
+}
+
+/**
+ * Run `argv` (process.argv) on the fast path: the exit code, or null when the
+ * full program must run (nothing has been written then).
+ */
+export async function fastMain(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  out: { write(s: string): unknown } = process.stdout,
+  err: { write(s: string): unknown } = process.stderr,
+): Promise<number | null> {
+  const cwd = process.cwd();
+  const start = parseFastStart(argv.slice(2));
+  // On a terminal the foreground node draws its dashboard: the full program's.
+  if (start !== null && process.stdout.isTTY !== true) {
+    const configPath = resolveConfigPath({ flag: start.config, env, cwd }).path;
+    const key = memoKey(
+      { configPath, dataDirFlag: undefined, env, cwd, version: VERSION, extra: startFlagsKey(start.opts) },
+      readConfigBytes(configPath),
+    );
+    const config = recallConfig(env, key)?.config;
+    if (config === undefined) return null;
+    // What the full program's `node start --foreground` runs, from the config it validated last time.
+    // From here on this process is the node: a failure is reported, never handed to the full program.
+    try {
+      const { exitSoonAfterStop, runNodeProcess } = await import('./node-runtime.js');
+      const code = await runNodeProcess(config as SwarmConfig);
+      exitSoonAfterStop();
+      return code;
+    } catch (e) {
+      return reportFailure(e, err);
+    }
+  }
+  const p = parseFast(argv.slice(2));
+  if (p === null) return null;
+  const configPath = resolveConfigPath({ flag: p.config, env, cwd }).path;
+  // `kv get --api URL` reads the config without the --data-dir override (commands/kv.ts).
+  const dataDirFlag = p.api !== undefined ? undefined : p.dataDir;
+  const key = memoKey({ configPath, dataDirFlag, env, cwd, version: VERSION }, readConfigBytes(configPath));
+  const memo = recallConfig(env, key);
+  if (memo === null) return null;
+  let baseUrl: string;
+  if (p.api !== undefined) {
+    baseUrl = p.api;
+  } else {
+    const lock = readLock(memo.dataDir);
+    if (lock === null || !isAlive(lock)) return null;
+    const rt = readRuntime(memo.dataDir);
+    if (rt === null || rt.pid !== lock.pid || !rt.api_url) return null;
+    baseUrl = rt.api_url;
+  }
+  baseUrl = baseUrl.replace(/\/+$/, '');
+  const path =
+    p.command === 'kv get'
+      ? `/v1/kv/${encodeURIComponent(p.key)}${p.stale ? '?consistency=stale' : ''}`
+      : '/v1/status';
+  try {
+    const a = await get(baseUrl, path, memo.token);
+    if (a === null) return null;
+    const json = answerJson(a);
+    if (json === undefined) return null;
+    if (p.command === 'node status') {
+      if (!printableStatus(json)) return null;
+      // The schema's defaults for fields older nodes do not send.
+      out.write(formatStatus({ ...json, waiting: json.waiting ?? null, cluster: json.cluster ?? null }));
+      return 0;
+    }
+    if (
+      !isObj(json) ||
+      typeof json.key !== 'string' ||
+      typeof json.revision !== 'number' ||
+      !('value' in json)
+    )
+      return null;
+    // The schema's order (key, value, revision), unknown fields dropped, as the client returns it.
+    const r = { key: json.key, value: json.value, revision: json.revision };
+    const text = p.json ? JSON.stringify(r) : typeof r.value === 'string' ? r.value : JSON.stringify(r.value);
+    out.write(text.endsWith('\n') ? text : `${text}\n`);
+    return 0;
+  } catch (e) {
+    return reportFailure(e, err);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Periodic chores that need not run to the millisecond (the energy sampler,
+ * housekeeping) ride the wake-ups a component makes anyway, instead of
+ * arming timers of their own.
+ *
+ * Why: on a battery device every wake-up of the process costs energy, and an
+ * idle member already wakes about three times a second for gossip (its probe,
+ * the ack, the probes it answers). A 1 s sampler on its own timer added a
+ * wake-up a second a few milliseconds away from one of those. A chore is due
+ * at `due()` and may run up to `slackMs()` late; the host runs it at its
+ * first wake-up past `due()`, and arms its own timer no later than
+ * `due() + slackMs()` so a chore never starves on a silent host.
+ */
+export interface Chore {
+  readonly name: string;
+  /** performance.now() ms at which the chore is due; Infinity while it has nothing to do. */
+  due(): number;
+  /** How late it may run to share a wake-up, ms. */
+  slackMs(): number;
+  run(now: number): void;
+}
+
+/** A component that wakes anyway (gossip) and lets chores ride its wake-ups. */
+export interface ChoreHost {
+  /** Returns the removal function. */
+  addChore(chore: Chore): () => void;
+}
+
+/** The chores of a host: which are due, and the latest time the host must wake for them. */
+export class ChoreSet {
+  private readonly chores = new Set<Chore>();
+
+  add(chore: Chore): () => void {
+    this.chores.add(chore);
+    return () => this.chores.delete(chore);
+  }
+
+  /** Run every chore due at `now`; one that throws does not keep the others from running. */
+  runDue(now: number, onError: (chore: Chore, err: unknown) => void): void {
+    for (const c of [...this.chores]) {
+      if (now < c.due()) continue;
+      try {
+        c.run(now);
+      } catch (err) {
+        onError(c, err);
+      }
+    }
+  }
+
+  /** The latest wake-up that still runs every chore within its slack (Infinity: none pending). */
+  deadline(): number {
+    let t = Infinity;
+    for (const c of this.chores) t = Math.min(t, c.due() + c.slackMs());
+    return t;
+  }
+}

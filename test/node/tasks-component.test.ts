@@ -1,0 +1,249 @@
+/**
+ * TasksComponent over an in-memory KV and fake membership (no sockets): the
+ * leader's scheduler places on this node, the supervisor runs a real process
+ * group; cut from the leader past [tasks] lease_ms the node stops its tasks
+ * itself, and starts them again when contact returns; a graceful stop drains
+ * (the leader places a replacement elsewhere) and reports `stopped`.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/schema.js';
+import type { MemberRecord } from '../../src/gossip/messages.js';
+import { nullLogger } from '../../src/node/log.js';
+import type { SwarmNode } from '../../src/node/node.js';
+import type { WriteOp, WriteOutcome } from '../../src/node/raft-forward.js';
+import { TasksComponent, type TasksMembers, type TasksRaft } from '../../src/node/tasks-component.js';
+import { WatchHub } from '../../src/node/watch-hub.js';
+import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
+import { EntryType } from '../../src/raft/types.js';
+import { parseTaskSpec } from '../../src/tasks/spec.js';
+
+function groupAlive(pgid: number): boolean {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z') return true;
+    } catch {
+      // gone
+    }
+  }
+  return false;
+}
+
+async function until<T>(what: string, f: () => T | null | undefined | false, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+class FakeRaft implements TasksRaft {
+  readonly kv = new KvStateMachine();
+  /** Fed by the state machine's event sink, as KvApplier feeds the node's hub. */
+  readonly watch = new WatchHub();
+  contactAge = 0;
+  private index = 0;
+  private readonly listeners = new Set<() => void>();
+  constructor() {
+    this.kv.setEventSink((ev) => this.watch.event(ev));
+  }
+  readonly requestTimeoutMs = 1000;
+  readonly forward = {
+    linearize: async (): Promise<void> => {},
+    write: async (op: WriteOp): Promise<WriteOutcome> => {
+      const cmd =
+        op.op === 'delete'
+          ? { op: 'delete' as const, key: op.key }
+          : op.prevRevision === undefined
+            ? { op: 'put' as const, key: op.key, value: op.value }
+            : { op: 'cas_rev' as const, key: op.key, value: op.value, expectedRevision: op.prevRevision };
+      const entry = { index: ++this.index, term: 1, type: EntryType.Normal, data: encodeCommand(cmd) };
+      const r = this.kv.apply(entry);
+      for (const l of this.listeners) l();
+      if (!r.ok) return { kind: 'mismatch', current: r.current?.modRevision ?? 0 };
+      return op.op === 'delete'
+        ? { kind: 'delete', deleted: true, revision: r.revision }
+        : { kind: 'put', revision: r.revision };
+    },
+  };
+  localKv(): KvStateMachine {
+    return this.kv;
+  }
+  afterApply(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  leaderContactAgeMs(): number {
+    return this.contactAge;
+  }
+  info(): { role: string; leader: string | null; term: number } {
+    return { role: 'leader', leader: 'n1', term: 1 };
+  }
+}
+
+const record = (id: string): MemberRecord =>
+  ({
+    id,
+    name: id,
+    host: '127.0.0.1',
+    port: 1,
+    deviceClass: 'standard',
+    incarnation: 1,
+    status: 0,
+    meta: {},
+  }) as MemberRecord;
+
+class FakeMembers implements TasksMembers {
+  members = [{ record: record('n1'), status: 'alive' as const }];
+  readonly advertised: Record<string, string | null> = {};
+  private readonly listeners = new Set<() => void>();
+  view(): ReturnType<TasksMembers['view']> {
+    return { selfId: 'n1', members: this.members };
+  }
+  onChange(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  advertise(tags: Readonly<Record<string, string | null>>): void {
+    Object.assign(this.advertised, tags);
+  }
+  changed(): void {
+    for (const l of this.listeners) l();
+  }
+}
+
+let dir: string;
+let raft: FakeRaft;
+let members: FakeMembers;
+let comp: TasksComponent;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'swarm-tasks-comp-'));
+  raft = new FakeRaft();
+  members = new FakeMembers();
+  const config = defaultConfig();
+  config.node.data_dir = dir;
+  config.node.labels = ['camera'];
+  config.tasks.lease_ms = 300;
+  const node = {
+    id: 'n1',
+    config,
+    dataDir: dir,
+    log: nullLogger,
+    status: () => ({ addresses: { api: '127.0.0.1:5557' } }),
+  } as unknown as SwarmNode;
+  comp = new TasksComponent({ raft, members, drainWaitMs: 500 });
+  await comp.start(node);
+});
+
+afterEach(async () => {
+  await comp.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const SLEEPER = parseTaskSpec({ name: 'sleeper', command: ['sleep', '30'], kill_timeout_s: 1 });
+
+describe('TasksComponent', () => {
+  it('advertises labels, arch and no drain', () => {
+    expect(members.advertised).toMatchObject({ labels: 'camera', arch: process.arch, drain: null });
+  });
+
+  it('cut from the leader past lease_ms: stops its tasks itself; back in contact: starts them again', async () => {
+    await comp.run(SLEEPER);
+    const first = await until('running', () =>
+      comp.taskStatus('sleeper').allocations.find((a) => a.state === 'running'),
+    );
+    expect(groupAlive(first.pid!)).toBe(true);
+    raft.contactAge = Number.POSITIVE_INFINITY;
+    await until('group stopped by the fence', () => !groupAlive(first.pid!), 5000);
+    // Nothing was written while fenced: the leader decides (it may already have re-placed it).
+    expect(comp.taskStatus('sleeper').allocations[0]).toMatchObject({ state: 'running', pid: first.pid });
+    raft.contactAge = 0;
+    const again = await until('running again', () =>
+      comp.taskStatus('sleeper').allocations.find((a) => a.state === 'running' && a.pid !== first.pid),
+    );
+    expect(groupAlive(again.pid!)).toBe(true);
+  });
+
+  it('a graceful stop drains: replacement placed on another node, then stopped here', async () => {
+    members.members = [...members.members, { record: record('n2'), status: 'alive' as const }];
+    members.changed();
+    await comp.run(SLEEPER);
+    const first = await until('running', () =>
+      comp.taskStatus('sleeper').allocations.find((a) => a.state === 'running'),
+    );
+    expect(first.node).toBe('n1');
+    await comp.beforeStop();
+    expect(members.advertised.drain).toBe('1');
+    const s = comp.taskStatus('sleeper');
+    expect(s.allocations.find((a) => a.node === 'n2')).toMatchObject({ desired: 'run', replaces: first.id });
+    expect(s.allocations.find((a) => a.id === first.id)).toMatchObject({ state: 'stopped' });
+    expect(groupAlive(first.pid!)).toBe(false);
+  });
+
+  it('task stop: SIGTERM to the group, reported stopped', async () => {
+    await comp.run(
+      parseTaskSpec({ name: 'two', command: ['sh', '-c', 'trap "" TERM; sleep 30'], kill_timeout_s: 0.3 }),
+    );
+    const a = await until('running', () =>
+      comp.taskStatus('two').allocations.find((x) => x.state === 'running'),
+    );
+    const t0 = Date.now();
+    await comp.stopTask('two');
+    await until('stopped', () => comp.taskStatus('two').allocations[0]?.state === 'stopped', 5000);
+    // The task ignores SIGTERM: only SIGKILL after kill_timeout_s ends it.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(groupAlive(a.pid!)).toBe(false);
+  });
+});
+
+describe('/v1/tasks routes', () => {
+  const api = async (): Promise<import('hono').Hono> => {
+    const { createApi } = await import('../../src/api/app.js');
+    const { tasksRoutes } = await import('../../src/api/routes/tasks.js');
+    const fakeNode = { id: 'n1', state: 'running', status: () => ({}), requestShutdown: () => {} };
+    const linearize = { forward: { linearize: async () => {} }, requestTimeoutMs: 1000 };
+    return createApi(fakeNode as never, { routes: [tasksRoutes(comp, linearize)] });
+  };
+
+  it('log reads for other nodes: only allocation ids, one path component under tasks/', () => {
+    for (const bad of ['../../etc/passwd', 'a/b.1', '.x.1', 'cam', ''])
+      expect(comp.readLocalLog(bad, 0, 10), bad).toMatch(/not an allocation id/);
+    expect(comp.readLocalLog('cam.0', null, 10)).toMatchObject({ from: 0, size: 0, next_offset: 0 });
+  });
+
+  it('bad specs are 400 naming the field; duplicates 409; unknown 404; nothing stored', async () => {
+    const app = await api();
+    const post = (body: string): Promise<Response> =>
+      Promise.resolve(
+        app.request('/v1/tasks', { method: 'POST', body, headers: { 'content-type': 'application/json' } }),
+      );
+    let r = await post(JSON.stringify({ name: 'x', command: [] }));
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({
+      error: { code: 'bad_task_spec', message: 'command: must be a non-empty list of strings (argv)' },
+    });
+    r = await post('{not json');
+    expect(r.status).toBe(400);
+    r = await post(JSON.stringify({ name: 'x', command: ['true'], energy: 'solar' }));
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(
+      /^energy: must be one of/,
+    );
+    expect(raft.kv.size).toBe(0);
+    r = await post(JSON.stringify({ name: 'x', command: ['sleep', '5'] }));
+    expect(r.status).toBe(201);
+    r = await post(JSON.stringify({ name: 'x', command: ['sleep', '5'] }));
+    expect(r.status).toBe(409);
+    r = await Promise.resolve(app.request('/v1/tasks/nope'));
+    expect(r.status).toBe(404);
+    r = await Promise.resolve(app.request('/v1/tasks/x/logs?max=-1'));
+    expect(r.status).toBe(400);
+  });
+});
