@@ -56,6 +56,8 @@ export default async function bench(): Promise<BenchReport> {
       metrics[`commits_per_sim_s_${tag}`] = round(lat.length / (r.stats.simMs / 1000), 1);
       metrics[`commit_p50_ms_${tag}`] = round(pct(lat, 50));
       metrics[`commit_p99_ms_${tag}`] = round(pct(lat, 99));
+      // Raft messages (every kind, heartbeats and commit notifications included) per committed write.
+      metrics[`messages_per_commit_${tag}`] = round(r.stats.messages / Math.max(1, lat.length));
       details.push({
         nodes,
         latencyMs,

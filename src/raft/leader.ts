@@ -15,17 +15,40 @@ import type { NodeId } from './types.js';
 export function flush(r: Raft): void {
   if (r.role !== 'leader') return;
   if (r.reads.roundDue()) sendHeartbeats(r, r.reads.startRound());
-  if (!r.needBcast) return;
-  r.needBcast = false;
-  for (const pr of r.tracker.values()) {
-    if (pr.id === r.id) continue;
-    fillPipeline(r, pr, r.now);
+  if (r.needBcast) {
+    r.needBcast = false;
+    for (const pr of r.tracker.values()) {
+      if (pr.id === r.id) continue;
+      fillPipeline(r, pr, r.now);
+    }
   }
+  if (r.commitNotifyDue) sendCommitNotifications(r);
 }
 
 /** Whether flush() would send anything (for a hasReady() that must not mutate). */
 export function flushPending(r: Raft): boolean {
-  return r.role === 'leader' && (r.reads.roundDue() || r.needBcast);
+  return r.role === 'leader' && (r.reads.roundDue() || r.needBcast || r.commitNotifyDue);
+}
+
+/**
+ * Tell followers a commit at once instead of at the next heartbeat (etcd-io/raft's bcastAppend after
+ * maybeCommit): a follower applies, and its KV watchers see, an entry only once it knows it committed.
+ * Called once per Ready after the appends went out, so a commit that rode on one of them costs nothing
+ * and a burst of acknowledgements costs one message per follower. A heartbeat carries it: its commit is
+ * capped at what the follower holds, so it never depends on appends still in flight. Learners are
+ * left to the heartbeat rounds when the runtime spares them (setLearnerHeartbeatRounds > 1): they
+ * are in no quorum, and a battery learner should not wake for every commit.
+ */
+function sendCommitNotifications(r: Raft): void {
+  r.commitNotifyDue = false;
+  for (const pr of r.tracker.values()) {
+    if (pr.id === r.id) continue;
+    if (pr.isLearner && r.learnerHeartbeatRounds > 1) continue;
+    const commit = Math.min(pr.match, r.commit);
+    if (commit <= pr.commitSent) continue;
+    pr.commitSent = commit;
+    r.send({ type: 'heartbeat', from: r.id, to: pr.id, term: r.term, commit, readCtx: 0 });
+  }
 }
 
 /** Send appends to `pr` until its window is full or it has everything. */
@@ -160,6 +183,8 @@ export function handleAppendResponse(r: Raft, m: AppendEntriesResponseMsg, now: 
     r.maybeCommit();
     // The commit may have applied a change that removed us: we lead no more.
     if (r.role !== 'leader') return;
+    // A follower acknowledging after the commit moved (the slower of two) learns it too.
+    if (Math.min(pr.match, r.commit) > pr.commitSent) r.commitNotifyDue = true;
     if (r.leadTransferee === m.from && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
   }
   fillPipeline(r, pr, now);
@@ -220,5 +245,6 @@ export function handleSnapshotResponse(r: Raft, m: InstallSnapshotResponseMsg, n
   pr.maybeUpdate(m.matchIndex);
   if (pr.state === 'snapshot') pr.becomeProbe();
   r.maybeCommit();
+  if (Math.min(pr.match, r.commit) > pr.commitSent) r.commitNotifyDue = true;
   if (r.role === 'leader') sendAppend(r, pr, now);
 }

@@ -63,6 +63,8 @@ export class Raft {
   prevSoft: SoftState | null = null;
   /** A leader's appends wait for the next Ready, so proposals between two Readys share one message. */
   needBcast = false;
+  /** Leader: the commit index moved past what some follower was sent; flush() tells them (leader.ts). */
+  commitNotifyDue = false;
 
   readonly tracker: ProgressTracker;
   votes = new Map<NodeId, boolean>();
@@ -209,6 +211,7 @@ export class Raft {
     const ci = this.tracker.committed(this.conf.voters);
     if (ci > this.commit && (this.log.termAt(ci) === this.term || mutations().commitNoCurrentTermCheck)) {
       this.setCommit(ci);
+      this.commitNotifyDue = true;
       return true;
     }
     return false;
@@ -250,6 +253,7 @@ export class Raft {
       this.tracker.clear();
       this.reads.reset();
       this.needBcast = false;
+      this.commitNotifyDue = false;
       return;
     }
     this.maybeCommit();

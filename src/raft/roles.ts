@@ -61,6 +61,7 @@ export function becomeFollower(r: Raft, term: number, leader: NodeId | null, now
   r.leadTransferee = null;
   r.reads.reset();
   r.needBcast = false;
+  r.commitNotifyDue = false;
 }
 
 export function campaign(r: Raft, now: number, kind: 'pre' | 'real', transfer: boolean): void {

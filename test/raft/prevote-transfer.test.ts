@@ -201,11 +201,17 @@ describe('peer unreachable (the runtime’s crash hint)', () => {
   }
 
   it('a follower told its leader is gone campaigns within a quarter of the election timeout', async () => {
+    let fast = 0;
     for (let seed = 1; seed <= 20; seed++) {
-      // The spread is min/4 = 250 ms; one tick and a vote round on top.
-      expect(await failover(seed, true)).toBeLessThanOrEqual(250 + 30);
+      // The spread is min/4 = 250 ms; one tick and a vote round on top. Both followers campaigning in
+      // the same 10 ms tick (about 1 in 25) split the vote and retry after an election timeout: which
+      // seeds do depends on every random draw before (each message received re-arms a timer).
+      const hinted = await failover(seed, true);
+      if (hinted <= 250 + 30) fast++;
+      expect(hinted).toBeLessThanOrEqual(250 + 30 + 2000);
       expect(await failover(seed, false)).toBeGreaterThanOrEqual(1000);
     }
+    expect(fast).toBeGreaterThanOrEqual(18);
   });
 
   it('a false report about a live leader does not depose it', async () => {
