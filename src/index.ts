@@ -60,7 +60,13 @@ export {
   setConfigKey,
   configTemplate,
 } from './config/index.js';
-export type { SwarmConfig, LoadedConfig, LoadConfigOptions, ConfigOverride, KeySpec } from './config/index.js';
+export type {
+  SwarmConfig,
+  LoadedConfig,
+  LoadConfigOptions,
+  ConfigOverride,
+  KeySpec,
+} from './config/index.js';
 export {
   SwarmClient,
   NodeUnreachableError,
@@ -128,7 +134,13 @@ export type {
   UserEvent,
   SharedView,
 } from './gossip/index.js';
-export { runSimulation, RaftSimulation, type SimOptions, type SimResult, type SimBug } from './sim/raft/cluster.js';
+export {
+  runSimulation,
+  RaftSimulation,
+  type SimOptions,
+  type SimResult,
+  type SimBug,
+} from './sim/raft/cluster.js';
 export { SimDisk } from './sim/raft/disk.js';
 export { SimFs } from './sim/disk/sim-fs.js';
 export {
@@ -139,7 +151,11 @@ export {
   type LinearizabilityResult,
 } from './sim/linearizability.js';
 export { MaelstromNode, type NodeIo } from './maelstrom/runtime.js';
-export { ErrorCode as MaelstromErrorCode, type MaelstromMessage, type MaelstromBody } from './maelstrom/protocol.js';
+export {
+  ErrorCode as MaelstromErrorCode,
+  type MaelstromMessage,
+  type MaelstromBody,
+} from './maelstrom/protocol.js';
 export {
   EnergyMonitor,
   energyConfigFromSections,
@@ -154,7 +170,13 @@ export {
   DEVICE_PROFILES,
   PROTOCOL_COSTS,
 } from './energy/index.js';
-export type { EnergySnapshot, EnergySummary, EnergyReadings, EnergyConfig, SensorSnapshot } from './energy/index.js';
+export type {
+  EnergySnapshot,
+  EnergySummary,
+  EnergyReadings,
+  EnergyConfig,
+  SensorSnapshot,
+} from './energy/index.js';
 export {
   EnergyComponent,
   changedMeaningfully as energySummaryChanged,
@@ -176,9 +198,17 @@ export {
   MODE_MULTIPLIERS,
 } from './gossip/adaptive.js';
 export type { AdaptiveInputs, AdaptiveParams, GossipMode } from './gossip/adaptive.js';
-export { AgentCore, type CoreOptions as AgentCoreOptions, type PersistentState as AgentState } from './agents/core.js';
+export {
+  AgentCore,
+  type CoreOptions as AgentCoreOptions,
+  type PersistentState as AgentState,
+} from './agents/core.js';
 export { AgentNode, type AgentNodeOptions } from './agents/node.js';
-export { resolveSettings as resolveAgentSettings, type AgentSettings, type AgentFlags } from './agents/settings.js';
+export {
+  resolveSettings as resolveAgentSettings,
+  type AgentSettings,
+  type AgentFlags,
+} from './agents/settings.js';
 export {
   triggerRun,
   formatTrigger,

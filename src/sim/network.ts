@@ -42,7 +42,14 @@ export class SimNetwork<Id extends string | number = string> {
   private groups = new Map<Id, number>();
   /** Explicitly cut directed links (from -> to), on top of the groups. */
   private readonly cut = new Set<string>();
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, partitioned: 0, bytes: 0 };
+  readonly stats: NetworkStats = {
+    sent: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    partitioned: 0,
+    bytes: 0,
+  };
 
   constructor(
     private readonly rng: Rng,

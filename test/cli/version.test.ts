@@ -3,7 +3,9 @@ import { runSwarm } from '../helpers/run-swarm.js';
 
 describe('swarm version', () => {
   it('prints the package version and exits 0', async () => {
-    const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as { version: string };
+    const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as {
+      version: string;
+    };
     const r = await runSwarm(['version']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`iot-swarm ${pkg.version}`);

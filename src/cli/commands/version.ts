@@ -7,6 +7,10 @@ export const register: Registrar = (program, ctx) => {
     .description('print the version of iot-swarm')
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => {
-      ctx.stdout.write(opts.json ? `${JSON.stringify({ version: VERSION, node: process.version })}\n` : `iot-swarm ${VERSION}\n`);
+      ctx.stdout.write(
+        opts.json
+          ? `${JSON.stringify({ version: VERSION, node: process.version })}\n`
+          : `iot-swarm ${VERSION}\n`,
+      );
     });
 };
