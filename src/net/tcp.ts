@@ -105,6 +105,23 @@ interface Link {
 export const HELLO_TYPE = 0x7f;
 const HELLO_PLAINTEXT = Uint8Array.of(PROTOCOL_VERSION, HELLO_TYPE);
 
+/**
+ * TCP keepalive idle time on every Raft connection. Keepalive fires only on a
+ * connection that carried nothing for this long, and each probe costs two
+ * segments (probe and answer) from each end that probes (both ends enable
+ * it). Traffic that matters never idles that long (heartbeats), so at 10 s
+ * probes ran on exactly the connections that do not matter: links left over
+ * from past elections and leaders, and learner links between their sparse
+ * heartbeat rounds. Liveness does not rest on them: a silent peer is found by
+ * Raft (heartbeats, check-quorum), the silent-link redial and gossip; and
+ * with Linux's default 75 s probe interval and 9 probes, keepalive took over
+ * 11 minutes to find a dead peer anyway. What it still does is reclaim the
+ * socket of a peer that vanished without a FIN (power loss), which 5 minutes
+ * serves as well, and it stays under NAT and firewall idle timeouts
+ * (RFC 5382: at least 2 h 4 min).
+ */
+export const KEEPALIVE_IDLE_MS = 300_000;
+
 /** Per-connection receive state. */
 interface Receiver {
   readonly decoder: FrameDecoder;
@@ -326,7 +343,7 @@ export class TcpTransport<M extends WireMessage> {
     });
     s.once('connect', () => {
       s.setTimeout(0);
-      s.setKeepAlive(true, 10_000);
+      s.setKeepAlive(true, KEEPALIVE_IDLE_MS);
       link.state = 'open';
       link.attempt = 0;
       this.sendHello(s);
@@ -439,7 +456,7 @@ export class TcpTransport<M extends WireMessage> {
     this.inbound.add(s);
     this.unauthenticated.add(s);
     s.setNoDelay(true);
-    s.setKeepAlive(true, 10_000);
+    s.setKeepAlive(true, KEEPALIVE_IDLE_MS);
     const rx: Receiver = {
       decoder: new FrameDecoder(this.preAuthMaxFrameBytes),
       authenticated: false,

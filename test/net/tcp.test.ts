@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
@@ -5,7 +6,7 @@ import { Keyring } from '../../src/net/crypto.js';
 import { TransportError } from '../../src/net/errors.js';
 import { frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
-import { TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
+import { KEEPALIVE_IDLE_MS, TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
 import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { waitFor } from './helpers.js';
 import { raftSamples } from './samples.js';
@@ -269,5 +270,42 @@ describe('TcpTransport on loopback', () => {
     expect(peerKey({ host: '::1', port: 1 })).toBe('[::1]:1');
     expect(() => parsePeer('nope')).toThrow();
     expect(() => parsePeer('h:70000')).toThrow();
+  });
+});
+
+/**
+ * Keepalive timers of the established loopback sockets on `port` (either end), from `ss -tno`: in ms
+ * for `4min59sec`; a timer under a minute reads as a small number whatever ss's unit (which varies).
+ */
+function keepaliveTimers(port: number): number[] | null {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} or dport = :${port} )`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
+  } catch {
+    return null;
+  }
+  const ms: number[] = [];
+  for (const m of out.matchAll(/timer:\(keepalive,(?:(\d+)min)?(?:([\d.]+)sec)?(?:([\d.]+)ms)?,/g)) {
+    ms.push(Number(m[1] ?? 0) * 60_000 + Number(m[2] ?? 0) * 1000 + Number(m[3] ?? 0));
+  }
+  return ms;
+}
+
+describe('TcpTransport keepalive', () => {
+  it('probes an idle connection only after KEEPALIVE_IDLE_MS, at both ends (not every 10 s)', async (ctx) => {
+    const a = await node();
+    const b = await node();
+    a.t.send(b.t.address(), hb(1));
+    await waitFor(() => b.inbox.length === 1, 'delivered');
+    const timers = keepaliveTimers(b.t.address().port);
+    if (timers === null) return ctx.skip();
+    // The dialled end and the accepted end, each armed for the long idle time.
+    expect(timers).toHaveLength(2);
+    for (const t of timers) {
+      expect(t).toBeGreaterThan(KEEPALIVE_IDLE_MS - 60_000);
+      expect(t).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS);
+    }
   });
 });
