@@ -18,7 +18,7 @@
  */
 import { isForwardMessage, type RaftWireMessage } from '../net/forward-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
-import { peerKey, type TcpTransport } from '../net/tcp.js';
+import { peerKey, type ReplyPath, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { JsonValue, KvCommand, KvResult, KvStateMachine } from '../raft/kv.js';
@@ -357,7 +357,7 @@ export class RaftComponent implements NodeComponent {
         bindAddress: cfg.network.bind_address,
         port: cfg.raft.port,
         security: cfg.security,
-        onMessage: (m) => this.onMessage(m),
+        onMessage: (m, _remote, via) => this.onMessage(m, via),
         onPeerState: (peer, state) => {
           if (state === 'refused') this.links.onPeerRefused(peer);
         },
@@ -639,7 +639,7 @@ export class RaftComponent implements NodeComponent {
     return this.core;
   }
 
-  private onMessage(wire: RaftWireMessage): void {
+  private onMessage(wire: RaftWireMessage, via: ReplyPath | null = null): void {
     const core = this.core;
     if (core === null) return;
     // Forwarded client requests carry no cluster id: they are answered by whoever leads (raft-forward.ts).
@@ -652,10 +652,10 @@ export class RaftComponent implements NodeComponent {
     const m: RaftMessage = wire;
     // Accepting may have founded or adopted a cluster, replacing the core: the new one gets the message.
     if (this.core !== core) {
-      this.onMessage(wire);
+      this.onMessage(wire, via);
       return;
     }
-    this.links.heard(m.from);
+    this.links.heard(m.from, via);
     // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
     // the leader is heard (an idle follower wakes for heartbeats alone).
     const now = Date.now();

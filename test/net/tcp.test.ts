@@ -6,7 +6,14 @@ import { Keyring } from '../../src/net/crypto.js';
 import { TransportError } from '../../src/net/errors.js';
 import { frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
-import { KEEPALIVE_IDLE_MS, TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
+import {
+  KEEPALIVE_IDLE_MS,
+  ReplyPath,
+  TcpTransport,
+  parsePeer,
+  peerKey,
+  type TcpAddress,
+} from '../../src/net/tcp.js';
 import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { waitFor } from './helpers.js';
 import { raftSamples } from './samples.js';
@@ -307,5 +314,61 @@ describe('TcpTransport keepalive', () => {
       expect(t).toBeGreaterThan(KEEPALIVE_IDLE_MS - 60_000);
       expect(t).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS);
     }
+  });
+});
+
+describe('TcpTransport answers on the connection a request came in on', () => {
+  it('reply() reaches the dialler over its own connection, sealed, and opens no link back', async () => {
+    const keyring = new Keyring(new Uint8Array(32).fill(7));
+    const a = await node({ keyring });
+    const paths: (ReplyPath | null)[] = [];
+    const inbox: RaftMessage[] = [];
+    const b = await TcpTransport.listen<RaftMessage>({
+      codec: raftCodec,
+      bindAddress: '127.0.0.1',
+      port: 0,
+      keyring,
+      rng: createRng(6),
+      onMessage: (m, _remote, via) => {
+        inbox.push(m);
+        paths.push(via);
+      },
+    });
+    open.push(b);
+    a.t.send(b.address(), hb(3));
+    await waitFor(() => inbox.length === 1, 'the heartbeat');
+    const via = paths[0]!;
+    expect(via).toBeInstanceOf(ReplyPath);
+    expect(via.open).toBe(true);
+    expect(via.remoteHost).toBe('127.0.0.1');
+    const answer: RaftMessage = {
+      type: 'heartbeat_response',
+      from: 'n2',
+      to: 'n1',
+      term: 1,
+      cluster: '',
+      readCtx: 0,
+    };
+    expect(b.reply(via, answer)).toBe('queued');
+    await waitFor(() => a.inbox.length === 1, 'the answer');
+    expect(a.inbox[0]).toEqual(answer);
+    // b answered without dialling a: one connection carried both directions.
+    expect(b.peers()).toEqual([]);
+    expect(b.stats().packetsOut).toBe(1);
+    // The dialler goes away: the path closes and reply says so (the caller then uses its own link).
+    await a.t.close();
+    open.splice(open.indexOf(a.t), 1);
+    await waitFor(() => !via.open, 'the path to close');
+    expect(b.reply(via, answer)).toBe('closed');
+  });
+
+  it('ensureLink dials a peer without sending anything on the link', async () => {
+    const a = await node();
+    const b = await node();
+    a.t.ensureLink(b.t.address());
+    await waitFor(() => a.t.peers()[0]?.state === 'open', 'the link');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.inbox).toEqual([]);
+    expect(a.t.stats().packetsOut).toBe(0);
   });
 });
