@@ -2,10 +2,13 @@
  * TCP transport for Raft: length-prefixed frames (framing.ts), each frame one
  * packet (plain, or sealed with the same keyring as gossip).
  *
- * Each node dials one persistent outgoing connection per peer and sends on it
- * only; it receives on the connections peers dialled to it. Two one-way
- * streams per pair, as etcd does, avoid the tie-breaking dance of sharing one
- * connection when both sides dial at once.
+ * Each node dials one persistent outgoing connection per peer and sends its
+ * own messages on it; it receives on the connections peers dialled to it.
+ * Two streams per pair, as etcd does, avoid the tie-breaking dance of sharing
+ * one connection when both sides dial at once. Answers are the exception:
+ * `reply` sends one back on the accepted connection its request came in on
+ * (ReplyPath), so it carries the request's TCP ACK; every version reads
+ * frames on the connections it dialled, with the same checks.
  *
  * Back-pressure: frames wait in a per-peer queue while the socket is
  * connecting or its kernel buffer is full ('drain'); once the queue and the
