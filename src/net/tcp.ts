@@ -2,10 +2,13 @@
  * TCP transport for Raft: length-prefixed frames (framing.ts), each frame one
  * packet (plain, or sealed with the same keyring as gossip).
  *
- * Each node dials one persistent outgoing connection per peer and sends on it
- * only; it receives on the connections peers dialled to it. Two one-way
- * streams per pair, as etcd does, avoid the tie-breaking dance of sharing one
- * connection when both sides dial at once.
+ * Each node dials one persistent outgoing connection per peer and sends its
+ * own messages on it; it receives on the connections peers dialled to it.
+ * Two streams per pair, as etcd does, avoid the tie-breaking dance of sharing
+ * one connection when both sides dial at once. Answers are the exception:
+ * `reply` sends one back on the accepted connection its request came in on
+ * (ReplyPath), so it carries the request's TCP ACK; every version reads
+ * frames on the connections it dialled, with the same checks.
  *
  * Back-pressure: frames wait in a per-peer queue while the socket is
  * connecting or its kernel buffer is full ('drain'); once the queue and the
@@ -63,7 +66,11 @@ export interface TcpTransportOptions<M extends WireMessage> {
   readonly connectTimeoutMs?: number;
   /** Jitter source; default seeded from crypto (tests pass a fixed seed). */
   readonly rng?: Rng;
-  readonly onMessage: (msg: M, remote: TcpAddress) => void;
+  /**
+   * `via` is the accepted connection the message came in on (null on one we
+   * dialled): `reply(via, ...)` answers on it (see ReplyPath).
+   */
+  readonly onMessage: (msg: M, remote: TcpAddress, via: ReplyPath | null) => void;
   readonly onError?: (err: Error) => void;
   /**
    * Link changes to a peer ("host:port"). 'refused' means a dial met
@@ -83,7 +90,45 @@ export interface PeerInfo {
   readonly attempt: number;
 }
 
-interface Link {
+/** What flush() writes to: a dialled link, or an accepted connection answered on (ReplyPath). */
+interface Outlet {
+  socket: net.Socket | null;
+  state: 'connecting' | 'open' | 'waiting';
+  queue: Buffer[];
+  queuedBytes: number;
+  blocked: boolean;
+}
+
+/**
+ * An accepted connection, as handed to onMessage: answers to what came in on
+ * it may go back on it (`reply`). A Raft answer then travels in the segment
+ * that acknowledges the request (the receiver's delayed ACK rides on it)
+ * instead of on a connection of its own, where both the request and the
+ * answer cost a bare ACK: 3 segments a heartbeat round instead of 4. Every
+ * version of this transport reads frames on the connections it dialled, so
+ * older peers accept answers sent this way.
+ */
+export class ReplyPath implements Outlet {
+  socket: net.Socket | null;
+  state: 'connecting' | 'open' | 'waiting' = 'open';
+  queue: Buffer[] = [];
+  queuedBytes = 0;
+  blocked = false;
+  /** The peer's address as the connection shows it (its source address; the port is ephemeral). */
+  readonly remoteHost: string;
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  }
+
+  /** False once the connection closed: answer over a dialled link instead. */
+  get open(): boolean {
+    return this.socket !== null;
+  }
+}
+
+interface Link extends Outlet {
   readonly key: string;
   readonly host: string;
   readonly port: number;
@@ -104,6 +149,23 @@ interface Link {
  */
 export const HELLO_TYPE = 0x7f;
 const HELLO_PLAINTEXT = Uint8Array.of(PROTOCOL_VERSION, HELLO_TYPE);
+
+/**
+ * TCP keepalive idle time on every Raft connection. Keepalive fires only on a
+ * connection that carried nothing for this long, and each probe costs two
+ * segments (probe and answer) from each end that probes (both ends enable
+ * it). Traffic that matters never idles that long (heartbeats), so at 10 s
+ * probes ran on exactly the connections that do not matter: links left over
+ * from past elections and leaders, and learner links between their sparse
+ * heartbeat rounds. Liveness does not rest on them: a silent peer is found by
+ * Raft (heartbeats, check-quorum), the silent-link redial and gossip; and
+ * with Linux's default 75 s probe interval and 9 probes, keepalive took over
+ * 11 minutes to find a dead peer anyway. What it still does is reclaim the
+ * socket of a peer that vanished without a FIN (power loss), which 5 minutes
+ * serves as well, and it stays under NAT and firewall idle timeouts
+ * (RFC 5382: at least 2 h 4 min).
+ */
+export const KEEPALIVE_IDLE_MS = 300_000;
 
 /** Per-connection receive state. */
 interface Receiver {
@@ -144,7 +206,7 @@ export class TcpTransport<M extends WireMessage> {
   private readonly authTimeoutMs: number;
   private readonly counters: TransportStats = newStats();
   private closed = false;
-  private readonly dirty = new Set<Link>();
+  private readonly dirty = new Set<Outlet>();
   private flushQueued = false;
 
   private constructor(opts: TcpTransportOptions<M>) {
@@ -237,6 +299,48 @@ export class TcpTransport<M extends WireMessage> {
   }
 
   /**
+   * Answer on the accepted connection `via` a message came in on (see
+   * ReplyPath). 'closed' when that connection is gone: the caller sends
+   * over its own link instead.
+   */
+  reply(via: ReplyPath, msg: M): TcpSendResult {
+    if (this.closed || !via.open) return 'closed';
+    let packet: Uint8Array;
+    try {
+      packet = sealMessage(this.opts.codec, msg, this.keyring);
+    } catch (e) {
+      this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+      return 'invalid';
+    }
+    if (packet.length > this.maxFrameBytes) {
+      this.counters.droppedOversize += 1;
+      this.counters.dropped.oversize += 1;
+      return 'oversize';
+    }
+    const f = frame(packet);
+    if (via.queuedBytes + (via.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
+      this.counters.droppedBackpressure += 1;
+      return 'backpressure';
+    }
+    via.queue.push(f);
+    via.queuedBytes += f.length;
+    this.scheduleFlush(via);
+    return 'queued';
+  }
+
+  /**
+   * Make sure a link to `to` exists (dial it if not), without sending on it.
+   * A node that answers a peer on the peer's own connection has no traffic
+   * of its own for it, but its link still reports the peer's process gone
+   * ('refused' on redial after the peer's FIN), which is how a follower
+   * hears of a crashed leader within a round trip.
+   */
+  ensureLink(to: TcpAddress | string): void {
+    if (this.closed) return;
+    this.linkFor(typeof to === 'string' ? parsePeer(to) : to);
+  }
+
+  /**
    * Drop the connection to a peer and dial it again now. For a link the
    * caller has evidence is stalled: a connection whose peer vanished mid-send
    * stays "open" while the kernel retransmits with exponential back-off (up
@@ -326,7 +430,7 @@ export class TcpTransport<M extends WireMessage> {
     });
     s.once('connect', () => {
       s.setTimeout(0);
-      s.setKeepAlive(true, 10_000);
+      s.setKeepAlive(true, KEEPALIVE_IDLE_MS);
       link.state = 'open';
       link.attempt = 0;
       this.sendHello(s);
@@ -371,7 +475,7 @@ export class TcpTransport<M extends WireMessage> {
    * TCP segment when they fit) instead of one each. Measured on the raft-kv
    * bench: writeBuffer was the leader's largest CPU cost.
    */
-  private scheduleFlush(link: Link): void {
+  private scheduleFlush(link: Outlet): void {
     this.dirty.add(link);
     if (this.flushQueued) return;
     this.flushQueued = true;
@@ -385,7 +489,7 @@ export class TcpTransport<M extends WireMessage> {
     for (const l of links) this.flush(l);
   }
 
-  private flush(link: Link): void {
+  private flush(link: Outlet): void {
     const s = link.socket;
     if (link.state !== 'open' || !s || link.blocked || link.queue.length === 0) return;
     const frames = link.queue;
@@ -439,7 +543,7 @@ export class TcpTransport<M extends WireMessage> {
     this.inbound.add(s);
     this.unauthenticated.add(s);
     s.setNoDelay(true);
-    s.setKeepAlive(true, 10_000);
+    s.setKeepAlive(true, KEEPALIVE_IDLE_MS);
     const rx: Receiver = {
       decoder: new FrameDecoder(this.preAuthMaxFrameBytes),
       authenticated: false,
@@ -452,11 +556,15 @@ export class TcpTransport<M extends WireMessage> {
       s.destroy();
     }, this.authTimeoutMs);
     rx.timer.unref();
-    s.on('data', (chunk: Buffer) => this.onData(s, rx, chunk));
+    const via = new ReplyPath(s);
+    s.on('data', (chunk: Buffer) => this.onData(s, rx, chunk, via));
     s.on('error', () => {
       // A peer resetting its end is routine; 'close' cleans up.
     });
     s.once('close', () => {
+      via.socket = null;
+      via.queue = [];
+      via.queuedBytes = 0;
       this.inbound.delete(s);
       this.unauthenticated.delete(s);
       if (rx.timer) clearTimeout(rx.timer);
@@ -472,7 +580,7 @@ export class TcpTransport<M extends WireMessage> {
     rx.timer = null;
   }
 
-  private onData(s: net.Socket, rx: Receiver, chunk: Buffer): void {
+  private onData(s: net.Socket, rx: Receiver, chunk: Buffer, via: ReplyPath | null = null): void {
     this.counters.bytesIn += chunk.length;
     rx.decoder.feed(chunk);
     for (let ev = rx.decoder.next(); ev !== null; ev = rx.decoder.next()) {
@@ -498,7 +606,7 @@ export class TcpTransport<M extends WireMessage> {
       }
       if (!rx.authenticated) this.authenticate(s, rx);
       try {
-        this.opts.onMessage(res.msg, { host: s.remoteAddress ?? '', port: s.remotePort ?? 0 });
+        this.opts.onMessage(res.msg, { host: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, via);
       } catch (e) {
         this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
       }

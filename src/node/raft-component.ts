@@ -18,7 +18,7 @@
  */
 import { isForwardMessage, type RaftWireMessage } from '../net/forward-codec.js';
 import { openRaftTransport } from '../net/runtime.js';
-import { peerKey, type TcpTransport } from '../net/tcp.js';
+import { peerKey, type ReplyPath, type TcpTransport } from '../net/tcp.js';
 import type { TransportStats } from '../net/wire.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { JsonValue, KvCommand, KvResult, KvStateMachine } from '../raft/kv.js';
@@ -89,6 +89,28 @@ const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
  * hears three heartbeats per minimum timeout.
  */
 export const EMERGENCY_HEARTBEAT_SCALE = 3;
+/**
+ * Quiet cluster (nothing committed for a while): the leader heartbeats its
+ * voters this many times less often, capped so that a follower that has not
+ * stretched (it restarted, joined, or saw a commit the others did not) still
+ * hears a heartbeat every 2/3 of the minimum election timeout, inside the
+ * leader lease (RaftNode inLease: heard within the minimum timeout). Followers
+ * stretch their own election timeout as much once quiet themselves. See
+ * docs/energy.md "Quiet cluster".
+ */
+export const QUIET_HEARTBEAT_SCALE = 2;
+/**
+ * A follower counts the cluster quiet once the commit index it knows has not
+ * moved for this long, and stretches its election timeout x QUIET_HEARTBEAT_SCALE.
+ */
+export const QUIET_FOLLOWER_AFTER_MS = 5_000;
+/**
+ * A leader stretches its heartbeat once its commit index has not moved for
+ * this long: later than any follower (which learns a commit within one
+ * heartbeat, then checks at least every FOLLOWER_MANAGE_EVERY_MS), so the
+ * followers that saw the last commit have stretched their timeouts first.
+ */
+export const QUIET_LEADER_AFTER_MS = 10_000;
 
 export class RaftComponent implements NodeComponent {
   readonly name = 'raft';
@@ -114,6 +136,13 @@ export class RaftComponent implements NodeComponent {
   private readonly runner: RaftCoreRunner;
   /** The energy component's power mode (setPowerMode). */
   private powerMode: PowerMode = 'normal';
+  /** The energy component's election timeout stretch (setElectionTimeoutScale). */
+  private energyElectionScale = 1;
+  /** A follower that saw no commit for QUIET_FOLLOWER_AFTER_MS: its election timeout is stretched too. */
+  private quietFollower = false;
+  /** The commit index this node last saw, and when it last moved (Date.now() ms). */
+  private lastCommit = -1;
+  private commitMovedAt = 0;
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
   private readonly formation: RaftFormationRunner;
@@ -123,6 +152,16 @@ export class RaftComponent implements NodeComponent {
   /** Ticks since start, reported so the idle cost is visible. */
   get ticks(): number {
     return this.runner.ticks;
+  }
+
+  /** The leader's heartbeat stretch in force (energy emergency, quiet cluster); 1 = the configured interval. */
+  get heartbeatScale(): number {
+    return this.runner.heartbeatScaleInForce;
+  }
+
+  /** This node's election timeout stretch in force (battery, quiet follower); 1 = as configured. */
+  get electionTimeoutScale(): number {
+    return this.energyElectionScale * (this.quietFollower ? QUIET_HEARTBEAT_SCALE : 1);
   }
 
   private get core(): RaftNode | null {
@@ -302,6 +341,8 @@ export class RaftComponent implements NodeComponent {
       co.max_watchers,
     );
     const recovered = await this.runner.open(node);
+    // Not quiet before we have looked: the quiet clocks start now.
+    this.commitMovedAt = Date.now();
     // A node that lost acknowledged entries is never fresh, even if nothing survived: it must not found a cluster.
     const fresh =
       recovered.snapshot === null &&
@@ -316,7 +357,7 @@ export class RaftComponent implements NodeComponent {
         bindAddress: cfg.network.bind_address,
         port: cfg.raft.port,
         security: cfg.security,
-        onMessage: (m) => this.onMessage(m),
+        onMessage: (m, _remote, via) => this.onMessage(m, via),
         onPeerState: (peer, state) => {
           if (state === 'refused') this.links.onPeerRefused(peer);
         },
@@ -531,7 +572,53 @@ export class RaftComponent implements NodeComponent {
 
   /** Energy-aware elections: a battery node stretches its own election timeout (see RaftNode). */
   setElectionTimeoutScale(scale: number): void {
-    this.runner.setElectionTimeoutScale(scale);
+    this.energyElectionScale = scale;
+    this.applyElectionScale();
+  }
+
+  /** The energy stretch, times the quiet stretch while this node is a quiet follower. */
+  private applyElectionScale(): void {
+    this.runner.setElectionTimeoutScale(
+      this.energyElectionScale * (this.quietFollower ? QUIET_HEARTBEAT_SCALE : 1),
+    );
+  }
+
+  /**
+   * Quiet bookkeeping (see QUIET_HEARTBEAT_SCALE): note a move of the commit
+   * index. Activity ends the quiet at once on either side: a follower's
+   * timeout and a leader's heartbeat go back to their base from here.
+   */
+  private noteCommit(core: RaftNode, now: number): void {
+    const c = core.commitIndex;
+    if (c === this.lastCommit) return;
+    this.lastCommit = c;
+    this.commitMovedAt = now;
+    if (this.quietFollower) {
+      this.quietFollower = false;
+      this.applyElectionScale();
+    }
+    if (core.isLeader && this.runner.heartbeatScaleInForce > 1) this.updateHeartbeatScale(now);
+  }
+
+  /** A follower quiet for QUIET_FOLLOWER_AFTER_MS stretches its election timeout (a leader never is one). */
+  private updateQuietFollower(core: RaftNode, now: number): void {
+    const quiet = !core.isLeader && now - this.commitMovedAt >= QUIET_FOLLOWER_AFTER_MS;
+    if (quiet === this.quietFollower) return;
+    this.quietFollower = quiet;
+    this.applyElectionScale();
+  }
+
+  /**
+   * The leader's quiet heartbeat stretch: QUIET_HEARTBEAT_SCALE, capped so
+   * that a heartbeat still goes out every 2/3 of the minimum election timeout.
+   */
+  private get quietHeartbeatScale(): number {
+    const c = this.node?.config.consensus;
+    if (!c) return 1;
+    return Math.max(
+      1,
+      Math.min(QUIET_HEARTBEAT_SCALE, (c.election_timeout_min_ms * 2) / 3 / c.heartbeat_interval_ms),
+    );
   }
 
   /**
@@ -552,7 +639,7 @@ export class RaftComponent implements NodeComponent {
     return this.core;
   }
 
-  private onMessage(wire: RaftWireMessage): void {
+  private onMessage(wire: RaftWireMessage, via: ReplyPath | null = null): void {
     const core = this.core;
     if (core === null) return;
     // Forwarded client requests carry no cluster id: they are answered by whoever leads (raft-forward.ts).
@@ -565,15 +652,16 @@ export class RaftComponent implements NodeComponent {
     const m: RaftMessage = wire;
     // Accepting may have founded or adopted a cluster, replacing the core: the new one gets the message.
     if (this.core !== core) {
-      this.onMessage(wire);
+      this.onMessage(wire, via);
       return;
     }
-    this.links.heard(m.from);
+    this.links.heard(m.from, via);
     // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
     // the leader is heard (an idle follower wakes for heartbeats alone).
     const now = Date.now();
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.runner.receive(m);
+    if (this.core !== null) this.noteCommit(this.core, now);
     if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
   }
 
@@ -581,11 +669,13 @@ export class RaftComponent implements NodeComponent {
   private onTick(now: number): void {
     const core = this.core;
     if (core === null) return;
+    this.noteCommit(core, now);
     const every = core.isLeader || core.leaderId === null ? MANAGE_EVERY_MS : FOLLOWER_MANAGE_EVERY_MS;
     if (now - this.lastManage >= every) {
       this.lastManage = now;
+      this.updateQuietFollower(core, now);
       // Leadership may have moved since the last look: only a leader stretches its heartbeat.
-      this.updateHeartbeatScale();
+      this.updateHeartbeatScale(now);
       this.autopilot.manageMembership(now);
       // A voter without a leader says why in the log (rate-limited), as a forming node does.
       if (!this.formation.fresh && core.leaderId === null) {
@@ -622,7 +712,7 @@ export class RaftComponent implements NodeComponent {
    * state (on mains, recharged, unknown) and the leader heartbeats at the base
    * period again, from its next round.
    */
-  private updateHeartbeatScale(): void {
+  private updateHeartbeatScale(now = Date.now()): void {
     const core = this.core;
     if (core === null) return;
     let scale = 1;
@@ -631,6 +721,10 @@ export class RaftComponent implements NodeComponent {
       if (others.every((v) => this.opts.peers.get(v)?.powerState === 'critical'))
         scale = EMERGENCY_HEARTBEAT_SCALE;
     }
+    // Quiet: the larger stretch, not the product, so an all-critical cluster keeps its x3 (the lease
+    // and an unstretched follower bound it: see QUIET_HEARTBEAT_SCALE).
+    if (core.isLeader && now - this.commitMovedAt >= QUIET_LEADER_AFTER_MS)
+      scale = Math.max(scale, this.quietHeartbeatScale);
     this.runner.setHeartbeatScale(scale);
   }
 

@@ -184,8 +184,14 @@ export class RaftCoreRunner {
     return Math.max(this.electionScale, this.heartbeatScale);
   }
 
-  /** Energy: the leader's heartbeat and check-quorum stretch (RaftNode.setHeartbeatScale). */
+  /** The leader's heartbeat stretch last set (1 = the configured interval). */
+  get heartbeatScaleInForce(): number {
+    return this.heartbeatScale;
+  }
+
+  /** Energy and quiet clusters: the leader's heartbeat and check-quorum stretch (RaftNode.setHeartbeatScale). */
   setHeartbeatScale(scale: number): void {
+    if (scale === this.heartbeatScale) return;
     this.heartbeatScale = scale;
     this.core?.setHeartbeatScale(scale);
     this.driver?.updateTimer();

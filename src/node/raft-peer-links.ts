@@ -5,7 +5,7 @@
  */
 import type { SendOutcome } from '../driver/interfaces.js';
 import type { RaftWireMessage } from '../net/forward-codec.js';
-import { peerKey, type TcpAddress, type TcpTransport } from '../net/tcp.js';
+import { peerKey, type ReplyPath, type TcpAddress, type TcpTransport } from '../net/tcp.js';
 import type { RaftMessage } from '../raft/messages.js';
 import type { RaftNode } from '../raft/raft-node.js';
 import type { Logger } from './log.js';
@@ -29,6 +29,18 @@ export interface PeerLinksHost {
   kick(): void;
 }
 
+/**
+ * Raft answers: they go back on the connection their request came in on
+ * (TcpTransport.reply, ReplyPath), so the answer carries the TCP ACK of the
+ * request.
+ */
+const ANSWERS: ReadonlySet<RaftMessage['type']> = new Set([
+  'append_entries_response',
+  'heartbeat_response',
+  'request_vote_response',
+  'install_snapshot_response',
+]);
+
 /** `host:port` or `[v6]:port`; a wildcard bind address is reached over loopback. */
 export function parsePeerAddr(s: string): TcpAddress | null {
   const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(s);
@@ -45,6 +57,8 @@ export class RaftPeerLinks {
   private readonly resetAt = new Map<string, number>();
   /** Each peer's Raft address as parsed, keyed by its advertised string (parsed once, not per message). */
   private readonly addrs = new Map<string, { readonly raw: string; readonly addr: TcpAddress | null }>();
+  /** The accepted connection each peer last sent us a message on: our answers to it go back there. */
+  private readonly replyVia = new Map<string, ReplyPath>();
 
   constructor(host: PeerLinksHost) {
     this.host = host;
@@ -68,7 +82,15 @@ export class RaftPeerLinks {
     const hp = this.peerAddr(m.to);
     if (hp === null) return 'unknown-peer';
     const now = Date.now();
-    const r = t.send(hp, { ...m, cluster: this.host.clusterId() });
+    const wire = { ...m, cluster: this.host.clusterId() };
+    let r: SendOutcome = 'closed';
+    const via = ANSWERS.has(m.type) ? this.replyVia.get(m.to) : undefined;
+    if (via?.open) {
+      r = t.reply(via, wire);
+      // Our own link still reports the peer's process gone (a refused redial): see ensureLink.
+      if (r === 'queued') t.ensureLink(hp);
+    }
+    if (r !== 'queued') r = t.send(hp, wire);
     this.sentAt.set(m.to, now);
     if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
     return r;
@@ -145,12 +167,19 @@ export class RaftPeerLinks {
     return moved;
   }
 
-  /** A Raft message from `from` arrived (and was accepted for the core). */
-  heard(from: string): void {
+  /**
+   * A Raft message from `from` arrived (and was accepted for the core), on
+   * the accepted connection `via` (null: on one we dialled, an answer).
+   */
+  heard(from: string, via: ReplyPath | null = null): void {
     this.heardAt.set(from, Date.now());
     // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
     const hp = this.peerAddr(from);
     if (hp) this.host.transport()?.peerAlive(hp);
+    // Answers go back on that connection, if it comes from the host the peer advertises: without a
+    // swarm key anyone may connect and claim an id, and must not divert our answers to that peer.
+    if (via !== null && hp !== null && via.remoteHost === hp.host && this.replyVia.get(from) !== via)
+      this.replyVia.set(from, via);
   }
 
   /**
@@ -171,6 +200,7 @@ export class RaftPeerLinks {
       if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
         this.heardAt.delete(id);
         this.sentAt.delete(id);
+        this.replyVia.delete(id);
         continue;
       }
       // Sent to since we last heard, and silent for an election timeout: a link that merely went idle

@@ -382,6 +382,11 @@ export class RaftNode {
     return this.r.role === 'leader';
   }
 
+  /** The commit index this node knows; cheap, for runtime hot paths. */
+  get commitIndex(): number {
+    return this.r.commit;
+  }
+
   /** The current configuration (replaced on change, never mutated: safe to keep a reference). */
   get confState(): Readonly<ConfState> {
     return this.r.conf;

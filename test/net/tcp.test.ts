@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
@@ -5,7 +6,14 @@ import { Keyring } from '../../src/net/crypto.js';
 import { TransportError } from '../../src/net/errors.js';
 import { frame } from '../../src/net/framing.js';
 import { raftCodec } from '../../src/net/raft-codec.js';
-import { TcpTransport, parsePeer, peerKey, type TcpAddress } from '../../src/net/tcp.js';
+import {
+  KEEPALIVE_IDLE_MS,
+  ReplyPath,
+  TcpTransport,
+  parsePeer,
+  peerKey,
+  type TcpAddress,
+} from '../../src/net/tcp.js';
 import type { ClusterRaftMessage as RaftMessage } from '../../src/net/raft-codec.js';
 import { waitFor } from './helpers.js';
 import { raftSamples } from './samples.js';
@@ -269,5 +277,98 @@ describe('TcpTransport on loopback', () => {
     expect(peerKey({ host: '::1', port: 1 })).toBe('[::1]:1');
     expect(() => parsePeer('nope')).toThrow();
     expect(() => parsePeer('h:70000')).toThrow();
+  });
+});
+
+/**
+ * Keepalive timers of the established loopback sockets on `port` (either end), from `ss -tno`: in ms
+ * for `4min59sec`; a timer under a minute reads as a small number whatever ss's unit (which varies).
+ */
+function keepaliveTimers(port: number): number[] | null {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} or dport = :${port} )`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
+  } catch {
+    return null;
+  }
+  const ms: number[] = [];
+  for (const m of out.matchAll(/timer:\(keepalive,(?:(\d+)min)?(?:([\d.]+)sec)?(?:([\d.]+)ms)?,/g)) {
+    ms.push(Number(m[1] ?? 0) * 60_000 + Number(m[2] ?? 0) * 1000 + Number(m[3] ?? 0));
+  }
+  return ms;
+}
+
+describe('TcpTransport keepalive', () => {
+  it('probes an idle connection only after KEEPALIVE_IDLE_MS, at both ends (not every 10 s)', async (ctx) => {
+    const a = await node();
+    const b = await node();
+    a.t.send(b.t.address(), hb(1));
+    await waitFor(() => b.inbox.length === 1, 'delivered');
+    const timers = keepaliveTimers(b.t.address().port);
+    if (timers === null) return ctx.skip();
+    // The dialled end and the accepted end, each armed for the long idle time.
+    expect(timers).toHaveLength(2);
+    for (const t of timers) {
+      expect(t).toBeGreaterThan(KEEPALIVE_IDLE_MS - 60_000);
+      expect(t).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS);
+    }
+  });
+});
+
+describe('TcpTransport answers on the connection a request came in on', () => {
+  it('reply() reaches the dialler over its own connection, sealed, and opens no link back', async () => {
+    const keyring = new Keyring(new Uint8Array(32).fill(7));
+    const a = await node({ keyring });
+    const paths: (ReplyPath | null)[] = [];
+    const inbox: RaftMessage[] = [];
+    const b = await TcpTransport.listen<RaftMessage>({
+      codec: raftCodec,
+      bindAddress: '127.0.0.1',
+      port: 0,
+      keyring,
+      rng: createRng(6),
+      onMessage: (m, _remote, via) => {
+        inbox.push(m);
+        paths.push(via);
+      },
+    });
+    open.push(b);
+    a.t.send(b.address(), hb(3));
+    await waitFor(() => inbox.length === 1, 'the heartbeat');
+    const via = paths[0]!;
+    expect(via).toBeInstanceOf(ReplyPath);
+    expect(via.open).toBe(true);
+    expect(via.remoteHost).toBe('127.0.0.1');
+    const answer: RaftMessage = {
+      type: 'heartbeat_response',
+      from: 'n2',
+      to: 'n1',
+      term: 1,
+      cluster: '',
+      readCtx: 0,
+    };
+    expect(b.reply(via, answer)).toBe('queued');
+    await waitFor(() => a.inbox.length === 1, 'the answer');
+    expect(a.inbox[0]).toEqual(answer);
+    // b answered without dialling a: one connection carried both directions.
+    expect(b.peers()).toEqual([]);
+    expect(b.stats().packetsOut).toBe(1);
+    // The dialler goes away: the path closes and reply says so (the caller then uses its own link).
+    await a.t.close();
+    open.splice(open.indexOf(a.t), 1);
+    await waitFor(() => !via.open, 'the path to close');
+    expect(b.reply(via, answer)).toBe('closed');
+  });
+
+  it('ensureLink dials a peer without sending anything on the link', async () => {
+    const a = await node();
+    const b = await node();
+    a.t.ensureLink(b.t.address());
+    await waitFor(() => a.t.peers()[0]?.state === 'open', 'the link');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.inbox).toEqual([]);
+    expect(a.t.stats().packetsOut).toBe(0);
   });
 });

@@ -14,7 +14,11 @@ import { metricsRoutes } from '../../src/api/routes/metrics.js';
 import { configSchema, type SwarmConfig } from '../../src/config/schema.js';
 import { SwarmNode } from '../../src/node/node.js';
 import { StaticPeerDirectory, type PeerInfo } from '../../src/node/peers.js';
-import { RaftComponent } from '../../src/node/raft-component.js';
+import {
+  QUIET_HEARTBEAT_SCALE,
+  QUIET_LEADER_AFTER_MS,
+  RaftComponent,
+} from '../../src/node/raft-component.js';
 import { planMembershipChange } from '../../src/node/raft-membership.js';
 
 const root = mkdtempSync(join(tmpdir(), 'raft-comp-'));
@@ -351,6 +355,50 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       await Promise.all(ms.map((m) => m.node.stop()));
     }
   }, 30_000);
+
+  it('a quiet cluster: followers stretch their election timeout first, then the leader its heartbeat; a write ends it', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `q${i}`));
+    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    try {
+      connect(ms);
+      const leader = await until('a leader with 3 voters', () =>
+        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+      );
+      const followers = ms.filter((m) => m !== leader);
+      expect((await put(leader.api(), 'q', { value: 1 })).status).toBe(200);
+      const term = leader.raft.info().term;
+      // Busy: nothing stretched.
+      expect(leader.raft.heartbeatScale).toBe(1);
+      for (const f of followers) expect(f.raft.electionTimeoutScale).toBe(1);
+      // Nothing committed for QUIET_LEADER_AFTER_MS: the leader heartbeats half as often (50 -> 100 ms,
+      // within 2/3 of the 300 ms minimum timeout), and every follower had stretched before it did.
+      let followersFirst = true;
+      await until(
+        'the leader stretches its heartbeat',
+        () => {
+          if (leader.raft.heartbeatScale === 1) return false;
+          followersFirst = followers.every((f) => f.raft.electionTimeoutScale === QUIET_HEARTBEAT_SCALE);
+          return true;
+        },
+        QUIET_LEADER_AFTER_MS + 20_000,
+      );
+      expect(leader.raft.heartbeatScale).toBe(QUIET_HEARTBEAT_SCALE);
+      expect(followersFirst).toBe(true);
+      // Stretched for a while: no follower campaigned (same leader, same term).
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(leader.raft.info().role).toBe('leader');
+      expect(leader.raft.info().term).toBe(term);
+      for (const f of followers) expect(f.raft.info().leader).toBe(leader.node.id);
+      // A write ends the quiet on both sides.
+      expect((await put(followers[0]!.api(), 'q', { value: 2 })).status).toBe(200);
+      expect(leader.raft.heartbeatScale).toBe(1);
+      await until('the followers see the commit', () =>
+        followers.every((f) => f.raft.electionTimeoutScale === 1),
+      );
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 60_000);
 
   it('5 nodes with [raft] voters = 3: one leader, 3 voters, 2 learners that still get every write', async () => {
     const ms = await Promise.all(
