@@ -397,6 +397,7 @@ export class RaftComponent implements NodeComponent {
     this.forward.close();
     await this.transport?.close();
     this.transport = null;
+    await this.runner.snapshotAtStop();
     await this.runner.close('node stopping');
   }
 

@@ -13,7 +13,7 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { RaftError } from './errors.js';
-import { readSnapshotImage } from './kv-snapshot-reader.js';
+import { readMsgpackValue, readSnapshotImage } from './kv-snapshot-reader.js';
 import { EntryType, type Entry } from './types.js';
 import type { KvEvent, LeaseRecord } from '../kv/types.js';
 
@@ -151,11 +151,13 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
 
 /** Decode a command, or explain why the bytes are not one. */
 export function decodeCommand(data: Uint8Array): KvCommand | { readonly error: string } {
-  let v: unknown;
-  try {
-    v = decode(data);
-  } catch (e) {
-    return { error: `not msgpack: ${(e as Error).message}` };
+  let v: unknown = readMsgpackValue(data);
+  if (v === undefined) {
+    try {
+      v = decode(data);
+    } catch (e) {
+      return { error: `not msgpack: ${(e as Error).message}` };
+    }
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'command is not a map' };
   const o = v as Record<string, unknown>;
@@ -747,8 +749,9 @@ export class KvStateMachine {
    * restore() on the common image (JSON values in msgpack's usual types),
    * without the general decoder: on a restart it is on the path to the first
    * read (kv-snapshot-reader.ts). False, the state untouched, when the image
-   * is anything else (a version 2 image with leases included): restore() then
-   * decodes it in full and reports a bad one.
+   * is anything else (bin or ext values, say): restore() then decodes it in
+   * full and reports a bad one. Version 2 images (leases) take this path too:
+   * a store with one lease granted no longer pays the general decoder.
    */
   private restoreFast(data: Uint8Array): boolean {
     const rows = new Map<string, KvRecord>();
@@ -757,14 +760,16 @@ export class KvStateMachine {
     });
     if (
       head === null ||
-      head.v !== 1 ||
+      (head.v !== 1 && head.v !== 2) ||
+      (head.v === 2 && !Array.isArray(head.leases)) ||
       head.rows < 0 ||
       typeof head.revision !== 'number' ||
       typeof head.appliedIndex !== 'number'
     )
       return false;
+    // A bad lease row throws kv_bad_snapshot, as in restore().
+    this.restoreLeases(head.v === 2 ? (head.leases as LeaseRow[]) : []);
     this.data = rows;
-    this.restoreLeases([]);
     this.totalBytes = data.byteLength + head.rows * RECORD_OVERHEAD_BYTES;
     this.rev = head.revision;
     this.appliedIdx = head.appliedIndex;

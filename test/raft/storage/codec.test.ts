@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
+  crc32Range,
   decodeRecord,
   encodedSize,
   encodeRecord,
@@ -193,5 +194,31 @@ describe('snapshot codec', () => {
       expect(typeof decodeSnapshot(b)).toBe('string');
     }
     expect(decodeSnapshot(buf.subarray(0, 10))).toMatch(/shorter/);
+  });
+});
+
+describe('crc32Range', () => {
+  it("equals zlib's crc32 of the same bytes, in JS (small ranges) and natively (large ones)", () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const buf = Uint8Array.from({ length: 4096 }, rnd);
+    for (const len of [0, 1, 7, 8, 17, 100, 255, 1023, 1024, 1025, 3000]) {
+      for (const start of [0, 1, 3, 511]) {
+        expect(crc32Range(buf, start, start + len)).toBe(crc32(buf.subarray(start, start + len)));
+      }
+    }
+  });
+
+  it('catches every single-bit flip in a record decoded in place from the middle of a buffer', () => {
+    const rec = encodeRecord({ kind: 'entry', entry: entry(42, 3) });
+    const buf = Buffer.concat([Buffer.from([9, 9, 9]), rec, Buffer.from([9])]);
+    expect(decodeRecord(buf, 3)).toMatchObject({ ok: true, record: { entry: { index: 42, term: 3 } } });
+    for (let i = 0; i < rec.byteLength; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const b = Buffer.from(buf);
+        b[3 + i]! ^= 1 << bit;
+        expect(decodeRecord(b, 3).ok).toBe(false);
+      }
+    }
   });
 });
