@@ -13,6 +13,35 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * Run `cmd` to completion, collecting its output; SIGKILL after `timeoutMs`.
+ * With `input` the child's stdin is a pipe given that text, else it is closed.
+ */
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs: number; cwd?: string },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
 export function runSwarm(
   args: readonly string[],
   opts: {
@@ -24,28 +53,16 @@ export function runSwarm(
     netns?: string;
   } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const argv = [SWARM_BIN, ...args];
-    const [cmd, cmdArgs] =
-      opts.netns === undefined
-        ? [process.execPath, argv]
-        : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]];
-    const child = spawn(cmd, cmdArgs, {
-      env: { ...process.env, ...opts.env },
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
+  const argv = [SWARM_BIN, ...args];
+  const [cmd, cmdArgs] =
+    opts.netns === undefined
+      ? [process.execPath, argv]
+      : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]];
+  return runProcess(cmd, cmdArgs, {
+    env: opts.env,
+    cwd: opts.cwd,
+    input: opts.input ?? '',
+    timeoutMs: opts.timeoutMs ?? 30_000,
   });
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmClient } from '../../src/client/client.js';
-import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
+import { runProcess, runSwarm, SWARM_BIN, type RunResult } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 export const PY_DIR = fileURLToPath(new URL('../../clients/python/', import.meta.url));
@@ -198,22 +198,10 @@ export class Observer {
 export function runPython(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', args, {
-      cwd: opts.cwd ?? PY_DIR,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+): Promise<RunResult> {
+  return runProcess('python3', args, {
+    cwd: opts.cwd ?? PY_DIR,
+    env: opts.env,
+    timeoutMs: opts.timeoutMs ?? 120_000,
   });
 }
