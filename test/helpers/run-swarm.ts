@@ -3,7 +3,9 @@
  * Tests depend on `npm run build` having run; `npm test` does that first.
  */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SwarmClient } from '../../src/client/client.js';
 
 export const SWARM_BIN = fileURLToPath(new URL('../../bin/swarm.js', import.meta.url));
 
@@ -11,6 +13,21 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * The environment of a daemon or CLI run kept to `root`: its own HOME and
+ * XDG config dir, no SWARM_CONFIG from the caller, multicast off; `extra`
+ * variables after those.
+ */
+export function isolatedEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    HOME: root,
+    XDG_CONFIG_HOME: join(root, 'xdg'),
+    SWARM_CONFIG: '',
+    SWARM_NETWORK__MULTICAST_ENABLED: 'false',
+    ...extra,
+  };
 }
 
 /**
@@ -64,6 +81,17 @@ export function runSwarm(
     input: opts.input ?? '',
     timeoutMs: opts.timeoutMs ?? 30_000,
   });
+}
+
+/** A daemon a test started on loopback, with a client for its API. */
+export interface StartedDaemon {
+  name: string;
+  pid: number;
+  id: string;
+  api_url: string;
+  dataDir: string;
+  port: number;
+  client: SwarmClient;
 }
 
 /** What `swarm node start --json` prints. */

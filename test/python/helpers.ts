@@ -10,21 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmClient } from '../../src/client/client.js';
-import { runProcess, runSwarm, SWARM_BIN, type RunResult } from '../helpers/run-swarm.js';
+import {
+  isolatedEnv,
+  runProcess,
+  runSwarm,
+  SWARM_BIN,
+  type RunResult,
+  type StartedDaemon,
+} from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 export const PY_DIR = fileURLToPath(new URL('../../clients/python/', import.meta.url));
 export const DRIVER = join(PY_DIR, 'tests', 'observer_driver.py');
 
-export interface Daemon {
-  name: string;
-  pid: number;
-  id: string;
-  api_url: string;
-  dataDir: string;
-  port: number;
-  client: SwarmClient;
-}
+export type Daemon = StartedDaemon;
 
 /** A UDP port free right now (the daemon binds it a moment later; loopback only). */
 export async function freePort(): Promise<number> {
@@ -70,13 +69,7 @@ export class TestSwarm {
   }
 
   env(): NodeJS.ProcessEnv {
-    return {
-      HOME: this.root,
-      XDG_CONFIG_HOME: join(this.root, 'xdg'),
-      SWARM_CONFIG: '',
-      SWARM_NETWORK__MULTICAST_ENABLED: 'false',
-      SWARM_SECURITY__SWARM_KEY: this.key,
-    };
+    return isolatedEnv(this.root, { SWARM_SECURITY__SWARM_KEY: this.key });
   }
 
   /**
