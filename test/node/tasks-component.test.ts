@@ -19,6 +19,7 @@ import { WatchHub } from '../../src/node/watch-hub.js';
 import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
 import { EntryType } from '../../src/raft/types.js';
 import { parseTaskSpec } from '../../src/tasks/spec.js';
+import { memberRecord } from '../helpers/member-record.js';
 import { groupAlive } from './proc.js';
 
 async function until<T>(what: string, f: () => T | null | undefined | false, ms = 5000): Promise<T> {
@@ -75,17 +76,7 @@ class FakeRaft implements TasksRaft {
   }
 }
 
-const record = (id: string): MemberRecord =>
-  ({
-    id,
-    name: id,
-    host: '127.0.0.1',
-    port: 1,
-    deviceClass: 'standard',
-    incarnation: 1,
-    status: 0,
-    meta: {},
-  }) as MemberRecord;
+const record = (id: string): MemberRecord => memberRecord(id);
 
 class FakeMembers implements TasksMembers {
   members = [{ record: record('n1'), status: 'alive' as const }];
