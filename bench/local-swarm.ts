@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoNodeConfig, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
+import { demoNodeConfig, demoStartFlags, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
 import { overridesFrom } from '../src/cli/config-access.js';
 import { spawnDaemon, stopDaemon } from '../src/cli/daemon.js';
 import { loadConfig } from '../src/config/load.js';
@@ -88,24 +88,8 @@ export function swarmNodeConfig(
   path: string,
   env: NodeJS.ProcessEnv,
 ): SwarmConfig {
-  const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-  return loadConfig({
-    path,
-    env,
-    overrides: overridesFrom(
-      {
-        name: n.name,
-        dataDir: n.dataDir,
-        gossipPort: String(n.gossipPort),
-        apiPort: String(n.apiPort),
-        raftPort: String(n.raftPort),
-        multicast: false,
-        bootstrap: String(Math.min(5, nodes.length)),
-        ...(join.length > 0 ? { join: join.join(',') } : {}),
-      },
-      n.dataDir,
-    ),
-  }).config;
+  const flags = demoStartFlags(n, nodes, Math.min(5, nodes.length));
+  return loadConfig({ path, env, overrides: overridesFrom(flags, n.dataDir) }).config;
 }
 
 /** SIGTERM a daemon child and wait for its exit; SIGKILL if it has not exited after 10 s. */
