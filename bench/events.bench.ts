@@ -20,11 +20,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DemoNode } from '../src/cli/commands/demo.js';
-import { overridesFrom } from '../src/cli/config-access.js';
 import { daemonArgs } from '../src/cli/daemon.js';
-import { loadConfig } from '../src/config/load.js';
-import type { SwarmConfig } from '../src/config/schema.js';
 import { SwarmClient, type EventWatchItem } from '../src/client/client.js';
+import { stopChild, swarmNodeConfig } from './local-swarm.js';
 import type { BenchReport } from './types.js';
 
 const NODES = Number(process.env.SWARM_EVENTS_NODES ?? 25);
@@ -47,41 +45,6 @@ function pct(xs: readonly number[], p: number): number {
 interface BenchNode extends DemoNode {
   child?: ChildProcess;
   client: SwarmClient;
-}
-
-function nodeConfigOf(
-  n: DemoNode,
-  nodes: readonly DemoNode[],
-  path: string,
-  env: NodeJS.ProcessEnv,
-): SwarmConfig {
-  const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-  return loadConfig({
-    path,
-    env,
-    overrides: overridesFrom(
-      {
-        name: n.name,
-        dataDir: n.dataDir,
-        gossipPort: String(n.gossipPort),
-        apiPort: String(n.apiPort),
-        raftPort: String(n.raftPort),
-        multicast: false,
-        bootstrap: String(Math.min(5, nodes.length)),
-        join: join.join(','),
-      },
-      n.dataDir,
-    ),
-  }).config;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function waitMembers(nodes: readonly BenchNode[], deadlineMs: number): Promise<boolean> {
@@ -140,7 +103,7 @@ export default async function bench(): Promise<BenchReport> {
   try {
     const t0 = performance.now();
     for (const n of nodes) {
-      const child = spawn(process.execPath, daemonArgs(nodeConfigOf(n, nodes, config, env), env), {
+      const child = spawn(process.execPath, daemonArgs(swarmNodeConfig(n, nodes, config, env), env), {
         stdio: 'ignore',
         env,
       });
@@ -238,7 +201,7 @@ export default async function bench(): Promise<BenchReport> {
     await settle(loadIds, 'load', loadWindowS);
   } finally {
     ac.abort();
-    await Promise.all(nodes.map((n) => (n.child ? stop(n.child) : undefined)));
+    await Promise.all(nodes.map((n) => (n.child ? stopChild(n.child) : undefined)));
     await Promise.race([Promise.all(streams), sleep(2000)]);
     rmSync(root, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loopbackToml } from '../test/helpers/config-toml.js';
 import type { BenchReport } from './types.js';
 
 const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
@@ -112,20 +113,7 @@ async function trial(root: string, tag: string, n: number): Promise<{ ms: number
 
 export default async function run(): Promise<BenchReport> {
   const root = mkdtempSync(join(tmpdir(), 'swarm-formation-bench-'));
-  writeFileSync(
-    join(root, 'config.toml'),
-    [
-      '[network]',
-      'gossip_port = 0',
-      'bind_address = "127.0.0.1"',
-      'multicast_enabled = false',
-      '[api]',
-      'port = 0',
-      '[raft]',
-      'port = 0',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(root, 'config.toml'), loopbackToml([]));
   const details: Record<string, { ms: number; firstVoters: number }[]> = {};
   const metrics: BenchReport['metrics'] = {};
   try {

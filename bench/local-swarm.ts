@@ -4,11 +4,15 @@
  * V8 flags, multicast off, each node's join list naming the others, a config
  * file bound to 127.0.0.1), stopped by the bench over the API or by PID.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoNodeConfig, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
+import { demoNodeConfig, demoStartFlags, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
+import { overridesFrom } from '../src/cli/config-access.js';
 import { spawnDaemon, stopDaemon } from '../src/cli/daemon.js';
+import { loadConfig } from '../src/config/load.js';
+import type { SwarmConfig } from '../src/config/schema.js';
 
 export interface LocalSwarm {
   root: string;
@@ -71,3 +75,29 @@ export function median(xs: readonly number[]): number {
 }
 
 export const r1 = (x: number): number => Math.round(x * 10) / 10;
+
+/**
+ * A `swarm demo` node's config (its ports, multicast off, every other node in
+ * its join list), except that the cluster forms from the first 5 voter-capable
+ * members seen (bootstrap_expect is at most 15; [raft] voters = 5, the rest
+ * join as learners).
+ */
+export function swarmNodeConfig(
+  n: DemoNode,
+  nodes: readonly DemoNode[],
+  path: string,
+  env: NodeJS.ProcessEnv,
+): SwarmConfig {
+  const flags = demoStartFlags(n, nodes, Math.min(5, nodes.length));
+  return loadConfig({ path, env, overrides: overridesFrom(flags, n.dataDir) }).config;
+}
+
+/** SIGTERM a daemon child and wait for its exit; SIGKILL if it has not exited after 10 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}

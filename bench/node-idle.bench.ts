@@ -16,6 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoNodeConfig, planNodes, type DemoNode } from '../src/cli/commands/demo.js';
 import { daemonArgs } from '../src/cli/daemon.js';
+import { stopChild } from './local-swarm.js';
 import type { BenchReport } from './types.js';
 
 const NODES = 5;
@@ -87,15 +88,6 @@ async function waitFormed(nodes: readonly BenchNode[], deadlineMs: number): Prom
   return false;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
@@ -150,7 +142,7 @@ export default async function bench(): Promise<BenchReport> {
       idleRss.push(rssMb(pid));
     });
   } finally {
-    await Promise.all(nodes.map((n) => (n.child ? stop(n.child) : undefined)));
+    await Promise.all(nodes.map((n) => (n.child ? stopChild(n.child) : undefined)));
     rmSync(root, { recursive: true, force: true });
   }
   return {

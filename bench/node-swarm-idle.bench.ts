@@ -33,10 +33,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoNode } from '../src/cli/commands/demo.js';
-import { overridesFrom } from '../src/cli/config-access.js';
-import { loadConfig } from '../src/config/load.js';
-import type { SwarmConfig } from '../src/config/schema.js';
 import { daemonArgs } from '../src/cli/daemon.js';
+import { stopChild, swarmNodeConfig } from './local-swarm.js';
 import type { BenchReport } from './types.js';
 
 const NODES = Number(process.env.SWARM_IDLE_NODES ?? 25);
@@ -438,47 +436,6 @@ function timeRuns(cmd: string, args: readonly string[], runs: number): { median_
   return { median_ms: r1(median(ms)), ok };
 }
 
-/**
- * A `swarm demo` node's config (its ports, multicast off, every other node in
- * its join list), except that the cluster forms from the first 5 voter-capable
- * members seen (bootstrap_expect is at most 15; [raft] voters = 5, the rest
- * join as learners).
- */
-function nodeConfigOf(
-  n: DemoNode,
-  nodes: readonly DemoNode[],
-  path: string,
-  env: NodeJS.ProcessEnv,
-): SwarmConfig {
-  const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-  return loadConfig({
-    path,
-    env,
-    overrides: overridesFrom(
-      {
-        name: n.name,
-        dataDir: n.dataDir,
-        gossipPort: String(n.gossipPort),
-        apiPort: String(n.apiPort),
-        raftPort: String(n.raftPort),
-        multicast: false,
-        bootstrap: String(Math.min(5, nodes.length)),
-        ...(join.length > 0 ? { join: join.join(',') } : {}),
-      },
-      n.dataDir,
-    ),
-  }).config;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 export default async function bench(): Promise<BenchReport> {
   const root = mkdtempSync(join(tmpdir(), 'swarm-bench-swarm-idle-'));
   const sysroot = join(root, 'sysroot');
@@ -512,7 +469,7 @@ export default async function bench(): Promise<BenchReport> {
     const t0 = performance.now();
     const env = { ...process.env, SWARM_CONFIG: '', SWARM_SYSFS_ROOT: sysroot };
     for (const n of nodes) {
-      const nodeConfig = nodeConfigOf(n, nodes, config, env);
+      const nodeConfig = swarmNodeConfig(n, nodes, config, env);
       const [c, a] = inNs(process.execPath, daemonArgs(nodeConfig, env));
       const child = spawn(c, a, { stdio: 'ignore', env });
       n.child = child;
@@ -559,7 +516,7 @@ export default async function bench(): Promise<BenchReport> {
       windows.push(await measure(nodes, 'emergency'));
     }
   } finally {
-    await Promise.all(nodes.map((n) => (n.child ? stop(n.child) : undefined)));
+    await Promise.all(nodes.map((n) => (n.child ? stopChild(n.child) : undefined)));
     if (nsMade) {
       try {
         execFileSync('ip', ['netns', 'del', NS]);

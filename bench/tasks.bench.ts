@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmClient } from '../src/client/client.js';
+import { loopbackToml } from '../test/helpers/config-toml.js';
 import { startNode, type StartJson } from '../test/helpers/run-swarm.js';
 import type { BenchReport } from './types.js';
 
@@ -81,27 +82,20 @@ class Swarm {
   constructor(tasksEnabled: boolean) {
     writeFileSync(
       join(this.root, 'config.toml'),
-      [
-        '[network]',
-        'gossip_port = 0',
-        'bind_address = "127.0.0.1"',
-        'multicast_enabled = false',
-        '[api]',
-        'port = 0',
-        '[raft]',
-        'port = 0',
-        'bootstrap_expect = 3',
-        '[consensus]',
-        'heartbeat_interval_ms = 100',
-        'election_timeout_min_ms = 1000',
-        'election_timeout_max_ms = 2000',
-        '[energy]',
-        'collection_interval_ms = 200',
-        '[tasks]',
-        `enabled = ${tasksEnabled}`,
-        `lease_ms = ${LEASE_MS}`,
-        '',
-      ].join('\n'),
+      loopbackToml(
+        ['bootstrap_expect = 3'],
+        [
+          '[consensus]',
+          'heartbeat_interval_ms = 100',
+          'election_timeout_min_ms = 1000',
+          'election_timeout_max_ms = 2000',
+          '[energy]',
+          'collection_interval_ms = 200',
+          '[tasks]',
+          `enabled = ${tasksEnabled}`,
+          `lease_ms = ${LEASE_MS}`,
+        ],
+      ),
     );
   }
 

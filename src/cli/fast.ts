@@ -20,7 +20,7 @@
 import { request } from 'node:http';
 import { reportFailure } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
-import { ApiRequestError, NodeUnreachableError, UnauthorizedError } from '../client/errors.js';
+import { ApiRequestError, NodeUnreachableError, UnauthorizedError, errorBody } from '../client/errors.js';
 import type { StatusResponse } from '../api/types.js';
 import { isAlive, readLock, readRuntime } from '../node/datadir.js';
 import { VERSION } from '../version.js';
@@ -178,15 +178,6 @@ function get(baseUrl: string, path: string, token: string): Promise<Answer | nul
     });
     req.end();
   });
-}
-
-/** client.ts's error body check. */
-function errorBody(json: unknown): { code: string; message: string } | null {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
-  const error: unknown = (json as { error?: unknown }).error;
-  if (typeof error !== 'object' || error === null || Array.isArray(error)) return null;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   CompactedRevisionError,
   NodeUnreachableError,
   UnauthorizedError,
+  errorBody,
 } from './errors.js';
 
 /** Which keys a watch follows. */
@@ -49,15 +50,6 @@ let schemaModule: Promise<SchemaModule> | undefined;
 /** The response schemas (and zod with them), imported on the first answer that needs checking. */
 function loadSchemas(): Promise<SchemaModule> {
   return (schemaModule ??= import('./schemas.js'));
-}
-
-/** The `{error:{code,message}}` body of a failed call, checked by hand so that an error needs no zod. */
-function errorBody(json: unknown): { code: string; message: string } | null {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
-  const error: unknown = (json as { error?: unknown }).error;
-  if (typeof error !== 'object' || error === null || Array.isArray(error)) return null;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
 }
 
 export interface SwarmClientOptions {

@@ -43,3 +43,16 @@ export class CompactedRevisionError extends ApiRequestError {
     this.oldestRevision = oldestRevision;
   }
 }
+
+/**
+ * The `{error:{code,message}}` body of a failed call, checked by hand so that
+ * an error needs no zod (the CLI fast path shares it: this module stays
+ * free of heavy imports).
+ */
+export function errorBody(json: unknown): { code: string; message: string } | null {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
+  const error: unknown = (json as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null || Array.isArray(error)) return null;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : null;
+}

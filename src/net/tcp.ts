@@ -33,7 +33,7 @@ import type { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
 import { ENCRYPTED_VERSION, PROTOCOL_VERSION } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, UNAUTHENTICATED_MAX_FRAME_BYTES, frame } from './framing.js';
-import { copyStats, countDrop, newStats, openMessage, sealMessage, type TransportStats } from './wire.js';
+import { copyStats, countDrop, newStats, openMessage, sealChecked, type TransportStats } from './wire.js';
 
 export interface TcpAddress {
   readonly host: string;
@@ -274,18 +274,8 @@ export class TcpTransport<M extends WireMessage> {
   send(to: TcpAddress | string, msg: M): TcpSendResult {
     if (this.closed) return 'closed';
     const addr = typeof to === 'string' ? parsePeer(to) : to;
-    let packet: Uint8Array;
-    try {
-      packet = sealMessage(this.opts.codec, msg, this.keyring);
-    } catch (e) {
-      this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
-      return 'invalid';
-    }
-    if (packet.length > this.maxFrameBytes) {
-      this.counters.droppedOversize += 1;
-      this.counters.dropped.oversize += 1;
-      return 'oversize';
-    }
+    const packet = this.seal(msg);
+    if (typeof packet === 'string') return packet;
     const link = this.linkFor(addr);
     const f = frame(packet);
     if (link.queuedBytes + (link.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
@@ -298,6 +288,17 @@ export class TcpTransport<M extends WireMessage> {
     return 'queued';
   }
 
+  private seal(msg: M): Uint8Array | 'invalid' | 'oversize' {
+    return sealChecked(
+      this.opts.codec,
+      msg,
+      this.keyring,
+      this.maxFrameBytes,
+      this.counters,
+      this.opts.onError,
+    );
+  }
+
   /**
    * Answer on the accepted connection `via` a message came in on (see
    * ReplyPath). 'closed' when that connection is gone: the caller sends
@@ -305,18 +306,8 @@ export class TcpTransport<M extends WireMessage> {
    */
   reply(via: ReplyPath, msg: M): TcpSendResult {
     if (this.closed || !via.open) return 'closed';
-    let packet: Uint8Array;
-    try {
-      packet = sealMessage(this.opts.codec, msg, this.keyring);
-    } catch (e) {
-      this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
-      return 'invalid';
-    }
-    if (packet.length > this.maxFrameBytes) {
-      this.counters.droppedOversize += 1;
-      this.counters.dropped.oversize += 1;
-      return 'oversize';
-    }
+    const packet = this.seal(msg);
+    if (typeof packet === 'string') return packet;
     const f = frame(packet);
     if (via.queuedBytes + (via.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
       this.counters.droppedBackpressure += 1;

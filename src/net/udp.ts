@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import { UNAUTHENTICATED_REASONS, type DropReason, type MessageCodec, type WireMessage } from './codec.js';
 import type { Keyring } from './crypto.js';
 import { TransportError } from './errors.js';
-import { copyStats, countDrop, newStats, openMessage, sealMessage, type TransportStats } from './wire.js';
+import { copyStats, countDrop, newStats, openMessage, sealChecked, type TransportStats } from './wire.js';
 
 /** Safe UDP payload on Ethernet with IPv4/IPv6 headers and some tunnel slack. */
 export const MAX_UDP_PAYLOAD = 1400;
@@ -156,18 +156,15 @@ export class UdpTransport<M extends WireMessage> {
 
   private sendTo(msg: M, address: string, port: number): SendResult {
     if (this.closed) return 'closed';
-    let packet: Uint8Array;
-    try {
-      packet = sealMessage(this.opts.codec, msg, this.keyring);
-    } catch (e) {
-      this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
-      return 'invalid';
-    }
-    if (packet.length > this.maxPayload) {
-      this.counters.droppedOversize += 1;
-      this.counters.dropped.oversize += 1;
-      return 'oversize';
-    }
+    const packet = sealChecked(
+      this.opts.codec,
+      msg,
+      this.keyring,
+      this.maxPayload,
+      this.counters,
+      this.opts.onError,
+    );
+    if (typeof packet === 'string') return packet;
     this.counters.packetsOut += 1;
     this.counters.bytesOut += packet.length;
     this.sock.send(packet, port, address, (err) => {

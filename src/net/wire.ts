@@ -26,6 +26,34 @@ export function sealMessage<M extends WireMessage>(
 }
 
 /**
+ * The send-side checks every transport makes before queueing: encode (and
+ * seal), then refuse and count a packet over `maxBytes` rather than fragment
+ * it. An encoder error goes to `onError` and reads as 'invalid'.
+ */
+export function sealChecked<M extends WireMessage>(
+  codec: MessageCodec<M>,
+  msg: M,
+  keyring: Keyring | null,
+  maxBytes: number,
+  stats: TransportStats,
+  onError: ((err: Error) => void) | undefined,
+): Uint8Array | 'invalid' | 'oversize' {
+  let packet: Uint8Array;
+  try {
+    packet = sealMessage(codec, msg, keyring);
+  } catch (e) {
+    onError?.(e instanceof Error ? e : new Error(String(e)));
+    return 'invalid';
+  }
+  if (packet.length > maxBytes) {
+    stats.droppedOversize += 1;
+    stats.dropped.oversize += 1;
+    return 'oversize';
+  }
+  return packet;
+}
+
+/**
  * Full receive path for one packet. A node with a key drops plaintext, a node
  * without one drops encrypted packets: silently mixing the two would let an
  * unkeyed host inject into a secured swarm.

@@ -63,6 +63,14 @@ async function swarmLoads(args: string[]): Promise<Loaded & { code: number | nul
 const RUNTIME_PACKAGES = ['hono', '@hono/node-server', '@msgpack/msgpack', 'prom-client', 'ink', 'react'];
 const RUNTIME_DIRS = /^(api|raft|gossip|energy|net|agents|maelstrom|sim|cli\/dashboard)\/|^node\/node\.js$/;
 
+/** Every port 0: the kernel picks free ones. */
+const ZERO_PORTS = ['--gossip-port', '0', '--api-port', '0', '--raft-port', '0'];
+
+/** `swarm -c CONFIG node start --foreground --data-dir DIR`, then `more`. */
+function foregroundArgs(config: string, dataDir: string, more: readonly string[]): string[] {
+  return ['-c', config, 'node', 'start', '--foreground', '--data-dir', dataDir, ...more];
+}
+
 describe('swarm version', () => {
   it('loads commander and the version, no zod, no config, no client', async () => {
     const r = await swarmLoads(['version']);
@@ -361,24 +369,7 @@ describe('swarm node start --foreground (the fast path of a restart)', () => {
       config,
       '[network]\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nbind_address = "127.0.0.1"\n',
     );
-    const args = [
-      '-c',
-      config,
-      'node',
-      'start',
-      '--foreground',
-      '--data-dir',
-      dataDir,
-      '--bootstrap',
-      '1',
-      '--gossip-port',
-      '0',
-      '--api-port',
-      '0',
-      '--raft-port',
-      '0',
-      '--no-multicast',
-    ];
+    const args = foregroundArgs(config, dataDir, ['--bootstrap', '1', ...ZERO_PORTS, '--no-multicast']);
     const first = await runNode(args, dataDir, 'memo-fg');
     expect(first.code).toBe(0);
     expect(first.packages).toContain('zod');
@@ -401,22 +392,7 @@ describe('swarm node start --foreground (the fast path of a restart)', () => {
     );
     const config = join(root, 'fg-locked.toml');
     writeFileSync(config, '[network]\nmulticast_enabled = false\n');
-    const args = [
-      '-c',
-      config,
-      'node',
-      'start',
-      '--foreground',
-      '--data-dir',
-      dataDir,
-      '--no-multicast',
-      '--gossip-port',
-      '0',
-      '--api-port',
-      '0',
-      '--raft-port',
-      '0',
-    ];
+    const args = foregroundArgs(config, dataDir, ['--no-multicast', ...ZERO_PORTS]);
     const full = await runNode(args, dataDir, 'memo-fg-locked');
     const fast = await runNode(args, dataDir, 'memo-fg-locked');
     expect(full.code).not.toBe(0);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { energyResponseSchema, swarmEnergyResponseSchema } from '../../src/api/energy-types.js';
 import { SwarmClient } from '../../src/client/client.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { isolatedEnv, runSwarm } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 const SYSROOT = fileURLToPath(new URL('../fixtures/sysroot/', import.meta.url));
@@ -29,14 +29,10 @@ let root: string;
 const pids = new Set<number>();
 
 function env(device: string, deviceClass: string): NodeJS.ProcessEnv {
-  return {
-    HOME: root,
-    XDG_CONFIG_HOME: join(root, 'xdg'),
-    SWARM_CONFIG: '',
-    SWARM_NETWORK__MULTICAST_ENABLED: 'false',
+  return isolatedEnv(root, {
     SWARM_SYSFS_ROOT: join(SYSROOT, device),
     SWARM_NODE__DEVICE_CLASS: deviceClass,
-  };
+  });
 }
 
 function cli(n: Started, deviceClass: string, args: readonly string[]): ReturnType<typeof runSwarm> {

@@ -18,30 +18,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import type { StatusResponse } from '../../src/api/types.js';
 import { SwarmClient } from '../../src/client/client.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { isolatedEnv, runSwarm, type StartedDaemon } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
-interface Started {
-  name: string;
-  pid: number;
-  id: string;
-  api_url: string;
-  dataDir: string;
-  port: number;
-  client: SwarmClient;
-}
+type Started = StartedDaemon;
 
 let root: string;
 const pids = new Set<number>();
 
 function env(key: string): NodeJS.ProcessEnv {
-  return {
-    HOME: root,
-    XDG_CONFIG_HOME: join(root, 'xdg'),
-    SWARM_CONFIG: '',
-    SWARM_NETWORK__MULTICAST_ENABLED: 'false',
+  return isolatedEnv(root, {
     SWARM_SECURITY__SWARM_KEY: key,
-  };
+  });
 }
 
 /** A UDP port free right now (the daemon binds it a moment later; loopback only). */

@@ -7,13 +7,13 @@
  * the web dashboard (web/ is in the package). Bounded: every npm step has a
  * timeout; with no registry reachable and nothing cached the test skips, saying so.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackToml } from '../helpers/config-toml.js';
+import { runProcess } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,36 +24,6 @@ const OFFLINE =
 
 let root: string;
 const pids = new Set<number>();
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  cmd: string,
-  args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'swarm-pack-'));
@@ -68,7 +38,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
   it('installs without build tools and the installed swarm runs a node with its dashboard', async (ctx) => {
     expect(existsSync(join(REPO, 'dist/cli/main.js')), 'run `npm run build` first').toBe(true);
     // The built tree as it is (the test suite built it): no second build inside the test.
-    const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', root], {
+    const pack = await runProcess('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', root], {
       cwd: REPO,
       timeoutMs: 120_000,
     });
@@ -98,7 +68,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
       npm_config_fund: 'false',
       npm_config_audit: 'false',
     };
-    const install = await run(
+    const install = await runProcess(
       'npm',
       ['install', '-g', '--prefer-offline', '--no-audit', '--no-fund', tarball],
       {
@@ -120,11 +90,11 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     const swarm = join(prefix, 'bin/swarm');
     // npm may run `prepare` of a package installed from a tarball (npm 11 asks first): there it must do
     // nothing, as there is no source to build and no compiler.
-    const prepare = await run('npm', ['run', 'prepare'], { cwd: installed, env, timeoutMs: 60_000 });
+    const prepare = await runProcess('npm', ['run', 'prepare'], { cwd: installed, env, timeoutMs: 60_000 });
     expect(prepare.code, prepare.stderr).toBe(0);
     expect(prepare.stdout).not.toContain('tsc');
 
-    const version = await run(swarm, ['version'], { cwd: root, timeoutMs: 30_000 });
+    const version = await runProcess(swarm, ['version'], { cwd: root, timeoutMs: 30_000 });
     expect(version.stderr).toBe('');
     expect(version.stdout).toBe(`iot-swarm ${PKG.version}\n`);
 
@@ -134,7 +104,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     writeFileSync(config, loopbackToml([]));
     const nodeEnv = { HOME: home, XDG_CONFIG_HOME: join(home, 'xdg'), SWARM_CONFIG: '' };
     const dataDir = join(root, 'data');
-    const started = await run(
+    const started = await runProcess(
       swarm,
       ['--config', config, 'node', 'start', '--json', '--no-multicast', '--data-dir', dataDir],
       {
@@ -150,7 +120,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     const page = await fetch(`${api_url}/`, { signal: AbortSignal.timeout(5000) });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/dashboard/app.js');
-    const stopped = await run(swarm, ['--config', config, 'node', 'stop', '--data-dir', dataDir], {
+    const stopped = await runProcess(swarm, ['--config', config, 'node', 'stop', '--data-dir', dataDir], {
       cwd: root,
       env: nodeEnv,
       timeoutMs: 60_000,

@@ -15,7 +15,7 @@
  *   never ran twice at once;
  * - `swarm task stop` stops every replica (their process groups are gone).
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ import type { TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { until } from '../helpers/kv-history.js';
 import { runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
-import { alive } from '../node/proc.js';
+import { alive, groupAlive } from '../node/proc.js';
 
 const SYSROOT = fileURLToPath(new URL('../fixtures/sysroot/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/tasks/', import.meta.url));
@@ -95,21 +95,6 @@ async function status(d: Daemon, task: string): Promise<TaskStatusResponse | nul
   } catch {
     return null;
   }
-}
-
-/** Live (not zombie) processes in process group `pgid`. */
-function groupAlive(pgid: number): boolean {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return false;
 }
 
 beforeAll(async () => {

@@ -16,7 +16,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
-import { startNode, type StartJson } from '../helpers/run-swarm.js';
+import { isolatedEnv, startNode, type StartJson } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 const CHROMIUM = process.env.SWARM_CHROMIUM ?? '/usr/bin/chromium';
@@ -32,13 +32,9 @@ let browser: Browser | null = null;
 let pageUrl = '';
 
 function env(device: string): NodeJS.ProcessEnv {
-  return {
-    HOME: root,
-    XDG_CONFIG_HOME: join(root, 'xdg'),
-    SWARM_CONFIG: '',
-    SWARM_NETWORK__MULTICAST_ENABLED: 'false',
+  return isolatedEnv(root, {
     SWARM_SYSFS_ROOT: join(SYSROOT, device),
-  };
+  });
 }
 
 async function get<T>(url: string): Promise<T> {

@@ -13,6 +13,23 @@ function statusOf(sim: GossipSim, viewer: string, id: string): MemberStatus | un
   return sim.node(viewer).member(id)?.status;
 }
 
+/** Five observers (o1..o5) and one full member around `me`. */
+function observersView(): ReturnType<typeof sharedView> {
+  const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
+  return sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+}
+
+/** `me` in `view`, leaving at t=10. */
+function leavingNode(view: ReturnType<typeof sharedView>, seed: number): GossipNode {
+  const me = new GossipNode({
+    self: { id: 'me', name: 'me', host: 'me', port: 0 },
+    rng: createRng(seed),
+    view,
+  });
+  me.leave(10);
+  return me;
+}
+
 describe('GossipNode', () => {
   it('joins through a seed address and both sides learn each other', () => {
     const sim = new GossipSim({ seed: 1, link: LAN });
@@ -185,15 +202,9 @@ describe('GossipNode', () => {
   });
 
   it('sends its leave to full members first (observers pass no update on)', () => {
-    const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
-    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    const view = observersView();
     for (let seed = 1; seed <= 20; seed++) {
-      const me = new GossipNode({
-        self: { id: 'me', name: 'me', host: 'me', port: 0 },
-        rng: createRng(seed),
-        view,
-      });
-      me.leave(10);
+      const me = leavingNode(view, seed);
       const to = me
         .drain()
         .filter((o) => o.msg.type === 'leave')
@@ -206,15 +217,9 @@ describe('GossipNode', () => {
   it('sends each leave target the `left` update as a gossip too (two chances against loss)', () => {
     // Seed 189 of the gossip-leave scenario: the `leave` to each full member was lost and the
     // round's gossip went to observers, which pass nothing on; every full member called it dead.
-    const ids = ['me', 'o1', 'o2', 'o3', 'o4', 'o5', 'full'];
-    const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
+    const view = observersView();
     for (let seed = 1; seed <= 20; seed++) {
-      const me = new GossipNode({
-        self: { id: 'me', name: 'me', host: 'me', port: 0 },
-        rng: createRng(seed),
-        view,
-      });
-      me.leave(10);
+      const me = leavingNode(view, seed);
       const out = me.drain();
       const leaveTo = out.filter((o) => o.msg.type === 'leave').map((o) => o.to);
       const leftTo = out

@@ -3,7 +3,9 @@
  * Tests depend on `npm run build` having run; `npm test` does that first.
  */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SwarmClient } from '../../src/client/client.js';
 
 export const SWARM_BIN = fileURLToPath(new URL('../../bin/swarm.js', import.meta.url));
 
@@ -11,6 +13,50 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * The environment of a daemon or CLI run kept to `root`: its own HOME and
+ * XDG config dir, no SWARM_CONFIG from the caller, multicast off; `extra`
+ * variables after those.
+ */
+export function isolatedEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    HOME: root,
+    XDG_CONFIG_HOME: join(root, 'xdg'),
+    SWARM_CONFIG: '',
+    SWARM_NETWORK__MULTICAST_ENABLED: 'false',
+    ...extra,
+  };
+}
+
+/**
+ * Run `cmd` to completion, collecting its output; SIGKILL after `timeoutMs`.
+ * With `input` the child's stdin is a pipe given that text, else it is closed.
+ */
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs: number; cwd?: string },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
 }
 
 export function runSwarm(
@@ -24,29 +70,28 @@ export function runSwarm(
     netns?: string;
   } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const argv = [SWARM_BIN, ...args];
-    const [cmd, cmdArgs] =
-      opts.netns === undefined
-        ? [process.execPath, argv]
-        : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]];
-    const child = spawn(cmd, cmdArgs, {
-      env: { ...process.env, ...opts.env },
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
+  const argv = [SWARM_BIN, ...args];
+  const [cmd, cmdArgs] =
+    opts.netns === undefined
+      ? [process.execPath, argv]
+      : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]];
+  return runProcess(cmd, cmdArgs, {
+    env: opts.env,
+    cwd: opts.cwd,
+    input: opts.input ?? '',
+    timeoutMs: opts.timeoutMs ?? 30_000,
   });
+}
+
+/** A daemon a test started on loopback, with a client for its API. */
+export interface StartedDaemon {
+  name: string;
+  pid: number;
+  id: string;
+  api_url: string;
+  dataDir: string;
+  port: number;
+  client: SwarmClient;
 }
 
 /** What `swarm node start --json` prints. */

@@ -27,6 +27,7 @@ import {
 import { formatMetrics, parsePrometheus } from '../../src/cli/commands/swarm.js';
 import { GossipComponent, type GossipView, type LocalMeta } from '../../src/node/gossip-component.js';
 import { SwarmNode } from '../../src/node/node.js';
+import { memberRecord } from '../helpers/member-record.js';
 
 const SYSROOT = fileURLToPath(new URL('../fixtures/sysroot/', import.meta.url));
 let root: string;
@@ -328,16 +329,7 @@ describe('EnergyComponent', () => {
 
   it('swarm totals skip dead members and average the ratings', () => {
     const member = (id: string, status: number, meta: Record<string, unknown>): unknown => ({
-      record: {
-        id,
-        name: id,
-        host: '127.0.0.1',
-        port: 1,
-        deviceClass: 'standard',
-        incarnation: 1,
-        status,
-        meta,
-      },
+      record: memberRecord(id, status, meta),
       status: ['alive', 'suspect', 'dead', 'left'][status],
       lastChangeMs: 0,
       self: id === 'a',

@@ -1,5 +1,5 @@
 /** Test helper: is a PID a live process? Zombies (exited, not yet reaped by PID 1) count as gone. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export function alive(pid: number): boolean {
   try {
@@ -14,4 +14,19 @@ export function alive(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** Live (not zombie) processes in process group `pgid`. */
+export function groupAlive(pgid: number): boolean {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }

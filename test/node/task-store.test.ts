@@ -58,49 +58,51 @@ class Fake {
   }
 }
 
+/** An open store over a fresh Fake; `wakes()` counts its subscriber's calls. */
+function openStore(): { f: Fake; store: RaftTaskStore; wakes: () => number } {
+  const f = new Fake();
+  const store = new RaftTaskStore(f.raft());
+  store.open();
+  let wakes = 0;
+  store.subscribe(() => wakes++);
+  return { f, store, wakes: () => wakes };
+}
+
 describe('RaftTaskStore over the watch hub', () => {
   it('wakes on tasks/ writes only, and a lease revoke deleting a tasks/ key wakes it and drops the key', () => {
-    const f = new Fake();
-    const store = new RaftTaskStore(f.raft());
-    store.open();
-    let wakes = 0;
-    store.subscribe(() => wakes++);
+    const { f, store, wakes } = openStore();
     f.apply({ op: 'put', key: 'tasks/spec/a', value: 1 });
-    expect(wakes).toBe(1);
+    expect(wakes()).toBe(1);
     expect(store.list('tasks/').map((e) => e.key)).toEqual(['tasks/spec/a']);
     f.apply({ op: 'put', key: 'other/x', value: 1 });
-    expect(wakes).toBe(1);
+    expect(wakes()).toBe(1);
     const lease = f.apply({ op: 'lease_grant', ttlMs: 10_000, now: 0 });
-    expect(wakes).toBe(1);
+    expect(wakes()).toBe(1);
     f.apply({ op: 'put', key: 'tasks/lock/a', value: 'n1', lease });
-    expect(wakes).toBe(2);
+    expect(wakes()).toBe(2);
     expect(store.list('tasks/').map((e) => e.key)).toEqual(['tasks/lock/a', 'tasks/spec/a']);
     // The revoke names no key: only the state machine's events show that tasks/lock/a went.
     f.apply({ op: 'lease_revoke', id: lease });
-    expect(wakes).toBe(3);
+    expect(wakes()).toBe(3);
     expect(store.list('tasks/').map((e) => e.key)).toEqual(['tasks/spec/a']);
     f.apply({ op: 'delete', key: 'tasks/spec/a' });
-    expect(wakes).toBe(4);
+    expect(wakes()).toBe(4);
     expect(store.list('tasks/')).toEqual([]);
     store.close();
     f.apply({ op: 'put', key: 'tasks/spec/b', value: 1 });
-    expect(wakes).toBe(4);
+    expect(wakes()).toBe(4);
   });
 
   it('a restored state wakes it and is indexed again', () => {
-    const f = new Fake();
-    const store = new RaftTaskStore(f.raft());
-    store.open();
-    let wakes = 0;
-    store.subscribe(() => wakes++);
+    const { f, store, wakes } = openStore();
     f.apply({ op: 'put', key: 'tasks/spec/a', value: 1 });
     expect(store.list('tasks/spec/').length).toBe(1);
     f.restore({ 'tasks/spec/z': 'x', 'tasks/alloc/z/0': 'y' });
-    expect(wakes).toBe(2);
+    expect(wakes()).toBe(2);
     expect(store.list('tasks/').map((e) => e.key)).toEqual(['tasks/alloc/z/0', 'tasks/spec/z']);
     // Reading on from the restored revision.
     f.apply({ op: 'put', key: 'tasks/spec/q', value: 1 });
-    expect(wakes).toBe(3);
+    expect(wakes()).toBe(3);
     expect(store.list('tasks/spec/').map((e) => e.key)).toEqual(['tasks/spec/q', 'tasks/spec/z']);
   });
 });

@@ -5,7 +5,7 @@
  * itself, and starts them again when contact returns; a graceful stop drains
  * (the leader places a replacement elsewhere) and reports `stopped`.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,20 +19,8 @@ import { WatchHub } from '../../src/node/watch-hub.js';
 import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
 import { EntryType } from '../../src/raft/types.js';
 import { parseTaskSpec } from '../../src/tasks/spec.js';
-
-function groupAlive(pgid: number): boolean {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z') return true;
-    } catch {
-      // gone
-    }
-  }
-  return false;
-}
+import { memberRecord } from '../helpers/member-record.js';
+import { groupAlive } from './proc.js';
 
 async function until<T>(what: string, f: () => T | null | undefined | false, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
@@ -88,17 +76,7 @@ class FakeRaft implements TasksRaft {
   }
 }
 
-const record = (id: string): MemberRecord =>
-  ({
-    id,
-    name: id,
-    host: '127.0.0.1',
-    port: 1,
-    deviceClass: 'standard',
-    incarnation: 1,
-    status: 0,
-    meta: {},
-  }) as MemberRecord;
+const record = (id: string): MemberRecord => memberRecord(id);
 
 class FakeMembers implements TasksMembers {
   members = [{ record: record('n1'), status: 'alive' as const }];

@@ -10,21 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmClient } from '../../src/client/client.js';
-import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
+import {
+  isolatedEnv,
+  runProcess,
+  runSwarm,
+  SWARM_BIN,
+  type RunResult,
+  type StartedDaemon,
+} from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 export const PY_DIR = fileURLToPath(new URL('../../clients/python/', import.meta.url));
 export const DRIVER = join(PY_DIR, 'tests', 'observer_driver.py');
 
-export interface Daemon {
-  name: string;
-  pid: number;
-  id: string;
-  api_url: string;
-  dataDir: string;
-  port: number;
-  client: SwarmClient;
-}
+export type Daemon = StartedDaemon;
 
 /** A UDP port free right now (the daemon binds it a moment later; loopback only). */
 export async function freePort(): Promise<number> {
@@ -70,13 +69,7 @@ export class TestSwarm {
   }
 
   env(): NodeJS.ProcessEnv {
-    return {
-      HOME: this.root,
-      XDG_CONFIG_HOME: join(this.root, 'xdg'),
-      SWARM_CONFIG: '',
-      SWARM_NETWORK__MULTICAST_ENABLED: 'false',
-      SWARM_SECURITY__SWARM_KEY: this.key,
-    };
+    return isolatedEnv(this.root, { SWARM_SECURITY__SWARM_KEY: this.key });
   }
 
   /**
@@ -198,22 +191,10 @@ export class Observer {
 export function runPython(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', args, {
-      cwd: opts.cwd ?? PY_DIR,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+): Promise<RunResult> {
+  return runProcess('python3', args, {
+    cwd: opts.cwd ?? PY_DIR,
+    env: opts.env,
+    timeoutMs: opts.timeoutMs ?? 120_000,
   });
 }

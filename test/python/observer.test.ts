@@ -38,19 +38,22 @@ async function everyNodeSees(
   );
 }
 
-describe('swarm_lite observer, 3 real daemons, no swarm key', () => {
-  const swarm = new TestSwarm();
-  const observers: Observer[] = [];
-  let nodes: Daemon[];
-
+/** 3 daemons of `swarm` up before the block's tests; its `observers` killed and the daemons stopped after. */
+function startAround(swarm: TestSwarm, observers: Observer[], started: (nodes: Daemon[]) => void): void {
   beforeAll(async () => {
-    nodes = await swarm.start(3);
+    started(await swarm.start(3));
   }, 120_000);
-
   afterAll(() => {
     for (const o of observers) o.kill();
     swarm.stop();
   });
+}
+
+describe('swarm_lite observer, 3 real daemons, no swarm key', () => {
+  const swarm = new TestSwarm();
+  const observers: Observer[] = [];
+  let nodes: Daemon[];
+  startAround(swarm, observers, (started) => (nodes = started));
 
   it('is listed alive as minimal by every node within 3 s, shows its energy, never votes; dead after SIGKILL', async () => {
     const t0 = Date.now();
@@ -229,15 +232,7 @@ describe('swarm_lite observer with a swarm key', () => {
   const swarm = new TestSwarm(key);
   const observers: Observer[] = [];
   let nodes: Daemon[];
-
-  beforeAll(async () => {
-    nodes = await swarm.start(3);
-  }, 120_000);
-
-  afterAll(() => {
-    for (const o of observers) o.kill();
-    swarm.stop();
-  });
+  startAround(swarm, observers, (started) => (nodes = started));
 
   it('joins with the key (AES-256-GCM both ways)', async () => {
     const obs = new Observer(`127.0.0.1:${nodes[1]!.port}`, 'esp-keyed', {

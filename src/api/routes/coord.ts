@@ -102,6 +102,24 @@ async function mapped<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The next events of a watch stream: [] after a heartbeat ping when none came
+ * within HEARTBEAT_MS, null after telling the client its revision was
+ * compacted away (the stream then ends).
+ */
+async function nextOrPing(sink: StreamSink, cur: WatchCursor): Promise<KvEvent[] | null> {
+  let evs: KvEvent[];
+  try {
+    evs = await cur.next(HEARTBEAT_MS, 256, sink.signal);
+  } catch (err) {
+    if (!(err instanceof CompactedError)) throw err;
+    await sink.write(sseEvent('compacted', { oldest_revision: err.oldestRevision }));
+    return null;
+  }
+  if (evs.length === 0) await sink.write(': ping\n\n');
+  return evs;
+}
+
 export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): ApiRoutes {
   const compacted = (c: Context, err: CompactedError): Response =>
     c.json({ ...errorBody('compacted', err.message), oldest_revision: err.oldestRevision }, 410);
@@ -111,18 +129,9 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
     try {
       await sink.write(`retry: 1000\n: watching from revision ${cur.position}\n\n`);
       while (!sink.signal.aborted) {
-        let evs: KvEvent[];
-        try {
-          evs = await cur.next(HEARTBEAT_MS, 256, sink.signal);
-        } catch (err) {
-          if (!(err instanceof CompactedError)) throw err;
-          await sink.write(sseEvent('compacted', { oldest_revision: err.oldestRevision }));
-          return;
-        }
-        if (evs.length === 0) {
-          await sink.write(': ping\n\n');
-          continue;
-        }
+        const evs = await nextOrPing(sink, cur);
+        if (evs === null) return;
+        if (evs.length === 0) continue;
         // Written in pieces of about WRITE_CHUNK_BYTES, each after the socket took the last: a watcher
         // holds one piece in memory, not a batch of 256 values of 64 KiB.
         let piece = '';
@@ -294,18 +303,9 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
             `retry: 1000\n${sseEvent('leader', { name, leader: holderBody(first.holder) }, first.revision)}`,
           );
           while (!sink.signal.aborted) {
-            let evs: KvEvent[];
-            try {
-              evs = await cur.next(HEARTBEAT_MS, 256, sink.signal);
-            } catch (err) {
-              if (!(err instanceof CompactedError)) throw err;
-              await sink.write(sseEvent('compacted', { oldest_revision: err.oldestRevision }));
-              return;
-            }
-            if (evs.length === 0) {
-              await sink.write(': ping\n\n');
-              continue;
-            }
+            const evs = await nextOrPing(sink, cur);
+            if (evs === null) return;
+            if (evs.length === 0) continue;
             // The local state has applied at least these events: its holder is the leader as of then.
             const now = await coord.holder(prefix, { consistent: false });
             const body = holderBody(now.holder);

@@ -293,6 +293,21 @@ export async function planNodes(root: string, count: number): Promise<DemoNode[]
   return nodes;
 }
 
+/** The `node start` flags of one demo node: its ports, multicast off, all the others in its join list. */
+export function demoStartFlags(n: DemoNode, nodes: readonly DemoNode[], bootstrap: number): StartOptions {
+  const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
+  return {
+    name: n.name,
+    dataDir: n.dataDir,
+    gossipPort: String(n.gossipPort),
+    apiPort: String(n.apiPort),
+    raftPort: String(n.raftPort),
+    multicast: false,
+    bootstrap: String(bootstrap),
+    ...(join.length > 0 ? { join: join.join(',') } : {}),
+  };
+}
+
 /**
  * The config of one node of a demo swarm, validated as `swarm node start` would
  * with its flags: its ports, multicast off, all the others in its join list,
@@ -304,17 +319,7 @@ export async function demoNodeConfig(
   configPath: string,
   env: NodeJS.ProcessEnv,
 ): Promise<SwarmConfig> {
-  const join = nodes.filter((o) => o !== n).map((o) => `127.0.0.1:${o.gossipPort}`);
-  const flags: StartOptions = {
-    name: n.name,
-    dataDir: n.dataDir,
-    gossipPort: String(n.gossipPort),
-    apiPort: String(n.apiPort),
-    raftPort: String(n.raftPort),
-    multicast: false,
-    bootstrap: String(nodes.length),
-    ...(join.length > 0 ? { join: join.join(',') } : {}),
-  };
+  const flags = demoStartFlags(n, nodes, nodes.length);
   // Imported here: zod and the config schema load only when a demo runs.
   const [{ loadConfig }, { overridesFrom }] = await Promise.all([
     import('../../config/load.js'),

@@ -5,32 +5,16 @@
  * reconnecting from its last cursor if the connection drops.
  */
 import type { Command } from 'commander';
-import { SwarmClient, type EventWatchItem } from '../../client/client.js';
+import type { SwarmClient, EventWatchItem } from '../../client/client.js';
 import type { EventJson } from '../../api/routes/events-types.js';
 import type { CliContext, Registrar } from '../context.js';
-import { localClient } from './swarm.js';
+import { clientFor, withNodeOptions, type NodeOptions } from './swarm.js';
 
-interface CommonOptions {
-  dataDir?: string;
-  api?: string;
-  json?: boolean;
-}
+type CommonOptions = NodeOptions;
 
-function common(cmd: Command): Command {
-  return cmd
-    .option('--data-dir <dir>', 'data dir of the local node (default: node.data_dir)')
-    .option('--api <url>', 'API URL of any node instead of the local one, e.g. http://127.0.0.1:5557')
-    .option('--json', 'machine-readable output (one JSON object per line)');
-}
-
-async function client(ctx: CliContext, o: CommonOptions): Promise<SwarmClient> {
-  if (o.api !== undefined) {
-    const { loadCliConfig } = await import('../config-access.js');
-    const { config } = loadCliConfig(ctx);
-    return new SwarmClient({ baseUrl: o.api, token: config.security.api_token });
-  }
-  return localClient(ctx, o.dataDir);
-}
+const common = (cmd: Command): Command =>
+  withNodeOptions(cmd, 'machine-readable output (one JSON object per line)');
+const client = (ctx: CliContext, o: CommonOptions): Promise<SwarmClient> => clientFor(ctx, o);
 
 /** `12:34:56.789 deploy from node-a (n1:7): {"v":2}`: one line, whatever the payload holds. */
 export function formatEvent(e: EventJson): string {

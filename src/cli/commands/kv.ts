@@ -6,40 +6,23 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../common/errors.js';
-import { SwarmClient } from '../../client/client.js';
+import type { SwarmClient } from '../../client/client.js';
 import type { CliContext, Registrar } from '../context.js';
 import { formatTable } from '../output.js';
-import { localClient } from './swarm.js';
+import { clientFor as nodeClientFor, withNodeOptions, type NodeOptions } from './swarm.js';
 
-interface CommonOptions {
-  dataDir?: string;
-  api?: string;
-  json?: boolean;
-}
+type CommonOptions = NodeOptions;
 
-function common(cmd: Command): Command {
-  return cmd
-    .option('--data-dir <dir>', 'data dir of the local node (default: node.data_dir)')
-    .option('--api <url>', 'API URL of any node instead of the local one, e.g. http://127.0.0.1:5557')
-    .option('--json', 'machine-readable output');
-}
+const common = (cmd: Command): Command => withNodeOptions(cmd);
+const client = (ctx: CliContext, o: CommonOptions): Promise<SwarmClient> => clientFor(ctx, o);
 
-async function client(ctx: CliContext, o: CommonOptions): Promise<SwarmClient> {
-  return clientFor(ctx, o);
-}
-
-/** The client of `--api URL`, else of the local node (`--data-dir`). */
-export async function clientFor(
+/** The client of `--api URL`, else of the local node (`--data-dir`); the config is remembered for the fast path. */
+export function clientFor(
   ctx: CliContext,
   o: { api?: string; dataDir?: string },
   timeoutMs?: number,
 ): Promise<SwarmClient> {
-  if (o.api !== undefined) {
-    const { loadCliConfigRemembered } = await import('../config-access.js');
-    const { config } = loadCliConfigRemembered(ctx, undefined);
-    return new SwarmClient({ baseUrl: o.api, token: config.security.api_token, timeoutMs });
-  }
-  return localClient(ctx, o.dataDir, timeoutMs);
+  return nodeClientFor(ctx, o, timeoutMs, true);
 }
 
 export function parseValue(text: string): unknown {

@@ -46,20 +46,44 @@ export async function localClient(
   return new SwarmClient({ baseUrl: found.runtime.api_url, token: config.security.api_token, timeoutMs });
 }
 
+/** The options every command that talks to a node takes (see withNodeOptions). */
+export interface NodeOptions {
+  dataDir?: string;
+  api?: string;
+  json?: boolean;
+}
+
+export function withNodeOptions(cmd: Command, jsonHelp = 'machine-readable output'): Command {
+  return cmd
+    .option('--data-dir <dir>', 'data dir of the local node (default: node.data_dir)')
+    .option('--api <url>', 'API URL of any node instead of the local one, e.g. http://127.0.0.1:5557')
+    .option('--json', jsonHelp);
+}
+
+/**
+ * The client of `--api URL` (token from the config), else of the local node
+ * (`--data-dir`). `remember` loads the config as the fast path's commands do,
+ * so a later fast `kv get --api` finds the token (config-access.ts).
+ */
+export async function clientFor(
+  ctx: CliContext,
+  o: { api?: string; dataDir?: string },
+  timeoutMs?: number,
+  remember = false,
+): Promise<SwarmClient> {
+  if (o.api === undefined) return localClient(ctx, o.dataDir, timeoutMs);
+  const access = await import('../config-access.js');
+  const { config } = remember ? access.loadCliConfigRemembered(ctx, undefined) : access.loadCliConfig(ctx);
+  return new SwarmClient({ baseUrl: o.api, token: config.security.api_token, timeoutMs });
+}
+
 /** The local node's client, or one for `--api URL`; a live view's calls time out before two periods pass. */
-async function nodeClient(
+function nodeClient(
   ctx: CliContext,
   opts: { dataDir?: string; api?: string },
   intervalMs?: number,
 ): Promise<SwarmClient> {
-  const timeoutMs = intervalMs === undefined ? undefined : Math.max(1000, intervalMs * 2);
-  if (opts.api === undefined) return localClient(ctx, opts.dataDir, timeoutMs);
-  const { loadCliConfig } = await import('../config-access.js');
-  return new SwarmClient({
-    baseUrl: opts.api,
-    token: loadCliConfig(ctx).config.security.api_token,
-    timeoutMs,
-  });
+  return clientFor(ctx, opts, intervalMs === undefined ? undefined : Math.max(1000, intervalMs * 2));
 }
 
 function parseInterval(text: string): number {

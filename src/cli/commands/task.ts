@@ -11,30 +11,12 @@ import type { SwarmClient } from '../../client/client.js';
 import type { TaskStatusResponse } from '../../api/routes/tasks-types.js';
 import type { CliContext, Registrar } from '../context.js';
 import { formatPairs, formatTable } from '../output.js';
-import { localClient } from './swarm.js';
+import { clientFor, withNodeOptions, type NodeOptions } from './swarm.js';
 
-interface CommonOptions {
-  dataDir?: string;
-  api?: string;
-  json?: boolean;
-}
+type CommonOptions = NodeOptions;
 
-function common(cmd: Command): Command {
-  return cmd
-    .option('--data-dir <dir>', 'data dir of the local node (default: node.data_dir)')
-    .option('--api <url>', 'API URL of any node instead of the local one, e.g. http://127.0.0.1:5557')
-    .option('--json', 'machine-readable output');
-}
-
-async function client(ctx: CliContext, o: CommonOptions): Promise<SwarmClient> {
-  if (o.api !== undefined) {
-    const { loadCliConfig } = await import('../config-access.js');
-    const { SwarmClient } = await import('../../client/client.js');
-    const { config } = loadCliConfig(ctx);
-    return new SwarmClient({ baseUrl: o.api, token: config.security.api_token });
-  }
-  return localClient(ctx, o.dataDir);
-}
+const common = (cmd: Command): Command => withNodeOptions(cmd);
+const client = (ctx: CliContext, o: CommonOptions): Promise<SwarmClient> => clientFor(ctx, o);
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
