@@ -25,7 +25,7 @@ import type { JsonValue, KvCommand, KvResult, KvStateMachine } from '../raft/kv.
 import { commandOf, outcomeOf, type CoordOp, type CoordOutcome } from './coord-ops.js';
 import { WatchHub } from './watch-hub.js';
 import type { RaftMessage } from '../raft/messages.js';
-import type { RaftNode, Ready } from '../raft/raft-node.js';
+import type { RaftNode } from '../raft/raft-node.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import { nullLogger, type Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
@@ -121,7 +121,6 @@ export class RaftComponent implements NodeComponent {
   private lastManage = 0;
   private stopping = false;
   private unsubscribe: (() => void) | null = null;
-  private readonly appliedListeners = new Set<(rd: Pick<Ready, 'snapshot' | 'committed'>) => void>();
   /** When a message from the leader this node knows last arrived (Date.now() ms); 0 = never. */
   private leaderHeardAt = 0;
 
@@ -221,9 +220,6 @@ export class RaftComponent implements NodeComponent {
         this.watch.wakeAll();
         for (const l of this.afterApplyListeners) l();
         this.formation.advertiseVoters();
-      },
-      onApplied: (rd) => {
-        for (const l of this.appliedListeners) l(rd);
       },
     });
     this.kv = new RaftKvService({
@@ -458,15 +454,6 @@ export class RaftComponent implements NodeComponent {
   /** The merge this node takes part in, if any: shown in /v1/status (`merge`) and the log. */
   mergeReport(): MergeReport | null {
     return this.merge.report();
-  }
-
-  /**
-   * Listen to what the state machine applies (entries and restored snapshots), after it applied them.
-   * Returns unsubscribe. To follow keys, prefer `watch` (it also sees lease-driven deletes).
-   */
-  onApplied(listener: (rd: Pick<Ready, 'snapshot' | 'committed'>) => void): () => void {
-    this.appliedListeners.add(listener);
-    return () => this.appliedListeners.delete(listener);
   }
 
   /** The applied state machine of this node (local, possibly stale reads). */

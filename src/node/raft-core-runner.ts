@@ -16,7 +16,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../net/framing.js';
 import { KvApplier, type KvApplyListener } from '../raft/kv-applier.js';
 import type { PowerMode } from '../energy/power-mode.js';
 import type { RaftMessage } from '../raft/messages.js';
-import { RaftNode, type Ready } from '../raft/raft-node.js';
+import { RaftNode } from '../raft/raft-node.js';
 import { FileRaftStorage } from '../raft/storage/file-storage.js';
 import type { ConfState, RecoveredState } from '../raft/types.js';
 import type { SwarmNode } from './node.js';
@@ -36,8 +36,6 @@ export interface CoreRunnerHost {
   onAdvanced(): void;
   /** Hears every applied KV mutation (the watch history, src/kv/history.ts). */
   readonly applyListener?: KvApplyListener;
-  /** The state machine applied this Ready's snapshot and committed entries (task supervisors watch tasks/ keys). */
-  onApplied?(rd: Pick<Ready, 'snapshot' | 'committed'>): void;
 }
 
 /**
@@ -294,7 +292,6 @@ export class RaftCoreRunner {
           if (rd.recovered) node.log.info('raft caught up after a loss of acknowledged entries');
         },
         onAdvanced: () => host.onAdvanced(),
-        onApplied: (rd) => host.onApplied?.(rd),
         onFailure: (err, stage) => {
           // The storage fails stop on an I/O error (see FileRaftStorage.io): stop rather than continue.
           node.log.error(
