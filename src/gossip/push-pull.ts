@@ -268,7 +268,6 @@ export class PushPull {
    * asks for the records it lacks, so a converged pair exchanges little.
    */
   sendDigest(to: MemberId | null, host: string, port: number, join: boolean): void {
-    const ctx = this.ctx;
     const exchange = (this.exchange = (this.exchange + 1) >>> 0);
     if (join) {
       this.joinExchanges.add(exchange);
@@ -276,29 +275,41 @@ export class PushPull {
         this.joinExchanges.delete(this.joinExchanges.values().next().value!);
     }
     const entryChunks = chunkBySize(this.digestEntries(), this.digestBase());
+    const head = { to, host, port, exchange, reply: false, join };
     entryChunks.forEach((chunk, i) => {
       const prev = entryChunks[i - 1];
-      ctx.out.push({
-        to,
-        host,
-        port,
-        msg: {
-          type: 'pp-digest',
-          from: ctx.id,
-          exchange,
-          reply: false,
-          join,
-          part: i,
-          parts: entryChunks.length,
-          // (previous part's last id, this part's last id]: the ranges tile the id space.
-          rangeStart: prev === undefined ? '' : prev[prev.length - 1]!.id,
-          rangeEnd: i === entryChunks.length - 1 ? '' : chunk[chunk.length - 1]!.id,
-          entries: chunk,
-          events: [],
-        },
+      this.pushDigestPart(head, i, entryChunks.length, {
+        // (previous part's last id, this part's last id]: the ranges tile the id space.
+        rangeStart: prev === undefined ? '' : prev[prev.length - 1]!.id,
+        rangeEnd: i === entryChunks.length - 1 ? '' : chunk[chunk.length - 1]!.id,
+        entries: chunk,
+        events: [],
       });
     });
     this.sendMarks(to, host, port, exchange, false, join);
+  }
+
+  /** Queue part `part` of `parts` of one digest: entries or marks, with their range. */
+  private pushDigestPart(
+    head: {
+      to: MemberId | null;
+      host: string;
+      port: number;
+      exchange: number;
+      reply: boolean;
+      join: boolean;
+    },
+    part: number,
+    parts: number,
+    body: Pick<PushPullDigestMsg, 'rangeStart' | 'rangeEnd' | 'entries' | 'events'>,
+  ): void {
+    const { to, host, port, exchange, reply, join } = head;
+    this.ctx.out.push({
+      to,
+      host,
+      port,
+      msg: { type: 'pp-digest', from: this.ctx.id, exchange, reply, join, part, parts, ...body },
+    });
   }
 
   private sendMarks(
@@ -313,26 +324,14 @@ export class PushPull {
     const marks = ctx.tree.marksList();
     // Always at least one marks part, so the partner sends events we lack even when we have none.
     const chunks = marks.length === 0 ? [[]] : chunkBySize(marks, this.digestBase());
-    chunks.forEach((chunk, i) => {
-      ctx.out.push({
-        to,
-        host,
-        port,
-        msg: {
-          type: 'pp-digest',
-          from: ctx.id,
-          exchange,
-          reply,
-          join,
-          part: i,
-          parts: chunks.length,
-          rangeStart: MARKS_RANGE,
-          rangeEnd: MARKS_RANGE,
-          entries: [],
-          events: chunk,
-        },
-      });
-    });
+    chunks.forEach((chunk, i) =>
+      this.pushDigestPart({ to, host, port, exchange, reply, join }, i, chunks.length, {
+        rangeStart: MARKS_RANGE,
+        rangeEnd: MARKS_RANGE,
+        entries: [],
+        events: chunk,
+      }),
+    );
   }
 
   /**
