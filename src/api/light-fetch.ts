@@ -94,10 +94,10 @@ export class LightHeaders {
 }
 
 /**
- * A body the light response holds as is: text or bytes, or a stream for the
- * few long-lived responses (server-sent events), which the server pipes.
+ * A body the light response holds as is: text or bytes. Streamed answers
+ * (server-sent events) are written by the route itself (stream.ts).
  */
-export type LightBody = string | Uint8Array | ReadableStream<Uint8Array> | null;
+export type LightBody = string | Uint8Array | null;
 
 export interface LightResponseInit {
   status?: number;
@@ -105,26 +105,12 @@ export interface LightResponseInit {
   headers?: LightHeadersInit | LightHeaders;
 }
 
-/**
- * Duck-typed, so that a process answering only with text never touches the
- * global `ReadableStream` (a lazily loaded module).
- */
-export function isStream(body: unknown): body is ReadableStream<Uint8Array> {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    typeof (body as { getReader?: unknown }).getReader === 'function'
-  );
-}
-
 function toBody(body: unknown): LightBody {
   if (body === null || body === undefined) return null;
   if (typeof body === 'string' || body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  // An SSE route may answer with a web stream (node's own, not undici's).
-  if (isStream(body)) return body;
-  // Blobs and forms would need undici; no API route produces them.
+  // Blobs, forms and web streams would need undici; no API route produces them (SSE: stream.ts).
   throw new TypeError(`unsupported response body (${Object.prototype.toString.call(body)})`);
 }
 
@@ -163,7 +149,6 @@ export class LightResponse {
   private consume(): string | Uint8Array | null {
     if (this.bodyUsed) throw new TypeError('body already used');
     this.bodyUsed = true;
-    if (isStream(this.body)) throw new TypeError('a streamed body can only be piped');
     return this.body;
   }
 

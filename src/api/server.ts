@@ -8,8 +8,10 @@ import { SwarmError } from '../common/errors.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
-import { LightHeaders, LightResponse, isStream } from './light-fetch.js';
-import { takeStream, runStream } from './stream.js';
+import { LightHeaders, LightResponse } from './light-fetch.js';
+import { cancelStream, runStream, takeStream, type OpenStreams } from './stream.js';
+
+export type { OpenStreams } from './stream.js';
 
 /** The API port could not be bound (in use, no permission, bad address). */
 export class ListenError extends SwarmError {
@@ -56,16 +58,40 @@ class NodeRequest {
    */
   readonly signal: AbortSignal;
 
+  private waiting: AbortController | null = null;
+
   constructor(
     private readonly incoming: IncomingMessage,
     private readonly maxBodyBytes: number,
     signal: AbortSignal = new AbortController().signal,
+    private readonly res: ServerResponse | null = null,
+    private readonly open: OpenStreams | null = null,
   ) {
     this.signal = signal;
     this.method = incoming.method ?? 'GET';
     this.url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
     const raw = incoming.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) this.headers.append(raw[i] ?? '', raw[i + 1] ?? '');
+  }
+
+  /**
+   * For a long poll (stream.ts waitSignal): aborted like `signal`, and also
+   * when the server stops, so a stopping node answers its long polls at once
+   * instead of cutting them off. Made on first use, held until the answer is out.
+   */
+  get waitSignal(): AbortSignal {
+    if (this.waiting !== null) return this.waiting.signal;
+    const ac = new AbortController();
+    this.waiting = ac;
+    const stop = (): void => ac.abort();
+    if (this.signal.aborted) stop();
+    else this.signal.addEventListener('abort', stop, { once: true });
+    const open = this.open;
+    if (open !== null && this.res !== null) {
+      open.add(stop);
+      this.res.once('close', () => open.delete(stop));
+    }
+    return ac.signal;
   }
 
   get bodyUsed(): boolean {
@@ -114,18 +140,8 @@ class NodeRequest {
 type AnyResponse = LightResponse | Response;
 
 async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
-  if (r instanceof LightResponse) {
-    if (isStream(r.body)) throw new TypeError('streamed body: pipe it');
-    return r.body;
-  }
+  if (r instanceof LightResponse) return r.body;
   return r.body === null ? null : new Uint8Array(await r.arrayBuffer());
-}
-
-/** A body to pipe as it comes rather than buffer: a light stream, or undici's for an event stream. */
-function streamOf(r: AnyResponse): ReadableStream<Uint8Array> | null {
-  if (r instanceof LightResponse) return isStream(r.body) ? r.body : null;
-  const type = r.headers.get('content-type') ?? '';
-  return r.body !== null && type.startsWith('text/event-stream') ? r.body : null;
 }
 
 function headersOf(r: AnyResponse): Record<string, string | string[]> {
@@ -137,84 +153,30 @@ function headersOf(r: AnyResponse): Record<string, string | string[]> {
   return headers;
 }
 
-/**
- * Long-lived responses being piped, each with the function that ends it:
- * a stopping server ends them rather than waiting for their clients to leave.
- */
-export type OpenStreams = Set<() => void>;
-
-/**
- * Pipe a streamed body (server-sent events) with back-pressure: the next chunk
- * is read only once the socket took the last one, so a slow client holds at
- * most one chunk in memory; the stream is cancelled when the client leaves.
- */
-async function pipeStream(
-  res: ServerResponse,
-  status: number,
-  headers: Record<string, string | string[]>,
-  stream: ReadableStream<Uint8Array>,
-  open: OpenStreams,
-): Promise<void> {
-  const reader = stream.getReader();
-  let done = false;
-  const end = (): void => {
-    if (done) return;
-    done = true;
-    open.delete(end);
-    reader.cancel().catch(() => {});
-    res.end();
-  };
-  open.add(end);
-  res.once('close', end);
-  delete headers['content-length'];
-  res.writeHead(status, headers);
-  // Headers go out at once: an event stream's client must see them before the first event.
-  res.flushHeaders();
-  try {
-    while (!done) {
-      const { value, done: finished } = await reader.read();
-      if (finished) break;
-      if (!res.write(value))
-        await new Promise<void>((resolve) => {
-          const go = (): void => {
-            res.off('drain', go);
-            res.off('close', go);
-            resolve();
-          };
-          res.once('drain', go);
-          res.once('close', go);
-        });
-    }
-  } catch {
-    // The source failed or was cancelled: end the response below.
-  } finally {
-    end();
-  }
+/** The answer a route marked as a stream is still one when it leaves hono: a 2xx event stream, not a HEAD. */
+function streams(req: IncomingMessage, r: AnyResponse): boolean {
+  return (
+    req.method !== 'HEAD' &&
+    r.status >= 200 &&
+    r.status < 300 &&
+    (r.headers.get('content-type') ?? '').startsWith('text/event-stream')
+  );
 }
 
 async function writeResponse(
   req: IncomingMessage,
+  nreq: NodeRequest,
   res: ServerResponse,
   r: AnyResponse,
   open: OpenStreams,
 ): Promise<void> {
-  // A route that writes its own event stream (src/api/stream.ts): headers now, the body as it comes;
-  // a stopping server ends it like a piped one.
-  const starter = takeStream(r);
-  if (starter !== undefined) {
-    const end = (): void => {
-      if (!res.writableEnded) res.end();
-    };
-    open.add(end);
-    try {
-      return await runStream(req, res, r.status, r.headers.entries(), starter);
-    } finally {
-      open.delete(end);
-    }
+  // A route that streams (stream.ts): headers now, the body as the route writes it.
+  const stream = takeStream(nreq);
+  if (stream !== undefined) {
+    if (streams(req, r)) return runStream(res, r.status, r.headers.entries(), stream, open);
+    await cancelStream(stream);
   }
   const headers = headersOf(r);
-  const stream = req.method === 'HEAD' ? null : streamOf(r);
-  if (stream !== null) return pipeStream(res, r.status, headers, stream, open);
   const body = await bodyOf(r);
   if (body !== null && headers['content-length'] === undefined)
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
@@ -249,10 +211,10 @@ export function requestListener(
       res.once('close', () => {
         if (!res.writableFinished) gone.abort();
       });
-      const nreq = new NodeRequest(req, maxBodyBytes, gone.signal);
+      const nreq = new NodeRequest(req, maxBodyBytes, gone.signal, res, open);
       const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
-      await writeResponse(req, res, r, open);
+      await writeResponse(req, nreq, res, r, open);
     };
     run().catch((err: unknown) => {
       if (res.headersSent) {
@@ -344,7 +306,8 @@ export class ApiServer implements NodeComponent {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    // Event streams never go idle: end them, or the close below would wait out the 2 s cut-off.
+    // Event streams never go idle and long polls wait up to minutes: end them, or the close below
+    // would wait out the 2 s cut-off.
     for (const end of [...this.streams]) end();
     await new Promise<void>((resolve) => {
       // A keep-alive connection whose last response is still being written is not idle yet: sweep again

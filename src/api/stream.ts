@@ -1,23 +1,76 @@
 /**
- * Streamed answers (Server-Sent Events) through the API's own node:http
- * adapter (server.ts), which otherwise writes whole bodies: a route returns
- * an ordinary empty response marked with a starter, and the adapter hands
- * the starter a sink over the socket once the headers are out. A stream ends
- * when its starter returns, or when the client goes away (the sink's signal).
+ * The API's one way to stream an answer (Server-Sent Events): the node:http
+ * adapter (server.ts) otherwise writes whole bodies. A route returns
+ * `sseResponse(c, start)`, an ordinary empty 200 whose request is marked with
+ * a starter; once the headers are out the adapter hands the starter a sink
+ * over the socket. Everything a long-lived answer needs lives here, once:
+ *
+ * - back-pressure: `write` resolves once the socket took the chunk, so a
+ *   route that awaits it (a watch pulling from its cursor, the dashboard
+ *   building snapshots) holds one chunk per slow client; a route fed by pushes
+ *   (swarm events from gossip) need not await, and what it writes while the
+ *   socket is full is queued, up to `maxQueuedBytes`: past that the client is
+ *   too slow, so the queue is dropped and the stream closed with an
+ *   `event: closed` that says why (it reconnects with Last-Event-ID and
+ *   resumes), so a client that stops reading never grows the node's memory;
+ * - heartbeats: a comment after `heartbeat.everyMs` without a write keeps
+ *   proxies from timing an idle stream out, and a write is what lets TCP find
+ *   a client that vanished without a FIN (its retransmissions time out);
+ * - the end: the sink's signal aborts when the client leaves, when the server
+ *   stops (`OpenStreams`), or when the stream was closed as too slow, with the
+ *   reason; the stream also ends when the starter returns;
+ * - no leak: a HEAD request, or an answer replaced on its way out (an error
+ *   after the route), runs the starter with an already aborted sink, so what
+ *   the route opened for the stream (a watch cursor, a slot) is released.
+ *
+ * Long polls are ordinary JSON answers; `waitSignal(c)` is what they wait on
+ * (aborted when the client leaves or the server stops).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 
 export interface StreamSink {
-  /** Resolves once the chunk is handed to the socket (waits for drain under back-pressure). */
+  /**
+   * Resolves once the chunk was handed to the socket, or at once when the
+   * stream has ended (writes are then dropped). Need not be awaited: see the
+   * queue bound above.
+   */
   write(chunk: string): Promise<void>;
-  /** Aborted when the client disconnects or the server stops. */
+  /** Aborted when the stream ends early; `reason` is a StreamEnd. */
   readonly signal: AbortSignal;
 }
 
 export type StreamStarter = (sink: StreamSink) => Promise<void>;
 
-const starters = new WeakMap<object, StreamStarter>();
+/** Why a stream ended before its starter returned. */
+export type StreamEnd = 'client_gone' | 'server_stopping' | 'slow_client' | 'not_streamed';
+
+export interface StreamOptions {
+  /** Text (UTF-16 units) queued behind a full socket before the client counts as too slow. */
+  maxQueuedBytes?: number;
+  /** A comment written after `everyMs` without any other write (`text` is the whole SSE comment). */
+  heartbeat?: { everyMs: number; text: string };
+}
+
+/** Default queue bound per stream: a client this far behind reconnects and resumes instead. */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
+/** How long a stream closed as too slow may still hold its socket for the client to read why. */
+export const CLOSE_GRACE_MS = 10_000;
+
+/**
+ * Long-lived answers in progress (streams and long polls), each with the
+ * function that ends it: a stopping server ends them rather than waiting for
+ * their clients to leave.
+ */
+export type OpenStreams = Set<() => void>;
+
+export interface PendingStream {
+  readonly start: StreamStarter;
+  readonly opts: StreamOptions;
+}
+
+/** Keyed by the request object hono was given: hono re-wraps the response of a HEAD, not the request. */
+const pending = new WeakMap<object, PendingStream>();
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -26,15 +79,14 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** A 200 text/event-stream answer whose body `start` writes. */
-export function sseResponse(c: Context, start: StreamStarter): Response {
-  const r = c.body(null, 200, { ...SSE_HEADERS });
-  starters.set(r, start);
-  return r;
+export function sseResponse(c: Context, start: StreamStarter, opts: StreamOptions = {}): Response {
+  pending.set(c.req.raw, { start, opts });
+  return c.body(null, 200, { ...SSE_HEADERS });
 }
 
-export function takeStream(r: object): StreamStarter | undefined {
-  const s = starters.get(r);
-  if (s !== undefined) starters.delete(r);
+export function takeStream(req: object): PendingStream | undefined {
+  const s = pending.get(req);
+  if (s !== undefined) pending.delete(req);
   return s;
 }
 
@@ -43,38 +95,135 @@ export function sseEvent(event: string, data: unknown, id?: number): string {
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** What a long poll waits on: aborted when its client leaves or the server stops. */
+export function waitSignal(c: Context): AbortSignal | undefined {
+  return (c.req.raw as { waitSignal?: AbortSignal }).waitSignal ?? c.req.raw.signal ?? undefined;
+}
+
+const DONE = Promise.resolve();
+
+/** Run a starter whose answer is not streamed (HEAD, or a response replaced): it only cleans up. */
+export async function cancelStream(p: PendingStream): Promise<void> {
+  const ac = new AbortController();
+  ac.abort('not_streamed' satisfies StreamEnd);
+  await p.start({ signal: ac.signal, write: () => DONE }).catch(() => undefined);
+}
+
+/**
+ * Write the headers, then run the starter over a sink on `res` until it
+ * returns or the stream ends early. Registered in `open` meanwhile.
+ */
 export async function runStream(
-  req: IncomingMessage,
   res: ServerResponse,
   status: number,
   headers: Iterable<[string, string]>,
-  start: StreamStarter,
+  p: PendingStream,
+  open: OpenStreams,
 ): Promise<void> {
+  const max = p.opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
   const ac = new AbortController();
-  const abort = (): void => ac.abort();
-  res.once('close', abort);
-  req.socket.setTimeout(0);
+  /** What the route wrote while the socket was full, sent on its next drain. */
+  let queued = '';
+  /** Pending while the socket has not taken the last write; what writers wait on. */
+  let drained: Promise<void> | null = null;
+  let release: (() => void) | null = null;
+  let ended = false;
+  let heartbeat: NodeJS.Timeout | null = null;
+
+  const unblock = (): void => {
+    const r = release;
+    release = null;
+    drained = null;
+    r?.();
+  };
+  const onDrain = (): void => {
+    if (drained === null) return;
+    if (queued !== '') {
+      const text = queued;
+      queued = '';
+      if (!res.write(text)) return;
+    }
+    unblock();
+  };
+  /** Ends the stream once; `last` is written after what is queued, unless the queue is dropped. */
+  const finish = (reason: StreamEnd | null, opts: { drop?: boolean; last?: string } = {}): void => {
+    if (ended) return;
+    ended = true;
+    open.delete(stopping);
+    if (heartbeat !== null) clearTimeout(heartbeat);
+    res.off('close', onClose);
+    res.off('drain', onDrain);
+    const rest = opts.drop === true ? '' : queued;
+    queued = '';
+    unblock();
+    if (reason !== null) ac.abort(reason);
+    if (res.destroyed) return;
+    res.end(rest + (opts.last ?? ''));
+  };
+  const onClose = (): void => finish('client_gone', { drop: true });
+  const stopping = (): void => finish('server_stopping');
+  const overflow = (): void => {
+    finish('slow_client', {
+      drop: true,
+      last: sseEvent('closed', {
+        reason: 'slow_client',
+        message: `more than ${max} bytes waited for this client to read: reconnect to resume`,
+      }),
+    });
+    // A client that reads nothing would hold the socket (and what is in its buffers) for good.
+    const socket = res.socket;
+    if (socket !== null && !res.writableFinished) {
+      const t = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      t.unref();
+      socket.once('close', () => clearTimeout(t));
+    }
+  };
+
+  res.on('close', onClose);
+  res.on('drain', onDrain);
+  open.add(stopping);
+  // A stream is quiet between events for as long as it likes: no socket timeout.
+  res.socket?.setTimeout(0);
   res.writeHead(status, Object.fromEntries(headers));
+  // Headers go out at once: an event stream's client must see them before the first event.
   res.flushHeaders();
+
+  const hb = p.opts.heartbeat;
+  if (hb !== undefined) {
+    const beat = (): void => {
+      // Bytes still waiting for the socket already probe the client.
+      if (!ended && drained === null) res.write(hb.text);
+      heartbeat?.refresh();
+    };
+    heartbeat = setTimeout(beat, hb.everyMs);
+    heartbeat.unref();
+  }
+
   const sink: StreamSink = {
     signal: ac.signal,
-    write: (chunk) =>
-      new Promise<void>((resolve) => {
-        if (ac.signal.aborted || res.writableEnded) return resolve();
-        if (res.write(chunk)) return resolve();
-        const done = (): void => {
-          res.off('drain', done);
-          ac.signal.removeEventListener('abort', done);
-          resolve();
-        };
-        res.once('drain', done);
-        ac.signal.addEventListener('abort', done, { once: true });
-      }),
+    write(chunk) {
+      if (ended || chunk === '') return DONE;
+      heartbeat?.refresh();
+      if (drained !== null) {
+        if (queued.length + chunk.length > max) {
+          overflow();
+          return DONE;
+        }
+        queued += chunk;
+        return drained;
+      }
+      if (res.write(chunk)) return DONE;
+      drained = new Promise<void>((r) => (release = r));
+      return drained;
+    },
   };
   try {
-    await start(sink);
-  } finally {
-    res.off('close', abort);
-    if (!res.writableEnded) res.end();
+    await p.start(sink);
+  } catch (err) {
+    // Headers are out: the client sees the stream cut, not an error body.
+    finish(null, { drop: true });
+    res.destroy();
+    throw err;
   }
+  finish(null);
 }

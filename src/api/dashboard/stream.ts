@@ -7,13 +7,14 @@
  * The snapshot is built from the node's own GET routes, answered in process
  * (no socket): the page sees exactly what the REST API says, and a route that
  * is absent or failing (tasks on an older node, energy disabled) is just
- * null in the event. Nothing runs while nobody watches: the stream pulls, so
- * the next snapshot is built only once the socket took the last one, at most
+ * null in the event. Nothing runs while nobody watches: the next snapshot is
+ * built only once the socket took the last one (src/api/stream.ts), at most
  * one per `interval_ms` per connection, and the connection count is capped.
  */
 import type { Hono } from 'hono';
 import { ApiError } from '../app.js';
 import { LightHeaders } from '../light-fetch.js';
+import { sseResponse } from '../stream.js';
 import type { PowerSeries } from '../../node/power-history.js';
 
 export interface DashboardHistorySource {
@@ -125,46 +126,39 @@ export function mountDashboardStream(app: Hono, opts: DashboardStreamOptions = {
     const intervalMs = intervalOf(c.req.query('interval_ms'));
     if (open >= maxStreams)
       throw new ApiError(503, 'too_many_streams', `this node serves at most ${maxStreams} dashboard streams`);
+    // Taken here, so a burst of connections cannot pass the cap; the stream's end gives it back
+    // (a HEAD or a replaced answer runs the starter too, already ended: see stream.ts).
     open++;
     const auth = c.req.header('authorization');
-    const encoder = new TextEncoder();
-    let first = true;
-    let closed = false;
-    let after = 0;
-    let wake: (() => void) | null = null;
-    let timer: NodeJS.Timeout | null = null;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      open--;
-      if (timer) clearTimeout(timer);
-      wake?.();
-    };
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          if (!first)
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              timer = setTimeout(resolve, intervalMs);
-            });
-          if (closed) return;
+    return sseResponse(c, async (sink) => {
+      try {
+        let after = 0;
+        for (let first = true; !sink.signal.aborted; first = false) {
+          // The wait starts once the socket took the last snapshot: nothing is built ahead of a slow client.
+          if (!first && !(await pause(intervalMs, sink.signal))) return;
           const snap = await snapshot(intervalMs, auth, after);
+          if (sink.signal.aborted) return;
           for (const s of snap.history) for (const p of s.points) after = Math.max(after, p[0]);
           // `retry` tells EventSource-style clients how long to wait before reconnecting.
           const head = first ? `retry: 3000\n` : '';
-          first = false;
-          controller.enqueue(encoder.encode(`${head}event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`));
-        },
-        cancel: close,
-      },
-      // Pull only when the reader asks: nothing is built ahead of a slow client.
-      { highWaterMark: 0 },
-    );
-    return c.body(stream, 200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
+          await sink.write(`${head}event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
+        }
+      } finally {
+        open--;
+      }
     });
+  });
+}
+
+/** Wait `ms`; false when `signal` aborted first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve(!signal.aborted);
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -22,13 +22,15 @@ import { ForwardRefusedError } from '../../node/raft-forward.js';
 import { CompactedError, TooManyWatchersError, type WatchCursor } from '../../node/watch-hub.js';
 import { ApiError, errorBody, readJson, type ApiRoutes } from '../app.js';
 import { checkCampaignBody, checkLeaseBody, checkLockBody, checkResignBody } from '../body-checks.js';
-import { sseEvent, sseResponse, type StreamSink } from '../stream.js';
+import { sseEvent, sseResponse, waitSignal, type StreamOptions, type StreamSink } from '../stream.js';
 
 /** Longest long poll, and the default of lock and campaign waits. */
 export const MAX_WAIT_S = 300;
 const DEFAULT_LOCK_WAIT_S = 30;
-/** SSE comment sent when nothing else was, so proxies and clients see the stream alive. */
-const HEARTBEAT_MS = 15_000;
+/** SSE comment sent when nothing else was for 15 s, so proxies and clients see the stream alive. */
+const WATCH_STREAM: StreamOptions = { heartbeat: { everyMs: 15_000, text: ': ping\n\n' } };
+/** How long one wait for events lasts in a stream (the sink's heartbeat covers the quiet). */
+const STREAM_WAIT_MS = 3_600_000;
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const WRITE_CHUNK_BYTES = 64 * 1024;
 const POLL_MAX_BYTES = 1024 * 1024;
@@ -103,33 +105,30 @@ async function mapped<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The next events of a watch stream: [] after a heartbeat ping when none came
- * within HEARTBEAT_MS, null after telling the client its revision was
- * compacted away (the stream then ends).
+ * The next events of a watch stream ([] when none came for a long while or the
+ * stream ended), null after telling the client its revision was compacted
+ * away (the stream then ends).
  */
-async function nextOrPing(sink: StreamSink, cur: WatchCursor): Promise<KvEvent[] | null> {
-  let evs: KvEvent[];
+async function nextEvents(sink: StreamSink, cur: WatchCursor): Promise<KvEvent[] | null> {
   try {
-    evs = await cur.next(HEARTBEAT_MS, 256, sink.signal);
+    return await cur.next(STREAM_WAIT_MS, 256, sink.signal);
   } catch (err) {
     if (!(err instanceof CompactedError)) throw err;
     await sink.write(sseEvent('compacted', { oldest_revision: err.oldestRevision }));
     return null;
   }
-  if (evs.length === 0) await sink.write(': ping\n\n');
-  return evs;
 }
 
 export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): ApiRoutes {
   const compacted = (c: Context, err: CompactedError): Response =>
     c.json({ ...errorBody('compacted', err.message), oldest_revision: err.oldestRevision }, 410);
 
-  /** Write events to an SSE sink until the client leaves; heartbeats keep idle streams visible. */
+  /** Write events to an SSE sink until the client leaves (the sink's heartbeat keeps idle streams visible). */
   async function pump(sink: StreamSink, cur: WatchCursor): Promise<void> {
     try {
       await sink.write(`retry: 1000\n: watching from revision ${cur.position}\n\n`);
       while (!sink.signal.aborted) {
-        const evs = await nextOrPing(sink, cur);
+        const evs = await nextEvents(sink, cur);
         if (evs === null) return;
         if (evs.length === 0) continue;
         // Written in pieces of about WRITE_CHUNK_BYTES, each after the socket took the last: a watcher
@@ -174,9 +173,10 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
         if (err instanceof CompactedError) return compacted(c, err);
         throw err;
       }
-      if (waitMs === null) return sseResponse(c, (sink) => pump(sink, cur));
+      if (waitMs === null) return sseResponse(c, (sink) => pump(sink, cur), WATCH_STREAM);
       try {
-        const events = await cur.next(waitMs, limit);
+        // A client that leaves, or a node that stops, ends the wait: its cursor is freed at once.
+        const events = await cur.next(waitMs, limit, waitSignal(c));
         // One answer holds at most about POLL_MAX_BYTES of events (at least one): the next poll goes on.
         let bytes = 0;
         let kept = events.length;
@@ -296,28 +296,32 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
       if (c.req.query('watch') !== 'true')
         return c.json({ name, leader: holderBody(first.holder), revision: first.revision });
       const cur = await mapped(async () => coord.watch({ prefix }, first.revision + 1));
-      return sseResponse(c, async (sink) => {
-        try {
-          let last = JSON.stringify(holderBody(first.holder));
-          await sink.write(
-            `retry: 1000\n${sseEvent('leader', { name, leader: holderBody(first.holder) }, first.revision)}`,
-          );
-          while (!sink.signal.aborted) {
-            const evs = await nextOrPing(sink, cur);
-            if (evs === null) return;
-            if (evs.length === 0) continue;
-            // The local state has applied at least these events: its holder is the leader as of then.
-            const now = await coord.holder(prefix, { consistent: false });
-            const body = holderBody(now.holder);
-            const text = JSON.stringify(body);
-            if (text === last) continue;
-            last = text;
-            await sink.write(sseEvent('leader', { name, leader: body }, evs[evs.length - 1]!.revision));
+      return sseResponse(
+        c,
+        async (sink) => {
+          try {
+            let last = JSON.stringify(holderBody(first.holder));
+            await sink.write(
+              `retry: 1000\n${sseEvent('leader', { name, leader: holderBody(first.holder) }, first.revision)}`,
+            );
+            while (!sink.signal.aborted) {
+              const evs = await nextEvents(sink, cur);
+              if (evs === null) return;
+              if (evs.length === 0) continue;
+              // The local state has applied at least these events: its holder is the leader as of then.
+              const now = await coord.holder(prefix, { consistent: false });
+              const body = holderBody(now.holder);
+              const text = JSON.stringify(body);
+              if (text === last) continue;
+              last = text;
+              await sink.write(sseEvent('leader', { name, leader: body }, evs[evs.length - 1]!.revision));
+            }
+          } finally {
+            cur.close();
           }
-        } finally {
-          cur.close();
-        }
-      });
+        },
+        WATCH_STREAM,
+      );
     });
   };
 }

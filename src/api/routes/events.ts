@@ -141,14 +141,17 @@ export function eventsRoutes(events: SwarmEvents, opts: EventsRoutesOptions = {}
     app.get('/v1/events', (c) => {
       const name = nameFilter(c);
       const { after, restarted } = startOf(c, events);
-      return sseResponse(c, (sink) => streamEvents(events, sink, { name, after, restarted, nameOf }));
+      return sseResponse(c, (sink) => streamEvents(events, sink, { name, after, restarted, nameOf }), {
+        maxQueuedBytes: MAX_QUEUED_BYTES,
+        heartbeat: { everyMs: KEEPALIVE_MS, text: ': keepalive\n\n' },
+      });
     });
   };
 }
 
 /** A client that stops reading is cut off past this much unsent output (it reconnects and replays). */
 export const MAX_QUEUED_BYTES = 1024 * 1024;
-/** A comment this often keeps proxies and NAT entries from timing an idle stream out. */
+/** A comment after this long without an event keeps proxies and NAT entries from timing the stream out. */
 export const KEEPALIVE_MS = 15_000;
 
 /** One SSE message; `data` is one line of JSON. No `event:` line for events, so EventSource's onmessage gets them. */
@@ -159,25 +162,17 @@ function sseMessage(data: string, opts: { id?: string; event?: string } = {}): s
 /**
  * The body of one stream: the replay, `ready`, then live deliveries until the
  * client goes, the node stops, or the client falls MAX_QUEUED_BYTES behind.
- * Deliveries arrive synchronously from gossip and are queued; the loop writes
- * them as the socket drains, so a slow client never blocks the node.
+ * Deliveries arrive synchronously from gossip and are written without
+ * waiting: the sink queues them while the socket is full, and closes the
+ * stream past the bound (src/api/stream.ts), so a slow client never blocks
+ * the node nor grows its memory.
  */
 async function streamEvents(
   events: SwarmEvents,
   sink: StreamSink,
   o: { name: string | null; after: number | null; restarted: boolean; nameOf: (id: string) => string | null },
 ): Promise<void> {
-  const queue: string[] = [];
-  let queuedBytes = 0;
-  let done = false;
-  let wake: (() => void) | null = null;
-  const push = (text: string): void => {
-    if (done) return;
-    queue.push(text);
-    queuedBytes += text.length;
-    if (queuedBytes > MAX_QUEUED_BYTES) done = true;
-    wake?.();
-  };
+  const push = (text: string): void => void sink.write(text);
   const emit = (d: DeliveredEvent): void => {
     if (o.name === null || d.event.name === o.name)
       push(sseMessage(JSON.stringify(eventJson(d, o.nameOf)), { id: d.cursor }));
@@ -195,32 +190,17 @@ async function streamEvents(
   }
   // An id after the replay, so a client reconnecting before any new event resumes from here, not "now".
   push(sseMessage(JSON.stringify({ cursor: events.lastCursor }), { event: 'ready', id: events.lastCursor }));
+  if (sink.signal.aborted) return;
   // Synchronous since the replay: no delivery can fall between the two.
   const unsubscribe = events.subscribe(emit);
-  const stop = (): void => {
-    done = true;
-    wake?.();
-  };
-  const unStop = events.onStopping(stop);
-  sink.signal.addEventListener('abort', stop, { once: true });
-  const keepalive = setInterval(() => push(': keepalive\n\n'), KEEPALIVE_MS);
-  keepalive.unref();
+  let unStop = (): void => {};
   try {
-    for (;;) {
-      if (queue.length > 0 && queuedBytes <= MAX_QUEUED_BYTES) {
-        const chunk = queue.splice(0).join('');
-        queuedBytes = 0;
-        await sink.write(chunk);
-        continue;
-      }
-      if (done || sink.signal.aborted) return;
-      await new Promise<void>((r) => (wake = r));
-      wake = null;
-    }
+    await new Promise<void>((resolve) => {
+      unStop = events.onStopping(resolve);
+      sink.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   } finally {
     unsubscribe();
     unStop();
-    clearInterval(keepalive);
-    sink.signal.removeEventListener('abort', stop);
   }
 }
