@@ -191,8 +191,9 @@ export async function runStream(
   const hb = p.opts.heartbeat;
   if (hb !== undefined) {
     const beat = (): void => {
+      if (ended) return;
       // Bytes still waiting for the socket already probe the client.
-      if (!ended && drained === null) res.write(hb.text);
+      if (drained === null && !res.write(hb.text)) drained = new Promise<void>((r) => (release = r));
       heartbeat?.refresh();
     };
     heartbeat = setTimeout(beat, hb.everyMs);
