@@ -616,13 +616,18 @@ export class RaftForwarder {
  * TASK_LOG_CHUNK_BYTES): later chunks continue where the previous ended. One
  * that does not start there means the log rotated meanwhile: stop, and the
  * caller's next read (from next_offset) sees the rotation itself.
+ * A tail (`offset` null): the serving node's tail is one answer long, so
+ * when the log holds more, the size it reports says where the last `max`
+ * bytes start, and they are read from there.
  */
 export async function collectTaskLog(
   read: (offset: number | null, max: number) => Promise<TaskLogChunk>,
   offset: number | null,
   max: number,
 ): Promise<TaskLogChunk> {
-  const first = await read(offset, max);
+  let first = await read(offset, max);
+  if (offset === null && first.from > Math.max(0, first.size - max))
+    first = await read(Math.max(0, first.size - max), max);
   const parts = [first.bytes];
   let got = first.bytes.length;
   let last = first;

@@ -137,6 +137,11 @@ describe('task_logs over the Raft channel', () => {
     const part = await collectTaskLog((o, m) => c.fwd.taskLogs('b', 'big.3', o, m), 100, 40_000);
     expect(part.bytes.equals(content.subarray(100, 40_100))).toBe(true);
     expect(part.next_offset).toBe(40_100);
+    // A tail longer than one answer: the last `max` bytes, not the last chunk only.
+    const tail = await collectTaskLog((o, m) => c.fwd.taskLogs('b', 'big.3', o, m), null, 64 * 1024);
+    expect(tail.from).toBe(content.length - 64 * 1024);
+    expect(tail.bytes.equals(content.subarray(content.length - 64 * 1024))).toBe(true);
+    expect(tail.next_offset).toBe(content.length);
   });
 
   it('a missing log is an empty chunk; a malformed allocation id is refused (400), no file is read', async () => {
