@@ -110,7 +110,15 @@ class NotSentError extends Error {}
  * An idempotent request's target can no longer answer (another leader is
  * known, or its process is gone): send it again to the current leader.
  */
-class RerouteError extends Error {}
+class RerouteError extends Error {
+  constructor(
+    message: string,
+    /** The target's process is gone (not merely deposed): do not send to it again in its term. */
+    readonly gone: boolean,
+  ) {
+    super(message);
+  }
+}
 
 /** Timers of the forwarder: the daemon's wall clock, or the simulator's virtual one. */
 export interface ForwardClock {
@@ -336,6 +344,9 @@ export class RaftForwarder {
     const left = (): number => Math.max(0, deadline - this.clock.now());
     let hint: { leader: string | null; successor: string | null; term: number } | null = null;
     let sent = 0;
+    // A target whose process went away, and the term in which it did: until a later term, a view that
+    // still names it as leader is stale (only a new election can bring it back).
+    let gone: { id: string; term: number } | null = null;
     for (;;) {
       let leader: string | null;
       let successor: string | null;
@@ -373,6 +384,11 @@ export class RaftForwarder {
         if (leader === self) await this.host.awaitLeaderChange(self, Math.min(50, left()));
         continue;
       }
+      if (gone !== null && target === gone.id && this.host.currentTerm() <= gone.term) {
+        if (left() === 0) throw new NoQuorumError(`leader ${target} is gone and no other leader in time`);
+        await this.host.awaitLeaderChange(target, Math.min(50, left()));
+        continue;
+      }
       if (sent >= MAX_FORWARDS) throw new NoQuorumError(`not the leader (leader is ${target})`);
       sent++;
       let r: ForwardResponseMsg;
@@ -383,6 +399,7 @@ export class RaftForwarder {
           // A repeatable request whose target went away: to whoever leads now, once one is known.
           if (left() === 0) throw new NoQuorumError(`${err.message}; no other leader in time`);
           sent--;
+          if (err.gone) gone = { id: target, term: Math.max(term, this.host.currentTerm()) };
           if (this.host.leader() === target) await this.host.awaitLeaderChange(target, left());
           continue;
         }
@@ -488,7 +505,7 @@ export class RaftForwarder {
     if (leader === null || this.pending.size === 0) return;
     for (const [id, p] of this.pending) {
       if (!p.repeatable || p.to === leader) continue;
-      this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: ${leader} leads now`));
+      this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: ${leader} leads now`, false));
     }
   }
 
@@ -503,7 +520,7 @@ export class RaftForwarder {
     for (const [id, p] of this.pending) {
       if (!gone(p.to)) continue;
       if (p.repeatable)
-        this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: its process is gone`));
+        this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: its process is gone`, true));
       else
         this.settle(
           id,
