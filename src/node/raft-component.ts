@@ -359,10 +359,11 @@ export class RaftComponent implements NodeComponent {
           if (state !== 'refused') return;
           this.links.onPeerRefused(peer);
           // Its process is gone: forwarded requests it was executing are re-sent or fail now (raft-forward.ts).
-          this.forward.onPeerGone((id) => {
+          const conf = this.core?.confState;
+          for (const id of conf ? [...conf.voters, ...conf.learners] : []) {
             const hp = this.links.peerAddr(id);
-            return hp !== null && peerKey(hp) === peer;
-          });
+            if (hp !== null && peerKey(hp) === peer) this.forward.onPeerGone(id);
+          }
         },
         onError: (err) => node.log.debug('raft transport', { error: err }),
         // By host only: inbound Raft connections come from ephemeral ports.

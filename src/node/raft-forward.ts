@@ -110,15 +110,7 @@ class NotSentError extends Error {}
  * An idempotent request's target can no longer answer (another leader is
  * known, or its process is gone): send it again to the current leader.
  */
-class RerouteError extends Error {
-  constructor(
-    message: string,
-    /** The target's process is gone (not merely deposed): do not send to it again in its term. */
-    readonly gone: boolean,
-  ) {
-    super(message);
-  }
-}
+class RerouteError extends Error {}
 
 /** Timers of the forwarder: the daemon's wall clock, or the simulator's virtual one. */
 export interface ForwardClock {
@@ -207,6 +199,8 @@ export class RaftForwarder {
   private waiters: AppliedWaiter[] = [];
   private taskLogReader: TaskLogReader | null = null;
   private readonly clock: ForwardClock;
+  /** Peers whose Raft port refused a dial, with the term it happened in (see onPeerGone). */
+  private readonly gone = new Map<string, number>();
 
   constructor(host: ForwardHost, opts: ForwarderOptions = {}) {
     this.host = host;
@@ -344,9 +338,6 @@ export class RaftForwarder {
     const left = (): number => Math.max(0, deadline - this.clock.now());
     let hint: { leader: string | null; successor: string | null; term: number } | null = null;
     let sent = 0;
-    // A target whose process went away, and the term in which it did: until a later term, a view that
-    // still names it as leader is stale (only a new election can bring it back).
-    let gone: { id: string; term: number } | null = null;
     for (;;) {
       let leader: string | null;
       let successor: string | null;
@@ -384,7 +375,9 @@ export class RaftForwarder {
         if (leader === self) await this.host.awaitLeaderChange(self, Math.min(50, left()));
         continue;
       }
-      if (gone !== null && target === gone.id && this.host.currentTerm() <= gone.term) {
+      if (this.isGone(target)) {
+        // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
+        // request (a write too) may go to the next leader once one is known.
         if (left() === 0) throw new NoQuorumError(`leader ${target} is gone and no other leader in time`);
         await this.host.awaitLeaderChange(target, Math.min(50, left()));
         continue;
@@ -399,7 +392,6 @@ export class RaftForwarder {
           // A repeatable request whose target went away: to whoever leads now, once one is known.
           if (left() === 0) throw new NoQuorumError(`${err.message}; no other leader in time`);
           sent--;
-          if (err.gone) gone = { id: target, term: Math.max(term, this.host.currentTerm()) };
           if (this.host.leader() === target) await this.host.awaitLeaderChange(target, left());
           continue;
         }
@@ -505,22 +497,24 @@ export class RaftForwarder {
     if (leader === null || this.pending.size === 0) return;
     for (const [id, p] of this.pending) {
       if (!p.repeatable || p.to === leader) continue;
-      this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: ${leader} leads now`, false));
+      this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: ${leader} leads now`));
     }
   }
 
   /**
-   * A dial to a node's Raft port was refused: its process is gone, and with it
-   * every request it was executing for us. `gone(id)` says whether node `id`
-   * listens on that port. Repeatable requests go to the current leader; any
-   * other fails now with an unknown outcome (the gone process may have
-   * committed it) instead of at its timeout.
+   * A dial to node `peer`'s Raft port was refused: its process is gone, and
+   * with it every request it was executing for us. Repeatable requests go to
+   * the current leader; any other fails now with an unknown outcome (the gone
+   * process may have committed it) instead of at its timeout. Until a later
+   * term, a view that still names it leader is stale (only a new election can
+   * bring it back), so no request is queued to it meanwhile (see isGone).
    */
-  onPeerGone(gone: (id: string) => boolean): void {
+  onPeerGone(peer: string): void {
+    this.gone.set(peer, this.host.currentTerm());
     for (const [id, p] of this.pending) {
-      if (!gone(p.to)) continue;
+      if (p.to !== peer) continue;
       if (p.repeatable)
-        this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: its process is gone`, true));
+        this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: its process is gone`));
       else
         this.settle(
           id,
@@ -532,6 +526,15 @@ export class RaftForwarder {
           ),
         );
     }
+  }
+
+  /** Whether `id`'s process was found gone in the current term (see onPeerGone). */
+  private isGone(id: string): boolean {
+    const term = this.gone.get(id);
+    if (term === undefined) return false;
+    if (this.host.currentTerm() <= term) return true;
+    this.gone.delete(id);
+    return false;
   }
 
   private settle(id: number, p: Pending, err: Error): void {

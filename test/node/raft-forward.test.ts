@@ -435,7 +435,7 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
     const p = a.fwd.coord({ op: 'lease_keepalive', id: 7 }, 5000);
     await sleep(30);
     // The refusal comes before this node knows the winner: the request waits for it, then goes there.
-    a.fwd.onPeerGone((id) => id === 'b');
+    a.fwd.onPeerGone('b');
     await sleep(30);
     a.leader = 'c';
     expect(await p).toEqual({ code: 'ok', revision: 101 });
@@ -466,13 +466,27 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
     a.fwd.onLeaderChanged();
     await sleep(30);
     expect(a.fwd.pendingCount).toBe(1);
-    a.fwd.onPeerGone((id) => id === 'b');
+    a.fwd.onPeerGone('b');
     const err = await p;
     expect(err).toBeInstanceOf(NoQuorumError);
     expect((err as Error).message).toMatch(/leader b went away.*outcome unknown/);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(c.puts).toEqual([]);
     expect(a.sent.filter((m) => m.type === 'fwd_req')).toHaveLength(1);
+  });
+
+  it('a write issued once the leader is known gone is not queued to it: it goes to the next leader', async () => {
+    const a = make('a', { leader: 'b' }, 5000);
+    const c = make('c', { leader: 'c', leads: true });
+    a.fwd.onPeerGone('b');
+    // This node still names b (its election timeout has not run out): the write waits instead of queuing.
+    const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000);
+    await sleep(60);
+    expect(a.sent).toEqual([]);
+    a.leader = 'c';
+    expect(await p).toEqual({ kind: 'put', revision: 11 });
+    expect(c.puts).toHaveLength(1);
+    expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['c']);
   });
 
   it('a lease grant is not repeatable: a leader change leaves it waiting on the old leader', async () => {

@@ -396,7 +396,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
           if (l.up || !x.up) return;
           const core = x.core;
           if (core !== null && core.leaderId === l.id && core.peerUnreachable(l.id, w.now)) x.driver?.kick();
-          if (o.noReroute !== true) stackOf(x)?.forward.onPeerGone((id) => id === l.id);
+          if (o.noReroute !== true) stackOf(x)?.forward.onPeerGone(l.id);
         });
       }
     }
