@@ -413,6 +413,11 @@ export class RaftForwarder {
           // (A refusal from another term is retried at once, in the term it named.)
           if (r.leader === target && r.successor === null && r.term === term && left() > 0)
             await this.host.awaitLeaderChange(target, Math.min(50, left()));
+          // The target knows no leader, yet this node's view still names it: the view is stale (a crashed
+          // leader restarted before this node's election timeout ran out). Asking it again cannot help;
+          // wait for this node's view to change, which the election that must follow brings.
+          if (r.leader === null && r.successor === null && this.host.leader() === target && left() > 0)
+            await this.host.awaitLeaderChange(target, left());
           continue;
         case 'no_quorum':
           throw new NoQuorumError(`${r.message} (at leader ${target})`);

@@ -489,6 +489,19 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
     expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['c']);
   });
 
+  it('a restarted old leader that knows no leader is not asked again and again: the view change is awaited', async () => {
+    // b crashed silently and restarted as a follower before a's election timeout: a still names it.
+    const a = make('a', { leader: 'b' }, 5000);
+    make('b', { leader: null });
+    const c = make('c', { leader: 'c' });
+    const p = a.fwd.coord({ op: 'lease_keepalive', id: 3 }, 5000);
+    await sleep(40);
+    c.leads = true;
+    a.leader = 'c';
+    expect(await p).toEqual({ code: 'ok', revision: 101 });
+    expect(c.coords).toHaveLength(1);
+  });
+
   it('a lease grant is not repeatable: a leader change leaves it waiting on the old leader', async () => {
     const a = make('a', { leader: 'b' }, 100);
     const c = make('c', { leader: 'c', leads: true });
