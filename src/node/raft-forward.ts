@@ -499,7 +499,11 @@ export class RaftForwarder {
    */
   onLeaderChanged(): void {
     const leader = this.host.leader();
-    if (leader === null || this.pending.size === 0) return;
+    if (leader === null) return;
+    // The core learns a leader only from that leader's own messages in its term: a node found gone
+    // that leads now was restarted and elected (possibly in the very term it was found gone in).
+    this.gone.delete(leader);
+    if (this.pending.size === 0) return;
     for (const [id, p] of this.pending) {
       if (!p.repeatable || p.to === leader) continue;
       this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: ${leader} leads now`));

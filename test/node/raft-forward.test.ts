@@ -502,6 +502,17 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
     expect(c.coords).toHaveLength(1);
   });
 
+  it('a node found gone that is then seen leading (restarted and elected) is sent to again', async () => {
+    const a = make('a', { leader: null }, 5000);
+    const b = make('b', { leader: 'b', leads: true });
+    a.fwd.onPeerGone('b');
+    // Elected in the term it was found gone in: only its own messages can make this node name it.
+    a.leader = 'b';
+    a.fwd.onLeaderChanged();
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000)).toEqual({ kind: 'put', revision: 11 });
+    expect(b.puts).toHaveLength(1);
+  });
+
   it('a lease grant is not repeatable: a leader change leaves it waiting on the old leader', async () => {
     const a = make('a', { leader: 'b' }, 100);
     const c = make('c', { leader: 'c', leads: true });
