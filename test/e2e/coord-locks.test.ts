@@ -98,6 +98,9 @@ await keep(l.id);`,
     expect(leaseGone.status).toBe(404);
   }, 90_000);
 
+  // Regression test of #17: the keep-alive sent just as the leader dies used to wait out its forward
+  // timeout on the dead link while the new leader's grace ran out (the lease expired in about half the
+  // runs); the follower now re-sends it to the new leader (src/node/raft-forward.ts). No retry.
   it(
     'keeps a lease kept alive through a leader SIGKILL (one election timeout of grace)',
     { timeout: 120_000 },

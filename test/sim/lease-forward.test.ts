@@ -26,7 +26,7 @@ describe('sim: lease kept alive through a follower across leader crashes', () =>
   }, 120_000);
 
   it('the pre-#17 wiring lets the keep-alive in flight at the crash wait out its timeout: the lease expires', async () => {
-    // Seeds 2, 16, 29 and 36 fail that way (38 of seeds 1..1000); with the fix they pass (above).
+    // Seeds 2, 16, 29 and 36 fail that way (36 of seeds 1..1000); with the fix they pass (above).
     for (const seed of [2, 16, 29, 36]) {
       const r = await leaseForwardCheck({ seed, noReroute: true });
       expect(r.ok, `seed ${seed}`).toBe(false);
