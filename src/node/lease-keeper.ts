@@ -11,9 +11,36 @@
  * expires a live lease early; the holder's next keep-alive, once a leader is
  * back, refreshes it.
  */
-import type { RaftComponent } from './raft-component.js';
 import type { Logger } from './log.js';
 import type { LeaseRecord } from '../kv/types.js';
+import type { KvCommand, KvResult } from '../raft/kv.js';
+
+/**
+ * What the keeper needs of the node's Raft side (RaftComponent in the daemon;
+ * the simulator's node in src/sim/raft/lease-forward.ts).
+ */
+export interface LeaseKeeperHost {
+  readonly isLeader: boolean;
+  readonly state: { readonly leaseCount: number; leases(): Iterable<LeaseRecord> };
+  onLeaderChanged(fn: () => void): () => void;
+  afterApply(fn: () => void): () => void;
+  command(cmd: KvCommand): Promise<KvResult>;
+}
+
+/** The keeper's clock and timers: the wall clock in the daemon, the simulator's virtual one. */
+export interface LeaseClock {
+  now(): number;
+  /** Run `fn` after `ms`; returns a cancel function. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+const WALL_CLOCK: LeaseClock = {
+  now: () => Date.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
 
 /** Far deadlines are re-checked at least this often (a grant between two checks may be due earlier). */
 const MAX_SLEEP_MS = 10_000;
@@ -26,7 +53,7 @@ export function leaseDeadline(l: LeaseRecord, promotedAt: number, graceMs: numbe
 export class LeaseKeeper {
   private promotedAt = 0;
   private leading = false;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: (() => void) | null = null;
   private armedFor = Number.POSITIVE_INFINITY;
   private readonly inflight = new Set<number>();
   private lastCount = 0;
@@ -34,9 +61,10 @@ export class LeaseKeeper {
   private stopped = false;
 
   constructor(
-    private readonly raft: RaftComponent,
+    private readonly raft: LeaseKeeperHost,
     private readonly graceMs: () => number,
     private readonly log: Logger,
+    private readonly clock: LeaseClock = WALL_CLOCK,
   ) {}
 
   start(): void {
@@ -60,14 +88,14 @@ export class LeaseKeeper {
 
   private onLeaderChanged(): void {
     const leading = this.raft.isLeader;
-    if (leading && !this.leading) this.promotedAt = Date.now();
+    if (leading && !this.leading) this.promotedAt = this.clock.now();
     this.leading = leading;
     if (leading) this.schedule();
     else this.clear();
   }
 
   private clear(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.timer();
     this.timer = null;
     this.armedFor = Number.POSITIVE_INFINITY;
   }
@@ -82,16 +110,16 @@ export class LeaseKeeper {
     if (next === Number.POSITIVE_INFINITY) return this.clear();
     if (this.timer && this.armedFor <= next) return;
     this.clear();
-    const now = Date.now();
+    const now = this.clock.now();
     this.armedFor = next;
-    this.timer = setTimeout(() => this.check(), Math.max(0, Math.min(next - now, MAX_SLEEP_MS)) + 1);
+    this.timer = this.clock.after(Math.max(0, Math.min(next - now, MAX_SLEEP_MS)) + 1, () => this.check());
   }
 
   private check(): void {
     this.timer = null;
     this.armedFor = Number.POSITIVE_INFINITY;
     if (this.stopped || !this.raft.isLeader) return;
-    const now = Date.now();
+    const now = this.clock.now();
     for (const l of [...this.raft.state.leases()]) {
       if (this.inflight.has(l.id) || leaseDeadline(l, this.promotedAt, this.graceMs()) > now) continue;
       this.inflight.add(l.id);

@@ -212,6 +212,7 @@ export class RaftComponent implements NodeComponent {
       nextWork: (core) => this.nextWork(core),
       onLeaderChange: () => {
         this.kv.wakeLeaderWaiters();
+        this.forward.onLeaderChanged();
         for (const l of [...this.leaderListeners]) l();
       },
       applyListener: this.watch,
@@ -355,7 +356,14 @@ export class RaftComponent implements NodeComponent {
         security: cfg.security,
         onMessage: (m, _remote, via) => this.onMessage(m, via),
         onPeerState: (peer, state) => {
-          if (state === 'refused') this.links.onPeerRefused(peer);
+          if (state !== 'refused') return;
+          this.links.onPeerRefused(peer);
+          // Its process is gone: forwarded requests it was executing are re-sent or fail now (raft-forward.ts).
+          const conf = this.core?.confState;
+          for (const id of conf ? [...conf.voters, ...conf.learners] : []) {
+            const hp = this.links.peerAddr(id);
+            if (hp !== null && peerKey(hp) === peer) this.forward.onPeerGone(id);
+          }
         },
         onError: (err) => node.log.debug('raft transport', { error: err }),
         // By host only: inbound Raft connections come from ephemeral ports.

@@ -21,6 +21,15 @@
  * - Hand-over: a leader handing over names its successor; the request goes to
  *   the successor marked `heir`, which waits (bounded) to lead instead of
  *   refusing, so a hand-over costs a client one election.
+ * - A request waiting on a target that can no longer answer does not wait out
+ *   its whole timeout. When another leader becomes known, or the target's
+ *   Raft port refuses a dial (its process is gone), a request whose repetition
+ *   is harmless (a lease keep-alive, a ReadIndex) is sent again to the current
+ *   leader; any other request in flight to a gone process fails at once with
+ *   an unknown outcome (503 no_quorum), as it would have at its timeout. A
+ *   SIGKILLed leader otherwise held the keep-alive that was in flight for its
+ *   whole request timeout, longer than a short lease's grace after the new
+ *   leader took over (issue #17).
  *
  * One op is not for the leader: `task_logs` reads a chunk of a task's output
  * log from the node that runs it (any member with a Raft address), so reading
@@ -97,6 +106,36 @@ export class ForwardRefusedError extends SwarmError {
 /** The frame could not be queued: nothing was sent, so the request may go elsewhere. */
 class NotSentError extends Error {}
 
+/**
+ * An idempotent request's target can no longer answer (another leader is
+ * known, or its process is gone): send it again to the current leader.
+ */
+class RerouteError extends Error {}
+
+/** Timers of the forwarder: the daemon's wall clock, or the simulator's virtual one. */
+export interface ForwardClock {
+  now(): number;
+  /** Run `fn` after `ms`; returns a cancel function. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+const WALL_CLOCK: ForwardClock = {
+  now: () => Date.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+/** Ops whose repetition is harmless, so a request whose target went away may be sent again. */
+function repeatable(wire: Pick<ForwardRequestMsg, 'op' | 'value'>): boolean {
+  if (wire.op === 'read_index') return true;
+  if (wire.op !== 'coord' || wire.value === null) return false;
+  // A keep-alive only moves refreshedAt to the executing leader's now: twice is the same as once, later.
+  const op = parseCoordOp(wire.value);
+  return typeof op !== 'string' && op.op === 'lease_keepalive';
+}
+
 export type WriteOp =
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
   | { readonly op: 'delete'; readonly key: string };
@@ -111,13 +150,18 @@ export interface ForwarderOptions {
   readonly maxPending?: number;
   /** Forwarded requests this node executes at once for others (default 1024). */
   readonly maxServing?: number;
+  /** Default: Date.now and setTimeout. */
+  readonly clock?: ForwardClock;
 }
 
 interface Pending {
   readonly to: string;
+  readonly op: ForwardOp;
+  /** Safe to send again elsewhere (see repeatable). */
+  readonly repeatable: boolean;
   readonly resolve: (m: ForwardResponseMsg) => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly cancel: () => void;
 }
 
 interface AppliedWaiter {
@@ -154,11 +198,15 @@ export class RaftForwarder {
   private closed = false;
   private waiters: AppliedWaiter[] = [];
   private taskLogReader: TaskLogReader | null = null;
+  private readonly clock: ForwardClock;
+  /** Peers whose Raft port refused a dial, with the term it happened in (see onPeerGone). */
+  private readonly gone = new Map<string, number>();
 
   constructor(host: ForwardHost, opts: ForwarderOptions = {}) {
     this.host = host;
     this.maxPending = opts.maxPending ?? 1024;
     this.maxServing = opts.maxServing ?? 1024;
+    this.clock = opts.clock ?? WALL_CLOCK;
   }
 
   /** Requests awaiting an answer (metrics, tests). */
@@ -222,14 +270,14 @@ export class RaftForwarder {
    * wait until it has applied up to the leader's index.
    */
   async linearize(waitMs: number): Promise<void> {
-    const end = Date.now() + waitMs;
+    const end = this.clock.now() + waitMs;
     const index = await this.route(
       waitMs,
       () => this.host.readIndex(),
       { op: 'read_index', key: '', value: null, prevRevision: null },
       (r) => r.revision,
     );
-    if (!(await this.awaitApplied(index, Math.max(0, end - Date.now()) + NETWORK_MARGIN_MS)))
+    if (!(await this.awaitApplied(index, Math.max(0, end - this.clock.now()) + NETWORK_MARGIN_MS)))
       throw new NoQuorumError(
         `read index ${index} not applied here within the request timeout (applied ${this.host.appliedIndex()})`,
       );
@@ -286,8 +334,8 @@ export class RaftForwarder {
     fromResponse: (r: ForwardResponseMsg) => T,
   ): Promise<T> {
     const self = this.host.selfId;
-    const deadline = Date.now() + waitMs;
-    const left = (): number => Math.max(0, deadline - Date.now());
+    const deadline = this.clock.now() + waitMs;
+    const left = (): number => Math.max(0, deadline - this.clock.now());
     let hint: { leader: string | null; successor: string | null; term: number } | null = null;
     let sent = 0;
     for (;;) {
@@ -316,7 +364,7 @@ export class RaftForwarder {
       const heir = successor !== null;
       let target = successor ?? leader;
       if (target === null) {
-        target = await this.host.awaitLeader(left());
+        target = await this.awaitSomeLeader(left);
         term = this.host.currentTerm();
       }
       if (target === null) throw new NoQuorumError('no leader elected');
@@ -327,12 +375,26 @@ export class RaftForwarder {
         if (leader === self) await this.host.awaitLeaderChange(self, Math.min(50, left()));
         continue;
       }
+      if (this.isGone(target)) {
+        // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
+        // request (a write too) may go to the next leader once one is known.
+        if (left() === 0) throw new NoQuorumError(`leader ${target} is gone and no other leader in time`);
+        await this.host.awaitLeaderChange(target, Math.min(50, left()));
+        continue;
+      }
       if (sent >= MAX_FORWARDS) throw new NoQuorumError(`not the leader (leader is ${target})`);
       sent++;
       let r: ForwardResponseMsg;
       try {
         r = await this.request(target, { ...wire, term, heir });
       } catch (err) {
+        if (err instanceof RerouteError) {
+          // A repeatable request whose target went away: to whoever leads now, once one is known.
+          if (left() === 0) throw new NoQuorumError(`${err.message}; no other leader in time`);
+          sent--;
+          if (this.host.leader() === target) await this.host.awaitLeaderChange(target, left());
+          continue;
+        }
         if (!(err instanceof NotSentError)) throw err;
         // Nothing left this node: wait for the next leader (woken by a change) and try again.
         if (left() === 0) throw new NoQuorumError(`leader ${target} unreachable and no successor in time`);
@@ -351,6 +413,11 @@ export class RaftForwarder {
           // (A refusal from another term is retried at once, in the term it named.)
           if (r.leader === target && r.successor === null && r.term === term && left() > 0)
             await this.host.awaitLeaderChange(target, Math.min(50, left()));
+          // The target knows no leader, yet this node's view still names it: the view is stale (a crashed
+          // leader restarted before this node's election timeout ran out). Asking it again cannot help;
+          // wait for this node's view to change, which the election that must follow brings.
+          if (r.leader === null && r.successor === null && this.host.leader() === target && left() > 0)
+            await this.host.awaitLeaderChange(target, left());
           continue;
         case 'no_quorum':
           throw new NoQuorumError(`${r.message} (at leader ${target})`);
@@ -363,6 +430,21 @@ export class RaftForwarder {
           throw new QuotaExceededError(r.message);
       }
     }
+  }
+
+  /**
+   * A leader, waiting up to the deadline. awaitLeader returns at the first
+   * change it sees, and during an election that is often a change between two
+   * leaderless roles (follower to candidate): one such wake-up must not end the
+   * wait with "no leader elected" while the election is still under way.
+   * Bounded in wake-ups too (each is a role change), so it cannot spin.
+   */
+  private async awaitSomeLeader(left: () => number): Promise<string | null> {
+    for (let wakeups = 0; wakeups < 64 && left() > 0; wakeups++) {
+      const l = await this.host.awaitLeader(left());
+      if (l !== null) return l;
+    }
+    return null;
   }
 
   /** Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent. */
@@ -385,7 +467,7 @@ export class RaftForwarder {
     const timeoutMs =
       this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (req.heir ? this.host.electionTimeoutMs : 0);
     return new Promise<ForwardResponseMsg>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancel = this.clock.after(timeoutMs, () => {
         this.pending.delete(id);
         reject(
           new NoQuorumError(
@@ -396,14 +478,78 @@ export class RaftForwarder {
                 : `no answer from leader ${to} within ${timeoutMs} ms (outcome unknown)`,
           ),
         );
-      }, timeoutMs);
-      this.pending.set(id, { to, resolve, reject, timer });
+      });
+      // task_logs names its node: it is never re-routed (another node has other logs).
+      const again = req.op !== 'task_logs' && repeatable(req);
+      this.pending.set(id, { to, op: req.op, repeatable: again, resolve, reject, cancel });
       if (!this.host.sendForward(to, msg)) {
-        clearTimeout(timer);
+        cancel();
         this.pending.delete(id);
         reject(new NotSentError(`cannot send to ${to}`));
       }
     });
+  }
+
+  /**
+   * The known leader changed: a repeatable request waiting on another node
+   * than the new leader is sent again to it (RerouteError in route). Other
+   * requests keep waiting: the old leader may still answer them, and a write
+   * must not run twice. A change to "no leader" (an election under way)
+   * moves nothing; the change to the winner does.
+   */
+  onLeaderChanged(): void {
+    const leader = this.host.leader();
+    if (leader === null) return;
+    // The core learns a leader only from that leader's own messages in its term: a node found gone
+    // that leads now was restarted and elected (possibly in the very term it was found gone in).
+    this.gone.delete(leader);
+    if (this.pending.size === 0) return;
+    for (const [id, p] of this.pending) {
+      if (!p.repeatable || p.to === leader) continue;
+      this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: ${leader} leads now`));
+    }
+  }
+
+  /**
+   * A dial to node `peer`'s Raft port was refused: its process is gone, and
+   * with it every request it was executing for us. Repeatable requests go to
+   * the current leader; any other fails now with an unknown outcome (the gone
+   * process may have committed it) instead of at its timeout. Until a later
+   * term, a view that still names it leader is stale (only a new election can
+   * bring it back), so no request is queued to it meanwhile (see isGone).
+   */
+  onPeerGone(peer: string): void {
+    this.gone.set(peer, this.host.currentTerm());
+    for (const [id, p] of this.pending) {
+      if (p.to !== peer) continue;
+      if (p.repeatable)
+        this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: its process is gone`));
+      else
+        this.settle(
+          id,
+          p,
+          new NoQuorumError(
+            p.op === 'task_logs'
+              ? `node ${p.to} went away (its Raft port refuses connections)`
+              : `leader ${p.to} went away with the ${p.op} in flight (its Raft port refuses connections; outcome unknown)`,
+          ),
+        );
+    }
+  }
+
+  /** Whether `id`'s process was found gone in the current term (see onPeerGone). */
+  private isGone(id: string): boolean {
+    const term = this.gone.get(id);
+    if (term === undefined) return false;
+    if (this.host.currentTerm() <= term) return true;
+    this.gone.delete(id);
+    return false;
+  }
+
+  private settle(id: number, p: Pending, err: Error): void {
+    this.pending.delete(id);
+    p.cancel();
+    p.reject(err);
   }
 
   // ------------------------------------------------------------------ frames from peers
@@ -415,7 +561,7 @@ export class RaftForwarder {
       // An answer from a node the request was not sent to is ignored (ids are per sender, not global).
       if (p === undefined || p.to !== m.from) return;
       this.pending.delete(m.id);
-      clearTimeout(p.timer);
+      p.cancel();
       p.resolve(m);
       return;
     }
@@ -448,10 +594,10 @@ export class RaftForwarder {
    * network margin, so that its answer still arrives before the sender gives up.
    */
   private async awaitKnown(id: string, ms: number): Promise<boolean> {
-    const end = Date.now() + ms;
+    const end = this.clock.now() + ms;
     while (!this.host.knownPeer(id)) {
-      if (this.closed || Date.now() >= end) return false;
-      await new Promise((r) => setTimeout(r, UNKNOWN_PEER_POLL_MS));
+      if (this.closed || this.clock.now() >= end) return false;
+      await new Promise<void>((r) => this.clock.after(UNKNOWN_PEER_POLL_MS, r));
     }
     return !this.closed;
   }
@@ -586,14 +732,14 @@ export class RaftForwarder {
       const w: AppliedWaiter = {
         index,
         done: (reached) => {
-          clearTimeout(t);
+          cancel();
           resolve(reached);
         },
       };
-      const t = setTimeout(() => {
+      const cancel = this.clock.after(timeoutMs, () => {
         this.waiters = this.waiters.filter((x) => x !== w);
         resolve(false);
-      }, timeoutMs);
+      });
       this.waiters.push(w);
     });
   }
@@ -602,7 +748,7 @@ export class RaftForwarder {
   close(): void {
     this.closed = true;
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
+      p.cancel();
       this.pending.delete(id);
       p.reject(new NoQuorumError('node stopping (outcome of the forwarded request unknown)'));
     }

@@ -5,6 +5,7 @@
  *   npm run sim -- --seed 1234 --trace                    replay one
  *   npm run sim -- --seeds 500 --mutant vote-no-up-to-date-check   hunt one core mutant
  *   npm run sim -- --scenario gossip-leave --seeds 1000   the gossip core: an observer's leave under loss
+ *   npm run sim -- --scenario lease-forward --seeds 500   a lease kept alive through a follower across leader crashes
  *
  * Every failure prints its seed, the violated invariant, the run's
  * configuration, the tail of the trace and the one command that replays it;
@@ -17,6 +18,7 @@ import { runSimulation, type SimBug } from './raft/cluster.js';
 import { PROFILES } from './raft/faults.js';
 import { formatFailure } from './raft/report.js';
 import { leaveCheck } from './gossip/workloads.js';
+import { leaseForwardCheck } from './raft/lease-forward.js';
 
 const BUGS: readonly SimBug[] = ['none', 'send-before-sync', 'lying-sync', 'ack-before-commit'];
 
@@ -32,14 +34,15 @@ interface CliArgs {
   maxFailures: number;
   timeLimitS: number;
   scenario: string;
+  noReroute: boolean;
 }
 
 /** Seeded gossip scenarios besides the Raft simulator (the default, `raft`). */
-const SCENARIOS = ['raft', 'gossip-leave'];
+const SCENARIOS = ['raft', 'gossip-leave', 'lease-forward'];
 
 function usage(msg: string): never {
   process.stderr.write(
-    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S] [--scenario ${SCENARIOS.join('|')}]\n`,
+    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S] [--scenario ${SCENARIOS.join('|')}] [--no-reroute (lease-forward: the pre-#17 forwarder wiring)]\n`,
   );
   process.exit(2);
 }
@@ -69,6 +72,7 @@ function parse(argv: string[]): CliArgs {
         'max-failures': { type: 'string' },
         'time-limit-s': { type: 'string' },
         scenario: { type: 'string' },
+        'no-reroute': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -104,7 +108,49 @@ function parse(argv: string[]): CliArgs {
     maxFailures: int(str('max-failures'), 'max-failures', 10, 1),
     timeLimitS: int(str('time-limit-s'), 'time-limit-s', 0, 0),
     scenario,
+    noReroute: values['no-reroute'] === true,
   };
+}
+
+/**
+ * `leaseForwardCheck` per seed (src/sim/raft/lease-forward.ts): a lease kept
+ * alive through a follower must survive every leader crash.
+ */
+async function leaseForward(a: CliArgs): Promise<void> {
+  const t0 = performance.now();
+  let failures = 0;
+  let done = 0;
+  const kept = { ok: 0, failed: 0, abandoned: 0 };
+  let crashes = 0;
+  const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
+  for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
+    const r = await leaseForwardCheck({
+      seed,
+      ...(a.noReroute ? { noReroute: true } : {}),
+      ...(sink ? { traceSink: sink } : {}),
+    });
+    kept.ok += r.keepalives.ok;
+    kept.failed += r.keepalives.failed;
+    kept.abandoned += r.keepalives.abandoned;
+    crashes += r.crashes;
+    if (!r.ok) {
+      failures++;
+      process.stdout.write(
+        `FAIL seed ${seed}: ${r.failure ?? ''}\n  config: ${r.config}\n  trace tail:\n${(a.trace ? [] : r.trace.slice(-25)).map((l) => `    ${l}`).join('\n')}\n` +
+          `  replay: npm run sim -- --scenario lease-forward --seed ${seed} --trace${a.noReroute ? ' --no-reroute' : ''}\n`,
+      );
+    }
+    if (a.seeds > 1 && done % 100 === 99)
+      process.stderr.write(
+        `${done + 1}/${a.seeds} seeds, ${failures} failed, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
+  }
+  process.stdout.write(
+    `lease-forward: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${crashes} leader crashes, ` +
+      `keep-alives ${kept.ok} ok, ${kept.failed} failed, ${kept.abandoned} abandoned by the client; ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
+  process.exitCode = failures > 0 ? 1 : 0;
 }
 
 /**
@@ -137,6 +183,10 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   if (a.scenario === 'gossip-leave') {
     gossipLeave(a);
+    return;
+  }
+  if (a.scenario === 'lease-forward') {
+    await leaseForward(a);
     return;
   }
   const t0 = performance.now();

@@ -14,6 +14,7 @@ import {
   type ForwardHost,
 } from '../../src/node/raft-forward.js';
 import type { JsonValue, KvResult } from '../../src/raft/kv.js';
+import type { CoordOp } from '../../src/node/coord-ops.js';
 
 interface FakeNode {
   id: string;
@@ -26,6 +27,8 @@ interface FakeNode {
   /** Frames this node sent, decoded. */
   sent: ForwardMessage[];
   puts: { key: string; value: JsonValue; prev?: number }[];
+  /** Coordination commands this node executed as leader. */
+  coords: CoordOp[];
   putImpl?: (key: string, value: JsonValue, prev?: number) => Promise<KvResult>;
   readIndexImpl?: () => Promise<number>;
   /** Drop every frame this node would send (a dead link that still accepts writes). */
@@ -69,6 +72,7 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     successor: null,
     sent: [],
     puts: [],
+    coords: [],
     blackhole: false,
     unsendable: false,
     attempts: 0,
@@ -122,6 +126,11 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
         record: null,
         prev: { value: key, createRevision: 1, modRevision: 1, version: 1 } as never,
       };
+    },
+    coord: async (op) => {
+      if (!n.leads) throw notLeader();
+      n.coords.push(op);
+      return { code: 'ok', revision: 100 + n.coords.length };
     },
     readIndex: async () => {
       if (!n.leads) throw notLeader();
@@ -391,5 +400,145 @@ describe('RaftForwarder: linearizable reads (ReadIndex through the leader)', () 
       readIndexImpl: () => Promise.reject(new NoQuorumError('read not confirmed by a quorum')),
     });
     await expect(a.fwd.linearize(1000)).rejects.toThrow(/not confirmed/);
+  });
+});
+
+describe('RaftForwarder: a target that can no longer answer (#17)', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  // Node b is the old leader, SIGKILLed: it is in no node map, so frames to it vanish (a dead link that
+  // still accepted the write). The request timeout is long: every test must end well before it.
+
+  it('a keep-alive waiting on a deposed leader is sent again to the new one when it becomes known', async () => {
+    const a = make('a', { leader: 'b' }, 5000);
+    const c = make('c', { leader: 'c' });
+    const t0 = Date.now();
+    const p = a.fwd.coord({ op: 'lease_keepalive', id: 7 }, 5000);
+    await sleep(30);
+    expect(a.fwd.pendingCount).toBe(1);
+    // Leaderless during the election: nothing moves yet.
+    a.leader = null;
+    a.fwd.onLeaderChanged();
+    expect(a.fwd.pendingCount).toBe(1);
+    c.leads = true;
+    a.leader = 'c';
+    a.fwd.onLeaderChanged();
+    expect(await p).toEqual({ code: 'ok', revision: 101 });
+    expect(c.coords).toEqual([{ op: 'lease_keepalive', id: 7 }]);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['b', 'c']);
+  });
+
+  it("a keep-alive whose target's port refuses connections goes to the next leader at once", async () => {
+    const a = make('a', { leader: 'b' }, 5000);
+    const c = make('c', { leader: 'c', leads: true });
+    const t0 = Date.now();
+    const p = a.fwd.coord({ op: 'lease_keepalive', id: 7 }, 5000);
+    await sleep(30);
+    // The refusal comes before this node knows the winner: the request waits for it, then goes there.
+    a.fwd.onPeerGone('b');
+    await sleep(30);
+    a.leader = 'c';
+    expect(await p).toEqual({ code: 'ok', revision: 101 });
+    expect(c.coords).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('a ReadIndex waiting on a deposed leader is asked of the new one', async () => {
+    const a = make('a', { leader: 'b', applied: 50 }, 5000);
+    make('c', { leader: 'c', leads: true, readIndexImpl: async () => 42 });
+    const t0 = Date.now();
+    const p = a.fwd.linearize(5000);
+    await sleep(30);
+    a.leader = 'c';
+    a.fwd.onLeaderChanged();
+    await p;
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('a write to a leader whose process is gone fails at once with an unknown outcome, never re-sent', async () => {
+    const a = make('a', { leader: 'b' }, 5000);
+    const c = make('c', { leader: 'c', leads: true });
+    const t0 = Date.now();
+    const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000).catch((e: unknown) => e);
+    await sleep(30);
+    a.leader = 'c';
+    // A leader change alone does not end it: the old leader may still answer, and a put must not run twice.
+    a.fwd.onLeaderChanged();
+    await sleep(30);
+    expect(a.fwd.pendingCount).toBe(1);
+    a.fwd.onPeerGone('b');
+    const err = await p;
+    expect(err).toBeInstanceOf(NoQuorumError);
+    expect((err as Error).message).toMatch(/leader b went away.*outcome unknown/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(c.puts).toEqual([]);
+    expect(a.sent.filter((m) => m.type === 'fwd_req')).toHaveLength(1);
+  });
+
+  it('a write issued once the leader is known gone is not queued to it: it goes to the next leader', async () => {
+    const a = make('a', { leader: 'b' }, 5000);
+    const c = make('c', { leader: 'c', leads: true });
+    a.fwd.onPeerGone('b');
+    // This node still names b (its election timeout has not run out): the write waits instead of queuing.
+    const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000);
+    await sleep(60);
+    expect(a.sent).toEqual([]);
+    a.leader = 'c';
+    expect(await p).toEqual({ kind: 'put', revision: 11 });
+    expect(c.puts).toHaveLength(1);
+    expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['c']);
+  });
+
+  it('a restarted old leader that knows no leader is not asked again and again: the view change is awaited', async () => {
+    // b crashed silently and restarted as a follower before a's election timeout: a still names it.
+    const a = make('a', { leader: 'b' }, 5000);
+    make('b', { leader: null });
+    const c = make('c', { leader: 'c' });
+    const p = a.fwd.coord({ op: 'lease_keepalive', id: 3 }, 5000);
+    await sleep(40);
+    c.leads = true;
+    a.leader = 'c';
+    expect(await p).toEqual({ code: 'ok', revision: 101 });
+    expect(c.coords).toHaveLength(1);
+  });
+
+  it('a node found gone that is then seen leading (restarted and elected) is sent to again', async () => {
+    const a = make('a', { leader: null }, 5000);
+    const b = make('b', { leader: 'b', leads: true });
+    a.fwd.onPeerGone('b');
+    // Elected in the term it was found gone in: only its own messages can make this node name it.
+    a.leader = 'b';
+    a.fwd.onLeaderChanged();
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000)).toEqual({ kind: 'put', revision: 11 });
+    expect(b.puts).toHaveLength(1);
+  });
+
+  it('a lease grant is not repeatable: a leader change leaves it waiting on the old leader', async () => {
+    const a = make('a', { leader: 'b' }, 100);
+    const c = make('c', { leader: 'c', leads: true });
+    const p = a.fwd.coord({ op: 'lease_grant', ttl_ms: 2000 }, 5000).catch((e: unknown) => e);
+    await sleep(20);
+    a.leader = 'c';
+    a.fwd.onLeaderChanged();
+    const err = await p;
+    expect(err).toBeInstanceOf(NoQuorumError);
+    expect((err as Error).message).toMatch(/outcome unknown/);
+    expect(c.coords).toEqual([]);
+  });
+
+  it('waits out leaderless wake-ups during an election instead of answering "no leader elected"', async () => {
+    const a = make('a', { leader: null }, 5000);
+    make('c', { leader: 'c', leads: true });
+    // awaitLeader that returns at every role change, as RaftKvService's does: null twice, then the winner.
+    let wakes = 0;
+    const host = (a.fwd as unknown as { host: { awaitLeader: (ms: number) => Promise<string | null> } }).host;
+    host.awaitLeader = async () => {
+      await sleep(10);
+      wakes++;
+      if (wakes >= 3) a.leader = 'c';
+      return a.leader;
+    };
+    expect(await a.fwd.coord({ op: 'lease_keepalive', id: 1 }, 5000)).toEqual({ code: 'ok', revision: 101 });
+    expect(wakes).toBe(3);
   });
 });

@@ -33,6 +33,18 @@ describe('npm run sim', () => {
     );
   });
 
+  it('--scenario lease-forward: passes, and names the replay of a failure (pre-#17 wiring)', () => {
+    const ok = sim(['--scenario', 'lease-forward', '--seeds', '3']);
+    expect(ok.out).toContain('lease-forward: 3 seeds (1..3): 0 failed');
+    expect(ok.code).toBe(0);
+    const bad = sim(['--scenario', 'lease-forward', '--seed', '16', '--no-reroute']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/FAIL seed 16: n\d applied the expiry of lease/);
+    expect(bad.out).toContain(
+      'replay: npm run sim -- --scenario lease-forward --seed 16 --trace --no-reroute',
+    );
+  });
+
   it('rejects bad usage with exit 2', () => {
     const r = sim(['--seed', '1', '--seeds', '2']);
     expect(r.code).toBe(2);

@@ -169,6 +169,12 @@ export class SimWorld {
   onNodeStopped: (n: SimNode, why: string) => void = NO_EVENT;
   /** Called when a node has just become leader (after its election Ready). */
   onLeader: (n: SimNode) => void = NO_EVENT;
+  /** Called when a node's driver exists after a boot (scenarios attach node-side components). */
+  onBoot: (n: SimNode) => void = NO_EVENT;
+  /** Called after each soft-state change of a node (role, known leader). */
+  onSoftState: (n: SimNode) => void = NO_EVENT;
+  /** Called after each Ready a node applied. */
+  onApplied: (n: SimNode) => void = NO_EVENT;
 
   constructor(readonly cfg: WorldConfig) {
     this.rng = createRng(cfg.seed ^ 0x3c6e_f372);
@@ -350,6 +356,7 @@ export class SimWorld {
       hooks: this.hooksFor(n, inc),
     });
     n.driver.updateTimer();
+    this.onBoot(n);
     if (n.fs.stats.crashes > 0 || recovered.entries.length > 0) {
       this.log(
         `t=${fmt(this.now)} ${n.id} starts: term ${recovered.hardState.term} vote ${recovered.hardState.vote ?? '-'} ` +
@@ -693,6 +700,7 @@ export class SimWorld {
             }
           }
         });
+        this.onApplied(n);
       },
       onSoftState: (ss, term) => {
         if (!live()) return;
@@ -714,6 +722,7 @@ export class SimWorld {
           );
           this.onLeader(n);
         }
+        this.onSoftState(n);
       },
       onFailure: (err, stage) => {
         if (!live()) return;
