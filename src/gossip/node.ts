@@ -383,6 +383,8 @@ function validate(c: GossipConfig): void {
     'retransmitMult',
     'suspicionMult',
     'antiEntropyIntervalMs',
+    'antiEntropyQuietScale',
+    'antiEntropyQuietAfterMs',
     'messageCacheSize',
     'eventStoreSize',
     'awarenessMaxMultiplier',
