@@ -67,6 +67,7 @@ export class RaftCoreRunner {
   private driver: RaftDriver | null = null;
   private _applier: KvApplier;
   private electionScale = 1;
+  private leaseScale = 1;
   private heartbeatScale = 1;
   private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
@@ -187,6 +188,12 @@ export class RaftCoreRunner {
     this.core?.setElectionTimeoutScale(scale);
   }
 
+  /** Quiet followers: the leader lease's stretch (RaftNode.setLeaseScale). */
+  setLeaseScale(scale: number): void {
+    this.leaseScale = scale;
+    this.core?.setLeaseScale(scale);
+  }
+
   /**
    * Energy: heartbeat learners every `rounds` heartbeat rounds when leading (see
    * RaftNode.setLearnerHeartbeatRounds and LEARNER_HEARTBEAT_ROUNDS).
@@ -257,6 +264,7 @@ export class RaftCoreRunner {
       initialConf,
     );
     core.setElectionTimeoutScale(this.electionScale);
+    core.setLeaseScale(this.leaseScale);
     core.setHeartbeatScale(this.heartbeatScale);
     core.setLearnerHeartbeatRounds(this.learnerRounds);
     return core;

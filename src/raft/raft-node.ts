@@ -231,6 +231,20 @@ export class RaftNode {
   }
 
   /**
+   * Follower: honour the leader lease (ignore vote requests) for `scale` (>= 1) x the minimum
+   * election timeout after the leader was last heard, instead of 1 x. For a runtime whose leader
+   * heartbeats further apart than the minimum timeout while the cluster is quiet (every voter's
+   * own election timeout stretched as much first): the lease must outlast the gap between two
+   * heartbeats, or a restarted voter's pre-vote would be granted in it and depose a healthy
+   * leader. Keep it at most this node's own (stretched) minimum election timeout: a follower
+   * whose leader died then stops ignoring candidates by the time the first one stands. A
+   * leader-unreachable report (peerUnreachable) ends the lease regardless.
+   */
+  setLeaseScale(scale: number): void {
+    this.r.leaseScale = Number.isFinite(scale) ? Math.max(1, scale) : 1;
+  }
+
+  /**
    * Leader: heartbeat every `scale` x heartbeatIntervalMs and run check-quorum
    * over `scale` x the minimum election timeout (energy: every voter on a
    * critical battery). Only safe while every voter's own election timeout is

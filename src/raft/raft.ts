@@ -78,6 +78,8 @@ export class Raft {
   now = 0;
   electionDeadline = 0;
   electionScale = 1;
+  /** Follower: the leader lease lasts electionTimeoutMinMs x this (RaftNode.setLeaseScale). */
+  leaseScale = 1;
   /** Leader: heartbeat period and check-quorum window multiplier (RaftNode.setHeartbeatScale). */
   heartbeatScale = 1;
   heartbeatDeadline = 0;

@@ -17,6 +17,7 @@ import { StaticPeerDirectory, type PeerInfo } from '../../src/node/peers.js';
 import {
   QUIET_HEARTBEAT_SCALE,
   QUIET_LEADER_AFTER_MS,
+  QUIET_LEADER_HEARTBEAT_SCALE,
   RaftComponent,
 } from '../../src/node/raft-component.js';
 import { planMembershipChange } from '../../src/node/raft-membership.js';
@@ -370,8 +371,9 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       // Busy: nothing stretched.
       expect(leader.raft.heartbeatScale).toBe(1);
       for (const f of followers) expect(f.raft.electionTimeoutScale).toBe(1);
-      // Nothing committed for QUIET_LEADER_AFTER_MS: the leader heartbeats half as often (50 -> 100 ms,
-      // within 2/3 of the 300 ms minimum timeout), and every follower had stretched before it did.
+      // Nothing committed for QUIET_LEADER_AFTER_MS: the leader heartbeats 4x less often (50 -> 200 ms,
+      // within 2/3 of the followers' stretched 600 ms minimum timeout and lease), and every follower
+      // had stretched before it did.
       let followersFirst = true;
       await until(
         'the leader stretches its heartbeat',
@@ -382,7 +384,7 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
         },
         QUIET_LEADER_AFTER_MS + 20_000,
       );
-      expect(leader.raft.heartbeatScale).toBe(QUIET_HEARTBEAT_SCALE);
+      expect(leader.raft.heartbeatScale).toBe(QUIET_LEADER_HEARTBEAT_SCALE);
       expect(followersFirst).toBe(true);
       // Stretched for a while: no follower campaigned (same leader, same term).
       await new Promise((r) => setTimeout(r, 1500));
