@@ -90,13 +90,12 @@ const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
  */
 export const EMERGENCY_HEARTBEAT_SCALE = 3;
 /**
- * Quiet cluster (nothing committed for a while): the leader heartbeats its
- * voters this many times less often, capped so that a follower that has not
- * stretched (it restarted, joined, or saw a commit the others did not) still
- * hears a heartbeat every 2/3 of the minimum election timeout, inside the
- * leader lease (RaftNode inLease: heard within the minimum timeout). Followers
- * stretch their own election timeout as much once quiet themselves. See
- * docs/energy.md "Quiet cluster".
+ * Quiet cluster (nothing committed for a while): followers stretch their own
+ * election timeout and leader lease this many times once quiet themselves;
+ * the leader then heartbeats its voters QUIET_LEADER_HEARTBEAT_SCALE times
+ * less often, or only this many times (capped at 2/3 of the base minimum
+ * election timeout) for a while after a vote request showed a follower that
+ * has not stretched (it restarted or joined). See docs/energy.md "Quiet cluster".
  */
 export const QUIET_HEARTBEAT_SCALE = 2;
 /**
