@@ -97,6 +97,9 @@ class ObserverTest(unittest.TestCase):
         self.assertEqual([b for t, b in got], [[self.obs.id, 78, self.obs.id, []]])
         self.node.send(self.obs, sl.PING, [NODE, 79, "someone-else", []])
         self.assertEqual(self.node.recv_all(self.obs, 200), [])
+        # Full nodes probe with target "" (docs/protocol.md "Answer probes"): answered, naming itself.
+        self.node.send(self.obs, sl.PING, [NODE, 80, "", []])
+        self.assertEqual([b for t, b in self.node.recv_all(self.obs, 200)], [[self.obs.id, 80, self.obs.id, []]])
 
     def test_ping_req_relays_the_ack(self):
         self.join()
