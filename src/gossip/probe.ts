@@ -125,7 +125,11 @@ export class Prober {
     // Evidence that the prober is alive and reaches us: our own round-robin may skip it (startProbe).
     const m = ctx.table.get(msg.from);
     if (m !== undefined) m.pingedUsAt = now;
-    ctx.reply(msg.from, src, { type: 'ack', from: ctx.id, seq: msg.seq, target: ctx.id, updates: [] });
+    // A ping with target "" comes from a prober that reads an ack's target "" as "= from" (the
+    // same release started both): 16 bytes less per ack. A ping naming us gets the full form,
+    // which every version reads (docs/protocol.md "Answer probes").
+    const target = msg.target === '' ? '' : ctx.id;
+    ctx.reply(msg.from, src, { type: 'ack', from: ctx.id, seq: msg.seq, target, updates: [] });
   }
 
   /**

@@ -38,6 +38,17 @@ function run(
   }
 }
 
+/** Tick until the node's first probe goes out: its seq, time and target. */
+function firstProbe(n: GossipNode): { seq: number; at: number; to: string } {
+  for (let i = 0; i < 1000; i++) {
+    const t = n.nextDeadline();
+    n.tick(t);
+    for (const o of n.drain())
+      if (o.msg.type === 'ping' && o.to !== null) return { seq: o.msg.seq, at: t, to: o.to };
+  }
+  throw new Error('no probe');
+}
+
 const HEX = (i: number): string => i.toString(16).padStart(16, '0');
 
 describe('frugal probes', () => {
@@ -56,20 +67,47 @@ describe('frugal probes', () => {
     expect(bytes.length).toBe(encodeGossip({ ...ping!, target: HEX(2) } as GossipMessage).length - 16);
   });
 
+  it('answers a ping with target "" with the compact ack (target "" = from), one naming it in full', () => {
+    const n = node([HEX(2), HEX(1)]);
+    n.receive({ host: 'x', port: 1 }, { type: 'ping', from: HEX(1), seq: 300, target: '', updates: [] }, 5);
+    n.receive(
+      { host: 'x', port: 1 },
+      { type: 'ping', from: HEX(1), seq: 301, target: HEX(2), updates: [] },
+      6,
+    );
+    const acks = n
+      .drain()
+      .map((o) => o.msg)
+      .filter((m) => m.type === 'ack');
+    expect(acks).toEqual([
+      { type: 'ack', from: HEX(2), seq: 300, target: '', updates: [] },
+      { type: 'ack', from: HEX(2), seq: 301, target: HEX(2), updates: [] },
+    ]);
+    // docs/protocol.md "Answer probes": 01 03 | 94 | b0+16 id | cd 01 2c | a0 | 90 = 25 bytes, 41 in full.
+    expect(encodeGossip(acks[0]!).length).toBe(2 + 1 + 17 + 3 + 1 + 1);
+    expect(encodeGossip(acks[1]!).length).toBe(encodeGossip(acks[0]!).length + 16);
+  });
+
+  it("takes a compact ack as its target's own direct answer", () => {
+    const n = node(['a', 'b', 'c']);
+    const { seq, at, to } = firstProbe(n);
+    n.receive({ host: to, port: 0 }, { type: 'ack', from: to, seq, target: '', updates: [] }, at + 10);
+    run(n, at + 999, () => undefined);
+    expect(n.member(to)?.status).toBe(MemberStatus.Alive);
+    // Counted as a timely direct answer (its round trip is sampled), not as an indirect one.
+    expect(n.stats().rttMs).toBe(10);
+  });
+
   it("still refuses an ack from a stranger now holding the probed member's address", () => {
     const n = node(['a', 'b']);
-    let seq = -1;
-    let at = 0;
-    run(n, 2000, (to, m, t) => {
-      if (m.type === 'ping' && to === 'b' && seq < 0) {
-        seq = m.seq;
-        at = t;
-      }
-    });
-    expect(seq).toBeGreaterThanOrEqual(0);
-    // "c" answers at b's address (b died, c took its address): it names itself, so the probe fails.
+    const { seq, at, to } = firstProbe(n);
+    expect(to).toBe('b');
+    // "c" answers at b's address (b died, c took its address): it names itself, in either form.
     n.receive({ host: 'b', port: 0 }, { type: 'ack', from: 'c', seq, target: 'c', updates: [] }, at + 10);
-    run(n, at + 1100, () => undefined);
+    n.receive({ host: 'b', port: 0 }, { type: 'ack', from: 'c', seq, target: '', updates: [] }, at + 11);
+    run(n, at + 999, () => undefined);
+    expect(n.stats().rttMs).toBeNull();
+    run(n, at + 1001, () => undefined);
     expect(n.member('b')?.status).toBe(MemberStatus.Suspect);
   });
 
