@@ -746,6 +746,14 @@ export class RaftComponent implements NodeComponent {
     this.runner.setHeartbeatScale(scale);
   }
 
+  /**
+   * Learners to heartbeat every round (the tasks component: nodes running allocations, whose task
+   * lease counts the time since the leader was last heard; see RaftNode.setContactLearners).
+   */
+  setContactLearners(ids: ReadonlySet<string>): void {
+    this.runner.setContactLearners(ids);
+  }
+
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */
   private updateTimer(): void {
     this.runner.updateTimer();

@@ -68,6 +68,7 @@ export class RaftCoreRunner {
   private _applier: KvApplier;
   private electionScale = 1;
   private leaseScale = 1;
+  private contactLearners: ReadonlySet<string> = new Set();
   private heartbeatScale = 1;
   private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
@@ -203,6 +204,12 @@ export class RaftCoreRunner {
     this.core?.setLearnerHeartbeatRounds(rounds);
   }
 
+  /** Learners heartbeated every round (RaftNode.setContactLearners). */
+  setContactLearners(ids: ReadonlySet<string>): void {
+    this.contactLearners = new Set(ids);
+    this.core?.setContactLearners(this.contactLearners);
+  }
+
   /** The larger of this node's election timeout stretch and its heartbeat stretch as leader. */
   get timeoutScaleInForce(): number {
     return Math.max(this.electionScale, this.heartbeatScale);
@@ -265,6 +272,7 @@ export class RaftCoreRunner {
     );
     core.setElectionTimeoutScale(this.electionScale);
     core.setLeaseScale(this.leaseScale);
+    core.setContactLearners(this.contactLearners);
     core.setHeartbeatScale(this.heartbeatScale);
     core.setLearnerHeartbeatRounds(this.learnerRounds);
     return core;

@@ -163,6 +163,15 @@ export class RaftNode {
     this.r.learnerHeartbeatRounds = Number.isInteger(rounds) && rounds >= 1 ? rounds : 1;
   }
 
+  /**
+   * Learners that must hear the leader every heartbeat round all the same (the runtime: those that
+   * run tasks, which they stop once out of contact with the leader for `[tasks] lease_ms`; a gap of
+   * learnerHeartbeatRounds rounds would exceed it). Costs one heartbeat round per such learner.
+   */
+  setContactLearners(ids: ReadonlySet<NodeId>): void {
+    this.r.contactLearners = new Set(ids);
+  }
+
   /** Feed one message from a peer. Messages from older terms are dropped or answered so their sender catches up. */
   step(m: RaftMessage, now: number): void {
     step(this.r, m, now);

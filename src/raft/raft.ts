@@ -86,6 +86,8 @@ export class Raft {
   /** Heartbeat rounds sent as leader (see RaftNode.setLearnerHeartbeatRounds). */
   heartbeatRound = 0;
   learnerHeartbeatRounds = 1;
+  /** Learners heartbeated every round whatever learnerHeartbeatRounds (RaftNode.setContactLearners). */
+  contactLearners: ReadonlySet<NodeId> = new Set();
   checkQuorumDeadline = 0;
   lastLeaderContact = -Infinity;
 
