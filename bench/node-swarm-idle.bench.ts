@@ -21,8 +21,10 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  closeSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -56,6 +58,8 @@ const PARTS = new Set((process.env.SWARM_IDLE_PARTS ?? 'normal,emergency,cli').s
  * the counters still show what the daemons sent): false positives of failure detection under loss.
  */
 const LOSS_PCT = Number(process.env.SWARM_IDLE_LOSS_PCT ?? 0);
+/** A directory to keep each daemon's debug log in (`<name>.log`; diagnosis of a window's traffic). */
+const LOG_DIR = process.env.SWARM_IDLE_LOG_DIR ?? '';
 /** `0`: run on the host's loopback instead of a namespace (no nftables counters then). */
 const USE_NETNS = process.env.SWARM_IDLE_NETNS !== '0';
 const CLI_RUNS = 20;
@@ -202,6 +206,9 @@ function nftSetup(nodes: readonly BenchNode[]): void {
   lines.push(`    tcp dport { ${raft} } counter comment "tcp raft-dport"`);
   // Diagnostics of the Raft TCP: connections opened, and segments without payload (ACKs, keepalives).
   lines.push(`    tcp dport { ${raft} } tcp flags syn / syn,ack counter comment "tcp raft-syn"`);
+  // Which node is dialled (by its Raft listening port): tells a leader's redials from a peer's.
+  for (const n of nodes)
+    lines.push(`    tcp dport ${n.raftPort} tcp flags syn / syn,ack counter comment "syn-to ${n.name}"`);
   lines.push(
     `    tcp sport { ${raft} } meta length <= 66 counter comment "tcp raft-bare-s"`,
     `    tcp dport { ${raft} } meta length <= 66 counter comment "tcp raft-bare-d"`,
@@ -291,6 +298,8 @@ interface Window {
   tcp_packets_per_s_per_node: number;
   /** Raft TCP connections opened (SYNs) per second, whole swarm; segments without payload per node per second. */
   tcp_syns_per_s: number;
+  /** The same SYNs by the Raft role of the node dialled (per second, whole swarm). */
+  tcp_syns_per_s_by_dialled_role: Record<string, number>;
   tcp_bare_packets_per_s_per_node: number;
   rss_median_mb: number;
   cpu_median_percent: number;
@@ -387,6 +396,12 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     for (const k of Object.keys(sums)) sums[k] = r2((sums[k] as number) / idx.length / secs);
     byThread[role] = sums;
   }
+  const synsByRole: Record<string, number> = {};
+  for (const n of nodes) {
+    const role = roles.get(n.name) ?? '?';
+    synsByRole[role] = (synsByRole[role] ?? 0) + delta(`syn-to ${n.name}`).packets;
+  }
+  for (const k of Object.keys(synsByRole)) synsByRole[k] = r2((synsByRole[k] as number) / secs);
   const leader = wake('leader');
   const follower = wake('follower');
   const learner = wake('learner');
@@ -400,6 +415,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
     tcp_bytes_per_s_per_node: Math.round((tcpS.bytes + tcpD.bytes) / secs / nodes.length),
     tcp_packets_per_s_per_node: r2((tcpS.packets + tcpD.packets) / secs / nodes.length),
     tcp_syns_per_s: r2(delta('tcp raft-syn').packets / secs),
+    tcp_syns_per_s_by_dialled_role: synsByRole,
     tcp_bare_packets_per_s_per_node: r2(
       (delta('tcp raft-bare-s').packets + delta('tcp raft-bare-d').packets) / secs / nodes.length,
     ),
@@ -467,11 +483,19 @@ export default async function bench(): Promise<BenchReport> {
       sh('ip', ['link', 'set', 'lo', 'up']);
     }
     const t0 = performance.now();
-    const env = { ...process.env, SWARM_CONFIG: '', SWARM_SYSFS_ROOT: sysroot };
+    const env = {
+      ...process.env,
+      SWARM_CONFIG: '',
+      SWARM_SYSFS_ROOT: sysroot,
+      ...(LOG_DIR ? { SWARM_LOGGING__LEVEL: 'debug' } : {}),
+    };
+    if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
     for (const n of nodes) {
       const nodeConfig = swarmNodeConfig(n, nodes, config, env);
       const [c, a] = inNs(process.execPath, daemonArgs(nodeConfig, env));
-      const child = spawn(c, a, { stdio: 'ignore', env });
+      const log = LOG_DIR ? openSync(join(LOG_DIR, `${n.name}.log`), 'w') : 'ignore';
+      const child = spawn(c, a, { stdio: ['ignore', log, log], env });
+      if (typeof log === 'number') closeSync(log);
       n.child = child;
       n.pid = child.pid;
     }

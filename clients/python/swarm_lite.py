@@ -33,6 +33,8 @@ STATUS_NAMES = ("alive", "suspect", "dead", "left")
 # Message type codes (docs/protocol.md section 6).
 PING, PING_REQ, ACK, NACK, GOSSIP, PP_DIGEST, PP_REQUEST, PP_RESPONSE = 1, 2, 3, 4, 5, 6, 7, 8
 EV_PUSH, IHAVE, PRUNE, GRAFT, ANNOUNCE, ANNOUNCE_REPLY, LEAVE, USER_EVENT = 9, 10, 11, 12, 13, 14, 15, 16
+# The end of an ack answering a ping with target "": target "" (= from), no updates.
+_COMPACT_ACK_TAIL = b"\xa0\x90"
 
 # ---------------------------------------------------------------- clocks
 
@@ -733,7 +735,7 @@ class Swarm:
             for u in b[3]:
                 self._apply(u, now)
             if (b[2] == "" or b[2] == self.id) and not self._leaving:
-                self._ack(src, b[1])
+                self._ack(src, b[1], b[2] == "")
         elif t == ACK:
             for u in b[3]:
                 self._apply(u, now)
@@ -787,12 +789,14 @@ class Swarm:
             self._deliver(b[1])
         # nack, prune, graft, announce: nothing for an observer to do (it relays no events).
 
-    def _ack(self, src, seq):
+    def _ack(self, src, seq, compact):
+        # A ping with target "" takes an ack with target "" (= from), 2 + len(id) bytes shorter
+        # (docs/protocol.md "Answer probes"); a ping naming us gets the full form.
         if self._announce_left > 0:
             self._announce_left -= 1
-            self._send(src, ACK, [self.id, seq, self.id, [self._alive_upd]])
+            self._send(src, ACK, [self.id, seq, "" if compact else self.id, [self._alive_upd]])
             return
-        self._send_raw(src, self._ack_head + pack(seq) + self._ack_tail)
+        self._send_raw(src, self._ack_head + pack(seq) + (_COMPACT_ACK_TAIL if compact else self._ack_tail))
 
     def _on_digest(self, b, src):
         if b[6] == MARKS_RANGE:

@@ -32,6 +32,8 @@ export function isLiveStatus(s: MemberStatus): boolean {
 export interface GossipCounters {
   probesSent: number;
   probesFailed: number;
+  /** Probes not sent: the member had just pinged us (Prober.startProbe). */
+  probesSkipped: number;
   suspicionsRaised: number;
   refutations: number;
   eventsDelivered: number;
@@ -47,6 +49,7 @@ export class GossipContext {
   readonly counters: GossipCounters = {
     probesSent: 0,
     probesFailed: 0,
+    probesSkipped: 0,
     suspicionsRaised: 0,
     refutations: 0,
     eventsDelivered: 0,
@@ -55,6 +58,8 @@ export class GossipContext {
   self: MemberRecord;
   /** Live members other than us: scales timeouts, retransmits and the push-pull period. */
   liveCount = 0;
+  /** When a record of the table last changed (added, replaced, removed): push-pull's quiet stretch. */
+  viewChangedAt = 0;
   /** Set by a graceful leave: we stop answering probes and refuting from then on. */
   leaving = false;
   /** Time of the last input, for work triggered without a `now` (the tree's sampling). */
@@ -108,6 +113,7 @@ export class GossipContext {
   // ---------------------------------------------------------------- member table
 
   addMember(rec: MemberRecord, now: number): void {
+    this.viewChangedAt = now;
     this.table.add(rec, now);
     if (isLiveStatus(rec.status)) this.becameLive(rec.id);
   }
@@ -115,6 +121,7 @@ export class GossipContext {
   removeMember(id: MemberId): void {
     const m = this.table.get(id);
     if (m === undefined) return;
+    this.viewChangedAt = this.lastNow;
     if (isLiveStatus(m.rec.status)) this.liveCount--;
     this.table.remove(id);
   }
@@ -128,6 +135,7 @@ export class GossipContext {
     const wasLive = isLiveStatus(m.rec.status);
     const isLive = isLiveStatus(rec.status);
     m.rec = rec;
+    this.viewChangedAt = now;
     if (wasLive === isLive) return;
     m.changedAt = now;
     if (isLive) this.becameLive(rec.id);

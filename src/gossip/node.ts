@@ -260,7 +260,8 @@ export class GossipNode {
       case 'ack':
         // The wire lets an ack carry updates (ours send none); they are news like any other.
         this.states.applyUpdates(msg.updates, now);
-        this.prober.onAck(msg.seq, msg.from, msg.target, now);
+        // target "" = the sender itself (the compact answer to our target-less ping).
+        this.prober.onAck(msg.seq, msg.from, msg.target === '' ? msg.from : msg.target, now);
         return;
       case 'nack':
         this.prober.onNack(msg.seq);
@@ -383,6 +384,8 @@ function validate(c: GossipConfig): void {
     'retransmitMult',
     'suspicionMult',
     'antiEntropyIntervalMs',
+    'antiEntropyQuietScale',
+    'antiEntropyQuietAfterMs',
     'messageCacheSize',
     'eventStoreSize',
     'awarenessMaxMultiplier',

@@ -54,6 +54,9 @@ interface Sample {
   readonly value: number;
 }
 
+/** A member that pinged us within this many probe periods is not probed by us this period. */
+export const PROBE_SKIP_HEARD_PERIODS = 2;
+
 export class Prober {
   /** Probe round: slot = (mul * i + add) mod size walks the id space in a fresh random order each round. */
   private probeRound = { i: 0, size: 0, mul: 1, add: 0 };
@@ -119,7 +122,14 @@ export class Prober {
     // the prober would take a stranger's answer for its target's.
     if (msg.target !== '' && msg.target !== ctx.id) return;
     if (ctx.leaving) return;
-    ctx.reply(msg.from, src, { type: 'ack', from: ctx.id, seq: msg.seq, target: ctx.id, updates: [] });
+    // Evidence that the prober is alive and reaches us: our own round-robin may skip it (startProbe).
+    const m = ctx.table.get(msg.from);
+    if (m !== undefined) m.pingedUsAt = now;
+    // A ping with target "" comes from a prober that reads an ack's target "" as "= from" (the
+    // same release started both): 16 bytes less per ack. A ping naming us gets the full form,
+    // which every version reads (docs/protocol.md "Answer probes").
+    const target = msg.target === '' ? '' : ctx.id;
+    ctx.reply(msg.from, src, { type: 'ack', from: ctx.id, seq: msg.seq, target, updates: [] });
   }
 
   /**
@@ -279,6 +289,18 @@ export class Prober {
     const target = urgent ?? this.nextProbeTarget();
     if (target === undefined) return;
     const m = ctx.table.get(target)!;
+    // A live member that pinged us within the last two base periods has just shown it is alive
+    // and reaches us: this period's probe of it would tell nothing new, so it is skipped (2
+    // packets saved; about 2/(N-1) of the periods). The round-robin moves on, so the member
+    // is probed by us again next round; every other member still probes it as usual.
+    if (
+      urgent === undefined &&
+      m.rec.status === MemberStatus.Alive &&
+      now - m.pingedUsAt < PROBE_SKIP_HEARD_PERIODS * ctx.cfg.probeIntervalMs * this.probeScale
+    ) {
+      ctx.counters.probesSkipped++;
+      return;
+    }
     const seq = ctx.nextSeq();
     this.probe = {
       seq,
@@ -300,7 +322,10 @@ export class Prober {
       m.rec.status === MemberStatus.Suspect
         ? [{ kind: 'suspect', id: target, incarnation: m.rec.incarnation, from: ctx.id }]
         : [];
-    ctx.sendTo(target, ctx.withUpdates({ type: 'ping', from: ctx.id, seq, target, updates: buddy }));
+    // `target` "" ("whoever holds this address"): the ack names who answered, and onAck takes only
+    // an ack whose target is the member probed, so a stranger now holding the address cannot pass
+    // for it. 16 bytes less per ping with 16-hex-digit ids (docs/protocol.md "Answer probes").
+    ctx.sendTo(target, ctx.withUpdates({ type: 'ping', from: ctx.id, seq, target: '', updates: buddy }));
   }
 
   /** The urgent target, if it is still suspect (a refutation may have arrived meanwhile). */

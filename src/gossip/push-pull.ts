@@ -108,7 +108,7 @@ export class PushPull {
     const ctx = this.ctx;
     // A leaving member has nothing left to repair; its partners would only learn it is leaving.
     if (now >= this.nextPushPullAt && !ctx.leaving) {
-      this.nextPushPullAt = now + this.interval();
+      this.nextPushPullAt = now + this.interval(now);
       // One random live partner: over a few periods every pair of sides of a healed split meets.
       // The better of two draws is a full member: an observer answers a digest with its own record
       // only and ignores pp-sum (swarm_lite.py), so an exchange with it repairs nothing on our side.
@@ -125,11 +125,20 @@ export class PushPull {
     this.tickJoin(now);
   }
 
-  /** antiEntropyIntervalMs up to 32 members, one more period per doubling beyond, jittered +-25%. */
-  private interval(): number {
+  /**
+   * antiEntropyIntervalMs up to 32 members, one more period per doubling beyond, jittered +-25%;
+   * x antiEntropyQuietScale once no record of our table changed for antiEntropyQuietAfterMs.
+   * Why: anti-entropy repairs what dissemination missed, and a view unchanged that long has had
+   * several exchanges (and every node's probes) confirm it; memberlist's LAN push-pull is 30 s.
+   * The first change brings the base period back from the next exchange on.
+   */
+  private interval(now = this.ctx.lastNow): number {
+    const cfg = this.ctx.cfg;
     const n = this.ctx.liveCount + 1;
-    const scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1;
-    return this.ctx.cfg.antiEntropyIntervalMs * scale * (0.75 + 0.5 * this.ctx.rng.next());
+    let scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1;
+    if (now - this.ctx.viewChangedAt >= cfg.antiEntropyQuietAfterMs)
+      scale *= Math.max(1, cfg.antiEntropyQuietScale);
+    return cfg.antiEntropyIntervalMs * scale * (0.75 + 0.5 * this.ctx.rng.next());
   }
 
   // ---------------------------------------------------------------- join

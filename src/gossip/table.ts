@@ -21,6 +21,8 @@ export interface MemberState {
   changedAt: number;
   /** Last time a probe of it was acked. */
   lastAckAt: number;
+  /** Last time it pinged us (and we answered): it was alive and reached us then. */
+  pingedUsAt: number;
 }
 
 const EMPTY: SharedView = { ids: [], records: new Map() };
@@ -89,7 +91,7 @@ export class MemberTable {
     if (this.removed.has(id)) return undefined;
     const r = this.base.records.get(id);
     if (r === undefined) return undefined;
-    const st: MemberState = { rec: r, changedAt: 0, lastAckAt: -Infinity };
+    const st: MemberState = { rec: r, changedAt: 0, lastAckAt: -Infinity, pingedUsAt: -Infinity };
     this.own.set(id, st);
     return st;
   }
@@ -103,7 +105,7 @@ export class MemberTable {
   }
 
   add(rec: MemberRecord, now: number): MemberState {
-    const st: MemberState = { rec, changedAt: now, lastAckAt: -Infinity };
+    const st: MemberState = { rec, changedAt: now, lastAckAt: -Infinity, pingedUsAt: -Infinity };
     this.own.set(rec.id, st);
     if (this.base.records.has(rec.id)) this.removed.delete(rec.id);
     else if (!this.extraIndex.has(rec.id)) {

@@ -47,6 +47,9 @@ export interface GossipConfig {
   awarenessMaxMultiplier: number;
   /** Push-pull anti-entropy with one random member; scaled up by log2(N/32) past 32 members. */
   antiEntropyIntervalMs: number;
+  /** Anti-entropy period multiplier once the view has been unchanged for `antiEntropyQuietAfterMs` (1 = off). */
+  antiEntropyQuietScale: number;
+  antiEntropyQuietAfterMs: number;
   /** True LRU of event ids already delivered (dedup). */
   messageCacheSize: number;
   /** Dead and left members are remembered this long (reclaimable by the same id, gossiped to so they can refute). */
@@ -87,6 +90,8 @@ export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = {
   suspicionMaxTimeoutMult: 6,
   awarenessMaxMultiplier: 8,
   antiEntropyIntervalMs: 10_000,
+  antiEntropyQuietScale: 3,
+  antiEntropyQuietAfterMs: 60_000,
   messageCacheSize: 1000,
   deadRetentionMs: 60_000,
   gossipToTheDeadMs: 30_000,
@@ -144,6 +149,7 @@ export interface GossipStats {
   readonly fanout: number;
   readonly probesSent: number;
   readonly probesFailed: number;
+  readonly probesSkipped: number;
   readonly suspicionsRaised: number;
   readonly refutations: number;
   readonly eventsDelivered: number;

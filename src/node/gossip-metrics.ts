@@ -47,6 +47,10 @@ const DEFS = {
   },
   swarm_gossip_probes_total: { help: 'SWIM probes sent.', type: 'counter' },
   swarm_gossip_probes_failed_total: { help: 'SWIM probes without any ack.', type: 'counter' },
+  swarm_gossip_probes_skipped_total: {
+    help: 'SWIM probes not sent: the member had just pinged this node.',
+    type: 'counter',
+  },
   swarm_gossip_suspicions_total: { help: 'Suspicions this node raised.', type: 'counter' },
   swarm_gossip_refutations_total: { help: 'Suspicions of this node it refuted.', type: 'counter' },
   swarm_gossip_probe_loss_ratio: {
@@ -98,6 +102,7 @@ export function gossipMetricSamples(v: GossipView): MetricSample[] {
   const c = v.core;
   add('swarm_gossip_probes_total', c.probesSent);
   add('swarm_gossip_probes_failed_total', c.probesFailed);
+  add('swarm_gossip_probes_skipped_total', c.probesSkipped);
   add('swarm_gossip_suspicions_total', c.suspicionsRaised);
   add('swarm_gossip_refutations_total', c.refutations);
   add('swarm_gossip_probe_loss_ratio', c.probeLoss);

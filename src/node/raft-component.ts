@@ -90,13 +90,12 @@ const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
  */
 export const EMERGENCY_HEARTBEAT_SCALE = 3;
 /**
- * Quiet cluster (nothing committed for a while): the leader heartbeats its
- * voters this many times less often, capped so that a follower that has not
- * stretched (it restarted, joined, or saw a commit the others did not) still
- * hears a heartbeat every 2/3 of the minimum election timeout, inside the
- * leader lease (RaftNode inLease: heard within the minimum timeout). Followers
- * stretch their own election timeout as much once quiet themselves. See
- * docs/energy.md "Quiet cluster".
+ * Quiet cluster (nothing committed for a while): followers stretch their own
+ * election timeout and leader lease this many times once quiet themselves;
+ * the leader then heartbeats its voters QUIET_LEADER_HEARTBEAT_SCALE times
+ * less often, or only this many times (capped at 2/3 of the base minimum
+ * election timeout) for a while after a vote request showed a follower that
+ * has not stretched (it restarted or joined). See docs/energy.md "Quiet cluster".
  */
 export const QUIET_HEARTBEAT_SCALE = 2;
 /**
@@ -104,6 +103,15 @@ export const QUIET_HEARTBEAT_SCALE = 2;
  * moved for this long, and stretches its election timeout x QUIET_HEARTBEAT_SCALE.
  */
 export const QUIET_FOLLOWER_AFTER_MS = 5_000;
+/**
+ * Deep quiet: the leader's heartbeat stretch once followers have stretched
+ * their election timeouts (and leases) x QUIET_HEARTBEAT_SCALE, capped at 2/3
+ * of that stretched minimum timeout: 2 s heartbeats against 3-6 s timeouts
+ * and a 3 s lease by default. Each heartbeat round costs 3 TCP segments per
+ * voter (heartbeat, answer, the ACK of the answer): at 25 idle nodes (4
+ * followers) that was 0.48 of the 0.60 TCP packets/s per node at 1 s.
+ */
+export const QUIET_LEADER_HEARTBEAT_SCALE = 4;
 /**
  * A leader stretches its heartbeat once its commit index has not moved for
  * this long: later than any follower (which learns a commit within one
@@ -142,6 +150,8 @@ export class RaftComponent implements NodeComponent {
   /** The commit index this node last saw, and when it last moved (Date.now() ms). */
   private lastCommit = -1;
   private commitMovedAt = 0;
+  /** When this node, leading, last received a vote request (Date.now() ms): see quietHeartbeatScale. */
+  private voteRequestAt = -Infinity;
   private readonly kv: RaftKvService;
   private readonly links: RaftPeerLinks;
   private readonly formation: RaftFormationRunner;
@@ -577,6 +587,10 @@ export class RaftComponent implements NodeComponent {
     this.runner.setElectionTimeoutScale(
       this.energyElectionScale * (this.quietFollower ? QUIET_HEARTBEAT_SCALE : 1),
     );
+    // The lease outlasts the leader's deep-quiet heartbeat gap (QUIET_LEADER_HEARTBEAT_SCALE) and
+    // ends with this node's own stretched minimum timeout (the energy stretch is left out: a battery
+    // voter that refused candidates for 3 x longer would slow every failover).
+    this.runner.setLeaseScale(this.quietFollower ? QUIET_HEARTBEAT_SCALE : 1);
   }
 
   /**
@@ -605,15 +619,25 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
-   * The leader's quiet heartbeat stretch: QUIET_HEARTBEAT_SCALE, capped so
-   * that a heartbeat still goes out every 2/3 of the minimum election timeout.
+   * The leader's quiet heartbeat stretch: QUIET_LEADER_HEARTBEAT_SCALE, capped so that a
+   * heartbeat still goes out every 2/3 of a quiet follower's minimum election timeout (and of
+   * its lease, stretched as much). Within QUIET_LEADER_AFTER_MS of a vote request from a voter
+   * (a follower that has not stretched: it restarted or joined, and its base timeout fired
+   * between two heartbeats), QUIET_HEARTBEAT_SCALE capped at 2/3 of the base minimum timeout
+   * instead, so that follower hears the leader in time until it has stretched too.
    */
-  private get quietHeartbeatScale(): number {
+  private quietHeartbeatScale(now: number): number {
     const c = this.node?.config.consensus;
     if (!c) return 1;
-    return Math.max(
+    const base = Math.max(
       1,
       Math.min(QUIET_HEARTBEAT_SCALE, (c.election_timeout_min_ms * 2) / 3 / c.heartbeat_interval_ms),
+    );
+    if (now - this.voteRequestAt < QUIET_LEADER_AFTER_MS) return base;
+    const quietMin = c.election_timeout_min_ms * QUIET_HEARTBEAT_SCALE;
+    return Math.max(
+      base,
+      Math.min(QUIET_LEADER_HEARTBEAT_SCALE, (quietMin * 2) / 3 / c.heartbeat_interval_ms),
     );
   }
 
@@ -652,6 +676,12 @@ export class RaftComponent implements NodeComponent {
       return;
     }
     this.links.heard(m.from, via);
+    // A vote request reaching the leader: some voter's timer fired between two heartbeats (it had
+    // not stretched for the quiet): heartbeat within its base timeout again (quietHeartbeatScale).
+    if (m.type === 'request_vote' && core.isLeader) {
+      this.voteRequestAt = Date.now();
+      if (this.runner.heartbeatScaleInForce > 1) this.updateHeartbeatScale(this.voteRequestAt);
+    }
     // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
     // the leader is heard (an idle follower wakes for heartbeats alone).
     const now = Date.now();
@@ -720,8 +750,16 @@ export class RaftComponent implements NodeComponent {
     // Quiet: the larger stretch, not the product, so an all-critical cluster keeps its x3 (the lease
     // and an unstretched follower bound it: see QUIET_HEARTBEAT_SCALE).
     if (core.isLeader && now - this.commitMovedAt >= QUIET_LEADER_AFTER_MS)
-      scale = Math.max(scale, this.quietHeartbeatScale);
+      scale = Math.max(scale, this.quietHeartbeatScale(now));
     this.runner.setHeartbeatScale(scale);
+  }
+
+  /**
+   * Learners to heartbeat every round (the tasks component: nodes running allocations, whose task
+   * lease counts the time since the leader was last heard; see RaftNode.setContactLearners).
+   */
+  setContactLearners(ids: ReadonlySet<string>): void {
+    this.runner.setContactLearners(ids);
   }
 
   /** Tick only while this node is a voter: learners and not-yet-members have no timers to run. */

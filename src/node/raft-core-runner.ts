@@ -67,6 +67,8 @@ export class RaftCoreRunner {
   private driver: RaftDriver | null = null;
   private _applier: KvApplier;
   private electionScale = 1;
+  private leaseScale = 1;
+  private contactLearners: ReadonlySet<string> = new Set();
   private heartbeatScale = 1;
   private learnerRounds = LEARNER_HEARTBEAT_ROUNDS.normal;
   private _tickMs = 100;
@@ -187,6 +189,12 @@ export class RaftCoreRunner {
     this.core?.setElectionTimeoutScale(scale);
   }
 
+  /** Quiet followers: the leader lease's stretch (RaftNode.setLeaseScale). */
+  setLeaseScale(scale: number): void {
+    this.leaseScale = scale;
+    this.core?.setLeaseScale(scale);
+  }
+
   /**
    * Energy: heartbeat learners every `rounds` heartbeat rounds when leading (see
    * RaftNode.setLearnerHeartbeatRounds and LEARNER_HEARTBEAT_ROUNDS).
@@ -194,6 +202,12 @@ export class RaftCoreRunner {
   setLearnerHeartbeatRounds(rounds: number): void {
     this.learnerRounds = rounds;
     this.core?.setLearnerHeartbeatRounds(rounds);
+  }
+
+  /** Learners heartbeated every round (RaftNode.setContactLearners). */
+  setContactLearners(ids: ReadonlySet<string>): void {
+    this.contactLearners = new Set(ids);
+    this.core?.setContactLearners(this.contactLearners);
   }
 
   /** The larger of this node's election timeout stretch and its heartbeat stretch as leader. */
@@ -257,6 +271,8 @@ export class RaftCoreRunner {
       initialConf,
     );
     core.setElectionTimeoutScale(this.electionScale);
+    core.setLeaseScale(this.leaseScale);
+    core.setContactLearners(this.contactLearners);
     core.setHeartbeatScale(this.heartbeatScale);
     core.setLearnerHeartbeatRounds(this.learnerRounds);
     return core;

@@ -91,7 +91,10 @@ export class RaftPeerLinks {
       if (r === 'queued') t.ensureLink(hp);
     }
     if (r !== 'queued') r = t.send(hp, wire);
-    this.sentAt.set(m.to, now);
+    // Only a request waits for the peer to speak: after an answer the peer owes us nothing (an old
+    // leader we last answered, now a follower, stays silent for good), and counting answers made
+    // every follower redial its previous leader every election timeout after a leader change.
+    if (!ANSWERS.has(m.type)) this.sentAt.set(m.to, now);
     if (!this.heardAt.has(m.to)) this.heardAt.set(m.to, now);
     return r;
   }

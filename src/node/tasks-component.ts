@@ -71,6 +71,8 @@ export interface TasksRaft extends TaskStoreRaft {
   /** Without the log methods, logs of tasks on other nodes cannot be read from here (503), nor this node's from others. */
   readonly forward: TaskStoreRaft['forward'] & Partial<TaskLogsChannel>;
   leaderContactAgeMs(now?: number): number;
+  /** Nodes that must hear the leader every heartbeat round (a learner's rounds are sparse otherwise). */
+  setContactLearners?(ids: ReadonlySet<string>): void;
   info(): { readonly role: string; readonly leader: string | null; readonly term: number };
 }
 
@@ -145,6 +147,8 @@ export class TasksComponent implements NodeComponent {
   private deadline: NodeJS.Timeout | null = null;
   private fenceTimer: NodeJS.Timeout | null = null;
   private fenced = false;
+  /** The contact set last given to Raft (updateContactNodes), sorted ids joined. */
+  private contactKey = '';
   private draining = false;
   private stopped = false;
   private readonly deadSince = new Map<string, number>();
@@ -236,8 +240,29 @@ export class TasksComponent implements NodeComponent {
       this.scheduled = false;
       if (this.stopped) return;
       this.syncSupervisor();
+      this.updateContactNodes();
       void this.schedulePass();
     });
+  }
+
+  /**
+   * Nodes with an allocation to run stop it once the leader has been silent for `lease_ms`; a
+   * learner hears an idle leader only every LEARNER_HEARTBEAT_ROUNDS rounds (tens of seconds when
+   * quiet), so the leader heartbeats those every round (every replica keeps the set; the leader's
+   * counts).
+   */
+  private updateContactNodes(): void {
+    const set = this.opts.raft.setContactLearners;
+    if (set === undefined) return;
+    const ids = new Set<string>();
+    for (const e of this.store.list(ALLOC_PREFIX)) {
+      const a = asRecord<Allocation>(e.value);
+      if (a !== null && a.desired === 'run') ids.add(a.node);
+    }
+    const key = [...ids].sort().join(',');
+    if (key === this.contactKey) return;
+    this.contactKey = key;
+    set.call(this.opts.raft, ids);
   }
 
   private hasReplacement(a: Allocation): boolean {

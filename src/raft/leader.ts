@@ -135,7 +135,7 @@ export function sendHeartbeats(r: Raft, readCtx: number, learners = true): void 
     if (pr.id === r.id) continue;
     // Capped at what the follower is known to hold: it may adopt it without checking its log.
     const commit = Math.min(pr.match, r.commit);
-    if (!learners && pr.isLearner && commit <= pr.commitSent) continue;
+    if (!learners && pr.isLearner && commit <= pr.commitSent && !r.contactLearners.has(pr.id)) continue;
     pr.commitSent = Math.max(pr.commitSent, commit);
     r.send({
       type: 'heartbeat',

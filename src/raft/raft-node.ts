@@ -163,6 +163,15 @@ export class RaftNode {
     this.r.learnerHeartbeatRounds = Number.isInteger(rounds) && rounds >= 1 ? rounds : 1;
   }
 
+  /**
+   * Learners that must hear the leader every heartbeat round all the same (the runtime: those that
+   * run tasks, which they stop once out of contact with the leader for `[tasks] lease_ms`; a gap of
+   * learnerHeartbeatRounds rounds would exceed it). Costs one heartbeat round per such learner.
+   */
+  setContactLearners(ids: ReadonlySet<NodeId>): void {
+    this.r.contactLearners = new Set(ids);
+  }
+
   /** Feed one message from a peer. Messages from older terms are dropped or answered so their sender catches up. */
   step(m: RaftMessage, now: number): void {
     step(this.r, m, now);
@@ -228,6 +237,20 @@ export class RaftNode {
    */
   setElectionTimeoutScale(scale: number): void {
     this.r.electionScale = Number.isFinite(scale) ? Math.max(1, scale) : 1;
+  }
+
+  /**
+   * Follower: honour the leader lease (ignore vote requests) for `scale` (>= 1) x the minimum
+   * election timeout after the leader was last heard, instead of 1 x. For a runtime whose leader
+   * heartbeats further apart than the minimum timeout while the cluster is quiet (every voter's
+   * own election timeout stretched as much first): the lease must outlast the gap between two
+   * heartbeats, or a restarted voter's pre-vote would be granted in it and depose a healthy
+   * leader. Keep it at most this node's own (stretched) minimum election timeout: a follower
+   * whose leader died then stops ignoring candidates by the time the first one stands. A
+   * leader-unreachable report (peerUnreachable) ends the lease regardless.
+   */
+  setLeaseScale(scale: number): void {
+    this.r.leaseScale = Number.isFinite(scale) ? Math.max(1, scale) : 1;
   }
 
   /**

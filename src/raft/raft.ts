@@ -78,12 +78,16 @@ export class Raft {
   now = 0;
   electionDeadline = 0;
   electionScale = 1;
+  /** Follower: the leader lease lasts electionTimeoutMinMs x this (RaftNode.setLeaseScale). */
+  leaseScale = 1;
   /** Leader: heartbeat period and check-quorum window multiplier (RaftNode.setHeartbeatScale). */
   heartbeatScale = 1;
   heartbeatDeadline = 0;
   /** Heartbeat rounds sent as leader (see RaftNode.setLearnerHeartbeatRounds). */
   heartbeatRound = 0;
   learnerHeartbeatRounds = 1;
+  /** Learners heartbeated every round whatever learnerHeartbeatRounds (RaftNode.setContactLearners). */
+  contactLearners: ReadonlySet<NodeId> = new Set();
   checkQuorumDeadline = 0;
   lastLeaderContact = -Infinity;
 

@@ -39,11 +39,14 @@ export function tick(r: Raft, now: number): void {
   }
 }
 
-/** A node that heard from a live leader within the minimum election timeout ignores vote requests. */
+/**
+ * A node that heard from a live leader within the minimum election timeout (x leaseScale, the
+ * runtime's quiet stretch) ignores vote requests.
+ */
 export function inLease(r: Raft, now: number): boolean {
   if (!r.opts.checkQuorum) return false;
   if (r.role === 'leader') return true;
-  return r.leader !== null && now - r.lastLeaderContact < r.opts.electionTimeoutMinMs;
+  return r.leader !== null && now - r.lastLeaderContact < r.opts.electionTimeoutMinMs * r.leaseScale;
 }
 
 export function becomeFollower(r: Raft, term: number, leader: NodeId | null, now: number): void {

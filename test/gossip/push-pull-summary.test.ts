@@ -12,10 +12,12 @@ import { PP_FULL_EVERY, viewSummary } from '../../src/gossip/push-pull.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
 
 const LAN = { latencyMs: 2, jitterMs: 2, loss: 0, duplicate: 0 };
+/** The base anti-entropy period throughout (the quiet stretch has its own test below). */
+const NO_QUIET = { antiEntropyQuietScale: 1 };
 
 describe('push-pull summary (pp-sum)', () => {
   it('a converged swarm sends summaries, mostly, and answers none of them with a digest', () => {
-    const sim = new GossipSim({ seed: 11, link: LAN });
+    const sim = new GossipSim({ seed: 11, link: LAN, config: NO_QUIET });
     const ids = sim.bootstrap(8);
     sim.run(20_000);
     const before = { ...sim.traffic.byType };
@@ -29,6 +31,29 @@ describe('push-pull summary (pp-sum)', () => {
     expect(d('pp-response') + d('pp-request')).toBe(0);
     for (const v of ids)
       for (const id of ids) expect(sim.node(v).member(id)?.status).toBe(MemberStatus.Alive);
+  });
+
+  it('stretches anti-entropy x3 once the view is quiet, and back to the base at the first change', () => {
+    const sim = new GossipSim({ seed: 13, link: LAN });
+    const ids = sim.bootstrap(8);
+    /** Exchanges started from now until `to`. */
+    const exchanges = (to: number): number => {
+      const before = { ...sim.traffic.byType };
+      sim.run(to);
+      const d = (t: string): number => (sim.traffic.byType[t] ?? 0) - (before[t] ?? 0);
+      return d('pp-sum') + d('pp-digest') / 2;
+    };
+    // The view settles at once (a shared starting view): quiet from 60 s on.
+    const base = exchanges(60_000);
+    const quiet = exchanges(60_000 + 180_000) / 3;
+    // 8 members x 6 exchanges a minute at the base period, 2 a minute stretched.
+    expect(base).toBeGreaterThan(35);
+    expect(quiet).toBeLessThan(base / 2);
+    expect(quiet).toBeGreaterThan(8);
+    // A change (one member leaves gracefully) ends the quiet at every member that learns it.
+    sim.leave(ids[7]!);
+    sim.run(sim.now + 5000);
+    expect(exchanges(sim.now + 60_000)).toBeGreaterThan(quiet * 2);
   });
 
   it('an equal summary gets no answer; a different one gets our full digest', () => {
@@ -67,7 +92,7 @@ describe('push-pull summary (pp-sum)', () => {
     // An observer answers a digest with its own record only and ignores pp-sum (swarm_lite.py):
     // an exchange with it repairs nothing on our side. 1 full partner among 6: a uniform draw
     // finds it 1/6 of the time, the better of two draws 1/3.
-    const sim = new GossipSim({ seed: 12, link: LAN });
+    const sim = new GossipSim({ seed: 12, link: LAN, config: NO_QUIET });
     const ids = ['me', 'full', 'o1', 'o2', 'o3', 'o4', 'o5'];
     const view = sharedView(ids, (id) => (id.startsWith('o') ? 'minimal' : 'standard'));
     for (const id of ids) sim.addNode(id, { view, deviceClass: id.startsWith('o') ? 'minimal' : 'standard' });

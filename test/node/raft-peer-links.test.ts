@@ -1,10 +1,11 @@
 /**
  * RaftPeerLinks routes Raft answers back over the connection their request
  * came in on (TcpTransport.reply), only from the peer's advertised host, and
- * falls back to its own link when that connection is gone.
+ * falls back to its own link when that connection is gone; a link is redialled
+ * only when a request of ours went unanswered (never for answers we sent).
  */
 import type net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RaftWireMessage } from '../../src/net/forward-codec.js';
 import { ReplyPath, type TcpAddress, type TcpSendResult, type TcpTransport } from '../../src/net/tcp.js';
 import { StaticPeerDirectory } from '../../src/node/peers.js';
@@ -12,7 +13,7 @@ import { RaftPeerLinks } from '../../src/node/raft-peer-links.js';
 import type { Logger } from '../../src/node/log.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 
-function setup() {
+function setup(core: (() => unknown) | null = null) {
   const calls: string[] = [];
   const fake = {
     send: (to: TcpAddress, m: RaftWireMessage): TcpSendResult => {
@@ -26,6 +27,10 @@ function setup() {
     },
     ensureLink: (to: TcpAddress) => calls.push(`ensure ${to.host}:${to.port}`),
     peerAlive: () => false,
+    reset: (to: TcpAddress) => {
+      calls.push(`reset ${to.host}:${to.port}`);
+      return true;
+    },
   };
   const peers = new StaticPeerDirectory([
     {
@@ -40,12 +45,12 @@ function setup() {
   ]);
   const links = new RaftPeerLinks({
     peers,
-    core: () => null,
+    core: (core ?? (() => null)) as ConstructorParameters<typeof RaftPeerLinks>[0]['core'],
     transport: () => fake as unknown as TcpTransport<RaftWireMessage>,
     clusterId: () => 'c1',
     stopping: () => false,
     electionTimeoutMs: 1500,
-    log: {} as Logger,
+    log: { debug: () => {} } as unknown as Logger,
     kick: () => {},
   });
   return { links, calls };
@@ -93,5 +98,32 @@ describe('RaftPeerLinks answers', () => {
     via.socket = null;
     links.send(hbr);
     expect(calls).toEqual(['send heartbeat_response 10.0.0.1:5558']);
+  });
+});
+
+describe('RaftPeerLinks silent-link redial', () => {
+  const conf = () => ({ confState: { voters: ['F', 'L'], learners: [] } });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('redials a peer that has not answered our request for an election timeout', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const { links, calls } = setup(conf);
+    links.heard('L');
+    vi.setSystemTime(1_000_100);
+    links.send(vote);
+    links.resetSilentLinks(1_000_000 + 60_000);
+    expect(calls).toContain('reset 10.0.0.1:5558');
+  });
+
+  it('leaves alone a peer we only answered (an old leader, now silent for good)', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const { links, calls } = setup(conf);
+    links.heard('L', path('10.0.0.1'));
+    vi.setSystemTime(1_000_100);
+    links.send(hbr);
+    links.resetSilentLinks(1_000_000 + 60_000);
+    expect(calls.filter((c) => c.startsWith('reset'))).toEqual([]);
   });
 });

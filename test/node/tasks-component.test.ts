@@ -71,6 +71,11 @@ class FakeRaft implements TasksRaft {
   leaderContactAgeMs(): number {
     return this.contactAge;
   }
+  /** The nodes the leader must heartbeat every round, as last given. */
+  contact: string[] = [];
+  setContactLearners(ids: ReadonlySet<string>): void {
+    this.contact = [...ids].sort();
+  }
   info(): { role: string; leader: string | null; term: number } {
     return { role: 'leader', leader: 'n1', term: 1 };
   }
@@ -164,6 +169,15 @@ describe('TasksComponent', () => {
     expect(s.allocations.find((a) => a.node === 'n2')).toMatchObject({ desired: 'run', replaces: first.id });
     expect(s.allocations.find((a) => a.id === first.id)).toMatchObject({ state: 'stopped' });
     expect(groupAlive(first.pid!)).toBe(false);
+  });
+
+  it('asks Raft to heartbeat every round the nodes running allocations, and only while they do', async () => {
+    expect(raft.contact).toEqual([]);
+    await comp.run(SLEEPER);
+    await until('running', () => comp.taskStatus('sleeper').allocations.find((a) => a.state === 'running'));
+    await until('contact set', () => raft.contact.join() === 'n1');
+    await comp.stopTask('sleeper');
+    await until('contact set emptied', () => raft.contact.length === 0, 5000);
   });
 
   it('task stop: SIGTERM to the group, reported stopped', async () => {

@@ -140,6 +140,27 @@ describe('RaftNode.nextDeadline', () => {
     expect(toC).toHaveLength(2);
   });
 
+  it('a contact learner (setContactLearners: it runs tasks) gets every round all the same', () => {
+    const a = node('a', ['a', 'b'], ['c', 'd']);
+    lead(a, 1000);
+    a.setLearnerHeartbeatRounds(20);
+    a.setContactLearners(new Set(['c']));
+    const to: Record<string, number> = {};
+    for (let i = 0; i < 8; i++) {
+      const d = a.nextDeadline();
+      a.tick(d);
+      for (const m of drain(a)) if (m.type === 'heartbeat') to[m.to] = (to[m.to] ?? 0) + 1;
+      a.step(
+        { type: 'heartbeat_response', from: 'b', to: 'a', term: a.status().term, readCtx: 0 } as RaftMessage,
+        d,
+      );
+      drain(a);
+    }
+    expect(to.b).toBe(8);
+    expect(to.c).toBe(8);
+    expect(to.d ?? 0).toBeLessThanOrEqual(1);
+  });
+
   it('a learner skipping rounds still gets a new commit index at the next round, then is left alone', () => {
     const a = node('a', ['a', 'b'], ['c']);
     lead(a, 1000);

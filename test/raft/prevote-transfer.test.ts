@@ -119,6 +119,35 @@ describe('check-quorum and the leader lease', () => {
     n.step(rv, 200);
     expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
   });
+
+  it('a stretched lease (setLeaseScale, quiet followers) outlasts the base minimum timeout, and ends', () => {
+    const rv = (term: number): RaftMessage => ({
+      type: 'request_vote',
+      from: 'c',
+      to: 'a',
+      term,
+      lastLogIndex: 9,
+      lastLogTerm: 9,
+      preVote: false,
+      transfer: false,
+    });
+    const n = mkNode('a', ['a', 'b', 'c'], { checkQuorum: true });
+    n.setLeaseScale(2);
+    n.step({ type: 'heartbeat', from: 'b', to: 'a', term: 1, commit: 0, readCtx: 0 }, 0);
+    drain(n);
+    // 200 ms after the leader was heard: past the base lease (150 ms), inside the stretched one (300 ms).
+    n.step(rv(2), 200);
+    expect(ofType(drain(n).msgs, 'request_vote_response')).toHaveLength(0);
+    expect(n.status().term).toBe(1);
+    n.step(rv(2), 310);
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
+    // Back to 1: the base lease again.
+    n.setLeaseScale(1);
+    n.step({ type: 'heartbeat', from: 'c', to: 'a', term: 2, commit: 0, readCtx: 0 }, 400);
+    drain(n);
+    n.step(rv(3), 560);
+    expect(ofType(drain(n).msgs, 'request_vote_response')[0]?.granted).toBe(true);
+  });
 });
 
 describe('leadership transfer (TimeoutNow)', () => {

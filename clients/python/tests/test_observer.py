@@ -97,6 +97,13 @@ class ObserverTest(unittest.TestCase):
         self.assertEqual([b for t, b in got], [[self.obs.id, 78, self.obs.id, []]])
         self.node.send(self.obs, sl.PING, [NODE, 79, "someone-else", []])
         self.assertEqual(self.node.recv_all(self.obs, 200), [])
+        # Full nodes probe with target "" (docs/protocol.md "Answer probes"): answered with the compact
+        # ack, target "" (= from), 2 + len(id) bytes shorter than the full one.
+        self.node.send(self.obs, sl.PING, [NODE, 80, "", []])
+        self.assertEqual([b for t, b in self.node.recv_all(self.obs, 200)], [[self.obs.id, 80, "", []]])
+        full = sl.pack([self.obs.id, 80, self.obs.id, []])
+        compact = sl.pack([self.obs.id, 80, "", []])
+        self.assertEqual(len(full) - len(compact), len(sl.pack(self.obs.id)) - 1)
 
     def test_ping_req_relays_the_ack(self):
         self.join()
