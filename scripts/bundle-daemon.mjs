@@ -27,7 +27,8 @@ import { build } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, 'dist');
-const OUT = resolve(DIST, 'daemon.mjs');
+/** `node scripts/bundle-daemon.mjs [outfile]`: dist/daemon.mjs unless told (the test bundles elsewhere). */
+const OUT = resolve(process.argv[2] ?? resolve(DIST, 'daemon.mjs'));
 /** Loaded lazily by the daemon, never at idle: left to Node's resolver. */
 const EXTERNAL = ['prom-client'];
 
@@ -64,4 +65,4 @@ const result = await build({
 });
 // Which packages went in, for the test that keeps zod, commander and the dashboard out of the daemon.
 const inputs = Object.keys(result.metafile.inputs).map((p) => p.replace(/^.*?(node_modules\/)/, '$1'));
-await writeFile(resolve(DIST, 'daemon.inputs.json'), JSON.stringify(inputs.sort(), null, 1) + '\n');
+await writeFile(OUT.replace(/\.mjs$/, '.inputs.json'), JSON.stringify(inputs.sort(), null, 1) + '\n');
