@@ -12,6 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { daemonEntry } from '../src/cli/daemon.js';
 import { median, r1, startLocalSwarm, waitLeader } from './local-swarm.js';
 import type { BenchReport } from './types.js';
@@ -77,6 +78,14 @@ export default async function bench(): Promise<BenchReport> {
       await sleep(1000);
     }
     const all = samples.flat();
+    // Daemons that turned V8's optimizing compilers on (busy for a window: src/node/compiler-tiering.ts).
+    const compilersOn = swarm.nodes.filter((n) => {
+      try {
+        return readFileSync(join(n.dataDir, 'node.log'), 'utf8').includes('"optimizing compilers on"');
+      } catch {
+        return false;
+      }
+    }).length;
     const li = ids.indexOf(leader ?? '');
     const fi = li === 0 ? 1 : 0;
     const med = (xs: { rss: number }[]): number => r1(median(xs.map((x) => x.rss)));
@@ -96,6 +105,7 @@ export default async function bench(): Promise<BenchReport> {
         idle_node_rss_median_mb: med(anchor),
         idle_node_anon_median_mb: r1(median(anchor.map((x) => x.anon))),
         idle_node_file_median_mb: r1(median(anchor.map((x) => x.file))),
+        daemons_with_optimizing_compilers: compilersOn,
       },
       goals: [{ metric: 'rss_median_mb', op: '<=', target: GOAL_MB }],
       details: {
