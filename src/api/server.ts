@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../common/errors.js';
+import { httpDate } from '../common/utc-time.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
@@ -195,6 +196,8 @@ export function requestListener(
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const open = opts.streams ?? new Set<() => void>();
   return (req, res) => {
+    // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
+    res.setHeader('date', httpDate(Date.now()));
     const run = async (): Promise<void> => {
       // A body announced larger than the limit is refused before a byte of it is read.
       const announced = Number(req.headers['content-length'] ?? 0);

@@ -23,8 +23,35 @@ import {
 } from '../node/datadir.js';
 import { writeResolvedConfig } from './resolved-config.js';
 
-/** Compiled daemon entry (also right when this module runs from src/ under tsx). */
-export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
+/** Compiled daemon entry, tsc's output (also right when this module runs from src/ under tsx). */
+export const COMPILED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
+/** The same entry bundled into one file by `npm run build` (scripts/bundle-daemon.mjs). */
+export const BUNDLED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/daemon.mjs', import.meta.url));
+
+function mtimeMs(path: string): number | null {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a daemon runs: the bundle when there is one at least as new as tsc's
+ * output, since one module instead of about 190 is 5-6 MB less resident
+ * memory per idle node (docs/operations.md, "Memory"); else the compiled
+ * entry. A bundle older than the compiled entry is stale (a `tsc` alone after
+ * an `npm run build`) and would run yesterday's code, so it is passed over.
+ * An installed package has both with the tarball's equal times.
+ */
+export function daemonEntry(compiled = COMPILED_DAEMON_ENTRY, bundled = BUNDLED_DAEMON_ENTRY): string {
+  const b = mtimeMs(bundled);
+  const c = mtimeMs(compiled);
+  return b !== null && (c === null || b >= c) ? bundled : compiled;
+}
+
+/** The entry `swarm node start` spawns now (daemonEntry()). */
+export const DAEMON_ENTRY = daemonEntry();
 
 /**
  * V8 flags of a daemon process. A young generation capped at 4 MB per
@@ -115,7 +142,7 @@ function fileSize(path: string): number {
 export function daemonArgs(config: SwarmConfig, env: NodeJS.ProcessEnv = process.env): string[] {
   return [
     ...daemonNodeFlags(env, config.node.device_class),
-    DAEMON_ENTRY,
+    daemonEntry(),
     writeResolvedConfig(config.node.data_dir, config),
   ];
 }

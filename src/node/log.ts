@@ -3,6 +3,8 @@
  * In the foreground the sink is stderr; as a daemon stderr is node.log, so the
  * same lines land in the file without a second code path.
  */
+import { isoUtc } from '../common/utc-time.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -39,7 +41,7 @@ export function createLogger(opts: {
   const make = (component: string): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
       if (RANK[level] < min) return;
-      const rec: Record<string, unknown> = { ts: new Date(clock()).toISOString(), level, component, msg };
+      const rec: Record<string, unknown> = { ts: isoUtc(clock()), level, component, msg };
       if (fields) for (const [k, v] of Object.entries(fields)) if (!(k in rec)) rec[k] = serialize(v);
       try {
         opts.sink.write(`${JSON.stringify(rec)}\n`);

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { SwarmError } from '../common/errors.js';
+import { isoUtc } from '../common/utc-time.js';
 import type { SwarmConfig } from '../config/schema.js';
 import { VERSION } from '../version.js';
 import {
@@ -241,7 +242,7 @@ export class SwarmNode extends EventEmitter<{
         id: this._id,
         name: this._name,
         api_url: this.apiUrl() ?? '',
-        started_at: new Date(this.startedAt).toISOString(),
+        started_at: isoUtc(this.startedAt),
       });
       this._state = 'running';
       this.log.info('node started', { id: this._id, name: this._name, api: this.apiUrl(), pid: me.pid });

@@ -4,8 +4,9 @@
  * a clean temp prefix (dependencies from the npm cache, else the registry;
  * no build tools: the tarball holds dist/), then the installed `swarm` runs:
  * `swarm version`, and a node started from the install serves its API and
- * the web dashboard (web/ is in the package). Bounded: every npm step has a
- * timeout; with no registry reachable and nothing cached the test skips, saying so.
+ * the web dashboard (web/ is in the package), from the bundled daemon entry.
+ * Bounded: every npm step has a timeout; with no registry reachable and
+ * nothing cached the test skips, saying so.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     for (const f of [
       'bin/swarm.js',
       'dist/cli/main.js',
+      'dist/daemon.mjs',
       'dist/index.js',
       'dist/index.d.ts',
       'web/dashboard/index.html',
@@ -120,6 +122,11 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     const page = await fetch(`${api_url}/`, { signal: AbortSignal.timeout(5000) });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/dashboard/app.js');
+    // The installed node runs the bundled daemon (one module; docs/operations.md, "Memory").
+    if (pid)
+      expect(readFileSync(`/proc/${pid[1]}/cmdline`, 'utf8').split('\0')).toContain(
+        join(installed, 'dist/daemon.mjs'),
+      );
     const stopped = await runProcess(swarm, ['--config', config, 'node', 'stop', '--data-dir', dataDir], {
       cwd: root,
       env: nodeEnv,

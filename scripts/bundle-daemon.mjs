@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * Build step after tsc (`npm run build`): the detached node daemon's entry
+ * (dist/cli/daemon-main.js) and everything it imports statically, ours and
+ * hono's and msgpack's, bundled into one ES module, dist/daemon.mjs, which
+ * `swarm node start` spawns when it is there and not older than the tsc
+ * output (src/cli/daemon.ts). One file instead of about 190: Node's module
+ * loader resolves, reads and links one module instead of walking the tree,
+ * which is 5-6 MB less resident memory in every idle daemon (docs/operations.md,
+ * "Memory"), most of it node binary pages the loader's own code touches.
+ *
+ * What stays outside: prom-client (imported on the first /metrics scrape
+ * only, so an idle node never loads it; resolved from the package's
+ * node_modules as before) and Node's built-ins. Each module's
+ * `import.meta.url` is rewritten to the URL its compiled file had, relative
+ * to the bundle, so paths built from it (package.json, web/dashboard/) are
+ * what they were. Whitespace is minified (the source text stays in the heap
+ * for the process's life); names are kept, so stack traces stay readable.
+ *
+ * esbuild comes with tsx (a devDependency); the packed tarball carries the
+ * built bundle, so installing the package needs neither.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = resolve(ROOT, 'dist');
+/** `node scripts/bundle-daemon.mjs [outfile]`: dist/daemon.mjs unless told (the test bundles elsewhere). */
+const OUT = resolve(process.argv[2] ?? resolve(DIST, 'daemon.mjs'));
+/** Loaded lazily by the daemon, never at idle: left to Node's resolver. */
+const EXTERNAL = ['prom-client'];
+
+/** `import.meta.url` of each file in dist/ as it would be unbundled, relative to the bundle's own URL. */
+const importMetaUrl = {
+  name: 'import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' };
+      const rel = relative(dirname(OUT), args.path).split('\\').join('/');
+      const url = `new URL(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)}, import.meta.url).href`;
+      return { contents: text.replaceAll('import.meta.url', url), loader: 'js' };
+    });
+  },
+};
+
+const result = await build({
+  entryPoints: [resolve(DIST, 'cli/daemon-main.js')],
+  outfile: OUT,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: EXTERNAL,
+  // @msgpack/msgpack has no `exports`: its ES build (`module`) rather than the CommonJS one (`main`).
+  mainFields: ['module', 'main'],
+  minifyWhitespace: true,
+  keepNames: false,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [importMetaUrl],
+});
+// Which packages went in, for the test that keeps zod, commander and the dashboard out of the daemon.
+const inputs = Object.keys(result.metafile.inputs).map((p) => p.replace(/^.*?(node_modules\/)/, '$1'));
+await writeFile(OUT.replace(/\.mjs$/, '.inputs.json'), JSON.stringify(inputs.sort(), null, 1) + '\n');

@@ -1,0 +1,120 @@
+/**
+ * V8's compilers above the interpreter (Sparkplug, TurboFan) held back while
+ * the node idles, and turned on for good the first time it works.
+ *
+ * Why: an idle node's memory is mostly pages of the node binary it has
+ * touched, and the optimizing compiler is 3.5 MB of them: on a 3-node idle
+ * swarm the heartbeat and gossip paths (msgpack's string loops, path joins)
+ * turn hot within seconds of forming and the first TurboFan job maps the
+ * compiler in, where it stays; Sparkplug is 1-2 MB more. With both off the
+ * idle daemon is 5-6 MB smaller (bench `daemon-rss`; docs/operations.md,
+ * "Memory"). Off for good (`--no-opt`) costs 10-40% CPU per Raft write under
+ * load, so they come back as soon as the process uses more than
+ * BUSY_FRACTION of a core over a sampling window: V8 reads these flags at
+ * every tiering decision, so code that is hot from then on is compiled as
+ * with the defaults, after a few seconds of load at the slower tier.
+ *
+ * Left alone: a process whose Node options already choose the compilers
+ * (`--lite-mode` of a `minimal` device, `--jitless`, `--no-opt`, `--max-lazy`,
+ * an explicit `--opt` or `--sparkplug`), and a node without a chore host
+ * (nothing to sample on without a wake-up of its own).
+ */
+import { setFlagsFromString } from 'node:v8';
+import type { Chore, ChoreHost } from './chores.js';
+import type { NodeComponent, SwarmNode } from './node.js';
+
+/** Share of one core, over one window, that counts as working. An idle node uses under 1%. */
+export const BUSY_FRACTION = 0.05;
+/** Sampling window, ms; the check rides the chore host's wake-ups (up to a window late). */
+export const WINDOW_MS = 2000;
+
+const LEAN = ['--no-opt', '--no-sparkplug'];
+const FULL = ['--opt', '--sparkplug'];
+/** Node/V8 options by which the user (or the launcher) already decided the compilers. */
+const CHOSEN = /--(no-)?(opt|turbofan|sparkplug|lite-mode|jitless|max-lazy)\b|--lite_mode|--no_opt/;
+
+export interface CompilerTieringOptions {
+  host?: ChoreHost | null;
+  busyFraction?: number;
+  windowMs?: number;
+  /** CPU time of the process so far, microseconds (user + system). */
+  cpuMicros?: () => number;
+  setFlags?: (flags: string) => void;
+  /** The process's own options (execArgv and NODE_OPTIONS joined). */
+  nodeOptions?: string;
+}
+
+export type TieringState = 'lean' | 'full' | 'untouched';
+
+export class CompilerTiering implements NodeComponent {
+  readonly name = 'compiler-tiering';
+  private stateNow: TieringState = 'untouched';
+  private removeChore: (() => void) | null = null;
+  private lastAt = 0;
+  private lastCpu = 0;
+  private nextAt = Infinity;
+  private node: SwarmNode | null = null;
+  private readonly busy: number;
+  private readonly windowMs: number;
+  private readonly cpu: () => number;
+  private readonly setFlags: (flags: string) => void;
+
+  constructor(private readonly opts: CompilerTieringOptions = {}) {
+    this.busy = opts.busyFraction ?? BUSY_FRACTION;
+    this.windowMs = opts.windowMs ?? WINDOW_MS;
+    this.cpu =
+      opts.cpuMicros ??
+      (() => {
+        const u = process.cpuUsage();
+        return u.user + u.system;
+      });
+    this.setFlags = opts.setFlags ?? setFlagsFromString;
+  }
+
+  get state(): TieringState {
+    return this.stateNow;
+  }
+
+  async start(node: SwarmNode): Promise<void> {
+    this.node = node;
+    const options =
+      this.opts.nodeOptions ?? `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+    const host = this.opts.host;
+    if (!host || CHOSEN.test(options)) return;
+    for (const f of LEAN) this.setFlags(f);
+    this.stateNow = 'lean';
+    const chore: Chore = {
+      name: 'compiler tiering',
+      due: () => this.nextAt,
+      slackMs: () => this.windowMs,
+      run: (now) => this.sample(now),
+    };
+    this.lastAt = performance.now();
+    this.lastCpu = this.cpu();
+    this.nextAt = this.lastAt + this.windowMs;
+    this.removeChore = host.addChore(chore);
+  }
+
+  async stop(): Promise<void> {
+    this.removeChore?.();
+    this.removeChore = null;
+  }
+
+  /** Busy over the window since the last sample: compilers on, for the rest of the process's life. */
+  sample(now: number): void {
+    if (this.stateNow !== 'lean') return;
+    const cpu = this.cpu();
+    const elapsed = now - this.lastAt;
+    const fraction = elapsed > 0 ? (cpu - this.lastCpu) / 1000 / elapsed : 0;
+    this.lastAt = now;
+    this.lastCpu = cpu;
+    this.nextAt = now + this.windowMs;
+    if (fraction < this.busy) return;
+    for (const f of FULL) this.setFlags(f);
+    this.stateNow = 'full';
+    this.nextAt = Infinity;
+    this.removeChore?.();
+    this.removeChore = null;
+    this.node?.log.info('optimizing compilers on', { cpu_share: Math.round(fraction * 1000) / 1000 });
+  }
+}

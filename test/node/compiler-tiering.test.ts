@@ -1,0 +1,114 @@
+/**
+ * V8's upper compilers held back while a node idles (src/node/compiler-tiering.ts):
+ * off at start, on for good the first window the process is busy; left alone
+ * when the process's options chose them; and V8 honours the switch at run time.
+ */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ChoreSet, type Chore, type ChoreHost } from '../../src/node/chores.js';
+import { CompilerTiering } from '../../src/node/compiler-tiering.js';
+import { nullLogger } from '../../src/node/log.js';
+import type { SwarmNode } from '../../src/node/node.js';
+
+const node = { log: nullLogger } as unknown as SwarmNode;
+
+function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1') {
+  const set = new ChoreSet();
+  const host: ChoreHost = { addChore: (c: Chore) => set.add(c) };
+  const flags: string[] = [];
+  let cpuUs = 0;
+  const tiering = new CompilerTiering({
+    host,
+    nodeOptions,
+    windowMs: 2000,
+    busyFraction: 0.05,
+    cpuMicros: () => cpuUs,
+    setFlags: (f) => flags.push(f),
+  });
+  return {
+    set,
+    flags,
+    tiering,
+    spend: (ms: number) => {
+      cpuUs += ms * 1000;
+    },
+  };
+}
+
+describe('CompilerTiering', () => {
+  it('starts lean and turns the compilers on for good the first busy window', async () => {
+    const r = rig();
+    const t0 = performance.now();
+    await r.tiering.start(node);
+    expect(r.flags).toEqual(['--no-opt', '--no-sparkplug']);
+    expect(r.tiering.state).toBe('lean');
+    // Not due before its window, and due by the window plus its slack.
+    r.set.runDue(t0 + 1000, () => {});
+    expect(r.set.deadline()).toBeLessThanOrEqual(t0 + 4000 + 50);
+    // Idle: 20 ms of CPU over 2 s is 1% of a core.
+    r.spend(20);
+    r.set.runDue(t0 + 2000, () => {});
+    expect(r.tiering.state).toBe('lean');
+    expect(r.flags).toHaveLength(2);
+    // Busy: 400 ms over the next 2 s is 20%.
+    r.spend(400);
+    r.set.runDue(t0 + 4000, () => {});
+    expect(r.tiering.state).toBe('full');
+    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug']);
+    // Done for good: the chore is gone, nothing to wake for, an idle spell changes nothing.
+    expect(r.set.deadline()).toBe(Infinity);
+    r.tiering.sample(t0 + 60_000);
+    expect(r.flags).toHaveLength(4);
+    await r.tiering.stop();
+  });
+
+  it('leaves V8 as started when the options already chose the compilers', async () => {
+    for (const opts of [
+      '--lite-mode',
+      '--jitless',
+      '--no-opt',
+      '--max-semi-space-size=4 --opt',
+      '--sparkplug',
+    ]) {
+      const r = rig(opts);
+      await r.tiering.start(node);
+      expect(r.tiering.state, opts).toBe('untouched');
+      expect(r.flags, opts).toEqual([]);
+      expect(r.set.deadline(), opts).toBe(Infinity);
+    }
+    // Options that merely look alike do not count.
+    const r = rig('--optimize-for-size --trace-opt');
+    await r.tiering.start(node);
+    expect(r.tiering.state).toBe('lean');
+  });
+
+  it('leaves V8 as started without a chore host to sample on', async () => {
+    const flags: string[] = [];
+    const t = new CompilerTiering({ host: null, nodeOptions: '', setFlags: (f) => flags.push(f) });
+    await t.start(node);
+    expect(t.state).toBe('untouched');
+    expect(flags).toEqual([]);
+  });
+});
+
+describe("V8's compilers switched at run time", () => {
+  it('optimizes nothing while off and the same hot function once on again', () => {
+    const script = `
+      const { setFlagsFromString } = require('node:v8');
+      setFlagsFromString('--no-opt'); setFlagsFromString('--no-sparkplug');
+      function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += (i * 7) % 13; return s; }
+      for (let k = 0; k < 300; k++) hot(20000);
+      console.log('SWITCH');
+      setFlagsFromString('--opt'); setFlagsFromString('--sparkplug');
+      for (let k = 0; k < 300; k++) hot(20000);
+    `;
+    const r = spawnSync(process.execPath, ['--trace-opt', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const [before, after] = r.stdout.split('SWITCH');
+    expect(before).not.toMatch(/completed (optimizing|compiling).*hot/);
+    expect(after).toMatch(/completed (optimizing|compiling).*hot/);
+  });
+});
