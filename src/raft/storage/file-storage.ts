@@ -336,6 +336,8 @@ export class FileRaftStorage implements RaftStorage {
   private readonly maxSegmentBytes: number;
   private readonly onWarning: ((w: StorageWarning) => void) | undefined;
   private readonly inlineSync: InlineSync;
+  /** Off while the runtime says so (a leader, see setInlineSync). */
+  private inlineAllowed = true;
   /** Moving average of WAL fdatasync durations (ms), which gates inline fsyncs. */
   private fsyncMs = 0;
 
@@ -469,6 +471,16 @@ export class FileRaftStorage implements RaftStorage {
     return this.recoveringUntil > 0
       ? { hardState, snapshot, entries, recoveringUntil: this.recoveringUntil }
       : { hardState, snapshot, entries };
+  }
+
+  /**
+   * Allow or forbid inline fdatasyncs from the next flush on (see InlineSync). The daemon forbids
+   * them while its node leads: a leader's fsync runs beside its followers' round trip, so it is
+   * rarely on a commit's critical path, while blocking its loop would hold up the requests it
+   * parses meanwhile (measured: leader writes/s at 16 clients fell with inline fsyncs on the leader).
+   */
+  setInlineSync(on: boolean): void {
+    this.inlineAllowed = on;
   }
 
   /** The "recovering until" index this storage loaded (0 = none), until clearRecovering. */
@@ -649,6 +661,7 @@ export class FileRaftStorage implements RaftStorage {
       const t0 = performance.now();
       const entries = t.lastIndexAfter - t.lastIndexBefore;
       if (
+        this.inlineAllowed &&
         cur.file.datasyncInline !== undefined &&
         entries <= this.inlineSync.maxEntries &&
         this.fsyncMs <= this.inlineSync.maxMs

@@ -110,6 +110,21 @@ describe('inline fdatasync', () => {
     expect(s.stats.inlineFsyncs).toBe(0);
   });
 
+  it('fsyncs on the pool while setInlineSync(false) holds (a leader), inline again once turned back on', async () => {
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(tempDir(), { fs: countingFs(counts, { stallMs: 0, fail: false }) });
+    const atLoad = { ...counts };
+    s.setInlineSync(false);
+    s.append([entry(1, 1)]);
+    await s.sync();
+    expect(counts.inline - atLoad.inline).toBe(0);
+    expect(counts.pooled - atLoad.pooled).toBe(1);
+    s.setInlineSync(true);
+    s.append([entry(2, 1)]);
+    await s.sync();
+    expect(counts.inline - atLoad.inline).toBe(1);
+  });
+
   it('fails stop after an inline fdatasync error', async () => {
     const flags = { stallMs: 0, fail: false };
     const s = await open(tempDir(), { fs: countingFs({ pooled: 0, inline: 0 }, flags) });
