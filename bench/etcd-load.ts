@@ -1,20 +1,20 @@
 /**
  * The client side of the raft-kv benchmark, shared by both systems it compares
- * (our daemons and etcd): one keep-alive HTTP agent, the 16-client write load,
- * the failover probe and the write-gap watcher. Each system only says how one
+ * (our daemons and etcd): one keep-alive HTTP agent, the closed-loop load of
+ * N clients (writes or reads), the failover probe and the write-gap watcher. Each system only says how one
  * write is spelled (`WriteFn`), so any difference in the figures comes from
  * the servers, not from two load generators.
  */
 import { Agent, request } from 'node:http';
 
-/** One write request: URL, method and JSON body. */
+/** One request (a write, or a read for the read load): URL, method and JSON body ('' for none). */
 export interface Write {
   url: string;
-  method: 'PUT' | 'POST';
+  method: 'PUT' | 'POST' | 'GET';
   body: string;
 }
 
-/** How client `client` spells its `seq`-th write. */
+/** How client `client` spells its `seq`-th request. */
 export type WriteFn = (client: number, seq: number) => Write;
 
 export interface LoadResult {
@@ -33,8 +33,8 @@ export const pct = (xs: number[], p: number): number => {
 };
 export const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
-/** The load's 16 clients and the status polls never queue inside the agent. */
-export const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+/** The load's clients (up to 64 per host) and the status polls never queue inside the agent. */
+export const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 
 /**
  * One HTTP call, on the keep-alive agent unless `via` is false (a connection of its own, so a request
@@ -74,14 +74,14 @@ export function call(
 export const send = (w: Write, timeoutMs?: number): Promise<{ status: number; text: string }> =>
   call(w.url, w.method, w.body, timeoutMs);
 
-/** CLIENTS closed-loop clients, each with one write in flight, for `seconds`. */
-export async function load(write: WriteFn, seconds: number): Promise<LoadResult> {
+/** `clients` closed-loop clients, each with one request in flight, for `seconds`. */
+export async function load(write: WriteFn, seconds: number, clients = CLIENTS): Promise<LoadResult> {
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
   let seq = 0;
   await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
+    Array.from({ length: clients }, async (_, c) => {
       while (performance.now() < end) {
         const t = performance.now();
         const r = await send(write(c, ++seq));
@@ -93,10 +93,15 @@ export async function load(write: WriteFn, seconds: number): Promise<LoadResult>
   return { writes: lat.length, lat, errors };
 }
 
-/** writes/s, p50 and p99 of a load run, under `prefix`. */
-export function loadMetrics(prefix: string, r: LoadResult, seconds: number): Record<string, number> {
+/** writes/s (or reads/s), p50 and p99 of a load run, under `prefix`. */
+export function loadMetrics(
+  prefix: string,
+  r: LoadResult,
+  seconds: number,
+  unit: 'writes' | 'reads' = 'writes',
+): Record<string, number> {
   return {
-    [`${prefix}writes_per_s`]: round(r.writes / seconds, 0),
+    [`${prefix}${unit}_per_s`]: round(r.writes / seconds, 0),
     [`${prefix}p50_ms`]: round(pct(r.lat, 50)),
     [`${prefix}p99_ms`]: round(pct(r.lat, 99)),
   };

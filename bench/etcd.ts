@@ -2,7 +2,7 @@
  * etcd 3.4 beside our daemons in the raft-kv benchmark: finds (or installs)
  * the `etcd` binary, runs a 3-member cluster on 127.0.0.1 with free ports,
  * temp data dirs and etcd's default timing, and speaks its JSON gateway
- * (`POST /v3/kv/put`, `POST /v3/maintenance/status`).
+ * (`POST /v3/kv/put`, `POST /v3/kv/range`, `POST /v3/maintenance/status`).
  *
  * Finding etcd: `$ETCD_BIN`, else `etcd` on PATH, else /usr/bin/etcd. When
  * none exists and we run as root with apt-get, `apt-get install etcd-server`
@@ -99,6 +99,11 @@ const VALUE_B64 = b64(VALUE);
 export function etcdPut(client: string, key: string, value = VALUE): Write {
   const v = value === VALUE ? VALUE_B64 : b64(value);
   return { url: `${client}/v3/kv/put`, method: 'POST', body: JSON.stringify({ key: b64(key), value: v }) };
+}
+
+/** A linearizable read through the JSON gateway (`range` without `serializable`: etcd's ReadIndex). */
+export function etcdGet(client: string, key: string): Write {
+  return { url: `${client}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64(key) }) };
 }
 
 export class EtcdCluster {

@@ -3,11 +3,15 @@
  * multicast off, gossip join list), side by side with a 3-member etcd 3.4
  * cluster on loopback when etcd is installed (see etcd.ts), in the same run
  * and with the same client code (etcd-load.ts):
- * - throughput: 16 concurrent keep-alive HTTP clients writing 64-byte values
- *   for RAFT_KV_SECONDS (default 10) s after RAFT_KV_WARMUP_SECONDS (default
- *   2) s of the same load unmeasured, all to the leader, then spread over
- *   the three nodes (followers relay; etcd members forward): writes/s, p50,
- *   p99; the two systems' runs alternate so machine noise hits both alike;
+ * - throughput: RAFT_KV_CLIENTS (default 1,16,64) closed-loop keep-alive HTTP
+ *   clients writing 64-byte values for RAFT_KV_SECONDS (default 10) s after
+ *   RAFT_KV_WARMUP_SECONDS (default 2) s of the same load unmeasured, all to
+ *   the leader, then spread over the three nodes (followers relay; etcd
+ *   members forward): writes/s, p50, p99; then linearizable reads of 100
+ *   written keys (ours: ReadIndex `GET /v1/kv/KEY`; etcd: `range`, whose
+ *   default is linearizable) by RAFT_KV_READ_CLIENTS (default 1,16) clients
+ *   the same way; the two systems' runs alternate so machine noise hits
+ *   both alike;
  * - failover: SIGKILL the leader, time until a write through a surviving node
  *   is acknowledged, RAFT_KV_TRIALS (default 10) trials: etcd with its
  *   defaults (heartbeat 100 ms, election 1000 ms), ours with the same timing
@@ -19,7 +23,8 @@
  *   median over the trials); ours also through `swarm node stop` (the same
  *   path, asked over the API), whose own start-up competes for this
  *   machine's two cores with the three nodes and the client.
- * RAFT_KV_PARTS (default `ours,etcd,default`) runs a subset, for development.
+ * RAFT_KV_PARTS (default `ours,etcd,failover,default`) runs a subset, for
+ * development (`ours,etcd`: the load runs only).
  * Every process started here is SIGKILLed or stopped here, also on error.
  */
 import { spawn } from 'node:child_process';
@@ -27,11 +32,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EtcdCluster, etcdPut, findEtcd, ETCD_ELECTION_MS, ETCD_HEARTBEAT_MS } from './etcd.js';
+import { EtcdCluster, etcdGet, etcdPut, findEtcd, ETCD_ELECTION_MS, ETCD_HEARTBEAT_MS } from './etcd.js';
 import {
   call,
   closeAgents,
-  CLIENTS,
   firstAck,
   load,
   loadMetrics,
@@ -53,7 +57,15 @@ const SECONDS = Number(process.env.RAFT_KV_SECONDS ?? 10);
 const TRIALS = Number(process.env.RAFT_KV_TRIALS ?? 10);
 const WARMUP_SECONDS = Number(process.env.RAFT_KV_WARMUP_SECONDS ?? 2);
 const GAP_TRIALS = Number(process.env.RAFT_KV_GAP_TRIALS ?? 5);
-const PARTS = new Set((process.env.RAFT_KV_PARTS ?? 'ours,etcd,default').split(','));
+const PARTS = new Set((process.env.RAFT_KV_PARTS ?? 'ours,etcd,failover,default').split(','));
+const counts = (v: string): number[] =>
+  v
+    .split(',')
+    .filter((x) => x.trim() !== '')
+    .map(Number)
+    .filter((x) => Number.isInteger(x) && x > 0);
+const WRITE_CLIENTS = counts(process.env.RAFT_KV_CLIENTS ?? '1,16,64');
+const READ_CLIENTS = counts(process.env.RAFT_KV_READ_CLIENTS ?? '1,16');
 /** The failover goal when etcd is not measured: twice etcd's election timeout. */
 const FAILOVER_FALLBACK_MS = 2000;
 
@@ -190,8 +202,17 @@ const ourPut = (api: string, k: string, body = BODY): Write => ({
   method: 'PUT',
   body,
 });
-const spreadOver = (targets: string[], put: (target: string, k: string) => Write): WriteFn => {
-  return (c, seq) => put(targets[c % targets.length]!, key(c, seq));
+/**
+ * Client `c`'s `seq`-th request goes to targets[(c + seq) mod n]: each client moves round the members
+ * (so one client spread over three nodes is not one client on one node), and at any moment the
+ * clients are spread evenly over them.
+ */
+const spreadOver = (
+  targets: string[],
+  req: (target: string, k: string) => Write,
+  keyOf: (c: number, seq: number) => string,
+): WriteFn => {
+  return (c, seq) => req(targets[(c + seq) % targets.length]!, keyOf(c, seq));
 };
 
 /** A member set as both systems' failover and graceful-stop trials see it. */
@@ -312,7 +333,25 @@ function etcdTrial(e: EtcdCluster): Trial<EtcdCluster['members'][number]> {
 
 type Metrics = BenchReport['metrics'];
 
-/** Our cluster and etcd's throughput runs, alternating: leader, etcd leader, spread, etcd spread. */
+/** Keys the read loads read, written to both systems before them (a read of a missing key is a 404). */
+const READ_KEYS = 100;
+const readKey = (c: number, seq: number): string => `read-${(c * 7 + seq) % READ_KEYS}`;
+const ourGet = (api: string, k: string): Write => ({ url: `${api}/v1/kv/${k}`, method: 'GET', body: '' });
+
+/** Writes the read loads' keys through `put`; throws if one is refused (the reads would then 404). */
+async function fillReadKeys(target: string, put: (target: string, k: string) => Write): Promise<void> {
+  for (let i = 0; i < READ_KEYS; i++) {
+    const r = await send(put(target, `read-${i}`));
+    if (r.status !== 200)
+      throw new Error(`writing read-${i} to ${target}: ${r.status} ${r.text.slice(0, 200)}`);
+  }
+}
+
+/**
+ * Our cluster's and etcd's load runs, alternating so machine noise hits both alike: for each write
+ * client count, to the leader (ours, etcd) then spread over the members (ours, etcd); then for each
+ * read client count, linearizable reads to the leader then spread, the same way.
+ */
 async function throughput(
   c: Cluster | null,
   e: EtcdCluster | null,
@@ -320,20 +359,40 @@ async function throughput(
   details: Record<string, unknown>,
 ): Promise<void> {
   const errors: Record<string, number> = {};
-  const measure = async (name: string, write: WriteFn): Promise<void> => {
+  const measure = async (
+    name: string,
+    req: WriteFn,
+    clients: number,
+    unit: 'writes' | 'reads',
+  ): Promise<void> => {
     // Unmeasured first: our nodes run JavaScript, whose first second of load runs in V8's interpreter
     // and baseline compilers (a node in service has long been warm); etcd gets the same warm-up.
-    if (WARMUP_SECONDS > 0) await load(write, WARMUP_SECONDS);
-    const r: LoadResult = await load(write, SECONDS);
-    Object.assign(metrics, loadMetrics(`${name}_`, r, SECONDS));
+    if (WARMUP_SECONDS > 0) await load(req, WARMUP_SECONDS, clients);
+    const r: LoadResult = await load(req, SECONDS, clients);
+    Object.assign(metrics, loadMetrics(`${name}_`, r, SECONDS, unit));
     errors[name] = r.errors;
   };
   const ours = c?.nodes.map((n) => n.api) ?? [];
   const etcds = e?.members.map((m) => m.client) ?? [];
-  if (c) await measure('leader', spreadOver([(await c.leader(20_000, 3)).api], ourPut));
-  if (e) await measure('etcd_leader', spreadOver([(await e.leader()).client], etcdPut));
-  if (c) await measure('spread', spreadOver(ours, ourPut));
-  if (e) await measure('etcd_spread', spreadOver(etcds, etcdPut));
+  const ourLeader = async (): Promise<string[]> => [(await c!.leader(20_000, 3)).api];
+  const etcdLeader = async (): Promise<string[]> => [(await e!.leader()).client];
+  for (const n of WRITE_CLIENTS) {
+    if (c) await measure(`leader_c${n}`, spreadOver(await ourLeader(), ourPut, key), n, 'writes');
+    if (e) await measure(`etcd_leader_c${n}`, spreadOver(await etcdLeader(), etcdPut, key), n, 'writes');
+    if (c) await measure(`spread_c${n}`, spreadOver(ours, ourPut, key), n, 'writes');
+    if (e) await measure(`etcd_spread_c${n}`, spreadOver(etcds, etcdPut, key), n, 'writes');
+  }
+  if (READ_CLIENTS.length > 0) {
+    if (c) await fillReadKeys((await ourLeader())[0]!, ourPut);
+    if (e) await fillReadKeys((await etcdLeader())[0]!, etcdPut);
+  }
+  for (const n of READ_CLIENTS) {
+    if (c) await measure(`read_leader_c${n}`, spreadOver(await ourLeader(), ourGet, readKey), n, 'reads');
+    if (e)
+      await measure(`etcd_read_leader_c${n}`, spreadOver(await etcdLeader(), etcdGet, readKey), n, 'reads');
+    if (c) await measure(`read_spread_c${n}`, spreadOver(ours, ourGet, readKey), n, 'reads');
+    if (e) await measure(`etcd_read_spread_c${n}`, spreadOver(etcds, etcdGet, readKey), n, 'reads');
+  }
   details.errors = errors;
 }
 
@@ -357,14 +416,14 @@ async function sideBySide(
       e = null;
     }
     await throughput(c, e, metrics, details);
-    if (c) {
+    if (c && PARTS.has('failover')) {
       const fo = await failovers(ourTrial(c));
       details.failover_ms = fo.map((x) => round(x, 0));
       Object.assign(metrics, failoverMetrics('failover_etcd_timing_', fo));
       Object.assign(metrics, await gracefulGaps(ourTrial(c), 'graceful_stop_', details));
       Object.assign(metrics, await gracefulGaps(ourTrial(c, 'cli'), 'graceful_cli_stop_', details));
     }
-    if (e) {
+    if (e && PARTS.has('failover')) {
       const fo = await failovers(etcdTrial(e));
       details.etcd_failover_ms = fo.map((x) => round(x, 0));
       Object.assign(metrics, failoverMetrics('etcd_failover_', fo));
@@ -394,7 +453,8 @@ export default async function bench(): Promise<BenchReport> {
   const details: Record<string, unknown> = {
     seconds: SECONDS,
     warmup_seconds: WARMUP_SECONDS,
-    clients: CLIENTS,
+    write_clients: WRITE_CLIENTS,
+    read_clients: READ_CLIENTS,
     value_bytes: 64,
     trials: TRIALS,
     graceful_trials: GAP_TRIALS,
@@ -414,11 +474,14 @@ export default async function bench(): Promise<BenchReport> {
     closeAgents();
   }
 
+  ratios(metrics);
   return {
     name: 'raft-kv',
     description:
-      '3 local daemons beside a 3-member etcd 3.4 cluster (same run, same client code): 16 keep-alive clients, 64-byte values, ' +
-      '10 s to the leader and spread; failover after SIGKILL of the leader (etcd timing 100/1000 ms, and our default timing); ' +
+      '3 local daemons beside a 3-member etcd 3.4 cluster (same run, same client code): ' +
+      `writes of 64-byte values by ${WRITE_CLIENTS.join('/')} closed-loop keep-alive clients and linearizable reads by ` +
+      `${READ_CLIENTS.join('/')}, ${SECONDS} s each to the leader and spread over the members; ` +
+      'failover after SIGKILL of the leader (etcd timing 100/1000 ms, and our default timing); ' +
       'write gap on a graceful leader stop by SIGTERM (largest of 5; ours also by `swarm node stop`)',
     metrics: ordered(metrics),
     goals: goals(metrics),
@@ -426,47 +489,89 @@ export default async function bench(): Promise<BenchReport> {
   };
 }
 
+/** Write throughput against etcd's (../shared/design.md): at least 1.5x at 16 and more clients, 1.0x at one. */
+const writeRatioGoal = (clients: number): number => (clients >= 16 ? 1.5 : 1.0);
+
+/** ours / etcd's for each write load, as `<load>_writes_vs_etcd`, where both were measured. */
+function ratios(m: Metrics): void {
+  for (const n of WRITE_CLIENTS) {
+    for (const where of ['leader', 'spread']) {
+      const ours = m[`${where}_c${n}_writes_per_s`];
+      const etcd = m[`etcd_${where}_c${n}_writes_per_s`];
+      if (typeof ours === 'number' && typeof etcd === 'number' && etcd > 0)
+        m[`${where}_c${n}_writes_vs_etcd`] = round(ours / etcd, 2);
+    }
+  }
+}
+
 /** Goals against etcd's figures of this same run; absolute stand-ins only where etcd was not measured. */
 function goals(m: Metrics): BenchGoal[] {
   const num = (k: string): number | null => (typeof m[k] === 'number' ? (m[k] as number) : null);
   const g: BenchGoal[] = [];
-  const etcdWrites = num('etcd_leader_writes_per_s');
-  const etcdP99 = num('etcd_leader_p99_ms');
-  const etcdFailover = num('etcd_failover_median_ms');
-  if (etcdWrites !== null) g.push({ metric: 'leader_writes_per_s', op: '>=', target: etcdWrites });
-  if (etcdP99 !== null) g.push({ metric: 'leader_p99_ms', op: '<=', target: etcdP99 });
-  g.push({ metric: 'failover_etcd_timing_median_ms', op: '<', target: etcdFailover ?? FAILOVER_FALLBACK_MS });
-  g.push({ metric: 'graceful_stop_write_gap_ms', op: '<', target: 20 });
+  for (const n of WRITE_CLIENTS) {
+    for (const where of ['leader', 'spread']) {
+      const load = `${where}_c${n}`;
+      if (num(`${load}_writes_vs_etcd`) !== null)
+        g.push({ metric: `${load}_writes_vs_etcd`, op: '>=', target: writeRatioGoal(n) });
+      const etcdP99 = num(`etcd_${load}_p99_ms`);
+      if (etcdP99 !== null) g.push({ metric: `${load}_p99_ms`, op: '<=', target: etcdP99 });
+    }
+  }
+  for (const n of READ_CLIENTS) {
+    for (const where of ['leader', 'spread']) {
+      const etcdP99 = num(`etcd_read_${where}_c${n}_p99_ms`);
+      if (etcdP99 !== null) g.push({ metric: `read_${where}_c${n}_p99_ms`, op: '<=', target: etcdP99 });
+    }
+  }
+  if (PARTS.has('failover')) {
+    const etcdFailover = num('etcd_failover_median_ms');
+    g.push({
+      metric: 'failover_etcd_timing_median_ms',
+      op: '<',
+      target: etcdFailover ?? FAILOVER_FALLBACK_MS,
+    });
+    g.push({ metric: 'graceful_stop_write_gap_ms', op: '<', target: 20 });
+  }
   return g;
 }
 
 /** Each of our figures next to etcd's, so the generated table reads as a comparison; null where not measured. */
 function ordered(m: Metrics): Metrics {
-  const keys = [
-    'leader_writes_per_s',
-    'etcd_leader_writes_per_s',
-    'leader_p50_ms',
-    'etcd_leader_p50_ms',
-    'leader_p99_ms',
-    'etcd_leader_p99_ms',
-    'spread_writes_per_s',
-    'etcd_spread_writes_per_s',
-    'spread_p50_ms',
-    'etcd_spread_p50_ms',
-    'spread_p99_ms',
-    'etcd_spread_p99_ms',
-    'failover_etcd_timing_median_ms',
-    'etcd_failover_median_ms',
-    'failover_default_timing_median_ms',
-    'failover_etcd_timing_max_ms',
-    'etcd_failover_max_ms',
-    'failover_default_timing_max_ms',
-    'graceful_stop_write_gap_ms',
-    'etcd_graceful_stop_write_gap_ms',
-    'graceful_stop_write_gap_median_ms',
-    'etcd_graceful_stop_write_gap_median_ms',
-    'graceful_cli_stop_write_gap_ms',
-    'graceful_cli_stop_write_gap_median_ms',
-  ];
+  const keys: string[] = [];
+  const pair = (k: string): void => {
+    keys.push(k, `etcd_${k}`);
+  };
+  for (const n of WRITE_CLIENTS) {
+    for (const where of ['leader', 'spread']) {
+      const load = `${where}_c${n}`;
+      pair(`${load}_writes_per_s`);
+      keys.push(`${load}_writes_vs_etcd`);
+      pair(`${load}_p50_ms`);
+      pair(`${load}_p99_ms`);
+    }
+  }
+  for (const n of READ_CLIENTS) {
+    for (const where of ['leader', 'spread']) {
+      const load = `read_${where}_c${n}`;
+      pair(`${load}_reads_per_s`);
+      pair(`${load}_p50_ms`);
+      pair(`${load}_p99_ms`);
+    }
+  }
+  if (PARTS.has('failover'))
+    keys.push(
+      'failover_etcd_timing_median_ms',
+      'etcd_failover_median_ms',
+      'failover_default_timing_median_ms',
+      'failover_etcd_timing_max_ms',
+      'etcd_failover_max_ms',
+      'failover_default_timing_max_ms',
+      'graceful_stop_write_gap_ms',
+      'etcd_graceful_stop_write_gap_ms',
+      'graceful_stop_write_gap_median_ms',
+      'etcd_graceful_stop_write_gap_median_ms',
+      'graceful_cli_stop_write_gap_ms',
+      'graceful_cli_stop_write_gap_median_ms',
+    );
   return Object.fromEntries(keys.map((k) => [k, m[k] ?? null]));
 }

@@ -297,7 +297,12 @@ export class RaftCoreRunner {
         onTick: (now) => host.onTick(now),
         nextWork: (core) => host.nextWork(core),
         onLeaderChange: () => host.onLeaderChange(),
-        onSoftState: (ss, term) => node.log.info('raft role', { role: ss.role, leader: ss.leader, term }),
+        onSoftState: (ss, term) => {
+          node.log.info('raft role', { role: ss.role, leader: ss.leader, term });
+          // A leader's fsync overlaps its followers' round trip and its loop has requests to parse
+          // meanwhile: the pool. A follower's fsync is the commit's critical path: inline when small.
+          storage.setInlineSync(ss.role !== 'leader');
+        },
         onFsync: (seconds) => host.metrics.fsyncSeconds.observe(seconds),
         onPersisted: (rd) => {
           if (rd.snapshot)

@@ -11,7 +11,7 @@
  * keeps the revision that created it, the one that last modified it, and a
  * per-key `version` (writes since creation).
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode, Encoder } from '@msgpack/msgpack';
 import { RaftError } from './errors.js';
 import { readMsgpackValue, readSnapshotImage } from './kv-snapshot-reader.js';
 import { EntryType, type Entry } from './types.js';
@@ -145,8 +145,15 @@ export type KvResult =
       readonly message?: string;
     };
 
+/**
+ * One encoder for every command and snapshot value: msgpack's `encode()` builds a new Encoder, with a
+ * fresh 2 KiB buffer, per call, which showed in the leader's profile at 64 clients (0.6% of its
+ * time in the constructor alone). `Encoder.encode` returns a copy, and a re-entrant call clones.
+ */
+const sharedEncoder = new Encoder();
+
 export function encodeCommand(cmd: KvCommand): Uint8Array {
-  return encode(cmd);
+  return sharedEncoder.encode(cmd);
 }
 
 /** Decode a command, or explain why the bytes are not one. */
@@ -361,7 +368,7 @@ class RowWriter {
 
   /** Non-negative integers below 2^32 as @msgpack/msgpack writes them; anything else through encode(). */
   number(x: number): void {
-    if (!Number.isInteger(x) || x < 0 || x >= 0x100000000) return this.bytes(encode(x));
+    if (!Number.isInteger(x) || x < 0 || x >= 0x100000000) return this.bytes(sharedEncoder.encode(x));
     this.room(5);
     if (x < 0x80) this.buf[this.off++] = x;
     else if (x < 0x100) {
@@ -382,7 +389,7 @@ class RowWriter {
     else if (v === null) this.byte(0xc0);
     else if (v === true) this.byte(0xc3);
     else if (v === false) this.byte(0xc2);
-    else this.bytes(encode(v));
+    else this.bytes(sharedEncoder.encode(v));
   }
 
   done(): Uint8Array {

@@ -3,7 +3,7 @@
  * tests can count fsyncs, inject I/O failures and copy the directory at chosen
  * moments to simulate crashes. `nodeFs` is the real implementation.
  */
-import { writeSync } from 'node:fs';
+import { fdatasyncSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 
 export interface StorageFile {
@@ -11,6 +11,11 @@ export interface StorageFile {
   append(data: Uint8Array): Promise<void>;
   /** fdatasync: data and the metadata needed to read it back (size), not timestamps. */
   datasync(): Promise<void>;
+  /**
+   * The same fdatasync on the calling thread, blocking it (optional; see FileStorageOptions.inlineSync).
+   * Throws on failure like datasync rejects.
+   */
+  datasyncInline?(): void;
   /** fsync: everything, including metadata. */
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -58,6 +63,10 @@ class NodeFile implements StorageFile {
 
   datasync(): Promise<void> {
     return this.fh.datasync();
+  }
+
+  datasyncInline(): void {
+    fdatasyncSync(this.fh.fd);
   }
 
   sync(): Promise<void> {

@@ -1,0 +1,139 @@
+/**
+ * FileStorageOptions.inlineSync: a small flush on a fast disk fsyncs on the calling thread; a large
+ * flush, a slow disk or `maxEntries: 0` keep the thread pool. Either way the data is durable before
+ * sync() resolves, and a failed inline fsync fails the storage stop like a failed pooled one.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileRaftStorage, type FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
+import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
+import { cleanupDirs, entries, entry, tempDir } from './helpers.js';
+
+const opened: FileRaftStorage[] = [];
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+  cleanupDirs();
+});
+
+interface Counts {
+  pooled: number;
+  inline: number;
+}
+
+/** nodeFs whose WAL files count both kinds of fdatasync, which may stall (a slow disk); an inline one may fail. */
+function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }): StorageFs {
+  const wrap = (f: StorageFile): StorageFile => ({
+    append: (d) => f.append(d),
+    async datasync() {
+      counts.pooled++;
+      await f.datasync();
+      if (inline.stallMs > 0) await new Promise((r) => setTimeout(r, inline.stallMs));
+    },
+    datasyncInline() {
+      counts.inline++;
+      if (inline.fail) throw new Error('EIO');
+      f.datasyncInline!();
+      // A slow disk, as the storage measures it (wall time of the call).
+      const end = performance.now() + inline.stallMs;
+      while (performance.now() < end);
+    },
+    sync: () => f.sync(),
+    truncate: (n) => f.truncate(n),
+    close: () => f.close(),
+    ...(f.writeAt ? { writeAt: (d: Uint8Array, p: number) => f.writeAt!(d, p) } : {}),
+  });
+  return {
+    ...nodeFs,
+    openAppend: async (p, mode) => wrap(await nodeFs.openAppend(p, mode)),
+    openTruncate: async (p) => wrap(await nodeFs.openTruncate(p)),
+  };
+}
+
+async function open(dir: string, opts: FileStorageOptions) {
+  const s = new FileRaftStorage(dir, opts);
+  opened.push(s);
+  await s.load();
+  return s;
+}
+
+describe('inline fdatasync', () => {
+  it('fsyncs a flush of one or two entries inline and a larger one on the pool; all of it durable', async () => {
+    const dir = tempDir();
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(dir, { fs: countingFs(counts, { stallMs: 0, fail: false }) });
+    const atLoad = { ...counts };
+    s.append([entry(1, 1)]);
+    await s.sync();
+    s.append(entries(2, 3, 1));
+    await s.sync();
+    expect(counts.inline - atLoad.inline).toBe(2);
+    expect(counts.pooled - atLoad.pooled).toBe(0);
+    expect(s.stats.inlineFsyncs).toBe(2);
+    s.append(entries(4, 10, 1));
+    await s.sync();
+    expect(counts.pooled - atLoad.pooled).toBe(1);
+    expect(counts.inline - atLoad.inline).toBe(2);
+    await s.close();
+    const again = await open(dir, {});
+    expect(again.getLastIndex()).toBe(10);
+  });
+
+  it('stops fsyncing inline once the disk is slow', async () => {
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(tempDir(), {
+      fs: countingFs(counts, { stallMs: 20, fail: false }),
+      inlineSync: { maxEntries: 2, maxMs: 2 },
+    });
+    const atLoad = { ...counts };
+    for (let i = 1; i <= 6; i++) {
+      s.append([entry(i, 1)]);
+      await s.sync();
+    }
+    // The first fsync (inline: nothing measured yet) takes over 20 ms, which lifts the running
+    // average (weight 0.2) past 4 ms: from then on every flush, small as it is, waits on the pool
+    // (and the disk stays slow there).
+    expect(counts.inline - atLoad.inline).toBe(1);
+    expect(counts.pooled - atLoad.pooled).toBe(5);
+  });
+
+  it('never fsyncs inline with maxEntries 0', async () => {
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(tempDir(), {
+      fs: countingFs(counts, { stallMs: 0, fail: false }),
+      inlineSync: { maxEntries: 0, maxMs: 2 },
+    });
+    for (let i = 1; i <= 3; i++) {
+      s.append([entry(i, 1)]);
+      await s.sync();
+    }
+    expect(counts.inline).toBe(0);
+    expect(s.stats.inlineFsyncs).toBe(0);
+  });
+
+  it('fsyncs on the pool while setInlineSync(false) holds (a leader), inline again once turned back on', async () => {
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(tempDir(), { fs: countingFs(counts, { stallMs: 0, fail: false }) });
+    const atLoad = { ...counts };
+    s.setInlineSync(false);
+    s.append([entry(1, 1)]);
+    await s.sync();
+    expect(counts.inline - atLoad.inline).toBe(0);
+    expect(counts.pooled - atLoad.pooled).toBe(1);
+    s.setInlineSync(true);
+    s.append([entry(2, 1)]);
+    await s.sync();
+    expect(counts.inline - atLoad.inline).toBe(1);
+  });
+
+  it('fails stop after an inline fdatasync error', async () => {
+    const flags = { stallMs: 0, fail: false };
+    const s = await open(tempDir(), { fs: countingFs({ pooled: 0, inline: 0 }, flags) });
+    s.append([entry(1, 1)]);
+    await s.sync();
+    flags.fail = true;
+    s.append([entry(2, 1)]);
+    await expect(s.sync()).rejects.toThrow(/I\/O failed.*EIO/);
+    flags.fail = false;
+    expect(() => s.append([entry(3, 1)])).toThrow(/failed an earlier/);
+  });
+});
