@@ -182,6 +182,17 @@ export class GossipNode {
     if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) this.prober.setScale(p.probeScale);
   }
 
+  /**
+   * Wake-up sharing (energy): the next probe may start up to `probeEarlyMs` before or
+   * `probeLateMs` after its due time when the node is ticked anyway, and a periodic push-pull up
+   * to `pushPullLateMs` late. nextDeadline() includes the late slack; tick(now) at any time runs
+   * what is due within the window. Zeros (the default) keep every timer exact.
+   */
+  setWakeSlack(probeEarlyMs: number, probeLateMs: number, pushPullLateMs: number): void {
+    this.prober.setWindow(probeEarlyMs, probeLateMs);
+    this.pushPull.setLateSlack(pushPullLateMs);
+  }
+
   /** Our record first, then every member we hold, dead and left ones included until they expire. */
   members(): MemberRecord[] {
     const out: MemberRecord[] = [this.ctx.self];

@@ -98,8 +98,19 @@ export class PushPull {
     this.nextPushPullAt = now + this.interval() * this.ctx.rng.next();
   }
 
+  /** How late a periodic exchange may run to share another timer's wake-up (setLateSlack). */
+  private lateMs = 0;
+
+  /**
+   * Anti-entropy repairs what dissemination missed; a few seconds late costs nothing, so the
+   * runtime lets it wait up to `ms` (one probe period) for a wake-up it shares instead of its own.
+   */
+  setLateSlack(ms: number): void {
+    this.lateMs = Math.max(0, ms);
+  }
+
   nextDeadline(): number {
-    let t = this.ctx.leaving ? Infinity : this.nextPushPullAt;
+    let t = this.ctx.leaving ? Infinity : this.nextPushPullAt + this.lateMs;
     if (this.joinState !== null) t = Math.min(t, this.joinState.nextAt);
     return t;
   }

@@ -35,7 +35,13 @@ import {
   type UserEvent,
 } from '../gossip/messages.js';
 import { GossipNode } from '../gossip/node.js';
-import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
+import {
+  DEFAULT_GOSSIP_CONFIG,
+  type GossipConfig,
+  type GossipEvent,
+  type GossipStats,
+  type PeerAddress,
+} from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
 import type { RefusalCause } from '../net/refusals.js';
 import type { UdpTransport } from '../net/udp.js';
@@ -65,6 +71,19 @@ const MIN_WAKE_MS = 1;
 /** Least time between two writes of the remembered peers (flash wear); the first waits for the join to settle. */
 const PEERS_SAVE_INTERVAL_MS = 30_000;
 const PEERS_FIRST_SAVE_MS = 5000;
+/**
+ * Wake-up sharing with another component's wake-ups (shareWake: a Raft follower's heartbeats),
+ * as fractions of the probe period in force. While shared wakes keep coming, a probe may start
+ * PROBE_EARLY before its due time or wait PROBE_LATE past it for one; once every
+ * CAPTURE_EVERY_PERIODS periods it may start up to PROBE_CAPTURE early, which moves the probe
+ * schedule onto the heartbeats' phase (with equal periods it then stays there: each probe is
+ * due one period after the heartbeat it rode, when the next heartbeat arrives). The probe rate
+ * moves by at most the window; a node nobody shares wakes with keeps exact timers.
+ */
+const PROBE_EARLY = 0.1;
+const PROBE_LATE = 0.05;
+const PROBE_CAPTURE = 0.5;
+const CAPTURE_EVERY_PERIODS = 8;
 
 export const STATUS_NAMES: Readonly<Record<MemberStatus, PeerStatus>> = {
   [MemberStatus.Alive]: 'alive',
@@ -175,6 +194,9 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   private adaptiveChangedAtMs: number | null = null;
   /** Probe-period stretch last handed to the core (the controller's interval multiplier). */
   private probeScale = 1;
+  /** performance.now() of the last shareWake and of the last one allowed to pull a probe far ahead. */
+  private lastShareAt = -Infinity;
+  private lastCaptureAt = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private wakeups = 0;
@@ -399,6 +421,31 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       remove();
       this.arm();
     };
+  }
+
+  /**
+   * Another component woke the process anyway (a Raft follower heard its leader): run the timers
+   * and chores due at or near now, so they share this wake-up instead of arming their own (see
+   * PROBE_EARLY). Cheap when nothing is near: every core timer checks its own deadline.
+   */
+  shareWake(): void {
+    const core = this.core;
+    if (!core || this.transport === null || this.stopped) return;
+    const now = this.now();
+    this.lastShareAt = now;
+    const period = this.probePeriodMs();
+    const capture = now - this.lastCaptureAt >= CAPTURE_EVERY_PERIODS * period;
+    core.setWakeSlack((capture ? PROBE_CAPTURE : PROBE_EARLY) * period, PROBE_LATE * period, period);
+    const sent = core.stats().probesSent;
+    core.tick(now);
+    if (capture && core.stats().probesSent !== sent) this.lastCaptureAt = now;
+    this.runChores(now);
+    this.flush();
+  }
+
+  /** The probe period in force (configured x the energy modes' stretch), ms. */
+  private probePeriodMs(): number {
+    return (this.opts.core?.probeIntervalMs ?? DEFAULT_GOSSIP_CONFIG.probeIntervalMs) * this.probeScale;
   }
 
   /** Re-read API address, Raft address and Raft role from the node status and advertise changes. */
@@ -651,12 +698,17 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       const last = ctl.state().lastEvaluatedAt;
       chores = Math.min(chores, last === null ? now : last + ctl.config.adaptationIntervalMs);
     }
-    return Math.min(t, chores + RUNTIME_SLACK_MS, this.chores.deadline());
+    // A probe period of slack at least: the probe timer wakes us that often, so they always ride it.
+    return Math.min(t, chores + Math.max(RUNTIME_SLACK_MS, this.probePeriodMs()), this.chores.deadline());
   }
 
   private arm(): void {
     if (this.transport === null) return;
     const now = this.now();
+    // Probes wait for shared wake-ups only while they come; push-pull may always ride a probe.
+    const period = this.probePeriodMs();
+    const sharing = now - this.lastShareAt < 2 * period;
+    this.core?.setWakeSlack(sharing ? PROBE_EARLY * period : 0, sharing ? PROBE_LATE * period : 0, period);
     const at = Math.max(this.nextWake(now), now + MIN_WAKE_MS);
     // Re-arm later too, not only earlier: an ack that arrives before the probe timeout
     // moves the deadline out, and a stale timer would be a wake-up with nothing to do.

@@ -37,6 +37,7 @@ import { RaftForwarder } from './raft-forward.js';
 import { RaftFormationRunner } from './raft-formation-runner.js';
 import { RaftKvService, type KvEntry } from './raft-kv-service.js';
 import { RaftMerge, type MergeReport } from './raft-merge.js';
+import type { WakeSharer } from './chores.js';
 import { RaftMetrics } from './raft-metrics.js';
 import { RaftPeerLinks } from './raft-peer-links.js';
 
@@ -61,6 +62,11 @@ export interface RaftComponentOptions {
   readonly formationWindowMs?: number;
   /** Formation: time since start before proposing, so discovery ran (default 2 s). */
   readonly formationMinUptimeMs?: number;
+  /**
+   * Told when the leader's message woke this follower (the gossip component: its next probe then
+   * rides the heartbeat instead of a wake-up of its own; src/node/chores.ts).
+   */
+  readonly wakeSharer?: WakeSharer;
 }
 
 export interface LeaderInfo {
@@ -89,6 +95,8 @@ const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
  * hears three heartbeats per minimum timeout.
  */
 export const EMERGENCY_HEARTBEAT_SCALE = 3;
+/** The same for voters all on a low battery (each stretches its election timeout x2). */
+export const LOW_POWER_HEARTBEAT_SCALE = 2;
 /**
  * Quiet cluster (nothing committed for a while): the leader heartbeats its
  * voters this many times less often, capped so that a follower that has not
@@ -209,7 +217,7 @@ export class RaftComponent implements NodeComponent {
       seed: opts.seed,
       send: (m) => this.links.send(m),
       onTick: (now) => this.onTick(now),
-      nextWork: (core) => this.nextWork(core),
+      nextWork: (core) => this.nextTimerWork(core),
       onLeaderChange: () => {
         this.kv.wakeLeaderWaiters();
         for (const l of [...this.leaderListeners]) l();
@@ -650,7 +658,10 @@ export class RaftComponent implements NodeComponent {
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.runner.receive(m);
     if (this.core !== null) this.noteCommit(this.core, now);
-    if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
+    if (m.from === this.core?.leaderId) {
+      this.leaderHeardAt = Date.now();
+      if (!this.core.isLeader) this.opts.wakeSharer?.shareWake();
+    }
   }
 
   /** Runs after every tick of the core (see RaftDriver). */
@@ -681,6 +692,17 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
+   * When the driver must wake for onTick's own work. A follower that knows its leader needs no
+   * timer for it: the pass rides the leader's next message (onMessage) or, when the leader falls
+   * silent, the election deadline's tick. A timer at nextWork fell between two heartbeats and woke
+   * an idle follower every FOLLOWER_MANAGE_EVERY_MS for nothing (0.5 wake-ups/s of its ~5).
+   */
+  private nextTimerWork(core: RaftNode): number {
+    if (!core.isLeader && core.leaderId !== null) return Infinity;
+    return this.nextWork(core);
+  }
+
+  /**
    * Energy (EnergyComponent.onPowerMode): a leader heartbeats learners less often in emergency
    * (LEARNER_HEARTBEAT_ROUNDS). Voters' timers are left alone: stretching them would slow failover
    * for the whole cluster; a battery node stretches its own election timeout (setElectionTimeoutScale).
@@ -692,27 +714,39 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
-   * Energy: a leader in emergency whose voters all advertise a critical
-   * battery heartbeats them EMERGENCY_HEARTBEAT_SCALE times less often (and
-   * runs check-quorum over as much longer). Each of them has stretched its own
-   * election timeout x3 already (the energy component, at the sample that saw
-   * the battery critical), so the timing stays consistent; one voter off that
-   * state (on mains, recharged, unknown) and the leader heartbeats at the base
-   * period again, from its next round.
+   * Energy: a leader whose other voters all advertise a critical battery
+   * heartbeats them EMERGENCY_HEARTBEAT_SCALE times less often (and runs
+   * check-quorum over as much longer); all on a low battery, LOW_POWER_HEARTBEAT_SCALE
+   * times. Each of them has stretched its own election timeout as much already
+   * (electionTimeoutMultiplier: x3 critical, x2 low, at the sample that saw the
+   * battery), so the ratio of timeout to heartbeat stays the configured one;
+   * one voter off that state (on mains, recharged, unknown) and the leader
+   * heartbeats at the base period again, from its next round.
+   *
+   * Quiet on top multiplies (QUIET_HEARTBEAT_SCALE, capped at 2/3 of the
+   * minimum election timeout): a follower that has not stretched for quiet
+   * still has its energy stretch, so it hears a heartbeat every 2/3 of its own
+   * minimum timeout. Idle and all critical, a follower then hears its leader
+   * every 3 s by default instead of every 1.5 s.
    */
   private updateHeartbeatScale(now = Date.now()): void {
     const core = this.core;
     if (core === null) return;
     let scale = 1;
-    if (this.powerMode === 'emergency' && core.isLeader) {
+    if (core.isLeader) {
       const others = core.confState.voters.filter((v) => v !== core.id);
-      if (others.every((v) => this.opts.peers.get(v)?.powerState === 'critical'))
+      const states = others.map((v) => this.opts.peers.get(v)?.powerState);
+      // Alone among the voters, nobody waits for our heartbeats but learners: our own mode decides.
+      const mode = others.length === 0 ? this.powerMode : null;
+      if (mode === 'emergency' || (others.length > 0 && states.every((st) => st === 'critical')))
         scale = EMERGENCY_HEARTBEAT_SCALE;
+      else if (
+        mode === 'low_power' ||
+        (others.length > 0 && states.every((st) => st === 'critical' || st === 'low_power'))
+      )
+        scale = LOW_POWER_HEARTBEAT_SCALE;
+      if (now - this.commitMovedAt >= QUIET_LEADER_AFTER_MS) scale *= this.quietHeartbeatScale;
     }
-    // Quiet: the larger stretch, not the product, so an all-critical cluster keeps its x3 (the lease
-    // and an unstretched follower bound it: see QUIET_HEARTBEAT_SCALE).
-    if (core.isLeader && now - this.commitMovedAt >= QUIET_LEADER_AFTER_MS)
-      scale = Math.max(scale, this.quietHeartbeatScale);
     this.runner.setHeartbeatScale(scale);
   }
 
