@@ -50,6 +50,7 @@ import type { GossipMessage } from '../gossip/messages.js';
 import { isWildcardHost, resolveAdvertiseHost } from './advertise.js';
 import { ChoreSet, type Chore, type ChoreHost } from './chores.js';
 import { loadGossipPeers, saveGossipPeers } from './gossip-peers-file.js';
+import { ProbeWakeShare } from './wake-share.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.js';
@@ -71,19 +72,6 @@ const MIN_WAKE_MS = 1;
 /** Least time between two writes of the remembered peers (flash wear); the first waits for the join to settle. */
 const PEERS_SAVE_INTERVAL_MS = 30_000;
 const PEERS_FIRST_SAVE_MS = 5000;
-/**
- * Wake-up sharing with another component's wake-ups (shareWake: a Raft follower's heartbeats),
- * as fractions of the probe period in force. While shared wakes keep coming, a probe may start
- * PROBE_EARLY before its due time or wait PROBE_LATE past it for one; once every
- * CAPTURE_EVERY_PERIODS periods it may start up to PROBE_CAPTURE early, which moves the probe
- * schedule onto the heartbeats' phase (with equal periods it then stays there: each probe is
- * due one period after the heartbeat it rode, when the next heartbeat arrives). The probe rate
- * moves by at most the window; a node nobody shares wakes with keeps exact timers.
- */
-const PROBE_EARLY = 0.1;
-const PROBE_LATE = 0.05;
-const PROBE_CAPTURE = 0.5;
-const CAPTURE_EVERY_PERIODS = 8;
 
 export const STATUS_NAMES: Readonly<Record<MemberStatus, PeerStatus>> = {
   [MemberStatus.Alive]: 'alive',
@@ -194,9 +182,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   private adaptiveChangedAtMs: number | null = null;
   /** Probe-period stretch last handed to the core (the controller's interval multiplier). */
   private probeScale = 1;
-  /** performance.now() of the last shareWake and of the last one allowed to pull a probe far ahead. */
-  private lastShareAt = -Infinity;
-  private lastCaptureAt = -Infinity;
+  /** When the probe may move to share a Raft follower's heartbeat wake-ups (wake-share.ts). */
+  private readonly wakeShare = new ProbeWakeShare();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private wakeups = 0;
@@ -426,19 +413,18 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   /**
    * Another component woke the process anyway (a Raft follower heard its leader): run the timers
    * and chores due at or near now, so they share this wake-up instead of arming their own (see
-   * PROBE_EARLY). Cheap when nothing is near: every core timer checks its own deadline.
+   * wake-share.ts). Cheap when nothing is near: every core timer checks its own deadline.
    */
   shareWake(): void {
     const core = this.core;
     if (!core || this.transport === null || this.stopped) return;
     const now = this.now();
-    this.lastShareAt = now;
     const period = this.probePeriodMs();
-    const capture = now - this.lastCaptureAt >= CAPTURE_EVERY_PERIODS * period;
-    core.setWakeSlack((capture ? PROBE_CAPTURE : PROBE_EARLY) * period, PROBE_LATE * period, period);
+    const slack = this.wakeShare.slack(now, period, true);
+    core.setWakeSlack(slack.probeEarlyMs, slack.probeLateMs, slack.pushPullLateMs);
     const sent = core.stats().probesSent;
     core.tick(now);
-    if (capture && core.stats().probesSent !== sent) this.lastCaptureAt = now;
+    this.wakeShare.sharedTickDone(now, period, core.stats().probesSent !== sent);
     this.runChores(now);
     this.flush();
   }
@@ -706,9 +692,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     if (this.transport === null) return;
     const now = this.now();
     // Probes wait for shared wake-ups only while they come; push-pull may always ride a probe.
-    const period = this.probePeriodMs();
-    const sharing = now - this.lastShareAt < 2 * period;
-    this.core?.setWakeSlack(sharing ? PROBE_EARLY * period : 0, sharing ? PROBE_LATE * period : 0, period);
+    const slack = this.wakeShare.slack(now, this.probePeriodMs(), false);
+    this.core?.setWakeSlack(slack.probeEarlyMs, slack.probeLateMs, slack.pushPullLateMs);
     const at = Math.max(this.nextWake(now), now + MIN_WAKE_MS);
     // Re-arm later too, not only earlier: an ack that arrives before the probe timeout
     // moves the deadline out, and a stale timer would be a wake-up with nothing to do.
