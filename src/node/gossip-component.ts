@@ -184,6 +184,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   private probeScale = 1;
   /** When the probe may move to share a Raft follower's heartbeat wake-ups (wake-share.ts). */
   private readonly wakeShare = new ProbeWakeShare();
+  /** An arm() is queued behind the next poll (armSoon). */
+  private armPending = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private wakeups = 0;
@@ -425,8 +427,11 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     const sent = core.stats().probesSent;
     core.tick(now);
     this.wakeShare.sharedTickDone(now, period, core.stats().probesSent !== sent);
+    this.flushOutput();
     this.runChores(now);
-    this.flush();
+    this.flushOutput();
+    this.savePeers(now);
+    this.armSoon();
   }
 
   /** The probe period in force (configured x the energy modes' stretch), ms. */
@@ -543,11 +548,33 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
         core.join(this.seeds, now);
       }
     }
+    // The probe leaves before the chores run: its ack then comes back while they do (see armSoon).
+    this.flushOutput();
     this.runChores(now);
     // Cheap (a status merge); catches the API address once it listens and every Raft role change.
     this.refreshMeta();
     this.adapt(now);
-    this.flush();
+    this.flushOutput();
+    this.savePeers(now);
+    this.armSoon();
+  }
+
+  /**
+   * Arm the timer after the event loop has polled once more, not now. Right after a probe went
+   * out, the earliest deadline is its ack timeout; a timer armed for it and cleared by the ack a
+   * millisecond later still wakes the process then (Node moves its one libuv timer earlier on
+   * setTimeout, never later on clearTimeout), so every probe cost a wake-up for nothing. An ack
+   * that arrives while this wake-up's work runs is read by that poll, before the timer is armed.
+   */
+  private armSoon(): void {
+    if (this.armPending) return;
+    this.armPending = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.armPending = false;
+        if (!this.stopped) this.arm();
+      }),
+    );
   }
 
   private adapt(now: number, energySample = false): void {
@@ -674,7 +701,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
    * probe period, getting a timer of their own only when the core is quiet
    * for longer than RUNTIME_SLACK_MS past their due time.
    */
-  private nextWake(now: number): number {
+  private nextWake(now: number, softFloor: number): number {
     const core = this.core;
     if (!core) return Infinity;
     const t = core.nextDeadline();
@@ -685,7 +712,9 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       chores = Math.min(chores, last === null ? now : last + ctl.config.adaptationIntervalMs);
     }
     // A probe period of slack at least: the probe timer wakes us that often, so they always ride it.
-    return Math.min(t, chores + Math.max(RUNTIME_SLACK_MS, this.probePeriodMs()), this.chores.deadline());
+    const soft = Math.min(chores + Math.max(RUNTIME_SLACK_MS, this.probePeriodMs()), this.chores.deadline());
+    // Sharing a follower's heartbeats, soft work rides them; a timer for it only far behind them.
+    return Math.min(t, Math.max(soft, softFloor));
   }
 
   private arm(): void {
@@ -694,9 +723,9 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     // Probes wait for shared wake-ups only while they come; push-pull may always ride a probe.
     const slack = this.wakeShare.slack(now, this.probePeriodMs(), false);
     this.core?.setWakeSlack(slack.probeEarlyMs, slack.probeLateMs, slack.pushPullLateMs);
-    const at = Math.max(this.nextWake(now), now + MIN_WAKE_MS);
-    // Re-arm later too, not only earlier: an ack that arrives before the probe timeout
-    // moves the deadline out, and a stale timer would be a wake-up with nothing to do.
+    const at = Math.max(this.nextWake(now, slack.softFloor), now + MIN_WAKE_MS);
+    // Re-arming later saves no wake-up (the libuv timer keeps the earlier expiry, see armSoon), but
+    // the callback then runs once, at the deadline that matters.
     if (at === this.timerAt) return;
     this.clearTimer();
     if (at === Infinity) return;

@@ -89,12 +89,14 @@ const MANAGE_EVERY_MS = 500;
 const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
 /**
  * Heartbeat and check-quorum stretch of a leader whose voters are all on a
- * critical battery (each of them then stretches its own election timeout x3,
- * electionTimeoutMultiplier): x3 keeps the configured ratio of election
+ * critical battery (each of them then stretches its own election timeout x4,
+ * electionTimeoutMultiplier): x4 keeps the configured ratio of election
  * timeout to heartbeat (1,500 / 500 ms by default), so a follower still
- * hears three heartbeats per minimum timeout.
+ * hears three heartbeats per minimum timeout; it is also the emergency
+ * stretch of the probe period and the energy sampler, so idle (quiet x2 on
+ * top: 4 s) each heartbeat carries a probe (src/node/wake-share.ts).
  */
-export const EMERGENCY_HEARTBEAT_SCALE = 3;
+export const EMERGENCY_HEARTBEAT_SCALE = 4;
 /** The same for voters all on a low battery (each stretches its election timeout x2). */
 export const LOW_POWER_HEARTBEAT_SCALE = 2;
 /**

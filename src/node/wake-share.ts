@@ -4,10 +4,10 @@
  * GossipNode.setWakeSlack).
  *
  * A Raft follower wakes for its leader's heartbeats about once a probe period
- * anyway (1 s idle, 3 s idle in emergency); its own probe, on a timer of its
- * own, was a second wake-up a second. While such shared wake-ups keep coming,
- * a probe may start PROBE_EARLY before its due time or wait PROBE_LATE past it
- * for one. Once every CAPTURE_EVERY_PERIODS periods a shared wake-up may start
+ * anyway (1 s idle, 4 s idle in emergency); its own probe, on a timer of its
+ * own, was a second wake-up a second. While such shared wake-ups keep coming
+ * about once a period, a probe may start PROBE_EARLY before its due time or
+ * wait for the next one (SHARE_FALLBACK_PERIODS). Once every CAPTURE_EVERY_PERIODS periods a shared wake-up may start
  * it up to PROBE_CAPTURE early: that moves the probe schedule onto the
  * heartbeats' phase, where it stays (each probe falls due one period after the
  * heartbeat it rode, when the next heartbeat arrives, a few ms late at most).
@@ -19,19 +19,33 @@
 
 /** Fractions of the probe period in force. */
 export const PROBE_EARLY = 0.1;
-export const PROBE_LATE = 0.05;
 export const PROBE_CAPTURE = 0.5;
 export const CAPTURE_EVERY_PERIODS = 8;
+/**
+ * While sharing, the node's own timer for its soft work (the next probe, chores) is armed no
+ * earlier than this many periods after the last shared wake-up. Node moves its one libuv timer
+ * earlier on setTimeout but never later on clearTimeout, so a fallback timer re-armed at every
+ * heartbeat still fires at its first expiry: one period away, that was a wake-up for nothing every
+ * period; 3.5 away, one every 3 periods (a whole number would put it a few ms before a heartbeat
+ * and the next one period later). It is also how long probes pause when the leader falls silent
+ * (then the node's own timers take over).
+ */
+export const SHARE_FALLBACK_PERIODS = 3.5;
+/** Shared wake-ups count as sharing only when they come about once a period, not more often. */
+const MIN_SHARE_INTERVAL = 0.75;
 
 /** What GossipNode.setWakeSlack takes, ms. */
 export interface WakeSlack {
   readonly probeEarlyMs: number;
   readonly probeLateMs: number;
   readonly pushPullLateMs: number;
+  /** No timer for soft work (chores) before this (performance.now() ms); -Infinity: none. */
+  readonly softFloor: number;
 }
 
 export class ProbeWakeShare {
   private lastShareAt = Number.NEGATIVE_INFINITY;
+  private shareInterval = 0;
   private lastCaptureAt = Number.NEGATIVE_INFINITY;
 
   /**
@@ -39,13 +53,20 @@ export class ProbeWakeShare {
    * timer armed after it. `periodMs` is the probe period in force.
    */
   slack(now: number, periodMs: number, shared: boolean): WakeSlack {
-    if (shared) this.lastShareAt = now;
-    const sharing = now - this.lastShareAt < 2 * periodMs;
-    const capture = shared && now - this.lastCaptureAt >= CAPTURE_EVERY_PERIODS * periodMs;
+    if (shared) {
+      this.shareInterval = now - this.lastShareAt;
+      this.lastShareAt = now;
+    }
+    // Heartbeats more often than the probe period (a busy cluster's) would pull probes late by up
+    // to one interval each: exact timers then, the wake-ups pay for themselves.
+    const sharing =
+      now - this.lastShareAt < 2 * periodMs && this.shareInterval >= MIN_SHARE_INTERVAL * periodMs;
+    const capture = sharing && shared && now - this.lastCaptureAt >= CAPTURE_EVERY_PERIODS * periodMs;
     return {
       probeEarlyMs: sharing ? (capture ? PROBE_CAPTURE : PROBE_EARLY) * periodMs : 0,
-      probeLateMs: sharing ? PROBE_LATE * periodMs : 0,
+      probeLateMs: sharing ? (SHARE_FALLBACK_PERIODS - 1) * periodMs : 0,
       pushPullLateMs: periodMs,
+      softFloor: sharing ? this.lastShareAt + SHARE_FALLBACK_PERIODS * periodMs : Number.NEGATIVE_INFINITY,
     };
   }
 
