@@ -31,8 +31,13 @@ export const CAPTURE_EVERY_PERIODS = 8;
  * (then the node's own timers take over).
  */
 export const SHARE_FALLBACK_PERIODS = 3.5;
-/** Shared wake-ups count as sharing only when they come about once a period, not more often. */
+/**
+ * Shared wake-ups count as sharing only when they come about once a period: more often (a busy
+ * cluster's heartbeats) would pull probes late by up to one interval each, less often (a leader
+ * that heartbeats every 2 periods) would halve the probe rate; exact timers then.
+ */
 const MIN_SHARE_INTERVAL = 0.75;
+const MAX_SHARE_INTERVAL = 1.25;
 
 /** What GossipNode.setWakeSlack takes, ms. */
 export interface WakeSlack {
@@ -57,10 +62,10 @@ export class ProbeWakeShare {
       this.shareInterval = now - this.lastShareAt;
       this.lastShareAt = now;
     }
-    // Heartbeats more often than the probe period (a busy cluster's) would pull probes late by up
-    // to one interval each: exact timers then, the wake-ups pay for themselves.
     const sharing =
-      now - this.lastShareAt < 2 * periodMs && this.shareInterval >= MIN_SHARE_INTERVAL * periodMs;
+      now - this.lastShareAt < 2 * periodMs &&
+      this.shareInterval >= MIN_SHARE_INTERVAL * periodMs &&
+      this.shareInterval <= MAX_SHARE_INTERVAL * periodMs;
     const capture = sharing && shared && now - this.lastCaptureAt >= CAPTURE_EVERY_PERIODS * periodMs;
     return {
       probeEarlyMs: sharing ? (capture ? PROBE_CAPTURE : PROBE_EARLY) * periodMs : 0,
