@@ -179,7 +179,10 @@ export class GossipNode {
   setParams(p: GossipParams): void {
     if (p.intervalMs !== undefined && p.intervalMs > 0) this.diss.setInterval(p.intervalMs);
     if (p.fanout !== undefined && p.fanout >= 1) this.diss.fanout = Math.floor(p.fanout);
-    if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) this.prober.setScale(p.probeScale);
+    if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) {
+      this.prober.setScale(p.probeScale);
+      this.pushPull.setScale(p.probeScale);
+    }
   }
 
   /**

@@ -100,6 +100,16 @@ export class PushPull {
 
   /** How late a periodic exchange may run to share another timer's wake-up (setLateSlack). */
   private lateMs = 0;
+  /** The energy modes' stretch of the period (the probe's, GossipParams.probeScale), >= 1. */
+  private scale = 1;
+
+  /**
+   * Anti-entropy is a periodic job like the probe: a node on a low or critical battery stretches
+   * it as much (each exchange wakes its partner too). Applies from the next exchange on.
+   */
+  setScale(scale: number): void {
+    this.scale = Math.max(1, scale);
+  }
 
   /**
    * Anti-entropy repairs what dissemination missed; a few seconds late costs nothing, so the
@@ -140,7 +150,7 @@ export class PushPull {
   private interval(): number {
     const n = this.ctx.liveCount + 1;
     const scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1;
-    return this.ctx.cfg.antiEntropyIntervalMs * scale * (0.75 + 0.5 * this.ctx.rng.next());
+    return this.ctx.cfg.antiEntropyIntervalMs * scale * this.scale * (0.75 + 0.5 * this.ctx.rng.next());
   }
 
   // ---------------------------------------------------------------- join

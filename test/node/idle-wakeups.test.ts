@@ -151,6 +151,9 @@ describe('idle wake-ups per minute (gossip core + wake sharing + Node timer sema
     expect(r.probes).toBeLessThanOrEqual(15.5);
     // An acked probe's end (1 s after it, 3 s before the next) used to be a timer of its own: 30.
     expect(r.timers).toBeLessThanOrEqual(r.probes + 0.5);
+    // Push-pull is stretched as much (each exchange wakes the partner too).
+    const normal = idle({ probeScale: 1, heartbeatMs: null });
+    expect(r.pushPulls).toBeLessThan(normal.pushPulls / 2);
   });
 
   it('a follower in emergency: heartbeats every 4 s idle carry the probes, probe rate kept', () => {
