@@ -45,7 +45,10 @@ export const DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js
  * handing them to the worker cost that worker ~0.5 wake-ups a second at
  * idle, and the main thread futex waits to join it
  * (11 idle daemons, half with the flag: non-main threads 0.11-0.14/s against
- * 0.56-1.12/s).
+ * 0.56-1.12/s). Under write load it may cost a few percent: raft-kv, 16
+ * clients, 8 s, two runs each on this shared 2-core machine, leader writes/s
+ * 6382 and 5689 with it against 6436 and 6366 without, p99 7.7-8.2 ms
+ * against 7.6 ms (within this machine's noise, but the same sign).
  */
 export const DAEMON_V8_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
