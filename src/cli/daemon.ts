@@ -65,8 +65,23 @@ export const DAEMON_ENTRY = daemonEntry();
  * every garbage collection and background compile task wakes the workers, and
  * on an idle node that was 1.5-2 of its ~8 wake-ups a second (voluntary context
  * switches of non-main threads, `node-swarm-idle`: 1.9 -> 0.6-1.0 per second).
+ *
+ * And garbage collection on the main thread alone (--single-threaded-gc: no
+ * concurrent marking or sweeping, no parallel scavenge). The heap of a node
+ * is a few MB, so its collections are short on the thread that allocated;
+ * handing them to the worker cost that worker ~0.5 wake-ups a second at
+ * idle, and the main thread futex waits to join it
+ * (11 idle daemons, half with the flag: non-main threads 0.11-0.14/s against
+ * 0.56-1.12/s). Under write load it may cost a few percent: raft-kv, 16
+ * clients, 8 s, two runs each on this shared 2-core machine, leader writes/s
+ * 6382 and 5689 with it against 6436 and 6366 without, p99 7.7-8.2 ms
+ * against 7.6 ms (within this machine's noise, but the same sign).
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1'];
+export const DAEMON_V8_FLAGS: readonly string[] = [
+  '--max-semi-space-size=4',
+  '--v8-pool-size=1',
+  '--single-threaded-gc',
+];
 
 /**
  * Extra V8 flags by `node.device_class`. A `minimal` device (an observer,

@@ -43,7 +43,8 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
     eventsRoutes(events, { nameOf: (id) => (id === node.id ? node.name : (gossip.get(id)?.name ?? null)) }),
   );
   // Raft reads its peers' Raft and API addresses from the gossip membership.
-  const raft = new RaftComponent({ peers: gossip });
+  // A follower's leader heartbeats carry its gossip probe's wake-up too (GossipComponent.shareWake).
+  const raft = new RaftComponent({ peers: gossip, wakeSharer: gossip });
   node.register(raft);
   routes.push(kvRoutes(raft));
   // Watch, leases, locks, elections over the replicated KV (src/node/coordination.ts).

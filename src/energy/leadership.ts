@@ -134,8 +134,12 @@ export class LeadershipAdvisor {
 
 /**
  * Election timeout multiplier: mains (or unknown) 1, on battery 1.5, below
- * low power 2, below critical 3. A node that would soon drain leading waits
+ * low power 2, below critical 4. A node that would soon drain leading waits
  * longer before standing, so a mains-powered voter usually times out first.
+ * Low power and critical match the power modes' stretch of every other
+ * periodic job (POWER_MODE_STRETCH, the probe period): a leader whose voters
+ * are all critical then heartbeats them every 4 s when idle, the period at
+ * which their gossip probes run, so each probe rides a heartbeat's wake-up.
  */
 export function electionTimeoutMultiplier(
   s: EnergySummary | null,
@@ -143,7 +147,7 @@ export function electionTimeoutMultiplier(
 ): number {
   if (s === null || !s.onBattery) return 1;
   const p = s.batteryPercent;
-  if (p !== null && p < cfg.criticalThresholdPercent) return 3;
+  if (p !== null && p < cfg.criticalThresholdPercent) return 4;
   if (p !== null && p < cfg.lowPowerThresholdPercent) return 2;
   return 1.5;
 }

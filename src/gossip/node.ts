@@ -179,7 +179,21 @@ export class GossipNode {
   setParams(p: GossipParams): void {
     if (p.intervalMs !== undefined && p.intervalMs > 0) this.diss.setInterval(p.intervalMs);
     if (p.fanout !== undefined && p.fanout >= 1) this.diss.fanout = Math.floor(p.fanout);
-    if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) this.prober.setScale(p.probeScale);
+    if (p.probeScale !== undefined && Number.isFinite(p.probeScale)) {
+      this.prober.setScale(p.probeScale);
+      this.pushPull.setScale(p.probeScale);
+    }
+  }
+
+  /**
+   * Wake-up sharing (energy): the next probe may start up to `probeEarlyMs` before or
+   * `probeLateMs` after its due time when the node is ticked anyway, and a periodic push-pull up
+   * to `pushPullLateMs` late. nextDeadline() includes the late slack; tick(now) at any time runs
+   * what is due within the window. Zeros (the default) keep every timer exact.
+   */
+  setWakeSlack(probeEarlyMs: number, probeLateMs: number, pushPullLateMs: number): void {
+    this.prober.setWindow(probeEarlyMs, probeLateMs);
+    this.pushPull.setLateSlack(pushPullLateMs);
   }
 
   /** Our record first, then every member we hold, dead and left ones included until they expire. */

@@ -67,6 +67,9 @@ export class Prober {
   private nextProbeAt = 0;
   /** The energy modes' stretch of the probe period (adaptive controller), >= 1. */
   private probeScale = 1;
+  /** How much earlier / later than its due time a probe may start to share a wake-up (setWindow). */
+  private earlyMs = 0;
+  private lateMs = 0;
   /** 1 per failed or indirect-only probe, 0 per direct ack: the stats' probe loss. */
   private readonly probeSamples: Sample[] = [];
   private readonly rttSamples: Sample[] = [];
@@ -85,6 +88,18 @@ export class Prober {
     this.probeScale = Math.max(1, scale);
   }
 
+  /**
+   * Let the next probe start up to `earlyMs` before its due time when something else ticks the
+   * node then, and wait up to `lateMs` past it for such a tick before waking for it alone. The
+   * runtime sets this on a Raft follower, whose leader's heartbeats wake it at the probe period
+   * anyway: the probe then rides them (one wake-up instead of two). The period is measured from the
+   * actual start, so the average rate stays within the window of the configured one.
+   */
+  setWindow(earlyMs: number, lateMs: number): void {
+    this.earlyMs = Math.max(0, earlyMs);
+    this.lateMs = Math.max(0, lateMs);
+  }
+
   /** Probe this suspect ahead of the round-robin (see MemberStates.applySuspect). */
   requestUrgent(id: MemberId): void {
     this.urgentProbe = id;
@@ -98,10 +113,19 @@ export class Prober {
   nextDeadline(): number {
     const ctx = this.ctx;
     // A probe in flight defers the next one (an urgent probe may still run when it falls due).
-    let t = ctx.leaving || this.probe !== null ? Infinity : this.nextProbeAt;
+    let t = ctx.leaving || this.probe !== null ? Infinity : this.nextProbeAt + this.lateMs;
     if (this.probe !== null) {
-      if (!this.probe.indirect && !this.probe.acked) t = Math.min(t, this.probe.directDeadline);
-      t = Math.min(t, this.probe.endAt);
+      const p = this.probe;
+      if (!p.indirect && !p.acked) t = Math.min(t, p.directDeadline);
+      // An acked probe's end has nothing to do but let the next probe start: wake for that start
+      // (or an urgent probe), not for the end. With the energy modes' stretch the end falls well
+      // before the next probe, and waking for it cost an idle node a wake-up per probe period.
+      if (!p.acked) t = Math.min(t, p.endAt);
+      else
+        t = Math.min(
+          t,
+          this.urgentProbe !== null ? p.endAt : Math.max(p.endAt, this.nextProbeAt + this.lateMs),
+        );
     }
     if (this.urgentProbe !== null && this.probe === null && !ctx.leaving) t = Math.min(t, ctx.lastNow);
     for (const r of this.relays.values()) t = Math.min(t, r.nackAt);
@@ -228,12 +252,13 @@ export class Prober {
       const target = ctx.table.get(p.target);
       if (target !== undefined) this.sendIndirect(p, target.rec.host, target.rec.port);
     }
-    if (p !== null && now >= p.endAt) {
+    // An acked probe is over once the next may start (early, see setWindow): its end holds nothing.
+    if (p !== null && (now >= p.endAt || (p.acked && now >= this.nextProbeAt - this.earlyMs))) {
       this.probe = null;
       if (!p.acked) this.probeFailed(p, now);
     }
     const urgent = this.probe === null ? this.takeUrgentProbe() : undefined;
-    if (this.probe === null && (now >= this.nextProbeAt || urgent !== undefined))
+    if (this.probe === null && (now >= this.nextProbeAt - this.earlyMs || urgent !== undefined))
       this.startProbe(now, urgent);
   }
 

@@ -98,8 +98,29 @@ export class PushPull {
     this.nextPushPullAt = now + this.interval() * this.ctx.rng.next();
   }
 
+  /** How late a periodic exchange may run to share another timer's wake-up (setLateSlack). */
+  private lateMs = 0;
+  /** The energy modes' stretch of the period (the probe's, GossipParams.probeScale), >= 1. */
+  private scale = 1;
+
+  /**
+   * Anti-entropy is a periodic job like the probe: a node on a low or critical battery stretches
+   * it as much (each exchange wakes its partner too). Applies from the next exchange on.
+   */
+  setScale(scale: number): void {
+    this.scale = Math.max(1, scale);
+  }
+
+  /**
+   * Anti-entropy repairs what dissemination missed; a few seconds late costs nothing, so the
+   * runtime lets it wait up to `ms` (one probe period) for a wake-up it shares instead of its own.
+   */
+  setLateSlack(ms: number): void {
+    this.lateMs = Math.max(0, ms);
+  }
+
   nextDeadline(): number {
-    let t = this.ctx.leaving ? Infinity : this.nextPushPullAt;
+    let t = this.ctx.leaving ? Infinity : this.nextPushPullAt + this.lateMs;
     if (this.joinState !== null) t = Math.min(t, this.joinState.nextAt);
     return t;
   }
@@ -138,7 +159,7 @@ export class PushPull {
     let scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1;
     if (now - this.ctx.viewChangedAt >= cfg.antiEntropyQuietAfterMs)
       scale *= Math.max(1, cfg.antiEntropyQuietScale);
-    return cfg.antiEntropyIntervalMs * scale * (0.75 + 0.5 * this.ctx.rng.next());
+    return cfg.antiEntropyIntervalMs * scale * this.scale * (0.75 + 0.5 * this.ctx.rng.next());
   }
 
   // ---------------------------------------------------------------- join

@@ -164,10 +164,10 @@ export interface GossipParams {
   readonly intervalMs?: number;
   readonly fanout?: number;
   /**
-   * Stretch of the probe period, >= 1 (the conservative and emergency modes'
-   * interval multiplier). Probes are most of an idle swarm's traffic, so this
-   * is the lever that saves a battery node's radio; failure detection slows by
-   * the same factor. Values below 1 are treated as 1: probing faster than
+   * Stretch of the probe period and of the push-pull period, >= 1 (the
+   * conservative and emergency modes' interval multiplier). Probes are most of
+   * an idle swarm's traffic, so this is the lever that saves a battery node's
+   * radio; failure detection slows by the same factor. Values below 1 are treated as 1: probing faster than
    * configured buys little and costs every node energy.
    */
   readonly probeScale?: number;

@@ -54,3 +54,12 @@ export class ChoreSet {
     return t;
   }
 }
+
+/**
+ * A component whose timers may run a little early or late to share another component's wake-up
+ * (the gossip probe riding a Raft follower's heartbeats). The waker calls shareWake() while the
+ * process is awake anyway; the sharer runs what is due at or near now.
+ */
+export interface WakeSharer {
+  shareWake(): void;
+}

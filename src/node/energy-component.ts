@@ -188,7 +188,9 @@ export class EnergyComponent implements NodeComponent {
       this.removeChore = gossip.addChore({
         name: 'energy sample',
         due: () => this.nextSampleAt,
-        slackMs: () => this.intervalMs / 2,
+        // A whole interval: gossip wakes at least once per probe period, which the power modes
+        // stretch as much as this interval, so a sample always rides a wake-up it shares.
+        slackMs: () => this.intervalMs,
         run: (now) => {
           this.nextSampleAt = now + this.intervalMs;
           void this.collect();

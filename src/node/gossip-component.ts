@@ -35,7 +35,13 @@ import {
   type UserEvent,
 } from '../gossip/messages.js';
 import { GossipNode } from '../gossip/node.js';
-import type { GossipConfig, GossipEvent, GossipStats, PeerAddress } from '../gossip/types.js';
+import {
+  DEFAULT_GOSSIP_CONFIG,
+  type GossipConfig,
+  type GossipEvent,
+  type GossipStats,
+  type PeerAddress,
+} from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
 import type { RefusalCause } from '../net/refusals.js';
 import type { UdpTransport } from '../net/udp.js';
@@ -44,6 +50,7 @@ import type { GossipMessage } from '../gossip/messages.js';
 import { isWildcardHost, resolveAdvertiseHost } from './advertise.js';
 import { ChoreSet, type Chore, type ChoreHost } from './chores.js';
 import { loadGossipPeers, saveGossipPeers } from './gossip-peers-file.js';
+import { ProbeWakeShare } from './wake-share.js';
 import type { Logger } from './log.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from './node.js';
 import type { DeviceClass, PeerDirectory, PeerInfo, PeerStatus } from './peers.js';
@@ -175,6 +182,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   private adaptiveChangedAtMs: number | null = null;
   /** Probe-period stretch last handed to the core (the controller's interval multiplier). */
   private probeScale = 1;
+  /** When the probe may move to share a Raft follower's heartbeat wake-ups (wake-share.ts). */
+  private readonly wakeShare = new ProbeWakeShare();
+  /** An arm() is queued behind the next poll (armSoon). */
+  private armPending = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private wakeups = 0;
@@ -401,6 +412,33 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     };
   }
 
+  /**
+   * Another component woke the process anyway (a Raft follower heard its leader): run the timers
+   * and chores due at or near now, so they share this wake-up instead of arming their own (see
+   * wake-share.ts). Cheap when nothing is near: every core timer checks its own deadline.
+   */
+  shareWake(): void {
+    const core = this.core;
+    if (!core || this.transport === null || this.stopped) return;
+    const now = this.now();
+    const period = this.probePeriodMs();
+    const slack = this.wakeShare.slack(now, period, true);
+    core.setWakeSlack(slack.probeEarlyMs, slack.probeLateMs, slack.pushPullLateMs);
+    const sent = core.stats().probesSent;
+    core.tick(now);
+    this.wakeShare.sharedTickDone(now, period, core.stats().probesSent !== sent);
+    this.flushOutput();
+    this.runChores(now);
+    this.flushOutput();
+    this.savePeers(now);
+    this.armSoon();
+  }
+
+  /** The probe period in force (configured x the energy modes' stretch), ms. */
+  private probePeriodMs(): number {
+    return (this.opts.core?.probeIntervalMs ?? DEFAULT_GOSSIP_CONFIG.probeIntervalMs) * this.probeScale;
+  }
+
   /** Re-read API address, Raft address and Raft role from the node status and advertise changes. */
   refreshMeta(): void {
     const core = this.core;
@@ -510,11 +548,33 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
         core.join(this.seeds, now);
       }
     }
+    // The probe leaves before the chores run: its ack then comes back while they do (see armSoon).
+    this.flushOutput();
     this.runChores(now);
     // Cheap (a status merge); catches the API address once it listens and every Raft role change.
     this.refreshMeta();
     this.adapt(now);
-    this.flush();
+    this.flushOutput();
+    this.savePeers(now);
+    this.armSoon();
+  }
+
+  /**
+   * Arm the timer after the event loop has polled once more, not now. Right after a probe went
+   * out, the earliest deadline is its ack timeout; a timer armed for it and cleared by the ack a
+   * millisecond later still wakes the process then (Node moves its one libuv timer earlier on
+   * setTimeout, never later on clearTimeout), so every probe cost a wake-up for nothing. An ack
+   * that arrives while this wake-up's work runs is read by that poll, before the timer is armed.
+   */
+  private armSoon(): void {
+    if (this.armPending) return;
+    this.armPending = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.armPending = false;
+        if (!this.stopped) this.arm();
+      }),
+    );
   }
 
   private adapt(now: number, energySample = false): void {
@@ -641,7 +701,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
    * probe period, getting a timer of their own only when the core is quiet
    * for longer than RUNTIME_SLACK_MS past their due time.
    */
-  private nextWake(now: number): number {
+  private nextWake(now: number, softFloor: number): number {
     const core = this.core;
     if (!core) return Infinity;
     const t = core.nextDeadline();
@@ -651,15 +711,21 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       const last = ctl.state().lastEvaluatedAt;
       chores = Math.min(chores, last === null ? now : last + ctl.config.adaptationIntervalMs);
     }
-    return Math.min(t, chores + RUNTIME_SLACK_MS, this.chores.deadline());
+    // A probe period of slack at least: the probe timer wakes us that often, so they always ride it.
+    const soft = Math.min(chores + Math.max(RUNTIME_SLACK_MS, this.probePeriodMs()), this.chores.deadline());
+    // Sharing a follower's heartbeats, soft work rides them; a timer for it only far behind them.
+    return Math.min(t, Math.max(soft, softFloor));
   }
 
   private arm(): void {
     if (this.transport === null) return;
     const now = this.now();
-    const at = Math.max(this.nextWake(now), now + MIN_WAKE_MS);
-    // Re-arm later too, not only earlier: an ack that arrives before the probe timeout
-    // moves the deadline out, and a stale timer would be a wake-up with nothing to do.
+    // Probes wait for shared wake-ups only while they come; push-pull may always ride a probe.
+    const slack = this.wakeShare.slack(now, this.probePeriodMs(), false);
+    this.core?.setWakeSlack(slack.probeEarlyMs, slack.probeLateMs, slack.pushPullLateMs);
+    const at = Math.max(this.nextWake(now, slack.softFloor), now + MIN_WAKE_MS);
+    // Re-arming later saves no wake-up (the libuv timer keeps the earlier expiry, see armSoon), but
+    // the callback then runs once, at the deadline that matters.
     if (at === this.timerAt) return;
     this.clearTimer();
     if (at === Infinity) return;

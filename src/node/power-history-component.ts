@@ -6,6 +6,7 @@
  * stream also calls `sample()` while a page watches, so the newest point is current.
  */
 import type { EnergySnapshot } from '../energy/monitor.js';
+import type { Chore } from './chores.js';
 import type { GossipView } from './gossip-component.js';
 import type { NodeComponent } from './node.js';
 import {
@@ -16,7 +17,8 @@ import {
 } from './power-history.js';
 
 export interface PowerHistorySources {
-  gossip: { view(): GossipView };
+  /** With addChore, sampling rides gossip's wake-ups instead of a timer of its own (chores.ts). */
+  gossip: { view(): GossipView; addChore?(chore: Chore): () => void };
   energy?: { snapshot(): EnergySnapshot | null };
   clock?: () => number;
 }
@@ -25,6 +27,7 @@ export class PowerHistoryComponent implements NodeComponent {
   readonly name = 'power-history';
   readonly history: PowerHistory;
   private timer: NodeJS.Timeout | null = null;
+  private removeChore: (() => void) | null = null;
 
   constructor(
     private readonly sources: PowerHistorySources,
@@ -35,13 +38,31 @@ export class PowerHistoryComponent implements NodeComponent {
 
   async start(): Promise<void> {
     this.sample();
-    this.timer = setInterval(() => this.sample(), this.history.opts.stepMs);
+    const step = this.history.opts.stepMs;
+    const addChore = this.sources.gossip.addChore;
+    if (addChore) {
+      let nextAt = performance.now() + step;
+      // Half a step late at most: a chart point a few seconds off costs nothing, a wake-up does.
+      this.removeChore = addChore.call(this.sources.gossip, {
+        name: 'power history',
+        due: () => nextAt,
+        slackMs: () => step / 2,
+        run: (now) => {
+          nextAt = now + step;
+          this.sample();
+        },
+      });
+      return;
+    }
+    this.timer = setInterval(() => this.sample(), step);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.removeChore?.();
+    this.removeChore = null;
   }
 
   /** Record every member's current power now. */

@@ -37,6 +37,7 @@ import { RaftForwarder } from './raft-forward.js';
 import { RaftFormationRunner } from './raft-formation-runner.js';
 import { RaftKvService, type KvEntry } from './raft-kv-service.js';
 import { RaftMerge, type MergeReport } from './raft-merge.js';
+import type { WakeSharer } from './chores.js';
 import { RaftMetrics } from './raft-metrics.js';
 import { RaftPeerLinks } from './raft-peer-links.js';
 
@@ -61,6 +62,11 @@ export interface RaftComponentOptions {
   readonly formationWindowMs?: number;
   /** Formation: time since start before proposing, so discovery ran (default 2 s). */
   readonly formationMinUptimeMs?: number;
+  /**
+   * Told when the leader's message woke this follower (the gossip component: its next probe then
+   * rides the heartbeat instead of a wake-up of its own; src/node/chores.ts).
+   */
+  readonly wakeSharer?: WakeSharer;
 }
 
 export interface LeaderInfo {
@@ -83,12 +89,16 @@ const MANAGE_EVERY_MS = 500;
 const FOLLOWER_MANAGE_EVERY_MS = 4 * MANAGE_EVERY_MS;
 /**
  * Heartbeat and check-quorum stretch of a leader whose voters are all on a
- * critical battery (each of them then stretches its own election timeout x3,
- * electionTimeoutMultiplier): x3 keeps the configured ratio of election
+ * critical battery (each of them then stretches its own election timeout x4,
+ * electionTimeoutMultiplier): x4 keeps the configured ratio of election
  * timeout to heartbeat (1,500 / 500 ms by default), so a follower still
- * hears three heartbeats per minimum timeout.
+ * hears three heartbeats per minimum timeout; it is also the emergency
+ * stretch of the probe period and the energy sampler, so idle (quiet x2 on
+ * top: 4 s) each heartbeat carries a probe (src/node/wake-share.ts).
  */
-export const EMERGENCY_HEARTBEAT_SCALE = 3;
+export const EMERGENCY_HEARTBEAT_SCALE = 4;
+/** The same for voters all on a low battery (each stretches its election timeout x2). */
+export const LOW_POWER_HEARTBEAT_SCALE = 2;
 /**
  * Quiet cluster (nothing committed for a while): followers stretch their own
  * election timeout and leader lease this many times once quiet themselves;
@@ -219,7 +229,7 @@ export class RaftComponent implements NodeComponent {
       seed: opts.seed,
       send: (m) => this.links.send(m),
       onTick: (now) => this.onTick(now),
-      nextWork: (core) => this.nextWork(core),
+      nextWork: (core) => this.nextTimerWork(core),
       onLeaderChange: () => {
         this.kv.wakeLeaderWaiters();
         this.forward.onLeaderChanged();
@@ -629,15 +639,22 @@ export class RaftComponent implements NodeComponent {
   private quietHeartbeatScale(now: number): number {
     const c = this.node?.config.consensus;
     if (!c) return 1;
-    const base = Math.max(
-      1,
-      Math.min(QUIET_HEARTBEAT_SCALE, (c.election_timeout_min_ms * 2) / 3 / c.heartbeat_interval_ms),
-    );
+    const base = this.quietBaseScale();
     if (now - this.voteRequestAt < QUIET_LEADER_AFTER_MS) return base;
     const quietMin = c.election_timeout_min_ms * QUIET_HEARTBEAT_SCALE;
     return Math.max(
       base,
       Math.min(QUIET_LEADER_HEARTBEAT_SCALE, (quietMin * 2) / 3 / c.heartbeat_interval_ms),
+    );
+  }
+
+  /** QUIET_HEARTBEAT_SCALE, capped so a heartbeat still goes out every 2/3 of the base minimum timeout. */
+  private quietBaseScale(): number {
+    const c = this.node?.config.consensus;
+    if (!c) return 1;
+    return Math.max(
+      1,
+      Math.min(QUIET_HEARTBEAT_SCALE, (c.election_timeout_min_ms * 2) / 3 / c.heartbeat_interval_ms),
     );
   }
 
@@ -688,7 +705,10 @@ export class RaftComponent implements NodeComponent {
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.runner.receive(m);
     if (this.core !== null) this.noteCommit(this.core, now);
-    if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
+    if (m.from === this.core?.leaderId) {
+      this.leaderHeardAt = Date.now();
+      if (!this.core.isLeader) this.opts.wakeSharer?.shareWake();
+    }
   }
 
   /** Runs after every tick of the core (see RaftDriver). */
@@ -719,6 +739,17 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
+   * When the driver must wake for onTick's own work. A follower that knows its leader needs no
+   * timer for it: the pass rides the leader's next message (onMessage) or, when the leader falls
+   * silent, the election deadline's tick. A timer at nextWork fell between two heartbeats and woke
+   * an idle follower every FOLLOWER_MANAGE_EVERY_MS for nothing (0.5 wake-ups/s of its ~5).
+   */
+  private nextTimerWork(core: RaftNode): number {
+    if (!core.isLeader && core.leaderId !== null) return Infinity;
+    return this.nextWork(core);
+  }
+
+  /**
    * Energy (EnergyComponent.onPowerMode): a leader heartbeats learners less often in emergency
    * (LEARNER_HEARTBEAT_ROUNDS). Voters' timers are left alone: stretching them would slow failover
    * for the whole cluster; a battery node stretches its own election timeout (setElectionTimeoutScale).
@@ -730,27 +761,48 @@ export class RaftComponent implements NodeComponent {
   }
 
   /**
-   * Energy: a leader in emergency whose voters all advertise a critical
-   * battery heartbeats them EMERGENCY_HEARTBEAT_SCALE times less often (and
-   * runs check-quorum over as much longer). Each of them has stretched its own
-   * election timeout x3 already (the energy component, at the sample that saw
-   * the battery critical), so the timing stays consistent; one voter off that
-   * state (on mains, recharged, unknown) and the leader heartbeats at the base
-   * period again, from its next round.
+   * Energy: a leader whose other voters all advertise a critical battery
+   * heartbeats them EMERGENCY_HEARTBEAT_SCALE times less often (and runs
+   * check-quorum over as much longer); all on a low battery, LOW_POWER_HEARTBEAT_SCALE
+   * times. Each of them has stretched its own election timeout as much already
+   * (electionTimeoutMultiplier: x3 critical, x2 low, at the sample that saw the
+   * battery), so the ratio of timeout to heartbeat stays the configured one;
+   * one voter off that state (on mains, recharged, unknown) and the leader
+   * heartbeats at the base period again, from its next round.
+   *
+   * Quiet on top multiplies (QUIET_HEARTBEAT_SCALE, capped at 2/3 of the
+   * minimum election timeout): a follower that has not stretched for quiet
+   * still has its energy stretch, so it hears a heartbeat every 2/3 of its own
+   * minimum timeout. Idle and all critical, a follower then hears its leader
+   * every 4 s by default instead of every 2 s; idle with no energy stretch,
+   * the deep quiet (quietHeartbeatScale) applies instead: 2 s.
    */
   private updateHeartbeatScale(now = Date.now()): void {
     const core = this.core;
     if (core === null) return;
     let scale = 1;
-    if (this.powerMode === 'emergency' && core.isLeader) {
+    if (core.isLeader) {
       const others = core.confState.voters.filter((v) => v !== core.id);
-      if (others.every((v) => this.opts.peers.get(v)?.powerState === 'critical'))
+      const states = others.map((v) => this.opts.peers.get(v)?.powerState);
+      // Alone among the voters, nobody waits for our heartbeats but learners: our own mode decides.
+      const mode = others.length === 0 ? this.powerMode : null;
+      if (mode === 'emergency' || (others.length > 0 && states.every((st) => st === 'critical')))
         scale = EMERGENCY_HEARTBEAT_SCALE;
+      else if (
+        mode === 'low_power' ||
+        (others.length > 0 && states.every((st) => st === 'critical' || st === 'low_power'))
+      )
+        scale = LOW_POWER_HEARTBEAT_SCALE;
+      // Quiet on top. Without an energy stretch: the deep quiet (quietHeartbeatScale, 2 s by
+      // default, inside a quiet follower's 3 s lease). With one: only the base quiet x2 on top of
+      // it (4 s all critical), so each heartbeat carries an emergency probe (wake-share.ts). That
+      // gap outlasts a quiet follower's lease (the energy stretch is left out of leases, see
+      // applyElectionScale), but no voter campaigns inside it: every other voter is critical or
+      // low, so its own minimum timeout is at least 2 x 1.5 s even unquiet, and one voter back on
+      // mains ends the energy stretch at the next round.
+      if (now - this.commitMovedAt >= QUIET_LEADER_AFTER_MS)
+        scale = scale === 1 ? this.quietHeartbeatScale(now) : scale * this.quietBaseScale();
     }
-    // Quiet: the larger stretch, not the product, so an all-critical cluster keeps its x3 (the lease
-    // and an unstretched follower bound it: see QUIET_HEARTBEAT_SCALE).
-    if (core.isLeader && now - this.commitMovedAt >= QUIET_LEADER_AFTER_MS)
-      scale = Math.max(scale, this.quietHeartbeatScale(now));
     this.runner.setHeartbeatScale(scale);
   }
 

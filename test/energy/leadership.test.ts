@@ -86,6 +86,6 @@ describe('energy-aware leadership', () => {
     expect(electionTimeoutMultiplier(mains(), thresholds)).toBe(1);
     expect(electionTimeoutMultiplier(battery(80), thresholds)).toBe(1.5);
     expect(electionTimeoutMultiplier(battery(20), thresholds)).toBe(2);
-    expect(electionTimeoutMultiplier(battery(5), thresholds)).toBe(3);
+    expect(electionTimeoutMultiplier(battery(5), thresholds)).toBe(4);
   });
 });

@@ -15,6 +15,7 @@ import { configSchema, type SwarmConfig } from '../../src/config/schema.js';
 import { SwarmNode } from '../../src/node/node.js';
 import { StaticPeerDirectory, type PeerInfo } from '../../src/node/peers.js';
 import {
+  EMERGENCY_HEARTBEAT_SCALE,
   QUIET_HEARTBEAT_SCALE,
   QUIET_LEADER_AFTER_MS,
   QUIET_LEADER_HEARTBEAT_SCALE,
@@ -74,9 +75,14 @@ async function startMember(
   return { node, raft, dir, api: () => `http://${node.status().addresses.api ?? ''}` };
 }
 
+/** What gossip would say of a member's battery (the energy summary's powerState), by node id. */
+const powerStates = new Map<string, string>();
+
 function info(m: Member): PeerInfo {
   const a = m.node.status().addresses;
+  const powerState = powerStates.get(m.node.id);
   return {
+    ...(powerState ? { powerState } : {}),
     id: m.node.id,
     name: m.node.name,
     deviceClass: m.node.config.node.device_class,
@@ -453,6 +459,69 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
       await Promise.all(ms.map((m) => m.node.stop()));
     }
   }, 90_000);
+
+  it('an idle follower arms no timer while its leader is heard (its housekeeping rides the heartbeats)', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `w${i}`));
+    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    try {
+      connect(ms);
+      const leader = await until('a leader with 3 voters', () =>
+        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+      );
+      const followers = ms.filter((m) => m !== leader);
+      const before = followers.map((f) => f.raft.ticks);
+      // 6 s: a 2 s housekeeping timer of its own (FOLLOWER_MANAGE_EVERY_MS) fired 3 times a follower.
+      await new Promise((r) => setTimeout(r, 6000));
+      for (const [i, f] of followers.entries()) {
+        expect(f.raft.info().leader).toBe(leader.node.id);
+        // An election deadline reached under load (a late heartbeat) may tick once.
+        expect(f.raft.ticks - before[i]!).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 30_000);
+
+  it('all other voters critical: the leader heartbeats them x4 apart, x8 once quiet; one on mains and x1', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `e${i}`));
+    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    try {
+      connect(ms);
+      const leader = await until('a leader with 3 voters', () =>
+        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+      );
+      expect((await put(leader.api(), 'e', { value: 1 })).status).toBe(200);
+      const followers = ms.filter((m) => m !== leader);
+      for (const f of followers) powerStates.set(f.node.id, 'critical');
+      // The followers stretch their own election timeouts x4 at the sample that sees the battery
+      // critical (EnergyComponent); here the test does, as it advertises their state.
+      for (const f of followers) f.raft.setElectionTimeoutScale(EMERGENCY_HEARTBEAT_SCALE);
+      await until('the leader stretches for critical voters', () => leader.raft.heartbeatScale > 1);
+      expect(leader.raft.heartbeatScale).toBe(EMERGENCY_HEARTBEAT_SCALE);
+      // Quiet on top multiplies: each follower still hears the leader every 2/3 of its own minimum
+      // timeout (x4 critical), whether or not it stretched for quiet yet.
+      await until(
+        'the quiet stretch on top',
+        () => leader.raft.heartbeatScale === EMERGENCY_HEARTBEAT_SCALE * QUIET_HEARTBEAT_SCALE,
+        QUIET_LEADER_AFTER_MS + 20_000,
+      );
+      const term = leader.raft.info().term;
+      expect(leader.raft.info().role).toBe('leader');
+      // One voter back on mains: no energy stretch from the next round, so the deep quiet alone.
+      powerStates.delete(followers[0]!.node.id);
+      await until(
+        'the leader drops the energy stretch',
+        () => leader.raft.heartbeatScale === QUIET_LEADER_HEARTBEAT_SCALE,
+      );
+      expect(leader.raft.info().term).toBe(term);
+      // A write ends the quiet stretch too.
+      expect((await put(leader.api(), 'e', { value: 2 })).status).toBe(200);
+      expect(leader.raft.heartbeatScale).toBe(1);
+    } finally {
+      for (const m of ms) powerStates.delete(m.node.id);
+      await Promise.all(ms.map((m) => m.node.stop()));
+    }
+  }, 60_000);
 
   it('5 nodes with [raft] voters = 3: one leader, 3 voters, 2 learners that still get every write', async () => {
     const ms = await Promise.all(
