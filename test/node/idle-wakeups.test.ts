@@ -120,7 +120,9 @@ describe('idle wake-ups per minute (gossip core + wake sharing + Node timer sema
   it('a learner (no heartbeats to share) wakes once per probe: push-pull rides a probe', () => {
     const r = idle({ probeScale: 1, heartbeatMs: null });
     expect(r.probes).toBeGreaterThanOrEqual(59);
-    expect(r.pushPulls).toBeGreaterThan(3);
+    // Every 10 s for the first minute, then every 30 s once the view stayed unchanged (the
+    // anti-entropy quiet stretch): about 2.4 a minute over these 5 minutes.
+    expect(r.pushPulls).toBeGreaterThan(1.5);
     // One timer per probe and nothing else (push-pull on its own timer added ~6 a minute).
     expect(r.timers).toBeLessThanOrEqual(r.probes + 0.5);
   });
