@@ -12,6 +12,18 @@ export class NoQuorumError extends SwarmError {
   }
 }
 
+/**
+ * The caller gave up (its HTTP client left) before the request was sent or
+ * proposed anywhere: it was not applied and never will be. Checked only at
+ * points where nothing of the request has left this node, so a write whose
+ * client timed out while the node waited for a leader does not surface later.
+ */
+export class RequestAbandonedError extends SwarmError {
+  constructor(message: string) {
+    super('abandoned', message, { exitCode: 1 });
+  }
+}
+
 /** A write that would grow the store past `raft.quota_bytes` (deletes always pass: they free space). */
 export class QuotaExceededError extends SwarmError {
   constructor(message: string) {

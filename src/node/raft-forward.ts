@@ -46,7 +46,7 @@ import type {
 } from '../net/forward-codec.js';
 import { FORWARD_LIMITS, TASK_LOG_CHUNK_BYTES } from '../net/forward-codec.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
-import { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-errors.js';
+import { NoQuorumError, NotLeaderError, QuotaExceededError, RequestAbandonedError } from './raft-errors.js';
 import { parseCoordOp, type CoordOp, type CoordOutcome } from './coord-ops.js';
 
 /** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
@@ -221,7 +221,7 @@ export class RaftForwarder {
    * outcome, throws NoQuorumError (no leader in time, or outcome unknown) or
    * ForwardRefusedError.
    */
-  async write(op: WriteOp, waitMs: number): Promise<WriteOutcome> {
+  async write(op: WriteOp, waitMs: number, signal?: AbortSignal): Promise<WriteOutcome> {
     const local = async (): Promise<WriteOutcome> =>
       outcomeOf(
         op.op === 'put'
@@ -234,16 +234,22 @@ export class RaftForwarder {
       value: op.op === 'put' ? JSON.stringify(op.value) : null,
       prevRevision: op.op === 'put' ? (op.prevRevision ?? null) : null,
     } as const;
-    return this.route(waitMs, local, wire, (r) => {
-      if (r.code === 'mismatch') return { kind: 'mismatch', current: r.revision };
-      return op.op === 'put'
-        ? { kind: 'put', revision: r.revision }
-        : { kind: 'delete', deleted: r.deleted, revision: r.revision };
-    });
+    return this.route(
+      waitMs,
+      local,
+      wire,
+      (r) => {
+        if (r.code === 'mismatch') return { kind: 'mismatch', current: r.revision };
+        return op.op === 'put'
+          ? { kind: 'put', revision: r.revision }
+          : { kind: 'delete', deleted: r.deleted, revision: r.revision };
+      },
+      signal,
+    );
   }
 
   /** A coordination command on the leader, here or forwarded (a `coord` frame; outcome as JSON). */
-  async coord(op: CoordOp, waitMs: number): Promise<CoordOutcome> {
+  async coord(op: CoordOp, waitMs: number, signal?: AbortSignal): Promise<CoordOutcome> {
     return this.route(
       waitMs,
       () => this.runCoord(op),
@@ -255,6 +261,7 @@ export class RaftForwarder {
           throw new NoQuorumError(`leader answered a coord command with a bad outcome (outcome unknown)`);
         }
       },
+      signal,
     );
   }
 
@@ -326,19 +333,31 @@ export class RaftForwarder {
   /**
    * Try locally; on NotLeaderError send to the leader (or to the successor of a
    * leader handing over), following not_leader hints at most MAX_FORWARDS times.
+   * `signal` (the caller leaving) is checked at the top of each round and
+   * before each send, where nothing of the request has been proposed or sent
+   * anywhere yet (an earlier round ended not executed: not_leader, not sent,
+   * re-routed): a write whose
+   * client gave up while this node waited for a leader is dropped, not applied
+   * long after its client saw a timeout.
    */
   private async route<T>(
     waitMs: number,
     local: () => Promise<T>,
     wire: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'>,
     fromResponse: (r: ForwardResponseMsg) => T,
+    signal?: AbortSignal,
   ): Promise<T> {
     const self = this.host.selfId;
     const deadline = this.clock.now() + waitMs;
     const left = (): number => Math.max(0, deadline - this.clock.now());
     let hint: { leader: string | null; successor: string | null; term: number } | null = null;
     let sent = 0;
+    const checkCaller = (): void => {
+      if (signal?.aborted === true)
+        throw new RequestAbandonedError(`${wire.op} abandoned by its caller before it was sent: not applied`);
+    };
     for (;;) {
+      checkCaller();
       let leader: string | null;
       let successor: string | null;
       let term = this.host.currentTerm();
@@ -383,6 +402,8 @@ export class RaftForwarder {
         continue;
       }
       if (sent >= MAX_FORWARDS) throw new NoQuorumError(`not the leader (leader is ${target})`);
+      // The waits above (for a leader, a hand-over) may have outlasted the caller.
+      checkCaller();
       sent++;
       let r: ForwardResponseMsg;
       try {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { raftWireCodec, type ForwardMessage } from '../../src/net/forward-codec.js';
 import { NoQuorumError, NotLeaderError } from '../../src/node/raft-component.js';
+import { RequestAbandonedError } from '../../src/node/raft-errors.js';
 import {
   ForwardRefusedError,
   MAX_FORWARDS,
@@ -487,6 +488,43 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
     expect(await p).toEqual({ kind: 'put', revision: 11 });
     expect(c.puts).toHaveLength(1);
     expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['c']);
+  });
+
+  it('a write whose caller left while it waited for a leader is dropped, never sent to the next one', async () => {
+    const a = make('a', { leader: 'b' }, 5000);
+    const c = make('c', { leader: 'c', leads: true });
+    a.fwd.onPeerGone('b');
+    const caller = new AbortController();
+    const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000, caller.signal).catch((e: unknown) => e);
+    await sleep(60);
+    // The HTTP client timed out: nothing of the write has left this node yet.
+    caller.abort();
+    a.leader = 'c';
+    const err = await p;
+    expect(err).toBeInstanceOf(RequestAbandonedError);
+    expect((err as Error).message).toMatch(/not applied/);
+    expect(c.puts).toEqual([]);
+    expect(a.sent.filter((m) => m.type === 'fwd_req')).toEqual([]);
+  });
+
+  it('a write whose caller left during an election is dropped when the winner becomes known', async () => {
+    // A restarted node that knows no leader yet: the write waits for the election's winner.
+    const a = make('a', { leader: null }, 5000);
+    const c = make('c', { leader: 'c', leads: true });
+    const caller = new AbortController();
+    const host = (a.fwd as unknown as { host: { awaitLeader: (ms: number) => Promise<string | null> } }).host;
+    host.awaitLeader = async () => {
+      await sleep(30);
+      caller.abort();
+      a.leader = 'c';
+      return a.leader;
+    };
+    const err = await a.fwd
+      .write({ op: 'put', key: 'k', value: 1 }, 5000, caller.signal)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestAbandonedError);
+    expect(c.puts).toEqual([]);
+    expect(a.sent.filter((m) => m.type === 'fwd_req')).toEqual([]);
   });
 
   it('a restarted old leader that knows no leader is not asked again and again: the view change is awaited', async () => {

@@ -9,6 +9,7 @@ import type { Context, Hono } from 'hono';
 import type { JsonValue } from '../../raft/kv.js';
 import type { LeaderInfo, RaftComponent } from '../../node/raft-component.js';
 import { NoQuorumError, NotLeaderError, QuotaExceededError } from '../../node/raft-component.js';
+import { RequestAbandonedError } from '../../node/raft-errors.js';
 import { ApiError, checkedBody, errorBody, parseJsonBody, type ApiRoutes } from '../app.js';
 import { checkPutBody } from '../body-checks.js';
 import { kvKeyParam } from '../kv-key.js';
@@ -61,6 +62,8 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       if (err instanceof QuotaExceededError) throw new ApiError(507, 'quota_exceeded', err.message);
       if (err instanceof ForwardRefusedError) throw new ApiError(err.status, err.code, err.message);
       if (err instanceof NotLeaderError) throw new ApiError(503, 'no_quorum', err.message);
+      // The client left first: nobody reads this answer, but it is not a server fault.
+      if (err instanceof RequestAbandonedError) throw new ApiError(408, 'abandoned', err.message);
       throw err;
     }
   }
@@ -137,6 +140,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
           raft.forward.coord(
             { op: 'put', key, value, lease, ...(prev === undefined ? {} : { prev_revision: prev }) },
             waitMs(),
+            c.req.raw.signal,
           ),
         );
         if (out.code === 'lease_not_found')
@@ -147,7 +151,12 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       }
       const op: WriteOp =
         prev === undefined ? { op: 'put', key, value } : { op: 'put', key, value, prevRevision: prev };
-      return writeResponse(c, key, value, await mapped(() => raft.forward.write(op, waitMs())));
+      return writeResponse(
+        c,
+        key,
+        value,
+        await mapped(() => raft.forward.write(op, waitMs(), c.req.raw.signal)),
+      );
     });
 
     app.delete('/v1/kv/:key{.+}', async (c) => {
@@ -157,7 +166,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         c,
         key,
         null,
-        await mapped(() => raft.forward.write({ op: 'delete', key }, waitMs())),
+        await mapped(() => raft.forward.write({ op: 'delete', key }, waitMs(), c.req.raw.signal)),
       );
     });
   };
