@@ -43,14 +43,14 @@ const NODES = Number(process.env.SWARM_IDLE_NODES ?? 25);
 /** Seconds of each measured window. */
 const WINDOW_S = Number(process.env.SWARM_IDLE_WINDOW_S ?? 60);
 /** Idle seconds after formation (and after the switch to emergency) before a window opens. */
-const SETTLE_S = Number(process.env.SWARM_IDLE_SETTLE_S ?? 8);
+const SETTLE_S = Number(process.env.SWARM_IDLE_SETTLE_S ?? 60);
 /**
  * Idle seconds after the switch to emergency. Every member republishes its
  * energy state at the switch (a state change goes out at once), and in
  * emergency (gossip every 800 ms, fanout 1) spreading 25 new records takes
  * about a minute and a half: a longer settle measures the steady state.
  */
-const EMERGENCY_SETTLE_S = Number(process.env.SWARM_IDLE_EMERGENCY_SETTLE_S ?? SETTLE_S);
+const EMERGENCY_SETTLE_S = Number(process.env.SWARM_IDLE_EMERGENCY_SETTLE_S ?? 100);
 /** `normal,emergency,cli` or a subset. */
 const PARTS = new Set((process.env.SWARM_IDLE_PARTS ?? 'normal,emergency,cli').split(','));
 /**
