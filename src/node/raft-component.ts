@@ -61,6 +61,8 @@ export interface RaftComponentOptions {
   readonly formationWindowMs?: number;
   /** Formation: time since start before proposing, so discovery ran (default 2 s). */
   readonly formationMinUptimeMs?: number;
+  /** Called on every proposal, read and peer message: work that a sampler on gossip's wake-ups sees late (CompilerTiering.poke). */
+  readonly onActivity?: () => void;
 }
 
 export interface LeaderInfo {
@@ -686,6 +688,7 @@ export class RaftComponent implements NodeComponent {
     // the leader is heard (an idle follower wakes for heartbeats alone).
     const now = Date.now();
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
+    this.opts.onActivity?.();
     this.runner.receive(m);
     if (this.core !== null) this.noteCommit(this.core, now);
     if (m.from === this.core?.leaderId) this.leaderHeardAt = Date.now();
@@ -768,6 +771,7 @@ export class RaftComponent implements NodeComponent {
   }
 
   private kick(): void {
+    this.opts.onActivity?.();
     this.runner.kick();
   }
 
