@@ -35,7 +35,8 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   node.register(gossip);
   routes.push(membersRoutes(gossip));
   // V8's upper compilers off while idle, on once the node works (5-6 MB less idle RSS; compiler-tiering.ts).
-  node.register(new CompilerTiering({ host: gossip }));
+  const tiering = new CompilerTiering({ host: gossip });
+  node.register(tiering);
   // Swarm events ride the gossip broadcast (docs/protocol.md section 7).
   const events = new SwarmEvents(gossip);
   node.register(events);
@@ -43,8 +44,9 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
     eventsRoutes(events, { nameOf: (id) => (id === node.id ? node.name : (gossip.get(id)?.name ?? null)) }),
   );
   // Raft reads its peers' Raft and API addresses from the gossip membership.
-  // A follower's leader heartbeats carry its gossip probe's wake-up too (GossipComponent.shareWake).
-  const raft = new RaftComponent({ peers: gossip, wakeSharer: gossip });
+  // A follower's leader heartbeats carry its gossip probe's wake-up too (GossipComponent.shareWake);
+  // Raft's work turns the compilers on within a fraction of a second (CompilerTiering.poke).
+  const raft = new RaftComponent({ peers: gossip, wakeSharer: gossip, onActivity: () => tiering.poke() });
   node.register(raft);
   routes.push(kvRoutes(raft));
   // Watch, leases, locks, elections over the replicated KV (src/node/coordination.ts).

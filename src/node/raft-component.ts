@@ -67,6 +67,8 @@ export interface RaftComponentOptions {
    * rides the heartbeat instead of a wake-up of its own; src/node/chores.ts).
    */
   readonly wakeSharer?: WakeSharer;
+  /** Called on every proposal, read and peer message: work that a sampler on gossip's wake-ups sees late (CompilerTiering.poke). */
+  readonly onActivity?: () => void;
 }
 
 export interface LeaderInfo {
@@ -703,6 +705,7 @@ export class RaftComponent implements NodeComponent {
     // the leader is heard (an idle follower wakes for heartbeats alone).
     const now = Date.now();
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
+    this.opts.onActivity?.();
     this.runner.receive(m);
     if (this.core !== null) this.noteCommit(this.core, now);
     if (m.from === this.core?.leaderId) {
@@ -820,6 +823,7 @@ export class RaftComponent implements NodeComponent {
   }
 
   private kick(): void {
+    this.opts.onActivity?.();
     this.runner.kick();
   }
 

@@ -22,12 +22,17 @@ export function flush(r: Raft): void {
       fillPipeline(r, pr, r.now);
     }
   }
-  if (r.commitNotifyDue) sendCommitNotifications(r);
+  if (commitNotifyReady(r)) sendCommitNotifications(r);
+}
+
+/** A commit is to be told and its hold (RaftNodeOptions.commitNotifyDelayMs) is over. */
+function commitNotifyReady(r: Raft): boolean {
+  return r.commitNotifyDue && r.now >= r.commitNotifyAt;
 }
 
 /** Whether flush() would send anything (for a hasReady() that must not mutate). */
 export function flushPending(r: Raft): boolean {
-  return r.role === 'leader' && (r.reads.roundDue() || r.needBcast || r.commitNotifyDue);
+  return r.role === 'leader' && (r.reads.roundDue() || r.needBcast || commitNotifyReady(r));
 }
 
 /**
@@ -38,6 +43,11 @@ export function flushPending(r: Raft): boolean {
  * capped at what the follower holds, so it never depends on appends still in flight. Learners are
  * left to the heartbeat rounds when the runtime spares them (setLearnerHeartbeatRounds > 1): they
  * are in no quorum, and a battery learner should not wake for every commit.
+ *
+ * With commitNotifyDelayMs > 0 it waits that long after the latest commit (nextDeadline wakes the
+ * runtime for it): a lone client's next write then carries the commit on its appends, instead of a
+ * heartbeat and its answer per follower and write (4 messages, a wake-up of each follower and two of
+ * the leader). Only liveness waits on it: reads take the commit from their own heartbeat round.
  */
 function sendCommitNotifications(r: Raft): void {
   r.commitNotifyDue = false;

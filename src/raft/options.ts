@@ -36,6 +36,14 @@ export interface RaftNodeOptions {
   readonly snapshotChunkBytes?: number;
   /** Committed entries per Ready, so a restart replaying a long log does not build one huge batch. Default 4096. */
   readonly maxCommittedPerReady?: number;
+  /**
+   * How long a leader holds the message that tells followers of a new commit, ms, in the hope that an
+   * append carries it instead (each append carries the commit index). Pushed back by every later
+   * commit, so under load followers learn a commit with the next append and the message goes only
+   * at the end of a burst. 0 (default): at once, as etcd's bcastAppend after maybeCommit. See
+   * sendCommitNotifications (leader.ts).
+   */
+  readonly commitNotifyDelayMs?: number;
 }
 
 /** Validate `opts` and fill in the defaults. */
@@ -60,6 +68,7 @@ export function resolveOptions(opts: RaftNodeOptions): Required<RaftNodeOptions>
     maxInflightBytes: 8 * 1024 * 1024,
     snapshotChunkBytes: 1024 * 1024,
     maxCommittedPerReady: 4096,
+    commitNotifyDelayMs: 0,
     ...opts,
   };
 }

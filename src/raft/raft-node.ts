@@ -145,6 +145,7 @@ export class RaftNode {
       let d = r.heartbeatDeadline;
       if (r.opts.checkQuorum) d = Math.min(d, r.checkQuorumDeadline);
       if (r.leadTransferee !== null) d = Math.min(d, r.transferDeadline);
+      if (r.commitNotifyDue) d = Math.min(d, r.commitNotifyAt);
       return d;
     }
     // A learner never campaigns: at its election deadline tick() would only re-arm the timer. A voter

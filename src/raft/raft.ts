@@ -65,6 +65,8 @@ export class Raft {
   needBcast = false;
   /** Leader: the commit index moved past what some follower was sent; flush() tells them (leader.ts). */
   commitNotifyDue = false;
+  /** ... not before this `now` (RaftNodeOptions.commitNotifyDelayMs). */
+  commitNotifyAt = 0;
 
   readonly tracker: ProgressTracker;
   votes = new Map<NodeId, boolean>();
@@ -216,6 +218,7 @@ export class Raft {
     if (ci > this.commit && (this.log.termAt(ci) === this.term || mutations().commitNoCurrentTermCheck)) {
       this.setCommit(ci);
       this.commitNotifyDue = true;
+      this.commitNotifyAt = this.now + this.opts.commitNotifyDelayMs;
       return true;
     }
     return false;

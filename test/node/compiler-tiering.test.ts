@@ -54,11 +54,31 @@ describe('CompilerTiering', () => {
     r.spend(400);
     r.set.runDue(t0 + 4000, () => {});
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug']);
+    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug', '--ticks-before-optimization=1']);
     // Done for good: the chore is gone, nothing to wake for, an idle spell changes nothing.
     expect(r.set.deadline()).toBe(Infinity);
     r.tiering.sample(t0 + 60_000);
-    expect(r.flags).toHaveLength(4);
+    expect(r.flags).toHaveLength(5);
+    await r.tiering.stop();
+  });
+
+  it("turns the compilers on at the poke that finds a window's budget spent, not a window later", async () => {
+    const r = rig();
+    const t0 = performance.now();
+    await r.tiering.start(node);
+    // Idle work between pokes: 30 ms of CPU in 1 s is under the window's 100 ms budget.
+    r.spend(30);
+    r.tiering.poke(t0 + 1000);
+    expect(r.tiering.state).toBe('lean');
+    // Pokes come per request: the CPU clock is read at most every POKE_EVERY_MS.
+    r.spend(200);
+    r.tiering.poke(t0 + 1010);
+    expect(r.tiering.state).toBe('lean');
+    // A burst of load: 230 ms of CPU in 1.1 s, before the window ends at t0 + 2000.
+    r.tiering.poke(t0 + 1100);
+    expect(r.tiering.state).toBe('full');
+    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug', '--ticks-before-optimization=1']);
+    expect(r.set.deadline()).toBe(Infinity);
     await r.tiering.stop();
   });
 

@@ -8,8 +8,8 @@ import { TestCluster } from './cluster.js';
 import { ackAppend, drain, makeLeader, mkNode, ofType } from './manual.js';
 
 /** Leader `a` of voters a, b, c (plus `learners`), every follower acknowledged up to the no-op. */
-function leaderWithFollowers(learners: string[] = []) {
-  const a = mkNode('a', ['a', 'b', 'c'], { preVote: false }, undefined, learners);
+function leaderWithFollowers(learners: string[] = [], commitNotifyDelayMs = 0) {
+  const a = mkNode('a', ['a', 'b', 'c'], { preVote: false, commitNotifyDelayMs }, undefined, learners);
   makeLeader(a);
   drain(a);
   const term = a.status().term;
@@ -92,5 +92,35 @@ describe('commit notification', () => {
     for (const id of ['a', 'b', 'c']) {
       expect(c.node(id).status().commit, `${id} (leader ${leader.id})`).toBeGreaterThanOrEqual(index);
     }
+  });
+
+  it('held (commitNotifyDelayMs): the next append carries the commit; alone, it goes at the deadline', () => {
+    const { a, term, noop } = leaderWithFollowers([], 2);
+    a.propose(new Uint8Array([1]), 1002);
+    drain(a);
+    a.step(ackAppend('b', 'a', term, noop + 1), 1003);
+    a.step(ackAppend('c', 'a', term, noop + 1), 1003);
+    expect(a.status().commit).toBe(noop + 1);
+    // Held: no message now, and the runtime is told when to wake for it.
+    expect(a.hasReady() ? ofType(drain(a).msgs, 'heartbeat') : []).toHaveLength(0);
+    expect(a.nextDeadline()).toBe(1005);
+    // A lone client's next write: its appends carry the commit, the notification has nothing left to say.
+    a.propose(new Uint8Array([2]), 1004);
+    const appends = ofType(drain(a).msgs, 'append_entries');
+    expect(appends.map((m) => [m.to, m.commit]).sort()).toEqual([
+      ['b', noop + 1],
+      ['c', noop + 1],
+    ]);
+    a.tick(1005);
+    expect(ofType(drain(a).msgs, 'heartbeat')).toHaveLength(0);
+    // That write commits and no other follows: told at its deadline, 2 ms after the commit.
+    a.step(ackAppend('b', 'a', term, noop + 2), 1006);
+    expect(a.status().commit).toBe(noop + 2);
+    expect(ofType(drain(a).msgs, 'heartbeat')).toHaveLength(0);
+    expect(a.nextDeadline()).toBe(1008);
+    a.tick(1008);
+    // c holds only noop + 1 as far as the leader knows, and its append already said so.
+    const hbs = ofType(drain(a).msgs, 'heartbeat');
+    expect(hbs.map((m) => [m.to, m.commit])).toEqual([['b', noop + 2]]);
   });
 });

@@ -95,6 +95,10 @@ export interface InlineSync {
 export const DEFAULT_INLINE_SYNC: InlineSync = { maxEntries: 2, maxMs: 2 };
 /** Weight of the newest fsync in the moving average that gates inline fsyncs. */
 const FSYNC_EWMA_WEIGHT = 0.2;
+/** Weight of the newest flush in the moving average of entries per flush. */
+const FLUSH_EWMA_WEIGHT = 0.1;
+/** A 'lone' writer (setInlineSync): recent flushes average at most this many entries. */
+const LONE_FLUSH_ENTRIES = 1.2;
 
 export interface StorageStats {
   /** Calls to `sync()`. */
@@ -336,8 +340,10 @@ export class FileRaftStorage implements RaftStorage {
   private readonly maxSegmentBytes: number;
   private readonly onWarning: ((w: StorageWarning) => void) | undefined;
   private readonly inlineSync: InlineSync;
-  /** Off while the runtime says so (a leader, see setInlineSync). */
-  private inlineAllowed = true;
+  /** Off, or only for a lone write, while the runtime says so (a leader, see setInlineSync). */
+  private inlineMode: 'on' | 'lone' | 'off' = 'on';
+  /** Moving average of entries per flush: a lone writer's flushes hold one each (see setInlineSync). */
+  private flushEntries = 0;
   /** Moving average of WAL fdatasync durations (ms), which gates inline fsyncs. */
   private fsyncMs = 0;
 
@@ -479,8 +485,8 @@ export class FileRaftStorage implements RaftStorage {
    * rarely on a commit's critical path, while blocking its loop would hold up the requests it
    * parses meanwhile (measured: leader writes/s at 16 clients fell with inline fsyncs on the leader).
    */
-  setInlineSync(on: boolean): void {
-    this.inlineAllowed = on;
+  setInlineSync(on: boolean | 'lone'): void {
+    this.inlineMode = on === 'lone' ? 'lone' : on ? 'on' : 'off';
   }
 
   /** The "recovering until" index this storage loaded (0 = none), until clearRecovering. */
@@ -660,11 +666,13 @@ export class FileRaftStorage implements RaftStorage {
       this.stats.bytesWritten += buf.byteLength;
       const t0 = performance.now();
       const entries = t.lastIndexAfter - t.lastIndexBefore;
+      this.flushEntries += FLUSH_EWMA_WEIGHT * (entries - this.flushEntries);
       if (
-        this.inlineAllowed &&
         cur.file.datasyncInline !== undefined &&
         entries <= this.inlineSync.maxEntries &&
-        this.fsyncMs <= this.inlineSync.maxMs
+        this.fsyncMs <= this.inlineSync.maxMs &&
+        (this.inlineMode === 'on' ||
+          (this.inlineMode === 'lone' && entries <= 1 && this.flushEntries <= LONE_FLUSH_ENTRIES))
       ) {
         cur.file.datasyncInline();
         this.stats.inlineFsyncs++;

@@ -170,6 +170,7 @@ export class RaftSimulation {
       checkQuorum: c.checkQuorum,
       maxEntriesPerMsg: c.maxEntriesPerMsg,
       maxInflightMsgs: c.maxInflightMsgs,
+      commitNotifyDelayMs: c.commitNotifyDelayMs,
       heartbeatMs: c.heartbeatMs,
       electionMinMs: c.electionMinMs,
       electionMaxMs: c.electionMaxMs,

@@ -29,6 +29,8 @@ export interface RunConfig {
   readonly maxEntriesPerMsg: number;
   /** The core's pipelined AppendEntries per follower. */
   readonly maxInflightMsgs: number;
+  /** The core's commit-notification hold (the daemon's 2 ms, or at once, or long). */
+  readonly commitNotifyDelayMs: number;
 }
 
 export function drawConfig(seed: number, pin: Partial<RunConfig> = {}): RunConfig {
@@ -53,6 +55,8 @@ export function drawConfig(seed: number, pin: Partial<RunConfig> = {}): RunConfi
     valueBytes: pin.valueBytes ?? pick([0, 0, 0, 100, 4096, API_MAX_VALUE_BYTES - 64]),
     maxEntriesPerMsg: pin.maxEntriesPerMsg ?? pick([1, 2, 8, 512, 512]),
     maxInflightMsgs: pin.maxInflightMsgs ?? pick([1, 4, 64, 64]),
+    // Drawn last, so every earlier draw of a seed stays what it was.
+    commitNotifyDelayMs: pin.commitNotifyDelayMs ?? pick([0, 2, 2, 30]),
   };
 }
 
@@ -61,6 +65,6 @@ export function describeConfig(c: RunConfig): string {
     `${c.nodes - c.learners} voters + ${c.learners} learners, pre-vote ${c.preVote ? 'on' : 'off'}, ` +
     `check-quorum ${c.checkQuorum ? 'on' : 'off'}, heartbeat ${c.heartbeatMs} ms, election ${c.electionMinMs}-${c.electionMaxMs} ms, ` +
     `tick ${c.tickMs} ms, snapshot every ${c.snapshotEvery || 'never'}, values ${c.valueBytes} B, ` +
-    `${c.maxEntriesPerMsg} entries x ${c.maxInflightMsgs} in flight`
+    `${c.maxEntriesPerMsg} entries x ${c.maxInflightMsgs} in flight, commit notify ${c.commitNotifyDelayMs} ms`
   );
 }

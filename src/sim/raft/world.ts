@@ -37,6 +37,7 @@ export interface WorldConfig {
   readonly checkQuorum: boolean;
   readonly maxEntriesPerMsg?: number;
   readonly maxInflightMsgs?: number;
+  readonly commitNotifyDelayMs?: number;
   readonly heartbeatMs: number;
   readonly electionMinMs: number;
   readonly electionMaxMs: number;
@@ -329,6 +330,7 @@ export class SimWorld {
         checkQuorum: cfg.checkQuorum,
         ...(cfg.maxEntriesPerMsg !== undefined ? { maxEntriesPerMsg: cfg.maxEntriesPerMsg } : {}),
         ...(cfg.maxInflightMsgs !== undefined ? { maxInflightMsgs: cfg.maxInflightMsgs } : {}),
+        ...(cfg.commitNotifyDelayMs !== undefined ? { commitNotifyDelayMs: cfg.commitNotifyDelayMs } : {}),
       },
       recovered,
       this.initialConf,

@@ -125,6 +125,35 @@ describe('inline fdatasync', () => {
     expect(counts.inline - atLoad.inline).toBe(1);
   });
 
+  it("setInlineSync('lone') (a leader): inline only for one-entry flushes while flushes hold one on average", async () => {
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(tempDir(), { fs: countingFs(counts, { stallMs: 0, fail: false }) });
+    s.setInlineSync('lone');
+    const at = { ...counts };
+    let next = 1;
+    const flush = async (n: number) => {
+      const es = [];
+      for (let i = 0; i < n; i++) es.push(entry(next++, 1));
+      s.append(es);
+      await s.sync();
+    };
+    // A lone writer: one entry per flush, inline.
+    for (let i = 0; i < 5; i++) await flush(1);
+    expect(counts.inline - at.inline).toBe(5);
+    // Two entries: the pool, although 'on' (a follower) would take it inline.
+    await flush(2);
+    expect(counts.pooled - at.pooled).toBe(1);
+    // Concurrent writers (several entries per flush): the pool, even for a flush that happens to hold one.
+    for (let i = 0; i < 5; i++) await flush(4);
+    const inlineBefore = counts.inline;
+    await flush(1);
+    expect(counts.inline).toBe(inlineBefore);
+    // Writers gone but one: inline again once the average has come down.
+    for (let i = 0; i < 40; i++) await flush(1);
+    expect(counts.inline).toBeGreaterThan(inlineBefore + 20);
+    expect(s.getLastIndex()).toBe(next - 1);
+  });
+
   it('fails stop after an inline fdatasync error', async () => {
     const flags = { stallMs: 0, fail: false };
     const s = await open(tempDir(), { fs: countingFs({ pooled: 0, inline: 0 }, flags) });
