@@ -114,6 +114,21 @@ function connect(ms: Member[]): void {
 }
 
 type Maybe<T> = T | null | undefined | false;
+/** Three connected members under `<prefix>0..2` and their first leader; stopped again if none leads. */
+async function threeVoters(prefix: string): Promise<{ ms: Member[]; leader: Member }> {
+  const ms = await Promise.all([0, 1, 2].map((i) => startMember(join(root, `${prefix}${i}`), 3)));
+  try {
+    connect(ms);
+    const leader = await until('a leader with 3 voters', () =>
+      ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
+    );
+    return { ms, leader };
+  } catch (err) {
+    await Promise.all(ms.map((m) => m.node.stop()));
+    throw err;
+  }
+}
+
 async function until<T>(what: string, f: () => Maybe<T> | Promise<Maybe<T>>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -354,13 +369,8 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
   }, 30_000);
 
   it('a leader stop hands leadership to another voter', async () => {
-    const dirs = [0, 1, 2].map((i) => join(root, `t${i}`));
-    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    const { ms, leader } = await threeVoters('t');
     try {
-      connect(ms);
-      const leader = await until('a leader with 3 voters', () =>
-        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
-      );
       const term = leader.raft.info().term;
       await leader.node.stop();
       const rest = ms.filter((m) => m !== leader);
@@ -375,13 +385,8 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
   }, 30_000);
 
   it('a quiet cluster: followers stretch their election timeout first, then the leader its heartbeat; a write ends it', async () => {
-    const dirs = [0, 1, 2].map((i) => join(root, `q${i}`));
-    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    const { ms, leader } = await threeVoters('q');
     try {
-      connect(ms);
-      const leader = await until('a leader with 3 voters', () =>
-        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
-      );
       const followers = ms.filter((m) => m !== leader);
       expect((await put(leader.api(), 'q', { value: 1 })).status).toBe(200);
       const term = leader.raft.info().term;
@@ -461,13 +466,8 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
   }, 90_000);
 
   it('an idle follower arms no timer while its leader is heard (its housekeeping rides the heartbeats)', async () => {
-    const dirs = [0, 1, 2].map((i) => join(root, `w${i}`));
-    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    const { ms, leader } = await threeVoters('w');
     try {
-      connect(ms);
-      const leader = await until('a leader with 3 voters', () =>
-        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
-      );
       const followers = ms.filter((m) => m !== leader);
       const before = followers.map((f) => f.raft.ticks);
       // 6 s: a 2 s housekeeping timer of its own (FOLLOWER_MANAGE_EVERY_MS) fired 3 times a follower.
@@ -483,13 +483,8 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
   }, 30_000);
 
   it('all other voters critical: the leader heartbeats them x4 apart, x8 once quiet; one on mains and x1', async () => {
-    const dirs = [0, 1, 2].map((i) => join(root, `e${i}`));
-    const ms = await Promise.all(dirs.map((d) => startMember(d, 3)));
+    const { ms, leader } = await threeVoters('e');
     try {
-      connect(ms);
-      const leader = await until('a leader with 3 voters', () =>
-        ms.find((m) => m.raft.info().role === 'leader' && m.raft.info().voters.length === 3),
-      );
       expect((await put(leader.api(), 'e', { value: 1 })).status).toBe(200);
       const followers = ms.filter((m) => m !== leader);
       for (const f of followers) powerStates.set(f.node.id, 'critical');
