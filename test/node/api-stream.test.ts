@@ -112,6 +112,20 @@ function streamRoute(
   return seen;
 }
 
+/** The whole body of a GET, however long the server keeps it open. */
+function getText(port: number, path: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+      let t = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (t += d));
+      res.on('end', () => resolve(t));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('one streaming mechanism (src/api/stream.ts)', () => {
   it('a pushing route and a client that stops reading: bounded queue, then closed with a reason', async () => {
     const app = new Hono();
@@ -188,16 +202,7 @@ describe('one streaming mechanism (src/api/stream.ts)', () => {
       { heartbeat: { everyMs: 50, text: ': hb\n\n' } },
     );
     const port = await serve(app);
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/idle' }, (res) => {
-        let t = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (t += d));
-        res.on('end', () => resolve(t));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await getText(port, '/idle');
     expect(body.startsWith('retry: 1000\n\n: hb\n\n')).toBe(true);
     expect(body.endsWith('data: done\n\n')).toBe(true);
     expect(body.replace(/(: hb\n\n)+/, '')).toBe('retry: 1000\n\ndata: done\n\n');
@@ -244,16 +249,7 @@ describe('one streaming mechanism (src/api/stream.ts)', () => {
     // The server stops: the stream ends at once (the client sees the end), so does a long poll.
     a.done = false;
     const staying = stalledClient(port, '/a');
-    const poll = new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/poll' }, (res) => {
-        let t = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (t += d));
-        res.on('end', () => resolve(t));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const poll = getText(port, '/poll');
     await until('a stream and a long poll open', () => open.size === 2 && polled !== undefined);
     for (const end of [...open]) end();
     expect(await poll).toBe('{"events":[]}');
