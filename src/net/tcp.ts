@@ -276,15 +276,19 @@ export class TcpTransport<M extends WireMessage> {
     const addr = typeof to === 'string' ? parsePeer(to) : to;
     const packet = this.seal(msg);
     if (typeof packet === 'string') return packet;
-    const link = this.linkFor(addr);
+    return this.enqueue(this.linkFor(addr), packet);
+  }
+
+  /** Frame `packet` onto `out`, bounded by maxQueueBytes (queued plus what the socket holds). */
+  private enqueue(out: Outlet, packet: Uint8Array): TcpSendResult {
     const f = frame(packet);
-    if (link.queuedBytes + (link.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
+    if (out.queuedBytes + (out.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
       this.counters.droppedBackpressure += 1;
       return 'backpressure';
     }
-    link.queue.push(f);
-    link.queuedBytes += f.length;
-    this.scheduleFlush(link);
+    out.queue.push(f);
+    out.queuedBytes += f.length;
+    this.scheduleFlush(out);
     return 'queued';
   }
 
@@ -308,15 +312,7 @@ export class TcpTransport<M extends WireMessage> {
     if (this.closed || !via.open) return 'closed';
     const packet = this.seal(msg);
     if (typeof packet === 'string') return packet;
-    const f = frame(packet);
-    if (via.queuedBytes + (via.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
-      this.counters.droppedBackpressure += 1;
-      return 'backpressure';
-    }
-    via.queue.push(f);
-    via.queuedBytes += f.length;
-    this.scheduleFlush(via);
-    return 'queued';
+    return this.enqueue(via, packet);
   }
 
   /**
