@@ -32,6 +32,8 @@ export type ReadResult =
 export class WatchHistory {
   /** Ring buffer: events[head .. head+count) modulo capacity. */
   private ring: (KvEvent | undefined)[];
+  /** eventBytes of each slot, so eviction does not re-serialize the value. */
+  private sizes: number[];
   private head = 0;
   private count = 0;
   private bytes = 0;
@@ -44,6 +46,7 @@ export class WatchHistory {
   constructor(limits: HistoryLimits) {
     this.limits = { maxEvents: Math.max(1, limits.maxEvents), maxBytes: Math.max(1, limits.maxBytes) };
     this.ring = new Array<KvEvent | undefined>(Math.min(this.limits.maxEvents, 1024));
+    this.sizes = new Array<number>(this.ring.length).fill(0);
   }
 
   /** Oldest revision a watcher can still start from. */
@@ -67,6 +70,7 @@ export class WatchHistory {
   /** Forget everything: the state now stands at `revision` (snapshot installed, state replaced). */
   reset(revision: number): void {
     this.ring = new Array<KvEvent | undefined>(Math.min(this.limits.maxEvents, 1024));
+    this.sizes = new Array<number>(this.ring.length).fill(0);
     this.head = 0;
     this.count = 0;
     this.bytes = 0;
@@ -80,9 +84,12 @@ export class WatchHistory {
       this.reset(ev.revision - 1);
     }
     if (this.count === this.ring.length) this.grow();
-    this.ring[(this.head + this.count) % this.ring.length] = ev;
+    const slot = (this.head + this.count) % this.ring.length;
+    const size = eventBytes(ev);
+    this.ring[slot] = ev;
+    this.sizes[slot] = size;
     this.count++;
-    this.bytes += eventBytes(ev);
+    this.bytes += size;
     this.last = ev.revision;
     while (this.count > this.limits.maxEvents || (this.bytes > this.limits.maxBytes && this.count > 1))
       this.evict();
@@ -92,18 +99,25 @@ export class WatchHistory {
     const cap = Math.min(this.limits.maxEvents + 1, this.ring.length * 2);
     if (cap <= this.ring.length) return;
     const next = new Array<KvEvent | undefined>(cap);
-    for (let i = 0; i < this.count; i++) next[i] = this.ring[(this.head + i) % this.ring.length];
+    const sizes = new Array<number>(cap).fill(0);
+    for (let i = 0; i < this.count; i++) {
+      const j = (this.head + i) % this.ring.length;
+      next[i] = this.ring[j];
+      sizes[i] = this.sizes[j]!;
+    }
     this.ring = next;
+    this.sizes = sizes;
     this.head = 0;
   }
 
   private evict(): void {
     const ev = this.ring[this.head];
+    const size = this.sizes[this.head]!;
     this.ring[this.head] = undefined;
     this.head = (this.head + 1) % this.ring.length;
     this.count--;
     if (ev) {
-      this.bytes -= eventBytes(ev);
+      this.bytes -= size;
       this.start = ev.revision + 1;
     }
   }

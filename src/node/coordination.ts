@@ -185,8 +185,7 @@ export class CoordinationComponent implements NodeComponent, CoordinationApi {
 
   async leaseKeepAlive(id: number): Promise<{ id: number; ttl_ms: number }> {
     const r = await this.raft.forward.coord({ op: 'lease_keepalive', id }, this.waitMs);
-    if (r.code === 'lease_not_found' || r.code !== 'ok' || r.lease === undefined)
-      throw new LeaseNotFoundError(id);
+    if (r.code !== 'ok' || r.lease === undefined) throw new LeaseNotFoundError(id);
     return r.lease;
   }
 

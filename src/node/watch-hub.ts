@@ -90,15 +90,13 @@ export class WatchHub implements KvApplyListener {
   private waiters = new Set<() => void>();
   private open = 0;
   private maxWatchers = 256;
-  private limits: HistoryLimits = DEFAULT_HISTORY_LIMITS;
 
   constructor() {
-    this.history = new WatchHistory(this.limits);
+    this.history = new WatchHistory(DEFAULT_HISTORY_LIMITS);
   }
 
   /** Applies before the first event (the component's start): the history is empty then. */
   configure(limits: HistoryLimits, maxWatchers: number): void {
-    this.limits = limits;
     this.maxWatchers = maxWatchers;
     const last = this.history.lastRevision;
     this.history = new WatchHistory(limits);

@@ -23,6 +23,7 @@ import { CompactedError, TooManyWatchersError, type WatchCursor } from '../../no
 import { ApiError, errorBody, readJson, type ApiRoutes } from '../app.js';
 import { checkCampaignBody, checkLeaseBody, checkLockBody, checkResignBody } from '../body-checks.js';
 import { sseEvent, sseResponse, waitSignal, type StreamOptions, type StreamSink } from '../stream.js';
+import type { HolderBody, WatchEvent } from './coord-types.js';
 
 /** Longest long poll, and the default of lock and campaign waits. */
 export const MAX_WAIT_S = 300;
@@ -35,16 +36,7 @@ const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const WRITE_CHUNK_BYTES = 64 * 1024;
 const POLL_MAX_BYTES = 1024 * 1024;
 
-export interface WatchEventBody {
-  type: 'put' | 'delete';
-  key: string;
-  value: JsonValue;
-  revision: number;
-  create_revision: number;
-  lease: number;
-}
-
-export function eventBody(e: KvEvent): WatchEventBody {
+export function eventBody(e: KvEvent): WatchEvent {
   return {
     type: e.type,
     key: e.key,
@@ -55,9 +47,7 @@ export function eventBody(e: KvEvent): WatchEventBody {
   };
 }
 
-function holderBody(
-  h: Holder | null,
-): { key: string; value: JsonValue; lease: number; revision: number } | null {
+function holderBody(h: Holder | null): HolderBody | null {
   return h === null ? null : { key: h.key, value: h.value, lease: h.lease, revision: h.revision };
 }
 

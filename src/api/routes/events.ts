@@ -141,16 +141,15 @@ export function eventsRoutes(events: SwarmEvents, opts: EventsRoutesOptions = {}
     app.get('/v1/events', (c) => {
       const name = nameFilter(c);
       const { after, restarted } = startOf(c, events);
+      // The sink's default bound (MAX_QUEUED_BYTES, src/api/stream.ts) cuts off a client that
+      // stops reading; it reconnects and replays.
       return sseResponse(c, (sink) => streamEvents(events, sink, { name, after, restarted, nameOf }), {
-        maxQueuedBytes: MAX_QUEUED_BYTES,
         heartbeat: { everyMs: KEEPALIVE_MS, text: ': keepalive\n\n' },
       });
     });
   };
 }
 
-/** A client that stops reading is cut off past this much unsent output (it reconnects and replays). */
-export const MAX_QUEUED_BYTES = 1024 * 1024;
 /** A comment after this long without an event keeps proxies and NAT entries from timing the stream out. */
 export const KEEPALIVE_MS = 15_000;
 
