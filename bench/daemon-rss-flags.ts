@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoNodeConfig } from '../src/cli/commands/demo.js';
-import { DAEMON_ENTRY } from '../src/cli/daemon.js';
+import { daemonEntry } from '../src/cli/daemon.js';
 import { writeResolvedConfig } from '../src/cli/resolved-config.js';
 
 const IDLE = Number(process.env.IDLE ?? 25);
@@ -39,7 +39,7 @@ await Promise.all(
     const cfg = await demoNodeConfig(n, [n], cfgPath, env);
     const child = spawn(
       process.execPath,
-      [...flags, DAEMON_ENTRY, writeResolvedConfig(cfg.node.data_dir, cfg)],
+      [...flags, daemonEntry(), writeResolvedConfig(cfg.node.data_dir, cfg)],
       {
         stdio: 'ignore',
         env,

@@ -50,9 +50,6 @@ export function daemonEntry(compiled = COMPILED_DAEMON_ENTRY, bundled = BUNDLED_
   return b !== null && (c === null || b >= c) ? bundled : compiled;
 }
 
-/** The entry `swarm node start` spawns now (daemonEntry()). */
-export const DAEMON_ENTRY = daemonEntry();
-
 /**
  * V8 flags of a daemon process. A young generation capped at 4 MB per
  * semi-space keeps an idle node about 6 MB smaller (V8 otherwise grows it to

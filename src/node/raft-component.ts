@@ -694,22 +694,23 @@ export class RaftComponent implements NodeComponent {
       this.onMessage(wire, via);
       return;
     }
-    this.links.heard(m.from, via);
+    // One clock read per message: everything below runs synchronously within it.
+    const now = Date.now();
+    this.links.heard(m.from, via, now);
     // A vote request reaching the leader: some voter's timer fired between two heartbeats (it had
     // not stretched for the quiet): heartbeat within its base timeout again (quietHeartbeatScale).
     if (m.type === 'request_vote' && core.isLeader) {
-      this.voteRequestAt = Date.now();
-      if (this.runner.heartbeatScaleInForce > 1) this.updateHeartbeatScale(this.voteRequestAt);
+      this.voteRequestAt = now;
+      if (this.runner.heartbeatScaleInForce > 1) this.updateHeartbeatScale(now);
     }
     // A follower's housekeeping rides the heartbeat that woke us: its timer then never fires while
     // the leader is heard (an idle follower wakes for heartbeats alone).
-    const now = Date.now();
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.opts.onActivity?.();
     this.runner.receive(m);
     if (this.core !== null) this.noteCommit(this.core, now);
     if (m.from === this.core?.leaderId) {
-      this.leaderHeardAt = Date.now();
+      this.leaderHeardAt = now;
       if (!this.core.isLeader) this.opts.wakeSharer?.shareWake();
     }
   }
@@ -829,12 +830,13 @@ export class RaftComponent implements NodeComponent {
 
   private onPeersChanged(): void {
     if (this.core === null || this.stopping) return;
-    this.updateHeartbeatScale();
+    const now = Date.now();
+    this.updateHeartbeatScale(now);
     this.links.redialAlivePeers();
-    this.links.restartHint(Date.now());
-    this.merge.check(Date.now());
+    this.links.restartHint(now);
+    this.merge.check(now);
     this.formation.maybeBootstrap();
-    this.autopilot.manageMembership(Date.now());
+    this.autopilot.manageMembership(now);
     this.kick();
   }
 

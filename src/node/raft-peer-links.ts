@@ -174,8 +174,8 @@ export class RaftPeerLinks {
    * A Raft message from `from` arrived (and was accepted for the core), on
    * the accepted connection `via` (null: on one we dialled, an answer).
    */
-  heard(from: string, via: ReplyPath | null = null): void {
-    this.heardAt.set(from, Date.now());
+  heard(from: string, via: ReplyPath | null = null, now: number = Date.now()): void {
+    this.heardAt.set(from, now);
     // Its message came over its own connection: ours to it, if waiting out a redial back-off, dials now.
     const hp = this.peerAddr(from);
     if (hp) this.host.transport()?.peerAlive(hp);

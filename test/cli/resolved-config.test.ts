@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/common/errors.js';
-import { DAEMON_ENTRY } from '../../src/cli/daemon.js';
+import { daemonEntry } from '../../src/cli/daemon.js';
 import {
   RESOLVED_CONFIG_FILE,
   RESOLVED_CONFIG_FORMAT,
@@ -34,7 +34,7 @@ function config() {
 }
 
 function daemon(path: string) {
-  return spawnSync(process.execPath, [DAEMON_ENTRY, path], { encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, [daemonEntry(), path], { encoding: 'utf8', timeout: 20_000 });
 }
 
 describe('resolved config handed to a daemon', () => {
@@ -89,7 +89,7 @@ describe('resolved config handed to a daemon', () => {
     const stale = daemon(path);
     expect(stale.status).toBe(2);
     expect(stale.stderr).toMatch(/^swarm: .*resolved config of format 1 from swarm "0\.0\.0-old"/);
-    const noArg = spawnSync(process.execPath, [DAEMON_ENTRY], { encoding: 'utf8', timeout: 20_000 });
+    const noArg = spawnSync(process.execPath, [daemonEntry()], { encoding: 'utf8', timeout: 20_000 });
     expect(noArg.status).toBe(2);
     expect(noArg.stderr).toMatch(/^swarm: usage: daemon-main\.js <config\.resolved\.json>/);
     expect(() => readFileSync(join(dir, 'node.lock'))).toThrow();
