@@ -31,6 +31,7 @@ import {
   ALLOC_PREFIX,
   SPEC_PREFIX,
   STATE_PREFIX,
+  TERMINAL_STATES,
   allocId,
   allocKey,
   explainKey,
@@ -272,7 +273,7 @@ export class TasksComponent implements NodeComponent {
   }
 
   private isActive(l: LocalAllocation): boolean {
-    return l.status === null || !['exited', 'failed', 'lost', 'stopped'].includes(l.status.state);
+    return l.status === null || !TERMINAL_STATES.includes(l.status.state);
   }
 
   private localAllocations(): LocalAllocation[] {
@@ -584,10 +585,6 @@ export class TasksComponent implements NodeComponent {
         `this node cannot reach node ${node} for the logs of ${alloc}`,
       );
     return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
-  }
-
-  get dataDir(): string {
-    return this.requireStarted().dataDir;
   }
 
   private viewOf(tv: TaskView): TaskStatusView {
