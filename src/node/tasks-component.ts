@@ -45,6 +45,7 @@ import {
 } from '../tasks/model.js';
 import { reconcile, type NodeFacts, type TaskView } from '../tasks/scheduler.js';
 import type { TaskSpec } from '../tasks/spec.js';
+import { localApiUrl } from './api-url.js';
 import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { NodeComponent, SwarmNode } from './node.js';
 import type { PeerStatus } from './peers.js';
@@ -621,7 +622,7 @@ export class TasksComponent implements NodeComponent {
   private selfApiUrl(): string {
     const api = this.node?.status().addresses.api;
     if (!api) return '';
-    return `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+    return localApiUrl(api);
   }
 
   // ------------------------------------------------------------ metrics
