@@ -18,6 +18,7 @@ import {
   writeRuntime,
   type LockHandle,
 } from './datadir.js';
+import { localApiUrl } from './api-url.js';
 import { nullLogger, type Logger } from './log.js';
 import {
   REFUSAL_HINTS,
@@ -312,7 +313,7 @@ export class SwarmNode extends EventEmitter<{
   private apiUrl(): string | null {
     const api = this.merged().addresses?.api;
     if (!api) return null;
-    return `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+    return localApiUrl(api);
   }
 
   private merged(): ComponentStatus {

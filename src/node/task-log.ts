@@ -63,15 +63,6 @@ export class RotatingLog {
   }
 }
 
-export interface LogChunk {
-  /** Bytes as UTF-8 text (a multi-byte character cut at the edge shows as U+FFFD). */
-  readonly data: string;
-  /** Pass back as `offset` to read what comes next. */
-  readonly next_offset: number;
-  /** Size of the current log file. */
-  readonly size: number;
-}
-
 /** A chunk as raw bytes: `from` is where it starts (0 after a rotation moved the offset). */
 export interface LogBytes {
   readonly from: number;
@@ -100,10 +91,4 @@ export function readLogBytes(dir: string, offset: number | null, max: number): L
   } finally {
     closeSync(fd);
   }
-}
-
-/** readLogBytes as text (a multi-byte character cut at the edge shows as U+FFFD). */
-export function readLog(dir: string, offset: number | null, max: number): LogChunk {
-  const r = readLogBytes(dir, offset, max);
-  return { data: r.bytes.toString('utf8'), next_offset: r.next_offset, size: r.size };
 }

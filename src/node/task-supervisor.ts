@@ -80,12 +80,6 @@ export class TaskSupervisor {
     return n;
   }
 
-  phases(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const e of this.entries.values()) out.set(e.phase, (out.get(e.phase) ?? 0) + 1);
-    return out;
-  }
-
   /** Bring the processes in line with this node's allocations (all of them, from the KV). */
   sync(local: readonly LocalAllocation[]): void {
     const seen = new Set<string>();

@@ -31,6 +31,7 @@ import {
   ALLOC_PREFIX,
   SPEC_PREFIX,
   STATE_PREFIX,
+  TERMINAL_STATES,
   allocId,
   allocKey,
   explainKey,
@@ -44,6 +45,7 @@ import {
 } from '../tasks/model.js';
 import { reconcile, type NodeFacts, type TaskView } from '../tasks/scheduler.js';
 import type { TaskSpec } from '../tasks/spec.js';
+import { localApiUrl } from './api-url.js';
 import { LazyRegistry, type PromClient } from './lazy-metrics.js';
 import type { NodeComponent, SwarmNode } from './node.js';
 import type { PeerStatus } from './peers.js';
@@ -272,7 +274,7 @@ export class TasksComponent implements NodeComponent {
   }
 
   private isActive(l: LocalAllocation): boolean {
-    return l.status === null || !['exited', 'failed', 'lost', 'stopped'].includes(l.status.state);
+    return l.status === null || !TERMINAL_STATES.includes(l.status.state);
   }
 
   private localAllocations(): LocalAllocation[] {
@@ -412,25 +414,29 @@ export class TasksComponent implements NodeComponent {
     return out;
   }
 
-  private taskViews(): TaskView[] {
+  /** All tasks, or only task `only` (a status or log read per request need not build every task's view). */
+  private taskViews(only?: string): TaskView[] {
+    const sub = only === undefined ? '' : `${only}/`;
     const allocs = new Map<string, Map<number, { alloc: Allocation; status: AllocStatus | null }>>();
-    for (const e of this.store.list(ALLOC_PREFIX)) {
+    for (const e of this.store.list(ALLOC_PREFIX + sub)) {
       const a = asRecord<Allocation>(e.value);
       if (a === null) continue;
       const m = allocs.get(a.task) ?? new Map();
       m.set(a.n, { alloc: a, status: null });
       allocs.set(a.task, m);
     }
-    for (const e of this.store.list(STATE_PREFIX)) {
+    for (const e of this.store.list(STATE_PREFIX + sub)) {
       const k = parseAllocKey(e.key, STATE_PREFIX);
       const s = asRecord<AllocStatus>(e.value);
       const v = k === null ? undefined : allocs.get(k.task)?.get(k.n);
       if (v && s) v.status = s;
     }
+    const specs = only === undefined ? this.store.list(SPEC_PREFIX) : [this.store.get(specKey(only))];
     const out: TaskView[] = [];
-    for (const e of this.store.list(SPEC_PREFIX)) {
+    for (const e of specs) {
+      if (e === null) continue;
       const record = asRecord<TaskRecord>(e.value);
-      if (record === null) continue;
+      if (record === null || (only !== undefined && record.spec.name !== only)) continue;
       const name = e.key.slice(SPEC_PREFIX.length);
       out.push({
         record,
@@ -537,7 +543,7 @@ export class TasksComponent implements NodeComponent {
     const stopped: TaskRecord = { ...r, desired: 'stop' };
     if (r.desired !== 'stop')
       await this.store.put(specKey(name), stopped as unknown as JsonValue, e.revision);
-    const tv = this.taskViews().find((t) => t.record.spec.name === name);
+    const tv = this.taskViews(name)[0];
     return this.viewOf({ record: stopped, allocs: tv?.allocs ?? [], explanation: tv?.explanation ?? null });
   }
 
@@ -548,7 +554,7 @@ export class TasksComponent implements NodeComponent {
 
   taskStatus(name: string): TaskStatusView {
     this.requireStarted();
-    const tv = this.taskViews().find((t) => t.record.spec.name === name);
+    const tv = this.taskViews(name)[0];
     if (tv === undefined) throw new TaskNotFoundError(name);
     return this.viewOf(tv);
   }
@@ -586,10 +592,6 @@ export class TasksComponent implements NodeComponent {
     return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
   }
 
-  get dataDir(): string {
-    return this.requireStarted().dataDir;
-  }
-
   private viewOf(tv: TaskView): TaskStatusView {
     const allocations: AllocationView[] = tv.allocs.map(({ alloc, status }) => ({
       id: allocId(alloc.task, alloc.n),
@@ -620,7 +622,7 @@ export class TasksComponent implements NodeComponent {
   private selfApiUrl(): string {
     const api = this.node?.status().addresses.api;
     if (!api) return '';
-    return `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+    return localApiUrl(api);
   }
 
   // ------------------------------------------------------------ metrics
