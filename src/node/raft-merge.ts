@@ -5,6 +5,7 @@
  * deleted) and rejoins the winner as a fresh node, and the leader then
  * re-proposes the exported keys to the winner.
  */
+import { localApiUrl } from './api-url.js';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonValue } from '../raft/kv.js';
@@ -221,7 +222,7 @@ export class RaftMerge {
     const node = this.host.node();
     const api = node.status().addresses.api;
     if (!api) throw new NoQuorumError('no local API to re-propose the yielded keys through');
-    const base = `http://${api.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
+    const base = localApiUrl(api);
     const token = node.config.security.api_token;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token !== '') headers.authorization = `Bearer ${token}`;
