@@ -121,6 +121,7 @@ async function leaseForward(a: CliArgs): Promise<void> {
   let failures = 0;
   let done = 0;
   const kept = { ok: 0, failed: 0, abandoned: 0 };
+  const writes = { ok: 0, dropped: 0 };
   let crashes = 0;
   const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
   for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
@@ -132,6 +133,8 @@ async function leaseForward(a: CliArgs): Promise<void> {
     kept.ok += r.keepalives.ok;
     kept.failed += r.keepalives.failed;
     kept.abandoned += r.keepalives.abandoned;
+    writes.ok += r.writes.ok;
+    writes.dropped += r.writes.dropped;
     crashes += r.crashes;
     if (!r.ok) {
       failures++;
@@ -148,6 +151,7 @@ async function leaseForward(a: CliArgs): Promise<void> {
   process.stdout.write(
     `lease-forward: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${crashes} leader crashes, ` +
       `keep-alives ${kept.ok} ok, ${kept.failed} failed, ${kept.abandoned} abandoned by the client; ` +
+      `writes ${writes.ok} ok, ${writes.dropped} dropped unsent after their client left (none applied); ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
   );
   process.exitCode = failures > 0 ? 1 : 0;

@@ -28,7 +28,7 @@ import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
 import { commandOf, outcomeOf, type CoordOutcome } from '../../node/coord-ops.js';
 import { LeaseKeeper, type LeaseClock } from '../../node/lease-keeper.js';
 import { nullLogger } from '../../node/log.js';
-import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
+import { NoQuorumError, NotLeaderError, RequestAbandonedError } from '../../node/raft-errors.js';
 import { RaftForwarder } from '../../node/raft-forward.js';
 import { fmt, SimWorld, type SimNode } from './world.js';
 
@@ -51,6 +51,8 @@ export interface LeaseForwardResult {
   readonly failure: string | null;
   readonly config: string;
   readonly keepalives: { ok: number; failed: number; abandoned: number };
+  /** The writing agent's writes; `dropped`: refused by the forwarder as abandoned, never applied. */
+  readonly writes: { ok: number; failed: number; abandoned: number; dropped: number };
   readonly crashes: number;
   readonly trace: readonly string[];
 }
@@ -61,6 +63,10 @@ const KEEPALIVE_EVERY_MS = 250;
 const CLIENT_TIMEOUT_MS = 3000;
 /** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
 const REQUEST_TIMEOUT_MS = 3000;
+/** The writing agent's pace (see writer). */
+const WRITE_EVERY_MS = 400;
+/** Its client gives up before the node would (as the durability e2e's 2 s against the node's wait). */
+const WRITE_CLIENT_TIMEOUT_MS = 1500;
 
 /** The timing of the e2e test, etcd-like, and the seed defaults; each seed draws one. */
 const TIMINGS = [
@@ -134,6 +140,8 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   };
 
   /** Leader side: propose a command and await its application here (RaftKvService.propose, bounded). */
+  /** Write keys that were proposed here or sent to another node (whatever became of them). */
+  const leftNode = new Set<string>();
   const propose = (n: SimNode, cmd: KvCommand): Promise<KvResult> => {
     const core = n.core;
     const applier = n.applier;
@@ -180,6 +188,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   };
   const sendForward = (from: SimNode, inc: number, to: string, m: ForwardMessage): boolean => {
     if (from.inc !== inc || !from.up) return false;
+    if (m.type === 'fwd_req' && m.op === 'put') leftNode.add(m.key);
     const target = w.byId.get(to);
     if (target === undefined) return false;
     if (!target.up) {
@@ -231,7 +240,11 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
         appliedIndex: () => n.applier?.appliedIndex ?? 0,
         sendForward: (to, m) => sendForward(n, inc, to, m),
         knownPeer: (id) => IDS.includes(id),
-        put: () => Promise.reject(new NoQuorumError('not in this scenario')),
+        put: (key, value) => {
+          // Proposed here only on the leader (elsewhere propose refuses with NotLeaderError).
+          if (n.core?.isLeader === true) leftNode.add(key);
+          return propose(n, { op: 'put', key, value });
+        },
         delete: () => Promise.reject(new NoQuorumError('not in this scenario')),
         // The daemon stamps whole milliseconds (Date.now()); so does the log's validation.
         coord: (op) => propose(n, commandOf(op, Math.floor(w.now))).then(outcomeOf),
@@ -298,6 +311,9 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     if (s === null) return;
     s.forward.onApplied(n.applier?.appliedIndex ?? 0);
     for (const f of [...s.applyListeners]) f();
+    for (const key of unsent)
+      if (n.applier?.kv.get(key) != null)
+        fail(`${n.id} applied ${key}, a write whose client left before it was sent or proposed`);
     // The invariant, on every replica as it applies: the lease, once granted, is never gone.
     if (leaseId > 0 && n.observed >= grantIndex && n.applier?.kv.lease(leaseId) === null)
       fail(
@@ -313,30 +329,77 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   /** The agent is its own process: its timers run whatever happens to the nodes. */
   const agentSleep = (ms: number): Promise<void> => new Promise((resolve) => w.at(w.now + ms, resolve));
 
-  /** One API call on the agent's node as coordination.ts makes it, abandoned by the client after 3 s. */
-  const call = (op: Parameters<RaftForwarder['coord']>[0]): Promise<CoordOutcome | Error | 'abandoned'> => {
+  /**
+   * One API call on the agent's node as the API routes make it, abandoned by the client after 3 s:
+   * the client's leaving aborts the request's signal, as a closed HTTP connection does.
+   */
+  const callWith = <T>(
+    run: (s: NodeStack, signal: AbortSignal) => Promise<T>,
+    clientTimeoutMs = CLIENT_TIMEOUT_MS,
+    hooks: { clientLeft?: () => void; dropped?: () => void } = {},
+  ): Promise<T | Error | 'abandoned'> => {
     const s = stackOf(agent);
     if (s === null) return Promise.resolve(new Error('agent node down'));
+    const client = new AbortController();
     return new Promise((resolve) => {
       let settled = false;
-      w.at(w.now + CLIENT_TIMEOUT_MS, () => {
+      w.at(w.now + clientTimeoutMs, () => {
+        if (!settled) hooks.clientLeft?.();
+        client.abort();
         if (settled) return;
         settled = true;
         resolve('abandoned');
       });
-      s.forward.coord(op, REQUEST_TIMEOUT_MS).then(
+      run(s, client.signal).then(
         (out) => {
           if (settled) return;
           settled = true;
           resolve(out);
         },
         (err: unknown) => {
+          if (err instanceof RequestAbandonedError) hooks.dropped?.();
           if (settled) return;
           settled = true;
           resolve(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });
+  };
+  const call = (op: Parameters<RaftForwarder['coord']>[0]): Promise<CoordOutcome | Error | 'abandoned'> =>
+    callWith((s, signal) => s.forward.coord(op, REQUEST_TIMEOUT_MS, signal));
+
+  /**
+   * A second agent on the same node writes a key every WRITE_EVERY_MS. A write the forwarder
+   * dropped as abandoned (its client left before it was sent or proposed) must never be applied
+   * anywhere: the durability e2e once saw such a write appear seconds after its client's timeout.
+   */
+  const unsent = new Set<string>();
+  const writes = { ok: 0, failed: 0, abandoned: 0, dropped: 0 };
+  const writer = async (): Promise<void> => {
+    for (let i = 1; failure === null && w.now < durationMs; i++) {
+      const key = `w/${i}`;
+      const r = await callWith(
+        (s, signal) => s.forward.write({ op: 'put', key, value: i }, REQUEST_TIMEOUT_MS, signal),
+        WRITE_CLIENT_TIMEOUT_MS,
+        {
+          // The symptom itself: a write that had not left the node when its client gave up must
+          // never be applied (before the fix it was sent once a leader appeared, seconds later).
+          clientLeft: () => {
+            if (!leftNode.has(key)) unsent.add(key);
+          },
+          dropped: () => {
+            unsent.add(key);
+            writes.dropped++;
+          },
+        },
+      );
+      if (r === 'abandoned') writes.abandoned++;
+      else if (r instanceof Error) {
+        writes.failed++;
+        trace(`write ${key}: ${r.message}`);
+      } else writes.ok++;
+      await agentSleep(WRITE_EVERY_MS);
+    }
   };
 
   const keepAlive = async (): Promise<void> => {
@@ -426,6 +489,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     await keepAlive();
   };
   let done = false;
+  void writer();
   void script().finally(() => {
     done = true;
   });
@@ -441,6 +505,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     failure,
     config,
     keepalives: kept,
+    writes,
     crashes,
     trace: w.traceLines.slice(-60),
   };
