@@ -28,6 +28,7 @@ import type {
 
 import type { TaskListResponse, TaskLogsResponse, TaskStatusResponse } from '../api/routes/tasks-types.js';
 import type * as Schemas from './schemas.js';
+import { sleep } from '../common/sleep.js';
 import { parseSse } from './sse.js';
 import {
   ApiRequestError,
@@ -536,19 +537,6 @@ export type EventWatchItem =
   /** The stream is open (after any replay): events delivered from here on will follow. */
   | { readonly type: 'ready'; readonly cursor: string }
   | { readonly type: 'lost'; readonly missed: number | null; readonly restarted: boolean };
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 function describeFetchError(err: unknown): string {
   if (err instanceof Error) {
