@@ -125,6 +125,20 @@ export class TaskNotFoundError extends SwarmError {
     super('not_found', `no task ${name}`, { fields: { name } });
   }
 }
+/** `[tasks] enabled = false`: this node neither schedules, supervises nor answers for tasks. */
+export class TasksDisabledError extends SwarmError {
+  constructor() {
+    super('tasks_disabled', 'tasks are not running on this node ([tasks] enabled = false)');
+  }
+}
+/** This node has no channel to the node that holds an allocation's log (no Raft log reads wired). */
+export class LogNodeUnreachableError extends SwarmError {
+  constructor(node: string, alloc: string) {
+    super('node_unreachable', `this node cannot reach node ${node} for the logs of ${alloc}`, {
+      fields: { node, alloc },
+    });
+  }
+}
 export class TaskExistsError extends SwarmError {
   constructor(name: string) {
     super('task_exists', `task ${name} is running; stop it first (swarm task stop ${name})`, {
@@ -525,8 +539,7 @@ export class TasksComponent implements NodeComponent {
   // ------------------------------------------------------------ for the API
 
   private requireStarted(): SwarmNode {
-    if (this.node === null || this.supervisor === null)
-      throw new SwarmError('tasks_disabled', 'tasks are not running on this node ([tasks] enabled = false)');
+    if (this.node === null || this.supervisor === null) throw new TasksDisabledError();
     return this.node;
   }
 
@@ -662,11 +675,7 @@ export class TasksComponent implements NodeComponent {
   ): Promise<TaskLogChunk> {
     this.requireStarted();
     const fwd = this.opts.raft.forward;
-    if (fwd.taskLogs === undefined)
-      throw new SwarmError(
-        'node_unreachable',
-        `this node cannot reach node ${node} for the logs of ${alloc}`,
-      );
+    if (fwd.taskLogs === undefined) throw new LogNodeUnreachableError(node, alloc);
     if (waitMs <= 0 || offset === null)
       return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
     const first = await fwd.taskLogs(node, alloc, offset, max, waitMs);

@@ -23,6 +23,7 @@ import { TasksComponent, type TasksMembers, type TasksRaft } from '../../src/nod
 import { WatchHub } from '../../src/node/watch-hub.js';
 import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
 import { EntryType } from '../../src/raft/types.js';
+import { allocKey, specKey } from '../../src/tasks/model.js';
 import { parseTaskSpec } from '../../src/tasks/spec.js';
 import { memberRecord } from '../helpers/member-record.js';
 import { groupAlive } from './proc.js';
@@ -329,5 +330,73 @@ describe('/v1/tasks routes', () => {
         for await (const _ of client.taskWatch('nope')) void _;
       })(),
     ).rejects.toMatchObject({ status: 404, apiCode: 'not_found' });
+  });
+
+  it('errors keep their statuses and bodies: 503 tasks_disabled, 503 node_unreachable, 404', async () => {
+    const app = await api();
+    // An allocation on a node this one has no log channel to (the fake Raft has no task_logs).
+    const spec = parseTaskSpec({ name: 'far', command: ['sleep', '5'] });
+    await raft.forward.write({
+      op: 'put',
+      key: specKey('far'),
+      value: { spec, desired: 'stop', submitted_ms: 1 } as never,
+    });
+    await raft.forward.write({
+      op: 'put',
+      key: allocKey('far', 0),
+      value: {
+        task: 'far',
+        n: 0,
+        node: 'n9',
+        node_name: 'nine',
+        desired: 'stop',
+        reason: 'x',
+        created_ms: 1,
+      },
+    });
+    let r = await Promise.resolve(app.request('/v1/tasks/far/logs?alloc=far.0'));
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({
+      error: { code: 'node_unreachable', message: 'this node cannot reach node n9 for the logs of far.0' },
+    });
+    r = await Promise.resolve(app.request('/v1/tasks/far/logs?alloc=far.7'));
+    expect(r.status).toBe(404);
+    expect(await r.json()).toEqual({
+      error: { code: 'not_found', message: 'task far has no allocation far.7' },
+    });
+    r = await Promise.resolve(app.request('/v1/tasks/none/stop', { method: 'POST' }));
+    expect(r.status).toBe(404);
+    expect(await r.json()).toEqual({ error: { code: 'not_found', message: 'no task none' } });
+
+    // A node with [tasks] enabled = false: every route answers 503 tasks_disabled.
+    const config = defaultConfig();
+    config.node.data_dir = dir;
+    config.tasks.enabled = false;
+    const off = new TasksComponent({ raft, members });
+    await off.start({ id: 'n1', config, dataDir: dir, log: nullLogger } as unknown as SwarmNode);
+    const { createApi } = await import('../../src/api/app.js');
+    const { tasksRoutes } = await import('../../src/api/routes/tasks.js');
+    const offApp = createApi(
+      { id: 'n1', state: 'running', status: () => ({}), requestShutdown: () => {} } as never,
+      {
+        routes: [tasksRoutes(off, { forward: { linearize: async () => {} }, requestTimeoutMs: 1000 })],
+      },
+    );
+    for (const [path, method] of [
+      ['/v1/tasks', 'GET'],
+      ['/v1/tasks/far', 'GET'],
+      ['/v1/tasks/far/stop', 'POST'],
+      ['/v1/tasks/far/logs', 'GET'],
+    ] as const) {
+      r = await Promise.resolve(offApp.request(path, { method }));
+      expect(r.status, path).toBe(503);
+      expect(await r.json(), path).toEqual({
+        error: {
+          code: 'tasks_disabled',
+          message: 'tasks are not running on this node ([tasks] enabled = false)',
+        },
+      });
+    }
+    await off.stop();
   });
 });

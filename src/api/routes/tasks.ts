@@ -22,8 +22,10 @@ import { NoQuorumError, NotLeaderError } from '../../node/raft-component.js';
 import { ForwardRefusedError, type TaskLogChunk } from '../../node/raft-forward.js';
 import { TaskStoreConflict } from '../../node/task-store.js';
 import {
+  LogNodeUnreachableError,
   TaskExistsError,
   TaskNotFoundError,
+  TasksDisabledError,
   type AllocationView,
   type TaskStatusView,
   type TasksComponent,
@@ -145,11 +147,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
       if (err instanceof NoQuorumError || err instanceof NotLeaderError)
         throw new ApiError(503, 'no_quorum', err.message);
       if (err instanceof ForwardRefusedError) throw new ApiError(err.status, err.code, err.message);
-      if (
-        err instanceof Error &&
-        'code' in err &&
-        (err.code === 'tasks_disabled' || err.code === 'node_unreachable')
-      )
+      if (err instanceof TasksDisabledError || err instanceof LogNodeUnreachableError)
         throw new ApiError(503, err.code, err.message);
       throw err;
     }
