@@ -143,14 +143,17 @@ const WALL_CLOCK: ForwardClock = {
   },
 };
 
-/** Ops whose repetition is harmless, so a request whose target went away may be sent again. */
-function repeatable(wire: Pick<ForwardRequestMsg, 'op' | 'value'>): boolean {
-  if (wire.op === 'read_index') return true;
-  if (wire.op !== 'coord' || wire.value === null) return false;
-  // A keep-alive only moves refreshedAt to the executing leader's now: twice is the same as once, later.
-  const op = parseCoordOp(wire.value);
-  return typeof op !== 'string' && op.op === 'lease_keepalive';
-}
+/**
+ * A request as route() sends it, and whether repeating it is harmless (so one whose target went
+ * away may be sent again): decided where the op is built, from the op itself, not by parsing the
+ * frame's JSON again on every forward.
+ */
+type RoutedRequest = Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'> & {
+  readonly repeatable: boolean;
+};
+
+/** A keep-alive only moves refreshedAt to the executing leader's now: twice is the same as once, later. */
+const coordRepeatable = (op: CoordOp): boolean => op.op === 'lease_keepalive';
 
 export type WriteOp =
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
@@ -249,6 +252,7 @@ export class RaftForwarder {
       key: op.key,
       value: op.op === 'put' ? JSON.stringify(op.value) : null,
       prevRevision: op.op === 'put' ? (op.prevRevision ?? null) : null,
+      repeatable: false,
     } as const;
     return this.route(
       waitMs,
@@ -269,7 +273,13 @@ export class RaftForwarder {
     return this.route(
       waitMs,
       () => this.runCoord(op),
-      { op: 'coord', key: '', value: JSON.stringify(op), prevRevision: null },
+      {
+        op: 'coord',
+        key: '',
+        value: JSON.stringify(op),
+        prevRevision: null,
+        repeatable: coordRepeatable(op),
+      },
       (r) => {
         try {
           return JSON.parse(r.message) as CoordOutcome;
@@ -297,7 +307,7 @@ export class RaftForwarder {
     const index = await this.route(
       waitMs,
       () => this.host.readIndex(),
-      { op: 'read_index', key: '', value: null, prevRevision: null },
+      { op: 'read_index', key: '', value: null, prevRevision: null, repeatable: true },
       (r) => r.revision,
     );
     if (!(await this.awaitApplied(index, Math.max(0, end - this.clock.now()) + NETWORK_MARGIN_MS)))
@@ -373,10 +383,11 @@ export class RaftForwarder {
   private async route<T>(
     waitMs: number,
     local: () => Promise<T>,
-    wire: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'>,
+    routed: RoutedRequest,
     fromResponse: (r: ForwardResponseMsg) => T,
     signal?: AbortSignal,
   ): Promise<T> {
+    const { repeatable: again, ...wire } = routed;
     const self = this.host.selfId;
     const deadline = this.clock.now() + waitMs;
     const left = (): number => Math.max(0, deadline - this.clock.now());
@@ -437,7 +448,7 @@ export class RaftForwarder {
       sent++;
       let r: ForwardResponseMsg;
       try {
-        r = await this.request(target, { ...wire, term, heir });
+        r = await this.request(target, { ...wire, term, heir }, again);
       } catch (err) {
         if (err instanceof RerouteError) {
           // A repeatable request whose target went away: to whoever leads now, once one is known.
@@ -498,10 +509,15 @@ export class RaftForwarder {
     return null;
   }
 
-  /** Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent. */
+  /**
+   * Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent.
+   * `repeatable`: safe to send again to the current leader when the target goes away (RoutedRequest;
+   * a ReadIndex is by default, a coord command only when its builder says so).
+   */
   request(
     to: string,
     req: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision' | 'term' | 'heir'>,
+    repeatable = req.op === 'read_index',
   ): Promise<ForwardResponseMsg> {
     if (this.closed) return Promise.reject(new NoQuorumError('node stopping'));
     if (this.pending.size >= this.maxPending)
@@ -531,7 +547,7 @@ export class RaftForwarder {
         );
       });
       // task_logs names its node: it is never re-routed (another node has other logs).
-      const again = req.op !== 'task_logs' && repeatable(req);
+      const again = req.op !== 'task_logs' && repeatable;
       this.pending.set(id, { to, op: req.op, repeatable: again, resolve, reject, cancel });
       if (!this.host.sendForward(to, msg)) {
         cancel();
