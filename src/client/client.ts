@@ -26,14 +26,21 @@ import type {
   WatchPollResponse,
 } from '../api/routes/coord-types.js';
 
-import type { TaskListResponse, TaskLogsResponse, TaskStatusResponse } from '../api/routes/tasks-types.js';
+import type {
+  TaskListResponse,
+  TaskLogEndResponse,
+  TaskLogsResponse,
+  TaskStatusResponse,
+} from '../api/routes/tasks-types.js';
 import type * as Schemas from './schemas.js';
+import { sleep } from '../common/sleep.js';
 import { parseSse } from './sse.js';
 import {
   ApiRequestError,
   BadResponseError,
   CompactedRevisionError,
   NodeUnreachableError,
+  StreamNotSupportedError,
   UnauthorizedError,
   errorBody,
 } from './errors.js';
@@ -244,6 +251,10 @@ export class SwarmClient {
       }
       throw this.errorOf(res.status, json);
     }
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+      await res.body.cancel().catch(() => undefined);
+      throw new StreamNotSupportedError(`${this.baseUrl}${path}`);
+    }
     try {
       yield* parseSse(res.body);
     } catch (err) {
@@ -453,6 +464,53 @@ export class SwarmClient {
     );
   }
 
+  /**
+   * The task's view now, then each time it changes, until `signal` aborts (SSE, `?watch=true`).
+   * Throws ApiRequestError not_found when the task does not exist or goes away,
+   * StreamNotSupportedError from a node older than the stream, NodeUnreachableError when the
+   * stream breaks.
+   */
+  async *taskWatch(name: string, signal?: AbortSignal): AsyncGenerator<TaskStatusResponse> {
+    const path = `/v1/tasks/${encodeURIComponent(name)}?watch=true`;
+    const schemas = await loadSchemas();
+    for await (const m of this.sse(path, null, signal)) {
+      if (m.event === 'not_found') {
+        const e = errorBody({ error: JSON.parse(m.data) as unknown });
+        throw new ApiRequestError(404, 'not_found', e?.message ?? `no task ${name}`);
+      }
+      if (m.event === 'task') yield this.parsed(path, schemas.taskStatusSchema, JSON.parse(m.data));
+    }
+  }
+
+  /**
+   * An allocation's log as it is written (SSE, `?follow=true`): `log` chunks from `offset` (or
+   * the last `max` bytes), `retrying` while the node running it does not answer, then one `end`
+   * once the allocation ended and its log was read to the end; the generator returns after it.
+   * Throws as taskWatch does.
+   */
+  async *taskLogsFollow(
+    name: string,
+    opts: { alloc?: string; offset?: number; max?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<TaskLogFollowItem> {
+    const q = new URLSearchParams({ follow: 'true' });
+    if (opts.alloc !== undefined) q.set('alloc', opts.alloc);
+    if (opts.offset !== undefined) q.set('offset', String(opts.offset));
+    if (opts.max !== undefined) q.set('max', String(opts.max));
+    const path = `/v1/tasks/${encodeURIComponent(name)}/logs?${q.toString()}`;
+    const schemas = await loadSchemas();
+    for await (const m of this.sse(path, null, opts.signal)) {
+      if (m.event === 'log')
+        yield { type: 'log', chunk: this.parsed(path, schemas.taskLogsSchema, JSON.parse(m.data)) };
+      else if (m.event === 'retrying') {
+        const e = errorBody({ error: JSON.parse(m.data) as unknown });
+        yield { type: 'retrying', code: e?.code ?? 'error', message: e?.message ?? '' };
+      } else if (m.event === 'end') {
+        yield { type: 'end', end: this.parsed(path, schemas.taskLogEndSchema, JSON.parse(m.data)) };
+        return;
+      }
+    }
+  }
+
   /** Ask the node to stop; resolves once it has accepted (it then stops asynchronously). */
   shutdown(reason?: string): Promise<ShutdownResponse> {
     return this.call(
@@ -472,6 +530,18 @@ export class SwarmClient {
     opts: { timeoutMs?: number } = {},
   ): Promise<z.output<S>> {
     return this.call(method, path, () => schema, body, opts);
+  }
+
+  private parsed<S extends z.ZodType>(url: string, schema: S, json: unknown): z.output<S> {
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new BadResponseError(
+        url,
+        `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid shape'}`.trim(),
+      );
+    }
+    return parsed.data;
   }
 
   private errorOf(status: number, json: unknown): Error {
@@ -530,25 +600,18 @@ function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
+/** What `taskLogsFollow` yields. */
+export type TaskLogFollowItem =
+  | { readonly type: 'log'; readonly chunk: TaskLogsResponse }
+  | { readonly type: 'retrying'; readonly code: string; readonly message: string }
+  | { readonly type: 'end'; readonly end: TaskLogEndResponse };
+
 /** What `watchEvents` yields: an event, the stream (re)opened, or word that some could not be replayed. */
 export type EventWatchItem =
   | { readonly type: 'event'; readonly event: EventJson }
   /** The stream is open (after any replay): events delivered from here on will follow. */
   | { readonly type: 'ready'; readonly cursor: string }
   | { readonly type: 'lost'; readonly missed: number | null; readonly restarted: boolean };
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 function describeFetchError(err: unknown): string {
   if (err instanceof Error) {

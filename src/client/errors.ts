@@ -28,6 +28,19 @@ export class UnauthorizedError extends ApiRequestError {
   }
 }
 
+/**
+ * A streaming route answered with a plain (non event-stream) body: the node
+ * predates that stream (it ignored `?watch=true` or `?follow=true`). Callers
+ * fall back to reading the plain route again.
+ */
+export class StreamNotSupportedError extends SwarmError {
+  constructor(url: string) {
+    super('stream_not_supported', `${url} did not answer with an event stream (an older node)`, {
+      fields: { url },
+    });
+  }
+}
+
 /** The node answered something that is not the documented shape (version mismatch, not a swarm node). */
 export class BadResponseError extends SwarmError {
   constructor(url: string, reason: string) {

@@ -24,4 +24,9 @@ export {
   eventSendResponseSchema,
   eventsRecentResponseSchema,
 } from '../api/routes/events-types.js';
-export { taskListSchema, taskLogsSchema, taskStatusSchema } from '../api/routes/tasks-types.js';
+export {
+  taskListSchema,
+  taskLogEndSchema,
+  taskLogsSchema,
+  taskStatusSchema,
+} from '../api/routes/tasks-types.js';

@@ -26,32 +26,75 @@ export interface ChoreHost {
   addChore(chore: Chore): () => void;
 }
 
-/** The chores of a host: which are due, and the latest time the host must wake for them. */
+/**
+ * The chores of a host: which are due, and the latest time the host must wake for them.
+ *
+ * An array walked by index rather than a Set copied on every wake-up: the gossip host runs this
+ * several times a second, and a copy per wake-up is garbage the idle daemon need not make. A chore
+ * may add or remove chores while it runs (a component stopping from inside its own chore), so a
+ * run walks only the chores present when it started (one added first runs at the next wake-up, as
+ * with a copy), and one removed during a run leaves a hole instead of shifting the rest, so no
+ * chore is skipped or run twice and a removed chore never runs after its removal.
+ */
 export class ChoreSet {
-  private readonly chores = new Set<Chore>();
+  private readonly chores: (Chore | null)[] = [];
+  /** Nested runDue calls in progress (a chore that wakes its host); holes are compacted at 0. */
+  private running = 0;
+  private holes = 0;
 
   add(chore: Chore): () => void {
-    this.chores.add(chore);
-    return () => this.chores.delete(chore);
+    if (!this.chores.includes(chore)) this.chores.push(chore);
+    return () => this.remove(chore);
+  }
+
+  private remove(chore: Chore): void {
+    const i = this.chores.indexOf(chore);
+    if (i < 0) return;
+    if (this.running > 0) {
+      this.chores[i] = null;
+      this.holes++;
+    } else {
+      this.chores.splice(i, 1);
+    }
   }
 
   /** Run every chore due at `now`; one that throws does not keep the others from running. */
   runDue(now: number, onError: (chore: Chore, err: unknown) => void): void {
-    for (const c of [...this.chores]) {
-      if (now < c.due()) continue;
-      try {
-        c.run(now);
-      } catch (err) {
-        onError(c, err);
+    const n = this.chores.length;
+    this.running++;
+    try {
+      for (let i = 0; i < n; i++) {
+        const c = this.chores[i];
+        if (c === null || c === undefined || now < c.due()) continue;
+        try {
+          c.run(now);
+        } catch (err) {
+          onError(c, err);
+        }
       }
+    } finally {
+      this.running--;
+      if (this.running === 0 && this.holes > 0) this.compact();
     }
   }
 
   /** The latest wake-up that still runs every chore within its slack (Infinity: none pending). */
   deadline(): number {
     let t = Infinity;
-    for (const c of this.chores) t = Math.min(t, c.due() + c.slackMs());
+    for (const c of this.chores) if (c !== null) t = Math.min(t, c.due() + c.slackMs());
     return t;
+  }
+
+  /** How many chores are registered. */
+  get size(): number {
+    return this.chores.length - this.holes;
+  }
+
+  private compact(): void {
+    let w = 0;
+    for (const c of this.chores) if (c !== null) this.chores[w++] = c;
+    this.chores.length = w;
+    this.holes = 0;
   }
 }
 

@@ -89,10 +89,26 @@ export interface TaskLogChunk {
   readonly bytes: Buffer;
   readonly next_offset: number;
   readonly size: number;
+  /**
+   * The serving node honoured `wait_ms` (waited for bytes past `offset` before answering empty).
+   * Absent from an older node's answers: a follower then paces its reads itself.
+   */
+  readonly waited?: boolean;
 }
 
-/** Serves `task_logs` on this node: at most `max` bytes, or why the allocation id is refused. */
-export type TaskLogReader = (alloc: string, offset: number | null, max: number) => TaskLogChunk | string;
+/**
+ * Serves `task_logs` on this node: at most `max` bytes, or why the allocation id is refused.
+ * With `waitMs` > 0 and nothing past `offset` yet, waits up to `waitMs` for the log to grow.
+ */
+export type TaskLogReader = (
+  alloc: string,
+  offset: number | null,
+  max: number,
+  waitMs: number,
+) => TaskLogChunk | string | Promise<TaskLogChunk | string>;
+
+/** Longest `wait_ms` a node honours in a `task_logs` read (the requester's timeout bounds it too). */
+export const MAX_TASK_LOG_WAIT_MS = 30_000;
 
 /** A forwarded request was refused before execution for a client-side reason (4xx). */
 export class ForwardRefusedError extends SwarmError {
@@ -127,14 +143,17 @@ const WALL_CLOCK: ForwardClock = {
   },
 };
 
-/** Ops whose repetition is harmless, so a request whose target went away may be sent again. */
-function repeatable(wire: Pick<ForwardRequestMsg, 'op' | 'value'>): boolean {
-  if (wire.op === 'read_index') return true;
-  if (wire.op !== 'coord' || wire.value === null) return false;
-  // A keep-alive only moves refreshedAt to the executing leader's now: twice is the same as once, later.
-  const op = parseCoordOp(wire.value);
-  return typeof op !== 'string' && op.op === 'lease_keepalive';
-}
+/**
+ * A request as route() sends it, and whether repeating it is harmless (so one whose target went
+ * away may be sent again): decided where the op is built, from the op itself, not by parsing the
+ * frame's JSON again on every forward.
+ */
+type RoutedRequest = Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'> & {
+  readonly repeatable: boolean;
+};
+
+/** A keep-alive only moves refreshedAt to the executing leader's now: twice is the same as once, later. */
+const coordRepeatable = (op: CoordOp): boolean => op.op === 'lease_keepalive';
 
 export type WriteOp =
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
@@ -233,6 +252,7 @@ export class RaftForwarder {
       key: op.key,
       value: op.op === 'put' ? JSON.stringify(op.value) : null,
       prevRevision: op.op === 'put' ? (op.prevRevision ?? null) : null,
+      repeatable: false,
     } as const;
     return this.route(
       waitMs,
@@ -253,7 +273,13 @@ export class RaftForwarder {
     return this.route(
       waitMs,
       () => this.runCoord(op),
-      { op: 'coord', key: '', value: JSON.stringify(op), prevRevision: null },
+      {
+        op: 'coord',
+        key: '',
+        value: JSON.stringify(op),
+        prevRevision: null,
+        repeatable: coordRepeatable(op),
+      },
       (r) => {
         try {
           return JSON.parse(r.message) as CoordOutcome;
@@ -281,7 +307,7 @@ export class RaftForwarder {
     const index = await this.route(
       waitMs,
       () => this.host.readIndex(),
-      { op: 'read_index', key: '', value: null, prevRevision: null },
+      { op: 'read_index', key: '', value: null, prevRevision: null, repeatable: true },
       (r) => r.revision,
     );
     if (!(await this.awaitApplied(index, Math.max(0, end - this.clock.now()) + NETWORK_MARGIN_MS)))
@@ -300,8 +326,17 @@ export class RaftForwarder {
    * `to` over the Raft channel (see readLogBytes for `offset` null and past
    * the end). Throws ForwardRefusedError: 503 node_unreachable when `to` has
    * no Raft address here, did not answer or runs no tasks; 400 for a refused id.
+   * `waitMs` > 0 (a follower): the node answers once bytes past `offset` exist or
+   * `waitMs` passed (at most the request timeout here), so following a log needs
+   * no polling; an older node answers at once, without `waited`.
    */
-  async taskLogs(to: string, alloc: string, offset: number | null, max: number): Promise<TaskLogChunk> {
+  async taskLogs(
+    to: string,
+    alloc: string,
+    offset: number | null,
+    max: number,
+    waitMs = 0,
+  ): Promise<TaskLogChunk> {
     const unreachable = (why: string): ForwardRefusedError =>
       new ForwardRefusedError(
         503,
@@ -314,7 +349,12 @@ export class RaftForwarder {
       r = await this.request(to, {
         op: 'task_logs',
         key: alloc,
-        value: JSON.stringify({ offset, max }),
+        // wait_ms only when waiting: a plain read's frame stays byte-identical to older nodes'.
+        value: JSON.stringify(
+          waitMs > 0
+            ? { offset, max, wait_ms: Math.min(waitMs, this.host.requestTimeoutMs, MAX_TASK_LOG_WAIT_MS) }
+            : { offset, max },
+        ),
         prevRevision: null,
         term: this.host.currentTerm(),
         heir: false,
@@ -343,10 +383,11 @@ export class RaftForwarder {
   private async route<T>(
     waitMs: number,
     local: () => Promise<T>,
-    wire: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'>,
+    routed: RoutedRequest,
     fromResponse: (r: ForwardResponseMsg) => T,
     signal?: AbortSignal,
   ): Promise<T> {
+    const { repeatable: again, ...wire } = routed;
     const self = this.host.selfId;
     const deadline = this.clock.now() + waitMs;
     const left = (): number => Math.max(0, deadline - this.clock.now());
@@ -407,7 +448,7 @@ export class RaftForwarder {
       sent++;
       let r: ForwardResponseMsg;
       try {
-        r = await this.request(target, { ...wire, term, heir });
+        r = await this.request(target, { ...wire, term, heir }, again);
       } catch (err) {
         if (err instanceof RerouteError) {
           // A repeatable request whose target went away: to whoever leads now, once one is known.
@@ -468,10 +509,15 @@ export class RaftForwarder {
     return null;
   }
 
-  /** Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent. */
+  /**
+   * Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent.
+   * `repeatable`: safe to send again to the current leader when the target goes away (RoutedRequest;
+   * a ReadIndex is by default, a coord command only when its builder says so).
+   */
   request(
     to: string,
     req: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision' | 'term' | 'heir'>,
+    repeatable = req.op === 'read_index',
   ): Promise<ForwardResponseMsg> {
     if (this.closed) return Promise.reject(new NoQuorumError('node stopping'));
     if (this.pending.size >= this.maxPending)
@@ -501,7 +547,7 @@ export class RaftForwarder {
         );
       });
       // task_logs names its node: it is never re-routed (another node has other logs).
-      const again = req.op !== 'task_logs' && repeatable(req);
+      const again = req.op !== 'task_logs' && repeatable;
       this.pending.set(id, { to, op: req.op, repeatable: again, resolve, reject, cancel });
       if (!this.host.sendForward(to, msg)) {
         cancel();
@@ -639,7 +685,7 @@ export class RaftForwarder {
 
   /** Leader side: run one forwarded request here; never throws. */
   private async execute(req: ForwardRequestMsg): Promise<ResponseBody> {
-    if (req.op === 'task_logs') return this.serveLogs(req);
+    if (req.op === 'task_logs') return await this.serveLogs(req);
     let coordOp: CoordOp | null = null;
     if (req.op === 'coord') {
       const parsed = parseCoordOp(req.value ?? '');
@@ -696,7 +742,7 @@ export class RaftForwarder {
   }
 
   /** Any node: a chunk of a local allocation's log (no term fence: a read of local files). */
-  private serveLogs(req: ForwardRequestMsg): ResponseBody {
+  private async serveLogs(req: ForwardRequestMsg): Promise<ResponseBody> {
     const reader = this.taskLogReader;
     if (reader === null) return body('busy', `node ${this.host.selfId} runs no tasks`);
     let q: unknown;
@@ -705,15 +751,20 @@ export class RaftForwarder {
     } catch {
       return body('bad_request', 'task_logs value is not valid JSON');
     }
-    const { offset, max } = (typeof q === 'object' && q !== null ? q : {}) as Record<string, unknown>;
+    const { offset, max, wait_ms } = (typeof q === 'object' && q !== null ? q : {}) as Record<
+      string,
+      unknown
+    >;
     const okInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-    if (!(offset === null || okInt(offset)) || !okInt(max))
+    if (!(offset === null || okInt(offset)) || !okInt(max) || !(wait_ms === undefined || okInt(wait_ms)))
       return body(
         'bad_request',
-        'task_logs value must be {"offset": integer >= 0 | null, "max": integer >= 0}',
+        'task_logs value must be {"offset": integer >= 0 | null, "max": integer >= 0, "wait_ms"?: integer >= 0}',
       );
+    // Within the requester's patience (its request timeout, which it caps wait_ms at; ours bounds it too).
+    const waitMs = Math.min(wait_ms ?? 0, this.host.requestTimeoutMs, MAX_TASK_LOG_WAIT_MS);
     try {
-      const c = reader(req.key, offset, Math.min(max, TASK_LOG_CHUNK_BYTES));
+      const c = await reader(req.key, offset, Math.min(max, TASK_LOG_CHUNK_BYTES), waitMs);
       if (typeof c === 'string') return body('bad_request', c);
       return body(
         'ok',
@@ -722,6 +773,7 @@ export class RaftForwarder {
           next_offset: c.next_offset,
           size: c.size,
           data: c.bytes.subarray(0, TASK_LOG_CHUNK_BYTES).toString('base64'),
+          ...(wait_ms === undefined ? {} : { waited: true }),
         }),
       );
     } catch (err) {
@@ -823,7 +875,7 @@ export function parseTaskLogChunk(text: string): TaskLogChunk | null {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.data)) return null;
   const bytes = Buffer.from(o.data, 'base64');
   if (bytes.length > TASK_LOG_CHUNK_BYTES || o.next_offset !== o.from + bytes.length) return null;
-  return { from: o.from, bytes, next_offset: o.next_offset, size: o.size };
+  return { from: o.from, bytes, next_offset: o.next_offset, size: o.size, waited: o.waited === true };
 }
 
 export type { ForwardOp };

@@ -31,6 +31,8 @@ export class RotatingLog {
   constructor(
     dir: string,
     private readonly maxBytes: number,
+    /** Called after each write: readers following the log (logs --follow) wait on it, not on a timer. */
+    private readonly onWrite?: () => void,
   ) {
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, LOG_FILE);
@@ -43,6 +45,7 @@ export class RotatingLog {
     if (this.size > 0 && this.size + chunk.length > this.maxBytes) this.rotate();
     writeSync(this.fd, chunk);
     this.size += chunk.length;
+    this.onWrite?.();
   }
 
   /** A line of the supervisor's own (start, exit, restart), so the log tells the whole story. */

@@ -48,6 +48,8 @@ export interface SupervisorHost {
   readonly log: Logger;
   /** Counters for /metrics. */
   onRestart(task: string): void;
+  /** Bytes were appended to allocation `alloc`'s log (wakes followers of it). */
+  onLogWrite?(alloc: string): void;
 }
 
 type Phase = 'starting' | 'running' | 'backoff' | 'stopping' | 'done';
@@ -152,7 +154,7 @@ export class TaskSupervisor {
   private start(e: Entry): void {
     const id = allocId(e.alloc.task, e.alloc.n);
     const dir = allocDir(this.host.dataDir, id);
-    e.log ??= new RotatingLog(dir, this.host.logMaxBytes);
+    e.log ??= new RotatingLog(dir, this.host.logMaxBytes, () => this.host.onLogWrite?.(id));
     e.phase = 'running';
     const env = {
       ...process.env,

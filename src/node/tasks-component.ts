@@ -66,7 +66,14 @@ export interface TasksMembers {
 /** Log reads between nodes over the Raft channel (raft-forward.ts, op task_logs). */
 export interface TaskLogsChannel {
   serveTaskLogs(reader: TaskLogReader | null): void;
-  taskLogs(to: string, alloc: string, offset: number | null, max: number): Promise<TaskLogChunk>;
+  /** `waitMs` > 0: the node waits for bytes past `offset` before answering empty (`waited` in the answer). */
+  taskLogs(
+    to: string,
+    alloc: string,
+    offset: number | null,
+    max: number,
+    waitMs?: number,
+  ): Promise<TaskLogChunk>;
 }
 
 export interface TasksRaft extends TaskStoreRaft {
@@ -118,6 +125,20 @@ export class TaskNotFoundError extends SwarmError {
     super('not_found', `no task ${name}`, { fields: { name } });
   }
 }
+/** `[tasks] enabled = false`: this node neither schedules, supervises nor answers for tasks. */
+export class TasksDisabledError extends SwarmError {
+  constructor() {
+    super('tasks_disabled', 'tasks are not running on this node ([tasks] enabled = false)');
+  }
+}
+/** This node has no channel to the node that holds an allocation's log (no Raft log reads wired). */
+export class LogNodeUnreachableError extends SwarmError {
+  constructor(node: string, alloc: string) {
+    super('node_unreachable', `this node cannot reach node ${node} for the logs of ${alloc}`, {
+      fields: { node, alloc },
+    });
+  }
+}
 export class TaskExistsError extends SwarmError {
   constructor(name: string) {
     super('task_exists', `task ${name} is running; stop it first (swarm task stop ${name})`, {
@@ -160,6 +181,8 @@ export class TasksComponent implements NodeComponent {
   private flushing = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly restarts = new Map<string, number>();
+  /** Readers waiting for an allocation's log to grow (logs --follow), woken by the supervisor's writes. */
+  private readonly logWaiters = new Map<string, Set<() => void>>();
   /** Scheduler passes that wrote something, for /metrics and the bench. */
   schedulerWrites = 0;
 
@@ -182,6 +205,7 @@ export class TasksComponent implements NodeComponent {
       report: (task, n, status) => this.report(task, n, status),
       log,
       onRestart: (task) => this.restarts.set(task, (this.restarts.get(task) ?? 0) + 1),
+      onLogWrite: (alloc) => this.logWritten(alloc),
     });
     const budget = node.config.energy.power_budget_watts;
     this.opts.members.advertise?.({
@@ -193,7 +217,7 @@ export class TasksComponent implements NodeComponent {
     this.store.open();
     const fwd = this.opts.raft.forward;
     if (fwd.serveTaskLogs) {
-      fwd.serveTaskLogs((alloc, offset, max) => this.readLocalLog(alloc, offset, max));
+      fwd.serveTaskLogs((alloc, offset, max, waitMs) => this.readLocalLogWaiting(alloc, offset, max, waitMs));
       this.unsubs.push(() => fwd.serveTaskLogs?.(null));
     }
     this.unsubs.push(this.store.subscribe(() => this.changed()));
@@ -230,6 +254,8 @@ export class TasksComponent implements NodeComponent {
     this.unsubs = [];
     this.store.close();
     for (const t of [this.deadline, this.fenceTimer, this.retryTimer]) if (t) clearTimeout(t);
+    for (const set of this.logWaiters.values()) for (const wake of set) wake();
+    this.logWaiters.clear();
     await this.supervisor?.stopAll(false);
   }
 
@@ -513,8 +539,7 @@ export class TasksComponent implements NodeComponent {
   // ------------------------------------------------------------ for the API
 
   private requireStarted(): SwarmNode {
-    if (this.node === null || this.supervisor === null)
-      throw new SwarmError('tasks_disabled', 'tasks are not running on this node ([tasks] enabled = false)');
+    if (this.node === null || this.supervisor === null) throw new TasksDisabledError();
     return this.node;
   }
 
@@ -576,20 +601,98 @@ export class TasksComponent implements NodeComponent {
     return readLogBytes(allocDir(this.requireStarted().dataDir, alloc), offset, max);
   }
 
+  private logWritten(alloc: string): void {
+    const set = this.logWaiters.get(alloc);
+    if (set === undefined) return;
+    this.logWaiters.delete(alloc);
+    for (const wake of set) wake();
+  }
+
+  /**
+   * Resolves at the next write to `alloc`'s log, after `ms`, or when `signal` aborts; `cancel`
+   * drops the wait early. Registered before the caller reads, so a write between the read and
+   * the wait is not missed.
+   */
+  private logWrite(alloc: string, ms: number, signal?: AbortSignal): { done: Promise<void>; cancel(): void } {
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => wake(), ms);
+      const onAbort = (): void => wake();
+      wake = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const set = this.logWaiters.get(alloc);
+        if (set !== undefined) {
+          set.delete(wake);
+          if (set.size === 0) this.logWaiters.delete(alloc);
+        }
+        resolve();
+      };
+      if (signal?.aborted === true || this.stopped) return wake();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const set = this.logWaiters.get(alloc) ?? new Set<() => void>();
+      set.add(wake);
+      this.logWaiters.set(alloc, set);
+    });
+    return { done, cancel: () => wake() };
+  }
+
+  /**
+   * readLocalLog, but with nothing past `offset` yet, wait up to `waitMs` for the
+   * supervisor to append to the log (a follower's read; no timer while bytes come).
+   */
+  async readLocalLogWaiting(
+    alloc: string,
+    offset: number | null,
+    max: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<TaskLogChunk | string> {
+    if (waitMs <= 0 || offset === null) return this.readLocalLog(alloc, offset, max);
+    const w = this.logWrite(alloc, waitMs, signal);
+    try {
+      const first = this.readLocalLog(alloc, offset, max);
+      if (typeof first === 'string' || first.bytes.length > 0 || first.from !== offset) return first;
+      await w.done;
+      return this.readLocalLog(alloc, offset, max);
+    } finally {
+      w.cancel();
+    }
+  }
+
   /**
    * Up to `max` bytes of an allocation's log on node `node`, read over the
    * Raft channel in chunks of at most TASK_LOG_CHUNK_BYTES (never through
-   * that node's API, which may listen on 127.0.0.1 only).
+   * that node's API, which may listen on 127.0.0.1 only). `waitMs` > 0: the
+   * first read waits there for bytes past `offset` (see TaskLogsChannel).
    */
-  async remoteLog(node: string, alloc: string, offset: number | null, max: number): Promise<TaskLogChunk> {
+  async remoteLog(
+    node: string,
+    alloc: string,
+    offset: number | null,
+    max: number,
+    waitMs = 0,
+  ): Promise<TaskLogChunk> {
     this.requireStarted();
     const fwd = this.opts.raft.forward;
-    if (fwd.taskLogs === undefined)
-      throw new SwarmError(
-        'node_unreachable',
-        `this node cannot reach node ${node} for the logs of ${alloc}`,
-      );
-    return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
+    if (fwd.taskLogs === undefined) throw new LogNodeUnreachableError(node, alloc);
+    if (waitMs <= 0 || offset === null)
+      return collectTaskLog(fwd.taskLogs.bind(fwd, node, alloc), offset, max);
+    const first = await fwd.taskLogs(node, alloc, offset, max, waitMs);
+    if (first.bytes.length === 0 || first.bytes.length >= max || first.next_offset >= first.size)
+      return first;
+    const rest = await collectTaskLog(
+      fwd.taskLogs.bind(fwd, node, alloc),
+      first.next_offset,
+      max - first.bytes.length,
+    );
+    if (rest.from !== first.next_offset) return first;
+    return {
+      ...rest,
+      from: first.from,
+      bytes: Buffer.concat([first.bytes, rest.bytes]),
+      waited: first.waited,
+    };
   }
 
   private viewOf(tv: TaskView): TaskStatusView {

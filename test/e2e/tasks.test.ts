@@ -13,8 +13,11 @@
  * - SIGKILL of the node running a count = 1 task: it runs elsewhere within
  *   failure detection + grace, and the task's own CAS-fenced lock shows it
  *   never ran twice at once;
- * - `swarm task stop` stops every replica (their process groups are gone).
+ * - `swarm task stop` stops every replica (their process groups are gone);
+ * - `swarm task logs -f` through a node that does not run the task prints what
+ *   the task writes after it started, and exits once the task ended.
  */
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +27,7 @@ import { SwarmClient } from '../../src/client/client.js';
 import type { TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { until } from '../helpers/kv-history.js';
-import { runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
+import { SWARM_BIN, runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
 import { alive, groupAlive } from '../node/proc.js';
 
 const SYSROOT = fileURLToPath(new URL('../fixtures/sysroot/', import.meta.url));
@@ -307,6 +310,61 @@ describe('tasks on real daemons', () => {
     expect(JSON.parse(ls.stdout).tasks.find((t: TaskStatusResponse) => t.name === 'cam').desired).toBe(
       'stop',
     );
+  }, 120_000);
+
+  it('task logs -f through another node: prints lines written after it started, exits when the task ends', async () => {
+    const go = join(root, 'say-go');
+    const r = await swarm(node('c'), [
+      'task',
+      'run',
+      '--name',
+      'say',
+      '--on',
+      'camera',
+      '--restart',
+      'never',
+      '--',
+      'sh',
+      '-c',
+      `echo first; while [ ! -e ${go} ]; do sleep 0.1; done; echo second; sleep 1; echo last; exit 4`,
+    ]);
+    expect(r.code).toBe(0);
+    const s = await until(
+      'say running',
+      async () => {
+        const v = await status(node('m'), 'say');
+        return v && v.running === 1 ? v : null;
+      },
+      30_000,
+    );
+    expect(s.allocations[0]!.node_name).not.toBe('m');
+    // m runs no task: the CLI follows through m, which reads the log over the Raft channel.
+    const m = node('m');
+    const child = spawn(
+      process.execPath,
+      [SWARM_BIN, '--config', join(root, 'config.toml'), 'task', 'logs', '--data-dir', m.dir, 'say', '-f'],
+      { env: { ...process.env, ...m.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    try {
+      await until('the first line through logs -f', async () => out.includes('first\n'), 30_000);
+      // Only now does the task write the rest: the CLI must follow to see it.
+      expect(out).not.toContain('second\n');
+      writeFileSync(go, '');
+      const code = await exited;
+      expect(err).toBe('');
+      expect(code).toBe(0);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+    expect(out).toMatch(/first\n[^]*second\n[^]*last\n[^]*exited with code 4/);
+    expect((await status(node('a'), 'say'))!.allocations[0]).toMatchObject({ state: 'exited', exit_code: 4 });
   }, 120_000);
 
   it('restart policy: on-failure backs off exponentially up to max_restarts, then failed; never: exited', async () => {

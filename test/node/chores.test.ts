@@ -72,6 +72,54 @@ describe('ChoreSet', () => {
     expect(errors).toEqual(['bad']);
     expect(runs).toEqual([5]);
   });
+  it('a chore may add and remove chores while it runs: nothing skipped, nothing run twice, none run after removal', () => {
+    const set = new ChoreSet();
+    const order: string[] = [];
+    const removers = new Map<string, () => void>();
+    const mk = (name: string, body: () => void = () => undefined): Chore => ({
+      name,
+      due: () => 0,
+      slackMs: () => 0,
+      run: () => {
+        order.push(name);
+        body();
+      },
+    });
+    const late = mk('late');
+    // `a` removes itself (shifting nothing), `b` removes `c` before its turn and adds `late`.
+    removers.set('a', set.add(mk('a', () => removers.get('a')!())));
+    removers.set(
+      'b',
+      set.add(
+        mk('b', () => {
+          removers.get('c')!();
+          removers.set('late', set.add(late));
+        }),
+      ),
+    );
+    removers.set('c', set.add(mk('c')));
+    removers.set('d', set.add(mk('d')));
+    set.runDue(1, () => undefined);
+    // `c` was removed before its turn; `late` joined during the run and waits for the next wake-up.
+    expect(order).toEqual(['a', 'b', 'd']);
+    expect(set.size).toBe(3);
+    order.length = 0;
+    set.runDue(2, () => undefined);
+    expect(order).toEqual(['b', 'd', 'late']);
+    removers.get('late')!();
+    removers.get('late')!();
+    expect(set.size).toBe(2);
+  });
+
+  it('a chore added twice runs once per wake-up', () => {
+    const set = new ChoreSet();
+    const runs: number[] = [];
+    const c = chore(0, 0, runs);
+    set.add(c);
+    set.add(c);
+    set.runDue(3, () => undefined);
+    expect(runs).toEqual([3]);
+  });
 });
 
 describe('GossipComponent as a chore host', () => {

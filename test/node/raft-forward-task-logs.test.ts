@@ -185,6 +185,58 @@ describe('task_logs over the Raft channel', () => {
   });
 });
 
+describe('task_logs waiting reads (wait_ms: a follower, logs --follow)', () => {
+  it('the node answers when the log grows, not before; the answer says it waited', async () => {
+    make('a');
+    const b = make('b');
+    const c = make('c');
+    const content = Buffer.from('tick 1\n');
+    writeLog('b', 'cam.0', content);
+    let grew: (() => void) | null = null;
+    const waits: number[] = [];
+    b.fwd.serveTaskLogs(async (alloc, offset, max, waitMs) => {
+      waits.push(waitMs);
+      const dir = allocDir(join(dataDir, 'b'), alloc);
+      const first = readLogBytes(dir, offset, max);
+      if (waitMs <= 0 || first.bytes.length > 0) return first;
+      await new Promise<void>((r) => {
+        grew = r;
+        setTimeout(r, waitMs);
+      });
+      return readLogBytes(dir, offset, max);
+    });
+    const t0 = Date.now();
+    const pending = c.fwd.taskLogs('b', 'cam.0', content.length, 100, 10_000);
+    while (grew === null) await new Promise((r) => setTimeout(r, 5));
+    writeLog('b', 'cam.0', Buffer.concat([content, Buffer.from('tick 2\n')]));
+    (grew as () => void)();
+    const r = await pending;
+    expect(r.bytes.toString()).toBe('tick 2\n');
+    expect(r.waited).toBe(true);
+    // The sender asks for at most its request timeout (200 ms here): its answer must come in time.
+    expect(waits).toEqual([200]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const req = c.sent.find((m) => m.type === 'fwd_req');
+    expect(req).toMatchObject({ value: `{"offset":${content.length},"max":100,"wait_ms":200}` });
+    // Nothing new within the wait: an empty chunk after it, still `waited`.
+    const empty = await c.fwd.taskLogs('b', 'cam.0', content.length + 7, 100, 50);
+    expect(empty).toMatchObject({ from: content.length + 7, size: content.length + 7, waited: true });
+  });
+
+  it('a plain read keeps the frame older nodes know, and an answer without `waited` is an older node', async () => {
+    make('a');
+    const b = make('b');
+    const c = make('c');
+    serve(b);
+    writeLog('b', 'cam.0', Buffer.from('x\n'));
+    const r = await c.fwd.taskLogs('b', 'cam.0', 0, 100);
+    expect(r.waited).toBe(false);
+    expect(c.sent.find((m) => m.type === 'fwd_req')).toMatchObject({ value: '{"offset":0,"max":100}' });
+    const old = JSON.stringify({ from: 0, next_offset: 0, size: 0, data: '' });
+    expect(parseTaskLogChunk(old)?.waited).toBe(false);
+  });
+});
+
 describe('task_logs codec', () => {
   it('fwd_req op task_logs and an ok fwd_resp with a full chunk round-trip; a bigger message is dropped', () => {
     const req: ForwardMessage = {

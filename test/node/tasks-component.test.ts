@@ -6,9 +6,14 @@
  * (the leader places a replacement elsewhere) and reports `stopped`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { requestListener } from '../../src/api/server.js';
+import type { TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
+import { SwarmClient, type TaskLogFollowItem } from '../../src/client/client.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import type { MemberRecord } from '../../src/gossip/messages.js';
 import { nullLogger } from '../../src/node/log.js';
@@ -18,6 +23,7 @@ import { TasksComponent, type TasksMembers, type TasksRaft } from '../../src/nod
 import { WatchHub } from '../../src/node/watch-hub.js';
 import { KvStateMachine, encodeCommand } from '../../src/raft/kv.js';
 import { EntryType } from '../../src/raft/types.js';
+import { allocKey, specKey } from '../../src/tasks/model.js';
 import { parseTaskSpec } from '../../src/tasks/spec.js';
 import { memberRecord } from '../helpers/member-record.js';
 import { groupAlive } from './proc.js';
@@ -54,6 +60,8 @@ class FakeRaft implements TasksRaft {
             : { op: 'cas_rev' as const, key: op.key, value: op.value, expectedRevision: op.prevRevision };
       const entry = { index: ++this.index, term: 1, type: EntryType.Normal, data: encodeCommand(cmd) };
       const r = this.kv.apply(entry);
+      // As the Ready loop does after each applied batch: watchers (the API's streams) read on.
+      this.watch.wakeAll();
       for (const l of this.listeners) l();
       if (!r.ok) return { kind: 'mismatch', current: r.current?.modRevision ?? 0 };
       return op.op === 'delete'
@@ -202,7 +210,22 @@ describe('/v1/tasks routes', () => {
     const { tasksRoutes } = await import('../../src/api/routes/tasks.js');
     const fakeNode = { id: 'n1', state: 'running', status: () => ({}), requestShutdown: () => {} };
     const linearize = { forward: { linearize: async () => {} }, requestTimeoutMs: 1000 };
-    return createApi(fakeNode as never, { routes: [tasksRoutes(comp, linearize)] });
+    return createApi(fakeNode as never, { routes: [tasksRoutes(comp, { ...linearize, watch: raft.watch })] });
+  };
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+  /** The routes over node:http (streams need the real adapter), and a client of them. */
+  const serve = async (): Promise<SwarmClient> => {
+    const app = await api();
+    const s = createServer(requestListener(app.fetch));
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    return new SwarmClient({ baseUrl: `http://127.0.0.1:${(s.address() as AddressInfo).port}` });
   };
 
   it('log reads for other nodes: only allocation ids, one path component under tasks/', () => {
@@ -237,5 +260,143 @@ describe('/v1/tasks routes', () => {
     expect(r.status).toBe(404);
     r = await Promise.resolve(app.request('/v1/tasks/x/logs?max=-1'));
     expect(r.status).toBe(400);
+  });
+
+  it('logs ?follow=true: streams lines written after it started, ends when the allocation exits', async () => {
+    const client = await serve();
+    await comp.run(
+      parseTaskSpec({
+        name: 'talk',
+        restart: 'never',
+        command: ['sh', '-c', 'echo one; sleep 1; echo two; sleep 1; echo three; exit 3'],
+      }),
+    );
+    await until('running', () => comp.taskStatus('talk').allocations.find((a) => a.state === 'running'));
+    const items: TaskLogFollowItem[] = [];
+    const t0 = Date.now();
+    for await (const it of client.taskLogsFollow('talk', { offset: 0 })) {
+      items.push(it);
+      if (Date.now() - t0 > 20_000) break;
+    }
+    const text = items.map((i) => (i.type === 'log' ? i.chunk.data : '')).join('');
+    expect(text).toMatch(/one\n[^]*two\n[^]*three\n/);
+    // More than one chunk: the later lines came after the stream started, not in its first read.
+    expect(items.filter((i) => i.type === 'log').length).toBeGreaterThan(1);
+    // The supervisor's exit note is in the log before the state that ends the stream.
+    expect(text).toMatch(/exited with code 3/);
+    expect(items[items.length - 1]).toEqual({
+      type: 'end',
+      end: { task: 'talk', alloc: 'talk.0', state: 'exited', exit_code: 3, signal: null },
+    });
+    // An allocation already over: the log to its end, then `end` at once.
+    const again: TaskLogFollowItem[] = [];
+    for await (const it of client.taskLogsFollow('talk', { offset: 0 })) again.push(it);
+    expect(again.map((i) => (i.type === 'log' ? i.chunk.data : '')).join('')).toBe(text);
+    expect(again[again.length - 1]?.type).toBe('end');
+  });
+
+  it('GET /v1/tasks/{name}?watch=true: the view now, then each change, until the replicas stopped', async () => {
+    const client = await serve();
+    await comp.run(SLEEPER);
+    await until('running', () => comp.taskStatus('sleeper').allocations.find((a) => a.state === 'running'));
+    const ac = new AbortController();
+    const seen: TaskStatusResponse[] = [];
+    let stopped: TaskStatusResponse | undefined;
+    for await (const v of client.taskWatch(
+      'sleeper',
+      AbortSignal.any([ac.signal, AbortSignal.timeout(20_000)]),
+    )) {
+      seen.push(v);
+      if (seen.length === 1) {
+        expect(v.allocations[0]?.state).toBe('running');
+        await comp.stopTask('sleeper');
+      }
+      if (v.allocations.every((a) => a.state !== 'running' && a.state !== 'pending')) {
+        stopped = v;
+        ac.abort();
+      }
+    }
+    expect(stopped?.desired).toBe('stop');
+    expect(stopped?.allocations[0]?.state).toBe('stopped');
+    // Each event is a change: no two equal views in a row.
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toEqual(seen[i - 1]);
+    // A watcher that leaves (its signal aborts) while nothing changes: the stream ends at once.
+    const t0 = Date.now();
+    for await (const _ of client.taskWatch('sleeper', AbortSignal.timeout(300))) void _;
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    // A task that does not exist: 404 before any stream, as for the plain read.
+    await expect(
+      (async () => {
+        for await (const _ of client.taskWatch('nope')) void _;
+      })(),
+    ).rejects.toMatchObject({ status: 404, apiCode: 'not_found' });
+  });
+
+  it('errors keep their statuses and bodies: 503 tasks_disabled, 503 node_unreachable, 404', async () => {
+    const app = await api();
+    // An allocation on a node this one has no log channel to (the fake Raft has no task_logs).
+    const spec = parseTaskSpec({ name: 'far', command: ['sleep', '5'] });
+    await raft.forward.write({
+      op: 'put',
+      key: specKey('far'),
+      value: { spec, desired: 'stop', submitted_ms: 1 } as never,
+    });
+    await raft.forward.write({
+      op: 'put',
+      key: allocKey('far', 0),
+      value: {
+        task: 'far',
+        n: 0,
+        node: 'n9',
+        node_name: 'nine',
+        desired: 'stop',
+        reason: 'x',
+        created_ms: 1,
+      },
+    });
+    let r = await Promise.resolve(app.request('/v1/tasks/far/logs?alloc=far.0'));
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({
+      error: { code: 'node_unreachable', message: 'this node cannot reach node n9 for the logs of far.0' },
+    });
+    r = await Promise.resolve(app.request('/v1/tasks/far/logs?alloc=far.7'));
+    expect(r.status).toBe(404);
+    expect(await r.json()).toEqual({
+      error: { code: 'not_found', message: 'task far has no allocation far.7' },
+    });
+    r = await Promise.resolve(app.request('/v1/tasks/none/stop', { method: 'POST' }));
+    expect(r.status).toBe(404);
+    expect(await r.json()).toEqual({ error: { code: 'not_found', message: 'no task none' } });
+
+    // A node with [tasks] enabled = false: every route answers 503 tasks_disabled.
+    const config = defaultConfig();
+    config.node.data_dir = dir;
+    config.tasks.enabled = false;
+    const off = new TasksComponent({ raft, members });
+    await off.start({ id: 'n1', config, dataDir: dir, log: nullLogger } as unknown as SwarmNode);
+    const { createApi } = await import('../../src/api/app.js');
+    const { tasksRoutes } = await import('../../src/api/routes/tasks.js');
+    const offApp = createApi(
+      { id: 'n1', state: 'running', status: () => ({}), requestShutdown: () => {} } as never,
+      {
+        routes: [tasksRoutes(off, { forward: { linearize: async () => {} }, requestTimeoutMs: 1000 })],
+      },
+    );
+    for (const [path, method] of [
+      ['/v1/tasks', 'GET'],
+      ['/v1/tasks/far', 'GET'],
+      ['/v1/tasks/far/stop', 'POST'],
+      ['/v1/tasks/far/logs', 'GET'],
+    ] as const) {
+      r = await Promise.resolve(offApp.request(path, { method }));
+      expect(r.status, path).toBe(503);
+      expect(await r.json(), path).toEqual({
+        error: {
+          code: 'tasks_disabled',
+          message: 'tasks are not running on this node ([tasks] enabled = false)',
+        },
+      });
+    }
+    await off.stop();
   });
 });

@@ -15,6 +15,7 @@ import type { Hono } from 'hono';
 import { ApiError } from '../app.js';
 import { LightHeaders } from '../light-fetch.js';
 import { sseResponse } from '../stream.js';
+import { sleep } from '../../common/sleep.js';
 import type { PowerSeries } from '../../node/power-history.js';
 
 export interface DashboardHistorySource {
@@ -135,7 +136,7 @@ export function mountDashboardStream(app: Hono, opts: DashboardStreamOptions = {
         let after = 0;
         for (let first = true; !sink.signal.aborted; first = false) {
           // The wait starts once the socket took the last snapshot: nothing is built ahead of a slow client.
-          if (!first && !(await pause(intervalMs, sink.signal))) return;
+          if (!first && !(await sleep(intervalMs, sink.signal))) return;
           const snap = await snapshot(intervalMs, auth, after);
           if (sink.signal.aborted) return;
           for (const s of snap.history) for (const p of s.points) after = Math.max(after, p[0]);
@@ -147,18 +148,5 @@ export function mountDashboardStream(app: Hono, opts: DashboardStreamOptions = {
         open--;
       }
     });
-  });
-}
-
-/** Wait `ms`; false when `signal` aborted first. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve(!signal.aborted);
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -74,3 +74,14 @@ export const taskLogsSchema = z.object({
   size: z.number(),
 });
 export type TaskLogsResponse = z.output<typeof taskLogsSchema>;
+
+/** The last event of `GET /v1/tasks/{name}/logs?follow=true`: the allocation ended and its log was read to the end. */
+export const taskLogEndSchema = z.object({
+  task: z.string(),
+  alloc: z.string(),
+  /** The allocation's terminal state; `gone` when its task or allocation no longer exists. */
+  state: z.enum(['exited', 'failed', 'lost', 'stopped', 'gone']),
+  exit_code: z.number().nullable(),
+  signal: z.string().nullable(),
+});
+export type TaskLogEndResponse = z.output<typeof taskLogEndSchema>;

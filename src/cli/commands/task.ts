@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliExit, UsageError } from '../../common/errors.js';
+import { sleep } from '../../common/sleep.js';
 import type { SwarmClient } from '../../client/client.js';
-import type { TaskStatusResponse } from '../../api/routes/tasks-types.js';
+import type { TaskLogsResponse, TaskStatusResponse } from '../../api/routes/tasks-types.js';
 import type { CliContext, Registrar } from '../context.js';
 import { formatPairs, formatTable } from '../output.js';
 import { clientFor, withNodeOptions, type NodeOptions } from './swarm.js';
@@ -161,7 +162,94 @@ export function formatTaskStatus(t: TaskStatusResponse): string {
   return `${head}\n\n${allocs}${why}`;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Whether `err` is the client's StreamNotSupportedError (an older node), without importing the class eagerly. */
+const olderNode = (err: unknown): boolean => (err as { code?: unknown }).code === 'stream_not_supported';
+
+/** Allocations not yet confirmed stopped. */
+const busy = (t: TaskStatusResponse): number =>
+  t.allocations.filter((a) => a.state === 'running' || a.state === 'pending').length;
+
+/**
+ * Print `name`'s log as it is written, from `from`, until the allocation ends (the node's follow
+ * stream says so) or `signal` aborts. A stream that breaks (the node restarting) is opened again
+ * from the last offset printed. Returns false when the node predates the stream.
+ */
+async function followLogs(
+  c: SwarmClient,
+  name: string,
+  from: TaskLogsResponse,
+  print: (r: TaskLogsResponse) => void,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let offset = from.next_offset;
+  while (!signal.aborted) {
+    try {
+      for await (const item of c.taskLogsFollow(name, { alloc: from.alloc, offset, signal })) {
+        if (item.type === 'log') {
+          print(item.chunk);
+          offset = item.chunk.next_offset;
+        } else if (item.type === 'end') return true;
+      }
+      if (signal.aborted) return true;
+    } catch (err) {
+      if (olderNode(err)) return false;
+      if ((err as { code?: string }).code === 'not_found') throw err;
+      // The stream broke (the node restarting): open it again from where the output stopped.
+      await sleep(1000, signal);
+    }
+  }
+  return true;
+}
+
+/** Poll the plain read until `signal` aborts: only against a node older than the follow stream. */
+async function pollLogs(
+  c: SwarmClient,
+  name: string,
+  from: TaskLogsResponse,
+  print: (r: TaskLogsResponse) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let r = from;
+  while (await sleep(500, signal)) {
+    try {
+      r = await c.taskLogs(name, { alloc: r.alloc, offset: r.next_offset });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'not_found') throw err;
+      continue; // the node running it may be restarting: keep trying
+    }
+    if (r.data !== '') print(r);
+  }
+}
+
+/**
+ * The task's view once no allocation runs or is pending, or the last view seen when `deadline`
+ * (epoch ms) passes first. Follows the node's watch stream; polls only an older node.
+ */
+async function waitStopped(
+  c: SwarmClient,
+  name: string,
+  first: TaskStatusResponse,
+  deadline: number,
+): Promise<TaskStatusResponse> {
+  let r = first;
+  if (busy(r) === 0) return r;
+  const timeout = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  try {
+    for await (const v of c.taskWatch(name, timeout)) {
+      r = v;
+      if (busy(r) === 0) return r;
+    }
+    return r;
+  } catch (err) {
+    if (timeout.aborted) return r;
+    if (!olderNode(err)) throw err;
+  }
+  while (busy(r) > 0 && Date.now() < deadline) {
+    await sleep(250);
+    r = await c.taskStatus(name);
+  }
+  return r;
+}
 
 export const register: Registrar = (program, ctx) => {
   const task = program
@@ -214,23 +302,21 @@ export const register: Registrar = (program, ctx) => {
 
   common(task.command('logs <name>').description("a task's output, read through the node that runs it"))
     .option('--alloc <id>', 'allocation (default: a running one, else the newest)')
-    .option('-f, --follow', 'keep printing new output until Ctrl+C')
+    .option('-f, --follow', 'keep printing new output until the allocation ends (or Ctrl+C)')
     .action(async (name: string, o: CommonOptions & { alloc?: string; follow?: boolean }) => {
       const c = await client(ctx, o);
-      let r = await c.taskLogs(name, o.alloc === undefined ? {} : { alloc: o.alloc });
-      ctx.stdout.write(o.json ? `${JSON.stringify(r)}\n` : r.data);
+      const print = (r: TaskLogsResponse): void =>
+        void ctx.stdout.write(o.json ? `${JSON.stringify(r)}\n` : r.data);
+      const r = await c.taskLogs(name, o.alloc === undefined ? {} : { alloc: o.alloc });
+      print(r);
       if (!o.follow) return;
-      let stop = false;
-      process.once('SIGINT', () => (stop = true));
-      while (!stop) {
-        await sleep(500);
-        try {
-          r = await c.taskLogs(name, { alloc: r.alloc, offset: r.next_offset });
-        } catch (err) {
-          if ((err as { code?: string }).code === 'not_found') throw err;
-          continue; // the node running it may be restarting: keep trying
-        }
-        if (r.data !== '') ctx.stdout.write(o.json ? `${JSON.stringify(r)}\n` : r.data);
+      const ac = new AbortController();
+      const onInt = (): void => ac.abort();
+      process.once('SIGINT', onInt);
+      try {
+        if (!(await followLogs(c, name, r, print, ac.signal))) await pollLogs(c, name, r, print, ac.signal);
+      } finally {
+        process.off('SIGINT', onInt);
       }
     });
 
@@ -244,13 +330,7 @@ export const register: Registrar = (program, ctx) => {
       const c = await client(ctx, o);
       let r = await c.taskStop(name);
       if (o.wait) {
-        const end = Date.now() + r.spec.kill_timeout_s * 1000 + 15_000;
-        const busy = (t: TaskStatusResponse): number =>
-          t.allocations.filter((a) => a.state === 'running' || a.state === 'pending').length;
-        while (busy(r) > 0 && Date.now() < end) {
-          await sleep(250);
-          r = await c.taskStatus(name);
-        }
+        r = await waitStopped(c, name, r, Date.now() + r.spec.kill_timeout_s * 1000 + 15_000);
         if (busy(r) > 0) {
           if (o.json) out(JSON.stringify(r));
           throw new CliExit(
