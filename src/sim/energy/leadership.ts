@@ -1,0 +1,249 @@
+/**
+ * Energy-aware leadership over the real cores: gossip (GossipSim, which
+ * carries each member's energy summary in its metadata exactly as the daemon
+ * publishes it), Raft (RaftNode voters on an in-memory link) and, per node,
+ * the energy monitor, the republish policy, the power mode and the
+ * leadership advisor, wired as src/node/energy-component.ts wires them.
+ *
+ * The scenario is node-swarm-idle's emergency part: every member runs on
+ * mains, then at `switchAt` all batteries drop at once to `batteryPercent`
+ * (a power cut on a shared supply). Each node notices on its own next energy
+ * sample and republishes; the others learn of it only when gossip brings the
+ * record, so for a while a leader sees peers on mains that are not. A run is
+ * a pure function of its seed.
+ */
+import { createRng, type Rng } from '../../common/rng.js';
+import { EnergyMonitor, type EnergyReadings } from '../../energy/monitor.js';
+import { energyConfigFromSections } from '../../energy/config.js';
+import {
+  LEADERSHIP_DEFAULTS,
+  LeadershipAdvisor,
+  type LeadershipConfig,
+  type VoterEnergy,
+  electionTimeoutMultiplier,
+} from '../../energy/leadership.js';
+import { POWER_MODE_STRETCH, type PowerMode, nextPowerMode } from '../../energy/power-mode.js';
+import { shouldRepublish } from '../../energy/republish.js';
+import { type EnergyMeta, fromEnergyMeta, toEnergyMeta } from '../../energy/summary.js';
+import { MemberStatus } from '../../gossip/messages.js';
+import type { RaftMessage } from '../../raft/messages.js';
+import { RaftNode } from '../../raft/raft-node.js';
+import { GossipSim } from '../gossip/driver.js';
+import type { LinkModel } from '../network.js';
+
+export interface EnergyLeadershipSimOptions {
+  readonly seed: number;
+  /** Gossip members; the first `voters` of them are the Raft voters. */
+  readonly members?: number;
+  readonly voters?: number;
+  /** When every battery drops (ms). */
+  readonly switchAt?: number;
+  readonly batteryPercent?: number;
+  /** End of the run (ms). */
+  readonly until?: number;
+  /** Energy sampling interval in normal mode (the daemon's collection_interval_ms). */
+  readonly sampleIntervalMs?: number;
+  readonly advisor?: Partial<LeadershipConfig>;
+  readonly gossipLink?: LinkModel;
+}
+
+export interface LeaderChange {
+  readonly t: number;
+  readonly from: string | null;
+  readonly to: string;
+}
+
+export interface EnergyLeadershipSimResult {
+  /** Leader changes seen (polled every 10 ms), after the first leader. */
+  readonly changes: readonly LeaderChange[];
+  /** Energy-aware transfers started: when, by whom, to whom, why. */
+  readonly transfers: readonly { t: number; from: string; to: string; reason: string }[];
+  /** The leader when the batteries dropped. */
+  readonly leaderAtSwitch: string | null;
+  /** Per voter: when every other voter's critical record had reached it (ms after the switch). */
+  readonly votersCaughtUpMs: readonly number[];
+  /** Raft messages sent from the first transfer to the end, and in a run's quiet stretch of the same length. */
+  readonly raftMessages: number;
+}
+
+const CRITICAL_GOSSIP = { intervalMs: 800, fanout: 1, probeScale: 4 } as const;
+const THRESHOLDS = { lowPowerThresholdPercent: 30, criticalThresholdPercent: 10 };
+
+interface SimEnergyNode {
+  readonly id: string;
+  readonly monitor: EnergyMonitor;
+  readonly advisor: LeadershipAdvisor;
+  mode: PowerMode;
+  nextSampleAt: number;
+  published: EnergyMeta | null;
+  publishedAt: number | null;
+  electionScale: number;
+  critical: boolean;
+}
+
+export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLeadershipSimResult {
+  const members = o.members ?? 25;
+  const voterCount = o.voters ?? 5;
+  const switchAt = o.switchAt ?? 30_000;
+  const pct = o.batteryPercent ?? 5;
+  const until = o.until ?? switchAt + 90_000;
+  const interval = o.sampleIntervalMs ?? 1000;
+  const rng: Rng = createRng(o.seed);
+  const gossip = new GossipSim({ seed: o.seed, ...(o.gossipLink ? { link: o.gossipLink } : {}) });
+  const ids = gossip.bootstrap(members);
+  const voters = ids.slice(0, voterCount);
+
+  const energy = new Map<string, SimEnergyNode>(
+    ids.map((id) => [
+      id,
+      {
+        id,
+        monitor: new EnergyMonitor(energyConfigFromSections({ node: { device_class: 'standard' } })),
+        advisor: new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...THRESHOLDS, ...o.advisor }),
+        mode: 'normal' as PowerMode,
+        // Samples are not aligned across nodes: each daemon started its timer at its own moment.
+        nextSampleAt: Math.floor(rng.next() * interval),
+        published: null,
+        publishedAt: null,
+        electionScale: 1,
+        critical: false,
+      },
+    ]),
+  );
+  const readings = (now: number): EnergyReadings =>
+    now < switchAt
+      ? { cpuUtilisation: 0.05, battery: { percent: 100, status: 'full' }, mainsOnline: true }
+      : { cpuUtilisation: 0.05, battery: { percent: pct, status: 'discharging' }, mainsOnline: false };
+
+  const raft = new Map(
+    voters.map((id) => [
+      id,
+      new RaftNode(
+        {
+          id,
+          electionTimeoutMinMs: 1500,
+          electionTimeoutMaxMs: 3000,
+          heartbeatIntervalMs: 500,
+          rng: rng.fork(),
+        },
+        { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
+        { voters, learners: [] },
+      ),
+    ]),
+  );
+  const inflight: { at: number; msg: RaftMessage }[] = [];
+  let raftMessages = 0;
+  let counting = false;
+  const flush = (now: number): void => {
+    for (const n of raft.values()) {
+      while (n.hasReady()) {
+        const rd = n.ready();
+        for (const m of rd.messages) {
+          inflight.push({ at: now + 1 + Math.floor(rng.next() * 5), msg: m });
+          if (counting) raftMessages++;
+        }
+        n.advance(rd);
+      }
+    }
+  };
+
+  // Who saw each voter's critical record, and when.
+  const seenCritical = new Map<string, Map<string, number>>(voters.map((v) => [v, new Map()]));
+  const changes: LeaderChange[] = [];
+  const transfers: { t: number; from: string; to: string; reason: string }[] = [];
+  let leader: string | null = null;
+  let leaderAtSwitch: string | null = null;
+
+  const sample = (e: SimEnergyNode, now: number): void => {
+    e.monitor.sample(now, readings(now));
+    const s = e.monitor.summary();
+    e.mode = nextPowerMode(e.mode, s, { ...THRESHOLDS, marginPercent: 5 });
+    e.nextSampleAt = now + interval * POWER_MODE_STRETCH[e.mode];
+    if (s === null) return;
+    const next = toEnergyMeta(s);
+    if (shouldRepublish(e.published, e.publishedAt, next, now)) {
+      gossip.with(e.id, (core, t) => {
+        core.updateMeta({ ...next }, t);
+        // The adaptive controller applies an energy emergency at once (gossip-component setLocalMeta).
+        const critical = next.powerState === 'critical';
+        if (critical !== e.critical) {
+          e.critical = critical;
+          core.setParams(critical ? CRITICAL_GOSSIP : { intervalMs: 200, fanout: 3, probeScale: 1 });
+        }
+      });
+      e.published = next;
+      e.publishedAt = now;
+    }
+    const r = raft.get(e.id);
+    if (r === undefined) return;
+    // energy-component.ts actOnLeadership, on the simulated cores.
+    const scale = electionTimeoutMultiplier(s, e.advisor.config);
+    if (scale !== e.electionScale) {
+      e.electionScale = scale;
+      r.setElectionTimeoutScale(scale);
+    }
+    const st = r.status();
+    if (st.role !== 'leader') return;
+    const view = new Map(
+      gossip
+        .node(e.id)
+        .members()
+        .map((m) => [m.id, m]),
+    );
+    const vs: VoterEnergy[] = [];
+    for (const id of st.conf.voters) {
+      const m = view.get(id);
+      if (id === e.id || m === undefined || m.status !== MemberStatus.Alive) continue;
+      vs.push({ id, summary: fromEnergyMeta(m.meta) });
+    }
+    const advice = e.advisor.check(now, s, vs);
+    if (advice === null) return;
+    if (r.transferLeadership(advice.target, now).ok) {
+      counting = true;
+      transfers.push({ t: now, from: e.id, to: advice.target, reason: advice.reason });
+      flush(now);
+    }
+  };
+
+  for (let now = 0; now <= until; now += 5) {
+    gossip.run(now);
+    const due = inflight.filter((x) => x.at <= now);
+    if (due.length > 0) {
+      for (const x of due) raft.get(x.msg.to)?.step(x.msg, now);
+      inflight.splice(0, inflight.length, ...inflight.filter((x) => x.at > now));
+    }
+    if (now % 10 === 0) for (const n of raft.values()) n.tick(now);
+    flush(now);
+    for (const e of energy.values()) if (now >= e.nextSampleAt) sample(e, now);
+    if (now % 10 === 0) {
+      const l = voters.find((id) => raft.get(id)!.status().role === 'leader') ?? null;
+      if (l !== null && l !== leader) {
+        if (leader !== null || changes.length > 0) changes.push({ t: now, from: leader, to: l });
+        else changes.push({ t: now, from: null, to: l });
+        leader = l;
+      }
+      if (now < switchAt) leaderAtSwitch = leader;
+    }
+    if (now >= switchAt && now % 100 === 0) {
+      for (const v of voters) {
+        const view = gossip.node(v).members();
+        for (const m of view) {
+          if (!voters.includes(m.id) || m.id === v) continue;
+          if (m.meta.powerState === 'critical' && !seenCritical.get(v)!.has(m.id))
+            seenCritical.get(v)!.set(m.id, now - switchAt);
+        }
+      }
+    }
+  }
+  const votersCaughtUpMs = voters.map((v) => {
+    const m = seenCritical.get(v)!;
+    return m.size === voters.length - 1 ? Math.max(...m.values()) : Infinity;
+  });
+  return {
+    changes: changes.filter((c) => c.from !== null),
+    transfers,
+    leaderAtSwitch,
+    votersCaughtUpMs,
+    raftMessages,
+  };
+}
