@@ -45,6 +45,8 @@ export interface EnergyLeadershipSimOptions {
   readonly sampleIntervalMs?: number;
   readonly advisor?: Partial<LeadershipConfig>;
   readonly gossipLink?: LinkModel;
+  /** Whose supply fails: every member's (a shared supply), or only the leader's at the switch. */
+  readonly who?: 'all' | 'leader';
 }
 
 export interface LeaderChange {
@@ -62,8 +64,10 @@ export interface EnergyLeadershipSimResult {
   readonly leaderAtSwitch: string | null;
   /** Per voter: when every other voter's critical record had reached it (ms after the switch). */
   readonly votersCaughtUpMs: readonly number[];
-  /** Raft messages sent from the first transfer to the end, and in a run's quiet stretch of the same length. */
-  readonly raftMessages: number;
+  /** Raft messages by type sent from each transfer's start until the new leader's first heartbeat round. */
+  readonly transferMessages: Readonly<Record<string, number>>;
+  /** Per transfer: ms from its start until the new leader leads (no leader accepts writes meanwhile). */
+  readonly pausesMs: readonly number[];
 }
 
 const CRITICAL_GOSSIP = { intervalMs: 800, fanout: 1, probeScale: 4 } as const;
@@ -84,7 +88,7 @@ interface SimEnergyNode {
 export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLeadershipSimResult {
   const members = o.members ?? 25;
   const voterCount = o.voters ?? 5;
-  const switchAt = o.switchAt ?? 30_000;
+  const switchAt = o.switchAt ?? 90_000;
   const pct = o.batteryPercent ?? 5;
   const until = o.until ?? switchAt + 90_000;
   const interval = o.sampleIntervalMs ?? 1000;
@@ -110,8 +114,10 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
       },
     ]),
   );
-  const readings = (now: number): EnergyReadings =>
-    now < switchAt
+  const who = o.who ?? 'all';
+  let leaderAtSwitch: string | null = null;
+  const readings = (id: string, now: number): EnergyReadings =>
+    now < switchAt || (who === 'leader' && id !== leaderAtSwitch)
       ? { cpuUtilisation: 0.05, battery: { percent: 100, status: 'full' }, mainsOnline: true }
       : { cpuUtilisation: 0.05, battery: { percent: pct, status: 'discharging' }, mainsOnline: false };
 
@@ -132,15 +138,17 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
     ]),
   );
   const inflight: { at: number; msg: RaftMessage }[] = [];
-  let raftMessages = 0;
-  let counting = false;
+  const transferMessages: Record<string, number> = {};
+  const pausesMs: number[] = [];
+  /** The transfer under way: its start and the leader it left. */
+  let pending = null as { t: number; from: string } | null;
   const flush = (now: number): void => {
     for (const n of raft.values()) {
       while (n.hasReady()) {
         const rd = n.ready();
         for (const m of rd.messages) {
           inflight.push({ at: now + 1 + Math.floor(rng.next() * 5), msg: m });
-          if (counting) raftMessages++;
+          if (pending !== null) transferMessages[m.type] = (transferMessages[m.type] ?? 0) + 1;
         }
         n.advance(rd);
       }
@@ -152,10 +160,9 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
   const changes: LeaderChange[] = [];
   const transfers: { t: number; from: string; to: string; reason: string }[] = [];
   let leader: string | null = null;
-  let leaderAtSwitch: string | null = null;
 
   const sample = (e: SimEnergyNode, now: number): void => {
-    e.monitor.sample(now, readings(now));
+    e.monitor.sample(now, readings(e.id, now));
     const s = e.monitor.summary();
     e.mode = nextPowerMode(e.mode, s, { ...THRESHOLDS, marginPercent: 5 });
     e.nextSampleAt = now + interval * POWER_MODE_STRETCH[e.mode];
@@ -182,6 +189,7 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
       e.electionScale = scale;
       r.setElectionTimeoutScale(scale);
     }
+    e.advisor.observe(now, s);
     const st = r.status();
     if (st.role !== 'leader') return;
     const view = new Map(
@@ -196,10 +204,10 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
       if (id === e.id || m === undefined || m.status !== MemberStatus.Alive) continue;
       vs.push({ id, summary: fromEnergyMeta(m.meta) });
     }
-    const advice = e.advisor.check(now, s, vs);
+    const advice = e.advisor.check(now, s, vs, st.term);
     if (advice === null) return;
     if (r.transferLeadership(advice.target, now).ok) {
-      counting = true;
+      pending = { t: now, from: e.id };
       transfers.push({ t: now, from: e.id, to: advice.target, reason: advice.reason });
       flush(now);
     }
@@ -217,9 +225,13 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
     for (const e of energy.values()) if (now >= e.nextSampleAt) sample(e, now);
     if (now % 10 === 0) {
       const l = voters.find((id) => raft.get(id)!.status().role === 'leader') ?? null;
+      // Counted until one heartbeat interval after the new leader took office (its first round).
+      if (pending !== null && l !== null && l !== pending.from) {
+        if (pausesMs.length < transfers.length) pausesMs.push(now - pending.t);
+        if (now - pending.t - (pausesMs[pausesMs.length - 1] ?? 0) >= 500) pending = null;
+      }
       if (l !== null && l !== leader) {
-        if (leader !== null || changes.length > 0) changes.push({ t: now, from: leader, to: l });
-        else changes.push({ t: now, from: null, to: l });
+        changes.push({ t: now, from: leader, to: l });
         leader = l;
       }
       if (now < switchAt) leaderAtSwitch = leader;
@@ -244,6 +256,7 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
     transfers,
     leaderAtSwitch,
     votersCaughtUpMs,
-    raftMessages,
+    transferMessages,
+    pausesMs,
   };
 }
