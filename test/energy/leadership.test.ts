@@ -103,8 +103,10 @@ describe('energy-aware leadership', () => {
 });
 
 describe('energy-aware leadership on a stale view', () => {
-  const withDefaults = (): LeadershipAdvisor =>
-    new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...thresholds });
+  const settleMs = 30_000;
+  const minTenureMs = 60_000;
+  const withRules = (): LeadershipAdvisor =>
+    new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...thresholds, settleMs, minTenureMs });
   // What the leader still believes right after a shared supply failed: the others on mains.
   const stale: VoterEnergy[] = [
     { id: 'n2', summary: mains() },
@@ -112,8 +114,7 @@ describe('energy-aware leadership on a stale view', () => {
   ];
 
   it('after its own supply changes, a leader waits settleMs before trusting the others', () => {
-    const a = withDefaults();
-    const { settleMs, minTenureMs } = LEADERSHIP_DEFAULTS;
+    const a = withRules();
     // Leading on mains well past the tenure.
     for (let t = 0; t <= minTenureMs; t += 1000) expect(a.check(t, mains(null), stale, TERM)).toBeNull();
     const cut = minTenureMs + 1000;
@@ -125,8 +126,7 @@ describe('energy-aware leadership on a stale view', () => {
 
   it('a class change seen while following counts: elected just after it, a node still waits', () => {
     // No tenure here, to see the settle alone.
-    const a = new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...thresholds, minTenureMs: 0 });
-    const { settleMs } = LEADERSHIP_DEFAULTS;
+    const a = new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...thresholds, settleMs, minTenureMs: 0 });
     a.observe(0, mains(null));
     a.observe(100_000, battery(5));
     expect(a.check(105_000, battery(5), stale, 7)).toBeNull();
@@ -135,8 +135,7 @@ describe('energy-aware leadership on a stale view', () => {
   });
 
   it('a node that just took leadership does not pass it on before minTenureMs', () => {
-    const a = withDefaults();
-    const { minTenureMs } = LEADERSHIP_DEFAULTS;
+    const a = withRules();
     // Critical from its first sample (no class change to settle), elected in term 4 at 10 s.
     a.observe(0, battery(5));
     for (let t = 10_000; t < 10_000 + minTenureMs; t += 1000)
@@ -148,7 +147,7 @@ describe('energy-aware leadership on a stale view', () => {
   });
 
   it('the first class seen is no change: a node that starts on battery is not held by the settle', () => {
-    const a = new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...thresholds, minTenureMs: 0 });
+    const a = new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...thresholds, settleMs, minTenureMs: 0 });
     expect(a.check(0, battery(5), stale, TERM)?.target).toBe('n2');
   });
 });
