@@ -276,20 +276,45 @@ async function trackLeadership(
   since: { term: number; leader: string | null },
   start: number,
   untilMs: number,
-): Promise<{ changes: number; terms: number; changes_at_s: number[]; leader_after: string | null }> {
+): Promise<{
+  changes: number;
+  terms: number;
+  changes_at_s: number[];
+  leader_after: string | null;
+  /** When this node's view showed every voter's (every member's) record critical: how stale a view gets. */
+  voters_critical_seen_s: number | null;
+  members_critical_seen_s: number | null;
+}> {
   let last = since;
   const at: number[] = [];
+  let voters: number | null = null;
+  let all: number | null = null;
   while (performance.now() < untilMs) {
     await sleep(Math.min(1000, Math.max(0, untilMs - performance.now())));
+    const t = r1((performance.now() - start) / 1000);
     try {
       const s = await raftStatus(n);
-      if (s.leader !== null && s.leader !== last.leader) at.push(r1((performance.now() - start) / 1000));
+      if (s.leader !== null && s.leader !== last.leader) at.push(t);
       if (s.leader !== null) last = s;
+      if (all === null) {
+        const m = await members(n);
+        const critical = (x: MemberRow): boolean => x.energy?.power_state === 'critical';
+        const v = m.filter((x) => x.raft_role === 'leader' || x.raft_role === 'follower');
+        if (voters === null && v.length > 0 && v.every(critical)) voters = t;
+        if (m.every(critical)) all = t;
+      }
     } catch {
       // a slow answer: the next poll and the term cover it
     }
   }
-  return { changes: at.length, terms: last.term - since.term, changes_at_s: at, leader_after: last.leader };
+  return {
+    changes: at.length,
+    terms: last.term - since.term,
+    changes_at_s: at,
+    leader_after: last.leader,
+    voters_critical_seen_s: voters,
+    members_critical_seen_s: all,
+  };
 }
 
 async function waitFormed(nodes: readonly BenchNode[], deadlineMs: number): Promise<boolean> {

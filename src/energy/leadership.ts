@@ -53,11 +53,11 @@ export const LEADERSHIP_DEFAULTS: Omit<
   cooldownMs: 60_000,
   ratingGap: 2,
   marginPercent: 10,
-  // A state change reaches every voter of a 25-member swarm within ~11 s in emergency gossip, ~47 s
-  // under 20 % loss (test/energy/leadership-emergency.sim.test.ts: sample phase plus dissemination).
-  // Past the settle a leader still seeing a better voter was alone to lose its supply, or the
-  // tenure stops the hop after. Holding a critical leader 30 s longer costs it ~0.1 J (docs/energy.md).
-  settleMs: 30_000,
+  // How stale a view gets at a shared supply failure: in the simulation with the daemon's gossip
+  // settings (emergency: 4 s rounds, fanout 1) every voter had every other voter's new record within
+  // 35 s (46 s under 20 % loss); 25 real daemons, 38 s (node-swarm-idle). 30 s still let one leader
+  // move at 34 s there. Holding a lone critical leader 60 s longer costs it ~0.1 J (docs/energy.md).
+  settleMs: 60_000,
   minTenureMs: 60_000,
 };
 

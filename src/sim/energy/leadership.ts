@@ -13,6 +13,7 @@
  * a pure function of its seed.
  */
 import { createRng, type Rng } from '../../common/rng.js';
+import { defaultConfig } from '../../config/index.js';
 import { EnergyMonitor, type EnergyReadings } from '../../energy/monitor.js';
 import { energyConfigFromSections } from '../../energy/config.js';
 import {
@@ -25,7 +26,13 @@ import {
 import { POWER_MODE_STRETCH, type PowerMode, nextPowerMode } from '../../energy/power-mode.js';
 import { shouldRepublish } from '../../energy/republish.js';
 import { type EnergyMeta, fromEnergyMeta, toEnergyMeta } from '../../energy/summary.js';
+import {
+  AdaptiveGossipController,
+  type AdaptiveInputs,
+  adaptiveConfigFromSections,
+} from '../../gossip/adaptive.js';
 import { MemberStatus } from '../../gossip/messages.js';
+import type { GossipConfig } from '../../gossip/types.js';
 import type { RaftMessage } from '../../raft/messages.js';
 import { RaftNode } from '../../raft/raft-node.js';
 import { GossipSim } from '../gossip/driver.js';
@@ -70,19 +77,32 @@ export interface EnergyLeadershipSimResult {
   readonly pausesMs: readonly number[];
 }
 
-const CRITICAL_GOSSIP = { intervalMs: 800, fanout: 1, probeScale: 4 } as const;
 const THRESHOLDS = { lowPowerThresholdPercent: 30, criticalThresholdPercent: 10 };
+const DEFAULTS = defaultConfig();
+/**
+ * The daemon's gossip core settings (gossip-component.ts coreConfigFromSections, default config):
+ * a 1 s round, fanout 3, ttl 3; in emergency the adaptive controller makes that 4 s, fanout 1.
+ */
+const DAEMON_GOSSIP: Partial<GossipConfig> = {
+  gossipIntervalMs: DEFAULTS.gossip.interval_ms,
+  fanout: DEFAULTS.gossip.fanout,
+  retransmitMult: DEFAULTS.gossip.ttl,
+  antiEntropyIntervalMs: DEFAULTS.gossip.anti_entropy_interval_ms,
+  messageCacheSize: DEFAULTS.gossip.message_cache_size,
+  announceIntervalMs: 0,
+};
 
 interface SimEnergyNode {
   readonly id: string;
   readonly monitor: EnergyMonitor;
   readonly advisor: LeadershipAdvisor;
   mode: PowerMode;
+  readonly adaptive: AdaptiveGossipController;
+  probeScale: number;
   nextSampleAt: number;
   published: EnergyMeta | null;
   publishedAt: number | null;
   electionScale: number;
-  critical: boolean;
 }
 
 export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLeadershipSimResult {
@@ -93,7 +113,11 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
   const until = o.until ?? switchAt + 90_000;
   const interval = o.sampleIntervalMs ?? 1000;
   const rng: Rng = createRng(o.seed);
-  const gossip = new GossipSim({ seed: o.seed, ...(o.gossipLink ? { link: o.gossipLink } : {}) });
+  const gossip = new GossipSim({
+    seed: o.seed,
+    config: DAEMON_GOSSIP,
+    ...(o.gossipLink ? { link: o.gossipLink } : {}),
+  });
   const ids = gossip.bootstrap(members);
   const voters = ids.slice(0, voterCount);
 
@@ -105,12 +129,13 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
         monitor: new EnergyMonitor(energyConfigFromSections({ node: { device_class: 'standard' } })),
         advisor: new LeadershipAdvisor({ ...LEADERSHIP_DEFAULTS, ...THRESHOLDS, ...o.advisor }),
         mode: 'normal' as PowerMode,
+        adaptive: new AdaptiveGossipController(adaptiveConfigFromSections(DEFAULTS)),
+        probeScale: 1,
         // Samples are not aligned across nodes: each daemon started its timer at its own moment.
         nextSampleAt: Math.floor(rng.next() * interval),
         published: null,
         publishedAt: null,
         electionScale: 1,
-        critical: false,
       },
     ]),
   );
@@ -161,6 +186,32 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
   const transfers: { t: number; from: string; to: string; reason: string }[] = [];
   let leader: string | null = null;
 
+  /** gossip-component.ts adapt(): the adaptive controller's parameters applied to the core. */
+  const adapt = (e: SimEnergyNode, energySample: boolean): void => {
+    const ctl = e.adaptive;
+    gossip.with(e.id, (core, now) => {
+      if (!energySample && !ctl.due(now)) return;
+      const st = core.stats();
+      const m = e.published;
+      const ps = m?.powerState;
+      const inputs: AdaptiveInputs = {
+        probeLoss: st.probeLoss,
+        rttMs: st.rttMs,
+        reachablePeers: st.reachablePeers,
+        eventRatePerS: st.eventRatePerS,
+        swarmSize: st.swarmSize,
+        batteryPercent: m?.battery ?? null,
+        onBattery: m?.battery !== undefined ? true : m?.powerW !== undefined ? false : null,
+        powerState: ps === 'critical' || ps === 'low_power' || ps === 'idle' || ps === 'active' ? ps : null,
+      };
+      const p = energySample ? ctl.energySample(now, inputs) : ctl.evaluate(now, inputs);
+      if (p.intervalMs !== st.intervalMs || p.fanout !== st.fanout || p.intervalMultiplier !== e.probeScale) {
+        e.probeScale = p.intervalMultiplier;
+        core.setParams({ intervalMs: p.intervalMs, fanout: p.fanout, probeScale: p.intervalMultiplier });
+      }
+    });
+  };
+
   const sample = (e: SimEnergyNode, now: number): void => {
     e.monitor.sample(now, readings(e.id, now));
     const s = e.monitor.summary();
@@ -169,18 +220,12 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
     if (s === null) return;
     const next = toEnergyMeta(s);
     if (shouldRepublish(e.published, e.publishedAt, next, now)) {
-      gossip.with(e.id, (core, t) => {
-        core.updateMeta({ ...next }, t);
-        // The adaptive controller applies an energy emergency at once (gossip-component setLocalMeta).
-        const critical = next.powerState === 'critical';
-        if (critical !== e.critical) {
-          e.critical = critical;
-          core.setParams(critical ? CRITICAL_GOSSIP : { intervalMs: 200, fanout: 3, probeScale: 1 });
-        }
-      });
+      gossip.with(e.id, (core, t) => core.updateMeta({ ...next }, t));
       e.published = next;
       e.publishedAt = now;
-    }
+      // The adaptive controller applies an energy emergency at once (gossip-component setLocalMeta).
+      adapt(e, true);
+    } else adapt(e, false);
     const r = raft.get(e.id);
     if (r === undefined) return;
     // energy-component.ts actOnLeadership, on the simulated cores.
