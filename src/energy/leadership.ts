@@ -15,8 +15,8 @@
  *    silent for `cooldownMs`, so leadership does not bounce.
  *
  * Peers' summaries are gossip records, so they lag: a change reaches a peer
- * one sample interval plus one dissemination later (seconds in emergency
- * gossip). When every member's supply changes at once (a power cut on a
+ * one sample interval plus one dissemination later (tens of seconds in
+ * emergency gossip, whose rounds are 4 s apart with fanout 1). When every member's supply changes at once (a power cut on a
  * shared supply), the leader's view still shows the others on mains right
  * after its own battery drops, and a transfer on that view lands on a node
  * just as bad, which hands over again on its own stale view. Two rules keep
