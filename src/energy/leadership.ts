@@ -55,8 +55,8 @@ export const LEADERSHIP_DEFAULTS: Omit<
   marginPercent: 10,
   // How stale a view gets at a shared supply failure: in the simulation with the daemon's gossip
   // settings (emergency: 4 s rounds, fanout 1) every voter had every other voter's new record within
-  // 35 s (46 s under 20 % loss); 25 real daemons, 38 s (node-swarm-idle). 30 s still let one leader
-  // move at 34 s there. Holding a lone critical leader 60 s longer costs it ~0.1 J (docs/energy.md).
+  // 35 s (46 s under 20 % loss); 25 real daemons, 38-42 s (node-swarm-idle). 30 s still let one
+  // leader move at 34 s there. Holding a lone critical leader 60 s longer costs it ~0.1 J (docs/energy.md).
   settleMs: 60_000,
   minTenureMs: 60_000,
 };
