@@ -259,6 +259,64 @@ async function members(n: BenchNode): Promise<MemberRow[]> {
   return (await membersBody(n)).members;
 }
 
+/** Raft term and leader as one node sees them. */
+async function raftStatus(n: BenchNode): Promise<{ term: number; leader: string | null }> {
+  const s = (await getJson(n, '/v1/status')) as { term: number; leader: string | null };
+  return { term: s.term, leader: s.leader };
+}
+
+/**
+ * Leadership moves from `since` until `untilMs` (performance.now()), from one node's view polled
+ * every second: leader changes seen, and the term's increase (every transfer or election is one
+ * term, so moves between two polls still count). Energy-aware leadership used to bounce at the
+ * switch to emergency (every node critical at once, each leader's view of the others stale).
+ */
+async function trackLeadership(
+  n: BenchNode,
+  since: { term: number; leader: string | null },
+  start: number,
+  untilMs: number,
+): Promise<{
+  changes: number;
+  terms: number;
+  changes_at_s: number[];
+  leader_after: string | null;
+  /** When this node's view showed every voter's (every member's) record critical: how stale a view gets. */
+  voters_critical_seen_s: number | null;
+  members_critical_seen_s: number | null;
+}> {
+  let last = since;
+  const at: number[] = [];
+  let voters: number | null = null;
+  let all: number | null = null;
+  while (performance.now() < untilMs) {
+    await sleep(Math.min(1000, Math.max(0, untilMs - performance.now())));
+    const t = r1((performance.now() - start) / 1000);
+    try {
+      const s = await raftStatus(n);
+      if (s.leader !== null && s.leader !== last.leader) at.push(t);
+      if (s.leader !== null) last = s;
+      if (all === null) {
+        const m = await members(n);
+        const critical = (x: MemberRow): boolean => x.energy?.power_state === 'critical';
+        const v = m.filter((x) => x.raft_role === 'leader' || x.raft_role === 'follower');
+        if (voters === null && v.length > 0 && v.every(critical)) voters = t;
+        if (m.every(critical)) all = t;
+      }
+    } catch {
+      // a slow answer: the next poll and the term cover it
+    }
+  }
+  return {
+    changes: at.length,
+    terms: last.term - since.term,
+    changes_at_s: at,
+    leader_after: last.leader,
+    voters_critical_seen_s: voters,
+    members_critical_seen_s: all,
+  };
+}
+
 async function waitFormed(nodes: readonly BenchNode[], deadlineMs: number): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   // Probe a handful of nodes (each probe is a process in the namespace): all members alive, one leader.
@@ -475,6 +533,7 @@ export default async function bench(): Promise<BenchReport> {
   const cli: Record<string, { median_ms: number; ok: number }> = {};
   let formedS = Number.NaN;
   let emergencyApplyS: number | null = null;
+  let emergencyLeadership: Awaited<ReturnType<typeof trackLeadership>> | null = null;
   let nsMade = false;
   try {
     if (USE_NETNS) {
@@ -525,10 +584,11 @@ export default async function bench(): Promise<BenchReport> {
       );
     }
     if (PARTS.has('emergency')) {
+      const probe = nodes[1] as BenchNode;
+      const before = await raftStatus(probe);
       writePower(sysroot, 'critical');
       const switched = performance.now();
       // How long until a node reports emergency: the energy sample at most one interval away, then at once.
-      const probe = nodes[1] as BenchNode;
       while (performance.now() - switched < 30_000) {
         if ((await membersBody(probe)).adaptive.mode === 'emergency') {
           emergencyApplyS = r1((performance.now() - switched) / 1000);
@@ -536,7 +596,12 @@ export default async function bench(): Promise<BenchReport> {
         }
         await sleep(100);
       }
-      await sleep(EMERGENCY_SETTLE_S * 1000);
+      emergencyLeadership = await trackLeadership(
+        probe,
+        before,
+        switched,
+        switched + EMERGENCY_SETTLE_S * 1000,
+      );
       windows.push(await measure(nodes, 'emergency'));
     }
   } finally {
@@ -567,6 +632,9 @@ export default async function bench(): Promise<BenchReport> {
       normal_wakeups_per_s_learner: normal?.wakeups_per_s_learner_median ?? null,
       normal_reannouncements_per_node_per_min: normal?.reannouncements_per_node_per_min ?? null,
       emergency_apply_s: emergencyApplyS,
+      // Leadership moves in the emergency settle after the switch (every node critical: none is better).
+      emergency_leader_changes: emergencyLeadership?.changes ?? null,
+      emergency_term_increase: emergencyLeadership?.terms ?? null,
       emergency_udp_bytes_per_s: emergency?.udp_bytes_per_s_per_node_median ?? null,
       emergency_tcp_bytes_per_s: emergency?.tcp_bytes_per_s_per_node ?? null,
       emergency_udp_packets_per_s: emergency?.udp_packets_per_s_per_node_mean ?? null,
@@ -590,12 +658,15 @@ export default async function bench(): Promise<BenchReport> {
       { metric: 'normal_wakeups_per_s_learner', op: '<=', target: 4 },
       { metric: 'emergency_wakeups_per_s_follower', op: '<=', target: 1 },
       { metric: 'emergency_wakeups_per_s_learner', op: '<=', target: 1 },
+      // Every node critical at once: no voter is better, so leadership stays put.
+      { metric: 'emergency_leader_changes', op: '<=', target: 0 },
     ],
     details: {
       nodes: NODES,
       window_seconds: WINDOW_S,
       settle_seconds: SETTLE_S,
       emergency_settle_seconds: EMERGENCY_SETTLE_S,
+      emergency_leadership: emergencyLeadership,
       netns: USE_NETNS,
       gossip_loss_percent: LOSS_PCT,
       windows,

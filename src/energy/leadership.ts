@@ -13,6 +13,19 @@
  *  - a condition must hold for `confirmChecks` consecutive checks (critical
  *    battery: at once), and after advising a transfer the advisor stays
  *    silent for `cooldownMs`, so leadership does not bounce.
+ *
+ * Peers' summaries are gossip records, so they lag: a change reaches a peer
+ * one sample interval plus one dissemination later (tens of seconds in
+ * emergency gossip, whose rounds are 4 s apart with fanout 1). When every member's supply changes at once (a power cut on a
+ * shared supply), the leader's view still shows the others on mains right
+ * after its own battery drops, and a transfer on that view lands on a node
+ * just as bad, which hands over again on its own stale view. Two rules keep
+ * a stale view from moving leadership:
+ *  - settle: for `settleMs` after this node's own energy class (mains,
+ *    battery, low, critical) changed, its view of the others is not trusted
+ *    (whatever changed with it has not reached it yet);
+ *  - tenure: no energy transfer within `minTenureMs` of taking leadership, so
+ *    a node handed leadership on a stale view does not pass it straight on.
  */
 import { RATINGS, type Rating } from './model.js';
 import type { EnergySummary } from './summary.js';
@@ -26,6 +39,10 @@ export interface LeadershipConfig {
   readonly ratingGap: number;
   /** Battery points a battery-powered target must be fuller by. */
   readonly marginPercent: number;
+  /** After this node's own energy class changed, peers' gossiped summaries are not acted on for this long. */
+  readonly settleMs: number;
+  /** No energy transfer within this long of this node taking leadership (first check in a term). */
+  readonly minTenureMs: number;
 }
 
 export const LEADERSHIP_DEFAULTS: Omit<
@@ -36,7 +53,28 @@ export const LEADERSHIP_DEFAULTS: Omit<
   cooldownMs: 60_000,
   ratingGap: 2,
   marginPercent: 10,
+  // How stale a view gets at a shared supply failure: in the simulation with the daemon's gossip
+  // settings (emergency: 4 s rounds, fanout 1) every voter had every other voter's new record within
+  // 35 s (46 s under 20 % loss); 25 real daemons, 38-42 s (node-swarm-idle). 30 s still let one
+  // leader move at 34 s there. Holding a lone critical leader 60 s longer costs it ~0.1 J (docs/energy.md).
+  settleMs: 60_000,
+  minTenureMs: 60_000,
 };
+
+/** What a node's own supply looks like to the rules; a change makes peers' views stale. */
+export type EnergyClass = 'mains' | 'battery' | 'low' | 'critical';
+
+export function energyClass(
+  s: EnergySummary | null,
+  cfg: Pick<LeadershipConfig, 'lowPowerThresholdPercent' | 'criticalThresholdPercent'>,
+): EnergyClass | null {
+  if (s === null) return null;
+  if (!s.onBattery) return 'mains';
+  const p = s.batteryPercent;
+  if (p !== null && p < cfg.criticalThresholdPercent) return 'critical';
+  if (p !== null && p < cfg.lowPowerThresholdPercent) return 'low';
+  return 'battery';
+}
 
 export interface VoterEnergy {
   readonly id: string;
@@ -69,13 +107,46 @@ export function compareVoters(a: VoterEnergy, b: VoterEnergy): number {
 export class LeadershipAdvisor {
   private streak = 0;
   private quietUntil = -Infinity;
+  /** This node's last energy class, and when it changed (the first one seen is no change). */
+  private cls: EnergyClass | null = null;
+  private clsChangedAt = -Infinity;
+  /** The term this node last led in, and the first check of that term. */
+  private term: number | null = null;
+  private leaderSince = -Infinity;
 
   constructor(readonly config: LeadershipConfig) {}
 
-  /** `voters` excludes self. Returns a target when leadership should move now. */
-  check(now: number, self: EnergySummary | null, voters: readonly VoterEnergy[]): TransferAdvice | null {
+  /** Every energy sample, leading or not: a class change while following also makes the view stale. */
+  observe(now: number, self: EnergySummary | null): void {
+    const k = energyClass(self, this.config);
+    if (k === null || k === this.cls) return;
+    if (this.cls !== null) this.clsChangedAt = now;
+    this.cls = k;
+  }
+
+  /**
+   * While leading in `term`; `voters` excludes self. Returns a target when
+   * leadership should move now.
+   */
+  check(
+    now: number,
+    self: EnergySummary | null,
+    voters: readonly VoterEnergy[],
+    term: number,
+  ): TransferAdvice | null {
     const c = this.config;
-    if (now < this.quietUntil || self === null) {
+    this.observe(now, self);
+    if (term !== this.term) {
+      this.term = term;
+      this.leaderSince = now;
+      this.streak = 0;
+    }
+    if (
+      now < this.quietUntil ||
+      self === null ||
+      now < this.leaderSince + c.minTenureMs ||
+      now < this.clsChangedAt + c.settleMs
+    ) {
       this.streak = 0;
       return null;
     }

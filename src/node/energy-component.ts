@@ -67,7 +67,12 @@ export interface EnergyRaftSource {
 
 /** What energy-aware leadership needs from Raft: the voter set, and the two levers. */
 export interface EnergyLeadershipTarget {
-  info(): { readonly self: string; readonly role: string; readonly voters: readonly string[] };
+  info(): {
+    readonly self: string;
+    readonly role: string;
+    readonly term: number;
+    readonly voters: readonly string[];
+  };
   transferLeadershipTo(target: string): boolean;
   setElectionTimeoutScale(scale: number): void;
 }
@@ -334,6 +339,8 @@ export class EnergyComponent implements NodeComponent {
     const advisor = this.advisor;
     const self = this.monitor?.summary() ?? null;
     if (!target || !advisor) return;
+    // Every sample, leading or not: a follower's class change makes its view stale too, and it may lead soon.
+    advisor.observe(now, self);
     let info: ReturnType<EnergyLeadershipTarget['info']>;
     try {
       info = target.info();
@@ -353,7 +360,7 @@ export class EnergyComponent implements NodeComponent {
       if (id === info.self || m === undefined || m.status !== 'alive') continue;
       voters.push({ id, summary: fromEnergyMeta(m.record.meta) });
     }
-    const advice = advisor.check(now, self, voters);
+    const advice = advisor.check(now, self, voters, info.term);
     if (advice === null) return;
     const ok = target.transferLeadershipTo(advice.target);
     this.log?.info('energy-aware leadership transfer', {

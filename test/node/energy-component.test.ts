@@ -16,7 +16,7 @@ import { energyResponseSchema, swarmEnergyResponseSchema } from '../../src/api/e
 import { membersRoutes } from '../../src/api/members.js';
 import { membersResponseSchema } from '../../src/api/members-types.js';
 import { defaultConfig, type SwarmConfig } from '../../src/config/index.js';
-import { toEnergyMeta } from '../../src/energy/index.js';
+import { LEADERSHIP_DEFAULTS, toEnergyMeta } from '../../src/energy/index.js';
 import {
   EnergyComponent,
   changedMeaningfully,
@@ -447,10 +447,11 @@ describe('EnergyComponent: energy-aware leadership', () => {
 
   class Leader implements EnergyLeadershipTarget {
     role = 'leader';
+    term = 1;
     transfers: string[] = [];
     scales: number[] = [];
-    info(): { self: string; role: string; voters: string[] } {
-      return { self: 'me', role: this.role, voters: ['me', 'mains-1', 'dead-1'] };
+    info(): { self: string; role: string; term: number; voters: string[] } {
+      return { self: 'me', role: this.role, term: this.term, voters: ['me', 'mains-1', 'dead-1'] };
     }
     transferLeadershipTo(target: string): boolean {
       this.transfers.push(target);
@@ -486,8 +487,9 @@ describe('EnergyComponent: energy-aware leadership', () => {
   async function start(percent: number, leadership: Leader, mainsRating = 'B') {
     const clock = { t: 1_000_000 };
     const node = new SwarmNode(config(`bat${percent}`, 'standard'));
+    const sysroot = batteryRoot(percent);
     const energy = new EnergyComponent({
-      sysfsRoot: batteryRoot(percent),
+      sysfsRoot: sysroot,
       clock: () => clock.t,
       gossip: new SwarmGossip(mainsRating),
       leadership,
@@ -495,18 +497,27 @@ describe('EnergyComponent: energy-aware leadership', () => {
     node.register(energy);
     await node.start();
     running.push(node);
-    return { energy, clock };
+    /** Samples every second for `ms`. */
+    const collectFor = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 1000) {
+        clock.t += 1000;
+        await energy.collect();
+      }
+    };
+    return { energy, clock, sysroot, collectFor };
   }
 
-  it('a leader on a low battery hands over to the live mains voter after the confirming checks', async () => {
+  it('a leader on a low battery hands over to the live mains voter after its tenure and the confirming checks', async () => {
     const leader = new Leader();
-    const { energy, clock } = await start(20, leader);
-    // start() took the first sample; two more confirm the condition (3 in all).
+    const { energy, clock, collectFor } = await start(20, leader);
+    // start() took the first sample, the first check in term 1: no energy transfer within the tenure.
+    await collectFor(LEADERSHIP_DEFAULTS.minTenureMs - 1000);
     expect(leader.transfers).toEqual([]);
-    for (let i = 0; i < 2; i++) {
-      clock.t += 1000;
-      await energy.collect();
-    }
+    // Then three checks confirm the condition.
+    await collectFor(2000);
+    expect(leader.transfers).toEqual([]);
+    clock.t += 1000;
+    await energy.collect();
     expect(leader.transfers).toEqual(['mains-1']);
     // Below the low-power threshold the node also waits twice as long before standing for election.
     expect(leader.scales).toEqual([2]);
@@ -535,5 +546,40 @@ describe('EnergyComponent: energy-aware leadership', () => {
     expect(healthy.scales).toEqual([1.5]);
     expect(follower.transfers).toEqual([]);
     expect(follower.scales).toEqual([2]);
+  });
+
+  it('a leader whose battery turns critical waits settleMs before trusting its view of the others', async () => {
+    // A healthy battery leader (rated like the mains voter: nothing to hand over for), past its tenure.
+    const leader = new Leader();
+    const { sysroot, collectFor } = await start(64, leader, 'F');
+    await collectFor(LEADERSHIP_DEFAULTS.minTenureMs + 5000);
+    expect(leader.transfers).toEqual([]);
+    // The battery drops to 5 %: the others' records may not show yet that they dropped with it.
+    const bat = join(sysroot, 'sys/class/power_supply/bq27441-0');
+    writeFileSync(join(bat, 'capacity'), '5\n');
+    writeFileSync(join(bat, 'charge_now'), `${Math.round(1_900_000 * 0.05)}\n`);
+    // The sample that sees it starts the settle.
+    await collectFor(1000);
+    await collectFor(LEADERSHIP_DEFAULTS.settleMs - 1000);
+    expect(leader.transfers).toEqual([]);
+    // Past the settle the mains voter still looks better, and critical needs no confirming checks.
+    await collectFor(1000);
+    expect(leader.transfers).toEqual(['mains-1']);
+  });
+
+  it('a node that takes leadership in a new term holds it for the 60 s tenure', async () => {
+    const node = new Leader();
+    node.role = 'follower';
+    const { collectFor } = await start(5, node);
+    await collectFor(120_000);
+    expect(node.transfers).toEqual([]);
+    // Elected (term 2): critical, a mains voter in view, but a node just handed leadership may have
+    // been handed it on a stale view; it does not pass it straight on.
+    node.role = 'leader';
+    node.term = 2;
+    await collectFor(60_000);
+    expect(node.transfers).toEqual([]);
+    await collectFor(1000);
+    expect(node.transfers).toEqual(['mains-1']);
   });
 });
