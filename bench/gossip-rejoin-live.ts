@@ -15,7 +15,11 @@
  * others' seed, and restarts it without a join list (it must be found by the
  * others). `--no-adaptive` turns the adaptive controller off (its quiet and
  * congestion modes stretch the probe period, which slows failure detection).
- * Multicast is off; only loopback is used.
+ * Multicast is off; only loopback is used. Every poll also counts false
+ * positives: a member other than the one killed (until it is back) that a
+ * view shows `dead`, and, for the record, views showing one `suspect`. Run it
+ * inside a private namespace with nftables loss for detection under loss
+ * (bench/README.md).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +53,10 @@ const TRIALS = Number(tArg ?? 3);
 const root = mkdtempSync(join(tmpdir(), 'swarm-rejoin-bench-'));
 const basePort = 30_000 + Math.floor(Math.random() * 20_000);
 const pids = new Set<number>();
+/** Ids expected not alive: the member killed, until every view holds its new life alive. */
+const down = new Set<string>();
+/** Polls in which a view showed a member outside `down` dead (false positives) or suspect. */
+const wrong = { dead: 0, suspect: 0, deadIds: new Set<string>() };
 
 writeFileSync(
   join(root, 'config.toml'),
@@ -100,7 +108,15 @@ async function start(i: number, seeds: readonly number[]): Promise<Node> {
 async function members(n: Node): Promise<Member[] | null> {
   try {
     const r = await fetch(`${n.api}/v1/members`, { signal: AbortSignal.timeout(2000) });
-    return ((await r.json()) as { members: Member[] }).members;
+    const ms = ((await r.json()) as { members: Member[] }).members;
+    for (const m of ms) {
+      if (down.has(m.id)) continue;
+      if (m.status === 'dead') {
+        wrong.dead++;
+        wrong.deadIds.add(m.id);
+      } else if (m.status === 'suspect') wrong.suspect++;
+    }
+    return ms;
   } catch {
     return null;
   }
@@ -170,6 +186,7 @@ async function main(): Promise<void> {
     // conservative (congestion: probe RTT >= 400 ms, which this bench's own polling can cause).
     console.log(`trial ${trial}: adaptive modes before the kill: ${await modes(others)}`);
     const tk = performance.now();
+    down.add(victim.id);
     process.kill(victim.pid, 'SIGKILL');
     pids.delete(victim.pid);
     if (!quick) {
@@ -196,6 +213,8 @@ async function main(): Promise<void> {
       60_000,
     );
     const worst = Math.max(...a);
+    // A new id (a restart that did not keep its identity) leaves the old one dead for good.
+    if (back.id === victim.id) down.delete(victim.id);
     fromCmd.push(worst);
     fromReady.push(worst - (t2 - t1));
     console.log(
@@ -211,6 +230,10 @@ async function main(): Promise<void> {
   if (deadTimes.length > 0) console.log(`kill -> dead everywhere: ${stat(deadTimes)}`);
   console.log(`restart -> alive everywhere (from command): ${stat(fromCmd)}`);
   console.log(`restart -> alive everywhere (from daemon ready): ${stat(fromReady)}`);
+  console.log(
+    `false positives: ${wrong.dead} polls showed a live member dead (${wrong.deadIds.size} distinct), ` +
+      `${wrong.suspect} showed one suspect`,
+  );
 }
 
 main()

@@ -16,10 +16,22 @@ import { eventKey } from './plumtree.js';
 import { TransmitQueue } from './queue.js';
 import { estimateSize } from './size.js';
 
+/**
+ * While news that failure detection waits on is queued (a suspicion or its confirmation, a death,
+ * a refutation, a leave), rounds follow each other this often at the least, whatever the interval
+ * in force: memberlist's LAN gossip interval. The daemon's interval is the seed config's 1 s
+ * (`[gossip] interval_ms`), and at 1 s a suspicion's confirmations and the death reached the last
+ * member later: simulated at 1 % loss, 25 members, crash to dead everywhere p50 8.2 s against
+ * 7.35 s at 200 ms (memberlist: 7.6 s). It costs no packet more (each update is still sent its
+ * retransmit limit of times), and nothing while the swarm is healthy (no such news queued).
+ */
+export const URGENT_GOSSIP_MS = 200;
+
 export class Dissemination {
   /** Events waiting for gossip rounds (only when Plumtree is off). */
   private readonly eventQueue = new TransmitQueue<UserEvent>();
   private nextGossipAt = 0;
+  private lastRoundAt = Number.NEGATIVE_INFINITY;
   private eventSeq = 0;
   /** Delivery times in the stats window, for the event rate. */
   private readonly eventSamples: number[] = [];
@@ -49,19 +61,26 @@ export class Dissemination {
   }
 
   nextDeadline(): number {
-    return this.queued > 0 ? this.nextGossipAt : Infinity;
+    return this.queued > 0 ? this.dueAt() : Infinity;
   }
 
   tick(now: number): void {
-    if (now < this.nextGossipAt) return;
-    this.nextGossipAt = now + this.intervalMs;
-    this.round(now);
+    if (now < this.dueAt()) return;
+    this.roundNow(now);
   }
 
   /** Gossip now and restart the period from here (just joined: our alive cannot wait a round). */
   roundNow(now: number): void {
     this.nextGossipAt = now + this.intervalMs;
+    this.lastRoundAt = now;
     this.round(now);
+  }
+
+  /** The next round: the interval in force, or sooner while urgent news waits (URGENT_GOSSIP_MS). */
+  private dueAt(): number {
+    if (this.ctx.updates.urgent === 0) return this.nextGossipAt;
+    const soon = Math.max(this.lastRoundAt + Math.min(this.intervalMs, URGENT_GOSSIP_MS), this.ctx.lastNow);
+    return Math.min(this.nextGossipAt, soon);
   }
 
   /** One round without touching the schedule. */

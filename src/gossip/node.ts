@@ -113,7 +113,7 @@ export class GossipNode {
     ctx.leaving = true;
     // One incarnation up, so the left outranks any alive of ours in flight.
     ctx.self = { ...ctx.self, incarnation: ctx.self.incarnation + 1, status: MemberStatus.Left };
-    ctx.updates.enqueue(this.id, { kind: 'left', id: this.id, incarnation: ctx.self.incarnation });
+    ctx.updates.enqueue(this.id, { kind: 'left', id: this.id, incarnation: ctx.self.incarnation }, true);
     this.prober.stop();
     // Full members first: observers (`minimal`) pass no update on, so a leave sent only to them
     // would stop there. Once per life, so the scan of the table is affordable.

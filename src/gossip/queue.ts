@@ -11,6 +11,7 @@ interface Item<T> {
   readonly value: T;
   readonly size: number;
   readonly id: number;
+  readonly urgent: boolean;
   transmits: number;
 }
 
@@ -20,16 +21,33 @@ const MAX_DEPTH = 1024;
 export class TransmitQueue<T> {
   private readonly items = new Map<string, Item<T>>();
   private nextId = 0;
+  private urgentItems = 0;
 
   get size(): number {
     return this.items.size;
   }
 
-  /** A newer update about the same key replaces the older one and starts its transmit count afresh. */
-  enqueue(key: string, value: T): void {
-    this.items.delete(key);
-    this.items.set(key, { key, value, size: estimateSize(value), id: this.nextId++, transmits: 0 });
+  /** Items enqueued as urgent still waiting to be sent (Dissemination gossips sooner for them). */
+  get urgent(): number {
+    return this.urgentItems;
+  }
+
+  /**
+   * A newer update about the same key replaces the older one and starts its transmit count afresh.
+   * `urgent`: news that failure detection waits on (a suspicion, a death, a refutation).
+   */
+  enqueue(key: string, value: T, urgent = false): void {
+    this.delete(key);
+    this.items.set(key, { key, value, size: estimateSize(value), id: this.nextId++, urgent, transmits: 0 });
+    if (urgent) this.urgentItems++;
     if (this.items.size > MAX_DEPTH) this.prune(MAX_DEPTH);
+  }
+
+  private delete(key: string): void {
+    const it = this.items.get(key);
+    if (it === undefined) return;
+    this.items.delete(key);
+    if (it.urgent) this.urgentItems--;
   }
 
   /**
@@ -48,7 +66,7 @@ export class TransmitQueue<T> {
       used += it.size;
       out.push(it.value);
       it.transmits++;
-      if (it.transmits >= limit) this.items.delete(it.key);
+      if (it.transmits >= limit) this.delete(it.key);
       if (budget - used < 8) break;
     }
     return out;
@@ -58,7 +76,7 @@ export class TransmitQueue<T> {
     const sorted = [...this.items.values()].sort((a, b) => b.transmits - a.transmits || a.id - b.id);
     for (const it of sorted) {
       if (this.items.size <= depth) break;
-      this.items.delete(it.key);
+      this.delete(it.key);
     }
   }
 }

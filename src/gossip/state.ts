@@ -93,7 +93,13 @@ export class MemberStates {
     else if (was === MemberStatus.Dead || was === MemberStatus.Left)
       ctx.events.push({ type: 'member-joined', member: fresh });
     else ctx.events.push({ type: 'member-updated', member: fresh });
-    if (rebroadcast) ctx.updates.enqueue(rec.id, { kind: 'alive', member: fresh });
+    // An alive that overrules a suspicion or a death is a refutation: it races the suspicion timers.
+    if (rebroadcast)
+      ctx.updates.enqueue(
+        rec.id,
+        { kind: 'alive', member: fresh },
+        was === MemberStatus.Suspect || was === MemberStatus.Dead,
+      );
   }
 
   /**
@@ -128,7 +134,8 @@ export class MemberStates {
     ) {
       // A new confirmer shortens the timeout; re-gossip it so others count it too (only new ones,
       // so the same suspicion does not circulate forever).
-      if (existing.confirm(from)) ctx.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from });
+      if (existing.confirm(from))
+        ctx.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from }, true);
       return;
     }
     const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Suspect };
@@ -150,7 +157,7 @@ export class MemberStates {
     if (from !== ctx.id && ctx.rng.next() * n < URGENT_PROBERS) this.urgentProbe(id);
     if (from === ctx.id) ctx.counters.suspicionsRaised++;
     ctx.events.push({ type: 'member-suspect', member: rec, from });
-    ctx.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from });
+    ctx.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from }, true);
   }
 
   /**
@@ -174,7 +181,7 @@ export class MemberStates {
     ctx.setRecord(local, rec, now);
     this.suspicions.delete(id);
     ctx.events.push({ type: 'member-dead', member: rec, from });
-    ctx.updates.enqueue(id, { kind: 'dead', id, incarnation: inc, from });
+    ctx.updates.enqueue(id, { kind: 'dead', id, incarnation: inc, from }, true);
   }
 
   /**
@@ -195,7 +202,7 @@ export class MemberStates {
     ctx.setRecord(local, rec, now);
     this.suspicions.delete(id);
     ctx.events.push({ type: 'member-left', member: rec });
-    ctx.updates.enqueue(id, { kind: 'left', id, incarnation: inc });
+    ctx.updates.enqueue(id, { kind: 'left', id, incarnation: inc }, true);
   }
 
   /**
@@ -239,7 +246,7 @@ export class MemberStates {
     };
     ctx.counters.refutations++;
     ctx.awareness.applyDelta(1);
-    ctx.updates.enqueue(ctx.id, { kind: 'alive', member: ctx.self });
+    ctx.updates.enqueue(ctx.id, { kind: 'alive', member: ctx.self }, true);
   }
 
   /**

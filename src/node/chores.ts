@@ -9,7 +9,9 @@
  * wake-up a second a few milliseconds away from one of those. A chore is due
  * at `due()` and may run up to `slackMs()` late; the host runs it at its
  * first wake-up past `due()`, and arms its own timer no later than
- * `due() + slackMs()` so a chore never starves on a silent host.
+ * `due() + slackMs()` so a chore never starves on a silent host. A host that
+ * wakes at least once per period anyway (gossip: the probe period in force)
+ * takes every slack as at least that period (`ChoreSet.deadline`).
  */
 export interface Chore {
   readonly name: string;
@@ -78,10 +80,15 @@ export class ChoreSet {
     }
   }
 
-  /** The latest wake-up that still runs every chore within its slack (Infinity: none pending). */
-  deadline(): number {
+  /**
+   * The latest wake-up that still runs every chore within its slack (Infinity: none pending), each
+   * slack taken as at least `minSlackMs`: the host's own wake-ups come that often, and a chore whose
+   * slack is shorter would otherwise wake the process alone between two of them, every time (the
+   * compiler-tiering window, 2 s of slack, against emergency's 4 s probe period).
+   */
+  deadline(minSlackMs = 0): number {
     let t = Infinity;
-    for (const c of this.chores) if (c !== null) t = Math.min(t, c.due() + c.slackMs());
+    for (const c of this.chores) if (c !== null) t = Math.min(t, c.due() + Math.max(c.slackMs(), minSlackMs));
     return t;
   }
 

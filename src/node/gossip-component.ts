@@ -401,7 +401,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   /**
    * ChoreHost: run `chore` on this component's wake-ups (probes, acks, probes
    * answered: about three a second when idle), waking for it only when none
-   * comes within its slack. The clock is performance.now().
+   * comes within its slack, taken as at least the probe period in force (the
+   * probe wakes the node that often). The clock is performance.now().
    */
   addChore(chore: Chore): () => void {
     const remove = this.chores.add(chore);
@@ -712,7 +713,10 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       chores = Math.min(chores, last === null ? now : last + ctl.config.adaptationIntervalMs);
     }
     // A probe period of slack at least: the probe timer wakes us that often, so they always ride it.
-    const soft = Math.min(chores + Math.max(RUNTIME_SLACK_MS, this.probePeriodMs()), this.chores.deadline());
+    // Other components' chores too: a slack shorter than the period in force (the energy modes
+    // stretch it x4) put their deadline between two probes, a wake-up of its own every period.
+    const period = this.probePeriodMs();
+    const soft = Math.min(chores + Math.max(RUNTIME_SLACK_MS, period), this.chores.deadline(period));
     // Sharing a follower's heartbeats, soft work rides them; a timer for it only far behind them.
     return Math.min(t, Math.max(soft, softFloor));
   }

@@ -12,6 +12,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
 import { GossipNode } from '../../src/gossip/node.js';
+import { ChoreSet } from '../../src/node/chores.js';
+import { WINDOW_MS as TIERING_WINDOW_MS } from '../../src/node/compiler-tiering.js';
 import { EMERGENCY_HEARTBEAT_SCALE, QUIET_HEARTBEAT_SCALE } from '../../src/node/raft-component.js';
 import { ProbeWakeShare } from '../../src/node/wake-share.js';
 import { sharedView } from '../../src/sim/gossip/driver.js';
@@ -34,7 +36,14 @@ const MINUTES = 5;
  * `ackMs`: when the ack of a probe is read. 0: during the wake-up that sent the probe, before the
  * timer is re-armed (GossipComponent.armSoon); more: a wake-up of its own after the timer was armed.
  */
-function idle(opts: { probeScale: number; heartbeatMs: number | null; ackMs?: number; seed?: number }): Idle {
+function idle(opts: {
+  probeScale: number;
+  heartbeatMs: number | null;
+  ackMs?: number;
+  seed?: number;
+  /** The daemon's chores on gossip's wake-ups, with their own slacks (GossipComponent.addChore). */
+  chores?: boolean;
+}): Idle {
   const seed = opts.seed ?? 3;
   const ackMs = opts.ackMs ?? 0;
   const ids = ['x', 'a', 'b', 'c', 'd', 'e', 'f'];
@@ -56,6 +65,25 @@ function idle(opts: { probeScale: number; heartbeatMs: number | null; ackMs?: nu
   let hb = hbEvery === null ? Number.POSITIVE_INFINITY : 1 + jitter.next() * hbEvery;
   const end = WARM_MS + MINUTES * 60_000;
   const counts = { timers: 0, probes: 0, pushPulls: 0 };
+  // As the daemon registers them: the compiler-tiering window check (slack one window, 2 s) and
+  // the energy sampler (interval and slack stretched with the power mode, as the probe period).
+  const chores = new ChoreSet();
+  if (opts.chores) {
+    let tieringAt = TIERING_WINDOW_MS;
+    chores.add({
+      name: 'compiler tiering',
+      due: () => tieringAt,
+      slackMs: () => TIERING_WINDOW_MS,
+      run: (now) => (tieringAt = now + TIERING_WINDOW_MS),
+    });
+    let sampleAt = period;
+    chores.add({
+      name: 'energy sample',
+      due: () => sampleAt,
+      slackMs: () => period,
+      run: (now) => (sampleAt = now + period),
+    });
+  }
   // Node's timers: one libuv timer, moved earlier by setTimeout, never later by clearTimeout; when
   // it expires the process wakes, runs what is due, and re-arms it at the earliest live timer.
   let uvAt = Number.POSITIVE_INFINITY;
@@ -63,7 +91,9 @@ function idle(opts: { probeScale: number; heartbeatMs: number | null; ackMs?: nu
   const arm = (): void => {
     const s = share.slack(t, period, false);
     n.setWakeSlack(s.probeEarlyMs, s.probeLateMs, s.pushPullLateMs);
-    armedAt = n.nextDeadline();
+    // GossipComponent.nextWake: the core's deadline, chores by their deadline (slack at least a
+    // probe period), held back to the sharing floor.
+    armedAt = Math.min(n.nextDeadline(), Math.max(chores.deadline(period), s.softFloor));
     uvAt = Math.min(uvAt, armedAt);
   };
   const drain = (counting: boolean): void => {
@@ -105,6 +135,7 @@ function idle(opts: { probeScale: number; heartbeatMs: number | null; ackMs?: nu
       if (t >= armedAt) n.tick(t);
     }
     drain(counting);
+    chores.runDue(t, () => undefined);
     // Acks that arrive while this wake-up's work runs are read before the timer is armed.
     while (acks.length > 0 && acks[0]!.at <= t) readAck();
     arm();
@@ -156,6 +187,20 @@ describe('idle wake-ups per minute (gossip core + wake sharing + Node timer sema
     // Push-pull is stretched as much (each exchange wakes the partner too).
     const normal = idle({ probeScale: 1, heartbeatMs: null });
     expect(r.pushPulls).toBeLessThan(normal.pushPulls / 2);
+  });
+
+  it('a learner in emergency: chores with less slack than the probe period ride the probes too', () => {
+    const r = idle({ probeScale: EMERGENCY_PROBE_SCALE, heartbeatMs: null, chores: true });
+    expect(r.probes).toBeGreaterThanOrEqual(14);
+    // The compiler-tiering check (2 s window, 2 s slack) fell due between two 4 s probes every
+    // period: a timer of its own, 15 wake-ups a minute more (measured on real daemons: 0.25/s).
+    expect(r.timers).toBeLessThanOrEqual(r.probes + 0.5);
+    const follower = idle({
+      probeScale: EMERGENCY_PROBE_SCALE,
+      heartbeatMs: EMERGENCY_QUIET_HEARTBEAT_MS,
+      chores: true,
+    });
+    expect(follower.timers).toBeLessThanOrEqual(6);
   });
 
   it('a follower in emergency: heartbeats every 4 s idle carry the probes, probe rate kept', () => {
