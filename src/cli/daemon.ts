@@ -21,12 +21,13 @@ import {
   type ProcessRef,
   type RuntimeInfo,
 } from '../node/datadir.js';
+import { COMPILERS_CHOSEN, LEAN_FLAGS } from '../node/compiler-tiering.js';
 import { writeResolvedConfig } from './resolved-config.js';
 
 /** Compiled daemon entry, tsc's output (also right when this module runs from src/ under tsx). */
 export const COMPILED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
 /** The same entry bundled into one file by `npm run build` (scripts/bundle-daemon.mjs). */
-export const BUNDLED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/daemon.mjs', import.meta.url));
+export const BUNDLED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/daemon.cjs', import.meta.url));
 
 function mtimeMs(path: string): number | null {
   try {
@@ -94,11 +95,19 @@ export const DEVICE_CLASS_V8_FLAGS: Readonly<Record<string, readonly string[]>> 
   minimal: ['--lite-mode'],
 };
 
-/** Node flags for a daemon: ours (and its device class's), except those the user already sets in NODE_OPTIONS (theirs win). */
+/**
+ * Node flags for a daemon: ours (and its device class's), except those the user already sets in
+ * NODE_OPTIONS (theirs win); and V8's upper compilers off from the start (LEAN_FLAGS), which the
+ * node turns on once it works (src/node/compiler-tiering.ts: the daemon entry knows its command
+ * line is ours), unless the user's options or the device class already decide them (`--lite-mode`).
+ */
 export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClass?: string): string[] {
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
-  const ours = [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])];
-  return ours.filter((f) => !user.includes(f.split('=')[0] ?? f));
+  const ours = [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])].filter(
+    (f) => !user.includes(f.split('=')[0] ?? f),
+  );
+  const chosen = COMPILERS_CHOSEN.test(user) || ours.some((f) => COMPILERS_CHOSEN.test(f));
+  return chosen ? ours : [...ours, ...LEAN_FLAGS];
 }
 
 /** `node stop`/`status` found nothing to talk to. Exit 1. */
