@@ -2,7 +2,8 @@
  * What a detached daemon loads of Node's built-ins while it forms, serves
  * reads and writes, and idles (docs/operations.md, "Memory"): node:crypto
  * (no swarm key), node:zlib, node:perf_hooks and node:v8 are loaded on first
- * use only (src/common/builtins.ts), and the bundled daemon, a CommonJS file,
+ * use only (src/common/builtins.ts), node:fs/promises not at all
+ * (src/common/light-fs-promises.ts), and the bundled daemon, a CommonJS file,
  * never loads Node's ES module loader. Each of these is RSS in every idle
  * node, so a change that imports one of them statically again fails here.
  * The daemon writes its loaded built-ins when it stops
@@ -47,10 +48,12 @@ const NOT_AT_IDLE = [
   'v8',
   'worker_threads',
   'internal/deps/undici/',
+  'fs/promises',
+  'internal/fs/promises',
 ];
 
 describe('an idle detached daemon', () => {
-  it('has not loaded crypto, zlib, perf_hooks, v8 or undici (nor the ES module loader, when bundled)', async () => {
+  it('has not loaded crypto, zlib, perf_hooks, v8, fs/promises or undici (nor the ES module loader, when bundled)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-builtins-'));
     const config = join(root, 'config.toml');
     writeFileSync(
@@ -90,7 +93,7 @@ describe('an idle detached daemon', () => {
       pid = 0;
       const loaded = readFileSync(loadedFile, 'utf8').trim().split('\n');
       // The list is the real one: what any node needs is there.
-      for (const m of ['http', 'net', 'dgram', 'fs/promises']) expect(loaded).toContain(m);
+      for (const m of ['http', 'net', 'dgram', 'fs']) expect(loaded).toContain(m);
       const bad = loaded.filter((m) =>
         NOT_AT_IDLE.some((p) => (p.endsWith('/') ? m.startsWith(p) : m === p)),
       );
