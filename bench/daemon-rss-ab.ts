@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { demoNodeConfig, planNodes } from '../src/cli/commands/demo.js';
 import { daemonNodeFlags } from '../src/cli/daemon.js';
 import { writeResolvedConfig } from '../src/cli/resolved-config.js';
@@ -68,7 +68,7 @@ try {
       const fd = openSync(join(n.dataDir, 'node.log'), 'a');
       const ch = spawn(
         process.execPath,
-        [...(v.flags ?? DAEMON_V8_FLAGS), v.entry, writeResolvedConfig(n.dataDir, c)],
+        [...(v.flags ?? DAEMON_V8_FLAGS), resolve(v.entry), writeResolvedConfig(n.dataDir, c)],
         { detached: true, stdio: ['ignore', fd, fd], env: { ...env, ...(v.env ?? {}) }, cwd: n.dataDir },
       );
       ch.unref();
