@@ -7,7 +7,7 @@
  * node.json and its API answers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmError } from '../common/errors.js';
@@ -37,18 +37,29 @@ function mtimeMs(path: string): number | null {
   }
 }
 
+/** The package's src/ directory: there in a source tree, not in an installed package. */
+const SOURCE_DIR = fileURLToPath(new URL('../../src/', import.meta.url));
+
 /**
- * What a daemon runs: the bundle when there is one at least as new as tsc's
- * output, since one module instead of about 190 is 5-6 MB less resident
- * memory per idle node (docs/operations.md, "Memory"); else the compiled
- * entry. A bundle older than the compiled entry is stale (a `tsc` alone after
- * an `npm run build`) and would run yesterday's code, so it is passed over.
- * An installed package has both with the tarball's equal times.
+ * What a daemon runs: the bundle when there is one, since one module instead
+ * of about 190 is 5-6 MB less resident memory per idle node
+ * (docs/operations.md, "Memory"); else the compiled entry. In a source tree a
+ * bundle older than the compiled entry is stale (a `tsc` alone after an `npm
+ * run build`) and would run yesterday's code, so it is passed over. An
+ * installed package (no src/) always takes its bundle: npm sets each file's
+ * time as it unpacks it, so there the order of the two times is the
+ * tarball's order, not the build's.
  */
-export function daemonEntry(compiled = COMPILED_DAEMON_ENTRY, bundled = BUNDLED_DAEMON_ENTRY): string {
+export function daemonEntry(
+  compiled = COMPILED_DAEMON_ENTRY,
+  bundled = BUNDLED_DAEMON_ENTRY,
+  sourceTree = existsSync(SOURCE_DIR),
+): string {
   const b = mtimeMs(bundled);
+  if (b === null) return compiled;
+  if (!sourceTree) return bundled;
   const c = mtimeMs(compiled);
-  return b !== null && (c === null || b >= c) ? bundled : compiled;
+  return c === null || b >= c ? bundled : compiled;
 }
 
 /**

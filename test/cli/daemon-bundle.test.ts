@@ -85,4 +85,18 @@ describe('daemonEntry', () => {
     rmSync(compiled);
     expect(daemonEntry(compiled, bundled)).toBe(bundled);
   });
+
+  it('an installed package (no src/) takes its bundle whatever the unpacking order of the two files', () => {
+    const compiled = join(root, 'installed-daemon-main.js');
+    const bundled = join(root, 'installed-daemon.cjs');
+    writeFileSync(compiled, '');
+    writeFileSync(bundled, '');
+    const t = Date.now() / 1000;
+    utimesSync(bundled, t - 1, t - 1);
+    utimesSync(compiled, t, t);
+    expect(daemonEntry(compiled, bundled, false)).toBe(bundled);
+    expect(daemonEntry(compiled, bundled, true)).toBe(compiled);
+    rmSync(bundled);
+    expect(daemonEntry(compiled, bundled, false)).toBe(compiled);
+  });
 });
