@@ -652,7 +652,8 @@ export default async function bench(): Promise<BenchReport> {
       { metric: 'normal_tcp_bytes_per_s', op: '<=', target: MEMBERLIST.tcp_bytes_per_s },
       { metric: 'normal_udp_packets_per_s', op: '<=', target: MEMBERLIST.udp_packets_per_s },
       { metric: 'normal_tcp_packets_per_s', op: '<=', target: MEMBERLIST.tcp_packets_per_s },
-      { metric: 'normal_rss_median_mb', op: '<=', target: MEMBERLIST.rss_mb },
+      // Issue #16's goal; memberlist's RSS (a Go process) stays in the metrics as an anchor only.
+      { metric: 'normal_rss_median_mb', op: '<=', target: 45 },
       // Issue #16: an idle follower's and learner's wake-ups (all threads), per power mode.
       { metric: 'normal_wakeups_per_s_follower', op: '<=', target: 4 },
       { metric: 'normal_wakeups_per_s_learner', op: '<=', target: 4 },

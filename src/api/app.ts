@@ -3,9 +3,9 @@
  * `app.request(...)` directly. `createApi(node)` takes the narrow `ApiNode`
  * view, so the API can be exercised against a fake node.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { constantTimeEqual } from '../common/constant-time.js';
 import { SwarmError } from '../common/errors.js';
 import { BodyShapeError, JsonLimitError, checkShutdownBody, parseBoundedJson } from './body-checks.js';
 import type { NodeStatus } from '../node/node.js';
@@ -48,7 +48,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   if (!m?.[1]) return false;
   const a = Buffer.from(m[1].trim());
   const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return constantTimeEqual(a, b);
 }
 
 function requireToken(token: string): MiddlewareHandler {

@@ -6,15 +6,35 @@
  * already validated: no config schema, no zod, no command-line parser, so the
  * daemon is smaller (docs/operations.md, "Memory").
  */
+import { writeFileSync } from 'node:fs';
 import { reportFailure, UsageError } from '../common/errors.js';
+import { noteLauncherFlags } from '../node/compiler-tiering.js';
 import { readResolvedConfig } from './resolved-config.js';
 import { exitSoonAfterStop, runNodeProcess } from './node-runtime.js';
+
+/**
+ * Env var naming a file to which a daemon writes, once stopped, the Node
+ * built-in modules it loaded over its life (one per line, `process.moduleLoadList`'s
+ * "NativeModule" entries): how test/node/idle-builtins.test.ts keeps an idle
+ * daemon from loading what it does not need (docs/operations.md, "Memory").
+ */
+const LOADED_BUILTINS_ENV = 'SWARM_DEBUG_LOADED_BUILTINS';
+
+function writeLoadedBuiltins(file: string): void {
+  const list = (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList ?? [];
+  const names = list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  writeFileSync(file, names.join('\n') + '\n');
+}
 
 async function main(args: readonly string[]): Promise<number> {
   const [path, ...extra] = args;
   if (path === undefined || extra.length > 0)
     throw new UsageError('usage: daemon-main.js <config.resolved.json> (started by `swarm node start`)');
+  // V8's upper compilers are off from our command line (the launcher's): the node turns them on.
+  noteLauncherFlags();
   const code = await runNodeProcess(readResolvedConfig(path));
+  const loadedFile = process.env[LOADED_BUILTINS_ENV];
+  if (loadedFile) writeLoadedBuiltins(loadedFile);
   exitSoonAfterStop();
   return code;
 }

@@ -7,7 +7,7 @@
  * node.json and its API answers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwarmError } from '../common/errors.js';
@@ -21,12 +21,13 @@ import {
   type ProcessRef,
   type RuntimeInfo,
 } from '../node/datadir.js';
+import { COMPILERS_CHOSEN, LEAN_FLAGS } from '../node/compiler-tiering.js';
 import { writeResolvedConfig } from './resolved-config.js';
 
 /** Compiled daemon entry, tsc's output (also right when this module runs from src/ under tsx). */
 export const COMPILED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
 /** The same entry bundled into one file by `npm run build` (scripts/bundle-daemon.mjs). */
-export const BUNDLED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/daemon.mjs', import.meta.url));
+export const BUNDLED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/daemon.cjs', import.meta.url));
 
 function mtimeMs(path: string): number | null {
   try {
@@ -36,18 +37,29 @@ function mtimeMs(path: string): number | null {
   }
 }
 
+/** The package's src/ directory: there in a source tree, not in an installed package. */
+const SOURCE_DIR = fileURLToPath(new URL('../../src/', import.meta.url));
+
 /**
- * What a daemon runs: the bundle when there is one at least as new as tsc's
- * output, since one module instead of about 190 is 5-6 MB less resident
- * memory per idle node (docs/operations.md, "Memory"); else the compiled
- * entry. A bundle older than the compiled entry is stale (a `tsc` alone after
- * an `npm run build`) and would run yesterday's code, so it is passed over.
- * An installed package has both with the tarball's equal times.
+ * What a daemon runs: the bundle when there is one, since one module instead
+ * of about 190 is 5-6 MB less resident memory per idle node
+ * (docs/operations.md, "Memory"); else the compiled entry. In a source tree a
+ * bundle older than the compiled entry is stale (a `tsc` alone after an `npm
+ * run build`) and would run yesterday's code, so it is passed over. An
+ * installed package (no src/) always takes its bundle: npm sets each file's
+ * time as it unpacks it, so there the order of the two times is the
+ * tarball's order, not the build's.
  */
-export function daemonEntry(compiled = COMPILED_DAEMON_ENTRY, bundled = BUNDLED_DAEMON_ENTRY): string {
+export function daemonEntry(
+  compiled = COMPILED_DAEMON_ENTRY,
+  bundled = BUNDLED_DAEMON_ENTRY,
+  sourceTree = existsSync(SOURCE_DIR),
+): string {
   const b = mtimeMs(bundled);
+  if (b === null) return compiled;
+  if (!sourceTree) return bundled;
   const c = mtimeMs(compiled);
-  return b !== null && (c === null || b >= c) ? bundled : compiled;
+  return c === null || b >= c ? bundled : compiled;
 }
 
 /**
@@ -94,11 +106,19 @@ export const DEVICE_CLASS_V8_FLAGS: Readonly<Record<string, readonly string[]>> 
   minimal: ['--lite-mode'],
 };
 
-/** Node flags for a daemon: ours (and its device class's), except those the user already sets in NODE_OPTIONS (theirs win). */
+/**
+ * Node flags for a daemon: ours (and its device class's), except those the user already sets in
+ * NODE_OPTIONS (theirs win); and V8's upper compilers off from the start (LEAN_FLAGS), which the
+ * node turns on once it works (src/node/compiler-tiering.ts: the daemon entry knows its command
+ * line is ours), unless the user's options or the device class already decide them (`--lite-mode`).
+ */
 export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClass?: string): string[] {
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
-  const ours = [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])];
-  return ours.filter((f) => !user.includes(f.split('=')[0] ?? f));
+  const ours = [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])].filter(
+    (f) => !user.includes(f.split('=')[0] ?? f),
+  );
+  const chosen = COMPILERS_CHOSEN.test(user) || ours.some((f) => COMPILERS_CHOSEN.test(f));
+  return chosen ? ours : [...ours, ...LEAN_FLAGS];
 }
 
 /** `node stop`/`status` found nothing to talk to. Exit 1. */

@@ -4,6 +4,7 @@
  * the API goes last so "the API answers" means every component is up.
  */
 import { installLightFetchGlobals } from '../api/light-fetch.js';
+import { installLightPerformance } from '../common/light-performance.js';
 import { ApiServer } from '../api/server.js';
 import { membersRoutes } from '../api/members.js';
 import type { ApiRoutes } from '../api/app.js';
@@ -130,6 +131,8 @@ export function exitCodeAfterStop(node: SwarmNode, stderr: { write(s: string): u
 
 /** A node that is this whole process: JSON logs on stderr, until stopped. Resolves with the exit code. */
 export function runNodeProcess(config: SwarmConfig): Promise<number> {
+  // Before any component reads the clock: node:perf_hooks is then never loaded at idle.
+  installLightPerformance();
   const logger = createLogger({ sink: process.stderr, level: config.logging.level });
   return runForeground(createNodeRuntime(config, logger));
 }

@@ -5,7 +5,7 @@
  * loading the config schema (and zod).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
 import { basename, dirname, join } from 'node:path';
 
 /** `keepMode`: a file that exists keeps its permissions (a user's chmod of a config file survives an edit). */

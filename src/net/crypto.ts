@@ -10,7 +10,8 @@
  * Nonces are random: with 96-bit random nonces NIST SP 800-38D allows 2^32
  * packets per key, years of gossip for one node; rotate keys long before.
  */
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
+import { lazyBuiltin } from '../common/builtins.js';
 import { ENCRYPTED_VERSION } from './codec.js';
 import { KeyError } from './errors.js';
 
@@ -21,6 +22,8 @@ export const TAG_BYTES = 16;
 export const ENCRYPTION_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
 
 const AAD = Uint8Array.of(ENCRYPTED_VERSION);
+/** Loaded with the first key: a node without a swarm key never loads node:crypto (src/common/builtins.ts). */
+const crypto = lazyBuiltin<typeof NodeCrypto>('node:crypto');
 
 /** Parse a swarm key: standard base64 of exactly 32 bytes. */
 export function parseKey(b64: string): Uint8Array {
@@ -37,11 +40,11 @@ export function parseKey(b64: string): Uint8Array {
 
 /** A fresh random key as base64, for `swarm config` to offer. */
 export function generateKey(): string {
-  return randomBytes(KEY_BYTES).toString('base64');
+  return crypto().randomBytes(KEY_BYTES).toString('base64');
 }
 
 function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && crypto().timingSafeEqual(a, b);
 }
 
 export class Keyring {
@@ -104,9 +107,11 @@ export class Keyring {
   }
 
   /** Encrypt a plaintext packet. `nonce` is for test vectors only; production draws a random one. */
-  seal(plain: Uint8Array, nonce: Uint8Array = randomBytes(NONCE_BYTES)): Uint8Array {
+  seal(plain: Uint8Array, nonce: Uint8Array = crypto().randomBytes(NONCE_BYTES)): Uint8Array {
     if (nonce.length !== NONCE_BYTES) throw new KeyError(`nonce must be ${NONCE_BYTES} bytes`);
-    const cipher = createCipheriv('aes-256-gcm', this.primary(), nonce, { authTagLength: TAG_BYTES });
+    const cipher = crypto().createCipheriv('aes-256-gcm', this.primary(), nonce, {
+      authTagLength: TAG_BYTES,
+    });
     cipher.setAAD(AAD);
     const body = cipher.update(plain);
     cipher.final();
@@ -126,7 +131,7 @@ export class Keyring {
     const body = packet.subarray(1 + NONCE_BYTES, packet.length - TAG_BYTES);
     const tag = packet.subarray(packet.length - TAG_BYTES);
     for (const key of this.keys) {
-      const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+      const decipher = crypto().createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
       decipher.setAAD(AAD);
       decipher.setAuthTag(tag);
       const plain = decipher.update(body);

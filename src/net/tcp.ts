@@ -26,7 +26,7 @@
  * a large snapshot is authenticated before that frame arrives.
  */
 import net from 'node:net';
-import { randomInt } from 'node:crypto';
+import { randomInt } from '../common/random.js';
 import { createRng, type Rng } from '../common/rng.js';
 import { UNAUTHENTICATED_REASONS, type DropReason, type MessageCodec, type WireMessage } from './codec.js';
 import type { Keyring } from './crypto.js';

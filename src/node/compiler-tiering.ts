@@ -18,8 +18,16 @@
  * (`--lite-mode` of a `minimal` device, `--jitless`, `--no-opt`, `--max-lazy`,
  * an explicit `--opt` or `--sparkplug`), and a node without a chore host
  * (nothing to sample on without a wake-up of its own).
+ *
+ * A detached daemon starts lean from its command line: the launcher adds
+ * LEAN_FLAGS (src/cli/daemon.ts) and the daemon entry, whose command line
+ * only the launcher writes, says so (`launchedLean`), so the compilers are
+ * off from the daemon's first line on, and node:v8 (which sets flags at run
+ * time, about 0.2 MB of RSS) is loaded only when they come on
+ * (src/common/builtins.ts).
  */
-import { setFlagsFromString } from 'node:v8';
+import type * as NodeV8 from 'node:v8';
+import { lazyBuiltin } from '../common/builtins.js';
 import type { Chore, ChoreHost } from './chores.js';
 import type { NodeComponent, SwarmNode } from './node.js';
 
@@ -30,7 +38,22 @@ export const WINDOW_MS = 2000;
 /** poke() reads the CPU clock at most this often, ms (a getrusage call; pokes come per request). */
 export const POKE_EVERY_MS = 50;
 
-const LEAN = ['--no-opt', '--no-sparkplug'];
+const v8 = lazyBuiltin<typeof NodeV8>('node:v8');
+
+/** Off: no Sparkplug, no TurboFan. */
+export const LEAN_FLAGS: readonly string[] = ['--no-opt', '--no-sparkplug'];
+let launchedLeanProcess = false;
+
+/**
+ * Called by the daemon entry (src/cli/daemon-main.ts): its execArgv is the launcher's, so
+ * LEAN_FLAGS there are the launcher's start, not a user's choice (a user's go in NODE_OPTIONS,
+ * which execArgv does not show). Nodes of this process then take them as their lean state.
+ */
+export function noteLauncherFlags(execArgv: readonly string[] = process.execArgv): void {
+  launchedLeanProcess = LEAN_FLAGS.every((f) => execArgv.includes(f));
+}
+/** V8's defaults, for a process started lean with nothing to sample on. */
+const DEFAULTS = ['--opt', '--sparkplug'];
 /**
  * On: the compilers, and TurboFan after one profiler tick of a function instead of three. A node
  * turns them on only under load, whose hot path then runs at the speed of its request rate's
@@ -41,7 +64,8 @@ const LEAN = ['--no-opt', '--no-sparkplug'];
  */
 const FULL = ['--opt', '--sparkplug', '--ticks-before-optimization=1'];
 /** Node/V8 options by which the user (or the launcher) already decided the compilers. */
-const CHOSEN = /--(no-)?(opt|turbofan|sparkplug|lite-mode|jitless|max-lazy)\b|--lite_mode|--no_opt/;
+export const COMPILERS_CHOSEN =
+  /--(no-)?(opt|turbofan|sparkplug|lite-mode|jitless|max-lazy)\b|--lite_mode|--no_opt/;
 
 export interface CompilerTieringOptions {
   host?: ChoreHost | null;
@@ -50,8 +74,10 @@ export interface CompilerTieringOptions {
   /** CPU time of the process so far, microseconds (user + system). */
   cpuMicros?: () => number;
   setFlags?: (flags: string) => void;
-  /** The process's own options (execArgv and NODE_OPTIONS joined). */
+  /** The process's own options (execArgv and NODE_OPTIONS joined), without the launcher's LEAN_FLAGS. */
   nodeOptions?: string;
+  /** Started with LEAN_FLAGS by the launcher (default: as noteLauncherFlags found). */
+  launchedLean?: boolean;
 }
 
 export type TieringState = 'lean' | 'full' | 'untouched';
@@ -79,7 +105,7 @@ export class CompilerTiering implements NodeComponent {
         const u = process.cpuUsage();
         return u.user + u.system;
       });
-    this.setFlags = opts.setFlags ?? setFlagsFromString;
+    this.setFlags = opts.setFlags ?? ((flags) => v8().setFlagsFromString(flags));
   }
 
   get state(): TieringState {
@@ -88,11 +114,16 @@ export class CompilerTiering implements NodeComponent {
 
   async start(node: SwarmNode): Promise<void> {
     this.node = node;
-    const options =
-      this.opts.nodeOptions ?? `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+    const launchedLean = this.opts.launchedLean ?? launchedLeanProcess;
+    const argv = launchedLean ? process.execArgv.filter((f) => !LEAN_FLAGS.includes(f)) : process.execArgv;
+    const options = this.opts.nodeOptions ?? `${argv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
     const host = this.opts.host;
-    if (!host || CHOSEN.test(options)) return;
-    for (const f of LEAN) this.setFlags(f);
+    if (!host || COMPILERS_CHOSEN.test(options)) {
+      // Started lean by the launcher, but nothing to sample on: V8's defaults back.
+      if (launchedLean && !host) for (const f of DEFAULTS) this.setFlags(f);
+      return;
+    }
+    if (!launchedLean) for (const f of LEAN_FLAGS) this.setFlags(f);
     this.stateNow = 'lean';
     const chore: Chore = {
       name: 'compiler tiering',

@@ -11,7 +11,7 @@
  * an unrelated process. On Linux the process start time (/proc/<pid>/stat field 22)
  * is stored next to the PID and must match too.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../common/random.js';
 import {
   closeSync,
   linkSync,

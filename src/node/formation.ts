@@ -10,7 +10,7 @@
  * `initial-cluster`, and two different initial configurations never mix:
  * their cluster ids differ and Raft traffic between different ids is refused.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/sha256.js';
 import type { DeviceClass, PeerInfo } from './peers.js';
 import { canVote } from './raft-membership.js';
 
@@ -29,10 +29,7 @@ const CLASS_RANK: Record<DeviceClass, number> = { full: 0, standard: 1, minimal:
 
 /** 16 hex digits of SHA-256 over the sorted founder ids joined by ",". */
 export function clusterIdOf(founders: readonly string[]): string {
-  return createHash('sha256')
-    .update([...founders].sort().join(','))
-    .digest('hex')
-    .slice(0, 16);
+  return sha256Hex([...founders].sort().join(',')).slice(0, 16);
 }
 
 export interface FormationInput {

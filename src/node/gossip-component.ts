@@ -16,8 +16,7 @@
  * incarnation is the start time in Unix seconds, so a restarted member
  * outranks its previous life without persisting a counter.
  */
-import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { randomBytes } from '../common/random.js';
 import { SwarmError } from '../common/errors.js';
 import { createRng } from '../common/rng.js';
 import {

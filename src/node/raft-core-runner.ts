@@ -4,7 +4,7 @@
  * timers. A merge replaces all of them (close, then reopen empty), so the
  * collaborators read the core and the applier from here on every use.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt } from '../common/random.js';
 import { join } from 'node:path';
 import { fnv1a } from '../common/hash.js';
 import { createRng } from '../common/rng.js';

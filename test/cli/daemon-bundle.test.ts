@@ -1,5 +1,5 @@
 /**
- * The detached daemon as one bundled module (scripts/bundle-daemon.mjs,
+ * The detached daemon as one bundled file (scripts/bundle-daemon.mjs,
  * src/cli/daemon.ts): what goes into the bundle, that it runs from any
  * directory with its paths right, and which entry the launcher spawns.
  */
@@ -26,7 +26,7 @@ describe('the daemon bundle', () => {
       existsSync(join(REPO, 'dist/cli/daemon-main.js')),
       'build first (npx tsc -p tsconfig.build.json)',
     ).toBe(true);
-    const out = join(root, 'sub', 'daemon.mjs');
+    const out = join(root, 'sub', 'daemon.cjs');
     const built = spawnSync(process.execPath, [join(REPO, 'scripts/bundle-daemon.mjs'), out], {
       encoding: 'utf8',
       timeout: 60_000,
@@ -48,7 +48,7 @@ describe('the daemon bundle', () => {
   });
 
   it('runs from elsewhere with the paths of the compiled files (package.json, the usage line)', () => {
-    const out = join(root, 'sub', 'daemon.mjs');
+    const out = join(root, 'sub', 'daemon.cjs');
     // The first line of the bundle's version module reads ../package.json relative to dist/version.js.
     const text = readFileSync(out, 'utf8');
     expect(text).not.toMatch(/readFileSync\(new URL\("\.\.\/package\.json",\s*import\.meta\.url\)/);
@@ -67,7 +67,7 @@ describe('the daemon bundle', () => {
 describe('daemonEntry', () => {
   it('spawns the bundle unless it is missing or older than the compiled entry', () => {
     const compiled = join(root, 'daemon-main.js');
-    const bundled = join(root, 'daemon.mjs');
+    const bundled = join(root, 'daemon.cjs');
     expect(daemonEntry(compiled, bundled)).toBe(compiled); // neither: the compiled path, whose absence is reported at spawn
     writeFileSync(compiled, '');
     expect(daemonEntry(compiled, bundled)).toBe(compiled);
@@ -84,5 +84,19 @@ describe('daemonEntry', () => {
     expect(daemonEntry(compiled, bundled)).toBe(compiled);
     rmSync(compiled);
     expect(daemonEntry(compiled, bundled)).toBe(bundled);
+  });
+
+  it('an installed package (no src/) takes its bundle whatever the unpacking order of the two files', () => {
+    const compiled = join(root, 'installed-daemon-main.js');
+    const bundled = join(root, 'installed-daemon.cjs');
+    writeFileSync(compiled, '');
+    writeFileSync(bundled, '');
+    const t = Date.now() / 1000;
+    utimesSync(bundled, t - 1, t - 1);
+    utimesSync(compiled, t, t);
+    expect(daemonEntry(compiled, bundled, false)).toBe(bundled);
+    expect(daemonEntry(compiled, bundled, true)).toBe(compiled);
+    rmSync(bundled);
+    expect(daemonEntry(compiled, bundled, false)).toBe(compiled);
   });
 });

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { DAEMON_V8_FLAGS, daemonNodeFlags } from '../../src/cli/daemon.js';
+import { LEAN_FLAGS } from '../../src/node/compiler-tiering.js';
 
 describe('daemonNodeFlags (V8 flags of a spawned node daemon)', () => {
   it('passes the daemon flags unless NODE_OPTIONS already sets the same option, in either spelling', () => {
     expect(DAEMON_V8_FLAGS).toContain('--max-semi-space-size=4');
-    expect(daemonNodeFlags({})).toEqual([...DAEMON_V8_FLAGS]);
-    expect(daemonNodeFlags({ NODE_OPTIONS: '--enable-source-maps' })).toEqual([...DAEMON_V8_FLAGS]);
+    expect(daemonNodeFlags({})).toEqual([...DAEMON_V8_FLAGS, ...LEAN_FLAGS]);
+    expect(daemonNodeFlags({ NODE_OPTIONS: '--enable-source-maps' })).toEqual([
+      ...DAEMON_V8_FLAGS,
+      ...LEAN_FLAGS,
+    ]);
     expect(daemonNodeFlags({ NODE_OPTIONS: '--max-semi-space-size=8' })).not.toContain(
       '--max-semi-space-size=4',
     );
@@ -18,9 +22,17 @@ describe('daemonNodeFlags (V8 flags of a spawned node daemon)', () => {
 describe('daemon flags by device class', () => {
   it('a minimal device runs in lite mode, standard and full keep the optimizing compiler', () => {
     expect(daemonNodeFlags({}, 'minimal')).toEqual([...DAEMON_V8_FLAGS, '--lite-mode']);
-    expect(daemonNodeFlags({}, 'standard')).toEqual([...DAEMON_V8_FLAGS]);
-    expect(daemonNodeFlags({}, 'full')).toEqual([...DAEMON_V8_FLAGS]);
+    expect(daemonNodeFlags({}, 'standard')).toEqual([...DAEMON_V8_FLAGS, ...LEAN_FLAGS]);
+    expect(daemonNodeFlags({}, 'full')).toEqual([...DAEMON_V8_FLAGS, ...LEAN_FLAGS]);
     // The user's NODE_OPTIONS still win.
     expect(daemonNodeFlags({ NODE_OPTIONS: '--lite_mode' }, 'minimal')).toEqual([...DAEMON_V8_FLAGS]);
+  });
+});
+
+describe('V8 compilers of a daemon', () => {
+  it('start off (the node turns them on when busy) unless the user or the device class chose them', () => {
+    expect(LEAN_FLAGS).toEqual(['--no-opt', '--no-sparkplug']);
+    for (const chosen of ['--no-opt', '--jitless', '--opt', '--max-lazy', '--no_opt'])
+      expect(daemonNodeFlags({ NODE_OPTIONS: chosen }), chosen).toEqual([...DAEMON_V8_FLAGS]);
   });
 });

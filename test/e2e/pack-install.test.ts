@@ -49,7 +49,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     for (const f of [
       'bin/swarm.js',
       'dist/cli/main.js',
-      'dist/daemon.mjs',
+      'dist/daemon.cjs',
       'dist/index.js',
       'dist/index.d.ts',
       'web/dashboard/index.html',
@@ -125,7 +125,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
     // The installed node runs the bundled daemon (one module; docs/operations.md, "Memory").
     if (pid)
       expect(readFileSync(`/proc/${pid[1]}/cmdline`, 'utf8').split('\0')).toContain(
-        join(installed, 'dist/daemon.mjs'),
+        join(installed, 'dist/daemon.cjs'),
       );
     const stopped = await runProcess(swarm, ['--config', config, 'node', 'stop', '--data-dir', dataDir], {
       cwd: root,

@@ -302,8 +302,8 @@ describe('a detached node daemon', () => {
       });
 
       const idle = packages(pid);
-      // hono is in the bundle a built tree spawns (dist/daemon.mjs), else resolved from node_modules.
-      const bundled = readFileSync(join(root, `modules.${pid}`), 'utf8').includes('/dist/daemon.mjs');
+      // hono is in the bundle a built tree spawns (dist/daemon.cjs), else resolved from node_modules.
+      const bundled = readFileSync(join(root, `modules.${pid}`), 'utf8').includes('/dist/daemon.cjs');
       if (!bundled) expect(idle).toContain('hono');
       expect(idle.filter((p) => ['zod', 'prom-client', 'commander', 'smol-toml'].includes(p))).toEqual([]);
 

@@ -6,13 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ChoreSet, type Chore, type ChoreHost } from '../../src/node/chores.js';
-import { CompilerTiering } from '../../src/node/compiler-tiering.js';
+import { CompilerTiering, LEAN_FLAGS, noteLauncherFlags } from '../../src/node/compiler-tiering.js';
 import { nullLogger } from '../../src/node/log.js';
 import type { SwarmNode } from '../../src/node/node.js';
 
 const node = { log: nullLogger } as unknown as SwarmNode;
 
-function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1') {
+function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1', launchedLean = false) {
   const set = new ChoreSet();
   const host: ChoreHost = { addChore: (c: Chore) => set.add(c) };
   const flags: string[] = [];
@@ -24,6 +24,7 @@ function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1') {
     busyFraction: 0.05,
     cpuMicros: () => cpuUs,
     setFlags: (f) => flags.push(f),
+    launchedLean,
   });
   return {
     set,
@@ -102,6 +103,45 @@ describe('CompilerTiering', () => {
     expect(r.tiering.state).toBe('lean');
   });
 
+  it('a daemon the launcher started lean sets no flag at start, and turns the compilers on when busy', async () => {
+    const r = rig('--max-semi-space-size=4 --v8-pool-size=1', true);
+    const t0 = performance.now();
+    await r.tiering.start(node);
+    expect(r.tiering.state).toBe('lean');
+    expect(r.flags).toEqual([]);
+    r.spend(400);
+    r.set.runDue(t0 + 2500, () => {});
+    expect(r.tiering.state).toBe('full');
+    expect(r.flags).toEqual(['--opt', '--sparkplug', '--ticks-before-optimization=1']);
+    // Without a chore host to sample on, V8's defaults come back at once.
+    const flags: string[] = [];
+    const t = new CompilerTiering({
+      host: null,
+      nodeOptions: '',
+      launchedLean: true,
+      setFlags: (f) => flags.push(f),
+    });
+    await t.start(node);
+    expect(t.state).toBe('untouched');
+    expect(flags).toEqual(['--opt', '--sparkplug']);
+  });
+
+  it("the daemon entry takes LEAN_FLAGS on its own command line as the launcher's", async () => {
+    const started = async (): Promise<string[]> => {
+      const flags: string[] = [];
+      await new CompilerTiering({ host: null, nodeOptions: '', setFlags: (f) => flags.push(f) }).start(node);
+      return flags;
+    };
+    try {
+      noteLauncherFlags(['--max-semi-space-size=4', ...LEAN_FLAGS]);
+      expect(await started()).toEqual(['--opt', '--sparkplug']);
+      noteLauncherFlags(['--max-semi-space-size=4', '--no-opt']);
+      expect(await started()).toEqual([]);
+    } finally {
+      noteLauncherFlags([]);
+    }
+  });
+
   it('leaves V8 as started without a chore host to sample on', async () => {
     const flags: string[] = [];
     const t = new CompilerTiering({ host: null, nodeOptions: '', setFlags: (f) => flags.push(f) });
@@ -123,6 +163,25 @@ describe("V8's compilers switched at run time", () => {
       for (let k = 0; k < 300; k++) hot(20000);
     `;
     const r = spawnSync(process.execPath, ['--trace-opt', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const [before, after] = r.stdout.split('SWITCH');
+    expect(before).not.toMatch(/completed (optimizing|compiling).*hot/);
+    expect(after).toMatch(/completed (optimizing|compiling).*hot/);
+  });
+
+  it('also when they were off from the command line, as a launched daemon starts', () => {
+    const script = `
+      const hot = (n) => { let s = 0; for (let i = 0; i < n; i++) s += (i * 7) % 13; return s; };
+      for (let k = 0; k < 300; k++) hot(20000);
+      console.log('SWITCH');
+      const { setFlagsFromString } = require('node:v8');
+      setFlagsFromString('--opt'); setFlagsFromString('--sparkplug');
+      for (let k = 0; k < 300; k++) hot(20000);
+    `;
+    const r = spawnSync(process.execPath, ['--trace-opt', ...LEAN_FLAGS, '-e', script], {
       encoding: 'utf8',
       timeout: 60_000,
     });

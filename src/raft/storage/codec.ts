@@ -7,7 +7,7 @@
  * being mistaken for a record that runs past the end of the file (which is what
  * a torn write looks like, and which recovery would silently truncate).
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import { EntryType, type Entry, type HardState } from '../types.js';
 
 export const HEADER_BYTES = 12;

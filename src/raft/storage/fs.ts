@@ -4,7 +4,15 @@
  * moments to simulate crashes. `nodeFs` is the real implementation.
  */
 import { fdatasyncSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  unlink,
+  type FileHandle,
+} from '../../common/light-fs-promises.js';
 
 export interface StorageFile {
   /** Appends all of `data` at the end of the file (one write call unless the OS writes short). */

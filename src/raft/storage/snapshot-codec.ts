@@ -3,7 +3,7 @@
  * state-machine image, under one CRC: a snapshot is replaced atomically by
  * rename, so a checksum failure means the medium went bad, not a torn write.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import type { Snapshot, SnapshotMeta } from '../types.js';
 
 /** "SWSNAP" + format version 1. */
