@@ -334,7 +334,9 @@ export class RaftComponent implements NodeComponent {
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);
         // A request leaves with the others read in this turn (one write for all, see TcpTransport.send).
-        return hp !== null && this.transport?.send(hp, msg, msg.type === 'fwd_req' ? 'turn' : 'task') === 'queued';
+        return (
+          hp !== null && this.transport?.send(hp, msg, msg.type === 'fwd_req' ? 'turn' : 'task') === 'queued'
+        );
       },
       knownPeer: (id) => this.links.peerAddr(id) !== null,
       put: (key, value, prev) => this.put(key, value, prev),

@@ -212,7 +212,10 @@ describe('RaftForwarder: writes', () => {
     const a = make('a', { leader: 'b' }, 50);
     const b = make('b', { leads: true, leader: 'b' });
     // Answered: its deadline was the earliest, the timer stays armed for it and must re-arm for the rest.
-    expect(await a.fwd.write({ op: 'put', key: 'k0', value: 1 }, 5000)).toEqual({ kind: 'put', revision: 11 });
+    expect(await a.fwd.write({ op: 'put', key: 'k0', value: 1 }, 5000)).toEqual({
+      kind: 'put',
+      revision: 11,
+    });
     a.blackhole = true;
     const t1 = Date.now();
     const first = a.fwd.write({ op: 'put', key: 'k1', value: 1 }, 5000).catch((e: unknown) => e);
