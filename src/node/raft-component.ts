@@ -328,7 +328,7 @@ export class RaftComponent implements NodeComponent {
       get electionTimeoutMs() {
         return self.electionTimeoutMs;
       },
-      currentTerm: () => this.core?.status().term ?? 0,
+      currentTerm: () => this.core?.term ?? 0,
       leader: () => this.core?.leaderId ?? null,
       appliedIndex: () => this.applier.appliedIndex,
       sendForward: (to, msg) => {

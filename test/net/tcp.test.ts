@@ -389,7 +389,7 @@ describe('TcpTransport: flush per event-loop turn', () => {
       const { t } = await node();
       const to = { host: '127.0.0.1', port };
       t.send(to, hb(1));
-      await waitFor(() => writes.length >= 2); // the hello, then the first frame
+      await waitFor(() => writes.length >= 2, 'the hello and the first frame');
       const before = writes.length;
       const one = frame(raftCodec.encode(hb(2))).length;
       // Each send from its own task (as a follower forwards one per client request read); a 'task' flush
