@@ -136,6 +136,11 @@ function repeatable(wire: Pick<ForwardRequestMsg, 'op' | 'value'>): boolean {
   return typeof op !== 'string' && op.op === 'lease_keepalive';
 }
 
+/** Whether the client of a request has gone (an AbortSignal is one; the API server passes a cheaper flag). */
+export interface CallerGone {
+  readonly aborted: boolean;
+}
+
 export type WriteOp =
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
   | { readonly op: 'delete'; readonly key: string };
@@ -233,7 +238,7 @@ export class RaftForwarder {
    * outcome, throws NoQuorumError (no leader in time, or outcome unknown) or
    * ForwardRefusedError.
    */
-  async write(op: WriteOp, waitMs: number, signal?: AbortSignal): Promise<WriteOutcome> {
+  async write(op: WriteOp, waitMs: number, signal?: CallerGone): Promise<WriteOutcome> {
     const local = async (): Promise<WriteOutcome> =>
       outcomeOf(
         op.op === 'put'
@@ -261,7 +266,7 @@ export class RaftForwarder {
   }
 
   /** A coordination command on the leader, here or forwarded (a `coord` frame; outcome as JSON). */
-  async coord(op: CoordOp, waitMs: number, signal?: AbortSignal): Promise<CoordOutcome> {
+  async coord(op: CoordOp, waitMs: number, signal?: CallerGone): Promise<CoordOutcome> {
     return this.route(
       waitMs,
       () => this.runCoord(op),
@@ -357,7 +362,7 @@ export class RaftForwarder {
     local: () => Promise<T>,
     wire: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'>,
     fromResponse: (r: ForwardResponseMsg) => T,
-    signal?: AbortSignal,
+    signal?: CallerGone,
   ): Promise<T> {
     const self = this.host.selfId;
     const deadline = this.clock.now() + waitMs;
