@@ -328,12 +328,15 @@ export class RaftComponent implements NodeComponent {
       get electionTimeoutMs() {
         return self.electionTimeoutMs;
       },
-      currentTerm: () => this.core?.status().term ?? 0,
+      currentTerm: () => this.core?.term ?? 0,
       leader: () => this.core?.leaderId ?? null,
       appliedIndex: () => this.applier.appliedIndex,
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);
-        return hp !== null && this.transport?.send(hp, msg) === 'queued';
+        // A request leaves with the others read in this turn (one write for all, see TcpTransport.send).
+        return (
+          hp !== null && this.transport?.send(hp, msg, msg.type === 'fwd_req' ? 'turn' : 'task') === 'queued'
+        );
       },
       knownPeer: (id) => this.links.peerAddr(id) !== null,
       put: (key, value, prev) => this.put(key, value, prev),

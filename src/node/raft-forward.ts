@@ -155,6 +155,11 @@ type RoutedRequest = Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevis
 /** A keep-alive only moves refreshedAt to the executing leader's now: twice is the same as once, later. */
 const coordRepeatable = (op: CoordOp): boolean => op.op === 'lease_keepalive';
 
+/** Whether the client of a request has gone (an AbortSignal is one; the API server passes a cheaper flag). */
+export interface CallerGone {
+  readonly aborted: boolean;
+}
+
 export type WriteOp =
   | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
   | { readonly op: 'delete'; readonly key: string };
@@ -178,9 +183,11 @@ interface Pending {
   readonly op: ForwardOp;
   /** Safe to send again elsewhere (see repeatable). */
   readonly repeatable: boolean;
+  /** When it fails with an unknown outcome unless answered (see expire). */
+  readonly deadline: number;
+  readonly timeoutMs: number;
   readonly resolve: (m: ForwardResponseMsg) => void;
   readonly reject: (e: Error) => void;
-  readonly cancel: () => void;
 }
 
 interface AppliedWaiter {
@@ -203,8 +210,15 @@ function outcomeOf(r: KvResult): WriteOutcome {
   throw new SwarmError('internal', `unexpected KV result ${r.op}${r.ok ? '' : ` (${r.error})`}`);
 }
 
-function body(code: ForwardCode, message: string, extra: Partial<ResponseBody> = {}): ResponseBody {
-  return { code, message, leader: null, successor: null, revision: 0, deleted: false, ...extra };
+function body(code: ForwardCode, message: string, extra?: Partial<ResponseBody>): ResponseBody {
+  return {
+    code,
+    message,
+    leader: extra?.leader ?? null,
+    successor: extra?.successor ?? null,
+    revision: extra?.revision ?? 0,
+    deleted: extra?.deleted ?? false,
+  };
 }
 
 export class RaftForwarder {
@@ -220,6 +234,9 @@ export class RaftForwarder {
   private readonly clock: ForwardClock;
   /** Peers whose Raft port refused a dial, with the term it happened in (see onPeerGone). */
   private readonly gone = new Map<string, number>();
+  /** The one timer of all pending requests' deadlines (see armExpiry), and when it fires. */
+  private cancelExpiry: (() => void) | null = null;
+  private expiryAt = Infinity;
 
   constructor(host: ForwardHost, opts: ForwarderOptions = {}) {
     this.host = host;
@@ -240,7 +257,7 @@ export class RaftForwarder {
    * outcome, throws NoQuorumError (no leader in time, or outcome unknown) or
    * ForwardRefusedError.
    */
-  async write(op: WriteOp, waitMs: number, signal?: AbortSignal): Promise<WriteOutcome> {
+  async write(op: WriteOp, waitMs: number, signal?: CallerGone): Promise<WriteOutcome> {
     const local = async (): Promise<WriteOutcome> =>
       outcomeOf(
         op.op === 'put'
@@ -269,7 +286,7 @@ export class RaftForwarder {
   }
 
   /** A coordination command on the leader, here or forwarded (a `coord` frame; outcome as JSON). */
-  async coord(op: CoordOp, waitMs: number, signal?: AbortSignal): Promise<CoordOutcome> {
+  async coord(op: CoordOp, waitMs: number, signal?: CallerGone): Promise<CoordOutcome> {
     return this.route(
       waitMs,
       () => this.runCoord(op),
@@ -385,7 +402,7 @@ export class RaftForwarder {
     local: () => Promise<T>,
     routed: RoutedRequest,
     fromResponse: (r: ForwardResponseMsg) => T,
-    signal?: AbortSignal,
+    signal?: CallerGone,
   ): Promise<T> {
     const { repeatable: again, ...wire } = routed;
     const self = this.host.selfId;
@@ -533,28 +550,59 @@ export class RaftForwarder {
     const msg: ForwardRequestMsg = { type: 'fwd_req', from: this.host.selfId, to, id, ...req };
     const timeoutMs =
       this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (req.heir ? this.host.electionTimeoutMs : 0);
+    const deadline = this.clock.now() + timeoutMs;
     return new Promise<ForwardResponseMsg>((resolve, reject) => {
-      const cancel = this.clock.after(timeoutMs, () => {
-        this.pending.delete(id);
-        reject(
-          new NoQuorumError(
-            req.op === 'task_logs'
-              ? `no answer from ${to} within ${timeoutMs} ms`
-              : req.op === 'read_index'
-                ? `no answer from leader ${to} within ${timeoutMs} ms`
-                : `no answer from leader ${to} within ${timeoutMs} ms (outcome unknown)`,
-          ),
-        );
-      });
       // task_logs names its node: it is never re-routed (another node has other logs).
       const again = req.op !== 'task_logs' && repeatable;
-      this.pending.set(id, { to, op: req.op, repeatable: again, resolve, reject, cancel });
+      this.pending.set(id, { to, op: req.op, repeatable: again, deadline, timeoutMs, resolve, reject });
       if (!this.host.sendForward(to, msg)) {
-        cancel();
         this.pending.delete(id);
         reject(new NotSentError(`cannot send to ${to}`));
+        return;
       }
+      if (deadline < this.expiryAt) this.armExpiry(deadline);
     });
+  }
+
+  /**
+   * One timer for every pending request's deadline instead of one each: a
+   * follower forwarding thousands of writes a second set and cleared a timer
+   * per write. The timer is armed for the earliest deadline and not moved when
+   * that request is answered: it then fires early, finds nothing due and
+   * re-arms for the earliest deadline left (once per request timeout under a
+   * steady load, a scan of the few requests in flight).
+   */
+  private armExpiry(at: number): void {
+    this.cancelExpiry?.();
+    this.expiryAt = at;
+    this.cancelExpiry = this.clock.after(Math.max(0, at - this.clock.now()), () => {
+      this.cancelExpiry = null;
+      this.expiryAt = Infinity;
+      this.expire();
+    });
+  }
+
+  /** Fail the requests whose deadline has passed (an unknown outcome for a write) and re-arm. */
+  private expire(): void {
+    const now = this.clock.now();
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (p.deadline > now) {
+        if (p.deadline < next) next = p.deadline;
+        continue;
+      }
+      this.pending.delete(id);
+      p.reject(
+        new NoQuorumError(
+          p.op === 'task_logs'
+            ? `no answer from ${p.to} within ${p.timeoutMs} ms`
+            : p.op === 'read_index'
+              ? `no answer from leader ${p.to} within ${p.timeoutMs} ms`
+              : `no answer from leader ${p.to} within ${p.timeoutMs} ms (outcome unknown)`,
+        ),
+      );
+    }
+    if (next < this.expiryAt) this.armExpiry(next);
   }
 
   /**
@@ -615,7 +663,6 @@ export class RaftForwarder {
 
   private settle(id: number, p: Pending, err: Error): void {
     this.pending.delete(id);
-    p.cancel();
     p.reject(err);
   }
 
@@ -628,7 +675,6 @@ export class RaftForwarder {
       // An answer from a node the request was not sent to is ignored (ids are per sender, not global).
       if (p === undefined || p.to !== m.from) return;
       this.pending.delete(m.id);
-      p.cancel();
       p.resolve(m);
       return;
     }
@@ -638,15 +684,21 @@ export class RaftForwarder {
       return;
     }
     this.serving++;
-    const readOnly = m.op === 'read_index' || m.op === 'task_logs';
-    void this.awaitKnown(m.from, readOnly ? this.host.requestTimeoutMs : UNKNOWN_PEER_WAIT_MS)
-      .then(async (known) => {
-        // Only a member we can answer is served: an answer that cannot be sent would leave the outcome unknown.
-        if (known) this.answer(m, await this.execute(m));
-      })
-      .finally(() => {
-        this.serving--;
-      });
+    void this.serve(m);
+  }
+
+  private async serve(m: ForwardRequestMsg): Promise<void> {
+    try {
+      // Only a member we can answer is served: an answer that cannot be sent would leave the outcome unknown.
+      if (!this.host.knownPeer(m.from)) {
+        const readOnly = m.op === 'read_index' || m.op === 'task_logs';
+        if (!(await this.awaitKnown(m.from, readOnly ? this.host.requestTimeoutMs : UNKNOWN_PEER_WAIT_MS)))
+          return;
+      }
+      this.answer(m, await this.execute(m));
+    } finally {
+      this.serving--;
+    }
   }
 
   /**
@@ -676,9 +728,13 @@ export class RaftForwarder {
       to: req.from,
       term: this.host.currentTerm(),
       id: req.id,
-      ...b,
+      code: b.code,
       // An ok answer's message is data (a coord outcome, a log chunk), bounded where it is made.
       message: b.code === 'ok' ? b.message : b.message.slice(0, 500),
+      leader: b.leader,
+      successor: b.successor,
+      revision: b.revision,
+      deleted: b.deleted,
     };
     this.host.sendForward(req.from, msg);
   }
@@ -820,8 +876,10 @@ export class RaftForwarder {
   /** Stop: answer every waiting request (its outcome is unknown to this node). */
   close(): void {
     this.closed = true;
+    this.cancelExpiry?.();
+    this.cancelExpiry = null;
+    this.expiryAt = Infinity;
     for (const [id, p] of this.pending) {
-      p.cancel();
       this.pending.delete(id);
       p.reject(new NoQuorumError('node stopping (outcome of the forwarded request unknown)'));
     }

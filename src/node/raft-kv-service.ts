@@ -148,6 +148,11 @@ export class RaftKvService {
     if (this.host.stopping()) throw new NoQuorumError('node stopping');
     const frozen = this.host.frozen();
     if (frozen !== null) throw new NoQuorumError(frozen);
+    // A follower refuses before encoding: it meets this for every write it forwards (it tries locally first).
+    if (!core.isLeader) {
+      metrics.proposals.inc({ result: 'rejected' });
+      throw new NotLeaderError(core.leaderId);
+    }
     const applier = this.host.applier();
     const data = encodeCommand(cmd);
     const quota = this.host.quotaBytes();

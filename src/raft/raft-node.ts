@@ -402,6 +402,11 @@ export class RaftNode {
     return this.r.leader;
   }
 
+  /** The current term, without status()'s copies (asked per forwarded request). */
+  get term(): number {
+    return this.r.term;
+  }
+
   get isLeader(): boolean {
     return this.r.role === 'leader';
   }

@@ -372,3 +372,36 @@ describe('TcpTransport answers on the connection a request came in on', () => {
     expect(a.t.stats().packetsOut).toBe(0);
   });
 });
+
+describe('TcpTransport: flush per event-loop turn', () => {
+  it("frames sent with flush 'turn' across microtask boundaries leave in one write", async () => {
+    const server = net.createServer((s) => s.resume());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const writes: number[] = [];
+    const write = net.Socket.prototype.write;
+    // Counts the writes on the transport's connection to the server (one write = one syscall).
+    net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+      if (this.remotePort === port) writes.push((chunk as Uint8Array).length);
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof write;
+    try {
+      const { t } = await node();
+      const to = { host: '127.0.0.1', port };
+      t.send(to, hb(1));
+      await waitFor(() => writes.length >= 2, 'the hello and the first frame');
+      const before = writes.length;
+      const one = frame(raftCodec.encode(hb(2))).length;
+      // Each send from its own task (as a follower forwards one per client request read); a 'task' flush
+      // would write the first alone at the microtask boundary.
+      expect(t.send(to, hb(2), 'turn')).toBe('queued');
+      await Promise.resolve();
+      expect(t.send(to, hb(3), 'turn')).toBe('queued');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(writes.slice(before)).toEqual([2 * one]);
+    } finally {
+      net.Socket.prototype.write = write;
+      server.close();
+    }
+  });
+});

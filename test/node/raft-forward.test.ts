@@ -208,6 +208,34 @@ describe('RaftForwarder: writes', () => {
     expect(b.puts).toEqual([]);
   });
 
+  it('each unanswered request fails at its own deadline, also after earlier ones were answered (one timer)', async () => {
+    const a = make('a', { leader: 'b' }, 50);
+    const b = make('b', { leads: true, leader: 'b' });
+    // Answered: its deadline was the earliest, the timer stays armed for it and must re-arm for the rest.
+    expect(await a.fwd.write({ op: 'put', key: 'k0', value: 1 }, 5000)).toEqual({
+      kind: 'put',
+      revision: 11,
+    });
+    a.blackhole = true;
+    const t1 = Date.now();
+    const first = a.fwd.write({ op: 'put', key: 'k1', value: 1 }, 5000).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    const t2 = Date.now();
+    const second = a.fwd.write({ op: 'put', key: 'k2', value: 1 }, 5000).catch((e: unknown) => e);
+    const e1 = await first;
+    const at1 = Date.now();
+    expect(e1).toBeInstanceOf(NoQuorumError);
+    expect((e1 as Error).message).toMatch(/outcome unknown/);
+    // The request timeout (50 ms) plus the network margin (1 s); the second is still waiting.
+    expect(at1 - t1).toBeGreaterThanOrEqual(1040);
+    expect(a.fwd.pendingCount).toBe(1);
+    const e2 = await second;
+    expect(e2).toBeInstanceOf(NoQuorumError);
+    expect(Date.now() - t2).toBeGreaterThanOrEqual(1040);
+    expect(a.fwd.pendingCount).toBe(0);
+    expect(b.puts.map((p) => p.key)).toEqual(['k0']);
+  });
+
   it('a frame that could not be queued is retried until the deadline, then no_quorum', async () => {
     const a = make('a', { leader: 'b', unsendable: true });
     const t0 = Date.now();

@@ -13,7 +13,12 @@ import { RequestAbandonedError } from '../../node/raft-errors.js';
 import { ApiError, checkedBody, errorBody, parseJsonBody, type ApiRoutes } from '../app.js';
 import { checkPutBody } from '../body-checks.js';
 import { kvKeyParam } from '../kv-key.js';
-import { ForwardRefusedError, type WriteOp, type WriteOutcome } from '../../node/raft-forward.js';
+import {
+  ForwardRefusedError,
+  type CallerGone,
+  type WriteOp,
+  type WriteOutcome,
+} from '../../node/raft-forward.js';
 
 /** Keys are UTF-8 strings of 1..512 bytes. */
 export const MAX_KEY_BYTES = 512;
@@ -36,6 +41,20 @@ export interface KvListResponse {
 }
 export interface LeaderResponse extends LeaderInfo {
   leader_api: string | null;
+}
+
+/**
+ * Whether the client has gone, as the forwarder asks it (CallerGone): the API server's cheap flag
+ * (server.ts NodeRequest.abandoned), else the request's signal.
+ */
+function callerGone(c: Context): CallerGone {
+  const raw = c.req.raw as unknown as { readonly abandoned?: boolean };
+  if (typeof raw.abandoned !== 'boolean') return c.req.raw.signal;
+  return {
+    get aborted() {
+      return raw.abandoned === true;
+    },
+  };
 }
 
 function checkKey(key: string): void {
@@ -140,7 +159,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
           raft.forward.coord(
             { op: 'put', key, value, lease, ...(prev === undefined ? {} : { prev_revision: prev }) },
             waitMs(),
-            c.req.raw.signal,
+            callerGone(c),
           ),
         );
         if (out.code === 'lease_not_found')
@@ -155,7 +174,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         c,
         key,
         value,
-        await mapped(() => raft.forward.write(op, waitMs(), c.req.raw.signal)),
+        await mapped(() => raft.forward.write(op, waitMs(), callerGone(c))),
       );
     });
 
@@ -166,7 +185,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
         c,
         key,
         null,
-        await mapped(() => raft.forward.write({ op: 'delete', key }, waitMs(), c.req.raw.signal)),
+        await mapped(() => raft.forward.write({ op: 'delete', key }, waitMs(), callerGone(c))),
       );
     });
   };
