@@ -583,15 +583,7 @@ export class SwarmClient {
       throw new BadResponseError(url, `HTTP ${res.status} without a JSON body`);
     }
     if (!res.ok) throw this.errorOf(res.status, json);
-    const parsed = pick(await loadSchemas()).safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new BadResponseError(
-        url,
-        `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid shape'}`.trim(),
-      );
-    }
-    return parsed.data;
+    return this.parsed(url, pick(await loadSchemas()), json);
   }
 }
 

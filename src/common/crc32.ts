@@ -34,3 +34,15 @@ export function crc32(data: Uint8Array, prev = 0): number {
   for (let i = 0; i < data.length; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+/**
+ * crc32 of buf[start, end) without a subarray for small ranges: a restart
+ * checks every record of the WAL (36,000 records of ~120 B for 100,000 keys),
+ * where the view would cost more than the checksum itself.
+ */
+export function crc32Range(buf: Uint8Array, start: number, end: number): number {
+  if (end - start > JS_MAX_BYTES) return crc32(buf.subarray(start, end));
+  let c = -1;
+  for (let i = start; i < end; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}

@@ -134,6 +134,19 @@ function intQuery(v: string | undefined, name: string, def: number | null, max: 
   return n;
 }
 
+/** One chunk of an allocation's log as the API answers it (plain read and `log` event alike). */
+function logBody(name: string, alloc: AllocationView, chunk: TaskLogChunk): TaskLogsResponse {
+  return {
+    task: name,
+    alloc: alloc.id,
+    node: alloc.node,
+    node_name: alloc.node_name,
+    data: chunk.bytes.toString('utf8'),
+    next_offset: chunk.next_offset,
+    size: chunk.size,
+  };
+}
+
 export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRoutes {
   async function mapped<T>(run: () => Promise<T> | T): Promise<T> {
     try {
@@ -269,16 +282,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
       return { ...local, waited: true };
     };
     const logEvent = (chunk: TaskLogChunk): string => {
-      const out: TaskLogsResponse = {
-        task: name,
-        alloc: alloc.id,
-        node: alloc.node,
-        node_name: alloc.node_name,
-        data: chunk.bytes.toString('utf8'),
-        next_offset: chunk.next_offset,
-        size: chunk.size,
-      };
-      return sseEvent('log', out, chunk.next_offset);
+      return sseEvent('log', logBody(name, alloc, chunk), chunk.next_offset);
     };
     return sseResponse(
       c,
@@ -392,16 +396,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
         if (typeof local === 'string') throw new ApiError(400, 'bad_request', local);
         return local;
       });
-      const out: TaskLogsResponse = {
-        task: name,
-        alloc: alloc.id,
-        node: alloc.node,
-        node_name: alloc.node_name,
-        data: chunk.bytes.toString('utf8'),
-        next_offset: chunk.next_offset,
-        size: chunk.size,
-      };
-      return c.json(out);
+      return c.json(logBody(name, alloc, chunk));
     });
   };
 }

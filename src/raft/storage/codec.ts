@@ -7,7 +7,7 @@
  * being mistaken for a record that runs past the end of the file (which is what
  * a torn write looks like, and which recovery would silently truncate).
  */
-import { crc32 } from '../../common/crc32.js';
+import { crc32, crc32Range } from '../../common/crc32.js';
 import { EntryType, type Entry, type HardState } from '../types.js';
 
 export const HEADER_BYTES = 12;
@@ -195,31 +195,4 @@ export function decodeRecord(buf: Uint8Array, off: number, keepFrom = 0): Decode
 
 function u32le(buf: Uint8Array, off: number): number {
   return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
-}
-
-/** CRC-32 (zlib's polynomial, reflected), one byte per step. */
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** Ranges up to this many bytes are checksummed in JS (see crc32Range). */
-const JS_CRC_MAX_BYTES = 1024;
-
-/**
- * zlib's crc32 of buf[start, end). A restart checks every record of the WAL
- * (36,000 records of ~120 B for 100,000 keys): for records this small the
- * native call and the subarray it needs cost more than the checksum itself,
- * so small ranges are summed here, larger ones by zlib.
- */
-export function crc32Range(buf: Uint8Array, start: number, end: number): number {
-  if (end - start > JS_CRC_MAX_BYTES) return crc32(buf.subarray(start, end));
-  let c = -1;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
 }

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { crc32Range } from '../../../src/common/crc32.js';
 import {
-  crc32Range,
   decodeRecord,
   encodedSize,
   encodeRecord,
