@@ -12,6 +12,7 @@
  */
 import type * as NodeCrypto from 'node:crypto';
 import { lazyBuiltin } from '../common/builtins.js';
+import { constantTimeEqual } from '../common/constant-time.js';
 import { ENCRYPTED_VERSION } from './codec.js';
 import { KeyError } from './errors.js';
 
@@ -43,10 +44,6 @@ export function generateKey(): string {
   return crypto().randomBytes(KEY_BYTES).toString('base64');
 }
 
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && crypto().timingSafeEqual(a, b);
-}
-
 export class Keyring {
   /** keys[0] is the primary (used to encrypt); all are tried to decrypt. */
   private keys: Uint8Array[];
@@ -76,7 +73,7 @@ export class Keyring {
   }
 
   has(key: Uint8Array): boolean {
-    return this.keys.some((k) => sameKey(k, key));
+    return this.keys.some((k) => constantTimeEqual(k, key));
   }
 
   /** Accept packets sealed with `key` (does not change what we encrypt with). */
@@ -89,7 +86,7 @@ export class Keyring {
   /** Encrypt with `key` from now on (adding it if needed); the old primary stays for decryption. */
   use(key: Uint8Array): void {
     this.add(key);
-    const i = this.keys.findIndex((k) => sameKey(k, key));
+    const i = this.keys.findIndex((k) => constantTimeEqual(k, key));
     const [chosen] = this.keys.splice(i, 1);
     this.keys.unshift(chosen as Uint8Array);
   }
@@ -101,9 +98,9 @@ export class Keyring {
 
   /** Stop accepting `key`. The primary cannot be removed (switch primary first). */
   remove(key: Uint8Array): void {
-    if (sameKey(this.primary(), key))
+    if (constantTimeEqual(this.primary(), key))
       throw new KeyError('cannot remove the primary key; make another key primary first');
-    this.keys = this.keys.filter((k) => !sameKey(k, key));
+    this.keys = this.keys.filter((k) => !constantTimeEqual(k, key));
   }
 
   /** Encrypt a plaintext packet. `nonce` is for test vectors only; production draws a random one. */

@@ -14,6 +14,7 @@
 import type { Logger } from './log.js';
 import type { LeaseRecord } from '../kv/types.js';
 import type { KvCommand, KvResult } from '../raft/kv.js';
+import { WALL_TIMER_CLOCK, type TimerClock } from './timer-clock.js';
 
 /**
  * What the keeper needs of the node's Raft side (RaftComponent in the daemon;
@@ -28,19 +29,7 @@ export interface LeaseKeeperHost {
 }
 
 /** The keeper's clock and timers: the wall clock in the daemon, the simulator's virtual one. */
-export interface LeaseClock {
-  now(): number;
-  /** Run `fn` after `ms`; returns a cancel function. */
-  after(ms: number, fn: () => void): () => void;
-}
-
-const WALL_CLOCK: LeaseClock = {
-  now: () => Date.now(),
-  after: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+export type LeaseClock = TimerClock;
 
 /** Far deadlines are re-checked at least this often (a grant between two checks may be due earlier). */
 const MAX_SLEEP_MS = 10_000;
@@ -64,7 +53,7 @@ export class LeaseKeeper {
     private readonly raft: LeaseKeeperHost,
     private readonly graceMs: () => number,
     private readonly log: Logger,
-    private readonly clock: LeaseClock = WALL_CLOCK,
+    private readonly clock: LeaseClock = WALL_TIMER_CLOCK,
   ) {}
 
   start(): void {

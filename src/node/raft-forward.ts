@@ -48,6 +48,7 @@ import { FORWARD_LIMITS, TASK_LOG_CHUNK_BYTES } from '../net/forward-codec.js';
 import type { JsonValue, KvResult } from '../raft/kv.js';
 import { NoQuorumError, NotLeaderError, QuotaExceededError, RequestAbandonedError } from './raft-errors.js';
 import { parseCoordOp, type CoordOp, type CoordOutcome } from './coord-ops.js';
+import { WALL_TIMER_CLOCK, type TimerClock } from './timer-clock.js';
 
 /** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
 export const MAX_FORWARDS = 3;
@@ -129,19 +130,7 @@ class NotSentError extends Error {}
 class RerouteError extends Error {}
 
 /** Timers of the forwarder: the daemon's wall clock, or the simulator's virtual one. */
-export interface ForwardClock {
-  now(): number;
-  /** Run `fn` after `ms`; returns a cancel function. */
-  after(ms: number, fn: () => void): () => void;
-}
-
-const WALL_CLOCK: ForwardClock = {
-  now: () => Date.now(),
-  after: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+export type ForwardClock = TimerClock;
 
 /**
  * A request as route() sends it, and whether repeating it is harmless (so one whose target went
@@ -242,7 +231,7 @@ export class RaftForwarder {
     this.host = host;
     this.maxPending = opts.maxPending ?? 1024;
     this.maxServing = opts.maxServing ?? 1024;
-    this.clock = opts.clock ?? WALL_CLOCK;
+    this.clock = opts.clock ?? WALL_TIMER_CLOCK;
   }
 
   /** Requests awaiting an answer (metrics, tests). */

@@ -281,9 +281,8 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
       if (typeof local === 'string') throw new ApiError(400, 'bad_request', local);
       return { ...local, waited: true };
     };
-    const logEvent = (chunk: TaskLogChunk): string => {
-      return sseEvent('log', logBody(name, alloc, chunk), chunk.next_offset);
-    };
+    const logEvent = (chunk: TaskLogChunk): string =>
+      sseEvent('log', logBody(name, alloc, chunk), chunk.next_offset);
     return sseResponse(
       c,
       async (sink) => {
