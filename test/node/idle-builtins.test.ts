@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSwarm } from '../helpers/run-swarm.js';
+import { loopbackToml } from '../helpers/config-toml.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -56,10 +57,7 @@ describe('an idle detached daemon', () => {
   it('has not loaded crypto, zlib, perf_hooks, v8, fs/promises or undici (nor the ES module loader, when bundled)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-builtins-'));
     const config = join(root, 'config.toml');
-    writeFileSync(
-      config,
-      '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n\n[security]\napi_token = "t0ken"\n',
-    );
+    writeFileSync(config, loopbackToml([], ['[security]', 'api_token = "t0ken"']));
     const dataDir = join(root, 'd');
     const loadedFile = join(root, 'builtins.txt');
     const env = { SWARM_CONFIG: '', SWARM_DEBUG_LOADED_BUILTINS: loadedFile };
