@@ -102,36 +102,35 @@ export interface StartJson {
 }
 
 /**
- * `swarm node start --json --data-dir DIR` with `--config FILE` and `extra` flags; throws with the
- * CLI's stderr on failure and records the daemon's PID in `pids` (before anything else can fail),
- * so the test's cleanup can SIGKILL it.
+ * `swarm node start --json` with `--config FILE`, `--data-dir DIR` (without `dir`, the config's
+ * `data_dir`) and `extra` flags, inside `netns` when given. The daemon's PID goes to `pids` as
+ * soon as the CLI printed it, even when the start then failed, so the test's cleanup can SIGKILL
+ * it; a failed start throws with the CLI's stderr. The answer carries the CLI's stderr (warnings).
  */
 export async function startNode(opts: {
   config: string;
-  dir: string;
+  dir?: string;
   extra?: readonly string[];
   join?: readonly string[];
   env: NodeJS.ProcessEnv;
-  pids: Set<number>;
+  pids: { add(pid: number): unknown };
+  netns?: string;
   timeoutMs?: number;
-}): Promise<StartJson> {
-  const args = [
-    '--config',
-    opts.config,
-    'node',
-    'start',
-    '--json',
-    '--data-dir',
-    opts.dir,
-    ...(opts.extra ?? []),
-  ];
+}): Promise<StartJson & { stderr: string }> {
+  const args = ['--config', opts.config, 'node', 'start', '--json'];
+  if (opts.dir !== undefined) args.push('--data-dir', opts.dir);
+  args.push(...(opts.extra ?? []));
   if (opts.join !== undefined && opts.join.length > 0) args.push('--join', opts.join.join(','));
   const r = await runSwarm(args, {
     env: opts.env,
+    ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
-  if (r.code !== 0) throw new Error(`node start failed: ${r.stderr}`);
-  const info = JSON.parse(r.stdout) as StartJson;
-  opts.pids.add(info.pid);
-  return info;
+  const pid = /"pid":(\d+)/.exec(r.stdout);
+  if (pid) opts.pids.add(Number(pid[1]));
+  if (r.code !== 0) {
+    const where = opts.netns === undefined ? '' : ` in ${opts.netns}`;
+    throw new Error(`node start${where} failed (${r.code}): ${r.stderr}`);
+  }
+  return { ...(JSON.parse(r.stdout) as StartJson), stderr: r.stderr };
 }
