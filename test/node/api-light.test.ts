@@ -6,16 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Hono } from 'hono';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApi, type ApiNode } from '../../src/api/app.js';
-import { installLightFetchGlobals, LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
-import { requestListener } from '../../src/api/server.js';
-import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
+import { LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
+import { send, useLightServer, type Reply } from '../helpers/http.js';
+import { loopbackToml } from '../helpers/config-toml.js';
+import { runSwarm, startNode, SWARM_BIN } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 
 describe('LightHeaders', () => {
@@ -67,51 +65,8 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
   };
 }
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function send(
-  port: number,
-  method: string,
-  path: string,
-  body?: string,
-  headers: Record<string, string> = {},
-) {
-  return new Promise<Reply>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 describe('API over node:http with the light globals installed', () => {
-  const saved = ['Headers', 'Response'].map(
-    (k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)] as const,
-  );
-  let server: Server | null = null;
-
-  beforeEach(() => installLightFetchGlobals());
-  afterEach(async () => {
-    for (const [k, d] of saved) if (d) Object.defineProperty(globalThis, k, d);
-    const s = server;
-    server = null;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
-  });
-
-  async function serve(app: Hono): Promise<number> {
-    const s = createServer(requestListener(app.fetch));
-    server = s;
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    return (s.address() as AddressInfo).port;
-  }
+  const { serve } = useLightServer();
 
   it('hono answers with light responses that the adapter writes: status, headers, body, HEAD', async () => {
     const node = fakeNode();
@@ -169,14 +124,12 @@ describe('API over node:http with the light globals installed', () => {
   });
 
   it('a handler that fails outside hono still gets a JSON 500', async () => {
-    const s = createServer(
-      requestListener(() => {
+    const port = await serve({
+      fetch: () => {
         throw new Error('boom');
-      }),
-    );
-    server = s;
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    const res = await send((s.address() as AddressInfo).port, 'GET', '/');
+      },
+    });
+    const res = await send(port, 'GET', '/');
     expect(res.status).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ error: { code: 'internal', message: 'boom' } });
   });
@@ -197,10 +150,7 @@ describe('a node daemon', () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-light-'));
     const report = join(root, 'modules.txt');
     const config = join(root, 'config.toml');
-    writeFileSync(
-      config,
-      '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n',
-    );
+    writeFileSync(config, loopbackToml([]));
     // Preloaded into the daemon: at exit, the list of the Node internals it loaded.
     const preload = `data:text/javascript,${encodeURIComponent(
       `import { writeFileSync } from 'node:fs'; process.on('exit', () => writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));`,
@@ -265,10 +215,7 @@ describe('a detached node daemon', () => {
   it('runs without zod, prom-client or commander; the first /metrics scrape loads prom-client', async () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-lean-'));
     const config = join(root, 'config.toml');
-    writeFileSync(
-      config,
-      '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n\n[security]\napi_token = "t0ken"\n',
-    );
+    writeFileSync(config, loopbackToml([], ['[security]', 'api_token = "t0ken"']));
     // A resolve hook in every process of the test's tree: each appends the URLs it loads to modules.<pid>.
     const dataDir = join(root, 'd');
     const env = {
@@ -282,13 +229,8 @@ describe('a detached node daemon', () => {
     };
     let pid = 0;
     try {
-      const started = await runSwarm(['--config', config, 'node', 'start', '--json', '--data-dir', dataDir], {
-        env,
-      });
-      expect(started.stderr).toBe('');
-      expect(started.code).toBe(0);
-      const rt = JSON.parse(started.stdout) as { pid: number; api_url: string };
-      pid = rt.pid;
+      const rt = await startNode({ config, dir: dataDir, env, pids: { add: (p: number) => (pid = p) } });
+      expect(rt.stderr).toBe('');
       // The config the daemon runs with is handed over, secrets included, readable by its owner only.
       const handed = join(dataDir, 'config.resolved.json');
       expect(statSync(handed).mode & 0o777).toBe(0o600);

@@ -10,33 +10,20 @@
  * (SWARM_DEBUG_LOADED_BUILTINS, src/cli/daemon-main.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { send as sendRaw, type Reply } from '../helpers/http.js';
+import { runSwarm, startNode } from '../helpers/run-swarm.js';
 import { loopbackToml } from '../helpers/config-toml.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function send(
-  port: number,
-  method: string,
-  path: string,
-  body?: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: 'Bearer t0ken' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+/** With the token (its check is the one crypto call an API had), JSON when there is a body. */
+function send(port: number, method: string, path: string, body?: string): Promise<Reply> {
+  const headers: Record<string, string> = { authorization: 'Bearer t0ken' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return sendRaw(port, method, path, body, headers);
 }
 
 /** Built-ins an idle daemon must not have loaded (a prefix matches a whole family). */
@@ -63,13 +50,8 @@ describe('an idle detached daemon', () => {
     const env = { SWARM_CONFIG: '', SWARM_DEBUG_LOADED_BUILTINS: loadedFile };
     let pid = 0;
     try {
-      const started = await runSwarm(['--config', config, 'node', 'start', '--json', '--data-dir', dataDir], {
-        env,
-      });
-      expect(started.stderr).toBe('');
-      expect(started.code).toBe(0);
-      const rt = JSON.parse(started.stdout) as { pid: number; api_url: string };
-      pid = rt.pid;
+      const rt = await startNode({ config, dir: dataDir, env, pids: { add: (p: number) => (pid = p) } });
+      expect(rt.stderr).toBe('');
       const bundled = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/dist/daemon.cjs');
       const port = Number(new URL(rt.api_url).port);
       // A write (with the token: its check is the one crypto call an API had) once the one-node cluster formed.
