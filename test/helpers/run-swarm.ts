@@ -134,3 +134,31 @@ export async function startNode(opts: {
   }
   return { ...(JSON.parse(r.stdout) as StartJson), stderr: r.stderr };
 }
+
+/**
+ * One detached daemon for the length of `body`: `startNode` (config, data dir, env), `body` with what
+ * it printed, then `swarm node stop`, which must succeed. When the start, `body` or the stop fails,
+ * the daemon gets SIGTERM, so a failing test leaves no daemon behind.
+ */
+export async function withDaemon(
+  opts: { config: string; dir: string; env: NodeJS.ProcessEnv },
+  body: (started: StartJson & { stderr: string }) => Promise<void>,
+): Promise<void> {
+  let pid = 0;
+  try {
+    await body(await startNode({ ...opts, pids: { add: (p: number) => (pid = p) } }));
+    const stopped = await runSwarm(['--config', opts.config, 'node', 'stop', '--data-dir', opts.dir], {
+      env: opts.env,
+    });
+    if (stopped.code !== 0) throw new Error(`node stop failed (${stopped.code}): ${stopped.stderr}`);
+    pid = 0;
+  } finally {
+    if (pid !== 0) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

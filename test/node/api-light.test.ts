@@ -13,7 +13,7 @@ import { createApi, type ApiNode } from '../../src/api/app.js';
 import { LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
 import { send, useLightServer, type Reply } from '../helpers/http.js';
 import { loopbackToml } from '../helpers/config-toml.js';
-import { runSwarm, startNode, SWARM_BIN } from '../helpers/run-swarm.js';
+import { SWARM_BIN, withDaemon } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 
 describe('LightHeaders', () => {
@@ -227,48 +227,40 @@ describe('a detached node daemon', () => {
       const names = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);
       return [...new Set(names.filter((n): n is string => n !== undefined))].sort();
     };
-    let pid = 0;
     try {
-      const rt = await startNode({ config, dir: dataDir, env, pids: { add: (p: number) => (pid = p) } });
-      expect(rt.stderr).toBe('');
-      // The config the daemon runs with is handed over, secrets included, readable by its owner only.
-      const handed = join(dataDir, 'config.resolved.json');
-      expect(statSync(handed).mode & 0o777).toBe(0o600);
-      expect(readFileSync(handed, 'utf8')).toContain('"t0ken"');
-      const port = Number(new URL(rt.api_url).port);
-      expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
-      const put = await send(port, 'PUT', '/v1/kv/a', '{"value":1,"x":2}', { authorization: 'Bearer t0ken' });
-      expect(put.status).toBe(400);
-      expect(JSON.parse(put.body)).toEqual({
-        error: { code: 'bad_request', message: 'Unrecognized key: "x"' },
+      await withDaemon({ config, dir: dataDir, env }, async (rt) => {
+        expect(rt.stderr).toBe('');
+        const pid = rt.pid;
+        // The config the daemon runs with is handed over, secrets included, readable by its owner only.
+        const handed = join(dataDir, 'config.resolved.json');
+        expect(statSync(handed).mode & 0o777).toBe(0o600);
+        expect(readFileSync(handed, 'utf8')).toContain('"t0ken"');
+        const port = Number(new URL(rt.api_url).port);
+        expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
+        const put = await send(port, 'PUT', '/v1/kv/a', '{"value":1,"x":2}', {
+          authorization: 'Bearer t0ken',
+        });
+        expect(put.status).toBe(400);
+        expect(JSON.parse(put.body)).toEqual({
+          error: { code: 'bad_request', message: 'Unrecognized key: "x"' },
+        });
+
+        const idle = packages(pid);
+        // hono is in the bundle a built tree spawns (dist/daemon.cjs), else resolved from node_modules.
+        const bundled = readFileSync(join(root, `modules.${pid}`), 'utf8').includes('/dist/daemon.cjs');
+        if (!bundled) expect(idle).toContain('hono');
+        expect(idle.filter((p) => ['zod', 'prom-client', 'commander', 'smol-toml'].includes(p))).toEqual([]);
+
+        const metrics = await send(port, 'GET', '/metrics');
+        expect(metrics.status).toBe(200);
+        expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+        expect(metrics.body).toMatch(/^swarm_raft_fsync_seconds_bucket\{le="\+Inf"\} \d+$/m);
+        expect(metrics.body).toContain('swarm_gossip_members');
+        expect(metrics.body).toContain('swarm_energy_');
+        expect(packages(pid)).toContain('prom-client');
+        expect(packages(pid)).not.toContain('zod');
       });
-
-      const idle = packages(pid);
-      // hono is in the bundle a built tree spawns (dist/daemon.cjs), else resolved from node_modules.
-      const bundled = readFileSync(join(root, `modules.${pid}`), 'utf8').includes('/dist/daemon.cjs');
-      if (!bundled) expect(idle).toContain('hono');
-      expect(idle.filter((p) => ['zod', 'prom-client', 'commander', 'smol-toml'].includes(p))).toEqual([]);
-
-      const metrics = await send(port, 'GET', '/metrics');
-      expect(metrics.status).toBe(200);
-      expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-      expect(metrics.body).toMatch(/^swarm_raft_fsync_seconds_bucket\{le="\+Inf"\} \d+$/m);
-      expect(metrics.body).toContain('swarm_gossip_members');
-      expect(metrics.body).toContain('swarm_energy_');
-      expect(packages(pid)).toContain('prom-client');
-      expect(packages(pid)).not.toContain('zod');
-
-      const stopped = await runSwarm(['--config', config, 'node', 'stop', '--data-dir', dataDir], { env });
-      expect(stopped.code).toBe(0);
-      pid = 0;
     } finally {
-      if (pid !== 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
       rmSync(root, { recursive: true, force: true });
     }
   });

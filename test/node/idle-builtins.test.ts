@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send as sendRaw, type Reply } from '../helpers/http.js';
-import { runSwarm, startNode } from '../helpers/run-swarm.js';
+import { withDaemon } from '../helpers/run-swarm.js';
 import { loopbackToml } from '../helpers/config-toml.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -48,29 +48,26 @@ describe('an idle detached daemon', () => {
     const dataDir = join(root, 'd');
     const loadedFile = join(root, 'builtins.txt');
     const env = { SWARM_CONFIG: '', SWARM_DEBUG_LOADED_BUILTINS: loadedFile };
-    let pid = 0;
+    let bundled = false;
     try {
-      const rt = await startNode({ config, dir: dataDir, env, pids: { add: (p: number) => (pid = p) } });
-      expect(rt.stderr).toBe('');
-      const bundled = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/dist/daemon.cjs');
-      const port = Number(new URL(rt.api_url).port);
-      // A write (with the token: its check is the one crypto call an API had) once the one-node cluster formed.
-      const deadline = Date.now() + 60_000;
-      let put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
-      while (put.status !== 200 && Date.now() < deadline) {
-        await sleep(250);
-        put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
-      }
-      expect(put.status, put.body).toBe(200);
-      expect((await send(port, 'GET', '/v1/kv/a')).status).toBe(200);
-      expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
-      expect((await send(port, 'GET', '/v1/status')).status).toBe(200);
-      // Idle: gossip rounds, energy samples, the compiler-tiering sampler, Raft's quiet ticks.
-      await sleep(4000);
-
-      const stopped = await runSwarm(['--config', config, 'node', 'stop', '--data-dir', dataDir], { env });
-      expect(stopped.code).toBe(0);
-      pid = 0;
+      await withDaemon({ config, dir: dataDir, env }, async (rt) => {
+        expect(rt.stderr).toBe('');
+        bundled = readFileSync(`/proc/${rt.pid}/cmdline`, 'utf8').includes('/dist/daemon.cjs');
+        const port = Number(new URL(rt.api_url).port);
+        // A write (with the token: its check is the one crypto call an API had) once the one-node cluster formed.
+        const deadline = Date.now() + 60_000;
+        let put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
+        while (put.status !== 200 && Date.now() < deadline) {
+          await sleep(250);
+          put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
+        }
+        expect(put.status, put.body).toBe(200);
+        expect((await send(port, 'GET', '/v1/kv/a')).status).toBe(200);
+        expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
+        expect((await send(port, 'GET', '/v1/status')).status).toBe(200);
+        // Idle: gossip rounds, energy samples, the compiler-tiering sampler, Raft's quiet ticks.
+        await sleep(4000);
+      });
       const loaded = readFileSync(loadedFile, 'utf8').trim().split('\n');
       // The list is the real one: what any node needs is there.
       for (const m of ['http', 'net', 'dgram', 'fs']) expect(loaded).toContain(m);
@@ -80,13 +77,6 @@ describe('an idle detached daemon', () => {
       expect(bad).toEqual([]);
       if (bundled) expect(loaded.filter((m) => m.startsWith('internal/modules/esm/loader'))).toEqual([]);
     } finally {
-      if (pid !== 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
       rmSync(root, { recursive: true, force: true });
     }
   }, 120_000);
