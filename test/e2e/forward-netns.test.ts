@@ -12,20 +12,16 @@
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  * Needs `npm run build`.
  */
-import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { until, type LeaderView } from '../helpers/kv-history.js';
-import { consensusToml } from '../helpers/config-toml.js';
 import { NetnsLab, netnsSkipReason, netnsTitle, nsGetJson } from '../helpers/netns.js';
-import { NetnsSwarm } from '../helpers/netns-swarm.js';
+import { NETNS_PORTS, NetnsSwarm } from '../helpers/netns-swarm.js';
 import type { RunResult } from '../helpers/run-swarm.js';
 
 const skipReason = netnsSkipReason('forward-netns');
 const lab = new NetnsLab({ tag: 'fw', nodes: 3, control: false });
-const GOSSIP_PORT = 7946;
-const RAFT_PORT = 7947;
-const API_PORT = 7948;
+const { gossip: GOSSIP_PORT, raft: RAFT_PORT, api: API_PORT } = NETNS_PORTS;
 
 const sw = new NetnsSwarm(lab, 'swarm-fw-netns-');
 afterAll(() => sw.cleanup());
@@ -33,25 +29,13 @@ afterAll(() => sw.cleanup());
 function writeConfig(i: number): void {
   // Every other node in the join list, a different one first on each host.
   const peers = [1, 2].map((k) => `"${lab.addr[(i + k) % 3]!}:${GOSSIP_PORT}"`);
-  writeFileSync(
-    sw.config(i),
-    [
-      '[network]',
-      `gossip_port = ${GOSSIP_PORT}`,
-      'multicast_enabled = false',
-      `join = [${peers.join(', ')}]`,
-      '[node]',
-      `name = "fw${i}"`,
-      `data_dir = "${sw.dataDir(i)}"`,
-      '[api]',
-      `port = ${API_PORT}`,
-      '[raft]',
-      `port = ${RAFT_PORT}`,
-      'bootstrap_expect = 3',
-      ...consensusToml(100, 1000, 2000),
-      '',
-    ].join('\n'),
-  );
+  const network = [
+    '[network]',
+    `gossip_port = ${GOSSIP_PORT}`,
+    'multicast_enabled = false',
+    `join = [${peers.join(', ')}]`,
+  ];
+  sw.writeConfig(i, { name: `fw${i}`, network });
 }
 
 const swarm = (i: number, args: readonly string[]): Promise<RunResult> => sw.swarm(i, args);

@@ -13,22 +13,17 @@
  * Needs `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { checkLinearizable, describeLinearizability } from '../../src/sim/linearizability.js';
 import { converged, getJson, KvRecorder, startLoad, until, type LeaderView } from '../helpers/kv-history.js';
-import { consensusToml } from '../helpers/config-toml.js';
 import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
-import { NetnsSwarm } from '../helpers/netns-swarm.js';
+import { NETNS_PORTS, NetnsSwarm } from '../helpers/netns-swarm.js';
 import { alive } from '../node/proc.js';
 
 const skipReason = netnsSkipReason('raft-netns');
 const lab = new NetnsLab({ tag: 'r', nodes: 3, control: true });
-// Each namespace has its own port space, so every node uses the same fixed ports and a restart keeps them.
-const GOSSIP_PORT = 7946;
-const RAFT_PORT = 7947;
-const API_PORT = 7948;
+const { gossip: GOSSIP_PORT, api: API_PORT } = NETNS_PORTS;
 let api: string[] = [];
 
 const sw = new NetnsSwarm(lab, 'swarm-raft-netns-');
@@ -36,24 +31,12 @@ const cleanup = (): void => sw.cleanup();
 afterAll(cleanup);
 
 function writeConfig(i: number): void {
-  writeFileSync(
-    sw.config(i),
-    [
-      ...lab.networkToml(i, GOSSIP_PORT),
-      '[node]',
-      `name = "ns${i}"`,
-      `data_dir = "${sw.dataDir(i)}"`,
-      '[api]',
-      // All addresses, so the test reaches each API through its control link (nodes never call each other's API).
-      'bind_address = "0.0.0.0"',
-      `port = ${API_PORT}`,
-      '[raft]',
-      `port = ${RAFT_PORT}`,
-      'bootstrap_expect = 3',
-      ...consensusToml(100, 1000, 2000),
-      '',
-    ].join('\n'),
-  );
+  sw.writeConfig(i, {
+    name: `ns${i}`,
+    network: lab.networkToml(i, GOSSIP_PORT),
+    // All addresses, so the test reaches each API through its control link (nodes never call each other's API).
+    api: ['bind_address = "0.0.0.0"'],
+  });
 }
 
 async function start(i: number): Promise<string> {

@@ -5,12 +5,16 @@
  * that SIGKILLs whatever daemon is left, removes the namespaces and the root
  * (kept, and printed, with KEEP_E2E set).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive } from '../node/proc.js';
+import { consensusToml } from './config-toml.js';
 import type { NetnsLab } from './netns.js';
 import { runSwarm, startNode, type RunResult, type StartJson } from './run-swarm.js';
+
+/** Every node's ports: each namespace has its own port space, so all nodes share them and a restart keeps them. */
+export const NETNS_PORTS = { gossip: 7946, raft: 7947, api: 7948 } as const;
 
 export class NetnsSwarm {
   /** The temporary root; '' until `init`. */
@@ -38,6 +42,29 @@ export class NetnsSwarm {
 
   dataDir(i: number): string {
     return join(this.root, `d${i}`);
+  }
+
+  /**
+   * Node i's config file: `network` (its [network] section), [node] with `name` and its data dir,
+   * [api] (`api` lines, then NETNS_PORTS.api), [raft] (NETNS_PORTS.raft, founded by all the lab's
+   * nodes together) and etcd-like consensus timing, so elections and the tests stay short.
+   */
+  writeConfig(i: number, o: { name: string; network: readonly string[]; api?: readonly string[] }): void {
+    const lines = [
+      ...o.network,
+      '[node]',
+      `name = "${o.name}"`,
+      `data_dir = "${this.dataDir(i)}"`,
+      '[api]',
+      ...(o.api ?? []),
+      `port = ${NETNS_PORTS.api}`,
+      '[raft]',
+      `port = ${NETNS_PORTS.raft}`,
+      `bootstrap_expect = ${this.lab.ns.length}`,
+      ...consensusToml(100, 1000, 2000),
+      '',
+    ];
+    writeFileSync(this.config(i), lines.join('\n'));
   }
 
   /** HOME and the XDG config dir under the root, no SWARM_CONFIG from the caller. */
