@@ -3,9 +3,12 @@
  * Tests depend on `npm run build` having run; `npm test` does that first.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SwarmClient } from '../../src/client/client.js';
+import { alive } from '../node/proc.js';
 
 export const SWARM_BIN = fileURLToPath(new URL('../../bin/swarm.js', import.meta.url));
 
@@ -160,5 +163,62 @@ export async function withDaemon(
         // already gone
       }
     }
+  }
+}
+
+/**
+ * The loopback daemons of one test file under one temporary root: HOME and the XDG config dir
+ * there, every daemon's PID, and a cleanup that SIGKILLs the live ones and removes the root
+ * (kept, and printed, with KEEP_E2E set).
+ */
+export class DaemonRoot {
+  readonly pids = new Set<number>();
+  private dir = '';
+
+  constructor(private readonly prefix: string) {}
+
+  /** Make the root (in beforeAll, so a skipped file makes nothing); returns its path. */
+  init(): string {
+    this.dir = mkdtempSync(join(tmpdir(), this.prefix));
+    return this.dir;
+  }
+
+  get root(): string {
+    return this.dir;
+  }
+
+  env(): NodeJS.ProcessEnv {
+    return { HOME: this.dir, XDG_CONFIG_HOME: join(this.dir, 'xdg'), SWARM_CONFIG: '' };
+  }
+
+  /**
+   * `startNode` with `<root>/<config>` (default config.toml), recording the PID; `ports`: the Raft
+   * and gossip ports a restarted node keeps, since its peers address it by them.
+   */
+  start(o: {
+    dir: string;
+    join?: readonly string[];
+    ports?: { raft: string; gossip: string } | undefined;
+    extra?: readonly string[];
+    config?: string;
+    timeoutMs?: number;
+  }): Promise<StartJson & { stderr: string }> {
+    const ports = o.ports === undefined ? [] : ['--raft-port', o.ports.raft, '--gossip-port', o.ports.gossip];
+    return startNode({
+      config: join(this.dir, o.config ?? 'config.toml'),
+      dir: o.dir,
+      extra: [...ports, ...(o.extra ?? [])],
+      ...(o.join !== undefined ? { join: o.join } : {}),
+      env: this.env(),
+      pids: this.pids,
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    });
+  }
+
+  cleanup(): void {
+    for (const pid of this.pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (this.dir === '') return;
+    if (process.env.KEEP_E2E) console.log('kept', this.dir);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
