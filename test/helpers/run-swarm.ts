@@ -2,10 +2,11 @@
  * Runs the real `swarm` binary (compiled JS, as users run it) as a subprocess.
  * Tests depend on `npm run build` having run; `npm test` does that first.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { SwarmClient } from '../../src/client/client.js';
 import { alive } from '../node/proc.js';
@@ -60,6 +61,43 @@ export function runProcess(
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
+}
+
+/** A `swarm` command a test reads while it runs (`--watch`, `logs -f`, `demo`): see `watchSwarm`. */
+export interface WatchedSwarm {
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Its stdout and stderr so far. */
+  out(): string;
+  err(): string;
+  /** Its exit code (null: killed by a signal). */
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * `swarm ARGS...` with `env` over the test's environment, its output collected as it comes; SIGKILL
+ * after `killAfterMs` (a hang guard, not a goal), cleared when it exits.
+ */
+export function watchSwarm(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  killAfterMs = 60_000,
+): WatchedSwarm {
+  const child = spawn(process.execPath, [SWARM_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  const exited = new Promise<number | null>((r) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      r(code);
+    }),
+  );
+  return { child, out: () => out, err: () => err, exited };
 }
 
 export function runSwarm(
