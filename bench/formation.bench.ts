@@ -9,12 +9,12 @@
  * Needs `npm run build`.
  */
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loopbackToml } from '../test/helpers/config-toml.js';
+import { freeUdpPorts } from '../test/helpers/free-ports.js';
 import type { BenchReport } from './types.js';
 
 const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
@@ -40,22 +40,6 @@ function swarm(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
       else resolve(stdout);
     });
   });
-}
-
-async function freeUdpPorts(n: number): Promise<number[]> {
-  const socks = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createSocket>>((resolve) => {
-          const s = createSocket('udp4');
-          s.bind(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = socks.map((s) => s.address().port);
-  await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
 }
 
 async function leaderOf(api: string): Promise<Leader | null> {

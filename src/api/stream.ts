@@ -90,9 +90,15 @@ export function takeStream(req: object): PendingStream | undefined {
   return s;
 }
 
-/** One SSE event; `data` is JSON on one line, so it needs no multi-line framing. */
-export function sseEvent(event: string, data: unknown, id?: number): string {
-  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+/**
+ * One SSE message, the only place its fields are laid out: `id:`, `event:`, `data:`, the wire
+ * format docs/api.md shows (EventSource reads the fields in any order; the bytes stay one).
+ * `data` is JSON on one line, so it needs no multi-line framing. `event` null writes no
+ * `event:` line, so a browser EventSource hands the message to `onmessage`.
+ */
+export function sseEvent(event: string | null, data: unknown, id?: number | string): string {
+  const idLine = id === undefined ? '' : `id: ${id}\n`;
+  return `${idLine}${event === null ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`;
 }
 
 /** What a long poll waits on: aborted when its client leaves or the server stops. */

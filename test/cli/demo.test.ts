@@ -1,8 +1,7 @@
 /** `swarm demo` starts real daemons and must leave nothing behind. */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SWARM_BIN, runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, watchSwarm } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 describe('swarm demo', () => {
@@ -51,27 +50,14 @@ describe('swarm demo', () => {
   });
 
   it('SIGINT stops every node before --duration ends and exits 0', async () => {
-    const child = spawn(
-      process.execPath,
-      [SWARM_BIN, 'demo', '--nodes', '2', '--duration', '600', '--json'],
-      {
-        env: { ...process.env, SWARM_CONFIG: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const w = watchSwarm(['demo', '--nodes', '2', '--duration', '600', '--json'], { SWARM_CONFIG: '' });
     const end = Date.now() + 30_000;
-    while (!stderr.includes('Swarm running') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    expect(await exited).toBe(0);
-    clearTimeout(killer);
-    expect(stderr).toContain('Stopped 2 node(s).');
-    const out = JSON.parse(stdout) as { nodes: { pid: number }[]; data_root: string };
+    while (!w.err().includes('Swarm running') && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 50));
+    w.child.kill('SIGINT');
+    expect(await w.exited).toBe(0);
+    expect(w.err()).toContain('Stopped 2 node(s).');
+    const out = JSON.parse(w.out()) as { nodes: { pid: number }[]; data_root: string };
     for (const n of out.nodes) expect(alive(n.pid)).toBe(false);
     expect(existsSync(out.data_root)).toBe(false);
   });

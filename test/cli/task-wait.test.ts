@@ -6,7 +6,6 @@
  * `?watch=true` and `?follow=true`): the CLI falls back to reading the plain
  * routes again, as before the streams.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskLogsResponse, TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
-import { SWARM_BIN, runSwarm } from '../helpers/run-swarm.js';
+import { runSwarm, watchSwarm } from '../helpers/run-swarm.js';
 
 let root: string;
 const servers: Server[] = [];
@@ -144,23 +143,13 @@ describe('swarm task logs -f', () => {
       };
       json(res, body);
     });
-    const child = spawn(process.execPath, [SWARM_BIN, 'task', 'logs', 'x', '-f', '--api', api], {
-      env: { ...process.env, ...env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const w = watchSwarm(['task', 'logs', 'x', '-f', '--api', api], env());
     const end = Date.now() + 30_000;
-    while (!out.includes('three') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    expect(await code).toBe(0);
-    clearTimeout(killer);
-    expect(err).toBe('');
-    expect(out).toBe('one\ntwo\nthree\n');
+    while (!w.out().includes('three') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    w.child.kill('SIGINT');
+    expect(await w.exited).toBe(0);
+    expect(w.err()).toBe('');
+    expect(w.out()).toBe('one\ntwo\nthree\n');
     expect(followAsked).toBe(true);
   }, 90_000);
 });

@@ -6,14 +6,13 @@
  * input answers 4xx JSON; the CLI's `event send` and `event watch --json`
  * work end to end; a reconnecting stream resumes from its cursor.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwarmClient, type EventWatchItem } from '../../src/client/client.js';
 import type { EventJson } from '../../src/api/routes/events-types.js';
-import { SWARM_BIN, runSwarm, startNode } from '../helpers/run-swarm.js';
+import { runSwarm, startNode, watchSwarm } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
 interface Node {
@@ -224,17 +223,9 @@ describe('swarm events in five real daemons', () => {
   }, 60_000);
 
   it('the CLI: event watch --json prints one line per event; event send reaches it from another node', async () => {
-    const watcher = spawn(
-      process.execPath,
-      [SWARM_BIN, 'event', 'watch', 'cli-test', '--json', '--api', nodes[4]!.api],
-      { env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const w = watchSwarm(['event', 'watch', 'cli-test', '--json', '--api', nodes[4]!.api], env(), 120_000);
+    const watcher = w.child;
     pids.add(watcher.pid!);
-    let out = '';
-    let err = '';
-    watcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    watcher.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((r) => watcher.on('close', (code) => r(code)));
     try {
       // The watcher is connected once a send shows up; repeat the send until it does (bounded).
       const sent: string[] = [];
@@ -245,17 +236,17 @@ describe('swarm events in five real daemons', () => {
         expect(r.code).toBe(0);
         sent.push((JSON.parse(r.stdout) as { id: string }).id);
         await new Promise((res) => setTimeout(res, 1000));
-        return out.includes('\n') ? true : null;
+        return w.out().includes('\n') ? true : null;
       });
-      const first = JSON.parse(out.split('\n')[0]!) as EventJson;
+      const first = JSON.parse(w.out().split('\n')[0]!) as EventJson;
       expect(first.name).toBe('cli-test');
       expect(first.payload).toBe('{"n":1}');
       expect(sent).toContain(first.id);
     } finally {
       watcher.kill('SIGINT');
     }
-    expect(await exited).toBe(0);
-    expect(err).toBe('');
+    expect(await w.exited).toBe(0);
+    expect(w.err()).toBe('');
     pids.delete(watcher.pid!);
   }, 120_000);
 });

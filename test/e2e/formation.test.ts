@@ -7,56 +7,25 @@
  * largest forms. Prints the time from the last start to an agreed leader.
  * Needs `npm run build` (or `npx tsc -p tsconfig.build.json`).
  */
-import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackToml } from '../helpers/config-toml.js';
-import { getJson, until } from '../helpers/kv-history.js';
-import { runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
-import { alive } from '../node/proc.js';
+import { freeUdpPorts } from '../helpers/free-ports.js';
+import { getJson, until, type LeaderView } from '../helpers/kv-history.js';
+import { DaemonRoot, runSwarm, type StartJson } from '../helpers/run-swarm.js';
 
-interface Leader {
-  self: string;
-  leader: string | null;
-  role: string;
-  term: number;
-  voters: string[];
-}
-
+const daemons = new DaemonRoot('swarm-formation-e2e-');
 let root: string;
-const pids = new Set<number>();
-const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
+const env = (): NodeJS.ProcessEnv => daemons.env();
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'swarm-formation-e2e-'));
+  root = daemons.init();
   // Default [raft] and [consensus]: nothing about bootstrap.
   writeFileSync(join(root, 'config.toml'), loopbackToml([]));
 });
 
-afterAll(() => {
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  if (process.env.KEEP_E2E) console.log('kept', root);
-  else rmSync(root, { recursive: true, force: true });
-});
-
-/** UDP ports free right now (bound to port 0, then released), so every node's join list is known up front. */
-async function freeUdpPorts(n: number): Promise<number[]> {
-  const socks = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createSocket>>((resolve) => {
-          const s = createSocket('udp4');
-          s.bind(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = socks.map((s) => s.address().port);
-  await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
+afterAll(() => daemons.cleanup());
 
 async function start(
   dir: string,
@@ -64,18 +33,11 @@ async function start(
   join_: string[],
   extra: string[] = [],
 ): Promise<StartJson> {
-  return startNode({
-    config: join(root, 'config.toml'),
-    dir,
-    extra: ['--gossip-port', String(gossipPort), ...extra],
-    join: join_,
-    env: env(),
-    pids,
-  });
+  return daemons.start({ dir, extra: ['--gossip-port', String(gossipPort), ...extra], join: join_ });
 }
 
-async function leaders(ns: StartJson[]): Promise<(Leader | null)[]> {
-  return Promise.all(ns.map((n) => getJson<Leader>(`${n.api_url}/v1/leader`, 2000)));
+async function leaders(ns: StartJson[]): Promise<(LeaderView | null)[]> {
+  return Promise.all(ns.map((n) => getJson<LeaderView>(`${n.api_url}/v1/leader`, 2000)));
 }
 
 /** Start n nodes at once, each joining all others; returns them and when the last start returned. */
@@ -97,8 +59,8 @@ async function startSwarm(tag: string, n: number): Promise<{ ns: StartJson[]; la
  * Polls until every node names the same leader; asserts that the first leader
  * any node reported already had all `n` founders as voters.
  */
-async function agreedLeader(ns: StartJson[], n: number | null): Promise<Leader> {
-  let firstSeen: Leader | null = null;
+async function agreedLeader(ns: StartJson[], n: number | null): Promise<LeaderView> {
+  let firstSeen: LeaderView | null = null;
   return until(
     `an agreed leader among ${ns.length}`,
     async () => {
@@ -164,7 +126,7 @@ describe('zero-config formation of real daemons', () => {
     const lone = await start(join(root, 'lone'), p!, []);
     await until(
       'the lone node leads',
-      async () => (await getJson<Leader>(`${lone.api_url}/v1/leader`))?.role === 'leader',
+      async () => (await getJson<LeaderView>(`${lone.api_url}/v1/leader`))?.role === 'leader',
       30_000,
     );
     process.kill(lone.pid, 'SIGKILL');

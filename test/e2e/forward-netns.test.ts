@@ -12,105 +12,42 @@
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  * Needs `npm run build`.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
-import type { LeaderView } from '../helpers/kv-history.js';
-import { consensusToml } from '../helpers/config-toml.js';
-import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
-import { runSwarm, type RunResult } from '../helpers/run-swarm.js';
-import { alive } from '../node/proc.js';
+import { until, type LeaderView } from '../helpers/kv-history.js';
+import { NetnsLab, netnsSkipReason, netnsTitle, nsGetJson } from '../helpers/netns.js';
+import { NETNS_PORTS, NetnsSwarm } from '../helpers/netns-swarm.js';
+import type { RunResult } from '../helpers/run-swarm.js';
 
 const skipReason = netnsSkipReason('forward-netns');
 const lab = new NetnsLab({ tag: 'fw', nodes: 3, control: false });
-const GOSSIP_PORT = 7946;
-const RAFT_PORT = 7947;
-const API_PORT = 7948;
+const { gossip: GOSSIP_PORT, raft: RAFT_PORT, api: API_PORT } = NETNS_PORTS;
 
-let root = '';
-const pids: (number | null)[] = [null, null, null];
-
-function cleanup(): void {
-  for (const p of pids) if (p !== null && alive(p)) process.kill(p, 'SIGKILL');
-  pids.fill(null);
-  lab.cleanup();
-  if (root !== '' && !process.env.KEEP_E2E) rmSync(root, { recursive: true, force: true });
-  else if (root !== '') console.log('kept', root);
-  root = '';
-}
-
-afterAll(cleanup);
+const sw = new NetnsSwarm(lab, 'swarm-fw-netns-');
+afterAll(() => sw.cleanup());
 
 function writeConfig(i: number): void {
   // Every other node in the join list, a different one first on each host.
   const peers = [1, 2].map((k) => `"${lab.addr[(i + k) % 3]!}:${GOSSIP_PORT}"`);
-  writeFileSync(
-    join(root, `n${i}.toml`),
-    [
-      '[network]',
-      `gossip_port = ${GOSSIP_PORT}`,
-      'multicast_enabled = false',
-      `join = [${peers.join(', ')}]`,
-      '[node]',
-      `name = "fw${i}"`,
-      `data_dir = "${join(root, `d${i}`)}"`,
-      '[api]',
-      `port = ${API_PORT}`,
-      '[raft]',
-      `port = ${RAFT_PORT}`,
-      'bootstrap_expect = 3',
-      ...consensusToml(100, 1000, 2000),
-      '',
-    ].join('\n'),
-  );
+  const network = [
+    '[network]',
+    `gossip_port = ${GOSSIP_PORT}`,
+    'multicast_enabled = false',
+    `join = [${peers.join(', ')}]`,
+  ];
+  sw.writeConfig(i, { name: `fw${i}`, network });
 }
 
-const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
-
-function swarm(i: number, args: readonly string[]): Promise<RunResult> {
-  return runSwarm(['--config', join(root, `n${i}.toml`), ...args], { netns: lab.ns[i]!, env: env() });
-}
-
-async function start(i: number): Promise<string> {
-  const r = await swarm(i, ['node', 'start', '--json']);
-  const pidMatch = /"pid":(\d+)/.exec(r.stdout);
-  if (pidMatch) pids[i] = Number(pidMatch[1]);
-  if (r.code !== 0) throw new Error(`node start in ${lab.ns[i]} failed (${r.code}): ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { id: string }).id;
-}
+const swarm = (i: number, args: readonly string[]): Promise<RunResult> => sw.swarm(i, args);
 
 /** GET a path of node i's own API from inside its namespace (the only place it is reachable). */
 function nsGet<T>(i: number, path: string): Promise<T | null> {
-  const script = `fetch('http://127.0.0.1:${API_PORT}${path}').then(r=>r.ok?r.text():'null').then(t=>process.stdout.write(t),()=>process.stdout.write('null'))`;
-  return new Promise((resolve) => {
-    execFile(
-      'ip',
-      ['netns', 'exec', lab.ns[i]!, process.execPath, '-e', script],
-      { timeout: 10_000 },
-      (err, stdout) => {
-        if (err) return resolve(null);
-        try {
-          resolve(JSON.parse(stdout) as T);
-        } catch {
-          resolve(null);
-        }
-      },
-    );
-  });
+  return nsGetJson<T>(lab.ns[i]!, `http://127.0.0.1:${API_PORT}${path}`, 10_000);
 }
 
-async function until<T>(what: string, f: () => Promise<T | null | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Each poll spawns a Node inside a namespace: every 200 ms, not kv-history's 50. */
+const poll = <T>(what: string, f: () => Promise<T | null>, ms = 30_000): Promise<T> =>
+  until(what, f, ms, 200);
 
 async function kvGet(i: number, key: string): Promise<unknown> {
   const r = await swarm(i, ['kv', 'get', key, '--json']);
@@ -135,11 +72,10 @@ describe('every node serves (forwarding over the Raft channel, 3 namespaces)', (
     netnsTitle(title, skipReason),
     async () => {
       try {
-        root = mkdtempSync(join(tmpdir(), 'swarm-fw-netns-'));
-        lab.setup();
+        sw.setup();
         for (let i = 0; i < 3; i++) writeConfig(i);
-        const ids = await Promise.all([0, 1, 2].map((i) => start(i)));
-        const leader = await until(
+        const ids = await Promise.all([0, 1, 2].map(async (i) => (await sw.start(i)).id));
+        const leader = await poll(
           'a leader with 3 voters',
           async () => {
             for (const i of [0, 1, 2]) {
@@ -154,7 +90,7 @@ describe('every node serves (forwarding over the Raft channel, 3 namespaces)', (
 
         // Advertised addresses: the host's cluster address for gossip and Raft (automatic, from the
         // interface toward the join peer); the API's 127.0.0.1 for information only.
-        const members = await until('all 3 members with addresses', async () => {
+        const members = await poll('all 3 members with addresses', async () => {
           const m = await nsGet<MembersResponse>(followers[0]!, '/v1/members');
           return m && m.members.filter((x) => x.addresses.raft !== null).length === 3 ? m : null;
         });
@@ -216,7 +152,7 @@ describe('every node serves (forwarding over the Raft channel, 3 namespaces)', (
           expect(r.code, r.stderr).toBe(0);
         }
       } finally {
-        cleanup();
+        sw.cleanup();
       }
     },
     150_000,

@@ -7,47 +7,20 @@
  * outside these namespaces: every veth end is created inside one of them.
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
-import { runSwarm, type RunResult } from '../helpers/run-swarm.js';
-import { alive } from '../node/proc.js';
 import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
+import { NetnsSwarm } from '../helpers/netns-swarm.js';
 
 const skipReason = netnsSkipReason('gossip-netns');
 const lab = new NetnsLab({ tag: 'g', nodes: 3, control: false });
-const NS = lab.ns;
-
-let root = '';
-const pids = new Set<number>();
-
-function cleanup(): void {
-  for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
-  pids.clear();
-  lab.cleanup();
-  if (root !== '') rmSync(root, { recursive: true, force: true });
-  root = '';
-}
-
-afterAll(cleanup);
-
-/** The `swarm` binary inside a namespace (its API listens on the namespace's own loopback). */
-function swarmIn(ns: string, args: readonly string[]): Promise<RunResult> {
-  return runSwarm(args, {
-    netns: ns,
-    env: { HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' },
-  });
-}
-
-function nodeArgs(i: number): string[] {
-  return ['--config', join(root, `n${i}.toml`)];
-}
+const sw = new NetnsSwarm(lab, 'swarm-gossip-netns-');
+afterAll(() => sw.cleanup());
 
 async function members(i: number): Promise<MembersResponse> {
-  const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'swarm', 'status', '--json']);
-  if (r.code !== 0) throw new Error(`swarm status in ${NS[i]} failed: ${r.stderr}`);
+  const r = await sw.swarm(i, ['swarm', 'status', '--json']);
+  if (r.code !== 0) throw new Error(`swarm status in ${lab.ns[i]} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as MembersResponse;
 }
 
@@ -58,16 +31,15 @@ describe('multicast discovery of real daemons between network namespaces', () =>
     netnsTitle(title, skipReason),
     async () => {
       try {
-        root = mkdtempSync(join(tmpdir(), 'swarm-gossip-netns-'));
-        lab.setup();
+        sw.setup();
         for (let i = 0; i < 3; i++) {
           writeFileSync(
-            join(root, `n${i}.toml`),
+            sw.config(i),
             [
               ...lab.networkToml(i, 0),
               '[node]',
               `name = "ns${i}"`,
-              `data_dir = "${join(root, `d${i}`)}"`,
+              `data_dir = "${sw.dataDir(i)}"`,
               '[api]',
               'port = 0',
               '[raft]',
@@ -78,14 +50,8 @@ describe('multicast discovery of real daemons between network namespaces', () =>
         }
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) {
-          const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'start', '--json']);
-          // Track the daemon before any assertion can fail, so cleanup still kills it.
-          const pidMatch = /"pid":(\d+)/.exec(r.stdout);
-          if (pidMatch) pids.add(Number(pidMatch[1]));
-          expect(r.stderr).toBe('');
-          expect(r.code).toBe(0);
-          const info = JSON.parse(r.stdout) as { pid: number; id: string };
-          pids.add(info.pid);
+          const info = await sw.start(i);
+          expect(info.stderr).toBe('');
           ids.push(info.id);
         }
         // Announces back off from 1 s (doubling); three nodes find each other within a few rounds.
@@ -104,12 +70,12 @@ describe('multicast discovery of real daemons between network namespaces', () =>
           for (const x of m.members) expect(x.addresses.gossip.startsWith(`${lab.subnet}.`)).toBe(true);
         }
         for (let i = 0; i < 3; i++) {
-          const r = await swarmIn(NS[i]!, [...nodeArgs(i), 'node', 'stop']);
+          const r = await sw.swarm(i, ['node', 'stop']);
           expect(r.code).toBe(0);
         }
-        pids.clear();
+        sw.pids.fill(null);
       } finally {
-        cleanup();
+        sw.cleanup();
       }
     },
     90_000,

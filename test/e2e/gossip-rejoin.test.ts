@@ -10,7 +10,6 @@
  *   (different key; key on one side only), in Prometheus, and in `swarm swarm status`.
  * Timeouts are generous (a loaded machine); timing goals are in bench/gossip-rejoin-live.ts.
  */
-import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import type { StatusResponse } from '../../src/api/types.js';
 import { SwarmClient } from '../../src/client/client.js';
+import { freeUdpPorts } from '../helpers/free-ports.js';
 import { isolatedEnv, runSwarm, type StartedDaemon } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
@@ -30,15 +30,6 @@ function env(key: string): NodeJS.ProcessEnv {
   return isolatedEnv(root, {
     SWARM_SECURITY__SWARM_KEY: key,
   });
-}
-
-/** A UDP port free right now (the daemon binds it a moment later; loopback only). */
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 async function start(name: string, port: number, joinPorts: readonly number[], key = ''): Promise<Started> {
@@ -104,7 +95,7 @@ afterAll(() => {
 
 describe('rejoin and refused peers, real daemons on loopback', () => {
   it('a SIGKILLed member restarted from its data dir is alive again everywhere', async () => {
-    const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
+    const ports = await freeUdpPorts(5);
     const nodes: Started[] = [await start('j0', ports[0]!, [])];
     for (let i = 1; i < 5; i++) nodes.push(await start(`j${i}`, ports[i]!, [ports[0]!]));
     for (const n of nodes) {
@@ -159,7 +150,7 @@ describe('rejoin and refused peers, real daemons on loopback', () => {
     const gen = async (): Promise<string> => (await runSwarm(['keygen'], { env: env('') })).stdout.trim();
     const k1 = await gen();
     const k2 = await gen();
-    const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
+    const [pa, pb, pc] = (await freeUdpPorts(3)) as [number, number, number];
     // Each names the others, so packets flow both ways although none is ever admitted.
     const a = await start('ka', pa, [pb, pc], k1);
     const b = await start('kb', pb, [pa], k2);

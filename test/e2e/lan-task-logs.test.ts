@@ -13,11 +13,10 @@
  * Skipped, with the reason in the title, where `ip netns add` is not permitted.
  * Needs `npm run build`.
  */
-import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TaskLogsResponse, TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
-import { LanRig, rigSkipReason, waitFor } from '../helpers/lan-rig.js';
-import { netnsSkipReason, netnsTitle } from '../helpers/netns.js';
+import { DEFAULT_API, LanRig, rigSkipReason, waitFor } from '../helpers/lan-rig.js';
+import { netnsSkipReason, netnsTitle, nsGetJson } from '../helpers/netns.js';
 import { groupAlive } from '../node/proc.js';
 
 const skipReason = netnsSkipReason('lan-task-logs') ?? rigSkipReason('lan-task-logs');
@@ -54,22 +53,7 @@ const TASK_SCRIPT = `${GEN} process.stdout.write(s); setInterval(() => {}, 1 << 
 
 /** GET a path of host i's own API from inside its namespace (the only place it listens). */
 function nsGet<T>(rig: LanRig, i: number, path: string): Promise<T | null> {
-  const script = `fetch('http://127.0.0.1:5557${path}').then(async (r) => process.stdout.write(r.ok ? await r.text() : 'null'), () => process.stdout.write('null'))`;
-  return new Promise((resolve) => {
-    execFile(
-      'ip',
-      ['netns', 'exec', rig.hosts[i]!.ns, process.execPath, '-e', script],
-      { timeout: 20_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout) => {
-        if (err) return resolve(null);
-        try {
-          resolve(JSON.parse(stdout) as T);
-        } catch {
-          resolve(null);
-        }
-      },
-    );
-  });
+  return nsGetJson<T>(rig.hosts[i]!.ns, `${DEFAULT_API}${path}`);
 }
 
 async function logsAcrossHosts(rig: LanRig, key: string | null): Promise<void> {

@@ -6,8 +6,7 @@
  * is present; the recorded history is linearizable; a graceful `node stop` of
  * the leader hands leadership over. Needs `npm run build`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
@@ -17,9 +16,8 @@ import {
   type KvHistoryOp,
 } from '../../src/sim/linearizability.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
-import { getJson, until } from '../helpers/kv-history.js';
-import { runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
-import { alive } from '../node/proc.js';
+import { getJson, until, type LeaderView } from '../helpers/kv-history.js';
+import { DaemonRoot, runSwarm, type StartJson } from '../helpers/run-swarm.js';
 
 interface Daemon {
   dir: string;
@@ -27,44 +25,27 @@ interface Daemon {
   alive: boolean;
 }
 
+const daemons = new DaemonRoot('swarm-raft-e2e-');
 let root: string;
-const pids = new Set<number>();
-const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
+const env = (): NodeJS.ProcessEnv => daemons.env();
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'swarm-raft-e2e-'));
+  root = daemons.init();
   writeFileSync(
     join(root, 'config.toml'),
     loopbackToml(['bootstrap_expect = 3', 'snapshot_interval_entries = 200'], consensusToml(100, 600, 1200)),
   );
 });
 
-afterAll(() => {
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  if (process.env.KEEP_E2E) console.log('kept', root);
-  else rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => daemons.cleanup());
 
-async function start(
-  dir: string,
-  join_: string[],
-  ports?: { raft: string; gossip: string },
-): Promise<StartJson> {
-  const extra = ports === undefined ? [] : ['--raft-port', ports.raft, '--gossip-port', ports.gossip];
-  return startNode({ config: join(root, 'config.toml'), dir, extra, join: join_, env: env(), pids });
+function start(dir: string, join_: string[], ports?: { raft: string; gossip: string }): Promise<StartJson> {
+  return daemons.start({ dir, join: join_, ports });
 }
 
-interface Leader {
-  self: string;
-  leader: string | null;
-  role: string;
-  term: number;
-  voters: string[];
-}
-
-async function leaderOf(ds: Daemon[], voters = 3): Promise<{ d: Daemon; l: Leader } | null> {
+async function leaderOf(ds: Daemon[], voters = 3): Promise<{ d: Daemon; l: LeaderView } | null> {
   for (const d of ds.filter((x) => x.alive)) {
-    const l = await getJson<Leader>(`${d.info.api_url}/v1/leader`);
+    const l = await getJson<LeaderView>(`${d.info.api_url}/v1/leader`);
     if (l && l.role === 'leader' && l.voters.length >= voters) return { d, l };
   }
   return null;

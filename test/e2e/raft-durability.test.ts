@@ -15,15 +15,13 @@
  *
  * Needs `npm run build`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanSegment } from '../../src/raft/storage/scan.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { getJson, until, type LeaderView } from '../helpers/kv-history.js';
-import { startNode, type StartJson } from '../helpers/run-swarm.js';
-import { alive } from '../node/proc.js';
+import { DaemonRoot, type StartJson } from '../helpers/run-swarm.js';
 
 interface Daemon {
   dir: string;
@@ -32,12 +30,11 @@ interface Daemon {
   alive: boolean;
 }
 
+const daemons = new DaemonRoot('swarm-durability-e2e-');
 let root: string;
-const pids = new Set<number>();
-const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'swarm-durability-e2e-'));
+  root = daemons.init();
   writeFileSync(
     join(root, 'config.toml'),
     loopbackToml(
@@ -52,28 +49,15 @@ beforeAll(() => {
   );
 });
 
-afterAll(() => {
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  if (process.env.KEEP_E2E) console.log('kept', root);
-  else rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => daemons.cleanup());
 
-async function start(
+function start(
   dir: string,
   join_: string[],
   ports?: { raft: string; gossip: string },
   config = 'config.toml',
 ): Promise<StartJson> {
-  const extra = ports === undefined ? [] : ['--raft-port', ports.raft, '--gossip-port', ports.gossip];
-  return startNode({
-    config: join(root, config),
-    dir,
-    extra,
-    join: join_,
-    env: env(),
-    pids,
-    timeoutMs: 60_000,
-  });
+  return daemons.start({ dir, join: join_, ports, config, timeoutMs: 60_000 });
 }
 
 async function cluster(name: string, config = 'config.toml'): Promise<Daemon[]> {

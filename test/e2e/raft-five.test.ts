@@ -5,36 +5,25 @@
  * continue; the killed node restarts and catches up; no acknowledged write is
  * lost. The 3-node variant with linearizability checks is raft-cluster.test.ts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { converged, getJson, kvRequest, until, type LeaderView } from '../helpers/kv-history.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { DaemonRoot } from '../helpers/run-swarm.js';
 
+const daemons = new DaemonRoot('swarm-raft5-e2e-');
 let root: string;
-const pids = new Set<number>();
-const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'swarm-raft5-e2e-'));
+  root = daemons.init();
   writeFileSync(
     join(root, 'config.toml'),
     loopbackToml(['bootstrap_expect = 5'], consensusToml(100, 600, 1200)),
   );
 });
 
-afterAll(() => {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => daemons.cleanup());
 
 interface Node {
   dir: string;
@@ -48,13 +37,7 @@ async function start(
   join_: string | null,
   ports?: { raft: string; gossip: string },
 ): Promise<Node> {
-  const args = ['--config', join(root, 'config.toml'), 'node', 'start', '--json', '--data-dir', dir];
-  if (join_) args.push('--join', join_);
-  if (ports) args.push('--raft-port', ports.raft, '--gossip-port', ports.gossip);
-  const r = await runSwarm(args, { env: env() });
-  if (r.code !== 0) throw new Error(`node start failed: ${r.stderr}`);
-  const info = JSON.parse(r.stdout) as { pid: number; api_url: string };
-  pids.add(info.pid);
+  const info = await daemons.start({ dir, join: join_ ? [join_] : [], ports });
   return { dir, api: info.api_url, pid: info.pid, alive: true };
 }
 

@@ -13,73 +13,34 @@
  * Needs `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MembersResponse } from '../../src/api/members-types.js';
 import { checkLinearizable, describeLinearizability } from '../../src/sim/linearizability.js';
 import { converged, getJson, KvRecorder, startLoad, until, type LeaderView } from '../helpers/kv-history.js';
-import { consensusToml } from '../helpers/config-toml.js';
 import { NetnsLab, netnsSkipReason, netnsTitle } from '../helpers/netns.js';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { NETNS_PORTS, NetnsSwarm } from '../helpers/netns-swarm.js';
 import { alive } from '../node/proc.js';
 
 const skipReason = netnsSkipReason('raft-netns');
 const lab = new NetnsLab({ tag: 'r', nodes: 3, control: true });
-// Each namespace has its own port space, so every node uses the same fixed ports and a restart keeps them.
-const GOSSIP_PORT = 7946;
-const RAFT_PORT = 7947;
-const API_PORT = 7948;
+const { gossip: GOSSIP_PORT, api: API_PORT } = NETNS_PORTS;
 let api: string[] = [];
 
-let root = '';
-const pids: (number | null)[] = [null, null, null];
-
-function cleanup(): void {
-  for (const p of pids) if (p !== null && alive(p)) process.kill(p, 'SIGKILL');
-  pids.fill(null);
-  lab.cleanup();
-  if (root !== '' && !process.env.KEEP_E2E) rmSync(root, { recursive: true, force: true });
-  else if (root !== '') console.log('kept', root);
-  root = '';
-}
-
+const sw = new NetnsSwarm(lab, 'swarm-raft-netns-');
+const cleanup = (): void => sw.cleanup();
 afterAll(cleanup);
 
 function writeConfig(i: number): void {
-  writeFileSync(
-    join(root, `n${i}.toml`),
-    [
-      ...lab.networkToml(i, GOSSIP_PORT),
-      '[node]',
-      `name = "ns${i}"`,
-      `data_dir = "${join(root, `d${i}`)}"`,
-      '[api]',
-      // All addresses, so the test reaches each API through its control link (nodes never call each other's API).
-      'bind_address = "0.0.0.0"',
-      `port = ${API_PORT}`,
-      '[raft]',
-      `port = ${RAFT_PORT}`,
-      'bootstrap_expect = 3',
-      ...consensusToml(100, 1000, 2000),
-      '',
-    ].join('\n'),
-  );
+  sw.writeConfig(i, {
+    name: `ns${i}`,
+    network: lab.networkToml(i, GOSSIP_PORT),
+    // All addresses, so the test reaches each API through its control link (nodes never call each other's API).
+    api: ['bind_address = "0.0.0.0"'],
+  });
 }
 
-const env = (): NodeJS.ProcessEnv => ({ HOME: root, XDG_CONFIG_HOME: join(root, 'xdg'), SWARM_CONFIG: '' });
-
 async function start(i: number): Promise<string> {
-  const r = await runSwarm(['--config', join(root, `n${i}.toml`), 'node', 'start', '--json'], {
-    netns: lab.ns[i]!,
-    env: env(),
-  });
-  // Track the daemon before any assertion can fail, so cleanup still kills it.
-  const pidMatch = /"pid":(\d+)/.exec(r.stdout);
-  if (pidMatch) pids[i] = Number(pidMatch[1]);
-  if (r.code !== 0) throw new Error(`node start in ${lab.ns[i]} failed (${r.code}): ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { id: string }).id;
+  return (await sw.start(i)).id;
 }
 
 /** The node that leads `voters` voters, by index, among `among`. */
@@ -116,8 +77,7 @@ async function expectSameStoreWithAcked(rec: KvRecorder): Promise<void> {
 
 /** Namespaces, configs and 3 daemons; resolves once one of them leads 3 voters. */
 async function startSwarm(): Promise<{ ids: string[]; first: { i: number; v: LeaderView } }> {
-  root = mkdtempSync(join(tmpdir(), 'swarm-raft-netns-'));
-  lab.setup();
+  sw.setup();
   api = lab.control.map((a) => `http://${a}:${API_PORT}`);
   for (let i = 0; i < 3; i++) writeConfig(i);
   const ids = await Promise.all([0, 1, 2].map((i) => start(i)));
@@ -240,7 +200,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
           await until('writes before the kill', async () => rec.ackedWritesSince(before) >= 20);
           const cur = await until('the current leader', () => leaderAmong([0, 1, 2]));
           const victim = cur.i;
-          process.kill(pids[victim]!, 'SIGKILL');
+          process.kill(sw.pids[victim]!, 'SIGKILL');
           const tKill = rec.now();
           const others = [0, 1, 2].filter((i) => i !== victim);
           const after = await until(
@@ -254,7 +214,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
           console.log(`raft-netns: new leader ${Math.round(rec.now() - tKill)} ms after SIGKILL`);
           expect(after.i).not.toBe(victim);
           await until('writes after the kill', async () => rec.ackedWritesSince(tKill) >= 20);
-          await until('the killed daemon to exit', async () => !alive(pids[victim]!), 10_000);
+          await until('the killed daemon to exit', async () => !alive(sw.pids[victim]!), 10_000);
           await start(victim);
           const tRestart = rec.now();
           await until('writes after the restart', async () => rec.ackedWritesSince(tRestart) >= 20);
@@ -270,10 +230,7 @@ describe('raft across network namespaces (multicast discovery only)', () => {
         console.log(`raft-netns: ${describeLinearizability(lin)}, ${rec.acked.size} fresh keys acknowledged`);
 
         for (let i = 0; i < 3; i++) {
-          const r = await runSwarm(['--config', join(root, `n${i}.toml`), 'node', 'stop'], {
-            netns: lab.ns[i]!,
-            env: env(),
-          });
+          const r = await sw.swarm(i, ['node', 'stop']);
           expect(r.code).toBe(0);
         }
       } finally {

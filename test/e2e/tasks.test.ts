@@ -17,7 +17,6 @@
  * - `swarm task logs -f` through a node that does not run the task prints what
  *   the task writes after it started, and exits once the task ended.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,7 @@ import { SwarmClient } from '../../src/client/client.js';
 import type { TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
 import { consensusToml, loopbackToml } from '../helpers/config-toml.js';
 import { until } from '../helpers/kv-history.js';
-import { SWARM_BIN, runSwarm, startNode, type StartJson } from '../helpers/run-swarm.js';
+import { runSwarm, startNode, type StartJson, watchSwarm } from '../helpers/run-swarm.js';
 import { alive, groupAlive } from '../node/proc.js';
 
 const SYSROOT = fileURLToPath(new URL('../fixtures/sysroot/', import.meta.url));
@@ -340,30 +339,22 @@ describe('tasks on real daemons', () => {
     expect(s.allocations[0]!.node_name).not.toBe('m');
     // m runs no task: the CLI follows through m, which reads the log over the Raft channel.
     const m = node('m');
-    const child = spawn(
-      process.execPath,
-      [SWARM_BIN, '--config', join(root, 'config.toml'), 'task', 'logs', '--data-dir', m.dir, 'say', '-f'],
-      { env: { ...process.env, ...m.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const w = watchSwarm(
+      ['--config', join(root, 'config.toml'), 'task', 'logs', '--data-dir', m.dir, 'say', '-f'],
+      m.env,
     );
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
     try {
-      await until('the first line through logs -f', async () => out.includes('first\n'), 30_000);
+      await until('the first line through logs -f', async () => w.out().includes('first\n'), 30_000);
       // Only now does the task write the rest: the CLI must follow to see it.
-      expect(out).not.toContain('second\n');
+      expect(w.out()).not.toContain('second\n');
       writeFileSync(go, '');
-      const code = await exited;
-      expect(err).toBe('');
+      const code = await w.exited;
+      expect(w.err()).toBe('');
       expect(code).toBe(0);
     } finally {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
+      w.child.kill('SIGKILL');
     }
-    expect(out).toMatch(/first\n[^]*second\n[^]*last\n[^]*exited with code 4/);
+    expect(w.out()).toMatch(/first\n[^]*second\n[^]*last\n[^]*exited with code 4/);
     expect((await status(node('a'), 'say'))!.allocations[0]).toMatchObject({ state: 'exited', exit_code: 4 });
   }, 120_000);
 

@@ -11,6 +11,7 @@ import { MemberStatus } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import type { GossipConfig } from '../../src/gossip/types.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
+import { hearUpdates } from '../helpers/gossip-news.js';
 
 function node(
   ids: string[],
@@ -65,16 +66,7 @@ describe('failure detection timing', () => {
     const ids = ['x', ...Array.from({ length: 5 }, (_, i) => `m${i}`)];
     const n = node(ids);
     const now = 10;
-    n.receive(
-      { host: 'm1', port: 0 },
-      {
-        type: 'gossip',
-        from: 'm1',
-        updates: [{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }],
-        events: [],
-      },
-      now,
-    );
+    hearUpdates(n, 'm1', [{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }], now);
     expect(n.member('m3')?.status).toBe(MemberStatus.Suspect);
     expect(n.nextDeadline()).toBe(now);
     n.tick(now);
@@ -102,16 +94,7 @@ describe('failure detection timing', () => {
     const observers = 300;
     for (let i = 0; i < observers; i++) {
       const n = node([ids[i + 1]!, ...ids], i + 1, view);
-      n.receive(
-        { host: 'm999', port: 0 },
-        {
-          type: 'gossip',
-          from: 'm999',
-          updates: [{ kind: 'suspect', id: 'm0', incarnation: 0, from: 'm999' }],
-          events: [],
-        },
-        10,
-      );
+      hearUpdates(n, 'm999', [{ kind: 'suspect', id: 'm0', incarnation: 0, from: 'm999' }], 10);
       // The suspicion also goes out at once (urgent news), so look at the pings, not the deadline.
       n.tick(10);
       if (n.drain().some((o) => o.msg.type === 'ping' && o.to === 'm0')) urgent++;
@@ -132,27 +115,14 @@ describe('failure detection timing', () => {
         (o) => o.msg.type === 'gossip' && o.msg.updates.some((u: { kind: string }) => u.kind === kind),
       ).length;
     // Another member's metadata: plain news, it waits for the regular round.
-    n.receive(
-      { host: 'm1', port: 0 },
-      {
-        type: 'gossip',
-        from: 'm1',
-        updates: [{ kind: 'alive', member: { ...n.member('m2')!, incarnation: 5, meta: { api: 'a:1' } } }],
-        events: [],
-      },
+    hearUpdates(
+      n,
+      'm1',
+      [{ kind: 'alive', member: { ...n.member('m2')!, incarnation: 5, meta: { api: 'a:1' } } }],
       10,
     );
     expect(n.nextDeadline()).toBeGreaterThan(500);
-    n.receive(
-      { host: 'm1', port: 0 },
-      {
-        type: 'gossip',
-        from: 'm1',
-        updates: [{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }],
-        events: [],
-      },
-      20,
-    );
+    hearUpdates(n, 'm1', [{ kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }], 20);
     const out = runTimers(n, 205);
     expect(gossipTo(out, 'suspect')).toBeGreaterThan(0);
   });

@@ -10,6 +10,7 @@ import { GossipNode } from '../../src/gossip/node.js';
 import { PROBE_SKIP_HEARD_PERIODS } from '../../src/gossip/probe.js';
 import { sharedView } from '../../src/sim/gossip/driver.js';
 import { gossipCodec } from '../../src/net/gossip-codec.js';
+import { hearUpdates } from '../helpers/gossip-news.js';
 
 const encodeGossip = (m: GossipMessage): Uint8Array => gossipCodec.encode(m);
 
@@ -148,16 +149,7 @@ describe('frugal probes', () => {
   it('still probes a suspect that pinged it (the buddy ping carries the suspicion)', () => {
     const n = node(['a', 'b', 'c']);
     n.receive({ host: 'b', port: 0 }, { type: 'ping', from: 'b', seq: 1, target: '', updates: [] }, 10);
-    n.receive(
-      { host: 'c', port: 0 },
-      {
-        type: 'gossip',
-        from: 'c',
-        updates: [{ kind: 'suspect', id: 'b', incarnation: 0, from: 'c' }],
-        events: [],
-      },
-      11,
-    );
+    hearUpdates(n, 'c', [{ kind: 'suspect', id: 'b', incarnation: 0, from: 'c' }], 11);
     const pings: string[] = [];
     run(n, 20, (to, m) => {
       if (m.type === 'ping' && to !== null) pings.push(to);

@@ -6,6 +6,7 @@ import { GossipNode } from '../../src/gossip/node.js';
 import { estimateSize } from '../../src/gossip/size.js';
 import type { GossipEvent } from '../../src/gossip/types.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
+import { hearUpdates } from '../helpers/gossip-news.js';
 
 const LAN = { latencyMs: 2, jitterMs: 2, loss: 0, duplicate: 0 };
 
@@ -61,16 +62,7 @@ describe('GossipNode', () => {
       view: sharedView(['x', 'y']),
     });
     n.tick(0);
-    n.receive(
-      { host: 'y', port: 0 },
-      {
-        type: 'gossip',
-        from: 'y',
-        updates: [{ kind: 'suspect', id: 'x', incarnation: 0, from: 'y' }],
-        events: [],
-      },
-      10,
-    );
+    hearUpdates(n, 'y', [{ kind: 'suspect', id: 'x', incarnation: 0, from: 'y' }], 10);
     expect(n.selfRecord.incarnation).toBe(1);
     expect(n.stats().refutations).toBe(1);
     // The refutation rides on the next message out.
@@ -186,11 +178,7 @@ describe('GossipNode', () => {
     );
     expect(leftTo('c')).toBe(true);
     const claim = (kind: 'suspect' | 'dead', inc: number) =>
-      a.receive(
-        { host: 'c', port: 0 },
-        { type: 'gossip', from: 'c', updates: [{ kind, id: 'b', incarnation: inc, from: 'c' }], events: [] },
-        30,
-      );
+      hearUpdates(a, 'c', [{ kind, id: 'b', incarnation: inc, from: 'c' }], 30);
     claim('suspect', 0);
     expect(leftTo('c')).toBe(true);
     claim('dead', 1);

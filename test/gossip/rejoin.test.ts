@@ -7,6 +7,7 @@ import { createRng } from '../../src/common/rng.js';
 import { MemberStatus, type MemberRecord } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
+import { hearUpdates } from '../helpers/gossip-news.js';
 
 const LAN = { latencyMs: 2, jitterMs: 2, loss: 0.01, duplicate: 0 };
 
@@ -175,16 +176,7 @@ describe('rejoin after a restart', () => {
       view: sharedView(['x', 'y']),
     });
     n.tick(0);
-    n.receive(
-      { host: 'y', port: 0 },
-      {
-        type: 'gossip',
-        from: 'y',
-        updates: [{ kind: 'dead', id: 'x', incarnation: 40, from: 'y' }],
-        events: [],
-      },
-      10,
-    );
+    hearUpdates(n, 'y', [{ kind: 'dead', id: 'x', incarnation: 40, from: 'y' }], 10);
     expect(n.selfRecord.incarnation).toBe(41);
     expect(n.selfRecord.status).toBe(MemberStatus.Alive);
   });

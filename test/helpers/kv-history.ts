@@ -7,18 +7,22 @@
 import { createRng } from '../../src/common/rng.js';
 import type { KvHistoryOp } from '../../src/sim/linearizability.js';
 
-/** Poll `f` until it returns something truthy; throws naming `what` after `ms` (a hang guard, not a goal). */
+/**
+ * Poll `f` every `everyMs` until it returns something truthy; throws naming `what` after `ms` (a
+ * hang guard, not a goal).
+ */
 export async function until<T>(
   what: string,
   f: () => Promise<T | null | undefined | false>,
   ms = 20_000,
+  everyMs = 50,
 ): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await f();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

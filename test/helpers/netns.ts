@@ -6,6 +6,7 @@
  * the test's links.
  */
 import { execFileSync } from 'node:child_process';
+import { runProcess } from './run-swarm.js';
 
 /** Run `ip ARGS...`; throws with ip's stderr on failure. */
 export function ip(...args: string[]): void {
@@ -49,6 +50,24 @@ export function netnsSkipReason(file: string): string | null {
 /** The test title, or the title with the skip reason appended when namespaces are not permitted. */
 export function netnsTitle(title: string, skipReason: string | null): string {
   return skipReason === null ? title : `${title} [SKIPPED: ip netns add not permitted: ${skipReason}]`;
+}
+
+/**
+ * GET `url` from inside namespace `ns` (a Node child under `ip netns exec`): the way to reach an API
+ * left on its default 127.0.0.1 there. The JSON body, or null on a non-2xx answer, a failure, or
+ * no answer within `timeoutMs`.
+ */
+export async function nsGetJson<T>(ns: string, url: string, timeoutMs = 20_000): Promise<T | null> {
+  const script = `fetch(${JSON.stringify(url)}).then(async (r) => process.stdout.write(r.ok ? await r.text() : 'null'), () => process.stdout.write('null'))`;
+  const r = await runProcess('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
+    timeoutMs,
+  }).catch(() => null);
+  if (r === null || r.code !== 0) return null;
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    return null;
+  }
 }
 
 function ipv4ToInt(a: string): number {

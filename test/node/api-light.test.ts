@@ -6,16 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Hono } from 'hono';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApi, type ApiNode } from '../../src/api/app.js';
-import { installLightFetchGlobals, LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
-import { requestListener } from '../../src/api/server.js';
-import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
+import { LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
+import { send, useLightServer, type Reply } from '../helpers/http.js';
+import { loopbackToml } from '../helpers/config-toml.js';
+import { SWARM_BIN, withDaemon } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 
 describe('LightHeaders', () => {
@@ -67,51 +65,8 @@ function fakeNode(): ApiNode & { shutdowns: string[] } {
   };
 }
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function send(
-  port: number,
-  method: string,
-  path: string,
-  body?: string,
-  headers: Record<string, string> = {},
-) {
-  return new Promise<Reply>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 describe('API over node:http with the light globals installed', () => {
-  const saved = ['Headers', 'Response'].map(
-    (k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)] as const,
-  );
-  let server: Server | null = null;
-
-  beforeEach(() => installLightFetchGlobals());
-  afterEach(async () => {
-    for (const [k, d] of saved) if (d) Object.defineProperty(globalThis, k, d);
-    const s = server;
-    server = null;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
-  });
-
-  async function serve(app: Hono): Promise<number> {
-    const s = createServer(requestListener(app.fetch));
-    server = s;
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    return (s.address() as AddressInfo).port;
-  }
+  const { serve } = useLightServer();
 
   it('hono answers with light responses that the adapter writes: status, headers, body, HEAD', async () => {
     const node = fakeNode();
@@ -169,14 +124,12 @@ describe('API over node:http with the light globals installed', () => {
   });
 
   it('a handler that fails outside hono still gets a JSON 500', async () => {
-    const s = createServer(
-      requestListener(() => {
+    const port = await serve({
+      fetch: () => {
         throw new Error('boom');
-      }),
-    );
-    server = s;
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    const res = await send((s.address() as AddressInfo).port, 'GET', '/');
+      },
+    });
+    const res = await send(port, 'GET', '/');
     expect(res.status).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ error: { code: 'internal', message: 'boom' } });
   });
@@ -197,10 +150,7 @@ describe('a node daemon', () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-light-'));
     const report = join(root, 'modules.txt');
     const config = join(root, 'config.toml');
-    writeFileSync(
-      config,
-      '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n',
-    );
+    writeFileSync(config, loopbackToml([]));
     // Preloaded into the daemon: at exit, the list of the Node internals it loaded.
     const preload = `data:text/javascript,${encodeURIComponent(
       `import { writeFileSync } from 'node:fs'; process.on('exit', () => writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));`,
@@ -265,10 +215,7 @@ describe('a detached node daemon', () => {
   it('runs without zod, prom-client or commander; the first /metrics scrape loads prom-client', async () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-lean-'));
     const config = join(root, 'config.toml');
-    writeFileSync(
-      config,
-      '[network]\ngossip_port = 0\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nport = 0\n\n[raft]\nport = 0\n\n[security]\napi_token = "t0ken"\n',
-    );
+    writeFileSync(config, loopbackToml([], ['[security]', 'api_token = "t0ken"']));
     // A resolve hook in every process of the test's tree: each appends the URLs it loads to modules.<pid>.
     const dataDir = join(root, 'd');
     const env = {
@@ -280,53 +227,40 @@ describe('a detached node daemon', () => {
       const names = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);
       return [...new Set(names.filter((n): n is string => n !== undefined))].sort();
     };
-    let pid = 0;
     try {
-      const started = await runSwarm(['--config', config, 'node', 'start', '--json', '--data-dir', dataDir], {
-        env,
+      await withDaemon({ config, dir: dataDir, env }, async (rt) => {
+        expect(rt.stderr).toBe('');
+        const pid = rt.pid;
+        // The config the daemon runs with is handed over, secrets included, readable by its owner only.
+        const handed = join(dataDir, 'config.resolved.json');
+        expect(statSync(handed).mode & 0o777).toBe(0o600);
+        expect(readFileSync(handed, 'utf8')).toContain('"t0ken"');
+        const port = Number(new URL(rt.api_url).port);
+        expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
+        const put = await send(port, 'PUT', '/v1/kv/a', '{"value":1,"x":2}', {
+          authorization: 'Bearer t0ken',
+        });
+        expect(put.status).toBe(400);
+        expect(JSON.parse(put.body)).toEqual({
+          error: { code: 'bad_request', message: 'Unrecognized key: "x"' },
+        });
+
+        const idle = packages(pid);
+        // hono is in the bundle a built tree spawns (dist/daemon.cjs), else resolved from node_modules.
+        const bundled = readFileSync(join(root, `modules.${pid}`), 'utf8').includes('/dist/daemon.cjs');
+        if (!bundled) expect(idle).toContain('hono');
+        expect(idle.filter((p) => ['zod', 'prom-client', 'commander', 'smol-toml'].includes(p))).toEqual([]);
+
+        const metrics = await send(port, 'GET', '/metrics');
+        expect(metrics.status).toBe(200);
+        expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+        expect(metrics.body).toMatch(/^swarm_raft_fsync_seconds_bucket\{le="\+Inf"\} \d+$/m);
+        expect(metrics.body).toContain('swarm_gossip_members');
+        expect(metrics.body).toContain('swarm_energy_');
+        expect(packages(pid)).toContain('prom-client');
+        expect(packages(pid)).not.toContain('zod');
       });
-      expect(started.stderr).toBe('');
-      expect(started.code).toBe(0);
-      const rt = JSON.parse(started.stdout) as { pid: number; api_url: string };
-      pid = rt.pid;
-      // The config the daemon runs with is handed over, secrets included, readable by its owner only.
-      const handed = join(dataDir, 'config.resolved.json');
-      expect(statSync(handed).mode & 0o777).toBe(0o600);
-      expect(readFileSync(handed, 'utf8')).toContain('"t0ken"');
-      const port = Number(new URL(rt.api_url).port);
-      expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
-      const put = await send(port, 'PUT', '/v1/kv/a', '{"value":1,"x":2}', { authorization: 'Bearer t0ken' });
-      expect(put.status).toBe(400);
-      expect(JSON.parse(put.body)).toEqual({
-        error: { code: 'bad_request', message: 'Unrecognized key: "x"' },
-      });
-
-      const idle = packages(pid);
-      // hono is in the bundle a built tree spawns (dist/daemon.cjs), else resolved from node_modules.
-      const bundled = readFileSync(join(root, `modules.${pid}`), 'utf8').includes('/dist/daemon.cjs');
-      if (!bundled) expect(idle).toContain('hono');
-      expect(idle.filter((p) => ['zod', 'prom-client', 'commander', 'smol-toml'].includes(p))).toEqual([]);
-
-      const metrics = await send(port, 'GET', '/metrics');
-      expect(metrics.status).toBe(200);
-      expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-      expect(metrics.body).toMatch(/^swarm_raft_fsync_seconds_bucket\{le="\+Inf"\} \d+$/m);
-      expect(metrics.body).toContain('swarm_gossip_members');
-      expect(metrics.body).toContain('swarm_energy_');
-      expect(packages(pid)).toContain('prom-client');
-      expect(packages(pid)).not.toContain('zod');
-
-      const stopped = await runSwarm(['--config', config, 'node', 'stop', '--data-dir', dataDir], { env });
-      expect(stopped.code).toBe(0);
-      pid = 0;
     } finally {
-      if (pid !== 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
       rmSync(root, { recursive: true, force: true });
     }
   });

@@ -6,52 +6,29 @@
  * streams carry heartbeats, and a stream or long poll ends when its client
  * leaves or the server stops; a HEAD still releases what the route opened.
  */
-import { createServer, request, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Hono } from 'hono';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { installLightFetchGlobals } from '../../src/api/light-fetch.js';
-import { requestListener } from '../../src/api/server.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   MAX_QUEUED_BYTES,
   sseResponse,
   waitSignal,
-  type OpenStreams,
   type StreamOptions,
   type StreamSink,
 } from '../../src/api/stream.js';
+import { useLightServer } from '../helpers/http.js';
 
 const CHUNK = 'x'.repeat(64 * 1024 - 1) + '\n';
 /** Far more than loopback socket buffers and the queue bound hold together (64 MiB). */
 const MAX_CHUNKS = 1024;
 
-const saved = ['Headers', 'Response'].map(
-  (k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)] as const,
-);
-let server: Server | null = null;
-let open: OpenStreams = new Set();
+const srv = useLightServer();
 const sockets: Socket[] = [];
-
-beforeEach(() => installLightFetchGlobals());
-afterEach(async () => {
-  for (const [k, d] of saved) if (d) Object.defineProperty(globalThis, k, d);
+afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
-  for (const end of [...open]) end();
-  const s = server;
-  server = null;
-  if (s) {
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
-  }
 });
-
-async function serve(app: Hono): Promise<number> {
-  open = new Set();
-  const s = createServer(requestListener(app.fetch, { streams: open }));
-  server = s;
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  return (s.address() as AddressInfo).port;
-}
+const serve = (app: Hono): Promise<number> => srv.serve(app);
 
 /** A raw client that sends the request and reads nothing until told to. */
 function stalledClient(port: number, path: string): { socket: Socket; readAll: () => Promise<string> } {
@@ -146,7 +123,7 @@ describe('one streaming mechanism (src/api/stream.ts)', () => {
     console.log(
       `api-stream: a stalled client was cut off after ${seen.written} chunks of 64 KiB (queue bound ${MAX_QUEUED_BYTES} + socket buffers)`,
     );
-    expect(open.size).toBe(0);
+    expect(srv.open.size).toBe(0);
     // The client, reading at last, gets what the socket held, then why it was closed, then the end.
     const text = await client.readAll();
     expect(text.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
@@ -226,11 +203,11 @@ describe('one streaming mechanism (src/api/stream.ts)', () => {
 
     // The client leaves.
     const left = stalledClient(port, '/a');
-    await until('the stream to be open', () => open.size === 1);
+    await until('the stream to be open', () => srv.open.size === 1);
     left.socket.destroy();
     await until('the stream to end', () => a.done);
     expect(a.reason).toBe('client_gone');
-    expect(open.size).toBe(0);
+    expect(srv.open.size).toBe(0);
 
     // HEAD: headers only, and the route's starter ran, already ended, to release what it holds.
     a.done = false;
@@ -250,13 +227,13 @@ describe('one streaming mechanism (src/api/stream.ts)', () => {
     a.done = false;
     const staying = stalledClient(port, '/a');
     const poll = getText(port, '/poll');
-    await until('a stream and a long poll open', () => open.size === 2 && polled !== undefined);
-    for (const end of [...open]) end();
+    await until('a stream and a long poll open', () => srv.open.size === 2 && polled !== undefined);
+    for (const end of [...srv.open]) end();
     expect(await poll).toBe('{"events":[]}');
     const text = await staying.readAll();
     expect(text).toMatch(/: open\n\n\r\n0\r\n\r\n$/);
     await until('the stream to end', () => a.done);
     expect(a.reason).toBe('server_stopping');
-    expect(open.size).toBe(0);
+    expect(srv.open.size).toBe(0);
   });
 });

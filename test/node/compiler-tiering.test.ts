@@ -151,6 +151,18 @@ describe('CompilerTiering', () => {
   });
 });
 
+/** Runs `script` under --trace-opt with `flags`: V8 compiles `hot` only after it prints SWITCH. */
+function expectHotOptimizedOnlyAfterSwitch(flags: readonly string[], script: string): void {
+  const r = spawnSync(process.execPath, ['--trace-opt', ...flags, '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const [before, after] = r.stdout.split('SWITCH');
+  expect(before).not.toMatch(/completed (optimizing|compiling).*hot/);
+  expect(after).toMatch(/completed (optimizing|compiling).*hot/);
+}
+
 describe("V8's compilers switched at run time", () => {
   it('optimizes nothing while off and the same hot function once on again', () => {
     const script = `
@@ -162,14 +174,7 @@ describe("V8's compilers switched at run time", () => {
       setFlagsFromString('--opt'); setFlagsFromString('--sparkplug');
       for (let k = 0; k < 300; k++) hot(20000);
     `;
-    const r = spawnSync(process.execPath, ['--trace-opt', '-e', script], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const [before, after] = r.stdout.split('SWITCH');
-    expect(before).not.toMatch(/completed (optimizing|compiling).*hot/);
-    expect(after).toMatch(/completed (optimizing|compiling).*hot/);
+    expectHotOptimizedOnlyAfterSwitch([], script);
   });
 
   it('also when they were off from the command line, as a launched daemon starts', () => {
@@ -181,13 +186,6 @@ describe("V8's compilers switched at run time", () => {
       setFlagsFromString('--opt'); setFlagsFromString('--sparkplug');
       for (let k = 0; k < 300; k++) hot(20000);
     `;
-    const r = spawnSync(process.execPath, ['--trace-opt', ...LEAN_FLAGS, '-e', script], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const [before, after] = r.stdout.split('SWITCH');
-    expect(before).not.toMatch(/completed (optimizing|compiling).*hot/);
-    expect(after).toMatch(/completed (optimizing|compiling).*hot/);
+    expectHotOptimizedOnlyAfterSwitch(LEAN_FLAGS, script);
   });
 });

@@ -10,33 +10,20 @@
  * (SWARM_DEBUG_LOADED_BUILTINS, src/cli/daemon-main.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSwarm } from '../helpers/run-swarm.js';
+import { send as sendRaw, type Reply } from '../helpers/http.js';
+import { withDaemon } from '../helpers/run-swarm.js';
 import { loopbackToml } from '../helpers/config-toml.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function send(
-  port: number,
-  method: string,
-  path: string,
-  body?: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: 'Bearer t0ken' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+/** With the token (its check is the one crypto call an API had), JSON when there is a body. */
+function send(port: number, method: string, path: string, body?: string): Promise<Reply> {
+  const headers: Record<string, string> = { authorization: 'Bearer t0ken' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return sendRaw(port, method, path, body, headers);
 }
 
 /** Built-ins an idle daemon must not have loaded (a prefix matches a whole family). */
@@ -61,34 +48,26 @@ describe('an idle detached daemon', () => {
     const dataDir = join(root, 'd');
     const loadedFile = join(root, 'builtins.txt');
     const env = { SWARM_CONFIG: '', SWARM_DEBUG_LOADED_BUILTINS: loadedFile };
-    let pid = 0;
+    let bundled = false;
     try {
-      const started = await runSwarm(['--config', config, 'node', 'start', '--json', '--data-dir', dataDir], {
-        env,
+      await withDaemon({ config, dir: dataDir, env }, async (rt) => {
+        expect(rt.stderr).toBe('');
+        bundled = readFileSync(`/proc/${rt.pid}/cmdline`, 'utf8').includes('/dist/daemon.cjs');
+        const port = Number(new URL(rt.api_url).port);
+        // A write (with the token: its check is the one crypto call an API had) once the one-node cluster formed.
+        const deadline = Date.now() + 60_000;
+        let put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
+        while (put.status !== 200 && Date.now() < deadline) {
+          await sleep(250);
+          put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
+        }
+        expect(put.status, put.body).toBe(200);
+        expect((await send(port, 'GET', '/v1/kv/a')).status).toBe(200);
+        expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
+        expect((await send(port, 'GET', '/v1/status')).status).toBe(200);
+        // Idle: gossip rounds, energy samples, the compiler-tiering sampler, Raft's quiet ticks.
+        await sleep(4000);
       });
-      expect(started.stderr).toBe('');
-      expect(started.code).toBe(0);
-      const rt = JSON.parse(started.stdout) as { pid: number; api_url: string };
-      pid = rt.pid;
-      const bundled = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/dist/daemon.cjs');
-      const port = Number(new URL(rt.api_url).port);
-      // A write (with the token: its check is the one crypto call an API had) once the one-node cluster formed.
-      const deadline = Date.now() + 60_000;
-      let put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
-      while (put.status !== 200 && Date.now() < deadline) {
-        await sleep(250);
-        put = await send(port, 'PUT', '/v1/kv/a', '{"value":1}');
-      }
-      expect(put.status, put.body).toBe(200);
-      expect((await send(port, 'GET', '/v1/kv/a')).status).toBe(200);
-      expect((await send(port, 'GET', '/v1/members')).status).toBe(200);
-      expect((await send(port, 'GET', '/v1/status')).status).toBe(200);
-      // Idle: gossip rounds, energy samples, the compiler-tiering sampler, Raft's quiet ticks.
-      await sleep(4000);
-
-      const stopped = await runSwarm(['--config', config, 'node', 'stop', '--data-dir', dataDir], { env });
-      expect(stopped.code).toBe(0);
-      pid = 0;
       const loaded = readFileSync(loadedFile, 'utf8').trim().split('\n');
       // The list is the real one: what any node needs is there.
       for (const m of ['http', 'net', 'dgram', 'fs']) expect(loaded).toContain(m);
@@ -98,13 +77,6 @@ describe('an idle detached daemon', () => {
       expect(bad).toEqual([]);
       if (bundled) expect(loaded.filter((m) => m.startsWith('internal/modules/esm/loader'))).toEqual([]);
     } finally {
-      if (pid !== 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
       rmSync(root, { recursive: true, force: true });
     }
   }, 120_000);

@@ -247,6 +247,41 @@ describe('GET /v1/events over the node:http adapter', () => {
     const restarted = await collect({ since: 'abc-3' }, 0);
     expect(restarted[0]).toEqual({ type: 'lost', missed: null, restarted: true });
   });
+
+  it('writes the documented wire format: id, then event, then data (docs/api.md)', async () => {
+    const { bus, ev } = await started(4);
+    bus.deliver({ origin: 'o', seq: 1, name: 'n', payload: bytes('hi') });
+    const app = new Hono();
+    eventsRoutes(ev)(app, {} as never);
+    const server = createServer(requestListener(app.fetch));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const ac = new AbortController();
+    // A cursor of an earlier life: `lost` (event, no id), the replayed event (id, no event), `ready` (both).
+    const res = await fetch(
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/events?since=abc-3`,
+      {
+        signal: ac.signal,
+      },
+    );
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: ready')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    ac.abort();
+    const c = `${ev.boot}-1`;
+    const event = JSON.stringify(eventJson(ev.replay(0).events[0]!, () => null));
+    expect(text).toBe(
+      'retry: 2000\n\n' +
+        'event: lost\ndata: {"missed":null,"restarted":true}\n\n' +
+        `id: ${c}\ndata: ${event}\n\n` +
+        `id: ${c}\nevent: ready\ndata: {"cursor":"${c}"}\n\n`,
+    );
+  });
 });
 
 describe('Plumtree.prime', () => {

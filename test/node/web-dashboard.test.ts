@@ -5,18 +5,16 @@
  * node's own routes, tasks only where /v1/tasks answers, history sent once,
  * the stream cap, nothing built after the client left, streams ended by stop).
  */
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request, type IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Hono } from 'hono';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApi, type ApiNode } from '../../src/api/app.js';
 import { ASSETS, DashboardAssets } from '../../src/api/dashboard/assets.js';
 import { dashboardRoutes } from '../../src/api/dashboard/routes.js';
 import type { DashboardSnapshot } from '../../src/api/dashboard/stream.js';
-import { installLightFetchGlobals } from '../../src/api/light-fetch.js';
-import { requestListener, type OpenStreams } from '../../src/api/server.js';
 import { PowerHistory } from '../../src/node/power-history.js';
+import { useLightServer } from '../helpers/http.js';
 
 describe('PowerHistory', () => {
   it('keeps one point per step for an hour per member, whatever the call rate, and forgets the silent', () => {
@@ -124,28 +122,8 @@ function readEvents(res: IncomingMessage, n: number): Promise<DashboardSnapshot[
 }
 
 describe('GET /v1/dashboard/stream over node:http (light globals, as in a daemon)', () => {
-  const saved = ['Headers', 'Response'].map(
-    (k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)] as const,
-  );
-  let server: Server | null = null;
-  let open: OpenStreams = new Set();
-
-  beforeEach(() => installLightFetchGlobals());
-  afterEach(async () => {
-    for (const [k, d] of saved) if (d) Object.defineProperty(globalThis, k, d);
-    for (const end of [...open]) end();
-    const s = server;
-    server = null;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
-  });
-
-  async function serve(app: Hono): Promise<number> {
-    open = new Set();
-    const s = createServer(requestListener(app.fetch, { streams: open }));
-    server = s;
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    return (s.address() as AddressInfo).port;
-  }
+  const srv = useLightServer();
+  const serve = (app: Hono): Promise<number> => srv.serve(app);
 
   function connect(port: number, path: string): Promise<{ res: IncomingMessage; close: () => void }> {
     return new Promise((resolve, reject) => {
@@ -218,13 +196,13 @@ describe('GET /v1/dashboard/stream over node:http (light globals, as in a daemon
     const after = samples;
     await new Promise((r) => setTimeout(r, 800));
     expect(samples).toBe(after);
-    expect(open.size).toBe(0);
+    expect(srv.open.size).toBe(0);
     const again = await connect(port, '/v1/dashboard/stream?interval_ms=250');
     expect(again.res.statusCode).toBe(200);
     await readEvents(again.res, 1);
     // A stopping server ends its streams (ApiServer.stop does this before closing).
     const ended = new Promise<void>((r) => again.res.on('end', () => r()));
-    for (const end of [...open]) end();
+    for (const end of [...srv.open]) end();
     await ended;
   });
 });

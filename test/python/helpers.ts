@@ -4,7 +4,6 @@
  * JSON lines the test reads.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,19 +19,12 @@ import {
 } from '../helpers/run-swarm.js';
 import { alive } from '../node/proc.js';
 
+import { freeUdpPorts } from '../helpers/free-ports.js';
+
 export const PY_DIR = fileURLToPath(new URL('../../clients/python/', import.meta.url));
 export const DRIVER = join(PY_DIR, 'tests', 'observer_driver.py');
 
 export type Daemon = StartedDaemon;
-
-/** A UDP port free right now (the daemon binds it a moment later; loopback only). */
-export async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 export async function poll<T>(
   read: () => Promise<T>,
@@ -99,7 +91,7 @@ export class TestSwarm {
   }
 
   async start(count = 3): Promise<Daemon[]> {
-    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+    const ports = await freeUdpPorts(count);
     for (let i = 0; i < count; i++) {
       const name = `py${i}`;
       const dataDir = join(this.root, name);

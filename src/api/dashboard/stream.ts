@@ -14,7 +14,7 @@
 import type { Hono } from 'hono';
 import { ApiError } from '../app.js';
 import { LightHeaders } from '../light-fetch.js';
-import { sseResponse } from '../stream.js';
+import { sseEvent, sseResponse } from '../stream.js';
 import { sleep } from '../../common/sleep.js';
 import type { PowerSeries } from '../../node/power-history.js';
 
@@ -142,7 +142,7 @@ export function mountDashboardStream(app: Hono, opts: DashboardStreamOptions = {
           for (const s of snap.history) for (const p of s.points) after = Math.max(after, p[0]);
           // `retry` tells EventSource-style clients how long to wait before reconnecting.
           const head = first ? `retry: 3000\n` : '';
-          await sink.write(`${head}event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
+          await sink.write(`${head}${sseEvent('snapshot', snap)}`);
         }
       } finally {
         open--;

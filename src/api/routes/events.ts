@@ -8,7 +8,7 @@ import type { Context, Hono } from 'hono';
 import type { DeliveredEvent, SwarmEvents } from '../../node/swarm-events.js';
 import { EVENT_NAME_RE, MAX_EVENT_NAME_CHARS, MAX_EVENT_PAYLOAD_BYTES } from '../../node/swarm-events.js';
 import { ApiError, parseJsonBody, type ApiRoutes } from '../app.js';
-import { sseResponse, type StreamSink } from '../stream.js';
+import { sseEvent, sseResponse, type StreamSink } from '../stream.js';
 import type { EventJson, EventSendResponse, EventsRecentResponse } from './events-types.js';
 
 export interface EventsRoutesOptions {
@@ -153,11 +153,6 @@ export function eventsRoutes(events: SwarmEvents, opts: EventsRoutesOptions = {}
 /** A comment after this long without an event keeps proxies and NAT entries from timing the stream out. */
 export const KEEPALIVE_MS = 15_000;
 
-/** One SSE message; `data` is one line of JSON. No `event:` line for events, so EventSource's onmessage gets them. */
-function sseMessage(data: string, opts: { id?: string; event?: string } = {}): string {
-  return `${opts.event === undefined ? '' : `event: ${opts.event}\n`}${opts.id === undefined ? '' : `id: ${opts.id}\n`}data: ${data}\n\n`;
-}
-
 /**
  * The body of one stream: the replay, `ready`, then live deliveries until the
  * client goes, the node stops, or the client falls MAX_QUEUED_BYTES behind.
@@ -172,23 +167,19 @@ async function streamEvents(
   o: { name: string | null; after: number | null; restarted: boolean; nameOf: (id: string) => string | null },
 ): Promise<void> {
   const push = (text: string): void => void sink.write(text);
+  // Deliveries carry no `event:` line, so EventSource's onmessage gets them.
   const emit = (d: DeliveredEvent): void => {
-    if (o.name === null || d.event.name === o.name)
-      push(sseMessage(JSON.stringify(eventJson(d, o.nameOf)), { id: d.cursor }));
+    if (o.name === null || d.event.name === o.name) push(sseEvent(null, eventJson(d, o.nameOf), d.cursor));
   };
   push('retry: 2000\n\n');
   if (o.after !== null) {
     const { events: list, missed } = events.replay(o.after);
     if (missed > 0 || o.restarted)
-      push(
-        sseMessage(JSON.stringify({ missed: o.restarted ? null : missed, restarted: o.restarted }), {
-          event: 'lost',
-        }),
-      );
+      push(sseEvent('lost', { missed: o.restarted ? null : missed, restarted: o.restarted }));
     for (const d of list) emit(d);
   }
   // An id after the replay, so a client reconnecting before any new event resumes from here, not "now".
-  push(sseMessage(JSON.stringify({ cursor: events.lastCursor }), { event: 'ready', id: events.lastCursor }));
+  push(sseEvent('ready', { cursor: events.lastCursor }, events.lastCursor));
   if (sink.signal.aborted) return;
   // Synchronous since the replay: no delivery can fall between the two.
   const unsubscribe = events.subscribe(emit);

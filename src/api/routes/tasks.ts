@@ -212,7 +212,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
         );
         try {
           let last = JSON.stringify(view);
-          await sink.write(`retry: 1000\nevent: task\ndata: ${last}\n\n`);
+          await sink.write(`retry: 1000\n${sseEvent('task', view)}`);
           for (;;) {
             await feed.next();
             if (sink.signal.aborted) return;
@@ -224,7 +224,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
               return;
             }
             const text = JSON.stringify(view);
-            if (text !== last) await sink.write(`event: task\ndata: ${text}\n\n`);
+            if (text !== last) await sink.write(sseEvent('task', view));
             last = text;
           }
         } finally {

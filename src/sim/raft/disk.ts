@@ -9,6 +9,7 @@
  * the async RaftStorage methods wrap them for code written against the interface.
  */
 import type { Entry, HardState, RaftStorage, RecoveredState, Snapshot } from '../../raft/types.js';
+import { termAt } from './invariants.js';
 
 /** Deliberate storage bugs, used to prove that the invariant checker catches them. */
 export type DiskFault =
@@ -155,16 +156,4 @@ function applyTo(d: Durable, p: Pending): void {
     throw new RangeError(`append at ${fresh[0]!.index} leaves a gap after ${lastKept}`);
   }
   d.entries = keep.concat(fresh);
-}
-
-export function termAt(
-  snapshot: Snapshot | null,
-  entries: readonly Entry[],
-  index: number,
-): number | undefined {
-  if (index === 0) return 0;
-  if (snapshot && index === snapshot.meta.index) return snapshot.meta.term;
-  const first = entries[0];
-  if (!first || index < first.index) return undefined;
-  return entries[index - first.index]?.term;
 }

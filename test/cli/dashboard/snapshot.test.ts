@@ -4,7 +4,6 @@
  * server on 127.0.0.1 (port from the OS) serving recorded JSON. Also: ink and
  * react load only for these commands.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SWARM_BIN, runSwarm } from '../../helpers/run-swarm.js';
+import { runSwarm, watchSwarm } from '../../helpers/run-swarm.js';
 import {
   energyResponse,
   leaderResponse,
@@ -109,23 +108,18 @@ describe('swarm swarm dashboard (stdout not a TTY)', () => {
   });
 
   it('swarm swarm status --watch, piped: a hint on stderr, plain tables until SIGINT, exit 0', async () => {
-    const child = spawn(process.execPath, [SWARM_BIN, 'swarm', 'status', '--watch', '0.2', '--api', url], {
-      env: { ...process.env, SWARM_CONFIG: '', COLUMNS: '140' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const w = watchSwarm(
+      ['swarm', 'status', '--watch', '0.2', '--api', url],
+      { SWARM_CONFIG: '', COLUMNS: '140' },
+      25_000,
+    );
     const until = Date.now() + 15_000;
-    while ((out.match(/^Swarm status/gm) ?? []).length < 3 && Date.now() < until)
+    while ((w.out().match(/^Swarm status/gm) ?? []).length < 3 && Date.now() < until)
       await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    expect(await exited).toBe(0);
-    clearTimeout(killer);
-    expect(err).toBe(
+    w.child.kill('SIGINT');
+    expect(await w.exited).toBe(0);
+    const out = w.out();
+    expect(w.err()).toBe(
       'stdout is not a terminal: a plain table every 0.2s until Ctrl+C (--json for machine-readable output)\n',
     );
     expect(out.includes('\u001b')).toBe(false);

@@ -15,20 +15,29 @@ import {
 } from '../../../src/raft/storage/file-storage.js';
 import { nodeFs, type StorageFs } from '../../../src/raft/storage/fs.js';
 import type { Snapshot } from '../../../src/raft/types.js';
-import { cleanupDirs, entries, entry, hookedFs, plain, tempDir } from './helpers.js';
+import {
+  cleanupDirs,
+  closeStoragesAndDirs,
+  entries,
+  entry,
+  hookedFs,
+  openStorage,
+  plain,
+  tempDir,
+} from './helpers.js';
 
-const opened: FileRaftStorage[] = [];
+afterEach(closeStoragesAndDirs);
 
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-  cleanupDirs();
-});
+const open = openStorage;
 
-async function open(dir: string, opts: ConstructorParameters<typeof FileRaftStorage>[1] = {}) {
-  const s = new FileRaftStorage(dir, opts);
-  opened.push(s);
-  const rec = await s.load();
-  return { s, rec };
+/** `n` entries of 64 B, each synced, in 100-byte segments (so one segment file each); closed after. */
+async function writeSegments(dir: string, n: number): Promise<void> {
+  const { s } = await open(dir, { maxSegmentBytes: 100 });
+  for (let i = 1; i <= n; i++) {
+    s.append([entry(i, 1, 64)]);
+    await s.sync();
+  }
+  await s.close();
 }
 
 function walFiles(dir: string): string[] {
@@ -191,12 +200,7 @@ describe('segments', () => {
 
   it('reports a missing middle segment as corruption', async () => {
     const dir = tempDir();
-    const { s } = await open(dir, { maxSegmentBytes: 100 });
-    for (let i = 1; i <= 6; i++) {
-      s.append([entry(i, 1, 64)]);
-      await s.sync();
-    }
-    await s.close();
+    await writeSegments(dir, 6);
     const files = walFiles(dir);
     writeFileSync(join(dir, files[2]!), '');
     await expect(open(dir)).rejects.toThrow(WalCorruptionError);
@@ -204,12 +208,7 @@ describe('segments', () => {
 
   it('reports a missing sequence number as corruption', async () => {
     const dir = tempDir();
-    const { s } = await open(dir, { maxSegmentBytes: 100 });
-    for (let i = 1; i <= 4; i++) {
-      s.append([entry(i, 1, 64)]);
-      await s.sync();
-    }
-    await s.close();
+    await writeSegments(dir, 4);
     const { rmSync } = await import('node:fs');
     rmSync(join(dir, walFiles(dir)[1]!));
     await expect(open(dir)).rejects.toThrow(/sequence 1 is missing/);
@@ -302,12 +301,7 @@ describe('torn writes and corruption', () => {
 
   it('treats damage at the end of an earlier segment as corruption, never as a torn tail', async () => {
     const dir = tempDir();
-    const { s } = await open(dir, { maxSegmentBytes: 100 });
-    for (let i = 1; i <= 6; i++) {
-      s.append([entry(i, 1, 64)]);
-      await s.sync();
-    }
-    await s.close();
+    await writeSegments(dir, 6);
     const files = walFiles(dir);
     expect(files.length).toBeGreaterThan(2);
     const victim = join(dir, files[1]!);

@@ -1,6 +1,11 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  FileRaftStorage,
+  type FileStorageOptions,
+  type StorageWarning,
+} from '../../../src/raft/storage/file-storage.js';
 import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
 import type { Entry } from '../../../src/raft/types.js';
 
@@ -16,6 +21,32 @@ export function tempDir(memory = false): string {
 
 export function cleanupDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+const opened: FileRaftStorage[] = [];
+
+/**
+ * A FileRaftStorage on `dir`, loaded, with the warnings its load reported (also handed to
+ * `opts.onWarning`); `closeStoragesAndDirs` closes it.
+ */
+export async function openStorage(dir: string, opts: FileStorageOptions = {}) {
+  const warnings: StorageWarning[] = [];
+  const s = new FileRaftStorage(dir, {
+    ...opts,
+    onWarning: (w) => {
+      warnings.push(w);
+      opts.onWarning?.(w);
+    },
+  });
+  opened.push(s);
+  const rec = await s.load();
+  return { s, rec, warnings };
+}
+
+/** After each storage test: every storage `openStorage` opened closed (a failing close ignored), the temp dirs removed. */
+export async function closeStoragesAndDirs(): Promise<void> {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+  cleanupDirs();
 }
 
 /** Entry whose payload encodes its index and term, so a mix-up shows in comparisons. */

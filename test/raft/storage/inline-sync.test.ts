@@ -4,16 +4,11 @@
  * sync() resolves, and a failed inline fsync fails the storage stop like a failed pooled one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileRaftStorage, type FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
+import type { FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
 import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
-import { cleanupDirs, entries, entry, tempDir } from './helpers.js';
+import { closeStoragesAndDirs, entries, entry, openStorage, tempDir } from './helpers.js';
 
-const opened: FileRaftStorage[] = [];
-
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-  cleanupDirs();
-});
+afterEach(closeStoragesAndDirs);
 
 interface Counts {
   pooled: number;
@@ -50,10 +45,7 @@ function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }):
 }
 
 async function open(dir: string, opts: FileStorageOptions) {
-  const s = new FileRaftStorage(dir, opts);
-  opened.push(s);
-  await s.load();
-  return s;
+  return (await openStorage(dir, opts)).s;
 }
 
 describe('inline fdatasync', () => {

@@ -8,29 +8,13 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotCorruptionError, WalCorruptionError } from '../../../src/raft/storage/errors.js';
-import {
-  FileRaftStorage,
-  RECOVERING_FILE,
-  SNAPSHOT_FILE,
-  type StorageWarning,
-} from '../../../src/raft/storage/file-storage.js';
+import { RECOVERING_FILE, SNAPSHOT_FILE } from '../../../src/raft/storage/file-storage.js';
 import { SYNCED_FILE } from '../../../src/raft/storage/synced-marker.js';
-import { cleanupDirs, entries, entry, tempDir } from './helpers.js';
+import { closeStoragesAndDirs, entries, entry, openStorage, tempDir } from './helpers.js';
 
-const opened: FileRaftStorage[] = [];
+afterEach(closeStoragesAndDirs);
 
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-  cleanupDirs();
-});
-
-async function open(dir: string) {
-  const warnings: StorageWarning[] = [];
-  const s = new FileRaftStorage(dir, { onWarning: (w) => warnings.push(w) });
-  opened.push(s);
-  const rec = await s.load();
-  return { s, rec, warnings };
-}
+const open = (dir: string) => openStorage(dir);
 
 function walFile(dir: string): string {
   const f = readdirSync(dir).filter((n) => n.endsWith('.wal'));
