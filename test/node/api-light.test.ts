@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApi, type ApiNode } from '../../src/api/app.js';
 import { installLightFetchGlobals, LightHeaders, LightResponse } from '../../src/api/light-fetch.js';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
 import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';

@@ -6,11 +6,12 @@
  * streams carry heartbeats, and a stream or long poll ends when its client
  * leaves or the server stops; a HEAD still releases what the route opened.
  */
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installLightFetchGlobals } from '../../src/api/light-fetch.js';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
 import {
   MAX_QUEUED_BYTES,

@@ -5,7 +5,7 @@
  * node's own routes, tasks only where /v1/tasks answers, history sent once,
  * the stream cap, nothing built after the client left, streams ended by stop).
  */
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { Hono } from 'hono';
@@ -15,6 +15,7 @@ import { ASSETS, DashboardAssets } from '../../src/api/dashboard/assets.js';
 import { dashboardRoutes } from '../../src/api/dashboard/routes.js';
 import type { DashboardSnapshot } from '../../src/api/dashboard/stream.js';
 import { installLightFetchGlobals } from '../../src/api/light-fetch.js';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener, type OpenStreams } from '../../src/api/server.js';
 import { PowerHistory } from '../../src/node/power-history.js';
 
