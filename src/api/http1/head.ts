@@ -136,7 +136,7 @@ export function parseHead(head: Buffer): RequestHead {
     if (codings.length !== 1 || codings[0] !== 'chunked') {
       // Only chunked, once: anything else cannot be framed by us (RFC 9112 section 6.3 item 4).
       throw new HeadError(
-        codings.at(-1) === 'chunked' ? 501 : 400,
+        codings.indexOf('chunked') === codings.length - 1 ? 501 : 400,
         `unsupported transfer coding "${transferEncoding}"`,
       );
     }
