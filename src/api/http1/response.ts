@@ -28,6 +28,8 @@ export interface ResponseOwner {
 }
 
 const BAD_VALUE = /[\r\n\0]/;
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export class Http1Response extends EventEmitter {
@@ -114,7 +116,15 @@ export class Http1Response extends EventEmitter {
     if (this.socket.destroyed) return this;
     const body = chunk === undefined || chunk === null || byteLength(chunk) === 0 ? null : chunk;
     const pieces: (string | Uint8Array)[] = [];
-    if (!this.headersSent) pieces.push(this.head(body));
+    if (!this.headersSent) {
+      const head = this.head(body);
+      // The usual answer, a head and a whole text body, goes out as one write (node:http does the same).
+      if (typeof body === 'string' && !this.chunked && !this.noBody && ASCII.test(head)) {
+        this.socket.write(head + body, 'utf8', () => this.finished());
+        return this;
+      }
+      pieces.push(head);
+    }
     if (body !== null && !this.noBody) {
       if (this.chunked) pieces.push(`${byteLength(body).toString(16)}\r\n`);
       pieces.push(body);
