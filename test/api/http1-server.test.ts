@@ -169,6 +169,43 @@ describe('HTTP/1.1 server on node:net', () => {
     expect(text).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
   });
 
+  it('a client that pipelines requests and reads no answer is not read further: memory stays bounded', async () => {
+    const big = 'x'.repeat(64 * 1024);
+    let bytesRead = 0;
+    let answered = 0;
+    const port = await serve((req, res) => {
+      answered++;
+      bytesRead = Math.max(bytesRead, req.socket.bytesRead);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(big);
+    });
+    const socket = connect(port, '127.0.0.1');
+    sockets.push(socket);
+    socket.pause();
+    await new Promise((r) => socket.once('connect', r));
+    const one = 'GET /p HTTP/1.1\r\nHost: x\r\n\r\n';
+    const batch = one.repeat(1024);
+    let written = 0;
+    // Write until the kernel stops taking bytes (the server stopped reading), at most 64 MiB.
+    while (written < 64 * 1024 * 1024) {
+      written += batch.length;
+      if (!socket.write(batch)) {
+        const drained = await Promise.race([
+          new Promise<boolean>((r) => socket.once('drain', () => r(true))),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+        ]);
+        if (!drained) break;
+      }
+    }
+    console.log(
+      `http1: a client pipelined ${written} bytes of requests and read nothing; the server read ${bytesRead} and answered ${answered}`,
+    );
+    // The server answered what fit in the socket buffers, then stopped reading requests.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+    expect(answered).toBeLessThan(written / one.length);
+    expect(bytesRead).toBeLessThan(written);
+  }, 60_000);
+
   it('a response sees the client leave: close without finish', async () => {
     let seen: (v: boolean) => void = () => undefined;
     const closed = new Promise<boolean>((r) => (seen = r));
