@@ -2,13 +2,13 @@
  * The API as a node component: listens on api.bind_address:api.port and
  * reports its actual address (the port may be 0 = picked by the OS).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../common/errors.js';
 import { httpDate } from '../common/utc-time.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
 import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
+import { createServer, type Http1Request, type Http1Response, type Http1Server } from './http1/server.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
 import { cancelStream, runStream, takeStream, type OpenStreams } from './stream.js';
 
@@ -83,9 +83,9 @@ class NodeRequest {
   private waiting: AbortController | null = null;
 
   constructor(
-    private readonly incoming: IncomingMessage,
+    private readonly incoming: Http1Request,
     private readonly maxBodyBytes: number,
-    private readonly res: ServerResponse | null = null,
+    private readonly res: Http1Response | null = null,
     private readonly open: OpenStreams | null = null,
   ) {
     this.method = incoming.method ?? 'GET';
@@ -174,7 +174,7 @@ function headersOf(r: AnyResponse): Record<string, string | string[]> {
 }
 
 /** The answer a route marked as a stream is still one when it leaves hono: a 2xx event stream, not a HEAD. */
-function streams(req: IncomingMessage, r: AnyResponse): boolean {
+function streams(req: Http1Request, r: AnyResponse): boolean {
   return (
     req.method !== 'HEAD' &&
     r.status >= 200 &&
@@ -184,9 +184,9 @@ function streams(req: IncomingMessage, r: AnyResponse): boolean {
 }
 
 async function writeResponse(
-  req: IncomingMessage,
+  req: Http1Request,
   nreq: NodeRequest,
-  res: ServerResponse,
+  res: Http1Response,
   r: AnyResponse,
   open: OpenStreams,
 ): Promise<void> {
@@ -205,13 +205,14 @@ async function writeResponse(
 }
 
 /**
- * node:http -> hono without @hono/node-server, whose import alone touches the
- * global Request and Response and so loads undici (see light-fetch.ts).
+ * HTTP/1.1 (http1/server.ts, on node:net) -> hono without @hono/node-server,
+ * whose import alone touches the global Request and Response and so loads
+ * undici (see light-fetch.ts).
  */
 export function requestListener(
   fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
   opts: { maxBodyBytes?: number; streams?: OpenStreams } = {},
-): (req: IncomingMessage, res: ServerResponse) => void {
+): (req: Http1Request, res: Http1Response) => void {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const open = opts.streams ?? new Set<() => void>();
   return (req, res) => {
@@ -260,7 +261,7 @@ const DISCARD_MS = 5000;
  * in its receive buffer before it is read (nginx's lingering_close does the
  * same); memory stays flat, since nothing is kept.
  */
-function discardThenClose(req: IncomingMessage, res: ServerResponse): void {
+function discardThenClose(req: Http1Request, res: Http1Response): void {
   res.once('finish', () => {
     if (req.complete) return;
     let seen = 0;
@@ -283,7 +284,7 @@ function isLoopback(host: string): boolean {
 
 export class ApiServer implements NodeComponent {
   readonly name = 'api';
-  private server: Server | null = null;
+  private server: Http1Server | null = null;
   private address: string | null = null;
   private readonly routes: readonly ApiRoutes[];
   /** Open streaming responses, ended first when the server stops. */

@@ -1,5 +1,5 @@
 /**
- * The API's one way to stream an answer (Server-Sent Events): the node:http
+ * The API's one way to stream an answer (Server-Sent Events): the HTTP
  * adapter (server.ts) otherwise writes whole bodies. A route returns
  * `sseResponse(c, start)`, an ordinary empty 200 whose request is marked with
  * a starter; once the headers are out the adapter hands the starter a sink
@@ -26,7 +26,7 @@
  * Long polls are ordinary JSON answers; `waitSignal(c)` is what they wait on
  * (aborted when the client leaves or the server stops).
  */
-import type { ServerResponse } from 'node:http';
+import type { Http1Response } from './http1/response.js';
 import type { Context } from 'hono';
 
 export interface StreamSink {
@@ -120,7 +120,7 @@ export async function cancelStream(p: PendingStream): Promise<void> {
  * returns or the stream ends early. Registered in `open` meanwhile.
  */
 export async function runStream(
-  res: ServerResponse,
+  res: Http1Response,
   status: number,
   headers: Iterable<[string, string]>,
   p: PendingStream,
@@ -178,7 +178,7 @@ export async function runStream(
     });
     // A client that reads nothing would hold the socket (and what is in its buffers) for good.
     const socket = res.socket;
-    if (socket !== null && !res.writableFinished) {
+    if (!res.writableFinished) {
       const t = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
       t.unref();
       socket.once('close', () => clearTimeout(t));
@@ -188,8 +188,6 @@ export async function runStream(
   res.on('close', onClose);
   res.on('drain', onDrain);
   open.add(stopping);
-  // A stream is quiet between events for as long as it likes: no socket timeout.
-  res.socket?.setTimeout(0);
   res.writeHead(status, Object.fromEntries(headers));
   // Headers go out at once: an event stream's client must see them before the first event.
   res.flushHeaders();

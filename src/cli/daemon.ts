@@ -7,9 +7,8 @@
  * node.json and its API answers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SwarmError } from '../common/errors.js';
 import { SwarmClient } from '../client/client.js';
 import type { SwarmConfig } from '../config/schema.js';
@@ -24,43 +23,9 @@ import {
 import { COMPILERS_CHOSEN, LEAN_FLAGS } from '../node/compiler-tiering.js';
 import { writeResolvedConfig } from './resolved-config.js';
 
-/** Compiled daemon entry, tsc's output (also right when this module runs from src/ under tsx). */
-export const COMPILED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/cli/daemon-main.js', import.meta.url));
-/** The same entry bundled into one file by `npm run build` (scripts/bundle-daemon.mjs). */
-export const BUNDLED_DAEMON_ENTRY = fileURLToPath(new URL('../../dist/daemon.cjs', import.meta.url));
+import { daemonEntry } from './daemon-entry.js';
 
-function mtimeMs(path: string): number | null {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return null;
-  }
-}
-
-/** The package's src/ directory: there in a source tree, not in an installed package. */
-const SOURCE_DIR = fileURLToPath(new URL('../../src/', import.meta.url));
-
-/**
- * What a daemon runs: the bundle when there is one, since one module instead
- * of about 190 is 5-6 MB less resident memory per idle node
- * (docs/operations.md, "Memory"); else the compiled entry. In a source tree a
- * bundle older than the compiled entry is stale (a `tsc` alone after an `npm
- * run build`) and would run yesterday's code, so it is passed over. An
- * installed package (no src/) always takes its bundle: npm sets each file's
- * time as it unpacks it, so there the order of the two times is the
- * tarball's order, not the build's.
- */
-export function daemonEntry(
-  compiled = COMPILED_DAEMON_ENTRY,
-  bundled = BUNDLED_DAEMON_ENTRY,
-  sourceTree = existsSync(SOURCE_DIR),
-): string {
-  const b = mtimeMs(bundled);
-  if (b === null) return compiled;
-  if (!sourceTree) return bundled;
-  const c = mtimeMs(compiled);
-  return c === null || b >= c ? bundled : compiled;
-}
+export { BUNDLED_DAEMON_ENTRY, COMPILED_DAEMON_ENTRY, daemonEntry } from './daemon-entry.js';
 
 /**
  * V8 flags of a daemon process. A young generation capped at 4 MB per

@@ -17,7 +17,6 @@
  * bin/swarm.js runs the full program, which does it all again (both
  * commands only read) and prints what it always printed.
  */
-import { request } from 'node:http';
 import { reportFailure } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { ApiRequestError, NodeUnreachableError, UnauthorizedError, errorBody } from '../client/errors.js';
@@ -149,7 +148,7 @@ export function parseFastStart(
 }
 
 /** One GET; a failure the full program words the same way is thrown as its error, any other is null. */
-function get(baseUrl: string, path: string, token: string): Promise<Answer | null> {
+async function get(baseUrl: string, path: string, token: string): Promise<Answer | null> {
   let url: URL;
   try {
     url = new URL(`${baseUrl}${path}`);
@@ -159,8 +158,10 @@ function get(baseUrl: string, path: string, token: string): Promise<Answer | nul
   if (url.protocol !== 'http:') return Promise.resolve(null);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  // Loaded here, not with this module: on the foreground path this process is a node, which has no use for it.
+  const http = await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers, agent: false }, (res) => {
+    const req = http.request(url, { method: 'GET', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -250,6 +251,8 @@ export async function fastMain(
     // What the full program's `node start --foreground` runs, from the config it validated last time.
     // From here on this process is the node: a failure is reported, never handed to the full program.
     try {
+      const bundled = (await import('./foreground-bundle.js')).runBundledNode(config as SwarmConfig);
+      if (bundled !== null) return await bundled;
       const { exitSoonAfterStop, runNodeProcess } = await import('./node-runtime.js');
       const code = await runNodeProcess(config as SwarmConfig);
       exitSoonAfterStop();

@@ -22,6 +22,13 @@ export interface UnitInputs {
   node: string;
   /** Absolute path of the package's bin/swarm.js. */
   swarm: string;
+  /**
+   * Node/V8 flags before the script: what a detached daemon gets from its
+   * launcher (DAEMON_V8_FLAGS and its device class's, src/cli/daemon.ts), so a
+   * service node idles as small as a detached one; on the command line because
+   * Node refuses some of them (`--lite-mode`) in NODE_OPTIONS.
+   */
+  nodeFlags?: readonly string[];
   /** Absolute path of the config file. */
   config: string;
   /** Absolute data dir (node.data_dir resolved): the one path the service may write. */
@@ -52,7 +59,16 @@ function unitPath(s: string): string {
 
 export function renderUnit(u: UnitInputs): string {
   const privileged = u.ports.some((p) => p > 0 && p < 1024);
-  const exec = [u.node, u.swarm, '--config', u.config, 'node', 'start', '--foreground']
+  const exec = [
+    u.node,
+    ...(u.nodeFlags ?? []),
+    u.swarm,
+    '--config',
+    u.config,
+    'node',
+    'start',
+    '--foreground',
+  ]
     .map(unitWord)
     .join(' ');
   const lines = [
@@ -69,8 +85,6 @@ export function renderUnit(u: UnitInputs): string {
     'Type=simple',
     `User=${u.user}`,
     `ExecStart=${exec}`,
-    // What a detached `swarm node start` passes too: a small young generation keeps idle RSS low.
-    'Environment=NODE_OPTIONS=--max-semi-space-size=4',
     // SIGTERM is the node's clean stop: it leaves the swarm and hands leadership over first.
     'KillSignal=SIGTERM',
     'TimeoutStopSec=30',

@@ -42,6 +42,23 @@ describe('service unit text', () => {
     expect(unitWord('a"b\\c')).toBe('"a\\"b\\\\c"');
   });
 
+  it("runs node with the detached daemon's flags on its command line", () => {
+    const base = {
+      node: '/n',
+      swarm: '/s',
+      config: '/c',
+      dataDir: '/d',
+      user: 'pi',
+      version: '1',
+      ports: [],
+    };
+    const unit = renderUnit({ ...base, nodeFlags: ['--max-semi-space-size=4', '--lite-mode'] });
+    expect(unit).toMatch(
+      /^ExecStart=\/n --max-semi-space-size=4 --lite-mode \/s --config \/c node start --foreground$/m,
+    );
+    expect(unit).not.toMatch(/NODE_OPTIONS/);
+  });
+
   it('asks for CAP_NET_BIND_SERVICE only when a configured port is below 1024', () => {
     const base = { node: '/n', swarm: '/s', config: '/c', dataDir: '/d', user: 'pi', version: '1' };
     expect(renderUnit({ ...base, ports: [5555, 5557, 5558] })).toMatch(/^CapabilityBoundingSet=$/m);

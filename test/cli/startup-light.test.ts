@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { daemonEntry } from '../../src/cli/daemon.js';
 import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 import { processStartTime } from '../../src/node/datadir.js';
@@ -378,7 +379,11 @@ describe('swarm node start --foreground (the fast path of a restart)', () => {
     expect(second.code).toBe(0);
     expect(second.err).toMatch(/"msg":"node started"/);
     expect(second.packages.filter((p) => ['zod', 'commander', 'smol-toml'].includes(p))).toEqual([]);
-    expect(second.own).toContain('cli/node-runtime.js');
+    // The node runs from the daemon bundle when there is one (foreground-bundle.ts), else the compiled modules.
+    if (daemonEntry().endsWith('.cjs')) {
+      expect(second.own).toContain('cli/foreground-bundle.js');
+      expect(second.own).not.toContain('cli/node-runtime.js');
+    } else expect(second.own).toContain('cli/node-runtime.js');
     expect(second.own.filter((m) => /^(cli\/(main|program)|config\/(load|schema))\.js$/.test(m))).toEqual([]);
   }, 90_000);
 

@@ -1,12 +1,13 @@
 /**
  * HTTP for tests of the API layer: a raw node:http request, and apps served
  * as a daemon serves them: the light fetch globals installed
- * (src/api/light-fetch.ts) and the node:http adapter (src/api/server.ts) on a
- * loopback port.
+ * (src/api/light-fetch.ts) and the request adapter (src/api/server.ts) on the
+ * API's own HTTP/1.1 server (src/api/http1/) on a loopback port.
  */
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach } from 'vitest';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { installLightFetchGlobals } from '../../src/api/light-fetch.js';
 import { requestListener, type OpenStreams } from '../../src/api/server.js';
 

@@ -3,9 +3,10 @@
  * written): `abandoned` (the flag a KV write's forwarder reads) and `signal`, whether the route
  * made the signal before or after the client left.
  */
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
 
 let server: Server | null = null;

@@ -4,7 +4,7 @@
  * (413), JSON too deep or with non-finite numbers (400, nothing proposed),
  * keys with bad percent escapes and bodies that are not UTF-8 (400).
  */
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import {
   strictPathKey,
 } from '../../src/api/body-checks.js';
 import { kvRoutes } from '../../src/api/routes/kv.js';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
 import type { WriteOp } from '../../src/node/raft-forward.js';
 import type { RaftComponent } from '../../src/node/raft-component.js';

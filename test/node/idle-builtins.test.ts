@@ -3,7 +3,8 @@
  * reads and writes, and idles (docs/operations.md, "Memory"): node:crypto
  * (no swarm key), node:zlib, node:perf_hooks and node:v8 are loaded on first
  * use only (src/common/builtins.ts), node:fs/promises not at all
- * (src/common/light-fs-promises.ts), and the bundled daemon, a CommonJS file,
+ * (src/common/light-fs-promises.ts), node:http neither (the API's server is
+ * on node:net, src/api/http1/), and the bundled daemon, a CommonJS file,
  * never loads Node's ES module loader. Each of these is RSS in every idle
  * node, so a change that imports one of them statically again fails here.
  * The daemon writes its loaded built-ins when it stops
@@ -38,10 +39,14 @@ const NOT_AT_IDLE = [
   'internal/deps/undici/',
   'fs/promises',
   'internal/fs/promises',
+  // The API serves HTTP/1.1 on node:net (src/api/http1/): node:http and its parser are not needed.
+  'http',
+  '_http_',
+  'internal/http',
 ];
 
 describe('an idle detached daemon', () => {
-  it('has not loaded crypto, zlib, perf_hooks, v8, fs/promises or undici (nor the ES module loader, when bundled)', async () => {
+  it('has not loaded crypto, zlib, perf_hooks, v8, fs/promises, http or undici (nor the ES module loader, when bundled)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'swarm-builtins-'));
     const config = join(root, 'config.toml');
     writeFileSync(config, loopbackToml([], ['[security]', 'api_token = "t0ken"']));
@@ -70,7 +75,7 @@ describe('an idle detached daemon', () => {
       });
       const loaded = readFileSync(loadedFile, 'utf8').trim().split('\n');
       // The list is the real one: what any node needs is there.
-      for (const m of ['http', 'net', 'dgram', 'fs']) expect(loaded).toContain(m);
+      for (const m of ['net', 'dgram', 'fs']) expect(loaded).toContain(m);
       const bad = loaded.filter((m) =>
         NOT_AT_IDLE.some((p) => (p.endsWith('/') ? m.startsWith(p) : m === p)),
       );

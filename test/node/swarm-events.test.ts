@@ -5,7 +5,6 @@
  * node:http server (the adapter's streaming hook).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { createApi } from '../../src/api/app.js';
 import { eventJson, eventsRoutes, parseSendBody } from '../../src/api/routes/events.js';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
 import { SwarmClient, type EventWatchItem } from '../../src/client/client.js';
 import type { EventMark, UserEvent } from '../../src/gossip/messages.js';

@@ -6,11 +6,11 @@
  * (the leader places a replacement elsewhere) and reports `stopped`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
 import type { TaskStatusResponse } from '../../src/api/routes/tasks-types.js';
 import { SwarmClient, type TaskLogFollowItem } from '../../src/client/client.js';

@@ -152,9 +152,12 @@ export const register: Registrar = (program, ctx) => {
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
+      const dashboard = process.stdout.isTTY === true && opts.json !== true;
+      // Without a terminal, the node runs from the daemon bundle when there is one (foreground-bundle.ts).
+      const bundled = dashboard ? null : (await import('../foreground-bundle.js')).runBundledNode(config);
+      if (bundled !== null) return bundled;
       const { exitSoonAfterStop, runNodeProcess } = await import('../node-runtime.js');
-      if (process.stdout.isTTY === true && opts.json !== true)
-        process.exitCode = await runForegroundDashboard(config, ctx);
+      if (dashboard) process.exitCode = await runForegroundDashboard(config, ctx);
       else process.exitCode = await runNodeProcess(config);
       exitSoonAfterStop();
       return;

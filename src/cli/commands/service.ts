@@ -60,13 +60,19 @@ function writeError(path: string, err: unknown): SwarmError {
 }
 
 async function install(ctx: CliContext, opts: InstallOptions): Promise<void> {
-  const [{ loadCliConfig }, { renderUnit, UNIT_NAME, UNIT_MARKER }, { writeFileAtomic }, { VERSION }] =
-    await Promise.all([
-      import('../config-access.js'),
-      import('../service-unit.js'),
-      import('../../common/atomic-write.js'),
-      import('../../version.js'),
-    ]);
+  const [
+    { loadCliConfig },
+    { renderUnit, UNIT_NAME, UNIT_MARKER },
+    { writeFileAtomic },
+    { VERSION },
+    { DAEMON_V8_FLAGS, DEVICE_CLASS_V8_FLAGS },
+  ] = await Promise.all([
+    import('../config-access.js'),
+    import('../service-unit.js'),
+    import('../../common/atomic-write.js'),
+    import('../../version.js'),
+    import('../daemon.js'),
+  ]);
   const loaded = loadCliConfig(ctx);
   if (!loaded.fileExists)
     throw new UsageError(
@@ -83,6 +89,8 @@ async function install(ctx: CliContext, opts: InstallOptions): Promise<void> {
   const cfg = loaded.config;
   const unit = renderUnit({
     node: realpathSync(process.execPath),
+    // The launcher's flags, not its compilers-off start (LEAN_FLAGS): the node switches those itself at run time.
+    nodeFlags: [...DAEMON_V8_FLAGS, ...(DEVICE_CLASS_V8_FLAGS[cfg.node.device_class] ?? [])],
     swarm: realpathSync(packagePath('bin/swarm.js')),
     config: loaded.location.path,
     dataDir: cfg.node.data_dir,

@@ -1,0 +1,46 @@
+/**
+ * A request on the API's server on node:net (server.ts here), shaped like
+ * the part of node:http's IncomingMessage the API reads (method, url,
+ * headers, rawHeaders, socket, complete, and the body as a Readable), so
+ * the adapter in src/api/server.ts serves both. The body is pushed by the
+ * connection as it is decoded; while nobody reads it the connection stops
+ * reading the socket (push() returning false), so an unread body waits in
+ * the kernel's buffers, not here.
+ */
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import type { RequestHead } from './head.js';
+
+export class Http1Request extends Readable {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly rawHeaders: readonly string[];
+  readonly httpVersion: string;
+  /** The whole body arrived (IncomingMessage.complete). */
+  complete = false;
+
+  constructor(
+    head: RequestHead,
+    readonly socket: Socket,
+    /** Called when the reader wants more of the body: the connection resumes the socket. */
+    private readonly more: () => void,
+  ) {
+    super();
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.httpVersion = `1.${head.minor}`;
+  }
+
+  override _read(): void {
+    this.more();
+  }
+
+  /** The body's last byte arrived. */
+  finishBody(): void {
+    this.complete = true;
+    this.push(null);
+  }
+}
