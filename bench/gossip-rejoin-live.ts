@@ -250,6 +250,28 @@ function phases(others: readonly Node[], victim: string, killWall: number): Phas
 
 const s2 = (ms: number): string => (ms / 1000).toFixed(2);
 
+/**
+ * Wait until no member's incarnation changed in `n`'s view for `quietMs` (at most `limitMs`).
+ * Right after formation (Raft roles, addresses, energy figures) members publish new records: a
+ * victim killed with one of its own updates still spreading has the suspicions of its old
+ * incarnation cancelled by that update (SWIM: a higher incarnation alive wins), which times the
+ * bench's start-up, not failure detection.
+ */
+async function settled(n: Node, quietMs: number, limitMs: number): Promise<void> {
+  const t0 = performance.now();
+  let last = '';
+  let since = t0;
+  while (performance.now() - t0 < limitMs) {
+    const ms = await members(n);
+    const key = (ms ?? []).map((m) => `${m.id}:${m.incarnation}`).join(',');
+    if (key !== last) {
+      last = key;
+      since = performance.now();
+    } else if (performance.now() - since >= quietMs) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 const stat = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   const med = s[Math.floor(s.length / 2)]!;
@@ -274,6 +296,7 @@ async function main(): Promise<void> {
     const vi = first ? 0 : 1 + (trial % (N - 1));
     const victim = nodes[vi]!;
     const others = nodes.filter((n) => n !== victim);
+    await settled(others[0]!, 3000, 30_000);
     const before = (await members(others[0]!))?.find((m) => m.id === victim.id)?.incarnation ?? 0;
     // Detection time depends on the probe period, which the adaptive controller stretches when it goes
     // conservative (congestion: probe RTT >= 400 ms, which this bench's own polling can cause).
