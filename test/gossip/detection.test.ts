@@ -210,4 +210,42 @@ describe('failure detection timing', () => {
       for (const [id, score] of scoreAfter) expect(score, `${id}, seed ${seed}`).toBe(0);
     }
   });
+
+  it('a relay nacks at 0.8 of the probe timeout and still passes on an ack that comes later', () => {
+    const n = node(['r', 'a', 't']);
+    n.receive(
+      { host: 'a', port: 0 },
+      {
+        type: 'ping-req',
+        from: 'a',
+        seq: 42,
+        target: 't',
+        targetHost: 't',
+        targetPort: 0,
+        wantNack: true,
+        updates: [],
+      },
+      1000,
+    );
+    const ping = n.drain().find((o) => o.msg.type === 'ping' && o.host === 't');
+    expect(ping).toBeDefined();
+    const relaySeq = ping!.msg.type === 'ping' ? ping!.msg.seq : -1;
+    // Nothing before 400 ms (RELAY_NACK_SHARE x 500 ms), the nack at 400 ms.
+    expect(n.nextDeadline()).toBeLessThanOrEqual(1400);
+    n.tick(1399);
+    expect(n.drain().some((o) => o.msg.type === 'nack')).toBe(false);
+    n.tick(1400);
+    const nack = n.drain().find((o) => o.msg.type === 'nack');
+    expect(nack?.host).toBe('a');
+    expect(nack?.msg).toMatchObject({ seq: 42, target: 't' });
+    // The target answers late but within the probe timeout: the requester still gets its ack.
+    n.receive(
+      { host: 't', port: 0 },
+      { type: 'ack', from: 't', seq: relaySeq, target: 't', updates: [] },
+      1450,
+    );
+    const ack = n.drain().find((o) => o.msg.type === 'ack');
+    expect(ack?.host).toBe('a');
+    expect(ack?.msg).toMatchObject({ seq: 42, target: 't' });
+  });
 });
