@@ -4,6 +4,7 @@
  * it starts N processes and takes minutes.
  *
  *   npx tsx bench/gossip-rejoin-live.ts [nodes=5] [trials=3] [--quick] [--first] [--no-adaptive]
+ *     [--poll-ms=50] [--trace] [--keep]
  *
  * Each trial SIGKILLs one member (never the first, the others' seed), times
  * kill -> "dead" in every survivor's /v1/members, restarts it with the same
@@ -20,9 +21,18 @@
  * view shows `dead`, and, for the record, views showing one `suspect`. Run it
  * inside a private namespace with nftables loss for detection under loss
  * (bench/README.md).
+ *
+ * Kill -> dead is timed twice: by polling every survivor's /v1/members every
+ * `--poll-ms` (the slowest of 24 polls), and from the survivors' own
+ * `member dead` log lines (wall clock, same machine), which polling cannot
+ * delay. `--trace` runs the daemons at debug level, so their gossip logs the
+ * failure-detection milestones (GossipTrace), and prints per trial when the
+ * victim was first probed, first failed, first suspected, confirmed, declared
+ * and known dead everywhere. `--keep` leaves the data dirs (and their
+ * node.log) in place.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +57,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const first = args.includes('--first');
 const adaptive = !args.includes('--no-adaptive');
+const trace = args.includes('--trace');
+const keep = args.includes('--keep');
+const POLL_MS = Number(args.find((a) => a.startsWith('--poll-ms='))?.slice('--poll-ms='.length) ?? 50);
 const [nArg, tArg] = args.filter((a) => !a.startsWith('--'));
 const N = Number(nArg ?? 5);
 const TRIALS = Number(tArg ?? 3);
@@ -74,6 +87,7 @@ function run(argv: readonly string[]): Promise<{ code: number | null; stdout: st
         SWARM_NETWORK__MULTICAST_ENABLED: 'false',
         SWARM_SECURITY__SWARM_KEY: '',
         ...(adaptive ? {} : { SWARM_ADAPTIVE_GOSSIP__ENABLED: 'false' }),
+        ...(trace ? { SWARM_LOGGING__LEVEL: 'debug' } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -134,7 +148,7 @@ async function until(
       for (let i = 0; i < 5000 && performance.now() - t0 < limitMs; i++) {
         const m = await members(n);
         if (m !== null && ok(m)) return performance.now() - t0;
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, POLL_MS));
       }
       return Infinity;
     }),
@@ -159,6 +173,105 @@ async function modes(nodes: readonly Node[]): Promise<string> {
   return [...c].map(([k, v]) => `${k} x${v}`).join(', ');
 }
 
+interface LogLine {
+  readonly at: number;
+  readonly msg: string;
+  readonly member?: string;
+  readonly by?: string;
+  readonly late_ms?: number;
+  readonly confirmations?: number;
+  readonly suspected_ms?: number;
+  readonly urgent?: boolean;
+}
+
+/** A survivor's gossip log lines about `victim` written at or after `since` (wall-clock ms). */
+function victimLines(n: Node, victim: string, since: number): LogLine[] {
+  let text = '';
+  try {
+    text = readFileSync(join(n.dataDir, 'node.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes(victim)) continue;
+    try {
+      const r = JSON.parse(line) as Omit<LogLine, 'at'> & { ts: string };
+      const at = Date.parse(r.ts);
+      if (r.member === victim && at >= since) out.push({ ...r, at });
+    } catch {
+      // a partial line
+    }
+  }
+  return out;
+}
+
+/** One trial's phases from the survivors' logs, ms from the kill. */
+interface Phases {
+  firstProbe: number;
+  firstFail: number;
+  firstFailLate: number;
+  firstSuspect: number;
+  declarers: number;
+  firstDead: number;
+  /** The first declarer: when its suspicion started, its confirmations (ms from kill), how late its expiry ran. */
+  declarerSuspect: number;
+  declarerConfirms: number[];
+  expiryLate: number;
+  lastDead: number;
+}
+
+function phases(others: readonly Node[], victim: string, killWall: number): Phases {
+  const min = (xs: number[]): number => (xs.length === 0 ? NaN : Math.min(...xs));
+  const per = others.map((n) => ({ n, lines: victimLines(n, victim, killWall) }));
+  const all = per.flatMap((p) => p.lines);
+  const rel = (l: LogLine | undefined): number => (l === undefined ? NaN : l.at - killWall);
+  const fails = all.filter((l) => l.msg === 'trace probe-failed').sort((a, b) => a.at - b.at);
+  const deadOf = per.map((p) => ({ p, dead: p.lines.find((l) => l.msg === 'member dead') }));
+  const declared = deadOf.filter((d) => d.dead !== undefined && d.dead.by === d.p.n.id);
+  declared.sort((a, b) => a.dead!.at - b.dead!.at);
+  const first = declared[0];
+  const fl = first?.p.lines ?? [];
+  return {
+    firstProbe: min(all.filter((l) => l.msg === 'trace probe').map(rel)),
+    firstFail: rel(fails[0]),
+    firstFailLate: fails[0]?.late_ms ?? NaN,
+    firstSuspect: min(all.filter((l) => l.msg === 'member suspect').map(rel)),
+    declarers: declared.length,
+    firstDead: rel(first?.dead),
+    declarerSuspect: rel(fl.find((l) => l.msg === 'member suspect')),
+    declarerConfirms: fl.filter((l) => l.msg === 'trace suspect confirmed').map(rel),
+    expiryLate: fl.find((l) => l.msg === 'trace suspicion expired')?.late_ms ?? NaN,
+    lastDead: deadOf.some((d) => d.dead === undefined)
+      ? Infinity
+      : Math.max(...deadOf.map((d) => rel(d.dead))),
+  };
+}
+
+const s2 = (ms: number): string => (ms / 1000).toFixed(2);
+
+/**
+ * Wait until no member's incarnation changed in `n`'s view for `quietMs` (at most `limitMs`).
+ * Right after formation (Raft roles, addresses, energy figures) members publish new records: a
+ * victim killed with one of its own updates still spreading has the suspicions of its old
+ * incarnation cancelled by that update (SWIM: a higher incarnation alive wins), which times the
+ * bench's start-up, not failure detection.
+ */
+async function settled(n: Node, quietMs: number, limitMs: number): Promise<void> {
+  const t0 = performance.now();
+  let last = '';
+  let since = t0;
+  while (performance.now() - t0 < limitMs) {
+    const ms = await members(n);
+    const key = (ms ?? []).map((m) => `${m.id}:${m.incarnation}`).join(',');
+    if (key !== last) {
+      last = key;
+      since = performance.now();
+    } else if (performance.now() - since >= quietMs) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 const stat = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   const med = s[Math.floor(s.length / 2)]!;
@@ -175,17 +288,21 @@ async function main(): Promise<void> {
   // Let the swarm settle (formation, metadata updates) before the first trial.
   await new Promise((r) => setTimeout(r, 5000));
   const deadTimes: number[] = [];
+  const logDeadTimes: number[] = [];
+  const allPhases: Phases[] = [];
   const fromCmd: number[] = [];
   const fromReady: number[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     const vi = first ? 0 : 1 + (trial % (N - 1));
     const victim = nodes[vi]!;
     const others = nodes.filter((n) => n !== victim);
+    await settled(others[0]!, 3000, 30_000);
     const before = (await members(others[0]!))?.find((m) => m.id === victim.id)?.incarnation ?? 0;
     // Detection time depends on the probe period, which the adaptive controller stretches when it goes
     // conservative (congestion: probe RTT >= 400 ms, which this bench's own polling can cause).
     console.log(`trial ${trial}: adaptive modes before the kill: ${await modes(others)}`);
     const tk = performance.now();
+    const killWall = Date.now();
     down.add(victim.id);
     process.kill(victim.pid, 'SIGKILL');
     pids.delete(victim.pid);
@@ -198,6 +315,18 @@ async function main(): Promise<void> {
       );
       deadTimes.push(Math.max(...d));
       console.log(`trial ${trial}: kill -> dead everywhere ${(Math.max(...d) / 1000).toFixed(2)} s`);
+      const ph = phases(others, victim.id, killWall);
+      allPhases.push(ph);
+      logDeadTimes.push(ph.lastDead);
+      console.log(
+        `trial ${trial}: from the survivors' logs: declared by ${ph.declarers}, first ${s2(ph.firstDead)} s, ` +
+          `dead everywhere ${s2(ph.lastDead)} s` +
+          (trace
+            ? `; first probe ${s2(ph.firstProbe)} s, first failed ${s2(ph.firstFail)} s (${ph.firstFailLate} ms late), ` +
+              `first suspect ${s2(ph.firstSuspect)} s; first declarer suspected at ${s2(ph.declarerSuspect)} s, ` +
+              `confirmed at [${ph.declarerConfirms.map(s2).join(' ')}] s, expiry ${ph.expiryLate} ms late`
+            : ''),
+      );
     }
     const t1 = performance.now();
     const back = await start(vi, first ? [] : [0]);
@@ -227,7 +356,23 @@ async function main(): Promise<void> {
   console.log(
     `nodes=${N} trials=${TRIALS}${quick ? ' quick' : ''}${first ? ' first' : ''}${adaptive ? '' : ' no-adaptive'}`,
   );
-  if (deadTimes.length > 0) console.log(`kill -> dead everywhere: ${stat(deadTimes)}`);
+  if (deadTimes.length > 0) {
+    console.log(`kill -> dead everywhere (polls every ${POLL_MS} ms): ${stat(deadTimes)}`);
+    console.log(`kill -> dead everywhere (survivors' log lines): ${stat(logDeadTimes)}`);
+    const col = (f: (p: Phases) => number): string => stat(allPhases.map(f).filter((x) => !Number.isNaN(x)));
+    console.log(`  first declared dead: ${col((p) => p.firstDead)}`);
+    console.log(`  spread (last - first declared): ${col((p) => p.lastDead - p.firstDead)}`);
+    if (trace) {
+      console.log(`  first probe of the victim: ${col((p) => p.firstProbe)}`);
+      console.log(`  first failed probe: ${col((p) => p.firstFail)}`);
+      console.log(`  first suspect: ${col((p) => p.firstSuspect)}`);
+      console.log(`  first declarer's suspicion start: ${col((p) => p.declarerSuspect)}`);
+      console.log(`  first declarer's suspicion length: ${col((p) => p.firstDead - p.declarerSuspect)}`);
+      console.log(`  first declarer's 2nd confirmation: ${col((p) => p.declarerConfirms[1] ?? NaN)}`);
+      console.log(`  expiry lateness (ms as s): ${col((p) => p.expiryLate)}`);
+      console.log(`  probe-failure lateness (ms as s): ${col((p) => p.firstFailLate)}`);
+    }
+  }
   console.log(`restart -> alive everywhere (from command): ${stat(fromCmd)}`);
   console.log(`restart -> alive everywhere (from daemon ready): ${stat(fromReady)}`);
   console.log(
@@ -249,5 +394,6 @@ main()
         // already gone
       }
     }
-    rmSync(root, { recursive: true, force: true });
+    if (keep) console.log(`kept ${root}`);
+    else rmSync(root, { recursive: true, force: true });
   });

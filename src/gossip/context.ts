@@ -18,7 +18,7 @@ import { estimateSize } from './size.js';
 import { Awareness } from './awareness.js';
 import type { MemberState, SharedView } from './table.js';
 import { MemberTable } from './table.js';
-import type { GossipConfig, GossipEvent, Outgoing, PeerAddress } from './types.js';
+import type { GossipConfig, GossipEvent, GossipTrace, Outgoing, PeerAddress } from './types.js';
 
 /** Device class of members that only receive events, never relay them (ESP32 observers). */
 export const OBSERVER_CLASS = 'minimal';
@@ -68,6 +68,8 @@ export class GossipContext {
   readonly graveyard: { id: MemberId; at: number }[] = [];
   out: Outgoing[] = [];
   events: GossipEvent[] = [];
+  /** Diagnostics sink for failure-detection milestones; null (the default) costs one test per milestone. */
+  trace: ((t: GossipTrace) => void) | null = null;
   private seq = 0;
 
   constructor(

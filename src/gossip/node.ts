@@ -31,6 +31,7 @@ import type {
   GossipEvent,
   GossipParams,
   GossipStats,
+  GossipTrace,
   Outgoing,
   PeerAddress,
   SelfInfo,
@@ -194,6 +195,11 @@ export class GossipNode {
   setWakeSlack(probeEarlyMs: number, probeLateMs: number, pushPullLateMs: number): void {
     this.prober.setWindow(probeEarlyMs, probeLateMs);
     this.pushPull.setLateSlack(pushPullLateMs);
+  }
+
+  /** Report failure-detection milestones (GossipTrace) to `sink`; null turns it off. Diagnostics only. */
+  setTrace(sink: ((t: GossipTrace) => void) | null): void {
+    this.ctx.trace = sink;
   }
 
   /** Our record first, then every member we hold, dead and left ones included until they expire. */

@@ -45,7 +45,11 @@ interface Relay {
   readonly originSeq: number;
   readonly target: MemberId;
   readonly wantNack: boolean;
+  /** Past this without an ack, nack (once): early enough to reach the requester before its probe ends. */
   readonly nackAt: number;
+  /** Until this an ack is still passed on (after a nack too); then the entry is dropped at the next tick. */
+  readonly expiresAt: number;
+  nacked: boolean;
 }
 
 /** A timestamped sample in a sliding window. */
@@ -53,6 +57,16 @@ interface Sample {
   readonly at: number;
   readonly value: number;
 }
+
+/**
+ * A relay nacks this share of a probe timeout after the ping-req. The requester sent the ping-req
+ * at its direct timeout and gives up one probe timeout later (at the end of its period): a nack
+ * sent a full probe timeout after the ping-req arrived always after that, so the requester counted
+ * every nack missing and blamed its own links (Lifeguard's awareness, +3 per probe of a member that
+ * really died: 4x slower probing for ~10 s, on every member that probed it). A fifth of the
+ * timeout (100 ms at the defaults) leaves room for the nack's own trip.
+ */
+export const RELAY_NACK_SHARE = 0.8;
 
 /** A member that pinged us within this many probe periods is not probed by us this period. */
 export const PROBE_SKIP_HEARD_PERIODS = 2;
@@ -128,7 +142,8 @@ export class Prober {
         );
     }
     if (this.urgentProbe !== null && this.probe === null && !ctx.leaving) t = Math.min(t, ctx.lastNow);
-    for (const r of this.relays.values()) t = Math.min(t, r.nackAt);
+    // An expired relay's entry holds nothing to do: it is dropped at whatever tick comes next.
+    for (const r of this.relays.values()) if (!r.nacked) t = Math.min(t, r.nackAt);
     return t;
   }
 
@@ -179,9 +194,11 @@ export class Prober {
       originSeq: msg.seq,
       target: msg.target,
       wantNack: msg.wantNack,
-      // One probe timeout, like our own direct pings: the requester waits the rest of its
-      // probe interval, so a nack sent then still arrives before it gives up.
-      nackAt: now + ctx.cfg.probeTimeoutMs,
+      // The requester waits the rest of its probe period, one probe timeout at the defaults:
+      // the nack must leave before that (RELAY_NACK_SHARE), an ack may still follow it.
+      nackAt: now + RELAY_NACK_SHARE * ctx.cfg.probeTimeoutMs,
+      expiresAt: now + ctx.cfg.probeTimeoutMs,
+      nacked: false,
     });
     // At the address the requester gave, not ours on record: we may not know the target yet.
     ctx.out.push({
@@ -231,8 +248,9 @@ export class Prober {
   private tickRelays(now: number): void {
     const ctx = this.ctx;
     for (const [seq, r] of this.relays) {
-      if (now < r.nackAt) continue;
-      this.relays.delete(seq);
+      if (now >= r.expiresAt) this.relays.delete(seq);
+      if (r.nacked || now < r.nackAt) continue;
+      r.nacked = true;
       if (r.wantNack) {
         ctx.out.push({
           to: r.origin,
@@ -249,13 +267,17 @@ export class Prober {
     const p = this.probe;
     if (p !== null && !p.acked && !p.indirect && now >= p.directDeadline) {
       p.indirect = true;
+      ctx.trace?.({ kind: 'probe-indirect', target: p.target, lateMs: now - p.directDeadline });
       const target = ctx.table.get(p.target);
       if (target !== undefined) this.sendIndirect(p, target.rec.host, target.rec.port);
     }
     // An acked probe is over once the next may start (early, see setWindow): its end holds nothing.
     if (p !== null && (now >= p.endAt || (p.acked && now >= this.nextProbeAt - this.earlyMs))) {
       this.probe = null;
-      if (!p.acked) this.probeFailed(p, now);
+      if (!p.acked) {
+        ctx.trace?.({ kind: 'probe-failed', target: p.target, lateMs: now - p.endAt });
+        this.probeFailed(p, now);
+      }
     }
     const urgent = this.probe === null ? this.takeUrgentProbe() : undefined;
     if (this.probe === null && (now >= this.nextProbeAt - this.earlyMs || urgent !== undefined))
@@ -342,6 +364,7 @@ export class Prober {
       nacks: 0,
     };
     ctx.counters.probesSent++;
+    ctx.trace?.({ kind: 'probe', target, urgent: urgent !== undefined });
     // Lifeguard's buddy system: a suspect learns of the suspicion from the ping itself, so it can refute in time.
     const buddy: MemberUpdate[] =
       m.rec.status === MemberStatus.Suspect

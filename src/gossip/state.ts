@@ -134,8 +134,16 @@ export class MemberStates {
     ) {
       // A new confirmer shortens the timeout; re-gossip it so others count it too (only new ones,
       // so the same suspicion does not circulate forever).
-      if (existing.confirm(from))
+      if (existing.confirm(from)) {
         ctx.updates.enqueue(id, { kind: 'suspect', id, incarnation: inc, from }, true);
+        ctx.trace?.({
+          kind: 'suspect-confirmed',
+          target: id,
+          from,
+          confirmations: existing.confirmations,
+          deadline: existing.deadline(),
+        });
+      }
       return;
     }
     const rec: MemberRecord = { ...local.rec, incarnation: inc, status: MemberStatus.Suspect };
@@ -277,8 +285,16 @@ export class MemberStates {
   tickSuspicions(now: number): void {
     const ctx = this.ctx;
     for (const [id, s] of this.suspicions) {
-      if (now < s.deadline()) continue;
+      const deadline = s.deadline();
+      if (now < deadline) continue;
       this.suspicions.delete(id);
+      ctx.trace?.({
+        kind: 'suspicion-expired',
+        target: id,
+        startedAt: s.startedAt,
+        confirmations: s.confirmations,
+        lateMs: now - deadline,
+      });
       const m = ctx.table.get(id);
       if (m !== undefined && m.rec.status === MemberStatus.Suspect && m.rec.incarnation === s.incarnation) {
         this.applyDead(id, s.incarnation, ctx.id, now);

@@ -129,6 +129,31 @@ export type GossipEvent =
   | { readonly type: 'user-event'; readonly event: UserEvent };
 
 /**
+ * Failure-detection milestones, for diagnostics only (GossipNode.setTrace; the daemon logs them
+ * at debug level, the simulator's phase bench reads them). `lateMs` is how long after its due
+ * time the timer behind the step actually ran: a driver that wakes late shows up there.
+ */
+export type GossipTrace =
+  | { readonly kind: 'probe'; readonly target: MemberId; readonly urgent: boolean }
+  | { readonly kind: 'probe-indirect'; readonly target: MemberId; readonly lateMs: number }
+  | { readonly kind: 'probe-failed'; readonly target: MemberId; readonly lateMs: number }
+  | {
+      readonly kind: 'suspect-confirmed';
+      readonly target: MemberId;
+      readonly from: MemberId;
+      readonly confirmations: number;
+      /** When this member's suspicion now expires (same clock as `now`). */
+      readonly deadline: number;
+    }
+  | {
+      readonly kind: 'suspicion-expired';
+      readonly target: MemberId;
+      readonly startedAt: number;
+      readonly confirmations: number;
+      readonly lateMs: number;
+    };
+
+/**
  * Measured inputs for the adaptive controller (src/gossip/adaptive.ts), over
  * the last `statsWindowMs`, plus counters. Packets and bytes are the transport's.
  */

@@ -39,6 +39,7 @@ import {
   type GossipConfig,
   type GossipEvent,
   type GossipStats,
+  type GossipTrace,
   type PeerAddress,
 } from '../gossip/types.js';
 import { openGossipTransport, sendOutgoing } from '../net/runtime.js';
@@ -268,6 +269,9 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       config: { ...coreConfigFromSections(cfg), ...this.opts.core },
       rng: createRng(seed),
     });
+    // Failure-detection milestones as debug lines (bench/gossip-rejoin-live.ts --trace times the
+    // phases from them); nothing is traced at the default level.
+    if (cfg.logging.level === 'debug') this.core.setTrace((t) => this.logTrace(t));
     this.adaptive = new AdaptiveGossipController(adaptiveConfigFromSections(cfg));
     // Members alive before a restart are seeds too: a node with no join list of its own
     // (the one the others name) is otherwise never found again once they hold it dead.
@@ -518,6 +522,36 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     return meta;
   }
 
+  private logTrace(t: GossipTrace): void {
+    const log = this.log;
+    if (!log) return;
+    switch (t.kind) {
+      case 'probe':
+        log.debug('trace probe', { member: t.target, urgent: t.urgent });
+        return;
+      case 'probe-indirect':
+      case 'probe-failed':
+        log.debug(`trace ${t.kind}`, { member: t.target, late_ms: Math.round(t.lateMs) });
+        return;
+      case 'suspect-confirmed':
+        log.debug('trace suspect confirmed', {
+          member: t.target,
+          by: t.from,
+          confirmations: t.confirmations,
+          expires_in_ms: Math.round(t.deadline - this.now()),
+        });
+        return;
+      case 'suspicion-expired':
+        log.debug('trace suspicion expired', {
+          member: t.target,
+          confirmations: t.confirmations,
+          suspected_ms: Math.round(this.now() - t.startedAt),
+          late_ms: Math.round(t.lateMs),
+        });
+        return;
+    }
+  }
+
   private onPacket(msg: GossipMessage, from: PeerAddress): void {
     const core = this.core;
     if (!core || this.transport === null) return;
@@ -677,7 +711,12 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
       }
       membership = true;
       this.lastChange.set(e.member.id, Date.now());
-      const fields = { member: e.member.id, member_name: e.member.name, incarnation: e.member.incarnation };
+      const fields = {
+        member: e.member.id,
+        member_name: e.member.name,
+        incarnation: e.member.incarnation,
+        ...(e.type === 'member-suspect' || e.type === 'member-dead' ? { by: e.from } : {}),
+      };
       if (e.type === 'member-joined' || e.type === 'member-dead' || e.type === 'member-left') {
         this.log?.info(e.type.replace('-', ' '), fields);
       } else {

@@ -151,4 +151,71 @@ describe('failure detection timing', () => {
     // memberlist's LAN profile: 7.6 s on the bench machine. Rounds every 1 s for this news: 8.2 s.
     expect(known[4]).toBeLessThan(7600);
   });
+
+  it("probing a crashed member costs the prober no health: the relays' nacks arrive before its probe ends", () => {
+    // Lifeguard: relays that nack show our own links work, so a failed probe of a member that
+    // really died must not stretch our probing. The relays nacked one probe timeout after the
+    // ping-req, which left at the direct timeout: the nacks arrived just after the probe ended,
+    // every prober of a dead member scored 3 and probed 4x slower for ~10 s (the next failure
+    // was found later, and its confirmations came from 4 s probes).
+    for (let seed = 1; seed <= 5; seed++) {
+      const sim = new GossipSim({ seed, link: { latencyMs: 1, jitterMs: 1, loss: 0, duplicate: 0 } });
+      const ids = sim.bootstrap(25);
+      sim.run(20_000);
+      // Each prober's health score when it starts its next probe after its probe of n3 failed.
+      const failed = new Set<string>();
+      const scoreAfter = new Map<string, number>();
+      for (const id of ids)
+        sim.with(id, (c) =>
+          c.setTrace((t) => {
+            if (t.kind === 'probe-failed' && t.target === 'n3') failed.add(id);
+            else if (t.kind === 'probe' && failed.has(id) && !scoreAfter.has(id))
+              scoreAfter.set(id, sim.node(id).stats().healthScore);
+          }),
+        );
+      sim.kill('n3');
+      sim.run(sim.now + 20_000);
+      expect(scoreAfter.size).toBeGreaterThan(0);
+      // No probe of a live member fails here (no loss): any score comes from probing n3.
+      for (const [id, score] of scoreAfter) expect(score, `${id}, seed ${seed}`).toBe(0);
+    }
+  });
+
+  it('a relay nacks at 0.8 of the probe timeout and still passes on an ack that comes later', () => {
+    const n = node(['r', 'a', 't']);
+    n.receive(
+      { host: 'a', port: 0 },
+      {
+        type: 'ping-req',
+        from: 'a',
+        seq: 42,
+        target: 't',
+        targetHost: 't',
+        targetPort: 0,
+        wantNack: true,
+        updates: [],
+      },
+      1000,
+    );
+    const ping = n.drain().find((o) => o.msg.type === 'ping' && o.host === 't');
+    expect(ping).toBeDefined();
+    const relaySeq = ping!.msg.type === 'ping' ? ping!.msg.seq : -1;
+    // Nothing before 400 ms (RELAY_NACK_SHARE x 500 ms), the nack at 400 ms.
+    expect(n.nextDeadline()).toBeLessThanOrEqual(1400);
+    n.tick(1399);
+    expect(n.drain().some((o) => o.msg.type === 'nack')).toBe(false);
+    n.tick(1400);
+    const nack = n.drain().find((o) => o.msg.type === 'nack');
+    expect(nack?.host).toBe('a');
+    expect(nack?.msg).toMatchObject({ seq: 42, target: 't' });
+    // The target answers late but within the probe timeout: the requester still gets its ack.
+    n.receive(
+      { host: 't', port: 0 },
+      { type: 'ack', from: 't', seq: relaySeq, target: 't', updates: [] },
+      1450,
+    );
+    const ack = n.drain().find((o) => o.msg.type === 'ack');
+    expect(ack?.host).toBe('a');
+    expect(ack?.msg).toMatchObject({ seq: 42, target: 't' });
+  });
 });
