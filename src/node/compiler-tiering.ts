@@ -55,14 +55,17 @@ export function noteLauncherFlags(execArgv: readonly string[] = process.execArgv
 /** V8's defaults, for a process started lean with nothing to sample on. */
 const DEFAULTS = ['--opt', '--sparkplug'];
 /**
- * On: the compilers, and TurboFan after one profiler tick of a function instead of three. A node
- * turns them on only under load, whose hot path then runs at the speed of its request rate's
- * warm-up: measured on the raft-kv load at one client (about 1,000 writes/s, 3 daemons), the
- * leader's CPU per write fell from 1,150 to 370 us over 4-6 s with V8's 3 ticks and within 2 s
- * with 1 (two cold runs each: 606-667 and 1,067-1,123 writes/s in the second 2 s, against 322-519
- * and 436-777 with 3).
+ * On: the compilers, with V8's own tick count before TurboFan. One tick
+ * (`--ticks-before-optimization=1`) was tried for a faster warm-up: at one client the leader's CPU
+ * per write fell within 2 s instead of 4-6 s. But code optimized after one tick keeps what it
+ * learned then: on the raft-kv load at 16 clients, 4-5 s after 2 s of warm-up and 20-30 s after
+ * the start, the leader wrote 6,556 writes/s (4 runs, 6,352-6,665) with one tick against 7,068
+ * (2 runs, 6,942-7,194) with V8's default and 7,134 (5 runs) for the build before tiering, whose
+ * compilers were on from the start (ours only, alternating, shared 2-core machine; 29 of the
+ * leader's 61 deoptimizations in a run were "insufficient type feedback"). A 2 s warm-up covers
+ * the slower climb.
  */
-const FULL = ['--opt', '--sparkplug', '--ticks-before-optimization=1'];
+const FULL = ['--opt', '--sparkplug'];
 /** Node/V8 options by which the user (or the launcher) already decided the compilers. */
 export const COMPILERS_CHOSEN =
   /--(no-)?(opt|turbofan|sparkplug|lite-mode|jitless|max-lazy)\b|--lite_mode|--no_opt/;

@@ -247,6 +247,22 @@ export class RaftForwarder {
    * ForwardRefusedError.
    */
   async write(op: WriteOp, waitMs: number, signal?: CallerGone): Promise<WriteOutcome> {
+    if (this.host.leader() === this.host.selfId && signal?.aborted !== true) {
+      // The leader's own clients: propose at once, without the forwarding frame, closures and
+      // JSON text that route() prepares for a hop this write does not take (measured on the
+      // raft-kv bench at 16 clients, about 1.5 KB of garbage per write on the leader's young
+      // generation). A NotLeaderError means nothing was proposed (leadership lost or being handed
+      // over since the check): route() then takes the write where it belongs, as for any node.
+      try {
+        return outcomeOf(
+          op.op === 'put'
+            ? await this.host.put(op.key, op.value, op.prevRevision)
+            : await this.host.delete(op.key),
+        );
+      } catch (err) {
+        if (!(err instanceof NotLeaderError)) throw err;
+      }
+    }
     const local = async (): Promise<WriteOutcome> =>
       outcomeOf(
         op.op === 'put'

@@ -55,11 +55,11 @@ describe('CompilerTiering', () => {
     r.spend(400);
     r.set.runDue(t0 + 4000, () => {});
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug', '--ticks-before-optimization=1']);
+    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug']);
     // Done for good: the chore is gone, nothing to wake for, an idle spell changes nothing.
     expect(r.set.deadline()).toBe(Infinity);
     r.tiering.sample(t0 + 60_000);
-    expect(r.flags).toHaveLength(5);
+    expect(r.flags).toHaveLength(4);
     await r.tiering.stop();
   });
 
@@ -78,7 +78,7 @@ describe('CompilerTiering', () => {
     // A burst of load: 230 ms of CPU in 1.1 s, before the window ends at t0 + 2000.
     r.tiering.poke(t0 + 1100);
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug', '--ticks-before-optimization=1']);
+    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug']);
     expect(r.set.deadline()).toBe(Infinity);
     await r.tiering.stop();
   });
@@ -112,7 +112,7 @@ describe('CompilerTiering', () => {
     r.spend(400);
     r.set.runDue(t0 + 2500, () => {});
     expect(r.tiering.state).toBe('full');
-    expect(r.flags).toEqual(['--opt', '--sparkplug', '--ticks-before-optimization=1']);
+    expect(r.flags).toEqual(['--opt', '--sparkplug']);
     // Without a chore host to sample on, V8's defaults come back at once.
     const flags: string[] = [];
     const t = new CompilerTiering({

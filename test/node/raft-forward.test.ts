@@ -162,6 +162,41 @@ describe('RaftForwarder: writes', () => {
     expect(a.fwd.pendingCount).toBe(0);
   });
 
+  it("the leader executes its own client's write in place: one proposal, no frame", async () => {
+    const a = make('a', { leads: true, leader: 'a' });
+    make('b', { leader: 'a' });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    expect(await a.fwd.write({ op: 'delete', key: 'k' }, 1000)).toEqual({
+      kind: 'delete',
+      deleted: true,
+      revision: 20,
+    });
+    expect(a.puts).toEqual([{ key: 'k', value: 1 }]);
+    expect(a.attempts).toBe(1);
+    expect(a.sent).toEqual([]);
+  });
+
+  it('a leader whose view is stale (handing over) sends the write on, executed once by the successor', async () => {
+    // Its view still names itself, but the proposal is refused (not executed): route as any node would.
+    const a = make('a', { leader: 'a', successor: 'b' });
+    const b = make('b', { leads: true, leader: 'b' });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 3 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    expect(a.puts).toEqual([]);
+    expect(b.puts).toEqual([{ key: 'k', value: 3 }]);
+    expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['b']);
+  });
+
+  it('a leader drops a write whose caller already left, proposing nothing', async () => {
+    const a = make('a', { leads: true, leader: 'a' });
+    const caller = new AbortController();
+    caller.abort();
+    const err = await a.fwd
+      .write({ op: 'put', key: 'k', value: 1 }, 1000, caller.signal)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestAbandonedError);
+    expect(a.attempts).toBe(0);
+  });
+
   it('CAS mismatch and delete come back with their results', async () => {
     const a = make('a', { leader: 'b' });
     make('b', { leads: true, leader: 'b' });
