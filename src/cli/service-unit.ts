@@ -29,6 +29,11 @@ export interface UnitInputs {
    * Node refuses some of them (`--lite-mode`) in NODE_OPTIONS.
    */
   nodeFlags?: readonly string[];
+  /**
+   * Environment of the node process (`Environment=` lines): the launcher's DAEMON_ENV
+   * (src/cli/daemon.ts, glibc's malloc arenas), for the same reason as nodeFlags.
+   */
+  env?: Readonly<Record<string, string>>;
   /** Absolute path of the config file. */
   config: string;
   /** Absolute data dir (node.data_dir resolved): the one path the service may write. */
@@ -84,6 +89,7 @@ export function renderUnit(u: UnitInputs): string {
     '[Service]',
     'Type=simple',
     `User=${u.user}`,
+    ...Object.entries(u.env ?? {}).map(([k, v]) => `Environment=${unitWord(`${k}=${v}`)}`),
     `ExecStart=${exec}`,
     // SIGTERM is the node's clean stop: it leaves the swarm and hands leadership over first.
     'KillSignal=SIGTERM',

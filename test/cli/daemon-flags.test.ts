@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DAEMON_V8_FLAGS, daemonNodeFlags } from '../../src/cli/daemon.js';
+import { DAEMON_ENV, DAEMON_V8_FLAGS, daemonEnv, daemonNodeFlags } from '../../src/cli/daemon.js';
 import { LEAN_FLAGS } from '../../src/node/compiler-tiering.js';
 
 describe('daemonNodeFlags (V8 flags of a spawned node daemon)', () => {
@@ -34,5 +34,14 @@ describe('V8 compilers of a daemon', () => {
     expect(LEAN_FLAGS).toEqual(['--no-opt', '--no-sparkplug']);
     for (const chosen of ['--no-opt', '--jitless', '--opt', '--max-lazy', '--no_opt'])
       expect(daemonNodeFlags({ NODE_OPTIONS: chosen }), chosen).toEqual([...DAEMON_V8_FLAGS]);
+  });
+});
+
+describe('environment of a daemon', () => {
+  it("adds one malloc arena unless the user's environment sets it, and keeps everything else", () => {
+    expect(DAEMON_ENV).toEqual({ MALLOC_ARENA_MAX: '1' });
+    expect(daemonEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '1' });
+    expect(daemonEnv({ MALLOC_ARENA_MAX: '4' })).toEqual({ MALLOC_ARENA_MAX: '4' });
+    expect(daemonEnv({ MALLOC_ARENA_MAX: '' })).toEqual({ MALLOC_ARENA_MAX: '' });
   });
 });

@@ -59,6 +59,22 @@ describe('service unit text', () => {
     expect(unit).not.toMatch(/NODE_OPTIONS/);
   });
 
+  it('sets the environment it is given, one Environment= line per variable, escaped for systemd', () => {
+    const base = {
+      node: '/n',
+      swarm: '/s',
+      config: '/c',
+      dataDir: '/d',
+      user: 'pi',
+      version: '1',
+      ports: [],
+    };
+    const unit = renderUnit({ ...base, env: { MALLOC_ARENA_MAX: '1', X: 'a b$' } });
+    expect(unit.split('\n')).toContain('Environment=MALLOC_ARENA_MAX=1');
+    expect(unit.split('\n')).toContain('Environment="X=a b$$"');
+    expect(renderUnit(base)).not.toMatch(/^Environment=/m);
+  });
+
   it('asks for CAP_NET_BIND_SERVICE only when a configured port is below 1024', () => {
     const base = { node: '/n', swarm: '/s', config: '/c', dataDir: '/d', user: 'pi', version: '1' };
     expect(renderUnit({ ...base, ports: [5555, 5557, 5558] })).toMatch(/^CapabilityBoundingSet=$/m);
@@ -102,6 +118,8 @@ describe.skipIf(ANALYZE === undefined)(
         'NoNewPrivileges=yes',
         'ProtectKernelTunables=yes',
         'CapabilityBoundingSet=',
+        // The launcher's environment for a daemon (src/cli/daemon.ts DAEMON_ENV): glibc's malloc arenas.
+        'Environment=MALLOC_ARENA_MAX=1',
       ])
         expect(unit.split('\n')).toContain(line);
       // The data dir (data/ next to the config) is the one writable path, and it exists for the service.

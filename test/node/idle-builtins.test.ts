@@ -58,6 +58,9 @@ describe('an idle detached daemon', () => {
       await withDaemon({ config, dir: dataDir, env }, async (rt) => {
         expect(rt.stderr).toBe('');
         bundled = readFileSync(`/proc/${rt.pid}/cmdline`, 'utf8').includes('/dist/daemon.cjs');
+        // One malloc arena (the launcher's DAEMON_ENV, src/cli/daemon.ts), unless this environment chose one.
+        const environ = readFileSync(`/proc/${rt.pid}/environ`, 'utf8').split('\0');
+        expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '1'}`);
         const port = Number(new URL(rt.api_url).port);
         // A write (with the token: its check is the one crypto call an API had) once the one-node cluster formed.
         const deadline = Date.now() + 60_000;
