@@ -51,6 +51,10 @@ export interface RequestHead {
   readonly expectContinue: boolean;
 }
 
+/** Shared: a head's framing is never changed after parsing. */
+const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
+const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
+
 const CR = 13;
 const LF = 10;
 
@@ -117,13 +121,16 @@ export function parseHead(head: Buffer): RequestHead {
     if (!FIELD_VALUE.test(value)) throw new HeadError(400, 'malformed header field value');
     rawHeaders.push(name, value);
     const key = name.toLowerCase();
-    if (key === 'content-length') contentLengths.push(...value.split(',').map((v) => v.trim()));
+    if (key === 'content-length') {
+      if (value.includes(',')) for (const v of value.split(',')) contentLengths.push(v.trim());
+      else contentLengths.push(value.trim());
+    }
     if (key === 'transfer-encoding')
       transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
     headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
   }
 
-  let body: BodyFraming = { kind: 'none' };
+  let body: BodyFraming = NO_BODY;
   if (transferEncoding !== null) {
     // Both framings at once is the classic smuggling vector: refuse, do not pick one.
     if (contentLengths.length > 0) throw new HeadError(400, 'both Transfer-Encoding and Content-Length');
@@ -139,7 +146,7 @@ export function parseHead(head: Buffer): RequestHead {
         `unsupported transfer coding "${transferEncoding}"`,
       );
     }
-    body = { kind: 'chunked' };
+    body = CHUNKED;
   } else if (contentLengths.length > 0) {
     const first = contentLengths[0]!;
     if (!/^\d{1,15}$/.test(first) || contentLengths.some((v) => v !== first))
@@ -148,8 +155,15 @@ export function parseHead(head: Buffer): RequestHead {
     if (length > 0) body = { kind: 'length', length };
   }
 
-  const connection = (headers.connection ?? '').toLowerCase();
-  const tokens = connection.split(',').map((t) => t.trim());
+  const connection = headers.connection;
+  // Most requests carry no Connection field: then HTTP/1.1 keeps the connection and 1.0 does not.
+  const tokens =
+    connection === undefined
+      ? []
+      : connection
+          .toLowerCase()
+          .split(',')
+          .map((t) => t.trim());
   const keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
   const expect = (headers.expect ?? '').toLowerCase();
   return {
