@@ -67,6 +67,18 @@ export class LightHeaders {
     this.map.delete(name.toLowerCase());
   }
 
+  /**
+   * Each field once, in insertion order, as a response head carries it: set-cookie's values as a
+   * list when there are several (one line each), others joined. No iterator or sorted copy.
+   */
+  eachField(cb: (name: string, value: string | readonly string[]) => void): void {
+    this.map.forEach((values, k) => {
+      if (values.length === 1) cb(k, values[0]!);
+      else if (k === 'set-cookie') cb(k, values);
+      else cb(k, values.join(', '));
+    });
+  }
+
   forEach(cb: (value: string, name: string, parent: LightHeaders) => void): void {
     for (const [k, v] of this.entries()) cb(v, k, this);
   }

@@ -48,7 +48,7 @@ function tooLarge(maxBodyBytes: number): ApiError {
 class NodeRequest {
   readonly url: string;
   readonly method: string;
-  readonly headers = new LightHeaders();
+  private lightHeaders: LightHeaders | null = null;
   private body: Promise<Buffer> | null = null;
   /** Set when the body was refused unread: see discardThenClose. */
   refused = false;
@@ -90,8 +90,16 @@ class NodeRequest {
   ) {
     this.method = incoming.method ?? 'GET';
     this.url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
-    const raw = incoming.rawHeaders;
-    for (let i = 0; i + 1 < raw.length; i += 2) this.headers.append(raw[i] ?? '', raw[i + 1] ?? '');
+  }
+
+  /** Built on first use: a KV write's route reads none (a header map per request was garbage per write). */
+  get headers(): LightHeaders {
+    if (this.lightHeaders !== null) return this.lightHeaders;
+    const h = new LightHeaders();
+    const raw = this.incoming.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i] ?? '', raw[i + 1] ?? '');
+    this.lightHeaders = h;
+    return h;
   }
 
   /**
@@ -119,7 +127,17 @@ class NodeRequest {
   }
 
   private bytes(): Promise<Buffer> {
-    this.body ??= new Promise<Buffer>((resolve, reject) => {
+    if (this.body !== null) return this.body;
+    // Usually the whole body came with the head: no stream, no listeners, no copy.
+    const whole = this.incoming.takeWholeBody();
+    if (whole !== null) {
+      if (whole.length > this.maxBodyBytes) {
+        this.refused = true;
+        this.body = Promise.reject(tooLarge(this.maxBodyBytes));
+      } else this.body = Promise.resolve(whole);
+      return this.body;
+    }
+    this.body = new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       const onData = (c: Buffer): void => {
@@ -196,12 +214,35 @@ async function writeResponse(
     if (streams(req, r)) return runStream(res, r.status, r.headers.entries(), stream, open);
     await cancelStream(stream);
   }
+  if (r instanceof LightResponse) {
+    // The daemon's usual answer: fields straight from the light headers, no record in between.
+    r.headers.eachField((name, value) => res.setHeader(name, value));
+    const body = r.body;
+    if (body !== null && !r.headers.has('content-length'))
+      res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    res.writeHead(r.status, r.statusText || undefined);
+    res.end(req.method === 'HEAD' || body === null ? undefined : body);
+    return;
+  }
   const headers = headersOf(r);
   const body = await bodyOf(r);
   if (body !== null && headers['content-length'] === undefined)
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
   res.writeHead(r.status, r.statusText || undefined, headers);
   res.end(req.method === 'HEAD' || body === null ? undefined : body);
+}
+
+let dateSecond = -1;
+let dateText = '';
+/** The Date field's text, made once a second rather than once a request. */
+function dateNow(): string {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  if (sec !== dateSecond) {
+    dateSecond = sec;
+    dateText = httpDate(sec * 1000);
+  }
+  return dateText;
 }
 
 /**
@@ -217,7 +258,7 @@ export function requestListener(
   const open = opts.streams ?? new Set<() => void>();
   return (req, res) => {
     // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
-    res.setHeader('date', httpDate(Date.now()));
+    res.setHeader('date', dateNow());
     const run = async (): Promise<void> => {
       // A body announced larger than the limit is refused before a byte of it is read.
       const announced = Number(req.headers['content-length'] ?? 0);

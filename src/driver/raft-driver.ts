@@ -136,7 +136,10 @@ export class RaftDriver {
       return;
     }
     const at = Math.min(core.nextDeadline(), this.hooks.nextWork?.(core) ?? Infinity);
-    if (at === this.armedAt && this.cancelTick !== null) return;
+    // A timer armed for an earlier time is kept: it wakes us early, the tick finds nothing due (the
+    // core's deadlines are absolute) and re-arms for the real one. Re-arming on every later deadline
+    // was a timer and two closures per write on a leader (each append pushes its heartbeat back).
+    if (this.cancelTick !== null && at >= this.armedAt) return;
     this.disarm();
     if (!Number.isFinite(at)) return;
     this.armedAt = at;

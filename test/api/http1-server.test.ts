@@ -103,6 +103,33 @@ describe('HTTP/1.1 server on node:net', () => {
     expect(text).toMatch(/\r\n\r\nPUT \/slow 3 xyz$/);
   });
 
+  it('a body that came with its head is handed over whole, once; one that follows comes through the stream', async () => {
+    const seen: string[] = [];
+    const port = await serve((req, res) => {
+      // /a takes its body whole; the others read the stream.
+      const whole = req.url === '/a' ? req.takeWholeBody() : null;
+      if (whole !== null) {
+        seen.push(
+          `whole ${whole.toString()} again=${String(req.takeWholeBody())} complete=${String(req.complete)}`,
+        );
+        res.end('ok');
+        return;
+      }
+      echo(req, res);
+    });
+    const one = 'PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc';
+    const split = ['PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\n', 'xyz'];
+    expect(await exchange(port, one, /\r\n\r\nok$/)).toMatch(/^HTTP\/1.1 200/);
+    expect(seen).toEqual(['whole abc again=null complete=true']);
+    expect(await exchange(port, split)).toMatch(/\r\n\r\nPUT \/b 3 xyz$/);
+    // A body held whole still reads as a stream (one chunk, then its end), and the next request follows.
+    const two =
+      'PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi' +
+      'GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    const text = await exchange(port, two);
+    expect(text).toMatch(/PUT \/c 2 hi[\s\S]*GET \/d 0 $/);
+  });
+
   it('HEAD: the headers of the answer, no body', async () => {
     const port = await serve((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });

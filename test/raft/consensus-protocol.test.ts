@@ -202,6 +202,21 @@ describe('quorum arithmetic', () => {
     expect(committedIndex(['a', 'zz', 'c'], (id) => m[id] ?? 0)).toBe(5);
   });
 
+  it('committedIndex counted in place agrees with the sorted q-th largest, ties and large sets included', () => {
+    let seed = 7;
+    const next = (k: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % k;
+    };
+    for (let trial = 0; trial < 2000; trial++) {
+      const n = 1 + next(11);
+      const voters = Array.from({ length: n }, (_, i) => `v${i}`);
+      const m = new Map(voters.map((v) => [v, next(6)]));
+      const sorted = voters.map((v) => m.get(v)!).sort((a, b) => b - a);
+      expect(committedIndex(voters, (id) => m.get(id)!)).toBe(sorted[quorumSize(n) - 1]);
+    }
+  });
+
   it('voteResult decides as soon as the outcome is certain', () => {
     const v = ['a', 'b', 'c'];
     expect(voteResult(v, new Map([['a', true]]))).toBe('pending');

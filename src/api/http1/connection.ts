@@ -220,6 +220,12 @@ export class Connection implements ResponseOwner {
     if (head.body.kind === 'none') {
       req.finishBody();
       this.disarm();
+    } else if (head.body.kind === 'length' && this.buf.length >= head.body.length) {
+      // The whole body is here already: handed over as one buffer (Http1Request.setWholeBody).
+      const n = head.body.length;
+      req.setWholeBody(this.buf.subarray(0, n));
+      this.buf = n === this.buf.length ? EMPTY : this.buf.subarray(n);
+      this.disarm();
     } else {
       this.body =
         head.body.kind === 'length'

@@ -51,6 +51,33 @@ export interface RequestHead {
   readonly expectContinue: boolean;
 }
 
+/** Shared: a head's framing is never changed after parsing. */
+const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
+const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
+
+/** Lower-case forms of the names clients usually send, so that a request does not make them anew. */
+const LOWER = new Map(
+  [
+    'Host',
+    'Content-Type',
+    'Content-Length',
+    'Connection',
+    'Accept',
+    'Accept-Encoding',
+    'Accept-Language',
+    'User-Agent',
+    'Authorization',
+    'Transfer-Encoding',
+    'Keep-Alive',
+    'Expect',
+    'Origin',
+    'Referer',
+  ].flatMap((n) => [
+    [n, n.toLowerCase()],
+    [n.toLowerCase(), n.toLowerCase()],
+  ]),
+);
+
 const CR = 13;
 const LF = 10;
 
@@ -88,9 +115,10 @@ export function parseHead(head: Buffer): RequestHead {
   if (head.length > MAX_HEAD_BYTES) throw new HeadError(431, 'request header fields too large');
   // latin1: one char per byte, so obs-text stays checkable and nothing is decoded twice.
   const text = head.toString('latin1', 0, head.length - 4);
-  // No line holds a CR or LF after this split: headEnd refused bare LFs, and the checks below refuse CRs.
-  const lines = text.split('\r\n');
-  const requestLine = lines[0] ?? '';
+  // No line holds a CR or LF once cut at CRLF: headEnd refused bare LFs, and the checks below refuse CRs.
+  // Lines are found in place, not split into an array of strings (per request garbage).
+  const firstEnd = text.indexOf('\r\n');
+  const requestLine = firstEnd < 0 ? text : text.slice(0, firstEnd);
   const parts = requestLine.split(' ');
   if (parts.length !== 3) throw new HeadError(400, 'malformed request line');
   const [method = '', url = '', version = ''] = parts;
@@ -101,29 +129,36 @@ export function parseHead(head: Buffer): RequestHead {
     throw new HeadError(505, `${version} is not supported`);
   const minor = version === 'HTTP/1.1' ? 1 : 0;
 
-  if (lines.length - 1 > MAX_FIELDS) throw new HeadError(431, `more than ${MAX_FIELDS} header fields`);
+  let fieldCount = 0;
+  for (let at = firstEnd; at >= 0; at = text.indexOf('\r\n', at + 2)) fieldCount++;
+  if (fieldCount > MAX_FIELDS) throw new HeadError(431, `more than ${MAX_FIELDS} header fields`);
   const rawHeaders: string[] = [];
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   const contentLengths: string[] = [];
   let transferEncoding: string | null = null;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
+  for (let start = firstEnd < 0 ? text.length : firstEnd + 2; start <= text.length && firstEnd >= 0;) {
+    const eol = text.indexOf('\r\n', start);
+    const end = eol < 0 ? text.length : eol;
+    const colon = text.indexOf(':', start);
     // No colon, an empty name, or a name ending in whitespace ("Host : x"), or a folded line (" x").
-    if (colon <= 0) throw new HeadError(400, 'malformed header field');
-    const name = line.slice(0, colon);
+    if (colon <= start || colon >= end) throw new HeadError(400, 'malformed header field');
+    const name = text.slice(start, colon);
     if (!TOKEN.test(name)) throw new HeadError(400, 'malformed header field name');
-    const value = trimOws(line, colon + 1);
+    const value = trimOws(text, colon + 1, end);
+    start = end + 2;
     if (!FIELD_VALUE.test(value)) throw new HeadError(400, 'malformed header field value');
     rawHeaders.push(name, value);
-    const key = name.toLowerCase();
-    if (key === 'content-length') contentLengths.push(...value.split(',').map((v) => v.trim()));
+    const key = LOWER.get(name) ?? name.toLowerCase();
+    if (key === 'content-length') {
+      if (value.includes(',')) for (const v of value.split(',')) contentLengths.push(v.trim());
+      else contentLengths.push(value.trim());
+    }
     if (key === 'transfer-encoding')
       transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
     headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
   }
 
-  let body: BodyFraming = { kind: 'none' };
+  let body: BodyFraming = NO_BODY;
   if (transferEncoding !== null) {
     // Both framings at once is the classic smuggling vector: refuse, do not pick one.
     if (contentLengths.length > 0) throw new HeadError(400, 'both Transfer-Encoding and Content-Length');
@@ -139,7 +174,7 @@ export function parseHead(head: Buffer): RequestHead {
         `unsupported transfer coding "${transferEncoding}"`,
       );
     }
-    body = { kind: 'chunked' };
+    body = CHUNKED;
   } else if (contentLengths.length > 0) {
     const first = contentLengths[0]!;
     if (!/^\d{1,15}$/.test(first) || contentLengths.some((v) => v !== first))
@@ -148,8 +183,15 @@ export function parseHead(head: Buffer): RequestHead {
     if (length > 0) body = { kind: 'length', length };
   }
 
-  const connection = (headers.connection ?? '').toLowerCase();
-  const tokens = connection.split(',').map((t) => t.trim());
+  const connection = headers.connection;
+  // Most requests carry no Connection field: then HTTP/1.1 keeps the connection and 1.0 does not.
+  const tokens =
+    connection === undefined
+      ? []
+      : connection
+          .toLowerCase()
+          .split(',')
+          .map((t) => t.trim());
   const keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
   const expect = (headers.expect ?? '').toLowerCase();
   return {
@@ -165,9 +207,9 @@ export function parseHead(head: Buffer): RequestHead {
 }
 
 /** `line` from `from` without the optional whitespace (SP, HTAB) around a field value. */
-function trimOws(line: string, from: number): string {
+function trimOws(line: string, from: number, to: number): string {
   let a = from;
-  let b = line.length;
+  let b = to;
   while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
   while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
   return line.slice(a, b);

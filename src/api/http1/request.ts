@@ -35,6 +35,19 @@ export class Http1Request extends Readable {
   }
 
   override _read(): void {
+    if (this.whole !== null) {
+      // Read as a stream after all: deliver the body held whole, then its end.
+      const b = this.whole;
+      this.whole = null;
+      this.wholeTaken = true;
+      if (b.length > 0) this.push(b);
+      this.push(null);
+      return;
+    }
+    if (this.wholeTaken) {
+      this.push(null);
+      return;
+    }
     this.more();
   }
 
@@ -43,4 +56,26 @@ export class Http1Request extends Readable {
     this.complete = true;
     this.push(null);
   }
+
+  /**
+   * The whole body arrived with the head (a small request in one packet): held as is, not pushed
+   * through the stream, whose per-chunk ticks and buffers were a good part of a KV write's garbage.
+   * takeWholeBody() hands it over; reading the stream instead gets it as one chunk.
+   */
+  setWholeBody(body: Buffer): void {
+    this.complete = true;
+    this.whole = body;
+  }
+
+  /** The body set by setWholeBody, once; null when the body comes through the stream. */
+  takeWholeBody(): Buffer | null {
+    const b = this.whole;
+    if (b === null) return null;
+    this.whole = null;
+    this.wholeTaken = true;
+    return b;
+  }
+
+  private whole: Buffer | null = null;
+  private wholeTaken = false;
 }

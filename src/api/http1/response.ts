@@ -176,11 +176,8 @@ export class Http1Response extends EventEmitter {
     let out = `HTTP/1.${this.minor} ${status} ${this.reason ?? reasonPhrase(status)}\r\n`;
     for (const [name, value] of this.fields.values()) {
       if (!TOKEN.test(name)) throw new TypeError(`invalid header name "${name}"`);
-      for (const v of typeof value === 'object' ? value : [value]) {
-        const s = String(v);
-        if (BAD_VALUE.test(s)) throw new TypeError(`invalid character in header "${name}"`);
-        out += `${name}: ${s}\r\n`;
-      }
+      if (typeof value !== 'object') out += field(name, value);
+      else for (const v of value) out += field(name, v);
     }
     const framed = this.fields.has('content-length') || this.fields.has('transfer-encoding');
     if (!framed && !this.noBody) {
@@ -204,6 +201,13 @@ export class Http1Response extends EventEmitter {
     }
     return `${out}\r\n`;
   }
+}
+
+/** One field line; a value with CR, LF or NUL would split the response, so it throws. */
+function field(name: string, value: string | number): string {
+  const s = typeof value === 'string' ? value : String(value);
+  if (BAD_VALUE.test(s)) throw new TypeError(`invalid character in header "${name}"`);
+  return `${name}: ${s}\r\n`;
 }
 
 function byteLength(chunk: string | Uint8Array): number {
