@@ -57,6 +57,9 @@ export interface RaftDriverOptions {
   readonly hooks?: DriverHooks;
 }
 
+/** How far a deadline may move later before the armed timer is re-armed (see updateTimer). */
+export const KEEP_ARMED_MS = 20;
+
 export class RaftDriver {
   private coreRef: RaftNode | null;
   private readonly o: RaftDriverOptions;
@@ -136,10 +139,13 @@ export class RaftDriver {
       return;
     }
     const at = Math.min(core.nextDeadline(), this.hooks.nextWork?.(core) ?? Infinity);
-    // A timer armed for an earlier time is kept: it wakes us early, the tick finds nothing due (the
-    // core's deadlines are absolute) and re-arms for the real one. Re-arming on every later deadline
-    // was a timer and two closures per write on a leader (each append pushes its heartbeat back).
-    if (this.cancelTick !== null && at >= this.armedAt) return;
+    // A timer armed for a slightly earlier time is kept: under writes each append pushes the
+    // leader's heartbeat back by a millisecond or so, and re-arming for each was a timer and two
+    // closures per write. The kept timer is re-armed once the deadline has moved KEEP_ARMED_MS on,
+    // or wakes us early once (the core's deadlines are absolute, so that tick finds nothing due).
+    // Only small moves keep it: an idle follower's election deadline jumps a heartbeat interval per
+    // heartbeat, and keeping that timer would cost a wasted wake-up every election period.
+    if (this.cancelTick !== null && at >= this.armedAt && at - this.armedAt < KEEP_ARMED_MS) return;
     this.disarm();
     if (!Number.isFinite(at)) return;
     this.armedAt = at;

@@ -113,6 +113,21 @@ describe('RaftDriver deadline timer', () => {
     await w.driver.stop();
   });
 
+  it('a follower hearing heartbeats re-arms its election timer and never wakes early', async () => {
+    const w = world('b', ['a', 'b', 'c']);
+    w.core.tick(w.now());
+    w.driver.updateTimer();
+    // The leader's heartbeat every 50 ms pushes the election deadline 50 ms on each time: a timer
+    // kept for the old deadline would fire before each new one, a wake-up with nothing due.
+    for (let i = 0; i < 40; i++) {
+      w.driver.receive({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0, readCtx: 0 });
+      await w.advance(w.now() + 50);
+    }
+    expect(w.core.isLeader).toBe(false);
+    expect(w.driver.ticks).toBe(0);
+    await w.driver.stop();
+  });
+
   it('a learner arms no timer at all', async () => {
     const w = world('c', ['a', 'b'], ['c']);
     w.driver.updateTimer();
