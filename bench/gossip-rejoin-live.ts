@@ -43,6 +43,7 @@ interface Member {
   id: string;
   status: string;
   incarnation: number;
+  raft_role?: string | null;
 }
 interface Node {
   name: string;
@@ -292,15 +293,22 @@ async function main(): Promise<void> {
   const allPhases: Phases[] = [];
   const fromCmd: number[] = [];
   const fromReady: number[] = [];
+  const byRole = new Map<string, number[]>();
   for (let trial = 0; trial < TRIALS; trial++) {
     const vi = first ? 0 : 1 + (trial % (N - 1));
     const victim = nodes[vi]!;
     const others = nodes.filter((n) => n !== victim);
     await settled(others[0]!, 3000, 30_000);
-    const before = (await members(others[0]!))?.find((m) => m.id === victim.id)?.incarnation ?? 0;
+    const seen = (await members(others[0]!))?.find((m) => m.id === victim.id);
+    const before = seen?.incarnation ?? 0;
+    // The Raft leader holds a TCP link to every member, so its kill-time hint (a closed link) covers
+    // any victim; a killed leader is hinted by every follower instead. Figures per role, below.
+    const role = seen?.raft_role ?? 'unknown';
     // Detection time depends on the probe period, which the adaptive controller stretches when it goes
     // conservative (congestion: probe RTT >= 400 ms, which this bench's own polling can cause).
-    console.log(`trial ${trial}: adaptive modes before the kill: ${await modes(others)}`);
+    console.log(
+      `trial ${trial}: victim ${victim.name} (${role}); adaptive modes before the kill: ${await modes(others)}`,
+    );
     const tk = performance.now();
     const killWall = Date.now();
     down.add(victim.id);
@@ -318,6 +326,7 @@ async function main(): Promise<void> {
       const ph = phases(others, victim.id, killWall);
       allPhases.push(ph);
       logDeadTimes.push(ph.lastDead);
+      byRole.set(role, [...(byRole.get(role) ?? []), ph.lastDead]);
       console.log(
         `trial ${trial}: from the survivors' logs: declared by ${ph.declarers}, first ${s2(ph.firstDead)} s, ` +
           `dead everywhere ${s2(ph.lastDead)} s` +
@@ -359,6 +368,7 @@ async function main(): Promise<void> {
   if (deadTimes.length > 0) {
     console.log(`kill -> dead everywhere (polls every ${POLL_MS} ms): ${stat(deadTimes)}`);
     console.log(`kill -> dead everywhere (survivors' log lines): ${stat(logDeadTimes)}`);
+    for (const [role, xs] of byRole) console.log(`  victim ${role}: ${stat(xs)}`);
     const col = (f: (p: Phases) => number): string => stat(allPhases.map(f).filter((x) => !Number.isNaN(x)));
     console.log(`  first declared dead: ${col((p) => p.firstDead)}`);
     console.log(`  spread (last - first declared): ${col((p) => p.lastDead - p.firstDead)}`);

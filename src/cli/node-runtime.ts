@@ -47,7 +47,12 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   // Raft reads its peers' Raft and API addresses from the gossip membership.
   // A follower's leader heartbeats carry its gossip probe's wake-up too (GossipComponent.shareWake);
   // Raft's work turns the compilers on within a fraction of a second (CompilerTiering.poke).
-  const raft = new RaftComponent({ peers: gossip, wakeSharer: gossip, onActivity: () => tiering.poke() });
+  const raft = new RaftComponent({
+    peers: gossip,
+    wakeSharer: gossip,
+    onActivity: () => tiering.poke(),
+    onPeerLinkLost: (id) => gossip.hintMember(id),
+  });
   node.register(raft);
   routes.push(kvRoutes(raft));
   // Watch, leases, locks, elections over the replicated KV (src/node/coordination.ts).

@@ -197,6 +197,19 @@ export class GossipNode {
     this.pushPull.setLateSlack(pushPullLateMs);
   }
 
+  /**
+   * The runtime has outside evidence that `id` may be gone (its TCP link to it closed, or a dial
+   * was refused): probe it as soon as no unanswered probe is in flight, instead of when the
+   * round-robin reaches it. Changes nothing else: the member's state moves only by the probe's
+   * outcome, as for any probe (Prober.hint). At most one per member per probe period; returns
+   * whether it was taken, i.e. whether the caller should tick the node (nextDeadline moved).
+   */
+  hint(id: MemberId, now: number): boolean {
+    if (!this.started) return false;
+    this.ctx.lastNow = now;
+    return this.prober.hint(id, now);
+  }
+
   /** Report failure-detection milestones (GossipTrace) to `sink`; null turns it off. Diagnostics only. */
   setTrace(sink: ((t: GossipTrace) => void) | null): void {
     this.ctx.trace = sink;

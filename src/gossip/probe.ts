@@ -77,6 +77,10 @@ export class Prober {
   private probe: ProbeState | null = null;
   /** A member others suspect, to be probed by us as soon as no probe is in flight. */
   private urgentProbe: MemberId | null = null;
+  /** A member the runtime has a hint about (hint()), to be probed as soon as no probe is in flight. */
+  private hintedProbe: MemberId | null = null;
+  /** When each member's last hint was taken: at most one hinted probe per member per probe period. */
+  private readonly hintedAt = new Map<MemberId, number>();
   private readonly relays = new Map<number, Relay>();
   private nextProbeAt = 0;
   /** The energy modes' stretch of the probe period (adaptive controller), >= 1. */
@@ -119,6 +123,33 @@ export class Prober {
     this.urgentProbe = id;
   }
 
+  /**
+   * A hint from outside the protocol that `id` may be gone: the runtime's TCP link to it (Raft)
+   * closed or its port refused a dial, which is what a killed process looks like to its peers at
+   * once, while the round-robin might reach it only seconds later. It changes only which member is
+   * probed next, and when: the hinted probe is an ordinary one (direct, then ping-req, then a
+   * suspicion with its usual timeout and confirmations), so a live member that merely lost a TCP
+   * link just acks it. An acked probe in flight gives way at once; an unanswered one runs to its
+   * end first. At most one hint per member per probe period is taken, so a flapping link costs at
+   * most one extra probe per period. Returns whether the hint was taken.
+   */
+  hint(id: MemberId, now: number): boolean {
+    const ctx = this.ctx;
+    if (ctx.leaving || id === ctx.id) return false;
+    const m = ctx.table.peek(id);
+    if (m === undefined || !isLiveStatus(m.status)) return false;
+    const period = ctx.cfg.probeIntervalMs * this.probeScale;
+    const last = this.hintedAt.get(id);
+    if (last !== undefined && now - last < period) return false;
+    // Bounded: only members hinted within the last period are kept.
+    for (const [k, at] of this.hintedAt) if (now - at >= period) this.hintedAt.delete(k);
+    this.hintedAt.set(id, now);
+    // Already being probed: that probe tells what the hinted one would.
+    if (this.probe !== null && this.probe.target === id && !this.probe.acked) return false;
+    this.hintedProbe = id;
+    return true;
+  }
+
   /** A leaving member stops probing: its failed probes would only accuse others wrongly. */
   stop(): void {
     this.probe = null;
@@ -138,10 +169,15 @@ export class Prober {
       else
         t = Math.min(
           t,
-          this.urgentProbe !== null ? p.endAt : Math.max(p.endAt, this.nextProbeAt + this.lateMs),
+          this.hintedProbe !== null
+            ? ctx.lastNow
+            : this.urgentProbe !== null
+              ? p.endAt
+              : Math.max(p.endAt, this.nextProbeAt + this.lateMs),
         );
     }
-    if (this.urgentProbe !== null && this.probe === null && !ctx.leaving) t = Math.min(t, ctx.lastNow);
+    if ((this.urgentProbe !== null || this.hintedProbe !== null) && this.probe === null && !ctx.leaving)
+      t = Math.min(t, ctx.lastNow);
     // An expired relay's entry holds nothing to do: it is dropped at whatever tick comes next.
     for (const r of this.relays.values()) if (!r.nacked) t = Math.min(t, r.nackAt);
     return t;
@@ -271,17 +307,26 @@ export class Prober {
       const target = ctx.table.get(p.target);
       if (target !== undefined) this.sendIndirect(p, target.rec.host, target.rec.port);
     }
-    // An acked probe is over once the next may start (early, see setWindow): its end holds nothing.
-    if (p !== null && (now >= p.endAt || (p.acked && now >= this.nextProbeAt - this.earlyMs))) {
+    // An acked probe is over once the next may start (early, see setWindow), or a hinted one waits:
+    // its end holds nothing.
+    if (
+      p !== null &&
+      (now >= p.endAt || (p.acked && (now >= this.nextProbeAt - this.earlyMs || this.hintedProbe !== null)))
+    ) {
       this.probe = null;
       if (!p.acked) {
         ctx.trace?.({ kind: 'probe-failed', target: p.target, lateMs: now - p.endAt });
         this.probeFailed(p, now);
       }
     }
-    const urgent = this.probe === null ? this.takeUrgentProbe() : undefined;
+    let urgent = this.probe === null ? this.takeUrgentProbe() : undefined;
+    let hinted = false;
+    if (this.probe === null && urgent === undefined) {
+      urgent = this.takeHintedProbe();
+      hinted = urgent !== undefined;
+    }
     if (this.probe === null && (now >= this.nextProbeAt - this.earlyMs || urgent !== undefined))
-      this.startProbe(now, urgent);
+      this.startProbe(now, urgent, hinted);
   }
 
   /**
@@ -326,12 +371,12 @@ export class Prober {
     }
   }
 
-  private startProbe(now: number, urgent: MemberId | undefined): void {
+  private startProbe(now: number, urgent: MemberId | undefined, hinted = false): void {
     const ctx = this.ctx;
     // Lifeguard: an unhealthy node (high awareness score) stretches its own period and timeout
     // instead of accusing members it merely failed to hear from in time.
     const interval = ctx.awareness.scale(ctx.cfg.probeIntervalMs * this.probeScale);
-    // An urgent probe is extra: the regular round-robin keeps its schedule.
+    // An urgent or hinted probe is extra: the regular round-robin keeps its schedule.
     if (urgent === undefined) this.nextProbeAt = now + interval;
     const target = urgent ?? this.nextProbeTarget();
     if (target === undefined) return;
@@ -364,7 +409,7 @@ export class Prober {
       nacks: 0,
     };
     ctx.counters.probesSent++;
-    ctx.trace?.({ kind: 'probe', target, urgent: urgent !== undefined });
+    ctx.trace?.({ kind: 'probe', target, urgent: urgent !== undefined && !hinted, hinted });
     // Lifeguard's buddy system: a suspect learns of the suspicion from the ping itself, so it can refute in time.
     const buddy: MemberUpdate[] =
       m.rec.status === MemberStatus.Suspect
@@ -382,6 +427,15 @@ export class Prober {
     if (id === null) return undefined;
     this.urgentProbe = null;
     return this.ctx.table.peek(id)?.status === MemberStatus.Suspect ? id : undefined;
+  }
+
+  /** The hinted target, if it is still live (a leave or a death may have arrived meanwhile). */
+  private takeHintedProbe(): MemberId | undefined {
+    const id = this.hintedProbe;
+    if (id === null) return undefined;
+    this.hintedProbe = null;
+    const st = this.ctx.table.peek(id)?.status;
+    return st !== undefined && isLiveStatus(st) ? id : undefined;
   }
 
   /**

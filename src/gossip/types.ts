@@ -134,7 +134,13 @@ export type GossipEvent =
  * time the timer behind the step actually ran: a driver that wakes late shows up there.
  */
 export type GossipTrace =
-  | { readonly kind: 'probe'; readonly target: MemberId; readonly urgent: boolean }
+  | {
+      readonly kind: 'probe';
+      readonly target: MemberId;
+      readonly urgent: boolean;
+      /** Started by a hint (GossipNode.hint), not the round-robin or a suspicion. */
+      readonly hinted: boolean;
+    }
   | { readonly kind: 'probe-indirect'; readonly target: MemberId; readonly lateMs: number }
   | { readonly kind: 'probe-failed'; readonly target: MemberId; readonly lateMs: number }
   | {

@@ -438,6 +438,21 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     this.armSoon();
   }
 
+  /**
+   * Another component has a hint that member `id` may be gone (the Raft leader's TCP link to it
+   * closed, or a redial was refused: a killed process's peers see that at once). The core probes it
+   * next (GossipNode.hint, rate-limited per member there); its state still moves only by the probe.
+   */
+  hintMember(id: string): void {
+    const core = this.core;
+    if (!core || this.transport === null || this.stopped) return;
+    const now = this.now();
+    if (!core.hint(id, now)) return;
+    if (now >= core.nextDeadline()) core.tick(now);
+    this.flushOutput();
+    this.armSoon();
+  }
+
   /** The probe period in force (configured x the energy modes' stretch), ms. */
   private probePeriodMs(): number {
     return (this.opts.core?.probeIntervalMs ?? DEFAULT_GOSSIP_CONFIG.probeIntervalMs) * this.probeScale;
@@ -527,7 +542,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     if (!log) return;
     switch (t.kind) {
       case 'probe':
-        log.debug('trace probe', { member: t.target, urgent: t.urgent });
+        log.debug('trace probe', { member: t.target, urgent: t.urgent, hinted: t.hinted });
         return;
       case 'probe-indirect':
       case 'probe-failed':

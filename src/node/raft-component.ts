@@ -69,6 +69,11 @@ export interface RaftComponentOptions {
   readonly wakeSharer?: WakeSharer;
   /** Called on every proposal, read and peer message: work that a sampler on gossip's wake-ups sees late (CompilerTiering.poke). */
   readonly onActivity?: () => void;
+  /**
+   * Our TCP link to a member of the configuration closed or a dial to it was refused (a killed
+   * process's links do both at once): the gossip component probes it next (hintMember).
+   */
+  readonly onPeerLinkLost?: (id: string) => void;
 }
 
 export interface LeaderInfo {
@@ -381,13 +386,16 @@ export class RaftComponent implements NodeComponent {
         security: cfg.security,
         onMessage: (m, _remote, via) => this.onMessage(m, via),
         onPeerState: (peer, state) => {
-          if (state !== 'refused') return;
-          this.links.onPeerRefused(peer);
-          // Its process is gone: forwarded requests it was executing are re-sent or fail now (raft-forward.ts).
+          if (state === 'connected') return;
+          if (state === 'refused') this.links.onPeerRefused(peer);
           const conf = this.core?.confState;
           for (const id of conf ? [...conf.voters, ...conf.learners] : []) {
             const hp = this.links.peerAddr(id);
-            if (hp !== null && peerKey(hp) === peer) this.forward.onPeerGone(id);
+            if (hp === null || peerKey(hp) !== peer) continue;
+            // Its process is gone: forwarded requests it was executing are re-sent or fail now (raft-forward.ts).
+            if (state === 'refused') this.forward.onPeerGone(id);
+            // Our own stop closes every link: no news about the peers then.
+            if (!this.stopping) this.opts.onPeerLinkLost?.(id);
           }
         },
         onError: (err) => node.log.debug('raft transport', { error: err }),
