@@ -42,16 +42,9 @@ describe('service unit text', () => {
     expect(unitWord('a"b\\c')).toBe('"a\\"b\\\\c"');
   });
 
+  const base = { node: '/n', swarm: '/s', config: '/c', dataDir: '/d', user: 'pi', version: '1', ports: [] };
+
   it("runs node with the detached daemon's flags on its command line", () => {
-    const base = {
-      node: '/n',
-      swarm: '/s',
-      config: '/c',
-      dataDir: '/d',
-      user: 'pi',
-      version: '1',
-      ports: [],
-    };
     const unit = renderUnit({ ...base, nodeFlags: ['--max-semi-space-size=4', '--lite-mode'] });
     expect(unit).toMatch(
       /^ExecStart=\/n --max-semi-space-size=4 --lite-mode \/s --config \/c node start --foreground$/m,
@@ -60,15 +53,6 @@ describe('service unit text', () => {
   });
 
   it('sets the environment it is given, one Environment= line per variable, escaped for systemd', () => {
-    const base = {
-      node: '/n',
-      swarm: '/s',
-      config: '/c',
-      dataDir: '/d',
-      user: 'pi',
-      version: '1',
-      ports: [],
-    };
     const unit = renderUnit({ ...base, env: { MALLOC_ARENA_MAX: '1', X: 'a b$' } });
     expect(unit.split('\n')).toContain('Environment=MALLOC_ARENA_MAX=1');
     expect(unit.split('\n')).toContain('Environment="X=a b$$"');
@@ -76,7 +60,6 @@ describe('service unit text', () => {
   });
 
   it('asks for CAP_NET_BIND_SERVICE only when a configured port is below 1024', () => {
-    const base = { node: '/n', swarm: '/s', config: '/c', dataDir: '/d', user: 'pi', version: '1' };
     expect(renderUnit({ ...base, ports: [5555, 5557, 5558] })).toMatch(/^CapabilityBoundingSet=$/m);
     const low = renderUnit({ ...base, ports: [5555, 80, 0] });
     expect(low).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);

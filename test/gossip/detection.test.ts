@@ -11,7 +11,7 @@ import { MemberStatus } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import type { GossipConfig } from '../../src/gossip/types.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
-import { hearUpdates } from '../helpers/gossip-news.js';
+import { hearUpdates, runTimers } from '../helpers/gossip-news.js';
 
 function node(
   ids: string[],
@@ -28,18 +28,6 @@ function node(
   n.tick(0);
   n.drain();
   return n;
-}
-
-/** Run the node's own timers up to `until` (no messages arrive), returning what it sent. */
-function runTimers(n: GossipNode, until: number): ReturnType<GossipNode['drain']> {
-  const out: ReturnType<GossipNode['drain']> = [];
-  for (let i = 0; i < 10_000; i++) {
-    const t = n.nextDeadline();
-    if (t > until) break;
-    n.tick(t);
-    out.push(...n.drain());
-  }
-  return out;
 }
 
 describe('failure detection timing', () => {

@@ -9,6 +9,7 @@ import { MemberStatus } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import type { GossipTrace } from '../../src/gossip/types.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
+import { runTimers } from '../helpers/gossip-news.js';
 
 const IDS = ['x', ...Array.from({ length: 9 }, (_, i) => `m${i}`)];
 
@@ -24,18 +25,6 @@ function node(seed = 7): GossipNode {
 }
 
 type Out = ReturnType<GossipNode['drain']>;
-
-/** Run the node's own timers up to `until` (no messages arrive), returning what it sent. */
-function runTimers(n: GossipNode, until: number): Out {
-  const out: Out = [];
-  for (let i = 0; i < 10_000; i++) {
-    const t = n.nextDeadline();
-    if (t > until) break;
-    n.tick(t);
-    out.push(...n.drain());
-  }
-  return out;
-}
 
 const pingsTo = (out: Out): string[] => out.filter((o) => o.msg.type === 'ping').map((o) => o.to ?? '');
 
