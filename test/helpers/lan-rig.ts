@@ -155,8 +155,10 @@ function runIn(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -556,7 +558,8 @@ s.bind(0, tick);`;
       const child = this.nodeScript(i, WRITE_SCRIPT, [key, value, String(maxMs)], 'ignore');
       this.writers.add(child);
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (d: string) => (out += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), maxMs + 10_000);
       child.on('close', () => {
         clearTimeout(timer);

@@ -51,8 +51,11 @@ export function runProcess(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Decoded as a stream: a multi-byte character split across two pipe reads stays whole.
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -88,8 +91,10 @@ export function watchSwarm(
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => (err += d));
   const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   const exited = new Promise<number | null>((r) =>
     child.on('close', (code) => {

@@ -5,10 +5,10 @@
  * itself, and starts them again when contact returns; a graceful stop drains
  * (the leader places a replacement elsewhere) and reports `stopped`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type Http1Server as Server } from '../../src/api/http1/server.js';
 import { requestListener } from '../../src/api/server.js';
@@ -189,18 +189,26 @@ describe('TasksComponent', () => {
   });
 
   it('task stop: SIGTERM to the group, reported stopped', async () => {
+    // The marker file says the shell has set its trap: SIGTERM sent before that would end it at once.
+    const marker = join(mkdtempSync(join(tmpdir(), 'swarm-trap-')), 'trapped');
     await comp.run(
-      parseTaskSpec({ name: 'two', command: ['sh', '-c', 'trap "" TERM; sleep 30'], kill_timeout_s: 0.3 }),
+      parseTaskSpec({
+        name: 'two',
+        command: ['sh', '-c', `trap "" TERM; : > '${marker}'; sleep 30`],
+        kill_timeout_s: 0.3,
+      }),
     );
     const a = await until('running', () =>
       comp.taskStatus('two').allocations.find((x) => x.state === 'running'),
     );
+    await until('the trap set', () => existsSync(marker));
     const t0 = Date.now();
     await comp.stopTask('two');
     await until('stopped', () => comp.taskStatus('two').allocations[0]?.state === 'stopped', 5000);
     // The task ignores SIGTERM: only SIGKILL after kill_timeout_s ends it.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(groupAlive(a.pid!)).toBe(false);
+    rmSync(dirname(marker), { recursive: true, force: true });
   });
 });
 

@@ -92,13 +92,21 @@ describe('raft simulation: seeded faults', () => {
   }, 60_000);
 
   it('liveness is waived only where Raft promises none: a round trip as long as the election timeout', async () => {
-    // Seed 552 draws a 20+80 ms link against a 100 ms minimum election timeout: leaders come and go
-    // without a commit. It checks safety only, and says so in its trace.
+    // A link of 100-150 ms one way against a 100 ms minimum election timeout: a candidate's votes
+    // come back after it has timed out, so leaders come and go and a run may commit nothing. Such a
+    // run checks safety only and says so in its trace; whether a given seed gets lucky depends on
+    // the timer schedule, so three seeds are run and at least one must need the waiver.
+    const slow = { latencyMs: 100, jitterMs: 50, loss: 0, duplicate: 0 };
+    let waived = 0;
+    for (const seed of [552, 553, 554]) {
+      const lines: string[] = [];
+      const r = await runSimulation({ seed, link: slow, traceSink: (l) => lines.push(l) });
+      expect(r.ok).toBe(true);
+      if (lines.some((l) => l.includes('liveness not checked: worst round trip 300 ms'))) waived++;
+    }
+    expect(waived).toBeGreaterThan(0);
+    // The same seed over a link well inside the timeout must make progress and converge, unwaived.
     const lines: string[] = [];
-    const r = await runSimulation({ seed: 552, traceSink: (l) => lines.push(l) });
-    expect(r.ok).toBe(true);
-    expect(lines.some((l) => l.includes('liveness not checked: worst round trip 200 ms'))).toBe(true);
-    // The same seed over a link well inside the timeout must make progress and converge.
     const fast = await runSimulation({
       seed: 552,
       link: { latencyMs: 5, jitterMs: 5, loss: 0, duplicate: 0.05 },
@@ -106,5 +114,6 @@ describe('raft simulation: seeded faults', () => {
     });
     expect(fast.ok).toBe(true);
     expect(fast.stats.acked).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes('liveness not checked'))).toBe(false);
   }, 60_000);
 });
