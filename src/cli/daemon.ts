@@ -71,6 +71,11 @@ export const DEVICE_CLASS_V8_FLAGS: Readonly<Record<string, readonly string[]>> 
   minimal: ['--lite-mode'],
 };
 
+/** DAEMON_V8_FLAGS and the device class's: what every node process of that class runs with. */
+export function daemonV8Flags(deviceClass?: string): string[] {
+  return [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])];
+}
+
 /**
  * Node flags for a daemon: ours (and its device class's), except those the user already sets in
  * NODE_OPTIONS (theirs win); and V8's upper compilers off from the start (LEAN_FLAGS), which the
@@ -79,9 +84,7 @@ export const DEVICE_CLASS_V8_FLAGS: Readonly<Record<string, readonly string[]>> 
  */
 export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClass?: string): string[] {
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
-  const ours = [...DAEMON_V8_FLAGS, ...((deviceClass && DEVICE_CLASS_V8_FLAGS[deviceClass]) || [])].filter(
-    (f) => !user.includes(f.split('=')[0] ?? f),
-  );
+  const ours = daemonV8Flags(deviceClass).filter((f) => !user.includes(f.split('=')[0] ?? f));
   const chosen = COMPILERS_CHOSEN.test(user) || ours.some((f) => COMPILERS_CHOSEN.test(f));
   return chosen ? ours : [...ours, ...LEAN_FLAGS];
 }

@@ -153,9 +153,9 @@ async function get(baseUrl: string, path: string, token: string): Promise<Answer
   try {
     url = new URL(`${baseUrl}${path}`);
   } catch {
-    return Promise.resolve(null);
+    return null;
   }
-  if (url.protocol !== 'http:') return Promise.resolve(null);
+  if (url.protocol !== 'http:') return null;
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   // Loaded here, not with this module: on the foreground path this process is a node, which has no use for it.

@@ -65,7 +65,7 @@ async function install(ctx: CliContext, opts: InstallOptions): Promise<void> {
     { renderUnit, UNIT_NAME, UNIT_MARKER },
     { writeFileAtomic },
     { VERSION },
-    { DAEMON_ENV, DAEMON_V8_FLAGS, DEVICE_CLASS_V8_FLAGS },
+    { DAEMON_ENV, daemonV8Flags },
   ] = await Promise.all([
     import('../config-access.js'),
     import('../service-unit.js'),
@@ -90,7 +90,7 @@ async function install(ctx: CliContext, opts: InstallOptions): Promise<void> {
   const unit = renderUnit({
     node: realpathSync(process.execPath),
     // The launcher's flags, not its compilers-off start (LEAN_FLAGS): the node switches those itself at run time.
-    nodeFlags: [...DAEMON_V8_FLAGS, ...(DEVICE_CLASS_V8_FLAGS[cfg.node.device_class] ?? [])],
+    nodeFlags: daemonV8Flags(cfg.node.device_class),
     env: DAEMON_ENV,
     swarm: realpathSync(packagePath('bin/swarm.js')),
     config: loaded.location.path,
