@@ -177,11 +177,6 @@ class NodeRequest {
 /** What a handler may return: the light response in a daemon, undici's elsewhere. */
 type AnyResponse = LightResponse | Response;
 
-async function bodyOf(r: AnyResponse): Promise<string | Uint8Array | null> {
-  if (r instanceof LightResponse) return r.body;
-  return r.body === null ? null : new Uint8Array(await r.arrayBuffer());
-}
-
 function headersOf(r: AnyResponse): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers.entries()) {
@@ -214,21 +209,18 @@ async function writeResponse(
     if (streams(req, r)) return runStream(res, r.status, r.headers.entries(), stream, open);
     await cancelStream(stream);
   }
+  let body: string | Uint8Array | null;
   if (r instanceof LightResponse) {
     // The daemon's usual answer: fields straight from the light headers, no record in between.
     r.headers.eachField((name, value) => res.setHeader(name, value));
-    const body = r.body;
-    if (body !== null && !r.headers.has('content-length'))
-      res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-    res.writeHead(r.status, r.statusText || undefined);
-    res.end(req.method === 'HEAD' || body === null ? undefined : body);
-    return;
+    body = r.body;
+  } else {
+    for (const [name, value] of Object.entries(headersOf(r))) res.setHeader(name, value);
+    body = r.body === null ? null : new Uint8Array(await r.arrayBuffer());
   }
-  const headers = headersOf(r);
-  const body = await bodyOf(r);
-  if (body !== null && headers['content-length'] === undefined)
-    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-  res.writeHead(r.status, r.statusText || undefined, headers);
+  if (body !== null && res.getHeader('content-length') === undefined)
+    res.setHeader('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  res.writeHead(r.status, r.statusText || undefined);
   res.end(req.method === 'HEAD' || body === null ? undefined : body);
 }
 
