@@ -99,6 +99,18 @@ async function status(d: Daemon, task: string): Promise<TaskStatusResponse | nul
   }
 }
 
+/** `task`'s status through `d` once `count` of its allocations run. */
+function running(d: Daemon, task: string, count: number, what: string): Promise<TaskStatusResponse> {
+  return until(
+    what,
+    async () => {
+      const v = await status(d, task);
+      return v && v.running === count ? v : null;
+    },
+    30_000,
+  );
+}
+
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'swarm-tasks-e2e-'));
   writeFileSync(
@@ -259,14 +271,7 @@ describe('tasks on real daemons', () => {
       AGENT,
     ]);
     expect(r.code).toBe(0);
-    const s = await until(
-      '2 cam replicas running',
-      async () => {
-        const v = await status(node('c'), 'cam');
-        return v && v.running === 2 ? v : null;
-      },
-      30_000,
-    );
+    const s = await running(node('c'), 'cam', 2, '2 cam replicas running');
     expect(s.allocations.map((x) => x.node_name).sort()).toEqual(['a', 'b']);
     const ex = s.explanation!;
     expect(ex.nodes.find((n) => n.name === 'm')?.reasons).toContain('minimal devices never run tasks');
@@ -328,14 +333,7 @@ describe('tasks on real daemons', () => {
       `echo first; while [ ! -e ${go} ]; do sleep 0.1; done; echo second; sleep 1; echo last; exit 4`,
     ]);
     expect(r.code).toBe(0);
-    const s = await until(
-      'say running',
-      async () => {
-        const v = await status(node('m'), 'say');
-        return v && v.running === 1 ? v : null;
-      },
-      30_000,
-    );
+    const s = await running(node('m'), 'say', 1, 'say running');
     expect(s.allocations[0]!.node_name).not.toBe('m');
     // m runs no task: the CLI follows through m, which reads the log over the Raft channel.
     const m = node('m');

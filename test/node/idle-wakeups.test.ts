@@ -68,21 +68,13 @@ function idle(opts: {
   // As the daemon registers them: the compiler-tiering window check (slack one window, 2 s) and
   // the energy sampler (interval and slack stretched with the power mode, as the probe period).
   const chores = new ChoreSet();
+  const periodic = (name: string, everyMs: number): void => {
+    let at = everyMs;
+    chores.add({ name, due: () => at, slackMs: () => everyMs, run: (now) => (at = now + everyMs) });
+  };
   if (opts.chores) {
-    let tieringAt = TIERING_WINDOW_MS;
-    chores.add({
-      name: 'compiler tiering',
-      due: () => tieringAt,
-      slackMs: () => TIERING_WINDOW_MS,
-      run: (now) => (tieringAt = now + TIERING_WINDOW_MS),
-    });
-    let sampleAt = period;
-    chores.add({
-      name: 'energy sample',
-      due: () => sampleAt,
-      slackMs: () => period,
-      run: (now) => (sampleAt = now + period),
-    });
+    periodic('compiler tiering', TIERING_WINDOW_MS);
+    periodic('energy sample', period);
   }
   // Node's timers: one libuv timer, moved earlier by setTimeout, never later by clearTimeout; when
   // it expires the process wakes, runs what is due, and re-arms it at the earliest live timer.
