@@ -53,6 +53,11 @@ export interface StreamOptions {
 }
 
 /** Default queue bound per stream: a client this far behind reconnects and resumes instead. */
+/** SSE comment after 15 s of quiet (watch, task streams): proxies and clients see the stream alive. */
+export const PING_STREAM: StreamOptions = { heartbeat: { everyMs: 15_000, text: ': ping\n\n' } };
+/** How long one wait for KV events lasts in a stream (the heartbeat covers the quiet). */
+export const STREAM_WAIT_MS = 3_600_000;
+
 export const MAX_QUEUED_BYTES = 1024 * 1024;
 /** How long a stream closed as too slow may still hold its socket for the client to read why. */
 export const CLOSE_GRACE_MS = 10_000;

@@ -22,16 +22,19 @@ import { ForwardRefusedError } from '../../node/raft-forward.js';
 import { CompactedError, TooManyWatchersError, type WatchCursor } from '../../node/watch-hub.js';
 import { ApiError, errorBody, readJson, type ApiRoutes } from '../app.js';
 import { checkCampaignBody, checkLeaseBody, checkLockBody, checkResignBody } from '../body-checks.js';
-import { sseEvent, sseResponse, waitSignal, type StreamOptions, type StreamSink } from '../stream.js';
+import {
+  PING_STREAM,
+  STREAM_WAIT_MS,
+  sseEvent,
+  sseResponse,
+  waitSignal,
+  type StreamSink,
+} from '../stream.js';
 import type { HolderBody, WatchEvent } from './coord-types.js';
 
 /** Longest long poll, and the default of lock and campaign waits. */
 export const MAX_WAIT_S = 300;
 const DEFAULT_LOCK_WAIT_S = 30;
-/** SSE comment sent when nothing else was for 15 s, so proxies and clients see the stream alive. */
-const WATCH_STREAM: StreamOptions = { heartbeat: { everyMs: 15_000, text: ': ping\n\n' } };
-/** How long one wait for events lasts in a stream (the sink's heartbeat covers the quiet). */
-const STREAM_WAIT_MS = 3_600_000;
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const WRITE_CHUNK_BYTES = 64 * 1024;
 const POLL_MAX_BYTES = 1024 * 1024;
@@ -163,7 +166,7 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
         if (err instanceof CompactedError) return compacted(c, err);
         throw err;
       }
-      if (waitMs === null) return sseResponse(c, (sink) => pump(sink, cur), WATCH_STREAM);
+      if (waitMs === null) return sseResponse(c, (sink) => pump(sink, cur), PING_STREAM);
       try {
         // A client that leaves, or a node that stops, ends the wait: its cursor is freed at once.
         const events = await cur.next(waitMs, limit, waitSignal(c));
@@ -310,7 +313,7 @@ export function coordRoutes(raft: RaftComponent, coord: CoordinationComponent): 
             cur.close();
           }
         },
-        WATCH_STREAM,
+        PING_STREAM,
       );
     });
   };

@@ -41,7 +41,7 @@ import {
 } from '../../tasks/model.js';
 import { TaskSpecError, parseTaskSpec } from '../../tasks/spec.js';
 import { ApiError, parseJsonBody, type ApiRoutes } from '../app.js';
-import { sseEvent, sseResponse, type StreamOptions } from '../stream.js';
+import { PING_STREAM, STREAM_WAIT_MS, sseEvent, sseResponse } from '../stream.js';
 import type { TaskLogEndResponse, TaskLogsResponse } from './tasks-types.js';
 
 const MAX_LOG_READ = 256 * 1024;
@@ -54,10 +54,6 @@ export interface TasksRoutesRaft {
   readonly watch?: { cursor(filter: WatchFilter, from?: number): WatchCursor };
 }
 
-/** SSE comment after 15 s of quiet, as for /v1/watch: proxies and clients see the stream alive. */
-const TASK_STREAM: StreamOptions = { heartbeat: { everyMs: 15_000, text: ': ping\n\n' } };
-/** How long one wait for KV events lasts in a stream (the heartbeat covers the quiet). */
-const STREAM_WAIT_MS = 3_600_000;
 /** Pace of a follower whose log node is older (answers a waiting read at once) or unreachable. */
 const FOLLOW_RETRY_MS = 1000;
 
@@ -116,14 +112,6 @@ class ChangeFeed {
     this.closed = true;
     this.cur.close();
   }
-}
-
-/** Resolves when `signal` aborts (at once if it has). */
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    if (signal.aborted) r();
-    else signal.addEventListener('abort', () => r(), { once: true });
-  });
 }
 
 function intQuery(v: string | undefined, name: string, def: number | null, max: number): number | null {
@@ -220,7 +208,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
               view = tasks.taskStatus(name);
             } catch (err) {
               if (!(err instanceof TaskNotFoundError)) throw err;
-              await sink.write(sseEvent('not_found', { code: err.code, message: err.message }));
+              await sink.write(sseEvent('not_found', errorInfo(err)));
               return;
             }
             const text = JSON.stringify(view);
@@ -231,7 +219,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
           feed.close();
         }
       },
-      TASK_STREAM,
+      PING_STREAM,
     );
   }
 
@@ -287,13 +275,12 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
       c,
       async (sink) => {
         const feed = new ChangeFeed(feedCursor, () => cursor(filter), sink.signal);
-        const gone = aborted(sink.signal);
         // A read that waits at the log's node; kept across a state change that won the race, so
         // that at most one is in flight (its bytes are used only if they start where we are).
         let waiting: Promise<TaskLogChunk | Error> | null = null;
         let offset = startOffset;
         const pause = (): Promise<unknown> =>
-          Promise.race([sleep(FOLLOW_RETRY_MS, sink.signal), feed.next(), gone]);
+          Promise.race([sleep(FOLLOW_RETRY_MS, sink.signal), feed.next()]);
         try {
           await sink.write('retry: 1000\n\n');
           while (!sink.signal.aborted) {
@@ -323,8 +310,8 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
             );
             const won = await Promise.race([
               waiting.then((r) => ({ r })),
+              // The feed's wait also ends when the client leaves (its cursor waits on sink.signal).
               feed.next().then(() => null),
-              gone.then(() => null),
             ]);
             if (won === null) continue;
             waiting = null;
@@ -343,7 +330,7 @@ export function tasksRoutes(tasks: TasksComponent, raft: TasksRoutesRaft): ApiRo
           feed.close();
         }
       },
-      TASK_STREAM,
+      PING_STREAM,
     );
   }
 
