@@ -29,10 +29,7 @@ const TABLE = (() => {
 })();
 
 export function crc32(data: Uint8Array, prev = 0): number {
-  if (data.length > JS_MAX_BYTES) return zlib().crc32(data, prev) >>> 0;
-  let c = ~prev;
-  for (let i = 0; i < data.length; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
+  return crc32Range(data, 0, data.length, prev);
 }
 
 /**
@@ -40,9 +37,9 @@ export function crc32(data: Uint8Array, prev = 0): number {
  * checks every record of the WAL (36,000 records of ~120 B for 100,000 keys),
  * where the view would cost more than the checksum itself.
  */
-export function crc32Range(buf: Uint8Array, start: number, end: number): number {
-  if (end - start > JS_MAX_BYTES) return crc32(buf.subarray(start, end));
-  let c = -1;
+export function crc32Range(buf: Uint8Array, start: number, end: number, prev = 0): number {
+  if (end - start > JS_MAX_BYTES) return zlib().crc32(buf.subarray(start, end), prev) >>> 0;
+  let c = ~prev;
   for (let i = start; i < end; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return ~c >>> 0;
 }

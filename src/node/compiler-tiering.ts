@@ -52,10 +52,9 @@ let launchedLeanProcess = false;
 export function noteLauncherFlags(execArgv: readonly string[] = process.execArgv): void {
   launchedLeanProcess = LEAN_FLAGS.every((f) => execArgv.includes(f));
 }
-/** V8's defaults, for a process started lean with nothing to sample on. */
-const DEFAULTS = ['--opt', '--sparkplug'];
 /**
- * On: the compilers, with V8's own tick count before TurboFan. One tick
+ * On: the compilers, with V8's own tick count before TurboFan (V8's defaults, which is also what a
+ * process started lean with nothing to sample on gets). One tick
  * (`--ticks-before-optimization=1`) was tried for a faster warm-up: at one client the leader's CPU
  * per write fell within 2 s instead of 4-6 s. But code optimized after one tick keeps what it
  * learned then: on the raft-kv load at 16 clients, 4-5 s after 2 s of warm-up and 20-30 s after
@@ -65,7 +64,7 @@ const DEFAULTS = ['--opt', '--sparkplug'];
  * leader's 61 deoptimizations in a run were "insufficient type feedback"). A 2 s warm-up covers
  * the slower climb.
  */
-const FULL = ['--opt', '--sparkplug'];
+const COMPILERS_ON = ['--opt', '--sparkplug'];
 /** Node/V8 options by which the user (or the launcher) already decided the compilers. */
 export const COMPILERS_CHOSEN =
   /--(no-)?(opt|turbofan|sparkplug|lite-mode|jitless|max-lazy)\b|--lite_mode|--no_opt/;
@@ -123,7 +122,7 @@ export class CompilerTiering implements NodeComponent {
     const host = this.opts.host;
     if (!host || COMPILERS_CHOSEN.test(options)) {
       // Started lean by the launcher, but nothing to sample on: V8's defaults back.
-      if (launchedLean && !host) for (const f of DEFAULTS) this.setFlags(f);
+      if (launchedLean && !host) for (const f of COMPILERS_ON) this.setFlags(f);
       return;
     }
     if (!launchedLean) for (const f of LEAN_FLAGS) this.setFlags(f);
@@ -180,7 +179,7 @@ export class CompilerTiering implements NodeComponent {
   }
 
   private goFull(fraction: number): void {
-    for (const f of FULL) this.setFlags(f);
+    for (const f of COMPILERS_ON) this.setFlags(f);
     this.stateNow = 'full';
     this.nextAt = Infinity;
     this.removeChore?.();

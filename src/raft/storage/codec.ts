@@ -7,7 +7,7 @@
  * being mistaken for a record that runs past the end of the file (which is what
  * a torn write looks like, and which recovery would silently truncate).
  */
-import { crc32, crc32Range } from '../../common/crc32.js';
+import { crc32Range } from '../../common/crc32.js';
 import { EntryType, type Entry, type HardState } from '../types.js';
 
 export const HEADER_BYTES = 12;
@@ -115,8 +115,8 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   writeU64(view, b + 1, index);
   writeU64(view, b + 9, term);
   view.setUint32(0, bodyLen, true);
-  view.setUint32(4, crc32(buf.subarray(b)), true);
-  view.setUint32(8, crc32(buf.subarray(0, 8)), true);
+  view.setUint32(4, crc32Range(buf, b, buf.length), true);
+  view.setUint32(8, crc32Range(buf, 0, 8), true);
   return buf;
 }
 
