@@ -129,9 +129,6 @@ class NotSentError extends Error {}
  */
 class RerouteError extends Error {}
 
-/** Timers of the forwarder: the daemon's wall clock, or the simulator's virtual one. */
-export type ForwardClock = TimerClock;
-
 /**
  * A request as route() sends it, and whether repeating it is harmless (so one whose target went
  * away may be sent again): decided where the op is built, from the op itself, not by parsing the
@@ -164,7 +161,8 @@ export interface ForwarderOptions {
   /** Forwarded requests this node executes at once for others (default 1024). */
   readonly maxServing?: number;
   /** Default: Date.now and setTimeout. */
-  readonly clock?: ForwardClock;
+  /** Timers of the forwarder: the daemon's wall clock, or the simulator's virtual one. */
+  readonly clock?: TimerClock;
 }
 
 interface Pending {
@@ -220,7 +218,7 @@ export class RaftForwarder {
   private closed = false;
   private waiters: AppliedWaiter[] = [];
   private taskLogReader: TaskLogReader | null = null;
-  private readonly clock: ForwardClock;
+  private readonly clock: TimerClock;
   /** Peers whose Raft port refused a dial, with the term it happened in (see onPeerGone). */
   private readonly gone = new Map<string, number>();
   /** The one timer of all pending requests' deadlines (see armExpiry), and when it fires. */
@@ -241,6 +239,15 @@ export class RaftForwarder {
 
   // ------------------------------------------------------------------ any node: the client's entry points
 
+  /** Propose `op` on this node, as its leader. */
+  private async proposeLocal(op: WriteOp): Promise<WriteOutcome> {
+    return outcomeOf(
+      op.op === 'put'
+        ? await this.host.put(op.key, op.value, op.prevRevision)
+        : await this.host.delete(op.key),
+    );
+  }
+
   /**
    * Execute a write on the leader, here or forwarded; resolves with its
    * outcome, throws NoQuorumError (no leader in time, or outcome unknown) or
@@ -254,21 +261,12 @@ export class RaftForwarder {
       // generation). A NotLeaderError means nothing was proposed (leadership lost or being handed
       // over since the check): route() then takes the write where it belongs, as for any node.
       try {
-        return outcomeOf(
-          op.op === 'put'
-            ? await this.host.put(op.key, op.value, op.prevRevision)
-            : await this.host.delete(op.key),
-        );
+        return await this.proposeLocal(op);
       } catch (err) {
         if (!(err instanceof NotLeaderError)) throw err;
       }
     }
-    const local = async (): Promise<WriteOutcome> =>
-      outcomeOf(
-        op.op === 'put'
-          ? await this.host.put(op.key, op.value, op.prevRevision)
-          : await this.host.delete(op.key),
-      );
+    const local = (): Promise<WriteOutcome> => this.proposeLocal(op);
     const wire = {
       op: op.op,
       key: op.key,
@@ -368,19 +366,24 @@ export class RaftForwarder {
     if (!this.host.knownPeer(to)) throw unreachable('this node has no Raft address for it (no raft_addr)');
     let r: ForwardResponseMsg;
     try {
-      r = await this.request(to, {
-        op: 'task_logs',
-        key: alloc,
-        // wait_ms only when waiting: a plain read's frame stays byte-identical to older nodes'.
-        value: JSON.stringify(
-          waitMs > 0
-            ? { offset, max, wait_ms: Math.min(waitMs, this.host.requestTimeoutMs, MAX_TASK_LOG_WAIT_MS) }
-            : { offset, max },
-        ),
-        prevRevision: null,
-        term: this.host.currentTerm(),
-        heir: false,
-      });
+      r = await this.request(
+        to,
+        {
+          op: 'task_logs',
+          key: alloc,
+          // wait_ms only when waiting: a plain read's frame stays byte-identical to older nodes'.
+          value: JSON.stringify(
+            waitMs > 0
+              ? { offset, max, wait_ms: Math.min(waitMs, this.host.requestTimeoutMs, MAX_TASK_LOG_WAIT_MS) }
+              : { offset, max },
+          ),
+          prevRevision: null,
+          term: this.host.currentTerm(),
+          heir: false,
+          // It names its node: never re-routed (another node has other logs).
+        },
+        false,
+      );
     } catch (err) {
       if (err instanceof ForwardRefusedError) throw err;
       throw unreachable(err instanceof Error ? err.message : String(err));
@@ -534,7 +537,7 @@ export class RaftForwarder {
   /**
    * Send one request and await its answer (bounded). Rejects NotSentError when nothing was sent.
    * `repeatable`: safe to send again to the current leader when the target goes away (RoutedRequest;
-   * a ReadIndex is by default, a coord command only when its builder says so).
+   * a ReadIndex is by default, a coord command only when its builder says so, task_logs never).
    */
   request(
     to: string,
@@ -557,9 +560,7 @@ export class RaftForwarder {
       this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (req.heir ? this.host.electionTimeoutMs : 0);
     const deadline = this.clock.now() + timeoutMs;
     return new Promise<ForwardResponseMsg>((resolve, reject) => {
-      // task_logs names its node: it is never re-routed (another node has other logs).
-      const again = req.op !== 'task_logs' && repeatable;
-      this.pending.set(id, { to, op: req.op, repeatable: again, deadline, timeoutMs, resolve, reject });
+      this.pending.set(id, { to, op: req.op, repeatable, deadline, timeoutMs, resolve, reject });
       if (!this.host.sendForward(to, msg)) {
         this.pending.delete(id);
         reject(new NotSentError(`cannot send to ${to}`));
