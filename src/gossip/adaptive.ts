@@ -48,6 +48,26 @@ export interface AdaptiveInputs {
   readonly powerState?: AdaptivePowerState | null;
 }
 
+/**
+ * The energy inputs from a node's advertised energy metadata (the vocabulary of
+ * src/energy/summary.ts toEnergyMeta, read structurally so gossip does not depend on energy):
+ * a battery figure means on battery, a power figure without one means mains.
+ */
+export function energyInputsFromMeta(
+  m: {
+    readonly battery?: number;
+    readonly powerW?: number;
+    readonly powerState?: string;
+  } | null,
+): Pick<AdaptiveInputs, 'batteryPercent' | 'onBattery' | 'powerState'> {
+  const ps = m?.powerState;
+  return {
+    batteryPercent: m?.battery ?? null,
+    onBattery: m?.battery !== undefined ? true : m?.powerW !== undefined ? false : null,
+    powerState: ps === 'critical' || ps === 'low_power' || ps === 'idle' || ps === 'active' ? ps : null,
+  };
+}
+
 export interface AdaptiveThresholds {
   /** Probe loss at or above which the swarm goes aggressive (redundancy beats loss). */
   readonly lossHigh: number;

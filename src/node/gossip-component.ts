@@ -24,7 +24,7 @@ import {
   adaptiveConfigFromSections,
   type AdaptiveInputs,
   type AdaptiveParams,
-  type AdaptivePowerState,
+  energyInputsFromMeta,
 } from '../gossip/adaptive.js';
 import {
   MemberStatus,
@@ -661,15 +661,7 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
    * power figure without one means mains.
    */
   private energyInputs(): Pick<AdaptiveInputs, 'batteryPercent' | 'onBattery' | 'powerState'> {
-    const m = this.extraMeta;
-    const ps = m.powerState;
-    const powerState: AdaptivePowerState | null =
-      ps === 'critical' || ps === 'low_power' || ps === 'idle' || ps === 'active' ? ps : null;
-    return {
-      batteryPercent: m.battery ?? null,
-      onBattery: m.battery !== undefined ? true : m.powerW !== undefined ? false : null,
-      powerState,
-    };
+    return energyInputsFromMeta(this.extraMeta);
   }
 
   /** Send output, publish events, and re-arm the timer. */

@@ -30,6 +30,7 @@ import {
   AdaptiveGossipController,
   type AdaptiveInputs,
   adaptiveConfigFromSections,
+  energyInputsFromMeta,
 } from '../../gossip/adaptive.js';
 import { MemberStatus } from '../../gossip/messages.js';
 import type { GossipConfig } from '../../gossip/types.js';
@@ -192,17 +193,13 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
     gossip.with(e.id, (core, now) => {
       if (!energySample && !ctl.due(now)) return;
       const st = core.stats();
-      const m = e.published;
-      const ps = m?.powerState;
       const inputs: AdaptiveInputs = {
         probeLoss: st.probeLoss,
         rttMs: st.rttMs,
         reachablePeers: st.reachablePeers,
         eventRatePerS: st.eventRatePerS,
         swarmSize: st.swarmSize,
-        batteryPercent: m?.battery ?? null,
-        onBattery: m?.battery !== undefined ? true : m?.powerW !== undefined ? false : null,
-        powerState: ps === 'critical' || ps === 'low_power' || ps === 'idle' || ps === 'active' ? ps : null,
+        ...energyInputsFromMeta(e.published),
       };
       const p = energySample ? ctl.energySample(now, inputs) : ctl.evaluate(now, inputs);
       if (p.intervalMs !== st.intervalMs || p.fanout !== st.fanout || p.intervalMultiplier !== e.probeScale) {
