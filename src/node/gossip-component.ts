@@ -631,14 +631,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     const ctl = this.adaptive;
     if (!core || !ctl || !ctl.config.enabled || (!energySample && !ctl.due(now))) return;
     const s = core.stats();
-    const inputs: AdaptiveInputs = {
-      probeLoss: s.probeLoss,
-      rttMs: s.rttMs,
-      reachablePeers: s.reachablePeers,
-      eventRatePerS: s.eventRatePerS,
-      swarmSize: s.swarmSize,
-      ...this.energyInputs(),
-    };
+    // AdaptiveInputs' names are GossipStats' own: the stats and the energy make the inputs.
+    const inputs: AdaptiveInputs = { ...s, ...this.energyInputs() };
     const p = energySample ? ctl.energySample(now, inputs) : ctl.evaluate(now, inputs);
     if (p.intervalMs !== s.intervalMs || p.fanout !== s.fanout || p.intervalMultiplier !== this.probeScale) {
       this.probeScale = p.intervalMultiplier;

@@ -193,14 +193,8 @@ export function runEnergyLeadershipSim(o: EnergyLeadershipSimOptions): EnergyLea
     gossip.with(e.id, (core, now) => {
       if (!energySample && !ctl.due(now)) return;
       const st = core.stats();
-      const inputs: AdaptiveInputs = {
-        probeLoss: st.probeLoss,
-        rttMs: st.rttMs,
-        reachablePeers: st.reachablePeers,
-        eventRatePerS: st.eventRatePerS,
-        swarmSize: st.swarmSize,
-        ...energyInputsFromMeta(e.published),
-      };
+      // AdaptiveInputs' names are GossipStats' own: the stats and the energy make the inputs.
+      const inputs: AdaptiveInputs = { ...st, ...energyInputsFromMeta(e.published) };
       const p = energySample ? ctl.energySample(now, inputs) : ctl.evaluate(now, inputs);
       if (p.intervalMs !== st.intervalMs || p.fanout !== st.fanout || p.intervalMultiplier !== e.probeScale) {
         e.probeScale = p.intervalMultiplier;
