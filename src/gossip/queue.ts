@@ -35,9 +35,17 @@ export class TransmitQueue<T> {
   /**
    * A newer update about the same key replaces the older one and starts its transmit count afresh.
    * `urgent`: news that failure detection waits on (a suspicion, a death, a refutation).
+   * The replacement inherits the urgency of an item still queued: it now carries that news too (a
+   * metadata update right after a refutation or a rejoin is also the alive that overrules the
+   * suspicion or death), so it must not wait for the slower interval. A restarted daemon bumps its
+   * record two or three times within its first 100 ms (API, Raft address, role), and each bump
+   * used to turn its own queued alive, and the seed's re-gossip of it, into a 1 s round: simulated,
+   * 25 members, the last view took the new life up to 3.4 s after the restart instead of 0.4 s.
    */
   enqueue(key: string, value: T, urgent = false): void {
+    const inherited = this.items.get(key)?.urgent === true;
     this.delete(key);
+    urgent ||= inherited;
     this.items.set(key, { key, value, size: estimateSize(value), id: this.nextId++, urgent, transmits: 0 });
     if (urgent) this.urgentItems++;
     if (this.items.size > MAX_DEPTH) this.prune(MAX_DEPTH);
