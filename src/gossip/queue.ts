@@ -39,8 +39,9 @@ export class TransmitQueue<T> {
    * metadata update right after a refutation or a rejoin is also the alive that overrules the
    * suspicion or death), so it must not wait for the slower interval. A restarted daemon bumps its
    * record two or three times within its first 100 ms (API, Raft address, role), and each bump
-   * used to turn its own queued alive, and the seed's re-gossip of it, into a 1 s round: simulated,
-   * 25 members, the last view took the new life up to 3.4 s after the restart instead of 0.4 s.
+   * used to turn its own queued alive, and the seed's re-gossip of it, into news for the 1 s round
+   * (bench/gossip-rejoin-sim.ts, 25 members, 0 % loss: a restart below its old life reached the
+   * last view up to 3.4 s after it started; 1.4 s with this inheritance alone).
    */
   enqueue(key: string, value: T, urgent = false): void {
     const inherited = this.items.get(key)?.urgent === true;

@@ -243,8 +243,8 @@ export class MemberStates {
 
   /**
    * A member's own alive (it gossips for itself: a restart's join, its rounds) older than what we
-   * hold of it: a later life of a previous incarnation, or our record of its old life (dead,
-   * suspect, or alive bumped past the clock it restarted with). applyAlive ignores it, rightly:
+   * hold of it: a restart that started below our record of its old life (dead, suspect, left, or
+   * alive bumped past the clock it restarted with). applyAlive ignores it, rightly:
    * only a higher incarnation wins. Tell the member what we hold, in one packet to the address it
    * spoke from, so it refutes past it at once. The join's push-pull answer carries the same record,
    * but it is one datagram among the seed's table: lost (1 % loss), the member went on announcing
