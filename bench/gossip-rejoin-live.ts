@@ -11,7 +11,10 @@
  * data dir and gossip port (as the default fixed port does), and times
  * restart -> "alive" with a higher incarnation in every other member's view,
  * both from the restart command and from the moment it returned (daemon
- * ready). `--quick` restarts at once after the kill, while the others still
+ * ready), and from the daemons' logs: the restarted daemon's `gossip started`
+ * line to the last other member's `member joined` line for it (gossip alone,
+ * without the daemon's start-up or the polls; not for `--quick`, where the
+ * others still hold the old life and log no join). `--quick` restarts at once after the kill, while the others still
  * hold the old life alive or suspect. `--first` kills the first member, the
  * others' seed, and restarts it without a join list (it must be found by the
  * others). `--no-adaptive` turns the adaptive controller off (its quiet and
@@ -252,6 +255,31 @@ function phases(others: readonly Node[], victim: string, killWall: number): Phas
 const s2 = (ms: number): string => (ms / 1000).toFixed(2);
 
 /**
+ * From the logs (wall clock, same machine): ms from the restarted daemon's `gossip started` line
+ * to the last other member's `member joined` line for it. What gossip itself takes, without the
+ * daemon's start-up before it or the polls after it; NaN when a line is missing.
+ */
+function gossipRejoinMs(back: Node, others: readonly Node[], since: number): number {
+  let started = NaN;
+  try {
+    for (const line of readFileSync(join(back.dataDir, 'node.log'), 'utf8').split('\n')) {
+      if (!line.includes('"gossip started"')) continue;
+      const at = Date.parse((JSON.parse(line) as { ts: string }).ts);
+      if (at >= since) started = at;
+    }
+  } catch {
+    return NaN;
+  }
+  let last = -Infinity;
+  for (const n of others) {
+    const joined = victimLines(n, back.id, started).find((l) => l.msg === 'member joined');
+    if (joined === undefined) return NaN;
+    last = Math.max(last, joined.at);
+  }
+  return last - started;
+}
+
+/**
  * Wait until no member's incarnation changed in `n`'s view for `quietMs` (at most `limitMs`).
  * Right after formation (Raft roles, addresses, energy figures) members publish new records: a
  * victim killed with one of its own updates still spreading has the suspicions of its old
@@ -293,6 +321,7 @@ async function main(): Promise<void> {
   const allPhases: Phases[] = [];
   const fromCmd: number[] = [];
   const fromReady: number[] = [];
+  const fromGossip: number[] = [];
   const byRole = new Map<string, number[]>();
   for (let trial = 0; trial < TRIALS; trial++) {
     const vi = first ? 0 : 1 + (trial % (N - 1));
@@ -338,6 +367,7 @@ async function main(): Promise<void> {
       );
     }
     const t1 = performance.now();
+    const restartWall = Date.now();
     const back = await start(vi, first ? [] : [0]);
     const t2 = performance.now();
     nodes[vi] = back;
@@ -355,9 +385,14 @@ async function main(): Promise<void> {
     if (back.id === victim.id) down.delete(victim.id);
     fromCmd.push(worst);
     fromReady.push(worst - (t2 - t1));
+    const g = gossipRejoinMs(back, others, restartWall);
+    if (!Number.isNaN(g)) fromGossip.push(g);
     console.log(
       `trial ${trial}: restart -> alive everywhere ${(worst / 1000).toFixed(2)} s from the command, ` +
-        `${((worst - (t2 - t1)) / 1000).toFixed(2)} s from daemon ready (start took ${((t2 - t1) / 1000).toFixed(2)} s)`,
+        `${((worst - (t2 - t1)) / 1000).toFixed(2)} s from daemon ready (start took ${((t2 - t1) / 1000).toFixed(2)} s)` +
+        (Number.isNaN(g)
+          ? ''
+          : `; logs: ${s2(g)} s from its gossip start to the last member's "member joined"`),
     );
     // Let the rejoin settle before the next kill.
     await new Promise((r) => setTimeout(r, 3000));
@@ -385,6 +420,8 @@ async function main(): Promise<void> {
   }
   console.log(`restart -> alive everywhere (from command): ${stat(fromCmd)}`);
   console.log(`restart -> alive everywhere (from daemon ready): ${stat(fromReady)}`);
+  if (fromGossip.length > 0)
+    console.log(`restart -> "member joined" everywhere (logs, from its gossip start): ${stat(fromGossip)}`);
   console.log(
     `false positives: ${wrong.dead} polls showed a live member dead (${wrong.deadIds.size} distinct), ` +
       `${wrong.suspect} showed one suspect`,

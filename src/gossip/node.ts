@@ -301,6 +301,7 @@ export class GossipNode {
         return;
       case 'gossip':
         this.states.applyUpdates(msg.updates, now);
+        this.states.answerStaleSelf(src, msg.from, msg.updates);
         this.diss.onPiggybackEvents(msg.events, now);
         return;
       case 'pp-digest':

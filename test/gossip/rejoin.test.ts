@@ -6,10 +6,60 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
 import { MemberStatus, type MemberRecord } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
+import { TransmitQueue } from '../../src/gossip/queue.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
 import { hearUpdates } from '../helpers/gossip-news.js';
 
 const LAN = { latencyMs: 2, jitterMs: 2, loss: 0.01, duplicate: 0 };
+/** What the daemons run before the adaptive controller moves it: the seed config's `[gossip] interval_ms = 1000`, `ttl = 3`. */
+const DAEMON = { gossipIntervalMs: 1000, retransmitMult: 3 };
+
+/**
+ * One restart as bench/gossip-rejoin-live.ts does it on real daemons, in 25 members at the
+ * daemons' gossip settings: the victim (whose old life bumped its record 10 times) is killed,
+ * restarted once every other view holds it dead, with a start incarnation `delta` away from the
+ * old life's, joining through n0 alone; the restarted daemon re-publishes its record at `bumps`
+ * ms (API address, Raft address, role). Returns the virtual ms until every other view holds it
+ * alive above the old life.
+ */
+function restartOnce(seed: number, loss: number, delta: number, bumps: readonly number[]): number {
+  const sim = new GossipSim({
+    seed,
+    link: { latencyMs: 1, jitterMs: 1, loss, duplicate: 0 },
+    config: DAEMON,
+  });
+  const ids = sim.bootstrap(25);
+  sim.run(5000);
+  sim.with('n1', (c, now) => {
+    for (let i = 0; i < 10; i++) c.updateMeta({ api: `127.0.0.1:${i}` }, now);
+  });
+  sim.run(15_000);
+  const old = sim.node('n0').member('n1')!.incarnation;
+  sim.kill('n1');
+  const others = ids.filter((i) => i !== 'n1');
+  const t0 = sim.now;
+  for (let t = t0; t < t0 + 60_000; t += 50) {
+    sim.run(t);
+    if (others.every((v) => sim.node(v).member('n1')?.status === MemberStatus.Dead)) break;
+  }
+  sim.run(sim.now + 500);
+  const start = sim.now;
+  sim.addNode('n1', { seeds: ['n0'], incarnation: old + delta });
+  const pending = [...bumps];
+  for (let t = start + 5; t <= start + 20_000; t += 5) {
+    sim.run(t);
+    while (pending.length > 0 && t - start >= pending[0]!) {
+      const b = pending.shift()!;
+      sim.with('n1', (c, now) => c.updateMeta({ api: `127.0.0.1:${1000 + b}` }, now));
+    }
+    const done = others.every((v) => {
+      const m = sim.node(v).member('n1');
+      return m !== undefined && m.status === MemberStatus.Alive && m.incarnation > old;
+    });
+    if (done) return t - start;
+  }
+  return Infinity;
+}
 
 /** Virtual ms from now until every node in `viewers` holds `id` alive above `aboveInc`; Infinity past `limit`. */
 function untilAlive(
@@ -179,5 +229,115 @@ describe('rejoin after a restart', () => {
     hearUpdates(n, 'y', [{ kind: 'dead', id: 'x', incarnation: 40, from: 'y' }], 10);
     expect(n.selfRecord.incarnation).toBe(41);
     expect(n.selfRecord.status).toBe(MemberStatus.Alive);
+  });
+
+  // The slow first restart after formation on real daemons (issue #16: 1.77 s after the daemon was
+  // ready once, 0.01-0.4 s otherwise). Before the fixes: 1.2 s (seed 34, 0 %), 3.4 s (seed 36, 0 %,
+  // below), 14.7 s (seed 43, 1 %, below, no bumps) among these seeds.
+  it('a restart at the daemons settings is alive in all 24 other views within 1 s, above or below its old life', () => {
+    const worst = { above: 0, below: 0, belowLossy: 0 };
+    for (let seed = 30; seed <= 45; seed++) {
+      worst.above = Math.max(worst.above, restartOnce(seed, 0, 5, [5, 30, 400]));
+      worst.below = Math.max(worst.below, restartOnce(seed, 0, -3, [5, 30, 400]));
+      worst.belowLossy = Math.max(worst.belowLossy, restartOnce(seed, 0.01, -3, []));
+    }
+    expect(worst.above).toBeLessThan(1000);
+    expect(worst.below).toBeLessThan(1000);
+    expect(worst.belowLossy).toBeLessThan(1000);
+  });
+
+  it('a metadata bump right after a refutation keeps it urgent (the replacement inherits it)', () => {
+    const q = new TransmitQueue<string>();
+    q.enqueue('x', 'alive@11', true);
+    q.enqueue('x', 'alive@12');
+    expect(q.urgent).toBe(1);
+    expect(q.take(1000, 1)).toEqual(['alive@12']);
+    expect(q.urgent).toBe(0);
+    q.enqueue('y', 'alive@3');
+    expect(q.urgent).toBe(0);
+  });
+
+  it('a member answers a restarted member that gossips an alive older than what it holds, so it refutes at once', () => {
+    const seed = new GossipNode({
+      self: { id: 's', name: 's', host: 'hs', port: 2 },
+      rng: createRng(5),
+      view: {
+        ids: ['s', 'x'],
+        records: new Map([
+          [
+            'x',
+            {
+              id: 'x',
+              name: 'x',
+              host: 'hx',
+              port: 1,
+              deviceClass: 'standard',
+              incarnation: 40,
+              status: MemberStatus.Dead,
+              meta: {},
+            },
+          ],
+        ]),
+      },
+    });
+    seed.tick(0);
+    seed.drain();
+    const x = new GossipNode({
+      self: { id: 'x', name: 'x', host: 'hx', port: 1, incarnation: 7 },
+      rng: createRng(6),
+    });
+    x.join([{ host: 'hs', port: 2 }], 0);
+    const alive = x.drain().find((o) => o.msg.type === 'gossip')!;
+    seed.receive({ host: 'hx', port: 1 }, alive.msg, 1);
+    expect(seed.member('x')?.status).toBe(MemberStatus.Dead);
+    // (s holds nobody else alive, so it also joins through x: its own alive goes there too.)
+    const answer = seed
+      .drain()
+      .find(
+        (o) =>
+          o.host === 'hx' && o.port === 1 && o.msg.type === 'gossip' && o.msg.updates[0]?.kind === 'dead',
+      );
+    expect(answer?.msg).toMatchObject({ updates: [{ kind: 'dead', id: 'x', incarnation: 40 }] });
+    x.receive({ host: 'hs', port: 2 }, answer!.msg, 2);
+    expect(x.selfRecord.incarnation).toBe(41);
+    // A relayed copy of the same stale alive (not from x itself) is old news, not answered.
+    seed.receive({ host: 'hy', port: 3 }, { ...alive.msg, from: 'y' } as typeof alive.msg, 3);
+    expect(seed.drain().filter((o) => o.msg.type === 'gossip' && o.msg.updates[0]?.kind === 'dead')).toEqual(
+      [],
+    );
+    // Several such answers raise x once: a death below its incarnation is already refuted.
+    x.receive({ host: 'hs', port: 2 }, answer!.msg, 4);
+    expect(x.selfRecord.incarnation).toBe(41);
+  });
+
+  it('a join tells every member its answer names of the joiner alive directly, refuted past the old life', () => {
+    const sim = new GossipSim({ seed: 7, link: { latencyMs: 1, jitterMs: 0, loss: 0, duplicate: 0 } });
+    const ids = sim.bootstrap(10);
+    sim.run(3000);
+    sim.with('n3', (c, now) => {
+      for (let i = 0; i < 5; i++) c.updateMeta({ api: `127.0.0.1:${i}` }, now);
+    });
+    sim.run(8000);
+    sim.kill('n3');
+    sim.run(sim.now + 40_000);
+    const others = ids.filter((i) => i !== 'n3');
+    for (const v of others) expect(sim.node(v).member('n3')?.status).toBe(MemberStatus.Dead);
+    // Restarted below its old life (5): the seed's answer holds it dead at 5.
+    const core = sim.addNode('n3', { seeds: ['n0'], incarnation: 2 });
+    const direct = new Map<string, number>();
+    const drain = core.drain.bind(core);
+    core.drain = () => {
+      const out = drain();
+      for (const o of out) {
+        if (o.msg.type !== 'gossip') continue;
+        for (const u of o.msg.updates)
+          if (u.kind === 'alive' && u.member.id === 'n3')
+            direct.set(o.host, Math.max(direct.get(o.host) ?? 0, u.member.incarnation));
+      }
+      return out;
+    };
+    sim.run(sim.now + 30);
+    for (const v of others) expect(direct.get(v)).toBeGreaterThan(5);
+    for (const v of others) expect(sim.node(v).member('n3')?.status).toBe(MemberStatus.Alive);
   });
 });
