@@ -103,6 +103,12 @@ export class RaftAutopilot {
     }
     if (best === null) return;
     const r = core.transferLeadership(best, Date.now());
+    this.host.log.debug('raft hand-over: transfer', {
+      to: best,
+      match: bestMatch,
+      last_index: s.lastIndex,
+      ok: r.ok,
+    });
     if (!r.ok) return;
     this.host.kick();
     const deadline = Date.now() + this.host.transferWaitMs;
