@@ -89,7 +89,19 @@ async function trial(c: Cluster, n: number): Promise<void> {
     } catch {
       continue;
     }
+    let anchor: number | null = null;
     for (const line of text.split('\n')) {
+      // --trace-gc lines (time since the isolate started), anchored by a GCANCHOR line (wall clock at 0).
+      const a = /^GCANCHOR ([\d.]+)/.exec(line);
+      if (a) anchor = Number(a[1]);
+      const g = /^\[\d+:0x[0-9a-f]+\]\s+(\d+) ms: (\S+(?: \S+)?) .*?, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
+      if (g && anchor !== null) {
+        const t = anchor + Number(g[1]);
+        const ms = Number(g[3]);
+        if (t >= Math.min(t0, gapFrom) - 50 && t <= gapTo + 20 && ms >= 1)
+          lines.push({ t, text: `${names.get(d)!.padEnd(7)} GC ${g[2]} ${ms} ms` });
+        continue;
+      }
       if (!line.startsWith('{')) continue;
       let rec: Record<string, unknown>;
       try {
@@ -100,7 +112,7 @@ async function trial(c: Cluster, n: number): Promise<void> {
       const t = Date.parse(String(rec.ts));
       if (t < Math.min(t0, gapFrom) - 20 || t > gapTo + 20) continue;
       const { ts: _ts, level: _l, component, msg, ...rest } = rec;
-      if (QUIET.test(`${String(component)} ${String(msg)}`)) continue;
+      if (!process.env.TIMELINE_ALL && QUIET.test(`${String(component)} ${String(msg)}`)) continue;
       lines.push({ t, text: `${names.get(d)!.padEnd(7)} ${String(msg)} ${JSON.stringify(rest)}` });
     }
   }

@@ -10,6 +10,9 @@ import type { Logger } from './log.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { planMembershipChange } from './raft-membership.js';
 
+/** How long a stopping leader that handed over waits, at most, to see its successor's first commit. */
+export const HANDOVER_SETTLE_MAX_MS = 200;
+
 /** What the autopilot needs from the component that runs the core. */
 export interface AutopilotHost {
   readonly peers: PeerDirectory;
@@ -111,15 +114,33 @@ export class RaftAutopilot {
     });
     if (!r.ok) return;
     this.host.kick();
-    const deadline = Date.now() + this.host.transferWaitMs;
+    const t0 = Date.now();
+    const deadline = t0 + this.host.transferWaitMs;
     while (Date.now() < deadline && this.host.core()?.isLeader === true) {
       await new Promise((res) => setTimeout(res, 5));
       this.host.core()?.tick(Date.now());
       this.host.kick();
     }
+    const done = this.host.core()?.isLeader !== true;
+    const handedAt = Date.now();
+    // Stay a plain follower until an entry of the successor's term is committed (this node hears of
+    // it with the successor's next append), bounded. That first commit needs a quorum of fsyncs, of
+    // which this node's is one of two the successor can count on, and what the stop does next (the
+    // snapshot at stop with its fsync, closing the API and the links, the gossip leave) competed for
+    // the one disk and the CPU with it: measured, the first writes through the successor took up to
+    // 16 ms instead of 3-5 while the stopping node wrote its snapshot (docs/raft-runtime.md, "Stop").
+    // No proposal was accepted since the transfer began, so the successor's first entry is past
+    // s.lastIndex.
+    if (done) {
+      const settleEnd = handedAt + Math.min(HANDOVER_SETTLE_MAX_MS, this.host.transferWaitMs);
+      while (Date.now() < settleEnd && (this.host.core()?.status().commit ?? Infinity) <= s.lastIndex)
+        await new Promise((res) => setTimeout(res, 2));
+    }
     this.host.log.info('raft leadership handed over', {
       to: best,
-      done: this.host.core()?.isLeader !== true,
+      done,
+      ms: handedAt - t0,
+      settled_ms: Date.now() - handedAt,
     });
   }
 }
