@@ -8,7 +8,9 @@
  * 2 s of writes; then per trial a client writes continuously through a survivor while the leader
  * is stopped (SIGTERM, or `swarm node stop`), and the script prints the largest gap between
  * acknowledged writes with the client's writes and the three daemons' log lines around it, in
- * ms from the stop. What the lines mean: docs/raft-runtime.md, "Graceful stop: where the gap goes".
+ * ms from the stop. What the lines mean: docs/raft-runtime.md, "Graceful stop: where the write gap
+ * goes". SWARM_DEBUG_TRACE_GC=1 adds the daemons' collector pauses of 1 ms or more (src/cli/daemon-main.ts);
+ * TIMELINE_ALL=1 keeps the gossip, energy and metrics lines too.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
