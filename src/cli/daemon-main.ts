@@ -7,6 +7,8 @@
  * daemon is smaller (docs/operations.md, "Memory").
  */
 import { writeFileSync } from 'node:fs';
+import type * as NodeV8 from 'node:v8';
+import { lazyBuiltin } from '../common/builtins.js';
 import { reportFailure, UsageError } from '../common/errors.js';
 import { noteLauncherFlags } from '../node/compiler-tiering.js';
 import { readResolvedConfig } from './resolved-config.js';
@@ -39,7 +41,8 @@ async function main(args: readonly string[]): Promise<number> {
   if (path === undefined || extra.length > 0)
     throw new UsageError('usage: daemon-main.js <config.resolved.json> (started by `swarm node start`)');
   if (process.env[TRACE_GC_ENV]) {
-    (await import('node:v8')).setFlagsFromString('--trace-gc');
+    // Through require, not import(): a bundled daemon never loads the ES module loader (idle-builtins test).
+    lazyBuiltin<typeof NodeV8>('node:v8')().setFlagsFromString('--trace-gc');
     process.stdout.write(`GCANCHOR ${Date.now() - performance.now()}\n`);
   }
   // V8's upper compilers are off from our command line (the launcher's): the node turns them on.

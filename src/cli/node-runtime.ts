@@ -3,6 +3,7 @@
  * start order. Later features (gossip, Raft, energy, metrics) register here;
  * the API goes last so "the API answers" means every component is up.
  */
+import { getPriority, setPriority } from 'node:os';
 import { installLightFetchGlobals } from '../api/light-fetch.js';
 import { installLightPerformance } from '../common/light-performance.js';
 import { ApiServer } from '../api/server.js';
@@ -117,9 +118,11 @@ export async function runForeground(node: SwarmNode): Promise<number> {
   // yield the CPU to them, as `swarm node stop` yields its own start-up (bin/swarm.js). Linux sets
   // the calling thread's nice value: the event loop's, where that work runs.
   node.once('prepared', () => {
-    void import('node:os')
-      .then((os) => os.setPriority(Math.max(os.getPriority(), STOPPING_NICE)))
-      .catch(() => undefined);
+    try {
+      setPriority(Math.max(getPriority(), STOPPING_NICE));
+    } catch {
+      // not permitted here: the stop goes on at this priority
+    }
   });
   try {
     const stopRequested = new Promise<void>((resolve) => node.once('shutdown', () => resolve()));
