@@ -123,17 +123,22 @@ export class RaftAutopilot {
     }
     const done = this.host.core()?.isLeader !== true;
     const handedAt = Date.now();
-    // Stay a plain follower until an entry of the successor's term is committed (this node hears of
-    // it with the successor's next append), bounded. That first commit needs a quorum of fsyncs, of
-    // which this node's is one of two the successor can count on, and what the stop does next (the
-    // snapshot at stop with its fsync, closing the API and the links, the gossip leave) competed for
-    // the one disk and the CPU with it: measured, the first writes through the successor took up to
-    // 16 ms instead of 3-5 while the stopping node wrote its snapshot (docs/raft-runtime.md, "Stop").
-    // No proposal was accepted since the transfer began, so the successor's first entry is past
-    // s.lastIndex.
+    // Stay a plain follower until an entry of the successor's term is committed and applied here
+    // (this node hears of the commit with the successor's next append), bounded. No proposal was
+    // accepted since the transfer began, so the successor's first entry is past s.lastIndex, and
+    // once it is applied so are the writes this node accepted before the transfer: their clients
+    // (a follower's forwarded requests among them) get their answers from here before the stop
+    // closes the forwarder and the links (else the answer could be lost, and the sender report the
+    // write "went away with the put in flight", outcome unknown, once this process exits). And the
+    // successor's first commit
+    // needs a quorum of fsyncs, this node's one of the two it can count on, while what the stop
+    // does next (the snapshot at stop with its fsync, closing the API and the links, the gossip
+    // leave) competed for the one disk and the CPU with it: measured, the first write through the
+    // successor took 16 ms instead of 3-5 while the stopping node wrote its snapshot
+    // (docs/raft-runtime.md, "Stop").
     if (done) {
       const settleEnd = handedAt + Math.min(HANDOVER_SETTLE_MAX_MS, this.host.transferWaitMs);
-      while (Date.now() < settleEnd && (this.host.core()?.status().commit ?? Infinity) <= s.lastIndex)
+      while (Date.now() < settleEnd && (this.host.core()?.status().applied ?? Infinity) <= s.lastIndex)
         await new Promise((res) => setTimeout(res, 2));
     }
     this.host.log.info('raft leadership handed over', {
