@@ -2,11 +2,12 @@
  * One graceful leader stop's timeline on the real daemons (a development tool, not a benchmark
  * with goals; run it under the benchmark lock like one):
  *
- *   flock /tmp/bench.lock npx tsx bench/raft-handover-timeline.ts [trials] [signal|cli]
+ *   flock /tmp/bench.lock npx tsx bench/raft-handover-timeline.ts [trials] [signal|cli|both]
  *
  * 3 daemons at debug level with etcd's timing (as bench/raft-kv.bench.ts runs them), warmed by
  * 2 s of writes; then per trial a client writes continuously through a survivor while the leader
- * is stopped (SIGTERM, or `swarm node stop`), and the script prints the largest gap between
+ * is stopped (SIGTERM, `swarm node stop`, or `both`: the SIGTERM trials, then as many CLI ones),
+ * and the script prints the largest gap between
  * acknowledged writes with the client's writes and the three daemons' log lines around it, in
  * ms from the stop. What the lines mean: docs/raft-runtime.md, "Graceful stop: where the write gap
  * goes". SWARM_DEBUG_TRACE_GC=1 adds the daemons' collector pauses of 1 ms or more (src/cli/daemon-main.ts);
@@ -18,7 +19,9 @@ import { Cluster, type Daemon } from './raft-kv.bench.js';
 import { load, send, sleep } from './etcd-load.js';
 
 const TRIALS = Number(process.argv[2] ?? 3);
-const MODE = process.argv[3] === 'cli' ? 'cli' : 'signal';
+/** `signal`, `cli`, or `both`: TRIALS stops by SIGTERM, then TRIALS by `swarm node stop` (the bench's order). */
+const MODES: ('signal' | 'cli')[] =
+  process.argv[3] === 'both' ? ['signal', 'cli'] : [process.argv[3] === 'cli' ? 'cli' : 'signal'];
 /** Log lines of these components/messages are noise here (gossip, metrics). */
 const QUIET = /gossip|energy|metrics|adaptive|probe|push-pull/;
 
@@ -26,11 +29,12 @@ interface W {
   start: number;
   end: number;
   status: number;
+  text: string;
 }
 
 const wall = (): number => performance.timeOrigin + performance.now();
 
-async function trial(c: Cluster, n: number): Promise<void> {
+async function trial(c: Cluster, n: number, MODE: 'signal' | 'cli'): Promise<void> {
   const leader = await c.leader(20_000, 3);
   const other = c.nodes.find((d) => d.alive && d !== leader)!;
   const names = new Map<Daemon, string>(c.nodes.map((d, i) => [d, `n${i}`]));
@@ -44,7 +48,12 @@ async function trial(c: Cluster, n: number): Promise<void> {
         method: 'PUT',
         body: JSON.stringify({ value: i }),
       });
-      writes.push({ start, end: wall(), status: r.status });
+      writes.push({
+        start,
+        end: wall(),
+        status: r.status,
+        text: r.status === 200 ? '' : r.text.slice(0, 200),
+      });
       if (r.status !== 200) await sleep(2);
     }
   })();
@@ -121,8 +130,12 @@ async function trial(c: Cluster, n: number): Promise<void> {
   lines.sort((a, b) => a.t - b.t);
   process.stdout.write(
     `\ntrial ${n}: gap ${gap.toFixed(1)} ms (${rel(gapFrom).trim()} .. ${rel(gapTo).trim()} ms), ` +
-      `${writes.filter((w) => w.status !== 200).length} failed writes, leader ${names.get(leader)}, client via ${names.get(other)}\n`,
+      `${writes.filter((w) => w.status !== 200).length} failed writes, leader ${names.get(leader)}, client via ${names.get(other)} (${MODE})\n`,
   );
+  for (const w of writes.filter((x) => x.status !== 200))
+    process.stdout.write(
+      `  failed at ${rel(w.start).trim()} .. ${rel(w.end).trim()} ms: ${w.status} ${w.text}\n`,
+    );
   for (const l of lines) process.stdout.write(`${rel(l.t)}  ${l.text}\n`);
   await c.restart(leader);
   await c.leader(20_000, 3);
@@ -145,7 +158,7 @@ async function main(): Promise<void> {
       4,
     );
     void l;
-    for (let n = 1; n <= TRIALS; n++) await trial(c, n);
+    for (const mode of MODES) for (let n = 1; n <= TRIALS; n++) await trial(c, n, mode);
   } finally {
     await c.stopAll();
   }
