@@ -15,13 +15,15 @@ if (group === 'node' && command === 'stop') {
   }
 }
 
-// Agents script `kv get` and `node status`: their plain forms have a fast path that loads node
-// built-ins only (dist/cli/fast.js); a service manager's `node start --foreground` runs the node
-// from the config validated at its last start. null: the full program must run.
+// Agents script `kv get` and `node status`, and `node stop` runs beside the node it stops: their
+// plain forms have a fast path that loads node built-ins only (dist/cli/fast.js); a service
+// manager's `node start --foreground` runs the node from the config validated at its last start.
+// null: the full program must run.
 let code = null;
 const fast =
   (group === 'kv' && command === 'get') ||
   (group === 'node' && command === 'status') ||
+  (group === 'node' && command === 'stop') ||
   (group === 'node' && command === 'start' && process.argv.includes('--foreground'));
 if (fast) {
   try {

@@ -74,6 +74,33 @@ export function loadCliConfigRemembered(ctx: CliContext, dataDirFlag: string | u
   return loaded;
 }
 
+/**
+ * loadCliConfig for a detached `node start`: what `node stop` and `node
+ * status` with the same config file and --data-dir read from it (the data
+ * dir and the API token, which no other start flag changes) is remembered
+ * for their fast path, so the first `node stop` of the node it starts is
+ * light too: a stop's own start-up competes for the CPU with the leader's
+ * hand-over it asks for (bench/raft-kv.bench.ts, graceful_cli_stop).
+ */
+export function loadStartConfigForStop(ctx: CliContext, opts: StartOptions): LoadedConfig {
+  const cwd = process.cwd();
+  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
+  const inputs = {
+    configPath: location.path,
+    dataDirFlag: opts.dataDir,
+    env: ctx.env,
+    cwd,
+    version: VERSION,
+  };
+  const before = memoKey(inputs, readConfigBytes(location.path));
+  const loaded = loadCliConfig(ctx, overridesFrom(opts, cwd));
+  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
+    const { config } = loaded;
+    rememberConfig(ctx.env, before, { dataDir: config.node.data_dir, token: config.security.api_token });
+  }
+  return loaded;
+}
+
 /** loadCliConfig for `node start --foreground`: a config that validates is remembered whole for the fast path. */
 export function loadStartConfigRemembered(ctx: CliContext, opts: StartOptions): LoadedConfig {
   const cwd = process.cwd();

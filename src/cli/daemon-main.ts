@@ -7,6 +7,8 @@
  * daemon is smaller (docs/operations.md, "Memory").
  */
 import { writeFileSync } from 'node:fs';
+import type * as NodeV8 from 'node:v8';
+import { lazyBuiltin } from '../common/builtins.js';
 import { reportFailure, UsageError } from '../common/errors.js';
 import { noteLauncherFlags } from '../node/compiler-tiering.js';
 import { readResolvedConfig } from './resolved-config.js';
@@ -26,10 +28,23 @@ function writeLoadedBuiltins(file: string): void {
   writeFileSync(file, names.join('\n') + '\n');
 }
 
+/**
+ * Env var: when set, the daemon writes V8's `--trace-gc` lines to its stdout (node.log), after a
+ * `GCANCHOR <ms>` line giving the wall-clock time of their 0 (the lines count from the process's
+ * start): how bench/raft-handover-timeline.ts puts the daemons' collector pauses on a hand-over's
+ * timeline. node:v8 is loaded only then.
+ */
+const TRACE_GC_ENV = 'SWARM_DEBUG_TRACE_GC';
+
 async function main(args: readonly string[]): Promise<number> {
   const [path, ...extra] = args;
   if (path === undefined || extra.length > 0)
     throw new UsageError('usage: daemon-main.js <config.resolved.json> (started by `swarm node start`)');
+  if (process.env[TRACE_GC_ENV]) {
+    // Through require, not import(): a bundled daemon never loads the ES module loader (idle-builtins test).
+    lazyBuiltin<typeof NodeV8>('node:v8')().setFlagsFromString('--trace-gc');
+    process.stdout.write(`GCANCHOR ${Date.now() - performance.now()}\n`);
+  }
   // V8's upper compilers are off from our command line (the launcher's): the node turns them on.
   noteLauncherFlags();
   const code = await runNodeProcess(readResolvedConfig(path));

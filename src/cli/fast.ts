@@ -1,7 +1,11 @@
 /**
  * The fast path of the hottest short-lived commands, `swarm kv get KEY` and
  * `swarm node status` (agents script them; issue #16 wants them within 1.6x
- * of `node -e 0`). The full program costs commander, the command modules,
+ * of `node -e 0`), and of `swarm node stop`, whose own start-up runs beside
+ * the leader hand-over it asks for: the full program's 300-400 ms of CPU
+ * doubled the median write latency through a survivor while it ran and
+ * stretched the hand-over's write gap to 30-50 ms (docs/raft-runtime.md,
+ * "Stop"). The full program costs commander, the command modules,
  * zod with the config schema and the response schemas, and fetch's HTTP
  * stack (undici): most of 500 ms on this machine, seconds on a Pi Zero. Here:
  * node built-ins, the config as last validated for the same inputs
@@ -17,11 +21,11 @@
  * bin/swarm.js runs the full program, which does it all again (both
  * commands only read) and prints what it always printed.
  */
-import { reportFailure } from '../common/errors.js';
+import { reportFailure, SwarmError } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { ApiRequestError, NodeUnreachableError, UnauthorizedError, errorBody } from '../client/errors.js';
 import type { StatusResponse } from '../api/types.js';
-import { isAlive, readLock, readRuntime } from '../node/datadir.js';
+import { isAlive, readLock, readRuntime, type ProcessRef } from '../node/datadir.js';
 import { VERSION } from '../version.js';
 import type { SwarmConfig } from '../config/schema.js';
 import type { StartOptions } from './config-access.js';
@@ -32,7 +36,7 @@ import { formatStatus } from './status-format.js';
 const TIMEOUT_MS = 5000;
 
 interface Parsed {
-  readonly command: 'kv get' | 'node status';
+  readonly command: 'kv get' | 'node status' | 'node stop';
   readonly config: string | undefined;
   readonly dataDir: string | undefined;
   readonly api: string | undefined;
@@ -80,10 +84,10 @@ export function parseFast(args: readonly string[]): Parsed | null {
   };
   if (words.length === 3 && words[0] === 'kv' && words[1] === 'get')
     return { command: 'kv get', key: words[2]!, ...common };
-  if (words.length === 2 && words[0] === 'node' && words[1] === 'status') {
+  if (words.length === 2 && words[0] === 'node' && (words[1] === 'status' || words[1] === 'stop')) {
     // `--json` prints the schema-checked object (defaults filled, unknown fields dropped): full program.
     if (common.api !== undefined || common.json || common.stale) return null;
-    return { command: 'node status', key: '', ...common };
+    return { command: words[1] === 'stop' ? 'node stop' : 'node status', key: '', ...common };
   }
   return null;
 }
@@ -147,8 +151,13 @@ export function parseFastStart(
   return { config, opts };
 }
 
-/** One GET; a failure the full program words the same way is thrown as its error, any other is null. */
-async function get(baseUrl: string, path: string, token: string): Promise<Answer | null> {
+/** One request; a failure the full program words the same way is thrown as its error, any other is null. */
+async function get(
+  baseUrl: string,
+  path: string,
+  token: string,
+  post?: { body: string; timeoutMs: number },
+): Promise<Answer | null> {
   let url: URL;
   try {
     url = new URL(`${baseUrl}${path}`);
@@ -158,10 +167,12 @@ async function get(baseUrl: string, path: string, token: string): Promise<Answer
   if (url.protocol !== 'http:') return null;
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  if (post) headers['content-type'] = 'application/json';
+  const timeoutMs = post?.timeoutMs ?? TIMEOUT_MS;
   // Loaded here, not with this module: on the foreground path this process is a node, which has no use for it.
   const http = await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'GET', headers, agent: false }, (res) => {
+    const req = http.request(url, { method: post ? 'POST' : 'GET', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -169,7 +180,7 @@ async function get(baseUrl: string, path: string, token: string): Promise<Answer
       );
       res.on('error', () => resolve(null));
     });
-    req.setTimeout(TIMEOUT_MS, () => {
+    req.setTimeout(timeoutMs, () => {
       req.destroy();
       reject(new NodeUnreachableError(baseUrl, 'timed out'));
     });
@@ -177,9 +188,63 @@ async function get(baseUrl: string, path: string, token: string): Promise<Answer
       if (err.code === 'ECONNREFUSED') reject(new NodeUnreachableError(baseUrl, 'connection refused', err));
       else resolve(null);
     });
-    req.end();
+    req.end(post?.body);
   });
 }
+
+/** How long `node stop` waits for the process to exit (daemon.ts stopDaemon's default). */
+const STOP_WAIT_MS = 15_000;
+/** The client's timeout for the shutdown request (stopDaemon). */
+const SHUTDOWN_TIMEOUT_MS = 3000;
+
+/**
+ * `node stop` of a running node that publishes its API: ask it to stop over
+ * the API, as stopDaemon does, and wait until the process has exited. Null
+ * (nothing printed) when the node did not accept the request as the full
+ * program expects (refused connection, an error status, another answer): the
+ * full program then asks again and falls back to SIGTERM, which a node that
+ * did accept treats as the same request (SwarmNode.requestShutdown).
+ */
+async function stopNode(
+  baseUrl: string,
+  token: string,
+  ref: ProcessRef,
+  name: string,
+  out: { write(s: string): unknown },
+): Promise<number | null> {
+  let a: Answer | null;
+  try {
+    a = await get(baseUrl, '/v1/shutdown', token, {
+      body: '{"reason":"cli"}',
+      timeoutMs: SHUTDOWN_TIMEOUT_MS,
+    });
+  } catch {
+    return null;
+  }
+  if (a === null || a.status < 200 || a.status > 299) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(a.body) as unknown;
+  } catch {
+    return null;
+  }
+  if (!isObj(json) || json.status !== 'stopping' || typeof json.id !== 'string') return null;
+  // Accepted: from here on this path owns the outcome (a second request would be a second signal).
+  const end = Date.now() + STOP_WAIT_MS;
+  while (isAlive(ref)) {
+    if (Date.now() >= end)
+      throw new SwarmError(
+        'stop_timeout',
+        `node PID ${ref.pid} did not exit within ${STOP_WAIT_MS / 1000} s`,
+      );
+    await new Promise((r) => setTimeout(r, STOP_POLL_MS));
+  }
+  out.write(`Stopped node ${name || '(unnamed)'} (PID ${ref.pid})\n`);
+  return 0;
+}
+
+/** How often `node stop` looks whether the process has exited. */
+const STOP_POLL_MS = 20;
 
 /**
  * The JSON of a 2xx answer; the client's errors for a 4xx or 5xx with a JSON
@@ -278,6 +343,13 @@ export async function fastMain(
     const rt = readRuntime(memo.dataDir);
     if (rt === null || rt.pid !== lock.pid || !rt.api_url) return null;
     baseUrl = rt.api_url;
+    if (p.command === 'node stop') {
+      try {
+        return await stopNode(baseUrl.replace(/\/+$/, ''), memo.token, lock, rt.name, out);
+      } catch (e) {
+        return reportFailure(e, err);
+      }
+    }
   }
   baseUrl = baseUrl.replace(/\/+$/, '');
   const path =

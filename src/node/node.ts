@@ -152,6 +152,8 @@ export function defaultNodeName(id: string): string {
  */
 export class SwarmNode extends EventEmitter<{
   shutdown: [reason: string];
+  /** A stop's first phase is done (every beforeStop: a leader has handed over); the components stop next. */
+  prepared: [];
   stopped: [];
   /** A split-formation merge started, or ended (done or failed): see MergeStatus. */
   merge: [report: MergeStatus | null];
@@ -299,6 +301,7 @@ export class SwarmNode extends EventEmitter<{
         this.log.error('component failed to prepare its stop', { component_name: c.name, error: err });
       }
     }
+    this.emit('prepared');
     for (const c of [...this.started].reverse()) {
       try {
         await c.stop();

@@ -39,7 +39,7 @@ import { RaftKvService, type KvEntry } from './raft-kv-service.js';
 import { RaftMerge, type MergeReport } from './raft-merge.js';
 import type { WakeSharer } from './chores.js';
 import { RaftMetrics } from './raft-metrics.js';
-import { RaftPeerLinks } from './raft-peer-links.js';
+import { HANDOVER_TRACE, RaftPeerLinks } from './raft-peer-links.js';
 
 // The public surface stays importable from here (API, CLI, index.ts and tests use this path).
 export { NoQuorumError, NotLeaderError, QuotaExceededError } from './raft-errors.js';
@@ -335,6 +335,7 @@ export class RaftComponent implements NodeComponent {
       },
       currentTerm: () => this.core?.term ?? 0,
       leader: () => this.core?.leaderId ?? null,
+      successor: () => (this.core?.isLeader === true ? this.core.status().leadTransferee : null),
       appliedIndex: () => this.applier.appliedIndex,
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);
@@ -354,6 +355,7 @@ export class RaftComponent implements NodeComponent {
       awaitLeader: (ms) => this.awaitLeader(ms),
       awaitLeaderChange: (from, ms) => this.awaitLeaderChange(from, ms),
       awaitLeadership: (ms) => this.awaitLeadership(ms),
+      trace: (msg, fields) => this.log.debug(msg, fields),
     });
   }
 
@@ -718,6 +720,7 @@ export class RaftComponent implements NodeComponent {
     // the leader is heard (an idle follower wakes for heartbeats alone).
     if (!core.isLeader && now >= this.nextWork(core)) this.onTick(now);
     this.opts.onActivity?.();
+    if (HANDOVER_TRACE.has(m.type)) this.log.debug('raft recv', { type: m.type, from: m.from, term: m.term });
     this.runner.receive(m);
     if (this.core !== null) this.noteCommit(this.core, now);
     if (m.from === this.core?.leaderId) {

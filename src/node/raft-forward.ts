@@ -66,6 +66,8 @@ export interface ForwardHost {
   currentTerm(): number;
   /** Who this node believes leads (null = unknown). */
   leader(): string | null;
+  /** The node this leader is handing leadership to (null: none, or not the leader). */
+  successor?(): string | null;
   appliedIndex(): number;
   /** Queue a frame to a peer's Raft address; false when it was not queued (no address, back-pressure). */
   sendForward(to: string, msg: ForwardMessage): boolean;
@@ -81,6 +83,8 @@ export interface ForwardHost {
   awaitLeader(timeoutMs: number): Promise<string | null>;
   awaitLeaderChange(from: string | null, timeoutMs: number): Promise<string | null>;
   awaitLeadership(timeoutMs: number): Promise<boolean>;
+  /** Debug trace of a request's re-routing (hand-overs, refusals); default: none. */
+  trace?(msg: string, fields: Record<string, unknown>): void;
 }
 
 /** A chunk of a task's log as a `task_logs` answer carries it (bytes decoded from base64). */
@@ -418,6 +422,10 @@ export class RaftForwarder {
     const left = (): number => Math.max(0, deadline - this.clock.now());
     let hint: { leader: string | null; successor: string | null; term: number } | null = null;
     let sent = 0;
+    // The highest term a refusal named: a refusal from a newer term is progress (an election happened
+    // since this node's view), not a hop between nodes whose views disagree, so it does not count
+    // toward MAX_FORWARDS. Terms only grow, and the deadline bounds the whole, so this cannot spin.
+    let newestTerm = this.host.currentTerm();
     const checkCaller = (): void => {
       if (signal?.aborted === true)
         throw new RequestAbandonedError(`${wire.op} abandoned by its caller before it was sent: not applied`);
@@ -442,6 +450,7 @@ export class RaftForwarder {
       }
       if (successor === self) {
         // Named heir by a leader handing over: serve as soon as this node leads.
+        this.host.trace?.('forward: named heir, awaiting leadership', { op: wire.op });
         await this.host.awaitLeadership(Math.min(left(), this.host.electionTimeoutMs));
         if (left() === 0) throw new NoQuorumError('hand-over to this node did not complete in time');
         continue;
@@ -496,6 +505,18 @@ export class RaftForwarder {
         case 'not_leader':
           // Not executed there: safe to send on, to whom it names.
           hint = { leader: r.leader, successor: r.successor, term: r.term };
+          if (r.term > newestTerm) {
+            newestTerm = r.term;
+            sent--;
+          }
+          this.host.trace?.('forward refused: not_leader', {
+            op: wire.op,
+            at: target,
+            term,
+            leader: r.leader,
+            successor: r.successor,
+            their_term: r.term,
+          });
           // The target says it leads yet refused in our term: it is handing over with no successor yet.
           // (A refusal from another term is retried at once, in the term it named.)
           if (r.leader === target && r.successor === null && r.term === term && left() > 0)
@@ -788,7 +809,14 @@ export class RaftForwarder {
       } catch (err) {
         // Heir: the old leader is handing over to this node; wait to lead rather than refuse.
         if (!(req.heir && err instanceof NotLeaderError && err.leader !== this.host.selfId)) throw err;
-        if (!(await this.host.awaitLeadership(this.host.electionTimeoutMs))) throw err;
+        this.host.trace?.('forward heir: awaiting leadership', {
+          op: req.op,
+          from: req.from,
+          term: req.term,
+        });
+        const led = await this.host.awaitLeadership(this.host.electionTimeoutMs);
+        this.host.trace?.('forward heir: awaited leadership', { op: req.op, from: req.from, led });
+        if (!led) throw err;
         return await run();
       }
     } catch (err) {
@@ -844,7 +872,12 @@ export class RaftForwarder {
   }
 
   private notLeader(message: string): ResponseBody {
-    return body('not_leader', message, { leader: this.host.leader() });
+    // A leader handing over names its successor here too: a request of a stale term then goes
+    // straight to the heir instead of coming back once more in this term to be refused again.
+    return body('not_leader', message, {
+      leader: this.host.leader(),
+      successor: this.host.successor?.() ?? null,
+    });
   }
 
   // ------------------------------------------------------------------ applied index waiters

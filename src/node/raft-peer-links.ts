@@ -34,6 +34,13 @@ export interface PeerLinksHost {
  * (TcpTransport.reply, ReplyPath), so the answer carries the TCP ACK of the
  * request.
  */
+/** Election and hand-over messages, traced at debug level (a leader hand-over's timeline, docs/raft-runtime.md). */
+export const HANDOVER_TRACE: ReadonlySet<RaftMessage['type']> = new Set([
+  'timeout_now',
+  'request_vote',
+  'request_vote_response',
+]);
+
 const ANSWERS: ReadonlySet<RaftMessage['type']> = new Set([
   'append_entries_response',
   'heartbeat_response',
@@ -91,6 +98,8 @@ export class RaftPeerLinks {
       if (r === 'queued') t.ensureLink(hp);
     }
     if (r !== 'queued') r = t.send(hp, wire);
+    if (HANDOVER_TRACE.has(m.type))
+      this.host.log.debug('raft send', { type: m.type, to: m.to, term: m.term, r });
     // Only a request waits for the peer to speak: after an answer the peer owes us nothing (an old
     // leader we last answered, now a follower, stays silent for good), and counting answers made
     // every follower redial its previous leader every election timeout after a leader change.

@@ -6,7 +6,7 @@
  * preloaded into the process appends every module URL it resolves to a file,
  * which the test reads.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -160,8 +160,9 @@ describe('the typed client', () => {
   });
 });
 
-describe('swarm kv get | node status (the fast path)', () => {
+describe('swarm kv get | node status | node stop (the fast path)', () => {
   let server: Server;
+  let stopTarget: ChildProcess | null = null;
   let dataDir = '';
   let configFile = '';
 
@@ -193,6 +194,12 @@ describe('swarm kv get | node status (the fast path)', () => {
             security: { gossip_encrypted: false, note: 'no key' },
           }),
         );
+        return;
+      }
+      if (path === '/v1/shutdown' && req.method === 'POST') {
+        // The "node" of the stop test: accepts, then exits (as a node does once stopped).
+        res.end(JSON.stringify({ status: 'stopping', id: 'n1' }));
+        setTimeout(() => stopTarget?.kill('SIGKILL'), 100);
         return;
       }
       if (path === '/v1/kv/text') {
@@ -301,6 +308,51 @@ describe('swarm kv get | node status (the fast path)', () => {
     expect(first.err).toMatch(/^swarm: .*fanout/);
     expect([second.code, second.err]).toEqual([first.code, first.err]);
     expect(second.packages).toContain('zod');
+  });
+
+  it('node stop asks the node over its API and waits for its exit, printing what the full program printed', async () => {
+    const stopDir = join(root, 'stop-node');
+    mkdirSync(stopDir, { recursive: true });
+    const url = JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8')) as { api_url: string };
+    /** A process standing for the node, published in stopDir as a running node is. */
+    const startTarget = async (): Promise<number> => {
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      stopTarget = child;
+      await new Promise((r) => setTimeout(r, 100));
+      const ref = { pid: child.pid!, start: processStartTime(child.pid!) };
+      writeFileSync(join(stopDir, 'node.lock'), JSON.stringify(ref));
+      writeFileSync(
+        join(stopDir, 'node.json'),
+        JSON.stringify({
+          ...ref,
+          id: 'n1',
+          name: 'n1',
+          api_url: url.api_url,
+          started_at: new Date().toISOString(),
+        }),
+      );
+      return child.pid!;
+    };
+    const stop = ['-c', configFile, 'node', 'stop', '--data-dir', stopDir];
+    try {
+      const pid1 = await startTarget();
+      const full = await run(stop, 'memo-s');
+      expect([full.code, full.out, full.err]).toEqual([0, `Stopped node n1 (PID ${pid1})\n`, '']);
+      expect(full.packages).toContain('zod');
+      const pid2 = await startTarget();
+      const fast = await run(stop, 'memo-s');
+      expect([fast.code, fast.out, fast.err]).toEqual([0, `Stopped node n1 (PID ${pid2})\n`, '']);
+      // No npm package, none of the full CLI, and it returned only once the process was gone.
+      expect(fast.packages).toEqual([]);
+      expect(
+        fast.own.filter((m) =>
+          /^(cli\/(main|program|commands\/)|config\/(load|schema)|client\/client)/.test(m),
+        ),
+      ).toEqual([]);
+      expect(stopTarget?.exitCode !== null || stopTarget?.signalCode !== null).toBe(true);
+    } finally {
+      stopTarget?.kill('SIGKILL');
+    }
   });
 
   it('node status prints the full program’s text, for current and older nodes', async () => {

@@ -194,14 +194,42 @@ describe('raft cluster of 3 daemons', () => {
     const missing = await cli(['get', 'cli/k']);
     expect(missing.code).toBe(1);
 
-    // --- graceful stop of the leader hands over leadership
+    // --- graceful stop of the leader hands over leadership; a client writing through a survivor meanwhile
+    // sees every write acknowledged (forwarded to the successor during the hand-over, none refused)
     const cur = await until('a leader', () => leaderOf(ds));
+    const via = ds.find((d) => d.alive && d !== cur.d)!;
+    const answers: string[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing && i < 100_000; i++) {
+        try {
+          const res = await fetch(`${via.info.api_url}/v1/kv/handover`, {
+            method: 'PUT',
+            body: JSON.stringify({ value: i }),
+            headers: { 'content-type': 'application/json' },
+            signal: AbortSignal.timeout(10_000),
+          });
+          answers.push(res.status === 200 ? 'ok' : `${res.status} ${await res.text()}`);
+        } catch (err) {
+          answers.push(String(err));
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const beforeStop = answers.length;
     const stopped = await runSwarm(
       ['--config', join(root, 'config.toml'), 'node', 'stop', '--data-dir', cur.d.dir],
       { env: env() },
     );
+    const atStop = answers.length;
+    await new Promise((r) => setTimeout(r, 300));
+    writing = false;
+    await writer;
     expect(stopped.code).toBe(0);
     cur.d.alive = false;
+    expect(answers.filter((a) => a !== 'ok')).toEqual([]);
+    expect(atStop).toBeGreaterThan(beforeStop);
+    expect(answers.length).toBeGreaterThan(atStop);
     const log = readFileSync(join(cur.d.dir, 'node.log'), 'utf8');
     const handover = log.split('\n').filter((l) => l.includes('leadership handed over'));
     expect(handover.length).toBeGreaterThan(0);

@@ -87,6 +87,7 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     electionTimeoutMs: 100,
     currentTerm: () => n.term,
     leader: () => n.leader,
+    successor: () => (n.leads ? n.successor : null),
     appliedIndex: () => n.applied,
     sendForward: (to, msg) => {
       if (n.unsendable) return false;
@@ -300,6 +301,39 @@ describe('RaftForwarder: writes', () => {
     expect(await a.fwd.write({ op: 'put', key: 'k', value: 5 }, 1000)).toEqual({ kind: 'put', revision: 11 });
     const req = a.sent.find((m) => m.type === 'fwd_req');
     expect(req).toMatchObject({ to: 'b', heir: true });
+    expect(b.puts).toHaveLength(1);
+  });
+
+  it('a request of a stale term reaching a leader handing over goes straight to the heir', async () => {
+    // The graceful stop of a leader: this node had not yet seen the leader's term when it sent.
+    const a = make('a', { leader: 'b', term: 1 });
+    make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
+    const c = make('c', { leader: 'b', term: 2 });
+    c.onLeadership = () => {
+      c.leads = true;
+      c.leader = 'c';
+      c.term = 3;
+      return true;
+    };
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 6 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    const reqs = a.sent.filter((m) => m.type === 'fwd_req');
+    // Refused once by the term fence, naming the heir; not sent to b again to be refused a second time.
+    expect(reqs.map((m) => [m.to, m.heir])).toEqual([
+      ['b', false],
+      ['c', true],
+    ]);
+    expect(c.puts).toHaveLength(1);
+  });
+
+  it('refusals that each name a newer term do not use up the hops (elections since this view)', async () => {
+    // Each node's view is one election behind the next one's: every refusal names a newer term.
+    const a = make('a', { leader: 'x', term: 1 });
+    make('x', { leader: 'y', term: 2 });
+    make('y', { leader: 'b', term: 3 });
+    const b = make('b', { leads: true, leader: 'b', term: 4 });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: 7 }, 1000)).toEqual({ kind: 'put', revision: 11 });
+    const reqs = a.sent.filter((m) => m.type === 'fwd_req');
+    expect(reqs.length).toBeGreaterThan(MAX_FORWARDS);
     expect(b.puts).toHaveLength(1);
   });
 

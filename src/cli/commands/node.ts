@@ -10,7 +10,6 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SwarmError } from '../../common/errors.js';
-import type { LoadedConfig } from '../../config/load.js';
 import { SwarmClient } from '../../client/client.js';
 import type { SwarmConfig } from '../../config/schema.js';
 import { FILES, inspectDataDir, readRuntime } from '../../node/datadir.js';
@@ -22,12 +21,6 @@ import { formatPairs } from '../output.js';
 import { formatStatus } from '../status-format.js';
 
 export type { StartOptions } from '../config-access.js';
-
-/** The config of `node start|stop|status` with their flags as overrides. */
-async function loadWith(ctx: CliContext, opts: StartOptions): Promise<LoadedConfig> {
-  const { loadCliConfig, overridesFrom } = await import('../config-access.js');
-  return loadCliConfig(ctx, overridesFrom(opts, process.cwd()));
-}
 
 function dataDirOption(cmd: Command): Command {
   return cmd.option('--data-dir <dir>', 'data dir of the node (default: node.data_dir)');
@@ -146,9 +139,10 @@ export const register: Registrar = (program, ctx) => {
       .option('--json', 'print the started node as JSON'),
   ).action(async (opts: StartOptions) => {
     // In the foreground (a service manager's restart), remembered for the fast path (bin/swarm.js).
+    const access = await import('../config-access.js');
     const { config } = opts.foreground
-      ? (await import('../config-access.js')).loadStartConfigRemembered(ctx, opts)
-      : await loadWith(ctx, opts);
+      ? access.loadStartConfigRemembered(ctx, opts)
+      : access.loadStartConfigForStop(ctx, opts);
     const dataDir = config.node.data_dir;
 
     if (opts.foreground) {
@@ -197,7 +191,9 @@ export const register: Registrar = (program, ctx) => {
   dataDirOption(
     node.command('stop').description('stop the node of this config/data dir and wait until it has exited'),
   ).action(async (opts: { dataDir?: string }) => {
-    const { config } = await loadWith(ctx, { dataDir: opts.dataDir });
+    // Remembered for the fast path (bin/swarm.js, fast.ts), as `node status` is.
+    const { loadCliConfigRemembered } = await import('../config-access.js');
+    const { config } = loadCliConfigRemembered(ctx, opts.dataDir);
     const stopped = await stopDaemon({ dataDir: config.node.data_dir, token: config.security.api_token });
     ctx.stdout.write(`Stopped node ${stopped.name || '(unnamed)'} (PID ${stopped.pid})\n`);
   });
