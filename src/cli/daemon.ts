@@ -78,7 +78,8 @@ export function daemonV8Flags(deviceClass?: string): string[] {
 
 /**
  * Node flags for a daemon: ours (and its device class's), except those the user already sets in
- * NODE_OPTIONS (theirs win); and V8's upper compilers off from the start (LEAN_FLAGS), which the
+ * NODE_OPTIONS (theirs win); and V8's upper compilers off and its lean heap settings from the
+ * start (LEAN_FLAGS, but for a heap setting the user's NODE_OPTIONS name), which the
  * node turns on once it works (src/node/compiler-tiering.ts: the daemon entry knows its command
  * line is ours), unless the user's options or the device class already decide them (`--lite-mode`).
  */
@@ -86,7 +87,7 @@ export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClas
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
   const ours = daemonV8Flags(deviceClass).filter((f) => !user.includes(f.split('=')[0] ?? f));
   const chosen = COMPILERS_CHOSEN.test(user) || ours.some((f) => COMPILERS_CHOSEN.test(f));
-  return chosen ? ours : [...ours, ...LEAN_FLAGS];
+  return chosen ? ours : [...ours, ...LEAN_FLAGS.filter((f) => !user.includes(f.split('=')[0] ?? f))];
 }
 
 /**
