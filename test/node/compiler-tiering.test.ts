@@ -11,13 +11,14 @@ import { nullLogger } from '../../src/node/log.js';
 import type { SwarmNode } from '../../src/node/node.js';
 
 const node = { log: nullLogger } as unknown as SwarmNode;
-/** Lean: compilers off, start-up's bytecode flushed at the next full GC, feedback vectors later. */
+/** Lean: compilers off, start-up's bytecode flushed at the next full GC, feedback vectors later, young GC at 40%. */
 const LEAN = [
   '--no-opt',
   '--no-sparkplug',
   '--bytecode-old-age=0',
   '--interrupt-budget-factor-for-feedback-allocation=64',
   '--interrupt-budget-for-feedback-allocation=7520',
+  '--minor-gc-task-trigger=40',
 ];
 /** Full: the compilers and V8's (11.3) defaults for the lean heap settings. */
 const FULL = [
@@ -26,6 +27,7 @@ const FULL = [
   '--bytecode-old-age=5',
   '--interrupt-budget-factor-for-feedback-allocation=8',
   '--interrupt-budget-for-feedback-allocation=940',
+  '--minor-gc-task-trigger=80',
 ];
 
 function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1', launchedLean = false) {
@@ -66,16 +68,16 @@ describe('CompilerTiering', () => {
     r.spend(20);
     r.set.runDue(t0 + 2000, () => {});
     expect(r.tiering.state).toBe('lean');
-    expect(r.flags).toHaveLength(5);
+    expect(r.flags).toHaveLength(LEAN.length);
     // Busy: 400 ms over the next 2 s is 20%.
     r.spend(400);
     r.set.runDue(t0 + 4000, () => {});
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(5)).toEqual(FULL);
+    expect(r.flags.slice(LEAN.length)).toEqual(FULL);
     // Done for good: the chore is gone, nothing to wake for, an idle spell changes nothing.
     expect(r.set.deadline()).toBe(Infinity);
     r.tiering.sample(t0 + 60_000);
-    expect(r.flags).toHaveLength(10);
+    expect(r.flags).toHaveLength(LEAN.length + FULL.length);
     await r.tiering.stop();
   });
 
@@ -94,7 +96,7 @@ describe('CompilerTiering', () => {
     // A burst of load: 230 ms of CPU in 1.1 s, before the window ends at t0 + 2000.
     r.tiering.poke(t0 + 1100);
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(5)).toEqual(FULL);
+    expect(r.flags.slice(LEAN.length)).toEqual(FULL);
     expect(r.set.deadline()).toBe(Infinity);
     await r.tiering.stop();
   });
@@ -149,10 +151,11 @@ describe('CompilerTiering', () => {
     expect(r.flags).toEqual(LEAN.filter((f) => !f.startsWith('--bytecode-old-age')));
     r.spend(400);
     r.set.runDue(t0 + 2500, () => {});
-    expect(r.flags.slice(4)).toEqual(FULL.filter((f) => !f.startsWith('--bytecode-old-age')));
+    expect(r.flags.slice(LEAN.length - 1)).toEqual(FULL.filter((f) => !f.startsWith('--bytecode-old-age')));
     expect(leanHeap('--interrupt-budget-for-feedback-allocation=1').map(([l]) => l)).toEqual([
       '--bytecode-old-age=0',
       '--interrupt-budget-factor-for-feedback-allocation=64',
+      '--minor-gc-task-trigger=40',
     ]);
   });
 
