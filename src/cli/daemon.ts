@@ -50,11 +50,23 @@ export { BUNDLED_DAEMON_ENTRY, COMPILED_DAEMON_ENTRY, daemonEntry } from './daem
  * clients, 8 s, two runs each on this shared 2-core machine, leader writes/s
  * 6382 and 5689 with it against 6436 and 6366 without, p99 7.7-8.2 ms
  * against 7.6 ms (within this machine's noise, but the same sign).
+ *
+ * And V8's builtins called where the binary has them (--no-short-builtin-calls,
+ * V8's own choice on a machine with less than 4 GB of memory, most boards):
+ * with 4 GB or more V8 maps the 1.6 MB of builtins' code a second time, next
+ * to its heap, for nearer calls from compiled code, and the builtins a node
+ * runs through are then resident at both addresses (idle 3-node swarms side
+ * by side: 45.0 -> 44.7 MB, the node binary's code pages 17.7 -> 17.4 MB).
+ * Nearer calls matter to compiled code only; under load (raft-kv, 16 clients,
+ * 3 trials of 5 s, alternating, same session) the leader wrote 4,865 and
+ * 5,549 writes/s with it (p99 8.5 and 8.1 ms) against 5,386, 5,166 and 4,940
+ * without (p99 8.5-9.7 ms): within this shared machine's noise.
  */
 export const DAEMON_V8_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
   '--v8-pool-size=1',
   '--single-threaded-gc',
+  '--no-short-builtin-calls',
 ];
 
 /**
@@ -78,7 +90,8 @@ export function daemonV8Flags(deviceClass?: string): string[] {
 
 /**
  * Node flags for a daemon: ours (and its device class's), except those the user already sets in
- * NODE_OPTIONS (theirs win); and V8's upper compilers off from the start (LEAN_FLAGS), which the
+ * NODE_OPTIONS (theirs win); and V8's upper compilers off and its lean heap settings from the
+ * start (LEAN_FLAGS, but for a heap setting the user's NODE_OPTIONS name), which the
  * node turns on once it works (src/node/compiler-tiering.ts: the daemon entry knows its command
  * line is ours), unless the user's options or the device class already decide them (`--lite-mode`).
  */
@@ -86,7 +99,7 @@ export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClas
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
   const ours = daemonV8Flags(deviceClass).filter((f) => !user.includes(f.split('=')[0] ?? f));
   const chosen = COMPILERS_CHOSEN.test(user) || ours.some((f) => COMPILERS_CHOSEN.test(f));
-  return chosen ? ours : [...ours, ...LEAN_FLAGS];
+  return chosen ? ours : [...ours, ...LEAN_FLAGS.filter((f) => !user.includes(f.split('=')[0] ?? f))];
 }
 
 /**

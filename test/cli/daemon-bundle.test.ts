@@ -52,6 +52,13 @@ describe('the daemon bundle', () => {
     // The first line of the bundle's version module reads ../package.json relative to dist/version.js.
     const text = readFileSync(out, 'utf8');
     expect(text).not.toMatch(/readFileSync\(new URL\("\.\.\/package\.json",\s*import\.meta\.url\)/);
+    // Minified (the source text stays in the heap), but the top-level names are kept: error classes
+    // keep their names (new.target.name), and stack traces name modules' functions and classes.
+    expect(text.startsWith('"use strict";')).toBe(true);
+    expect(text).toMatch(/[,;]SwarmError=class extends Error\{/);
+    expect(text).toMatch(/[,;]NotLeaderError=class extends SwarmError\{/);
+    // reportFailure(err, stderr) of src/common/errors.ts: its name kept, its parameters renamed.
+    expect(text).toMatch(/function reportFailure\([a-z],[a-z]\)\{/);
     const bad = join(root, 'missing.json');
     const r = spawnSync(process.execPath, [out, bad], { encoding: 'utf8', timeout: 30_000 });
     // It got as far as reading its config (so every module loaded), and failed on that alone.

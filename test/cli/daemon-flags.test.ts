@@ -31,9 +31,20 @@ describe('daemon flags by device class', () => {
 
 describe('V8 compilers of a daemon', () => {
   it('start off (the node turns them on when busy) unless the user or the device class chose them', () => {
-    expect(LEAN_FLAGS).toEqual(['--no-opt', '--no-sparkplug']);
+    expect(LEAN_FLAGS.slice(0, 2)).toEqual(['--no-opt', '--no-sparkplug']);
     for (const chosen of ['--no-opt', '--jitless', '--opt', '--max-lazy', '--no_opt'])
       expect(daemonNodeFlags({ NODE_OPTIONS: chosen }), chosen).toEqual([...DAEMON_V8_FLAGS]);
+  });
+});
+
+describe('lean heap settings of a daemon', () => {
+  it('go on the command line with the compilers off, but for one NODE_OPTIONS names', () => {
+    expect(daemonNodeFlags({})).toContain('--bytecode-old-age=0');
+    expect(daemonNodeFlags({})).toContain('--interrupt-budget-factor-for-feedback-allocation=64');
+    const user = daemonNodeFlags({ NODE_OPTIONS: '--bytecode_old_age=3' });
+    expect(user).not.toContain('--bytecode-old-age=0');
+    expect(user).toContain('--no-opt');
+    expect(user).toContain('--interrupt-budget-factor-for-feedback-allocation=64');
   });
 });
 

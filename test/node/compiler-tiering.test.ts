@@ -6,11 +6,29 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ChoreSet, type Chore, type ChoreHost } from '../../src/node/chores.js';
-import { CompilerTiering, LEAN_FLAGS, noteLauncherFlags } from '../../src/node/compiler-tiering.js';
+import { CompilerTiering, LEAN_FLAGS, leanHeap, noteLauncherFlags } from '../../src/node/compiler-tiering.js';
 import { nullLogger } from '../../src/node/log.js';
 import type { SwarmNode } from '../../src/node/node.js';
 
 const node = { log: nullLogger } as unknown as SwarmNode;
+/** Lean: compilers off, start-up's bytecode flushed at the next full GC, feedback vectors later, young GC at 40%. */
+const LEAN = [
+  '--no-opt',
+  '--no-sparkplug',
+  '--bytecode-old-age=0',
+  '--interrupt-budget-factor-for-feedback-allocation=64',
+  '--interrupt-budget-for-feedback-allocation=7520',
+  '--minor-gc-task-trigger=40',
+];
+/** Full: the compilers and V8's (11.3) defaults for the lean heap settings. */
+const FULL = [
+  '--opt',
+  '--sparkplug',
+  '--bytecode-old-age=5',
+  '--interrupt-budget-factor-for-feedback-allocation=8',
+  '--interrupt-budget-for-feedback-allocation=940',
+  '--minor-gc-task-trigger=80',
+];
 
 function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1', launchedLean = false) {
   const set = new ChoreSet();
@@ -41,7 +59,7 @@ describe('CompilerTiering', () => {
     const r = rig();
     const t0 = performance.now();
     await r.tiering.start(node);
-    expect(r.flags).toEqual(['--no-opt', '--no-sparkplug']);
+    expect(r.flags).toEqual(LEAN);
     expect(r.tiering.state).toBe('lean');
     // Not due before its window, and due by the window plus its slack.
     r.set.runDue(t0 + 1000, () => {});
@@ -50,16 +68,16 @@ describe('CompilerTiering', () => {
     r.spend(20);
     r.set.runDue(t0 + 2000, () => {});
     expect(r.tiering.state).toBe('lean');
-    expect(r.flags).toHaveLength(2);
+    expect(r.flags).toHaveLength(LEAN.length);
     // Busy: 400 ms over the next 2 s is 20%.
     r.spend(400);
     r.set.runDue(t0 + 4000, () => {});
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug']);
+    expect(r.flags.slice(LEAN.length)).toEqual(FULL);
     // Done for good: the chore is gone, nothing to wake for, an idle spell changes nothing.
     expect(r.set.deadline()).toBe(Infinity);
     r.tiering.sample(t0 + 60_000);
-    expect(r.flags).toHaveLength(4);
+    expect(r.flags).toHaveLength(LEAN.length + FULL.length);
     await r.tiering.stop();
   });
 
@@ -78,7 +96,7 @@ describe('CompilerTiering', () => {
     // A burst of load: 230 ms of CPU in 1.1 s, before the window ends at t0 + 2000.
     r.tiering.poke(t0 + 1100);
     expect(r.tiering.state).toBe('full');
-    expect(r.flags.slice(2)).toEqual(['--opt', '--sparkplug']);
+    expect(r.flags.slice(LEAN.length)).toEqual(FULL);
     expect(r.set.deadline()).toBe(Infinity);
     await r.tiering.stop();
   });
@@ -112,7 +130,7 @@ describe('CompilerTiering', () => {
     r.spend(400);
     r.set.runDue(t0 + 2500, () => {});
     expect(r.tiering.state).toBe('full');
-    expect(r.flags).toEqual(['--opt', '--sparkplug']);
+    expect(r.flags).toEqual(FULL);
     // Without a chore host to sample on, V8's defaults come back at once.
     const flags: string[] = [];
     const t = new CompilerTiering({
@@ -123,7 +141,22 @@ describe('CompilerTiering', () => {
     });
     await t.start(node);
     expect(t.state).toBe('untouched');
-    expect(flags).toEqual(['--opt', '--sparkplug']);
+    expect(flags).toEqual(FULL);
+  });
+
+  it("leaves a lean heap setting the user's options name to them, at start and when busy", async () => {
+    const r = rig('--max-semi-space-size=4 --bytecode_old_age=3');
+    const t0 = performance.now();
+    await r.tiering.start(node);
+    expect(r.flags).toEqual(LEAN.filter((f) => !f.startsWith('--bytecode-old-age')));
+    r.spend(400);
+    r.set.runDue(t0 + 2500, () => {});
+    expect(r.flags.slice(LEAN.length - 1)).toEqual(FULL.filter((f) => !f.startsWith('--bytecode-old-age')));
+    expect(leanHeap('--interrupt-budget-for-feedback-allocation=1').map(([l]) => l)).toEqual([
+      '--bytecode-old-age=0',
+      '--interrupt-budget-factor-for-feedback-allocation=64',
+      '--minor-gc-task-trigger=40',
+    ]);
   });
 
   it("the daemon entry takes LEAN_FLAGS on its own command line as the launcher's", async () => {
@@ -134,7 +167,7 @@ describe('CompilerTiering', () => {
     };
     try {
       noteLauncherFlags(['--max-semi-space-size=4', ...LEAN_FLAGS]);
-      expect(await started()).toEqual(['--opt', '--sparkplug']);
+      expect(await started()).toEqual(FULL);
       noteLauncherFlags(['--max-semi-space-size=4', '--no-opt']);
       expect(await started()).toEqual([]);
     } finally {
@@ -187,5 +220,48 @@ describe("V8's compilers switched at run time", () => {
       for (let k = 0; k < 300; k++) hot(20000);
     `;
     expectHotOptimizedOnlyAfterSwitch(LEAN_FLAGS, script);
+  });
+});
+
+/** Runs `script` with --expose-gc and `flags`; it prints numbers. */
+function numbersOf(flags: readonly string[], script: string, env: NodeJS.ProcessEnv = {}): number[] {
+  const r = spawnSync(process.execPath, ['--expose-gc', ...flags, '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim().split(/\s+/).map(Number);
+}
+
+describe("V8's bytecode flushing switched at run time", () => {
+  // A batch of 400 functions compiled and run once each, kept alive, then two full collections:
+  // how much of the batch's bytecode they took. Twice, the second time maybe after V8's default
+  // came back (part of a batch goes with its scripts' top-level code, whatever the setting).
+  const script = `
+    const { getHeapCodeStatistics, setFlagsFromString } = require('node:v8');
+    const size = () => getHeapCodeStatistics().bytecode_and_metadata_size;
+    const batch = (k) => { const fs = []; for (let i = 0; i < 400; i++) fs.push(new Function('a', 'let s = a; for (let j = 0; j < 3; j++) s += j * ' + (k * 1000 + i) + '; return s;')); for (const f of fs) f(1); return fs; };
+    const keep = [];
+    const b0 = size(); keep.push(batch(1)); const b1 = size(); gc(); gc(); const b2 = size();
+    if (process.env.FULL_AGAIN) setFlagsFromString('--bytecode-old-age=5');
+    keep.push(batch(2)); const b3 = size(); gc(); gc(); const b4 = size();
+    console.log(b1 - b0, b1 - b2, b3 - b2, b3 - b4);
+  `;
+  const lean = LEAN_FLAGS.filter((f) => f.startsWith('--bytecode'));
+
+  it('flushes code that ran once at the next full collections while lean', () => {
+    const [grew, flushed, grew2, flushed2] = numbersOf(lean, script);
+    expect(grew).toBeGreaterThan(0);
+    expect(flushed).toBeGreaterThan(grew! * 0.9);
+    expect(flushed2).toBeGreaterThan(grew2! * 0.9);
+  });
+
+  it("keeps it once V8's default is back, as a busy node's", () => {
+    const [, , grew2, flushed2] = numbersOf(lean, script, { FULL_AGAIN: '1' });
+    expect(grew2).toBeGreaterThan(0);
+    expect(flushed2).toBeLessThan(grew2! * 0.6);
+    const [, , d2, dFlushed2] = numbersOf([], script);
+    expect(dFlushed2).toBeLessThan(d2! * 0.6);
   });
 });
