@@ -3,7 +3,7 @@
  * flush, a slow disk or `maxEntries: 0` keep the thread pool. Either way the data is durable before
  * sync() resolves, and a failed inline fsync fails the storage stop like a failed pooled one.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
 import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
 import { closeStoragesAndDirs, entries, entry, openStorage, tempDir } from './helpers.js';
@@ -13,7 +13,12 @@ afterEach(closeStoragesAndDirs);
 interface Counts {
   pooled: number;
   inline: number;
+  /** WAL appends made through appendSync (the storage's one-step inline flush). */
+  appendSync?: number;
 }
+
+/** With the files' synchronous append/writeAt (nodeFs has them): the one-step flush path. */
+let syncIo = false;
 
 /** nodeFs whose WAL files count both kinds of fdatasync, which may stall (a slow disk); an inline one may fail. */
 function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }): StorageFs {
@@ -36,6 +41,15 @@ function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }):
     truncate: (n) => f.truncate(n),
     close: () => f.close(),
     ...(f.writeAt ? { writeAt: (d: Uint8Array, p: number) => f.writeAt!(d, p) } : {}),
+    ...(syncIo
+      ? {
+          appendSync: (d: Uint8Array) => {
+            counts.appendSync = (counts.appendSync ?? 0) + 1;
+            f.appendSync!(d);
+          },
+          writeAtSync: (d: Uint8Array, p: number) => f.writeAtSync!(d, p),
+        }
+      : {}),
   });
   return {
     ...nodeFs,
@@ -48,7 +62,14 @@ async function open(dir: string, opts: FileStorageOptions) {
   return (await openStorage(dir, opts)).s;
 }
 
-describe('inline fdatasync', () => {
+describe.each([
+  ['async file writes', false],
+  ['synchronous file writes (one-step flush)', true],
+])('inline fdatasync, %s', (_name, withSyncIo) => {
+  beforeEach(() => {
+    syncIo = withSyncIo;
+  });
+
   it('fsyncs a flush of one or two entries inline and a larger one on the pool; all of it durable', async () => {
     const dir = tempDir();
     const counts: Counts = { pooled: 0, inline: 0 };
@@ -65,6 +86,9 @@ describe('inline fdatasync', () => {
     expect(counts.inline - atLoad.inline).toBe(2);
     expect(counts.pooled - atLoad.pooled).toBe(0);
     expect(s.stats.inlineFsyncs).toBe(2);
+    // The one-step flush ran for the second when the files offer it (the first starts the segment,
+    // with its hard state record: left to writeBatch).
+    expect(counts.appendSync ?? 0).toBe(withSyncIo ? 1 : 0);
     s.append(entries(4, 10, 1));
     await s.sync();
     expect(counts.pooled - atLoad.pooled).toBe(1);
