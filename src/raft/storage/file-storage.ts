@@ -686,7 +686,10 @@ export class FileRaftStorage implements RaftStorage {
       this.stats.fsyncs++;
       this.stats.flushes++;
       const seg = this.segments[this.segments.length - 1]!;
-      marker.writeAtSync(encodeSyncedMarker({ seq: seg.seq, extent: cur.size, lastIndex: t.lastIndexAfter }), 0);
+      marker.writeAtSync(
+        encodeSyncedMarker({ seq: seg.seq, extent: cur.size, lastIndex: t.lastIndexAfter }),
+        0,
+      );
     } catch (err) {
       this.failed = err;
     }
