@@ -623,9 +623,7 @@ export class FileRaftStorage implements RaftStorage {
     }
     if (this.chunks.length === 0 && this.busy === 0) return Promise.resolve();
     if (this.queued) return this.queued.promise;
-    if (this.busy === 0 && this.barriers.length === 0 && this.flushInline()) {
-      return this.failed === null ? Promise.resolve() : Promise.reject(this.ioError(this.failed));
-    }
+    if (this.busy === 0 && this.barriers.length === 0 && this.inlineEligible()) return this.flushSoon();
     const d = deferred();
     this.queued = d;
     this.exclusive(async () => {
@@ -656,6 +654,45 @@ export class FileRaftStorage implements RaftStorage {
    * and each scavenge holds up the write in flight). False when it does not apply (nothing was
    * done); true when it ran, failed or not (a failure is kept in `failed`, as io() keeps it).
    */
+  /**
+   * The one-step flush (flushInline), a microtask later: what the caller queued before calling sync()
+   * runs first. A leader sends its appends before its own fsync that way (the transport flushes its
+   * queue in a microtask queued as the Ready's early messages were sent), so the followers' fsyncs
+   * overlap the leader's; done at once, the appends waited for the leader's fsync (measured: fewer
+   * writes/s at one client). Callers until then share this flush, as they share a queued one.
+   */
+  private flushSoon(): Promise<void> {
+    const d = deferred();
+    this.queued = d;
+    this.busy++;
+    queueMicrotask(() => {
+      if (this.queued === d) this.queued = null;
+      this.busy--;
+      if (this.busy === 0 && this.barriers.length === 0 && this.flushInline()) {
+        if (this.failed === null) d.resolve();
+        else d.reject(this.ioError(this.failed));
+        return;
+      }
+      // Something took the write lock meanwhile, or the flush grew: the general path.
+      this.exclusive(() => this.writeBatch(this.take())).then(d.resolve, d.reject);
+    });
+    return d.promise;
+  }
+
+  /** Whether flushInline would run now (see there). */
+  private inlineEligible(): boolean {
+    const cur = this.current;
+    return (
+      cur !== null &&
+      cur.size > 0 &&
+      cur.size < this.maxSegmentBytes &&
+      cur.file.datasyncInline !== undefined &&
+      cur.file.appendSync !== undefined &&
+      this.markerFile?.writeAtSync !== undefined &&
+      this.inlineAllowed(this.lastIndex - this.lastIndexTaken)
+    );
+  }
+
   private flushInline(): boolean {
     const cur = this.current;
     const marker = this.markerFile;

@@ -17,13 +17,19 @@ interface Counts {
   appendSync?: number;
 }
 
+/** WAL writes and other events in the order they happened (see the ordering test). */
+const order: string[] = [];
+
 /** With the files' synchronous append/writeAt (nodeFs has them): the one-step flush path. */
 let syncIo = false;
 
 /** nodeFs whose WAL files count both kinds of fdatasync, which may stall (a slow disk); an inline one may fail. */
 function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }): StorageFs {
   const wrap = (f: StorageFile): StorageFile => ({
-    append: (d) => f.append(d),
+    append: (d) => {
+      order.push('write');
+      return f.append(d);
+    },
     async datasync() {
       counts.pooled++;
       await f.datasync();
@@ -45,6 +51,7 @@ function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }):
       ? {
           appendSync: (d: Uint8Array) => {
             counts.appendSync = (counts.appendSync ?? 0) + 1;
+            order.push('write');
             f.appendSync!(d);
           },
           writeAtSync: (d: Uint8Array, p: number) => f.writeAtSync!(d, p),
@@ -177,6 +184,25 @@ describe.each([
     for (let i = 0; i < 40; i++) await flush(1);
     expect(counts.inline).toBeGreaterThan(inlineBefore + 20);
     expect(s.getLastIndex()).toBe(next - 1);
+  });
+
+  it("writes after the microtasks queued before sync() (a leader's appends leave before its own fsync)", async () => {
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(tempDir(), {
+      fs: countingFs(counts, { stallMs: 0, fail: false }),
+      inlineSync: { maxEntries: 2, maxMs: 1000 },
+    });
+    s.append([entry(1, 1)]);
+    await s.sync();
+    order.length = 0;
+    s.append([entry(2, 1)]);
+    // The transport flushes the Ready's early messages in a microtask queued before the persist.
+    queueMicrotask(() => order.push('transport flush'));
+    const p = s.sync();
+    order.push('sync returned');
+    await p;
+    expect(order).toEqual(['sync returned', 'transport flush', 'write']);
+    expect(counts.appendSync ?? 0).toBe(withSyncIo ? 1 : 0);
   });
 
   it('fails stop after an inline fdatasync error', async () => {
