@@ -623,7 +623,6 @@ export class FileRaftStorage implements RaftStorage {
     }
     if (this.chunks.length === 0 && this.busy === 0) return Promise.resolve();
     if (this.queued) return this.queued.promise;
-    if (this.busy === 0 && this.barriers.length === 0 && this.inlineEligible()) return this.flushSoon();
     const d = deferred();
     this.queued = d;
     this.exclusive(async () => {
@@ -644,103 +643,6 @@ export class FileRaftStorage implements RaftStorage {
     this.hardStateTaken = b ? b.hardState : this.hardState;
     this.lastIndexTaken = b ? b.lastIndex : this.lastIndex;
     return { chunks, hardStateBefore, lastIndexBefore, lastIndexAfter: this.lastIndexTaken };
-  }
-
-  /**
-   * The flush writeBatch would make, in one synchronous step, when nothing else holds the write lock
-   * and it would fsync inline anyway (a lone write's one entry, see InlineSync) into a segment with
-   * room: no lock promise, no async frames, no marker promise (each flush of a lone writer had about
-   * ten promises and as many closures: young garbage, which sets how often the leader is scavenged,
-   * and each scavenge holds up the write in flight). False when it does not apply (nothing was
-   * done); true when it ran, failed or not (a failure is kept in `failed`, as io() keeps it).
-   */
-  /**
-   * The one-step flush (flushInline), a microtask later: what the caller queued before calling sync()
-   * runs first. A leader sends its appends before its own fsync that way (the transport flushes its
-   * queue in a microtask queued as the Ready's early messages were sent), so the followers' fsyncs
-   * overlap the leader's; done at once, the appends waited for the leader's fsync (measured: fewer
-   * writes/s at one client). Callers until then share this flush, as they share a queued one.
-   */
-  private flushSoon(): Promise<void> {
-    const d = deferred();
-    this.queued = d;
-    this.busy++;
-    queueMicrotask(() => {
-      if (this.queued === d) this.queued = null;
-      this.busy--;
-      if (this.busy === 0 && this.barriers.length === 0 && this.flushInline()) {
-        if (this.failed === null) d.resolve();
-        else d.reject(this.ioError(this.failed));
-        return;
-      }
-      // Something took the write lock meanwhile, or the flush grew: the general path.
-      this.exclusive(() => this.writeBatch(this.take())).then(d.resolve, d.reject);
-    });
-    return d.promise;
-  }
-
-  /** Whether flushInline would run now (see there). */
-  private inlineEligible(): boolean {
-    const cur = this.current;
-    return (
-      cur !== null &&
-      cur.size > 0 &&
-      cur.size < this.maxSegmentBytes &&
-      cur.file.datasyncInline !== undefined &&
-      cur.file.appendSync !== undefined &&
-      this.markerFile?.writeAtSync !== undefined &&
-      this.inlineAllowed(this.lastIndex - this.lastIndexTaken)
-    );
-  }
-
-  private flushInline(): boolean {
-    const cur = this.current;
-    const marker = this.markerFile;
-    if (
-      cur === null ||
-      cur.size === 0 ||
-      cur.size >= this.maxSegmentBytes ||
-      cur.file.datasyncInline === undefined ||
-      cur.file.appendSync === undefined ||
-      marker?.writeAtSync === undefined ||
-      !this.inlineAllowed(this.lastIndex - this.lastIndexTaken)
-    )
-      return false;
-    const t = this.take();
-    if (t.chunks.length === 0) return true;
-    try {
-      const buf = t.chunks.length === 1 ? t.chunks[0]! : Buffer.concat(t.chunks);
-      cur.file.appendSync(buf);
-      cur.size += buf.byteLength;
-      this.stats.writes++;
-      this.stats.bytesWritten += buf.byteLength;
-      const entries = t.lastIndexAfter - t.lastIndexBefore;
-      this.flushEntries += FLUSH_EWMA_WEIGHT * (entries - this.flushEntries);
-      const t0 = performance.now();
-      cur.file.datasyncInline();
-      this.stats.inlineFsyncs++;
-      this.fsyncMs += FSYNC_EWMA_WEIGHT * (performance.now() - t0 - this.fsyncMs);
-      this.stats.fsyncs++;
-      this.stats.flushes++;
-      const seg = this.segments[this.segments.length - 1]!;
-      marker.writeAtSync(
-        encodeSyncedMarker({ seq: seg.seq, extent: cur.size, lastIndex: t.lastIndexAfter }),
-        0,
-      );
-    } catch (err) {
-      this.failed = err;
-    }
-    return true;
-  }
-
-  /** Whether a flush of `entries` entries fsyncs on the calling thread (see InlineSync). */
-  private inlineAllowed(entries: number): boolean {
-    return (
-      entries <= this.inlineSync.maxEntries &&
-      this.fsyncMs <= this.inlineSync.maxMs &&
-      (this.inlineMode === 'on' ||
-        (this.inlineMode === 'lone' && entries <= 1 && this.flushEntries <= LONE_FLUSH_ENTRIES))
-    );
   }
 
   private async writeBatch(t: Taken): Promise<void> {
@@ -765,7 +667,13 @@ export class FileRaftStorage implements RaftStorage {
       const t0 = performance.now();
       const entries = t.lastIndexAfter - t.lastIndexBefore;
       this.flushEntries += FLUSH_EWMA_WEIGHT * (entries - this.flushEntries);
-      if (cur.file.datasyncInline !== undefined && this.inlineAllowed(entries)) {
+      if (
+        cur.file.datasyncInline !== undefined &&
+        entries <= this.inlineSync.maxEntries &&
+        this.fsyncMs <= this.inlineSync.maxMs &&
+        (this.inlineMode === 'on' ||
+          (this.inlineMode === 'lone' && entries <= 1 && this.flushEntries <= LONE_FLUSH_ENTRIES))
+      ) {
         cur.file.datasyncInline();
         this.stats.inlineFsyncs++;
       } else {
@@ -959,18 +867,14 @@ export class FileRaftStorage implements RaftStorage {
       await fn();
     } catch (err) {
       this.failed = err;
-      throw this.ioError(err);
+      throw new StorageError(
+        'io',
+        `storage I/O failed in ${this.dir}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
-  }
-
-  private ioError(err: unknown): StorageError {
-    return new StorageError(
-      'io',
-      `storage I/O failed in ${this.dir}: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
   }
 
   private async syncDir(): Promise<void> {

@@ -30,12 +30,6 @@ export interface StorageFile {
   close(): Promise<void>;
   /** Overwrites `data` at `position` (no append mode); optional, the storage falls back to rewriting the file. */
   writeAt?(data: Uint8Array, position: number): Promise<void>;
-  /**
-   * append and writeAt on the calling thread, throwing on failure (optional, both or neither): with
-   * datasyncInline they let a small flush run in one synchronous step (FileRaftStorage.sync).
-   */
-  appendSync?(data: Uint8Array): void;
-  writeAtSync?(data: Uint8Array, position: number): void;
 }
 
 export interface StorageFs {
@@ -57,19 +51,6 @@ const SYNC_WRITE_MAX_BYTES = 256 * 1024;
 
 class NodeFile implements StorageFile {
   constructor(private readonly fh: FileHandle) {}
-
-  appendSync(data: Uint8Array): void {
-    let off = 0;
-    for (let tries = 0; off < data.byteLength; tries++) {
-      if (tries > 1000) throw new Error('write made no progress');
-      off += writeSync(this.fh.fd, data, off, data.byteLength - off);
-    }
-  }
-
-  writeAtSync(data: Uint8Array, position: number): void {
-    const n = writeSync(this.fh.fd, data, 0, data.byteLength, position);
-    if (n !== data.byteLength) throw new Error(`short write of ${n} bytes`);
-  }
 
   async append(data: Uint8Array): Promise<void> {
     let off = 0;

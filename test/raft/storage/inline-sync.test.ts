@@ -3,7 +3,7 @@
  * flush, a slow disk or `maxEntries: 0` keep the thread pool. Either way the data is durable before
  * sync() resolves, and a failed inline fsync fails the storage stop like a failed pooled one.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
 import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
 import { closeStoragesAndDirs, entries, entry, openStorage, tempDir } from './helpers.js';
@@ -13,23 +13,12 @@ afterEach(closeStoragesAndDirs);
 interface Counts {
   pooled: number;
   inline: number;
-  /** WAL appends made through appendSync (the storage's one-step inline flush). */
-  appendSync?: number;
 }
-
-/** WAL writes and other events in the order they happened (see the ordering test). */
-const order: string[] = [];
-
-/** With the files' synchronous append/writeAt (nodeFs has them): the one-step flush path. */
-let syncIo = false;
 
 /** nodeFs whose WAL files count both kinds of fdatasync, which may stall (a slow disk); an inline one may fail. */
 function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }): StorageFs {
   const wrap = (f: StorageFile): StorageFile => ({
-    append: (d) => {
-      order.push('write');
-      return f.append(d);
-    },
+    append: (d) => f.append(d),
     async datasync() {
       counts.pooled++;
       await f.datasync();
@@ -47,16 +36,6 @@ function countingFs(counts: Counts, inline: { stallMs: number; fail: boolean }):
     truncate: (n) => f.truncate(n),
     close: () => f.close(),
     ...(f.writeAt ? { writeAt: (d: Uint8Array, p: number) => f.writeAt!(d, p) } : {}),
-    ...(syncIo
-      ? {
-          appendSync: (d: Uint8Array) => {
-            counts.appendSync = (counts.appendSync ?? 0) + 1;
-            order.push('write');
-            f.appendSync!(d);
-          },
-          writeAtSync: (d: Uint8Array, p: number) => f.writeAtSync!(d, p),
-        }
-      : {}),
   });
   return {
     ...nodeFs,
@@ -69,14 +48,7 @@ async function open(dir: string, opts: FileStorageOptions) {
   return (await openStorage(dir, opts)).s;
 }
 
-describe.each([
-  ['async file writes', false],
-  ['synchronous file writes (one-step flush)', true],
-])('inline fdatasync, %s', (_name, withSyncIo) => {
-  beforeEach(() => {
-    syncIo = withSyncIo;
-  });
-
+describe('inline fdatasync', () => {
   it('fsyncs a flush of one or two entries inline and a larger one on the pool; all of it durable', async () => {
     const dir = tempDir();
     const counts: Counts = { pooled: 0, inline: 0 };
@@ -93,9 +65,6 @@ describe.each([
     expect(counts.inline - atLoad.inline).toBe(2);
     expect(counts.pooled - atLoad.pooled).toBe(0);
     expect(s.stats.inlineFsyncs).toBe(2);
-    // The one-step flush ran for the second when the files offer it (the first starts the segment,
-    // with its hard state record: left to writeBatch).
-    expect(counts.appendSync ?? 0).toBe(withSyncIo ? 1 : 0);
     s.append(entries(4, 10, 1));
     await s.sync();
     expect(counts.pooled - atLoad.pooled).toBe(1);
@@ -184,25 +153,6 @@ describe.each([
     for (let i = 0; i < 40; i++) await flush(1);
     expect(counts.inline).toBeGreaterThan(inlineBefore + 20);
     expect(s.getLastIndex()).toBe(next - 1);
-  });
-
-  it("writes after the microtasks queued before sync() (a leader's appends leave before its own fsync)", async () => {
-    const counts: Counts = { pooled: 0, inline: 0 };
-    const s = await open(tempDir(), {
-      fs: countingFs(counts, { stallMs: 0, fail: false }),
-      inlineSync: { maxEntries: 2, maxMs: 1000 },
-    });
-    s.append([entry(1, 1)]);
-    await s.sync();
-    order.length = 0;
-    s.append([entry(2, 1)]);
-    // The transport flushes the Ready's early messages in a microtask queued before the persist.
-    queueMicrotask(() => order.push('transport flush'));
-    const p = s.sync();
-    order.push('sync returned');
-    await p;
-    expect(order).toEqual(['sync returned', 'transport flush', 'write']);
-    expect(counts.appendSync ?? 0).toBe(withSyncIo ? 1 : 0);
   });
 
   it('fails stop after an inline fdatasync error', async () => {
