@@ -136,7 +136,10 @@ export class MessageCodec<M extends WireMessage> {
     if (!spec) throw new EncodeError(`${this.name}: no codec for message type ${msg.type}`);
     let body: Uint8Array;
     try {
-      body = this.encoder.encode(encodeShape(spec.shape, msg));
+      // A view of the encoder's own buffer, copied once below behind the envelope's two bytes (encode()
+      // would copy it out first: a second buffer per message, and a Raft leader sends one per
+      // follower per write).
+      body = this.encoder.encodeSharedRef(encodeShape(spec.shape, msg));
     } catch (e) {
       const detail = e instanceof Error ? e.message : String(e);
       throw new EncodeError(`${this.name}: cannot encode ${msg.type}: ${detail}`, { type: msg.type });
@@ -162,8 +165,11 @@ export class MessageCodec<M extends WireMessage> {
     }
     if (!Array.isArray(raw)) return { ok: false, reason: 'invalid_field', detail: 'body is not an array' };
     try {
-      const body = decodeShape(spec.shape, raw, '') as Record<string, unknown>;
-      return { ok: true, msg: { type: spec.type, ...body } as unknown as M };
+      // Decoded straight into the message (type first, as a spread would order it), not into a body
+      // object copied by a spread: one object per received message instead of two.
+      const msg: Record<string, unknown> = { type: spec.type };
+      decodeShape(spec.shape, raw, '', 0, msg);
+      return { ok: true, msg: msg as unknown as M };
     } catch (e) {
       if (e instanceof FieldError) return { ok: false, reason: 'invalid_field', detail: e.message };
       // A validator bug must not crash the receive loop either; it still counts.

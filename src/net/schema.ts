@@ -357,12 +357,18 @@ export function arbitraryShape<T>(shape: Shape<T>, rng: Rng): T {
   return out as T;
 }
 
-export function decodeShape<T>(shape: Shape<T>, raw: readonly unknown[], path: string, skip = 0): T {
+/** Decodes `raw` into `out` (a fresh object unless given: the codec passes the message it builds). */
+export function decodeShape<T>(
+  shape: Shape<T>,
+  raw: readonly unknown[],
+  path: string,
+  skip = 0,
+  out: Record<string, unknown> = {},
+): T {
   const fields = fieldsOf(shape);
   if (raw.length !== fields.length + skip) {
     throw new FieldError(path, `expected array of ${fields.length + skip}, got ${raw.length}`);
   }
-  const out: Record<string, unknown> = {};
   for (let i = 0; i < fields.length; i++) {
     const [name, f] = fields[i] as readonly [string, Field<unknown>];
     const value = f.decode(raw[i + skip], path ? `${path}.${name}` : name);

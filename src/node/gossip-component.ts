@@ -348,6 +348,12 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
     return r ? toPeerInfo(r) : undefined;
   }
 
+  raftAddr(id: string): string | null {
+    const core = this.core;
+    if (!core || id === core.id) return null;
+    return core.member(id)?.meta.tags?.raft_addr ?? null;
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -27,6 +27,11 @@ export interface PeerDirectory {
   /** Every known member except this node, including suspect/dead/left ones. */
   peers(): readonly PeerInfo[];
   get(id: string): PeerInfo | undefined;
+  /**
+   * `get(id)?.raftAddr` without building the PeerInfo. Optional: the Raft links ask it for every
+   * message they send and receive, so a directory whose get() builds a record per call offers it.
+   */
+  raftAddr?(id: string): string | null;
   /** Called after any membership or metadata change; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
   /**

@@ -73,7 +73,8 @@ export class RaftPeerLinks {
 
   /** A peer's Raft address from the directory, or null when it advertises none (or a malformed one). */
   peerAddr(id: string): TcpAddress | null {
-    const raw = this.host.peers.get(id)?.raftAddr;
+    const peers = this.host.peers;
+    const raw = peers.raftAddr ? peers.raftAddr(id) : peers.get(id)?.raftAddr;
     if (!raw) return null;
     const known = this.addrs.get(id);
     if (known?.raw === raw) return known.addr;

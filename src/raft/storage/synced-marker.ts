@@ -29,11 +29,19 @@ export interface SyncedMarker {
 export function encodeSyncedMarker(m: SyncedMarker): Uint8Array {
   const b = Buffer.alloc(SYNCED_MARKER_BYTES);
   b.set(MAGIC, 0);
-  b.writeBigUInt64LE(BigInt(m.seq), 8);
-  b.writeBigUInt64LE(BigInt(m.extent), 16);
-  b.writeBigUInt64LE(BigInt(m.lastIndex), 24);
+  // Written once per WAL flush: as two u32 halves, with no BigInt per field (the same bytes).
+  writeU64(b, m.seq, 8);
+  writeU64(b, m.extent, 16);
+  writeU64(b, m.lastIndex, 24);
   b.writeUInt32LE(crc32(b.subarray(0, 32)), 32);
   return b;
+}
+
+/** A non-negative safe integer as a little-endian u64 at `off`. */
+function writeU64(b: Buffer, v: number, off: number): void {
+  const hi = Math.floor(v / 0x1_0000_0000);
+  b.writeUInt32LE(v - hi * 0x1_0000_0000, off);
+  b.writeUInt32LE(hi, off + 4);
 }
 
 /** The marker, or null when absent or unreadable (a torn in-place overwrite after a power loss). */
