@@ -67,8 +67,13 @@ export function viewSummary(
 
 /** Digest mark collections in progress (lost parts leave them behind; the oldest are dropped). */
 const MAX_PENDING_MARKS = 32;
-/** Join exchanges remembered, to learn their answers quietly. */
-const MAX_JOIN_EXCHANGES = 16;
+/**
+ * Join exchanges remembered, to learn their answers quietly (and tell the members they name, see
+ * announceJoin). A join contacts every seed at once: the join list plus up to 32 remembered peers
+ * (gossip-peers.json), so fewer than that dropped the first seeds' exchanges and merged their
+ * answers as news. Bounded: a longer join list's earliest answers are merged loudly, as before.
+ */
+const MAX_JOIN_EXCHANGES = 64;
 /**
  * Most members a join tells of its alive directly (see announceJoin): the whole of a LAN swarm,
  * a bounded burst (one small datagram each, once per start) in a large one, where the epidemic
@@ -469,8 +474,8 @@ export class PushPull {
 
   /**
    * Tell the members a join answer names of our alive directly, one `gossip` each (up to
-   * JOIN_ANNOUNCE_MAX per join), and again whoever was told an incarnation we have since refuted
-   * past (the answer held our old life above the one we started with).
+   * JOIN_ANNOUNCE_MAX per join), and again whoever was told an older incarnation of ours (we
+   * refuted past our old life's record, or bumped our metadata, since).
    *
    * Why not leave it to the gossip rounds: one update spread by rounds reaches everyone only with
    * high probability. Each member that has it passes it on retransmitLimit times (6 in a 25-member
@@ -483,7 +488,8 @@ export class PushPull {
   private announceJoin(msg: PushPullResponseMsg): void {
     const ctx = this.ctx;
     const inc = ctx.self.incarnation;
-    if (!this.joinAnnounced.has(msg.from)) this.joinAnnounced.set(msg.from, this.joinSentInc);
+    if (!this.joinAnnounced.has(msg.from) && this.joinAnnounced.size < JOIN_ANNOUNCE_MAX)
+      this.joinAnnounced.set(msg.from, this.joinSentInc);
     const targets: MemberId[] = [];
     for (const [id, told] of this.joinAnnounced) if (told !== inc) targets.push(id);
     for (const r of msg.members) {
