@@ -130,15 +130,14 @@ export class RaftAutopilot {
     // (a follower's forwarded requests among them) get their answers from here before the stop
     // closes the forwarder and the links (else the answer could be lost, and the sender report the
     // write "went away with the put in flight", outcome unknown, once this process exits). And the
-    // successor's first commit
-    // needs a quorum of fsyncs, this node's one of the two it can count on, while what the stop
+    // successor's first commit needs a quorum of fsyncs, this node's one of the two it can count on, while what the stop
     // does next (the snapshot at stop with its fsync, closing the API and the links, the gossip
     // leave) competed for the one disk and the CPU with it: measured, the first write through the
     // successor took 16 ms instead of 3-5 while the stopping node wrote its snapshot
     // (docs/raft-runtime.md, "Stop").
     if (done) {
       const settleEnd = handedAt + Math.min(HANDOVER_SETTLE_MAX_MS, this.host.transferWaitMs);
-      while (Date.now() < settleEnd && (this.host.core()?.status().applied ?? Infinity) <= s.lastIndex)
+      while (Date.now() < settleEnd && (this.host.core()?.appliedIndex ?? Infinity) <= s.lastIndex)
         await new Promise((res) => setTimeout(res, 2));
     }
     this.host.log.info('raft leadership handed over', {

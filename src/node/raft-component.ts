@@ -335,7 +335,7 @@ export class RaftComponent implements NodeComponent {
       },
       currentTerm: () => this.core?.term ?? 0,
       leader: () => this.core?.leaderId ?? null,
-      successor: () => (this.core?.isLeader === true ? this.core.status().leadTransferee : null),
+      successor: () => (this.core?.isLeader === true ? this.core.leadTransferee : null),
       appliedIndex: () => this.applier.appliedIndex,
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);

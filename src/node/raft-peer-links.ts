@@ -29,11 +29,6 @@ export interface PeerLinksHost {
   kick(): void;
 }
 
-/**
- * Raft answers: they go back on the connection their request came in on
- * (TcpTransport.reply, ReplyPath), so the answer carries the TCP ACK of the
- * request.
- */
 /** Election and hand-over messages, traced at debug level (a leader hand-over's timeline, docs/raft-runtime.md). */
 export const HANDOVER_TRACE: ReadonlySet<RaftMessage['type']> = new Set([
   'timeout_now',
@@ -41,6 +36,11 @@ export const HANDOVER_TRACE: ReadonlySet<RaftMessage['type']> = new Set([
   'request_vote_response',
 ]);
 
+/**
+ * Raft answers: they go back on the connection their request came in on
+ * (TcpTransport.reply, ReplyPath), so the answer carries the TCP ACK of the
+ * request.
+ */
 const ANSWERS: ReadonlySet<RaftMessage['type']> = new Set([
   'append_entries_response',
   'heartbeat_response',

@@ -411,6 +411,16 @@ export class RaftNode {
     return this.r.role === 'leader';
   }
 
+  /** The index this node has applied; cheap (a stopping leader's settle wait polls it). */
+  get appliedIndex(): number {
+    return this.r.applied;
+  }
+
+  /** The member this leader is handing over to, or null; cheap (asked per refused request). */
+  get leadTransferee(): NodeId | null {
+    return this.r.leadTransferee;
+  }
+
   /** The commit index this node knows; cheap, for runtime hot paths. */
   get commitIndex(): number {
     return this.r.commit;
