@@ -43,17 +43,17 @@ export type DecodeResult =
 const TWO_32 = 0x1_0000_0000;
 const MAX_HI = Math.floor(Number.MAX_SAFE_INTEGER / TWO_32);
 
-function checkU64(name: string, v: number): void {
+export function checkU64(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0)
     throw new RangeError(`${name} must be a non-negative safe integer, got ${v}`);
 }
 
-function writeU64(view: DataView, off: number, v: number): void {
+export function writeU64(view: DataView, off: number, v: number): void {
   view.setUint32(off, v >>> 0, true);
   view.setUint32(off + 4, Math.floor(v / TWO_32), true);
 }
 
-function readU64At(buf: Uint8Array, off: number): number | null {
+export function readU64At(buf: Uint8Array, off: number): number | null {
   const lo = u32le(buf, off);
   const hi = u32le(buf, off + 4);
   if (hi > MAX_HI) return null;

@@ -12,6 +12,7 @@
  * segment sequence u64, extent u64, last index u64, CRC-32 of the first 32 bytes.
  */
 import { crc32 } from '../../common/crc32.js';
+import { checkU64, readU64At, writeU64 } from './codec.js';
 
 export const SYNCED_FILE = 'wal.synced';
 export const SYNCED_MARKER_BYTES = 36;
@@ -30,18 +31,15 @@ export function encodeSyncedMarker(m: SyncedMarker): Uint8Array {
   const b = Buffer.alloc(SYNCED_MARKER_BYTES);
   b.set(MAGIC, 0);
   // Written once per WAL flush: as two u32 halves, with no BigInt per field (the same bytes).
-  writeU64(b, m.seq, 8);
-  writeU64(b, m.extent, 16);
-  writeU64(b, m.lastIndex, 24);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  checkU64('seq', m.seq);
+  checkU64('extent', m.extent);
+  checkU64('lastIndex', m.lastIndex);
+  writeU64(view, 8, m.seq);
+  writeU64(view, 16, m.extent);
+  writeU64(view, 24, m.lastIndex);
   b.writeUInt32LE(crc32(b.subarray(0, 32)), 32);
   return b;
-}
-
-/** A non-negative safe integer as a little-endian u64 at `off`. */
-function writeU64(b: Buffer, v: number, off: number): void {
-  const hi = Math.floor(v / 0x1_0000_0000);
-  b.writeUInt32LE(v - hi * 0x1_0000_0000, off);
-  b.writeUInt32LE(hi, off + 4);
 }
 
 /** The marker, or null when absent or unreadable (a torn in-place overwrite after a power loss). */
@@ -50,9 +48,9 @@ export function decodeSyncedMarker(buf: Uint8Array | null): SyncedMarker | null 
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   for (let i = 0; i < MAGIC.length; i++) if (b[i] !== MAGIC[i]) return null;
   if (crc32(b.subarray(0, 32)) !== b.readUInt32LE(32)) return null;
-  const seq = Number(b.readBigUInt64LE(8));
-  const extent = Number(b.readBigUInt64LE(16));
-  const lastIndex = Number(b.readBigUInt64LE(24));
-  if (![seq, extent, lastIndex].every(Number.isSafeInteger)) return null;
+  const seq = readU64At(b, 8);
+  const extent = readU64At(b, 16);
+  const lastIndex = readU64At(b, 24);
+  if (seq === null || extent === null || lastIndex === null) return null;
   return { seq, extent, lastIndex };
 }

@@ -29,4 +29,9 @@ describe('synced marker', () => {
       expect(decodeSyncedMarker(b)).toEqual({ seq, extent, lastIndex });
     });
   }
+  it('refuses a field that is not a non-negative safe integer, as the BigInt form did', () => {
+    expect(() => encodeSyncedMarker({ seq: 1.5, extent: 0, lastIndex: 0 })).toThrow(RangeError);
+    expect(() => encodeSyncedMarker({ seq: 0, extent: -1, lastIndex: 0 })).toThrow(RangeError);
+    expect(() => encodeSyncedMarker({ seq: 0, extent: 0, lastIndex: 2 ** 53 })).toThrow(RangeError);
+  });
 });
