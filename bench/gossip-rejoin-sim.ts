@@ -14,53 +14,18 @@
  * the restart until every other view holds it alive above its old life:
  * median, p90 and max over the seeds.
  */
-import { MemberStatus } from '../src/gossip/messages.js';
-import { GossipSim } from '../src/sim/gossip/driver.js';
+import { restartOnce } from '../src/sim/gossip/workloads.js';
 
 const [seedsArg, lossArg, deltaArg, bumpsArg] = process.argv.slice(2);
 const SEEDS = Number(seedsArg ?? 100);
 const LOSS = Number(lossArg ?? 0.01);
 const DELTA = Number(deltaArg ?? 5);
 const BUMPS = (bumpsArg ?? '5,30,400').split(',').filter(Boolean).map(Number);
+/** restartOnce's swarm size. */
 const NODES = 25;
 
 function trial(seed: number): number {
-  const sim = new GossipSim({
-    seed,
-    link: { latencyMs: 1, jitterMs: 1, loss: LOSS, duplicate: 0 },
-    config: { gossipIntervalMs: 1000, retransmitMult: 3 },
-  });
-  const ids = sim.bootstrap(NODES);
-  sim.run(5000);
-  sim.with('n1', (c, now) => {
-    for (let i = 0; i < 10; i++) c.updateMeta({ api: `127.0.0.1:${i}` }, now);
-  });
-  sim.run(15_000);
-  const old = sim.node('n0').member('n1')!.incarnation;
-  sim.kill('n1');
-  const others = ids.filter((i) => i !== 'n1');
-  const tk = sim.now;
-  for (let t = tk; t < tk + 60_000; t += 50) {
-    sim.run(t);
-    if (others.every((v) => sim.node(v).member('n1')?.status === MemberStatus.Dead)) break;
-  }
-  sim.run(sim.now + 500);
-  const t0 = sim.now;
-  sim.addNode('n1', { seeds: ['n0'], incarnation: old + DELTA });
-  const pending = [...BUMPS];
-  for (let t = t0 + 5; t <= t0 + 30_000; t += 5) {
-    sim.run(t);
-    while (pending.length > 0 && t - t0 >= pending[0]!) {
-      const b = pending.shift()!;
-      sim.with('n1', (c, now) => c.updateMeta({ api: `127.0.0.1:${1000 + b}` }, now));
-    }
-    const done = others.every((v) => {
-      const m = sim.node(v).member('n1');
-      return m !== undefined && m.status === MemberStatus.Alive && m.incarnation > old;
-    });
-    if (done) return t - t0;
-  }
-  return Infinity;
+  return restartOnce(seed, LOSS, DELTA, BUMPS);
 }
 
 const res: number[] = [];

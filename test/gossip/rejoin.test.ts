@@ -8,58 +8,10 @@ import { MemberStatus, type MemberRecord } from '../../src/gossip/messages.js';
 import { GossipNode } from '../../src/gossip/node.js';
 import { TransmitQueue } from '../../src/gossip/queue.js';
 import { GossipSim, sharedView } from '../../src/sim/gossip/driver.js';
+import { restartOnce } from '../../src/sim/gossip/workloads.js';
 import { hearUpdates } from '../helpers/gossip-news.js';
 
 const LAN = { latencyMs: 2, jitterMs: 2, loss: 0.01, duplicate: 0 };
-/** What the daemons run before the adaptive controller moves it: the seed config's `[gossip] interval_ms = 1000`, `ttl = 3`. */
-const DAEMON = { gossipIntervalMs: 1000, retransmitMult: 3 };
-
-/**
- * One restart as bench/gossip-rejoin-live.ts does it on real daemons, in 25 members at the
- * daemons' gossip settings: the victim (whose old life bumped its record 10 times) is killed,
- * restarted once every other view holds it dead, with a start incarnation `delta` away from the
- * old life's, joining through n0 alone; the restarted daemon re-publishes its record at `bumps`
- * ms (API address, Raft address, role). Returns the virtual ms until every other view holds it
- * alive above the old life.
- */
-function restartOnce(seed: number, loss: number, delta: number, bumps: readonly number[]): number {
-  const sim = new GossipSim({
-    seed,
-    link: { latencyMs: 1, jitterMs: 1, loss, duplicate: 0 },
-    config: DAEMON,
-  });
-  const ids = sim.bootstrap(25);
-  sim.run(5000);
-  sim.with('n1', (c, now) => {
-    for (let i = 0; i < 10; i++) c.updateMeta({ api: `127.0.0.1:${i}` }, now);
-  });
-  sim.run(15_000);
-  const old = sim.node('n0').member('n1')!.incarnation;
-  sim.kill('n1');
-  const others = ids.filter((i) => i !== 'n1');
-  const t0 = sim.now;
-  for (let t = t0; t < t0 + 60_000; t += 50) {
-    sim.run(t);
-    if (others.every((v) => sim.node(v).member('n1')?.status === MemberStatus.Dead)) break;
-  }
-  sim.run(sim.now + 500);
-  const start = sim.now;
-  sim.addNode('n1', { seeds: ['n0'], incarnation: old + delta });
-  const pending = [...bumps];
-  for (let t = start + 5; t <= start + 20_000; t += 5) {
-    sim.run(t);
-    while (pending.length > 0 && t - start >= pending[0]!) {
-      const b = pending.shift()!;
-      sim.with('n1', (c, now) => c.updateMeta({ api: `127.0.0.1:${1000 + b}` }, now));
-    }
-    const done = others.every((v) => {
-      const m = sim.node(v).member('n1');
-      return m !== undefined && m.status === MemberStatus.Alive && m.incarnation > old;
-    });
-    if (done) return t - start;
-  }
-  return Infinity;
-}
 
 /** Virtual ms from now until every node in `viewers` holds `id` alive above `aboveInc`; Infinity past `limit`. */
 function untilAlive(
