@@ -93,9 +93,22 @@ export function loadStartConfigForStop(ctx: CliContext, opts: StartOptions): Loa
     version: VERSION,
   };
   const before = memoKey(inputs, readConfigBytes(location.path));
-  const loaded = loadCliConfig(ctx, overridesFrom(opts, cwd));
-  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
-    const { config } = loaded;
+  const overrides = overridesFrom(opts, cwd);
+  const dirOnly = overridesFrom({ dataDir: opts.dataDir }, cwd);
+  const loaded = loadCliConfig(ctx, overrides);
+  // What a plain `node stop` would load is the file and environment with --data-dir alone: with
+  // other start flags, check that it validates without them (a cross-field rule or a bad value a
+  // flag replaced would make the full program's `node stop` fail with that key's error).
+  let plain: LoadedConfig | null = loaded;
+  if (overrides.length !== dirOnly.length) {
+    try {
+      plain = loadCliConfig(ctx, dirOnly);
+    } catch {
+      plain = null;
+    }
+  }
+  if (plain !== null && memoKey(inputs, readConfigBytes(location.path)) === before) {
+    const { config } = plain;
     rememberConfig(ctx.env, before, { dataDir: config.node.data_dir, token: config.security.api_token });
   }
   return loaded;

@@ -18,8 +18,10 @@
  * of the documented shape, or one of the failures whose one line it prints
  * with the same error classes (an error status with a JSON body, a refused
  * connection, a timeout). Anything else returns null before anything is written, and
- * bin/swarm.js runs the full program, which does it all again (both
- * commands only read) and prints what it always printed.
+ * bin/swarm.js runs the full program, which does it all again (the two
+ * reading commands only read) and prints what it always printed. `node stop`
+ * returns null only before its request leaves; from then on it finishes the
+ * stop itself (stopNode).
  */
 import { reportFailure, SwarmError } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
@@ -48,7 +50,8 @@ interface Parsed {
 /**
  * The plain forms only: `[-c|--config FILE] kv get KEY [--stale] [--json]
  * [--data-dir DIR] [--api URL]` and `[-c|--config FILE] node status
- * [--data-dir DIR]`, each option at most once, no empty values, no `=`
+ * [--data-dir DIR]` and `[-c|--config FILE] node stop [--data-dir DIR]`, each
+ * option at most once, no empty values, no `=`
  * forms. Anything else (help, a typo, an option the full program would
  * reject or read differently) is for the full program.
  */
@@ -199,11 +202,13 @@ const SHUTDOWN_TIMEOUT_MS = 3000;
 
 /**
  * `node stop` of a running node that publishes its API: ask it to stop over
- * the API, as stopDaemon does, and wait until the process has exited. Null
- * (nothing printed) when the node did not accept the request as the full
- * program expects (refused connection, an error status, another answer): the
- * full program then asks again and falls back to SIGTERM, which a node that
- * did accept treats as the same request (SwarmNode.requestShutdown).
+ * the API, and wait until the process has exited, as stopDaemon does. Once
+ * the request may have left, this path owns the outcome (handing back to the
+ * full program could find the node already gone and report "no node running"
+ * for a stop that worked): a node that did not accept it (refused connection,
+ * a timeout, an error status, another answer) gets SIGTERM, stopDaemon's
+ * fallback, which a node that did accept treats as the same request
+ * (SwarmNode.requestShutdown).
  */
 async function stopNode(
   baseUrl: string,
@@ -211,25 +216,27 @@ async function stopNode(
   ref: ProcessRef,
   name: string,
   out: { write(s: string): unknown },
-): Promise<number | null> {
-  let a: Answer | null;
+): Promise<number> {
+  let accepted = false;
   try {
-    a = await get(baseUrl, '/v1/shutdown', token, {
+    const a = await get(baseUrl, '/v1/shutdown', token, {
       body: '{"reason":"cli"}',
       timeoutMs: SHUTDOWN_TIMEOUT_MS,
     });
+    if (a !== null && a.status >= 200 && a.status <= 299) {
+      const json = JSON.parse(a.body) as unknown;
+      accepted = isObj(json) && json.status === 'stopping' && typeof json.id === 'string';
+    }
   } catch {
-    return null;
+    // not accepted: the signal below
   }
-  if (a === null || a.status < 200 || a.status > 299) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(a.body) as unknown;
-  } catch {
-    return null;
+  if (!accepted && isAlive(ref)) {
+    try {
+      process.kill(ref.pid, 'SIGTERM');
+    } catch {
+      // exited meanwhile
+    }
   }
-  if (!isObj(json) || json.status !== 'stopping' || typeof json.id !== 'string') return null;
-  // Accepted: from here on this path owns the outcome (a second request would be a second signal).
   const end = Date.now() + STOP_WAIT_MS;
   while (isAlive(ref)) {
     if (Date.now() >= end)
