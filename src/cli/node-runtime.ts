@@ -116,7 +116,8 @@ export async function runForeground(node: SwarmNode): Promise<number> {
   // Once a stopping leader has handed over (the first phase of the stop), the rest of the stop (the
   // snapshot at stop, closing) is nobody's critical path, while the successor's first commits are:
   // yield the CPU to them, as `swarm node stop` yields its own start-up (bin/swarm.js). Linux sets
-  // the calling thread's nice value: the event loop's, where that work runs.
+  // the calling thread's nice value: the event loop's, where the stop's CPU work runs (its file
+  // writes and fsyncs run on libuv's pool threads, which keep theirs: they wait on the disk).
   node.once('prepared', () => {
     try {
       setPriority(Math.max(getPriority(), STOPPING_NICE));

@@ -62,16 +62,23 @@ const COMPILERS_OFF: readonly string[] = ['--no-opt', '--no-sparkplug'];
 /**
  * The lean heap settings (above), each with the value it goes back to with the compilers: V8's
  * default in Node 20 (V8 11.3). One the user's options name is theirs: neither set nor restored.
+ * Only on that V8: later ones renamed some of these flags (an unknown flag on the command line
+ * stops Node with "bad option") and may have other defaults to go back to.
  */
-const LEAN_HEAP: readonly (readonly [lean: string, full: string])[] = [
-  ['--bytecode-old-age=0', '--bytecode-old-age=5'],
-  [
-    '--interrupt-budget-factor-for-feedback-allocation=64',
-    '--interrupt-budget-factor-for-feedback-allocation=8',
-  ],
-  ['--interrupt-budget-for-feedback-allocation=7520', '--interrupt-budget-for-feedback-allocation=940'],
-  ['--minor-gc-task-trigger=40', '--minor-gc-task-trigger=80'],
-];
+const LEAN_HEAP_V8 = '11.3.';
+const LEAN_HEAP: readonly (readonly [lean: string, full: string])[] = !process.versions.v8.startsWith(
+  LEAN_HEAP_V8,
+)
+  ? []
+  : [
+      ['--bytecode-old-age=0', '--bytecode-old-age=5'],
+      [
+        '--interrupt-budget-factor-for-feedback-allocation=64',
+        '--interrupt-budget-factor-for-feedback-allocation=8',
+      ],
+      ['--interrupt-budget-for-feedback-allocation=7520', '--interrupt-budget-for-feedback-allocation=940'],
+      ['--minor-gc-task-trigger=40', '--minor-gc-task-trigger=80'],
+    ];
 /** What a lean process runs with: compilers off and the lean heap settings. */
 export const LEAN_FLAGS: readonly string[] = [...COMPILERS_OFF, ...LEAN_HEAP.map(([lean]) => lean)];
 

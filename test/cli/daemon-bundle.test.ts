@@ -55,8 +55,8 @@ describe('the daemon bundle', () => {
     // Minified (the source text stays in the heap), but the top-level names are kept: error classes
     // keep their names (new.target.name), and stack traces name modules' functions and classes.
     expect(text.startsWith('"use strict";')).toBe(true);
-    expect(text).toMatch(/[,;]SwarmError=class extends Error\{/);
-    expect(text).toMatch(/[,;]NotLeaderError=class extends SwarmError\{/);
+    expect(text).toMatch(/(?:[,;]|\bvar )SwarmError=class extends Error\{/);
+    expect(text).toMatch(/(?:[,;]|\bvar )NotLeaderError=class extends SwarmError\{/);
     // reportFailure(err, stderr) of src/common/errors.ts: its name kept, its parameters renamed.
     expect(text).toMatch(/function reportFailure\([a-z],[a-z]\)\{/);
     const bad = join(root, 'missing.json');

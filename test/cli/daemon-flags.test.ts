@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DAEMON_ENV, DAEMON_V8_FLAGS, daemonEnv, daemonNodeFlags } from '../../src/cli/daemon.js';
 import { LEAN_FLAGS } from '../../src/node/compiler-tiering.js';
@@ -54,5 +55,18 @@ describe('environment of a daemon', () => {
     expect(daemonEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '1' });
     expect(daemonEnv({ MALLOC_ARENA_MAX: '4' })).toEqual({ MALLOC_ARENA_MAX: '4' });
     expect(daemonEnv({ MALLOC_ARENA_MAX: '' })).toEqual({ MALLOC_ARENA_MAX: '' });
+  });
+
+  it('every flag of every device class is one this Node accepts on its command line (else it would not start)', () => {
+    for (const cls of ['full', 'standard', 'minimal']) {
+      const flags = daemonNodeFlags({}, cls);
+      const r = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8', timeout: 30_000 });
+      // (lite mode's "disabling flag --expose_wasm" notice is V8's own, not a refusal)
+      expect({ cls, status: r.status, refused: /bad option|unknown|invalid/i.test(r.stderr) }).toEqual({
+        cls,
+        status: 0,
+        refused: false,
+      });
+    }
   });
 });
