@@ -33,6 +33,25 @@ function untilAlive(
   return Infinity;
 }
 
+/** Seed `s` (hs:2), which holds member x (at hx:`port`) dead at `incarnation`. */
+function seedHoldingDead(port: number, incarnation: number, rngSeed: number): GossipNode {
+  const x: MemberRecord = {
+    id: 'x',
+    name: 'x',
+    host: 'hx',
+    port,
+    deviceClass: 'standard',
+    incarnation,
+    status: MemberStatus.Dead,
+    meta: {},
+  };
+  return new GossipNode({
+    self: { id: 's', name: 's', host: 'hs', port: 2 },
+    rng: createRng(rngSeed),
+    view: { ids: ['s', 'x'], records: new Map([['x', x]]) },
+  });
+}
+
 describe('rejoin after a restart', () => {
   it('a restart with a low incarnation (no clock, nothing persisted) refutes the dead record it learns from the join answer', () => {
     for (const seed of [11, 12, 13]) {
@@ -144,28 +163,7 @@ describe('rejoin after a restart', () => {
     expect(gossip?.msg).toMatchObject({ updates: [{ kind: 'alive', member: { id: 'x', incarnation: 7 } }] });
 
     // A seed that holds x dead at a lower incarnation takes the new life from that first packet.
-    const seed = new GossipNode({
-      self: { id: 's', name: 's', host: 'hs', port: 2 },
-      rng: createRng(2),
-      view: {
-        ids: ['s', 'x'],
-        records: new Map([
-          [
-            'x',
-            {
-              id: 'x',
-              name: 'x',
-              host: 'hx',
-              port: 9,
-              deviceClass: 'standard',
-              incarnation: 6,
-              status: MemberStatus.Dead,
-              meta: {},
-            },
-          ],
-        ]),
-      },
-    });
+    const seed = seedHoldingDead(9, 6, 2);
     seed.tick(0);
     seed.receive({ host: 'hx', port: 1 }, gossip!.msg, 5);
     expect(seed.member('x')).toMatchObject({ status: MemberStatus.Alive, incarnation: 7, port: 1 });
@@ -210,28 +208,7 @@ describe('rejoin after a restart', () => {
   });
 
   it('a member answers a restarted member that gossips an alive older than what it holds, so it refutes at once', () => {
-    const seed = new GossipNode({
-      self: { id: 's', name: 's', host: 'hs', port: 2 },
-      rng: createRng(5),
-      view: {
-        ids: ['s', 'x'],
-        records: new Map([
-          [
-            'x',
-            {
-              id: 'x',
-              name: 'x',
-              host: 'hx',
-              port: 1,
-              deviceClass: 'standard',
-              incarnation: 40,
-              status: MemberStatus.Dead,
-              meta: {},
-            },
-          ],
-        ]),
-      },
-    });
+    const seed = seedHoldingDead(1, 40, 5);
     seed.tick(0);
     seed.drain();
     const x = new GossipNode({
