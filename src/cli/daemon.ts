@@ -13,14 +13,16 @@ import { SwarmError } from '../common/errors.js';
 import { SwarmClient } from '../client/client.js';
 import type { SwarmConfig } from '../config/schema.js';
 import {
+  awaitStopped,
   FILES,
   inspectDataDir,
-  isAlive,
   readRuntime,
-  type ProcessRef,
+  STOP_WAIT_MS,
   type RuntimeInfo,
 } from '../node/datadir.js';
-import { COMPILERS_CHOSEN, LEAN_FLAGS } from '../node/compiler-tiering.js';
+
+export { waitForExit } from '../node/datadir.js';
+import { COMPILERS_CHOSEN, leanFlags } from '../node/compiler-tiering.js';
 import { writeResolvedConfig } from './resolved-config.js';
 
 import { daemonEntry } from './daemon-entry.js';
@@ -99,7 +101,7 @@ export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env, deviceClas
   const user = (env.NODE_OPTIONS ?? '').replace(/_/g, '-');
   const ours = daemonV8Flags(deviceClass).filter((f) => !user.includes(f.split('=')[0] ?? f));
   const chosen = COMPILERS_CHOSEN.test(user) || ours.some((f) => COMPILERS_CHOSEN.test(f));
-  return chosen ? ours : [...ours, ...LEAN_FLAGS.filter((f) => !user.includes(f.split('=')[0] ?? f))];
+  return chosen ? ours : [...ours, ...leanFlags(user)];
 }
 
 /**
@@ -239,16 +241,6 @@ export async function spawnDaemon(opts: SpawnDaemonOptions): Promise<RuntimeInfo
   throw new StartFailedError(`node did not become ready in time (log: ${logPath})`);
 }
 
-/** Wait until a process is gone; false on timeout. */
-export async function waitForExit(ref: ProcessRef, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(ref)) return true;
-    await sleep(50);
-  }
-  return !isAlive(ref);
-}
-
 export interface StoppedNode {
   pid: number;
   id: string;
@@ -287,9 +279,6 @@ export async function stopDaemon(opts: {
       // exited meanwhile
     }
   }
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  if (!(await waitForExit(ref, timeoutMs))) {
-    throw new SwarmError('stop_timeout', `node PID ${ref.pid} did not exit within ${timeoutMs / 1000} s`);
-  }
+  await awaitStopped(ref, opts.timeoutMs ?? STOP_WAIT_MS);
   return { pid: ref.pid, id: runtime?.id ?? '', name: runtime?.name ?? '', via };
 }

@@ -23,11 +23,18 @@
  * returns null only before its request leaves; from then on it finishes the
  * stop itself (stopNode).
  */
-import { reportFailure, SwarmError } from '../common/errors.js';
+import { reportFailure } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { ApiRequestError, NodeUnreachableError, UnauthorizedError, errorBody } from '../client/errors.js';
 import type { StatusResponse } from '../api/types.js';
-import { isAlive, readLock, readRuntime, type ProcessRef } from '../node/datadir.js';
+import {
+  awaitStopped,
+  isAlive,
+  readLock,
+  readRuntime,
+  STOP_WAIT_MS,
+  type ProcessRef,
+} from '../node/datadir.js';
 import { VERSION } from '../version.js';
 import type { SwarmConfig } from '../config/schema.js';
 import type { StartOptions } from './config-access.js';
@@ -195,8 +202,6 @@ async function get(
   });
 }
 
-/** How long `node stop` waits for the process to exit (daemon.ts stopDaemon's default). */
-const STOP_WAIT_MS = 15_000;
 /** The client's timeout for the shutdown request (stopDaemon). */
 const SHUTDOWN_TIMEOUT_MS = 3000;
 
@@ -237,15 +242,7 @@ async function stopNode(
       // exited meanwhile
     }
   }
-  const end = Date.now() + STOP_WAIT_MS;
-  while (isAlive(ref)) {
-    if (Date.now() >= end)
-      throw new SwarmError(
-        'stop_timeout',
-        `node PID ${ref.pid} did not exit within ${STOP_WAIT_MS / 1000} s`,
-      );
-    await new Promise((r) => setTimeout(r, STOP_POLL_MS));
-  }
+  await awaitStopped(ref, STOP_WAIT_MS, STOP_POLL_MS);
   out.write(`Stopped node ${name || '(unnamed)'} (PID ${ref.pid})\n`);
   return 0;
 }

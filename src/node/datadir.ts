@@ -76,6 +76,25 @@ export function selfRef(): ProcessRef {
   return { pid: process.pid, start: processStartTime(process.pid) };
 }
 
+/** How long `swarm node stop` waits for the process to exit. */
+export const STOP_WAIT_MS = 15_000;
+
+/** Wait until a process is gone, looking every `pollMs`; false on timeout. */
+export async function waitForExit(ref: ProcessRef, timeoutMs: number, pollMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(ref)) return true;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return !isAlive(ref);
+}
+
+/** waitForExit, or the `stop_timeout` error `swarm node stop` reports (the full program and its fast path). */
+export async function awaitStopped(ref: ProcessRef, timeoutMs = STOP_WAIT_MS, pollMs = 50): Promise<void> {
+  if (!(await waitForExit(ref, timeoutMs, pollMs)))
+    throw new SwarmError('stop_timeout', `node PID ${ref.pid} did not exit within ${timeoutMs / 1000} s`);
+}
+
 /**
  * True when the process exists and (where checkable) is the same process that
  * wrote the ref. A zombie counts as gone: a daemon whose parent has exited is
