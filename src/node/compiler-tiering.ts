@@ -82,6 +82,11 @@ const LEAN_HEAP: readonly (readonly [lean: string, full: string])[] = !process.v
 /** What a lean process runs with: compilers off and the lean heap settings. */
 export const LEAN_FLAGS: readonly string[] = [...COMPILERS_OFF, ...LEAN_HEAP.map(([lean]) => lean)];
 
+/** LEAN_FLAGS but the lean heap settings `options` (Node options, either spelling) already name. */
+export function leanFlags(options: string): string[] {
+  return [...COMPILERS_OFF, ...leanHeap(options).map(([lean]) => lean)];
+}
+
 /** The lean heap settings `options` (Node options, either spelling) leave to the node. */
 export function leanHeap(options: string): (readonly [lean: string, full: string])[] {
   const given = options.replace(/_/g, '-');
