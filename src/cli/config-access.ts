@@ -10,7 +10,7 @@ import { keySpec, parseValueText } from '../config/keys.js';
 import { loadConfig, type ConfigOverride, type LoadedConfig } from '../config/load.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { VERSION } from '../version.js';
-import { memoKey, readConfigBytes, rememberConfig, startFlagsKey } from './config-memo.js';
+import { memoKey, readConfigBytes, rememberConfig, startFlagsKey, type ConfigMemo } from './config-memo.js';
 import type { CliContext } from './context.js';
 
 export interface StartOptions {
@@ -56,6 +56,33 @@ export function loadCliConfig(ctx: CliContext, overrides: readonly ConfigOverrid
 }
 
 /**
+ * loadCliConfig with `overrides`, remembering for the fast path (config-memo.ts) what `memo` takes
+ * from the result (null: nothing) under the key of the config file, `dataDirFlag` and `extra`,
+ * unless the file changed while it was read.
+ */
+function loadRemembering(
+  ctx: CliContext,
+  cwd: string,
+  key: { readonly dataDirFlag: string | undefined; readonly extra?: string },
+  overrides: readonly ConfigOverride[],
+  memo: (loaded: LoadedConfig) => ConfigMemo | null,
+): LoadedConfig {
+  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
+  const inputs = { configPath: location.path, ...key, env: ctx.env, cwd, version: VERSION };
+  const before = memoKey(inputs, readConfigBytes(location.path));
+  const loaded = loadCliConfig(ctx, overrides);
+  const m = memo(loaded);
+  if (m !== null && memoKey(inputs, readConfigBytes(location.path)) === before)
+    rememberConfig(ctx.env, before, m);
+  return loaded;
+}
+
+/** The data dir and API token of a config: what `node stop` and `node status` need. */
+function dirAndToken({ config }: LoadedConfig): ConfigMemo {
+  return { dataDir: config.node.data_dir, token: config.security.api_token };
+}
+
+/**
  * loadCliConfig for the commands the fast path serves (`kv get`, `node
  * status`; config-memo.ts): `dataDirFlag` becomes the --data-dir override,
  * and a config that validates is remembered for the fast path, unless the
@@ -63,15 +90,13 @@ export function loadCliConfig(ctx: CliContext, overrides: readonly ConfigOverrid
  */
 export function loadCliConfigRemembered(ctx: CliContext, dataDirFlag: string | undefined): LoadedConfig {
   const cwd = process.cwd();
-  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
-  const inputs = { configPath: location.path, dataDirFlag, env: ctx.env, cwd, version: VERSION };
-  const before = memoKey(inputs, readConfigBytes(location.path));
-  const loaded = loadCliConfig(ctx, overridesFrom({ dataDir: dataDirFlag }, cwd));
-  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
-    const { config } = loaded;
-    rememberConfig(ctx.env, before, { dataDir: config.node.data_dir, token: config.security.api_token });
-  }
-  return loaded;
+  return loadRemembering(
+    ctx,
+    cwd,
+    { dataDirFlag },
+    overridesFrom({ dataDir: dataDirFlag }, cwd),
+    dirAndToken,
+  );
 }
 
 /**
@@ -84,57 +109,29 @@ export function loadCliConfigRemembered(ctx: CliContext, dataDirFlag: string | u
  */
 export function loadStartConfigForStop(ctx: CliContext, opts: StartOptions): LoadedConfig {
   const cwd = process.cwd();
-  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
-  const inputs = {
-    configPath: location.path,
-    dataDirFlag: opts.dataDir,
-    env: ctx.env,
-    cwd,
-    version: VERSION,
-  };
-  const before = memoKey(inputs, readConfigBytes(location.path));
   const overrides = overridesFrom(opts, cwd);
   const dirOnly = overridesFrom({ dataDir: opts.dataDir }, cwd);
-  const loaded = loadCliConfig(ctx, overrides);
-  // What a plain `node stop` would load is the file and environment with --data-dir alone: with
-  // other start flags, check that it validates without them (a cross-field rule or a bad value a
-  // flag replaced would make the full program's `node stop` fail with that key's error).
-  let plain: LoadedConfig | null = loaded;
-  if (overrides.length !== dirOnly.length) {
+  return loadRemembering(ctx, cwd, { dataDirFlag: opts.dataDir }, overrides, (loaded) => {
+    // What a plain `node stop` would load is the file and environment with --data-dir alone: with
+    // other start flags, check that it validates without them (a cross-field rule or a bad value
+    // a flag replaced would make the full program's `node stop` fail with that key's error).
+    if (overrides.length === dirOnly.length) return dirAndToken(loaded);
     try {
-      plain = loadCliConfig(ctx, dirOnly);
+      return dirAndToken(loadCliConfig(ctx, dirOnly));
     } catch {
-      plain = null;
+      return null;
     }
-  }
-  if (plain !== null && memoKey(inputs, readConfigBytes(location.path)) === before) {
-    const { config } = plain;
-    rememberConfig(ctx.env, before, { dataDir: config.node.data_dir, token: config.security.api_token });
-  }
-  return loaded;
+  });
 }
 
 /** loadCliConfig for `node start --foreground`: a config that validates is remembered whole for the fast path. */
 export function loadStartConfigRemembered(ctx: CliContext, opts: StartOptions): LoadedConfig {
   const cwd = process.cwd();
-  const location = resolveConfigPath({ flag: ctx.configPath(), env: ctx.env, cwd });
-  const inputs = {
-    configPath: location.path,
-    dataDirFlag: undefined,
-    env: ctx.env,
+  return loadRemembering(
+    ctx,
     cwd,
-    version: VERSION,
-    extra: startFlagsKey(opts),
-  };
-  const before = memoKey(inputs, readConfigBytes(location.path));
-  const loaded = loadCliConfig(ctx, overridesFrom(opts, cwd));
-  if (memoKey(inputs, readConfigBytes(location.path)) === before) {
-    const { config } = loaded;
-    rememberConfig(ctx.env, before, {
-      dataDir: config.node.data_dir,
-      token: config.security.api_token,
-      config,
-    });
-  }
-  return loaded;
+    { dataDirFlag: undefined, extra: startFlagsKey(opts) },
+    overridesFrom(opts, cwd),
+    (loaded) => ({ ...dirAndToken(loaded), config: loaded.config }),
+  );
 }
