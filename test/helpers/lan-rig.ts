@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ip, NetnsLab } from './netns.js';
-import { SWARM_BIN, type RunResult } from './run-swarm.js';
+import { runProcess, SWARM_BIN, type RunResult } from './run-swarm.js';
 import { alive } from '../node/proc.js';
 
 /** The default ports every host uses (its own namespace gives each its own port space). */
@@ -148,23 +148,10 @@ function runIn(
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return runProcess('ip', ['netns', 'exec', ns, process.execPath, ...argv], {
+    env,
+    exactEnv: true,
+    timeoutMs,
   });
 }
 

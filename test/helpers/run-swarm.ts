@@ -37,15 +37,16 @@ export function isolatedEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS
 /**
  * Run `cmd` to completion, collecting its output; SIGKILL after `timeoutMs`.
  * With `input` the child's stdin is a pipe given that text, else it is closed.
+ * `env` adds to this process's environment, or with `exactEnv` is the whole of it.
  */
 export function runProcess(
   cmd: string,
   args: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs: number; cwd?: string },
+  opts: { env?: NodeJS.ProcessEnv; exactEnv?: boolean; input?: string; timeoutMs: number; cwd?: string },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      env: { ...process.env, ...opts.env },
+      env: opts.exactEnv === true ? opts.env : { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
