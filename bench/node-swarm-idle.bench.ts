@@ -35,7 +35,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoNode } from '../src/cli/commands/demo.js';
-import { daemonArgs } from '../src/cli/daemon.js';
+import { daemonArgs, daemonEnv } from '../src/cli/daemon.js';
 import { stopChild, swarmNodeConfig } from './local-swarm.js';
 import type { BenchReport } from './types.js';
 
@@ -542,12 +542,13 @@ export default async function bench(): Promise<BenchReport> {
       sh('ip', ['link', 'set', 'lo', 'up']);
     }
     const t0 = performance.now();
-    const env = {
+    // The launcher's environment (daemonEnv: MALLOC_ARENA_MAX), as `swarm node start` gives a daemon.
+    const env = daemonEnv({
       ...process.env,
       SWARM_CONFIG: '',
       SWARM_SYSFS_ROOT: sysroot,
       ...(LOG_DIR ? { SWARM_LOGGING__LEVEL: 'debug' } : {}),
-    };
+    });
     if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
     for (const n of nodes) {
       const nodeConfig = swarmNodeConfig(n, nodes, config, env);
