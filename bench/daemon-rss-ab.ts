@@ -57,12 +57,24 @@ writeFileSync(
 // The launcher's environment (MALLOC_ARENA_MAX), as `swarm node start` gives a daemon.
 const env: NodeJS.ProcessEnv = daemonEnv({ ...process.env, SWARM_CONFIG: '' });
 delete env.NODE_OPTIONS;
-const runs: { v: (typeof variants)[0]; pids: number[]; api: number }[] = [];
+const runs: { v: (typeof variants)[0]; pids: number[]; api: number; dirs: string[] }[] = [];
 try {
+  // Every variant's ports before any daemon binds: planNodes' free ports are free only until a
+  // daemon of an earlier variant takes them (a Raft port twice: one daemon could not listen).
+  const plans: Awaited<ReturnType<typeof planNodes>>[] = [];
+  const used = new Set<number>();
   for (const v of variants) {
     const vr = join(root, v.name);
     mkdirSync(vr);
-    const nodes = await planNodes(vr, v.n ?? N);
+    let nodes = await planNodes(vr, v.n ?? N);
+    const ports = (ns: typeof nodes): number[] => ns.flatMap((n) => [n.gossipPort, n.apiPort, n.raftPort]);
+    for (let tries = 0; ports(nodes).some((p) => used.has(p)) && tries < 20; tries++)
+      nodes = await planNodes(vr, v.n ?? N);
+    for (const p of ports(nodes)) used.add(p);
+    plans.push(nodes);
+  }
+  for (const [vi, v] of variants.entries()) {
+    const nodes = plans[vi]!;
     const pids: number[] = [];
     for (const n of nodes) {
       // Up to 5 founding voters, the rest learners (node-swarm-idle's shape; demo's would found all).
@@ -77,7 +89,7 @@ try {
       ch.unref();
       pids.push(ch.pid!);
     }
-    runs.push({ v, pids, api: nodes[0]!.apiPort });
+    runs.push({ v, pids, api: nodes[0]!.apiPort, dirs: nodes.map((n) => n.dataDir) });
   }
   // wait for a leader and every member alive in the first node's view, then one write
   for (const r of runs) {
@@ -120,6 +132,15 @@ try {
       f('anon'),
       'file',
       f('file'),
+      // Daemons whose load turned V8's optimizing compilers on (src/node/compiler-tiering.ts): 5-6 MB more.
+      'compilers-on',
+      r.dirs.filter((d) => {
+        try {
+          return readFileSync(join(d, 'node.log'), 'utf8').includes('"optimizing compilers on"');
+        } catch {
+          return false;
+        }
+      }).length,
       ' per-node',
       samples[i]!.map((xs) => median(xs.map((x) => x.rss)).toFixed(1)).join(' '),
     );

@@ -52,6 +52,19 @@ import type { NodeComponent, SwarmNode } from './node.js';
 export const BUSY_FRACTION = 0.05;
 /** Sampling window, ms; the check rides the chore host's wake-ups (up to a window late). */
 export const WINDOW_MS = 2000;
+/**
+ * The node's first START_GRACE_MS count as busy only above START_BUSY_FRACTION of a core.
+ *
+ * Why: a node's start in a swarm is a burst, not a load. Joining 24 members (their alive records,
+ * push-pull, formation, a learner's catch-up) took 5-6% of a core for a window or two on the first
+ * daemons of a 25-node swarm started at once, so 11 of 25 turned the compilers on for good within
+ * 3 s of starting and idled 5-6 MB larger (50 against 44.7 MB): the swarm's median RSS then sat on
+ * whichever side of 13 the count fell. A real load spends the higher budget (10% of a window, 200
+ * ms of CPU) within a fraction of a second: a Raft write costs a lean leader about 1 ms of CPU, and
+ * a follower a good part of that, so even one client writing turns every voter's compilers on.
+ */
+export const START_GRACE_MS = 30_000;
+export const START_BUSY_FRACTION = 0.1;
 /** poke() reads the CPU clock at most this often, ms (a getrusage call; pokes come per request). */
 export const POKE_EVERY_MS = 50;
 
@@ -123,6 +136,9 @@ export interface CompilerTieringOptions {
   host?: ChoreHost | null;
   busyFraction?: number;
   windowMs?: number;
+  /** From start, this long counts as busy only above startBusyFraction (START_GRACE_MS; 0: none). */
+  startGraceMs?: number;
+  startBusyFraction?: number;
   /** CPU time of the process so far, microseconds (user + system). */
   cpuMicros?: () => number;
   setFlags?: (flags: string) => void;
@@ -146,12 +162,16 @@ export class CompilerTiering implements NodeComponent {
   private heap: (readonly [lean: string, full: string])[] = [];
   private readonly busy: number;
   private readonly windowMs: number;
+  private readonly startBusy: number;
+  /** Until then (performance.now() clock) the busy share is startBusy's. */
+  private graceUntil = 0;
   private readonly cpu: () => number;
   private readonly setFlags: (flags: string) => void;
 
   constructor(private readonly opts: CompilerTieringOptions = {}) {
     this.busy = opts.busyFraction ?? BUSY_FRACTION;
     this.windowMs = opts.windowMs ?? WINDOW_MS;
+    this.startBusy = Math.max(this.busy, opts.startBusyFraction ?? START_BUSY_FRACTION);
     this.cpu =
       opts.cpuMicros ??
       (() => {
@@ -188,6 +208,7 @@ export class CompilerTiering implements NodeComponent {
     };
     this.lastAt = performance.now();
     this.lastCpu = this.cpu();
+    this.graceUntil = this.lastAt + (this.opts.startGraceMs ?? START_GRACE_MS);
     this.nextAt = this.lastAt + this.windowMs;
     this.removeChore = host.addChore(chore);
   }
@@ -214,7 +235,7 @@ export class CompilerTiering implements NodeComponent {
       return;
     }
     const cpu = this.cpu();
-    if ((cpu - this.lastCpu) / 1000 >= this.busy * this.windowMs)
+    if ((cpu - this.lastCpu) / 1000 >= this.busyAt(now) * this.windowMs)
       this.goFull((cpu - this.lastCpu) / 1000 / (now - this.lastAt));
   }
 
@@ -227,8 +248,13 @@ export class CompilerTiering implements NodeComponent {
     this.lastAt = now;
     this.lastCpu = cpu;
     this.nextAt = now + this.windowMs;
-    if (fraction < this.busy) return;
+    if (fraction < this.busyAt(now)) return;
     this.goFull(fraction);
+  }
+
+  /** The share of a core that counts as busy in a window ending at `now`. */
+  private busyAt(now: number): number {
+    return now < this.graceUntil ? this.startBusy : this.busy;
   }
 
   /** The compilers on, and the lean heap settings this node set back to V8's defaults. */
