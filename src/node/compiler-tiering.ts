@@ -65,6 +65,13 @@ export const WINDOW_MS = 2000;
  */
 export const START_GRACE_MS = 30_000;
 export const START_BUSY_FRACTION = 0.1;
+/**
+ * Raft entries applied within one window that end the grace's leniency for that window: a client's
+ * writes are a load from their first second (one client writing makes a follower apply hundreds a
+ * second for 5-10% of a core, which must turn its compilers on as before: its acknowledgements are
+ * in every write's latency), while forming a 25-node swarm applies a few dozen in all.
+ */
+export const START_GRACE_WORK = 100;
 /** poke() reads the CPU clock at most this often, ms (a getrusage call; pokes come per request). */
 export const POKE_EVERY_MS = 50;
 
@@ -139,6 +146,8 @@ export interface CompilerTieringOptions {
   /** From start, this long counts as busy only above startBusyFraction (START_GRACE_MS; 0: none). */
   startGraceMs?: number;
   startBusyFraction?: number;
+  /** Work (Raft entries applied, as poke reports them) in one window that counts at busyFraction even in the grace. */
+  startGraceWork?: number;
   /** CPU time of the process so far, microseconds (user + system). */
   cpuMicros?: () => number;
   setFlags?: (flags: string) => void;
@@ -165,6 +174,9 @@ export class CompilerTiering implements NodeComponent {
   private readonly startBusy: number;
   /** Until then (performance.now() clock) the busy share is startBusy's. */
   private graceUntil = 0;
+  /** The work count poke last reported, and its value at the window's start (NaN: none reported yet). */
+  private work = Number.NaN;
+  private workAt = Number.NaN;
   private readonly cpu: () => number;
   private readonly setFlags: (flags: string) => void;
 
@@ -227,7 +239,12 @@ export class CompilerTiering implements NodeComponent {
    * turns them on at once: 100 ms of CPU, a fraction of a second of load, and more than an idle node
    * spends in a window stretched by its slack (under 1% of a core).
    */
-  poke(now: number = performance.now()): void {
+  poke(now: number = performance.now(), work?: number): void {
+    if (work !== undefined) {
+      // Counted from the first report: what a restart recovered before it is not this window's work.
+      if (Number.isNaN(this.work)) this.workAt = work;
+      this.work = work;
+    }
     if (this.stateNow !== 'lean' || now < this.pokeAt) return;
     this.pokeAt = now + POKE_EVERY_MS;
     if (now >= this.nextAt) {
@@ -245,16 +262,20 @@ export class CompilerTiering implements NodeComponent {
     const cpu = this.cpu();
     const elapsed = now - this.lastAt;
     const fraction = elapsed > 0 ? (cpu - this.lastCpu) / 1000 / elapsed : 0;
+    const busy = this.busyAt(now);
     this.lastAt = now;
     this.lastCpu = cpu;
+    this.workAt = this.work;
     this.nextAt = now + this.windowMs;
-    if (fraction < this.busyAt(now)) return;
+    if (fraction < busy) return;
     this.goFull(fraction);
   }
 
-  /** The share of a core that counts as busy in a window ending at `now`. */
+  /** The share of a core that counts as busy in the window so far (START_GRACE_MS, START_GRACE_WORK). */
   private busyAt(now: number): number {
-    return now < this.graceUntil ? this.startBusy : this.busy;
+    // NaN (no work reported) compares false: not working.
+    const working = this.work - this.workAt >= (this.opts.startGraceWork ?? START_GRACE_WORK);
+    return now < this.graceUntil && !working ? this.startBusy : this.busy;
   }
 
   /** The compilers on, and the lean heap settings this node set back to V8's defaults. */

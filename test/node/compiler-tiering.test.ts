@@ -135,6 +135,21 @@ describe('CompilerTiering', () => {
     expect(a.tiering.state).toBe('full');
     expect(a.flags).toEqual([...LEAN, ...FULL]);
 
+    // A client's writes are a load even in the grace: 6% with 100 entries applied in the window.
+    // The first report is the baseline (what a restart recovered does not count).
+    const w = graced(30_000);
+    const t2 = performance.now();
+    await w.tiering.start(node);
+    w.tiering.poke(t2 + 100, 5000);
+    w.cpu.us += 60_000;
+    w.tiering.poke(t2 + 1000, 5050);
+    w.cpu.us += 60_000;
+    w.set.runDue(t2 + 2000, () => {});
+    expect(w.tiering.state).toBe('lean');
+    w.cpu.us += 110_000;
+    w.tiering.poke(t2 + 3000, 5160);
+    expect(w.tiering.state).toBe('full');
+
     // Past the grace the idle budget is back: the same 6% in one window turns them on.
     const b = graced(4000);
     const t1 = performance.now();
