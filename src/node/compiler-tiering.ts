@@ -10,7 +10,8 @@
  * idle daemon is 5-6 MB smaller (bench `daemon-rss`; docs/operations.md,
  * "Memory"). Off for good (`--no-opt`) costs 10-40% CPU per Raft write under
  * load, so they come back as soon as the process uses more than
- * BUSY_FRACTION of a core over a sampling window: V8 reads these flags at
+ * BUSY_FRACTION of a core over a sampling window (in the start grace, START_BUSY_FRACTION unless
+ * Raft applies entries at a client's pace: START_GRACE_MS below): V8 reads these flags at
  * every tiering decision, so code that is hot from then on is compiled as
  * with the defaults, after a few seconds of load at the slower tier.
  *
