@@ -12,6 +12,7 @@ import type { ApiRoutes } from './app.js';
 import { ApiError } from './app.js';
 import { memberView } from './members.js';
 import type { EnergyResponse, SwarmEnergyResponse } from './energy-types.js';
+import { isoUtc } from '../common/utc-time.js';
 
 export function energyResponse(
   s: EnergySnapshot,
@@ -19,7 +20,7 @@ export function energyResponse(
   history: readonly number[] = [],
 ): EnergyResponse {
   return {
-    at: new Date(s.at).toISOString(),
+    at: isoUtc(s.at),
     device_class: s.deviceClass,
     power: {
       watts: s.power.watts,

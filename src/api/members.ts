@@ -9,13 +9,14 @@ import type { ApiRoutes } from './app.js';
 import { ApiError } from './app.js';
 import { memberLabels } from '../tasks/labels.js';
 import type { MemberEnergy, MemberView, MembersResponse } from './members-types.js';
+import { isoUtc } from '../common/utc-time.js';
 
 export interface MembersSource {
   view(): GossipView;
 }
 
 function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return ms === null ? null : isoUtc(ms);
 }
 
 function energyOf(s: MemberSnapshot): MemberEnergy | null {
@@ -55,7 +56,7 @@ export function memberView(s: MemberSnapshot): MemberView {
     incarnation: r.incarnation,
     raft_role: r.meta.raft ?? null,
     energy: energyOf(s),
-    last_change: new Date(s.lastChangeMs).toISOString(),
+    last_change: isoUtc(s.lastChangeMs),
     self: s.self,
   };
 }
