@@ -10,6 +10,7 @@ import { ApiError } from './app.js';
 import { memberLabels } from '../tasks/labels.js';
 import type { MemberEnergy, MemberView, MembersResponse } from './members-types.js';
 import { isoUtc } from '../common/utc-time.js';
+import { codeUnitCompare } from '../common/code-unit-compare.js';
 
 export interface MembersSource {
   view(): GossipView;
@@ -64,7 +65,7 @@ export function memberView(s: MemberSnapshot): MemberView {
 export function membersResponse(v: GossipView): MembersResponse {
   const members = v.members
     .map(memberView)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    .sort((a, b) => codeUnitCompare(a.name, b.name) || codeUnitCompare(a.id, b.id));
   // A leader that is dead or gone is not the leader any more, whatever it last advertised.
   const leader =
     members.find((m) => m.raft_role === 'leader' && (m.status === 'alive' || m.status === 'suspect'))?.id ??

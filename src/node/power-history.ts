@@ -5,6 +5,7 @@
  * and members (`maxMembers`), so memory stays flat whatever the swarm does.
  * Sans-I/O: time comes in as `now`.
  */
+import { codeUnitCompare } from '../common/code-unit-compare.js';
 
 /** One member's power at one time: [wall-clock ms, watts]. */
 export type PowerPoint = readonly [number, number];
@@ -143,7 +144,7 @@ export class PowerHistory {
       for (let i = 0; i < s.length; i++) if (s.time(i) > after) points.push([s.time(i), s.watts(i)]);
       if (points.length > 0) out.push({ id, name: s.name, points });
     }
-    return out.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return out.sort((a, b) => codeUnitCompare(a.name, b.name) || codeUnitCompare(a.id, b.id));
   }
 
   /** Number of points held, all members together (for tests of the bound). */
