@@ -130,6 +130,8 @@ export interface CompilerTieringOptions {
   nodeOptions?: string;
   /** Started with LEAN_FLAGS by the launcher (default: as noteLauncherFlags found). */
   launchedLean?: boolean;
+  /** The clock windows start from, ms (default performance.now; tests pass their own). */
+  now?: () => number;
 }
 
 export type TieringState = 'lean' | 'full' | 'untouched';
@@ -148,6 +150,7 @@ export class CompilerTiering implements NodeComponent {
   private readonly windowMs: number;
   private readonly cpu: () => number;
   private readonly setFlags: (flags: string) => void;
+  private readonly now: () => number;
 
   constructor(private readonly opts: CompilerTieringOptions = {}) {
     this.busy = opts.busyFraction ?? BUSY_FRACTION;
@@ -159,6 +162,7 @@ export class CompilerTiering implements NodeComponent {
         return u.user + u.system;
       });
     this.setFlags = opts.setFlags ?? ((flags) => v8().setFlagsFromString(flags));
+    this.now = opts.now ?? (() => performance.now());
   }
 
   get state(): TieringState {
@@ -186,7 +190,7 @@ export class CompilerTiering implements NodeComponent {
       slackMs: () => this.windowMs,
       run: (now) => this.sample(now),
     };
-    this.lastAt = performance.now();
+    this.lastAt = this.now();
     this.lastCpu = this.cpu();
     this.nextAt = this.lastAt + this.windowMs;
     this.removeChore = host.addChore(chore);
@@ -206,7 +210,7 @@ export class CompilerTiering implements NodeComponent {
    * turns them on at once: 100 ms of CPU, a fraction of a second of load, and more than an idle node
    * spends in a window stretched by its slack (under 1% of a core).
    */
-  poke(now: number = performance.now()): void {
+  poke(now: number = this.now()): void {
     if (this.stateNow !== 'lean' || now < this.pokeAt) return;
     this.pokeAt = now + POKE_EVERY_MS;
     if (now >= this.nextAt) {
