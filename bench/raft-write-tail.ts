@@ -89,6 +89,13 @@ try {
   if (process.env.HEAP) process.kill(leader.pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 1500));
   if (process.env.HEAP) heap(join(DIR, `heap-${leader.pid}.heapprofile`), rec.length);
+  if (process.env.DUMP)
+    writeFileSync(
+      `${process.env.DUMP}.nodes.json`,
+      JSON.stringify(
+        c.nodes.map((n) => ({ pid: n.pid, api: n.api, raft: n.raftPort, leader: n === leader })),
+      ),
+    );
   if (process.env.KEEPLOG) writeFileSync(join(DIR, 'leader.log'), readFileSync(`${leader.dir}/node.log`));
   const lat = rec.map((r) => r[1]).sort((a, b) => a - b);
   const p = (q: number) => lat[Math.floor(q * lat.length)]!;
@@ -102,10 +109,10 @@ try {
     if (!m || !pids.has(Number(m[1]))) continue;
     for (const line of readFileSync(join(DIR, f), 'utf8').split('\n')) {
       const [k, t, d, kind] = line.split(' ');
-      if (!k) continue;
+      if (!k || k === 'snap' || k === 'net') continue;
       ev.push({
         who: pids.get(Number(m[1]))!,
-        kind: k === 'gc' ? kind! : 'fsync',
+        kind: k === 'gc' ? kind! : k === 'task' ? `task(${kind!.slice(0, 50)})` : k === 'fsync' ? 'fsync' : k,
         t: Number(t),
         d: Number(d),
       });
