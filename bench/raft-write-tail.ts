@@ -12,6 +12,10 @@
  *                    HEAP_LIVE=promoted: what survived the scavenges; HEAP_TOP=n rows)
  *   P99C_V8FLAGS=... V8 flags the daemons set at start (e.g. --trace-gc-nvp, with KEEPLOG=1 to keep
  *                    the leader's node.log); SNAP=1 writes a heap snapshot of the leader mid-run
+ *   TAIL_TASKS=1     the daemons' timer and immediate callbacks over 0.2 ms count as events too
+ *   TAIL_NET=1       the daemons record every socket read and write (not counted here): with
+ *                    DUMP=FILE (the writes and events, and FILE.nodes.json: pids and ports),
+ *                    bench/raft-write-hops.py prints each slow write's timeline hop by hop
  * Run under the bench lock: `flock /tmp/bench.lock npx tsx bench/raft-write-tail.ts`.
  */
 // Probe (p99c): 3 daemons, 1 client to leader (or spread), record each write's absolute start/end,
