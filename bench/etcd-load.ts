@@ -160,11 +160,15 @@ export async function firstAck(
 export async function writeGap(
   write: (i: number) => Write,
   disrupt: () => Promise<void>,
-): Promise<{ gapMs: number; failed: number; firstFailures: string[] }> {
+): Promise<{ gapMs: number; failed: number; firstFailures: string[]; gapEndMs: number; gapEndWall: number }> {
   let measuring = false;
   let stopAt = Number.POSITIVE_INFINITY;
   let last = 0;
   let gap = 0;
+  // Where the largest gap ended, ms after the disruption began, and on the wall clock (to line it up
+  // with other processes' records, as bench/raft-handover-timeline.ts's probe).
+  let disruptAt = 0;
+  let gapEnd = 0;
   let failed = 0;
   const firstFailures: string[] = [];
   const writer = (async () => {
@@ -172,7 +176,10 @@ export async function writeGap(
       const r = await send(write(i));
       const ok = r.status === 200;
       const now = performance.now();
-      if (measuring) gap = Math.max(gap, now - last);
+      if (measuring && now - last > gap) {
+        gap = now - last;
+        gapEnd = now;
+      }
       if (ok) last = now;
       else if (measuring) {
         failed++;
@@ -187,11 +194,18 @@ export async function writeGap(
     await sleep(500);
     last = performance.now();
     measuring = true;
+    disruptAt = performance.now();
     await disrupt();
     await sleep(1000);
   } finally {
     stopAt = performance.now();
     await writer;
   }
-  return { gapMs: gap, failed, firstFailures };
+  return {
+    gapMs: gap,
+    failed,
+    firstFailures,
+    gapEndMs: gapEnd - disruptAt,
+    gapEndWall: performance.timeOrigin + gapEnd,
+  };
 }

@@ -11,9 +11,15 @@
  * acknowledged writes with the client's writes and the three daemons' log lines around it, in
  * ms from the stop. What the lines mean: docs/raft-runtime.md, "Graceful stop: where the write gap
  * goes". SWARM_DEBUG_TRACE_GC=1 adds the daemons' collector pauses of 1 ms or more (src/cli/daemon-main.ts);
- * TIMELINE_ALL=1 keeps the gossip, energy and metrics lines too.
+ * TIMELINE_ALL=1 keeps the gossip, energy and metrics lines too. TIMELINE_PROBE=1 runs a probe
+ * process beside the daemons (at their priority) that logs its own stalls: a 1 ms timer firing 4 ms
+ * or more late (the process was off the CPU: the machine, not a daemon) and an fdatasync of 64 bytes
+ * in the daemons' directory taking 4 ms or more (the disk); both are merged into the timelines as
+ * `probe` lines, so a slow write can be told apart from our own work.
  */
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type Daemon } from './raft-kv.bench.js';
 import { load, send, sleep } from './etcd-load.js';
@@ -33,6 +39,62 @@ interface W {
 }
 
 const wall = (): number => performance.timeOrigin + performance.now();
+
+/** The probe's program (see the header): one JSON line per stall, wall-clock ms. */
+const PROBE = `
+const fs = require('node:fs');
+const path = require('node:path');
+const dir = process.argv[1];
+const wall = () => performance.timeOrigin + performance.now();
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+let last = wall();
+setInterval(() => {
+  const now = wall();
+  if (now - last >= 5) out({ t: last, kind: 'cpu', ms: now - last - 1 });
+  last = now;
+}, 1);
+const fd = fs.openSync(path.join(dir, 'probe-fsync'), 'w');
+const buf = Buffer.alloc(64, 1);
+// Asynchronous (the thread pool): a slow fdatasync must not read as the timer's lateness above.
+let syncing = false;
+setInterval(() => {
+  if (syncing) return;
+  syncing = true;
+  const t = wall();
+  fs.write(fd, buf, 0, 64, 0, () => fs.fdatasync(fd, () => {
+    syncing = false;
+    const ms = wall() - t;
+    if (ms >= 4) out({ t, kind: 'fsync', ms });
+  }));
+}, 20);
+`;
+
+interface ProbeEvent {
+  t: number;
+  kind: 'cpu' | 'fsync';
+  ms: number;
+}
+
+const probeEvents: ProbeEvent[] = [];
+let probe: ChildProcess | null = null;
+
+function startProbe(dir: string): void {
+  probe = spawn(process.execPath, ['-e', PROBE, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  probe.stdout!.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        probeEvents.push(JSON.parse(line) as ProbeEvent);
+      } catch {
+        // a partial line at exit
+      }
+    }
+  });
+}
 
 async function trial(c: Cluster, n: number, MODE: 'signal' | 'cli'): Promise<void> {
   const leader = await c.leader(20_000, 3);
@@ -127,6 +189,12 @@ async function trial(c: Cluster, n: number, MODE: 'signal' | 'cli'): Promise<voi
       lines.push({ t, text: `${names.get(d)!.padEnd(7)} ${String(msg)} ${JSON.stringify(rest)}` });
     }
   }
+  for (const e of probeEvents)
+    if (e.t >= Math.min(t0, gapFrom) - 20 && e.t <= gapTo + 20)
+      lines.push({
+        t: e.t,
+        text: `probe   ${e.kind === 'cpu' ? 'off the CPU' : 'fdatasync'} ${e.ms.toFixed(1)} ms`,
+      });
   lines.sort((a, b) => a.t - b.t);
   process.stdout.write(
     `\ntrial ${n}: gap ${gap.toFixed(1)} ms (${rel(gapFrom).trim()} .. ${rel(gapTo).trim()} ms), ` +
@@ -144,6 +212,7 @@ async function trial(c: Cluster, n: number, MODE: 'signal' | 'cli'): Promise<voi
 
 async function main(): Promise<void> {
   const c = new Cluster({ hb: 100, min: 1000, max: 2000 }, 'debug');
+  if (process.env.TIMELINE_PROBE) startProbe(mkdtempSync(join(tmpdir(), 'timeline-probe-')));
   try {
     await c.start();
     const l = await c.leader(20_000, 3);
@@ -160,6 +229,7 @@ async function main(): Promise<void> {
     void l;
     for (const mode of MODES) for (let n = 1; n <= TRIALS; n++) await trial(c, n, mode);
   } finally {
+    probe?.kill();
     await c.stopAll();
   }
 }

@@ -275,6 +275,7 @@ async function gracefulGaps<M>(
   details: Record<string, unknown>,
 ): Promise<Record<string, number>> {
   const gaps: number[] = [];
+  const gapEnds: string[] = [];
   let failed = 0;
   const firstFailures: string[] = [];
   for (let n = 0; n < GAP_TRIALS; n++) {
@@ -285,12 +286,16 @@ async function gracefulGaps<M>(
       () => t.stop(leader),
     );
     gaps.push(r.gapMs);
+    // Ms after the stop began that the largest gap ended (a hand-over's gap ends within ~20 ms),
+    // and its wall-clock time (ISO) to line it up with other records of the machine.
+    gapEnds.push(`${round(r.gapEndMs, 0)} ms (${new Date(r.gapEndWall).toISOString()})`);
     failed += r.failed;
     firstFailures.push(...r.firstFailures);
     await t.recover(leader);
     await sleep(1500);
   }
   details[`${prefix}write_gaps_ms`] = gaps.map((x) => round(x, 1));
+  details[`${prefix}write_gap_ends`] = gapEnds;
   details[`${prefix}failed_writes`] = failed;
   details[`${prefix}first_failures`] = firstFailures;
   return {

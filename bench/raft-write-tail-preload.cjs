@@ -22,6 +22,62 @@ fs.fdatasyncSync = function (fd) {
   buf.push(`fsync ${(base + t).toFixed(3)} ${(performance.now() - t).toFixed(3)}`);
   return r;
 };
+// TAIL_TASKS=1: every timer/immediate callback that ran over 0.2 ms, with its start, length and name.
+if (process.env.TAIL_TASKS && /daemon/.test(process.argv[1] ?? '')) {
+  const wrap = (orig) => {
+    const wrapped = function (fn, ...rest) {
+      if (typeof fn !== 'function') return orig.call(this, fn, ...rest);
+      const w = function (...args) {
+        const t = performance.now();
+        try {
+          return fn.apply(this, args);
+        } finally {
+          const d = performance.now() - t;
+          if (d > 0.2) {
+            const name = (fn.name || fn.toString().slice(0, 60)).replace(/\s+/g, '_');
+            buf.push(`task ${(base + t).toFixed(3)} ${d.toFixed(3)} ${orig.name}:${name}`);
+          }
+        }
+      };
+      return orig.call(this, w, ...rest);
+    };
+    for (const k of Object.getOwnPropertySymbols(orig)) wrapped[k] = orig[k];
+    return wrapped;
+  };
+  globalThis.setTimeout = wrap(setTimeout);
+  globalThis.setInterval = wrap(setInterval);
+  globalThis.setImmediate = wrap(setImmediate);
+}
+// Slow writeSync calls (over 0.2 ms): the WAL append ('wsync') and the synced marker ('pwrite', a position given).
+const origW = fs.writeSync;
+fs.writeSync = function (fd, data, ...rest) {
+  const t = performance.now();
+  const r = origW.call(this, fd, data, ...rest);
+  const d = performance.now() - t;
+  if (d > 0.2)
+    buf.push(`${typeof rest[2] === 'number' ? 'pwrite' : 'wsync'} ${(base + t).toFixed(3)} ${d.toFixed(3)}`);
+  return r;
+};
+// TAIL_NET=1: every socket read ('data') and write with its time and ports: `net <t> <bytes> <r|w>:<local>:<remote>`.
+if (process.env.TAIL_NET && /daemon/.test(process.argv[1] ?? '')) {
+  const net = require('node:net');
+  const P = net.Socket.prototype;
+  const emit = P.emit;
+  P.emit = function (ev, chunk, ...rest) {
+    if (ev === 'data')
+      buf.push(
+        `net ${(base + performance.now()).toFixed(3)} ${chunk?.length ?? 0} r:${this.localPort}:${this.remotePort}`,
+      );
+    return emit.call(this, ev, chunk, ...rest);
+  };
+  const write = P.write;
+  P.write = function (chunk, ...rest) {
+    buf.push(
+      `net ${(base + performance.now()).toFixed(3)} ${chunk?.length ?? 0} w:${this.localPort}:${this.remotePort}`,
+    );
+    return write.call(this, chunk, ...rest);
+  };
+}
 setInterval(() => {
   if (buf.length) {
     fs.appendFileSync(out, buf.join('\n') + '\n');

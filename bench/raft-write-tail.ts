@@ -12,6 +12,10 @@
  *                    HEAP_LIVE=promoted: what survived the scavenges; HEAP_TOP=n rows)
  *   P99C_V8FLAGS=... V8 flags the daemons set at start (e.g. --trace-gc-nvp, with KEEPLOG=1 to keep
  *                    the leader's node.log); SNAP=1 writes a heap snapshot of the leader mid-run
+ *   TAIL_TASKS=1     the daemons' timer and immediate callbacks over 0.2 ms count as events too
+ *   TAIL_NET=1       the daemons record every socket read and write (not counted here): with
+ *                    DUMP=FILE (the writes and events, and FILE.nodes.json: pids and ports),
+ *                    bench/raft-write-hops.py prints each slow write's timeline hop by hop
  * Run under the bench lock: `flock /tmp/bench.lock npx tsx bench/raft-write-tail.ts`.
  */
 // Probe (p99c): 3 daemons, 1 client to leader (or spread), record each write's absolute start/end,
@@ -89,6 +93,13 @@ try {
   if (process.env.HEAP) process.kill(leader.pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 1500));
   if (process.env.HEAP) heap(join(DIR, `heap-${leader.pid}.heapprofile`), rec.length);
+  if (process.env.DUMP)
+    writeFileSync(
+      `${process.env.DUMP}.nodes.json`,
+      JSON.stringify(
+        c.nodes.map((n) => ({ pid: n.pid, api: n.api, raft: n.raftPort, leader: n === leader })),
+      ),
+    );
   if (process.env.KEEPLOG) writeFileSync(join(DIR, 'leader.log'), readFileSync(`${leader.dir}/node.log`));
   const lat = rec.map((r) => r[1]).sort((a, b) => a - b);
   const p = (q: number) => lat[Math.floor(q * lat.length)]!;
@@ -102,10 +113,10 @@ try {
     if (!m || !pids.has(Number(m[1]))) continue;
     for (const line of readFileSync(join(DIR, f), 'utf8').split('\n')) {
       const [k, t, d, kind] = line.split(' ');
-      if (!k) continue;
+      if (!k || k === 'snap' || k === 'net') continue;
       ev.push({
         who: pids.get(Number(m[1]))!,
-        kind: k === 'gc' ? kind! : 'fsync',
+        kind: k === 'gc' ? kind! : k === 'task' ? `task(${kind!.slice(0, 50)})` : k === 'fsync' ? 'fsync' : k,
         t: Number(t),
         d: Number(d),
       });

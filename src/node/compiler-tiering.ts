@@ -156,6 +156,8 @@ export interface CompilerTieringOptions {
   nodeOptions?: string;
   /** Started with LEAN_FLAGS by the launcher (default: as noteLauncherFlags found). */
   launchedLean?: boolean;
+  /** The clock windows start from, ms (default performance.now; tests pass their own). */
+  now?: () => number;
 }
 
 export type TieringState = 'lean' | 'full' | 'untouched';
@@ -173,13 +175,14 @@ export class CompilerTiering implements NodeComponent {
   private readonly busy: number;
   private readonly windowMs: number;
   private readonly startBusy: number;
-  /** Until then (performance.now() clock) the busy share is startBusy's. */
+  /** Until then (the window clock, opts.now) the busy share is startBusy's. */
   private graceUntil = 0;
   /** The work count poke last reported, and its value at the window's start (NaN: none reported yet). */
   private work = Number.NaN;
   private workAt = Number.NaN;
   private readonly cpu: () => number;
   private readonly setFlags: (flags: string) => void;
+  private readonly now: () => number;
 
   constructor(private readonly opts: CompilerTieringOptions = {}) {
     this.busy = opts.busyFraction ?? BUSY_FRACTION;
@@ -192,6 +195,7 @@ export class CompilerTiering implements NodeComponent {
         return u.user + u.system;
       });
     this.setFlags = opts.setFlags ?? ((flags) => v8().setFlagsFromString(flags));
+    this.now = opts.now ?? (() => performance.now());
   }
 
   get state(): TieringState {
@@ -219,7 +223,7 @@ export class CompilerTiering implements NodeComponent {
       slackMs: () => this.windowMs,
       run: (now) => this.sample(now),
     };
-    this.lastAt = performance.now();
+    this.lastAt = this.now();
     this.lastCpu = this.cpu();
     this.graceUntil = this.lastAt + (this.opts.startGraceMs ?? START_GRACE_MS);
     this.nextAt = this.lastAt + this.windowMs;
@@ -240,7 +244,7 @@ export class CompilerTiering implements NodeComponent {
    * turns them on at once: 100 ms of CPU, a fraction of a second of load, and more than an idle node
    * spends in a window stretched by its slack (under 1% of a core).
    */
-  poke(now: number = performance.now(), work?: number): void {
+  poke(now: number = this.now(), work?: number): void {
     if (work !== undefined) {
       // Counted from the first report: what a restart recovered before it is not this window's work.
       if (Number.isNaN(this.work)) this.workAt = work;

@@ -153,6 +153,11 @@ function deviceClassOf(s: string): DeviceClass {
   return s === 'full' || s === 'minimal' ? s : 'standard';
 }
 
+/** The member's Raft address, the `raft_addr` tag its meta carries (null: none advertised). */
+function raftAddrOf(r: MemberRecord): string | null {
+  return r.meta.tags?.raft_addr ?? null;
+}
+
 export function toPeerInfo(r: MemberRecord): PeerInfo {
   return {
     id: r.id,
@@ -160,7 +165,7 @@ export function toPeerInfo(r: MemberRecord): PeerInfo {
     deviceClass: deviceClassOf(r.deviceClass),
     status: STATUS_NAMES[r.status],
     apiAddr: r.meta.api ?? null,
-    raftAddr: r.meta.tags?.raft_addr ?? null,
+    raftAddr: raftAddrOf(r),
     raftRole: r.meta.raft ?? null,
     ...(r.meta.tags ? { tags: r.meta.tags } : {}),
     ...(r.meta.powerState !== undefined ? { powerState: r.meta.powerState } : {}),
@@ -351,7 +356,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   raftAddr(id: string): string | null {
     const core = this.core;
     if (!core || id === core.id) return null;
-    return core.member(id)?.meta.tags?.raft_addr ?? null;
+    const r = core.member(id);
+    return r ? raftAddrOf(r) : null;
   }
 
   onChange(listener: () => void): () => void {

@@ -304,7 +304,13 @@ export class SwarmNode extends EventEmitter<{
     this.emit('prepared');
     for (const c of [...this.started].reverse()) {
       try {
+        const t0 = performance.now();
         await c.stop();
+        // Where a stop's time goes (docs/raft-runtime.md, "Graceful stop"; bench/raft-handover-timeline.ts).
+        this.log.debug('component stopped', {
+          component_name: c.name,
+          ms: Math.round((performance.now() - t0) * 10) / 10,
+        });
       } catch (err) {
         this.log.error('component failed to stop', { component_name: c.name, error: err });
       }

@@ -9,6 +9,7 @@ import { CLUSTER_TAG } from './formation.js';
 import type { Logger } from './log.js';
 import type { PeerDirectory, PeerInfo } from './peers.js';
 import { planMembershipChange } from './raft-membership.js';
+import { WALL_TIMER_CLOCK, type TimerClock } from './timer-clock.js';
 
 /** How long a stopping leader that handed over waits, at most, to see its successor's first commit. */
 export const HANDOVER_SETTLE_MAX_MS = 200;
@@ -28,6 +29,8 @@ export interface AutopilotHost {
   readonly transferWaitMs: number;
   readonly log: Logger;
   kick(): void;
+  /** The hand-over's clock and timers: the wall clock in the daemon, the simulator's virtual one there. */
+  readonly clock?: TimerClock;
 }
 
 export class RaftAutopilot {
@@ -105,7 +108,8 @@ export class RaftAutopilot {
       }
     }
     if (best === null) return;
-    const r = core.transferLeadership(best, Date.now());
+    const clock = this.host.clock ?? WALL_TIMER_CLOCK;
+    const r = core.transferLeadership(best, clock.now());
     this.host.log.debug('raft hand-over: transfer', {
       to: best,
       match: bestMatch,
@@ -114,15 +118,15 @@ export class RaftAutopilot {
     });
     if (!r.ok) return;
     this.host.kick();
-    const t0 = Date.now();
+    const t0 = clock.now();
     const deadline = t0 + this.host.transferWaitMs;
-    while (Date.now() < deadline && this.host.core()?.isLeader === true) {
-      await new Promise((res) => setTimeout(res, 5));
-      this.host.core()?.tick(Date.now());
+    while (clock.now() < deadline && this.host.core()?.isLeader === true) {
+      await new Promise<void>((res) => clock.after(5, res));
+      this.host.core()?.tick(clock.now());
       this.host.kick();
     }
     const done = this.host.core()?.isLeader !== true;
-    const handedAt = Date.now();
+    const handedAt = clock.now();
     // Stay a plain follower until an entry of the successor's term is committed and applied here
     // (this node hears of the commit with the successor's next append), bounded. No proposal was
     // accepted since the transfer began, so the successor's first entry is past s.lastIndex, and
@@ -137,14 +141,14 @@ export class RaftAutopilot {
     // (docs/raft-runtime.md, "Stop").
     if (done) {
       const settleEnd = handedAt + Math.min(HANDOVER_SETTLE_MAX_MS, this.host.transferWaitMs);
-      while (Date.now() < settleEnd && (this.host.core()?.appliedIndex ?? Infinity) <= s.lastIndex)
-        await new Promise((res) => setTimeout(res, 2));
+      while (clock.now() < settleEnd && (this.host.core()?.appliedIndex ?? Infinity) <= s.lastIndex)
+        await new Promise<void>((res) => clock.after(2, res));
     }
     this.host.log.info('raft leadership handed over', {
       to: best,
       done,
       ms: handedAt - t0,
-      settled_ms: Date.now() - handedAt,
+      settled_ms: clock.now() - handedAt,
     });
   }
 }

@@ -228,6 +228,11 @@ export class RaftForwarder {
   /** The one timer of all pending requests' deadlines (see armExpiry), and when it fires. */
   private cancelExpiry: (() => void) | null = null;
   private expiryAt = Infinity;
+  /**
+   * A leader a refusal named in a term newer than this node's (see newerLeader): until this node's
+   * own view reaches that term, requests go there instead of to the leader of its stale view.
+   */
+  private learned: { readonly leader: string; readonly term: number } | null = null;
 
   constructor(host: ForwardHost, opts: ForwarderOptions = {}) {
     this.host = host;
@@ -443,6 +448,11 @@ export class RaftForwarder {
           leader = err.leader;
           successor = err.successor;
         }
+        const newer = successor === null ? this.newerLeader() : null;
+        if (newer !== null) {
+          leader = newer.leader;
+          term = newer.term;
+        }
       } else {
         ({ leader, successor } = hint);
         term = Math.max(term, hint.term);
@@ -469,7 +479,13 @@ export class RaftForwarder {
         if (leader === self) await this.host.awaitLeaderChange(self, Math.min(50, left()));
         continue;
       }
-      if (this.isGone(target)) {
+      // Not for an heir: a leader handing over names a voter it has just heard from (the transfer
+      // waits for its acknowledgements), so a mark from before is about an earlier process of that
+      // member (a stopped leader restarted in the same term, as the bench's stops do: the next
+      // hand-over often names it). Skipping it sent the write back to the leader, which named the
+      // heir again, until MAX_FORWARDS failed it: 503 "not the leader" (issue #16, reproduced by
+      // `npm run sim -- --scenario graceful-stop`).
+      if (!heir && this.isGone(target)) {
         // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
         // request (a write too) may go to the next leader once one is known.
         if (left() === 0) throw new NoQuorumError(`leader ${target} is gone and no other leader in time`);
@@ -501,10 +517,15 @@ export class RaftForwarder {
       switch (r.code) {
         case 'ok':
         case 'mismatch':
+          // Only a leader executes what route() sends: it led in its term (an heir that has just won, say).
+          this.learn(target, r.term);
           return fromResponse(r);
         case 'not_leader':
           // Not executed there: safe to send on, to whom it names.
           hint = { leader: r.leader, successor: r.successor, term: r.term };
+          // The leader vouches for its successor's process (see isGone above).
+          if (r.successor !== null) this.gone.delete(r.successor);
+          if (r.leader !== null) this.learn(r.leader, r.term);
           if (r.term > newestTerm) {
             newestTerm = r.term;
             sent--;
@@ -679,6 +700,27 @@ export class RaftForwarder {
     }
   }
 
+  /**
+   * The leader a refusal named in a term newer than this node's, while this node has not heard of
+   * that term itself. A follower learns of a new leader from the leader's first append, and the
+   * link to it may be slower than the old leader's refusal (a dial, a stall): meanwhile every new
+   * request went first to the old leader, which refused it naming the new one. During a graceful
+   * stop the old leader's process goes away soon after, and a request that met its closing port
+   * failed with an unknown outcome (503) although it was never executed (issue #16). A node of a
+   * term leads only in that term, so the hint is dropped once this node's own term reaches it.
+   */
+  private newerLeader(): { readonly leader: string; readonly term: number } | null {
+    const l = this.learned;
+    if (l === null) return null;
+    if (this.host.currentTerm() < l.term) return l;
+    this.learned = null;
+    return null;
+  }
+
+  private learn(leader: string, term: number): void {
+    if (term > this.host.currentTerm() && term > (this.learned?.term ?? 0)) this.learned = { leader, term };
+  }
+
   /** Whether `id`'s process was found gone in the current term (see onPeerGone). */
   private isGone(id: string): boolean {
     const term = this.gone.get(id);
@@ -696,7 +738,27 @@ export class RaftForwarder {
   // ------------------------------------------------------------------ frames from peers
 
   onMessage(m: ForwardMessage): void {
-    if (this.closed || m.to !== this.host.selfId) return;
+    if (m.to !== this.host.selfId) return;
+    if (this.closed) {
+      // Stopping: the transport still reads until it closes, right after this. A request read now is
+      // refused unexecuted, so its sender takes it elsewhere; dropped, the sender could only report
+      // its outcome unknown (503) once this process's port refused it, although nothing ran here
+      // (issue #16, a write forwarded to a leader that had just handed over). No leader is named when
+      // this node still believes it leads (a stop whose hand-over failed): the sender waits for the
+      // election then.
+      if (m.type === 'fwd_req' && this.host.knownPeer(m.from)) {
+        const leader = this.host.leader();
+        this.answer(
+          m,
+          body('not_leader', `node ${this.host.selfId} stopping: not executed`, {
+            leader: leader === this.host.selfId ? null : leader,
+          }),
+        );
+      }
+      return;
+    }
+    // A frame from a member's process: it is not gone (restarted since its port refused us).
+    if (this.gone.size > 0) this.gone.delete(m.from);
     if (m.type === 'fwd_resp') {
       const p = this.pending.get(m.id);
       // An answer from a node the request was not sent to is ignored (ids are per sender, not global).

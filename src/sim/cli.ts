@@ -6,6 +6,7 @@
  *   npm run sim -- --seeds 500 --mutant vote-no-up-to-date-check   hunt one core mutant
  *   npm run sim -- --scenario gossip-leave --seeds 1000   the gossip core: an observer's leave under loss
  *   npm run sim -- --scenario lease-forward --seeds 500   a lease kept alive through a follower across leader crashes
+ *   npm run sim -- --scenario graceful-stop --seeds 200   writes through the survivors while the leader stops gracefully
  *
  * Every failure prints its seed, the violated invariant, the run's
  * configuration, the tail of the trace and the one command that replays it;
@@ -19,6 +20,7 @@ import { PROFILES } from './raft/faults.js';
 import { formatFailure } from './raft/report.js';
 import { leaveCheck } from './gossip/workloads.js';
 import { leaseForwardCheck } from './raft/lease-forward.js';
+import { gracefulStopCheck } from './raft/graceful-stop.js';
 
 const BUGS: readonly SimBug[] = ['none', 'send-before-sync', 'lying-sync', 'ack-before-commit'];
 
@@ -38,7 +40,7 @@ interface CliArgs {
 }
 
 /** Seeded gossip scenarios besides the Raft simulator (the default, `raft`). */
-const SCENARIOS = ['raft', 'gossip-leave', 'lease-forward'];
+const SCENARIOS = ['raft', 'gossip-leave', 'lease-forward', 'graceful-stop'];
 
 function usage(msg: string): never {
   process.stderr.write(
@@ -157,6 +159,37 @@ async function leaseForward(a: CliArgs): Promise<void> {
   process.exitCode = failures > 0 ? 1 : 0;
 }
 
+/** `gracefulStopCheck` per seed (src/sim/raft/graceful-stop.ts): a failed or twice-applied write fails it. */
+async function gracefulStop(a: CliArgs): Promise<void> {
+  const t0 = performance.now();
+  let failures = 0;
+  let done = 0;
+  let ok = 0;
+  const gaps: number[] = [];
+  const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
+  for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
+    const r = await gracefulStopCheck({ seed, ...(sink ? { traceSink: sink } : {}) });
+    ok += r.writes.ok;
+    gaps.push(...r.gaps);
+    if (!r.ok) {
+      failures++;
+      process.stdout.write(
+        `FAIL seed ${seed}: ${r.failure ?? ''}\n  config: ${r.config}\n  trace tail:\n${(a.trace ? [] : r.trace.slice(-25)).map((l) => `    ${l}`).join('\n')}\n` +
+          `  replay: npm run sim -- --scenario graceful-stop --seed ${seed} --trace\n`,
+      );
+    }
+  }
+  gaps.sort((x, y) => x - y);
+  const at = (q: number): string =>
+    gaps.length === 0 ? '-' : gaps[Math.floor(q * (gaps.length - 1))]!.toFixed(1);
+  process.stdout.write(
+    `graceful-stop: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${gaps.length} leader stops, ` +
+      `${ok} writes acknowledged; largest write gap per stop (virtual ms) median ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}; ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
+  process.exitCode = failures > 0 ? 1 : 0;
+}
+
 /**
  * `leaveCheck` per seed (src/sim/gossip/workloads.ts): a broken promise fails the seed and prints
  * its replay; transient wrong views are counted (and listed with --trace).
@@ -191,6 +224,10 @@ async function main(): Promise<void> {
   }
   if (a.scenario === 'lease-forward') {
     await leaseForward(a);
+    return;
+  }
+  if (a.scenario === 'graceful-stop') {
+    await gracefulStop(a);
     return;
   }
   const t0 = performance.now();

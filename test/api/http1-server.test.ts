@@ -236,26 +236,43 @@ describe('HTTP/1.1 server on node:net', () => {
   it('a response sees the client leave: close without finish', async () => {
     let seen: (v: boolean) => void = () => undefined;
     const closed = new Promise<boolean>((r) => (seen = r));
+    let arrived: () => void = () => undefined;
+    const handling = new Promise<void>((r) => (arrived = r));
     const port = await serve((_req, res) => {
       res.once('close', () => seen(res.writableFinished));
+      arrived();
     });
     const socket = connect(port, '127.0.0.1');
     sockets.push(socket);
     socket.write('GET /wait HTTP/1.1\r\nHost: x\r\n\r\n');
-    await new Promise((r) => setTimeout(r, 100));
+    // The client leaves while its answer is pending (a fixed sleep could end first on a loaded machine).
+    await handling;
     socket.end();
     expect(await closed).toBe(false);
   });
 
   it('close(): idle kept-alive connections are closed at once, a busy one after its answer', async () => {
     let finish: () => void = () => undefined;
+    let slowIn: () => void = () => undefined;
+    let nowOut: () => void = () => undefined;
+    const ready = Promise.all([
+      new Promise<void>((r) => (slowIn = r)),
+      new Promise<void>((r) => (nowOut = r)),
+    ]);
     const port = await serve((req, res) => {
-      if (req.url === '/slow') finish = () => res.end('late');
-      else res.end('now');
+      if (req.url === '/slow') {
+        finish = () => res.end('late');
+        slowIn();
+      } else {
+        res.once('finish', nowOut);
+        res.end('now');
+      }
     });
     const idle = exchange(port, 'GET / HTTP/1.1\r\n\r\n');
     const busy = exchange(port, 'GET /slow HTTP/1.1\r\n\r\n');
-    await new Promise((r) => setTimeout(r, 200));
+    // One connection idle (its answer out), the other busy (its request in): a fixed sleep could end
+    // before the server read them on a loaded machine, and close() found both idle.
+    await ready;
     let closed = false;
     server!.close(() => (closed = true));
     expect(await idle).toMatch(/\r\n\r\nnow$/);

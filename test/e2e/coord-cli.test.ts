@@ -44,18 +44,46 @@ function cli(args: string[]): {
 describe('coordination CLI', () => {
   it('swarm kv watch prints each event of a prefix until SIGINT', async () => {
     const w = cli(['kv', 'watch', '--prefix', 'cw/', '--json']);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The watch shows changes after it connected: a marker key is written until the watch prints it
+    // (a fixed 1.5 s lost the first event when the CLI started slower on a loaded machine).
+    let n = 0;
+    const lines = (): string[] =>
+      w
+        .out()
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '');
+    const shown = (v: number): boolean =>
+      lines().some((l) => {
+        try {
+          const e = JSON.parse(l) as { key: string; value?: unknown };
+          return e.key === 'cw/ready' && e.value === v;
+        } catch {
+          return false; // a line still being written
+        }
+      });
+    await until(
+      'the watch connected',
+      async () => {
+        // The last marker written is printed: no other is still on its way.
+        if (n > 0 && shown(n)) return true;
+        await api(base, 'PUT', '/v1/kv/cw/ready', { value: ++n });
+        await new Promise((r) => setTimeout(r, 200));
+        return null;
+      },
+      30_000,
+    );
+    const ready = lines().length;
     await api(base, 'PUT', '/v1/kv/cw/a', { value: 1 });
     await api(base, 'PUT', '/v1/kv/other', { value: 2 });
     await api(base, 'DELETE', '/v1/kv/cw/a');
-    await until('two lines', async () => w.out().trim().split('\n').length >= 2 || null, 15_000);
+    await until('two lines', async () => lines().length >= ready + 2 || null, 15_000);
     w.proc.kill('SIGINT');
     expect(await w.done).toBe(0);
-    const evs = w
-      .out()
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; key: string; revision: number });
+    const all = lines();
+    // The markers only, then the events under test.
+    for (const l of all.slice(0, ready)) expect(l).toContain('"cw/ready"');
+    const evs = all.slice(ready).map((l) => JSON.parse(l) as { type: string; key: string; revision: number });
     expect(evs.map((e) => [e.type, e.key])).toEqual([
       ['put', 'cw/a'],
       ['delete', 'cw/a'],

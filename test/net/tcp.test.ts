@@ -207,17 +207,18 @@ describe('TcpTransport on loopback', () => {
 
   it('peerAlive cuts a grown redial back-off short: the link dials at once', async () => {
     const addr = await deadAddress();
-    // Long back-off: without peerAlive the next dial would come seconds later.
-    const { t: a } = await node({ backoff: { initialMs: 4000, maxMs: 8000 } });
+    // Long back-off: without peerAlive the next dial would come 15 to 30 s later, far past the 10 s
+    // allowed below (a loaded machine may take a second or more to deliver even at once).
+    const { t: a } = await node({ backoff: { initialMs: 30_000, maxMs: 60_000 } });
     a.send(addr, hb(1));
     await waitFor(() => a.peers()[0]?.state === 'waiting', 'the first dial refused');
     const back = await node({ port: addr.port });
     const t0 = Date.now();
     expect(a.peerAlive(`${addr.host}:${addr.port}`)).toBe(true);
     a.send(addr, hb(2));
-    await waitFor(() => back.inbox.length > 0, 'delivery before the back-off ends', 1500);
-    // The back-off alone would have held the dial for at least 2 s (half of 4 s, then jitter).
-    expect(Date.now() - t0).toBeLessThan(1500);
+    await waitFor(() => back.inbox.length > 0, 'delivery before the back-off ends', 10_000);
+    // The back-off alone would have held the dial for at least 15 s (half of 30 s, then jitter).
+    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(back.inbox.map((m) => (m.type === 'heartbeat' ? m.commit : -1))).toContain(2);
     // An open link is left alone.
     expect(a.peerAlive(addr)).toBe(false);

@@ -32,6 +32,7 @@ function config(
   deviceClass = 'standard',
   voters = 5,
   heartbeatMs = 50,
+  electionMinMs = 300,
 ): SwarmConfig {
   return configSchema.parse({
     node: { data_dir: dir, device_class: deviceClass },
@@ -40,8 +41,8 @@ function config(
     raft: { port: 0, bootstrap_expect: expect, snapshot_interval_entries: 50, voters },
     consensus: {
       heartbeat_interval_ms: heartbeatMs,
-      election_timeout_min_ms: 300,
-      election_timeout_max_ms: 600,
+      election_timeout_min_ms: electionMinMs,
+      election_timeout_max_ms: 2 * electionMinMs,
     },
   });
 }
@@ -59,6 +60,7 @@ async function startMember(
   deviceClass = 'standard',
   voters = 5,
   heartbeatMs = 50,
+  electionMinMs = 300,
 ): Promise<Member> {
   const dir = new StaticPeerDirectory();
   const raft = new RaftComponent({
@@ -68,7 +70,7 @@ async function startMember(
     formationWindowMs: 400,
     formationMinUptimeMs: 200,
   });
-  const node = new SwarmNode(config(dataDir, expect, deviceClass, voters, heartbeatMs));
+  const node = new SwarmNode(config(dataDir, expect, deviceClass, voters, heartbeatMs, electionMinMs));
   node.register(raft);
   node.register(new ApiServer({ routes: [kvRoutes(raft), metricsRoutes([raft.metrics.registry])] }));
   await node.start();
@@ -115,8 +117,13 @@ function connect(ms: Member[]): void {
 
 type Maybe<T> = T | null | undefined | false;
 /** Three connected members under `<prefix>0..2` and their first leader; stopped again if none leads. */
-async function threeVoters(prefix: string): Promise<{ ms: Member[]; leader: Member }> {
-  const ms = await Promise.all([0, 1, 2].map((i) => startMember(join(root, `${prefix}${i}`), 3)));
+async function threeVoters(
+  prefix: string,
+  electionMinMs?: number,
+): Promise<{ ms: Member[]; leader: Member }> {
+  const ms = await Promise.all(
+    [0, 1, 2].map((i) => startMember(join(root, `${prefix}${i}`), 3, 'standard', 5, 50, electionMinMs)),
+  );
   try {
     connect(ms);
     const leader = await until('a leader with 3 voters', () =>
@@ -466,7 +473,10 @@ describe('RaftComponent, 3 in-process nodes on loopback', () => {
   }, 90_000);
 
   it('an idle follower arms no timer while its leader is heard (its housekeeping rides the heartbeats)', async () => {
-    const { ms, leader } = await threeVoters('w');
+    // Election timeouts of 1.5-3 s: a follower's deadline is reached (a tick) only when no heartbeat
+    // came for that long. At 300-600 ms, two pauses of the worker that long in 6 s (a loaded machine:
+    // the three nodes share this process) made two such ticks, a count this test does not mean.
+    const { ms, leader } = await threeVoters('w', 1500);
     try {
       const followers = ms.filter((m) => m !== leader);
       const before = followers.map((f) => f.raft.ticks);

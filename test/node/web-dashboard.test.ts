@@ -224,7 +224,9 @@ describe('GET /v1/dashboard/stream over node:http (light globals, as in a daemon
 
     // Nobody watching: the stream stops building snapshots and frees its slot.
     close();
-    await new Promise((r) => setTimeout(r, 300));
+    // Once the server saw the client go (a fixed 300 ms could end first on a loaded machine, and a
+    // snapshot still due then would be counted against it), no snapshot is built any more.
+    for (let i = 0; i < 500 && srv.open.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
     const after = samples;
     await new Promise((r) => setTimeout(r, 800));
     expect(samples).toBe(after);

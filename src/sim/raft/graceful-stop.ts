@@ -1,0 +1,449 @@
+/**
+ * `--scenario graceful-stop`: clients write through the survivors while the
+ * leader is stopped gracefully, again and again (issue #16: the raft-kv
+ * bench's graceful-stop trials, where a forwarded write now and then failed
+ * 503 `not the leader (leader is X)`).
+ *
+ * Each node runs, over the production RaftDriver stack of the Raft simulator
+ * (world.ts), the daemon's request forwarder (src/node/raft-forward.ts) and,
+ * on the stopping leader, the daemon's hand-over (RaftAutopilot.handOver:
+ * transfer, wait for the successor, settle), all on the virtual clock. The
+ * stop then follows RaftComponent.stop: the node refuses proposals
+ * (`stopping`), the Ready loop stops ticking, the forwarder closes, the
+ * transport closes (the peers' redials are refused a few ms later: the core's
+ * peerUnreachable and the forwarder's onPeerGone, as RaftComponent wires
+ * them), and the process exits. Between the steps, the other components'
+ * stop work takes a drawn time (the CLI's stop runs beside the daemon).
+ *
+ * The forwarder's transport is modelled as the daemon's TCP transport behaves
+ * on loopback: frames between live processes are not lost; a frame in flight
+ * when its target's transport closes is gone; frames to a closed port wait in
+ * the sender's reconnect queue (the restarted process gets them, and its term
+ * fence refuses them). Raft messages of a link that had been idle (two
+ * followers) may be delayed by a dial after the hand-over (drawn per stop).
+ *
+ * Invariants: every write a client sends during a stop is answered ok (two of
+ * the three voters stay up throughout: nothing stops a write from being
+ * applied); a write is applied at most once (unique keys: version 1 on every
+ * replica); every write answered ok is on every live replica at the end.
+ */
+import { createRng } from '../../common/rng.js';
+import { SwarmError } from '../../common/errors.js';
+import type { ForwardMessage } from '../../net/forward-codec.js';
+import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
+import { nullLogger } from '../../node/log.js';
+import { StaticPeerDirectory } from '../../node/peers.js';
+import { RaftAutopilot } from '../../node/raft-autopilot.js';
+import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
+import { RaftForwarder } from '../../node/raft-forward.js';
+import type { TimerClock } from '../../node/timer-clock.js';
+import { fmt, SimWorld, type SimNode } from './world.js';
+
+export interface GracefulStopOptions {
+  readonly seed: number;
+  /** Graceful stops of the leader (default 8). */
+  readonly stops?: number;
+  readonly traceSink?: (line: string) => void;
+}
+
+export interface GracefulStopResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly failure: string | null;
+  readonly config: string;
+  readonly writes: { ok: number; failed: number };
+  /** Per stop, the largest gap between acknowledged writes of one client (virtual ms). */
+  readonly gaps: readonly number[];
+  readonly stops: number;
+  readonly trace: readonly string[];
+}
+
+const IDS = ['n1', 'n2', 'n3'];
+/** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
+const REQUEST_TIMEOUT_MS = 3000;
+/** The bench's client: after a failed write it waits this long (bench/etcd-load.ts writeGap). */
+const RETRY_AFTER_FAIL_MS = 2;
+
+/** The bench's timing (etcd's), the e2e tests', and our defaults; each seed draws one. */
+const TIMINGS = [
+  { heartbeat: 100, min: 1000, max: 2000 },
+  { heartbeat: 50, min: 300, max: 600 },
+  { heartbeat: 500, min: 1500, max: 3000 },
+] as const;
+
+interface NodeStack {
+  readonly inc: number;
+  readonly forward: RaftForwarder;
+  readonly autopilot: RaftAutopilot;
+  readonly leaderWaiters: Set<() => void>;
+  /** RaftComponent.stopping: set by stop(), proposals are refused from then on. */
+  stopping: boolean;
+}
+
+export async function gracefulStopCheck(o: GracefulStopOptions): Promise<GracefulStopResult> {
+  const rng = createRng((o.seed ^ 0x57_0b_ed) >>> 0);
+  const timing = TIMINGS[rng.int(0, TIMINGS.length - 1)]!;
+  const latencyMs = 0.05 + rng.next() * 1.5;
+  const stopsWanted = o.stops ?? 8;
+  const config =
+    `3 voters, heartbeat ${timing.heartbeat} ms, election ${timing.min}-${timing.max} ms, ` +
+    `link ${latencyMs.toFixed(2)} ms, ${stopsWanted} graceful stops`;
+  const link = { latencyMs, jitterMs: latencyMs / 2, loss: 0, duplicate: 0 };
+  const w = new SimWorld({
+    seed: o.seed,
+    voters: IDS,
+    learners: [],
+    preVote: true,
+    checkQuorum: true,
+    heartbeatMs: timing.heartbeat,
+    electionMinMs: timing.min,
+    electionMaxMs: timing.max,
+    tickMs: Math.max(10, Math.min(timing.heartbeat, Math.floor(timing.min / 10))),
+    snapshotEvery: 0,
+    link,
+    syncMs: [0.2, 4],
+    ...(o.traceSink ? { traceSink: o.traceSink } : {}),
+  });
+  const trace = (line: string): void => w.log(`t=${fmt(w.now)} ${line}`);
+  let failure: string | null = null;
+  const fail = (why: string): void => {
+    if (failure !== null) return;
+    failure = why;
+    trace(`FAIL ${why}`);
+  };
+
+  const clock = (n: SimNode, inc: number): TimerClock => ({
+    now: () => w.now,
+    after: (ms, fn) => {
+      let live = true;
+      w.at(w.now + Math.max(0, ms), () => {
+        if (live && n.inc === inc) fn();
+      });
+      return () => {
+        live = false;
+      };
+    },
+  });
+  const stacks = new Map<string, NodeStack>();
+  const stackOf = (n: SimNode): NodeStack | null => {
+    const s = stacks.get(n.id);
+    return s !== undefined && s.inc === n.inc && n.up ? s : null;
+  };
+  /** Nodes whose transport is closed (stopping): their port refuses, frames to them wait in queues. */
+  const closedPort = new Set<string>();
+
+  /** Leader side: RaftKvService.propose (refusals as it maps them), bounded by the request timeout. */
+  const propose = (n: SimNode, s: NodeStack, cmd: KvCommand): Promise<KvResult> => {
+    const core = n.core;
+    const applier = n.applier;
+    if (core === null || applier === null) return Promise.reject(new NoQuorumError('node down'));
+    if (s.stopping) return Promise.reject(new NoQuorumError('node stopping'));
+    if (!core.isLeader) return Promise.reject(new NotLeaderError(core.leaderId));
+    const r = core.propose(encodeCommand(cmd), w.now);
+    if (!r.ok) {
+      if (r.reason === 'not_leader') return Promise.reject(new NotLeaderError(r.leader));
+      if (r.reason === 'transferring')
+        return Promise.reject(new NotLeaderError(r.leader, core.status().leadTransferee));
+      return Promise.reject(new NoQuorumError(`proposal refused: ${r.reason}`));
+    }
+    const inc = n.inc;
+    return new Promise<KvResult>((resolve, reject) => {
+      const cancel = clock(n, inc).after(REQUEST_TIMEOUT_MS, () => {
+        applier.cancelApply(r.index);
+        reject(new NoQuorumError(`entry ${r.index} not committed in time (outcome unknown)`));
+      });
+      applier.awaitApply(r.index, {
+        term: r.term,
+        applied: (res) => {
+          cancel();
+          resolve(res);
+        },
+        superseded: (index, term) => {
+          cancel();
+          reject(
+            new NoQuorumError(
+              `leadership changed: entry ${index} was replaced in term ${term} (not applied)`,
+            ),
+          );
+        },
+        abandoned: (reason) => {
+          cancel();
+          reject(new NoQuorumError(reason));
+        },
+      });
+      n.driver?.kick();
+    });
+  };
+
+  // The forwarder's transport (see the header).
+  const linkRng = rng.fork();
+  const queued = new Map<string, ForwardMessage[]>();
+  const sendForward = (from: SimNode, inc: number, to: string, m: ForwardMessage): boolean => {
+    if (from.inc !== inc || !from.up || closedPort.has(from.id)) return false;
+    const target = w.byId.get(to);
+    if (target === undefined) return false;
+    if (!target.up || closedPort.has(to)) {
+      const q = queued.get(to) ?? [];
+      q.push(m);
+      queued.set(to, q);
+      return true;
+    }
+    const targetInc = target.inc;
+    w.at(w.now + latencyMs + linkRng.next() * latencyMs, () => {
+      // A frame in flight when the target's transport closed is gone with the connection.
+      if (target.inc !== targetInc || closedPort.has(to)) return;
+      stackOf(target)?.forward.onMessage(m);
+    });
+    return true;
+  };
+
+  const boot = (n: SimNode): void => {
+    const old = stacks.get(n.id);
+    if (old !== undefined) old.forward.close();
+    closedPort.delete(n.id);
+    const inc = n.inc;
+    const c = clock(n, inc);
+    const leaderWaiters = new Set<() => void>();
+    const leaderId = (): string | null => (n.inc === inc ? (n.core?.leaderId ?? null) : null);
+    const awaitLeaderChange = (from: string | null, ms: number): Promise<string | null> => {
+      if (leaderId() !== from) return Promise.resolve(leaderId());
+      return new Promise((resolve) => {
+        const done = (): void => {
+          cancel();
+          leaderWaiters.delete(done);
+          resolve(leaderId());
+        };
+        const cancel = c.after(ms, done);
+        leaderWaiters.add(done);
+      });
+    };
+    const stack: { s: NodeStack | null } = { s: null };
+    const forward = new RaftForwarder(
+      {
+        selfId: n.id,
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        electionTimeoutMs: timing.min,
+        currentTerm: () => n.core?.status().term ?? 0,
+        leader: leaderId,
+        successor: () => (n.core?.isLeader === true ? n.core.leadTransferee : null),
+        appliedIndex: () => n.applier?.appliedIndex ?? 0,
+        sendForward: (to, m) => sendForward(n, inc, to, m),
+        knownPeer: (id) => IDS.includes(id),
+        put: (key, value) => propose(n, stack.s!, { op: 'put', key, value }),
+        delete: () => Promise.reject(new NoQuorumError('not in this scenario')),
+        readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
+        awaitLeader: (ms) => awaitLeaderChange(null, ms),
+        awaitLeaderChange,
+        awaitLeadership: async (ms) => {
+          const end = w.now + ms;
+          while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
+          return leaderId() === n.id;
+        },
+        trace: (msg, fields) => trace(`${n.id} ${msg} ${JSON.stringify(fields)}`),
+      },
+      { clock: c },
+    );
+    const autopilot = new RaftAutopilot({
+      peers: new StaticPeerDirectory(),
+      core: () => (n.inc === inc ? n.core : null),
+      stopping: () => stack.s?.stopping ?? false,
+      clusterId: () => '',
+      maxVoters: 3,
+      deadVoterMs: 30_000,
+      transferWaitMs: Math.min(2000, timing.min),
+      log: nullLogger,
+      kick: () => n.driver?.kick(),
+      clock: c,
+    });
+    stack.s = { inc, forward, autopilot, leaderWaiters, stopping: false };
+    stacks.set(n.id, stack.s);
+    const q = queued.get(n.id) ?? [];
+    queued.delete(n.id);
+    for (const m of q) w.at(w.now + latencyMs, () => n.inc === inc && forward.onMessage(m));
+  };
+  w.onBoot = boot;
+  const lastView = new Map<string, string>();
+  w.onSoftState = (n) => {
+    const s = stackOf(n);
+    if (s === null) return;
+    const view = `${n.core?.leaderId ?? '-'}@${n.term}`;
+    if (lastView.get(n.id) !== view) {
+      lastView.set(n.id, view);
+      trace(`${n.id} sees leader ${view} (${n.role})`);
+    }
+    // As RaftCoreRunner's onLeaderChange: waiters, then the forwarder.
+    for (const f of [...s.leaderWaiters]) f();
+    s.forward.onLeaderChanged();
+  };
+  w.onApplied = (n) => {
+    const s = stackOf(n);
+    if (s === null) return;
+    s.forward.onApplied(n.applier?.appliedIndex ?? 0);
+  };
+
+  for (const n of w.nodes) w.start(n);
+
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => w.at(w.now + ms, resolve));
+  const acked = new Set<string>();
+  const writes = { ok: 0, failed: 0 };
+  let measuring = false;
+  let stopIndex = 0;
+
+  /** One client of the bench's kind, writing sequentially through node `via` (unique keys). */
+  const writer = async (
+    via: string,
+    until: () => boolean,
+    gap: { last: number; max: number },
+  ): Promise<void> => {
+    const n = w.node(via);
+    for (let i = 1; !until() && failure === null; i++) {
+      const s = stackOf(n);
+      if (s === null) return;
+      const key = `s${stopIndex}/${via}/${i}`;
+      const sent = w.now;
+      let err: Error | null = null;
+      try {
+        await s.forward.write({ op: 'put', key, value: i }, REQUEST_TIMEOUT_MS);
+      } catch (e) {
+        err = e instanceof Error ? e : new Error(String(e));
+      }
+      if (measuring) gap.max = Math.max(gap.max, w.now - gap.last);
+      if (err === null) {
+        acked.add(key);
+        writes.ok++;
+        gap.last = w.now;
+      } else {
+        writes.failed++;
+        const code = err instanceof SwarmError ? err.code : 'error';
+        trace(`write ${key} via ${via} (sent ${fmt(sent)}) failed: ${code} ${err.message}`);
+        if (measuring)
+          fail(`write ${key} through ${via} during a graceful stop failed: ${code} ${err.message}`);
+        await sleep(RETRY_AFTER_FAIL_MS);
+      }
+    }
+  };
+
+  /** RaftComponent.beforeStop then stop, and the process's exit, with drawn durations between. */
+  const gracefulStop = async (l: SimNode, cli: boolean): Promise<void> => {
+    const s = stackOf(l);
+    if (s === null) return;
+    await sleep(0.3 + rng.next() * (cli ? 5 : 1.2));
+    await s.autopilot.handOver();
+    trace(`${l.id} handed over (prepared)`);
+    // The other components' stop (API, gossip leave, tasks): CPU and disk beside the successor.
+    await sleep(rng.next() * (cli ? 40 : 15));
+    s.stopping = true;
+    await l.driver?.stop();
+    await sleep(rng.next() * 3);
+    s.forward.close();
+    closedPort.add(l.id);
+    trace(`${l.id} forwarder and transport closed`);
+    // Its Raft messages stop with the transport; the peers' redials are refused after their back-off.
+    w.net.partition([[l.id]]);
+    for (const x of w.nodes) {
+      if (x === l || !x.up) continue;
+      const xs = stackOf(x);
+      w.at(w.now + 1 + rng.next() * 50, () => {
+        if (!x.up || stackOf(x) !== xs) return;
+        const core = x.core;
+        if (core !== null && core.leaderId === l.id && core.peerUnreachable(l.id, w.now)) x.driver?.kick();
+        xs?.forward.onPeerGone(l.id);
+      });
+    }
+    // Snapshot at stop, closing the log: then the process exits (nothing unsynced is left to lose).
+    await sleep(5 + rng.next() * 60);
+    w.crash(l, 'graceful stop: process exited');
+  };
+
+  const gaps: number[] = [];
+  const script = async (): Promise<void> => {
+    for (stopIndex = 1; stopIndex <= stopsWanted && failure === null; stopIndex++) {
+      // A stable leader, everyone caught up.
+      let l = w.leader();
+      for (let k = 0; (l === null || w.nodes.some((n) => !n.up)) && k < 200; k++) {
+        await sleep(50);
+        l = w.leader();
+      }
+      if (l === null) {
+        fail('no leader before a stop');
+        return;
+      }
+      await sleep(200 + rng.next() * 300);
+      l = w.leader();
+      if (l === null) continue;
+      const leader = l;
+      const survivors = IDS.filter((id) => id !== leader.id);
+      const cli = rng.next() < 0.5;
+      // A link between the two survivors may need a dial once one of them leads (it had been idle).
+      const [a, b] = survivors as [string, string];
+      const dialMs = rng.next() < 0.3 ? rng.next() * 300 : 0;
+      if (dialMs > 0) {
+        const slow = { ...link, latencyMs: dialMs };
+        w.net.setLinkBetween(a, b, slow);
+        w.net.setLinkBetween(b, a, slow);
+      }
+      trace(
+        `stop ${stopIndex}: ${cli ? 'swarm node stop' : 'SIGTERM'} of leader ${leader.id}` +
+          (dialMs > 0 ? `, survivors' link slow ${dialMs.toFixed(0)} ms` : ''),
+      );
+      let done = false;
+      const gapsOf = survivors.map(() => ({ last: w.now, max: 0 }));
+      const clients = survivors.map((via, k) => writer(via, () => done, gapsOf[k]!));
+      await sleep(50);
+      for (const g of gapsOf) g.last = w.now;
+      measuring = true;
+      // The dial is done once: later messages on the link are as fast as the others.
+      if (dialMs > 0)
+        w.at(w.now + dialMs, () => {
+          w.net.setLinkBetween(a, b, link);
+          w.net.setLinkBetween(b, a, link);
+        });
+      await gracefulStop(leader, cli);
+      await sleep(1000);
+      measuring = false;
+      done = true;
+      await Promise.all(clients);
+      gaps.push(Math.max(...gapsOf.map((g) => g.max)));
+      w.net.heal();
+      w.start(leader);
+      await sleep(300);
+    }
+  };
+  let finished = false;
+  void script()
+    .catch((err: unknown) => fail(`script: ${err instanceof Error ? err.message : String(err)}`))
+    .finally(() => {
+      finished = true;
+    });
+  try {
+    await w.run(stopsWanted * 20_000 + 10_000, () => finished || failure !== null);
+  } catch (err) {
+    fail(`invariant: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (failure === null && !finished) fail('the stops did not finish in time');
+  if (failure === null) {
+    // Exactly once: every acknowledged write on every live replica, no write applied twice.
+    for (const n of w.nodes) {
+      const kv = n.applier?.kv;
+      if (!n.up || kv === undefined) continue;
+      for (const key of kv.keys()) {
+        const rec = kv.get(key);
+        if (rec !== null && rec.version > 1) fail(`${n.id} applied ${key} ${rec.version} times`);
+      }
+    }
+    const l = w.leader();
+    const kv = l?.applier?.kv;
+    if (kv !== undefined)
+      for (const key of acked) if (kv.get(key) === null) fail(`acknowledged ${key} missing on ${l!.id}`);
+  }
+  return {
+    seed: o.seed,
+    ok: failure === null,
+    failure,
+    config,
+    writes,
+    gaps,
+    stops: gaps.length,
+    trace: w.traceLines.slice(-80),
+  };
+}
