@@ -8,11 +8,12 @@
  *              {"name":"after","entry":"dist/daemon.cjs"}]' \
  *   flock /tmp/bench.lock npx tsx bench/daemon-rss-ab.ts
  *
- * Per variant: N (3) daemons on loopback, multicast off, a cluster formed and
+ * Per variant: N (3) daemons on loopback, multicast off, up to 5 founding voters
+ * and the rest learners (as node-swarm-idle), every member alive, a leader and
  * one key written, IDLE (30) s idle, VmRSS/RssAnon/RssFile of each sampled
  * every second over the last 10 s; prints the medians. A variant without
  * `flags` gets the launcher's (daemonNodeFlags), `n` overrides N, `env` adds
- * variables. SMAPS=1 prints the first daemon's resident memory per mapping,
+ * variables. SMAPS=1 prints the last daemon's resident memory per mapping,
  * HOLD=s keeps the daemons that long after sampling (pids printed), KEEP=1
  * keeps their data dirs.
  */
@@ -20,10 +21,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { demoNodeConfig, planNodes } from '../src/cli/commands/demo.js';
-import { daemonNodeFlags } from '../src/cli/daemon.js';
+import { planNodes } from '../src/cli/commands/demo.js';
+import { daemonEnv, daemonNodeFlags } from '../src/cli/daemon.js';
 import { writeResolvedConfig } from '../src/cli/resolved-config.js';
-import { median } from './local-swarm.js';
+import { median, swarmNodeConfig } from './local-swarm.js';
 
 const DAEMON_V8_FLAGS = daemonNodeFlags({});
 const N = Number(process.env.N ?? 3);
@@ -53,17 +54,31 @@ writeFileSync(
   '[network]\nbind_address = "127.0.0.1"\nmulticast_enabled = false\n\n[api]\nbind_address = "127.0.0.1"\n' +
     (process.env.EXTRA_TOML ?? ''),
 );
-const env: NodeJS.ProcessEnv = { ...process.env, SWARM_CONFIG: '' };
+// The launcher's environment (MALLOC_ARENA_MAX), as `swarm node start` gives a daemon.
+const env: NodeJS.ProcessEnv = daemonEnv({ ...process.env, SWARM_CONFIG: '' });
 delete env.NODE_OPTIONS;
-const runs: { v: (typeof variants)[0]; pids: number[]; api: number }[] = [];
+const runs: { v: (typeof variants)[0]; pids: number[]; api: number; dirs: string[] }[] = [];
 try {
+  // Every variant's ports before any daemon binds: planNodes' free ports are free only until a
+  // daemon of an earlier variant takes them (a Raft port twice: one daemon could not listen).
+  const plans: Awaited<ReturnType<typeof planNodes>>[] = [];
+  const used = new Set<number>();
   for (const v of variants) {
     const vr = join(root, v.name);
     mkdirSync(vr);
-    const nodes = await planNodes(vr, v.n ?? N);
+    let nodes = await planNodes(vr, v.n ?? N);
+    const ports = (ns: typeof nodes): number[] => ns.flatMap((n) => [n.gossipPort, n.apiPort, n.raftPort]);
+    for (let tries = 0; ports(nodes).some((p) => used.has(p)) && tries < 20; tries++)
+      nodes = await planNodes(vr, v.n ?? N);
+    for (const p of ports(nodes)) used.add(p);
+    plans.push(nodes);
+  }
+  for (const [vi, v] of variants.entries()) {
+    const nodes = plans[vi]!;
     const pids: number[] = [];
     for (const n of nodes) {
-      const c = await demoNodeConfig(n, nodes, cfg, env);
+      // Up to 5 founding voters, the rest learners (node-swarm-idle's shape; demo's would found all).
+      const c = swarmNodeConfig(n, nodes, cfg, env);
       mkdirSync(n.dataDir, { recursive: true });
       const fd = openSync(join(n.dataDir, 'node.log'), 'a');
       const ch = spawn(
@@ -74,22 +89,25 @@ try {
       ch.unref();
       pids.push(ch.pid!);
     }
-    runs.push({ v, pids, api: nodes[0]!.apiPort });
+    runs.push({ v, pids, api: nodes[0]!.apiPort, dirs: nodes.map((n) => n.dataDir) });
   }
-  // wait leader + one write
+  // wait for a leader and every member alive in the first node's view, then one write
   for (const r of runs) {
-    const end = Date.now() + 60000;
+    const end = Date.now() + 120_000;
     let ok = false;
     while (Date.now() < end && !ok) {
       try {
         const j = (await (await fetch(`http://127.0.0.1:${r.api}/v1/leader`)).json()) as { leader?: string };
-        if (j.leader) ok = true;
+        const m = (await (await fetch(`http://127.0.0.1:${r.api}/v1/members`)).json()) as {
+          members: { status: string }[];
+        };
+        if (j.leader && m.members.filter((x) => x.status === 'alive').length === r.pids.length) ok = true;
       } catch {
         // not up yet
       }
       if (!ok) await sleep(200);
     }
-    if (!ok) throw new Error(`${r.v.name}: no leader`);
+    if (!ok) throw new Error(`${r.v.name}: no leader, or not every member alive`);
     const put = await fetch(`http://127.0.0.1:${r.api}/v1/kv/rss-key`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -114,6 +132,15 @@ try {
       f('anon'),
       'file',
       f('file'),
+      // Daemons whose load turned V8's optimizing compilers on (src/node/compiler-tiering.ts): 5-6 MB more.
+      'compilers-on',
+      r.dirs.filter((d) => {
+        try {
+          return readFileSync(join(d, 'node.log'), 'utf8').includes('"optimizing compilers on"');
+        } catch {
+          return false;
+        }
+      }).length,
       ' per-node',
       samples[i]!.map((xs) => median(xs.map((x) => x.rss)).toFixed(1)).join(' '),
     );
@@ -125,7 +152,7 @@ try {
         r.v.name,
         '\n' +
           execSync(
-            `awk '/^[0-9a-f]+-[0-9a-f]+ /{n=$6" "$2} /^Rss:/{r[n]+=$2} END{for(k in r) if (r[k]>=100) printf "%8d %s\\n", r[k], k}' /proc/${r.pids[0]}/smaps | sort -rn | head -15`,
+            `awk '/^[0-9a-f]+-[0-9a-f]+ /{n=$6" "$2} /^Rss:/{r[n]+=$2} END{for(k in r) if (r[k]>=100) printf "%8d %s\\n", r[k], k}' /proc/${r.pids.at(-1)}/smaps | sort -rn | head -15`,
             { encoding: 'utf8' },
           ),
       );

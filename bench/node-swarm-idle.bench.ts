@@ -35,7 +35,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoNode } from '../src/cli/commands/demo.js';
-import { daemonArgs } from '../src/cli/daemon.js';
+import { daemonArgs, daemonEntry, daemonEnv } from '../src/cli/daemon.js';
 import { stopChild, swarmNodeConfig } from './local-swarm.js';
 import type { BenchReport } from './types.js';
 
@@ -60,6 +60,8 @@ const PARTS = new Set((process.env.SWARM_IDLE_PARTS ?? 'normal,emergency,cli').s
 const LOSS_PCT = Number(process.env.SWARM_IDLE_LOSS_PCT ?? 0);
 /** A directory to keep each daemon's debug log in (`<name>.log`; diagnosis of a window's traffic). */
 const LOG_DIR = process.env.SWARM_IDLE_LOG_DIR ?? '';
+/** Another daemon bundle to run instead of daemonEntry()'s (an A/B of two builds, one run each). */
+const DAEMON_ENTRY = process.env.SWARM_IDLE_DAEMON_ENTRY ?? '';
 /** `0`: run on the host's loopback instead of a namespace (no nftables counters then). */
 const USE_NETNS = process.env.SWARM_IDLE_NETNS !== '0';
 const CLI_RUNS = 20;
@@ -360,6 +362,8 @@ interface Window {
   tcp_syns_per_s_by_dialled_role: Record<string, number>;
   tcp_bare_packets_per_s_per_node: number;
   rss_median_mb: number;
+  /** Every daemon's RSS at the window's end, ascending: V8's optimizing compilers on add 5-6 MB (src/node/compiler-tiering.ts). */
+  rss_mb_sorted: number[];
   cpu_median_percent: number;
   wakeups_per_s_follower_median: number | null;
   wakeups_per_s_learner_median: number | null;
@@ -478,6 +482,7 @@ async function measure(nodes: readonly BenchNode[], mode: string): Promise<Windo
       (delta('tcp raft-bare-s').packets + delta('tcp raft-bare-d').packets) / secs / nodes.length,
     ),
     rss_median_mb: r1(median(rss)),
+    rss_mb_sorted: [...rss].sort((a, b) => a - b).map(r1),
     cpu_median_percent: r2(median(pids.map((_, i) => ((t1[i]! - t0[i]!) / 100 / secs) * 100))),
     wakeups_per_s_follower_median: follower.length ? r1(median(follower)) : null,
     wakeups_per_s_learner_median: learner.length ? r1(median(learner)) : null,
@@ -542,16 +547,19 @@ export default async function bench(): Promise<BenchReport> {
       sh('ip', ['link', 'set', 'lo', 'up']);
     }
     const t0 = performance.now();
-    const env = {
+    // The launcher's environment (daemonEnv: MALLOC_ARENA_MAX), as `swarm node start` gives a daemon.
+    const env = daemonEnv({
       ...process.env,
       SWARM_CONFIG: '',
       SWARM_SYSFS_ROOT: sysroot,
       ...(LOG_DIR ? { SWARM_LOGGING__LEVEL: 'debug' } : {}),
-    };
+    });
     if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
     for (const n of nodes) {
       const nodeConfig = swarmNodeConfig(n, nodes, config, env);
-      const [c, a] = inNs(process.execPath, daemonArgs(nodeConfig, env));
+      const args = daemonArgs(nodeConfig, env);
+      if (DAEMON_ENTRY) args[args.indexOf(daemonEntry())] = DAEMON_ENTRY;
+      const [c, a] = inNs(process.execPath, args);
       const log = LOG_DIR ? openSync(join(LOG_DIR, `${n.name}.log`), 'w') : 'ignore';
       const child = spawn(c, a, { stdio: ['ignore', log, log], env });
       if (typeof log === 'number') closeSync(log);

@@ -12,6 +12,8 @@ import type { ApiRoutes } from './app.js';
 import { ApiError } from './app.js';
 import { memberView } from './members.js';
 import type { EnergyResponse, SwarmEnergyResponse } from './energy-types.js';
+import { isoUtc } from '../common/utc-time.js';
+import { codeUnitCompare } from '../common/code-unit-compare.js';
 
 export function energyResponse(
   s: EnergySnapshot,
@@ -19,7 +21,7 @@ export function energyResponse(
   history: readonly number[] = [],
 ): EnergyResponse {
   return {
-    at: new Date(s.at).toISOString(),
+    at: isoUtc(s.at),
     device_class: s.deviceClass,
     power: {
       watts: s.power.watts,
@@ -87,7 +89,7 @@ function ratingValue(r: string | null): number | null {
 export function swarmEnergyResponse(v: GossipView): SwarmEnergyResponse {
   const members = v.members
     .map(memberView)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+    .sort((a, b) => codeUnitCompare(a.name, b.name) || codeUnitCompare(a.id, b.id))
     .map((m) => ({
       id: m.id,
       name: m.name,

@@ -9,13 +9,15 @@ import type { ApiRoutes } from './app.js';
 import { ApiError } from './app.js';
 import { memberLabels } from '../tasks/labels.js';
 import type { MemberEnergy, MemberView, MembersResponse } from './members-types.js';
+import { isoUtc } from '../common/utc-time.js';
+import { codeUnitCompare } from '../common/code-unit-compare.js';
 
 export interface MembersSource {
   view(): GossipView;
 }
 
 function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return ms === null ? null : isoUtc(ms);
 }
 
 function energyOf(s: MemberSnapshot): MemberEnergy | null {
@@ -55,7 +57,7 @@ export function memberView(s: MemberSnapshot): MemberView {
     incarnation: r.incarnation,
     raft_role: r.meta.raft ?? null,
     energy: energyOf(s),
-    last_change: new Date(s.lastChangeMs).toISOString(),
+    last_change: isoUtc(s.lastChangeMs),
     self: s.self,
   };
 }
@@ -63,7 +65,7 @@ export function memberView(s: MemberSnapshot): MemberView {
 export function membersResponse(v: GossipView): MembersResponse {
   const members = v.members
     .map(memberView)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    .sort((a, b) => codeUnitCompare(a.name, b.name) || codeUnitCompare(a.id, b.id));
   // A leader that is dead or gone is not the leader any more, whatever it last advertised.
   const leader =
     members.find((m) => m.raft_role === 'leader' && (m.status === 'alive' || m.status === 'suspect'))?.id ??

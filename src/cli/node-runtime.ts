@@ -51,7 +51,8 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
   const raft = new RaftComponent({
     peers: gossip,
     wakeSharer: gossip,
-    onActivity: () => tiering.poke(),
+    // With the entries applied so far: a client's writes count as load even in the start grace.
+    onActivity: () => tiering.poke(performance.now(), raft.state.appliedIndex),
     onPeerLinkLost: (id) => gossip.hintMember(id),
   });
   node.register(raft);

@@ -1,6 +1,7 @@
 /**
- * Timestamps formatted from the UTC fields of a Date, for a node's logs and
- * the API's `Date` header.
+ * Timestamps formatted from the UTC fields of a Date, for a node's logs, the
+ * API's `Date` header and the times in its answers (members, energy, events,
+ * tasks, the dashboard stream).
  *
  * Why not Date#toISOString / toUTCString: in V8 either one builds the date
  * cache, which makes ICU load its time zone data (zoneinfo64, metaZones, zone

@@ -10,7 +10,8 @@
  * idle daemon is 5-6 MB smaller (bench `daemon-rss`; docs/operations.md,
  * "Memory"). Off for good (`--no-opt`) costs 10-40% CPU per Raft write under
  * load, so they come back as soon as the process uses more than
- * BUSY_FRACTION of a core over a sampling window: V8 reads these flags at
+ * BUSY_FRACTION of a core over a sampling window (in the start grace, START_BUSY_FRACTION unless
+ * Raft applies entries at a client's pace: START_GRACE_MS below): V8 reads these flags at
  * every tiering decision, so code that is hot from then on is compiled as
  * with the defaults, after a few seconds of load at the slower tier.
  *
@@ -52,6 +53,26 @@ import type { NodeComponent, SwarmNode } from './node.js';
 export const BUSY_FRACTION = 0.05;
 /** Sampling window, ms; the check rides the chore host's wake-ups (up to a window late). */
 export const WINDOW_MS = 2000;
+/**
+ * The node's first START_GRACE_MS count as busy only above START_BUSY_FRACTION of a core.
+ *
+ * Why: a node's start in a swarm is a burst, not a load. Joining 24 members (their alive records,
+ * push-pull, formation, a learner's catch-up) took 5-6% of a core for a window or two on the first
+ * daemons of a 25-node swarm started at once, so 11 of 25 turned the compilers on for good within
+ * 3 s of starting and idled 5-6 MB larger (50 against 44.7 MB): the swarm's median RSS then sat on
+ * whichever side of 13 the count fell. A real load spends the higher budget (10% of a window, 200
+ * ms of CPU) within a fraction of a second: a Raft write costs a lean leader about 1 ms of CPU, and
+ * a follower a good part of that, so even one client writing turns every voter's compilers on.
+ */
+export const START_GRACE_MS = 30_000;
+export const START_BUSY_FRACTION = 0.1;
+/**
+ * Raft entries applied within one window that end the grace's leniency for that window: a client's
+ * writes are a load from their first second (one client writing makes a follower apply hundreds a
+ * second for 5-10% of a core, which must turn its compilers on as before: its acknowledgements are
+ * in every write's latency), while forming a 25-node swarm applies a few dozen in all.
+ */
+export const START_GRACE_WORK = 100;
 /** poke() reads the CPU clock at most this often, ms (a getrusage call; pokes come per request). */
 export const POKE_EVERY_MS = 50;
 
@@ -123,6 +144,11 @@ export interface CompilerTieringOptions {
   host?: ChoreHost | null;
   busyFraction?: number;
   windowMs?: number;
+  /** From start, this long counts as busy only above startBusyFraction (START_GRACE_MS; 0: none). */
+  startGraceMs?: number;
+  startBusyFraction?: number;
+  /** Work (Raft entries applied, as poke reports them) in one window that counts at busyFraction even in the grace. */
+  startGraceWork?: number;
   /** CPU time of the process so far, microseconds (user + system). */
   cpuMicros?: () => number;
   setFlags?: (flags: string) => void;
@@ -148,6 +174,12 @@ export class CompilerTiering implements NodeComponent {
   private heap: (readonly [lean: string, full: string])[] = [];
   private readonly busy: number;
   private readonly windowMs: number;
+  private readonly startBusy: number;
+  /** Until then (the window clock, opts.now) the busy share is startBusy's. */
+  private graceUntil = 0;
+  /** The work count poke last reported, and its value at the window's start (NaN: none reported yet). */
+  private work = Number.NaN;
+  private workAt = Number.NaN;
   private readonly cpu: () => number;
   private readonly setFlags: (flags: string) => void;
   private readonly now: () => number;
@@ -155,6 +187,7 @@ export class CompilerTiering implements NodeComponent {
   constructor(private readonly opts: CompilerTieringOptions = {}) {
     this.busy = opts.busyFraction ?? BUSY_FRACTION;
     this.windowMs = opts.windowMs ?? WINDOW_MS;
+    this.startBusy = Math.max(this.busy, opts.startBusyFraction ?? START_BUSY_FRACTION);
     this.cpu =
       opts.cpuMicros ??
       (() => {
@@ -192,6 +225,7 @@ export class CompilerTiering implements NodeComponent {
     };
     this.lastAt = this.now();
     this.lastCpu = this.cpu();
+    this.graceUntil = this.lastAt + (this.opts.startGraceMs ?? START_GRACE_MS);
     this.nextAt = this.lastAt + this.windowMs;
     this.removeChore = host.addChore(chore);
   }
@@ -210,7 +244,12 @@ export class CompilerTiering implements NodeComponent {
    * turns them on at once: 100 ms of CPU, a fraction of a second of load, and more than an idle node
    * spends in a window stretched by its slack (under 1% of a core).
    */
-  poke(now: number = this.now()): void {
+  poke(now: number = this.now(), work?: number): void {
+    if (work !== undefined) {
+      // Counted from the first report: what a restart recovered before it is not this window's work.
+      if (Number.isNaN(this.work)) this.workAt = work;
+      this.work = work;
+    }
     if (this.stateNow !== 'lean' || now < this.pokeAt) return;
     this.pokeAt = now + POKE_EVERY_MS;
     if (now >= this.nextAt) {
@@ -218,7 +257,7 @@ export class CompilerTiering implements NodeComponent {
       return;
     }
     const cpu = this.cpu();
-    if ((cpu - this.lastCpu) / 1000 >= this.busy * this.windowMs)
+    if ((cpu - this.lastCpu) / 1000 >= this.busyAt(now) * this.windowMs)
       this.goFull((cpu - this.lastCpu) / 1000 / (now - this.lastAt));
   }
 
@@ -228,11 +267,20 @@ export class CompilerTiering implements NodeComponent {
     const cpu = this.cpu();
     const elapsed = now - this.lastAt;
     const fraction = elapsed > 0 ? (cpu - this.lastCpu) / 1000 / elapsed : 0;
+    const busy = this.busyAt(now);
     this.lastAt = now;
     this.lastCpu = cpu;
+    this.workAt = this.work;
     this.nextAt = now + this.windowMs;
-    if (fraction < this.busy) return;
+    if (fraction < busy) return;
     this.goFull(fraction);
+  }
+
+  /** The share of a core that counts as busy in the window so far (START_GRACE_MS, START_GRACE_WORK). */
+  private busyAt(now: number): number {
+    // NaN (no work reported) compares false: not working.
+    const working = this.work - this.workAt >= (this.opts.startGraceWork ?? START_GRACE_WORK);
+    return now < this.graceUntil && !working ? this.startBusy : this.busy;
   }
 
   /** The compilers on, and the lean heap settings this node set back to V8's defaults. */

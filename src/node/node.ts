@@ -367,7 +367,7 @@ export class SwarmNode extends EventEmitter<{
           cause: p.cause,
           hint: REFUSAL_HINTS[p.cause],
           count: p.count,
-          last_seen: new Date(p.lastSeenMs).toISOString(),
+          last_seen: isoUtc(p.lastSeenMs),
         })),
       },
     };

@@ -16,6 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { isoUtc } from '../common/utc-time.js';
 
 export const LOG_FILE = 'output.log';
 
@@ -50,7 +51,7 @@ export class RotatingLog {
 
   /** A line of the supervisor's own (start, exit, restart), so the log tells the whole story. */
   note(text: string): void {
-    this.write(Buffer.from(`[swarm] ${new Date().toISOString()} ${text}\n`));
+    this.write(Buffer.from(`[swarm] ${isoUtc(Date.now())} ${text}\n`));
   }
 
   private rotate(): void {

@@ -53,6 +53,7 @@ import { collectTaskLog, type TaskLogChunk, type TaskLogReader } from './raft-fo
 import { allocDir, readLogBytes } from './task-log.js';
 import { RaftTaskStore, type TaskStoreRaft } from './task-store.js';
 import { TaskSupervisor, type LocalAllocation } from './task-supervisor.js';
+import { isoUtc } from '../common/utc-time.js';
 
 export interface TasksMembers {
   view(): {
@@ -709,13 +710,13 @@ export class TasksComponent implements NodeComponent {
       signal: status?.signal ?? null,
       restarts: status?.restarts ?? 0,
       message: status?.message ?? '',
-      since: status ? new Date(status.at_ms).toISOString() : null,
+      since: status ? isoUtc(status.at_ms) : null,
     }));
     return {
       name: tv.record.spec.name,
       desired: tv.record.desired,
       spec: tv.record.spec,
-      submitted: new Date(tv.record.submitted_ms).toISOString(),
+      submitted: isoUtc(tv.record.submitted_ms),
       running: allocations.filter((a) => a.state === 'running').length,
       allocations,
       explanation: tv.explanation,

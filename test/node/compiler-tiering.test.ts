@@ -107,6 +107,71 @@ describe('CompilerTiering', () => {
     await r.tiering.stop();
   });
 
+  it("counts a start-up burst as busy only above the start budget, for the start grace's length", async () => {
+    /** A node whose first `graceMs` count as busy above 10% of a core, then above 5%. */
+    const graced = (graceMs: number) => {
+      const set = new ChoreSet();
+      const flags: string[] = [];
+      const cpu = { us: 0 };
+      const tiering = new CompilerTiering({
+        host: { addChore: (c: Chore) => set.add(c) },
+        nodeOptions: '--max-semi-space-size=4',
+        windowMs: 2000,
+        busyFraction: 0.05,
+        startGraceMs: graceMs,
+        startBusyFraction: 0.1,
+        cpuMicros: () => cpu.us,
+        setFlags: (f) => flags.push(f),
+        // Its windows start at 10 s on its own clock; runDue and poke are given times from it.
+        now: () => 10_000,
+      });
+      return { set, flags, cpu, tiering };
+    };
+    const a = graced(30_000);
+    const t0 = 10_000;
+    await a.tiering.start(node);
+    // Joining a swarm: 6% of a core (120 ms of 2 s) for three windows, and a poke amid each.
+    for (const at of [2000, 4000, 6000]) {
+      a.cpu.us += 120_000;
+      a.tiering.poke(t0 + at - 100);
+      a.set.runDue(t0 + at, () => {});
+    }
+    expect(a.tiering.state).toBe('lean');
+    // A load within the grace: the start budget (200 ms) spent half way through a window, at a poke.
+    a.cpu.us += 210_000;
+    a.tiering.poke(t0 + 7000);
+    expect(a.tiering.state).toBe('full');
+    expect(a.flags).toEqual([...LEAN, ...FULL]);
+
+    // A client's writes are a load even in the grace: 6% with 100 entries applied in the window.
+    // The first report is the baseline (what a restart recovered does not count).
+    const w = graced(30_000);
+    const t2 = 10_000;
+    await w.tiering.start(node);
+    w.tiering.poke(t2 + 100, 5000);
+    w.cpu.us += 60_000;
+    w.tiering.poke(t2 + 1000, 5050);
+    w.cpu.us += 60_000;
+    w.set.runDue(t2 + 2000, () => {});
+    expect(w.tiering.state).toBe('lean');
+    w.cpu.us += 110_000;
+    w.tiering.poke(t2 + 3000, 5160);
+    expect(w.tiering.state).toBe('full');
+
+    // Past the grace the idle budget is back: the same 6% in one window turns them on.
+    const b = graced(5000);
+    const t1 = 10_000;
+    await b.tiering.start(node);
+    for (const at of [2000, 4000]) {
+      b.cpu.us += 120_000;
+      b.set.runDue(t1 + at, () => {});
+    }
+    expect(b.tiering.state).toBe('lean');
+    b.cpu.us += 120_000;
+    b.set.runDue(t1 + 6000, () => {});
+    expect(b.tiering.state).toBe('full');
+  });
+
   it('leaves V8 as started when the options already chose the compilers', async () => {
     for (const opts of [
       '--lite-mode',

@@ -50,6 +50,38 @@ describe('PowerHistory', () => {
     h.record(end + 3_600_002, [{ id: 'z', name: 'z', watts: null }]);
     expect(h.since(0).map((s) => s.id)).toEqual(['a']);
   });
+
+  it('returns what a plain list of points would hold, through its ring wrapping and growing', () => {
+    // The reference: the rule on a plain array (first point of a step kept, the latest replaced,
+    // the window and the point bound pruned from the oldest end).
+    const opts = { windowMs: 60_000, stepMs: 1000, maxMembers: 4 };
+    const h = new PowerHistory(opts);
+    const ref = new Map<string, [number, number][]>();
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let now = 5_000;
+    for (let k = 0; k < 3000; k++) {
+      now += Math.floor(rnd() * 900);
+      const id = ['a', 'b', 'c'][Math.floor(rnd() * 3)]!;
+      const watts = Math.round(rnd() * 10_000) / 1000;
+      h.record(now, [{ id, name: id, watts }]);
+      const pts = ref.get(id) ?? [];
+      ref.set(id, pts);
+      if (pts.length >= 2 && now - pts.at(-2)![0] < opts.stepMs) pts.pop();
+      pts.push([now, watts]);
+      for (const [rid, r] of ref) {
+        while (r.length > 0 && r[0]![0] < now - opts.windowMs) r.shift();
+        if (r.length > h.maxPoints) r.splice(0, r.length - h.maxPoints);
+        if (r.length === 0) ref.delete(rid);
+      }
+      if (k % 97 === 0 || k === 2999) {
+        const got = Object.fromEntries(h.since(0).map((s) => [s.id, s.points]));
+        expect(got).toEqual(Object.fromEntries([...ref].sort()));
+      }
+    }
+    const cursor = now - 10_000;
+    for (const s of h.since(cursor)) expect(s.points).toEqual(ref.get(s.id)!.filter((p) => p[0] > cursor));
+  });
 });
 
 describe('dashboard files', () => {

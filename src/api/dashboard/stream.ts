@@ -17,6 +17,7 @@ import { LightHeaders } from '../light-fetch.js';
 import { sseEvent, sseResponse } from '../stream.js';
 import { sleep } from '../../common/sleep.js';
 import type { PowerSeries } from '../../node/power-history.js';
+import { isoUtc } from '../../common/utc-time.js';
 
 export interface DashboardHistorySource {
   /** Record every member's power now (keeps the newest point current while a page watches). */
@@ -105,7 +106,7 @@ export function mountDashboardStream(app: Hono, opts: DashboardStreamOptions = {
     const fields = Object.keys(SNAPSHOT_ROUTES) as SnapshotField[];
     const answers = await Promise.all(fields.map((f) => getLocal(app, SNAPSHOT_ROUTES[f], auth)));
     const snap: DashboardSnapshot = {
-      at: new Date(clock()).toISOString(),
+      at: isoUtc(clock()),
       interval_ms: intervalMs,
       status: null,
       members: null,

@@ -10,6 +10,7 @@ import { EVENT_NAME_RE, MAX_EVENT_NAME_CHARS, MAX_EVENT_PAYLOAD_BYTES } from '..
 import { ApiError, parseJsonBody, type ApiRoutes } from '../app.js';
 import { sseEvent, sseResponse, type StreamSink } from '../stream.js';
 import type { EventJson, EventSendResponse, EventsRecentResponse } from './events-types.js';
+import { isoUtc } from '../../common/utc-time.js';
 
 export interface EventsRoutesOptions {
   /** A member's name by id (gossip), for `origin_name`. */
@@ -81,7 +82,7 @@ export function eventJson(d: DeliveredEvent, nameOf: (id: string) => string | nu
     name: e.name,
     payload,
     ...(binary ? { payload_base64: Buffer.from(e.payload).toString('base64') } : {}),
-    received_at: new Date(d.receivedAtMs).toISOString(),
+    received_at: isoUtc(d.receivedAtMs),
   };
 }
 
