@@ -734,7 +734,9 @@ export class RaftComponent implements NodeComponent {
       this.leaderHeardAt = now;
       // Sharing is for wake-ups: under writes the leader's appends come every millisecond or two,
       // and a gossip tick, chores and a peers-file check per append was 4% of a follower's CPU.
-      if (!this.core.isLeader && now - this.sharedWakeAt >= SHARE_WAKE_EVERY_MS) {
+      // (A wall clock set back shares at once rather than not for as long.)
+      const sinceShared = now - this.sharedWakeAt;
+      if (!this.core.isLeader && (sinceShared >= SHARE_WAKE_EVERY_MS || sinceShared < 0)) {
         this.sharedWakeAt = now;
         this.opts.wakeSharer?.shareWake();
       }
