@@ -72,6 +72,8 @@ export class RaftDriver {
   private cancelTick: (() => void) | null = null;
   /** The deadline the one-shot timer is armed for (deadline mode, see DriverClock.after). */
   private armedAt = Number.NaN;
+  /** When that timer was armed (the clock's ms), see updateTimer. */
+  private armedWhen = Number.NEGATIVE_INFINITY;
   private stopping = false;
   private failed = false;
   /** Ticks since start, reported so the idle cost is visible. */
@@ -145,12 +147,23 @@ export class RaftDriver {
     // or wakes us early once (the core's deadlines are absolute, so that tick finds nothing due).
     // Only small moves keep it: an idle follower's election deadline jumps a heartbeat interval per
     // heartbeat, and keeping that timer would cost a wasted wake-up every election period.
-    if (this.cancelTick !== null && at >= this.armedAt && at - this.armedAt < KEEP_ARMED_MS) return;
+    // And a timer armed less than KEEP_ARMED_MS ago is kept for any later deadline: a follower draws
+    // a new random election timeout at every append it takes, so under writes its deadline jumps
+    // later by up to the timeout spread most of the time, and re-arming for each was a clearTimeout
+    // and a setTimeout per append (3% of a follower's CPU at 16 clients). A kept timer may fire early
+    // once, at the end of a burst (the tick finds nothing due and re-arms); an idle follower's
+    // heartbeats come further apart than the window, so it re-arms at each as before.
+    if (this.cancelTick !== null && at >= this.armedAt) {
+      if (at - this.armedAt < KEEP_ARMED_MS) return;
+      if (this.o.clock.now() - this.armedWhen < KEEP_ARMED_MS) return;
+    }
     this.disarm();
     if (!Number.isFinite(at)) return;
     this.armedAt = at;
+    const now = this.o.clock.now();
+    this.armedWhen = now;
     // At least 1 ms: a deadline already due fires on the next timer phase, never in a busy loop.
-    const delay = Math.max(1, Math.ceil(at - this.o.clock.now()));
+    const delay = Math.max(1, Math.ceil(at - now));
     this.cancelTick = after.call(this.o.clock, delay, () => {
       this.cancelTick = null;
       this.armedAt = Number.NaN;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/common/rng.js';
 import type { DriverClock } from '../../src/driver/interfaces.js';
 import { memoryStorage } from '../../src/driver/memory-storage.js';
-import { RaftDriver } from '../../src/driver/raft-driver.js';
+import { KEEP_ARMED_MS, RaftDriver } from '../../src/driver/raft-driver.js';
 import { KvApplier } from '../../src/raft/kv-applier.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
@@ -78,7 +78,7 @@ function world(id: NodeId, voters: NodeId[], learners: NodeId[] = []) {
     }
     t = to;
   };
-  return { core, driver, sent, live, advance, now: () => t };
+  return { core, driver, sent, live, advance, now: () => t, armed: () => timers.length };
 }
 
 describe('RaftDriver deadline timer', () => {
@@ -125,6 +125,29 @@ describe('RaftDriver deadline timer', () => {
     }
     expect(w.core.isLeader).toBe(false);
     expect(w.driver.ticks).toBe(0);
+    await w.driver.stop();
+  });
+
+  it('a follower taking appends every 2 ms keeps its timer for later deadlines within KEEP_ARMED_MS', async () => {
+    const w = world('b', ['a', 'b', 'c']);
+    w.core.tick(w.now());
+    w.driver.updateTimer();
+    const before = w.armed();
+    // Each append draws a new random election timeout: the deadline jumps by up to 150 ms each time.
+    for (let i = 0; i < 100; i++) {
+      w.driver.receive({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0, readCtx: 0 });
+      await w.advance(w.now() + 2);
+    }
+    // Re-armed for every append that moved the deadline later was 85 of the 100 here; a deadline that
+    // moved earlier (a shorter draw) still re-arms, about half of the others.
+    const rearms = w.armed() - before;
+    expect(rearms).toBeGreaterThan(0);
+    expect(rearms).toBeLessThanOrEqual(100 / 3);
+    expect(KEEP_ARMED_MS).toBeGreaterThan(2);
+    // Still armed no later than the election deadline, so a leader that goes silent is noticed.
+    expect(w.live()).toHaveLength(1);
+    expect(w.live()[0]!.at).toBeLessThanOrEqual(w.core.nextDeadline());
+    expect(w.core.isLeader).toBe(false);
     await w.driver.stop();
   });
 

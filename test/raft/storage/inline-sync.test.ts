@@ -4,6 +4,7 @@
  * sync() resolves, and a failed inline fsync fails the storage stop like a failed pooled one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { NODE_INLINE_SYNC } from '../../../src/node/raft-core-runner.js';
 import type { FileStorageOptions } from '../../../src/raft/storage/file-storage.js';
 import { nodeFs, type StorageFile, type StorageFs } from '../../../src/raft/storage/fs.js';
 import { closeStoragesAndDirs, entries, entry, openStorage, tempDir } from './helpers.js';
@@ -72,6 +73,24 @@ describe('inline fdatasync', () => {
     await s.close();
     const again = await open(dir, {});
     expect(again.getLastIndex()).toBe(10);
+  });
+
+  it("the node's follower policy (NODE_INLINE_SYNC) fsyncs a flush of any size inline on a fast disk", async () => {
+    const dir = tempDir();
+    const counts: Counts = { pooled: 0, inline: 0 };
+    const s = await open(dir, {
+      fs: countingFs(counts, { stallMs: 0, fail: false }),
+      inlineSync: { ...NODE_INLINE_SYNC, maxMs: 1000 },
+    });
+    const atLoad = { ...counts };
+    // One leader round of appends at 64 clients: tens of entries.
+    s.append(entries(1, 64, 1));
+    await s.sync();
+    expect(counts.inline - atLoad.inline).toBe(1);
+    expect(counts.pooled - atLoad.pooled).toBe(0);
+    expect(NODE_INLINE_SYNC.maxMs).toBeLessThanOrEqual(2);
+    await s.close();
+    expect((await open(dir, {})).getLastIndex()).toBe(64);
   });
 
   it('stops fsyncing inline once the disk is slow', async () => {
