@@ -137,7 +137,10 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     const core = n.core;
     const applier = n.applier;
     if (core === null || applier === null) return Promise.reject(new NoQuorumError('node down'));
-    if (s.stopping) return Promise.reject(new NoQuorumError('node stopping'));
+    if (s.stopping)
+      return Promise.reject(
+        new NotLeaderError(core.leaderId, core.isLeader ? core.status().leadTransferee : null),
+      );
     if (!core.isLeader) return Promise.reject(new NotLeaderError(core.leaderId));
     const r = core.propose(encodeCommand(cmd), w.now);
     if (!r.ok) {
