@@ -531,14 +531,18 @@ export class RaftForwarder {
       switch (r.code) {
         case 'ok':
         case 'mismatch':
-          // Only a leader executes what route() sends: it led in its term (an heir that has just won, say).
-          this.learn(target, r.term);
+          // Only a leader executes what route() sends: it led in the request's term, or (an heir that has
+          // just won) in the term it answers from. Not the answer's term otherwise: a leader that stepped
+          // down between commit and answer answers from a later term it does not lead.
+          this.learn(target, heir ? r.term : term);
           return fromResponse(r);
         case 'not_leader':
           // Not executed there: safe to send on, to whom it names.
           hint = { leader: r.leader, successor: r.successor, term: r.term };
           // The leader vouches for its successor's process (see isGone above).
           if (r.successor !== null) this.gone.delete(r.successor);
+          // The leader recorded here refuses: it no longer leads; what it names replaces it.
+          if (this.learned?.leader === target && r.term >= this.learned.term) this.learned = null;
           if (r.leader !== null) this.learn(r.leader, r.term);
           if (r.term > newestTerm) {
             newestTerm = r.term;
@@ -697,6 +701,7 @@ export class RaftForwarder {
    */
   onPeerGone(peer: string): void {
     this.gone.set(peer, this.host.currentTerm());
+    if (this.learned?.leader === peer) this.learned = null;
     for (const [id, p] of this.pending) {
       if (p.to !== peer) continue;
       if (p.repeatable)

@@ -710,6 +710,32 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
       expect(c.puts.map((x) => x.key)).toEqual(['k1', 'k2', 'k3']);
     });
 
+    it("a leader that stepped down before answering ok is not recorded as the newer term's leader", async () => {
+      // b commits a's write in term 2, then steps down (c leads term 3) before answering from term 3.
+      const a = make('a', { leader: 'b', term: 2 });
+      const b = make('b', { leads: true, leader: 'b', term: 2 });
+      const c = make('c', { leader: 'c', term: 3 });
+      b.putImpl = async (key, value) => {
+        b.term = 3;
+        b.leads = false;
+        b.leader = 'c';
+        c.leads = true;
+        return putResult(key, value, 11);
+      };
+      await a.fwd.write({ op: 'put', key: 'k1', value: 1 }, 2000);
+      await a.fwd.write({ op: 'put', key: 'k2', value: 2 }, 2000);
+      const before = a.sent.filter((m) => m.type === 'fwd_req').length;
+      await a.fwd.write({ op: 'put', key: 'k3', value: 3 }, 2000);
+      // Once c is learned, writes go straight to it; recording b for term 3 cost a hop through b each.
+      expect(
+        a.sent
+          .filter((m) => m.type === 'fwd_req')
+          .slice(before)
+          .map((m) => m.to),
+      ).toEqual(['c']);
+      expect(c.puts.map((x) => x.key)).toEqual(['k2', 'k3']);
+    });
+
     it('an heir that answered from a newer term is used for the next writes too', async () => {
       const a = make('a', { leader: 'b', term: 2 });
       const b = make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
