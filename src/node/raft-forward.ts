@@ -499,6 +499,10 @@ export class RaftForwarder {
       // hand-over often names it). Skipping it sent the write back to the leader, which named the
       // heir again, until MAX_FORWARDS failed it: 503 "not the leader" (issue #16, reproduced by
       // `npm run sim -- --scenario graceful-stop`).
+      // Known case: if the heir's process really is gone, the frame waits in the transport's reconnect
+      // queue; the write fails here with an unknown outcome (onPeerGone, or its timeout), and a member
+      // restarted before the queue is dropped may still execute it (heir requests skip the term fence).
+      // Allowed for an unknown outcome, but a 503 (docs/raft-runtime.md, "Graceful stop").
       if (!heir && this.isGone(target)) {
         // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
         // request (a write too) may go to the next leader once one is known.
