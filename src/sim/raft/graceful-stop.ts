@@ -9,8 +9,9 @@
  * on the stopping leader, the daemon's hand-over (RaftAutopilot.handOver:
  * transfer, wait for the successor, settle), all on the virtual clock. The
  * stop then follows RaftComponent.stop: the node refuses proposals
- * (`stopping`), the Ready loop stops ticking, the forwarder closes, the
- * transport closes (the peers' redials are refused a few ms later: the core's
+ * (`stopping`), the Ready loop stops ticking, the forwarder refuses what it
+ * reads while the transport still carries the refusals (stopServing, drain),
+ * then the forwarder and the transport close (the peers' redials are refused a few ms later: the core's
  * peerUnreachable and the forwarder's onPeerGone, as RaftComponent wires
  * them), and the process exits. Between the steps, the other components'
  * stop work takes a drawn time (the CLI's stop runs beside the daemon).
