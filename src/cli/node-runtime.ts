@@ -52,7 +52,7 @@ export function createNodeRuntime(config: SwarmConfig, logger: Logger): SwarmNod
     peers: gossip,
     wakeSharer: gossip,
     // With the entries applied so far: a client's writes count as load even in the start grace.
-    onActivity: () => tiering.poke(performance.now(), raft.state.appliedIndex),
+    onActivity: () => tiering.activity(raft.state.appliedIndex),
     onPeerLinkLost: (id) => gossip.hintMember(id),
   });
   node.register(raft);

@@ -6,7 +6,9 @@
  * daemon that answered one GET /v1/members (names sorted for display) held
  * about 3 MB more than its peers (docs/operations.md, "Memory"). Names and
  * ids here are the nodes' own, mostly ASCII; the order differs from
- * localeCompare's only in case and accents ("B" before "a").
+ * localeCompare's in case and accents ("B" before "a") and in punctuation:
+ * ICU put "_" before "-" before digits, code units put "-" before digits
+ * before "_" ("pi1" now sorts before "pi_a").
  */
 export function codeUnitCompare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -33,7 +33,7 @@ import type { PeerDirectory } from './peers.js';
 import { RaftAutopilot } from './raft-autopilot.js';
 import { LEARNER_HEARTBEAT_ROUNDS, RaftCoreRunner } from './raft-core-runner.js';
 import { NoQuorumError } from './raft-errors.js';
-import { RaftForwarder } from './raft-forward.js';
+import { RaftForwarder, STOP_DRAIN_MAX_MS, STOP_DRAIN_QUIET_MS } from './raft-forward.js';
 import { RaftFormationRunner } from './raft-formation-runner.js';
 import { RaftKvService, type KvEntry } from './raft-kv-service.js';
 import { RaftMerge, type MergeReport } from './raft-merge.js';
@@ -440,6 +440,8 @@ export class RaftComponent implements NodeComponent {
     this.merge.stop();
     await this.autopilot.handOver();
     await this.runner.stopLoop();
+    this.forward.stopServing();
+    await this.forward.drain(STOP_DRAIN_QUIET_MS, STOP_DRAIN_MAX_MS);
     this.forward.close();
     await this.transport?.close();
     this.transport = null;

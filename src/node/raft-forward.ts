@@ -50,6 +50,15 @@ import { NoQuorumError, NotLeaderError, QuotaExceededError, RequestAbandonedErro
 import { parseCoordOp, type CoordOp, type CoordOutcome } from './coord-ops.js';
 import { WALL_TIMER_CLOCK, type TimerClock } from './timer-clock.js';
 
+/**
+ * A stop keeps the Raft transport open after the forwarder starts refusing (stopServing) until no
+ * forwarded request was refused for STOP_DRAIN_QUIET_MS, at most STOP_DRAIN_MAX_MS (drain): the
+ * refusals then reach their senders, which take the writes to the leader instead of failing them
+ * 503 when this port closes (issue #16). A sender refused once learns the leader, so the stream of
+ * requests to a stopping node ends within a round trip.
+ */
+export const STOP_DRAIN_QUIET_MS = 10;
+export const STOP_DRAIN_MAX_MS = 100;
 /** A request is sent to at most this many nodes (a stale leader hint costs one extra hop). */
 export const MAX_FORWARDS = 3;
 /** Added to the request timeout when waiting for a forwarded answer: the leader's own bound plus the trip. */
@@ -220,6 +229,11 @@ export class RaftForwarder {
   private nextId = 1;
   private serving = 0;
   private closed = false;
+  /** Stopping: requests read from now on are refused unexecuted (see stopServing). */
+  private refusing = false;
+  /** When refusing began, and when the last request was refused since (see drain). */
+  private refusingSince = 0;
+  private lastRefusalAt = 0;
   private waiters: AppliedWaiter[] = [];
   private taskLogReader: TaskLogReader | null = null;
   private readonly clock: TimerClock;
@@ -485,6 +499,10 @@ export class RaftForwarder {
       // hand-over often names it). Skipping it sent the write back to the leader, which named the
       // heir again, until MAX_FORWARDS failed it: 503 "not the leader" (issue #16, reproduced by
       // `npm run sim -- --scenario graceful-stop`).
+      // Known case: if the heir's process really is gone, the frame waits in the transport's reconnect
+      // queue; the write fails here with an unknown outcome (onPeerGone, or its timeout), and a member
+      // restarted before the queue is dropped may still execute it (heir requests skip the term fence).
+      // Allowed for an unknown outcome, but a 503 (docs/raft-runtime.md, "Graceful stop").
       if (!heir && this.isGone(target)) {
         // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
         // request (a write too) may go to the next leader once one is known.
@@ -517,14 +535,18 @@ export class RaftForwarder {
       switch (r.code) {
         case 'ok':
         case 'mismatch':
-          // Only a leader executes what route() sends: it led in its term (an heir that has just won, say).
-          this.learn(target, r.term);
+          // Only a leader executes what route() sends: it led in the request's term, or (an heir that has
+          // just won) in the term it answers from. Not the answer's term otherwise: a leader that stepped
+          // down between commit and answer answers from a later term it does not lead.
+          this.learn(target, heir ? r.term : term);
           return fromResponse(r);
         case 'not_leader':
           // Not executed there: safe to send on, to whom it names.
           hint = { leader: r.leader, successor: r.successor, term: r.term };
           // The leader vouches for its successor's process (see isGone above).
           if (r.successor !== null) this.gone.delete(r.successor);
+          // The leader recorded here refuses: it no longer leads; what it names replaces it.
+          if (this.learned?.leader === target && r.term >= this.learned.term) this.learned = null;
           if (r.leader !== null) this.learn(r.leader, r.term);
           if (r.term > newestTerm) {
             newestTerm = r.term;
@@ -683,6 +705,7 @@ export class RaftForwarder {
    */
   onPeerGone(peer: string): void {
     this.gone.set(peer, this.host.currentTerm());
+    if (this.learned?.leader === peer) this.learned = null;
     for (const [id, p] of this.pending) {
       if (p.to !== peer) continue;
       if (p.repeatable)
@@ -718,7 +741,14 @@ export class RaftForwarder {
   }
 
   private learn(leader: string, term: number): void {
-    if (term > this.host.currentTerm() && term > (this.learned?.term ?? 0)) this.learned = { leader, term };
+    if (term > this.host.currentTerm() && term > (this.learned?.term ?? 0)) {
+      this.learned = { leader, term };
+      // It leads a term after this node's: a process of it runs (restarted since a gone mark of an
+      // earlier term). Still marked gone, route() skipped it and waited on a view that did not name
+      // it, so did not wait: a spin (found by the graceful-stop scenario's once-writing clients).
+      const g = this.gone.get(leader);
+      if (g !== undefined && g < term) this.gone.delete(leader);
+    }
   }
 
   /** Whether `id`'s process was found gone in the current term (see onPeerGone). */
@@ -739,14 +769,15 @@ export class RaftForwarder {
 
   onMessage(m: ForwardMessage): void {
     if (m.to !== this.host.selfId) return;
-    if (this.closed) {
-      // Stopping: the transport still reads until it closes, right after this. A request read now is
-      // refused unexecuted, so its sender takes it elsewhere; dropped, the sender could only report
-      // its outcome unknown (503) once this process's port refused it, although nothing ran here
-      // (issue #16, a write forwarded to a leader that had just handed over). No leader is named when
-      // this node still believes it leads (a stop whose hand-over failed): the sender waits for the
-      // election then.
-      if (m.type === 'fwd_req' && this.host.knownPeer(m.from)) {
+    if (m.type === 'fwd_req' && (this.refusing || this.closed)) {
+      // Stopping (stopServing): the transport still reads and sends until it closes, after drain().
+      // A request read now is refused unexecuted, so its sender takes it elsewhere; dropped, the
+      // sender could only report its outcome unknown (503) once this process's port refused it,
+      // although nothing ran here (issue #16, a write forwarded to a leader that had just handed
+      // over). No leader is named when this node still believes it leads (a stop whose hand-over
+      // failed): the sender waits for the election then.
+      if (this.host.knownPeer(m.from)) {
+        this.lastRefusalAt = this.clock.now();
         const leader = this.host.leader();
         this.answer(
           m,
@@ -757,6 +788,7 @@ export class RaftForwarder {
       }
       return;
     }
+    if (this.closed) return;
     // A frame from a member's process: it is not gone (restarted since its port refused us).
     if (this.gone.size > 0) this.gone.delete(m.from);
     if (m.type === 'fwd_resp') {
@@ -972,6 +1004,34 @@ export class RaftForwarder {
       });
       this.waiters.push(w);
     });
+  }
+
+  /**
+   * Stopping begins (the node's Ready loop has stopped: nothing proposed here would commit): every
+   * request read from now on is refused not_leader, unexecuted, naming the leader this node follows.
+   * The transport must stay open until drain() ends, so the refusals reach their senders: closed at
+   * once, it dropped them, and the senders met a refused port instead (an unknown outcome, 503).
+   * This node's own requests still in flight keep waiting for their answers until close().
+   */
+  stopServing(): void {
+    if (this.refusing) return;
+    this.refusing = true;
+    this.refusingSince = this.clock.now();
+  }
+
+  /**
+   * After stopServing: resolves once no request has been refused for `quietMs` (a sender refused
+   * once learns the leader and sends there), and after at most `maxMs` in all, so a stop stays bounded.
+   */
+  async drain(quietMs: number, maxMs: number): Promise<void> {
+    const end = this.clock.now() + maxMs;
+    for (;;) {
+      const now = this.clock.now();
+      const until = Math.min(end, Math.max(this.refusingSince, this.lastRefusalAt) + quietMs);
+      if (now >= until) return;
+      // At least 1 ms a round: a fraction below the clock's resolution would wake at the same now.
+      await new Promise<void>((r) => this.clock.after(Math.max(1, until - now), r));
+    }
   }
 
   /** Stop: answer every waiting request (its outcome is unknown to this node). */

@@ -150,7 +150,15 @@ export class RaftKvService {
   private propose(cmd: KvCommand): Promise<KvResult> {
     const core = this.requireCore();
     const { metrics } = this.host;
-    if (this.host.stopping()) throw new NoQuorumError('node stopping');
+    // Nothing is proposed once stopping begins: a not_leader refusal says so, and names where the
+    // write belongs (the successor of a hand-over, the leader followed now), so the forwarder takes
+    // it there. A no_quorum here reached the client as a 503 with an unknown outcome although
+    // nothing ran (issue #16). A node that still leads (its hand-over failed) names itself: its own
+    // clients' writes wait (bounded) for the next leader, as during a hand-over.
+    if (this.host.stopping()) {
+      metrics.proposals.inc(REJECTED);
+      throw new NotLeaderError(core.leaderId, core.isLeader ? core.status().leadTransferee : null);
+    }
     const frozen = this.host.frozen();
     if (frozen !== null) throw new NoQuorumError(frozen);
     // A follower refuses before encoding: it meets this for every write it forwards (it tries locally first).

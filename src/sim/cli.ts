@@ -165,11 +165,13 @@ async function gracefulStop(a: CliArgs): Promise<void> {
   let failures = 0;
   let done = 0;
   let ok = 0;
+  let refusals = 0;
   const gaps: number[] = [];
   const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
   for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
     const r = await gracefulStopCheck({ seed, ...(sink ? { traceSink: sink } : {}) });
     ok += r.writes.ok;
+    refusals += r.stopRefusals;
     gaps.push(...r.gaps);
     if (!r.ok) {
       failures++;
@@ -184,7 +186,7 @@ async function gracefulStop(a: CliArgs): Promise<void> {
     gaps.length === 0 ? '-' : gaps[Math.floor(q * (gaps.length - 1))]!.toFixed(1);
   process.stdout.write(
     `graceful-stop: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${gaps.length} leader stops, ` +
-      `${ok} writes acknowledged; largest write gap per stop (virtual ms) median ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}; ` +
+      `${ok} writes acknowledged, ${refusals} stopping nodes' refusals delivered; largest write gap per stop (virtual ms) median ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}; ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
   );
   process.exitCode = failures > 0 ? 1 : 0;

@@ -10,7 +10,11 @@ import type { KvApplier, PendingProposal } from '../../src/raft/kv-applier.js';
 import type { KvResult } from '../../src/raft/kv.js';
 import type { RaftNode } from '../../src/raft/raft-node.js';
 
-function setup(requestTimeoutMs = 1000, leads = true) {
+function setup(
+  requestTimeoutMs = 1000,
+  leads = true,
+  opts: { stopping?: boolean; transferee?: string } = {},
+) {
   const waiting = new Map<number, PendingProposal>();
   const cancelled: number[] = [];
   const counts = new Map<string, number>();
@@ -20,7 +24,7 @@ function setup(requestTimeoutMs = 1000, leads = true) {
     isLeader: leads,
     leaderId: leads ? 'a' : 'b',
     propose: () => ({ ok: true as const, index: ++index, term: 3 }),
-    status: () => ({ leadTransferee: null }),
+    status: () => ({ leadTransferee: opts.transferee ?? null }),
   } as unknown as RaftNode;
   const applier = {
     kv: { bytes: 0 },
@@ -34,7 +38,7 @@ function setup(requestTimeoutMs = 1000, leads = true) {
     core: () => core,
     applier: () => applier,
     frozen: () => null,
-    stopping: () => false,
+    stopping: () => opts.stopping === true,
     quotaBytes: () => 0,
     requestTimeoutMs,
     metrics: {
@@ -50,6 +54,20 @@ const applied = (i: number): KvResult =>
   ({ ok: true, op: 'put', index: i, revision: i, record: null, prev: null }) as unknown as KvResult;
 
 describe('RaftKvService proposals', () => {
+  it('a stopping node refuses not_leader (nothing proposed), naming the leader or the successor', async () => {
+    // A no_quorum here became a 503 with an unknown outcome, though nothing was proposed (issue #16).
+    const follower = setup(1000, false, { stopping: true });
+    const e1 = await follower.svc.put('k', 1).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(NotLeaderError);
+    expect(e1).toMatchObject({ leader: 'b', successor: null });
+    const handing = setup(1000, true, { stopping: true, transferee: 'c' });
+    const e2 = await handing.svc.delete('k').catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(NotLeaderError);
+    expect(e2).toMatchObject({ leader: 'a', successor: 'c' });
+    expect(handing.waiting.size).toBe(0);
+    expect(handing.counts.get('rejected')).toBe(1);
+  });
+
   it('a put resolves with its entry applied, and its timeout never fires afterwards', async () => {
     const t = setup(50);
     const p = t.svc.put('k', 1);

@@ -19,23 +19,25 @@ describe('sim: writes through the survivors while the leader stops gracefully', 
     const failed: string[] = [];
     let stops = 0;
     let ok = 0;
+    let refusals = 0;
     for (let seed = 1; seed <= 30; seed++) {
       const r = await gracefulStopCheck({ seed });
       stops += r.stops;
       ok += r.writes.ok;
+      refusals += r.stopRefusals;
       if (!r.ok) failed.push(`seed ${seed}: ${r.failure ?? ''}\n${r.trace.slice(-20).join('\n')}`);
     }
     expect(failed).toEqual([]);
     // The run did what it claims: leaders stopped and writes went through during the stops.
     expect(stops).toBe(30 * 8);
     expect(ok).toBeGreaterThan(30_000);
+    // A stopping node's refusals ("stopping: not executed") reach their senders: its transport stays
+    // open while it refuses (RaftForwarder.stopServing, drain). Closed at once, none ever did.
+    expect(refusals).toBeGreaterThan(0);
   }, 120_000);
 
-  it('the seeds that failed before the fix pass, and one replays bit for bit', async () => {
-    for (const seed of [1, 3, 4, 9, 22, 35]) {
-      const r = await gracefulStopCheck({ seed });
-      expect(r.failure, `seed ${seed}`).toBeNull();
-    }
+  it('seed 35 (failed before the fix, past the loop above) passes, and one replays bit for bit', async () => {
+    expect((await gracefulStopCheck({ seed: 35 })).failure).toBeNull();
     const a = await gracefulStopCheck({ seed: 4, stops: 3 });
     const b = await gracefulStopCheck({ seed: 4, stops: 3 });
     expect(b.trace).toEqual(a.trace);
