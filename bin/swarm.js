@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `swarm` command runs the compiled CLI so start-up does not pay for a TypeScript loader.
+import { statSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { URL } from 'node:url';
 import { commandWords } from '../dist/cli/argv.js';
 
 const [group, command] = commandWords(process.argv);
@@ -19,6 +21,20 @@ if (group === 'node' && command === 'stop') {
 // plain forms have a fast path that loads node built-ins only (dist/cli/fast.js); a service
 // manager's `node start --foreground` runs the node from the config validated at its last start.
 // null: the full program must run.
+// The fast path is one bundled file when the build made it (scripts/bundle-cli-fast.mjs): the module
+// loader's per-file work for a dozen modules is several ms of a command held to 1.6x `node -e 0`. A
+// bundle older than the tsc output (a `tsc` without the bundle step) is stale: the modules then.
+function fastModule() {
+  const bundle = new URL('../dist/cli/fast.bundle.js', import.meta.url);
+  const plain = new URL('../dist/cli/fast.js', import.meta.url);
+  try {
+    if (statSync(bundle).mtimeMs >= statSync(plain).mtimeMs) return bundle.href;
+  } catch {
+    // no bundle
+  }
+  return plain.href;
+}
+
 let code = null;
 const fast =
   (group === 'kv' && command === 'get') ||
@@ -27,7 +43,7 @@ const fast =
   (group === 'node' && command === 'start' && process.argv.includes('--foreground'));
 if (fast) {
   try {
-    const { fastMain } = await import('../dist/cli/fast.js');
+    const { fastMain } = await import(fastModule());
     code = await fastMain(process.argv, process.env);
   } catch {
     code = null; // a surprise on the fast path: the full program decides
