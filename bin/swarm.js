@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `swarm` command runs the compiled CLI so start-up does not pay for a TypeScript loader.
-import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { getPriority, setPriority } from 'node:os';
-import { URL } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 import { commandWords } from '../dist/cli/argv.js';
 
 const [group, command] = commandWords(process.argv);
@@ -24,15 +24,19 @@ if (group === 'node' && command === 'stop') {
 // The fast path is one bundled file when the build made it (scripts/bundle-cli-fast.mjs): the module
 // loader's per-file work for a dozen modules is several ms of a command held to 1.6x `node -e 0`. A
 // bundle older than the tsc output (a `tsc` without the bundle step) is stale: the modules then.
-function fastModule() {
-  const bundle = new URL('../dist/cli/fast.bundle.js', import.meta.url);
+// CommonJS, required: built-ins imported as ES modules would load more (see that script).
+async function loadFast() {
+  const require = createRequire(import.meta.url);
+  const { statSync } = require('node:fs');
+  const bundle = new URL('../dist/cli/fast.bundle.cjs', import.meta.url);
   const plain = new URL('../dist/cli/fast.js', import.meta.url);
+  let fresh = false;
   try {
-    if (statSync(bundle).mtimeMs >= statSync(plain).mtimeMs) return bundle.href;
+    fresh = statSync(bundle).mtimeMs >= statSync(plain).mtimeMs;
   } catch {
     // no bundle
   }
-  return plain.href;
+  return fresh ? require(fileURLToPath(bundle)) : import(plain.href);
 }
 
 let code = null;
@@ -43,7 +47,7 @@ const fast =
   (group === 'node' && command === 'start' && process.argv.includes('--foreground'));
 if (fast) {
   try {
-    const { fastMain } = await import(fastModule());
+    const { fastMain } = await loadFast();
     code = await fastMain(process.argv, process.env);
   } catch {
     code = null; // a surprise on the fast path: the full program decides

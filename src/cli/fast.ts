@@ -23,6 +23,7 @@
  * returns null only before its request leaves; from then on it finishes the
  * stop itself (stopNode).
  */
+import { lazyBuiltin } from '../common/builtins.js';
 import { reportFailure } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { ApiRequestError, NodeUnreachableError, UnauthorizedError, errorBody } from '../client/errors.js';
@@ -161,6 +162,10 @@ export function parseFastStart(
   return { config, opts };
 }
 
+// Loaded on first use, not with this module: on the foreground path this process is a node, which
+// has no use for it; and required, not imported: see scripts/bundle-cli-fast.mjs.
+const netModule = lazyBuiltin<typeof import('node:net')>('node:net');
+
 /**
  * One request; a failure the full program words the same way is thrown as its error, any other is null.
  *
@@ -194,8 +199,7 @@ async function get(
   if (body) head += `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n`;
   head += '\r\n';
   const timeoutMs = post?.timeoutMs ?? TIMEOUT_MS;
-  // Loaded here, not with this module: on the foreground path this process is a node, which has no use for it.
-  const net = await import('node:net');
+  const net = netModule();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let settled = false;
@@ -210,7 +214,8 @@ async function get(
     sock.setNoDelay(true);
     sock.setTimeout(timeoutMs, () => done(null, new NodeUnreachableError(baseUrl, 'timed out')));
     sock.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') done(null, new NodeUnreachableError(baseUrl, 'connection refused', err));
+      if (err.code === 'ECONNREFUSED')
+        done(null, new NodeUnreachableError(baseUrl, 'connection refused', err));
       else done(null);
     });
     sock.on('connect', () => {
