@@ -9,8 +9,9 @@
  * zod with the config schema and the response schemas, and fetch's HTTP
  * stack (undici): most of 500 ms on this machine, seconds on a Pi Zero. Here:
  * node built-ins, the config as last validated for the same inputs
- * (config-memo.ts), the data dir's lock and node.json, one request over
- * node:http.
+ * (config-memo.ts), the data dir's lock and node.json, one HTTP/1.1
+ * request over a node:net socket (get()); `npm run build` bundles it into one
+ * CommonJS file (scripts/bundle-cli-fast.mjs).
  *
  * It answers only what it can answer exactly as the full program would: the
  * plain forms of the two commands (see parse()), a config remembered from a
