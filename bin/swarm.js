@@ -22,17 +22,19 @@ if (group === 'node' && command === 'stop') {
 // manager's `node start --foreground` runs the node from the config validated at its last start.
 // null: the full program must run.
 // The fast path is one bundled file when the build made it (scripts/bundle-cli-fast.mjs): the module
-// loader's per-file work for a dozen modules is several ms of a command held to 1.6x `node -e 0`. A
-// bundle older than the tsc output (a `tsc` without the bundle step) is stale: the modules then.
-// CommonJS, required: built-ins imported as ES modules would load more (see that script).
+// loader's per-file work for a dozen modules is several ms of a command held to 1.6x `node -e 0`.
+// In a source tree a bundle older than the tsc output (a `tsc` without the bundle step) is stale:
+// the modules then. CommonJS, required: built-ins imported as ES modules load more (that script).
 async function loadFast() {
   const require = createRequire(import.meta.url);
-  const { statSync } = require('node:fs');
+  const { existsSync, statSync } = require('node:fs');
   const bundle = new URL('../dist/cli/fast.bundle.cjs', import.meta.url);
   const plain = new URL('../dist/cli/fast.js', import.meta.url);
   let fresh = false;
   try {
-    fresh = statSync(bundle).mtimeMs >= statSync(plain).mtimeMs;
+    const b = statSync(bundle).mtimeMs;
+    // An installed package (no src/ beside dist/) dates its files in unpacking order: always its bundle.
+    fresh = !existsSync(new URL('../src', import.meta.url)) || b >= statSync(plain).mtimeMs;
   } catch {
     // no bundle
   }
