@@ -9,8 +9,9 @@
  * zod with the config schema and the response schemas, and fetch's HTTP
  * stack (undici): most of 500 ms on this machine, seconds on a Pi Zero. Here:
  * node built-ins, the config as last validated for the same inputs
- * (config-memo.ts), the data dir's lock and node.json, one request over
- * node:http.
+ * (config-memo.ts), the data dir's lock and node.json, one HTTP/1.1
+ * request over a node:net socket (get()); `npm run build` bundles it into one
+ * CommonJS file (scripts/bundle-cli-fast.mjs).
  *
  * It answers only what it can answer exactly as the full program would: the
  * plain forms of the two commands (see parse()), a config remembered from a
@@ -23,6 +24,7 @@
  * returns null only before its request leaves; from then on it finishes the
  * stop itself (stopNode).
  */
+import { lazyBuiltin } from '../common/builtins.js';
 import { reportFailure } from '../common/errors.js';
 import { resolveConfigPath } from '../config/paths.js';
 import { ApiRequestError, NodeUnreachableError, UnauthorizedError, errorBody } from '../client/errors.js';
@@ -161,7 +163,20 @@ export function parseFastStart(
   return { config, opts };
 }
 
-/** One request; a failure the full program words the same way is thrown as its error, any other is null. */
+// Loaded on first use, not with this module: on the foreground path this process is a node, which
+// has no use for it; and required, not imported: see scripts/bundle-cli-fast.mjs.
+const netModule = lazyBuiltin<typeof import('node:net')>('node:net');
+
+/**
+ * One request; a failure the full program words the same way is thrown as its error, any other is null.
+ *
+ * HTTP/1.1 over a plain node:net socket rather than node:http: the client half of node:http (its
+ * module, the agent, the request and the response parser) cost a cold process 5-6 ms on this
+ * machine, against a daemon answer of 1-5 ms (bench/cli-start.bench.ts). `Connection: close`
+ * makes the server end the answer with the connection; a body of Content-Length bytes, chunked,
+ * or up to the close is read; a reply this does not read exactly (an interim 1xx, a malformed
+ * head, a short body) is null: the full program's.
+ */
 async function get(
   baseUrl: string,
   path: string,
@@ -174,32 +189,99 @@ async function get(
   } catch {
     return null;
   }
-  if (url.protocol !== 'http:') return null;
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (post) headers['content-type'] = 'application/json';
+  if (url.protocol !== 'http:' || url.username !== '' || url.password !== '') return null;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === '' ? 80 : Number(url.port);
+  const body = post === undefined ? undefined : Buffer.from(post.body, 'utf8');
+  let head =
+    `${post ? 'POST' : 'GET'} ${url.pathname}${url.search} HTTP/1.1\r\n` +
+    `Host: ${url.host}\r\nAccept: application/json\r\nConnection: close\r\n`;
+  if (token) head += `Authorization: Bearer ${token}\r\n`;
+  if (body) head += `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n`;
+  head += '\r\n';
   const timeoutMs = post?.timeoutMs ?? TIMEOUT_MS;
-  // Loaded here, not with this module: on the foreground path this process is a node, which has no use for it.
-  const http = await import('node:http');
+  const net = netModule();
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: post ? 'POST' : 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', () => resolve(null));
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const done = (a: Answer | null, e?: Error): void => {
+      if (settled) return;
+      settled = true;
+      sock.destroy();
+      if (e) reject(e);
+      else resolve(a);
+    };
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    sock.setTimeout(timeoutMs, () => done(null, new NodeUnreachableError(baseUrl, 'timed out')));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED')
+        done(null, new NodeUnreachableError(baseUrl, 'connection refused', err));
+      else done(null);
     });
-    req.setTimeout(timeoutMs, () => {
-      req.destroy();
-      reject(new NodeUnreachableError(baseUrl, 'timed out'));
+    sock.on('connect', () => {
+      sock.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
     });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') reject(new NodeUnreachableError(baseUrl, 'connection refused', err));
-      else resolve(null);
+    sock.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const a = parseResponse(Buffer.concat(chunks), false);
+      if (a !== undefined) done(a);
     });
-    req.end(post?.body);
+    sock.on('end', () => {
+      const a = parseResponse(Buffer.concat(chunks), true);
+      done(a === undefined ? null : a);
+    });
+    sock.on('close', () => done(null));
   });
+}
+
+/**
+ * The answer in `buf` once it is complete (null: one this does not read), undefined while more
+ * is to come; `ended`: the server closed the connection after `buf`.
+ */
+export function parseResponse(buf: Buffer, ended: boolean): Answer | null | undefined {
+  const headEnd = buf.indexOf('\r\n\r\n');
+  if (headEnd < 0) return ended ? null : undefined;
+  const lines = buf.toString('latin1', 0, headEnd).split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]!);
+  if (m === null) return null;
+  const status = Number(m[1]);
+  if (status < 200) return null;
+  let length: number | undefined;
+  let chunked = false;
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return null;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-length') {
+      if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value))) return null;
+      length = Number(value);
+    } else if (name === 'transfer-encoding') {
+      if (value.toLowerCase() !== 'chunked') return null;
+      chunked = true;
+    }
+  }
+  let rest = buf.subarray(headEnd + 4);
+  if (chunked) {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      if (eol < 0) return ended ? null : undefined;
+      const size = /^([0-9a-fA-F]+)(?:;.*)?$/.exec(rest.toString('latin1', 0, eol));
+      if (size === null) return null;
+      const n = parseInt(size[1]!, 16);
+      if (n === 0) return { status, body: Buffer.concat(parts).toString('utf8') };
+      if (rest.length < eol + 2 + n + 2) return ended ? null : undefined;
+      parts.push(rest.subarray(eol + 2, eol + 2 + n));
+      rest = rest.subarray(eol + 2 + n + 2);
+    }
+  }
+  if (length !== undefined) {
+    if (rest.length < length) return ended ? null : undefined;
+    return { status, body: rest.toString('utf8', 0, length) };
+  }
+  return ended ? { status, body: rest.toString('utf8') } : undefined;
 }
 
 /** The client's timeout for the shutdown request (stopDaemon). */

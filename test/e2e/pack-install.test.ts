@@ -50,6 +50,7 @@ describe('npm pack, then npm install -g from the tarball on a clean prefix', () 
       'bin/swarm.js',
       'dist/cli/main.js',
       'dist/daemon.cjs',
+      'dist/cli/fast.bundle.cjs',
       'dist/index.js',
       'dist/index.d.ts',
       'web/dashboard/index.html',

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * Build step after tsc (`npm run build`): the CLI's fast path
+ * (dist/cli/fast.js: `swarm kv get`, `swarm node status`, `swarm node stop`)
+ * and the dozen modules of ours it imports statically, bundled into one
+ * CommonJS file, dist/cli/fast.bundle.cjs, which bin/swarm.js requires when
+ * it is there and not older than dist/cli/fast.js. Node's ES module loader
+ * resolves, reads, compiles and links each file of a graph separately: one
+ * file instead of thirteen is several milliseconds of a command whose goal
+ * is 1.6x the wall time of `node -e 0` (issue #16, bench/cli-start.bench.ts).
+ * CommonJS, since a built-in imported as an ES module gets a facade that
+ * reads every export, which loads the lazy ones: `node:crypto`'s webcrypto
+ * (about 1.5 ms here), where `require` takes only what is used.
+ *
+ * Same directory as fast.js, so its dynamic imports (the foreground node's
+ * ./foreground-bundle.js and ./node-runtime.js, loaded only when this
+ * process becomes a node) stay external and resolve as before. Each
+ * module's `import.meta.url` becomes the URL its compiled file has, so paths
+ * built from it (package.json for the version, the config modules' build
+ * stamp) are what they were (`__bundle_url`, the bundle's own file URL, set
+ * in the first line). The dynamic imports stay `import()` in CommonJS too.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = resolve(ROOT, 'dist');
+const OUT = resolve(process.argv[2] ?? resolve(DIST, 'cli/fast.bundle.cjs'));
+
+const importMetaUrl = {
+  name: 'import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' };
+      const rel = relative(dirname(OUT), args.path).split('\\').join('/');
+      const url = `new URL(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)}, __bundle_url).href`;
+      return { contents: text.replaceAll('import.meta.url', url), loader: 'js' };
+    });
+  },
+};
+
+/** What fast.js loads only when this process becomes a node: left to Node's resolver. */
+const lazy = {
+  name: 'lazy-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(foreground-bundle|node-runtime)\.js$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+  },
+};
+
+const result = await build({
+  entryPoints: [resolve(DIST, 'cli/fast.js')],
+  outfile: OUT,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  packages: 'external',
+  legalComments: 'none',
+  metafile: true,
+  write: false,
+  logLevel: 'warning',
+  plugins: [lazy, importMetaUrl],
+  // Strict mode as the ES modules had it (esbuild's own "use strict" would come after the banner).
+  banner: { js: '"use strict";const __bundle_url=require("node:url").pathToFileURL(__filename).href;' },
+});
+const own = Object.keys(result.metafile.inputs).filter((p) => !p.includes('node_modules/'));
+const pkgs = Object.keys(result.metafile.inputs).filter((p) => p.includes('node_modules/'));
+if (pkgs.length > 0) throw new Error(`bundle-cli-fast: npm packages in the fast path: ${pkgs.join(', ')}`);
+await writeFile(OUT, result.outputFiles[0].text);
+process.stdout.write(`bundle-cli-fast: ${own.length} modules -> ${relative(ROOT, OUT)}\n`);
