@@ -207,12 +207,16 @@ async function get(
     const done = (a: Answer | null, e?: Error): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(whole);
       sock.destroy();
       if (e) reject(e);
       else resolve(a);
     };
     const sock = net.connect({ host, port });
     sock.setNoDelay(true);
+    // The socket's timeout is for silence; this one bounds the whole request, as the full
+    // client's AbortSignal does, so a daemon that trickles bytes cannot hold the command.
+    const whole = setTimeout(() => done(null, new NodeUnreachableError(baseUrl, 'timed out')), timeoutMs);
     sock.setTimeout(timeoutMs, () => done(null, new NodeUnreachableError(baseUrl, 'timed out')));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED')
@@ -273,6 +277,8 @@ export function parseResponse(buf: Buffer, ended: boolean): Answer | null | unde
       const n = parseInt(size[1]!, 16);
       if (n === 0) return { status, body: Buffer.concat(parts).toString('utf8') };
       if (rest.length < eol + 2 + n + 2) return ended ? null : undefined;
+      // Each chunk's data ends in CRLF; anything else is a stream this does not read exactly.
+      if (rest[eol + 2 + n] !== 13 || rest[eol + 3 + n] !== 10) return null;
       parts.push(rest.subarray(eol + 2, eol + 2 + n));
       rest = rest.subarray(eol + 2 + n + 2);
     }

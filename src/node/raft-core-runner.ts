@@ -77,7 +77,12 @@ export const COMMIT_NOTIFY_DELAY_MS = 2;
  * 16 clients to the leader: 57 -> 50 us CPU per write on each follower (docs/raft-runtime.md,
  * "CPU per write at 16 and 64 clients").
  */
-export const NODE_INLINE_SYNC: InlineSync = { maxEntries: Number.POSITIVE_INFINITY, maxMs: 2 };
+export const NODE_INLINE_SYNC: InlineSync = {
+  maxEntries: Number.POSITIVE_INFINITY,
+  maxMs: 2,
+  // A leader round under load is tens of KB; a catch-up flush is MiBs, which the pool takes.
+  maxBytes: 256 * 1024,
+};
 
 export class RaftCoreRunner {
   private readonly host: CoreRunnerHost;

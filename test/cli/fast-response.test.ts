@@ -39,5 +39,9 @@ describe('parseResponse', () => {
     ).toBeNull();
     expect(parseResponse(b('HTTP/1.1 200 OK\r\nno colon\r\n\r\n'), true)).toBeNull();
     expect(parseResponse(b('HTTP/1.1 200 OK\r\n'), true)).toBeNull();
+    // A chunk longer than its size line says: the CRLF after the declared data is missing.
+    expect(
+      parseResponse(b('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}}\r\n0\r\n\r\n'), false),
+    ).toBeNull();
   });
 });

@@ -90,6 +90,13 @@ export interface InlineSync {
   readonly maxEntries: number;
   /** ... while the moving average of fsync durations is at most this (ms). */
   readonly maxMs: number;
+  /**
+   * ... and the flush is at most this many bytes (default: no bound). The average only learns of a
+   * slow fsync after it: a follower's catch-up flush (up to the leader's in-flight bytes, MiBs) on an
+   * SD card would block the loop for a second or more, long enough for its gossip acks to come late
+   * and the node to be suspected.
+   */
+  readonly maxBytes?: number;
 }
 
 export const DEFAULT_INLINE_SYNC: InlineSync = { maxEntries: 2, maxMs: 2 };
@@ -670,6 +677,7 @@ export class FileRaftStorage implements RaftStorage {
       if (
         cur.file.datasyncInline !== undefined &&
         entries <= this.inlineSync.maxEntries &&
+        buf.byteLength <= (this.inlineSync.maxBytes ?? Number.POSITIVE_INFINITY) &&
         this.fsyncMs <= this.inlineSync.maxMs &&
         (this.inlineMode === 'on' ||
           (this.inlineMode === 'lone' && entries <= 1 && this.flushEntries <= LONE_FLUSH_ENTRIES))
