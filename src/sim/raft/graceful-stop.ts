@@ -31,13 +31,14 @@
 import { createRng } from '../../common/rng.js';
 import { SwarmError } from '../../common/errors.js';
 import type { ForwardMessage } from '../../net/forward-codec.js';
-import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
+import type { KvCommand, KvResult } from '../../raft/kv.js';
 import { nullLogger } from '../../node/log.js';
 import { StaticPeerDirectory } from '../../node/peers.js';
 import { RaftAutopilot } from '../../node/raft-autopilot.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
 import { RaftForwarder, STOP_DRAIN_MAX_MS, STOP_DRAIN_QUIET_MS } from '../../node/raft-forward.js';
 import type { TimerClock } from '../../node/timer-clock.js';
+import { failureRecorder, incarnationClock, liveStack, proposeHere } from './forward-world.js';
 import { fmt, SimWorld, type SimNode } from './world.js';
 
 export interface GracefulStopOptions {
@@ -107,31 +108,11 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     syncMs: [0.2, 4],
     ...(o.traceSink ? { traceSink: o.traceSink } : {}),
   });
-  const trace = (line: string): void => w.log(`t=${fmt(w.now)} ${line}`);
-  let failure: string | null = null;
-  const fail = (why: string): void => {
-    if (failure !== null) return;
-    failure = why;
-    trace(`FAIL ${why}`);
-  };
+  const { trace, fail, failure: failureOf } = failureRecorder(w);
 
-  const clock = (n: SimNode, inc: number): TimerClock => ({
-    now: () => w.now,
-    after: (ms, fn) => {
-      let live = true;
-      w.at(w.now + Math.max(0, ms), () => {
-        if (live && n.inc === inc) fn();
-      });
-      return () => {
-        live = false;
-      };
-    },
-  });
+  const clock = (n: SimNode, inc: number): TimerClock => incarnationClock(w, n, inc);
   const stacks = new Map<string, NodeStack>();
-  const stackOf = (n: SimNode): NodeStack | null => {
-    const s = stacks.get(n.id);
-    return s !== undefined && s.inc === n.inc && n.up ? s : null;
-  };
+  const stackOf = (n: SimNode): NodeStack | null => liveStack(stacks, n);
   /** Nodes whose transport is closed (stopping): their port refuses, frames to them wait in queues. */
   const closedPort = new Set<string>();
 
@@ -145,40 +126,15 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
         new NotLeaderError(core.leaderId, core.isLeader ? core.status().leadTransferee : null),
       );
     if (!core.isLeader) return Promise.reject(new NotLeaderError(core.leaderId));
-    const r = core.propose(encodeCommand(cmd), w.now);
-    if (!r.ok) {
-      if (r.reason === 'not_leader') return Promise.reject(new NotLeaderError(r.leader));
-      if (r.reason === 'transferring')
-        return Promise.reject(new NotLeaderError(r.leader, core.status().leadTransferee));
-      return Promise.reject(new NoQuorumError(`proposal refused: ${r.reason}`));
-    }
-    const inc = n.inc;
-    return new Promise<KvResult>((resolve, reject) => {
-      const cancel = clock(n, inc).after(REQUEST_TIMEOUT_MS, () => {
-        applier.cancelApply(r.index);
-        reject(new NoQuorumError(`entry ${r.index} not committed in time (outcome unknown)`));
-      });
-      applier.awaitApply(r.index, {
-        term: r.term,
-        applied: (res) => {
-          cancel();
-          resolve(res);
-        },
-        superseded: (index, term) => {
-          cancel();
-          reject(
-            new NoQuorumError(
-              `leadership changed: entry ${index} was replaced in term ${term} (not applied)`,
-            ),
-          );
-        },
-        abandoned: (reason) => {
-          cancel();
-          reject(new NoQuorumError(reason));
-        },
-      });
-      n.driver?.kick();
-    });
+    return proposeHere(
+      w,
+      n,
+      core,
+      applier,
+      cmd,
+      REQUEST_TIMEOUT_MS,
+      (index, term) => `leadership changed: entry ${index} was replaced in term ${term} (not applied)`,
+    );
   };
 
   // The forwarder's transport (see the header).
@@ -310,7 +266,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     gap: { last: number; max: number },
   ): Promise<void> => {
     const n = w.node(via);
-    for (let i = 1; !until() && failure === null; i++) {
+    for (let i = 1; !until() && failureOf() === null; i++) {
       const s = stackOf(n);
       if (s === null) return;
       const key = `s${stopIndex}/${via}/${i}`;
@@ -344,7 +300,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   const writeOnce = async (via: string, k: number, delayMs: number): Promise<void> => {
     await sleep(delayMs);
     const s = stackOf(w.node(via));
-    if (s === null || failure !== null) return;
+    if (s === null || failureOf() !== null) return;
     const key = `s${stopIndex}/${via}/once${k}`;
     try {
       await s.forward.write({ op: 'put', key, value: k }, REQUEST_TIMEOUT_MS);
@@ -405,7 +361,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
 
   const gaps: number[] = [];
   const script = async (): Promise<void> => {
-    for (stopIndex = 1; stopIndex <= stopsWanted && failure === null; stopIndex++) {
+    for (stopIndex = 1; stopIndex <= stopsWanted && failureOf() === null; stopIndex++) {
       // A stable leader, everyone caught up.
       let l = w.leader();
       for (let k = 0; (l === null || w.nodes.some((n) => !n.up)) && k < 200; k++) {
@@ -473,12 +429,12 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
       finished = true;
     });
   try {
-    await w.run(stopsWanted * 20_000 + 10_000, () => finished || failure !== null);
+    await w.run(stopsWanted * 20_000 + 10_000, () => finished || failureOf() !== null);
   } catch (err) {
     fail(`invariant: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (failure === null && !finished) fail('the stops did not finish in time');
-  if (failure === null) {
+  if (failureOf() === null && !finished) fail('the stops did not finish in time');
+  if (failureOf() === null) {
     // Exactly once: every acknowledged write on every live replica, no write applied twice.
     for (const n of w.nodes) {
       const kv = n.applier?.kv;
@@ -497,8 +453,8 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   }
   return {
     seed: o.seed,
-    ok: failure === null,
-    failure,
+    ok: failureOf() === null,
+    failure: failureOf(),
     config,
     writes,
     gaps,

@@ -24,12 +24,13 @@
 import { createRng } from '../../common/rng.js';
 import { SwarmError } from '../../common/errors.js';
 import type { ForwardMessage } from '../../net/forward-codec.js';
-import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
+import type { KvCommand, KvResult } from '../../raft/kv.js';
 import { commandOf, outcomeOf, type CoordOutcome } from '../../node/coord-ops.js';
 import { LeaseKeeper, type LeaseClock } from '../../node/lease-keeper.js';
 import { nullLogger } from '../../node/log.js';
-import { NoQuorumError, NotLeaderError, RequestAbandonedError } from '../../node/raft-errors.js';
+import { NoQuorumError, RequestAbandonedError } from '../../node/raft-errors.js';
 import { RaftForwarder } from '../../node/raft-forward.js';
+import { failureRecorder, incarnationClock, liveStack, proposeHere } from './forward-world.js';
 import { fmt, SimWorld, type SimNode } from './world.js';
 
 export interface LeaseForwardOptions {
@@ -113,31 +114,11 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   });
   // The agent talks to n1's API; n1 never crashes (the agent's own node dying ends the lease rightly).
   const agentNode = 'n1';
-  const trace = (line: string): void => w.log(`t=${fmt(w.now)} ${line}`);
-  let failure: string | null = null;
-  const fail = (why: string): void => {
-    if (failure !== null) return;
-    failure = why;
-    trace(`FAIL ${why}`);
-  };
+  const { trace, fail, failure: failureOf } = failureRecorder(w);
 
-  const clock = (n: SimNode, inc: number): LeaseClock => ({
-    now: () => w.now,
-    after: (ms, fn) => {
-      let live = true;
-      w.at(w.now + Math.max(0, ms), () => {
-        if (live && n.inc === inc) fn();
-      });
-      return () => {
-        live = false;
-      };
-    },
-  });
+  const clock = (n: SimNode, inc: number): LeaseClock => incarnationClock(w, n, inc);
   const stacks = new Map<string, NodeStack>();
-  const stackOf = (n: SimNode): NodeStack | null => {
-    const s = stacks.get(n.id);
-    return s !== undefined && s.inc === n.inc && n.up ? s : null;
-  };
+  const stackOf = (n: SimNode): NodeStack | null => liveStack(stacks, n);
 
   /** Leader side: propose a command and await its application here (RaftKvService.propose, bounded). */
   /** Write keys that were proposed here or sent to another node (whatever became of them). */
@@ -146,36 +127,15 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     const core = n.core;
     const applier = n.applier;
     if (core === null || applier === null) return Promise.reject(new NoQuorumError('node down'));
-    const r = core.propose(encodeCommand(cmd), w.now);
-    if (!r.ok) {
-      if (r.reason === 'not_leader') return Promise.reject(new NotLeaderError(r.leader));
-      if (r.reason === 'transferring')
-        return Promise.reject(new NotLeaderError(r.leader, core.status().leadTransferee));
-      return Promise.reject(new NoQuorumError(`proposal refused: ${r.reason}`));
-    }
-    const inc = n.inc;
-    return new Promise<KvResult>((resolve, reject) => {
-      const cancel = clock(n, inc).after(REQUEST_TIMEOUT_MS, () => {
-        applier.cancelApply(r.index);
-        reject(new NoQuorumError(`entry ${r.index} not committed in time (outcome unknown)`));
-      });
-      applier.awaitApply(r.index, {
-        term: r.term,
-        applied: (res) => {
-          cancel();
-          resolve(res);
-        },
-        superseded: (index, term) => {
-          cancel();
-          reject(new NoQuorumError(`entry ${index} replaced in term ${term}`));
-        },
-        abandoned: (reason) => {
-          cancel();
-          reject(new NoQuorumError(reason));
-        },
-      });
-      n.driver?.kick();
-    });
+    return proposeHere(
+      w,
+      n,
+      core,
+      applier,
+      cmd,
+      REQUEST_TIMEOUT_MS,
+      (index, term) => `entry ${index} replaced in term ${term}`,
+    );
   };
 
   // The forwarder's transport between live processes: TCP on a LAN (see the header).
@@ -376,7 +336,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   const unsent = new Set<string>();
   const writes = { ok: 0, failed: 0, abandoned: 0, dropped: 0 };
   const writer = async (): Promise<void> => {
-    for (let i = 1; failure === null && w.now < durationMs; i++) {
+    for (let i = 1; failureOf() === null && w.now < durationMs; i++) {
       const key = `w/${i}`;
       const r = await callWith(
         (s, signal) => s.forward.write({ op: 'put', key, value: i }, REQUEST_TIMEOUT_MS, signal),
@@ -403,7 +363,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   };
 
   const keepAlive = async (): Promise<void> => {
-    while (failure === null && w.now < durationMs) {
+    while (failureOf() === null && w.now < durationMs) {
       const sent = w.now;
       const r = await call({ op: 'lease_keepalive', id: leaseId });
       if (r === 'abandoned') {
@@ -434,7 +394,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     });
   };
   const crashLeader = (): void => {
-    if (failure !== null || w.now > durationMs - 4 * ttlMs) return;
+    if (failureOf() !== null || w.now > durationMs - 4 * ttlMs) return;
     const l = w.leader();
     if (l === null || w.nodes.some((n) => !n.up)) {
       w.at(w.now + 100, crashLeader);
@@ -474,7 +434,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
 
   const script = async (): Promise<void> => {
     // Grant once a leader is known (the grant itself is not the subject: retried until it succeeds).
-    while (failure === null && w.now < durationMs) {
+    while (failureOf() === null && w.now < durationMs) {
       const r = await call({ op: 'lease_grant', ttl_ms: ttlMs });
       if (typeof r === 'object' && !(r instanceof Error) && r.code === 'ok' && r.lease !== undefined) {
         leaseId = r.lease.id;
@@ -494,15 +454,15 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     done = true;
   });
   try {
-    await w.run(durationMs + CLIENT_TIMEOUT_MS + 1000, () => done || failure !== null);
+    await w.run(durationMs + CLIENT_TIMEOUT_MS + 1000, () => done || failureOf() !== null);
   } catch (err) {
     fail(`invariant: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (failure === null && leaseId === 0) fail('no lease was ever granted');
+  if (failureOf() === null && leaseId === 0) fail('no lease was ever granted');
   return {
     seed: o.seed,
-    ok: failure === null,
-    failure,
+    ok: failureOf() === null,
+    failure: failureOf(),
     config,
     keepalives: kept,
     writes,
