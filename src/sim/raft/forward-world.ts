@@ -8,7 +8,52 @@
 import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
 import type { TimerClock } from '../../node/timer-clock.js';
-import { fmt, type SimNode, type SimWorld } from './world.js';
+import type { LinkModel } from '../network.js';
+import { fmt, SimWorld, type SimNode } from './world.js';
+
+/** The three voters every forwarder scenario runs. */
+export const VOTER_IDS: readonly string[] = ['n1', 'n2', 'n3'];
+
+export interface ElectionTiming {
+  readonly heartbeat: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Raft's links between the processes: no loss, no duplicates (TCP), jitter half the latency. */
+export function tcpLink(latencyMs: number): LinkModel {
+  return { latencyMs, jitterMs: latencyMs / 2, loss: 0, duplicate: 0 };
+}
+
+/**
+ * The world of the forwarder scenarios: the three voters with pre-vote and
+ * check-quorum as the daemon runs them, no snapshots, a tick of a tenth of
+ * the election timeout (10 ms to one heartbeat), fsyncs of 0.2 ms to `syncMaxMs`.
+ */
+export function voterWorld(o: {
+  readonly seed: number;
+  readonly timing: ElectionTiming;
+  readonly link: LinkModel;
+  readonly syncMaxMs: number;
+  readonly traceSink: ((line: string) => void) | undefined;
+}): SimWorld {
+  const { timing } = o;
+  return new SimWorld({
+    seed: o.seed,
+    voters: VOTER_IDS,
+    learners: [],
+    preVote: true,
+    checkQuorum: true,
+    heartbeatMs: timing.heartbeat,
+    electionMinMs: timing.min,
+    electionMaxMs: timing.max,
+    tickMs: Math.max(10, Math.min(timing.heartbeat, Math.floor(timing.min / 10))),
+    snapshotEvery: 0,
+    link: o.link,
+    syncMs: [0.2, o.syncMaxMs],
+    ...(o.traceSink ? { traceSink: o.traceSink } : {}),
+  });
+}
 
 /**
  * A node's clock for one incarnation: a timer set before a crash or restart

@@ -38,8 +38,16 @@ import { RaftAutopilot } from '../../node/raft-autopilot.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
 import { RaftForwarder, STOP_DRAIN_MAX_MS, STOP_DRAIN_QUIET_MS } from '../../node/raft-forward.js';
 import type { TimerClock } from '../../node/timer-clock.js';
-import { failureRecorder, incarnationClock, liveStack, proposeHere } from './forward-world.js';
-import { fmt, SimWorld, type SimNode } from './world.js';
+import {
+  failureRecorder,
+  incarnationClock,
+  liveStack,
+  proposeHere,
+  tcpLink,
+  VOTER_IDS,
+  voterWorld,
+} from './forward-world.js';
+import { fmt, type SimNode } from './world.js';
 
 export interface GracefulStopOptions {
   readonly seed: number;
@@ -62,7 +70,7 @@ export interface GracefulStopResult {
   readonly trace: readonly string[];
 }
 
-const IDS = ['n1', 'n2', 'n3'];
+const IDS = VOTER_IDS;
 /** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
 const REQUEST_TIMEOUT_MS = 3000;
 /** The bench's client: after a failed write it waits this long (bench/etcd-load.ts writeGap). */
@@ -92,22 +100,8 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   const config =
     `3 voters, heartbeat ${timing.heartbeat} ms, election ${timing.min}-${timing.max} ms, ` +
     `link ${latencyMs.toFixed(2)} ms, ${stopsWanted} graceful stops`;
-  const link = { latencyMs, jitterMs: latencyMs / 2, loss: 0, duplicate: 0 };
-  const w = new SimWorld({
-    seed: o.seed,
-    voters: IDS,
-    learners: [],
-    preVote: true,
-    checkQuorum: true,
-    heartbeatMs: timing.heartbeat,
-    electionMinMs: timing.min,
-    electionMaxMs: timing.max,
-    tickMs: Math.max(10, Math.min(timing.heartbeat, Math.floor(timing.min / 10))),
-    snapshotEvery: 0,
-    link,
-    syncMs: [0.2, 4],
-    ...(o.traceSink ? { traceSink: o.traceSink } : {}),
-  });
+  const link = tcpLink(latencyMs);
+  const w = voterWorld({ seed: o.seed, timing, link, syncMaxMs: 4, traceSink: o.traceSink });
   const { trace, fail, failure: failureOf } = failureRecorder(w);
 
   const clock = (n: SimNode, inc: number): TimerClock => incarnationClock(w, n, inc);

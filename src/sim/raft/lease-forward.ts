@@ -30,8 +30,16 @@ import { LeaseKeeper, type LeaseClock } from '../../node/lease-keeper.js';
 import { nullLogger } from '../../node/log.js';
 import { NoQuorumError, RequestAbandonedError } from '../../node/raft-errors.js';
 import { RaftForwarder } from '../../node/raft-forward.js';
-import { failureRecorder, incarnationClock, liveStack, proposeHere } from './forward-world.js';
-import { fmt, SimWorld, type SimNode } from './world.js';
+import {
+  failureRecorder,
+  incarnationClock,
+  liveStack,
+  proposeHere,
+  tcpLink,
+  VOTER_IDS,
+  voterWorld,
+} from './forward-world.js';
+import { fmt, type SimNode } from './world.js';
 
 export interface LeaseForwardOptions {
   readonly seed: number;
@@ -58,7 +66,7 @@ export interface LeaseForwardResult {
   readonly trace: readonly string[];
 }
 
-const IDS = ['n1', 'n2', 'n3'];
+const IDS = VOTER_IDS;
 /** The agent's cadence and its HTTP client's timeout (test/e2e/coord-locks.test.ts). */
 const KEEPALIVE_EVERY_MS = 250;
 const CLIENT_TIMEOUT_MS = 3000;
@@ -97,20 +105,12 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     `3 voters, heartbeat ${timing.heartbeat} ms, election ${timing.min}-${timing.max} ms, ttl ${ttlMs} ms, ` +
     `link ${latencyMs.toFixed(2)} ms, refused redial after a crash p=${refuseChance}` +
     (o.noReroute === true ? ', forwarder not told of leader changes (pre-#17 wiring)' : '');
-  const w = new SimWorld({
+  const w = voterWorld({
     seed: o.seed,
-    voters: IDS,
-    learners: [],
-    preVote: true,
-    checkQuorum: true,
-    heartbeatMs: timing.heartbeat,
-    electionMinMs: timing.min,
-    electionMaxMs: timing.max,
-    tickMs: Math.max(10, Math.min(timing.heartbeat, Math.floor(timing.min / 10))),
-    snapshotEvery: 0,
-    link: { latencyMs, jitterMs: latencyMs / 2, loss: 0, duplicate: 0 },
-    syncMs: [0.2, 2],
-    ...(o.traceSink ? { traceSink: o.traceSink } : {}),
+    timing,
+    link: tcpLink(latencyMs),
+    syncMaxMs: 2,
+    traceSink: o.traceSink,
   });
   // The agent talks to n1's API; n1 never crashes (the agent's own node dying ends the lease rightly).
   const agentNode = 'n1';
