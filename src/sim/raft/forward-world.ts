@@ -151,3 +151,47 @@ export function proposeHere(
     n.driver?.kick();
   });
 }
+
+/** What a node's forwarder learns of the leader, as RaftComponent gives it from the core. */
+export interface LeaderWatch {
+  /** The leader this incarnation's core knows of (null once the incarnation is gone). */
+  readonly leaderId: () => string | null;
+  readonly awaitLeaderChange: (from: string | null, ms: number) => Promise<string | null>;
+  readonly awaitLeadership: (ms: number) => Promise<boolean>;
+}
+
+/**
+ * The leader waits of one incarnation of `n`: `waiters` are woken by the
+ * scenario's onSoftState (as RaftCoreRunner's onLeaderChange wakes them),
+ * each wait also ends on its timer.
+ */
+export function leaderWatch(
+  w: SimWorld,
+  n: SimNode,
+  inc: number,
+  c: TimerClock,
+  waiters: Set<() => void>,
+): LeaderWatch {
+  const leaderId = (): string | null => (n.inc === inc ? (n.core?.leaderId ?? null) : null);
+  const awaitLeaderChange = (from: string | null, ms: number): Promise<string | null> => {
+    if (leaderId() !== from) return Promise.resolve(leaderId());
+    return new Promise((resolve) => {
+      const done = (): void => {
+        cancel();
+        waiters.delete(done);
+        resolve(leaderId());
+      };
+      const cancel = c.after(ms, done);
+      waiters.add(done);
+    });
+  };
+  return {
+    leaderId,
+    awaitLeaderChange,
+    awaitLeadership: async (ms) => {
+      const end = w.now + ms;
+      while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
+      return leaderId() === n.id;
+    },
+  };
+}

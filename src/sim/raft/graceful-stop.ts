@@ -41,6 +41,7 @@ import type { TimerClock } from '../../node/timer-clock.js';
 import {
   failureRecorder,
   incarnationClock,
+  leaderWatch,
   liveStack,
   proposeHere,
   tcpLink,
@@ -168,19 +169,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     const inc = n.inc;
     const c = clock(n, inc);
     const leaderWaiters = new Set<() => void>();
-    const leaderId = (): string | null => (n.inc === inc ? (n.core?.leaderId ?? null) : null);
-    const awaitLeaderChange = (from: string | null, ms: number): Promise<string | null> => {
-      if (leaderId() !== from) return Promise.resolve(leaderId());
-      return new Promise((resolve) => {
-        const done = (): void => {
-          cancel();
-          leaderWaiters.delete(done);
-          resolve(leaderId());
-        };
-        const cancel = c.after(ms, done);
-        leaderWaiters.add(done);
-      });
-    };
+    const { leaderId, awaitLeaderChange, awaitLeadership } = leaderWatch(w, n, inc, c, leaderWaiters);
     const stack: { s: NodeStack | null } = { s: null };
     const forward = new RaftForwarder(
       {
@@ -198,11 +187,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
         readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
         awaitLeader: (ms) => awaitLeaderChange(null, ms),
         awaitLeaderChange,
-        awaitLeadership: async (ms) => {
-          const end = w.now + ms;
-          while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
-          return leaderId() === n.id;
-        },
+        awaitLeadership,
         trace: (msg, fields) => trace(`${n.id} ${msg} ${JSON.stringify(fields)}`),
       },
       { clock: c },

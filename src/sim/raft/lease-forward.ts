@@ -33,6 +33,7 @@ import { RaftForwarder } from '../../node/raft-forward.js';
 import {
   failureRecorder,
   incarnationClock,
+  leaderWatch,
   liveStack,
   proposeHere,
   tcpLink,
@@ -177,19 +178,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     const leaderWaiters = new Set<() => void>();
     const leaderListeners = new Set<() => void>();
     const applyListeners = new Set<() => void>();
-    const leaderId = (): string | null => (n.inc === inc ? (n.core?.leaderId ?? null) : null);
-    const awaitLeaderChange = (from: string | null, ms: number): Promise<string | null> => {
-      if (leaderId() !== from) return Promise.resolve(leaderId());
-      return new Promise((resolve) => {
-        const done = (): void => {
-          cancel();
-          leaderWaiters.delete(done);
-          resolve(leaderId());
-        };
-        const cancel = c.after(ms, done);
-        leaderWaiters.add(done);
-      });
-    };
+    const { leaderId, awaitLeaderChange, awaitLeadership } = leaderWatch(w, n, inc, c, leaderWaiters);
     const forward = new RaftForwarder(
       {
         selfId: n.id,
@@ -211,11 +200,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
         readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
         awaitLeader: (ms) => awaitLeaderChange(null, ms),
         awaitLeaderChange,
-        awaitLeadership: async (ms) => {
-          const end = w.now + ms;
-          while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
-          return leaderId() === n.id;
-        },
+        awaitLeadership,
       },
       { clock: c },
     );
