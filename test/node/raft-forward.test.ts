@@ -63,6 +63,16 @@ function putResult(key: string, value: JsonValue, rev: number): KvResult {
   };
 }
 
+/** An heir that wins the election it is asked to start (TimeoutNow), in `term`. */
+function leadsWhenAsked(n: FakeNode, term: number): void {
+  n.onLeadership = () => {
+    n.leads = true;
+    n.leader = n.id;
+    n.term = term;
+    return true;
+  };
+}
+
 function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): FakeNode {
   const n = {
     id,
@@ -309,12 +319,7 @@ describe('RaftForwarder: writes', () => {
     const a = make('a', { leader: 'b', term: 1 });
     make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
     const c = make('c', { leader: 'b', term: 2 });
-    c.onLeadership = () => {
-      c.leads = true;
-      c.leader = 'c';
-      c.term = 3;
-      return true;
-    };
+    leadsWhenAsked(c, 3);
     expect(await a.fwd.write({ op: 'put', key: 'k', value: 6 }, 1000)).toEqual({ kind: 'put', revision: 11 });
     const reqs = a.sent.filter((m) => m.type === 'fwd_req');
     // Refused once by the term fence, naming the heir; not sent to b again to be refused a second time.
@@ -660,12 +665,7 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
       const a = make('a', { leader: 'b', term: 2 });
       const b = make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
       const c = make('c', { leader: 'b', term: 2 });
-      c.onLeadership = () => {
-        c.leads = true;
-        c.leader = 'c';
-        c.term = 3;
-        return true;
-      };
+      leadsWhenAsked(c, 3);
       return { a, b, c };
     };
 
