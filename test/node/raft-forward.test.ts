@@ -63,6 +63,16 @@ function putResult(key: string, value: JsonValue, rev: number): KvResult {
   };
 }
 
+/** An heir that wins the election it is asked to start (TimeoutNow), in `term`. */
+function leadsWhenAsked(n: FakeNode, term: number): void {
+  n.onLeadership = () => {
+    n.leads = true;
+    n.leader = n.id;
+    n.term = term;
+    return true;
+  };
+}
+
 function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): FakeNode {
   const n = {
     id,
@@ -309,12 +319,7 @@ describe('RaftForwarder: writes', () => {
     const a = make('a', { leader: 'b', term: 1 });
     make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
     const c = make('c', { leader: 'b', term: 2 });
-    c.onLeadership = () => {
-      c.leads = true;
-      c.leader = 'c';
-      c.term = 3;
-      return true;
-    };
+    leadsWhenAsked(c, 3);
     expect(await a.fwd.write({ op: 'put', key: 'k', value: 6 }, 1000)).toEqual({ kind: 'put', revision: 11 });
     const reqs = a.sent.filter((m) => m.type === 'fwd_req');
     // Refused once by the term fence, naming the heir; not sent to b again to be refused a second time.
@@ -655,19 +660,20 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
   });
 
   describe('graceful stop of the leader (#16, `npm run sim -- --scenario graceful-stop`)', () => {
+    /** b leads term 2 and hands over to its heir c, which leads term 3 once asked; a follows b. */
+    const handOverToC = (): { a: FakeNode; b: FakeNode; c: FakeNode } => {
+      const a = make('a', { leader: 'b', term: 2 });
+      const b = make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
+      const c = make('c', { leader: 'b', term: 2 });
+      leadsWhenAsked(c, 3);
+      return { a, b, c };
+    };
+
     it('an heir found gone earlier in the term (a stopped leader since restarted) is sent to', async () => {
       // c was the leader stopped in the previous trial: its port refused a redial in this term. Now
       // b hands over to it. Before: a skipped the heir, went back to b, which named c again, until
       // MAX_FORWARDS failed the write with 503 "not the leader (leader is b)".
-      const a = make('a', { leader: 'b', term: 2 });
-      const b = make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
-      const c = make('c', { leader: 'b', term: 2 });
-      c.onLeadership = () => {
-        c.leads = true;
-        c.leader = 'c';
-        c.term = 3;
-        return true;
-      };
+      const { a, b, c } = handOverToC();
       a.fwd.onPeerGone('c');
       expect(await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 2000)).toEqual({
         kind: 'put',
@@ -737,15 +743,7 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
     });
 
     it('an heir that answered from a newer term is used for the next writes too', async () => {
-      const a = make('a', { leader: 'b', term: 2 });
-      const b = make('b', { leads: true, leader: 'b', term: 2, successor: 'c' });
-      const c = make('c', { leader: 'b', term: 2 });
-      c.onLeadership = () => {
-        c.leads = true;
-        c.leader = 'c';
-        c.term = 3;
-        return true;
-      };
+      const { a, b, c } = handOverToC();
       await a.fwd.write({ op: 'put', key: 'k1', value: 1 }, 2000);
       await a.fwd.write({ op: 'put', key: 'k2', value: 2 }, 2000);
       expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => m.to)).toEqual(['b', 'c', 'c']);

@@ -31,14 +31,24 @@
 import { createRng } from '../../common/rng.js';
 import { SwarmError } from '../../common/errors.js';
 import type { ForwardMessage } from '../../net/forward-codec.js';
-import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
+import type { KvCommand, KvResult } from '../../raft/kv.js';
 import { nullLogger } from '../../node/log.js';
 import { StaticPeerDirectory } from '../../node/peers.js';
 import { RaftAutopilot } from '../../node/raft-autopilot.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
 import { RaftForwarder, STOP_DRAIN_MAX_MS, STOP_DRAIN_QUIET_MS } from '../../node/raft-forward.js';
 import type { TimerClock } from '../../node/timer-clock.js';
-import { fmt, SimWorld, type SimNode } from './world.js';
+import {
+  failureRecorder,
+  incarnationClock,
+  leaderWatch,
+  liveStack,
+  proposeHere,
+  tcpLink,
+  VOTER_IDS,
+  voterWorld,
+} from './forward-world.js';
+import { fmt, type SimNode } from './world.js';
 
 export interface GracefulStopOptions {
   readonly seed: number;
@@ -61,7 +71,7 @@ export interface GracefulStopResult {
   readonly trace: readonly string[];
 }
 
-const IDS = ['n1', 'n2', 'n3'];
+const IDS = VOTER_IDS;
 /** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
 const REQUEST_TIMEOUT_MS = 3000;
 /** The bench's client: after a failed write it waits this long (bench/etcd-load.ts writeGap). */
@@ -91,47 +101,13 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   const config =
     `3 voters, heartbeat ${timing.heartbeat} ms, election ${timing.min}-${timing.max} ms, ` +
     `link ${latencyMs.toFixed(2)} ms, ${stopsWanted} graceful stops`;
-  const link = { latencyMs, jitterMs: latencyMs / 2, loss: 0, duplicate: 0 };
-  const w = new SimWorld({
-    seed: o.seed,
-    voters: IDS,
-    learners: [],
-    preVote: true,
-    checkQuorum: true,
-    heartbeatMs: timing.heartbeat,
-    electionMinMs: timing.min,
-    electionMaxMs: timing.max,
-    tickMs: Math.max(10, Math.min(timing.heartbeat, Math.floor(timing.min / 10))),
-    snapshotEvery: 0,
-    link,
-    syncMs: [0.2, 4],
-    ...(o.traceSink ? { traceSink: o.traceSink } : {}),
-  });
-  const trace = (line: string): void => w.log(`t=${fmt(w.now)} ${line}`);
-  let failure: string | null = null;
-  const fail = (why: string): void => {
-    if (failure !== null) return;
-    failure = why;
-    trace(`FAIL ${why}`);
-  };
+  const link = tcpLink(latencyMs);
+  const w = voterWorld({ seed: o.seed, timing, link, syncMaxMs: 4, traceSink: o.traceSink });
+  const { trace, fail, failure: failureOf } = failureRecorder(w);
 
-  const clock = (n: SimNode, inc: number): TimerClock => ({
-    now: () => w.now,
-    after: (ms, fn) => {
-      let live = true;
-      w.at(w.now + Math.max(0, ms), () => {
-        if (live && n.inc === inc) fn();
-      });
-      return () => {
-        live = false;
-      };
-    },
-  });
+  const clock = (n: SimNode, inc: number): TimerClock => incarnationClock(w, n, inc);
   const stacks = new Map<string, NodeStack>();
-  const stackOf = (n: SimNode): NodeStack | null => {
-    const s = stacks.get(n.id);
-    return s !== undefined && s.inc === n.inc && n.up ? s : null;
-  };
+  const stackOf = (n: SimNode): NodeStack | null => liveStack(stacks, n);
   /** Nodes whose transport is closed (stopping): their port refuses, frames to them wait in queues. */
   const closedPort = new Set<string>();
 
@@ -145,40 +121,15 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
         new NotLeaderError(core.leaderId, core.isLeader ? core.status().leadTransferee : null),
       );
     if (!core.isLeader) return Promise.reject(new NotLeaderError(core.leaderId));
-    const r = core.propose(encodeCommand(cmd), w.now);
-    if (!r.ok) {
-      if (r.reason === 'not_leader') return Promise.reject(new NotLeaderError(r.leader));
-      if (r.reason === 'transferring')
-        return Promise.reject(new NotLeaderError(r.leader, core.status().leadTransferee));
-      return Promise.reject(new NoQuorumError(`proposal refused: ${r.reason}`));
-    }
-    const inc = n.inc;
-    return new Promise<KvResult>((resolve, reject) => {
-      const cancel = clock(n, inc).after(REQUEST_TIMEOUT_MS, () => {
-        applier.cancelApply(r.index);
-        reject(new NoQuorumError(`entry ${r.index} not committed in time (outcome unknown)`));
-      });
-      applier.awaitApply(r.index, {
-        term: r.term,
-        applied: (res) => {
-          cancel();
-          resolve(res);
-        },
-        superseded: (index, term) => {
-          cancel();
-          reject(
-            new NoQuorumError(
-              `leadership changed: entry ${index} was replaced in term ${term} (not applied)`,
-            ),
-          );
-        },
-        abandoned: (reason) => {
-          cancel();
-          reject(new NoQuorumError(reason));
-        },
-      });
-      n.driver?.kick();
-    });
+    return proposeHere(
+      w,
+      n,
+      core,
+      applier,
+      cmd,
+      REQUEST_TIMEOUT_MS,
+      (index, term) => `leadership changed: entry ${index} was replaced in term ${term} (not applied)`,
+    );
   };
 
   // The forwarder's transport (see the header).
@@ -218,19 +169,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     const inc = n.inc;
     const c = clock(n, inc);
     const leaderWaiters = new Set<() => void>();
-    const leaderId = (): string | null => (n.inc === inc ? (n.core?.leaderId ?? null) : null);
-    const awaitLeaderChange = (from: string | null, ms: number): Promise<string | null> => {
-      if (leaderId() !== from) return Promise.resolve(leaderId());
-      return new Promise((resolve) => {
-        const done = (): void => {
-          cancel();
-          leaderWaiters.delete(done);
-          resolve(leaderId());
-        };
-        const cancel = c.after(ms, done);
-        leaderWaiters.add(done);
-      });
-    };
+    const { leaderId, awaitLeaderChange, awaitLeadership } = leaderWatch(w, n, inc, c, leaderWaiters);
     const stack: { s: NodeStack | null } = { s: null };
     const forward = new RaftForwarder(
       {
@@ -248,11 +187,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
         readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
         awaitLeader: (ms) => awaitLeaderChange(null, ms),
         awaitLeaderChange,
-        awaitLeadership: async (ms) => {
-          const end = w.now + ms;
-          while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
-          return leaderId() === n.id;
-        },
+        awaitLeadership,
         trace: (msg, fields) => trace(`${n.id} ${msg} ${JSON.stringify(fields)}`),
       },
       { clock: c },
@@ -310,7 +245,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     gap: { last: number; max: number },
   ): Promise<void> => {
     const n = w.node(via);
-    for (let i = 1; !until() && failure === null; i++) {
+    for (let i = 1; !until() && failureOf() === null; i++) {
       const s = stackOf(n);
       if (s === null) return;
       const key = `s${stopIndex}/${via}/${i}`;
@@ -344,7 +279,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   const writeOnce = async (via: string, k: number, delayMs: number): Promise<void> => {
     await sleep(delayMs);
     const s = stackOf(w.node(via));
-    if (s === null || failure !== null) return;
+    if (s === null || failureOf() !== null) return;
     const key = `s${stopIndex}/${via}/once${k}`;
     try {
       await s.forward.write({ op: 'put', key, value: k }, REQUEST_TIMEOUT_MS);
@@ -405,7 +340,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
 
   const gaps: number[] = [];
   const script = async (): Promise<void> => {
-    for (stopIndex = 1; stopIndex <= stopsWanted && failure === null; stopIndex++) {
+    for (stopIndex = 1; stopIndex <= stopsWanted && failureOf() === null; stopIndex++) {
       // A stable leader, everyone caught up.
       let l = w.leader();
       for (let k = 0; (l === null || w.nodes.some((n) => !n.up)) && k < 200; k++) {
@@ -473,12 +408,12 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
       finished = true;
     });
   try {
-    await w.run(stopsWanted * 20_000 + 10_000, () => finished || failure !== null);
+    await w.run(stopsWanted * 20_000 + 10_000, () => finished || failureOf() !== null);
   } catch (err) {
     fail(`invariant: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (failure === null && !finished) fail('the stops did not finish in time');
-  if (failure === null) {
+  if (failureOf() === null && !finished) fail('the stops did not finish in time');
+  if (failureOf() === null) {
     // Exactly once: every acknowledged write on every live replica, no write applied twice.
     for (const n of w.nodes) {
       const kv = n.applier?.kv;
@@ -497,8 +432,8 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   }
   return {
     seed: o.seed,
-    ok: failure === null,
-    failure,
+    ok: failureOf() === null,
+    failure: failureOf(),
     config,
     writes,
     gaps,

@@ -24,13 +24,23 @@
 import { createRng } from '../../common/rng.js';
 import { SwarmError } from '../../common/errors.js';
 import type { ForwardMessage } from '../../net/forward-codec.js';
-import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
+import type { KvCommand, KvResult } from '../../raft/kv.js';
 import { commandOf, outcomeOf, type CoordOutcome } from '../../node/coord-ops.js';
 import { LeaseKeeper, type LeaseClock } from '../../node/lease-keeper.js';
 import { nullLogger } from '../../node/log.js';
-import { NoQuorumError, NotLeaderError, RequestAbandonedError } from '../../node/raft-errors.js';
+import { NoQuorumError, RequestAbandonedError } from '../../node/raft-errors.js';
 import { RaftForwarder } from '../../node/raft-forward.js';
-import { fmt, SimWorld, type SimNode } from './world.js';
+import {
+  failureRecorder,
+  incarnationClock,
+  leaderWatch,
+  liveStack,
+  proposeHere,
+  tcpLink,
+  VOTER_IDS,
+  voterWorld,
+} from './forward-world.js';
+import { fmt, type SimNode } from './world.js';
 
 export interface LeaseForwardOptions {
   readonly seed: number;
@@ -57,7 +67,7 @@ export interface LeaseForwardResult {
   readonly trace: readonly string[];
 }
 
-const IDS = ['n1', 'n2', 'n3'];
+const IDS = VOTER_IDS;
 /** The agent's cadence and its HTTP client's timeout (test/e2e/coord-locks.test.ts). */
 const KEEPALIVE_EVERY_MS = 250;
 const CLIENT_TIMEOUT_MS = 3000;
@@ -96,48 +106,20 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     `3 voters, heartbeat ${timing.heartbeat} ms, election ${timing.min}-${timing.max} ms, ttl ${ttlMs} ms, ` +
     `link ${latencyMs.toFixed(2)} ms, refused redial after a crash p=${refuseChance}` +
     (o.noReroute === true ? ', forwarder not told of leader changes (pre-#17 wiring)' : '');
-  const w = new SimWorld({
+  const w = voterWorld({
     seed: o.seed,
-    voters: IDS,
-    learners: [],
-    preVote: true,
-    checkQuorum: true,
-    heartbeatMs: timing.heartbeat,
-    electionMinMs: timing.min,
-    electionMaxMs: timing.max,
-    tickMs: Math.max(10, Math.min(timing.heartbeat, Math.floor(timing.min / 10))),
-    snapshotEvery: 0,
-    link: { latencyMs, jitterMs: latencyMs / 2, loss: 0, duplicate: 0 },
-    syncMs: [0.2, 2],
-    ...(o.traceSink ? { traceSink: o.traceSink } : {}),
+    timing,
+    link: tcpLink(latencyMs),
+    syncMaxMs: 2,
+    traceSink: o.traceSink,
   });
   // The agent talks to n1's API; n1 never crashes (the agent's own node dying ends the lease rightly).
   const agentNode = 'n1';
-  const trace = (line: string): void => w.log(`t=${fmt(w.now)} ${line}`);
-  let failure: string | null = null;
-  const fail = (why: string): void => {
-    if (failure !== null) return;
-    failure = why;
-    trace(`FAIL ${why}`);
-  };
+  const { trace, fail, failure: failureOf } = failureRecorder(w);
 
-  const clock = (n: SimNode, inc: number): LeaseClock => ({
-    now: () => w.now,
-    after: (ms, fn) => {
-      let live = true;
-      w.at(w.now + Math.max(0, ms), () => {
-        if (live && n.inc === inc) fn();
-      });
-      return () => {
-        live = false;
-      };
-    },
-  });
+  const clock = (n: SimNode, inc: number): LeaseClock => incarnationClock(w, n, inc);
   const stacks = new Map<string, NodeStack>();
-  const stackOf = (n: SimNode): NodeStack | null => {
-    const s = stacks.get(n.id);
-    return s !== undefined && s.inc === n.inc && n.up ? s : null;
-  };
+  const stackOf = (n: SimNode): NodeStack | null => liveStack(stacks, n);
 
   /** Leader side: propose a command and await its application here (RaftKvService.propose, bounded). */
   /** Write keys that were proposed here or sent to another node (whatever became of them). */
@@ -146,36 +128,15 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     const core = n.core;
     const applier = n.applier;
     if (core === null || applier === null) return Promise.reject(new NoQuorumError('node down'));
-    const r = core.propose(encodeCommand(cmd), w.now);
-    if (!r.ok) {
-      if (r.reason === 'not_leader') return Promise.reject(new NotLeaderError(r.leader));
-      if (r.reason === 'transferring')
-        return Promise.reject(new NotLeaderError(r.leader, core.status().leadTransferee));
-      return Promise.reject(new NoQuorumError(`proposal refused: ${r.reason}`));
-    }
-    const inc = n.inc;
-    return new Promise<KvResult>((resolve, reject) => {
-      const cancel = clock(n, inc).after(REQUEST_TIMEOUT_MS, () => {
-        applier.cancelApply(r.index);
-        reject(new NoQuorumError(`entry ${r.index} not committed in time (outcome unknown)`));
-      });
-      applier.awaitApply(r.index, {
-        term: r.term,
-        applied: (res) => {
-          cancel();
-          resolve(res);
-        },
-        superseded: (index, term) => {
-          cancel();
-          reject(new NoQuorumError(`entry ${index} replaced in term ${term}`));
-        },
-        abandoned: (reason) => {
-          cancel();
-          reject(new NoQuorumError(reason));
-        },
-      });
-      n.driver?.kick();
-    });
+    return proposeHere(
+      w,
+      n,
+      core,
+      applier,
+      cmd,
+      REQUEST_TIMEOUT_MS,
+      (index, term) => `entry ${index} replaced in term ${term}`,
+    );
   };
 
   // The forwarder's transport between live processes: TCP on a LAN (see the header).
@@ -217,19 +178,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     const leaderWaiters = new Set<() => void>();
     const leaderListeners = new Set<() => void>();
     const applyListeners = new Set<() => void>();
-    const leaderId = (): string | null => (n.inc === inc ? (n.core?.leaderId ?? null) : null);
-    const awaitLeaderChange = (from: string | null, ms: number): Promise<string | null> => {
-      if (leaderId() !== from) return Promise.resolve(leaderId());
-      return new Promise((resolve) => {
-        const done = (): void => {
-          cancel();
-          leaderWaiters.delete(done);
-          resolve(leaderId());
-        };
-        const cancel = c.after(ms, done);
-        leaderWaiters.add(done);
-      });
-    };
+    const { leaderId, awaitLeaderChange, awaitLeadership } = leaderWatch(w, n, inc, c, leaderWaiters);
     const forward = new RaftForwarder(
       {
         selfId: n.id,
@@ -251,11 +200,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
         readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
         awaitLeader: (ms) => awaitLeaderChange(null, ms),
         awaitLeaderChange,
-        awaitLeadership: async (ms) => {
-          const end = w.now + ms;
-          while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
-          return leaderId() === n.id;
-        },
+        awaitLeadership,
       },
       { clock: c },
     );
@@ -376,7 +321,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   const unsent = new Set<string>();
   const writes = { ok: 0, failed: 0, abandoned: 0, dropped: 0 };
   const writer = async (): Promise<void> => {
-    for (let i = 1; failure === null && w.now < durationMs; i++) {
+    for (let i = 1; failureOf() === null && w.now < durationMs; i++) {
       const key = `w/${i}`;
       const r = await callWith(
         (s, signal) => s.forward.write({ op: 'put', key, value: i }, REQUEST_TIMEOUT_MS, signal),
@@ -403,7 +348,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
   };
 
   const keepAlive = async (): Promise<void> => {
-    while (failure === null && w.now < durationMs) {
+    while (failureOf() === null && w.now < durationMs) {
       const sent = w.now;
       const r = await call({ op: 'lease_keepalive', id: leaseId });
       if (r === 'abandoned') {
@@ -434,7 +379,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     });
   };
   const crashLeader = (): void => {
-    if (failure !== null || w.now > durationMs - 4 * ttlMs) return;
+    if (failureOf() !== null || w.now > durationMs - 4 * ttlMs) return;
     const l = w.leader();
     if (l === null || w.nodes.some((n) => !n.up)) {
       w.at(w.now + 100, crashLeader);
@@ -474,7 +419,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
 
   const script = async (): Promise<void> => {
     // Grant once a leader is known (the grant itself is not the subject: retried until it succeeds).
-    while (failure === null && w.now < durationMs) {
+    while (failureOf() === null && w.now < durationMs) {
       const r = await call({ op: 'lease_grant', ttl_ms: ttlMs });
       if (typeof r === 'object' && !(r instanceof Error) && r.code === 'ok' && r.lease !== undefined) {
         leaseId = r.lease.id;
@@ -494,15 +439,15 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     done = true;
   });
   try {
-    await w.run(durationMs + CLIENT_TIMEOUT_MS + 1000, () => done || failure !== null);
+    await w.run(durationMs + CLIENT_TIMEOUT_MS + 1000, () => done || failureOf() !== null);
   } catch (err) {
     fail(`invariant: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (failure === null && leaseId === 0) fail('no lease was ever granted');
+  if (failureOf() === null && leaseId === 0) fail('no lease was ever granted');
   return {
     seed: o.seed,
-    ok: failure === null,
-    failure,
+    ok: failureOf() === null,
+    failure: failureOf(),
     config,
     keepalives: kept,
     writes,
