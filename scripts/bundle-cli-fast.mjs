@@ -20,27 +20,15 @@
  * stamp) are what they were (`__bundle_url`, the bundle's own file URL, set
  * in the first line). The dynamic imports stay `import()` in CommonJS too.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_URL_BANNER, importMetaUrl } from './bundle-url.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, 'dist');
 const OUT = resolve(process.argv[2] ?? resolve(DIST, 'cli/fast.bundle.cjs'));
-
-const importMetaUrl = {
-  name: 'import-meta-url',
-  setup(b) {
-    b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
-      const text = await readFile(args.path, 'utf8');
-      if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' };
-      const rel = relative(dirname(OUT), args.path).split('\\').join('/');
-      const url = `new URL(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)}, __bundle_url).href`;
-      return { contents: text.replaceAll('import.meta.url', url), loader: 'js' };
-    });
-  },
-};
 
 /** What fast.js loads only when this process becomes a node: left to Node's resolver. */
 const lazy = {
@@ -65,9 +53,8 @@ const result = await build({
   metafile: true,
   write: false,
   logLevel: 'warning',
-  plugins: [lazy, importMetaUrl],
-  // Strict mode as the ES modules had it (esbuild's own "use strict" would come after the banner).
-  banner: { js: '"use strict";const __bundle_url=require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [lazy, importMetaUrl(OUT)],
+  banner: { js: BUNDLE_URL_BANNER },
 });
 const own = Object.keys(result.metafile.inputs).filter((p) => !p.includes('node_modules/'));
 const pkgs = Object.keys(result.metafile.inputs).filter((p) => p.includes('node_modules/'));

@@ -37,10 +37,11 @@
  * esbuild comes with tsx (a devDependency); the packed tarball carries the
  * built bundle, so installing the package needs neither.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, transform } from 'esbuild';
+import { BUNDLE_URL_BANNER, importMetaUrl } from './bundle-url.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, 'dist');
@@ -48,20 +49,6 @@ const DIST = resolve(ROOT, 'dist');
 const OUT = resolve(process.argv[2] ?? resolve(DIST, 'daemon.cjs'));
 /** Loaded lazily by the daemon, never at idle: left to Node's resolver. */
 const EXTERNAL = ['prom-client'];
-
-/** `import.meta.url` of each file in dist/ as it would be unbundled, relative to the bundle's own URL. */
-const importMetaUrl = {
-  name: 'import-meta-url',
-  setup(b) {
-    b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
-      const text = await readFile(args.path, 'utf8');
-      if (!text.includes('import.meta.url')) return { contents: text, loader: 'js' };
-      const rel = relative(dirname(OUT), args.path).split('\\').join('/');
-      const url = `new URL(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)}, import.meta.url).href`;
-      return { contents: text.replaceAll('import.meta.url', url), loader: 'js' };
-    });
-  },
-};
 
 /** node:module's createRequire as the bundle's own `require` (see above). */
 const moduleShim = {
@@ -91,10 +78,9 @@ const result = await build({
   metafile: true,
   write: false,
   logLevel: 'warning',
-  plugins: [importMetaUrl, moduleShim],
+  plugins: [importMetaUrl(OUT), moduleShim],
   define: { 'import.meta.url': '__bundle_url' },
-  // Strict mode as the ES modules had it (esbuild's own "use strict" would come after the banner).
-  banner: { js: '"use strict";const __bundle_url=require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: BUNDLE_URL_BANNER },
 });
 // No `format`: the file is taken as a script, whose top-level names esbuild keeps (see above).
 const minified = await transform(result.outputFiles[0].text, {
