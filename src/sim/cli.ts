@@ -118,6 +118,23 @@ function parse(argv: string[]): CliArgs {
  * `leaseForwardCheck` per seed (src/sim/raft/lease-forward.ts): a lease kept
  * alive through a follower must survive every leader crash.
  */
+/**
+ * A failed seed of a forwarder scenario: why, its configuration, the trace's tail (unless the whole
+ * trace was printed as it ran) and the one command that replays it.
+ */
+function writeFailure(
+  a: CliArgs,
+  seed: number,
+  r: { readonly failure: string | null; readonly config: string; readonly trace: readonly string[] },
+  replayArgs: string,
+): void {
+  const tail = (a.trace ? [] : r.trace.slice(-25)).map((l) => `    ${l}`).join('\n');
+  process.stdout.write(
+    `FAIL seed ${seed}: ${r.failure ?? ''}\n  config: ${r.config}\n  trace tail:\n${tail}\n` +
+      `  replay: npm run sim -- --scenario ${replayArgs}\n`,
+  );
+}
+
 async function leaseForward(a: CliArgs): Promise<void> {
   const t0 = performance.now();
   let failures = 0;
@@ -140,10 +157,7 @@ async function leaseForward(a: CliArgs): Promise<void> {
     crashes += r.crashes;
     if (!r.ok) {
       failures++;
-      process.stdout.write(
-        `FAIL seed ${seed}: ${r.failure ?? ''}\n  config: ${r.config}\n  trace tail:\n${(a.trace ? [] : r.trace.slice(-25)).map((l) => `    ${l}`).join('\n')}\n` +
-          `  replay: npm run sim -- --scenario lease-forward --seed ${seed} --trace${a.noReroute ? ' --no-reroute' : ''}\n`,
-      );
+      writeFailure(a, seed, r, `lease-forward --seed ${seed} --trace${a.noReroute ? ' --no-reroute' : ''}`);
     }
     if (a.seeds > 1 && done % 100 === 99)
       process.stderr.write(
@@ -175,10 +189,7 @@ async function gracefulStop(a: CliArgs): Promise<void> {
     gaps.push(...r.gaps);
     if (!r.ok) {
       failures++;
-      process.stdout.write(
-        `FAIL seed ${seed}: ${r.failure ?? ''}\n  config: ${r.config}\n  trace tail:\n${(a.trace ? [] : r.trace.slice(-25)).map((l) => `    ${l}`).join('\n')}\n` +
-          `  replay: npm run sim -- --scenario graceful-stop --seed ${seed} --trace\n`,
-      );
+      writeFailure(a, seed, r, `graceful-stop --seed ${seed} --trace`);
     }
   }
   gaps.sort((x, y) => x - y);
