@@ -26,7 +26,9 @@
  *   Raft port refuses a dial (its process is gone), a request whose repetition
  *   is harmless (a lease keep-alive, a ReadIndex) is sent again to the current
  *   leader; any other request in flight to a gone process fails at once with
- *   an unknown outcome (503 no_quorum), as it would have at its timeout. A
+ *   an unknown outcome (503 no_quorum), as it would have at its timeout,
+ *   unless its frame never left this node (the transport still queued it
+ *   and takes it back, withdrawForward): then it goes to the leader too. A
  *   SIGKILLed leader otherwise held the keep-alive that was in flight for its
  *   whole request timeout, longer than a short lease's grace after the new
  *   leader took over (issue #17).
@@ -514,10 +516,10 @@ export class RaftForwarder {
       // hand-over often names it). Skipping it sent the write back to the leader, which named the
       // heir again, until MAX_FORWARDS failed it: 503 "not the leader" (issue #16, reproduced by
       // `npm run sim -- --scenario graceful-stop`).
-      // Known case: if the heir's process really is gone, the frame waits in the transport's reconnect
-      // queue; the write fails here with an unknown outcome (onPeerGone, or its timeout), and a member
-      // restarted before the queue is dropped may still execute it (heir requests skip the term fence).
-      // Allowed for an unknown outcome, but a 503 (docs/raft-runtime.md, "Graceful stop").
+      // If the heir's process really is gone, the frame waits in the transport's reconnect queue until
+      // a redial is refused (onPeerGone) or its timeout: either takes it back unsent (withdraw), so it
+      // goes on to the next leader, and no restarted heir (heir requests skip the term fence) can run
+      // it after its outcome was reported here (docs/raft-runtime.md, "Graceful stop").
       if (!heir && this.isGone(target)) {
         // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
         // request (a write too) may go to the next leader once one is known.
