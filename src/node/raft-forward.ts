@@ -817,15 +817,18 @@ export class RaftForwarder {
       // A request read now is refused unexecuted, so its sender takes it elsewhere; dropped, the
       // sender could only report its outcome unknown (503) once this process's port refused it,
       // although nothing ran here (issue #16, a write forwarded to a leader that had just handed
-      // over). No leader is named when this node still believes it leads (a stop whose hand-over
-      // failed): the sender waits for the election then.
+      // over). No leader is named when this node still believes it leads: its successor if the
+      // hand-over is under way (the request goes there as to an heir, a read too), else none (a stop
+      // whose hand-over failed): the sender waits for the election then.
       if (this.host.knownPeer(m.from)) {
         this.lastRefusalAt = this.clock.now();
         const leader = this.host.leader();
+        const self = leader === this.host.selfId;
         this.answer(
           m,
           body('not_leader', `node ${this.host.selfId} stopping: not executed`, {
-            leader: leader === this.host.selfId ? null : leader,
+            leader: self ? null : leader,
+            successor: self ? (this.host.successor?.() ?? null) : null,
           }),
         );
       }

@@ -804,6 +804,21 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
       expect(c.leads).toBe(true);
     });
 
+    it('a stopping node whose Ready loop stopped mid-hand-over names its heir when it refuses, a read too', async () => {
+      const { a, b, c } = handOverToC();
+      a.applied = 100;
+      b.fwd.stopServing();
+      await a.fwd.linearize(2000);
+      expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => [m.to, m.heir])).toEqual([
+        ['b', false],
+        ['c', true],
+      ]);
+      expect(b.sent.filter((m) => m.type === 'fwd_resp')).toMatchObject([
+        { code: 'not_leader', leader: null, successor: 'c' },
+      ]);
+      expect(c.leads).toBe(true);
+    });
+
     it('a write queued to a leader whose port closed is taken back and re-routed when the redial is refused', async () => {
       // a's view still names b after b's port closed: the frame waits in a's reconnect queue.
       const a = make('a', { leader: 'b', term: 2 }, 5000);
