@@ -934,8 +934,8 @@ export class RaftForwarder {
       return this.notLeader(`request for term ${req.term}, this node is in term ${this.host.currentTerm()}`);
     // A stopping node that has somewhere to send a read confirms none itself: its ReadIndex round
     // needs its Ready loop, which stops soon (or has stopped), and a round that meets the heir's newer
-    // term is dropped unanswered by the core. Either way the read waited until this node's port
-    // closed (or its request timeout) before its sender re-sent it. Refused, naming the heir or the
+    // term is dropped unanswered by the core. Either way the read waited until its sender's view
+    // named the new leader or this node's port refused a redial (either re-sends it). Refused, naming the heir or the
     // leader, it goes there at once. Serving it would not be stale (a quorum confirms the index),
     // only slow (docs/raft-runtime.md). Still leading with no heir (a failed hand-over): served.
     if (req.op === 'read_index' && this.host.stopping?.() === true && this.handingOff())
