@@ -23,22 +23,31 @@ if (group === 'node' && command === 'stop') {
 // null: the full program must run.
 // The fast path is one bundled file when the build made it (scripts/bundle-cli-fast.mjs): the module
 // loader's per-file work for a dozen modules is several ms of a command held to 1.6x `node -e 0`.
-// In a source tree a bundle older than the tsc output (a `tsc` without the bundle step) is stale:
-// the modules then. CommonJS, required: built-ins imported as ES modules load more (that script).
+// In a source tree a bundle older than any file it was built from (a `tsc` without the bundle step,
+// or a `tsc --watch` that re-emitted one dependency) is stale: the modules then. Its build listed
+// those files (fast.bundle.inputs.json; a dozen stats, well under a millisecond); no list: stale.
+// CommonJS, required: built-ins imported as ES modules load more (that script).
 async function loadFast() {
   const require = createRequire(import.meta.url);
-  const { existsSync, statSync } = require('node:fs');
+  const { existsSync, readFileSync, statSync } = require('node:fs');
   const bundle = new URL('../dist/cli/fast.bundle.cjs', import.meta.url);
-  const plain = new URL('../dist/cli/fast.js', import.meta.url);
   let fresh = false;
   try {
     const b = statSync(bundle).mtimeMs;
     // An installed package (no src/ beside dist/) dates its files in unpacking order: always its bundle.
-    fresh = !existsSync(new URL('../src', import.meta.url)) || b >= statSync(plain).mtimeMs;
+    fresh = !existsSync(new URL('../src', import.meta.url));
+    if (!fresh) {
+      const inputs = JSON.parse(
+        readFileSync(new URL('../dist/cli/fast.bundle.inputs.json', import.meta.url), 'utf8'),
+      );
+      fresh = inputs.length > 0 && inputs.every((p) => statSync(new URL(p, bundle)).mtimeMs <= b);
+    }
   } catch {
-    // no bundle
+    // no bundle, no list, or an input gone: stale
   }
-  return fresh ? require(fileURLToPath(bundle)) : import(plain.href);
+  return fresh
+    ? require(fileURLToPath(bundle))
+    : import(new URL('../dist/cli/fast.js', import.meta.url).href);
 }
 
 let code = null;

@@ -19,6 +19,11 @@
  * built from it (package.json for the version, the config modules' build
  * stamp) are what they were (`__bundle_url`, the bundle's own file URL, set
  * in the first line). The dynamic imports stay `import()` in CommonJS too.
+ *
+ * Beside it, fast.bundle.inputs.json lists the files it was built from
+ * (relative to its directory): bin/swarm.js, in a source tree, uses the
+ * bundle only while none of them is newer than it. A `tsc --watch` re-emits
+ * only the files that changed, often a dependency and not fast.js itself.
  */
 import { writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
@@ -59,5 +64,9 @@ const result = await build({
 const own = Object.keys(result.metafile.inputs).filter((p) => !p.includes('node_modules/'));
 const pkgs = Object.keys(result.metafile.inputs).filter((p) => p.includes('node_modules/'));
 if (pkgs.length > 0) throw new Error(`bundle-cli-fast: npm packages in the fast path: ${pkgs.join(', ')}`);
+// The list first: the bundle's mtime, written last, is then at or past every input's.
+const INPUTS = OUT.replace(/\.cjs$/, '.inputs.json');
+const rel = own.map((p) => relative(dirname(OUT), resolve(p)).split('\\').join('/'));
+await writeFile(INPUTS, `${JSON.stringify(rel)}\n`);
 await writeFile(OUT, result.outputFiles[0].text);
 process.stdout.write(`bundle-cli-fast: ${own.length} modules -> ${relative(ROOT, OUT)}\n`);

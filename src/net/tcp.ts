@@ -97,6 +97,11 @@ interface Outlet {
   queue: Buffer[];
   queuedBytes: number;
   blocked: boolean;
+  /**
+   * The caller's tag of each queued frame sent with one (see send): a frame still in `queue` was
+   * never handed to a socket, so `withdraw` can take it back with the certainty it never left.
+   */
+  tagged: Map<Buffer, number>;
 }
 
 /**
@@ -114,6 +119,7 @@ export class ReplyPath implements Outlet {
   queue: Buffer[] = [];
   queuedBytes = 0;
   blocked = false;
+  tagged = new Map<Buffer, number>();
   /** The peer's address as the connection shows it (its source address; the port is ephemeral). */
   readonly remoteHost: string;
 
@@ -137,6 +143,7 @@ interface Link extends Outlet {
   queue: Buffer[];
   queuedBytes: number;
   blocked: boolean;
+  tagged: Map<Buffer, number>;
   attempt: number;
   timer: NodeJS.Timeout | null;
 }
@@ -279,17 +286,51 @@ export class TcpTransport<M extends WireMessage> {
    * have all run, for messages each I/O callback makes one of (a follower's
    * forwarded requests, one per client request read): those of one turn then
    * leave in one write instead of one each.
+   * `tag` (a forwarded request's id) lets the caller take the frame back while it is still queued,
+   * never written (see withdraw).
    */
-  send(to: TcpAddress | string, msg: M, flush: 'task' | 'turn' = 'task'): TcpSendResult {
+  send(to: TcpAddress | string, msg: M, flush: 'task' | 'turn' = 'task', tag?: number): TcpSendResult {
     if (this.closed) return 'closed';
     const addr = typeof to === 'string' ? parsePeer(to) : to;
     const packet = this.seal(msg);
     if (typeof packet === 'string') return packet;
-    return this.enqueue(this.linkFor(addr), packet, flush);
+    return this.enqueue(this.linkFor(addr), packet, flush, tag);
+  }
+
+  /**
+   * Take back the frames sent to `to` with one of `tags` that are still queued: never handed to a
+   * socket, so they provably never reached the peer, and, removed here, never will (a process
+   * restarted at that address does not get them on the next dial). Returns the tags taken back; a
+   * tag not returned was written to a connection (its frame may have arrived) or was never queued.
+   * Used when the peer's port refused a dial and when a request's answer is given up on: a
+   * forwarded write that never left may then go to another leader instead of failing with an
+   * unknown outcome, and one that is reported unknown cannot run later (issue #16).
+   */
+  withdraw(to: TcpAddress | string, tags: readonly number[]): number[] {
+    const link = this.existingLink(to);
+    if (!link || link.tagged.size === 0 || tags.length === 0) return [];
+    const want = new Set(tags);
+    const taken: number[] = [];
+    const keep: Buffer[] = [];
+    for (const f of link.queue) {
+      const tag = link.tagged.get(f);
+      if (tag !== undefined && want.has(tag)) {
+        taken.push(tag);
+        link.tagged.delete(f);
+        link.queuedBytes -= f.length;
+      } else keep.push(f);
+    }
+    link.queue = keep;
+    return taken;
   }
 
   /** Frame `packet` onto `out`, bounded by maxQueueBytes (queued plus what the socket holds). */
-  private enqueue(out: Outlet, packet: Uint8Array, flush: 'task' | 'turn' = 'task'): TcpSendResult {
+  private enqueue(
+    out: Outlet,
+    packet: Uint8Array,
+    flush: 'task' | 'turn' = 'task',
+    tag?: number,
+  ): TcpSendResult {
     const f = frame(packet);
     if (out.queuedBytes + (out.socket?.writableLength ?? 0) + f.length > this.maxQueueBytes) {
       this.counters.droppedBackpressure += 1;
@@ -297,6 +338,7 @@ export class TcpTransport<M extends WireMessage> {
     }
     out.queue.push(f);
     out.queuedBytes += f.length;
+    if (tag !== undefined) out.tagged.set(f, tag);
     if (flush === 'turn') this.scheduleTurnFlush(out);
     else this.scheduleFlush(out);
     return 'queued';
@@ -405,6 +447,7 @@ export class TcpTransport<M extends WireMessage> {
         queue: [],
         queuedBytes: 0,
         blocked: false,
+        tagged: new Map(),
         attempt: 0,
         timer: null,
       };
@@ -509,6 +552,8 @@ export class TcpTransport<M extends WireMessage> {
     const frames = link.queue;
     link.queue = [];
     link.queuedBytes = 0;
+    // Written from here on: no longer withdrawable.
+    if (link.tagged.size > 0) link.tagged.clear();
     const batch = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
     this.counters.packetsOut += frames.length;
     this.counters.bytesOut += batch.length;
@@ -579,6 +624,7 @@ export class TcpTransport<M extends WireMessage> {
       via.socket = null;
       via.queue = [];
       via.queuedBytes = 0;
+      via.tagged.clear();
       this.inbound.delete(s);
       this.unauthenticated.delete(s);
       if (rx.timer) clearTimeout(rx.timer);
@@ -643,6 +689,7 @@ export class TcpTransport<M extends WireMessage> {
       link.timer = null;
       link.queue = [];
       link.queuedBytes = 0;
+      link.tagged.clear();
       if (link.socket) sockets.push(link.socket);
     }
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));

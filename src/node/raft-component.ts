@@ -347,10 +347,18 @@ export class RaftComponent implements NodeComponent {
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);
         // A request leaves with the others read in this turn (one write for all, see TcpTransport.send).
+        // A request is tagged with its id: one still queued unsent can be taken back (withdrawForward).
+        const req = msg.type === 'fwd_req';
         return (
-          hp !== null && this.transport?.send(hp, msg, msg.type === 'fwd_req' ? 'turn' : 'task') === 'queued'
+          hp !== null &&
+          this.transport?.send(hp, msg, req ? 'turn' : 'task', req ? msg.id : undefined) === 'queued'
         );
       },
+      withdrawForward: (to, ids) => {
+        const hp = this.links.peerAddr(to);
+        return hp === null || this.transport === null ? [] : this.transport.withdraw(hp, ids);
+      },
+      stopping: () => this.stopping,
       knownPeer: (id) => this.links.peerAddr(id) !== null,
       put: (key, value, prev) => this.put(key, value, prev),
       delete: (key) => this.delete(key),

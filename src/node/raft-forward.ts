@@ -26,7 +26,9 @@
  *   Raft port refuses a dial (its process is gone), a request whose repetition
  *   is harmless (a lease keep-alive, a ReadIndex) is sent again to the current
  *   leader; any other request in flight to a gone process fails at once with
- *   an unknown outcome (503 no_quorum), as it would have at its timeout. A
+ *   an unknown outcome (503 no_quorum), as it would have at its timeout,
+ *   unless its frame never left this node (the transport still queued it
+ *   and takes it back, withdrawForward): then it goes to the leader too. A
  *   SIGKILLed leader otherwise held the keep-alive that was in flight for its
  *   whole request timeout, longer than a short lease's grace after the new
  *   leader took over (issue #17).
@@ -80,6 +82,17 @@ export interface ForwardHost {
   appliedIndex(): number;
   /** Queue a frame to a peer's Raft address; false when it was not queued (no address, back-pressure). */
   sendForward(to: string, msg: ForwardMessage): boolean;
+  /**
+   * Take back this node's requests to `to` (by id) whose frames the transport still queues, never
+   * written to a connection (TcpTransport.withdraw): it returns those ids, and their frames are gone
+   * for good (never delivered later, to any process of `to`). Default: none can be taken back.
+   */
+  withdrawForward?(to: string, ids: readonly number[]): readonly number[];
+  /**
+   * This node is stopping (RaftComponent.stop has begun): a forwarded read_index is refused naming
+   * the leader or the successor (see execute). Default: never.
+   */
+  stopping?(): boolean;
   /** Whether `id` is a member this node can answer (has a Raft address). */
   knownPeer(id: string): boolean;
   /** Leader-side execution; throw NotLeaderError / NoQuorumError like RaftComponent's methods. */
@@ -198,7 +211,10 @@ interface AppliedWaiter {
 type ResponseBody = Pick<
   ForwardResponseMsg,
   'code' | 'message' | 'leader' | 'successor' | 'revision' | 'deleted'
->;
+> & {
+  /** The term this node led in when it executed the request (an executed answer's `term`); null: not executed. */
+  readonly ledTerm: number | null;
+};
 
 function outcomeOf(r: KvResult): WriteOutcome {
   if (r.ok && (r.op === 'delete' || r.op === 'put' || r.op === 'cas_rev')) {
@@ -218,6 +234,7 @@ function body(code: ForwardCode, message: string, extra?: Partial<ResponseBody>)
     successor: extra?.successor ?? null,
     revision: extra?.revision ?? 0,
     deleted: extra?.deleted ?? false,
+    ledTerm: extra?.ledTerm ?? null,
   };
 }
 
@@ -499,10 +516,10 @@ export class RaftForwarder {
       // hand-over often names it). Skipping it sent the write back to the leader, which named the
       // heir again, until MAX_FORWARDS failed it: 503 "not the leader" (issue #16, reproduced by
       // `npm run sim -- --scenario graceful-stop`).
-      // Known case: if the heir's process really is gone, the frame waits in the transport's reconnect
-      // queue; the write fails here with an unknown outcome (onPeerGone, or its timeout), and a member
-      // restarted before the queue is dropped may still execute it (heir requests skip the term fence).
-      // Allowed for an unknown outcome, but a 503 (docs/raft-runtime.md, "Graceful stop").
+      // If the heir's process really is gone, the frame waits in the transport's reconnect queue until
+      // a redial is refused (onPeerGone) or its timeout: either takes it back unsent (withdraw), so it
+      // goes on to the next leader, and no restarted heir (heir requests skip the term fence) can run
+      // it after its outcome was reported here (docs/raft-runtime.md, "Graceful stop").
       if (!heir && this.isGone(target)) {
         // Its process is gone: a frame queued to it would never be answered. Nothing is sent, so any
         // request (a write too) may go to the next leader once one is known.
@@ -536,8 +553,10 @@ export class RaftForwarder {
         case 'ok':
         case 'mismatch':
           // Only a leader executes what route() sends: it led in the request's term, or (an heir that has
-          // just won) in the term it answers from. Not the answer's term otherwise: a leader that stepped
-          // down between commit and answer answers from a later term it does not lead.
+          // just won) in the term its answer names, which is the term it executed in. (A node before
+          // this rule answered from its current term: an heir that stepped down between commit and
+          // answer named a later term it did not lead, recorded here as led by it. For a non-heir the
+          // request's term is exact either way, the term fence made it so.)
           this.learn(target, heir ? r.term : term);
           return fromResponse(r);
         case 'not_leader':
@@ -652,7 +671,12 @@ export class RaftForwarder {
     });
   }
 
-  /** Fail the requests whose deadline has passed (an unknown outcome for a write) and re-arm. */
+  /**
+   * Fail the requests whose deadline has passed (an unknown outcome for a write) and re-arm. A
+   * request whose frame still waits in the transport's reconnect queue is taken back first: it was
+   * not executed (NotSentError: route() says so), and it never will be, by a process of its target
+   * restarted later (an heir's request skips the term fence), after its outcome was reported here.
+   */
   private expire(): void {
     const now = this.clock.now();
     let next = Infinity;
@@ -662,6 +686,10 @@ export class RaftForwarder {
         continue;
       }
       this.pending.delete(id);
+      if (this.withdraw(p.to, [id]).has(id)) {
+        p.reject(new NotSentError(`${p.op} to ${p.to} never sent within ${p.timeoutMs} ms: not executed`));
+        continue;
+      }
       p.reject(
         new NoQuorumError(
           p.op === 'task_logs'
@@ -706,10 +734,19 @@ export class RaftForwarder {
   onPeerGone(peer: string): void {
     this.gone.set(peer, this.host.currentTerm());
     if (this.learned?.leader === peer) this.learned = null;
+    // Requests whose frames never left this node (queued while the link redials) are taken back:
+    // they provably did not run there, so route() sends them on to whoever leads (NotSentError), a
+    // write too. Before, a write issued after a stopping leader's port closed, by a node whose view
+    // still named it, failed here with an unknown outcome (503) though it never left (issue #16).
+    const ids: number[] = [];
+    for (const [id, p] of this.pending) if (p.to === peer) ids.push(id);
+    const unsent = this.withdraw(peer, ids);
     for (const [id, p] of this.pending) {
       if (p.to !== peer) continue;
       if (p.repeatable)
         this.settle(id, p, new RerouteError(`${p.op} to ${p.to} re-sent: its process is gone`));
+      else if (unsent.has(id))
+        this.settle(id, p, new NotSentError(`${p.op} to ${p.to} not sent: its process is gone`));
       else
         this.settle(
           id,
@@ -760,6 +797,12 @@ export class RaftForwarder {
     return false;
   }
 
+  /** The ids among `ids` whose frames to `to` the transport took back unsent (see withdrawForward). */
+  private withdraw(to: string, ids: readonly number[]): ReadonlySet<number> {
+    if (ids.length === 0 || this.host.withdrawForward === undefined) return new Set();
+    return new Set(this.host.withdrawForward(to, ids));
+  }
+
   private settle(id: number, p: Pending, err: Error): void {
     this.pending.delete(id);
     p.reject(err);
@@ -774,15 +817,18 @@ export class RaftForwarder {
       // A request read now is refused unexecuted, so its sender takes it elsewhere; dropped, the
       // sender could only report its outcome unknown (503) once this process's port refused it,
       // although nothing ran here (issue #16, a write forwarded to a leader that had just handed
-      // over). No leader is named when this node still believes it leads (a stop whose hand-over
-      // failed): the sender waits for the election then.
+      // over). No leader is named when this node still believes it leads: its successor if the
+      // hand-over is under way (the request goes there as to an heir, a read too), else none (a stop
+      // whose hand-over failed): the sender waits for the election then.
       if (this.host.knownPeer(m.from)) {
         this.lastRefusalAt = this.clock.now();
         const leader = this.host.leader();
+        const self = leader === this.host.selfId;
         this.answer(
           m,
           body('not_leader', `node ${this.host.selfId} stopping: not executed`, {
-            leader: leader === this.host.selfId ? null : leader,
+            leader: self ? null : leader,
+            successor: self ? (this.host.successor?.() ?? null) : null,
           }),
         );
       }
@@ -847,7 +893,9 @@ export class RaftForwarder {
       type: 'fwd_resp',
       from: this.host.selfId,
       to: req.from,
-      term: this.host.currentTerm(),
+      // An executed request's answer names the term it ran in, not a later one this node may have
+      // moved to before answering (a step-down between commit and answer): see route()'s learn.
+      term: b.ledTerm ?? this.host.currentTerm(),
       id: req.id,
       code: b.code,
       // An ok answer's message is data (a coord outcome, a log chunk), bounded where it is made.
@@ -884,18 +932,29 @@ export class RaftForwarder {
     // executed: the sender learns the current leader and term and may send it again.
     if (!req.heir && req.term !== this.host.currentTerm())
       return this.notLeader(`request for term ${req.term}, this node is in term ${this.host.currentTerm()}`);
+    // A stopping node that has somewhere to send a read confirms none itself: its ReadIndex round
+    // needs its Ready loop, which stops soon (or has stopped), and a round that meets the heir's newer
+    // term is dropped unanswered by the core. Either way the read waited until its sender's view
+    // named the new leader or this node's port refused a redial (either re-sends it). Refused, naming the heir or the
+    // leader, it goes there at once. Serving it would not be stale (a quorum confirms the index),
+    // only slow (docs/raft-runtime.md). Still leading with no heir (a failed hand-over): served.
+    if (req.op === 'read_index' && this.host.stopping?.() === true && this.handingOff())
+      return this.notLeader(`node ${this.host.selfId} stopping: read not confirmed here`);
     const run = async (): Promise<ResponseBody> => {
-      if (req.op === 'read_index') return body('ok', '', { revision: await this.host.readIndex() });
-      if (coordOp !== null) return body('ok', JSON.stringify(await this.runCoord(coordOp)));
+      // The host proposes (or starts its ReadIndex round) synchronously, so the term now is the one
+      // the request runs in if it runs at all: a leader's proposal belongs to its term.
+      const ledTerm = this.host.currentTerm();
+      if (req.op === 'read_index') return body('ok', '', { revision: await this.host.readIndex(), ledTerm });
+      if (coordOp !== null) return body('ok', JSON.stringify(await this.runCoord(coordOp)), { ledTerm });
       const out = outcomeOf(
         req.op === 'put'
           ? await this.host.put(req.key, value, req.prevRevision ?? undefined)
           : await this.host.delete(req.key),
       );
       if (out.kind === 'mismatch')
-        return body('mismatch', 'prev_revision does not match the key', { revision: out.current });
-      if (out.kind === 'put') return body('ok', '', { revision: out.revision });
-      return body('ok', '', { revision: out.revision, deleted: out.deleted });
+        return body('mismatch', 'prev_revision does not match the key', { revision: out.current, ledTerm });
+      if (out.kind === 'put') return body('ok', '', { revision: out.revision, ledTerm });
+      return body('ok', '', { revision: out.revision, deleted: out.deleted, ledTerm });
     };
     try {
       try {
@@ -963,6 +1022,11 @@ export class RaftForwarder {
     } catch (err) {
       return body('no_quorum', `reading the log failed: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  /** Another node leads, or this leader names a successor: a request refused here has a place to go. */
+  private handingOff(): boolean {
+    return this.host.leader() !== this.host.selfId || (this.host.successor?.() ?? null) !== null;
   }
 
   private notLeader(message: string): ResponseBody {

@@ -37,6 +37,7 @@ interface CliArgs {
   timeLimitS: number;
   scenario: string;
   noReroute: boolean;
+  noWithdraw: boolean;
 }
 
 /** Seeded gossip scenarios besides the Raft simulator (the default, `raft`). */
@@ -44,7 +45,7 @@ const SCENARIOS = ['raft', 'gossip-leave', 'lease-forward', 'graceful-stop'];
 
 function usage(msg: string): never {
   process.stderr.write(
-    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S] [--scenario ${SCENARIOS.join('|')}] [--no-reroute (lease-forward: the pre-#17 forwarder wiring)]\n`,
+    `sim: ${msg}\nusage: npm run sim -- [--seeds N | --seed S] [--start-seed S] [--nodes N] [--chaos-ms MS] [--trace] [--bug ${BUGS.join('|')}] [--profile ${Object.keys(PROFILES).join('|')}] [--mutant ${Object.keys(MUTANT_NAMES).join('|')}] [--max-failures N] [--time-limit-s S] [--scenario ${SCENARIOS.join('|')}] [--no-reroute (lease-forward: the pre-#17 forwarder wiring)] [--no-withdraw (lease-forward, graceful-stop: a transport that cannot take back unsent frames)]\n`,
   );
   process.exit(2);
 }
@@ -75,6 +76,7 @@ function parse(argv: string[]): CliArgs {
         'time-limit-s': { type: 'string' },
         scenario: { type: 'string' },
         'no-reroute': { type: 'boolean' },
+        'no-withdraw': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -111,6 +113,7 @@ function parse(argv: string[]): CliArgs {
     timeLimitS: int(str('time-limit-s'), 'time-limit-s', 0, 0),
     scenario,
     noReroute: values['no-reroute'] === true,
+    noWithdraw: values['no-withdraw'] === true,
   };
 }
 
@@ -140,24 +143,31 @@ async function leaseForward(a: CliArgs): Promise<void> {
   let failures = 0;
   let done = 0;
   const kept = { ok: 0, failed: 0, abandoned: 0 };
-  const writes = { ok: 0, dropped: 0 };
+  const writes = { ok: 0, failed: 0, dropped: 0 };
   let crashes = 0;
   const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
   for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
     const r = await leaseForwardCheck({
       seed,
       ...(a.noReroute ? { noReroute: true } : {}),
+      ...(a.noWithdraw ? { noWithdraw: true } : {}),
       ...(sink ? { traceSink: sink } : {}),
     });
     kept.ok += r.keepalives.ok;
     kept.failed += r.keepalives.failed;
     kept.abandoned += r.keepalives.abandoned;
     writes.ok += r.writes.ok;
+    writes.failed += r.writes.failed;
     writes.dropped += r.writes.dropped;
     crashes += r.crashes;
     if (!r.ok) {
       failures++;
-      writeFailure(a, seed, r, `lease-forward --seed ${seed} --trace${a.noReroute ? ' --no-reroute' : ''}`);
+      writeFailure(
+        a,
+        seed,
+        r,
+        `lease-forward --seed ${seed} --trace${a.noReroute ? ' --no-reroute' : ''}${a.noWithdraw ? ' --no-withdraw' : ''}`,
+      );
     }
     if (a.seeds > 1 && done % 100 === 99)
       process.stderr.write(
@@ -167,7 +177,7 @@ async function leaseForward(a: CliArgs): Promise<void> {
   process.stdout.write(
     `lease-forward: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${crashes} leader crashes, ` +
       `keep-alives ${kept.ok} ok, ${kept.failed} failed, ${kept.abandoned} abandoned by the client; ` +
-      `writes ${writes.ok} ok, ${writes.dropped} dropped unsent after their client left (none applied); ` +
+      `writes ${writes.ok} ok, ${writes.failed} failed (503), ${writes.dropped} dropped unsent after their client left (none applied); ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
   );
   process.exitCode = failures > 0 ? 1 : 0;
@@ -179,17 +189,23 @@ async function gracefulStop(a: CliArgs): Promise<void> {
   let failures = 0;
   let done = 0;
   let ok = 0;
+  let failed = 0;
   let refusals = 0;
   const gaps: number[] = [];
   const sink = a.trace ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
   for (let seed = a.start; seed < a.start + a.seeds && failures < a.maxFailures; seed++, done++) {
-    const r = await gracefulStopCheck({ seed, ...(sink ? { traceSink: sink } : {}) });
+    const r = await gracefulStopCheck({
+      seed,
+      ...(a.noWithdraw ? { noWithdraw: true } : {}),
+      ...(sink ? { traceSink: sink } : {}),
+    });
     ok += r.writes.ok;
+    failed += r.writes.failed;
     refusals += r.stopRefusals;
     gaps.push(...r.gaps);
     if (!r.ok) {
       failures++;
-      writeFailure(a, seed, r, `graceful-stop --seed ${seed} --trace`);
+      writeFailure(a, seed, r, `graceful-stop --seed ${seed} --trace${a.noWithdraw ? ' --no-withdraw' : ''}`);
     }
   }
   gaps.sort((x, y) => x - y);
@@ -197,7 +213,7 @@ async function gracefulStop(a: CliArgs): Promise<void> {
     gaps.length === 0 ? '-' : gaps[Math.floor(q * (gaps.length - 1))]!.toFixed(1);
   process.stdout.write(
     `graceful-stop: ${done} seeds (${a.start}..${a.start + done - 1}): ${failures} failed; ${gaps.length} leader stops, ` +
-      `${ok} writes acknowledged, ${refusals} stopping nodes' refusals delivered; largest write gap per stop (virtual ms) median ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}; ` +
+      `${ok} writes acknowledged, ${failed} failed (503), ${refusals} stopping nodes' refusals delivered; largest write gap per stop (virtual ms) median ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}; ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
   );
   process.exitCode = failures > 0 ? 1 : 0;

@@ -4,9 +4,9 @@
  * directory with its paths right, and which entry the launcher spawns.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonEntry } from '../../src/cli/daemon.js';
@@ -94,6 +94,35 @@ describe('daemonEntry', () => {
     expect(daemonEntry(compiled, bundled)).toBe(compiled);
     rmSync(compiled);
     expect(daemonEntry(compiled, bundled)).toBe(bundled);
+  });
+
+  it('a bundle older than a dist/ file it was built from (a tsc --watch re-emit) is passed over', () => {
+    // dist/daemon.cjs beside its list, which names files from the package root.
+    const dist = join(root, 'watch', 'dist');
+    mkdirSync(join(dist, 'cli'), { recursive: true });
+    const compiled = join(dist, 'cli', 'daemon-main.js');
+    const dep = join(dist, 'node', 'x.js');
+    mkdirSync(dirname(dep), { recursive: true });
+    const bundled = join(dist, 'daemon.cjs');
+    for (const f of [compiled, dep, bundled]) writeFileSync(f, '');
+    writeFileSync(
+      join(dist, 'daemon.inputs.json'),
+      JSON.stringify(['dist/cli/daemon-main.js', 'dist/node/x.js', 'node_modules/hono/dist/index.js']),
+    );
+    const t = Date.now() / 1000;
+    utimesSync(compiled, t - 10, t - 10);
+    utimesSync(dep, t - 10, t - 10);
+    utimesSync(bundled, t - 5, t - 5);
+    expect(daemonEntry(compiled, bundled, true)).toBe(bundled);
+    // Only the dependency re-emitted after the bundle.
+    utimesSync(dep, t, t);
+    expect(daemonEntry(compiled, bundled, true)).toBe(compiled);
+    // An installed package still takes its bundle.
+    expect(daemonEntry(compiled, bundled, false)).toBe(bundled);
+    // A listed file gone since the build: stale too.
+    utimesSync(dep, t - 10, t - 10);
+    rmSync(dep);
+    expect(daemonEntry(compiled, bundled, true)).toBe(compiled);
   });
 
   it('an installed package (no src/) takes its bundle whatever the unpacking order of the two files', () => {

@@ -7,7 +7,16 @@
  * which the test reads.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -284,6 +293,30 @@ describe('swarm kv get | node status | node stop (the fast path)', () => {
     expect(text.packages).toEqual([]);
     expect(text.out).toBe('plain\n');
   });
+
+  it.skipIf(!existsSync(FAST_BUNDLE))(
+    'a bundle older than a file it was built from (a tsc --watch re-emit) is not used: the modules are',
+    async () => {
+      const get = ['-c', configFile, 'kv', 'get', 'k', '--data-dir', dataDir];
+      expect((await run(get, 'memo-w')).code).toBe(0);
+      expect((await run(get, 'memo-w')).own).toEqual(['cli/argv.js']);
+      // A dependency of fast.js re-emitted after the bundle was built; fast.js itself untouched.
+      const dep = fileURLToPath(new URL('../../dist/common/errors.js', import.meta.url));
+      const { atime, mtime } = statSync(dep);
+      const later = new Date(statSync(FAST_BUNDLE).mtimeMs + 60_000);
+      utimesSync(dep, later, later);
+      try {
+        const stale = await run(get, 'memo-w');
+        expect(stale.code).toBe(0);
+        expect(stale.out).toBe('{"b":[1,"x"]}\n');
+        expect(stale.own).toContain('cli/fast.js');
+        expect(stale.own).toContain('common/errors.js');
+      } finally {
+        utimesSync(dep, atime, mtime);
+      }
+      expect((await run(get, 'memo-w')).own).toEqual(['cli/argv.js']);
+    },
+  );
 
   it('fails with the full program’s line and exit code', async () => {
     const missing = ['-c', configFile, 'kv', 'get', 'missing', '--data-dir', dataDir];

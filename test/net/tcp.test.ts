@@ -186,6 +186,29 @@ describe('TcpTransport on loopback', () => {
     expect(states[0]).toBe(`${peerKey(addr)} refused`);
   });
 
+  it('withdraw takes back tagged frames never written; they never reach a process started later', async () => {
+    // A node's process is gone (its port refuses): frames to it wait in the redial queue.
+    const addr = await deadAddress();
+    const refused: string[] = [];
+    const a = await node({ onPeerState: (_p, st) => st === 'refused' && refused.push(st) });
+    expect(a.t.send(addr, hb(1), 'task', 7)).toBe('queued');
+    expect(a.t.send(addr, hb(2), 'task', 8)).toBe('queued');
+    expect(a.t.send(addr, hb(3))).toBe('queued');
+    await waitFor(() => refused.length > 0, 'a refused dial');
+    // 9 was never sent; 7 is taken back, 8 stays queued.
+    expect(a.t.withdraw(addr, [7, 9])).toEqual([7]);
+    expect(a.t.withdraw(addr, [7])).toEqual([]);
+    // A process restarted at the address gets what was left, never the withdrawn frame.
+    const b = await node({ port: addr.port });
+    a.t.peerAlive(addr);
+    await waitFor(() => b.inbox.length === 2, 'the queued frames after the restart');
+    expect(b.inbox.map((m) => (m.type === 'heartbeat' ? m.commit : -1))).toEqual([2, 3]);
+    // Written to a connection: no longer withdrawable (it may have arrived).
+    a.t.send(addr, hb(4), 'task', 10);
+    await waitFor(() => b.inbox.length === 3, 'the next frame');
+    expect(a.t.withdraw(addr, [8, 10])).toEqual([]);
+  });
+
   it('reconnects with back-off after the peer restarts on the same port', async () => {
     const a = await node();
     const b1 = await node();

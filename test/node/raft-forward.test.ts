@@ -38,6 +38,11 @@ interface FakeNode {
   /** A leader handing over that has not chosen its successor yet: refuses, naming itself. */
   refuseAsLeader?: boolean;
   attempts: number;
+  /** RaftComponent.stopping: set once the node's stop began. */
+  stopping?: boolean;
+  /** Targets whose port is closed: frames to them wait in the reconnect queue (`held`), unsent. */
+  holdTo?: Set<string>;
+  held: ForwardMessage[];
   known: Set<string>;
   onLeadership?: () => boolean;
   fwd: RaftForwarder;
@@ -87,6 +92,7 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     blackhole: false,
     unsendable: false,
     attempts: 0,
+    held: [],
     known: new Set(['a', 'b', 'c']),
     ...o,
   } as FakeNode;
@@ -106,10 +112,21 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
       if (!d.ok) throw new Error(`frame did not decode: ${d.reason} ${d.detail ?? ''}`);
       n.sent.push(d.msg as ForwardMessage);
       if (n.blackhole) return true;
+      if (n.holdTo?.has(to) === true) {
+        n.held.push(d.msg as ForwardMessage);
+        return true;
+      }
       const t = setTimeout(() => nodes.get(to)?.fwd.onMessage(d.msg as ForwardMessage), 1);
       timers.push(t);
       return true;
     },
+    // As TcpTransport.withdraw: requests still queued unsent are taken back for good.
+    withdrawForward: (to, ids) => {
+      const taken = n.held.filter((m) => m.to === to && m.type === 'fwd_req' && ids.includes(m.id));
+      n.held = n.held.filter((m) => !taken.includes(m));
+      return taken.map((m) => m.id);
+    },
+    stopping: () => n.stopping === true,
     knownPeer: (p) => n.known.has(p),
     put: async (key, value, prev) => {
       n.attempts++;
@@ -740,6 +757,110 @@ describe('RaftForwarder: a target that can no longer answer (#17)', () => {
           .map((m) => m.to),
       ).toEqual(['c']);
       expect(c.puts.map((x) => x.key)).toEqual(['k2', 'k3']);
+    });
+
+    it('an heir that stepped down before answering is recorded as leader of the term it executed in', async () => {
+      // c wins term 3 and commits a's write, then b wins term 4 before c's answer leaves.
+      const { a, b, c } = handOverToC();
+      c.putImpl = async (key, value) => {
+        c.term = 4;
+        c.leads = false;
+        c.leader = 'b';
+        Object.assign(b, { term: 4, leads: true, leader: 'b', successor: null });
+        return putResult(key, value, 11);
+      };
+      await a.fwd.write({ op: 'put', key: 'k1', value: 1 }, 2000);
+      c.putImpl = undefined;
+      await a.fwd.write({ op: 'put', key: 'k2', value: 2 }, 2000);
+      // The answer named term 4, which c never led: a's next request asked c to run it in term 4.
+      expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => [m.to, m.term, m.heir])).toEqual([
+        ['b', 2, false],
+        ['c', 2, true],
+        ['c', 3, false],
+        ['b', 4, false],
+      ]);
+      expect(c.sent.filter((m) => m.type === 'fwd_resp').map((m) => m.term)).toEqual([3, 4]);
+      expect(b.puts.map((x) => x.key)).toEqual(['k2']);
+    });
+
+    it('a stopping leader refuses a forwarded read_index naming its heir, which serves it', async () => {
+      const { a, b, c } = handOverToC();
+      a.applied = 100;
+      b.stopping = true;
+      // Its Ready loop has stopped: a ReadIndex round started there is never confirmed.
+      let bReads = 0;
+      b.readIndexImpl = () => {
+        bReads++;
+        return new Promise<number>(() => {});
+      };
+      const t0 = Date.now();
+      await a.fwd.linearize(2000);
+      expect(Date.now() - t0).toBeLessThan(WELL_BEFORE_MS);
+      expect(bReads).toBe(0);
+      expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => [m.to, m.op, m.heir])).toEqual([
+        ['b', 'read_index', false],
+        ['c', 'read_index', true],
+      ]);
+      expect(c.leads).toBe(true);
+    });
+
+    it('a stopping node whose Ready loop stopped mid-hand-over names its heir when it refuses, a read too', async () => {
+      const { a, b, c } = handOverToC();
+      a.applied = 100;
+      b.fwd.stopServing();
+      await a.fwd.linearize(2000);
+      expect(a.sent.filter((m) => m.type === 'fwd_req').map((m) => [m.to, m.heir])).toEqual([
+        ['b', false],
+        ['c', true],
+      ]);
+      expect(b.sent.filter((m) => m.type === 'fwd_resp')).toMatchObject([
+        { code: 'not_leader', leader: null, successor: 'c' },
+      ]);
+      expect(c.leads).toBe(true);
+    });
+
+    it('a write queued to a leader whose port closed is taken back and re-routed when the redial is refused', async () => {
+      // a's view still names b after b's port closed: the frame waits in a's reconnect queue.
+      const a = make('a', { leader: 'b', term: 2 }, 5000);
+      const b = make('b', { leader: 'c', term: 3 });
+      const c = make('c', { leads: true, leader: 'c', term: 3 });
+      a.holdTo = new Set(['b']);
+      const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000);
+      await sleep(5);
+      expect(a.held.map((m) => m.to)).toEqual(['b']);
+      // The redial is refused: the frame never left, so the write may go elsewhere.
+      a.fwd.onPeerGone('b');
+      expect(a.held).toEqual([]);
+      a.leader = 'c';
+      a.term = 3;
+      expect(await p).toEqual({ kind: 'put', revision: 11 });
+      expect(b.puts).toEqual([]);
+      expect(c.puts.map((x) => x.key)).toEqual(['k']);
+    });
+
+    it('a write written to a gone leader keeps its unknown outcome', async () => {
+      const a = make('a', { leader: 'b', term: 2 }, 5000);
+      const b = make('b', { leader: 'b', term: 2 });
+      // Written to the connection (then lost with it): maybe sent, never re-routed.
+      a.blackhole = true;
+      const p = a.fwd.write({ op: 'put', key: 'k', value: 1 }, 5000).catch((e: unknown) => e);
+      await sleep(5);
+      a.fwd.onPeerGone('b');
+      const err = await p;
+      expect(err).toBeInstanceOf(NoQuorumError);
+      expect((err as Error).message).toMatch(/outcome unknown/);
+      expect(b.puts).toEqual([]);
+    });
+
+    it('a request to a gone heir that timed out unsent is taken back: a restarted heir never runs it', async () => {
+      const { a, c } = handOverToC();
+      a.holdTo = new Set(['c']);
+      const err = await a.fwd.write({ op: 'put', key: 'k', value: 1 }, 1000).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NoQuorumError);
+      // Not sent: its outcome is known (not executed), and the frame is gone from the queue.
+      expect((err as Error).message).not.toMatch(/outcome unknown/);
+      expect(a.held).toEqual([]);
+      expect(c.puts).toEqual([]);
     });
 
     it('an heir that answered from a newer term is used for the next writes too', async () => {

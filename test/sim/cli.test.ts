@@ -45,6 +45,19 @@ describe('npm run sim', () => {
     );
   });
 
+  it('--scenario graceful-stop --no-withdraw: a write queued unsent fails 503, and the replay says so', () => {
+    const bad = sim(['--scenario', 'graceful-stop', '--seed', '1', '--no-withdraw']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/FAIL seed 1: write .* went away with the put in flight/);
+    expect(bad.out).toMatch(/1 failed; .* 2 failed \(503\)/);
+    expect(bad.out).toContain(
+      'replay: npm run sim -- --scenario graceful-stop --seed 1 --trace --no-withdraw',
+    );
+    const ok = sim(['--scenario', 'graceful-stop', '--seed', '1']);
+    expect(ok.out).toMatch(/0 failed; .* 0 failed \(503\)/);
+    expect(ok.code).toBe(0);
+  });
+
   it('rejects bad usage with exit 2', () => {
     const r = sim(['--seed', '1', '--seeds', '2']);
     expect(r.code).toBe(2);

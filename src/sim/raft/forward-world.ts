@@ -5,6 +5,7 @@
  * first-failure recorder. Nothing here draws from an Rng, so a scenario's
  * seeded run is the same whether it uses these or inline copies.
  */
+import type { ForwardMessage } from '../../net/forward-codec.js';
 import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
 import type { TimerClock } from '../../node/timer-clock.js';
@@ -194,4 +195,41 @@ export function leaderWatch(
       return leaderId() === n.id;
     },
   };
+}
+
+/**
+ * The forwarder's reconnect queues, as the TCP transport keeps them: a frame to a process whose port
+ * is closed (or that is down) waits in its sender's queue for that address and reaches the next
+ * process that listens there (`take`, at its boot), unless its sender takes it back first
+ * (`withdraw`, TcpTransport.withdraw: a request never written, so it never left, and never will).
+ */
+export class ReconnectQueues {
+  private readonly queues = new Map<string, { readonly m: ForwardMessage; readonly fromInc: number }[]>();
+
+  hold(to: string, m: ForwardMessage, fromInc: number): void {
+    const q = this.queues.get(to) ?? [];
+    q.push({ m, fromInc });
+    this.queues.set(to, q);
+  }
+
+  /** The requests of `from`'s incarnation `fromInc` to `to` among `ids` still queued: removed, returned. */
+  withdraw(from: string, fromInc: number, to: string, ids: readonly number[]): number[] {
+    const q = this.queues.get(to);
+    if (q === undefined) return [];
+    const taken: number[] = [];
+    const keep = q.filter(({ m, fromInc: inc }) => {
+      const mine = m.type === 'fwd_req' && m.from === from && inc === fromInc && ids.includes(m.id);
+      if (mine) taken.push(m.id);
+      return !mine;
+    });
+    this.queues.set(to, keep);
+    return taken;
+  }
+
+  /** Everything queued for `to`, in order: a process listens there again. */
+  take(to: string): ForwardMessage[] {
+    const q = this.queues.get(to) ?? [];
+    this.queues.delete(to);
+    return q.map(({ m }) => m);
+  }
 }

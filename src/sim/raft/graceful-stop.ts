@@ -41,6 +41,7 @@ import type { TimerClock } from '../../node/timer-clock.js';
 import {
   failureRecorder,
   incarnationClock,
+  ReconnectQueues,
   leaderWatch,
   liveStack,
   proposeHere,
@@ -54,6 +55,11 @@ export interface GracefulStopOptions {
   readonly seed: number;
   /** Graceful stops of the leader (default 8). */
   readonly stops?: number;
+  /**
+   * The transport before it could take back frames it never wrote (`--no-withdraw`): a request
+   * queued to a port that then refuses fails with an unknown outcome (503) instead of going on.
+   */
+  readonly noWithdraw?: boolean;
   readonly traceSink?: (line: string) => void;
 }
 
@@ -136,7 +142,9 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   const linkRng = rng.fork();
   // Its own stream: drawing it leaves the other draws of a seed as they were.
   const sporadicRng = createRng((o.seed ^ 0x5b_0a_d1) >>> 0);
-  const queued = new Map<string, ForwardMessage[]>();
+  // And the once-writing clients' writes issued after the port closed (see gracefulStop): their own.
+  const lateRng = createRng((o.seed ^ 0x1a_7e_0f) >>> 0);
+  const queued = new ReconnectQueues();
   /** Refusals of a stopping node (RaftForwarder.stopServing) that reached their sender's forwarder. */
   let stopRefusals = 0;
   const sendForward = (from: SimNode, inc: number, to: string, m: ForwardMessage): boolean => {
@@ -144,9 +152,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     const target = w.byId.get(to);
     if (target === undefined) return false;
     if (!target.up || closedPort.has(to)) {
-      const q = queued.get(to) ?? [];
-      q.push(m);
-      queued.set(to, q);
+      queued.hold(to, m, inc);
       return true;
     }
     const targetInc = target.inc;
@@ -181,6 +187,10 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
         successor: () => (n.core?.isLeader === true ? n.core.leadTransferee : null),
         appliedIndex: () => n.applier?.appliedIndex ?? 0,
         sendForward: (to, m) => sendForward(n, inc, to, m),
+        ...(o.noWithdraw === true
+          ? {}
+          : { withdrawForward: (to: string, ids: readonly number[]) => queued.withdraw(n.id, inc, to, ids) }),
+        stopping: () => stack.s?.stopping ?? false,
         knownPeer: (id) => IDS.includes(id),
         put: (key, value) => propose(n, stack.s!, { op: 'put', key, value }),
         delete: () => Promise.reject(new NoQuorumError('not in this scenario')),
@@ -206,9 +216,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     });
     stack.s = { inc, forward, autopilot, leaderWaiters, stopping: false };
     stacks.set(n.id, stack.s);
-    const q = queued.get(n.id) ?? [];
-    queued.delete(n.id);
-    for (const m of q) w.at(w.now + latencyMs, () => n.inc === inc && forward.onMessage(m));
+    for (const m of queued.take(n.id)) w.at(w.now + latencyMs, () => n.inc === inc && forward.onMessage(m));
   };
   w.onBoot = boot;
   const lastView = new Map<string, string>();
@@ -307,11 +315,16 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     s.stopping = true;
     // Writes issued from here until the transport closes: they reach the old leader (when the
     // sender's view lags) before its port closes, at the earliest STOP_DRAIN_QUIET_MS after it began
-    // refusing. (One issued once the port is closed waits in the reconnect queue and fails with an
-    // unknown outcome when the redial is refused: a known case, docs/raft-runtime.md "Graceful stop".)
+    // refusing. (Those issued once the port is closed: below.)
+    // Now and then they write only after the port closed (below): a node that wrote nothing in the
+    // stop has learned no leader from a refusal, so a lagging view sends to the old leader's port.
+    const lateOnly = sporadicVia !== null && lateRng.next() < 0.5;
     if (sporadicVia !== null)
-      for (let k = 1; k <= 3; k++)
-        sporadic.push(writeOnce(sporadicVia, k, sporadicRng.next() * (STOP_DRAIN_QUIET_MS - 4 * latencyMs)));
+      for (let k = 1; k <= 3; k++) {
+        // Drawn either way: the seed's later draws stay as they were.
+        const delay = sporadicRng.next() * (STOP_DRAIN_QUIET_MS - 4 * latencyMs);
+        if (!lateOnly) sporadic.push(writeOnce(sporadicVia, k, delay));
+      }
     await l.driver?.stop();
     await sleep(rng.next() * 3);
     // As RaftComponent.stop: the forwarder refuses what it reads while the transport still carries
@@ -321,6 +334,12 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     s.forward.close();
     closedPort.add(l.id);
     trace(`${l.id} forwarder and transport closed`);
+    // Writes issued after the port closed, before the redials are refused: a sender whose view still
+    // names the old leader queues them to it. They never left the node, so once the redial is refused
+    // they go to the leader (the transport takes them back, TcpTransport.withdraw); before, they
+    // failed 503 with an unknown outcome (`noWithdraw`).
+    if (sporadicVia !== null)
+      for (let k = 4; k <= 5; k++) sporadic.push(writeOnce(sporadicVia, k, lateRng.next()));
     // Its Raft messages stop with the transport; the peers' redials are refused after their back-off.
     w.net.partition([[l.id]]);
     for (const x of w.nodes) {

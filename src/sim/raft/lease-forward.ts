@@ -33,6 +33,7 @@ import { RaftForwarder } from '../../node/raft-forward.js';
 import {
   failureRecorder,
   incarnationClock,
+  ReconnectQueues,
   leaderWatch,
   liveStack,
   proposeHere,
@@ -52,6 +53,11 @@ export interface LeaseForwardOptions {
    * leader for its whole timeout.
    */
   readonly noReroute?: boolean;
+  /**
+   * The transport before it could take back frames it never wrote (`--no-withdraw`): a write
+   * queued to a crashed leader whose port then refuses fails with an unknown outcome (503).
+   */
+  readonly noWithdraw?: boolean;
   readonly traceSink?: (line: string) => void;
 }
 
@@ -141,7 +147,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
 
   // The forwarder's transport between live processes: TCP on a LAN (see the header).
   const linkRng = rng.fork();
-  const queued = new Map<string, ForwardMessage[]>();
+  const queued = new ReconnectQueues();
   const deliver = (m: ForwardMessage): void => {
     const to = w.byId.get(m.to);
     if (to === undefined || !to.up) return;
@@ -154,9 +160,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     if (target === undefined) return false;
     if (!target.up) {
       // The reconnect queue: it reaches the next incarnation, if any.
-      const q = queued.get(to) ?? [];
-      q.push(m);
-      queued.set(to, q);
+      queued.hold(to, m, inc);
       return true;
     }
     const targetInc = target.inc;
@@ -188,6 +192,9 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
         leader: leaderId,
         appliedIndex: () => n.applier?.appliedIndex ?? 0,
         sendForward: (to, m) => sendForward(n, inc, to, m),
+        ...(o.noWithdraw === true
+          ? {}
+          : { withdrawForward: (to: string, ids: readonly number[]) => queued.withdraw(n.id, inc, to, ids) }),
         knownPeer: (id) => IDS.includes(id),
         put: (key, value) => {
           // Proposed here only on the leader (elsewhere propose refuses with NotLeaderError).
@@ -230,9 +237,7 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     stacks.set(n.id, { inc, forward, keeper, leaderWaiters, leaderListeners, applyListeners });
     keeper.start();
     // What waited in peers' reconnect queues arrives once the process listens again.
-    const q = queued.get(n.id) ?? [];
-    queued.delete(n.id);
-    for (const m of q) w.at(w.now + latencyMs, () => n.inc === inc && deliver(m));
+    for (const m of queued.take(n.id)) w.at(w.now + latencyMs, () => n.inc === inc && deliver(m));
   };
   w.onBoot = boot;
   const lastLeader = new Map<string, string | null>();
