@@ -6,7 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../common/errors.js';
 import { httpDate } from '../common/utc-time.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
-import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
+import {
+  ApiError,
+  createApi,
+  errorAnswer,
+  errorBody,
+  type ApiRoutes,
+  type DirectRoute,
+  type JsonAnswer,
+} from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { createServer, type Http1Request, type Http1Response, type Http1Server } from './http1/server.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
@@ -224,6 +232,15 @@ async function writeResponse(
   res.end(req.method === 'HEAD' || body === null ? undefined : body);
 }
 
+/** A direct route's answer (app.ts DirectRoute), field for field what writeResponse makes of hono's `c.json`. */
+function writeJson(res: Http1Response, a: JsonAnswer): void {
+  const text = JSON.stringify(a.body);
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.writeHead(a.status);
+  res.end(text);
+}
+
 let dateSecond = -1;
 let dateText = '';
 /** The Date field's text, made once a second rather than once a request. */
@@ -244,10 +261,11 @@ function dateNow(): string {
  */
 export function requestListener(
   fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
-  opts: { maxBodyBytes?: number; streams?: OpenStreams } = {},
+  opts: { maxBodyBytes?: number; streams?: OpenStreams; direct?: readonly DirectRoute[] } = {},
 ): (req: Http1Request, res: Http1Response) => void {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const open = opts.streams ?? new Set<() => void>();
+  const direct = opts.direct ?? [];
   return (req, res) => {
     // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
     res.setHeader('date', dateNow());
@@ -267,6 +285,19 @@ export function requestListener(
       res.once('close', () => {
         if (!res.writableFinished) nreq.abandon();
       });
+      for (const route of direct) {
+        const answer = route(nreq);
+        if (answer === null) continue;
+        let a: JsonAnswer;
+        try {
+          a = await answer;
+        } catch (err) {
+          a = errorAnswer(err instanceof Error ? err : new Error(String(err)));
+        }
+        if (nreq.refused) discardThenClose(req, res);
+        writeJson(res, a);
+        return;
+      }
       const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
       await writeResponse(req, nreq, res, r, open);
@@ -329,8 +360,11 @@ export class ApiServer implements NodeComponent {
 
   async start(node: SwarmNode): Promise<void> {
     const { bind_address: host, port } = node.config.api;
-    const app = createApi(node, { apiToken: node.config.security.api_token, routes: this.routes });
-    const server = createServer(requestListener(app.fetch, { streams: this.streams }));
+    const token = node.config.security.api_token;
+    const app = createApi(node, { apiToken: token, routes: this.routes });
+    // A token is checked by hono's middleware: with one set, every request goes through hono.
+    const direct = token === '' ? this.routes.flatMap((r) => (r.direct === undefined ? [] : [r.direct])) : [];
+    const server = createServer(requestListener(app.fetch, { streams: this.streams, direct }));
     // Clients (fetch, node:http) reuse a socket only while more than ~1 s of the
     // server's keep-alive hint remains; 5 s lets agents and followers' relays keep
     // one connection (measured: 592 -> 1213 KV writes/s in-process). Shutdown
