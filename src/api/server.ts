@@ -44,6 +44,16 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+function notUtf8(): ApiError {
+  return new ApiError(400, 'bad_utf8', 'request body is not valid UTF-8');
+}
+
+function utf8Text(bytes: Buffer): string {
+  const text = decodeUtf8(bytes);
+  if (text === null) throw notUtf8();
+  return text;
+}
+
 function tooLarge(maxBodyBytes: number): ApiError {
   return new ApiError(413, 'too_large', `request body exceeds ${maxBodyBytes} bytes`);
 }
@@ -134,15 +144,19 @@ class NodeRequest {
     return this.body !== null;
   }
 
+  /** A body that came whole with its head, within the limit or refused. */
+  private wholeBody(whole: Buffer): Promise<Buffer> {
+    if (whole.length <= this.maxBodyBytes) return Promise.resolve(whole);
+    this.refused = true;
+    return Promise.reject(tooLarge(this.maxBodyBytes));
+  }
+
   private bytes(): Promise<Buffer> {
     if (this.body !== null) return this.body;
     // Usually the whole body came with the head: no stream, no listeners, no copy.
     const whole = this.incoming.takeWholeBody();
     if (whole !== null) {
-      if (whole.length > this.maxBodyBytes) {
-        this.refused = true;
-        this.body = Promise.reject(tooLarge(this.maxBodyBytes));
-      } else this.body = Promise.resolve(whole);
+      this.body = this.wholeBody(whole);
       return this.body;
     }
     this.body = new Promise<Buffer>((resolve, reject) => {
@@ -166,10 +180,19 @@ class NodeRequest {
     return this.body;
   }
 
-  async text(): Promise<string> {
-    const text = decodeUtf8(await this.bytes());
-    if (text === null) throw new ApiError(400, 'bad_utf8', 'request body is not valid UTF-8');
-    return text;
+  text(): Promise<string> {
+    // A body that came whole with its head (a KV write's): decoded now, without an async frame and its tick.
+    if (this.body === null) {
+      const whole = this.incoming.takeWholeBody();
+      if (whole !== null) {
+        this.body = this.wholeBody(whole);
+        if (!this.refused) {
+          const text = decodeUtf8(whole);
+          return text === null ? Promise.reject(notUtf8()) : Promise.resolve(text);
+        }
+      }
+    }
+    return this.bytes().then(utf8Text);
   }
 
   async json(): Promise<unknown> {
@@ -266,10 +289,9 @@ export function requestListener(
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const open = opts.streams ?? new Set<() => void>();
   const direct = opts.direct ?? [];
-  return (req, res) => {
-    // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
-    res.setHeader('date', dateNow());
-    const run = async (): Promise<void> => {
+  // One async function for every request, its errors caught inside: no closure, no `.catch` promise per request.
+  const serve = async (req: Http1Request, res: Http1Response): Promise<void> => {
+    try {
       // A body announced larger than the limit is refused before a byte of it is read.
       const announced = Number(req.headers['content-length'] ?? 0);
       if (announced > maxBodyBytes) {
@@ -282,9 +304,8 @@ export function requestListener(
       }
       // hono reads only url, method, headers and the body methods NodeRequest has.
       const nreq = new NodeRequest(req, maxBodyBytes, res, open);
-      res.once('close', () => {
-        if (!res.writableFinished) nreq.abandon();
-      });
+      // Told if the connection closes before the answer went out (no 'close' listener per request).
+      res.leaver = nreq;
       for (const route of direct) {
         const answer = route(nreq);
         if (answer === null) continue;
@@ -301,8 +322,7 @@ export function requestListener(
       const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
       await writeResponse(req, nreq, res, r, open);
-    };
-    run().catch((err: unknown) => {
+    } catch (err) {
       if (res.headersSent) {
         res.destroy();
         return;
@@ -310,7 +330,12 @@ export function requestListener(
       const text = JSON.stringify(errorBody('internal', err instanceof Error ? err.message : String(err)));
       res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
-    });
+    }
+  };
+  return (req, res) => {
+    // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
+    res.setHeader('date', dateNow());
+    void serve(req, res);
   };
 }
 

@@ -29,6 +29,14 @@ function fakeRaft(): { raft: RaftComponent; asked: string[] } {
     if (key === 'gone') return Promise.reject(new RequestAbandonedError('the client left'));
     if (key === 'boom') return Promise.reject(new Error('boom'));
     if (key === 'mismatch') return Promise.resolve({ kind: 'mismatch', current: 7 });
+    if (key === 'wait-gone')
+      // Answers once the caller is seen gone: the write's forwarder reads this flag (raft-forward.ts).
+      return (async () => {
+        const until = Date.now() + 5000;
+        while (gone?.aborted !== true && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+        asked.push(`gone ${String(gone?.aborted)}`);
+        return { kind: 'put', revision: 1 };
+      })();
     if (key === 'abandoned?')
       return Promise.resolve({ kind: 'put', revision: gone?.aborted === false ? 1 : 2 });
     return Promise.resolve({ kind: 'put', revision: 42 });
@@ -322,6 +330,25 @@ describe('direct KV route', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('tells the write its client left', async () => {
+    const d = await side(true);
+    try {
+      const s = connect(d.port, '127.0.0.1');
+      s.on('error', () => {});
+      s.write(put('wait-gone', '{"value":1}'));
+      await new Promise((r) => setTimeout(r, 50));
+      s.destroy();
+      const until = Date.now() + 6000;
+      while (!d.asked.some((a) => a.startsWith('gone')) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(d.asked).toEqual(['write put wait-gone 1 undefined', 'gone true']);
+      expect(d.taken).toBe(1);
+    } finally {
+      d.server.closeAllConnections();
+      await new Promise((r) => d.server.close(r));
     }
   });
 
