@@ -76,6 +76,22 @@ function checkKey(key: string): void {
 /** The paths (as hono's getPath gives them) hono routes to `/v1/kv/:key{.+}`: its pattern, as its RegExpRouter matches it. */
 const KV_KEY_ROUTE = /^\/v1\/kv\/.+$/;
 
+/** Raft and forwarding errors as the HTTP errors clients know (503 no_quorum, 400, ...); others as they are. */
+function mappedError(err: unknown): unknown {
+  if (err instanceof NoQuorumError) return new ApiError(503, 'no_quorum', err.message);
+  // 507 Insufficient Storage: the request is fine, the store is full (docs/api.md).
+  if (err instanceof QuotaExceededError) return new ApiError(507, 'quota_exceeded', err.message);
+  if (err instanceof ForwardRefusedError) return new ApiError(err.status, err.code, err.message);
+  if (err instanceof NotLeaderError) return new ApiError(503, 'no_quorum', err.message);
+  // The client left first: nobody reads this answer, but it is not a server fault.
+  if (err instanceof RequestAbandonedError) return new ApiError(408, 'abandoned', err.message);
+  return err;
+}
+
+function rethrowMapped(err: unknown): never {
+  throw mappedError(err);
+}
+
 export interface KvRoutesOptions {
   /** How long to wait for a leader to appear before 503 (default: the raft request timeout). */
   readonly leaderWaitMs?: number;
@@ -85,18 +101,12 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
   const waitMs = (): number => opts.leaderWaitMs ?? raft.requestTimeoutMs;
 
   /** Raft and forwarding errors as the HTTP answers clients know (503 no_quorum, 400, ...). */
-  async function mapped<T>(run: () => Promise<T>): Promise<T> {
+  function mapped<T>(run: () => Promise<T>): Promise<T> {
+    // A reaction on the write's promise rather than an async frame around it: a KV write's garbage.
     try {
-      return await run();
+      return run().catch(rethrowMapped);
     } catch (err) {
-      if (err instanceof NoQuorumError) throw new ApiError(503, 'no_quorum', err.message);
-      // 507 Insufficient Storage: the request is fine, the store is full (docs/api.md).
-      if (err instanceof QuotaExceededError) throw new ApiError(507, 'quota_exceeded', err.message);
-      if (err instanceof ForwardRefusedError) throw new ApiError(err.status, err.code, err.message);
-      if (err instanceof NotLeaderError) throw new ApiError(503, 'no_quorum', err.message);
-      // The client left first: nobody reads this answer, but it is not a server fault.
-      if (err instanceof RequestAbandonedError) throw new ApiError(408, 'abandoned', err.message);
-      throw err;
+      return Promise.reject(mappedError(err));
     }
   }
 
