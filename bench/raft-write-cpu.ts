@@ -6,6 +6,8 @@
  * over 1, 2 and 3 ms, and each process's CPU time per write over the window (from /proc/PID/stat),
  * the client's included: on this 2-core machine, the CPU the four processes need per write is
  * what the run queue has to fit between two writes.
+ * CLIENTS=N runs N closed-loop clients instead of one (16 and 64 for the throughput goal); PROF=1
+ * writes each daemon's V8 CPU profile over the measured window to PROF_DIR (cpu-prof-preload.cjs).
  * Run under the bench lock: `flock /tmp/bench.lock npx tsx bench/raft-write-cpu.ts`.
  */
 import { readFileSync, readdirSync } from 'node:fs';
