@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/no-require-imports */
+/* global require, process */
 // Preload (NODE_OPTIONS --require) for bench/raft-write-cpu.ts PROF=1: in a daemon, SIGTTIN starts
 // V8's CPU profiler (200 us sampling) through node:inspector; again: stops it and writes
 // $PROF_DIR/cpu-<pid>.cpuprofile. Only the measured window is profiled, not start-up or warm-up.
