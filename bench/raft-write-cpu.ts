@@ -6,10 +6,13 @@
  * over 1, 2 and 3 ms, and each process's CPU time per write over the window (from /proc/PID/stat),
  * the client's included: on this 2-core machine, the CPU the four processes need per write is
  * what the run queue has to fit between two writes.
+ * CLIENTS=N runs N closed-loop clients instead of one (16 and 64 for the throughput goal); PROF=1
+ * writes each daemon's V8 CPU profile over the measured window to PROF_DIR (cpu-prof-preload.cjs).
  * Run under the bench lock: `flock /tmp/bench.lock npx tsx bench/raft-write-cpu.ts`.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Cluster } from './raft-kv.bench.js';
 import { EtcdCluster, etcdPut, findEtcd } from './etcd.js';
 import { send, closeAgents, VALUE, type Write } from './etcd-load.js';
@@ -18,6 +21,12 @@ const MODE = process.env.MODE ?? 'leader';
 const SECS = Number(process.env.SECS ?? 8);
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const SYSTEMS = (process.env.SYSTEMS ?? 'ours,etcd').split(',');
+/** Closed-loop clients (each one write in flight); 16 or 64 for the throughput goal. */
+const CLIENTS = Number(process.env.CLIENTS ?? 1);
+/** PROF=1: each daemon's V8 CPU profile over the measured window (cpu-prof-preload.cjs) into PROF_DIR. */
+const PROF = process.env.PROF === '1';
+if (PROF)
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${fileURLToPath(new URL('./cpu-prof-preload.cjs', import.meta.url))}`;
 const HZ = 100;
 
 function cpuMs(pid: number): number {
@@ -47,24 +56,31 @@ async function drive(
   write: (t: string, seq: number) => Write,
   pids: [string, number][],
 ): Promise<void> {
+  let seq = 0;
   const run = async (secs: number, lat: number[] | null): Promise<void> => {
     const end = performance.now() + secs * 1000;
-    let seq = 0;
-    while (performance.now() < end) {
-      seq++;
-      const t = performance.now();
-      const r = await send(write(targets[seq % targets.length]!, seq));
-      if (r.status === 200 && lat) lat.push(performance.now() - t);
-    }
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (performance.now() < end) {
+          seq++;
+          const t = performance.now();
+          const r = await send(write(targets[seq % targets.length]!, seq));
+          if (r.status === 200 && lat) lat.push(performance.now() - t);
+        }
+      }),
+    );
   };
+  const profiled = PROF ? pids.filter(([n]) => n !== 'client') : [];
   await run(3, null);
   const lat: number[] = [];
   const all: [string, number][] = [...pids, ['client', process.pid]];
   const c0 = all.map(([, p]) => cpuMs(p));
   const w0 = all.map(([, p]) => waitMs(p));
   const u0 = process.cpuUsage();
+  for (const [, pid] of profiled) process.kill(pid, 'SIGTTIN');
   await run(SECS, lat);
   const u1 = process.cpuUsage(u0);
+  for (const [, pid] of profiled) process.kill(pid, 'SIGTTIN');
   const w1 = all.map(([, p]) => waitMs(p));
   const c1 = all.map(([, p]) => cpuMs(p));
   c1[c1.length - 1] = c0[c0.length - 1]! + (u1.user + u1.system) / 1000;
@@ -88,6 +104,7 @@ async function drive(
         )
         .join(', '),
   );
+  if (PROF) await new Promise((r) => setTimeout(r, 2000)); // the profiles are written before the daemons stop
 }
 
 const body = JSON.stringify({ value: VALUE });
@@ -97,7 +114,9 @@ const ours = async (): Promise<void> => {
     await c.start();
     const leader = await c.leader(20000, 3);
     const targets = MODE === 'leader' ? [leader.api] : c.nodes.map((n) => n.api);
-    console.log(`ours (${MODE})`);
+    console.log(
+      `ours (${MODE}, ${CLIENTS} clients) pids ${c.nodes.map((n) => `${n === leader ? 'L' : 'F'}=${n.pid}`).join(' ')}`,
+    );
     await drive(
       targets,
       (t, seq) => ({ url: `${t}/v1/kv/bench-0-${seq % 1000}`, method: 'PUT', body }),
@@ -115,7 +134,7 @@ const etcd = async (): Promise<void> => {
     await e.start();
     const leader = await e.leader();
     const targets = MODE === 'leader' ? [leader.client] : e.members.map((m) => m.client);
-    console.log(`etcd (${MODE})`);
+    console.log(`etcd (${MODE}, ${CLIENTS} clients)`);
     await drive(
       targets,
       (t, seq) => etcdPut(t, `bench-0-${seq % 1000}`),

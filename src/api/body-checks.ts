@@ -9,6 +9,12 @@
 /** A body that breaks its shape; `message` is the text of the 400 (`<key>: <rule>` or `<rule>`). */
 export class BodyShapeError extends Error {}
 
+/** Whether every own key of `obj` has a rule, without a key list (the usual case). */
+function onlyKnownKeys(obj: Record<string, unknown>, rules: Record<string, FieldRule>): boolean {
+  for (const k in obj) if (Object.hasOwn(obj, k) && !Object.hasOwn(rules, k)) return false;
+  return true;
+}
+
 /** A check of one field's value: the zod message for it, or null when it passes. */
 type FieldCheck = (value: unknown) => string | null;
 
@@ -31,11 +37,13 @@ const expected = (type: string, v: unknown): string =>
  * order, else the unknown keys, all named in one message.
  */
 function strictObject<T>(rules: Record<string, FieldRule>): (body: unknown) => T {
+  // Listed once: a KV write's body is checked per request, and its arrays were garbage per write.
+  const ruleList = Object.entries(rules);
   return (body) => {
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw new BodyShapeError(expected('object', body));
     const obj = body as Record<string, unknown>;
-    for (const [key, rule] of Object.entries(rules)) {
+    for (const [key, rule] of ruleList) {
       const v = obj[key];
       if (v === undefined) {
         if (rule.optional) continue;
@@ -44,6 +52,7 @@ function strictObject<T>(rules: Record<string, FieldRule>): (body: unknown) => T
       const problem = rule.check(v);
       if (problem !== null) throw new BodyShapeError(`${key}: ${problem}`);
     }
+    if (onlyKnownKeys(obj, rules)) return obj as T;
     const unknown = Object.keys(obj).filter((k) => !Object.hasOwn(rules, k));
     if (unknown.length > 0) {
       const names = unknown.map((k) => JSON.stringify(k)).join(', ');
@@ -160,19 +169,37 @@ export function jsonDepth(text: string, limit: number): number {
   return max;
 }
 
+/** Whether a parsed value holds a non-finite number anywhere (no path strings made on the way). */
+function hasNonFinite(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasNonFinite(value[i])) return true;
+    return false;
+  }
+  const o = value as Record<string, unknown>;
+  for (const k in o) if (Object.hasOwn(o, k) && hasNonFinite(o[k])) return true;
+  return false;
+}
+
 /** Where the first non-finite number is ('value.a[2]'), or null. JSON.parse turns 1e999 into Infinity. */
 export function findNonFinite(value: unknown, path: string): string | null {
+  // The usual body has none: looked for without the path strings first.
+  return hasNonFinite(value) ? nonFinitePath(value, path) : null;
+}
+
+function nonFinitePath(value: unknown, path: string): string | null {
   if (typeof value === 'number') return Number.isFinite(value) ? null : path;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const p = findNonFinite(value[i], `${path}[${i}]`);
+      const p = nonFinitePath(value[i], `${path}[${i}]`);
       if (p !== null) return p;
     }
     return null;
   }
   if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) {
-      const p = findNonFinite(v, path === '' ? k : `${path}.${k}`);
+      const p = nonFinitePath(v, path === '' ? k : `${path}.${k}`);
       if (p !== null) return p;
     }
   }
@@ -215,10 +242,10 @@ export function strictPathKey(url: string, prefix: string): string | null | unde
   const start = url.indexOf('/', url.indexOf('://') + 3);
   if (start < 0) return undefined;
   let end = url.length;
-  for (const ch of ['?', '#']) {
-    const i = url.indexOf(ch, start);
-    if (i >= 0 && i < end) end = i;
-  }
+  const q = url.indexOf('?', start);
+  if (q >= 0) end = q;
+  const h = url.indexOf('#', start);
+  if (h >= 0 && h < end) end = h;
   const path = url.slice(start, end);
   if (!path.startsWith(prefix)) return undefined;
   try {

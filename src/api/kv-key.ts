@@ -10,10 +10,13 @@ import { strictPathKey } from './body-checks.js';
 
 export const KV_PATH_PREFIX = '/v1/kv/';
 
+export function badKey(): ApiError {
+  return new ApiError(400, 'bad_key', 'key has a malformed percent escape or escapes that are not UTF-8');
+}
+
 export function kvKeyParam(c: Context): string {
   const key = strictPathKey(c.req.url, KV_PATH_PREFIX);
-  if (key === null)
-    throw new ApiError(400, 'bad_key', 'key has a malformed percent escape or escapes that are not UTF-8');
+  if (key === null) throw badKey();
   // Not under the prefix (a route mounted elsewhere): hono's own parameter.
   return key ?? c.req.param('key') ?? '';
 }

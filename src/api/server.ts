@@ -6,7 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { SwarmError } from '../common/errors.js';
 import { httpDate } from '../common/utc-time.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
-import { ApiError, createApi, errorBody, type ApiRoutes } from './app.js';
+import {
+  ApiError,
+  createApi,
+  errorAnswer,
+  errorBody,
+  type ApiRoutes,
+  type DirectRoute,
+  type JsonAnswer,
+} from './app.js';
 import { MAX_BODY_BYTES, decodeUtf8 } from './body-checks.js';
 import { createServer, type Http1Request, type Http1Response, type Http1Server } from './http1/server.js';
 import { LightHeaders, LightResponse } from './light-fetch.js';
@@ -34,6 +42,16 @@ export class ListenError extends SwarmError {
 
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function notUtf8(): ApiError {
+  return new ApiError(400, 'bad_utf8', 'request body is not valid UTF-8');
+}
+
+function utf8Text(bytes: Buffer): string {
+  const text = decodeUtf8(bytes);
+  if (text === null) throw notUtf8();
+  return text;
 }
 
 function tooLarge(maxBodyBytes: number): ApiError {
@@ -126,15 +144,19 @@ class NodeRequest {
     return this.body !== null;
   }
 
+  /** A body that came whole with its head, within the limit or refused. */
+  private wholeBody(whole: Buffer): Promise<Buffer> {
+    if (whole.length <= this.maxBodyBytes) return Promise.resolve(whole);
+    this.refused = true;
+    return Promise.reject(tooLarge(this.maxBodyBytes));
+  }
+
   private bytes(): Promise<Buffer> {
     if (this.body !== null) return this.body;
     // Usually the whole body came with the head: no stream, no listeners, no copy.
     const whole = this.incoming.takeWholeBody();
     if (whole !== null) {
-      if (whole.length > this.maxBodyBytes) {
-        this.refused = true;
-        this.body = Promise.reject(tooLarge(this.maxBodyBytes));
-      } else this.body = Promise.resolve(whole);
+      this.body = this.wholeBody(whole);
       return this.body;
     }
     this.body = new Promise<Buffer>((resolve, reject) => {
@@ -158,10 +180,19 @@ class NodeRequest {
     return this.body;
   }
 
-  async text(): Promise<string> {
-    const text = decodeUtf8(await this.bytes());
-    if (text === null) throw new ApiError(400, 'bad_utf8', 'request body is not valid UTF-8');
-    return text;
+  text(): Promise<string> {
+    // A body that came whole with its head (a KV write's): decoded now, without an async frame and its tick.
+    if (this.body === null) {
+      const whole = this.incoming.takeWholeBody();
+      if (whole !== null) {
+        this.body = this.wholeBody(whole);
+        if (!this.refused) {
+          const text = decodeUtf8(whole);
+          return text === null ? Promise.reject(notUtf8()) : Promise.resolve(text);
+        }
+      }
+    }
+    return this.bytes().then(utf8Text);
   }
 
   async json(): Promise<unknown> {
@@ -224,6 +255,15 @@ async function writeResponse(
   res.end(req.method === 'HEAD' || body === null ? undefined : body);
 }
 
+/** A direct route's answer (app.ts DirectRoute), field for field what writeResponse makes of hono's `c.json`. */
+function writeJson(res: Http1Response, a: JsonAnswer): void {
+  const text = JSON.stringify(a.body);
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.writeHead(a.status);
+  res.end(text);
+}
+
 let dateSecond = -1;
 let dateText = '';
 /** The Date field's text, made once a second rather than once a request. */
@@ -244,14 +284,14 @@ function dateNow(): string {
  */
 export function requestListener(
   fetchFn: (req: Request) => AnyResponse | Promise<AnyResponse>,
-  opts: { maxBodyBytes?: number; streams?: OpenStreams } = {},
+  opts: { maxBodyBytes?: number; streams?: OpenStreams; direct?: readonly DirectRoute[] } = {},
 ): (req: Http1Request, res: Http1Response) => void {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const open = opts.streams ?? new Set<() => void>();
-  return (req, res) => {
-    // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
-    res.setHeader('date', dateNow());
-    const run = async (): Promise<void> => {
+  const direct = opts.direct ?? [];
+  // One async function for every request, its errors caught inside: no closure, no `.catch` promise per request.
+  const serve = async (req: Http1Request, res: Http1Response): Promise<void> => {
+    try {
       // A body announced larger than the limit is refused before a byte of it is read.
       const announced = Number(req.headers['content-length'] ?? 0);
       if (announced > maxBodyBytes) {
@@ -264,14 +304,25 @@ export function requestListener(
       }
       // hono reads only url, method, headers and the body methods NodeRequest has.
       const nreq = new NodeRequest(req, maxBodyBytes, res, open);
-      res.once('close', () => {
-        if (!res.writableFinished) nreq.abandon();
-      });
+      // Told if the connection closes before the answer went out (no 'close' listener per request).
+      res.leaver = nreq;
+      for (const route of direct) {
+        const answer = route(nreq);
+        if (answer === null) continue;
+        let a: JsonAnswer;
+        try {
+          a = await answer;
+        } catch (err) {
+          a = errorAnswer(err instanceof Error ? err : new Error(String(err)));
+        }
+        if (nreq.refused) discardThenClose(req, res);
+        writeJson(res, a);
+        return;
+      }
       const r = await fetchFn(nreq as unknown as Request);
       if (nreq.refused) discardThenClose(req, res);
       await writeResponse(req, nreq, res, r, open);
-    };
-    run().catch((err: unknown) => {
+    } catch (err) {
       if (res.headersSent) {
         res.destroy();
         return;
@@ -279,7 +330,12 @@ export function requestListener(
       const text = JSON.stringify(errorBody('internal', err instanceof Error ? err.message : String(err)));
       res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
-    });
+    }
+  };
+  return (req, res) => {
+    // Ours rather than node:http's, which formats it with toUTCString (ICU's time zone data; utc-time.ts).
+    res.setHeader('date', dateNow());
+    void serve(req, res);
   };
 }
 
@@ -329,8 +385,11 @@ export class ApiServer implements NodeComponent {
 
   async start(node: SwarmNode): Promise<void> {
     const { bind_address: host, port } = node.config.api;
-    const app = createApi(node, { apiToken: node.config.security.api_token, routes: this.routes });
-    const server = createServer(requestListener(app.fetch, { streams: this.streams }));
+    const token = node.config.security.api_token;
+    const app = createApi(node, { apiToken: token, routes: this.routes });
+    // A token is checked by hono's middleware: with one set, every request goes through hono.
+    const direct = token === '' ? this.routes.flatMap((r) => (r.direct === undefined ? [] : [r.direct])) : [];
+    const server = createServer(requestListener(app.fetch, { streams: this.streams, direct }));
     // Clients (fetch, node:http) reuse a socket only while more than ~1 s of the
     // server's keep-alive hint remains; 5 s lets agents and followers' relays keep
     // one connection (measured: 592 -> 1213 KV writes/s in-process). Shutdown

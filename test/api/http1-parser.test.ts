@@ -48,6 +48,16 @@ describe('request head', () => {
     expect(parseHead(head('GET / HTTP/1.1\r\nConnection: close\r\n\r\n')).keepAlive).toBe(false);
     expect(parseHead(head('GET / HTTP/1.0\r\n\r\n')).keepAlive).toBe(false);
     expect(parseHead(head('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).keepAlive).toBe(true);
+    // Token lists and case, as well as the single tokens read without a list.
+    const keeps = (v: string, version = 'HTTP/1.1'): boolean =>
+      parseHead(head(`GET / ${version}\r\nConnection: ${v}\r\n\r\n`)).keepAlive;
+    expect(keeps('Keep-Alive', 'HTTP/1.0')).toBe(true);
+    expect(keeps('CLOSE')).toBe(false);
+    expect(keeps('upgrade, close')).toBe(false);
+    expect(keeps('upgrade')).toBe(true);
+    expect(keeps('upgrade', 'HTTP/1.0')).toBe(false);
+    expect(keeps('te,  keep-alive', 'HTTP/1.0')).toBe(true);
+    expect(keeps('close', 'HTTP/1.0')).toBe(false);
     expect(parseHead(head('POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n')).body).toEqual({
       kind: 'chunked',
     });
@@ -67,6 +77,11 @@ describe('request head', () => {
       'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n',
       'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n',
       'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'GET  / HTTP/1.1\r\n\r\n',
+      ' GET / HTTP/1.1\r\n\r\n',
+      'GET / HTTP/1.1 \r\n\r\n',
+      'GET /HTTP/1.1\r\n\r\n',
+      'GET / x HTTP/1.1\r\n\r\n',
       'GET / HTTP/1.1\r\nHost : h\r\n\r\n',
       'GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n',
       'GET / HTTP/1.1\r\n: empty-name\r\n\r\n',

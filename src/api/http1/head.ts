@@ -119,9 +119,13 @@ export function parseHead(head: Buffer): RequestHead {
   // Lines are found in place, not split into an array of strings (per request garbage).
   const firstEnd = text.indexOf('\r\n');
   const requestLine = firstEnd < 0 ? text : text.slice(0, firstEnd);
-  const parts = requestLine.split(' ');
-  if (parts.length !== 3) throw new HeadError(400, 'malformed request line');
-  const [method = '', url = '', version = ''] = parts;
+  // Two single spaces, found in place (no array of parts per request).
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : requestLine.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || requestLine.indexOf(' ', sp2 + 1) >= 0) throw new HeadError(400, 'malformed request line');
+  const method = requestLine.slice(0, sp1);
+  const url = requestLine.slice(sp1 + 1, sp2);
+  const version = requestLine.slice(sp2 + 1);
   if (!TOKEN.test(method)) throw new HeadError(400, 'malformed method');
   if (!TARGET.test(url)) throw new HeadError(400, 'malformed request target');
   if (!/^HTTP\/\d\.\d$/.test(version)) throw new HeadError(400, 'malformed HTTP version');
@@ -185,14 +189,7 @@ export function parseHead(head: Buffer): RequestHead {
 
   const connection = headers.connection;
   // Most requests carry no Connection field: then HTTP/1.1 keeps the connection and 1.0 does not.
-  const tokens =
-    connection === undefined
-      ? []
-      : connection
-          .toLowerCase()
-          .split(',')
-          .map((t) => t.trim());
-  const keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
+  const keepAlive = connection === undefined ? minor === 1 : keepAliveOf(connection.toLowerCase(), minor);
   const expect = (headers.expect ?? '').toLowerCase();
   return {
     method,
@@ -204,6 +201,14 @@ export function parseHead(head: Buffer): RequestHead {
     keepAlive,
     expectContinue: expect === '100-continue',
   };
+}
+
+/** Whether a Connection field keeps the connection: node's and most clients' one token is read without a token list. */
+function keepAliveOf(connection: string, minor: 0 | 1): boolean {
+  if (connection === 'keep-alive') return true;
+  if (connection === 'close') return false;
+  const tokens = connection.split(',').map((t) => t.trim());
+  return minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
 }
 
 /** `line` from `from` without the optional whitespace (SP, HTAB) around a field value. */

@@ -152,11 +152,18 @@ export class Http1Response extends EventEmitter {
     this.socket.destroy();
   }
 
+  /**
+   * Told first when the connection closes before the answer went out (the client left): the API
+   * server's request (server.ts), set per request instead of a 'close' listener and its closures.
+   */
+  leaver: { abandon(): void } | null = null;
+
   /** The connection closed: 'close' once (after 'finish' when the answer went out). */
   socketClosed(): void {
     if (this.closed) return;
     this.closed = true;
     this.socket.off('drain', this.onDrain);
+    if (!this.writableFinished) this.leaver?.abandon();
     this.emit('close');
   }
 
