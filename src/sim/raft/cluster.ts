@@ -214,7 +214,9 @@ export class RaftSimulation {
       this.stats.faults++;
       this.stats.fsyncCrashes++;
       // Right now, inside the step that committed: the leader's fsync is still running.
-      w.log(`t=${fmt(w.now)} FAULT crash leader ${n.id} while its fsync runs (applied ahead to ${n.observed})`);
+      w.log(
+        `t=${fmt(w.now)} FAULT crash leader ${n.id} while its fsync runs (applied ahead to ${n.observed})`,
+      );
       this.crash(n, downMs);
     };
     this.world.onNodeStopped = (n) => {
