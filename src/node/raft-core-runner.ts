@@ -93,7 +93,7 @@ export const NODE_INLINE_SYNC: InlineSync = {
  */
 export type LeaderPersistMode = 'off' | 'lone' | 'pool';
 
-export const DEFAULT_LEADER_PERSIST: LeaderPersistMode = 'lone';
+export const DEFAULT_LEADER_PERSIST: LeaderPersistMode = 'off';
 
 /** The A/B switch of the measurement (SWARM_RAFT_LEADER_PERSIST), else the default. */
 export function leaderPersistMode(env: string | undefined): LeaderPersistMode {
