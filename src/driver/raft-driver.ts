@@ -8,13 +8,20 @@
  * reads -> advance -> maybe start a background snapshot. Steps, ticks and
  * proposals may arrive while a Ready is being persisted; the core holds them
  * for the next one.
+ *
+ * With `asyncLeaderPersist`, a leader also applies (and answers) entries of the
+ * Ready being persisted as soon as its followers' acknowledgements, stepped
+ * during that persist, commit them (thesis 10.2.1; etcd-io/raft's asynchronous
+ * storage writes): the core counts the leader's own copy only in advance(), so
+ * its commit index then means "durable on a quorum of followers"
+ * (docs/raft-runtime.md, "Commit on the followers' quorum").
  */
 import { encodeSnapshotParts } from '../raft/kv.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { mutations } from '../raft/mutations.js';
 import type { RaftNode, Ready } from '../raft/raft-node.js';
-import type { SoftState } from '../raft/types.js';
+import type { Entry, SoftState } from '../raft/types.js';
 import type { DriverClock, DriverStorage, DriverTransport } from './interfaces.js';
 
 /** Snapshot rows encoded per event-loop turn: about 1 ms of work, so commits are not held up. */
@@ -26,7 +33,7 @@ export interface DriverHooks {
   onTick?(now: number): void;
   /** The known leader may have changed, or this node just won: wake requests waiting for a leader. */
   onLeaderChange?(): void;
-  /** Role or leader changed (logging). */
+  /** Role or leader changed (logging), with the term the Ready was handed out in. */
   onSoftState?(ss: SoftState, term: number): void;
   /** A Ready that needed an fsync was persisted in `seconds`. */
   onFsync?(seconds: number): void;
@@ -55,6 +62,28 @@ export interface RaftDriverOptions {
   readonly snapshotEvery: number;
   readonly snapshotRowsPerTurn?: number;
   readonly hooks?: DriverHooks;
+  /**
+   * Leader: apply the entries of the Ready in flight once the followers' quorum commits them, before
+   * its own fsync completes (see the module comment). Only useful when the storage's fsync leaves the
+   * event loop free meanwhile (an inline fsync blocks the acknowledgements from being read).
+   */
+  readonly asyncLeaderPersist?: boolean;
+}
+
+/** The fields of a Ready that apply() and onApplied read, for entries applied ahead of their Ready. */
+function appliedAhead(committed: readonly Entry[]): Ready {
+  return {
+    softState: undefined,
+    hardState: undefined,
+    entries: [],
+    snapshot: undefined,
+    messages: [],
+    earlyCount: 0,
+    committed,
+    readStates: [],
+    mustSync: false,
+    recovered: false,
+  };
 }
 
 /** How far a deadline may move later before the armed timer is re-armed (see updateTimer). */
@@ -76,8 +105,16 @@ export class RaftDriver {
   private armedWhen = Number.NEGATIVE_INFINITY;
   private stopping = false;
   private failed = false;
+  /**
+   * The leader's Ready whose persist is in flight, while its entries may be applied ahead of it
+   * (asyncLeaderPersist), and the term it was handed out in.
+   */
+  private inflight: Ready | null = null;
+  private inflightTerm = 0;
   /** Ticks since start, reported so the idle cost is visible. */
   ticks = 0;
+  /** Entries applied ahead of their own Ready, on the followers' quorum (asyncLeaderPersist). */
+  appliedEarly = 0;
   /** Messages the transport refused (oversize, back-pressure, unknown peer). */
   dropped = 0;
 
@@ -104,6 +141,11 @@ export class RaftDriver {
     return this.processing;
   }
 
+  /** A leader's Ready is being persisted while its entries may be applied ahead (asyncLeaderPersist). */
+  get leaderPersistInFlight(): boolean {
+    return this.inflight !== null;
+  }
+
   get snapshotInProgress(): boolean {
     return this.snapshotting !== null;
   }
@@ -114,6 +156,7 @@ export class RaftDriver {
     if (core === null || this.failed) return;
     const before = core.leaderId;
     core.step(m, this.o.clock.now());
+    if (this.inflight !== null) this.applyAhead(core, this.inflight);
     // Wake requests waiting for a leader now, before the Ready loop runs: a node that has just won
     // proposes them in the same Ready as its first entry instead of one fsync round later.
     if (core.leaderId !== before) this.hooks.onLeaderChange?.();
@@ -229,6 +272,10 @@ export class RaftDriver {
         if (core === null || this.failed) return;
         while (core.hasReady()) {
           const rd = core.ready();
+          // The term the Ready's soft state belongs to: steps during its persist may move the core on
+          // (a candidate that won on its peers' votes, then heard of a later term before its fsync
+          // ended, must not be reported as leader of that later term).
+          const rdTerm = core.term;
           // Appends of a leader whose term is durable and a candidate's vote requests travel while
           // this Ready is being written (see RaftNode's durability contract); the rest waits for it.
           const early = mutations().driverSendBeforeSync ? rd.messages.length : rd.earlyCount;
@@ -237,8 +284,18 @@ export class RaftDriver {
           // majority: apply them (and answer their clients) without waiting for this Ready's fsync.
           const applyFirst = this.committedAlreadyStable(rd);
           if (applyFirst) this.apply(rd);
+          // Only a leader's own appends may be counted by its followers alone; a snapshot or a Ready
+          // whose committed entries wait for this persist keeps the one-Ready order.
+          if (this.o.asyncLeaderPersist === true && applyFirst && core.isLeader && rd.entries.length > 0) {
+            this.inflight = rd;
+            this.inflightTerm = core.term;
+          }
           const t0 = this.o.clock.preciseNow();
-          await this.o.storage.persist(rd);
+          try {
+            await this.o.storage.persist(rd);
+          } finally {
+            this.inflight = null;
+          }
           if (rd.mustSync || rd.entries.length > 0)
             this.hooks.onFsync?.((this.o.clock.preciseNow() - t0) / 1000);
           this.hooks.onPersisted?.(rd);
@@ -247,7 +304,7 @@ export class RaftDriver {
           const wasLeader = core.isLeader;
           core.advance(rd);
           if (rd.softState) {
-            this.hooks.onSoftState?.(rd.softState, core.status().term);
+            this.hooks.onSoftState?.(rd.softState, rdTerm);
             this.hooks.onLeaderChange?.();
           }
           this.hooks.onAdvanced?.(rd);
@@ -270,6 +327,28 @@ export class RaftDriver {
   private apply(rd: Ready): void {
     this.o.applier.apply(rd);
     this.hooks.onApplied?.(rd);
+  }
+
+  /**
+   * Applies the committed prefix of `rd`'s entries while `rd` is being persisted. Safe because the
+   * core's commit index counts this leader's copy only once advance() says it is durable: an entry
+   * at or below it is on a quorum of the followers' disks, so no election can lose it, whatever
+   * this node's own fsync does. Only while we still lead in the term `rd` was handed out in: after
+   * a step-down the commit index may come from a new leader whose entries at these indexes differ
+   * from rd's. The entries come again in a later Ready's `committed`, where the applier skips them.
+   */
+  private applyAhead(core: RaftNode, rd: Ready): void {
+    if (!core.isLeader || core.term !== this.inflightTerm) return;
+    const applied = this.o.applier.appliedIndex;
+    const commit = core.commitIndex;
+    if (commit <= applied) return;
+    const first = rd.entries[0]!.index;
+    // Committed entries before rd's (a capped `committed`) come first, in a later Ready.
+    if (applied + 1 < first) return;
+    const last = Math.min(commit, rd.entries[rd.entries.length - 1]!.index);
+    if (last <= applied) return;
+    this.appliedEarly += last - applied;
+    this.apply(appliedAhead(rd.entries.slice(applied + 1 - first, last - first + 1)));
   }
 
   /** No snapshot to restore and no committed entry among the entries this Ready still has to write. */
@@ -298,6 +377,12 @@ export class RaftDriver {
     if (this.snapshotting !== null || this.o.snapshotEvery <= 0) return;
     const applier = this.o.applier;
     if (applier.appliedIndex - applier.snapshotIndex < this.o.snapshotEvery) return;
+    // Entries applied ahead of their Ready (asyncLeaderPersist) are not yet applied for the core, and
+    // may not yet be durable here: snapshot only at an index the core has applied (it is then local).
+    if (applier.appliedIndex > core.appliedIndex) return;
+    // A leader's snapshot stepped during the last persist has already replaced the core's log (it is
+    // installed by the next Ready): our applied index is no longer in it, and that snapshot is newer.
+    if (core.termAt(applier.appliedIndex) === undefined) return;
     this.startSnapshot(core);
   }
 
@@ -313,6 +398,7 @@ export class RaftDriver {
     const applier = this.o.applier;
     const since = applier.appliedIndex - applier.snapshotIndex;
     if (core === null || this.failed || !this.stopping || since < Math.max(1, minEntries)) return 0;
+    if (applier.appliedIndex > core.appliedIndex || core.termAt(applier.appliedIndex) === undefined) return 0;
     this.startSnapshot(core);
     await this.snapshotting;
     return this.failed ? 0 : since;

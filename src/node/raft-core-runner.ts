@@ -84,6 +84,22 @@ export const NODE_INLINE_SYNC: InlineSync = {
   maxBytes: 256 * 1024,
 };
 
+/**
+ * How the leader's own WAL fsync relates to its commits (docs/raft-runtime.md, "Commit on the
+ * followers' quorum"): 'off' keeps the one-Ready-at-a-time order (a lone write's fsync inline, the
+ * commit after it); 'lone' lets the leader apply and answer on its followers' acknowledgements while
+ * its fsync runs on the thread pool (flushes of several entries; a lone write still fsyncs inline
+ * while the disk is fast); 'pool' does the same and never fsyncs the leader inline.
+ */
+export type LeaderPersistMode = 'off' | 'lone' | 'pool';
+
+export const DEFAULT_LEADER_PERSIST: LeaderPersistMode = 'off';
+
+/** The A/B switch of the measurement (SWARM_RAFT_LEADER_PERSIST), else the default. */
+export function leaderPersistMode(env: string | undefined): LeaderPersistMode {
+  return env === 'off' || env === 'lone' || env === 'pool' ? env : DEFAULT_LEADER_PERSIST;
+}
+
 export class RaftCoreRunner {
   private readonly host: CoreRunnerHost;
   private node: SwarmNode | null = null;
@@ -310,7 +326,9 @@ export class RaftCoreRunner {
   private newDriver(storage: FileRaftStorage): RaftDriver {
     const host = this.host;
     const node = this.node!;
+    const persistMode = leaderPersistMode(process.env['SWARM_RAFT_LEADER_PERSIST']);
     return new RaftDriver({
+      asyncLeaderPersist: persistMode !== 'off',
       core: null,
       storage: walStorage(storage),
       transport: {
@@ -329,7 +347,7 @@ export class RaftCoreRunner {
           node.log.info('raft role', { role: ss.role, leader: ss.leader, term });
           // A leader's fsync overlaps its followers' round trip and its loop has requests to parse
           // meanwhile: the pool. A follower's fsync is the commit's critical path: inline (NODE_INLINE_SYNC).
-          storage.setInlineSync(ss.role !== 'leader' || 'lone');
+          storage.setInlineSync(ss.role !== 'leader' || (persistMode === 'pool' ? false : 'lone'));
         },
         onFsync: (seconds) => host.metrics.fsyncSeconds.observe(seconds),
         onPersisted: (rd) => {

@@ -7,6 +7,7 @@
 import { RaftError } from './errors.js';
 import { entryBytes } from './log.js';
 import type { AppendEntriesResponseMsg, InstallSnapshotResponseMsg } from './messages.js';
+import { mutations } from './mutations.js';
 import type { Progress } from './progress.js';
 import type { Raft } from './raft.js';
 import type { NodeId } from './types.js';
@@ -190,6 +191,8 @@ export function handleAppendResponse(r: Raft, m: AppendEntriesResponseMsg, now: 
     }
   }
   if (updated) {
+    // The mutant counts the leader's own copy as soon as it is in memory, before its fsync.
+    if (mutations().leaderCountsSelfBeforePersist) r.tracker.get(r.id)?.maybeUpdate(r.log.lastIndex());
     r.maybeCommit();
     // The commit may have applied a change that removed us: we lead no more.
     if (r.role !== 'leader') return;

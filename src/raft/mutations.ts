@@ -19,6 +19,12 @@ export interface Mutations {
   readonly appendAcceptsStaleTerm: boolean;
   /** The driver sends every message of a Ready before it is durable. */
   readonly driverSendBeforeSync: boolean;
+  /**
+   * A leader counts its own copy of an entry toward a commit while its fsync still runs (thesis
+   * 10.2.1 allows committing on followers' copies only): with the driver's asyncLeaderPersist, an
+   * entry on the leader's page cache and one follower's disk is answered, and a leader crash loses it.
+   */
+  readonly leaderCountsSelfBeforePersist: boolean;
 }
 
 export const NO_MUTATIONS: Readonly<Mutations> = Object.freeze({
@@ -28,6 +34,7 @@ export const NO_MUTATIONS: Readonly<Mutations> = Object.freeze({
   commitNotCappedByLastIndex: false,
   appendAcceptsStaleTerm: false,
   driverSendBeforeSync: false,
+  leaderCountsSelfBeforePersist: false,
 });
 
 /** Names as the CLI prints them. */
@@ -38,6 +45,7 @@ export const MUTANT_NAMES: Readonly<Record<string, keyof Mutations>> = {
   'commit-not-capped-by-last-index': 'commitNotCappedByLastIndex',
   'append-accepts-stale-term': 'appendAcceptsStaleTerm',
   'driver-send-before-sync': 'driverSendBeforeSync',
+  'leader-counts-self-before-persist': 'leaderCountsSelfBeforePersist',
 };
 
 let active: Readonly<Mutations> = NO_MUTATIONS;

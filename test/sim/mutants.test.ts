@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { MUTANT_NAMES, mutations } from '../../src/raft/mutations.js';
 import { formatVerdict, huntMutant } from '../../src/sim/mutants.js';
 
-/** Enough for the slowest mutant as of this writing (commit-no-current-term-check: seed 279). */
+/** Enough for the slowest mutant with a margin (leader-counts-self-before-persist: seed 65; commit-no-current-term-check fell at seed 279 before the fsync spike draws). */
 const SEEDS = 320;
 
 describe('core mutants are killed by the randomized simulator', () => {

@@ -116,4 +116,35 @@ describe('raft simulation: seeded faults', () => {
     expect(fast.stats.acked).toBeGreaterThan(0);
     expect(lines.some((l) => l.includes('liveness not checked'))).toBe(false);
   }, 60_000);
+
+  it("a leader committing on its followers' quorum while its fsync runs, crashed mid-fsync, loses no acknowledged write", async () => {
+    // asyncLeaderPersist on, 3 nodes, fsyncs that spike to 50x (the leader's then outlasts its
+    // followers' round trip), and a leader crash at the moment it applies ahead of its own fsync (its
+    // unsynced WAL tail lost or torn). Every invariant must hold; the mutant that counts the leader's
+    // in-memory copy toward the commit must break one (docs/raft-runtime.md, "Commit on the followers'
+    // quorum").
+    const focus = {
+      nodes: 3,
+      asyncLeaderPersist: true,
+      profile: { syncMs: [0.2, 2] as const, syncSpike: [0.3, 50] as const, crashLeaderInFsync: 0.1 },
+    };
+    const failures: string[] = [];
+    let ahead = 0;
+    let fsyncCrashes = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const r = await runSimulation({ seed, ...focus });
+      ahead += r.stats.appliedAhead;
+      fsyncCrashes += r.stats.fsyncCrashes;
+      if (!r.ok) failures.push(formatFailure(r, { nodes: 3, chaosMs: 6000, bug: 'none' }));
+    }
+    expect(failures.join('\n\n')).toBe('');
+    expect(ahead).toBeGreaterThan(20);
+    expect(fsyncCrashes).toBeGreaterThan(0);
+    let killed = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const r = await runSimulation({ seed, ...focus, mutations: { leaderCountsSelfBeforePersist: true } });
+      if (!r.ok) killed++;
+    }
+    expect(killed).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -69,6 +69,10 @@ export interface SimStats {
   unknown: number;
   applied: number;
   checks: number;
+  /** Leaders crashed while their fsync ran, after applying ahead of it (crashLeaderInFsync). */
+  fsyncCrashes: number;
+  /** Entries leaders applied on their followers' quorum before their own fsync completed. */
+  appliedAhead: number;
 }
 
 export interface SimResult {
@@ -132,7 +136,7 @@ export class RaftSimulation {
   private readonly opts: SimOptions;
   private readonly mix: WorkloadMix;
   private readonly writeLatencies: number[] = [];
-  private readonly stats = { faults: 0, ops: 0, acked: 0, unknown: 0 };
+  private readonly stats = { faults: 0, ops: 0, acked: 0, unknown: 0, fsyncCrashes: 0 };
   private chaos = true;
   private healedAt = -1;
   /** First write acknowledged after healing: proof of progress. */
@@ -176,8 +180,10 @@ export class RaftSimulation {
       electionMaxMs: c.electionMaxMs,
       tickMs: c.tickMs,
       snapshotEvery: c.snapshotEvery,
+      asyncLeaderPersist: c.asyncLeaderPersist,
       link: this.profile.link,
       syncMs: this.profile.syncMs,
+      ...(this.profile.syncSpike ? { syncSpike: this.profile.syncSpike } : {}),
       clockRates: this.profile.clockRates,
       lyingSync: this.o.bug === 'lying-sync',
       holdAcrossPartitions: this.profile.holdAcrossPartitions ?? false,
@@ -196,6 +202,22 @@ export class RaftSimulation {
         this.stats.faults++;
         this.crash(n, downMs);
       });
+    };
+    // Its own generator: seeds whose leaders never apply ahead keep their fault schedule.
+    const fsyncCrashRng = createRng((opts.seed ^ 0x1f83_d9ab) >>> 0);
+    this.world.onAppliedAhead = (n) => {
+      const p = this.profile.crashLeaderInFsync ?? 0;
+      if (!this.chaos || p <= 0 || fsyncCrashRng.next() >= p) return;
+      const w = this.world;
+      const [lo, hi] = this.profile.downtimeMs;
+      const downMs = lo + fsyncCrashRng.next() * (hi - lo);
+      this.stats.faults++;
+      this.stats.fsyncCrashes++;
+      // Right now, inside the step that committed: the leader's fsync is still running.
+      w.log(
+        `t=${fmt(w.now)} FAULT crash leader ${n.id} while its fsync runs (applied ahead to ${n.observed})`,
+      );
+      this.crash(n, downMs);
     };
     this.world.onNodeStopped = (n) => {
       // A node that stopped on a storage error is restarted by its supervisor, with space freed.
@@ -647,6 +669,8 @@ export class RaftSimulation {
         unknown: this.stats.unknown,
         applied: w.checker.appliedCount,
         checks: w.checker.checks,
+        fsyncCrashes: this.stats.fsyncCrashes,
+        appliedAhead: w.stats.appliedAhead,
       },
       writeLatencies: this.writeLatencies,
       chaosEndMs: this.o.chaosMs,

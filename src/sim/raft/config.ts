@@ -31,6 +31,8 @@ export interface RunConfig {
   readonly maxInflightMsgs: number;
   /** The core's commit-notification hold (the daemon's 2 ms, or at once, or long). */
   readonly commitNotifyDelayMs: number;
+  /** The driver's asyncLeaderPersist: a leader applies on its followers' quorum while its fsync runs. */
+  readonly asyncLeaderPersist: boolean;
 }
 
 export function drawConfig(seed: number, pin: Partial<RunConfig> = {}): RunConfig {
@@ -57,6 +59,8 @@ export function drawConfig(seed: number, pin: Partial<RunConfig> = {}): RunConfi
     maxInflightMsgs: pin.maxInflightMsgs ?? pick([1, 4, 64, 64]),
     // Drawn last, so every earlier draw of a seed stays what it was.
     commitNotifyDelayMs: pin.commitNotifyDelayMs ?? pick([0, 2, 2, 30]),
+    // After commitNotifyDelayMs, for the same reason. Mostly on: it is the path with more to check.
+    asyncLeaderPersist: pin.asyncLeaderPersist ?? rng.next() < 0.75,
   };
 }
 
@@ -65,6 +69,7 @@ export function describeConfig(c: RunConfig): string {
     `${c.nodes - c.learners} voters + ${c.learners} learners, pre-vote ${c.preVote ? 'on' : 'off'}, ` +
     `check-quorum ${c.checkQuorum ? 'on' : 'off'}, heartbeat ${c.heartbeatMs} ms, election ${c.electionMinMs}-${c.electionMaxMs} ms, ` +
     `tick ${c.tickMs} ms, snapshot every ${c.snapshotEvery || 'never'}, values ${c.valueBytes} B, ` +
-    `${c.maxEntriesPerMsg} entries x ${c.maxInflightMsgs} in flight, commit notify ${c.commitNotifyDelayMs} ms`
+    `${c.maxEntriesPerMsg} entries x ${c.maxInflightMsgs} in flight, commit notify ${c.commitNotifyDelayMs} ms, ` +
+    `leader persist ${c.asyncLeaderPersist ? 'async' : 'in order'}`
   );
 }

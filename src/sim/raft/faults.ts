@@ -33,6 +33,16 @@ export interface FaultProfile {
   readonly crashNewLeader?: number;
   /** Messages cut by a partition are delivered when it heals (see WorldConfig.holdAcrossPartitions). */
   readonly holdAcrossPartitions?: boolean;
+  /**
+   * [p, k]: each fsync takes k times its drawn time with probability p (a disk's latency spikes, as
+   * measured on real machines: the leader's fsync then often outlasts its followers' round trip).
+   */
+  readonly syncSpike?: readonly [number, number];
+  /**
+   * Probability, each time a leader applies entries on its followers' quorum while its own fsync
+   * still runs (asyncLeaderPersist), that it crashes right then: its unsynced tail is lost or torn.
+   */
+  readonly crashLeaderInFsync?: number;
 }
 
 export type FaultKind =
@@ -150,6 +160,13 @@ export function drawProfile(rng: Rng, nodes: number, level: 0 | 1 = 1): FaultPro
     ]),
     crashNewLeader: pick([0, 0, 0.2, 0.5]),
     holdAcrossPartitions: pick([false, true]),
+    // Drawn last, so every earlier draw of a profile stays what it was.
+    syncSpike: pick<readonly [number, number]>([
+      [0, 1],
+      [0.1, 20],
+      [0.3, 50],
+    ]),
+    crashLeaderInFsync: pick([0, 0.02, 0.1]),
   };
 }
 

@@ -49,6 +49,10 @@ export interface WorldConfig {
   readonly link: LinkModel;
   /** How long an fsync takes, ms, uniform in [lo, hi]. */
   readonly syncMs: readonly [number, number];
+  /** [p, k]: an fsync takes k times as long with probability p (default none). */
+  readonly syncSpike?: readonly [number, number];
+  /** The driver's asyncLeaderPersist (default off). */
+  readonly asyncLeaderPersist?: boolean;
   /** Clock rate per node (1 = true time). */
   readonly clockRates?: readonly number[];
   /** The transport's frame limit (default: the TCP transport's). */
@@ -78,6 +82,8 @@ export interface WorldStats {
   crashes: number;
   refusedStarts: number;
   storageFailures: number;
+  /** Entries leaders applied on their followers' quorum while their own fsync ran. */
+  appliedAhead: number;
 }
 
 export class SimNode {
@@ -158,6 +164,7 @@ export class SimWorld {
     crashes: 0,
     refusedStarts: 0,
     storageFailures: 0,
+    appliedAhead: 0,
   };
   readonly initialConf: ConfState;
   readonly maxFrameBytes: number;
@@ -165,6 +172,7 @@ export class SimWorld {
   private held: RaftMessage[] = [];
   private readonly rng: Rng;
   private readonly diskRng: Rng;
+  private readonly spikeRng: Rng;
   private violation: InvariantViolation | null = null;
   /** Called when a node's storage fails (fail-stop): the owner decides when it restarts. */
   onNodeStopped: (n: SimNode, why: string) => void = NO_EVENT;
@@ -176,10 +184,13 @@ export class SimWorld {
   onSoftState: (n: SimNode) => void = NO_EVENT;
   /** Called after each Ready a node applied. */
   onApplied: (n: SimNode) => void = NO_EVENT;
+  /** Called when a leader applied entries on its followers' quorum while its own fsync runs. */
+  onAppliedAhead: (n: SimNode) => void = NO_EVENT;
 
   constructor(readonly cfg: WorldConfig) {
     this.rng = createRng(cfg.seed ^ 0x3c6e_f372);
     this.diskRng = createRng((cfg.seed ^ 0x5eed_d15c) >>> 0);
+    this.spikeRng = createRng((cfg.seed ^ 0x0b5e_55ed) >>> 0);
     this.net = new SimNetwork<NodeId>(this.rng.fork(), cfg.link);
     this.maxFrameBytes = cfg.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.initialConf = { voters: [...cfg.voters], learners: [...cfg.learners] };
@@ -355,6 +366,7 @@ export class SimWorld {
       tickMs: cfg.tickMs,
       snapshotEvery: cfg.snapshotEvery,
       ...(cfg.snapshotRowsPerTurn !== undefined ? { snapshotRowsPerTurn: cfg.snapshotRowsPerTurn } : {}),
+      asyncLeaderPersist: cfg.asyncLeaderPersist === true,
       hooks: this.hooksFor(n, inc),
     });
     n.driver.updateTimer();
@@ -457,7 +469,11 @@ export class SimWorld {
       fn();
       return;
     }
-    this.q.schedule(this.now + lo + this.diskRng.next() * (hi - lo), fn);
+    const ms = lo + this.diskRng.next() * (hi - lo);
+    // Its own generator, so that seeds without spikes keep their disk timings.
+    const spike = this.cfg.syncSpike;
+    const k = spike !== undefined && spike[0] > 0 && this.spikeRng.next() < spike[0] ? spike[1] : 1;
+    this.q.schedule(this.now + ms * k, fn);
   }
 
   private clockFor(n: SimNode, inc: number): DriverClock {
@@ -703,6 +719,10 @@ export class SimWorld {
           }
         });
         this.onApplied(n);
+        if (n.driver?.leaderPersistInFlight === true) {
+          this.stats.appliedAhead += rd.committed.length;
+          this.onAppliedAhead(n);
+        }
       },
       onSoftState: (ss, term) => {
         if (!live()) return;
