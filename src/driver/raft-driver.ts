@@ -286,7 +286,15 @@ export class RaftDriver {
           if (applyFirst) this.apply(rd);
           // Only a leader's own appends may be counted by its followers alone; a snapshot or a Ready
           // whose committed entries wait for this persist keeps the one-Ready order.
-          if (this.o.asyncLeaderPersist === true && applyFirst && core.isLeader && rd.entries.length > 0) {
+          // A snapshot that is due also keeps it: it waits for the core's applied index to reach the
+          // applier's, which under steady load it would never do if every Ready applied ahead.
+          if (
+            this.o.asyncLeaderPersist === true &&
+            applyFirst &&
+            core.isLeader &&
+            rd.entries.length > 0 &&
+            !this.snapshotDue()
+          ) {
             this.inflight = rd;
             this.inflightTerm = core.term;
           }
@@ -373,10 +381,19 @@ export class RaftDriver {
    * place under the storage's write lock. Done in one piece inside the loop, 16,000 keys stalled
    * every commit of the swarm for 30-100 ms (all nodes snapshot at about the same index).
    */
-  private maybeSnapshot(core: RaftNode): void {
-    if (this.snapshotting !== null || this.o.snapshotEvery <= 0) return;
+  /** The applier is a snapshot interval past the last snapshot and none is being taken. */
+  private snapshotDue(): boolean {
     const applier = this.o.applier;
-    if (applier.appliedIndex - applier.snapshotIndex < this.o.snapshotEvery) return;
+    return (
+      this.snapshotting === null &&
+      this.o.snapshotEvery > 0 &&
+      applier.appliedIndex - applier.snapshotIndex >= this.o.snapshotEvery
+    );
+  }
+
+  private maybeSnapshot(core: RaftNode): void {
+    if (!this.snapshotDue()) return;
+    const applier = this.o.applier;
     // Entries applied ahead of their Ready (asyncLeaderPersist) are not yet applied for the core, and
     // may not yet be durable here: snapshot only at an index the core has applied (it is then local).
     if (applier.appliedIndex > core.appliedIndex) return;

@@ -260,4 +260,28 @@ describe('RaftDriver asyncLeaderPersist', () => {
     expect(w.snapshots.length).toBeGreaterThan(before);
     for (const s of w.snapshots) expect(s.meta.index).toBeLessThanOrEqual(w.persisted());
   });
+  it('still snapshots under steady load, when every Ready has entries applied ahead', async () => {
+    const w = await world(true, 5);
+    await w.elect();
+    for (let i = 0; i < 5; i++) await settle();
+    const before = w.snapshots.length;
+    const appliedBefore = w.applier.appliedIndex;
+    w.holdPersists(true);
+    w.put('k', 0);
+    await settle();
+    for (let k = 1; k <= 40; k++) {
+      // The Ready in flight is acknowledged by both followers (applied ahead), a new write arrives,
+      // then the leader's fsync completes and the loop hands out the next (held) Ready.
+      w.followersRun();
+      await w.deliverAcks();
+      w.put('k', k);
+      w.held.shift()?.resolve();
+      for (let i = 0; i < 4; i++) await settle();
+    }
+    expect(w.applier.appliedIndex - appliedBefore).toBeGreaterThan(30);
+    expect(w.driver.appliedEarly).toBeGreaterThan(20);
+    // 40 entries at one snapshot per 5: a snapshot at most every other interval, never none.
+    expect(w.snapshots.length - before).toBeGreaterThanOrEqual(4);
+    for (const s of w.snapshots) expect(s.meta.index).toBeLessThanOrEqual(w.persisted());
+  });
 });
