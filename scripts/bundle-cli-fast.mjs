@@ -4,7 +4,8 @@
  * (dist/cli/fast.js: `swarm kv get`, `swarm node status`, `swarm node stop`)
  * and the dozen modules of ours it imports statically, bundled into one
  * CommonJS file, dist/cli/fast.bundle.cjs, which bin/swarm.js requires when
- * it is there and not older than dist/cli/fast.js. Node's ES module loader
+ * it is there and, in a source tree, not older than any file listed in
+ * dist/cli/fast.bundle.inputs.json (below). Node's ES module loader
  * resolves, reads, compiles and links each file of a graph separately: one
  * file instead of thirteen is several milliseconds of a command whose goal
  * is 1.6x the wall time of `node -e 0` (issue #16, bench/cli-start.bench.ts).

@@ -56,7 +56,8 @@ export interface DirectRequest {
  * onError would (errorAnswer). It must answer exactly as the group's hono
  * route for the same request: hono's Context, router and Response per
  * request were a tenth of a leader's JavaScript time under KV writes.
- * Only used when no API token is set (the token check is hono middleware).
+ * Only used when no API token is set (the token check is hono middleware):
+ * createApiHandlers hands them out with the app.
  */
 export type DirectRoute = (req: DirectRequest) => Promise<JsonAnswer> | null;
 
@@ -165,4 +166,25 @@ export function createApi(node: ApiNode, opts: ApiOptions = {}): Hono {
     return c.json(a.body, a.status);
   });
   return app;
+}
+
+/** The API as a server serves it: the hono app and the direct routes to try before it. */
+export interface ApiHandlers {
+  readonly app: Hono;
+  /** Empty when an API token is set: see createApiHandlers. */
+  readonly direct: readonly DirectRoute[];
+}
+
+/**
+ * The hono app with the route groups' direct routes (DirectRoute), made together so that no caller
+ * can pair a token-protected app with routes that answer before its token check: the token is
+ * hono middleware, so with one set every request must go through hono.
+ */
+export function createApiHandlers(node: ApiNode, opts: ApiOptions = {}): ApiHandlers {
+  const app = createApi(node, opts);
+  const direct =
+    (opts.apiToken ?? '') === ''
+      ? (opts.routes ?? []).flatMap((r) => (r.direct === undefined ? [] : [r.direct]))
+      : [];
+  return { app, direct };
 }

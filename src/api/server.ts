@@ -8,7 +8,7 @@ import { httpDate } from '../common/utc-time.js';
 import type { ComponentStatus, NodeComponent, SwarmNode } from '../node/node.js';
 import {
   ApiError,
-  createApi,
+  createApiHandlers,
   errorAnswer,
   errorBody,
   type ApiRoutes,
@@ -292,9 +292,9 @@ export function requestListener(
   // One async function for every request, its errors caught inside: no closure, no `.catch` promise per request.
   const serve = async (req: Http1Request, res: Http1Response): Promise<void> => {
     try {
-      // A body announced larger than the limit is refused before a byte of it is read.
-      const announced = Number(req.headers['content-length'] ?? 0);
-      if (announced > maxBodyBytes) {
+      // A body announced larger than the limit is refused before a byte of it is read: the length the
+      // head parser framed, since the field may be repeated (`70000, 70000` is not a number).
+      if (req.contentLength !== null && req.contentLength > maxBodyBytes) {
         const e = tooLarge(maxBodyBytes);
         const text = JSON.stringify(errorBody(e.code, e.message));
         discardThenClose(req, res);
@@ -386,9 +386,7 @@ export class ApiServer implements NodeComponent {
   async start(node: SwarmNode): Promise<void> {
     const { bind_address: host, port } = node.config.api;
     const token = node.config.security.api_token;
-    const app = createApi(node, { apiToken: token, routes: this.routes });
-    // A token is checked by hono's middleware: with one set, every request goes through hono.
-    const direct = token === '' ? this.routes.flatMap((r) => (r.direct === undefined ? [] : [r.direct])) : [];
+    const { app, direct } = createApiHandlers(node, { apiToken: token, routes: this.routes });
     const server = createServer(requestListener(app.fetch, { streams: this.streams, direct }));
     // Clients (fetch, node:http) reuse a socket only while more than ~1 s of the
     // server's keep-alive hint remains; 5 s lets agents and followers' relays keep

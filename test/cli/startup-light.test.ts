@@ -8,12 +8,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -24,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonEntry } from '../../src/cli/daemon.js';
-import { runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
+import { runProcess, runSwarm, SWARM_BIN } from '../helpers/run-swarm.js';
 import { moduleTraceNodeOptions } from '../helpers/module-trace.js';
 import { processStartTime } from '../../src/node/datadir.js';
 
@@ -246,15 +248,18 @@ describe('swarm kv get | node status | node stop (the fast path)', () => {
   async function run(
     args: string[],
     memo: string,
+    bin = SWARM_BIN,
   ): Promise<Loaded & { code: number | null; out: string; err: string }> {
     const log = join(root, `modules.${++seq}`);
-    const r = await runSwarm(args, {
+    const r = await runProcess(process.execPath, [bin, ...args], {
       env: {
         SWARM_CONFIG: '',
         XDG_CONFIG_HOME: join(root, 'xdg'),
         XDG_RUNTIME_DIR: join(root, memo),
         NODE_OPTIONS: tracing(log),
       },
+      input: '',
+      timeoutMs: 30_000,
     });
     return { ...loaded(log), code: r.code, out: r.stdout, err: r.stderr };
   }
@@ -297,24 +302,31 @@ describe('swarm kv get | node status | node stop (the fast path)', () => {
   it.skipIf(!existsSync(FAST_BUNDLE))(
     'a bundle older than a file it was built from (a tsc --watch re-emit) is not used: the modules are',
     async () => {
+      // On a copy of the package (bin/, dist/ with its times, a src/ marker): the build's own dist/ is
+      // shared with test files running in parallel, whose bundles list the same inputs.
+      const pkg = join(root, 'pkg-copy');
+      const repo = fileURLToPath(new URL('../../', import.meta.url));
+      cpSync(join(repo, 'dist'), join(pkg, 'dist'), { recursive: true, preserveTimestamps: true });
+      cpSync(join(repo, 'bin'), join(pkg, 'bin'), { recursive: true, preserveTimestamps: true });
+      cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
+      mkdirSync(join(pkg, 'src'));
+      symlinkSync(join(repo, 'node_modules'), join(pkg, 'node_modules'));
+      const bin = join(pkg, 'bin', 'swarm.js');
       const get = ['-c', configFile, 'kv', 'get', 'k', '--data-dir', dataDir];
-      expect((await run(get, 'memo-w')).code).toBe(0);
-      expect((await run(get, 'memo-w')).own).toEqual(['cli/argv.js']);
+      expect((await run(get, 'memo-w', bin)).code).toBe(0);
+      expect((await run(get, 'memo-w', bin)).own).toEqual(['cli/argv.js']);
       // A dependency of fast.js re-emitted after the bundle was built; fast.js itself untouched.
-      const dep = fileURLToPath(new URL('../../dist/common/errors.js', import.meta.url));
-      const { atime, mtime } = statSync(dep);
-      const later = new Date(statSync(FAST_BUNDLE).mtimeMs + 60_000);
+      const dep = join(pkg, 'dist', 'common', 'errors.js');
+      const later = new Date(statSync(join(pkg, 'dist', 'cli', 'fast.bundle.cjs')).mtimeMs + 60_000);
       utimesSync(dep, later, later);
-      try {
-        const stale = await run(get, 'memo-w');
-        expect(stale.code).toBe(0);
-        expect(stale.out).toBe('{"b":[1,"x"]}\n');
-        expect(stale.own).toContain('cli/fast.js');
-        expect(stale.own).toContain('common/errors.js');
-      } finally {
-        utimesSync(dep, atime, mtime);
-      }
-      expect((await run(get, 'memo-w')).own).toEqual(['cli/argv.js']);
+      const stale = await run(get, 'memo-w', bin);
+      expect(stale.code).toBe(0);
+      expect(stale.out).toBe('{"b":[1,"x"]}\n');
+      expect(stale.own).toContain('cli/fast.js');
+      expect(stale.own).toContain('common/errors.js');
+      // The bundle built again after it (its time now the newest): used again.
+      utimesSync(join(pkg, 'dist', 'cli', 'fast.bundle.cjs'), later, new Date(later.getTime() + 1000));
+      expect((await run(get, 'memo-w', bin)).own).toEqual(['cli/argv.js']);
     },
   );
 

@@ -6,14 +6,19 @@
  * raw answers (Date aside) must be equal, and the documented status and code
  * (docs/api.md) are checked on top, so a fault both paths share fails too.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi, type ApiNode, type DirectRoute } from '../../src/api/app.js';
+import { createApi, createApiHandlers, type ApiNode, type DirectRoute } from '../../src/api/app.js';
 import { MAX_BODY_BYTES } from '../../src/api/body-checks.js';
 import { createServer, type Http1Server } from '../../src/api/http1/server.js';
 import { installLightFetchGlobals } from '../../src/api/light-fetch.js';
 import { kvRoutes } from '../../src/api/routes/kv.js';
-import { requestListener } from '../../src/api/server.js';
+import { ApiServer, requestListener } from '../../src/api/server.js';
+import { defaultConfig } from '../../src/config/index.js';
+import { SwarmNode } from '../../src/node/node.js';
 import { NoQuorumError, QuotaExceededError, RequestAbandonedError } from '../../src/node/raft-errors.js';
 import { ForwardRefusedError, type CallerGone, type WriteOp } from '../../src/node/raft-forward.js';
 import type { RaftComponent } from '../../src/node/raft-component.js';
@@ -313,23 +318,42 @@ describe.each([
 });
 
 describe('direct KV route', () => {
-  it('is not used when an API token is set: a write without the token is refused', async () => {
+  it('is not used when an API token is set: through ApiServer on a node, a write without the token is refused', async () => {
     const f = fakeRaft();
     const routes = [kvRoutes(f.raft)];
-    const app = createApi(node, { routes, apiToken: 'secret' });
-    // What ApiServer.start passes with a token: no direct routes.
-    const server = createServer(requestListener(app.fetch, { direct: [] }));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as AddressInfo).port;
+    // What the server pairs with a token: no direct route at all.
+    expect(createApiHandlers(node, { routes, apiToken: 'secret' }).direct).toEqual([]);
+    expect(createApiHandlers(node, { routes }).direct).toHaveLength(1);
+
+    const dir = mkdtempSync(join(tmpdir(), 'swarm-kv-direct-'));
+    const config = defaultConfig();
+    config.node.data_dir = dir;
+    config.node.name = 'direct-token';
+    config.api.port = 0;
+    config.security.api_token = 'secret';
+    const swarm = new SwarmNode(config);
+    swarm.register(new ApiServer({ routes }));
+    await swarm.start();
     try {
-      const refused = await raw(port, put('a', '{"value":1}'));
+      const port = Number(swarm.status().addresses.api?.split(':')[1]);
+      const refused = await raw(port, put('a', '{"value":1}'), 2000);
       expect(statusOf(refused)).toEqual([401, 'unauthorized']);
-      const ok = await raw(port, put('a', '{"value":1}', { authorization: 'Bearer secret' }));
+      expect(f.asked).toEqual([]);
+      const ok = await raw(port, put('a', '{"value":1}', { authorization: 'Bearer secret' }), 2000);
       expect(statusOf(ok)).toEqual([200, null]);
-      expect(f.asked).toHaveLength(1);
+      expect(f.asked).toEqual(['write put a 1 undefined']);
+      // Reads need no token (docs/api.md, "Authentication"), with or without the direct route.
+      const read = await raw(port, req('GET', '/v1/kv/a', null), 2000);
+      expect(statusOf(read)).toEqual([200, null]);
+      const readAuth = await raw(
+        port,
+        req('GET', '/v1/kv/a', null, { authorization: 'Bearer secret' }),
+        2000,
+      );
+      expect(statusOf(readAuth)).toEqual([200, null]);
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await swarm.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -352,16 +376,27 @@ describe('direct KV route', () => {
     }
   });
 
-  it('refuses a body announced over the limit before reading it, and proposes nothing', async () => {
-    const d = await side(true);
-    try {
-      // The head alone: the answer must come without the body.
-      const answer = await raw(d.port, put('a', '', { 'content-length': String(20 * 1024 * 1024) }), 2000);
-      expect(statusOf(answer)).toEqual([413, 'too_large']);
-      expect(d.asked).toEqual([]);
-    } finally {
-      d.server.closeAllConnections();
-      await new Promise((r) => d.server.close(r));
-    }
-  });
+  const over = String(MAX_BODY_BYTES + 1);
+  it.each([
+    ['direct route', 'single', put('a', '', { 'content-length': over })],
+    ['direct route', 'repeated', put('a', '', { 'content-length': `${over}, ${over}` })],
+    ['direct route', 'two fields', put('a', '', { 'content-length': over, 'Content-Length': over })],
+    ['hono route', 'single', req('POST', '/v1/shutdown', '', { 'content-length': over })],
+    ['hono route', 'repeated', req('POST', '/v1/shutdown', '', { 'content-length': `${over}, ${over}` })],
+  ])(
+    'refuses a body announced over the limit (%s, Content-Length %s) before reading it, and proposes nothing',
+    async (_route, _how, request) => {
+      const d = await side(true);
+      try {
+        // The head alone: the answer must come without the body, which never arrives.
+        const answer = await raw(d.port, request, 3000);
+        expect(statusOf(answer)).toEqual([413, 'too_large']);
+        expect(d.asked).toEqual([]);
+        expect(d.taken).toBe(0);
+      } finally {
+        d.server.closeAllConnections();
+        await new Promise((r) => d.server.close(r));
+      }
+    },
+  );
 });

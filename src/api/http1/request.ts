@@ -17,6 +17,12 @@ export class Http1Request extends Readable {
   readonly headers: Readonly<Record<string, string>>;
   readonly rawHeaders: readonly string[];
   readonly httpVersion: string;
+  /**
+   * The body's length as the head framed it (head.ts): 0 without a body, null when chunked. The
+   * Content-Length field itself may be repeated with equal values (`70000, 70000` in `headers`),
+   * so a limit checked before the body is read must use this, not the field's text.
+   */
+  readonly contentLength: number | null;
   /** The whole body arrived (IncomingMessage.complete). */
   complete = false;
 
@@ -32,6 +38,8 @@ export class Http1Request extends Readable {
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.httpVersion = `1.${head.minor}`;
+    this.contentLength =
+      head.body.kind === 'length' ? head.body.length : head.body.kind === 'none' ? 0 : null;
   }
 
   override _read(): void {
