@@ -8,6 +8,8 @@
  * what the run queue has to fit between two writes.
  * CLIENTS=N runs N closed-loop clients instead of one (16 and 64 for the throughput goal); PROF=1
  * writes each daemon's V8 CPU profile over the measured window to PROF_DIR (cpu-prof-preload.cjs).
+ * COUNT=1 prints each daemon's operation counts over the window per write (op-count-preload.cjs and
+ * src/common/op-counts.ts: Raft messages by kind, socket writes and frames, Readys, fsyncs; ours only).
  * Run under the bench lock: `flock /tmp/bench.lock npx tsx bench/raft-write-cpu.ts`.
  */
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
