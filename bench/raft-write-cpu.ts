@@ -8,9 +8,13 @@
  * what the run queue has to fit between two writes.
  * CLIENTS=N runs N closed-loop clients instead of one (16 and 64 for the throughput goal); PROF=1
  * writes each daemon's V8 CPU profile over the measured window to PROF_DIR (cpu-prof-preload.cjs).
+ * COUNT=1 prints each daemon's operation counts over the window per write (op-count-preload.cjs and
+ * src/common/op-counts.ts: Raft messages by kind, socket writes and frames, Readys, fsyncs; ours only).
  * Run under the bench lock: `flock /tmp/bench.lock npx tsx bench/raft-write-cpu.ts`.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from './raft-kv.bench.js';
@@ -27,7 +31,29 @@ const CLIENTS = Number(process.env.CLIENTS ?? 1);
 const PROF = process.env.PROF === '1';
 if (PROF)
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${fileURLToPath(new URL('./cpu-prof-preload.cjs', import.meta.url))}`;
+/** COUNT=1: each daemon's operation counts over the measured window (op-count-preload.cjs), per write. */
+const COUNT = process.env.COUNT === '1';
+const COUNT_DIR = process.env.COUNT_DIR ?? mkdtempSync(join(tmpdir(), 'opc-'));
+if (COUNT) {
+  process.env.COUNT_DIR = COUNT_DIR;
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${fileURLToPath(new URL('./op-count-preload.cjs', import.meta.url))}`;
+}
 const HZ = 100;
+
+/** Per write, each daemon's counts between its two dumps (see COUNT). */
+function printCounts(pids: [string, number][], writes: number): void {
+  const read = (pid: number, n: number): Record<string, number> =>
+    JSON.parse(readFileSync(join(COUNT_DIR, `counts-${pid}-${n}.json`), 'utf8')) as Record<string, number>;
+  for (const [name, pid] of pids) {
+    const a = read(pid, 0);
+    const b = read(pid, 1);
+    const keys = Object.keys(b).sort();
+    console.log(
+      `  counts/write ${name}=${pid}: ` +
+        keys.map((k) => `${k} ${((b[k]! - (a[k] ?? 0)) / writes).toFixed(3)}`).join(', '),
+    );
+  }
+}
 
 function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -78,7 +104,9 @@ async function drive(
   const w0 = all.map(([, p]) => waitMs(p));
   const u0 = process.cpuUsage();
   for (const [, pid] of profiled) process.kill(pid, 'SIGTTIN');
+  if (COUNT) for (const [, pid] of pids) process.kill(pid, 'SIGTTOU');
   await run(SECS, lat);
+  if (COUNT) for (const [, pid] of pids) process.kill(pid, 'SIGTTOU');
   const u1 = process.cpuUsage(u0);
   for (const [, pid] of profiled) process.kill(pid, 'SIGTTIN');
   const w1 = all.map(([, p]) => waitMs(p));
@@ -104,6 +132,10 @@ async function drive(
         )
         .join(', '),
   );
+  if (COUNT) {
+    await new Promise((r) => setTimeout(r, 200));
+    printCounts(pids, lat.length);
+  }
   if (PROF) await new Promise((r) => setTimeout(r, 2000)); // the profiles are written before the daemons stop
 }
 

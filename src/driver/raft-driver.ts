@@ -16,6 +16,7 @@
  * its commit index then means "durable on a quorum of followers"
  * (docs/raft-runtime.md, "Commit on the followers' quorum").
  */
+import { countOp } from '../common/op-counts.js';
 import { encodeSnapshotParts } from '../raft/kv.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { RaftMessage } from '../raft/messages.js';
@@ -272,6 +273,11 @@ export class RaftDriver {
         if (core === null || this.failed) return;
         while (core.hasReady()) {
           const rd = core.ready();
+          countOp('ready');
+          countOp('ready.entries', rd.entries.length);
+          countOp('ready.messages', rd.messages.length);
+          countOp('ready.committed', rd.committed.length);
+          if (rd.mustSync) countOp('ready.mustSync');
           // The term the Ready's soft state belongs to: steps during its persist may move the core on
           // (a candidate that won on its peers' votes, then heard of a later term before its fsync
           // ended, must not be reported as leader of that later term).

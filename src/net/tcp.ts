@@ -25,6 +25,7 @@
  * connection with a small hello frame, so a peer whose first real message is
  * a large snapshot is authenticated before that frame arrives.
  */
+import { countOp } from '../common/op-counts.js';
 import net from 'node:net';
 import { randomInt } from '../common/random.js';
 import { createRng, type Rng } from '../common/rng.js';
@@ -557,6 +558,8 @@ export class TcpTransport<M extends WireMessage> {
     const batch = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
     this.counters.packetsOut += frames.length;
     this.counters.bytesOut += batch.length;
+    countOp('sock.write');
+    countOp('sock.frames', frames.length);
     if (!s.write(batch)) {
       link.blocked = true;
       s.once('drain', () => {

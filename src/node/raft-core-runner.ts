@@ -4,6 +4,7 @@
  * timers. A merge replaces all of them (close, then reopen empty), so the
  * collaborators read the core and the applier from here on every use.
  */
+import { countOp, opCountsOn } from '../common/op-counts.js';
 import { randomInt } from '../common/random.js';
 import { join } from 'node:path';
 import { fnv1a } from '../common/hash.js';
@@ -286,6 +287,7 @@ export class RaftCoreRunner {
   }
 
   receive(m: RaftMessage): void {
+    if (opCountsOn) countOp(`recv.${m.type}`);
     this.driver?.receive(m);
   }
 

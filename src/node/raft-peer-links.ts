@@ -3,6 +3,7 @@
  * PeerDirectory), who was last heard from and sent to, the redial of links
  * that went silent, and the hint a refused dial gives about the leader.
  */
+import { countOp, opCountsOn } from '../common/op-counts.js';
 import type { SendOutcome } from '../driver/interfaces.js';
 import type { RaftWireMessage } from '../net/forward-codec.js';
 import { peerKey, type ReplyPath, type TcpAddress, type TcpTransport } from '../net/tcp.js';
@@ -90,6 +91,7 @@ export class RaftPeerLinks {
     const hp = this.peerAddr(m.to);
     if (hp === null) return 'unknown-peer';
     const now = Date.now();
+    if (opCountsOn) countSend(m);
     const wire = { ...m, cluster: this.host.clusterId() };
     let r: SendOutcome = 'closed';
     const via = ANSWERS.has(m.type) ? this.replyVia.get(m.to) : undefined;
@@ -247,4 +249,13 @@ export class RaftPeerLinks {
       this.host.kick();
     }
   }
+}
+
+function countSend(m: RaftMessage): void {
+  countOp(`send.${m.type}`);
+  if (m.type === 'append_entries') {
+    countOp('send.append_entries.entries', m.entries.length);
+    if (m.entries.length === 0) countOp('send.append_entries.empty');
+  }
+  if (m.type === 'heartbeat') countOp(m.readCtx > 0 ? 'send.heartbeat.read' : 'send.heartbeat.plain');
 }

@@ -3,6 +3,7 @@
  * tests can count fsyncs, inject I/O failures and copy the directory at chosen
  * moments to simulate crashes. `nodeFs` is the real implementation.
  */
+import { countOp } from '../../common/op-counts.js';
 import { fdatasyncSync, writeSync } from 'node:fs';
 import {
   mkdir,
@@ -65,15 +66,18 @@ class NodeFile implements StorageFile {
     for (let tries = 0; off < data.byteLength; tries++) {
       if (tries > 1000) throw new Error('write made no progress');
       const n = data.byteLength - off;
+      countOp(sync ? 'writeSync' : 'write.pool');
       off += sync ? writeSync(this.fh.fd, data, off, n) : (await this.fh.write(data, off, n)).bytesWritten;
     }
   }
 
   datasync(): Promise<void> {
+    countOp('fsync.pool');
     return this.fh.datasync();
   }
 
   datasyncInline(): void {
+    countOp('fsync.inline');
     fdatasyncSync(this.fh.fd);
   }
 
