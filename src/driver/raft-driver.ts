@@ -16,13 +16,13 @@
  * its commit index then means "durable on a quorum of followers"
  * (docs/raft-runtime.md, "Commit on the followers' quorum").
  */
-import { countOp } from '../common/op-counts.js';
+import { countOp, opCountsOn } from '../common/op-counts.js';
 import { encodeSnapshotParts } from '../raft/kv.js';
 import type { KvApplier } from '../raft/kv-applier.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { mutations } from '../raft/mutations.js';
 import type { RaftNode, Ready } from '../raft/raft-node.js';
-import type { Entry, SoftState } from '../raft/types.js';
+import type { SoftState } from '../raft/types.js';
 import type { DriverClock, DriverStorage, DriverTransport } from './interfaces.js';
 
 /** Snapshot rows encoded per event-loop turn: about 1 ms of work, so commits are not held up. */
@@ -42,8 +42,8 @@ export interface DriverHooks {
   onPersisted?(rd: Ready): void;
   /** A Ready was advanced (the daemon tells its forwarder what was applied, advertises voters). */
   onAdvanced?(rd: Ready): void;
-  /** A Ready's committed entries (and snapshot) were applied. */
-  onApplied?(rd: Ready): void;
+  /** A Ready's committed entries (and snapshot) were applied, or entries ahead of their Ready. */
+  onApplied?(rd: Applied): void;
   /** The loop or a snapshot failed on storage: the log is in an unknown state, the node must stop. */
   onFailure?(err: unknown, stage: 'ready' | 'snapshot'): void;
   /** Whether the core needs ticks (default: while it is a voter; learners have no timers to run). */
@@ -71,21 +71,8 @@ export interface RaftDriverOptions {
   readonly asyncLeaderPersist?: boolean;
 }
 
-/** The fields of a Ready that apply() and onApplied read, for entries applied ahead of their Ready. */
-function appliedAhead(committed: readonly Entry[]): Ready {
-  return {
-    softState: undefined,
-    hardState: undefined,
-    entries: [],
-    snapshot: undefined,
-    messages: [],
-    earlyCount: 0,
-    committed,
-    readStates: [],
-    mustSync: false,
-    recovered: false,
-  };
-}
+/** What apply() and onApplied read of a Ready; entries applied ahead of their Ready carry only these. */
+export type Applied = Pick<Ready, 'snapshot' | 'committed' | 'readStates'>;
 
 /** How far a deadline may move later before the armed timer is re-armed (see updateTimer). */
 export const KEEP_ARMED_MS = 20;
@@ -273,11 +260,13 @@ export class RaftDriver {
         if (core === null || this.failed) return;
         while (core.hasReady()) {
           const rd = core.ready();
-          countOp('ready');
-          countOp('ready.entries', rd.entries.length);
-          countOp('ready.messages', rd.messages.length);
-          countOp('ready.committed', rd.committed.length);
-          if (rd.mustSync) countOp('ready.mustSync');
+          if (opCountsOn) {
+            countOp('ready');
+            countOp('ready.entries', rd.entries.length);
+            countOp('ready.messages', rd.messages.length);
+            countOp('ready.committed', rd.committed.length);
+            if (rd.mustSync) countOp('ready.mustSync');
+          }
           // The term the Ready's soft state belongs to: steps during its persist may move the core on
           // (a candidate that won on its peers' votes, then heard of a later term before its fsync
           // ended, must not be reported as leader of that later term).
@@ -302,7 +291,7 @@ export class RaftDriver {
             !this.snapshotDue()
           ) {
             this.inflight = rd;
-            this.inflightTerm = core.term;
+            this.inflightTerm = rdTerm;
           }
           const t0 = this.o.clock.preciseNow();
           try {
@@ -338,7 +327,7 @@ export class RaftDriver {
     }
   }
 
-  private apply(rd: Ready): void {
+  private apply(rd: Applied): void {
     this.o.applier.apply(rd);
     this.hooks.onApplied?.(rd);
   }
@@ -362,7 +351,8 @@ export class RaftDriver {
     const last = Math.min(commit, rd.entries[rd.entries.length - 1]!.index);
     if (last <= applied) return;
     this.appliedEarly += last - applied;
-    this.apply(appliedAhead(rd.entries.slice(applied + 1 - first, last - first + 1)));
+    const committed = rd.entries.slice(applied + 1 - first, last - first + 1);
+    this.apply({ snapshot: undefined, committed, readStates: [] });
   }
 
   /** No snapshot to restore and no committed entry among the entries this Ready still has to write. */
@@ -387,6 +377,10 @@ export class RaftDriver {
    * place under the storage's write lock. Done in one piece inside the loop, 16,000 keys stalled
    * every commit of the swarm for 30-100 ms (all nodes snapshot at about the same index).
    */
+  private maybeSnapshot(core: RaftNode): void {
+    if (this.snapshotDue() && this.snapshotSafe(core)) this.startSnapshot(core);
+  }
+
   /** The applier is a snapshot interval past the last snapshot and none is being taken. */
   private snapshotDue(): boolean {
     const applier = this.o.applier;
@@ -397,16 +391,14 @@ export class RaftDriver {
     );
   }
 
-  private maybeSnapshot(core: RaftNode): void {
-    if (!this.snapshotDue()) return;
-    const applier = this.o.applier;
+  /** The applied state may be snapshotted now: everything in it is in the core's log and on this disk. */
+  private snapshotSafe(core: RaftNode): boolean {
+    const applied = this.o.applier.appliedIndex;
     // Entries applied ahead of their Ready (asyncLeaderPersist) are not yet applied for the core, and
     // may not yet be durable here: snapshot only at an index the core has applied (it is then local).
-    if (applier.appliedIndex > core.appliedIndex) return;
     // A leader's snapshot stepped during the last persist has already replaced the core's log (it is
     // installed by the next Ready): our applied index is no longer in it, and that snapshot is newer.
-    if (core.termAt(applier.appliedIndex) === undefined) return;
-    this.startSnapshot(core);
+    return applied <= core.appliedIndex && core.termAt(applied) !== undefined;
   }
 
   /**
@@ -421,7 +413,7 @@ export class RaftDriver {
     const applier = this.o.applier;
     const since = applier.appliedIndex - applier.snapshotIndex;
     if (core === null || this.failed || !this.stopping || since < Math.max(1, minEntries)) return 0;
-    if (applier.appliedIndex > core.appliedIndex || core.termAt(applier.appliedIndex) === undefined) return 0;
+    if (!this.snapshotSafe(core)) return 0;
     this.startSnapshot(core);
     await this.snapshotting;
     return this.failed ? 0 : since;

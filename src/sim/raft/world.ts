@@ -13,7 +13,7 @@
 import { createRng, type Rng } from '../../common/rng.js';
 import { walStorage } from '../../driver/file-storage.js';
 import type { DriverClock, DriverTransport, SendOutcome } from '../../driver/interfaces.js';
-import { RaftDriver } from '../../driver/raft-driver.js';
+import { RaftDriver, type Applied } from '../../driver/raft-driver.js';
 import { ENCRYPTION_OVERHEAD } from '../../net/crypto.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../net/framing.js';
 import { RAFT_LIMITS, raftCodec } from '../../net/raft-codec.js';
@@ -694,7 +694,7 @@ export class SimWorld {
           this.guard(() => this.checker.observeStored(n.id, rd.entries, (i) => core.termAt(i)));
         }
       },
-      onApplied: (rd: Ready) => {
+      onApplied: (rd: Applied) => {
         if (!live()) return;
         this.guard(() => {
           if (rd.snapshot && rd.snapshot.meta.index > n.observed) {
