@@ -627,7 +627,6 @@ export class TcpTransport<M extends WireMessage> {
       via.socket = null;
       via.queue = [];
       via.queuedBytes = 0;
-      via.tagged.clear();
       this.inbound.delete(s);
       this.unauthenticated.delete(s);
       if (rx.timer) clearTimeout(rx.timer);

@@ -248,8 +248,7 @@ export class RaftForwarder {
   private closed = false;
   /** Stopping: requests read from now on are refused unexecuted (see stopServing). */
   private refusing = false;
-  /** When refusing began, and when the last request was refused since (see drain). */
-  private refusingSince = 0;
+  /** When refusing began or, after that, when a request was last refused (see drain). */
   private lastRefusalAt = 0;
   private waiters: AppliedWaiter[] = [];
   private taskLogReader: TaskLogReader | null = null;
@@ -680,13 +679,25 @@ export class RaftForwarder {
   private expire(): void {
     const now = this.clock.now();
     let next = Infinity;
+    const expired: [number, Pending][] = [];
+    // One take-back per target: with its link down, its queue holds every request sent to it, and
+    // those expire together.
+    const byTarget = new Map<string, number[]>();
     for (const [id, p] of this.pending) {
       if (p.deadline > now) {
         if (p.deadline < next) next = p.deadline;
         continue;
       }
       this.pending.delete(id);
-      if (this.withdraw(p.to, [id]).has(id)) {
+      expired.push([id, p]);
+      const ids = byTarget.get(p.to);
+      if (ids === undefined) byTarget.set(p.to, [id]);
+      else ids.push(id);
+    }
+    const unsent = new Set<number>();
+    for (const [to, ids] of byTarget) for (const id of this.withdraw(to, ids)) unsent.add(id);
+    for (const [id, p] of expired) {
+      if (unsent.has(id)) {
         p.reject(new NotSentError(`${p.op} to ${p.to} never sent within ${p.timeoutMs} ms: not executed`));
         continue;
       }
@@ -1080,7 +1091,7 @@ export class RaftForwarder {
   stopServing(): void {
     if (this.refusing) return;
     this.refusing = true;
-    this.refusingSince = this.clock.now();
+    this.lastRefusalAt = this.clock.now();
   }
 
   /**
@@ -1091,7 +1102,7 @@ export class RaftForwarder {
     const end = this.clock.now() + maxMs;
     for (;;) {
       const now = this.clock.now();
-      const until = Math.min(end, Math.max(this.refusingSince, this.lastRefusalAt) + quietMs);
+      const until = Math.min(end, this.lastRefusalAt + quietMs);
       if (now >= until) return;
       // At least 1 ms a round: a fraction below the clock's resolution would wake at the same now.
       await new Promise<void>((r) => this.clock.after(Math.max(1, until - now), r));

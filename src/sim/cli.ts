@@ -118,10 +118,6 @@ function parse(argv: string[]): CliArgs {
 }
 
 /**
- * `leaseForwardCheck` per seed (src/sim/raft/lease-forward.ts): a lease kept
- * alive through a follower must survive every leader crash.
- */
-/**
  * A failed seed of a forwarder scenario: why, its configuration, the trace's tail (unless the whole
  * trace was printed as it ran) and the one command that replays it.
  */
@@ -138,6 +134,10 @@ function writeFailure(
   );
 }
 
+/**
+ * `leaseForwardCheck` per seed (src/sim/raft/lease-forward.ts): a lease kept
+ * alive through a follower must survive every leader crash.
+ */
 async function leaseForward(a: CliArgs): Promise<void> {
   const t0 = performance.now();
   let failures = 0;
