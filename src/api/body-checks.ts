@@ -53,12 +53,10 @@ function strictObject<T>(rules: Record<string, FieldRule>): (body: unknown) => T
       if (problem !== null) throw new BodyShapeError(`${key}: ${problem}`);
     }
     if (onlyKnownKeys(obj, rules)) return obj as T;
+    // onlyKnownKeys said no: at least one key is unknown.
     const unknown = Object.keys(obj).filter((k) => !Object.hasOwn(rules, k));
-    if (unknown.length > 0) {
-      const names = unknown.map((k) => JSON.stringify(k)).join(', ');
-      throw new BodyShapeError(`Unrecognized key${unknown.length > 1 ? 's' : ''}: ${names}`);
-    }
-    return obj as T;
+    const names = unknown.map((k) => JSON.stringify(k)).join(', ');
+    throw new BodyShapeError(`Unrecognized key${unknown.length > 1 ? 's' : ''}: ${names}`);
   };
 }
 

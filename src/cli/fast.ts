@@ -214,10 +214,9 @@ async function get(
     };
     const sock = net.connect({ host, port });
     sock.setNoDelay(true);
-    // The socket's timeout is for silence; this one bounds the whole request, as the full
-    // client's AbortSignal does, so a daemon that trickles bytes cannot hold the command.
+    // Bounds the whole request, as the full client's AbortSignal does, so a daemon that trickles
+    // bytes cannot hold the command (an idle timeout of the same length could never fire first).
     const whole = setTimeout(() => done(null, new NodeUnreachableError(baseUrl, 'timed out')), timeoutMs);
-    sock.setTimeout(timeoutMs, () => done(null, new NodeUnreachableError(baseUrl, 'timed out')));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED')
         done(null, new NodeUnreachableError(baseUrl, 'connection refused', err));

@@ -22,6 +22,7 @@ import type {
   UserEvent,
 } from './messages.js';
 import { fnv1a } from '../common/hash.js';
+import { codeUnitCompare } from '../common/code-unit-compare.js';
 import type { DigestEntry } from './messages.js';
 import type { GossipContext } from './context.js';
 import { isLiveStatus, OBSERVER_CLASS } from './context.js';
@@ -55,12 +56,11 @@ export function viewSummary(
   entries: readonly DigestEntry[],
   marks: readonly EventMark[],
 ): { members: number; hash: number } {
-  const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-  const sorted = [...entries].sort((a, b) => byId(a.id, b.id));
+  const sorted = [...entries].sort((a, b) => codeUnitCompare(a.id, b.id));
   const parts: string[] = [];
   for (const e of sorted) parts.push(`${e.id}\u0000${e.incarnation}\u0000${e.status}\n`);
   parts.push('\n');
-  for (const m of [...marks].sort((a, b) => byId(a.origin, b.origin)))
+  for (const m of [...marks].sort((a, b) => codeUnitCompare(a.origin, b.origin)))
     parts.push(`${m.origin}\u0000${m.seq}\n`);
   return { members: entries.length, hash: fnv1a(parts.join('')) };
 }

@@ -8,6 +8,7 @@
  * one index space (view ids, then own additions) so random sampling and the
  * probe permutation need no per-node copy of the id list.
  */
+import { codeUnitCompare } from '../common/code-unit-compare.js';
 import type { MemberId, MemberRecord } from './messages.js';
 
 export interface SharedView {
@@ -39,9 +40,8 @@ function sortedIds(view: SharedView): readonly MemberId[] {
   return s;
 }
 
-export function compareIds(a: MemberId, b: MemberId): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+/** Member ids in code-unit order (the order every node computes alike, with no locale). */
+export const compareIds: (a: MemberId, b: MemberId) => number = codeUnitCompare;
 
 /** First index in sorted `ids` whose id is > `after` ('' = from the start). */
 function firstAfter(ids: readonly MemberId[], after: MemberId): number {

@@ -235,6 +235,11 @@ export class CompilerTiering implements NodeComponent {
     this.removeChore = null;
   }
 
+  /** poke() at this tiering's own clock (opts.now): the daemon's activity hook, on the clock its windows use. */
+  activity(work?: number): void {
+    this.poke(this.now(), work);
+  }
+
   /**
    * Work arrived (a Raft proposal, read or peer message): the window's CPU so far is checked now
    * rather than at gossip's next wake-up, up to a window late. Measured on the raft-kv bench: a
@@ -244,11 +249,6 @@ export class CompilerTiering implements NodeComponent {
    * turns them on at once: 100 ms of CPU, a fraction of a second of load, and more than an idle node
    * spends in a window stretched by its slack (under 1% of a core).
    */
-  /** poke() at this tiering's own clock (opts.now): the daemon's activity hook, on the clock its windows use. */
-  activity(work?: number): void {
-    this.poke(this.now(), work);
-  }
-
   poke(now: number = this.now(), work?: number): void {
     if (work !== undefined) {
       // Counted from the first report: what a restart recovered before it is not this window's work.
