@@ -59,10 +59,16 @@ export interface LeaderResponse extends LeaderInfo {
  */
 function callerGone(c: Context): CallerGone {
   const raw = c.req.raw as unknown as { readonly abandoned?: boolean };
-  if (typeof raw.abandoned !== 'boolean') return c.req.raw.signal;
+  return typeof raw.abandoned === 'boolean'
+    ? goneFlag(raw as { readonly abandoned: boolean })
+    : c.req.raw.signal;
+}
+
+/** The server's flag as a CallerGone, read when the forwarder asks (not copied now). */
+function goneFlag(req: { readonly abandoned: boolean }): CallerGone {
   return {
     get aborted() {
-      return raw.abandoned === true;
+      return req.abandoned;
     },
   };
 }
@@ -197,11 +203,7 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
     if (key === undefined) return null;
     if (key === null) return Promise.reject(badKey());
     if (method === 'GET') return getKey(key, getQueryParam(req.url, 'consistency') === 'stale');
-    return putKey(key, req, {
-      get aborted() {
-        return req.abandoned;
-      },
-    });
+    return putKey(key, req, goneFlag(req));
   };
 
   const mount = (app: Hono): void => {
