@@ -30,7 +30,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { BUNDLE_URL_BANNER, importMetaUrl } from './bundle-url.mjs';
+import { bundleOptions, importMetaUrl } from './bundle-url.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, 'dist');
@@ -48,26 +48,17 @@ const lazy = {
 };
 
 const result = await build({
+  ...bundleOptions(ROOT, OUT),
   entryPoints: [resolve(DIST, 'cli/fast.js')],
-  outfile: OUT,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
   packages: 'external',
-  legalComments: 'none',
-  metafile: true,
-  write: false,
-  logLevel: 'warning',
   plugins: [lazy, importMetaUrl(OUT)],
-  banner: { js: BUNDLE_URL_BANNER },
 });
 const own = Object.keys(result.metafile.inputs).filter((p) => !p.includes('node_modules/'));
 const pkgs = Object.keys(result.metafile.inputs).filter((p) => p.includes('node_modules/'));
 if (pkgs.length > 0) throw new Error(`bundle-cli-fast: npm packages in the fast path: ${pkgs.join(', ')}`);
 // The list first: the bundle's mtime, written last, is then at or past every input's.
 const INPUTS = OUT.replace(/\.cjs$/, '.inputs.json');
-const rel = own.map((p) => relative(dirname(OUT), resolve(p)).split('\\').join('/'));
+const rel = own.map((p) => relative(dirname(OUT), resolve(ROOT, p)).split('\\').join('/'));
 await writeFile(INPUTS, `${JSON.stringify(rel)}\n`);
 await writeFile(OUT, result.outputFiles[0].text);
 process.stdout.write(`bundle-cli-fast: ${own.length} modules -> ${relative(ROOT, OUT)}\n`);

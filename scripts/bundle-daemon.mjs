@@ -41,7 +41,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, transform } from 'esbuild';
-import { BUNDLE_URL_BANNER, importMetaUrl } from './bundle-url.mjs';
+import { bundleOptions, importMetaUrl } from './bundle-url.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, 'dist');
@@ -63,24 +63,15 @@ const moduleShim = {
 };
 
 const result = await build({
+  ...bundleOptions(ROOT, OUT),
   entryPoints: [resolve(DIST, 'cli/daemon-main.js')],
-  outfile: OUT,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
   external: EXTERNAL,
   // @msgpack/msgpack has no `exports`: its ES build (`module`) rather than the CommonJS one (`main`).
   mainFields: ['module', 'main'],
   minifyWhitespace: true,
   keepNames: false,
-  legalComments: 'none',
-  metafile: true,
-  write: false,
-  logLevel: 'warning',
   plugins: [importMetaUrl(OUT), moduleShim],
   define: { 'import.meta.url': '__bundle_url' },
-  banner: { js: BUNDLE_URL_BANNER },
 });
 // No `format`: the file is taken as a script, whose top-level names esbuild keeps (see above).
 const minified = await transform(result.outputFiles[0].text, {

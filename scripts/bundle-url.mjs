@@ -11,6 +11,27 @@ import { dirname, relative } from 'node:path';
 export const BUNDLE_URL_BANNER =
   '"use strict";const __bundle_url=require("node:url").pathToFileURL(__filename).href;';
 
+/**
+ * The esbuild options both bundles share: one CommonJS file for Node 20 (the banner needs `require`
+ * and `__filename`), built in memory with its metafile, paths relative to the repository (`root`)
+ * wherever the build is run from. Each script adds its entry, plugins and packaging rules.
+ */
+export function bundleOptions(root, outFile) {
+  return {
+    absWorkingDir: root,
+    outfile: outFile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    legalComments: 'none',
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+    banner: { js: BUNDLE_URL_BANNER },
+  };
+}
+
 /** The esbuild plugin rewriting `import.meta.url` in dist/'s files for a bundle written to `outFile`. */
 export function importMetaUrl(outFile) {
   return {
