@@ -65,6 +65,13 @@ const LEAVE_LINGER_MS = 300;
 const REJOIN_INTERVAL_MS = 60_000;
 /** How late the runtime's own chores may run so that they share the core's wake-ups. */
 const RUNTIME_SLACK_MS = 1500;
+/**
+ * Another component's wake-ups are shared at most this often: an idle follower's heartbeats come
+ * 100 ms or more apart, so each still shares its wake-up, while under writes the leader's appends
+ * come every millisecond or two, and a gossip tick, chores and a peers-file check per append was 4%
+ * of a follower's CPU.
+ */
+const SHARE_WAKE_EVERY_MS = 20;
 /** Longest member name the gossip codec carries, bytes. */
 const MAX_NAME_BYTES = 64;
 /** Floor between two wake-ups, so a deadline already past cannot spin the event loop. */
@@ -189,6 +196,8 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   private probeScale = 1;
   /** When the probe may move to share a Raft follower's heartbeat wake-ups (wake-share.ts). */
   private readonly wakeShare = new ProbeWakeShare();
+  /** When shareWake last ran a tick (this.now(), monotonic). */
+  private sharedWakeAt = Number.NEGATIVE_INFINITY;
   /** An arm() is queued behind the next poll (armSoon). */
   private armPending = false;
   private timer: NodeJS.Timeout | null = null;
@@ -431,12 +440,15 @@ export class GossipComponent implements NodeComponent, PeerDirectory, ChoreHost 
   /**
    * Another component woke the process anyway (a Raft follower heard its leader): run the timers
    * and chores due at or near now, so they share this wake-up instead of arming their own (see
-   * wake-share.ts). Cheap when nothing is near: every core timer checks its own deadline.
+   * wake-share.ts). Cheap when nothing is near: every core timer checks its own deadline. At most
+   * once per SHARE_WAKE_EVERY_MS.
    */
   shareWake(): void {
     const core = this.core;
     if (!core || this.transport === null || this.stopped) return;
     const now = this.now();
+    if (now - this.sharedWakeAt < SHARE_WAKE_EVERY_MS) return;
+    this.sharedWakeAt = now;
     const period = this.probePeriodMs();
     const slack = this.wakeShare.slack(now, period, true);
     core.setWakeSlack(slack.probeEarlyMs, slack.probeLateMs, slack.pushPullLateMs);

@@ -89,11 +89,6 @@ export interface LeaderInfo {
 
 const MANAGE_EVERY_MS = 500;
 /**
- * A follower shares at most one wake-up this often with the other components (see wakeSharer): an
- * idle follower's heartbeats come 100 ms or more apart, so each still shares its wake-up.
- */
-const SHARE_WAKE_EVERY_MS = 20;
-/**
  * A follower that knows its leader manages nothing (membership is the leader's) and its election
  * deadline wakes it when the leader falls silent; this slower pass only redials a silent link it sent
  * forwarded requests over while heartbeats still arrive.
@@ -153,8 +148,6 @@ export class RaftComponent implements NodeComponent {
   private unsubscribe: (() => void) | null = null;
   /** When a message from the leader this node knows last arrived (Date.now() ms); 0 = never. */
   private leaderHeardAt = 0;
-  /** When a message from the leader last woke the other components (wakeSharer), Date.now() ms. */
-  private sharedWakeAt = 0;
 
   /** Prometheus metrics (term, role, commit/apply index, proposals, fsync latency). */
   readonly metrics: RaftMetrics;
@@ -742,14 +735,8 @@ export class RaftComponent implements NodeComponent {
     if (this.core !== null) this.noteCommit(this.core, now);
     if (m.from === this.core?.leaderId) {
       this.leaderHeardAt = now;
-      // Sharing is for wake-ups: under writes the leader's appends come every millisecond or two,
-      // and a gossip tick, chores and a peers-file check per append was 4% of a follower's CPU.
-      // (A wall clock set back shares at once rather than not for as long.)
-      const sinceShared = now - this.sharedWakeAt;
-      if (!this.core.isLeader && (sinceShared >= SHARE_WAKE_EVERY_MS || sinceShared < 0)) {
-        this.sharedWakeAt = now;
-        this.opts.wakeSharer?.shareWake();
-      }
+      // The sharer takes at most one wake-up per SHARE_WAKE_EVERY_MS (gossip-component.ts).
+      if (!this.core.isLeader) this.opts.wakeSharer?.shareWake();
     }
   }
 
