@@ -1,19 +1,23 @@
 /**
  * Scaffolding shared by the simulator scenarios that run the daemon's request
  * forwarder over the Raft world (lease-forward, graceful-stop): timers bound
- * to one incarnation of a node, the lookup of a node's live stack, and the
- * first-failure recorder. Nothing here draws from an Rng, so a scenario's
- * seeded run is the same whether it uses these or inline copies.
+ * to one incarnation of a node, the lookup of a node's live stack, the
+ * first-failure recorder, and the forwarder host's common part. Nothing here
+ * draws from an Rng, so a scenario's seeded run is the same whether it uses
+ * these or inline copies.
  */
 import type { ForwardMessage } from '../../net/forward-codec.js';
 import { encodeCommand, type KvCommand, type KvResult } from '../../raft/kv.js';
 import { NoQuorumError, NotLeaderError } from '../../node/raft-errors.js';
+import type { ForwardHost } from '../../node/raft-forward.js';
 import type { TimerClock } from '../../node/timer-clock.js';
 import type { LinkModel } from '../network.js';
 import { fmt, SimWorld, type SimNode } from './world.js';
 
 /** The three voters every forwarder scenario runs. */
 export const VOTER_IDS: readonly string[] = ['n1', 'n2', 'n3'];
+/** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
+export const REQUEST_TIMEOUT_MS = 3000;
 
 export interface ElectionTiming {
   readonly heartbeat: number;
@@ -194,6 +198,46 @@ export function leaderWatch(
       while (leaderId() !== n.id && w.now < end) await awaitLeaderChange(leaderId(), end - w.now);
       return leaderId() === n.id;
     },
+  };
+}
+
+/** What each scenario adds to forwardHostBase: its own leader-side execution and hooks. */
+export type ForwardHostBase = Omit<ForwardHost, 'put' | 'coord' | 'successor' | 'stopping' | 'trace'>;
+
+/**
+ * The ForwardHost of `n`'s incarnation `inc` as every forwarder scenario wires it: the daemon's
+ * request timeout, the voters as the known peers, the leader waits of `watch`, frames through the
+ * scenario's `sendForward`, and (unless `queued` is null: the transport before TcpTransport.withdraw)
+ * requests taken back from the reconnect queues. Deletes and ReadIndex are not in these scenarios.
+ */
+export function forwardHostBase(
+  n: SimNode,
+  inc: number,
+  o: {
+    readonly electionTimeoutMs: number;
+    readonly watch: LeaderWatch;
+    readonly sendForward: (from: SimNode, inc: number, to: string, m: ForwardMessage) => boolean;
+    readonly queued: ReconnectQueues | null;
+  },
+): ForwardHostBase {
+  const { watch, queued } = o;
+  return {
+    selfId: n.id,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    electionTimeoutMs: o.electionTimeoutMs,
+    currentTerm: () => n.core?.status().term ?? 0,
+    leader: watch.leaderId,
+    appliedIndex: () => n.applier?.appliedIndex ?? 0,
+    sendForward: (to, m) => o.sendForward(n, inc, to, m),
+    ...(queued === null
+      ? {}
+      : { withdrawForward: (to: string, ids: readonly number[]) => queued.withdraw(n.id, inc, to, ids) }),
+    knownPeer: (id) => VOTER_IDS.includes(id),
+    delete: () => Promise.reject(new NoQuorumError('not in this scenario')),
+    readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
+    awaitLeader: (ms) => watch.awaitLeaderChange(null, ms),
+    awaitLeaderChange: watch.awaitLeaderChange,
+    awaitLeadership: watch.awaitLeadership,
   };
 }
 

@@ -40,11 +40,13 @@ import { RaftForwarder, STOP_DRAIN_MAX_MS, STOP_DRAIN_QUIET_MS } from '../../nod
 import type { TimerClock } from '../../node/timer-clock.js';
 import {
   failureRecorder,
+  forwardHostBase,
   incarnationClock,
   ReconnectQueues,
   leaderWatch,
   liveStack,
   proposeHere,
+  REQUEST_TIMEOUT_MS,
   tcpLink,
   VOTER_IDS,
   voterWorld,
@@ -78,8 +80,6 @@ export interface GracefulStopResult {
 }
 
 const IDS = VOTER_IDS;
-/** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
-const REQUEST_TIMEOUT_MS = 3000;
 /** The bench's client: after a failed write it waits this long (bench/etcd-load.ts writeGap). */
 const RETRY_AFTER_FAIL_MS = 2;
 
@@ -175,29 +175,19 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
     const inc = n.inc;
     const c = clock(n, inc);
     const leaderWaiters = new Set<() => void>();
-    const { leaderId, awaitLeaderChange, awaitLeadership } = leaderWatch(w, n, inc, c, leaderWaiters);
+    const watch = leaderWatch(w, n, inc, c, leaderWaiters);
     const stack: { s: NodeStack | null } = { s: null };
     const forward = new RaftForwarder(
       {
-        selfId: n.id,
-        requestTimeoutMs: REQUEST_TIMEOUT_MS,
-        electionTimeoutMs: timing.min,
-        currentTerm: () => n.core?.status().term ?? 0,
-        leader: leaderId,
+        ...forwardHostBase(n, inc, {
+          electionTimeoutMs: timing.min,
+          watch,
+          sendForward,
+          queued: o.noWithdraw === true ? null : queued,
+        }),
         successor: () => (n.core?.isLeader === true ? n.core.leadTransferee : null),
-        appliedIndex: () => n.applier?.appliedIndex ?? 0,
-        sendForward: (to, m) => sendForward(n, inc, to, m),
-        ...(o.noWithdraw === true
-          ? {}
-          : { withdrawForward: (to: string, ids: readonly number[]) => queued.withdraw(n.id, inc, to, ids) }),
         stopping: () => stack.s?.stopping ?? false,
-        knownPeer: (id) => IDS.includes(id),
         put: (key, value) => propose(n, stack.s!, { op: 'put', key, value }),
-        delete: () => Promise.reject(new NoQuorumError('not in this scenario')),
-        readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
-        awaitLeader: (ms) => awaitLeaderChange(null, ms),
-        awaitLeaderChange,
-        awaitLeadership,
         trace: (msg, fields) => trace(`${n.id} ${msg} ${JSON.stringify(fields)}`),
       },
       { clock: c },
@@ -246,6 +236,17 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
   let measuring = false;
   let stopIndex = 0;
 
+  /** A client's write through `via` failed: counted and traced; while a stop is measured, the run fails. */
+  const onWriteFailed = (key: string, via: string, e: unknown, sent: number | null): void => {
+    writes.failed++;
+    const err = e instanceof Error ? e : new Error(String(e));
+    const code = err instanceof SwarmError ? err.code : 'error';
+    trace(
+      `write ${key} via ${via}${sent === null ? '' : ` (sent ${fmt(sent)})`} failed: ${code} ${err.message}`,
+    );
+    if (measuring) fail(`write ${key} through ${via} during a graceful stop failed: ${code} ${err.message}`);
+  };
+
   /** One client of the bench's kind, writing sequentially through node `via` (unique keys). */
   const writer = async (
     via: string,
@@ -258,23 +259,21 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
       if (s === null) return;
       const key = `s${stopIndex}/${via}/${i}`;
       const sent = w.now;
-      let err: Error | null = null;
+      let failed = false;
+      let err: unknown = null;
       try {
         await s.forward.write({ op: 'put', key, value: i }, REQUEST_TIMEOUT_MS);
       } catch (e) {
-        err = e instanceof Error ? e : new Error(String(e));
+        failed = true;
+        err = e;
       }
       if (measuring) gap.max = Math.max(gap.max, w.now - gap.last);
-      if (err === null) {
+      if (!failed) {
         acked.add(key);
         writes.ok++;
         gap.last = w.now;
       } else {
-        writes.failed++;
-        const code = err instanceof SwarmError ? err.code : 'error';
-        trace(`write ${key} via ${via} (sent ${fmt(sent)}) failed: ${code} ${err.message}`);
-        if (measuring)
-          fail(`write ${key} through ${via} during a graceful stop failed: ${code} ${err.message}`);
+        onWriteFailed(key, via, err, sent);
         await sleep(RETRY_AFTER_FAIL_MS);
       }
     }
@@ -294,12 +293,7 @@ export async function gracefulStopCheck(o: GracefulStopOptions): Promise<Gracefu
       acked.add(key);
       writes.ok++;
     } catch (e) {
-      writes.failed++;
-      const err = e instanceof Error ? e : new Error(String(e));
-      const code = err instanceof SwarmError ? err.code : 'error';
-      trace(`write ${key} via ${via} failed: ${code} ${err.message}`);
-      if (measuring)
-        fail(`write ${key} through ${via} during a graceful stop failed: ${code} ${err.message}`);
+      onWriteFailed(key, via, e, null);
     }
   };
 

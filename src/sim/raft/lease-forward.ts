@@ -32,11 +32,13 @@ import { NoQuorumError, RequestAbandonedError } from '../../node/raft-errors.js'
 import { RaftForwarder } from '../../node/raft-forward.js';
 import {
   failureRecorder,
+  forwardHostBase,
   incarnationClock,
   ReconnectQueues,
   leaderWatch,
   liveStack,
   proposeHere,
+  REQUEST_TIMEOUT_MS,
   tcpLink,
   VOTER_IDS,
   voterWorld,
@@ -77,8 +79,6 @@ const IDS = VOTER_IDS;
 /** The agent's cadence and its HTTP client's timeout (test/e2e/coord-locks.test.ts). */
 const KEEPALIVE_EVERY_MS = 250;
 const CLIENT_TIMEOUT_MS = 3000;
-/** The daemon's default request timeout (RaftComponent.requestTimeoutMs). */
-const REQUEST_TIMEOUT_MS = 3000;
 /** The writing agent's pace (see writer). */
 const WRITE_EVERY_MS = 400;
 /** Its client gives up before the node would (as the durability e2e's 2 s against the node's wait). */
@@ -182,32 +182,22 @@ export async function leaseForwardCheck(o: LeaseForwardOptions): Promise<LeaseFo
     const leaderWaiters = new Set<() => void>();
     const leaderListeners = new Set<() => void>();
     const applyListeners = new Set<() => void>();
-    const { leaderId, awaitLeaderChange, awaitLeadership } = leaderWatch(w, n, inc, c, leaderWaiters);
+    const watch = leaderWatch(w, n, inc, c, leaderWaiters);
     const forward = new RaftForwarder(
       {
-        selfId: n.id,
-        requestTimeoutMs: REQUEST_TIMEOUT_MS,
-        electionTimeoutMs: timing.min,
-        currentTerm: () => n.core?.status().term ?? 0,
-        leader: leaderId,
-        appliedIndex: () => n.applier?.appliedIndex ?? 0,
-        sendForward: (to, m) => sendForward(n, inc, to, m),
-        ...(o.noWithdraw === true
-          ? {}
-          : { withdrawForward: (to: string, ids: readonly number[]) => queued.withdraw(n.id, inc, to, ids) }),
-        knownPeer: (id) => IDS.includes(id),
+        ...forwardHostBase(n, inc, {
+          electionTimeoutMs: timing.min,
+          watch,
+          sendForward,
+          queued: o.noWithdraw === true ? null : queued,
+        }),
         put: (key, value) => {
           // Proposed here only on the leader (elsewhere propose refuses with NotLeaderError).
           if (n.core?.isLeader === true) leftNode.add(key);
           return propose(n, { op: 'put', key, value });
         },
-        delete: () => Promise.reject(new NoQuorumError('not in this scenario')),
         // The daemon stamps whole milliseconds (Date.now()); so does the log's validation.
         coord: (op) => propose(n, commandOf(op, Math.floor(w.now))).then(outcomeOf),
-        readIndex: () => Promise.reject(new NoQuorumError('not in this scenario')),
-        awaitLeader: (ms) => awaitLeaderChange(null, ms),
-        awaitLeaderChange,
-        awaitLeadership,
       },
       { clock: c },
     );
