@@ -98,7 +98,11 @@ export const DEFAULT_LEADER_PERSIST: LeaderPersistMode = 'off';
 
 /** The A/B switch of the measurement (SWARM_RAFT_LEADER_PERSIST), else the default. */
 export function leaderPersistMode(env: string | undefined): LeaderPersistMode {
-  return env === 'off' || env === 'lone' || env === 'pool' ? env : DEFAULT_LEADER_PERSIST;
+  return isLeaderPersistMode(env) ? env : DEFAULT_LEADER_PERSIST;
+}
+
+function isLeaderPersistMode(v: string | undefined): v is LeaderPersistMode {
+  return v === 'off' || v === 'lone' || v === 'pool';
 }
 
 export class RaftCoreRunner {
@@ -328,7 +332,16 @@ export class RaftCoreRunner {
   private newDriver(storage: FileRaftStorage): RaftDriver {
     const host = this.host;
     const node = this.node!;
-    const persistMode = leaderPersistMode(process.env['SWARM_RAFT_LEADER_PERSIST']);
+    const persistEnv = process.env['SWARM_RAFT_LEADER_PERSIST'];
+    const persistMode = leaderPersistMode(persistEnv);
+    // An A/B run with a misspelt arm would measure the default twice and say nothing: say it.
+    if (persistEnv !== undefined && persistEnv !== '' && !isLeaderPersistMode(persistEnv)) {
+      node.log.warn('unknown SWARM_RAFT_LEADER_PERSIST, using the default', {
+        value: persistEnv,
+        known: 'off|lone|pool',
+        using: persistMode,
+      });
+    }
     return new RaftDriver({
       asyncLeaderPersist: persistMode !== 'off',
       core: null,
