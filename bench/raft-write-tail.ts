@@ -113,7 +113,7 @@ try {
     if (!m || !pids.has(Number(m[1]))) continue;
     for (const line of readFileSync(join(DIR, f), 'utf8').split('\n')) {
       const [k, t, d, kind] = line.split(' ');
-      if (!k || k === 'snap' || k === 'net') continue;
+      if (!k || k === 'snap' || k === 'net' || k === 'space') continue;
       ev.push({
         who: pids.get(Number(m[1]))!,
         kind: k === 'gc' ? kind! : k === 'task' ? `task(${kind!.slice(0, 50)})` : k === 'fsync' ? 'fsync' : k,
