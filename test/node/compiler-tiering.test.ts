@@ -20,14 +20,14 @@ const LEAN = [
   '--interrupt-budget-for-feedback-allocation=7520',
   '--minor-gc-task-trigger=40',
 ];
-/** Full: the compilers and V8's (11.3) defaults for the lean heap settings. */
+/** Full: the compilers, V8's (11.3) defaults for the lean heap settings, and young GC at 20% (busy). */
 const FULL = [
   '--opt',
   '--sparkplug',
   '--bytecode-old-age=5',
   '--interrupt-budget-factor-for-feedback-allocation=8',
   '--interrupt-budget-for-feedback-allocation=940',
-  '--minor-gc-task-trigger=80',
+  '--minor-gc-task-trigger=20',
 ];
 
 function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1', launchedLean = false) {
