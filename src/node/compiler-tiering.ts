@@ -92,7 +92,11 @@ const v8 = lazyBuiltin<typeof NodeV8>('node:v8');
  * 57 a second of 0.42 ms (max 0.86) and the followers 24 of 0.38 ms; at 10%, 117 of 0.24 ms
  * (max 0.59). The task runs in a turn of the event loop, often while the write in flight waits
  * for its acknowledgements rather than on its path. Each scavenge costs about 0.1 ms more than
- * its copy, so 20% rather than 10%: about 1% of a core more at one client's pace.
+ * its copy, so 20% rather than 10%: about 1% of a core more at one client's pace. One client to
+ * the leader, same build alternating: p99 1.95 and 1.90 ms against 2.16 and 2.00 at 80%; spread
+ * over the members no gain (2.86-3.18 against 2.80-2.87: the followers' mark-compacts are left);
+ * writes/s at 16 and 64 clients unchanged (raft-kv against the build before, docs/operations.md
+ * "Memory").
  * `--minor-gc-task-trigger` is read at each allocation step, so it takes effect from the switch
  * on (a static `--max-semi-space-size` would not: V8 sizes the young generation at start).
  */
