@@ -94,7 +94,7 @@ const v8 = lazyBuiltin<typeof NodeV8>('node:v8');
  * for its acknowledgements rather than on its path. Each scavenge costs about 0.1 ms more than
  * its copy, so 20% rather than 10%: about 1% of a core more at one client's pace. One client to
  * the leader, same build alternating: p99 1.95 and 1.90 ms against 2.16 and 2.00 at 80%; spread
- * over the members no gain (2.86-3.18 against 2.80-2.87: the followers' mark-compacts are left);
+ * over the members no gain (2.86-3.18 against 2.80-2.87; what is left there is mostly not GC);
  * writes/s at 16 and 64 clients unchanged (raft-kv against the build before, docs/operations.md
  * "Memory").
  * `--minor-gc-task-trigger` is read at each allocation step, so it takes effect from the switch
