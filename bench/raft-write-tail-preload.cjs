@@ -84,8 +84,12 @@ setInterval(() => {
     buf.length = 0;
   }
 }, 1000).unref();
-if (process.env.P99C_V8FLAGS && /daemon/.test(process.argv[1] ?? ''))
-  require('node:v8').setFlagsFromString(process.env.P99C_V8FLAGS);
+// Set again every second: the node's compiler tiering sets V8's heap defaults back once it is busy.
+if (process.env.P99C_V8FLAGS && /daemon/.test(process.argv[1] ?? '')) {
+  const set = () => require('node:v8').setFlagsFromString(process.env.P99C_V8FLAGS);
+  set();
+  setInterval(set, 1000).unref();
+}
 // SIGUSR2: start the sampling heap profiler (collected objects included); again: stop and write it.
 let session = null;
 process.on('SIGUSR2', () => {
@@ -112,3 +116,12 @@ process.on('SIGWINCH', () => {
   const f = v8.writeHeapSnapshot(`${dir}/snap-${process.pid}.heapsnapshot`);
   fs.appendFileSync(out, `snap ${f}\n`);
 });
+// TAIL_SPACES=1: every 20 ms the daemon's young large-object space in use (bytes), when not empty.
+if (process.env.TAIL_SPACES && /daemon/.test(process.argv[1] ?? '')) {
+  const v8 = require('node:v8');
+  setInterval(() => {
+    for (const s of v8.getHeapSpaceStatistics())
+      if (s.space_name === 'new_large_object_space' && s.space_used_size > 0)
+        buf.push(`space ${(base + performance.now()).toFixed(3)} ${s.space_used_size} newlo`);
+  }, 20).unref();
+}

@@ -10,8 +10,11 @@
  *   HEAP=1           V8's sampling heap profile of the leader over the measured window: bytes per
  *                    write by allocation site (HEAP_LIVE=1: only what is still live at the end;
  *                    HEAP_LIVE=promoted: what survived the scavenges; HEAP_TOP=n rows)
- *   P99C_V8FLAGS=... V8 flags the daemons set at start (e.g. --trace-gc-nvp, with KEEPLOG=1 to keep
- *                    the leader's node.log); SNAP=1 writes a heap snapshot of the leader mid-run
+ *   P99C_V8FLAGS=... V8 flags the daemons set at start and again every second, since the node's
+ *                    tiering sets its heap flags when it turns busy (e.g. --trace-gc-nvp, with
+ *                    KEEPLOG=1 to keep the leader's node.log; --minor-gc-task-trigger=80 for V8's
+ *                    scavenge trigger); SNAP=1 writes a heap snapshot of the leader mid-run
+ *   TAIL_SPACES=1    the daemons record their young large-object space every 20 ms when not empty
  *   TAIL_TASKS=1     the daemons' timer and immediate callbacks over 0.2 ms count as events too
  *   TAIL_NET=1       the daemons record every socket read and write (not counted here): with
  *                    DUMP=FILE (the writes and events, and FILE.nodes.json: pids and ports),
@@ -113,7 +116,7 @@ try {
     if (!m || !pids.has(Number(m[1]))) continue;
     for (const line of readFileSync(join(DIR, f), 'utf8').split('\n')) {
       const [k, t, d, kind] = line.split(' ');
-      if (!k || k === 'snap' || k === 'net') continue;
+      if (!k || k === 'snap' || k === 'net' || k === 'space') continue;
       ev.push({
         who: pids.get(Number(m[1]))!,
         kind: k === 'gc' ? kind! : k === 'task' ? `task(${kind!.slice(0, 50)})` : k === 'fsync' ? 'fsync' : k,

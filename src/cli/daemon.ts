@@ -35,7 +35,12 @@ export { BUNDLED_DAEMON_ENTRY, COMPILED_DAEMON_ENTRY, daemonEntry } from './daem
  * 8 MB per semi-space during start-up and keeps it). A 1 MB cap measured the
  * same at idle but, under write load, promoted short-lived request objects into
  * the old generation, whose mark-compact pauses (8-27 ms) became the largest
- * write gaps of a leader hand-over (docs/operations.md, "Memory").
+ * write gaps of a leader hand-over (docs/operations.md, "Memory"). A larger cap
+ * does not shorten one client's slowest writes either: what a scavenge copies
+ * grows with the bytes allocated since the last one, so with 16 MB a leader
+ * under one client scavenged 3.5 times a second for 3.9-4.4 ms instead of 13-17
+ * times for 1.0-1.2 ms; a busy node scavenges early instead (BUSY_SCAVENGE_TRIGGER
+ * in src/node/compiler-tiering.ts).
  *
  * One V8 platform worker thread instead of one per core (4 on most boards):
  * every garbage collection and background compile task wakes the workers, and

@@ -41,8 +41,8 @@
  * semi-space between two scavenges and fell back at each; the teeth are
  * half as high (45.5 -> 45.0 and 45.5 -> 44.9 MB, wake-ups the same: a
  * scavenge task runs in a turn the node is awake for anyway). With the
- * compilers, V8's defaults come back: a busy node keeps what it runs, and
- * scavenges as often as before.
+ * compilers, V8's defaults come back (a busy node keeps what it runs), but
+ * for the scavenge trigger, which goes to BUSY_SCAVENGE_TRIGGER (below).
  */
 import type * as NodeV8 from 'node:v8';
 import { lazyBuiltin } from '../common/builtins.js';
@@ -78,11 +78,36 @@ export const POKE_EVERY_MS = 50;
 
 const v8 = lazyBuiltin<typeof NodeV8>('node:v8');
 
+/**
+ * The young generation's scavenge task trigger of a busy node: percent of the semi-space in use
+ * (V8: 80). Why: under writes a scavenge's pause grows with the bytes allocated since the previous
+ * one, so the few long ones are what one client's slowest writes wait on. The leader allocates
+ * about 37 KB per write (V8's sampling heap profiler, bench/raft-write-tail.ts HEAP=1) and 4 MB
+ * semi-spaces (src/cli/daemon.ts) scavenged at 80% gave it 13-17 scavenges a second at one client
+ * (1,100-1,400 writes/s) of 1.0-1.2 ms each (max 2.2), the followers 5-7 of 0.8 ms, the pause
+ * mostly the survivors' copy (about 330 KB each, `--trace-gc-nvp`): in the quietest runs about a
+ * third of the writes at or over p99 overlapped one of the leader's. The survivors grow with the
+ * interval (16 MB semi-spaces: 3.5 scavenges a second of 3.9-4.4 ms, the same GC time in fewer,
+ * longer pauses), so triggering earlier makes them short rather than rare: at 20% the leader ran
+ * 57 a second of 0.42 ms (max 0.86) and the followers 24 of 0.38 ms; at 10%, 117 of 0.24 ms
+ * (max 0.59). The task runs in a turn of the event loop, often while the write in flight waits
+ * for its acknowledgements rather than on its path. Each scavenge costs about 0.1 ms more than
+ * its copy, so 20% rather than 10%: about 1% of a core more at one client's pace. One client to
+ * the leader, same build alternating: p99 1.95 and 1.90 ms against 2.16 and 2.00 at 80%; spread
+ * over the members no gain (2.86-3.18 against 2.80-2.87; what is left there is mostly not GC);
+ * writes/s at 16 and 64 clients unchanged (raft-kv against the build before, docs/operations.md
+ * "Memory").
+ * `--minor-gc-task-trigger` is read at each allocation step, so it takes effect from the switch
+ * on (a static `--max-semi-space-size` would not: V8 sizes the young generation at start).
+ */
+export const BUSY_SCAVENGE_TRIGGER = 20;
+
 /** Off: no Sparkplug, no TurboFan. */
 const COMPILERS_OFF: readonly string[] = ['--no-opt', '--no-sparkplug'];
 /**
  * The lean heap settings (above), each with the value it goes back to with the compilers: V8's
- * default in Node 20 (V8 11.3). One the user's options name is theirs: neither set nor restored.
+ * default in Node 20 (V8 11.3), but the scavenge trigger's (BUSY_SCAVENGE_TRIGGER). One the user's
+ * options name is theirs: neither set nor restored.
  * Only on that V8: later ones renamed some of these flags (an unknown flag on the command line
  * stops Node with "bad option") and may have other defaults to go back to.
  */
@@ -98,7 +123,7 @@ const LEAN_HEAP: readonly (readonly [lean: string, full: string])[] = !process.v
         '--interrupt-budget-factor-for-feedback-allocation=8',
       ],
       ['--interrupt-budget-for-feedback-allocation=7520', '--interrupt-budget-for-feedback-allocation=940'],
-      ['--minor-gc-task-trigger=40', '--minor-gc-task-trigger=80'],
+      ['--minor-gc-task-trigger=40', `--minor-gc-task-trigger=${BUSY_SCAVENGE_TRIGGER}`],
     ];
 /** What a lean process runs with: compilers off and the lean heap settings. */
 export const LEAN_FLAGS: readonly string[] = [...COMPILERS_OFF, ...LEAN_HEAP.map(([lean]) => lean)];

@@ -6,7 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ChoreSet, type Chore, type ChoreHost } from '../../src/node/chores.js';
-import { CompilerTiering, LEAN_FLAGS, leanHeap, noteLauncherFlags } from '../../src/node/compiler-tiering.js';
+import {
+  BUSY_SCAVENGE_TRIGGER,
+  CompilerTiering,
+  LEAN_FLAGS,
+  leanHeap,
+  noteLauncherFlags,
+} from '../../src/node/compiler-tiering.js';
 import { nullLogger } from '../../src/node/log.js';
 import type { SwarmNode } from '../../src/node/node.js';
 
@@ -20,14 +26,14 @@ const LEAN = [
   '--interrupt-budget-for-feedback-allocation=7520',
   '--minor-gc-task-trigger=40',
 ];
-/** Full: the compilers and V8's (11.3) defaults for the lean heap settings. */
+/** Full: the compilers, V8's (11.3) defaults for the lean heap settings, and young GC at 20% (busy). */
 const FULL = [
   '--opt',
   '--sparkplug',
   '--bytecode-old-age=5',
   '--interrupt-budget-factor-for-feedback-allocation=8',
   '--interrupt-budget-for-feedback-allocation=940',
-  '--minor-gc-task-trigger=80',
+  '--minor-gc-task-trigger=20',
 ];
 
 function rig(nodeOptions = '--max-semi-space-size=4 --v8-pool-size=1', launchedLean = false) {
@@ -334,5 +340,38 @@ describe("V8's bytecode flushing switched at run time", () => {
     expect(flushed2).toBeLessThan(grew2! * 0.6);
     const [, , d2, dFlushed2] = numbersOf([], script);
     expect(dFlushed2).toBeLessThan(d2! * 0.6);
+  });
+});
+
+describe("V8's scavenge trigger switched at run time", () => {
+  // About 100 MB of small objects allocated in 3,000 turns of the event loop, so that the scavenge
+  // task gets to run; young generation fixed at 4 MB per semi-space as a daemon's under load; the
+  // process started at the lean trigger (40 %), then set to `TRIGGER` as the tiering sets it.
+  const script = `
+    const { setFlagsFromString } = require('node:v8');
+    const { PerformanceObserver, constants } = require('node:perf_hooks');
+    let n = 0;
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) n++; }).observe({ entryTypes: ['gc'] });
+    setFlagsFromString('--minor-gc-task-trigger=' + process.env.TRIGGER);
+    let sink = null, turns = 0;
+    const step = () => {
+      for (let i = 0; i < 1000; i++) sink = { a: i, b: [i, i] };
+      if (++turns < 3000) setImmediate(step);
+      else setTimeout(() => console.log(n), 10);
+    };
+    step();
+  `;
+  const flags = [
+    '--max-semi-space-size=4',
+    '--min-semi-space-size=4',
+    '--single-threaded-gc',
+    '--minor-gc-task-trigger=40',
+  ];
+
+  it(`scavenges about four times as often at the busy trigger (${BUSY_SCAVENGE_TRIGGER} %) as at V8's 80 %`, () => {
+    const [v8Default] = numbersOf(flags, script, { TRIGGER: '80' });
+    const [busy] = numbersOf(flags, script, { TRIGGER: String(BUSY_SCAVENGE_TRIGGER) });
+    expect(v8Default).toBeGreaterThan(10);
+    expect(busy).toBeGreaterThan(v8Default! * 2.5);
   });
 });
