@@ -93,7 +93,7 @@ describe('SimFs', () => {
 
     // A bit flip inside a synced record that is not the last: corruption, never a torn tail.
     const seg = fs.files().find((x) => x.path.endsWith('.wal'))!;
-    expect(fs.flipBit(seg.path, Math.floor(seg.synced / 3))).toBe(true);
+    expect(fs.flipBit(seg.path, Math.floor(seg.syncedData / 3))).toBe(true);
     await expect(new FileRaftStorage('/n/raft', { fs: fs.view() }).load()).rejects.toBeInstanceOf(
       WalCorruptionError,
     );

@@ -549,7 +549,7 @@ export class FileRaftStorage implements RaftStorage {
     this.hardState = hardState;
     this.hardStateTaken = hardState;
     this.loaded = true;
-    this.startPreparation();
+    this.maybePrepare();
     return this.recoveringUntil > 0
       ? { hardState, snapshot, entries, recoveringUntil: this.recoveringUntil }
       : { hardState, snapshot, entries };
@@ -776,8 +776,19 @@ export class FileRaftStorage implements RaftStorage {
       const seg = this.segments[this.segments.length - 1]!;
       await this.writeMarker({ seq: seg.seq, extent: cur.size, lastIndex: t.lastIndexAfter });
     });
-    // The roll used the prepared segment: prepare the next one (after this flush, off its path).
-    if (this.prepared === null) this.startPreparation();
+    this.maybePrepare();
+  }
+
+  /**
+   * Prepares the next segment once the open one is half full (or grows with every flush): early
+   * enough that the roll finds it ready, late enough that a node whose log never reaches the roll
+   * does not write a second segment's zeros for nothing.
+   */
+  private maybePrepare(): void {
+    const cur = this.current;
+    if (this.prepared !== null || this.preparation !== null) return;
+    if (cur === null || cur.allocated < this.maxSegmentBytes || cur.size >= this.maxSegmentBytes / 2)
+      this.startPreparation();
   }
 
   private async roll(firstIndex: number): Promise<void> {
