@@ -435,6 +435,12 @@ export class FileRaftStorage implements RaftStorage {
     return this.lastIndex;
   }
 
+  /** Waits for a preparation in flight (docs/storage.md "Preallocated segments"); whether a prepared segment is ready. */
+  async whenPrepared(): Promise<boolean> {
+    if (this.preparation !== null) await this.preparation;
+    return this.prepared !== null;
+  }
+
   /** Names of the segment files currently in use, oldest first. */
   segmentFiles(): string[] {
     return this.segments.map((s) => s.name);
