@@ -43,6 +43,11 @@ const MIN_ENTRY_RECORD_BYTES = 12 + 17 + 1;
 export const PREALLOC_FILE = 'wal.prealloc.tmp';
 /** Zeros written per step while preparing a segment: each step is one write (thread pool) and one fdatasync. */
 const PREALLOC_STEP_BYTES = 1024 * 1024;
+/**
+ * A segment is prepared only while the disk has room for this many of them: preallocation must
+ * not take the last free space that the log itself (or the rest of the node) needs.
+ */
+const PREALLOC_MIN_FREE_SEGMENTS = 4;
 
 /** Damage recovery found in bytes that were (or may have been) synced, and so possibly acknowledged. */
 export interface LostAcknowledged {
@@ -848,6 +853,11 @@ export class FileRaftStorage implements RaftStorage {
     const size = this.maxSegmentBytes;
     let f: StorageFile | null = null;
     const run = async (): Promise<void> => {
+      if (this.fs.freeBytes !== undefined) {
+        const free = await this.fs.freeBytes(this.dir);
+        if (free < PREALLOC_MIN_FREE_SEGMENTS * size)
+          throw new Error(`${free} bytes free: preallocation off`);
+      }
       f = await this.fs.openTruncate(path);
       if (f.writeAt === undefined) throw new Error('no positional writes: preallocation off');
       for (let done = 0; done < size && !this.closed;) {

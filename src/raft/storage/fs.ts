@@ -4,7 +4,7 @@
  * moments to simulate crashes. `nodeFs` is the real implementation.
  */
 import { countOp } from '../../common/op-counts.js';
-import { fdatasyncSync, writeSync } from 'node:fs';
+import { fdatasyncSync, statfs, writeSync } from 'node:fs';
 import {
   mkdir,
   open,
@@ -56,6 +56,8 @@ export interface StorageFs {
   unlink(path: string): Promise<void>;
   /** fsync the directory itself, making creations, renames and removals in it durable. */
   syncDir(dir: string): Promise<void>;
+  /** Bytes an unprivileged writer may still use on the filesystem of `dir` (optional). */
+  freeBytes?(dir: string): Promise<number>;
 }
 
 /** Writes up to this size are copied into the page cache synchronously (see NodeFile.append). */
@@ -156,6 +158,11 @@ export const nodeFs: StorageFs = {
   },
   unlink(path) {
     return unlink(path);
+  },
+  freeBytes(dir) {
+    return new Promise((resolve, reject) =>
+      statfs(dir, (err, s) => (err ? reject(err) : resolve(s.bavail * s.bsize))),
+    );
   },
   async syncDir(dir) {
     const fh = await open(dir, 'r');

@@ -244,6 +244,19 @@ describe('preallocated segments', () => {
     expect(rec.entries).toHaveLength(11);
   });
 
+  it('prepares nothing on a nearly full disk: the log grows as before', async () => {
+    const dir = tempDir();
+    const fs: StorageFs = { ...nodeFs, freeBytes: async () => 3 * MAX };
+    const { s } = await openStorage(dir, { maxSegmentBytes: MAX, fs });
+    s.append([entry(1, 1)]);
+    await s.sync();
+    expect(await s.whenPrepared()).toBe(false);
+    expect(s.stats.segmentsPreallocated).toBe(0);
+    expect(s.stats.preallocBytes).toBe(0);
+    expect(existsSync(join(dir, PREALLOC_FILE))).toBe(false);
+    expect(walFiles(dir).map((f) => statSync(f).size)).toEqual([s.stats.bytesWritten]);
+  });
+
   it('a crash while the next segment is zero-filled leaves a partial file that load removes', async () => {
     const dir = tempDir();
     const copy = tempDir();
