@@ -333,7 +333,12 @@ function classifyTail(
   }
   if (last === undefined || scan === undefined) return null;
   const extent = synced !== null && synced.seq === last.seq ? synced.extent : 0;
-  const length = scan.validBytes + (scan.torn?.droppedBytes ?? 0);
+  // Bytes that could have held records: up to the cut's end, but no further than the last record
+  // that can start before the last non-zero byte (zeros after it in a preallocated segment held none).
+  const length = Math.min(
+    scan.validBytes + (scan.torn?.droppedBytes ?? 0),
+    (scan.dataBytes ?? Number.POSITIVE_INFINITY) + MIN_ENTRY_RECORD_BYTES - 1,
+  );
   const maxRecords = (bytes: number): number => Math.max(0, Math.floor(bytes / MIN_ENTRY_RECORD_BYTES));
   if (scan.validBytes < extent) {
     const what = scan.torn?.reason ?? (scan.fileBytes > scan.validBytes ? 'zeros' : 'file ends');
@@ -350,7 +355,7 @@ function classifyTail(
     file: last.name,
     offset: t.offset,
     reason: `${t.reason} past the synced extent ${extent}: may be a synced record (the marker can lag after a power loss)`,
-    recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex + maxRecords(t.droppedBytes)),
+    recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex + maxRecords(length - t.offset)),
   };
 }
 

@@ -44,6 +44,11 @@ export interface SegmentScan {
    * preallocated segment's unused space, the normal end of the log (docs/storage.md).
    */
   readonly fileBytes: number;
+  /**
+   * With a torn tail: the offset just past its last non-zero byte. Every record starts with a
+   * non-zero length, so the cut bytes held at most as many records as could start before it.
+   */
+  readonly dataBytes?: number;
 }
 
 /** A disk writes whole sectors: an interrupted write into zero-filled space leaves zero sectors after it. */
@@ -131,6 +136,7 @@ export function scanSegment(buf: Uint8Array, file: string, isLast: boolean, keep
       validBytes: off,
       torn: { file, offset: off, droppedBytes: written - off, reason: r.reason, damage },
       fileBytes,
+      dataBytes: end,
     };
   }
   return { records, offsets, validBytes: off, torn: null, fileBytes };
