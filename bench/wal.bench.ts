@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileRaftStorage } from '../src/raft/storage/file-storage.js';
-import { nodeFs, type StorageFs } from '../src/raft/storage/fs.js';
+import { FileRaftStorage, PREALLOC_FILE } from '../src/raft/storage/file-storage.js';
+import { nodeFs, type StorageFile, type StorageFs } from '../src/raft/storage/fs.js';
 import type { Entry } from '../src/raft/types.js';
 import type { BenchReport } from './types.js';
 
@@ -27,23 +27,41 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-/** nodeFs that times every fdatasync of a WAL segment. */
+/**
+ * nodeFs that times every fdatasync of a WAL segment: a growing one (openAppend) or a preallocated
+ * one (prepared under PREALLOC_FILE; its zero-filling fsyncs, before the log's first write into it,
+ * are not WAL fsyncs and are not timed).
+ */
 function timedFs(samples: number[]): StorageFs {
+  const timed = (f: StorageFile, fromFirstWrite: boolean): StorageFile => {
+    let wal = !fromFirstWrite;
+    return {
+      append: (d) => f.append(d),
+      ...(f.appendZeros ? { appendZeros: (n: number) => f.appendZeros!(n) } : {}),
+      ...(f.writeAt
+        ? {
+            writeAt: (d: Uint8Array, pos: number) => {
+              wal = true;
+              return f.writeAt!(d, pos);
+            },
+          }
+        : {}),
+      async datasync() {
+        const t0 = performance.now();
+        await f.datasync();
+        if (wal) samples.push(performance.now() - t0);
+      },
+      sync: () => f.sync(),
+      truncate: (n) => f.truncate(n),
+      close: () => f.close(),
+    };
+  };
   return {
     ...nodeFs,
-    async openAppend(p, mode) {
-      const f = await nodeFs.openAppend(p, mode);
-      return {
-        append: (d) => f.append(d),
-        async datasync() {
-          const t0 = performance.now();
-          await f.datasync();
-          samples.push(performance.now() - t0);
-        },
-        sync: () => f.sync(),
-        truncate: (n) => f.truncate(n),
-        close: () => f.close(),
-      };
+    openAppend: async (p, mode) => timed(await nodeFs.openAppend(p, mode), false),
+    async openTruncate(p) {
+      const f = await nodeFs.openTruncate(p);
+      return p.endsWith(PREALLOC_FILE) ? timed(f, true) : f;
     },
   };
 }
@@ -55,10 +73,10 @@ interface Run {
   appendsPerS: number;
 }
 
-async function run(batch: number, writers: number, samples: number[]): Promise<Run> {
+async function run(batch: number, writers: number, samples: number[], preallocate = true): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'swarm-walbench-'));
   try {
-    const s = new FileRaftStorage(dir, { fs: timedFs(samples) });
+    const s = new FileRaftStorage(dir, { fs: timedFs(samples), preallocate });
     await s.load();
     const data = new Uint8Array(PAYLOAD).fill(7);
     let next = 1;
@@ -90,8 +108,10 @@ function median(runs: Run[]): Run {
 
 export default async function bench(): Promise<BenchReport> {
   const latencies: number[] = [];
-  const trials: Record<'single' | 'b16' | 'b128' | 'group', Run[]> = {
+  const growingLatencies: number[] = [];
+  const trials: Record<'single' | 'singleGrowing' | 'b16' | 'b128' | 'group', Run[]> = {
     single: [],
+    singleGrowing: [],
     b16: [],
     b128: [],
     group: [],
@@ -99,11 +119,16 @@ export default async function bench(): Promise<BenchReport> {
   // Interleaved so that a burst of load from elsewhere hits every configuration alike.
   for (let t = 0; t < TRIALS; t++) {
     trials.single.push(await run(1, 1, latencies));
+    // The same with segments that grow with every flush (no preallocation): every fdatasync then
+    // also commits the file's new size (docs/storage.md "Preallocated segments").
+    trials.singleGrowing.push(await run(1, 1, growingLatencies, false));
     trials.b16.push(await run(16, 1, []));
     trials.b128.push(await run(128, 1, []));
     trials.group.push(await run(1, 16, []));
   }
   const single = median(trials.single);
+  const singleGrowing = median(trials.singleGrowing);
+  growingLatencies.sort((a, b) => a - b);
   const b16 = median(trials.b16);
   const b128 = median(trials.b128);
   const group = median(trials.group);
@@ -113,7 +138,8 @@ export default async function bench(): Promise<BenchReport> {
     description:
       'FileRaftStorage on the local disk (tmpdir), 64-byte entries: appends/s with one fdatasync per entry, ' +
       'per batch of 16 and 128, and 16 concurrent single-entry writers sharing fsyncs by group commit ' +
-      `(median of ${TRIALS} interleaved trials); fdatasync latency over every WAL fdatasync of the per-entry runs.`,
+      `(median of ${TRIALS} interleaved trials); fdatasync latency over every WAL fdatasync of the per-entry runs, ` +
+      'in preallocated segments (the default) and, interleaved, in segments that grow with every flush (_growing).',
     metrics: {
       appends_per_s_fsync_each: single.appendsPerS,
       appends_per_s_batch16: b16.appendsPerS,
@@ -125,6 +151,11 @@ export default async function bench(): Promise<BenchReport> {
       fdatasync_p50_ms: round(quantile(latencies, 0.5), 3),
       fdatasync_p99_ms: round(quantile(latencies, 0.99), 3),
       fdatasync_samples: latencies.length,
+      appends_per_s_fsync_each_growing: singleGrowing.appendsPerS,
+      fdatasync_p50_ms_growing: round(quantile(growingLatencies, 0.5), 3),
+      fdatasync_p99_ms_growing: round(quantile(growingLatencies, 0.99), 3),
+      fdatasync_max_ms_growing: round(growingLatencies[growingLatencies.length - 1] ?? NaN, 3),
+      fdatasync_max_ms: round(latencies[latencies.length - 1] ?? NaN, 3),
     },
     goals: [
       { metric: 'batch128_speedup_x', op: '>=', target: 10 },

@@ -27,7 +27,13 @@ function done<T>(resolve: (v: T) => void, reject: (e: Error) => void) {
 
 export interface LightFileHandle {
   readonly fd: number;
-  write(data: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  /** `position` null or absent: at the file position (or the end, in append mode). */
+  write(
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    position?: number | null,
+  ): Promise<{ bytesWritten: number }>;
   datasync(): Promise<void>;
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -40,9 +46,14 @@ export type FileHandle = LightFileHandle;
 class Handle implements LightFileHandle {
   constructor(readonly fd: number) {}
 
-  write(data: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }> {
+  write(
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null = null,
+  ): Promise<{ bytesWritten: number }> {
     return new Promise((resolve, reject) =>
-      write(this.fd, data, offset, length, null, (err, bytesWritten) =>
+      write(this.fd, data, offset, length, position, (err, bytesWritten) =>
         err ? reject(err) : resolve({ bytesWritten }),
       ),
     );

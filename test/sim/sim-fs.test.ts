@@ -74,6 +74,71 @@ describe('SimFs', () => {
     expect(answered).toBe(false);
   });
 
+  it('tears an unsynced overwrite of zero-filled space at a sector boundary, zeros after it', async () => {
+    const shapes = new Set<string>();
+    for (let seed = 1; seed <= 60; seed++) {
+      const fs = new SimFs({ rng: createRng(seed) });
+      const v = fs.view();
+      const f = await v.openTruncate('/d/seg');
+      await v.syncDir('/d');
+      await f.appendZeros!(8192);
+      await f.datasync();
+      await f.writeAt!(bytes('head'), 0);
+      await f.datasync();
+      const data = new Uint8Array(3000).fill(0x5a);
+      await f.writeAt!(data, 100);
+      fs.crash();
+      const after = await fs.view().readFile('/d/seg');
+      // The preallocated length and the synced bytes stay; of the write, whole sectors from its start.
+      expect(after.byteLength).toBe(8192);
+      expect(text(after.subarray(0, 4))).toBe('head');
+      let k = 100;
+      while (k < 3100 && after[k] === 0x5a) k++;
+      expect(k === 100 || k === 3100 || k % 512 === 0).toBe(true);
+      expect(after.subarray(k).every((x) => x === 0)).toBe(true);
+      shapes.add(k === 100 ? 'none' : k === 3100 ? 'all' : 'torn');
+    }
+    expect(shapes.has('none') && shapes.has('torn')).toBe(true);
+  });
+
+  it('a crash while a segment is prepared leaves a partly zero-filled file; the storage loads and prepares anew', async () => {
+    // fsyncs complete only when released here, so the crash can come while the zero-filling runs.
+    const held: (() => void)[] = [];
+    const fs = new SimFs({ rng: createRng(3), delaySync: (fn) => held.push(fn) });
+    const release = async (): Promise<void> => {
+      while (held.length > 0) held.shift()!();
+      await new Promise((r) => setImmediate(r));
+    };
+    const prepFile = () => fs.files().find((f) => f.path.endsWith('wal.prealloc.tmp'));
+    const s1 = new FileRaftStorage('/n/raft', { fs: fs.view(), maxSegmentBytes: 4 * 1024 * 1024 });
+    void s1.load();
+    // Until two of the four 1 MiB steps are synced and the third is written, not synced.
+    for (let i = 0; i < 100 && (prepFile()?.synced ?? 0) < 2 * 1024 * 1024; i++) {
+      held.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    const prep = prepFile()!;
+    expect(prep.synced).toBe(2 * 1024 * 1024);
+    expect(prep.size).toBeGreaterThan(prep.synced);
+    expect(prep.size).toBeLessThan(4 * 1024 * 1024);
+    fs.crash();
+    // Its name was never made durable by a directory sync: gone, or present with part of its zeros.
+    const s2 = new FileRaftStorage('/n/raft', { fs: fs.view(), maxSegmentBytes: 4 * 1024 * 1024 });
+    const loading2 = s2.load();
+    while (held.length > 0 || fs.syncsInFlight > 0) await release();
+    const r2 = await loading2;
+    expect(r2.entries).toEqual([]);
+    expect(s2.warnings).toEqual([]);
+    s2.append([entry(1)]);
+    const synced = s2.sync();
+    for (let i = 0; i < 20; i++) await release();
+    await synced;
+    expect(s2.stats.segmentsPreallocated).toBe(1);
+    const seg = fs.files().find((f) => f.path.endsWith('.wal'))!;
+    expect(seg.size).toBe(4 * 1024 * 1024);
+    expect(seg.syncedData).toBeGreaterThan(0);
+  });
+
   it('lets FileRaftStorage repair a torn tail and refuse a corrupted synced record', async () => {
     const fs = new SimFs({ rng: createRng(7) });
     const s1 = new FileRaftStorage('/n/raft', { fs: fs.view() });
@@ -93,7 +158,7 @@ describe('SimFs', () => {
 
     // A bit flip inside a synced record that is not the last: corruption, never a torn tail.
     const seg = fs.files().find((x) => x.path.endsWith('.wal'))!;
-    expect(fs.flipBit(seg.path, Math.floor(seg.synced / 3))).toBe(true);
+    expect(fs.flipBit(seg.path, Math.floor(seg.syncedData / 3))).toBe(true);
     await expect(new FileRaftStorage('/n/raft', { fs: fs.view() }).load()).rejects.toBeInstanceOf(
       WalCorruptionError,
     );

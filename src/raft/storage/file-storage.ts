@@ -36,6 +36,18 @@ export const RECOVERING_FILE = 'wal.recovering';
 const RECOVERING_TMP = `${RECOVERING_FILE}.tmp`;
 /** The smallest entry record (header, fixed body, entry type): bounds how many entries a damaged region held. */
 const MIN_ENTRY_RECORD_BYTES = 12 + 17 + 1;
+/**
+ * The next segment, zero-filled and fdatasynced ahead of the roll (docs/storage.md "Preallocated
+ * segments"); renamed to its segment name when the log rolls into it, removed by `load`.
+ */
+export const PREALLOC_FILE = 'wal.prealloc.tmp';
+/** Zeros written per step while preparing a segment: each step is one write (thread pool) and one fdatasync. */
+const PREALLOC_STEP_BYTES = 1024 * 1024;
+/**
+ * A segment is prepared only while the disk has room for this many of them: preallocation must
+ * not take the last free space that the log itself (or the rest of the node) needs.
+ */
+const PREALLOC_MIN_FREE_SEGMENTS = 4;
 
 /** Damage recovery found in bytes that were (or may have been) synced, and so possibly acknowledged. */
 export interface LostAcknowledged {
@@ -71,6 +83,12 @@ export interface FileStorageOptions {
    * default DEFAULT_INLINE_SYNC; `{ maxEntries: 0 }` never.
    */
   readonly inlineSync?: InlineSync;
+  /**
+   * Zero-fill each next segment to `maxSegmentBytes` off the write path, so that a flush overwrites
+   * allocated blocks and its fdatasync does not commit a new file size (default true; needs a
+   * StorageFs whose files have writeAt). docs/storage.md "Preallocated segments".
+   */
+  readonly preallocate?: boolean;
 }
 
 /**
@@ -121,6 +139,11 @@ export interface StorageStats {
   segmentsCreated: number;
   segmentsRemoved: number;
   snapshotsSaved: number;
+  /** Segments the log rolled into preallocated (the rest grew with every flush). */
+  segmentsPreallocated: number;
+  /** Zero bytes written preparing segments, and the fdatasyncs that made them durable (not in `fsyncs`). */
+  preallocBytes: number;
+  preallocFsyncs: number;
 }
 
 export interface Segment {
@@ -185,6 +208,8 @@ export interface DataDirImage {
   readonly torn: readonly TornTail[];
   /** Leftover snapshot temp files (of a write that crashed before its rename). */
   readonly tempFiles: readonly string[];
+  /** A prepared (zero-filled) next segment is there, PREALLOC_FILE: scratch, removed by `load` without a warning. */
+  readonly preparedFile: boolean;
   /** The synced-extent marker as found (null: none or unreadable). */
   readonly synced: SyncedMarker | null;
   /** Damage in synced bytes found now (null: none; a torn tail alone is not). */
@@ -258,6 +283,7 @@ export async function readDataDir(dir: string, fs: StorageFs = nodeFs): Promise<
     entries,
     torn,
     tempFiles,
+    preparedFile: names.includes(PREALLOC_FILE),
     synced,
     lost,
     recoveringUntil,
@@ -307,13 +333,19 @@ function classifyTail(
   }
   if (last === undefined || scan === undefined) return null;
   const extent = synced !== null && synced.seq === last.seq ? synced.extent : 0;
-  const length = scan.validBytes + (scan.torn?.droppedBytes ?? 0);
+  // Bytes that could have held records: up to the cut's end, but no further than the last record
+  // that can start before the last non-zero byte (zeros after it in a preallocated segment held none).
+  const length = Math.min(
+    scan.validBytes + (scan.torn?.droppedBytes ?? 0),
+    (scan.dataBytes ?? Number.POSITIVE_INFINITY) + MIN_ENTRY_RECORD_BYTES - 1,
+  );
   const maxRecords = (bytes: number): number => Math.max(0, Math.floor(bytes / MIN_ENTRY_RECORD_BYTES));
   if (scan.validBytes < extent) {
+    const what = scan.torn?.reason ?? (scan.fileBytes > scan.validBytes ? 'zeros' : 'file ends');
     return {
       file: last.name,
       offset: scan.validBytes,
-      reason: `${scan.torn?.reason ?? 'file ends'} below the synced extent ${extent}`,
+      reason: `${what} below the synced extent ${extent}`,
       recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex) + maxRecords(length - extent),
     };
   }
@@ -323,7 +355,7 @@ function classifyTail(
     file: last.name,
     offset: t.offset,
     reason: `${t.reason} past the synced extent ${extent}: may be a synced record (the marker can lag after a power loss)`,
-    recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex + maxRecords(t.droppedBytes)),
+    recoveringUntil: Math.max(synced?.lastIndex ?? 0, lastIndex + maxRecords(length - t.offset)),
   };
 }
 
@@ -339,6 +371,9 @@ export class FileRaftStorage implements RaftStorage {
     segmentsCreated: 0,
     segmentsRemoved: 0,
     snapshotsSaved: 0,
+    segmentsPreallocated: 0,
+    preallocBytes: 0,
+    preallocFsyncs: 0,
   };
   /** What the last `load` repaired. */
   readonly warnings: StorageWarning[] = [];
@@ -359,7 +394,18 @@ export class FileRaftStorage implements RaftStorage {
   private failed: unknown = null;
 
   private segments: Segment[] = [];
-  private current: { file: StorageFile; size: number } | null = null;
+  /**
+   * The open tail segment: `size` is where the log ends (the next write goes there), `allocated` the
+   * file's length; `positional` writes go through writeAt (a preallocated file), else appends.
+   */
+  private current: { file: StorageFile; size: number; allocated: number; positional: boolean } | null = null;
+  private readonly preallocate: boolean;
+  /** A preparation failed (no writeAt, a full disk): no further ones in this process. */
+  private preallocOff = false;
+  /** The next segment, zero-filled and synced, waiting under PREALLOC_FILE for the roll. */
+  private prepared: { file: StorageFile; size: number } | null = null;
+  /** The preparation running now (it never rejects). */
+  private preparation: Promise<void> | null = null;
   /** Open handle of the synced-extent marker file. */
   private markerFile: StorageFile | null = null;
   private recoveringUntil = 0;
@@ -391,11 +437,18 @@ export class FileRaftStorage implements RaftStorage {
     if (!(this.maxSegmentBytes >= 1)) throw new StorageError('config', 'maxSegmentBytes must be at least 1');
     this.onWarning = opts.onWarning;
     this.inlineSync = opts.inlineSync ?? DEFAULT_INLINE_SYNC;
+    this.preallocate = opts.preallocate ?? true;
   }
 
   /** Index of the last entry, counting buffered appends and the snapshot. */
   getLastIndex(): number {
     return this.lastIndex;
+  }
+
+  /** Waits for a preparation in flight (docs/storage.md "Preallocated segments"); whether a prepared segment is ready. */
+  async whenPrepared(): Promise<boolean> {
+    if (this.preparation !== null) await this.preparation;
+    return this.prepared !== null;
   }
 
   /** Names of the segment files currently in use, oldest first. */
@@ -418,6 +471,9 @@ export class FileRaftStorage implements RaftStorage {
       await this.fs.unlink(join(this.dir, file));
       this.warn({ kind: 'removed-temp', file });
     }
+    // Prepared ahead of every roll, so found after most restarts: no warning. Not trusted either
+    // (a crash may have cut its zero-filling short); a new one is prepared after the load.
+    if (image.preparedFile) await this.fs.unlink(join(this.dir, PREALLOC_FILE));
     if (image.lost !== null && image.recoveringUntil > 0) {
       // Durable before anything is cut: a crash during the repair must not forget the loss.
       await this.writeRecovering(image.recoveringUntil, image.lost);
@@ -432,6 +488,16 @@ export class FileRaftStorage implements RaftStorage {
     const tailBytes = scanned[scanned.length - 1]?.scan.validBytes ?? 0;
 
     const last = segs[segs.length - 1];
+    const lastScan = scanned[scanned.length - 1]?.scan;
+    // Zeros after the log (preallocated space) stay when the tail can be written in place: the
+    // torn bytes before them are zeroed instead of cut off, so the file keeps its length.
+    const tornEnd = tailBytes + (lastScan?.torn?.droppedBytes ?? 0);
+    const keepAllocated =
+      this.preallocate &&
+      this.fs.openWrite !== undefined &&
+      lastScan !== undefined &&
+      lastScan.fileBytes > tornEnd;
+    let tailFile: StorageFile | null = null;
     if (last && tailBytes === 0) {
       // Nothing valid, not even the opening hard-state record: a roll that crashed before its first
       // write landed. Drop the file rather than append to a segment without a hard state.
@@ -439,8 +505,17 @@ export class FileRaftStorage implements RaftStorage {
       await this.syncDir();
       segs.pop();
       this.warn({ kind: 'removed-empty-segment', file: last.name });
-    } else if (last && scanned[scanned.length - 1]!.scan.torn) {
-      // Cut the torn tail before anything is appended after it.
+    } else if (last && keepAllocated) {
+      tailFile = await this.fs.openWrite!(join(this.dir, last.name));
+      if (tailFile.writeAt === undefined) {
+        await tailFile.close();
+        throw new StorageError('io', 'openWrite returned a file without writeAt');
+      }
+      // Zeroed, not left for the next write to overwrite: a shorter write would leave torn bytes
+      // behind it, in which the next recovery could find a record-like pattern.
+      if (tornEnd > tailBytes) await tailFile.writeAt(new Uint8Array(tornEnd - tailBytes), tailBytes);
+    } else if (last && tailBytes < (lastScan?.fileBytes ?? 0)) {
+      // Cut the torn tail (or the zeros after the log) before anything is appended after it.
       const f = await this.fs.openAppend(join(this.dir, last.name), 'existing');
       try {
         await f.truncate(tailBytes);
@@ -464,8 +539,17 @@ export class FileRaftStorage implements RaftStorage {
     let marker: SyncedMarker | null = null;
     if (tail) {
       // After removing an empty last segment the tail is the one before it, whose scan was complete.
-      const size = scanned[segs.length - 1]!.scan.validBytes;
-      this.current = { file: await this.fs.openAppend(join(this.dir, tail.name), 'existing'), size };
+      const scan = scanned[segs.length - 1]!.scan;
+      const size = scan.validBytes;
+      this.current =
+        tailFile !== null
+          ? { file: tailFile, size, allocated: scan.fileBytes, positional: true }
+          : {
+              file: await this.fs.openAppend(join(this.dir, tail.name), 'existing'),
+              size,
+              allocated: size,
+              positional: false,
+            };
       // What survived a process crash may never have been synced: sync it before marking it so.
       await this.current.file.datasync();
       this.stats.fsyncs++;
@@ -481,6 +565,7 @@ export class FileRaftStorage implements RaftStorage {
     this.hardState = hardState;
     this.hardStateTaken = hardState;
     this.loaded = true;
+    this.maybePrepare();
     return this.recoveringUntil > 0
       ? { hardState, snapshot, entries, recoveringUntil: this.recoveringUntil }
       : { hardState, snapshot, entries };
@@ -656,7 +741,17 @@ export class FileRaftStorage implements RaftStorage {
     if (t.chunks.length === 0) return;
     await this.io(async () => {
       let created = false;
-      if (this.current === null || this.current.size >= this.maxSegmentBytes) {
+      // The first segment of a log (a fresh data dir) waits for the preparation load started, so
+      // it is preallocated too; later rolls never wait (the next segment was prepared a whole
+      // segment earlier, and if not, the roll creates a growing one and leaves it once one is ready).
+      if (this.current === null && this.preparation !== null) await this.preparation;
+      if (
+        this.current === null ||
+        this.current.size >= this.maxSegmentBytes ||
+        // A segment that grows with every flush (no preallocation when it was opened: an old data
+        // dir, or the first flush came before the preparation finished) is left for a prepared one.
+        (this.prepared !== null && this.current.allocated < this.maxSegmentBytes)
+      ) {
         await this.roll(t.lastIndexBefore + 1);
         created = true;
       }
@@ -667,8 +762,11 @@ export class FileRaftStorage implements RaftStorage {
           ? [encodeRecord({ kind: 'hardState', hardState: t.hardStateBefore }), ...t.chunks]
           : t.chunks;
       const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      await cur.file.append(buf);
+      if (cur.positional) await cur.file.writeAt!(buf, cur.size);
+      else await cur.file.append(buf);
       cur.size += buf.byteLength;
+      // Past the preallocated length the file grows again (a batch crossing the segment bound).
+      if (cur.size > cur.allocated) cur.allocated = cur.size;
       this.stats.writes++;
       this.stats.bytesWritten += buf.byteLength;
       const t0 = performance.now();
@@ -694,6 +792,19 @@ export class FileRaftStorage implements RaftStorage {
       const seg = this.segments[this.segments.length - 1]!;
       await this.writeMarker({ seq: seg.seq, extent: cur.size, lastIndex: t.lastIndexAfter });
     });
+    this.maybePrepare();
+  }
+
+  /**
+   * Prepares the next segment once the open one is half full (or grows with every flush): early
+   * enough that the roll finds it ready, late enough that a node whose log never reaches the roll
+   * does not write a second segment's zeros for nothing.
+   */
+  private maybePrepare(): void {
+    const cur = this.current;
+    if (this.prepared !== null || this.preparation !== null) return;
+    if (cur === null || cur.allocated < this.maxSegmentBytes || cur.size >= this.maxSegmentBytes / 2)
+      this.startPreparation();
   }
 
   private async roll(firstIndex: number): Promise<void> {
@@ -703,12 +814,79 @@ export class FileRaftStorage implements RaftStorage {
       firstIndex,
       name: segmentName(prev ? prev.seq + 1 : 0, firstIndex),
     };
-    const file = await this.fs.openAppend(join(this.dir, seg.name), 'create');
+    const old = this.current;
+    if (old !== null && old.allocated > old.size) {
+      // Zeros left at the end of a segment that is closed (the bound shrank since it was
+      // preallocated): cut, and durably so before the next segment's name is, because recovery
+      // reads zeros only at the end of the LAST segment as the end of the log.
+      await old.file.truncate(old.size);
+      await old.file.datasync();
+      this.stats.fsyncs++;
+    }
+    const prepared = this.prepared;
+    this.prepared = null;
+    let next: NonNullable<typeof this.current>;
+    if (prepared !== null) {
+      // Durable with the directory fsync after this flush's fdatasync, like a created file's name.
+      // A crash before it may leave the records under PREALLOC_FILE, which load removes: they were
+      // never acknowledged.
+      await this.fs.rename(join(this.dir, PREALLOC_FILE), join(this.dir, seg.name));
+      next = { file: prepared.file, size: 0, allocated: prepared.size, positional: true };
+      this.stats.segmentsPreallocated++;
+    } else {
+      const file = await this.fs.openAppend(join(this.dir, seg.name), 'create');
+      next = { file, size: 0, allocated: 0, positional: false };
+    }
     // The previous segment was fully synced by the flush that wrote to it.
-    if (this.current) await this.current.file.close();
-    this.current = { file, size: 0 };
+    if (old) await old.file.close();
+    this.current = next;
     this.segments.push(seg);
     this.stats.segmentsCreated++;
+  }
+
+  /**
+   * Zero-fills the next segment under PREALLOC_FILE, outside the write lock: flushes go on
+   * meanwhile, and a roll finding no prepared segment creates a growing one as before. Steps of
+   * PREALLOC_STEP_BYTES, each written on the thread pool and fdatasynced, so the disk never holds a
+   * large dirty range that a WAL fdatasync would queue behind. A failure (a full disk) only turns
+   * preallocation off: the WAL itself is untouched.
+   */
+  private startPreparation(): void {
+    if (!this.preallocate || this.preallocOff || this.preparation !== null || this.prepared !== null) return;
+    if (this.closed || this.failed !== null) return;
+    const path = join(this.dir, PREALLOC_FILE);
+    const size = this.maxSegmentBytes;
+    let f: StorageFile | null = null;
+    const run = async (): Promise<void> => {
+      if (this.fs.freeBytes !== undefined) {
+        const free = await this.fs.freeBytes(this.dir);
+        if (free < PREALLOC_MIN_FREE_SEGMENTS * size)
+          throw new Error(`${free} bytes free: preallocation off`);
+      }
+      f = await this.fs.openTruncate(path);
+      if (f.writeAt === undefined) throw new Error('no positional writes: preallocation off');
+      for (let done = 0; done < size && !this.closed;) {
+        const n = Math.min(PREALLOC_STEP_BYTES, size - done);
+        if (f.appendZeros) await f.appendZeros(n);
+        else await f.append(new Uint8Array(n));
+        await f.datasync();
+        done += n;
+        this.stats.preallocBytes += n;
+        this.stats.preallocFsyncs++;
+      }
+      if (this.closed) throw new Error('closed');
+      this.prepared = { file: f, size };
+    };
+    this.preparation = run()
+      .catch(async () => {
+        this.preallocOff = true;
+        const g = f as StorageFile | null;
+        await g?.close().catch(() => undefined);
+        await this.fs.unlink(path).catch(() => undefined);
+      })
+      .finally(() => {
+        this.preparation = null;
+      });
   }
 
   // --- snapshots -------------------------------------------------------------------------------
@@ -835,6 +1013,11 @@ export class FileRaftStorage implements RaftStorage {
         const m = this.markerFile;
         this.markerFile = null;
         if (m) await m.close();
+        // A preparation running now stops at its next step (it sees `closed`) and removes its file.
+        if (this.preparation) await this.preparation;
+        const p = this.prepared;
+        this.prepared = null;
+        if (p) await p.file.close();
       });
     }
   }

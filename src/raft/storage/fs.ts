@@ -4,7 +4,7 @@
  * moments to simulate crashes. `nodeFs` is the real implementation.
  */
 import { countOp } from '../../common/op-counts.js';
-import { fdatasyncSync, writeSync } from 'node:fs';
+import { fdatasyncSync, statfs, writeSync } from 'node:fs';
 import {
   mkdir,
   open,
@@ -29,8 +29,13 @@ export interface StorageFile {
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
-  /** Overwrites `data` at `position` (no append mode); optional, the storage falls back to rewriting the file. */
+  /**
+   * Writes all of `data` at `position` (a handle from openTruncate or openWrite, not append mode);
+   * optional: the storage then rewrites the marker file whole and does not preallocate segments.
+   */
   writeAt?(data: Uint8Array, position: number): Promise<void>;
+  /** Appends `length` zero bytes (preparing a preallocated segment); optional, else append() of zeros. */
+  appendZeros?(length: number): Promise<void>;
 }
 
 export interface StorageFs {
@@ -41,14 +46,24 @@ export interface StorageFs {
   openAppend(path: string, mode: 'create' | 'existing'): Promise<StorageFile>;
   /** Creates or empties `path` for writing from offset 0. */
   openTruncate(path: string): Promise<StorageFile>;
+  /**
+   * Opens an existing file for writes at chosen positions (writeAt), keeping its content: a
+   * preallocated segment found on disk. Optional: without it such a segment is truncated to its
+   * log and appended to, as before preallocation.
+   */
+  openWrite?(path: string): Promise<StorageFile>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   /** fsync the directory itself, making creations, renames and removals in it durable. */
   syncDir(dir: string): Promise<void>;
+  /** Bytes an unprivileged writer may still use on the filesystem of `dir` (optional). */
+  freeBytes?(dir: string): Promise<number>;
 }
 
 /** Writes up to this size are copied into the page cache synchronously (see NodeFile.append). */
 const SYNC_WRITE_MAX_BYTES = 256 * 1024;
+/** Zeros written per call when preparing a preallocated segment (on the thread pool: above SYNC_WRITE_MAX_BYTES). */
+const ZERO_CHUNK = new Uint8Array(1024 * 1024);
 
 class NodeFile implements StorageFile {
   constructor(private readonly fh: FileHandle) {}
@@ -89,11 +104,27 @@ class NodeFile implements StorageFile {
     return this.fh.truncate(length);
   }
 
-  writeAt(data: Uint8Array, position: number): Promise<void> {
-    // A few dozen bytes into the page cache: synchronous, like small appends.
-    const n = writeSync(this.fh.fd, data, 0, data.byteLength, position);
-    if (n !== data.byteLength) return Promise.reject(new Error(`short write of ${n} bytes`));
-    return Promise.resolve();
+  async writeAt(data: Uint8Array, position: number): Promise<void> {
+    // Into the page cache synchronously like small appends (the marker, a flush into a preallocated
+    // segment); large ones on the thread pool.
+    const sync = data.byteLength <= SYNC_WRITE_MAX_BYTES;
+    let off = 0;
+    for (let tries = 0; off < data.byteLength; tries++) {
+      if (tries > 1000) throw new Error('write made no progress');
+      const n = data.byteLength - off;
+      countOp(sync ? 'writeSync' : 'write.pool');
+      off += sync
+        ? writeSync(this.fh.fd, data, off, n, position + off)
+        : (await this.fh.write(data, off, n, position + off)).bytesWritten;
+    }
+  }
+
+  async appendZeros(length: number): Promise<void> {
+    for (let left = length; left > 0;) {
+      const n = Math.min(left, ZERO_CHUNK.byteLength);
+      await this.append(n === ZERO_CHUNK.byteLength ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, n));
+      left -= n;
+    }
   }
 
   close(): Promise<void> {
@@ -118,11 +149,20 @@ export const nodeFs: StorageFs = {
   async openTruncate(path) {
     return new NodeFile(await open(path, 'w'));
   },
+  async openWrite(path) {
+    // Not O_APPEND: on Linux a positioned write to an O_APPEND descriptor lands at the end anyway.
+    return new NodeFile(await open(path, 'r+'));
+  },
   rename(from, to) {
     return rename(from, to);
   },
   unlink(path) {
     return unlink(path);
+  },
+  freeBytes(dir) {
+    return new Promise((resolve, reject) =>
+      statfs(dir, (err, s) => (err ? reject(err) : resolve(s.bavail * s.bsize))),
+    );
   },
   async syncDir(dir) {
     const fh = await open(dir, 'r');

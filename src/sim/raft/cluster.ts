@@ -383,13 +383,14 @@ export class RaftSimulation {
         if (w.nodes.some((x) => x.refused || x.corrupted)) return;
         const seg = n.fs
           .files()
-          .filter((f) => f.path.endsWith('.wal') && f.synced > 0)
+          // syncedData: a preallocated segment's zeros after the log hold no records to corrupt.
+          .filter((f) => f.path.endsWith('.wal') && f.syncedData > 0)
           .sort((x, y) => x.path.localeCompare(y.path))
           .at(-1);
         if (seg === undefined) return;
         n.fs.flipBit(
           seg.path,
-          Math.min(seg.synced - 1, Math.floor(a.at * seg.synced)),
+          Math.min(seg.syncedData - 1, Math.floor(a.at * seg.syncedData)),
           this.faultRng.int(0, 7),
         );
         n.corrupted = true;

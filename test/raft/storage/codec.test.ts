@@ -136,9 +136,11 @@ describe('segment scan', () => {
         const b = Uint8Array.from(whole);
         b.fill(fill, from);
         const s = scanSegment(b, 'seg', true);
-        // Garbage inside the body's bytes can leave the record intact only if it equals the original.
-        if (s.torn === null) expect(s.records).toHaveLength(5);
+        // Garbage inside the body's bytes can leave the record intact only if it equals the original;
+        // zeros replacing all of it are the end of the log (preallocated space), not a tear.
+        if (s.torn === null) expect(s.records).toHaveLength(fill === 0 && from === lastStart ? 4 : 5);
         else expect(s.torn.offset).toBe(lastStart);
+        expect(s.validBytes).toBe(s.records.length === 5 ? whole.byteLength : lastStart);
       }
     }
   });
@@ -164,6 +166,53 @@ describe('segment scan', () => {
     expect(() => scanSegment(whole.subarray(0, whole.byteLength - 1), 'old', false)).toThrow(
       WalCorruptionError,
     );
+  });
+
+  describe('in a preallocated (zero-filled) segment', () => {
+    const SIZE = 8192;
+    const prealloc = (content: Uint8Array): Uint8Array => {
+      const b = new Uint8Array(SIZE);
+      b.set(content);
+      return b;
+    };
+    const big = encodeRecord({ kind: 'entry', entry: entry(6, 1, 1500) });
+
+    it('reads the zeros after the last record as the end of the log, not a tear', () => {
+      const s = scanSegment(prealloc(whole), 'seg', true);
+      expect(s.records).toHaveLength(5);
+      expect(s.torn).toBeNull();
+      expect(s.validBytes).toBe(whole.byteLength);
+      expect(s.fileBytes).toBe(SIZE);
+    });
+
+    it('reads a record cut at a sector boundary, zeros after it, as torn (short)', () => {
+      for (const sectors of [1, 2, 3]) {
+        const cut = sectors * 512;
+        const b = prealloc(concat([whole, big]));
+        b.fill(0, cut);
+        const s = scanSegment(b, 'seg', true);
+        expect(s.records).toHaveLength(5);
+        expect(s.torn).toMatchObject({ offset: whole.byteLength, damage: 'short' });
+        expect(s.torn!.droppedBytes).toBe(cut - whole.byteLength);
+      }
+    });
+
+    it('keeps a complete record failing its checksum, zeros after it, as checksum damage', () => {
+      const b = prealloc(concat([whole, big]));
+      b[whole.byteLength + 100]! ^= 0x01;
+      const s = scanSegment(b, 'seg', true);
+      expect(s.torn).toMatchObject({ offset: whole.byteLength, damage: 'checksum' });
+      // A cut inside a sector: no disk leaves that, so not a tear either.
+      const c = prealloc(concat([whole, big.subarray(0, big.byteLength - 1)]));
+      expect(scanSegment(c, 'seg', true).torn).toMatchObject({ damage: 'checksum' });
+    });
+
+    it('still throws for zeros in a segment that is not the last, and for a record after zeros', () => {
+      expect(() => scanSegment(prealloc(whole), 'old', false)).toThrow(WalCorruptionError);
+      const b = prealloc(whole);
+      b.set(recs[0]!, 4096);
+      expect(() => scanSegment(b, 'seg', true)).toThrow(WalCorruptionError);
+    });
   });
 
   it('finds the next valid record after garbage, and none in zeros', () => {

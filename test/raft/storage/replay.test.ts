@@ -7,7 +7,13 @@ import { entry } from './helpers.js';
 function seg(name: string, records: WalRecord[]): ScannedSegment {
   return {
     name,
-    scan: { records, offsets: records.map((_, i) => i * 100), validBytes: records.length * 100, torn: null },
+    scan: {
+      records,
+      offsets: records.map((_, i) => i * 100),
+      validBytes: records.length * 100,
+      torn: null,
+      fileBytes: records.length * 100,
+    },
   };
 }
 
