@@ -246,7 +246,9 @@ function outcomeOf(r: KvResult): WriteOutcome {
 
 /** A forwarded put's answer (ok or mismatch) as its outcome. */
 function putOutcome(r: ForwardResponseMsg): WriteOutcome {
-  return r.code === 'mismatch' ? { kind: 'mismatch', current: r.revision } : { kind: 'put', revision: r.revision };
+  return r.code === 'mismatch'
+    ? { kind: 'mismatch', current: r.revision }
+    : { kind: 'put', revision: r.revision };
 }
 
 /** A forwarded delete's answer (ok or mismatch) as its outcome. */
