@@ -343,7 +343,6 @@ export class RaftComponent implements NodeComponent {
         const core = this.core;
         return core === null || core.isLeader || this.merge.frozen !== null ? undefined : core.leaderId;
       },
-      onRelaying: (relaying) => this.runner.setRelaying(relaying),
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);
         // A request leaves with the others read in this turn (one write for all, see TcpTransport.send).

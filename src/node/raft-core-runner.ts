@@ -105,10 +105,6 @@ export class RaftCoreRunner {
   private readonly host: CoreRunnerHost;
   private node: SwarmNode | null = null;
   private storage: FileRaftStorage | null = null;
-  /** This node's role as the last soft state named it (see followerInline). */
-  private leading = false;
-  /** This node has forwarded requests of its clients in flight (setRelaying). */
-  private relaying = false;
   /** The one Ready loop (src/driver); it holds the core. */
   private driver: RaftDriver | null = null;
   private _applier: KvApplier;
@@ -286,24 +282,6 @@ export class RaftCoreRunner {
     this.driver?.updateTimer();
   }
 
-  /**
-   * A follower's fsync is inline (its commit's critical path, NODE_INLINE_SYNC) unless the follower
-   * relays its own clients' writes: its loop then has HTTP requests to read and forward, and answers
-   * to write back, while the fsync runs, and blocked on an inline fdatasync (a quarter of its wall
-   * time at 64 clients spread over the members, docs/raft-runtime.md "The follower's relay hop") it
-   * held them all. Relaying, it fsyncs like a leader: inline for a lone write, else on the pool.
-   */
-  private followerInline(): true | 'lone' {
-    return this.relaying ? 'lone' : true;
-  }
-
-  /** Whether this node has forwarded writes in flight (RaftForwarder's onRelaying). */
-  setRelaying(relaying: boolean): void {
-    if (this.relaying === relaying) return;
-    this.relaying = relaying;
-    if (!this.leading) this.storage?.setInlineSync(this.followerInline());
-  }
-
   kick(): void {
     this.driver?.kick();
   }
@@ -371,10 +349,7 @@ export class RaftCoreRunner {
           node.log.info('raft role', { role: ss.role, leader: ss.leader, term });
           // A leader's fsync overlaps its followers' round trip and its loop has requests to parse
           // meanwhile: the pool. A follower's fsync is the commit's critical path: inline (NODE_INLINE_SYNC).
-          this.leading = ss.role === 'leader';
-          storage.setInlineSync(
-            this.leading ? (persistMode === 'pool' ? false : 'lone') : this.followerInline(),
-          );
+          storage.setInlineSync(ss.role !== 'leader' || (persistMode === 'pool' ? false : 'lone'));
         },
         onFsync: (seconds) => host.metrics.fsyncSeconds.observe(seconds),
         onPersisted: (rd) => {

@@ -88,11 +88,6 @@ export interface ForwardHost {
    * always undefined (every write tries locally first).
    */
   followerOf?(): string | null | undefined;
-  /**
-   * This node has requests in flight to others (true, from none) or has none left (false): the
-   * runtime lets a relaying follower's loop run on during its WAL fsync (RaftCoreRunner.setRelaying).
-   */
-  onRelaying?(relaying: boolean): void;
   /** Queue a frame to a peer's Raft address; false when it was not queued (no address, back-pressure). */
   sendForward(to: string, msg: ForwardMessage): boolean;
   /**
@@ -706,10 +701,9 @@ export class RaftForwarder {
       this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (heir ? this.host.electionTimeoutMs : 0);
     const deadline = this.clock.now() + timeoutMs;
     return new Promise<ForwardResponseMsg>((resolve, reject) => {
-      if (this.pending.size === 0) this.host.onRelaying?.(true);
       this.pending.set(id, { to, op: req.op, repeatable, deadline, timeoutMs, resolve, reject });
       if (!this.host.sendForward(to, msg)) {
-        this.unpend(id);
+        this.pending.delete(id);
         reject(new NotSentError(`cannot send to ${to}`));
         return;
       }
@@ -753,7 +747,7 @@ export class RaftForwarder {
         if (p.deadline < next) next = p.deadline;
         continue;
       }
-      this.unpend(id);
+      this.pending.delete(id);
       expired.push([id, p]);
       const ids = byTarget.get(p.to);
       if (ids === undefined) byTarget.set(p.to, [id]);
@@ -879,13 +873,8 @@ export class RaftForwarder {
     return new Set(this.host.withdrawForward(to, ids));
   }
 
-  /** A request no longer awaits its answer; the last one ends this node's relaying (onRelaying). */
-  private unpend(id: number): void {
-    if (this.pending.delete(id) && this.pending.size === 0) this.host.onRelaying?.(false);
-  }
-
   private settle(id: number, p: Pending, err: Error): void {
-    this.unpend(id);
+    this.pending.delete(id);
     p.reject(err);
   }
 
@@ -922,7 +911,7 @@ export class RaftForwarder {
       const p = this.pending.get(m.id);
       // An answer from a node the request was not sent to is ignored (ids are per sender, not global).
       if (p === undefined || p.to !== m.from) return;
-      this.unpend(m.id);
+      this.pending.delete(m.id);
       p.resolve(m);
       return;
     }
@@ -1186,7 +1175,7 @@ export class RaftForwarder {
     this.cancelExpiry = null;
     this.expiryAt = Infinity;
     for (const [id, p] of this.pending) {
-      this.unpend(id);
+      this.pending.delete(id);
       p.reject(new NoQuorumError('node stopping (outcome of the forwarded request unknown)'));
     }
     for (const w of this.waiters) w.done(false);

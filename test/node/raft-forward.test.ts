@@ -47,8 +47,6 @@ interface FakeNode {
   onLeadership?: () => boolean;
   /** Without ForwardHost.followerOf (every write is tried locally first, as before the hook). */
   noFollowerOf?: boolean;
-  /** What the forwarder told the runtime through onRelaying, in order. */
-  relaying: boolean[];
   fwd: RaftForwarder;
 }
 
@@ -97,7 +95,6 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     unsendable: false,
     attempts: 0,
     held: [],
-    relaying: [],
     known: new Set(['a', 'b', 'c']),
     ...o,
   } as FakeNode;
@@ -117,7 +114,6 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
           followerOf: () =>
             n.leads || n.refuseAsLeader === true || n.successor !== null ? undefined : n.leader,
         }),
-    onRelaying: (r) => n.relaying.push(r),
     sendForward: (to, msg) => {
       if (n.unsendable) return false;
       // Through the codec, as on the wire.
@@ -220,23 +216,6 @@ describe('RaftForwarder: writes', () => {
     });
     expect(c.attempts).toBe(1);
     expect(b.puts.map((p) => p.key)).toEqual(['k', 'k2']);
-  });
-
-  it('tells the runtime when it starts and stops relaying (first request in flight, last answered)', async () => {
-    const a = make('a', { leader: 'b' });
-    make('b', { leads: true, leader: 'b' });
-    await Promise.all([
-      a.fwd.write({ op: 'put', key: 'k1', value: 1 }, 1000),
-      a.fwd.write({ op: 'put', key: 'k2', value: 2 }, 1000),
-    ]);
-    expect(a.relaying).toEqual([true, false]);
-    await a.fwd.write({ op: 'put', key: 'k3', value: 3 }, 1000);
-    expect(a.relaying).toEqual([true, false, true, false]);
-    // A frame that could not be queued leaves nothing in flight either.
-    a.unsendable = true;
-    await a.fwd.write({ op: 'put', key: 'k4', value: 4 }, 100).catch(() => undefined);
-    expect(a.relaying.at(-1)).toBe(false);
-    expect(a.fwd.pendingCount).toBe(0);
   });
 
   it("a put's JSON text given by the caller is the frame's value (no second stringify)", async () => {
