@@ -80,6 +80,14 @@ export interface ForwardHost {
   /** The node this leader is handing leadership to (null: none, or not the leader). */
   successor?(): string | null;
   appliedIndex(): number;
+  /**
+   * The leader a write proposed here now would be refused for (NotLeaderError naming it, no
+   * successor), or undefined when a local proposal might do anything else (this node leads, has no
+   * core, is frozen). A follower forwards every write of its clients: it skips the proposal it knows
+   * would fail and the error it would build and throw (see write). null: no leader known. Default:
+   * always undefined (every write tries locally first).
+   */
+  followerOf?(): string | null | undefined;
   /** Queue a frame to a peer's Raft address; false when it was not queued (no address, back-pressure). */
   sendForward(to: string, msg: ForwardMessage): boolean;
   /**
@@ -173,7 +181,17 @@ export interface CallerGone {
 }
 
 export type WriteOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: JsonValue; readonly prevRevision?: number }
+  | {
+      readonly op: 'put';
+      readonly key: string;
+      readonly value: JsonValue;
+      readonly prevRevision?: number;
+      /**
+       * JSON.stringify(value), when the caller has it already (the API measured the value with it): a
+       * forwarded put sends it as the frame's value instead of stringifying the value a second time.
+       */
+      readonly valueJson?: string;
+    }
   | { readonly op: 'delete'; readonly key: string };
 
 export type WriteOutcome =
@@ -224,6 +242,20 @@ function outcomeOf(r: KvResult): WriteOutcome {
   if (!r.ok && (r.error === 'mismatch' || r.error === 'not_found'))
     return { kind: 'mismatch', current: r.current?.modRevision ?? 0 };
   throw new SwarmError('internal', `unexpected KV result ${r.op}${r.ok ? '' : ` (${r.error})`}`);
+}
+
+/** A forwarded put's answer (ok or mismatch) as its outcome. */
+function putOutcome(r: ForwardResponseMsg): WriteOutcome {
+  return r.code === 'mismatch'
+    ? { kind: 'mismatch', current: r.revision }
+    : { kind: 'put', revision: r.revision };
+}
+
+/** A forwarded delete's answer (ok or mismatch) as its outcome. */
+function deleteOutcome(r: ForwardResponseMsg): WriteOutcome {
+  return r.code === 'mismatch'
+    ? { kind: 'mismatch', current: r.revision }
+    : { kind: 'delete', deleted: r.deleted, revision: r.revision };
 }
 
 function body(code: ForwardCode, message: string, extra?: Partial<ResponseBody>): ResponseBody {
@@ -305,25 +337,21 @@ export class RaftForwarder {
         if (!(err instanceof NotLeaderError)) throw err;
       }
     }
-    const local = (): Promise<WriteOutcome> => this.proposeLocal(op);
     const wire = {
       op: op.op,
       key: op.key,
-      value: op.op === 'put' ? JSON.stringify(op.value) : null,
+      value: op.op === 'put' ? (op.valueJson ?? JSON.stringify(op.value)) : null,
       prevRevision: op.op === 'put' ? (op.prevRevision ?? null) : null,
       repeatable: false,
     } as const;
     return this.route(
       waitMs,
-      local,
+      () => this.proposeLocal(op),
       wire,
-      (r) => {
-        if (r.code === 'mismatch') return { kind: 'mismatch', current: r.revision };
-        return op.op === 'put'
-          ? { kind: 'put', revision: r.revision }
-          : { kind: 'delete', deleted: r.deleted, revision: r.revision };
-      },
+      op.op === 'put' ? putOutcome : deleteOutcome,
       signal,
+      // A follower's write goes to the leader without the local proposal it knows would be refused.
+      true,
     );
   }
 
@@ -450,8 +478,10 @@ export class RaftForwarder {
     routed: RoutedRequest,
     fromResponse: (r: ForwardResponseMsg) => T,
     signal?: CallerGone,
+    followerFast = false,
   ): Promise<T> {
-    const { repeatable: again, ...wire } = routed;
+    const wire = routed;
+    const again = routed.repeatable;
     const self = this.host.selfId;
     const deadline = this.clock.now() + waitMs;
     const left = (): number => Math.max(0, deadline - this.clock.now());
@@ -471,12 +501,19 @@ export class RaftForwarder {
       let successor: string | null;
       let term = this.host.currentTerm();
       if (hint === null) {
-        try {
-          return await local();
-        } catch (err) {
-          if (!(err instanceof NotLeaderError)) throw err;
-          leader = err.leader;
-          successor = err.successor;
+        // `local` would only be refused here (host.followerOf): what its NotLeaderError would name.
+        const follows = followerFast ? this.host.followerOf?.() : undefined;
+        if (follows !== undefined) {
+          leader = follows;
+          successor = null;
+        } else {
+          try {
+            return await local();
+          } catch (err) {
+            if (!(err instanceof NotLeaderError)) throw err;
+            leader = err.leader;
+            successor = err.successor;
+          }
         }
         const newer = successor === null ? this.newerLeader() : null;
         if (newer !== null) {
@@ -532,7 +569,7 @@ export class RaftForwarder {
       sent++;
       let r: ForwardResponseMsg;
       try {
-        r = await this.request(target, { ...wire, term, heir }, again);
+        r = await this.send(target, wire, term, heir, again);
       } catch (err) {
         if (err instanceof RerouteError) {
           // A repeatable request whose target went away: to whoever leads now, once one is known.
@@ -626,6 +663,17 @@ export class RaftForwarder {
     req: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision' | 'term' | 'heir'>,
     repeatable = req.op === 'read_index',
   ): Promise<ForwardResponseMsg> {
+    return this.send(to, req, req.term, req.heir, repeatable);
+  }
+
+  /** request() with the term and heir mark apart from the op's fields (route's rounds change only those). */
+  private send(
+    to: string,
+    req: Pick<ForwardRequestMsg, 'op' | 'key' | 'value' | 'prevRevision'>,
+    term: number,
+    heir: boolean,
+    repeatable: boolean,
+  ): Promise<ForwardResponseMsg> {
     if (this.closed) return Promise.reject(new NoQuorumError('node stopping'));
     if (this.pending.size >= this.maxPending)
       return Promise.reject(
@@ -637,9 +685,20 @@ export class RaftForwarder {
       );
     const id = this.nextId;
     this.nextId = this.nextId >= Number.MAX_SAFE_INTEGER ? 1 : this.nextId + 1;
-    const msg: ForwardRequestMsg = { type: 'fwd_req', from: this.host.selfId, to, id, ...req };
+    const msg: ForwardRequestMsg = {
+      type: 'fwd_req',
+      from: this.host.selfId,
+      to,
+      term,
+      id,
+      op: req.op,
+      key: req.key,
+      value: req.value,
+      prevRevision: req.prevRevision,
+      heir,
+    };
     const timeoutMs =
-      this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (req.heir ? this.host.electionTimeoutMs : 0);
+      this.host.requestTimeoutMs + NETWORK_MARGIN_MS + (heir ? this.host.electionTimeoutMs : 0);
     const deadline = this.clock.now() + timeoutMs;
     return new Promise<ForwardResponseMsg>((resolve, reject) => {
       this.pending.set(id, { to, op: req.op, repeatable, deadline, timeoutMs, resolve, reject });

@@ -45,6 +45,8 @@ interface FakeNode {
   held: ForwardMessage[];
   known: Set<string>;
   onLeadership?: () => boolean;
+  /** Without ForwardHost.followerOf (every write is tried locally first, as before the hook). */
+  noFollowerOf?: boolean;
   fwd: RaftForwarder;
 }
 
@@ -105,6 +107,13 @@ function make(id: string, o: Partial<FakeNode> = {}, requestTimeoutMs = 200): Fa
     leader: () => n.leader,
     successor: () => (n.leads ? n.successor : null),
     appliedIndex: () => n.applied,
+    // As RaftComponent's: the leader a put here would be refused naming (no successor), else undefined.
+    ...(o.noFollowerOf === true
+      ? {}
+      : {
+          followerOf: () =>
+            n.leads || n.refuseAsLeader === true || n.successor !== null ? undefined : n.leader,
+        }),
     sendForward: (to, msg) => {
       if (n.unsendable) return false;
       // Through the codec, as on the wire.
@@ -188,6 +197,35 @@ describe('RaftForwarder: writes', () => {
     expect(out).toEqual({ kind: 'put', revision: 11 });
     expect(b.puts).toEqual([{ key: 'k', value: { t: 1 } }]);
     expect(a.fwd.pendingCount).toBe(0);
+  });
+
+  it('a follower sends a write to its leader without trying to propose it first (followerOf)', async () => {
+    const a = make('a', { leader: 'b' });
+    const b = make('b', { leads: true, leader: 'b' });
+    expect(await a.fwd.write({ op: 'put', key: 'k', value: { t: 1 } }, 1000)).toEqual({
+      kind: 'put',
+      revision: 11,
+    });
+    expect(a.attempts).toBe(0);
+    expect(b.attempts).toBe(1);
+    // Without the hook, the same write and outcome, after one refused local attempt.
+    const c = make('c', { leader: 'b', noFollowerOf: true });
+    expect(await c.fwd.write({ op: 'put', key: 'k2', value: { t: 1 } }, 1000)).toEqual({
+      kind: 'put',
+      revision: 12,
+    });
+    expect(c.attempts).toBe(1);
+    expect(b.puts.map((p) => p.key)).toEqual(['k', 'k2']);
+  });
+
+  it("a put's JSON text given by the caller is the frame's value (no second stringify)", async () => {
+    const a = make('a', { leader: 'b' });
+    const b = make('b', { leads: true, leader: 'b' });
+    const value = { t: 'é', n: [1, 2] };
+    await a.fwd.write({ op: 'put', key: 'k', value, valueJson: JSON.stringify(value) }, 1000);
+    const req = a.sent.find((m) => m.type === 'fwd_req');
+    expect(req?.type === 'fwd_req' ? req.value : null).toBe('{"t":"é","n":[1,2]}');
+    expect(b.puts).toEqual([{ key: 'k', value }]);
   });
 
   it("the leader executes its own client's write in place: one proposal, no frame", async () => {

@@ -163,7 +163,8 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       throw new ApiError(413, 'too_large', `request body exceeds ${MAX_VALUE_BYTES} bytes`);
     const body = checkedBody(parseJsonBody(text), checkPutBody);
     const value = body.value as JsonValue;
-    const size = Buffer.byteLength(JSON.stringify(value));
+    const valueJson = JSON.stringify(value);
+    const size = Buffer.byteLength(valueJson);
     if (size > MAX_VALUE_BYTES)
       throw new ApiError(413, 'too_large', `value of ${size} bytes exceeds ${MAX_VALUE_BYTES}`);
     const prev = body.prev_revision;
@@ -182,8 +183,11 @@ export function kvRoutes(raft: RaftComponent, opts: KvRoutesOptions = {}): ApiRo
       if (out.code === 'mismatch') return writeAnswer(key, value, { kind: 'mismatch', current: out.current });
       return writeAnswer(key, value, { kind: 'put', revision: out.revision });
     }
+    // The value's JSON text goes along: a forwarded put sends it rather than stringifying the value again.
     const op: WriteOp =
-      prev === undefined ? { op: 'put', key, value } : { op: 'put', key, value, prevRevision: prev };
+      prev === undefined
+        ? { op: 'put', key, value, valueJson }
+        : { op: 'put', key, value, prevRevision: prev, valueJson };
     return writeAnswer(key, value, await mapped(() => raft.forward.write(op, waitMs(), gone)));
   }
 

@@ -228,6 +228,11 @@ export function forwardHostBase(
     currentTerm: () => n.core?.status().term ?? 0,
     leader: watch.leaderId,
     appliedIndex: () => n.applier?.appliedIndex ?? 0,
+    // As the daemon's (RaftComponent): a live follower's put would be refused naming its leader.
+    followerOf: () => {
+      const core = n.core;
+      return core === null || n.applier === null || core.isLeader ? undefined : core.leaderId;
+    },
     sendForward: (to, m) => o.sendForward(n, inc, to, m),
     ...(queued === null
       ? {}
