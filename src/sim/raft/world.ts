@@ -690,8 +690,12 @@ export class SimWorld {
         }
         if (rd.snapshot) n.ackedOnWire = 0;
         if (rd.entries.length > 0) {
-          const core = n.core!;
-          this.guard(() => this.checker.observeStored(n.id, rd.entries, (i) => core.termAt(i)));
+          // Terms from the log as this write left it on disk, not from the core: a core stepped
+          // during the persist (a leader's early commit) may already hold a newer log.
+          const dl = n.durableLog;
+          const termOf = (i: number): number | undefined =>
+            i === dl.base ? dl.baseTerm : i > dl.base ? dl.terms[i - dl.base - 1] : undefined;
+          this.guard(() => this.checker.observeStored(n.id, rd.entries, termOf));
         }
       },
       onApplied: (rd: Applied) => {
