@@ -90,8 +90,7 @@ try {
   const rec: [number, number, number][] = [];
   const g0 = cgc.length;
   // HEAP_NODE=follower: profile a follower instead of the leader (writes still go to MODE's targets).
-  const heapPid =
-    process.env.HEAP_NODE === 'follower' ? c.nodes.find((n) => n !== leader)!.pid : leader.pid;
+  const heapPid = process.env.HEAP_NODE === 'follower' ? c.nodes.find((n) => n !== leader)!.pid : leader.pid;
   if (process.env.HEAP) process.kill(heapPid, 'SIGUSR2');
   if (process.env.SNAP) {
     setTimeout(() => process.kill(leader.pid, 'SIGWINCH'), SECS * 500);
