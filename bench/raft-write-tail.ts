@@ -9,7 +9,8 @@
  * share of all writes they overlap.
  *   HEAP=1           V8's sampling heap profile of the leader over the measured window: bytes per
  *                    write by allocation site (HEAP_LIVE=1: only what is still live at the end;
- *                    HEAP_LIVE=promoted: what survived the scavenges; HEAP_TOP=n rows)
+ *                    HEAP_LIVE=promoted: what survived the scavenges; HEAP_TOP=n rows;
+ *                    HEAP_NODE=follower: a follower's profile instead, per write to the leader)
  *   P99C_V8FLAGS=... V8 flags the daemons set at start and again every second, since the node's
  *                    tiering sets its heap flags when it turns busy (e.g. --trace-gc-nvp, with
  *                    KEEPLOG=1 to keep the leader's node.log; --minor-gc-task-trigger=80 for V8's
@@ -88,14 +89,16 @@ try {
   await run(3, null);
   const rec: [number, number, number][] = [];
   const g0 = cgc.length;
-  if (process.env.HEAP) process.kill(leader.pid, 'SIGUSR2');
+  // HEAP_NODE=follower: profile a follower instead of the leader (writes still go to MODE's targets).
+  const heapPid = process.env.HEAP_NODE === 'follower' ? c.nodes.find((n) => n !== leader)!.pid : leader.pid;
+  if (process.env.HEAP) process.kill(heapPid, 'SIGUSR2');
   if (process.env.SNAP) {
     setTimeout(() => process.kill(leader.pid, 'SIGWINCH'), SECS * 500);
   }
   await run(SECS, rec);
-  if (process.env.HEAP) process.kill(leader.pid, 'SIGUSR2');
+  if (process.env.HEAP) process.kill(heapPid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 1500));
-  if (process.env.HEAP) heap(join(DIR, `heap-${leader.pid}.heapprofile`), rec.length);
+  if (process.env.HEAP) heap(join(DIR, `heap-${heapPid}.heapprofile`), rec.length);
   if (process.env.DUMP)
     writeFileSync(
       `${process.env.DUMP}.nodes.json`,

@@ -231,11 +231,13 @@ export class RaftDriver {
     this.processing = true;
     // Start on the next turn of the event loop, not now: requests parsed in the same turn (a burst from
     // many clients) then join one Ready, so one fsync and one append carry them all.
-    this.idle = this.o.clock
-      .nextTurn()
-      .then(() => this.loop())
-      .catch((err: unknown) => this.fail(err, 'ready'));
+    this.idle = this.o.clock.nextTurn().then(this.runLoop);
   }
+
+  // Bound once, not two closures per kick: a leader kicks at each proposal, answer and tick, about
+  // three times per write under one client (issue #16, garbage per write).
+  private readonly onLoopError = (err: unknown): void => this.fail(err, 'ready');
+  private readonly runLoop = (): Promise<void> => this.loop().catch(this.onLoopError);
 
   /** Stops ticking and waits for the Ready in flight and a background snapshot to finish. */
   async stop(): Promise<void> {

@@ -104,12 +104,91 @@ const DECODER_LIMITS = {
   },
 } as const;
 
+/** Strings up to this many UTF-8 bytes are looked up in a decoder's StrCache (node and cluster ids). */
+const STR_CACHE_MAX_BYTES = 64;
+/** Strings kept per byte length: a swarm's ids, not the keys of forwarded requests. */
+const STR_CACHE_PER_LENGTH = 8;
+
+/**
+ * The short str values a codec has decoded before, as strings, so that the ids every Raft message
+ * carries (from, to, cluster) are not decoded into fresh strings per message: about 1 KB of garbage
+ * per write on a leader, which takes two answers per write (issue #16). Filled once and never
+ * evicted: a full length's strings decode as before (no copy, no churn), so a peer sending random
+ * strings neither grows it past 64 x 8 entries nor makes a miss dearer than the plain decode.
+ */
+class StrCache {
+  private readonly byLength: { readonly bytes: Uint8Array; readonly str: string }[][] = [];
+
+  constructor() {
+    for (let i = 0; i <= STR_CACHE_MAX_BYTES; i++) this.byLength.push([]);
+  }
+
+  find(bytes: Uint8Array, at: number, n: number): string | undefined {
+    const records = this.byLength[n]!;
+    next: for (let r = 0; r < records.length; r++) {
+      const rec = records[r]!;
+      const b = rec.bytes;
+      for (let j = 0; j < n; j++) if (b[j] !== bytes[at + j]) continue next;
+      return rec.str;
+    }
+    return undefined;
+  }
+
+  /** Keeps `str` as the decoding of bytes[at, at + n) while its length has room. */
+  store(bytes: Uint8Array, at: number, n: number, str: string): void {
+    const records = this.byLength[n]!;
+    if (records.length < STR_CACHE_PER_LENGTH) records.push({ bytes: bytes.slice(at, at + n), str });
+  }
+}
+
+/** The parts of @msgpack/msgpack's Decoder (3.x) the str cache hooks into; checked at start-up. */
+interface DecoderStrPath {
+  bytes: Uint8Array;
+  pos: number;
+  decodeUtf8String(byteLength: number, headerOffset: number): string;
+  stateIsMapKey(): boolean;
+}
+
+/**
+ * A decoder whose str values up to STR_CACHE_MAX_BYTES come from a StrCache. A miss, a map key (the
+ * library caches those itself) and anything the cache cannot hold take the library's own path, so
+ * limits, truncation errors and the decoding of malformed UTF-8 stay exactly the library's.
+ */
+export function cachingDecoder(limits: typeof DECODER_LIMITS): Decoder {
+  const decoder = new Decoder(limits);
+  const d = decoder as unknown as DecoderStrPath;
+  const plain = d.decodeUtf8String;
+  // A library upgrade that renamed these internals leaves the plain decoder rather than a broken one.
+  if (typeof plain !== 'function' || typeof d.stateIsMapKey !== 'function') return decoder;
+  const cache = new StrCache();
+  d.decodeUtf8String = function (this: DecoderStrPath, byteLength: number, headerOffset: number): string {
+    const at = this.pos + headerOffset;
+    if (
+      byteLength === 0 ||
+      byteLength > STR_CACHE_MAX_BYTES ||
+      this.bytes.byteLength < at + byteLength ||
+      this.stateIsMapKey()
+    ) {
+      return plain.call(this, byteLength, headerOffset);
+    }
+    const hit = cache.find(this.bytes, at, byteLength);
+    if (hit !== undefined) {
+      this.pos = at + byteLength;
+      return hit;
+    }
+    const str = plain.call(this, byteLength, headerOffset);
+    cache.store(this.bytes, at, byteLength, str);
+    return str;
+  };
+  return decoder;
+}
+
 export class MessageCodec<M extends WireMessage> {
   readonly name: string;
   private readonly byType = new Map<string, ErasedSpec>();
   private readonly byCode = new Map<number, ErasedSpec>();
   private readonly encoder = new Encoder({ ignoreUndefined: false, sortKeys: true });
-  private readonly decoder = new Decoder(DECODER_LIMITS);
+  private readonly decoder = cachingDecoder(DECODER_LIMITS);
 
   constructor(name: string, range: { readonly min: number; readonly max: number }, specs: SpecTable<M>) {
     this.name = name;

@@ -333,12 +333,20 @@ function fieldsOf<T>(shape: Shape<T>): readonly (readonly [string, Field<unknown
   return f;
 }
 
-export function encodeShape<T>(shape: Shape<T>, v: T, extra: readonly unknown[] = []): unknown[] {
+const NO_EXTRA: readonly unknown[] = [];
+
+export function encodeShape<T>(shape: Shape<T>, v: T, extra: readonly unknown[] = NO_EXTRA): unknown[] {
   const rec = v as Readonly<Record<string, unknown>>;
-  const out: unknown[] = [...extra];
-  for (const [name, f] of fieldsOf(shape)) {
+  const fields = fieldsOf(shape);
+  // Sized once and filled by index: a spread then pushes regrew the array's backing store two or
+  // three times per message (a Raft leader encodes one per follower per write, issue #16).
+  const n = extra.length;
+  const out = new Array<unknown>(n + fields.length);
+  for (let i = 0; i < n; i++) out[i] = extra[i];
+  for (let i = 0; i < fields.length; i++) {
+    const [name, f] = fields[i] as readonly [string, Field<unknown>];
     try {
-      out.push(f.encode(rec[name]));
+      out[n + i] = f.encode(rec[name]);
     } catch (e) {
       if (e instanceof FieldError) throw new FieldError(name, e.message);
       throw e;
