@@ -40,8 +40,9 @@ export class NotLeaderError extends SwarmError {
   readonly leader: string | null;
   readonly successor: string | null;
   constructor(leader: string | null, successor: string | null = null) {
-    // Control flow, not a fault: a follower meets one for every request it forwards (it tries
-    // locally first), and nobody reads its stack. Capturing one was 5% of a follower's busy time
+    // Control flow, not a fault: a follower meets one for every request it forwards after trying
+    // it locally (leased puts and coord ops; plain writes skip the try, see followerOf), and nobody
+    // reads its stack. Capturing one was 5% of a follower's busy time
     // under writes spread over the nodes (raft-kv bench, 64 clients), so it carries none.
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;

@@ -189,6 +189,8 @@ export type WriteOp =
       /**
        * JSON.stringify(value), when the caller has it already (the API measured the value with it): a
        * forwarded put sends it as the frame's value instead of stringifying the value a second time.
+       * It must be exactly that text: the leader stores what it parses from it, while a local write
+       * stores `value`, so any other text would make the stored value depend on the node reached.
        */
       readonly valueJson?: string;
     }

@@ -161,7 +161,8 @@ export class RaftKvService {
     }
     const frozen = this.host.frozen();
     if (frozen !== null) throw new NoQuorumError(frozen);
-    // A follower refuses before encoding: it meets this for every write it forwards (it tries locally first).
+    // A follower refuses before encoding: a forwarder without followerOf, a leased put or a coord op
+    // meets this for every request it forwards (they try locally first).
     if (!core.isLeader) {
       metrics.proposals.inc(REJECTED);
       throw new NotLeaderError(core.leaderId);

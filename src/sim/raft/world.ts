@@ -659,7 +659,18 @@ export class SimWorld {
         }
         if (last !== undefined) {
           const log = n.durableLog;
-          log.terms.length = Math.max(0, rd.entries[0]!.index - log.base - 1);
+          const first = rd.entries[0]!.index;
+          // A write that starts past the log's end leaves a hole no recovery could fill, and the
+          // log-matching check below could not see the term before it.
+          if (first > log.base + log.terms.length + 1) {
+            this.fail(
+              new InvariantViolation(
+                'log-matching',
+                `${n.id} persists entries from ${first} past its log's end ${log.base + log.terms.length}`,
+              ),
+            );
+          }
+          log.terms.length = Math.max(0, first - log.base - 1);
           for (const e of rd.entries) log.terms.push(e.term);
           n.durable.lastIndex = last.index;
           n.durable.lastTerm = last.term;
@@ -690,8 +701,9 @@ export class SimWorld {
         }
         if (rd.snapshot) n.ackedOnWire = 0;
         if (rd.entries.length > 0) {
-          // Terms from the log as this write left it on disk, not from the core: a core stepped
-          // during the persist (a leader's early commit) may already hold a newer log.
+          // Terms from the log as the persisted Readys left it (the world's record, not SimDisk's
+          // bytes), not from the core: a core stepped during the persist (a leader's early commit)
+          // may already hold a newer log.
           const dl = n.durableLog;
           const termOf = (i: number): number | undefined =>
             i === dl.base ? dl.baseTerm : i > dl.base ? dl.terms[i - dl.base - 1] : undefined;
