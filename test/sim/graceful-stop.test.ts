@@ -36,11 +36,11 @@ describe('sim: writes through the survivors while the leader stops gracefully', 
     expect(refusals).toBeGreaterThan(0);
   }, 120_000);
 
-  it('a write queued to the old leader after its port closed goes on to the leader (seeds 1, 14, 16, 23, 29)', async () => {
+  it('a write queued to the old leader after its port closed goes on to the leader (seeds 1, 5, 8, 16, 29)', async () => {
     // The once-writing clients of a lagging survivor write only after the old leader's port closed:
     // the frame waits in the reconnect queue. A transport that cannot take it back (noWithdraw) fails
     // the write 503 with an unknown outcome when the redial is refused; these seeds pass above.
-    for (const seed of [1, 14, 16, 23, 29]) {
+    for (const seed of [1, 5, 8, 16, 29]) {
       const r = await gracefulStopCheck({ seed, noWithdraw: true });
       expect(r.failure, `seed ${seed}`).toMatch(/went away with the put in flight .*outcome unknown/);
     }

@@ -30,8 +30,8 @@ describe('sim: lease kept alive through a follower across leader crashes', () =>
   }, 120_000);
 
   it('the pre-#17 wiring lets the keep-alive in flight at the crash wait out its timeout: the lease expires', async () => {
-    // Seeds 2, 16, 29 and 44 fail that way (35 of seeds 1..1000); with the fix they pass (above).
-    for (const seed of [2, 16, 29, 44]) {
+    // Seeds 2, 16, 26 and 29 fail that way (34 of seeds 1..1000); with the fix they pass (above).
+    for (const seed of [2, 16, 26, 29]) {
       const r = await leaseForwardCheck({ seed, noReroute: true });
       expect(r.ok, `seed ${seed}`).toBe(false);
       expect(r.failure).toMatch(/applied the expiry of lease/);
