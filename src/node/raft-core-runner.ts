@@ -300,8 +300,9 @@ export class RaftCoreRunner {
     return new FileRaftStorage(join(node.dataDir, 'raft'), {
       onWarning: (w) => node.log.warn('raft storage repaired', { ...w }),
       inlineSync: NODE_INLINE_SYNC,
-      // The A/B switch of the measurement (docs/storage.md "Preallocated segments"): 0 = growing segments.
-      preallocate: process.env['SWARM_WAL_PREALLOCATE'] !== '0',
+      // Off until its recovery bounds are settled (docs/storage.md "Preallocated segments", "Known
+      // limits"); SWARM_WAL_PREALLOCATE=1 turns it on, for measurement.
+      preallocate: process.env['SWARM_WAL_PREALLOCATE'] === '1',
     });
   }
 

@@ -110,7 +110,11 @@ describe('SimFs', () => {
       await new Promise((r) => setImmediate(r));
     };
     const prepFile = () => fs.files().find((f) => f.path.endsWith('wal.prealloc.tmp'));
-    const s1 = new FileRaftStorage('/n/raft', { fs: fs.view(), maxSegmentBytes: 4 * 1024 * 1024 });
+    const s1 = new FileRaftStorage('/n/raft', {
+      fs: fs.view(),
+      maxSegmentBytes: 4 * 1024 * 1024,
+      preallocate: true,
+    });
     void s1.load();
     // Until two of the four 1 MiB steps are synced and the third is written, not synced.
     for (let i = 0; i < 100 && (prepFile()?.synced ?? 0) < 2 * 1024 * 1024; i++) {
@@ -123,7 +127,11 @@ describe('SimFs', () => {
     expect(prep.size).toBeLessThan(4 * 1024 * 1024);
     fs.crash();
     // Its name was never made durable by a directory sync: gone, or present with part of its zeros.
-    const s2 = new FileRaftStorage('/n/raft', { fs: fs.view(), maxSegmentBytes: 4 * 1024 * 1024 });
+    const s2 = new FileRaftStorage('/n/raft', {
+      fs: fs.view(),
+      maxSegmentBytes: 4 * 1024 * 1024,
+      preallocate: true,
+    });
     const loading2 = s2.load();
     while (held.length > 0 || fs.syncsInFlight > 0) await release();
     const r2 = await loading2;
@@ -141,7 +149,7 @@ describe('SimFs', () => {
 
   it('lets FileRaftStorage repair a torn tail and refuse a corrupted synced record', async () => {
     const fs = new SimFs({ rng: createRng(7) });
-    const s1 = new FileRaftStorage('/n/raft', { fs: fs.view() });
+    const s1 = new FileRaftStorage('/n/raft', { fs: fs.view(), preallocate: true });
     await s1.load();
     s1.append([1, 2, 3, 4, 5].map((i) => entry(i)));
     s1.setHardState({ term: 1, vote: 'n1', commit: 3 });
@@ -149,7 +157,7 @@ describe('SimFs', () => {
     s1.append([entry(6), entry(7)]);
     void s1.sync();
     fs.crash();
-    const s2 = new FileRaftStorage('/n/raft', { fs: fs.view() });
+    const s2 = new FileRaftStorage('/n/raft', { fs: fs.view(), preallocate: true });
     const r2 = await s2.load();
     expect(r2.entries.length).toBeGreaterThanOrEqual(5);
     expect(r2.entries.slice(0, 5).map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
@@ -159,8 +167,8 @@ describe('SimFs', () => {
     // A bit flip inside a synced record that is not the last: corruption, never a torn tail.
     const seg = fs.files().find((x) => x.path.endsWith('.wal'))!;
     expect(fs.flipBit(seg.path, Math.floor(seg.syncedData / 3))).toBe(true);
-    await expect(new FileRaftStorage('/n/raft', { fs: fs.view() }).load()).rejects.toBeInstanceOf(
-      WalCorruptionError,
-    );
+    await expect(
+      new FileRaftStorage('/n/raft', { fs: fs.view(), preallocate: true }).load(),
+    ).rejects.toBeInstanceOf(WalCorruptionError);
   });
 });

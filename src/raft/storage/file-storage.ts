@@ -85,8 +85,9 @@ export interface FileStorageOptions {
   readonly inlineSync?: InlineSync;
   /**
    * Zero-fill each next segment to `maxSegmentBytes` off the write path, so that a flush overwrites
-   * allocated blocks and its fdatasync does not commit a new file size (default true; needs a
-   * StorageFs whose files have writeAt). docs/storage.md "Preallocated segments".
+   * allocated blocks and its fdatasync does not commit a new file size (default false until the
+   * recovery bounds of docs/storage.md "Preallocated segments" are settled; needs a StorageFs whose
+   * files have writeAt).
    */
   readonly preallocate?: boolean;
 }
@@ -437,7 +438,7 @@ export class FileRaftStorage implements RaftStorage {
     if (!(this.maxSegmentBytes >= 1)) throw new StorageError('config', 'maxSegmentBytes must be at least 1');
     this.onWarning = opts.onWarning;
     this.inlineSync = opts.inlineSync ?? DEFAULT_INLINE_SYNC;
-    this.preallocate = opts.preallocate ?? true;
+    this.preallocate = opts.preallocate ?? false;
   }
 
   /** Index of the last entry, counting buffered appends and the snapshot. */

@@ -128,8 +128,10 @@ export function scanSegment(buf: Uint8Array, file: string, isLast: boolean, keep
     // A record complete up to its last sector that fails its checksum may be a synced one gone bad.
     const written = Math.min(fileBytes, Math.ceil(end / SECTOR_BYTES) * SECTOR_BYTES);
     const recordEnd = r.kind === 'bad-body' ? r.end : off + HEADER_BYTES;
-    const damage =
-      r.kind === 'short-header' || r.kind === 'short-body' || recordEnd > written ? 'short' : 'checksum';
+    // Only where zero space follows the record: a record that ends where the file ends (a growing
+    // segment, whose size the fdatasync committed) and fails its checksum may be a synced one.
+    const cutByTear = recordEnd > written && recordEnd < fileBytes;
+    const damage = r.kind === 'short-header' || r.kind === 'short-body' || cutByTear ? 'short' : 'checksum';
     return {
       records,
       offsets,

@@ -293,7 +293,8 @@ export class SimWorld {
     const inc = n.inc;
     n.up = true;
     n.role = 'starting';
-    const storage = new FileRaftStorage(`/${n.id}/raft`, { fs: n.fs.view() });
+    // Preallocated segments, off in the daemon for now, are what the simulator keeps exercising.
+    const storage = new FileRaftStorage(`/${n.id}/raft`, { fs: n.fs.view(), preallocate: true });
     let recovered;
     try {
       recovered = await storage.load();

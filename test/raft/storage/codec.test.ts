@@ -102,6 +102,21 @@ describe('segment scan', () => {
   const whole = concat(recs);
   const lastStart = whole.byteLength - recs[4]!.byteLength;
 
+  it('a record ending where a growing segment ends, its last sector read back as zeros, may be synced (checksum, not torn)', () => {
+    // The fdatasync committed the file's size with the record: zeros inside it are damage to bytes
+    // the disk acknowledged, never a tear (the sector rule is for zero space after the record).
+    const big = encodeRecord({ kind: 'entry', entry: entry(6, 1, 1200) });
+    const buf = Buffer.from(concat([...recs, big]));
+    const lastSector = Math.floor((buf.byteLength - 1) / 512) * 512;
+    buf.fill(0, Math.max(lastSector, whole.byteLength + 40));
+    const s = scanSegment(buf, 'seg', true);
+    expect(s.validBytes).toBe(whole.byteLength);
+    expect(s.torn?.damage).toBe('checksum');
+    // The same record followed by preallocated zeros is cut by a tear: its last sector never landed.
+    const pre = Buffer.concat([buf, Buffer.alloc(4096)]);
+    expect(scanSegment(pre, 'seg', true).torn?.damage).toBe('short');
+  });
+
   it('copies only the data of entries a recovery keeps, and still checks the others', () => {
     const s = scanSegment(whole, 'seg', false, 4);
     const data = s.records.map((r) => (r.kind === 'entry' ? r.entry.data.byteLength : -1));

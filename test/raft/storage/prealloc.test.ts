@@ -30,7 +30,7 @@ function syncedExtent(dir: string): number {
 
 /** Ten entries in a preallocated segment, each synced on its own; where the 10th record starts and the log ends. */
 async function preallocLog(dir: string): Promise<{ file: string; lastStart: number; end: number }> {
-  const { s } = await openStorage(dir, { maxSegmentBytes: MAX });
+  const { s } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
   s.setHardState({ term: 1, vote: 'a', commit: 0 });
   let lastStart = 0;
   for (let i = 1; i <= 10; i++) {
@@ -55,7 +55,7 @@ describe('preallocated segments', () => {
         .subarray(end)
         .every((b) => b === 0),
     ).toBe(true);
-    const { s, rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX });
+    const { s, rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(warnings).toEqual([]);
     expect(rec.recoveringUntil).toBeUndefined();
     expect(plain(rec.entries)).toEqual(plain(entries(1, 10, 1, 40)));
@@ -65,13 +65,13 @@ describe('preallocated segments', () => {
     await s.sync();
     await s.close();
     expect(walFiles(dir).map((f) => statSync(f).size)).toEqual([MAX]);
-    const again = await openStorage(dir, { maxSegmentBytes: MAX });
+    const again = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(again.warnings).toEqual([]);
     expect(again.rec.entries.map((e) => e.index)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
   });
 
   it('fsyncs a small flush inline in a preallocated segment too', async () => {
-    const { s } = await openStorage(tempDir(), { maxSegmentBytes: MAX });
+    const { s } = await openStorage(tempDir(), { maxSegmentBytes: MAX, preallocate: true });
     s.append([entry(1, 1)]);
     await s.sync();
     expect(s.stats.segmentsPreallocated).toBe(1);
@@ -88,7 +88,7 @@ describe('preallocated segments', () => {
     const b = readFileSync(file);
     b.set(rec11.subarray(0, cut), end);
     writeFileSync(file, b);
-    const { s, rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX });
+    const { s, rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(warnings).toEqual([
       expect.objectContaining({ kind: 'torn-tail', offset: end, damage: 'short', droppedBytes: cut }),
     ]);
@@ -105,7 +105,7 @@ describe('preallocated segments', () => {
     s.append([entry(11, 2, 8)]);
     await s.sync();
     await s.close();
-    const again = await openStorage(dir, { maxSegmentBytes: MAX });
+    const again = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(again.warnings).toEqual([]);
     expect(again.rec.entries).toHaveLength(11);
   });
@@ -120,7 +120,7 @@ describe('preallocated segments', () => {
     const b = readFileSync(file);
     b.set(rec11.subarray(0, cut), end);
     writeFileSync(file, b);
-    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX });
+    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(warnings.map((w) => w.kind)).toEqual(['lost-acknowledged']);
     expect(rec.entries).toHaveLength(10);
     expect(rec.recoveringUntil).toBeGreaterThanOrEqual(10);
@@ -132,7 +132,7 @@ describe('preallocated segments', () => {
     const b = readFileSync(file);
     b.fill(0, lastStart, end);
     writeFileSync(file, b);
-    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX });
+    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(warnings).toEqual([
       expect.objectContaining({
         kind: 'lost-acknowledged',
@@ -152,7 +152,7 @@ describe('preallocated segments', () => {
     const b = readFileSync(file);
     b[lastStart + Math.floor((end - lastStart) / 2)]! ^= 0x10;
     writeFileSync(file, b);
-    const { rec } = await openStorage(dir, { maxSegmentBytes: MAX });
+    const { rec } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     // Not the zeros after the log: no record starts in them (the marked index is the bound).
     expect(rec.recoveringUntil).toBe(10);
     expect(rec.entries).toHaveLength(9);
@@ -172,7 +172,7 @@ describe('preallocated segments', () => {
     expect(oldSize).toBeLessThan(MAX);
     expect(existsSync(join(dir, PREALLOC_FILE))).toBe(false);
 
-    const { s, rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX });
+    const { s, rec, warnings } = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(warnings).toEqual([]);
     expect(plain(rec.entries)).toEqual(plain(entries(1, 5, 1, 40)));
     // The growing tail is left for a prepared segment at the next flush.
@@ -185,7 +185,7 @@ describe('preallocated segments', () => {
     expect(statSync(files[0]!).size).toBe(oldSize);
     expect(statSync(files[1]!).size).toBe(MAX);
     await s.close();
-    const again = await openStorage(dir, { maxSegmentBytes: MAX });
+    const again = await openStorage(dir, { maxSegmentBytes: MAX, preallocate: true });
     expect(again.warnings).toEqual([]);
     expect(again.rec.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(again.rec.hardState.term).toBe(1);
@@ -194,7 +194,7 @@ describe('preallocated segments', () => {
   it('rolls from one preallocated segment into the next; a closed segment keeps no zeros', async () => {
     const dir = tempDir();
     const size = 4096;
-    const { s } = await openStorage(dir, { maxSegmentBytes: size });
+    const { s } = await openStorage(dir, { maxSegmentBytes: size, preallocate: true });
     let next = 1;
     s.append([entry(next++, 1, 100)]);
     await s.sync();
@@ -219,7 +219,7 @@ describe('preallocated segments', () => {
       expect(b[b.byteLength - 1]).not.toBe(0);
     }
     expect(statSync(files.at(-1)!).size).toBe(size);
-    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: size });
+    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: size, preallocate: true });
     expect(warnings).toEqual([]);
     expect(rec.entries.map((e) => e.index)).toEqual(Array.from({ length: next - 1 }, (_, i) => i + 1));
   });
@@ -228,7 +228,7 @@ describe('preallocated segments', () => {
     const dir = tempDir();
     await preallocLog(dir);
     // The open 64 KiB segment already holds more than the new bound: the next flush rolls.
-    const { s } = await openStorage(dir, { maxSegmentBytes: 256 });
+    const { s } = await openStorage(dir, { maxSegmentBytes: 256, preallocate: true });
     s.append([entry(11, 1, 40)]);
     await s.sync();
     await s.close();
@@ -238,7 +238,7 @@ describe('preallocated segments', () => {
     const closed = readFileSync(files[0]!);
     expect(closed.byteLength).toBeLessThan(MAX);
     expect(closed[closed.byteLength - 1]).not.toBe(0);
-    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: 256 });
+    const { rec, warnings } = await openStorage(dir, { maxSegmentBytes: 256, preallocate: true });
     expect(warnings).toEqual([]);
     expect(rec.entries).toHaveLength(11);
   });
@@ -246,7 +246,7 @@ describe('preallocated segments', () => {
   it('prepares nothing on a nearly full disk: the log grows as before', async () => {
     const dir = tempDir();
     const fs: StorageFs = { ...nodeFs, freeBytes: async () => 3 * MAX };
-    const { s } = await openStorage(dir, { maxSegmentBytes: MAX, fs });
+    const { s } = await openStorage(dir, { maxSegmentBytes: MAX, fs, preallocate: true });
     s.append([entry(1, 1)]);
     await s.sync();
     expect(await s.whenPrepared()).toBe(false);
@@ -286,7 +286,7 @@ describe('preallocated segments', () => {
         };
       },
     };
-    const { s } = await openStorage(dir, { maxSegmentBytes: size, fs });
+    const { s } = await openStorage(dir, { maxSegmentBytes: size, fs, preallocate: true });
     s.append([entry(1, 1)]);
     const done = s.sync();
     // The first segment waited for the preparation that load started; copy taken meanwhile.
@@ -294,7 +294,7 @@ describe('preallocated segments', () => {
     expect(copied).toBe(true);
     expect(statSync(join(copy, PREALLOC_FILE)).size).toBeLessThan(size);
     expect(walFiles(copy)).toEqual([]);
-    const { s: s2, rec, warnings } = await openStorage(copy, { maxSegmentBytes: size });
+    const { s: s2, rec, warnings } = await openStorage(copy, { maxSegmentBytes: size, preallocate: true });
     expect(warnings).toEqual([]);
     expect(rec.entries).toEqual([]);
     expect(await s2.whenPrepared()).toBe(true);
