@@ -831,7 +831,13 @@ export class FileRaftStorage implements RaftStorage {
       // Durable with the directory fsync after this flush's fdatasync, like a created file's name.
       // A crash before it may leave the records under PREALLOC_FILE, which load removes: they were
       // never acknowledged.
-      await this.fs.rename(join(this.dir, PREALLOC_FILE), join(this.dir, seg.name));
+      try {
+        await this.fs.rename(join(this.dir, PREALLOC_FILE), join(this.dir, seg.name));
+      } catch (err) {
+        // The storage fails stop on this error; the prepared file's descriptor must not outlive it.
+        await prepared.file.close().catch(() => undefined);
+        throw err;
+      }
       next = { file: prepared.file, size: 0, allocated: prepared.size, positional: true };
       this.stats.segmentsPreallocated++;
     } else {
