@@ -465,7 +465,8 @@ export class RaftForwarder {
   }
 
   /**
-   * Try locally; on NotLeaderError send to the leader (or to the successor of a
+   * Try locally (or, with `followerFast`, skip a local try the host says would be refused: a plain
+   * write on a follower); on NotLeaderError send to the leader (or to the successor of a
    * leader handing over), following not_leader hints at most MAX_FORWARDS times.
    * `signal` (the caller leaving) is checked at the top of each round and
    * before each send, where nothing of the request has been proposed or sent
@@ -482,7 +483,6 @@ export class RaftForwarder {
     signal?: CallerGone,
     followerFast = false,
   ): Promise<T> {
-    const wire = routed;
     const again = routed.repeatable;
     const self = this.host.selfId;
     const deadline = this.clock.now() + waitMs;
@@ -495,7 +495,9 @@ export class RaftForwarder {
     let newestTerm = this.host.currentTerm();
     const checkCaller = (): void => {
       if (signal?.aborted === true)
-        throw new RequestAbandonedError(`${wire.op} abandoned by its caller before it was sent: not applied`);
+        throw new RequestAbandonedError(
+          `${routed.op} abandoned by its caller before it was sent: not applied`,
+        );
     };
     for (;;) {
       checkCaller();
@@ -529,7 +531,7 @@ export class RaftForwarder {
       }
       if (successor === self) {
         // Named heir by a leader handing over: serve as soon as this node leads.
-        this.host.trace?.('forward: named heir, awaiting leadership', { op: wire.op });
+        this.host.trace?.('forward: named heir, awaiting leadership', { op: routed.op });
         await this.host.awaitLeadership(Math.min(left(), this.host.electionTimeoutMs));
         if (left() === 0) throw new NoQuorumError('hand-over to this node did not complete in time');
         continue;
@@ -571,7 +573,7 @@ export class RaftForwarder {
       sent++;
       let r: ForwardResponseMsg;
       try {
-        r = await this.send(target, wire, term, heir, again);
+        r = await this.send(target, routed, term, heir, again);
       } catch (err) {
         if (err instanceof RerouteError) {
           // A repeatable request whose target went away: to whoever leads now, once one is known.
@@ -610,7 +612,7 @@ export class RaftForwarder {
             sent--;
           }
           this.host.trace?.('forward refused: not_leader', {
-            op: wire.op,
+            op: routed.op,
             at: target,
             term,
             leader: r.leader,
