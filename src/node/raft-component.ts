@@ -337,12 +337,7 @@ export class RaftComponent implements NodeComponent {
       leader: () => this.core?.leaderId ?? null,
       successor: () => (this.core?.isLeader === true ? this.core.leadTransferee : null),
       appliedIndex: () => this.applier.appliedIndex,
-      // What kv.put would refuse with on a follower (RaftKvService.propose: a core, not leading, not
-      // frozen; stopping or not, a follower's refusal names its leader and no successor).
-      followerOf: () => {
-        const core = this.core;
-        return core === null || core.isLeader || this.merge.frozen !== null ? undefined : core.leaderId;
-      },
+      followerOf: () => this.kv.followerOf(),
       sendForward: (to, msg) => {
         const hp = this.links.peerAddr(to);
         // A request leaves with the others read in this turn (one write for all, see TcpTransport.send).

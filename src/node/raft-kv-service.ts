@@ -147,6 +147,17 @@ export class RaftKvService {
     });
   }
 
+  /**
+   * The leader a proposal here is refused toward, known without proposing: this node has a core,
+   * does not lead and is not frozen (stopping or not: a follower's refusal names no successor).
+   * undefined when propose would do anything else. The forwarder sends a follower's plain writes
+   * straight there (ForwardHost.followerOf) instead of meeting the refusal per write.
+   */
+  followerOf(): string | null | undefined {
+    const core = this.host.core();
+    return core === null || core.isLeader || this.host.frozen() !== null ? undefined : core.leaderId;
+  }
+
   private propose(cmd: KvCommand): Promise<KvResult> {
     const core = this.requireCore();
     const { metrics } = this.host;
@@ -159,14 +170,15 @@ export class RaftKvService {
       metrics.proposals.inc(REJECTED);
       throw new NotLeaderError(core.leaderId, core.isLeader ? core.status().leadTransferee : null);
     }
-    const frozen = this.host.frozen();
-    if (frozen !== null) throw new NoQuorumError(frozen);
     // A follower refuses before encoding: a forwarder without followerOf, a leased put or a coord op
     // meets this for every request it forwards (they try locally first).
-    if (!core.isLeader) {
+    const follows = this.followerOf();
+    if (follows !== undefined) {
       metrics.proposals.inc(REJECTED);
-      throw new NotLeaderError(core.leaderId);
+      throw new NotLeaderError(follows);
     }
+    const frozen = this.host.frozen();
+    if (frozen !== null) throw new NoQuorumError(frozen);
     const applier = this.host.applier();
     const data = encodeCommand(cmd);
     const quota = this.host.quotaBytes();
